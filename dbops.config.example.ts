@@ -1,0 +1,24 @@
+// Copy to dbops.config.ts and adjust. Every relative path is relative to this file.
+import { defineConfig } from 'dbops'
+
+export default defineConfig({
+  defaultTarget: 'app',
+  // Defaults for every target; a target's own `migrations` overrides them key by key.
+  migrations: {
+    dir: 'migrations',
+    table: 'dbops_migrations',
+    lockTimeout: '5s', // PostgreSQL lock_timeout for each migration (per file: -- migrate:up lock_timeout:30s)
+    lockWaitTimeout: '60s', // how long to wait while another dbops holds the migration lock (--lock-timeout)
+  },
+  targets: {
+    app: {
+      // ${VAR} and ${VAR:-default} are read from the environment; keep passwords out of this file.
+      url: '${DATABASE_URL:-sqlite:./dev.db}',
+    },
+    analytics: {
+      url: 'postgres://${ANALYTICS_USER:-postgres}:${ANALYTICS_PASSWORD:-}@${ANALYTICS_HOST:-127.0.0.1}:5432/analytics',
+      migrations: { dir: 'migrations/analytics', schema: 'ops', statementTimeout: '10m' },
+      protected: true,
+    },
+  },
+})

@@ -1,0 +1,110 @@
+import type { CompiledQuery, Kysely, RawBuilder } from 'kysely'
+import type { SqlStatement } from '../sql/split-statements.js'
+
+export type Engine = 'postgres' | 'sqlite'
+
+export interface ServerInfo {
+  engine: Engine
+  /** The server's (PostgreSQL) or library's (SQLite) version string. */
+  version: string
+  latencyMs: number
+}
+
+/**
+ * A transactional unit of migration work, rendered by the backend in its cheapest form: PostgreSQL sends it as one
+ * simple-query round trip (BEGIN ... COMMIT), SQLite runs it in-process under BEGIN IMMEDIATE. Most of a migration's
+ * cost is the commit's fsync; every extra round trip shows up directly against the psql floor.
+ */
+export interface TransactionalUnit {
+  /** The section's text exactly as written (PostgreSQL sends it verbatim so error positions map to the file). */
+  script: string
+  /** The same text split into statements; SQLite executes these one by one to know which one failed. */
+  statements: readonly SqlStatement[]
+  /**
+   * Returns a row when the work is already done. SQLite evaluates it inside BEGIN IMMEDIATE (there is no run-wide
+   * lock there); PostgreSQL ignores it because the migration lock is held for the whole run.
+   */
+  guard: CompiledQuery
+  /** The ledger write committed in the same transaction as the migration. */
+  ledgerWrite: CompiledQuery
+  lockTimeoutMs: number
+  statementTimeoutMs: number
+}
+
+export interface UnitOutcome {
+  skipped: boolean
+  elapsedMs: number
+}
+
+/** Thrown by a backend when a migration statement fails; the migrate layer turns it into file:line:column. */
+export class StatementFailure extends Error {
+  constructor(
+    message: string,
+    /** Index into `statements` of the statement that failed, when known. */
+    readonly statementIndex: number | undefined,
+    /** 0-based UTF-16 offset into `script` of the error, when the database reported one. */
+    readonly scriptOffset: number | undefined,
+    readonly sqlstate: string | undefined,
+    options: { cause?: unknown } = {},
+  ) {
+    super(message, options)
+    this.name = 'StatementFailure'
+  }
+}
+
+export interface LockOptions {
+  /** How long to wait for another dbops holding the lock; 0 = fail at once. */
+  timeoutMs: number
+  /** Called once while waiting, with who holds the lock. */
+  onWait?: (holder: string) => void
+}
+
+/** What the ledger needs to know where engines differ. */
+export interface LedgerSql {
+  timestamp: 'timestamptz' | 'text'
+  /** Whether tables live in named schemas (PostgreSQL) or not (SQLite: the configured schema is ignored). */
+  schemas: boolean
+  /**
+   * Milliseconds since `startedAt` (ISO), evaluated by the database when the ledger row is written, so the
+   * migration's execution time is recorded in the same transaction without another round trip.
+   */
+  elapsedMsSince(startedAt: string): RawBuilder<number>
+}
+
+/**
+ * Everything that differs between databases. Capabilities (migrate, seed, backup...) ask the backend and never
+ * branch on `engine` themselves. One connection per backend: PostgreSQL session state (the advisory lock,
+ * application_name) and SQLite transactions both live on it.
+ */
+export interface Backend {
+  readonly engine: Engine
+  readonly redactedUrl: string
+  /** Portable queries. Shares the backend's one connection. */
+  readonly db: Kysely<any>
+  readonly ledgerSql: LedgerSql
+  /** Whether the database exists yet (a SQLite file that was never created does not; nothing creates it on read). */
+  exists(): boolean
+  ping(): Promise<ServerInfo>
+  /**
+   * Makes sure the schema that will hold the ledger exists (PostgreSQL `CREATE SCHEMA IF NOT EXISTS`; SQLite: no
+   * schemas, nothing to do).
+   */
+  ensureSchema(schema: string): Promise<void>
+  /** Runs `fn` holding the migration lock for `lockName`; state must be read inside `fn`. */
+  withMigrationLock<T>(lockName: string, options: LockOptions, fn: () => Promise<T>): Promise<T>
+  runTransactional(unit: TransactionalUnit): Promise<UnitOutcome>
+  /** Runs one statement outside any transaction (transaction:false migrations), with the same timeouts. */
+  runStatement(statement: string, timeouts: { lockTimeoutMs: number; statementTimeoutMs: number }): Promise<void>
+  /** true when `error` says the table does not exist (the ledger before the first migration). */
+  isMissingTable(error: unknown): boolean
+  close(): Promise<void>
+}
+
+export interface OpenOptions {
+  /** Shown to operators: PostgreSQL application_name, e.g. "dbops migrate up". */
+  applicationName: string
+  /** Create the database file if it is missing (SQLite). Read-only commands pass false and create nothing. */
+  create: boolean
+  /** How long a SQLite connection waits on a locked database; PostgreSQL connect timeout. */
+  busyTimeoutMs?: number
+}

@@ -1,0 +1,193 @@
+import pg from 'pg'
+import { Kysely, PostgresDialect, sql } from 'kysely'
+import { DbopsError } from '../../errors.js'
+import type { Backend, LedgerSql, LockOptions, OpenOptions, ServerInfo, TransactionalUnit, UnitOutcome } from '../backend.js'
+import { StatementFailure } from '../backend.js'
+import { connectionError, isConnectionLoss, sqlstateOf } from './postgres-errors.js'
+import { inlineParameters } from './postgres-literal.js'
+import { withAdvisoryLock } from './postgres-lock.js'
+
+/** Counts completed statements of a multi-statement simple query, so a failure can be pinned to its statement. */
+class CountingQuery extends pg.Query {
+  completed = 0
+  handleCommandComplete(message: unknown, connection: unknown): void {
+    this.completed++
+    // @ts-expect-error: part of pg's Submittable protocol, not in its type declarations
+    super.handleCommandComplete(message, connection)
+  }
+}
+
+export class PostgresBackend implements Backend {
+  readonly engine = 'postgres' as const
+  readonly ledgerSql: LedgerSql = {
+    timestamp: 'timestamptz',
+    schemas: true,
+    // statement_timestamp() is when the migration's message arrived: the whole unit is one message.
+    elapsedMsSince: () => sql<number>`(extract(epoch from clock_timestamp() - statement_timestamp()) * 1000)::integer`,
+  }
+  readonly #client: pg.Client
+  #connected: Promise<void> | undefined
+  #db: Kysely<any> | undefined
+  #sessionTimeouts = { lockTimeoutMs: -1, statementTimeoutMs: -1 }
+
+  constructor(
+    connectionString: string,
+    readonly redactedUrl: string,
+    options: OpenOptions,
+  ) {
+    this.#client = new pg.Client({
+      connectionString,
+      application_name: options.applicationName,
+      connectionTimeoutMillis: options.busyTimeoutMs ?? 10_000,
+    })
+    // An idle client whose server goes away emits 'error'; the next query reports it, so don't crash here.
+    this.#client.on('error', () => {})
+  }
+
+  get db(): Kysely<any> {
+    const client = this.#client
+    this.#db ??= new Kysely({
+      dialect: new PostgresDialect({
+        // kysely shares the backend's one session: the advisory lock and SET commands live on it.
+        pool: {
+          connect: async () => {
+            await this.connect()
+            return Object.assign(client, { release() {} })
+          },
+          end: async () => {},
+        },
+      }),
+    })
+    return this.#db
+  }
+
+  exists(): boolean {
+    return true
+  }
+
+  async connect(): Promise<void> {
+    this.#connected ??= this.#client.connect().then(
+      () => undefined,
+      (error: unknown) => {
+        throw connectionError(error, this.redactedUrl)
+      },
+    )
+    return this.#connected
+  }
+
+  async ping(): Promise<ServerInfo> {
+    const started = performance.now()
+    await this.connect()
+    const { rows } = await this.#query('SHOW server_version')
+    return { engine: 'postgres', version: String(rows[0]?.server_version), latencyMs: performance.now() - started }
+  }
+
+  async ensureSchema(schema: string): Promise<void> {
+    const { rows } = await this.#query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])
+    if (rows.length === 0) await this.#query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`)
+  }
+
+  async withMigrationLock<T>(lockName: string, options: LockOptions, fn: () => Promise<T>): Promise<T> {
+    await this.connect()
+    // PostgreSQL 14+: notice a vanished client during a long statement, so a killed dbops releases its lock quickly.
+    await this.#client.query(`SET client_connection_check_interval = '2s'`).catch(() => {})
+    return withAdvisoryLock(this.#client, lockName, options, fn)
+  }
+
+  async runTransactional(unit: TransactionalUnit): Promise<UnitOutcome> {
+    await this.connect()
+    const prefix =
+      `BEGIN;SET LOCAL lock_timeout = '${unit.lockTimeoutMs}ms';` +
+      `SET LOCAL statement_timeout = '${unit.statementTimeoutMs}ms';\n`
+    const prefixStatements = 3
+    const ledgerWrite = inlineParameters(unit.ledgerWrite.sql, unit.ledgerWrite.parameters)
+    const text = `${prefix}${unit.script}\n;${ledgerWrite};COMMIT`
+    const query = new CountingQuery(text)
+    const started = performance.now()
+    try {
+      await new Promise<void>((resolve, reject) => {
+        query.on('end', () => resolve())
+        query.on('error', reject)
+        this.#client.query(query)
+      })
+    } catch (error) {
+      await this.#client.query('ROLLBACK').catch(() => {})
+      if (isConnectionLoss(error)) throw this.#lostConnection(error)
+      const statementIndex = query.completed - prefixStatements
+      throw new StatementFailure(
+        (error as Error).message,
+        statementIndex >= 0 ? statementIndex : undefined,
+        scriptOffset(text, (error as { position?: string }).position, prefix.length, unit.script.length),
+        sqlstateOf(error),
+        { cause: error },
+      )
+    }
+    return { skipped: false, elapsedMs: performance.now() - started }
+  }
+
+  async runStatement(statement: string, timeouts: { lockTimeoutMs: number; statementTimeoutMs: number }): Promise<void> {
+    await this.connect()
+    // Separate messages: a multi-statement query is an implicit transaction, which CONCURRENTLY refuses.
+    if (timeouts.lockTimeoutMs !== this.#sessionTimeouts.lockTimeoutMs) {
+      await this.#query(`SET lock_timeout = '${timeouts.lockTimeoutMs}ms'`)
+    }
+    if (timeouts.statementTimeoutMs !== this.#sessionTimeouts.statementTimeoutMs) {
+      await this.#query(`SET statement_timeout = '${timeouts.statementTimeoutMs}ms'`)
+    }
+    this.#sessionTimeouts = { ...timeouts }
+    try {
+      await this.#client.query(statement)
+    } catch (error) {
+      if (isConnectionLoss(error)) throw this.#lostConnection(error)
+      const offset = (error as { position?: string }).position
+      throw new StatementFailure((error as Error).message, 0, offset ? Number(offset) - 1 : undefined, sqlstateOf(error), {
+        cause: error,
+      })
+    }
+  }
+
+  isMissingTable(error: unknown): boolean {
+    const code = sqlstateOf(error) ?? sqlstateOf((error as { cause?: unknown })?.cause)
+    return code === '42P01' || code === '3F000'
+  }
+
+  async close(): Promise<void> {
+    if (this.#connected) await this.#client.end().catch(() => {})
+  }
+
+  async #query(sql: string, parameters?: unknown[]): Promise<pg.QueryResult> {
+    await this.connect()
+    try {
+      return await this.#client.query(sql, parameters)
+    } catch (error) {
+      if (isConnectionLoss(error)) throw this.#lostConnection(error)
+      throw error
+    }
+  }
+
+  #lostConnection(error: unknown): DbopsError {
+    return new DbopsError('E_CONNECTION_LOST', `lost the connection to ${this.redactedUrl}: ${(error as Error).message}`, {
+      hint: 'the server closed the session (restart, pg_terminate_backend, network); the interrupted migration was rolled back unless it was transaction:false. Run the command again',
+      cause: error,
+      details: { sqlstate: sqlstateOf(error) },
+    })
+  }
+}
+
+/** Maps PostgreSQL's 1-based character position in the whole message to an offset in the migration script. */
+function scriptOffset(text: string, position: string | undefined, start: number, length: number): number | undefined {
+  if (!position) return undefined
+  let remaining = Number(position) - 1
+  let offset = 0
+  // PostgreSQL counts characters (code points); JavaScript indexes UTF-16 units.
+  while (remaining > 0 && offset < text.length) {
+    offset += text.codePointAt(offset)! > 0xffff ? 2 : 1
+    remaining--
+  }
+  const inScript = offset - start
+  return inScript >= 0 && inScript <= length ? inScript : undefined
+}
+
+export function quoteIdentifier(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`
+}

@@ -1,0 +1,323 @@
+import type { Command } from 'commander'
+import type { GlobalOptions } from '../context.js'
+import { exitWith } from '../exit-codes.js'
+import type { MigrateEvent, MigrateResult, StatusResult } from '../../migrate/run.js'
+import type { ValidateResult } from '../../migrate/manage.js'
+import type { Reporter } from '../../output/reporter.js'
+import { formatTable } from '../../output/table.js'
+
+interface UpFlags {
+  to?: string
+  steps?: string
+  dryRun?: boolean
+  allowOutOfOrder?: boolean
+  lockTimeout?: string
+}
+
+export function registerMigrateCommands(program: Command): void {
+  const migrate = program.command('migrate').description('versioned up/down SQL migrations')
+
+  migrate
+    .command('new')
+    .description('create migrations/<UTC timestamp>_<name>.sql with up and down sections')
+    .argument('<name>', 'what the migration does, e.g. add_users')
+    .action(exitWith(async (name: string, _flags, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>()
+      const { makeReporter, reportFailure } = await import('../context.js')
+      const reporter = makeReporter(globals)
+      try {
+        const { resolveConfig, selectTargets } = await import('../../config/resolve-config.js')
+        const { newMigration } = await import('../../migrate/manage.js')
+        const config = await resolveConfig({ ...(globals.config !== undefined && { configPath: globals.config }), ...(globals.url !== undefined && { url: globals.url }) })
+        const [target] = selectTargets(config, globals.target === undefined ? {} : { target: globals.target })
+        const result = newMigration(target!.migrations.dir, name)
+        if (globals.json) reporter.json({ ok: true, ...result })
+        else reporter.result(`created ${result.file}`)
+        return 0
+      } catch (error) {
+        return reportFailure(reporter, globals, undefined, error)
+      }
+    }))
+
+  migrate
+    .command('up')
+    .description('apply pending migrations, each in its own transaction')
+    .option('--to <version>', 'apply up to and including this version')
+    .option('--steps <n>', 'apply at most n migrations')
+    .option('--dry-run', 'print the plan and its SQL; take no lock, change nothing')
+    .option('--allow-out-of-order', 'apply pending migrations older than the newest applied one')
+    .option('--lock-timeout <duration>', 'how long to wait for another dbops holding the migration lock (default 60s)')
+    .action(exitWith(async (flags: UpFlags, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>()
+      const { runTargetCommand } = await import('../context.js')
+      return runTargetCommand<MigrateResult>(globals, {
+        command: 'migrate up',
+        create: !flags.dryRun,
+        async run(target, reporter) {
+          const { migrateUp } = await import('../../migrate/run.js')
+          return migrateUp(target, {
+            ...(await commonOptions(flags, reporter)),
+            ...(flags.to !== undefined && { to: flags.to }),
+            ...(flags.steps !== undefined && { steps: await positiveInteger('--steps', flags.steps) }),
+            ...(flags.allowOutOfOrder !== undefined && { allowOutOfOrder: true }),
+          })
+        },
+        print: printMigrateResult,
+      })
+    }))
+
+  migrate
+    .command('down')
+    .description('roll back applied migrations, newest first (default: one)')
+    .option('--steps <n>', 'roll back n migrations')
+    .option('--to <version>', 'roll back every migration newer than this version (0: all)')
+    .option('--dry-run', 'print the plan and its SQL; take no lock, change nothing')
+    .option('--lock-timeout <duration>', 'how long to wait for another dbops holding the migration lock (default 60s)')
+    .action(exitWith(async (flags: UpFlags, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>()
+      const { runTargetCommand } = await import('../context.js')
+      return runTargetCommand<MigrateResult>(globals, {
+        command: 'migrate down',
+        create: false,
+        async run(target, reporter) {
+          const { migrateDown } = await import('../../migrate/run.js')
+          if (flags.steps !== undefined && flags.to !== undefined) {
+            const { UsageError } = await import('../../errors.js')
+            throw new UsageError('--steps and --to cannot be used together', 'pick one')
+          }
+          return migrateDown(target, {
+            ...(await commonOptions(flags, reporter)),
+            ...(flags.to !== undefined && { to: flags.to }),
+            ...(flags.steps !== undefined && { steps: await positiveInteger('--steps', flags.steps) }),
+          })
+        },
+        print: printMigrateResult,
+      })
+    }))
+
+  migrate
+    .command('redo')
+    .description('roll back the newest applied migration and apply it again')
+    .option('--dry-run', 'print the plan and its SQL; take no lock, change nothing')
+    .option('--lock-timeout <duration>', 'how long to wait for another dbops holding the migration lock (default 60s)')
+    .action(exitWith(async (flags: UpFlags, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>()
+      const { runTargetCommand } = await import('../context.js')
+      return runTargetCommand<MigrateResult>(globals, {
+        command: 'migrate redo',
+        create: false,
+        async run(target, reporter) {
+          const { migrateRedo } = await import('../../migrate/run.js')
+          return migrateRedo(target, await commonOptions(flags, reporter))
+        },
+        print: printMigrateResult,
+      })
+    }))
+
+  migrate
+    .command('status')
+    .description('list migrations and where each stands')
+    .option('--check', 'exit 1 when anything is pending, changed, failed or missing')
+    .action(exitWith(async (flags: { check?: boolean }, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>()
+      const { runTargetCommand } = await import('../context.js')
+      return runTargetCommand<StatusResult>(globals, {
+        command: 'migrate status',
+        create: false,
+        async run(target, reporter) {
+          const { migrationStatus } = await import('../../migrate/run.js')
+          return migrationStatus(target, { onEvent: (event) => reportEvent(reporter, event) })
+        },
+        print: printStatus,
+        exitCode: (result) => (flags.check && !result.upToDate ? 1 : 0),
+      })
+    }))
+
+  migrate
+    .command('validate')
+    .description('check files and ledger: parse errors, edited or missing files, out-of-order versions')
+    .action(exitWith(async (_flags, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>()
+      const { runTargetCommand } = await import('../context.js')
+      return runTargetCommand<ValidateResult>(globals, {
+        command: 'migrate validate',
+        create: false,
+        async run(target) {
+          const { validateMigrations } = await import('../../migrate/manage.js')
+          return validateMigrations(target)
+        },
+        print(result, reporter) {
+          if (result.ok) reporter.result(reporter.color.green(`${result.target}: ${result.migrations} migration(s), no problems`))
+          for (const problem of result.problems) reporter.result(`${reporter.color.red(problem.check)}: ${problem.message}`)
+        },
+        exitCode: (result) => (result.ok ? 0 : 1),
+      })
+    }))
+
+  migrate
+    .command('resolve')
+    .description('clear a failed transaction:false migration after fixing the database by hand')
+    .argument('<version>', 'the failed migration')
+    .option('--applied', 'record it as applied')
+    .option('--rolled-back', 'remove it from the ledger so "up" runs it again')
+    .action(exitWith(async (version: string, flags: { applied?: boolean; rolledBack?: boolean }, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>()
+      const { runTargetCommand } = await import('../context.js')
+      return runTargetCommand(globals, {
+        command: 'migrate resolve',
+        create: false,
+        async run(target) {
+          if (Boolean(flags.applied) === Boolean(flags.rolledBack)) {
+            const { UsageError } = await import('../../errors.js')
+            throw new UsageError('say how the migration ended: --applied or --rolled-back')
+          }
+          const { resolveMigration } = await import('../../migrate/manage.js')
+          return resolveMigration(target, version, flags.applied ? 'applied' : 'rolled-back')
+        },
+        print: (result, reporter) => reporter.result(`${result.version}_${result.name} resolved as ${result.resolution}`),
+      })
+    }))
+
+  migrate
+    .command('baseline')
+    .description('mark an existing database as migrated up to <version> without running anything')
+    .argument('<version>', 'the newest migration the database already reflects')
+    .action(exitWith(async (version: string, _flags, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>()
+      const { runTargetCommand } = await import('../context.js')
+      return runTargetCommand(globals, {
+        command: 'migrate baseline',
+        create: true,
+        async run(target) {
+          const { baselineMigrations } = await import('../../migrate/manage.js')
+          return baselineMigrations(target, version)
+        },
+        print: (result, reporter) => reporter.result(`baselined ${result.baselined.length} migration(s) up to ${result.version}`),
+      })
+    }))
+
+  migrate
+    .command('restamp')
+    .description("accept an intended edit of an applied migration (record the file's new checksum)")
+    .argument('<version>', 'the edited migration')
+    .action(exitWith(async (version: string, _flags, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>()
+      const { runTargetCommand } = await import('../context.js')
+      return runTargetCommand(globals, {
+        command: 'migrate restamp',
+        create: false,
+        async run(target) {
+          const { restampMigration } = await import('../../migrate/manage.js')
+          return restampMigration(target, version)
+        },
+        print: (result, reporter) => reporter.result(`${result.version}: checksum updated to ${result.newChecksum}`),
+      })
+    }))
+}
+
+async function commonOptions(flags: UpFlags, reporter: Reporter) {
+  const options: { dryRun: boolean; onEvent: (event: MigrateEvent) => void; lockWaitTimeoutMs?: number } = {
+    dryRun: flags.dryRun === true,
+    onEvent: (event) => reportEvent(reporter, event),
+  }
+  if (flags.lockTimeout !== undefined) {
+    const { parseDuration } = await import('../../config/duration.js')
+    const { UsageError } = await import('../../errors.js')
+    try {
+      options.lockWaitTimeoutMs = parseDuration(flags.lockTimeout, '--lock-timeout')
+    } catch (error) {
+      throw new UsageError(`--lock-timeout: ${(error as Error).message}`)
+    }
+  }
+  return options
+}
+
+async function positiveInteger(flag: string, value: string): Promise<number> {
+  const number = Number(value)
+  if (!Number.isInteger(number) || number < 1) {
+    const { UsageError } = await import('../../errors.js')
+    throw new UsageError(`${flag} takes a whole number of at least 1, not "${value}"`)
+  }
+  return number
+}
+
+function reportEvent(reporter: Reporter, event: MigrateEvent): void {
+  const verb = (direction: 'up' | 'down') => (direction === 'up' ? 'applying' : 'rolling back')
+  switch (event.type) {
+    case 'start':
+      void reporter.begin(event.target, `${verb(event.direction)} ${event.id}${event.transactional ? '' : ' (no transaction)'} ...`)
+      break
+    case 'done':
+      reporter.finish(event.target, `${verb(event.direction)} ${event.id} ... done in ${formatMs(event.durationMs)}`)
+      break
+    case 'skipped':
+      reporter.finish(event.target, `${event.id}: skipped, ${event.reason}`)
+      break
+    case 'lock-wait':
+      reporter.log(event.target, `waiting for the migration lock, held by ${event.holder}`)
+      break
+    case 'warning':
+      reporter.warn(event.target, event.message)
+      break
+  }
+}
+
+function printMigrateResult(result: MigrateResult, reporter: Reporter): void {
+  const { color } = reporter
+  if (result.dryRun) {
+    if (result.migrations.length === 0) reporter.result(`${result.target}: nothing to do`)
+    for (const migration of result.migrations) {
+      const verb = migration.direction === 'up' ? 'apply' : 'roll back'
+      reporter.result(color.bold(`-- would ${verb} ${migration.version}_${migration.name}${migration.transactional ? ' (in a transaction)' : ' (no transaction)'}`))
+      reporter.result(`${migration.sql ?? ''}\n`)
+    }
+    return
+  }
+  const done = result.migrations.filter((migration) => migration.status !== 'skipped')
+  if (done.length === 0) {
+    reporter.result(`${result.target}: ${result.direction === 'up' ? 'up to date, nothing to apply' : 'nothing to roll back'}`)
+    return
+  }
+  const total = done.reduce((sum, migration) => sum + (migration.durationMs ?? 0), 0)
+  const verb = result.direction === 'up' ? 'applied' : result.direction === 'down' ? 'rolled back' : 'redid'
+  const count = result.direction === 'redo' ? 1 : done.length
+  reporter.result(color.green(`${result.target}: ${verb} ${count} migration${count === 1 ? '' : 's'} in ${formatMs(total)}`))
+}
+
+function printStatus(result: StatusResult, reporter: Reporter): void {
+  const { color } = reporter
+  const paint: Record<string, (text: string) => string> = {
+    applied: color.green,
+    baselined: color.green,
+    pending: color.yellow,
+    drifted: color.red,
+    failed: color.red,
+    running: color.red,
+    missing: color.red,
+  }
+  reporter.result(color.dim(`${result.target}: ${result.engine}, ledger ${result.ledger}, files in ${result.migrationsDir}`))
+  if (result.migrations.length === 0) {
+    reporter.result('no migrations yet: create one with "dbops migrate new <name>"')
+    return
+  }
+  const rows = result.migrations.map((entry) => [
+    entry.version,
+    entry.name,
+    (paint[entry.state] ?? String)(entry.state + (entry.outOfOrder ? ' (out of order)' : '')),
+    entry.appliedAt ?? '',
+  ])
+  reporter.result(formatTable(['VERSION', 'NAME', 'STATE', 'APPLIED AT'], rows))
+  for (const entry of result.migrations.filter((candidate) => candidate.error)) {
+    reporter.result(color.red(`${entry.version}_${entry.name}: ${entry.error}`))
+  }
+  const { summary } = result
+  const parts = [`${summary.applied} applied`, `${summary.pending} pending`]
+  if (summary.drifted) parts.push(`${summary.drifted} changed after applying`)
+  if (summary.failed) parts.push(`${summary.failed} failed`)
+  if (summary.missing) parts.push(`${summary.missing} missing file(s)`)
+  reporter.result(parts.join(', '))
+}
+
+function formatMs(ms: number): string {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`
+}

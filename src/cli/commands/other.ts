@@ -1,0 +1,78 @@
+import type { Command } from 'commander'
+import type { GlobalOptions } from '../context.js'
+import { exitWith } from '../exit-codes.js'
+import type { WaitResult } from '../../targets/wait.js'
+
+export function registerOtherCommands(program: Command): void {
+  program
+    .command('wait')
+    .description('wait until the database accepts connections (exit 2 after --timeout)')
+    .option('--timeout <duration>', 'how long to keep trying', '60s')
+    .action(exitWith(async (flags: { timeout: string }, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>()
+      const { runTargetCommand } = await import('../context.js')
+      const { parseDuration } = await import('../../config/duration.js')
+      const { UsageError } = await import('../../errors.js')
+      return runTargetCommand<WaitResult>(globals, {
+        command: 'wait',
+        create: false,
+        async run(target, reporter) {
+          let timeoutMs: number
+          try {
+            timeoutMs = parseDuration(flags.timeout, '--timeout')
+          } catch (error) {
+            throw new UsageError(`--timeout: ${(error as Error).message}`)
+          }
+          const { waitForTarget } = await import('../../targets/wait.js')
+          const { resolveConfig, selectTargets } = await import('../../config/resolve-config.js')
+          const config = await resolveConfig({ ...(globals.config !== undefined && { configPath: globals.config }), ...(globals.url !== undefined && { url: globals.url }) })
+          const resolved = selectTargets(config, { target: target.name })[0]!
+          return waitForTarget(resolved, {
+            timeoutMs,
+            onRetry: (error, attempt) => {
+              if (attempt === 1) reporter.log(target.name, `waiting for ${target.redactedUrl}: ${error.message}`)
+            },
+          })
+        },
+        print: (result, reporter) =>
+          reporter.result(`${result.target}: ${result.engine} ${result.version} is accepting connections (after ${result.attempts} attempt(s), ${result.waitedMs} ms)`),
+      })
+    }))
+
+  const config = program.command('config').description('inspect the configuration')
+  config
+    .command('show')
+    .description('print the resolved configuration, passwords redacted')
+    .action(exitWith(async (_flags, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>()
+      const { makeReporter, reportFailure } = await import('../context.js')
+      const reporter = makeReporter(globals)
+      try {
+        const { resolveConfig } = await import('../../config/resolve-config.js')
+        const resolved = await resolveConfig({ ...(globals.config !== undefined && { configPath: globals.config }), ...(globals.url !== undefined && { url: globals.url }) })
+        const document = {
+          source: resolved.source,
+          file: resolved.file ?? null,
+          defaultTarget: resolved.defaultTarget,
+          targets: Object.fromEntries(
+            Object.values(resolved.targets).map((target) => [
+              target.name,
+              { url: target.redactedUrl, engine: target.location.engine, protected: target.protected, migrations: target.migrations },
+            ]),
+          ),
+        }
+        if (globals.json) reporter.json({ ok: true, ...document })
+        else {
+          reporter.result(`source: ${document.source}${document.file ? ` (${document.file})` : ''}`)
+          reporter.result(`default target: ${document.defaultTarget}`)
+          for (const [name, target] of Object.entries(document.targets)) {
+            reporter.result(`\n${name}${target.protected ? ' (protected)' : ''}\n  url: ${target.url}`)
+            for (const [key, value] of Object.entries(target.migrations)) reporter.result(`  migrations.${key}: ${value}`)
+          }
+        }
+        return 0
+      } catch (error) {
+        return reportFailure(reporter, globals, undefined, error)
+      }
+    }))
+}

@@ -1,0 +1,140 @@
+import { DbopsError } from '../errors.js'
+import type { ResolvedTarget } from '../config/resolve-config.js'
+import type { Target } from '../targets/target.js'
+import { Reporter } from '../output/reporter.js'
+import { registerSecretsFromUrl } from '../output/redact.js'
+import { EXIT, exitCodeFor } from './exit-codes.js'
+
+/** Options every command takes (commander's optsWithGlobals()). */
+export interface GlobalOptions {
+  config?: string
+  target?: string
+  all?: boolean
+  concurrency?: string
+  url?: string
+  json?: boolean
+  verbose?: boolean
+  color?: boolean
+}
+
+export function makeReporter(globals: GlobalOptions): Reporter {
+  return new Reporter({
+    json: globals.json === true,
+    color: globals.color !== false && !('NO_COLOR' in process.env && process.env.NO_COLOR !== '') && Boolean(process.stdout.isTTY || process.stderr.isTTY),
+    verbose: globals.verbose === true,
+    prefixTargets: globals.all === true,
+  })
+}
+
+export interface TargetCommand<T> {
+  /** For application_name and messages, e.g. "migrate up". */
+  command: string
+  /** Whether the command may create the database (SQLite file). Read-only commands create nothing. */
+  create: boolean
+  run(target: Target, reporter: Reporter): Promise<T>
+  /** Human output of a result (stdout). */
+  print(result: T, reporter: Reporter, target: Target): void
+  /** Exit code of a successful result: 1 when the answer is "no". */
+  exitCode?(result: T): number
+}
+
+/**
+ * The one wrapper every database command goes through (dbmate's action()): resolve config, pick targets, run with
+ * bounded concurrency, report each result, and return the worst exit code. Errors become one line, or JSON.
+ */
+export async function runTargetCommand<T>(globals: GlobalOptions, spec: TargetCommand<T>): Promise<number> {
+  const reporter = makeReporter(globals)
+  registerSecretsFromUrl(globals.url)
+  registerSecretsFromUrl(process.env.DATABASE_URL)
+  let targets: ResolvedTarget[]
+  try {
+    const { resolveConfig, selectTargets } = await import('../config/resolve-config.js')
+    const config = await resolveConfig({ ...(globals.config !== undefined && { configPath: globals.config }), ...(globals.url !== undefined && { url: globals.url }) })
+    for (const target of Object.values(config.targets)) registerSecretsFromUrl(target.url)
+    targets = selectTargets(config, { ...(globals.target !== undefined && { target: globals.target }), ...(globals.all !== undefined && { all: globals.all }) })
+  } catch (error) {
+    return reportFailure(reporter, globals, undefined, error)
+  }
+  const { connectTarget } = await import('../targets/target.js')
+  const runOne = async (resolved: ResolvedTarget): Promise<{ result: T; code: number }> => {
+    const target = await connectTarget(resolved, { command: spec.command, create: spec.create })
+    try {
+      const result = await spec.run(target, reporter)
+      if (!globals.json) spec.print(result, reporter, target)
+      return { result, code: spec.exitCode?.(result) ?? EXIT.ok }
+    } finally {
+      await target.close()
+    }
+  }
+  if (!globals.all) {
+    try {
+      const { result, code } = await runOne(targets[0]!)
+      if (globals.json) reporter.json({ ok: code === EXIT.ok, ...result })
+      return code
+    } catch (error) {
+      return reportFailure(reporter, globals, targets[0]!.name, error)
+    }
+  }
+  const { forEachTarget } = await import('../targets/for-each-target.js')
+  const concurrency = parseConcurrency(globals.concurrency)
+  const outcomes = await forEachTarget(targets, concurrency, runOne)
+  let worst: number = EXIT.ok
+  const documents = outcomes.map((outcome) => {
+    if (outcome.ok) {
+      worst = Math.max(worst, outcome.result.code)
+      return { ok: outcome.result.code === EXIT.ok, ...outcome.result.result }
+    }
+    const code = exitCodeFor(outcome.error)
+    worst = Math.max(worst, code)
+    if (!globals.json) printError(reporter, outcome.target, outcome.error)
+    return { ok: false, target: outcome.target, error: errorDocument(outcome.error) }
+  })
+  if (globals.json) reporter.json({ ok: worst === EXIT.ok, targets: documents })
+  else reporter.result(summaryLine(outcomes.map((outcome) => outcome.ok), reporter))
+  return worst
+}
+
+function parseConcurrency(value: string | undefined): number {
+  if (value === undefined) return 4
+  const number = Number(value)
+  if (!Number.isInteger(number) || number < 1) {
+    throw new DbopsError('E_USAGE', `--concurrency takes a whole number of at least 1, not "${value}"`)
+  }
+  return number
+}
+
+function summaryLine(results: boolean[], reporter: Reporter): string {
+  const failed = results.filter((ok) => !ok).length
+  const text = `${results.length} target(s): ${results.length - failed} ok, ${failed} failed`
+  return failed > 0 ? reporter.color.red(text) : reporter.color.green(text)
+}
+
+export function reportFailure(reporter: Reporter, globals: GlobalOptions, target: string | undefined, error: unknown): number {
+  if (globals.json) reporter.json({ ok: false, ...(target !== undefined && { target }), error: errorDocument(error) })
+  else printError(reporter, target, error)
+  return exitCodeFor(error)
+}
+
+function printError(reporter: Reporter, target: string | undefined, error: unknown): void {
+  if (error instanceof DbopsError) {
+    reporter.error(target, error.message, error.hint, stackOf(error))
+  } else {
+    reporter.error(target, `unexpected failure: ${(error as Error)?.message ?? String(error)}`, 'run again with --verbose for details, and report it if it persists', stackOf(error))
+  }
+}
+
+export function errorDocument(error: unknown): Record<string, unknown> {
+  if (error instanceof DbopsError) {
+    return { code: error.code, message: error.message, ...(error.hint && { hint: error.hint }), ...(error.details && { details: error.details }) }
+  }
+  return { code: 'E_INTERNAL', message: (error as Error)?.message ?? String(error) }
+}
+
+function stackOf(error: unknown): string | undefined {
+  const parts: string[] = []
+  for (let current = error as { stack?: string; cause?: unknown } | undefined; current; current = current.cause as typeof current) {
+    if (current.stack) parts.push(current.stack)
+    if (parts.length > 5) break
+  }
+  return parts.join('\ncaused by: ') || undefined
+}

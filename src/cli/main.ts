@@ -1,0 +1,48 @@
+import { Command, CommanderError, Option } from 'commander'
+import { VERSION } from '../version.js'
+import { registerMigrateCommands } from './commands/migrate.js'
+import { registerOtherCommands } from './commands/other.js'
+import { EXIT } from './exit-codes.js'
+
+/**
+ * The program: commander and the command table only. Each action imports what it needs when it runs, so
+ * `dbops --help` loads no database driver.
+ */
+export function buildProgram(): Command {
+  const program = new Command('dbops')
+    .description('database chores for PostgreSQL and SQLite: migrations, and more to come')
+    .version(VERSION, '-V, --version')
+    .option('-c, --config <path>', 'config file (default: dbops.config.* or .dbopsrc* found from here upwards)')
+    .option('-t, --target <name>', 'the target from the config to act on (default: defaultTarget)')
+    .option('--all', 'act on every target in the config')
+    .addOption(new Option('--concurrency <n>', 'targets at once with --all').default(undefined, '4'))
+    .option('--url <url>', 'database URL (overrides DATABASE_URL and the default target\'s url)')
+    .option('--json', 'print one JSON document on stdout')
+    .option('--verbose', 'show stack traces of errors')
+    .option('--no-color', 'no colours (also NO_COLOR=1)')
+    .showHelpAfterError('(run "dbops --help" for usage)')
+    .exitOverride()
+  registerMigrateCommands(program)
+  registerOtherCommands(program)
+  program.addHelpText(
+    'after',
+    `
+Exit codes: 0 ok, 1 the answer is "no" (e.g. status --check with pending migrations), 2 failed, 3 usage or config.
+Without a config file dbops uses --url, then DATABASE_URL, then sqlite:./dev.db.`,
+  )
+  return program
+}
+
+export async function main(argv: string[] = process.argv): Promise<number> {
+  const program = buildProgram()
+  try {
+    await program.parseAsync(argv)
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version exit 0; anything commander refuses is a usage error.
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage
+    }
+    throw error
+  }
+  return Number(process.exitCode ?? EXIT.ok)
+}

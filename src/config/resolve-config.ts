@@ -1,0 +1,300 @@
+import { dirname, resolve } from 'node:path'
+import { ConfigError, UsageError } from '../errors.js'
+import { parseDatabaseUrl, redactUrl, type DatabaseLocation } from './database-url.js'
+import { parseDuration } from './duration.js'
+import { interpolateEnv } from './interpolate.js'
+import { loadConfig } from './load-config.js'
+
+export interface ResolvedMigrations {
+  /** Absolute. */
+  dir: string
+  table: string
+  /** PostgreSQL only; SQLite ignores it. */
+  schema: string
+  lockTimeoutMs: number
+  /** 0 = none. */
+  statementTimeoutMs: number
+  lockWaitTimeoutMs: number
+  allowOutOfOrder: boolean
+}
+
+export interface ResolvedTarget {
+  name: string
+  /** Interpolated and secret: pass it to the driver, print `redactedUrl`. */
+  url: string
+  redactedUrl: string
+  location: DatabaseLocation
+  migrations: ResolvedMigrations
+  protected: boolean
+}
+
+export interface ResolvedConfig {
+  /** Where the targets came from: a config file, the --url flag, DATABASE_URL, or the built-in `sqlite:./dev.db`. */
+  source: 'file' | 'url-flag' | 'env' | 'default'
+  file?: string
+  /** Relative paths (migrations dir, SQLite files) are resolved against this: the config file's directory, or cwd. */
+  baseDir: string
+  defaultTarget: string
+  /** In config order. */
+  targets: Record<string, ResolvedTarget>
+}
+
+export interface ResolveOptions {
+  /** Default `process.cwd()`. */
+  cwd?: string
+  /** The --config flag. */
+  configPath?: string
+  /** The --url flag. */
+  url?: string
+  /** Default `process.env`. */
+  env?: NodeJS.ProcessEnv
+}
+
+const DEFAULT_URL = 'sqlite:./dev.db'
+const DEFAULT_TARGET = 'default'
+const TARGET_NAME = /^[A-Za-z0-9_.-]+$/
+const TOP_KEYS = ['defaultTarget', 'targets', 'migrations']
+const TARGET_KEYS = ['url', 'migrations', 'protected']
+const MIGRATIONS_KEYS = [
+  'dir',
+  'table',
+  'schema',
+  'lockTimeout',
+  'statementTimeout',
+  'lockWaitTimeout',
+  'allowOutOfOrder',
+]
+const MIGRATIONS_DEFAULTS: ResolvedMigrations = {
+  dir: 'migrations',
+  table: 'dbops_migrations',
+  schema: 'public',
+  lockTimeoutMs: 5_000,
+  statementTimeoutMs: 0,
+  lockWaitTimeoutMs: 60_000,
+  allowOutOfOrder: false,
+}
+
+/**
+ * The one way the rest of dbops gets its configuration. Precedence: flags > environment > config file > defaults.
+ *
+ * - With a config file that has `targets`: those targets. `url` (--url) replaces the URL of the default target
+ *   and keeps its other settings; DATABASE_URL is not consulted (write `url: '${DATABASE_URL}'` to use it).
+ * - Otherwise (no file, or a file without `targets`): one target named `default` whose URL is `url`, else
+ *   DATABASE_URL, else `sqlite:./dev.db`; a file's `migrations` still apply to it.
+ *
+ * Strings in the config file may use `${VAR}` and `${VAR:-default}`. Relative paths are resolved against the config
+ * file's directory (or cwd without a file), wherever the URL came from, so a command behaves the same from any
+ * subdirectory of the project. Every problem is reported at once in one ConfigError; no message contains a password.
+ */
+export async function resolveConfig(options: ResolveOptions = {}): Promise<ResolvedConfig> {
+  const cwd = resolve(options.cwd ?? process.cwd())
+  const env = options.env ?? process.env
+  const loaded = await loadConfig(options.configPath === undefined ? { cwd } : { cwd, configPath: options.configPath })
+  const baseDir = loaded ? dirname(loaded.file) : cwd
+  const problems: string[] = []
+  const read = new Reader(env, problems)
+
+  const root = loaded ? read.object(loaded.config, '', TOP_KEYS) : {}
+  const topMigrations = read.migrations(root?.migrations, 'migrations')
+  const requestedDefault = read.string(root?.defaultTarget, 'defaultTarget')
+
+  // Target entries as written, before their URLs are read: the default target must be known first, because --url
+  // replaces its URL (and an unset variable in the replaced URL must not be an error).
+  const entries: { name: string; path: string; raw: Record<string, unknown> | undefined }[] = []
+  const hasFileTargets = root?.targets !== undefined
+  const fileTargets = hasFileTargets ? read.object(root?.targets, 'targets', null) : undefined
+  if (fileTargets) {
+    for (const [name, raw] of Object.entries(fileTargets)) {
+      const path = `targets${TARGET_NAME.test(name) ? `.${name}` : `[${JSON.stringify(name)}]`}`
+      if (!TARGET_NAME.test(name)) problems.push(`${path}: target names may only use letters, digits, "_", "." and "-"`)
+      entries.push({ name, path, raw: read.object(raw, path, TARGET_KEYS) })
+    }
+    if (entries.length === 0) {
+      problems.push('targets: no targets (add one, or leave "targets" out to use --url or DATABASE_URL)')
+    }
+  }
+
+  let source: ResolvedConfig['source'] = 'file'
+  let fallbackUrl: { url: string; path: string } | undefined
+  if (!hasFileTargets) {
+    const envUrl = env.DATABASE_URL === '' ? undefined : env.DATABASE_URL
+    if (options.url !== undefined) fallbackUrl = { url: options.url, path: '--url' }
+    else if (envUrl !== undefined) fallbackUrl = { url: envUrl, path: 'DATABASE_URL' }
+    else fallbackUrl = { url: DEFAULT_URL, path: 'the default URL' }
+    if (!loaded) source = options.url !== undefined ? 'url-flag' : envUrl !== undefined ? 'env' : 'default'
+    entries.push({ name: DEFAULT_TARGET, path: `targets.${DEFAULT_TARGET}`, raw: {} })
+  }
+
+  const names = entries.map((entry) => entry.name)
+  let defaultTarget: string | undefined
+  if (requestedDefault !== undefined) {
+    if (names.includes(requestedDefault)) defaultTarget = requestedDefault
+    else problems.push(`defaultTarget: unknown target "${requestedDefault}" (known: ${names.join(', ') || 'none'})`)
+  } else if (names.length === 1) {
+    defaultTarget = names[0]
+  } else if (names.length > 1) {
+    problems.push(`defaultTarget: required when there are several targets (${names.join(', ')})`)
+  }
+
+  const targets: Record<string, ResolvedTarget> = {}
+  for (const { name, path, raw } of entries) {
+    let url: { url: string; path: string } | undefined = fallbackUrl
+    if (hasFileTargets && name === defaultTarget && options.url !== undefined) url = { url: options.url, path: '--url' }
+    if (!url && raw) {
+      const value = read.string(raw.url, `${path}.url`)
+      if (value !== undefined) url = { url: value, path: `${path}.url` }
+      else if (raw.url === undefined) problems.push(`${path}.url: required (e.g. postgres://user@localhost:5432/app)`)
+    }
+    const own = read.migrations(raw?.migrations, `${path}.migrations`)
+    const isProtected = read.boolean(raw?.protected, `${path}.protected`)
+
+    let location: DatabaseLocation | undefined
+    if (url) {
+      try {
+        location = parseDatabaseUrl(url.url, baseDir)
+      } catch (error) {
+        problems.push(`${url.path}: ${(error as Error).message}`)
+      }
+    }
+    if (!url || !location) continue
+    const migrations: ResolvedMigrations = { ...MIGRATIONS_DEFAULTS, ...topMigrations, ...own }
+    targets[name] = {
+      name,
+      url: url.url,
+      redactedUrl: redactUrl(url.url),
+      location,
+      migrations: { ...migrations, dir: resolve(baseDir, migrations.dir) },
+      protected: isProtected ?? false,
+    }
+  }
+
+  if (problems.length > 0 || defaultTarget === undefined) {
+    throw new ConfigError(problems, loaded ? { file: loaded.file } : {})
+  }
+  return { source, ...(loaded ? { file: loaded.file } : {}), baseDir, defaultTarget, targets }
+}
+
+/**
+ * The targets a command runs on: `target` picks one, `all` picks every target in config order, neither picks the
+ * default target.
+ */
+export function selectTargets(
+  config: ResolvedConfig,
+  selection: { target?: string | undefined; all?: boolean | undefined },
+): ResolvedTarget[] {
+  const known = Object.keys(config.targets)
+  if (selection.target !== undefined && selection.all) {
+    throw new UsageError('--target and --all cannot be used together', 'pass one of them')
+  }
+  if (selection.all) return Object.values(config.targets)
+  const name = selection.target ?? config.defaultTarget
+  const target = config.targets[name]
+  if (!target) throw new UsageError(`unknown target "${name}" (known: ${known.join(', ')})`)
+  return [target]
+}
+
+/** Reads raw config values, recording a `path: problem` line for everything wrong and carrying on. */
+class Reader {
+  constructor(
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly problems: string[],
+  ) {}
+
+  /** A plain object; `keys` lists the allowed keys, null allows any. Returns undefined when absent or invalid. */
+  object(value: unknown, path: string, keys: string[] | null): Record<string, unknown> | undefined {
+    if (value === undefined) return undefined
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      this.problems.push(`${path || 'the config'}: must be an object (got ${typeName(value)})`)
+      return undefined
+    }
+    const record = value as Record<string, unknown>
+    if (keys) {
+      for (const key of Object.keys(record)) {
+        if (keys.includes(key)) continue
+        const suggestion = closest(key, keys)
+        const hint = suggestion === undefined ? `known keys: ${keys.join(', ')}` : `did you mean "${suggestion}"?`
+        this.problems.push(`${path ? `${path}.` : ''}${key}: unknown key (${hint})`)
+      }
+    }
+    return record
+  }
+
+  /** A non-empty string after `${VAR}` interpolation. */
+  string(value: unknown, path: string): string | undefined {
+    if (value === undefined) return undefined
+    if (typeof value !== 'string') {
+      this.problems.push(`${path}: must be a string (got ${typeName(value)})`)
+      return undefined
+    }
+    const before = this.problems.length
+    const text = interpolateEnv(value, this.env, path, this.problems)
+    if (this.problems.length > before) return undefined
+    if (text.trim() === '') {
+      this.problems.push(`${path}: must not be empty${value === text ? '' : ' (after replacing environment variables)'}`)
+      return undefined
+    }
+    return text
+  }
+
+  boolean(value: unknown, path: string): boolean | undefined {
+    if (value === undefined || typeof value === 'boolean') return value
+    this.problems.push(`${path}: must be true or false (got ${typeName(value)})`)
+    return undefined
+  }
+
+  duration(value: unknown, path: string): number | undefined {
+    const text = this.string(value, path)
+    if (text === undefined) return undefined
+    try {
+      return parseDuration(text, path)
+    } catch (error) {
+      this.problems.push((error as Error).message)
+      return undefined
+    }
+  }
+
+  /** Only the keys that are set, so that spreading layers lets each level override key by key. */
+  migrations(value: unknown, path: string): Partial<ResolvedMigrations> {
+    const raw = this.object(value, path, MIGRATIONS_KEYS)
+    if (!raw) return {}
+    const layer: Partial<ResolvedMigrations> = {
+      dir: this.string(raw.dir, `${path}.dir`),
+      table: this.string(raw.table, `${path}.table`),
+      schema: this.string(raw.schema, `${path}.schema`),
+      lockTimeoutMs: this.duration(raw.lockTimeout, `${path}.lockTimeout`),
+      statementTimeoutMs: this.duration(raw.statementTimeout, `${path}.statementTimeout`),
+      lockWaitTimeoutMs: this.duration(raw.lockWaitTimeout, `${path}.lockWaitTimeout`),
+      allowOutOfOrder: this.boolean(raw.allowOutOfOrder, `${path}.allowOutOfOrder`),
+    }
+    return Object.fromEntries(Object.entries(layer).filter(([, setting]) => setting !== undefined))
+  }
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'array'
+  return typeof value
+}
+
+/** The known key within two edits of `key` (ignoring case), for "did you mean". */
+function closest(key: string, known: string[]): string | undefined {
+  let best: { key: string; distance: number } | undefined
+  for (const candidate of known) {
+    const distance = editDistance(key.toLowerCase(), candidate.toLowerCase())
+    if (distance <= 2 && (!best || distance < best.distance)) best = { key: candidate, distance }
+  }
+  return best?.key
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost)
+    }
+    previous = current
+  }
+  return previous[b.length] ?? 0
+}

@@ -1,0 +1,26 @@
+/**
+ * dbops as a library: everything the CLI does, without the CLI. Results are the same objects `--json` prints;
+ * failures throw DbopsError with a stable `code`.
+ */
+export { DbopsError, ConfigError, UsageError, isDbopsError } from './errors.js'
+export { defineConfig } from './config/define-config.js'
+export type { DbopsConfig, TargetConfig, MigrationsConfig } from './config/define-config.js'
+export { resolveConfig, selectTargets } from './config/resolve-config.js'
+export type { ResolvedConfig, ResolvedTarget, ResolvedMigrations, ResolveOptions } from './config/resolve-config.js'
+export { openTarget, connectTarget } from './targets/target.js'
+export type { Target, OpenTargetOptions, ConnectOptions } from './targets/target.js'
+export { forEachTarget } from './targets/for-each-target.js'
+export type { TargetOutcome } from './targets/for-each-target.js'
+export { waitForTarget } from './targets/wait.js'
+export type { WaitResult } from './targets/wait.js'
+export { migrateUp, migrateDown, migrateRedo, migrationStatus } from './migrate/run.js'
+export type { MigrateEvent, MigrateOptions, UpOptions, DownOptions, MigrateResult, MigrationOutcome, StatusResult } from './migrate/run.js'
+export { resolveMigration, baselineMigrations, restampMigration, validateMigrations, newMigration } from './migrate/manage.js'
+export type { ResolveResult, BaselineResult, RestampResult, ValidateResult, ValidationProblem, NewMigrationResult } from './migrate/manage.js'
+export { readMigrations } from './migrate/files.js'
+export type { MigrationFile, MigrationSet, Section, SectionOptions } from './migrate/files.js'
+export type { MigrationState, MigrationStatusEntry } from './migrate/plan.js'
+export { splitStatements } from './sql/split-statements.js'
+export type { SqlStatement, SqlDialect } from './sql/split-statements.js'
+export type { Backend, Engine, ServerInfo } from './backends/backend.js'
+export { VERSION } from './version.js'

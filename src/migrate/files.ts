@@ -1,0 +1,283 @@
+import { createHash } from 'node:crypto'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join, relative } from 'node:path'
+import { DbopsError } from '../errors.js'
+import { parseDuration } from '../config/duration.js'
+
+export interface SectionOptions {
+  /** 'auto' (golang-migrate files only): run outside a transaction when the file is one non-transactional statement. */
+  transaction: boolean | 'auto'
+  lockTimeoutMs?: number
+  statementTimeoutMs?: number
+}
+
+export interface Section {
+  /** The section body, as written. */
+  sql: string
+  file: string
+  /** Where the body starts in the file (1-based), to report database errors as file:line:column. */
+  line: number
+  column: number
+  options: SectionOptions
+}
+
+export interface MigrationFile {
+  /** The leading digits of the file name, as written. */
+  version: string
+  name: string
+  /** `<version>_<name>`, how dbops refers to a migration in messages. */
+  id: string
+  format: 'dbmate' | 'golang-migrate'
+  file: string
+  up: Section
+  /** undefined when the file has no down section: such a migration cannot be rolled back. */
+  down: Section | undefined
+  /** sha256 of the normalised up section. */
+  checksum: string
+}
+
+export interface MigrationSet {
+  dir: string
+  migrations: MigrationFile[]
+  /** Files in the directory that are not migrations (no leading version), reported as warnings. */
+  ignored: string[]
+}
+
+const KNOWN_OPTIONS = ['transaction', 'lock_timeout', 'statement_timeout']
+const DIRECTIVE = /^--\s*migrate:(up|down)(?:[ \t]+(.*))?$/gm
+const DBMATE_NAME = /^(\d+)_?(.*)\.sql$/
+const GOLANG_NAME = /^(\d+)_?(.*)\.(up|down)\.sql$/
+
+/** Reads every migration in `dir`, sorted by version. Parse problems throw with the file and line. */
+export function readMigrations(dir: string, cwd: string = process.cwd()): MigrationSet {
+  let entries: string[]
+  try {
+    entries = readdirSync(dir)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { dir, migrations: [], ignored: [] }
+    throw new DbopsError('E_MIGRATIONS_DIR', `cannot read the migrations directory ${dir}: ${(error as Error).message}`)
+  }
+  const display = (name: string) => relative(cwd, join(dir, name)) || name
+  const migrations: MigrationFile[] = []
+  const ignored: string[] = []
+  const pairs = new Map<string, { version: string; name: string; up?: string; down?: string }>()
+  for (const entry of entries.sort()) {
+    if (!entry.endsWith('.sql')) continue
+    const pair = GOLANG_NAME.exec(entry)
+    if (pair) {
+      const [, version, name, direction] = pair as unknown as [string, string, string, 'up' | 'down']
+      const key = `${canonicalVersion(version)}\0${name}`
+      const slot = pairs.get(key) ?? { version, name }
+      slot[direction] = entry
+      pairs.set(key, slot)
+      continue
+    }
+    const single = DBMATE_NAME.exec(entry)
+    if (!single) {
+      ignored.push(display(entry))
+      continue
+    }
+    const path = join(dir, entry)
+    migrations.push(parseDbmateFile(single[1]!, single[2]!, display(entry), readText(path)))
+  }
+  for (const { version, name, up, down } of pairs.values()) {
+    if (!up) {
+      throw new DbopsError('E_MIGRATION_PARSE', `${display(down!)} has no matching ${version}_${name}.up.sql`, {
+        hint: 'add the up file, or remove the stray down file',
+      })
+    }
+    migrations.push(parseGolangPair(version, name, display(up), readText(join(dir, up)), down && display(down), down && readText(join(dir, down))))
+  }
+  migrations.sort((a, b) => compareVersions(a.version, b.version))
+  for (let i = 1; i < migrations.length; i++) {
+    const previous = migrations[i - 1]!
+    const current = migrations[i]!
+    if (compareVersions(previous.version, current.version) === 0) {
+      throw new DbopsError('E_DUPLICATE_VERSION', `${previous.file} and ${current.file} have the same version ${current.version}`, {
+        hint: 'give one of them a new version (dbops migrate new writes a fresh timestamp)',
+      })
+    }
+  }
+  return { dir, migrations, ignored }
+}
+
+function readText(path: string): string {
+  // Editors on Windows add a BOM; it is not part of the SQL.
+  return readFileSync(path, 'utf8').replace(/^\uFEFF/, '')
+}
+
+/** dbmate's format: `-- migrate:up [options]` and `-- migrate:down [options]` sections in one file. */
+export function parseDbmateFile(version: string, name: string, file: string, text: string): MigrationFile {
+  const directives = [...text.matchAll(DIRECTIVE)]
+  if (directives.length === 0) {
+    throw new DbopsError('E_MIGRATION_PARSE', `${file}: no "-- migrate:up" line`, {
+      hint: 'start the file with "-- migrate:up", put the rollback after "-- migrate:down"',
+    })
+  }
+  const before = text.slice(0, directives[0]!.index)
+  const stray = firstSqlLine(before)
+  if (stray !== undefined) {
+    throw new DbopsError('E_MIGRATION_PARSE', `${file}:${stray}: SQL before the first "-- migrate:up" line`, {
+      hint: 'move it below "-- migrate:up"',
+    })
+  }
+  const parts: Record<'up' | 'down', { start: number; end: number; options: SectionOptions; line: number }[]> = { up: [], down: [] }
+  directives.forEach((match, i) => {
+    const line = lineAt(text, match.index!)
+    parts[match[1] as 'up' | 'down'].push({
+      start: match.index! + match[0].length,
+      end: directives[i + 1]?.index ?? text.length,
+      options: parseOptions(match[2] ?? '', `${file}:${line}`, true),
+      line,
+    })
+  })
+  if (parts.up.length === 0) {
+    throw new DbopsError('E_MIGRATION_PARSE', `${file}: no "-- migrate:up" section (only "-- migrate:down")`)
+  }
+  return {
+    version,
+    name,
+    id: `${version}_${name}`,
+    format: 'dbmate',
+    file,
+    up: joinSections(parts.up, text, file),
+    down: parts.down.length > 0 ? joinSections(parts.down, text, file) : undefined,
+    checksum: checksumOf(parts.up.map((part) => text.slice(part.start, part.end)).join('\n')),
+  }
+}
+
+/**
+ * dbmate allows several sections per direction; dbops runs them as one unit, so they must agree on their options.
+ * What lies between them is blanked (newlines kept), so statement offsets still map to the file.
+ */
+function joinSections(parts: { start: number; end: number; options: SectionOptions; line: number }[], text: string, file: string): Section {
+  const first = parts[0]!
+  let sql = ''
+  parts.forEach((part, i) => {
+    if (JSON.stringify(part.options) !== JSON.stringify(first.options)) {
+      throw new DbopsError('E_MIGRATION_PARSE', `${file}:${part.line}: sections with different options in one file`, {
+        hint: 'split the file into separate migrations, one per set of options',
+      })
+    }
+    sql += text.slice(part.start, part.end)
+    const next = parts[i + 1]
+    if (next) sql += text.slice(part.end, next.start).replace(/[^\n]/g, ' ')
+  })
+  return { sql, file, ...positionAt(text, first.start), options: first.options }
+}
+
+/** golang-migrate's `<version>_<name>.up.sql` / `.down.sql` pairs, read in place. */
+export function parseGolangPair(
+  version: string,
+  name: string,
+  upFile: string,
+  upText: string,
+  downFile: string | undefined,
+  downText: string | undefined,
+): MigrationFile {
+  const up = golangSection(upFile, upText, 'up')
+  return {
+    version,
+    name,
+    id: `${version}_${name}`,
+    format: 'golang-migrate',
+    file: upFile,
+    up,
+    down: downFile !== undefined && downText !== undefined ? golangSection(downFile, downText, 'down') : undefined,
+    checksum: checksumOf(up.sql),
+  }
+}
+
+/**
+ * golang-migrate sends a file as one Exec, so a file holding just `CREATE INDEX CONCURRENTLY ...` works there; 'auto'
+ * keeps that working. A dbops directive line for the same direction may set options explicitly.
+ */
+function golangSection(file: string, text: string, direction: 'up' | 'down'): Section {
+  const directives = [...text.matchAll(DIRECTIVE)]
+  const own = directives[0]
+  if (directives.length > 1 || (own && own[1] !== direction)) {
+    const bad = directives.find((match, i) => i > 0 || match[1] !== direction)!
+    throw new DbopsError('E_MIGRATION_PARSE', `${file}:${lineAt(text, bad.index!)}: unexpected "-- migrate:${bad[1]}" in a .${direction}.sql file`, {
+      hint: `a .${direction}.sql file may only carry one "-- migrate:${direction} <options>" line`,
+    })
+  }
+  if (!own) return { sql: text, file, line: 1, column: 1, options: { transaction: 'auto' } }
+  const offset = own.index! + own[0].length
+  const options = parseOptions(own[2] ?? '', `${file}:${lineAt(text, own.index!)}`, true)
+  return { sql: text.slice(offset), file, ...positionAt(text, offset), options }
+}
+
+function parseOptions(text: string, where: string, defaultTransaction: boolean): SectionOptions {
+  const options: SectionOptions = { transaction: defaultTransaction }
+  for (const word of text.trim().split(/\s+/).filter(Boolean)) {
+    const [key, value, ...rest] = word.split(':')
+    if (value === undefined || rest.length > 0 || !KNOWN_OPTIONS.includes(key!)) {
+      throw new DbopsError('E_MIGRATION_PARSE', `${where}: unknown option "${word}"`, {
+        hint: `options are written key:value; known: ${KNOWN_OPTIONS.join(', ')} (e.g. transaction:false)`,
+      })
+    }
+    try {
+      if (key === 'transaction') {
+        if (value !== 'true' && value !== 'false') throw new Error(`must be true or false, not "${value}"`)
+        options.transaction = value === 'true'
+      } else if (key === 'lock_timeout') {
+        options.lockTimeoutMs = parseDuration(value!, key!)
+      } else {
+        options.statementTimeoutMs = parseDuration(value!, key!)
+      }
+    } catch (error) {
+      throw new DbopsError('E_MIGRATION_PARSE', `${where}: ${(error as Error).message}`)
+    }
+  }
+  return options
+}
+
+/** sha256 over the text with line endings normalised and trailing whitespace trimmed, prefixed with the algorithm. */
+export function checksumOf(text: string): string {
+  const normalised = text.replace(/\r\n?/g, '\n').replace(/\s+$/, '')
+  return `sha256:${createHash('sha256').update(normalised).digest('hex')}`
+}
+
+/** Versions compare as numbers of any length: `20240101120000` and `001` both work, leading zeros don't matter. */
+export function compareVersions(a: string, b: string): number {
+  const x = canonicalVersion(a)
+  const y = canonicalVersion(b)
+  return x.length - y.length || (x < y ? -1 : x > y ? 1 : 0)
+}
+
+export function canonicalVersion(version: string): string {
+  return version.replace(/^0+(?=\d)/, '')
+}
+
+export function lineAt(text: string, offset: number): number {
+  let line = 1
+  for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) line++
+  return line
+}
+
+/** 1-based line/column of `offset` in `text`. */
+export function positionAt(text: string, offset: number): { line: number; column: number } {
+  const line = lineAt(text, offset)
+  const lineStart = text.lastIndexOf('\n', offset - 1) + 1
+  return { line, column: offset - lineStart + 1 }
+}
+
+function firstSqlLine(text: string): number | undefined {
+  const lines = text.split('\n')
+  let inComment = false
+  for (let i = 0; i < lines.length; i++) {
+    let line = lines[i]!.trim()
+    if (inComment) {
+      const end = line.indexOf('*/')
+      if (end === -1) continue
+      line = line.slice(end + 2).trim()
+      inComment = false
+    }
+    if (line.startsWith('/*')) {
+      inComment = !line.includes('*/')
+      continue
+    }
+    if (line !== '' && !line.startsWith('--')) return i + 1
+  }
+  return undefined
+}

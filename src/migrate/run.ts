@@ -1,0 +1,338 @@
+import { hostname } from 'node:os'
+import { DbopsError } from '../errors.js'
+import { StatementFailure } from '../backends/backend.js'
+import { formatDuration } from '../config/duration.js'
+import type { Target } from '../targets/target.js'
+import { readMigrations, type MigrationFile, type MigrationSet } from './files.js'
+import { Ledger, type LedgerRow } from './ledger.js'
+import { migrationStates, planDown, planUp, type MigrationStatusEntry } from './plan.js'
+import { locate, prepareSection, type PreparedSection } from './prepare.js'
+
+export type MigrateEvent =
+  | { type: 'lock-wait'; target: string; holder: string }
+  | { type: 'start'; target: string; id: string; direction: 'up' | 'down'; transactional: boolean }
+  | { type: 'done'; target: string; id: string; direction: 'up' | 'down'; durationMs: number }
+  | { type: 'skipped'; target: string; id: string; reason: string }
+  | { type: 'warning'; target: string; message: string }
+
+export interface MigrateOptions {
+  /** Print the plan and its SQL; take no lock, create nothing. */
+  dryRun?: boolean
+  onEvent?: (event: MigrateEvent) => void
+  /** Overrides migrations.lockWaitTimeout for this run. */
+  lockWaitTimeoutMs?: number
+}
+
+export interface UpOptions extends MigrateOptions {
+  to?: string
+  steps?: number
+  allowOutOfOrder?: boolean
+}
+
+export interface DownOptions extends MigrateOptions {
+  to?: string
+  steps?: number
+}
+
+export interface MigrationOutcome {
+  version: string
+  name: string
+  direction: 'up' | 'down'
+  /** 'planned' in a dry run; 'skipped' when a concurrent dbops did it first. */
+  status: 'applied' | 'rolled-back' | 'skipped' | 'planned'
+  transactional: boolean
+  durationMs: number | null
+  /** The SQL that runs (dry run only). */
+  sql?: string
+}
+
+export interface MigrateResult {
+  target: string
+  direction: 'up' | 'down' | 'redo'
+  dryRun: boolean
+  migrations: MigrationOutcome[]
+}
+
+/** Applies pending migrations in version order, each in its own transaction with its ledger row. */
+export async function migrateUp(target: Target, options: UpOptions = {}): Promise<MigrateResult> {
+  const set = loadSet(target, options)
+  return withLedgerState(target, options, async (ledger, rows) => {
+    const entries = migrationStates(set.migrations, rows)
+    const plan = planUp(set.migrations, entries, {
+      ...(options.to !== undefined && { to: options.to }),
+      ...(options.steps !== undefined && { steps: options.steps }),
+      allowOutOfOrder: options.allowOutOfOrder ?? target.migrations.allowOutOfOrder,
+    })
+    const prepared = plan.map((migration) => prepareSection(migration, 'up', target.backend.engine))
+    return { direction: 'up', dryRun: options.dryRun === true, migrations: await runAll(target, ledger, prepared, options) }
+  })
+}
+
+/** Rolls back applied migrations, most recently applied first (default: one). */
+export async function migrateDown(target: Target, options: DownOptions = {}): Promise<MigrateResult> {
+  const set = loadSet(target, options)
+  return withLedgerState(target, options, async (ledger, rows) => {
+    const entries = migrationStates(set.migrations, rows)
+    const plan = planDown(set.migrations, rows, entries, {
+      ...(options.to !== undefined && { to: options.to }),
+      ...(options.steps !== undefined && { steps: options.steps }),
+    })
+    const prepared = plan.map((migration) => prepareSection(migration, 'down', target.backend.engine))
+    return { direction: 'down', dryRun: options.dryRun === true, migrations: await runAll(target, ledger, prepared, options) }
+  })
+}
+
+/** Rolls back the most recently applied migration and applies it again (for iterating on the newest migration). */
+export async function migrateRedo(target: Target, options: MigrateOptions = {}): Promise<MigrateResult> {
+  const set = loadSet(target, options)
+  return withLedgerState(target, options, async (ledger, rows) => {
+    const entries = migrationStates(set.migrations, rows)
+    const [migration] = planDown(set.migrations, rows, entries, { steps: 1 })
+    if (!migration) throw new DbopsError('E_NOTHING_TO_REDO', 'nothing to redo: no migration is applied')
+    const down = prepareSection(migration, 'down', target.backend.engine)
+    const up = prepareSection(migration, 'up', target.backend.engine)
+    return { direction: 'redo', dryRun: options.dryRun === true, migrations: await runAll(target, ledger, [down, up], options) }
+  })
+}
+
+export interface StatusResult {
+  target: string
+  engine: string
+  ledger: string
+  migrationsDir: string
+  migrations: MigrationStatusEntry[]
+  summary: Record<'applied' | 'pending' | 'drifted' | 'failed' | 'missing' | 'outOfOrder', number>
+  /** true when nothing is pending, drifted, failed or missing. */
+  upToDate: boolean
+}
+
+/** Where every migration stands. Reads only: takes no lock and creates nothing. */
+export async function migrationStatus(target: Target, options: MigrateOptions = {}): Promise<StatusResult> {
+  const set = loadSet(target, options)
+  const ledger = new Ledger(target.backend, target.migrations)
+  const entries = migrationStates(set.migrations, (await ledger.read()) ?? [])
+  const count = (predicate: (entry: MigrationStatusEntry) => boolean) => entries.filter(predicate).length
+  const summary = {
+    applied: count((entry) => entry.state === 'applied' || entry.state === 'baselined'),
+    pending: count((entry) => entry.state === 'pending'),
+    drifted: count((entry) => entry.state === 'drifted'),
+    failed: count((entry) => entry.state === 'failed' || entry.state === 'running'),
+    missing: count((entry) => entry.state === 'missing'),
+    outOfOrder: count((entry) => entry.outOfOrder),
+  }
+  return {
+    target: target.name,
+    engine: target.backend.engine,
+    ledger: ledger.qualifiedName,
+    migrationsDir: set.dir,
+    migrations: entries,
+    summary,
+    upToDate: summary.pending + summary.drifted + summary.failed + summary.missing === 0,
+  }
+}
+
+function loadSet(target: Target, options: MigrateOptions): MigrationSet {
+  const set = readMigrations(target.migrations.dir)
+  for (const file of set.ignored) {
+    options.onEvent?.({ type: 'warning', target: target.name, message: `ignoring ${file}: its name does not start with a version` })
+  }
+  return set
+}
+
+/**
+ * Takes the migration lock (unless dry run), then reads the ledger inside it, creating it on first use. A dry run
+ * reads whatever is there and creates nothing.
+ */
+async function withLedgerState(
+  target: Target,
+  options: MigrateOptions,
+  fn: (ledger: Ledger, rows: LedgerRow[]) => Promise<Omit<MigrateResult, 'target'>>,
+): Promise<MigrateResult> {
+  const ledger = new Ledger(target.backend, target.migrations)
+  if (options.dryRun) return { target: target.name, ...(await fn(ledger, (await ledger.read()) ?? [])) }
+  const lockOptions = {
+    timeoutMs: options.lockWaitTimeoutMs ?? target.migrations.lockWaitTimeoutMs,
+    onWait: (holder: string) => options.onEvent?.({ type: 'lock-wait', target: target.name, holder }),
+  }
+  return target.backend.withMigrationLock(ledger.qualifiedName, lockOptions, async () => {
+    let rows = await ledger.read()
+    if (rows === undefined) {
+      await ledger.create()
+      rows = []
+    }
+    rows = await waitForLiveRuns(ledger, rows, lockOptions.timeoutMs)
+    return { target: target.name, ...(await fn(ledger, rows)) }
+  })
+}
+
+/**
+ * A `running` row whose owner is a live process on this host is another dbops applying a transaction:false
+ * migration right now (SQLite has no run-wide lock): wait for it. A dead owner means it was interrupted, which the
+ * plan reports as a failure to resolve.
+ */
+async function waitForLiveRuns(ledger: Ledger, rows: LedgerRow[], timeoutMs: number): Promise<LedgerRow[]> {
+  const deadline = Date.now() + timeoutMs
+  while (rows.some(isLiveRun) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    rows = (await ledger.read()) ?? []
+  }
+  return rows
+}
+
+function isLiveRun(row: LedgerRow): boolean {
+  if (row.status !== 'running' || !row.owner) return false
+  const separator = row.owner.lastIndexOf(':')
+  const host = row.owner.slice(0, separator)
+  const pid = Number(row.owner.slice(separator + 1))
+  if (host !== hostname() || !Number.isInteger(pid) || pid === process.pid) return false
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+async function runAll(target: Target, ledger: Ledger, plan: PreparedSection[], options: MigrateOptions): Promise<MigrationOutcome[]> {
+  const outcomes: MigrationOutcome[] = []
+  for (const unit of plan) {
+    const { migration, direction, transactional } = unit
+    const base = { version: migration.version, name: migration.name, direction, transactional }
+    if (options.dryRun) {
+      outcomes.push({ ...base, status: 'planned', durationMs: null, sql: unit.script.trim() })
+      continue
+    }
+    options.onEvent?.({ type: 'start', target: target.name, id: migration.id, direction, transactional })
+    const outcome = transactional ? await runTransactional(target, ledger, unit) : await runStatements(target, ledger, unit)
+    if (outcome.skipped) {
+      options.onEvent?.({ type: 'skipped', target: target.name, id: migration.id, reason: 'already done by a concurrent dbops' })
+    } else {
+      options.onEvent?.({ type: 'done', target: target.name, id: migration.id, direction, durationMs: outcome.durationMs })
+    }
+    outcomes.push({
+      ...base,
+      status: outcome.skipped ? 'skipped' : direction === 'up' ? 'applied' : 'rolled-back',
+      durationMs: outcome.skipped ? null : Math.round(outcome.durationMs * 10) / 10,
+    })
+  }
+  return outcomes
+}
+
+function timeoutsFor(target: Target, unit: PreparedSection) {
+  return {
+    lockTimeoutMs: unit.section.options.lockTimeoutMs ?? target.migrations.lockTimeoutMs,
+    statementTimeoutMs: unit.section.options.statementTimeoutMs ?? target.migrations.statementTimeoutMs,
+  }
+}
+
+async function runTransactional(target: Target, ledger: Ledger, unit: PreparedSection): Promise<{ skipped: boolean; durationMs: number }> {
+  const { migration, direction } = unit
+  const timeouts = timeoutsFor(target, unit)
+  try {
+    const outcome = await target.backend.runTransactional({
+      script: unit.script,
+      statements: unit.statements,
+      guard: direction === 'up' ? ledger.recordedQuery(migration.version) : ledger.notRecordedQuery(migration.version),
+      ledgerWrite:
+        direction === 'up'
+          ? ledger.insertQuery({ version: migration.version, name: migration.name, checksum: migration.checksum, status: 'applied', executionMs: 'measured' })
+          : ledger.deleteQuery(migration.version),
+      ...timeouts,
+    })
+    if (outcome.skipped) await refuseIfFailedMeanwhile(ledger, migration)
+    return { skipped: outcome.skipped, durationMs: outcome.elapsedMs }
+  } catch (error) {
+    throw statementError(unit, error, timeouts.lockTimeoutMs, true)
+  }
+}
+
+/** A concurrent run that left the migration failed rather than applied must stop this run too. */
+async function refuseIfFailedMeanwhile(ledger: Ledger, migration: MigrationFile): Promise<void> {
+  const row = (await ledger.read())?.find((candidate) => candidate.version === migration.version)
+  if (row && row.status !== 'applied' && row.status !== 'baselined') {
+    throw new DbopsError('E_MIGRATION_FAILED', `migration ${migration.id} was left ${row.status} by a concurrent run`, {
+      hint: `see "dbops migrate status", then "dbops migrate resolve ${migration.version} --applied" or "--rolled-back"`,
+    })
+  }
+}
+
+/**
+ * transaction:false: statements go one by one, and the ledger row records progress, so a failure part way is a
+ * visible state ("failed after 2 of 5 statements at file:line") that `status` explains and `resolve` clears.
+ */
+async function runStatements(target: Target, ledger: Ledger, unit: PreparedSection): Promise<{ skipped: boolean; durationMs: number }> {
+  const { migration, direction, statements } = unit
+  const timeouts = timeoutsFor(target, unit)
+  const started = performance.now()
+  const claim = await target.backend.runTransactional({
+    script: '',
+    statements: [],
+    guard: direction === 'up' ? ledger.recordedQuery(migration.version) : ledger.notRecordedQuery(migration.version),
+    ledgerWrite:
+      direction === 'up'
+        ? ledger.insertQuery({ version: migration.version, name: migration.name, checksum: migration.checksum, status: 'running', statementsTotal: statements.length, statementsDone: 0 })
+        : ledger.deleteQuery(migration.version),
+    ...timeouts,
+  })
+  if (claim.skipped) {
+    await refuseIfFailedMeanwhile(ledger, migration)
+    return { skipped: true, durationMs: 0 }
+  }
+  if (direction === 'down') {
+    // The row is gone already; put it back as running so an interrupted rollback stays visible.
+    await ledger.insert({ version: migration.version, name: migration.name, checksum: migration.checksum, status: 'running', statementsTotal: statements.length, statementsDone: 0 })
+  }
+  for (let index = 0; index < statements.length; index++) {
+    try {
+      await target.backend.runStatement(statements[index]!.text, timeouts)
+    } catch (error) {
+      const failure = statementError(unit, error, timeouts.lockTimeoutMs, false, index)
+      await ledger
+        .update(migration.version, {
+          status: 'failed',
+          error: (error as Error).message,
+          errorStatement: statements[index]!.text.slice(0, 2000),
+          errorLocation: failure instanceof DbopsError ? String(failure.details?.location ?? '') : null,
+        })
+        .catch(() => {
+          // The connection is gone with the error; the row stays "running" and reads as interrupted.
+        })
+      throw failure
+    }
+    await ledger.update(migration.version, { statementsDone: index + 1 })
+  }
+  const durationMs = performance.now() - started
+  if (direction === 'up') await ledger.update(migration.version, { status: 'applied', executionMs: Math.round(durationMs), owner: null, touch: true })
+  else await ledger.delete(migration.version)
+  return { skipped: false, durationMs }
+}
+
+function statementError(unit: PreparedSection, error: unknown, lockTimeoutMs: number, transactional: boolean, index?: number): unknown {
+  if (!(error instanceof StatementFailure)) return error
+  const { migration, section, statements } = unit
+  const statementIndex = index ?? error.statementIndex
+  const statement = statementIndex !== undefined ? statements[statementIndex] : undefined
+  // Non-transactional statements run alone, so the database's position is relative to the statement.
+  const offset = index !== undefined && error.scriptOffset !== undefined ? statement!.start + error.scriptOffset : error.scriptOffset ?? statement?.start
+  const location = offset !== undefined ? locate(section, offset) : section.file
+  const details = { location, sqlstate: error.sqlstate, statement: statement?.text.slice(0, 2000), migration: migration.version }
+  const action = unit.direction === 'up' ? 'failed' : 'rollback failed'
+  const undone = transactional
+    ? 'the migration was rolled back'
+    : `${statementIndex ?? 0} of ${statements.length} statements before it were applied; fix the database, then run "dbops migrate resolve ${migration.version} --applied" or "--rolled-back"`
+  if (error.sqlstate === '55P03') {
+    return new DbopsError('E_LOCK_TIMEOUT', `${migration.id} waited longer than lock_timeout (${formatDuration(lockTimeoutMs)}) for a lock at ${location}: ${error.message}`, {
+      hint: `another session holds a conflicting lock (see pg_stat_activity); ${undone}. Run again when it is gone, or raise lock_timeout for this file ("-- migrate:${unit.direction} lock_timeout:30s")`,
+      details,
+      cause: error,
+    })
+  }
+  if (error.sqlstate === '57014' && /statement timeout/.test(error.message)) {
+    return new DbopsError('E_STATEMENT_TIMEOUT', `${migration.id} exceeded statement_timeout at ${location}: ${error.message}`, {
+      hint: `${undone}. Raise statement_timeout for this file ("-- migrate:${unit.direction} statement_timeout:10m") if the work is expected to take that long`,
+      details,
+      cause: error,
+    })
+  }
+  return new DbopsError('E_MIGRATION_FAILED', `${migration.id} ${action} at ${location}: ${error.message}`, { hint: `${undone}`, details, cause: error })
+}

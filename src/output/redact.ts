@@ -1,0 +1,27 @@
+/**
+ * Passwords of every URL dbops was given, so output can be scrubbed of them whatever path a message took (a driver
+ * error quoting a connection string, a SQL error echoing a statement).
+ */
+const secrets = new Set<string>()
+
+export function registerSecretsFromUrl(url: string | undefined): void {
+  if (!url) return
+  const userinfo = /^[a-z0-9+.-]+:\/\/([^@/?#]*)@/i.exec(url)?.[1]
+  const password = userinfo?.includes(':') ? userinfo.slice(userinfo.indexOf(':') + 1) : undefined
+  const query = /[?&]password=([^&#]*)/i.exec(url)?.[1]
+  for (const secret of [password, query]) {
+    if (!secret || secret.length < 2) continue
+    secrets.add(secret)
+    try {
+      secrets.add(decodeURIComponent(secret))
+    } catch {
+      // Not valid percent-encoding: the raw form is registered already.
+    }
+  }
+}
+
+export function scrubSecrets(text: string): string {
+  let out = text
+  for (const secret of secrets) out = out.split(secret).join('***')
+  return out
+}

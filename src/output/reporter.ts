@@ -1,0 +1,78 @@
+import { Chalk, type ChalkInstance } from 'chalk'
+import { scrubSecrets } from './redact.js'
+
+export interface ReporterOptions {
+  json: boolean
+  color: boolean
+  verbose: boolean
+  /** Prefix progress lines with the target name (several targets at once). */
+  prefixTargets: boolean
+}
+
+/**
+ * The only thing that writes to the terminal. Results go to stdout, progress and logs to stderr; with --json, stdout
+ * carries exactly one JSON document. Everything passes through the secret scrubber.
+ */
+export class Reporter {
+  readonly color: ChalkInstance
+  readonly interactive: boolean
+  #spinner: { text: string; succeed(text: string): void; stop(): void; start(): unknown } | undefined
+
+  constructor(readonly options: ReporterOptions) {
+    this.color = new Chalk({ level: options.color ? 1 : 0 })
+    this.interactive = Boolean(process.stderr.isTTY) && !options.json && !options.prefixTargets
+  }
+
+  /** A result line (stdout), human mode only. */
+  result(text: string): void {
+    if (!this.options.json) process.stdout.write(scrubSecrets(text) + '\n')
+  }
+
+  json(document: unknown): void {
+    process.stdout.write(scrubSecrets(JSON.stringify(document, null, 2)) + '\n')
+  }
+
+  /** A progress or log line (stderr). */
+  log(target: string, text: string): void {
+    this.#stopSpinner()
+    process.stderr.write(scrubSecrets(this.#prefix(target) + text) + '\n')
+  }
+
+  warn(target: string, text: string): void {
+    this.log(target, this.color.yellow(`warning: ${text}`))
+  }
+
+  /** Starts a spinner on a TTY; elsewhere nothing until `finish` prints the whole line. */
+  async begin(target: string, text: string): Promise<void> {
+    if (!this.interactive) return
+    this.#stopSpinner()
+    const { default: ora } = await import('ora')
+    this.#spinner = ora({ text: scrubSecrets(text), stream: process.stderr, color: 'cyan' }).start()
+  }
+
+  finish(target: string, text: string): void {
+    if (this.#spinner) {
+      this.#spinner.succeed(scrubSecrets(text))
+      this.#spinner = undefined
+      return
+    }
+    this.log(target, text)
+  }
+
+  error(target: string | undefined, message: string, hint: string | undefined, stack?: string): void {
+    this.#stopSpinner()
+    const where = target && this.options.prefixTargets ? `[${target}] ` : ''
+    const line = `${where}${this.color.red('error:')} ${message}${hint ? ` ${this.color.dim(`(hint: ${hint})`)}` : ''}`
+    process.stderr.write(scrubSecrets(line) + '\n')
+    if (stack && this.options.verbose) process.stderr.write(scrubSecrets(stack) + '\n')
+  }
+
+  #prefix(target: string): string {
+    return this.options.prefixTargets ? `[${target}] ` : ''
+  }
+
+  #stopSpinner(): void {
+    this.#spinner?.stop()
+    this.#spinner = undefined
+  }
+}

@@ -1,0 +1,321 @@
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { resolveConfig, selectTargets, type ResolvedConfig } from '../../../src/config/resolve-config.js'
+import { ConfigError, UsageError } from '../../../src/errors.js'
+
+const dirs: string[] = []
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
+})
+
+/** A temp project with a package.json (the search's upper bound) and the given files; `config` becomes .dbopsrc.json. */
+function project(config?: unknown, files: Record<string, string> = {}): string {
+  const root = realpathSync(mkdtempSync(join(tmpdir(), 'dbops-resolve-')))
+  dirs.push(root)
+  const all: Record<string, string> = { 'package.json': '{"name":"app"}', ...files }
+  if (config !== undefined) all['.dbopsrc.json'] = JSON.stringify(config)
+  for (const [path, content] of Object.entries(all)) {
+    mkdirSync(dirname(join(root, path)), { recursive: true })
+    writeFileSync(join(root, path), content)
+  }
+  mkdirSync(join(root, 'src/nested'), { recursive: true })
+  return root
+}
+
+async function errorOf(promise: Promise<unknown>): Promise<ConfigError> {
+  const error = await promise.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  )
+  expect(error).toBeInstanceOf(ConfigError)
+  return error as ConfigError
+}
+
+async function problemsOf(promise: Promise<unknown>): Promise<string[]> {
+  return (await errorOf(promise)).problems
+}
+
+const defaults = {
+  table: 'dbops_migrations',
+  schema: 'public',
+  lockTimeoutMs: 5_000,
+  statementTimeoutMs: 0,
+  lockWaitTimeoutMs: 60_000,
+  allowOutOfOrder: false,
+}
+
+describe('resolveConfig without a config file', () => {
+  it('falls back to sqlite:./dev.db in the working directory', async () => {
+    const root = project()
+    const config = await resolveConfig({ cwd: root, env: {} })
+    expect(config).toEqual({
+      source: 'default',
+      baseDir: root,
+      defaultTarget: 'default',
+      targets: {
+        default: {
+          name: 'default',
+          url: 'sqlite:./dev.db',
+          redactedUrl: 'sqlite:./dev.db',
+          location: { engine: 'sqlite', path: join(root, 'dev.db') },
+          migrations: { dir: join(root, 'migrations'), ...defaults },
+          protected: false,
+        },
+      },
+    })
+  })
+
+  it('uses DATABASE_URL, and --url over it', async () => {
+    const root = project()
+    const env = { DATABASE_URL: 'postgres://app:secret@db/app' }
+    const fromEnv = await resolveConfig({ cwd: root, env })
+    expect(fromEnv.source).toBe('env')
+    expect(fromEnv.targets.default?.url).toBe('postgres://app:secret@db/app')
+    expect(fromEnv.targets.default?.redactedUrl).toBe('postgres://app:***@db/app')
+
+    const fromFlag = await resolveConfig({ cwd: root, env, url: 'sqlite::memory:' })
+    expect(fromFlag.source).toBe('url-flag')
+    expect(fromFlag.targets.default?.location).toEqual({ engine: 'sqlite', path: ':memory:' })
+  })
+
+  it('ignores an empty DATABASE_URL', async () => {
+    const config = await resolveConfig({ cwd: project(), env: { DATABASE_URL: '' } })
+    expect(config.source).toBe('default')
+  })
+
+  it('reports a bad --url or DATABASE_URL under that name, without the password', async () => {
+    const root = project()
+    expect(await problemsOf(resolveConfig({ cwd: root, env: {}, url: 'mysqlx://root:hunter2@db/app' }))).toEqual([
+      '--url: unsupported scheme "mysqlx" (use postgres://, postgresql://, sqlite: or file:)',
+    ])
+    const problems = await problemsOf(resolveConfig({ cwd: root, env: { DATABASE_URL: 'postgres://a:hunter2@db:x/app' } }))
+    expect(problems).toHaveLength(1)
+    expect(problems[0]).toMatch(/^DATABASE_URL: invalid port/)
+    expect(problems.join()).not.toContain('hunter2')
+  })
+})
+
+describe('resolveConfig with a config file', () => {
+  it('finds the file from a subdirectory and resolves paths against its directory', async () => {
+    const root = project({ targets: { app: { url: 'sqlite:./data/app.db' } }, migrations: { dir: 'db/migrations' } })
+    const config = await resolveConfig({ cwd: join(root, 'src/nested'), env: {} })
+    expect(config.source).toBe('file')
+    expect(config.file).toBe(join(root, '.dbopsrc.json'))
+    expect(config.baseDir).toBe(root)
+    expect(config.defaultTarget).toBe('app')
+    expect(config.targets.app?.location).toEqual({ engine: 'sqlite', path: join(root, 'data/app.db') })
+    expect(config.targets.app?.migrations.dir).toBe(join(root, 'db/migrations'))
+  })
+
+  it('merges migrations settings key by key: defaults, then top level, then the target', async () => {
+    const root = project({
+      defaultTarget: 'app',
+      migrations: { table: 'schema_history', lockTimeout: '10s', allowOutOfOrder: true },
+      targets: {
+        app: { url: 'sqlite:app.db', migrations: { lockTimeout: '2s', schema: 'ops' } },
+        analytics: { url: 'postgres://localhost/analytics', protected: true },
+      },
+    })
+    const config = await resolveConfig({ cwd: root, env: {} })
+    expect(Object.keys(config.targets)).toEqual(['app', 'analytics'])
+    expect(config.targets.app?.migrations).toEqual({
+      ...defaults,
+      dir: join(root, 'migrations'),
+      table: 'schema_history',
+      schema: 'ops',
+      lockTimeoutMs: 2_000,
+      allowOutOfOrder: true,
+    })
+    expect(config.targets.analytics?.migrations).toEqual({
+      ...defaults,
+      dir: join(root, 'migrations'),
+      table: 'schema_history',
+      lockTimeoutMs: 10_000,
+      allowOutOfOrder: true,
+    })
+    expect(config.targets.analytics?.protected).toBe(true)
+    expect(config.targets.app?.protected).toBe(false)
+  })
+
+  it('replaces environment variables in strings', async () => {
+    const root = project({
+      defaultTarget: '${DBOPS_TARGET:-app}',
+      targets: {
+        app: { url: 'postgres://${DB_USER}:${DB_PASSWORD}@${DB_HOST:-localhost}/app' },
+        other: { url: 'sqlite:${DATA_DIR:-data}/other.db' },
+      },
+      migrations: { statementTimeout: '${STATEMENT_TIMEOUT:-0}' },
+    })
+    const config = await resolveConfig({
+      cwd: root,
+      env: { DB_USER: 'me', DB_PASSWORD: 'pw', STATEMENT_TIMEOUT: '30s', DBOPS_TARGET: 'other' },
+    })
+    expect(config.defaultTarget).toBe('other')
+    expect(config.targets.app?.url).toBe('postgres://me:pw@localhost/app')
+    expect(config.targets.app?.redactedUrl).toBe('postgres://me:***@localhost/app')
+    expect(config.targets.other?.location).toEqual({ engine: 'sqlite', path: join(root, 'data/other.db') })
+    expect(config.targets.app?.migrations.statementTimeoutMs).toBe(30_000)
+  })
+
+  it('lets --url replace the default target URL only, keeping its settings', async () => {
+    const root = project({
+      defaultTarget: 'app',
+      targets: {
+        app: { url: '${APP_URL}', migrations: { table: 'app_history' } },
+        analytics: { url: 'sqlite:analytics.db' },
+      },
+    })
+    const config = await resolveConfig({ cwd: root, env: {}, url: 'postgres://ci@localhost/app_test' })
+    expect(config.source).toBe('file')
+    expect(config.targets.app?.url).toBe('postgres://ci@localhost/app_test')
+    expect(config.targets.app?.migrations.table).toBe('app_history')
+    expect(config.targets.analytics?.url).toBe('sqlite:analytics.db')
+  })
+
+  it('does not consult DATABASE_URL when the file has targets', async () => {
+    const root = project({ targets: { app: { url: 'sqlite:app.db' } } })
+    const config = await resolveConfig({ cwd: root, env: { DATABASE_URL: 'postgres://localhost/other' } })
+    expect(config.targets.app?.url).toBe('sqlite:app.db')
+  })
+
+  it('uses --url, DATABASE_URL or the default for a file without targets, with the file settings', async () => {
+    const root = project({ migrations: { dir: 'sql' } })
+    const config = await resolveConfig({ cwd: join(root, 'src'), env: { DATABASE_URL: 'sqlite:./x.db' } })
+    expect(config.source).toBe('file')
+    expect(config.defaultTarget).toBe('default')
+    expect(config.targets.default?.location).toEqual({ engine: 'sqlite', path: join(root, 'x.db') })
+    expect(config.targets.default?.migrations.dir).toBe(join(root, 'sql'))
+  })
+
+  it('loads the file given by configPath', async () => {
+    const root = project({ targets: { found: { url: 'sqlite:found.db' } } }, {
+      'ops/staging.yaml': 'targets:\n  staging:\n    url: sqlite:staging.db\n',
+    })
+    const config = await resolveConfig({ cwd: root, configPath: 'ops/staging.yaml', env: {} })
+    expect(config.file).toBe(join(root, 'ops/staging.yaml'))
+    expect(Object.keys(config.targets)).toEqual(['staging'])
+    expect(config.targets.staging?.location).toEqual({ engine: 'sqlite', path: join(root, 'ops/staging.db') })
+  })
+})
+
+describe('resolveConfig validation', () => {
+  it('reports every problem at once, each with its path', async () => {
+    const root = project({
+      defaultTarget: 'app',
+      migration: {},
+      migrations: { lockWaitTimeout: 60, table: '' },
+      targets: {
+        app: {
+          urll: 'postgres://localhost/app',
+          protected: 'yes',
+          migrations: { lockTimeout: '5', allowOutOfOrder: 'no', dirr: 'x' },
+        },
+        analytics: { url: 'mysqlx://root:hunter2@db/analytics' },
+        'bad name': { url: 'sqlite:x.db' },
+        reports: { url: 'postgres://${REPORTS_HOST}/reports', migrations: { statementTimeout: 'soon' } },
+        broken: 'sqlite:broken.db',
+      },
+    })
+    const problems = await problemsOf(resolveConfig({ cwd: root, env: {} }))
+    expect(problems.sort()).toEqual(
+      [
+        'migration: unknown key (did you mean "migrations"?)',
+        'migrations.lockWaitTimeout: must be a string (got number)',
+        'migrations.table: must not be empty',
+        'targets.app.urll: unknown key (did you mean "url"?)',
+        'targets.app.migrations.dirr: unknown key (did you mean "dir"?)',
+        'targets.app.url: required (e.g. postgres://user@localhost:5432/app)',
+        'targets.app.migrations.lockTimeout: "5" needs a unit, e.g. 5s',
+        'targets.app.migrations.allowOutOfOrder: must be true or false (got string)',
+        'targets.app.protected: must be true or false (got string)',
+        'targets.analytics.url: unsupported scheme "mysqlx" (use postgres://, postgresql://, sqlite: or file:)',
+        'targets["bad name"]: target names may only use letters, digits, "_", "." and "-"',
+        'targets.reports.url: environment variable REPORTS_HOST is not set (set it, or write ${REPORTS_HOST:-default})',
+        'targets.reports.migrations.statementTimeout: "soon" is not a duration (use ms, s, m, h or d, e.g. 500ms, 5s, 1m30s)',
+        'targets.broken: must be an object (got string)',
+      ].sort(),
+    )
+  })
+
+  it('names the file in the error and never a password', async () => {
+    const root = project({
+      targets: {
+        a: { url: 'postgres://app:hunter2@db:port/app' },
+        b: { url: 'mysql://app:hunter2@db/app' },
+        c: { url: 'postgres://app:hun/ter2@db:5432/app' },
+        d: { url: 'postgres://db/app?password=hunter2&sslmode=maybe' },
+      },
+    })
+    const error = await errorOf(resolveConfig({ cwd: root, env: {} }))
+    expect(error.message).toContain(join(root, '.dbopsrc.json'))
+    expect(error.problems).toHaveLength(5)
+    expect(JSON.stringify([error.message, error.problems, error.details])).not.toMatch(/hunter2|hun\b|ter2/)
+  })
+
+  it('requires defaultTarget when there are several targets, and checks that it exists', async () => {
+    const root = project({ targets: { app: { url: 'sqlite:a.db' }, analytics: { url: 'sqlite:b.db' } } })
+    expect(await problemsOf(resolveConfig({ cwd: root, env: {} }))).toEqual([
+      'defaultTarget: required when there are several targets (app, analytics)',
+    ])
+    const other = project({ defaultTarget: 'ap', targets: { app: { url: 'sqlite:a.db' } } })
+    expect(await problemsOf(resolveConfig({ cwd: other, env: {} }))).toEqual([
+      'defaultTarget: unknown target "ap" (known: app)',
+    ])
+  })
+
+  it('refuses empty targets and a config that is not an object', async () => {
+    expect(await problemsOf(resolveConfig({ cwd: project({ targets: {} }), env: {} }))).toEqual([
+      'targets: no targets (add one, or leave "targets" out to use --url or DATABASE_URL)',
+    ])
+    expect(await problemsOf(resolveConfig({ cwd: project(['x']), env: {} }))).toEqual([
+      'the config: must be an object (got array)',
+    ])
+  })
+
+  it('suggests nothing for a key far from every known one', async () => {
+    const problems = await problemsOf(resolveConfig({ cwd: project({ colour: 'red' }), env: {} }))
+    expect(problems).toEqual(['colour: unknown key (known keys: defaultTarget, targets, migrations)'])
+  })
+})
+
+describe('selectTargets', () => {
+  const config = (): ResolvedConfig => {
+    const target = (name: string) => ({
+      name,
+      url: `sqlite:${name}.db`,
+      redactedUrl: `sqlite:${name}.db`,
+      location: { engine: 'sqlite' as const, path: `/p/${name}.db` },
+      migrations: { dir: '/p/migrations', ...defaults },
+      protected: false,
+    })
+    return {
+      source: 'file',
+      baseDir: '/p',
+      defaultTarget: 'analytics',
+      targets: { app: target('app'), analytics: target('analytics'), reports: target('reports') },
+    }
+  }
+
+  it('picks the default target when nothing is asked for', () => {
+    expect(selectTargets(config(), {}).map((target) => target.name)).toEqual(['analytics'])
+  })
+
+  it('picks the named target', () => {
+    expect(selectTargets(config(), { target: 'reports' }).map((target) => target.name)).toEqual(['reports'])
+  })
+
+  it('picks every target in config order with all', () => {
+    expect(selectTargets(config(), { all: true }).map((target) => target.name)).toEqual(['app', 'analytics', 'reports'])
+  })
+
+  it('refuses an unknown target, listing the known ones', () => {
+    expect(() => selectTargets(config(), { target: 'x' })).toThrow(UsageError)
+    expect(() => selectTargets(config(), { target: 'x' })).toThrow('unknown target "x" (known: app, analytics, reports)')
+  })
+
+  it('refuses target and all together', () => {
+    expect(() => selectTargets(config(), { target: 'app', all: true })).toThrow(UsageError)
+  })
+})

@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Makes sure a PostgreSQL server answers (starting a throwaway cluster if needed) and provides its URL.
+    globalSetup: ['test/helpers/global-setup.ts'],
+    // Tests spawn processes and load native addons (better-sqlite3): child processes, not worker threads.
+    pool: 'forks',
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    teardownTimeout: 60_000,
+    // File parallelism stays on (default: one worker per available core).
+  },
+});
