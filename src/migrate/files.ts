@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
-import { join, relative } from 'node:path'
+import { basename, join, relative } from 'node:path'
 import { DbopsError } from '../errors.js'
 import { parseDuration } from '../config/duration.js'
 
@@ -57,7 +57,9 @@ export function readMigrations(dir: string, cwd: string = process.cwd()): Migrat
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { dir, migrations: [], ignored: [] }
     throw new DbopsError('E_MIGRATIONS_DIR', `cannot read the migrations directory ${dir}: ${(error as Error).message}`)
   }
-  const display = (name: string) => relative(cwd, join(dir, name)) || name
+  // Paths in messages: relative to the working directory when inside it, else from the migrations folder's parent.
+  const inside = !relative(cwd, dir).startsWith('..')
+  const display = (name: string) => (inside ? relative(cwd, join(dir, name)) : join(basename(dir), name))
   const migrations: MigrationFile[] = []
   const ignored: string[] = []
   const pairs = new Map<string, { version: string; name: string; up?: string; down?: string }>()

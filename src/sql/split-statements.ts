@@ -49,7 +49,7 @@ export function splitStatements(sql: string, dialect: SqlDialect): SqlStatement[
   let head: string[] = [] // first words, upper-cased, to recognise CREATE FUNCTION / CREATE TRIGGER
   let mode: 'plain' | 'routine' | 'trigger' = 'plain'
   let atomicDepth = 0 // routine: BEGIN ATOMIC and CASE open, END closes
-  let previousWord = ''
+  let afterBegin = false // routine: the previous token was the word BEGIN
   let triggerState: 'body' | 'semicolon' | 'end' = 'body' // trigger: after `;`, after `; END`
 
   // Line counting advances with the statement starts, so it is one pass over the input in total.
@@ -75,7 +75,7 @@ export function splitStatements(sql: string, dialect: SqlDialect): SqlStatement[
     head = []
     mode = 'plain'
     atomicDepth = 0
-    previousWord = ''
+    afterBegin = false
     triggerState = 'body'
   }
 
@@ -90,7 +90,7 @@ export function splitStatements(sql: string, dialect: SqlDialect): SqlStatement[
     if (c === SEMICOLON) {
       if (start >= 0 && (parens > 0 || atomicDepth > 0 || (mode === 'trigger' && triggerState !== 'end'))) {
         triggerState = 'semicolon'
-        previousWord = ''
+        afterBegin = false
       } else {
         finish(i)
       }
@@ -100,30 +100,39 @@ export function splitStatements(sql: string, dialect: SqlDialect): SqlStatement[
     if (start < 0) start = i
 
     if (token.kind === 'word') {
-      const wanted = head.length < 4 || mode !== 'plain'
-      const word = wanted ? sql.slice(i, token.end).toUpperCase() : ''
       if (head.length < 4) {
-        head.push(word)
+        head.push(sql.slice(i, token.end).toUpperCase())
         mode = statementMode(head, pg)
       }
       if (mode === 'routine' && parens === 0) {
-        if (word === 'ATOMIC' && previousWord === 'BEGIN') atomicDepth++
-        else if (word === 'CASE' && atomicDepth > 0) atomicDepth++
-        else if (word === 'END' && atomicDepth > 0) atomicDepth--
+        const is = (keyword: string): boolean => isKeyword(sql, i, token.end, keyword)
+        if (afterBegin && is('atomic')) atomicDepth++
+        else if (atomicDepth > 0 && is('case')) atomicDepth++
+        else if (atomicDepth > 0 && is('end')) atomicDepth--
+        afterBegin = is('begin')
+      } else if (mode === 'trigger') {
+        triggerState = triggerState === 'semicolon' && isKeyword(sql, i, token.end, 'end') ? 'end' : 'body'
       }
-      triggerState = word === 'END' && triggerState === 'semicolon' ? 'end' : 'body'
-      previousWord = word
     } else {
       if (head.length < 4) head.push('')
       if (c === OPEN_PAREN) parens++
       else if (c === CLOSE_PAREN && parens > 0) parens--
       triggerState = 'body'
-      previousWord = ''
+      afterBegin = false
     }
     i = token.end
   }
   finish(n)
   return out
+}
+
+/** Whether sql[start, end) is `keyword` (given in lower case), ignoring case. */
+function isKeyword(sql: string, start: number, end: number, keyword: string): boolean {
+  if (end - start !== keyword.length) return false
+  for (let k = 0; k < keyword.length; k++) {
+    if ((sql.charCodeAt(start + k) | 0x20) !== keyword.charCodeAt(k)) return false
+  }
+  return true
 }
 
 function statementMode(head: string[], pg: boolean): 'plain' | 'routine' | 'trigger' {

@@ -1,0 +1,353 @@
+#!/usr/bin/env node
+// Times `dbops migrate up` applying 1000 migrations against the floor: psql / sqlite3 running the same SQL on one
+// connection, BEGIN ... COMMIT per migration with a ledger insert inside it. Floors and dbops are measured in the
+// same run, alternating, and compared by their medians (absolute times drift between machines; ratios do not).
+//
+//   node bench/migrate-up.mjs [--runs N] [--migrations N] [--only postgres|sqlite] [--pg-url URL] [--json] [--keep]
+//
+// Each migration: CREATE TABLE t_<i>, CREATE INDEX t_<i>_n_idx, and ONE multi-row INSERT of 10 rows (the floor runs
+// exactly the same statements). No new dependencies: plain node, psql and sqlite3 on PATH.
+import { spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { loadavg, tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+
+// ---- options ------------------------------------------------------------------------------------------------------
+const args = process.argv.slice(2)
+const option = (name, fallback) => {
+  const index = args.indexOf(name)
+  if (index < 0) return fallback
+  const value = args[index + 1]
+  if (value === undefined || value.startsWith('--')) die(`${name} needs a value`)
+  return value
+}
+const flag = (name) => args.includes(name)
+if (flag('--help') || flag('-h')) {
+  console.log(`usage: node bench/migrate-up.mjs [--runs N] [--migrations N] [--only postgres|sqlite] [--pg-url URL] [--json] [--keep]
+  --runs N         measurements of each command (default 3); medians are reported
+  --migrations N   migrations to generate (default 1000)
+  --only ENGINE    postgres or sqlite (default both)
+  --pg-url URL     an admin connection to PostgreSQL (default $DBOPS_BENCH_PG_URL or postgres://postgres@127.0.0.1:5432/postgres);
+                   a fresh database is created for every run and dropped afterwards
+  --dbops PATH     the dbops bin to time (default bin/dbops.js of this repository)
+  --json           also print the figures as one JSON document at the end
+  --keep           keep the temporary directory`)
+  process.exit(0)
+}
+const runs = positiveInt(option('--runs', '3'), '--runs')
+const count = positiveInt(option('--migrations', '1000'), '--migrations')
+const only = option('--only', undefined)
+if (only !== undefined && only !== 'postgres' && only !== 'sqlite') die('--only takes postgres or sqlite')
+const adminUrl = option('--pg-url', process.env.DBOPS_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres')
+const dbopsBin = resolve(option('--dbops', join(repo, 'bin', 'dbops.js')))
+const wantJson = flag('--json')
+const keep = flag('--keep')
+const engines = only ? [only] : ['postgres', 'sqlite']
+
+function positiveInt(value, name) {
+  const number = Number(value)
+  if (!Number.isInteger(number) || number < 1) die(`${name} takes a whole number of at least 1, not "${value}"`)
+  return number
+}
+
+function die(message) {
+  console.error(`migrate-up bench: ${message}`)
+  process.exit(2)
+}
+
+// ---- helpers ------------------------------------------------------------------------------------------------------
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = sorted.length >> 1
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+}
+const seconds = (ms) => `${(ms / 1000).toFixed(2)} s`
+const ratio = (a, b) => `${(a / b).toFixed(2)}x`
+
+/** Runs a command, throws on a non-zero exit (with its stderr), returns { ms, stdout, stderr }. */
+function run(command, commandArgs, { cwd, stdinFile, env } = {}) {
+  const stdinFd = stdinFile ? openSync(stdinFile, 'r') : undefined
+  try {
+    const started = performance.now()
+    const result = spawnSync(command, commandArgs, {
+      cwd,
+      env: env ?? process.env,
+      stdio: [stdinFd ?? 'ignore', 'pipe', 'pipe'],
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    })
+    const ms = performance.now() - started
+    if (result.error) throw result.error
+    if (result.status !== 0) {
+      throw new Error(`${command} ${commandArgs.join(' ')} exited ${result.status ?? result.signal}\n${result.stderr.slice(-4000)}`)
+    }
+    return { ms, stdout: result.stdout, stderr: result.stderr }
+  } finally {
+    if (stdinFd !== undefined) closeSync(stdinFd)
+  }
+}
+
+const psqlArgs = (url) => ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url]
+const psql = (url, sqlText) => run('psql', [...psqlArgs(url), '-At', '-c', sqlText]).stdout.trim()
+const sqlite = (file, sqlText) => run('sqlite3', [file, sqlText]).stdout.trim()
+const databaseUrl = (name) => {
+  const url = new URL(adminUrl)
+  url.pathname = `/${name}`
+  return url.toString()
+}
+
+// ---- the migrations -----------------------------------------------------------------------------------------------
+const work = mkdtempSync(join(tmpdir(), 'dbops-bench-migrate-'))
+const migrationsDir = join(work, 'migrations')
+mkdirSync(migrationsDir)
+writeFileSync(join(work, 'dbops.config.json'), `${JSON.stringify({ migrations: { dir: 'migrations' } })}\n`)
+
+const last = count - 1
+const migrations = []
+for (let i = 0; i < count; i++) {
+  const version = String(20240101000000n + BigInt(i))
+  const name = `m${i}`
+  const rows = Array.from({ length: 10 }, (_, r) => `(${r + 1}, 'row ${r + 1} of t_${i}', ${(r * 7) % 10})`).join(', ')
+  const statements = [
+    `CREATE TABLE t_${i} (id integer primary key, name text not null, n integer);`,
+    `CREATE INDEX t_${i}_n_idx ON t_${i} (n);`,
+    `INSERT INTO t_${i} (id, name, n) VALUES ${rows};`,
+  ]
+  const up = `${statements.join('\n')}\n`
+  writeFileSync(join(migrationsDir, `${version}_${name}.sql`), `-- migrate:up\n${up}\n-- migrate:down\nDROP TABLE t_${i};\n`)
+  // The checksum only has to look like one: the floor stores a value of the same shape dbops does.
+  migrations.push({ version, name, statements, checksum: `sha256:${createHash('sha256').update(up).digest('hex')}` })
+}
+
+/** The floor script: a ledger table, then per migration BEGIN; <statements>; ledger insert; COMMIT. */
+function floorSql(engine, prelude = []) {
+  const timestamp = engine === 'postgres' ? 'timestamptz' : 'text'
+  const now = engine === 'postgres' ? 'now()' : `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`
+  const lines = [
+    ...prelude,
+    `CREATE TABLE ledger (version text primary key, name text not null, checksum text not null, applied_at ${timestamp} not null);`,
+  ]
+  for (const m of migrations) {
+    lines.push('BEGIN;', ...m.statements)
+    lines.push(`INSERT INTO ledger (version, name, checksum, applied_at) VALUES ('${m.version}', '${m.name}', '${m.checksum}', ${now});`, 'COMMIT;')
+  }
+  return `${lines.join('\n')}\n`
+}
+
+const floorFiles = {
+  postgres: join(work, 'floor-postgres.sql'),
+  sqliteWal: join(work, 'floor-sqlite-wal.sql'),
+  sqliteWalNormal: join(work, 'floor-sqlite-wal-normal.sql'),
+  sqliteRollback: join(work, 'floor-sqlite-rollback.sql'),
+}
+writeFileSync(floorFiles.postgres, floorSql('postgres'))
+writeFileSync(floorFiles.sqliteWal, floorSql('sqlite', ['PRAGMA journal_mode=WAL;']))
+writeFileSync(floorFiles.sqliteWalNormal, floorSql('sqlite', ['PRAGMA journal_mode=WAL;', 'PRAGMA synchronous=NORMAL;']))
+writeFileSync(floorFiles.sqliteRollback, floorSql('sqlite'))
+
+// ---- verification -------------------------------------------------------------------------------------------------
+function verify(label, ledgerCount, lastRows) {
+  if (Number(ledgerCount) !== count || Number(lastRows) !== 10) {
+    throw new Error(`${label}: WRONG RESULT: ledger has ${ledgerCount} rows (want ${count}), t_${last} has ${lastRows} rows (want 10)`)
+  }
+}
+function verifyPostgres(label, url, ledger) {
+  const where = ledger === 'dbops_migrations' ? ` WHERE status = 'applied'` : ''
+  verify(label, psql(url, `SELECT count(*) FROM ${ledger}${where}`), psql(url, `SELECT count(*) FROM t_${last}`))
+}
+function verifySqlite(label, file, ledger) {
+  const where = ledger === 'dbops_migrations' ? ` WHERE status = 'applied'` : ''
+  verify(label, sqlite(file, `SELECT count(*) FROM ${ledger}${where}`), sqlite(file, `SELECT count(*) FROM t_${last}`))
+}
+
+// ---- one measurement of each kind ---------------------------------------------------------------------------------
+let sequence = 0
+const createdDatabases = new Set()
+
+function freshPostgres() {
+  const name = `dbops_bench_${process.pid}_${++sequence}`
+  psql(adminUrl, `CREATE DATABASE ${name}`)
+  createdDatabases.add(name)
+  // Start every timed run from a clean slate: the previous run's dirty buffers are written now, not during it.
+  psql(adminUrl, 'CHECKPOINT')
+  return { name, url: databaseUrl(name) }
+}
+function dropPostgres(name) {
+  psql(adminUrl, `DROP DATABASE IF EXISTS ${name}`)
+  createdDatabases.delete(name)
+}
+
+function freshSqlitePath(tag) {
+  const file = join(work, `${tag}-${++sequence}.db`)
+  for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(file + suffix, { force: true })
+  return file
+}
+function removeSqlite(file) {
+  for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(file + suffix, { force: true })
+}
+
+const dbops = (url) => run(process.execPath, [dbopsBin, '--url', url, 'migrate', 'up'], { cwd: work, env: { ...process.env, NO_COLOR: '1' } })
+
+const measure = {
+  'postgres floor'() {
+    const db = freshPostgres()
+    try {
+      const { ms } = run('psql', [...psqlArgs(db.url), '-f', floorFiles.postgres])
+      verifyPostgres('postgres floor', db.url, 'ledger')
+      return ms
+    } finally {
+      dropPostgres(db.name)
+    }
+  },
+  'postgres dbops'() {
+    const db = freshPostgres()
+    try {
+      const { ms, stderr } = dbops(db.url)
+      if (!/\bdone\b/.test(stderr) && count > 0) throw new Error(`dbops printed no progress:\n${stderr}`)
+      verifyPostgres('postgres dbops', db.url, 'public.dbops_migrations')
+      return ms
+    } finally {
+      dropPostgres(db.name)
+    }
+  },
+  'sqlite floor wal'() {
+    const file = freshSqlitePath('floor-wal')
+    const { ms } = run('sqlite3', [file], { stdinFile: floorFiles.sqliteWal })
+    verifySqlite('sqlite floor wal', file, 'ledger')
+    removeSqlite(file)
+    return ms
+  },
+  'sqlite floor wal normal'() {
+    const file = freshSqlitePath('floor-wal-normal')
+    const { ms } = run('sqlite3', [file], { stdinFile: floorFiles.sqliteWalNormal })
+    verifySqlite('sqlite floor wal normal', file, 'ledger')
+    removeSqlite(file)
+    return ms
+  },
+  'sqlite floor rollback'() {
+    const file = freshSqlitePath('floor-rollback')
+    const { ms } = run('sqlite3', [file], { stdinFile: floorFiles.sqliteRollback })
+    verifySqlite('sqlite floor rollback', file, 'ledger')
+    removeSqlite(file)
+    return ms
+  },
+  'sqlite dbops'() {
+    const file = freshSqlitePath('dbops')
+    const { ms } = dbops(`sqlite://${file}`)
+    verifySqlite('sqlite dbops', file, 'dbops_migrations')
+    const mode = sqlite(file, 'PRAGMA journal_mode')
+    if (mode !== 'wal') throw new Error(`sqlite dbops: expected the database in WAL mode, found ${mode}`)
+    removeSqlite(file)
+    return ms
+  },
+}
+
+// ---- main ---------------------------------------------------------------------------------------------------------
+function preflight() {
+  if (!existsSync(dbopsBin)) die(`${dbopsBin} does not exist`)
+  if (!existsSync(join(repo, 'dist', 'cli', 'main.js'))) die('dist/ is missing: run "npm run build" first')
+  if (engines.includes('postgres')) {
+    try {
+      psql(adminUrl, 'SELECT 1')
+    } catch (error) {
+      die(`cannot reach PostgreSQL at ${adminUrl} (pass --pg-url or --only sqlite): ${error.message.split('\n')[0]}`)
+    }
+  }
+  if (engines.includes('sqlite')) run('sqlite3', ['-version'])
+}
+
+const versions = () => ({
+  node: process.version,
+  sqlite3: engines.includes('sqlite') ? run('sqlite3', ['-version']).stdout.split(' ')[0] : undefined,
+  postgres: engines.includes('postgres') ? psql(adminUrl, 'SHOW server_version') : undefined,
+})
+
+function main() {
+  preflight()
+  const info = versions()
+  const kinds = [
+    ...(engines.includes('postgres') ? [['postgres floor', 'postgres dbops']] : []),
+    ...(engines.includes('sqlite') ? [['sqlite floor wal', 'sqlite dbops', 'sqlite floor wal normal', 'sqlite floor rollback']] : []),
+  ]
+  console.log(`dbops migrate up: ${count} migrations (CREATE TABLE + CREATE INDEX + one 10-row multi-row INSERT each), ${runs} run(s) each, medians`)
+  console.log(`node ${info.node}${info.postgres ? `, PostgreSQL ${info.postgres}` : ''}${info.sqlite3 ? `, sqlite3 CLI ${info.sqlite3}` : ''}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
+  console.log(`work dir ${work}`)
+
+  // Warm-up (not timed into the results): page cache for node, the bundle, psql and sqlite3.
+  for (const group of kinds) for (const kind of group) process.stderr.write(`warm-up ${kind}: ${seconds(measure[kind]())}\n`)
+
+  const samples = Object.fromEntries(kinds.flat().map((kind) => [kind, []]))
+  for (let r = 0; r < runs; r++) {
+    for (const group of kinds) {
+      // Alternate: dbops first on odd runs, so neither side always runs on a warmer or colder machine.
+      const order = r % 2 ? [...group].reverse() : group
+      for (const kind of order) {
+        const ms = measure[kind]()
+        samples[kind].push(ms)
+        process.stderr.write(`run ${r + 1}/${runs} ${kind}: ${seconds(ms)}\n`)
+      }
+    }
+  }
+
+  const medians = Object.fromEntries(Object.entries(samples).map(([kind, values]) => [kind, median(values)]))
+  const results = {}
+  console.log('')
+  if (engines.includes('postgres')) {
+    const floor = medians['postgres floor']
+    const mine = medians['postgres dbops']
+    results.postgres = { floorMs: floor, dbopsMs: mine, ratio: mine / floor, target: 1.05, samples: { floor: samples['postgres floor'], dbops: samples['postgres dbops'] } }
+    console.log(`postgres: floor ${seconds(floor)}, dbops ${seconds(mine)}, ratio ${ratio(mine, floor)} (target <= 1.05x)  [floor: one psql -f, BEGIN/COMMIT per migration]`)
+  }
+  if (engines.includes('sqlite')) {
+    const mine = medians['sqlite dbops']
+    const wal = medians['sqlite floor wal']
+    const walNormal = medians['sqlite floor wal normal']
+    const rollback = medians['sqlite floor rollback']
+    results.sqlite = {
+      dbopsMs: mine,
+      floorWalMs: wal,
+      floorWalNormalMs: walNormal,
+      floorRollbackMs: rollback,
+      ratio: mine / wal,
+      ratioWalNormal: mine / walNormal,
+      ratioRollback: mine / rollback,
+      target: 1.05,
+      samples: {
+        dbops: samples['sqlite dbops'],
+        floorWal: samples['sqlite floor wal'],
+        floorWalNormal: samples['sqlite floor wal normal'],
+        floorRollback: samples['sqlite floor rollback'],
+      },
+    }
+    console.log(`sqlite:   floor ${seconds(wal)}, dbops ${seconds(mine)}, ratio ${ratio(mine, wal)} (target <= 1.05x)  [floor: sqlite3 CLI, PRAGMA journal_mode=WAL (dbops opens SQLite in WAL mode), CLI default synchronous=FULL]`)
+    console.log(`sqlite:   floor with WAL + PRAGMA synchronous=NORMAL ${seconds(walNormal)}: dbops ${ratio(mine, walNormal)} of it`)
+    console.log(`sqlite:   floor with the default rollback journal ${seconds(rollback)}: dbops ${ratio(mine, rollback)} of it`)
+  }
+  console.log(`(every dbops run checked: ${count} applied ledger rows and 10 rows in t_${last}; floors checked the same way)`)
+  if (wantJson) {
+    console.log(JSON.stringify({ bench: 'migrate-up', migrations: count, runs, insert: 'one multi-row INSERT of 10 rows', ...info, results }, null, 2))
+  }
+}
+
+let failed = false
+try {
+  main()
+} catch (error) {
+  failed = true
+  console.error(`migrate-up bench FAILED: ${error.stack ?? error}`)
+} finally {
+  for (const name of createdDatabases) {
+    try {
+      dropPostgres(name)
+    } catch {
+      console.error(`could not drop database ${name}`)
+    }
+  }
+  if (keep) console.error(`kept ${work}`)
+  else rmSync(work, { recursive: true, force: true })
+}
+process.exitCode = failed ? 2 : 0

@@ -1,0 +1,337 @@
+import { describe, expect, it } from 'vitest'
+import { DbopsError, migrateDown, migrateRedo, migrateUp, migrationStatus, openTarget, type Target } from '../../src/index.js'
+import { baselineMigrations, resolveMigration, restampMigration, validateMigrations } from '../../src/migrate/manage.js'
+import { ENGINES, ledgerVersions, makeProject, migration, tableNames, type Project } from '../helpers/projects.js'
+
+async function withTarget<T>(project: Project, fn: (target: Target) => Promise<T>): Promise<T> {
+  const target = await openTarget({ cwd: project.dir, url: project.url, env: {} })
+  try {
+    return await fn(target)
+  } finally {
+    await target.close()
+  }
+}
+
+async function failure(promise: Promise<unknown>): Promise<DbopsError> {
+  const error = await promise.then(
+    () => undefined,
+    (error: unknown) => error,
+  )
+  expect(error).toBeInstanceOf(DbopsError)
+  return error as DbopsError
+}
+
+const threeTables = {
+  '001_a.sql': migration('CREATE TABLE a (id integer PRIMARY KEY);', 'DROP TABLE a;'),
+  '002_b.sql': migration('CREATE TABLE b (id integer PRIMARY KEY);', 'DROP TABLE b;'),
+  '003_c.sql': migration('CREATE TABLE c (id integer PRIMARY KEY);', 'DROP TABLE c;'),
+}
+
+describe.each(ENGINES)('migrate on %s', (engine) => {
+  it('applies pending migrations in order, records them, and rolls back newest first', async () => {
+    const project = await makeProject(engine, threeTables)
+    await withTarget(project, async (target) => {
+      const up = await migrateUp(target)
+      expect(up.migrations.map((m) => [m.version, m.status])).toEqual([
+        ['001', 'applied'],
+        ['002', 'applied'],
+        ['003', 'applied'],
+      ])
+      expect(await tableNames(project)).toEqual(['a', 'b', 'c'])
+      const status = await migrationStatus(target)
+      expect(status.upToDate).toBe(true)
+      expect(status.migrations.every((m) => m.state === 'applied' && m.appliedChecksum === m.checksum)).toBe(true)
+
+      const again = await migrateUp(target)
+      expect(again.migrations).toEqual([])
+
+      const down = await migrateDown(target)
+      expect(down.migrations.map((m) => [m.version, m.status])).toEqual([['003', 'rolled-back']])
+      expect(await tableNames(project)).toEqual(['a', 'b'])
+      await migrateDown(target, { to: '0' })
+      expect(await tableNames(project)).toEqual([])
+      expect(await ledgerVersions(project)).toEqual([])
+    })
+  })
+
+  it('records checksum, execution time and who applied each migration', async () => {
+    const project = await makeProject(engine, threeTables)
+    await withTarget(project, (target) => migrateUp(target, { steps: 1 }))
+    const [row] = await project.query('SELECT * FROM dbops_migrations')
+    expect(row).toMatchObject({ version: '001', name: 'a', status: 'applied' })
+    expect(String(row!.checksum)).toMatch(/^sha256:[0-9a-f]{64}$/)
+    expect(Number(row!.execution_ms)).toBeGreaterThanOrEqual(0)
+    expect(String(row!.applied_by)).toContain('@')
+  })
+
+  it('honours --to and --steps', async () => {
+    const project = await makeProject(engine, threeTables)
+    await withTarget(project, async (target) => {
+      await migrateUp(target, { to: '002' })
+      expect(await ledgerVersions(project)).toEqual(['001', '002'])
+      await migrateDown(target, { to: '001' })
+      expect(await ledgerVersions(project)).toEqual(['001'])
+      await migrateUp(target, { steps: 1 })
+      expect(await ledgerVersions(project)).toEqual(['001', '002'])
+      const error = await failure(migrateUp(target, { to: '999' }))
+      expect(error.code).toBe('E_USAGE')
+    })
+  })
+
+  it('rolls back in the reverse of the order applied, not version order', async () => {
+    const project = await makeProject(engine, { '001_a.sql': threeTables['001_a.sql'], '003_c.sql': threeTables['003_c.sql'] })
+    await withTarget(project, async (target) => {
+      await migrateUp(target)
+      project.write('migrations/002_b.sql', threeTables['002_b.sql'])
+      const refused = await failure(migrateUp(target))
+      expect(refused.code).toBe('E_OUT_OF_ORDER')
+      expect(refused.message).toContain('002_b.sql')
+      await migrateUp(target, { allowOutOfOrder: true })
+      expect(await ledgerVersions(project)).toEqual(['001', '003', '002'])
+      const down = await migrateDown(target, { steps: 2 })
+      expect(down.migrations.map((m) => m.version)).toEqual(['002', '003'])
+    })
+  })
+
+  it('rolls a failing migration back whole and names the file, line and column', async () => {
+    const project = await makeProject(engine, {
+      '001_ok.sql': migration('CREATE TABLE ok (id integer);'),
+      '002_bad.sql': migration('CREATE TABLE partial (id integer);\nINSERT INTO partial VALUES (1);\nSELECT * FROM no_such_table;'),
+    })
+    await withTarget(project, async (target) => {
+      const error = await failure(migrateUp(target))
+      expect(error.code).toBe('E_MIGRATION_FAILED')
+      expect(error.message).toMatch(/002_bad failed at migrations\/002_bad\.sql:4:\d+: .*no_such_table/)
+      expect(await tableNames(project)).toEqual(['ok'])
+      expect(await ledgerVersions(project)).toEqual(['001'])
+    })
+  })
+
+  it('refuses to run when an applied file was edited, until restamped', async () => {
+    const project = await makeProject(engine, threeTables)
+    await withTarget(project, async (target) => {
+      await migrateUp(target, { steps: 1 })
+      project.write('migrations/001_a.sql', migration('CREATE TABLE a (id integer PRIMARY KEY, x integer);', 'DROP TABLE a;'))
+      const error = await failure(migrateUp(target))
+      expect(error.code).toBe('E_CHECKSUM_MISMATCH')
+      expect(await ledgerVersions(project)).toEqual(['001'])
+      expect((await migrationStatus(target)).migrations[0]!.state).toBe('drifted')
+      expect((await validateMigrations(target)).problems.map((p) => p.check)).toEqual(['checksum'])
+      await restampMigration(target, '001')
+      await migrateUp(target)
+      expect(await ledgerVersions(project)).toEqual(['001', '002', '003'])
+    })
+  })
+
+  it('ignores line-ending changes when comparing checksums', async () => {
+    const project = await makeProject(engine, threeTables)
+    await withTarget(project, async (target) => {
+      await migrateUp(target)
+      project.write('migrations/001_a.sql', threeTables['001_a.sql'].replace(/\n/g, '\r\n'))
+      expect((await migrationStatus(target)).upToDate).toBe(true)
+    })
+  })
+
+  it('dry run plans and prints SQL but creates nothing, not even the ledger', async () => {
+    const project = await makeProject(engine, threeTables)
+    await withTarget(project, async (target) => {
+      const plan = await migrateUp(target, { dryRun: true })
+      expect(plan.migrations.map((m) => m.status)).toEqual(['planned', 'planned', 'planned'])
+      expect(plan.migrations[0]!.sql).toContain('CREATE TABLE a')
+    })
+    if (engine === 'postgres') {
+      expect(await project.query(`SELECT to_regclass('public.dbops_migrations') AS t`)).toEqual([{ t: null }])
+    } else {
+      const { existsSync } = await import('node:fs')
+      expect(existsSync(project.url.slice('sqlite:'.length))).toBe(false)
+    }
+  })
+
+  it('refuses a statement that cannot run in a transaction, before anything runs', async () => {
+    const statement = engine === 'postgres' ? 'CREATE INDEX CONCURRENTLY a_idx ON a (id);' : 'VACUUM;'
+    const project = await makeProject(engine, {
+      '001_a.sql': migration('CREATE TABLE a (id integer);'),
+      '002_idx.sql': migration(statement),
+    })
+    await withTarget(project, async (target) => {
+      const error = await failure(migrateUp(target))
+      expect(error.code).toBe('E_NON_TRANSACTIONAL_STATEMENT')
+      expect(error.message).toContain('migrations/002_idx.sql:2:1')
+      expect(error.hint).toContain('transaction:false')
+      expect(await tableNames(project)).toEqual([])
+    })
+  })
+
+  it('runs transaction:false sections statement by statement, including function and trigger bodies', async () => {
+    const body =
+      engine === 'postgres'
+        ? `CREATE TABLE t (id integer, note text);
+CREATE FUNCTION bump() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  NEW.note := coalesce(NEW.note, '') || ';bumped';
+  RETURN NEW;
+END;
+$fn$;
+CREATE TRIGGER t_bump BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION bump();
+CREATE INDEX CONCURRENTLY t_id_idx ON t (id);
+INSERT INTO t VALUES (1, 'x');`
+        : `CREATE TABLE t (id integer, note text);
+CREATE TRIGGER t_bump AFTER INSERT ON t BEGIN
+  UPDATE t SET note = CASE WHEN note IS NULL THEN ';bumped' ELSE note || ';bumped' END WHERE id = NEW.id;
+END;
+INSERT INTO t VALUES (1, 'x');
+VACUUM;`
+    const project = await makeProject(engine, { '001_t.sql': migration(body, 'DROP TABLE t;', 'transaction:false') })
+    await withTarget(project, (target) => migrateUp(target))
+    expect(await project.query('SELECT note FROM t')).toEqual([{ note: 'x;bumped' }])
+    const [row] = await project.query('SELECT status, statements_done, statements_total FROM dbops_migrations')
+    const statements = engine === 'postgres' ? 5 : 4
+    expect(row).toEqual({ status: 'applied', statements_done: statements, statements_total: statements })
+  })
+
+  it('records a transaction:false failure part way, refuses to continue, and resolve clears it', async () => {
+    const project = await makeProject(engine, {
+      '001_half.sql': migration('CREATE TABLE first (id integer);\nCREATE TABLE first (id integer);\nCREATE TABLE never (id integer);', 'DROP TABLE first;', 'transaction:false'),
+      '002_next.sql': migration('CREATE TABLE next (id integer);'),
+    })
+    await withTarget(project, async (target) => {
+      const error = await failure(migrateUp(target))
+      expect(error.code).toBe('E_MIGRATION_FAILED')
+      expect(error.message).toContain('migrations/001_half.sql:3:1')
+      expect(error.hint).toContain('dbops migrate resolve 001')
+      expect(await tableNames(project)).toEqual(['first'])
+      const status = await migrationStatus(target)
+      expect(status.migrations[0]).toMatchObject({ state: 'failed' })
+      expect(status.migrations[0]!.error).toMatch(/after 1 of 3 statements at migrations\/001_half\.sql:3:1/)
+      expect(status.upToDate).toBe(false)
+
+      const blocked = await failure(migrateUp(target))
+      expect(blocked.code).toBe('E_MIGRATION_FAILED')
+      expect(await tableNames(project)).toEqual(['first'])
+
+      await project.query('DROP TABLE first')
+      await resolveMigration(target, '001', 'rolled-back')
+      project.write('migrations/001_half.sql', migration('CREATE TABLE first (id integer);', 'DROP TABLE first;', 'transaction:false'))
+      await migrateUp(target)
+      expect(await tableNames(project)).toEqual(['first', 'next'])
+    })
+  })
+
+  it('resolve --applied marks a failed migration as applied', async () => {
+    const project = await makeProject(engine, {
+      '001_half.sql': migration('CREATE TABLE first (id integer);\nCREATE TABLE first (id integer);', 'DROP TABLE first;', 'transaction:false'),
+    })
+    await withTarget(project, async (target) => {
+      await failure(migrateUp(target))
+      await resolveMigration(target, '001', 'applied')
+      expect((await migrationStatus(target)).migrations[0]!.state).toBe('applied')
+      const notFailed = await failure(resolveMigration(target, '001', 'applied'))
+      expect(notFailed.code).toBe('E_NOTHING_TO_RESOLVE')
+    })
+  })
+
+  it('baseline marks an existing database as migrated without running anything', async () => {
+    const project = await makeProject(engine, threeTables)
+    await project.query('CREATE TABLE a (id integer PRIMARY KEY)')
+    await project.query('CREATE TABLE b (id integer PRIMARY KEY)')
+    await withTarget(project, async (target) => {
+      const result = await baselineMigrations(target, '002')
+      expect(result.baselined.map((m) => m.version)).toEqual(['001', '002'])
+      await migrateUp(target)
+      expect(await ledgerVersions(project)).toEqual(['001', '002', '003'])
+      const again = await failure(baselineMigrations(target, '002'))
+      expect(again.code).toBe('E_ALREADY_MIGRATED')
+    })
+  })
+
+  it('redo rolls back and reapplies the newest migration', async () => {
+    const project = await makeProject(engine, threeTables)
+    await withTarget(project, async (target) => {
+      await migrateUp(target)
+      await project.query('INSERT INTO c VALUES (1)')
+      const result = await migrateRedo(target)
+      expect(result.migrations.map((m) => [m.version, m.direction])).toEqual([
+        ['003', 'down'],
+        ['003', 'up'],
+      ])
+      expect(await project.query('SELECT count(*) AS n FROM c')).toEqual([{ n: engine === 'postgres' ? '0' : 0 }])
+    })
+  })
+
+  it('refuses to roll back a migration without a down section, before touching anything', async () => {
+    const project = await makeProject(engine, { '001_a.sql': migration('CREATE TABLE a (id integer);'), '002_b.sql': migration('CREATE TABLE b (id integer);', 'DROP TABLE b;') })
+    await withTarget(project, async (target) => {
+      await migrateUp(target)
+      const error = await failure(migrateDown(target, { steps: 2 }))
+      expect(error.code).toBe('E_NO_DOWN')
+      expect(await tableNames(project)).toEqual(['a', 'b'])
+    })
+  })
+
+  it('reads golang-migrate pairs in place, long versions and explicit BEGIN/COMMIT included', async () => {
+    const project = await makeProject(engine, {
+      '1_init.up.sql': 'BEGIN;\nCREATE TABLE g (id integer);\nCOMMIT;\n',
+      '1_init.down.sql': 'DROP TABLE g;\n',
+      '20240101120000123456789_long.up.sql': 'CREATE TABLE long_version (id integer);',
+      '20240101120000123456789_long.down.sql': 'DROP TABLE long_version;',
+    })
+    await withTarget(project, async (target) => {
+      await migrateUp(target)
+      expect(await ledgerVersions(project)).toEqual(['1', '20240101120000123456789'])
+      await migrateDown(target, { to: '0' })
+      expect(await tableNames(project)).toEqual([])
+    })
+  })
+
+  it('keeps the ledger in the configured table (and schema on PostgreSQL), odd names quoted', async () => {
+    const project = await makeProject(engine, threeTables, { migrations: { table: 'Schema History', schema: 'Ops Data' } })
+    await withTarget(project, (target) => migrateUp(target))
+    const table = engine === 'postgres' ? '"Ops Data"."Schema History"' : '"Schema History"'
+    expect(await ledgerVersions(project, table)).toEqual(['001', '002', '003'])
+  })
+})
+
+describe('migrate on postgres only', () => {
+  it('runs a golang-migrate file holding one CREATE INDEX CONCURRENTLY outside a transaction', async () => {
+    const project = await makeProject('postgres', {
+      '1_t.up.sql': 'CREATE TABLE t (id integer);',
+      '2_idx.up.sql': 'CREATE INDEX CONCURRENTLY t_id_idx ON t (id);',
+    })
+    await withTarget(project, (target) => migrateUp(target))
+    expect(await project.query(`SELECT indexname FROM pg_indexes WHERE tablename = 't'`)).toEqual([{ indexname: 't_id_idx' }])
+  })
+
+  it('reports a lock_timeout as such and leaves nothing behind', async () => {
+    const project = await makeProject('postgres', {
+      '001_t.sql': migration('CREATE TABLE t (id integer);'),
+      '002_alter.sql': migration('ALTER TABLE t ADD COLUMN x integer;', undefined, 'lock_timeout:200ms'),
+    })
+    await withTarget(project, (target) => migrateUp(target, { steps: 1 }))
+    const pg = (await import('pg')).default
+    const holder = new pg.Client({ connectionString: project.url })
+    await holder.connect()
+    try {
+      await holder.query('BEGIN; LOCK TABLE t IN ACCESS SHARE MODE')
+      await withTarget(project, async (target) => {
+        const error = await failure(migrateUp(target))
+        expect(error.code).toBe('E_LOCK_TIMEOUT')
+        expect(error.message).toContain('200ms')
+        expect(error.message).toContain('migrations/002_alter.sql')
+      })
+    } finally {
+      await holder.end()
+    }
+    expect(await ledgerVersions(project)).toEqual(['001'])
+  })
+
+  it('maps a syntax error to its exact line and column', async () => {
+    const project = await makeProject('postgres', {
+      '001_typo.sql': `-- migrate:up\n-- a comment line\nCREATE TABLE ok (id integer);\nCREATE TABLE broken (id integer,, x text);\n`,
+    })
+    await withTarget(project, async (target) => {
+      const error = await failure(migrateUp(target))
+      expect(error.message).toContain('migrations/001_typo.sql:4:33')
+      expect(error.details?.sqlstate).toBe('42601')
+    })
+  })
+})
