@@ -100,18 +100,18 @@ export function splitStatements(sql: string, dialect: SqlDialect): SqlStatement[
     if (start < 0) start = i
 
     if (token.kind === 'word') {
-      if (head.length < 4) {
+      if (head.length < 4 && (head.length === 0 || head[0] === 'CREATE')) {
         head.push(sql.slice(i, token.end).toUpperCase())
         mode = statementMode(head, pg)
       }
+      const end = token.end
       if (mode === 'routine' && parens === 0) {
-        const is = (keyword: string): boolean => isKeyword(sql, i, token.end, keyword)
-        if (afterBegin && is('atomic')) atomicDepth++
-        else if (atomicDepth > 0 && is('case')) atomicDepth++
-        else if (atomicDepth > 0 && is('end')) atomicDepth--
-        afterBegin = is('begin')
+        if (afterBegin && isKeyword(sql, i, end, 'atomic')) atomicDepth++
+        else if (atomicDepth > 0 && isKeyword(sql, i, end, 'case')) atomicDepth++
+        else if (atomicDepth > 0 && isKeyword(sql, i, end, 'end')) atomicDepth--
+        afterBegin = isKeyword(sql, i, end, 'begin')
       } else if (mode === 'trigger') {
-        triggerState = triggerState === 'semicolon' && isKeyword(sql, i, token.end, 'end') ? 'end' : 'body'
+        triggerState = triggerState === 'semicolon' && isKeyword(sql, i, end, 'end') ? 'end' : 'body'
       }
     } else {
       if (head.length < 4) head.push('')

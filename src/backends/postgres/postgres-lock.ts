@@ -31,7 +31,7 @@ export async function withAdvisoryLock<T>(
     }
     if (Date.now() >= deadline) {
       throw new DbopsError(
-        'E_LOCK_TIMEOUT',
+        'E_MIGRATION_LOCK_TIMEOUT',
         `another dbops holds the migration lock for ${lockName} (${holder}); gave up after ${formatDuration(options.timeoutMs)}`,
         { hint: 'wait for it to finish and run again, or raise --lock-timeout' },
       )

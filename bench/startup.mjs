@@ -1,0 +1,320 @@
+#!/usr/bin/env node
+// Cold start: `node -e 0` (bare node), `dbops --help`, and `dbops migrate status` against a SQLite and a PostgreSQL
+// database with 100 applied migrations, interleaved, medians and ratios vs bare node. Then checks that `--help` loads
+// no database driver (better-sqlite3, pg, kysely, the dist/chunks/*backend* chunks).
+//
+//   node bench/startup.mjs [--runs N] [--only postgres|sqlite] [--pg-url URL] [--json] [--keep]
+//
+// No new dependencies: plain node, psql for setting up and dropping the PostgreSQL database.
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { loadavg, tmpdir } from 'node:os'
+import { basename, dirname, join, resolve } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+
+// ---- options ------------------------------------------------------------------------------------------------------
+const args = process.argv.slice(2)
+const option = (name, fallback) => {
+  const index = args.indexOf(name)
+  if (index < 0) return fallback
+  const value = args[index + 1]
+  if (value === undefined || value.startsWith('--')) die(`${name} needs a value`)
+  return value
+}
+const flag = (name) => args.includes(name)
+if (flag('--help') || flag('-h')) {
+  console.log(`usage: node bench/startup.mjs [--runs N] [--only postgres|sqlite] [--pg-url URL] [--json] [--keep]
+  --runs N         timed runs of each command (default 25, at least 20 recommended); medians are reported
+  --only ENGINE    time status against postgres or sqlite only (default both)
+  --pg-url URL     an admin connection to PostgreSQL (default $DBOPS_BENCH_PG_URL or postgres://postgres@127.0.0.1:5432/postgres);
+                   a database with 100 applied migrations is created and dropped afterwards
+  --dbops PATH     the dbops bin to time (default bin/dbops.js of this repository)
+  --json           also print the figures as one JSON document at the end
+  --keep           keep the temporary directory`)
+  process.exit(0)
+}
+const runs = positiveInt(option('--runs', '25'), '--runs')
+const only = option('--only', undefined)
+if (only !== undefined && only !== 'postgres' && only !== 'sqlite') die('--only takes postgres or sqlite')
+const adminUrl = option('--pg-url', process.env.DBOPS_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres')
+const dbopsBin = resolve(option('--dbops', join(repo, 'bin', 'dbops.js')))
+const wantJson = flag('--json')
+const keep = flag('--keep')
+const engines = only ? [only] : ['postgres', 'sqlite']
+const MIGRATIONS = 100
+
+function positiveInt(value, name) {
+  const number = Number(value)
+  if (!Number.isInteger(number) || number < 1) die(`${name} takes a whole number of at least 1, not "${value}"`)
+  return number
+}
+function die(message) {
+  console.error(`startup bench: ${message}`)
+  process.exit(2)
+}
+
+// ---- helpers ------------------------------------------------------------------------------------------------------
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = sorted.length >> 1
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+}
+const ms = (value) => `${value.toFixed(1)} ms`
+
+function run(command, commandArgs, { cwd, env } = {}) {
+  const started = performance.now()
+  const result = spawnSync(command, commandArgs, { cwd, env: env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 })
+  const elapsed = performance.now() - started
+  if (result.error) throw result.error
+  if (result.status !== 0) {
+    throw new Error(`${basename(command)} ${commandArgs.join(' ')} exited ${result.status ?? result.signal}\n${result.stdout.slice(-2000)}${result.stderr.slice(-2000)}`)
+  }
+  return { ms: elapsed, stdout: result.stdout, stderr: result.stderr }
+}
+const psql = (url, sqlText) => run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, '-At', '-c', sqlText]).stdout.trim()
+const databaseUrl = (name) => {
+  const url = new URL(adminUrl)
+  url.pathname = `/${name}`
+  return url.toString()
+}
+
+// ---- setup: 100 migrations, applied to a SQLite and a PostgreSQL database ------------------------------------------
+const work = mkdtempSync(join(tmpdir(), 'dbops-bench-startup-'))
+const env = { ...process.env, NO_COLOR: '1' }
+delete env.DATABASE_URL
+let pgDatabase
+
+function setup() {
+  if (!existsSync(dbopsBin)) die(`${dbopsBin} does not exist`)
+  if (!existsSync(join(repo, 'dist', 'cli', 'main.js'))) die('dist/ is missing: run "npm run build" first')
+  mkdirSync(join(work, 'migrations'))
+  writeFileSync(join(work, 'dbops.config.json'), `${JSON.stringify({ migrations: { dir: 'migrations' } })}\n`)
+  for (let i = 0; i < MIGRATIONS; i++) {
+    const version = String(20240101000000n + BigInt(i))
+    const rows = Array.from({ length: 10 }, (_, r) => `(${r + 1}, 'row ${r + 1}', ${r})`).join(', ')
+    writeFileSync(
+      join(work, 'migrations', `${version}_m${i}.sql`),
+      `-- migrate:up\nCREATE TABLE t_${i} (id integer primary key, name text not null, n integer);\nCREATE INDEX t_${i}_n_idx ON t_${i} (n);\nINSERT INTO t_${i} (id, name, n) VALUES ${rows};\n\n-- migrate:down\nDROP TABLE t_${i};\n`,
+    )
+  }
+  const urls = {}
+  if (engines.includes('sqlite')) {
+    urls.sqlite = `sqlite://${join(work, 'status.db')}`
+    run(process.execPath, [dbopsBin, '--url', urls.sqlite, 'migrate', 'up'], { cwd: work, env })
+  }
+  if (engines.includes('postgres')) {
+    try {
+      psql(adminUrl, 'SELECT 1')
+    } catch (error) {
+      die(`cannot reach PostgreSQL at ${adminUrl} (pass --pg-url or --only sqlite): ${error.message.split('\n')[0]}`)
+    }
+    pgDatabase = `dbops_bench_status_${process.pid}`
+    psql(adminUrl, `CREATE DATABASE ${pgDatabase}`)
+    urls.postgres = databaseUrl(pgDatabase)
+    run(process.execPath, [dbopsBin, '--url', urls.postgres, 'migrate', 'up'], { cwd: work, env })
+  }
+  return urls
+}
+
+// ---- the --help driver check ---------------------------------------------------------------------------------------
+// Two probes, because the bundle loads modules both ways: an ESM `load` hook (module.register, via --import) logs
+// every module the ESM loader loads (the dist chunks, and better-sqlite3 which the bundle imports as an external), and
+// a --require preload wraps Module._load to log every require() (pg/kysely if they were ever required, better-sqlite3's
+// own CommonJS internals, bindings, the .node addon). Bundled code (pg and kysely live inside dist chunks) is
+// attributed through each loaded chunk's source map: a chunk whose sources include node_modules/pg/ *is* pg.
+function writeProbes() {
+  const dir = join(work, 'probe')
+  mkdirSync(dir)
+  writeFileSync(
+    join(dir, 'esm-hooks.mjs'),
+    `import { appendFileSync } from 'node:fs'
+let log
+export async function initialize(data) { log = data.log }
+export async function load(url, context, nextLoad) {
+  appendFileSync(log, 'esm ' + url + '\\n')
+  return nextLoad(url, context)
+}
+`,
+  )
+  writeFileSync(
+    join(dir, 'register.mjs'),
+    `import { register } from 'node:module'
+register(${JSON.stringify(pathToFileURL(join(dir, 'esm-hooks.mjs')).href)}, { data: { log: process.env.DBOPS_BENCH_LOAD_LOG } })
+`,
+  )
+  writeFileSync(
+    join(dir, 'cjs-probe.cjs'),
+    `const Module = require('node:module')
+const { appendFileSync } = require('node:fs')
+const log = process.env.DBOPS_BENCH_LOAD_LOG
+const original = Module._load
+Module._load = function (request, parent, isMain) {
+  let file = request
+  try { file = Module._resolveFilename(request, parent, isMain) } catch {}
+  appendFileSync(log, 'cjs ' + request + ' ' + file + '\\n')
+  return original.apply(this, arguments)
+}
+process.on('exit', () => appendFileSync(log, Object.keys(require.cache).map((f) => 'cache ' + f + '\\n').join('')))
+`,
+  )
+  return dir
+}
+
+/** Which packages each dist file bundles, from its source map. */
+function bundledPackages(file) {
+  try {
+    const map = JSON.parse(readFileSync(`${file}.map`, 'utf8'))
+    const packages = new Set()
+    for (const source of map.sources ?? []) {
+      const at = source.lastIndexOf('node_modules/')
+      if (at < 0) continue
+      const parts = source.slice(at + 'node_modules/'.length).split('/')
+      packages.add(parts[0].startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0])
+    }
+    return packages
+  } catch {
+    return new Set()
+  }
+}
+
+function loadedModules(probeDir, commandArgs, label) {
+  const log = join(probeDir, `${label}.log`)
+  rmSync(log, { force: true })
+  writeFileSync(log, '')
+  run(process.execPath, ['--require', join(probeDir, 'cjs-probe.cjs'), '--import', pathToFileURL(join(probeDir, 'register.mjs')).href, dbopsBin, ...commandArgs], {
+    cwd: work,
+    env: { ...env, DBOPS_BENCH_LOAD_LOG: log },
+  })
+  const files = new Set()
+  const requests = new Set()
+  for (const line of readFileSync(log, 'utf8').split('\n')) {
+    const [kind, first, second] = line.split(' ')
+    if (kind === 'esm' && first.startsWith('file:')) files.add(fileURLToPath(first))
+    if (kind === 'cjs') {
+      requests.add(first)
+      if (second && second.startsWith('/')) files.add(second)
+    }
+    if (kind === 'cache') files.add(first)
+  }
+  const drivers = new Map()
+  const note = (name, why) => {
+    if (!drivers.has(name)) drivers.set(name, why)
+  }
+  for (const file of files) {
+    for (const name of ['better-sqlite3', 'pg', 'kysely']) {
+      if (file.includes(`/node_modules/${name}/`)) note(name, file)
+    }
+    if (/\.node$/.test(file)) note('better-sqlite3', file)
+    const inDist = file.startsWith(join(repo, 'dist') + '/') || file.startsWith(join(dirname(dirname(dbopsBin)), 'dist') + '/')
+    if (inDist) {
+      if (/\/chunks\/[^/]*backend[^/]*\.js$/.test(file)) note('dist/chunks/*backend*', file)
+      for (const name of bundledPackages(file)) if (['pg', 'kysely', 'better-sqlite3'].includes(name)) note(name, `bundled in ${basename(file)}`)
+    }
+  }
+  for (const name of ['better-sqlite3', 'pg', 'kysely']) if (requests.has(name)) note(name, `require('${name}')`)
+  return { drivers, moduleCount: files.size, distFiles: [...files].filter((file) => file.includes('/dist/')).map((file) => file.slice(file.indexOf('/dist/') + 1)) }
+}
+
+// ---- main ---------------------------------------------------------------------------------------------------------
+function main() {
+  const urls = setup()
+  const commands = [
+    ['node -e 0', [process.execPath, ['-e', '0']]],
+    ['dbops --help', [process.execPath, [dbopsBin, '--help']]],
+    ...(urls.sqlite ? [['dbops migrate status (sqlite)', [process.execPath, [dbopsBin, '--url', urls.sqlite, 'migrate', 'status']]]] : []),
+    ...(urls.postgres ? [['dbops migrate status (postgres)', [process.execPath, [dbopsBin, '--url', urls.postgres, 'migrate', 'status']]]] : []),
+  ]
+  // Sanity: the status commands see 100 applied migrations; --help prints usage.
+  for (const [label, [command, commandArgs]] of commands) {
+    const { stdout } = run(command, commandArgs, { cwd: work, env })
+    if (label.includes('status') && !stdout.includes(`${MIGRATIONS} applied, 0 pending`)) throw new Error(`${label}: unexpected output:\n${stdout}`)
+    if (label.includes('--help') && !/Usage: dbops/.test(stdout)) throw new Error(`${label}: unexpected output:\n${stdout}`)
+  }
+  console.log(`cold start: ${runs} interleaved runs of each command (after 3 warm-up rounds), medians; status against ${MIGRATIONS} applied migrations`)
+  console.log(`node ${process.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
+
+  for (let r = 0; r < 3; r++) for (const [, [command, commandArgs]] of commands) run(command, commandArgs, { cwd: work, env })
+  const samples = commands.map(() => [])
+  for (let r = 0; r < runs; r++) {
+    // Rotate the order each round so no command always follows the same one.
+    for (let k = 0; k < commands.length; k++) {
+      const index = (k + r) % commands.length
+      const [, [command, commandArgs]] = commands[index]
+      samples[index].push(run(command, commandArgs, { cwd: work, env }).ms)
+    }
+  }
+  const base = median(samples[0])
+  const results = []
+  console.log('')
+  commands.forEach(([label], index) => {
+    const value = median(samples[index])
+    // Paired: the ratio to bare node measured in the same round, then the median of those.
+    const paired = median(samples[index].map((sample, r) => sample / samples[0][r]))
+    const target = label.includes('status') ? 1.5 : undefined
+    results.push({ command: label, medianMs: value, ratio: value / base, pairedRatio: paired, ...(target && { target }), samples: samples[index] })
+    if (index === 0) console.log(`${label.padEnd(32)} ${ms(value).padStart(9)}`)
+    else {
+      const verdict = target ? ` (target <= ${target}x: ${value / base <= target ? 'met' : 'NOT met'})` : ''
+      console.log(`${label.padEnd(32)} ${ms(value).padStart(9)}  ${(value / base).toFixed(2)}x bare node (paired median ${paired.toFixed(2)}x)${verdict}`)
+    }
+  })
+
+  // The driver check, with the two status commands as positive controls for the probe itself.
+  const probeDir = writeProbes()
+  const help = loadedModules(probeDir, ['--help'], 'help')
+  const controls = []
+  if (urls.sqlite) controls.push(['status (sqlite)', loadedModules(probeDir, ['--url', urls.sqlite, 'migrate', 'status'], 'status-sqlite'), ['better-sqlite3', 'kysely']])
+  if (urls.postgres) controls.push(['status (postgres)', loadedModules(probeDir, ['--url', urls.postgres, 'migrate', 'status'], 'status-postgres'), ['pg', 'kysely']])
+  console.log('')
+  console.log(`--help loaded ${help.moduleCount} files; from dist: ${help.distFiles.join(', ') || '(none)'}`)
+  for (const [name, why] of help.drivers) console.log(`  --help loaded ${name}: ${why}`)
+  let probeWorks = true
+  for (const [label, loaded, expected] of controls) {
+    const seen = expected.filter((name) => loaded.drivers.has(name))
+    const ok = seen.length === expected.length
+    probeWorks &&= ok
+    console.log(`probe check: ${label} is seen loading ${[...loaded.drivers.keys()].join(', ') || 'nothing'} (${ok ? 'as expected' : `EXPECTED ${expected.join(', ')}`})`)
+  }
+  const clean = help.drivers.size === 0
+  console.log(`--help loads no database driver: ${!probeWorks ? 'unknown (the probe failed its own check)' : clean ? 'yes' : 'no'}`)
+
+  if (wantJson) {
+    console.log(
+      JSON.stringify(
+        {
+          bench: 'startup',
+          runs,
+          node: process.version,
+          migrationsApplied: MIGRATIONS,
+          results,
+          helpLoadsNoDriver: probeWorks ? clean : null,
+          helpLoaded: Object.fromEntries(help.drivers),
+        },
+        null,
+        2,
+      ),
+    )
+  }
+  return probeWorks && clean
+}
+
+let failed = false
+try {
+  if (!main()) failed = true
+} catch (error) {
+  failed = true
+  console.error(`startup bench FAILED: ${error.stack ?? error}`)
+} finally {
+  if (pgDatabase) {
+    try {
+      psql(adminUrl, `DROP DATABASE IF EXISTS ${pgDatabase}`)
+    } catch {
+      console.error(`could not drop database ${pgDatabase}`)
+    }
+  }
+  if (keep) console.error(`kept ${work}`)
+  else rmSync(work, { recursive: true, force: true })
+}
+process.exitCode = failed ? 2 : 0
