@@ -37,6 +37,11 @@ export interface ResolvedConfig {
   defaultTarget: string
   /** In config order. */
   targets: Record<string, ResolvedTarget>
+  /**
+   * Targets whose URL names an environment variable that is not set, with the problems. They are only an error when
+   * selected: a developer without PROD_DATABASE_URL can still work on the dev target.
+   */
+  unresolved: Record<string, string[]>
 }
 
 export interface ResolveOptions {
@@ -137,11 +142,15 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
   }
 
   const targets: Record<string, ResolvedTarget> = {}
+  const unresolved: Record<string, string[]> = {}
   for (const { name, path, raw } of entries) {
     let url: { url: string; path: string } | undefined = fallbackUrl
     if (hasFileTargets && name === defaultTarget && options.url !== undefined) url = { url: options.url, path: '--url' }
     if (!url && raw) {
-      const value = read.string(raw.url, `${path}.url`)
+      const urlProblems: string[] = []
+      const value = new Reader(env, urlProblems).string(raw.url, `${path}.url`)
+      if (urlProblems.length > 0 && urlProblems.every((problem) => problem.includes('is not set'))) unresolved[name] = urlProblems
+      else problems.push(...urlProblems)
       if (value !== undefined) url = { url: value, path: `${path}.url` }
       else if (raw.url === undefined) problems.push(`${path}.url: required (e.g. postgres://user@localhost:5432/app)`)
     }
@@ -169,9 +178,9 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
   }
 
   if (problems.length > 0 || defaultTarget === undefined) {
-    throw new ConfigError(problems, loaded ? { file: loaded.file } : {})
+    throw new ConfigError([...problems, ...Object.values(unresolved).flat()], loaded ? { file: loaded.file } : {})
   }
-  return { source, ...(loaded ? { file: loaded.file } : {}), baseDir, defaultTarget, targets }
+  return { source, ...(loaded ? { file: loaded.file } : {}), baseDir, defaultTarget, targets, unresolved }
 }
 
 /**
@@ -182,12 +191,18 @@ export function selectTargets(
   config: ResolvedConfig,
   selection: { target?: string | undefined; all?: boolean | undefined },
 ): ResolvedTarget[] {
-  const known = Object.keys(config.targets)
+  const unresolved = config.unresolved ?? {}
+  const known = [...Object.keys(config.targets), ...Object.keys(unresolved)]
   if (selection.target !== undefined && selection.all) {
     throw new UsageError('--target and --all cannot be used together', 'pass one of them')
   }
-  if (selection.all) return Object.values(config.targets)
+  if (selection.all) {
+    const problems = Object.values(unresolved).flat()
+    if (problems.length > 0) throw new ConfigError(problems, config.file ? { file: config.file } : {})
+    return Object.values(config.targets)
+  }
   const name = selection.target ?? config.defaultTarget
+  if (unresolved[name]) throw new ConfigError(unresolved[name], config.file ? { file: config.file } : {})
   const target = config.targets[name]
   if (!target) throw new UsageError(`unknown target "${name}" (known: ${known.join(', ')})`)
   return [target]

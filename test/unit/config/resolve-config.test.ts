@@ -64,6 +64,7 @@ describe('resolveConfig without a config file', () => {
           protected: false,
         },
       },
+      unresolved: {},
     })
   })
 
@@ -157,6 +158,29 @@ describe('resolveConfig with a config file', () => {
     expect(config.targets.app?.redactedUrl).toBe('postgres://me:***@localhost/app')
     expect(config.targets.other?.location).toEqual({ engine: 'sqlite', path: join(root, 'data/other.db') })
     expect(config.targets.app?.migrations.statementTimeoutMs).toBe(30_000)
+  })
+
+  it('reports an unset variable in a target URL only when that target is selected', async () => {
+    const root = project({
+      defaultTarget: 'dev',
+      targets: { dev: { url: 'sqlite:dev.db' }, prod: { url: 'postgres://app:${PROD_PASSWORD}@prod/app' } },
+    })
+    const config = await resolveConfig({ cwd: root, env: {} })
+    expect(selectTargets(config, {}).map((target) => target.name)).toEqual(['dev'])
+    expect(Object.keys(config.unresolved)).toEqual(['prod'])
+    const problems = (selected: { target?: string; all?: boolean }) => {
+      try {
+        selectTargets(config, selected)
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError)
+        return (error as ConfigError).problems
+      }
+      return []
+    }
+    expect(problems({ target: 'prod' })).toEqual([
+      'targets.prod.url: environment variable PROD_PASSWORD is not set (set it, or write ${PROD_PASSWORD:-default})',
+    ])
+    expect(problems({ all: true })).toHaveLength(1)
   })
 
   it('lets --url replace the default target URL only, keeping its settings', async () => {
@@ -295,6 +319,7 @@ describe('selectTargets', () => {
       baseDir: '/p',
       defaultTarget: 'analytics',
       targets: { app: target('app'), analytics: target('analytics'), reports: target('reports') },
+      unresolved: {},
     }
   }
 
