@@ -21,9 +21,10 @@ import { leadingWords, type SqlDialect } from './split-statements.js'
  * that depend on the catalog rather than the text (REINDEX or CLUSTER of a partitioned table): the server reports
  * those.
  *
- * SQLite: VACUUM (also VACUUM INTO), setting PRAGMA journal_mode, synchronous or temp_store (errors inside a
- * transaction), setting PRAGMA foreign_keys (silently ignored inside a transaction, so worse than an error).
- * Reading a pragma is fine. ATTACH is allowed inside a transaction since SQLite 3.21 and is not flagged.
+ * SQLite (checked against SQLite 3.53): VACUUM (also VACUUM INTO); setting PRAGMA synchronous or temp_store (an
+ * error); setting PRAGMA journal_mode or foreign_keys (silently ignored inside a transaction, worse than an error);
+ * DETACH (fails with "database is locked" once the transaction has used the attached database, which is the usual
+ * reason to attach it). Reading a pragma is fine; ATTACH works inside a transaction and is not flagged.
  */
 export function nonTransactionalReason(statementText: string, dialect: SqlDialect): string | undefined {
   const words = leadingWords(statementText, 24, dialect)
@@ -159,6 +160,7 @@ function subscriptionReason(words: string[]): string | undefined {
 function sqliteReason(words: string[]): string | undefined {
   const [first, second, third] = words
   if (first === 'VACUUM') return 'VACUUM'
+  if (first === 'DETACH') return 'DETACH (the database is locked once the transaction has used it)'
   if (first !== 'PRAGMA') return undefined
   // PRAGMA [schema.]name = value | PRAGMA [schema.]name(value); a bare name only reads it.
   const k = third === '.' ? 3 : 1
@@ -166,12 +168,12 @@ function sqliteReason(words: string[]): string | undefined {
   const sets = words[k + 1] === '=' || words[k + 1] === '('
   if (!sets) return undefined
   switch (name) {
-    case 'JOURNAL_MODE':
     case 'SYNCHRONOUS':
     case 'TEMP_STORE':
       return `PRAGMA ${name.toLowerCase()}`
+    case 'JOURNAL_MODE':
     case 'FOREIGN_KEYS':
-      return 'PRAGMA foreign_keys (a silent no-op inside a transaction)'
+      return `PRAGMA ${name.toLowerCase()} (a silent no-op inside a transaction)`
     default:
       return undefined
   }

@@ -63,7 +63,7 @@ export function splitStatements(sql: string, dialect: SqlDialect): SqlStatement[
       while (end > start && isSpace(sql.charCodeAt(end - 1))) end--
       for (; counted < start; counted++) {
         const c = sql.charCodeAt(counted)
-        if (c === LF || c === CR) {
+        if (c === LF || (c === CR && sql.charCodeAt(counted + 1) !== LF)) {
           line++
           lineStart = counted + 1
         }

@@ -20,7 +20,7 @@ describe('nonTransactionalReason: PostgreSQL', () => {
     ['REINDEX (TABLESPACE fast, CONCURRENTLY on) INDEX i', 'REINDEX CONCURRENTLY'],
     ['REINDEX SCHEMA public', 'REINDEX SCHEMA'],
     ['REINDEX DATABASE app', 'REINDEX DATABASE'],
-    ['REINDEX (VERBOSE) SYSTEM', 'REINDEX SYSTEM'],
+    ['REINDEX (VERBOSE) SYSTEM app', 'REINDEX SYSTEM'],
     ['ALTER TABLE measurements DETACH PARTITION measurements_2020 CONCURRENTLY', 'ALTER TABLE ... DETACH PARTITION CONCURRENTLY'],
     ['ALTER TABLE IF EXISTS ONLY "Sales".orders DETACH PARTITION "Sales"."orders_2021" CONCURRENTLY', 'ALTER TABLE ... DETACH PARTITION CONCURRENTLY'],
     ['VACUUM', 'VACUUM'],
@@ -36,7 +36,7 @@ describe('nonTransactionalReason: PostgreSQL', () => {
     ['DISCARD ALL', 'DISCARD ALL'],
     ['CLUSTER', 'CLUSTER without a table name'],
     ['CLUSTER VERBOSE', 'CLUSTER without a table name'],
-    ['CLUSTER (VERBOSE)', 'CLUSTER without a table name'],
+    ['CLUSTER (VERBOSE)', 'CLUSTER without a table name'], // PG 17+ syntax
     ["COMMIT PREPARED 'tx1'", 'COMMIT PREPARED'],
     ["ROLLBACK PREPARED 'tx1'", 'ROLLBACK PREPARED'],
   ])('%s -> %s', (sql, reason) => {
@@ -158,14 +158,16 @@ describe('nonTransactionalReason: SQLite', () => {
     ['VACUUM', 'VACUUM'],
     ['vacuum main', 'VACUUM'],
     ["VACUUM INTO '/backups/app.db'", 'VACUUM'],
-    ['PRAGMA journal_mode = WAL', 'PRAGMA journal_mode'],
-    ['pragma main.journal_mode=delete', 'PRAGMA journal_mode'],
-    ['PRAGMA journal_mode(WAL)', 'PRAGMA journal_mode'],
+    ['PRAGMA journal_mode = WAL', 'PRAGMA journal_mode (a silent no-op inside a transaction)'],
+    ['pragma main.journal_mode=delete', 'PRAGMA journal_mode (a silent no-op inside a transaction)'],
+    ['PRAGMA journal_mode(WAL)', 'PRAGMA journal_mode (a silent no-op inside a transaction)'],
     ['PRAGMA synchronous = NORMAL', 'PRAGMA synchronous'],
     ['PRAGMA temp_store = MEMORY', 'PRAGMA temp_store'],
     ['PRAGMA foreign_keys = ON', 'PRAGMA foreign_keys (a silent no-op inside a transaction)'],
     ['PRAGMA foreign_keys=off', 'PRAGMA foreign_keys (a silent no-op inside a transaction)'],
     ['PRAGMA "main".foreign_keys = 0', 'PRAGMA foreign_keys (a silent no-op inside a transaction)'],
+    ['DETACH DATABASE legacy', 'DETACH (the database is locked once the transaction has used it)'],
+    ['detach legacy', 'DETACH (the database is locked once the transaction has used it)'],
   ])('%s -> %s', (sql, reason) => {
     expect(lite(sql)).toBe(reason)
   })

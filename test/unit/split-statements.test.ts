@@ -249,9 +249,11 @@ end`
     expect(texts(`${fn};\n${fn2};\nSELECT 3`)).toEqual([fn, fn2, 'SELECT 3'])
   })
 
-  it('ignores BEGIN ATOMIC inside parentheses (a parameter named begin of a type named atomic)', () => {
+  it('needs BEGIN directly before ATOMIC, outside parentheses', () => {
+    // A parameter named begin of a type named atomic; a function named atomic.
     const fn = 'CREATE FUNCTION f(begin atomic) RETURNS int LANGUAGE sql RETURN 1'
-    expect(texts(`${fn}; SELECT 2`)).toEqual([fn, 'SELECT 2'])
+    const fn2 = 'CREATE FUNCTION atomic() RETURNS int LANGUAGE sql RETURN 2'
+    expect(texts(`${fn}; ${fn2}; SELECT 3`)).toEqual([fn, fn2, 'SELECT 3'])
   })
 
   it('does not treat quoted "end" or words containing end/case as keywords', () => {

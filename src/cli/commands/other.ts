@@ -54,6 +54,7 @@ export function registerOtherCommands(program: Command): void {
           source: resolved.source,
           file: resolved.file ?? null,
           defaultTarget: resolved.defaultTarget,
+          unresolved: resolved.unresolved,
           targets: Object.fromEntries(
             Object.values(resolved.targets).map((target) => [
               target.name,
@@ -68,6 +69,9 @@ export function registerOtherCommands(program: Command): void {
           for (const [name, target] of Object.entries(document.targets)) {
             reporter.result(`\n${name}${target.protected ? ' (protected)' : ''}\n  url: ${target.url}`)
             for (const [key, value] of Object.entries(target.migrations)) reporter.result(`  migrations.${key}: ${value}`)
+          }
+          for (const [name, problems] of Object.entries(document.unresolved)) {
+            reporter.result(`\n${name} (not usable here)\n  ${problems.join('\n  ')}`)
           }
         }
         return 0
