@@ -1,4 +1,5 @@
-import type { CompiledQuery, Kysely, RawBuilder } from 'kysely'
+import type { Kysely } from 'kysely'
+import type { SqlFragment, SqlQuery } from '../sql/query.js'
 import type { SqlStatement } from '../sql/split-statements.js'
 
 export type Engine = 'postgres' | 'sqlite'
@@ -24,9 +25,9 @@ export interface TransactionalUnit {
    * Returns a row when the work is already done. SQLite evaluates it inside BEGIN IMMEDIATE (there is no run-wide
    * lock there); PostgreSQL ignores it because the migration lock is held for the whole run.
    */
-  guard: CompiledQuery
+  guard: SqlQuery
   /** The ledger write committed in the same transaction as the migration. */
-  ledgerWrite: CompiledQuery
+  ledgerWrite: SqlQuery
   lockTimeoutMs: number
   statementTimeoutMs: number
 }
@@ -68,7 +69,9 @@ export interface LedgerSql {
    * Milliseconds since `startedAt` (ISO), evaluated by the database when the ledger row is written, so the
    * migration's execution time is recorded in the same transaction without another round trip.
    */
-  elapsedMsSince(startedAt: string): RawBuilder<number>
+  elapsedMsSince(startedAt: string): SqlFragment
+  /** Bind placeholder number `index` (1-based): `$1` on PostgreSQL, `?` on SQLite. */
+  placeholder(index: number): string
 }
 
 /**
@@ -79,8 +82,13 @@ export interface LedgerSql {
 export interface Backend {
   readonly engine: Engine
   readonly redactedUrl: string
-  /** Portable queries. Shares the backend's one connection. */
-  readonly db: Kysely<any>
+  /**
+   * A kysely instance on the backend's one connection, for capabilities that build queries (loaded on first use:
+   * kysely is too heavy for the start-up path of every command).
+   */
+  kysely(): Promise<Kysely<any>>
+  /** Runs one parameterised query (placeholders in the backend's style) and returns its rows. */
+  query<Row = Record<string, unknown>>(query: SqlQuery): Promise<Row[]>
   readonly ledgerSql: LedgerSql
   /** Whether the database exists yet (a SQLite file that was never created does not; nothing creates it on read). */
   exists(): boolean

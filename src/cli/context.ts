@@ -4,6 +4,9 @@ import type { Target } from '../targets/target.js'
 import { Reporter } from '../output/reporter.js'
 import { registerSecretsFromUrl } from '../output/redact.js'
 import { EXIT, exitCodeFor } from './exit-codes.js'
+import { resolveConfig, selectTargets } from '../config/resolve-config.js'
+import { connectTarget } from '../targets/target.js'
+import { forEachTarget } from '../targets/for-each-target.js'
 
 /** Options every command takes (commander's optsWithGlobals()). */
 export interface GlobalOptions {
@@ -48,14 +51,12 @@ export async function runTargetCommand<T>(globals: GlobalOptions, spec: TargetCo
   registerSecretsFromUrl(process.env.DATABASE_URL)
   let targets: ResolvedTarget[]
   try {
-    const { resolveConfig, selectTargets } = await import('../config/resolve-config.js')
     const config = await resolveConfig({ ...(globals.config !== undefined && { configPath: globals.config }), ...(globals.url !== undefined && { url: globals.url }) })
     for (const target of Object.values(config.targets)) registerSecretsFromUrl(target.url)
     targets = selectTargets(config, { ...(globals.target !== undefined && { target: globals.target }), ...(globals.all !== undefined && { all: globals.all }) })
   } catch (error) {
     return reportFailure(reporter, globals, undefined, error)
   }
-  const { connectTarget } = await import('../targets/target.js')
   const runOne = async (resolved: ResolvedTarget): Promise<{ result: T; code: number }> => {
     const target = await connectTarget(resolved, { command: spec.command, create: spec.create })
     try {
@@ -75,7 +76,6 @@ export async function runTargetCommand<T>(globals: GlobalOptions, spec: TargetCo
       return reportFailure(reporter, globals, targets[0]!.name, error)
     }
   }
-  const { forEachTarget } = await import('../targets/for-each-target.js')
   const concurrency = parseConcurrency(globals.concurrency)
   const outcomes = await forEachTarget(targets, concurrency, runOne)
   let worst: number = EXIT.ok

@@ -5,8 +5,8 @@ import { registerOtherCommands } from './commands/other.js'
 import { EXIT } from './exit-codes.js'
 
 /**
- * The program: commander and the command table only. Each action imports what it needs when it runs, so
- * `dbops --help` loads no database driver.
+ * The program and its command table. Database drivers (pg, better-sqlite3) and heavy libraries (cosmiconfig, ora,
+ * kysely) are imported only when an action needs them, so `dbops --help` loads no database driver.
  */
 export function buildProgram(): Command {
   const program = new Command('dbops')

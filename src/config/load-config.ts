@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { stat, unlink, writeFile } from 'node:fs/promises'
-import { basename, dirname, resolve } from 'node:path'
+import { existsSync, readFileSync } from 'node:fs'
+import { basename, dirname, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { BuildFailure } from 'esbuild'
 import { ConfigError } from '../errors.js'
@@ -51,6 +52,7 @@ export interface LoadConfigOptions {
  */
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<LoadedConfig | null> {
   const cwd = resolve(options.cwd ?? process.cwd())
+  if (options.configPath === undefined && !mayHaveConfig(cwd)) return null
   // Imported here, not at the top: `dbops --help` must not pay for cosmiconfig (start-up time).
   const cosmiconfigModule = await import('cosmiconfig')
   // Bundled, the CommonJS module's exports arrive under `default`.
@@ -95,6 +97,27 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
     throw loadError(typeof file === 'string' ? file : undefined, error)
   })
   return result === null ? null : { file: result.filepath, config: result.config ?? {} }
+}
+
+/**
+ * Whether the search could find anything: a few stat calls, so a project without a config file (the quick start)
+ * does not load cosmiconfig at all. Walks the same directories as the `project` search strategy.
+ */
+function mayHaveConfig(cwd: string): boolean {
+  for (let dir = cwd; ; dir = dirname(dir)) {
+    if (CONFIG_SEARCH_PLACES.some((place) => place !== 'package.json' && existsSync(join(dir, place)))) return true
+    const packageJson = join(dir, 'package.json')
+    if (existsSync(packageJson)) return packageHasKey(packageJson)
+    if (dirname(dir) === dir) return false
+  }
+}
+
+function packageHasKey(file: string): boolean {
+  try {
+    return Object.hasOwn(JSON.parse(readFileSync(file, 'utf8')) as object, 'dbops')
+  } catch {
+    return true // Let cosmiconfig report what is wrong with it.
+  }
 }
 
 // Instead of cosmiconfig's parse-json: its code frame would print the file, passwords included. V8 quotes a snippet

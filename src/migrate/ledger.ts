@@ -1,6 +1,6 @@
 import { hostname, userInfo } from 'node:os'
-import { sql, type CompiledQuery, type Kysely } from 'kysely'
 import type { Backend } from '../backends/backend.js'
+import { identifier, join, raw, render, sql, type SqlFragment, type SqlQuery } from '../sql/query.js'
 import { VERSION } from '../version.js'
 
 export type LedgerStatus = 'applied' | 'baselined' | 'running' | 'failed'
@@ -32,31 +32,29 @@ export interface LedgerLocation {
 }
 
 /**
- * The ledger table (`dbops_migrations` by default): one row per migration version, never a bare "dirty" flag. Queries
- * are built with kysely so both backends share them; the transactional ledger write is compiled here and executed by
- * the backend inside the migration's own transaction.
+ * The ledger table (`dbops_migrations` by default): one row per migration version, never a bare "dirty" flag. The
+ * queries are written once for both backends (the SQL they need is common to PostgreSQL and SQLite); the
+ * transactional ledger write is built here and executed by the backend inside the migration's own transaction.
  */
 export class Ledger {
   readonly #backend: Backend
   readonly #location: LedgerLocation
+  readonly #table: SqlFragment
   readonly qualifiedName: string
 
   constructor(backend: Backend, location: LedgerLocation) {
     this.#backend = backend
     this.#location = location
-    this.qualifiedName = backend.ledgerSql.schemas ? `${location.schema}.${location.table}` : location.table
-  }
-
-  get #db(): Kysely<any> {
-    const db = this.#backend.db
-    return this.#backend.ledgerSql.schemas ? db.withSchema(this.#location.schema) : db
+    const schemas = backend.ledgerSql.schemas
+    this.#table = schemas ? identifier(location.schema, location.table) : identifier(location.table)
+    this.qualifiedName = schemas ? `${location.schema}.${location.table}` : location.table
   }
 
   /** The rows ordered by application, or undefined when the ledger does not exist yet (nothing was ever applied). */
   async read(): Promise<LedgerRow[] | undefined> {
     if (!this.#backend.exists()) return undefined
     try {
-      const rows = await this.#db.selectFrom(this.#location.table).selectAll().orderBy('applied_seq').execute()
+      const rows = await this.#backend.query(this.#render(sql`SELECT * FROM ${this.#table} ORDER BY applied_seq`))
       return rows.map(toLedgerRow)
     } catch (error) {
       if (this.#backend.isMissingTable(error)) return undefined
@@ -66,93 +64,82 @@ export class Ledger {
 
   async create(): Promise<void> {
     if (this.#backend.ledgerSql.schemas) await this.#backend.ensureSchema(this.#location.schema)
-    await this.#db.schema
-      .createTable(this.#location.table)
-      .ifNotExists()
-      .addColumn('version', 'text', (column) => column.primaryKey())
-      .addColumn('name', 'text', (column) => column.notNull())
-      .addColumn('checksum', 'text', (column) => column.notNull())
-      .addColumn('status', 'text', (column) => column.notNull())
-      .addColumn('applied_seq', 'integer', (column) => column.notNull())
-      .addColumn('applied_at', this.#backend.ledgerSql.timestamp, (column) => column.notNull())
-      .addColumn('execution_ms', 'integer')
-      .addColumn('applied_by', 'text')
-      .addColumn('owner', 'text')
-      .addColumn('statements_total', 'integer')
-      .addColumn('statements_done', 'integer')
-      .addColumn('error', 'text')
-      .addColumn('error_statement', 'text')
-      .addColumn('error_location', 'text')
-      .addColumn('dbops_version', 'text')
-      .execute()
+    const timestamp = raw(this.#backend.ledgerSql.timestamp)
+    await this.#backend.query(
+      this.#render(sql`CREATE TABLE IF NOT EXISTS ${this.#table} (
+  version text PRIMARY KEY,
+  name text NOT NULL,
+  checksum text NOT NULL,
+  status text NOT NULL,
+  applied_seq integer NOT NULL,
+  applied_at ${timestamp} NOT NULL,
+  execution_ms integer,
+  applied_by text,
+  owner text,
+  statements_total integer,
+  statements_done integer,
+  error text,
+  error_statement text,
+  error_location text,
+  dbops_version text
+)`),
+    )
   }
 
   /** A query that returns a row when `version` is already recorded. */
-  recordedQuery(version: string): CompiledQuery {
-    return this.#db.selectFrom(this.#location.table).select('status').where('version', '=', version).compile()
+  recordedQuery(version: string): SqlQuery {
+    return this.#render(sql`SELECT status FROM ${this.#table} WHERE version = ${version}`)
   }
 
   /** A query that returns a row when `version` is no longer recorded (someone else rolled it back). */
-  notRecordedQuery(version: string): CompiledQuery {
-    const recorded = this.#db.selectFrom(this.#location.table).select('version').where('version', '=', version)
-    return this.#backend.db.selectNoFrom(sql<number>`1`.as('gone')).where(({ not, exists }) => not(exists(recorded))).compile()
+  notRecordedQuery(version: string): SqlQuery {
+    return this.#render(sql`SELECT 1 AS gone WHERE NOT EXISTS (SELECT 1 FROM ${this.#table} WHERE version = ${version})`)
   }
 
-  insertQuery(entry: NewLedgerEntry): CompiledQuery {
-    const table = this.#location.table
+  insertQuery(entry: NewLedgerEntry): SqlQuery {
     const startedAt = new Date().toISOString()
-    return this.#db
-      .insertInto(table)
-      .values({
-        version: entry.version,
-        name: entry.name,
-        checksum: entry.checksum,
-        status: entry.status,
-        applied_seq: sql`(SELECT COALESCE(MAX(applied_seq), 0) + 1 FROM ${this.#tableRef()})`,
-        applied_at: startedAt,
-        execution_ms: entry.executionMs === 'measured' ? this.#backend.ledgerSql.elapsedMsSince(startedAt) : (entry.executionMs ?? null),
-        applied_by: appliedBy(),
-        owner: entry.status === 'running' ? `${hostname()}:${process.pid}` : null,
-        statements_total: entry.statementsTotal ?? null,
-        statements_done: entry.statementsDone ?? null,
-        dbops_version: VERSION,
-      })
-      .compile()
+    const executionMs = entry.executionMs === 'measured' ? this.#backend.ledgerSql.elapsedMsSince(startedAt) : sql`${entry.executionMs ?? null}`
+    const owner = entry.status === 'running' ? `${hostname()}:${process.pid}` : null
+    return this.#render(sql`INSERT INTO ${this.#table}
+  (version, name, checksum, status, applied_seq, applied_at, execution_ms, applied_by, owner, statements_total, statements_done, dbops_version)
+  VALUES (${entry.version}, ${entry.name}, ${entry.checksum}, ${entry.status},
+    (SELECT COALESCE(MAX(applied_seq), 0) + 1 FROM ${this.#table}), ${startedAt}, ${executionMs}, ${appliedBy()}, ${owner},
+    ${entry.statementsTotal ?? null}, ${entry.statementsDone ?? null}, ${VERSION})`)
   }
 
-  deleteQuery(version: string): CompiledQuery {
-    return this.#db.deleteFrom(this.#location.table).where('version', '=', version).compile()
+  deleteQuery(version: string): SqlQuery {
+    return this.#render(sql`DELETE FROM ${this.#table} WHERE version = ${version}`)
   }
 
   async insert(entry: NewLedgerEntry): Promise<void> {
-    await this.#db.executeQuery(this.insertQuery(entry))
+    await this.#backend.query(this.insertQuery(entry))
   }
 
   async delete(version: string): Promise<void> {
-    await this.#db.executeQuery(this.deleteQuery(version))
+    await this.#backend.query(this.deleteQuery(version))
   }
 
   async update(version: string, changes: LedgerUpdate): Promise<void> {
-    const values: Record<string, unknown> = {}
-    if (changes.status !== undefined) values.status = changes.status
-    if (changes.checksum !== undefined) values.checksum = changes.checksum
-    if (changes.executionMs !== undefined) values.execution_ms = changes.executionMs
-    if (changes.statementsDone !== undefined) values.statements_done = changes.statementsDone
-    if (changes.error !== undefined) values.error = changes.error
-    if (changes.errorStatement !== undefined) values.error_statement = changes.errorStatement
-    if (changes.errorLocation !== undefined) values.error_location = changes.errorLocation
-    if (changes.owner !== undefined) values.owner = changes.owner
-    if (changes.touch) {
-      values.applied_at = new Date().toISOString()
-      values.applied_by = appliedBy()
+    const columns: Record<string, unknown> = {
+      status: changes.status,
+      checksum: changes.checksum,
+      execution_ms: changes.executionMs,
+      statements_done: changes.statementsDone,
+      error: changes.error,
+      error_statement: changes.errorStatement,
+      error_location: changes.errorLocation,
+      owner: changes.owner,
+      ...(changes.touch && { applied_at: new Date().toISOString(), applied_by: appliedBy() }),
     }
-    await this.#db.updateTable(this.#location.table).set(values).where('version', '=', version).execute()
+    const assignments = Object.entries(columns)
+      .filter(([, value]) => value !== undefined)
+      .map(([column, value]) => sql`${raw(column)} = ${value}`)
+    if (assignments.length === 0) return
+    await this.#backend.query(this.#render(sql`UPDATE ${this.#table} SET ${join(assignments)} WHERE version = ${version}`))
   }
 
-  #tableRef() {
-    return this.#backend.ledgerSql.schemas
-      ? sql.table(`${this.#location.schema}.${this.#location.table}`)
-      : sql.table(this.#location.table)
+  #render(fragment: SqlFragment): SqlQuery {
+    return render(fragment, this.#backend.ledgerSql.placeholder)
   }
 }
 

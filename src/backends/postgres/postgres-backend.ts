@@ -1,5 +1,6 @@
 import pg from 'pg'
-import { Kysely, PostgresDialect, sql } from 'kysely'
+import type { Kysely } from 'kysely'
+import { sql, type SqlQuery } from '../../sql/query.js'
 import { DbopsError } from '../../errors.js'
 import type { Backend, LedgerSql, LockOptions, OpenOptions, ServerInfo, TransactionalUnit, UnitOutcome } from '../backend.js'
 import { StatementFailure } from '../backend.js'
@@ -23,11 +24,12 @@ export class PostgresBackend implements Backend {
     timestamp: 'timestamptz',
     schemas: true,
     // statement_timestamp() is when the migration's message arrived: the whole unit is one message.
-    elapsedMsSince: () => sql<number>`(extract(epoch from clock_timestamp() - statement_timestamp()) * 1000)::integer`,
+    elapsedMsSince: () => sql`(extract(epoch from clock_timestamp() - statement_timestamp()) * 1000)::integer`,
+    placeholder: (index) => `$${index}`,
   }
   readonly #client: pg.Client
   #connected: Promise<void> | undefined
-  #db: Kysely<any> | undefined
+  #kysely: Kysely<any> | undefined
   #sessionTimeouts = { lockTimeoutMs: -1, statementTimeoutMs: -1 }
 
   constructor(
@@ -44,9 +46,10 @@ export class PostgresBackend implements Backend {
     this.#client.on('error', () => {})
   }
 
-  get db(): Kysely<any> {
+  async kysely(): Promise<Kysely<any>> {
+    const { Kysely, PostgresDialect } = await import('kysely')
     const client = this.#client
-    this.#db ??= new Kysely({
+    this.#kysely ??= new Kysely({
       dialect: new PostgresDialect({
         // kysely shares the backend's one session: the advisory lock and SET commands live on it.
         pool: {
@@ -58,7 +61,11 @@ export class PostgresBackend implements Backend {
         },
       }),
     })
-    return this.#db
+    return this.#kysely
+  }
+
+  async query<Row>(query: SqlQuery): Promise<Row[]> {
+    return (await this.#query(query.sql, [...query.parameters])).rows as Row[]
   }
 
   exists(): boolean {

@@ -1,9 +1,15 @@
 import { existsSync } from 'node:fs'
-import Database from 'better-sqlite3'
-import { Kysely, SqliteDialect, sql } from 'kysely'
+import { createRequire } from 'node:module'
+import type BetterSqlite3 from 'better-sqlite3'
+import type { Kysely } from 'kysely'
+import { sql, type SqlQuery } from '../../sql/query.js'
 import { DbopsError } from '../../errors.js'
 import type { Backend, LedgerSql, LockOptions, OpenOptions, ServerInfo, TransactionalUnit, UnitOutcome } from '../backend.js'
 import { StatementFailure } from '../backend.js'
+
+// Loaded with require(): an ESM import of a CommonJS package makes Node scan its source for export names first,
+// which costs start-up time on every command.
+const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3
 
 export class SqliteBackend implements Backend {
   readonly engine = 'sqlite' as const
@@ -11,12 +17,14 @@ export class SqliteBackend implements Backend {
     timestamp: 'text',
     schemas: false,
     // julianday('now') is read when the ledger insert runs, after the migration's statements.
-    elapsedMsSince: (startedAt) => sql<number>`CAST((julianday('now') - julianday(${startedAt})) * 86400000 AS INTEGER)`,
+    elapsedMsSince: (startedAt) => sql`CAST((julianday('now') - julianday(${startedAt})) * 86400000 AS INTEGER)`,
+    placeholder: () => '?',
   }
   readonly #path: string
   readonly #options: OpenOptions
-  #database: Database.Database | undefined
-  #db: Kysely<any> | undefined
+  #database: BetterSqlite3.Database | undefined
+  #kysely: Kysely<any> | undefined
+  readonly #statements = new Map<string, BetterSqlite3.Statement>()
 
   constructor(path: string, readonly redactedUrl: string, options: OpenOptions) {
     this.#path = path
@@ -24,7 +32,7 @@ export class SqliteBackend implements Backend {
   }
 
   /** The better-sqlite3 handle, opened on first use. Read-only commands never create the file. */
-  get database(): Database.Database {
+  get database(): BetterSqlite3.Database {
     if (this.#database) return this.#database
     if (!this.#options.create && !this.exists()) {
       throw new DbopsError('E_NO_DATABASE', `the SQLite database ${this.#path} does not exist`, {
@@ -44,9 +52,27 @@ export class SqliteBackend implements Backend {
     return this.#database
   }
 
-  get db(): Kysely<any> {
-    this.#db ??= new Kysely({ dialect: new SqliteDialect({ database: async () => this.database }) })
-    return this.#db
+  async kysely(): Promise<Kysely<any>> {
+    const { Kysely, SqliteDialect } = await import('kysely')
+    this.#kysely ??= new Kysely({ dialect: new SqliteDialect({ database: async () => this.database }) })
+    return this.#kysely
+  }
+
+  async query<Row>(query: SqlQuery): Promise<Row[]> {
+    const statement = this.#prepare(query.sql)
+    if (statement.reader) return statement.all(...query.parameters) as Row[]
+    statement.run(...query.parameters)
+    return []
+  }
+
+  /** Prepared statements are cached: the same ledger queries run once per migration. */
+  #prepare(text: string): BetterSqlite3.Statement {
+    let statement = this.#statements.get(text)
+    if (!statement) {
+      statement = this.database.prepare(text)
+      this.#statements.set(text, statement)
+    }
+    return statement
   }
 
   exists(): boolean {
@@ -75,12 +101,12 @@ export class SqliteBackend implements Backend {
     database.exec('BEGIN IMMEDIATE')
     let index = -1
     try {
-      if (database.prepare(unit.guard.sql).get(...(unit.guard.parameters as unknown[])) !== undefined) {
+      if (this.#prepare(unit.guard.sql).get(...unit.guard.parameters) !== undefined) {
         database.exec('ROLLBACK')
         return { skipped: true, elapsedMs: performance.now() - started }
       }
       for (index = 0; index < unit.statements.length; index++) database.exec(unit.statements[index]!.text)
-      database.prepare(unit.ledgerWrite.sql).run(...(unit.ledgerWrite.parameters as unknown[]))
+      this.#prepare(unit.ledgerWrite.sql).run(...unit.ledgerWrite.parameters)
       database.exec('COMMIT')
     } catch (error) {
       if (database.inTransaction) database.exec('ROLLBACK')
@@ -103,6 +129,7 @@ export class SqliteBackend implements Backend {
   }
 
   async close(): Promise<void> {
+    this.#statements.clear()
     this.#database?.close()
     this.#database = undefined
   }

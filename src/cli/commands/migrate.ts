@@ -5,6 +5,12 @@ import type { MigrateEvent, MigrateResult, StatusResult } from '../../migrate/ru
 import type { ValidateResult } from '../../migrate/manage.js'
 import type { Reporter } from '../../output/reporter.js'
 import { formatTable } from '../../output/table.js'
+import { makeReporter, reportFailure, runTargetCommand } from '../context.js'
+import { resolveConfig, selectTargets } from '../../config/resolve-config.js'
+import { baselineMigrations, newMigration, resolveMigration, restampMigration, validateMigrations } from '../../migrate/manage.js'
+import { migrateDown, migrateRedo, migrateUp, migrationStatus } from '../../migrate/run.js'
+import { UsageError } from '../../errors.js'
+import { parseDuration } from '../../config/duration.js'
 
 interface UpFlags {
   to?: string
@@ -23,11 +29,8 @@ export function registerMigrateCommands(program: Command): void {
     .argument('<name>', 'what the migration does, e.g. add_users')
     .action(exitWith(async (name: string, _flags, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>()
-      const { makeReporter, reportFailure } = await import('../context.js')
       const reporter = makeReporter(globals)
       try {
-        const { resolveConfig, selectTargets } = await import('../../config/resolve-config.js')
-        const { newMigration } = await import('../../migrate/manage.js')
         const config = await resolveConfig({ ...(globals.config !== undefined && { configPath: globals.config }), ...(globals.url !== undefined && { url: globals.url }) })
         const [target] = selectTargets(config, globals.target === undefined ? {} : { target: globals.target })
         const result = newMigration(target!.migrations.dir, name)
@@ -49,12 +52,10 @@ export function registerMigrateCommands(program: Command): void {
     .option('--lock-timeout <duration>', 'how long to wait for another dbops holding the migration lock (default 60s)')
     .action(exitWith(async (flags: UpFlags, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>()
-      const { runTargetCommand } = await import('../context.js')
       return runTargetCommand<MigrateResult>(globals, {
         command: 'migrate up',
         create: !flags.dryRun,
         async run(target, reporter) {
-          const { migrateUp } = await import('../../migrate/run.js')
           return migrateUp(target, {
             ...(await commonOptions(flags, reporter)),
             ...(flags.to !== undefined && { to: flags.to }),
@@ -75,14 +76,11 @@ export function registerMigrateCommands(program: Command): void {
     .option('--lock-timeout <duration>', 'how long to wait for another dbops holding the migration lock (default 60s)')
     .action(exitWith(async (flags: UpFlags, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>()
-      const { runTargetCommand } = await import('../context.js')
       return runTargetCommand<MigrateResult>(globals, {
         command: 'migrate down',
         create: false,
         async run(target, reporter) {
-          const { migrateDown } = await import('../../migrate/run.js')
           if (flags.steps !== undefined && flags.to !== undefined) {
-            const { UsageError } = await import('../../errors.js')
             throw new UsageError('--steps and --to cannot be used together', 'pick one')
           }
           return migrateDown(target, {
@@ -102,12 +100,10 @@ export function registerMigrateCommands(program: Command): void {
     .option('--lock-timeout <duration>', 'how long to wait for another dbops holding the migration lock (default 60s)')
     .action(exitWith(async (flags: UpFlags, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>()
-      const { runTargetCommand } = await import('../context.js')
       return runTargetCommand<MigrateResult>(globals, {
         command: 'migrate redo',
         create: false,
         async run(target, reporter) {
-          const { migrateRedo } = await import('../../migrate/run.js')
           return migrateRedo(target, await commonOptions(flags, reporter))
         },
         print: printMigrateResult,
@@ -120,12 +116,10 @@ export function registerMigrateCommands(program: Command): void {
     .option('--check', 'exit 1 when anything is pending, changed, failed or missing')
     .action(exitWith(async (flags: { check?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>()
-      const { runTargetCommand } = await import('../context.js')
       return runTargetCommand<StatusResult>(globals, {
         command: 'migrate status',
         create: false,
         async run(target, reporter) {
-          const { migrationStatus } = await import('../../migrate/run.js')
           return migrationStatus(target, { onEvent: (event) => reportEvent(reporter, event) })
         },
         print: printStatus,
@@ -138,12 +132,10 @@ export function registerMigrateCommands(program: Command): void {
     .description('check files and ledger: parse errors, edited or missing files, out-of-order versions')
     .action(exitWith(async (_flags, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>()
-      const { runTargetCommand } = await import('../context.js')
       return runTargetCommand<ValidateResult>(globals, {
         command: 'migrate validate',
         create: false,
         async run(target) {
-          const { validateMigrations } = await import('../../migrate/manage.js')
           return validateMigrations(target)
         },
         print(result, reporter) {
@@ -162,16 +154,13 @@ export function registerMigrateCommands(program: Command): void {
     .option('--rolled-back', 'remove it from the ledger so "up" runs it again')
     .action(exitWith(async (version: string, flags: { applied?: boolean; rolledBack?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>()
-      const { runTargetCommand } = await import('../context.js')
       return runTargetCommand(globals, {
         command: 'migrate resolve',
         create: false,
         async run(target) {
           if (Boolean(flags.applied) === Boolean(flags.rolledBack)) {
-            const { UsageError } = await import('../../errors.js')
             throw new UsageError('say how the migration ended: --applied or --rolled-back')
           }
-          const { resolveMigration } = await import('../../migrate/manage.js')
           return resolveMigration(target, version, flags.applied ? 'applied' : 'rolled-back')
         },
         print: (result, reporter) => reporter.result(`${result.version}_${result.name} resolved as ${result.resolution}`),
@@ -184,12 +173,10 @@ export function registerMigrateCommands(program: Command): void {
     .argument('<version>', 'the newest migration the database already reflects')
     .action(exitWith(async (version: string, _flags, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>()
-      const { runTargetCommand } = await import('../context.js')
       return runTargetCommand(globals, {
         command: 'migrate baseline',
         create: true,
         async run(target) {
-          const { baselineMigrations } = await import('../../migrate/manage.js')
           return baselineMigrations(target, version)
         },
         print: (result, reporter) => reporter.result(`baselined ${result.baselined.length} migration(s) up to ${result.version}`),
@@ -202,12 +189,10 @@ export function registerMigrateCommands(program: Command): void {
     .argument('<version>', 'the edited migration')
     .action(exitWith(async (version: string, _flags, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>()
-      const { runTargetCommand } = await import('../context.js')
       return runTargetCommand(globals, {
         command: 'migrate restamp',
         create: false,
         async run(target) {
-          const { restampMigration } = await import('../../migrate/manage.js')
           return restampMigration(target, version)
         },
         print: (result, reporter) => reporter.result(`${result.version}: checksum updated to ${result.newChecksum}`),
@@ -221,8 +206,6 @@ async function commonOptions(flags: UpFlags, reporter: Reporter) {
     onEvent: (event) => reportEvent(reporter, event),
   }
   if (flags.lockTimeout !== undefined) {
-    const { parseDuration } = await import('../../config/duration.js')
-    const { UsageError } = await import('../../errors.js')
     try {
       options.lockWaitTimeoutMs = parseDuration(flags.lockTimeout, '--lock-timeout')
     } catch (error) {
@@ -235,7 +218,6 @@ async function commonOptions(flags: UpFlags, reporter: Reporter) {
 async function positiveInteger(flag: string, value: string): Promise<number> {
   const number = Number(value)
   if (!Number.isInteger(number) || number < 1) {
-    const { UsageError } = await import('../../errors.js')
     throw new UsageError(`${flag} takes a whole number of at least 1, not "${value}"`)
   }
   return number

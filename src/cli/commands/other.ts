@@ -2,6 +2,11 @@ import type { Command } from 'commander'
 import type { GlobalOptions } from '../context.js'
 import { exitWith } from '../exit-codes.js'
 import type { WaitResult } from '../../targets/wait.js'
+import { makeReporter, reportFailure, runTargetCommand } from '../context.js'
+import { parseDuration } from '../../config/duration.js'
+import { UsageError } from '../../errors.js'
+import { waitForTarget } from '../../targets/wait.js'
+import { resolveConfig, selectTargets } from '../../config/resolve-config.js'
 
 export function registerOtherCommands(program: Command): void {
   program
@@ -10,9 +15,6 @@ export function registerOtherCommands(program: Command): void {
     .option('--timeout <duration>', 'how long to keep trying', '60s')
     .action(exitWith(async (flags: { timeout: string }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>()
-      const { runTargetCommand } = await import('../context.js')
-      const { parseDuration } = await import('../../config/duration.js')
-      const { UsageError } = await import('../../errors.js')
       return runTargetCommand<WaitResult>(globals, {
         command: 'wait',
         create: false,
@@ -23,8 +25,6 @@ export function registerOtherCommands(program: Command): void {
           } catch (error) {
             throw new UsageError(`--timeout: ${(error as Error).message}`)
           }
-          const { waitForTarget } = await import('../../targets/wait.js')
-          const { resolveConfig, selectTargets } = await import('../../config/resolve-config.js')
           const config = await resolveConfig({ ...(globals.config !== undefined && { configPath: globals.config }), ...(globals.url !== undefined && { url: globals.url }) })
           const resolved = selectTargets(config, { target: target.name })[0]!
           return waitForTarget(resolved, {
@@ -45,10 +45,8 @@ export function registerOtherCommands(program: Command): void {
     .description('print the resolved configuration, passwords redacted')
     .action(exitWith(async (_flags, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>()
-      const { makeReporter, reportFailure } = await import('../context.js')
       const reporter = makeReporter(globals)
       try {
-        const { resolveConfig } = await import('../../config/resolve-config.js')
         const resolved = await resolveConfig({ ...(globals.config !== undefined && { configPath: globals.config }), ...(globals.url !== undefined && { url: globals.url }) })
         const document = {
           source: resolved.source,
