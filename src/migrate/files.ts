@@ -41,6 +41,8 @@ export interface MigrationSet {
   migrations: MigrationFile[]
   /** Files in the directory that are not migrations (no leading version), reported as warnings. */
   ignored: string[]
+  /** false when the directory does not exist (a typo in the config, or no migration written yet). */
+  exists: boolean
 }
 
 const KNOWN_OPTIONS = ['transaction', 'lock_timeout', 'statement_timeout']
@@ -54,7 +56,7 @@ export function readMigrations(dir: string, cwd: string = process.cwd()): Migrat
   try {
     entries = readdirSync(dir)
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { dir, migrations: [], ignored: [] }
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { dir, migrations: [], ignored: [], exists: false }
     throw new DbopsError('E_MIGRATIONS_DIR', `cannot read the migrations directory ${dir}: ${(error as Error).message}`)
   }
   // Paths in messages: relative to the working directory when inside it, else from the migrations folder's parent.
@@ -100,7 +102,7 @@ export function readMigrations(dir: string, cwd: string = process.cwd()): Migrat
       })
     }
   }
-  return { dir, migrations, ignored }
+  return { dir, migrations, ignored, exists: true }
 }
 
 function readText(path: string): string {
@@ -139,7 +141,7 @@ export function parseDbmateFile(version: string, name: string, file: string, tex
   return {
     version,
     name,
-    id: `${version}_${name}`,
+    id: name ? `${version}_${name}` : version,
     format: 'dbmate',
     file,
     up: joinSections(parts.up, text, file),
@@ -181,7 +183,7 @@ export function parseGolangPair(
   return {
     version,
     name,
-    id: `${version}_${name}`,
+    id: name ? `${version}_${name}` : version,
     format: 'golang-migrate',
     file: upFile,
     up,

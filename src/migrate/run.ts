@@ -21,6 +21,8 @@ export interface MigrateOptions {
   onEvent?: (event: MigrateEvent) => void
   /** Overrides migrations.lockWaitTimeout for this run. */
   lockWaitTimeoutMs?: number
+  /** Aborting stops the run at the next migration boundary: the migration under way finishes first. */
+  signal?: AbortSignal
 }
 
 export interface UpOptions extends MigrateOptions {
@@ -133,6 +135,9 @@ export async function migrationStatus(target: Target, options: MigrateOptions = 
 
 function loadSet(target: Target, options: MigrateOptions): MigrationSet {
   const set = readMigrations(target.migrations.dir)
+  if (!set.exists) {
+    options.onEvent?.({ type: 'warning', target: target.name, message: `the migrations directory ${set.dir} does not exist (create it with "dbops migrate new <name>", or set migrations.dir)` })
+  }
   for (const file of set.ignored) {
     options.onEvent?.({ type: 'warning', target: target.name, message: `ignoring ${file}: its name does not start with a version` })
   }
@@ -197,6 +202,14 @@ async function runAll(target: Target, ledger: Ledger, plan: PreparedSection[], o
   const outcomes: MigrationOutcome[] = []
   for (const unit of plan) {
     const { migration, direction, transactional } = unit
+    // SQLite work is synchronous: give signal handlers a turn of the event loop between migrations.
+    if (options.signal) await new Promise((resolve) => setImmediate(resolve))
+    if (options.signal?.aborted) {
+      throw new DbopsError('E_INTERRUPTED', `interrupted before ${migration.id}; ${outcomes.length} migration(s) done before it`, {
+        hint: 'the database is at a migration boundary: run the command again to continue',
+        details: { done: outcomes.map((outcome) => outcome.version) },
+      })
+    }
     const base = { version: migration.version, name: migration.name, direction, transactional }
     if (options.dryRun) {
       outcomes.push({ ...base, status: 'planned', durationMs: null, sql: unit.script.trim() })
@@ -318,7 +331,7 @@ function statementError(unit: PreparedSection, error: unknown, lockTimeoutMs: nu
   const details = { location, sqlstate: error.sqlstate, statement: statement?.text.slice(0, 2000), migration: migration.version }
   const action = unit.direction === 'up' ? 'failed' : 'rollback failed'
   const undone = transactional
-    ? 'the migration was rolled back'
+    ? 'nothing of it was applied (rolled back): fix the file and run again'
     : `${statementIndex ?? 0} of ${statements.length} statements before it were applied; fix the database, then run "dbops migrate resolve ${migration.version} --applied" or "--rolled-back"`
   if (error.sqlstate === '55P03') {
     return new DbopsError('E_LOCK_TIMEOUT', `${migration.id} waited longer than lock_timeout (${formatDuration(lockTimeoutMs)}) for a lock at ${location}: ${error.message}`, {

@@ -201,9 +201,10 @@ export function registerMigrateCommands(program: Command): void {
 }
 
 async function commonOptions(flags: UpFlags, reporter: Reporter) {
-  const options: { dryRun: boolean; onEvent: (event: MigrateEvent) => void; lockWaitTimeoutMs?: number } = {
+  const options: { dryRun: boolean; onEvent: (event: MigrateEvent) => void; lockWaitTimeoutMs?: number; signal: AbortSignal } = {
     dryRun: flags.dryRun === true,
     onEvent: (event) => reportEvent(reporter, event),
+    signal: stopAtBoundaryOnSignal(reporter),
   }
   if (flags.lockTimeout !== undefined) {
     try {
@@ -213,6 +214,24 @@ async function commonOptions(flags: UpFlags, reporter: Reporter) {
     }
   }
   return options
+}
+
+/**
+ * Ctrl-C (or SIGTERM from a CI runner) lets the migration under way finish, then stops; a second one exits at once
+ * (the database rolls back the open transaction).
+ */
+let interruption: AbortController | undefined
+function stopAtBoundaryOnSignal(reporter: Reporter): AbortSignal {
+  if (interruption) return interruption.signal
+  const controller = (interruption = new AbortController())
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(signal === 'SIGINT' ? 130 : 143)
+    reporter.log('', `${signal}: stopping after the current migration (again to abort it)`)
+    controller.abort()
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  return controller.signal
 }
 
 async function positiveInteger(flag: string, value: string): Promise<number> {
