@@ -17,6 +17,8 @@ export interface ServerInfo {
  * cost is the commit's fsync; every extra round trip shows up directly against the psql floor.
  */
 export interface TransactionalUnit {
+  /** Parameterless statements run first in the transaction: the ledger's creation on a database's first migration. */
+  setup: readonly string[]
   /** The section's text exactly as written (PostgreSQL sends it verbatim so error positions map to the file). */
   script: string
   /** The same text split into statements; SQLite executes these one by one to know which one failed. */
@@ -93,11 +95,8 @@ export interface Backend {
   /** Whether the database exists yet (a SQLite file that was never created does not; nothing creates it on read). */
   exists(): boolean
   ping(): Promise<ServerInfo>
-  /**
-   * Makes sure the schema that will hold the ledger exists (PostgreSQL `CREATE SCHEMA IF NOT EXISTS`; SQLite: no
-   * schemas, nothing to do).
-   */
-  ensureSchema(schema: string): Promise<void>
+  /** Whether a schema exists (PostgreSQL; SQLite has only `main`, so always true). */
+  schemaExists(schema: string): Promise<boolean>
   /** Runs `fn` holding the migration lock for `lockName`; state must be read inside `fn`. */
   withMigrationLock<T>(lockName: string, options: LockOptions, fn: () => Promise<T>): Promise<T>
   runTransactional(unit: TransactionalUnit): Promise<UnitOutcome>

@@ -34,7 +34,8 @@ export interface TargetCommand<T> {
   command: string
   /** Whether the command may create the database (SQLite file). Read-only commands create nothing. */
   create: boolean
-  run(target: Target, reporter: Reporter): Promise<T>
+  /** `signal` aborts on Ctrl-C / SIGTERM: long commands stop at a safe point. */
+  run(target: Target, reporter: Reporter, signal: AbortSignal): Promise<T>
   /** Human output of a result (stdout). */
   print(result: T, reporter: Reporter, target: Target): void
   /** Exit code of a successful result: 1 when the answer is "no". */
@@ -57,10 +58,36 @@ export async function runTargetCommand<T>(globals: GlobalOptions, spec: TargetCo
   } catch (error) {
     return reportFailure(reporter, globals, undefined, error)
   }
+  await reporter.prepare()
+  const interruption = new AbortController()
+  // The first Ctrl-C (or a CI runner's SIGTERM) lets the work under way reach a safe point; a second exits at once.
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interruption.signal.aborted) process.exit(signal === 'SIGINT' ? 130 : 143)
+    reporter.log('', `${signal}: stopping at the next safe point (again to abort)`)
+    interruption.abort()
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  try {
+    return await runResolvedTargets(globals, spec, reporter, targets, interruption.signal)
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+    reporter.close()
+  }
+}
+
+async function runResolvedTargets<T>(
+  globals: GlobalOptions,
+  spec: TargetCommand<T>,
+  reporter: Reporter,
+  targets: ResolvedTarget[],
+  signal: AbortSignal,
+): Promise<number> {
   const runOne = async (resolved: ResolvedTarget): Promise<{ result: T; code: number }> => {
     const target = await connectTarget(resolved, { command: spec.command, create: spec.create })
     try {
-      const result = await spec.run(target, reporter)
+      const result = await spec.run(target, reporter, signal)
       if (!globals.json) spec.print(result, reporter, target)
       return { result, code: spec.exitCode?.(result) ?? EXIT.ok }
     } finally {

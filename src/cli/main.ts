@@ -8,7 +8,7 @@ import { EXIT } from './exit-codes.js'
  * The program and its command table. Database drivers (pg, better-sqlite3) and heavy libraries (cosmiconfig, ora,
  * kysely) are imported only when an action needs them, so `dbops --help` loads no database driver.
  */
-export function buildProgram(): Command {
+export function buildProgram(json = false): Command {
   const program = new Command('dbops')
     .description('database chores for PostgreSQL and SQLite: migrations, and more to come')
     .version(VERSION, '-V, --version')
@@ -20,7 +20,13 @@ export function buildProgram(): Command {
     .option('--json', 'print one JSON document on stdout')
     .option('--verbose', 'show stack traces of errors')
     .option('--no-color', 'no colours (also NO_COLOR=1)')
-    .showHelpAfterError('(run "dbops --help" for usage)')
+    .configureOutput({
+      // One line, like every other dbops error; with --json the JSON document on stdout instead.
+      outputError: (text, write) => {
+        if (json) usageErrors.push(text.replace(/^error: /, '').trim())
+        else write(`${text.trim()} (hint: run "dbops --help" for usage)\n`)
+      },
+    })
     .exitOverride()
   registerMigrateCommands(program)
   registerOtherCommands(program)
@@ -33,14 +39,22 @@ Without a config file dbops uses --url, then DATABASE_URL, then sqlite:./dev.db.
   return program
 }
 
+const usageErrors: string[] = []
+
 export async function main(argv: string[] = process.argv): Promise<number> {
-  const program = buildProgram()
+  const json = argv.includes('--json')
+  const program = buildProgram(json)
   try {
     await program.parseAsync(argv)
   } catch (error) {
     if (error instanceof CommanderError) {
       // --help and --version exit 0; anything commander refuses is a usage error.
-      return error.exitCode === 0 ? EXIT.ok : EXIT.usage
+      if (error.exitCode === 0) return EXIT.ok
+      if (json) {
+        const message = usageErrors[0] ?? error.message
+        process.stdout.write(JSON.stringify({ ok: false, error: { code: 'E_USAGE', message, hint: 'run "dbops --help" for usage' } }, null, 2) + '\n')
+      }
+      return EXIT.usage
     }
     throw error
   }

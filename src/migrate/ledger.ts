@@ -41,6 +41,7 @@ export class Ledger {
   readonly #location: LedgerLocation
   readonly #table: SqlFragment
   readonly qualifiedName: string
+  #creation: string[] | undefined
 
   constructor(backend: Backend, location: LedgerLocation) {
     this.#backend = backend
@@ -62,10 +63,37 @@ export class Ledger {
     }
   }
 
+  /**
+   * Plans the ledger's creation for the first migration's transaction, so a run whose first migration fails leaves
+   * no trace, not even an empty ledger. `creation` holds the statements until `created()` is called.
+   */
+  async deferCreation(): Promise<void> {
+    this.#creation = await this.#creationStatements()
+  }
+
+  /** Statements that create the ledger, when its creation is deferred and has not happened yet. */
+  get creation(): readonly string[] {
+    return this.#creation ?? []
+  }
+
+  created(): void {
+    this.#creation = undefined
+  }
+
+  /** Creates the ledger now (deferred or not). */
   async create(): Promise<void> {
-    if (this.#backend.ledgerSql.schemas) await this.#backend.ensureSchema(this.#location.schema)
+    for (const statement of this.#creation ?? (await this.#creationStatements())) await this.#backend.query({ sql: statement, parameters: [] })
+    this.#creation = undefined
+  }
+
+  async #creationStatements(): Promise<string[]> {
+    const statements: string[] = []
+    const { schema } = this.#location
+    if (this.#backend.ledgerSql.schemas && !(await this.#backend.schemaExists(schema))) {
+      statements.push(render(sql`CREATE SCHEMA IF NOT EXISTS ${identifier(schema)}`, this.#backend.ledgerSql.placeholder).sql)
+    }
     const timestamp = raw(this.#backend.ledgerSql.timestamp)
-    await this.#backend.query(
+    statements.push(
       this.#render(sql`CREATE TABLE IF NOT EXISTS ${this.#table} (
   version text PRIMARY KEY,
   name text NOT NULL,
@@ -82,8 +110,9 @@ export class Ledger {
   error_statement text,
   error_location text,
   dbops_version text
-)`),
+)`).sql,
     )
+    return statements
   }
 
   /** A query that returns a row when `version` is already recorded. */

@@ -20,6 +20,8 @@ export interface MigrationStatusEntry {
   outOfOrder: boolean
   /** Why a failed or running migration stopped: "statement 3 of 5 (file:line:col): message". */
   error: string | null
+  /** The statement that failed (transaction:false migrations), as recorded in the ledger. */
+  failedStatement: string | null
   hasDown: boolean
 }
 
@@ -49,6 +51,7 @@ export function migrationStates(files: readonly MigrationFile[], rows: readonly 
       appliedBy: row?.appliedBy ?? null,
       outOfOrder: !row && newestApplied !== undefined && compareVersions(file.version, newestApplied) < 0,
       error: row ? describeFailure(row) : null,
+      failedStatement: row?.errorStatement ?? null,
       hasDown: file.down !== undefined,
     }
   })
@@ -65,6 +68,7 @@ export function migrationStates(files: readonly MigrationFile[], rows: readonly 
       appliedBy: row.appliedBy,
       outOfOrder: false,
       error: describeFailure(row),
+      failedStatement: row.errorStatement,
       hasDown: false,
     })
   }

@@ -162,7 +162,7 @@ async function withLedgerState(
   return target.backend.withMigrationLock(ledger.qualifiedName, lockOptions, async () => {
     let rows = await ledger.read()
     if (rows === undefined) {
-      await ledger.create()
+      await ledger.deferCreation()
       rows = []
     }
     rows = await waitForLiveRuns(ledger, rows, lockOptions.timeoutMs)
@@ -243,6 +243,7 @@ async function runTransactional(target: Target, ledger: Ledger, unit: PreparedSe
   const timeouts = timeoutsFor(target, unit)
   try {
     const outcome = await target.backend.runTransactional({
+      setup: ledger.creation,
       script: unit.script,
       statements: unit.statements,
       guard: direction === 'up' ? ledger.recordedQuery(migration.version) : ledger.notRecordedQuery(migration.version),
@@ -252,6 +253,7 @@ async function runTransactional(target: Target, ledger: Ledger, unit: PreparedSe
           : ledger.deleteQuery(migration.version),
       ...timeouts,
     })
+    ledger.created()
     if (outcome.skipped) await refuseIfFailedMeanwhile(ledger, migration)
     return { skipped: outcome.skipped, durationMs: outcome.elapsedMs }
   } catch (error) {
@@ -277,7 +279,9 @@ async function runStatements(target: Target, ledger: Ledger, unit: PreparedSecti
   const { migration, direction, statements } = unit
   const timeouts = timeoutsFor(target, unit)
   const started = performance.now()
+  if (ledger.creation.length > 0) await ledger.create()
   const claim = await target.backend.runTransactional({
+    setup: [],
     script: '',
     statements: [],
     guard: direction === 'up' ? ledger.recordedQuery(migration.version) : ledger.notRecordedQuery(migration.version),

@@ -16,11 +16,13 @@ export interface ReporterOptions {
 export class Reporter {
   readonly color: ChalkInstance
   readonly interactive: boolean
-  #spinner: { text: string; succeed(text: string): void; stop(): void; start(): unknown } | undefined
+  #ora: typeof import('ora').default | undefined
+  #spinner: import('ora').Ora | undefined
 
   constructor(readonly options: ReporterOptions) {
     this.color = new Chalk({ level: options.color ? 1 : 0 })
-    this.interactive = Boolean(process.stderr.isTTY) && !options.json && !options.prefixTargets
+    // A terminal that reports no width (some pseudo-terminals) makes ora clear lines forever: no spinner there.
+    this.interactive = Boolean(process.stderr.isTTY) && (process.stderr.columns ?? 0) > 0 && !options.json && !options.prefixTargets
   }
 
   /** A result line (stdout), human mode only. */
@@ -42,21 +44,36 @@ export class Reporter {
     this.log(target, this.color.yellow(`warning: ${text}`))
   }
 
-  /** Starts a spinner on a TTY; elsewhere nothing until `finish` prints the whole line. */
-  async begin(target: string, text: string): Promise<void> {
-    if (!this.interactive) return
+  /** Loads the spinner library when there is a terminal to spin on (ora is not worth loading otherwise). */
+  async prepare(): Promise<void> {
+    if (this.interactive && !this.#ora) this.#ora = (await import('ora')).default
+  }
+
+  /** Starts a spinner on a TTY (after `prepare`); elsewhere nothing until `finish` prints the whole line. */
+  begin(_target: string, text: string): void {
+    if (!this.#ora) return
     this.#stopSpinner()
-    const { default: ora } = await import('ora')
-    this.#spinner = ora({ text: scrubSecrets(text), stream: process.stderr, color: 'cyan' }).start()
+    this.#spinner = this.#ora({
+      text: scrubSecrets(text),
+      stream: process.stderr,
+      color: this.options.color ? 'cyan' : false,
+      // Raw-mode stdin would swallow Ctrl-C while synchronous SQLite work blocks the event loop.
+      discardStdin: false,
+    }).start()
   }
 
   finish(target: string, text: string): void {
     if (this.#spinner) {
-      this.#spinner.succeed(scrubSecrets(text))
+      this.#spinner.stopAndPersist({ symbol: this.color.green('✔'), text: scrubSecrets(text) })
       this.#spinner = undefined
       return
     }
     this.log(target, text)
+  }
+
+  /** Stops anything still spinning: a spinner left running keeps the process alive. */
+  close(): void {
+    this.#stopSpinner()
   }
 
   error(target: string | undefined, message: string, hint: string | undefined, stack?: string): void {

@@ -89,9 +89,10 @@ export class PostgresBackend implements Backend {
     return { engine: 'postgres', version: String(rows[0]?.server_version), latencyMs: performance.now() - started }
   }
 
-  async ensureSchema(schema: string): Promise<void> {
+  async schemaExists(schema: string): Promise<boolean> {
+    // Checked first: CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege even when the schema exists.
     const { rows } = await this.#query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])
-    if (rows.length === 0) await this.#query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`)
+    return rows.length > 0
   }
 
   async withMigrationLock<T>(lockName: string, options: LockOptions, fn: () => Promise<T>): Promise<T> {
@@ -105,8 +106,10 @@ export class PostgresBackend implements Backend {
     await this.connect()
     const prefix =
       `BEGIN;SET LOCAL lock_timeout = '${unit.lockTimeoutMs}ms';` +
-      `SET LOCAL statement_timeout = '${unit.statementTimeoutMs}ms';\n`
-    const prefixStatements = 3
+      `SET LOCAL statement_timeout = '${unit.statementTimeoutMs}ms';` +
+      unit.setup.map((statement) => `${statement};`).join('') +
+      '\n'
+    const prefixStatements = 3 + unit.setup.length
     const ledgerWrite = inlineParameters(unit.ledgerWrite.sql, unit.ledgerWrite.parameters)
     const text = `${prefix}${unit.script}\n;${ledgerWrite};COMMIT`
     const query = new CountingQuery(text)
@@ -193,8 +196,4 @@ function scriptOffset(text: string, position: string | undefined, start: number,
   }
   const inScript = offset - start
   return inScript >= 0 && inScript <= length ? inScript : undefined
-}
-
-export function quoteIdentifier(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`
 }

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs'
+import { existsSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import type BetterSqlite3 from 'better-sqlite3'
 import type { Kysely } from 'kysely'
@@ -25,6 +25,7 @@ export class SqliteBackend implements Backend {
   #database: BetterSqlite3.Database | undefined
   #kysely: Kysely<any> | undefined
   readonly #statements = new Map<string, BetterSqlite3.Statement>()
+  #createdFile = false
 
   constructor(path: string, readonly redactedUrl: string, options: OpenOptions) {
     this.#path = path
@@ -40,6 +41,7 @@ export class SqliteBackend implements Backend {
       })
     }
     try {
+      this.#createdFile = this.#path !== ':memory:' && !existsSync(this.#path)
       const database = new Database(this.#path, { timeout: this.#options.busyTimeoutMs ?? 5000 })
       if (this.#path !== ':memory:') database.pragma('journal_mode = WAL')
       this.#database = database
@@ -85,8 +87,9 @@ export class SqliteBackend implements Backend {
     return { engine: 'sqlite', version: row.version, latencyMs: performance.now() - started }
   }
 
-  async ensureSchema(): Promise<void> {
-    // SQLite has no schemas to create: the ledger lives in the main database.
+  async schemaExists(): Promise<boolean> {
+    // No schemas to create: the ledger lives in the main database.
+    return true
   }
 
   async withMigrationLock<T>(_lockName: string, _options: LockOptions, fn: () => Promise<T>): Promise<T> {
@@ -101,6 +104,7 @@ export class SqliteBackend implements Backend {
     database.exec('BEGIN IMMEDIATE')
     let index = -1
     try {
+      for (const statement of unit.setup) database.exec(statement)
       if (this.#prepare(unit.guard.sql).get(...unit.guard.parameters) !== undefined) {
         database.exec('ROLLBACK')
         return { skipped: true, elapsedMs: performance.now() - started }
@@ -130,8 +134,24 @@ export class SqliteBackend implements Backend {
 
   async close(): Promise<void> {
     this.#statements.clear()
-    this.#database?.close()
+    const database = this.#database
     this.#database = undefined
+    if (!database) return
+    if (this.#createdFile && isEmpty(database)) {
+      // This run created the file and committed nothing to it (its first migration failed): leave no file behind.
+      database.close()
+      for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(this.#path + suffix, { force: true })
+      return
+    }
+    database.close()
+  }
+}
+
+function isEmpty(database: BetterSqlite3.Database): boolean {
+  try {
+    return (database.prepare('SELECT count(*) AS n FROM sqlite_master').get() as { n: number }).n === 0
+  } catch {
+    return false
   }
 }
 

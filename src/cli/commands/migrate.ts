@@ -55,9 +55,9 @@ export function registerMigrateCommands(program: Command): void {
       return runTargetCommand<MigrateResult>(globals, {
         command: 'migrate up',
         create: !flags.dryRun,
-        async run(target, reporter) {
+        async run(target, reporter, signal) {
           return migrateUp(target, {
-            ...(await commonOptions(flags, reporter)),
+            ...(await commonOptions(flags, reporter, signal)),
             ...(flags.to !== undefined && { to: flags.to }),
             ...(flags.steps !== undefined && { steps: await positiveInteger('--steps', flags.steps) }),
             ...(flags.allowOutOfOrder !== undefined && { allowOutOfOrder: true }),
@@ -79,12 +79,12 @@ export function registerMigrateCommands(program: Command): void {
       return runTargetCommand<MigrateResult>(globals, {
         command: 'migrate down',
         create: false,
-        async run(target, reporter) {
+        async run(target, reporter, signal) {
           if (flags.steps !== undefined && flags.to !== undefined) {
             throw new UsageError('--steps and --to cannot be used together', 'pick one')
           }
           return migrateDown(target, {
-            ...(await commonOptions(flags, reporter)),
+            ...(await commonOptions(flags, reporter, signal)),
             ...(flags.to !== undefined && { to: flags.to }),
             ...(flags.steps !== undefined && { steps: await positiveInteger('--steps', flags.steps) }),
           })
@@ -103,8 +103,8 @@ export function registerMigrateCommands(program: Command): void {
       return runTargetCommand<MigrateResult>(globals, {
         command: 'migrate redo',
         create: false,
-        async run(target, reporter) {
-          return migrateRedo(target, await commonOptions(flags, reporter))
+        async run(target, reporter, signal) {
+          return migrateRedo(target, await commonOptions(flags, reporter, signal))
         },
         print: printMigrateResult,
       })
@@ -200,11 +200,11 @@ export function registerMigrateCommands(program: Command): void {
     }))
 }
 
-async function commonOptions(flags: UpFlags, reporter: Reporter) {
+async function commonOptions(flags: UpFlags, reporter: Reporter, signal: AbortSignal) {
   const options: { dryRun: boolean; onEvent: (event: MigrateEvent) => void; lockWaitTimeoutMs?: number; signal: AbortSignal } = {
     dryRun: flags.dryRun === true,
     onEvent: (event) => reportEvent(reporter, event),
-    signal: stopAtBoundaryOnSignal(reporter),
+    signal,
   }
   if (flags.lockTimeout !== undefined) {
     try {
@@ -214,24 +214,6 @@ async function commonOptions(flags: UpFlags, reporter: Reporter) {
     }
   }
   return options
-}
-
-/**
- * Ctrl-C (or SIGTERM from a CI runner) lets the migration under way finish, then stops; a second one exits at once
- * (the database rolls back the open transaction).
- */
-let interruption: AbortController | undefined
-function stopAtBoundaryOnSignal(reporter: Reporter): AbortSignal {
-  if (interruption) return interruption.signal
-  const controller = (interruption = new AbortController())
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (controller.signal.aborted) process.exit(signal === 'SIGINT' ? 130 : 143)
-    reporter.log('', `${signal}: stopping after the current migration (again to abort it)`)
-    controller.abort()
-  }
-  process.on('SIGINT', onSignal)
-  process.on('SIGTERM', onSignal)
-  return controller.signal
 }
 
 async function positiveInteger(flag: string, value: string): Promise<number> {
@@ -246,7 +228,7 @@ function reportEvent(reporter: Reporter, event: MigrateEvent): void {
   const verb = (direction: 'up' | 'down') => (direction === 'up' ? 'applying' : 'rolling back')
   switch (event.type) {
     case 'start':
-      void reporter.begin(event.target, `${verb(event.direction)} ${event.id}${event.transactional ? '' : ' (no transaction)'} ...`)
+      reporter.begin(event.target, `${verb(event.direction)} ${event.id}${event.transactional ? '' : ' (no transaction)'} ...`)
       break
     case 'done':
       reporter.finish(event.target, `${verb(event.direction)} ${event.id} ... done in ${formatMs(event.durationMs)}`)
@@ -310,6 +292,7 @@ function printStatus(result: StatusResult, reporter: Reporter): void {
   reporter.result(formatTable(['VERSION', 'NAME', 'STATE', 'APPLIED AT'], rows))
   for (const entry of result.migrations.filter((candidate) => candidate.error)) {
     reporter.result(color.red(`${entry.version}_${entry.name}: ${entry.error}`))
+    if (entry.failedStatement) reporter.result(color.red(`  failed statement: ${oneLine(entry.failedStatement, 200)}`))
   }
   const { summary } = result
   const parts = [`${summary.applied} applied`, `${summary.pending} pending`]
@@ -317,6 +300,11 @@ function printStatus(result: StatusResult, reporter: Reporter): void {
   if (summary.failed) parts.push(`${summary.failed} failed`)
   if (summary.missing) parts.push(`${summary.missing} missing file(s)`)
   reporter.result(parts.join(', '))
+}
+
+function oneLine(text: string, max: number): string {
+  const line = text.replace(/\s+/g, ' ').trim()
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line
 }
 
 function formatMs(ms: number): string {
