@@ -67,6 +67,7 @@ const median = (values) => {
 }
 const seconds = (ms) => `${(ms / 1000).toFixed(2)} s`
 const ratio = (a, b) => `${(a / b).toFixed(2)}x`
+const spread = (label, values) => `${label} runs ${values.map((v) => (v / 1000).toFixed(2)).join(' ')} s`
 
 /** Runs a command, throws on a non-zero exit (with its stderr), returns { ms, stdout, stderr }. */
 function run(command, commandArgs, { cwd, stdinFile, env } = {}) {
@@ -305,6 +306,7 @@ function main() {
     const mine = medians['postgres dbops']
     results.postgres = { floorMs: floor, dbopsMs: mine, ratio: mine / floor, target: 1.05, samples: { floor: samples['postgres floor'], dbops: samples['postgres dbops'] } }
     console.log(`postgres: floor ${seconds(floor)}, dbops ${seconds(mine)}, ratio ${ratio(mine, floor)} (target <= 1.05x)  [floor: one psql -f, BEGIN/COMMIT per migration]`)
+    console.log(`          ${spread('floor', samples['postgres floor'])}; ${spread('dbops', samples['postgres dbops'])}; fastest dbops / fastest floor ${ratio(Math.min(...samples['postgres dbops']), Math.min(...samples['postgres floor']))}`)
   }
   if (engines.includes('sqlite')) {
     const mine = medians['sqlite dbops']
@@ -330,6 +332,7 @@ function main() {
     console.log(`sqlite:   floor ${seconds(wal)}, dbops ${seconds(mine)}, ratio ${ratio(mine, wal)} (target <= 1.05x)  [floor: sqlite3 CLI, PRAGMA journal_mode=WAL (dbops opens SQLite in WAL mode), CLI default synchronous=FULL]`)
     console.log(`sqlite:   floor with WAL + PRAGMA synchronous=NORMAL ${seconds(walNormal)}: dbops ${ratio(mine, walNormal)} of it`)
     console.log(`sqlite:   floor with the default rollback journal ${seconds(rollback)}: dbops ${ratio(mine, rollback)} of it`)
+    console.log(`          ${spread('floor (WAL)', samples['sqlite floor wal'])}; ${spread('dbops', samples['sqlite dbops'])}; fastest dbops / fastest floor (WAL) ${ratio(Math.min(...samples['sqlite dbops']), Math.min(...samples['sqlite floor wal']))}, (WAL, NORMAL) ${ratio(Math.min(...samples['sqlite dbops']), Math.min(...samples['sqlite floor wal normal']))}`)
   }
   console.log(`(every dbops run checked: ${count} applied ledger rows and 10 rows in t_${last}; floors checked the same way)`)
   if (wantJson) {

@@ -20,13 +20,15 @@ export interface GlobalOptions {
   color?: boolean
 }
 
-export function makeReporter(globals: GlobalOptions): Reporter {
-  return new Reporter({
+export async function makeReporter(globals: GlobalOptions): Promise<Reporter> {
+  const reporter = new Reporter({
     json: globals.json === true,
     color: globals.color !== false && !('NO_COLOR' in process.env && process.env.NO_COLOR !== '') && Boolean(process.stdout.isTTY || process.stderr.isTTY),
     verbose: globals.verbose === true,
     prefixTargets: globals.all === true,
   })
+  await reporter.prepare()
+  return reporter
 }
 
 export interface TargetCommand<T> {
@@ -47,7 +49,7 @@ export interface TargetCommand<T> {
  * bounded concurrency, report each result, and return the worst exit code. Errors become one line, or JSON.
  */
 export async function runTargetCommand<T>(globals: GlobalOptions, spec: TargetCommand<T>): Promise<number> {
-  const reporter = makeReporter(globals)
+  const reporter = await makeReporter(globals)
   registerSecretsFromUrl(globals.url)
   registerSecretsFromUrl(process.env.DATABASE_URL)
   let targets: ResolvedTarget[]
@@ -58,7 +60,6 @@ export async function runTargetCommand<T>(globals: GlobalOptions, spec: TargetCo
   } catch (error) {
     return reportFailure(reporter, globals, undefined, error)
   }
-  await reporter.prepare()
   const interruption = new AbortController()
   // The first Ctrl-C (or a CI runner's SIGTERM) lets the work under way reach a safe point; a second exits at once.
   const onSignal = (signal: NodeJS.Signals) => {

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import { stat, unlink, writeFile } from 'node:fs/promises'
 import { existsSync, readFileSync } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
@@ -178,7 +177,7 @@ async function loadTypeScript(filepath: string): Promise<unknown> {
     throw new Error(`${where}${first.text}`)
   }
 
-  const compiled = `${filepath}.timestamp-${Date.now()}-${randomBytes(4).toString('hex')}.mjs`
+  const compiled = `${filepath}.timestamp-${Date.now()}-${process.pid.toString(36)}${Math.random().toString(36).slice(2, 8)}.mjs`
   await writeFile(compiled, code)
   try {
     return await loadModule(compiled)

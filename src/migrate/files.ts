@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createRequire } from 'node:module'
 import { readdirSync, readFileSync } from 'node:fs'
 import { basename, join, relative } from 'node:path'
 import { DbopsError } from '../errors.js'
@@ -239,7 +239,14 @@ function parseOptions(text: string, where: string, defaultTransaction: boolean):
 /** sha256 over the text with line endings normalised and trailing whitespace trimmed, prefixed with the algorithm. */
 export function checksumOf(text: string): string {
   const normalised = text.replace(/\r\n?/g, '\n').replace(/\s+$/, '')
-  return `sha256:${createHash('sha256').update(normalised).digest('hex')}`
+  return `sha256:${crypto().createHash('sha256').update(normalised).digest('hex')}`
+}
+
+// node:crypto initialises OpenSSL when loaded (several ms): only commands that read migrations pay for it.
+let cryptoModule: typeof import('node:crypto') | undefined
+function crypto(): typeof import('node:crypto') {
+  cryptoModule ??= createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')
+  return cryptoModule
 }
 
 /** Versions compare as numbers of any length: `20240101120000` and `001` both work, leading zeros don't matter. */

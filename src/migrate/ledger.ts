@@ -112,6 +112,9 @@ export class Ledger {
   dbops_version text
 )`).sql,
     )
+    // Each insert reads MAX(applied_seq): without an index that is a scan per migration, quadratic over a long history.
+    const index = identifier(`${this.#location.table}_applied_seq`)
+    statements.push(this.#render(sql`CREATE INDEX IF NOT EXISTS ${index} ON ${this.#table} (applied_seq)`).sql)
     return statements
   }
 

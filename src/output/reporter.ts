@@ -1,5 +1,16 @@
-import { Chalk, type ChalkInstance } from 'chalk'
 import { scrubSecrets } from './redact.js'
+
+/** The few styles dbops uses. Plain identity functions unless colour is on. */
+export interface Colors {
+  green(text: string): string
+  red(text: string): string
+  yellow(text: string): string
+  dim(text: string): string
+  bold(text: string): string
+}
+
+const plain = (text: string) => text
+const NO_COLORS: Colors = { green: plain, red: plain, yellow: plain, dim: plain, bold: plain }
 
 export interface ReporterOptions {
   json: boolean
@@ -14,13 +25,13 @@ export interface ReporterOptions {
  * carries exactly one JSON document. Everything passes through the secret scrubber.
  */
 export class Reporter {
-  readonly color: ChalkInstance
+  /** Replaced by chalk in `prepare` when colour is on: chalk's terminal detection costs start-up time otherwise. */
+  color: Colors = NO_COLORS
   readonly interactive: boolean
   #ora: typeof import('ora').default | undefined
   #spinner: import('ora').Ora | undefined
 
   constructor(readonly options: ReporterOptions) {
-    this.color = new Chalk({ level: options.color ? 1 : 0 })
     // A terminal that reports no width (some pseudo-terminals) makes ora clear lines forever: no spinner there.
     this.interactive = Boolean(process.stderr.isTTY) && (process.stderr.columns ?? 0) > 0 && !options.json && !options.prefixTargets
   }
@@ -46,6 +57,10 @@ export class Reporter {
 
   /** Loads the spinner library when there is a terminal to spin on (ora is not worth loading otherwise). */
   async prepare(): Promise<void> {
+    if (this.options.color && this.color === NO_COLORS) {
+      const { Chalk } = await import('chalk')
+      this.color = new Chalk({ level: 1 })
+    }
     if (this.interactive && !this.#ora) this.#ora = (await import('ora')).default
   }
 

@@ -52,7 +52,7 @@ describe.each(ENGINES)('concurrent and interrupted runs on %s', (engine) => {
     const child = spawnCli(['--url', project.url, 'migrate', 'up'], { cwd: project.dir })
     const exited = waitForExit(child)
     if (engine === 'postgres') {
-      await until(async () => (await pgQuery(project.url, `SELECT 1 FROM pg_stat_activity WHERE query LIKE '%pg_sleep(2)%' AND pid <> pg_backend_pid()`)).length > 0, 20_000)
+      await until(async () => (await pgQuery(project.url, `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(2)%' AND pid <> pg_backend_pid()`)).length > 0, 20_000)
     } else {
       // Past start-up and the first migration, inside the long insert.
       await new Promise((resolve) => setTimeout(resolve, 700))
@@ -82,8 +82,8 @@ describe('PostgreSQL faults', () => {
     })
     const child = spawnCli(['--url', project.url, 'migrate', 'up'], { cwd: project.dir })
     const exited = waitForExit(child)
-    await until(async () => (await pgQuery(project.url, `SELECT 1 FROM pg_stat_activity WHERE application_name = 'dbops migrate up' AND query LIKE '%pg_sleep(20)%'`)).length > 0, 20_000)
-    await pgQuery(project.url, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'dbops migrate up'`)
+    await until(async () => (await pgQuery(project.url, `SELECT 1 FROM pg_stat_activity WHERE application_name = 'dbops migrate up' AND datname = current_database() AND query LIKE '%pg_sleep(20)%'`)).length > 0, 20_000)
+    await pgQuery(project.url, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'dbops migrate up' AND datname = current_database()`)
     const result = await exited
     expect(result.code).toBe(2)
     const lines = result.stderr.trim().split('\n').filter((line) => !/^applying .* done/.test(line))
@@ -98,7 +98,7 @@ describe('PostgreSQL faults', () => {
     const project = await makeProject('postgres', { '001_slow.sql': migration('SELECT pg_sleep(3);') })
     const first = spawnCli(['--url', project.url, 'migrate', 'up'], { cwd: project.dir })
     const firstExit = waitForExit(first)
-    await until(async () => (await pgQuery(project.url, `SELECT 1 FROM pg_stat_activity WHERE query LIKE '%pg_sleep(3)%' AND pid <> pg_backend_pid()`)).length > 0, 20_000)
+    await until(async () => (await pgQuery(project.url, `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(3)%' AND pid <> pg_backend_pid()`)).length > 0, 20_000)
     const second = await cli(project, ['migrate', 'up', '--lock-timeout', '500ms', '--json'])
     expect(second.code).toBe(2)
     expect(second.stderr).toMatch(/waiting for the migration lock, held by pid \d+, "dbops migrate up"/)

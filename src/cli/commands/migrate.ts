@@ -29,7 +29,7 @@ export function registerMigrateCommands(program: Command): void {
     .argument('<name>', 'what the migration does, e.g. add_users')
     .action(exitWith(async (name: string, _flags, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>()
-      const reporter = makeReporter(globals)
+      const reporter = await makeReporter(globals)
       try {
         const config = await resolveConfig({ ...(globals.config !== undefined && { configPath: globals.config }), ...(globals.url !== undefined && { url: globals.url }) })
         const [target] = selectTargets(config, globals.target === undefined ? {} : { target: globals.target })

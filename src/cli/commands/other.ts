@@ -45,7 +45,7 @@ export function registerOtherCommands(program: Command): void {
     .description('print the resolved configuration, passwords redacted')
     .action(exitWith(async (_flags, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>()
-      const reporter = makeReporter(globals)
+      const reporter = await makeReporter(globals)
       try {
         const resolved = await resolveConfig({ ...(globals.config !== undefined && { configPath: globals.config }), ...(globals.url !== undefined && { url: globals.url }) })
         const document = {
