@@ -103,13 +103,9 @@ export class PostgresBackend implements Backend {
   }
 
   async runTransactional(unit: TransactionalUnit): Promise<UnitOutcome> {
-    await this.connect()
-    const prefix =
-      `BEGIN;SET LOCAL lock_timeout = '${unit.lockTimeoutMs}ms';` +
-      `SET LOCAL statement_timeout = '${unit.statementTimeoutMs}ms';` +
-      unit.setup.map((statement) => `${statement};`).join('') +
-      '\n'
-    const prefixStatements = 3 + unit.setup.length
+    await this.#applyTimeouts(unit)
+    const prefix = `BEGIN;${unit.setup.map((statement) => `${statement};`).join('')}\n`
+    const prefixStatements = 1 + unit.setup.length
     const ledgerWrite = inlineParameters(unit.ledgerWrite.sql, unit.ledgerWrite.parameters)
     const text = `${prefix}${unit.script}\n;${ledgerWrite};COMMIT`
     const query = new CountingQuery(text)
@@ -136,15 +132,7 @@ export class PostgresBackend implements Backend {
   }
 
   async runStatement(statement: string, timeouts: { lockTimeoutMs: number; statementTimeoutMs: number }): Promise<void> {
-    await this.connect()
-    // Separate messages: a multi-statement query is an implicit transaction, which CONCURRENTLY refuses.
-    if (timeouts.lockTimeoutMs !== this.#sessionTimeouts.lockTimeoutMs) {
-      await this.#query(`SET lock_timeout = '${timeouts.lockTimeoutMs}ms'`)
-    }
-    if (timeouts.statementTimeoutMs !== this.#sessionTimeouts.statementTimeoutMs) {
-      await this.#query(`SET statement_timeout = '${timeouts.statementTimeoutMs}ms'`)
-    }
-    this.#sessionTimeouts = { ...timeouts }
+    await this.#applyTimeouts(timeouts)
     try {
       await this.#client.query(statement)
     } catch (error) {
@@ -154,6 +142,19 @@ export class PostgresBackend implements Backend {
         cause: error,
       })
     }
+  }
+
+  /**
+   * Session-level timeouts, set only when they change (a file with its own lock_timeout): the session is dbops' own,
+   * and a SET in every migration's message is work the server does a thousand times for nothing.
+   */
+  async #applyTimeouts(timeouts: { lockTimeoutMs: number; statementTimeoutMs: number }): Promise<void> {
+    await this.connect()
+    const current = this.#sessionTimeouts
+    if (timeouts.lockTimeoutMs === current.lockTimeoutMs && timeouts.statementTimeoutMs === current.statementTimeoutMs) return
+    // Its own message: inside a migration's message a failure would leave the timeouts unknown.
+    await this.#query(`SET lock_timeout = '${timeouts.lockTimeoutMs}ms'; SET statement_timeout = '${timeouts.statementTimeoutMs}ms'`)
+    this.#sessionTimeouts = { lockTimeoutMs: timeouts.lockTimeoutMs, statementTimeoutMs: timeouts.statementTimeoutMs }
   }
 
   isMissingTable(error: unknown): boolean {
