@@ -254,7 +254,7 @@ const measure = {
 // ---- main ---------------------------------------------------------------------------------------------------------
 function preflight() {
   if (!existsSync(dbopsBin)) die(`${dbopsBin} does not exist`)
-  if (!existsSync(join(repo, 'dist', 'cli', 'main.js'))) die('dist/ is missing: run "npm run build" first')
+  if (!existsSync(join(repo, 'dist', 'cli', 'main.cjs'))) die('dist/ is missing: run "npm run build" first')
   if (engines.includes('postgres')) {
     try {
       psql(adminUrl, 'SELECT 1')

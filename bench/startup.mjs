@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Cold start: `node -e 0` (bare node), `dbops --help`, and `dbops migrate status` against a SQLite and a PostgreSQL
 // database with 100 applied migrations, interleaved, medians and ratios vs bare node. Then checks that `--help` loads
-// no database driver (better-sqlite3, pg, kysely, the dist/chunks/*backend* chunks).
+// no database driver (better-sqlite3, pg, kysely: from node_modules or bundled in a dist/ file).
 //
 //   node bench/startup.mjs [--runs N] [--only postgres|sqlite] [--pg-url URL] [--json] [--keep]
 //
@@ -88,7 +88,7 @@ let pgDatabase
 
 function setup() {
   if (!existsSync(dbopsBin)) die(`${dbopsBin} does not exist`)
-  if (!existsSync(join(repo, 'dist', 'cli', 'main.js'))) die('dist/ is missing: run "npm run build" first')
+  if (!existsSync(join(repo, 'dist', 'cli', 'main.cjs'))) die('dist/ is missing: run "npm run build" first')
   mkdirSync(join(work, 'migrations'))
   writeFileSync(join(work, 'dbops.config.json'), `${JSON.stringify({ migrations: { dir: 'migrations' } })}\n`)
   for (let i = 0; i < MIGRATIONS; i++) {

@@ -1,8 +1,12 @@
 // Bundles the CLI and the library with esbuild, then emits type declarations with tsc.
-// A bundle is what keeps `dbops migrate status` close to bare node start-up: unbundled, kysely alone is ~400 ES
-// modules and every module file costs a resolve and a read (see ../shared/research/measurements.md). dbops' own code
-// is bundled statically; drivers and heavy libraries sit behind dynamic imports, so each becomes one chunk that
-// loads only when a command needs it.
+//
+// Start-up time is a product feature (`dbops migrate status` should cost little more than starting node), so:
+// - The CLI is CommonJS: Node 20's ES module loader alone costs ~12 ms before any code runs, and CommonJS files load
+//   synchronously. dbops' own code and commander are one file, dist/cli/main.cjs.
+// - Heavy libraries are each one file in dist/vendor/, required only when a command needs them: pg, kysely,
+//   cosmiconfig, ora, chalk. Unbundled, kysely alone is ~400 modules (see ../shared/research/measurements.md).
+// - better-sqlite3 (a native addon) and esbuild (a native binary, for TypeScript configs) stay in node_modules.
+// The library (dist/index.js) is ES modules with code splitting, as library users import it.
 import { build } from 'esbuild'
 import { execFileSync } from 'node:child_process'
 import { readFileSync, rmSync } from 'node:fs'
@@ -11,6 +15,9 @@ import { createRequire } from 'node:module'
 const require = createRequire(import.meta.url)
 const { version } = JSON.parse(readFileSync('package.json', 'utf8'))
 rmSync('dist', { recursive: true, force: true })
+
+const VENDOR = ['pg', 'kysely', 'cosmiconfig', 'ora', 'chalk']
+const NATIVE = ['better-sqlite3', 'pg-native', 'esbuild', 'typescript']
 
 // pg probes for Cloudflare Workers when it loads (pg/lib/stream.js) by constructing a fetch Response, which on Node
 // 20 loads undici: ~40 ms of every PostgreSQL command's start-up. dbops runs on Node only.
@@ -26,24 +33,68 @@ const pgOnNode = {
   },
 }
 
+// The CLI requires vendor libraries from dist/vendor/ instead of bundling them into main.cjs.
+const vendorFiles = {
+  name: 'vendor-files',
+  setup(build) {
+    build.onResolve({ filter: new RegExp(`^(${VENDOR.join('|')})$`) }, ({ path }) => ({ path: `../vendor/${path}.cjs`, external: true }))
+  },
+}
+
 const common = {
-  plugins: [pgOnNode],
   bundle: true,
-  splitting: true,
-  format: 'esm',
   platform: 'node',
   target: 'node20.19',
-  // Native addons and optional peers stay outside the bundle.
-  external: ['better-sqlite3', 'pg-native', 'esbuild', 'typescript'],
-  // Bundled CommonJS (pg, cosmiconfig) calls require() for node built-ins.
-  banner: { js: "import { createRequire as __dbopsCreateRequire } from 'node:module'; const require = __dbopsCreateRequire(import.meta.url);" },
   define: { __DBOPS_VERSION__: JSON.stringify(version) },
   sourcemap: 'linked',
   logLevel: 'warning',
 }
 
-// Two builds, so the CLI's chunks are not cut along the library's export surface (fewer files to load).
-await build({ ...common, entryPoints: { main: 'src/cli/main.ts' }, outdir: 'dist/cli', chunkNames: 'chunks/[name]-[hash]' })
-await build({ ...common, entryPoints: { index: 'src/index.ts' }, outdir: 'dist', chunkNames: 'chunks/[name]-[hash]' })
+await build({
+  ...common,
+  entryPoints: Object.fromEntries(VENDOR.map((name) => [name, `vendor:${name}`])),
+  outdir: 'dist/vendor',
+  outExtension: { '.js': '.cjs' },
+  format: 'cjs',
+  external: NATIVE,
+  plugins: [
+    pgOnNode,
+    {
+      name: 'vendor-entries',
+      setup(build) {
+        build.onResolve({ filter: /^vendor:/ }, ({ path }) => ({ path: path.slice('vendor:'.length), namespace: 'vendor' }))
+        build.onLoad({ filter: /.*/, namespace: 'vendor' }, ({ path }) => ({ contents: `module.exports = require(${JSON.stringify(path)})`, resolveDir: '.', loader: 'js' }))
+      },
+    },
+  ],
+})
+
+await build({
+  ...common,
+  entryPoints: { main: 'src/cli/main.ts' },
+  outdir: 'dist/cli',
+  outExtension: { '.js': '.cjs' },
+  format: 'cjs',
+  external: NATIVE,
+  plugins: [vendorFiles],
+  // import.meta.url has no CommonJS equivalent; createRequire() only needs this file's location.
+  define: { ...common.define, 'import.meta.url': '__dbopsFileUrl', __DBOPS_COMMONJS__: 'true' },
+  // import() of a vendor file becomes require(): import() would start the ES module loader for a CommonJS file.
+  supported: { 'dynamic-import': false },
+  banner: { js: "const __dbopsFileUrl = require('node:url').pathToFileURL(__filename).href;" },
+})
+
+await build({
+  ...common,
+  entryPoints: { index: 'src/index.ts' },
+  outdir: 'dist',
+  chunkNames: 'chunks/[name]-[hash]',
+  format: 'esm',
+  splitting: true,
+  external: NATIVE,
+  plugins: [pgOnNode],
+  // Bundled CommonJS (pg, cosmiconfig) calls require() for node built-ins.
+  banner: { js: "import { createRequire as __dbopsCreateRequire } from 'node:module'; const require = __dbopsCreateRequire(import.meta.url);" },
+})
 
 execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { stdio: 'inherit' })

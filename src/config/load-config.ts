@@ -195,9 +195,20 @@ async function loadTypeScript(filepath: string): Promise<unknown> {
  * retries with require(), and on Node 20.19 (require of ES modules) that second error replaces the useful first one.
  */
 async function loadModule(filepath: string): Promise<unknown> {
-  const module = (await import(pathToFileURL(filepath).href)) as { default?: unknown }
+  const module = (await importUrl(pathToFileURL(filepath).href)) as { default?: unknown }
   if (module.default === undefined) {
     throw new Error('has no default export (write: export default defineConfig({ ... }))')
   }
   return module.default
 }
+
+/**
+ * The CLI is bundled as CommonJS (faster start-up), where esbuild turns import() into require(), and require()
+ * cannot load an ES module config on Node 20: there, a real import() is kept out of the bundler's sight.
+ */
+const importUrl: (url: string) => Promise<unknown> =
+  typeof __DBOPS_COMMONJS__ !== 'undefined' && __DBOPS_COMMONJS__
+    ? (new Function('url', 'return import(url)') as (url: string) => Promise<unknown>)
+    : (url) => import(url)
+
+declare const __DBOPS_COMMONJS__: boolean | undefined

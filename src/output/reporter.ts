@@ -61,7 +61,11 @@ export class Reporter {
       const { Chalk } = await import('chalk')
       this.color = new Chalk({ level: 1 })
     }
-    if (this.interactive && !this.#ora) this.#ora = (await import('ora')).default
+    if (this.interactive && !this.#ora) {
+      const loaded = await import('ora')
+      // From the CommonJS bundle the whole module arrives as `default`.
+      this.#ora = typeof loaded.default === 'function' ? loaded.default : (loaded.default as unknown as typeof loaded).default
+    }
   }
 
   /** Starts a spinner on a TTY (after `prepare`); elsewhere nothing until `finish` prints the whole line. */
