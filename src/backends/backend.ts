@@ -100,8 +100,13 @@ export interface Backend {
   /** Runs `fn` holding the migration lock for `lockName`; state must be read inside `fn`. */
   withMigrationLock<T>(lockName: string, options: LockOptions, fn: () => Promise<T>): Promise<T>
   runTransactional(unit: TransactionalUnit): Promise<UnitOutcome>
-  /** Runs one statement outside any transaction (transaction:false migrations), with the same timeouts. */
-  runStatement(statement: string, timeouts: { lockTimeoutMs: number; statementTimeoutMs: number }): Promise<void>
+  /**
+   * Before a transaction:false migration: the session's settings as on a fresh connection, plus the migration's
+   * timeouts (transactional units do the same inside their own transaction).
+   */
+  prepareSession(timeouts: { lockTimeoutMs: number; statementTimeoutMs: number }): Promise<void>
+  /** Runs one statement as its own message, outside dbops' transactions (transaction:false migrations). */
+  runStatement(statement: string): Promise<void>
   /** true when `error` says the table does not exist (the ledger before the first migration). */
   isMissingTable(error: unknown): boolean
   close(): Promise<void>

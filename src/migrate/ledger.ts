@@ -199,6 +199,24 @@ export interface LedgerUpdate {
   touch?: boolean
 }
 
+/**
+ * Whether the process that owns a `running` row is still there: 'alive' or 'gone' when it ran on this host,
+ * 'unknown' for another host (or no owner recorded).
+ */
+export function ownerState(row: LedgerRow): 'alive' | 'gone' | 'unknown' {
+  if (!row.owner) return 'unknown'
+  const separator = row.owner.lastIndexOf(':')
+  const pid = Number(row.owner.slice(separator + 1))
+  if (row.owner.slice(0, separator) !== hostname() || !Number.isInteger(pid) || pid <= 0) return 'unknown'
+  if (pid === process.pid) return 'alive'
+  try {
+    process.kill(pid, 0)
+    return 'alive'
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM' ? 'alive' : 'gone'
+  }
+}
+
 let cachedAppliedBy: string | undefined
 function appliedBy(): string {
   if (cachedAppliedBy) return cachedAppliedBy

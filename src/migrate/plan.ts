@@ -1,6 +1,6 @@
 import { DbopsError, UsageError } from '../errors.js'
 import { canonicalVersion, compareVersions, type MigrationFile } from './files.js'
-import type { LedgerRow } from './ledger.js'
+import { ownerState, type LedgerRow } from './ledger.js'
 
 export type MigrationState = 'pending' | 'applied' | 'baselined' | 'running' | 'failed' | 'drifted' | 'missing'
 
@@ -79,7 +79,12 @@ function describeFailure(row: LedgerRow): string | null {
   if (row.status !== 'failed' && row.status !== 'running') return null
   const progress =
     row.statementsTotal !== null ? `after ${row.statementsDone ?? 0} of ${row.statementsTotal} statements` : 'part way'
-  if (row.status === 'running') return `started by ${row.owner ?? 'unknown'} at ${row.appliedAt}, stopped ${progress} or still running`
+  if (row.status === 'running') {
+    const owner = ownerState(row)
+    if (owner === 'gone') return `was interrupted ${progress} (its process ${row.owner} is gone)`
+    if (owner === 'alive') return `is being applied by ${row.owner} since ${row.appliedAt}`
+    return `started by ${row.owner ?? 'unknown'} at ${row.appliedAt}, stopped ${progress} or still running`
+  }
   return `failed ${progress}${row.errorLocation ? ` at ${row.errorLocation}` : ''}: ${row.error ?? 'unknown error'}`
 }
 
@@ -141,8 +146,11 @@ export function planDown(
   refuseBrokenState(entries)
   const applied = rows.filter((row) => row.status === 'applied' || row.status === 'baselined').sort((a, b) => b.appliedSeq - a.appliedSeq)
   let chosen: LedgerRow[]
-  if (selection.to !== undefined) {
-    if (canonicalVersion(selection.to) !== '0') requireKnownVersion(files, selection.to, rows)
+  if (selection.to !== undefined && canonicalVersion(selection.to) === '0') {
+    // "--to 0" is "all of them", version 0 included (sets numbered from 0000_init).
+    chosen = applied
+  } else if (selection.to !== undefined) {
+    requireKnownVersion(files, selection.to, rows)
     chosen = applied.filter((row) => compareVersions(row.version, selection.to!) > 0)
   } else {
     chosen = applied.slice(0, selection.steps ?? 1)
@@ -156,9 +164,13 @@ export function planDown(
       })
     }
     if (!file.down) {
-      throw new DbopsError('E_NO_DOWN', `cannot roll back ${file.file}: it has no "-- migrate:down" section`, {
-        hint: 'add a down section (an empty one marks a no-op rollback)',
-      })
+      throw new DbopsError(
+        'E_NO_DOWN',
+        file.format === 'golang-migrate'
+          ? `cannot roll back ${file.file}: there is no ${file.version}_${file.name}.down.sql`
+          : `cannot roll back ${file.file}: it has no "-- migrate:down" section`,
+        { hint: file.format === 'golang-migrate' ? 'add the .down.sql file (an empty one marks a no-op rollback)' : 'add a down section (an empty one marks a no-op rollback)' },
+      )
     }
     return file
   })

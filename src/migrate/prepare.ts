@@ -37,7 +37,7 @@ export function prepareSection(migration: MigrationFile, direction: 'up' | 'down
     const index = control.findIndex((kind) => kind !== undefined)
     if (index !== -1) {
       throw new DbopsError('E_TRANSACTION_CONTROL', `${where(section, statements[index]!)}: ${control[index]} inside a migration that runs in a transaction`, {
-        hint: 'dbops runs each migration in its own transaction: remove it, or add transaction:false to the directive line to manage transactions yourself',
+        hint: `dbops runs each migration in its own transaction: remove it, or manage transactions yourself with "-- migrate:${direction} transaction:false"`,
       })
     }
   }
@@ -47,8 +47,11 @@ export function prepareSection(migration: MigrationFile, direction: 'up' | 'down
   if (transactional) {
     const index = reasons.findIndex((reason) => reason !== undefined)
     if (index !== -1) {
-      throw new DbopsError('E_NON_TRANSACTIONAL_STATEMENT', `${where(section, statements[index]!)}: ${reasons[index]} cannot run inside a transaction`, {
-        hint: `add transaction:false to the "-- migrate:${direction}" line (and keep such statements in a file of their own)`,
+      throw new DbopsError('E_NON_TRANSACTIONAL_STATEMENT', `${where(section, statements[index]!)}: ${reasons[index]} must run outside a transaction`, {
+        hint:
+          migration.format === 'golang-migrate'
+            ? `make "-- migrate:${direction} transaction:false" the first line of ${section.file}`
+            : `add transaction:false to the "-- migrate:${direction}" line`,
       })
     }
   }

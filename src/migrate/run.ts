@@ -1,12 +1,12 @@
-import { hostname } from 'node:os'
 import { DbopsError } from '../errors.js'
 import { StatementFailure } from '../backends/backend.js'
 import { formatDuration } from '../config/duration.js'
 import type { Target } from '../targets/target.js'
 import { readMigrations, type MigrationFile, type MigrationSet } from './files.js'
-import { Ledger, type LedgerRow } from './ledger.js'
+import { Ledger, ownerState, type LedgerRow } from './ledger.js'
 import { migrationStates, planDown, planUp, type MigrationStatusEntry } from './plan.js'
 import { locate, prepareSection, type PreparedSection } from './prepare.js'
+import { transactionControl } from '../sql/non-transactional.js'
 
 export type MigrateEvent =
   | { type: 'lock-wait'; target: string; holder: string }
@@ -185,17 +185,7 @@ async function waitForLiveRuns(ledger: Ledger, rows: LedgerRow[], timeoutMs: num
 }
 
 function isLiveRun(row: LedgerRow): boolean {
-  if (row.status !== 'running' || !row.owner) return false
-  const separator = row.owner.lastIndexOf(':')
-  const host = row.owner.slice(0, separator)
-  const pid = Number(row.owner.slice(separator + 1))
-  if (host !== hostname() || !Number.isInteger(pid) || pid === process.pid) return false
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
+  return row.status === 'running' && ownerState(row) === 'alive'
 }
 
 async function runAll(target: Target, ledger: Ledger, plan: PreparedSection[], options: MigrateOptions): Promise<MigrationOutcome[]> {
@@ -299,16 +289,24 @@ async function runStatements(target: Target, ledger: Ledger, unit: PreparedSecti
     // The row is gone already; put it back as running so an interrupted rollback stays visible.
     await ledger.insert({ version: migration.version, name: migration.name, checksum: migration.checksum, status: 'running', statementsTotal: statements.length, statementsDone: 0 })
   }
+  await target.backend.prepareSession(timeouts)
+  // The file may manage transactions itself (BEGIN ... COMMIT around a table rebuild): progress is recorded only
+  // between its transactions, where it is settled, and never inside one, where a rollback would take it back.
+  let settled = 0
+  let inFileTransaction = false
   for (let index = 0; index < statements.length; index++) {
+    const statement = statements[index]!
     try {
-      await target.backend.runStatement(statements[index]!.text, timeouts)
+      await target.backend.runStatement(statement.text)
     } catch (error) {
-      const failure = statementError(unit, error, timeouts.lockTimeoutMs, false, index)
+      if (inFileTransaction) await target.backend.runStatement('ROLLBACK').catch(() => {})
+      const failure = statementError(unit, error, timeouts.lockTimeoutMs, false, index, settled)
       await ledger
         .update(migration.version, {
           status: 'failed',
+          statementsDone: settled,
           error: (error as Error).message,
-          errorStatement: statements[index]!.text.slice(0, 2000),
+          errorStatement: statement.text.slice(0, 2000),
           errorLocation: failure instanceof DbopsError ? String(failure.details?.location ?? '') : null,
         })
         .catch(() => {
@@ -316,7 +314,11 @@ async function runStatements(target: Target, ledger: Ledger, unit: PreparedSecti
         })
       throw failure
     }
-    await ledger.update(migration.version, { statementsDone: index + 1 })
+    const control = transactionControl(statement.text, target.backend.engine)
+    if (control !== undefined) inFileTransaction = /^(BEGIN|START)/.test(control)
+    if (inFileTransaction) continue
+    settled = index + 1
+    await ledger.update(migration.version, { statementsDone: settled })
   }
   const durationMs = performance.now() - started
   if (direction === 'up') await ledger.update(migration.version, { status: 'applied', executionMs: Math.round(durationMs), owner: null, touch: true })
@@ -324,7 +326,7 @@ async function runStatements(target: Target, ledger: Ledger, unit: PreparedSecti
   return { skipped: false, durationMs }
 }
 
-function statementError(unit: PreparedSection, error: unknown, lockTimeoutMs: number, transactional: boolean, index?: number): unknown {
+function statementError(unit: PreparedSection, error: unknown, lockTimeoutMs: number, transactional: boolean, index?: number, settled = 0): unknown {
   if (!(error instanceof StatementFailure)) return error
   const { migration, section, statements } = unit
   const statementIndex = index ?? error.statementIndex
@@ -335,11 +337,11 @@ function statementError(unit: PreparedSection, error: unknown, lockTimeoutMs: nu
   const details = { location, sqlstate: error.sqlstate, statement: statement?.text.slice(0, 2000), migration: migration.version }
   const action = unit.direction === 'up' ? 'failed' : 'rollback failed'
   const undone = transactional
-    ? 'nothing of it was applied (rolled back): fix the file and run again'
-    : `${statementIndex ?? 0} of ${statements.length} statements before it were applied; fix the database, then run "dbops migrate resolve ${migration.version} --applied" or "--rolled-back"`
+    ? 'nothing of it was applied (rolled back)'
+    : `${settled} of ${statements.length} statements before it stay applied; fix the database, then run "dbops migrate resolve ${migration.version} --applied" or "--rolled-back"`
   if (error.sqlstate === '55P03') {
     return new DbopsError('E_LOCK_TIMEOUT', `${migration.id} waited longer than lock_timeout (${formatDuration(lockTimeoutMs)}) for a lock at ${location}: ${error.message}`, {
-      hint: `another session holds a conflicting lock (see pg_stat_activity); ${undone}. Run again when it is gone, or raise lock_timeout for this file ("-- migrate:${unit.direction} lock_timeout:30s")`,
+      hint: `another session holds a conflicting lock (see pg_stat_activity); ${undone}. Run again when that session is done, or raise lock_timeout for this file ("-- migrate:${unit.direction} lock_timeout:30s")`,
       details,
       cause: error,
     })
@@ -351,5 +353,6 @@ function statementError(unit: PreparedSection, error: unknown, lockTimeoutMs: nu
       cause: error,
     })
   }
-  return new DbopsError('E_MIGRATION_FAILED', `${migration.id} ${action} at ${location}: ${error.message}`, { hint: `${undone}`, details, cause: error })
+  const fix = transactional ? `${undone}: fix the file and run again` : undone
+  return new DbopsError('E_MIGRATION_FAILED', `${migration.id} ${action} at ${location}: ${error.message}`, { hint: fix, details, cause: error })
 }

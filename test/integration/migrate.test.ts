@@ -217,6 +217,34 @@ VACUUM;`
     })
   })
 
+  it("transaction:false with the file's own BEGIN ... COMMIT: a failure inside it is recorded as nothing settled", async () => {
+    const project = await makeProject(engine, {
+      '001_own.sql': migration('BEGIN;\nCREATE TABLE a (x integer);\nINSERT INTO missing VALUES (1);\nCOMMIT;', undefined, 'transaction:false'),
+    })
+    await withTarget(project, async (target) => {
+      const error = await failure(migrateUp(target))
+      expect(error.hint).toMatch(/^0 of 4 statements before it stay applied/)
+      expect(await tableNames(project)).toEqual([])
+      const [row] = await project.query('SELECT status, statements_done, error_location FROM dbops_migrations')
+      // PostgreSQL points at the missing table itself; SQLite reports the statement.
+      const location = engine === 'postgres' ? 'migrations/001_own.sql:4:13' : 'migrations/001_own.sql:4:1'
+      expect(row).toEqual({ status: 'failed', statements_done: 0, error_location: location })
+    })
+  })
+
+  it('"down --to 0" rolls back everything, a version 0 migration included', async () => {
+    const project = await makeProject(engine, {
+      '0000_init.sql': migration('CREATE TABLE init (id integer);', 'DROP TABLE init;'),
+      '0001_a.sql': migration('CREATE TABLE a (id integer);', 'DROP TABLE a;'),
+    })
+    await withTarget(project, async (target) => {
+      await migrateUp(target)
+      const down = await migrateDown(target, { to: '0' })
+      expect(down.migrations.map((m) => m.version)).toEqual(['0001', '0000'])
+      expect(await tableNames(project)).toEqual([])
+    })
+  })
+
   it('resolve --applied marks a failed migration as applied', async () => {
     const project = await makeProject(engine, {
       '001_half.sql': migration('CREATE TABLE first (id integer);\nCREATE TABLE first (id integer);', 'DROP TABLE first;', 'transaction:false'),
@@ -322,6 +350,32 @@ describe('migrate on postgres only', () => {
       await holder.end()
     }
     expect(await ledgerVersions(project)).toEqual(['001'])
+  })
+
+  it("does not let one migration's SET leak into the next: lock_timeout and search_path hold for each", async () => {
+    const project = await makeProject('postgres', {
+      '001_t.sql': migration('CREATE TABLE t (id integer);'),
+      // What pg_dump output starts with.
+      '002_dump.sql': migration("SET lock_timeout = 0;\nSELECT pg_catalog.set_config('search_path', '', false);\nCREATE TABLE public.dumped (id integer);"),
+      '003_unqualified.sql': migration('CREATE TABLE unqualified (id integer);'),
+      '004_alter.sql': migration('ALTER TABLE t ADD COLUMN x integer;', undefined, 'lock_timeout:300ms'),
+    })
+    await withTarget(project, (target) => migrateUp(target, { to: '001' }))
+    const pg = (await import('pg')).default
+    const holder = new pg.Client({ connectionString: project.url })
+    await holder.connect()
+    try {
+      await holder.query('BEGIN; LOCK TABLE t IN ACCESS SHARE MODE')
+      await withTarget(project, async (target) => {
+        const error = await failure(migrateUp(target))
+        expect(error.code).toBe('E_LOCK_TIMEOUT')
+        expect(error.message).toContain('004_alter')
+      })
+    } finally {
+      await holder.end()
+    }
+    expect(await ledgerVersions(project)).toEqual(['001', '002', '003'])
+    expect(await tableNames(project)).toEqual(['dumped', 't', 'unqualified'])
   })
 
   it('maps a syntax error to its exact line and column', async () => {

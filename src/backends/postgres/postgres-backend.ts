@@ -30,7 +30,8 @@ export class PostgresBackend implements Backend {
   readonly #client: pg.Client
   #connected: Promise<void> | undefined
   #kysely: Kysely<any> | undefined
-  #sessionTimeouts = { lockTimeoutMs: -1, statementTimeoutMs: -1 }
+  /** Whether the server knows client_connection_check_interval (PostgreSQL 14+). */
+  #checksClient = false
 
   constructor(
     connectionString: string,
@@ -98,14 +99,18 @@ export class PostgresBackend implements Backend {
   async withMigrationLock<T>(lockName: string, options: LockOptions, fn: () => Promise<T>): Promise<T> {
     await this.connect()
     // PostgreSQL 14+: notice a vanished client during a long statement, so a killed dbops releases its lock quickly.
-    await this.#client.query(`SET client_connection_check_interval = '2s'`).catch(() => {})
+    this.#checksClient = await this.#client.query(`SET client_connection_check_interval = '2s'`).then(
+      () => true,
+      () => false,
+    )
     return withAdvisoryLock(this.#client, lockName, options, fn)
   }
 
   async runTransactional(unit: TransactionalUnit): Promise<UnitOutcome> {
-    await this.#applyTimeouts(unit)
-    const prefix = `BEGIN;${unit.setup.map((statement) => `${statement};`).join('')}\n`
-    const prefixStatements = 1 + unit.setup.length
+    await this.connect()
+    const session = this.#sessionSettings(unit, 'SET LOCAL')
+    const prefix = `BEGIN;${[...session, ...unit.setup].map((statement) => `${statement};`).join('')}\n`
+    const prefixStatements = 1 + session.length + unit.setup.length
     const ledgerWrite = inlineParameters(unit.ledgerWrite.sql, unit.ledgerWrite.parameters)
     const text = `${prefix}${unit.script}\n;${ledgerWrite};COMMIT`
     const query = new CountingQuery(text)
@@ -131,8 +136,12 @@ export class PostgresBackend implements Backend {
     return { skipped: false, elapsedMs: performance.now() - started }
   }
 
-  async runStatement(statement: string, timeouts: { lockTimeoutMs: number; statementTimeoutMs: number }): Promise<void> {
-    await this.#applyTimeouts(timeouts)
+  async prepareSession(timeouts: { lockTimeoutMs: number; statementTimeoutMs: number }): Promise<void> {
+    await this.#query(this.#sessionSettings(timeouts, 'SET').join(';'))
+  }
+
+  async runStatement(statement: string): Promise<void> {
+    await this.connect()
     try {
       await this.#client.query(statement)
     } catch (error) {
@@ -145,16 +154,17 @@ export class PostgresBackend implements Backend {
   }
 
   /**
-   * Session-level timeouts, set only when they change (a file with its own lock_timeout): the session is dbops' own,
-   * and a SET in every migration's message is work the server does a thousand times for nothing.
+   * Every migration starts from the settings of a fresh session plus its own timeouts: a migration's `SET
+   * lock_timeout = 0` or `set_config('search_path', '', false)` (pg_dump output has both) must not leak into the
+   * migrations after it, or the outcome would depend on how many run in one go.
    */
-  async #applyTimeouts(timeouts: { lockTimeoutMs: number; statementTimeoutMs: number }): Promise<void> {
-    await this.connect()
-    const current = this.#sessionTimeouts
-    if (timeouts.lockTimeoutMs === current.lockTimeoutMs && timeouts.statementTimeoutMs === current.statementTimeoutMs) return
-    // Its own message: inside a migration's message a failure would leave the timeouts unknown.
-    await this.#query(`SET lock_timeout = '${timeouts.lockTimeoutMs}ms'; SET statement_timeout = '${timeouts.statementTimeoutMs}ms'`)
-    this.#sessionTimeouts = { lockTimeoutMs: timeouts.lockTimeoutMs, statementTimeoutMs: timeouts.statementTimeoutMs }
+  #sessionSettings(timeouts: { lockTimeoutMs: number; statementTimeoutMs: number }, set: 'SET' | 'SET LOCAL'): string[] {
+    return [
+      'RESET ALL',
+      `${set} lock_timeout = '${timeouts.lockTimeoutMs}ms'`,
+      `${set} statement_timeout = '${timeouts.statementTimeoutMs}ms'`,
+      ...(this.#checksClient ? [`${set} client_connection_check_interval = '2s'`] : []),
+    ]
   }
 
   isMissingTable(error: unknown): boolean {

@@ -119,8 +119,11 @@ export class SqliteBackend implements Backend {
     return { skipped: false, elapsedMs: performance.now() - started }
   }
 
-  async runStatement(statement: string): Promise<void> {
+  async prepareSession(): Promise<void> {
     // lock_timeout and statement_timeout have no SQLite equivalent; the busy timeout bounds lock waits.
+  }
+
+  async runStatement(statement: string): Promise<void> {
     try {
       this.database.exec(statement)
     } catch (error) {
