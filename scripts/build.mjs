@@ -33,6 +33,21 @@ const pgOnNode = {
   },
 }
 
+// commander requires node:child_process (~5 ms to load) for executable subcommands, which dbops does not use:
+// load it on first use instead.
+const commanderLazyChildProcess = {
+  name: 'commander-lazy-child-process',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]commander[\\/]lib[\\/]command\.js$/ }, async ({ path }) => {
+      const source = readFileSync(path, 'utf8')
+      const eager = "const childProcess = require('node:child_process');"
+      if (!source.includes(eager)) throw new Error('commander/lib/command.js changed: review the commander-lazy-child-process patch')
+      const lazy = "const childProcess = new Proxy({}, { get: (_, key) => require('node:child_process')[key] });"
+      return { contents: source.replace(eager, lazy), loader: 'js' }
+    })
+  },
+}
+
 // The CLI requires vendor libraries from dist/vendor/ instead of bundling them into main.cjs.
 const vendorFiles = {
   name: 'vendor-files',
@@ -76,7 +91,7 @@ await build({
   outExtension: { '.js': '.cjs' },
   format: 'cjs',
   external: NATIVE,
-  plugins: [vendorFiles],
+  plugins: [vendorFiles, commanderLazyChildProcess],
   // import.meta.url has no CommonJS equivalent; createRequire() only needs this file's location.
   define: { ...common.define, 'import.meta.url': '__dbopsFileUrl', __DBOPS_COMMONJS__: 'true' },
   // import() of a vendor file becomes require(): import() would start the ES module loader for a CommonJS file.
