@@ -7,27 +7,17 @@
 //
 // Each migration: CREATE TABLE t_<i>, CREATE INDEX t_<i>_n_idx, and ONE multi-row INSERT of 10 rows (the floor runs
 // exactly the same statements). No new dependencies: plain node, psql and sqlite3 on PATH.
-import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
+import { commandLine, median, run } from './common.mjs'
 import { fileURLToPath } from 'node:url'
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
 // ---- options ------------------------------------------------------------------------------------------------------
-const args = process.argv.slice(2)
-const option = (name, fallback) => {
-  const index = args.indexOf(name)
-  if (index < 0) return fallback
-  const value = args[index + 1]
-  if (value === undefined || value.startsWith('--')) die(`${name} needs a value`)
-  return value
-}
-const flag = (name) => args.includes(name)
-if (flag('--help') || flag('-h')) {
-  console.log(`usage: node bench/migrate-up.mjs [--runs N] [--migrations N] [--only postgres|sqlite] [--pg-url URL] [--json] [--keep]
+const { option, flag, die, positiveInt } = commandLine('migrate-up bench', `usage: node bench/migrate-up.mjs [--runs N] [--migrations N] [--only postgres|sqlite] [--pg-url URL] [--json] [--keep]
   --runs N         measurements of each command (default 3); medians are reported
   --migrations N   migrations to generate (default 1000)
   --only ENGINE    postgres or sqlite (default both)
@@ -36,8 +26,6 @@ if (flag('--help') || flag('-h')) {
   --dbops PATH     the dbops bin to time (default bin/dbops.js of this repository)
   --json           also print the figures as one JSON document at the end
   --keep           keep the temporary directory`)
-  process.exit(0)
-}
 const runs = positiveInt(option('--runs', '3'), '--runs')
 const count = positiveInt(option('--migrations', '1000'), '--migrations')
 const only = option('--only', undefined)
@@ -48,49 +36,13 @@ const wantJson = flag('--json')
 const keep = flag('--keep')
 const engines = only ? [only] : ['postgres', 'sqlite']
 
-function positiveInt(value, name) {
-  const number = Number(value)
-  if (!Number.isInteger(number) || number < 1) die(`${name} takes a whole number of at least 1, not "${value}"`)
-  return number
-}
 
-function die(message) {
-  console.error(`migrate-up bench: ${message}`)
-  process.exit(2)
-}
 
 // ---- helpers ------------------------------------------------------------------------------------------------------
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = sorted.length >> 1
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
-}
 const seconds = (ms) => `${(ms / 1000).toFixed(2)} s`
 const ratio = (a, b) => `${(a / b).toFixed(2)}x`
 const spread = (label, values) => `${label} runs ${values.map((v) => (v / 1000).toFixed(2)).join(' ')} s`
 
-/** Runs a command, throws on a non-zero exit (with its stderr), returns { ms, stdout, stderr }. */
-function run(command, commandArgs, { cwd, stdinFile, env } = {}) {
-  const stdinFd = stdinFile ? openSync(stdinFile, 'r') : undefined
-  try {
-    const started = performance.now()
-    const result = spawnSync(command, commandArgs, {
-      cwd,
-      env: env ?? process.env,
-      stdio: [stdinFd ?? 'ignore', 'pipe', 'pipe'],
-      encoding: 'utf8',
-      maxBuffer: 64 * 1024 * 1024,
-    })
-    const ms = performance.now() - started
-    if (result.error) throw result.error
-    if (result.status !== 0) {
-      throw new Error(`${command} ${commandArgs.join(' ')} exited ${result.status ?? result.signal}\n${result.stderr.slice(-4000)}`)
-    }
-    return { ms, stdout: result.stdout, stderr: result.stderr }
-  } finally {
-    if (stdinFd !== undefined) closeSync(stdinFd)
-  }
-}
 
 const psqlArgs = (url) => ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url]
 const psql = (url, sqlText) => run('psql', [...psqlArgs(url), '-At', '-c', sqlText]).stdout.trim()

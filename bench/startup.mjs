@@ -6,26 +6,16 @@
 //   node bench/startup.mjs [--runs N] [--only postgres|sqlite] [--pg-url URL] [--json] [--keep]
 //
 // No new dependencies: plain node, psql for setting up and dropping the PostgreSQL database.
-import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
+import { commandLine, median, run } from './common.mjs'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
 // ---- options ------------------------------------------------------------------------------------------------------
-const args = process.argv.slice(2)
-const option = (name, fallback) => {
-  const index = args.indexOf(name)
-  if (index < 0) return fallback
-  const value = args[index + 1]
-  if (value === undefined || value.startsWith('--')) die(`${name} needs a value`)
-  return value
-}
-const flag = (name) => args.includes(name)
-if (flag('--help') || flag('-h')) {
-  console.log(`usage: node bench/startup.mjs [--runs N] [--only postgres|sqlite] [--pg-url URL] [--json] [--keep]
+const { option, flag, die, positiveInt } = commandLine('startup bench', `usage: node bench/startup.mjs [--runs N] [--only postgres|sqlite] [--pg-url URL] [--json] [--keep]
   --runs N         timed runs of each command (default 25, at least 20 recommended); medians are reported
   --only ENGINE    time status against postgres or sqlite only (default both)
   --pg-url URL     an admin connection to PostgreSQL (default $DBOPS_BENCH_PG_URL or postgres://postgres@127.0.0.1:5432/postgres);
@@ -33,8 +23,6 @@ if (flag('--help') || flag('-h')) {
   --dbops PATH     the dbops bin to time (default bin/dbops.js of this repository)
   --json           also print the figures as one JSON document at the end
   --keep           keep the temporary directory`)
-  process.exit(0)
-}
 const runs = positiveInt(option('--runs', '25'), '--runs')
 const only = option('--only', undefined)
 if (only !== undefined && only !== 'postgres' && only !== 'sqlite') die('--only takes postgres or sqlite')
@@ -45,34 +33,10 @@ const keep = flag('--keep')
 const engines = only ? [only] : ['postgres', 'sqlite']
 const MIGRATIONS = 100
 
-function positiveInt(value, name) {
-  const number = Number(value)
-  if (!Number.isInteger(number) || number < 1) die(`${name} takes a whole number of at least 1, not "${value}"`)
-  return number
-}
-function die(message) {
-  console.error(`startup bench: ${message}`)
-  process.exit(2)
-}
 
 // ---- helpers ------------------------------------------------------------------------------------------------------
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = sorted.length >> 1
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
-}
 const ms = (value) => `${value.toFixed(1)} ms`
 
-function run(command, commandArgs, { cwd, env } = {}) {
-  const started = performance.now()
-  const result = spawnSync(command, commandArgs, { cwd, env: env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 })
-  const elapsed = performance.now() - started
-  if (result.error) throw result.error
-  if (result.status !== 0) {
-    throw new Error(`${basename(command)} ${commandArgs.join(' ')} exited ${result.status ?? result.signal}\n${result.stdout.slice(-2000)}${result.stderr.slice(-2000)}`)
-  }
-  return { ms: elapsed, stdout: result.stdout, stderr: result.stderr }
-}
 const psql = (url, sqlText) => run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, '-At', '-c', sqlText]).stdout.trim()
 const databaseUrl = (name) => {
   const url = new URL(adminUrl)

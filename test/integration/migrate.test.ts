@@ -21,6 +21,19 @@ async function failure(promise: Promise<unknown>): Promise<DbopsError> {
   return error as DbopsError
 }
 
+/** Runs `fn` while another session holds a lock on `table` that any ALTER TABLE has to wait for. */
+async function whileLocked<T>(project: Project, table: string, fn: () => Promise<T>): Promise<T> {
+  const pg = (await import('pg')).default
+  const holder = new pg.Client({ connectionString: project.url })
+  await holder.connect()
+  try {
+    await holder.query(`BEGIN; LOCK TABLE ${table} IN ACCESS SHARE MODE`)
+    return await fn()
+  } finally {
+    await holder.end()
+  }
+}
+
 const threeTables = {
   '001_a.sql': migration('CREATE TABLE a (id integer PRIMARY KEY);', 'DROP TABLE a;'),
   '002_b.sql': migration('CREATE TABLE b (id integer PRIMARY KEY);', 'DROP TABLE b;'),
@@ -335,20 +348,10 @@ describe('migrate on postgres only', () => {
       '002_alter.sql': migration('ALTER TABLE t ADD COLUMN x integer;', undefined, 'lock_timeout:200ms'),
     })
     await withTarget(project, (target) => migrateUp(target, { steps: 1 }))
-    const pg = (await import('pg')).default
-    const holder = new pg.Client({ connectionString: project.url })
-    await holder.connect()
-    try {
-      await holder.query('BEGIN; LOCK TABLE t IN ACCESS SHARE MODE')
-      await withTarget(project, async (target) => {
-        const error = await failure(migrateUp(target))
-        expect(error.code).toBe('E_LOCK_TIMEOUT')
-        expect(error.message).toContain('200ms')
-        expect(error.message).toContain('migrations/002_alter.sql')
-      })
-    } finally {
-      await holder.end()
-    }
+    const error = await whileLocked(project, 't', () => withTarget(project, (target) => failure(migrateUp(target))))
+    expect(error.code).toBe('E_LOCK_TIMEOUT')
+    expect(error.message).toContain('200ms')
+    expect(error.message).toContain('migrations/002_alter.sql')
     expect(await ledgerVersions(project)).toEqual(['001'])
   })
 
@@ -361,19 +364,9 @@ describe('migrate on postgres only', () => {
       '004_alter.sql': migration('ALTER TABLE t ADD COLUMN x integer;', undefined, 'lock_timeout:300ms'),
     })
     await withTarget(project, (target) => migrateUp(target, { to: '001' }))
-    const pg = (await import('pg')).default
-    const holder = new pg.Client({ connectionString: project.url })
-    await holder.connect()
-    try {
-      await holder.query('BEGIN; LOCK TABLE t IN ACCESS SHARE MODE')
-      await withTarget(project, async (target) => {
-        const error = await failure(migrateUp(target))
-        expect(error.code).toBe('E_LOCK_TIMEOUT')
-        expect(error.message).toContain('004_alter')
-      })
-    } finally {
-      await holder.end()
-    }
+    const error = await whileLocked(project, 't', () => withTarget(project, (target) => failure(migrateUp(target))))
+    expect(error.code).toBe('E_LOCK_TIMEOUT')
+    expect(error.message).toContain('004_alter')
     expect(await ledgerVersions(project)).toEqual(['001', '002', '003'])
     expect(await tableNames(project)).toEqual(['dumped', 't', 'unqualified'])
   })

@@ -1,0 +1,60 @@
+// What the benchmark scripts share: argument parsing, medians, running a command and timing it.
+import { spawnSync } from 'node:child_process'
+import { closeSync, openSync } from 'node:fs'
+import { basename } from 'node:path'
+
+/** Options of `node bench/<script>.mjs`: `option('--runs', '3')`, `flag('--json')`; `die` exits 2 with a message. */
+export function commandLine(scriptName, usage) {
+  const args = process.argv.slice(2)
+  const die = (message) => {
+    console.error(`${scriptName}: ${message}`)
+    process.exit(2)
+  }
+  const option = (name, fallback) => {
+    const index = args.indexOf(name)
+    if (index < 0) return fallback
+    const value = args[index + 1]
+    if (value === undefined || value.startsWith('--')) die(`${name} needs a value`)
+    return value
+  }
+  const flag = (name) => args.includes(name)
+  const positiveInt = (value, name) => {
+    const number = Number(value)
+    if (!Number.isInteger(number) || number < 1) die(`${name} takes a whole number of at least 1, not "${value}"`)
+    return number
+  }
+  if (flag('--help') || flag('-h')) {
+    console.log(usage)
+    process.exit(0)
+  }
+  return { option, flag, die, positiveInt }
+}
+
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = sorted.length >> 1
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+}
+
+/** Runs a command, throws on a non-zero exit (with its output), returns { ms, stdout, stderr }. */
+export function run(command, commandArgs, { cwd, stdinFile, env } = {}) {
+  const stdinFd = stdinFile ? openSync(stdinFile, 'r') : undefined
+  try {
+    const started = performance.now()
+    const result = spawnSync(command, commandArgs, {
+      cwd,
+      env: env ?? process.env,
+      stdio: [stdinFd ?? 'ignore', 'pipe', 'pipe'],
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    })
+    const ms = performance.now() - started
+    if (result.error) throw result.error
+    if (result.status !== 0) {
+      throw new Error(`${basename(command)} ${commandArgs.join(' ')} exited ${result.status ?? result.signal}\n${result.stdout.slice(-2000)}${result.stderr.slice(-4000)}`)
+    }
+    return { ms, stdout: result.stdout, stderr: result.stderr }
+  } finally {
+    if (stdinFd !== undefined) closeSync(stdinFd)
+  }
+}
