@@ -1,11 +1,9 @@
 -- migrate:up
--- Keeps updated_at current without every writer having to remember it.
+-- Sorting and syncing by last change needs the column and an index on it.
 ALTER TABLE users ADD COLUMN updated_at TEXT;
-CREATE TRIGGER users_touch_updated_at AFTER UPDATE OF email, name ON users
-BEGIN
-  UPDATE users SET updated_at = CURRENT_TIMESTAMP WHERE id = NEW.id;
-END;
+UPDATE users SET updated_at = created_at;
+CREATE INDEX users_updated_at_idx ON users (updated_at);
 
 -- migrate:down
-DROP TRIGGER users_touch_updated_at;
+DROP INDEX users_updated_at_idx;
 ALTER TABLE users DROP COLUMN updated_at;

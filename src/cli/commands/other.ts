@@ -3,7 +3,7 @@ import type { GlobalOptions } from '../context.js'
 import { exitWith } from '../exit-codes.js'
 import type { WaitResult } from '../../targets/wait.js'
 import { makeReporter, reportFailure, runTargetCommand } from '../context.js'
-import { parseDuration } from '../../config/duration.js'
+import { formatDuration, parseDuration } from '../../config/duration.js'
 import { UsageError } from '../../errors.js'
 import { waitForTarget } from '../../targets/wait.js'
 import { resolveConfig, selectTargets } from '../../config/resolve-config.js'
@@ -66,7 +66,11 @@ export function registerOtherCommands(program: Command): void {
           reporter.result(`default target: ${document.defaultTarget}`)
           for (const [name, target] of Object.entries(document.targets)) {
             reporter.result(`\n${name}${target.protected ? ' (protected)' : ''}\n  url: ${target.url}`)
-            for (const [key, value] of Object.entries(target.migrations)) reporter.result(`  migrations.${key}: ${value}`)
+            for (const [key, value] of Object.entries(target.migrations)) {
+              // lockTimeoutMs: 5000 reads back as it is written in the config: lockTimeout: 5s.
+              const shown = key.endsWith('Ms') ? [key.slice(0, -2), formatDuration(Number(value))] : [key, value]
+              reporter.result(`  migrations.${shown[0]}: ${shown[1]}`)
+            }
           }
           for (const [name, problems] of Object.entries(document.unresolved)) {
             reporter.result(`\n${name} (not usable here)\n  ${problems.join('\n  ')}`)
