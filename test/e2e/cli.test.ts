@@ -253,7 +253,7 @@ describe.concurrent('cli basics and SQLite', () => {
     expect(dry.code, dry.stderr).toBe(0)
     expect(dry.stdout).toContain('20240101120000_create_users')
     expect(dry.stdout).toContain('CREATE TABLE users')
-    expect(dry.stdout).toContain('CREATE TRIGGER users_touch_updated_at')
+    expect(dry.stdout).toContain('CREATE INDEX users_updated_at_idx')
     expect(existsSync(dbFile)).toBe(false)
     expect(existsSync(path.join(cwd, 'dev.db'))).toBe(false)
 
