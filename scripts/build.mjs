@@ -4,8 +4,9 @@
 // - The CLI is CommonJS: Node 20's ES module loader alone costs ~12 ms before any code runs, and CommonJS files load
 //   synchronously. dbops' own code and commander are one file, dist/cli/main.cjs.
 // - Heavy libraries are each one file in dist/vendor/, required only when a command needs them: pg, kysely,
-//   cosmiconfig, ora, chalk. Unbundled, kysely alone is ~400 modules (see ../shared/research/measurements.md).
-// - better-sqlite3 (a native addon) and esbuild (a native binary, for TypeScript configs) stay in node_modules.
+//   cosmiconfig, ora, chalk, better-sqlite3. Unbundled, kysely alone is ~400 modules (see ../shared/research/measurements.md).
+// - better-sqlite3's JavaScript is bundled too (dist/vendor/better-sqlite3.cjs); its compiled addon and esbuild (a
+//   native binary, for TypeScript configs) stay in node_modules.
 // The library (dist/index.js) is ES modules with code splitting, as library users import it.
 import { build } from 'esbuild'
 import { execFileSync } from 'node:child_process'
@@ -16,8 +17,9 @@ const require = createRequire(import.meta.url)
 const { version } = JSON.parse(readFileSync('package.json', 'utf8'))
 rmSync('dist', { recursive: true, force: true })
 
-const VENDOR = ['pg', 'kysely', 'cosmiconfig', 'ora', 'chalk']
-const NATIVE = ['better-sqlite3', 'pg-native', 'esbuild', 'typescript']
+const VENDOR = ['pg', 'kysely', 'cosmiconfig', 'ora', 'chalk', 'better-sqlite3']
+// The addon itself (better_sqlite3.node) stays in node_modules; its JavaScript is bundled like the rest.
+const NATIVE = ['pg-native', 'esbuild', 'typescript']
 
 // pg probes for Cloudflare Workers when it loads (pg/lib/stream.js) by constructing a fetch Response, which on Node
 // 20 loads undici: ~40 ms of every PostgreSQL command's start-up. dbops runs on Node only.
@@ -106,7 +108,7 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   format: 'esm',
   splitting: true,
-  external: NATIVE,
+  external: [...NATIVE, 'better-sqlite3'],
   plugins: [pgOnNode],
   // Bundled CommonJS (pg, cosmiconfig) calls require() for node built-ins.
   banner: { js: "import { createRequire as __dbopsCreateRequire } from 'node:module'; const require = __dbopsCreateRequire(import.meta.url);" },

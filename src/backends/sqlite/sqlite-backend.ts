@@ -1,5 +1,6 @@
 import { existsSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import Database from 'better-sqlite3'
 import type BetterSqlite3 from 'better-sqlite3'
 import type { Kysely } from 'kysely'
 import { sql, type SqlQuery } from '../../sql/query.js'
@@ -7,9 +8,17 @@ import { DbopsError } from '../../errors.js'
 import type { Backend, LedgerSql, LockOptions, OpenOptions, ServerInfo, TransactionalUnit, UnitOutcome } from '../backend.js'
 import { StatementFailure } from '../backend.js'
 
-// Loaded with require(): an ESM import of a CommonJS package makes Node scan its source for export names first,
-// which costs start-up time on every command.
-const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3
+/**
+ * The compiled addon, named directly: the CLI bundles better-sqlite3's JavaScript (its ~15 files cost ~8 ms to
+ * require), and from a bundle better-sqlite3's own lookup (the `bindings` package) cannot find the addon.
+ */
+function nativeBinding(): string | undefined {
+  try {
+    return createRequire(import.meta.url).resolve('better-sqlite3/build/Release/better_sqlite3.node')
+  } catch {
+    return undefined // Not built where expected: let better-sqlite3 look for it itself.
+  }
+}
 
 export class SqliteBackend implements Backend {
   readonly engine = 'sqlite' as const
@@ -42,7 +51,8 @@ export class SqliteBackend implements Backend {
     }
     try {
       this.#createdFile = this.#path !== ':memory:' && !existsSync(this.#path)
-      const database = new Database(this.#path, { timeout: this.#options.busyTimeoutMs ?? 5000 })
+      const binding = nativeBinding()
+      const database = new Database(this.#path, { timeout: this.#options.busyTimeoutMs ?? 5000, ...(binding && { nativeBinding: binding }) })
       if (this.#path !== ':memory:') database.pragma('journal_mode = WAL')
       this.#database = database
     } catch (error) {
