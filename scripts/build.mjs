@@ -50,6 +50,21 @@ const commanderLazyChildProcess = {
   },
 }
 
+// cosmiconfig's loaders require node:crypto (~7 ms to load) only to name temporary files for TypeScript configs,
+// which dbops loads with its own loader: load it on first use instead.
+const cosmiconfigLazyCrypto = {
+  name: 'cosmiconfig-lazy-crypto',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]cosmiconfig[\\/]dist[\\/]loaders\.js$/ }, async ({ path }) => {
+      const source = readFileSync(path, 'utf8')
+      const eager = 'const crypto_1 = require("crypto");'
+      if (!source.includes(eager)) throw new Error('cosmiconfig/dist/loaders.js changed: review the cosmiconfig-lazy-crypto patch')
+      const lazy = 'const crypto_1 = new Proxy({}, { get: (_, key) => require("crypto")[key] });'
+      return { contents: source.replace(eager, lazy), loader: 'js' }
+    })
+  },
+}
+
 // The CLI requires vendor libraries from dist/vendor/ instead of bundling them into main.cjs.
 const vendorFiles = {
   name: 'vendor-files',
@@ -76,6 +91,7 @@ await build({
   external: NATIVE,
   plugins: [
     pgOnNode,
+    cosmiconfigLazyCrypto,
     {
       name: 'vendor-entries',
       setup(build) {

@@ -1,5 +1,4 @@
-import { stat, unlink, writeFile } from 'node:fs/promises'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { BuildFailure } from 'esbuild'
@@ -75,10 +74,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
 
   if (options.configPath !== undefined) {
     const file = resolve(cwd, options.configPath)
-    const kind = await stat(file).then(
-      (stats) => (stats.isDirectory() ? 'directory' : 'file'),
-      () => 'missing',
-    )
+    const kind = kindOf(file)
     if (kind !== 'file') {
       throw new ConfigError([`config file ${file} ${kind === 'missing' ? 'does not exist' : 'is a directory'}`], {
         hint: 'check the --config path',
@@ -102,6 +98,14 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
  * Whether the search could find anything: a few stat calls, so a project without a config file (the quick start)
  * does not load cosmiconfig at all. Walks the same directories as the `project` search strategy.
  */
+function kindOf(file: string): 'file' | 'directory' | 'missing' {
+  try {
+    return statSync(file).isDirectory() ? 'directory' : 'file'
+  } catch {
+    return 'missing'
+  }
+}
+
 function mayHaveConfig(cwd: string): boolean {
   for (let dir = cwd; ; dir = dirname(dir)) {
     if (CONFIG_SEARCH_PLACES.some((place) => place !== 'package.json' && existsSync(join(dir, place)))) return true
@@ -178,7 +182,7 @@ async function loadTypeScript(filepath: string): Promise<unknown> {
   }
 
   const compiled = `${filepath}.timestamp-${Date.now()}-${process.pid.toString(36)}${Math.random().toString(36).slice(2, 8)}.mjs`
-  await writeFile(compiled, code)
+  writeFileSync(compiled, code)
   try {
     return await loadModule(compiled)
   } catch (error) {
@@ -186,7 +190,7 @@ async function loadTypeScript(filepath: string): Promise<unknown> {
     if (error instanceof Error) error.message = error.message.split(compiled).join(filepath)
     throw error
   } finally {
-    await unlink(compiled).catch(() => {})
+    rmSync(compiled, { force: true })
   }
 }
 
