@@ -1,6 +1,6 @@
 // A throwaway project folder (migrations/ plus an optional config) and a fresh database per engine, for tests that
 // run the same scenario on PostgreSQL and SQLite.
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll } from 'vitest'
 import { createPgDatabase, pgQuery, tempDir } from './databases.js'
@@ -26,6 +26,7 @@ export interface Project {
 /** A fresh database plus a folder with `migrations/` holding `files`. */
 export async function makeProject(engine: EngineName, files: Record<string, string> = {}, config?: unknown): Promise<Project> {
   const dir = tempDir('dbops-project')
+  cleanups.push(async () => rmSync(dir, { recursive: true, force: true }))
   let url: string
   if (engine === 'postgres') {
     const database = await createPgDatabase('dbops_it')
