@@ -65,6 +65,29 @@ const cosmiconfigLazyCrypto = {
   },
 }
 
+// pg's password hashing (SCRAM, md5) requires node:crypto (~7-10 ms to load) when pg loads; most connections never
+// hash anything (trust, peer, certificates) and the rest can load it when they do.
+const pgLazyCrypto = {
+  name: 'pg-lazy-crypto',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]pg[\\/]lib[\\/]crypto[\\/]utils\.js$/ }, async ({ path }) => {
+      const source = readFileSync(path, 'utf8')
+      const eager = [
+        "const nodeCrypto = require('crypto')",
+        'const webCrypto = nodeCrypto.webcrypto || globalThis.crypto',
+        'const subtleCrypto = webCrypto.subtle',
+      ]
+      if (!eager.every((line) => source.includes(line))) throw new Error('pg/lib/crypto/utils.js changed: review the pg-lazy-crypto patch')
+      const lazy = (target) => `new Proxy({}, { get: (_, key) => { const object = ${target}; const value = object[key]; return typeof value === 'function' ? value.bind(object) : value } })`
+      const patched = source
+        .replace(eager[0], `const nodeCrypto = ${lazy("require('crypto')")}`)
+        .replace(eager[1], `const webCrypto = ${lazy("require('crypto').webcrypto || globalThis.crypto")}`)
+        .replace(eager[2], `const subtleCrypto = ${lazy("(require('crypto').webcrypto || globalThis.crypto).subtle")}`)
+      return { contents: patched, loader: 'js' }
+    })
+  },
+}
+
 // The CLI requires vendor libraries from dist/vendor/ instead of bundling them into main.cjs.
 const vendorFiles = {
   name: 'vendor-files',
@@ -91,6 +114,7 @@ await build({
   external: NATIVE,
   plugins: [
     pgOnNode,
+    pgLazyCrypto,
     cosmiconfigLazyCrypto,
     {
       name: 'vendor-entries',

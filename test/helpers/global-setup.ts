@@ -8,7 +8,7 @@
 // The URL reaches test workers through `project.provide('pgUrl', url)` (read with `inject('pgUrl')`, see
 // databases.ts) and through process.env.DBOPS_TEST_PG_URL, so spawned CLI processes inherit it too.
 import { spawn, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, writeFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -113,8 +113,12 @@ function run(bin: string, args: string[], cwd: string, timeoutMs = 90_000): Prom
   });
 }
 
-/** Starts a throwaway cluster in a new temp dir on a free port. Throws (after cleaning up) if it cannot. */
-export async function startThrowawayCluster(log: (msg: string) => void = () => {}): Promise<PgServer> {
+/**
+ * Starts a throwaway cluster in a new temp dir on a free port. Throws (after cleaning up) if it cannot. With
+ * `password`, the cluster requires SCRAM authentication and the postgres user has that password (the returned URL
+ * carries it).
+ */
+export async function startThrowawayCluster(log: (msg: string) => void = () => {}, options: { password?: string } = {}): Promise<PgServer> {
   const binDir = findPgBinDir();
   if (!binDir) throw new Error('initdb/pg_ctl not found on PATH nor under /usr/lib/postgresql/*/bin');
   const initdb = path.join(binDir, 'initdb');
@@ -149,7 +153,13 @@ export async function startThrowawayCluster(log: (msg: string) => void = () => {
     }
     const port = await freePort();
     log(`initdb in ${dataDir} (${binDir})`);
-    await run(initdb, ['-D', dataDir, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale=C'], dir);
+    const auth = ['-A', 'trust'];
+    if (options.password !== undefined) {
+      const pwfile = path.join(dir, 'pwfile');
+      writeFileSync(pwfile, `${options.password}\n`, { mode: 0o644 });
+      auth.splice(0, 2, '-A', 'scram-sha-256', `--pwfile=${pwfile}`);
+    }
+    await run(initdb, ['-D', dataDir, ...auth, '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale=C'], dir);
     const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`;
     log(`pg_ctl start on port ${port}`);
     startedServer = true;
@@ -162,7 +172,8 @@ export async function startThrowawayCluster(log: (msg: string) => void = () => {
       } catch {}
       throw new Error(`${(err as Error).message}${serverLog ? `\nserver log:\n${serverLog}` : ''}`);
     }
-    const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+    const credentials = options.password === undefined ? 'postgres' : `postgres:${encodeURIComponent(options.password)}`;
+    const url = `postgres://${credentials}@127.0.0.1:${port}/postgres`;
     const probe = await probePg(url, 10_000);
     if (probe) throw new Error(`throwaway cluster started but does not answer at ${url}: ${probe.message}`);
     return {
