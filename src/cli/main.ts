@@ -8,7 +8,7 @@ import { EXIT } from './exit-codes.js'
  * The program and its command table. Database drivers (pg, better-sqlite3) and heavy libraries (cosmiconfig, ora,
  * kysely) are imported only when an action needs them, so `dbops --help` loads no database driver.
  */
-export function buildProgram(json = false): Command {
+export function buildProgram(usageErrors?: string[]): Command {
   const program = new Command('dbops')
     .description('database chores for PostgreSQL and SQLite: migrations, and more to come')
     .version(VERSION, '-V, --version')
@@ -21,9 +21,9 @@ export function buildProgram(json = false): Command {
     .option('--verbose', 'show stack traces of errors')
     .option('--no-color', 'no colours (also NO_COLOR=1)')
     .configureOutput({
-      // One line, like every other dbops error; with --json the JSON document on stdout instead.
+      // One line, like every other dbops error; with --json (usageErrors given) the JSON document on stdout instead.
       outputError: (text, write) => {
-        if (json) usageErrors.push(text.replace(/^error: /, '').trim())
+        if (usageErrors) usageErrors.push(text.replace(/^error: /, '').trim())
         else write(`${text.trim()} (hint: run "dbops --help" for usage)\n`)
       },
     })
@@ -39,11 +39,10 @@ Without a config file dbops uses --url, then DATABASE_URL, then sqlite:./dev.db.
   return program
 }
 
-const usageErrors: string[] = []
-
 export async function main(argv: string[] = process.argv): Promise<number> {
   const json = argv.includes('--json')
-  const program = buildProgram(json)
+  const usageErrors: string[] = []
+  const program = buildProgram(json ? usageErrors : undefined)
   try {
     await program.parseAsync(argv)
   } catch (error) {
