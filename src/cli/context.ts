@@ -1,5 +1,5 @@
 import { DbopsError } from '../errors.js'
-import type { ResolvedTarget } from '../config/resolve-config.js'
+import type { ResolvedConfig, ResolvedTarget } from '../config/resolve-config.js'
 import type { Target } from '../targets/target.js'
 import { Reporter } from '../output/reporter.js'
 import { registerSecretsFromUrl } from '../output/redact.js'
@@ -18,6 +18,11 @@ export interface GlobalOptions {
   json?: boolean
   verbose?: boolean
   color?: boolean
+}
+
+/** The resolved config for --config and --url (the rest comes from the environment and the file). */
+export function configFromGlobals(globals: GlobalOptions): Promise<ResolvedConfig> {
+  return resolveConfig({ ...(globals.config !== undefined && { configPath: globals.config }), ...(globals.url !== undefined && { url: globals.url }) })
 }
 
 export async function makeReporter(globals: GlobalOptions): Promise<Reporter> {
@@ -54,7 +59,7 @@ export async function runTargetCommand<T>(globals: GlobalOptions, spec: TargetCo
   registerSecretsFromUrl(process.env.DATABASE_URL)
   let targets: ResolvedTarget[]
   try {
-    const config = await resolveConfig({ ...(globals.config !== undefined && { configPath: globals.config }), ...(globals.url !== undefined && { url: globals.url }) })
+    const config = await configFromGlobals(globals)
     for (const target of Object.values(config.targets)) registerSecretsFromUrl(target.url)
     targets = selectTargets(config, { ...(globals.target !== undefined && { target: globals.target }), ...(globals.all !== undefined && { all: globals.all }) })
   } catch (error) {

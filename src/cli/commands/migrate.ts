@@ -5,8 +5,8 @@ import type { MigrateEvent, MigrateResult, StatusResult } from '../../migrate/ru
 import type { ValidateResult } from '../../migrate/manage.js'
 import type { Reporter } from '../../output/reporter.js'
 import { formatTable } from '../../output/table.js'
-import { makeReporter, reportFailure, runTargetCommand } from '../context.js'
-import { resolveConfig, selectTargets } from '../../config/resolve-config.js'
+import { configFromGlobals, makeReporter, reportFailure, runTargetCommand } from '../context.js'
+import { selectTargets } from '../../config/resolve-config.js'
 import { baselineMigrations, newMigration, resolveMigration, restampMigration, validateMigrations } from '../../migrate/manage.js'
 import { migrateDown, migrateRedo, migrateUp, migrationStatus } from '../../migrate/run.js'
 import { UsageError } from '../../errors.js'
@@ -31,7 +31,7 @@ export function registerMigrateCommands(program: Command): void {
       const globals = command.optsWithGlobals<GlobalOptions>()
       const reporter = await makeReporter(globals)
       try {
-        const config = await resolveConfig({ ...(globals.config !== undefined && { configPath: globals.config }), ...(globals.url !== undefined && { url: globals.url }) })
+        const config = await configFromGlobals(globals)
         const [target] = selectTargets(config, globals.target === undefined ? {} : { target: globals.target })
         const result = newMigration(target!.migrations.dir, name)
         if (globals.json) reporter.json({ ok: true, ...result })

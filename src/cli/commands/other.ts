@@ -2,11 +2,11 @@ import type { Command } from 'commander'
 import type { GlobalOptions } from '../context.js'
 import { exitWith } from '../exit-codes.js'
 import type { WaitResult } from '../../targets/wait.js'
-import { makeReporter, reportFailure, runTargetCommand } from '../context.js'
+import { configFromGlobals, makeReporter, reportFailure, runTargetCommand } from '../context.js'
 import { formatDuration, parseDuration } from '../../config/duration.js'
 import { UsageError } from '../../errors.js'
 import { waitForTarget } from '../../targets/wait.js'
-import { resolveConfig, selectTargets } from '../../config/resolve-config.js'
+import { selectTargets } from '../../config/resolve-config.js'
 
 export function registerOtherCommands(program: Command): void {
   program
@@ -25,7 +25,7 @@ export function registerOtherCommands(program: Command): void {
           } catch (error) {
             throw new UsageError(`--timeout: ${(error as Error).message}`)
           }
-          const config = await resolveConfig({ ...(globals.config !== undefined && { configPath: globals.config }), ...(globals.url !== undefined && { url: globals.url }) })
+          const config = await configFromGlobals(globals)
           const resolved = selectTargets(config, { target: target.name })[0]!
           return waitForTarget(resolved, {
             timeoutMs,
@@ -47,7 +47,7 @@ export function registerOtherCommands(program: Command): void {
       const globals = command.optsWithGlobals<GlobalOptions>()
       const reporter = await makeReporter(globals)
       try {
-        const resolved = await resolveConfig({ ...(globals.config !== undefined && { configPath: globals.config }), ...(globals.url !== undefined && { url: globals.url }) })
+        const resolved = await configFromGlobals(globals)
         const document = {
           source: resolved.source,
           file: resolved.file ?? null,
