@@ -21,72 +21,54 @@ const VENDOR = ['pg', 'kysely', 'cosmiconfig', 'ora', 'chalk', 'better-sqlite3']
 // The addon itself (better_sqlite3.node) stays in node_modules; its JavaScript is bundled like the rest.
 const NATIVE = ['pg-native', 'esbuild', 'typescript']
 
-// pg probes for Cloudflare Workers when it loads (pg/lib/stream.js) by constructing a fetch Response, which on Node
-// 20 loads undici: ~40 ms of every PostgreSQL command's start-up. dbops runs on Node only.
-const pgOnNode = {
-  name: 'pg-on-node',
-  setup(build) {
-    build.onLoad({ filter: /[\\/]pg[\\/]lib[\\/]stream\.js$/ }, async ({ path }) => {
-      const source = readFileSync(path, 'utf8')
-      const patched = source.replace('function isCloudflareRuntime() {', 'function isCloudflareRuntime() {\n  return false')
-      if (patched === source) throw new Error('pg/lib/stream.js changed: review the pg-on-node build patch')
-      return { contents: patched, loader: 'js' }
-    })
-  },
+/**
+ * Start-up patches to dependencies, applied at bundle time. Each replaces exact text and fails the build when the
+ * text is gone, so a dependency update cannot silently drop one.
+ */
+function patch(name, file, replacements) {
+  return {
+    name,
+    setup(build) {
+      build.onLoad({ filter: file }, async ({ path }) => {
+        let source = readFileSync(path, 'utf8')
+        for (const [from, to] of replacements) {
+          if (!source.includes(from)) throw new Error(`${path} changed: review the ${name} build patch`)
+          source = source.replace(from, to)
+        }
+        return { contents: source, loader: 'js' }
+      })
+    },
+  }
 }
 
-// commander requires node:child_process (~5 ms to load) for executable subcommands, which dbops does not use:
-// load it on first use instead.
-const commanderLazyChildProcess = {
-  name: 'commander-lazy-child-process',
-  setup(build) {
-    build.onLoad({ filter: /[\\/]commander[\\/]lib[\\/]command\.js$/ }, async ({ path }) => {
-      const source = readFileSync(path, 'utf8')
-      const eager = "const childProcess = require('node:child_process');"
-      if (!source.includes(eager)) throw new Error('commander/lib/command.js changed: review the commander-lazy-child-process patch')
-      const lazy = "const childProcess = new Proxy({}, { get: (_, key) => require('node:child_process')[key] });"
-      return { contents: source.replace(eager, lazy), loader: 'js' }
-    })
-  },
-}
+/** `require(module)` (optionally a property path of it) on first property access. */
+const lazy = (target) =>
+  `new Proxy({}, { get: (_, key) => { const object = ${target}; const value = object[key]; return typeof value === 'function' ? value.bind(object) : value } })`
 
-// cosmiconfig's loaders require node:crypto (~7 ms to load) only to name temporary files for TypeScript configs,
-// which dbops loads with its own loader: load it on first use instead.
-const cosmiconfigLazyCrypto = {
-  name: 'cosmiconfig-lazy-crypto',
-  setup(build) {
-    build.onLoad({ filter: /[\\/]cosmiconfig[\\/]dist[\\/]loaders\.js$/ }, async ({ path }) => {
-      const source = readFileSync(path, 'utf8')
-      const eager = 'const crypto_1 = require("crypto");'
-      if (!source.includes(eager)) throw new Error('cosmiconfig/dist/loaders.js changed: review the cosmiconfig-lazy-crypto patch')
-      const lazy = 'const crypto_1 = new Proxy({}, { get: (_, key) => require("crypto")[key] });'
-      return { contents: source.replace(eager, lazy), loader: 'js' }
-    })
-  },
-}
+// pg probes for Cloudflare Workers when it loads by constructing a fetch Response, which on Node 20 loads undici:
+// ~40 ms of every PostgreSQL command's start-up. dbops runs on Node only.
+const pgOnNode = patch('pg-on-node', /[\\/]pg[\\/]lib[\\/]stream\.js$/, [
+  ['function isCloudflareRuntime() {', 'function isCloudflareRuntime() {\n  return false'],
+])
 
 // pg's password hashing (SCRAM, md5) requires node:crypto (~7-10 ms to load) when pg loads; most connections never
-// hash anything (trust, peer, certificates) and the rest can load it when they do.
-const pgLazyCrypto = {
-  name: 'pg-lazy-crypto',
-  setup(build) {
-    build.onLoad({ filter: /[\\/]pg[\\/]lib[\\/]crypto[\\/]utils\.js$/ }, async ({ path }) => {
-      const source = readFileSync(path, 'utf8')
-      const eager = [
-        "const nodeCrypto = require('crypto')",
-        'const webCrypto = nodeCrypto.webcrypto || globalThis.crypto',
-        'const subtleCrypto = webCrypto.subtle',
-      ]
-      if (!eager.every((line) => source.includes(line))) throw new Error('pg/lib/crypto/utils.js changed: review the pg-lazy-crypto patch')
-      const lazy = (target) => `new Proxy({}, { get: (_, key) => { const object = ${target}; const value = object[key]; return typeof value === 'function' ? value.bind(object) : value } })`
-      const patched = source
-        .replace(eager[0], `const nodeCrypto = ${lazy("require('crypto')")}`)
-        .replace(eager[1], `const webCrypto = ${lazy("require('crypto').webcrypto || globalThis.crypto")}`)
-        .replace(eager[2], `const subtleCrypto = ${lazy("(require('crypto').webcrypto || globalThis.crypto).subtle")}`)
-      return { contents: patched, loader: 'js' }
-    })
-  },
-}
+// hash anything (trust, peer, certificates) and the rest load it when they do.
+const pgLazyCrypto = patch('pg-lazy-crypto', /[\\/]pg[\\/]lib[\\/]crypto[\\/]utils\.js$/, [
+  ["const nodeCrypto = require('crypto')", `const nodeCrypto = ${lazy("require('crypto')")}`],
+  ['const webCrypto = nodeCrypto.webcrypto || globalThis.crypto', `const webCrypto = ${lazy("require('crypto').webcrypto || globalThis.crypto")}`],
+  ['const subtleCrypto = webCrypto.subtle', `const subtleCrypto = ${lazy("(require('crypto').webcrypto || globalThis.crypto).subtle")}`],
+])
+
+// cosmiconfig's loaders require node:crypto (~7 ms) only to name temporary files for TypeScript configs, which dbops
+// loads with its own loader.
+const cosmiconfigLazyCrypto = patch('cosmiconfig-lazy-crypto', /[\\/]cosmiconfig[\\/]dist[\\/]loaders\.js$/, [
+  ['const crypto_1 = require("crypto");', `const crypto_1 = ${lazy('require("crypto")')};`],
+])
+
+// commander requires node:child_process (~5 ms) for executable subcommands, which dbops does not use.
+const commanderLazyChildProcess = patch('commander-lazy-child-process', /[\\/]commander[\\/]lib[\\/]command\.js$/, [
+  ["const childProcess = require('node:child_process');", `const childProcess = ${lazy("require('node:child_process')")};`],
+])
 
 // The CLI requires vendor libraries from dist/vendor/ instead of bundling them into main.cjs.
 const vendorFiles = {
