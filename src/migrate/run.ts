@@ -110,9 +110,12 @@ export interface StatusResult {
 
 /** Where every migration stands. Reads only: takes no lock and creates nothing. */
 export async function migrationStatus(target: Target, options: MigrateOptions = {}): Promise<StatusResult> {
-  const set = loadSet(target, options)
   const ledger = new Ledger(target.backend, target.migrations)
-  const entries = migrationStates(set.migrations, (await ledger.read()) ?? [])
+  // Started first: a PostgreSQL server forks and authenticates the session while the files are read and hashed.
+  const rows = ledger.read()
+  rows.catch(() => {}) // Awaited below; a file error thrown first must not leave it unhandled.
+  const set = loadSet(target, options)
+  const entries = migrationStates(set.migrations, (await rows) ?? [])
   const count = (predicate: (entry: MigrationStatusEntry) => boolean) => entries.filter(predicate).length
   const summary = {
     applied: count((entry) => entry.state === 'applied' || entry.state === 'baselined'),
