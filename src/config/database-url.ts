@@ -99,19 +99,29 @@ function decode(text: string): string {
  * in the query string. Never throws; on text that is not a valid URL it does its best, erring towards hiding more.
  */
 export function redactUrl(url: string): string {
-  let text = url
-  const schemeEnd = text.indexOf('://')
-  if (schemeEnd !== -1) {
-    const authorityStart = schemeEnd + 3
-    const rest = text.slice(authorityStart)
-    // A password may contain unencoded '@', '/' or ':'; the last '@' before the query ends the userinfo.
-    const queryStart = rest.indexOf('?')
-    let at = (queryStart === -1 ? rest : rest.slice(0, queryStart)).lastIndexOf('@')
-    if (at === -1) at = rest.lastIndexOf('@')
-    const colon = at === -1 ? -1 : rest.slice(0, at).indexOf(':')
-    if (colon !== -1) text = text.slice(0, authorityStart + colon + 1) + '***' + text.slice(authorityStart + at)
-  }
+  const span = userinfoPassword(url)
+  const text = span ? url.slice(0, span.start) + '***' + url.slice(span.end) : url
   return text.replace(/(password=)[^&\s]*/gi, '$1***')
+}
+
+/** The passwords a URL carries, as written (percent-encoded or not): in the userinfo and in `password=`. */
+export function urlPasswords(url: string): string[] {
+  const span = userinfoPassword(url)
+  const query = [...url.matchAll(/[?&]password=([^&#\s]*)/gi)].map((match) => match[1]!)
+  return [...(span ? [url.slice(span.start, span.end)] : []), ...query].filter((password) => password !== '')
+}
+
+/** Where the userinfo password is. It may contain unencoded '@', '/' or ':': the last '@' before the query ends it. */
+function userinfoPassword(url: string): { start: number; end: number } | undefined {
+  const schemeEnd = url.indexOf('://')
+  if (schemeEnd === -1) return undefined
+  const authorityStart = schemeEnd + 3
+  const rest = url.slice(authorityStart)
+  const queryStart = rest.indexOf('?')
+  let at = (queryStart === -1 ? rest : rest.slice(0, queryStart)).lastIndexOf('@')
+  if (at === -1) at = rest.lastIndexOf('@')
+  const colon = at === -1 ? -1 : rest.slice(0, at).indexOf(':')
+  return colon === -1 ? undefined : { start: authorityStart + colon + 1, end: authorityStart + at }
 }
 
 /** Redacts every URL password and `password=` value in free text, such as a loader's error message. */

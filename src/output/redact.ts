@@ -1,3 +1,5 @@
+import { urlPasswords } from '../config/database-url.js'
+
 /**
  * Passwords of every URL dbops was given, so output can be scrubbed of them whatever path a message took (a driver
  * error quoting a connection string, a SQL error echoing a statement).
@@ -6,11 +8,9 @@ const secrets = new Set<string>()
 
 export function registerSecretsFromUrl(url: string | undefined): void {
   if (!url) return
-  const userinfo = /^[a-z0-9+.-]+:\/\/([^@/?#]*)@/i.exec(url)?.[1]
-  const password = userinfo?.includes(':') ? userinfo.slice(userinfo.indexOf(':') + 1) : undefined
-  const query = /[?&]password=([^&#]*)/i.exec(url)?.[1]
-  for (const secret of [password, query]) {
-    if (!secret || secret.length < 2) continue
+  for (const secret of urlPasswords(url)) {
+    // A one-character password would turn every occurrence of that character into ***.
+    if (secret.length < 2) continue
     secrets.add(secret)
     try {
       secrets.add(decodeURIComponent(secret))
