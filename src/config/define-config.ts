@@ -21,6 +21,45 @@ export interface MigrationsConfig {
   allowOutOfOrder?: boolean
 }
 
+export interface SeedsConfig {
+  /** Folder of seed files (`*.sql`, `*.csv`, `*.json`, `*.ndjson`, `*.ts`, `*.js`), default `fixtures`. */
+  dir?: string
+  /** Table recording applied seeds and their checksums, default `dbops_seeds`. */
+  table?: string
+  /** `--env <name>` → subfolders of `dir`, or file names relative to it, e.g. `{ dev: 'dev', test: ['base', 'test'] }`. */
+  environments?: Record<string, string | string[]>
+  /** Data file name → the table it loads, when the file is not named after its table, e.g. `{ 'people.csv': 'users' }`. */
+  tables?: Record<string, string>
+}
+
+/** Retention (restic's rules, OR-ed): a backup is kept when any rule keeps it. */
+export interface RetentionConfig {
+  keepLast?: number
+  keepHourly?: number
+  keepDaily?: number
+  keepWeekly?: number
+  keepMonthly?: number
+  keepYearly?: number
+  /** Keep everything newer than this, e.g. `'7d'`. */
+  keepWithin?: string
+}
+
+export interface BackupConfig {
+  /** Backup folder, default `backups/<target>` (a top-level `dir` gets `/<target>` appended). */
+  dir?: string
+  /** PostgreSQL dump format, default `custom`. */
+  format?: 'custom' | 'directory' | 'plain'
+  /** Parallel pg_dump/pg_restore jobs (directory format). */
+  jobs?: number
+  /** The default policy of `dbops backup prune`. */
+  retention?: RetentionConfig
+}
+
+export interface HealthConfig {
+  /** Check name → `{ warn, critical }`, numbers or strings such as `'80%'`, `'5m'`, `'10GB'`. */
+  thresholds?: Record<string, { warn?: number | string; critical?: number | string }>
+}
+
 export interface TargetConfig {
   /** `postgres://...`, `postgresql://...`, `sqlite:./file.db`, `sqlite:///abs/file.db`, `sqlite::memory:` or
    * `file:./file.db`. `${VAR}` and `${VAR:-default}` are replaced from the environment. */
@@ -28,6 +67,9 @@ export interface TargetConfig {
   migrations?: MigrationsConfig
   /** Marks a database that destructive commands must not touch without confirmation (production). */
   protected?: boolean
+  seeds?: SeedsConfig
+  backup?: BackupConfig
+  health?: HealthConfig
 }
 
 export interface DbopsConfig {
@@ -38,6 +80,9 @@ export interface DbopsConfig {
   targets?: Record<string, TargetConfig>
   /** Defaults for every target. */
   migrations?: MigrationsConfig
+  seeds?: SeedsConfig
+  backup?: BackupConfig
+  health?: HealthConfig
 }
 
 /** Returns its argument: it exists so a `dbops.config.ts` gets type checking and completion. */

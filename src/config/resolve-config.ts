@@ -18,6 +18,50 @@ export interface ResolvedMigrations {
   allowOutOfOrder: boolean
 }
 
+/** Seeding (`dbops seed`): where seed files live and how they map to tables. */
+export interface ResolvedSeeds {
+  /** Absolute. */
+  dir: string
+  /** The table recording applied seeds and their checksums. */
+  table: string
+  /** Environment name → subfolders of `dir` or file names/globs relative to `dir` (`--env`). */
+  environments: Record<string, string[]>
+  /** Seed file name (without folder) → table it loads, for data files whose name is not the table's. */
+  tables: Record<string, string>
+}
+
+/** Retention rules (restic's `forget` semantics); unset rules are absent. */
+export interface ResolvedRetention {
+  keepLast?: number
+  keepHourly?: number
+  keepDaily?: number
+  keepWeekly?: number
+  keepMonthly?: number
+  keepYearly?: number
+  keepWithinMs?: number
+}
+
+/** Backups (`dbops backup`). */
+export interface ResolvedBackup {
+  /** Absolute: where this target's backups go, default `<baseDir>/backups/<target>`. */
+  dir: string
+  format?: 'custom' | 'directory' | 'plain'
+  jobs?: number
+  retention: ResolvedRetention
+}
+
+/** A threshold pair as written in config: numbers, or strings such as "80%", "5m", "10GB" (the check parses them). */
+export interface ThresholdSetting {
+  warn?: number | string
+  critical?: number | string
+}
+
+/** Health checks and audits (`dbops health`, `dbops audit`). */
+export interface ResolvedHealth {
+  /** Check name → thresholds, overriding the check's defaults. */
+  thresholds: Record<string, ThresholdSetting>
+}
+
 export interface ResolvedTarget {
   name: string
   /** Interpolated and secret: pass it to the driver, print `redactedUrl`. */
@@ -26,6 +70,9 @@ export interface ResolvedTarget {
   location: DatabaseLocation
   migrations: ResolvedMigrations
   protected: boolean
+  seeds: ResolvedSeeds
+  backup: ResolvedBackup
+  health: ResolvedHealth
 }
 
 export interface ResolvedConfig {
@@ -58,8 +105,14 @@ export interface ResolveOptions {
 const DEFAULT_URL = 'sqlite:./dev.db'
 const DEFAULT_TARGET = 'default'
 const TARGET_NAME = /^[A-Za-z0-9_.-]+$/
-const TOP_KEYS = ['defaultTarget', 'targets', 'migrations']
-const TARGET_KEYS = ['url', 'migrations', 'protected']
+const SECTIONS = ['migrations', 'seeds', 'backup', 'health']
+const TOP_KEYS = ['defaultTarget', 'targets', ...SECTIONS]
+const TARGET_KEYS = ['url', 'protected', ...SECTIONS]
+const SEEDS_KEYS = ['dir', 'table', 'environments', 'tables']
+const BACKUP_KEYS = ['dir', 'format', 'jobs', 'retention']
+const RETENTION_KEYS = ['keepLast', 'keepHourly', 'keepDaily', 'keepWeekly', 'keepMonthly', 'keepYearly', 'keepWithin']
+const HEALTH_KEYS = ['thresholds']
+const BACKUP_FORMATS = ['custom', 'directory', 'plain'] as const
 const MIGRATIONS_KEYS = [
   'dir',
   'table',
@@ -101,6 +154,9 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
 
   const root = loaded ? read.object(loaded.config, '', TOP_KEYS) : {}
   const topMigrations = read.migrations(root?.migrations, 'migrations')
+  const topSeeds = read.seeds(root?.seeds, 'seeds')
+  const topBackup = read.backup(root?.backup, 'backup')
+  const topHealth = read.health(root?.health, 'health')
   const requestedDefault = read.string(root?.defaultTarget, 'defaultTarget')
 
   // Target entries as written, before their URLs are read: the default target must be known first, because --url
@@ -155,6 +211,9 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
       else if (raw.url === undefined) problems.push(`${path}.url: required (e.g. postgres://user@localhost:5432/app)`)
     }
     const own = read.migrations(raw?.migrations, `${path}.migrations`)
+    const ownSeeds = read.seeds(raw?.seeds, `${path}.seeds`)
+    const ownBackup = read.backup(raw?.backup, `${path}.backup`)
+    const ownHealth = read.health(raw?.health, `${path}.health`)
     const isProtected = read.boolean(raw?.protected, `${path}.protected`)
 
     let location: DatabaseLocation | undefined
@@ -174,6 +233,22 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
       location,
       migrations: { ...migrations, dir: resolve(baseDir, migrations.dir) },
       protected: isProtected ?? false,
+      seeds: {
+        dir: resolve(baseDir, ownSeeds.dir ?? topSeeds.dir ?? 'fixtures'),
+        table: ownSeeds.table ?? topSeeds.table ?? 'dbops_seeds',
+        environments: { ...topSeeds.environments, ...ownSeeds.environments },
+        tables: { ...topSeeds.tables, ...ownSeeds.tables },
+      },
+      backup: {
+        // A shared top-level dir still keeps each target's backups apart.
+        dir: ownBackup.dir !== undefined ? resolve(baseDir, ownBackup.dir) : resolve(baseDir, topBackup.dir ?? 'backups', name),
+        ...(topBackup.format !== undefined && { format: topBackup.format }),
+        ...(ownBackup.format !== undefined && { format: ownBackup.format }),
+        ...(topBackup.jobs !== undefined && { jobs: topBackup.jobs }),
+        ...(ownBackup.jobs !== undefined && { jobs: ownBackup.jobs }),
+        retention: ownBackup.retention ?? topBackup.retention ?? {},
+      },
+      health: { thresholds: { ...topHealth.thresholds, ...ownHealth.thresholds } },
     }
   }
 
@@ -283,7 +358,95 @@ class Reader {
     }
     return Object.fromEntries(Object.entries(layer).filter(([, setting]) => setting !== undefined))
   }
+
+  positiveInteger(value: unknown, path: string, minimum = 1): number | undefined {
+    if (value === undefined) return undefined
+    if (typeof value === 'number' && Number.isInteger(value) && value >= minimum) return value
+    this.problems.push(`${path}: must be a whole number of at least ${minimum} (got ${JSON.stringify(value)})`)
+    return undefined
+  }
+
+  /** A string, or a list of strings. */
+  stringList(value: unknown, path: string): string[] | undefined {
+    if (Array.isArray(value)) {
+      const items = value.map((item, index) => this.string(item, `${path}[${index}]`))
+      return items.every((item) => item !== undefined) ? (items as string[]) : undefined
+    }
+    const single = this.string(value, path)
+    return single === undefined ? undefined : [single]
+  }
+
+  seeds(value: unknown, path: string): SeedsLayer {
+    const raw = this.object(value, path, SEEDS_KEYS)
+    const layer: SeedsLayer = { environments: {}, tables: {} }
+    if (!raw) return layer
+    const dir = this.string(raw.dir, `${path}.dir`)
+    const table = this.string(raw.table, `${path}.table`)
+    if (dir !== undefined) layer.dir = dir
+    if (table !== undefined) layer.table = table
+    for (const [name, entry] of Object.entries(this.object(raw.environments, `${path}.environments`, null) ?? {})) {
+      const list = this.stringList(entry, `${path}.environments.${name}`)
+      if (list) layer.environments[name] = list
+    }
+    for (const [file, entry] of Object.entries(this.object(raw.tables, `${path}.tables`, null) ?? {})) {
+      const tableName = this.string(entry, `${path}.tables.${file}`)
+      if (tableName !== undefined) layer.tables[file] = tableName
+    }
+    return layer
+  }
+
+  backup(value: unknown, path: string): BackupLayer {
+    const raw = this.object(value, path, BACKUP_KEYS)
+    if (!raw) return {}
+    const layer: BackupLayer = {}
+    const dir = this.string(raw.dir, `${path}.dir`)
+    if (dir !== undefined) layer.dir = dir
+    const format = this.string(raw.format, `${path}.format`)
+    if (format !== undefined) {
+      if ((BACKUP_FORMATS as readonly string[]).includes(format)) layer.format = format as ResolvedBackup['format']
+      else this.problems.push(`${path}.format: must be one of ${BACKUP_FORMATS.join(', ')} (got "${format}")`)
+    }
+    const jobs = this.positiveInteger(raw.jobs, `${path}.jobs`)
+    if (jobs !== undefined) layer.jobs = jobs
+    const retention = this.object(raw.retention, `${path}.retention`, RETENTION_KEYS)
+    if (retention) {
+      const rules: ResolvedRetention = {}
+      for (const key of RETENTION_KEYS) {
+        if (key === 'keepWithin') {
+          const within = this.duration(retention.keepWithin, `${path}.retention.keepWithin`)
+          if (within !== undefined) rules.keepWithinMs = within
+          continue
+        }
+        const count = this.positiveInteger(retention[key], `${path}.retention.${key}`, 0)
+        if (count !== undefined) rules[key as Exclude<keyof ResolvedRetention, 'keepWithinMs'>] = count
+      }
+      layer.retention = rules
+    }
+    return layer
+  }
+
+  health(value: unknown, path: string): ResolvedHealth {
+    const raw = this.object(value, path, HEALTH_KEYS)
+    const thresholds: Record<string, ThresholdSetting> = {}
+    for (const [check, entry] of Object.entries(this.object(raw?.thresholds, `${path}.thresholds`, null) ?? {})) {
+      const pair = this.object(entry, `${path}.thresholds.${check}`, ['warn', 'critical'])
+      if (!pair) continue
+      const setting: ThresholdSetting = {}
+      for (const level of ['warn', 'critical'] as const) {
+        const threshold = pair[level]
+        if (threshold === undefined) continue
+        if (typeof threshold === 'number' && Number.isFinite(threshold)) setting[level] = threshold
+        else if (typeof threshold === 'string' && threshold.trim() !== '') setting[level] = threshold.trim()
+        else this.problems.push(`${path}.thresholds.${check}.${level}: must be a number or a string such as "80%" or "5m"`)
+      }
+      thresholds[check] = setting
+    }
+    return { thresholds }
+  }
 }
+
+type SeedsLayer = Partial<Omit<ResolvedSeeds, 'environments' | 'tables'>> & Pick<ResolvedSeeds, 'environments' | 'tables'>
+type BackupLayer = { dir?: string; format?: ResolvedBackup['format']; jobs?: number; retention?: ResolvedRetention }
 
 function typeName(value: unknown): string {
   if (value === null) return 'null'

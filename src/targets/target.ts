@@ -1,6 +1,15 @@
 import { openBackend } from '../backends/index.js'
 import type { Backend } from '../backends/backend.js'
-import { resolveConfig, selectTargets, type ResolveOptions, type ResolvedMigrations, type ResolvedTarget } from '../config/resolve-config.js'
+import {
+  resolveConfig,
+  selectTargets,
+  type ResolveOptions,
+  type ResolvedBackup,
+  type ResolvedHealth,
+  type ResolvedMigrations,
+  type ResolvedSeeds,
+  type ResolvedTarget,
+} from '../config/resolve-config.js'
 
 /** A named database from the config, connected (lazily) through its backend. */
 export interface Target {
@@ -9,6 +18,11 @@ export interface Target {
   backend: Backend
   migrations: ResolvedMigrations
   protected: boolean
+  seeds: ResolvedSeeds
+  backup: ResolvedBackup
+  health: ResolvedHealth
+  /** The config entry it came from, URL included: for capabilities that start child processes (pg_dump). */
+  resolved: ResolvedTarget
   close(): Promise<void>
 }
 
@@ -45,6 +59,10 @@ export async function connectTarget(resolved: ResolvedTarget, options: ConnectOp
     backend,
     migrations: resolved.migrations,
     protected: resolved.protected,
+    seeds: resolved.seeds,
+    backup: resolved.backup,
+    health: resolved.health,
+    resolved,
     close: () => backend.close(),
   }
 }

@@ -62,6 +62,9 @@ describe('resolveConfig without a config file', () => {
           location: { engine: 'sqlite', path: join(root, 'dev.db') },
           migrations: { dir: join(root, 'migrations'), ...defaults },
           protected: false,
+          seeds: { dir: join(root, 'fixtures'), table: 'dbops_seeds', environments: {}, tables: {} },
+          backup: { dir: join(root, 'backups', 'default'), retention: {} },
+          health: { thresholds: {} },
         },
       },
       unresolved: {},
@@ -300,7 +303,7 @@ describe('resolveConfig validation', () => {
 
   it('suggests nothing for a key far from every known one', async () => {
     const problems = await problemsOf(resolveConfig({ cwd: project({ colour: 'red' }), env: {} }))
-    expect(problems).toEqual(['colour: unknown key (known keys: defaultTarget, targets, migrations)'])
+    expect(problems).toEqual(['colour: unknown key (known keys: defaultTarget, targets, migrations, seeds, backup, health)'])
   })
 })
 
@@ -313,6 +316,9 @@ describe('selectTargets', () => {
       location: { engine: 'sqlite' as const, path: `/p/${name}.db` },
       migrations: { dir: '/p/migrations', ...defaults },
       protected: false,
+      seeds: { dir: '/p/fixtures', table: 'dbops_seeds', environments: {}, tables: {} },
+      backup: { dir: `/p/backups/${name}`, retention: {} },
+      health: { thresholds: {} },
     })
     return {
       source: 'file',
@@ -342,5 +348,57 @@ describe('selectTargets', () => {
 
   it('refuses target and all together', () => {
     expect(() => selectTargets(config(), { target: 'app', all: true })).toThrow(UsageError)
+  })
+})
+
+describe('resolveConfig: seeds, backup and health sections', () => {
+  it('layers target settings over top-level ones and resolves paths against the config file', async () => {
+    const root = project({
+      defaultTarget: 'app',
+      seeds: { dir: 'seed-data', environments: { dev: 'dev', test: ['base', 'test/*.csv'] }, tables: { 'people.csv': 'users' } },
+      backup: { dir: '/var/backups/dbops', format: 'directory', retention: { keepDaily: 7, keepWithin: '2d' } },
+      health: { thresholds: { connections: { warn: '80%', critical: 95 } } },
+      targets: {
+        app: { url: 'sqlite:app.db', seeds: { environments: { dev: 'app-dev' } }, backup: { jobs: 2, retention: { keepLast: 3 } } },
+        other: { url: 'sqlite:other.db', backup: { dir: 'elsewhere' }, health: { thresholds: { connections: { warn: 50 } } } },
+      },
+    })
+    const config = await resolveConfig({ cwd: join(root, 'src/nested'), env: {} })
+    const app = config.targets.app!
+    const other = config.targets.other!
+    expect(app.seeds).toEqual({
+      dir: join(root, 'seed-data'),
+      table: 'dbops_seeds',
+      environments: { dev: ['app-dev'], test: ['base', 'test/*.csv'] },
+      tables: { 'people.csv': 'users' },
+    })
+    // A target's retention replaces the top-level policy whole: mixing two policies rule by rule would surprise.
+    expect(app.backup).toEqual({ dir: '/var/backups/dbops/app', format: 'directory', jobs: 2, retention: { keepLast: 3 } })
+    expect(other.backup).toEqual({ dir: join(root, 'elsewhere'), format: 'directory', retention: { keepDaily: 7, keepWithinMs: 172_800_000 } })
+    expect(app.health.thresholds).toEqual({ connections: { warn: '80%', critical: 95 } })
+    expect(other.health.thresholds).toEqual({ connections: { warn: 50 } })
+  })
+
+  it('reports every problem in the new sections with its path', async () => {
+    const root = project({
+      seeds: { dirr: 'x', environments: { dev: 3 } },
+      backup: { format: 'zip', jobs: 0, retention: { keepDaily: -1, keepWithin: '2' } },
+      health: { thresholds: { connections: { warning: 1, critical: true } } },
+      targets: { app: { url: 'sqlite:app.db', backup: 'daily' } },
+    })
+    const problems = await problemsOf(resolveConfig({ cwd: root, env: {} }))
+    expect(problems.sort()).toEqual(
+      [
+        'seeds.dirr: unknown key (did you mean "dir"?)',
+        'seeds.environments.dev: must be a string (got number)',
+        'backup.format: must be one of custom, directory, plain (got "zip")',
+        'backup.jobs: must be a whole number of at least 1 (got 0)',
+        'backup.retention.keepDaily: must be a whole number of at least 0 (got -1)',
+        'backup.retention.keepWithin: "2" needs a unit, e.g. 2s',
+        'health.thresholds.connections.warning: unknown key (known keys: warn, critical)',
+        'health.thresholds.connections.critical: must be a number or a string such as "80%" or "5m"',
+        'targets.app.backup: must be an object (got string)',
+      ].sort(),
+    )
   })
 })
