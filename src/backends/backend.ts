@@ -21,8 +21,14 @@ export interface TransactionalUnit {
   setup: readonly string[]
   /** The section's text exactly as written (PostgreSQL sends it verbatim so error positions map to the file). */
   script: string
-  /** The same text split into statements; SQLite executes these one by one to know which one failed. */
-  statements: readonly SqlStatement[]
+  /** The same text split into statements (possibly on first access): for locating a failure. */
+  readonly statements: readonly SqlStatement[]
+  /**
+   * Nothing in the script needs running statement by statement (see PreparedSection.plain): SQLite runs it whole
+   * and, only when it fails, again statement by statement inside a transaction it rolls back, to know which one
+   * failed.
+   */
+  plain: boolean
   /**
    * Returns a row when the work is already done. SQLite evaluates it inside BEGIN IMMEDIATE (there is no run-wide
    * lock there); PostgreSQL ignores it because the migration lock is held for the whole run.
@@ -32,6 +38,14 @@ export interface TransactionalUnit {
   ledgerWrite: SqlQuery
   lockTimeoutMs: number
   statementTimeoutMs: number
+  /**
+   * false lets the commit return before the disk has it (PostgreSQL `synchronous_commit = off`, SQLite `synchronous =
+   * NORMAL`). A run makes only its last migration durable: that commit flushes the log in order, so every earlier
+   * commit of the run becomes durable with it: one disk flush per run instead of one per migration. A crash before
+   * then leaves the database at an earlier migration boundary, never between two (each migration and its ledger
+   * row commit together either way).
+   */
+  durable: boolean
 }
 
 export interface UnitOutcome {
@@ -107,6 +121,8 @@ export interface Backend {
   prepareSession(timeouts: { lockTimeoutMs: number; statementTimeoutMs: number }): Promise<void>
   /** Runs one statement as its own message, outside dbops' transactions (transaction:false migrations). */
   runStatement(statement: string): Promise<void>
+  /** Makes every commit this connection has made durable (a run that stops before its durable last migration). */
+  flushCommits(): Promise<void>
   /** true when `error` says the table does not exist (the ledger before the first migration). */
   isMissingTable(error: unknown): boolean
   close(): Promise<void>

@@ -11,12 +11,43 @@ export interface PreparedSection {
   section: Section
   /** The text sent to the database: the section with any wrapping BEGIN/COMMIT blanked out. */
   script: string
-  statements: SqlStatement[]
+  /** Split on first use: a plain section is only split to locate a failure. */
+  readonly statements: SqlStatement[]
   transactional: boolean
+  /**
+   * No word in the text that could make a statement need a closer look (transaction control, CONCURRENTLY, VACUUM,
+   * ATTACH, PRAGMA...): such a section was not split up front, and a backend may run it whole.
+   */
+  plain: boolean
+}
+
+/**
+ * Every keyword that transactionControl or nonTransactionalReason could act on, plus SQLite's ATTACH (which a
+ * rollback does not undo). A section without any of them as a word, anywhere, needs neither check. Comments and
+ * strings can only cause false alarms, which cost a split and nothing else.
+ */
+const NEEDS_A_CLOSER_LOOK: Record<Engine, RegExp> = {
+  postgres: /\b(?:begin|start|commit|end|rollback|abort|prepare|vacuum|concurrently|database|tablespace|system|reindex|cluster|discard|subscription)\b/i,
+  sqlite: /\b(?:begin|commit|end|rollback|vacuum|pragma|attach|detach)\b/i,
 }
 
 export function prepareSection(migration: MigrationFile, direction: 'up' | 'down', engine: Engine): PreparedSection {
   const section = direction === 'up' ? migration.up : migration.down!
+  if (!NEEDS_A_CLOSER_LOOK[engine].test(section.sql)) {
+    // 1000 small migrations spend more time being split than being sent: split only when a failure needs locating.
+    let statements: SqlStatement[] | undefined
+    return {
+      migration,
+      direction,
+      section,
+      script: section.sql,
+      get statements() {
+        return (statements ??= splitStatements(section.sql, engine))
+      },
+      transactional: section.options.transaction !== false,
+      plain: true,
+    }
+  }
   let script = section.sql
   let statements = splitStatements(script, engine)
   const control = statements.map((statement) => transactionControl(statement.text, engine))
@@ -55,7 +86,7 @@ export function prepareSection(migration: MigrationFile, direction: 'up' | 'down
       })
     }
   }
-  return { migration, direction, section, script, statements, transactional }
+  return { migration, direction, section, script, statements, transactional, plain: false }
 }
 
 /** file:line:column of an offset in a section. */

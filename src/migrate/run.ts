@@ -192,8 +192,31 @@ function isLiveRun(row: LedgerRow): boolean {
 }
 
 async function runAll(target: Target, ledger: Ledger, plan: PreparedSection[], options: MigrateOptions): Promise<MigrationOutcome[]> {
+  // Commits that returned before the disk had them (see TransactionalUnit.durable): the run ends with them flushed,
+  // whether it completes, fails or is interrupted.
+  const commits = { unflushed: false }
+  let outcomes: MigrationOutcome[]
+  try {
+    outcomes = await runPlan(target, ledger, plan, options, commits)
+  } catch (error) {
+    // The run failed or was interrupted: what it committed must still reach the disk. The connection may be gone
+    // with the error; the server then flushes asynchronous commits within a second on its own.
+    if (commits.unflushed) await target.backend.flushCommits().catch(() => {})
+    throw error
+  }
+  if (commits.unflushed) await target.backend.flushCommits()
+  return outcomes
+}
+
+async function runPlan(
+  target: Target,
+  ledger: Ledger,
+  plan: PreparedSection[],
+  options: MigrateOptions,
+  commits: { unflushed: boolean },
+): Promise<MigrationOutcome[]> {
   const outcomes: MigrationOutcome[] = []
-  for (const unit of plan) {
+  for (const [position, unit] of plan.entries()) {
     const { migration, direction, transactional } = unit
     // SQLite work is synchronous: give signal handlers a turn of the event loop between migrations.
     if (options.signal) await new Promise((resolve) => setImmediate(resolve))
@@ -209,7 +232,10 @@ async function runAll(target: Target, ledger: Ledger, plan: PreparedSection[], o
       continue
     }
     options.onEvent?.({ type: 'start', target: target.name, id: migration.id, direction, transactional })
-    const outcome = transactional ? await runTransactional(target, ledger, unit) : await runStatements(target, ledger, unit)
+    const durable = position === plan.length - 1
+    const outcome = transactional ? await runTransactional(target, ledger, unit, durable) : await runStatements(target, ledger, unit)
+    // A non-transactional migration's statements commit at the session's own (durable) setting.
+    if (!outcome.skipped) commits.unflushed = transactional && !durable
     if (outcome.skipped) {
       options.onEvent?.({ type: 'skipped', target: target.name, id: migration.id, reason: 'already done by a concurrent dbops' })
     } else {
@@ -231,20 +257,29 @@ function timeoutsFor(target: Target, unit: PreparedSection) {
   }
 }
 
-async function runTransactional(target: Target, ledger: Ledger, unit: PreparedSection): Promise<{ skipped: boolean; durationMs: number }> {
+async function runTransactional(
+  target: Target,
+  ledger: Ledger,
+  unit: PreparedSection,
+  durable: boolean,
+): Promise<{ skipped: boolean; durationMs: number }> {
   const { migration, direction } = unit
   const timeouts = timeoutsFor(target, unit)
   try {
     const outcome = await target.backend.runTransactional({
       setup: ledger.creation,
       script: unit.script,
-      statements: unit.statements,
+      get statements() {
+        return unit.statements
+      },
+      plain: unit.plain,
       guard: direction === 'up' ? ledger.recordedQuery(migration.version) : ledger.notRecordedQuery(migration.version),
       ledgerWrite:
         direction === 'up'
           ? ledger.insertQuery({ version: migration.version, name: migration.name, checksum: migration.checksum, status: 'applied', executionMs: 'measured' })
           : ledger.deleteQuery(migration.version),
       ...timeouts,
+      durable,
     })
     ledger.created()
     if (outcome.skipped) await refuseIfFailedMeanwhile(ledger, migration)
@@ -277,12 +312,14 @@ async function runStatements(target: Target, ledger: Ledger, unit: PreparedSecti
     setup: [],
     script: '',
     statements: [],
+    plain: true,
     guard: direction === 'up' ? ledger.recordedQuery(migration.version) : ledger.notRecordedQuery(migration.version),
     ledgerWrite:
       direction === 'up'
         ? ledger.insertQuery({ version: migration.version, name: migration.name, checksum: migration.checksum, status: 'running', statementsTotal: statements.length, statementsDone: 0 })
         : ledger.deleteQuery(migration.version),
     ...timeouts,
+    durable: true,
   })
   if (claim.skipped) {
     await refuseIfFailedMeanwhile(ledger, migration)

@@ -332,6 +332,50 @@ VACUUM;`
   })
 })
 
+describe.each(ENGINES)('commit durability on %s', (engine) => {
+  /** Records what the run asks of the real backend: each unit's durability, and flushes. */
+  function recordDurability(target: Target): string[] {
+    const calls: string[] = []
+    const backend = target.backend
+    const runTransactional = backend.runTransactional.bind(backend)
+    const flushCommits = backend.flushCommits.bind(backend)
+    backend.runTransactional = (unit) => {
+      calls.push(unit.durable ? 'durable' : 'deferred')
+      return runTransactional(unit)
+    }
+    backend.flushCommits = () => {
+      calls.push('flush')
+      return flushCommits()
+    }
+    return calls
+  }
+
+  it('waits for the disk once per run: at the last migration', async () => {
+    const project = await makeProject(engine, threeTables)
+    await withTarget(project, async (target) => {
+      const calls = recordDurability(target)
+      await migrateUp(target)
+      expect(calls).toEqual(['deferred', 'deferred', 'durable'])
+      if (engine === 'sqlite') {
+        // The connection is left syncing every commit, as the last one did.
+        const [row] = await target.backend.query<{ synchronous: number }>({ sql: 'PRAGMA synchronous', parameters: [] })
+        expect(row?.synchronous).toBe(2)
+      }
+    })
+  })
+
+  it('flushes what a failed run committed before its failure', async () => {
+    const project = await makeProject(engine, { ...threeTables, '004_bad.sql': migration('CREATE TABLE d (id integer PRIMARY KEY); SELECT * FROM missing;', 'DROP TABLE d;') })
+    await withTarget(project, async (target) => {
+      const calls = recordDurability(target)
+      const error = await failure(migrateUp(target))
+      expect(error.code).toBe('E_MIGRATION_FAILED')
+      expect(calls).toEqual(['deferred', 'deferred', 'deferred', 'durable', 'flush'])
+      expect(await ledgerVersions(project)).toEqual(['001', '002', '003'])
+    })
+  })
+})
+
 describe('migrate on postgres only', () => {
   it('runs a golang-migrate file holding one CREATE INDEX CONCURRENTLY outside a transaction', async () => {
     const project = await makeProject('postgres', {

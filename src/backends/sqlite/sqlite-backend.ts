@@ -1,4 +1,4 @@
-import { existsSync, rmSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, openSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import Database from 'better-sqlite3'
 import type BetterSqlite3 from 'better-sqlite3'
@@ -35,6 +35,8 @@ export class SqliteBackend implements Backend {
   #kysely: Kysely<any> | undefined
   readonly #statements = new Map<string, BetterSqlite3.Statement>()
   #createdFile = false
+  /** The connection's PRAGMA synchronous, set per unit (it cannot change inside a transaction). */
+  #synchronous: 'FULL' | 'NORMAL' | undefined
 
   constructor(path: string, readonly redactedUrl: string, options: OpenOptions) {
     this.#path = path
@@ -111,6 +113,12 @@ export class SqliteBackend implements Backend {
   async runTransactional(unit: TransactionalUnit): Promise<UnitOutcome> {
     const database = this.database
     const started = performance.now()
+    // In WAL mode, FULL syncs the WAL at commit (with every earlier frame); NORMAL leaves it to the next sync.
+    const synchronous = unit.durable ? 'FULL' : 'NORMAL'
+    if (this.#synchronous !== synchronous) {
+      database.pragma(`synchronous = ${synchronous}`)
+      this.#synchronous = synchronous
+    }
     database.exec('BEGIN IMMEDIATE')
     let index = -1
     try {
@@ -119,14 +127,42 @@ export class SqliteBackend implements Backend {
         database.exec('ROLLBACK')
         return { skipped: true, elapsedMs: performance.now() - started }
       }
-      for (index = 0; index < unit.statements.length; index++) database.exec(unit.statements[index]!.text)
+      if (unit.plain) {
+        index = -2
+        database.exec(unit.script)
+        index = -1
+      } else {
+        for (index = 0; index < unit.statements.length; index++) database.exec(unit.statements[index]!.text)
+      }
       this.#prepare(unit.ledgerWrite.sql).run(...unit.ledgerWrite.parameters)
       database.exec('COMMIT')
     } catch (error) {
       if (database.inTransaction) database.exec('ROLLBACK')
+      if (index === -2) index = this.#failingStatement(unit)
       throw failure(error, index >= 0 ? index : undefined)
     }
     return { skipped: false, elapsedMs: performance.now() - started }
+  }
+
+  /** Which statement of a plain script fails: run them one by one in a transaction that is rolled back. */
+  #failingStatement(unit: TransactionalUnit): number {
+    const database = this.database
+    database.exec('BEGIN IMMEDIATE')
+    try {
+      for (const statement of unit.setup) database.exec(statement)
+      for (let index = 0; index < unit.statements.length; index++) {
+        try {
+          database.exec(unit.statements[index]!.text)
+        } catch {
+          return index
+        }
+      }
+      return -1
+    } catch {
+      return -1
+    } finally {
+      if (database.inTransaction) database.exec('ROLLBACK')
+    }
   }
 
   async prepareSession(): Promise<void> {
@@ -138,6 +174,23 @@ export class SqliteBackend implements Backend {
       this.database.exec(statement)
     } catch (error) {
       throw failure(error, 0)
+    }
+  }
+
+  async flushCommits(): Promise<void> {
+    if (!this.#database || this.#path === ':memory:') return
+    // fsync applies to the file, whichever descriptor asks: syncing the WAL makes every committed frame durable,
+    // which a checkpoint would not do while a reader holds it back.
+    let fd: number | undefined
+    try {
+      fd = openSync(`${this.#path}-wal`, 'r')
+    } catch {
+      return // No WAL file: every commit is in the database file, synced by the checkpoint that removed the WAL.
+    }
+    try {
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
     }
   }
 
