@@ -1,14 +1,18 @@
 #!/usr/bin/env node
 // CommonJS (see bin/package.json): Node 20's ES module loader would add ~12 ms to every command's start-up.
 'use strict'
-const { existsSync } = require('node:fs')
-const { join } = require('node:path')
+const { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } = require('node:fs')
+const { basename, dirname, join } = require('node:path')
 
-const entry = join(__dirname, '..', 'dist', 'cli', 'main.cjs')
+const dist = join(__dirname, '..', 'dist')
+const entry = join(dist, 'cli', 'main.cjs')
 if (!existsSync(entry)) {
   process.stderr.write('error: dbops is not built: dist/ is missing (hint: run "npm install" or "npm run build" in the dbops folder)\n')
   process.exit(2)
 }
+useCodeCache(join(dist, 'code-cache'), process.env.DBOPS_WRITE_CODE_CACHE === '1')
+// For ES module and TypeScript configs: code compiled through node:vm has no import() of its own.
+globalThis[Symbol.for('dbops.import')] = (url) => import(url)
 require(entry)
   .main(process.argv)
   .then(
@@ -21,3 +25,50 @@ require(entry)
       process.exitCode = 2
     },
   )
+
+/**
+ * Compiles dbops' bundles (dist/cli, dist/vendor) with V8 code caches made at build time (scripts/build.mjs runs a
+ * few commands with DBOPS_WRITE_CODE_CACHE=1): parsing and compiling them is the largest part of start-up after
+ * node's own, and Node 20 has no compile cache of its own (module.enableCompileCache came in Node 22). A cache from
+ * another node version is rejected by V8 and the bundle is compiled as usual.
+ */
+function useCodeCache(cacheDir, write) {
+  const Module = require('node:module')
+  const vm = require('node:vm')
+  const compiled = []
+  const compile = Module.prototype._compile
+  Module.prototype._compile = function (content, filename) {
+    if (!filename.startsWith(dist) || !filename.endsWith('.cjs')) return compile.call(this, content, filename)
+    const cacheFile = join(cacheDir, `${basename(dirname(filename))}-${basename(filename)}.v8`)
+    let cachedData
+    try {
+      if (!write) cachedData = readFileSync(cacheFile)
+    } catch {
+      // No cache (a build that could not make one): compile as usual.
+    }
+    const script = new vm.Script(Module.wrap(content), {
+      filename,
+      ...(cachedData && { cachedData }),
+    })
+    if (write) compiled.push({ script, cacheFile })
+    else if (process.env.DBOPS_DEBUG_CODE_CACHE === '1') {
+      process.stderr.write(`code cache ${cacheFile}: ${cachedData ? (script.cachedDataRejected ? 'rejected' : 'used') : 'none'}\n`)
+    }
+    const wrapper = script.runInThisContext({ displayErrors: true })
+    return wrapper.call(this.exports, this.exports, Module.createRequire(filename), this, filename, dirname(filename))
+  }
+  if (write) {
+    process.on('exit', () => {
+      mkdirSync(cacheDir, { recursive: true })
+      for (const { script, cacheFile } of compiled) {
+        // Several commands are run to make the caches; keep the one that covers the most code.
+        const data = script.createCachedData()
+        let previous = 0
+        try {
+          previous = statSync(cacheFile).size
+        } catch {}
+        if (data.length > previous) writeFileSync(cacheFile, data)
+      }
+    })
+  }
+}

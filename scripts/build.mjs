@@ -137,3 +137,28 @@ await build({
 })
 
 execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { stdio: 'inherit' })
+
+// V8 code caches for the CLI's bundles (see bin/dbops.js): made by running the commands whose start-up matters,
+// against a throwaway SQLite project and an address where no PostgreSQL listens (pg is loaded and tried, no more).
+{
+  const { mkdtempSync, mkdirSync: makeDir, writeFileSync: write } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const project = mkdtempSync(join(tmpdir(), 'dbops-code-cache-'))
+  makeDir(join(project, 'migrations'))
+  write(join(project, 'migrations', '1_example.sql'), '-- migrate:up\nCREATE TABLE example (id integer PRIMARY KEY);\n-- migrate:down\nDROP TABLE example;\n')
+  write(join(project, 'dbops.config.json'), '{}\n')
+  const bin = join(process.cwd(), 'bin', 'dbops.js')
+  const runCommand = (args) => {
+    try {
+      execFileSync(process.execPath, [bin, ...args], { cwd: project, stdio: 'ignore', env: { ...process.env, DBOPS_WRITE_CODE_CACHE: '1', NO_COLOR: '1' }, timeout: 30_000 })
+    } catch {
+      // Failing commands (no server) still compile what they ran.
+    }
+  }
+  runCommand(['--help'])
+  runCommand(['--url', 'sqlite:./example.db', 'migrate', 'up'])
+  runCommand(['--url', 'sqlite:./example.db', 'migrate', 'status'])
+  runCommand(['--url', 'postgres://dbops@127.0.0.1:1/none', 'migrate', 'status'])
+  rmSync(project, { recursive: true, force: true })
+}

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { basename, dirname, join, resolve } from 'node:path'
+import { basename, dirname, extname, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { BuildFailure } from 'esbuild'
 import { ConfigError } from '../errors.js'
@@ -54,7 +54,23 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   const cwd = resolve(options.cwd ?? process.cwd())
   const found = options.configPath === undefined ? findConfigFile(cwd) : resolve(cwd, options.configPath)
   if (found === undefined) return null
-  // Imported here, not at the top: `dbops --help` must not pay for cosmiconfig (start-up time).
+  if (options.configPath !== undefined) {
+    const kind = kindOf(found)
+    if (kind !== 'file') {
+      throw new ConfigError([`config file ${found} ${kind === 'missing' ? 'does not exist' : 'is a directory'}`], {
+        hint: 'check the --config path',
+      })
+    }
+  }
+  const extension = extname(found)
+  if (extension === '.json' || Object.hasOwn(MODULE_LOADERS, extension)) {
+    // JSON and modules need nothing of cosmiconfig but its loaders, which are dbops' own: skip loading it (~5 ms).
+    const config = await loadDirectly(found, extension).catch((error: unknown) => {
+      throw error instanceof ConfigError ? error : loadError(found, error)
+    })
+    return { file: found, config: config ?? {} }
+  }
+  // YAML and the extensionless .dbopsrc (JSON or YAML): cosmiconfig. Imported here: `dbops --help` must not pay for it.
   const cosmiconfigModule = await import('cosmiconfig')
   // Bundled, the CommonJS module's exports arrive under `default`.
   const cosmiconfig = cosmiconfigModule.cosmiconfig ?? (cosmiconfigModule as unknown as { default: typeof cosmiconfigModule }).default.cosmiconfig
@@ -65,28 +81,40 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
     cache: false,
     loaders: {
       '.json': (_filepath, content) => parseJson(content),
-      '.js': loadModule,
-      '.mjs': loadModule,
-      '.cjs': loadModule,
-      '.ts': loadTypeScript,
-      '.mts': loadTypeScript,
-      '.cts': loadTypeScript,
+      ...MODULE_LOADERS,
     },
   })
 
-  if (options.configPath !== undefined) {
-    const kind = kindOf(found)
-    if (kind !== 'file') {
-      throw new ConfigError([`config file ${found} ${kind === 'missing' ? 'does not exist' : 'is a directory'}`], {
-        hint: 'check the --config path',
-      })
-    }
-  }
   const result = await explorer.load(found).catch((error: unknown) => {
     throw loadError(found, error)
   })
   if (result === null) throw new ConfigError([`no "dbops" key in ${basename(found)}`], { file: found })
   return { file: found, config: result.config ?? {} }
+}
+
+const MODULE_LOADERS: Record<string, (file: string) => Promise<unknown>> = {
+  '.js': (file) => loadModule(file),
+  '.mjs': (file) => loadModule(file),
+  '.cjs': (file) => loadModule(file),
+  '.ts': (file) => loadTypeScript(file),
+  '.mts': (file) => loadTypeScript(file),
+  '.cts': (file) => loadTypeScript(file),
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/** A config file that is JSON (package.json: its "dbops" key) or a module, loaded as cosmiconfig would. */
+async function loadDirectly(file: string, extension: string): Promise<unknown> {
+  if (extension !== '.json') return MODULE_LOADERS[extension]!(file)
+  const content = readFileSync(file, 'utf8')
+  // An empty file is a config with every default, as cosmiconfig treats it (ignoreEmptySearchPlaces: false).
+  if (content.trim() === '') return {}
+  const parsed = parseJson(content)
+  if (basename(file) !== 'package.json') return parsed
+  if (!isRecord(parsed) || !Object.hasOwn(parsed, 'dbops')) throw new ConfigError([`no "dbops" key in ${basename(file)}`], { file })
+  return parsed.dbops
 }
 
 /**
@@ -205,11 +233,14 @@ async function loadModule(filepath: string): Promise<unknown> {
 
 /**
  * The CLI is bundled as CommonJS (faster start-up), where esbuild turns import() into require(), and require()
- * cannot load an ES module config on Node 20: there, a real import() is kept out of the bundler's sight.
+ * cannot load an ES module config on Node 20: there, a real import() is kept out of the bundler's sight. bin/dbops.js
+ * lends its own import(): the bundle is compiled through node:vm (for its code cache), where import() has no loader.
  */
-const importUrl: (url: string) => Promise<unknown> =
-  typeof __DBOPS_COMMONJS__ !== 'undefined' && __DBOPS_COMMONJS__
-    ? (new Function('url', 'return import(url)') as (url: string) => Promise<unknown>)
-    : (url) => import(url)
+const importUrl = (url: string): Promise<unknown> => {
+  const lent = (globalThis as Record<symbol, unknown>)[Symbol.for('dbops.import')] as ((url: string) => Promise<unknown>) | undefined
+  if (lent) return lent(url)
+  if (typeof __DBOPS_COMMONJS__ !== 'undefined' && __DBOPS_COMMONJS__) return (new Function('url', 'return import(url)') as (url: string) => Promise<unknown>)(url)
+  return import(url)
+}
 
 declare const __DBOPS_COMMONJS__: boolean | undefined

@@ -123,6 +123,33 @@ describe.concurrent('cli basics and SQLite', () => {
     }
   })
 
+  it('compiles its bundles from the code caches the build made, and runs the same without them', async ({ expect }) => {
+    const dir = path.join(tmp.path, 'code-cache')
+    mkdirSync(dir, { recursive: true })
+    const url = sqliteUrl(dir)
+    const withCache = await runCli(['--url', url, 'migrate', 'status'], { cwd: dir, env: { DBOPS_DEBUG_CODE_CACHE: '1' } })
+    expect(withCache.stderr).toMatch(/code cache .*cli-main\.cjs\.v8: used/)
+    expect(withCache.stderr).toMatch(/code cache .*vendor-better-sqlite3\.cjs\.v8: used/)
+    // A copy of dist without caches (as after a node upgrade made them useless) behaves the same.
+    const copy = path.join(tmp.path, 'no-cache-install')
+    cpSync(path.join(REPO_ROOT, 'dist'), path.join(copy, 'dist'), { recursive: true, filter: (source) => !source.includes('code-cache') })
+    cpSync(path.join(REPO_ROOT, 'bin'), path.join(copy, 'bin'), { recursive: true })
+    const bare = await new Promise<CliResult>((resolve) => {
+      const child = spawn(process.execPath, [path.join(copy, 'bin', 'dbops.js'), '--url', url, 'migrate', 'status'], {
+        cwd: dir,
+        env: { ...process.env, DBOPS_DEBUG_CODE_CACHE: '1', NO_COLOR: '1' },
+      })
+      let stdout = ''
+      let stderr = ''
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+      child.on('close', (code) => resolve({ code, stdout, stderr } as CliResult))
+    })
+    expect(bare.stderr).toMatch(/code cache .*cli-main\.cjs\.v8: none/)
+    expect(bare.code).toBe(withCache.code)
+    expect(bare.stdout).toBe(withCache.stdout)
+  })
+
   it('--version prints the package version', async ({ expect }) => {
     const { version } = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }
     const result = await runCli(['--version'])
