@@ -1,6 +1,6 @@
 import { DbopsError } from '../errors.js'
 import type { Engine } from '../backends/backend.js'
-import { splitStatements, type SqlStatement } from '../sql/split-statements.js'
+import { leadingWords, splitStatements, type SqlStatement } from '../sql/split-statements.js'
 import { nonTransactionalReason, transactionControl } from '../sql/non-transactional.js'
 import { positionAt, type MigrationFile, type Section } from './files.js'
 
@@ -31,8 +31,18 @@ const NEEDS_A_CLOSER_LOOK: Record<Engine, RegExp> = {
   sqlite: /\b(?:begin|commit|end|rollback|vacuum|pragma|attach|detach)\b/i,
 }
 
+/** A line starting with a backslash (a psql meta-command), or a COPY reading its data from the script. */
+const PSQL_SYNTAX = /^[ \t]*\\|\bstdin\b/im
+
+/**
+ * psql's `\restrict <key>` / `\unrestrict <key>` guard lines, which pg_dump writes into plain dumps since 15.14, 16.10
+ * and 17.6: they only stop a malicious server from injecting meta-commands into psql, and mean nothing as SQL.
+ */
+const PSQL_GUARD = /^\\(un)?restrict\b/
+
 export function prepareSection(migration: MigrationFile, direction: 'up' | 'down', engine: Engine): PreparedSection {
-  const section = direction === 'up' ? migration.up : migration.down!
+  const original = direction === 'up' ? migration.up : migration.down!
+  const section = engine === 'postgres' && PSQL_SYNTAX.test(original.sql) ? { ...original, sql: withoutPsqlSyntax(original) } : original
   if (!NEEDS_A_CLOSER_LOOK[engine].test(section.sql)) {
     // 1000 small migrations spend more time being split than being sent: split only when a failure needs locating.
     let statements: SqlStatement[] | undefined
@@ -87,6 +97,39 @@ export function prepareSection(migration: MigrationFile, direction: 'up' | 'down
     }
   }
   return { migration, direction, section, script, statements, transactional, plain: false }
+}
+
+/**
+ * Migrations are SQL sent to the server, not psql scripts. A schema dump is the usual first migration, so pg_dump's
+ * guard lines are blanked (offsets and lines stay as in the file); any other meta-command, and COPY ... FROM stdin
+ * (whose data only psql knows to send), is refused with its location before anything runs.
+ */
+function withoutPsqlSyntax(section: Section): string {
+  let sql = section.sql
+  for (const statement of splitStatements(sql, 'postgres')) {
+    let text = statement.text
+    let start = statement.start
+    while (text.startsWith('\\')) {
+      const lineEnd = text.indexOf('\n') === -1 ? text.length : text.indexOf('\n')
+      const line = text.slice(0, lineEnd)
+      if (!PSQL_GUARD.test(line)) {
+        throw new DbopsError('E_PSQL_SYNTAX', `${locate(section, start)}: ${line.split(/\s/)[0]} is a psql meta-command, not SQL`, {
+          hint: 'dbops sends migrations to the server as SQL: remove the line, or do what it does in SQL',
+        })
+      }
+      sql = blank(sql, start, start + lineEnd)
+      const rest = text.slice(lineEnd).trimStart()
+      start += text.length - rest.length
+      text = rest
+    }
+    const words = leadingWords(text, 64, 'postgres')
+    if (words[0] === 'COPY' && words.includes('FROM') && words.includes('STDIN')) {
+      throw new DbopsError('E_PSQL_SYNTAX', `${locate(section, start)}: COPY ... FROM stdin reads its data from psql, which dbops is not`, {
+        hint: 'load the rows with INSERT statements, or as a CSV seed file with "dbops seed"',
+      })
+    }
+  }
+  return sql
 }
 
 /** file:line:column of an offset in a section. */

@@ -377,6 +377,51 @@ describe.each(ENGINES)('commit durability on %s', (engine) => {
 })
 
 describe('migrate on postgres only', () => {
+  it("runs a pg_dump schema with psql's \\restrict guard lines, and refuses other psql syntax before running anything", async () => {
+    const dump = [
+      '-- PostgreSQL database dump',
+      '\\restrict kso4RHQ5tTH2Md4CB9XpLg1GSX',
+      '',
+      'SET statement_timeout = 0;',
+      "SELECT pg_catalog.set_config('search_path', '', false);",
+      'CREATE FUNCTION public.touch() RETURNS trigger LANGUAGE plpgsql AS $$',
+      'BEGIN',
+      '  NEW.at := now(); -- a comment; with a semicolon',
+      '  RETURN NEW;',
+      'END;',
+      '$$;',
+      'CREATE TABLE public."Odd Name" ("x y" integer, at timestamptz);',
+      '\\unrestrict kso4RHQ5tTH2Md4CB9XpLg1GSX',
+    ].join('\n')
+    const project = await makeProject('postgres', {
+      '001_schema.sql': migration(dump),
+      '002_bad.sql': migration('\\restrict abc\nSELECT * FROM missing_table;'),
+    })
+    await withTarget(project, async (target) => {
+      const error = await failure(migrateUp(target))
+      // The guard line is blanked, not removed: the failure is still reported at its line in the file.
+      expect(error.message).toMatch(/002_bad failed at migrations\/002_bad\.sql:3:\d+: .*missing_table/)
+      expect(await tableNames(project)).toContain('Odd Name')
+      expect(await ledgerVersions(project)).toEqual(['001'])
+    })
+
+    const copy = await makeProject('postgres', { '001_copy.sql': migration('CREATE TABLE c (id int);\nCOPY c (id) FROM stdin;\n1\n\\.\n') })
+    await withTarget(copy, async (target) => {
+      const error = await failure(migrateUp(target))
+      expect(error.code).toBe('E_PSQL_SYNTAX')
+      expect(error.message).toBe('migrations/001_copy.sql:3:1: COPY ... FROM stdin reads its data from psql, which dbops is not')
+      expect(await tableNames(copy)).toEqual([])
+    })
+
+    const meta = await makeProject('postgres', { '001_connect.sql': migration('CREATE TABLE e (id int);\n\\connect other\nCREATE TABLE f (id int);') })
+    await withTarget(meta, async (target) => {
+      const error = await failure(migrateUp(target))
+      expect(error.code).toBe('E_PSQL_SYNTAX')
+      expect(error.message).toBe('migrations/001_connect.sql:3:1: \\connect is a psql meta-command, not SQL')
+      expect(await tableNames(meta)).toEqual([])
+    })
+  })
+
   it('runs a golang-migrate file holding one CREATE INDEX CONCURRENTLY outside a transaction', async () => {
     const project = await makeProject('postgres', {
       '1_t.up.sql': 'CREATE TABLE t (id integer);',
