@@ -376,6 +376,30 @@ describe.each(ENGINES)('commit durability on %s', (engine) => {
   })
 })
 
+describe('migrate on sqlite only', () => {
+  it('runs a sqlite3 .dump as a transaction:false migration, without its PRAGMA foreign_keys=OFF leaking into later ones', async () => {
+    const dump = [
+      'PRAGMA foreign_keys=OFF;',
+      'BEGIN TRANSACTION;',
+      'CREATE TABLE parent(id integer primary key, name text);',
+      "INSERT INTO parent VALUES(1,'it''s');",
+      'CREATE TABLE child(id integer primary key, parent_id integer REFERENCES parent(id));',
+      'CREATE TRIGGER upper_name AFTER INSERT ON parent BEGIN UPDATE parent SET name = upper(new.name) WHERE id = new.id; END;',
+      'COMMIT;',
+    ].join('\n')
+    const project = await makeProject('sqlite', {
+      '001_dump.sql': migration(dump, undefined, 'transaction:false'),
+      '002_orphan.sql': migration('INSERT INTO child VALUES (1, 42);'),
+    })
+    await withTarget(project, async (target) => {
+      const error = await failure(migrateUp(target))
+      expect(error.message).toMatch(/002_orphan failed at .*FOREIGN KEY constraint failed/)
+      expect(await ledgerVersions(project)).toEqual(['001'])
+      expect(await tableNames(project)).toEqual(['child', 'parent'])
+    })
+  })
+})
+
 describe('migrate on postgres only', () => {
   it("runs a pg_dump schema with psql's \\restrict guard lines, and refuses other psql syntax before running anything", async () => {
     const dump = [

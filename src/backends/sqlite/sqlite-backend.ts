@@ -35,6 +35,9 @@ export class SqliteBackend implements Backend {
   #kysely: Kysely<any> | undefined
   readonly #statements = new Map<string, BetterSqlite3.Statement>()
   #createdFile = false
+  /** PRAGMA foreign_keys as opened; a transaction:false migration may change it for the connection. */
+  #foreignKeys: number | undefined
+  #sessionChanged = false
   /** The connection's PRAGMA synchronous, set per unit (it cannot change inside a transaction). */
   #synchronous: 'FULL' | 'NORMAL' | undefined
 
@@ -56,6 +59,7 @@ export class SqliteBackend implements Backend {
       const binding = nativeBinding()
       const database = new Database(this.#path, { timeout: this.#options.busyTimeoutMs ?? 5000, ...(binding && { nativeBinding: binding }) })
       if (this.#path !== ':memory:') database.pragma('journal_mode = WAL')
+      this.#foreignKeys = database.pragma('foreign_keys', { simple: true }) as number
       this.#database = database
     } catch (error) {
       throw new DbopsError('E_CONNECTION', `cannot open ${this.redactedUrl}: ${(error as Error).message}`, {
@@ -113,6 +117,7 @@ export class SqliteBackend implements Backend {
   async runTransactional(unit: TransactionalUnit): Promise<UnitOutcome> {
     const database = this.database
     const started = performance.now()
+    this.#restoreSession()
     // In WAL mode, FULL syncs the WAL at commit (with every earlier frame); NORMAL leaves it to the next sync.
     const synchronous = unit.durable ? 'FULL' : 'NORMAL'
     if (this.#synchronous !== synchronous) {
@@ -167,6 +172,18 @@ export class SqliteBackend implements Backend {
 
   async prepareSession(): Promise<void> {
     // lock_timeout and statement_timeout have no SQLite equivalent; the busy timeout bounds lock waits.
+    this.#restoreSession()
+    this.#sessionChanged = true
+  }
+
+  /**
+   * A transaction:false migration may turn foreign keys off for the connection (a sqlite3 .dump starts with
+   * `PRAGMA foreign_keys=OFF`): the migrations after it run as they would on a fresh connection, whatever ran before.
+   */
+  #restoreSession(): void {
+    if (!this.#sessionChanged) return
+    this.database.pragma(`foreign_keys = ${this.#foreignKeys ?? 1}`)
+    this.#sessionChanged = false
   }
 
   async runStatement(statement: string): Promise<void> {
