@@ -1,0 +1,124 @@
+import type { Finding } from '../findings.js'
+import { worstSeverity } from '../findings.js'
+import { UsageError } from '../errors.js'
+import type { Target } from '../targets/target.js'
+import type { BaselineEntry, BaselineFile } from './baseline.js'
+import { appliesTo, entryMatches } from './baseline.js'
+import { AUDIT_RULES } from './rules/index.js'
+import { DEFAULT_AUDIT_THRESHOLDS, type AuditThresholds } from './rule.js'
+
+export type FailOn = 'warn' | 'critical' | 'never'
+
+export interface AuditOptions {
+  /** Run only these checks (names as in AUDIT_CHECKS). */
+  checks?: readonly string[]
+  thresholds?: Partial<AuditThresholds>
+  /** Accepted findings: matched ones move to `accepted`, unmatched entries of judged checks to `stale`. */
+  baseline?: BaselineFile
+  onProgress?: (message: string) => void
+}
+
+export interface AcceptedFinding extends Finding {
+  reason: string
+}
+
+export interface AuditResult {
+  target: string
+  engine: string
+  /** The checks that ran. */
+  checks: string[]
+  /** New findings: not in the baseline. These decide the exit code. */
+  findings: Finding[]
+  /** Findings the baseline accepts. */
+  accepted: AcceptedFinding[]
+  /** Baseline entries that match nothing any more (fixed, or renamed): remove them from the file. */
+  stale: BaselineEntry[]
+  /** What a check could not judge, and why (fresh statistics, an index being built, unreadable pg_stats). */
+  skipped: { check: string; reason: string }[]
+  statistics: { since: string | null; ageSeconds: number | null; source: string }
+  /** Catalog queries sent: a fixed handful whatever the schema size. */
+  queries: number
+  summary: { critical: number; warn: number; accepted: number; stale: number }
+}
+
+export const AUDIT_CHECKS: readonly string[] = AUDIT_RULES.map((rule) => rule.check)
+
+export function checkList(text: string): string[] {
+  const names = text.split(',').map((name) => name.trim()).filter(Boolean)
+  const unknown = names.filter((name) => !AUDIT_CHECKS.includes(name))
+  if (names.length === 0 || unknown.length > 0) {
+    throw new UsageError(`unknown check${unknown.length === 1 ? '' : 's'} ${unknown.map((name) => `"${name}"`).join(', ') || '(none given)'}`, `known checks: ${AUDIT_CHECKS.join(', ')}`)
+  }
+  return names
+}
+
+/**
+ * Reads the schema in a fixed handful of catalog queries, runs the audit rules over it, and sorts the findings
+ * against the baseline. Changes nothing.
+ */
+export async function auditTarget(target: Target, options: AuditOptions = {}): Promise<AuditResult> {
+  const thresholds = { ...DEFAULT_AUDIT_THRESHOLDS, ...options.thresholds }
+  const auditor = await target.backend.auditor()
+  options.onProgress?.('reading the catalog')
+  const snapshot = await auditor.introspect({ bloatMinBytes: thresholds.bloatMinBytes })
+  options.onProgress?.(`read ${snapshot.tables.length} table(s) and ${snapshot.indexes.length} index(es) in ${snapshot.queries} queries`)
+  const rules = AUDIT_RULES.filter((rule) => !options.checks || options.checks.includes(rule.check))
+  const found: Finding[] = []
+  const skipped: AuditResult['skipped'] = []
+  const partlyJudged = new Set<string>()
+  for (const rule of rules) {
+    found.push(
+      ...rule.run({
+        snapshot,
+        dialect: auditor.dialect,
+        thresholds,
+        skip: (reason) => {
+          skipped.push({ check: rule.check, reason })
+          partlyJudged.add(rule.check)
+        },
+      }),
+    )
+  }
+  const entries = (options.baseline?.accepted ?? []).filter((entry) => appliesTo(entry, target.name))
+  const used = new Set<BaselineEntry>()
+  const findings: Finding[] = []
+  const accepted: AcceptedFinding[] = []
+  for (const finding of found) {
+    const entry = entries.find((candidate) => entryMatches(candidate, target.name, finding))
+    if (entry) {
+      used.add(entry)
+      accepted.push({ ...finding, reason: entry.reason })
+    } else {
+      findings.push(finding)
+    }
+  }
+  // An entry of a check that did not run, or could not judge everything, is not known to be stale.
+  const ran = new Set(rules.map((rule) => rule.check))
+  const stale = entries.filter((entry) => !used.has(entry) && ran.has(entry.check) && !partlyJudged.has(entry.check))
+  return {
+    target: target.name,
+    engine: target.backend.engine,
+    checks: rules.map((rule) => rule.check),
+    findings,
+    accepted,
+    stale,
+    skipped,
+    statistics: { since: snapshot.statisticsSince, ageSeconds: snapshot.statisticsAgeSeconds, source: snapshot.statisticsSource },
+    queries: snapshot.queries,
+    summary: {
+      critical: findings.filter((finding) => finding.severity === 'critical').length,
+      warn: findings.filter((finding) => finding.severity === 'warn').length,
+      accepted: accepted.length,
+      stale: stale.length,
+    },
+  }
+}
+
+/** 0 when nothing new reaches `failOn`; 1 for new warnings, 2 for new critical findings (the monitoring convention). */
+export function auditExitCode(result: Pick<AuditResult, 'findings'>, failOn: FailOn = 'warn'): number {
+  if (failOn === 'never') return 0
+  const worst = worstSeverity(result.findings.map((finding) => finding.severity))
+  if (worst === 'critical') return 2
+  if (worst === 'warn' && failOn === 'warn') return 1
+  return 0
+}
