@@ -5,7 +5,8 @@ import type { Target } from '../targets/target.js'
 import type { BaselineEntry, BaselineFile } from './baseline.js'
 import { appliesTo, entryMatches } from './baseline.js'
 import { AUDIT_RULES } from './rules/index.js'
-import { DEFAULT_AUDIT_THRESHOLDS, type AuditThresholds } from './rule.js'
+import { DEFAULT_AUDIT_THRESHOLDS, type AuditRule, type AuditThresholds } from './rule.js'
+import type { IndexInfo } from './snapshot.js'
 
 export type FailOn = 'warn' | 'critical' | 'never'
 
@@ -66,19 +67,36 @@ export async function auditTarget(target: Target, options: AuditOptions = {}): P
   const found: Finding[] = []
   const skipped: AuditResult['skipped'] = []
   const partlyJudged = new Set<string>()
-  for (const rule of rules) {
-    found.push(
-      ...rule.run({
-        snapshot,
-        dialect: auditor.dialect,
-        thresholds,
-        skip: (reason) => {
-          skipped.push({ check: rule.check, reason })
-          partlyJudged.add(rule.check)
-        },
-      }),
-    )
+  const runRule = (rule: AuditRule) => {
+    const skip = (reason: string) => {
+      skipped.push({ check: rule.check, reason })
+      partlyJudged.add(rule.check)
+    }
+    return rule.run({ snapshot, dialect: auditor.dialect, thresholds, skip })
   }
+  const bySubject = new Map(snapshot.indexes.map((index) => [auditor.dialect.subject(index.schema, index.name), index]))
+  const named = new Set<IndexInfo>()
+  const again: AuditRule[] = []
+  for (const rule of rules) {
+    const ruleFindings = runRule(rule)
+    const indexes = ruleFindings.map((finding) => bySubject.get(finding.subject)).filter((index): index is IndexInfo => index !== undefined)
+    if (indexes.length === 0) found.push(...ruleFindings)
+    else {
+      indexes.forEach((index) => named.add(index))
+      again.push(rule)
+    }
+  }
+  // Rules are pure: once the named indexes' definitions are read (one query), those rules run again to build fixes.
+  if (named.size > 0) {
+    snapshot.queries += await auditor.describeIndexes([...named])
+    for (const rule of again) {
+      skipped.splice(0, skipped.length, ...skipped.filter((entry) => entry.check !== rule.check))
+      found.push(...runRule(rule))
+    }
+  }
+  // Stable output: CI logs and --json diffs should not change with catalog order.
+  const order = new Map(rules.map((rule, i) => [rule.check, i]))
+  found.sort((a, b) => order.get(a.check)! - order.get(b.check)! || (a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : 0))
   const entries = (options.baseline?.accepted ?? []).filter((entry) => appliesTo(entry, target.name))
   const used = new Set<BaselineEntry>()
   const findings: Finding[] = []

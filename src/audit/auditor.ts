@@ -27,5 +27,10 @@ export interface FixDialect {
 /** The engine side of `dbops audit`: read the schema, and say how to fix what the rules find. */
 export interface Auditor {
   introspect(options: IntrospectOptions): Promise<SchemaSnapshot>
+  /**
+   * Fills in `definition` of these indexes (the ones findings name) and whatever the dialect needs to recreate them;
+   * returns the queries sent. Separate because deparsing every index of a big schema costs more than the audit.
+   */
+  describeIndexes(indexes: IndexInfo[]): Promise<number>
   readonly dialect: FixDialect
 }

@@ -27,7 +27,8 @@ export function writeFixMigration(dir: string, name: string, findings: readonly 
   const undos = fixes.map((finding) => finding.detail?.undo).filter((undo): undo is string => typeof undo === 'string')
   const concurrent = fixes.some((finding) => OUTSIDE_TRANSACTION.test(finding.fix!)) || undos.some((undo) => OUTSIDE_TRANSACTION.test(undo))
   const option = concurrent ? ' transaction:false' : ''
-  const comment = (text: string) => text.split('\n').map((line) => `-- ${line}`.trimEnd()).join('\n')
+  // Names come from the database: every line break PostgreSQL or SQLite would end a comment at starts a new comment.
+  const comment = (text: string) => text.split(/\r\n|[\r\n\u2028\u2029]/).map((line) => `-- ${line}`.trimEnd()).join('\n')
   const up = fixes.map((finding) => `${comment(`${finding.check} ${finding.subject}: ${finding.message}`)}\n${finding.fix}`).join('\n\n')
   const down = [...undos].reverse().join('\n')
   const text =

@@ -1,4 +1,4 @@
-import type { IndexInfo } from '../snapshot.js'
+import type { ForeignKeyInfo, IndexInfo } from '../snapshot.js'
 import type { AuditRule } from '../rule.js'
 import { formatAge, formatBytes, judgeable, supportsColumns, tableKey, withFix } from '../rule.js'
 
@@ -31,13 +31,17 @@ export const unusedIndex: AuditRule = {
       const key = tableKey(index.schema, index.table)
       byTable.set(key, [...(byTable.get(key) ?? []), index])
     }
+    const foreignKeysByTable = new Map<string, ForeignKeyInfo[]>()
+    for (const fk of snapshot.foreignKeys) {
+      const key = tableKey(fk.schema, fk.table)
+      foreignKeysByTable.set(key, [...(foreignKeysByTable.get(key) ?? []), fk])
+    }
     return candidates.flatMap((index) => {
-      const siblings = byTable.get(tableKey(index.schema, index.table)) ?? []
+      const key = tableKey(index.schema, index.table)
+      const siblings = byTable.get(key) ?? []
       // Deletes and updates of the referenced rows look up the referencing rows through it, without counting a scan.
-      const onlyForeignKeyIndex = snapshot.foreignKeys.some(
+      const onlyForeignKeyIndex = (foreignKeysByTable.get(key) ?? []).some(
         (fk) =>
-          fk.schema === index.schema &&
-          fk.table === index.table &&
           supportsColumns(index, fk.columnNumbers) &&
           !siblings.some((other) => other !== index && supportsColumns(other, fk.columnNumbers)),
       )

@@ -2,7 +2,7 @@ import type { Backend } from '../backend.js'
 import type { Auditor, FixDialect, FixSql, IntrospectOptions } from '../../audit/auditor.js'
 import type { ConstraintInfo, IndexInfo, SchemaSnapshot, TableInfo } from '../../audit/snapshot.js'
 import { displayIdentifier, quoteIdentifier, quoteQualified } from '../../audit/names.js'
-import { introspectPostgres } from './postgres-introspect.js'
+import { describePostgresIndexes, introspectPostgres } from './postgres-introspect.js'
 
 /**
  * PostgreSQL fixes take no long locks: indexes are created, dropped and rebuilt CONCURRENTLY, except on partitioned
@@ -51,9 +51,13 @@ export class PostgresAuditor implements Auditor {
 
   constructor(private readonly backend: Backend) {}
 
-  async introspect(options: IntrospectOptions): Promise<SchemaSnapshot> {
-    const { snapshot, definitionTails } = await introspectPostgres(this.backend, options)
-    this.dialect.definitionTails = definitionTails
-    return snapshot
+  introspect(options: IntrospectOptions): Promise<SchemaSnapshot> {
+    return introspectPostgres(this.backend, options)
+  }
+
+  async describeIndexes(indexes: IndexInfo[]): Promise<number> {
+    if (indexes.length === 0) return 0
+    this.dialect.definitionTails = await describePostgresIndexes(this.backend, indexes)
+    return 1
   }
 }

@@ -13,6 +13,7 @@ const USER_TABLE = `c.relkind IN ('r', 'p')
  * writes them at shutdown; older versions kept a stats file), so the server's start time says nothing.
  */
 const CONTEXT = `SELECT set_config('statement_timeout', $1, true) AS statement_timeout, set_config('lock_timeout', '5s', true) AS lock_timeout,
+  set_config('jit', 'off', true) AS jit,
   now() AS now, s.stats_reset,
   CASE WHEN has_function_privilege('pg_stat_file(text, boolean)', 'EXECUTE')
        THEN (pg_stat_file('base/' || d.oid || '/PG_VERSION', true)).modification END AS created,
@@ -29,31 +30,35 @@ LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
 WHERE ${USER_TABLE}`
 
 /**
- * Sizes come from relpages (as of the last VACUUM, ANALYZE or CREATE INDEX): pg_relation_size would lock every
+ * Column names come from pg_attribute (pg_get_indexdef only for expressions): deparsing 15,000 whole definitions
+ * costs more than the rest of the audit, so definitions are read afterwards for the indexes findings name
+ * (DEFINITIONS). Sizes come from relpages (as of the last VACUUM, ANALYZE or CREATE INDEX): pg_relation_size would lock every
  * index until the transaction ends, and 15,000 locks exhaust the shared lock table. An index counts as being built
  * when pg_stat_progress_create_index names it, or (for a role that may not see other sessions' progress) when a
  * hidden index build holds a lock on its table.
  */
 const INDEXES = `WITH progress AS MATERIALIZED (SELECT pid, relid, index_relid FROM pg_stat_progress_create_index),
 hidden_builds AS MATERIALIZED (
-  SELECT l.relation FROM progress p JOIN pg_locks l ON l.pid = p.pid AND l.locktype = 'relation' WHERE p.relid IS NULL)
+  SELECT l.relation FROM progress p JOIN pg_locks l ON l.pid = p.pid AND l.locktype = 'relation' WHERE p.relid IS NULL),
+-- pg_constraint has no index on conindid: one pass, not one scan per index.
+backing AS MATERIALIZED (
+  SELECT k.conindid, json_agg(json_build_object('name', k.conname, 'type', k.contype, 'table', k.conrelid::regclass::text)) AS backs
+  FROM pg_constraint k WHERE k.conindid <> 0 GROUP BY k.conindid)
 SELECT n.nspname AS schema, c.relname AS table, i.relname AS name, am.amname AS method,
   x.indisunique AS unique, x.indisprimary AS primary, x.indisexclusion AS exclusion, x.indisreplident AS replica_identity,
   x.indisvalid AS valid, i.relkind = 'I' AS partitioned, i.relispartition AS attached, x.indnkeyatts AS key_count,
-  ARRAY(SELECT pg_get_indexdef(x.indexrelid, k, true) FROM generate_series(1, x.indnatts) k ORDER BY k) AS columns,
+  ARRAY(SELECT CASE WHEN k.attnum = 0 THEN pg_get_indexdef(x.indexrelid, k.ord::int, true) ELSE a.attname::text END
+        FROM unnest(x.indkey::int2[]) WITH ORDINALITY k(attnum, ord)
+        LEFT JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum ORDER BY k.ord) AS columns,
   x.indkey::int2[] AS attnums, x.indclass::oid[]::text[] AS opclasses, x.indcollation::oid[]::text[] AS collations,
   x.indoption::int2[] AS options,
   pg_get_expr(x.indpred, x.indrelid, true) AS predicate,
-  pg_get_indexdef(x.indexrelid) AS definition,
-  'CREATE ' || CASE WHEN x.indisunique THEN 'UNIQUE ' ELSE '' END || 'INDEX ' || quote_ident(i.relname) || ' ON '
-    || CASE WHEN i.relkind = 'I' THEN 'ONLY ' ELSE '' END || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS definition_head,
   i.relpages::bigint * current_setting('block_size')::bigint AS bytes,
   CASE WHEN i.relkind = 'I' THEN (
     WITH RECURSIVE tree(oid) AS (SELECT x.indexrelid UNION ALL SELECT h.inhrelid FROM pg_inherits h JOIN tree ON h.inhparent = tree.oid)
     SELECT coalesce(sum(pg_stat_get_numscans(tree.oid)), 0) FROM tree)
   ELSE pg_stat_get_numscans(x.indexrelid) END AS scans,
-  (SELECT json_agg(json_build_object('name', k.conname, 'type', k.contype, 'table', k.conrelid::regclass::text))
-     FROM pg_constraint k WHERE k.conindid = x.indexrelid) AS backs,
+  b.backs,
   (EXISTS (SELECT 1 FROM progress p WHERE p.index_relid = x.indexrelid)
     OR (NOT x.indisvalid AND EXISTS (SELECT 1 FROM hidden_builds b WHERE b.relation = x.indrelid))) AS building
 FROM pg_index x
@@ -61,7 +66,33 @@ JOIN pg_class i ON i.oid = x.indexrelid
 JOIN pg_class c ON c.oid = x.indrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_am am ON am.oid = i.relam
+LEFT JOIN backing b ON b.conindid = x.indexrelid
 WHERE ${USER_TABLE}`
+
+/** Definitions of the given indexes, and the part after `CREATE [UNIQUE] INDEX name ON [ONLY] table` (USING ...). */
+const DEFINITIONS = `SELECT w.schema, w.name, pg_get_indexdef(i.oid) AS definition,
+  'CREATE ' || CASE WHEN x.indisunique THEN 'UNIQUE ' ELSE '' END || 'INDEX ' || quote_ident(i.relname) || ' ON '
+    || CASE WHEN i.relkind = 'I' THEN 'ONLY ' ELSE '' END || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS head
+FROM unnest($1::text[], $2::text[]) AS w(schema, name)
+JOIN pg_namespace n ON n.nspname = w.schema
+JOIN pg_class i ON i.relnamespace = n.oid AND i.relname = w.name
+JOIN pg_index x ON x.indexrelid = i.oid
+JOIN pg_class c ON c.oid = x.indrelid`
+
+/** Fills in the definitions of `indexes` (one query), returning the definition tails the fixes are built from. */
+export async function describePostgresIndexes(backend: Backend, indexes: IndexInfo[]): Promise<Map<string, string>> {
+  const tails = new Map<string, string>()
+  if (indexes.length === 0) return tails
+  const rows = await backend.query<Row>({ sql: DEFINITIONS, parameters: [indexes.map((index) => index.schema), indexes.map((index) => index.name)] })
+  const byName = new Map(rows.map((row) => [`${row.schema}\u0000${row.name}`, row]))
+  for (const index of indexes) {
+    const row = byName.get(`${index.schema}\u0000${index.name}`)
+    if (!row) continue
+    index.definition = row.definition
+    if (row.definition.startsWith(row.head)) tails.set(`${index.schema}\u0000${index.name}`, row.definition.slice(row.head.length))
+  }
+  return tails
+}
 
 /** Foreign keys (not the copies PostgreSQL makes on partitions) and every constraint not yet validated. */
 const CONSTRAINTS = `SELECT n.nspname AS schema, c.relname AS table, k.conname AS name, k.contype::text AS type, k.convalidated AS validated,
@@ -106,17 +137,12 @@ type Row = Record<string, any>
 
 const number = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value))
 
-export interface PostgresCatalog {
-  snapshot: SchemaSnapshot
-  /** `CREATE [UNIQUE] INDEX name ON [ONLY] table` → the rest of the definition (USING ...), per `schema\0index`. */
-  definitionTails: Map<string, string>
-}
 
 /**
  * Reads everything the audit rules need in seven round trips (BEGIN, five catalog queries, COMMIT) on one
- * REPEATABLE READ snapshot, whatever the number of tables.
+ * REPEATABLE READ snapshot, whatever the number of tables. (JIT is off: compiling these plans costs more than it saves.)
  */
-export async function introspectPostgres(backend: Backend, options: IntrospectOptions): Promise<PostgresCatalog> {
+export async function introspectPostgres(backend: Backend, options: IntrospectOptions): Promise<SchemaSnapshot> {
   let queries = 0
   const run = async (text: string, parameters: unknown[] = []): Promise<Row[]> => {
     queries++
@@ -148,13 +174,10 @@ export async function introspectPostgres(backend: Backend, options: IntrospectOp
       indexScans: number(row.idx_scan),
     }))
 
-    const definitionTails = new Map<string, string>()
     const indexes: IndexInfo[] = indexRows.map((row) => {
       const keyCount = Number(row.key_count)
       const columns: string[] = row.columns
       const attnums: number[] = row.attnums.map(Number)
-      const definition: string = row.definition
-      if (definition.startsWith(row.definition_head)) definitionTails.set(`${row.schema}\u0000${row.name}`, definition.slice(row.definition_head.length))
       return {
         schema: row.schema,
         table: row.table,
@@ -181,7 +204,7 @@ export async function introspectPostgres(backend: Backend, options: IntrospectOp
         backs: (row.backs ?? []).map((backing: Row) => ({ name: backing.name, type: constraintType(backing.type), table: backing.table })),
         scans: number(row.scans),
         bytes: number(row.bytes),
-        definition,
+        definition: '',
         partitioned: row.partitioned,
         attached: row.attached,
         replicaIdentity: row.replica_identity,
@@ -235,7 +258,6 @@ export async function introspectPostgres(backend: Backend, options: IntrospectOp
     }
 
     return {
-      snapshot: {
         engine: 'postgres',
         tables,
         indexes,
@@ -246,8 +268,6 @@ export async function introspectPostgres(backend: Backend, options: IntrospectOp
         statisticsAgeSeconds: since ? Math.max(0, (now.getTime() - since.getTime()) / 1000) : null,
         bloat: { estimates, skipped },
         queries,
-      },
-      definitionTails,
     }
   } catch (error) {
     await backend.query({ sql: 'ROLLBACK', parameters: [] }).catch(() => {})

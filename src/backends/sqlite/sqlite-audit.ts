@@ -51,4 +51,9 @@ export class SqliteAuditor implements Auditor {
     this.dialect.indexSql = indexSql
     return snapshot
   }
+
+  async describeIndexes(): Promise<number> {
+    // Definitions come with the catalog query already (sqlite_schema.sql).
+    return 0
+  }
 }
