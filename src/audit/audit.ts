@@ -1,5 +1,4 @@
 import type { Finding } from '../findings.js'
-import { worstSeverity } from '../findings.js'
 import { UsageError } from '../errors.js'
 import type { Target } from '../targets/target.js'
 import type { BaselineEntry, BaselineFile } from './baseline.js'
@@ -8,7 +7,9 @@ import { AUDIT_RULES } from './rules/index.js'
 import { DEFAULT_AUDIT_THRESHOLDS, type AuditRule, type AuditThresholds } from './rule.js'
 import type { IndexInfo } from './snapshot.js'
 
-export type FailOn = 'warn' | 'critical' | 'never'
+import type { FailOn } from './exit-code.js'
+
+export type { FailOn } from './exit-code.js'
 
 export interface AuditOptions {
   /** Run only these checks (names as in AUDIT_CHECKS). */
@@ -132,11 +133,4 @@ export async function auditTarget(target: Target, options: AuditOptions = {}): P
   }
 }
 
-/** 0 when nothing new reaches `failOn`; 1 for new warnings, 2 for new critical findings (the monitoring convention). */
-export function auditExitCode(result: Pick<AuditResult, 'findings'>, failOn: FailOn = 'warn'): number {
-  if (failOn === 'never') return 0
-  const worst = worstSeverity(result.findings.map((finding) => finding.severity))
-  if (worst === 'critical') return 2
-  if (worst === 'warn' && failOn === 'warn') return 1
-  return 0
-}
+export { auditExitCode } from './exit-code.js'

@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto'
-
 /** `"na""me"`: always quoted, quotes doubled (PostgreSQL and SQLite agree). */
 export function quoteIdentifier(name: string): string {
   return `"${name.replace(/"/g, '""')}"`
@@ -28,11 +26,21 @@ export function indexName(table: string, columns: string[], taken: ReadonlySet<s
 function fit(name: string, maxBytes: number, suffix = ''): string {
   const full = suffix ? `${name}${suffix}` : name
   if (Buffer.byteLength(full) <= maxBytes) return full
-  const tail = `_${createHash('sha1').update(full).digest('hex').slice(0, 8)}${suffix}`
+  const tail = `_${fnv1a(full)}${suffix}`
   let head = ''
   for (const character of name) {
     if (Buffer.byteLength(head + character + tail) > maxBytes) break
     head += character
   }
   return head + tail
+}
+
+/** 8 hex digits of FNV-1a: enough to keep two truncated names apart, without loading node:crypto at start-up. */
+function fnv1a(text: string): string {
+  let hash = 0x811c9dc5
+  for (const byte of Buffer.from(text)) {
+    hash ^= byte
+    hash = Math.imul(hash, 0x01000193) >>> 0
+  }
+  return hash.toString(16).padStart(8, '0')
 }
