@@ -49,8 +49,8 @@ export function resolveNames<T extends { schema: string; name: string }>(request
         ? exact
         : known.filter((item) => item.name.toLowerCase() === name.toLowerCase() && (schema === undefined || item.schema.toLowerCase() === schema.toLowerCase()))
     if (loose.length === 1) found.push(loose[0]!)
-    else if (loose.length === 0) problems.push(`no ${what} "${text}"`)
-    else problems.push(`"${text}" matches ${loose.length} ${what}s (${loose.map((item) => `${item.schema}.${item.name}`).join(', ')}): add the schema`)
+    else if (loose.length === 0) problems.push(`no ${what} matches ${text}`)
+    else problems.push(`${text} matches ${loose.length} ${what}s (${loose.map((item) => `${item.schema}.${item.name}`).join(', ')}): add the schema`)
   }
   if (problems.length > 0) throw new UsageError(problems.join('; '), `list them with "dbops audit" or your database's catalog`)
   return [...new Set(found)]
