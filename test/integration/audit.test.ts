@@ -271,6 +271,19 @@ describe('audit on postgres only', () => {
     expect((await audit(project, { checks: ['fk_without_index'] })).findings).toEqual([])
   })
 
+  it('leaves out objects an extension owns, and audits every user schema', async () => {
+    const project = await makeProject('postgres')
+    await exec(project, [
+      'CREATE EXTENSION citext',
+      'CREATE TABLE ext_owned (x int)',
+      'ALTER EXTENSION citext ADD TABLE ext_owned',
+      'CREATE SCHEMA "Other Schema"',
+      'CREATE TABLE "Other Schema".loose (x int)',
+    ])
+    const result = await audit(project, { checks: ['table_without_pk'] })
+    expect(subjects(result, 'table_without_pk')).toEqual(['"Other Schema".loose'])
+  })
+
   it('reports large tables read mostly by sequential scans', async () => {
     const project = await makeProject('postgres')
     await exec(project, [

@@ -82,6 +82,23 @@ describe('maintain on postgres', () => {
     await expect(maintain(project, { task: undefined, auto: true, tables: ['nope'] })).rejects.toThrow(/no table matches nope/)
   })
 
+  it('stops before the next table when the signal aborts, and reports what is left', async () => {
+    const project = await makeProject('postgres')
+    await exec(project, ['CREATE TABLE a1 (id int PRIMARY KEY)', 'CREATE TABLE a2 (id int PRIMARY KEY)', 'CREATE TABLE a3 (id int PRIMARY KEY)'])
+    const interruption = new AbortController()
+    const result = await maintain(project, {
+      task: 'analyze',
+      auto: false,
+      signal: interruption.signal,
+      onStep: (event) => {
+        if (event.phase === 'end') interruption.abort()
+      },
+    })
+    expect(result.tasks.map((step) => `${step.object} ${step.status}`)).toEqual(['public.a1 done'])
+    expect(result.stopped).toBe('interrupted')
+    expect(result.left.map((step) => step.object)).toEqual(['public.a2', 'public.a3'])
+  })
+
   it('reindex rebuilds invalid indexes concurrently and drops _ccnew leftovers', async () => {
     const project = await makeProject('postgres')
     await exec(project, ['CREATE TABLE t (id int PRIMARY KEY, x int)', 'INSERT INTO t SELECT g, g FROM generate_series(0, 100) g'])
