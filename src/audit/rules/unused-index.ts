@@ -18,11 +18,11 @@ export const unusedIndex: AuditRule = {
     )
     if (candidates.length === 0) return []
     const age = snapshot.statisticsAgeSeconds
-    if (age === null) {
-      skip(`${candidates.length} index(es) never scanned, but the statistics' age is unknown (${snapshot.statisticsSource}): not judged`)
+    if (age === null && thresholds.minStatisticsAgeMs > 0) {
+      skip(`${candidates.length} index(es) never scanned, but the statistics' age is unknown (${snapshot.statisticsSource}): not judged (--min-stats-age 0 judges them anyway)`)
       return []
     }
-    if (age * 1000 < thresholds.minStatisticsAgeMs) {
+    if (age !== null && age * 1000 < thresholds.minStatisticsAgeMs) {
       skip(`${candidates.length} index(es) never scanned, but the statistics are only ${formatAge(age)} old (${snapshot.statisticsSource}): not judged before ${formatAge(thresholds.minStatisticsAgeMs / 1000)}`)
       return []
     }
@@ -53,8 +53,8 @@ export const unusedIndex: AuditRule = {
             check: 'unused_index',
             severity: 'warn',
             subject,
-            message: `${subject} on ${dialect.subject(index.schema, index.table)} has not been scanned in ${formatAge(age)} (statistics since ${snapshot.statisticsSince})${index.bytes !== null ? `; it takes ${formatBytes(index.bytes)}` : ''}. Check replicas before dropping it: each keeps its own counts`,
-            values: { scans: 0, statistics_age_seconds: Math.round(age), ...(index.bytes !== null && { bytes: index.bytes }) },
+            message: `${subject} on ${dialect.subject(index.schema, index.table)} has not been scanned ${age === null ? 'since the statistics were last reset (their age is unknown)' : `in ${formatAge(age)} (statistics since ${snapshot.statisticsSince})`}${index.bytes !== null ? `; it takes ${formatBytes(index.bytes)}` : ''}. Check replicas before dropping it: each keeps its own counts`,
+            values: { scans: 0, ...(age !== null && { statistics_age_seconds: Math.round(age) }), ...(index.bytes !== null && { bytes: index.bytes }) },
             detail: { table: dialect.subject(index.schema, index.table), definition: index.definition, statisticsSince: snapshot.statisticsSince },
           },
           dialect.dropIndex(index),

@@ -9,14 +9,14 @@ const USER_TABLE = `c.relkind IN ('r', 'p')
 
 /**
  * Since when usage counters accumulate: the last reset, else the database's creation (the mtime of its PG_VERSION
- * file, readable by superusers and pg_read_server_files members). Counters survive clean restarts (PostgreSQL 15
+ * file, readable by superusers and pg_read_server_files members: a separate query, because PostgreSQL checks
+ * EXECUTE on every function of a statement when it starts, even in a CASE branch never taken). Counters survive clean restarts (PostgreSQL 15
  * writes them at shutdown; older versions kept a stats file), so the server's start time says nothing.
  */
 const CONTEXT = `SELECT set_config('statement_timeout', $1, true) AS statement_timeout, set_config('lock_timeout', '5s', true) AS lock_timeout,
   set_config('jit', 'off', true) AS jit,
-  now() AS now, s.stats_reset,
-  CASE WHEN has_function_privilege('pg_stat_file(text, boolean)', 'EXECUTE')
-       THEN (pg_stat_file('base/' || d.oid || '/PG_VERSION', true)).modification END AS created,
+  now() AS now, s.stats_reset, d.oid::text AS database_oid,
+  has_function_privilege('pg_stat_file(text, boolean)', 'EXECUTE') AS can_stat_file,
   current_setting('block_size')::int AS block_size
 FROM pg_database d LEFT JOIN pg_stat_database s ON s.datid = d.oid
 WHERE d.datname = current_database()`
@@ -139,7 +139,7 @@ const number = (value: unknown): number | null => (value === null || value === u
 
 
 /**
- * Reads everything the audit rules need in seven round trips (BEGIN, five catalog queries, COMMIT) on one
+ * Reads everything the audit rules need in seven or eight round trips (BEGIN, five or six catalog queries, COMMIT) on one
  * REPEATABLE READ snapshot, whatever the number of tables. (JIT is off: compiling these plans costs more than it saves.)
  */
 export async function introspectPostgres(backend: Backend, options: IntrospectOptions): Promise<SchemaSnapshot> {
@@ -151,6 +151,10 @@ export async function introspectPostgres(backend: Backend, options: IntrospectOp
   await run('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
   try {
     const [context] = await run(CONTEXT, ['120s'])
+    if (!context!.stats_reset && context!.can_stat_file) {
+      const [file] = await run(`SELECT (pg_stat_file('base/' || $1 || '/PG_VERSION', true)).modification AS created`, [context!.database_oid])
+      context!.created = file?.created ?? null
+    }
     const tableRows = await run(TABLES)
     const indexRows = await run(INDEXES)
     const constraintRows = await run(CONSTRAINTS)
@@ -159,7 +163,7 @@ export async function introspectPostgres(backend: Backend, options: IntrospectOp
 
     const now = new Date(context!.now)
     const since: Date | null = context!.stats_reset ? new Date(context!.stats_reset) : context!.created ? new Date(context!.created) : null
-    const source = context!.stats_reset ? 'last statistics reset' : context!.created ? 'database creation, never reset' : 'unknown: never reset, and the database creation time is not readable by this role'
+    const source = context!.stats_reset ? 'last statistics reset' : context!.created ? 'database creation, never reset' : 'never reset, and the database creation time is not readable by this role (superuser or pg_read_server_files)'
     const blockSize = Number(context!.block_size)
 
     const tables: TableInfo[] = tableRows.map((row) => ({
