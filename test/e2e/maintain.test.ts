@@ -1,6 +1,6 @@
 // `dbops maintain` through the CLI: usage errors, the --dry-run plan, --json shape, exit codes.
 import { describe, expect, it } from 'vitest'
-import { runCli, type CliResult } from '../helpers/databases.js'
+import { runCli, spawnCli, waitForExit, type CliResult } from '../helpers/databases.js'
 import { makeProject, type Project } from '../helpers/projects.js'
 
 const maintain = (project: Project, ...args: string[]): Promise<CliResult> => runCli(['--url', project.url, 'maintain', ...args], { cwd: project.dir })
@@ -48,5 +48,20 @@ describe('dbops maintain', () => {
     const result = await maintain(project, 'checkpoint', '--mode', 'truncate', '--budget', '2s')
     expect(result.code, result.stderr).toBe(0)
     expect(result.stdout).toMatch(/checkpoint\s+main\s+done/)
+  })
+
+  it('stops at the next table on SIGINT and reports what is left', async () => {
+    const project = await makeProject('postgres')
+    await project.query(`DO $$ BEGIN FOR i IN 1..300 LOOP EXECUTE format('CREATE TABLE %I (id int PRIMARY KEY)', 'm' || i); END LOOP; END $$`)
+    const child = spawnCli(['--url', project.url, 'maintain', 'analyze', '--json'], { cwd: project.dir })
+    child.stderr!.once('data', () => child.kill('SIGINT'))
+    const result = await waitForExit(child)
+    expect(result.code).toBe(2)
+    expect(result.stderr).toMatch(/SIGINT: stopping at the next safe point/)
+    const document = JSON.parse(result.stdout)
+    expect(document).toMatchObject({ ok: false, stopped: 'interrupted' })
+    expect(document.tasks.length).toBeGreaterThan(0)
+    expect(document.left.length).toBeGreaterThan(0)
+    expect(document.tasks.length + document.left.length).toBe(300)
   })
 })
