@@ -25,6 +25,7 @@ const { option, flag, die, positiveInt } = commandLine('large-schema bench', `us
   --pg-url URL   an admin connection (default $DBOPS_BENCH_PG_URL or postgres://postgres@127.0.0.1:5432/postgres)
   --rebuild      drop and rebuild the PostgreSQL database even if it has the right shape
   --dbops PATH   the dbops bin to time (default bin/dbops.js of this repository)
+  --health-dbops PATH  the dbops bin to time "health" with, when it is built elsewhere (default: --dbops)
   --json         also print the figures as one JSON document at the end`)
 const tables = positiveInt(option('--tables', '5000'), '--tables')
 const runs = positiveInt(option('--runs', '3'), '--runs')
@@ -32,6 +33,7 @@ const only = option('--only', undefined)
 if (only !== undefined && only !== 'postgres' && only !== 'sqlite') die('--only takes postgres or sqlite')
 const adminUrl = option('--pg-url', process.env.DBOPS_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres')
 const dbopsBin = resolve(option('--dbops', join(repo, 'bin', 'dbops.js')))
+const healthBin = resolve(option('--health-dbops', dbopsBin))
 const engines = only ? [only] : ['postgres', 'sqlite']
 const wantJson = flag('--json')
 
@@ -45,7 +47,6 @@ writeFileSync(
   probe,
   `const { writeSync } = require('node:fs')
 let count = 0
-const dist = ${JSON.stringify(join(dirname(dbopsBin), '..', 'dist', 'vendor'))}
 const Module = require('node:module')
 const load = Module._load
 Module._load = function (request, parent, isMain) {
@@ -75,9 +76,9 @@ process.on('exit', () => writeSync(2, '\\nDBOPS_STATEMENTS=' + count + '\\n'))
 `,
 )
 
-function dbops(url, args) {
+function dbops(bin, url, args) {
   const started = performance.now()
-  const result = spawnSync(process.execPath, ['--require', probe, dbopsBin, '--url', url, ...args, '--json'], {
+  const result = spawnSync(process.execPath, ['--require', probe, bin, '--url', url, ...args, '--json'], {
     cwd: work,
     env: { ...process.env, NO_COLOR: '1' },
     encoding: 'utf8',
@@ -98,16 +99,16 @@ function dbops(url, args) {
   return { ms, statements, document, code: result.status }
 }
 
-function hasCommand(name) {
-  const help = spawnSync(process.execPath, [dbopsBin, '--help'], { encoding: 'utf8' })
+function hasCommand(bin, name) {
+  const help = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' })
   return new RegExp(`^\\s+${name}\\b`, 'm').test(help.stdout)
 }
 
-function measure(label, url, args, describe) {
+function measure(label, bin, url, args, describe) {
   const samples = []
   let last
   for (let i = 0; i < runs; i++) {
-    last = dbops(url, args)
+    last = dbops(bin, url, args)
     samples.push(last.ms)
   }
   const result = { seconds: median(samples) / 1000, runs: samples.map((ms) => ms / 1000), statements: last.statements, exitCode: last.code, ...describe(last.document) }
@@ -119,8 +120,9 @@ const auditFacts = (document) => ({ findings: document.findings?.length ?? 0, ca
 const healthFacts = (document) => ({ checks: (document.checks ?? document.results ?? []).length })
 
 console.log(`large-schema bench: ${tables} tables, ${runs} run(s) each, load average ${loadavg().map((n) => n.toFixed(2)).join(' ')}`)
-const withHealth = hasCommand('health')
-if (!withHealth) console.log('note: "dbops health" is not a command in this build (it is built on another branch): skipped')
+const withHealth = hasCommand(healthBin, 'health')
+if (!withHealth) console.log(`note: "dbops health" is not a command of ${healthBin} (it is built on another branch; pass --health-dbops): skipped`)
+else if (healthBin !== dbopsBin) console.log(`health timed with ${healthBin}`)
 
 // ---- PostgreSQL -----------------------------------------------------------------------------------------------
 if (engines.includes('postgres')) {
@@ -156,8 +158,8 @@ END LOOP; END $$;`)
   } else {
     console.log(`reusing ${name} (${shape()} tables and indexes)`)
   }
-  figures.postgres.audit = measure('postgres audit', url, ['audit'], auditFacts)
-  if (withHealth) figures.postgres.health = measure('postgres health', url, ['health'], healthFacts)
+  figures.postgres.audit = measure('postgres audit', dbopsBin, url, ['audit'], auditFacts)
+  if (withHealth) figures.postgres.health = measure('postgres health', healthBin, url, ['health'], healthFacts)
 }
 
 // ---- SQLite ---------------------------------------------------------------------------------------------------
@@ -178,8 +180,8 @@ if (engines.includes('sqlite')) {
   database.close()
   console.log(`built a SQLite file with ${tables} tables and ${tables * 2} indexes in ${((performance.now() - started) / 1000).toFixed(1)} s`)
   const url = `sqlite:${file}`
-  figures.sqlite.audit = measure('sqlite audit', url, ['audit'], auditFacts)
-  if (withHealth) figures.sqlite.health = measure('sqlite health', url, ['health'], healthFacts)
+  figures.sqlite.audit = measure('sqlite audit', dbopsBin, url, ['audit'], auditFacts)
+  if (withHealth) figures.sqlite.health = measure('sqlite health', healthBin, url, ['health'], healthFacts)
 }
 
 if (wantJson) console.log(JSON.stringify(figures, null, 2))

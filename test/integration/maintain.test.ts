@@ -111,10 +111,22 @@ describe('maintain on postgres', () => {
     expect(rows).toEqual([{ relname: 't_inv', indisvalid: true }])
   })
 
-  it('checkpoint runs for a superuser; optimize is refused as SQLite-only', async () => {
+  it('checkpoint runs for a superuser and is refused, saying why, for a role without pg_checkpoint; optimize is SQLite-only', async () => {
     const project = await makeProject('postgres')
     const result = await maintain(project, { task: 'checkpoint', auto: false })
     expect(result.tasks.map((step) => step.status)).toEqual(['done'])
+    const role = `dbops_low_${process.pid}_${Date.now()}`
+    await project.query(`CREATE ROLE ${role} LOGIN`)
+    try {
+      const url = new URL(project.url)
+      url.username = role
+      const low = { ...project, url: url.toString() }
+      const refused = await maintain(low, { task: 'checkpoint', auto: false }).catch((caught: unknown) => caught)
+      expect((refused as DbopsError).code).toBe('E_PRIVILEGE')
+      expect((refused as DbopsError).hint).toContain(`GRANT pg_checkpoint TO ${role}`)
+    } finally {
+      await project.query(`DROP ROLE ${role}`)
+    }
     const error = await maintain(project, { task: 'optimize', auto: false }).catch((caught: unknown) => caught)
     expect(error).toBeInstanceOf(DbopsError)
     expect((error as DbopsError).code).toBe('E_USAGE')
