@@ -63,9 +63,9 @@ let writes: Promise<unknown> = Promise.resolve()
 
 /**
  * Replaces this target's entries in the baseline file with `findings` (keeping the reasons already written for
- * findings that stay, and other targets' entries), atomically. Writes are serialised: `--all` writes one file.
+ * findings that stay, other targets' entries, and entries of checks not in `checks` when given), atomically. Writes are serialised: `--all` writes one file.
  */
-export function writeBaseline(path: string, target: string, findings: readonly Finding[]): Promise<number> {
+export function writeBaseline(path: string, target: string, findings: readonly Finding[], checks?: readonly string[]): Promise<number> {
   const write = writes.then(() => {
     let existing: BaselineEntry[] = []
     try {
@@ -73,7 +73,8 @@ export function writeBaseline(path: string, target: string, findings: readonly F
     } catch (error) {
       if (!/does not exist/.test((error as Error).message)) throw error
     }
-    const kept = existing.filter((entry) => entry.target !== undefined && entry.target !== target)
+    // Other targets' entries stay, and so do this target's entries for checks that did not run (--checks).
+    const kept = existing.filter((entry) => (entry.target !== undefined && entry.target !== target) || (checks !== undefined && !checks.includes(entry.check)))
     const seen = new Set<string>()
     const mine: BaselineEntry[] = []
     for (const finding of findings) {

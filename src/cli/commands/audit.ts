@@ -64,7 +64,7 @@ Exit codes: 0 nothing new at or above --fail-on, 1 new warnings, 2 new critical 
             onProgress: (message) => reporter.log(target.name, `audit ${target.name}: ${message}`),
           })
           if (flags.writeBaseline !== undefined) {
-            const entries = await writeBaseline(flags.writeBaseline, target.name, [...result.accepted, ...result.findings])
+            const entries = await writeBaseline(flags.writeBaseline, target.name, [...result.accepted, ...result.findings], result.checks)
             result.baselineWritten = { file: flags.writeBaseline, entries }
           }
           if (flags.fix !== undefined) {
@@ -95,7 +95,11 @@ function printAudit(result: AuditOutput, reporter: Reporter): void {
   } else {
     reporter.result(color.green('no new findings'))
   }
-  for (const finding of result.accepted) reporter.result(color.dim(`accepted: ${finding.check} ${finding.subject}: ${finding.reason}`))
+  if (result.accepted.length <= 20 || reporter.options.verbose) {
+    for (const finding of result.accepted) reporter.result(color.dim(`accepted: ${finding.check} ${finding.subject}: ${finding.reason}`))
+  } else {
+    reporter.result(color.dim(`${result.accepted.length} findings accepted by the baseline (--verbose or --json lists them)`))
+  }
   for (const entry of result.stale) reporter.result(color.yellow(`stale baseline entry: ${entry.check} ${entry.subject} is no longer found (remove it from the baseline)`))
   for (const skipped of result.skipped) reporter.result(color.dim(`not judged (${skipped.check}): ${skipped.reason}`))
   if (result.fixMigration) reporter.result(`wrote ${result.fixMigration.file} (${result.fixMigration.statements} fix(es)); review it, then "dbops migrate up"`)

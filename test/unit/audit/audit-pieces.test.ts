@@ -83,6 +83,9 @@ describe('baseline files', () => {
       'third z TODO: say why this finding is accepted',
     ])
     expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([])
+    // With --checks, entries of the checks that did not run are kept.
+    await writeBaseline(file, 'mine', [], ['b'])
+    expect(JSON.parse(readFileSync(file, 'utf8')).accepted.filter((entry: any) => entry.target === 'mine').map((entry: any) => entry.check)).toEqual(['a'])
   })
 })
 
