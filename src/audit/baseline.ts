@@ -74,13 +74,17 @@ export function writeBaseline(path: string, target: string, findings: readonly F
       if (!/does not exist/.test((error as Error).message)) throw error
     }
     // Other targets' entries stay, and so do this target's entries for checks that did not run (--checks).
-    const kept = existing.filter((entry) => (entry.target !== undefined && entry.target !== target) || (checks !== undefined && !checks.includes(entry.check)))
+    // Entries without a target were written by hand for every target: they stay, and cover what they match.
+    const kept = existing.filter(
+      (entry) => entry.target === undefined || entry.target !== target || (checks !== undefined && !checks.includes(entry.check)),
+    )
     const seen = new Set<string>()
     const mine: BaselineEntry[] = []
     for (const finding of findings) {
       const key = `${finding.check}\u0000${finding.subject}`
       if (seen.has(key)) continue
       seen.add(key)
+      if (kept.some((entry) => entry.target === undefined && entryMatches(entry, target, finding))) continue
       const previous = existing.find((entry) => entryMatches(entry, target, finding))
       mine.push({ target, check: finding.check, subject: finding.subject, reason: previous?.reason || REASON_PLACEHOLDER })
     }
