@@ -30,10 +30,12 @@ function duration(text: string, flag: string): number {
   }
 }
 
+/** `a, "b,c", s.t` → three names: commas inside double quotes belong to the name. */
 function list(text: string | undefined): string[] | undefined {
   if (text === undefined) return undefined
-  const items = text.split(',').map((item) => item.trim()).filter(Boolean)
-  return items.length > 0 ? items : undefined
+  const items = (text.match(/(?:"(?:[^"]|"")*"|[^,])+/g) ?? []).map((item) => item.trim()).filter(Boolean)
+  if (items.length === 0) throw new UsageError('--tables and --indexes take a comma-separated list of names')
+  return items
 }
 
 export function registerMaintainCommands(program: Command): void {
