@@ -1,6 +1,8 @@
 import type { Kysely } from 'kysely'
 import type { SqlFragment, SqlQuery } from '../sql/query.js'
 import type { SqlStatement } from '../sql/split-statements.js'
+import type { Auditor } from '../audit/auditor.js'
+import type { Maintainer } from '../maintain/maintainer.js'
 
 export type Engine = 'postgres' | 'sqlite'
 
@@ -125,6 +127,10 @@ export interface Backend {
   flushCommits(): Promise<void>
   /** true when `error` says the table does not exist (the ledger before the first migration). */
   isMissingTable(error: unknown): boolean
+  /** `dbops audit`: catalog introspection and fix SQL (loaded on first use). */
+  auditor(): Promise<Auditor>
+  /** `dbops maintain`: what is due, and running it (loaded on first use). */
+  maintainer(): Promise<Maintainer>
   close(): Promise<void>
 }
 

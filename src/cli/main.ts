@@ -2,6 +2,8 @@ import { Command, CommanderError, Option } from 'commander'
 import { VERSION } from '../version.js'
 import { registerMigrateCommands } from './commands/migrate.js'
 import { registerOtherCommands } from './commands/other.js'
+import { registerAuditCommands } from './commands/audit.js'
+import { registerMaintainCommands } from './commands/maintain.js'
 import { EXIT } from './exit-codes.js'
 
 /**
@@ -30,6 +32,8 @@ export function buildProgram(usageErrors?: string[]): Command {
     .exitOverride()
   registerMigrateCommands(program)
   registerOtherCommands(program)
+  registerAuditCommands(program)
+  registerMaintainCommands(program)
   program.addHelpText(
     'after',
     `

@@ -4,6 +4,8 @@ import { sql, type SqlQuery } from '../../sql/query.js'
 import { DbopsError } from '../../errors.js'
 import type { Backend, LedgerSql, LockOptions, OpenOptions, ServerInfo, TransactionalUnit, UnitOutcome } from '../backend.js'
 import { StatementFailure } from '../backend.js'
+import type { Auditor } from '../../audit/auditor.js'
+import type { Maintainer } from '../../maintain/maintainer.js'
 import { connectionError, isConnectionLoss, sqlstateOf } from './postgres-errors.js'
 import { inlineParameters } from './postgres-literal.js'
 import { withAdvisoryLock } from './postgres-lock.js'
@@ -177,6 +179,16 @@ export class PostgresBackend implements Backend {
   isMissingTable(error: unknown): boolean {
     const code = sqlstateOf(error) ?? sqlstateOf((error as { cause?: unknown })?.cause)
     return code === '42P01' || code === '3F000'
+  }
+
+  async auditor(): Promise<Auditor> {
+    const { PostgresAuditor } = await import('./postgres-audit.js')
+    return new PostgresAuditor(this)
+  }
+
+  async maintainer(): Promise<Maintainer> {
+    const { PostgresMaintainer } = await import('./postgres-maintain.js')
+    return new PostgresMaintainer(this)
   }
 
   async close(): Promise<void> {

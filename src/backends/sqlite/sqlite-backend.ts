@@ -7,6 +7,8 @@ import { sql, type SqlQuery } from '../../sql/query.js'
 import { DbopsError } from '../../errors.js'
 import type { Backend, LedgerSql, LockOptions, OpenOptions, ServerInfo, TransactionalUnit, UnitOutcome } from '../backend.js'
 import { StatementFailure } from '../backend.js'
+import type { Auditor } from '../../audit/auditor.js'
+import type { Maintainer } from '../../maintain/maintainer.js'
 
 /**
  * The compiled addon, named directly: the CLI bundles better-sqlite3's JavaScript (its ~15 files cost ~8 ms to
@@ -213,6 +215,16 @@ export class SqliteBackend implements Backend {
 
   isMissingTable(error: unknown): boolean {
     return /no such table/i.test((error as Error)?.message ?? '')
+  }
+
+  async auditor(): Promise<Auditor> {
+    const { SqliteAuditor } = await import('./sqlite-audit.js')
+    return new SqliteAuditor(this)
+  }
+
+  async maintainer(): Promise<Maintainer> {
+    const { SqliteMaintainer } = await import('./sqlite-maintain.js')
+    return new SqliteMaintainer(this)
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,108 @@
+import type { Finding } from '../findings.js'
+import type { FixDialect, FixSql } from './auditor.js'
+import type { IndexInfo, IndexKey, SchemaSnapshot } from './snapshot.js'
+
+/** Thresholds of the rules; every one has a default (see DEFAULT_AUDIT_THRESHOLDS). */
+export interface AuditThresholds {
+  /** Usage statistics younger than this do not condemn an index as unused (a fresh or restored database). */
+  minStatisticsAgeMs: number
+  /** Sequential-scan check: tables with fewer live rows are fine to scan. */
+  seqScanMinRows: number
+  /** Sequential-scan check: scans (sequential + index) needed before a table is judged. */
+  seqScanMinScans: number
+  /** Sequential-scan check: average rows read per sequential scan before it matters. */
+  seqScanMinRowsPerScan: number
+  /** Bloat: indexes smaller than this are not estimated; at least this much must be wasted. */
+  bloatMinBytes: number
+  /** Bloat: the share of an index that must be wasted. */
+  bloatMinRatio: number
+  /** SQLite statistics: rows a table must have gained or lost since ANALYZE (and at least a factor 2). */
+  statisticsMinRowChange: number
+}
+
+export const DEFAULT_AUDIT_THRESHOLDS: AuditThresholds = {
+  minStatisticsAgeMs: 7 * 86_400_000,
+  seqScanMinRows: 10_000,
+  seqScanMinScans: 100,
+  seqScanMinRowsPerScan: 1000,
+  bloatMinBytes: 10 * 1024 * 1024,
+  bloatMinRatio: 0.5,
+  statisticsMinRowChange: 500,
+}
+
+export interface RuleContext {
+  snapshot: SchemaSnapshot
+  dialect: FixDialect
+  thresholds: AuditThresholds
+  /** Records that (part of) the check could not judge something, with the reason: shown, never failing. */
+  skip(reason: string): void
+}
+
+/** One audit check. Rules read the snapshot only: no queries, no engine names. */
+export interface AuditRule {
+  check: string
+  description: string
+  run(context: RuleContext): Finding[]
+}
+
+/** A finding with its fix: `fix` is the up SQL, `detail.undo` the statement that reverses it. */
+export function withFix(finding: Omit<Finding, 'fix'>, fix: FixSql | undefined): Finding {
+  if (!fix) return finding
+  return { ...finding, fix: fix.up, ...(fix.down && { detail: { ...finding.detail, undo: fix.down } }) }
+}
+
+export function sameKey(a: IndexKey, b: IndexKey): boolean {
+  return (
+    a.text === b.text &&
+    a.expression === b.expression &&
+    a.descending === b.descending &&
+    a.nullsFirst === b.nullsFirst &&
+    a.collation === b.collation &&
+    a.opclass === b.opclass
+  )
+}
+
+/** Same table, access method and predicate: the only indexes that can stand in for each other. */
+export function comparable(a: IndexInfo, b: IndexInfo): boolean {
+  return a.schema === b.schema && a.table === b.table && a.method === b.method && (a.predicate ?? '') === (b.predicate ?? '')
+}
+
+/** Indexes the duplicate, redundancy and usage rules may judge: usable, finished, not a partition's copy. */
+export function judgeable(index: IndexInfo): boolean {
+  return index.valid && !index.building && !index.attached
+}
+
+export function tableKey(schema: string, table: string): string {
+  return `${schema}\u0000${table}`
+}
+
+export function describeKeys(index: IndexInfo): string {
+  const keys = index.keys.map((key) => `${key.text}${key.descending ? ' DESC' : ''}`).join(', ')
+  return `(${keys})${index.include.length ? ` INCLUDE (${index.include.join(', ')})` : ''}${index.predicate ? ` WHERE ${index.predicate}` : ''}`
+}
+
+/** Whether `index` can serve lookups on exactly these columns: they are its leading key columns, in any order. */
+export function supportsColumns(index: IndexInfo, columnNumbers: readonly number[]): boolean {
+  if (!index.valid || index.predicate !== null || index.keys.length < columnNumbers.length) return false
+  const leading = index.keys.slice(0, columnNumbers.length)
+  if (leading.some((key) => key.expression || key.column === undefined)) return false
+  const wanted = new Set(columnNumbers)
+  return leading.every((key) => wanted.has(key.column!)) && new Set(leading.map((key) => key.column)).size === wanted.size
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB']
+  let value = bytes
+  let unit = 0
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`
+}
+
+export function formatAge(seconds: number): string {
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min`
+  if (seconds < 2 * 86_400) return `${(seconds / 3600).toFixed(1)} h`
+  return `${(seconds / 86_400).toFixed(1)} days`
+}

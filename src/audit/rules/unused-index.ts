@@ -1,0 +1,65 @@
+import type { ForeignKeyInfo, IndexInfo } from '../snapshot.js'
+import type { AuditRule } from '../rule.js'
+import { formatAge, formatBytes, judgeable, supportsColumns, tableKey, withFix } from '../rule.js'
+
+export const unusedIndex: AuditRule = {
+  check: 'unused_index',
+  description: 'indexes never scanned since the statistics were reset (non-unique, not backing a constraint or the only index of a foreign key)',
+  run({ snapshot, dialect, thresholds, skip }) {
+    const candidates = snapshot.indexes.filter(
+      (index) =>
+        judgeable(index) &&
+        index.scans === 0 &&
+        !index.unique &&
+        !index.primary &&
+        !index.exclusion &&
+        !index.replicaIdentity &&
+        index.backs.length === 0,
+    )
+    if (candidates.length === 0) return []
+    const age = snapshot.statisticsAgeSeconds
+    if (age === null && thresholds.minStatisticsAgeMs > 0) {
+      skip(`${candidates.length} index(es) never scanned, but the statistics' age is unknown (${snapshot.statisticsSource}): not judged (--min-stats-age 0 judges them anyway)`)
+      return []
+    }
+    if (age !== null && age * 1000 < thresholds.minStatisticsAgeMs) {
+      skip(`${candidates.length} index(es) never scanned, but the statistics are only ${formatAge(age)} old (${snapshot.statisticsSource}): not judged before ${formatAge(thresholds.minStatisticsAgeMs / 1000)}`)
+      return []
+    }
+    const byTable = new Map<string, IndexInfo[]>()
+    for (const index of snapshot.indexes) {
+      const key = tableKey(index.schema, index.table)
+      byTable.set(key, [...(byTable.get(key) ?? []), index])
+    }
+    const foreignKeysByTable = new Map<string, ForeignKeyInfo[]>()
+    for (const fk of snapshot.foreignKeys) {
+      const key = tableKey(fk.schema, fk.table)
+      foreignKeysByTable.set(key, [...(foreignKeysByTable.get(key) ?? []), fk])
+    }
+    return candidates.flatMap((index) => {
+      const key = tableKey(index.schema, index.table)
+      const siblings = byTable.get(key) ?? []
+      // Deletes and updates of the referenced rows look up the referencing rows through it, without counting a scan.
+      const onlyForeignKeyIndex = (foreignKeysByTable.get(key) ?? []).some(
+        (fk) =>
+          supportsColumns(index, fk.columnNumbers) &&
+          !siblings.some((other) => other !== index && supportsColumns(other, fk.columnNumbers)),
+      )
+      if (onlyForeignKeyIndex) return []
+      const subject = dialect.subject(index.schema, index.name)
+      return [
+        withFix(
+          {
+            check: 'unused_index',
+            severity: 'warn',
+            subject,
+            message: `${subject} on ${dialect.subject(index.schema, index.table)} has not been scanned ${age === null ? 'since the statistics were last reset (their age is unknown)' : `in ${formatAge(age)} (statistics since ${snapshot.statisticsSince})`}${index.bytes !== null ? `; it takes ${formatBytes(index.bytes)}` : ''}. Check replicas before dropping it: each keeps its own counts`,
+            values: { scans: 0, ...(age !== null && { statistics_age_seconds: Math.round(age) }), ...(index.bytes !== null && { bytes: index.bytes }) },
+            detail: { table: dialect.subject(index.schema, index.table), definition: index.definition, statisticsSince: snapshot.statisticsSince },
+          },
+          dialect.dropIndex(index),
+        ),
+      ]
+    })
+  },
+}

@@ -1,0 +1,114 @@
+import type { Engine } from '../backends/backend.js'
+
+/** One key column of an index: a column name or an expression, with what decides whether two indexes are alike. */
+export interface IndexKey {
+  /** The column's name, or the expression as the database prints it. */
+  text: string
+  expression: boolean
+  descending: boolean
+  nullsFirst: boolean
+  /** Collation identity (PostgreSQL: its oid, 0 for none; SQLite: its name). */
+  collation: string
+  /** Operator class identity (PostgreSQL oid); empty on SQLite. */
+  opclass: string
+  /** Column number in the table (PostgreSQL attnum, SQLite cid); undefined for expressions. */
+  column?: number
+}
+
+export interface IndexInfo {
+  schema: string
+  table: string
+  name: string
+  /** Access method: btree, hash, gin, gist, brin... (SQLite: always btree). */
+  method: string
+  unique: boolean
+  primary: boolean
+  keys: IndexKey[]
+  /** INCLUDE columns (PostgreSQL). */
+  include: string[]
+  /** The WHERE clause of a partial index, as the database prints it. */
+  predicate: string | null
+  valid: boolean
+  /** A CREATE INDEX CONCURRENTLY (or REINDEX) is building it right now. */
+  building: boolean
+  /** Constraints that depend on this index: its own PK/UNIQUE/EXCLUDE constraint, or foreign keys referencing it. */
+  backs: { name: string; type: string; table: string }[]
+  /** Index scans since the statistics were reset; null where the engine keeps none (SQLite). */
+  scans: number | null
+  bytes: number | null
+  /** The CREATE INDEX statement as the database prints it. */
+  definition: string
+  /** An index on a partitioned table (PostgreSQL relkind I). */
+  partitioned: boolean
+  /** A partition's index attached to a partitioned index: judged through its parent. */
+  attached: boolean
+  replicaIdentity: boolean
+  exclusion: boolean
+}
+
+export interface TableInfo {
+  schema: string
+  name: string
+  /** `partition`: a partition of a partitioned table; `child`: a classic inheritance child. */
+  kind: 'table' | 'partitioned' | 'partition' | 'child'
+  hasPrimaryKey: boolean
+  withoutRowid: boolean
+  /** Live rows (PostgreSQL n_live_tup; SQLite: counted, bounded, see SqliteAuditor). */
+  liveRows: number | null
+  seqScans: number | null
+  seqRowsRead: number | null
+  indexScans: number | null
+  /** SQLite: rows recorded in sqlite_stat1 when the table was last analyzed; null when it has no row there. */
+  analyzedRows?: number | null
+}
+
+export interface ForeignKeyInfo {
+  schema: string
+  table: string
+  name: string
+  columns: string[]
+  /** Column numbers matching `columns` (PostgreSQL attnum, SQLite cid). */
+  columnNumbers: number[]
+  refSchema: string
+  refTable: string
+  refColumns: string[]
+}
+
+export interface ConstraintInfo {
+  schema: string
+  table: string
+  name: string
+  /** foreign key, check... */
+  type: string
+  validated: boolean
+  definition: string
+}
+
+export interface BloatEstimate {
+  schema: string
+  table: string
+  index: string
+  bytes: number
+  expectedBytes: number
+}
+
+/** What the audit rules look at: read in a fixed handful of catalog queries whatever the schema size. */
+export interface SchemaSnapshot {
+  engine: Engine
+  tables: TableInfo[]
+  indexes: IndexInfo[]
+  foreignKeys: ForeignKeyInfo[]
+  /** Constraints not yet validated (PostgreSQL NOT VALID). */
+  unvalidated: ConstraintInfo[]
+  /** Since when usage statistics accumulate (ISO time); null when unknown or not kept. */
+  statisticsSince: string | null
+  /** How `statisticsSince` was found, for the report. */
+  statisticsSource: string
+  statisticsAgeSeconds: number | null
+  /** Index bloat estimates for indexes whose table statistics are fresh and readable; `skipped` says why not. */
+  bloat: { estimates: BloatEstimate[]; skipped: { index: string; reason: string }[] }
+  /** SQLite: whether sqlite_stat1 exists. */
+  statisticsTable?: boolean
+  /** Catalog queries sent to read this snapshot. */
+  queries: number
+}

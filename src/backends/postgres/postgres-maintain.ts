@@ -1,0 +1,220 @@
+import type { Backend } from '../backend.js'
+import { DbopsError, UsageError } from '../../errors.js'
+import type { Maintainer, MaintainStep, PlanOptions, RunStepOptions, StepOutcome } from '../../maintain/maintainer.js'
+import { resolveNames } from '../../maintain/table-names.js'
+import { displayIdentifier, quoteQualified } from '../../audit/names.js'
+import { LEFTOVER_INDEX } from '../../audit/rules/invalid-index.js'
+
+/**
+ * Tables with what autovacuum's formula needs: the server's settings, per-table reloptions (which override them),
+ * and wraparound age (the table's or its TOAST table's, whichever is older). Sizes from relpages: locking every
+ * table for pg_total_relation_size in one statement could exhaust the lock table on big schemas.
+ */
+const TABLES = `SELECT n.nspname AS schema, c.relname AS name, c.reltuples::float8 AS reltuples, c.reloptions,
+  s.n_dead_tup, s.n_live_tup, s.n_mod_since_analyze, s.n_ins_since_vacuum,
+  greatest(age(c.relfrozenxid), CASE WHEN t.oid IS NULL THEN 0 ELSE age(t.relfrozenxid) END) AS xid_age,
+  (c.relpages::bigint + coalesce(t.relpages, 0)) * current_setting('block_size')::bigint AS bytes
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
+WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)'
+ORDER BY 1, 2`
+
+const SETTINGS = `SELECT name, setting FROM pg_settings WHERE name IN ('autovacuum_vacuum_threshold', 'autovacuum_vacuum_scale_factor',
+  'autovacuum_vacuum_insert_threshold', 'autovacuum_vacuum_insert_scale_factor', 'autovacuum_analyze_threshold',
+  'autovacuum_analyze_scale_factor', 'autovacuum_freeze_max_age', 'autovacuum_vacuum_max_threshold')`
+
+const INVALID_INDEXES = `SELECT n.nspname AS schema, i.relname AS name, c.relname AS table,
+  EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.index_relid = x.indexrelid) AS building
+FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class c ON c.oid = x.indrelid JOIN pg_namespace n ON n.oid = i.relnamespace
+WHERE NOT x.indisvalid AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)'`
+
+const ALL_INDEXES = `SELECT n.nspname AS schema, i.relname AS name FROM pg_class i JOIN pg_namespace n ON n.oid = i.relnamespace
+WHERE i.relkind IN ('i', 'I') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)'`
+
+const FIGURES = `SELECT coalesce(s.n_dead_tup, 0) AS dead_tuples, coalesce(s.n_live_tup, 0) AS live_tuples, pg_total_relation_size(c.oid) AS bytes
+FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.oid = $1::regclass`
+
+type Row = Record<string, any>
+
+interface Formula {
+  vacuumThreshold: number
+  vacuumScale: number
+  insertThreshold: number
+  insertScale: number
+  analyzeThreshold: number
+  analyzeScale: number
+  freezeMaxAge: number
+  vacuumMaxThreshold: number | undefined
+}
+
+/** Server settings overridden by the table's own `autovacuum_*` reloptions, as autovacuum does. */
+function formulaFor(server: Formula, reloptions: string[] | null): Formula {
+  const own = new Map((reloptions ?? []).map((option) => option.split('=') as [string, string]))
+  const pick = (name: string, fallback: number) => (own.has(name) ? Number(own.get(name)) : fallback)
+  return {
+    vacuumThreshold: pick('autovacuum_vacuum_threshold', server.vacuumThreshold),
+    vacuumScale: pick('autovacuum_vacuum_scale_factor', server.vacuumScale),
+    insertThreshold: pick('autovacuum_vacuum_insert_threshold', server.insertThreshold),
+    insertScale: pick('autovacuum_vacuum_insert_scale_factor', server.insertScale),
+    analyzeThreshold: pick('autovacuum_analyze_threshold', server.analyzeThreshold),
+    analyzeScale: pick('autovacuum_analyze_scale_factor', server.analyzeScale),
+    // A table may only lower it (autovacuum takes the smaller).
+    freezeMaxAge: Math.min(pick('autovacuum_freeze_max_age', server.freezeMaxAge), server.freezeMaxAge),
+    vacuumMaxThreshold: own.has('autovacuum_vacuum_max_threshold') ? Number(own.get('autovacuum_vacuum_max_threshold')) : server.vacuumMaxThreshold,
+  }
+}
+
+const round = (value: number) => Math.round(value * 100) / 100
+
+export class PostgresMaintainer implements Maintainer {
+  constructor(private readonly backend: Backend) {}
+
+  async plan(options: PlanOptions): Promise<{ steps: MaintainStep[]; notes: string[] }> {
+    switch (options.task) {
+      case 'optimize':
+        throw new UsageError('optimize is SQLite\'s PRAGMA optimize', 'on PostgreSQL use "dbops maintain --auto" (VACUUM and ANALYZE what is due) or "dbops maintain analyze"')
+      case 'checkpoint':
+        return this.#planCheckpoint()
+      case 'reindex':
+        return this.#planReindex(options)
+      default:
+        return this.#planTables(options)
+    }
+  }
+
+  async #planTables(options: PlanOptions): Promise<{ steps: MaintainStep[]; notes: string[] }> {
+    const rows = await this.backend.query<Row>({ sql: TABLES, parameters: [] })
+    const tables = options.tables ? resolveNames(options.tables, rows as { schema: string; name: string }[], 'table') : rows
+    const notes: string[] = []
+    const action = options.task === 'analyze' ? 'analyze' : 'vacuum'
+    if (!options.auto) {
+      const steps = (tables as Row[]).map((row) => this.#step(action, row, options.tables ? 'requested' : `every table (${options.task})`))
+      return { steps, notes }
+    }
+    const settings = new Map((await this.backend.query<Row>({ sql: SETTINGS, parameters: [] })).map((row) => [row.name, Number(row.setting)]))
+    const server: Formula = {
+      vacuumThreshold: settings.get('autovacuum_vacuum_threshold') ?? 50,
+      vacuumScale: settings.get('autovacuum_vacuum_scale_factor') ?? 0.2,
+      insertThreshold: settings.get('autovacuum_vacuum_insert_threshold') ?? -1,
+      insertScale: settings.get('autovacuum_vacuum_insert_scale_factor') ?? 0.2,
+      analyzeThreshold: settings.get('autovacuum_analyze_threshold') ?? 50,
+      analyzeScale: settings.get('autovacuum_analyze_scale_factor') ?? 0.1,
+      freezeMaxAge: settings.get('autovacuum_freeze_max_age') ?? 200_000_000,
+      vacuumMaxThreshold: settings.get('autovacuum_vacuum_max_threshold'),
+    }
+    const wraparound: { row: Row; age: number; reason: string }[] = []
+    const vacuum: { row: Row; weight: number; reason: string }[] = []
+    const analyze: { row: Row; weight: number; reason: string }[] = []
+    for (const row of tables as Row[]) {
+      const formula = formulaFor(server, row.reloptions)
+      const reltuples = Math.max(Number(row.reltuples), 0) // -1: never vacuumed or analyzed
+      const age = Number(row.xid_age)
+      if (age > formula.freezeMaxAge && options.task !== 'analyze') {
+        wraparound.push({ row, age, reason: `wraparound: transaction ID age ${age} > autovacuum_freeze_max_age ${formula.freezeMaxAge}` })
+        continue
+      }
+      if (row.n_dead_tup === null) continue // no statistics for it yet
+      const dead = Number(row.n_dead_tup)
+      let threshold = formula.vacuumThreshold + formula.vacuumScale * reltuples
+      if (formula.vacuumMaxThreshold !== undefined && formula.vacuumMaxThreshold >= 0) threshold = Math.min(threshold, formula.vacuumMaxThreshold)
+      const inserted = row.n_ins_since_vacuum === null ? null : Number(row.n_ins_since_vacuum)
+      const insertThreshold = formula.insertThreshold + formula.insertScale * reltuples
+      const modified = Number(row.n_mod_since_analyze ?? 0)
+      const analyzeThreshold = formula.analyzeThreshold + formula.analyzeScale * reltuples
+      if (options.task !== 'analyze' && dead > threshold) {
+        vacuum.push({ row, weight: dead / Math.max(threshold, 1), reason: `${dead} dead tuples > ${formula.vacuumThreshold} + ${formula.vacuumScale} × ${round(reltuples)} rows = ${round(threshold)}` })
+      } else if (options.task !== 'analyze' && inserted !== null && formula.insertThreshold >= 0 && inserted > insertThreshold) {
+        vacuum.push({ row, weight: inserted / Math.max(insertThreshold, 1), reason: `${inserted} rows inserted since the last vacuum > ${formula.insertThreshold} + ${formula.insertScale} × ${round(reltuples)} = ${round(insertThreshold)}` })
+      } else if (options.task !== 'vacuum' && modified > analyzeThreshold) {
+        analyze.push({ row, weight: modified / Math.max(analyzeThreshold, 1), reason: `${modified} rows changed since the last analyze > ${formula.analyzeThreshold} + ${formula.analyzeScale} × ${round(reltuples)} = ${round(analyzeThreshold)}` })
+      }
+    }
+    wraparound.sort((a, b) => b.age - a.age)
+    vacuum.sort((a, b) => b.weight - a.weight)
+    analyze.sort((a, b) => b.weight - a.weight)
+    const steps = [
+      ...wraparound.map(({ row, reason }) => this.#step('vacuum', row, reason)),
+      ...vacuum.map(({ row, reason }) => this.#step('vacuum', row, reason)),
+      ...analyze.map(({ row, reason }) => this.#step('analyze', row, reason)),
+    ]
+    if (steps.length === 0) notes.push(`nothing is due: ${tables.length} table(s) are within autovacuum's thresholds`)
+    return { steps, notes }
+  }
+
+  #step(action: 'vacuum' | 'analyze', row: Row, reason: string): MaintainStep {
+    const table = quoteQualified(row.schema, row.name)
+    return {
+      action,
+      object: `${displayIdentifier(row.schema)}.${displayIdentifier(row.name)}`,
+      reason,
+      sql: action === 'vacuum' ? `VACUUM (ANALYZE, SKIP_LOCKED) ${table}` : `ANALYZE (SKIP_LOCKED) ${table}`,
+    }
+  }
+
+  async #planReindex(options: PlanOptions): Promise<{ steps: MaintainStep[]; notes: string[] }> {
+    const notes: string[] = []
+    const steps: MaintainStep[] = []
+    for (const row of await this.backend.query<Row>({ sql: INVALID_INDEXES, parameters: [] })) {
+      const object = `${displayIdentifier(row.schema)}.${displayIdentifier(row.name)}`
+      if (row.building) {
+        notes.push(`${object} is being built right now: left alone`)
+        continue
+      }
+      const leftover = LEFTOVER_INDEX.test(row.name)
+      steps.push({
+        action: leftover ? 'drop-index' : 'reindex',
+        object,
+        reason: leftover ? 'leftover of a failed REINDEX CONCURRENTLY' : 'invalid index',
+        sql: leftover ? `DROP INDEX CONCURRENTLY IF EXISTS ${quoteQualified(row.schema, row.name)}` : `REINDEX INDEX CONCURRENTLY ${quoteQualified(row.schema, row.name)}`,
+      })
+    }
+    if (options.indexes?.length) {
+      const known = await this.backend.query<{ schema: string; name: string }>({ sql: ALL_INDEXES, parameters: [] })
+      for (const index of resolveNames(options.indexes, known, 'index')) {
+        const object = `${displayIdentifier(index.schema)}.${displayIdentifier(index.name)}`
+        if (steps.some((step) => step.object === object)) continue
+        steps.push({ action: 'reindex', object, reason: 'requested', sql: `REINDEX INDEX CONCURRENTLY ${quoteQualified(index.schema, index.name)}` })
+      }
+    }
+    if (steps.length === 0) notes.push('no invalid indexes, and none requested (--indexes)')
+    return { steps, notes }
+  }
+
+  async #planCheckpoint(): Promise<{ steps: MaintainStep[]; notes: string[] }> {
+    const [row] = await this.backend.query<Row>({
+      sql: `SELECT current_user AS role, r.rolsuper OR CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pg_checkpoint')
+              THEN pg_has_role(current_user, 'pg_checkpoint', 'MEMBER') ELSE false END AS allowed
+            FROM pg_roles r WHERE r.rolname = current_user`,
+      parameters: [],
+    })
+    if (!row?.allowed) {
+      throw new DbopsError('E_PRIVILEGE', `role ${row?.role ?? 'current_user'} may not run CHECKPOINT`, {
+        hint: `it needs to be a superuser or a member of pg_checkpoint (PostgreSQL 15+): GRANT pg_checkpoint TO ${displayIdentifier(String(row?.role ?? 'the_role'))}`,
+      })
+    }
+    return { steps: [{ action: 'checkpoint', object: 'server', reason: 'requested', sql: 'CHECKPOINT' }], notes: [] }
+  }
+
+  async runStep(step: MaintainStep, options: RunStepOptions): Promise<StepOutcome> {
+    await this.backend.runStatement(`SET lock_timeout = '${Math.max(0, Math.round(options.lockTimeoutMs))}ms'`)
+    const table = step.action === 'vacuum' || step.action === 'analyze' ? step.sql.replace(/^(VACUUM|ANALYZE) \([^)]*\) /, '') : undefined
+    const before = table ? await this.#figures(table) : undefined
+    try {
+      await this.backend.runStatement(step.sql)
+    } catch (error) {
+      const sqlstate = (error as { sqlstate?: string }).sqlstate
+      const hint =
+        sqlstate === '55P03' ? ' (lock_timeout: something holds a conflicting lock; run again later)' : step.action === 'reindex' ? ' (a failed REINDEX CONCURRENTLY leaves an invalid _ccnew index: "dbops maintain reindex" drops it)' : ''
+      return { status: 'failed', ...(before && { before }), message: `${(error as Error).message}${hint}` }
+    }
+    const after = table ? await this.#figures(table) : undefined
+    return { status: 'done', ...(before && { before }), ...(after && { after }) }
+  }
+
+  async #figures(table: string): Promise<Record<string, number>> {
+    const [row] = await this.backend.query<Row>({ sql: FIGURES, parameters: [table] })
+    return { dead_tuples: Number(row?.dead_tuples ?? 0), live_tuples: Number(row?.live_tuples ?? 0), bytes: Number(row?.bytes ?? 0) }
+  }
+}
