@@ -11,6 +11,13 @@ if (!existsSync(entry)) {
   process.exit(2)
 }
 useCodeCache(join(dist, 'code-cache'), process.env.DBOPS_WRITE_CODE_CACHE === '1')
+// `dbops ... | head` closes the pipe early: that ends the output, it is not a failure worth a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error) => {
+    if (error.code !== 'EPIPE') throw error
+    process.exit(process.exitCode ?? 0)
+  })
+}
 // For ES module and TypeScript configs: code compiled through node:vm has no import() of its own.
 globalThis[Symbol.for('dbops.import')] = (url) => import(url)
 require(entry)
