@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely'
 import type { SqlFragment, SqlQuery } from '../sql/query.js'
 import type { SqlStatement } from '../sql/split-statements.js'
+import type { HealthProbe } from '../health/health-probe.js'
 
 export type Engine = 'postgres' | 'sqlite'
 
@@ -109,6 +110,8 @@ export interface Backend {
   runStatement(statement: string): Promise<void>
   /** true when `error` says the table does not exist (the ledger before the first migration). */
   isMissingTable(error: unknown): boolean
+  /** The engine side of `dbops health` (loaded on first use). */
+  healthProbe(): Promise<HealthProbe>
   close(): Promise<void>
 }
 

@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander'
 import { VERSION } from '../version.js'
 import { registerMigrateCommands } from './commands/migrate.js'
 import { registerOtherCommands } from './commands/other.js'
+import { registerHealthCommand } from './commands/health.js'
 import { EXIT } from './exit-codes.js'
 
 /**
@@ -30,6 +31,7 @@ export function buildProgram(usageErrors?: string[]): Command {
     .exitOverride()
   registerMigrateCommands(program)
   registerOtherCommands(program)
+  registerHealthCommand(program)
   program.addHelpText(
     'after',
     `

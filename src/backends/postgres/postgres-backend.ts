@@ -172,6 +172,11 @@ export class PostgresBackend implements Backend {
     return code === '42P01' || code === '3F000'
   }
 
+  async healthProbe() {
+    const { PostgresHealthProbe } = await import('./postgres-health.js')
+    return new PostgresHealthProbe(this)
+  }
+
   async close(): Promise<void> {
     if (this.#connected) await this.#client.end().catch(() => {})
   }
