@@ -153,6 +153,7 @@ async function ledgerCheck(target: Target, probe: HealthProbe, thresholds: Thres
     if (!dirExists) {
       // Without the files only the ledger's own state is known: failures yes, pending or changed files no.
       if (status.migrations.length === 0) return // Neither files nor ledger: not a database dbops migrates.
+      const failed = status.migrations.filter((entry) => entry.error !== null)
       const severity: Severity = failed.length > 0 && levelOn(thresholds, 'migrations', 'critical') ? 'critical' : 'unknown'
       report({
         check: 'migrations',

@@ -136,7 +136,7 @@ WHERE d.datname = current_database()`
 
 // $1..$3: the lowest long-query, idle-in-transaction and blocked-wait thresholds in seconds, to count sessions past them.
 const ACTIVITY = `WITH a AS (
-  SELECT pid, usename::text AS usename, application_name, client_addr::text AS client_addr, state, wait_event_type, wait_event,
+  SELECT pid, datname, usename::text AS usename, application_name, client_addr::text AS client_addr, state, wait_event_type, wait_event,
     query = '<insufficient privilege>' AS hidden,
     extract(epoch FROM clock_timestamp() - query_start)::float8 AS query_seconds,
     extract(epoch FROM clock_timestamp() - state_change)::float8 AS state_seconds,
@@ -144,24 +144,28 @@ const ACTIVITY = `WITH a AS (
     CASE WHEN wait_event_type = 'Lock' THEN pg_blocking_pids(pid) END AS blocked_by,
     left(query, 300) AS query
   FROM pg_stat_activity
-  WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+  -- Sessions hidden from a role without pg_read_all_stats show no backend_type: those with a user are clients.
+  WHERE (backend_type = 'client backend' OR (backend_type IS NULL AND usesysid IS NOT NULL)) AND pid <> pg_backend_pid()
+), here AS (
+  -- Sessions on the target's database; connections count the whole server, as max_connections does.
+  SELECT * FROM a WHERE datname = current_database()
 ), blocked AS (
   SELECT a.*, (
     SELECT json_agg(json_build_object('pid', b.pid, 'usename', b.usename::text, 'application_name', b.application_name, 'state', b.state,
       'xact_seconds', extract(epoch FROM clock_timestamp() - b.xact_start)::float8, 'query', left(b.query, 300)) ORDER BY b.pid)
     FROM pg_stat_activity b WHERE b.pid = ANY (a.blocked_by)) AS blockers
-  FROM a WHERE cardinality(a.blocked_by) > 0
+  FROM here a WHERE cardinality(a.blocked_by) > 0
 )
 SELECT
   (SELECT count(*) FROM a)::int + 1 AS connections,
-  (SELECT count(*) FROM a WHERE hidden)::int AS hidden,
+  (SELECT count(*) FROM here WHERE hidden)::int AS hidden,
   (SELECT json_object_agg(state, n) FROM (SELECT coalesce(state, 'unknown') AS state, count(*)::int AS n FROM a GROUP BY 1) s) AS by_state,
-  (SELECT count(*) FROM a WHERE state = 'active' AND query_seconds >= $1::float8)::int AS long_count,
+  (SELECT count(*) FROM here WHERE state = 'active' AND query_seconds >= $1::float8)::int AS long_count,
   (SELECT json_agg(x) FROM (SELECT pid, usename, application_name, client_addr, query_seconds AS seconds, wait_event_type, query
-     FROM a WHERE state = 'active' AND query_seconds IS NOT NULL ORDER BY query_seconds DESC LIMIT 5) x) AS long_worst,
-  (SELECT count(*) FROM a WHERE state LIKE 'idle in transaction%' AND state_seconds >= $2::float8)::int AS idle_count,
+     FROM here WHERE state = 'active' AND query_seconds IS NOT NULL ORDER BY query_seconds DESC LIMIT 5) x) AS long_worst,
+  (SELECT count(*) FROM here WHERE state LIKE 'idle in transaction%' AND state_seconds >= $2::float8)::int AS idle_count,
   (SELECT json_agg(x) FROM (SELECT pid, usename, application_name, client_addr, state, state_seconds AS seconds, xact_seconds, query
-     FROM a WHERE state LIKE 'idle in transaction%' ORDER BY state_seconds DESC LIMIT 5) x) AS idle_worst,
+     FROM here WHERE state LIKE 'idle in transaction%' ORDER BY state_seconds DESC LIMIT 5) x) AS idle_worst,
   (SELECT count(*) FROM blocked)::int AS blocked_total,
   (SELECT count(*) FROM blocked WHERE query_seconds >= $3::float8)::int AS blocked_count,
   (SELECT json_agg(x) FROM (SELECT pid, usename, application_name, query_seconds AS seconds, wait_event, blocked_by, blockers, query

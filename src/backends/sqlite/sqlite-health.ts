@@ -66,7 +66,16 @@ export class SqliteHealthProbe implements HealthProbe {
 
     guarded('integrity', () => {
       const pragmaName = context.deep ? 'integrity_check' : 'quick_check'
-      const rows = pragma<Record<string, string>>(`${pragmaName}(100)`).map((row) => Object.values(row)[0]!)
+      let rows: string[]
+      try {
+        rows = pragma<Record<string, string>>(`${pragmaName}(100)`)
+          .flatMap((row) => String(Object.values(row)[0]).split('\n'))
+          .filter((line) => line !== '' && !line.startsWith('*** in database'))
+      } catch (error) {
+        // SQLite gives up on some damage (a mangled b-tree page) instead of listing it.
+        if (!/CORRUPT|NOTADB/.test(String((error as { code?: string }).code))) throw error
+        rows = [(error as Error).message]
+      }
       const ok = rows.length === 1 && rows[0] === 'ok'
       const errors = ok ? 0 : rows.length
       return {
