@@ -69,7 +69,7 @@ function thresholdsOf(result: HealthResult): Thresholds {
 function perfItem(finding: Finding, prefix: string, thresholds: Thresholds): string | undefined {
   const spec = CHECKS_BY_NAME.get(finding.check)
   if (!spec?.primary || spec.unit === 'state') {
-    return spec?.primary && finding.values?.[spec.primary] !== undefined ? `${perfLabel(prefix + finding.check)}=${finding.values[spec.primary]};;;0` : undefined
+    return spec?.primary && finding.values?.[spec.primary] !== undefined ? `${perfLabel(prefix + finding.check)}=${finding.values[spec.primary]};;;0;` : undefined
   }
   const value = finding.values?.[spec.primary]
   if (value === undefined) return undefined

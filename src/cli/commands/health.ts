@@ -131,7 +131,7 @@ interface ParsedFlags {
 
 function parseFlags(flags: HealthFlags, globals: GlobalOptions): ParsedFlags {
   const format = (globals.json && flags.format === 'human' ? 'json' : flags.format ?? 'human') as Format
-  if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, not "${flags.format}"`)
+  if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, not "${flags.format}"`, 'e.g. --format nagios')
   if (globals.json && format !== 'json') throw new UsageError(`--json and --format ${format} cannot be used together`, 'pick one output format')
   const duration = (flag: string, text: string) => {
     try {
@@ -139,7 +139,7 @@ function parseFlags(flags: HealthFlags, globals: GlobalOptions): ParsedFlags {
       if (ms <= 0) throw new Error(`${flag}: must be more than 0`)
       return ms
     } catch (error) {
-      throw new UsageError((error as Error).message)
+      throw new UsageError((error as Error).message, `e.g. ${flag} 30s`)
     }
   }
   const list = (text: string | undefined) => text?.split(',').map((name) => name.trim()).filter(Boolean)
