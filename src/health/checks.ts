@@ -1,5 +1,6 @@
 import type { Engine } from '../backends/backend.js'
 import type { ThresholdSetting } from '../config/resolve-config.js'
+import { parseDuration } from '../config/duration.js'
 import { ConfigError, UsageError } from '../errors.js'
 import type { Severity } from '../findings.js'
 
@@ -152,30 +153,29 @@ function parseLevel(spec: CheckSpec, setting: number | string | undefined, path:
 
 const BYTE_UNITS: Record<string, number> = { b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3, t: 1024 ** 4, tb: 1024 ** 4, tib: 1024 ** 4 }
 const COUNT_UNITS: Record<string, number> = { '': 1, k: 1e3, m: 1e6, b: 1e9 }
-const SECOND_UNITS: Record<string, number> = { ms: 0.001, s: 1, sec: 1, m: 60, min: 60, h: 3600, d: 86400 }
 
 /** A threshold written as a number (base unit) or a string with a unit; undefined when it does not parse. */
 export function parseValue(unit: Exclude<CheckUnit, 'state'>, setting: number | string): number | undefined {
   if (typeof setting === 'number') return setting
-  const match = /^(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)$/i.exec(setting.trim())
+  const text = setting.trim()
+  if (unit === 'seconds') {
+    // Written as everywhere else in dbops (5s, 1m30s, 26h); a bare number is seconds.
+    if (/^\d+(\.\d+)?$/.test(text)) return Number(text)
+    try {
+      return parseDuration(text, 'threshold') / 1000
+    } catch {
+      return undefined
+    }
+  }
+  const match = /^(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)$/i.exec(text)
   if (!match) return undefined
   const number = Number(match[1])
   const suffix = match[2]!.toLowerCase()
   switch (unit) {
-    case 'seconds': {
-      // Compounds (1m30s) as the rest of dbops writes durations.
-      const parts = [...setting.trim().matchAll(/(\d+(?:\.\d+)?)\s*(ms|sec|min|s|m|h|d)/gi)]
-      if (parts.length > 1 && parts.map((part) => part[0]).join('') === setting.trim().replace(/\s+/g, '')) {
-        return parts.reduce((sum, part) => sum + Number(part[1]) * SECOND_UNITS[part[2]!.toLowerCase()]!, 0)
-      }
-      if (suffix === '') return number
-      return SECOND_UNITS[suffix] === undefined ? undefined : number * SECOND_UNITS[suffix]!
-    }
     case 'bytes':
-      if (suffix === '') return number
-      return BYTE_UNITS[suffix] === undefined ? undefined : number * BYTE_UNITS[suffix]!
+      return suffix === '' ? number : BYTE_UNITS[suffix] === undefined ? undefined : number * BYTE_UNITS[suffix]!
     case 'ratio':
-      return suffix === '' ? number : suffix === 'x' ? number : undefined
+      return suffix === '' || suffix === 'x' ? number : undefined
     case 'count':
       return COUNT_UNITS[suffix] === undefined ? undefined : number * COUNT_UNITS[suffix]!
   }

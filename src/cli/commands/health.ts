@@ -93,7 +93,7 @@ Exit codes: 0 all ok, 1 a warning or an unknown check, 2 a critical check or the
         printAll(outcomes, reporter) {
           const done = outcomes.filter((outcome) => outcome.ok).map((outcome) => outcome.result)
           if (options.format === 'nagios') reporter.result(formatNagios(done, failuresOf(outcomes)))
-          else if (options.format === 'prometheus') process.stdout.write(formatPrometheus(healthMetrics(done)))
+          else if (options.format === 'prometheus') reporter.result(formatPrometheus(healthMetrics(done)).replace(/\n$/, ''))
           else printHuman(done, reporter)
         },
       })
