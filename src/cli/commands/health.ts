@@ -6,7 +6,7 @@ import { exitWith } from '../exit-codes.js'
 import { makeReporter, reportFailure, runTargetCommand } from '../context.js'
 import { checkHealth, type HealthResult } from '../../health/check-health.js'
 import { formatNagios, healthExitCode, healthMetrics, shortValue } from '../../health/health-output.js'
-import { parseThresholdFlags } from '../../health/checks.js'
+import { HEALTH_CHECKS, parseThresholdFlags, type CheckSpec } from '../../health/checks.js'
 import { formatPrometheus } from '../../output/prometheus.js'
 import { writeFileAtomic } from '../../output/atomic-write.js'
 import type { Reporter } from '../../output/reporter.js'
@@ -21,7 +21,7 @@ import { formatTable } from '../../output/table.js'
 interface HealthFlags {
   format?: string
   metricsFile?: string
-  threshold: string[]
+  threshold?: string[]
   only?: string
   skip?: string
   deep?: boolean
@@ -38,27 +38,13 @@ export function registerHealthCommand(program: Command): void {
     .description('check the database: connections, long and blocked queries, wraparound, sequences, vacuum, ledger, backups...')
     .option('--format <format>', 'human, json, nagios (one plugin line with perfdata) or prometheus (text exposition)', 'human')
     .option('--metrics-file <path.prom>', 'also write Prometheus metrics to this file, replaced atomically (node_exporter textfile collector)')
-    .option('--threshold <check.level=value>', 'override a threshold, repeatable: connections.warn=70%, long_queries.critical=10m, wal_size.warn=1GB, journal_mode.warn=off', collect, [])
+    .option('--threshold <check.level=value>', 'override a threshold, repeatable: connections.warn=70%, long_queries.critical=10m, wal_size.warn=1GB, journal_mode.warn=off', collect)
     .option('--only <checks>', 'run only these checks (comma-separated)')
     .option('--skip <checks>', 'skip these checks (comma-separated), e.g. one the role cannot run')
     .option('--deep', 'SQLite: PRAGMA integrity_check instead of quick_check (reads every page and index)')
     .option('--timeout <duration>', 'deadline for the whole run; unfinished checks are reported, not waited for', '30s')
     .option('--statement-timeout <duration>', 'limit per query (PostgreSQL statement_timeout)', '5s')
-    .addHelpText(
-      'after',
-      `
-Checks (PostgreSQL): connection, connections, long_queries, idle_in_transaction, blocked_queries, cache_hit_ratio,
-  xid_wraparound, sequences, replication, replication_slots, database_size, vacuum, analyze, migrations, backup_age.
-Checks (SQLite): connection, integrity, foreign_keys, journal_mode, wal_size, freelist, database_size, migrations,
-  backup_age.
-Thresholds: health.thresholds.<check>.{warn,critical} in the config, or --threshold. Durations 30s 5m 26h, sizes
-  512MB 10GB (1024-based), ratios 80% or 0.8, counts 100 250k 1.5B, "off" to switch a level off. For connections
-  and xid_wraparound a percentage is of the usable slots / autovacuum_freeze_max_age and a number is absolute.
-Every query is read-only with a statement timeout. The role needs pg_monitor to see other sessions; a check it cannot
-  run is reported "unknown" (never a guessed value).
-Exit codes: 0 all ok, 1 a warning or an unknown check, 2 a critical check or the database unreachable, 3 usage or
-  config error. The Nagios line's state word matches the exit code.`,
-    )
+    .addHelpText('after', helpText)
     .action(exitWith(async (flags: HealthFlags, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>()
       let options: ParsedFlags
@@ -114,8 +100,27 @@ Exit codes: 0 all ok, 1 a warning or an unknown check, 2 a critical check or the
     }))
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value]
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value]
+}
+
+function helpText(): string {
+  const describe = (spec: CheckSpec) => {
+    const levels = (['warn', 'critical'] as const).filter((level) => spec.defaults[level] !== undefined)
+    const defaults = spec.unit === 'state' ? levels.join(' + ') : levels.map((level) => `${level} ${spec.defaults[level]}`).join(', ')
+    return `  ${spec.name.padEnd(20)} ${spec.engines.length === 2 ? 'both  ' : spec.engines[0] === 'postgres' ? 'pg    ' : 'sqlite'}  ${spec.description}${defaults ? ` [${defaults}]` : ''}`
+  }
+  return `
+Checks (engine, what, default thresholds):
+${HEALTH_CHECKS.map(describe).join('\n')}
+
+Thresholds: health.thresholds.<check>.{warn,critical} in the config, or --threshold. Durations 30s 5m 26h, sizes
+  512MB 10GB (1024-based), ratios 80% or 0.8, counts 100 250k 1.5B, "off" to switch a level off. For connections
+  and xid_wraparound a percentage is of the usable slots / autovacuum_freeze_max_age and a number is absolute.
+Every query is read-only with a statement timeout. The role needs pg_monitor to see other sessions; a check it cannot
+  run is reported "unknown" (never a guessed value).
+Exit codes: 0 all ok, 1 a warning or an unknown check, 2 a critical check or the database unreachable, 3 usage or
+  config error. The Nagios line's state word matches the exit code.`
 }
 
 interface ParsedFlags {
@@ -154,7 +159,7 @@ function parseFlags(flags: HealthFlags, globals: GlobalOptions): ParsedFlags {
   return {
     format,
     ...(metricsFile !== undefined && { metricsFile }),
-    thresholds: parseThresholdFlags(flags.threshold),
+    thresholds: parseThresholdFlags(flags.threshold ?? []),
     ...(flags.only !== undefined && { only: list(flags.only) }),
     ...(flags.skip !== undefined && { skip: list(flags.skip) }),
     deep: flags.deep === true,
