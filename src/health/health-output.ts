@@ -39,7 +39,7 @@ export function formatNagios(results: readonly HealthResult[], failures: readonl
   if (groups.unknown.length) parts.push(`${groups.unknown.length} unknown: ${groups.unknown.join(', ')}`)
   if (parts.length === 0) parts.push(`${total} check(s) ok${several ? ` on ${results.length} targets` : results[0] ? ` on ${results[0].target}` : ''}`)
   const perfdata = results.flatMap((result) => result.checks.map((finding) => perfItem(finding, prefix(result), thresholdsOf(result))).filter(Boolean))
-  const text = `DBOPS HEALTH ${NAGIOS_STATE[code]} - ${parts.join('; ').replace(/\|/g, '/')}`
+  const text = `DBOPS HEALTH ${NAGIOS_STATE[code]} - ${parts.join('; ').replace(/\|/g, '/').replace(/\s*\n\s*/g, ' ')}`
   return perfdata.length > 0 ? `${text} | ${perfdata.join(' ')}` : text
 }
 
