@@ -106,7 +106,9 @@ export async function checkHealth(target: Target, options: HealthOptions = {}): 
   if (!findings.has('connection')) {
     report({ check: 'connection', severity: 'critical', subject: target.name, message: timedOut ? `no answer from ${target.redactedUrl}: ${late}` : `${target.redactedUrl} did not answer` })
   }
-  const up = outcome?.up === true
+  // Connected but not done by the deadline: the connection finding is there, the probe's outcome is not.
+  const connection = findings.get('connection')!
+  const up = outcome?.up ?? (timedOut && connection.severity !== 'critical')
   if (up && timedOut) {
     for (const name of checks) {
       if (!findings.has(name) && name !== 'backup_age') report({ check: name, severity: 'unknown', subject: target.name, message: late })
@@ -119,7 +121,7 @@ export async function checkHealth(target: Target, options: HealthOptions = {}): 
     url: target.redactedUrl,
     status: worstSeverity(ordered.map((finding) => finding.severity)),
     up,
-    version: outcome?.version ?? null,
+    version: outcome?.version ?? (typeof connection.detail?.version === 'string' ? connection.detail.version : null),
     durationMs: Math.round(performance.now() - started),
     checks: ordered,
     thresholds: Object.fromEntries(Object.entries(thresholds).filter(([name]) => findings.has(name))),
