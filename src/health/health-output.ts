@@ -72,7 +72,7 @@ function perfItem(finding: Finding, prefix: string, thresholds: Thresholds): str
     return spec?.primary && finding.values?.[spec.primary] !== undefined ? `${perfLabel(prefix + finding.check)}=${finding.values[spec.primary]};;;0;` : undefined
   }
   const value = finding.values?.[spec.primary]
-  if (value === undefined) return undefined
+  if (value === undefined || finding.severity === 'unknown') return undefined
   const levels = thresholds[finding.check]
   let reference: number | undefined
   let scale = 1
@@ -185,6 +185,8 @@ export function healthMetrics(results: readonly HealthResult[]): MetricFamily[] 
     add('dbops_health_duration_seconds', 'Time the health checks of the target took.', target, result.durationMs / 1000)
     for (const finding of result.checks) {
       add('dbops_health_status', 'Result of a health check (0 ok, 1 warning, 2 critical, 3 unknown).', { ...target, check: finding.check }, SEVERITY_NUMBER[finding.severity])
+      // A check that could not see everything exports its status only: no number rather than a wrong one.
+      if (finding.severity === 'unknown') continue
       for (const [key, value] of Object.entries(finding.values ?? {})) {
         const metric = METRICS[`${finding.check}.${key}`]
         if (metric && Number.isFinite(value)) add(metric.name, metric.help, { ...target, ...metric.labels }, value)

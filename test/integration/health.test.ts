@@ -216,6 +216,7 @@ describe('health on postgres', () => {
       const result = await health({ ...project, url: url.toString() })
       expect(check(result, 'long_queries')!.severity).toBe('unknown')
       expect(check(result, 'long_queries')!.message).toContain('pg_monitor')
+      expect(check(result, 'long_queries')!.values).toBeUndefined() // no number rather than a wrong one
       expect(check(result, 'sequences')!.severity).toBe('unknown')
       expect(check(result, 'connections')!.severity).toBe('ok')
       await pgQuery(project.url, `SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%' AND datname = current_database()`)

@@ -348,10 +348,11 @@ function sessionFinding(check: string, activity: Row, rows: Row[] | null, count:
   let severity: Severity = grade(thresholds, check, seconds)
   const hidden = Number(activity.hidden)
   let message = worst && severity !== 'ok' ? `${count} ${noun}; longest ${describe(worst)}` : worst ? `longest ${formatSeconds(seconds)}` : `none`
-  if (hidden > 0) {
-    if (severity === 'ok') severity = 'unknown'
-    message += `; ${hiddenNote(activity)}`
+  if (hidden > 0 && severity === 'ok') {
+    // The hidden sessions may be the long ones: no number rather than a wrong one.
+    return { check, severity: 'unknown', subject: 'sessions', message: `${hiddenNote(activity)}; among the visible ones: ${message}`, detail: { sessions: rows ?? [], hiddenSessions: hidden } }
   }
+  if (hidden > 0) message += `; ${hiddenNote(activity)}`
   return { check, severity, subject: 'sessions', message, values: { max_seconds: seconds, count }, detail: { sessions: rows ?? [], hiddenSessions: hidden } }
 }
 
@@ -383,7 +384,7 @@ function blockedQueries(activity: Row, thresholds: Thresholds): Finding {
     (row) => `${formatSeconds(row.seconds)}: ${who(row)} waits for ${(row.blockers ?? []).map((blocker: Row) => `${who(blocker)} [${blocker.state}]`).join(', ') || `pid ${row.blocked_by?.join(', ')}`}`,
     'blocked queries',
   )
-  finding.values = { max_wait_seconds: finding.values!.max_seconds!, count: Number(activity.blocked_total) }
+  if (finding.values) finding.values = { max_wait_seconds: finding.values.max_seconds!, count: Number(activity.blocked_total) }
   if (finding.severity === 'ok' && rows.length > 0) finding.message = `${rows.length} waiting, longest ${formatSeconds(Number(rows[0]!.seconds))}`
   return finding
 }
@@ -444,11 +445,18 @@ function sequenceUsage(sequences: Row, thresholds: Thresholds): Finding {
   let message = top
     ? `${name(top)}${owner(top)} at ${formatValue('ratio', ratio)} (${Number(top.last_value ?? 0).toLocaleString('en-US')} of ${Number(top.limit_value).toLocaleString('en-US')})`
     : 'no sequences'
-  if (unreadable > 0) {
-    if (severity === 'ok') severity = 'unknown'
-    message += `; ${unreadable} sequence(s) this role cannot read (grant SELECT or USAGE on them)`
+  const unreadableNote = `${unreadable} sequence(s) this role cannot read (grant it SELECT or USAGE on them, or pg_monitor)`
+  if (unreadable > 0 && severity === 'ok') {
+    return {
+      check: 'sequences',
+      severity: 'unknown',
+      subject: 'sequences',
+      message: `${unreadableNote}; among the readable ones: ${message}`,
+      detail: { sequences: worst.filter((row) => Number(row.used_ratio) > 0).slice(0, 10), unreadable: sequences.unreadable_names ?? [] },
+    }
   }
-  const fixable = top && severity !== 'ok' && severity !== 'unknown' && top.owner_table
+  if (unreadable > 0) message += `; ${unreadableNote}`
+  const fixable = top && severity !== 'ok' && top.owner_table
   return {
     check: 'sequences',
     severity,
