@@ -468,7 +468,8 @@ function sequenceUsage(sequences: Row, thresholds: Thresholds): Finding {
   }
 }
 
-function replicationLag(replication: Row, thresholds: Thresholds): Finding | undefined {
+/** Exported for unit tests: a test server has no standby to plant lag on. */
+export function replicationLag(replication: Row, thresholds: Thresholds): Finding | undefined {
   if (replication.standby) {
     const seconds = Number(replication.standby_lag_seconds ?? 0)
     return {
@@ -500,7 +501,7 @@ function replicationLag(replication: Row, thresholds: Thresholds): Finding | und
   }
 }
 
-function replicationSlots(replication: Row, thresholds: Thresholds): Finding | undefined {
+export function replicationSlots(replication: Row, thresholds: Thresholds): Finding | undefined {
   const slots: Row[] = replication.slots ?? []
   if (slots.length === 0) return undefined
   const worst = [...slots].sort((a, b) => Number(b.retained_bytes ?? 0) - Number(a.retained_bytes ?? 0))[0]!
