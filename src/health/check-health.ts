@@ -22,6 +22,8 @@ export interface HealthOptions {
   statementTimeoutMs?: number
   /** Config names under health.thresholds that are no health check (the section is shared with audit). */
   onWarning?: (message: string) => void
+  /** Aborting (Ctrl-C) ends the run like the deadline: what finished is reported. */
+  signal?: AbortSignal
   /** For tests: the clock backup ages are measured against. */
   now?: Date
 }
@@ -71,6 +73,7 @@ export async function checkHealth(target: Target, options: HealthOptions = {}): 
   let timer: NodeJS.Timeout | undefined
   const deadline = new Promise<'deadline'>((resolve) => {
     timer = setTimeout(() => resolve('deadline'), timeoutMs)
+    options.signal?.addEventListener('abort', () => resolve('deadline'), { once: true })
   })
   const work = (async () => {
     probe = await target.backend.healthProbe()
@@ -102,7 +105,7 @@ export async function checkHealth(target: Target, options: HealthOptions = {}): 
 
   if (checks.has('backup_age')) backupAgeCheck(target, thresholds, options.now ?? new Date(), report)
 
-  const late = `did not finish within the ${formatSeconds(timeoutMs / 1000)} deadline (--timeout)`
+  const late = options.signal?.aborted ? 'interrupted before it finished' : `did not finish within the ${formatSeconds(timeoutMs / 1000)} deadline (--timeout)`
   if (!findings.has('connection')) {
     report({ check: 'connection', severity: 'critical', subject: target.name, message: timedOut ? `no answer from ${target.redactedUrl}: ${late}` : `${target.redactedUrl} did not answer` })
   }

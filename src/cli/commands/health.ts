@@ -61,8 +61,9 @@ export function registerHealthCommand(program: Command): void {
         create: false,
         // pg waits for the server's goodbye when closing a connection still being made: bounded by the deadline too.
         connectTimeoutMs: options.timeoutMs,
-        async run(target, reporter) {
+        async run(target, reporter, signal) {
           const result = await checkHealth(target, {
+            signal,
             thresholds: options.thresholds,
             ...(options.only && { only: options.only }),
             ...(options.skip && { skip: options.skip }),
