@@ -102,15 +102,26 @@ export class SqliteHealthProbe implements HealthProbe {
       }
     })
 
-    const mode = String((pragma<{ journal_mode: string }>('journal_mode')[0]?.journal_mode ?? 'unknown')).toLowerCase()
-    guarded('journal_mode', () => ({
-      check: 'journal_mode',
-      severity: mode === 'wal' || !levelOn(thresholds, 'journal_mode', 'warn') ? 'ok' : 'warn',
-      subject,
-      message: mode === 'wal' ? 'journal_mode=wal' : `journal_mode=${mode}: readers and the writer block each other (WAL lets them run together)`,
-      detail: { journalMode: mode },
-      ...(mode !== 'wal' && { fix: 'PRAGMA journal_mode = WAL;' }),
-    }))
+    // Read once for several checks; a failure here leaves those checks to report it.
+    const attempt = <T>(fn: () => T, fallback: T): T => {
+      try {
+        return fn()
+      } catch {
+        return fallback
+      }
+    }
+    const mode = attempt(() => String(pragma<{ journal_mode: string }>('journal_mode')[0]?.journal_mode ?? 'unknown').toLowerCase(), 'unknown')
+    guarded('journal_mode', () => {
+      if (mode === 'unknown') throw new Error('cannot read PRAGMA journal_mode')
+      return {
+        check: 'journal_mode',
+        severity: mode === 'wal' || !levelOn(thresholds, 'journal_mode', 'warn') ? 'ok' : 'warn',
+        subject,
+        message: mode === 'wal' ? 'journal_mode=wal' : `journal_mode=${mode}: readers and the writer block each other (WAL lets them run together)`,
+        detail: { journalMode: mode },
+        ...(mode !== 'wal' && { fix: 'PRAGMA journal_mode = WAL;' }),
+      }
+    })
 
     const walBytes = fileSize(`${this.path}-wal`)
     guarded('wal_size', () =>
@@ -126,9 +137,13 @@ export class SqliteHealthProbe implements HealthProbe {
           },
     )
 
-    const pageSize = Number(pragma<{ page_size: number }>('page_size')[0]?.page_size ?? 4096)
-    const pageCount = Number(pragma<{ page_count: number }>('page_count')[0]?.page_count ?? 0)
+    const pageSize = attempt(() => Number(pragma<{ page_size: number }>('page_size')[0]!.page_size), NaN)
+    const pageCount = attempt(() => Number(pragma<{ page_count: number }>('page_count')[0]!.page_count), NaN)
+    const needPages = () => {
+      if (Number.isNaN(pageSize) || Number.isNaN(pageCount)) throw new Error('cannot read page_size and page_count')
+    }
     guarded('freelist', () => {
+      needPages()
       const free = Number(pragma<{ freelist_count: number }>('freelist_count')[0]?.freelist_count ?? 0)
       const ratio = pageCount > 0 ? free / pageCount : 0
       const severity = grade(thresholds, 'freelist', ratio)
@@ -143,6 +158,7 @@ export class SqliteHealthProbe implements HealthProbe {
     })
 
     guarded('database_size', () => {
+      needPages()
       const bytes = pageCount * pageSize + walBytes
       return {
         check: 'database_size',
