@@ -88,16 +88,12 @@ export async function checkHealth(target: Target, options: HealthOptions = {}): 
   })()
   work.catch(() => {}) // Raced below; after the deadline nobody waits for it.
   let timedOut = false
+  let failure: string | undefined
   try {
     const winner = await Promise.race([work.then(() => 'done' as const), deadline])
     timedOut = winner === 'deadline'
   } catch (error) {
-    report({
-      check: outcome ? 'migrations' : 'connection',
-      severity: outcome ? 'unknown' : 'critical',
-      subject: target.name,
-      message: `health check failed: ${(error as Error).message}`,
-    })
+    failure = `the check failed: ${(error as Error).message}`
   } finally {
     clearTimeout(timer)
     await probe?.close().catch(() => {})
@@ -107,14 +103,14 @@ export async function checkHealth(target: Target, options: HealthOptions = {}): 
 
   const late = options.signal?.aborted ? 'interrupted before it finished' : `did not finish within the ${formatSeconds(timeoutMs / 1000)} deadline (--timeout)`
   if (!findings.has('connection')) {
-    report({ check: 'connection', severity: 'critical', subject: target.name, message: timedOut ? `no answer from ${target.redactedUrl}: ${late}` : `${target.redactedUrl} did not answer` })
+    report({ check: 'connection', severity: 'critical', subject: target.name, message: timedOut ? `no answer from ${target.redactedUrl}: ${late}` : failure ?? `${target.redactedUrl} did not answer` })
   }
-  // Connected but not done by the deadline: the connection finding is there, the probe's outcome is not.
+  // Connected but not done (deadline, or a failure of dbops itself): the connection finding is there, the outcome not.
   const connection = findings.get('connection')!
-  const up = outcome?.up ?? (timedOut && connection.severity !== 'critical')
-  if (up && timedOut) {
+  const up = outcome?.up ?? ((timedOut || failure !== undefined) && connection.severity !== 'critical')
+  if (up && (timedOut || failure !== undefined)) {
     for (const name of checks) {
-      if (!findings.has(name) && name !== 'backup_age') report({ check: name, severity: 'unknown', subject: target.name, message: late })
+      if (!findings.has(name) && name !== 'backup_age') report({ check: name, severity: 'unknown', subject: target.name, message: timedOut ? late : failure! })
     }
   }
   const ordered = [...findings.values()].sort((a, b) => order(a.check) - order(b.check))
