@@ -138,7 +138,10 @@ describe('health on postgres', () => {
       CREATE SEQUENCE roomy AS bigint;
       CREATE TABLE wide (id bigint DEFAULT nextval('roomy'));
       ALTER SEQUENCE roomy OWNED BY wide.id;
-      SELECT setval('roomy', 2100000000);`)
+      SELECT setval('roomy', 2100000000);
+      CREATE TABLE ring (id smallint);
+      CREATE SEQUENCE ring_seq AS smallint CYCLE OWNED BY ring.id;
+      SELECT setval('ring_seq', 32760);`)
     const warn = check(await health(project), 'sequences')!
     expect(warn.severity).toBe('warn') // "Order Items" at 88% of int4; roomy is far from bigint's limit
     expect(warn.subject).toContain('"Order Items_id_seq"')

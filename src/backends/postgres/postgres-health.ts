@@ -247,7 +247,7 @@ const SEQUENCES = `WITH q AS (
   SELECT s.schemaname AS schema, s.sequencename AS sequence, s.data_type::text AS sequence_type,
     has_sequence_privilege(sc.oid, 'SELECT,USAGE') AS readable,
     s.last_value::float8 AS last_value, s.increment_by::float8 AS increment,
-    s.min_value::float8 AS min_value, s.max_value::float8 AS max_value,
+    s.min_value::float8 AS min_value, s.max_value::float8 AS max_value, s.cycle,
     tn.nspname AS owner_schema, tc.relname AS owner_table, a.attname AS owner_column, format_type(a.atttypid, a.atttypmod) AS column_type,
     CASE a.atttypid WHEN 'int2'::regtype THEN 32767 WHEN 'int4'::regtype THEN 2147483647 END::float8 AS column_max,
     CASE a.atttypid WHEN 'int2'::regtype THEN -32768 WHEN 'int4'::regtype THEN -2147483648 END::float8 AS column_min
@@ -265,7 +265,10 @@ const SEQUENCES = `WITH q AS (
          ELSE greatest(q.min_value, coalesce(q.column_min, q.min_value)) END AS limit_value
   FROM q
 ), r AS (
-  SELECT u.*, CASE WHEN u.last_value IS NULL THEN 0 ELSE greatest(u.last_value / nullif(u.limit_value, 0), 0) END AS used_ratio
+  -- A CYCLE sequence that wraps at its own bound never runs out; one that the column's type cuts short still does.
+  SELECT u.*, CASE WHEN u.last_value IS NULL THEN 0
+                   WHEN u.cycle AND u.limit_value = CASE WHEN u.increment > 0 THEN u.max_value ELSE u.min_value END THEN 0
+                   ELSE greatest(u.last_value / nullif(u.limit_value, 0), 0) END AS used_ratio
   FROM u
 )
 SELECT
