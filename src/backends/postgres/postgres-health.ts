@@ -1,4 +1,4 @@
-import type { Finding, Severity } from '../../findings.js'
+import { worstSeverity, type Finding, type Severity } from '../../findings.js'
 import { formatBytes, formatSeconds, formatValue, grade, limitOf, type Thresholds } from '../../health/checks.js'
 import type { HealthProbe, ProbeContext, ProbeOutcome } from '../../health/health-probe.js'
 import type { Backend } from '../backend.js'
@@ -123,6 +123,7 @@ const OVERVIEW = `SELECT current_database() AS database,
   current_setting('superuser_reserved_connections')::int
     + coalesce(nullif(current_setting('reserved_connections', true), '')::int, 0) AS reserved_connections,
   current_setting('autovacuum_freeze_max_age')::float8 AS freeze_max_age,
+  current_setting('autovacuum_multixact_freeze_max_age')::float8 AS mxid_freeze_max_age,
   pg_database_size(d.oid)::float8 AS database_bytes,
   age(d.datfrozenxid)::float8 AS xid_age,
   mxid_age(d.datminmxid)::float8 AS mxid_age,
@@ -398,16 +399,20 @@ const FAILSAFE_AGE = 1_600_000_000
 function wraparound(overview: Row, tables: Row, thresholds: Thresholds): Finding {
   const age = Number(overview.xid_age)
   const freezeMaxAge = Number(overview.freeze_max_age)
-  let severity = grade(thresholds, 'xid_wraparound', age, freezeMaxAge)
-  if (age >= FAILSAFE_AGE) severity = 'critical'
+  const mxidAge = Number(overview.mxid_age ?? 0)
+  const mxidFreezeMaxAge = Number(overview.mxid_freeze_max_age)
+  // Multixact IDs wrap around the same way, against their own freeze age.
+  const mxidSeverity = grade(thresholds, 'xid_wraparound', mxidAge, mxidFreezeMaxAge)
+  let severity = worstSeverity([grade(thresholds, 'xid_wraparound', age, freezeMaxAge), mxidSeverity])
+  if (age >= FAILSAFE_AGE || mxidAge >= FAILSAFE_AGE) severity = 'critical'
   const table = tables.xid_worst as Row | null
   const tableName = table ? `${quoteName(table.schema)}.${quoteName(table.table)}` : undefined
   return {
     check: 'xid_wraparound',
     severity,
     subject: overview.database,
-    message: `database age ${age.toLocaleString('en-US')} XIDs (${formatValue('ratio', age / freezeMaxAge)} of autovacuum_freeze_max_age ${freezeMaxAge.toLocaleString('en-US')})${tableName ? `; oldest table ${tableName} ${Number(table!.age).toLocaleString('en-US')}` : ''}`,
-    values: { age, freeze_max_age_ratio: age / freezeMaxAge, table_age: Number(table?.age ?? 0), mxid_age: Number(overview.mxid_age ?? 0), remaining: 2 ** 31 - age },
+    message: `database age ${age.toLocaleString('en-US')} XIDs (${formatValue('ratio', age / freezeMaxAge)} of autovacuum_freeze_max_age ${freezeMaxAge.toLocaleString('en-US')})${tableName ? `; oldest table ${tableName} ${Number(table!.age).toLocaleString('en-US')}` : ''}${mxidSeverity !== 'ok' ? `; multixact age ${mxidAge.toLocaleString('en-US')} (${formatValue('ratio', mxidAge / mxidFreezeMaxAge)} of autovacuum_multixact_freeze_max_age)` : ''}`,
+    values: { age, freeze_max_age_ratio: age / freezeMaxAge, table_age: Number(table?.age ?? 0), mxid_age: mxidAge, remaining: 2 ** 31 - age },
     detail: { oldestTable: table, oldestDatabase: overview.oldest_database },
     ...(tableName && severity !== 'ok' && { fix: `VACUUM (FREEZE, VERBOSE) ${tableName};` }),
   }
