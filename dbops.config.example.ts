@@ -10,6 +10,10 @@ export default defineConfig({
     lockTimeout: '5s', // PostgreSQL lock_timeout for each migration (per file: -- migrate:up lock_timeout:30s)
     lockWaitTimeout: '60s', // how long to wait while another dbops holds the migration lock (--lock-timeout)
   },
+  // dbops health: thresholds per check (defaults in "dbops health --help"); a target's own `health` overrides them.
+  health: {
+    thresholds: { long_queries: { warn: '2m', critical: '15m' }, connections: { warn: '70%' }, backup_age: { warn: '8h' } },
+  },
   targets: {
     app: {
       // ${VAR} and ${VAR:-default} are read from the environment; keep passwords out of this file.

@@ -3,6 +3,7 @@ import type { SqlFragment, SqlQuery } from '../sql/query.js'
 import type { SqlStatement } from '../sql/split-statements.js'
 import type { Auditor } from '../audit/auditor.js'
 import type { Maintainer } from '../maintain/maintainer.js'
+import type { HealthProbe } from '../health/health-probe.js'
 
 export type Engine = 'postgres' | 'sqlite'
 
@@ -131,6 +132,8 @@ export interface Backend {
   auditor(): Promise<Auditor>
   /** `dbops maintain`: what is due, and running it (loaded on first use). */
   maintainer(): Promise<Maintainer>
+  /** The engine side of `dbops health` (loaded on first use). */
+  healthProbe(): Promise<HealthProbe>
   close(): Promise<void>
 }
 

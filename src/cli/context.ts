@@ -6,7 +6,7 @@ import { registerSecretsFromUrl } from '../output/redact.js'
 import { EXIT, exitCodeFor } from './exit-codes.js'
 import { resolveConfig, selectTargets } from '../config/resolve-config.js'
 import { connectTarget } from '../targets/target.js'
-import { forEachTarget } from '../targets/for-each-target.js'
+import { forEachTarget, type TargetOutcome } from '../targets/for-each-target.js'
 
 /** Options every command takes (commander's optsWithGlobals()). */
 export interface GlobalOptions {
@@ -41,12 +41,19 @@ export interface TargetCommand<T> {
   command: string
   /** Whether the command may create the database (SQLite file). Read-only commands create nothing. */
   create: boolean
+  /** PostgreSQL connect timeout, when the command has a deadline of its own (default: the lock wait timeout). */
+  connectTimeoutMs?: number
   /** `signal` aborts on Ctrl-C / SIGTERM: long commands stop at a safe point. */
   run(target: Target, reporter: Reporter, signal: AbortSignal): Promise<T>
   /** Human output of a result (stdout). */
   print(result: T, reporter: Reporter, target: Target): void
   /** Exit code of a successful result: 1 when the answer is "no". */
   exitCode?(result: T): number
+  /**
+   * Output built from every target's outcome at once, written after they all ran, in place of `print` and the --all
+   * summary line (not with --json): e.g. one Nagios line, or one Prometheus exposition with each family once.
+   */
+  printAll?(outcomes: TargetOutcome<T>[], reporter: Reporter): void
 }
 
 /**
@@ -91,10 +98,14 @@ async function runResolvedTargets<T>(
   signal: AbortSignal,
 ): Promise<number> {
   const runOne = async (resolved: ResolvedTarget): Promise<{ result: T; code: number }> => {
-    const target = await connectTarget(resolved, { command: spec.command, create: spec.create })
+    const target = await connectTarget(resolved, {
+      command: spec.command,
+      create: spec.create,
+      ...(spec.connectTimeoutMs !== undefined && { connectTimeoutMs: spec.connectTimeoutMs }),
+    })
     try {
       const result = await spec.run(target, reporter, signal)
-      if (!globals.json) spec.print(result, reporter, target)
+      if (!globals.json && !spec.printAll) spec.print(result, reporter, target)
       return { result, code: spec.exitCode?.(result) ?? EXIT.ok }
     } finally {
       await target.close()
@@ -104,6 +115,7 @@ async function runResolvedTargets<T>(
     try {
       const { result, code } = await runOne(targets[0]!)
       if (globals.json) reporter.json({ ok: code === EXIT.ok, ...result })
+      else spec.printAll?.([{ target: targets[0]!.name, ok: true, result }], reporter)
       return code
     } catch (error) {
       return reportFailure(reporter, globals, targets[0]!.name, error)
@@ -123,6 +135,7 @@ async function runResolvedTargets<T>(
     return { ok: false, target: outcome.target, error: errorDocument(outcome.error) }
   })
   if (globals.json) reporter.json({ ok: worst === EXIT.ok, targets: documents })
+  else if (spec.printAll) spec.printAll(outcomes.map((outcome) => (outcome.ok ? { ...outcome, result: outcome.result.result } : outcome)), reporter)
   else reporter.result(summaryLine(outcomes.map((outcome) => outcome.ok), reporter))
   return worst
 }

@@ -4,6 +4,7 @@ import { registerMigrateCommands } from './commands/migrate.js'
 import { registerOtherCommands } from './commands/other.js'
 import { registerAuditCommands } from './commands/audit.js'
 import { registerMaintainCommands } from './commands/maintain.js'
+import { registerHealthCommand } from './commands/health.js'
 import { EXIT } from './exit-codes.js'
 
 /**
@@ -34,6 +35,7 @@ export function buildProgram(usageErrors?: string[]): Command {
   registerOtherCommands(program)
   registerAuditCommands(program)
   registerMaintainCommands(program)
+  registerHealthCommand(program)
   program.addHelpText(
     'after',
     `

@@ -191,6 +191,11 @@ export class PostgresBackend implements Backend {
     return new PostgresMaintainer(this)
   }
 
+  async healthProbe() {
+    const { PostgresHealthProbe } = await import('./postgres-health.js')
+    return new PostgresHealthProbe(this)
+  }
+
   async close(): Promise<void> {
     if (this.#connected) await this.#client.end().catch(() => {})
   }

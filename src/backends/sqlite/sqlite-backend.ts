@@ -14,7 +14,7 @@ import type { Maintainer } from '../../maintain/maintainer.js'
  * The compiled addon, named directly: the CLI bundles better-sqlite3's JavaScript (its ~15 files cost ~8 ms to
  * require), and from a bundle better-sqlite3's own lookup (the `bindings` package) cannot find the addon.
  */
-function nativeBinding(): string | undefined {
+export function nativeBinding(): string | undefined {
   try {
     return createRequire(import.meta.url).resolve('better-sqlite3/build/Release/better_sqlite3.node')
   } catch {
@@ -225,6 +225,11 @@ export class SqliteBackend implements Backend {
   async maintainer(): Promise<Maintainer> {
     const { SqliteMaintainer } = await import('./sqlite-maintain.js')
     return new SqliteMaintainer(this)
+  }
+
+  async healthProbe() {
+    const { SqliteHealthProbe } = await import('./sqlite-health.js')
+    return new SqliteHealthProbe(this, this.#path, this.#options.busyTimeoutMs ?? 5000)
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,200 @@
+import { existsSync, statSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import type { Command } from 'commander'
+import type { GlobalOptions } from '../context.js'
+import { exitWith } from '../exit-codes.js'
+import { makeReporter, reportFailure, runTargetCommand } from '../context.js'
+import { checkHealth, type HealthResult } from '../../health/check-health.js'
+import { formatNagios, healthExitCode, healthMetrics, shortValue } from '../../health/health-output.js'
+import { HEALTH_CHECKS, parseThresholdFlags, type CheckSpec } from '../../health/checks.js'
+import { formatPrometheus } from '../../output/prometheus.js'
+import { writeFileAtomic } from '../../output/atomic-write.js'
+import type { Reporter } from '../../output/reporter.js'
+import type { TargetOutcome } from '../../targets/for-each-target.js'
+import type { Severity } from '../../findings.js'
+import { UsageError } from '../../errors.js'
+import { parseDuration } from '../../config/duration.js'
+import type { ThresholdSetting } from '../../config/resolve-config.js'
+import type { Finding } from '../../findings.js'
+import { formatTable } from '../../output/table.js'
+
+interface HealthFlags {
+  format?: string
+  metricsFile?: string
+  threshold?: string[]
+  only?: string
+  skip?: string
+  deep?: boolean
+  timeout: string
+  statementTimeout: string
+}
+
+const FORMATS = ['human', 'json', 'nagios', 'prometheus'] as const
+type Format = (typeof FORMATS)[number]
+
+export function registerHealthCommand(program: Command): void {
+  program
+    .command('health')
+    .description('check the database: connections, long and blocked queries, wraparound, sequences, vacuum, ledger, backups...')
+    .option('--format <format>', 'human, json, nagios (one plugin line with perfdata) or prometheus (text exposition)', 'human')
+    .option('--metrics-file <path.prom>', 'also write Prometheus metrics to this file, replaced atomically (node_exporter textfile collector)')
+    .option('--threshold <check.level=value>', 'override a threshold, repeatable: connections.warn=70%, long_queries.critical=10m, wal_size.warn=1GB, journal_mode.warn=off', collect)
+    .option('--only <checks>', 'run only these checks (comma-separated)')
+    .option('--skip <checks>', 'skip these checks (comma-separated), e.g. one the role cannot run')
+    .option('--deep', 'SQLite: PRAGMA integrity_check instead of quick_check (reads every page and index)')
+    .option('--timeout <duration>', 'deadline for the whole run; unfinished checks are reported, not waited for', '30s')
+    .option('--statement-timeout <duration>', 'limit per query (PostgreSQL statement_timeout)', '5s')
+    .addHelpText('after', helpText)
+    .action(exitWith(async (flags: HealthFlags, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>()
+      let options: ParsedFlags
+      try {
+        options = parseFlags(flags, globals)
+      } catch (error) {
+        return reportFailure(await makeReporter(globals), globals, undefined, error)
+      }
+      const runGlobals = { ...globals, json: options.format === 'json' }
+      const results: HealthResult[] = []
+      let metricsFailure: unknown
+      const code = await runTargetCommand<HealthResult>(runGlobals, {
+        command: 'health',
+        create: false,
+        // pg waits for the server's goodbye when closing a connection still being made: bounded by the deadline too.
+        connectTimeoutMs: options.timeoutMs,
+        async run(target, reporter, signal) {
+          const result = await checkHealth(target, {
+            signal,
+            thresholds: options.thresholds,
+            ...(options.only && { only: options.only }),
+            ...(options.skip && { skip: options.skip }),
+            deep: options.deep,
+            timeoutMs: options.timeoutMs,
+            statementTimeoutMs: options.statementTimeoutMs,
+            onWarning: (message) => reporter.warn(target.name, message),
+          })
+          results.push(result)
+          return result
+        },
+        print: (result, reporter) => printHuman([result], reporter),
+        exitCode: (result) => healthExitCode(result.status),
+        printAll(outcomes, reporter) {
+          const done = outcomes.filter((outcome) => outcome.ok).map((outcome) => outcome.result)
+          if (options.format === 'nagios') reporter.result(formatNagios(done, failuresOf(outcomes)))
+          else if (options.format === 'prometheus') reporter.result(formatPrometheus(healthMetrics(done)).replace(/\n$/, ''))
+          else printHuman(done, reporter)
+        },
+      })
+      if (options.metricsFile !== undefined && results.length > 0) {
+        try {
+          const ordered = [...results].sort((a, b) => a.target.localeCompare(b.target))
+          writeFileAtomic(options.metricsFile, formatPrometheus(healthMetrics(ordered)))
+        } catch (error) {
+          metricsFailure = error
+        }
+      }
+      if (metricsFailure !== undefined) {
+        const reporter = await makeReporter(globals)
+        reporter.error(undefined, `cannot write the metrics file ${options.metricsFile}: ${(metricsFailure as Error).message}`, 'check that the folder is writable')
+        return Math.max(code, 2)
+      }
+      return code
+    }))
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value]
+}
+
+function helpText(): string {
+  const describe = (spec: CheckSpec) => {
+    const levels = (['warn', 'critical'] as const).filter((level) => spec.defaults[level] !== undefined)
+    const defaults = spec.unit === 'state' ? levels.join(' + ') : levels.map((level) => `${level} ${spec.defaults[level]}`).join(', ')
+    return `  ${spec.name.padEnd(20)} ${spec.engines.length === 2 ? 'both  ' : spec.engines[0] === 'postgres' ? 'pg    ' : 'sqlite'}  ${spec.description}${defaults ? ` [${defaults}]` : ''}`
+  }
+  return `
+Checks (engine, what, default thresholds):
+${HEALTH_CHECKS.map(describe).join('\n')}
+
+Thresholds: health.thresholds.<check>.{warn,critical} in the config, or --threshold. Durations 30s 5m 26h, sizes
+  512MB 10GB (1024-based), ratios 80% or 0.8, counts 100 250k 1.5B, "off" to switch a level off. For connections
+  and xid_wraparound a percentage is of the usable slots / autovacuum_freeze_max_age and a number is absolute.
+Every query is read-only with a statement timeout. The role needs pg_monitor to see other sessions; a check it cannot
+  run is reported "unknown" (never a guessed value).
+Exit codes: 0 all ok, 1 a warning or an unknown check, 2 a critical check or the database unreachable, 3 usage or
+  config error. The Nagios line's state word matches the exit code.`
+}
+
+interface ParsedFlags {
+  format: Format
+  metricsFile?: string
+  thresholds: Record<string, ThresholdSetting>
+  only?: string[]
+  skip?: string[]
+  deep: boolean
+  timeoutMs: number
+  statementTimeoutMs: number
+}
+
+function parseFlags(flags: HealthFlags, globals: GlobalOptions): ParsedFlags {
+  const format = (globals.json && flags.format === 'human' ? 'json' : flags.format ?? 'human') as Format
+  if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, not "${flags.format}"`, 'e.g. --format nagios')
+  if (globals.json && format !== 'json') throw new UsageError(`--json and --format ${format} cannot be used together`, 'pick one output format')
+  const duration = (flag: string, text: string) => {
+    try {
+      const ms = parseDuration(text, flag)
+      if (ms <= 0) throw new Error(`${flag}: must be more than 0`)
+      return ms
+    } catch (error) {
+      throw new UsageError((error as Error).message, `e.g. ${flag} 30s`)
+    }
+  }
+  const list = (text: string | undefined) => text?.split(',').map((name) => name.trim()).filter(Boolean)
+  let metricsFile: string | undefined
+  if (flags.metricsFile !== undefined) {
+    metricsFile = resolve(flags.metricsFile)
+    const folder = dirname(metricsFile)
+    if (!existsSync(folder) || !statSync(folder).isDirectory()) {
+      throw new UsageError(`--metrics-file: the folder ${folder} does not exist`, 'create it, or point --metrics-file into the textfile collector folder')
+    }
+  }
+  return {
+    format,
+    ...(metricsFile !== undefined && { metricsFile }),
+    thresholds: parseThresholdFlags(flags.threshold ?? []),
+    ...(flags.only !== undefined && { only: list(flags.only) }),
+    ...(flags.skip !== undefined && { skip: list(flags.skip) }),
+    deep: flags.deep === true,
+    timeoutMs: duration('--timeout', flags.timeout),
+    statementTimeoutMs: duration('--statement-timeout', flags.statementTimeout),
+  }
+}
+
+function failuresOf(outcomes: TargetOutcome<HealthResult>[]): { target: string; message: string }[] {
+  return outcomes.flatMap((outcome) => (outcome.ok ? [] : [{ target: outcome.target, message: (outcome.error as Error)?.message ?? String(outcome.error) }]))
+}
+
+const LABEL: Record<Severity, string> = { ok: 'ok', warn: 'WARNING', critical: 'CRITICAL', unknown: 'unknown' }
+
+function valueOf(finding: Finding): string {
+  const value = shortValue(finding)
+  return value.startsWith('(') ? '' : value
+}
+
+function printHuman(results: HealthResult[], reporter: Reporter): void {
+  const { color } = reporter
+  const paint: Record<Severity, (text: string) => string> = { ok: color.green, warn: color.yellow, critical: color.red, unknown: color.dim }
+  for (const result of results) {
+    const version = result.version ? ` ${result.version}` : ''
+    reporter.result(color.bold(`${result.target} (${result.engine}${version}, ${result.url}): ${paint[result.status](LABEL[result.status])}`))
+    const rows = result.checks.map((finding) => [finding.check, paint[finding.severity](LABEL[finding.severity]), valueOf(finding), finding.message])
+    reporter.result(formatTable(['CHECK', 'STATUS', 'VALUE', 'MESSAGE'], rows))
+    for (const finding of result.checks.filter((candidate) => candidate.fix && candidate.severity !== 'ok')) {
+      reporter.result(color.dim(`  fix ${finding.check}: ${finding.fix}`))
+    }
+  }
+  if (results.length > 1) {
+    const counts = new Map<Severity, number>()
+    for (const result of results) counts.set(result.status, (counts.get(result.status) ?? 0) + 1)
+    reporter.result(`${results.length} target(s): ${[...counts].map(([severity, count]) => `${count} ${LABEL[severity].toLowerCase()}`).join(', ')}`)
+  }
+}
