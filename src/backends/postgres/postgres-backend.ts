@@ -197,7 +197,18 @@ export class PostgresBackend implements Backend {
   }
 
   async close(): Promise<void> {
-    if (this.#connected) await this.#client.end().catch(() => {})
+    if (!this.#connected) return
+    // end() waits for the server to close its side; a server that hangs (or a connect still under way after Ctrl-C)
+    // must not keep a finished command alive, so the socket is dropped after a second.
+    let timer: NodeJS.Timeout | undefined
+    const dropped = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        ;(this.#client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy()
+        resolve()
+      }, 1000)
+    })
+    await Promise.race([this.#client.end().catch(() => {}), dropped])
+    clearTimeout(timer)
   }
 
   async #query(sql: string, parameters?: unknown[]): Promise<pg.QueryResult> {
