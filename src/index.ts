@@ -23,4 +23,12 @@ export type { MigrationState, MigrationStatusEntry } from './migrate/plan.js'
 export { splitStatements } from './sql/split-statements.js'
 export type { SqlStatement, SqlDialect } from './sql/split-statements.js'
 export type { Backend, Engine, ServerInfo } from './backends/backend.js'
+export {
+  createBackup, listBackups, verifyBackup, pruneBackups, checkBackups, restoreBackup, applyRetention, writeBackupMetrics,
+} from './backup/index.js'
+export type {
+  BackupManifest, BackupEvent, CreateBackupOptions, CreateBackupResult, VerifyBackupOptions, VerifyBackupResult,
+  PruneBackupsOptions, PruneBackupsResult, CheckBackupsOptions, CheckBackupsResult, RestoreBackupOptions,
+  RestoreBackupResult, RetentionPolicy, BackupFormat,
+} from './backup/index.js'
 export { VERSION } from './version.js'

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely'
 import type { SqlFragment, SqlQuery } from '../sql/query.js'
 import type { SqlStatement } from '../sql/split-statements.js'
+import type { BackupEngine } from '../backup/backup-engine.js'
 
 export type Engine = 'postgres' | 'sqlite'
 
@@ -107,6 +108,8 @@ export interface Backend {
   prepareSession(timeouts: { lockTimeoutMs: number; statementTimeoutMs: number }): Promise<void>
   /** Runs one statement as its own message, outside dbops' transactions (transaction:false migrations). */
   runStatement(statement: string): Promise<void>
+  /** pg_dump/pg_restore or SQLite's backup API, for `dbops backup` and `dbops restore` (loaded on first use). */
+  backupEngine(): Promise<BackupEngine>
   /** true when `error` says the table does not exist (the ledger before the first migration). */
   isMissingTable(error: unknown): boolean
   close(): Promise<void>

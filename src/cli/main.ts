@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander'
 import { VERSION } from '../version.js'
 import { registerMigrateCommands } from './commands/migrate.js'
 import { registerOtherCommands } from './commands/other.js'
+import { registerBackupCommands } from './commands/backup.js'
 import { EXIT } from './exit-codes.js'
 
 /**
@@ -30,6 +31,7 @@ export function buildProgram(usageErrors?: string[]): Command {
     .exitOverride()
   registerMigrateCommands(program)
   registerOtherCommands(program)
+  registerBackupCommands(program)
   program.addHelpText(
     'after',
     `

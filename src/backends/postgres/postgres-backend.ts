@@ -4,6 +4,7 @@ import { sql, type SqlQuery } from '../../sql/query.js'
 import { DbopsError } from '../../errors.js'
 import type { Backend, LedgerSql, LockOptions, OpenOptions, ServerInfo, TransactionalUnit, UnitOutcome } from '../backend.js'
 import { StatementFailure } from '../backend.js'
+import type { BackupEngine } from '../../backup/backup-engine.js'
 import { connectionError, isConnectionLoss, sqlstateOf } from './postgres-errors.js'
 import { inlineParameters } from './postgres-literal.js'
 import { withAdvisoryLock } from './postgres-lock.js'
@@ -170,6 +171,11 @@ export class PostgresBackend implements Backend {
   isMissingTable(error: unknown): boolean {
     const code = sqlstateOf(error) ?? sqlstateOf((error as { cause?: unknown })?.cause)
     return code === '42P01' || code === '3F000'
+  }
+
+  async backupEngine(): Promise<BackupEngine> {
+    const { PostgresBackupEngine } = await import('./postgres-backup.js')
+    return new PostgresBackupEngine()
   }
 
   async close(): Promise<void> {

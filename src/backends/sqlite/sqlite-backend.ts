@@ -7,6 +7,7 @@ import { sql, type SqlQuery } from '../../sql/query.js'
 import { DbopsError } from '../../errors.js'
 import type { Backend, LedgerSql, LockOptions, OpenOptions, ServerInfo, TransactionalUnit, UnitOutcome } from '../backend.js'
 import { StatementFailure } from '../backend.js'
+import type { BackupEngine } from '../../backup/backup-engine.js'
 
 /**
  * The compiled addon, named directly: the CLI bundles better-sqlite3's JavaScript (its ~15 files cost ~8 ms to
@@ -18,6 +19,12 @@ function nativeBinding(): string | undefined {
   } catch {
     return undefined // Not built where expected: let better-sqlite3 look for it itself.
   }
+}
+
+/** A better-sqlite3 connection of its own (backups, restores), with the addon found as the backend finds it. */
+export function openSqlite(path: string, options: BetterSqlite3.Options = {}): BetterSqlite3.Database {
+  const binding = nativeBinding()
+  return new Database(path, { ...options, ...(binding && { nativeBinding: binding }) })
 }
 
 export class SqliteBackend implements Backend {
@@ -143,6 +150,11 @@ export class SqliteBackend implements Backend {
 
   isMissingTable(error: unknown): boolean {
     return /no such table/i.test((error as Error)?.message ?? '')
+  }
+
+  async backupEngine(): Promise<BackupEngine> {
+    const { SqliteBackupEngine } = await import('./sqlite-backup.js')
+    return new SqliteBackupEngine()
   }
 
   async close(): Promise<void> {
