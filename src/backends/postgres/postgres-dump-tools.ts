@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readdirSync, readSync, realpathSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
 import { parse as parsePgUrl } from 'pg-connection-string'
 import { DbopsError } from '../../errors.js'
@@ -36,7 +36,8 @@ export async function findPgTool(tool: PgTool, minMajor: number, why: string): P
   const explicit = process.env.PGBINDIR
   const candidates = explicit ? [join(explicit, tool)] : candidatePaths(tool)
   const found = (await Promise.all(candidates.map(probe))).filter((entry): entry is FoundTool => entry !== undefined)
-  const suitable = found.filter((entry) => entry.major >= minMajor).sort((a, b) => b.major - a.major)
+  // Newest first; for the same major the program itself before a wrapper script (Debian's pg_wrapper costs a Perl start).
+  const suitable = found.filter((entry) => entry.major >= minMajor).sort((a, b) => b.major - a.major || Number(isScript(a.path)) - Number(isScript(b.path)))
   if (suitable[0]) return suitable[0]
   const where = explicit ? `PGBINDIR (${explicit})` : `PATH and ${installDirs().join(', ')}`
   if (found.length === 0) {
@@ -53,6 +54,21 @@ export async function findPgTool(tool: PgTool, minMajor: number, why: string): P
       details: { tool, found: found.map(({ path, version }) => ({ path, version })), needMajor: minMajor },
     },
   )
+}
+
+function isScript(path: string): boolean {
+  try {
+    const fd = openSync(path, 'r')
+    try {
+      const head = Buffer.alloc(2)
+      readSync(fd, head, 0, 2, 0)
+      return head.toString() === '#!'
+    } finally {
+      closeSync(fd)
+    }
+  } catch {
+    return false
+  }
 }
 
 function installDirs(): string[] {
@@ -83,7 +99,17 @@ function candidatePaths(tool: PgTool): string[] {
       if (existsSync(join(dir, tool))) paths.add(join(dir, tool))
     }
   }
-  return [...paths]
+  // /bin and /usr/bin are often the same folder: one probe per real file.
+  const real = new Map<string, string>()
+  for (const path of paths) {
+    try {
+      const key = realpathSync(path)
+      if (!real.has(key)) real.set(key, path)
+    } catch {
+      // Dangling link: not a candidate.
+    }
+  }
+  return [...real.values()]
 }
 
 function probe(path: string): Promise<FoundTool | undefined> {

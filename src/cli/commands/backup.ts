@@ -129,7 +129,8 @@ export function registerBackupCommands(program: Command): void {
             restore: flags.restore === true,
             ...(flags.jobs !== undefined && { jobs: positiveInteger('--jobs', flags.jobs) }),
             signal,
-            onEvent: (event) => reporter.log(event.target, event.message),
+            // Steps spin on a terminal; in cron logs only the result (or the one error line) appears.
+            onEvent: (event) => reporter.begin(event.target, event.message),
           })
         },
         print: (result, reporter) => {
@@ -223,7 +224,8 @@ export function registerBackupCommands(program: Command): void {
             ...(flags.jobs !== undefined && { jobs: positiveInteger('--jobs', flags.jobs) }),
             searchDirs,
             signal,
-            onEvent: (event) => reporter.log(event.target, event.message),
+            // Steps spin on a terminal; in cron logs only the result (or the one error line) appears.
+            onEvent: (event) => reporter.begin(event.target, event.message),
           })
         },
         print: (result, reporter) =>
