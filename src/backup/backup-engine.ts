@@ -31,6 +31,8 @@ export interface DumpOutcome extends DatabaseFacts {
   tools: Record<string, string>
   /** Engine facts a restore needs (SQLite: the journal mode to put back). */
   extra?: Record<string, unknown>
+  /** The artifact's sha256 when the engine computed it alongside its own checks (else the caller hashes it). */
+  sha256?: string
 }
 
 /** Where a restore goes. */

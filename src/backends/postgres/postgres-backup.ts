@@ -14,7 +14,7 @@ import type {
 import { DbopsError, UsageError } from '../../errors.js'
 import { compareVersions } from '../../migrate/files.js'
 import { sizeOf } from '../../backup/manifest.js'
-import { dbnameArgument, findPgTool, libpqEnvironment, majorOf, type FoundTool } from './postgres-dump-tools.js'
+import { dbnameArgument, findPgTool, libpqEnvironment, majorOf, warmPgTool, type FoundTool } from './postgres-dump-tools.js'
 
 type Query = (text: string, parameters?: unknown[]) => Promise<Record<string, unknown>[]>
 
@@ -31,21 +31,35 @@ export class PostgresBackupEngine implements BackupEngine {
   readonly formats: readonly BackupFormat[] = ['custom', 'directory', 'plain']
   readonly defaultFormat: BackupFormat = 'custom'
 
+  #server(target: Target): Promise<{ version: string; major: number }> {
+    let server = this.#servers.get(target.name)
+    if (!server) {
+      server = serverVersion(queryOf(target))
+      this.#servers.set(target.name, server)
+    }
+    return server
+  }
+
   extension(format: BackupFormat): string {
     return EXTENSIONS[format] ?? '.dump'
   }
 
+  readonly #servers = new Map<string, Promise<{ version: string; major: number }>>()
+
   async preflight(target: Target): Promise<void> {
-    const server = await serverVersion(queryOf(target))
+    // pg_dump's version is asked while the connection is made: both sit on the path to the first byte dumped.
+    const [server] = await Promise.all([this.#server(target), warmPgTool('pg_dump')])
     await findPgTool('pg_dump', server.major, 'the server')
   }
 
   async dump(target: Target, request: DumpRequest): Promise<DumpOutcome> {
     const query = queryOf(target)
-    const server = await serverVersion(query)
+    const server = await this.#server(target)
     const pgDump = await findPgTool('pg_dump', server.major, 'the server')
     await query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
     try {
+      // The counts share the machine with pg_dump and its server process: no parallel workers competing with them.
+      await query('SET LOCAL max_parallel_workers_per_gather = 0')
       const snapshot = String((await query('SELECT pg_export_snapshot() AS snapshot'))[0]!.snapshot)
       const args = [
         `--format=${request.format}`,

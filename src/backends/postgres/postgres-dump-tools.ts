@@ -35,9 +35,15 @@ const versions = new Map<string, Promise<FoundTool | undefined>>()
 export async function findPgTool(tool: PgTool, minMajor: number, why: string): Promise<FoundTool> {
   const explicit = process.env.PGBINDIR
   const candidates = explicit ? [join(explicit, tool)] : candidatePaths(tool)
-  const found = (await Promise.all(candidates.map(probe))).filter((entry): entry is FoundTool => entry !== undefined)
-  // Newest first; for the same major the program itself before a wrapper script (Debian's pg_wrapper costs a Perl start).
-  const suitable = found.filter((entry) => entry.major >= minMajor).sort((a, b) => b.major - a.major || Number(isScript(a.path)) - Number(isScript(b.path)))
+  // Programs first; wrapper scripts (Debian's pg_wrapper starts Perl) are only run when no program will do.
+  const programs = candidates.filter((path) => !isScript(path))
+  let found = (await Promise.all(programs.map(probe))).filter((entry): entry is FoundTool => entry !== undefined)
+  let suitable = found.filter((entry) => entry.major >= minMajor).sort((a, b) => b.major - a.major)
+  if (!suitable[0]) {
+    const scripts = (await Promise.all(candidates.filter((path) => isScript(path)).map(probe))).filter((entry): entry is FoundTool => entry !== undefined)
+    found = [...found, ...scripts]
+    suitable = scripts.filter((entry) => entry.major >= minMajor).sort((a, b) => b.major - a.major)
+  }
   if (suitable[0]) return suitable[0]
   const where = explicit ? `PGBINDIR (${explicit})` : `PATH and ${installDirs().join(', ')}`
   if (found.length === 0) {
@@ -54,6 +60,12 @@ export async function findPgTool(tool: PgTool, minMajor: number, why: string): P
       details: { tool, found: found.map(({ path, version }) => ({ path, version })), needMajor: minMajor },
     },
   )
+}
+
+/** Starts asking the candidate programs for their versions (cached), so a later findPgTool does not wait for it. */
+export async function warmPgTool(tool: PgTool): Promise<void> {
+  if (process.env.PGBINDIR) await probe(join(process.env.PGBINDIR, tool))
+  else await Promise.all(candidatePaths(tool).filter((path) => !isScript(path)).map(probe))
 }
 
 function isScript(path: string): boolean {

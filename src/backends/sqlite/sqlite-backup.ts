@@ -17,6 +17,7 @@ import { DbopsError } from '../../errors.js'
 import { compareVersions } from '../../migrate/files.js'
 import { fsyncDirectory } from '../../output/atomic-write.js'
 import { openSqlite } from './sqlite-backend.js'
+import { hashFiles } from '../../backup/create-backup.js'
 
 /**
  * SQLite backups through the online backup API, all pages in one step: dbops is always a different connection from
@@ -59,15 +60,20 @@ export class SqliteBackupEngine implements BackupEngine {
     if (request.signal?.aborted) throw new DbopsError('E_INTERRUPTED', 'interrupted')
     const copy = openSqlite(request.path, { timeout: 0 })
     let facts: DatabaseFacts
+    let hashing: Promise<string[]> | undefined
     try {
       copy.pragma('journal_mode = DELETE')
+      // The file does not change from here on: hash it in a worker while integrity_check reads it here.
+      hashing = hashFiles([request.path])
+      hashing.catch(() => {})
       checkIntegrity(copy, 'the copy')
       facts = databaseFacts(copy, target.migrations.table)
     } finally {
       copy.close()
     }
     fsyncFile(request.path)
-    return { ...facts, serverVersion: version, tools: { sqlite: version }, extra: { journalMode } }
+    const [sha256] = await hashing
+    return { ...facts, serverVersion: version, tools: { sqlite: version }, extra: { journalMode }, sha256: sha256! }
   }
 
   async checkReadable(artifactPath: string): Promise<string> {
