@@ -10,6 +10,11 @@ export default defineConfig({
     lockTimeout: '5s', // PostgreSQL lock_timeout for each migration (per file: -- migrate:up lock_timeout:30s)
     lockWaitTimeout: '60s', // how long to wait while another dbops holds the migration lock (--lock-timeout)
   },
+  // Backups go to backups/<target>; prune keeps what any of these rules keeps (restic's forget rules).
+  backup: {
+    dir: 'backups',
+    retention: { keepDaily: 7, keepWeekly: 4, keepMonthly: 6 },
+  },
   targets: {
     app: {
       // ${VAR} and ${VAR:-default} are read from the environment; keep passwords out of this file.

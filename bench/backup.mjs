@@ -53,6 +53,8 @@ const psql = (url, text) => run('psql', ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP
 
 /** Runs a command under GNU time: wall milliseconds and the peak RSS (KB) of the process (and its largest child). */
 function timed(command, args, options = {}) {
+  // Dirty pages of the previous command are written out now, not during this one.
+  run('sync', [])
   const result = run('/usr/bin/time', ['-f', 'RSS_KB=%M', command, ...args], options)
   const rss = Number(/RSS_KB=(\d+)/.exec(result.stderr)?.[1] ?? NaN)
   return { ms: result.ms, rssKb: rss, stdout: result.stdout }

@@ -135,10 +135,17 @@ export function prepareDirectory(dir: string): void {
 
 /** Removes leftovers of interrupted runs. Called under the lock, so nothing listed belongs to a live run. */
 export function removeIncomplete(dir: string): string[] {
-  const names = incompleteEntries(dir)
-  for (const name of names) rmSync(join(dir, name), { recursive: true, force: true })
-  if (names.length > 0) fsyncDirectory(dir)
-  return names
+  const removed: string[] = []
+  for (const name of incompleteEntries(dir)) {
+    try {
+      rmSync(join(dir, name), { recursive: true, force: true })
+      removed.push(name)
+    } catch {
+      // A pg_dump orphaned by a killed dbops may still be writing into its folder: left for the next run.
+    }
+  }
+  if (removed.length > 0) fsyncDirectory(dir)
+  return removed
 }
 
 /** sha256 of a file; of a directory, the sha256 of its sorted `<sha256>  <relative name>` lines. */
@@ -165,7 +172,7 @@ export async function hashArtifact(path: string): Promise<string> {
  */
 export async function hashFiles(paths: readonly string[]): Promise<string[]> {
   // Below this a worker's start-up (tens of milliseconds) costs more than it saves.
-  if (paths.reduce((sum, path) => sum + statSync(path).size, 0) < 128 << 20) {
+  if (paths.reduce((sum, path) => sum + statSync(path).size, 0) < 64 << 20) {
     const { createHash } = await import('node:crypto')
     const buffer = Buffer.allocUnsafe(1 << 20)
     return paths.map((path) => {

@@ -34,10 +34,25 @@ export class SqliteBackupEngine implements BackupEngine {
   }
 
   async preflight(target: Target): Promise<void> {
-    sourcePath(target)
+    const path = sourcePath(target)
+    if (!existsSync(path)) {
+      throw new DbopsError('E_NO_DATABASE', `the SQLite database ${path} does not exist`, { hint: 'check the URL (a relative path is relative to the config file)' })
+    }
   }
 
   async dump(target: Target, request: DumpRequest): Promise<DumpOutcome> {
+    try {
+      return await this.#dump(target, request)
+    } catch (error) {
+      if (error instanceof DbopsError || (error as { code?: string }).code?.startsWith('SQLITE_') !== true) throw error
+      throw new DbopsError('E_SQLITE', `cannot back up ${target.redactedUrl}: ${(error as Error).message}`, {
+        hint: 'a writer holding the database for longer than 5 s blocks the copy in rollback-journal mode; WAL mode avoids that',
+        cause: error,
+      })
+    }
+  }
+
+  async #dump(target: Target, request: DumpRequest): Promise<DumpOutcome> {
     const path = sourcePath(target)
     const source = openSqlite(path, { readonly: true, fileMustExist: true, timeout: 5000 })
     let journalMode: string
