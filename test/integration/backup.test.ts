@@ -81,6 +81,14 @@ async function contents(project: Project): Promise<{ schema: unknown; rows: Reco
   return { schema, rows }
 }
 
+/** The scratch database (or file) named in verify's progress messages is gone. */
+async function expectScratchDropped(project: Project, steps: string[]): Promise<void> {
+  const scratch = steps.map((step) => /restoring into scratch (?:database|file) (\S+)/.exec(step)?.[1]).find(Boolean)
+  expect(scratch, steps.join('\n')).toBeDefined()
+  if (project.engine === 'postgres') expect(await project.query(`SELECT 1 FROM pg_database WHERE datname = '${scratch}'`)).toEqual([])
+  else expect(existsSync(scratch!)).toBe(false)
+}
+
 describe.each(ENGINES)('backup and restore on %s', (engine) => {
   const formats = engine === 'postgres' ? (['custom', 'directory', 'plain'] as const) : ([undefined] as const)
 
@@ -106,13 +114,11 @@ describe.each(ENGINES)('backup and restore on %s', (engine) => {
       expect(restored.id).toBe(manifest.id)
       expect(await contents(destination)).toEqual(await contents(source))
 
-      const verified = await withTarget(source, (target) => verifyBackup(target, { latest: true, restore: true }))
+      const steps: string[] = []
+      const verified = await withTarget(source, (target) => verifyBackup(target, { latest: true, restore: true, onEvent: (event) => steps.push(event.message) }))
       expect(verified.verifiedBy).toBe('restore')
       expect(listBackups(dir)[0]!.verifiedAt).toBe(verified.verifiedAt)
-      if (engine === 'postgres') {
-        const scratch = await source.query(`SELECT datname FROM pg_database WHERE datname LIKE 'dbops_verify_%' AND datname NOT IN (SELECT datname FROM pg_stat_activity WHERE datname IS NOT NULL)`)
-        expect(scratch.filter((row) => String(row.datname).startsWith('dbops_verify_'))).toEqual([])
-      }
+      await expectScratchDropped(source, steps)
     })
   }
 
@@ -153,6 +159,24 @@ describe.each(ENGINES)('backup and restore on %s', (engine) => {
     const unknown = await failure(withTarget(source, (target) => verifyBackup(target, { id: '20200101T000000Z-nope' })))
     expect(unknown.code).toBe('E_BACKUP_NOT_FOUND')
     expect(unknown.message).toContain('20200101T000000Z-nope')
+  })
+
+  it('verify --restore reports a backup that restores differently from its manifest, and drops the scratch database', async () => {
+    const source = await makeProject(engine, SCHEMA[engine])
+    const manifest = await withTarget(source, async (target) => {
+      await migrateUp(target)
+      return (await createBackup(target)).backup
+    })
+    const file = path.join(source.dir, 'backups', 'default', `${manifest.id}.manifest.json`)
+    const plain = engine === 'postgres' ? 'public.plain' : 'plain'
+    writeFileSync(file, JSON.stringify({ ...manifest, rowCounts: { ...manifest.rowCounts, [plain]: 121 }, migrationVersion: '003' }))
+    const steps: string[] = []
+    const mismatch = await failure(withTarget(source, (target) => verifyBackup(target, { restore: true, onEvent: (event) => steps.push(event.message) })))
+    expect(mismatch.code).toBe('E_VERIFY_MISMATCH')
+    expect(mismatch.message).toContain(`${plain} has 120 rows, 121 backed up`)
+    expect(mismatch.message).toContain('migration version 002 restored, 003 backed up')
+    expect(listBackups(path.dirname(file))[0]!.verifiedAt).toBeNull()
+    await expectScratchDropped(source, steps)
   })
 
   it('one run at a time per folder: a live holder is named, a dead one is taken over, leftovers are cleaned', async () => {
