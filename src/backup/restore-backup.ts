@@ -41,6 +41,9 @@ export async function restoreBackup(target: Target, source: string, options: Res
   if (manifest.engine !== target.backend.engine) {
     throw new UsageError(`backup ${manifest.id} is a ${manifest.engine} backup and cannot be restored into ${target.name} (${target.backend.engine})`)
   }
+  if (manifest.format === 'plain' && options.clean) {
+    throw new UsageError('--clean needs a custom or directory backup: a plain SQL dump has no drop statements to run first', 'restore it into an empty database')
+  }
   if (target.protected && !options.force) {
     throw new DbopsError('E_PROTECTED', `target ${target.name} is protected: restoring would overwrite it`, { hint: 'pass --force if you really mean to restore into it' })
   }

@@ -264,6 +264,25 @@ describe('bad inputs: one line, the documented exit code, nothing deleted', () =
       chmodSync(path.join(fakeBin, 'pg_dump'), 0o755)
     })
 
+    it('restore: a protected target is refused without --force; with --clean --force it restores and analyzes', async () => {
+      const dir = workspace()
+      const created = await runCli(['--url', database.url, 'backup', 'create', '--json'], { cwd: dir })
+      expect(created.code, created.stderr).toBe(0)
+      const manifest = path.join(dir, 'backups', 'default', `${JSON.parse(created.stdout).backup.id}.manifest.json`)
+      const config = workspace()
+      writeFileSync(path.join(config, 'dbops.config.json'), JSON.stringify({ targets: { prod: { url: database.url, protected: true } } }))
+      const refused = await runCli(['restore', manifest, '--target', 'prod'], { cwd: config })
+      expect(refused.code).toBe(2)
+      expect(errorLine(refused)).toMatch(/^error: target prod is protected: restoring would overwrite it \(hint: pass --force/)
+      await pgQuery(database.url, 'DELETE FROM items WHERE id > 5')
+      const plainClean = await runCli(['restore', manifest, '--target', 'prod', '--clean', '--force', '--jobs', '2'], { cwd: config })
+      expect(plainClean.code, plainClean.stderr).toBe(0)
+      expect(plainClean.stdout).toMatch(/^prod: restored \S+ \(1 tables, migration none\) with pg_restore 1\d\.\d+ --jobs=2 in .+, analyzed$/m)
+      expect(await pgQuery(database.url, 'SELECT count(*)::int AS n FROM items')).toEqual([{ n: 10 }])
+      // Column statistics exist only once ANALYZE has run (pg_statistic is transactional, unlike pg_stat_*).
+      expect(await pgQuery(database.url, `SELECT count(*)::int AS n FROM pg_stats WHERE tablename = 'items'`)).toEqual([{ n: 3 }])
+    })
+
     it('missing: named, with where it looked; nothing written', async () => {
       const dir = workspace()
       const result = await runCli(['--url', database.url, 'backup', 'create'], { cwd: dir, env: { PATH: workspace(), PGBINDIR: undefined, DBOPS_PG_INSTALL_DIRS: '' } })

@@ -1,4 +1,4 @@
-import { closeSync, copyFileSync, existsSync, fsyncSync, mkdtempSync, openSync, renameSync, rmSync } from 'node:fs'
+import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import type BetterSqlite3 from 'better-sqlite3'
@@ -121,6 +121,7 @@ export class SqliteBackupEngine implements BackupEngine {
   async restore(target: Target, request: RestoreRequest): Promise<RestoreOutcome> {
     const path = sourcePath(target)
     const staged = join(dirname(path), `.${basename(path)}.dbops-restore-${process.pid}.tmp`)
+    mkdirSync(dirname(path), { recursive: true })
     try {
       stage(request, staged)
       const guard = existsSync(path) ? exclusiveGuard(path, request.force) : undefined
