@@ -1,4 +1,4 @@
-import { closeSync, linkSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
+import { closeSync, linkSync, openSync, readFileSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { DbopsError } from '../errors.js'
@@ -25,7 +25,8 @@ export const LOCK_FILE = '.lock'
 
 /**
  * One dbops at a time per backup folder: two overlapping cron runs must not write (or prune) at once. The lock is a
- * file created with O_EXCL holding the owner's pid; a lock whose process is gone (killed, crashed) is taken over.
+ * file created atomically holding the owner's pid and refreshed while held; a lock whose process is gone (killed,
+ * crashed) or that nobody refreshed for minutes (a host or container that went away) is taken over.
  */
 export async function withBackupLock<T>(dir: string, options: BackupLockOptions, fn: () => Promise<T>): Promise<T> {
   const path = join(dir, LOCK_FILE)
@@ -57,12 +58,28 @@ export async function withBackupLock<T>(dir: string, options: BackupLockOptions,
     if (options.signal?.aborted) throw new DbopsError('E_INTERRUPTED', 'interrupted while waiting for the backup lock')
     await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 250))
   }
+  // The holder refreshes the lock's mtime: a lock nobody refreshes is stale even when its pid means nothing here
+  // (another host sharing the folder, a container that was replaced).
+  const heartbeat = setInterval(() => {
+    try {
+      const now = new Date()
+      utimesSync(path, now, now)
+    } catch {
+      // Taken away (removed by hand): the run goes on; release below checks ownership.
+    }
+  }, HEARTBEAT_MS)
+  heartbeat.unref()
   try {
     return await fn()
   } finally {
+    clearInterval(heartbeat)
     if (readHolder(path)?.pid === process.pid) rmSync(path, { force: true })
   }
 }
+
+const HEARTBEAT_MS = 30_000
+/** A lock not refreshed for this long belongs to nobody. */
+const ABANDONED_MS = 5 * HEARTBEAT_MS
 
 /** Written to a private name first and hard-linked into place, so the lock never exists half-written. */
 function tryCreate(path: string, holder: LockHolder): boolean {
@@ -84,18 +101,19 @@ function tryCreate(path: string, holder: LockHolder): boolean {
   }
 }
 
-function readHolder(path: string): LockHolder | undefined {
+function readHolder(path: string): (LockHolder & { refreshedMs: number }) | undefined {
   try {
     const holder = JSON.parse(readFileSync(path, 'utf8')) as LockHolder
-    return typeof holder.pid === 'number' ? holder : undefined
+    return typeof holder.pid === 'number' ? { ...holder, refreshedMs: statSync(path).mtimeMs } : undefined
   } catch {
     // Gone (released meanwhile) or not ours to understand: try again / take it over.
     return undefined
   }
 }
 
-/** Whether the lock's owner is gone. A lock from another host is never stale: its pid means nothing here. */
-export function isStale(holder: LockHolder): boolean {
+/** Whether the lock's owner is gone: not refreshed for minutes, or (same host) its process is gone. */
+export function isStale(holder: LockHolder & { refreshedMs?: number }): boolean {
+  if (holder.refreshedMs !== undefined && Date.now() - holder.refreshedMs > ABANDONED_MS) return true
   if (holder.host !== hostname()) return false
   try {
     process.kill(holder.pid, 0)

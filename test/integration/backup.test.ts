@@ -2,7 +2,7 @@
 // verification (checksum, full read, scratch restore), the per-folder lock, leftovers of interrupted runs, retention
 // with its guard, and SQLite backups taken while another process keeps committing.
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
@@ -195,13 +195,20 @@ describe.each(ENGINES)('backup and restore on %s', (engine) => {
         sleeper.kill('SIGKILL')
       }
       await new Promise((resolve) => sleeper.once('exit', resolve))
+      // A lock from another host is respected while it is refreshed, and taken over once abandoned.
+      const foreign = path.join(dir, '.lock')
+      writeFileSync(foreign, JSON.stringify({ pid: 1, host: 'another-host', processStart: null, startedAt: 'earlier', command: 'dbops backup create' }))
+      expect((await failure(createBackup(target))).message).toContain('pid 1 on another-host')
+      const abandoned = new Date(Date.now() - 10 * 60_000)
+      utimesSync(foreign, abandoned, abandoned)
+      await createBackup(target)
       // The holder is gone: its lock is stale. Leftovers of a run that died mid-way go before the next backup.
       writeFileSync(path.join(dir, '.tmp-20990101T000000Z-default.dump'), 'partial')
       writeFileSync(path.join(dir, '20990101T000001Z-default.sqlite'), 'no manifest')
       const next = await createBackup(target)
       expect(next.cleaned.sort()).toEqual(['.tmp-20990101T000000Z-default.dump', '20990101T000001Z-default.sqlite'])
       expect(readdirSync(dir).filter((name) => name.startsWith('.'))).toEqual([])
-      expect(listBackups(dir)).toHaveLength(2)
+      expect(listBackups(dir)).toHaveLength(3)
     })
   })
 
