@@ -120,8 +120,11 @@ export class PostgresBackupEngine implements BackupEngine {
   async scratch(target: Target): Promise<ScratchDatabase> {
     const query = queryOf(target)
     const name = `dbops_verify_${randomBytes(6).toString('hex')}`
+    // The same encoding and locale as the database backed up: text that fits there must fit here.
+    const [settings] = await query(`SELECT pg_encoding_to_char(encoding) AS encoding, datcollate, datctype FROM pg_database WHERE datname = current_database()`)
+    const literal = (value: unknown) => `'${String(value).replace(/'/g, "''")}'`
     try {
-      await query(`CREATE DATABASE "${name}" TEMPLATE template0`)
+      await query(`CREATE DATABASE "${name}" TEMPLATE template0 ENCODING ${literal(settings!.encoding)} LC_COLLATE ${literal(settings!.datcollate)} LC_CTYPE ${literal(settings!.datctype)}`)
     } catch (error) {
       throw new DbopsError('E_VERIFY_SCRATCH', `cannot create the scratch database ${name}: ${(error as Error).message}`, {
         hint: 'verify --restore needs the CREATEDB privilege on the server; verify without --restore checks the checksum and reads the archive',
