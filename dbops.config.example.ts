@@ -14,6 +14,11 @@ export default defineConfig({
   health: {
     thresholds: { long_queries: { warn: '2m', critical: '15m' }, connections: { warn: '70%' }, backup_age: { warn: '8h' } },
   },
+  // Backups go to backups/<target>; prune keeps what any of these rules keeps (restic's forget rules).
+  backup: {
+    dir: 'backups',
+    retention: { keepDaily: 7, keepWeekly: 4, keepMonthly: 6 },
+  },
   targets: {
     app: {
       // ${VAR} and ${VAR:-default} are read from the environment; keep passwords out of this file.

@@ -33,6 +33,14 @@ export type { SchemaSnapshot } from './audit/snapshot.js'
 export { maintainTarget } from './maintain/maintain.js'
 export type { MaintainOptions, MaintainResult, MaintainTaskResult } from './maintain/maintain.js'
 export type { MaintainTask, MaintainStep } from './maintain/maintainer.js'
+export {
+  createBackup, listBackups, verifyBackup, pruneBackups, checkBackups, restoreBackup, applyRetention, writeBackupMetrics,
+} from './backup/index.js'
+export type {
+  BackupManifest, BackupEvent, CreateBackupOptions, CreateBackupResult, VerifyBackupOptions, VerifyBackupResult,
+  PruneBackupsOptions, PruneBackupsResult, CheckBackupsOptions, CheckBackupsResult, RestoreBackupOptions,
+  RestoreBackupResult, RetentionPolicy, BackupFormat,
+} from './backup/index.js'
 export { VERSION } from './version.js'
 export { checkHealth } from './health/check-health.js'
 export type { HealthOptions, HealthResult } from './health/check-health.js'

@@ -4,6 +4,7 @@ import type { SqlStatement } from '../sql/split-statements.js'
 import type { Auditor } from '../audit/auditor.js'
 import type { Maintainer } from '../maintain/maintainer.js'
 import type { HealthProbe } from '../health/health-probe.js'
+import type { BackupEngine } from '../backup/backup-engine.js'
 
 export type Engine = 'postgres' | 'sqlite'
 
@@ -126,6 +127,8 @@ export interface Backend {
   runStatement(statement: string): Promise<void>
   /** Makes every commit this connection has made durable (a run that stops before its durable last migration). */
   flushCommits(): Promise<void>
+  /** pg_dump/pg_restore or SQLite's backup API, for `dbops backup` and `dbops restore` (loaded on first use). */
+  backupEngine(): Promise<BackupEngine>
   /** true when `error` says the table does not exist (the ledger before the first migration). */
   isMissingTable(error: unknown): boolean
   /** `dbops audit`: catalog introspection and fix SQL (loaded on first use). */

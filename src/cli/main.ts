@@ -5,6 +5,7 @@ import { registerOtherCommands } from './commands/other.js'
 import { registerAuditCommands } from './commands/audit.js'
 import { registerMaintainCommands } from './commands/maintain.js'
 import { registerHealthCommand } from './commands/health.js'
+import { registerBackupCommands } from './commands/backup.js'
 import { EXIT } from './exit-codes.js'
 
 /**
@@ -36,6 +37,7 @@ export function buildProgram(usageErrors?: string[]): Command {
   registerAuditCommands(program)
   registerMaintainCommands(program)
   registerHealthCommand(program)
+  registerBackupCommands(program)
   program.addHelpText(
     'after',
     `

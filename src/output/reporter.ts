@@ -81,6 +81,11 @@ export class Reporter {
     }).start()
   }
 
+  /** New text for the running spinner (progress such as bytes written); nothing without a spinner. */
+  update(_target: string, text: string): void {
+    if (this.#spinner) this.#spinner.text = scrubSecrets(text)
+  }
+
   finish(target: string, text: string): void {
     if (this.#spinner) {
       this.#spinner.stopAndPersist({ symbol: this.color.green('✔'), text: scrubSecrets(text) })

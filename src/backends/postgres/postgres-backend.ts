@@ -6,6 +6,7 @@ import type { Backend, LedgerSql, LockOptions, OpenOptions, ServerInfo, Transact
 import { StatementFailure } from '../backend.js'
 import type { Auditor } from '../../audit/auditor.js'
 import type { Maintainer } from '../../maintain/maintainer.js'
+import type { BackupEngine } from '../../backup/backup-engine.js'
 import { connectionError, isConnectionLoss, sqlstateOf } from './postgres-errors.js'
 import { inlineParameters } from './postgres-literal.js'
 import { withAdvisoryLock } from './postgres-lock.js'
@@ -194,6 +195,11 @@ export class PostgresBackend implements Backend {
   async healthProbe() {
     const { PostgresHealthProbe } = await import('./postgres-health.js')
     return new PostgresHealthProbe(this)
+  }
+
+  async backupEngine(): Promise<BackupEngine> {
+    const { PostgresBackupEngine } = await import('./postgres-backup.js')
+    return new PostgresBackupEngine()
   }
 
   async close(): Promise<void> {

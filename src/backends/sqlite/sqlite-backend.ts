@@ -9,6 +9,7 @@ import type { Backend, LedgerSql, LockOptions, OpenOptions, ServerInfo, Transact
 import { StatementFailure } from '../backend.js'
 import type { Auditor } from '../../audit/auditor.js'
 import type { Maintainer } from '../../maintain/maintainer.js'
+import type { BackupEngine } from '../../backup/backup-engine.js'
 
 /**
  * The compiled addon, named directly: the CLI bundles better-sqlite3's JavaScript (its ~15 files cost ~8 ms to
@@ -20,6 +21,12 @@ export function nativeBinding(): string | undefined {
   } catch {
     return undefined // Not built where expected: let better-sqlite3 look for it itself.
   }
+}
+
+/** A better-sqlite3 connection of its own (backups, restores), with the addon found as the backend finds it. */
+export function openSqlite(path: string, options: BetterSqlite3.Options = {}): BetterSqlite3.Database {
+  const binding = nativeBinding()
+  return new Database(path, { ...options, ...(binding && { nativeBinding: binding }) })
 }
 
 export class SqliteBackend implements Backend {
@@ -230,6 +237,11 @@ export class SqliteBackend implements Backend {
   async healthProbe() {
     const { SqliteHealthProbe } = await import('./sqlite-health.js')
     return new SqliteHealthProbe(this, this.#path, this.#options.busyTimeoutMs ?? 5000)
+  }
+
+  async backupEngine(): Promise<BackupEngine> {
+    const { SqliteBackupEngine } = await import('./sqlite-backup.js')
+    return new SqliteBackupEngine()
   }
 
   async close(): Promise<void> {

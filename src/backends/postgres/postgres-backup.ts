@@ -1,0 +1,272 @@
+import { randomBytes } from 'node:crypto'
+import { closeSync, openSync, readSync, statSync } from 'node:fs'
+import type { Target } from '../../targets/target.js'
+import type {
+  BackupEngine,
+  BackupFormat,
+  DatabaseFacts,
+  DumpOutcome,
+  DumpRequest,
+  RestoreOutcome,
+  RestoreRequest,
+  ScratchDatabase,
+} from '../../backup/backup-engine.js'
+import { DbopsError, UsageError } from '../../errors.js'
+import { compareVersions } from '../../migrate/files.js'
+import { sizeOf } from '../../backup/manifest.js'
+import { dbnameArgument, findPgTool, libpqEnvironment, majorOf, warmPgTool, type FoundTool } from './postgres-dump-tools.js'
+
+type Query = (text: string, parameters?: unknown[]) => Promise<Record<string, unknown>[]>
+
+const EXTENSIONS: Record<string, string> = { custom: '.dump', directory: '.dir', plain: '.sql' }
+/** pg_dump writes this line last; a plain dump without it was cut short. */
+const PLAIN_TRAILER = '-- PostgreSQL database dump complete'
+
+/**
+ * Backups with pg_dump and restores with pg_restore/psql, each run through execa with an argument array and the
+ * connection (password included) in the environment. Row counts and the ledger version are read in the snapshot
+ * pg_dump dumps (pg_export_snapshot + --snapshot), so `verify --restore` compares like with like on a busy database.
+ */
+export class PostgresBackupEngine implements BackupEngine {
+  readonly formats: readonly BackupFormat[] = ['custom', 'directory', 'plain']
+  readonly defaultFormat: BackupFormat = 'custom'
+
+  #server(target: Target): Promise<{ version: string; major: number }> {
+    let server = this.#servers.get(target.name)
+    if (!server) {
+      server = serverVersion(queryOf(target))
+      this.#servers.set(target.name, server)
+    }
+    return server
+  }
+
+  extension(format: BackupFormat): string {
+    return EXTENSIONS[format] ?? '.dump'
+  }
+
+  readonly #servers = new Map<string, Promise<{ version: string; major: number }>>()
+
+  async preflight(target: Target): Promise<void> {
+    // pg_dump's version is asked while the connection is made: both sit on the path to the first byte dumped.
+    const [server] = await Promise.all([this.#server(target), warmPgTool('pg_dump')])
+    await findPgTool('pg_dump', server.major, 'the server')
+  }
+
+  async dump(target: Target, request: DumpRequest): Promise<DumpOutcome> {
+    const query = queryOf(target)
+    const server = await this.#server(target)
+    const pgDump = await findPgTool('pg_dump', server.major, 'the server')
+    await query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+    try {
+      // The counts share the machine with pg_dump and its server process: no parallel workers competing with them.
+      await query('SET LOCAL max_parallel_workers_per_gather = 0')
+      const snapshot = String((await query('SELECT pg_export_snapshot() AS snapshot'))[0]!.snapshot)
+      const args = [
+        `--format=${request.format}`,
+        `--file=${request.path}`,
+        `--snapshot=${snapshot}`,
+        '--no-password',
+        ...(request.format === 'directory' && request.jobs > 1 ? [`--jobs=${request.jobs}`] : []),
+      ]
+      const env = libpqEnvironment(target.resolved.url, { applicationName: 'dbops backup' })
+      const dumping = runTool(pgDump, args, env, request.signal, () => {
+        try {
+          request.onProgress?.({ bytes: sizeOf(request.path), elapsedMs: 0 })
+        } catch {
+          // Not created yet.
+        }
+      })
+      // Counted while pg_dump runs, in the snapshot it dumps: the counts cost almost no extra wall time.
+      const [facts, dumped] = await Promise.allSettled([databaseFacts(query, target.migrations), dumping])
+      if (dumped.status === 'rejected') throw dumped.reason
+      if (facts.status === 'rejected') throw facts.reason
+      return { ...facts.value, serverVersion: server.version, tools: { pg_dump: pgDump.version } }
+    } finally {
+      await query('COMMIT').catch(() => {})
+    }
+  }
+
+  async checkReadable(artifactPath: string, format: BackupFormat, tools: Record<string, string>): Promise<string> {
+    if (format === 'plain') {
+      const size = statSync(artifactPath).size
+      const tail = Buffer.alloc(Math.min(size, 4096))
+      const fd = openSync(artifactPath, 'r')
+      try {
+        readSync(fd, tail, 0, tail.length, size - tail.length)
+      } finally {
+        closeSync(fd)
+      }
+      if (!tail.toString('utf8').includes(PLAIN_TRAILER)) throw new Error('the SQL script is cut short (no "dump complete" trailer)')
+      return 'the SQL script ends with pg_dump\'s trailer'
+    }
+    const pgRestore = await findPgTool('pg_restore', dumpMajor(tools), 'the pg_dump that wrote the backup')
+    await runTool(pgRestore, ['--list', artifactPath], process.env as Record<string, string>)
+    // Writing the whole script to /dev/null reads (and decompresses) every data block, not only the table of contents.
+    await runTool(pgRestore, ['--file=/dev/null', artifactPath], process.env as Record<string, string>)
+    return `pg_restore ${pgRestore.version} read every entry`
+  }
+
+  async isEmpty(target: Target): Promise<boolean> {
+    return isEmptyDatabase(queryOf(target))
+  }
+
+  async restore(target: Target, request: RestoreRequest): Promise<RestoreOutcome> {
+    const query = queryOf(target)
+    const outcome = await restoreInto(target.resolved.url, undefined, request)
+    await query('ANALYZE')
+    return { ...outcome, analyzed: true }
+  }
+
+  async scratch(target: Target): Promise<ScratchDatabase> {
+    const query = queryOf(target)
+    const name = `dbops_verify_${randomBytes(6).toString('hex')}`
+    // The same encoding and locale as the database backed up: text that fits there must fit here.
+    const [settings] = await query(`SELECT pg_encoding_to_char(encoding) AS encoding, datcollate, datctype FROM pg_database WHERE datname = current_database()`)
+    const literal = (value: unknown) => `'${String(value).replace(/'/g, "''")}'`
+    try {
+      await query(`CREATE DATABASE "${name}" TEMPLATE template0 ENCODING ${literal(settings!.encoding)} LC_COLLATE ${literal(settings!.datcollate)} LC_CTYPE ${literal(settings!.datctype)}`)
+    } catch (error) {
+      throw new DbopsError('E_VERIFY_SCRATCH', `cannot create the scratch database ${name}: ${(error as Error).message}`, {
+        hint: 'verify --restore needs the CREATEDB privilege on the server; verify without --restore checks the checksum and reads the archive',
+        cause: error,
+      })
+    }
+    const url = target.resolved.url
+    return {
+      description: `scratch database ${name}`,
+      restore: (request) => restoreInto(url, name, { ...request, clean: false, force: false }),
+      facts: async () => {
+        const pg = (await import('pg')).default
+        const { parseIntoClientConfig } = await import('pg-connection-string')
+        const client = new pg.Client({ ...parseIntoClientConfig(url), database: name, application_name: 'dbops backup verify' })
+        client.on('error', () => {})
+        await client.connect()
+        try {
+          return await databaseFacts(async (text, parameters) => (await client.query(text, parameters)).rows, target.migrations)
+        } finally {
+          await client.end().catch(() => {})
+        }
+      },
+      drop: async () => {
+        await query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).catch(() => query(`DROP DATABASE IF EXISTS "${name}"`))
+      },
+    }
+  }
+}
+
+function queryOf(target: Target): Query {
+  return (text, parameters = []) => target.backend.query({ sql: text, parameters })
+}
+
+async function serverVersion(query: Query): Promise<{ version: string; major: number }> {
+  const rows = await query(`SELECT current_setting('server_version') AS version, current_setting('server_version_num')::int AS num`)
+  return { version: String(rows[0]!.version).split(' ')[0]!, major: majorOf(Number(rows[0]!.num)) }
+}
+
+function dumpMajor(tools: Record<string, string>): number {
+  const [major, minor] = (tools.pg_dump ?? '0').split('.').map(Number) as [number, number | undefined]
+  return major >= 10 ? major : major + (minor ?? 0) / 10
+}
+
+async function isEmptyDatabase(query: Query): Promise<boolean> {
+  const rows = await query(`SELECT
+    (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%')
+    + (SELECT count(*) FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'public') AND nspname NOT LIKE 'pg\\_%')
+    AS objects`)
+  return Number(rows[0]!.objects) === 0
+}
+
+/** Exact row counts of every table pg_dump dumps the data of, and the ledger's newest applied version. */
+async function databaseFacts(query: Query, ledger: { schema: string; table: string }): Promise<DatabaseFacts> {
+  const tables = (
+    await query(`SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+        AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'
+        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+      ORDER BY 1`)
+  ).map((row) => String(row.name))
+  const rowCounts: Record<string, number> = {}
+  for (let start = 0; start < tables.length; start += 200) {
+    const batch = tables.slice(start, start + 200)
+    const text = batch.map((name, index) => `SELECT ${start + index} AS i, count(*) AS n FROM ${name}`).join(' UNION ALL ')
+    for (const row of await query(text)) rowCounts[tables[Number(row.i)]!] = Number(row.n)
+  }
+  const qualified = `"${ledger.schema.replace(/"/g, '""')}"."${ledger.table.replace(/"/g, '""')}"`
+  let migrationVersion: string | null = null
+  if ((await query('SELECT to_regclass($1) IS NOT NULL AS present', [qualified]))[0]!.present === true) {
+    const versions = await query(`SELECT version FROM ${qualified} WHERE status IN ('applied', 'baselined')`)
+    for (const { version } of versions) {
+      if (migrationVersion === null || compareVersions(String(version), migrationVersion) > 0) migrationVersion = String(version)
+    }
+  }
+  return { migrationVersion, rowCounts }
+}
+
+async function restoreInto(url: string, database: string | undefined, request: RestoreRequest): Promise<{ method: string; analyzed: boolean }> {
+  const env = libpqEnvironment(url, { applicationName: 'dbops restore', ...(database !== undefined && { database }) })
+  const dbname = dbnameArgument(env.PGDATABASE ?? '')
+  const needMajor = Math.max(dumpMajor(request.tools), 0)
+  if (request.format === 'plain') {
+    if (request.clean) {
+      throw new UsageError('--clean needs a custom or directory backup: a plain SQL dump has no drop statements to run first', 'restore it into an empty database')
+    }
+    const psql = await findPgTool('psql', needMajor, 'the pg_dump that wrote the backup')
+    // NOTICEs (e.g. "table does not exist, skipping") are not worth a line each.
+    env.PGOPTIONS = `${env.PGOPTIONS ?? ''} -c client_min_messages=warning`.trim()
+    await runTool(psql, ['--no-psqlrc', '--quiet', '--no-password', '--set=ON_ERROR_STOP=1', '--single-transaction', `--dbname=${dbname}`, `--file=${request.artifactPath}`], env, request.signal)
+    return { method: `psql ${psql.version} --single-transaction`, analyzed: false }
+  }
+  const pgRestore = await findPgTool('pg_restore', needMajor, 'the pg_dump that wrote the backup')
+  // -j and --single-transaction cannot be combined: parallel restores commit per object, the rest all at once.
+  const parallel = request.jobs > 1
+  const args = [
+    `--dbname=${dbname}`,
+    '--no-password',
+    '--exit-on-error',
+    ...(parallel ? [`--jobs=${request.jobs}`] : ['--single-transaction']),
+    ...(request.clean ? ['--clean', '--if-exists'] : []),
+    ...(request.noOwner ? ['--no-owner', '--no-privileges'] : []),
+    request.artifactPath,
+  ]
+  await runTool(pgRestore, args, env, request.signal)
+  return { method: `pg_restore ${pgRestore.version} ${parallel ? `--jobs=${request.jobs}` : '--single-transaction'}`, analyzed: false }
+}
+
+/** Runs a client program; a failure becomes one line naming the program and its own error message. */
+async function runTool(tool: FoundTool, args: string[], env: Record<string, string>, signal?: AbortSignal, onTick?: () => void): Promise<void> {
+  const { execa } = await import('execa')
+  const name = tool.path.split('/').pop()!
+  // Files the program creates (pg_dump's output) are private from the first byte: umask is inherited at spawn.
+  const umask = process.umask(0o077)
+  let child
+  try {
+    child = execa(tool.path, args, {
+      env,
+      extendEnv: false,
+      stdin: 'ignore',
+      stdout: 'ignore',
+      stderr: 'pipe',
+      reject: false,
+      ...(signal && { cancelSignal: signal }),
+    })
+  } finally {
+    process.umask(umask)
+  }
+  const timer = onTick ? setInterval(onTick, 500) : undefined
+  try {
+    const result = await child
+    if (result.isCanceled) throw new DbopsError('E_INTERRUPTED', `${name} was stopped (interrupted)`)
+    if (result.exitCode !== 0) {
+      const lines = String(result.stderr).split('\n').filter((line) => line.trim() !== '')
+      const error = lines.find((line) => /error:|FATAL:|ERROR:/.test(line)) ?? lines.at(-1) ?? `exit code ${result.exitCode ?? result.signal}`
+      throw new DbopsError('E_PG_TOOL_FAILED', `${name} failed: ${error.replace(/^\S+: (error: )?/, '')}`, {
+        hint: `the full output of ${name} is in --json (details.stderr)`,
+        details: { tool: name, exitCode: result.exitCode ?? null, signal: result.signal ?? null, stderr: String(result.stderr).slice(-4000) },
+      })
+    }
+  } finally {
+    if (timer) clearInterval(timer)
+  }
+}

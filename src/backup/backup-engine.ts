@@ -1,0 +1,91 @@
+import type { Target } from '../targets/target.js'
+
+/** How an artifact is laid out: pg_dump's formats, or a SQLite database file. */
+export type BackupFormat = 'custom' | 'directory' | 'plain' | 'sqlite'
+
+export interface DumpProgress {
+  bytes: number
+  elapsedMs: number
+}
+
+export interface DumpRequest {
+  /** Where the artifact goes: a temporary name in the backup folder that does not exist yet. */
+  path: string
+  format: BackupFormat
+  jobs: number
+  signal?: AbortSignal
+  onProgress?: (progress: DumpProgress) => void
+}
+
+/** What the database looked like in the snapshot that was dumped. */
+export interface DatabaseFacts {
+  /** Newest applied version in the migration ledger; null without a ledger. */
+  migrationVersion: string | null
+  /** Exact row count of every table, keyed by its quoted name (`public."Order Items"`). */
+  rowCounts: Record<string, number>
+}
+
+export interface DumpOutcome extends DatabaseFacts {
+  serverVersion: string
+  /** Versions of the programs that wrote the artifact, e.g. `{ pg_dump: '15.20' }` or `{ sqlite: '3.50.4' }`. */
+  tools: Record<string, string>
+  /** Engine facts a restore needs (SQLite: the journal mode to put back). */
+  extra?: Record<string, unknown>
+  /** The artifact's sha256 when the engine computed it alongside its own checks (else the caller hashes it). */
+  sha256?: string
+}
+
+/** Where a restore goes. */
+export interface RestoreRequest {
+  artifactPath: string
+  format: BackupFormat
+  /** The pg_dump version that wrote the artifact, when known (pg_restore must be at least as new). */
+  tools: Record<string, string>
+  extra?: Record<string, unknown>
+  /** Drop the backup's objects before creating them again (PostgreSQL). */
+  clean: boolean
+  /** Restore even though the database holds objects, or (SQLite) another connection has it open. */
+  force: boolean
+  jobs: number
+  noOwner: boolean
+  signal?: AbortSignal
+}
+
+export interface RestoreOutcome {
+  /** The programs used, e.g. `pg_restore 15.20 -j 2`. */
+  method: string
+  analyzed: boolean
+}
+
+/** A throwaway database for `backup verify --restore`, dropped by `drop` whatever happened. */
+export interface ScratchDatabase {
+  /** Shown to the user (redacted). */
+  description: string
+  restore(request: Omit<RestoreRequest, 'clean' | 'force'>): Promise<RestoreOutcome>
+  facts(): Promise<DatabaseFacts>
+  drop(): Promise<void>
+}
+
+/**
+ * The engine side of backups: everything about pg_dump/pg_restore or SQLite's backup API. The backup capability
+ * (src/backup) does files, manifests, locks and retention, and reaches this only through `Backend.backupEngine()`.
+ */
+export interface BackupEngine {
+  readonly formats: readonly BackupFormat[]
+  readonly defaultFormat: BackupFormat
+  /** Artifact file (or folder) name suffix for a format, e.g. `.dump`. */
+  extension(format: BackupFormat): string
+  /**
+   * Fails before any work when the tools cannot do the job (no pg_dump, pg_dump older than the server), so a cron
+   * run reports the real cause instead of a half-written file.
+   */
+  preflight(target: Target, format: BackupFormat): Promise<void>
+  /** Writes a consistent copy to `request.path` (fsynced) and reports the facts of the same snapshot. */
+  dump(target: Target, request: DumpRequest): Promise<DumpOutcome>
+  /** Reads the whole artifact; throws when it cannot be read back. Returns what was checked. */
+  checkReadable(artifactPath: string, format: BackupFormat, tools: Record<string, string>): Promise<string>
+  /** Whether the database holds any user object (restore refuses a non-empty target without --clean/--force). */
+  isEmpty(target: Target): Promise<boolean>
+  restore(target: Target, request: RestoreRequest): Promise<RestoreOutcome>
+  scratch(target: Target): Promise<ScratchDatabase>
+}

@@ -1,0 +1,29 @@
+import { formatPrometheus, type MetricFamily } from '../output/prometheus.js'
+import { writeFileAtomic } from '../output/atomic-write.js'
+import { listBackups } from './manifest.js'
+
+/**
+ * node_exporter textfile-collector metrics of each target's newest complete backup, written atomically (the
+ * collector may read the file at any moment). A target without backups gets no samples, so "absent" alerts fire.
+ */
+export function writeBackupMetrics(path: string, targets: readonly { name: string; engine: string; backup: { dir: string } }[]): void {
+  const families: MetricFamily[] = [
+    { name: 'dbops_backup_last_success_timestamp_seconds', help: 'Unix time when the newest complete backup finished.', type: 'gauge', samples: [] },
+    { name: 'dbops_backup_duration_seconds', help: 'How long the newest complete backup took.', type: 'gauge', samples: [] },
+    { name: 'dbops_backup_size_bytes', help: 'Size of the newest complete backup.', type: 'gauge', samples: [] },
+    { name: 'dbops_backup_last_verified_timestamp_seconds', help: 'Unix time when the newest verified backup was last verified.', type: 'gauge', samples: [] },
+  ]
+  for (const target of targets) {
+    const backups = listBackups(target.backup.dir)
+    const newest = backups.at(-1)
+    const labels = { target: target.name, engine: target.engine }
+    if (newest) {
+      families[0]!.samples.push({ labels, value: Date.parse(newest.finishedAt) / 1000 })
+      families[1]!.samples.push({ labels, value: newest.durationMs / 1000 })
+      families[2]!.samples.push({ labels, value: newest.sizeBytes })
+    }
+    const verified = backups.filter((manifest) => manifest.verifiedAt !== null).at(-1)
+    if (verified) families[3]!.samples.push({ labels, value: Date.parse(verified.verifiedAt!) / 1000 })
+  }
+  writeFileAtomic(path, formatPrometheus(families))
+}

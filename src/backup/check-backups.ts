@@ -1,0 +1,95 @@
+import type { Target } from '../targets/target.js'
+import { worstSeverity, type Finding, type Severity } from '../findings.js'
+import { formatDuration } from '../config/duration.js'
+import { listBackups, type BackupManifest } from './manifest.js'
+
+export interface CheckBackupsOptions {
+  /** Older than this is critical. Default 26 hours (a nightly backup plus slack). */
+  maxAgeMs?: number
+  /** Smaller than this is a warning. */
+  minSizeBytes?: number
+  now?: Date
+}
+
+export interface CheckBackupsResult {
+  target: string
+  status: Severity
+  findings: Finding[]
+  newest: Pick<BackupManifest, 'id' | 'finishedAt' | 'sizeBytes' | 'verifiedAt' | 'format'> | null
+  ageSeconds: number | null
+}
+
+export const DEFAULT_MAX_AGE_MS = 26 * 3_600_000
+
+/**
+ * Freshness for monitoring (Barman's last_backup_maximum_age / minimum_size): critical when there is no backup or the
+ * newest complete one is older than `maxAgeMs`; a warning when it is smaller than `minSizeBytes` or less than half the
+ * size of the one before it (a dump that suddenly shrank usually lost data, not weight).
+ */
+export function checkBackups(target: Target | { name: string; backup: { dir: string } }, options: CheckBackupsOptions = {}): CheckBackupsResult {
+  const now = options.now ?? new Date()
+  const maxAgeMs = options.maxAgeMs ?? DEFAULT_MAX_AGE_MS
+  const backups = listBackups(target.backup.dir)
+  const newest = backups.at(-1)
+  const findings: Finding[] = []
+  const subject = target.name
+  if (!newest) {
+    findings.push({ check: 'backup_age', severity: 'critical', subject, message: `no complete backup in ${target.backup.dir}` })
+    return { target: target.name, status: 'critical', findings, newest: null, ageSeconds: null }
+  }
+  const ageMs = now.getTime() - new Date(newest.finishedAt).getTime()
+  const tooOld = ageMs > maxAgeMs
+  findings.push({
+    check: 'backup_age',
+    severity: tooOld ? 'critical' : 'ok',
+    subject,
+    message: `newest backup ${newest.id} is ${formatDuration(Math.max(1000, Math.round(ageMs / 1000) * 1000))} old${tooOld ? `, more than ${formatDuration(maxAgeMs)}` : ''}`,
+    values: { age_seconds: ageMs / 1000, max_age_seconds: maxAgeMs / 1000 },
+  })
+  if (options.minSizeBytes !== undefined) {
+    const small = newest.sizeBytes < options.minSizeBytes
+    findings.push({
+      check: 'backup_size',
+      severity: small ? 'warn' : 'ok',
+      subject,
+      message: `newest backup is ${formatBytes(newest.sizeBytes)}${small ? `, less than ${formatBytes(options.minSizeBytes)}` : ''}`,
+      values: { size_bytes: newest.sizeBytes, min_size_bytes: options.minSizeBytes },
+    })
+  }
+  const previous = backups.at(-2)
+  if (previous && previous.format === newest.format && newest.sizeBytes < previous.sizeBytes / 2) {
+    findings.push({
+      check: 'backup_shrink',
+      severity: 'warn',
+      subject,
+      message: `newest backup (${formatBytes(newest.sizeBytes)}) is less than half the size of the one before (${formatBytes(previous.sizeBytes)})`,
+      values: { size_bytes: newest.sizeBytes, previous_size_bytes: previous.sizeBytes },
+    })
+  }
+  return {
+    target: target.name,
+    status: worstSeverity(findings.map((finding) => finding.severity)),
+    findings,
+    newest: { id: newest.id, finishedAt: newest.finishedAt, sizeBytes: newest.sizeBytes, verifiedAt: newest.verifiedAt, format: newest.format },
+    ageSeconds: Math.round(ageMs / 1000),
+  }
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB']
+  let value = bytes
+  let unit = 0
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return `${unit === 0 ? value : value.toFixed(value >= 100 ? 0 : 1)} ${units[unit]}`
+}
+
+/** `1MB`, `500 KB`, `2GiB`, `1024`: binary multiples (1 KB = 1024 bytes), as df and most monitoring plugins count. */
+export function parseSize(text: string, flag: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$/i.exec(text)
+  if (!match) throw new Error(`${flag}: "${text}" is not a size (e.g. 1MB, 500KB, 2GB)`)
+  const power = ['', 'k', 'm', 'g', 't'].indexOf(match[2]!.toLowerCase())
+  return Math.round(Number(match[1]) * 1024 ** power)
+}

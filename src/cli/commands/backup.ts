@@ -1,0 +1,319 @@
+import type { Command } from 'commander'
+import type { GlobalOptions } from '../context.js'
+import type { Reporter } from '../../output/reporter.js'
+import type { BackupEvent, CreateBackupResult } from '../../backup/create-backup.js'
+import type { BackupManifest } from '../../backup/manifest.js'
+import type { VerifyBackupResult } from '../../backup/verify-backup.js'
+import type { PruneBackupsResult } from '../../backup/prune-backups.js'
+import type { CheckBackupsResult } from '../../backup/check-backups.js'
+import type { RestoreBackupResult } from '../../backup/restore-backup.js'
+import type { RetentionPolicy } from '../../backup/retention.js'
+import type { BackupFormat } from '../../backup/backup-engine.js'
+import { exitWith } from '../exit-codes.js'
+import { configFromGlobals, runTargetCommand } from '../context.js'
+import { selectTargets } from '../../config/resolve-config.js'
+import { parseDuration } from '../../config/duration.js'
+import { formatBytes } from '../../backup/check-backups.js'
+import { formatTable } from '../../output/table.js'
+import { UsageError } from '../../errors.js'
+
+interface CreateFlags {
+  format?: string
+  jobs?: string
+  label?: string
+  wait?: boolean
+  metricsFile?: string
+}
+
+interface PruneFlags {
+  keepLast?: string
+  keepHourly?: string
+  keepDaily?: string
+  keepWeekly?: string
+  keepMonthly?: string
+  keepYearly?: string
+  keepWithin?: string
+  dryRun?: boolean
+  wait?: boolean
+}
+
+export function registerBackupCommands(program: Command): void {
+  const backup = program.command('backup').description('backups that prove themselves: create, list, verify, prune, check')
+
+  backup
+    .command('create')
+    .description('back up the database (pg_dump / SQLite online backup) into backup.dir, manifest written last')
+    .option('--format <format>', 'PostgreSQL: custom (default), directory or plain')
+    .option('--jobs <n>', 'parallel pg_dump jobs (directory format)')
+    .option('--label <text>', 'a note stored in the manifest')
+    .option('--wait', 'wait for another dbops backing up the same target instead of exiting 1')
+    .option('--metrics-file <path>', 'write Prometheus textfile-collector metrics (atomically) after the run')
+    .action(exitWith(async (flags: CreateFlags, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>()
+      const metrics = metricsWriter(globals, flags.metricsFile)
+      return runTargetCommand<CreateBackupResult>(globals, {
+        command: 'backup create',
+        create: false,
+        async run(target, reporter, signal) {
+          const { createBackup } = await import('../../backup/create-backup.js')
+          try {
+            return await createBackup(target, {
+              ...(flags.format !== undefined && { format: parseFormat(flags.format) }),
+              ...(flags.jobs !== undefined && { jobs: positiveInteger('--jobs', flags.jobs) }),
+              ...(flags.label !== undefined && { label: flags.label }),
+              wait: flags.wait === true,
+              signal,
+              onEvent: (event) => reportBackupEvent(reporter, event),
+            })
+          } finally {
+            await metrics()
+          }
+        },
+        print: (result, reporter) => {
+          const { backup: manifest } = result
+          reporter.result(
+            reporter.color.green(`${result.target}: backup ${manifest.id} (${manifest.format}, ${formatBytes(manifest.sizeBytes)}, ${Object.keys(manifest.rowCounts).length} tables) in ${formatMs(manifest.durationMs)}`),
+          )
+        },
+      })
+    }))
+
+  backup
+    .command('list')
+    .description('complete backups of the target, oldest first')
+    .action(exitWith(async (_flags, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>()
+      return runTargetCommand<{ target: string; dir: string; backups: BackupManifest[] }>(globals, {
+        command: 'backup list',
+        create: false,
+        async run(target) {
+          const { listBackups } = await import('../../backup/manifest.js')
+          return { target: target.name, dir: target.backup.dir, backups: listBackups(target) }
+        },
+        print: (result, reporter) => {
+          if (result.backups.length === 0) {
+            reporter.result(`${result.target}: no backups in ${result.dir}`)
+            return
+          }
+          const rows = result.backups.map((manifest) => [
+            manifest.id,
+            manifest.finishedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
+            formatBytes(manifest.sizeBytes),
+            manifest.format,
+            manifest.migrationVersion ?? '-',
+            manifest.verifiedAt ? reporter.color.green(`${manifest.verifiedBy} ${manifest.verifiedAt.slice(0, 10)}`) : reporter.color.yellow('no'),
+            manifest.label ?? '',
+          ])
+          reporter.result(formatTable(['ID', 'FINISHED', 'SIZE', 'FORMAT', 'MIGRATION', 'VERIFIED', 'LABEL'], rows))
+        },
+      })
+    }))
+
+  backup
+    .command('verify')
+    .description('prove a backup: sha256 and a full read; --restore restores into a scratch database and compares')
+    .argument('[id]', 'the backup (default: the newest)')
+    .option('--latest', 'the newest backup')
+    .option('--restore', 'restore into a temporary database and compare row counts and the migration version')
+    .option('--jobs <n>', 'parallel pg_restore jobs for --restore')
+    .action(exitWith(async (id: string | undefined, flags: { latest?: boolean; restore?: boolean; jobs?: string }, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>()
+      return runTargetCommand<VerifyBackupResult>(globals, {
+        command: 'backup verify',
+        create: false,
+        async run(target, reporter, signal) {
+          const { verifyBackup } = await import('../../backup/verify-backup.js')
+          return verifyBackup(target, {
+            ...(id !== undefined && { id }),
+            latest: flags.latest === true,
+            restore: flags.restore === true,
+            ...(flags.jobs !== undefined && { jobs: positiveInteger('--jobs', flags.jobs) }),
+            signal,
+            // Steps spin on a terminal; in cron logs only the result (or the one error line) appears.
+            onEvent: (event) => reporter.begin(event.target, event.message),
+          })
+        },
+        print: (result, reporter) => {
+          reporter.result(reporter.color.green(`${result.target}: backup ${result.id} verified (${result.verifiedBy}): ${result.tables} tables, ${result.rows} rows`))
+          for (const check of result.checks) reporter.result(`  ${check}`)
+        },
+      })
+    }))
+
+  const keep = (flag: string, what: string) => [`${flag} <n>`, `keep the ${what} ("unlimited" for all)`] as const
+  backup
+    .command('prune')
+    .description("delete backups outside the retention policy (restic's forget rules; default policy: backup.retention)")
+    .option(...keep('--keep-last', 'n newest backups'))
+    .option(...keep('--keep-hourly', 'newest backup of each of the last n hours that have one'))
+    .option(...keep('--keep-daily', 'newest backup of each of the last n days that have one'))
+    .option(...keep('--keep-weekly', 'newest backup of each of the last n ISO weeks that have one'))
+    .option(...keep('--keep-monthly', 'newest backup of each of the last n months that have one'))
+    .option(...keep('--keep-yearly', 'newest backup of each of the last n years that have one'))
+    .option('--keep-within <duration>', 'keep every backup newer than the newest one minus this, e.g. 7d')
+    .option('--dry-run', 'print what would be kept (and why) and removed; delete nothing')
+    .option('--wait', 'wait for another dbops working on the backup folder instead of exiting 1')
+    .action(exitWith(async (flags: PruneFlags, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>()
+      return runTargetCommand<PruneBackupsResult>(globals, {
+        command: 'backup prune',
+        create: false,
+        async run(target, _reporter, signal) {
+          const { pruneBackups } = await import('../../backup/prune-backups.js')
+          const policy = policyFromFlags(flags)
+          return pruneBackups(target, { ...(policy && { policy }), dryRun: flags.dryRun === true, wait: flags.wait === true, signal })
+        },
+        print: (result, reporter) => {
+          const { color } = reporter
+          for (const entry of result.kept) reporter.result(`${color.green('keep')}    ${entry.id}  ${color.dim(entry.reasons.join(', '))}`)
+          for (const entry of result.removed) reporter.result(`${color.red(result.dryRun ? 'would remove' : 'remove')}  ${entry.id}`)
+          const verb = result.dryRun ? 'would remove' : 'removed'
+          reporter.result(`${result.target}: kept ${result.kept.length}, ${verb} ${result.removed.length} backup(s) (${formatBytes(result.freedBytes)})`)
+        },
+      })
+    }))
+
+  backup
+    .command('check')
+    .description('monitoring: exit 0 when the newest backup is fresh, 1 on a warning, 2 when too old or missing')
+    .option('--max-age <duration>', 'newest backup older than this is critical', '26h')
+    .option('--min-size <size>', 'newest backup smaller than this is a warning, e.g. 1MB')
+    .option('--metrics-file <path>', 'also write Prometheus textfile-collector metrics (atomically)')
+    .action(exitWith(async (flags: { maxAge: string; minSize?: string; metricsFile?: string }, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>()
+      const metrics = metricsWriter(globals, flags.metricsFile)
+      return runTargetCommand<CheckBackupsResult>(globals, {
+        command: 'backup check',
+        create: false,
+        async run(target) {
+          const { checkBackups, parseSize } = await import('../../backup/check-backups.js')
+          const maxAgeMs = usage(() => parseDuration(flags.maxAge, '--max-age'))
+          const minSizeBytes = flags.minSize === undefined ? undefined : usage(() => parseSize(flags.minSize!, '--min-size'))
+          await metrics()
+          return checkBackups(target, { maxAgeMs, ...(minSizeBytes !== undefined && { minSizeBytes }) })
+        },
+        print: (result, reporter) => {
+          const paint = { ok: reporter.color.green, warn: reporter.color.yellow, critical: reporter.color.red, unknown: reporter.color.yellow }
+          for (const finding of result.findings) reporter.result(`${paint[finding.severity](finding.severity.toUpperCase().padEnd(8))} ${result.target}: ${finding.message}`)
+        },
+        exitCode: (result) => (result.status === 'ok' ? 0 : result.status === 'critical' ? 2 : 1),
+      })
+    }))
+
+  program
+    .command('restore')
+    .description('restore a backup (id or path) into the target; refuses a non-empty database without --clean/--force')
+    .argument('<backup>', 'a backup id (see "dbops backup list") or the path of a backup or its manifest')
+    .option('--clean', "drop the backup's objects before restoring them (pg_restore --clean --if-exists)")
+    .option('--jobs <n>', 'parallel pg_restore jobs (custom and directory formats)')
+    .option('--force', 'restore into a protected target, over existing objects, or (SQLite) while the file is open elsewhere')
+    .option('--no-owner', 'do not restore ownership and privileges (for a server without the same roles)')
+    .action(exitWith(async (source: string, flags: { clean?: boolean; jobs?: string; force?: boolean; owner?: boolean }, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>()
+      return runTargetCommand<RestoreBackupResult>(globals, {
+        command: 'restore',
+        create: false,
+        async run(target, reporter, signal) {
+          const { restoreBackup } = await import('../../backup/restore-backup.js')
+          const config = await configFromGlobals(globals)
+          const searchDirs = Object.values(config.targets).map((entry) => entry.backup.dir)
+          return restoreBackup(target, source, {
+            clean: flags.clean === true,
+            force: flags.force === true,
+            noOwner: flags.owner === false,
+            ...(flags.jobs !== undefined && { jobs: positiveInteger('--jobs', flags.jobs) }),
+            searchDirs,
+            signal,
+            // Steps spin on a terminal; in cron logs only the result (or the one error line) appears.
+            onEvent: (event) => reporter.begin(event.target, event.message),
+          })
+        },
+        print: (result, reporter) =>
+          reporter.result(reporter.color.green(`${result.target}: restored ${result.id} (${result.tables} tables, migration ${result.migrationVersion ?? 'none'}) with ${result.method} in ${formatMs(result.durationMs)}${result.analyzed ? ', analyzed' : ''}`)),
+      })
+    }))
+}
+
+/** Writes the metrics of every selected target; one write at a time, so the last one sees every finished backup. */
+function metricsWriter(globals: GlobalOptions, path: string | undefined): () => Promise<void> {
+  let chain = Promise.resolve()
+  return () => {
+    if (path === undefined) return chain
+    chain = chain.then(async () => {
+      const { writeBackupMetrics } = await import('../../backup/backup-metrics.js')
+      const config = await configFromGlobals(globals)
+      const targets = selectTargets(config, { ...(globals.target !== undefined && { target: globals.target }), ...(globals.all !== undefined && { all: globals.all }) })
+      writeBackupMetrics(path, targets.map((target) => ({ name: target.name, engine: target.location.engine, backup: target.backup })))
+    })
+    return chain
+  }
+}
+
+function reportBackupEvent(reporter: Reporter, event: BackupEvent): void {
+  switch (event.type) {
+    case 'start':
+      reporter.begin(event.target, `backing up ${event.target} (${event.format}) as ${event.id} ...`)
+      if (!reporter.interactive) reporter.log(event.target, `backing up ${event.target} (${event.format}) as ${event.id} ...`)
+      break
+    case 'progress':
+      reporter.update(event.target, `backing up ${event.target}: ${formatBytes(event.bytes)} written, ${formatMs(event.elapsedMs)}`)
+      break
+    case 'done':
+      reporter.finish(event.target, `backup ${event.manifest.id} ... done: ${formatBytes(event.manifest.sizeBytes)} in ${formatMs(event.manifest.durationMs)}`)
+      break
+    case 'lock-wait':
+      reporter.log(event.target, `waiting for dbops pid ${event.holder.pid} ("${event.holder.command}", since ${event.holder.startedAt}) to finish`)
+      break
+    case 'cleaned':
+      reporter.log(event.target, `removed ${event.names.length} leftover(s) of an interrupted backup: ${event.names.join(', ')}`)
+      break
+  }
+}
+
+function policyFromFlags(flags: PruneFlags): RetentionPolicy | undefined {
+  const policy: RetentionPolicy = {}
+  const counts = [
+    ['keepLast', '--keep-last'],
+    ['keepHourly', '--keep-hourly'],
+    ['keepDaily', '--keep-daily'],
+    ['keepWeekly', '--keep-weekly'],
+    ['keepMonthly', '--keep-monthly'],
+    ['keepYearly', '--keep-yearly'],
+  ] as const
+  for (const [key, flag] of counts) {
+    const value = flags[key]
+    if (value === undefined) continue
+    if (value === 'unlimited') policy[key] = -1
+    else {
+      const number = Number(value)
+      if (!Number.isInteger(number) || number < 0) throw new UsageError(`${flag} takes a whole number or "unlimited", not "${value}"`)
+      policy[key] = number
+    }
+  }
+  if (flags.keepWithin !== undefined) policy.keepWithinMs = usage(() => parseDuration(flags.keepWithin!, '--keep-within'))
+  return Object.keys(policy).length > 0 ? policy : undefined
+}
+
+function parseFormat(value: string): BackupFormat {
+  if (value === 'custom' || value === 'directory' || value === 'plain' || value === 'sqlite') return value
+  throw new UsageError(`--format takes custom, directory or plain, not "${value}"`)
+}
+
+function positiveInteger(flag: string, value: string): number {
+  const number = Number(value)
+  if (!Number.isInteger(number) || number < 1) throw new UsageError(`${flag} takes a whole number of at least 1, not "${value}"`)
+  return number
+}
+
+function usage<T>(parse: () => T): T {
+  try {
+    return parse()
+  } catch (error) {
+    throw new UsageError((error as Error).message)
+  }
+}
+
+function formatMs(ms: number): string {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`
+}
+
