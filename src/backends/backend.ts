@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely'
 import type { SqlFragment, SqlQuery } from '../sql/query.js'
 import type { SqlStatement } from '../sql/split-statements.js'
+import type { Seeder } from '../seed/seeder.js'
 
 export type Engine = 'postgres' | 'sqlite'
 
@@ -109,6 +110,8 @@ export interface Backend {
   runStatement(statement: string): Promise<void>
   /** true when `error` says the table does not exist (the ledger before the first migration). */
   isMissingTable(error: unknown): boolean
+  /** Bulk loading for `dbops seed` (loaded on first use). */
+  seeder(): Promise<Seeder>
   close(): Promise<void>
 }
 

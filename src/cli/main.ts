@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander'
 import { VERSION } from '../version.js'
 import { registerMigrateCommands } from './commands/migrate.js'
 import { registerOtherCommands } from './commands/other.js'
+import { registerSeedCommands } from './commands/seed.js'
 import { EXIT } from './exit-codes.js'
 
 /**
@@ -29,6 +30,7 @@ export function buildProgram(usageErrors?: string[]): Command {
     })
     .exitOverride()
   registerMigrateCommands(program)
+  registerSeedCommands(program)
   registerOtherCommands(program)
   program.addHelpText(
     'after',

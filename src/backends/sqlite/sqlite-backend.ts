@@ -7,6 +7,7 @@ import { sql, type SqlQuery } from '../../sql/query.js'
 import { DbopsError } from '../../errors.js'
 import type { Backend, LedgerSql, LockOptions, OpenOptions, ServerInfo, TransactionalUnit, UnitOutcome } from '../backend.js'
 import { StatementFailure } from '../backend.js'
+import type { Seeder } from '../../seed/seeder.js'
 
 /**
  * The compiled addon, named directly: the CLI bundles better-sqlite3's JavaScript (its ~15 files cost ~8 ms to
@@ -68,6 +69,11 @@ export class SqliteBackend implements Backend {
     const { Kysely, SqliteDialect } = await import('kysely')
     this.#kysely ??= new Kysely({ dialect: new SqliteDialect({ database: async () => this.database }) })
     return this.#kysely
+  }
+
+  async seeder(): Promise<Seeder> {
+    const { SqliteSeeder } = await import('./sqlite-seed.js')
+    return new SqliteSeeder(this)
   }
 
   async query<Row>(query: SqlQuery): Promise<Row[]> {

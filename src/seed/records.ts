@@ -1,0 +1,295 @@
+import { createHash, type Hash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { StringDecoder } from 'node:string_decoder'
+import { CsvParser, CsvSyntaxError } from './csv-parser.js'
+import { LoadFailure, type DataFormat } from './seeder.js'
+
+/** Rows in file order; `lines[i]` is where `rows[i]` starts in the file (1-based physical line). */
+export interface RecordBatch {
+  rows: unknown[][]
+  lines: number[]
+}
+
+/**
+ * The records of a data file, streamed: `columns` come from the CSV header or the first JSON object's keys, values
+ * are aligned with them. CSV values are strings, or null for an empty unquoted field; JSON values are as parsed (a
+ * missing key is null). The file's sha256 is computed on the same pass and is ready once `batches` is done.
+ */
+export interface RecordSource {
+  columns: string[]
+  /** The line the column names are on (CSV header: 1, JSON: the first object's line). */
+  headerLine: number
+  batches(): AsyncGenerator<RecordBatch>
+  checksum(): string
+  close(): void
+}
+
+const CHUNK = 1 << 20
+
+export async function openRecords(path: string, format: DataFormat): Promise<RecordSource> {
+  const hash = createHash('sha256')
+  const stream = createReadStream(path, { highWaterMark: CHUNK })
+  const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>
+  const decoder = new StringDecoder('utf8')
+  let batch: RecordBatch = { rows: [], lines: [] }
+  let columns: string[] | undefined
+  let headerLine = 1
+  let done = false
+  let digest: string | undefined
+
+  const accept = (values: unknown[], line: number) => {
+    batch.rows.push(values)
+    batch.lines.push(line)
+  }
+  const parser = makeParser(format, {
+    header(names, line) {
+      columns = names
+      headerLine = line
+    },
+    row: accept,
+    columns: () => columns!,
+  })
+
+  const pull = async (): Promise<boolean> => {
+    const next = await chunks.next()
+    if (next.done) {
+      parser.push(decoder.end())
+      parser.end()
+      done = true
+      return false
+    }
+    hash.update(next.value)
+    parser.push(decoder.write(next.value))
+    return true
+  }
+
+  try {
+    while (columns === undefined && (await pull()));
+  } catch (error) {
+    stream.destroy()
+    throw error
+  }
+  if (columns === undefined) {
+    stream.destroy()
+    throw new LoadFailure(format === 'csv' ? 'the file is empty: the first line must name the columns' : 'the file holds no records', { line: 1 })
+  }
+  return {
+    columns,
+    headerLine,
+    async *batches() {
+      try {
+        for (;;) {
+          if (batch.rows.length > 0) {
+            const full = batch
+            batch = { rows: [], lines: [] }
+            yield full
+          }
+          if (done || !(await pull())) break
+        }
+        if (batch.rows.length > 0) yield batch
+      } finally {
+        stream.destroy()
+      }
+    },
+    checksum: () => (digest ??= checksumOfHash(hash)),
+    close: () => stream.destroy(),
+  }
+}
+
+export function checksumOfHash(hash: Hash): string {
+  return `sha256:${hash.digest('hex')}`
+}
+
+/** sha256 of a file, streamed (for seeds already applied: to know whether they changed before running anything). */
+export async function fileChecksum(path: string): Promise<string> {
+  const hash = createHash('sha256')
+  for await (const chunk of createReadStream(path, { highWaterMark: CHUNK })) hash.update(chunk as Buffer)
+  return checksumOfHash(hash)
+}
+
+interface Sink {
+  header(names: string[], line: number): void
+  row(values: unknown[], line: number): void
+  columns(): string[]
+}
+
+interface TextParser {
+  push(text: string): void
+  end(): void
+}
+
+function makeParser(format: DataFormat, sink: Sink): TextParser {
+  if (format === 'csv') return csvRecords(sink)
+  if (format === 'ndjson') return ndjsonRecords(sink)
+  return jsonArrayRecords(sink)
+}
+
+function csvRecords(sink: Sink): TextParser {
+  let width = -1
+  const parser = new CsvParser((fields, line) => {
+    if (width === -1) {
+      const names = fields.map((field) => (field ?? '').trim())
+      const empty = names.findIndex((name) => name === '')
+      if (empty !== -1) throw new LoadFailure(`column ${empty + 1} of the header has no name`, { line })
+      width = names.length
+      sink.header(names, line)
+      return
+    }
+    if (fields.length !== width) {
+      throw new LoadFailure(`${fields.length} field(s), but the header names ${width} column(s)`, { line })
+    }
+    sink.row(fields, line)
+  })
+  const guarded = (fn: () => void) => {
+    try {
+      fn()
+    } catch (error) {
+      if (error instanceof CsvSyntaxError) throw new LoadFailure(error.message, { line: error.line })
+      throw error
+    }
+  }
+  return { push: (text) => guarded(() => parser.push(text)), end: () => guarded(() => parser.end()) }
+}
+
+/** One JSON object per line; blank lines are skipped. */
+function ndjsonRecords(sink: Sink): TextParser {
+  let pending = ''
+  let line = 1
+  let columns: string[] | undefined
+  const take = (text: string, at: number) => {
+    if (text.trim() === '') return
+    let value: unknown
+    try {
+      value = JSON.parse(text)
+    } catch (error) {
+      throw new LoadFailure(`not valid JSON: ${(error as Error).message}`, { line: at })
+    }
+    columns = objectRow(value, at, undefined, columns, sink)
+  }
+  return {
+    push(text) {
+      let start = 0
+      let data = pending + text
+      for (let end = data.indexOf('\n'); end !== -1; end = data.indexOf('\n', start)) {
+        take(data.slice(start, end), line++)
+        start = end + 1
+      }
+      pending = data.slice(start)
+      data = ''
+    },
+    end() {
+      take(pending, line)
+      pending = ''
+    },
+  }
+}
+
+/**
+ * A JSON array of objects, split into elements by a small scanner (strings, escapes, nesting) and each element
+ * parsed with JSON.parse: the file is never held whole, and each element's line is known for messages.
+ */
+function jsonArrayRecords(sink: Sink): TextParser {
+  let state: 'before' | 'between' | 'element' | 'after' = 'before'
+  let depth = 0
+  let inString = false
+  let escaped = false
+  let element = ''
+  let elementLine = 0
+  let index = 0
+  let line = 1
+  let columns: string[] | undefined
+  let expectValue = true
+
+  const finish = () => {
+    let value: unknown
+    try {
+      value = JSON.parse(element)
+    } catch (error) {
+      throw new LoadFailure(`element ${index} is not valid JSON: ${(error as Error).message}`, { line: elementLine, element: index })
+    }
+    columns = objectRow(value, elementLine, index, columns, sink)
+    element = ''
+    index++
+    state = 'between'
+    expectValue = false
+  }
+
+  return {
+    push(text) {
+      let from = 0
+      for (let i = 0; i < text.length; i++) {
+        const c = text.charCodeAt(i)
+        if (c === 10) line++
+        if (state === 'element') {
+          if (inString) {
+            if (escaped) escaped = false
+            else if (c === 92) escaped = true
+            else if (c === 34) inString = false
+          } else if (c === 34) inString = true
+          else if (c === 123 || c === 91) depth++
+          else if (c === 125 || c === 93) {
+            if (--depth === 0) {
+              element += text.slice(from, i + 1)
+              finish()
+            }
+          }
+          continue
+        }
+        if (c === 32 || c === 10 || c === 13 || c === 9) continue
+        if (state === 'before') {
+          if (c === 0xfeff && line === 1) continue
+          if (c !== 91) throw new LoadFailure('a .json seed holds an array of objects ([{...}, ...]); use .ndjson for one object per line', { line })
+          state = 'between'
+          continue
+        }
+        if (state === 'after') throw new LoadFailure('unexpected text after the closing ]', { line })
+        if (c === 93) {
+          state = 'after'
+          continue
+        }
+        if (c === 44 && !expectValue) {
+          expectValue = true
+          continue
+        }
+        if (c !== 123 || !expectValue) {
+          throw new LoadFailure(`element ${index} is not an object (each element is one row: {"column": value, ...})`, { line, element: index })
+        }
+        state = 'element'
+        depth = 1
+        inString = false
+        escaped = false
+        elementLine = line
+        from = i
+      }
+      if (state === 'element') element += text.slice(from)
+    },
+    end() {
+      if (state === 'before') throw new LoadFailure('the file holds no JSON array', { line })
+      if (state !== 'after') throw new LoadFailure('the JSON array is not closed (missing ])', { line })
+    },
+  }
+}
+
+/** Aligns an object with the columns (the first object's keys). Returns the columns. */
+function objectRow(value: unknown, line: number, element: number | undefined, columns: string[] | undefined, sink: Sink): string[] {
+  const where = element === undefined ? { line } : { line, element }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new LoadFailure('each record must be a JSON object ({"column": value, ...})', where)
+  }
+  const record = value as Record<string, unknown>
+  if (columns === undefined) {
+    columns = Object.keys(record)
+    if (columns.length === 0) throw new LoadFailure('the first record has no keys: it names the columns', where)
+    sink.header(columns, line)
+  } else {
+    for (const key in record) {
+      if (!columns.includes(key)) {
+        throw new LoadFailure(`key "${key}" is not in the first record (the first record's keys name the columns: ${columns.join(', ')})`, { ...where, column: key })
+      }
+    }
+  }
+  const row = new Array<unknown>(columns.length)
+  for (let i = 0; i < columns.length; i++) row[i] = record[columns[i]!] ?? null
+  sink.row(row, line)
+  return columns
+}
