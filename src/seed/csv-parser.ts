@@ -89,6 +89,7 @@ export class CsvParser {
           let k = close + 1
           if (k === n) {
             if (!final) break
+            i = n
             complete = true
             break
           }

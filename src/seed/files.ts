@@ -112,7 +112,8 @@ export function selectSeeds(set: SeedSet, names: readonly string[]): SeedFile[] 
     const clean = wanted.replace(/\\/g, '/')
     const matches = set.seeds.filter((seed) => {
       const file = basename(seed.name)
-      return [seed.name, file, stripExtension(seed.name), stripExtension(file)].includes(clean)
+      const bare = stripExtension(file)
+      return [seed.name, file, stripExtension(seed.name), bare, bare.replace(/^\d+[_-]/, '')].includes(clean)
     })
     if (matches.length === 0) {
       const known = set.seeds.map((seed) => seed.name)

@@ -11,13 +11,13 @@ export interface RecordBatch {
 }
 
 /**
- * The records of a data file, streamed: `columns` come from the CSV header or the first JSON object's keys, values
- * are aligned with them. CSV values are strings, or null for an empty unquoted field; JSON values are as parsed (a
+ * The records of a data file, streamed: `columns` come from the CSV header or the keys of the JSON records (all of
+ * them, read in a first pass), values are aligned with them. CSV values are strings, or null for an empty unquoted field; JSON values are as parsed (a
  * missing key is null). The file's sha256 is computed on the same pass and is ready once `batches` is done.
  */
 export interface RecordSource {
   columns: string[]
-  /** The line the column names are on (CSV header: 1, JSON: the first object's line). */
+  /** The line the column names are on (CSV: the header's, JSON: the first record's). */
   headerLine: number
   batches(): AsyncGenerator<RecordBatch>
   checksum(): string
@@ -27,6 +27,8 @@ export interface RecordSource {
 const CHUNK = 1 << 20
 
 export async function openRecords(path: string, format: DataFormat): Promise<RecordSource> {
+  // JSON records may differ in their keys: the columns are the union, in order of first appearance, read first.
+  const keys = format === 'csv' ? undefined : await jsonKeys(path, format)
   const hash = createHash('sha256')
   const stream = createReadStream(path, { highWaterMark: CHUNK })
   const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>
@@ -47,7 +49,7 @@ export async function openRecords(path: string, format: DataFormat): Promise<Rec
       headerLine = line
     },
     row: accept,
-    columns: () => columns!,
+    keys,
   })
 
   const pull = async (): Promise<boolean> => {
@@ -110,7 +112,19 @@ export async function fileChecksum(path: string): Promise<string> {
 interface Sink {
   header(names: string[], line: number): void
   row(values: unknown[], line: number): void
-  columns(): string[]
+  /** JSON: every key of every record, known before the records are read. */
+  keys?: string[] | undefined
+}
+
+/** The keys of all records of a JSON or NDJSON file, in order of first appearance (one streamed pass). */
+async function jsonKeys(path: string, format: DataFormat): Promise<string[]> {
+  const keys = new Set<string>()
+  const parser = makeParser(format, { header() {}, row() {}, keys: undefined }, keys)
+  const decoder = new StringDecoder('utf8')
+  for await (const chunk of createReadStream(path, { highWaterMark: CHUNK })) parser.push(decoder.write(chunk as Buffer))
+  parser.push(decoder.end())
+  parser.end()
+  return [...keys]
 }
 
 interface TextParser {
@@ -118,10 +132,10 @@ interface TextParser {
   end(): void
 }
 
-function makeParser(format: DataFormat, sink: Sink): TextParser {
+function makeParser(format: DataFormat, sink: Sink, collect?: Set<string>): TextParser {
   if (format === 'csv') return csvRecords(sink)
-  if (format === 'ndjson') return ndjsonRecords(sink)
-  return jsonArrayRecords(sink)
+  if (format === 'ndjson') return ndjsonRecords(sink, collect)
+  return jsonArrayRecords(sink, collect)
 }
 
 function csvRecords(sink: Sink): TextParser {
@@ -152,7 +166,7 @@ function csvRecords(sink: Sink): TextParser {
 }
 
 /** One JSON object per line; blank lines are skipped. */
-function ndjsonRecords(sink: Sink): TextParser {
+function ndjsonRecords(sink: Sink, collect?: Set<string>): TextParser {
   let pending = ''
   let line = 1
   let columns: string[] | undefined
@@ -164,7 +178,7 @@ function ndjsonRecords(sink: Sink): TextParser {
     } catch (error) {
       throw new LoadFailure(`not valid JSON: ${(error as Error).message}`, { line: at })
     }
-    columns = objectRow(value, at, undefined, columns, sink)
+    columns = objectRow(value, at, undefined, columns, sink, collect)
   }
   return {
     push(text) {
@@ -188,7 +202,7 @@ function ndjsonRecords(sink: Sink): TextParser {
  * A JSON array of objects, split into elements by a small scanner (strings, escapes, nesting) and each element
  * parsed with JSON.parse: the file is never held whole, and each element's line is known for messages.
  */
-function jsonArrayRecords(sink: Sink): TextParser {
+function jsonArrayRecords(sink: Sink, collect?: Set<string>): TextParser {
   let state: 'before' | 'between' | 'element' | 'after' = 'before'
   let depth = 0
   let inString = false
@@ -207,7 +221,7 @@ function jsonArrayRecords(sink: Sink): TextParser {
     } catch (error) {
       throw new LoadFailure(`element ${index} is not valid JSON: ${(error as Error).message}`, { line: elementLine, element: index })
     }
-    columns = objectRow(value, elementLine, index, columns, sink)
+    columns = objectRow(value, elementLine, index, columns, sink, collect)
     element = ''
     index++
     state = 'between'
@@ -270,23 +284,21 @@ function jsonArrayRecords(sink: Sink): TextParser {
   }
 }
 
-/** Aligns an object with the columns (the first object's keys). Returns the columns. */
-function objectRow(value: unknown, line: number, element: number | undefined, columns: string[] | undefined, sink: Sink): string[] {
+/** Aligns an object with the columns (all keys of the file; a missing key is null). Returns the columns. */
+function objectRow(value: unknown, line: number, element: number | undefined, columns: string[] | undefined, sink: Sink, collect?: Set<string>): string[] | undefined {
   const where = element === undefined ? { line } : { line, element }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new LoadFailure('each record must be a JSON object ({"column": value, ...})', where)
   }
   const record = value as Record<string, unknown>
+  if (collect) {
+    for (const key in record) collect.add(key)
+    return undefined
+  }
   if (columns === undefined) {
-    columns = Object.keys(record)
-    if (columns.length === 0) throw new LoadFailure('the first record has no keys: it names the columns', where)
+    columns = sink.keys ?? []
+    if (columns.length === 0) throw new LoadFailure('the records have no keys: keys name the columns', where)
     sink.header(columns, line)
-  } else {
-    for (const key in record) {
-      if (!columns.includes(key)) {
-        throw new LoadFailure(`key "${key}" is not in the first record (the first record's keys name the columns: ${columns.join(', ')})`, { ...where, column: key })
-      }
-    }
   }
   const row = new Array<unknown>(columns.length)
   for (let i = 0; i < columns.length; i++) row[i] = record[columns[i]!] ?? null

@@ -253,13 +253,16 @@ async function readCsvHeader(path: string): Promise<{ names: string[]; line: num
   return header
 }
 
-/** The physical line of CSV record `recordNumber` (1-based, the header being record 1), found by reading again. */
-async function csvRecordLine(path: string, recordNumber: number): Promise<{ line?: number }> {
+/**
+ * COPY counts physical lines, and a record with quoted newlines is reported at the line its error was read on: the
+ * file's line is the start of the record that spans `copyLine`, found by reading the file again.
+ */
+async function csvRecordLine(path: string, copyLine: number): Promise<{ line?: number }> {
   let found: number | undefined
-  const parser = new CsvParser((_fields, line, index) => {
-    if (index + 1 < recordNumber) return false
+  const parser = new CsvParser((_fields, line) => {
+    if (line > copyLine) return true
     found = line
-    return true
+    return false
   })
   const stream = createReadStream(path, { encoding: 'utf8', highWaterMark: CHUNK })
   try {
@@ -267,12 +270,15 @@ async function csvRecordLine(path: string, recordNumber: number): Promise<{ line
       parser.push(text as string)
       if (parser.stopped) break
     }
-  } catch {
-    // Malformed further on: report what COPY said.
+    if (!parser.stopped) parser.end()
+  } catch (error) {
+    // Malformed: the record that does not parse is the one COPY stopped at, if it starts before that line.
+    const line = (error as { line?: number }).line
+    if (line !== undefined && line <= copyLine) found = line
   } finally {
     stream.destroy()
   }
-  return found === undefined ? {} : { line: found }
+  return { line: found ?? copyLine }
 }
 
 /** A function from a JSON value (not null) to COPY text format for `column`. */
