@@ -98,13 +98,13 @@ export interface SeedRunResult {
  * stops the run, and names the file and line; the files before it stay committed.
  */
 export async function seedRun(target: Target, options: SeedRunOptions = {}): Promise<SeedRunResult> {
+  const set = loadSet(target, options)
+  const selected = selectSeeds(set, options.names ?? [])
   if (target.protected && !options.allowProtected) {
     throw new DbopsError('E_PROTECTED', `target "${target.name}" (${target.redactedUrl}) is protected: seeding it is refused`, {
       hint: 'seeds are for development and test databases; pass --allow-protected if you really mean to seed this one',
     })
   }
-  const set = loadSet(target, options)
-  const selected = selectSeeds(set, options.names ?? [])
   const ledger = seedLedger(target)
   const seeder = await target.backend.seeder()
   const run = async (): Promise<SeedRunResult> => {
@@ -129,7 +129,7 @@ export async function seedRun(target: Target, options: SeedRunOptions = {}): Pro
     }
     let setup = rows === undefined ? await ledger.creationStatements() : []
     if (resetTables.length > 0) {
-      const forget = rows === undefined ? [] : plan.filter((step) => step.seed.kind === 'data').map((step) => ledger.deleteQuery(step.seed.name))
+      const forget = rows === undefined ? [] : plan.map((step) => ledger.deleteQuery(step.seed.name))
       await seeder.reset(resetTables, forget, [])
       options.onEvent?.({ type: 'reset', target: target.name, tables: result.reset })
     }
