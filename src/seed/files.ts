@@ -162,6 +162,17 @@ function isDirectory(path: string): boolean {
   }
 }
 
+/** A file, or a symbolic link to one (large fixtures are often linked in from elsewhere). */
+function isFileEntry(dir: string, sub: string, entry: import('node:fs').Dirent): boolean {
+  if (entry.isFile()) return true
+  if (!entry.isSymbolicLink()) return false
+  try {
+    return statSync(join(dir, sub, entry.name)).isFile()
+  } catch {
+    return false
+  }
+}
+
 /** Files (not folders) directly in `dir/sub`, as paths relative to `dir`. */
 function listFiles(dir: string, sub: string): string[] {
   let entries: import('node:fs').Dirent[]
@@ -170,7 +181,7 @@ function listFiles(dir: string, sub: string): string[] {
   } catch (error) {
     throw new DbopsError('E_SEEDS_DIR', `cannot read the seeds folder ${join(dir, sub)}: ${(error as Error).message}`)
   }
-  return entries.filter((entry) => entry.isFile()).map((entry) => (sub ? `${sub}/${entry.name}` : entry.name))
+  return entries.filter((entry) => isFileEntry(dir, sub, entry)).map((entry) => (sub ? `${sub}/${entry.name}` : entry.name))
 }
 
 /** `*` and `?` match within a path segment, `**` across segments. */
@@ -207,7 +218,7 @@ function walk(dir: string, sub: string): string[] {
   for (const entry of entries) {
     const path = sub ? `${sub}/${entry.name}` : entry.name
     if (entry.isDirectory() && !entry.name.startsWith('.') && entry.name !== 'node_modules') out.push(...walk(dir, path))
-    else if (entry.isFile()) out.push(path)
+    else if (isFileEntry(dir, sub, entry)) out.push(path)
   }
   return out
 }

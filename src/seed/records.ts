@@ -4,27 +4,27 @@ import { StringDecoder } from 'node:string_decoder'
 import { CsvParser, CsvSyntaxError } from './csv-parser.js'
 import { LoadFailure, type DataFormat } from './seeder.js'
 
-/** Rows in file order; `lines[i]` is where `rows[i]` starts in the file (1-based physical line). */
-export interface RecordBatch {
-  rows: unknown[][]
-  lines: number[]
-}
-
 /**
  * The records of a data file, streamed: `columns` come from the CSV header or the keys of the JSON records (all of
- * them, read in a first pass), values are aligned with them. CSV values are strings, or null for an empty unquoted field; JSON values are as parsed (a
- * missing key is null). The file's sha256 is computed on the same pass and is ready once `batches` is done.
+ * them, read in a first pass), values are aligned with them. CSV values are strings, or null for an empty unquoted
+ * field; JSON values are as parsed (a missing key is null). The file's sha256 is computed on the same pass and is
+ * ready once `pump` is done.
  */
 export interface RecordSource {
   columns: string[]
   /** The line the column names are on (CSV: the header's, JSON: the first record's). */
   headerLine: number
-  batches(): AsyncGenerator<RecordBatch>
+  /**
+   * Reads the rest of the file, calling `row` for every record with the line it starts on. `values` is reused for
+   * the next record (no allocation per row: a bulk load is dominated by the garbage collector otherwise): copy what
+   * you keep. `between` runs after each chunk of the file, for backpressure.
+   */
+  pump(row: (values: readonly unknown[], line: number) => void, between?: () => Promise<void> | void): Promise<void>
   checksum(): string
   close(): void
 }
 
-const CHUNK = 1 << 20
+const CHUNK = 1 << 18
 
 export async function openRecords(path: string, format: DataFormat): Promise<RecordSource> {
   // JSON records may differ in their keys: the columns are the union, in order of first appearance, read first.
@@ -33,31 +33,32 @@ export async function openRecords(path: string, format: DataFormat): Promise<Rec
   const stream = createReadStream(path, { highWaterMark: CHUNK })
   const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>
   const decoder = new StringDecoder('utf8')
-  let batch: RecordBatch = { rows: [], lines: [] }
   let columns: string[] | undefined
   let headerLine = 1
   let done = false
   let digest: string | undefined
+  let onRow: ((values: readonly unknown[], line: number) => void) | undefined
+  // Records read along with the header, before anyone asked for them.
+  const early: [unknown[], number][] = []
 
-  const accept = (values: unknown[], line: number) => {
-    batch.rows.push(values)
-    batch.lines.push(line)
-  }
   const parser = makeParser(format, {
     header(names, line) {
       columns = names
       headerLine = line
     },
-    row: accept,
+    row(values, line) {
+      if (onRow) onRow(values, line)
+      else early.push([[...values], line])
+    },
     keys,
   })
 
   const pull = async (): Promise<boolean> => {
     const next = await chunks.next()
     if (next.done) {
+      done = true
       parser.push(decoder.end())
       parser.end()
-      done = true
       return false
     }
     hash.update(next.value)
@@ -78,17 +79,13 @@ export async function openRecords(path: string, format: DataFormat): Promise<Rec
   return {
     columns,
     headerLine,
-    async *batches() {
+    async pump(row, between) {
       try {
-        for (;;) {
-          if (batch.rows.length > 0) {
-            const full = batch
-            batch = { rows: [], lines: [] }
-            yield full
-          }
-          if (done || !(await pull())) break
-        }
-        if (batch.rows.length > 0) yield batch
+        for (const [values, line] of early) row(values, line)
+        early.length = 0
+        onRow = row
+        while (!done && (await pull())) if (between) await between()
+        if (between) await between()
       } finally {
         stream.destroy()
       }
@@ -111,9 +108,11 @@ export async function fileChecksum(path: string): Promise<string> {
 
 interface Sink {
   header(names: string[], line: number): void
-  row(values: unknown[], line: number): void
+  row(values: readonly unknown[], line: number): void
   /** JSON: every key of every record, known before the records are read. */
   keys?: string[] | undefined
+  /** The row array handed to `row` each time. */
+  reuse?: unknown[]
 }
 
 /** The keys of all records of a JSON or NDJSON file, in order of first appearance (one streamed pass). */
@@ -300,7 +299,7 @@ function objectRow(value: unknown, line: number, element: number | undefined, co
     if (columns.length === 0) throw new LoadFailure('the records have no keys: keys name the columns', where)
     sink.header(columns, line)
   }
-  const row = new Array<unknown>(columns.length)
+  const row = (sink.reuse ??= new Array<unknown>(columns.length))
   for (let i = 0; i < columns.length; i++) row[i] = record[columns[i]!] ?? null
   sink.row(row, line)
   return columns

@@ -133,21 +133,20 @@ export class PostgresSeeder implements Seeder {
     let lines = new Int32Array(1024)
     let count = 0
     const json = job.format === 'json'
+    const width = columns.length
     try {
       let buffer = ''
-      for await (const batch of source.batches()) {
-        for (let r = 0; r < batch.rows.length; r++) {
-          const row = batch.rows[r]!
-          const line = batch.lines[r]!
+      await source.pump(
+        (values, line) => {
           if (count === lines.length) {
             const grown = new Int32Array(lines.length * 2)
             grown.set(lines)
             lines = grown
           }
           lines[count] = line
-          for (let c = 0; c < row.length; c++) {
+          for (let c = 0; c < width; c++) {
             if (c > 0) buffer += '\t'
-            const value = row[c]
+            const value = values[c]
             if (value === null || value === undefined) {
               buffer += '\\N'
               continue
@@ -160,14 +159,15 @@ export class PostgresSeeder implements Seeder {
           }
           buffer += '\n'
           count++
-          if (buffer.length > FLUSH) {
-            if (finished.failure()) throw finished.failure()
-            const ok = copy.write(buffer)
-            buffer = ''
-            if (!ok) await once(copy, 'drain')
-          }
-        }
-      }
+        },
+        async () => {
+          if (finished.failure()) throw finished.failure()
+          if (buffer.length === 0) return
+          const ok = copy.write(buffer)
+          buffer = ''
+          if (!ok) await once(copy, 'drain')
+        },
+      )
       if (buffer.length > 0) copy.write(buffer)
       copy.end()
       await finished

@@ -76,30 +76,24 @@ export class SqliteSeeder implements Seeder {
         }
         rows += count
       }
-      for await (const batch of source.batches()) {
-        const lines = batch.lines
-        const data = batch.rows
+      await source.pump((values, at) => {
+        line = at
+        const offset = filled * width
         try {
-          for (let r = 0; r < data.length; r++) {
-            const row = data[r]!
-            line = lines[r]!
-            const offset = filled * width
-            for (column = 0; column < width; column++) {
-              const value = row[column]
-              const convert = converters[column]!
-              args[offset + column] = value === null || value === undefined ? null : convert === null ? (value as Bindable) : convert(value)
-            }
-            pendingLines[filled++] = line
-            if (filled === perStatement) {
-              flush(multi, filled)
-              filled = 0
-            }
+          for (column = 0; column < width; column++) {
+            const value = values[column]
+            const convert = converters[column]!
+            args[offset + column] = value === null || value === undefined ? null : convert === null ? (value as Bindable) : convert(value)
           }
         } catch (error) {
-          if (error instanceof LoadFailure) throw error
           throw new LoadFailure((error as Error).message, { line, column: columns[column]!.name, ...(job.format === 'json' && { element: rows + filled }) })
         }
-      }
+        pendingLines[filled++] = line
+        if (filled === perStatement) {
+          flush(multi, filled)
+          filled = 0
+        }
+      })
       if (filled > 0) flush(filled === 1 ? single : db.prepare(into + new Array(filled).fill(tuple).join(', ')), filled)
       const write = job.ledgerWrite({ checksum: source.checksum(), rows, executionMs: performance.now() - started })
       db.prepare(write.sql).run(...write.parameters)
@@ -214,6 +208,9 @@ function converter(column: ColumnInfo, fromCsv: boolean): Converter {
     case 'real':
       return (value) => {
         if (typeof value === 'string') {
+          // Bound as a number: no UTF-8 copy, no text-to-integer conversion inside SQLite.
+          const integer = column.kind === 'integer' ? smallInteger(value) : undefined
+          if (integer !== undefined) return integer
           if (isNumeric(value)) return value
           throw new Error(`${JSON.stringify(value)} is not a number, and column ${where} takes numbers`)
         }
@@ -242,6 +239,21 @@ function converter(column: ColumnInfo, fromCsv: boolean): Converter {
 function booleanWord(value: string): 0 | 1 | undefined {
   const word = value.trim().toLowerCase()
   return TRUE_WORDS.has(word) ? 1 : FALSE_WORDS.has(word) ? 0 : undefined
+}
+
+/** The value of a plain decimal integer of up to 15 digits (exact as a double), else undefined. */
+function smallInteger(value: string): number | undefined {
+  const n = value.length
+  const negative = value.charCodeAt(0) === 45
+  let i = negative ? 1 : 0
+  if (i === n || n - i > 15) return undefined
+  let result = 0
+  for (; i < n; i++) {
+    const digit = value.charCodeAt(i) - 48
+    if (digit < 0 || digit > 9) return undefined
+    result = result * 10 + digit
+  }
+  return negative ? -result : result
 }
 
 const NUMBER = /^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$/

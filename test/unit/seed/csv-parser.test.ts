@@ -4,7 +4,7 @@ import { CsvParser, CsvSyntaxError, type CsvFields } from '../../../src/seed/csv
 function parse(text: string, chunkSize = text.length || 1): { fields: CsvFields; line: number }[] {
   const out: { fields: CsvFields; line: number }[] = []
   const parser = new CsvParser((fields, line) => {
-    out.push({ fields, line })
+    out.push({ fields: [...fields], line })
   })
   for (let i = 0; i < text.length; i += chunkSize) parser.push(text.slice(i, i + chunkSize))
   parser.end()
