@@ -130,7 +130,13 @@ export async function seedRun(target: Target, options: SeedRunOptions = {}): Pro
     let setup = rows === undefined ? await ledger.creationStatements() : []
     if (resetTables.length > 0) {
       const forget = rows === undefined ? [] : plan.map((step) => ledger.deleteQuery(step.seed.name))
-      await seeder.reset(resetTables, forget, [])
+      await seeder.reset(resetTables, forget, []).catch((error: unknown) => {
+        if (error instanceof DbopsError) throw error
+        throw new DbopsError('E_RESET_FAILED', `--reset could not empty ${result.reset.join(', ')}: ${(error as Error)?.message ?? String(error)}; nothing was emptied`, {
+          hint: 'nothing was loaded either: fix the cause (permissions, a lock held by another session) and run again',
+          cause: error,
+        })
+      })
       options.onEvent?.({ type: 'reset', target: target.name, tables: result.reset })
     }
     for (const step of plan) {
@@ -401,11 +407,12 @@ function committedSoFar(result: SeedRunResult): string {
 
 function seedFailure(seed: SeedFile, error: unknown, result: SeedRunResult): unknown {
   if (error instanceof DbopsError) return error
-  if (!(error instanceof LoadFailure)) return error
-  const where = describeLocation(seed, error.location)
-  return new DbopsError('E_SEED_FAILED', `seed ${where}: ${error.message}`, {
+  // Anything else the database said (permissions, a lock, a trigger) is still this file's failure.
+  const failure = error instanceof LoadFailure ? error : new LoadFailure((error as Error)?.message ?? String(error), {}, (error as { code?: string })?.code, { cause: error })
+  const where = describeLocation(seed, failure.location)
+  return new DbopsError('E_SEED_FAILED', `seed ${where}: ${failure.message}`, {
     hint: `nothing of ${seed.name} was loaded (rolled back)${committedSoFar(result)}. Fix the file and run "dbops seed run" again`,
-    details: { seed: seed.name, file: seed.display, ...error.location, sqlstate: error.sqlstate },
+    details: { seed: seed.name, file: seed.display, ...failure.location, sqlstate: failure.sqlstate },
     cause: error,
   })
 }
