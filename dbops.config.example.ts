@@ -10,6 +10,12 @@ export default defineConfig({
     lockTimeout: '5s', // PostgreSQL lock_timeout for each migration (per file: -- migrate:up lock_timeout:30s)
     lockWaitTimeout: '60s', // how long to wait while another dbops holds the migration lock (--lock-timeout)
   },
+  // Seeds (dbops seed run): fixtures/ by default; environments pick folders or files for --env.
+  seeds: {
+    dir: 'fixtures',
+    environments: { dev: ['.', 'dev'], demo: ['*.csv', 'demo'] },
+    tables: { '05_people.csv': 'users' }, // a data file whose name is not its table's
+  },
   targets: {
     app: {
       // ${VAR} and ${VAR:-default} are read from the environment; keep passwords out of this file.

@@ -63,7 +63,7 @@ export function readSeeds(seeds: ResolvedSeeds, env?: string, cwd: string = proc
       )
     }
     for (const entry of entries) {
-      const clean = entry.replace(/\\/g, '/').replace(/^\.\//, '').replace(/\/+$/, '')
+      const clean = entry.replace(/\\/g, '/').replace(/^\.\//, '').replace(/\/+$/, '').replace(/^\.$/, '')
       const matched = isDirectory(join(dir, clean)) ? listFiles(dir, clean) : matchGlob(dir, clean)
       if (matched.length === 0) {
         throw new ConfigError([`seeds.environments.${env}: "${entry}" matches no folder or file in ${display('.')}`], {

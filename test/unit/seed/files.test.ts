@@ -37,6 +37,7 @@ describe('seed files', () => {
   })
 
   it('selects environment folders and globs, ordered by prefix across folders', () => {
+    expect(readSeeds(seeds({ top: ['.'] }), 'top', dir).seeds.map((seed) => seed.name)).toEqual(['1_roles.sql', '2_users.csv', '10_posts.json', 'audit.events.ndjson'])
     const set = readSeeds(seeds({ dev: ['dev', '1_roles.sql'], big: ['big/*.csv', '2_users.csv'] }), 'dev', dir)
     expect(set.seeds.map((seed) => seed.name)).toEqual(['1_roles.sql', 'dev/05_demo.csv', 'dev/extra.sql'])
     expect(readSeeds(seeds({ big: ['big/*.csv', '2_users.csv'] }), 'big', dir).seeds.map((seed) => seed.name)).toEqual(['big/1_a.csv', 'big/2_b.csv', '2_users.csv'])
