@@ -10,7 +10,8 @@ import { LoadFailure, matchColumns, type ColumnInfo, type ColumnKind, type DataL
 import { isConnectionLoss, sqlstateOf } from './postgres-errors.js'
 import type { PostgresBackend } from './postgres-backend.js'
 
-const CHUNK = 1 << 20
+/** Read size: above 64 KiB every chunk is a fresh mmap (page faults per 4 KiB), see records.ts. */
+const CHUNK = 1 << 16
 const FLUSH = 1 << 18
 
 /**
