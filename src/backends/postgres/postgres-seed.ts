@@ -10,8 +10,12 @@ import { LoadFailure, matchColumns, type ColumnInfo, type ColumnKind, type DataL
 import { isConnectionLoss, sqlstateOf } from './postgres-errors.js'
 import type { PostgresBackend } from './postgres-backend.js'
 
-/** Read size: above 64 KiB every chunk is a fresh mmap (page faults per 4 KiB), see records.ts. */
-const CHUNK = 1 << 16
+/**
+ * Read size of a CSV file streamed to COPY: large writes keep the server's COPY fed with fewer round trips through the
+ * event loop (1 MiB measured faster than 64 KiB); nothing is parsed here, so the page-fault cost records.ts avoids
+ * with small chunks does not dominate.
+ */
+const CHUNK = 1 << 20
 const FLUSH = 1 << 18
 
 /**
