@@ -130,7 +130,7 @@ export async function seedRun(target: Target, options: SeedRunOptions = {}): Pro
     let setup = rows === undefined ? await ledger.creationStatements() : []
     if (resetTables.length > 0) {
       const forget = rows === undefined ? [] : plan.map((step) => ledger.deleteQuery(step.seed.name))
-      await seeder.reset(resetTables, forget, []).catch((error: unknown) => {
+      await seeder.reset(resetTables, forget, target.migrations.lockTimeoutMs).catch((error: unknown) => {
         if (error instanceof DbopsError) throw error
         throw new DbopsError('E_RESET_FAILED', `--reset could not empty ${result.reset.join(', ')}: ${(error as Error)?.message ?? String(error)}; nothing was emptied`, {
           hint: 'nothing was loaded either: fix the cause (permissions, a lock held by another session) and run again',
@@ -305,6 +305,7 @@ async function runOne(
         format: seed.format!,
         table: table!,
         setup,
+        lockTimeoutMs: target.migrations.lockTimeoutMs,
         guard: ledger.recordedQuery(seed.name, step.checksum),
         ledgerWrite: ({ checksum, rows, executionMs }) => ledger.writeQuery({ name: seed.name, checksum, rows, executionMs }),
       },

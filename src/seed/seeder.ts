@@ -49,6 +49,8 @@ export interface DataLoad {
   table: TableInfo
   /** Statements run first inside the transaction (the ledger's creation on a first run). */
   setup: readonly string[]
+  /** PostgreSQL lock_timeout for the load (migrations.lockTimeout): a seed must not queue behind a long query forever. */
+  lockTimeoutMs: number
   /** SQLite: a query that returns a row when a concurrent run recorded this seed meanwhile (PostgreSQL holds a lock). */
   guard: SqlQuery
   /** The ledger write, committed with the data; gets the file's checksum, computed while it streams. */
@@ -88,7 +90,7 @@ export interface Seeder {
    * Empties `tables` (foreign-key-safe, identities restarted) and runs `after` (ledger cleanup) in one transaction.
    * Refuses when a table outside the set references one of them: emptying it would need CASCADE.
    */
-  reset(tables: readonly TableInfo[], after: readonly SqlQuery[], setup: readonly string[]): Promise<void>
+  reset(tables: readonly TableInfo[], after: readonly SqlQuery[], lockTimeoutMs: number): Promise<void>
 }
 
 /** Whether a string is a key of the table's column list; case-insensitive when unambiguous. */

@@ -1,7 +1,8 @@
 // dbops seed through the built CLI: the README quick start on SQLite, exit codes and one-line errors for bad
 // input, --json documents, and a bad value on PostgreSQL leaving the database as it was.
-import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
+import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
 import { REPO_ROOT, pgQuery, runCli, tempDir, usePgDatabase, type CliResult } from '../helpers/databases.js'
 
@@ -15,6 +16,16 @@ function exampleProject(config?: unknown): string {
 
 const env = { DATABASE_URL: undefined }
 
+async function countUsers(engine: 'sqlite' | 'postgres', url: string): Promise<number> {
+  if (engine === 'postgres') return (await pgQuery(url, 'SELECT count(*)::int AS n FROM users'))[0]!.n
+  const database = new Database(url.slice('sqlite:'.length))
+  try {
+    return (database.prepare('SELECT count(*) AS n FROM users').get() as { n: number }).n
+  } finally {
+    database.close()
+  }
+}
+
 function oneErrorLine(result: CliResult): string {
   const lines = result.stderr.split('\n').filter((line) => line.trim() !== '')
   const errors = lines.filter((line) => line.startsWith('error: '))
@@ -24,6 +35,7 @@ function oneErrorLine(result: CliResult): string {
 }
 
 describe('dbops seed (CLI)', () => {
+  const raceDb = usePgDatabase('dbops_seed_race')
   it('runs the example fixtures after migrate up (README quick start), then has nothing to do', async () => {
     const dir = exampleProject()
     try {
@@ -77,6 +89,33 @@ describe('dbops seed (CLI)', () => {
       const created = await runCli(['seed', 'new', 'tags', '--format', 'csv'], { cwd: dir, env })
       expect(created.code).toBe(0)
       expect(created.stdout.trim()).toBe(`created ${path.join('fixtures', '04_tags.csv')}`)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it.each(['sqlite', 'postgres'] as const)('two concurrent runs on %s load each seed exactly once', async (engine) => {
+    const dir = tempDir('dbops-seed-e2e-race')
+    try {
+      const url = engine === 'postgres' ? raceDb.url : `sqlite:${path.join(dir, 'race.db')}`
+      writeFileSync(path.join(dir, 'dbops.config.json'), '{}')
+      cpSync(path.join(REPO_ROOT, 'migrations'), path.join(dir, 'migrations'), { recursive: true })
+      const lines = ['id,email,name']
+      for (let i = 1; i <= 20000; i++) lines.push(`${i},user${i}@example.com,User ${i}`)
+      mkdirSync(path.join(dir, 'fixtures'))
+      writeFileSync(path.join(dir, 'fixtures', '01_users.csv'), `${lines.join('\n')}\n`)
+      cpSync(path.join(REPO_ROOT, 'fixtures', '02_posts.json'), path.join(dir, 'fixtures', '02_posts.json'))
+      const runEnv = { DATABASE_URL: url }
+      expect((await runCli(['migrate', 'up'], { cwd: dir, env: runEnv })).code).toBe(0)
+      const [a, b] = await Promise.all([runCli(['seed', 'run'], { cwd: dir, env: runEnv }), runCli(['seed', 'run'], { cwd: dir, env: runEnv })])
+      expect([a.code, b.code], `${a.stderr}\n${b.stderr}`).toEqual([0, 0])
+      const status = await runCli(['seed', 'status', '--json'], { cwd: dir, env: runEnv })
+      const document = JSON.parse(status.stdout)
+      expect(document.seeds.map((seed: { name: string; state: string; rows: number }) => [seed.name, seed.state, seed.rows])).toEqual([
+        ['01_users.csv', 'applied', 20000],
+        ['02_posts.json', 'applied', 3],
+      ])
+      expect(await countUsers(engine, url)).toBe(20000)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

@@ -265,3 +265,25 @@ describe.each(ENGINES)('seed on %s', (engine) => {
     expect(status.upToDate).toBe(false)
   })
 })
+
+describe('seed on postgres: locks', () => {
+  it('a table locked by another session fails after lock_timeout instead of waiting forever', async () => {
+    const p = await project('postgres', { '01_roles.csv': ROLES_CSV }, { migrations: { lockTimeout: '200ms' } })
+    const pg = (await import('pg')).default
+    const holder = new pg.Client({ connectionString: p.url })
+    await holder.connect()
+    try {
+      await holder.query('BEGIN; LOCK TABLE roles IN ACCESS EXCLUSIVE MODE')
+      const error = await failure(seed(p))
+      expect(error.code).toBe('E_LOCK_TIMEOUT')
+      expect(error.message).toMatch(/01_roles\.csv waited longer than lock_timeout \(200 ms\) for a lock on roles/)
+      const reset = await failure(seed(p, { reset: true }))
+      expect(reset.code).toBe('E_RESET_FAILED')
+      await holder.query('ROLLBACK')
+    } finally {
+      await holder.end()
+    }
+    expect(await count(p, 'roles')).toBe(0)
+    expect((await seed(p)).seeds[0]!.rows).toBe(2)
+  })
+})

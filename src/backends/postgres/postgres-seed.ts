@@ -63,7 +63,7 @@ export class PostgresSeeder implements Seeder {
   async load(job: DataLoad): Promise<LoadOutcome> {
     const started = performance.now()
     await this.backend.connect()
-    await this.client.query(['BEGIN', ...job.setup].join(';'))
+    await this.client.query(['BEGIN', lockTimeout(job.lockTimeoutMs), ...job.setup].join(';'))
     try {
       const { rows, checksum } = job.format === 'csv' ? await this.#copyCsv(job) : await this.#copyRecords(job)
       const write = job.ledgerWrite({ checksum, rows, executionMs: performance.now() - started })
@@ -72,6 +72,12 @@ export class PostgresSeeder implements Seeder {
       return { skipped: false, rows, checksum, elapsedMs: performance.now() - started }
     } catch (error) {
       await this.client.query('ROLLBACK').catch(() => {})
+      if (sqlstateOf(error) === '55P03') {
+        throw new DbopsError('E_LOCK_TIMEOUT', `${job.display} waited longer than lock_timeout (${job.lockTimeoutMs} ms) for a lock on ${job.table.display}; nothing of it was loaded`, {
+          hint: 'another session holds a conflicting lock on the table (see pg_stat_activity): run again when it is done, or raise migrations.lockTimeout',
+          cause: error,
+        })
+      }
       if (isConnectionLoss(error)) {
         throw new DbopsError('E_CONNECTION_LOST', `lost the connection to ${this.backend.redactedUrl} while loading ${job.display}: ${(error as Error).message}`, {
           hint: 'the seed was rolled back; run the command again',
@@ -82,9 +88,9 @@ export class PostgresSeeder implements Seeder {
     }
   }
 
-  async reset(tables: readonly TableInfo[], after: readonly SqlQuery[], setup: readonly string[]): Promise<void> {
+  async reset(tables: readonly TableInfo[], after: readonly SqlQuery[], lockTimeoutMs: number): Promise<void> {
     await this.backend.connect()
-    await this.client.query(['BEGIN', ...setup].join(';'))
+    await this.client.query(['BEGIN', lockTimeout(lockTimeoutMs)].join(';'))
     try {
       // No CASCADE: it would silently empty tables no seed loads. PostgreSQL refuses instead, and so do we.
       await this.client.query(`TRUNCATE ${tables.map((table) => table.sql).join(', ')} RESTART IDENTITY`)
@@ -214,6 +220,10 @@ function waitForCopy(copy: NodeJS.WritableStream): Promise<void> & { failure(): 
   })
   done.catch(() => {})
   return Object.assign(done, { failure: () => failed })
+}
+
+function lockTimeout(ms: number): string {
+  return `SET LOCAL lock_timeout = '${Math.max(0, Math.round(ms))}ms'`
 }
 
 function tableKey(table: SeedTableName): string {

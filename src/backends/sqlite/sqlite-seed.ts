@@ -106,7 +106,7 @@ export class SqliteSeeder implements Seeder {
     }
   }
 
-  async reset(tables: readonly TableInfo[], after: readonly SqlQuery[], setup: readonly string[]): Promise<void> {
+  async reset(tables: readonly TableInfo[], after: readonly SqlQuery[]): Promise<void> {
     const db = this.backend.database
     const inSet = new Set(tables.map((table) => table.name.toLowerCase()))
     const links = db
@@ -135,7 +135,6 @@ export class SqliteSeeder implements Seeder {
     for (const table of tables) visit(table)
     db.exec('BEGIN IMMEDIATE')
     try {
-      for (const statement of setup) db.exec(statement)
       // Cycles between the tables (or self-references) are checked at COMMIT, when all of them are empty.
       db.pragma('defer_foreign_keys = ON')
       for (const table of ordered) db.exec(`DELETE FROM ${table.sql}`)
