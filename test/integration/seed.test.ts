@@ -119,6 +119,24 @@ describe.each(ENGINES)('seed on %s', (engine) => {
     for (const row of rows) expect(String(row.checksum)).toMatch(/^sha256:[0-9a-f]{64}$/)
   })
 
+  it('loads tables and columns with capitals, spaces, quotes and unicode from CSV and JSON', async () => {
+    const p = await project(engine, {
+      '1_Odd Table.csv': 'n,"Wéird ""col"""\n1,été ☃\n2,""\n',
+      '2_odd.ndjson': '{"Wéird \\"col\\"": "ünï", "n": 3}\n',
+    }, { seeds: { tables: { '2_odd.ndjson': 'Odd Table' } } })
+    const result = await seed(p)
+    expect(result.seeds.map((s) => [s.table, s.rows])).toEqual([
+      ['Odd Table', 2],
+      ['Odd Table', 1],
+    ])
+    const rows = await p.query(`SELECT n, "Wéird ""col""" AS v FROM "Odd Table" ORDER BY n`)
+    expect(rows.map((row) => [Number(row.n), row.v])).toEqual([
+      [1, 'été ☃'],
+      [2, ''],
+      [3, 'ünï'],
+    ])
+  })
+
   it('skips unchanged seeds, refuses changed ones without --force (running nothing), and re-runs them with it', async () => {
     const p = await project(engine, { '01_roles.csv': ROLES_CSV, '02_tags.sql': "INSERT INTO tags (label) VALUES ('a');\n" })
     await seed(p)
