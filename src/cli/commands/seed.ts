@@ -24,8 +24,8 @@ export function registerSeedCommands(program: Command): void {
     .description('run new seeds (and changed ones with --force), each file in its own transaction')
     .argument('[names...]', 'seeds to run (file names, with or without extension); default all')
     .option('--env <name>', 'the seed environment (seeds.environments in the config)')
-    .option('--reset', 'empty the tables the selected data seeds load (restarting identities), then load them all again')
-    .option('--force', 'run seeds whose file changed since they were applied')
+    .option('--reset', 'empty the tables the selected data seeds load (identities restarted), then run every selected seed again')
+    .option('--force', 'run seeds whose file changed since they were applied (without it a changed seed stops the run: exit 2)')
     .option('--dry-run', 'print the plan; write nothing, create nothing')
     .option('--allow-protected', 'seed a target marked protected: true')
     .action(exitWith(async (names: string[], flags: RunFlags, command: Command) => {
