@@ -16,7 +16,6 @@ import type { PostgresBackend } from './postgres-backend.js'
  * with small chunks does not dominate.
  */
 const CHUNK = 1 << 20
-const FLUSH = 1 << 18
 
 /**
  * Seeding on PostgreSQL: COPY ... FROM STDIN on the backend's connection. A CSV file goes to the server byte for
@@ -128,7 +127,7 @@ export class PostgresSeeder implements Seeder {
     } catch (error) {
       copy.destroy()
       await finished.catch(() => {})
-      throw await this.#copyFailure(error, job, (line) => csvRecordLine(job.path, line))
+      throw await this.#copyFailure(error, (line) => csvRecordLine(job.path, line))
     }
     return { rows: copy.rowCount, checksum: `sha256:${hash.digest('hex')}` }
   }
@@ -186,7 +185,7 @@ export class PostgresSeeder implements Seeder {
       source.close()
       copy.destroy()
       await finished.catch(() => {})
-      throw await this.#copyFailure(error, job, async (copyLine) => ({
+      throw await this.#copyFailure(error, async (copyLine) => ({
         line: lines[copyLine - 1],
         ...(json && copyLine - 1 < count && { element: copyLine - 1 }),
       }))
@@ -195,7 +194,7 @@ export class PostgresSeeder implements Seeder {
   }
 
   /** Maps "COPY users, line 3, column age: ..." to the file's line; other errors pass through. */
-  async #copyFailure(error: unknown, job: DataLoad, locate: (copyLine: number) => Promise<{ line?: number; element?: number }>): Promise<unknown> {
+  async #copyFailure(error: unknown, locate: (copyLine: number) => Promise<{ line?: number; element?: number }>): Promise<unknown> {
     if (error instanceof LoadFailure || error instanceof DbopsError) return error
     if (isConnectionLoss(error)) return error
     const where = (error as { where?: string }).where ?? ''
