@@ -328,15 +328,19 @@ async function runScript(target: Target, ledger: SeedLedger, seed: SeedFile, tex
     }
   }
   const startedAt = new Date().toISOString()
-  const outcome = await target.backend.runTransactional({
+  const unit = {
     setup,
     script: text,
     statements,
+    // Split up front, run statement by statement where the engine does that; every seed commit is durable.
+    plain: false,
+    durable: true,
     guard: ledger.recordedQuery(seed.name, checksum),
     ledgerWrite: ledger.writeQuery({ name: seed.name, checksum, rows: null, executionMs: target.backend.ledgerSql.elapsedMsSince(startedAt) }),
     lockTimeoutMs: target.migrations.lockTimeoutMs,
     statementTimeoutMs: target.migrations.statementTimeoutMs,
-  }).catch((error: unknown) => {
+  }
+  const outcome = await target.backend.runTransactional(unit).catch((error: unknown) => {
     if (!(error instanceof StatementFailure)) throw error
     const statement = error.statementIndex !== undefined ? statements[error.statementIndex] : undefined
     const offset = error.scriptOffset ?? statement?.start
