@@ -19,6 +19,12 @@ export default defineConfig({
     dir: 'backups',
     retention: { keepDaily: 7, keepWeekly: 4, keepMonthly: 6 },
   },
+  // Seeds (dbops seed run): fixtures/ by default; environments pick folders or files for --env.
+  seeds: {
+    dir: 'fixtures',
+    environments: { dev: ['.', 'dev'], demo: ['*.csv', 'demo'] },
+    tables: { '05_people.csv': 'users' }, // a data file whose name is not its table's
+  },
   targets: {
     app: {
       // ${VAR} and ${VAR:-default} are read from the environment; keep passwords out of this file.

@@ -5,6 +5,7 @@ import type { Auditor } from '../audit/auditor.js'
 import type { Maintainer } from '../maintain/maintainer.js'
 import type { HealthProbe } from '../health/health-probe.js'
 import type { BackupEngine } from '../backup/backup-engine.js'
+import type { Seeder } from '../seed/seeder.js'
 
 export type Engine = 'postgres' | 'sqlite'
 
@@ -137,6 +138,8 @@ export interface Backend {
   maintainer(): Promise<Maintainer>
   /** The engine side of `dbops health` (loaded on first use). */
   healthProbe(): Promise<HealthProbe>
+  /** Bulk loading for `dbops seed` (loaded on first use). */
+  seeder(): Promise<Seeder>
   close(): Promise<void>
 }
 

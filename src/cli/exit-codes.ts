@@ -7,7 +7,7 @@ import { DbopsError } from '../errors.js'
 export const EXIT = { ok: 0, no: 1, failed: 2, usage: 3 } as const
 
 export function exitCodeFor(error: unknown): number {
-  if (error instanceof DbopsError && (error.code === 'E_CONFIG' || error.code === 'E_USAGE')) return EXIT.usage
+  if (error instanceof DbopsError && (error.code === 'E_CONFIG' || error.code === 'E_USAGE' || error.code === 'E_PROTECTED')) return EXIT.usage
   // Another run holds the backup lock: nothing failed, this run just did not happen (cron overlap).
   if (error instanceof DbopsError && error.code === 'E_BACKUP_LOCKED') return EXIT.no
   return EXIT.failed

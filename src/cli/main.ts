@@ -6,6 +6,7 @@ import { registerAuditCommands } from './commands/audit.js'
 import { registerMaintainCommands } from './commands/maintain.js'
 import { registerHealthCommand } from './commands/health.js'
 import { registerBackupCommands } from './commands/backup.js'
+import { registerSeedCommands } from './commands/seed.js'
 import { EXIT } from './exit-codes.js'
 
 /**
@@ -33,6 +34,7 @@ export function buildProgram(usageErrors?: string[]): Command {
     })
     .exitOverride()
   registerMigrateCommands(program)
+  registerSeedCommands(program)
   registerOtherCommands(program)
   registerAuditCommands(program)
   registerMaintainCommands(program)

@@ -183,6 +183,16 @@ function loadError(file: string | undefined, error: unknown): ConfigError {
  * Known limit: `import.meta.url` inside a relatively imported file names the bundle, not that file.
  */
 async function loadTypeScript(filepath: string): Promise<unknown> {
+  return defaultExport(await importTypeScript(filepath))
+}
+
+/** A JavaScript or TypeScript module's exports (TypeScript compiled as for configs, see loadTypeScript). */
+export async function importScript(filepath: string): Promise<Record<string, unknown>> {
+  if (/\.[cm]?ts$/.test(filepath)) return importTypeScript(filepath)
+  return (await importUrl(pathToFileURL(filepath).href)) as Record<string, unknown>
+}
+
+async function importTypeScript(filepath: string): Promise<Record<string, unknown>> {
   const { build } = await import('esbuild')
   let code: string
   try {
@@ -209,7 +219,7 @@ async function loadTypeScript(filepath: string): Promise<unknown> {
   const compiled = `${filepath}.timestamp-${Date.now()}-${process.pid.toString(36)}${Math.random().toString(36).slice(2, 8)}.mjs`
   writeFileSync(compiled, code)
   try {
-    return await loadModule(compiled)
+    return (await importUrl(pathToFileURL(compiled).href)) as Record<string, unknown>
   } catch (error) {
     // Error messages should name the user's file, not the short-lived bundle.
     if (error instanceof Error) error.message = error.message.split(compiled).join(filepath)
@@ -224,7 +234,10 @@ async function loadTypeScript(filepath: string): Promise<unknown> {
  * retries with require(), and on Node 20.19 (require of ES modules) that second error replaces the useful first one.
  */
 async function loadModule(filepath: string): Promise<unknown> {
-  const module = (await importUrl(pathToFileURL(filepath).href)) as { default?: unknown }
+  return defaultExport((await importUrl(pathToFileURL(filepath).href)) as Record<string, unknown>)
+}
+
+function defaultExport(module: { default?: unknown }): unknown {
   if (module.default === undefined) {
     throw new Error('has no default export (write: export default defineConfig({ ... }))')
   }

@@ -218,7 +218,7 @@ export function ownerState(row: LedgerRow): 'alive' | 'gone' | 'unknown' {
 }
 
 let cachedAppliedBy: string | undefined
-function appliedBy(): string {
+export function appliedBy(): string {
   if (cachedAppliedBy) return cachedAppliedBy
   let user = process.env.USER ?? 'unknown'
   try {

@@ -10,6 +10,7 @@ import type { BackupEngine } from '../../backup/backup-engine.js'
 import { connectionError, isConnectionLoss, sqlstateOf } from './postgres-errors.js'
 import { inlineParameters } from './postgres-literal.js'
 import { withAdvisoryLock } from './postgres-lock.js'
+import type { Seeder } from '../../seed/seeder.js'
 
 /** Counts completed statements of a multi-statement simple query, so a failure can be pinned to its statement. */
 class CountingQuery extends pg.Query {
@@ -66,6 +67,11 @@ export class PostgresBackend implements Backend {
       }),
     })
     return this.#kysely
+  }
+
+  async seeder(): Promise<Seeder> {
+    const { PostgresSeeder } = await import('./postgres-seed.js')
+    return new PostgresSeeder(this, this.#client)
   }
 
   async query<Row>(query: SqlQuery): Promise<Row[]> {

@@ -10,6 +10,7 @@ import { StatementFailure } from '../backend.js'
 import type { Auditor } from '../../audit/auditor.js'
 import type { Maintainer } from '../../maintain/maintainer.js'
 import type { BackupEngine } from '../../backup/backup-engine.js'
+import type { Seeder } from '../../seed/seeder.js'
 
 /**
  * The compiled addon, named directly: the CLI bundles better-sqlite3's JavaScript (its ~15 files cost ~8 ms to
@@ -83,6 +84,11 @@ export class SqliteBackend implements Backend {
     const { Kysely, SqliteDialect } = await import('kysely')
     this.#kysely ??= new Kysely({ dialect: new SqliteDialect({ database: async () => this.database }) })
     return this.#kysely
+  }
+
+  async seeder(): Promise<Seeder> {
+    const { SqliteSeeder } = await import('./sqlite-seed.js')
+    return new SqliteSeeder(this)
   }
 
   async query<Row>(query: SqlQuery): Promise<Row[]> {
