@@ -17,7 +17,7 @@ const require = createRequire(import.meta.url)
 const { version } = JSON.parse(readFileSync('package.json', 'utf8'))
 rmSync('dist', { recursive: true, force: true })
 
-const VENDOR = ['pg', 'kysely', 'cosmiconfig', 'ora', 'chalk', 'better-sqlite3', 'execa', 'pg-copy-streams', 'csv-parse']
+const VENDOR = ['pg', 'kysely', 'cosmiconfig', 'ora', 'chalk', 'better-sqlite3', 'execa', 'pg-copy-streams']
 // The addon itself (better_sqlite3.node) stays in node_modules; its JavaScript is bundled like the rest.
 const NATIVE = ['pg-native', 'esbuild', 'typescript']
 
