@@ -272,7 +272,7 @@ describe('bad inputs: one line, the documented exit code, nothing deleted', () =
       const config = workspace()
       writeFileSync(path.join(config, 'dbops.config.json'), JSON.stringify({ targets: { prod: { url: database.url, protected: true } } }))
       const refused = await runCli(['restore', manifest, '--target', 'prod'], { cwd: config })
-      expect(refused.code).toBe(2)
+      expect(refused.code).toBe(3)
       expect(errorLine(refused)).toMatch(/^error: target prod is protected: restoring would overwrite it \(hint: pass --force/)
       await pgQuery(database.url, 'DELETE FROM items WHERE id > 5')
       const plainClean = await runCli(['restore', manifest, '--target', 'prod', '--clean', '--force', '--jobs', '2'], { cwd: config })
