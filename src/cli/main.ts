@@ -15,7 +15,7 @@ import { EXIT } from './exit-codes.js'
  */
 export function buildProgram(usageErrors?: string[]): Command {
   const program = new Command('dbops')
-    .description('database chores for PostgreSQL and SQLite: migrations, and more to come')
+    .description('database chores for PostgreSQL and SQLite: migrations, seeds, backups, health checks, audits, maintenance')
     .version(VERSION, '-V, --version')
     .option('-c, --config <path>', 'config file (default: dbops.config.* or .dbopsrc* found from here upwards)')
     .option('-t, --target <name>', 'the target from the config to act on (default: defaultTarget)')
@@ -35,15 +35,16 @@ export function buildProgram(usageErrors?: string[]): Command {
     .exitOverride()
   registerMigrateCommands(program)
   registerSeedCommands(program)
-  registerOtherCommands(program)
+  registerBackupCommands(program)
+  registerHealthCommand(program)
   registerAuditCommands(program)
   registerMaintainCommands(program)
-  registerHealthCommand(program)
-  registerBackupCommands(program)
+  registerOtherCommands(program)
   program.addHelpText(
     'after',
     `
-Exit codes: 0 ok, 1 the answer is "no" (e.g. status --check with pending migrations), 2 failed, 3 usage or config.
+Exit codes: 0 ok, 1 the answer is "no" (pending migrations with --check, health or audit warnings), 2 failed or
+critical, 3 usage or config.
 Without a config file dbops uses --url, then DATABASE_URL, then sqlite:./dev.db.`,
   )
   return program
