@@ -90,16 +90,6 @@ export function supportsColumns(index: IndexInfo, columnNumbers: readonly number
   return leading.every((key) => wanted.has(key.column!)) && new Set(leading.map((key) => key.column)).size === wanted.size
 }
 
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB']
-  let value = bytes
-  let unit = 0
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024
-    unit++
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`
-}
 
 export function formatAge(seconds: number): string {
   if (seconds < 3600) return `${Math.round(seconds / 60)} min`

@@ -2,6 +2,7 @@ import type { Target } from '../targets/target.js'
 import { worstSeverity, type Finding, type Severity } from '../findings.js'
 import { formatDuration } from '../config/duration.js'
 import { listBackups, type BackupManifest } from './manifest.js'
+import { formatBytes } from '../output/format-bytes.js'
 
 export interface CheckBackupsOptions {
   /** Older than this is critical. Default 26 hours (a nightly backup plus slack). */
@@ -75,16 +76,6 @@ export function checkBackups(target: Target | { name: string; backup: { dir: str
   }
 }
 
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB']
-  let value = bytes
-  let unit = 0
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024
-    unit++
-  }
-  return `${unit === 0 ? value : value.toFixed(value >= 100 ? 0 : 1)} ${units[unit]}`
-}
 
 /** `1MB`, `500 KB`, `2GiB`, `1024`: binary multiples (1 KB = 1024 bytes), as df and most monitoring plugins count. */
 export function parseSize(text: string, flag: string): number {

@@ -3,6 +3,7 @@ import type { ThresholdSetting } from '../config/resolve-config.js'
 import { parseDuration } from '../config/duration.js'
 import { ConfigError, UsageError } from '../errors.js'
 import type { Severity } from '../findings.js'
+import { formatBytes } from '../output/format-bytes.js'
 
 /** What a check measures, which decides how its thresholds are written and its value is shown. */
 export type CheckUnit = 'seconds' | 'bytes' | 'ratio' | 'count' | 'state'
@@ -267,15 +268,4 @@ export function formatSeconds(seconds: number): string {
   if (days > 0) return `${days}d${hours}h`
   if (hours > 0) return `${hours}h${minutes}m`
   return `${minutes}m${rest}s`
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB']
-  let value = bytes
-  let unit = 0
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024
-    unit++
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`
 }

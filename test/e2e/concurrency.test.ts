@@ -55,7 +55,7 @@ describe.each(ENGINES)('concurrent and interrupted runs on %s', (engine) => {
       await until(async () => (await pgQuery(project.url, `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(2)%' AND pid <> pg_backend_pid()`)).length > 0, 20_000)
     } else {
       // The first migration is committed: the run is inside the long insert (a fixed delay raced a faster start-up).
-      await until(async () => (await ledgerVersions(project).catch(() => [])).includes('001'), 20_000)
+      await until(async () => (await ledgerVersions(project).catch((): string[] => [])).includes('001'), 20_000)
     }
     child.kill('SIGKILL')
     const killed = await exited

@@ -2,7 +2,8 @@
 // run the same scenario on PostgreSQL and SQLite.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { afterAll } from 'vitest'
+import { afterAll, expect } from 'vitest'
+import { DbopsError, openTarget, type Target } from '../../src/index.js'
 import { createPgDatabase, pgQuery, tempDir } from './databases.js'
 import Database from 'better-sqlite3'
 
@@ -82,4 +83,29 @@ export async function tableNames(project: Project): Promise<string[]> {
 export async function ledgerVersions(project: Project, table = 'dbops_migrations'): Promise<string[]> {
   const rows = await project.query(`SELECT version FROM ${table} ORDER BY applied_seq`)
   return rows.map((row) => String(row.version))
+}
+
+/** Opens the project's database as a target for `fn`, and closes it afterwards. */
+export async function withTarget<T>(project: Project, fn: (target: Target) => Promise<T>): Promise<T> {
+  const target = await openTarget({ cwd: project.dir, url: project.url, env: {} })
+  try {
+    return await fn(target)
+  } finally {
+    await target.close()
+  }
+}
+
+/** The DbopsError `promise` rejects with (the test fails if it resolves or rejects with something else). */
+export async function failure(promise: Promise<unknown>): Promise<DbopsError> {
+  const error = await promise.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  )
+  expect(error).toBeInstanceOf(DbopsError)
+  return error as DbopsError
+}
+
+/** Runs statements one by one on the project's database. */
+export async function exec(project: Project, statements: string[]): Promise<void> {
+  for (const statement of statements) await project.query(statement)
 }

@@ -2,21 +2,10 @@
 // reports nothing, and the known false positives stay quiet.
 import pg from 'pg'
 import { describe, expect, it } from 'vitest'
-import { auditTarget, openTarget, type AuditOptions, type AuditResult, type Target } from '../../src/index.js'
-import { makeProject, type EngineName, type Project } from '../helpers/projects.js'
+import { auditTarget, type AuditOptions, type AuditResult } from '../../src/index.js'
+import { exec, withTarget, makeProject, type EngineName, type Project } from '../helpers/projects.js'
 
-async function withTarget<T>(project: Project, fn: (target: Target) => Promise<T>): Promise<T> {
-  const target = await openTarget({ cwd: project.dir, url: project.url, env: {} })
-  try {
-    return await fn(target)
-  } finally {
-    await target.close()
-  }
-}
 
-async function exec(project: Project, statements: string[]): Promise<void> {
-  for (const statement of statements) await project.query(statement)
-}
 
 async function audit(project: Project, options: AuditOptions = {}): Promise<AuditResult> {
   return withTarget(project, (target) => auditTarget(target, options))

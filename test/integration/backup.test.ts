@@ -6,28 +6,12 @@ import { existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileS
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
-import { DbopsError, migrateUp, openTarget, type Target } from '../../src/index.js'
+import { migrateUp } from '../../src/index.js'
 import { createBackup, listBackups, pruneBackups, restoreBackup, verifyBackup } from '../../src/backup/index.js'
-import { ENGINES, makeProject, migration, type EngineName, type Project } from '../helpers/projects.js'
+import { failure, withTarget, ENGINES, makeProject, migration, type EngineName, type Project } from '../helpers/projects.js'
 import { REPO_ROOT } from '../helpers/databases.js'
 
-async function withTarget<T>(project: Project, fn: (target: Target) => Promise<T>): Promise<T> {
-  const target = await openTarget({ cwd: project.dir, url: project.url, env: {} })
-  try {
-    return await fn(target)
-  } finally {
-    await target.close()
-  }
-}
 
-async function failure(promise: Promise<unknown>): Promise<DbopsError> {
-  const error = await promise.then(
-    () => undefined,
-    (error: unknown) => error,
-  )
-  expect(error).toBeInstanceOf(DbopsError)
-  return error as DbopsError
-}
 
 const SCHEMA: Record<EngineName, Record<string, string>> = {
   postgres: {

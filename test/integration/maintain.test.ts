@@ -1,23 +1,12 @@
 // maintain against real databases: --auto picks what autovacuum's formula says is due (and nothing else), the
 // budget and --dry-run hold, reindex repairs invalid indexes, SQLite's tasks run and report before/after figures.
 import { describe, expect, it } from 'vitest'
-import { DbopsError, maintainTarget, openTarget, type MaintainOptions, type MaintainResult, type Target } from '../../src/index.js'
-import { makeProject, type Project } from '../helpers/projects.js'
+import { DbopsError, maintainTarget, type MaintainOptions, type MaintainResult } from '../../src/index.js'
+import { exec, withTarget, makeProject, type Project } from '../helpers/projects.js'
 
-async function withTarget<T>(project: Project, fn: (target: Target) => Promise<T>): Promise<T> {
-  const target = await openTarget({ cwd: project.dir, url: project.url, env: {} })
-  try {
-    return await fn(target)
-  } finally {
-    await target.close()
-  }
-}
 
 const maintain = (project: Project, options: MaintainOptions): Promise<MaintainResult> => withTarget(project, (target) => maintainTarget(target, options))
 
-async function exec(project: Project, statements: string[]): Promise<void> {
-  for (const statement of statements) await project.query(statement)
-}
 
 async function deadTuples(project: Project, table: string): Promise<number> {
   const [row] = await project.query(`SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = '${table}'`)

@@ -1,25 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { DbopsError, migrateDown, migrateRedo, migrateUp, migrationStatus, openTarget, type Target } from '../../src/index.js'
+import { migrateDown, migrateRedo, migrateUp, migrationStatus, type Target } from '../../src/index.js'
 import { baselineMigrations, resolveMigration, restampMigration, validateMigrations } from '../../src/migrate/manage.js'
-import { ENGINES, ledgerVersions, makeProject, migration, tableNames, type Project } from '../helpers/projects.js'
+import { failure, withTarget, ENGINES, ledgerVersions, makeProject, migration, tableNames, type Project } from '../helpers/projects.js'
 
-async function withTarget<T>(project: Project, fn: (target: Target) => Promise<T>): Promise<T> {
-  const target = await openTarget({ cwd: project.dir, url: project.url, env: {} })
-  try {
-    return await fn(target)
-  } finally {
-    await target.close()
-  }
-}
 
-async function failure(promise: Promise<unknown>): Promise<DbopsError> {
-  const error = await promise.then(
-    () => undefined,
-    (error: unknown) => error,
-  )
-  expect(error).toBeInstanceOf(DbopsError)
-  return error as DbopsError
-}
 
 /** Runs `fn` while another session holds a lock on `table` that any ALTER TABLE has to wait for. */
 async function whileLocked<T>(project: Project, table: string, fn: () => Promise<T>): Promise<T> {

@@ -1,5 +1,6 @@
 import type { AuditRule } from '../rule.js'
-import { formatBytes, withFix } from '../rule.js'
+import { formatBytes } from '../../output/format-bytes.js'
+import { withFix } from '../rule.js'
 
 const CRITICAL_WASTE_BYTES = 5 * 1024 ** 3
 

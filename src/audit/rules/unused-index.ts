@@ -1,6 +1,7 @@
 import type { ForeignKeyInfo, IndexInfo } from '../snapshot.js'
 import type { AuditRule } from '../rule.js'
-import { formatAge, formatBytes, judgeable, supportsColumns, tableKey, withFix } from '../rule.js'
+import { formatBytes } from '../../output/format-bytes.js'
+import { formatAge, judgeable, supportsColumns, tableKey, withFix } from '../rule.js'
 
 export const unusedIndex: AuditRule = {
   check: 'unused_index',

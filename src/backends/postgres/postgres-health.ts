@@ -1,5 +1,6 @@
 import { worstSeverity, type Finding, type Severity } from '../../findings.js'
-import { formatBytes, formatSeconds, formatValue, grade, limitOf, type Thresholds } from '../../health/checks.js'
+import { formatBytes } from '../../output/format-bytes.js'
+import { formatSeconds, formatValue, grade, limitOf, type Thresholds } from '../../health/checks.js'
 import type { HealthProbe, ProbeContext, ProbeOutcome } from '../../health/health-probe.js'
 import type { Backend } from '../backend.js'
 import type { PostgresBackend } from './postgres-backend.js'

@@ -13,7 +13,7 @@ import { exitWith } from '../exit-codes.js'
 import { configFromGlobals, runTargetCommand } from '../context.js'
 import { selectTargets } from '../../config/resolve-config.js'
 import { parseDuration } from '../../config/duration.js'
-import { formatBytes } from '../../backup/check-backups.js'
+import { formatBytes } from '../../output/format-bytes.js'
 import { formatTable } from '../../output/table.js'
 import { UsageError } from '../../errors.js'
 
