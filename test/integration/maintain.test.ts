@@ -71,6 +71,35 @@ describe('maintain on postgres', () => {
     await expect(maintain(project, { task: undefined, auto: true, tables: ['nope'] })).rejects.toThrow(/no table matches nope/)
   })
 
+  it('reports a table VACUUM skipped because another session holds a lock on it as incomplete, not done', async () => {
+    const project = await makeProject('postgres')
+    await exec(project, [
+      'CREATE TABLE busy (id int PRIMARY KEY) WITH (autovacuum_enabled = false)',
+      'CREATE TABLE free (id int PRIMARY KEY) WITH (autovacuum_enabled = false)',
+      'INSERT INTO busy SELECT generate_series(1, 1000)',
+      'INSERT INTO free SELECT generate_series(1, 1000)',
+      'DELETE FROM busy WHERE id <= 500',
+      'DELETE FROM free WHERE id <= 500',
+    ])
+    const pg = (await import('pg')).default
+    const holder = new pg.Client({ connectionString: project.url })
+    await holder.connect()
+    try {
+      // SHARE UPDATE EXCLUSIVE is what VACUUM takes: with SKIP_LOCKED it skips the table with a warning, no error.
+      await holder.query('BEGIN; LOCK TABLE busy IN SHARE UPDATE EXCLUSIVE MODE')
+      const result = await maintain(project, { task: 'vacuum', auto: false, tables: ['busy', 'free'] })
+      expect(result.tasks.map((step) => [step.object, step.status])).toEqual([
+        ['public.busy', 'incomplete'],
+        ['public.free', 'done'],
+      ])
+      expect(result.tasks[0]!.message).toMatch(/^skipped: another session holds a lock/)
+      expect(await deadTuples(project, 'busy')).toBe(500)
+      expect(await deadTuples(project, 'free')).toBe(0)
+    } finally {
+      await holder.end()
+    }
+  })
+
   it('stops before the next table when the signal aborts, and reports what is left', async () => {
     const project = await makeProject('postgres')
     await exec(project, ['CREATE TABLE a1 (id int PRIMARY KEY)', 'CREATE TABLE a2 (id int PRIMARY KEY)', 'CREATE TABLE a3 (id int PRIMARY KEY)'])

@@ -33,7 +33,8 @@ WHERE NOT x.indisvalid AND n.nspname NOT IN ('pg_catalog', 'information_schema')
 const ALL_INDEXES = `SELECT n.nspname AS schema, i.relname AS name FROM pg_class i JOIN pg_namespace n ON n.oid = i.relnamespace
 WHERE i.relkind IN ('i', 'I') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)'`
 
-const FIGURES = `SELECT coalesce(s.n_dead_tup, 0) AS dead_tuples, coalesce(s.n_live_tup, 0) AS live_tuples, pg_total_relation_size(c.oid) AS bytes
+const FIGURES = `SELECT coalesce(s.n_dead_tup, 0) AS dead_tuples, coalesce(s.n_live_tup, 0) AS live_tuples, pg_total_relation_size(c.oid) AS bytes,
+  coalesce(s.vacuum_count, 0) AS vacuum_count, coalesce(s.analyze_count, 0) AS analyze_count
 FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.oid = $1::regclass`
 
 type Row = Record<string, any>
@@ -207,14 +208,31 @@ export class PostgresMaintainer implements Maintainer {
       const sqlstate = (error as { sqlstate?: string }).sqlstate
       const hint =
         sqlstate === '55P03' ? ' (lock_timeout: something holds a conflicting lock; run again later)' : step.action === 'reindex' ? ' (a failed REINDEX CONCURRENTLY leaves an invalid _ccnew index: "dbops maintain reindex" drops it)' : ''
-      return { status: 'failed', ...(before && { before }), message: `${(error as Error).message}${hint}` }
+      return { status: 'failed', ...(before && { before: before.figures }), message: `${(error as Error).message}${hint}` }
     }
     const after = table ? await this.#figures(table) : undefined
-    return { status: 'done', ...(before && { before }), ...(after && { after }) }
+    if (before && after && (step.action === 'vacuum' || step.action === 'analyze')) {
+      // SKIP_LOCKED skips a table another session holds a conflicting lock on, with a warning and no error: only the
+      // table's own counter tells whether it ran.
+      const counter = step.action === 'vacuum' ? 'vacuumCount' : 'analyzeCount'
+      if (after[counter] === before[counter]) {
+        return {
+          status: 'incomplete',
+          before: before.figures,
+          after: after.figures,
+          message: `skipped: another session holds a lock on it that ${step.action.toUpperCase()} would wait for (SKIP_LOCKED); run again later`,
+        }
+      }
+    }
+    return { status: 'done', ...(before && { before: before.figures }), ...(after && { after: after.figures }) }
   }
 
-  async #figures(table: string): Promise<Record<string, number>> {
+  async #figures(table: string): Promise<{ figures: Record<string, number>; vacuumCount: number; analyzeCount: number }> {
     const [row] = await this.backend.query<Row>({ sql: FIGURES, parameters: [table] })
-    return { dead_tuples: Number(row?.dead_tuples ?? 0), live_tuples: Number(row?.live_tuples ?? 0), bytes: Number(row?.bytes ?? 0) }
+    return {
+      figures: { dead_tuples: Number(row?.dead_tuples ?? 0), live_tuples: Number(row?.live_tuples ?? 0), bytes: Number(row?.bytes ?? 0) },
+      vacuumCount: Number(row?.vacuum_count ?? 0),
+      analyzeCount: Number(row?.analyze_count ?? 0),
+    }
   }
 }
