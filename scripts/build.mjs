@@ -59,6 +59,9 @@ const pgLazyCrypto = patch('pg-lazy-crypto', /[\\/]pg[\\/]lib[\\/]crypto[\\/]uti
   ['const subtleCrypto = webCrypto.subtle', `const subtleCrypto = ${lazy("(require('crypto').webcrypto || globalThis.crypto).subtle")}`],
 ])
 
+// pg requires dns when it loads, for pg-native's connection strings only (dbops uses the JavaScript client).
+const pgLazyDns = patch('pg-lazy-dns', /[\\/]pg[\\/]lib[\\/]connection-parameters\.js$/, [["const dns = require('dns')", `const dns = ${lazy("require('dns')")}`]])
+
 // cosmiconfig's loaders require node:crypto (~7 ms) only to name temporary files for TypeScript configs, which dbops
 // loads with its own loader.
 const cosmiconfigLazyCrypto = patch('cosmiconfig-lazy-crypto', /[\\/]cosmiconfig[\\/]dist[\\/]loaders\.js$/, [
@@ -97,6 +100,7 @@ await build({
   plugins: [
     pgOnNode,
     pgLazyCrypto,
+    pgLazyDns,
     cosmiconfigLazyCrypto,
     {
       name: 'vendor-entries',
