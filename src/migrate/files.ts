@@ -2,6 +2,7 @@ import { createRequire } from 'node:module'
 import { readdirSync, readFileSync } from 'node:fs'
 import { basename, join, relative } from 'node:path'
 import { DbopsError } from '../errors.js'
+import { splitStatements } from '../sql/split-statements.js'
 import { parseDuration } from '../config/duration.js'
 
 export interface SectionOptions {
@@ -43,12 +44,14 @@ export interface MigrationSet {
   ignored: string[]
   /** false when the directory does not exist (a typo in the config, or no migration written yet). */
   exists: boolean
+  /** Things that will work but may not do what the author meant (shown by up, status and validate). */
+  warnings: string[]
 }
 
 const KNOWN_OPTIONS = ['transaction', 'lock_timeout', 'statement_timeout']
 const DIRECTIVE = /^--\s*migrate:(up|down)(?:[ \t]+(.*))?$/gm
-const DBMATE_NAME = /^(\d+)_?(.*)\.sql$/
-const GOLANG_NAME = /^(\d+)_?(.*)\.(up|down)\.sql$/
+const DBMATE_NAME = /^(\d+)[_.-]?(.*)\.sql$/
+const GOLANG_NAME = /^(\d+)[_.-]?(.*)\.(up|down)\.sql$/
 
 /** Reads every migration in `dir`, sorted by version. Parse problems throw with the file and line. */
 export function readMigrations(dir: string, cwd: string = process.cwd()): MigrationSet {
@@ -56,7 +59,7 @@ export function readMigrations(dir: string, cwd: string = process.cwd()): Migrat
   try {
     entries = readdirSync(dir)
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { dir, migrations: [], ignored: [], exists: false }
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { dir, migrations: [], ignored: [], exists: false, warnings: [] }
     throw new DbopsError('E_MIGRATIONS_DIR', `cannot read the migrations directory ${dir}: ${(error as Error).message}`)
   }
   // Paths in messages: relative to the working directory when inside it, else from the migrations folder's parent.
@@ -102,7 +105,30 @@ export function readMigrations(dir: string, cwd: string = process.cwd()): Migrat
       })
     }
   }
-  return { dir, migrations, ignored, exists: true }
+  const warnings = ignored.map((file) => `ignoring ${file}: its name does not start with a version`)
+  const misordered = orderByNameDiffers(migrations)
+  if (misordered) {
+    const [earlier, later] = misordered
+    warnings.push(
+      `${later.file} runs before ${earlier.file}: versions compare as numbers (as golang-migrate does), while dbmate runs files in name order; give the versions the same number of digits if the name order is the one meant`,
+    )
+  }
+  return { dir, migrations, ignored, exists: true, warnings }
+}
+
+/**
+ * The first two dbmate-format migrations whose file names sort the other way round from their versions
+ * (`20240101_b.sql` runs before `20231231120000_a.sql`: fewer digits, smaller number), or undefined when both orders
+ * agree. golang-migrate pairs are left out: golang-migrate itself orders by number (`2_x` before `10_y`).
+ */
+function orderByNameDiffers(migrations: MigrationFile[]): [MigrationFile, MigrationFile] | undefined {
+  const dbmate = migrations.filter((migration) => migration.format === 'dbmate')
+  for (let i = 1; i < dbmate.length; i++) {
+    const previous = dbmate[i - 1]!
+    const current = dbmate[i]!
+    if (basename(previous.file) > basename(current.file)) return [current, previous]
+  }
+  return undefined
 }
 
 function readText(path: string): string {
@@ -141,7 +167,7 @@ export function parseDbmateFile(version: string, name: string, file: string, tex
   return {
     version,
     name,
-    id: name ? `${version}_${name}` : version,
+    id: basename(file).replace(/\.sql$/, ''),
     format: 'dbmate',
     file,
     up: joinSections(parts.up, text, file),
@@ -183,7 +209,7 @@ export function parseGolangPair(
   return {
     version,
     name,
-    id: name ? `${version}_${name}` : version,
+    id: basename(upFile).replace(/\.up\.sql$/, ''),
     format: 'golang-migrate',
     file: upFile,
     up,
@@ -274,21 +300,7 @@ export function positionAt(text: string, offset: number): { line: number; column
 }
 
 function firstSqlLine(text: string): number | undefined {
-  const lines = text.split('\n')
-  let inComment = false
-  for (let i = 0; i < lines.length; i++) {
-    let line = lines[i]!.trim()
-    if (inComment) {
-      const end = line.indexOf('*/')
-      if (end === -1) continue
-      line = line.slice(end + 2).trim()
-      inComment = false
-    }
-    if (line.startsWith('/*')) {
-      inComment = !line.includes('*/')
-      continue
-    }
-    if (line !== '' && !line.startsWith('--')) return i + 1
-  }
-  return undefined
+  // The lexer, not a line test: `/* header */ CREATE TABLE x (...)` on one line is SQL after a comment.
+  const [first] = splitStatements(text, 'postgres')
+  return first === undefined ? undefined : lineAt(text, first.start)
 }

@@ -101,6 +101,8 @@ export interface ValidateResult {
   ok: boolean
   migrations: number
   problems: ValidationProblem[]
+  /** What works but may not be what was meant (files without a version, name order differing from version order). */
+  warnings: string[]
 }
 
 /**
@@ -130,7 +132,7 @@ export async function validateMigrations(target: Target): Promise<ValidateResult
     if (entry.state === 'failed' || entry.state === 'running') problems.push({ check: 'failed', version: entry.version, message: `${id} ${entry.error}` })
     if (entry.outOfOrder && !allowOutOfOrder) problems.push({ check: 'out-of-order', version: entry.version, message: `${entry.file} is pending but older than the newest applied migration` })
   }
-  return { target: target.name, ok: problems.length === 0, migrations: set.migrations.length, problems }
+  return { target: target.name, ok: problems.length === 0, migrations: set.migrations.length, problems, warnings: set.warnings }
 }
 
 export interface NewMigrationResult {

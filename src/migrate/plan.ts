@@ -146,8 +146,10 @@ export function planDown(
   refuseBrokenState(entries)
   const applied = rows.filter((row) => row.status === 'applied' || row.status === 'baselined').sort((a, b) => b.appliedSeq - a.appliedSeq)
   let chosen: LedgerRow[]
-  if (selection.to !== undefined && canonicalVersion(selection.to) === '0') {
-    // "--to 0" is "all of them", version 0 included (sets numbered from 0000_init).
+  const to = selection.to
+  if (to !== undefined && canonicalVersion(to) === '0' && !files.some((file) => file.version === to)) {
+    // "--to 0" is "all of them", version 0 included (sets numbered from 0000_init). Spelling a version-0 file's
+    // version exactly ("--to 00000000000000") keeps that migration and rolls back what came after it.
     chosen = applied
   } else if (selection.to !== undefined) {
     requireKnownVersion(files, selection.to, rows)

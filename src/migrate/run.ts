@@ -6,7 +6,7 @@ import { readMigrations, type MigrationFile, type MigrationSet } from './files.j
 import { Ledger, ownerState, type LedgerRow } from './ledger.js'
 import { migrationStates, planDown, planUp, type MigrationStatusEntry } from './plan.js'
 import { locate, prepareSection, type PreparedSection } from './prepare.js'
-import { transactionControl } from '../sql/non-transactional.js'
+import { nonTransactionalReason, transactionControl } from '../sql/non-transactional.js'
 
 export type MigrateEvent =
   | { type: 'lock-wait'; target: string; holder: string }
@@ -141,9 +141,7 @@ function loadSet(target: Target, options: MigrateOptions): MigrationSet {
   if (!set.exists) {
     options.onEvent?.({ type: 'warning', target: target.name, message: `the migrations directory ${set.dir} does not exist (create it with "dbops migrate new <name>", or set migrations.dir)` })
   }
-  for (const file of set.ignored) {
-    options.onEvent?.({ type: 'warning', target: target.name, message: `ignoring ${file}: its name does not start with a version` })
-  }
+  for (const message of set.warnings) options.onEvent?.({ type: 'warning', target: target.name, message })
   return set
 }
 
@@ -233,7 +231,12 @@ async function runPlan(
     }
     options.onEvent?.({ type: 'start', target: target.name, id: migration.id, direction, transactional })
     const durable = position === plan.length - 1
-    const outcome = transactional ? await runTransactional(target, ledger, unit, durable) : await runStatements(target, ledger, unit)
+    let outcome: { skipped: boolean; durationMs: number }
+    try {
+      outcome = transactional ? await runTransactional(target, ledger, unit, durable) : await runStatements(target, ledger, unit)
+    } catch (error) {
+      throw withDone(error, outcomes)
+    }
     // A non-transactional migration's statements commit at the session's own (durable) setting.
     if (!outcome.skipped) commits.unflushed = transactional && !durable
     if (outcome.skipped) {
@@ -374,25 +377,77 @@ function statementError(unit: PreparedSection, error: unknown, lockTimeoutMs: nu
   // Non-transactional statements run alone, so the database's position is relative to the statement.
   const offset = index !== undefined && error.scriptOffset !== undefined ? statement!.start + error.scriptOffset : error.scriptOffset ?? statement?.start
   const location = offset !== undefined ? locate(section, offset) : section.file
-  const details = { location, sqlstate: error.sqlstate, statement: statement?.text.slice(0, 2000), migration: migration.version }
-  const action = unit.direction === 'up' ? 'failed' : 'rollback failed'
+  // PostgreSQL's DETAIL says which row or key ("Key (id)=(1) already exists."), its HINT what to try.
+  const server = error.cause as { detail?: unknown; hint?: unknown } | undefined
+  const detail = typeof server?.detail === 'string' ? oneLine(server.detail) : undefined
+  const serverHint = typeof server?.hint === 'string' ? oneLine(server.hint) : undefined
+  const reason = `${error.message}${detail ? `: ${detail}` : ''}${serverHint ? ` (server hint: ${serverHint})` : ''}`
+  const details = {
+    location,
+    sqlstate: error.sqlstate,
+    statement: statement?.text.slice(0, 2000),
+    migration: migration.version,
+    ...(detail && { detail }),
+    ...(serverHint && { serverHint }),
+  }
+  const up = unit.direction === 'up'
+  const action = up ? 'failed' : 'rollback failed'
+  const leftover = !transactional && statement ? leftoverOf(statement.text) : undefined
   const undone = transactional
-    ? 'nothing of it was applied (rolled back)'
-    : `${settled} of ${statements.length} statements before it stay applied; fix the database, then run "dbops migrate resolve ${migration.version} --applied" or "--rolled-back"`
+    ? up
+      ? 'nothing of it was applied (rolled back)'
+      : 'nothing of the rollback happened: the migration is still applied'
+    : `${settled} of ${statements.length} statements before it stay applied${leftover ? `, and ${leftover}` : ''}; fix the database, then run "dbops migrate resolve ${migration.version} --applied" or "--rolled-back"`
   if (error.sqlstate === '55P03') {
-    return new DbopsError('E_LOCK_TIMEOUT', `${migration.id} waited longer than lock_timeout (${formatDuration(lockTimeoutMs)}) for a lock at ${location}: ${error.message}`, {
-      hint: `another session holds a conflicting lock (see pg_stat_activity); ${undone}. Run again when that session is done, or raise lock_timeout for this file ("-- migrate:${unit.direction} lock_timeout:30s")`,
+    return new DbopsError('E_LOCK_TIMEOUT', `${migration.id} waited longer than lock_timeout (${formatDuration(lockTimeoutMs)}) for a lock at ${location}: ${reason}`, {
+      hint: `another session holds a conflicting lock (see pg_stat_activity); ${undone}. Run again when that session is done, or raise lock_timeout for this file ("${directiveWith(unit, transactional, 'lock_timeout:30s')}")`,
       details,
       cause: error,
     })
   }
   if (error.sqlstate === '57014' && /statement timeout/.test(error.message)) {
-    return new DbopsError('E_STATEMENT_TIMEOUT', `${migration.id} exceeded statement_timeout at ${location}: ${error.message}`, {
-      hint: `${undone}. Raise statement_timeout for this file ("-- migrate:${unit.direction} statement_timeout:10m") if the work is expected to take that long`,
+    return new DbopsError('E_STATEMENT_TIMEOUT', `${migration.id} exceeded statement_timeout at ${location}: ${reason}`, {
+      hint: `${undone}. Raise statement_timeout for this file ("${directiveWith(unit, transactional, 'statement_timeout:10m')}") if the work is expected to take that long`,
       details,
       cause: error,
     })
   }
   const fix = transactional ? `${undone}: fix the file and run again` : undone
-  return new DbopsError('E_MIGRATION_FAILED', `${migration.id} ${action} at ${location}: ${error.message}`, { hint: fix, details, cause: error })
+  return new DbopsError('E_MIGRATION_FAILED', `${migration.id} ${action} at ${location}: ${reason}`, { hint: fix, details, cause: error })
+}
+
+/** A failure part way through a run also says what the run did before it (--json: details.done). */
+function withDone(error: unknown, outcomes: MigrationOutcome[]): unknown {
+  if (!(error instanceof DbopsError) || outcomes.length === 0) return error
+  return new DbopsError(error.code, error.message, {
+    ...(error.hint !== undefined && { hint: error.hint }),
+    cause: error.cause ?? error,
+    details: { ...error.details, done: outcomes.map((outcome) => outcome.version) },
+  })
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim()
+}
+
+/** The section's directive line with one more option, keeping the ones it has (transaction:false above all). */
+function directiveWith(unit: PreparedSection, transactional: boolean, option: string): string {
+  const name = option.slice(0, option.indexOf(':'))
+  const kept = transactional ? [] : ['transaction:false']
+  const { lockTimeoutMs, statementTimeoutMs } = unit.section.options
+  if (lockTimeoutMs !== undefined && name !== 'lock_timeout') kept.push(`lock_timeout:${formatDuration(lockTimeoutMs)}`)
+  if (statementTimeoutMs !== undefined && name !== 'statement_timeout') kept.push(`statement_timeout:${formatDuration(statementTimeoutMs)}`)
+  return `-- migrate:${unit.direction} ${[...kept, option].join(' ')}`
+}
+
+/** What a failed concurrent index build leaves behind (PostgreSQL keeps the half-built index, marked INVALID). */
+function leftoverOf(statementText: string): string | undefined {
+  const reason = nonTransactionalReason(statementText, 'postgres')
+  if (reason === 'CREATE INDEX CONCURRENTLY') {
+    return 'the failed CREATE INDEX CONCURRENTLY left an INVALID index behind (drop it with DROP INDEX CONCURRENTLY before running it again; "dbops audit" lists invalid indexes)'
+  }
+  if (reason === 'REINDEX CONCURRENTLY') {
+    return 'the failed REINDEX CONCURRENTLY left an INVALID *_ccnew index behind ("dbops maintain reindex" drops it)'
+  }
+  return undefined
 }

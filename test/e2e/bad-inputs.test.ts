@@ -178,6 +178,15 @@ const CASES: BadCase[] = [
     jsonCode: 'E_MIGRATION_PARSE',
   },
   {
+    name: 'SQL before the first directive, after a block comment on the same line',
+    files: () => ({
+      'migrations/002_t2.sql': '/* header */ CREATE TABLE sneaky (id int);\n-- migrate:up\nCREATE TABLE t2 (id int);\n-- migrate:down\nDROP TABLE t2;\n',
+    }),
+    exit: 2,
+    message: () => ['002_t2.sql:1', 'SQL before the first "-- migrate:up" line'],
+    jsonCode: 'E_MIGRATION_PARSE',
+  },
+  {
     name: 'two files with the same version',
     files: () => ({
       'migrations/002_a.sql': '-- migrate:up\nCREATE TABLE dup_a (id int);\n-- migrate:down\nDROP TABLE dup_a;\n',

@@ -239,6 +239,11 @@ VACUUM;`
       const down = await migrateDown(target, { to: '0' })
       expect(down.migrations.map((m) => m.version)).toEqual(['0001', '0000'])
       expect(await tableNames(project)).toEqual([])
+      // The version-0 file's own spelling keeps it: roll back to just after the initial schema.
+      await migrateUp(target)
+      const toInit = await migrateDown(target, { to: '0000' })
+      expect(toInit.migrations.map((m) => m.version)).toEqual(['0001'])
+      expect(await tableNames(project)).toEqual(['init'])
     })
   })
 
@@ -385,6 +390,40 @@ describe('migrate on sqlite only', () => {
 })
 
 describe('migrate on postgres only', () => {
+  it("carries the server's DETAIL, says what ran before the failure, and names a failed concurrent build's leftover", async () => {
+    const project = await makeProject('postgres', {
+      '001_t.sql': migration('CREATE TABLE t (id integer PRIMARY KEY, email text);\nINSERT INTO t VALUES (1, \'a@x\'), (2, \'a@x\');'),
+      '002_dup.sql': migration('INSERT INTO t VALUES (1, \'b@x\');'),
+    })
+    await withTarget(project, async (target) => {
+      const error = await failure(migrateUp(target))
+      expect(error.message).toMatch(/^002_dup failed at migrations\/002_dup\.sql:2:1: duplicate key value violates unique constraint "t_pkey": Key \(id\)=\(1\) already exists\.$/)
+      expect(error.details).toMatchObject({ detail: 'Key (id)=(1) already exists.', done: ['001'] })
+    })
+
+    const slow = await makeProject('postgres', {
+      '001_slow.sql': migration('SELECT pg_sleep(2);', undefined, 'transaction:false statement_timeout:100ms'),
+    })
+    await withTarget(slow, async (target) => {
+      const error = await failure(migrateUp(target))
+      expect(error.code).toBe('E_STATEMENT_TIMEOUT')
+      // The suggested directive keeps transaction:false: dropping it would change how the file runs.
+      expect(error.hint).toContain('"-- migrate:up transaction:false statement_timeout:10m"')
+    })
+
+    const index = await makeProject('postgres', {
+      '001_t.sql': migration("CREATE TABLE t (id integer, email text);\nINSERT INTO t VALUES (1, 'a@x'), (2, 'a@x');"),
+      '002_idx.sql': migration('CREATE UNIQUE INDEX CONCURRENTLY t_email ON t (email);', undefined, 'transaction:false statement_timeout:1m'),
+    })
+    await withTarget(index, async (target) => {
+      const error = await failure(migrateUp(target))
+      expect(error.message).toMatch(/could not create unique index "t_email": Key \(email\)=\(a@x\) is duplicated\.$/)
+      expect(error.hint).toMatch(/^0 of 1 statements before it stay applied, and the failed CREATE INDEX CONCURRENTLY left an INVALID index behind/)
+      const [row] = await index.query(`SELECT indisvalid FROM pg_index WHERE indexrelid = 't_email'::regclass`)
+      expect(row).toEqual({ indisvalid: false })
+    })
+  })
+
   it("runs a pg_dump schema with psql's \\restrict guard lines, and refuses other psql syntax before running anything", async () => {
     const dump = [
       '-- PostgreSQL database dump',

@@ -141,6 +141,7 @@ export function registerMigrateCommands(program: Command): void {
         print(result, reporter) {
           if (result.ok) reporter.result(reporter.color.green(`${result.target}: ${result.migrations} migration(s), no problems`))
           for (const problem of result.problems) reporter.result(`${reporter.color.red(problem.message)} ${reporter.color.dim(`(${problem.check})`)}`)
+          for (const warning of result.warnings) reporter.warn(result.target, warning)
         },
         exitCode: (result) => (result.ok ? 0 : 1),
       })

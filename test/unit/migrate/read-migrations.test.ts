@@ -1,0 +1,70 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { readMigrations } from '../../../src/migrate/files.js'
+import { DbopsError } from '../../../src/errors.js'
+
+const dirs: string[] = []
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
+})
+
+function migrationsDir(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'dbops-read-migrations-'))
+  dirs.push(dir)
+  mkdirSync(join(dir, 'migrations'))
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, 'migrations', name), text)
+  return dir
+}
+
+const body = (table: string) => `-- migrate:up\nCREATE TABLE ${table} (id int);\n-- migrate:down\nDROP TABLE ${table};\n`
+
+describe('readMigrations', () => {
+  it('names a migration after its file, whatever separates the version from the name', () => {
+    const dir = migrationsDir({ '00000000000000-initial-schema.sql': body('a'), '20240101.add.b.up.sql': 'CREATE TABLE b (id int);' })
+    const set = readMigrations(join(dir, 'migrations'), dir)
+    expect(set.migrations.map((migration) => [migration.version, migration.name, migration.id])).toEqual([
+      ['00000000000000', 'initial-schema', '00000000000000-initial-schema'],
+      ['20240101', 'add.b', '20240101.add.b'],
+    ])
+  })
+
+  it('refuses SQL before the first directive, even after a block comment on the same line', () => {
+    const dir = migrationsDir({ '1_a.sql': `/* header */ CREATE TABLE sneaky (id int);\n${body('a')}` })
+    let caught: unknown
+    try {
+      readMigrations(join(dir, 'migrations'), dir)
+    } catch (error) {
+      caught = error
+    }
+    expect(caught).toBeInstanceOf(DbopsError)
+    expect((caught as DbopsError).message).toBe('migrations/1_a.sql:1: SQL before the first "-- migrate:up" line')
+  })
+
+  it('accepts comments, including block comments, before the first directive', () => {
+    const dir = migrationsDir({ '1_a.sql': `/* header */ -- and a line comment\n/*\n multi-line\n*/\n${body('a')}` })
+    expect(readMigrations(join(dir, 'migrations'), dir).migrations).toHaveLength(1)
+  })
+
+  it('warns when dbmate files run in another order than their names sort (dbmate runs them by name)', () => {
+    const dir = migrationsDir({
+      '20231231120000_create_users.sql': body('users'),
+      '20240101_add_email.sql': body('email'),
+      'notes.sql': '-- not a migration',
+    })
+    const set = readMigrations(join(dir, 'migrations'), dir)
+    expect(set.migrations.map((migration) => migration.version)).toEqual(['20240101', '20231231120000'])
+    expect(set.warnings).toEqual([
+      'ignoring migrations/notes.sql: its name does not start with a version',
+      'migrations/20240101_add_email.sql runs before migrations/20231231120000_create_users.sql: versions compare as numbers (as golang-migrate does), while dbmate runs files in name order; give the versions the same number of digits if the name order is the one meant',
+    ])
+  })
+
+  it('does not warn about unpadded golang-migrate versions, which golang-migrate also orders by number', () => {
+    const dir = migrationsDir({ '2_b.up.sql': 'SELECT 1;', '10_c.up.sql': 'SELECT 1;', '1_a.up.sql': 'SELECT 1;' })
+    const set = readMigrations(join(dir, 'migrations'), dir)
+    expect(set.migrations.map((migration) => migration.version)).toEqual(['1', '2', '10'])
+    expect(set.warnings).toEqual([])
+  })
+})
