@@ -100,6 +100,25 @@ describe('maintain on postgres', () => {
     }
   })
 
+  it('cancels a VACUUM that runs past the budget and reports it incomplete, with the tables not started as left', async () => {
+    const project = await makeProject('postgres')
+    await exec(project, [
+      'CREATE TABLE slow (id int PRIMARY KEY, v text) WITH (autovacuum_enabled = false)',
+      'CREATE TABLE later (id int PRIMARY KEY) WITH (autovacuum_enabled = false)',
+      `INSERT INTO slow SELECT g, repeat('x', 200) FROM generate_series(1, 20000) g`,
+      'DELETE FROM slow WHERE id % 2 = 0',
+      // Cost-based delay makes this session's VACUUM sleep on every page: seconds for a few hundred pages.
+      'DO $$ BEGIN EXECUTE format($f$ALTER DATABASE %I SET vacuum_cost_delay = 100$f$, current_database()); EXECUTE format($f$ALTER DATABASE %I SET vacuum_cost_limit = 1$f$, current_database()); END $$',
+    ])
+    const started = Date.now()
+    const result = await maintain(project, { task: 'vacuum', auto: false, tables: ['slow', 'later'], budgetMs: 700 })
+    expect(Date.now() - started).toBeLessThan(10_000)
+    expect(result.tasks.map((step) => [step.object, step.status])).toEqual([['public.slow', 'incomplete']])
+    expect(result.tasks[0]!.message).toMatch(/^stopped when the budget ran out \(VACUUM cancelled/)
+    expect(result.stopped).toBe('budget')
+    expect(result.left.map((step) => step.object)).toEqual(['public.later'])
+  })
+
   it('stops before the next table when the signal aborts, and reports what is left', async () => {
     const project = await makeProject('postgres')
     await exec(project, ['CREATE TABLE a1 (id int PRIMARY KEY)', 'CREATE TABLE a2 (id int PRIMARY KEY)', 'CREATE TABLE a3 (id int PRIMARY KEY)'])

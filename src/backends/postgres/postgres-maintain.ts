@@ -199,13 +199,26 @@ export class PostgresMaintainer implements Maintainer {
   }
 
   async runStep(step: MaintainStep, options: RunStepOptions): Promise<StepOutcome> {
-    await this.backend.runStatement(`SET lock_timeout = '${Math.max(0, Math.round(options.lockTimeoutMs))}ms'`)
     const table = step.action === 'vacuum' || step.action === 'analyze' ? step.sql.replace(/^(VACUUM|ANALYZE) \([^)]*\) /, '') : undefined
+    // A VACUUM or ANALYZE may be cancelled when the budget runs out: the pages it has cleaned stay clean. Nothing
+    // else is: a cancelled REINDEX CONCURRENTLY would leave an invalid index behind.
+    const bounded = table !== undefined && options.remainingMs !== undefined
+    const statementTimeoutMs = bounded ? Math.max(1, Math.round(options.remainingMs!)) : 0
+    await this.backend.runStatement(`SET lock_timeout = '${Math.max(0, Math.round(options.lockTimeoutMs))}ms'; SET statement_timeout = '${statementTimeoutMs}ms'`)
     const before = table ? await this.#figures(table) : undefined
     try {
       await this.backend.runStatement(step.sql)
     } catch (error) {
       const sqlstate = (error as { sqlstate?: string }).sqlstate
+      if (bounded && sqlstate === '57014') {
+        const after = await this.#figures(table!)
+        return {
+          status: 'incomplete',
+          ...(before && { before: before.figures }),
+          after: after.figures,
+          message: `stopped when the budget ran out (${step.action.toUpperCase()} cancelled; what it had done is kept)`,
+        }
+      }
       const hint =
         sqlstate === '55P03' ? ' (lock_timeout: something holds a conflicting lock; run again later)' : step.action === 'reindex' ? ' (a failed REINDEX CONCURRENTLY leaves an invalid _ccnew index: "dbops maintain reindex" drops it)' : ''
       return { status: 'failed', ...(before && { before: before.figures }), message: `${(error as Error).message}${hint}` }
