@@ -124,6 +124,8 @@ export interface Backend {
    * timeouts (transactional units do the same inside their own transaction).
    */
   prepareSession(timeouts: { lockTimeoutMs: number; statementTimeoutMs: number }): Promise<void>
+  /** Asks the database to cancel the statement this connection is running (SQLite runs in-process: nothing to do). */
+  cancelRunning(): Promise<void>
   /** Runs one statement as its own message, outside dbops' transactions (transaction:false migrations). */
   runStatement(statement: string): Promise<void>
   /** Makes every commit this connection has made durable (a run that stops before its durable last migration). */

@@ -73,6 +73,7 @@ export async function maintainTarget(target: Target, options: MaintainOptions): 
       outcome = await maintainer.runStep(step, {
         remainingMs: options.budgetMs === undefined ? undefined : Math.max(0, options.budgetMs - elapsed),
         lockTimeoutMs: options.lockTimeoutMs ?? 5000,
+        ...(options.signal && { signal: options.signal }),
       })
     } catch (error) {
       if (error instanceof DbopsError && error.code === 'E_CONNECTION_LOST') throw error

@@ -37,6 +37,8 @@ export interface RunStepOptions {
   /** Time left in the budget, for steps that can bound their own wait (SQLite TRUNCATE checkpoint). */
   remainingMs: number | undefined
   lockTimeoutMs: number
+  /** Ctrl-C: a step that can be cancelled safely (VACUUM, ANALYZE) is cancelled. */
+  signal?: AbortSignal
 }
 
 /** The engine side of `dbops maintain`: decide what is due, and run one step at a time. */

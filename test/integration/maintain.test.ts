@@ -117,6 +117,19 @@ describe('maintain on postgres', () => {
     expect(result.tasks[0]!.message).toMatch(/^stopped when the budget ran out \(VACUUM cancelled/)
     expect(result.stopped).toBe('budget')
     expect(result.left.map((step) => step.object)).toEqual(['public.later'])
+
+    // Ctrl-C (the signal) cancels it the same way, through PostgreSQL's cancel request.
+    const interruption = new AbortController()
+    const interrupted = maintain(project, { task: 'vacuum', auto: false, tables: ['slow', 'later'], signal: interruption.signal, onStep: (event) => {
+      if (event.phase === 'start') setTimeout(() => interruption.abort(), 500)
+    } })
+    const stoppedAt = Date.now()
+    const outcome = await interrupted
+    expect(Date.now() - stoppedAt).toBeLessThan(10_000)
+    expect(outcome.tasks.map((step) => [step.object, step.status])).toEqual([['public.slow', 'incomplete']])
+    expect(outcome.tasks[0]!.message).toMatch(/^interrupted \(VACUUM cancelled/)
+    expect(outcome.stopped).toBe('interrupted')
+    expect(outcome.left.map((step) => step.object)).toEqual(['public.later'])
   })
 
   it('stops before the next table when the signal aborts, and reports what is left', async () => {

@@ -150,6 +150,28 @@ export class PostgresBackend implements Backend {
     await this.#query(this.#sessionSettings(timeouts, 'SET').join(';'))
   }
 
+  /**
+   * Asks the server to cancel what this session is running, as psql does on Ctrl-C: PostgreSQL's CancelRequest on a
+   * short connection of its own, carrying the session's pid and secret key (no authentication involved).
+   */
+  async cancelRunning(): Promise<void> {
+    const client = this.#client as unknown as { processID?: number | null; secretKey?: number | null; host: string; port: number }
+    if (client.processID == null || client.secretKey == null) return
+    const { connect } = await import('node:net')
+    const request = Buffer.alloc(16)
+    request.writeInt32BE(16, 0)
+    request.writeInt32BE(80877102, 4)
+    request.writeInt32BE(client.processID, 8)
+    request.writeInt32BE(client.secretKey, 12)
+    const address = client.host.startsWith('/') ? { path: `${client.host}/.s.PGSQL.${client.port}` } : { host: client.host, port: client.port }
+    await new Promise<void>((resolve) => {
+      const socket = connect(address, () => socket.end(request))
+      socket.setTimeout(5000, () => socket.destroy())
+      socket.on('close', () => resolve())
+      socket.on('error', () => resolve())
+    })
+  }
+
   async runStatement(statement: string): Promise<void> {
     await this.connect()
     try {

@@ -200,28 +200,34 @@ export class PostgresMaintainer implements Maintainer {
 
   async runStep(step: MaintainStep, options: RunStepOptions): Promise<StepOutcome> {
     const table = step.action === 'vacuum' || step.action === 'analyze' ? step.sql.replace(/^(VACUUM|ANALYZE) \([^)]*\) /, '') : undefined
-    // A VACUUM or ANALYZE may be cancelled when the budget runs out: the pages it has cleaned stay clean. Nothing
-    // else is: a cancelled REINDEX CONCURRENTLY would leave an invalid index behind.
+    // A VACUUM or ANALYZE may be cancelled when the budget runs out or on Ctrl-C: the pages it has cleaned stay clean.
+    // Nothing else is: a cancelled REINDEX CONCURRENTLY would leave an invalid index behind.
     const bounded = table !== undefined && options.remainingMs !== undefined
     const statementTimeoutMs = bounded ? Math.max(1, Math.round(options.remainingMs!)) : 0
     await this.backend.runStatement(`SET lock_timeout = '${Math.max(0, Math.round(options.lockTimeoutMs))}ms'; SET statement_timeout = '${statementTimeoutMs}ms'`)
     const before = table ? await this.#figures(table) : undefined
+    const cancel = () => void this.backend.cancelRunning()
+    if (table !== undefined) options.signal?.addEventListener('abort', cancel, { once: true })
     try {
       await this.backend.runStatement(step.sql)
     } catch (error) {
       const sqlstate = (error as { sqlstate?: string }).sqlstate
-      if (bounded && sqlstate === '57014') {
-        const after = await this.#figures(table!)
+      const interrupted = options.signal?.aborted === true
+      if (table !== undefined && sqlstate === '57014' && (bounded || interrupted)) {
+        const after = await this.#figures(table)
+        const why = interrupted ? 'interrupted' : 'stopped when the budget ran out'
         return {
           status: 'incomplete',
           ...(before && { before: before.figures }),
           after: after.figures,
-          message: `stopped when the budget ran out (${step.action.toUpperCase()} cancelled; what it had done is kept)`,
+          message: `${why} (${step.action.toUpperCase()} cancelled; what it had done is kept)`,
         }
       }
       const hint =
         sqlstate === '55P03' ? ' (lock_timeout: something holds a conflicting lock; run again later)' : step.action === 'reindex' ? ' (a failed REINDEX CONCURRENTLY leaves an invalid _ccnew index: "dbops maintain reindex" drops it)' : ''
       return { status: 'failed', ...(before && { before: before.figures }), message: `${(error as Error).message}${hint}` }
+    } finally {
+      options.signal?.removeEventListener('abort', cancel)
     }
     const after = table ? await this.#figures(table) : undefined
     if (before && after && (step.action === 'vacuum' || step.action === 'analyze')) {

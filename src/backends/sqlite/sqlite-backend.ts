@@ -201,6 +201,10 @@ export class SqliteBackend implements Backend {
     this.#sessionChanged = false
   }
 
+  async cancelRunning(): Promise<void> {
+    // Statements run synchronously in this process: by the time anything could ask, they are done.
+  }
+
   async runStatement(statement: string): Promise<void> {
     try {
       this.database.exec(statement)
