@@ -1,9 +1,10 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Engine } from '../backends/backend.js'
 import type { ThresholdSetting } from '../config/resolve-config.js'
 import { worstSeverity, type Finding, type Severity } from '../findings.js'
 import { migrationStatus } from '../migrate/run.js'
+import { listBackups, MANIFEST_SUFFIX, type BackupManifest } from '../backup/manifest.js'
 import type { Target } from '../targets/target.js'
 import { CHECKS_BY_NAME, formatSeconds, grade, levelOn, resolveThresholds, selectChecks, type Thresholds } from './checks.js'
 import type { HealthProbe } from './health-probe.js'
@@ -194,71 +195,46 @@ async function ledgerCheck(target: Target, probe: HealthProbe, thresholds: Thres
   }
 }
 
-interface BackupManifest {
-  id: string
-  finishedAt: Date
-  sizeBytes: number | null
-  verifiedAt: string | null
-  file: string
-}
-
 /**
- * The newest completed backup in the target's backup folder: a `*.manifest.json` with a valid `finishedAt` (a backup
- * without a manifest did not finish, so it is no backup). No folder: no finding, backups are not set up here.
+ * The newest complete backup in the target's backup folder, as `dbops backup list` sees it (a manifest that parses
+ * and an artifact beside it: a backup without its manifest did not finish). No folder: no finding, backups are not
+ * set up here.
  */
 function backupAgeCheck(target: Target, thresholds: Thresholds, now: Date, report: (finding: Finding) => void): void {
   const dir = target.backup.dir
-  let names: string[]
   try {
     if (!statSync(dir).isDirectory()) return
-    names = readdirSync(dir).filter((name) => name.endsWith('.manifest.json'))
+    readdirSync(dir)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return
     report({ check: 'backup_age', severity: 'unknown', subject: dir, message: `cannot read the backup folder: ${(error as Error).message}` })
     return
   }
-  const manifests: BackupManifest[] = []
-  let unreadable = 0
-  for (const name of names) {
-    try {
-      const document = JSON.parse(readFileSync(join(dir, name), 'utf8')) as Record<string, unknown>
-      const finishedAt = new Date(String(document.finishedAt))
-      if (typeof document.finishedAt !== 'string' || Number.isNaN(finishedAt.getTime())) throw new Error('no finishedAt')
-      manifests.push({
-        id: typeof document.id === 'string' ? document.id : name.replace(/\.manifest\.json$/, ''),
-        finishedAt,
-        sizeBytes: typeof document.sizeBytes === 'number' ? document.sizeBytes : null,
-        verifiedAt: typeof document.verifiedAt === 'string' ? document.verifiedAt : null,
-        file: name,
-      })
-    } catch {
-      unreadable++
-    }
-  }
-  const skipped = unreadable > 0 ? ` (${unreadable} unreadable manifest(s) ignored)` : ''
-  const newest = manifests.sort((a, b) => b.finishedAt.getTime() - a.finishedAt.getTime())[0]
+  const backups = listBackups(dir)
+  const newest = backups.reduce<BackupManifest | undefined>((latest, backup) => (!latest || backup.finishedAt > latest.finishedAt ? backup : latest), undefined)
   if (!newest) {
     report({
       check: 'backup_age',
       severity: thresholds.backup_age?.critical ? 'critical' : thresholds.backup_age?.warn ? 'warn' : 'ok',
       subject: dir,
-      message: `no completed backup in ${dir}${skipped}`,
-      fix: `dbops backup --target ${target.name}`,
+      message: `no completed backup in ${dir}`,
+      fix: `dbops backup create --target ${target.name}`,
     })
     return
   }
-  const ageSeconds = Math.max(0, (now.getTime() - newest.finishedAt.getTime()) / 1000)
+  const finishedAt = new Date(newest.finishedAt)
+  const ageSeconds = Math.max(0, (now.getTime() - finishedAt.getTime()) / 1000)
   report({
     check: 'backup_age',
     severity: grade(thresholds, 'backup_age', ageSeconds),
     subject: dir,
-    message: `newest backup ${newest.id} finished ${formatSeconds(ageSeconds)} ago${newest.verifiedAt ? ', verified' : ', not verified'}${skipped}`,
+    message: `newest backup ${newest.id} finished ${formatSeconds(ageSeconds)} ago${newest.verifiedAt ? ', verified' : ', not verified'}`,
     values: {
       age_seconds: ageSeconds,
-      last_success_timestamp_seconds: newest.finishedAt.getTime() / 1000,
-      ...(newest.sizeBytes !== null && { size_bytes: newest.sizeBytes }),
-      count: manifests.length,
+      last_success_timestamp_seconds: finishedAt.getTime() / 1000,
+      size_bytes: newest.sizeBytes,
+      count: backups.length,
     },
-    detail: { id: newest.id, manifest: newest.file, finishedAt: newest.finishedAt.toISOString(), verifiedAt: newest.verifiedAt },
+    detail: { id: newest.id, manifest: `${newest.id}${MANIFEST_SUFFIX}`, finishedAt: finishedAt.toISOString(), verifiedAt: newest.verifiedAt },
   })
 }

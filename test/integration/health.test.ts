@@ -281,8 +281,21 @@ describe.each(ENGINES)('health ledger and backups on %s', (engine) => {
     expect(check(await health(project), 'backup_age')).toMatchObject({ severity: 'critical', message: expect.stringContaining('no completed backup') })
     writeFileSync(path.join(dir, 'partial.dump'), 'a backup without a manifest is no backup')
     const now = new Date('2026-06-01T12:00:00Z')
-    const manifest = (id: string, hoursAgo: number) =>
-      writeFileSync(path.join(dir, `${id}.manifest.json`), JSON.stringify({ id, finishedAt: new Date(now.getTime() - hoursAgo * 3600_000).toISOString(), sizeBytes: 1234, verifiedAt: null }))
+    // Backups as `dbops backup create` leaves them: an artifact, and its manifest written last.
+    const manifest = (id: string, hoursAgo: number) => {
+      const at = new Date(now.getTime() - hoursAgo * 3600_000).toISOString()
+      writeFileSync(path.join(dir, `${id}.dump`), 'x'.repeat(1234))
+      writeFileSync(
+        path.join(dir, `${id}.manifest.json`),
+        JSON.stringify({ manifestVersion: 1, id, target: 'default', engine, format: 'custom', startedAt: at, finishedAt: at, sizeBytes: 1234, sha256: '0'.repeat(64), artifact: `${id}.dump`, verifiedAt: null }),
+      )
+    }
+    // A manifest whose artifact is gone is not a backup either.
+    writeFileSync(
+      path.join(dir, 'gone.manifest.json'),
+      JSON.stringify({ manifestVersion: 1, id: 'gone', target: 'default', engine, format: 'custom', startedAt: now.toISOString(), finishedAt: now.toISOString(), sizeBytes: 1, sha256: '0'.repeat(64), artifact: 'gone.dump', verifiedAt: null }),
+    )
+    expect(check(await health(project, { now }), 'backup_age')).toMatchObject({ severity: 'critical', message: expect.stringContaining('no completed backup') })
     manifest('old', 72)
     expect(check(await health(project, { now }), 'backup_age')!.severity).toBe('critical')
     manifest('yesterday', 30)

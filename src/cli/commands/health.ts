@@ -4,8 +4,7 @@ import type { Command } from 'commander'
 import type { GlobalOptions } from '../context.js'
 import { exitWith } from '../exit-codes.js'
 import { makeReporter, reportFailure, runTargetCommand } from '../context.js'
-import { checkHealth, type HealthResult } from '../../health/check-health.js'
-import { formatNagios, healthExitCode, healthMetrics, shortValue } from '../../health/health-output.js'
+import type { HealthResult } from '../../health/check-health.js'
 import { HEALTH_CHECKS, parseThresholdFlags, type CheckSpec } from '../../health/checks.js'
 import { formatPrometheus } from '../../output/prometheus.js'
 import { writeFileAtomic } from '../../output/atomic-write.js'
@@ -53,6 +52,11 @@ export function registerHealthCommand(program: Command): void {
       } catch (error) {
         return reportFailure(await makeReporter(globals), globals, undefined, error)
       }
+      // The capability loads when the command runs, not with the command table (start-up of every other command).
+      const [{ checkHealth }, { formatNagios, healthExitCode, healthMetrics, shortValue }] = await Promise.all([
+        import('../../health/check-health.js'),
+        import('../../health/health-output.js'),
+      ])
       const runGlobals = { ...globals, json: options.format === 'json' }
       const results: HealthResult[] = []
       let metricsFailure: unknown
@@ -75,13 +79,13 @@ export function registerHealthCommand(program: Command): void {
           results.push(result)
           return result
         },
-        print: (result, reporter) => printHuman([result], reporter),
+        print: (result, reporter) => printHuman([result], reporter, shortValue),
         exitCode: (result) => healthExitCode(result.status),
         printAll(outcomes, reporter) {
           const done = outcomes.filter((outcome) => outcome.ok).map((outcome) => outcome.result)
           if (options.format === 'nagios') reporter.result(formatNagios(done, failuresOf(outcomes)))
           else if (options.format === 'prometheus') reporter.result(formatPrometheus(healthMetrics(done)).replace(/\n$/, ''))
-          else printHuman(done, reporter)
+          else printHuman(done, reporter, shortValue)
         },
       })
       if (options.metricsFile !== undefined && results.length > 0) {
@@ -175,12 +179,11 @@ function failuresOf(outcomes: TargetOutcome<HealthResult>[]): { target: string; 
 
 const LABEL: Record<Severity, string> = { ok: 'ok', warn: 'WARNING', critical: 'CRITICAL', unknown: 'unknown' }
 
-function valueOf(finding: Finding): string {
-  const value = shortValue(finding)
-  return value.startsWith('(') ? '' : value
-}
-
-function printHuman(results: HealthResult[], reporter: Reporter): void {
+function printHuman(results: HealthResult[], reporter: Reporter, shortValue: (finding: Finding) => string): void {
+  const valueOf = (finding: Finding) => {
+    const value = shortValue(finding)
+    return value.startsWith('(') ? '' : value
+  }
   const { color } = reporter
   const paint: Record<Severity, (text: string) => string> = { ok: color.green, warn: color.yellow, critical: color.red, unknown: color.dim }
   for (const result of results) {
