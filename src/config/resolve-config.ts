@@ -4,6 +4,7 @@ import { parseDatabaseUrl, redactUrl, type DatabaseLocation } from './database-u
 import { parseDuration } from './duration.js'
 import { interpolateEnv } from './interpolate.js'
 import { loadConfig } from './load-config.js'
+import type { RetentionConfig } from './define-config.js'
 
 export interface ResolvedMigrations {
   /** Absolute. */
@@ -30,16 +31,8 @@ export interface ResolvedSeeds {
   tables: Record<string, string>
 }
 
-/** Retention rules (restic's `forget` semantics); unset rules are absent. */
-export interface ResolvedRetention {
-  keepLast?: number
-  keepHourly?: number
-  keepDaily?: number
-  keepWeekly?: number
-  keepMonthly?: number
-  keepYearly?: number
-  keepWithinMs?: number
-}
+/** Retention rules (restic's `forget` semantics) as configured, with keepWithin in milliseconds; unset rules are absent. */
+export type ResolvedRetention = Omit<RetentionConfig, 'keepWithin'> & { keepWithinMs?: number }
 
 /** Backups (`dbops backup`). */
 export interface ResolvedBackup {

@@ -242,6 +242,23 @@ function kindOf(category: string, typname: string): ColumnKind {
   return 'other'
 }
 
+/** Streams a CSV file into `parser` until the parser stops or the file ends; returns what was thrown, if anything. */
+async function feedCsv(path: string, parser: CsvParser, chunkBytes: number): Promise<unknown> {
+  const stream = createReadStream(path, { encoding: 'utf8', highWaterMark: chunkBytes })
+  try {
+    for await (const text of stream) {
+      parser.push(text as string)
+      if (parser.stopped) break
+    }
+    if (!parser.stopped) parser.end()
+    return undefined
+  } catch (error) {
+    return error
+  } finally {
+    stream.destroy()
+  }
+}
+
 /** The first record of a CSV file (its header) and its line. */
 async function readCsvHeader(path: string): Promise<{ names: string[]; line: number }> {
   let header: { names: string[]; line: number } | undefined
@@ -249,18 +266,8 @@ async function readCsvHeader(path: string): Promise<{ names: string[]; line: num
     header = { names: fields.map((field) => (field ?? '').trim()), line }
     return true
   })
-  const stream = createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 16 })
-  try {
-    for await (const text of stream) {
-      parser.push(text as string)
-      if (parser.stopped) break
-    }
-    if (!parser.stopped) parser.end()
-  } catch (error) {
-    throw new LoadFailure((error as Error).message, { line: (error as { line?: number }).line ?? 1 })
-  } finally {
-    stream.destroy()
-  }
+  const error = await feedCsv(path, parser, 1 << 16)
+  if (error !== undefined) throw new LoadFailure((error as Error).message, { line: (error as { line?: number }).line ?? 1 })
   if (!header) throw new LoadFailure('the file is empty: the first line must name the columns', { line: 1 })
   const empty = header.names.findIndex((name) => name === '')
   if (empty !== -1) throw new LoadFailure(`column ${empty + 1} of the header has no name`, { line: header.line })
@@ -278,20 +285,9 @@ async function csvRecordLine(path: string, copyLine: number): Promise<{ line?: n
     found = line
     return false
   })
-  const stream = createReadStream(path, { encoding: 'utf8', highWaterMark: CHUNK })
-  try {
-    for await (const text of stream) {
-      parser.push(text as string)
-      if (parser.stopped) break
-    }
-    if (!parser.stopped) parser.end()
-  } catch (error) {
-    // Malformed: the record that does not parse is the one COPY stopped at, if it starts before that line.
-    const line = (error as { line?: number }).line
-    if (line !== undefined && line <= copyLine) found = line
-  } finally {
-    stream.destroy()
-  }
+  // Malformed: the record that does not parse is the one COPY stopped at, if it starts before that line.
+  const line = ((await feedCsv(path, parser, CHUNK)) as { line?: number } | undefined)?.line
+  if (line !== undefined && line <= copyLine) found = line
   return { line: found ?? copyLine }
 }
 
