@@ -130,19 +130,21 @@ export interface Backend {
   runStatement(statement: string): Promise<void>
   /** Makes every commit this connection has made durable (a run that stops before its durable last migration). */
   flushCommits(): Promise<void>
-  /** pg_dump/pg_restore or SQLite's backup API, for `dbops backup` and `dbops restore` (loaded on first use). */
-  backupEngine(): Promise<BackupEngine>
   /** true when `error` says the table does not exist (the ledger before the first migration). */
   isMissingTable(error: unknown): boolean
-  /** `dbops audit`: catalog introspection and fix SQL (loaded on first use). */
-  auditor(): Promise<Auditor>
-  /** `dbops maintain`: what is due, and running it (loaded on first use). */
-  maintainer(): Promise<Maintainer>
-  /** The engine side of `dbops health` (loaded on first use). */
-  healthProbe(): Promise<HealthProbe>
-  /** Bulk loading for `dbops seed` (loaded on first use). */
-  seeder(): Promise<Seeder>
   close(): Promise<void>
+
+  // Each capability's engine side, in backends/<engine>/<engine>-<capability>.ts, imported on first use.
+  /** Bulk loading for `dbops seed`. */
+  seeder(): Promise<Seeder>
+  /** pg_dump/pg_restore or SQLite's backup API, for `dbops backup` and `dbops restore`. */
+  backupEngine(): Promise<BackupEngine>
+  /** The engine side of `dbops health`. */
+  healthProbe(): Promise<HealthProbe>
+  /** `dbops audit`: catalog introspection and fix SQL. */
+  auditor(): Promise<Auditor>
+  /** `dbops maintain`: what is due, and running it. */
+  maintainer(): Promise<Maintainer>
 }
 
 export interface OpenOptions {

@@ -2,7 +2,7 @@ import type { Target } from '../targets/target.js'
 import { worstSeverity, type Finding, type Severity } from '../findings.js'
 import { formatDuration } from '../config/duration.js'
 import { listBackups, type BackupManifest } from './manifest.js'
-import { formatBytes } from '../output/format-bytes.js'
+import { formatBytes } from '../output/format.js'
 
 export interface CheckBackupsOptions {
   /** Older than this is critical. Default 26 hours (a nightly backup plus slack). */

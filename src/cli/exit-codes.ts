@@ -6,11 +6,18 @@ import { DbopsError } from '../errors.js'
  */
 export const EXIT = { ok: 0, no: 1, failed: 2, usage: 3 } as const
 
-export function exitCodeFor(error: unknown): number {
-  if (error instanceof DbopsError && (error.code === 'E_CONFIG' || error.code === 'E_USAGE' || error.code === 'E_PROTECTED')) return EXIT.usage
+/** Errors whose exit code is not "failed". */
+const EXIT_BY_ERROR_CODE: Record<string, number> = {
+  E_CONFIG: EXIT.usage,
+  E_USAGE: EXIT.usage,
+  // A protected target refused without its flag (--allow-protected, --force): nothing ran, the command line decides.
+  E_PROTECTED: EXIT.usage,
   // Another run holds the backup lock: nothing failed, this run just did not happen (cron overlap).
-  if (error instanceof DbopsError && error.code === 'E_BACKUP_LOCKED') return EXIT.no
-  return EXIT.failed
+  E_BACKUP_LOCKED: EXIT.no,
+}
+
+export function exitCodeFor(error: unknown): number {
+  return (error instanceof DbopsError ? EXIT_BY_ERROR_CODE[error.code] : undefined) ?? EXIT.failed
 }
 
 /** Wraps a commander action that returns its exit code. */

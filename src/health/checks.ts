@@ -3,7 +3,7 @@ import type { ThresholdSetting } from '../config/resolve-config.js'
 import { parseDuration } from '../config/duration.js'
 import { ConfigError, UsageError } from '../errors.js'
 import type { Severity } from '../findings.js'
-import { formatBytes } from '../output/format-bytes.js'
+import { formatBytes } from '../output/format.js'
 
 /** What a check measures, which decides how its thresholds are written and its value is shown. */
 export type CheckUnit = 'seconds' | 'bytes' | 'ratio' | 'count' | 'state'

@@ -1,5 +1,5 @@
 import type { AuditRule } from '../rule.js'
-import { formatBytes } from '../../output/format-bytes.js'
+import { formatBytes } from '../../output/format.js'
 import { withFix } from '../rule.js'
 
 const CRITICAL_WASTE_BYTES = 5 * 1024 ** 3

@@ -1,6 +1,6 @@
 import type { ForeignKeyInfo, IndexInfo } from '../snapshot.js'
 import type { AuditRule } from '../rule.js'
-import { formatBytes } from '../../output/format-bytes.js'
+import { formatBytes } from '../../output/format.js'
 import { formatAge, judgeable, supportsColumns, tableKey, withFix } from '../rule.js'
 
 export const unusedIndex: AuditRule = {

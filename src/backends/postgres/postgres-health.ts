@@ -1,5 +1,5 @@
 import { worstSeverity, type Finding, type Severity } from '../../findings.js'
-import { formatBytes } from '../../output/format-bytes.js'
+import { formatBytes } from '../../output/format.js'
 import { formatSeconds, formatValue, grade, limitOf, type Thresholds } from '../../health/checks.js'
 import type { HealthProbe, ProbeContext, ProbeOutcome } from '../../health/health-probe.js'
 import type { Backend } from '../backend.js'

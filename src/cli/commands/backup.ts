@@ -13,7 +13,7 @@ import { exitWith } from '../exit-codes.js'
 import { configFromGlobals, runTargetCommand } from '../context.js'
 import { selectTargets } from '../../config/resolve-config.js'
 import { parseDuration } from '../../config/duration.js'
-import { formatBytes } from '../../output/format-bytes.js'
+import { formatBytes, formatMs } from '../../output/format.js'
 import { formatTable } from '../../output/table.js'
 import { UsageError } from '../../errors.js'
 
@@ -313,7 +313,4 @@ function usage<T>(parse: () => T): T {
   }
 }
 
-function formatMs(ms: number): string {
-  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`
-}
 

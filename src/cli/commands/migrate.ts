@@ -5,6 +5,7 @@ import type { MigrateEvent, MigrateResult, StatusResult } from '../../migrate/ru
 import type { ValidateResult } from '../../migrate/manage.js'
 import type { Reporter } from '../../output/reporter.js'
 import { formatTable } from '../../output/table.js'
+import { formatMs } from '../../output/format.js'
 import { configFromGlobals, makeReporter, reportFailure, runTargetCommand } from '../context.js'
 import { selectTargets } from '../../config/resolve-config.js'
 import { baselineMigrations, newMigration, resolveMigration, restampMigration, validateMigrations } from '../../migrate/manage.js'
@@ -308,6 +309,3 @@ function oneLine(text: string, max: number): string {
   return line.length > max ? `${line.slice(0, max - 1)}…` : line
 }
 
-export function formatMs(ms: number): string {
-  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`
-}

@@ -6,7 +6,7 @@ import type { Reporter } from '../../output/reporter.js'
 import { formatTable } from '../../output/table.js'
 import { configFromGlobals, makeReporter, reportFailure, runTargetCommand } from '../context.js'
 import { selectTargets } from '../../config/resolve-config.js'
-import { formatMs } from './migrate.js'
+import { formatMs } from '../../output/format.js'
 
 interface RunFlags {
   env?: string

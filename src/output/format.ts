@@ -9,3 +9,8 @@ export function formatBytes(bytes: number): string {
   }
   return unit === 0 ? `${bytes} B` : `${value.toFixed(Math.abs(value) < 10 ? 1 : 0)} ${units[unit]}`
 }
+
+/** A command's elapsed time for people: `12 ms`, `3.40 s`. */
+export function formatMs(ms: number): string {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`
+}
