@@ -94,6 +94,11 @@ function decode(text: string): string {
   }
 }
 
+/** The database as output names it: a SQLite file's absolute path, or the URL with its password redacted. */
+export function describeDatabase(location: DatabaseLocation, url: string): string {
+  return location.engine === 'sqlite' ? location.path : redactUrl(url)
+}
+
 /**
  * Replaces passwords with `***`: the password in the userinfo (`postgres://user:***@host/db`) and `password=...`
  * in the query string. Never throws; on text that is not a valid URL it does its best, erring towards hiding more.

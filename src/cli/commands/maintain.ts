@@ -9,6 +9,8 @@ import type { MaintainResult } from '../../maintain/maintain.js'
 import type { MaintainTask } from '../../maintain/maintainer.js'
 import { UsageError } from '../../errors.js'
 import { parseDuration } from '../../config/duration.js'
+import { formatTarget } from '../../output/format.js'
+import type { Target } from '../../targets/target.js'
 
 interface MaintainFlags {
   auto?: boolean
@@ -95,14 +97,14 @@ function change(before: Record<string, number> | undefined, after: Record<string
     .join(', ')
 }
 
-function printMaintain(result: MaintainResult, reporter: Reporter): void {
+function printMaintain(result: MaintainResult, reporter: Reporter, target: Target): void {
   const { color } = reporter
   if (result.dryRun) {
-    reporter.result(color.bold(`${result.target}: plan (dry run, nothing runs): ${result.tasks.length} step(s)`))
+    reporter.result(color.bold(`${formatTarget(target)}: plan (dry run, nothing runs): ${result.tasks.length} step(s)`))
     if (result.tasks.length > 0) reporter.result(formatTable(['ACTION', 'OBJECT', 'REASON', 'SQL'], result.tasks.map((step) => [step.action, step.object, step.reason, step.sql])))
   } else {
     const failed = result.tasks.filter((step) => step.status === 'failed').length
-    reporter.result(color.bold(`${result.target}: ${result.tasks.length} step(s) run${failed ? `, ${failed} failed` : ''}${result.left.length ? `, ${result.left.length} left` : ''}`))
+    reporter.result(color.bold(`${formatTarget(target)}: ${result.tasks.length} step(s) run${failed ? `, ${failed} failed` : ''}${result.left.length ? `, ${result.left.length} left` : ''}`))
     if (result.tasks.length > 0) {
       reporter.result(
         formatTable(

@@ -313,6 +313,7 @@ describe('selectTargets', () => {
       name,
       url: `sqlite:${name}.db`,
       redactedUrl: `sqlite:${name}.db`,
+      database: `/p/${name}.db`,
       location: { engine: 'sqlite' as const, path: `/p/${name}.db` },
       migrations: { dir: '/p/migrations', ...defaults },
       protected: false,
