@@ -277,7 +277,7 @@ describe('bad inputs: one line, the documented exit code, nothing deleted', () =
       await pgQuery(database.url, 'DELETE FROM items WHERE id > 5')
       const plainClean = await runCli(['restore', manifest, '--target', 'prod', '--clean', '--force', '--jobs', '2'], { cwd: config })
       expect(plainClean.code, plainClean.stderr).toBe(0)
-      expect(plainClean.stdout).toMatch(/^prod: restored \S+ \(1 tables, migration none\) with pg_restore 1\d\.\d+ --jobs=2 in .+, analyzed$/m)
+      expect(plainClean.stdout).toMatch(/^prod \(postgres:\/\/\S+\): restored \S+ \(1 tables, migration none\) with pg_restore 1\d\.\d+ --jobs=2 in .+, analyzed$/m)
       expect(await pgQuery(database.url, 'SELECT count(*)::int AS n FROM items')).toEqual([{ n: 10 }])
       // Column statistics exist only once ANALYZE has run (pg_statistic is transactional, unlike pg_stat_*).
       expect(await pgQuery(database.url, `SELECT count(*)::int AS n FROM pg_stats WHERE tablename = 'items'`)).toEqual([{ n: 3 }])

@@ -6,7 +6,7 @@ import { runTargetCommand } from '../context.js'
 import type { Reporter } from '../../output/reporter.js'
 import { formatTable } from '../../output/table.js'
 import type { MaintainResult } from '../../maintain/maintain.js'
-import type { MaintainTask } from '../../maintain/maintainer.js'
+import { MAINTAIN_TASKS, type MaintainTask } from '../../maintain/maintainer.js'
 import { UsageError } from '../../errors.js'
 import { parseDuration } from '../../config/duration.js'
 import { formatTarget } from '../../output/format.js'
@@ -22,7 +22,6 @@ interface MaintainFlags {
   lockTimeout: string
 }
 
-const TASKS = ['vacuum', 'analyze', 'reindex', 'optimize', 'checkpoint']
 
 function duration(text: string, flag: string): number {
   try {
@@ -44,7 +43,7 @@ export function registerMaintainCommands(program: Command): void {
   program
     .command('maintain')
     .description('VACUUM, ANALYZE, REINDEX, PRAGMA optimize, checkpoints: what is due (--auto) or what you name')
-    .argument('[task]', `one of ${TASKS.join(', ')} (with --auto: only that kind of work)`)
+    .argument('[task]', `one of ${MAINTAIN_TASKS.join(', ')} (with --auto: only that kind of work)`)
     .option('--auto', 'pick what is due: PostgreSQL by autovacuum\'s own formula (wraparound first); SQLite by PRAGMA optimize and free pages')
     .option('--tables <list>', 'only these tables (comma-separated; schema.table; "Quoted" for odd names)')
     .option('--indexes <list>', 'reindex: also rebuild these indexes')
@@ -59,8 +58,6 @@ export function registerMaintainCommands(program: Command): void {
         command: 'maintain',
         create: false,
         async run(target, reporter, signal) {
-          if (task !== undefined && !TASKS.includes(task)) throw new UsageError(`unknown task "${task}"`, `use one of ${TASKS.join(', ')}, or --auto`)
-          if (task === undefined && !flags.auto) throw new UsageError('name a task or pass --auto', `dbops maintain --auto, or dbops maintain ${TASKS.join('|')}`)
           const budgetMs = flags.budget !== undefined ? duration(flags.budget, '--budget') : undefined
           const lockTimeoutMs = duration(flags.lockTimeout, '--lock-timeout')
           const { maintainTarget } = await import('../../maintain/maintain.js')

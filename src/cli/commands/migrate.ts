@@ -82,9 +82,6 @@ export function registerMigrateCommands(program: Command): void {
         command: 'migrate down',
         create: false,
         async run(target, reporter, signal) {
-          if (flags.steps !== undefined && flags.to !== undefined) {
-            throw new UsageError('--steps and --to cannot be used together', 'pick one')
-          }
           return migrateDown(target, {
             ...(await commonOptions(flags, reporter, signal)),
             ...(flags.to !== undefined && { to: flags.to }),
