@@ -43,6 +43,8 @@ function checkPostgresUrl(url: string): string {
   if (sslmode !== null && !SSL_MODES.includes(sslmode)) {
     throw new Error(`unknown sslmode "${sslmode}" (use ${SSL_MODES.join(', ')})`)
   }
+  const timeout = params.get('connect_timeout')
+  if (timeout !== null && !/^\s*[+-]?\d+\s*$/.test(timeout)) throw new Error(`invalid connect_timeout "${timeout}" (a whole number of seconds; 0 waits forever)`)
   const port = params.get('port')
   if (port !== null && !isPort(port)) throw new Error(`invalid port "${port}"`)
 
