@@ -289,7 +289,7 @@ async function runTransactional(
     if (outcome.skipped) await refuseIfFailedMeanwhile(ledger, migration)
     return { skipped: outcome.skipped, durationMs: outcome.elapsedMs }
   } catch (error) {
-    throw statementError(unit, error, timeouts.lockTimeoutMs, true)
+    throw target.backend.lockTimeoutError?.(error) ?? statementError(unit, error, timeouts.lockTimeoutMs, true)
   }
 }
 
