@@ -168,7 +168,12 @@ describe('sslmode against a TLS-only server', () => {
     const backup = await runCli(['--url', url, 'backup', 'create', '--json'], { cwd: dir, env: { HOME: emptyHome() } })
     expect(backup.code, backup.stderr).toBe(0)
     noDriverWarnings(backup)
-    // The server refuses plaintext and pg_dump has no ~/.postgresql/root.crt to verify with: the backup proves that
-    // sslmode and sslrootcert reached it.
+    // The server refuses plaintext and pg_dump has no ~/.postgresql/root.crt to verify with: the backups prove that
+    // sslmode and sslrootcert reached it, from the URL and from the PG* variables dbops was started with.
+    const fromEnv = await runCli(['--url', base, 'backup', 'create', '--json'], {
+      cwd: dir,
+      env: { HOME: emptyHome(), PGSSLMODE: 'verify-full', PGSSLROOTCERT: certFile },
+    })
+    expect(fromEnv.code, fromEnv.stderr).toBe(0)
   })
 })
