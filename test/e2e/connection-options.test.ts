@@ -175,5 +175,9 @@ describe('sslmode against a TLS-only server', () => {
       env: { HOME: emptyHome(), PGSSLMODE: 'verify-full', PGSSLROOTCERT: certFile },
     })
     expect(fromEnv.code, fromEnv.stderr).toBe(0)
+    // verify --restore: pg_restore into a scratch database, then dbops reads it back, all over TLS without checks.
+    const verified = await runCli(['--url', `${base}?sslmode=require`, 'backup', 'verify', '--restore', '--json'], { cwd: dir, env: { HOME: emptyHome() } })
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0)
+    noDriverWarnings(verified)
   })
 })

@@ -10,7 +10,7 @@ import type { BackupEngine } from '../../backup/backup-engine.js'
 import { connectionError, isConnectionLoss, sqlstateOf } from './postgres-errors.js'
 import { inlineParameters } from './postgres-literal.js'
 import { withAdvisoryLock } from './postgres-lock.js'
-import { connectTimeoutMs, fallbackSsl, libpqSettings, pgClientSsl, withoutLibpqParams, type LibpqSettings } from './postgres-connection.js'
+import { connectPgClient, connectTimeoutMs, libpqSettings, withoutLibpqParams, type LibpqSettings } from './postgres-connection.js'
 import type { Seeder } from '../../seed/seeder.js'
 
 /** Counts completed statements of a multi-statement simple query, so a failure can be pinned to its statement. */
@@ -58,32 +58,24 @@ export class PostgresBackend implements Backend {
       this.#connected.catch(() => {})
     }
     this.#libpq = libpq
-    this.#client = this.#newClient(false)
-  }
-
-  #newClient(ssl: pg.ClientConfig['ssl']): pg.Client {
-    const client = new pg.Client({
-      connectionString: withoutLibpqParams(this.#connectionString),
-      application_name: this.#options.applicationName,
-      connectionTimeoutMillis: connectTimeoutMs(this.#libpq, this.#options.connectTimeoutMs),
-      ssl,
-    })
-    // An idle client whose server goes away emits 'error'; the next query reports it, so don't crash here.
-    client.on('error', () => {})
-    return client
+    // Replaced by the connected session in connect(); until then a client that was never connected.
+    this.#client = new pg.Client({ connectionString: withoutLibpqParams(connectionString), ssl: false })
   }
 
   /** Connects as libpq would with the URL's sslmode: prefer falls back to plaintext, allow to TLS. */
   async #open(): Promise<void> {
-    this.#client = this.#newClient(pgClientSsl(this.#libpq))
-    try {
-      await this.#client.connect()
-    } catch (error) {
-      const retry = fallbackSsl(this.#libpq, error)
-      if (retry === undefined) throw error
-      this.#client = this.#newClient(retry)
-      await this.#client.connect()
-    }
+    await connectPgClient(
+      this.#connectionString,
+      { application_name: this.#options.applicationName },
+      {
+        settings: this.#libpq,
+        ...(this.#options.connectTimeoutMs !== undefined && { deadlineMs: this.#options.connectTimeoutMs }),
+        // Set before connecting: Ctrl-C during a slow connect closes this client (close()).
+        onClient: (client) => {
+          this.#client = client
+        },
+      },
+    )
   }
 
   async kysely(): Promise<Kysely<any>> {

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import type { ConnectionOptions } from 'node:tls'
+import pg from 'pg'
 import { DbopsError } from '../../errors.js'
 
 export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full'
@@ -117,6 +118,38 @@ export function fallbackSsl(settings: LibpqSettings, error: unknown): false | Co
     return { rejectUnauthorized: false }
   }
   return undefined
+}
+
+/**
+ * A connected node-postgres client for `url` as libpq would connect (sslmode with its fallback, connect_timeout);
+ * `config` adds or overrides the rest (application_name, another database). The only way dbops opens a session.
+ */
+export async function connectPgClient(
+  url: string,
+  config: Omit<pg.ClientConfig, 'connectionString' | 'ssl' | 'connectionTimeoutMillis'> = {},
+  options: { settings?: LibpqSettings; deadlineMs?: number; onClient?: (client: pg.Client) => void } = {},
+): Promise<pg.Client> {
+  const settings = options.settings ?? libpqSettings(url)
+  const open = async (ssl: false | ConnectionOptions) => {
+    const client = new pg.Client({
+      connectionString: withoutLibpqParams(url),
+      ...config,
+      connectionTimeoutMillis: connectTimeoutMs(settings, options.deadlineMs),
+      ssl,
+    })
+    // An idle client whose server goes away emits 'error'; the next query reports it, so don't crash here.
+    client.on('error', () => {})
+    options.onClient?.(client)
+    await client.connect()
+    return client
+  }
+  try {
+    return await open(pgClientSsl(settings))
+  } catch (error) {
+    const retry = fallbackSsl(settings, error)
+    if (retry === undefined) throw error
+    return open(retry)
+  }
 }
 
 function isTlsRefusal(error: unknown): boolean {
