@@ -159,10 +159,12 @@ function summaryLine(results: boolean[], reporter: Reporter): string {
   return failed > 0 ? reporter.color.red(text) : reporter.color.green(text)
 }
 
-/** `target` is the one the command was pointed at, when it got that far: JSON then names it and its database. */
-export function reportFailure(reporter: Reporter, globals: GlobalOptions, target: { name: string; database: string } | undefined, error: unknown): number {
-  if (globals.json) reporter.json({ ok: false, ...(target !== undefined && { target: target.name, database: target.database }), error: errorDocument(error) })
-  else printError(reporter, target?.name, error)
+/** `target` is the one the command was pointed at, when it got that far: JSON then names it (and its database). */
+export function reportFailure(reporter: Reporter, globals: GlobalOptions, target: string | { name: string; database: string } | undefined, error: unknown): number {
+  const named = typeof target === 'string' ? { name: target } : target
+  if (globals.json) {
+    reporter.json({ ok: false, ...(named !== undefined && { target: named.name }), ...(named && 'database' in named && { database: named.database }), error: errorDocument(error) })
+  } else printError(reporter, named?.name, error)
   return exitCodeFor(error)
 }
 
