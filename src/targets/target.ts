@@ -43,7 +43,7 @@ export interface ConnectOptions {
 }
 
 export interface OpenTargetOptions extends ResolveOptions, ConnectOptions {
-  /** The target's name in the config; default: the config's defaultTarget. */
+  /** The target's name in the config; default: the config's defaultTarget. `url` replaces this target's database. */
   target?: string
 }
 

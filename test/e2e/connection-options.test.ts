@@ -137,6 +137,9 @@ describe('sslmode against a TLS-only server', () => {
     }
     // allow tries plaintext first; the server refuses it, so the second attempt is TLS.
     expect((await status(`${base}?sslmode=allow`)).code).toBe(0)
+    // As in libpq, a Unix-domain socket never uses TLS, whatever sslmode says.
+    const port = new URL(base).port
+    expect((await status(`postgres://postgres@/postgres?host=${encodeURIComponent(cluster.dir!)}&port=${port}&sslmode=require`)).code).toBe(0)
     const disabled = await status(`${base}?sslmode=disable`)
     expect(disabled.code).toBe(2)
     expect(errorOf(disabled).message).toMatch(/no encryption|rejects connection/)

@@ -9,6 +9,7 @@ import {
   libpqConnectionEnvironment,
   libpqSettings,
   pgClientSsl,
+  usesUnixSocket,
   withoutLibpqParams,
 } from '../../src/backends/postgres/postgres-connection.js'
 import { libpqEnvironment } from '../../src/backends/postgres/postgres-dump-tools.js'
@@ -61,6 +62,12 @@ describe('libpq settings', () => {
     expect(fallbackSsl(libpqSettings(`${url}?sslmode=require`, {}), refused)).toBeUndefined()
     expect(fallbackSsl(libpqSettings(url, {}), Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }))).toBeUndefined()
     expect(fallbackSsl(libpqSettings(`${url}?sslmode=allow`, {}), Object.assign(new Error('no pg_hba.conf entry'), { code: '28000' }))).toEqual({ rejectUnauthorized: false })
+  })
+
+  it('knows a Unix-domain socket host (where libpq never uses TLS)', () => {
+    expect(usesUnixSocket('postgres://postgres@/app?host=/var/run/postgresql&sslmode=require')).toBe(true)
+    expect(usesUnixSocket('postgres://%2Fvar%2Frun%2Fpostgresql/app')).toBe(true)
+    expect(usesUnixSocket(`${url}?sslmode=require`)).toBe(false)
   })
 
   it('hides the libpq parameters from node-postgres and keeps the rest', () => {

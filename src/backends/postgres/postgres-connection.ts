@@ -3,6 +3,7 @@ import { homedir } from 'node:os'
 import { join } from 'node:path'
 import type { ConnectionOptions } from 'node:tls'
 import pg from 'pg'
+import { parse as parsePgUrl } from 'pg-connection-string'
 import { DbopsError } from '../../errors.js'
 
 export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full'
@@ -143,12 +144,22 @@ export async function connectPgClient(
     await client.connect()
     return client
   }
+  // libpq never uses TLS on a Unix-domain socket, whatever sslmode says (the server does not offer it there).
+  if (usesUnixSocket(url)) return open(false)
   try {
     return await open(pgClientSsl(settings))
   } catch (error) {
     const retry = fallbackSsl(settings, error)
     if (retry === undefined) throw error
     return open(retry)
+  }
+}
+
+export function usesUnixSocket(url: string): boolean {
+  try {
+    return parsePgUrl(withoutLibpqParams(url)).host?.startsWith('/') === true
+  } catch {
+    return false
   }
 }
 
