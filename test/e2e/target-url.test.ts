@@ -87,7 +87,7 @@ describe('-t <target> --url <url>', () => {
     expect(existsSync(path.join(dir, 'bench.db'))).toBe(false)
     expect(existsSync(path.join(dir, 'app.db'))).toBe(false)
     expect(existsSync(other)).toBe(true)
-  })
+  }, 180_000)
 
   it('--url with --all is a usage error, before anything runs', async () => {
     const dir = project()
