@@ -40,6 +40,9 @@ export type { SchemaSnapshot } from './audit/snapshot.js'
 export { maintainTarget } from './maintain/maintain.js'
 export type { MaintainOptions, MaintainResult, MaintainTaskResult } from './maintain/maintain.js'
 export type { MaintainTask, MaintainStep } from './maintain/maintainer.js'
+export { MAINTAIN_TASKS } from './maintain/maintainer.js'
+export { scrubSecrets } from './output/redact.js'
+export { formatTarget } from './output/format.js'
 export {
   createBackup, listBackups, verifyBackup, pruneBackups, checkBackups, restoreBackup, applyRetention, writeBackupMetrics,
 } from './backup/index.js'

@@ -1,3 +1,4 @@
+import type { DbopsError } from '../errors.js'
 import type { Kysely } from 'kysely'
 import type { SqlFragment, SqlQuery } from '../sql/query.js'
 import type { SqlStatement } from '../sql/split-statements.js'
@@ -113,6 +114,11 @@ export interface Backend {
   readonly ledgerSql: LedgerSql
   /** Whether the database exists yet (a SQLite file that was never created does not; nothing creates it on read). */
   exists(): boolean
+  /**
+   * The error as E_LOCK_TIMEOUT when it is this engine's "gave up waiting for a lock" (SQLite's SQLITE_BUSY once the
+   * busy timeout ran out), naming the lock and the setting; undefined for any other error.
+   */
+  lockTimeoutError?(error: unknown): DbopsError | undefined
   ping(): Promise<ServerInfo>
   /** Whether a schema exists (PostgreSQL; SQLite has only `main`, so always true). */
   schemaExists(schema: string): Promise<boolean>
@@ -152,6 +158,10 @@ export interface OpenOptions {
   applicationName: string
   /** Create the database file if it is missing (SQLite). Read-only commands pass false and create nothing. */
   create: boolean
-  /** How long a SQLite connection waits on a locked database; PostgreSQL connect timeout. */
+  /** How long a SQLite connection waits on a locked database. */
   busyTimeoutMs?: number
+  /** The setting `busyTimeoutMs` came from, for the lock timeout error (default "migrations.lockWaitTimeout"). */
+  busyTimeoutSetting?: string
+  /** A command's own deadline capping the PostgreSQL connect timeout (the URL's connect_timeout, PGCONNECT_TIMEOUT, or 10 s). */
+  connectTimeoutMs?: number
 }

@@ -2,7 +2,6 @@ import { DbopsError } from '../errors.js'
 import type { ResolvedConfig, ResolvedTarget } from '../config/resolve-config.js'
 import type { Target } from '../targets/target.js'
 import { Reporter } from '../output/reporter.js'
-import { registerSecretsFromUrl } from '../output/redact.js'
 import { EXIT, exitCodeFor } from './exit-codes.js'
 import { resolveConfig, selectTargets } from '../config/resolve-config.js'
 import { connectTarget } from '../targets/target.js'
@@ -20,9 +19,13 @@ export interface GlobalOptions {
   color?: boolean
 }
 
-/** The resolved config for --config and --url (the rest comes from the environment and the file). */
+/** The resolved config for --config, --url and -t (the rest comes from the environment and the file). */
 export function configFromGlobals(globals: GlobalOptions): Promise<ResolvedConfig> {
-  return resolveConfig({ ...(globals.config !== undefined && { configPath: globals.config }), ...(globals.url !== undefined && { url: globals.url }) })
+  return resolveConfig({
+    ...(globals.config !== undefined && { configPath: globals.config }),
+    ...(globals.url !== undefined && { url: globals.url }),
+    ...(globals.target !== undefined && { target: globals.target }),
+  })
 }
 
 export async function makeReporter(globals: GlobalOptions): Promise<Reporter> {
@@ -62,12 +65,9 @@ export interface TargetCommand<T> {
  */
 export async function runTargetCommand<T>(globals: GlobalOptions, spec: TargetCommand<T>): Promise<number> {
   const reporter = await makeReporter(globals)
-  registerSecretsFromUrl(globals.url)
-  registerSecretsFromUrl(process.env.DATABASE_URL)
   let targets: ResolvedTarget[]
   try {
     const config = await configFromGlobals(globals)
-    for (const target of Object.values(config.targets)) registerSecretsFromUrl(target.url)
     targets = selectTargets(config, { ...(globals.target !== undefined && { target: globals.target }), ...(globals.all !== undefined && { all: globals.all }) })
   } catch (error) {
     return reportFailure(reporter, globals, undefined, error)
@@ -107,32 +107,36 @@ async function runResolvedTargets<T>(
       const result = await spec.run(target, reporter, signal)
       if (!globals.json && !spec.printAll) spec.print(result, reporter, target)
       return { result, code: spec.exitCode?.(result) ?? EXIT.ok }
+    } catch (error) {
+      throw target.backend.lockTimeoutError?.(error) ?? error
     } finally {
       await target.close()
     }
   }
   if (!globals.all) {
+    const only = targets[0]!
     try {
-      const { result, code } = await runOne(targets[0]!)
-      if (globals.json) reporter.json({ ok: code === EXIT.ok, ...result })
-      else spec.printAll?.([{ target: targets[0]!.name, ok: true, result }], reporter)
+      const { result, code } = await runOne(only)
+      if (globals.json) reporter.json({ ok: code === EXIT.ok, ...result, database: only.database })
+      else spec.printAll?.([{ target: only.name, ok: true, result }], reporter)
       return code
     } catch (error) {
-      return reportFailure(reporter, globals, targets[0]!.name, error)
+      return reportFailure(reporter, globals, only, error)
     }
   }
   const concurrency = parseConcurrency(globals.concurrency)
   const outcomes = await forEachTarget(targets, concurrency, runOne)
   let worst: number = EXIT.ok
-  const documents = outcomes.map((outcome) => {
+  const documents = outcomes.map((outcome, index) => {
+    const database = targets[index]!.database
     if (outcome.ok) {
       worst = Math.max(worst, outcome.result.code)
-      return { ok: outcome.result.code === EXIT.ok, ...outcome.result.result }
+      return { ok: outcome.result.code === EXIT.ok, ...outcome.result.result, database }
     }
     const code = exitCodeFor(outcome.error)
     worst = Math.max(worst, code)
     if (!globals.json) printError(reporter, outcome.target, outcome.error)
-    return { ok: false, target: outcome.target, error: errorDocument(outcome.error) }
+    return { ok: false, target: outcome.target, database, error: errorDocument(outcome.error) }
   })
   if (globals.json) reporter.json({ ok: worst === EXIT.ok, targets: documents })
   else if (spec.printAll) spec.printAll(outcomes.map((outcome) => (outcome.ok ? { ...outcome, result: outcome.result.result } : outcome)), reporter)
@@ -155,9 +159,12 @@ function summaryLine(results: boolean[], reporter: Reporter): string {
   return failed > 0 ? reporter.color.red(text) : reporter.color.green(text)
 }
 
-export function reportFailure(reporter: Reporter, globals: GlobalOptions, target: string | undefined, error: unknown): number {
-  if (globals.json) reporter.json({ ok: false, ...(target !== undefined && { target }), error: errorDocument(error) })
-  else printError(reporter, target, error)
+/** `target` is the one the command was pointed at, when it got that far: JSON then names it (and its database). */
+export function reportFailure(reporter: Reporter, globals: GlobalOptions, target: string | { name: string; database: string } | undefined, error: unknown): number {
+  const named = typeof target === 'string' ? { name: target } : target
+  if (globals.json) {
+    reporter.json({ ok: false, ...(named !== undefined && { target: named.name }), ...(named && 'database' in named && { database: named.database }), error: errorDocument(error) })
+  } else printError(reporter, named?.name, error)
   return exitCodeFor(error)
 }
 

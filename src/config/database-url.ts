@@ -43,6 +43,8 @@ function checkPostgresUrl(url: string): string {
   if (sslmode !== null && !SSL_MODES.includes(sslmode)) {
     throw new Error(`unknown sslmode "${sslmode}" (use ${SSL_MODES.join(', ')})`)
   }
+  const timeout = params.get('connect_timeout')
+  if (timeout !== null && !/^\s*[+-]?\d+\s*$/.test(timeout)) throw new Error(`invalid connect_timeout "${timeout}" (a whole number of seconds; 0 waits forever)`)
   const port = params.get('port')
   if (port !== null && !isPort(port)) throw new Error(`invalid port "${port}"`)
 
@@ -92,6 +94,11 @@ function decode(text: string): string {
   } catch {
     return text
   }
+}
+
+/** The database as output names it: a SQLite file's absolute path, or the URL with its password redacted. */
+export function describeDatabase(location: DatabaseLocation, url: string): string {
+  return location.engine === 'sqlite' ? location.path : redactUrl(url)
 }
 
 /**

@@ -15,7 +15,10 @@ export interface MigrationsConfig {
   lockTimeout?: string
   /** PostgreSQL `statement_timeout` for each migration, default `0` (none). */
   statementTimeout?: string
-  /** How long to wait for the migration lock while another dbops holds it, default `60s`. */
+  /**
+   * How long to wait for the migration lock while another dbops holds it (and, on SQLite, for the database while
+   * another process holds it: then E_LOCK_TIMEOUT), default `60s`. Not the connect timeout (URL's connect_timeout).
+   */
   lockWaitTimeout?: string
   /** Apply a pending migration older than the newest applied one instead of refusing, default false. */
   allowOutOfOrder?: boolean

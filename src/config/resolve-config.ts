@@ -1,9 +1,10 @@
 import { dirname, resolve } from 'node:path'
 import { ConfigError, UsageError } from '../errors.js'
-import { parseDatabaseUrl, redactUrl, type DatabaseLocation } from './database-url.js'
+import { describeDatabase, parseDatabaseUrl, redactUrl, type DatabaseLocation } from './database-url.js'
 import { parseDuration } from './duration.js'
 import { interpolateEnv } from './interpolate.js'
 import { loadConfig } from './load-config.js'
+import { registerSecretsFromUrl } from '../output/redact.js'
 import type { RetentionConfig } from './define-config.js'
 
 export interface ResolvedMigrations {
@@ -60,6 +61,8 @@ export interface ResolvedTarget {
   /** Interpolated and secret: pass it to the driver, print `redactedUrl`. */
   url: string
   redactedUrl: string
+  /** The database as output names it: the redacted URL, or the SQLite file's absolute path. */
+  database: string
   location: DatabaseLocation
   migrations: ResolvedMigrations
   protected: boolean
@@ -82,6 +85,8 @@ export interface ResolvedConfig {
    * selected: a developer without PROD_DATABASE_URL can still work on the dev target.
    */
   unresolved: Record<string, string[]>
+  /** The target whose URL `url` (--url) replaced: the only one a command may then select. */
+  urlTarget?: string
 }
 
 export interface ResolveOptions {
@@ -89,8 +94,10 @@ export interface ResolveOptions {
   cwd?: string
   /** The --config flag. */
   configPath?: string
-  /** The --url flag. */
+  /** The --url flag: replaces the URL of `target` (default: the default target), keeping its other settings. */
   url?: string
+  /** The target `url` applies to (-t); its name is checked when it is selected. */
+  target?: string
   /** Default `process.env`. */
   env?: NodeJS.ProcessEnv
 }
@@ -128,8 +135,9 @@ const MIGRATIONS_DEFAULTS: ResolvedMigrations = {
 /**
  * The one way the rest of dbops gets its configuration. Precedence: flags > environment > config file > defaults.
  *
- * - With a config file that has `targets`: those targets. `url` (--url) replaces the URL of the default target
- *   and keeps its other settings; DATABASE_URL is not consulted (write `url: '${DATABASE_URL}'` to use it).
+ * - With a config file that has `targets`: those targets. `url` (--url) replaces the URL of `target` (default: the
+ *   default target) and keeps its other settings, protection included; DATABASE_URL is not consulted (write
+ *   `url: '${DATABASE_URL}'` to use it). `selectTargets` then refuses --all and any other target.
  * - Otherwise (no file, or a file without `targets`): one target named `default` whose URL is `url`, else
  *   DATABASE_URL, else `sqlite:./dev.db`; a file's `migrations` still apply to it.
  *
@@ -140,6 +148,9 @@ const MIGRATIONS_DEFAULTS: ResolvedMigrations = {
 export async function resolveConfig(options: ResolveOptions = {}): Promise<ResolvedConfig> {
   const cwd = resolve(options.cwd ?? process.cwd())
   const env = options.env ?? process.env
+  // Registered before anything can fail, so no message about these URLs can show their passwords.
+  registerSecretsFromUrl(options.url)
+  registerSecretsFromUrl(env.DATABASE_URL)
   const loaded = await loadConfig(options.configPath === undefined ? { cwd } : { cwd, configPath: options.configPath })
   const baseDir = loaded ? dirname(loaded.file) : cwd
   const problems: string[] = []
@@ -192,9 +203,10 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
 
   const targets: Record<string, ResolvedTarget> = {}
   const unresolved: Record<string, string[]> = {}
+  const urlTarget = options.url === undefined ? undefined : options.target ?? defaultTarget
   for (const { name, path, raw } of entries) {
     let url: { url: string; path: string } | undefined = fallbackUrl
-    if (hasFileTargets && name === defaultTarget && options.url !== undefined) url = { url: options.url, path: '--url' }
+    if (hasFileTargets && name === urlTarget && options.url !== undefined) url = { url: options.url, path: '--url' }
     if (!url && raw) {
       const urlProblems: string[] = []
       const value = new Reader(env, urlProblems).string(raw.url, `${path}.url`)
@@ -211,6 +223,7 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
 
     let location: DatabaseLocation | undefined
     if (url) {
+      registerSecretsFromUrl(url.url)
       try {
         location = parseDatabaseUrl(url.url, baseDir)
       } catch (error) {
@@ -223,6 +236,7 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
       name,
       url: url.url,
       redactedUrl: redactUrl(url.url),
+      database: describeDatabase(location, url.url),
       location,
       migrations: { ...migrations, dir: resolve(baseDir, migrations.dir) },
       protected: isProtected ?? false,
@@ -248,7 +262,15 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
   if (problems.length > 0 || defaultTarget === undefined) {
     throw new ConfigError([...problems, ...Object.values(unresolved).flat()], loaded ? { file: loaded.file } : {})
   }
-  return { source, ...(loaded ? { file: loaded.file } : {}), baseDir, defaultTarget, targets, unresolved }
+  return {
+    source,
+    ...(loaded ? { file: loaded.file } : {}),
+    baseDir,
+    defaultTarget,
+    targets,
+    unresolved,
+    ...(urlTarget !== undefined && { urlTarget }),
+  }
 }
 
 /**
@@ -263,6 +285,15 @@ export function selectTargets(
   const known = [...Object.keys(config.targets), ...Object.keys(unresolved)]
   if (selection.target !== undefined && selection.all) {
     throw new UsageError('--target and --all cannot be used together', 'pass one of them')
+  }
+  if (config.urlTarget !== undefined) {
+    if (selection.all) {
+      throw new UsageError('--url names one database and cannot be used with --all', 'drop --url to run on every configured target, or pick one with -t <name> --url <url>')
+    }
+    const name = selection.target ?? config.defaultTarget
+    if (name !== config.urlTarget && (config.targets[name] || unresolved[name])) {
+      throw new UsageError(`--url was applied to target "${config.urlTarget}", not to the selected target "${name}"`, 'resolve the config with the same target you select')
+    }
   }
   if (selection.all) {
     const problems = Object.values(unresolved).flat()

@@ -1,6 +1,6 @@
-import { DbopsError } from '../errors.js'
+import { DbopsError, UsageError } from '../errors.js'
 import type { Target } from '../targets/target.js'
-import type { MaintainStep, PlanOptions, StepOutcome } from './maintainer.js'
+import { MAINTAIN_TASKS, type MaintainStep, type PlanOptions, type StepOutcome } from './maintainer.js'
 
 export interface MaintainOptions extends PlanOptions {
   /** Print the plan with the reason per step; run nothing. */
@@ -41,6 +41,7 @@ export interface MaintainResult {
  * indexes of failed concurrent rebuilds.
  */
 export async function maintainTarget(target: Target, options: MaintainOptions): Promise<MaintainResult> {
+  checkTask(options)
   const started = performance.now()
   const maintainer = await target.backend.maintainer()
   const { steps, notes } = await maintainer.plan(options)
@@ -77,11 +78,22 @@ export async function maintainTarget(target: Target, options: MaintainOptions): 
       })
     } catch (error) {
       if (error instanceof DbopsError && error.code === 'E_CONNECTION_LOST') throw error
-      outcome = { status: 'failed', message: (error as Error).message }
+      outcome = { status: 'failed', message: (target.backend.lockTimeoutError?.(error) ?? (error as Error)).message }
     }
     const durationMs = Math.round(performance.now() - stepStarted)
     options.onStep?.({ phase: 'end', step, outcome: { ...outcome, durationMs } })
     result.tasks.push({ ...step, ...outcome, durationMs })
   }
   return result
+}
+
+/** The task must be one dbops knows (a library caller's string is not checked by the type), or `auto` must be set. */
+function checkTask(options: MaintainOptions): void {
+  const task: unknown = options.task
+  if (task !== undefined && !(MAINTAIN_TASKS as readonly unknown[]).includes(task)) {
+    throw new UsageError(`unknown task ${JSON.stringify(task)}`, `use one of ${MAINTAIN_TASKS.join(', ')}, or --auto (library: auto: true)`)
+  }
+  if (task === undefined && !options.auto) {
+    throw new UsageError('name a task or pass --auto', `dbops maintain --auto, or dbops maintain ${MAINTAIN_TASKS.join('|')} (library: task, or auto: true)`)
+  }
 }

@@ -136,6 +136,16 @@ export interface DownSelection {
   steps?: number
 }
 
+/** `steps` and `to` both say how far to roll back: given both, neither may silently win. */
+export function checkDownSelection(selection: DownSelection): void {
+  if (selection.steps !== undefined && selection.to !== undefined) {
+    throw new UsageError('--steps and --to cannot be used together', 'pick one (library: steps or to)')
+  }
+  if (selection.steps !== undefined && !(Number.isInteger(selection.steps) && selection.steps >= 1)) {
+    throw new UsageError(`--steps takes a whole number of at least 1, not ${JSON.stringify(selection.steps)}`)
+  }
+}
+
 /** The migrations `down` will roll back: most recently applied first. Each must have its file and a down section. */
 export function planDown(
   files: readonly MigrationFile[],
@@ -143,6 +153,7 @@ export function planDown(
   entries: readonly MigrationStatusEntry[],
   selection: DownSelection,
 ): MigrationFile[] {
+  checkDownSelection(selection)
   refuseBrokenState(entries)
   const applied = rows.filter((row) => row.status === 'applied' || row.status === 'baselined').sort((a, b) => b.appliedSeq - a.appliedSeq)
   let chosen: LedgerRow[]

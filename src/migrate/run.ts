@@ -4,7 +4,7 @@ import { formatDuration } from '../config/duration.js'
 import type { Target } from '../targets/target.js'
 import { readMigrations, type MigrationFile, type MigrationSet } from './files.js'
 import { Ledger, ownerState, type LedgerRow } from './ledger.js'
-import { migrationStates, planDown, planUp, type MigrationStatusEntry } from './plan.js'
+import { checkDownSelection, migrationStates, planDown, planUp, type MigrationStatusEntry } from './plan.js'
 import { locate, prepareSection, type PreparedSection } from './prepare.js'
 import { nonTransactionalReason, transactionControl } from '../sql/non-transactional.js'
 
@@ -72,6 +72,7 @@ export async function migrateUp(target: Target, options: UpOptions = {}): Promis
 
 /** Rolls back applied migrations, most recently applied first (default: one). */
 export async function migrateDown(target: Target, options: DownOptions = {}): Promise<MigrateResult> {
+  checkDownSelection(options)
   const set = loadSet(target, options)
   return withLedgerState(target, options, async (ledger, rows) => {
     const entries = migrationStates(set.migrations, rows)
@@ -288,7 +289,7 @@ async function runTransactional(
     if (outcome.skipped) await refuseIfFailedMeanwhile(ledger, migration)
     return { skipped: outcome.skipped, durationMs: outcome.elapsedMs }
   } catch (error) {
-    throw statementError(unit, error, timeouts.lockTimeoutMs, true)
+    throw target.backend.lockTimeoutError?.(error) ?? statementError(unit, error, timeouts.lockTimeoutMs, true)
   }
 }
 

@@ -14,3 +14,11 @@ export function formatBytes(bytes: number): string {
 export function formatMs(ms: number): string {
   return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`
 }
+
+/**
+ * A target for people, naming the database it acted on and not only the config's name for it:
+ * `bench (postgres://app:***@db:5432/other)`, `default (/srv/app/dev.db)`.
+ */
+export function formatTarget(target: { name: string; database: string }): string {
+  return `${target.name} (${target.database})`
+}

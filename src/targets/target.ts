@@ -1,5 +1,7 @@
 import { openBackend } from '../backends/index.js'
 import type { Backend } from '../backends/backend.js'
+import { describeDatabase } from '../config/database-url.js'
+import { registerSecretsFromUrl } from '../output/redact.js'
 import {
   resolveConfig,
   selectTargets,
@@ -15,6 +17,8 @@ import {
 export interface Target {
   name: string
   redactedUrl: string
+  /** The database as output names it: the redacted URL, or the SQLite file path (see `formatTarget`). */
+  database: string
   backend: Backend
   migrations: ResolvedMigrations
   protected: boolean
@@ -31,12 +35,15 @@ export interface ConnectOptions {
   command?: string
   /** Create the database file when it is missing (SQLite). Default true; read-only commands pass false. */
   create?: boolean
-  /** PostgreSQL connect timeout; default the lock wait timeout. */
+  /**
+   * A command's own deadline (health --timeout, wait): caps the PostgreSQL connect timeout (otherwise connect_timeout
+   * / PGCONNECT_TIMEOUT, default 10 s) and the SQLite busy wait (otherwise migrations.lockWaitTimeout).
+   */
   connectTimeoutMs?: number
 }
 
 export interface OpenTargetOptions extends ResolveOptions, ConnectOptions {
-  /** The target's name in the config; default: the config's defaultTarget. */
+  /** The target's name in the config; default: the config's defaultTarget. `url` replaces this target's database. */
   target?: string
 }
 
@@ -48,14 +55,19 @@ export async function openTarget(options: OpenTargetOptions = {}): Promise<Targe
 }
 
 export async function connectTarget(resolved: ResolvedTarget, options: ConnectOptions = {}): Promise<Target> {
+  // Whatever path a message takes to the user (a driver error quoting the URL), the password is scrubbed from it.
+  registerSecretsFromUrl(resolved.url)
   const backend = await openBackend(resolved.location, resolved.redactedUrl, {
     applicationName: `dbops ${options.command ?? 'library'}`.slice(0, 63),
     create: options.create ?? true,
     busyTimeoutMs: options.connectTimeoutMs ?? resolved.migrations.lockWaitTimeoutMs,
+    busyTimeoutSetting: options.connectTimeoutMs === undefined ? 'migrations.lockWaitTimeout' : `the ${options.command ?? 'command'} deadline`,
+    ...(options.connectTimeoutMs !== undefined && { connectTimeoutMs: options.connectTimeoutMs }),
   })
   return {
     name: resolved.name,
     redactedUrl: resolved.redactedUrl,
+    database: resolved.database ?? describeDatabase(resolved.location, resolved.url),
     backend,
     migrations: resolved.migrations,
     protected: resolved.protected,

@@ -32,8 +32,9 @@ describe('dbops as a library', () => {
     expect(status.summary).toMatchObject({ applied: 1, pending: 1 })
 
     const cli = await runCli(['--url', project.url, 'migrate', 'status', '--json'], { cwd: project.dir })
-    const { ok, ...fromCli } = JSON.parse(cli.stdout)
+    const { ok, database, ...fromCli } = JSON.parse(cli.stdout)
     expect(ok).toBe(true)
+    expect(database).toBe(project.url.slice('sqlite:'.length))
     expect(fromCli).toEqual(status)
   })
 })

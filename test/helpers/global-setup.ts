@@ -118,7 +118,10 @@ function run(bin: string, args: string[], cwd: string, timeoutMs = 90_000): Prom
  * `password`, the cluster requires SCRAM authentication and the postgres user has that password (the returned URL
  * carries it).
  */
-export async function startThrowawayCluster(log: (msg: string) => void = () => {}, options: { password?: string } = {}): Promise<PgServer> {
+export async function startThrowawayCluster(
+  log: (msg: string) => void = () => {},
+  options: { password?: string; ssl?: { cert: string; key: string }; hba?: string } = {},
+): Promise<PgServer> {
   const binDir = findPgBinDir();
   if (!binDir) throw new Error('initdb/pg_ctl not found on PATH nor under /usr/lib/postgresql/*/bin');
   const initdb = path.join(binDir, 'initdb');
@@ -160,7 +163,20 @@ export async function startThrowawayCluster(log: (msg: string) => void = () => {
       auth.splice(0, 2, '-A', 'scram-sha-256', `--pwfile=${pwfile}`);
     }
     await run(initdb, ['-D', dataDir, ...auth, '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale=C'], dir);
-    const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`;
+    // TLS (ssl=on with the given certificate and key) and pg_hba.conf lines replacing initdb's, for connection tests.
+    const owned = (file: string, text: string, mode: number) => {
+      writeFileSync(file, text, { mode });
+      if (isRoot()) {
+        const id = (flag: string) => Number(spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' }).stdout.trim());
+        chownSync(file, id('-u'), id('-g'));
+      }
+    };
+    if (options.ssl) {
+      owned(path.join(dataDir, 'server.crt'), options.ssl.cert, 0o644);
+      owned(path.join(dataDir, 'server.key'), options.ssl.key, 0o600);
+    }
+    if (options.hba !== undefined) owned(path.join(dataDir, 'pg_hba.conf'), options.hba, 0o600);
+    const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off${options.ssl ? ' -c ssl=on' : ''}`;
     log(`pg_ctl start on port ${port}`);
     startedServer = true;
     try {
@@ -174,7 +190,7 @@ export async function startThrowawayCluster(log: (msg: string) => void = () => {
     }
     const credentials = options.password === undefined ? 'postgres' : `postgres:${encodeURIComponent(options.password)}`;
     const url = `postgres://${credentials}@127.0.0.1:${port}/postgres`;
-    const probe = await probePg(url, 10_000);
+    const probe = await probePg(options.ssl ? `${url}?sslmode=no-verify` : url, 10_000);
     if (probe) throw new Error(`throwaway cluster started but does not answer at ${url}: ${probe.message}`);
     return {
       url,

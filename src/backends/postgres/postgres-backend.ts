@@ -10,6 +10,7 @@ import type { BackupEngine } from '../../backup/backup-engine.js'
 import { connectionError, isConnectionLoss, sqlstateOf } from './postgres-errors.js'
 import { inlineParameters } from './postgres-literal.js'
 import { withAdvisoryLock } from './postgres-lock.js'
+import { connectPgClient, connectTimeoutMs, libpqSettings, withoutLibpqParams, type LibpqSettings } from './postgres-connection.js'
 import type { Seeder } from '../../seed/seeder.js'
 
 /** Counts completed statements of a multi-statement simple query, so a failure can be pinned to its statement. */
@@ -31,7 +32,10 @@ export class PostgresBackend implements Backend {
     elapsedMsSince: () => sql`(extract(epoch from clock_timestamp() - statement_timestamp()) * 1000)::integer`,
     placeholder: (index) => `$${index}`,
   }
-  readonly #client: pg.Client
+  #client: pg.Client
+  readonly #connectionString: string
+  readonly #options: OpenOptions
+  readonly #libpq: LibpqSettings
   #connected: Promise<void> | undefined
   #kysely: Kysely<any> | undefined
   /** Whether the server knows client_connection_check_interval (PostgreSQL 14+). */
@@ -42,25 +46,47 @@ export class PostgresBackend implements Backend {
     readonly redactedUrl: string,
     options: OpenOptions,
   ) {
-    this.#client = new pg.Client({
-      connectionString,
-      application_name: options.applicationName,
-      connectionTimeoutMillis: options.busyTimeoutMs ?? 10_000,
-    })
-    // An idle client whose server goes away emits 'error'; the next query reports it, so don't crash here.
-    this.#client.on('error', () => {})
+    this.#connectionString = connectionString
+    this.#options = options
+    // Settings errors (a bad PGSSLMODE) surface on connect, as every connection problem does.
+    let libpq: LibpqSettings
+    try {
+      libpq = libpqSettings(connectionString)
+    } catch (error) {
+      libpq = { sslmode: 'disable', connectTimeoutSeconds: 0, connectTimeoutSource: 'the default' }
+      this.#connected = Promise.reject(error)
+      this.#connected.catch(() => {})
+    }
+    this.#libpq = libpq
+    // Replaced by the connected session in connect(); until then a client that was never connected.
+    this.#client = new pg.Client({ connectionString: withoutLibpqParams(connectionString), ssl: false })
+  }
+
+  /** Connects as libpq would with the URL's sslmode: prefer falls back to plaintext, allow to TLS. */
+  async #open(): Promise<void> {
+    await connectPgClient(
+      this.#connectionString,
+      { application_name: this.#options.applicationName },
+      {
+        settings: this.#libpq,
+        ...(this.#options.connectTimeoutMs !== undefined && { deadlineMs: this.#options.connectTimeoutMs }),
+        // Set before connecting: Ctrl-C during a slow connect closes this client (close()).
+        onClient: (client) => {
+          this.#client = client
+        },
+      },
+    )
   }
 
   async kysely(): Promise<Kysely<any>> {
     const { Kysely, PostgresDialect } = await import('kysely')
-    const client = this.#client
     this.#kysely ??= new Kysely({
       dialect: new PostgresDialect({
         // kysely shares the backend's one session: the advisory lock and SET commands live on it.
         pool: {
           connect: async () => {
             await this.connect()
-            return Object.assign(client, { release() {} })
+            return Object.assign(this.#client, { release() {} })
           },
           end: async () => {},
         },
@@ -71,6 +97,8 @@ export class PostgresBackend implements Backend {
 
   async seeder(): Promise<Seeder> {
     const { PostgresSeeder } = await import('./postgres-seed.js')
+    // Connected first: the session's client is only final once connected (sslmode prefer may retry in plaintext).
+    await this.connect()
     return new PostgresSeeder(this, this.#client)
   }
 
@@ -83,12 +111,12 @@ export class PostgresBackend implements Backend {
   }
 
   async connect(): Promise<void> {
-    this.#connected ??= this.#client.connect().then(
-      () => undefined,
-      (error: unknown) => {
-        throw connectionError(error, this.redactedUrl)
-      },
-    )
+    this.#connected ??= this.#open().catch((error: unknown) => {
+      const timeoutMs = connectTimeoutMs(this.#libpq, this.#options.connectTimeoutMs)
+      const own = this.#libpq.connectTimeoutSeconds * 1000
+      const timeoutSetting = timeoutMs !== own ? 'the command\'s deadline' : this.#libpq.connectTimeoutSource === 'the default' ? 'default connect_timeout' : this.#libpq.connectTimeoutSource
+      throw connectionError(error, this.redactedUrl, { timeoutMs, timeoutSetting, sslmode: this.#libpq.sslmode })
+    })
     return this.#connected
   }
 

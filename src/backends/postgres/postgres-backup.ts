@@ -136,11 +136,8 @@ export class PostgresBackupEngine implements BackupEngine {
       description: `scratch database ${name}`,
       restore: (request) => restoreInto(url, name, { ...request, clean: false, force: false }),
       facts: async () => {
-        const pg = (await import('pg')).default
-        const { parseIntoClientConfig } = await import('pg-connection-string')
-        const client = new pg.Client({ ...parseIntoClientConfig(url), database: name, application_name: 'dbops backup verify' })
-        client.on('error', () => {})
-        await client.connect()
+        const { connectPgClient } = await import('./postgres-connection.js')
+        const client = await connectPgClient(url, { database: name, application_name: 'dbops backup verify' })
         try {
           return await databaseFacts(async (text, parameters) => (await client.query(text, parameters)).rows, target.migrations)
         } finally {

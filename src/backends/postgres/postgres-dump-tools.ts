@@ -2,6 +2,7 @@ import { closeSync, existsSync, openSync, readdirSync, readSync, realpathSync } 
 import { delimiter, join } from 'node:path'
 import { parse as parsePgUrl } from 'pg-connection-string'
 import { DbopsError } from '../../errors.js'
+import { libpqConnectionEnvironment } from './postgres-connection.js'
 
 export type PgTool = 'pg_dump' | 'pg_restore' | 'psql'
 
@@ -154,7 +155,6 @@ export function libpqEnvironment(url: string, overrides: { database?: string; ap
     if (/^PG(HOST|HOSTADDR|PORT|DATABASE|USER|PASSWORD|SERVICE|SERVICEFILE|OPTIONS|APPNAME|SSL.*|TARGETSESSIONATTRS|CONNECT_TIMEOUT|REQUIRESSL|GSSENCMODE|CHANNELBINDING)$/.test(key)) continue
     env[key] = value
   }
-  const query = new URLSearchParams(url.includes('?') ? url.slice(url.indexOf('?') + 1) : '')
   const withoutFileParams = url.replace(/([?&])(sslcert|sslkey|sslrootcert|sslmode)=[^&]*/g, '$1').replace(/[?&]+$/, '')
   const parsed = parsePgUrl(withoutFileParams)
   const set = (key: string, value: unknown) => {
@@ -167,13 +167,8 @@ export function libpqEnvironment(url: string, overrides: { database?: string; ap
   set('PGDATABASE', overrides.database ?? parsed.database)
   set('PGOPTIONS', parsed.options)
   set('PGAPPNAME', overrides.applicationName ?? parsed.application_name)
-  set('PGCONNECT_TIMEOUT', query.get('connect_timeout') ?? '10')
-  const sslmode = query.get('sslmode')
-  // node-postgres' no-verify is libpq's require (encrypt, do not check the certificate).
-  set('PGSSLMODE', sslmode === 'no-verify' ? 'require' : sslmode)
-  set('PGSSLCERT', query.get('sslcert'))
-  set('PGSSLKEY', query.get('sslkey'))
-  set('PGSSLROOTCERT', query.get('sslrootcert'))
+  // sslmode, certificates and connect_timeout exactly as dbops' own connection reads them (URL, then PG* variables).
+  Object.assign(env, libpqConnectionEnvironment(url))
   return env
 }
 

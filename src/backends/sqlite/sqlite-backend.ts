@@ -5,6 +5,7 @@ import type BetterSqlite3 from 'better-sqlite3'
 import type { Kysely } from 'kysely'
 import { sql, type SqlQuery } from '../../sql/query.js'
 import { DbopsError } from '../../errors.js'
+import { formatDuration } from '../../config/duration.js'
 import type { Backend, LedgerSql, LockOptions, OpenOptions, ServerInfo, TransactionalUnit, UnitOutcome } from '../backend.js'
 import { StatementFailure } from '../backend.js'
 import type { Auditor } from '../../audit/auditor.js'
@@ -72,6 +73,8 @@ export class SqliteBackend implements Backend {
       this.#foreignKeys = database.pragma('foreign_keys', { simple: true }) as number
       this.#database = database
     } catch (error) {
+      const locked = this.lockTimeoutError(error, 'lock to open it')
+      if (locked) throw locked
       throw new DbopsError('E_CONNECTION', `cannot open ${this.redactedUrl}: ${(error as Error).message}`, {
         hint: 'check that the directory exists and is writable',
         cause: error,
@@ -92,10 +95,32 @@ export class SqliteBackend implements Backend {
   }
 
   async query<Row>(query: SqlQuery): Promise<Row[]> {
-    const statement = this.#prepare(query.sql)
-    if (statement.reader) return statement.all(...query.parameters) as Row[]
-    statement.run(...query.parameters)
-    return []
+    try {
+      const statement = this.#prepare(query.sql)
+      if (statement.reader) return statement.all(...query.parameters) as Row[]
+      statement.run(...query.parameters)
+      return []
+    } catch (error) {
+      throw this.lockTimeoutError(error) ?? error
+    }
+  }
+
+  /**
+   * SQLITE_BUSY means better-sqlite3's busy timeout (migrations.lockWaitTimeout, or a command's deadline) ran out
+   * while another connection held the database: E_LOCK_TIMEOUT naming the file, the lock and the setting.
+   */
+  lockTimeoutError(error: unknown, lock = 'database lock'): DbopsError | undefined {
+    if (error instanceof DbopsError) return error.code === 'E_LOCK_TIMEOUT' ? error : undefined
+    const causeCode = (error as { cause?: { code?: unknown } })?.cause?.code
+    const code = (error as { code?: unknown })?.code ?? causeCode
+    if (typeof code !== 'string' || !code.startsWith('SQLITE_BUSY')) return undefined
+    const waited = this.#options.busyTimeoutMs ?? 5000
+    const setting = this.#options.busyTimeoutSetting ?? 'migrations.lockWaitTimeout'
+    return new DbopsError('E_LOCK_TIMEOUT', `another connection held the SQLite database ${this.#path} longer than ${setting} (${formatDuration(waited)}) while dbops waited for its ${lock}`, {
+      hint: `run again when the other process (see "fuser ${this.#path}") has finished writing, or raise ${setting}`,
+      cause: error,
+      details: { lock, waitedMs: waited, setting },
+    })
   }
 
   /** Prepared statements are cached: the same ledger queries run once per migration. */
@@ -139,7 +164,11 @@ export class SqliteBackend implements Backend {
       database.pragma(`synchronous = ${synchronous}`)
       this.#synchronous = synchronous
     }
-    database.exec('BEGIN IMMEDIATE')
+    try {
+      database.exec('BEGIN IMMEDIATE')
+    } catch (error) {
+      throw this.lockTimeoutError(error, 'write lock') ?? error
+    }
     let index = -1
     try {
       for (const statement of unit.setup) database.exec(statement)
@@ -206,10 +235,11 @@ export class SqliteBackend implements Backend {
   }
 
   async runStatement(statement: string): Promise<void> {
+    const database = this.database
     try {
-      this.database.exec(statement)
+      database.exec(statement)
     } catch (error) {
-      throw failure(error, 0)
+      throw this.lockTimeoutError(error) ?? failure(error, 0)
     }
   }
 

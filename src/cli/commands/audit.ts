@@ -10,6 +10,8 @@ import { auditExitCode } from '../../audit/exit-code.js'
 import type { FixMigration } from '../../audit/fix-migration.js'
 import { UsageError } from '../../errors.js'
 import { parseDuration } from '../../config/duration.js'
+import { formatTarget } from '../../output/format.js'
+import type { Target } from '../../targets/target.js'
 
 interface AuditFlags {
   failOn: FailOn
@@ -79,12 +81,12 @@ Exit codes: 0 nothing new at or above --fail-on, 1 new warnings, 2 new critical 
     }))
 }
 
-function printAudit(result: AuditOutput, reporter: Reporter): void {
+function printAudit(result: AuditOutput, reporter: Reporter, target: Target): void {
   const { color } = reporter
   const severity = (text: string) => (text === 'critical' ? color.red(text) : text === 'warn' ? color.yellow(text) : text)
   const counts = `${result.summary.critical} critical, ${result.summary.warn} warn`
   const extra = [result.accepted.length && `${result.accepted.length} accepted`, result.stale.length && `${result.stale.length} stale baseline entr${result.stale.length === 1 ? 'y' : 'ies'}`].filter(Boolean)
-  reporter.result(color.bold(`${result.target}: ${result.findings.length} finding(s) (${counts})${extra.length ? `, ${extra.join(', ')}` : ''}`))
+  reporter.result(color.bold(`${formatTarget(target)}: ${result.findings.length} finding(s) (${counts})${extra.length ? `, ${extra.join(', ')}` : ''}`))
   if (result.findings.length > 0) {
     reporter.result(formatTable(['SEVERITY', 'CHECK', 'SUBJECT', 'MESSAGE'], result.findings.map((finding) => [severity(finding.severity), finding.check, finding.subject, finding.message])))
     const fixes = result.findings.filter((finding) => finding.fix)

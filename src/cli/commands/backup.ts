@@ -13,7 +13,7 @@ import { exitWith } from '../exit-codes.js'
 import { configFromGlobals, runTargetCommand } from '../context.js'
 import { selectTargets } from '../../config/resolve-config.js'
 import { parseDuration } from '../../config/duration.js'
-import { formatBytes, formatMs } from '../../output/format.js'
+import { formatBytes, formatMs, formatTarget } from '../../output/format.js'
 import { formatTable } from '../../output/table.js'
 import { UsageError } from '../../errors.js'
 
@@ -69,10 +69,10 @@ export function registerBackupCommands(program: Command): void {
             await metrics()
           }
         },
-        print: (result, reporter) => {
+        print: (result, reporter, target) => {
           const { backup: manifest } = result
           reporter.result(
-            reporter.color.green(`${result.target}: backup ${manifest.id} (${manifest.format}, ${formatBytes(manifest.sizeBytes)}, ${Object.keys(manifest.rowCounts).length} tables) in ${formatMs(manifest.durationMs)}`),
+            reporter.color.green(`${formatTarget(target)}: backup ${manifest.id} (${manifest.format}, ${formatBytes(manifest.sizeBytes)}, ${Object.keys(manifest.rowCounts).length} tables) in ${formatMs(manifest.durationMs)}`),
           )
         },
       })
@@ -90,11 +90,12 @@ export function registerBackupCommands(program: Command): void {
           const { listBackups } = await import('../../backup/manifest.js')
           return { target: target.name, dir: target.backup.dir, backups: listBackups(target) }
         },
-        print: (result, reporter) => {
+        print: (result, reporter, target) => {
           if (result.backups.length === 0) {
-            reporter.result(`${result.target}: no backups in ${result.dir}`)
+            reporter.result(`${formatTarget(target)}: no backups in ${result.dir}`)
             return
           }
+          reporter.result(`${formatTarget(target)}: ${result.backups.length} backup(s) in ${result.dir}`)
           const rows = result.backups.map((manifest) => [
             manifest.id,
             manifest.finishedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
@@ -133,8 +134,8 @@ export function registerBackupCommands(program: Command): void {
             onEvent: (event) => reporter.begin(event.target, event.message),
           })
         },
-        print: (result, reporter) => {
-          reporter.result(reporter.color.green(`${result.target}: backup ${result.id} verified (${result.verifiedBy}): ${result.tables} tables, ${result.rows} rows`))
+        print: (result, reporter, target) => {
+          reporter.result(reporter.color.green(`${formatTarget(target)}: backup ${result.id} verified (${result.verifiedBy}): ${result.tables} tables, ${result.rows} rows`))
           for (const check of result.checks) reporter.result(`  ${check}`)
         },
       })
@@ -163,12 +164,12 @@ export function registerBackupCommands(program: Command): void {
           const policy = policyFromFlags(flags)
           return pruneBackups(target, { ...(policy && { policy }), dryRun: flags.dryRun === true, wait: flags.wait === true, signal })
         },
-        print: (result, reporter) => {
+        print: (result, reporter, target) => {
           const { color } = reporter
           for (const entry of result.kept) reporter.result(`${color.green('keep')}    ${entry.id}  ${color.dim(entry.reasons.join(', '))}`)
           for (const entry of result.removed) reporter.result(`${color.red(result.dryRun ? 'would remove' : 'remove')}  ${entry.id}`)
           const verb = result.dryRun ? 'would remove' : 'removed'
-          reporter.result(`${result.target}: kept ${result.kept.length}, ${verb} ${result.removed.length} backup(s) (${formatBytes(result.freedBytes)})`)
+          reporter.result(`${formatTarget(target)}: kept ${result.kept.length}, ${verb} ${result.removed.length} backup(s) (${formatBytes(result.freedBytes)})`)
         },
       })
     }))
@@ -192,9 +193,9 @@ export function registerBackupCommands(program: Command): void {
           await metrics()
           return checkBackups(target, { maxAgeMs, ...(minSizeBytes !== undefined && { minSizeBytes }) })
         },
-        print: (result, reporter) => {
+        print: (result, reporter, target) => {
           const paint = { ok: reporter.color.green, warn: reporter.color.yellow, critical: reporter.color.red, unknown: reporter.color.yellow }
-          for (const finding of result.findings) reporter.result(`${paint[finding.severity](finding.severity.toUpperCase().padEnd(8))} ${result.target}: ${finding.message}`)
+          for (const finding of result.findings) reporter.result(`${paint[finding.severity](finding.severity.toUpperCase().padEnd(8))} ${formatTarget(target)}: ${finding.message}`)
         },
         exitCode: (result) => (result.status === 'ok' ? 0 : result.status === 'critical' ? 2 : 1),
       })
@@ -228,8 +229,8 @@ export function registerBackupCommands(program: Command): void {
             onEvent: (event) => reporter.begin(event.target, event.message),
           })
         },
-        print: (result, reporter) =>
-          reporter.result(reporter.color.green(`${result.target}: restored ${result.id} (${result.tables} tables, migration ${result.migrationVersion ?? 'none'}) with ${result.method} in ${formatMs(result.durationMs)}${result.analyzed ? ', analyzed' : ''}`)),
+        print: (result, reporter, target) =>
+          reporter.result(reporter.color.green(`${formatTarget(target)}: restored ${result.id} (${result.tables} tables, migration ${result.migrationVersion ?? 'none'}) with ${result.method} in ${formatMs(result.durationMs)}${result.analyzed ? ', analyzed' : ''}`)),
       })
     }))
 }

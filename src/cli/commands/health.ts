@@ -9,6 +9,7 @@ import { HEALTH_CHECKS, parseThresholdFlags, type CheckSpec } from '../../health
 import { formatPrometheus } from '../../output/prometheus.js'
 import { writeFileAtomic } from '../../output/atomic-write.js'
 import type { Reporter } from '../../output/reporter.js'
+import { formatTarget } from '../../output/format.js'
 import type { TargetOutcome } from '../../targets/for-each-target.js'
 import type { Severity } from '../../findings.js'
 import { UsageError } from '../../errors.js'
@@ -59,6 +60,8 @@ export function registerHealthCommand(program: Command): void {
       ])
       const runGlobals = { ...globals, json: options.format === 'json' }
       const results: HealthResult[] = []
+      // Target name → the database it checked, for the human heading (formatTarget).
+      const databases = new Map<string, string>()
       let metricsFailure: unknown
       const code = await runTargetCommand<HealthResult>(runGlobals, {
         command: 'health',
@@ -66,6 +69,7 @@ export function registerHealthCommand(program: Command): void {
         // pg waits for the server's goodbye when closing a connection still being made: bounded by the deadline too.
         connectTimeoutMs: options.timeoutMs,
         async run(target, reporter, signal) {
+          databases.set(target.name, target.database)
           const result = await checkHealth(target, {
             signal,
             thresholds: options.thresholds,
@@ -79,13 +83,13 @@ export function registerHealthCommand(program: Command): void {
           results.push(result)
           return result
         },
-        print: (result, reporter) => printHuman([result], reporter, shortValue),
+        print: (result, reporter) => printHuman([result], reporter, shortValue, databases),
         exitCode: (result) => healthExitCode(result.status),
         printAll(outcomes, reporter) {
           const done = outcomes.filter((outcome) => outcome.ok).map((outcome) => outcome.result)
           if (options.format === 'nagios') reporter.result(formatNagios(done, failuresOf(outcomes)))
           else if (options.format === 'prometheus') reporter.result(formatPrometheus(healthMetrics(done)).replace(/\n$/, ''))
-          else printHuman(done, reporter, shortValue)
+          else printHuman(done, reporter, shortValue, databases)
         },
       })
       if (options.metricsFile !== undefined && results.length > 0) {
@@ -179,7 +183,7 @@ function failuresOf(outcomes: TargetOutcome<HealthResult>[]): { target: string; 
 
 const LABEL: Record<Severity, string> = { ok: 'ok', warn: 'WARNING', critical: 'CRITICAL', unknown: 'unknown' }
 
-function printHuman(results: HealthResult[], reporter: Reporter, shortValue: (finding: Finding) => string): void {
+function printHuman(results: HealthResult[], reporter: Reporter, shortValue: (finding: Finding) => string, databases: Map<string, string>): void {
   const valueOf = (finding: Finding) => {
     const value = shortValue(finding)
     return value.startsWith('(') ? '' : value
@@ -188,7 +192,8 @@ function printHuman(results: HealthResult[], reporter: Reporter, shortValue: (fi
   const paint: Record<Severity, (text: string) => string> = { ok: color.green, warn: color.yellow, critical: color.red, unknown: color.dim }
   for (const result of results) {
     const version = result.version ? ` ${result.version}` : ''
-    reporter.result(color.bold(`${result.target} (${result.engine}${version}, ${result.url}): ${paint[result.status](LABEL[result.status])}`))
+    const target = formatTarget({ name: result.target, database: databases.get(result.target) ?? result.url })
+    reporter.result(color.bold(`${target} ${result.engine}${version}: ${paint[result.status](LABEL[result.status])}`))
     const rows = result.checks.map((finding) => [finding.check, paint[finding.severity](LABEL[finding.severity]), valueOf(finding), finding.message])
     reporter.result(formatTable(['CHECK', 'STATUS', 'VALUE', 'MESSAGE'], rows))
     for (const finding of result.checks.filter((candidate) => candidate.fix && candidate.severity !== 'ok')) {

@@ -6,9 +6,11 @@ import { runTargetCommand } from '../context.js'
 import type { Reporter } from '../../output/reporter.js'
 import { formatTable } from '../../output/table.js'
 import type { MaintainResult } from '../../maintain/maintain.js'
-import type { MaintainTask } from '../../maintain/maintainer.js'
+import { MAINTAIN_TASKS, type MaintainTask } from '../../maintain/maintainer.js'
 import { UsageError } from '../../errors.js'
 import { parseDuration } from '../../config/duration.js'
+import { formatTarget } from '../../output/format.js'
+import type { Target } from '../../targets/target.js'
 
 interface MaintainFlags {
   auto?: boolean
@@ -20,7 +22,6 @@ interface MaintainFlags {
   lockTimeout: string
 }
 
-const TASKS = ['vacuum', 'analyze', 'reindex', 'optimize', 'checkpoint']
 
 function duration(text: string, flag: string): number {
   try {
@@ -42,7 +43,7 @@ export function registerMaintainCommands(program: Command): void {
   program
     .command('maintain')
     .description('VACUUM, ANALYZE, REINDEX, PRAGMA optimize, checkpoints: what is due (--auto) or what you name')
-    .argument('[task]', `one of ${TASKS.join(', ')} (with --auto: only that kind of work)`)
+    .argument('[task]', `one of ${MAINTAIN_TASKS.join(', ')} (with --auto: only that kind of work)`)
     .option('--auto', 'pick what is due: PostgreSQL by autovacuum\'s own formula (wraparound first); SQLite by PRAGMA optimize and free pages')
     .option('--tables <list>', 'only these tables (comma-separated; schema.table; "Quoted" for odd names)')
     .option('--indexes <list>', 'reindex: also rebuild these indexes')
@@ -57,8 +58,6 @@ export function registerMaintainCommands(program: Command): void {
         command: 'maintain',
         create: false,
         async run(target, reporter, signal) {
-          if (task !== undefined && !TASKS.includes(task)) throw new UsageError(`unknown task "${task}"`, `use one of ${TASKS.join(', ')}, or --auto`)
-          if (task === undefined && !flags.auto) throw new UsageError('name a task or pass --auto', `dbops maintain --auto, or dbops maintain ${TASKS.join('|')}`)
           const budgetMs = flags.budget !== undefined ? duration(flags.budget, '--budget') : undefined
           const lockTimeoutMs = duration(flags.lockTimeout, '--lock-timeout')
           const { maintainTarget } = await import('../../maintain/maintain.js')
@@ -95,14 +94,14 @@ function change(before: Record<string, number> | undefined, after: Record<string
     .join(', ')
 }
 
-function printMaintain(result: MaintainResult, reporter: Reporter): void {
+function printMaintain(result: MaintainResult, reporter: Reporter, target: Target): void {
   const { color } = reporter
   if (result.dryRun) {
-    reporter.result(color.bold(`${result.target}: plan (dry run, nothing runs): ${result.tasks.length} step(s)`))
+    reporter.result(color.bold(`${formatTarget(target)}: plan (dry run, nothing runs): ${result.tasks.length} step(s)`))
     if (result.tasks.length > 0) reporter.result(formatTable(['ACTION', 'OBJECT', 'REASON', 'SQL'], result.tasks.map((step) => [step.action, step.object, step.reason, step.sql])))
   } else {
     const failed = result.tasks.filter((step) => step.status === 'failed').length
-    reporter.result(color.bold(`${result.target}: ${result.tasks.length} step(s) run${failed ? `, ${failed} failed` : ''}${result.left.length ? `, ${result.left.length} left` : ''}`))
+    reporter.result(color.bold(`${formatTarget(target)}: ${result.tasks.length} step(s) run${failed ? `, ${failed} failed` : ''}${result.left.length ? `, ${result.left.length} left` : ''}`))
     if (result.tasks.length > 0) {
       reporter.result(
         formatTable(

@@ -5,13 +5,14 @@ import type { MigrateEvent, MigrateResult, StatusResult } from '../../migrate/ru
 import type { ValidateResult } from '../../migrate/manage.js'
 import type { Reporter } from '../../output/reporter.js'
 import { formatTable } from '../../output/table.js'
-import { formatMs } from '../../output/format.js'
+import { formatMs, formatTarget } from '../../output/format.js'
 import { configFromGlobals, makeReporter, reportFailure, runTargetCommand } from '../context.js'
 import { selectTargets } from '../../config/resolve-config.js'
 import { baselineMigrations, newMigration, resolveMigration, restampMigration, validateMigrations } from '../../migrate/manage.js'
 import { migrateDown, migrateRedo, migrateUp, migrationStatus } from '../../migrate/run.js'
 import { UsageError } from '../../errors.js'
 import { parseDuration } from '../../config/duration.js'
+import type { Target } from '../../targets/target.js'
 
 interface UpFlags {
   to?: string
@@ -81,9 +82,6 @@ export function registerMigrateCommands(program: Command): void {
         command: 'migrate down',
         create: false,
         async run(target, reporter, signal) {
-          if (flags.steps !== undefined && flags.to !== undefined) {
-            throw new UsageError('--steps and --to cannot be used together', 'pick one')
-          }
           return migrateDown(target, {
             ...(await commonOptions(flags, reporter, signal)),
             ...(flags.to !== undefined && { to: flags.to }),
@@ -139,8 +137,9 @@ export function registerMigrateCommands(program: Command): void {
         async run(target) {
           return validateMigrations(target)
         },
-        print(result, reporter) {
-          if (result.ok) reporter.result(reporter.color.green(`${result.target}: ${result.migrations} migration(s), no problems`))
+        print(result, reporter, target) {
+          if (result.ok) reporter.result(reporter.color.green(`${formatTarget(target)}: ${result.migrations} migration(s), no problems`))
+          else reporter.result(`${formatTarget(target)}: ${result.problems.length} problem(s) in ${result.migrations} migration(s)`)
           for (const problem of result.problems) reporter.result(`${reporter.color.red(problem.message)} ${reporter.color.dim(`(${problem.check})`)}`)
           for (const warning of result.warnings) reporter.warn(result.target, warning)
         },
@@ -165,7 +164,7 @@ export function registerMigrateCommands(program: Command): void {
           }
           return resolveMigration(target, version, flags.applied ? 'applied' : 'rolled-back')
         },
-        print: (result, reporter) => reporter.result(`${result.version}_${result.name} resolved as ${result.resolution}`),
+        print: (result, reporter, target) => reporter.result(`${formatTarget(target)}: ${result.version}_${result.name} resolved as ${result.resolution}`),
       })
     }))
 
@@ -181,7 +180,7 @@ export function registerMigrateCommands(program: Command): void {
         async run(target) {
           return baselineMigrations(target, version)
         },
-        print: (result, reporter) => reporter.result(`baselined ${result.baselined.length} migration(s) up to ${result.version}`),
+        print: (result, reporter, target) => reporter.result(`${formatTarget(target)}: baselined ${result.baselined.length} migration(s) up to ${result.version}`),
       })
     }))
 
@@ -197,7 +196,7 @@ export function registerMigrateCommands(program: Command): void {
         async run(target) {
           return restampMigration(target, version)
         },
-        print: (result, reporter) => reporter.result(`${result.version}: checksum updated to ${result.newChecksum}`),
+        print: (result, reporter, target) => reporter.result(`${formatTarget(target)}: ${result.version} checksum updated to ${result.newChecksum}`),
       })
     }))
 }
@@ -247,10 +246,11 @@ function reportEvent(reporter: Reporter, event: MigrateEvent): void {
   }
 }
 
-function printMigrateResult(result: MigrateResult, reporter: Reporter): void {
+function printMigrateResult(result: MigrateResult, reporter: Reporter, target: Target): void {
   const { color } = reporter
   if (result.dryRun) {
-    if (result.migrations.length === 0) reporter.result(`${result.target}: nothing to do`)
+    // As an SQL comment, the plan stays runnable SQL.
+    reporter.result(result.migrations.length === 0 ? `${formatTarget(target)}: nothing to do` : `-- ${formatTarget(target)}: plan (dry run)`)
     for (const migration of result.migrations) {
       const verb = migration.direction === 'up' ? 'apply' : 'roll back'
       reporter.result(color.bold(`-- would ${verb} ${migration.version}_${migration.name}${migration.transactional ? ' (in a transaction)' : ' (no transaction)'}`))
@@ -260,16 +260,16 @@ function printMigrateResult(result: MigrateResult, reporter: Reporter): void {
   }
   const done = result.migrations.filter((migration) => migration.status !== 'skipped')
   if (done.length === 0) {
-    reporter.result(`${result.target}: ${result.direction === 'up' ? 'up to date, nothing to apply' : 'nothing to roll back'}`)
+    reporter.result(`${formatTarget(target)}: ${result.direction === 'up' ? 'up to date, nothing to apply' : 'nothing to roll back'}`)
     return
   }
   const total = done.reduce((sum, migration) => sum + (migration.durationMs ?? 0), 0)
   const verb = result.direction === 'up' ? 'applied' : result.direction === 'down' ? 'rolled back' : 'redid'
   const count = result.direction === 'redo' ? 1 : done.length
-  reporter.result(color.green(`${result.target}: ${verb} ${count} migration${count === 1 ? '' : 's'} in ${formatMs(total)}`))
+  reporter.result(color.green(`${formatTarget(target)}: ${verb} ${count} migration${count === 1 ? '' : 's'} in ${formatMs(total)}`))
 }
 
-function printStatus(result: StatusResult, reporter: Reporter): void {
+function printStatus(result: StatusResult, reporter: Reporter, target: Target): void {
   const { color } = reporter
   const paint: Record<string, (text: string) => string> = {
     applied: color.green,
@@ -280,7 +280,7 @@ function printStatus(result: StatusResult, reporter: Reporter): void {
     running: color.red,
     missing: color.red,
   }
-  reporter.result(color.dim(`${result.target}: ${result.engine}, ledger ${result.ledger}, files in ${result.migrationsDir}`))
+  reporter.result(color.dim(`${formatTarget(target)}: ${result.engine}, ledger ${result.ledger}, files in ${result.migrationsDir}`))
   if (result.migrations.length === 0) {
     reporter.result('no migrations yet: create one with "dbops migrate new <name>"')
     return

@@ -7,6 +7,7 @@ import { formatDuration, parseDuration } from '../../config/duration.js'
 import { UsageError } from '../../errors.js'
 import { waitForTarget } from '../../targets/wait.js'
 import { selectTargets } from '../../config/resolve-config.js'
+import { formatTarget } from '../../output/format.js'
 
 export function registerOtherCommands(program: Command): void {
   program
@@ -34,8 +35,8 @@ export function registerOtherCommands(program: Command): void {
             },
           })
         },
-        print: (result, reporter) =>
-          reporter.result(`${result.target}: ${result.engine} ${result.version} is accepting connections (after ${result.attempts} attempt(s), ${result.waitedMs} ms)`),
+        print: (result, reporter, target) =>
+          reporter.result(`${formatTarget(target)}: ${result.engine} ${result.version} is accepting connections (after ${result.attempts} attempt(s), ${result.waitedMs} ms)`),
       })
     }))
 
@@ -56,7 +57,7 @@ export function registerOtherCommands(program: Command): void {
           targets: Object.fromEntries(
             Object.values(resolved.targets).map((target) => [
               target.name,
-              { url: target.redactedUrl, engine: target.location.engine, protected: target.protected, migrations: target.migrations },
+              { url: target.redactedUrl, database: target.database, engine: target.location.engine, protected: target.protected, migrations: target.migrations },
             ]),
           ),
         }
@@ -65,7 +66,7 @@ export function registerOtherCommands(program: Command): void {
           reporter.result(`source: ${document.source}${document.file ? ` (${document.file})` : ''}`)
           reporter.result(`default target: ${document.defaultTarget}`)
           for (const [name, target] of Object.entries(document.targets)) {
-            reporter.result(`\n${name}${target.protected ? ' (protected)' : ''}\n  url: ${target.url}`)
+            reporter.result(`\n${name}${target.protected ? ' (protected)' : ''}\n  url: ${target.url}${target.database === target.url ? '' : `\n  database: ${target.database}`}`)
             for (const [key, value] of Object.entries(target.migrations)) {
               // lockTimeoutMs: 5000 reads back as it is written in the config: lockTimeout: 5s.
               const shown = key.endsWith('Ms') ? [key.slice(0, -2), formatDuration(Number(value))] : [key, value]

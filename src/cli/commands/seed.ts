@@ -6,7 +6,8 @@ import type { Reporter } from '../../output/reporter.js'
 import { formatTable } from '../../output/table.js'
 import { configFromGlobals, makeReporter, reportFailure, runTargetCommand } from '../context.js'
 import { selectTargets } from '../../config/resolve-config.js'
-import { formatMs } from '../../output/format.js'
+import { formatMs, formatTarget } from '../../output/format.js'
+import type { Target } from '../../targets/target.js'
 
 interface RunFlags {
   env?: string
@@ -115,12 +116,13 @@ function reportEvent(reporter: Reporter, event: SeedEvent): void {
   }
 }
 
-function printRun(result: SeedRunResult, reporter: Reporter): void {
+function printRun(result: SeedRunResult, reporter: Reporter, target: Target): void {
   const { color } = reporter
   if (result.dryRun) {
     if (result.reset.length > 0) reporter.result(`would empty ${result.reset.join(', ')} (--reset)`)
-    if (result.seeds.length === 0) reporter.result(`${result.target}: no seeds`)
+    if (result.seeds.length === 0) reporter.result(`${formatTarget(target)}: no seeds`)
     else {
+      reporter.result(`${formatTarget(target)}: plan (dry run)`)
       const rows = result.seeds.map((seed) => [seed.name, seed.table ?? `(${seed.kind})`, seed.status === 'planned' ? color.yellow(`would run (${seed.reason})`) : `skip (${seed.reason})`])
       reporter.result(formatTable(['SEED', 'TABLE', 'PLAN'], rows))
     }
@@ -129,20 +131,20 @@ function printRun(result: SeedRunResult, reporter: Reporter): void {
   const applied = result.seeds.filter((seed) => seed.status === 'applied')
   const skipped = result.seeds.length - applied.length
   if (applied.length === 0) {
-    reporter.result(`${result.target}: seeds up to date, nothing to run${skipped > 0 ? ` (${skipped} unchanged)` : ''}`)
+    reporter.result(`${formatTarget(target)}: seeds up to date, nothing to run${skipped > 0 ? ` (${skipped} unchanged)` : ''}`)
     return
   }
   const rows = applied.reduce((sum, seed) => sum + (seed.rows ?? 0), 0)
   const total = applied.reduce((sum, seed) => sum + (seed.durationMs ?? 0), 0)
-  const parts = [`${result.target}: ran ${applied.length} seed${applied.length === 1 ? '' : 's'} (${rows} row${rows === 1 ? '' : 's'}) in ${formatMs(total)}`]
+  const parts = [`${formatTarget(target)}: ran ${applied.length} seed${applied.length === 1 ? '' : 's'} (${rows} row${rows === 1 ? '' : 's'}) in ${formatMs(total)}`]
   if (skipped > 0) parts.push(`${skipped} unchanged`)
   reporter.result(color.green(parts.join(', ')))
 }
 
-function printStatus(result: SeedStatusResult, reporter: Reporter): void {
+function printStatus(result: SeedStatusResult, reporter: Reporter, target: Target): void {
   const { color } = reporter
   const paint: Record<string, (text: string) => string> = { applied: color.green, new: color.yellow, changed: color.red, missing: color.red }
-  reporter.result(color.dim(`${result.target}: ${result.engine}, ledger ${result.ledger}, seeds in ${result.seedsDir}${result.env ? ` (env ${result.env})` : ''}`))
+  reporter.result(color.dim(`${formatTarget(target)}: ${result.engine}, ledger ${result.ledger}, seeds in ${result.seedsDir}${result.env ? ` (env ${result.env})` : ''}`))
   if (result.seeds.length === 0) {
     reporter.result('no seeds yet: create one with "dbops seed new <table> --format csv"')
     return

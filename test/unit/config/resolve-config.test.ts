@@ -59,6 +59,7 @@ describe('resolveConfig without a config file', () => {
           name: 'default',
           url: 'sqlite:./dev.db',
           redactedUrl: 'sqlite:./dev.db',
+          database: join(root, 'dev.db'),
           location: { engine: 'sqlite', path: join(root, 'dev.db') },
           migrations: { dir: join(root, 'migrations'), ...defaults },
           protected: false,
@@ -201,6 +202,29 @@ describe('resolveConfig with a config file', () => {
     expect(config.targets.analytics?.url).toBe('sqlite:analytics.db')
   })
 
+  it('applies --url to the target named with -t, keeping its settings; refuses --all and another target', async () => {
+    const root = project({
+      defaultTarget: 'app',
+      targets: {
+        app: { url: 'sqlite:app.db' },
+        bench: { url: '${BENCH_URL}', protected: true, migrations: { table: 'bench_history' }, backup: { dir: 'bench-backups' } },
+      },
+    })
+    const config = await resolveConfig({ cwd: root, env: {}, url: 'sqlite:other.db', target: 'bench' })
+    expect(config.urlTarget).toBe('bench')
+    expect(config.targets.app?.url).toBe('sqlite:app.db')
+    expect(config.targets.bench).toMatchObject({
+      url: 'sqlite:other.db',
+      database: join(root, 'other.db'),
+      protected: true,
+      migrations: { table: 'bench_history' },
+      backup: { dir: join(root, 'bench-backups') },
+    })
+    expect(selectTargets(config, { target: 'bench' }).map((target) => target.database)).toEqual([join(root, 'other.db')])
+    expect(() => selectTargets(config, { all: true })).toThrow(/--url names one database and cannot be used with --all/)
+    expect(() => selectTargets(config, { target: 'app' })).toThrow(/--url was applied to target "bench", not to the selected target "app"/)
+  })
+
   it('does not consult DATABASE_URL when the file has targets', async () => {
     const root = project({ targets: { app: { url: 'sqlite:app.db' } } })
     const config = await resolveConfig({ cwd: root, env: { DATABASE_URL: 'postgres://localhost/other' } })
@@ -313,6 +337,7 @@ describe('selectTargets', () => {
       name,
       url: `sqlite:${name}.db`,
       redactedUrl: `sqlite:${name}.db`,
+      database: `/p/${name}.db`,
       location: { engine: 'sqlite' as const, path: `/p/${name}.db` },
       migrations: { dir: '/p/migrations', ...defaults },
       protected: false,
