@@ -1,4 +1,4 @@
-import { DbopsError } from '../errors.js'
+import { DbopsError, fromSystemError } from '../errors.js'
 import type { ResolvedConfig, ResolvedTarget } from '../config/resolve-config.js'
 import type { Target } from '../targets/target.js'
 import { Reporter } from '../output/reporter.js'
@@ -162,6 +162,7 @@ export function reportFailure(reporter: Reporter, globals: GlobalOptions, target
 }
 
 function printError(reporter: Reporter, target: string | undefined, error: unknown): void {
+  error = fromSystemError(error)
   if (error instanceof DbopsError) {
     reporter.error(target, error.message, error.hint, stackOf(error))
   } else {
@@ -170,6 +171,7 @@ function printError(reporter: Reporter, target: string | undefined, error: unkno
 }
 
 export function errorDocument(error: unknown): Record<string, unknown> {
+  error = fromSystemError(error)
   if (error instanceof DbopsError) {
     return { code: error.code, message: error.message, ...(error.hint && { hint: error.hint }), ...(error.details && { details: error.details }) }
   }

@@ -1,4 +1,4 @@
-import { Command, CommanderError, Option } from 'commander'
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { VERSION } from '../version.js'
 import { registerMigrateCommands } from './commands/migrate.js'
 import { registerOtherCommands } from './commands/other.js'
@@ -20,7 +20,7 @@ export function buildProgram(usageErrors?: string[]): Command {
     .option('-c, --config <path>', 'config file (default: dbops.config.* or .dbopsrc* found from here upwards)')
     .option('-t, --target <name>', 'the target from the config to act on (default: defaultTarget)')
     .option('--all', 'act on every target in the config')
-    .addOption(new Option('--concurrency <n>', 'targets at once with --all').default(undefined, '4'))
+    .addOption(new Option('--concurrency <n>', 'targets at once with --all').default(undefined, '4').argParser(wholeNumberAtLeastOne))
     .option('--url <url>', 'database URL (overrides DATABASE_URL and the default target\'s url)')
     .option('--json', 'print one JSON document on stdout')
     .option('--verbose', 'show stack traces of errors')
@@ -33,6 +33,8 @@ export function buildProgram(usageErrors?: string[]): Command {
       },
     })
     .exitOverride()
+    // `dbops migrate up --help` lists --url, --target, --json... too: they work there.
+    .configureHelp({ showGlobalOptions: true })
   registerMigrateCommands(program)
   registerSeedCommands(program)
   registerBackupCommands(program)
@@ -66,7 +68,16 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       }
       return EXIT.usage
     }
-    throw error
+    // Anything a command let through (a filesystem error, say) still gets the one-line error and its exit code.
+    const { makeReporter, reportFailure } = await import('./context.js')
+    const globals = { json, verbose: argv.includes('--verbose'), color: !argv.includes('--no-color') }
+    return reportFailure(await makeReporter(globals), globals, undefined, error)
   }
   return Number(process.exitCode ?? EXIT.ok)
+}
+
+/** Commander calls this for --concurrency: a bad value is a usage error (exit 3) before anything runs. */
+function wholeNumberAtLeastOne(value: string): string {
+  if (!/^\d+$/.test(value.trim()) || Number(value) < 1) throw new InvalidArgumentError('takes a whole number of at least 1, e.g. --concurrency 4')
+  return value.trim()
 }

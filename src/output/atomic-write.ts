@@ -19,6 +19,8 @@ export function writeFileAtomic(path: string, content: string | Uint8Array, mode
     renameSync(temporary, path)
   } catch (error) {
     rmSync(temporary, { force: true })
+    // A failed write(fd) (ENOSPC, EIO) carries no path: name the file, so the error says where.
+    if (error instanceof Error && !('path' in error)) Object.assign(error, { path })
     throw error
   }
   fsyncDirectory(dirname(path))

@@ -212,7 +212,7 @@ async function commonOptions(flags: UpFlags, reporter: Reporter, signal: AbortSi
     try {
       options.lockWaitTimeoutMs = parseDuration(flags.lockTimeout, '--lock-timeout')
     } catch (error) {
-      throw new UsageError(`--lock-timeout: ${(error as Error).message}`)
+      throw new UsageError((error as Error).message, 'e.g. --lock-timeout 30s')
     }
   }
   return options
