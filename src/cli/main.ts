@@ -55,16 +55,19 @@ Without a config file dbops uses --url, then DATABASE_URL, then sqlite:./dev.db.
 export async function main(argv: string[] = process.argv): Promise<number> {
   const json = argv.includes('--json')
   const usageErrors: string[] = []
-  const program = buildProgram(json ? usageErrors : undefined)
+  const program = buildProgram(json || wantsNagios(argv) ? usageErrors : undefined)
   try {
     await program.parseAsync(argv)
   } catch (error) {
     if (error instanceof CommanderError) {
       // --help and --version exit 0; anything commander refuses is a usage error.
       if (error.exitCode === 0) return EXIT.ok
+      const message = usageErrors[0] ?? error.message
       if (json) {
-        const message = usageErrors[0] ?? error.message
         process.stdout.write(JSON.stringify({ ok: false, error: { code: 'E_USAGE', message, hint: 'run "dbops --help" for usage' } }, null, 2) + '\n')
+      } else if (wantsNagios(argv)) {
+        const { printNagiosUnknown } = await import('./commands/health.js')
+        return printNagiosUnknown(new Error(message))
       }
       return EXIT.usage
     }
@@ -74,6 +77,11 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     return reportFailure(await makeReporter(globals), globals, undefined, error)
   }
   return Number(process.exitCode ?? EXIT.ok)
+}
+
+/** `dbops health --format nagios`: a usage error must reach Nagios as an UNKNOWN line on stdout. */
+function wantsNagios(argv: string[]): boolean {
+  return argv.includes('health') && argv.some((arg, i) => arg === '--format=nagios' || (arg === '--format' && argv[i + 1] === 'nagios'))
 }
 
 /** Commander calls this for --concurrency: a bad value is a usage error (exit 3) before anything runs. */

@@ -14,3 +14,20 @@ export function formatBytes(bytes: number): string {
 export function formatMs(ms: number): string {
   return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`
 }
+
+// C0 and C1 controls but newline and tab, DEL, and the bidirectional overrides that reorder what a terminal shows.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /\u001b\[[0-9;]*m|[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g
+
+/**
+ * Text from the database (identifiers, messages) made safe for a terminal: a table named `\e[2J` must not clear the
+ * screen. Control characters are shown escaped (`\x1b`, `\u202e`); colour codes (SGR) survive only when `keepColors`
+ * (dbops' own colouring, on a terminal). `--json` needs none of this: JSON escapes them itself.
+ */
+export function escapeControlCharacters(text: string, keepColors = false): string {
+  return text.replace(CONTROL, (match) => {
+    if (match.length > 1) return keepColors ? match : `\\x1b${match.slice(1)}`
+    const code = match.charCodeAt(0)
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`
+  })
+}

@@ -2,8 +2,10 @@ import { existsSync, statSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import type { Command } from 'commander'
 import type { GlobalOptions } from '../context.js'
-import { exitWith } from '../exit-codes.js'
-import { makeReporter, reportFailure, runTargetCommand } from '../context.js'
+import { EXIT, exitWith } from '../exit-codes.js'
+import { configFromGlobals, makeReporter, reportFailure, runTargetCommand } from '../context.js'
+import { selectTargets } from '../../config/resolve-config.js'
+import { scrubSecrets } from '../../output/redact.js'
 import type { HealthResult } from '../../health/check-health.js'
 import { HEALTH_CHECKS, parseThresholdFlags, type CheckSpec } from '../../health/checks.js'
 import { formatPrometheus } from '../../output/prometheus.js'
@@ -49,7 +51,10 @@ export function registerHealthCommand(program: Command): void {
       let options: ParsedFlags
       try {
         options = parseFlags(flags, globals)
+        // Nagios shows "(No output)" for a plugin that prints nothing on stdout: a config error must still say so.
+        if (options.format === 'nagios') selectTargets(await configFromGlobals(globals), selectionOf(globals))
       } catch (error) {
+        if (flags.format === 'nagios') return printNagiosUnknown(error)
         return reportFailure(await makeReporter(globals), globals, undefined, error)
       }
       // The capability loads when the command runs, not with the command table (start-up of every other command).
@@ -103,6 +108,17 @@ export function registerHealthCommand(program: Command): void {
       }
       return code
     }))
+}
+
+function selectionOf(globals: GlobalOptions): { target?: string; all?: boolean } {
+  return { ...(globals.target !== undefined && { target: globals.target }), ...(globals.all !== undefined && { all: globals.all }) }
+}
+
+/** The plugin line for a run that could not start (usage or configuration): state UNKNOWN, exit 3. */
+export function printNagiosUnknown(error: unknown): number {
+  const message = error instanceof Error ? error.message : String(error)
+  process.stdout.write(scrubSecrets(`DBOPS HEALTH UNKNOWN - ${message.replace(/\|/g, '/').replace(/\s*\n\s*/g, ' ')}`) + '\n')
+  return EXIT.usage
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
