@@ -106,6 +106,11 @@ export function readMigrations(dir: string, cwd: string = process.cwd()): Migrat
     }
   }
   const warnings = ignored.map((file) => `ignoring ${file}: its name does not start with a version`)
+  for (const migration of migrations) {
+    if (splitStatements(migration.up.sql, 'postgres').length === 0) {
+      warnings.push(`${migration.file} has no SQL in its up section (an untouched "dbops migrate new" template?): applying it changes nothing but records it as applied`)
+    }
+  }
   const misordered = orderByNameDiffers(migrations)
   if (misordered) {
     const [earlier, later] = misordered

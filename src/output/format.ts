@@ -31,3 +31,10 @@ export function escapeControlCharacters(text: string, keepColors = false): strin
     return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`
   })
 }
+
+/** A point in time for people, always UTC to the second: `2024-01-31 12:00:05Z`. Unparseable text is shown as is. */
+export function formatTimestamp(time: string | Date): string {
+  const date = typeof time === 'string' ? new Date(time) : time
+  if (Number.isNaN(date.getTime())) return String(time)
+  return date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z')
+}

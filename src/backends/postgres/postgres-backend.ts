@@ -36,6 +36,8 @@ export class PostgresBackend implements Backend {
   #kysely: Kysely<any> | undefined
   /** Whether the server knows client_connection_check_interval (PostgreSQL 14+). */
   #checksClient = false
+  /** "dbops migrate up": says what the lost session was doing. */
+  readonly #applicationName: string
 
   constructor(
     connectionString: string,
@@ -49,6 +51,7 @@ export class PostgresBackend implements Backend {
     })
     // An idle client whose server goes away emits 'error'; the next query reports it, so don't crash here.
     this.#client.on('error', () => {})
+    this.#applicationName = options.applicationName
   }
 
   async kysely(): Promise<Kysely<any>> {
@@ -257,7 +260,10 @@ export class PostgresBackend implements Backend {
 
   #lostConnection(error: unknown): DbopsError {
     return new DbopsError('E_CONNECTION_LOST', `lost the connection to ${this.redactedUrl}: ${(error as Error).message}`, {
-      hint: 'the server closed the session (restart, pg_terminate_backend, network); the interrupted migration was rolled back unless it was transaction:false. Run the command again',
+      // Only a migration leaves something to explain: every other command's work is rolled back or was read-only.
+      hint: /\bmigrate\b/.test(this.#applicationName)
+        ? 'the server closed the session (restart, pg_terminate_backend, network); the interrupted migration was rolled back unless it was transaction:false. Run the command again'
+        : `the server closed the session (restart, pg_terminate_backend, network); what it had not committed was rolled back. Run "${this.#applicationName}" again`,
       cause: error,
       details: { sqlstate: sqlstateOf(error) },
     })

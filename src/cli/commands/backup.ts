@@ -13,7 +13,7 @@ import { exitWith } from '../exit-codes.js'
 import { configFromGlobals, runTargetCommand } from '../context.js'
 import { selectTargets } from '../../config/resolve-config.js'
 import { parseDuration } from '../../config/duration.js'
-import { formatBytes, formatMs } from '../../output/format.js'
+import { formatBytes, formatMs, formatTimestamp } from '../../output/format.js'
 import { formatTable } from '../../output/table.js'
 import { UsageError } from '../../errors.js'
 
@@ -97,7 +97,7 @@ export function registerBackupCommands(program: Command): void {
           }
           const rows = result.backups.map((manifest) => [
             manifest.id,
-            manifest.finishedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
+            formatTimestamp(manifest.finishedAt),
             formatBytes(manifest.sizeBytes),
             manifest.format,
             manifest.migrationVersion ?? '-',

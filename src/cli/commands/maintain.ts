@@ -5,6 +5,7 @@ import { exitWith } from '../exit-codes.js'
 import { runTargetCommand } from '../context.js'
 import type { Reporter } from '../../output/reporter.js'
 import { formatTable } from '../../output/table.js'
+import { formatBytes, formatMs } from '../../output/format.js'
 import type { MaintainResult } from '../../maintain/maintain.js'
 import type { MaintainTask } from '../../maintain/maintainer.js'
 import { UsageError } from '../../errors.js'
@@ -77,7 +78,7 @@ export function registerMaintainCommands(program: Command): void {
             signal,
             onStep: (event) => {
               if (event.phase === 'start') reporter.begin(target.name, `${event.step.action} ${event.step.object} ...`)
-              else reporter.finish(target.name, `${event.step.action} ${event.step.object} ... ${event.outcome!.status} in ${event.outcome!.durationMs} ms${event.outcome!.message ? `: ${event.outcome!.message}` : ''}`)
+              else reporter.finish(target.name, `${event.step.action} ${event.step.object} ... ${event.outcome!.status} in ${formatMs(event.outcome!.durationMs)}${event.outcome!.message ? `: ${event.outcome!.message}` : ''}`)
             },
           })
         },
@@ -91,8 +92,12 @@ function change(before: Record<string, number> | undefined, after: Record<string
   if (!before) return ''
   return Object.keys(before)
     .filter((key) => ['dead_tuples', 'bytes', 'file_bytes', 'free_pages', 'wal_bytes'].includes(key))
-    .map((key) => `${key} ${before[key]}${after && after[key] !== undefined ? ` → ${after[key]}` : ''}`)
+    .map((key) => `${key} ${show(key, before[key]!)}${after && after[key] !== undefined ? ` → ${show(key, after[key])}` : ''}`)
     .join(', ')
+}
+
+function show(key: string, value: number): string {
+  return key.endsWith('bytes') ? formatBytes(value) : String(value)
 }
 
 function printMaintain(result: MaintainResult, reporter: Reporter): void {
@@ -111,7 +116,7 @@ function printMaintain(result: MaintainResult, reporter: Reporter): void {
             step.action,
             step.object,
             step.status === 'failed' ? color.red(step.status) : step.status === 'done' ? color.green(step.status) : color.yellow(step.status),
-            `${step.durationMs ?? 0} ms`,
+            formatMs(step.durationMs ?? 0),
             change(step.before, step.after) + (step.message ? ` (${step.message})` : ''),
             step.reason,
           ]),

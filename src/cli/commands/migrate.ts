@@ -5,7 +5,7 @@ import type { MigrateEvent, MigrateResult, StatusResult } from '../../migrate/ru
 import type { ValidateResult } from '../../migrate/manage.js'
 import type { Reporter } from '../../output/reporter.js'
 import { formatTable } from '../../output/table.js'
-import { formatMs } from '../../output/format.js'
+import { formatMs, formatTimestamp } from '../../output/format.js'
 import { configFromGlobals, makeReporter, reportFailure, runTargetCommand } from '../context.js'
 import { selectTargets } from '../../config/resolve-config.js'
 import { baselineMigrations, newMigration, resolveMigration, restampMigration, validateMigrations } from '../../migrate/manage.js'
@@ -289,7 +289,7 @@ function printStatus(result: StatusResult, reporter: Reporter): void {
     entry.version,
     entry.name,
     (paint[entry.state] ?? String)(entry.state + (entry.outOfOrder ? ' (out of order)' : '')),
-    entry.appliedAt ?? '',
+    entry.appliedAt ? formatTimestamp(entry.appliedAt) : '',
   ])
   reporter.result(formatTable(['VERSION', 'NAME', 'STATE', 'APPLIED AT'], rows))
   for (const entry of result.migrations.filter((candidate) => candidate.error)) {
