@@ -77,7 +77,7 @@ export async function runTargetCommand<T>(globals: GlobalOptions, spec: TargetCo
   // under way reach a safe point and the command exits 2, as a failure; a second one exits at once with 130 (143).
   const onSignal = (signal: NodeJS.Signals) => {
     if (interruption.signal.aborted) {
-      reporter.error(undefined, `${signal} again: exiting now, without waiting for a safe point`, 'the database rolls back what was in progress; check the state (e.g. "dbops migrate status") before running again')
+      reporter.error(undefined, `${signal} again: exiting now, without waiting for a safe point`, 'a statement already sent to the server finishes or rolls back there on its own; check the state (e.g. "dbops migrate status") before running again')
       process.exit(signal === 'SIGINT' ? 130 : 143)
     }
     reporter.log('', `${signal}: stopping at the next safe point (again to exit at once)`)

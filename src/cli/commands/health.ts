@@ -13,7 +13,7 @@ import { writeFileAtomic } from '../../output/atomic-write.js'
 import type { Reporter } from '../../output/reporter.js'
 import type { TargetOutcome } from '../../targets/for-each-target.js'
 import type { Severity } from '../../findings.js'
-import { UsageError } from '../../errors.js'
+import { DbopsError, UsageError, fromSystemError } from '../../errors.js'
 import { parseDuration } from '../../config/duration.js'
 import type { ThresholdSetting } from '../../config/resolve-config.js'
 import type { Finding } from '../../findings.js'
@@ -103,7 +103,9 @@ export function registerHealthCommand(program: Command): void {
       }
       if (metricsFailure !== undefined) {
         const reporter = await makeReporter(globals)
-        reporter.error(undefined, `cannot write the metrics file ${options.metricsFile}: ${(metricsFailure as Error).message}`, 'check that the folder is writable')
+        const failure = fromSystemError(metricsFailure)
+        if (failure instanceof DbopsError) reporter.error(undefined, `cannot write the metrics file: ${failure.message}`, failure.hint)
+        else reporter.error(undefined, `cannot write the metrics file ${options.metricsFile}: ${(metricsFailure as Error).message}`, 'check that the folder is writable')
         return Math.max(code, 2)
       }
       return code
