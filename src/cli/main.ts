@@ -46,7 +46,7 @@ export function buildProgram(usageErrors?: string[]): Command {
     'after',
     `
 Exit codes: 0 ok, 1 the answer is "no" (pending migrations with --check, health or audit warnings), 2 failed or
-critical, 3 usage or config.
+critical (also after Ctrl-C: the first stops at a safe point), 3 usage or config; 130 a second Ctrl-C (exits at once).
 Without a config file dbops uses --url, then DATABASE_URL, then sqlite:./dev.db.`,
   )
   return program

@@ -54,7 +54,7 @@ export function registerHealthCommand(program: Command): void {
         // Nagios shows "(No output)" for a plugin that prints nothing on stdout: a config error must still say so.
         if (options.format === 'nagios') selectTargets(await configFromGlobals(globals), selectionOf(globals))
       } catch (error) {
-        if (flags.format === 'nagios') return printNagiosUnknown(error)
+        if (flags.format === 'nagios' && !globals.json) return printNagiosUnknown(error)
         return reportFailure(await makeReporter(globals), globals, undefined, error)
       }
       // The capability loads when the command runs, not with the command table (start-up of every other command).
