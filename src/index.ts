@@ -2,7 +2,7 @@
  * dbops as a library: everything the CLI does, without the CLI. Results are the same objects `--json` prints;
  * failures throw DbopsError with a stable `code`.
  */
-export { DbopsError, ConfigError, UsageError, isDbopsError } from './errors.js'
+export { DbopsError, ConfigError, UsageError, isDbopsError, fromSystemError } from './errors.js'
 export { defineConfig } from './config/define-config.js'
 export type { DbopsConfig, TargetConfig, MigrationsConfig } from './config/define-config.js'
 export { resolveConfig, selectTargets } from './config/resolve-config.js'

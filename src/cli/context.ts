@@ -1,4 +1,4 @@
-import { DbopsError } from '../errors.js'
+import { DbopsError, fromSystemError } from '../errors.js'
 import type { ResolvedConfig, ResolvedTarget } from '../config/resolve-config.js'
 import type { Target } from '../targets/target.js'
 import { Reporter } from '../output/reporter.js'
@@ -73,16 +73,24 @@ export async function runTargetCommand<T>(globals: GlobalOptions, spec: TargetCo
     return reportFailure(reporter, globals, undefined, error)
   }
   const interruption = new AbortController()
-  // The first Ctrl-C (or a CI runner's SIGTERM) lets the work under way reach a safe point; a second exits at once.
+  // The one rule for every command (README "Interrupts"): the first Ctrl-C (or a CI runner's SIGTERM) lets the work
+  // under way reach a safe point and the command exits 2, as a failure; a second one exits at once with 130 (143).
   const onSignal = (signal: NodeJS.Signals) => {
-    if (interruption.signal.aborted) process.exit(signal === 'SIGINT' ? 130 : 143)
-    reporter.log('', `${signal}: stopping at the next safe point (again to abort)`)
-    interruption.abort()
+    if (interruption.signal.aborted) {
+      reporter.error(undefined, `${signal} again: exiting now, without waiting for a safe point`, 'a statement already sent to the server finishes or rolls back there on its own; check the state (e.g. "dbops migrate status") before running again')
+      process.exit(signal === 'SIGINT' ? 130 : 143)
+    }
+    reporter.log('', `${signal}: stopping at the next safe point (again to exit at once)`)
+    interruption.abort(signal)
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
   try {
-    return await runResolvedTargets(globals, spec, reporter, targets, interruption.signal)
+    const code = await runResolvedTargets(globals, spec, reporter, targets, interruption.signal)
+    if (!interruption.signal.aborted || code >= EXIT.failed) return code
+    // Stopped early but returned a result (maintain's incomplete steps): still an interrupted run, not an answer.
+    if (!globals.json) reporter.error(undefined, `interrupted by ${String(interruption.signal.reason)}: stopped at a safe point`, 'the output above shows what was done; run the command again to finish')
+    return EXIT.failed
   } finally {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
@@ -169,6 +177,7 @@ export function reportFailure(reporter: Reporter, globals: GlobalOptions, target
 }
 
 function printError(reporter: Reporter, target: string | undefined, error: unknown): void {
+  error = fromSystemError(error)
   if (error instanceof DbopsError) {
     reporter.error(target, error.message, error.hint, stackOf(error))
   } else {
@@ -177,6 +186,7 @@ function printError(reporter: Reporter, target: string | undefined, error: unkno
 }
 
 export function errorDocument(error: unknown): Record<string, unknown> {
+  error = fromSystemError(error)
   if (error instanceof DbopsError) {
     return { code: error.code, message: error.message, ...(error.hint && { hint: error.hint }), ...(error.details && { details: error.details }) }
   }

@@ -1,4 +1,4 @@
-import { Command, CommanderError, Option } from 'commander'
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { VERSION } from '../version.js'
 import { registerMigrateCommands } from './commands/migrate.js'
 import { registerOtherCommands } from './commands/other.js'
@@ -20,7 +20,7 @@ export function buildProgram(usageErrors?: string[]): Command {
     .option('-c, --config <path>', 'config file (default: dbops.config.* or .dbopsrc* found from here upwards)')
     .option('-t, --target <name>', 'the target from the config to act on (default: defaultTarget)')
     .option('--all', 'act on every target in the config')
-    .addOption(new Option('--concurrency <n>', 'targets at once with --all').default(undefined, '4'))
+    .addOption(new Option('--concurrency <n>', 'targets at once with --all').default(undefined, '4').argParser(wholeNumberAtLeastOne))
     .option('--url <url>', 'database URL (overrides DATABASE_URL and the default target\'s url)')
     .option('--json', 'print one JSON document on stdout')
     .option('--verbose', 'show stack traces of errors')
@@ -33,6 +33,8 @@ export function buildProgram(usageErrors?: string[]): Command {
       },
     })
     .exitOverride()
+    // `dbops migrate up --help` lists --url, --target, --json... too: they work there.
+    .configureHelp({ showGlobalOptions: true })
   registerMigrateCommands(program)
   registerSeedCommands(program)
   registerBackupCommands(program)
@@ -44,7 +46,7 @@ export function buildProgram(usageErrors?: string[]): Command {
     'after',
     `
 Exit codes: 0 ok, 1 the answer is "no" (pending migrations with --check, health or audit warnings), 2 failed or
-critical, 3 usage or config.
+critical (also after Ctrl-C: the first stops at a safe point), 3 usage or config; 130 a second Ctrl-C (exits at once).
 Without a config file dbops uses --url, then DATABASE_URL, then sqlite:./dev.db.`,
   )
   return program
@@ -53,20 +55,37 @@ Without a config file dbops uses --url, then DATABASE_URL, then sqlite:./dev.db.
 export async function main(argv: string[] = process.argv): Promise<number> {
   const json = argv.includes('--json')
   const usageErrors: string[] = []
-  const program = buildProgram(json ? usageErrors : undefined)
+  const program = buildProgram(json || wantsNagios(argv) ? usageErrors : undefined)
   try {
     await program.parseAsync(argv)
   } catch (error) {
     if (error instanceof CommanderError) {
       // --help and --version exit 0; anything commander refuses is a usage error.
       if (error.exitCode === 0) return EXIT.ok
+      const message = usageErrors[0] ?? error.message
       if (json) {
-        const message = usageErrors[0] ?? error.message
         process.stdout.write(JSON.stringify({ ok: false, error: { code: 'E_USAGE', message, hint: 'run "dbops --help" for usage' } }, null, 2) + '\n')
+      } else if (wantsNagios(argv)) {
+        const { printNagiosUnknown } = await import('./commands/health.js')
+        return printNagiosUnknown(new Error(message))
       }
       return EXIT.usage
     }
-    throw error
+    // Anything a command let through (a filesystem error, say) still gets the one-line error and its exit code.
+    const { makeReporter, reportFailure } = await import('./context.js')
+    const globals = { json, verbose: argv.includes('--verbose'), color: !argv.includes('--no-color') }
+    return reportFailure(await makeReporter(globals), globals, undefined, error)
   }
   return Number(process.exitCode ?? EXIT.ok)
+}
+
+/** `dbops health --format nagios`: a usage error must reach Nagios as an UNKNOWN line on stdout. */
+function wantsNagios(argv: string[]): boolean {
+  return argv.includes('health') && argv.some((arg, i) => arg === '--format=nagios' || (arg === '--format' && argv[i + 1] === 'nagios'))
+}
+
+/** Commander calls this for --concurrency: a bad value is a usage error (exit 3) before anything runs. */
+function wholeNumberAtLeastOne(value: string): string {
+  if (!/^\d+$/.test(value.trim()) || Number(value) < 1) throw new InvalidArgumentError('takes a whole number of at least 1, e.g. --concurrency 4')
+  return value.trim()
 }

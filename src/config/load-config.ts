@@ -142,7 +142,7 @@ function findConfigFile(cwd: string): string | undefined {
 
 function packageHasKey(file: string): boolean {
   try {
-    return Object.hasOwn(JSON.parse(readFileSync(file, 'utf8')) as object, 'dbops')
+    return Object.hasOwn(JSON.parse(readFileSync(file, 'utf8').replace(/^\uFEFF/, '')) as object, 'dbops')
   } catch {
     return true // Let cosmiconfig report what is wrong with it.
   }
@@ -151,6 +151,8 @@ function packageHasKey(file: string): boolean {
 // Instead of cosmiconfig's parse-json: its code frame would print the file, passwords included. V8 quotes a snippet
 // of the text too ('Unexpected token 'p', "{"url": pos"... is not valid JSON'), so that part goes as well.
 function parseJson(content: string): unknown {
+  // Windows editors save JSON with a byte order mark, which JSON.parse takes for an (invisible) unexpected token.
+  content = content.replace(/^\uFEFF/, '')
   try {
     return JSON.parse(content) as unknown
   } catch (error) {
@@ -172,7 +174,11 @@ function loadError(file: string | undefined, error: unknown): ConfigError {
       .split('\n')
       .map((text) => text.trim())
       .find((text) => text !== '' && !/^(JSON|YAML) Error in /.test(text)) ?? 'could not be loaded'
-  return new ConfigError([`cannot load: ${redactSecrets(line)}`], file === undefined ? {} : { file })
+  // The README's `import { defineConfig } from 'dbops'` needs dbops installed in the project, not just run by npx.
+  const hint = /Cannot find (package|module) 'dbops'/.test(raw)
+    ? 'install dbops in the project (npm install --save-dev dbops), or drop the import and export the object itself'
+    : undefined
+  return new ConfigError([`cannot load: ${redactSecrets(line)}`], { ...(file !== undefined && { file }), ...(hint && { hint }) })
 }
 
 /**

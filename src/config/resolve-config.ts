@@ -77,7 +77,8 @@ export interface ResolvedConfig {
   file?: string
   /** Relative paths (migrations dir, SQLite files) are resolved against this: the config file's directory, or cwd. */
   baseDir: string
-  defaultTarget: string
+  /** Undefined when there are several targets and the config names none: then -t or --all must pick. */
+  defaultTarget: string | undefined
   /** In config order. */
   targets: Record<string, ResolvedTarget>
   /**
@@ -197,8 +198,6 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
     else problems.push(`defaultTarget: unknown target "${requestedDefault}" (known: ${names.join(', ') || 'none'})`)
   } else if (names.length === 1) {
     defaultTarget = names[0]
-  } else if (names.length > 1) {
-    problems.push(`defaultTarget: required when there are several targets (${names.join(', ')})`)
   }
 
   const targets: Record<string, ResolvedTarget> = {}
@@ -259,7 +258,7 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
     }
   }
 
-  if (problems.length > 0 || defaultTarget === undefined) {
+  if (problems.length > 0) {
     throw new ConfigError([...problems, ...Object.values(unresolved).flat()], loaded ? { file: loaded.file } : {})
   }
   return {
@@ -291,7 +290,7 @@ export function selectTargets(
       throw new UsageError('--url names one database and cannot be used with --all', 'drop --url to run on every configured target, or pick one with -t <name> --url <url>')
     }
     const name = selection.target ?? config.defaultTarget
-    if (name !== config.urlTarget && (config.targets[name] || unresolved[name])) {
+    if (name !== undefined && name !== config.urlTarget && (config.targets[name] || unresolved[name])) {
       throw new UsageError(`--url was applied to target "${config.urlTarget}", not to the selected target "${name}"`, 'resolve the config with the same target you select')
     }
   }
@@ -301,6 +300,12 @@ export function selectTargets(
     return Object.values(config.targets)
   }
   const name = selection.target ?? config.defaultTarget
+  if (name === undefined) {
+    throw new ConfigError([`defaultTarget: required to run without --target or --all when there are several targets (${known.join(', ')})`], {
+      ...(config.file && { file: config.file }),
+      hint: 'set defaultTarget in the config, or pass --target <name> or --all',
+    })
+  }
   if (unresolved[name]) throw new ConfigError(unresolved[name], config.file ? { file: config.file } : {})
   const target = config.targets[name]
   if (!target) throw new UsageError(`unknown target "${name}" (known: ${known.join(', ')})`)

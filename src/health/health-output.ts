@@ -69,7 +69,7 @@ function thresholdsOf(result: HealthResult): Thresholds {
 function perfItem(finding: Finding, prefix: string, thresholds: Thresholds): string | undefined {
   const spec = CHECKS_BY_NAME.get(finding.check)
   if (!spec?.primary || spec.unit === 'state') {
-    return spec?.primary && finding.values?.[spec.primary] !== undefined ? `${perfLabel(prefix + finding.check)}=${finding.values[spec.primary]};;;0;` : undefined
+    return spec?.primary && finding.values?.[spec.primary] !== undefined ? `${perfLabel(prefix + finding.check)}=${round(finding.values[spec.primary]!)};;;0;` : undefined
   }
   const value = finding.values?.[spec.primary]
   if (value === undefined || finding.severity === 'unknown') return undefined
@@ -116,8 +116,14 @@ function perfItem(finding: Finding, prefix: string, thresholds: Thresholds): str
   return `${perfLabel(prefix + finding.check)}=${round(value * scale)}${uom};${limit('warn')};${limit('critical')};${min};${max}`
 }
 
+/**
+ * Perfdata numbers as Nagios parsers read them: integers (bytes, counts) exact, fractions to 6 significant digits
+ * (never fewer than the integer part has), and never in e-notation (String(1e-7) is "1e-7", String(1e21) "1e+21").
+ */
 function round(value: number): string {
-  return String(Number(value.toPrecision(6)))
+  if (Number.isInteger(value)) return BigInt(value).toString()
+  const integerDigits = Math.abs(value) >= 1 ? Math.floor(Math.log10(Math.abs(value))) + 1 : 0
+  return new Intl.NumberFormat('en-US', { useGrouping: false, maximumSignificantDigits: Math.min(21, Math.max(6, integerDigits)) }).format(value)
 }
 
 /** Labels with characters outside [A-Za-z0-9_:.-] are single-quoted, quotes doubled (Nagios plugin guidelines). */

@@ -106,6 +106,11 @@ export function readMigrations(dir: string, cwd: string = process.cwd()): Migrat
     }
   }
   const warnings = ignored.map((file) => `ignoring ${file}: its name does not start with a version`)
+  for (const migration of migrations) {
+    if (splitStatements(migration.up.sql, 'postgres').length === 0) {
+      warnings.push(`${migration.file} has no SQL in its up section (an untouched "dbops migrate new" template?): applying it changes nothing but records it as applied`)
+    }
+  }
   const misordered = orderByNameDiffers(migrations)
   if (misordered) {
     const [earlier, later] = misordered
@@ -132,8 +137,16 @@ function orderByNameDiffers(migrations: MigrationFile[]): [MigrationFile, Migrat
 }
 
 function readText(path: string): string {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (error) {
+    // read() on a directory (EISDIR) names no path; the CLI's error handler turns the errno into a plain message.
+    if (error instanceof Error && !('path' in error)) Object.assign(error, { path })
+    throw error
+  }
   // Editors on Windows add a BOM; it is not part of the SQL.
-  return readFileSync(path, 'utf8').replace(/^\uFEFF/, '')
+  return text.replace(/^\uFEFF/, '')
 }
 
 /** dbmate's format: `-- migrate:up [options]` and `-- migrate:down [options]` sections in one file. */
@@ -164,36 +177,28 @@ export function parseDbmateFile(version: string, name: string, file: string, tex
   if (parts.up.length === 0) {
     throw new DbopsError('E_MIGRATION_PARSE', `${file}: no "-- migrate:up" section (only "-- migrate:down")`)
   }
+  for (const direction of ['up', 'down'] as const) {
+    const [first, second] = parts[direction]
+    if (second) {
+      throw new DbopsError('E_MIGRATION_PARSE', `${file}:${second.line}: a second "-- migrate:${direction}" line (the first is on line ${first!.line})`, {
+        hint: `keep one "-- migrate:${direction}" section per file: merge the two, or move one into a migration of its own`,
+      })
+    }
+  }
   return {
     version,
     name,
     id: basename(file).replace(/\.sql$/, ''),
     format: 'dbmate',
     file,
-    up: joinSections(parts.up, text, file),
-    down: parts.down.length > 0 ? joinSections(parts.down, text, file) : undefined,
-    checksum: checksumOf(parts.up.map((part) => text.slice(part.start, part.end)).join('\n')),
+    up: sectionOf(parts.up[0]!, text, file),
+    down: parts.down[0] && sectionOf(parts.down[0], text, file),
+    checksum: checksumOf(text.slice(parts.up[0]!.start, parts.up[0]!.end)),
   }
 }
 
-/**
- * dbmate allows several sections per direction; dbops runs them as one unit, so they must agree on their options.
- * What lies between them is blanked (newlines kept), so statement offsets still map to the file.
- */
-function joinSections(parts: { start: number; end: number; options: SectionOptions; line: number }[], text: string, file: string): Section {
-  const first = parts[0]!
-  let sql = ''
-  parts.forEach((part, i) => {
-    if (JSON.stringify(part.options) !== JSON.stringify(first.options)) {
-      throw new DbopsError('E_MIGRATION_PARSE', `${file}:${part.line}: sections with different options in one file`, {
-        hint: 'split the file into separate migrations, one per set of options',
-      })
-    }
-    sql += text.slice(part.start, part.end)
-    const next = parts[i + 1]
-    if (next) sql += text.slice(part.end, next.start).replace(/[^\n]/g, ' ')
-  })
-  return { sql, file, ...positionAt(text, first.start), options: first.options }
+function sectionOf(part: { start: number; end: number; options: SectionOptions }, text: string, file: string): Section {
+  return { sql: text.slice(part.start, part.end), file, ...positionAt(text, part.start), options: part.options }
 }
 
 /** golang-migrate's `<version>_<name>.up.sql` / `.down.sql` pairs, read in place. */

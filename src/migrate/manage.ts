@@ -144,12 +144,18 @@ export interface NewMigrationResult {
 export function newMigration(dir: string, name: string, now: Date = new Date()): NewMigrationResult {
   const slug = name.trim().replace(/[^A-Za-z0-9_]+/g, '_').replace(/^_+|_+$/g, '')
   if (!slug) throw new UsageError(`"${name}" is not usable as a migration name`, 'use letters, digits and underscores, e.g. add_users')
-  const version = now.toISOString().replace(/[-:T]/g, '').slice(0, 14)
-  const existing = readMigrations(dir).migrations.find((migration) => compareVersions(migration.version, version) === 0)
-  if (existing) throw new DbopsError('E_DUPLICATE_VERSION', `${existing.file} already has version ${version}`, { hint: 'wait a second and run it again' })
+  // Two `migrate new` in one second (a script, or a quick second thought) take the next free second.
+  const taken = new Set(readMigrations(dir).migrations.map((migration) => canonicalVersion(migration.version)))
+  let time = now.getTime()
+  while (taken.has(timestampVersion(time))) time += 1000
+  const version = timestampVersion(time)
   mkdirSync(dir, { recursive: true })
   const file = join(dir, `${version}_${slug}.sql`)
   if (existsSync(file)) throw new DbopsError('E_EXISTS', `${file} already exists`)
   writeFileSync(file, '-- migrate:up\n\n\n-- migrate:down\n\n', { flag: 'wx' })
   return { file: relative(process.cwd(), file) || file, version }
+}
+
+function timestampVersion(time: number): string {
+  return new Date(time).toISOString().replace(/[-:T]/g, '').slice(0, 14)
 }

@@ -19,6 +19,8 @@ export function writeFileAtomic(path: string, content: string | Uint8Array, mode
     renameSync(temporary, path)
   } catch (error) {
     rmSync(temporary, { force: true })
+    // Errors name the file being replaced, not the temporary one beside it (and write(fd) errors name none).
+    if (error instanceof Error && 'code' in error) Object.assign(error, { path, dest: undefined })
     throw error
   }
   fsyncDirectory(dirname(path))

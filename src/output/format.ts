@@ -22,3 +22,27 @@ export function formatMs(ms: number): string {
 export function formatTarget(target: { name: string; database: string }): string {
   return `${target.name} (${target.database})`
 }
+
+// C0 and C1 controls but newline and tab, DEL, and the bidirectional overrides that reorder what a terminal shows.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /\u001b\[[0-9;]*m|[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g
+
+/**
+ * Text from the database (identifiers, messages) made safe for a terminal: a table named `\e[2J` must not clear the
+ * screen. Control characters are shown escaped (`\x1b`, `\u202e`); colour codes (SGR) survive only when `keepColors`
+ * (dbops' own colouring, on a terminal). `--json` needs none of this: JSON escapes them itself.
+ */
+export function escapeControlCharacters(text: string, keepColors = false): string {
+  return text.replace(CONTROL, (match) => {
+    if (match.length > 1) return keepColors ? match : `\\x1b${match.slice(1)}`
+    const code = match.charCodeAt(0)
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`
+  })
+}
+
+/** A point in time for people, always UTC to the second: `2024-01-31 12:00:05Z`. Unparseable text is shown as is. */
+export function formatTimestamp(time: string | Date): string {
+  const date = typeof time === 'string' ? new Date(time) : time
+  if (Number.isNaN(date.getTime())) return String(time)
+  return date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z')
+}

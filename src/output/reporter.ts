@@ -1,4 +1,5 @@
 import { scrubSecrets } from './redact.js'
+import { escapeControlCharacters } from './format.js'
 
 /** The few styles dbops uses. Plain identity functions unless colour is on. */
 export interface Colors {
@@ -38,7 +39,7 @@ export class Reporter {
 
   /** A result line (stdout), human mode only. */
   result(text: string): void {
-    if (!this.options.json) process.stdout.write(scrubSecrets(text) + '\n')
+    if (!this.options.json) process.stdout.write(this.#safe(text) + '\n')
   }
 
   json(document: unknown): void {
@@ -48,7 +49,7 @@ export class Reporter {
   /** A progress or log line (stderr). */
   log(target: string, text: string): void {
     this.#stopSpinner()
-    process.stderr.write(scrubSecrets(this.#prefix(target) + text) + '\n')
+    process.stderr.write(this.#safe(this.#prefix(target) + text) + '\n')
   }
 
   warn(target: string, text: string): void {
@@ -73,7 +74,7 @@ export class Reporter {
     if (!this.#ora) return
     this.#stopSpinner()
     this.#spinner = this.#ora({
-      text: scrubSecrets(text),
+      text: this.#safe(text),
       stream: process.stderr,
       color: this.options.color ? 'cyan' : false,
       // Raw-mode stdin would swallow Ctrl-C while synchronous SQLite work blocks the event loop.
@@ -83,12 +84,12 @@ export class Reporter {
 
   /** New text for the running spinner (progress such as bytes written); nothing without a spinner. */
   update(_target: string, text: string): void {
-    if (this.#spinner) this.#spinner.text = scrubSecrets(text)
+    if (this.#spinner) this.#spinner.text = this.#safe(text)
   }
 
   finish(target: string, text: string): void {
     if (this.#spinner) {
-      this.#spinner.stopAndPersist({ symbol: this.color.green('✔'), text: scrubSecrets(text) })
+      this.#spinner.stopAndPersist({ symbol: this.color.green('✔'), text: this.#safe(text) })
       this.#spinner = undefined
       return
     }
@@ -104,8 +105,13 @@ export class Reporter {
     this.#stopSpinner()
     const where = target && this.options.prefixTargets ? `[${target}] ` : ''
     const line = `${where}${this.color.red('error:')} ${message}${hint ? ` ${this.color.dim(`(hint: ${hint})`)}` : ''}`
-    process.stderr.write(scrubSecrets(line) + '\n')
-    if (stack && this.options.verbose) process.stderr.write(scrubSecrets(stack) + '\n')
+    process.stderr.write(this.#safe(line) + '\n')
+    if (stack && this.options.verbose) process.stderr.write(this.#safe(stack) + '\n')
+  }
+
+  /** Every human line passes here: secrets scrubbed, control characters from the data shown escaped. */
+  #safe(text: string): string {
+    return escapeControlCharacters(scrubSecrets(text), this.options.color)
   }
 
   #prefix(target: string): string {

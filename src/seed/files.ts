@@ -165,11 +165,19 @@ function isDirectory(path: string): boolean {
 /** A file, or a symbolic link to one (large fixtures are often linked in from elsewhere). */
 function isFileEntry(dir: string, sub: string, entry: import('node:fs').Dirent): boolean {
   if (entry.isFile()) return true
-  if (!entry.isSymbolicLink()) return false
+  // Dotfiles are never seeds; Emacs' lock files (.#name) are dangling links.
+  if (!entry.isSymbolicLink() || entry.name.startsWith('.')) return false
+  const path = join(dir, sub, entry.name)
   try {
-    return statSync(join(dir, sub, entry.name)).isFile()
-  } catch {
-    return false
+    return statSync(path).isFile()
+  } catch (error) {
+    // Skipping it would hide a seed: `seed status --check` would pass while `seed run` loads less than meant.
+    const code = (error as NodeJS.ErrnoException).code
+    throw new DbopsError('E_SEED_UNREADABLE', `seed ${path} is a symbolic link that cannot be followed (${code === 'ELOOP' ? 'a symlink loop' : code === 'ENOENT' ? 'its target does not exist' : (error as Error).message})`, {
+      hint: 'fix the link, or remove it from the seeds folder',
+      cause: error,
+      details: { file: path, ...(code !== undefined && { errno: code }) },
+    })
   }
 }
 

@@ -1,7 +1,7 @@
 // `dbops backup` and `dbops restore` as a cron job runs them: the built CLI, real pg_dump, real signals. Covers
 // SIGKILL at random moments, the password staying out of pg_dump's command line, overlapping runs, the monitoring
 // exit codes and metrics, and bad inputs (one line, the documented exit code, nothing deleted).
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import path from 'node:path'
 import { spawn } from 'node:child_process'
@@ -62,21 +62,56 @@ describe.each(['sqlite', 'postgres'] as const)('SIGKILL during backup create (%s
     const dir = workspace()
     const url = engine === 'sqlite' ? sqliteDatabase(dir, 20_000) : (await pgDatabase(200_000)).url
     const trials = engine === 'sqlite' ? 6 : 4
-    for (let trial = 0; trial < trials; trial++) {
+    const backupDir = path.join(dir, 'backups', 'default')
+    const temporaries = () => (existsSync(backupDir) ? readdirSync(backupDir).filter((name) => name.startsWith('.tmp-')) : [])
+    const sizeOf = (file: string) => {
+      try {
+        return statSync(file).size
+      } catch {
+        return -1
+      }
+    }
+    let landed = 0
+    // A run that finishes before the kill proves nothing: it is run again (bounded) until `trials` kills landed.
+    for (let attempt = 0; landed < trials && attempt < trials * 5; attempt++) {
+      const listed = listIds(await runCli(['--url', url, 'backup', 'list', '--json'], { cwd: dir })).length
+      const before = new Set(temporaries())
       const child = spawnCli(['--url', url, 'backup', 'create'], { cwd: dir })
-      const exited = waitForExit(child)
-      await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 500))
+      let alive = true
+      const exited = waitForExit(child).finally(() => (alive = false))
+      // The kill lands at a different point each trial: as soon as the artifact's temporary file appears, or once it
+      // has grown (pg_dump streaming into it; SQLite after its page copy).
+      const growTo = landed % 2 === 0 ? 0 : 1
+      let temporary: string | undefined
+      while (alive && temporary === undefined) {
+        const fresh = temporaries().find((name) => !before.has(name))
+        if (fresh !== undefined && sizeOf(path.join(backupDir, fresh)) >= growTo) temporary = fresh
+        else await new Promise((resolve) => setImmediate(resolve))
+      }
+      if (temporary === undefined) {
+        await exited
+        continue
+      }
       child.kill('SIGKILL')
-      await exited
+      const result = await exited
+      expect(result.signal).toBe('SIGKILL')
+      const ids = listIds(await runCli(['--url', url, 'backup', 'list', '--json'], { cwd: dir }))
+      const left = existsSync(path.join(backupDir, temporary))
+      // Published in the instant between seeing the file and the kill: that run was not killed mid-backup.
+      if (!left && ids.length === listed + 1) continue
+      // Mid-backup for certain: the killed run left its temporary artifact and published nothing.
+      expect(left).toBe(true)
+      expect(ids).toHaveLength(listed)
+      landed++
       for (const id of listIds(await runCli(['--url', url, 'backup', 'list', '--json'], { cwd: dir }))) {
         const verify = await runCli(['--url', url, 'backup', 'verify', id], { cwd: dir })
         expect(verify.code, `${id}: ${verify.stderr}`).toBe(0)
       }
     }
+    expect(landed).toBe(trials)
     // Give an orphaned pg_dump (its parent was killed) time to finish writing into its unlinked file.
     const next = await runCli(['--url', url, 'backup', 'create', '--wait'], { cwd: dir })
     expect(next.code, next.stderr).toBe(0)
-    const backupDir = path.join(dir, 'backups', 'default')
     expect(readdirSync(backupDir).filter((name) => name.startsWith('.'))).toEqual([])
     const ids = listIds(await runCli(['--url', url, 'backup', 'list', '--json'], { cwd: dir }))
     const artifacts = readdirSync(backupDir).filter((name) => !name.endsWith('.manifest.json'))

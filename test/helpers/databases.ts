@@ -120,9 +120,17 @@ export function usePgDatabase(prefix?: string): { readonly url: string; readonly
 
 // ----------------------------------------------------------------------------------------- temp dirs, SQLite
 
-/** A new directory under os.tmpdir(). The caller removes it (or use useTempDir()). */
+const madeDirs: string[] = [];
+// Every tempDir() is removed after the test file that made it, whether or not the test removes it itself.
+afterAll(() => {
+  for (const dir of madeDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A new directory under os.tmpdir(), removed after the test file (earlier by the caller, or use useTempDir()). */
 export function tempDir(prefix = 'dbops-test'): string {
-  return mkdtempSync(path.join(os.tmpdir(), `${prefix}-`));
+  const dir = mkdtempSync(path.join(os.tmpdir(), `${prefix}-`));
+  madeDirs.push(dir);
+  return dir;
 }
 
 /** tempDir() created in beforeAll and removed in afterAll; read `.path` inside tests or hooks. */

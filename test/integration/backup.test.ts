@@ -237,10 +237,17 @@ describe('SQLite specifics', () => {
       const db = new Database(process.argv[1], { timeout: 10000 })
       const insert = db.prepare("INSERT INTO log (id, at) VALUES (?, datetime('now'))")
       let id = 0
-      setInterval(() => { for (let i = 0; i < 20; i++) insert.run(++id) }, 1)
-    `, file], { cwd: REPO_ROOT, stdio: 'ignore' })
+      setInterval(() => {
+        for (let i = 0; i < 20; i++) insert.run(++id)
+        if (id === 20) process.stdout.write('committed\\n')
+      }, 1)
+    `, file], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
     try {
-      await new Promise((resolve) => setTimeout(resolve, 300))
+      // The writer's first committed batch, not a delay: a loaded machine may take seconds to start it.
+      await new Promise<void>((resolve, reject) => {
+        writer.stdout!.on('data', () => resolve())
+        writer.on('exit', (code) => reject(new Error(`the writer exited (${code}) before its first commit`)))
+      })
       const count = () => {
         const reader = new Database(file, { readonly: true })
         try {

@@ -59,3 +59,23 @@ describe('test helpers', () => {
     expect(existsSync(file)).toBe(true);
   });
 });
+
+describe('test suite layout', () => {
+  it('a unit-only run needs no PostgreSQL: the global setup (probe, throwaway cluster) belongs to the database tests', async () => {
+    const { spawn } = await import('node:child_process');
+    const { REPO_ROOT } = await import('../helpers/databases.js');
+    // A server URL nobody answers: the global setup would log its probe failure and try to start a cluster.
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', 'test/unit/config/duration.test.ts'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, DBOPS_TEST_PG_URL: 'postgres://postgres@127.0.0.1:1/none', NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code, output).toBe(0);
+    expect(output).toMatch(/Tests\s+\d+ passed/);
+    expect(output).not.toContain('[dbops test setup]');
+  });
+});

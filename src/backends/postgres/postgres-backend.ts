@@ -285,7 +285,10 @@ export class PostgresBackend implements Backend {
 
   #lostConnection(error: unknown): DbopsError {
     return new DbopsError('E_CONNECTION_LOST', `lost the connection to ${this.redactedUrl}: ${(error as Error).message}`, {
-      hint: 'the server closed the session (restart, pg_terminate_backend, network); the interrupted migration was rolled back unless it was transaction:false. Run the command again',
+      // Only a migration leaves something to explain: every other command's work is rolled back or was read-only.
+      hint: /\bmigrate\b/.test(this.#options.applicationName)
+        ? 'the server closed the session (restart, pg_terminate_backend, network); the interrupted migration was rolled back unless it was transaction:false. Run the command again'
+        : `the server closed the session (restart, pg_terminate_backend, network); what it had not committed was rolled back. Run "${this.#options.applicationName}" again`,
       cause: error,
       details: { sqlstate: sqlstateOf(error) },
     })

@@ -1,5 +1,6 @@
-import { closeSync, existsSync, fsyncSync, openSync, rmSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, rmSync, statfsSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import type BetterSqlite3 from 'better-sqlite3'
 import type { Kysely } from 'kysely'
@@ -67,6 +68,8 @@ export class SqliteBackend implements Backend {
     }
     try {
       this.#createdFile = this.#path !== ':memory:' && !existsSync(this.#path)
+      // `sqlite:./data/app.db` on a fresh clone: commands that create the database create its folder too.
+      if (this.#createdFile && this.#options.create) mkdirSync(dirname(this.#path), { recursive: true })
       const binding = nativeBinding()
       const database = new Database(this.#path, { timeout: this.#options.busyTimeoutMs ?? 5000, ...(binding && { nativeBinding: binding }) })
       if (this.#path !== ':memory:') database.pragma('journal_mode = WAL')
@@ -76,7 +79,7 @@ export class SqliteBackend implements Backend {
       const locked = this.lockTimeoutError(error, 'lock to open it')
       if (locked) throw locked
       throw new DbopsError('E_CONNECTION', `cannot open ${this.redactedUrl}: ${(error as Error).message}`, {
-        hint: 'check that the directory exists and is writable',
+        hint: openFailureHint(this.#path, error),
         cause: error,
       })
     }
@@ -310,4 +313,19 @@ function isEmpty(database: BetterSqlite3.Database): boolean {
 function failure(error: unknown, statementIndex: number | undefined): StatementFailure {
   const code = (error as { code?: string })?.code
   return new StatementFailure((error as Error).message, statementIndex, undefined, code, { cause: error })
+}
+
+/**
+ * Why a file could not be opened, as far as can be told: SQLite says "disk I/O error" when a full disk leaves no room
+ * for the -wal or -shm file, so the free space is asked of the file system itself.
+ */
+function openFailureHint(path: string, error: unknown): string {
+  const dir = dirname(path)
+  if (!existsSync(dir)) return `the folder ${dir} does not exist: create it, or check the URL`
+  try {
+    if ((error as { code?: string }).code === 'SQLITE_FULL' || statfsSync(dir).bavail === 0) return `the disk holding ${dir} is full: free some space, then run again`
+  } catch {
+    // statfs unsupported here: fall through to the general hint.
+  }
+  return `check that ${dir} and the database file (with its -wal and -shm files) are writable`
 }

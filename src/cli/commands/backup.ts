@@ -13,7 +13,7 @@ import { exitWith } from '../exit-codes.js'
 import { configFromGlobals, runTargetCommand } from '../context.js'
 import { selectTargets } from '../../config/resolve-config.js'
 import { parseDuration } from '../../config/duration.js'
-import { formatBytes, formatMs, formatTarget } from '../../output/format.js'
+import { formatBytes, formatMs, formatTarget, formatTimestamp } from '../../output/format.js'
 import { formatTable } from '../../output/table.js'
 import { UsageError } from '../../errors.js'
 
@@ -98,7 +98,7 @@ export function registerBackupCommands(program: Command): void {
           reporter.result(`${formatTarget(target)}: ${result.backups.length} backup(s) in ${result.dir}`)
           const rows = result.backups.map((manifest) => [
             manifest.id,
-            manifest.finishedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
+            formatTimestamp(manifest.finishedAt),
             formatBytes(manifest.sizeBytes),
             manifest.format,
             manifest.migrationVersion ?? '-',

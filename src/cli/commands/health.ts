@@ -2,8 +2,10 @@ import { existsSync, statSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import type { Command } from 'commander'
 import type { GlobalOptions } from '../context.js'
-import { exitWith } from '../exit-codes.js'
-import { makeReporter, reportFailure, runTargetCommand } from '../context.js'
+import { EXIT, exitWith } from '../exit-codes.js'
+import { configFromGlobals, makeReporter, reportFailure, runTargetCommand } from '../context.js'
+import { selectTargets } from '../../config/resolve-config.js'
+import { scrubSecrets } from '../../output/redact.js'
 import type { HealthResult } from '../../health/check-health.js'
 import { HEALTH_CHECKS, parseThresholdFlags, type CheckSpec } from '../../health/checks.js'
 import { formatPrometheus } from '../../output/prometheus.js'
@@ -12,7 +14,7 @@ import type { Reporter } from '../../output/reporter.js'
 import { formatTarget } from '../../output/format.js'
 import type { TargetOutcome } from '../../targets/for-each-target.js'
 import type { Severity } from '../../findings.js'
-import { UsageError } from '../../errors.js'
+import { DbopsError, UsageError, fromSystemError } from '../../errors.js'
 import { parseDuration } from '../../config/duration.js'
 import type { ThresholdSetting } from '../../config/resolve-config.js'
 import type { Finding } from '../../findings.js'
@@ -50,7 +52,10 @@ export function registerHealthCommand(program: Command): void {
       let options: ParsedFlags
       try {
         options = parseFlags(flags, globals)
+        // Nagios shows "(No output)" for a plugin that prints nothing on stdout: a config error must still say so.
+        if (options.format === 'nagios') selectTargets(await configFromGlobals(globals), selectionOf(globals))
       } catch (error) {
+        if (flags.format === 'nagios' && !globals.json) return printNagiosUnknown(error)
         return reportFailure(await makeReporter(globals), globals, undefined, error)
       }
       // The capability loads when the command runs, not with the command table (start-up of every other command).
@@ -102,11 +107,24 @@ export function registerHealthCommand(program: Command): void {
       }
       if (metricsFailure !== undefined) {
         const reporter = await makeReporter(globals)
-        reporter.error(undefined, `cannot write the metrics file ${options.metricsFile}: ${(metricsFailure as Error).message}`, 'check that the folder is writable')
+        const failure = fromSystemError(metricsFailure)
+        if (failure instanceof DbopsError) reporter.error(undefined, `cannot write the metrics file: ${failure.message}`, failure.hint)
+        else reporter.error(undefined, `cannot write the metrics file ${options.metricsFile}: ${(metricsFailure as Error).message}`, 'check that the folder is writable')
         return Math.max(code, 2)
       }
       return code
     }))
+}
+
+function selectionOf(globals: GlobalOptions): { target?: string; all?: boolean } {
+  return { ...(globals.target !== undefined && { target: globals.target }), ...(globals.all !== undefined && { all: globals.all }) }
+}
+
+/** The plugin line for a run that could not start (usage or configuration): state UNKNOWN, exit 3. */
+export function printNagiosUnknown(error: unknown): number {
+  const message = error instanceof Error ? error.message : String(error)
+  process.stdout.write(scrubSecrets(`DBOPS HEALTH UNKNOWN - ${message.replace(/\|/g, '/').replace(/\s*\n\s*/g, ' ')}`) + '\n')
+  return EXIT.usage
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {

@@ -9,7 +9,7 @@ import type { MaintainResult } from '../../maintain/maintain.js'
 import { MAINTAIN_TASKS, type MaintainTask } from '../../maintain/maintainer.js'
 import { UsageError } from '../../errors.js'
 import { parseDuration } from '../../config/duration.js'
-import { formatTarget } from '../../output/format.js'
+import { formatBytes, formatMs, formatTarget } from '../../output/format.js'
 import type { Target } from '../../targets/target.js'
 
 interface MaintainFlags {
@@ -76,7 +76,7 @@ export function registerMaintainCommands(program: Command): void {
             signal,
             onStep: (event) => {
               if (event.phase === 'start') reporter.begin(target.name, `${event.step.action} ${event.step.object} ...`)
-              else reporter.finish(target.name, `${event.step.action} ${event.step.object} ... ${event.outcome!.status} in ${event.outcome!.durationMs} ms${event.outcome!.message ? `: ${event.outcome!.message}` : ''}`)
+              else reporter.finish(target.name, `${event.step.action} ${event.step.object} ... ${event.outcome!.status} in ${formatMs(event.outcome!.durationMs)}${event.outcome!.message ? `: ${event.outcome!.message}` : ''}`)
             },
           })
         },
@@ -90,8 +90,12 @@ function change(before: Record<string, number> | undefined, after: Record<string
   if (!before) return ''
   return Object.keys(before)
     .filter((key) => ['dead_tuples', 'bytes', 'file_bytes', 'free_pages', 'wal_bytes'].includes(key))
-    .map((key) => `${key} ${before[key]}${after && after[key] !== undefined ? ` → ${after[key]}` : ''}`)
+    .map((key) => `${key} ${show(key, before[key]!)}${after && after[key] !== undefined ? ` → ${show(key, after[key])}` : ''}`)
     .join(', ')
+}
+
+function show(key: string, value: number): string {
+  return key.endsWith('bytes') ? formatBytes(value) : String(value)
 }
 
 function printMaintain(result: MaintainResult, reporter: Reporter, target: Target): void {
@@ -110,7 +114,7 @@ function printMaintain(result: MaintainResult, reporter: Reporter, target: Targe
             step.action,
             step.object,
             step.status === 'failed' ? color.red(step.status) : step.status === 'done' ? color.green(step.status) : color.yellow(step.status),
-            `${step.durationMs ?? 0} ms`,
+            formatMs(step.durationMs ?? 0),
             change(step.before, step.after) + (step.message ? ` (${step.message})` : ''),
             step.reason,
           ]),

@@ -5,7 +5,7 @@ import type { MigrateEvent, MigrateResult, StatusResult } from '../../migrate/ru
 import type { ValidateResult } from '../../migrate/manage.js'
 import type { Reporter } from '../../output/reporter.js'
 import { formatTable } from '../../output/table.js'
-import { formatMs, formatTarget } from '../../output/format.js'
+import { formatMs, formatTarget, formatTimestamp } from '../../output/format.js'
 import { configFromGlobals, makeReporter, reportFailure, runTargetCommand } from '../context.js'
 import { selectTargets } from '../../config/resolve-config.js'
 import { baselineMigrations, newMigration, resolveMigration, restampMigration, validateMigrations } from '../../migrate/manage.js'
@@ -211,7 +211,7 @@ async function commonOptions(flags: UpFlags, reporter: Reporter, signal: AbortSi
     try {
       options.lockWaitTimeoutMs = parseDuration(flags.lockTimeout, '--lock-timeout')
     } catch (error) {
-      throw new UsageError(`--lock-timeout: ${(error as Error).message}`)
+      throw new UsageError((error as Error).message, 'e.g. --lock-timeout 30s')
     }
   }
   return options
@@ -289,7 +289,7 @@ function printStatus(result: StatusResult, reporter: Reporter, target: Target): 
     entry.version,
     entry.name,
     (paint[entry.state] ?? String)(entry.state + (entry.outOfOrder ? ' (out of order)' : '')),
-    entry.appliedAt ?? '',
+    entry.appliedAt ? formatTimestamp(entry.appliedAt) : '',
   ])
   reporter.result(formatTable(['VERSION', 'NAME', 'STATE', 'APPLIED AT'], rows))
   for (const entry of result.migrations.filter((candidate) => candidate.error)) {

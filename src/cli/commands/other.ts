@@ -24,7 +24,7 @@ export function registerOtherCommands(program: Command): void {
           try {
             timeoutMs = parseDuration(flags.timeout, '--timeout')
           } catch (error) {
-            throw new UsageError(`--timeout: ${(error as Error).message}`)
+            throw new UsageError((error as Error).message, 'e.g. --timeout 30s')
           }
           const config = await configFromGlobals(globals)
           const resolved = selectTargets(config, { target: target.name })[0]!
@@ -52,7 +52,7 @@ export function registerOtherCommands(program: Command): void {
         const document = {
           source: resolved.source,
           file: resolved.file ?? null,
-          defaultTarget: resolved.defaultTarget,
+          defaultTarget: resolved.defaultTarget ?? null,
           unresolved: resolved.unresolved,
           targets: Object.fromEntries(
             Object.values(resolved.targets).map((target) => [
@@ -64,7 +64,7 @@ export function registerOtherCommands(program: Command): void {
         if (globals.json) reporter.json({ ok: true, ...document })
         else {
           reporter.result(`source: ${document.source}${document.file ? ` (${document.file})` : ''}`)
-          reporter.result(`default target: ${document.defaultTarget}`)
+          reporter.result(`default target: ${document.defaultTarget ?? 'none (pass --target or --all)'}`)
           for (const [name, target] of Object.entries(document.targets)) {
             reporter.result(`\n${name}${target.protected ? ' (protected)' : ''}\n  url: ${target.url}${target.database === target.url ? '' : `\n  database: ${target.database}`}`)
             for (const [key, value] of Object.entries(target.migrations)) {

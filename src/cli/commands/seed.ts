@@ -6,7 +6,7 @@ import type { Reporter } from '../../output/reporter.js'
 import { formatTable } from '../../output/table.js'
 import { configFromGlobals, makeReporter, reportFailure, runTargetCommand } from '../context.js'
 import { selectTargets } from '../../config/resolve-config.js'
-import { formatMs, formatTarget } from '../../output/format.js'
+import { formatMs, formatTarget, formatTimestamp } from '../../output/format.js'
 import type { Target } from '../../targets/target.js'
 
 interface RunFlags {
@@ -149,7 +149,7 @@ function printStatus(result: SeedStatusResult, reporter: Reporter, target: Targe
     reporter.result('no seeds yet: create one with "dbops seed new <table> --format csv"')
     return
   }
-  const rows = result.seeds.map((entry) => [entry.name, entry.table ?? (entry.kind ? `(${entry.kind})` : ''), (paint[entry.state] ?? String)(entry.state), entry.rows === null ? '' : String(entry.rows), entry.appliedAt ?? ''])
+  const rows = result.seeds.map((entry) => [entry.name, entry.table ?? (entry.kind ? `(${entry.kind})` : ''), (paint[entry.state] ?? String)(entry.state), entry.rows === null ? '' : String(entry.rows), entry.appliedAt ? formatTimestamp(entry.appliedAt) : ''])
   reporter.result(formatTable(['SEED', 'TABLE', 'STATE', 'ROWS', 'APPLIED AT'], rows))
   const { summary } = result
   const parts = [`${summary.applied} applied`, `${summary.new} new`]

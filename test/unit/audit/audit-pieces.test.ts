@@ -1,7 +1,7 @@
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest'
 import { displayIdentifier, indexName, quoteQualified } from '../../../src/audit/names.js'
 import { parseIndexSql } from '../../../src/backends/sqlite/sqlite-introspect.js'
 import { expectedBtreeBytes } from '../../../src/backends/postgres/postgres-introspect.js'
@@ -59,6 +59,7 @@ describe('b-tree size estimate', () => {
 
 describe('baseline files', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'dbops-baseline-'))
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
   it('refuses a missing, broken or malformed file with a usage error naming it', () => {
     expect(() => readBaseline(path.join(dir, 'none.json'))).toThrow(/does not exist/)
@@ -92,6 +93,7 @@ describe('baseline files', () => {
 describe('fix migrations', () => {
   it('runs outside a transaction when a fix is CONCURRENTLY, reverses undos, and keeps names with line breaks inside comments', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'dbops-fix-'))
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
     const evil = 'x\rDROP TABLE users; --'
     const written = writeFixMigration(
       dir,

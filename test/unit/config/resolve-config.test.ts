@@ -301,15 +301,18 @@ describe('resolveConfig validation', () => {
     })
     const error = await errorOf(resolveConfig({ cwd: root, env: {} }))
     expect(error.message).toContain(join(root, '.dbopsrc.json'))
-    expect(error.problems).toHaveLength(5)
+    expect(error.problems).toHaveLength(4)
     expect(JSON.stringify([error.message, error.problems, error.details])).not.toMatch(/hunter2|hun\b|ter2/)
   })
 
-  it('requires defaultTarget when there are several targets, and checks that it exists', async () => {
+  it('requires defaultTarget with several targets only when neither --target nor --all picks, and checks that it exists', async () => {
     const root = project({ targets: { app: { url: 'sqlite:a.db' }, analytics: { url: 'sqlite:b.db' } } })
-    expect(await problemsOf(resolveConfig({ cwd: root, env: {} }))).toEqual([
-      'defaultTarget: required when there are several targets (app, analytics)',
-    ])
+    const config = await resolveConfig({ cwd: root, env: {} })
+    expect(selectTargets(config, { target: 'analytics' }).map((target) => target.name)).toEqual(['analytics'])
+    expect(selectTargets(config, { all: true }).map((target) => target.name)).toEqual(['app', 'analytics'])
+    expect(() => selectTargets(config, {})).toThrow(
+      'defaultTarget: required to run without --target or --all when there are several targets (app, analytics)',
+    )
     const other = project({ defaultTarget: 'ap', targets: { app: { url: 'sqlite:a.db' } } })
     expect(await problemsOf(resolveConfig({ cwd: other, env: {} }))).toEqual([
       'defaultTarget: unknown target "ap" (known: app)',

@@ -108,6 +108,18 @@ describe('health output', () => {
     )
   })
 
+  it('writes perfdata numbers exactly and never in e-notation (issue 10: 713432000B, 9.31323e-8%)', () => {
+    const line = formatNagios([
+      result('t', [
+        { check: 'database_size', severity: 'ok', subject: 'x', message: '', values: { bytes: 713_432_123 } },
+        { check: 'sequences', severity: 'ok', subject: 'x', message: '', values: { max_used_ratio: 9.313225746154785e-10 } },
+      ]),
+    ])
+    expect(line).toContain('database_size=713432123B;')
+    expect(line).toMatch(/sequences=0\.0000000931323%;/)
+    expect(line).not.toMatch(/\de[-+]?\d/)
+  })
+
   it('shows absolute connection thresholds as a percentage of the usable slots', () => {
     const custom = result('t', [{ check: 'connections', severity: 'ok', subject: 'x', message: '', values: { used: 10, max: 200, used_ratio: 0.05 } }], { connections: { warn: 100 } })
     expect(formatNagios([custom])).toContain('connections=5%;50;95;0;100')
