@@ -31,6 +31,8 @@ export interface ConnectOptions {
   command?: string
   /** Create the database file when it is missing (SQLite). Default true; read-only commands pass false. */
   create?: boolean
+  /** The command only reads: the database is opened read-only where the engine allows it (SQLite). */
+  readOnly?: boolean
   /** PostgreSQL connect timeout; default the lock wait timeout. */
   connectTimeoutMs?: number
 }
@@ -51,6 +53,7 @@ export async function connectTarget(resolved: ResolvedTarget, options: ConnectOp
   const backend = await openBackend(resolved.location, resolved.redactedUrl, {
     applicationName: `dbops ${options.command ?? 'library'}`.slice(0, 63),
     create: options.create ?? true,
+    ...(options.readOnly && { readOnly: true }),
     busyTimeoutMs: options.connectTimeoutMs ?? resolved.migrations.lockWaitTimeoutMs,
   })
   return {

@@ -1,4 +1,6 @@
-import { closeSync, existsSync, fsyncSync, openSync, rmSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, linkSync, openSync, readdirSync, rmSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { basename, dirname, join } from 'node:path'
 import { createRequire } from 'node:module'
 import Database from 'better-sqlite3'
 import type BetterSqlite3 from 'better-sqlite3'
@@ -44,7 +46,9 @@ export class SqliteBackend implements Backend {
   #database: BetterSqlite3.Database | undefined
   #kysely: Kysely<any> | undefined
   readonly #statements = new Map<string, BetterSqlite3.Statement>()
-  #createdFile = false
+  /** The file a new database is built in until its first commit publishes it at #path (see `database`). */
+  #staging: string | undefined
+  #wal = false
   /** PRAGMA foreign_keys as opened; a transaction:false migration may change it for the connection. */
   #foreignKeys: number | undefined
   #sessionChanged = false
@@ -56,7 +60,12 @@ export class SqliteBackend implements Backend {
     this.#options = options
   }
 
-  /** The better-sqlite3 handle, opened on first use. Read-only commands never create the file. */
+  /**
+   * The better-sqlite3 handle, opened on first use. Read-only commands never create the file, and with
+   * `readOnly` open it read-only. A missing file is built aside (`<file>.dbops-new-<pid>-<random>`) and linked into
+   * place by its first commit: a run whose first migration fails leaves no file, and a file at #path is never
+   * removed again, so concurrent runs never use a file another run deletes.
+   */
   get database(): BetterSqlite3.Database {
     if (this.#database) return this.#database
     if (!this.#options.create && !this.exists()) {
@@ -65,10 +74,14 @@ export class SqliteBackend implements Backend {
       })
     }
     try {
-      this.#createdFile = this.#path !== ':memory:' && !existsSync(this.#path)
-      const binding = nativeBinding()
-      const database = new Database(this.#path, { timeout: this.#options.busyTimeoutMs ?? 5000, ...(binding && { nativeBinding: binding }) })
-      if (this.#path !== ':memory:') database.pragma('journal_mode = WAL')
+      const options: BetterSqlite3.Options = { timeout: this.#options.busyTimeoutMs ?? 5000 }
+      let path = this.#path
+      if (this.#options.readOnly) Object.assign(options, { readonly: true, fileMustExist: true })
+      else if (path !== ':memory:' && !existsSync(path)) {
+        removeDeadStagings(path)
+        path = this.#staging = `${path}.dbops-new-${process.pid}-${randomBytes(4).toString('hex')}`
+      }
+      const database = openSqlite(path, options)
       this.#foreignKeys = database.pragma('foreign_keys', { simple: true }) as number
       this.#database = database
     } catch (error) {
@@ -78,6 +91,60 @@ export class SqliteBackend implements Backend {
       })
     }
     return this.#database
+  }
+
+  /**
+   * The handle for a write: the first one switches the file to WAL (persistent), so readers keep reading while a
+   * migration or seed runs and a run of migrations needs one fsync (TransactionalUnit.durable). Only commands that
+   * write through dbops get here; reading leaves the journal mode as it is. A database being built aside stays in
+   * rollback-journal mode (one self-contained file) until it is published.
+   */
+  writable(): BetterSqlite3.Database {
+    const database = this.database
+    if (!this.#wal && this.#staging === undefined && this.#path !== ':memory:' && !database.inTransaction && !database.readonly) {
+      database.pragma('journal_mode = WAL')
+      this.#wal = true
+    }
+    return database
+  }
+
+  /**
+   * Links the database built aside into place after its first commit. false when another run created the file
+   * first: this run's copy is dropped and the caller does its work again in that file (where the guard may find
+   * it done).
+   */
+  #publish(): boolean {
+    const staging = this.#staging!
+    const database = this.#database!
+    this.#staging = undefined
+    this.#closeHandle()
+    database.close()
+    const fd = openSync(staging, 'r')
+    try {
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+    try {
+      linkSync(staging, this.#path)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new DbopsError('E_CONNECTION', `cannot create ${this.#path}: ${(error as Error).message}`, { hint: 'check that the directory is writable', cause: error })
+      }
+      return false
+    } finally {
+      for (const suffix of ['', '-journal']) rmSync(staging + suffix, { force: true })
+    }
+    this.writable()
+    return true
+  }
+
+  #closeHandle(): void {
+    this.#statements.clear()
+    this.#kysely = undefined
+    this.#database = undefined
+    this.#synchronous = undefined
+    this.#sessionChanged = false
   }
 
   async kysely(): Promise<Kysely<any>> {
@@ -94,6 +161,7 @@ export class SqliteBackend implements Backend {
   async query<Row>(query: SqlQuery): Promise<Row[]> {
     const statement = this.#prepare(query.sql)
     if (statement.reader) return statement.all(...query.parameters) as Row[]
+    this.writable()
     statement.run(...query.parameters)
     return []
   }
@@ -130,7 +198,7 @@ export class SqliteBackend implements Backend {
   }
 
   async runTransactional(unit: TransactionalUnit): Promise<UnitOutcome> {
-    const database = this.database
+    const database = this.writable()
     const started = performance.now()
     this.#restoreSession()
     // In WAL mode, FULL syncs the WAL at commit (with every earlier frame); NORMAL leaves it to the next sync.
@@ -161,6 +229,7 @@ export class SqliteBackend implements Backend {
       if (index === -2) index = this.#failingStatement(unit)
       throw failure(error, index >= 0 ? index : undefined)
     }
+    if (this.#staging !== undefined && !this.#publish()) return this.runTransactional(unit)
     return { skipped: false, elapsedMs: performance.now() - started }
   }
 
@@ -207,7 +276,7 @@ export class SqliteBackend implements Backend {
 
   async runStatement(statement: string): Promise<void> {
     try {
-      this.database.exec(statement)
+      this.writable().exec(statement)
     } catch (error) {
       throw failure(error, 0)
     }
@@ -255,17 +324,19 @@ export class SqliteBackend implements Backend {
   }
 
   async close(): Promise<void> {
-    this.#statements.clear()
-    const database = this.#database
-    this.#database = undefined
-    if (!database) return
-    if (this.#createdFile && isEmpty(database)) {
-      // This run created the file and committed nothing to it (its first migration failed): leave no file behind.
-      database.close()
-      for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(this.#path + suffix, { force: true })
-      return
+    // Committed outside runTransactional (a module seed through kysely, migrate baseline): publish it now.
+    if (this.#database && this.#staging !== undefined && !isEmpty(this.#database) && !this.#publish()) {
+      throw new DbopsError('E_CONNECTION', `another run created ${this.#path} while this one built it: this run's changes were not kept`, { hint: 'run the command again' })
     }
+    const database = this.#database
+    this.#closeHandle()
+    if (!database) return
     database.close()
+    if (this.#staging !== undefined) {
+      // Nothing was committed (the first migration failed): nothing appears at the database's path.
+      for (const suffix of ['', '-journal']) rmSync(this.#staging + suffix, { force: true })
+      this.#staging = undefined
+    }
   }
 }
 
@@ -274,6 +345,31 @@ function isEmpty(database: BetterSqlite3.Database): boolean {
     return (database.prepare('SELECT count(*) AS n FROM sqlite_master').get() as { n: number }).n === 0
   } catch {
     return false
+  }
+}
+
+/** Databases left half-built aside by runs that died (killed before their first commit). */
+function removeDeadStagings(path: string): void {
+  const prefix = `${basename(path)}.dbops-new-`
+  let names: string[]
+  try {
+    names = readdirSync(dirname(path)).filter((name) => name.startsWith(prefix))
+  } catch {
+    return
+  }
+  for (const name of names) {
+    const pid = Number(/^(\d+)-/.exec(name.slice(prefix.length))?.[1])
+    if (!Number.isInteger(pid) || pid === process.pid || isAlive(pid)) continue
+    rmSync(join(dirname(path), name), { force: true })
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
 

@@ -56,6 +56,7 @@ export function registerMigrateCommands(program: Command): void {
       return runTargetCommand<MigrateResult>(globals, {
         command: 'migrate up',
         create: !flags.dryRun,
+        readOnly: flags.dryRun === true,
         async run(target, reporter, signal) {
           return migrateUp(target, {
             ...(await commonOptions(flags, reporter, signal)),
@@ -80,6 +81,7 @@ export function registerMigrateCommands(program: Command): void {
       return runTargetCommand<MigrateResult>(globals, {
         command: 'migrate down',
         create: false,
+        readOnly: flags.dryRun === true,
         async run(target, reporter, signal) {
           if (flags.steps !== undefined && flags.to !== undefined) {
             throw new UsageError('--steps and --to cannot be used together', 'pick one')
@@ -104,6 +106,7 @@ export function registerMigrateCommands(program: Command): void {
       return runTargetCommand<MigrateResult>(globals, {
         command: 'migrate redo',
         create: false,
+        readOnly: flags.dryRun === true,
         async run(target, reporter, signal) {
           return migrateRedo(target, await commonOptions(flags, reporter, signal))
         },
@@ -120,6 +123,7 @@ export function registerMigrateCommands(program: Command): void {
       return runTargetCommand<StatusResult>(globals, {
         command: 'migrate status',
         create: false,
+        readOnly: true,
         async run(target, reporter) {
           return migrationStatus(target, { onEvent: (event) => reportEvent(reporter, event) })
         },
@@ -136,6 +140,7 @@ export function registerMigrateCommands(program: Command): void {
       return runTargetCommand<ValidateResult>(globals, {
         command: 'migrate validate',
         create: false,
+        readOnly: true,
         async run(target) {
           return validateMigrations(target)
         },
