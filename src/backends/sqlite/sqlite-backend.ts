@@ -94,10 +94,10 @@ export class SqliteBackend implements Backend {
   }
 
   /**
-   * The handle for a write: the first one switches the file to WAL (persistent), so readers keep reading while a
-   * migration or seed runs and a run of migrations needs one fsync (TransactionalUnit.durable). Only commands that
-   * write through dbops get here; reading leaves the journal mode as it is. A database being built aside stays in
-   * rollback-journal mode (one self-contained file) until it is published.
+   * The handle for applying migrations and seeds: the first use switches the file to WAL (persistent), so readers
+   * keep reading while a migration or seed runs and a run of migrations needs one fsync (TransactionalUnit.durable).
+   * Other commands (reads, ledger edits, maintenance) leave the journal mode as it is. A database being built aside
+   * stays in rollback-journal mode (one self-contained file) until it is published.
    */
   writable(): BetterSqlite3.Database {
     const database = this.database
@@ -161,7 +161,6 @@ export class SqliteBackend implements Backend {
   async query<Row>(query: SqlQuery): Promise<Row[]> {
     const statement = this.#prepare(query.sql)
     if (statement.reader) return statement.all(...query.parameters) as Row[]
-    this.writable()
     statement.run(...query.parameters)
     return []
   }
