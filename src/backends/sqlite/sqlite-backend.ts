@@ -232,11 +232,14 @@ export class SqliteBackend implements Backend {
     return { skipped: false, elapsedMs: performance.now() - started }
   }
 
-  /** Which statement of a plain script fails: run them one by one in a transaction that is rolled back. */
+  /**
+   * Which statement of a plain script fails: run them one by one in a transaction that is rolled back. The first
+   * failure ends it (an error that makes SQLite roll back by itself included), so nothing runs outside it.
+   */
   #failingStatement(unit: TransactionalUnit): number {
     const database = this.database
-    database.exec('BEGIN IMMEDIATE')
     try {
+      database.exec('BEGIN IMMEDIATE')
       for (const statement of unit.setup) database.exec(statement)
       for (let index = 0; index < unit.statements.length; index++) {
         try {
