@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, linkSync, openSync, readdirSync, rmSync } from 'node:fs'
+import { closeSync, constants, copyFileSync, existsSync, fsyncSync, linkSync, openSync, readdirSync, rmSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { basename, dirname, join } from 'node:path'
 import { createRequire } from 'node:module'
@@ -119,19 +119,20 @@ export class SqliteBackend implements Backend {
     this.#staging = undefined
     this.#closeHandle()
     database.close()
-    const fd = openSync(staging, 'r')
     try {
-      fsyncSync(fd)
-    } finally {
-      closeSync(fd)
-    }
-    try {
-      linkSync(staging, this.#path)
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new DbopsError('E_CONNECTION', `cannot create ${this.#path}: ${(error as Error).message}`, { hint: 'check that the directory is writable', cause: error })
+      fsyncFile(staging)
+      try {
+        linkSync(staging, this.#path)
+      } catch (error) {
+        if (!NO_HARD_LINKS.has((error as NodeJS.ErrnoException).code ?? '')) throw error
+        // A file system without hard links (some network and FAT mounts): an exclusive copy, not atomic but never
+        // over another run's file.
+        copyFileSync(staging, this.#path, constants.COPYFILE_EXCL)
+        fsyncFile(this.#path)
       }
-      return false
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false
+      throw new DbopsError('E_CONNECTION', `cannot create ${this.#path}: ${(error as Error).message}`, { hint: 'check that the directory is writable', cause: error })
     } finally {
       for (const suffix of ['', '-journal']) rmSync(staging + suffix, { force: true })
     }
@@ -347,6 +348,17 @@ function isEmpty(database: BetterSqlite3.Database): boolean {
     return (database.prepare('SELECT count(*) AS n FROM sqlite_master').get() as { n: number }).n === 0
   } catch {
     return false
+  }
+}
+
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'])
+
+function fsyncFile(path: string): void {
+  const fd = openSync(path, 'r')
+  try {
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
   }
 }
 
