@@ -66,6 +66,38 @@ describe.skipIf(!isRoot)('SQLite on a full disk (tmpfs, needs root to mount)', (
     expect(JSON.parse(status.stdout).seeds).toMatchObject([{ name: 'items.csv', state: 'new' }])
   })
 
+  it('seed run: a module seed that ignores the full disk and goes on commits nothing, ledger row included', async () => {
+    const project = path.join(dir, 'module-project')
+    mkdirSync(path.join(project, 'migrations'), { recursive: true })
+    mkdirSync(path.join(project, 'fixtures'))
+    writeFileSync(path.join(project, 'migrations', '001_items.sql'), '-- migrate:up\nCREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT);\n')
+    // A common pattern: ignore a failed insert (a duplicate, say) and carry on.
+    writeFileSync(
+      path.join(project, 'fixtures', 'items.js'),
+      `export async function seed(db) {
+  let failures = 0
+  for (let id = 1; id <= 24000; id++) {
+    try {
+      await db.insertInto('items').values({ id, name: 'x'.repeat(1000) }).execute()
+    } catch (error) {
+      if (failures++ === 0) process.stderr.write('first failure: ' + error.code + '\\n')
+    }
+  }
+  return 24000
+}
+`,
+    )
+    const file = path.join(smallDisk('module-disk'), 'module.db')
+    const url = `sqlite:${file}`
+    expect((await runCli(['migrate', 'up', '--url', url], { cwd: project })).code).toBe(0)
+    const seeded = await runCli(['seed', 'run', '--url', url, '--json'], { cwd: project })
+    expect(seeded.stderr).toMatch(/first failure: SQLITE_FULL/)
+    expect(seeded.code, seeded.stderr).toBe(2)
+    expect(JSON.parse(seeded.stdout).error).toMatchObject({ code: 'E_SEED_FAILED', details: { file: 'fixtures/items.js' } })
+    expect(rows(file, 'SELECT count(*) AS n FROM items')).toEqual([{ n: 0 }])
+    expect(tables(file)).not.toContain('dbops_seeds')
+  })
+
   it('migrate up: a migration that fills the disk leaves no table, no row and no ledger row of it', async () => {
     const project = path.join(dir, 'migrate-project')
     mkdirSync(path.join(project, 'migrations'), { recursive: true })

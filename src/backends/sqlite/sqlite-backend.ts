@@ -150,7 +150,7 @@ export class SqliteBackend implements Backend {
 
   async kysely(): Promise<Kysely<any>> {
     const { Kysely, SqliteDialect } = await import('kysely')
-    this.#kysely ??= new Kysely({ dialect: new SqliteDialect({ database: async () => this.database }) })
+    this.#kysely ??= new Kysely({ dialect: new SqliteDialect({ database: async () => transactionGuard(this.database) }) })
     return this.#kysely
   }
 
@@ -349,6 +349,33 @@ function isEmpty(database: BetterSqlite3.Database): boolean {
   } catch {
     return false
   }
+}
+
+/**
+ * The handle kysely gets. After an error that makes SQLite roll a transaction back by itself (SQLITE_FULL,
+ * SQLITE_IOERR), a statement run by code that caught the error (a module seed ignoring a failed insert) would run
+ * and commit on its own, outside the transaction, and the ledger row with it. Here it fails instead, and kysely's
+ * ROLLBACK of the lost transaction is a no-op, so the error that ended it is the one reported.
+ */
+function transactionGuard(database: BetterSqlite3.Database): BetterSqlite3.Database {
+  let open = false
+  const noop = { reader: false, run: () => ({ changes: 0, lastInsertRowid: 0 }) }
+  const guarded = {
+    prepare(text: string) {
+      if (open && !database.inTransaction) {
+        if (text === 'rollback') {
+          open = false
+          return noop
+        }
+        throw Object.assign(new Error('SQLite rolled the transaction back after an earlier error (a full disk, an I/O error): nothing more runs in it, and nothing of it was committed'), { code: 'SQLITE_ABORT_ROLLBACK' })
+      }
+      if (text === 'begin') open = true
+      else if (text === 'commit' || text === 'rollback') open = false
+      return database.prepare(text)
+    },
+    close: () => database.close(),
+  }
+  return guarded as unknown as BetterSqlite3.Database
 }
 
 const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'])
