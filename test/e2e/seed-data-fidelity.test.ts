@@ -49,6 +49,7 @@ describe('seed and migration input is taken as written, or refused', () => {
   const refused: [string, string, string | Buffer, RegExp][] = [
     ['an integer beyond 64 bits', 'items.csv', 'id,qty,price,name\n1,1,1.5,a\n2,99999999999999999999,1.5,b\n', /fixtures\/items\.csv:3 \(column qty\): .*99999999999999999999.* out of range/],
     ['1.5 for an INTEGER column', 'items.csv', 'id,qty,price,name\n1,1.5,1.5,a\n', /fixtures\/items\.csv:2 \(column qty\): ("1\.5" is not an integer|invalid input syntax for type integer: "1\.5")/],
+    ['1e999 for a REAL column (SQLite would store Inf)', 'items.csv', 'id,qty,price,name\n1,1,1e999,a\n', /fixtures\/items\.csv:2 \(column price\): .*out of range/],
     ['a JSON trailing comma', 'items.json', '[\n  {"id": 1, "qty": 1},\n  {"id": 2, "qty": 2},\n]\n', /fixtures\/items\.json:3:22: .*trailing comma/],
   ]
   for (const engine of ['sqlite', 'postgres'] as const) {

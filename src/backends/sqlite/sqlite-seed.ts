@@ -226,7 +226,11 @@ function converter(column: ColumnInfo, fromCsv: boolean): Converter {
     case 'real':
       return (value) => {
         if (typeof value === 'string') {
-          if (isNumeric(value)) return value
+          if (isNumeric(value)) {
+            // SQLite would store Inf for 1e999, where PostgreSQL says "out of range for type double precision".
+            if ((value.length > 300 || value.includes('e') || value.includes('E')) && !Number.isFinite(Number(value))) throw new Error(`${value.trim()} is out of range for column ${where}`)
+            return value
+          }
           throw new Error(`${JSON.stringify(value)} is not a number, and column ${where} takes numbers`)
         }
         if (typeof value === 'number') return value
