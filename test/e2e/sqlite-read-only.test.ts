@@ -6,6 +6,7 @@ import path from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli, tempDir } from '../helpers/databases.js'
+import { auditTarget, migrateUp, migrationStatus, openTarget } from '../../src/index.js'
 
 const READ_ONLY_COMMANDS = [
   ['audit'],
@@ -79,6 +80,27 @@ describe('read-only commands leave a SQLite file as it was', () => {
       }
     })
   }
+
+  it('library: reading through a default target changes nothing either; a readOnly target refuses to write', async () => {
+    setJournalMode(file, 'delete')
+    const before = fingerprint(file)
+    const target = await openTarget({ url, cwd: project })
+    try {
+      await auditTarget(target)
+      await migrationStatus(target)
+    } finally {
+      await target.close()
+    }
+    expect(fingerprint(file)).toEqual(before)
+
+    const readOnly = await openTarget({ url, cwd: project, readOnly: true })
+    try {
+      await expect(migrateUp(readOnly)).rejects.toThrow(/readonly/)
+    } finally {
+      await readOnly.close()
+    }
+    expect(fingerprint(file)).toEqual(before)
+  })
 
   it('migrate up (a write) switches a rollback-journal database to WAL, as the README says', async () => {
     setJournalMode(file, 'delete')
