@@ -6,6 +6,8 @@ import path from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { spawnCli, tempDir, waitForExit } from '../helpers/databases.js'
+import { migrateUp, openTarget } from '../../src/index.js'
+import { spawnSync } from 'node:child_process'
 
 const PROCESSES = 8
 const TRIALS = 8
@@ -60,5 +62,48 @@ describe(`${PROCESSES} concurrent migrate up on a new SQLite file`, () => {
         database.close()
       }
     }
+  })
+
+  it('a run that built the database aside and lost the race does its work in the file the other run created', async () => {
+    const project = path.join(dir, 'lost-race')
+    mkdirSync(path.join(project, 'migrations'), { recursive: true })
+    writeFileSync(path.join(project, 'migrations', '001_items.sql'), '-- migrate:up\nCREATE TABLE items (id INTEGER PRIMARY KEY);\n')
+    writeFileSync(path.join(project, 'migrations', '002_more.sql'), '-- migrate:up\nINSERT INTO items (id) VALUES (1);\n')
+    const url = `sqlite:${path.join(project, 'app.db')}`
+    const first = await openTarget({ url, cwd: project })
+    const second = await openTarget({ url, cwd: project })
+    try {
+      // Both open before either commits: each builds its own copy beside app.db.
+      await first.backend.ping()
+      await second.backend.ping()
+      expect(readdirSync(project).filter((name) => name.startsWith('app.db.dbops-new-'))).toHaveLength(2)
+      expect((await migrateUp(first)).migrations.map((outcome) => outcome.status)).toEqual(['applied', 'applied'])
+      expect((await migrateUp(second)).migrations.map((outcome) => outcome.status)).toEqual(['skipped', 'skipped'])
+    } finally {
+      await first.close()
+      await second.close()
+    }
+    expect(readdirSync(project).filter((name) => name.startsWith('app.db'))).toEqual(['app.db'])
+    const database = new Database(path.join(project, 'app.db'), { readonly: true })
+    try {
+      expect(database.prepare('SELECT version FROM dbops_migrations ORDER BY version').all()).toEqual([{ version: '001' }, { version: '002' }])
+      expect(database.prepare('SELECT count(*) AS n FROM items').get()).toEqual({ n: 1 })
+    } finally {
+      database.close()
+    }
+  })
+
+  it("removes the half-built copy a killed run left, and nobody else's", async () => {
+    const project = path.join(dir, 'leftover')
+    mkdirSync(path.join(project, 'migrations'), { recursive: true })
+    writeFileSync(path.join(project, 'migrations', '001_items.sql'), '-- migrate:up\nCREATE TABLE items (id INTEGER PRIMARY KEY);\n')
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!
+    const live = process.pid
+    writeFileSync(path.join(project, `app.db.dbops-new-${dead}-0badc0de`), 'half a database')
+    writeFileSync(path.join(project, `app.db.dbops-new-${dead}-0badc0de-journal`), 'its journal')
+    writeFileSync(path.join(project, `app.db.dbops-new-${live}-5ca1ab1e`), 'a live run is building this one')
+    const up = await waitForExit(spawnCli(['migrate', 'up', '--url', `sqlite:${path.join(project, 'app.db')}`], { cwd: project }))
+    expect(up.code, up.stderr).toBe(0)
+    expect(readdirSync(project).filter((name) => name.startsWith('app.db')).sort()).toEqual(['app.db', `app.db.dbops-new-${live}-5ca1ab1e`])
   })
 })
