@@ -158,6 +158,8 @@ export interface OpenOptions {
   applicationName: string
   /** Create the database file if it is missing (SQLite). Read-only commands pass false and create nothing. */
   create: boolean
+  /** The command only reads: SQLite opens the file read-only, so nothing (not even the journal mode) can change. */
+  readOnly?: boolean
   /** How long a SQLite connection waits on a locked database. */
   busyTimeoutMs?: number
   /** The setting `busyTimeoutMs` came from, for the lock timeout error (default "migrations.lockWaitTimeout"). */

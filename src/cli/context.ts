@@ -44,6 +44,8 @@ export interface TargetCommand<T> {
   command: string
   /** Whether the command may create the database (SQLite file). Read-only commands create nothing. */
   create: boolean
+  /** The command only reads: SQLite opens the file read-only (audit, health, status, backup list/check/verify). */
+  readOnly?: boolean
   /** PostgreSQL connect timeout, when the command has a deadline of its own (default: the lock wait timeout). */
   connectTimeoutMs?: number
   /** `signal` aborts on Ctrl-C / SIGTERM: long commands stop at a safe point. */
@@ -109,6 +111,7 @@ async function runResolvedTargets<T>(
     const target = await connectTarget(resolved, {
       command: spec.command,
       create: spec.create,
+      ...(spec.readOnly && { readOnly: true }),
       ...(spec.connectTimeoutMs !== undefined && { connectTimeoutMs: spec.connectTimeoutMs }),
     })
     try {

@@ -4,6 +4,7 @@ import { basename, join, relative } from 'node:path'
 import { DbopsError } from '../errors.js'
 import { splitStatements } from '../sql/split-statements.js'
 import { parseDuration } from '../config/duration.js'
+import { decodeUtf8, InvalidUtf8Error, UTF8_HINT } from '../text/utf8.js'
 
 export interface SectionOptions {
   /** 'auto' (golang-migrate files only): run outside a transaction when the file is one non-transactional statement. */
@@ -85,7 +86,7 @@ export function readMigrations(dir: string, cwd: string = process.cwd()): Migrat
       continue
     }
     const path = join(dir, entry)
-    migrations.push(parseDbmateFile(single[1]!, single[2]!, display(entry), readText(path)))
+    migrations.push(parseDbmateFile(single[1]!, single[2]!, display(entry), readText(path, display(entry))))
   }
   for (const { version, name, up, down } of pairs.values()) {
     if (!up) {
@@ -93,7 +94,7 @@ export function readMigrations(dir: string, cwd: string = process.cwd()): Migrat
         hint: 'add the up file, or remove the stray down file',
       })
     }
-    migrations.push(parseGolangPair(version, name, display(up), readText(join(dir, up)), down && display(down), down && readText(join(dir, down))))
+    migrations.push(parseGolangPair(version, name, display(up), readText(join(dir, up), display(up)), down && display(down), down && readText(join(dir, down), display(down))))
   }
   migrations.sort((a, b) => compareVersions(a.version, b.version))
   for (let i = 1; i < migrations.length; i++) {
@@ -136,17 +137,27 @@ function orderByNameDiffers(migrations: MigrationFile[]): [MigrationFile, Migrat
   return undefined
 }
 
-function readText(path: string): string {
-  let text: string
+function readText(path: string, file: string): string {
+  let bytes: Buffer
   try {
-    text = readFileSync(path, 'utf8')
+    bytes = readFileSync(path)
   } catch (error) {
     // read() on a directory (EISDIR) names no path; the CLI's error handler turns the errno into a plain message.
     if (error instanceof Error && !('path' in error)) Object.assign(error, { path })
     throw error
   }
   // Editors on Windows add a BOM; it is not part of the SQL.
-  return text.replace(/^\uFEFF/, '')
+  return strictText(bytes, file).replace(/^\uFEFF/, '')
+}
+
+/** Bytes that are not UTF-8 are refused where they are: decoding them would change the SQL silently (U+FFFD). */
+function strictText(bytes: Buffer, file: string): string {
+  try {
+    return decodeUtf8(bytes)
+  } catch (error) {
+    if (!(error instanceof InvalidUtf8Error)) throw error
+    throw new DbopsError('E_MIGRATION_PARSE', `${file}:${error.line}:${error.column}: ${error.message}`, { hint: UTF8_HINT })
+  }
 }
 
 /** dbmate's format: `-- migrate:up [options]` and `-- migrate:down [options]` sections in one file. */

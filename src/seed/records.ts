@@ -1,8 +1,8 @@
 import { createHash, type Hash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { StringDecoder } from 'node:string_decoder'
 import { CsvParser, CsvSyntaxError } from './csv-parser.js'
 import { LoadFailure, type DataFormat } from './seeder.js'
+import { locateInvalidUtf8, utf8StreamDecoder } from '../text/utf8.js'
 
 /**
  * The records of a data file, streamed: `columns` come from the CSV header or the keys of the JSON records (all of
@@ -33,7 +33,7 @@ export async function openRecords(path: string, format: DataFormat): Promise<Rec
   const hash = createHash('sha256')
   const stream = createReadStream(path, { highWaterMark: CHUNK })
   const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>
-  const decoder = new StringDecoder('utf8')
+  const decoder = utf8StreamDecoder()
   let columns: string[] | undefined
   let headerLine = 1
   let done = false
@@ -56,14 +56,20 @@ export async function openRecords(path: string, format: DataFormat): Promise<Rec
 
   const pull = async (): Promise<boolean> => {
     const next = await chunks.next()
+    let text: string
+    try {
+      text = next.done ? decoder.decode() : decoder.decode(next.value, { stream: true })
+    } catch (error) {
+      throw await notUtf8(path, error)
+    }
     if (next.done) {
       done = true
-      parser.push(decoder.end())
+      parser.push(text)
       parser.end()
       return false
     }
     hash.update(next.value)
-    parser.push(decoder.write(next.value))
+    parser.push(text)
     return true
   }
 
@@ -120,11 +126,22 @@ interface Sink {
 async function jsonKeys(path: string, format: DataFormat): Promise<string[]> {
   const keys = new Set<string>()
   const parser = makeParser(format, { header() {}, row() {}, keys: undefined }, keys)
-  const decoder = new StringDecoder('utf8')
-  for await (const chunk of createReadStream(path, { highWaterMark: CHUNK })) parser.push(decoder.write(chunk as Buffer))
-  parser.push(decoder.end())
+  const decoder = utf8StreamDecoder()
+  try {
+    for await (const chunk of createReadStream(path, { highWaterMark: CHUNK })) parser.push(decoder.decode(chunk as Buffer, { stream: true }))
+    parser.push(decoder.decode())
+  } catch (error) {
+    throw await notUtf8(path, error)
+  }
   parser.end()
   return [...keys]
+}
+
+/** TextDecoder's error for bytes that are not UTF-8 names no position: find it (the file is read again, once). */
+async function notUtf8(path: string, error: unknown): Promise<unknown> {
+  if ((error as { code?: string })?.code !== 'ERR_ENCODING_INVALID_ENCODED_DATA') return error
+  const found = await locateInvalidUtf8(path)
+  return found ? new LoadFailure(found.message, { line: found.line, character: found.column }, undefined, { cause: error }) : error
 }
 
 interface TextParser {
@@ -213,6 +230,9 @@ function jsonArrayRecords(sink: Sink, collect?: Set<string>): TextParser {
   let line = 1
   let columns: string[] | undefined
   let expectValue = true
+  // Where the current line starts, relative to the chunk being scanned (negative: in an earlier chunk).
+  let lineStart = 0
+  let comma: { line: number; character: number } | undefined
 
   const finish = () => {
     let value: unknown
@@ -233,7 +253,10 @@ function jsonArrayRecords(sink: Sink, collect?: Set<string>): TextParser {
       let from = 0
       for (let i = 0; i < text.length; i++) {
         const c = text.charCodeAt(i)
-        if (c === 10) line++
+        if (c === 10) {
+          line++
+          lineStart = i + 1
+        }
         if (state === 'element') {
           if (inString) {
             if (escaped) escaped = false
@@ -258,11 +281,14 @@ function jsonArrayRecords(sink: Sink, collect?: Set<string>): TextParser {
         }
         if (state === 'after') throw new LoadFailure('unexpected text after the closing ]', { line })
         if (c === 93) {
+          // JSON allows no trailing comma (JSON.parse and PostgreSQL refuse "[{...},]"): the file may have lost a record.
+          if (expectValue && comma) throw new LoadFailure(`a comma after element ${index - 1} but no element follows it (JSON allows no trailing comma)`, comma)
           state = 'after'
           continue
         }
         if (c === 44 && !expectValue) {
           expectValue = true
+          comma = { line, character: i - lineStart + 1 }
           continue
         }
         if (c !== 123 || !expectValue) {
@@ -276,6 +302,7 @@ function jsonArrayRecords(sink: Sink, collect?: Set<string>): TextParser {
         from = i
       }
       if (state === 'element') element += text.slice(from)
+      lineStart -= text.length
     },
     end() {
       if (state === 'before') throw new LoadFailure('the file holds no JSON array', { line })

@@ -9,6 +9,7 @@ import { positionAt } from '../migrate/files.js'
 import { readSeeds, selectSeeds, type SeedFile, type SeedSet } from './files.js'
 import { SeedLedger, type SeedLedgerRow } from './seed-ledger.js'
 import { fileChecksum } from './records.js'
+import { decodeUtf8, InvalidUtf8Error } from '../text/utf8.js'
 import { LoadFailure, type Seeder, type SeedLocation, type TableInfo } from './seeder.js'
 
 export type SeedEvent =
@@ -315,8 +316,17 @@ async function runOne(
   }
   const bytes = readFileSync(seed.path)
   const checksum = `sha256:${createHash('sha256').update(bytes).digest('hex')}`
-  if (seed.kind === 'sql') return runScript(target, ledger, seed, bytes.toString('utf8').replace(/^\uFEFF/, ''), checksum, setup)
+  if (seed.kind === 'sql') return runScript(target, ledger, seed, sqlText(bytes), checksum, setup)
   return runModule(target, ledger, seed, checksum, setup)
+}
+
+function sqlText(bytes: Buffer): string {
+  try {
+    return decodeUtf8(bytes).replace(/^\uFEFF/, '')
+  } catch (error) {
+    if (error instanceof InvalidUtf8Error) throw new LoadFailure(error.message, { line: error.line, character: error.column }, undefined, { cause: error })
+    throw error
+  }
 }
 
 async function runScript(target: Target, ledger: SeedLedger, seed: SeedFile, text: string, checksum: string, setup: readonly string[]) {

@@ -35,6 +35,8 @@ export interface ConnectOptions {
   command?: string
   /** Create the database file when it is missing (SQLite). Default true; read-only commands pass false. */
   create?: boolean
+  /** The command only reads: the database is opened read-only where the engine allows it (SQLite). */
+  readOnly?: boolean
   /**
    * A command's own deadline (health --timeout, wait): caps the PostgreSQL connect timeout (otherwise connect_timeout
    * / PGCONNECT_TIMEOUT, default 10 s) and the SQLite busy wait (otherwise migrations.lockWaitTimeout).
@@ -60,6 +62,7 @@ export async function connectTarget(resolved: ResolvedTarget, options: ConnectOp
   const backend = await openBackend(resolved.location, resolved.redactedUrl, {
     applicationName: `dbops ${options.command ?? 'library'}`.slice(0, 63),
     create: options.create ?? true,
+    ...(options.readOnly && { readOnly: true }),
     busyTimeoutMs: options.connectTimeoutMs ?? resolved.migrations.lockWaitTimeoutMs,
     busyTimeoutSetting: options.connectTimeoutMs === undefined ? 'migrations.lockWaitTimeout' : `the ${options.command ?? 'command'} deadline`,
     ...(options.connectTimeoutMs !== undefined && { connectTimeoutMs: options.connectTimeoutMs }),

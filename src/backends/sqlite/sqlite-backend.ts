@@ -1,6 +1,7 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, rmSync, statfsSync } from 'node:fs'
+import { closeSync, constants, copyFileSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, rmSync, statfsSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
-import { dirname } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import Database from 'better-sqlite3'
 import type BetterSqlite3 from 'better-sqlite3'
 import type { Kysely } from 'kysely'
@@ -46,7 +47,9 @@ export class SqliteBackend implements Backend {
   #database: BetterSqlite3.Database | undefined
   #kysely: Kysely<any> | undefined
   readonly #statements = new Map<string, BetterSqlite3.Statement>()
-  #createdFile = false
+  /** The file a new database is built in until its first commit publishes it at #path (see `database`). */
+  #staging: string | undefined
+  #wal = false
   /** PRAGMA foreign_keys as opened; a transaction:false migration may change it for the connection. */
   #foreignKeys: number | undefined
   #sessionChanged = false
@@ -58,7 +61,12 @@ export class SqliteBackend implements Backend {
     this.#options = options
   }
 
-  /** The better-sqlite3 handle, opened on first use. Read-only commands never create the file. */
+  /**
+   * The better-sqlite3 handle, opened on first use. Read-only commands never create the file, and with
+   * `readOnly` open it read-only. A missing file is built aside (`<file>.dbops-new-<pid>-<random>`) and linked into
+   * place by its first commit: a run whose first migration fails leaves no file, and a file at #path is never
+   * removed again, so concurrent runs never use a file another run deletes.
+   */
   get database(): BetterSqlite3.Database {
     if (this.#database) return this.#database
     if (!this.#options.create && !this.exists()) {
@@ -67,12 +75,18 @@ export class SqliteBackend implements Backend {
       })
     }
     try {
-      this.#createdFile = this.#path !== ':memory:' && !existsSync(this.#path)
-      // `sqlite:./data/app.db` on a fresh clone: commands that create the database create its folder too.
-      if (this.#createdFile && this.#options.create) mkdirSync(dirname(this.#path), { recursive: true })
-      const binding = nativeBinding()
-      const database = new Database(this.#path, { timeout: this.#options.busyTimeoutMs ?? 5000, ...(binding && { nativeBinding: binding }) })
-      if (this.#path !== ':memory:') database.pragma('journal_mode = WAL')
+      const options: BetterSqlite3.Options = { timeout: this.#options.busyTimeoutMs ?? 5000 }
+      let path = this.#path
+      if (this.#options.readOnly) Object.assign(options, { readonly: true, fileMustExist: true })
+      else if (path !== ':memory:' && !existsSync(path)) {
+        // `sqlite:./data/app.db` on a fresh clone: commands that create the database create its folder too.
+        mkdirSync(dirname(path), { recursive: true })
+        removeDeadStagings(path)
+        path = this.#staging = `${path}.dbops-new-${process.pid}-${randomBytes(4).toString('hex')}`
+      }
+      const database = openSqlite(path, options)
+      // The first read opens the -wal/-shm files: a full disk or a read-only folder shows here, as an open failure.
+      database.prepare('SELECT count(*) FROM sqlite_master').get()
       this.#foreignKeys = database.pragma('foreign_keys', { simple: true }) as number
       this.#database = database
     } catch (error) {
@@ -86,9 +100,64 @@ export class SqliteBackend implements Backend {
     return this.#database
   }
 
+  /**
+   * The handle for applying migrations and seeds: the first use switches the file to WAL (persistent), so readers
+   * keep reading while a migration or seed runs and a run of migrations needs one fsync (TransactionalUnit.durable).
+   * Other commands (reads, ledger edits, maintenance) leave the journal mode as it is. A database being built aside
+   * stays in rollback-journal mode (one self-contained file) until it is published.
+   */
+  writable(): BetterSqlite3.Database {
+    const database = this.database
+    if (!this.#wal && this.#staging === undefined && this.#path !== ':memory:' && !database.inTransaction && !database.readonly) {
+      database.pragma('journal_mode = WAL')
+      this.#wal = true
+    }
+    return database
+  }
+
+  /**
+   * Links the database built aside into place after its first commit. false when another run created the file
+   * first: this run's copy is dropped and the caller does its work again in that file (where the guard may find
+   * it done).
+   */
+  #publish(): boolean {
+    const staging = this.#staging!
+    const database = this.#database!
+    this.#staging = undefined
+    this.#closeHandle()
+    database.close()
+    try {
+      fsyncFile(staging)
+      try {
+        linkSync(staging, this.#path)
+      } catch (error) {
+        if (!NO_HARD_LINKS.has((error as NodeJS.ErrnoException).code ?? '')) throw error
+        // A file system without hard links (some network and FAT mounts): an exclusive copy, not atomic but never
+        // over another run's file.
+        copyFileSync(staging, this.#path, constants.COPYFILE_EXCL)
+        fsyncFile(this.#path)
+      }
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false
+      throw new DbopsError('E_CONNECTION', `cannot create ${this.#path}: ${(error as Error).message}`, { hint: 'check that the directory is writable', cause: error })
+    } finally {
+      for (const suffix of ['', '-journal']) rmSync(staging + suffix, { force: true })
+    }
+    this.writable()
+    return true
+  }
+
+  #closeHandle(): void {
+    this.#statements.clear()
+    this.#kysely = undefined
+    this.#database = undefined
+    this.#synchronous = undefined
+    this.#sessionChanged = false
+  }
+
   async kysely(): Promise<Kysely<any>> {
     const { Kysely, SqliteDialect } = await import('kysely')
-    this.#kysely ??= new Kysely({ dialect: new SqliteDialect({ database: async () => this.database }) })
+    this.#kysely ??= new Kysely({ dialect: new SqliteDialect({ database: async () => transactionGuard(this.database) }) })
     return this.#kysely
   }
 
@@ -158,7 +227,7 @@ export class SqliteBackend implements Backend {
   }
 
   async runTransactional(unit: TransactionalUnit): Promise<UnitOutcome> {
-    const database = this.database
+    const database = this.writable()
     const started = performance.now()
     this.#restoreSession()
     // In WAL mode, FULL syncs the WAL at commit (with every earlier frame); NORMAL leaves it to the next sync.
@@ -193,14 +262,18 @@ export class SqliteBackend implements Backend {
       if (index === -2) index = this.#failingStatement(unit)
       throw failure(error, index >= 0 ? index : undefined)
     }
+    if (this.#staging !== undefined && !this.#publish()) return this.runTransactional(unit)
     return { skipped: false, elapsedMs: performance.now() - started }
   }
 
-  /** Which statement of a plain script fails: run them one by one in a transaction that is rolled back. */
+  /**
+   * Which statement of a plain script fails: run them one by one in a transaction that is rolled back. The first
+   * failure ends it (an error that makes SQLite roll back by itself included), so nothing runs outside it.
+   */
   #failingStatement(unit: TransactionalUnit): number {
     const database = this.database
-    database.exec('BEGIN IMMEDIATE')
     try {
+      database.exec('BEGIN IMMEDIATE')
       for (const statement of unit.setup) database.exec(statement)
       for (let index = 0; index < unit.statements.length; index++) {
         try {
@@ -238,7 +311,7 @@ export class SqliteBackend implements Backend {
   }
 
   async runStatement(statement: string): Promise<void> {
-    const database = this.database
+    const database = this.writable()
     try {
       database.exec(statement)
     } catch (error) {
@@ -288,17 +361,19 @@ export class SqliteBackend implements Backend {
   }
 
   async close(): Promise<void> {
-    this.#statements.clear()
-    const database = this.#database
-    this.#database = undefined
-    if (!database) return
-    if (this.#createdFile && isEmpty(database)) {
-      // This run created the file and committed nothing to it (its first migration failed): leave no file behind.
-      database.close()
-      for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(this.#path + suffix, { force: true })
-      return
+    // Committed outside runTransactional (a module seed through kysely, migrate baseline): publish it now.
+    if (this.#database && this.#staging !== undefined && !isEmpty(this.#database) && !this.#publish()) {
+      throw new DbopsError('E_CONNECTION', `another run created ${this.#path} while this one built it: this run's changes were not kept`, { hint: 'run the command again' })
     }
+    const database = this.#database
+    this.#closeHandle()
+    if (!database) return
     database.close()
+    if (this.#staging !== undefined) {
+      // Nothing was committed (the first migration failed): nothing appears at the database's path.
+      for (const suffix of ['', '-journal']) rmSync(this.#staging + suffix, { force: true })
+      this.#staging = undefined
+    }
   }
 }
 
@@ -307,6 +382,69 @@ function isEmpty(database: BetterSqlite3.Database): boolean {
     return (database.prepare('SELECT count(*) AS n FROM sqlite_master').get() as { n: number }).n === 0
   } catch {
     return false
+  }
+}
+
+/**
+ * The handle kysely gets. After an error that makes SQLite roll a transaction back by itself (SQLITE_FULL,
+ * SQLITE_IOERR), a statement run by code that caught the error (a module seed ignoring a failed insert) would run
+ * and commit on its own, outside the transaction, and the ledger row with it. Here it fails instead, and kysely's
+ * ROLLBACK of the lost transaction is a no-op, so the error that ended it is the one reported.
+ */
+function transactionGuard(database: BetterSqlite3.Database): BetterSqlite3.Database {
+  let open = false
+  const noop = { reader: false, run: () => ({ changes: 0, lastInsertRowid: 0 }) }
+  const guarded = {
+    prepare(text: string) {
+      if (open && !database.inTransaction) {
+        if (text === 'rollback') {
+          open = false
+          return noop
+        }
+        throw Object.assign(new Error('SQLite rolled the transaction back after an earlier error (a full disk, an I/O error): nothing more runs in it, and nothing of it was committed'), { code: 'SQLITE_ABORT_ROLLBACK' })
+      }
+      if (text === 'begin') open = true
+      else if (text === 'commit' || text === 'rollback') open = false
+      return database.prepare(text)
+    },
+    close: () => database.close(),
+  }
+  return guarded as unknown as BetterSqlite3.Database
+}
+
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'])
+
+function fsyncFile(path: string): void {
+  const fd = openSync(path, 'r')
+  try {
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** Databases left half-built aside by runs that died (killed before their first commit). */
+function removeDeadStagings(path: string): void {
+  const prefix = `${basename(path)}.dbops-new-`
+  let names: string[]
+  try {
+    names = readdirSync(dirname(path)).filter((name) => name.startsWith(prefix))
+  } catch {
+    return
+  }
+  for (const name of names) {
+    const pid = Number(/^(\d+)-/.exec(name.slice(prefix.length))?.[1])
+    if (!Number.isInteger(pid) || pid === process.pid || isAlive(pid)) continue
+    rmSync(join(dirname(path), name), { force: true })
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
 

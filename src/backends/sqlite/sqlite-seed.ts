@@ -49,7 +49,7 @@ export class SqliteSeeder implements Seeder {
     const converters = columns.map((column) => converter(column, job.format === 'csv'))
     const width = columns.length
     const perStatement = Math.max(1, Math.min(ROWS_PER_STATEMENT, Math.floor(32766 / width)))
-    const db = this.backend.database
+    const db = this.backend.writable()
     const into = `INSERT INTO ${job.table.sql} (${columns.map((column) => quote(column.name)).join(', ')}) VALUES `
     const tuple = `(${new Array(width).fill('?').join(', ')})`
     db.exec('BEGIN IMMEDIATE')
@@ -72,7 +72,7 @@ export class SqliteSeeder implements Seeder {
         try {
           statement.run(count === perStatement ? args : args.slice(0, count * width))
         } catch (error) {
-          throw locateFailure(error, single, args, pendingLines, count, width, job.format === 'json' ? rows : undefined)
+          throw locateFailure(db, error, single, args, pendingLines, count, width, job.format === 'json' ? rows : undefined)
         }
         rows += count
       }
@@ -107,7 +107,7 @@ export class SqliteSeeder implements Seeder {
   }
 
   async reset(tables: readonly TableInfo[], after: readonly SqlQuery[]): Promise<void> {
-    const db = this.backend.database
+    const db = this.backend.writable()
     const inSet = new Set(tables.map((table) => table.name.toLowerCase()))
     const links = db
       .prepare(`SELECT m.name AS child, f."table" AS parent FROM sqlite_master m, pragma_foreign_key_list(m.name) f WHERE m.type = 'table'`)
@@ -154,13 +154,15 @@ export class SqliteSeeder implements Seeder {
 
 /**
  * A multi-row INSERT failed: run its rows one at a time (SQLite undid only the failed statement) to find the row,
- * so the error names its line. The transaction is rolled back by the caller either way.
+ * so the error names its line. The transaction is rolled back by the caller either way. Some errors (SQLITE_FULL,
+ * SQLITE_IOERR, SQLITE_NOMEM) make SQLite roll the whole transaction back itself: a row run then would commit on
+ * its own, so the rows are only re-run while the transaction is still open, and the error names the batch otherwise.
  */
-function locateFailure(error: unknown, single: BetterSqlite3.Statement, args: Bindable[], lines: number[], count: number, width: number, elementBase: number | undefined): LoadFailure {
+function locateFailure(db: BetterSqlite3.Database, error: unknown, single: BetterSqlite3.Statement, args: Bindable[], lines: number[], count: number, width: number, elementBase: number | undefined): LoadFailure {
   let failed = error
   let index = 0
-  if (count > 1) {
-    for (; index < count; index++) {
+  if (count > 1 && db.inTransaction) {
+    for (; index < count && db.inTransaction; index++) {
       try {
         single.run(args.slice(index * width, (index + 1) * width))
       } catch (rowError) {
@@ -204,13 +206,31 @@ function converter(column: ColumnInfo, fromCsv: boolean): Converter {
   }
   switch (column.kind) {
     case 'integer':
-    case 'real':
+      // As a STRICT table (and PostgreSQL) would have it: exact integers within 64 bits, never a REAL in disguise.
       return (value) => {
         if (typeof value === 'string') {
           // Bound as a number: no UTF-8 copy, no text-to-integer conversion inside SQLite.
-          const integer = column.kind === 'integer' ? smallInteger(value) : undefined
+          const integer = smallInteger(value) ?? int64(value)
           if (integer !== undefined) return integer
-          if (isNumeric(value)) return value
+          if (INTEGER.test(value)) throw new Error(`${value.trim()} is out of range for column ${where}: SQLite integers are 64-bit (${INT64_MIN} to ${INT64_MAX})`)
+          throw new Error(`${JSON.stringify(value)} is not an integer, and column ${where} takes integers`)
+        }
+        if (typeof value === 'number') {
+          if (Number.isSafeInteger(value)) return value
+          if (Number.isInteger(value)) throw new Error(`${value} is beyond the integers a JSON number holds exactly (2^53): write it as a string for column ${where}`)
+          throw new Error(`${value} is not an integer, and column ${where} takes integers`)
+        }
+        if (typeof value === 'boolean') return value ? 1 : 0
+        throw new Error(`${Array.isArray(value) ? 'an array' : 'an object'} does not fit column ${where}`)
+      }
+    case 'real':
+      return (value) => {
+        if (typeof value === 'string') {
+          if (isNumeric(value)) {
+            // SQLite would store Inf for 1e999, where PostgreSQL says "out of range for type double precision".
+            if ((value.length > 300 || value.includes('e') || value.includes('E')) && !Number.isFinite(Number(value))) throw new Error(`${value.trim()} is out of range for column ${where}`)
+            return value
+          }
           throw new Error(`${JSON.stringify(value)} is not a number, and column ${where} takes numbers`)
         }
         if (typeof value === 'number') return value
@@ -253,6 +273,17 @@ function smallInteger(value: string): number | undefined {
     result = result * 10 + digit
   }
   return negative ? -result : result
+}
+
+const INTEGER = /^\s*[+-]?\d+\s*$/
+const INT64_MIN = -(2n ** 63n)
+const INT64_MAX = 2n ** 63n - 1n
+
+/** A decimal integer beyond smallInteger's reach (sign, spaces, more digits), exact, when it fits 64 bits. */
+function int64(value: string): bigint | undefined {
+  if (!INTEGER.test(value)) return undefined
+  const integer = BigInt(value.trim())
+  return integer >= INT64_MIN && integer <= INT64_MAX ? integer : undefined
 }
 
 const NUMBER = /^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$/

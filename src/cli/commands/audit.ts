@@ -47,6 +47,7 @@ Exit codes: 0 nothing new at or above --fail-on, 1 new warnings, 2 new critical 
       return runTargetCommand<AuditOutput>(globals, {
         command: 'audit',
         create: false,
+        readOnly: true,
         async run(target, reporter) {
           const { auditTarget, checkList } = await import('../../audit/audit.js')
           const { readBaseline, writeBaseline } = await import('../../audit/baseline.js')

@@ -86,6 +86,7 @@ export function registerBackupCommands(program: Command): void {
       return runTargetCommand<{ target: string; dir: string; backups: BackupManifest[] }>(globals, {
         command: 'backup list',
         create: false,
+        readOnly: true,
         async run(target) {
           const { listBackups } = await import('../../backup/manifest.js')
           return { target: target.name, dir: target.backup.dir, backups: listBackups(target) }
@@ -122,6 +123,7 @@ export function registerBackupCommands(program: Command): void {
       return runTargetCommand<VerifyBackupResult>(globals, {
         command: 'backup verify',
         create: false,
+        readOnly: true,
         async run(target, reporter, signal) {
           const { verifyBackup } = await import('../../backup/verify-backup.js')
           return verifyBackup(target, {
@@ -186,6 +188,7 @@ export function registerBackupCommands(program: Command): void {
       return runTargetCommand<CheckBackupsResult>(globals, {
         command: 'backup check',
         create: false,
+        readOnly: true,
         async run(target) {
           const { checkBackups, parseSize } = await import('../../backup/check-backups.js')
           const maxAgeMs = usage(() => parseDuration(flags.maxAge, '--max-age'))

@@ -71,6 +71,7 @@ export function registerHealthCommand(program: Command): void {
       const code = await runTargetCommand<HealthResult>(runGlobals, {
         command: 'health',
         create: false,
+        readOnly: true,
         // pg waits for the server's goodbye when closing a connection still being made: bounded by the deadline too.
         connectTimeoutMs: options.timeoutMs,
         async run(target, reporter, signal) {

@@ -57,6 +57,7 @@ export function registerMigrateCommands(program: Command): void {
       return runTargetCommand<MigrateResult>(globals, {
         command: 'migrate up',
         create: !flags.dryRun,
+        readOnly: flags.dryRun === true,
         async run(target, reporter, signal) {
           return migrateUp(target, {
             ...(await commonOptions(flags, reporter, signal)),
@@ -81,6 +82,7 @@ export function registerMigrateCommands(program: Command): void {
       return runTargetCommand<MigrateResult>(globals, {
         command: 'migrate down',
         create: false,
+        readOnly: flags.dryRun === true,
         async run(target, reporter, signal) {
           return migrateDown(target, {
             ...(await commonOptions(flags, reporter, signal)),
@@ -102,6 +104,7 @@ export function registerMigrateCommands(program: Command): void {
       return runTargetCommand<MigrateResult>(globals, {
         command: 'migrate redo',
         create: false,
+        readOnly: flags.dryRun === true,
         async run(target, reporter, signal) {
           return migrateRedo(target, await commonOptions(flags, reporter, signal))
         },
@@ -118,6 +121,7 @@ export function registerMigrateCommands(program: Command): void {
       return runTargetCommand<StatusResult>(globals, {
         command: 'migrate status',
         create: false,
+        readOnly: true,
         async run(target, reporter) {
           return migrationStatus(target, { onEvent: (event) => reportEvent(reporter, event) })
         },
@@ -134,6 +138,7 @@ export function registerMigrateCommands(program: Command): void {
       return runTargetCommand<ValidateResult>(globals, {
         command: 'migrate validate',
         create: false,
+        readOnly: true,
         async run(target) {
           return validateMigrations(target)
         },

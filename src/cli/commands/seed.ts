@@ -34,6 +34,7 @@ export function registerSeedCommands(program: Command): void {
       return runTargetCommand<SeedRunResult>(globals, {
         command: 'seed run',
         create: !flags.dryRun,
+        readOnly: flags.dryRun === true,
         async run(target, reporter, signal) {
           const { seedRun } = await import('../../seed/run.js')
           return seedRun(target, {
@@ -62,6 +63,7 @@ export function registerSeedCommands(program: Command): void {
       return runTargetCommand<SeedStatusResult>(globals, {
         command: 'seed status',
         create: false,
+        readOnly: true,
         async run(target, reporter) {
           const { seedStatus } = await import('../../seed/run.js')
           return seedStatus(target, { names, ...(flags.env !== undefined && { env: flags.env }), onEvent: (event) => reportEvent(reporter, event) })
