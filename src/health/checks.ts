@@ -250,7 +250,9 @@ export function formatValue(unit: CheckUnit, value: number): string {
     case 'bytes':
       return formatBytes(value)
     case 'ratio':
-      return `${(value * 100).toFixed(value >= 0.9995 || value === 0 ? 0 : 1)}%`
+      // Rounding must not reach a bound that was not reached: 0.99996 is "99.9%", not "100%".
+      if (value === 0 || value >= 1) return `${(value * 100).toFixed(0)}%`
+      return `${(value < 1 && value > 0.999 ? Math.floor(value * 1000) / 10 : value * 100).toFixed(1)}%`
     default:
       return Number.isInteger(value) ? value.toLocaleString('en-US') : value.toFixed(2)
   }

@@ -242,29 +242,46 @@ SELECT
 }
 
 /**
- * Sequences against the lower of their own limit and the owning column's type (an integer column fed by a bigint
- * sequence fails at 2^31-1), through pg_depend: one query for all of them.
+ * Sequences against the lower of their own limit and the type of the column they feed (an integer column fed by a
+ * bigint sequence fails at 2^31-1): one query for all of them. A sequence feeds a column through OWNED BY or an
+ * identity (pg_depend 'a'/'i') or through a column default calling nextval() without OWNED BY (pagila, hand-written
+ * DDL): the tightest such column counts. Values are read as text too, so that the bigint limit prints exactly.
  */
-const SEQUENCES = `WITH q AS (
+const SEQUENCES = `WITH links AS (
+  SELECT d.objid AS seq, d.refobjid AS rel, d.refobjsubid AS attnum
+  FROM pg_depend d
+  WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') AND d.refobjsubid > 0
+  UNION
+  SELECT d.refobjid, ad.adrelid, ad.adnum
+  FROM pg_attrdef ad
+  JOIN pg_depend d ON d.classid = 'pg_attrdef'::regclass AND d.objid = ad.oid AND d.refclassid = 'pg_class'::regclass
+), q AS (
   SELECT s.schemaname AS schema, s.sequencename AS sequence, s.data_type::text AS sequence_type,
     has_sequence_privilege(sc.oid, 'SELECT,USAGE') AS readable,
-    s.last_value::float8 AS last_value, s.increment_by::float8 AS increment,
-    s.min_value::float8 AS min_value, s.max_value::float8 AS max_value, s.cycle,
-    tn.nspname AS owner_schema, tc.relname AS owner_table, a.attname AS owner_column, format_type(a.atttypid, a.atttypmod) AS column_type,
-    CASE a.atttypid WHEN 'int2'::regtype THEN 32767 WHEN 'int4'::regtype THEN 2147483647 END::float8 AS column_max,
-    CASE a.atttypid WHEN 'int2'::regtype THEN -32768 WHEN 'int4'::regtype THEN -2147483648 END::float8 AS column_min
+    s.last_value::float8 AS last_value, s.last_value::text AS last_text, s.increment_by::float8 AS increment, s.increment_by::text AS increment_text,
+    s.min_value::float8 AS min_value, s.max_value::float8 AS max_value, s.min_value::text AS min_text, s.max_value::text AS max_text, s.cycle,
+    f.owner_schema, f.owner_table, f.owner_column, f.column_type, f.column_max, f.column_min
   FROM pg_sequences s
   JOIN pg_namespace n ON n.nspname = s.schemaname
   JOIN pg_class sc ON sc.relname = s.sequencename AND sc.relnamespace = n.oid
-  LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = sc.oid AND d.refclassid = 'pg_class'::regclass
-    AND d.deptype IN ('a', 'i') AND d.refobjsubid > 0
-  LEFT JOIN pg_class tc ON tc.oid = d.refobjid
-  LEFT JOIN pg_namespace tn ON tn.oid = tc.relnamespace
-  LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+  LEFT JOIN LATERAL (
+    SELECT tn.nspname AS owner_schema, tc.relname AS owner_table, a.attname AS owner_column, format_type(a.atttypid, a.atttypmod) AS column_type,
+      CASE a.atttypid WHEN 'int2'::regtype THEN 32767 WHEN 'int4'::regtype THEN 2147483647 END::float8 AS column_max,
+      CASE a.atttypid WHEN 'int2'::regtype THEN -32768 WHEN 'int4'::regtype THEN -2147483648 END::float8 AS column_min
+    FROM links l
+    JOIN pg_class tc ON tc.oid = l.rel
+    JOIN pg_namespace tn ON tn.oid = tc.relnamespace
+    JOIN pg_attribute a ON a.attrelid = l.rel AND a.attnum = l.attnum AND NOT a.attisdropped
+    WHERE l.seq = sc.oid
+    -- The narrowest column first; a partition's copy of its parent's default names the parent.
+    ORDER BY CASE a.atttypid WHEN 'int2'::regtype THEN 1 WHEN 'int4'::regtype THEN 2 ELSE 3 END, tc.relispartition, tn.nspname, tc.relname, a.attname
+    LIMIT 1) f ON true
 ), u AS (
   SELECT q.*,
     CASE WHEN q.increment > 0 THEN least(q.max_value, coalesce(q.column_max, q.max_value))
-         ELSE greatest(q.min_value, coalesce(q.column_min, q.min_value)) END AS limit_value
+         ELSE greatest(q.min_value, coalesce(q.column_min, q.min_value)) END AS limit_value,
+    CASE WHEN q.increment > 0 THEN CASE WHEN q.column_max < q.max_value THEN q.column_max::bigint::text ELSE q.max_text END
+         ELSE CASE WHEN q.column_min > q.min_value THEN q.column_min::bigint::text ELSE q.min_text END END AS limit_text
   FROM q
 ), r AS (
   -- A CYCLE sequence that wraps at its own bound never runs out; one that the column's type cuts short still does.
@@ -276,7 +293,8 @@ const SEQUENCES = `WITH q AS (
 SELECT
   (SELECT count(*) FROM r)::int AS total,
   (SELECT count(*) FROM r WHERE NOT readable)::int AS unreadable,
-  (SELECT json_agg(x) FROM (SELECT schema, sequence, sequence_type, last_value, limit_value, used_ratio, owner_schema, owner_table, owner_column, column_type
+  (SELECT json_agg(x) FROM (SELECT schema, sequence, sequence_type, last_text AS last_value, limit_text AS limit_value, increment_text AS increment, used_ratio,
+     owner_schema, owner_table, owner_column, column_type
      FROM r WHERE readable ORDER BY used_ratio DESC LIMIT 10) x) AS worst,
   (SELECT json_agg(x) FROM (SELECT schema, sequence FROM r WHERE NOT readable ORDER BY 1, 2 LIMIT 10) x) AS unreadable_names`
 
@@ -443,6 +461,17 @@ function overdue(check: 'vacuum' | 'analyze', count: number, worst: Row[] | null
   }
 }
 
+/** Values a used sequence can still hand out before its limit, exactly (bigint arithmetic on the catalog's text). */
+function valuesLeft(row: Row): bigint {
+  const left = (BigInt(row.limit_value) - BigInt(row.last_value)) / BigInt(row.increment)
+  return left > 0n ? left : 0n
+}
+
+/** float8 makes 100 values short of 2^63-1 a ratio of exactly 1: while values are left, never "100%". */
+function usedPercent(row: Row, ratio: number): string {
+  return formatValue('ratio', row.last_value !== null && valuesLeft(row) > 0n ? Math.min(ratio, 0.9999) : ratio)
+}
+
 function sequenceUsage(sequences: Row, thresholds: Thresholds): Finding {
   const worst: Row[] = sequences.worst ?? []
   const top = worst[0]
@@ -452,7 +481,7 @@ function sequenceUsage(sequences: Row, thresholds: Thresholds): Finding {
   const name = (row: Row) => `${quoteName(row.schema)}.${quoteName(row.sequence)}`
   const owner = (row: Row) => (row.owner_table ? ` feeding ${quoteName(row.owner_schema)}.${quoteName(row.owner_table)}.${quoteName(row.owner_column)} (${row.column_type})` : '')
   let message = top
-    ? `${name(top)}${owner(top)} at ${formatValue('ratio', ratio)} (${Number(top.last_value ?? 0).toLocaleString('en-US')} of ${Number(top.limit_value).toLocaleString('en-US')})`
+    ? `${name(top)}${owner(top)} at ${usedPercent(top, ratio)} (${top.last_value === null ? 'never used' : `${BigInt(top.last_value).toLocaleString('en-US')} of ${BigInt(top.limit_value).toLocaleString('en-US')}, ${valuesLeft(top).toLocaleString('en-US')} values left`})`
     : 'no sequences'
   const unreadableNote = `${unreadable} sequence(s) this role cannot read (grant it SELECT or USAGE on them, or pg_monitor)`
   if (unreadable > 0 && severity === 'ok') {
