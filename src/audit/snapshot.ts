@@ -29,6 +29,8 @@ export interface IndexInfo {
   /** The WHERE clause of a partial index, as the database prints it. */
   predicate: string | null
   valid: boolean
+  /** Writes maintain it (PostgreSQL indisready): false when a concurrent build failed before its first phase ended. */
+  ready?: boolean
   /** A CREATE INDEX CONCURRENTLY (or REINDEX) is building it right now. */
   building: boolean
   /** Constraints that depend on this index: its own PK/UNIQUE/EXCLUDE constraint, or foreign keys referencing it. */
@@ -44,6 +46,10 @@ export interface IndexInfo {
   attached: boolean
   replicaIdentity: boolean
   exclusion: boolean
+  /** Creation order among the indexes (PostgreSQL: its OID; SQLite: its row in sqlite_schema): lower is older. */
+  createdOrder?: number
+  /** The partitioned index an attached index belongs to. */
+  parentIndex?: { schema: string; name: string }
 }
 
 export interface TableInfo {
@@ -58,6 +64,8 @@ export interface TableInfo {
   seqScans: number | null
   seqRowsRead: number | null
   indexScans: number | null
+  /** SQLite: the INTEGER PRIMARY KEY column, which is the rowid itself: lookups on it need no index. */
+  rowidColumn?: number
   /** SQLite: rows recorded in sqlite_stat1 when the table was last analyzed; null when it has no row there. */
   analyzedRows?: number | null
 }

@@ -46,7 +46,7 @@ export const unusedIndex: AuditRule = {
           supportsColumns(index, fk.columnNumbers) &&
           !siblings.some((other) => other !== index && supportsColumns(other, fk.columnNumbers)),
       )
-      if (onlyForeignKeyIndex) return []
+      if (onlyForeignKeyIndex || backsPartitionForeignKey(index, snapshot.indexes, byTable, foreignKeysByTable)) return []
       const subject = dialect.subject(index.schema, index.name)
       return [
         withFix(
@@ -63,4 +63,29 @@ export const unusedIndex: AuditRule = {
       ]
     })
   },
+}
+
+/**
+ * Dropping a partitioned index drops its partitions' indexes too: keep it while one of them is the only index behind
+ * a foreign key declared on its partition.
+ */
+function backsPartitionForeignKey(index: IndexInfo, all: IndexInfo[], byTable: Map<string, IndexInfo[]>, foreignKeysByTable: Map<string, ForeignKeyInfo[]>): boolean {
+  if (!index.partitioned) return false
+  const children = new Map<string, IndexInfo[]>()
+  for (const child of all) {
+    if (!child.parentIndex) continue
+    const parent = tableKey(child.parentIndex.schema, child.parentIndex.name)
+    children.set(parent, [...(children.get(parent) ?? []), child])
+  }
+  const pending = [...(children.get(tableKey(index.schema, index.name)) ?? [])]
+  for (let child = pending.pop(); child; child = pending.pop()) {
+    pending.push(...(children.get(tableKey(child.schema, child.name)) ?? []))
+    const table = tableKey(child.schema, child.table)
+    const siblings = byTable.get(table) ?? []
+    const needed = (foreignKeysByTable.get(table) ?? []).some(
+      (fk) => supportsColumns(child!, fk.columnNumbers) && !siblings.some((other) => other !== child && supportsColumns(other, fk.columnNumbers)),
+    )
+    if (needed) return true
+  }
+  return false
 }

@@ -46,7 +46,7 @@ backing AS MATERIALIZED (
   FROM pg_constraint k WHERE k.conindid <> 0 GROUP BY k.conindid)
 SELECT n.nspname AS schema, c.relname AS table, i.relname AS name, am.amname AS method,
   x.indisunique AS unique, x.indisprimary AS primary, x.indisexclusion AS exclusion, x.indisreplident AS replica_identity,
-  x.indisvalid AS valid, i.relkind = 'I' AS partitioned, i.relispartition AS attached, x.indnkeyatts AS key_count,
+  x.indisvalid AS valid, x.indisready AS ready, i.relkind = 'I' AS partitioned, i.relispartition AS attached, x.indnkeyatts AS key_count,
   ARRAY(SELECT CASE WHEN k.attnum = 0 THEN pg_get_indexdef(x.indexrelid, k.ord::int, true) ELSE a.attname::text END
         FROM unnest(x.indkey::int2[]) WITH ORDINALITY k(attnum, ord)
         LEFT JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum ORDER BY k.ord) AS columns,
@@ -54,10 +54,9 @@ SELECT n.nspname AS schema, c.relname AS table, i.relname AS name, am.amname AS 
   x.indoption::int2[] AS options,
   pg_get_expr(x.indpred, x.indrelid, true) AS predicate,
   i.relpages::bigint * current_setting('block_size')::bigint AS bytes,
-  CASE WHEN i.relkind = 'I' THEN (
-    WITH RECURSIVE tree(oid) AS (SELECT x.indexrelid UNION ALL SELECT h.inhrelid FROM pg_inherits h JOIN tree ON h.inhparent = tree.oid)
-    SELECT coalesce(sum(pg_stat_get_numscans(tree.oid)), 0) FROM tree)
-  ELSE pg_stat_get_numscans(x.indexrelid) END AS scans,
+  t.scans AS tree_scans, t.pages * current_setting('block_size')::bigint AS tree_bytes,
+  pg_stat_get_numscans(x.indexrelid) AS own_scans,
+  x.indexrelid::oid::bigint AS oid, pi.relname AS parent_index, pn.nspname AS parent_schema,
   b.backs,
   (EXISTS (SELECT 1 FROM progress p WHERE p.index_relid = x.indexrelid)
     OR (NOT x.indisvalid AND EXISTS (SELECT 1 FROM hidden_builds b WHERE b.relation = x.indrelid))) AS building
@@ -67,6 +66,14 @@ JOIN pg_class c ON c.oid = x.indrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_am am ON am.oid = i.relam
 LEFT JOIN backing b ON b.conindid = x.indexrelid
+-- A partitioned index is used through its partitions' indexes, and takes their space.
+LEFT JOIN LATERAL (
+  WITH RECURSIVE tree(oid) AS (SELECT x.indexrelid UNION ALL SELECT h.inhrelid FROM pg_inherits h JOIN tree ON h.inhparent = tree.oid)
+  SELECT coalesce(sum(pg_stat_get_numscans(tree.oid)), 0) AS scans, coalesce(sum(p.relpages), 0)::bigint AS pages
+  FROM tree JOIN pg_class p ON p.oid = tree.oid) t ON i.relkind = 'I'
+LEFT JOIN pg_inherits ih ON i.relispartition AND ih.inhrelid = x.indexrelid
+LEFT JOIN pg_class pi ON pi.oid = ih.inhparent
+LEFT JOIN pg_namespace pn ON pn.oid = pi.relnamespace
 WHERE ${USER_TABLE}`
 
 /** Definitions of the given indexes, and the part after `CREATE [UNIQUE] INDEX name ON [ONLY] table` (USING ...). */
@@ -204,10 +211,13 @@ export async function introspectPostgres(backend: Backend, options: IntrospectOp
         include: columns.slice(keyCount),
         predicate: row.predicate,
         valid: row.valid,
+        ready: row.ready,
         building: row.building,
         backs: (row.backs ?? []).map((backing: Row) => ({ name: backing.name, type: constraintType(backing.type), table: backing.table })),
-        scans: number(row.scans),
-        bytes: number(row.bytes),
+        scans: number(row.partitioned ? row.tree_scans : row.own_scans),
+        bytes: number(row.partitioned ? row.tree_bytes : row.bytes),
+        createdOrder: Number(row.oid),
+        ...(row.parent_index && { parentIndex: { schema: row.parent_schema, name: row.parent_index } }),
         definition: '',
         partitioned: row.partitioned,
         attached: row.attached,
