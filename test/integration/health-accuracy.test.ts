@@ -1,7 +1,7 @@
 // Issue 10 §1: health checks that were wrong or missing (sequences through column defaults, transaction age, one
 // autovacuum formula with maintain, archiver, prepared transactions).
 import { describe, expect, it } from 'vitest'
-import { checkHealth, openTarget, type HealthOptions, type HealthResult } from '../../src/index.js'
+import { checkHealth, maintainTarget, openTarget, type HealthOptions, type HealthResult } from '../../src/index.js'
 import { pgQuery } from '../helpers/databases.js'
 import { makeProject, type Project } from '../helpers/projects.js'
 
@@ -52,5 +52,36 @@ describe('health sequences', () => {
     expect(finding.message).toContain('9,223,372,036,854,775,707 of 9,223,372,036,854,775,807, 100 values left')
     expect(finding.message).toContain('99.9%')
     expect(finding.message).not.toContain('100%')
+  })
+})
+
+/** Polls until `predicate` holds on the rows of `sql` (statistics show up after the writing session reports them). */
+async function until(url: string, sql: string, predicate: (rows: Record<string, any>[]) => boolean): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    if (predicate(await pgQuery(url, sql))) return
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  throw new Error(`timed out waiting for: ${sql}`)
+}
+
+describe('health and maintain --auto share one autovacuum formula', () => {
+  it('name the same trigger for a table past its insert trigger but not its dead-tuple trigger', async () => {
+    const project = await makeProject('postgres')
+    await pgQuery(project.url, `
+      CREATE TABLE appended (id int) WITH (autovacuum_enabled = false, autovacuum_vacuum_threshold = 50, autovacuum_vacuum_scale_factor = 0,
+        autovacuum_vacuum_insert_threshold = 1000, autovacuum_vacuum_insert_scale_factor = 0);
+      INSERT INTO appended SELECT generate_series(1, 5000);`)
+    await until(project.url, `SELECT n_ins_since_vacuum::int AS n FROM pg_stat_user_tables WHERE relname = 'appended'`, (rows) => rows[0]?.n >= 5000)
+    const vacuum = check(await health(project, { only: ['vacuum'] }), 'vacuum')!
+    expect(vacuum.severity).toBe('warn')
+    expect(vacuum.message).toContain('5,000 inserted tuples, insert trigger 1,000 (5.0x)')
+    const target = await openTarget({ cwd: project.dir, url: project.url, env: {} })
+    try {
+      const plan = await maintainTarget(target, { task: undefined, auto: true, dryRun: true })
+      const step = plan.tasks.find((candidate) => candidate.object === 'public.appended')!
+      expect(step.reason).toContain('5000 rows inserted since the last vacuum > 1000 + 0 × 0 = 1000')
+    } finally {
+      await target.close()
+    }
   })
 })

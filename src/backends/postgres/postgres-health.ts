@@ -4,6 +4,7 @@ import { formatSeconds, formatValue, grade, limitOf, type Thresholds } from '../
 import type { HealthProbe, ProbeContext, ProbeOutcome } from '../../health/health-probe.js'
 import type { Backend } from '../backend.js'
 import type { PostgresBackend } from './postgres-backend.js'
+import { autovacuumTablesSql } from './postgres-autovacuum.js'
 
 type Row = Record<string, any>
 
@@ -173,70 +174,20 @@ SELECT
   (SELECT json_agg(x) FROM (SELECT pid, usename, application_name, query_seconds AS seconds, wait_event, blocked_by, blockers, query
      FROM blocked ORDER BY query_seconds DESC NULLS LAST LIMIT 5) x) AS blocked_worst`
 
-/** Per-table statistics against the server's own autovacuum formula, aggregated in the query (no per-table rows). */
+/** Per-table statistics against autovacuum's formula (shared with maintain --auto), aggregated in the query (no per-table rows). */
 function tablesQuery(versionNumber: number): string {
-  const inserts = versionNumber >= 130000
-  const maxThreshold = versionNumber >= 180000
-  const option = (name: string, alias: string) => `max(option_value) FILTER (WHERE option_name = '${name}') AS ${alias}`
-  return `WITH settings AS (
-  SELECT current_setting('autovacuum')::bool AS autovacuum,
-    current_setting('autovacuum_vacuum_threshold')::float8 AS vt,
-    current_setting('autovacuum_vacuum_scale_factor')::float8 AS vs,
-    ${inserts ? `current_setting('autovacuum_vacuum_insert_threshold')::float8` : 'NULL::float8'} AS it,
-    ${inserts ? `current_setting('autovacuum_vacuum_insert_scale_factor')::float8` : 'NULL::float8'} AS isf,
-    ${maxThreshold ? `current_setting('autovacuum_vacuum_max_threshold')::float8` : '-1::float8'} AS vmax,
-    current_setting('autovacuum_analyze_threshold')::float8 AS at,
-    current_setting('autovacuum_analyze_scale_factor')::float8 AS asf
-), t AS (
-  SELECT n.nspname AS schema, c.relname AS table,
-    n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast' AND c.relpersistence <> 't' AS user_table,
-    greatest(c.reltuples, 0)::float8 AS reltuples,
-    st.n_dead_tup::float8 AS dead,
-    ${inserts ? 'st.n_ins_since_vacuum::float8' : 'NULL::float8'} AS inserted,
-    st.n_mod_since_analyze::float8 AS modified,
-    greatest(st.last_vacuum, st.last_autovacuum) AS last_vacuum,
-    greatest(st.last_analyze, st.last_autoanalyze) AS last_analyze,
-    greatest(age(c.relfrozenxid), coalesce(age(toast.relfrozenxid), 0))::float8 AS xid_age,
-    o.*
-  FROM pg_class c
-  JOIN pg_namespace n ON n.oid = c.relnamespace
-  LEFT JOIN pg_stat_all_tables st ON st.relid = c.oid
-  LEFT JOIN pg_class toast ON toast.oid = c.reltoastrelid
-  LEFT JOIN LATERAL (SELECT
-      ${option('autovacuum_enabled', 'o_enabled')},
-      ${option('autovacuum_vacuum_threshold', 'o_vt')},
-      ${option('autovacuum_vacuum_scale_factor', 'o_vs')},
-      ${option('autovacuum_vacuum_insert_threshold', 'o_it')},
-      ${option('autovacuum_vacuum_insert_scale_factor', 'o_isf')},
-      ${option('autovacuum_vacuum_max_threshold', 'o_vmax')},
-      ${option('autovacuum_analyze_threshold', 'o_at')},
-      ${option('autovacuum_analyze_scale_factor', 'o_asf')}
-    FROM pg_options_to_table(c.reloptions)) o ON true
-  WHERE c.relkind IN ('r', 'm')
-), r AS (
-  SELECT t.*, coalesce(t.o_enabled::bool, true) AND s.autovacuum AS autovacuum_on,
-    CASE WHEN coalesce(t.o_vmax::float8, s.vmax) >= 0
-      THEN least(coalesce(t.o_vmax::float8, s.vmax), coalesce(t.o_vt::float8, s.vt) + coalesce(t.o_vs::float8, s.vs) * t.reltuples)
-      ELSE coalesce(t.o_vt::float8, s.vt) + coalesce(t.o_vs::float8, s.vs) * t.reltuples END AS vacuum_threshold,
-    CASE WHEN coalesce(t.o_it::float8, s.it) >= 0
-      THEN coalesce(t.o_it::float8, s.it) + coalesce(t.o_isf::float8, s.isf) * t.reltuples END AS insert_threshold,
-    coalesce(t.o_at::float8, s.at) + coalesce(t.o_asf::float8, s.asf) * t.reltuples AS analyze_threshold
-  FROM t CROSS JOIN settings s
-), ratios AS (
-  SELECT r.*,
-    greatest(r.dead / nullif(r.vacuum_threshold, 0), coalesce(r.inserted / nullif(r.insert_threshold, 0), 0)) AS vacuum_ratio,
-    r.modified / nullif(r.analyze_threshold, 0) AS analyze_ratio
-  FROM r WHERE r.user_table
-)
+  return `WITH r AS (${autovacuumTablesSql(versionNumber)}), ratios AS (SELECT * FROM r WHERE user_table)
 SELECT
   (SELECT count(*) FROM ratios)::int AS tables,
-  (SELECT count(*) FROM ratios WHERE dead > vacuum_threshold OR inserted > insert_threshold)::int AS vacuum_count,
-  (SELECT json_agg(x) FROM (SELECT schema, "table", dead, inserted, reltuples, vacuum_threshold AS threshold, insert_threshold, vacuum_ratio AS ratio,
-     autovacuum_on AS autovacuum, last_vacuum AS last
-     FROM ratios WHERE dead > vacuum_threshold OR inserted > insert_threshold ORDER BY vacuum_ratio DESC LIMIT 10) x) AS vacuum_worst,
+  (SELECT count(*) FROM ratios WHERE vacuum_trigger IS NOT NULL)::int AS vacuum_count,
+  (SELECT json_agg(x) FROM (SELECT schema, "table", dead, inserted, reltuples, vacuum_trigger AS trigger,
+     CASE WHEN vacuum_trigger = 'insert' THEN insert_threshold ELSE vacuum_threshold END AS threshold,
+     vacuum_threshold AS dead_threshold, insert_threshold, vacuum_ratio AS ratio,
+     autovacuum_server, autovacuum_table, last_vacuum AS last
+     FROM ratios WHERE vacuum_trigger IS NOT NULL ORDER BY vacuum_ratio DESC LIMIT 10) x) AS vacuum_worst,
   (SELECT count(*) FROM ratios WHERE modified > analyze_threshold)::int AS analyze_count,
   (SELECT json_agg(x) FROM (SELECT schema, "table", modified, reltuples, analyze_threshold AS threshold, analyze_ratio AS ratio,
-     autovacuum_on AS autovacuum, last_analyze AS last
+     autovacuum_server, autovacuum_table, last_analyze AS last
      FROM ratios WHERE modified > analyze_threshold ORDER BY analyze_ratio DESC LIMIT 10) x) AS analyze_worst,
   (SELECT json_build_object('schema', schema, 'table', "table", 'age', xid_age) FROM r ORDER BY xid_age DESC LIMIT 1) AS xid_worst`
 }
@@ -441,14 +392,23 @@ function quoteName(name: string): string {
   return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`
 }
 
-function overdue(check: 'vacuum' | 'analyze', count: number, worst: Row[] | null, thresholds: Thresholds): Finding {
+/** Exported for unit tests: autovacuum cannot be switched off server-wide on a shared test server. */
+export function overdue(check: 'vacuum' | 'analyze', count: number, worst: Row[] | null, thresholds: Thresholds): Finding {
   const top = worst?.[0]
   const ratio = Number(top?.ratio ?? 0)
   const severity = grade(thresholds, check, ratio)
   const name = (row: Row) => `${quoteName(row.schema)}.${quoteName(row.table)}`
-  const what = check === 'vacuum' ? (row: Row) => `${Number(row.dead).toLocaleString('en-US')} dead / ${Number(row.inserted ?? 0).toLocaleString('en-US')} inserted tuples` : (row: Row) => `${Number(row.modified).toLocaleString('en-US')} changed tuples`
+  const what =
+    check === 'analyze'
+      ? (row: Row) => `${Number(row.modified).toLocaleString('en-US')} changed tuples, trigger`
+      : (row: Row) =>
+          row.trigger === 'insert'
+            ? `${Number(row.inserted).toLocaleString('en-US')} inserted tuples, insert trigger`
+            : `${Number(row.dead).toLocaleString('en-US')} dead tuples, dead-tuple trigger`
+  // Autovacuum off for the whole server is one setting to fix, not a property of the worst table.
+  const off = top && !top.autovacuum_server ? '; autovacuum is off for the whole server (autovacuum = off)' : top && !top.autovacuum_table ? ', autovacuum disabled for it (autovacuum_enabled = false)' : ''
   const message = top
-    ? `${count} table(s) past the auto${check} trigger; worst ${name(top)}: ${what(top)}, trigger ${Math.round(Number(top.threshold)).toLocaleString('en-US')} (${ratio.toFixed(1)}x)${top.autovacuum ? '' : ', autovacuum disabled for it'}`
+    ? `${count} table(s) past the auto${check} trigger; worst ${name(top)}: ${what(top)} ${Math.round(Number(top.threshold)).toLocaleString('en-US')} (${ratio.toFixed(1)}x)${off}`
     : `no table past the auto${check} trigger`
   return {
     check,
