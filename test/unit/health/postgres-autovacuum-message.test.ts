@@ -13,7 +13,7 @@ describe('vacuum finding', () => {
     expect(server.message).not.toContain('disabled for it')
     const table = overdue('vacuum', 1, [{ ...row, autovacuum_server: true, autovacuum_table: false }], thresholds)
     expect(table.message).toContain('autovacuum disabled for it (autovacuum_enabled = false)')
-    expect(overdue('vacuum', 1, [{ ...row, autovacuum_server: true, autovacuum_table: true }], thresholds).message).not.toContain('autovacuum')
+    expect(overdue('vacuum', 1, [{ ...row, autovacuum_server: true, autovacuum_table: true }], thresholds).message).not.toMatch(/disabled|whole server/)
   })
 
   it('shows the trigger that fired: the insert trigger for inserted tuples', () => {
