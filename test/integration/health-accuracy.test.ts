@@ -85,3 +85,35 @@ describe('health and maintain --auto share one autovacuum formula', () => {
     }
   })
 })
+
+describe('health transaction_age', () => {
+  it('reports a transaction open longer than the threshold though each of its statements is short', async () => {
+    const project = await makeProject('postgres')
+    const { default: pg } = await import('pg')
+    const session = new pg.Client({ connectionString: project.url, application_name: 'busy-worker' })
+    await session.connect()
+    let stop = false
+    let ticking: Promise<void> | undefined
+    try {
+      await session.query('BEGIN')
+      // Short statements back to back: never a long query, never idle in transaction for long.
+      ticking = (async () => {
+        while (!stop) await session.query('SELECT pg_sleep(0.05)')
+      })()
+      await until(project.url, `SELECT extract(epoch FROM now() - xact_start)::float8 AS age FROM pg_stat_activity WHERE application_name = 'busy-worker'`, (rows) => rows[0]?.age >= 1.5)
+      const result = await health(project, { only: ['transaction_age', 'long_queries', 'idle_in_transaction'], thresholds: { transaction_age: { warn: '1s', critical: '1h' } } })
+      const finding = check(result, 'transaction_age')!
+      expect(finding.severity).toBe('warn')
+      expect(finding.message).toContain('busy-worker')
+      expect(finding.values!.max_seconds).toBeGreaterThanOrEqual(1.5)
+      expect(check(result, 'long_queries')!.severity).toBe('ok')
+      expect(check(result, 'idle_in_transaction')!.severity).toBe('ok')
+      // The default thresholds (1m / 10m) leave a short transaction alone.
+      expect(check(await health(project, { only: ['transaction_age'] }), 'transaction_age')!.severity).toBe('ok')
+    } finally {
+      stop = true
+      await ticking
+      await session.end()
+    }
+  })
+})

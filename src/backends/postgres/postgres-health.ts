@@ -55,17 +55,18 @@ export class PostgresHealthProbe implements HealthProbe {
         if (checks.has('cache_hit_ratio')) report(cacheHit(overview, thresholds))
       }
     }
-    if (wants('connections', 'long_queries', 'idle_in_transaction', 'blocked_queries')) {
-      const names = ['connections', 'long_queries', 'idle_in_transaction', 'blocked_queries']
+    if (wants('connections', 'long_queries', 'idle_in_transaction', 'transaction_age', 'blocked_queries')) {
+      const names = ['connections', 'long_queries', 'idle_in_transaction', 'transaction_age', 'blocked_queries']
       const lowest = (check: string) => {
         const limits = [limitOf(thresholds[check]!.warn), limitOf(thresholds[check]!.critical)].filter((limit) => limit !== undefined)
         return limits.length > 0 ? Math.min(...limits) : null
       }
-      const activity = await this.#guarded(report, names, async () => (await this.#query(ACTIVITY, [lowest('long_queries'), lowest('idle_in_transaction'), lowest('blocked_queries')]))[0])
+      const activity = await this.#guarded(report, names, async () => (await this.#query(ACTIVITY, [lowest('long_queries'), lowest('idle_in_transaction'), lowest('blocked_queries'), lowest('transaction_age')]))[0])
       if (activity) {
         if (checks.has('connections') && overview) report(connections(activity, overview, thresholds))
         if (checks.has('long_queries')) report(longQueries(activity, thresholds))
         if (checks.has('idle_in_transaction')) report(idleInTransaction(activity, thresholds))
+        if (checks.has('transaction_age')) report(transactionAge(activity, thresholds))
         if (checks.has('blocked_queries')) report(blockedQueries(activity, thresholds))
       }
     }
@@ -137,7 +138,7 @@ FROM pg_database d
 LEFT JOIN pg_stat_database s ON s.datid = d.oid
 WHERE d.datname = current_database()`
 
-// $1..$3: the lowest long-query, idle-in-transaction and blocked-wait thresholds in seconds, to count sessions past them.
+// $1..$4: the lowest long-query, idle-in-transaction, blocked-wait and transaction-age thresholds in seconds, to count sessions past them.
 const ACTIVITY = `WITH a AS (
   SELECT pid, datname, usename::text AS usename, application_name, client_addr::text AS client_addr, state, wait_event_type, wait_event,
     query = '<insufficient privilege>' AS hidden,
@@ -169,6 +170,9 @@ SELECT
   (SELECT count(*) FROM here WHERE state LIKE 'idle in transaction%' AND state_seconds >= $2::float8)::int AS idle_count,
   (SELECT json_agg(x) FROM (SELECT pid, usename, application_name, client_addr, state, state_seconds AS seconds, xact_seconds, query
      FROM here WHERE state LIKE 'idle in transaction%' ORDER BY state_seconds DESC LIMIT 5) x) AS idle_worst,
+  (SELECT count(*) FROM here WHERE xact_seconds >= $4::float8)::int AS xact_count,
+  (SELECT json_agg(x) FROM (SELECT pid, usename, application_name, client_addr, state, xact_seconds AS seconds, query
+     FROM here WHERE xact_seconds IS NOT NULL ORDER BY xact_seconds DESC LIMIT 5) x) AS xact_worst,
   (SELECT count(*) FROM blocked)::int AS blocked_total,
   (SELECT count(*) FROM blocked WHERE query_seconds >= $3::float8)::int AS blocked_count,
   (SELECT json_agg(x) FROM (SELECT pid, usename, application_name, query_seconds AS seconds, wait_event, blocked_by, blockers, query
@@ -345,6 +349,11 @@ function longQueries(activity: Row, thresholds: Thresholds): Finding {
 
 function idleInTransaction(activity: Row, thresholds: Thresholds): Finding {
   return sessionFinding('idle_in_transaction', activity, activity.idle_worst, Number(activity.idle_count), thresholds, (row) => `${formatSeconds(row.seconds)}: ${who(row)} after ${oneLine(row.query, 60)}`, 'sessions idle in transaction')
+}
+
+/** check_postgres txn_time: a transaction of short statements is neither a long query nor idle for long, yet holds xmin. */
+function transactionAge(activity: Row, thresholds: Thresholds): Finding {
+  return sessionFinding('transaction_age', activity, activity.xact_worst, Number(activity.xact_count), thresholds, (row) => `${formatSeconds(row.seconds)}: ${who(row)} [${row.state}] ${oneLine(row.query, 60)}`, 'transactions open too long')
 }
 
 function blockedQueries(activity: Row, thresholds: Thresholds): Finding {
