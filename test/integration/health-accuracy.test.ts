@@ -117,3 +117,17 @@ describe('health transaction_age', () => {
     }
   })
 })
+
+describe('health wal_archiving and prepared_transactions', () => {
+  it('run against the server and are ok where there is no archiving and no prepared transaction', async () => {
+    const project = await makeProject('postgres')
+    const [settings] = await pgQuery(project.url, `SELECT current_setting('archive_mode') AS archive_mode, current_setting('max_prepared_transactions') AS max_prepared, (SELECT count(*)::int FROM pg_prepared_xacts) AS prepared`)
+    const result = await health(project, { only: ['wal_archiving', 'prepared_transactions'] })
+    const archiving = check(result, 'wal_archiving')!
+    const prepared = check(result, 'prepared_transactions')!
+    if (settings!.archive_mode === 'off') expect(archiving).toMatchObject({ severity: 'ok', message: 'WAL archiving is off (archive_mode = off)' })
+    else expect(archiving.severity).not.toBe('unknown')
+    if (settings!.prepared === 0) expect(prepared.severity).toBe('ok')
+    expect(prepared.message).toMatch(settings!.max_prepared === '0' ? /^none \(max_prepared_transactions = 0\)$/ : /prepared|none/)
+  })
+})

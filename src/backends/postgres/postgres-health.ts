@@ -93,6 +93,18 @@ export class PostgresHealthProbe implements HealthProbe {
         if (slots) report(slots)
       }
     }
+    if (wants('wal_archiving', 'prepared_transactions')) {
+      const lowestPrepared = limitOf(thresholds.prepared_transactions!.warn) ?? limitOf(thresholds.prepared_transactions!.critical) ?? null
+      const server = await this.#guarded(report, ['wal_archiving', 'prepared_transactions'], async () => (await this.#query(ARCHIVER_AND_PREPARED, [lowestPrepared]))[0])
+      if (server) {
+        if (checks.has('wal_archiving')) {
+          // pg_ls_archive_statusdir needs pg_monitor: without it, the archiver's own counters still tell a failure.
+          const waiting = server.archive_mode === 'off' ? undefined : await this.#query(ARCHIVE_STATUS).then((rows) => rows[0], () => null)
+          report(walArchiving(server, waiting, thresholds))
+        }
+        if (checks.has('prepared_transactions')) report(preparedTransactions(server, thresholds))
+      }
+    }
     return { up: true, version }
   }
 
@@ -252,6 +264,69 @@ SELECT
      owner_schema, owner_table, owner_column, column_type
      FROM r WHERE readable ORDER BY used_ratio DESC LIMIT 10) x) AS worst,
   (SELECT json_agg(x) FROM (SELECT schema, sequence FROM r WHERE NOT readable ORDER BY 1, 2 LIMIT 10) x) AS unreadable_names`
+
+// $1: the lowest prepared-transaction threshold in seconds, to count those past it (pg_prepared_xacts lists every database's).
+const ARCHIVER_AND_PREPARED = `SELECT current_setting('archive_mode') AS archive_mode,
+  a.archived_count::float8 AS archived_count, a.failed_count::float8 AS failed_count, a.last_archived_wal, a.last_failed_wal,
+  extract(epoch FROM now() - a.last_archived_time)::float8 AS archived_seconds_ago,
+  extract(epoch FROM now() - a.last_failed_time)::float8 AS failed_seconds_ago,
+  coalesce(a.last_failed_time > coalesce(a.last_archived_time, '-infinity'), false) AS failing,
+  current_setting('max_prepared_transactions')::int AS max_prepared,
+  (SELECT count(*) FROM pg_prepared_xacts)::int AS prepared,
+  (SELECT count(*) FROM pg_prepared_xacts WHERE extract(epoch FROM now() - prepared) >= $1::float8)::int AS prepared_count,
+  (SELECT json_agg(x) FROM (SELECT gid, database::text, owner::text, extract(epoch FROM now() - prepared)::float8 AS seconds
+     FROM pg_prepared_xacts ORDER BY prepared LIMIT 5) x) AS prepared_worst
+FROM pg_stat_archiver a`
+
+/** Segments waiting for archive_command, and since when (check_postgres archive_ready counts the same files). */
+const ARCHIVE_STATUS = `SELECT count(*)::int AS ready, extract(epoch FROM now() - min(modification))::float8 AS oldest_seconds
+FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready'`
+
+/** Exported for unit tests: the test server does not archive. */
+export function walArchiving(server: Row, waiting: Row | null | undefined, thresholds: Thresholds): Finding {
+  if (server.archive_mode === 'off') {
+    return { check: 'wal_archiving', severity: 'ok', subject: 'archiver', message: 'WAL archiving is off (archive_mode = off)', values: { lag_seconds: 0 } }
+  }
+  const ready = waiting ? Number(waiting.ready) : null
+  const lag = waiting && ready! > 0 ? Number(waiting.oldest_seconds ?? 0) : 0
+  let severity = grade(thresholds, 'wal_archiving', lag)
+  const parts: string[] = []
+  if (server.failing) {
+    // archive_command fails right now: WAL piles up in pg_wal until it works again.
+    if (severity === 'ok') severity = 'warn'
+    parts.push(`archive_command is failing: ${server.last_failed_wal} failed ${formatSeconds(Number(server.failed_seconds_ago))} ago (${Number(server.failed_count).toLocaleString('en-US')} failures since the statistics were reset)`)
+  }
+  if (ready === null) parts.push('cannot count the WAL waiting to be archived (grant the role pg_monitor)')
+  else parts.push(ready === 0 ? 'no WAL waiting to be archived' : `${ready} WAL segment(s) waiting to be archived, the oldest for ${formatSeconds(lag)}`)
+  if (server.last_archived_wal) parts.push(`last archived ${server.last_archived_wal} ${formatSeconds(Number(server.archived_seconds_ago))} ago`)
+  return {
+    check: 'wal_archiving',
+    severity: ready === null && severity === 'ok' ? 'unknown' : severity,
+    subject: 'archiver',
+    message: parts.join('; '),
+    values: { lag_seconds: lag, failed: Number(server.failed_count ?? 0), ...(ready !== null && { ready }) },
+    detail: { archiveMode: server.archive_mode, lastArchivedWal: server.last_archived_wal, lastFailedWal: server.last_failed_wal, failing: server.failing },
+  }
+}
+
+export function preparedTransactions(server: Row, thresholds: Thresholds): Finding {
+  const worst: Row[] = server.prepared_worst ?? []
+  const top = worst[0]
+  const seconds = Number(top?.seconds ?? 0)
+  const severity = grade(thresholds, 'prepared_transactions', seconds)
+  const describe = (row: Row) => `'${row.gid}' in ${row.database} by ${row.owner}, prepared ${formatSeconds(Number(row.seconds))} ago`
+  return {
+    check: 'prepared_transactions',
+    severity,
+    subject: top ? String(top.gid) : 'prepared transactions',
+    message: top
+      ? `${server.prepared} prepared transaction(s)${severity !== 'ok' ? `, ${server.prepared_count} past the threshold` : ''}; oldest ${describe(top)}`
+      : Number(server.max_prepared) === 0 ? 'none (max_prepared_transactions = 0)' : 'none',
+    values: { max_seconds: seconds, count: Number(server.prepared ?? 0) },
+    detail: { transactions: worst },
+    ...(top && severity !== 'ok' && { fix: `COMMIT PREPARED '${String(top.gid).replace(/'/g, "''")}'; -- or ROLLBACK PREPARED, from database ${top.database}, once you know which` }),
+  }
+}
 
 function replicationQuery(versionNumber: number): string {
   const walStatus = versionNumber >= 130000 ? 'wal_status' : 'NULL'
