@@ -80,6 +80,8 @@ export interface ForeignKeyInfo {
   refSchema: string
   refTable: string
   refColumns: string[]
+  /** What decides whether two foreign keys are the same: PostgreSQL's definition (actions, MATCH, deferral); SQLite's actions. */
+  definition?: string
 }
 
 export interface ConstraintInfo {
@@ -100,6 +102,13 @@ export interface BloatEstimate {
   expectedBytes: number
 }
 
+export interface TableBloatEstimate {
+  schema: string
+  table: string
+  bytes: number
+  expectedBytes: number
+}
+
 /** What the audit rules look at: read in a fixed handful of catalog queries whatever the schema size. */
 export interface SchemaSnapshot {
   engine: Engine
@@ -115,6 +124,8 @@ export interface SchemaSnapshot {
   statisticsAgeSeconds: number | null
   /** Index bloat estimates for indexes whose table statistics are fresh and readable; `skipped` says why not. */
   bloat: { estimates: BloatEstimate[]; skipped: { index: string; reason: string }[] }
+  /** Heap bloat estimates for tables whose statistics are fresh and readable (PostgreSQL); `skipped` says why not. */
+  tableBloat?: { estimates: TableBloatEstimate[]; skipped: { table: string; reason: string }[] }
   /** SQLite: whether sqlite_stat1 exists. */
   statisticsTable?: boolean
   /** Catalog queries sent to read this snapshot. */

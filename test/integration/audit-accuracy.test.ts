@@ -149,3 +149,55 @@ describe('audit of invalid indexes (postgres)', () => {
     expect(finding!.message).toContain('writes do not update it')
   })
 })
+
+describe('audit table_bloat (postgres)', () => {
+  it('estimates a table\'s bloat only from fresh statistics, and stays quiet on a table that is not bloated', async () => {
+    const project = await makeProject('postgres')
+    const thresholds = { bloatMinBytes: 512 * 1024 }
+    await exec(project, [
+      'CREATE TABLE packed (id int PRIMARY KEY, code text, qty int, note text) WITH (autovacuum_enabled = false)',
+      'CREATE TABLE hollow (id int PRIMARY KEY, code text, qty int, note text) WITH (autovacuum_enabled = false)',
+      "INSERT INTO packed SELECT i, md5(i::text), i % 100, CASE WHEN i % 3 = 0 THEN NULL ELSE repeat('x', i % 40) END FROM generate_series(1, 40000) i",
+      "INSERT INTO hollow SELECT i, md5(i::text), i % 100, CASE WHEN i % 3 = 0 THEN NULL ELSE repeat('x', i % 40) END FROM generate_series(1, 40000) i",
+      'DELETE FROM hollow WHERE id % 5 <> 0',
+      'VACUUM hollow',
+    ])
+    const stale = await audit(project, { checks: ['table_bloat'], thresholds })
+    expect(stale.findings).toEqual([])
+    expect(stale.skipped.map((entry) => entry.reason).join('\n')).toMatch(/public\.(packed|hollow): never analyzed/)
+    await project.query('ANALYZE')
+    const result = await audit(project, { checks: ['table_bloat'], thresholds })
+    expect(result.findings.map((finding) => finding.subject)).toEqual(['public.hollow'])
+    expect(result.findings[0]!.values!.bloat_ratio).toBeGreaterThan(0.6)
+    expect(result.findings[0]!.values!.bloat_ratio).toBeLessThan(0.9)
+    expect(result.findings[0]!.fix).toBeUndefined()
+    await project.query('VACUUM FULL hollow')
+    await project.query('ANALYZE hollow')
+    expect((await audit(project, { checks: ['table_bloat'], thresholds })).findings).toEqual([])
+  })
+})
+
+describe.each(['postgres', 'sqlite'] as const)('audit duplicate_foreign_key on %s', (engine) => {
+  it('reports a foreign key declared twice, not two that differ in their actions, and the fix runs', async () => {
+    const project = await makeProject(engine)
+    await exec(project, [
+      'CREATE TABLE customers (id int PRIMARY KEY)',
+      engine === 'postgres'
+        ? 'CREATE TABLE orders (id int PRIMARY KEY, customer_id int, CONSTRAINT orders_customer_fk FOREIGN KEY (customer_id) REFERENCES customers (id), CONSTRAINT orders_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES customers (id))'
+        : 'CREATE TABLE orders (id int PRIMARY KEY, customer_id int REFERENCES customers (id), FOREIGN KEY (customer_id) REFERENCES customers (id))',
+      'CREATE INDEX orders_customer_id_idx ON orders (customer_id)',
+      'CREATE TABLE lines (id int PRIMARY KEY, order_id int REFERENCES orders (id), FOREIGN KEY (order_id) REFERENCES orders (id) ON DELETE CASCADE)',
+      'CREATE INDEX lines_order_id_idx ON lines (order_id)',
+    ])
+    const result = await audit(project, { checks: ['duplicate_foreign_key'] })
+    expect(result.findings.map((finding) => finding.subject)).toEqual([engine === 'postgres' ? 'public.orders.orders_customer_id_fkey' : 'orders.orders_customer_id_fkey'])
+    if (engine === 'postgres') {
+      expect(result.findings[0]!.message).toContain('duplicates orders_customer_fk')
+      await project.query(result.findings[0]!.fix!)
+      expect((await audit(project, { checks: ['duplicate_foreign_key'] })).findings).toEqual([])
+      await project.query(String(result.findings[0]!.detail!.undo))
+    } else {
+      expect(result.findings[0]!.fix).toBeUndefined()
+    }
+  })
+})

@@ -1,5 +1,5 @@
 import type { Backend } from '../backend.js'
-import type { BloatEstimate, ConstraintInfo, ForeignKeyInfo, IndexInfo, SchemaSnapshot, TableInfo } from '../../audit/snapshot.js'
+import type { BloatEstimate, ConstraintInfo, ForeignKeyInfo, IndexInfo, SchemaSnapshot, TableBloatEstimate, TableInfo } from '../../audit/snapshot.js'
 import type { IntrospectOptions } from '../../audit/auditor.js'
 
 /** User relations only: no system schemas, no temporary schemas, nothing an extension owns. `c` is the table. */
@@ -140,6 +140,23 @@ LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
 WHERE x.indexprs IS NULL AND x.indisvalid AND i.relkind = 'i'
   AND i.relpages::bigint * current_setting('block_size')::bigint >= $1 AND ${USER_TABLE}`
 
+/**
+ * Inputs of the heap bloat estimate, for plain tables of at least $1 bytes: pages and tuples, the average width and
+ * null fraction of every column from pg_stats (rows only visible with SELECT on the table), and how fresh they are.
+ */
+const TABLE_BLOAT = `SELECT n.nspname AS schema, c.relname AS table, c.relpages::bigint AS pages, c.reltuples::float8 AS tuples,
+  (SELECT count(*) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
+  st.columns_with_stats, st.data_width, st.has_nulls,
+  has_table_privilege(c.oid, 'SELECT') AS readable,
+  coalesce(s.last_analyze, s.last_autoanalyze) AS analyzed_at, s.n_mod_since_analyze,
+  coalesce((SELECT option_value::float8 FROM pg_options_to_table(c.reloptions) WHERE option_name = 'fillfactor'), 100) AS fillfactor
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+LEFT JOIN LATERAL (SELECT count(*) AS columns_with_stats, sum((1 - p.null_frac) * p.avg_width) AS data_width, coalesce(max(p.null_frac), 0) > 0 AS has_nulls
+  FROM pg_stats p WHERE p.schemaname = n.nspname AND p.tablename = c.relname AND NOT p.inherited) st ON true
+WHERE c.relkind = 'r' AND c.relpages::bigint * current_setting('block_size')::bigint >= $1 AND ${USER_TABLE}`
+
 type Row = Record<string, any>
 
 const number = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value))
@@ -166,6 +183,7 @@ export async function introspectPostgres(backend: Backend, options: IntrospectOp
     const indexRows = await run(INDEXES)
     const constraintRows = await run(CONSTRAINTS)
     const bloatRows = await run(BLOAT, [options.bloatMinBytes])
+    const tableBloatRows = await run(TABLE_BLOAT, [options.bloatMinBytes])
     await run('COMMIT')
 
     const now = new Date(context!.now)
@@ -239,6 +257,7 @@ export async function introspectPostgres(backend: Backend, options: IntrospectOp
           refSchema: row.ref_schema,
           refTable: row.ref_table,
           refColumns: row.ref_columns,
+          definition: row.definition,
         })
       }
       if (!row.validated) {
@@ -271,6 +290,27 @@ export async function introspectPostgres(backend: Backend, options: IntrospectOp
       })
     }
 
+    const tableEstimates: TableBloatEstimate[] = []
+    const tableSkipped: { table: string; reason: string }[] = []
+    for (const row of tableBloatRows) {
+      const name = `${row.schema}.${row.table}`
+      const tuples = Math.max(Number(row.tuples), 0)
+      if (!row.readable || !row.analyzed_at || Number(row.columns_with_stats) < Number(row.columns)) {
+        tableSkipped.push({ table: name, reason: !row.analyzed_at ? 'never analyzed: no bloat estimate' : !row.readable ? 'pg_stats is not readable by this role (needs SELECT): no bloat estimate' : 'pg_stats lacks some of its columns: no bloat estimate' })
+        continue
+      }
+      if (number(row.n_mod_since_analyze)! > 0.1 * tuples + 1000) {
+        tableSkipped.push({ table: name, reason: `${row.n_mod_since_analyze} rows changed since it was last analyzed: statistics too stale for a bloat estimate` })
+        continue
+      }
+      tableEstimates.push({
+        schema: row.schema,
+        table: row.table,
+        bytes: Number(row.pages) * blockSize,
+        expectedBytes: expectedHeapBytes(tuples, Number(row.data_width), Number(row.columns), row.has_nulls, blockSize, Number(row.fillfactor)),
+      })
+    }
+
     return {
         engine: 'postgres',
         tables,
@@ -281,6 +321,7 @@ export async function introspectPostgres(backend: Backend, options: IntrospectOp
         statisticsSource: source,
         statisticsAgeSeconds: since ? Math.max(0, (now.getTime() - since.getTime()) / 1000) : null,
         bloat: { estimates, skipped },
+        tableBloat: { estimates: tableEstimates, skipped: tableSkipped },
         queries,
     }
   } catch (error) {
@@ -300,6 +341,20 @@ export function expectedBtreeBytes(tuples: number, dataWidth: number, blockSize:
   const usable = (blockSize - 24 - 16) * (fillfactor / 100)
   const leaves = Math.max(1, Math.ceil((Math.max(tuples, 0) * tupleBytes) / usable))
   return Math.ceil(leaves * 1.01 + 1) * blockSize
+}
+
+/**
+ * The size the table's rows need: each heap tuple is a 23-byte header (plus a null bitmap when a column has nulls)
+ * aligned to 8, its data (average widths from pg_stats, nulls excluded) aligned to 8, and a 4-byte line pointer;
+ * pages keep 24 bytes of header and are filled to the fillfactor. Column alignment padding is not counted, so the
+ * estimate errs towards less bloat. (The estimate check_postgres and pgsql-bloat-estimation use.)
+ */
+export function expectedHeapBytes(tuples: number, dataWidth: number, columns: number, hasNulls: boolean, blockSize: number, fillfactor: number): number {
+  const align = (bytes: number) => Math.ceil(bytes / 8) * 8
+  const tupleBytes = align(23 + (hasNulls ? Math.ceil(columns / 8) : 0)) + align(dataWidth) + 4
+  const usable = (blockSize - 24) * (fillfactor / 100)
+  const perPage = Math.max(1, Math.floor(usable / tupleBytes))
+  return Math.max(1, Math.ceil(Math.max(tuples, 0) / perPage)) * blockSize
 }
 
 function constraintType(code: string): string {

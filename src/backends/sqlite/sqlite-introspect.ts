@@ -19,7 +19,7 @@ LEFT JOIN sqlite_schema s ON s.type = 'index' AND s.name = il.name
 WHERE t.schema = 'main' AND t.type = 'table' AND t.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
 ORDER BY t.name, il.name, x.seqno`
 
-const FOREIGN_KEYS = `SELECT t.name AS tbl, f.id, f.seq, f."table" AS parent, f."from" AS col, f."to" AS ref,
+const FOREIGN_KEYS = `SELECT t.name AS tbl, f.id, f.seq, f."table" AS parent, f."from" AS col, f."to" AS ref, f.on_update, f.on_delete, f."match",
   (SELECT c.cid FROM pragma_table_info(t.name) c WHERE c.name = f."from" COLLATE NOCASE) AS cid
 FROM pragma_table_list t JOIN pragma_foreign_key_list(t.name) f
 WHERE t.schema = 'main' AND t.type = 'table' AND t.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
@@ -139,7 +139,7 @@ export async function introspectSqlite(backend: Backend): Promise<SchemaSnapshot
     let fk = foreignKeys[foreignKeys.length - 1]
     const id = `${row.tbl}\u0000${row.id}`
     if (!fk || (fk as ForeignKeyInfo & { id?: string }).id !== id) {
-      fk = { schema: 'main', table: row.tbl, name: '', columns: [], columnNumbers: [], refSchema: 'main', refTable: row.parent, refColumns: [] }
+      fk = { schema: 'main', table: row.tbl, name: '', columns: [], columnNumbers: [], refSchema: 'main', refTable: row.parent, refColumns: [], definition: `ON UPDATE ${row.on_update} ON DELETE ${row.on_delete} MATCH ${row.match}` }
       Object.defineProperty(fk, 'id', { value: id, enumerable: false })
       foreignKeys.push(fk)
     }
