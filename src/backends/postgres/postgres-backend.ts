@@ -10,6 +10,7 @@ import type { BackupEngine } from '../../backup/backup-engine.js'
 import { connectionError, isConnectionLoss, sqlstateOf } from './postgres-errors.js'
 import { inlineParameters } from './postgres-literal.js'
 import { withAdvisoryLock } from './postgres-lock.js'
+import { leftBehindAfter } from './postgres-leftovers.js'
 import type { Seeder } from '../../seed/seeder.js'
 
 /** Counts completed statements of a multi-statement simple query, so a failure can be pinned to its statement. */
@@ -179,8 +180,10 @@ export class PostgresBackend implements Backend {
     } catch (error) {
       if (isConnectionLoss(error)) throw this.#lostConnection(error)
       const offset = (error as { position?: string }).position
+      const leftBehind = await leftBehindAfter(statement, async (text, parameters) => (await this.#client.query(text, parameters)).rows)
       throw new StatementFailure((error as Error).message, 0, offset ? Number(offset) - 1 : undefined, sqlstateOf(error), {
         cause: error,
+        ...(leftBehind && { leftBehind }),
       })
     }
   }
