@@ -260,7 +260,7 @@ const SEQUENCES = `WITH links AS (
 SELECT
   (SELECT count(*) FROM r)::int AS total,
   (SELECT count(*) FROM r WHERE NOT readable)::int AS unreadable,
-  (SELECT json_agg(x) FROM (SELECT schema, sequence, sequence_type, last_text AS last_value, limit_text AS limit_value, increment_text AS increment, used_ratio,
+  (SELECT json_agg(x) FROM (SELECT schema, sequence, sequence_type, last_value, limit_value, last_text, limit_text, increment_text AS increment, used_ratio,
      owner_schema, owner_table, owner_column, column_type
      FROM r WHERE readable ORDER BY used_ratio DESC LIMIT 10) x) AS worst,
   (SELECT json_agg(x) FROM (SELECT schema, sequence FROM r WHERE NOT readable ORDER BY 1, 2 LIMIT 10) x) AS unreadable_names`
@@ -507,13 +507,13 @@ export function overdue(check: 'vacuum' | 'analyze', count: number, worst: Row[]
 
 /** Values a used sequence can still hand out before its limit, exactly (bigint arithmetic on the catalog's text). */
 function valuesLeft(row: Row): bigint {
-  const left = (BigInt(row.limit_value) - BigInt(row.last_value)) / BigInt(row.increment)
+  const left = (BigInt(row.limit_text) - BigInt(row.last_text)) / BigInt(row.increment)
   return left > 0n ? left : 0n
 }
 
 /** float8 makes 100 values short of 2^63-1 a ratio of exactly 1: while values are left, never "100%". */
 function usedPercent(row: Row, ratio: number): string {
-  return formatValue('ratio', row.last_value !== null && valuesLeft(row) > 0n ? Math.min(ratio, 0.9999) : ratio)
+  return formatValue('ratio', row.last_text !== null && valuesLeft(row) > 0n ? Math.min(ratio, 0.9999) : ratio)
 }
 
 function sequenceUsage(sequences: Row, thresholds: Thresholds): Finding {
@@ -525,7 +525,7 @@ function sequenceUsage(sequences: Row, thresholds: Thresholds): Finding {
   const name = (row: Row) => `${quoteName(row.schema)}.${quoteName(row.sequence)}`
   const owner = (row: Row) => (row.owner_table ? ` feeding ${quoteName(row.owner_schema)}.${quoteName(row.owner_table)}.${quoteName(row.owner_column)} (${row.column_type})` : '')
   let message = top
-    ? `${name(top)}${owner(top)} at ${usedPercent(top, ratio)} (${top.last_value === null ? 'never used' : `${BigInt(top.last_value).toLocaleString('en-US')} of ${BigInt(top.limit_value).toLocaleString('en-US')}, ${valuesLeft(top).toLocaleString('en-US')} values left`})`
+    ? `${name(top)}${owner(top)} at ${usedPercent(top, ratio)} (${top.last_text === null ? 'never used' : `${BigInt(top.last_text).toLocaleString('en-US')} of ${BigInt(top.limit_text).toLocaleString('en-US')}, ${valuesLeft(top).toLocaleString('en-US')} values left`})`
     : 'no sequences'
   const unreadableNote = `${unreadable} sequence(s) this role cannot read (grant it SELECT or USAGE on them, or pg_monitor)`
   if (unreadable > 0 && severity === 'ok') {
