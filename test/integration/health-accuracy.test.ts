@@ -131,3 +131,27 @@ describe('health wal_archiving and prepared_transactions', () => {
     expect(prepared.message).toMatch(settings!.max_prepared === '0' ? /^none \(max_prepared_transactions = 0\)$/ : /prepared|none/)
   })
 })
+
+describe('health sequences feeding other columns', () => {
+  it('links a partitioned table\'s sequence to the parent, and suggests no type change for a text column', async () => {
+    const project = await makeProject('postgres')
+    await pgQuery(project.url, `
+      CREATE SEQUENCE payment_payment_id_seq;
+      CREATE TABLE payment (payment_id integer DEFAULT nextval('payment_payment_id_seq') NOT NULL, paid date NOT NULL) PARTITION BY RANGE (paid);
+      CREATE TABLE payment_p2024 PARTITION OF payment FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+      SELECT setval('payment_payment_id_seq', 2000000000);`)
+    const payment = check(await health(project, { only: ['sequences'] }), 'sequences')!
+    expect(payment.severity).toBe('warn')
+    expect(payment.message).toContain('feeding public.payment.payment_id (integer)')
+
+    const text = await makeProject('postgres')
+    await pgQuery(text.url, `
+      CREATE SEQUENCE invoice_seq AS smallint;
+      CREATE TABLE invoices (code text DEFAULT 'INV-' || nextval('invoice_seq') PRIMARY KEY);
+      SELECT setval('invoice_seq', 32000);`)
+    const invoices = check(await health(text, { only: ['sequences'] }), 'sequences')!
+    expect(invoices.severity).toBe('critical')
+    expect(invoices.message).toContain('invoices.code (text)')
+    expect(invoices.fix).toBe('ALTER SEQUENCE public.invoice_seq AS bigint;')
+  })
+})

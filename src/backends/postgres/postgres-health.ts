@@ -538,7 +538,15 @@ function sequenceUsage(sequences: Row, thresholds: Thresholds): Finding {
     }
   }
   if (unreadable > 0) message += `; ${unreadableNote}`
-  const fixable = top && severity !== 'ok' && top.owner_table
+  // Widening helps only a smallint/integer column or a narrower sequence; a bigint one at its limit needs a redesign.
+  const narrowColumn = top?.owner_table && ['smallint', 'integer'].includes(top.column_type)
+  const fix = !top || severity === 'ok'
+    ? undefined
+    : narrowColumn
+      ? `ALTER TABLE ${quoteName(top.owner_schema)}.${quoteName(top.owner_table)} ALTER COLUMN ${quoteName(top.owner_column)} TYPE bigint; ALTER SEQUENCE ${name(top)} AS bigint;`
+      : top.sequence_type !== 'bigint'
+        ? `ALTER SEQUENCE ${name(top)} AS bigint;`
+        : undefined
   return {
     check: 'sequences',
     severity,
@@ -546,7 +554,7 @@ function sequenceUsage(sequences: Row, thresholds: Thresholds): Finding {
     message,
     values: { max_used_ratio: ratio, count: Number(sequences.total), unreadable },
     detail: { sequences: worst.filter((row) => Number(row.used_ratio) > 0).slice(0, 10), unreadable: sequences.unreadable_names ?? [] },
-    ...(fixable && { fix: `ALTER TABLE ${quoteName(top.owner_schema)}.${quoteName(top.owner_table)} ALTER COLUMN ${quoteName(top.owner_column)} TYPE bigint; ALTER SEQUENCE ${name(top)} AS bigint;` }),
+    ...(fix && { fix }),
   }
 }
 
