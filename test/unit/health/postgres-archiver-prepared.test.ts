@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { preparedTransactions, walArchiving } from '../../../src/backends/postgres/postgres-health.js'
 import { resolveThresholds } from '../../../src/health/checks.js'
+import { healthMetrics } from '../../../src/health/health-output.js'
 
 // The test server neither archives nor allows prepared transactions: rows shaped like the query's.
 const { thresholds } = resolveThresholds({})
@@ -34,5 +35,21 @@ describe('prepared_transactions', () => {
     expect(old.message).toContain("oldest 'tx'1' in shop by app")
     expect(old.fix).toContain("COMMIT PREPARED 'tx''1'")
     expect(preparedTransactions({ prepared: 1, prepared_count: 0, prepared_worst: [{ ...row, seconds: 2 }], max_prepared: 10 }, thresholds).severity).toBe('ok')
+  })
+})
+
+describe('metrics of the new checks', () => {
+  it('exports the oldest transaction, archive lag and prepared transactions in base units', () => {
+    const checks = [
+      { check: 'transaction_age', severity: 'warn' as const, subject: 'sessions', message: '', values: { max_seconds: 76, count: 1 } },
+      walArchiving(archiving, { ready: 3, oldest_seconds: 90 }, thresholds),
+      preparedTransactions({ prepared: 0, prepared_count: 0, prepared_worst: null, max_prepared: 0 }, thresholds),
+    ]
+    const families = healthMetrics([{ target: 'main', engine: 'postgres', url: '', status: 'warn', up: true, version: null, durationMs: 1, checks, thresholds: {} }])
+    const value = (name: string) => families.find((family) => family.name === name)?.samples[0]?.value
+    expect(value('dbops_oldest_transaction_seconds')).toBe(76)
+    expect(value('dbops_wal_archive_lag_seconds')).toBe(90)
+    expect(value('dbops_wal_archive_ready_segments')).toBe(3)
+    expect(value('dbops_prepared_transactions')).toBe(0)
   })
 })
