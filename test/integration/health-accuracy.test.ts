@@ -155,3 +155,23 @@ describe('health sequences feeding other columns', () => {
     expect(invoices.fix).toBe('ALTER SEQUENCE public.invoice_seq AS bigint;')
   })
 })
+
+describe('health transaction_age and long_queries', () => {
+  it('leave a single long statement to long_queries and its threshold', async () => {
+    const project = await makeProject('postgres')
+    const { default: pg } = await import('pg')
+    const session = new pg.Client({ connectionString: project.url, application_name: 'one-long-query' })
+    await session.connect()
+    const running = session.query('SELECT pg_sleep(30)').catch(() => {})
+    try {
+      await until(project.url, `SELECT extract(epoch FROM now() - query_start)::float8 AS age FROM pg_stat_activity WHERE application_name = 'one-long-query' AND state = 'active'`, (rows) => rows[0]?.age >= 1.5)
+      const result = await health(project, { only: ['transaction_age', 'long_queries'], thresholds: { transaction_age: { warn: '1s' }, long_queries: { warn: '1h' } } })
+      expect(check(result, 'transaction_age')!.severity).toBe('ok')
+      expect(check(result, 'long_queries')!.severity).toBe('ok')
+    } finally {
+      await pgQuery(project.url, `SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'one-long-query'`)
+      await running
+      await session.end()
+    }
+  })
+})

@@ -157,6 +157,9 @@ const ACTIVITY = `WITH a AS (
     extract(epoch FROM clock_timestamp() - query_start)::float8 AS query_seconds,
     extract(epoch FROM clock_timestamp() - state_change)::float8 AS state_seconds,
     extract(epoch FROM clock_timestamp() - xact_start)::float8 AS xact_seconds,
+    -- A single statement's transaction starts with it (the extended protocol may set query_start a moment later):
+    -- long_queries judges that one.
+    query_start - xact_start >= interval '1 second' AS several_statements,
     CASE WHEN wait_event_type = 'Lock' THEN pg_blocking_pids(pid) END AS blocked_by,
     left(query, 300) AS query
   FROM pg_stat_activity
@@ -182,9 +185,9 @@ SELECT
   (SELECT count(*) FROM here WHERE state LIKE 'idle in transaction%' AND state_seconds >= $2::float8)::int AS idle_count,
   (SELECT json_agg(x) FROM (SELECT pid, usename, application_name, client_addr, state, state_seconds AS seconds, xact_seconds, query
      FROM here WHERE state LIKE 'idle in transaction%' ORDER BY state_seconds DESC LIMIT 5) x) AS idle_worst,
-  (SELECT count(*) FROM here WHERE xact_seconds >= $4::float8)::int AS xact_count,
+  (SELECT count(*) FROM here WHERE several_statements AND xact_seconds >= $4::float8)::int AS xact_count,
   (SELECT json_agg(x) FROM (SELECT pid, usename, application_name, client_addr, state, xact_seconds AS seconds, query
-     FROM here WHERE xact_seconds IS NOT NULL ORDER BY xact_seconds DESC LIMIT 5) x) AS xact_worst,
+     FROM here WHERE several_statements ORDER BY xact_seconds DESC LIMIT 5) x) AS xact_worst,
   (SELECT count(*) FROM blocked)::int AS blocked_total,
   (SELECT count(*) FROM blocked WHERE query_seconds >= $3::float8)::int AS blocked_count,
   (SELECT json_agg(x) FROM (SELECT pid, usename, application_name, query_seconds AS seconds, wait_event, blocked_by, blockers, query
