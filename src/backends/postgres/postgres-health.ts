@@ -74,8 +74,8 @@ export class PostgresHealthProbe implements HealthProbe {
       const versionNumber = Number(overview?.version_num ?? 150000)
       const tables = await this.#guarded(report, ['vacuum', 'analyze', 'xid_wraparound'], async () => (await this.#query(tablesQuery(versionNumber)))[0])
       if (tables) {
-        if (checks.has('vacuum')) report(overdue('vacuum', tables.vacuum_count, tables.vacuum_worst, thresholds))
-        if (checks.has('analyze')) report(overdue('analyze', tables.analyze_count, tables.analyze_worst, thresholds))
+        if (checks.has('vacuum')) report(overdue('vacuum', tables.vacuum_count, tables.vacuum_worst, thresholds, tables.autovacuum_server))
+        if (checks.has('analyze')) report(overdue('analyze', tables.analyze_count, tables.analyze_worst, thresholds, tables.autovacuum_server))
         if (checks.has('xid_wraparound') && overview) report(wraparound(overview, tables, thresholds))
       }
     }
@@ -197,6 +197,7 @@ SELECT
 function tablesQuery(versionNumber: number): string {
   return `WITH r AS (${autovacuumTablesSql(versionNumber)}), ratios AS (SELECT * FROM r WHERE user_table)
 SELECT
+  current_setting('autovacuum')::bool AS autovacuum_server,
   (SELECT count(*) FROM ratios)::int AS tables,
   (SELECT count(*) FROM ratios WHERE vacuum_trigger IS NOT NULL)::int AS vacuum_count,
   (SELECT json_agg(x) FROM (SELECT schema, "table", dead, inserted, reltuples, vacuum_trigger AS trigger,
@@ -480,7 +481,7 @@ function quoteName(name: string): string {
 }
 
 /** Exported for unit tests: autovacuum cannot be switched off server-wide on a shared test server. */
-export function overdue(check: 'vacuum' | 'analyze', count: number, worst: Row[] | null, thresholds: Thresholds): Finding {
+export function overdue(check: 'vacuum' | 'analyze', count: number, worst: Row[] | null, thresholds: Thresholds, autovacuumServer = true): Finding {
   const top = worst?.[0]
   const ratio = Number(top?.ratio ?? 0)
   const severity = grade(thresholds, check, ratio)
@@ -493,10 +494,11 @@ export function overdue(check: 'vacuum' | 'analyze', count: number, worst: Row[]
             ? `${Number(row.inserted).toLocaleString('en-US')} inserted tuples, insert trigger`
             : `${Number(row.dead).toLocaleString('en-US')} dead tuples, dead-tuple trigger`
   // Autovacuum off for the whole server is one setting to fix, not a property of the worst table.
-  const off = top && !top.autovacuum_server ? '; autovacuum is off for the whole server (autovacuum = off)' : top && !top.autovacuum_table ? ', autovacuum disabled for it (autovacuum_enabled = false)' : ''
+  const serverOff = !autovacuumServer || (top && !top.autovacuum_server)
+  const off = serverOff ? '; autovacuum is off for the whole server (autovacuum = off)' : top && !top.autovacuum_table ? ', autovacuum disabled for it (autovacuum_enabled = false)' : ''
   const message = top
     ? `${count} table(s) past the auto${check} trigger; worst ${name(top)}: ${what(top)} ${Math.round(Number(top.threshold)).toLocaleString('en-US')} (${ratio.toFixed(1)}x)${off}`
-    : `no table past the auto${check} trigger`
+    : `no table past the auto${check} trigger${off}`
   return {
     check,
     severity,

@@ -14,6 +14,8 @@ describe('vacuum finding', () => {
     const table = overdue('vacuum', 1, [{ ...row, autovacuum_server: true, autovacuum_table: false }], thresholds)
     expect(table.message).toContain('autovacuum disabled for it (autovacuum_enabled = false)')
     expect(overdue('vacuum', 1, [{ ...row, autovacuum_server: true, autovacuum_table: true }], thresholds).message).not.toMatch(/disabled|whole server/)
+    // Said even when no table is due yet: nothing will clean them when they are.
+    expect(overdue('analyze', 0, null, thresholds, false)).toMatchObject({ severity: 'ok', message: 'no table past the autoanalyze trigger; autovacuum is off for the whole server (autovacuum = off)' })
   })
 
   it('shows the trigger that fired: the insert trigger for inserted tuples', () => {
