@@ -52,6 +52,10 @@ describe('health sequences', () => {
     expect(finding.message).toContain('9,223,372,036,854,775,707 of 9,223,372,036,854,775,807, 100 values left')
     expect(finding.message).toContain('99.9%')
     expect(finding.message).not.toContain('100%')
+    // The table's value column and the metrics say the same.
+    const { shortValue } = await import('../../src/health/health-output.js')
+    expect(shortValue(finding)).toBe('99.9%')
+    expect(finding.values!.max_used_ratio).toBeLessThan(1)
   })
 })
 

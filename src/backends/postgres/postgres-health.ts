@@ -516,21 +516,25 @@ function valuesLeft(row: Row): bigint {
   return left > 0n ? left : 0n
 }
 
-/** float8 makes 100 values short of 2^63-1 a ratio of exactly 1: while values are left, never "100%". */
-function usedPercent(row: Row, ratio: number): string {
-  return formatValue('ratio', row.last_text !== null && valuesLeft(row) > 0n ? Math.min(ratio, 0.9999) : ratio)
+/**
+ * float8 makes 100 values short of 2^63-1 a ratio of exactly 1: while values are left, the ratio is the largest
+ * number below 1, so that neither the message, the table nor the metrics say "100%" of a sequence that still works.
+ */
+function usedRatio(row: Row | undefined): number {
+  const ratio = Number(row?.used_ratio ?? 0)
+  return row && row.last_text !== null && ratio >= 1 && valuesLeft(row) > 0n ? 1 - Number.EPSILON / 2 : ratio
 }
 
 function sequenceUsage(sequences: Row, thresholds: Thresholds): Finding {
   const worst: Row[] = sequences.worst ?? []
   const top = worst[0]
-  const ratio = Number(top?.used_ratio ?? 0)
+  const ratio = usedRatio(top)
   let severity = grade(thresholds, 'sequences', ratio)
   const unreadable = Number(sequences.unreadable)
   const name = (row: Row) => `${quoteName(row.schema)}.${quoteName(row.sequence)}`
   const owner = (row: Row) => (row.owner_table ? ` feeding ${quoteName(row.owner_schema)}.${quoteName(row.owner_table)}.${quoteName(row.owner_column)} (${row.column_type})` : '')
   let message = top
-    ? `${name(top)}${owner(top)} at ${usedPercent(top, ratio)} (${top.last_text === null ? 'never used' : `${BigInt(top.last_text).toLocaleString('en-US')} of ${BigInt(top.limit_text).toLocaleString('en-US')}, ${valuesLeft(top).toLocaleString('en-US')} values left`})`
+    ? `${name(top)}${owner(top)} at ${formatValue('ratio', ratio)} (${top.last_text === null ? 'never used' : `${BigInt(top.last_text).toLocaleString('en-US')} of ${BigInt(top.limit_text).toLocaleString('en-US')}, ${valuesLeft(top).toLocaleString('en-US')} values left`})`
     : 'no sequences'
   const unreadableNote = `${unreadable} sequence(s) this role cannot read (grant it SELECT or USAGE on them, or pg_monitor)`
   if (unreadable > 0 && severity === 'ok') {
