@@ -69,6 +69,24 @@ describe('audit of partitioned tables (postgres)', () => {
   })
 })
 
+describe('audit unused_index twins (postgres)', () => {
+  it('never suggests dropping every unused index behind one foreign key: the one duplicate_index keeps stays', async () => {
+    const project = await makeProject('postgres')
+    await exec(project, [
+      'CREATE TABLE customers (id int PRIMARY KEY)',
+      'CREATE TABLE payments_2022 (id int PRIMARY KEY, customer_id int REFERENCES customers (id))',
+      // pagila: two identical indexes behind the same foreign key, the older one made first.
+      'CREATE INDEX idx_fk_payments_2022_customer_id ON payments_2022 (customer_id)',
+      'CREATE INDEX payments_2022_customer_id_idx ON payments_2022 (customer_id)',
+    ])
+    const result = await audit(project, { checks: ['unused_index', 'duplicate_index'] })
+    expect(result.findings.map((finding) => `${finding.check} ${finding.subject}`)).toEqual([
+      'duplicate_index public.payments_2022_customer_id_idx',
+      'unused_index public.payments_2022_customer_id_idx',
+    ])
+  })
+})
+
 describe.each(['postgres', 'sqlite'] as const)('audit accuracy on %s', (engine) => {
   it('flags a single-column index covered by a two-column index whatever the direction: (length) by (length DESC, rating)', async () => {
     const project = await makeProject(engine)

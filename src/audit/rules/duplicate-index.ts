@@ -18,7 +18,8 @@ function keepReason(index: IndexInfo, createdBy: RuleContext['createdBy']): { ra
   return { rank: 5, why: index.createdOrder !== undefined ? 'it is the older one, created first' : 'first by name' }
 }
 
-function keepOrder(createdBy: RuleContext['createdBy']): (a: IndexInfo, b: IndexInfo) => number {
+/** Sorts identical indexes: the one to keep first. */
+export function keepOrder(createdBy: RuleContext['createdBy']): (a: IndexInfo, b: IndexInfo) => number {
   return (a, b) =>
     keepReason(a, createdBy).rank - keepReason(b, createdBy).rank ||
     (a.createdOrder ?? 0) - (b.createdOrder ?? 0) ||
