@@ -4,9 +4,9 @@ import type { AuditRule, RuleContext } from '../rule.js'
 import { comparable, describeKeys, sameKey, usable, withFix } from '../rule.js'
 
 /**
- * Why `index` is the one to keep of identical ones, or undefined when nothing speaks for it: a constraint or a
- * partitioned index needs it (it cannot be dropped alone), it is unique, or the migrations create it (dropping that
- * one loses the index wherever the fix is applied).
+ * How strongly `index` should be the one kept of identical ones, and why: a constraint needs it, it is unique, it
+ * belongs to a partitioned index (it cannot be dropped alone), the migrations create it (dropping that one loses the
+ * index wherever the fix is applied), else age.
  */
 function keepReason(index: IndexInfo, createdBy: RuleContext['createdBy']): { rank: number; why: string } {
   if (index.primary) return { rank: 0, why: 'it is the primary key' }
