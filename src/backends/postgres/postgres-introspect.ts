@@ -66,11 +66,11 @@ JOIN pg_class c ON c.oid = x.indrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_am am ON am.oid = i.relam
 LEFT JOIN backing b ON b.conindid = x.indexrelid
--- A partitioned index is used through its partitions' indexes, and takes their space.
+-- A partitioned index is used through its partitions' indexes, and takes their space (an empty tree for the others).
 LEFT JOIN LATERAL (
-  WITH RECURSIVE tree(oid) AS (SELECT x.indexrelid UNION ALL SELECT h.inhrelid FROM pg_inherits h JOIN tree ON h.inhparent = tree.oid)
+  WITH RECURSIVE tree(oid) AS (SELECT x.indexrelid WHERE i.relkind = 'I' UNION ALL SELECT h.inhrelid FROM pg_inherits h JOIN tree ON h.inhparent = tree.oid)
   SELECT coalesce(sum(pg_stat_get_numscans(tree.oid)), 0) AS scans, coalesce(sum(p.relpages), 0)::bigint AS pages
-  FROM tree JOIN pg_class p ON p.oid = tree.oid) t ON i.relkind = 'I'
+  FROM tree JOIN pg_class p ON p.oid = tree.oid) t ON true
 LEFT JOIN pg_inherits ih ON i.relispartition AND ih.inhrelid = x.indexrelid
 LEFT JOIN pg_class pi ON pi.oid = ih.inhparent
 LEFT JOIN pg_namespace pn ON pn.oid = pi.relnamespace
