@@ -4,6 +4,7 @@ import type { Target } from '../targets/target.js'
 import type { BaselineEntry, BaselineFile } from './baseline.js'
 import { appliesTo, entryMatches } from './baseline.js'
 import { AUDIT_RULES } from './rules/index.js'
+import { indexesCreatedByMigrations } from './migration-indexes.js'
 import { DEFAULT_AUDIT_THRESHOLDS, type AuditRule, type AuditThresholds } from './rule.js'
 import type { IndexInfo } from './snapshot.js'
 
@@ -68,12 +69,17 @@ export async function auditTarget(target: Target, options: AuditOptions = {}): P
   const found: Finding[] = []
   const skipped: AuditResult['skipped'] = []
   const partlyJudged = new Set<string>()
+  let creators: Map<string, string> | undefined
+  const createdBy = (index: IndexInfo) => {
+    creators ??= indexesCreatedByMigrations(target.migrations.dir)
+    return creators.get(index.name) ?? creators.get(index.name.toLowerCase())
+  }
   const runRule = (rule: AuditRule) => {
     const skip = (reason: string) => {
       skipped.push({ check: rule.check, reason })
       partlyJudged.add(rule.check)
     }
-    return rule.run({ snapshot, dialect: auditor.dialect, thresholds, skip })
+    return rule.run({ snapshot, dialect: auditor.dialect, thresholds, skip, createdBy })
   }
   const bySubject = new Map(snapshot.indexes.map((index) => [auditor.dialect.subject(index.schema, index.name), index]))
   const named = new Set<IndexInfo>()

@@ -1,4 +1,4 @@
-import type { ConstraintInfo, IndexInfo, SchemaSnapshot, TableInfo } from './snapshot.js'
+import type { ConstraintInfo, ForeignKeyInfo, IndexInfo, SchemaSnapshot, TableInfo } from './snapshot.js'
 
 export interface IntrospectOptions {
   /** Indexes smaller than this are not estimated for bloat. */
@@ -20,6 +20,8 @@ export interface FixDialect {
   createIndex(table: TableInfo, columns: string[], name: string): FixSql
   validateConstraint(constraint: ConstraintInfo): FixSql
   analyze(table?: TableInfo): FixSql
+  /** Undefined where the engine cannot drop a constraint on its own (SQLite rebuilds the table). */
+  dropForeignKey?(fk: ForeignKeyInfo): FixSql | undefined
   /** The longest identifier the engine keeps, in bytes (PostgreSQL truncates at 63). */
   maxIdentifierBytes: number
 }

@@ -36,6 +36,8 @@ export interface RuleContext {
   thresholds: AuditThresholds
   /** Records that (part of) the check could not judge something, with the reason: shown, never failing. */
   skip(reason: string): void
+  /** The migration file that creates this index, when one does (the index to keep of two twins). */
+  createdBy?(index: IndexInfo): string | undefined
 }
 
 /** One audit check. Rules read the snapshot only: no queries, no engine names. */
@@ -70,6 +72,11 @@ export function comparable(a: IndexInfo, b: IndexInfo): boolean {
 /** Indexes the duplicate, redundancy and usage rules may judge: usable, finished, not a partition's copy. */
 export function judgeable(index: IndexInfo): boolean {
   return index.valid && !index.building && !index.attached
+}
+
+/** Indexes that can stand in for another: usable and finished, a partition's copy included (it cannot be dropped alone). */
+export function usable(index: IndexInfo): boolean {
+  return index.valid && !index.building
 }
 
 export function tableKey(schema: string, table: string): string {

@@ -29,6 +29,8 @@ export interface IndexInfo {
   /** The WHERE clause of a partial index, as the database prints it. */
   predicate: string | null
   valid: boolean
+  /** Writes maintain it (PostgreSQL indisready): false when a concurrent build failed before its first phase ended. */
+  ready?: boolean
   /** A CREATE INDEX CONCURRENTLY (or REINDEX) is building it right now. */
   building: boolean
   /** Constraints that depend on this index: its own PK/UNIQUE/EXCLUDE constraint, or foreign keys referencing it. */
@@ -44,6 +46,10 @@ export interface IndexInfo {
   attached: boolean
   replicaIdentity: boolean
   exclusion: boolean
+  /** Creation order among the indexes (PostgreSQL: its OID; SQLite: its row in sqlite_schema): lower is older. */
+  createdOrder?: number
+  /** The partitioned index an attached index belongs to. */
+  parentIndex?: { schema: string; name: string }
 }
 
 export interface TableInfo {
@@ -58,6 +64,8 @@ export interface TableInfo {
   seqScans: number | null
   seqRowsRead: number | null
   indexScans: number | null
+  /** SQLite: the INTEGER PRIMARY KEY column, which is the rowid itself: lookups on it need no index. */
+  rowidColumn?: number
   /** SQLite: rows recorded in sqlite_stat1 when the table was last analyzed; null when it has no row there. */
   analyzedRows?: number | null
 }
@@ -72,6 +80,8 @@ export interface ForeignKeyInfo {
   refSchema: string
   refTable: string
   refColumns: string[]
+  /** What decides whether two foreign keys are the same: PostgreSQL's definition (actions, MATCH, deferral); SQLite's actions. */
+  definition?: string
 }
 
 export interface ConstraintInfo {
@@ -92,6 +102,13 @@ export interface BloatEstimate {
   expectedBytes: number
 }
 
+export interface TableBloatEstimate {
+  schema: string
+  table: string
+  bytes: number
+  expectedBytes: number
+}
+
 /** What the audit rules look at: read in a fixed handful of catalog queries whatever the schema size. */
 export interface SchemaSnapshot {
   engine: Engine
@@ -107,6 +124,8 @@ export interface SchemaSnapshot {
   statisticsAgeSeconds: number | null
   /** Index bloat estimates for indexes whose table statistics are fresh and readable; `skipped` says why not. */
   bloat: { estimates: BloatEstimate[]; skipped: { index: string; reason: string }[] }
+  /** Heap bloat estimates for tables whose statistics are fresh and readable (PostgreSQL); `skipped` says why not. */
+  tableBloat?: { estimates: TableBloatEstimate[]; skipped: { table: string; reason: string }[] }
   /** SQLite: whether sqlite_stat1 exists. */
   statisticsTable?: boolean
   /** Catalog queries sent to read this snapshot. */

@@ -68,11 +68,15 @@ export class StatementFailure extends Error {
     /** 0-based UTF-16 offset into `script` of the error, when the database reported one. */
     readonly scriptOffset: number | undefined,
     readonly sqlstate: string | undefined,
-    options: { cause?: unknown } = {},
+    options: { cause?: unknown; leftBehind?: string } = {},
   ) {
     super(message, options)
     this.name = 'StatementFailure'
+    this.leftBehind = options.leftBehind
   }
+
+  /** What the failed statement left in the database, as the backend found it (a half-built index). */
+  readonly leftBehind: string | undefined
 }
 
 export interface LockOptions {

@@ -39,12 +39,15 @@ export const HEALTH_CHECKS: readonly CheckSpec[] = [
   { name: 'connections', engines: PG, description: 'client connections used of max_connections minus superuser_reserved_connections', unit: 'count', percent: 'relative', defaults: { warn: '80%', critical: '95%' }, primary: 'used_ratio' },
   { name: 'long_queries', engines: PG, description: 'the longest-running active query', unit: 'seconds', defaults: { warn: '5m', critical: '30m' }, primary: 'max_seconds' },
   { name: 'idle_in_transaction', engines: PG, description: 'the longest session idle inside an open transaction', unit: 'seconds', defaults: { warn: '1m', critical: '10m' }, primary: 'max_seconds' },
+  { name: 'transaction_age', engines: PG, description: 'the oldest transaction of several statements (from xact_start), however short each is: it holds back vacuum and keeps its locks (one long statement is long_queries\' business)', unit: 'seconds', defaults: { warn: '1m', critical: '10m' }, primary: 'max_seconds' },
   { name: 'blocked_queries', engines: PG, description: 'the longest wait of a query blocked by another session\'s lock', unit: 'seconds', defaults: { warn: '30s', critical: '5m' }, primary: 'max_wait_seconds' },
   { name: 'cache_hit_ratio', engines: PG, description: 'share of block reads served from shared buffers (once there are 10,000 reads)', unit: 'ratio', percent: 'ratio', lowerIsWorse: true, defaults: { warn: '95%' }, primary: 'ratio' },
   { name: 'xid_wraparound', engines: PG, description: 'transaction-ID and multixact age of the database (and the table holding it back); % = of autovacuum_(multixact_)freeze_max_age', unit: 'count', percent: 'relative', defaults: { warn: '150%', critical: '500%' }, primary: 'age' },
   { name: 'sequences', engines: PG, description: 'the most used sequence, against its own limit and its column type\'s', unit: 'ratio', percent: 'ratio', defaults: { warn: '85%', critical: '95%' }, primary: 'max_used_ratio' },
   { name: 'replication', engines: PG, description: 'replication lag of standbys (or of this standby); only where there is replication', unit: 'seconds', defaults: { warn: '30s', critical: '5m' }, primary: 'max_lag_seconds' },
   { name: 'replication_slots', engines: PG, description: 'inactive replication slots and the WAL slots retain; only where there are slots', unit: 'bytes', defaults: { warn: '1GB', critical: '10GB' }, primary: 'max_retained_bytes' },
+  { name: 'wal_archiving', engines: PG, description: 'WAL waiting to be archived (age of the oldest segment not yet archived) and a failing archive_command; ok when archiving is off', unit: 'seconds', defaults: { warn: '15m', critical: '1h' }, primary: 'lag_seconds' },
+  { name: 'prepared_transactions', engines: PG, description: 'the oldest prepared (two-phase) transaction: a forgotten one holds back vacuum and keeps its locks, across restarts', unit: 'seconds', defaults: { warn: '1m', critical: '10m' }, primary: 'max_seconds' },
   { name: 'vacuum', engines: PG, description: 'tables past the autovacuum trigger (dead or inserted tuples over the server\'s formula), as a multiple of it', unit: 'ratio', percent: 'ratio', defaults: { warn: 3 }, primary: 'max_ratio' },
   { name: 'analyze', engines: PG, description: 'tables past the autoanalyze trigger (changed tuples over the server\'s formula), as a multiple of it', unit: 'ratio', percent: 'ratio', defaults: { warn: 3 }, primary: 'max_ratio' },
   { name: 'integrity', engines: LITE, description: 'PRAGMA quick_check (integrity_check with --deep)', unit: 'state', defaults: { critical: 'on' }, primary: 'errors' },
@@ -250,7 +253,9 @@ export function formatValue(unit: CheckUnit, value: number): string {
     case 'bytes':
       return formatBytes(value)
     case 'ratio':
-      return `${(value * 100).toFixed(value >= 0.9995 || value === 0 ? 0 : 1)}%`
+      // Rounding must not reach a bound that was not reached: 0.99996 is "99.9%", not "100%".
+      if (value === 0 || value >= 1) return `${(value * 100).toFixed(0)}%`
+      return `${(value < 1 && value > 0.999 ? Math.floor(value * 1000) / 10 : value * 100).toFixed(1)}%`
     default:
       return Number.isInteger(value) ? value.toLocaleString('en-US') : value.toFixed(2)
   }

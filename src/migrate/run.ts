@@ -6,7 +6,7 @@ import { readMigrations, type MigrationFile, type MigrationSet } from './files.j
 import { Ledger, ownerState, type LedgerRow } from './ledger.js'
 import { checkDownSelection, migrationStates, planDown, planUp, type MigrationStatusEntry } from './plan.js'
 import { locate, prepareSection, type PreparedSection } from './prepare.js'
-import { nonTransactionalReason, transactionControl } from '../sql/non-transactional.js'
+import { transactionControl } from '../sql/non-transactional.js'
 
 export type MigrateEvent =
   | { type: 'lock-wait'; target: string; holder: string }
@@ -393,7 +393,7 @@ function statementError(unit: PreparedSection, error: unknown, lockTimeoutMs: nu
   }
   const up = unit.direction === 'up'
   const action = up ? 'failed' : 'rollback failed'
-  const leftover = !transactional && statement ? leftoverOf(statement.text) : undefined
+  const leftover = !transactional ? error.leftBehind : undefined
   const undone = transactional
     ? up
       ? 'nothing of it was applied (rolled back)'
@@ -439,16 +439,4 @@ function directiveWith(unit: PreparedSection, transactional: boolean, option: st
   if (lockTimeoutMs !== undefined && name !== 'lock_timeout') kept.push(`lock_timeout:${formatDuration(lockTimeoutMs)}`)
   if (statementTimeoutMs !== undefined && name !== 'statement_timeout') kept.push(`statement_timeout:${formatDuration(statementTimeoutMs)}`)
   return `-- migrate:${unit.direction} ${[...kept, option].join(' ')}`
-}
-
-/** What a failed concurrent index build leaves behind (PostgreSQL keeps the half-built index, marked INVALID). */
-function leftoverOf(statementText: string): string | undefined {
-  const reason = nonTransactionalReason(statementText, 'postgres')
-  if (reason === 'CREATE INDEX CONCURRENTLY') {
-    return 'the failed CREATE INDEX CONCURRENTLY left an INVALID index behind (drop it with DROP INDEX CONCURRENTLY before running it again; "dbops audit" lists invalid indexes)'
-  }
-  if (reason === 'REINDEX CONCURRENTLY') {
-    return 'the failed REINDEX CONCURRENTLY left an INVALID *_ccnew index behind ("dbops maintain reindex" drops it)'
-  }
-  return undefined
 }

@@ -21,6 +21,7 @@ export const foreignKeyWithoutIndex: AuditRule = {
       const key = tableKey(fk.schema, fk.table)
       const table = tables.get(key)
       if (!table) return []
+      if (fk.columnNumbers.length === 1 && fk.columnNumbers[0] === table.rowidColumn) return []
       if ((indexesByTable.get(key) ?? []).some((index) => supportsColumns(index, fk.columnNumbers))) return []
       const name = indexName(fk.table, fk.columns, namesIn(fk.schema), dialect.maxIdentifierBytes)
       namesIn(fk.schema).add(name)

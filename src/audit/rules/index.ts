@@ -1,4 +1,5 @@
 import type { AuditRule } from '../rule.js'
+import { duplicateForeignKey } from './duplicate-foreign-key.js'
 import { duplicateIndex } from './duplicate-index.js'
 import { foreignKeyWithoutIndex } from './foreign-key-without-index.js'
 import { indexBloat } from './index-bloat.js'
@@ -6,6 +7,7 @@ import { invalidIndex } from './invalid-index.js'
 import { notValidConstraint } from './not-valid-constraint.js'
 import { redundantIndex } from './redundant-index.js'
 import { sequentialScans } from './sequential-scans.js'
+import { tableBloat } from './table-bloat.js'
 import { staleStatistics } from './stale-statistics.js'
 import { tableWithoutPrimaryKey } from './table-without-primary-key.js'
 import { unusedIndex } from './unused-index.js'
@@ -17,9 +19,11 @@ export const AUDIT_RULES: readonly AuditRule[] = [
   redundantIndex,
   unusedIndex,
   foreignKeyWithoutIndex,
+  duplicateForeignKey,
   tableWithoutPrimaryKey,
   notValidConstraint,
   sequentialScans,
   indexBloat,
+  tableBloat,
   staleStatistics,
 ]

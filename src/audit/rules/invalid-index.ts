@@ -24,7 +24,9 @@ export const invalidIndex: AuditRule = {
             subject,
             message: leftover
               ? `invalid index ${subject} on ${dialect.subject(index.schema, index.table)} is a leftover of a failed REINDEX CONCURRENTLY: drop it`
-              : `invalid index ${subject} on ${dialect.subject(index.schema, index.table)}: writes maintain it but no query can use it`,
+              : index.ready === false
+                ? `invalid index ${subject} on ${dialect.subject(index.schema, index.table)}: no query can use it and writes do not update it (its build failed before it was ready)`
+                : `invalid index ${subject} on ${dialect.subject(index.schema, index.table)}: writes maintain it but no query can use it`,
             ...(index.bytes !== null && { values: { bytes: index.bytes } }),
             detail: { table: dialect.subject(index.schema, index.table), definition: index.definition },
           },

@@ -1,7 +1,7 @@
 import type { Finding } from '../../findings.js'
-import type { IndexInfo } from '../snapshot.js'
+import type { IndexInfo, IndexKey } from '../snapshot.js'
 import type { AuditRule } from '../rule.js'
-import { comparable, describeKeys, judgeable, sameKey, tableKey, withFix } from '../rule.js'
+import { comparable, describeKeys, sameKey, tableKey, usable, withFix } from '../rule.js'
 
 /**
  * Whether `narrow` is a strict left prefix of `wide`: every key the same (name or expression, direction, nulls order,
@@ -11,9 +11,15 @@ function coveredBy(narrow: IndexInfo, wide: IndexInfo): boolean {
   if (narrow === wide || !comparable(narrow, wide) || narrow.method !== 'btree') return false
   if (narrow.unique || narrow.primary || narrow.backs.length > 0) return false
   if (narrow.keys.length >= wide.keys.length) return false
-  if (!narrow.keys.every((key, i) => sameKey(key, wide.keys[i]!))) return false
+  // One column read backwards serves the same equality, range and ORDER BY: (length) is covered by (length DESC, rating).
+  const single = narrow.keys.length === 1 && reversed(narrow.keys[0]!, wide.keys[0]!)
+  if (!single && !narrow.keys.every((key, i) => sameKey(key, wide.keys[i]!))) return false
   const available = new Set([...wide.keys.map((key) => key.text), ...wide.include])
   return narrow.include.every((column) => available.has(column))
+}
+
+function reversed(a: IndexKey, b: IndexKey): boolean {
+  return sameKey(a, { ...b, descending: !b.descending, nullsFirst: !b.nullsFirst })
 }
 
 export const redundantIndex: AuditRule = {
@@ -22,13 +28,14 @@ export const redundantIndex: AuditRule = {
   run({ snapshot, dialect }) {
     const byTable = new Map<string, IndexInfo[]>()
     for (const index of snapshot.indexes) {
-      if (!judgeable(index)) continue
+      if (!usable(index)) continue
       const key = tableKey(index.schema, index.table)
       byTable.set(key, [...(byTable.get(key) ?? []), index])
     }
     const findings: Finding[] = []
     for (const indexes of byTable.values()) {
       for (const narrow of indexes) {
+        if (narrow.attached) continue
         const wide = indexes.find((candidate) => coveredBy(narrow, candidate))
         if (!wide) continue
         const subject = dialect.subject(narrow.schema, narrow.name)

@@ -1,6 +1,6 @@
 import type { Backend } from '../backend.js'
 import type { Auditor, FixDialect, FixSql, IntrospectOptions } from '../../audit/auditor.js'
-import type { ConstraintInfo, IndexInfo, SchemaSnapshot, TableInfo } from '../../audit/snapshot.js'
+import type { ConstraintInfo, ForeignKeyInfo, IndexInfo, SchemaSnapshot, TableInfo } from '../../audit/snapshot.js'
 import { displayIdentifier, quoteIdentifier, quoteQualified } from '../../audit/names.js'
 import { describePostgresIndexes, introspectPostgres } from './postgres-introspect.js'
 
@@ -43,6 +43,14 @@ class PostgresFixDialect implements FixDialect {
 
   analyze(table?: TableInfo): FixSql {
     return { up: table ? `ANALYZE ${quoteQualified(table.schema, table.name)};` : 'ANALYZE;' }
+  }
+
+  dropForeignKey(fk: ForeignKeyInfo): FixSql {
+    const table = quoteQualified(fk.schema, fk.table)
+    return {
+      up: `ALTER TABLE ${table} DROP CONSTRAINT IF EXISTS ${quoteIdentifier(fk.name)};`,
+      ...(fk.definition && { down: `ALTER TABLE ${table} ADD CONSTRAINT ${quoteIdentifier(fk.name)} ${fk.definition};` }),
+    }
   }
 }
 

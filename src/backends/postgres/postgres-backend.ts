@@ -11,6 +11,7 @@ import { connectionError, isConnectionLoss, sqlstateOf } from './postgres-errors
 import { inlineParameters } from './postgres-literal.js'
 import { withAdvisoryLock } from './postgres-lock.js'
 import { connectPgClient, connectTimeoutMs, libpqSettings, withoutLibpqParams, type LibpqSettings } from './postgres-connection.js'
+import { leftBehindAfter } from './postgres-leftovers.js'
 import type { Seeder } from '../../seed/seeder.js'
 
 /** Counts completed statements of a multi-statement simple query, so a failure can be pinned to its statement. */
@@ -207,8 +208,10 @@ export class PostgresBackend implements Backend {
     } catch (error) {
       if (isConnectionLoss(error)) throw this.#lostConnection(error)
       const offset = (error as { position?: string }).position
+      const leftBehind = await leftBehindAfter(statement, async (text, parameters) => (await this.#client.query(text, parameters)).rows)
       throw new StatementFailure((error as Error).message, 0, offset ? Number(offset) - 1 : undefined, sqlstateOf(error), {
         cause: error,
+        ...(leftBehind && { leftBehind }),
       })
     }
   }

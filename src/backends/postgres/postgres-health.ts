@@ -4,6 +4,7 @@ import { formatSeconds, formatValue, grade, limitOf, type Thresholds } from '../
 import type { HealthProbe, ProbeContext, ProbeOutcome } from '../../health/health-probe.js'
 import type { Backend } from '../backend.js'
 import type { PostgresBackend } from './postgres-backend.js'
+import { autovacuumTablesSql } from './postgres-autovacuum.js'
 
 type Row = Record<string, any>
 
@@ -54,17 +55,18 @@ export class PostgresHealthProbe implements HealthProbe {
         if (checks.has('cache_hit_ratio')) report(cacheHit(overview, thresholds))
       }
     }
-    if (wants('connections', 'long_queries', 'idle_in_transaction', 'blocked_queries')) {
-      const names = ['connections', 'long_queries', 'idle_in_transaction', 'blocked_queries']
+    if (wants('connections', 'long_queries', 'idle_in_transaction', 'transaction_age', 'blocked_queries')) {
+      const names = ['connections', 'long_queries', 'idle_in_transaction', 'transaction_age', 'blocked_queries']
       const lowest = (check: string) => {
         const limits = [limitOf(thresholds[check]!.warn), limitOf(thresholds[check]!.critical)].filter((limit) => limit !== undefined)
         return limits.length > 0 ? Math.min(...limits) : null
       }
-      const activity = await this.#guarded(report, names, async () => (await this.#query(ACTIVITY, [lowest('long_queries'), lowest('idle_in_transaction'), lowest('blocked_queries')]))[0])
+      const activity = await this.#guarded(report, names, async () => (await this.#query(ACTIVITY, [lowest('long_queries'), lowest('idle_in_transaction'), lowest('blocked_queries'), lowest('transaction_age')]))[0])
       if (activity) {
         if (checks.has('connections') && overview) report(connections(activity, overview, thresholds))
         if (checks.has('long_queries')) report(longQueries(activity, thresholds))
         if (checks.has('idle_in_transaction')) report(idleInTransaction(activity, thresholds))
+        if (checks.has('transaction_age')) report(transactionAge(activity, thresholds))
         if (checks.has('blocked_queries')) report(blockedQueries(activity, thresholds))
       }
     }
@@ -72,8 +74,8 @@ export class PostgresHealthProbe implements HealthProbe {
       const versionNumber = Number(overview?.version_num ?? 150000)
       const tables = await this.#guarded(report, ['vacuum', 'analyze', 'xid_wraparound'], async () => (await this.#query(tablesQuery(versionNumber)))[0])
       if (tables) {
-        if (checks.has('vacuum')) report(overdue('vacuum', tables.vacuum_count, tables.vacuum_worst, thresholds))
-        if (checks.has('analyze')) report(overdue('analyze', tables.analyze_count, tables.analyze_worst, thresholds))
+        if (checks.has('vacuum')) report(overdue('vacuum', tables.vacuum_count, tables.vacuum_worst, thresholds, tables.autovacuum_server))
+        if (checks.has('analyze')) report(overdue('analyze', tables.analyze_count, tables.analyze_worst, thresholds, tables.autovacuum_server))
         if (checks.has('xid_wraparound') && overview) report(wraparound(overview, tables, thresholds))
       }
     }
@@ -89,6 +91,18 @@ export class PostgresHealthProbe implements HealthProbe {
         if (lag) report(lag)
         const slots = checks.has('replication_slots') ? replicationSlots(replication, thresholds) : undefined
         if (slots) report(slots)
+      }
+    }
+    if (wants('wal_archiving', 'prepared_transactions')) {
+      const lowestPrepared = limitOf(thresholds.prepared_transactions!.warn) ?? limitOf(thresholds.prepared_transactions!.critical) ?? null
+      const server = await this.#guarded(report, ['wal_archiving', 'prepared_transactions'], async () => (await this.#query(ARCHIVER_AND_PREPARED, [lowestPrepared]))[0])
+      if (server) {
+        if (checks.has('wal_archiving')) {
+          // pg_ls_archive_statusdir needs pg_monitor: without it, the archiver's own counters still tell a failure.
+          const waiting = server.archive_mode === 'off' ? undefined : await this.#query(ARCHIVE_STATUS).then((rows) => rows[0], () => null)
+          report(walArchiving(server, waiting, thresholds))
+        }
+        if (checks.has('prepared_transactions')) report(preparedTransactions(server, thresholds))
       }
     }
     return { up: true, version }
@@ -136,13 +150,16 @@ FROM pg_database d
 LEFT JOIN pg_stat_database s ON s.datid = d.oid
 WHERE d.datname = current_database()`
 
-// $1..$3: the lowest long-query, idle-in-transaction and blocked-wait thresholds in seconds, to count sessions past them.
+// $1..$4: the lowest long-query, idle-in-transaction, blocked-wait and transaction-age thresholds in seconds, to count sessions past them.
 const ACTIVITY = `WITH a AS (
   SELECT pid, datname, usename::text AS usename, application_name, client_addr::text AS client_addr, state, wait_event_type, wait_event,
     query = '<insufficient privilege>' AS hidden,
     extract(epoch FROM clock_timestamp() - query_start)::float8 AS query_seconds,
     extract(epoch FROM clock_timestamp() - state_change)::float8 AS state_seconds,
     extract(epoch FROM clock_timestamp() - xact_start)::float8 AS xact_seconds,
+    -- A single statement's transaction starts with it (the extended protocol may set query_start a moment later):
+    -- long_queries judges that one.
+    query_start - xact_start >= interval '1 second' AS several_statements,
     CASE WHEN wait_event_type = 'Lock' THEN pg_blocking_pids(pid) END AS blocked_by,
     left(query, 300) AS query
   FROM pg_stat_activity
@@ -168,103 +185,74 @@ SELECT
   (SELECT count(*) FROM here WHERE state LIKE 'idle in transaction%' AND state_seconds >= $2::float8)::int AS idle_count,
   (SELECT json_agg(x) FROM (SELECT pid, usename, application_name, client_addr, state, state_seconds AS seconds, xact_seconds, query
      FROM here WHERE state LIKE 'idle in transaction%' ORDER BY state_seconds DESC LIMIT 5) x) AS idle_worst,
+  (SELECT count(*) FROM here WHERE several_statements AND xact_seconds >= $4::float8)::int AS xact_count,
+  (SELECT json_agg(x) FROM (SELECT pid, usename, application_name, client_addr, state, xact_seconds AS seconds, query
+     FROM here WHERE several_statements ORDER BY xact_seconds DESC LIMIT 5) x) AS xact_worst,
   (SELECT count(*) FROM blocked)::int AS blocked_total,
   (SELECT count(*) FROM blocked WHERE query_seconds >= $3::float8)::int AS blocked_count,
   (SELECT json_agg(x) FROM (SELECT pid, usename, application_name, query_seconds AS seconds, wait_event, blocked_by, blockers, query
      FROM blocked ORDER BY query_seconds DESC NULLS LAST LIMIT 5) x) AS blocked_worst`
 
-/** Per-table statistics against the server's own autovacuum formula, aggregated in the query (no per-table rows). */
+/** Per-table statistics against autovacuum's formula (shared with maintain --auto), aggregated in the query (no per-table rows). */
 function tablesQuery(versionNumber: number): string {
-  const inserts = versionNumber >= 130000
-  const maxThreshold = versionNumber >= 180000
-  const option = (name: string, alias: string) => `max(option_value) FILTER (WHERE option_name = '${name}') AS ${alias}`
-  return `WITH settings AS (
-  SELECT current_setting('autovacuum')::bool AS autovacuum,
-    current_setting('autovacuum_vacuum_threshold')::float8 AS vt,
-    current_setting('autovacuum_vacuum_scale_factor')::float8 AS vs,
-    ${inserts ? `current_setting('autovacuum_vacuum_insert_threshold')::float8` : 'NULL::float8'} AS it,
-    ${inserts ? `current_setting('autovacuum_vacuum_insert_scale_factor')::float8` : 'NULL::float8'} AS isf,
-    ${maxThreshold ? `current_setting('autovacuum_vacuum_max_threshold')::float8` : '-1::float8'} AS vmax,
-    current_setting('autovacuum_analyze_threshold')::float8 AS at,
-    current_setting('autovacuum_analyze_scale_factor')::float8 AS asf
-), t AS (
-  SELECT n.nspname AS schema, c.relname AS table,
-    n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast' AND c.relpersistence <> 't' AS user_table,
-    greatest(c.reltuples, 0)::float8 AS reltuples,
-    st.n_dead_tup::float8 AS dead,
-    ${inserts ? 'st.n_ins_since_vacuum::float8' : 'NULL::float8'} AS inserted,
-    st.n_mod_since_analyze::float8 AS modified,
-    greatest(st.last_vacuum, st.last_autovacuum) AS last_vacuum,
-    greatest(st.last_analyze, st.last_autoanalyze) AS last_analyze,
-    greatest(age(c.relfrozenxid), coalesce(age(toast.relfrozenxid), 0))::float8 AS xid_age,
-    o.*
-  FROM pg_class c
-  JOIN pg_namespace n ON n.oid = c.relnamespace
-  LEFT JOIN pg_stat_all_tables st ON st.relid = c.oid
-  LEFT JOIN pg_class toast ON toast.oid = c.reltoastrelid
-  LEFT JOIN LATERAL (SELECT
-      ${option('autovacuum_enabled', 'o_enabled')},
-      ${option('autovacuum_vacuum_threshold', 'o_vt')},
-      ${option('autovacuum_vacuum_scale_factor', 'o_vs')},
-      ${option('autovacuum_vacuum_insert_threshold', 'o_it')},
-      ${option('autovacuum_vacuum_insert_scale_factor', 'o_isf')},
-      ${option('autovacuum_vacuum_max_threshold', 'o_vmax')},
-      ${option('autovacuum_analyze_threshold', 'o_at')},
-      ${option('autovacuum_analyze_scale_factor', 'o_asf')}
-    FROM pg_options_to_table(c.reloptions)) o ON true
-  WHERE c.relkind IN ('r', 'm')
-), r AS (
-  SELECT t.*, coalesce(t.o_enabled::bool, true) AND s.autovacuum AS autovacuum_on,
-    CASE WHEN coalesce(t.o_vmax::float8, s.vmax) >= 0
-      THEN least(coalesce(t.o_vmax::float8, s.vmax), coalesce(t.o_vt::float8, s.vt) + coalesce(t.o_vs::float8, s.vs) * t.reltuples)
-      ELSE coalesce(t.o_vt::float8, s.vt) + coalesce(t.o_vs::float8, s.vs) * t.reltuples END AS vacuum_threshold,
-    CASE WHEN coalesce(t.o_it::float8, s.it) >= 0
-      THEN coalesce(t.o_it::float8, s.it) + coalesce(t.o_isf::float8, s.isf) * t.reltuples END AS insert_threshold,
-    coalesce(t.o_at::float8, s.at) + coalesce(t.o_asf::float8, s.asf) * t.reltuples AS analyze_threshold
-  FROM t CROSS JOIN settings s
-), ratios AS (
-  SELECT r.*,
-    greatest(r.dead / nullif(r.vacuum_threshold, 0), coalesce(r.inserted / nullif(r.insert_threshold, 0), 0)) AS vacuum_ratio,
-    r.modified / nullif(r.analyze_threshold, 0) AS analyze_ratio
-  FROM r WHERE r.user_table
-)
+  return `WITH r AS (${autovacuumTablesSql(versionNumber)}), ratios AS (SELECT * FROM r WHERE user_table)
 SELECT
+  current_setting('autovacuum')::bool AS autovacuum_server,
   (SELECT count(*) FROM ratios)::int AS tables,
-  (SELECT count(*) FROM ratios WHERE dead > vacuum_threshold OR inserted > insert_threshold)::int AS vacuum_count,
-  (SELECT json_agg(x) FROM (SELECT schema, "table", dead, inserted, reltuples, vacuum_threshold AS threshold, insert_threshold, vacuum_ratio AS ratio,
-     autovacuum_on AS autovacuum, last_vacuum AS last
-     FROM ratios WHERE dead > vacuum_threshold OR inserted > insert_threshold ORDER BY vacuum_ratio DESC LIMIT 10) x) AS vacuum_worst,
+  (SELECT count(*) FROM ratios WHERE vacuum_trigger IS NOT NULL)::int AS vacuum_count,
+  (SELECT json_agg(x) FROM (SELECT schema, "table", dead, inserted, reltuples, vacuum_trigger AS trigger,
+     CASE WHEN vacuum_trigger = 'insert' THEN insert_threshold ELSE vacuum_threshold END AS threshold,
+     vacuum_threshold AS dead_threshold, insert_threshold, vacuum_ratio AS ratio,
+     autovacuum_server, autovacuum_table, last_vacuum AS last
+     FROM ratios WHERE vacuum_trigger IS NOT NULL ORDER BY vacuum_ratio DESC LIMIT 10) x) AS vacuum_worst,
   (SELECT count(*) FROM ratios WHERE modified > analyze_threshold)::int AS analyze_count,
   (SELECT json_agg(x) FROM (SELECT schema, "table", modified, reltuples, analyze_threshold AS threshold, analyze_ratio AS ratio,
-     autovacuum_on AS autovacuum, last_analyze AS last
+     autovacuum_server, autovacuum_table, last_analyze AS last
      FROM ratios WHERE modified > analyze_threshold ORDER BY analyze_ratio DESC LIMIT 10) x) AS analyze_worst,
   (SELECT json_build_object('schema', schema, 'table', "table", 'age', xid_age) FROM r ORDER BY xid_age DESC LIMIT 1) AS xid_worst`
 }
 
 /**
- * Sequences against the lower of their own limit and the owning column's type (an integer column fed by a bigint
- * sequence fails at 2^31-1), through pg_depend: one query for all of them.
+ * Sequences against the lower of their own limit and the type of the column they feed (an integer column fed by a
+ * bigint sequence fails at 2^31-1): one query for all of them. A sequence feeds a column through OWNED BY or an
+ * identity (pg_depend 'a'/'i') or through a column default calling nextval() without OWNED BY (pagila, hand-written
+ * DDL): the tightest such column counts. Values are read as text too, so that the bigint limit prints exactly.
  */
-const SEQUENCES = `WITH q AS (
+const SEQUENCES = `WITH links AS (
+  SELECT d.objid AS seq, d.refobjid AS rel, d.refobjsubid AS attnum
+  FROM pg_depend d
+  WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') AND d.refobjsubid > 0
+  UNION
+  SELECT d.refobjid, ad.adrelid, ad.adnum
+  FROM pg_attrdef ad
+  JOIN pg_depend d ON d.classid = 'pg_attrdef'::regclass AND d.objid = ad.oid AND d.refclassid = 'pg_class'::regclass
+), q AS (
   SELECT s.schemaname AS schema, s.sequencename AS sequence, s.data_type::text AS sequence_type,
     has_sequence_privilege(sc.oid, 'SELECT,USAGE') AS readable,
-    s.last_value::float8 AS last_value, s.increment_by::float8 AS increment,
-    s.min_value::float8 AS min_value, s.max_value::float8 AS max_value, s.cycle,
-    tn.nspname AS owner_schema, tc.relname AS owner_table, a.attname AS owner_column, format_type(a.atttypid, a.atttypmod) AS column_type,
-    CASE a.atttypid WHEN 'int2'::regtype THEN 32767 WHEN 'int4'::regtype THEN 2147483647 END::float8 AS column_max,
-    CASE a.atttypid WHEN 'int2'::regtype THEN -32768 WHEN 'int4'::regtype THEN -2147483648 END::float8 AS column_min
+    s.last_value::float8 AS last_value, s.last_value::text AS last_text, s.increment_by::float8 AS increment, s.increment_by::text AS increment_text,
+    s.min_value::float8 AS min_value, s.max_value::float8 AS max_value, s.min_value::text AS min_text, s.max_value::text AS max_text, s.cycle,
+    f.owner_schema, f.owner_table, f.owner_column, f.column_type, f.column_max, f.column_min
   FROM pg_sequences s
   JOIN pg_namespace n ON n.nspname = s.schemaname
   JOIN pg_class sc ON sc.relname = s.sequencename AND sc.relnamespace = n.oid
-  LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = sc.oid AND d.refclassid = 'pg_class'::regclass
-    AND d.deptype IN ('a', 'i') AND d.refobjsubid > 0
-  LEFT JOIN pg_class tc ON tc.oid = d.refobjid
-  LEFT JOIN pg_namespace tn ON tn.oid = tc.relnamespace
-  LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+  LEFT JOIN LATERAL (
+    SELECT tn.nspname AS owner_schema, tc.relname AS owner_table, a.attname AS owner_column, format_type(a.atttypid, a.atttypmod) AS column_type,
+      CASE a.atttypid WHEN 'int2'::regtype THEN 32767 WHEN 'int4'::regtype THEN 2147483647 END::float8 AS column_max,
+      CASE a.atttypid WHEN 'int2'::regtype THEN -32768 WHEN 'int4'::regtype THEN -2147483648 END::float8 AS column_min
+    FROM links l
+    JOIN pg_class tc ON tc.oid = l.rel
+    JOIN pg_namespace tn ON tn.oid = tc.relnamespace
+    JOIN pg_attribute a ON a.attrelid = l.rel AND a.attnum = l.attnum AND NOT a.attisdropped
+    WHERE l.seq = sc.oid
+    -- The narrowest column first; a partition's copy of its parent's default names the parent.
+    ORDER BY CASE a.atttypid WHEN 'int2'::regtype THEN 1 WHEN 'int4'::regtype THEN 2 ELSE 3 END, tc.relispartition, tn.nspname, tc.relname, a.attname
+    LIMIT 1) f ON true
 ), u AS (
   SELECT q.*,
     CASE WHEN q.increment > 0 THEN least(q.max_value, coalesce(q.column_max, q.max_value))
-         ELSE greatest(q.min_value, coalesce(q.column_min, q.min_value)) END AS limit_value
+         ELSE greatest(q.min_value, coalesce(q.column_min, q.min_value)) END AS limit_value,
+    CASE WHEN q.increment > 0 THEN CASE WHEN q.column_max < q.max_value THEN q.column_max::bigint::text ELSE q.max_text END
+         ELSE CASE WHEN q.column_min > q.min_value THEN q.column_min::bigint::text ELSE q.min_text END END AS limit_text
   FROM q
 ), r AS (
   -- A CYCLE sequence that wraps at its own bound never runs out; one that the column's type cuts short still does.
@@ -276,9 +264,73 @@ const SEQUENCES = `WITH q AS (
 SELECT
   (SELECT count(*) FROM r)::int AS total,
   (SELECT count(*) FROM r WHERE NOT readable)::int AS unreadable,
-  (SELECT json_agg(x) FROM (SELECT schema, sequence, sequence_type, last_value, limit_value, used_ratio, owner_schema, owner_table, owner_column, column_type
+  (SELECT json_agg(x) FROM (SELECT schema, sequence, sequence_type, last_value, limit_value, last_text, limit_text, increment_text AS increment, used_ratio,
+     owner_schema, owner_table, owner_column, column_type
      FROM r WHERE readable ORDER BY used_ratio DESC LIMIT 10) x) AS worst,
   (SELECT json_agg(x) FROM (SELECT schema, sequence FROM r WHERE NOT readable ORDER BY 1, 2 LIMIT 10) x) AS unreadable_names`
+
+// $1: the lowest prepared-transaction threshold in seconds, to count those past it (pg_prepared_xacts lists every database's).
+const ARCHIVER_AND_PREPARED = `SELECT current_setting('archive_mode') AS archive_mode,
+  a.archived_count::float8 AS archived_count, a.failed_count::float8 AS failed_count, a.last_archived_wal, a.last_failed_wal,
+  extract(epoch FROM now() - a.last_archived_time)::float8 AS archived_seconds_ago,
+  extract(epoch FROM now() - a.last_failed_time)::float8 AS failed_seconds_ago,
+  coalesce(a.last_failed_time > coalesce(a.last_archived_time, '-infinity'), false) AS failing,
+  current_setting('max_prepared_transactions')::int AS max_prepared,
+  (SELECT count(*) FROM pg_prepared_xacts)::int AS prepared,
+  (SELECT count(*) FROM pg_prepared_xacts WHERE extract(epoch FROM now() - prepared) >= $1::float8)::int AS prepared_count,
+  (SELECT json_agg(x) FROM (SELECT gid, database::text, owner::text, extract(epoch FROM now() - prepared)::float8 AS seconds
+     FROM pg_prepared_xacts ORDER BY prepared LIMIT 5) x) AS prepared_worst
+FROM pg_stat_archiver a`
+
+/** Segments waiting for archive_command, and since when (check_postgres archive_ready counts the same files). */
+const ARCHIVE_STATUS = `SELECT count(*)::int AS ready, extract(epoch FROM now() - min(modification))::float8 AS oldest_seconds
+FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready'`
+
+/** Exported for unit tests: the test server does not archive. */
+export function walArchiving(server: Row, waiting: Row | null | undefined, thresholds: Thresholds): Finding {
+  if (server.archive_mode === 'off') {
+    return { check: 'wal_archiving', severity: 'ok', subject: 'archiver', message: 'WAL archiving is off (archive_mode = off)', values: { lag_seconds: 0 } }
+  }
+  const ready = waiting ? Number(waiting.ready) : null
+  const lag = waiting && ready! > 0 ? Number(waiting.oldest_seconds ?? 0) : 0
+  let severity = grade(thresholds, 'wal_archiving', lag)
+  const parts: string[] = []
+  if (server.failing) {
+    // archive_command fails right now: WAL piles up in pg_wal until it works again.
+    if (severity === 'ok') severity = 'warn'
+    parts.push(`archive_command is failing: ${server.last_failed_wal} failed ${formatSeconds(Number(server.failed_seconds_ago))} ago (${Number(server.failed_count).toLocaleString('en-US')} failures since the statistics were reset)`)
+  }
+  if (ready === null) parts.push('cannot count the WAL waiting to be archived (grant the role pg_monitor)')
+  else parts.push(ready === 0 ? 'no WAL waiting to be archived' : `${ready} WAL segment(s) waiting to be archived, the oldest for ${formatSeconds(lag)}`)
+  if (server.last_archived_wal) parts.push(`last archived ${server.last_archived_wal} ${formatSeconds(Number(server.archived_seconds_ago))} ago`)
+  return {
+    check: 'wal_archiving',
+    severity: ready === null && severity === 'ok' ? 'unknown' : severity,
+    subject: 'archiver',
+    message: parts.join('; '),
+    values: { lag_seconds: lag, failed: Number(server.failed_count ?? 0), ...(ready !== null && { ready }) },
+    detail: { archiveMode: server.archive_mode, lastArchivedWal: server.last_archived_wal, lastFailedWal: server.last_failed_wal, failing: server.failing },
+  }
+}
+
+export function preparedTransactions(server: Row, thresholds: Thresholds): Finding {
+  const worst: Row[] = server.prepared_worst ?? []
+  const top = worst[0]
+  const seconds = Number(top?.seconds ?? 0)
+  const severity = grade(thresholds, 'prepared_transactions', seconds)
+  const describe = (row: Row) => `'${row.gid}' in ${row.database} by ${row.owner}, prepared ${formatSeconds(Number(row.seconds))} ago`
+  return {
+    check: 'prepared_transactions',
+    severity,
+    subject: top ? String(top.gid) : 'prepared transactions',
+    message: top
+      ? `${server.prepared} prepared transaction(s)${severity !== 'ok' ? `, ${server.prepared_count} past the threshold` : ''}; oldest ${describe(top)}`
+      : Number(server.max_prepared) === 0 ? 'none (max_prepared_transactions = 0)' : 'none',
+    values: { max_seconds: seconds, count: Number(server.prepared ?? 0) },
+    detail: { transactions: worst },
+    ...(top && severity !== 'ok' && { fix: `COMMIT PREPARED '${String(top.gid).replace(/'/g, "''")}'; -- or ROLLBACK PREPARED, from database ${top.database}, once you know which` }),
+  }
+}
 
 function replicationQuery(versionNumber: number): string {
   const walStatus = versionNumber >= 130000 ? 'wal_status' : 'NULL'
@@ -378,6 +430,11 @@ function idleInTransaction(activity: Row, thresholds: Thresholds): Finding {
   return sessionFinding('idle_in_transaction', activity, activity.idle_worst, Number(activity.idle_count), thresholds, (row) => `${formatSeconds(row.seconds)}: ${who(row)} after ${oneLine(row.query, 60)}`, 'sessions idle in transaction')
 }
 
+/** check_postgres txn_time: a transaction of short statements is neither a long query nor idle for long, yet holds xmin. */
+function transactionAge(activity: Row, thresholds: Thresholds): Finding {
+  return sessionFinding('transaction_age', activity, activity.xact_worst, Number(activity.xact_count), thresholds, (row) => `${formatSeconds(row.seconds)}: ${who(row)} [${row.state}] ${oneLine(row.query, 60)}`, 'transactions open too long')
+}
+
 function blockedQueries(activity: Row, thresholds: Thresholds): Finding {
   const rows: Row[] = activity.blocked_worst ?? []
   const finding = sessionFinding(
@@ -423,15 +480,25 @@ function quoteName(name: string): string {
   return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`
 }
 
-function overdue(check: 'vacuum' | 'analyze', count: number, worst: Row[] | null, thresholds: Thresholds): Finding {
+/** Exported for unit tests: autovacuum cannot be switched off server-wide on a shared test server. */
+export function overdue(check: 'vacuum' | 'analyze', count: number, worst: Row[] | null, thresholds: Thresholds, autovacuumServer = true): Finding {
   const top = worst?.[0]
   const ratio = Number(top?.ratio ?? 0)
   const severity = grade(thresholds, check, ratio)
   const name = (row: Row) => `${quoteName(row.schema)}.${quoteName(row.table)}`
-  const what = check === 'vacuum' ? (row: Row) => `${Number(row.dead).toLocaleString('en-US')} dead / ${Number(row.inserted ?? 0).toLocaleString('en-US')} inserted tuples` : (row: Row) => `${Number(row.modified).toLocaleString('en-US')} changed tuples`
+  const what =
+    check === 'analyze'
+      ? (row: Row) => `${Number(row.modified).toLocaleString('en-US')} changed tuples, trigger`
+      : (row: Row) =>
+          row.trigger === 'insert'
+            ? `${Number(row.inserted).toLocaleString('en-US')} inserted tuples, insert trigger`
+            : `${Number(row.dead).toLocaleString('en-US')} dead tuples, dead-tuple trigger`
+  // Autovacuum off for the whole server is one setting to fix, not a property of the worst table.
+  const serverOff = !autovacuumServer || (top && !top.autovacuum_server)
+  const off = serverOff ? '; autovacuum is off for the whole server (autovacuum = off)' : top && !top.autovacuum_table ? ', autovacuum disabled for it (autovacuum_enabled = false)' : ''
   const message = top
-    ? `${count} table(s) past the auto${check} trigger; worst ${name(top)}: ${what(top)}, trigger ${Math.round(Number(top.threshold)).toLocaleString('en-US')} (${ratio.toFixed(1)}x)${top.autovacuum ? '' : ', autovacuum disabled for it'}`
-    : `no table past the auto${check} trigger`
+    ? `${count} table(s) past the auto${check} trigger; worst ${name(top)}: ${what(top)} ${Math.round(Number(top.threshold)).toLocaleString('en-US')} (${ratio.toFixed(1)}x)${off}`
+    : `no table past the auto${check} trigger${off}`
   return {
     check,
     severity,
@@ -443,16 +510,31 @@ function overdue(check: 'vacuum' | 'analyze', count: number, worst: Row[] | null
   }
 }
 
+/** Values a used sequence can still hand out before its limit, exactly (bigint arithmetic on the catalog's text). */
+function valuesLeft(row: Row): bigint {
+  const left = (BigInt(row.limit_text) - BigInt(row.last_text)) / BigInt(row.increment)
+  return left > 0n ? left : 0n
+}
+
+/**
+ * float8 makes 100 values short of 2^63-1 a ratio of exactly 1: while values are left, the ratio is the largest
+ * number below 1, so that neither the message, the table nor the metrics say "100%" of a sequence that still works.
+ */
+function usedRatio(row: Row | undefined): number {
+  const ratio = Number(row?.used_ratio ?? 0)
+  return row && row.last_text !== null && ratio >= 1 && valuesLeft(row) > 0n ? 1 - Number.EPSILON / 2 : ratio
+}
+
 function sequenceUsage(sequences: Row, thresholds: Thresholds): Finding {
   const worst: Row[] = sequences.worst ?? []
   const top = worst[0]
-  const ratio = Number(top?.used_ratio ?? 0)
+  const ratio = usedRatio(top)
   let severity = grade(thresholds, 'sequences', ratio)
   const unreadable = Number(sequences.unreadable)
   const name = (row: Row) => `${quoteName(row.schema)}.${quoteName(row.sequence)}`
   const owner = (row: Row) => (row.owner_table ? ` feeding ${quoteName(row.owner_schema)}.${quoteName(row.owner_table)}.${quoteName(row.owner_column)} (${row.column_type})` : '')
   let message = top
-    ? `${name(top)}${owner(top)} at ${formatValue('ratio', ratio)} (${Number(top.last_value ?? 0).toLocaleString('en-US')} of ${Number(top.limit_value).toLocaleString('en-US')})`
+    ? `${name(top)}${owner(top)} at ${formatValue('ratio', ratio)} (${top.last_text === null ? 'never used' : `${BigInt(top.last_text).toLocaleString('en-US')} of ${BigInt(top.limit_text).toLocaleString('en-US')}, ${valuesLeft(top).toLocaleString('en-US')} values left`})`
     : 'no sequences'
   const unreadableNote = `${unreadable} sequence(s) this role cannot read (grant it SELECT or USAGE on them, or pg_monitor)`
   if (unreadable > 0 && severity === 'ok') {
@@ -465,7 +547,15 @@ function sequenceUsage(sequences: Row, thresholds: Thresholds): Finding {
     }
   }
   if (unreadable > 0) message += `; ${unreadableNote}`
-  const fixable = top && severity !== 'ok' && top.owner_table
+  // Widening helps only a smallint/integer column or a narrower sequence; a bigint one at its limit needs a redesign.
+  const narrowColumn = top?.owner_table && ['smallint', 'integer'].includes(top.column_type)
+  const fix = !top || severity === 'ok'
+    ? undefined
+    : narrowColumn
+      ? `ALTER TABLE ${quoteName(top.owner_schema)}.${quoteName(top.owner_table)} ALTER COLUMN ${quoteName(top.owner_column)} TYPE bigint; ALTER SEQUENCE ${name(top)} AS bigint;`
+      : top.sequence_type !== 'bigint'
+        ? `ALTER SEQUENCE ${name(top)} AS bigint;`
+        : undefined
   return {
     check: 'sequences',
     severity,
@@ -473,7 +563,7 @@ function sequenceUsage(sequences: Row, thresholds: Thresholds): Finding {
     message,
     values: { max_used_ratio: ratio, count: Number(sequences.total), unreadable },
     detail: { sequences: worst.filter((row) => Number(row.used_ratio) > 0).slice(0, 10), unreadable: sequences.unreadable_names ?? [] },
-    ...(fixable && { fix: `ALTER TABLE ${quoteName(top.owner_schema)}.${quoteName(top.owner_table)} ALTER COLUMN ${quoteName(top.owner_column)} TYPE bigint; ALTER SEQUENCE ${name(top)} AS bigint;` }),
+    ...(fix && { fix }),
   }
 }
 

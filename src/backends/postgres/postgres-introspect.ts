@@ -1,5 +1,5 @@
 import type { Backend } from '../backend.js'
-import type { BloatEstimate, ConstraintInfo, ForeignKeyInfo, IndexInfo, SchemaSnapshot, TableInfo } from '../../audit/snapshot.js'
+import type { BloatEstimate, ConstraintInfo, ForeignKeyInfo, IndexInfo, SchemaSnapshot, TableBloatEstimate, TableInfo } from '../../audit/snapshot.js'
 import type { IntrospectOptions } from '../../audit/auditor.js'
 
 /** User relations only: no system schemas, no temporary schemas, nothing an extension owns. `c` is the table. */
@@ -46,7 +46,7 @@ backing AS MATERIALIZED (
   FROM pg_constraint k WHERE k.conindid <> 0 GROUP BY k.conindid)
 SELECT n.nspname AS schema, c.relname AS table, i.relname AS name, am.amname AS method,
   x.indisunique AS unique, x.indisprimary AS primary, x.indisexclusion AS exclusion, x.indisreplident AS replica_identity,
-  x.indisvalid AS valid, i.relkind = 'I' AS partitioned, i.relispartition AS attached, x.indnkeyatts AS key_count,
+  x.indisvalid AS valid, x.indisready AS ready, i.relkind = 'I' AS partitioned, i.relispartition AS attached, x.indnkeyatts AS key_count,
   ARRAY(SELECT CASE WHEN k.attnum = 0 THEN pg_get_indexdef(x.indexrelid, k.ord::int, true) ELSE a.attname::text END
         FROM unnest(x.indkey::int2[]) WITH ORDINALITY k(attnum, ord)
         LEFT JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum ORDER BY k.ord) AS columns,
@@ -54,10 +54,9 @@ SELECT n.nspname AS schema, c.relname AS table, i.relname AS name, am.amname AS 
   x.indoption::int2[] AS options,
   pg_get_expr(x.indpred, x.indrelid, true) AS predicate,
   i.relpages::bigint * current_setting('block_size')::bigint AS bytes,
-  CASE WHEN i.relkind = 'I' THEN (
-    WITH RECURSIVE tree(oid) AS (SELECT x.indexrelid UNION ALL SELECT h.inhrelid FROM pg_inherits h JOIN tree ON h.inhparent = tree.oid)
-    SELECT coalesce(sum(pg_stat_get_numscans(tree.oid)), 0) FROM tree)
-  ELSE pg_stat_get_numscans(x.indexrelid) END AS scans,
+  t.scans AS tree_scans, t.pages * current_setting('block_size')::bigint AS tree_bytes,
+  pg_stat_get_numscans(x.indexrelid) AS own_scans,
+  x.indexrelid::oid::bigint AS oid, pi.relname AS parent_index, pn.nspname AS parent_schema,
   b.backs,
   (EXISTS (SELECT 1 FROM progress p WHERE p.index_relid = x.indexrelid)
     OR (NOT x.indisvalid AND EXISTS (SELECT 1 FROM hidden_builds b WHERE b.relation = x.indrelid))) AS building
@@ -67,6 +66,14 @@ JOIN pg_class c ON c.oid = x.indrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_am am ON am.oid = i.relam
 LEFT JOIN backing b ON b.conindid = x.indexrelid
+-- A partitioned index is used through its partitions' indexes, and takes their space (an empty tree for the others).
+LEFT JOIN LATERAL (
+  WITH RECURSIVE tree(oid) AS (SELECT x.indexrelid WHERE i.relkind = 'I' UNION ALL SELECT h.inhrelid FROM pg_inherits h JOIN tree ON h.inhparent = tree.oid)
+  SELECT coalesce(sum(pg_stat_get_numscans(tree.oid)), 0) AS scans, coalesce(sum(p.relpages), 0)::bigint AS pages
+  FROM tree JOIN pg_class p ON p.oid = tree.oid) t ON true
+LEFT JOIN pg_inherits ih ON i.relispartition AND ih.inhrelid = x.indexrelid
+LEFT JOIN pg_class pi ON pi.oid = ih.inhparent
+LEFT JOIN pg_namespace pn ON pn.oid = pi.relnamespace
 WHERE ${USER_TABLE}`
 
 /** Definitions of the given indexes, and the part after `CREATE [UNIQUE] INDEX name ON [ONLY] table` (USING ...). */
@@ -133,6 +140,23 @@ LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
 WHERE x.indexprs IS NULL AND x.indisvalid AND i.relkind = 'i'
   AND i.relpages::bigint * current_setting('block_size')::bigint >= $1 AND ${USER_TABLE}`
 
+/**
+ * Inputs of the heap bloat estimate, for plain tables of at least $1 bytes: pages and tuples, the average width and
+ * null fraction of every column from pg_stats (rows only visible with SELECT on the table), and how fresh they are.
+ */
+const TABLE_BLOAT = `SELECT n.nspname AS schema, c.relname AS table, c.relpages::bigint AS pages, c.reltuples::float8 AS tuples,
+  (SELECT count(*) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
+  st.columns_with_stats, st.data_width, st.has_nulls,
+  has_table_privilege(c.oid, 'SELECT') AS readable,
+  coalesce(s.last_analyze, s.last_autoanalyze) AS analyzed_at, s.n_mod_since_analyze,
+  coalesce((SELECT option_value::float8 FROM pg_options_to_table(c.reloptions) WHERE option_name = 'fillfactor'), 100) AS fillfactor
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+LEFT JOIN LATERAL (SELECT count(*) AS columns_with_stats, sum((1 - p.null_frac) * p.avg_width) AS data_width, coalesce(max(p.null_frac), 0) > 0 AS has_nulls
+  FROM pg_stats p WHERE p.schemaname = n.nspname AND p.tablename = c.relname AND NOT p.inherited) st ON true
+WHERE c.relkind = 'r' AND c.relpages::bigint * current_setting('block_size')::bigint >= $1 AND ${USER_TABLE}`
+
 type Row = Record<string, any>
 
 const number = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value))
@@ -159,6 +183,7 @@ export async function introspectPostgres(backend: Backend, options: IntrospectOp
     const indexRows = await run(INDEXES)
     const constraintRows = await run(CONSTRAINTS)
     const bloatRows = await run(BLOAT, [options.bloatMinBytes])
+    const tableBloatRows = await run(TABLE_BLOAT, [options.bloatMinBytes])
     await run('COMMIT')
 
     const now = new Date(context!.now)
@@ -204,10 +229,13 @@ export async function introspectPostgres(backend: Backend, options: IntrospectOp
         include: columns.slice(keyCount),
         predicate: row.predicate,
         valid: row.valid,
+        ready: row.ready,
         building: row.building,
         backs: (row.backs ?? []).map((backing: Row) => ({ name: backing.name, type: constraintType(backing.type), table: backing.table })),
-        scans: number(row.scans),
-        bytes: number(row.bytes),
+        scans: number(row.partitioned ? row.tree_scans : row.own_scans),
+        bytes: number(row.partitioned ? row.tree_bytes : row.bytes),
+        createdOrder: Number(row.oid),
+        ...(row.parent_index && { parentIndex: { schema: row.parent_schema, name: row.parent_index } }),
         definition: '',
         partitioned: row.partitioned,
         attached: row.attached,
@@ -229,6 +257,7 @@ export async function introspectPostgres(backend: Backend, options: IntrospectOp
           refSchema: row.ref_schema,
           refTable: row.ref_table,
           refColumns: row.ref_columns,
+          definition: row.definition,
         })
       }
       if (!row.validated) {
@@ -261,6 +290,27 @@ export async function introspectPostgres(backend: Backend, options: IntrospectOp
       })
     }
 
+    const tableEstimates: TableBloatEstimate[] = []
+    const tableSkipped: { table: string; reason: string }[] = []
+    for (const row of tableBloatRows) {
+      const name = `${row.schema}.${row.table}`
+      const tuples = Math.max(Number(row.tuples), 0)
+      if (!row.readable || !row.analyzed_at || Number(row.columns_with_stats) < Number(row.columns)) {
+        tableSkipped.push({ table: name, reason: !row.analyzed_at ? 'never analyzed: no bloat estimate' : !row.readable ? 'pg_stats is not readable by this role (needs SELECT): no bloat estimate' : 'pg_stats lacks some of its columns: no bloat estimate' })
+        continue
+      }
+      if (number(row.n_mod_since_analyze)! > 0.1 * tuples + 1000) {
+        tableSkipped.push({ table: name, reason: `${row.n_mod_since_analyze} rows changed since it was last analyzed: statistics too stale for a bloat estimate` })
+        continue
+      }
+      tableEstimates.push({
+        schema: row.schema,
+        table: row.table,
+        bytes: Number(row.pages) * blockSize,
+        expectedBytes: expectedHeapBytes(tuples, Number(row.data_width), Number(row.columns), row.has_nulls, blockSize, Number(row.fillfactor)),
+      })
+    }
+
     return {
         engine: 'postgres',
         tables,
@@ -271,6 +321,7 @@ export async function introspectPostgres(backend: Backend, options: IntrospectOp
         statisticsSource: source,
         statisticsAgeSeconds: since ? Math.max(0, (now.getTime() - since.getTime()) / 1000) : null,
         bloat: { estimates, skipped },
+        tableBloat: { estimates: tableEstimates, skipped: tableSkipped },
         queries,
     }
   } catch (error) {
@@ -290,6 +341,20 @@ export function expectedBtreeBytes(tuples: number, dataWidth: number, blockSize:
   const usable = (blockSize - 24 - 16) * (fillfactor / 100)
   const leaves = Math.max(1, Math.ceil((Math.max(tuples, 0) * tupleBytes) / usable))
   return Math.ceil(leaves * 1.01 + 1) * blockSize
+}
+
+/**
+ * The size the table's rows need: each heap tuple is a 23-byte header (plus a null bitmap when a column has nulls)
+ * aligned to 8, its data (average widths from pg_stats, nulls excluded) aligned to 8, and a 4-byte line pointer;
+ * pages keep 24 bytes of header and are filled to the fillfactor. Column alignment padding is not counted, so the
+ * estimate errs towards less bloat. (The estimate check_postgres and pgsql-bloat-estimation use.)
+ */
+export function expectedHeapBytes(tuples: number, dataWidth: number, columns: number, hasNulls: boolean, blockSize: number, fillfactor: number): number {
+  const align = (bytes: number) => Math.ceil(bytes / 8) * 8
+  const tupleBytes = align(23 + (hasNulls ? Math.ceil(columns / 8) : 0)) + align(dataWidth) + 4
+  const usable = (blockSize - 24) * (fillfactor / 100)
+  const perPage = Math.max(1, Math.floor(usable / tupleBytes))
+  return Math.max(1, Math.ceil(Math.max(tuples, 0) / perPage)) * blockSize
 }
 
 function constraintType(code: string): string {

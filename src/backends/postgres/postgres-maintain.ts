@@ -4,6 +4,7 @@ import type { Maintainer, MaintainStep, PlanOptions, RunStepOptions, StepOutcome
 import { resolveNames } from '../../maintain/table-names.js'
 import { displayIdentifier, quoteQualified } from '../../audit/names.js'
 import { LEFTOVER_INDEX } from '../../audit/rules/invalid-index.js'
+import { autovacuumTablesSql } from './postgres-autovacuum.js'
 
 /**
  * Tables with what autovacuum's formula needs: the server's settings, per-table reloptions (which override them),
@@ -21,10 +22,6 @@ LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
 WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)'
 ORDER BY 1, 2`
 
-const SETTINGS = `SELECT name, setting FROM pg_settings WHERE name IN ('autovacuum_vacuum_threshold', 'autovacuum_vacuum_scale_factor',
-  'autovacuum_vacuum_insert_threshold', 'autovacuum_vacuum_insert_scale_factor', 'autovacuum_analyze_threshold',
-  'autovacuum_analyze_scale_factor', 'autovacuum_freeze_max_age', 'autovacuum_vacuum_max_threshold')`
-
 const INVALID_INDEXES = `SELECT n.nspname AS schema, i.relname AS name, c.relname AS table,
   EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.index_relid = x.indexrelid) AS building
 FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class c ON c.oid = x.indrelid JOIN pg_namespace n ON n.oid = i.relnamespace
@@ -38,34 +35,6 @@ const FIGURES = `SELECT coalesce(s.n_dead_tup, 0) AS dead_tuples, coalesce(s.n_l
 FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.oid = $1::regclass`
 
 type Row = Record<string, any>
-
-interface Formula {
-  vacuumThreshold: number
-  vacuumScale: number
-  insertThreshold: number
-  insertScale: number
-  analyzeThreshold: number
-  analyzeScale: number
-  freezeMaxAge: number
-  vacuumMaxThreshold: number | undefined
-}
-
-/** Server settings overridden by the table's own `autovacuum_*` reloptions, as autovacuum does. */
-function formulaFor(server: Formula, reloptions: string[] | null): Formula {
-  const own = new Map((reloptions ?? []).map((option) => option.split('=') as [string, string]))
-  const pick = (name: string, fallback: number) => (own.has(name) ? Number(own.get(name)) : fallback)
-  return {
-    vacuumThreshold: pick('autovacuum_vacuum_threshold', server.vacuumThreshold),
-    vacuumScale: pick('autovacuum_vacuum_scale_factor', server.vacuumScale),
-    insertThreshold: pick('autovacuum_vacuum_insert_threshold', server.insertThreshold),
-    insertScale: pick('autovacuum_vacuum_insert_scale_factor', server.insertScale),
-    analyzeThreshold: pick('autovacuum_analyze_threshold', server.analyzeThreshold),
-    analyzeScale: pick('autovacuum_analyze_scale_factor', server.analyzeScale),
-    // A table may only lower it (autovacuum takes the smaller).
-    freezeMaxAge: Math.min(pick('autovacuum_freeze_max_age', server.freezeMaxAge), server.freezeMaxAge),
-    vacuumMaxThreshold: own.has('autovacuum_vacuum_max_threshold') ? Number(own.get('autovacuum_vacuum_max_threshold')) : server.vacuumMaxThreshold,
-  }
-}
 
 const round = (value: number) => Math.round(value * 100) / 100
 
@@ -94,42 +63,28 @@ export class PostgresMaintainer implements Maintainer {
       const steps = (tables as Row[]).map((row) => this.#step(action, row, options.tables ? 'requested' : `every table (${options.task})`))
       return { steps, notes }
     }
-    const settings = new Map((await this.backend.query<Row>({ sql: SETTINGS, parameters: [] })).map((row) => [row.name, Number(row.setting)]))
-    const server: Formula = {
-      vacuumThreshold: settings.get('autovacuum_vacuum_threshold') ?? 50,
-      vacuumScale: settings.get('autovacuum_vacuum_scale_factor') ?? 0.2,
-      insertThreshold: settings.get('autovacuum_vacuum_insert_threshold') ?? -1,
-      insertScale: settings.get('autovacuum_vacuum_insert_scale_factor') ?? 0.2,
-      analyzeThreshold: settings.get('autovacuum_analyze_threshold') ?? 50,
-      analyzeScale: settings.get('autovacuum_analyze_scale_factor') ?? 0.1,
-      freezeMaxAge: settings.get('autovacuum_freeze_max_age') ?? 200_000_000,
-      vacuumMaxThreshold: settings.get('autovacuum_vacuum_max_threshold'),
-    }
+    const [server] = await this.backend.query<Row>({ sql: `SELECT current_setting('server_version_num')::int AS version`, parameters: [] })
+    const formulaRows = await this.backend.query<Row>({ sql: autovacuumTablesSql(Number(server?.version ?? 150000)), parameters: [] })
+    const due = new Map(formulaRows.map((row) => [`${row.schema}\u0000${row.table}`, row]))
     const wraparound: { row: Row; age: number; reason: string }[] = []
     const vacuum: { row: Row; weight: number; reason: string }[] = []
     const analyze: { row: Row; weight: number; reason: string }[] = []
     for (const row of tables as Row[]) {
-      const formula = formulaFor(server, row.reloptions)
-      const reltuples = Math.max(Number(row.reltuples), 0) // -1: never vacuumed or analyzed
-      const age = Number(row.xid_age)
-      if (age > formula.freezeMaxAge && options.task !== 'analyze') {
-        wraparound.push({ row, age, reason: `wraparound: transaction ID age ${age} > autovacuum_freeze_max_age ${formula.freezeMaxAge}` })
+      const formula = due.get(`${row.schema}\u0000${row.name}`)
+      if (!formula) continue
+      const reltuples = round(Number(formula.reltuples))
+      const age = Number(formula.xid_age)
+      if (age > Number(formula.freeze_max_age) && options.task !== 'analyze') {
+        wraparound.push({ row, age, reason: `wraparound: transaction ID age ${age} > autovacuum_freeze_max_age ${formula.freeze_max_age}` })
         continue
       }
-      if (row.n_dead_tup === null) continue // no statistics for it yet
-      const dead = Number(row.n_dead_tup)
-      let threshold = formula.vacuumThreshold + formula.vacuumScale * reltuples
-      if (formula.vacuumMaxThreshold !== undefined && formula.vacuumMaxThreshold >= 0) threshold = Math.min(threshold, formula.vacuumMaxThreshold)
-      const inserted = row.n_ins_since_vacuum === null ? null : Number(row.n_ins_since_vacuum)
-      const insertThreshold = formula.insertThreshold + formula.insertScale * reltuples
-      const modified = Number(row.n_mod_since_analyze ?? 0)
-      const analyzeThreshold = formula.analyzeThreshold + formula.analyzeScale * reltuples
-      if (options.task !== 'analyze' && dead > threshold) {
-        vacuum.push({ row, weight: dead / Math.max(threshold, 1), reason: `${dead} dead tuples > ${formula.vacuumThreshold} + ${formula.vacuumScale} × ${round(reltuples)} rows = ${round(threshold)}` })
-      } else if (options.task !== 'analyze' && inserted !== null && formula.insertThreshold >= 0 && inserted > insertThreshold) {
-        vacuum.push({ row, weight: inserted / Math.max(insertThreshold, 1), reason: `${inserted} rows inserted since the last vacuum > ${formula.insertThreshold} + ${formula.insertScale} × ${round(reltuples)} = ${round(insertThreshold)}` })
-      } else if (options.task !== 'vacuum' && modified > analyzeThreshold) {
-        analyze.push({ row, weight: modified / Math.max(analyzeThreshold, 1), reason: `${modified} rows changed since the last analyze > ${formula.analyzeThreshold} + ${formula.analyzeScale} × ${round(reltuples)} = ${round(analyzeThreshold)}` })
+      if (!formula.has_statistics) continue
+      if (options.task !== 'analyze' && formula.vacuum_trigger === 'dead') {
+        vacuum.push({ row, weight: Number(formula.vacuum_ratio), reason: `${formula.dead} dead tuples > ${formula.vt} + ${formula.vs} × ${reltuples} rows = ${round(Number(formula.vacuum_threshold))}` })
+      } else if (options.task !== 'analyze' && formula.vacuum_trigger === 'insert') {
+        vacuum.push({ row, weight: Number(formula.vacuum_ratio), reason: `${formula.inserted} rows inserted since the last vacuum > ${formula.it} + ${formula.isf} × ${reltuples} = ${round(Number(formula.insert_threshold))}` })
+      } else if (options.task !== 'vacuum' && Number(formula.modified ?? 0) > Number(formula.analyze_threshold)) {
+        analyze.push({ row, weight: Number(formula.analyze_ratio), reason: `${formula.modified} rows changed since the last analyze > ${formula.at} + ${formula.asf} × ${reltuples} = ${round(Number(formula.analyze_threshold))}` })
       }
     }
     wraparound.sort((a, b) => b.age - a.age)

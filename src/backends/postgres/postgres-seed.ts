@@ -65,6 +65,7 @@ export class PostgresSeeder implements Seeder {
     await this.client.query(['BEGIN', lockTimeout(job.lockTimeoutMs), ...job.setup].join(';'))
     try {
       const { rows, checksum } = job.format === 'csv' ? await this.#copyCsv(job) : await this.#copyRecords(job)
+      await this.#advanceSequences(job.table)
       const write = job.ledgerWrite({ checksum, rows, executionMs: performance.now() - started })
       await this.client.query(write.sql, [...write.parameters])
       await this.client.query('COMMIT')
@@ -105,6 +106,31 @@ export class PostgresSeeder implements Seeder {
         })
       }
       throw error
+    }
+  }
+
+  /**
+   * Explicit ids leave the sequences feeding the table behind (the next insert collides with a loaded row): move each
+   * one, identity, OWNED BY or a plain DEFAULT nextval(), past the column's highest value, never back (as Django's
+   * loaddata does). Sequences this role may not update are left alone.
+   */
+  async #advanceSequences(table: TableInfo): Promise<void> {
+    const { rows } = await this.client.query<{ sequence: string; column: string }>(
+      `SELECT DISTINCT s.seqrelid::regclass::text AS sequence, a.attname AS column
+         FROM pg_attribute a
+         JOIN pg_depend d ON (a.attidentity <> '' AND d.classid = 'pg_class'::regclass AND d.refobjid = a.attrelid AND d.refobjsubid = a.attnum AND d.deptype = 'i')
+           OR (d.classid = 'pg_attrdef'::regclass AND d.objid = (SELECT ad.oid FROM pg_attrdef ad WHERE ad.adrelid = a.attrelid AND ad.adnum = a.attnum AND pg_get_expr(ad.adbin, ad.adrelid) ~ '^nextval[(]'))
+         JOIN pg_sequence s ON s.seqrelid = CASE WHEN d.classid = 'pg_class'::regclass THEN d.objid ELSE d.refobjid END
+        WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)
+          AND s.seqincrement > 0 AND has_sequence_privilege(s.seqrelid, 'UPDATE')`,
+      [table.sql],
+    )
+    for (const row of rows) {
+      await this.client.query(
+        `SELECT setval($1::regclass, x.top) FROM (SELECT max(${quote(row.column)})::bigint AS top FROM ${table.sql}) x
+          WHERE x.top >= coalesce(pg_sequence_last_value($1::regclass), (SELECT seqstart FROM pg_sequence WHERE seqrelid = $1::regclass))`,
+        [row.sequence],
+      )
     }
   }
 

@@ -39,6 +39,11 @@ class SqliteFixDialect implements FixDialect {
   analyze(table?: TableInfo): FixSql {
     return { up: table ? `ANALYZE ${quoteIdentifier(table.name)};` : 'ANALYZE;' }
   }
+
+  dropForeignKey(): undefined {
+    // SQLite drops a constraint only by rebuilding its table (https://sqlite.org/lang_altertable.html#otheralter).
+    return undefined
+  }
 }
 
 export class SqliteAuditor implements Auditor {

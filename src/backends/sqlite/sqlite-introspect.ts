@@ -6,10 +6,11 @@ const USER_TABLES = `FROM pragma_table_list t WHERE t.schema = 'main' AND t.type
 
 const TABLES = `SELECT t.name, t.wr AS without_rowid,
   (SELECT count(*) FROM pragma_table_info(t.name) c WHERE c.pk > 0) AS pk_columns,
+  (SELECT c.cid FROM pragma_table_info(t.name) c WHERE c.pk = 1 AND upper(c.type) = 'INTEGER') AS integer_pk_cid,
   (SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'sqlite_stat1') AS has_stat1
 ${USER_TABLES}`
 
-const INDEXES = `SELECT t.name AS tbl, il.name AS idx, il."unique" AS is_unique, il.origin, il.partial, s.sql,
+const INDEXES = `SELECT t.name AS tbl, il.name AS idx, il."unique" AS is_unique, il.origin, il.partial, s.sql, s.rowid AS created_order,
   x.seqno, x.cid, x.name AS col, x."desc" AS descending, x.coll, x.key
 FROM pragma_table_list t
 JOIN pragma_index_list(t.name) il
@@ -18,7 +19,7 @@ LEFT JOIN sqlite_schema s ON s.type = 'index' AND s.name = il.name
 WHERE t.schema = 'main' AND t.type = 'table' AND t.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
 ORDER BY t.name, il.name, x.seqno`
 
-const FOREIGN_KEYS = `SELECT t.name AS tbl, f.id, f.seq, f."table" AS parent, f."from" AS col, f."to" AS ref,
+const FOREIGN_KEYS = `SELECT t.name AS tbl, f.id, f.seq, f."table" AS parent, f."from" AS col, f."to" AS ref, f.on_update, f.on_delete, f."match",
   (SELECT c.cid FROM pragma_table_info(t.name) c WHERE c.name = f."from" COLLATE NOCASE) AS cid
 FROM pragma_table_list t JOIN pragma_foreign_key_list(t.name) f
 WHERE t.schema = 'main' AND t.type = 'table' AND t.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
@@ -73,6 +74,8 @@ export async function introspectSqlite(backend: Backend): Promise<SchemaSnapshot
     kind: 'table',
     hasPrimaryKey: Number(row.pk_columns) > 0 || Number(row.without_rowid) === 1,
     withoutRowid: Number(row.without_rowid) === 1,
+    // An INTEGER PRIMARY KEY of a rowid table is the rowid (https://sqlite.org/lang_createtable.html#rowid).
+    ...(Number(row.pk_columns) === 1 && row.integer_pk_cid !== null && Number(row.without_rowid) !== 1 && { rowidColumn: Number(row.integer_pk_cid) }),
     liveRows: liveRows.get(row.name) ?? null,
     seqScans: null,
     seqRowsRead: null,
@@ -111,6 +114,7 @@ export async function introspectSqlite(backend: Backend): Promise<SchemaSnapshot
         attached: false,
         replicaIdentity: false,
         exclusion: false,
+        ...(row.created_order !== null && { createdOrder: Number(row.created_order) }),
       }
       indexes.push(current)
     }
@@ -121,7 +125,8 @@ export async function introspectSqlite(backend: Backend): Promise<SchemaSnapshot
       text: expression ? normalise(terms[Number(row.seqno)] ?? `expression ${row.seqno}`) : String(row.col),
       expression,
       descending: Number(row.descending) === 1,
-      nullsFirst: false,
+      // NULL sorts lowest in SQLite: first in ascending keys, last in descending ones.
+      nullsFirst: Number(row.descending) !== 1,
       collation: String(row.coll ?? 'BINARY').toUpperCase(),
       opclass: '',
       ...(!expression && { column: cid }),
@@ -134,7 +139,7 @@ export async function introspectSqlite(backend: Backend): Promise<SchemaSnapshot
     let fk = foreignKeys[foreignKeys.length - 1]
     const id = `${row.tbl}\u0000${row.id}`
     if (!fk || (fk as ForeignKeyInfo & { id?: string }).id !== id) {
-      fk = { schema: 'main', table: row.tbl, name: '', columns: [], columnNumbers: [], refSchema: 'main', refTable: row.parent, refColumns: [] }
+      fk = { schema: 'main', table: row.tbl, name: '', columns: [], columnNumbers: [], refSchema: 'main', refTable: row.parent, refColumns: [], definition: `ON UPDATE ${row.on_update} ON DELETE ${row.on_delete} MATCH ${row.match}` }
       Object.defineProperty(fk, 'id', { value: id, enumerable: false })
       foreignKeys.push(fk)
     }

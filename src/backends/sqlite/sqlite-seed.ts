@@ -95,6 +95,7 @@ export class SqliteSeeder implements Seeder {
         }
       })
       if (filled > 0) flush(filled === 1 ? single : db.prepare(into + new Array(filled).fill(tuple).join(', ')), filled)
+      // Explicit ids need no follow-up here: SQLite moves sqlite_sequence past any larger rowid inserted (sqlite.org/autoinc.html).
       const write = job.ledgerWrite({ checksum: source.checksum(), rows, executionMs: performance.now() - started })
       db.prepare(write.sql).run(...write.parameters)
       db.exec('COMMIT')

@@ -37,9 +37,9 @@ export function registerAuditCommands(program: Command): void {
     .addHelpText(
       'after',
       `
-Checks: invalid_index, duplicate_index, redundant_index, unused_index, fk_without_index, table_without_pk,
-not_valid_constraint, seq_scan_heavy, index_bloat (PostgreSQL); duplicate_index, redundant_index, fk_without_index,
-table_without_pk, stale_statistics (SQLite). Catalog queries are a fixed handful whatever the schema size.
+Checks: invalid_index, duplicate_index, redundant_index, unused_index, fk_without_index, duplicate_foreign_key,
+table_without_pk, not_valid_constraint, seq_scan_heavy, index_bloat, table_bloat (PostgreSQL); duplicate_index,
+redundant_index, fk_without_index, duplicate_foreign_key, table_without_pk, stale_statistics (SQLite). Catalog queries are a fixed handful whatever the schema size.
 Exit codes: 0 nothing new at or above --fail-on, 1 new warnings, 2 new critical findings or a failure, 3 usage.`,
     )
     .action(exitWith(async (flags: AuditFlags, command: Command) => {
