@@ -42,11 +42,12 @@ export type { MaintainOptions, MaintainResult, MaintainTaskResult } from './main
 export type { MaintainTask, MaintainStep } from './maintain/maintainer.js'
 export {
   createBackup, listBackups, verifyBackup, pruneBackups, checkBackups, restoreBackup, applyRetention, writeBackupMetrics,
+  restoreSearchDirs, targetBackups,
 } from './backup/index.js'
 export type {
   BackupManifest, BackupEvent, CreateBackupOptions, CreateBackupResult, VerifyBackupOptions, VerifyBackupResult,
   PruneBackupsOptions, PruneBackupsResult, CheckBackupsOptions, CheckBackupsResult, RestoreBackupOptions,
-  RestoreBackupResult, RetentionPolicy, BackupFormat,
+  RestoreBackupResult, RetentionPolicy, BackupFormat, DatabaseIdentity, TargetBackups, VerifyFailure,
 } from './backup/index.js'
 export { VERSION } from './version.js'
 export { checkHealth } from './health/check-health.js'

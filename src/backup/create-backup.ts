@@ -49,7 +49,8 @@ export async function createBackup(target: Target, options: CreateBackupOptions 
   }
   const dir = target.backup.dir
   prepareDirectory(dir)
-  await engine.preflight(target, format)
+  // The identity query rides along with the preflight's own round trips: no extra wait before pg_dump starts.
+  const [database] = await Promise.all([engine.identify(target), engine.preflight(target, format)])
   return withBackupLock(dir, { command: 'dbops backup create', wait: options.wait === true, ...(options.signal && { signal: options.signal }), onWait: (holder) => options.onEvent?.({ type: 'lock-wait', target: target.name, holder }) }, async () => {
     const cleaned = removeIncomplete(dir)
     if (cleaned.length > 0) options.onEvent?.({ type: 'cleaned', target: target.name, names: cleaned })
@@ -80,6 +81,7 @@ export async function createBackup(target: Target, options: CreateBackupOptions 
         id,
         target: target.name,
         url: target.redactedUrl,
+        database,
         engine: target.backend.engine,
         format,
         label: options.label ?? null,
@@ -92,7 +94,7 @@ export async function createBackup(target: Target, options: CreateBackupOptions 
         serverVersion: outcome.serverVersion,
         tools: { ...outcome.tools, dbops: VERSION },
         migrationVersion: outcome.migrationVersion,
-        rowCounts: outcome.rowCounts,
+        rowCounts: outcome.rowCounts ?? null,
         verifiedAt: null,
         verifiedBy: null,
         ...(outcome.extra && { extra: outcome.extra }),

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Engine } from '../backends/backend.js'
-import type { BackupFormat } from './backup-engine.js'
+import type { BackupFormat, DatabaseIdentity } from './backup-engine.js'
 import { writeFileAtomic } from '../output/atomic-write.js'
 
 /**
@@ -17,6 +17,11 @@ export interface BackupManifest {
   target: string
   /** The database URL, password redacted. */
   url: string
+  /**
+   * The database the backup came from (see DatabaseIdentity). Absent in backups made before dbops recorded it: those
+   * are taken to belong to the target whose folder they are in.
+   */
+  database?: DatabaseIdentity
   engine: Engine
   format: BackupFormat
   label: string | null
@@ -33,13 +38,40 @@ export interface BackupManifest {
   /** Versions of the programs involved: pg_dump, sqlite, dbops. */
   tools: Record<string, string>
   migrationVersion: string | null
-  rowCounts: Record<string, number>
+  /**
+   * Exact rows per table. PostgreSQL backups leave them null at create (counting beside pg_dump would slow it down):
+   * `backup verify` counts them from the archive and records them.
+   */
+  rowCounts: Record<string, number> | null
   /** When `backup verify` last proved this backup (null: never). */
   verifiedAt: string | null
   /** How it was proved: `checksum` (sha256 and a full read) or `restore` (restored and compared). */
   verifiedBy: 'checksum' | 'restore' | null
+  /**
+   * Set when the last `backup verify` failed (cleared by a later success): such a backup does not count as fresh or
+   * verified, and restore refuses it without --force.
+   */
+  verifyFailure?: VerifyFailure | null
   /** Engine facts a restore needs. */
   extra?: Record<string, unknown>
+}
+
+export interface VerifyFailure {
+  at: string
+  by: 'checksum' | 'restore'
+  /** The error code (E_BACKUP_CORRUPT, E_VERIFY_MISMATCH, ...) and its message. */
+  code: string
+  message: string
+}
+
+/** Whether the last verification of the backup failed. */
+export function verifyFailed(manifest: BackupManifest): boolean {
+  return manifest.verifyFailure !== undefined && manifest.verifyFailure !== null
+}
+
+/** Proven by its last verification. */
+export function isVerified(manifest: BackupManifest): boolean {
+  return manifest.verifiedAt !== null && !verifyFailed(manifest)
 }
 
 export const MANIFEST_SUFFIX = '.manifest.json'
