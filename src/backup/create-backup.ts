@@ -73,8 +73,8 @@ export async function createBackup(target: Target, options: CreateBackupOptions 
       if (options.signal?.aborted) throw new DbopsError('E_INTERRUPTED', 'backup interrupted; nothing was published')
       const sha256 = outcome.sha256 ?? (await hashArtifact(temporary))
       const sizeBytes = sizeOf(temporary)
+      // No folder fsync here: the manifest's own (writeManifest) makes both renames durable, in order, at once.
       renameSync(temporary, join(dir, artifact))
-      fsyncDirectory(dir)
       const finished = new Date(started.getTime() + (performance.now() - startedMs))
       const manifest: BackupManifest = {
         manifestVersion: 1,
