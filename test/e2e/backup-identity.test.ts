@@ -163,14 +163,15 @@ describe('verification that counts', () => {
     expect((await runCli(['--url', url, 'backup', 'verify', first], { cwd: dir })).code).toBe(0)
     const second = json(await runCli(['--url', url, 'backup', 'create', '--json'], { cwd: dir })).backup
     expect((await runCli(['--url', url, 'backup', 'verify', second.id], { cwd: dir })).code).toBe(0)
+    const folder = json(await runCli(['--url', url, 'backup', 'list', '--json'], { cwd: dir })).dir
     // The newest backup rots after it was verified once.
-    const artifact = path.join(dir, 'backups', 'app', second.artifact)
+    const artifact = path.join(folder, second.artifact)
     const bytes = readFileSync(artifact)
     bytes[bytes.length - 100]! ^= 0xff
     writeFileSync(artifact, bytes)
     const failed = await runCli(['--url', url, 'backup', 'verify', second.id], { cwd: dir })
     expect(failed.code).toBe(2)
-    const recorded = JSON.parse(readFileSync(path.join(dir, 'backups', 'app', `${second.id}.manifest.json`), 'utf8'))
+    const recorded = JSON.parse(readFileSync(path.join(folder, `${second.id}.manifest.json`), 'utf8'))
     expect(recorded.verifyFailure).toMatchObject({ by: 'checksum', code: 'E_BACKUP_CORRUPT' })
     expect(recorded.verifyFailure.message).toContain('is corrupt')
     expect(Date.parse(recorded.verifyFailure.at)).toBeGreaterThan(Date.parse(recorded.verifiedAt))
@@ -209,7 +210,7 @@ describe('verification that counts', () => {
     const dir = workspace()
     const url = sqliteFile(dir, 'app.db', 'items')
     const id = json(await runCli(['--url', url, 'backup', 'create', '--json'], { cwd: dir })).backup.id
-    const folder = path.join(dir, 'backups', 'app')
+    const folder = json(await runCli(['--url', url, 'backup', 'list', '--json'], { cwd: dir })).dir
     execFileSync('mount', ['--bind', folder, folder])
     try {
       execFileSync('mount', ['-o', 'remount,bind,ro', folder])

@@ -3,7 +3,7 @@ import path from 'node:path'
 import Database from 'better-sqlite3'
 import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
-import { checkHealth, migrateUp, openTarget, type HealthOptions, type HealthResult, type Target } from '../../src/index.js'
+import { checkHealth, migrateUp, openTarget, resolveConfig, type HealthOptions, type HealthResult, type Target } from '../../src/index.js'
 import { pgQuery, tempDir, withDatabase } from '../helpers/databases.js'
 import { ENGINES, makeProject, migration, type Project } from '../helpers/projects.js'
 
@@ -276,8 +276,7 @@ describe.each(ENGINES)('health ledger and backups on %s', (engine) => {
   it('reports the newest backup manifest by age, and nothing without a backup folder', async () => {
     const project = await makeProject(engine)
     expect(check(await health(project), 'backup_age')).toBeUndefined()
-    // Without a config file the folder is named after the database (the file's stem, or the PostgreSQL database).
-    const dir = path.join(project.dir, 'backups', engine === 'sqlite' ? 'app' : new URL(project.url).pathname.slice(1))
+    const dir = (await resolveConfig({ cwd: project.dir, url: project.url, env: {} })).targets.default!.backup.dir
     mkdirSync(dir, { recursive: true })
     expect(check(await health(project), 'backup_age')).toMatchObject({ severity: 'critical', message: expect.stringContaining('no completed backup') })
     writeFileSync(path.join(dir, 'partial.dump'), 'a backup without a manifest is no backup')
