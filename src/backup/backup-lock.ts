@@ -10,6 +10,8 @@ export interface LockHolder {
   processStart: string | null
   startedAt: string
   command: string
+  /** Whether shared holders must wait for this one (prune deletes backups; create only adds). Absent: yes. */
+  excludesShared?: boolean
 }
 
 export interface BackupLockOptions {
@@ -24,6 +26,11 @@ export interface BackupLockOptions {
    * (create, prune) that write or delete backups.
    */
   shared?: boolean
+  /**
+   * For an exclusive holder: whether it also keeps shared holders out (default true). `create` does not: it only adds
+   * backups, and its cleanup touches nothing a reader uses.
+   */
+  excludeShared?: boolean
   /** A shared holder on storage it cannot write to runs without the lock; this says why. */
   onUnlocked?: (reason: string) => void
 }
@@ -46,6 +53,7 @@ export async function withBackupLock<T>(dir: string, options: BackupLockOptions,
     processStart: processStart(process.pid),
     startedAt: new Date().toISOString(),
     command: options.command,
+    ...(!options.shared && { excludesShared: options.excludeShared !== false }),
   }
   let announced = false
   const waitFor = async (holder: LockHolder) => {
@@ -77,7 +85,7 @@ export async function withBackupLock<T>(dir: string, options: BackupLockOptions,
       }
       if (!created) throw new Error(`${path} exists`)
       const holder = liveHolder(exclusivePath)
-      if (!holder) break
+      if (!holder || holder.excludesShared === false) break
       rmSync(path, { force: true })
       await waitFor(holder)
       continue
@@ -89,7 +97,7 @@ export async function withBackupLock<T>(dir: string, options: BackupLockOptions,
     }
     // Holding the exclusive file keeps new shared holders out while the current ones finish.
     let reader: LockHolder | undefined
-    while ((reader = sharedHolders(dir)[0]) !== undefined) {
+    while (mine.excludesShared && (reader = sharedHolders(dir)[0]) !== undefined) {
       try {
         await waitFor(reader)
       } catch (error) {

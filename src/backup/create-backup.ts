@@ -51,7 +51,8 @@ export async function createBackup(target: Target, options: CreateBackupOptions 
   prepareDirectory(dir)
   // The identity query rides along with the preflight's own round trips: no extra wait before pg_dump starts.
   const [database] = await Promise.all([engine.identify(target), engine.preflight(target, format)])
-  return withBackupLock(dir, { command: 'dbops backup create', wait: options.wait === true, ...(options.signal && { signal: options.signal }), onWait: (holder) => options.onEvent?.({ type: 'lock-wait', target: target.name, holder }) }, async () => {
+  // Alone among creates and prunes; verifies and restores reading complete backups may go on meanwhile.
+  return withBackupLock(dir, { command: 'dbops backup create', excludeShared: false, wait: options.wait === true, ...(options.signal && { signal: options.signal }), onWait: (holder) => options.onEvent?.({ type: 'lock-wait', target: target.name, holder }) }, async () => {
     const cleaned = removeIncomplete(dir)
     if (cleaned.length > 0) options.onEvent?.({ type: 'cleaned', target: target.name, names: cleaned })
     const started = options.now?.() ?? new Date()

@@ -51,13 +51,15 @@ describe('listBackups and leftovers', () => {
     writeFileSync(path.join(dir, '.tmp-20260104T000000Z-app.sqlite'), 'partial')
     writeFileSync(path.join(dir, '20260105T000000Z-app.sqlite'), 'no manifest')
     writeFileSync(path.join(dir, '20260106T000000Z-app.manifest.json'), '{not json')
-    writeFileSync(path.join(dir, '.20260107T000000Z-app.manifest.json.123.456.tmp'), '{}')
+    // A pid above Linux's limit (2^22) is never alive; a live process's temporary manifest is not a leftover.
+    writeFileSync(path.join(dir, '.20260107T000000Z-app.manifest.json.4194999.456.tmp'), '{}')
+    writeFileSync(path.join(dir, `.20260102T000000Z-app.manifest.json.${process.pid}.456.tmp`), '{}')
     writeFileSync(path.join(dir, 'notes.txt'), 'a user file')
     mkdirSync(path.join(dir, '.tmp-20260108T000000Z-app.dir'))
     expect(listBackups(dir).map((manifest) => manifest.id)).toEqual(['20260101T000000Z-app', '20260102T000000Z-app'])
     expect(listBackups({ backup: { dir } })).toHaveLength(2)
     expect(incompleteEntries(dir).sort()).toEqual([
-      '.20260107T000000Z-app.manifest.json.123.456.tmp',
+      '.20260107T000000Z-app.manifest.json.4194999.456.tmp',
       '.tmp-20260104T000000Z-app.sqlite',
       '.tmp-20260108T000000Z-app.dir',
       '20260105T000000Z-app.sqlite',
