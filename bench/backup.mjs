@@ -160,7 +160,7 @@ if (only !== 'sqlite') {
 
     const dbopsTarget = freshDatabase()
     psql(adminUrl, 'CHECKPOINT')
-    const r = timed(process.execPath, [dbops, '--url', dbopsTarget.url, 'restore', join(custom.backupDir, `${customId}.manifest.json`), '--jobs', '2'], { cwd: custom.dir })
+    const r = timed(process.execPath, [dbops, '--url', dbopsTarget.url, 'restore', join(custom.backupDir, `${customId}.manifest.json`), '--jobs', '2', '--allow-other-database'], { cwd: custom.dir })
     samples.dbopsRestore.push(r.ms)
     rss.restore.push(r.rssKb)
     const rows = psql(dbopsTarget.url, 'SELECT count(*) FROM pgbench_accounts')

@@ -36,13 +36,15 @@ export interface BackupLockOptions {
 }
 
 export const LOCK_FILE = '.lock'
-/** Each shared holder's own file: `.lock-shared-<pid>`. */
+/** Each shared holder's own file: `.lock-shared-<pid>-<n>`. */
 const SHARED_PREFIX = '.lock-shared-'
 
 /**
  * One dbops at a time per backup folder: two overlapping cron runs must not write (or prune) at once. The lock is a
  * file created atomically holding the owner's pid and refreshed while held; a lock whose process is gone (killed,
- * crashed) or that nobody refreshed for minutes (a host or container that went away) is taken over.
+ * crashed) or that nobody refreshed for minutes (a host or container that went away) is taken over. Readers (verify,
+ * restore) hold it shared, each with a file of its own: a prune waits for them (holding `.lock`, so no new reader
+ * starts meanwhile), a create does not need to.
  */
 export async function withBackupLock<T>(dir: string, options: BackupLockOptions, fn: () => Promise<T>): Promise<T> {
   const exclusivePath = join(dir, LOCK_FILE)
