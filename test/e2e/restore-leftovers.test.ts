@@ -85,9 +85,13 @@ describe('leftovers of killed SQLite restores', () => {
     const staged = () => readdirSync(dir).filter((name) => STAGED.test(name)).sort()
     expect(staged()).toEqual([first, live].sort())
 
+    // Killed while the staged copy's journal mode was being set: its WAL is a leftover too (a pid above 2^22 is dead).
+    const wal = '.app.db.dbops-restore-4194999.tmp-wal'
+    writeFileSync(path.join(dir, wal), 'x')
     const backup = await runCli(['--url', 'sqlite:./app.db', 'backup', 'create'], { cwd: dir })
     expect(backup.code, backup.stderr).toBe(0)
     expect(staged()).toEqual([live])
+    expect(existsSync(path.join(dir, wal))).toBe(false)
 
     const second = await killed()
     expect(staged()).toEqual([second, live].sort())

@@ -214,9 +214,10 @@ export function removeRestoreLeftovers(path: string): string[] {
     return removed
   }
   for (const name of names) {
-    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue
-    const pid = Number(name.slice(prefix.length, -'.tmp'.length))
-    if (!Number.isInteger(pid) || pid <= 0 || processExists(pid)) continue
+    // The staged copy, and its -wal/-shm/-journal when the kill came while its journal mode was being set.
+    const match = name.startsWith(prefix) ? /^(\d+)\.tmp(?:-wal|-shm|-journal)?$/.exec(name.slice(prefix.length)) : null
+    const pid = Number(match?.[1])
+    if (!match || pid <= 0 || processExists(pid)) continue
     rmSync(join(dirname(path), name), { force: true })
     removed.push(name)
   }
