@@ -44,7 +44,9 @@ export class SqliteBackupEngine implements BackupEngine {
 
   /** The file's real path: `./app.db`, an absolute path and a symlink to it are one database. */
   async identify(target: Target): Promise<DatabaseIdentity> {
-    const path = sourcePath(target)
+    const location = target.resolved.location
+    const path = location.engine === 'sqlite' ? location.path : target.redactedUrl
+    if (path === ':memory:') return { key: null, display: path }
     let real: string
     try {
       real = realpathSync(path)
