@@ -101,7 +101,9 @@ export async function checkHealth(target: Target, options: HealthOptions = {}): 
     await probe?.close().catch(() => {})
   }
 
-  if (checks.has('backup_age')) await backupAgeCheck(target, thresholds, options.now ?? new Date(), report, outcome?.up !== true)
+  // The database's identity is only asked of a server that answered in time (nothing may wait past the deadline).
+  const offline = outcome?.up !== true || timedOut || failure !== undefined
+  if (checks.has('backup_age')) await backupAgeCheck(target, thresholds, options.now ?? new Date(), report, offline)
 
   const late = options.signal?.aborted ? 'interrupted before it finished' : `did not finish within the ${formatSeconds(timeoutMs / 1000)} deadline (--timeout)`
   if (!findings.has('connection')) {
