@@ -55,7 +55,10 @@ export async function pruneBackups(target: Target, options: PruneBackupsOptions 
   const run = async (): Promise<PruneBackupsResult> => {
     // Read inside the lock. Only this database's backups take part; older backups without an identity only when
     // they were taken through this same URL (a folder shared before identities were recorded keeps the others').
-    const { backups: mine, identity } = await targetBackups(target)
+    const listed = await targetBackups(target)
+    const { identity } = listed
+    // Backups left in the old shared backups/default are never pruned from here.
+    const mine = listed.backups.filter((manifest) => listed.folderOf(manifest) === dir)
     const strangers = mine.filter((manifest) => !manifest.database && manifest.url !== target.redactedUrl)
     const backups = mine.filter((manifest) => !strangers.includes(manifest))
     const decisions = applyRetention(backups, (manifest) => new Date(manifest.startedAt), policy, options.now)

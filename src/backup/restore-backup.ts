@@ -8,7 +8,7 @@ import { hashArtifact } from './create-backup.js'
 import { withBackupLock } from './backup-lock.js'
 import { listBackups, MANIFEST_SUFFIX, readManifest, verifyFailed, type BackupManifest } from './manifest.js'
 import type { DatabaseIdentity } from './backup-engine.js'
-import { identifyTarget, isFromDatabase } from './ownership.js'
+import { identifyTarget, isFromDatabase, isLegacyOf, legacyFolder } from './ownership.js'
 
 export interface RestoreBackupOptions {
   /** Drop the backup's objects first (PostgreSQL: pg_restore --clean --if-exists); allows a non-empty database. */
@@ -68,7 +68,7 @@ export async function restoreBackup(target: Target, source: string, options: Res
   const identity = await identifyTarget(target)
   const { manifest, dir } = locateBackup(target, source, dirs, identity)
   const sourceDisplay = manifest.database?.display ?? `${manifest.url} (target ${manifest.target})`
-  const sameDatabase = manifest.database ? isFromDatabase(manifest, identity) === true : resolve(dir) === resolve(target.backup.dir)
+  const sameDatabase = manifest.database ? isFromDatabase(manifest, identity) === true : isLegacyOf(manifest, dir, target)
   if (!sameDatabase && !options.allowOtherDatabase) {
     if (!fromTarget) {
       throw new DbopsError('E_USAGE', `backup ${manifest.id} was taken from ${sourceDisplay}, not from ${identity.display} (${target.name}), which it would replace`, {
@@ -144,11 +144,13 @@ export async function restoreBackup(target: Target, source: string, options: Res
 }
 
 /**
- * Where `restore <id>` looks for a backup: the target's own folder first, then every configured target's folder
+ * Where `restore <id>` looks for a backup: the target's own folder first (and the old shared `backups/default` for a
+ * target without a config file), then every configured target's folder
  * (backups of production restore into staging, with --from), then `extra`. Without duplicates.
  */
 export function restoreSearchDirs(target: Target, config?: ResolvedConfig, extra: readonly string[] = []): string[] {
-  const dirs = [target.backup.dir, ...Object.values(config?.targets ?? {}).map((entry) => entry.backup.dir), ...extra].map((dir) => resolve(dir))
+  const legacy = legacyFolder(target)
+  const dirs = [target.backup.dir, ...(legacy ? [legacy] : []), ...Object.values(config?.targets ?? {}).map((entry) => entry.backup.dir), ...extra].map((dir) => resolve(dir))
   return [...new Set(dirs)]
 }
 

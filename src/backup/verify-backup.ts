@@ -41,11 +41,15 @@ const BACKUP_FAULTS = new Set(['E_BACKUP_CORRUPT', 'E_VERIFY_MISMATCH', 'E_PG_TO
 
 /** The backup `id` of the target's database, or its newest one; a clear error when there is none. */
 export async function findBackup(target: Target, id: string | undefined): Promise<BackupManifest> {
-  const { backups, identity } = await targetBackups(target)
+  return (await locate(target, id)).manifest
+}
+
+async function locate(target: Target, id: string | undefined): Promise<{ manifest: BackupManifest; dir: string }> {
+  const { backups, identity, folderOf } = await targetBackups(target)
   if (id === undefined || id === 'latest') {
     const newest = backups.at(-1)
     if (!newest) throw new DbopsError('E_BACKUP_NOT_FOUND', `${target.name} (${identity.display}) has no backups in ${target.backup.dir}`, { hint: 'create one with "dbops backup create"' })
-    return newest
+    return { manifest: newest, dir: folderOf(newest) }
   }
   const found = backups.find((manifest) => manifest.id === id)
   if (!found) {
@@ -54,7 +58,7 @@ export async function findBackup(target: Target, id: string | undefined): Promis
       hint: 'list them with "dbops backup list"',
     })
   }
-  return found
+  return { manifest: found, dir: folderOf(found) }
 }
 
 /**
@@ -67,13 +71,12 @@ export async function findBackup(target: Target, id: string | undefined): Promis
  */
 export async function verifyBackup(target: Target, options: VerifyBackupOptions = {}): Promise<VerifyBackupResult> {
   if (options.id !== undefined && options.latest) throw new UsageError('give a backup id or --latest, not both')
-  const chosen = await findBackup(target, options.id)
+  const { manifest: chosen, dir } = await locate(target, options.id)
   const step = (message: string) => options.onEvent?.({ type: 'step', target: target.name, message })
   const engine = await target.backend.backupEngine()
   if (chosen.engine !== target.backend.engine) {
     throw new UsageError(`backup ${chosen.id} is a ${chosen.engine} backup, but ${target.name} is ${target.backend.engine}`)
   }
-  const dir = target.backup.dir
   const warnings: string[] = []
   const lock = {
     command: 'dbops backup verify',
@@ -101,7 +104,7 @@ export async function verifyBackup(target: Target, options: VerifyBackupOptions 
     }
     const by = options.restore ? 'restore' : 'checksum'
     try {
-      const outcome = await verify(target, engine, manifest, options, step)
+      const outcome = await verify(target, engine, manifest, dir, options, step)
       const verifiedAt = new Date().toISOString()
       const recorded = record({
         verifiedAt,
@@ -136,10 +139,11 @@ async function verify(
   target: Target,
   engine: Awaited<ReturnType<Target['backend']['backupEngine']>>,
   manifest: BackupManifest,
+  dir: string,
   options: VerifyBackupOptions,
   step: (message: string) => void,
 ): Promise<{ verifiedBy: 'checksum' | 'restore'; checks: string[]; rowCounts: Record<string, number> | null }> {
-  const artifactPath = join(target.backup.dir, manifest.artifact)
+  const artifactPath = join(dir, manifest.artifact)
   const checks: string[] = []
   step(`checking the sha256 of ${manifest.artifact}`)
   const sha256 = await hashArtifact(artifactPath)

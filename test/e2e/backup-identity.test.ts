@@ -130,6 +130,42 @@ describe('a backup belongs to one database', () => {
     expect(existsSync(path.join(legacyDir, `${created.id}.manifest.json`))).toBe(true)
   })
 
+  it('after the upgrade, each --url database still sees (never prunes) its own older backups in the shared backups/default', async () => {
+    const dir = workspace()
+    const a = sqliteFile(dir, 'a.db', 'a')
+    const b = sqliteFile(dir, 'b.db', 'b')
+    // backups/default as the old code left it: a's and b's backups side by side, no identities.
+    const shared = path.join(dir, 'backups', 'default')
+    mkdirSync(shared, { recursive: true })
+    const old: Record<string, string> = {}
+    for (const [url, name] of [[a, 'a'], [b, 'b']] as const) {
+      const created = json(await runCli(['backup', 'create', '--url', url, '--json'], { cwd: dir })).backup
+      const { database: _database, ...legacy } = created
+      // Both were "default" backups: distinct ids, as one shared folder gave them.
+      const id = `${created.id}-${name}`
+      copyFileSync(path.join(dir, 'backups', name, created.artifact), path.join(shared, `${id}.sqlite`))
+      writeFileSync(path.join(shared, `${id}.manifest.json`), JSON.stringify({ ...legacy, id, artifact: `${id}.sqlite` }))
+      rmSync(path.join(dir, 'backups', name), { recursive: true })
+      old[name] = id
+    }
+    const listA = json(await runCli(['backup', 'list', '--url', a, '--json'], { cwd: dir }))
+    expect(listA.backups.map((backup: any) => backup.id)).toEqual([old.a])
+    expect(listA.older).toEqual({ dir: shared, ids: [old.a] })
+    expect((await runCli(['backup', 'check', '--url', a], { cwd: dir })).code).toBe(0)
+    // Restorable by id, as before, into the database it came from (and b's is not a's).
+    new Database(path.join(dir, 'a.db')).exec('DROP TABLE a')
+    const restored = await runCli(['restore', old.a!, '--url', a, '--force'], { cwd: dir })
+    expect(restored.code, restored.stderr).toBe(0)
+    expect(tables(path.join(dir, 'a.db'))).toEqual(['a'])
+    expect((await runCli(['restore', old.b!, '--url', a, '--force'], { cwd: dir })).code).toBe(3)
+    // A prune for a works in backups/a only.
+    expect((await runCli(['backup', 'create', '--url', a], { cwd: dir })).code).toBe(0)
+    expect((await runCli(['backup', 'create', '--url', a], { cwd: dir })).code).toBe(0)
+    const pruned = json(await runCli(['backup', 'prune', '--url', a, '--keep-last', '1', '--json'], { cwd: dir }))
+    expect(pruned.removed).toHaveLength(1)
+    expect(manifests(shared).map((manifest) => manifest.id).sort()).toEqual([old.a, old.b].sort())
+  })
+
   it('PostgreSQL: a backup of database B restored into A by path is refused (exit 3, naming both); --from B\'s URL clones it on purpose', async () => {
     const dir = workspace()
     const a = await createPgDatabase('dbops_ida')

@@ -84,16 +84,19 @@ export function registerBackupCommands(program: Command): void {
     .description('complete backups of the target, oldest first')
     .action(exitWith(async (_flags, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>()
-      return runTargetCommand<{ target: string; database: string; dir: string; backups: BackupManifest[]; otherDatabases: number }>(globals, {
+      return runTargetCommand<{ target: string; database: string; dir: string; backups: BackupManifest[]; otherDatabases: number; older: { dir: string; ids: string[] } | null }>(globals, {
         command: 'backup list',
         create: false,
         async run(target) {
           const { targetBackups } = await import('../../backup/ownership.js')
-          const { identity, dir, backups, otherDatabases } = await targetBackups(target)
-          return { target: target.name, database: identity.display, dir, backups, otherDatabases }
+          const { identity, dir, backups, otherDatabases, older } = await targetBackups(target)
+          return { target: target.name, database: identity.display, dir, backups, otherDatabases, older }
         },
         print: (result, reporter) => {
-          const others = result.otherDatabases > 0 ? ` (${result.otherDatabases} backup(s) of other databases in the folder not shown)` : ''
+          const others = [
+            ...(result.otherDatabases > 0 ? [`${result.otherDatabases} backup(s) of other databases in the folder not shown`] : []),
+            ...(result.older ? [`${result.older.ids.length} older one(s) from ${result.older.dir} included`] : []),
+          ].map((note) => ` (${note})`).join('')
           if (result.backups.length === 0) {
             reporter.result(`${result.target}: no backups of ${result.database} in ${result.dir}${others}`)
             return
