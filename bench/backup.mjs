@@ -90,11 +90,17 @@ function project(name) {
   const dir = join(work, name)
   mkdirSync(dir, { recursive: true })
   writeFileSync(join(dir, 'dbops.config.json'), JSON.stringify({ backup: { dir: 'backups' } }))
-  const backupDir = join(dir, 'backups', 'default')
+  // backups/default before dbops named the folder after the database: whichever one folder is there.
+  const folder = () => {
+    const names = existsSync(join(dir, 'backups')) ? readdirSync(join(dir, 'backups')) : []
+    return join(dir, 'backups', names[0] ?? 'default')
+  }
   return {
     dir,
-    backupDir,
-    ids: () => (existsSync(backupDir) ? readdirSync(backupDir).filter((f) => f.endsWith('.manifest.json')).map((f) => f.replace('.manifest.json', '')) : []),
+    get backupDir() {
+      return folder()
+    },
+    ids: () => (existsSync(folder()) ? readdirSync(folder()).filter((f) => f.endsWith('.manifest.json')).map((f) => f.replace('.manifest.json', '')) : []),
     clear: () => rmSync(join(dir, 'backups'), { recursive: true, force: true }),
   }
 }
@@ -154,7 +160,7 @@ if (only !== 'sqlite') {
 
     const dbopsTarget = freshDatabase()
     psql(adminUrl, 'CHECKPOINT')
-    const r = timed(process.execPath, [dbops, '--url', dbopsTarget.url, 'restore', join(custom.backupDir, `${customId}.manifest.json`), '--jobs', '2'], { cwd: custom.dir })
+    const r = timed(process.execPath, [dbops, '--url', dbopsTarget.url, 'restore', join(custom.backupDir, `${customId}.manifest.json`), '--jobs', '2', '--allow-other-database'], { cwd: custom.dir })
     samples.dbopsRestore.push(r.ms)
     rss.restore.push(r.rssKb)
     const rows = psql(dbopsTarget.url, 'SELECT count(*) FROM pgbench_accounts')

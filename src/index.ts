@@ -45,11 +45,12 @@ export { scrubSecrets } from './output/redact.js'
 export { formatTarget } from './output/format.js'
 export {
   createBackup, listBackups, verifyBackup, pruneBackups, checkBackups, restoreBackup, applyRetention, writeBackupMetrics,
+  restoreSearchDirs, targetBackups,
 } from './backup/index.js'
 export type {
   BackupManifest, BackupEvent, CreateBackupOptions, CreateBackupResult, VerifyBackupOptions, VerifyBackupResult,
   PruneBackupsOptions, PruneBackupsResult, CheckBackupsOptions, CheckBackupsResult, RestoreBackupOptions,
-  RestoreBackupResult, RetentionPolicy, BackupFormat,
+  RestoreBackupResult, RetentionPolicy, BackupFormat, DatabaseIdentity, TargetBackups, VerifyFailure,
 } from './backup/index.js'
 export { VERSION } from './version.js'
 export { checkHealth } from './health/check-health.js'

@@ -25,7 +25,10 @@ export interface DatabaseFacts {
   rowCounts: Record<string, number>
 }
 
-export interface DumpOutcome extends DatabaseFacts {
+export interface DumpOutcome {
+  migrationVersion: string | null
+  /** Exact rows per table when the engine counts them cheaply in the same snapshot (SQLite); else verify counts them. */
+  rowCounts?: Record<string, number>
   serverVersion: string
   /** Versions of the programs that wrote the artifact, e.g. `{ pg_dump: '15.20' }` or `{ sqlite: '3.50.4' }`. */
   tools: Record<string, string>
@@ -33,6 +36,16 @@ export interface DumpOutcome extends DatabaseFacts {
   extra?: Record<string, unknown>
   /** The artifact's sha256 when the engine computed it alongside its own checks (else the caller hashes it). */
   sha256?: string
+}
+
+/**
+ * Which database a backup came from. `key` is stable across URLs that reach the same database (PostgreSQL: the
+ * cluster's system_identifier plus the database name; SQLite: the file's real path); null when it could not be
+ * read (server down), then `display` is compared instead. `display` (host:port/database, or the path) is for people.
+ */
+export interface DatabaseIdentity {
+  key: string | null
+  display: string
 }
 
 /** Where a restore goes. */
@@ -82,10 +95,18 @@ export interface BackupEngine {
   preflight(target: Target, format: BackupFormat): Promise<void>
   /** Writes a consistent copy to `request.path` (fsynced) and reports the facts of the same snapshot. */
   dump(target: Target, request: DumpRequest): Promise<DumpOutcome>
-  /** Reads the whole artifact; throws when it cannot be read back. Returns what was checked. */
-  checkReadable(artifactPath: string, format: BackupFormat, tools: Record<string, string>): Promise<string>
+  /**
+   * Reads the whole artifact; throws when it cannot be read back. Returns what was checked and, where the artifact
+   * shows them (pg_dump's COPY blocks), the rows of each table.
+   */
+  checkReadable(artifactPath: string, format: BackupFormat, tools: Record<string, string>): Promise<{ summary: string; rowCounts?: Record<string, number> }>
   /** Whether the database holds any user object (restore refuses a non-empty target without --clean/--force). */
   isEmpty(target: Target): Promise<boolean>
+  /**
+   * The identity of the target's database; never throws (key null when it cannot be read). `offline` asks nothing of
+   * the server (a health run whose connection failed must not wait for it again).
+   */
+  identify(target: Target, options?: { offline?: boolean }): Promise<DatabaseIdentity>
   restore(target: Target, request: RestoreRequest): Promise<RestoreOutcome>
   scratch(target: Target): Promise<ScratchDatabase>
 }

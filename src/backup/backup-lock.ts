@@ -1,4 +1,4 @@
-import { closeSync, linkSync, openSync, readFileSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs'
+import { closeSync, linkSync, openSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { DbopsError } from '../errors.js'
@@ -10,6 +10,8 @@ export interface LockHolder {
   processStart: string | null
   startedAt: string
   command: string
+  /** Whether shared holders must wait for this one (prune deletes backups; create only adds). Absent: yes. */
+  excludesShared?: boolean
 }
 
 export interface BackupLockOptions {
@@ -19,33 +21,44 @@ export interface BackupLockOptions {
   pollMs?: number
   signal?: AbortSignal
   onWait?: (holder: LockHolder) => void
+  /**
+   * Shared with other shared holders (verify, restore reading a backup), exclusive against the exclusive holders
+   * (create, prune) that write or delete backups.
+   */
+  shared?: boolean
+  /**
+   * For an exclusive holder: whether it also keeps shared holders out (default true). `create` does not: it only adds
+   * backups, and its cleanup touches nothing a reader uses.
+   */
+  excludeShared?: boolean
+  /** A shared holder on storage it cannot write to runs without the lock; this says why. */
+  onUnlocked?: (reason: string) => void
 }
 
 export const LOCK_FILE = '.lock'
+/** Each shared holder's own file: `.lock-shared-<pid>-<n>`. */
+const SHARED_PREFIX = '.lock-shared-'
 
 /**
  * One dbops at a time per backup folder: two overlapping cron runs must not write (or prune) at once. The lock is a
  * file created atomically holding the owner's pid and refreshed while held; a lock whose process is gone (killed,
- * crashed) or that nobody refreshed for minutes (a host or container that went away) is taken over.
+ * crashed) or that nobody refreshed for minutes (a host or container that went away) is taken over. Readers (verify,
+ * restore) hold it shared, each with a file of its own: a prune waits for them (holding `.lock`, so no new reader
+ * starts meanwhile), a create does not need to.
  */
 export async function withBackupLock<T>(dir: string, options: BackupLockOptions, fn: () => Promise<T>): Promise<T> {
-  const path = join(dir, LOCK_FILE)
+  const exclusivePath = join(dir, LOCK_FILE)
+  const path = options.shared ? join(dir, `${SHARED_PREFIX}${process.pid}-${++sharedCount}`) : exclusivePath
   const mine: LockHolder = {
     pid: process.pid,
     host: hostname(),
     processStart: processStart(process.pid),
     startedAt: new Date().toISOString(),
     command: options.command,
+    ...(!options.shared && { excludesShared: options.excludeShared !== false }),
   }
   let announced = false
-  for (;;) {
-    if (tryCreate(path, mine)) break
-    const holder = readHolder(path)
-    if (holder === undefined || isStale(holder)) {
-      // Removing and re-creating races with another taker; O_EXCL decides who wins.
-      rmSync(path, { force: true })
-      continue
-    }
+  const waitFor = async (holder: LockHolder) => {
     if (!options.wait) {
       throw new DbopsError(
         'E_BACKUP_LOCKED',
@@ -57,6 +70,44 @@ export async function withBackupLock<T>(dir: string, options: BackupLockOptions,
     announced = true
     if (options.signal?.aborted) throw new DbopsError('E_INTERRUPTED', 'interrupted while waiting for the backup lock')
     await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 250))
+  }
+  // Both sides announce themselves first and look for the other side second, so of a shared and an exclusive taker
+  // arriving together at least one sees the other and steps back.
+  for (;;) {
+    if (options.shared) {
+      let created: boolean
+      try {
+        created = tryCreate(path, mine)
+      } catch (error) {
+        // Storage nobody can write to cannot lose a backup to a prune either: read without the lock, and say so.
+        const code = (error as NodeJS.ErrnoException).code
+        if (code !== 'EROFS' && code !== 'EACCES' && code !== 'EPERM') throw error
+        options.onUnlocked?.(`could not take the shared lock in ${dir} (${code})`)
+        return fn()
+      }
+      if (!created) throw new Error(`${path} exists`)
+      const holder = liveHolder(exclusivePath)
+      if (!holder || holder.excludesShared === false) break
+      rmSync(path, { force: true })
+      await waitFor(holder)
+      continue
+    }
+    if (!tryCreate(path, mine)) {
+      const holder = liveHolder(path)
+      if (holder) await waitFor(holder)
+      continue
+    }
+    // Holding the exclusive file keeps new shared holders out while the current ones finish.
+    let reader: LockHolder | undefined
+    while (mine.excludesShared && (reader = sharedHolders(dir)[0]) !== undefined) {
+      try {
+        await waitFor(reader)
+      } catch (error) {
+        rmSync(path, { force: true })
+        throw error
+      }
+    }
+    break
   }
   // The holder refreshes the lock's mtime: a lock nobody refreshes is stale even when its pid means nothing here
   // (another host sharing the folder, a container that was replaced).
@@ -74,6 +125,36 @@ export async function withBackupLock<T>(dir: string, options: BackupLockOptions,
   } finally {
     clearInterval(heartbeat)
     if (readHolder(path)?.pid === process.pid) rmSync(path, { force: true })
+  }
+}
+
+let sharedCount = 0
+
+/** The holder of a lock file when it is alive; a stale or unreadable lock is removed (O_EXCL decides later takers). */
+function liveHolder(path: string): LockHolder | undefined {
+  const holder = readHolder(path)
+  if (holder !== undefined && !isStale(holder)) return holder
+  if (holder !== undefined || existsQuietly(path)) rmSync(path, { force: true })
+  return undefined
+}
+
+/** Live shared holders of the folder; stale ones (killed verifies) are removed. */
+function sharedHolders(dir: string): LockHolder[] {
+  const holders: LockHolder[] = []
+  for (const name of readdirSync(dir)) {
+    if (!name.startsWith(SHARED_PREFIX)) continue
+    const holder = liveHolder(join(dir, name))
+    if (holder) holders.push(holder)
+  }
+  return holders
+}
+
+function existsQuietly(path: string): boolean {
+  try {
+    statSync(path)
+    return true
+  } catch {
+    return false
   }
 }
 

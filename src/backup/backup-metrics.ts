@@ -1,6 +1,6 @@
 import { formatPrometheus, type MetricFamily } from '../output/prometheus.js'
 import { writeFileAtomic } from '../output/atomic-write.js'
-import { listBackups } from './manifest.js'
+import { isVerified, listBackups, verifyFailed } from './manifest.js'
 
 /**
  * node_exporter textfile-collector metrics of each target's newest complete backup, written atomically (the
@@ -14,7 +14,9 @@ export function writeBackupMetrics(path: string, targets: readonly { name: strin
     { name: 'dbops_backup_last_verified_timestamp_seconds', help: 'Unix time when the newest verified backup was last verified.', type: 'gauge', samples: [] },
   ]
   for (const target of targets) {
-    const backups = listBackups(target.backup.dir)
+    // Without a connection there is no database identity to ask for: the target's own backups are those it wrote
+    // (a folder may be shared); one whose last verify failed is no success.
+    const backups = listBackups(target.backup.dir).filter((manifest) => manifest.target === target.name && !verifyFailed(manifest))
     const newest = backups.at(-1)
     const labels = { target: target.name, engine: target.engine }
     if (newest) {
@@ -22,7 +24,7 @@ export function writeBackupMetrics(path: string, targets: readonly { name: strin
       families[1]!.samples.push({ labels, value: newest.durationMs / 1000 })
       families[2]!.samples.push({ labels, value: newest.sizeBytes })
     }
-    const verified = backups.filter((manifest) => manifest.verifiedAt !== null).at(-1)
+    const verified = backups.filter(isVerified).at(-1)
     if (verified) families[3]!.samples.push({ labels, value: Date.parse(verified.verifiedAt!) / 1000 })
   }
   writeFileAtomic(path, formatPrometheus(families))

@@ -1,7 +1,8 @@
 import type { Target } from '../targets/target.js'
 import { worstSeverity, type Finding, type Severity } from '../findings.js'
 import { formatDuration } from '../config/duration.js'
-import { listBackups, type BackupManifest } from './manifest.js'
+import { listBackups, verifyFailed, type BackupManifest } from './manifest.js'
+import { targetBackups } from './ownership.js'
 import { formatBytes } from '../output/format.js'
 
 export interface CheckBackupsOptions {
@@ -14,6 +15,8 @@ export interface CheckBackupsOptions {
 
 export interface CheckBackupsResult {
   target: string
+  /** The database whose backups were checked (redacted); absent when checked by folder only. */
+  database?: string
   status: Severity
   findings: Finding[]
   newest: Pick<BackupManifest, 'id' | 'finishedAt' | 'sizeBytes' | 'verifiedAt' | 'format'> | null
@@ -27,16 +30,31 @@ export const DEFAULT_MAX_AGE_MS = 26 * 3_600_000
  * newest complete one is older than `maxAgeMs`; a warning when it is smaller than `minSizeBytes` or less than half the
  * size of the one before it (a dump that suddenly shrank usually lost data, not weight).
  */
-export function checkBackups(target: Target | { name: string; backup: { dir: string } }, options: CheckBackupsOptions = {}): CheckBackupsResult {
+export async function checkBackups(target: Target | { name: string; backup: { dir: string } }, options: CheckBackupsOptions = {}): Promise<CheckBackupsResult> {
   const now = options.now ?? new Date()
   const maxAgeMs = options.maxAgeMs ?? DEFAULT_MAX_AGE_MS
-  const backups = listBackups(target.backup.dir)
-  const newest = backups.at(-1)
+  // A connected target sees only its own database's backups; a bare folder (monitoring a copy) sees them all.
+  const own = 'backend' in target ? await targetBackups(target) : undefined
+  const database = own ? { database: own.identity.display } : {}
+  const listed = own?.backups ?? listBackups(target.backup.dir)
   const findings: Finding[] = []
   const subject = target.name
+  // A backup whose last verify failed is not a backup to count on.
+  const failed = listed.filter(verifyFailed)
+  const backups = listed.filter((manifest) => !verifyFailed(manifest))
+  const newestFailed = failed.at(-1)
+  if (newestFailed && newestFailed.startedAt >= (backups.at(-1)?.startedAt ?? '')) {
+    findings.push({
+      check: 'backup_verify',
+      severity: 'critical',
+      subject,
+      message: `backup ${newestFailed.id} failed verification on ${newestFailed.verifyFailure!.at}: ${newestFailed.verifyFailure!.message}`,
+    })
+  }
+  const newest = backups.at(-1)
   if (!newest) {
-    findings.push({ check: 'backup_age', severity: 'critical', subject, message: `no complete backup in ${target.backup.dir}` })
-    return { target: target.name, status: 'critical', findings, newest: null, ageSeconds: null }
+    findings.push({ check: 'backup_age', severity: 'critical', subject, message: `no complete backup${failed.length > 0 ? ' that passed its verification' : ''} in ${target.backup.dir}` })
+    return { target: target.name, ...database, status: 'critical', findings, newest: null, ageSeconds: null }
   }
   const ageMs = now.getTime() - new Date(newest.finishedAt).getTime()
   const tooOld = ageMs > maxAgeMs
@@ -69,6 +87,7 @@ export function checkBackups(target: Target | { name: string; backup: { dir: str
   }
   return {
     target: target.name,
+    ...database,
     status: worstSeverity(findings.map((finding) => finding.severity)),
     findings,
     newest: { id: newest.id, finishedAt: newest.finishedAt, sizeBytes: newest.sizeBytes, verifiedAt: newest.verifiedAt, format: newest.format },

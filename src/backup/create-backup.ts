@@ -49,8 +49,10 @@ export async function createBackup(target: Target, options: CreateBackupOptions 
   }
   const dir = target.backup.dir
   prepareDirectory(dir)
-  await engine.preflight(target, format)
-  return withBackupLock(dir, { command: 'dbops backup create', wait: options.wait === true, ...(options.signal && { signal: options.signal }), onWait: (holder) => options.onEvent?.({ type: 'lock-wait', target: target.name, holder }) }, async () => {
+  // The identity query rides along with the preflight's own round trips: no extra wait before pg_dump starts.
+  const [database] = await Promise.all([engine.identify(target), engine.preflight(target, format)])
+  // Alone among creates and prunes; verifies and restores reading complete backups may go on meanwhile.
+  return withBackupLock(dir, { command: 'dbops backup create', excludeShared: false, wait: options.wait === true, ...(options.signal && { signal: options.signal }), onWait: (holder) => options.onEvent?.({ type: 'lock-wait', target: target.name, holder }) }, async () => {
     const cleaned = removeIncomplete(dir)
     if (cleaned.length > 0) options.onEvent?.({ type: 'cleaned', target: target.name, names: cleaned })
     const started = options.now?.() ?? new Date()
@@ -72,14 +74,15 @@ export async function createBackup(target: Target, options: CreateBackupOptions 
       if (options.signal?.aborted) throw new DbopsError('E_INTERRUPTED', 'backup interrupted; nothing was published')
       const sha256 = outcome.sha256 ?? (await hashArtifact(temporary))
       const sizeBytes = sizeOf(temporary)
+      // No folder fsync here: the manifest's own (writeManifest) makes both renames durable, in order, at once.
       renameSync(temporary, join(dir, artifact))
-      fsyncDirectory(dir)
       const finished = new Date(started.getTime() + (performance.now() - startedMs))
       const manifest: BackupManifest = {
         manifestVersion: 1,
         id,
         target: target.name,
         url: target.redactedUrl,
+        database,
         engine: target.backend.engine,
         format,
         label: options.label ?? null,
@@ -92,7 +95,7 @@ export async function createBackup(target: Target, options: CreateBackupOptions 
         serverVersion: outcome.serverVersion,
         tools: { ...outcome.tools, dbops: VERSION },
         migrationVersion: outcome.migrationVersion,
-        rowCounts: outcome.rowCounts,
+        rowCounts: outcome.rowCounts ?? null,
         verifiedAt: null,
         verifiedBy: null,
         ...(outcome.extra && { extra: outcome.extra }),

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Engine } from '../backends/backend.js'
-import type { BackupFormat } from './backup-engine.js'
+import type { BackupFormat, DatabaseIdentity } from './backup-engine.js'
 import { writeFileAtomic } from '../output/atomic-write.js'
 
 /**
@@ -17,6 +17,11 @@ export interface BackupManifest {
   target: string
   /** The database URL, password redacted. */
   url: string
+  /**
+   * The database the backup came from (see DatabaseIdentity). Absent in backups made before dbops recorded it: those
+   * are taken to belong to the target whose folder they are in.
+   */
+  database?: DatabaseIdentity
   engine: Engine
   format: BackupFormat
   label: string | null
@@ -33,13 +38,40 @@ export interface BackupManifest {
   /** Versions of the programs involved: pg_dump, sqlite, dbops. */
   tools: Record<string, string>
   migrationVersion: string | null
-  rowCounts: Record<string, number>
+  /**
+   * Exact rows per table. PostgreSQL backups leave them null at create (counting beside pg_dump would slow it down):
+   * `backup verify` counts them from the archive and records them.
+   */
+  rowCounts: Record<string, number> | null
   /** When `backup verify` last proved this backup (null: never). */
   verifiedAt: string | null
   /** How it was proved: `checksum` (sha256 and a full read) or `restore` (restored and compared). */
   verifiedBy: 'checksum' | 'restore' | null
+  /**
+   * Set when the last `backup verify` failed (cleared by a later success): such a backup does not count as fresh or
+   * verified, and restore refuses it without --force.
+   */
+  verifyFailure?: VerifyFailure | null
   /** Engine facts a restore needs. */
   extra?: Record<string, unknown>
+}
+
+export interface VerifyFailure {
+  at: string
+  by: 'checksum' | 'restore'
+  /** The error code (E_BACKUP_CORRUPT, E_VERIFY_MISMATCH, ...) and its message. */
+  code: string
+  message: string
+}
+
+/** Whether the last verification of the backup failed. */
+export function verifyFailed(manifest: BackupManifest): boolean {
+  return manifest.verifyFailure !== undefined && manifest.verifyFailure !== null
+}
+
+/** Proven by its last verification. */
+export function isVerified(manifest: BackupManifest): boolean {
+  return manifest.verifiedAt !== null && !verifyFailed(manifest)
 }
 
 export const MANIFEST_SUFFIX = '.manifest.json'
@@ -128,12 +160,23 @@ export function incompleteEntries(dir: string): string[] {
   const manifests = new Set(names.filter((name) => name.endsWith(MANIFEST_SUFFIX)))
   return names.filter((name) => {
     if (name.startsWith(TEMP_PREFIX)) return true
-    if (name.startsWith('.lock.') && name.endsWith('.tmp')) return true
-    // writeFileAtomic's temporary manifest: .<id>.manifest.json.<pid>.<time>.tmp
-    if (name.startsWith('.') && name.includes(MANIFEST_SUFFIX + '.') && name.endsWith('.tmp')) return true
+    // A lock being taken (.lock.<pid>.tmp) or a manifest being rewritten by a verify running now
+    // (.<id>.manifest.json.<pid>.<time>.tmp) belongs to a live process: only those of dead ones are leftovers.
+    if (name.startsWith('.lock.') && name.endsWith('.tmp')) return !isAlive(Number(name.split('.')[2]))
+    if (name.startsWith('.') && name.includes(MANIFEST_SUFFIX + '.') && name.endsWith('.tmp')) return !isAlive(Number(name.split('.').at(-3)))
     const id = /^(\d{8}T\d{6}Z-[A-Za-z0-9_.-]+?)\.(dump|dir|sql|sqlite)$/.exec(name)?.[1]
     return id !== undefined && ID.test(id) && !complete.has(name) && !manifests.has(`${id}${MANIFEST_SUFFIX}`)
   })
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
 }
 
 /** Size of a file, or of every file under a folder. */

@@ -4,7 +4,8 @@ import type { Target } from '../targets/target.js'
 import { DbopsError, UsageError } from '../errors.js'
 import { fsyncDirectory } from '../output/atomic-write.js'
 import { withBackupLock } from './backup-lock.js'
-import { listBackups, manifestPath, type BackupManifest } from './manifest.js'
+import { isVerified, manifestPath, type BackupManifest } from './manifest.js'
+import { targetBackups } from './ownership.js'
 import { applyRetention, isEmptyPolicy, type RetentionPolicy } from './retention.js'
 
 export interface PruneBackupsOptions {
@@ -27,6 +28,8 @@ export interface PrunedBackup {
 
 export interface PruneBackupsResult {
   target: string
+  /** The database whose backups were considered (others sharing the folder are left alone). */
+  database: string
   dryRun: boolean
   policy: RetentionPolicy
   kept: PrunedBackup[]
@@ -50,10 +53,17 @@ export async function pruneBackups(target: Target, options: PruneBackupsOptions 
   }
   const dir = target.backup.dir
   const run = async (): Promise<PruneBackupsResult> => {
-    const backups = listBackups(dir)
+    // Read inside the lock. Only this database's backups take part; older backups without an identity only when
+    // they were taken through this same URL (a folder shared before identities were recorded keeps the others').
+    const listed = await targetBackups(target)
+    const { identity } = listed
+    // Backups left in the old shared backups/default are never pruned from here.
+    const mine = listed.backups.filter((manifest) => listed.folderOf(manifest) === dir)
+    const strangers = mine.filter((manifest) => !manifest.database && manifest.url !== target.redactedUrl)
+    const backups = mine.filter((manifest) => !strangers.includes(manifest))
     const decisions = applyRetention(backups, (manifest) => new Date(manifest.startedAt), policy, options.now)
-    const newestVerified = backups.filter((manifest) => manifest.verifiedAt !== null).at(-1)
-    const kept: PrunedBackup[] = []
+    const newestVerified = backups.filter(isVerified).at(-1)
+    const kept: PrunedBackup[] = strangers.map((manifest) => summary(manifest, [`no database identity (taken from ${manifest.url}, not ${target.redactedUrl})`]))
     const removed: PrunedBackup[] = []
     for (const decision of decisions) {
       if (!decision.keep && decision.item.id === newestVerified?.id) decision.reasons.push('newest verified backup')
@@ -70,9 +80,10 @@ export async function pruneBackups(target: Target, options: PruneBackupsOptions 
       }
       if (removed.length > 0) fsyncDirectory(dir)
     }
-    return { target: target.name, dryRun: options.dryRun === true, policy, kept, removed, freedBytes: removed.reduce((sum, entry) => sum + entry.sizeBytes, 0) }
+    return { target: target.name, database: identity.display, dryRun: options.dryRun === true, policy, kept, removed, freedBytes: removed.reduce((sum, entry) => sum + entry.sizeBytes, 0) }
   }
   if (options.dryRun || !existsSync(dir)) return run()
+  // Exclusive: waits for running verifies and restores (shared holders) to finish reading.
   return withBackupLock(dir, { command: 'dbops backup prune', wait: options.wait === true, ...(options.signal && { signal: options.signal }) }, run)
 }
 

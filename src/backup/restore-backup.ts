@@ -1,19 +1,40 @@
 import { existsSync, statSync } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
-import type { Target } from '../targets/target.js'
+import { connectTarget, type Target } from '../targets/target.js'
 import { DbopsError, UsageError } from '../errors.js'
+import { databaseFolderName, parseDatabaseUrl, redactUrl } from '../config/database-url.js'
+import { resolveConfig, type ResolvedConfig, type ResolvedTarget } from '../config/resolve-config.js'
 import { hashArtifact } from './create-backup.js'
-import { listBackups, MANIFEST_SUFFIX, readManifest, type BackupManifest } from './manifest.js'
+import { withBackupLock } from './backup-lock.js'
+import { listBackups, MANIFEST_SUFFIX, readManifest, verifyFailed, type BackupManifest } from './manifest.js'
+import type { DatabaseIdentity } from './backup-engine.js'
+import { identifyTarget, isFromDatabase, isLegacyOf, legacyFolder } from './ownership.js'
 
 export interface RestoreBackupOptions {
   /** Drop the backup's objects first (PostgreSQL: pg_restore --clean --if-exists); allows a non-empty database. */
   clean?: boolean
-  /** Restore into a protected target, a non-empty database, or (SQLite) a database another connection has open. */
+  /**
+   * Restore into a protected target, a non-empty database, (SQLite) a database another connection has open, or a
+   * backup whose last `backup verify` failed.
+   */
   force?: boolean
   jobs?: number
   /** Skip ownership and privileges (pg_restore --no-owner --no-privileges), for servers without the same roles. */
   noOwner?: boolean
-  /** Other backup folders to look for the id in (the other targets' folders): backups of prod restore into staging. */
+  /**
+   * The database the backup was taken from, when it is not the one restored into (cloning production into staging):
+   * a target name from the config or a URL. The backup is looked for in that database's backup folder and must have
+   * been taken from it.
+   */
+  from?: string
+  /** Restore a backup of another database without naming it (`--allow-other-database`). */
+  allowOtherDatabase?: boolean
+  /**
+   * The config whose targets' backup folders are searched for an id (default: resolved from the working directory,
+   * as the CLI does). Backups of another database found there still need `from` or `allowOtherDatabase`.
+   */
+  config?: ResolvedConfig
+  /** More folders to look for the id in. */
   searchDirs?: string[]
   signal?: AbortSignal
   onEvent?: (event: { type: 'step'; target: string; message: string }) => void
@@ -21,28 +42,53 @@ export interface RestoreBackupOptions {
 
 export interface RestoreBackupResult {
   target: string
+  /** The database restored into (redacted). */
+  database: string
+  /** The database the backup was taken from (redacted). */
+  source: string
   id: string
   from: string
   method: string
   analyzed: boolean
   durationMs: number
   migrationVersion: string | null
-  tables: number
+  tables: number | null
 }
 
 /**
- * Restores a backup (an id, a manifest path or an artifact path) into `target`. The artifact's sha256 is checked
- * first; a protected target, a non-empty database (without --clean) and an engine mismatch are refused before anything
- * is touched.
+ * Restores a backup (an id, a manifest path or an artifact path) into `target`. Refused before anything is touched:
+ * a backup of another database (unless `from` names it or `allowOtherDatabase`), a backup whose last verify failed,
+ * a protected target and a non-empty database (without force/clean), an engine mismatch, a wrong sha256.
  */
 export async function restoreBackup(target: Target, source: string, options: RestoreBackupOptions = {}): Promise<RestoreBackupResult> {
-  const { manifest, dir } = locateBackup(target, source, options.searchDirs ?? [])
   const step = (message: string) => options.onEvent?.({ type: 'step', target: target.name, message })
+  const config = options.config ?? (await resolveConfig().catch(() => undefined))
+  const fromTarget = options.from === undefined ? undefined : resolveFrom(options.from, config, target)
+  const dirs = fromTarget ? [fromTarget.backup.dir] : restoreSearchDirs(target, config, options.searchDirs)
+  const identity = await identifyTarget(target)
+  const { manifest, dir } = locateBackup(target, source, dirs, identity)
+  const sourceDisplay = manifest.database?.display ?? `${manifest.url} (target ${manifest.target})`
+  const sameDatabase = manifest.database ? isFromDatabase(manifest, identity) === true : isLegacyOf(manifest, dir, target)
+  if (!sameDatabase && !options.allowOtherDatabase) {
+    if (!fromTarget) {
+      throw new DbopsError('E_USAGE', `backup ${manifest.id} was taken from ${sourceDisplay}, not from ${identity.display} (${target.name}), which it would replace`, {
+        hint: `to copy that database into ${target.name} on purpose, name where it comes from: --from <target or URL of ${sourceDisplay}> (or --allow-other-database)`,
+        details: { backup: manifest.id, source: sourceDisplay, target: identity.display },
+      })
+    }
+    await checkFrom(fromTarget, manifest, dir, sourceDisplay)
+  }
   if (manifest.engine !== target.backend.engine) {
     throw new UsageError(`backup ${manifest.id} is a ${manifest.engine} backup and cannot be restored into ${target.name} (${target.backend.engine})`)
   }
   if (manifest.format === 'plain' && options.clean) {
     throw new UsageError('--clean needs a custom or directory backup: a plain SQL dump has no drop statements to run first', 'restore it into an empty database')
+  }
+  if (verifyFailed(manifest) && !options.force) {
+    const failure = manifest.verifyFailure!
+    throw new DbopsError('E_BACKUP_VERIFY_FAILED', `backup ${manifest.id} failed "backup verify" on ${failure.at} (${failure.message}); nothing was restored`, {
+      hint: 'restore an older backup (see "dbops backup list"), or pass --force to restore this one anyway',
+    })
   }
   if (target.protected && !options.force) {
     throw new DbopsError('E_PROTECTED', `target ${target.name} is protected: restoring would overwrite it`, { hint: 'pass --force if you really mean to restore into it' })
@@ -54,37 +100,109 @@ export async function restoreBackup(target: Target, source: string, options: Res
     })
   }
   const artifactPath = join(dir, manifest.artifact)
-  step(`checking the sha256 of ${manifest.artifact}`)
-  const sha256 = await hashArtifact(artifactPath)
-  if (sha256 !== manifest.sha256) {
-    throw new DbopsError('E_BACKUP_CORRUPT', `backup ${manifest.id} is corrupt (sha256 differs from its manifest); nothing was restored`, { hint: 'restore an older backup' })
-  }
-  step(`restoring ${manifest.id} into ${target.redactedUrl}`)
-  const started = performance.now()
-  const outcome = await engine.restore(target, {
-    artifactPath,
-    format: manifest.format,
-    tools: manifest.tools,
-    ...(manifest.extra && { extra: manifest.extra }),
-    clean: options.clean === true,
-    force: options.force === true,
-    jobs: options.jobs ?? target.backup.jobs ?? 1,
-    noOwner: options.noOwner === true,
+  // Shared with verifies: a prune waits until the backup has been read.
+  const lock = {
+    command: 'dbops restore',
+    shared: true,
+    wait: true,
     ...(options.signal && { signal: options.signal }),
+    onWait: () => step(`waiting for another dbops working on ${dir}`),
+  }
+  return withBackupLock(dir, lock, async () => {
+    if (!existsSync(artifactPath)) throw new DbopsError('E_BACKUP_NOT_FOUND', `backup ${manifest.id} was removed from ${dir}`, { hint: 'restore another backup (see "dbops backup list")' })
+    step(`checking the sha256 of ${manifest.artifact}`)
+    const sha256 = await hashArtifact(artifactPath)
+    if (sha256 !== manifest.sha256) {
+      throw new DbopsError('E_BACKUP_CORRUPT', `backup ${manifest.id} is corrupt (sha256 differs from its manifest); nothing was restored`, { hint: 'restore an older backup' })
+    }
+    step(`restoring ${manifest.id} into ${target.redactedUrl}`)
+    const started = performance.now()
+    const outcome = await engine.restore(target, {
+      artifactPath,
+      format: manifest.format,
+      tools: manifest.tools,
+      ...(manifest.extra && { extra: manifest.extra }),
+      clean: options.clean === true,
+      force: options.force === true,
+      jobs: options.jobs ?? target.backup.jobs ?? 1,
+      noOwner: options.noOwner === true,
+      ...(options.signal && { signal: options.signal }),
+    })
+    return {
+      target: target.name,
+      database: identity.display,
+      source: sourceDisplay,
+      id: manifest.id,
+      from: artifactPath,
+      method: outcome.method,
+      analyzed: outcome.analyzed,
+      durationMs: Math.round(performance.now() - started),
+      migrationVersion: manifest.migrationVersion,
+      tables: manifest.rowCounts ? Object.keys(manifest.rowCounts).length : null,
+    }
   })
+}
+
+/**
+ * Where `restore <id>` looks for a backup: the target's own folder first (and the old shared `backups/default` for a
+ * target without a config file), then every configured target's folder
+ * (backups of production restore into staging, with --from), then `extra`. Without duplicates.
+ */
+export function restoreSearchDirs(target: Target, config?: ResolvedConfig, extra: readonly string[] = []): string[] {
+  const legacy = legacyFolder(target)
+  const dirs = [target.backup.dir, ...(legacy ? [legacy] : []), ...Object.values(config?.targets ?? {}).map((entry) => entry.backup.dir), ...extra].map((dir) => resolve(dir))
+  return [...new Set(dirs)]
+}
+
+/** `--from`: a target of the config, or a URL (whose backups are in its default folder beside the config). */
+function resolveFrom(from: string, config: ResolvedConfig | undefined, target: Target): ResolvedTarget {
+  const named = config?.targets[from]
+  if (named) return named
+  if (!/^[A-Za-z][A-Za-z0-9+.-]*:/.test(from)) {
+    throw new UsageError(`--from ${from}: no target by that name${config ? ` (known: ${Object.keys(config.targets).join(', ')})` : ''}, and not a database URL`, 'give the name of the target the backup was taken from, or its URL')
+  }
+  const baseDir = config?.baseDir ?? process.cwd()
+  let location
+  try {
+    location = parseDatabaseUrl(from, baseDir)
+  } catch (error) {
+    throw new UsageError(`--from: ${(error as Error).message}`)
+  }
   return {
-    target: target.name,
-    id: manifest.id,
-    from: artifactPath,
-    method: outcome.method,
-    analyzed: outcome.analyzed,
-    durationMs: Math.round(performance.now() - started),
-    migrationVersion: manifest.migrationVersion,
-    tables: Object.keys(manifest.rowCounts).length,
+    ...target.resolved,
+    name: `from:${databaseFolderName(location)}`,
+    url: from,
+    redactedUrl: redactUrl(from),
+    location,
+    protected: true,
+    backup: { ...target.resolved.backup, dir: resolve(baseDir, 'backups', databaseFolderName(location)) },
   }
 }
 
-function locateBackup(target: Target, source: string, searchDirs: string[]): { manifest: BackupManifest; dir: string } {
+/** The backup must come from the database `--from` names (asked of that database when it can be reached). */
+async function checkFrom(from: ResolvedTarget, manifest: BackupManifest, dir: string, sourceDisplay: string): Promise<void> {
+  let fromIdentity: DatabaseIdentity | undefined
+  let matches: boolean
+  if (manifest.database) {
+    const opened = await connectTarget(from, { command: 'restore --from', create: false }).catch(() => undefined)
+    try {
+      fromIdentity = opened ? await identifyTarget(opened) : undefined
+    } finally {
+      await opened?.close().catch(() => {})
+    }
+    matches = fromIdentity !== undefined && isFromDatabase(manifest, fromIdentity) === true
+  } else {
+    // Made before identities were recorded: it belongs to the folder it is in.
+    matches = resolve(dir) === resolve(from.backup.dir)
+  }
+  if (!matches) {
+    throw new DbopsError('E_USAGE', `backup ${manifest.id} was taken from ${sourceDisplay}, not from ${fromIdentity?.display ?? from.redactedUrl} (--from ${from.name})`, {
+      hint: 'name the database the backup was taken from in --from (see the manifest\'s "database"), or pass --allow-other-database',
+    })
+  }
+}
+
+function locateBackup(target: Target, source: string, searchDirs: string[], identity: DatabaseIdentity): { manifest: BackupManifest; dir: string } {
   const looksLikePath = source.includes('/') || source.endsWith(MANIFEST_SUFFIX) || existsSync(source)
   if (looksLikePath) {
     const path = resolve(source)
@@ -100,11 +218,14 @@ function locateBackup(target: Target, source: string, searchDirs: string[]): { m
     }
     return { manifest, dir }
   }
-  for (const dir of [target.backup.dir, ...searchDirs]) {
-    const manifest = listBackups(dir).find((candidate) => candidate.id === source)
-    if (manifest) return { manifest, dir }
+  const found: { manifest: BackupManifest; dir: string }[] = []
+  for (const dir of searchDirs) {
+    for (const manifest of listBackups(dir)) if (manifest.id === source) found.push({ manifest, dir })
   }
-  throw new DbopsError('E_BACKUP_NOT_FOUND', `there is no backup "${source}" in ${target.backup.dir}${searchDirs.length ? ` or the other targets' backup folders` : ''}`, {
+  // The same id in two folders: this database's own backup wins.
+  const own = found.find(({ manifest }) => isFromDatabase(manifest, identity) === true)
+  if (own ?? found[0]) return (own ?? found[0])!
+  throw new DbopsError('E_BACKUP_NOT_FOUND', `there is no backup "${source}" in ${target.backup.dir}${searchDirs.length > 1 ? ` or the other targets' backup folders` : ''}`, {
     hint: 'list them with "dbops backup list", or give the path of the backup',
   })
 }

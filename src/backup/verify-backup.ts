@@ -1,8 +1,11 @@
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Target } from '../targets/target.js'
 import { DbopsError, UsageError } from '../errors.js'
 import { hashArtifact } from './create-backup.js'
-import { listBackups, readManifest, writeManifest, type BackupManifest } from './manifest.js'
+import { withBackupLock } from './backup-lock.js'
+import { listBackups, manifestPath, readManifest, writeManifest, type BackupManifest, type VerifyFailure } from './manifest.js'
+import { targetBackups } from './ownership.js'
 
 export interface VerifyBackupOptions {
   /** A backup id; default (or `latest: true`) the newest backup. */
@@ -11,12 +14,16 @@ export interface VerifyBackupOptions {
   /** Restore into a scratch database and compare row counts and the ledger version with the manifest. */
   restore?: boolean
   jobs?: number
+  /** Wait for a prune or create holding the backup folder instead of failing with E_BACKUP_LOCKED. */
+  wait?: boolean
   signal?: AbortSignal
   onEvent?: (event: { type: 'step'; target: string; message: string }) => void
 }
 
 export interface VerifyBackupResult {
   target: string
+  /** The database the backup belongs to (redacted). */
+  database: string
   id: string
   verifiedBy: 'checksum' | 'restore'
   verifiedAt: string
@@ -24,38 +31,119 @@ export interface VerifyBackupResult {
   checks: string[]
   tables: number
   rows: number
+  /** Whether the verdict was written into the manifest (false on read-only storage: see `warnings`). */
+  recorded: boolean
+  warnings: string[]
 }
 
-/** The backup `id` of a target, or its newest one; a clear error when there is none. */
-export function findBackup(target: Target, id: string | undefined): BackupManifest {
-  const backups = listBackups(target)
+/** Errors that say the backup itself is bad (as opposed to the verification not getting to run): recorded. */
+const BACKUP_FAULTS = new Set(['E_BACKUP_CORRUPT', 'E_VERIFY_MISMATCH', 'E_PG_TOOL_FAILED'])
+
+/** The backup `id` of the target's database, or its newest one; a clear error when there is none. */
+export async function findBackup(target: Target, id: string | undefined): Promise<BackupManifest> {
+  return (await locate(target, id)).manifest
+}
+
+async function locate(target: Target, id: string | undefined): Promise<{ manifest: BackupManifest; dir: string }> {
+  const { backups, identity, folderOf } = await targetBackups(target)
   if (id === undefined || id === 'latest') {
     const newest = backups.at(-1)
-    if (!newest) throw new DbopsError('E_BACKUP_NOT_FOUND', `${target.name} has no backups in ${target.backup.dir}`, { hint: 'create one with "dbops backup create"' })
-    return newest
+    if (!newest) throw new DbopsError('E_BACKUP_NOT_FOUND', `${target.name} (${identity.display}) has no backups in ${target.backup.dir}`, { hint: 'create one with "dbops backup create"' })
+    return { manifest: newest, dir: folderOf(newest) }
   }
   const found = backups.find((manifest) => manifest.id === id)
   if (!found) {
-    throw new DbopsError('E_BACKUP_NOT_FOUND', `there is no backup "${id}" in ${target.backup.dir}`, { hint: 'list them with "dbops backup list"' })
+    const other = listBackups(target.backup.dir).find((manifest) => manifest.id === id)
+    throw new DbopsError('E_BACKUP_NOT_FOUND', `there is no backup "${id}" of ${identity.display} in ${target.backup.dir}${other?.database ? ` (that one was taken from ${other.database.display})` : ''}`, {
+      hint: 'list them with "dbops backup list"',
+    })
   }
-  return found
+  return { manifest: found, dir: folderOf(found) }
 }
 
 /**
  * Proves a backup: its sha256 matches the manifest and the engine reads all of it (pg_restore over every entry,
- * SQLite's integrity_check); with `restore`, a real restore into a scratch database (dropped afterwards, whatever
- * happens) whose per-table row counts and ledger version must equal the manifest's. Success is recorded in the
- * manifest (verifiedAt); a failure throws E_BACKUP_CORRUPT / E_VERIFY_MISMATCH and changes nothing.
+ * counting the rows of each table; SQLite's integrity_check); with `restore`, a real restore into a scratch database
+ * (dropped afterwards, whatever happens) whose per-table row counts and ledger version must equal the manifest's.
+ * Runs under the folder's shared lock, so a prune cannot delete the backup while it is read. The verdict is recorded
+ * in the manifest either way (verifiedAt, or verifyFailure with what failed); on storage that cannot be written the
+ * verdict stands and `warnings` says it was not recorded.
  */
 export async function verifyBackup(target: Target, options: VerifyBackupOptions = {}): Promise<VerifyBackupResult> {
   if (options.id !== undefined && options.latest) throw new UsageError('give a backup id or --latest, not both')
-  const manifest = findBackup(target, options.id)
+  const { manifest: chosen, dir } = await locate(target, options.id)
   const step = (message: string) => options.onEvent?.({ type: 'step', target: target.name, message })
   const engine = await target.backend.backupEngine()
-  if (manifest.engine !== target.backend.engine) {
-    throw new UsageError(`backup ${manifest.id} is a ${manifest.engine} backup, but ${target.name} is ${target.backend.engine}`)
+  if (chosen.engine !== target.backend.engine) {
+    throw new UsageError(`backup ${chosen.id} is a ${chosen.engine} backup, but ${target.name} is ${target.backend.engine}`)
   }
-  const artifactPath = join(target.backup.dir, manifest.artifact)
+  const warnings: string[] = []
+  const lock = {
+    command: 'dbops backup verify',
+    shared: true,
+    wait: options.wait === true,
+    ...(options.signal && { signal: options.signal }),
+    onUnlocked: (reason: string) => warnings.push(reason),
+  }
+  return withBackupLock(dir, lock, async () => {
+    // Read again under the lock: a prune may have removed it before the lock was taken.
+    const manifest = readManifest(dir, chosen.id)
+    if (!manifest || !existsSync(join(dir, manifest.artifact))) {
+      throw new DbopsError('E_BACKUP_NOT_FOUND', `backup ${chosen.id} was removed from ${dir} before it could be verified`, { hint: 'verify another backup (see "dbops backup list")' })
+    }
+    const record = (changes: Partial<BackupManifest>): boolean => {
+      try {
+        const current = readManifest(dir, manifest.id)
+        if (current) writeManifest(dir, { ...current, ...changes })
+        return true
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message
+        warnings.push(`the result could not be recorded in ${manifestPath(dir, manifest.id)} (${code}); the verdict above stands`)
+        return false
+      }
+    }
+    const by = options.restore ? 'restore' : 'checksum'
+    try {
+      const outcome = await verify(target, engine, manifest, dir, options, step)
+      const verifiedAt = new Date().toISOString()
+      const recorded = record({
+        verifiedAt,
+        verifiedBy: outcome.verifiedBy,
+        verifyFailure: null,
+        ...(manifest.rowCounts === null && outcome.rowCounts && { rowCounts: outcome.rowCounts }),
+      })
+      const counts = Object.values(outcome.rowCounts ?? {})
+      return {
+        target: target.name,
+        database: manifest.database?.display ?? manifest.url,
+        id: manifest.id,
+        verifiedBy: outcome.verifiedBy,
+        verifiedAt,
+        checks: outcome.checks,
+        tables: counts.length,
+        rows: counts.reduce((sum, n) => sum + n, 0),
+        recorded,
+        warnings,
+      }
+    } catch (error) {
+      if (error instanceof DbopsError && BACKUP_FAULTS.has(error.code)) {
+        const failure: VerifyFailure = { at: new Date().toISOString(), by, code: error.code, message: error.message }
+        record({ verifyFailure: failure })
+      }
+      throw error
+    }
+  })
+}
+
+async function verify(
+  target: Target,
+  engine: Awaited<ReturnType<Target['backend']['backupEngine']>>,
+  manifest: BackupManifest,
+  dir: string,
+  options: VerifyBackupOptions,
+  step: (message: string) => void,
+): Promise<{ verifiedBy: 'checksum' | 'restore'; checks: string[]; rowCounts: Record<string, number> | null }> {
+  const artifactPath = join(dir, manifest.artifact)
   const checks: string[] = []
   step(`checking the sha256 of ${manifest.artifact}`)
   const sha256 = await hashArtifact(artifactPath)
@@ -67,57 +155,61 @@ export async function verifyBackup(target: Target, options: VerifyBackupOptions 
   }
   checks.push(`sha256 ${sha256.slice(0, 12)}… matches`)
   step('reading the whole backup')
+  let readable: { summary: string; rowCounts?: Record<string, number> }
   try {
-    checks.push(await engine.checkReadable(artifactPath, manifest.format, manifest.tools))
+    readable = await engine.checkReadable(artifactPath, manifest.format, manifest.tools)
   } catch (error) {
     throw new DbopsError('E_BACKUP_CORRUPT', `backup ${manifest.id} cannot be read back: ${(error as Error).message}`, { hint: 'take a new backup', cause: error })
   }
-  let verifiedBy: 'checksum' | 'restore' = 'checksum'
-  if (options.restore) {
-    const scratch = await engine.scratch(target)
-    try {
-      step(`restoring into ${scratch.description}`)
-      const outcome = await scratch.restore({
-        artifactPath,
-        format: manifest.format,
-        tools: manifest.tools,
-        ...(manifest.extra && { extra: manifest.extra }),
-        jobs: options.jobs ?? target.backup.jobs ?? 1,
-        noOwner: true,
-        ...(options.signal && { signal: options.signal }),
-      })
-      const facts = await scratch.facts()
-      const problems = compareFacts(manifest, facts)
-      if (problems.length > 0) {
-        throw new DbopsError('E_VERIFY_MISMATCH', `backup ${manifest.id} restores, but differs from what was backed up: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? `; and ${problems.length - 5} more` : ''}`, {
-          hint: 'do not rely on this backup; take a new one and report the difference',
-          details: { problems },
-        })
-      }
-      checks.push(`restored with ${outcome.method}: ${Object.keys(facts.rowCounts).length} table(s), row counts and migration version ${facts.migrationVersion ?? '(no ledger)'} match`)
-      verifiedBy = 'restore'
-    } finally {
-      await scratch.drop().catch(() => {})
-    }
+  checks.push(readable.summary)
+  const archiveProblems = manifest.rowCounts && readable.rowCounts ? compareCounts(manifest.rowCounts, readable.rowCounts, 'in the archive') : []
+  const rowCounts = manifest.rowCounts ?? readable.rowCounts ?? null
+  if (!options.restore) {
+    if (archiveProblems.length > 0) throw mismatch(manifest, 'its archive differs from what was backed up', archiveProblems)
+    return { verifiedBy: 'checksum', checks, rowCounts }
   }
-  const verifiedAt = new Date().toISOString()
-  // Read again: a prune may have removed it meanwhile, and then there is nothing to record.
-  const current = readManifest(target.backup.dir, manifest.id)
-  if (current) writeManifest(target.backup.dir, { ...current, verifiedAt, verifiedBy })
-  const counts = Object.values(manifest.rowCounts)
-  return { target: target.name, id: manifest.id, verifiedBy, verifiedAt, checks, tables: counts.length, rows: counts.reduce((sum, n) => sum + n, 0) }
+  const scratch = await engine.scratch(target)
+  try {
+    step(`restoring into ${scratch.description}`)
+    const outcome = await scratch.restore({
+      artifactPath,
+      format: manifest.format,
+      tools: manifest.tools,
+      ...(manifest.extra && { extra: manifest.extra }),
+      jobs: options.jobs ?? target.backup.jobs ?? 1,
+      noOwner: true,
+      ...(options.signal && { signal: options.signal }),
+    })
+    const facts = await scratch.facts()
+    const problems = [
+      ...((manifest.migrationVersion ?? null) !== facts.migrationVersion
+        ? [`migration version ${facts.migrationVersion ?? 'none'} restored, ${manifest.migrationVersion ?? 'none'} backed up`]
+        : []),
+      ...compareCounts(rowCounts ?? {}, facts.rowCounts, 'restored'),
+      ...archiveProblems,
+    ]
+    if (problems.length > 0) throw mismatch(manifest, 'it restores, but differs from what was backed up', problems)
+    checks.push(`restored with ${outcome.method}: ${Object.keys(facts.rowCounts).length} table(s), row counts and migration version ${facts.migrationVersion ?? '(no ledger)'} match`)
+    return { verifiedBy: 'restore', checks, rowCounts }
+  } finally {
+    await scratch.drop().catch(() => {})
+  }
 }
 
-function compareFacts(manifest: BackupManifest, facts: { migrationVersion: string | null; rowCounts: Record<string, number> }): string[] {
+function mismatch(manifest: BackupManifest, what: string, problems: string[]): DbopsError {
+  return new DbopsError('E_VERIFY_MISMATCH', `backup ${manifest.id}: ${what}: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? `; and ${problems.length - 5} more` : ''}`, {
+    hint: 'do not rely on this backup; take a new one and report the difference',
+    details: { problems },
+  })
+}
+
+function compareCounts(expected: Record<string, number>, found: Record<string, number>, where: string): string[] {
   const problems: string[] = []
-  if ((manifest.migrationVersion ?? null) !== facts.migrationVersion) {
-    problems.push(`migration version ${facts.migrationVersion ?? 'none'} restored, ${manifest.migrationVersion ?? 'none'} backed up`)
+  for (const [table, count] of Object.entries(expected)) {
+    const actual = found[table]
+    if (actual === undefined) problems.push(`table ${table} is missing ${where}`)
+    else if (actual !== count) problems.push(`${table} has ${actual} rows ${where}, ${count} backed up`)
   }
-  for (const [table, count] of Object.entries(manifest.rowCounts)) {
-    const restored = facts.rowCounts[table]
-    if (restored === undefined) problems.push(`table ${table} is missing`)
-    else if (restored !== count) problems.push(`${table} has ${restored} rows, ${count} backed up`)
-  }
-  for (const table of Object.keys(facts.rowCounts)) if (!(table in manifest.rowCounts)) problems.push(`table ${table} was not in the backup`)
+  for (const table of Object.keys(found)) if (!(table in expected)) problems.push(`table ${table} ${where} was not in the backup`)
   return problems
 }

@@ -149,3 +149,18 @@ function withoutParams(url: string, names: string[]): string {
   const kept = query.split('&').filter((pair) => !names.includes(pair.split('=')[0] ?? ''))
   return kept.length === 0 ? base : `${base}?${kept.join('&')}`
 }
+
+/**
+ * The default backup folder name of a database without a config file: the PostgreSQL database name or the SQLite
+ * file's stem, so two `--url`s never share `backups/default`. Only characters safe in a folder name are kept.
+ */
+export function databaseFolderName(location: DatabaseLocation): string {
+  let name: string
+  if (location.engine === 'sqlite') {
+    name = location.path === ':memory:' ? 'memory' : location.path.split(/[\\/]/).pop()!.replace(/\.[^.]*$/, '')
+  } else {
+    const parsed = parsePgUrl(location.url.replace(/([?&])(sslcert|sslkey|sslrootcert|sslmode)=[^&]*/g, '$1'))
+    name = parsed.database ?? parsed.user ?? 'postgres'
+  }
+  return name.replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^\.+/, '_') || 'default'
+}

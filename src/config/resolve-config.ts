@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path'
 import { ConfigError, UsageError } from '../errors.js'
-import { describeDatabase, parseDatabaseUrl, redactUrl, type DatabaseLocation } from './database-url.js'
+import { databaseFolderName, describeDatabase, parseDatabaseUrl, redactUrl, type DatabaseLocation } from './database-url.js'
 import { parseDuration } from './duration.js'
 import { interpolateEnv } from './interpolate.js'
 import { loadConfig } from './load-config.js'
@@ -247,7 +247,8 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
       },
       backup: {
         // A shared top-level dir still keeps each target's backups apart.
-        dir: ownBackup.dir !== undefined ? resolve(baseDir, ownBackup.dir) : resolve(baseDir, topBackup.dir ?? 'backups', name),
+        // Without targets in a file every URL is "default": its folder is named after the database instead.
+        dir: ownBackup.dir !== undefined ? resolve(baseDir, ownBackup.dir) : resolve(baseDir, topBackup.dir ?? 'backups', hasFileTargets ? name : databaseFolderName(location)),
         ...(topBackup.format !== undefined && { format: topBackup.format }),
         ...(ownBackup.format !== undefined && { format: ownBackup.format }),
         ...(topBackup.jobs !== undefined && { jobs: topBackup.jobs }),

@@ -4,7 +4,8 @@ import type { Engine } from '../backends/backend.js'
 import type { ThresholdSetting } from '../config/resolve-config.js'
 import { worstSeverity, type Finding, type Severity } from '../findings.js'
 import { migrationStatus } from '../migrate/run.js'
-import { listBackups, MANIFEST_SUFFIX, type BackupManifest } from '../backup/manifest.js'
+import { MANIFEST_SUFFIX, verifyFailed, type BackupManifest } from '../backup/manifest.js'
+import { targetBackups } from '../backup/ownership.js'
 import type { Target } from '../targets/target.js'
 import { CHECKS_BY_NAME, formatSeconds, grade, levelOn, resolveThresholds, selectChecks, type Thresholds } from './checks.js'
 import type { HealthProbe } from './health-probe.js'
@@ -100,7 +101,9 @@ export async function checkHealth(target: Target, options: HealthOptions = {}): 
     await probe?.close().catch(() => {})
   }
 
-  if (checks.has('backup_age')) backupAgeCheck(target, thresholds, options.now ?? new Date(), report)
+  // The database's identity is only asked of a server that answered in time (nothing may wait past the deadline).
+  const offline = outcome?.up !== true || timedOut || failure !== undefined
+  if (checks.has('backup_age')) await backupAgeCheck(target, thresholds, options.now ?? new Date(), report, offline)
 
   const late = options.signal?.aborted ? 'interrupted before it finished' : `did not finish within the ${formatSeconds(timeoutMs / 1000)} deadline (--timeout)`
   if (!findings.has('connection')) {
@@ -200,7 +203,7 @@ async function ledgerCheck(target: Target, probe: HealthProbe, thresholds: Thres
  * and an artifact beside it: a backup without its manifest did not finish). No folder: no finding, backups are not
  * set up here.
  */
-function backupAgeCheck(target: Target, thresholds: Thresholds, now: Date, report: (finding: Finding) => void): void {
+async function backupAgeCheck(target: Target, thresholds: Thresholds, now: Date, report: (finding: Finding) => void, offline: boolean): Promise<void> {
   const dir = target.backup.dir
   try {
     if (!statSync(dir).isDirectory()) return
@@ -210,7 +213,8 @@ function backupAgeCheck(target: Target, thresholds: Thresholds, now: Date, repor
     report({ check: 'backup_age', severity: 'unknown', subject: dir, message: `cannot read the backup folder: ${(error as Error).message}` })
     return
   }
-  const backups = listBackups(dir)
+  // This database's backups only (a folder may be shared), and none whose last verify failed.
+  const backups = (await targetBackups(target, { offline })).backups.filter((backup) => !verifyFailed(backup))
   const newest = backups.reduce<BackupManifest | undefined>((latest, backup) => (!latest || backup.finishedAt > latest.finishedAt ? backup : latest), undefined)
   if (!newest) {
     report({

@@ -45,6 +45,13 @@ async function pgDatabase(rows: number): Promise<PgDatabase> {
   return database
 }
 
+/** The one backup folder under `dir/backups` (named after the database when there is no config file). */
+function backupFolder(dir: string): string {
+  const names = readdirSync(path.join(dir, 'backups'))
+  expect(names).toHaveLength(1)
+  return path.join(dir, 'backups', names[0]!)
+}
+
 function errorLine(result: CliResult): string {
   const lines = result.stderr.split('\n').filter((line) => line.trim() !== '')
   expect(lines, result.stderr).toHaveLength(1)
@@ -62,7 +69,8 @@ describe.each(['sqlite', 'postgres'] as const)('SIGKILL during backup create (%s
     const dir = workspace()
     const url = engine === 'sqlite' ? sqliteDatabase(dir, 20_000) : (await pgDatabase(200_000)).url
     const trials = engine === 'sqlite' ? 6 : 4
-    const backupDir = path.join(dir, 'backups', 'default')
+    // Without a config file each database has its own folder: backups/<file stem or database name>.
+    const backupDir = path.join(dir, 'backups', engine === 'sqlite' ? 'app' : new URL(url).pathname.slice(1))
     const temporaries = () => (existsSync(backupDir) ? readdirSync(backupDir).filter((name) => name.startsWith('.tmp-')) : [])
     const sizeOf = (file: string) => {
       try {
@@ -112,6 +120,7 @@ describe.each(['sqlite', 'postgres'] as const)('SIGKILL during backup create (%s
     // Give an orphaned pg_dump (its parent was killed) time to finish writing into its unlinked file.
     const next = await runCli(['--url', url, 'backup', 'create', '--wait'], { cwd: dir })
     expect(next.code, next.stderr).toBe(0)
+    expect(backupFolder(dir)).toBe(backupDir)
     expect(readdirSync(backupDir).filter((name) => name.startsWith('.'))).toEqual([])
     const ids = listIds(await runCli(['--url', url, 'backup', 'list', '--json'], { cwd: dir }))
     const artifacts = readdirSync(backupDir).filter((name) => !name.endsWith('.manifest.json'))
@@ -167,7 +176,7 @@ describe.skipIf(findPgBinDir() === undefined && process.env.CI !== 'true')('a se
     expect(cmdline).toMatch(/pg_dump --format=custom --file=\S+ --snapshot=/)
     expect(environ).toContain('PGPASSWORD=')
     expect(result.code, result.stderr).toBe(0)
-    const backupDir = path.join(dir, 'backups', 'default')
+    const backupDir = backupFolder(dir)
     const manifests = readdirSync(backupDir).filter((name) => name.endsWith('.manifest.json')).map((name) => readFileSync(path.join(backupDir, name), 'utf8'))
     expect(manifests).toHaveLength(1)
     for (const text of [cmdline, result.stdout, result.stderr, ...manifests]) {
@@ -185,7 +194,7 @@ describe('overlapping runs, monitoring and metrics', () => {
   it('a second run exits 1 naming the holder, or waits with --wait', async () => {
     const dir = workspace()
     const url = sqliteDatabase(dir)
-    const backupDir = path.join(dir, 'backups', 'default')
+    const backupDir = path.join(dir, 'backups', 'app')
     mkdirSync(backupDir, { recursive: true })
     const holder = spawn('sleep', ['30'])
     writeFileSync(path.join(backupDir, '.lock'), JSON.stringify({ pid: holder.pid, host: hostname(), processStart: null, startedAt: '2026-01-01T00:00:00Z', command: 'dbops backup create' }))
@@ -242,10 +251,10 @@ describe('overlapping runs, monitoring and metrics', () => {
     expect(dry.code, dry.stderr).toBe(0)
     expect(dry.stdout).toMatch(/^keep +\S+ +last snapshot$/m)
     expect(dry.stdout.match(/^would remove/gm)).toHaveLength(2)
-    expect(readdirSync(path.join(dir, 'backups', 'default')).filter((name) => name.endsWith('.manifest.json'))).toHaveLength(3)
+    expect(readdirSync(backupFolder(dir)).filter((name) => name.endsWith('.manifest.json'))).toHaveLength(3)
     const real = await runCli(['--url', url, 'backup', 'prune', '--keep-last', '1', '--json'], { cwd: dir })
     expect(JSON.parse(real.stdout)).toMatchObject({ ok: true, dryRun: false })
-    expect(readdirSync(path.join(dir, 'backups', 'default')).filter((name) => name.endsWith('.manifest.json'))).toHaveLength(1)
+    expect(readdirSync(backupFolder(dir)).filter((name) => name.endsWith('.manifest.json'))).toHaveLength(1)
   })
 })
 
@@ -261,7 +270,7 @@ describe('bad inputs: one line, the documented exit code, nothing deleted', () =
     expect(restoreUnknown.code).toBe(2)
     expect(JSON.parse(restoreUnknown.stdout).error.code).toBe('E_BACKUP_NOT_FOUND')
 
-    const backupDir = path.join(dir, 'backups', 'default')
+    const backupDir = backupFolder(dir)
     const id = listIds(await runCli(['--url', url, 'backup', 'list', '--json'], { cwd: dir }))[0]!
     const nonEmpty = await runCli(['--url', url, 'restore', id], { cwd: dir })
     expect(nonEmpty.code).toBe(2)
@@ -286,7 +295,7 @@ describe('bad inputs: one line, the documented exit code, nothing deleted', () =
     writeFileSync(path.join(dir, 'dbops.config.json'), JSON.stringify({ backup: { dir: 'blocker' } }))
     const result = await runCli(['--url', url, 'backup', 'create'], { cwd: dir })
     expect(result.code).toBe(2)
-    expect(errorLine(result)).toContain(`cannot write to the backup folder ${path.join(dir, 'blocker', 'default')}`)
+    expect(errorLine(result)).toContain(`cannot write to the backup folder ${path.join(dir, 'blocker', 'app')}`)
   })
 
   describe('pg_dump', () => {
@@ -303,16 +312,16 @@ describe('bad inputs: one line, the documented exit code, nothing deleted', () =
       const dir = workspace()
       const created = await runCli(['--url', database.url, 'backup', 'create', '--json'], { cwd: dir })
       expect(created.code, created.stderr).toBe(0)
-      const manifest = path.join(dir, 'backups', 'default', `${JSON.parse(created.stdout).backup.id}.manifest.json`)
+      const manifest = path.join(backupFolder(dir), `${JSON.parse(created.stdout).backup.id}.manifest.json`)
       const config = workspace()
       writeFileSync(path.join(config, 'dbops.config.json'), JSON.stringify({ targets: { prod: { url: database.url, protected: true } } }))
       const refused = await runCli(['restore', manifest, '--target', 'prod'], { cwd: config })
-      expect(refused.code).toBe(3)
+      expect(refused.code, refused.stderr).toBe(3)
       expect(errorLine(refused)).toMatch(/^error: target prod is protected: restoring would overwrite it \(hint: pass --force/)
       await pgQuery(database.url, 'DELETE FROM items WHERE id > 5')
       const plainClean = await runCli(['restore', manifest, '--target', 'prod', '--clean', '--force', '--jobs', '2'], { cwd: config })
       expect(plainClean.code, plainClean.stderr).toBe(0)
-      expect(plainClean.stdout).toMatch(/^prod \(postgres:\/\/\S+\): restored \S+ \(1 tables, migration none\) with pg_restore 1\d\.\d+ --jobs=2 in .+, analyzed$/m)
+      expect(plainClean.stdout).toMatch(/^prod \(postgres:\/\/\S+\): restored \S+ of 127\.0\.0\.1:5432\/\S+ \(migration none\) with pg_restore 1\d\.\d+ --jobs=2 in .+, analyzed$/m)
       expect(await pgQuery(database.url, 'SELECT count(*)::int AS n FROM items')).toEqual([{ n: 10 }])
       // Column statistics exist only once ANALYZE has run (pg_statistic is transactional, unlike pg_stat_*).
       expect(await pgQuery(database.url, `SELECT count(*)::int AS n FROM pg_stats WHERE tablename = 'items'`)).toEqual([{ n: 3 }])
@@ -323,7 +332,7 @@ describe('bad inputs: one line, the documented exit code, nothing deleted', () =
       const result = await runCli(['--url', database.url, 'backup', 'create'], { cwd: dir, env: { PATH: workspace(), PGBINDIR: undefined, DBOPS_PG_INSTALL_DIRS: '' } })
       expect(result.code).toBe(2)
       expect(errorLine(result)).toMatch(/^error: pg_dump was not found in PATH/)
-      expect(readdirSync(path.join(dir, 'backups', 'default'))).toEqual([])
+      expect(readdirSync(backupFolder(dir))).toEqual([])
     })
 
     it('older than the server: both versions named, before anything is written', async () => {
@@ -331,7 +340,7 @@ describe('bad inputs: one line, the documented exit code, nothing deleted', () =
       const result = await runCli(['--url', database.url, 'backup', 'create'], { cwd: dir, env: { PATH: fakeBin, PGBINDIR: undefined, DBOPS_PG_INSTALL_DIRS: '' } })
       expect(result.code).toBe(2)
       expect(errorLine(result)).toMatch(/^error: pg_dump 9\.6\.24 \(.+\) is older than the server \(PostgreSQL 1\d\): pg_dump 1\d or newer is needed/)
-      expect(readdirSync(path.join(dir, 'backups', 'default'))).toEqual([])
+      expect(readdirSync(backupFolder(dir))).toEqual([])
       const explicit = await runCli(['--url', database.url, 'backup', 'create'], { cwd: dir, env: { PGBINDIR: fakeBin } })
       expect(explicit.code).toBe(2)
       expect(errorLine(explicit)).toContain('pg_dump 9.6.24')

@@ -3,7 +3,7 @@ import path from 'node:path'
 import Database from 'better-sqlite3'
 import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
-import { checkHealth, migrateUp, openTarget, type HealthOptions, type HealthResult, type Target } from '../../src/index.js'
+import { checkHealth, migrateUp, openTarget, resolveConfig, type HealthOptions, type HealthResult, type Target } from '../../src/index.js'
 import { pgQuery, tempDir, withDatabase } from '../helpers/databases.js'
 import { ENGINES, makeProject, migration, type Project } from '../helpers/projects.js'
 
@@ -278,18 +278,18 @@ describe.each(ENGINES)('health ledger and backups on %s', (engine) => {
   it('reports the newest backup manifest by age, and nothing without a backup folder', async () => {
     const project = await makeProject(engine)
     expect(check(await health(project), 'backup_age')).toBeUndefined()
-    const dir = path.join(project.dir, 'backups', 'default')
+    const dir = (await resolveConfig({ cwd: project.dir, url: project.url, env: {} })).targets.default!.backup.dir
     mkdirSync(dir, { recursive: true })
     expect(check(await health(project), 'backup_age')).toMatchObject({ severity: 'critical', message: expect.stringContaining('no completed backup') })
     writeFileSync(path.join(dir, 'partial.dump'), 'a backup without a manifest is no backup')
     const now = new Date('2026-06-01T12:00:00Z')
     // Backups as `dbops backup create` leaves them: an artifact, and its manifest written last.
-    const manifest = (id: string, hoursAgo: number) => {
+    const manifest = (id: string, hoursAgo: number, extra: Record<string, unknown> = {}) => {
       const at = new Date(now.getTime() - hoursAgo * 3600_000).toISOString()
       writeFileSync(path.join(dir, `${id}.dump`), 'x'.repeat(1234))
       writeFileSync(
         path.join(dir, `${id}.manifest.json`),
-        JSON.stringify({ manifestVersion: 1, id, target: 'default', engine, format: 'custom', startedAt: at, finishedAt: at, sizeBytes: 1234, sha256: '0'.repeat(64), artifact: `${id}.dump`, verifiedAt: null }),
+        JSON.stringify({ manifestVersion: 1, id, target: 'default', engine, format: 'custom', startedAt: at, finishedAt: at, sizeBytes: 1234, sha256: '0'.repeat(64), artifact: `${id}.dump`, verifiedAt: null, ...extra }),
       )
     }
     // A manifest whose artifact is gone is not a backup either.
@@ -306,6 +306,12 @@ describe.each(ENGINES)('health ledger and backups on %s', (engine) => {
     expect(warn.message).toContain('yesterday')
     manifest('fresh', 1)
     expect(check(await health(project, { now }), 'backup_age')!.severity).toBe('ok')
+    // A fresher backup of another database sharing the folder is not this database's backup.
+    manifest('elsewhere', 0.5, { database: { key: `${engine}:another database`, display: 'another database' } })
+    expect(check(await health(project, { now }), 'backup_age')!.message).toContain('fresh')
+    // A backup whose last verify failed is not fresh.
+    manifest('fresh', 1, { verifyFailure: { at: now.toISOString(), by: 'checksum', code: 'E_BACKUP_CORRUPT', message: 'sha256 differs' } })
+    expect(check(await health(project, { now }), 'backup_age')).toMatchObject({ severity: 'warn', message: expect.stringContaining('yesterday') })
     expect(check(await health(project, { now, thresholds: { backup_age: { warn: '30m' } } }), 'backup_age')!.severity).toBe('warn')
   })
 })

@@ -5,6 +5,7 @@ import type {
   BackupEngine,
   BackupFormat,
   DatabaseFacts,
+  DatabaseIdentity,
   DumpOutcome,
   DumpRequest,
   RestoreOutcome,
@@ -58,8 +59,6 @@ export class PostgresBackupEngine implements BackupEngine {
     const pgDump = await findPgTool('pg_dump', server.major, 'the server')
     await query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
     try {
-      // The counts share the machine with pg_dump and its server process: no parallel workers competing with them.
-      await query('SET LOCAL max_parallel_workers_per_gather = 0')
       const snapshot = String((await query('SELECT pg_export_snapshot() AS snapshot'))[0]!.snapshot)
       const args = [
         `--format=${request.format}`,
@@ -76,17 +75,20 @@ export class PostgresBackupEngine implements BackupEngine {
           // Not created yet.
         }
       })
-      // Counted while pg_dump runs, in the snapshot it dumps: the counts cost almost no extra wall time.
-      const [facts, dumped] = await Promise.allSettled([databaseFacts(query, target.migrations), dumping])
+      // Only the ledger version is read here, in the snapshot pg_dump dumps (one indexed query). Exact row counts
+      // would compete with pg_dump and its server process for the CPU for the whole dump: `backup verify` counts
+      // them from the archive instead.
+      const [version, dumped] = await Promise.allSettled([ledgerVersion(query, target.migrations), dumping])
       if (dumped.status === 'rejected') throw dumped.reason
-      if (facts.status === 'rejected') throw facts.reason
-      return { ...facts.value, serverVersion: server.version, tools: { pg_dump: pgDump.version } }
+      if (version.status === 'rejected') throw version.reason
+      return { migrationVersion: version.value, serverVersion: server.version, tools: { pg_dump: pgDump.version } }
     } finally {
       await query('COMMIT').catch(() => {})
     }
   }
 
-  async checkReadable(artifactPath: string, format: BackupFormat, tools: Record<string, string>): Promise<string> {
+  async checkReadable(artifactPath: string, format: BackupFormat, tools: Record<string, string>): Promise<{ summary: string; rowCounts: Record<string, number> }> {
+    const counter = new CopyRowCounter()
     if (format === 'plain') {
       const size = statSync(artifactPath).size
       const tail = Buffer.alloc(Math.min(size, 4096))
@@ -97,17 +99,32 @@ export class PostgresBackupEngine implements BackupEngine {
         closeSync(fd)
       }
       if (!tail.toString('utf8').includes(PLAIN_TRAILER)) throw new Error('the SQL script is cut short (no "dump complete" trailer)')
-      return 'the SQL script ends with pg_dump\'s trailer'
+      const { createReadStream } = await import('node:fs')
+      for await (const chunk of createReadStream(artifactPath, { highWaterMark: 1 << 20 })) counter.push(chunk as Buffer)
+      return { summary: `the SQL script ends with pg_dump's trailer; ${counter.summary()}`, rowCounts: counter.counts }
     }
     const pgRestore = await findPgTool('pg_restore', dumpMajor(tools), 'the pg_dump that wrote the backup')
     await runTool(pgRestore, ['--list', artifactPath], process.env as Record<string, string>)
-    // Writing the whole script to /dev/null reads (and decompresses) every data block, not only the table of contents.
-    await runTool(pgRestore, ['--file=/dev/null', artifactPath], process.env as Record<string, string>)
-    return `pg_restore ${pgRestore.version} read every entry`
+    // The whole script, streamed: reads (and decompresses) every data block, and each COPY block's lines are its rows.
+    await runTool(pgRestore, ['--file=-', artifactPath], process.env as Record<string, string>, undefined, undefined, (chunk) => counter.push(chunk))
+    return { summary: `pg_restore ${pgRestore.version} read every entry; ${counter.summary()}`, rowCounts: counter.counts }
   }
 
   async isEmpty(target: Target): Promise<boolean> {
     return isEmptyDatabase(queryOf(target))
+  }
+
+  /** The cluster's system_identifier survives restarts, renames of the host and port forwarding; the name tells databases apart. */
+  async identify(target: Target, options: { offline?: boolean } = {}): Promise<DatabaseIdentity> {
+    const env = libpqEnvironment(target.resolved.url)
+    const display = `${env.PGHOST ?? 'localhost'}:${env.PGPORT ?? '5432'}/${env.PGDATABASE ?? env.PGUSER ?? ''}`
+    if (options.offline) return { key: null, display }
+    try {
+      const [row] = await queryOf(target)('SELECT system_identifier::text AS id, current_database() AS name FROM pg_control_system()')
+      return { key: `postgres:${String(row!.id)}/${String(row!.name)}`, display: `${env.PGHOST ?? 'localhost'}:${env.PGPORT ?? '5432'}/${String(row!.name)}` }
+    } catch {
+      return { key: null, display }
+    }
   }
 
   async restore(target: Target, request: RestoreRequest): Promise<RestoreOutcome> {
@@ -190,6 +207,11 @@ async function databaseFacts(query: Query, ledger: { schema: string; table: stri
     const text = batch.map((name, index) => `SELECT ${start + index} AS i, count(*) AS n FROM ${name}`).join(' UNION ALL ')
     for (const row of await query(text)) rowCounts[tables[Number(row.i)]!] = Number(row.n)
   }
+  return { migrationVersion: await ledgerVersion(query, ledger), rowCounts }
+}
+
+/** The newest applied (or baselined) version in the migration ledger; null without a ledger. */
+async function ledgerVersion(query: Query, ledger: { schema: string; table: string }): Promise<string | null> {
   const qualified = `"${ledger.schema.replace(/"/g, '""')}"."${ledger.table.replace(/"/g, '""')}"`
   let migrationVersion: string | null = null
   if ((await query('SELECT to_regclass($1) IS NOT NULL AS present', [qualified]))[0]!.present === true) {
@@ -198,7 +220,7 @@ async function databaseFacts(query: Query, ledger: { schema: string; table: stri
       if (migrationVersion === null || compareVersions(String(version), migrationVersion) > 0) migrationVersion = String(version)
     }
   }
-  return { migrationVersion, rowCounts }
+  return migrationVersion
 }
 
 async function restoreInto(url: string, database: string | undefined, request: RestoreRequest): Promise<{ method: string; analyzed: boolean }> {
@@ -232,7 +254,7 @@ async function restoreInto(url: string, database: string | undefined, request: R
 }
 
 /** Runs a client program; a failure becomes one line naming the program and its own error message. */
-async function runTool(tool: FoundTool, args: string[], env: Record<string, string>, signal?: AbortSignal, onTick?: () => void): Promise<void> {
+async function runTool(tool: FoundTool, args: string[], env: Record<string, string>, signal?: AbortSignal, onTick?: () => void, onStdout?: (chunk: Buffer) => void): Promise<void> {
   const { execa } = await import('execa')
   const name = tool.path.split('/').pop()!
   // Files the program creates (pg_dump's output) are private from the first byte: umask is inherited at spawn.
@@ -243,14 +265,16 @@ async function runTool(tool: FoundTool, args: string[], env: Record<string, stri
       env,
       extendEnv: false,
       stdin: 'ignore',
-      stdout: 'ignore',
+      stdout: onStdout ? 'pipe' : 'ignore',
       stderr: 'pipe',
+      ...(onStdout && { buffer: { stdout: false } }),
       reject: false,
       ...(signal && { cancelSignal: signal }),
     })
   } finally {
     process.umask(umask)
   }
+  if (onStdout) child.stdout!.on('data', onStdout)
   const timer = onTick ? setInterval(onTick, 500) : undefined
   try {
     const result = await child
@@ -265,5 +289,59 @@ async function runTool(tool: FoundTool, args: string[], env: Record<string, stri
     }
   } finally {
     if (timer) clearInterval(timer)
+  }
+}
+
+/**
+ * Counts the rows of each table in pg_dump's SQL output: every line of a `COPY <table> (...) FROM stdin;` block up to
+ * its `\.` line is one row (newlines inside values are escaped in COPY's text format). Table names come out quoted as
+ * quote_ident quotes them, so they compare with the counts of a restored database.
+ */
+export class CopyRowCounter {
+  readonly counts: Record<string, number> = {}
+  #table: string | null = null
+  #rest: Buffer = Buffer.alloc(0)
+
+  push(chunk: Buffer): void {
+    const buffer = this.#rest.length > 0 ? Buffer.concat([this.#rest, chunk]) : chunk
+    let start = 0
+    for (let end; (end = buffer.indexOf(10, start)) !== -1; start = end + 1) {
+      if (this.#table !== null) {
+        if (end - start === 2 && buffer[start] === 0x5c && buffer[start + 1] === 0x2e) this.#table = null
+        else this.counts[this.#table]!++
+      } else if (buffer[start] === 0x43 && buffer.toString('latin1', start, start + 5) === 'COPY ') {
+        const line = buffer.toString('utf8', start, end)
+        if (line.endsWith(' FROM stdin;')) {
+          this.#table = copyTableName(line.slice(5))
+          this.counts[this.#table] ??= 0
+        }
+      }
+    }
+    this.#rest = Buffer.from(buffer.subarray(start))
+  }
+
+  summary(): string {
+    const counts = Object.values(this.counts)
+    return `${counts.length} table(s), ${counts.reduce((sum, n) => sum + n, 0)} row(s) counted`
+  }
+}
+
+/** `public."Order Items" (a, b) FROM stdin;` → `public."Order Items"`. */
+function copyTableName(text: string): string {
+  let i = 0
+  for (;;) {
+    if (text[i] === '"') {
+      for (i++; i < text.length; i++) {
+        if (text[i] === '"') {
+          if (text[i + 1] === '"') i++
+          else break
+        }
+      }
+      i++
+    } else {
+      while (i < text.length && text[i] !== '.' && text[i] !== ' ') i++
+    }
+    if (text[i] !== '.') return text.slice(0, i)
+    i++
   }
 }

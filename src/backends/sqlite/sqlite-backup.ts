@@ -1,4 +1,4 @@
-import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync } from 'node:fs'
+import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import type BetterSqlite3 from 'better-sqlite3'
@@ -7,6 +7,7 @@ import type {
   BackupEngine,
   BackupFormat,
   DatabaseFacts,
+  DatabaseIdentity,
   DumpOutcome,
   DumpRequest,
   RestoreOutcome,
@@ -38,6 +39,26 @@ export class SqliteBackupEngine implements BackupEngine {
     if (!existsSync(path)) {
       throw new DbopsError('E_NO_DATABASE', `the SQLite database ${path} does not exist`, { hint: 'check the URL (a relative path is relative to the config file)' })
     }
+    removeRestoreLeftovers(path)
+  }
+
+  /** The file's real path: `./app.db`, an absolute path and a symlink to it are one database. */
+  async identify(target: Target): Promise<DatabaseIdentity> {
+    const location = target.resolved.location
+    const path = location.engine === 'sqlite' ? location.path : target.redactedUrl
+    if (path === ':memory:') return { key: null, display: path }
+    let real: string
+    try {
+      real = realpathSync(path)
+    } catch {
+      // Not created yet: the folder's real path and the name are what it will be.
+      try {
+        real = join(realpathSync(dirname(path)), basename(path))
+      } catch {
+        real = path
+      }
+    }
+    return { key: `sqlite:${real}`, display: path }
   }
 
   async dump(target: Target, request: DumpRequest): Promise<DumpOutcome> {
@@ -91,14 +112,14 @@ export class SqliteBackupEngine implements BackupEngine {
     return { ...facts, serverVersion: version, tools: { sqlite: version }, extra: { journalMode }, sha256: sha256! }
   }
 
-  async checkReadable(artifactPath: string): Promise<string> {
+  async checkReadable(artifactPath: string): Promise<{ summary: string }> {
     const database = openSqlite(artifactPath, { readonly: true, fileMustExist: true })
     try {
       checkIntegrity(database, 'the backup')
     } finally {
       database.close()
     }
-    return 'PRAGMA integrity_check: ok'
+    return { summary: 'PRAGMA integrity_check: ok' }
   }
 
   async isEmpty(target: Target): Promise<boolean> {
@@ -120,10 +141,12 @@ export class SqliteBackupEngine implements BackupEngine {
    */
   async restore(target: Target, request: RestoreRequest): Promise<RestoreOutcome> {
     const path = sourcePath(target)
-    const staged = join(dirname(path), `.${basename(path)}.dbops-restore-${process.pid}.tmp`)
+    const staged = join(dirname(path), `${restorePrefix(path)}${process.pid}.tmp`)
     mkdirSync(dirname(path), { recursive: true })
+    removeRestoreLeftovers(path)
     try {
       stage(request, staged)
+      keepOwnership(path, staged)
       const guard = existsSync(path) ? exclusiveGuard(path, request.force) : undefined
       try {
         for (const suffix of ['-wal', '-shm', '-journal']) rmSync(path + suffix, { force: true })
@@ -173,6 +196,69 @@ function sourcePath(target: Target): string {
     throw new DbopsError('E_USAGE', 'an in-memory SQLite database has nothing to back up or restore', { hint: 'use a database file (sqlite:./app.db)' })
   }
   return location.path
+}
+
+function restorePrefix(path: string): string {
+  return `.${basename(path)}.dbops-restore-`
+}
+
+/**
+ * Removes staged copies left by restores of this database that were killed (SIGKILL, power loss): a full-size file
+ * each. Only those whose process is gone: a restore running right now keeps its file.
+ */
+export function removeRestoreLeftovers(path: string): string[] {
+  const prefix = restorePrefix(path)
+  const removed: string[] = []
+  let names: string[]
+  try {
+    names = readdirSync(dirname(path))
+  } catch {
+    return removed
+  }
+  for (const name of names) {
+    // The staged copy, and its -wal/-shm/-journal when the kill came while its journal mode was being set.
+    const match = name.startsWith(prefix) ? /^(\d+)\.tmp(?:-wal|-shm|-journal)?$/.exec(name.slice(prefix.length)) : null
+    const pid = Number(match?.[1])
+    if (!match || pid <= 0 || processExists(pid)) continue
+    rmSync(join(dirname(path), name), { force: true })
+    removed.push(name)
+  }
+  return removed
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    // EPERM: it exists, under another user.
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH'
+  }
+}
+
+/**
+ * The application opens the restored file as the same user as before: the staged copy gets the replaced file's mode,
+ * owner and group. Changing the owner needs root (or the same owner); when it cannot be kept the restore is refused
+ * before the file is replaced.
+ */
+function keepOwnership(path: string, staged: string): void {
+  let old
+  try {
+    old = statSync(path)
+  } catch {
+    return
+  }
+  chmodSync(staged, old.mode & 0o7777)
+  const mine = statSync(staged)
+  if (mine.uid === old.uid && mine.gid === old.gid) return
+  try {
+    chownSync(staged, old.uid, old.gid)
+  } catch (error) {
+    throw new DbopsError('E_RESTORE_OWNER', `cannot give the restored file the owner of ${path} (uid ${old.uid}, gid ${old.gid}): ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
+      hint: 'run the restore as that user (or as root), so the application can still open the file',
+      cause: error,
+    })
+  }
 }
 
 /** Copies the artifact to `path` (private, fsynced) and puts back the journal mode the database had. */

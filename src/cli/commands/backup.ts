@@ -71,8 +71,9 @@ export function registerBackupCommands(program: Command): void {
         },
         print: (result, reporter, target) => {
           const { backup: manifest } = result
+          const tables = manifest.rowCounts ? `, ${Object.keys(manifest.rowCounts).length} tables` : ''
           reporter.result(
-            reporter.color.green(`${formatTarget(target)}: backup ${manifest.id} (${manifest.format}, ${formatBytes(manifest.sizeBytes)}, ${Object.keys(manifest.rowCounts).length} tables) in ${formatMs(manifest.durationMs)}`),
+            reporter.color.green(`${formatTarget(target)}: backup ${manifest.id} (${manifest.format}, ${formatBytes(manifest.sizeBytes)}${tables}) in ${formatMs(manifest.durationMs)}`),
           )
         },
       })
@@ -83,27 +84,34 @@ export function registerBackupCommands(program: Command): void {
     .description('complete backups of the target, oldest first')
     .action(exitWith(async (_flags, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>()
-      return runTargetCommand<{ target: string; dir: string; backups: BackupManifest[] }>(globals, {
+      return runTargetCommand<{ target: string; database: string; dir: string; backups: BackupManifest[]; otherDatabases: number; older: { dir: string; ids: string[] } | null }>(globals, {
         command: 'backup list',
         create: false,
         readOnly: true,
         async run(target) {
-          const { listBackups } = await import('../../backup/manifest.js')
-          return { target: target.name, dir: target.backup.dir, backups: listBackups(target) }
+          const { targetBackups } = await import('../../backup/ownership.js')
+          const { identity, dir, backups, otherDatabases, older } = await targetBackups(target)
+          return { target: target.name, database: identity.display, dir, backups, otherDatabases, older }
         },
         print: (result, reporter, target) => {
+          const others = [
+            ...(result.otherDatabases > 0 ? [`${result.otherDatabases} backup(s) of other databases in the folder not shown`] : []),
+            ...(result.older ? [`${result.older.ids.length} older one(s) from ${result.older.dir} included`] : []),
+          ].map((note) => ` (${note})`).join('')
           if (result.backups.length === 0) {
-            reporter.result(`${formatTarget(target)}: no backups in ${result.dir}`)
+            reporter.result(`${formatTarget(target)}: no backups in ${result.dir}${others}`)
             return
           }
-          reporter.result(`${formatTarget(target)}: ${result.backups.length} backup(s) in ${result.dir}`)
+          reporter.result(`${formatTarget(target)}: ${result.backups.length} backup(s) in ${result.dir}${others}`)
           const rows = result.backups.map((manifest) => [
             manifest.id,
             formatTimestamp(manifest.finishedAt),
             formatBytes(manifest.sizeBytes),
             manifest.format,
             manifest.migrationVersion ?? '-',
-            manifest.verifiedAt ? reporter.color.green(`${manifest.verifiedBy} ${manifest.verifiedAt.slice(0, 10)}`) : reporter.color.yellow('no'),
+            manifest.verifyFailure
+              ? reporter.color.red(`FAILED ${manifest.verifyFailure.at.slice(0, 10)}`)
+              : manifest.verifiedAt ? reporter.color.green(`${manifest.verifiedBy} ${manifest.verifiedAt.slice(0, 10)}`) : reporter.color.yellow('no'),
             manifest.label ?? '',
           ])
           reporter.result(formatTable(['ID', 'FINISHED', 'SIZE', 'FORMAT', 'MIGRATION', 'VERIFIED', 'LABEL'], rows))
@@ -118,7 +126,8 @@ export function registerBackupCommands(program: Command): void {
     .option('--latest', 'the newest backup')
     .option('--restore', 'restore into a temporary database and compare row counts and the migration version')
     .option('--jobs <n>', 'parallel pg_restore jobs for --restore')
-    .action(exitWith(async (id: string | undefined, flags: { latest?: boolean; restore?: boolean; jobs?: string }, command: Command) => {
+    .option('--wait', 'wait for a prune or create working on the backup folder instead of exiting 1')
+    .action(exitWith(async (id: string | undefined, flags: { latest?: boolean; restore?: boolean; jobs?: string; wait?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>()
       return runTargetCommand<VerifyBackupResult>(globals, {
         command: 'backup verify',
@@ -131,6 +140,7 @@ export function registerBackupCommands(program: Command): void {
             latest: flags.latest === true,
             restore: flags.restore === true,
             ...(flags.jobs !== undefined && { jobs: positiveInteger('--jobs', flags.jobs) }),
+            wait: flags.wait === true,
             signal,
             // Steps spin on a terminal; in cron logs only the result (or the one error line) appears.
             onEvent: (event) => reporter.begin(event.target, event.message),
@@ -139,6 +149,7 @@ export function registerBackupCommands(program: Command): void {
         print: (result, reporter, target) => {
           reporter.result(reporter.color.green(`${formatTarget(target)}: backup ${result.id} verified (${result.verifiedBy}): ${result.tables} tables, ${result.rows} rows`))
           for (const check of result.checks) reporter.result(`  ${check}`)
+          for (const warning of result.warnings) reporter.log(result.target, `warning: ${warning}`)
         },
       })
     }))
@@ -194,7 +205,7 @@ export function registerBackupCommands(program: Command): void {
           const maxAgeMs = usage(() => parseDuration(flags.maxAge, '--max-age'))
           const minSizeBytes = flags.minSize === undefined ? undefined : usage(() => parseSize(flags.minSize!, '--min-size'))
           await metrics()
-          return checkBackups(target, { maxAgeMs, ...(minSizeBytes !== undefined && { minSizeBytes }) })
+          return await checkBackups(target, { maxAgeMs, ...(minSizeBytes !== undefined && { minSizeBytes }) })
         },
         print: (result, reporter, target) => {
           const paint = { ok: reporter.color.green, warn: reporter.color.yellow, critical: reporter.color.red, unknown: reporter.color.yellow }
@@ -212,28 +223,30 @@ export function registerBackupCommands(program: Command): void {
     .option('--jobs <n>', 'parallel pg_restore jobs (custom and directory formats)')
     .option('--force', 'restore into a protected target, over existing objects, or (SQLite) while the file is open elsewhere')
     .option('--no-owner', 'do not restore ownership and privileges (for a server without the same roles)')
-    .action(exitWith(async (source: string, flags: { clean?: boolean; jobs?: string; force?: boolean; owner?: boolean }, command: Command) => {
+    .option('--from <target|url>', 'the database the backup was taken from, when restoring it into another one (e.g. prod into staging)')
+    .option('--allow-other-database', 'restore a backup of another database without naming it in --from')
+    .action(exitWith(async (source: string, flags: { clean?: boolean; jobs?: string; force?: boolean; owner?: boolean; from?: string; allowOtherDatabase?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>()
       return runTargetCommand<RestoreBackupResult>(globals, {
         command: 'restore',
         create: false,
         async run(target, reporter, signal) {
           const { restoreBackup } = await import('../../backup/restore-backup.js')
-          const config = await configFromGlobals(globals)
-          const searchDirs = Object.values(config.targets).map((entry) => entry.backup.dir)
           return restoreBackup(target, source, {
             clean: flags.clean === true,
             force: flags.force === true,
             noOwner: flags.owner === false,
             ...(flags.jobs !== undefined && { jobs: positiveInteger('--jobs', flags.jobs) }),
-            searchDirs,
+            ...(flags.from !== undefined && { from: flags.from }),
+            allowOtherDatabase: flags.allowOtherDatabase === true,
+            config: await configFromGlobals(globals),
             signal,
             // Steps spin on a terminal; in cron logs only the result (or the one error line) appears.
             onEvent: (event) => reporter.begin(event.target, event.message),
           })
         },
         print: (result, reporter, target) =>
-          reporter.result(reporter.color.green(`${formatTarget(target)}: restored ${result.id} (${result.tables} tables, migration ${result.migrationVersion ?? 'none'}) with ${result.method} in ${formatMs(result.durationMs)}${result.analyzed ? ', analyzed' : ''}`)),
+          reporter.result(reporter.color.green(`${formatTarget(target)}: restored ${result.id} of ${result.source} (${result.tables === null ? '' : `${result.tables} tables, `}migration ${result.migrationVersion ?? 'none'}) with ${result.method} in ${formatMs(result.durationMs)}${result.analyzed ? ', analyzed' : ''}`)),
       })
     }))
 }

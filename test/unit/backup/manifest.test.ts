@@ -51,13 +51,15 @@ describe('listBackups and leftovers', () => {
     writeFileSync(path.join(dir, '.tmp-20260104T000000Z-app.sqlite'), 'partial')
     writeFileSync(path.join(dir, '20260105T000000Z-app.sqlite'), 'no manifest')
     writeFileSync(path.join(dir, '20260106T000000Z-app.manifest.json'), '{not json')
-    writeFileSync(path.join(dir, '.20260107T000000Z-app.manifest.json.123.456.tmp'), '{}')
+    // A pid above Linux's limit (2^22) is never alive; a live process's temporary manifest is not a leftover.
+    writeFileSync(path.join(dir, '.20260107T000000Z-app.manifest.json.4194999.456.tmp'), '{}')
+    writeFileSync(path.join(dir, `.20260102T000000Z-app.manifest.json.${process.pid}.456.tmp`), '{}')
     writeFileSync(path.join(dir, 'notes.txt'), 'a user file')
     mkdirSync(path.join(dir, '.tmp-20260108T000000Z-app.dir'))
     expect(listBackups(dir).map((manifest) => manifest.id)).toEqual(['20260101T000000Z-app', '20260102T000000Z-app'])
     expect(listBackups({ backup: { dir } })).toHaveLength(2)
     expect(incompleteEntries(dir).sort()).toEqual([
-      '.20260107T000000Z-app.manifest.json.123.456.tmp',
+      '.20260107T000000Z-app.manifest.json.4194999.456.tmp',
       '.tmp-20260104T000000Z-app.sqlite',
       '.tmp-20260108T000000Z-app.dir',
       '20260105T000000Z-app.sqlite',
@@ -68,19 +70,19 @@ describe('listBackups and leftovers', () => {
 
 describe('checkBackups', () => {
   const now = new Date('2026-01-02T12:00:00Z')
-  it('critical without a backup or when the newest is too old; warning when small or shrunk; ok otherwise', () => {
+  it('critical without a backup or when the newest is too old; warning when small or shrunk; ok otherwise', async () => {
     const dir = folder()
     const target = { name: 'app', backup: { dir } }
-    expect(checkBackups(target, { now }).status).toBe('critical')
+    expect((await checkBackups(target, { now })).status).toBe('critical')
     backup(dir, '20260101T000000Z-app', { startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:00:01.000Z', sizeBytes: 10_000 })
-    expect(checkBackups(target, { now }).status).toBe('critical') // 36 h old, default limit 26 h
-    expect(checkBackups(target, { now, maxAgeMs: 48 * 3_600_000 }).status).toBe('ok')
+    expect((await checkBackups(target, { now })).status).toBe('critical') // 36 h old, default limit 26 h
+    expect((await checkBackups(target, { now, maxAgeMs: 48 * 3_600_000 })).status).toBe('ok')
     backup(dir, '20260102T000000Z-app', { startedAt: '2026-01-02T00:00:00.000Z', finishedAt: '2026-01-02T00:00:01.000Z', sizeBytes: 4000 })
-    const shrunk = checkBackups(target, { now })
+    const shrunk = await checkBackups(target, { now })
     expect(shrunk.status).toBe('warn')
     expect(shrunk.findings.map((finding) => finding.check)).toEqual(['backup_age', 'backup_shrink'])
     expect(shrunk.ageSeconds).toBe(12 * 3600 - 1)
-    expect(checkBackups(target, { now, minSizeBytes: 1 << 20 }).findings.find((finding) => finding.check === 'backup_size')?.severity).toBe('warn')
+    expect((await checkBackups(target, { now, minSizeBytes: 1 << 20 })).findings.find((finding) => finding.check === 'backup_size')?.severity).toBe('warn')
   })
 
   it('reads sizes with binary multiples', () => {

@@ -64,7 +64,8 @@ describe('resolveConfig without a config file', () => {
           migrations: { dir: join(root, 'migrations'), ...defaults },
           protected: false,
           seeds: { dir: join(root, 'fixtures'), table: 'dbops_seeds', environments: {}, tables: {} },
-          backup: { dir: join(root, 'backups', 'default'), retention: {} },
+          // Named after the database, so two --url databases never share a folder.
+          backup: { dir: join(root, 'backups', 'dev'), retention: {} },
           health: { thresholds: {} },
         },
       },
