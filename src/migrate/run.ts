@@ -1,6 +1,7 @@
 import { DbopsError } from '../errors.js'
 import { StatementFailure } from '../backends/backend.js'
 import { formatDuration } from '../config/duration.js'
+import { oneLine } from '../output/format.js'
 import type { Target } from '../targets/target.js'
 import { readMigrations, type MigrationFile, type MigrationSet } from './files.js'
 import { Ledger, ownerState, type LedgerRow } from './ledger.js'
@@ -433,10 +434,6 @@ function withDone(error: unknown, outcomes: MigrationOutcome[]): unknown {
     cause: error.cause ?? error,
     details: { ...error.details, done: outcomes.map((outcome) => outcome.version) },
   })
-}
-
-function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, ' ').trim()
 }
 
 /** The section's directive line with one more option, keeping the ones it has (transaction:false above all). */

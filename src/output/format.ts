@@ -14,3 +14,9 @@ export function formatBytes(bytes: number): string {
 export function formatMs(ms: number): string {
   return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`
 }
+
+/** Text on one line for messages and tables: whitespace runs (line breaks included) become one space; cut to `max`. */
+export function oneLine(text: unknown, max = Infinity): string {
+  const line = String(text ?? '').replace(/\s+/g, ' ').trim()
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line
+}
