@@ -24,6 +24,7 @@ const { option, flag, die, positiveInt } = commandLine('migrate-up bench', `usag
   --pg-url URL     an admin connection to PostgreSQL (default $DBOPS_BENCH_PG_URL or postgres://postgres@127.0.0.1:5432/postgres);
                    a fresh database is created for every run and dropped afterwards
   --dbops PATH     the dbops bin to time (default bin/dbops.js of this repository)
+  --compare PATH   also time another build's bin (e.g. of the main branch) in the same rounds, as "dbops [compare]"
   --json           also print the figures as one JSON document at the end
   --keep           keep the temporary directory`)
 const runs = positiveInt(option('--runs', '3'), '--runs')
@@ -32,6 +33,8 @@ const only = option('--only', undefined)
 if (only !== undefined && only !== 'postgres' && only !== 'sqlite') die('--only takes postgres or sqlite')
 const adminUrl = option('--pg-url', process.env.DBOPS_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres')
 const dbopsBin = resolve(option('--dbops', join(repo, 'bin', 'dbops.js')))
+const compareOption = option('--compare', undefined)
+const compareBin = compareOption === undefined ? undefined : resolve(compareOption)
 const wantJson = flag('--json')
 const keep = flag('--keep')
 const engines = only ? [only] : ['postgres', 'sqlite']
@@ -143,7 +146,7 @@ function removeSqlite(file) {
   for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(file + suffix, { force: true })
 }
 
-const dbops = (url) => run(process.execPath, [dbopsBin, '--url', url, 'migrate', 'up'], { cwd: work, env: { ...process.env, NO_COLOR: '1' } })
+const dbops = (url, bin = dbopsBin) => run(process.execPath, [bin, '--url', url, 'migrate', 'up'], { cwd: work, env: { ...process.env, NO_COLOR: '1' } })
 
 const measure = {
   'postgres floor'() {
@@ -156,14 +159,14 @@ const measure = {
       dropPostgres(db.name)
     }
   },
-  'postgres dbops'() {
+  'postgres dbops'(bin = dbopsBin) {
     const db = freshPostgres()
     try {
       // A distinct application_name: test/e2e/concurrency.test.ts terminates every backend named "dbops migrate up"
       // on the server, which would kill this run if the test suite runs at the same time. Costs nothing extra.
       const url = new URL(db.url)
       url.searchParams.set('application_name', 'dbops-bench')
-      const timing = dbops(url.toString())
+      const timing = dbops(url.toString(), bin)
       if (!/\bdone\b/.test(timing.stderr) && count > 0) throw new Error(`dbops printed no progress:\n${timing.stderr}`)
       verifyPostgres('postgres dbops', db.url, 'public.dbops_migrations')
       return timing
@@ -192,20 +195,27 @@ const measure = {
     removeSqlite(file)
     return timing
   },
-  'sqlite dbops'() {
+  'sqlite dbops'(bin = dbopsBin) {
     const file = freshSqlitePath('dbops')
-    const timing = dbops(`sqlite://${file}`)
+    const timing = dbops(`sqlite://${file}`, bin)
     verifySqlite('sqlite dbops', file, 'dbops_migrations')
     const mode = sqlite(file, 'PRAGMA journal_mode')
     if (mode !== 'wal') throw new Error(`sqlite dbops: expected the database in WAL mode, found ${mode}`)
     removeSqlite(file)
     return timing
   },
+  'postgres dbops [compare]'() {
+    return measure['postgres dbops'](compareBin)
+  },
+  'sqlite dbops [compare]'() {
+    return measure['sqlite dbops'](compareBin)
+  },
 }
 
 // ---- main ---------------------------------------------------------------------------------------------------------
 function preflight() {
   if (!existsSync(dbopsBin)) die(`${dbopsBin} does not exist`)
+  if (compareBin && !existsSync(compareBin)) die(`${compareBin} does not exist`)
   if (!existsSync(join(repo, 'dist', 'cli', 'main.cjs'))) die('dist/ is missing: run "npm run build" first')
   if (engines.includes('postgres')) {
     try {
@@ -227,8 +237,8 @@ function main() {
   preflight()
   const info = versions()
   const kinds = [
-    ...(engines.includes('postgres') ? [['postgres floor', 'postgres dbops']] : []),
-    ...(engines.includes('sqlite') ? [['sqlite floor wal', 'sqlite dbops', 'sqlite floor wal normal', 'sqlite floor rollback']] : []),
+    ...(engines.includes('postgres') ? [['postgres floor', 'postgres dbops', ...(compareBin ? ['postgres dbops [compare]'] : [])]] : []),
+    ...(engines.includes('sqlite') ? [['sqlite floor wal', 'sqlite dbops', ...(compareBin ? ['sqlite dbops [compare]'] : []), 'sqlite floor wal normal', 'sqlite floor rollback']] : []),
   ]
   console.log(`dbops migrate up: ${count} migrations (CREATE TABLE + CREATE INDEX + one 10-row multi-row INSERT each), ${runs} run(s) each, medians`)
   console.log(`node ${info.node}${info.postgres ? `, PostgreSQL ${info.postgres}` : ''}${info.sqlite3 ? `, sqlite3 CLI ${info.sqlite3}` : ''}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
@@ -290,6 +300,15 @@ function main() {
     console.log(`sqlite:   floor with WAL + PRAGMA synchronous=NORMAL ${seconds(walNormal)}: dbops ${ratio(mine, walNormal)} of it`)
     console.log(`sqlite:   floor with the default rollback journal ${seconds(rollback)}: dbops ${ratio(mine, rollback)} of it`)
     console.log(`          ${spread('floor (WAL)', samples['sqlite floor wal'])}; ${spread('dbops', samples['sqlite dbops'])}; fastest dbops / fastest floor (WAL) ${ratio(Math.min(...samples['sqlite dbops']), Math.min(...samples['sqlite floor wal']))}, (WAL, NORMAL) ${ratio(Math.min(...samples['sqlite dbops']), Math.min(...samples['sqlite floor wal normal']))}`)
+  }
+  for (const engine of engines) {
+    const kind = `${engine} dbops [compare]`
+    if (!samples[kind]) continue
+    const floor = medians[engine === 'postgres' ? 'postgres floor' : 'sqlite floor wal']
+    const paired = median(samples[`${engine} dbops`].map((value, r) => value / samples[kind][r]))
+    console.log(`${engine}: [compare] ${compareBin}: ${seconds(medians[kind])}, ratio ${ratio(medians[kind], floor)} to the same floor; this build / [compare], paired median ${paired.toFixed(2)}x`)
+    console.log(`          ${spread('[compare]', samples[kind])}`)
+    results[engine].compare = { bin: compareBin, dbopsMs: medians[kind], ratio: medians[kind] / floor, pairedToCompare: paired, samples: samples[kind], cpuSamples: cpuSamples[kind] }
   }
   const cpuLine = Object.entries(cpuSamples)
     .filter(([, values]) => values.length > 0)
