@@ -90,15 +90,9 @@ const common = {
   logLevel: 'warning',
 }
 
-// The CLI's files are read, decoded and (for code outside the V8 cache) parsed on every start: without whitespace and
-// with shorter syntax they are 30% smaller, which took 3-10% off the CPU time of `--help` and `migrate status`
-// (perf stat, paired). Names are kept, so stack traces (--verbose) still name functions; the source maps map them.
-const startupMinify = { minifyWhitespace: true, minifySyntax: true }
-
 await build({
   ...common,
   entryPoints: Object.fromEntries(VENDOR.map((name) => [name, `vendor:${name}`])),
-  ...startupMinify,
   outdir: 'dist/vendor',
   outExtension: { '.js': '.cjs' },
   format: 'cjs',
@@ -120,7 +114,6 @@ await build({
 
 await build({
   ...common,
-  ...startupMinify,
   entryPoints: { main: 'src/cli/main.ts' },
   outdir: 'dist/cli',
   outExtension: { '.js': '.cjs' },
