@@ -1,6 +1,6 @@
 // What the benchmark scripts share: argument parsing, medians, running a command and timing it.
 import { spawnSync } from 'node:child_process'
-import { closeSync, openSync } from 'node:fs'
+import { closeSync, openSync, readFileSync } from 'node:fs'
 import { basename } from 'node:path'
 
 /** Options of `node bench/<script>.mjs`: `option('--runs', '3')`, `flag('--json')`; `die` exits 2 with a message. */
@@ -36,10 +36,26 @@ export function median(values) {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
 }
 
-/** Runs a command, throws on a non-zero exit (with its output), returns { ms, stdout, stderr }. */
+/**
+ * CPU time (user + system, ms) of this process's finished children, from /proc (Linux; undefined elsewhere). Read
+ * around a command it gives that command's CPU time, which load on the machine changes far less than wall time.
+ */
+function childrenCpuMs() {
+  try {
+    // Fields after the command name (which may hold spaces): cutime and cstime are the 14th and 15th, in 1/100 s.
+    const stat = readFileSync('/proc/self/stat', 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[13]) + Number(fields[14])) * 10
+  } catch {
+    return undefined
+  }
+}
+
+/** Runs a command, throws on a non-zero exit (with its output), returns { ms, cpuMs, stdout, stderr }. */
 export function run(command, commandArgs, { cwd, stdinFile, env } = {}) {
   const stdinFd = stdinFile ? openSync(stdinFile, 'r') : undefined
   try {
+    const cpuBefore = childrenCpuMs()
     const started = performance.now()
     const result = spawnSync(command, commandArgs, {
       cwd,
@@ -49,11 +65,13 @@ export function run(command, commandArgs, { cwd, stdinFile, env } = {}) {
       maxBuffer: 64 * 1024 * 1024,
     })
     const ms = performance.now() - started
+    const cpuAfter = childrenCpuMs()
+    const cpuMs = cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore
     if (result.error) throw result.error
     if (result.status !== 0) {
       throw new Error(`${basename(command)} ${commandArgs.join(' ')} exited ${result.status ?? result.signal}\n${result.stdout.slice(-2000)}${result.stderr.slice(-4000)}`)
     }
-    return { ms, stdout: result.stdout, stderr: result.stderr }
+    return { ms, cpuMs, stdout: result.stdout, stderr: result.stderr }
   } finally {
     if (stdinFd !== undefined) closeSync(stdinFd)
   }

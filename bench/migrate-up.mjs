@@ -24,6 +24,7 @@ const { option, flag, die, positiveInt } = commandLine('migrate-up bench', `usag
   --pg-url URL     an admin connection to PostgreSQL (default $DBOPS_BENCH_PG_URL or postgres://postgres@127.0.0.1:5432/postgres);
                    a fresh database is created for every run and dropped afterwards
   --dbops PATH     the dbops bin to time (default bin/dbops.js of this repository)
+  --compare PATH   also time another build's bin (e.g. of the main branch) in the same rounds, as "dbops [compare]"
   --json           also print the figures as one JSON document at the end
   --keep           keep the temporary directory`)
 const runs = positiveInt(option('--runs', '3'), '--runs')
@@ -32,6 +33,8 @@ const only = option('--only', undefined)
 if (only !== undefined && only !== 'postgres' && only !== 'sqlite') die('--only takes postgres or sqlite')
 const adminUrl = option('--pg-url', process.env.DBOPS_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres')
 const dbopsBin = resolve(option('--dbops', join(repo, 'bin', 'dbops.js')))
+const compareOption = option('--compare', undefined)
+const compareBin = compareOption === undefined ? undefined : resolve(compareOption)
 const wantJson = flag('--json')
 const keep = flag('--keep')
 const engines = only ? [only] : ['postgres', 'sqlite']
@@ -143,69 +146,76 @@ function removeSqlite(file) {
   for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(file + suffix, { force: true })
 }
 
-const dbops = (url) => run(process.execPath, [dbopsBin, '--url', url, 'migrate', 'up'], { cwd: work, env: { ...process.env, NO_COLOR: '1' } })
+const dbops = (url, bin = dbopsBin) => run(process.execPath, [bin, '--url', url, 'migrate', 'up'], { cwd: work, env: { ...process.env, NO_COLOR: '1' } })
 
 const measure = {
   'postgres floor'() {
     const db = freshPostgres()
     try {
-      const { ms } = run('psql', [...psqlArgs(db.url), '-f', floorFiles.postgres])
+      const timing = run('psql', [...psqlArgs(db.url), '-f', floorFiles.postgres])
       verifyPostgres('postgres floor', db.url, 'ledger')
-      return ms
+      return timing
     } finally {
       dropPostgres(db.name)
     }
   },
-  'postgres dbops'() {
+  'postgres dbops'(bin = dbopsBin) {
     const db = freshPostgres()
     try {
       // A distinct application_name: test/e2e/concurrency.test.ts terminates every backend named "dbops migrate up"
       // on the server, which would kill this run if the test suite runs at the same time. Costs nothing extra.
       const url = new URL(db.url)
       url.searchParams.set('application_name', 'dbops-bench')
-      const { ms, stderr } = dbops(url.toString())
-      if (!/\bdone\b/.test(stderr) && count > 0) throw new Error(`dbops printed no progress:\n${stderr}`)
+      const timing = dbops(url.toString(), bin)
+      if (!/\bdone\b/.test(timing.stderr) && count > 0) throw new Error(`dbops printed no progress:\n${timing.stderr}`)
       verifyPostgres('postgres dbops', db.url, 'public.dbops_migrations')
-      return ms
+      return timing
     } finally {
       dropPostgres(db.name)
     }
   },
   'sqlite floor wal'() {
     const file = freshSqlitePath('floor-wal')
-    const { ms } = run('sqlite3', [file], { stdinFile: floorFiles.sqliteWal })
+    const timing = run('sqlite3', [file], { stdinFile: floorFiles.sqliteWal })
     verifySqlite('sqlite floor wal', file, 'ledger')
     removeSqlite(file)
-    return ms
+    return timing
   },
   'sqlite floor wal normal'() {
     const file = freshSqlitePath('floor-wal-normal')
-    const { ms } = run('sqlite3', [file], { stdinFile: floorFiles.sqliteWalNormal })
+    const timing = run('sqlite3', [file], { stdinFile: floorFiles.sqliteWalNormal })
     verifySqlite('sqlite floor wal normal', file, 'ledger')
     removeSqlite(file)
-    return ms
+    return timing
   },
   'sqlite floor rollback'() {
     const file = freshSqlitePath('floor-rollback')
-    const { ms } = run('sqlite3', [file], { stdinFile: floorFiles.sqliteRollback })
+    const timing = run('sqlite3', [file], { stdinFile: floorFiles.sqliteRollback })
     verifySqlite('sqlite floor rollback', file, 'ledger')
     removeSqlite(file)
-    return ms
+    return timing
   },
-  'sqlite dbops'() {
+  'sqlite dbops'(bin = dbopsBin) {
     const file = freshSqlitePath('dbops')
-    const { ms } = dbops(`sqlite://${file}`)
+    const timing = dbops(`sqlite://${file}`, bin)
     verifySqlite('sqlite dbops', file, 'dbops_migrations')
     const mode = sqlite(file, 'PRAGMA journal_mode')
     if (mode !== 'wal') throw new Error(`sqlite dbops: expected the database in WAL mode, found ${mode}`)
     removeSqlite(file)
-    return ms
+    return timing
+  },
+  'postgres dbops [compare]'() {
+    return measure['postgres dbops'](compareBin)
+  },
+  'sqlite dbops [compare]'() {
+    return measure['sqlite dbops'](compareBin)
   },
 }
 
 // ---- main ---------------------------------------------------------------------------------------------------------
 function preflight() {
   if (!existsSync(dbopsBin)) die(`${dbopsBin} does not exist`)
+  if (compareBin && !existsSync(compareBin)) die(`${compareBin} does not exist`)
   if (!existsSync(join(repo, 'dist', 'cli', 'main.cjs'))) die('dist/ is missing: run "npm run build" first')
   if (engines.includes('postgres')) {
     try {
@@ -227,25 +237,29 @@ function main() {
   preflight()
   const info = versions()
   const kinds = [
-    ...(engines.includes('postgres') ? [['postgres floor', 'postgres dbops']] : []),
-    ...(engines.includes('sqlite') ? [['sqlite floor wal', 'sqlite dbops', 'sqlite floor wal normal', 'sqlite floor rollback']] : []),
+    ...(engines.includes('postgres') ? [['postgres floor', 'postgres dbops', ...(compareBin ? ['postgres dbops [compare]'] : [])]] : []),
+    ...(engines.includes('sqlite') ? [['sqlite floor wal', 'sqlite dbops', ...(compareBin ? ['sqlite dbops [compare]'] : []), 'sqlite floor wal normal', 'sqlite floor rollback']] : []),
   ]
   console.log(`dbops migrate up: ${count} migrations (CREATE TABLE + CREATE INDEX + one 10-row multi-row INSERT each), ${runs} run(s) each, medians`)
   console.log(`node ${info.node}${info.postgres ? `, PostgreSQL ${info.postgres}` : ''}${info.sqlite3 ? `, sqlite3 CLI ${info.sqlite3}` : ''}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
   console.log(`work dir ${work}`)
 
   // Warm-up (not timed into the results): page cache for node, the bundle, psql and sqlite3.
-  for (const group of kinds) for (const kind of group) process.stderr.write(`warm-up ${kind}: ${seconds(measure[kind]())}\n`)
+  for (const group of kinds) for (const kind of group) process.stderr.write(`warm-up ${kind}: ${seconds(measure[kind]().ms)}\n`)
 
   const samples = Object.fromEntries(kinds.flat().map((kind) => [kind, []]))
+  // CPU time (user + system) of each run: what load on the machine inflates. A floor that mostly waits for fsync
+  // loses little wall time to other processes; dbops, mostly CPU (node's start-up, JavaScript), loses more.
+  const cpuSamples = Object.fromEntries(kinds.flat().map((kind) => [kind, []]))
   for (let r = 0; r < runs; r++) {
     for (const group of kinds) {
       // Alternate: dbops first on odd runs, so neither side always runs on a warmer or colder machine.
       const order = r % 2 ? [...group].reverse() : group
       for (const kind of order) {
-        const ms = measure[kind]()
+        const { ms, cpuMs } = measure[kind]()
         samples[kind].push(ms)
-        process.stderr.write(`run ${r + 1}/${runs} ${kind}: ${seconds(ms)}\n`)
+        if (cpuMs !== undefined) cpuSamples[kind].push(cpuMs)
+        process.stderr.write(`run ${r + 1}/${runs} ${kind}: ${seconds(ms)}${cpuMs === undefined ? '' : ` (CPU ${seconds(cpuMs)})`}\n`)
       }
     }
   }
@@ -256,7 +270,7 @@ function main() {
   if (engines.includes('postgres')) {
     const floor = medians['postgres floor']
     const mine = medians['postgres dbops']
-    results.postgres = { floorMs: floor, dbopsMs: mine, ratio: mine / floor, target: 1.05, samples: { floor: samples['postgres floor'], dbops: samples['postgres dbops'] } }
+    results.postgres = { floorMs: floor, dbopsMs: mine, ratio: mine / floor, target: 1.05, samples: { floor: samples['postgres floor'], dbops: samples['postgres dbops'] }, cpuSamples: { floor: cpuSamples['postgres floor'], dbops: cpuSamples['postgres dbops'] } }
     console.log(`postgres: floor ${seconds(floor)}, dbops ${seconds(mine)}, ratio ${ratio(mine, floor)} (target <= 1.05x)  [floor: one psql -f, BEGIN/COMMIT per migration]`)
     console.log(`          ${spread('floor', samples['postgres floor'])}; ${spread('dbops', samples['postgres dbops'])}; fastest dbops / fastest floor ${ratio(Math.min(...samples['postgres dbops']), Math.min(...samples['postgres floor']))}`)
   }
@@ -274,6 +288,7 @@ function main() {
       ratioWalNormal: mine / walNormal,
       ratioRollback: mine / rollback,
       target: 1.05,
+      cpuSamples: { dbops: cpuSamples['sqlite dbops'], floorWal: cpuSamples['sqlite floor wal'] },
       samples: {
         dbops: samples['sqlite dbops'],
         floorWal: samples['sqlite floor wal'],
@@ -286,6 +301,20 @@ function main() {
     console.log(`sqlite:   floor with the default rollback journal ${seconds(rollback)}: dbops ${ratio(mine, rollback)} of it`)
     console.log(`          ${spread('floor (WAL)', samples['sqlite floor wal'])}; ${spread('dbops', samples['sqlite dbops'])}; fastest dbops / fastest floor (WAL) ${ratio(Math.min(...samples['sqlite dbops']), Math.min(...samples['sqlite floor wal']))}, (WAL, NORMAL) ${ratio(Math.min(...samples['sqlite dbops']), Math.min(...samples['sqlite floor wal normal']))}`)
   }
+  for (const engine of engines) {
+    const kind = `${engine} dbops [compare]`
+    if (!samples[kind]) continue
+    const floor = medians[engine === 'postgres' ? 'postgres floor' : 'sqlite floor wal']
+    const paired = median(samples[`${engine} dbops`].map((value, r) => value / samples[kind][r]))
+    console.log(`${engine}: [compare] ${compareBin}: ${seconds(medians[kind])}, ratio ${ratio(medians[kind], floor)} to the same floor; this build / [compare], paired median ${paired.toFixed(2)}x`)
+    console.log(`          ${spread('[compare]', samples[kind])}`)
+    results[engine].compare = { bin: compareBin, dbopsMs: medians[kind], ratio: medians[kind] / floor, pairedToCompare: paired, samples: samples[kind], cpuSamples: cpuSamples[kind] }
+  }
+  const cpuLine = Object.entries(cpuSamples)
+    .filter(([, values]) => values.length > 0)
+    .map(([kind, values]) => `${kind} ${seconds(median(values))}`)
+  if (cpuLine.length > 0) console.log(`CPU time (user + system, medians): ${cpuLine.join(', ')}`)
+  console.log(`load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
   console.log(`(every dbops run checked: ${count} applied ledger rows and 10 rows in t_${last}; floors checked the same way)`)
   if (wantJson) {
     console.log(JSON.stringify({ bench: 'migrate-up', migrations: count, runs, insert: 'one multi-row INSERT of 10 rows', ...info, results }, null, 2))

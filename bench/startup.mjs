@@ -21,6 +21,7 @@ const { option, flag, die, positiveInt } = commandLine('startup bench', `usage: 
   --pg-url URL     an admin connection to PostgreSQL (default $DBOPS_BENCH_PG_URL or postgres://postgres@127.0.0.1:5432/postgres);
                    a database with 100 applied migrations is created and dropped afterwards
   --dbops PATH     the dbops bin to time (default bin/dbops.js of this repository)
+  --compare PATH   also time another build's bin (e.g. of the main branch) in the same rounds, as "[compare]" rows
   --json           also print the figures as one JSON document at the end
   --keep           keep the temporary directory`)
 const runs = positiveInt(option('--runs', '25'), '--runs')
@@ -28,6 +29,8 @@ const only = option('--only', undefined)
 if (only !== undefined && only !== 'postgres' && only !== 'sqlite') die('--only takes postgres or sqlite')
 const adminUrl = option('--pg-url', process.env.DBOPS_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres')
 const dbopsBin = resolve(option('--dbops', join(repo, 'bin', 'dbops.js')))
+const compareOption = option('--compare', undefined)
+const compareBin = compareOption === undefined ? undefined : resolve(compareOption)
 const wantJson = flag('--json')
 const keep = flag('--keep')
 const engines = only ? [only] : ['postgres', 'sqlite']
@@ -52,6 +55,7 @@ let pgDatabase
 
 function setup() {
   if (!existsSync(dbopsBin)) die(`${dbopsBin} does not exist`)
+  if (compareBin && !existsSync(compareBin)) die(`${compareBin} does not exist`)
   if (!existsSync(join(repo, 'dist', 'cli', 'main.cjs'))) die('dist/ is missing: run "npm run build" first')
   mkdirSync(join(work, 'migrations'))
   writeFileSync(join(work, 'dbops.config.json'), `${JSON.stringify({ migrations: { dir: 'migrations' } })}\n`)
@@ -188,13 +192,13 @@ function loadedModules(probeDir, commandArgs, label) {
 // ---- main ---------------------------------------------------------------------------------------------------------
 function main() {
   const urls = setup()
-  const commands = [
-    ['node -e 0', [process.execPath, ['-e', '0']]],
-    ['dbops --help', [process.execPath, [dbopsBin, '--help']]],
-    ...(urls.sqlite ? [['dbops migrate status (sqlite)', [process.execPath, [dbopsBin, '--url', urls.sqlite, 'migrate', 'status']]]] : []),
-    ...(urls.postgres ? [['dbops migrate status (postgres)', [process.execPath, [dbopsBin, '--url', urls.postgres, 'migrate', 'status']]]] : []),
-    ...(urls.sqlite ? [['dbops migrate status (sqlite, no config file)', [process.execPath, [dbopsBin, '--url', urls.sqlite, 'migrate', 'status']], join(work, 'noconfig')]] : []),
+  const dbopsCommands = (bin, suffix) => [
+    [`dbops --help${suffix}`, [process.execPath, [bin, '--help']]],
+    ...(urls.sqlite ? [[`dbops migrate status (sqlite)${suffix}`, [process.execPath, [bin, '--url', urls.sqlite, 'migrate', 'status']]]] : []),
+    ...(urls.postgres ? [[`dbops migrate status (postgres)${suffix}`, [process.execPath, [bin, '--url', urls.postgres, 'migrate', 'status']]]] : []),
+    ...(urls.sqlite ? [[`dbops migrate status (sqlite, no config file)${suffix}`, [process.execPath, [bin, '--url', urls.sqlite, 'migrate', 'status']], join(work, 'noconfig')]] : []),
   ]
+  const commands = [['node -e 0', [process.execPath, ['-e', '0']]], ...dbopsCommands(dbopsBin, ''), ...(compareBin ? dbopsCommands(compareBin, ' [compare]') : [])]
   // Sanity: the status commands see 100 applied migrations; --help prints usage.
   for (const [label, [command, commandArgs], cwd = work] of commands) {
     const { stdout } = run(command, commandArgs, { cwd, env })
@@ -223,10 +227,10 @@ function main() {
     const paired = median(samples[index].map((sample, r) => sample / samples[0][r]))
     const target = label.includes('status') ? 1.5 : undefined
     results.push({ command: label, medianMs: value, ratio: value / base, pairedRatio: paired, ...(target && { target }), samples: samples[index] })
-    if (index === 0) console.log(`${label.padEnd(46)} ${ms(value).padStart(9)}`)
+    if (index === 0) console.log(`${label.padEnd(56)} ${ms(value).padStart(9)}`)
     else {
       const verdict = target ? ` (target <= ${target}x: ${value / base <= target ? 'met' : 'NOT met'})` : ''
-      console.log(`${label.padEnd(46)} ${ms(value).padStart(9)}  ${(value / base).toFixed(2)}x bare node (paired median ${paired.toFixed(2)}x)${verdict}`)
+      console.log(`${label.padEnd(56)} ${ms(value).padStart(9)}  ${(value / base).toFixed(2)}x bare node (paired median ${paired.toFixed(2)}x)${verdict}`)
     }
   })
 

@@ -1,6 +1,7 @@
 import { DbopsError } from '../errors.js'
 import { StatementFailure } from '../backends/backend.js'
 import { formatDuration } from '../config/duration.js'
+import { oneLine } from '../output/format.js'
 import type { Target } from '../targets/target.js'
 import { readMigrations, type MigrationFile, type MigrationSet } from './files.js'
 import { Ledger, ownerState, type LedgerRow } from './ledger.js'
@@ -215,10 +216,16 @@ async function runPlan(
   commits: { unflushed: boolean },
 ): Promise<MigrationOutcome[]> {
   const outcomes: MigrationOutcome[] = []
+  let lastTurn = performance.now()
   for (const [position, unit] of plan.entries()) {
     const { migration, direction, transactional } = unit
-    // SQLite work is synchronous: give signal handlers a turn of the event loop between migrations.
-    if (options.signal) await new Promise((resolve) => setImmediate(resolve))
+    // SQLite work is synchronous: give signal handlers (and buffered progress output) a turn of the event loop
+    // between migrations, at most every few milliseconds: a turn per migration is a measurable share of a long run
+    // of small ones, and a Ctrl-C still stops at the next boundary within that time.
+    if (options.signal && performance.now() - lastTurn >= EVENT_LOOP_TURN_MS) {
+      await new Promise((resolve) => setImmediate(resolve))
+      lastTurn = performance.now()
+    }
     if (options.signal?.aborted) {
       throw new DbopsError('E_INTERRUPTED', `interrupted before ${migration.id}; ${outcomes.length} migration(s) done before it`, {
         hint: 'the database is at a migration boundary: run the command again to continue',
@@ -253,6 +260,9 @@ async function runPlan(
   }
   return outcomes
 }
+
+/** How long synchronous migration work may run before signal handlers get a turn (see runPlan). */
+const EVENT_LOOP_TURN_MS = 10
 
 function timeoutsFor(target: Target, unit: PreparedSection) {
   return {
@@ -425,10 +435,6 @@ function withDone(error: unknown, outcomes: MigrationOutcome[]): unknown {
     cause: error.cause ?? error,
     details: { ...error.details, done: outcomes.map((outcome) => outcome.version) },
   })
-}
-
-function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, ' ').trim()
 }
 
 /** The section's directive line with one more option, keeping the ones it has (transaction:false above all). */

@@ -32,7 +32,12 @@ export function raw(text: string): SqlFragment {
 
 /** A double-quoted identifier (PostgreSQL and SQLite agree); `schema.table` when given two names. */
 export function identifier(...names: string[]): SqlFragment {
-  return raw(names.map((name) => `"${name.replace(/"/g, '""')}"`).join('.'))
+  return raw(names.map(quoteIdentifier).join('.'))
+}
+
+/** `"na""me"`: always quoted, quotes doubled (PostgreSQL and SQLite agree). The one quoter for SQL text dbops writes. */
+export function quoteIdentifier(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`
 }
 
 export function join(fragments: readonly SqlFragment[], separator = ', '): SqlFragment {

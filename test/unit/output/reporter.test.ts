@@ -1,0 +1,54 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { Reporter } from '../../../src/output/reporter.js'
+
+afterEach(() => {
+  vi.restoreAllMocks()
+})
+
+/** Every write to stdout and stderr, in order, as [stream, text]. */
+function captureWrites(): Array<[string, string]> {
+  const writes: Array<[string, string]> = []
+  for (const [name, stream] of [
+    ['stdout', process.stdout],
+    ['stderr', process.stderr],
+  ] as const) {
+    vi.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      writes.push([name, String(chunk)])
+      return true
+    })
+  }
+  return writes
+}
+
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve))
+
+describe('Reporter progress lines', () => {
+  it('writes the lines of one synchronous burst together, when the event loop turns', async () => {
+    const reporter = new Reporter({ json: false, color: false, verbose: false, prefixTargets: false })
+    const writes = captureWrites()
+    for (let i = 1; i <= 3; i++) reporter.finish('app', `applying ${i} ... done in 1 ms`)
+    expect(writes).toEqual([])
+    await nextTurn()
+    expect(writes).toEqual([['stderr', 'applying 1 ... done in 1 ms\napplying 2 ... done in 1 ms\napplying 3 ... done in 1 ms\n']])
+  })
+
+  it('writes pending progress before a result, a JSON document or an error, so the order does not change', async () => {
+    const reporter = new Reporter({ json: false, color: false, verbose: false, prefixTargets: false })
+    const writes = captureWrites()
+    reporter.log('app', 'applying 1 ... done in 1 ms')
+    reporter.result('app: applied 1 migration in 1 ms')
+    reporter.warn('app', 'something odd')
+    reporter.error('app', 'it failed', undefined)
+    reporter.log('app', 'last line')
+    reporter.json({ ok: true })
+    await nextTurn()
+    expect(writes.map(([stream, text]) => `${stream}: ${text.trim()}`)).toEqual([
+      'stderr: applying 1 ... done in 1 ms',
+      'stdout: app: applied 1 migration in 1 ms',
+      'stderr: warning: something odd',
+      'stderr: error: it failed',
+      'stderr: last line',
+      'stdout: {\n  "ok": true\n}',
+    ])
+  })
+})
