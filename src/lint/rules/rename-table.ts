@@ -1,0 +1,32 @@
+import type { LintRule } from '../types.js'
+import { body, relationName } from '../pg-nodes.js'
+import { isAlterTable } from '../rule-helpers.js'
+import { tableWord } from './drop-column.js'
+
+export const renameTable: LintRule = {
+  id: 'rename-table',
+  engines: ['postgres', 'sqlite'],
+  severity: 'warn',
+  kind: 'breaking',
+  description: 'renaming a table breaks running code that uses the old name',
+  wants: isAlterTable,
+  needsAst: true,
+  check({ ast, words }) {
+    let found: { table: string; to: string } | undefined
+    if (ast) {
+      const rename = body(ast, 'RenameStmt')
+      if (rename?.renameType === 'OBJECT_TABLE') found = { table: relationName(rename.relation)!, to: String(rename.newname) }
+    } else {
+      const k = words[3] === '.' ? 5 : 3
+      if (words[k] === 'RENAME' && words[k + 1] === 'TO') found = { table: tableWord(words), to: (words[k + 2] ?? '?').toLowerCase() }
+    }
+    if (!found) return []
+    return [
+      {
+        table: found.table,
+        message: `RENAME TO ${found.to} breaks running code that still uses ${found.table}`,
+        safe: `-- rename, then keep the old name working until the code has switched:\nCREATE VIEW ${found.table} AS SELECT * FROM ${found.to};`,
+      },
+    ]
+  },
+}
