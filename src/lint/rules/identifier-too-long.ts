@@ -1,18 +1,21 @@
-import type { LintRule, PgNode } from '../types.js'
+import type { LintRule } from '../types.js'
 
-/** Keys of the parse tree that name something a statement creates or renames. */
-const NAME_KEYS = new Set(['relname', 'colname', 'conname', 'idxname', 'newname', 'trigname', 'schemaname', 'indexname'])
 const MAX_BYTES = 63
+/** Strings, dollar-quoted bodies and comments: their text is not a name. */
+const NOT_NAMES = /'(?:[^']|'')*'|\$([A-Za-z_]*)\$[\s\S]*?\$\1\$|--[^\n]*|\/\*[\s\S]*?\*\//g
+const NAMES = /"((?:[^"]|"")+)"|([A-Za-z_\u0080-\uffff][\w$\u0080-\uffff]*)/g
 
-function longNames(node: unknown, found: Set<string>): Set<string> {
-  if (Array.isArray(node)) for (const item of node) longNames(item, found)
-  else if (node && typeof node === 'object') {
-    for (const [key, value] of Object.entries(node as PgNode)) {
-      if (typeof value === 'string' && NAME_KEYS.has(key) && Buffer.byteLength(value) > MAX_BYTES) found.add(value)
-      else if (value && typeof value === 'object') longNames(value, found)
-    }
+/**
+ * Names over 63 bytes in the statement's text. The parse tree cannot tell: PostgreSQL's scanner truncates them
+ * before the parser sees them (with only a NOTICE).
+ */
+function longNames(text: string): string[] {
+  const found = new Set<string>()
+  for (const match of text.replace(NOT_NAMES, ' ').matchAll(NAMES)) {
+    const name = match[1] !== undefined ? match[1].replace(/""/g, '"') : match[2]!
+    if (Buffer.byteLength(name) > MAX_BYTES) found.add(name)
   }
-  return found
+  return [...found]
 }
 
 export const identifierTooLong: LintRule = {
@@ -21,14 +24,14 @@ export const identifierTooLong: LintRule = {
   severity: 'warn',
   kind: 'correctness',
   description: 'PostgreSQL silently truncates identifiers longer than 63 bytes',
-  // Only a word or quoted name long enough could be over the limit: most statements are never parsed for this.
+  // Only a word or quoted name long enough could be over the limit: most statements never get a closer look.
   wants: (_words, text) => mayHaveLongIdentifier(text),
-  needsAst: true,
+  needsAst: false,
   reportsOnFresh: true,
-  check({ ast }) {
-    return [...longNames(ast, new Set())].map((name) => ({
+  check({ text }) {
+    return longNames(text).map((name) => ({
       message: `"${name}" is ${Buffer.byteLength(name)} bytes: PostgreSQL truncates it to 63 ("${truncate(name)}"), so two long names can collide and the name in the catalog differs from the one written`,
-      safe: `-- use a name of at most 63 bytes`,
+      safe: '-- use a name of at most 63 bytes',
       evenIfFresh: true,
     }))
   },
