@@ -50,8 +50,9 @@ export function registerMigrateLint(migrate: Command): void {
         }
         const config = await configFromGlobals(globals)
         const [resolved] = selectTargets(config, globals.target === undefined ? {} : { target: globals.target })
+        // The program's own --all (every target) takes the flag wherever it is written: for lint it means every file.
         const options = {
-          ...(flags.all && { all: true }),
+          ...((flags.all || globals.all) && { all: true }),
           ...(files.length > 0 && { files }),
           ...(pgVersion !== undefined && { pgVersion }),
         }
