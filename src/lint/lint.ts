@@ -164,10 +164,15 @@ function settingsOf(config: ResolvedLint | undefined, options: LintOptions): Set
 function readMigrationsAround(dir: string, files: string[] | undefined, cwd: string): MigrationFile[] {
   const dirs = new Set([dir, ...(files ?? []).map((file) => dirname(resolve(cwd, file)))])
   const all: MigrationFile[] = []
+  const seen = new Set<string>()
   for (const folder of dirs) {
     const set = readMigrations(folder, cwd)
     if (!set.exists && folder !== dir) throw new UsageError(`${relative(cwd, folder) || folder}: no such folder`)
-    for (const migration of set.migrations) if (!all.some((seen) => resolve(cwd, seen.file) === resolve(cwd, migration.file))) all.push(migration)
+    for (const migration of set.migrations) {
+      const path = resolve(cwd, migration.file)
+      if (!seen.has(path)) all.push(migration)
+      seen.add(path)
+    }
   }
   return all
 }

@@ -9,6 +9,8 @@ import { isAlterTable, isCreateTable } from '../rule-helpers.js'
 function advice(
   id: string,
   description: string,
+  /** A cheap look at the text: only statements it matches are parsed for this rule. */
+  mayApply: RegExp,
   judge: (column: PgNode, type: { name: string; modifiers: number }, table: string) => Omit<RuleFinding, 'evenIfFresh'> | undefined,
 ): LintRule {
   return {
@@ -17,7 +19,7 @@ function advice(
     severity: 'info',
     kind: 'advice',
     description,
-    wants: (w) => isCreateTable(w) || isAlterTable(w),
+    wants: (w, text) => (isCreateTable(w) || isAlterTable(w)) && mayApply.test(text),
     needsAst: true,
     reportsOnFresh: true,
     check({ ast }) {
@@ -35,7 +37,13 @@ const isKey = (column: PgNode): boolean => {
   return name === 'id' || name.endsWith('_id') || columnConstraints(column).some((constraint) => constraint.contype === 'CONSTR_PRIMARY')
 }
 
-export const preferBigintId = advice('prefer-bigint-id', 'integer and smallint ids run out (2^31); bigint costs 4 bytes more', (column, type, table) => {
+const INT = String.raw`(?:integer|int|int4|int2|smallint)`
+export const preferBigintId = advice(
+  'prefer-bigint-id',
+  'integer and smallint ids run out (2^31); bigint costs 4 bytes more',
+  // An id-like column of an integer type, an integer column with PRIMARY KEY, or a table-level PRIMARY KEY.
+  new RegExp(String.raw`\b\w*id"?\s+${INT}\b|\b${INT}\b[^,()]*\bprimary\s+key|primary\s+key\s*\(`, 'i'),
+  (column, type, table) => {
   // serial types get prefer-identity, whose safer form is a bigint identity already.
   const small = { int4: 'integer', int2: 'smallint' }[type.name]
   if (!small || !isKey(column)) return undefined
@@ -44,9 +52,10 @@ export const preferBigintId = advice('prefer-bigint-id', 'integer and smallint i
     message: `${table}.${column.colname} is ${small}: ids run out at ${small === 'smallint' ? '32767' : '2147483647'}, and widening later rewrites the table`,
     safe: `${column.colname} bigint`,
   }
-})
+  },
+)
 
-export const preferIdentity = advice('prefer-identity', 'identity columns instead of serial (the sequence belongs to the column, permissions and copies behave)', (column, type, table) => {
+export const preferIdentity = advice('prefer-identity', 'identity columns instead of serial (the sequence belongs to the column, permissions and copies behave)', /serial/i, (column, type, table) => {
   if (!/^(big|small)?serial[248]?$/.test(type.name)) return undefined
   return {
     table,
@@ -55,7 +64,7 @@ export const preferIdentity = advice('prefer-identity', 'identity columns instea
   }
 })
 
-export const preferTimestamptz = advice('prefer-timestamptz', 'timestamptz instead of timestamp (a timestamp without time zone drops the offset)', (column, type, table) => {
+export const preferTimestamptz = advice('prefer-timestamptz', 'timestamptz instead of timestamp (a timestamp without time zone drops the offset)', /\btimestamp\b/i, (column, type, table) => {
   if (type.name !== 'timestamp') return undefined
   return {
     table,
@@ -64,7 +73,7 @@ export const preferTimestamptz = advice('prefer-timestamptz', 'timestamptz inste
   }
 })
 
-export const preferText = advice('prefer-text', 'text (with a CHECK on length if needed) instead of varchar(n) or char(n)', (column, type, table) => {
+export const preferText = advice('prefer-text', 'text (with a CHECK on length if needed) instead of varchar(n) or char(n)', /\b(?:varchar|char|character|bpchar)\b/i, (column, type, table) => {
   if (!((type.name === 'varchar' || type.name === 'bpchar') && type.modifiers > 0)) return undefined
   const written = type.name === 'bpchar' ? 'char(n)' : 'varchar(n)'
   return {

@@ -124,3 +124,33 @@ describe('--fix', () => {
     }
   })
 })
+
+describe('the library', () => {
+  it('lintMigrations is exported and returns what --json prints, for a target as for files', async () => {
+    const { mkdtempSync, mkdirSync, writeFileSync, rmSync } = await import('node:fs')
+    const os = await import('node:os')
+    const library = await import('../../../src/index.js')
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'dbops-lint-library-'))
+    try {
+      mkdirSync(path.join(dir, 'migrations'))
+      writeFileSync(path.join(dir, 'migrations', '1_a.sql'), '-- migrate:up\nCREATE TABLE a (id integer PRIMARY KEY);\n-- migrate:down\n')
+      writeFileSync(path.join(dir, 'migrations', '2_b.sql'), '-- migrate:up\nALTER TABLE a RENAME TO b;\n-- migrate:down\n')
+      const target = await library.openTarget({ url: `sqlite:${path.join(dir, 'app.db')}`, cwd: dir, create: false })
+      try {
+        const pending = await library.lintMigrations(target, { cwd: dir })
+        expect(pending).toMatchObject({ target: 'default', mode: 'pending', engine: 'sqlite', files: ['migrations/1_a.sql', 'migrations/2_b.sql'], findings: [] })
+        const offline = await library.lintMigrations(target, { cwd: dir, offline: true })
+        expect(offline.findings.map((finding) => finding.rule)).toEqual(['rename-table'])
+      } finally {
+        await target.close()
+      }
+      const { existsSync } = await import('node:fs')
+      expect(existsSync(path.join(dir, 'app.db'))).toBe(false)
+      const files = await library.lintMigrations({ dir: path.join(dir, 'migrations'), files: ['migrations/2_b.sql'], engine: 'sqlite' }, { cwd: dir })
+      expect(files.files).toEqual(['migrations/2_b.sql'])
+      expect(library.lintRules().map((rule) => rule.id)).toContain('create-index-without-concurrently')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
