@@ -42,6 +42,11 @@ export interface LintOptions {
   largeTableBytes?: number
   /** Leave out rules below this severity (`migrate up` passes warn: it shows no advice). */
   minSeverity?: LintSeverity
+  /**
+   * Parse every statement, to report syntax errors everywhere (PostgreSQL). By default only statements some rule
+   * looks at are parsed; the server reports the others' syntax errors, with their position, when they run.
+   */
+  checkSyntax?: boolean
   cwd?: string
 }
 
@@ -143,6 +148,7 @@ interface Settings {
   largeTableBytes: number
   pgVersion: number | undefined
   minSeverity: LintSeverity
+  checkSyntax: boolean
 }
 
 function settingsOf(config: ResolvedLint | undefined, options: LintOptions): Settings {
@@ -157,6 +163,7 @@ function settingsOf(config: ResolvedLint | undefined, options: LintOptions): Set
     largeTableBytes: options.largeTableBytes ?? config?.largeTableBytes ?? DEFAULT_LARGE_TABLE_BYTES,
     pgVersion: options.pgVersion,
     minSeverity: options.minSeverity ?? 'info',
+    checkSyntax: options.checkSyntax === true,
   }
 }
 
@@ -282,7 +289,7 @@ async function lintRun(run: Run): Promise<LintResult> {
       if (quick !== undefined && fresh.has(bare(quick))) wanting = wanting.filter((rule) => !freshProof.includes(rule))
       let created = dialect.created(statementWords, undefined, statement.text)
       let nodes: (PgNode | undefined)[] = [undefined]
-      if (dialect.parses && (wanting.some((rule) => rule.needsAst) || created === undefined)) {
+      if (dialect.parses && (settings.checkSyntax || wanting.some((rule) => rule.needsAst) || created === undefined)) {
         await prepareParser()
         const parsed = dialect.parse(statement.text)
         if ('error' in parsed) {

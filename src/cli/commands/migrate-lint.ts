@@ -17,6 +17,7 @@ interface LintFlags {
   failOn?: 'warn' | 'error'
   fix?: string
   listRules?: boolean
+  checkSyntax?: boolean
 }
 
 export function registerMigrateLint(migrate: Command): void {
@@ -30,6 +31,7 @@ export function registerMigrateLint(migrate: Command): void {
     .addOption(new Option('--format <format>', 'output format').choices(['human', 'json', 'github', 'sarif']).default('human'))
     .addOption(new Option('--fail-on <severity>', 'exit 1 on warnings too (errors always exit 2)').choices(['warn', 'error']).default('error'))
     .option('--fix <file>', 'rewrite the mechanical cases of one migration for review (CREATE INDEX, ADD FOREIGN KEY)')
+    .option('--check-syntax', 'parse every statement, to report syntax errors in those no rule looks at too')
     .option('--list-rules', 'list the rules, their default severity and engines')
     .action(exitWith(async (files: string[], flags: LintFlags, command: Command) => {
       const globals = command.parent!.parent!.opts<GlobalOptions>()
@@ -55,6 +57,7 @@ export function registerMigrateLint(migrate: Command): void {
           ...((flags.all || globals.all) && { all: true }),
           ...(files.length > 0 && { files }),
           ...(pgVersion !== undefined && { pgVersion }),
+          ...(flags.checkSyntax && { checkSyntax: true }),
         }
         if (flags.fix !== undefined) {
           const { fixMigration } = await import('../../lint/fix.js')

@@ -8,7 +8,8 @@ export const addColumnNotNullWithoutDefault: LintRule = {
   severity: 'warn',
   kind: 'correctness',
   description: 'ADD COLUMN ... NOT NULL without a DEFAULT fails on a table that has rows',
-  wants: isAlterTable,
+  // The words every form it reports must contain: other ALTER TABLEs are not parsed for it.
+  wants: (w, text) => isAlterTable(w) && /\bnot\s+null\b|\bprimary\b/i.test(text),
   needsAst: true,
   check({ ast }) {
     return columnDefinitions(ast)

@@ -35,7 +35,8 @@ export const addColumnRewrite: LintRule = {
   severity: 'warn',
   kind: 'rewrite',
   description: 'ADD COLUMN with a volatile default (or any default before PostgreSQL 11, or a stored generated column) rewrites the table under ACCESS EXCLUSIVE',
-  wants: isAlterTable,
+  // The words every form it reports must contain: other ALTER TABLEs are not parsed for it.
+  wants: (w, text) => isAlterTable(w) && /\b(?:default|serial[248]?|bigserial|smallserial|stored)\b/i.test(text),
   needsAst: true,
   check({ ast }, context) {
     return columnDefinitions(ast)

@@ -8,7 +8,8 @@ export const alterColumnTypeRewrite: LintRule = {
   severity: 'warn',
   kind: 'rewrite',
   description: 'ALTER COLUMN ... TYPE rewrites the table and rebuilds its indexes under ACCESS EXCLUSIVE (unless the change is binary-compatible)',
-  wants: isAlterTable,
+  // The words every form it reports must contain: other ALTER TABLEs are not parsed for it.
+  wants: (w, text) => isAlterTable(w) && /\btype\b/i.test(text),
   needsAst: true,
   check({ ast }) {
     const { table, commands } = alterTableCommands(ast)

@@ -8,7 +8,8 @@ export const checkWithoutNotValid: LintRule = {
   severity: 'warn',
   kind: 'lock',
   description: 'ADD CHECK without NOT VALID scans the table under ACCESS EXCLUSIVE',
-  wants: isAlterTable,
+  // The words every form it reports must contain: other ALTER TABLEs are not parsed for it.
+  wants: (w, text) => isAlterTable(w) && /\bcheck\b/i.test(text),
   needsAst: true,
   check({ ast, text }) {
     const { table, commands } = alterTableCommands(ast)

@@ -8,7 +8,8 @@ export const detachPartitionWithoutConcurrently: LintRule = {
   severity: 'warn',
   kind: 'lock',
   description: 'DETACH PARTITION without CONCURRENTLY takes ACCESS EXCLUSIVE on the partitioned table',
-  wants: isAlterTable,
+  // The words every form it reports must contain: other ALTER TABLEs are not parsed for it.
+  wants: (w, text) => isAlterTable(w) && /\bdetach\b/i.test(text),
   needsAst: true,
   check({ ast, text }, context) {
     const { table, commands } = alterTableCommands(ast)

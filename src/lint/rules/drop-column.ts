@@ -8,7 +8,8 @@ export const dropColumn: LintRule = {
   severity: 'warn',
   kind: 'breaking',
   description: 'dropping a column breaks running code that still reads or writes it',
-  wants: isAlterTable,
+  // The words every form it reports must contain: other ALTER TABLEs are not parsed for it.
+  wants: (w, text) => isAlterTable(w) && /\bdrop\b/i.test(text),
   needsAst: true,
   check({ ast, words }) {
     const drops: { table: string; column: string }[] = []

@@ -8,7 +8,8 @@ export const foreignKeyWithoutNotValid: LintRule = {
   severity: 'warn',
   kind: 'lock',
   description: 'ADD FOREIGN KEY without NOT VALID scans the table while writes to both tables are blocked',
-  wants: isAlterTable,
+  // The words every form it reports must contain: other ALTER TABLEs are not parsed for it.
+  wants: (w, text) => isAlterTable(w) && /\breferences\b/i.test(text),
   needsAst: true,
   check({ ast, text }, context) {
     const { table, commands } = alterTableCommands(ast)

@@ -31,7 +31,8 @@ export const setNotNullScan: LintRule = {
   severity: 'warn',
   kind: 'lock',
   description: 'SET NOT NULL scans the table under ACCESS EXCLUSIVE unless a validated CHECK (column IS NOT NULL) exists (PostgreSQL 12+)',
-  wants: isAlterTable,
+  // The words every form it reports must contain: other ALTER TABLEs are not parsed for it.
+  wants: (w, text) => isAlterTable(w) && /\bnot\s+null\b|\bvalidate\b/i.test(text),
   needsAst: true,
   observe({ ast }, context) {
     const { table, commands } = alterTableCommands(ast)

@@ -8,7 +8,8 @@ export const uniqueWithoutIndex: LintRule = {
   severity: 'warn',
   kind: 'lock',
   description: 'ADD PRIMARY KEY / UNIQUE builds its index under ACCESS EXCLUSIVE; build it CONCURRENTLY first and add the constraint USING INDEX',
-  wants: isAlterTable,
+  // The words every form it reports must contain: other ALTER TABLEs are not parsed for it.
+  wants: (w, text) => isAlterTable(w) && /\b(?:unique|primary)\b/i.test(text),
   needsAst: true,
   check({ ast }, context) {
     const { table, commands } = alterTableCommands(ast)

@@ -1,26 +1,30 @@
+import type { Engine } from '../../backends/backend.js'
 import type { LintRule, LintStatement } from '../types.js'
-import { body, relationName } from '../pg-nodes.js'
 import { leadingWords } from '../../sql/split-statements.js'
 
-function unfiltered(statement: LintStatement, kind: 'UpdateStmt' | 'DeleteStmt'): string | undefined {
-  if (statement.ast) {
-    const node = body(statement.ast, kind)
-    return node && !node.whereClause ? relationName(node.relation) : undefined
-  }
-  // SQLite: no WHERE at the statement's top level (a WHERE inside parentheses belongs to a subquery).
+/**
+ * The table of an UPDATE/DELETE with no WHERE at its top level (a WHERE inside parentheses belongs to a subquery),
+ * from the tokens: no parse needed, on either engine.
+ */
+function unfiltered(statement: LintStatement, verb: 'UPDATE' | 'DELETE', engine: Engine): string | undefined {
+  const words = leadingWords(statement.text, Infinity, engine)
   let depth = 0
-  const words = leadingWords(statement.text, Infinity, 'sqlite')
-  for (const word of words) {
+  let start = -1
+  for (const [index, word] of words.entries()) {
     if (word === '(') depth++
     else if (word === ')') depth--
-    else if (depth === 0 && word === 'WHERE') return undefined
+    else if (depth === 0 && word === 'WHERE' && start >= 0) return undefined
+    else if (depth === 0 && word === verb && start < 0) start = index
   }
-  const k = kind === 'DeleteStmt' ? 2 : statement.words[1] === 'OR' ? 3 : 1
-  return statement.words[k]?.toLowerCase()
+  let k = start + 1
+  if (words[k] === 'FROM') k++
+  if (words[k] === 'OR') k += 2
+  if (words[k] === 'ONLY') k++
+  const name = words[k + 1] === '.' ? words[k + 2] : words[k]
+  return name === undefined || name === '"' ? '?' : name.toLowerCase()
 }
 
-function rule(kind: 'UpdateStmt' | 'DeleteStmt'): LintRule {
-  const verb = kind === 'UpdateStmt' ? 'UPDATE' : 'DELETE'
+function rule(verb: 'UPDATE' | 'DELETE'): LintRule {
   return {
     id: `${verb.toLowerCase()}-without-where`,
     engines: ['postgres', 'sqlite'],
@@ -28,9 +32,9 @@ function rule(kind: 'UpdateStmt' | 'DeleteStmt'): LintRule {
     kind: 'lock',
     description: `${verb} without WHERE changes every row in one transaction`,
     wants: (w) => w[0] === verb || (w[0] === 'WITH' && w.includes(verb)),
-    needsAst: true,
-    check(statement) {
-      const table = unfiltered(statement, kind)
+    needsAst: false,
+    check(statement, context) {
+      const table = unfiltered(statement, verb, context.engine)
       if (table === undefined) return []
       return [
         {
@@ -44,5 +48,5 @@ function rule(kind: 'UpdateStmt' | 'DeleteStmt'): LintRule {
   }
 }
 
-export const updateWithoutWhere = rule('UpdateStmt')
-export const deleteWithoutWhere = rule('DeleteStmt')
+export const updateWithoutWhere = rule('UPDATE')
+export const deleteWithoutWhere = rule('DELETE')
