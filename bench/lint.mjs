@@ -34,10 +34,13 @@ const figures = { machine: { load: loadavg().map((value) => Number(value.toFixed
 /** Runs a command, returns { ms, code, stdout }; a non-zero exit is expected from linters that found something. */
 function timed(command, args, cwd) {
   const started = performance.now()
-  const result = spawnSync(command, args, { cwd, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, env: { ...process.env, NO_COLOR: '1' } })
+  // /usr/bin/time adds the child's CPU time (user + system): on a shared machine wall times swing with the load.
+  const time = existsSync('/usr/bin/time')
+  const result = spawnSync(time ? '/usr/bin/time' : command, time ? ['-f', '@cpu %U %S', command, ...args] : args, { cwd, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, env: { ...process.env, NO_COLOR: '1' } })
   const ms = performance.now() - started
   if (result.error) throw result.error
-  return { ms, code: result.status, stdout: result.stdout, stderr: result.stderr }
+  const cpu = /@cpu ([\d.]+) ([\d.]+)\s*$/.exec(result.stderr)
+  return { ms, cpuMs: cpu ? (Number(cpu[1]) + Number(cpu[2])) * 1000 : NaN, code: result.status, stdout: result.stdout, stderr: result.stderr }
 }
 
 function squawkBin() {
@@ -77,17 +80,20 @@ if (only !== 'up') {
   const squawk = squawkBin()
   const dbopsArgs = [dbopsBin, '--url', 'postgres://bench@127.0.0.1:1/none', 'migrate', 'lint', '--offline', '--json']
   const times = { dbops: [], squawk: [] }
+  const cpu = { dbops: [], squawk: [] }
   let dbopsFindings
   let squawkFindings
   for (let run = 0; run < runs; run++) {
     const ours = timed(process.execPath, dbopsArgs, project)
     if (ours.code !== 0 && ours.code !== 1 && ours.code !== 2) throw new Error(`dbops migrate lint exited ${ours.code}: ${ours.stderr}`)
     times.dbops.push(ours.ms)
+    cpu.dbops.push(ours.cpuMs)
     dbopsFindings = JSON.parse(ours.stdout).findings.length
     if (squawk) {
       const theirs = timed(squawk[0], [...squawk[1], '--reporter', 'json', ...files], project)
       if (theirs.code !== 0 && theirs.code !== 1) throw new Error(`squawk exited ${theirs.code}: ${theirs.stderr}`)
       times.squawk.push(theirs.ms)
+      cpu.squawk.push(theirs.cpuMs)
       squawkFindings = JSON.parse(theirs.stdout).length
     }
   }
@@ -97,8 +103,9 @@ if (only !== 'up') {
   if (squawk) {
     const squawkMs = median(times.squawk)
     console.log(`lint ${count} migrations: squawk ${squawkMs.toFixed(0)} ms (${squawkFindings} findings; runs ${times.squawk.map((ms) => ms.toFixed(0)).join(' ')})`)
-    console.log(`lint: dbops / squawk = ${(dbopsMs / squawkMs).toFixed(2)}x (goal <= 1.5x)`)
-    Object.assign(figures.lint, { squawkMs, squawkRuns: times.squawk, squawkFindings, ratio: dbopsMs / squawkMs })
+    const cpuRatio = median(cpu.dbops) / median(cpu.squawk)
+    console.log(`lint: dbops / squawk = ${(dbopsMs / squawkMs).toFixed(2)}x wall (goal <= 1.5x); CPU ${median(cpu.dbops).toFixed(0)} / ${median(cpu.squawk).toFixed(0)} ms = ${cpuRatio.toFixed(2)}x`)
+    Object.assign(figures.lint, { squawkMs, squawkRuns: times.squawk, squawkFindings, ratio: dbopsMs / squawkMs, dbopsCpuMs: median(cpu.dbops), squawkCpuMs: median(cpu.squawk), cpuRatio })
   } else {
     console.log('squawk not found: install it with "npm install --no-save squawk-cli" (or put squawk on PATH) for the comparison')
   }

@@ -77,6 +77,8 @@ function isTarget(source: Target | LintSource): source is Target {
  */
 export async function lintMigrations(source: Target | LintSource, options: LintOptions = {}): Promise<LintResult> {
   const cwd = options.cwd ?? process.cwd()
+  // A lint run almost always parses something: the parser's WebAssembly compiles in the background meanwhile.
+  if ((isTarget(source) ? source.backend.engine : source.engine ?? 'postgres') === 'postgres') warmParser()
   if (!isTarget(source)) {
     const dir = resolve(cwd, source.dir ?? 'migrations')
     const migrations = selectFiles(readMigrationsAround(dir, source.files ?? options.files, cwd), source.files ?? options.files, cwd)
@@ -121,6 +123,15 @@ export async function lintMigrations(source: Target | LintSource, options: LintO
     files: chosen.map((migration) => ({ migration, inRun: pending.has(migration.version) })),
     warnings: [],
   })
+}
+
+function warmParser(): void {
+  import('../backends/index.js')
+    .then(({ lintDialect }) => lintDialect('postgres'))
+    .then((dialect) => dialect.load())
+    .catch(() => {
+      // Reported where the parser is needed, if it is.
+    })
 }
 
 /**
