@@ -7,6 +7,7 @@ import { createIndexWithoutConcurrently } from './create-index-without-concurren
 import { detachPartitionWithoutConcurrently } from './detach-partition-without-concurrently.js'
 import { dropColumn } from './drop-column.js'
 import { dropIndexWithoutConcurrently } from './drop-index-without-concurrently.js'
+import { dropNotNull } from './drop-not-null.js'
 import { dropTable } from './drop-table.js'
 import { enumValueInTransaction } from './enum-value-in-transaction.js'
 import { foreignKeyWithoutNotValid } from './foreign-key-without-not-valid.js'
@@ -43,6 +44,7 @@ export const LINT_RULES: readonly LintRule[] = [
   truncateCascade,
   dropColumn,
   dropTable,
+  dropNotNull,
   renameColumn,
   renameTable,
   enumValueInTransaction,

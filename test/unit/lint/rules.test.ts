@@ -134,6 +134,12 @@ describe('breaking changes and correctness', () => {
     expect(await lint('CREATE TABLE tmp (id bigint);\nALTER TABLE tmp RENAME COLUMN id TO key;\nDROP TABLE tmp;')).toEqual([])
   })
 
+  it('drop-not-null, not SET NOT NULL or DROP DEFAULT', async () => {
+    expect(rules(await lint('ALTER TABLE orders ALTER COLUMN note DROP NOT NULL;'))).toEqual(['drop-not-null'])
+    expect(await lint('ALTER TABLE orders ALTER COLUMN note DROP DEFAULT;')).toEqual([])
+    expect(await lint('CREATE TABLE t (a int NOT NULL);\nALTER TABLE t ALTER COLUMN a DROP NOT NULL;')).toEqual([])
+  })
+
   it('truncate-cascade, not a plain TRUNCATE', async () => {
     expect(rules(await lint('TRUNCATE orders CASCADE;'))).toEqual(['truncate-cascade'])
     expect(await lint('TRUNCATE orders;')).toEqual([])
