@@ -255,6 +255,13 @@ async function lintRun(run: Run): Promise<LintResult> {
     } else pgMajor = { major: NEWEST_PG_MAJOR, source: 'assumed' }
   }
 
+  // CREATE TABLE IF NOT EXISTS creates nothing when the table is there already: with a target, a table it names that
+  // exists now is not new. (Statically the file's intent is taken: it creates the table.)
+  const existing = new Set<string>()
+  if (run.backend) {
+    const conditional = run.files.flatMap(({ migration }) => [...migration.up.sql.matchAll(CONDITIONAL_CREATE)].map((match) => unquoteName(match[1]!)))
+    if (conditional.length > 0) for (const name of (await dialect.sizes(run.backend, conditional)).keys()) existing.add(bare(name))
+  }
   const raws: Raw[] = []
   const suppressible: { ignores: LintIgnore[]; file: string; statementStarts: number[] }[] = []
   const fresh = new Set<string>()
@@ -334,7 +341,7 @@ async function lintRun(run: Run): Promise<LintResult> {
           }
         }
       }
-      for (const name of created ?? []) fresh.add(bare(name))
+      for (const name of created ?? []) if (!existing.has(bare(name))) fresh.add(bare(name))
     }
     // dbops sets lock_timeout for every migration: only a file (or config) that turns it off gets this warning.
     const lockTimeoutRule = META_RULES[1]!
@@ -463,6 +470,16 @@ function positionOf(section: MigrationFile['up'], statement: SqlStatement, offse
     } else column++
   }
   return { line: section.line + line - 1, column: line === 1 ? section.column + column - 1 : column }
+}
+
+const CONDITIONAL_CREATE = /\bcreate\s+(?:(?:global|local)\s+)?(?:(?:temp|temporary|unlogged)\s+)?table\s+if\s+not\s+exists\s+((?:"[^"]+"|[\w$]+)(?:\s*\.\s*(?:"[^"]+"|[\w$]+))?)/gi
+
+/** `"Foo".bar` → `Foo.bar`, as PostgreSQL names it (unquoted parts fold to lower case). */
+function unquoteName(name: string): string {
+  return name
+    .split(/\s*\.\s*/)
+    .map((part) => (part.startsWith('"') ? part.slice(1, -1) : part.toLowerCase()))
+    .join('.')
 }
 
 function bare(name: string): string {

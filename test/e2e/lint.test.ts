@@ -115,6 +115,15 @@ describe('dbops migrate lint on PostgreSQL', () => {
     expect(all).toMatchObject({ mode: 'all', files: ['migrations/1_enum.sql', 'migrations/2_drop.sql'], findings: [] })
   })
 
+  it('CREATE TABLE IF NOT EXISTS of a table that exists creates nothing: an index on it is still a hazard', async () => {
+    const project = await makeProject('postgres', {
+      '1_orders.sql': migration('CREATE TABLE IF NOT EXISTS orders (id bigint PRIMARY KEY);\nCREATE INDEX orders_id_idx ON orders (id);'),
+    })
+    expect(json(await lint(project, '--json')).findings).toEqual([])
+    await project.query('CREATE TABLE orders (id bigint PRIMARY KEY)')
+    expect(json(await lint(project, '--json')).findings.map((finding: any) => finding.rule)).toEqual(['create-index-without-concurrently'])
+  })
+
   it('loads the parser only for lint: --help and migrate status never load libpg-query', async () => {
     const trace = path.join(REPO_ROOT, 'test', 'e2e', 'fixtures-trace-require.cjs')
     const project = await makeProject('postgres', { '1_a.sql': migration('CREATE INDEX i ON t (a);') })

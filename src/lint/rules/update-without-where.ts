@@ -24,7 +24,8 @@ function unfiltered(statement: LintStatement, verb: 'UPDATE' | 'DELETE', engine:
   return name === undefined || name === '"' ? '?' : name.toLowerCase()
 }
 
-function rule(verb: 'UPDATE' | 'DELETE'): LintRule {
+/** The rule for UPDATE, and for DELETE (delete-without-where.ts). */
+export function withoutWhere(verb: 'UPDATE' | 'DELETE'): LintRule {
   return {
     id: `${verb.toLowerCase()}-without-where`,
     engines: ['postgres', 'sqlite'],
@@ -48,5 +49,4 @@ function rule(verb: 'UPDATE' | 'DELETE'): LintRule {
   }
 }
 
-export const updateWithoutWhere = rule('UPDATE')
-export const deleteWithoutWhere = rule('DELETE')
+export const updateWithoutWhere = withoutWhere('UPDATE')

@@ -3,7 +3,7 @@
  * refuses statements that cannot run in one. Lint says so first, at the statement.
  */
 import type { LintRule } from '../types.js'
-import { nonTransactionalReason, transactionControl } from '../../sql/non-transactional.js'
+import { nonTransactionalReason } from '../../sql/non-transactional.js'
 
 export const nonTransactionalStatement: LintRule = {
   id: 'non-transactional-statement',
@@ -22,29 +22,6 @@ export const nonTransactionalStatement: LintRule = {
       {
         message: `${reason} cannot run inside a transaction, and this file runs in one: "dbops migrate up" refuses it`,
         safe: '-- put it in a migration of its own whose first line is "-- migrate:up transaction:false"',
-        evenIfFresh: true,
-      },
-    ]
-  },
-}
-
-export const transactionControlInTransaction: LintRule = {
-  id: 'transaction-control',
-  engines: ['postgres', 'sqlite'],
-  severity: 'error',
-  kind: 'correctness',
-  description: 'BEGIN/COMMIT/ROLLBACK inside a file dbops runs in a transaction (migrate up refuses it)',
-  wants: (w) => ['BEGIN', 'START', 'COMMIT', 'END', 'ROLLBACK', 'ABORT', 'PREPARE'].includes(w[0] ?? ''),
-  needsAst: false,
-  reportsOnFresh: true,
-  check({ text }, context) {
-    if (!context.transactional) return []
-    const control = transactionControl(text, context.engine)
-    if (control === undefined) return []
-    return [
-      {
-        message: `${control} inside a migration that runs in a transaction: dbops wraps each migration itself, and "dbops migrate up" refuses it (a BEGIN ... COMMIT around the whole file is accepted and ignored)`,
-        safe: '-- remove it, or manage transactions yourself with "-- migrate:up transaction:false"',
         evenIfFresh: true,
       },
     ]
