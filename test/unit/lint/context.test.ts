@@ -154,3 +154,18 @@ describe('the library', () => {
     }
   })
 })
+
+describe('what migrate up lints', () => {
+  it('with only the rules up runs, a section of new tables and their indexes is skipped, and anything else is not', async () => {
+    const gate = { minSeverity: 'warn' as const, rules: { 'non-transactional-statement': 'off' as const, 'transaction-control': 'off' as const, 'syntax-error': 'off' as const, 'unused-ignore': 'off' as const } }
+    // Skipped (nothing to find), yet what it creates is new for the files after it... statically each file is alone,
+    // so the index on t in the second file is still reported.
+    const result = await lintFiles(['CREATE TABLE t (id int PRIMARY KEY);\nCREATE INDEX t_id ON t (id);\nINSERT INTO t VALUES (1);', 'CREATE INDEX t_n ON t (n);'], gate)
+    expect(result.findings.map((finding) => `${finding.file} ${finding.rule}`)).toEqual(['migrations/2_m2.sql create-index-without-concurrently'])
+    expect(result.statements).toBe(1)
+    // An index on a table this section does not create, an alarm word, a quoted name: looked at.
+    expect(rules((await lintFiles(['CREATE TABLE t (id int);\nCREATE INDEX u_id ON u (id);'], gate)).findings)).toEqual(['create-index-without-concurrently'])
+    expect(rules((await lintFiles(['CREATE TABLE "T" (id int);\nCREATE INDEX t_id ON "T" (id);\nDROP TABLE x;'], gate)).findings)).toEqual(['drop-table'])
+    expect(rules((await lintFiles(['CREATE TABLE t (id int);\nUPDATE u SET a = 1;'], gate)).findings)).toEqual(['update-without-where'])
+  })
+})
