@@ -17,7 +17,6 @@ import { leadingWords, splitStatements, type SqlStatement } from '../sql/split-s
 import { nonTransactionalReason, transactionControl } from '../sql/non-transactional.js'
 import { LINT_RULES, META_RULES, RULE_IDS } from './rules/index.js'
 import { parseIgnores, type LintIgnore } from './suppress.js'
-import { mayHaveLongIdentifier } from './rules/identifier-too-long.js'
 import type { LintDialect, LintFinding, LintResult, LintRule, LintSetting, LintSeverity, LintStatement, LintSuppression, PgNode, RuleContext, RuleFinding } from './types.js'
 
 /** The newest PostgreSQL major the version-dependent rules know: assumed when neither the server nor --pg-version says. */
@@ -269,11 +268,11 @@ async function lintRun(run: Run): Promise<LintResult> {
   const state = new Map<string, unknown>()
   let statementCount = 0
 
-  const skippable = active.every((rule) => SKIPPABLE_RULES.has(rule.id))
+  const skippable = !settings.checkSyntax && active.every((rule) => rule.mayFind !== undefined)
   for (const { migration, inRun } of run.files) {
     if (!inRun) fresh.clear()
     const section = migration.up
-    if (skippable && nothingToFind(section.sql, fresh, existing)) continue
+    if (skippable && nothingToFind(section, active, fresh, existing)) continue
     const statements = splitStatements(section.sql, engine).filter((statement) => !statement.text.startsWith('\\'))
     const words = statements.map((statement) => leadingWords(statement.text, 16, engine))
     let transactional = section.options.transaction !== false
@@ -478,32 +477,19 @@ function positionOf(section: MigrationFile['up'], statement: SqlStatement, offse
   return { line: section.line + line - 1, column: line === 1 ? section.column + column - 1 : column }
 }
 
-/**
- * Rules each of which only looks at statements containing one of ALARM_WORDS (or a long name, or CREATE INDEX): while
- * only these are active (what `migrate up` runs), a section without any of them is not even split.
- */
-const SKIPPABLE_RULES = new Set([
-  'create-index-without-concurrently', 'drop-index-without-concurrently', 'reindex-without-concurrently', 'detach-partition-without-concurrently',
-  'foreign-key-without-not-valid', 'check-without-not-valid', 'set-not-null-scan', 'add-column-rewrite', 'add-column-not-null-without-default',
-  'alter-column-type-rewrite', 'unique-without-index', 'vacuum-full-or-cluster', 'truncate-cascade', 'drop-column', 'drop-table', 'drop-not-null',
-  'rename-column', 'rename-table', 'enum-value-in-transaction', 'identifier-too-long', 'update-without-where', 'delete-without-where',
-  'sqlite-unsupported-alter', 'sqlite-rebuild-without-foreign-key-check',
-])
-const ALARM_WORDS = /\b(?:alter|drop|reindex|vacuum|cluster|truncate|update|delete|pragma)\b/i
-const CREATE_INDEX_ON = /\bcreate\s+(?:unique\s+)?index\s+(?:concurrently\s+)?(?:if\s+not\s+exists\s+)?(?:[\w$]+\s+)?on\s+(?:only\s+)?(?:[\w$]+\s*\.\s*)?([\w$]+)/gi
 const CREATE_TABLE = /\bcreate\s+(?:(?:global|local)\s+)?(?:(?:temp|temporary|unlogged)\s+)?table\s+(?:if\s+not\s+exists\s+)?(?:[\w$]+\s*\.\s*)?([\w$]+)/gi
 
 /**
- * Whether a section can hold no finding of the skippable rules: no alarm word, no long name, and every index it
- * builds is on a table created in the run (or by the section itself). Words in comments or strings only cost a
- * closer look. When it holds nothing, the tables it creates are recorded as new, as the full pass would.
+ * Whether no active rule may find anything in a section (each rule's mayFind, on the raw text): then it is skipped
+ * unsplit, and the tables it creates are recorded as new, as the full pass would. Sections with an ignore comment
+ * are always looked at, so an ignore that suppresses nothing is still reported.
  */
-function nothingToFind(sql: string, fresh: Set<string>, existing: ReadonlySet<string>): boolean {
-  if (ALARM_WORDS.test(sql) || mayHaveLongIdentifier(sql)) return false
+function nothingToFind(section: MigrationFile['up'], rules: readonly LintRule[], fresh: Set<string>, existing: ReadonlySet<string>): boolean {
+  const sql = section.sql
+  if (sql.includes('dbops:lint-ignore')) return false
   const created = [...sql.matchAll(CREATE_TABLE)].map((match) => match[1]!.toLowerCase()).filter((name) => !existing.has(name))
-  const indexes = [...sql.matchAll(CREATE_INDEX_ON)]
-  if (indexes.length !== (sql.match(/\bindex\b/gi) ?? []).length) return false
-  if (!indexes.every((match) => fresh.has(match[1]!.toLowerCase()) || created.includes(match[1]!.toLowerCase()))) return false
+  const scope = { transactional: section.options.transaction !== false, isFresh: (table: string) => fresh.has(table) || created.includes(table) }
+  if (rules.some((rule) => rule.mayFind!(sql, scope))) return false
   for (const name of created) fresh.add(name)
   return true
 }

@@ -55,6 +55,7 @@ export interface LintResult {
   /** Whether live table sizes were read. */
   sizes: boolean
   files: string[]
+  /** Statements examined: a section that no active rule can find anything in is skipped unsplit. */
   statements: number
   /** In file order, then position. */
   findings: LintFinding[]
@@ -119,6 +120,12 @@ export interface LintRule {
    * are never parsed (most of a migration set: INSERTs, CREATE TABLEs without advice).
    */
   wants(words: readonly string[], text: string): boolean
+  /**
+   * Whether a whole section may hold a finding of this rule, from its raw text (comments and strings included, so a
+   * false yes only costs a closer look; a false no would lose a finding). When no active rule may, the section is
+   * not even split. Absent: always look.
+   */
+  mayFind?(sql: string, section: { transactional: boolean; isFresh(table: string): boolean }): boolean
   /**
    * Whether the rule reads the parse tree where the engine has a parser (PostgreSQL); false: `words` and `text` are
    * enough. Without a parser (SQLite) every rule gets `ast: undefined` and reads the words.

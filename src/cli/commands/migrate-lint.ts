@@ -122,7 +122,7 @@ function printSummary(result: LintResult, reporter: Reporter): void {
   const where = result.target === null ? 'no target' : result.mode === 'offline' ? `${result.target}, offline` : result.target
   const version = result.pgVersion ? `, PostgreSQL ${result.pgVersion.major}${result.pgVersion.source === 'assumed' ? ' (assumed)' : result.pgVersion.source === 'flag' ? ' (--pg-version)' : ''}` : ''
   const counts = `${summary.error} error(s), ${summary.warn} warning(s), ${summary.info} info${summary.suppressed ? `, ${summary.suppressed} suppressed` : ''}`
-  const line = `lint: ${scope} of ${where} (${result.engine}${version}), ${result.statements} statement(s): ${counts}`
+  const line = `lint: ${scope} of ${where} (${result.engine}${version}), ${result.statements} statement(s) examined: ${counts}`
   const paint = summary.error > 0 ? reporter.color.red : summary.warn > 0 ? reporter.color.yellow : reporter.color.green
   reporter.result(paint(line))
 }

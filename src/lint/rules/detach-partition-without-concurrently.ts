@@ -9,6 +9,7 @@ export const detachPartitionWithoutConcurrently: LintRule = {
   kind: 'lock',
   description: 'DETACH PARTITION without CONCURRENTLY takes ACCESS EXCLUSIVE on the partitioned table',
   // The words every form it reports must contain: other ALTER TABLEs are not parsed for it.
+  mayFind: (sql) => /\balter\b/i.test(sql) && /\bdetach\b/i.test(sql),
   wants: (w, text) => isAlterTable(w) && /\bdetach\b/i.test(text),
   needsAst: true,
   check({ ast, text }, context) {

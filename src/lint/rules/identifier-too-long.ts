@@ -25,6 +25,7 @@ export const identifierTooLong: LintRule = {
   kind: 'correctness',
   description: 'PostgreSQL silently truncates identifiers longer than 63 bytes',
   // Only a word or quoted name long enough could be over the limit: most statements never get a closer look.
+  mayFind: (sql) => mayHaveLongIdentifier(sql),
   wants: (_words, text) => mayHaveLongIdentifier(text),
   needsAst: false,
   reportsOnFresh: true,

@@ -21,6 +21,7 @@ export const sqliteRebuildWithoutForeignKeyCheck: LintRule = {
   severity: 'warn',
   kind: 'correctness',
   description: "SQLite's table rebuild (create, copy, drop, rename) without PRAGMA foreign_key_check: rows that break a foreign key go unnoticed",
+  mayFind: (sql) => /\bdrop\b/i.test(sql),
   wants: (w) => (w[0] === 'DROP' && w[1] === 'TABLE') || (w[0] === 'ALTER' && w[1] === 'TABLE' && w.includes('RENAME')) || (w[0] === 'PRAGMA' && w.includes('FOREIGN_KEY_CHECK')),
   needsAst: false,
   reportsOnFresh: true,

@@ -10,6 +10,7 @@ export const sqliteUnsupportedAlter: LintRule = {
   severity: 'error',
   kind: 'correctness',
   description: 'ALTER TABLE forms SQLite does not support (ALTER COLUMN, constraints, ADD COLUMN with PRIMARY KEY/UNIQUE, NOT NULL without a default, a non-constant default, a STORED generated column)',
+  mayFind: (sql) => /\balter\b/i.test(sql),
   wants: isAlterTable,
   needsAst: false,
   reportsOnFresh: true,

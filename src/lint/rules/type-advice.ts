@@ -19,6 +19,7 @@ export function advice(
     severity: 'info',
     kind: 'advice',
     description,
+    mayFind: (sql) => mayApply.test(sql),
     wants: (w, text) => (isCreateTable(w) || isAlterTable(w)) && mayApply.test(text),
     needsAst: true,
     reportsOnFresh: true,

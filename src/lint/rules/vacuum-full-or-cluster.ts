@@ -7,6 +7,7 @@ export const vacuumFullOrCluster: LintRule = {
   severity: 'warn',
   kind: 'rewrite',
   description: 'VACUUM FULL and CLUSTER rewrite the table under ACCESS EXCLUSIVE',
+  mayFind: (sql) => /\b(?:full|cluster)\b/i.test(sql),
   wants: (w) => (w[0] === 'VACUUM' && w.includes('FULL')) || w[0] === 'CLUSTER',
   needsAst: true,
   check({ ast }) {
