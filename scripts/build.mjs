@@ -19,7 +19,8 @@ rmSync('dist', { recursive: true, force: true })
 
 const VENDOR = ['pg', 'kysely', 'cosmiconfig', 'ora', 'chalk', 'better-sqlite3', 'execa', 'pg-copy-streams']
 // The addon itself (better_sqlite3.node) stays in node_modules; its JavaScript is bundled like the rest.
-const NATIVE = ['pg-native', 'esbuild', 'typescript']
+// libpg-query loads its WebAssembly file from its own folder at run time: it stays in node_modules too.
+const NATIVE = ['pg-native', 'esbuild', 'typescript', 'libpg-query']
 
 /**
  * Start-up patches to dependencies, applied at bundle time. Each replaces exact text and fails the build when the

@@ -1,5 +1,6 @@
 import type { DatabaseLocation } from '../config/database-url.js'
-import type { Backend, OpenOptions } from './backend.js'
+import type { Backend, Engine, OpenOptions } from './backend.js'
+import type { LintDialect } from '../lint/types.js'
 
 /** The only place that names backends. Each is imported when first needed, so `dbops --help` loads no driver. */
 export async function openBackend(location: DatabaseLocation, redactedUrl: string, options: OpenOptions): Promise<Backend> {
@@ -16,3 +17,13 @@ export async function openBackend(location: DatabaseLocation, redactedUrl: strin
 }
 
 export type { Backend, Engine, OpenOptions, ServerInfo } from './backend.js'
+
+/** The engine side of `dbops migrate lint` (the PostgreSQL parser loads only when a statement needs it). */
+export async function lintDialect(engine: Engine): Promise<LintDialect> {
+  switch (engine) {
+    case 'postgres':
+      return (await import('./postgres/postgres-lint.js')).postgresLint
+    case 'sqlite':
+      return (await import('./sqlite/sqlite-lint.js')).sqliteLint
+  }
+}

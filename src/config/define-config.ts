@@ -63,6 +63,18 @@ export interface HealthConfig {
   thresholds?: Record<string, { warn?: number | string; critical?: number | string }>
 }
 
+/** `dbops migrate lint` and the lint before `migrate up`. */
+export interface LintConfig {
+  /** Rule id → `'off' | 'info' | 'warn' | 'error'`, e.g. `{ 'prefer-text': 'off', 'drop-column': 'error' }`. */
+  rules?: Record<string, 'off' | 'info' | 'warn' | 'error'>
+  /** Lock hazards on tables smaller than this drop to info, default `'10MB'` (needs a reachable target). */
+  smallTable?: string | number
+  /** Rewrites of tables at least this large rise to error, default `'1GB'`. */
+  largeTable?: string | number
+  /** Lint pending migrations before `migrate up` runs them, default true (`--no-lint` skips it once). */
+  beforeUp?: boolean
+}
+
 export interface TargetConfig {
   /** `postgres://...`, `postgresql://...`, `sqlite:./file.db`, `sqlite:///abs/file.db`, `sqlite::memory:` or
    * `file:./file.db`. `${VAR}` and `${VAR:-default}` are replaced from the environment. */
@@ -73,6 +85,7 @@ export interface TargetConfig {
   seeds?: SeedsConfig
   backup?: BackupConfig
   health?: HealthConfig
+  lint?: LintConfig
 }
 
 export interface DbopsConfig {
@@ -86,6 +99,7 @@ export interface DbopsConfig {
   seeds?: SeedsConfig
   backup?: BackupConfig
   health?: HealthConfig
+  lint?: LintConfig
 }
 
 /** Returns its argument: it exists so a `dbops.config.ts` gets type checking and completion. */

@@ -6,6 +6,7 @@ import { interpolateEnv } from './interpolate.js'
 import { loadConfig } from './load-config.js'
 import { registerSecretsFromUrl } from '../output/redact.js'
 import type { RetentionConfig } from './define-config.js'
+import { parseValue } from '../health/checks.js'
 
 export interface ResolvedMigrations {
   /** Absolute. */
@@ -56,6 +57,16 @@ export interface ResolvedHealth {
   thresholds: Record<string, ThresholdSetting>
 }
 
+/** `dbops migrate lint` and the lint before `migrate up`. */
+export interface ResolvedLint {
+  /** Rule id → off | info | warn | error. */
+  rules: Record<string, 'off' | 'info' | 'warn' | 'error'>
+  smallTableBytes?: number
+  largeTableBytes?: number
+  /** Lint the pending migrations before `migrate up` runs them (default true). */
+  beforeUp: boolean
+}
+
 export interface ResolvedTarget {
   name: string
   /** Interpolated and secret: pass it to the driver, print `redactedUrl`. */
@@ -69,6 +80,8 @@ export interface ResolvedTarget {
   seeds: ResolvedSeeds
   backup: ResolvedBackup
   health: ResolvedHealth
+  /** Present when the config has a `lint` section (top level or the target's). */
+  lint?: ResolvedLint
 }
 
 export interface ResolvedConfig {
@@ -106,13 +119,15 @@ export interface ResolveOptions {
 const DEFAULT_URL = 'sqlite:./dev.db'
 const DEFAULT_TARGET = 'default'
 const TARGET_NAME = /^[A-Za-z0-9_.-]+$/
-const SECTIONS = ['migrations', 'seeds', 'backup', 'health']
+const SECTIONS = ['migrations', 'seeds', 'backup', 'health', 'lint']
 const TOP_KEYS = ['defaultTarget', 'targets', ...SECTIONS]
 const TARGET_KEYS = ['url', 'protected', ...SECTIONS]
 const SEEDS_KEYS = ['dir', 'table', 'environments', 'tables']
 const BACKUP_KEYS = ['dir', 'format', 'jobs', 'retention']
 const RETENTION_KEYS = ['keepLast', 'keepHourly', 'keepDaily', 'keepWeekly', 'keepMonthly', 'keepYearly', 'keepWithin']
 const HEALTH_KEYS = ['thresholds']
+const LINT_KEYS = ['rules', 'smallTable', 'largeTable', 'beforeUp']
+const LINT_SETTINGS = ['off', 'info', 'warn', 'error']
 const BACKUP_FORMATS = ['custom', 'directory', 'plain'] as const
 const MIGRATIONS_KEYS = [
   'dir',
@@ -162,6 +177,7 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
   const topSeeds = read.seeds(root?.seeds, 'seeds')
   const topBackup = read.backup(root?.backup, 'backup')
   const topHealth = read.health(root?.health, 'health')
+  const topLint = read.lint(root?.lint, 'lint')
   const requestedDefault = read.string(root?.defaultTarget, 'defaultTarget')
 
   // Target entries as written, before their URLs are read: the default target must be known first, because --url
@@ -218,6 +234,7 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
     const ownSeeds = read.seeds(raw?.seeds, `${path}.seeds`)
     const ownBackup = read.backup(raw?.backup, `${path}.backup`)
     const ownHealth = read.health(raw?.health, `${path}.health`)
+    const ownLint = read.lint(raw?.lint, `${path}.lint`)
     const isProtected = read.boolean(raw?.protected, `${path}.protected`)
 
     let location: DatabaseLocation | undefined
@@ -256,6 +273,7 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
         retention: ownBackup.retention ?? topBackup.retention ?? {},
       },
       health: { thresholds: { ...topHealth.thresholds, ...ownHealth.thresholds } },
+      ...((topLint || ownLint) && { lint: { ...topLint, ...ownLint, rules: { ...topLint?.rules, ...ownLint?.rules }, beforeUp: ownLint?.beforeUp ?? topLint?.beforeUp ?? true } }),
     }
   }
 
@@ -455,6 +473,26 @@ class Reader {
     return layer
   }
 
+  /** Rule ids are checked by lint itself (the rule list is not loaded with the config). */
+  lint(value: unknown, path: string): LintLayer | undefined {
+    const raw = this.object(value, path, LINT_KEYS)
+    if (!raw) return undefined
+    const layer: LintLayer = { rules: {} }
+    for (const [rule, setting] of Object.entries(this.object(raw.rules, `${path}.rules`, null) ?? {})) {
+      if (typeof setting === 'string' && LINT_SETTINGS.includes(setting)) layer.rules[rule] = setting as ResolvedLint['rules'][string]
+      else this.problems.push(`${path}.rules.${rule}: must be one of ${LINT_SETTINGS.join(', ')} (got ${JSON.stringify(setting)})`)
+    }
+    for (const key of ['smallTable', 'largeTable'] as const) {
+      if (raw[key] === undefined) continue
+      const bytes = typeof raw[key] === 'number' || typeof raw[key] === 'string' ? parseValue('bytes', raw[key] as number | string) : undefined
+      if (bytes === undefined) this.problems.push(`${path}.${key}: must be a size such as "10MB" or "1GB" (got ${JSON.stringify(raw[key])})`)
+      else layer[key === 'smallTable' ? 'smallTableBytes' : 'largeTableBytes'] = bytes
+    }
+    const beforeUp = this.boolean(raw.beforeUp, `${path}.beforeUp`)
+    if (beforeUp !== undefined) layer.beforeUp = beforeUp
+    return layer
+  }
+
   health(value: unknown, path: string): ResolvedHealth {
     const raw = this.object(value, path, HEALTH_KEYS)
     const thresholds: Record<string, ThresholdSetting> = {}
@@ -474,6 +512,8 @@ class Reader {
     return { thresholds }
   }
 }
+
+type LintLayer = Partial<Omit<ResolvedLint, 'rules'>> & Pick<ResolvedLint, 'rules'>
 
 type SeedsLayer = Partial<Omit<ResolvedSeeds, 'environments' | 'tables'>> & Pick<ResolvedSeeds, 'environments' | 'tables'>
 type BackupLayer = { dir?: string; format?: ResolvedBackup['format']; jobs?: number; retention?: ResolvedRetention }

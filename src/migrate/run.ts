@@ -7,7 +7,8 @@ import { readMigrations, type MigrationFile, type MigrationSet } from './files.j
 import { Ledger, ownerState, type LedgerRow } from './ledger.js'
 import { checkDownSelection, migrationStates, planDown, planUp, type MigrationStatusEntry } from './plan.js'
 import { locate, prepareSection, type PreparedSection } from './prepare.js'
-import { transactionControl } from '../sql/non-transactional.js'
+import { nonTransactionalReason, transactionControl } from '../sql/non-transactional.js'
+import type { LintFinding } from '../lint/types.js'
 
 export type MigrateEvent =
   | { type: 'lock-wait'; target: string; holder: string }
@@ -15,6 +16,8 @@ export type MigrateEvent =
   | { type: 'done'; target: string; id: string; direction: 'up' | 'down'; durationMs: number }
   | { type: 'skipped'; target: string; id: string; reason: string }
   | { type: 'warning'; target: string; message: string }
+  /** A lint warning on a migration about to run (errors stop the run instead: E_LINT). */
+  | { type: 'lint'; target: string; finding: LintFinding }
 
 export interface MigrateOptions {
   /** Print the plan and its SQL; take no lock, create nothing. */
@@ -30,6 +33,8 @@ export interface UpOptions extends MigrateOptions {
   to?: string
   steps?: number
   allowOutOfOrder?: boolean
+  /** Lint the migrations about to run before taking the lock (default: config lint.beforeUp, else true). */
+  lint?: boolean
 }
 
 export interface DownOptions extends MigrateOptions {
@@ -59,6 +64,7 @@ export interface MigrateResult {
 /** Applies pending migrations in version order, each in its own transaction with its ledger row. */
 export async function migrateUp(target: Target, options: UpOptions = {}): Promise<MigrateResult> {
   const set = loadSet(target, options)
+  if (options.lint ?? target.resolved?.lint?.beforeUp ?? true) await lintBeforeUp(target, set, options)
   return withLedgerState(target, options, async (ledger, rows) => {
     const entries = migrationStates(set.migrations, rows)
     const plan = planUp(set.migrations, entries, {
@@ -97,6 +103,38 @@ export async function migrateRedo(target: Target, options: MigrateOptions = {}):
     const up = prepareSection(migration, 'up', target.backend.engine)
     return { direction: 'redo', dryRun: options.dryRun === true, migrations: await runAll(target, ledger, [down, up], options) }
   })
+}
+
+/**
+ * Lints what `up` is about to run, before the lock is taken: errors stop the run before anything runs, warnings are
+ * reported as events. The plan is read here without the lock; under it the run plans again (another dbops may have
+ * applied some meanwhile, which only shortens the list). Statements no rule wants are not even parsed.
+ */
+async function lintBeforeUp(target: Target, set: MigrationSet, options: UpOptions): Promise<void> {
+  if (set.migrations.length === 0) return
+  let plan: MigrationFile[]
+  try {
+    const rows = (await new Ledger(target.backend, target.migrations).read()) ?? []
+    plan = planUp(set.migrations, migrationStates(set.migrations, rows), {
+      ...(options.to !== undefined && { to: options.to }),
+      ...(options.steps !== undefined && { steps: options.steps }),
+      allowOutOfOrder: options.allowOutOfOrder ?? target.migrations.allowOutOfOrder,
+    })
+  } catch {
+    return // The run itself reports what is wrong with the plan, under the lock.
+  }
+  if (plan.length === 0) return
+  const { lintPlanned } = await import('../lint/lint.js')
+  const result = await lintPlanned(target, plan)
+  for (const finding of result.findings) if (finding.severity === 'warn') options.onEvent?.({ type: 'lint', target: target.name, finding })
+  const errors = result.findings.filter((finding) => finding.severity === 'error')
+  if (errors.length > 0) {
+    const first = errors[0]!
+    throw new DbopsError('E_LINT', `${errors.length} lint error(s) in the migrations to apply, nothing was run: ${first.file}:${first.line}:${first.column} ${first.rule}: ${first.message}`, {
+      hint: 'see "dbops migrate lint" for each one and its safer form; suppress one with "-- dbops:lint-ignore <rule> <reason>" above its statement, or skip the check with --no-lint',
+      details: { findings: errors },
+    })
+  }
 }
 
 export interface StatusResult {

@@ -13,6 +13,7 @@ import { migrateDown, migrateRedo, migrateUp, migrationStatus } from '../../migr
 import { UsageError } from '../../errors.js'
 import { parseDuration } from '../../config/duration.js'
 import type { Target } from '../../targets/target.js'
+import { registerMigrateLint } from './migrate-lint.js'
 
 interface UpFlags {
   to?: string
@@ -20,6 +21,8 @@ interface UpFlags {
   dryRun?: boolean
   allowOutOfOrder?: boolean
   lockTimeout?: string
+  /** commander's --no-lint: false when given. */
+  lint?: boolean
 }
 
 export function registerMigrateCommands(program: Command): void {
@@ -52,6 +55,7 @@ export function registerMigrateCommands(program: Command): void {
     .option('--dry-run', 'print the plan and its SQL; take no lock, change nothing')
     .option('--allow-out-of-order', 'apply pending migrations older than the newest applied one')
     .option('--lock-timeout <duration>', 'how long to wait for another dbops holding the migration lock (default 60s)')
+    .option('--no-lint', 'skip the lint of the migrations about to run (config: lint.beforeUp)')
     .action(exitWith(async (flags: UpFlags, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>()
       return runTargetCommand<MigrateResult>(globals, {
@@ -64,6 +68,7 @@ export function registerMigrateCommands(program: Command): void {
             ...(flags.to !== undefined && { to: flags.to }),
             ...(flags.steps !== undefined && { steps: await positiveInteger('--steps', flags.steps) }),
             ...(flags.allowOutOfOrder !== undefined && { allowOutOfOrder: true }),
+            ...(flags.lint === false && { lint: false }),
           })
         },
         print: printMigrateResult,
@@ -204,6 +209,8 @@ export function registerMigrateCommands(program: Command): void {
         print: (result, reporter, target) => reporter.result(`${formatTarget(target)}: ${result.version} checksum updated to ${result.newChecksum}`),
       })
     }))
+
+  registerMigrateLint(migrate)
 }
 
 async function commonOptions(flags: UpFlags, reporter: Reporter, signal: AbortSignal) {
@@ -247,6 +254,9 @@ function reportEvent(reporter: Reporter, event: MigrateEvent): void {
       break
     case 'warning':
       reporter.warn(event.target, event.message)
+      break
+    case 'lint':
+      reporter.warn(event.target, `${event.finding.file}:${event.finding.line}:${event.finding.column} ${event.finding.rule}: ${event.finding.message}${event.finding.safe ? ' (the safer form: "dbops migrate lint")' : ''}`)
       break
   }
 }

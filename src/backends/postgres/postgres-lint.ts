@@ -1,0 +1,148 @@
+/**
+ * The PostgreSQL side of `dbops migrate lint`: the real parser (libpg-query, PostgreSQL's own grammar compiled to
+ * WebAssembly) and the catalog reads that give hazards their context. Loaded only by lint: the WebAssembly module
+ * costs ~20 ms to instantiate, which no other command should pay.
+ */
+import type { Backend } from '../backend.js'
+import type { LintDialect, PgNode } from '../../lint/types.js'
+import { body, relationName } from '../../lint/pg-nodes.js'
+
+interface Parser {
+  loadModule(): Promise<void>
+  parseSync(query: string): { stmts?: { stmt: PgNode }[] }
+}
+
+let parser: Parser | undefined
+
+async function loadParser(): Promise<Parser> {
+  if (!parser) {
+    const module = (await import('libpg-query')) as unknown as Parser & { default?: Parser }
+    const loaded = typeof module.parseSync === 'function' ? module : module.default!
+    await loaded.loadModule()
+    parser = loaded
+  }
+  return parser
+}
+
+export const postgresLint: LintDialect = {
+  engine: 'postgres',
+  parses: true,
+
+  async load() {
+    await loadParser()
+  },
+
+  parse(text) {
+    try {
+      const tree = parser!.parseSync(text)
+      return { nodes: (tree.stmts ?? []).map((entry) => entry.stmt) }
+    } catch (error) {
+      const details = (error as { sqlDetails?: { cursorPosition?: number } }).sqlDetails
+      // The parser counts UTF-8 bytes; the message is what matters, the offset only narrows the position.
+      return { error: (error as Error).message, offset: byteToCharOffset(text, details?.cursorPosition ?? 0) }
+    }
+  },
+
+  created(words, node) {
+    if (node) {
+      const create = body(node, 'CreateStmt')
+      if (create) return [relationName(create.relation)!].filter(Boolean)
+      const createAs = body(node, 'CreateTableAsStmt')
+      if (createAs) return [relationName(createAs.into?.rel)!].filter(Boolean)
+      const select = body(node, 'SelectStmt')
+      if (select?.intoClause) return [relationName(select.intoClause.rel)!].filter(Boolean)
+      const index = body(node, 'IndexStmt')
+      if (index?.idxname) return [index.relation?.schemaname ? `${index.relation.schemaname}.${index.idxname}` : String(index.idxname)]
+      return []
+    }
+    if (words[0] !== 'CREATE' && !(words[0] === 'SELECT' && words.includes('INTO'))) return []
+    // CREATE [GLOBAL|LOCAL] [TEMP|TEMPORARY|UNLOGGED] TABLE [IF NOT EXISTS] name: cheap; anything else needs the parser.
+    let k = 1
+    if (words[k] === 'GLOBAL' || words[k] === 'LOCAL') k++
+    if (words[k] === 'TEMP' || words[k] === 'TEMPORARY' || words[k] === 'UNLOGGED') k++
+    if (words[0] === 'SELECT') return undefined
+    if (words[k] === 'UNIQUE') k++
+    if (words[k] === 'INDEX') {
+      k++
+      if (words[k] === 'CONCURRENTLY') k++
+      if (words[k] === 'IF' && words[k + 1] === 'NOT' && words[k + 2] === 'EXISTS') k += 3
+      return words[k] === 'ON' ? [] : nameAt(words, k)
+    }
+    if (words[k] === 'MATERIALIZED' && words[k + 1] === 'VIEW') k++
+    else if (words[k] !== 'TABLE') return [] // objects that hold no rows: nothing later can be a hazard on them
+    k++
+    if (words[k] === 'IF' && words[k + 1] === 'NOT' && words[k + 2] === 'EXISTS') k += 3
+    return nameAt(words, k)
+  },
+
+  quickTable(words) {
+    let k: number
+    if (words[0] === 'CREATE') {
+      k = words.indexOf('ON')
+      if (k < 0 || k > 9 || !words.slice(1, k).includes('INDEX')) return undefined
+      k++
+    } else if (words[0] === 'ALTER' && words[1] === 'TABLE') {
+      k = 2
+      if (words[k] === 'IF' && words[k + 1] === 'EXISTS') k += 2
+    } else if (words[0] === 'UPDATE') {
+      k = 1
+    } else if (words[0] === 'DELETE' && words[1] === 'FROM') {
+      k = 2
+    } else {
+      return undefined
+    }
+    if (words[k] === 'ONLY') k++
+    return nameAt(words, k)?.[0]
+  },
+
+  async sizes(backend: Backend, tables: string[]) {
+    const sizes = new Map<string, { bytes: number; rows: number }>()
+    if (tables.length === 0) return sizes
+    const names = tables.map((table) => table.split('.').map((part) => `"${part.replace(/"/g, '""')}"`).join('.'))
+    const rows = await backend.query<{ i: number; bytes: string; rows: string }>({
+      sql: `SELECT t.i::int AS i,
+            CASE WHEN c.relkind = 'p' AND current_setting('server_version_num')::int >= 120000
+              THEN (SELECT coalesce(sum(pg_total_relation_size(p.relid)), 0) FROM pg_partition_tree(c.oid) p)
+              ELSE pg_total_relation_size(c.oid) END::text AS bytes,
+            CASE WHEN c.relkind = 'i' THEN (SELECT reltuples FROM pg_class x JOIN pg_index ix ON ix.indrelid = x.oid WHERE ix.indexrelid = c.oid) ELSE c.reltuples END::bigint::text AS rows
+          FROM unnest($1::text[]) WITH ORDINALITY AS t(name, i)
+          JOIN pg_class c ON c.oid = to_regclass(t.name)`,
+      parameters: [names],
+    })
+    for (const row of rows) sizes.set(tables[row.i - 1]!, { bytes: Number(row.bytes), rows: Number(row.rows) })
+    return sizes
+  },
+
+  async serverMajor(backend) {
+    const [row] = await backend.query<{ server_version_num: string }>({
+      sql: `SELECT current_setting('server_version_num') AS server_version_num`,
+      parameters: [],
+    })
+    const number = Number(row?.server_version_num)
+    return Number.isFinite(number) && number > 0 ? Math.floor(number / 10000) : undefined
+  },
+}
+
+/** `name` or `schema.name` at words[k], lower-cased as PostgreSQL folds it; undefined for quoted names. */
+function nameAt(words: readonly string[], k: number): string[] | undefined {
+  const first = words[k]
+  if (first === undefined || !/^[A-Z_][A-Z0-9_$]*$/.test(first)) return undefined
+  if (words[k + 1] === '.') {
+    const second = words[k + 2]
+    if (second === undefined || !/^[A-Z_][A-Z0-9_$]*$/.test(second)) return undefined
+    return [`${first.toLowerCase()}.${second.toLowerCase()}`]
+  }
+  return [first.toLowerCase()]
+}
+
+function byteToCharOffset(text: string, bytes: number): number {
+  if (!/[^\x00-\x7f]/.test(text)) return bytes
+  let count = 0
+  let i = 0
+  for (const char of text) {
+    if (count >= bytes) break
+    count += Buffer.byteLength(char)
+    i += char.length
+  }
+  return i
+}

@@ -1,0 +1,531 @@
+/**
+ * `dbops migrate lint` and the check before `migrate up`: migration hazards judged in the context dbops has and a
+ * static linter lacks (what the run creates, each file's transaction mode, the lock_timeout dbops sets, the server's
+ * version, live table sizes). Statements no active rule wants are never parsed, so linting a run of plain
+ * CREATE TABLE / INSERT migrations costs a split and a few words per statement.
+ */
+import { dirname, relative, resolve } from 'node:path'
+import type { Backend, Engine } from '../backends/backend.js'
+import type { ResolvedLint } from '../config/resolve-config.js'
+import { DbopsError, UsageError } from '../errors.js'
+import { formatBytes } from '../output/format.js'
+import type { Target } from '../targets/target.js'
+import { readMigrations, type MigrationFile } from '../migrate/files.js'
+import { Ledger } from '../migrate/ledger.js'
+import { migrationStates } from '../migrate/plan.js'
+import { leadingWords, splitStatements, type SqlStatement } from '../sql/split-statements.js'
+import { nonTransactionalReason, transactionControl } from '../sql/non-transactional.js'
+import { LINT_RULES, META_RULES, RULE_IDS } from './rules/index.js'
+import { parseIgnores, type LintIgnore } from './suppress.js'
+import type { LintDialect, LintFinding, LintResult, LintRule, LintSetting, LintSeverity, LintStatement, LintSuppression, PgNode, RuleContext, RuleFinding } from './types.js'
+
+/** The newest PostgreSQL major the version-dependent rules know: assumed when neither the server nor --pg-version says. */
+export const NEWEST_PG_MAJOR = 18
+export const DEFAULT_SMALL_TABLE_BYTES = 10 * 1024 * 1024
+export const DEFAULT_LARGE_TABLE_BYTES = 1024 * 1024 * 1024
+const DEFAULT_LOCK_TIMEOUT_MS = 5_000
+
+export interface LintOptions {
+  /** With a target: every file, not only the pending ones (pending files still count as one run). */
+  all?: boolean
+  /** Lint statically even when a target is reachable: every file, no sizes, no server version. */
+  offline?: boolean
+  /** Only these migration files (paths relative to `cwd`). */
+  files?: string[]
+  /** The PostgreSQL major version to assume (overrides the server's). */
+  pgVersion?: number
+  /** Rule id → off | info | warn | error (over the config's `lint.rules`). */
+  rules?: Record<string, LintSetting>
+  /** Hazards on tables smaller than this drop to info (default 10 MB, config `lint.smallTable`). */
+  smallTableBytes?: number
+  /** Rewrites of tables at least this large rise to error (default 1 GB, config `lint.largeTable`). */
+  largeTableBytes?: number
+  /** Leave out rules below this severity (`migrate up` passes warn: it shows no advice). */
+  minSeverity?: LintSeverity
+  /**
+   * Parse every statement, to report syntax errors everywhere (PostgreSQL). By default only statements some rule
+   * looks at are parsed; the server reports the others' syntax errors, with their position, when they run.
+   */
+  checkSyntax?: boolean
+  cwd?: string
+}
+
+/** Files to lint without a target: a migrations folder or files, and the engine to judge them for. */
+export interface LintSource {
+  /** Migrations folder (default `migrations`). */
+  dir?: string
+  files?: string[]
+  /** Default postgres. */
+  engine?: Engine
+  lockTimeoutMs?: number
+  /** The config's `lint` section (rules, thresholds). */
+  lint?: ResolvedLint
+  /** The target's name, when these are its files (reported; nothing is connected). */
+  name?: string
+}
+
+const RANK: Record<LintSeverity, number> = { info: 0, warn: 1, error: 2 }
+
+function isTarget(source: Target | LintSource): source is Target {
+  return (source as Target).backend !== undefined
+}
+
+/**
+ * Lints migrations and returns what `dbops migrate lint --json` prints. With a target (not `offline`): its pending
+ * migrations as one run, in the server's context (version, sizes); a target that cannot be reached is linted
+ * offline, with a warning in the result. Without one: every file, statically.
+ */
+export async function lintMigrations(source: Target | LintSource, options: LintOptions = {}): Promise<LintResult> {
+  const cwd = options.cwd ?? process.cwd()
+  // A lint run almost always parses something: the parser's WebAssembly compiles in the background meanwhile.
+  if ((isTarget(source) ? source.backend.engine : source.engine ?? 'postgres') === 'postgres') warmParser()
+  if (!isTarget(source)) {
+    const dir = resolve(cwd, source.dir ?? 'migrations')
+    const migrations = selectFiles(readMigrationsAround(dir, source.files ?? options.files, cwd), source.files ?? options.files, cwd)
+    return lintRun({
+      engine: source.engine ?? 'postgres',
+      targetName: source.name ?? null,
+      backend: undefined,
+      mode: 'offline',
+      files: migrations.map((migration) => ({ migration, inRun: false })),
+      lockTimeoutMs: source.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+      settings: settingsOf(source.lint, options),
+      warnings: [],
+    })
+  }
+  const target = source
+  const settings = settingsOf(target.resolved?.lint, options)
+  const set = readMigrationsAround(target.migrations.dir, options.files, cwd)
+  const selected = selectFiles(set, options.files, cwd)
+  const base = { engine: target.backend.engine, targetName: target.name, lockTimeoutMs: target.migrations.lockTimeoutMs, settings }
+  if (options.offline) {
+    return lintRun({ ...base, backend: undefined, mode: 'offline', files: selected.map((migration) => ({ migration, inRun: false })), warnings: [] })
+  }
+  let rows
+  try {
+    rows = (await new Ledger(target.backend, target.migrations).read()) ?? []
+  } catch (error) {
+    const reason = error instanceof DbopsError ? error.message : (error as Error).message
+    return lintRun({
+      ...base,
+      backend: undefined,
+      mode: 'offline',
+      files: selected.map((migration) => ({ migration, inRun: false })),
+      warnings: [`could not read ${target.name}'s migration state (${reason}): linted every file statically`],
+    })
+  }
+  const pending = new Set(migrationStates(set, rows).filter((entry) => entry.state === 'pending').map((entry) => entry.version))
+  const chosen = options.all || options.files ? selected : selected.filter((migration) => pending.has(migration.version))
+  return lintRun({
+    ...base,
+    backend: target.backend,
+    mode: options.all || options.files ? 'all' : 'pending',
+    files: chosen.map((migration) => ({ migration, inRun: pending.has(migration.version) })),
+    warnings: [],
+  })
+}
+
+function warmParser(): void {
+  import('../backends/index.js')
+    .then(({ lintDialect }) => lintDialect('postgres'))
+    .then((dialect) => dialect.load())
+    .catch(() => {
+      // Reported where the parser is needed, if it is.
+    })
+}
+
+/**
+ * Lints the migrations `migrate up` is about to run, as one run, with the target's context; rules below warn are
+ * left out. The caller decides what errors mean (up stops before anything runs).
+ */
+export async function lintPlanned(target: Target, migrations: readonly MigrationFile[]): Promise<LintResult> {
+  return lintRun({
+    engine: target.backend.engine,
+    targetName: target.name,
+    backend: target.backend,
+    mode: 'pending',
+    files: migrations.map((migration) => ({ migration, inRun: true })),
+    lockTimeoutMs: target.migrations.lockTimeoutMs,
+    // up refuses these itself (with their own error codes), the server reports syntax errors with their position, and
+    // an ignore for a table the run creates is unused only in this run.
+    settings: settingsOf(target.resolved?.lint, { minSeverity: 'warn', rules: { ...target.resolved?.lint?.rules, 'non-transactional-statement': 'off', 'transaction-control': 'off', 'syntax-error': 'off', 'unused-ignore': 'off' } }),
+    warnings: [],
+  })
+}
+
+interface Settings {
+  rules: Record<string, LintSetting>
+  smallTableBytes: number
+  largeTableBytes: number
+  pgVersion: number | undefined
+  minSeverity: LintSeverity
+  checkSyntax: boolean
+}
+
+function settingsOf(config: ResolvedLint | undefined, options: LintOptions): Settings {
+  const rules = { ...config?.rules, ...options.rules }
+  const unknown = Object.keys(rules).filter((id) => !RULE_IDS.has(id))
+  if (unknown.length > 0) {
+    throw new UsageError(`unknown lint rule${unknown.length > 1 ? 's' : ''} ${unknown.map((id) => `"${id}"`).join(', ')}`, 'see "dbops migrate lint --list-rules" for the rule ids')
+  }
+  return {
+    rules,
+    smallTableBytes: options.smallTableBytes ?? config?.smallTableBytes ?? DEFAULT_SMALL_TABLE_BYTES,
+    largeTableBytes: options.largeTableBytes ?? config?.largeTableBytes ?? DEFAULT_LARGE_TABLE_BYTES,
+    pgVersion: options.pgVersion,
+    minSeverity: options.minSeverity ?? 'info',
+    checkSyntax: options.checkSyntax === true,
+  }
+}
+
+/** Reads the migrations folder; explicit files elsewhere are read from their own folder. */
+function readMigrationsAround(dir: string, files: string[] | undefined, cwd: string): MigrationFile[] {
+  const dirs = new Set([dir, ...(files ?? []).map((file) => dirname(resolve(cwd, file)))])
+  const all: MigrationFile[] = []
+  const seen = new Set<string>()
+  for (const folder of dirs) {
+    const set = readMigrations(folder, cwd)
+    if (!set.exists && folder !== dir) throw new UsageError(`${relative(cwd, folder) || folder}: no such folder`)
+    for (const migration of set.migrations) {
+      const path = resolve(cwd, migration.file)
+      if (!seen.has(path)) all.push(migration)
+      seen.add(path)
+    }
+  }
+  return all
+}
+
+function selectFiles(migrations: MigrationFile[], files: string[] | undefined, cwd: string): MigrationFile[] {
+  if (!files || files.length === 0) return migrations
+  return files.map((file) => {
+    const path = resolve(cwd, file)
+    const found = migrations.find((migration) => resolve(cwd, migration.file) === path || (migration.format === 'golang-migrate' && resolve(cwd, migration.file.replace(/\.up\.sql$/, '.down.sql')) === path))
+    if (!found) throw new UsageError(`${file} is not a migration file`, 'name files like 20240101120000_add_users.sql (dbmate) or 1_add_users.up.sql (golang-migrate)')
+    return found
+  })
+}
+
+interface Run {
+  engine: Engine
+  targetName: string | null
+  backend: Backend | undefined
+  mode: LintResult['mode']
+  /** `inRun`: the file is part of the run (pending): what it creates is fresh for the files after it. */
+  files: { migration: MigrationFile; inRun: boolean }[]
+  lockTimeoutMs: number
+  settings: Settings
+  warnings: string[]
+}
+
+interface Raw extends RuleFinding {
+  rule: LintRule | (typeof META_RULES)[number]
+  file: string
+  migration: string
+  line: number
+  column: number
+  statement: string
+  /** Index into the file's ignores that may suppress it: statement start offset in the section. */
+  statementStart: number
+}
+
+async function lintRun(run: Run): Promise<LintResult> {
+  const { engine, settings } = run
+  const { lintDialect } = await import('../backends/index.js')
+  const dialect = await lintDialect(engine)
+  const setting = (rule: { id: string; severity: LintSeverity }): LintSeverity | 'off' => settings.rules[rule.id] ?? rule.severity
+  const active = LINT_RULES.filter((rule) => {
+    const level = setting(rule)
+    return rule.engines.includes(engine) && level !== 'off' && RANK[level] >= RANK[settings.minSeverity]
+  })
+  // Rules that never report on a table created earlier in the run: a statement on such a table skips them.
+  const freshProof = active.filter((rule) => !rule.reportsOnFresh)
+
+  let pgMajor: { major: number; source: 'server' | 'flag' | 'assumed' } | null = null
+  let parserReady = false
+  const prepareParser = async (): Promise<void> => {
+    if (parserReady) return
+    await dialect.load()
+    parserReady = true
+  }
+  if (engine === 'postgres') {
+    if (settings.pgVersion !== undefined) pgMajor = { major: settings.pgVersion, source: 'flag' }
+    else if (run.backend) {
+      const major = await dialect.serverMajor(run.backend)
+      pgMajor = major === undefined ? { major: NEWEST_PG_MAJOR, source: 'assumed' } : { major, source: 'server' }
+    } else pgMajor = { major: NEWEST_PG_MAJOR, source: 'assumed' }
+  }
+
+  // CREATE TABLE IF NOT EXISTS creates nothing when the table is there already: with a target, a table it names that
+  // exists now is not new. (Statically the file's intent is taken: it creates the table.)
+  const existing = new Set<string>()
+  if (run.backend) {
+    const conditional = run.files.flatMap(({ migration }) => [...migration.up.sql.matchAll(CONDITIONAL_CREATE)].map((match) => unquoteName(match[1]!)))
+    if (conditional.length > 0) for (const name of (await dialect.sizes(run.backend, conditional)).keys()) existing.add(bare(name))
+  }
+  const raws: Raw[] = []
+  const suppressible: { ignores: LintIgnore[]; file: string; statementStarts: number[] }[] = []
+  const fresh = new Set<string>()
+  const state = new Map<string, unknown>()
+  let statementCount = 0
+
+  const skippable = !settings.checkSyntax && active.every((rule) => rule.mayFind !== undefined)
+  for (const { migration, inRun } of run.files) {
+    if (!inRun) fresh.clear()
+    const section = migration.up
+    if (skippable && nothingToFind(section, active, fresh, existing)) continue
+    const statements = splitStatements(section.sql, engine).filter((statement) => !statement.text.startsWith('\\'))
+    const words = statements.map((statement) => leadingWords(statement.text, 16, engine))
+    let transactional = section.options.transaction !== false
+    if (section.options.transaction === 'auto' && statements.length === 1 && nonTransactionalReason(statements[0]!.text, engine) !== undefined) transactional = false
+    let from = 0
+    let to = statements.length
+    if (transactional && statements.length >= 2) {
+      // A BEGIN ... COMMIT around the whole file means what dbops does anyway (prepareSection blanks it).
+      const controls = statements.map((statement) => transactionControl(statement.text, engine))
+      if (/^(BEGIN|START)/.test(controls[0] ?? '') && /^(COMMIT|END)/.test(controls[controls.length - 1] ?? '') && controls.slice(1, -1).every((control) => control === undefined)) {
+        from = 1
+        to = statements.length - 1
+      }
+    }
+    const lockTimeoutMs = section.options.lockTimeoutMs ?? run.lockTimeoutMs
+    const fileRaws: Raw[] = []
+    for (let index = from; index < to; index++) {
+      const statement = statements[index]!
+      const statementWords = words[index]!
+      statementCount++
+      const position = positionOf(section, statement)
+      const context: RuleContext = {
+        engine,
+        pgMajor: pgMajor?.major ?? NEWEST_PG_MAJOR,
+        transactional,
+        lockTimeoutMs,
+        file: migration.file,
+        // A getter: slicing for every statement would be quadratic in a file of thousands (a schema dump).
+        get following() {
+          return words.slice(index + 1, to)
+        },
+        isFresh: (table) => fresh.has(bare(table)),
+        state,
+      }
+      let wanting = active.filter((rule) => rule.wants(statementWords, statement.text))
+      const quick = dialect.quickTable(statementWords)
+      if (quick !== undefined && fresh.has(bare(quick))) wanting = wanting.filter((rule) => !freshProof.includes(rule))
+      let created = dialect.created(statementWords, undefined, statement.text)
+      let nodes: (PgNode | undefined)[] = [undefined]
+      if (dialect.parses && (settings.checkSyntax || wanting.some((rule) => rule.needsAst) || created === undefined)) {
+        await prepareParser()
+        const parsed = dialect.parse(statement.text)
+        if ('error' in parsed) {
+          const level = setting(META_RULES[0]!)
+          if (level !== 'off') {
+            fileRaws.push({
+              rule: META_RULES[0]!,
+              message: `syntax error: ${parsed.error}`,
+              file: migration.file,
+              migration: migration.id,
+              ...positionOf(section, statement, parsed.offset),
+              statement: shorten(statement.text),
+              statementStart: statement.start,
+              evenIfFresh: true,
+            })
+          }
+          nodes = []
+          created = created ?? []
+        } else {
+          nodes = parsed.nodes
+          created = nodes.flatMap((node) => dialect.created(statementWords, node, statement.text) ?? [])
+        }
+      }
+      for (const node of nodes) {
+        const lintStatement: LintStatement = { text: statement.text, words: statementWords, ast: node }
+        for (const rule of wanting) rule.observe?.(lintStatement, context)
+        for (const rule of wanting) {
+          for (const finding of rule.check(lintStatement, context)) {
+            if (finding.table !== undefined && !finding.evenIfFresh && fresh.has(bare(finding.table))) continue
+            fileRaws.push({ ...finding, rule, file: migration.file, migration: migration.id, ...position, statement: shorten(statement.text), statementStart: statement.start })
+          }
+        }
+      }
+      for (const name of created ?? []) if (!existing.has(bare(name))) fresh.add(bare(name))
+    }
+    // dbops sets lock_timeout for every migration: only a file (or config) that turns it off gets this warning.
+    const lockTimeoutRule = META_RULES[1]!
+    if (engine === 'postgres' && lockTimeoutMs === 0 && setting(lockTimeoutRule) !== 'off') {
+      const first = fileRaws.find((raw) => raw.lock !== undefined && (raw.rule.kind === 'lock' || raw.rule.kind === 'rewrite'))
+      if (first) {
+        fileRaws.push({
+          ...first,
+          rule: lockTimeoutRule,
+          message: `${first.lock} waits for every running query on ${first.table ?? 'the table'}, and with lock_timeout off every later query queues behind it: the table is blocked until then`,
+          safe: '-- drop lock_timeout:0 from the directive (dbops then sets migrations.lockTimeout, 5s by default), or set one: -- migrate:up lock_timeout:5s',
+          lock: undefined,
+          table: undefined,
+        } as Raw)
+      }
+    }
+    raws.push(...fileRaws)
+    if (section.sql.includes('dbops:lint-ignore')) {
+      suppressible.push({ ignores: parseIgnores(section, statements), file: migration.file, statementStarts: statements.map((statement) => statement.start) })
+    }
+  }
+
+  // Live sizes: one catalog query for every table a hazard names.
+  let sizes = new Map<string, { bytes: number; rows: number }>()
+  const sized = [...new Set(raws.filter((raw) => raw.table !== undefined && raw.rule.kind !== 'advice' && raw.rule.kind !== 'breaking').map((raw) => raw.table!))]
+  if (run.backend && sized.length > 0) sizes = await dialect.sizes(run.backend, sized)
+
+  const findings: (LintFinding & { statementStart: number })[] = []
+  for (const raw of raws) {
+    const configured = settings.rules[raw.rule.id]
+    if (configured === 'off') continue
+    let severity: LintSeverity = configured ?? raw.severity ?? raw.rule.severity
+    let note: string | undefined
+    const size = raw.table !== undefined ? sizes.get(raw.table) : undefined
+    let message = raw.message
+    if (size) {
+      message += ` (${raw.table}: ${describeSize(size)})`
+      if (configured === undefined) {
+        if ((raw.rule.kind === 'lock' || raw.rule.kind === 'rewrite') && size.bytes < settings.smallTableBytes) {
+          severity = 'info'
+          note = `${raw.table} is smaller than lint.smallTable (${formatBytes(settings.smallTableBytes)}): over quickly`
+        } else if (raw.rule.kind === 'rewrite' && size.bytes >= settings.largeTableBytes) {
+          severity = 'error'
+          note = `rewrites a table of at least lint.largeTable (${formatBytes(settings.largeTableBytes)})`
+        } else if (raw.rule.id === 'add-column-not-null-without-default' && size.rows > 0) {
+          severity = 'error'
+          note = `${raw.table} has rows: this fails`
+        }
+      }
+    }
+    if (RANK[severity] < RANK[settings.minSeverity]) continue
+    findings.push({
+      rule: raw.rule.id,
+      severity,
+      file: raw.file,
+      line: raw.line,
+      column: raw.column,
+      migration: raw.migration,
+      message,
+      ...(raw.lock !== undefined && { lock: raw.lock }),
+      ...(raw.table !== undefined && { table: raw.table }),
+      ...(size && { size }),
+      ...(raw.safe !== undefined && { safe: raw.safe }),
+      ...(note !== undefined && { note }),
+      statement: raw.statement,
+      statementStart: raw.statementStart,
+    })
+  }
+
+  // Suppressions: each ignore silences its rules on its statement; one that silences nothing is itself reported.
+  const suppressed: LintSuppression[] = []
+  const kept: (LintFinding & { statementStart: number })[] = []
+  const used = new Set<LintIgnore>()
+  for (const finding of findings) {
+    const ignore = suppressible
+      .find((entry) => entry.file === finding.file)
+      ?.ignores.find((candidate) => candidate.statementStart === finding.statementStart && candidate.rules.includes(finding.rule) && candidate.reason !== '')
+    if (ignore) {
+      used.add(ignore)
+      suppressed.push({ rule: finding.rule, file: finding.file, line: finding.line, reason: ignore.reason })
+    } else {
+      kept.push(finding)
+    }
+  }
+  for (const { ignores, file } of suppressible) {
+    const migration = run.files.find((entry) => entry.migration.file === file)!.migration.id
+    for (const ignore of ignores) {
+      const unknown = ignore.rules.filter((id) => !RULE_IDS.has(id))
+      const base = { file, migration, line: ignore.line, column: ignore.column, statement: ignore.comment, statementStart: -1 }
+      if (ignore.reason === '' && setting(META_RULES[3]!) !== 'off') {
+        kept.push({ ...base, rule: 'ignore-without-reason', severity: setting(META_RULES[3]!) as LintSeverity, message: `this ignore has no reason, so it suppresses nothing: write "-- dbops:lint-ignore ${ignore.rules.join(',')} <why it is safe here>"` })
+      } else if (!used.has(ignore) && setting(META_RULES[2]!) !== 'off') {
+        const what = unknown.length > 0 ? `names an unknown rule (${unknown.join(', ')})` : `suppresses nothing: no ${ignore.rules.join(' or ')} finding on ${ignore.statementStart < 0 ? 'a statement after it' : 'its statement'}`
+        kept.push({ ...base, rule: 'unused-ignore', severity: setting(META_RULES[2]!) as LintSeverity, message: `this ignore ${what}; remove it` })
+      }
+    }
+  }
+
+  const order = new Map(run.files.map((entry, index) => [entry.migration.file, index]))
+  kept.sort((a, b) => order.get(a.file)! - order.get(b.file)! || a.line - b.line || a.column - b.column)
+  const clean = kept.map(({ statementStart: _statementStart, ...finding }) => finding)
+  const count = (severity: LintSeverity) => clean.filter((finding) => finding.severity === severity).length
+  return {
+    target: run.targetName,
+    engine,
+    mode: run.mode,
+    pgVersion: pgMajor,
+    sizes: run.backend !== undefined && engine === 'postgres',
+    files: run.files.map((entry) => entry.migration.file),
+    statements: statementCount,
+    findings: clean,
+    suppressed,
+    summary: { error: count('error'), warn: count('warn'), info: count('info'), suppressed: suppressed.length },
+    warnings: run.warnings,
+  }
+}
+
+/** file line:column of a statement (or of an offset inside it), as `locate` in migrate/prepare.ts counts. */
+function positionOf(section: MigrationFile['up'], statement: SqlStatement, offset = 0): { line: number; column: number } {
+  let line = statement.line
+  let column = statement.column
+  for (let i = statement.start; i < statement.start + offset && i < section.sql.length; i++) {
+    if (section.sql[i] === '\n') {
+      line++
+      column = 1
+    } else column++
+  }
+  return { line: section.line + line - 1, column: line === 1 ? section.column + column - 1 : column }
+}
+
+const CREATE_TABLE = /\bcreate\s+(?:(?:global|local)\s+)?(?:(?:temp|temporary|unlogged)\s+)?table\s+(?:if\s+not\s+exists\s+)?(?:[\w$]+\s*\.\s*)?([\w$]+)/gi
+
+/**
+ * Whether no active rule may find anything in a section (each rule's mayFind, on the raw text): then it is skipped
+ * unsplit, and the tables it creates are recorded as new, as the full pass would. Sections with an ignore comment
+ * are always looked at, so an ignore that suppresses nothing is still reported.
+ */
+function nothingToFind(section: MigrationFile['up'], rules: readonly LintRule[], fresh: Set<string>, existing: ReadonlySet<string>): boolean {
+  const sql = section.sql
+  if (sql.includes('dbops:lint-ignore')) return false
+  const created = [...sql.matchAll(CREATE_TABLE)].map((match) => match[1]!.toLowerCase()).filter((name) => !existing.has(name))
+  const scope = { transactional: section.options.transaction !== false, isFresh: (table: string) => fresh.has(table) || created.includes(table) }
+  if (rules.some((rule) => rule.mayFind!(sql, scope))) return false
+  for (const name of created) fresh.add(name)
+  return true
+}
+
+const CONDITIONAL_CREATE = /\bcreate\s+(?:(?:global|local)\s+)?(?:(?:temp|temporary|unlogged)\s+)?table\s+if\s+not\s+exists\s+((?:"[^"]+"|[\w$]+)(?:\s*\.\s*(?:"[^"]+"|[\w$]+))?)/gi
+
+/** `"Foo".bar` → `Foo.bar`, as PostgreSQL names it (unquoted parts fold to lower case). */
+function unquoteName(name: string): string {
+  return name
+    .split(/\s*\.\s*/)
+    .map((part) => (part.startsWith('"') ? part.slice(1, -1) : part.toLowerCase()))
+    .join('.')
+}
+
+function bare(name: string): string {
+  return name.slice(name.lastIndexOf('.') + 1).toLowerCase()
+}
+
+function shorten(text: string): string {
+  const line = text.replace(/\s+/g, ' ').trim()
+  return line.length > 120 ? `${line.slice(0, 119)}…` : line
+}
+
+function describeSize(size: { bytes: number; rows: number }): string {
+  return size.rows >= 0 ? `${formatBytes(size.bytes)}, ~${formatCount(size.rows)} rows` : formatBytes(size.bytes)
+}
+
+/** 120000000 → "120M". */
+export function formatCount(count: number): string {
+  if (count >= 1e9) return `${(count / 1e9).toFixed(count >= 1e10 ? 0 : 1)}B`
+  if (count >= 1e6) return `${(count / 1e6).toFixed(count >= 1e7 ? 0 : 1)}M`
+  if (count >= 1e3) return `${(count / 1e3).toFixed(count >= 1e4 ? 0 : 1)}k`
+  return String(count)
+}
+
+/** Every rule with its defaults, for `--list-rules` and the README. */
+export function lintRules(): { id: string; engines: readonly Engine[]; severity: LintSeverity; kind: string; description: string }[] {
+  return [...LINT_RULES, ...META_RULES].map(({ id, engines, severity, kind, description }) => ({ id, engines, severity, kind, description }))
+}

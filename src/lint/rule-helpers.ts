@@ -1,0 +1,33 @@
+/** What the rules share: statement shapes by leading words, lock effects, and the safe-SQL wrappers. */
+import type { RuleContext } from './types.js'
+
+export const isCreateIndex = (w: readonly string[]): boolean => w[0] === 'CREATE' && (w[1] === 'INDEX' || (w[1] === 'UNIQUE' && w[2] === 'INDEX'))
+export const isAlterTable = (w: readonly string[]): boolean => w[0] === 'ALTER' && w[1] === 'TABLE'
+export const isCreateTable = (w: readonly string[]): boolean =>
+  w[0] === 'CREATE' && (w[1] === 'TABLE' || (w[2] === 'TABLE' && ['TEMP', 'TEMPORARY', 'UNLOGGED', 'GLOBAL', 'LOCAL'].includes(w[1] ?? '')))
+
+/** What each table lock blocks, in the words a reviewer needs. */
+export const BLOCKS: Record<string, string> = {
+  'ACCESS EXCLUSIVE': 'blocks every read and write of it',
+  EXCLUSIVE: 'blocks every write and most reads of it',
+  'SHARE ROW EXCLUSIVE': 'blocks INSERT/UPDATE/DELETE',
+  SHARE: 'blocks INSERT/UPDATE/DELETE',
+  'SHARE UPDATE EXCLUSIVE': 'blocks other schema changes and VACUUM, not reads or writes',
+  'ROW EXCLUSIVE': 'blocks schema changes and other writers of the same rows',
+}
+
+/** SQL that must run outside a transaction: in a transactional file, says where it belongs. */
+export function outsideTransaction(context: RuleContext, statement: string): string {
+  const text = `${statement.trim().replace(/;$/, '')};`
+  return context.transactional ? `-- in a migration of its own, with "-- migrate:up transaction:false":\n${text}` : text
+}
+
+/** The statement without a trailing semicolon, squashed to one line when short. */
+export function statementText(text: string): string {
+  return text.trim().replace(/;$/, '')
+}
+
+/** `text` with ` NOT VALID` added before its end (a single-command ALTER TABLE ... ADD CONSTRAINT). */
+export function withNotValid(text: string): string {
+  return `${statementText(text)} NOT VALID`
+}

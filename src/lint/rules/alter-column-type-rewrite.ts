@@ -1,0 +1,31 @@
+import type { LintRule } from '../types.js'
+import { alterTableCommands, typeOf } from '../pg-nodes.js'
+import { isAlterTable } from '../rule-helpers.js'
+
+export const alterColumnTypeRewrite: LintRule = {
+  id: 'alter-column-type-rewrite',
+  engines: ['postgres'],
+  severity: 'warn',
+  kind: 'rewrite',
+  description: 'ALTER COLUMN ... TYPE rewrites the table and rebuilds its indexes under ACCESS EXCLUSIVE (unless the change is binary-compatible)',
+  // The words every form it reports must contain: other ALTER TABLEs are not parsed for it.
+  mayFind: (sql) => /\balter\b/i.test(sql) && /\btype\b/i.test(sql),
+  wants: (w, text) => isAlterTable(w) && /\btype\b/i.test(text),
+  needsAst: true,
+  check({ ast }) {
+    const { table, commands } = alterTableCommands(ast)
+    if (!table) return []
+    return commands
+      .filter((command) => command.subtype === 'AT_AlterColumnType')
+      .map((command) => {
+        const type = typeOf(command.def?.ColumnDef?.typeName)
+        const widening = type && !type.array && (type.name === 'text' || (type.name === 'varchar' && type.modifiers === 0))
+        return {
+          table,
+          lock: 'ACCESS EXCLUSIVE',
+          message: `ALTER COLUMN ${command.name} TYPE ${type?.name ?? ''} rewrites ${table} and rebuilds its indexes under ACCESS EXCLUSIVE: blocks every read and write of it for the whole rewrite${widening ? ` (no rewrite if ${command.name} is varchar or text already: then ignore this with a reason)` : ''}`,
+          safe: `-- add a new column, fill it in batches, switch the code to it, then drop the old one:\nALTER TABLE ${table} ADD COLUMN ${command.name}_new ${type?.name ?? '...'};\nUPDATE ${table} SET ${command.name}_new = ${command.name} WHERE id BETWEEN ... AND ...;`,
+        }
+      })
+  },
+}

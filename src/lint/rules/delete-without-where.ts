@@ -1,0 +1,3 @@
+import { withoutWhere } from './update-without-where.js'
+
+export const deleteWithoutWhere = withoutWhere('DELETE')

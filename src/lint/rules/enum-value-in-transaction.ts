@@ -1,0 +1,26 @@
+import type { LintRule } from '../types.js'
+import { body, dottedName } from '../pg-nodes.js'
+
+export const enumValueInTransaction: LintRule = {
+  id: 'enum-value-in-transaction',
+  engines: ['postgres'],
+  severity: 'error',
+  kind: 'correctness',
+  description: 'ALTER TYPE ... ADD VALUE cannot run inside a transaction before PostgreSQL 12',
+  mayFind: (sql, section) => section.transactional && /\balter\s+type\b/i.test(sql),
+  wants: (w) => w[0] === 'ALTER' && w[1] === 'TYPE' && w.includes('ADD'),
+  needsAst: true,
+  reportsOnFresh: true,
+  check({ ast, text }, context) {
+    const alter = body(ast, 'AlterEnumStmt')
+    if (!alter || alter.newVal === undefined || !context.transactional || context.pgMajor >= 12) return []
+    const type = dottedName({ List: { items: alter.typeName } })
+    return [
+      {
+        message: `ALTER TYPE ${type} ADD VALUE fails inside a transaction on PostgreSQL ${context.pgMajor} (allowed since 12), and dbops runs this file in one`,
+        safe: `-- in a migration of its own, with "-- migrate:up transaction:false":\n${text.trim().replace(/;$/, '')};`,
+        evenIfFresh: true,
+      },
+    ]
+  },
+}

@@ -1,0 +1,34 @@
+import type { LintRule } from '../types.js'
+import { body, relationName } from '../pg-nodes.js'
+import { isAlterTable } from '../rule-helpers.js'
+import { tableWord } from './drop-column.js'
+
+export const renameTable: LintRule = {
+  id: 'rename-table',
+  engines: ['postgres', 'sqlite'],
+  severity: 'warn',
+  kind: 'breaking',
+  description: 'renaming a table breaks running code that uses the old name',
+  // The words every form it reports must contain: other ALTER TABLEs are not parsed for it.
+  mayFind: (sql) => /\balter\b/i.test(sql) && /\brename\b/i.test(sql),
+  wants: (w, text) => isAlterTable(w) && /\brename\b/i.test(text),
+  needsAst: true,
+  check({ ast, words }) {
+    let found: { table: string; to: string } | undefined
+    if (ast) {
+      const rename = body(ast, 'RenameStmt')
+      if (rename?.renameType === 'OBJECT_TABLE') found = { table: relationName(rename.relation)!, to: String(rename.newname) }
+    } else {
+      const k = words[3] === '.' ? 5 : 3
+      if (words[k] === 'RENAME' && words[k + 1] === 'TO') found = { table: tableWord(words), to: (words[k + 2] ?? '?').toLowerCase() }
+    }
+    if (!found) return []
+    return [
+      {
+        table: found.table,
+        message: `RENAME TO ${found.to} breaks running code that still uses ${found.table}`,
+        safe: `-- rename, then keep the old name working until the code has switched:\nCREATE VIEW ${found.table} AS SELECT * FROM ${found.to};`,
+      },
+    ]
+  },
+}

@@ -1,0 +1,54 @@
+import type { Engine } from '../../backends/backend.js'
+import type { LintRule, LintStatement } from '../types.js'
+import { leadingWords } from '../../sql/split-statements.js'
+
+/**
+ * The table of an UPDATE/DELETE with no WHERE at its top level (a WHERE inside parentheses belongs to a subquery),
+ * from the tokens: no parse needed, on either engine.
+ */
+function unfiltered(statement: LintStatement, verb: 'UPDATE' | 'DELETE', engine: Engine): string | undefined {
+  const words = leadingWords(statement.text, Infinity, engine)
+  let depth = 0
+  let start = -1
+  for (const [index, word] of words.entries()) {
+    if (word === '(') depth++
+    else if (word === ')') depth--
+    else if (depth === 0 && word === 'WHERE' && start >= 0) return undefined
+    else if (depth === 0 && word === verb && start < 0) start = index
+  }
+  let k = start + 1
+  if (words[k] === 'FROM') k++
+  if (words[k] === 'OR') k += 2
+  if (words[k] === 'ONLY') k++
+  const name = words[k + 1] === '.' ? words[k + 2] : words[k]
+  return name === undefined || name === '"' ? '?' : name.toLowerCase()
+}
+
+/** The rule for UPDATE, and for DELETE (delete-without-where.ts). */
+export function withoutWhere(verb: 'UPDATE' | 'DELETE'): LintRule {
+  const mentioned = new RegExp(`\\b${verb}\\b`, 'i')
+  return {
+    id: `${verb.toLowerCase()}-without-where`,
+    engines: ['postgres', 'sqlite'],
+    severity: 'warn',
+    kind: 'lock',
+    description: `${verb} without WHERE changes every row in one transaction`,
+    mayFind: (sql) => mentioned.test(sql),
+    wants: (w) => w[0] === verb || (w[0] === 'WITH' && w.includes(verb)),
+    needsAst: false,
+    check(statement, context) {
+      const table = unfiltered(statement, verb, context.engine)
+      if (table === undefined) return []
+      return [
+        {
+          table,
+          lock: 'ROW EXCLUSIVE',
+          message: `${verb} without WHERE ${verb === 'UPDATE' ? 'updates' : 'deletes'} every row of ${table} in one transaction: every row stays locked until the migration commits, blocking concurrent updates of any of them`,
+          safe: `-- in batches, each its own transaction (a transaction:false migration, or a script):\n${verb === 'UPDATE' ? `UPDATE ${table} SET ... WHERE id BETWEEN 1 AND 10000;` : `DELETE FROM ${table} WHERE id BETWEEN 1 AND 10000;`}`,
+        },
+      ]
+    },
+  }
+}
+
+export const updateWithoutWhere = withoutWhere('UPDATE')
