@@ -55,6 +55,16 @@ export interface ResolvedHealth {
   thresholds: Record<string, ThresholdSetting>
 }
 
+/** `dbops schema` and `dbops migrate test`. */
+export interface ResolvedSchema {
+  /** Absolute: where `schema dump` writes (and `migrate` rewrites, with dumpAfterMigrate); unset: stdout. */
+  file?: string
+  /** Rewrite `file` after every successful `migrate up/down/redo`. */
+  dumpAfterMigrate: boolean
+  /** Object names or globs that `schema drift` leaves out (managed elsewhere). */
+  ignore: string[]
+}
+
 export interface ResolvedTarget {
   name: string
   /** Interpolated and secret: pass it to the driver, print `redactedUrl`. */
@@ -66,6 +76,8 @@ export interface ResolvedTarget {
   seeds: ResolvedSeeds
   backup: ResolvedBackup
   health: ResolvedHealth
+  /** Absent when the config has no `schema` section. */
+  schema?: ResolvedSchema
 }
 
 export interface ResolvedConfig {
@@ -98,13 +110,14 @@ export interface ResolveOptions {
 const DEFAULT_URL = 'sqlite:./dev.db'
 const DEFAULT_TARGET = 'default'
 const TARGET_NAME = /^[A-Za-z0-9_.-]+$/
-const SECTIONS = ['migrations', 'seeds', 'backup', 'health']
+const SECTIONS = ['migrations', 'seeds', 'backup', 'health', 'schema']
 const TOP_KEYS = ['defaultTarget', 'targets', ...SECTIONS]
 const TARGET_KEYS = ['url', 'protected', ...SECTIONS]
 const SEEDS_KEYS = ['dir', 'table', 'environments', 'tables']
 const BACKUP_KEYS = ['dir', 'format', 'jobs', 'retention']
 const RETENTION_KEYS = ['keepLast', 'keepHourly', 'keepDaily', 'keepWeekly', 'keepMonthly', 'keepYearly', 'keepWithin']
 const HEALTH_KEYS = ['thresholds']
+const SCHEMA_KEYS = ['file', 'dumpAfterMigrate', 'ignore']
 const BACKUP_FORMATS = ['custom', 'directory', 'plain'] as const
 const MIGRATIONS_KEYS = [
   'dir',
@@ -150,6 +163,7 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
   const topSeeds = read.seeds(root?.seeds, 'seeds')
   const topBackup = read.backup(root?.backup, 'backup')
   const topHealth = read.health(root?.health, 'health')
+  const topSchema = read.schema(root?.schema, 'schema')
   const requestedDefault = read.string(root?.defaultTarget, 'defaultTarget')
 
   // Target entries as written, before their URLs are read: the default target must be known first, because --url
@@ -207,6 +221,10 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
     const ownSeeds = read.seeds(raw?.seeds, `${path}.seeds`)
     const ownBackup = read.backup(raw?.backup, `${path}.backup`)
     const ownHealth = read.health(raw?.health, `${path}.health`)
+    const ownSchema = read.schema(raw?.schema, `${path}.schema`)
+    if ((ownSchema.dumpAfterMigrate ?? topSchema.dumpAfterMigrate) && (ownSchema.file ?? topSchema.file) === undefined) {
+      problems.push(`${raw?.schema ? `${path}.schema` : 'schema'}.dumpAfterMigrate: needs schema.file (where to write the dump, e.g. 'db/schema.sql')`)
+    }
     const isProtected = read.boolean(raw?.protected, `${path}.protected`)
 
     let location: DatabaseLocation | undefined
@@ -242,6 +260,14 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
         retention: ownBackup.retention ?? topBackup.retention ?? {},
       },
       health: { thresholds: { ...topHealth.thresholds, ...ownHealth.thresholds } },
+      // Only when configured: targets without a schema section read as before.
+      ...(Object.keys(topSchema).length + Object.keys(ownSchema).length > 0 && {
+        schema: {
+          ...((ownSchema.file ?? topSchema.file) !== undefined && { file: resolve(baseDir, (ownSchema.file ?? topSchema.file)!.replaceAll('{target}', name)) }),
+          dumpAfterMigrate: ownSchema.dumpAfterMigrate ?? topSchema.dumpAfterMigrate ?? false,
+          ignore: [...(topSchema.ignore ?? []), ...(ownSchema.ignore ?? [])],
+        },
+      }),
     }
   }
 
@@ -418,6 +444,19 @@ class Reader {
     return layer
   }
 
+  schema(value: unknown, path: string): SchemaLayer {
+    const raw = this.object(value, path, SCHEMA_KEYS)
+    if (!raw) return {}
+    const layer: SchemaLayer = {}
+    const file = this.string(raw.file, `${path}.file`)
+    if (file !== undefined) layer.file = file
+    const dumpAfterMigrate = this.boolean(raw.dumpAfterMigrate, `${path}.dumpAfterMigrate`)
+    if (dumpAfterMigrate !== undefined) layer.dumpAfterMigrate = dumpAfterMigrate
+    const ignore = raw.ignore === undefined ? undefined : this.stringList(raw.ignore, `${path}.ignore`)
+    if (ignore !== undefined) layer.ignore = ignore
+    return layer
+  }
+
   health(value: unknown, path: string): ResolvedHealth {
     const raw = this.object(value, path, HEALTH_KEYS)
     const thresholds: Record<string, ThresholdSetting> = {}
@@ -438,6 +477,7 @@ class Reader {
   }
 }
 
+type SchemaLayer = { file?: string; dumpAfterMigrate?: boolean; ignore?: string[] }
 type SeedsLayer = Partial<Omit<ResolvedSeeds, 'environments' | 'tables'>> & Pick<ResolvedSeeds, 'environments' | 'tables'>
 type BackupLayer = { dir?: string; format?: ResolvedBackup['format']; jobs?: number; retention?: ResolvedRetention }
 

@@ -12,6 +12,7 @@ import { baselineMigrations, newMigration, resolveMigration, restampMigration, v
 import { migrateDown, migrateRedo, migrateUp, migrationStatus } from '../../migrate/run.js'
 import { UsageError } from '../../errors.js'
 import { parseDuration } from '../../config/duration.js'
+import { dumpAfterMigrate, registerMigrateTestCommand } from './schema.js'
 
 interface UpFlags {
   to?: string
@@ -57,12 +58,12 @@ export function registerMigrateCommands(program: Command): void {
         command: 'migrate up',
         create: !flags.dryRun,
         async run(target, reporter, signal) {
-          return migrateUp(target, {
+          return dumpAfterMigrate(target, await migrateUp(target, {
             ...(await commonOptions(flags, reporter, signal)),
             ...(flags.to !== undefined && { to: flags.to }),
             ...(flags.steps !== undefined && { steps: await positiveInteger('--steps', flags.steps) }),
             ...(flags.allowOutOfOrder !== undefined && { allowOutOfOrder: true }),
-          })
+          }), reporter)
         },
         print: printMigrateResult,
       })
@@ -84,11 +85,11 @@ export function registerMigrateCommands(program: Command): void {
           if (flags.steps !== undefined && flags.to !== undefined) {
             throw new UsageError('--steps and --to cannot be used together', 'pick one')
           }
-          return migrateDown(target, {
+          return dumpAfterMigrate(target, await migrateDown(target, {
             ...(await commonOptions(flags, reporter, signal)),
             ...(flags.to !== undefined && { to: flags.to }),
             ...(flags.steps !== undefined && { steps: await positiveInteger('--steps', flags.steps) }),
-          })
+          }), reporter)
         },
         print: printMigrateResult,
       })
@@ -105,11 +106,13 @@ export function registerMigrateCommands(program: Command): void {
         command: 'migrate redo',
         create: false,
         async run(target, reporter, signal) {
-          return migrateRedo(target, await commonOptions(flags, reporter, signal))
+          return dumpAfterMigrate(target, await migrateRedo(target, await commonOptions(flags, reporter, signal)), reporter)
         },
         print: printMigrateResult,
       })
     }))
+
+  registerMigrateTestCommand(migrate)
 
   migrate
     .command('status')
