@@ -35,7 +35,7 @@ export function compareCatalogs(expected: SchemaCatalog, actual: SchemaCatalog, 
   const differences: SchemaDifference[] = []
   // A table that is missing or extra as a whole is reported once, not once more per column, index and constraint.
   const onlyIn = (a: Map<string, CatalogObject>, b: Map<string, CatalogObject>) =>
-    new Set([...a].filter(([key, object]) => object.kind === 'table' && !b.has(key)).map(([, object]) => object.name))
+    new Set([...a].filter(([key, object]) => RELATIONS.has(object.kind) && !b.has(key)).map(([, object]) => object.name))
   const missingTables = onlyIn(want, have)
   const extraTables = onlyIn(have, want)
   for (const [key, object] of want) {
@@ -59,6 +59,9 @@ export function compareCatalogs(expected: SchemaCatalog, actual: SchemaCatalog, 
   }
   return differences.sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) || a.object.localeCompare(b.object) || (a.attribute ?? '').localeCompare(b.attribute ?? ''))
 }
+
+/** Objects that own parts (columns, indexes, triggers...). */
+const RELATIONS = new Set<CatalogKind>(['table', 'view', 'materialized view'])
 
 const KIND_ORDER: CatalogKind[] = [
   'extension', 'schema', 'enum', 'domain', 'composite type', 'range type', 'sequence', 'table', 'column', 'constraint', 'index',
@@ -97,7 +100,7 @@ export function firstDifference(expected: string, actual: string): string {
   const b = actual.split('\n')
   for (let line = 0; line < Math.max(a.length, b.length); line++) {
     if (a[line] === b[line]) continue
-    const show = (text: string | undefined) => (text === undefined ? '(nothing)' : JSON.stringify(text.trim().slice(0, 80)))
+    const show = (text: string | undefined) => (text === undefined ? '(nothing)' : JSON.stringify(text.trim().slice(0, 120)))
     return `line ${line + 1}: ${show(b[line])} vs ${show(a[line])}`
   }
   return ''
@@ -113,7 +116,7 @@ export function showValue(value: string | boolean | null | undefined): string {
 
 /** Whether a value is too long or multi-line to quote inline in a message. */
 export function isLong(value: string | boolean | null | undefined): boolean {
-  return typeof value === 'string' && (value.length > 60 || value.includes('\n'))
+  return typeof value === 'string' && (value.length > 200 || value.includes('\n'))
 }
 
 /**
