@@ -111,8 +111,18 @@ const CATALOG = `SELECT kind, name, tbl, jsonb_strip_nulls(attributes) AS attrib
 ${Object.values(KINDS).map((text) => `(${text})`).join('\nUNION ALL\n')}
 ) AS objects(kind, name, tbl, attributes)`
 
+/**
+ * The server deparses definitions relative to the session's search_path (a migration may have changed it, e.g.
+ * pg_dump output sets it to ''): both sides of a comparison are read with the same one, public.
+ */
 export async function readPostgresCatalog(backend: Backend): Promise<SchemaCatalog> {
-  const rows = await backend.query<{ kind: CatalogKind; name: string; tbl: string | null; attributes: CatalogObject['attributes'] }>({ sql: CATALOG, parameters: [] })
+  await backend.query({ sql: `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL search_path = public; SET LOCAL jit = off`, parameters: [] })
+  let rows: { kind: CatalogKind; name: string; tbl: string | null; attributes: CatalogObject['attributes'] }[]
+  try {
+    rows = await backend.query({ sql: CATALOG, parameters: [] })
+  } finally {
+    await backend.query({ sql: 'COMMIT', parameters: [] }).catch(() => {})
+  }
   return {
     engine: 'postgres',
     objects: rows.map((row) => ({ kind: row.kind, name: row.name, ...(row.tbl !== null && { table: row.tbl }), attributes: row.attributes })),
@@ -126,10 +136,15 @@ export async function readPostgresCatalog(backend: Backend): Promise<SchemaCatal
  */
 const UNSTABLE_LINE = /^(\\restrict |\\unrestrict |-- Dumped from database version |-- Dumped by pg_dump version )/
 
+const PUBLIC_NOT_CREATED = /--\n-- Name: public; Type: SCHEMA; Schema: -; Owner: -\n--\n\n-- \*not\* creating schema, since initdb creates it\n\n/
+
 /** Normalises pg_dump's plain output: no version banners or `\restrict` lines, one blank line between entries. */
 export function normalisePgDump(text: string): string {
   const lines = text.split('\n').filter((line) => !UNSTABLE_LINE.test(line))
-  return lines.join('\n').replace(/\n{3,}/g, '\n\n').replace(/^\n+/, '').replace(/\n*$/, '\n')
+  return lines
+    .join('\n')
+    // Printed when public's owner or comment differs from initdb's, which --no-owner cannot carry into a reload.
+    .replace(PUBLIC_NOT_CREATED, '').replace(/\n{3,}/g, '\n\n').replace(/^\n+/, '').replace(/\n*$/, '\n')
 }
 
 export class PostgresSchemaEngine implements SchemaEngine {
