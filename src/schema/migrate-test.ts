@@ -4,7 +4,7 @@ import { compareVersions, readMigrations, type MigrationFile } from '../migrate/
 import { migrateDown, migrateUp } from '../migrate/run.js'
 import { ownTables, type SchemaCatalog } from './catalog.js'
 import { compareCatalogs, describeDifference, displayName, type SchemaDifference } from './compare.js'
-import { checkInterrupted, withScratch, type SchemaEvent } from './scratch.js'
+import { checkInterrupted, copyMigrations, withScratch, type SchemaEvent } from './scratch.js'
 
 export interface TestMigrationsOptions {
   /** Test only migrations from this version on (the new ones of a pull request); older ones are applied once. */
@@ -27,7 +27,7 @@ export interface TestMigrationsResult {
   engine: string
   /** Where the migrations ran (dropped afterwards): never the target's own database. */
   ranIn: string
-  /** Migrations whose down and up again were checked, newest first, up to the failure. */
+  /** Migrations whose down and up again were checked, newest first (empty when one failed). */
   tested: string[]
   /** Migrations applied once, before the tested ones (--from). */
   appliedOnce: number
@@ -39,9 +39,9 @@ export interface TestMigrationsResult {
 
 /**
  * Does every down undo its up? In a scratch database beside the target: applies every migration up, one at a time,
- * reading the catalog after each; then, newest first, runs each down and compares with the catalog before its up,
- * runs the up again and compares with the catalog after it, and rolls it back to test the next one. Stops at the
- * first migration that fails. The target's database is never touched (its server hosts the scratch database).
+ * reading the catalog after each; then, newest first, runs each down and compares with the catalog before that up,
+ * runs the up again and compares with the catalog after it. Stops at the first migration that fails. The target's
+ * database is never touched (its server hosts the scratch database; SQLite uses a temp file).
  */
 export async function testMigrations(target: Target, options: TestMigrationsOptions = {}): Promise<TestMigrationsResult> {
   const set = readMigrations(target.migrations.dir)
@@ -55,8 +55,6 @@ export async function testMigrations(target: Target, options: TestMigrationsOpti
     first = migrations.findIndex((migration) => compareVersions(migration.version, options.from!) >= 0)
     if (first === -1) throw new UsageError(`there is no migration at or after version ${options.from}`, 'run "dbops migrate status" to list versions')
   }
-  const step = (message: string) => options.onEvent?.({ type: 'step', target: target.name, message })
-  const exclude = ownTables(target)
   const result: TestMigrationsResult = {
     target: target.name,
     engine: target.backend.engine,
@@ -69,78 +67,94 @@ export async function testMigrations(target: Target, options: TestMigrationsOpti
   }
   return withScratch(target, 'dbops_test', async (scratch) => {
     result.ranIn = scratch.description
-    const db = scratch.target
-    const engine = await db.backend.schemaEngine()
-    const read = async () => {
-      result.snapshots++
-      return engine.readCatalog()
+    const folder = copyMigrations(set.dir, migrations.slice(0, first))
+    const db = { ...scratch.target, migrations: { ...scratch.target.migrations, dir: folder.dir } }
+    try {
+      return await runTest(db, migrations, first, result, options, folder)
+    } finally {
+      folder.remove()
     }
-    const signal = options.signal && { signal: options.signal }
-    const fail = (migration: MigrationFile, failure: Omit<MigrationTestFailure, 'migration'>) => {
-      result.passed = false
-      result.failure = { migration: migration.id, ...failure }
-      return result
-    }
-    // after[i]: the catalog after migration i's up; after[first - 1] (or `before`): the catalog the tested ones start from.
-    const after = new Map<number, SchemaCatalog>()
-    if (first > 0) {
-      step(`applying ${first} migration(s) before ${migrations[first]!.id} once`)
-      await migrateUp(db, { to: migrations[first - 1]!.version, ...signal })
-    }
-    after.set(first - 1, await read())
-    for (let i = first; i < migrations.length; i++) {
-      checkInterrupted(options.signal, 'migrate test')
-      const migration = migrations[i]!
-      try {
-        await migrateUp(db, { steps: 1, ...signal })
-      } catch (error) {
-        if (isInterruption(error)) throw error
-        return fail(migration, { step: 'up', message: `up of ${migration.id} fails: ${reason(error)}`, differences: [] })
-      }
-      after.set(i, await read())
-    }
-    step(`applied ${migrations.length - first} migration(s); testing each down, newest first`)
-    for (let i = migrations.length - 1; i >= first; i--) {
-      checkInterrupted(options.signal, 'migrate test')
-      const migration = migrations[i]!
-      if (!migration.down) {
-        return fail(migration, { step: 'down', message: `${migration.id} cannot be rolled back: it has no down section`, differences: [] })
-      }
-      try {
-        await migrateDown(db, { steps: 1, ...signal })
-      } catch (error) {
-        if (isInterruption(error)) throw error
-        return fail(migration, { step: 'down', message: `down of ${migration.id} fails: ${reason(error)}`, differences: [] })
-      }
-      const undone = compareCatalogs(after.get(i - 1)!, await read(), { exclude })
-      if (undone.length > 0) {
-        const differences = undone.map((difference) => ({ ...difference, message: downMessage(migration, difference) }))
-        return fail(migration, { step: 'down', message: summary(differences), differences })
-      }
-      try {
-        await migrateUp(db, { steps: 1, ...signal })
-      } catch (error) {
-        if (isInterruption(error)) throw error
-        return fail(migration, { step: 'redo', message: `up of ${migration.id} fails after its down: ${reason(error)}`, differences: [] })
-      }
-      const redone = compareCatalogs(after.get(i)!, await read(), { exclude })
-      if (redone.length > 0) {
-        const differences = redone.map((difference) => ({ ...difference, message: redoMessage(migration, difference) }))
-        return fail(migration, { step: 'redo', message: summary(differences), differences })
-      }
-      result.tested.push(migration.id)
-      step(`${migration.id}: down undoes up, up again matches`)
-      if (i > first) {
-        try {
-          await migrateDown(db, { steps: 1, ...signal })
-        } catch (error) {
-          if (isInterruption(error)) throw error
-          return fail(migration, { step: 'redo', message: `down of ${migration.id} fails the second time: ${reason(error)}`, differences: [] })
-        }
-      }
-    }
-    return result
   }, options.onEvent)
+}
+
+/**
+ * Up one at a time (catalog after each); then newest first: down (compared with the catalog before its up), up again
+ * (compared with the catalog after it), down again to reach the next one. Each runner call sees only the migration
+ * it runs (see copyMigrations), so a run costs the same per migration however long the set.
+ */
+async function runTest(
+  db: Target,
+  migrations: MigrationFile[],
+  first: number,
+  result: TestMigrationsResult,
+  options: TestMigrationsOptions,
+  folder: ReturnType<typeof copyMigrations>,
+): Promise<TestMigrationsResult> {
+  const step = (message: string) => options.onEvent?.({ type: 'step', target: result.target, message })
+  const engine = await db.backend.schemaEngine()
+  const exclude = ownTables(db)
+  const read = async () => {
+    result.snapshots++
+    return engine.readCatalog()
+  }
+  const signal = options.signal && { signal: options.signal }
+  const fail = (migration: MigrationFile, failure: Omit<MigrationTestFailure, 'migration'>) => {
+    result.passed = false
+    result.failure = { migration: migration.id, ...failure }
+    return result
+  }
+  const run = async (migration: MigrationFile, direction: 'up' | 'down'): Promise<unknown> => {
+    checkInterrupted(options.signal, 'migrate test')
+    folder.only(migration)
+    try {
+      await (direction === 'up' ? migrateUp(db, { ...signal }) : migrateDown(db, { steps: 1, ...signal }))
+      return undefined
+    } catch (error) {
+      if (isInterruption(error)) throw error
+      return error
+    }
+  }
+  // after[i]: the catalog after migration i's up; after[first - 1]: the catalog the tested ones start from.
+  const after = new Map<number, SchemaCatalog>()
+  if (first > 0) {
+    step(`applying ${first} migration(s) before ${migrations[first]!.id} once`)
+    await migrateUp(db, { ...signal })
+  }
+  after.set(first - 1, await read())
+  for (let i = first; i < migrations.length; i++) {
+    const migration = migrations[i]!
+    const error = await run(migration, 'up')
+    if (error) return fail(migration, { step: 'up', message: `up of ${migration.id} fails: ${reason(error)}`, differences: [] })
+    after.set(i, await read())
+  }
+  step(`applied ${migrations.length - first} migration(s); testing each down and up again, newest first`)
+  for (let i = migrations.length - 1; i >= first; i--) {
+    const migration = migrations[i]!
+    if (!migration.down) {
+      return fail(migration, { step: 'down', message: `${migration.id} cannot be rolled back: it has no down section`, differences: [] })
+    }
+    const downError = await run(migration, 'down')
+    if (downError) return fail(migration, { step: 'down', message: `down of ${migration.id} fails: ${reason(downError)}`, differences: [] })
+    const undone = compareCatalogs(after.get(i - 1)!, await read(), { exclude })
+    if (undone.length > 0) {
+      const differences = undone.map((difference) => ({ ...difference, message: downMessage(migration, difference) }))
+      return fail(migration, { step: 'down', message: summary(differences), differences })
+    }
+    // Right after its down, as "migrate redo" does: rows a down leaves behind still make the up fail.
+    const upError = await run(migration, 'up')
+    if (upError) return fail(migration, { step: 'redo', message: `up of ${migration.id} fails after its down: ${reason(upError)}`, differences: [] })
+    const redone = compareCatalogs(after.get(i)!, await read(), { exclude })
+    if (redone.length > 0) {
+      const differences = redone.map((difference) => ({ ...difference, message: redoMessage(migration, difference) }))
+      return fail(migration, { step: 'redo', message: summary(differences), differences })
+    }
+    if (i > first) {
+      const againError = await run(migration, 'down')
+      if (againError) return fail(migration, { step: 'redo', message: `down of ${migration.id} fails the second time: ${reason(againError)}`, differences: [] })
+    }
+  }
+  result.tested = migrations.slice(first).map((migration) => migration.id).reverse()
+  return result
 }
 
 function isInterruption(error: unknown): boolean {

@@ -13,7 +13,8 @@ const USER_NAMESPACE = `n.nspname NOT IN ('pg_catalog', 'information_schema') AN
 const notExtension = (catalog: string, oid: string) =>
   `NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = '${catalog}'::regclass AND e.objid = ${oid} AND e.deptype = 'e')`
 const qualified = (schema: string, name: string) => `${schema}.nspname || '.' || ${name}`
-const USER_RELATION = `${USER_NAMESPACE} AND ${notExtension('pg_class', 'c.oid')}`
+/** `c` is one of the user relations, read once per catalog read (the `rel` CTE). */
+const USER_RELATION = `c.oid IN (SELECT oid FROM rel)`
 
 /**
  * One SELECT per object kind, sent as one UNION ALL statement: one round trip and one MVCC snapshot for the whole
@@ -107,9 +108,13 @@ const KINDS: Record<string, string> = {
     WHERE ${USER_RELATION}`,
 }
 
-const CATALOG = `SELECT kind, name, tbl, jsonb_strip_nulls(attributes) AS attributes FROM (
+const CATALOG = `WITH rel AS MATERIALIZED (SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S') AND ${USER_NAMESPACE} AND ${notExtension('pg_class', 'c.oid')})
+SELECT kind, name, tbl, jsonb_strip_nulls(attributes) AS attributes FROM (
 ${Object.values(KINDS).map((text) => `(${text})`).join('\nUNION ALL\n')}
 ) AS objects(kind, name, tbl, attributes)`
+
+const prepared = new WeakSet<Backend>()
 
 /**
  * The server deparses definitions relative to the session's search_path (a migration may have changed it, e.g.
@@ -119,7 +124,13 @@ export async function readPostgresCatalog(backend: Backend): Promise<SchemaCatal
   await backend.query({ sql: `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL search_path = public; SET LOCAL jit = off`, parameters: [] })
   let rows: { kind: CatalogKind; name: string; tbl: string | null; attributes: CatalogObject['attributes'] }[]
   try {
-    rows = await backend.query({ sql: CATALOG, parameters: [] })
+    if (!prepared.has(backend)) {
+      // Planning the query costs more than running it on a small schema: once per session (migrate test reads the
+      // catalog three times per migration).
+      await backend.query({ sql: `PREPARE dbops_schema_catalog AS ${CATALOG}`, parameters: [] })
+      prepared.add(backend)
+    }
+    rows = await backend.query({ sql: 'EXECUTE dbops_schema_catalog', parameters: [] })
   } finally {
     await backend.query({ sql: 'COMMIT', parameters: [] }).catch(() => {})
   }

@@ -6,13 +6,15 @@ import type { Target } from '../../targets/target.js'
 import type { CatalogObject, SchemaCatalog } from '../../schema/catalog.js'
 import type { SchemaEngine, ScratchTarget } from '../../schema/schema-engine.js'
 
-/** Internal tables (sqlite_sequence, sqlite_stat1...) and the shadow tables of virtual tables (FTS) are SQLite's own. */
-const USER_OBJECT = `m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
-  AND NOT EXISTS (SELECT 1 FROM pragma_table_list l WHERE l.schema = 'main' AND l.name = m.name AND l.type = 'shadow')`
+/**
+ * Internal tables (sqlite_sequence, sqlite_stat1...) are SQLite's own; so are the shadow tables of virtual tables
+ * (FTS), filtered out in code from one pragma_table_list call (as a join it would list every table once per row).
+ */
+const USER_OBJECT = `m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'`
 
-const OBJECTS = `SELECT m.type, m.name, m.tbl_name, m.sql, l.wr, l.strict FROM sqlite_schema m
-  LEFT JOIN pragma_table_list l ON l.schema = 'main' AND l.name = m.name
-  WHERE ${USER_OBJECT}`
+const OBJECTS = `SELECT m.type, m.name, m.tbl_name, m.sql FROM sqlite_schema m WHERE ${USER_OBJECT}`
+
+const TABLE_LIST = `SELECT name, type, wr, strict FROM pragma_table_list WHERE schema = 'main'`
 
 const COLUMNS = `SELECT m.name AS tbl, c.name, c.type, c."notnull", c.dflt_value, c.pk, c.hidden
   FROM sqlite_schema m JOIN pragma_table_xinfo(m.name) c
@@ -32,15 +34,18 @@ type Row = Record<string, any>
 export async function readSqliteCatalog(backend: Backend): Promise<SchemaCatalog> {
   const run = (text: string) => backend.query<Row>({ sql: text, parameters: [] })
   const objects: CatalogObject[] = []
+  const tables = new Map((await run(TABLE_LIST)).map((row) => [row.name as string, row]))
+  const shadow = (name: string) => tables.get(name)?.type === 'shadow'
   for (const row of await run(OBJECTS)) {
+    if (shadow(row.name) || shadow(row.tbl_name)) continue
     const definition = normaliseSql(row.sql)
     if (row.type === 'table') {
       objects.push({
         kind: 'table',
         name: row.name,
         attributes: {
-          'without rowid': Number(row.wr) === 1,
-          strict: Number(row.strict) === 1,
+          'without rowid': Number(tables.get(row.name)?.wr) === 1,
+          strict: Number(tables.get(row.name)?.strict) === 1,
           checks: checkClauses(row.sql ?? '').join(', ') || null,
           ...(/^CREATE VIRTUAL/i.test(definition) && { definition }),
         },
@@ -53,6 +58,7 @@ export async function readSqliteCatalog(backend: Backend): Promise<SchemaCatalog
     }
   }
   for (const row of await run(COLUMNS)) {
+    if (shadow(row.tbl)) continue
     const hidden = Number(row.hidden)
     objects.push({
       kind: 'column',
@@ -69,6 +75,7 @@ export async function readSqliteCatalog(backend: Backend): Promise<SchemaCatalog
   }
   const keys = new Map<string, { tbl: string; parent: string; from: string[]; to: string[]; onUpdate: string; onDelete: string; match: string }>()
   for (const row of await run(FOREIGN_KEYS)) {
+    if (shadow(row.tbl)) continue
     const id = `${row.tbl}\u0000${row.id}`
     let key = keys.get(id)
     if (!key) keys.set(id, (key = { tbl: row.tbl, parent: row.parent, from: [], to: [], onUpdate: row.on_update, onDelete: row.on_delete, match: row.match }))
@@ -85,6 +92,7 @@ export async function readSqliteCatalog(backend: Backend): Promise<SchemaCatalog
   }
   const uniques = new Map<string, { tbl: string; columns: string[] }>()
   for (const row of await run(CONSTRAINT_INDEXES)) {
+    if (shadow(row.tbl)) continue
     const id = `${row.tbl}\u0000${row.idx}`
     if (!uniques.has(id)) uniques.set(id, { tbl: row.tbl, columns: [] })
     uniques.get(id)!.columns.push(row.col)
@@ -92,7 +100,7 @@ export async function readSqliteCatalog(backend: Backend): Promise<SchemaCatalog
   for (const unique of uniques.values()) {
     objects.push({ kind: 'constraint', name: `${unique.tbl}.unique (${unique.columns.join(', ')})`, table: unique.tbl, attributes: { definition: `UNIQUE (${unique.columns.join(', ')})` } })
   }
-  return { engine: 'sqlite', objects, queries: 4 }
+  return { engine: 'sqlite', objects, queries: 5 }
 }
 
 /** SQLite keeps each CREATE statement as written: whitespace is not a difference. */
@@ -133,7 +141,9 @@ export class SqliteSchemaEngine implements SchemaEngine {
 
   /** Tables, then indexes, views and triggers, each by name: an order that reloads (views resolve their tables when used). */
   async dump(): Promise<string> {
-    const rows = await this.backend.query<Row>({ sql: `SELECT m.type, m.name, m.sql FROM sqlite_schema m WHERE m.sql IS NOT NULL AND ${USER_OBJECT}`, parameters: [] })
+    const shadow = new Set((await this.backend.query<Row>({ sql: TABLE_LIST, parameters: [] })).filter((row) => row.type === 'shadow').map((row) => row.name))
+    const rows = (await this.backend.query<Row>({ sql: `SELECT m.type, m.name, m.tbl_name, m.sql FROM sqlite_schema m WHERE m.sql IS NOT NULL AND ${USER_OBJECT}`, parameters: [] }))
+      .filter((row) => !shadow.has(row.name) && !shadow.has(row.tbl_name))
     rows.sort((a, b) => DUMP_ORDER.indexOf(a.type) - DUMP_ORDER.indexOf(b.type) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     const [version] = await this.backend.query<{ user_version: number }>({ sql: 'PRAGMA user_version', parameters: [] })
     const lines = rows.map((row) => `${String(row.sql).trim()};\n`)

@@ -117,7 +117,6 @@ function printMigrateTest(result: TestMigrationsResult, reporter: Reporter): voi
   const failure = result.failure!
   reporter.result(color.red(`${result.target}: ${failure.message}`))
   for (const difference of failure.differences.slice(1)) reporter.result(`  ${difference.message}`)
-  if (result.tested.length > 0) reporter.result(color.dim(`${result.tested.length} newer migration(s) passed before it`))
 }
 
 /**
