@@ -218,7 +218,8 @@ export class PostgresBackend implements Backend {
 
   async schemaEngine(): Promise<SchemaEngine> {
     const { PostgresSchemaEngine } = await import('./postgres-schema.js')
-    return new PostgresSchemaEngine(this)
+    await this.connect()
+    return new PostgresSchemaEngine(this, this.#client)
   }
 
   async maintainer(): Promise<Maintainer> {

@@ -1,3 +1,4 @@
+import type pg from 'pg'
 import type { Backend } from '../backend.js'
 import type { Target } from '../../targets/target.js'
 import type { CatalogKind, CatalogObject, SchemaCatalog } from '../../schema/catalog.js'
@@ -114,26 +115,30 @@ SELECT kind, name, tbl, jsonb_strip_nulls(attributes) AS attributes FROM (
 ${Object.values(KINDS).map((text) => `(${text})`).join('\nUNION ALL\n')}
 ) AS objects(kind, name, tbl, attributes)`
 
-const prepared = new WeakSet<Backend>()
+const prepared = new WeakSet<pg.Client>()
 
 /**
- * The server deparses definitions relative to the session's search_path (a migration may have changed it, e.g.
- * pg_dump output sets it to ''): both sides of a comparison are read with the same one, public.
+ * One round trip: the transaction, the search_path and the prepared catalog query travel as one simple-query
+ * message. The server deparses definitions relative to the session's search_path (a migration may have changed it:
+ * pg_dump output sets it to ''), so both sides of a comparison are read with the same one, public. Planning the
+ * query costs more than running it on a small schema: it is prepared once per session (migrate test reads the
+ * catalog three times per migration).
  */
-export async function readPostgresCatalog(backend: Backend): Promise<SchemaCatalog> {
-  await backend.query({ sql: `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL search_path = public; SET LOCAL jit = off`, parameters: [] })
-  let rows: { kind: CatalogKind; name: string; tbl: string | null; attributes: CatalogObject['attributes'] }[]
-  try {
-    if (!prepared.has(backend)) {
-      // Planning the query costs more than running it on a small schema: once per session (migrate test reads the
-      // catalog three times per migration).
-      await backend.query({ sql: `PREPARE dbops_schema_catalog AS ${CATALOG}`, parameters: [] })
-      prepared.add(backend)
-    }
-    rows = await backend.query({ sql: 'EXECUTE dbops_schema_catalog', parameters: [] })
-  } finally {
-    await backend.query({ sql: 'COMMIT', parameters: [] }).catch(() => {})
+export async function readPostgresCatalog(client: pg.Client): Promise<SchemaCatalog> {
+  if (!prepared.has(client)) {
+    await client.query(`PREPARE dbops_schema_catalog AS ${CATALOG}`)
+    prepared.add(client)
   }
+  let results: pg.QueryResult[]
+  try {
+    results = (await client.query(
+      'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL search_path = public; SET LOCAL jit = off; EXECUTE dbops_schema_catalog; COMMIT',
+    )) as unknown as pg.QueryResult[]
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {})
+    throw error
+  }
+  const rows = results[3]!.rows as { kind: CatalogKind; name: string; tbl: string | null; attributes: CatalogObject['attributes'] }[]
   return {
     engine: 'postgres',
     objects: rows.map((row) => ({ kind: row.kind, name: row.name, ...(row.tbl !== null && { table: row.tbl }), attributes: row.attributes })),
@@ -161,10 +166,13 @@ export function normalisePgDump(text: string): string {
 export class PostgresSchemaEngine implements SchemaEngine {
   readonly nowExpression = 'now()'
 
-  constructor(private readonly backend: Backend) {}
+  constructor(
+    private readonly backend: Backend,
+    private readonly client: pg.Client,
+  ) {}
 
   readCatalog(): Promise<SchemaCatalog> {
-    return readPostgresCatalog(this.backend)
+    return readPostgresCatalog(this.client)
   }
 
   async dump(target: Target, options: { signal?: AbortSignal }): Promise<string> {

@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Backend } from '../backend.js'
 import type { Target } from '../../targets/target.js'
 import type { CatalogObject, SchemaCatalog } from '../../schema/catalog.js'
 import type { SchemaEngine, ScratchTarget } from '../../schema/schema-engine.js'
+import { scratchDir } from '../../schema/scratch.js'
 
 /**
  * Internal tables (sqlite_sequence, sqlite_stat1...) are SQLite's own; so are the shadow tables of virtual tables
@@ -152,7 +152,7 @@ export class SqliteSchemaEngine implements SchemaEngine {
   }
 
   async scratch(target: Target, prefix: string): Promise<ScratchTarget> {
-    const dir = mkdtempSync(join(tmpdir(), `${prefix.replace(/_/g, '-')}-`))
+    const dir = mkdtempSync(join(scratchDir(), `${prefix.replace(/_/g, '-')}-`))
     const path = join(dir, 'scratch.db')
     const { connectTarget } = await import('../../targets/target.js')
     const url = `sqlite:${path}`
