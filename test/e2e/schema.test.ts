@@ -90,6 +90,33 @@ describe.each(['postgres', 'sqlite'] as EngineName[])('dbops schema on %s', (eng
   })
 })
 
+describe('dbops schema --all', () => {
+  it('checks every target, exits with the worst code, and dumps one file per target', async () => {
+    const project = await makeProject('sqlite', FILES, {
+      targets: { one: { url: 'sqlite:one.db' }, two: { url: 'sqlite:two.db' } },
+      defaultTarget: 'one',
+      schema: { file: 'db/{target}.sql' },
+    })
+    const run = (...args: string[]) => runCli(args, { cwd: project.dir })
+    expect((await run('--all', 'migrate', 'up')).code).toBe(0)
+    const { default: Database } = await import('better-sqlite3')
+    const two = new Database(path.join(project.dir, 'two.db'))
+    two.exec('ALTER TABLE users ADD COLUMN nickname TEXT')
+    two.close()
+    const drift = await run('--all', 'schema', 'drift', '--json')
+    expect(drift.code).toBe(1)
+    const document = JSON.parse(drift.stdout)
+    expect(document.targets.map((entry: any) => [entry.target, entry.drift])).toEqual([['one', false], ['two', true]])
+    expect(document.targets[1].differences[0].message).toBe('column users.nickname exists in the database but no migration creates it')
+    expect((await run('--all', 'schema', 'dump')).code).toBe(0)
+    expect(readFileSync(path.join(project.dir, 'db', 'one.sql'), 'utf8')).not.toContain('nickname')
+    expect(readFileSync(path.join(project.dir, 'db', 'two.sql'), 'utf8')).toContain('nickname')
+    const noPlaceholder = await run('--all', 'schema', 'dump', '--out', 'x.sql')
+    expect(noPlaceholder.code).toBe(3)
+    expect(noPlaceholder.stderr).toContain('with --all, --out needs "{target}" in the path')
+  })
+})
+
 describe('dbops schema on postgres, interrupted', () => {
   it('drops the scratch database when schema drift is interrupted with Ctrl-C', async () => {
     const project = await makeProject('postgres', {
