@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { dumpSchema, migrateUp, schemaDrift, testMigrations, type SchemaDriftResult } from '../../src/index.js'
+import { checkHealth, dumpSchema, migrateUp, schemaDrift, testMigrations, type SchemaDriftResult } from '../../src/index.js'
 import { exec, failure, makeProject, migration, withTarget, type EngineName, type Project } from '../helpers/projects.js'
 import { pgQuery, pgServerUrl, REPO_ROOT } from '../helpers/databases.js'
 import { PAGILA_LIKE, SQLITE_SET } from '../helpers/schema-sets.js'
@@ -223,6 +223,23 @@ describe('schema drift on sqlite', () => {
       'view user_orders is missing from the database (the migrations create it)',
       'trigger orders.orders_touch is missing from the database (the migrations create it)',
     ])
+  })
+})
+
+describe.each(['postgres', 'sqlite'] as const)('health check schema_drift on %s', (engine) => {
+  it('runs only when named, and warns with the number of differences', async () => {
+    const project = await migrated(engine, exampleMigrations())
+    const usual = await withTarget(project, (target) => checkHealth(target))
+    expect(usual.checks.map((finding) => finding.check)).not.toContain('schema_drift')
+    const clean = await withTarget(project, (target) => checkHealth(target, { only: ['schema_drift'] }))
+    expect(clean.checks.find((finding) => finding.check === 'schema_drift')).toMatchObject({ severity: 'ok', values: { differences: 0 } })
+    await project.query('CREATE INDEX users_name_idx ON users (name)')
+    const drifted = await withTarget(project, (target) => checkHealth(target, { only: ['schema_drift'] }))
+    expect(drifted.checks.find((finding) => finding.check === 'schema_drift')).toMatchObject({
+      severity: 'warn',
+      values: { differences: 1 },
+      message: expect.stringContaining('index users_name_idx exists in the database but no migration creates it'),
+    })
   })
 })
 
