@@ -187,6 +187,21 @@ GROUP BY a.actor_id, a.first_name, a.last_name`,
 })
 
 describe('schema drift on sqlite', () => {
+  it('replays migrations in ledger order (one applied out of order), and warns about a file changed after it was applied', async () => {
+    const project = await migrated('sqlite', {
+      '001_a.sql': migration('CREATE TABLE a (id INTEGER PRIMARY KEY);', 'DROP TABLE a;'),
+      '003_c.sql': migration('CREATE TABLE c (id INTEGER PRIMARY KEY);', 'DROP TABLE c;'),
+    })
+    // A branch merged late: 002 adds a column to the table 003 created, applied after it.
+    project.write('migrations/002_b.sql', migration('ALTER TABLE c ADD COLUMN b TEXT;', 'ALTER TABLE c DROP COLUMN b;'))
+    await withTarget(project, (target) => migrateUp(target, { allowOutOfOrder: true }))
+    project.write('migrations/001_a.sql', migration('-- a comment\nCREATE TABLE a (id INTEGER PRIMARY KEY);', 'DROP TABLE a;'))
+    const result = await drift(project)
+    expect(result.migrations).toEqual(['001_a', '003_c', '002_b'])
+    expect(result.warnings).toEqual([expect.stringMatching(/001_a\.sql was changed after it was applied/)])
+    expect(messagesOf(result)).toEqual([])
+  })
+
   it('finds no drift on a realistic schema and on the example migrations', async () => {
     for (const files of [SQLITE_SET, exampleMigrations()]) {
       const project = await migrated('sqlite', files)
