@@ -3,7 +3,7 @@ import type { Target } from '../targets/target.js'
 import { Ledger } from '../migrate/ledger.js'
 import { canonicalVersion, compareVersions, readMigrations, type MigrationFile } from '../migrate/files.js'
 import { migrateUp } from '../migrate/run.js'
-import { ownTables, type SchemaCatalog } from './catalog.js'
+import { ownTables } from './catalog.js'
 import { compareCatalogs, describeDifference, type SchemaDifference } from './compare.js'
 import { checkInterrupted, copyMigrations, withScratch, type SchemaEvent } from './scratch.js'
 
@@ -95,14 +95,10 @@ export async function schemaDrift(target: Target, options: SchemaDriftOptions = 
     migrations: applied.map((migration) => migration.id),
     drift: differences.length > 0,
     differences,
-    objects: { database: countObjects(actual), migrations: countObjects(expected) },
+    objects: { database: actual.objects.length, migrations: expected.objects.length },
     queries: actual.queries,
     warnings,
   }
-}
-
-function countObjects(catalog: SchemaCatalog): number {
-  return catalog.objects.length
 }
 
 /**

@@ -3,8 +3,8 @@
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import type { ChildProcess } from 'node:child_process'
-import { pgQuery, pgServerUrl, runCli, spawnCli, waitForExit, type CliResult } from '../helpers/databases.js'
+import { spawnSync, type ChildProcess } from 'node:child_process'
+import { pgQuery, pgServerUrl, REPO_ROOT, runCli, spawnCli, waitForExit, type CliResult } from '../helpers/databases.js'
 import { makeProject, migration, type EngineName, type Project } from '../helpers/projects.js'
 
 const cli = (project: Project, ...args: string[]): Promise<CliResult> => runCli(['--url', project.url, ...args], { cwd: project.dir })
@@ -87,6 +87,31 @@ describe.each(['postgres', 'sqlite'] as EngineName[])('dbops schema on %s', (eng
     const out = path.join(project.dir, 'other.sql')
     expect((await cli(project, 'schema', 'dump', '--out', out)).code).toBe(0)
     expect(readFileSync(out, 'utf8')).toBe(afterUp)
+  })
+})
+
+describe('dbops schema as a library', () => {
+  it('exports dumpSchema, schemaDrift and testMigrations, returning what --json prints', async () => {
+    const project = await makeProject('sqlite', FILES)
+    expect((await cli(project, 'migrate', 'up')).code).toBe(0)
+    const script = `
+      import { openTarget, dumpSchema, schemaDrift, testMigrations } from 'dbops'
+      const target = await openTarget({ url: ${JSON.stringify(project.url)}, cwd: ${JSON.stringify(project.dir)} })
+      try {
+        const dump = await dumpSchema(target)
+        const drift = await schemaDrift(target)
+        const test = await testMigrations(target)
+        console.log(JSON.stringify({ dump, drift, test }))
+      } finally {
+        await target.close()
+      }`
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: REPO_ROOT, encoding: 'utf8' })
+    expect(run.stderr).toBe('')
+    const { dump, drift, test } = JSON.parse(run.stdout)
+    const printed = JSON.parse((await cli(project, 'schema', 'drift', '--json')).stdout)
+    expect({ ok: true, ...drift }).toEqual(printed)
+    expect(dump).toMatchObject({ target: 'default', file: null, versions: ['001', '002'], sql: expect.stringContaining('CREATE INDEX posts_user_idx') })
+    expect(test).toMatchObject({ passed: true, tested: ['002_posts', '001_users'] })
   })
 })
 
