@@ -57,7 +57,12 @@ export function compareCatalogs(expected: SchemaCatalog, actual: SchemaCatalog, 
       differences.push({ kind: object.kind, object: displayName(object.name), change: 'changed', attribute, expected: wanted, actual: found })
     }
   }
-  return differences.sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) || a.object.localeCompare(b.object) || (a.attribute ?? '').localeCompare(b.attribute ?? ''))
+  return differences.sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) || ordinal(a.object, b.object) || ordinal(a.attribute ?? '', b.attribute ?? ''))
+}
+
+/** Code-point order: the same report whatever the machine's locale. */
+function ordinal(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
 }
 
 /** Objects that own parts (columns, indexes, triggers...). */
