@@ -169,6 +169,20 @@ GROUP BY a.actor_id, a.first_name, a.last_name`,
     expect(messages).toHaveLength(15)
   })
 
+  it('reads the catalog again after the session lost its prepared statement, or holds another of that name', async () => {
+    const project = await migrated('postgres', exampleMigrations())
+    await withTarget(project, async (target) => {
+      const engine = await target.backend.schemaEngine()
+      const first = await engine.readCatalog()
+      await target.backend.query({ sql: 'DEALLOCATE ALL', parameters: [] })
+      expect((await engine.readCatalog()).objects).toEqual(first.objects)
+      await target.backend.query({ sql: 'DEALLOCATE ALL', parameters: [] })
+      await target.backend.query({ sql: 'PREPARE dbops_schema_catalog AS SELECT 1', parameters: [] })
+      const other = await (await target.backend.schemaEngine()).readCatalog()
+      expect(other.objects).toEqual(first.objects)
+    })
+  })
+
   it('leaves out what schema.ignore and --ignore name', async () => {
     const project = await migrated('postgres', PAGILA_LIKE, { schema: { ignore: ['legacy_*'] } })
     await exec(project, ['CREATE TABLE legacy_log (id int)', 'CREATE INDEX tmp_actor_idx ON actor (first_name)', 'CREATE TABLE kept (id int)'])

@@ -125,20 +125,34 @@ const prepared = new WeakSet<pg.Client>()
  * catalog three times per migration).
  */
 export async function readPostgresCatalog(client: pg.Client): Promise<SchemaCatalog> {
-  if (!prepared.has(client)) {
-    await client.query(`PREPARE dbops_schema_catalog AS ${CATALOG}`)
-    prepared.add(client)
+  const read = async (prepare: boolean): Promise<pg.QueryResult[]> => {
+    try {
+      return (await client.query(
+        `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL search_path = public; SET LOCAL jit = off;${prepare ? ` PREPARE dbops_schema_catalog AS ${CATALOG};` : ''} EXECUTE dbops_schema_catalog; COMMIT`,
+      )) as unknown as pg.QueryResult[]
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {})
+      throw error
+    }
   }
   let results: pg.QueryResult[]
   try {
-    results = (await client.query(
-      'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL search_path = public; SET LOCAL jit = off; EXECUTE dbops_schema_catalog; COMMIT',
-    )) as unknown as pg.QueryResult[]
+    results = await read(!prepared.has(client))
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => {})
-    throw error
+    // A session that lost the statement (DISCARD ALL, a pooler handing out another server session), or one that
+    // holds a statement of that name already: prepared afresh.
+    const code = (error as { code?: string }).code
+    if (code !== '26000' && code !== '42P05') throw error
+    if (code === '42P05') await client.query('DEALLOCATE dbops_schema_catalog')
+    results = await read(true)
   }
-  const rows = results[3]!.rows as { kind: CatalogKind; name: string; tbl: string | null; attributes: CatalogObject['attributes'] }[]
+  prepared.add(client)
+  if (results.at(-2)!.fields.map((field) => field.name).join() !== 'kind,name,tbl,attributes') {
+    // The session's statement of that name is someone else's (replaced after ours): ours replaces it.
+    await client.query('DEALLOCATE dbops_schema_catalog')
+    results = await read(true)
+  }
+  const rows = results.at(-2)!.rows as { kind: CatalogKind; name: string; tbl: string | null; attributes: CatalogObject['attributes'] }[]
   return {
     engine: 'postgres',
     objects: rows.map((row) => ({ kind: row.kind, name: row.name, ...(row.tbl !== null && { table: row.tbl }), attributes: row.attributes })),
