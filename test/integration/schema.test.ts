@@ -183,6 +183,45 @@ GROUP BY a.actor_id, a.first_name, a.last_name`,
     })
   })
 
+  it('reports missing and changed schemas, types, sequences, functions, procedures, policies, materialized views and extensions', async () => {
+    const files = {
+      '001_objects.sql': migration(`CREATE SCHEMA s;
+CREATE SCHEMA ext;
+CREATE EXTENSION pg_trgm;
+CREATE TYPE e AS ENUM ('a');
+CREATE DOMAIN d AS integer;
+CREATE SEQUENCE q;
+CREATE FUNCTION f() RETURNS integer LANGUAGE sql AS 'SELECT 1';
+CREATE PROCEDURE p() LANGUAGE sql AS 'SELECT 1';
+CREATE TABLE t (id integer, v text);
+ALTER TABLE t ENABLE ROW LEVEL SECURITY;
+CREATE POLICY t_read ON t FOR SELECT USING (id > 0);
+CREATE MATERIALIZED VIEW mv AS SELECT id FROM t;`),
+    }
+    const missing = await migrated('postgres', files)
+    await exec(missing, ['DROP SCHEMA s', 'DROP EXTENSION pg_trgm', 'DROP TYPE e', 'DROP DOMAIN d', 'DROP SEQUENCE q', 'DROP FUNCTION f()'])
+    const gone = (subject: string) => `${subject} is missing from the database (the migrations create it)`
+    expect(messagesOf(await drift(missing))).toEqual([
+      gone('extension pg_trgm'), gone('schema s'), gone('enum e'), gone('domain d'), gone('sequence q'), gone('function f()'),
+    ])
+
+    const changed = await migrated('postgres', files)
+    await exec(changed, [
+      'ALTER EXTENSION pg_trgm SET SCHEMA ext',
+      "CREATE OR REPLACE PROCEDURE p() LANGUAGE sql AS 'SELECT 2'",
+      'ALTER POLICY t_read ON t USING (id > 1)',
+      'DROP MATERIALIZED VIEW mv',
+      'CREATE MATERIALIZED VIEW mv AS SELECT id, v FROM t',
+    ])
+    const messages = messagesOf(await drift(changed))
+    expect(messages).toEqual([
+      'extension pg_trgm: schema is ext in the database, public in the migrations',
+      expect.stringMatching(/^materialized view mv has a different definition in the database than in the migrations/),
+      'procedure p() has a different definition in the database than in the migrations (line 3: "AS $procedure$SELECT 2$procedure$" vs "AS $procedure$SELECT 1$procedure$")',
+      'policy t.t_read: using is (id > 1) in the database, (id > 0) in the migrations',
+    ])
+  })
+
   it('leaves out what schema.ignore and --ignore name', async () => {
     const project = await migrated('postgres', PAGILA_LIKE, { schema: { ignore: ['legacy_*'] } })
     await exec(project, ['CREATE TABLE legacy_log (id int)', 'CREATE INDEX tmp_actor_idx ON actor (first_name)', 'CREATE TABLE kept (id int)'])
