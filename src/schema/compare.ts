@@ -33,6 +33,11 @@ export function compareCatalogs(expected: SchemaCatalog, actual: SchemaCatalog, 
   const want = index(expected)
   const have = index(actual)
   const differences: SchemaDifference[] = []
+  const sources = new Map<SchemaDifference, CatalogObject>()
+  const add = (difference: SchemaDifference, object: CatalogObject) => {
+    differences.push(difference)
+    sources.set(difference, object)
+  }
   // A table that is missing or extra as a whole is reported once, not once more per column, index and constraint.
   const onlyIn = (a: Map<string, CatalogObject>, b: Map<string, CatalogObject>) =>
     new Set([...a].filter(([key, object]) => RELATIONS.has(object.kind) && !b.has(key)).map(([, object]) => object.name))
@@ -40,11 +45,11 @@ export function compareCatalogs(expected: SchemaCatalog, actual: SchemaCatalog, 
   const extraTables = onlyIn(have, want)
   for (const [key, object] of want) {
     if (have.has(key) || (object.table !== undefined && missingTables.has(object.table))) continue
-    differences.push({ kind: object.kind, object: displayName(object.name), change: 'missing' })
+    add({ kind: object.kind, object: displayName(object.name), change: 'missing' }, object)
   }
   for (const [key, object] of have) {
     if (want.has(key) || (object.table !== undefined && extraTables.has(object.table))) continue
-    differences.push({ kind: object.kind, object: displayName(object.name), change: 'extra' })
+    add({ kind: object.kind, object: displayName(object.name), change: 'extra' }, object)
   }
   for (const [key, object] of want) {
     const other = have.get(key)
@@ -54,10 +59,16 @@ export function compareCatalogs(expected: SchemaCatalog, actual: SchemaCatalog, 
       const wanted = object.attributes[attribute] ?? null
       const found = other.attributes[attribute] ?? null
       if (wanted === found) continue
-      differences.push({ kind: object.kind, object: displayName(object.name), change: 'changed', attribute, expected: wanted, actual: found })
+      add({ kind: object.kind, object: displayName(object.name), change: 'changed', attribute, expected: wanted, actual: found }, object)
     }
   }
-  return differences.sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) || ordinal(a.object, b.object) || ordinal(a.attribute ?? '', b.attribute ?? ''))
+  // A table's whole definition (SQLite keeps some properties only in its CREATE text: generated expressions,
+  // collations, conflict clauses) speaks only when nothing more precise about that table or its parts did.
+  const wholeTable = (difference: SchemaDifference) => difference.kind === 'table' && difference.attribute === 'definition'
+  const touched = new Set<string>()
+  for (const [difference, object] of sources) if (!wholeTable(difference)) touched.add(object.table ?? object.name)
+  const precise = differences.filter((difference) => !(wholeTable(difference) && touched.has(sources.get(difference)!.name)))
+  return precise.sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) || ordinal(a.object, b.object) || ordinal(a.attribute ?? '', b.attribute ?? ''))
 }
 
 /** Code-point order: the same report whatever the machine's locale. */

@@ -294,6 +294,22 @@ describe('schema drift on sqlite', () => {
   })
 })
 
+describe('schema drift on sqlite, table definitions', () => {
+  it('reports what only the CREATE TABLE text holds (a generated expression), and only when nothing more precise differs', async () => {
+    const project = await migrated('sqlite', SQLITE_SET)
+    await exec(project, [
+      'DROP VIEW user_orders',
+      'PRAGMA foreign_keys = OFF',
+      'CREATE TABLE users_new (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE, nickname TEXT, score INT CHECK (score > 0), lower_nick TEXT GENERATED ALWAYS AS (upper(nickname)) VIRTUAL)',
+      'DROP TABLE users',
+      'ALTER TABLE users_new RENAME TO users',
+      'CREATE VIEW user_orders AS SELECT user_id, count(*) AS n FROM orders GROUP BY user_id',
+    ])
+    const messages = messagesOf(await drift(project))
+    expect(messages).toEqual([expect.stringMatching(/^table users: definition is CREATE TABLE "users"\(.*upper\(nickname\).* in the database, CREATE TABLE users\(.*lower\(nickname\).* in the migrations$/)])
+  })
+})
+
 describe.each(['postgres', 'sqlite'] as const)('health check schema_drift on %s', (engine) => {
   it('runs only when named, and warns with the number of differences', async () => {
     const project = await migrated(engine, exampleMigrations())

@@ -47,7 +47,8 @@ export async function readSqliteCatalog(backend: Backend): Promise<SchemaCatalog
           'without rowid': Number(tables.get(row.name)?.wr) === 1,
           strict: Number(tables.get(row.name)?.strict) === 1,
           checks: checkClauses(row.sql ?? '').join(', ') || null,
-          ...(/^CREATE VIRTUAL/i.test(definition) && { definition }),
+          // What the columns, keys and checks above do not say (generated expressions, collations, conflict clauses).
+          definition,
         },
       })
     } else if (row.type === 'index') {
