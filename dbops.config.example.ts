@@ -19,6 +19,12 @@ export default defineConfig({
     dir: 'backups',
     retention: { keepDaily: 7, keepWeekly: 4, keepMonthly: 6 },
   },
+  // dbops schema dump writes db/<target>.sql; migrate up/down/redo rewrite it; schema drift leaves out `ignore`.
+  schema: {
+    file: 'db/{target}.sql',
+    dumpAfterMigrate: true,
+    ignore: ['legacy_*', 'index:tmp_*'],
+  },
   // Seeds (dbops seed run): fixtures/ by default; environments pick folders or files for --env.
   seeds: {
     dir: 'fixtures',

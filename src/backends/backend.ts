@@ -7,6 +7,7 @@ import type { Maintainer } from '../maintain/maintainer.js'
 import type { HealthProbe } from '../health/health-probe.js'
 import type { BackupEngine } from '../backup/backup-engine.js'
 import type { Seeder } from '../seed/seeder.js'
+import type { SchemaEngine } from '../schema/schema-engine.js'
 
 export type Engine = 'postgres' | 'sqlite'
 
@@ -155,6 +156,8 @@ export interface Backend {
   auditor(): Promise<Auditor>
   /** `dbops maintain`: what is due, and running it. */
   maintainer(): Promise<Maintainer>
+  /** `dbops schema` and `dbops migrate test`: catalog reading, schema dumps, scratch databases. */
+  schemaEngine(): Promise<SchemaEngine>
 }
 
 export interface OpenOptions {

@@ -7,6 +7,7 @@ import { registerMaintainCommands } from './commands/maintain.js'
 import { registerHealthCommand } from './commands/health.js'
 import { registerBackupCommands } from './commands/backup.js'
 import { registerSeedCommands } from './commands/seed.js'
+import { registerSchemaCommands } from './commands/schema.js'
 import { EXIT } from './exit-codes.js'
 
 /**
@@ -41,6 +42,7 @@ export function buildProgram(usageErrors?: string[]): Command {
   registerHealthCommand(program)
   registerAuditCommands(program)
   registerMaintainCommands(program)
+  registerSchemaCommands(program)
   registerOtherCommands(program)
   program.addHelpText(
     'after',

@@ -75,6 +75,16 @@ export interface LintConfig {
   beforeUp?: boolean
 }
 
+/** `dbops schema dump`, `dbops schema drift`. */
+export interface SchemaConfig {
+  /** Where `dbops schema dump` writes the schema, e.g. `db/schema.sql`; `{target}` is replaced by the target's name. */
+  file?: string
+  /** Rewrite `file` after every successful `migrate up`, `down` and `redo` (dbmate's behaviour), default false. */
+  dumpAfterMigrate?: boolean
+  /** Objects `dbops schema drift` leaves out: names or globs (`audit_*`, `public.legacy_*`, `index:tmp_*`). */
+  ignore?: string | string[]
+}
+
 export interface TargetConfig {
   /** `postgres://...`, `postgresql://...`, `sqlite:./file.db`, `sqlite:///abs/file.db`, `sqlite::memory:` or
    * `file:./file.db`. `${VAR}` and `${VAR:-default}` are replaced from the environment. */
@@ -86,6 +96,7 @@ export interface TargetConfig {
   backup?: BackupConfig
   health?: HealthConfig
   lint?: LintConfig
+  schema?: SchemaConfig
 }
 
 export interface DbopsConfig {
@@ -100,6 +111,7 @@ export interface DbopsConfig {
   backup?: BackupConfig
   health?: HealthConfig
   lint?: LintConfig
+  schema?: SchemaConfig
 }
 
 /** Returns its argument: it exists so a `dbops.config.ts` gets type checking and completion. */

@@ -67,6 +67,16 @@ export interface ResolvedLint {
   beforeUp: boolean
 }
 
+/** `dbops schema` and `dbops migrate test`. */
+export interface ResolvedSchema {
+  /** Absolute: where `schema dump` writes (and `migrate` rewrites, with dumpAfterMigrate); unset: stdout. */
+  file?: string
+  /** Rewrite `file` after every successful `migrate up/down/redo`. */
+  dumpAfterMigrate: boolean
+  /** Object names or globs that `schema drift` leaves out (managed elsewhere). */
+  ignore: string[]
+}
+
 export interface ResolvedTarget {
   name: string
   /** Interpolated and secret: pass it to the driver, print `redactedUrl`. */
@@ -82,6 +92,8 @@ export interface ResolvedTarget {
   health: ResolvedHealth
   /** Present when the config has a `lint` section (top level or the target's). */
   lint?: ResolvedLint
+  /** Absent when the config has no `schema` section. */
+  schema?: ResolvedSchema
 }
 
 export interface ResolvedConfig {
@@ -119,7 +131,7 @@ export interface ResolveOptions {
 const DEFAULT_URL = 'sqlite:./dev.db'
 const DEFAULT_TARGET = 'default'
 const TARGET_NAME = /^[A-Za-z0-9_.-]+$/
-const SECTIONS = ['migrations', 'seeds', 'backup', 'health', 'lint']
+const SECTIONS = ['migrations', 'seeds', 'backup', 'health', 'lint', 'schema']
 const TOP_KEYS = ['defaultTarget', 'targets', ...SECTIONS]
 const TARGET_KEYS = ['url', 'protected', ...SECTIONS]
 const SEEDS_KEYS = ['dir', 'table', 'environments', 'tables']
@@ -128,6 +140,7 @@ const RETENTION_KEYS = ['keepLast', 'keepHourly', 'keepDaily', 'keepWeekly', 'ke
 const HEALTH_KEYS = ['thresholds']
 const LINT_KEYS = ['rules', 'smallTable', 'largeTable', 'beforeUp']
 const LINT_SETTINGS = ['off', 'info', 'warn', 'error']
+const SCHEMA_KEYS = ['file', 'dumpAfterMigrate', 'ignore']
 const BACKUP_FORMATS = ['custom', 'directory', 'plain'] as const
 const MIGRATIONS_KEYS = [
   'dir',
@@ -178,6 +191,7 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
   const topBackup = read.backup(root?.backup, 'backup')
   const topHealth = read.health(root?.health, 'health')
   const topLint = read.lint(root?.lint, 'lint')
+  const topSchema = read.schema(root?.schema, 'schema')
   const requestedDefault = read.string(root?.defaultTarget, 'defaultTarget')
 
   // Target entries as written, before their URLs are read: the default target must be known first, because --url
@@ -235,6 +249,10 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
     const ownBackup = read.backup(raw?.backup, `${path}.backup`)
     const ownHealth = read.health(raw?.health, `${path}.health`)
     const ownLint = read.lint(raw?.lint, `${path}.lint`)
+    const ownSchema = read.schema(raw?.schema, `${path}.schema`)
+    if ((ownSchema.dumpAfterMigrate ?? topSchema.dumpAfterMigrate) && (ownSchema.file ?? topSchema.file) === undefined) {
+      problems.push(`${raw?.schema ? `${path}.schema` : 'schema'}.dumpAfterMigrate: needs schema.file (where to write the dump, e.g. 'db/schema.sql')`)
+    }
     const isProtected = read.boolean(raw?.protected, `${path}.protected`)
 
     let location: DatabaseLocation | undefined
@@ -274,6 +292,14 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
       },
       health: { thresholds: { ...topHealth.thresholds, ...ownHealth.thresholds } },
       ...((topLint || ownLint) && { lint: { ...topLint, ...ownLint, rules: { ...topLint?.rules, ...ownLint?.rules }, beforeUp: ownLint?.beforeUp ?? topLint?.beforeUp ?? true } }),
+      // Only when configured: targets without a schema section read as before.
+      ...(Object.keys(topSchema).length + Object.keys(ownSchema).length > 0 && {
+        schema: {
+          ...((ownSchema.file ?? topSchema.file) !== undefined && { file: resolve(baseDir, (ownSchema.file ?? topSchema.file)!.replaceAll('{target}', name)) }),
+          dumpAfterMigrate: ownSchema.dumpAfterMigrate ?? topSchema.dumpAfterMigrate ?? false,
+          ignore: [...(topSchema.ignore ?? []), ...(ownSchema.ignore ?? [])],
+        },
+      }),
     }
   }
 
@@ -493,6 +519,19 @@ class Reader {
     return layer
   }
 
+  schema(value: unknown, path: string): SchemaLayer {
+    const raw = this.object(value, path, SCHEMA_KEYS)
+    if (!raw) return {}
+    const layer: SchemaLayer = {}
+    const file = this.string(raw.file, `${path}.file`)
+    if (file !== undefined) layer.file = file
+    const dumpAfterMigrate = this.boolean(raw.dumpAfterMigrate, `${path}.dumpAfterMigrate`)
+    if (dumpAfterMigrate !== undefined) layer.dumpAfterMigrate = dumpAfterMigrate
+    const ignore = raw.ignore === undefined ? undefined : this.stringList(raw.ignore, `${path}.ignore`)
+    if (ignore !== undefined) layer.ignore = ignore
+    return layer
+  }
+
   health(value: unknown, path: string): ResolvedHealth {
     const raw = this.object(value, path, HEALTH_KEYS)
     const thresholds: Record<string, ThresholdSetting> = {}
@@ -515,6 +554,7 @@ class Reader {
 
 type LintLayer = Partial<Omit<ResolvedLint, 'rules'>> & Pick<ResolvedLint, 'rules'>
 
+type SchemaLayer = { file?: string; dumpAfterMigrate?: boolean; ignore?: string[] }
 type SeedsLayer = Partial<Omit<ResolvedSeeds, 'environments' | 'tables'>> & Pick<ResolvedSeeds, 'environments' | 'tables'>
 type BackupLayer = { dir?: string; format?: ResolvedBackup['format']; jobs?: number; retention?: ResolvedRetention }
 

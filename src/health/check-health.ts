@@ -87,6 +87,7 @@ export async function checkHealth(target: Target, options: HealthOptions = {}): 
       report,
     })
     if (outcome.up && checks.has('migrations')) await ledgerCheck(target, probe, thresholds, report)
+    if (outcome.up && checks.has('schema_drift')) await (await import('../schema/drift-health.js')).schemaDriftCheck(target, thresholds, report, options.signal)
   })()
   work.catch(() => {}) // Raced below; after the deadline nobody waits for it.
   let timedOut = false

@@ -24,6 +24,8 @@ export interface CheckSpec {
   defaults: ThresholdSetting
   /** The key of Finding.values shown as the check's value (human table, Nagios perfdata). */
   primary?: string
+  /** Costly: runs only when named with --only (schema_drift builds a scratch database). */
+  optIn?: boolean
 }
 
 const PG: readonly Engine[] = ['postgres']
@@ -58,6 +60,7 @@ export const HEALTH_CHECKS: readonly CheckSpec[] = [
   { name: 'database_size', engines: BOTH, description: 'database size (SQLite: file plus WAL)', unit: 'bytes', defaults: {}, primary: 'bytes' },
   { name: 'migrations', engines: BOTH, description: 'the dbops ledger against the migration files: pending, changed, failed or missing migrations', unit: 'state', defaults: { warn: 'on', critical: 'on' }, primary: 'pending' },
   { name: 'backup_age', engines: BOTH, description: 'age of the newest completed backup (a manifest in backup.dir); only once the folder exists', unit: 'seconds', defaults: { warn: '26h', critical: '50h' }, primary: 'age_seconds' },
+  { name: 'schema_drift', engines: BOTH, description: 'the database against what its applied migrations build in a scratch database (dropped); only with --only schema_drift', unit: 'count', defaults: { warn: 1 }, primary: 'differences', optIn: true },
 ]
 
 export const CHECKS_BY_NAME: ReadonlyMap<string, CheckSpec> = new Map(HEALTH_CHECKS.map((spec) => [spec.name, spec]))
@@ -238,7 +241,7 @@ export function selectChecks(engine: Engine, only: readonly string[] | undefined
       throw new UsageError(`${flag}: no health check named ${unknown.map((name) => `"${name}"`).join(', ')}`, `known checks: ${HEALTH_CHECKS.map((spec) => spec.name).join(', ')}`)
     }
   }
-  const selected = HEALTH_CHECKS.filter((spec) => spec.engines.includes(engine))
+  const selected = HEALTH_CHECKS.filter((spec) => spec.engines.includes(engine) && (!spec.optIn || (only ?? []).includes(spec.name)))
     .map((spec) => spec.name)
     .filter((name) => (only && only.length > 0 ? only.includes(name) : true) && !(skip ?? []).includes(name))
   // The connection is what every other check stands on: it always runs.

@@ -6,6 +6,7 @@ import type { Backend, LedgerSql, LockOptions, OpenOptions, ServerInfo, Transact
 import { StatementFailure } from '../backend.js'
 import type { Auditor } from '../../audit/auditor.js'
 import type { Maintainer } from '../../maintain/maintainer.js'
+import type { SchemaEngine } from '../../schema/schema-engine.js'
 import type { BackupEngine } from '../../backup/backup-engine.js'
 import { connectionError, isConnectionLoss, sqlstateOf } from './postgres-errors.js'
 import { inlineParameters } from './postgres-literal.js'
@@ -244,6 +245,12 @@ export class PostgresBackend implements Backend {
   async auditor(): Promise<Auditor> {
     const { PostgresAuditor } = await import('./postgres-audit.js')
     return new PostgresAuditor(this)
+  }
+
+  async schemaEngine(): Promise<SchemaEngine> {
+    const { PostgresSchemaEngine } = await import('./postgres-schema.js')
+    await this.connect()
+    return new PostgresSchemaEngine(this, this.#client)
   }
 
   async maintainer(): Promise<Maintainer> {

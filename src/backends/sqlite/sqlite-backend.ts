@@ -12,6 +12,7 @@ import type { Backend, LedgerSql, LockOptions, OpenOptions, ServerInfo, Transact
 import { StatementFailure } from '../backend.js'
 import type { Auditor } from '../../audit/auditor.js'
 import type { Maintainer } from '../../maintain/maintainer.js'
+import type { SchemaEngine } from '../../schema/schema-engine.js'
 import type { BackupEngine } from '../../backup/backup-engine.js'
 import type { Seeder } from '../../seed/seeder.js'
 
@@ -343,6 +344,11 @@ export class SqliteBackend implements Backend {
   async auditor(): Promise<Auditor> {
     const { SqliteAuditor } = await import('./sqlite-audit.js')
     return new SqliteAuditor(this)
+  }
+
+  async schemaEngine(): Promise<SchemaEngine> {
+    const { SqliteSchemaEngine } = await import('./sqlite-schema.js')
+    return new SqliteSchemaEngine(this)
   }
 
   async maintainer(): Promise<Maintainer> {

@@ -14,6 +14,7 @@ import { UsageError } from '../../errors.js'
 import { parseDuration } from '../../config/duration.js'
 import type { Target } from '../../targets/target.js'
 import { registerMigrateLint } from './migrate-lint.js'
+import { dumpAfterMigrate, registerMigrateTestCommand } from './schema.js'
 
 interface UpFlags {
   to?: string
@@ -63,13 +64,13 @@ export function registerMigrateCommands(program: Command): void {
         create: !flags.dryRun,
         readOnly: flags.dryRun === true,
         async run(target, reporter, signal) {
-          return migrateUp(target, {
+          return dumpAfterMigrate(target, await migrateUp(target, {
             ...(await commonOptions(flags, reporter, signal)),
             ...(flags.to !== undefined && { to: flags.to }),
             ...(flags.steps !== undefined && { steps: await positiveInteger('--steps', flags.steps) }),
             ...(flags.allowOutOfOrder !== undefined && { allowOutOfOrder: true }),
             ...(flags.lint === false && { lint: false }),
-          })
+          }), reporter)
         },
         print: printMigrateResult,
       })
@@ -89,11 +90,11 @@ export function registerMigrateCommands(program: Command): void {
         create: false,
         readOnly: flags.dryRun === true,
         async run(target, reporter, signal) {
-          return migrateDown(target, {
+          return dumpAfterMigrate(target, await migrateDown(target, {
             ...(await commonOptions(flags, reporter, signal)),
             ...(flags.to !== undefined && { to: flags.to }),
             ...(flags.steps !== undefined && { steps: await positiveInteger('--steps', flags.steps) }),
-          })
+          }), reporter)
         },
         print: printMigrateResult,
       })
@@ -111,11 +112,13 @@ export function registerMigrateCommands(program: Command): void {
         create: false,
         readOnly: flags.dryRun === true,
         async run(target, reporter, signal) {
-          return migrateRedo(target, await commonOptions(flags, reporter, signal))
+          return dumpAfterMigrate(target, await migrateRedo(target, await commonOptions(flags, reporter, signal)), reporter)
         },
         print: printMigrateResult,
       })
     }))
+
+  registerMigrateTestCommand(migrate)
 
   migrate
     .command('status')

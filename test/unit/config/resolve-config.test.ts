@@ -331,7 +331,7 @@ describe('resolveConfig validation', () => {
 
   it('suggests nothing for a key far from every known one', async () => {
     const problems = await problemsOf(resolveConfig({ cwd: project({ colour: 'red' }), env: {} }))
-    expect(problems).toEqual(['colour: unknown key (known keys: defaultTarget, targets, migrations, seeds, backup, health, lint)'])
+    expect(problems).toEqual(['colour: unknown key (known keys: defaultTarget, targets, migrations, seeds, backup, health, lint, schema)'])
   })
 })
 

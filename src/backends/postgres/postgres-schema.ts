@@ -1,0 +1,242 @@
+import type pg from 'pg'
+import type { Backend } from '../backend.js'
+import type { Target } from '../../targets/target.js'
+import type { CatalogKind, CatalogObject, SchemaCatalog } from '../../schema/catalog.js'
+import type { SchemaEngine, ScratchTarget } from '../../schema/schema-engine.js'
+import { DbopsError } from '../../errors.js'
+import { redactUrl } from '../../config/database-url.js'
+import { findPgTool, libpqEnvironment, majorOf } from './postgres-dump-tools.js'
+import { createScratchDatabase, urlWithDatabase } from './postgres-scratch.js'
+
+/** User namespaces: no system schemas, no temporary or toast schemas. */
+const USER_NAMESPACE = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)'`
+/** Not part of an extension (pg_depend deptype 'e'): objects an extension creates are the extension's business. */
+const notExtension = (catalog: string, oid: string) =>
+  `NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = '${catalog}'::regclass AND e.objid = ${oid} AND e.deptype = 'e')`
+const qualified = (schema: string, name: string) => `${schema}.nspname || '.' || ${name}`
+/** `c` is one of the user relations, read once per catalog read (the `rel` CTE). */
+const USER_RELATION = `c.oid IN (SELECT oid FROM rel)`
+
+/**
+ * One SELECT per object kind, sent as one UNION ALL statement: one round trip and one MVCC snapshot for the whole
+ * catalog. Each row is (kind, name, owning table, attributes as jsonb); the attributes are what the server prints
+ * (format_type, pg_get_*def), so two databases built by the same DDL agree to the byte.
+ */
+const KINDS: Record<string, string> = {
+  extensions: `SELECT 'extension', x.extname::text, NULL, jsonb_build_object('schema', n.nspname)
+    FROM pg_extension x JOIN pg_namespace n ON n.oid = x.extnamespace`,
+  schemas: `SELECT 'schema', n.nspname::text, NULL, '{}'::jsonb FROM pg_namespace n
+    WHERE ${USER_NAMESPACE} AND ${notExtension('pg_namespace', 'n.oid')}`,
+  types: `SELECT CASE t.typtype WHEN 'e' THEN 'enum' WHEN 'd' THEN 'domain' WHEN 'c' THEN 'composite type' ELSE 'range type' END,
+      ${qualified('n', 't.typname')}, NULL, jsonb_build_object(
+      'values', CASE WHEN t.typtype = 'e' THEN (SELECT string_agg(quote_literal(v.enumlabel), ', ' ORDER BY v.enumsortorder) FROM pg_enum v WHERE v.enumtypid = t.oid) END,
+      'base type', CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END,
+      'not null', CASE WHEN t.typtype = 'd' THEN t.typnotnull END,
+      'default', t.typdefault,
+      'collation', (SELECT co.collname FROM pg_collation co WHERE co.oid = t.typcollation AND t.typtype = 'd' AND t.typcollation <> (SELECT b.typcollation FROM pg_type b WHERE b.oid = t.typbasetype)),
+      'constraints', CASE WHEN t.typtype = 'd' THEN (SELECT string_agg(k.conname || ' ' || pg_get_constraintdef(k.oid, true), ', ' ORDER BY k.conname) FROM pg_constraint k WHERE k.contypid = t.oid) END,
+      'attributes', CASE WHEN t.typtype = 'c' THEN (SELECT string_agg(quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum)
+        FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped) END,
+      'subtype', CASE WHEN t.typtype = 'r' THEN (SELECT format_type(r.rngsubtype, NULL) FROM pg_range r WHERE r.rngtypid = t.oid) END)
+    FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+    WHERE t.typtype IN ('e', 'd', 'c', 'r') AND (t.typtype <> 'c' OR (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c')
+      AND ${USER_NAMESPACE} AND ${notExtension('pg_type', 't.oid')}`,
+  sequences: `SELECT 'sequence', ${qualified('n', 'c.relname')}, NULL, jsonb_build_object(
+      'type', format_type(s.seqtypid, NULL), 'start', s.seqstart::text, 'increment', s.seqincrement::text,
+      'minimum', s.seqmin::text, 'maximum', s.seqmax::text, 'cache', s.seqcache::text, 'cycle', s.seqcycle,
+      'owned by', (SELECT tn.nspname || '.' || t.relname || '.' || a.attname FROM pg_depend d
+        JOIN pg_class t ON t.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = t.relnamespace
+        JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+        WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') LIMIT 1))
+    FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE ${USER_RELATION}`,
+  tables: `SELECT 'table', ${qualified('n', 'c.relname')}, NULL, jsonb_build_object(
+      'kind', CASE c.relkind WHEN 'p' THEN 'partitioned table' WHEN 'f' THEN 'foreign table' ELSE 'table' END,
+      'unlogged', c.relpersistence = 'u',
+      'partition of', (SELECT pn.nspname || '.' || p.relname FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
+        JOIN pg_namespace pn ON pn.oid = p.relnamespace WHERE i.inhrelid = c.oid AND c.relispartition),
+      'partition bound', CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END,
+      'partition key', CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END,
+      'inherits', (SELECT string_agg(pn.nspname || '.' || p.relname, ', ' ORDER BY i.inhseqno) FROM pg_inherits i
+        JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = p.relnamespace WHERE i.inhrelid = c.oid AND NOT c.relispartition),
+      'row level security', c.relrowsecurity,
+      'options', array_to_string(c.reloptions, ', '))
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p', 'f') AND ${USER_RELATION}`,
+  columns: `SELECT 'column', ${qualified('n', "c.relname || '.' || a.attname")}, ${qualified('n', 'c.relname')}, jsonb_build_object(
+      'type', format_type(a.atttypid, a.atttypmod),
+      'not null', a.attnotnull,
+      'default', CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END,
+      'generated', CASE WHEN a.attgenerated <> '' THEN pg_get_expr(d.adbin, d.adrelid) END,
+      'identity', CASE a.attidentity WHEN 'a' THEN 'generated always' WHEN 'd' THEN 'generated by default' END,
+      'collation', (SELECT co.collname FROM pg_collation co WHERE co.oid = a.attcollation AND a.attcollation <> t.typcollation))
+    FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    JOIN pg_type t ON t.oid = a.atttypid
+    LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+    WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'f') AND ${USER_RELATION}`,
+  constraints: `SELECT 'constraint', ${qualified('n', "c.relname || '.' || k.conname")}, ${qualified('n', 'c.relname')},
+      jsonb_build_object('definition', pg_get_constraintdef(k.oid, true))
+    FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE ${USER_RELATION}`,
+  // Indexes that back a primary key, unique or exclusion constraint are reported as that constraint.
+  indexes: `SELECT 'index', ${qualified('n', 'i.relname')}, ${qualified('n', 'c.relname')},
+      jsonb_build_object('definition', pg_get_indexdef(i.oid), 'valid', x.indisvalid)
+    FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class c ON c.oid = x.indrelid
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    LEFT JOIN (SELECT DISTINCT conindid FROM pg_constraint WHERE contype IN ('p', 'u', 'x')) k ON k.conindid = i.oid
+    WHERE k.conindid IS NULL AND ${USER_RELATION}`,
+  views: `SELECT CASE c.relkind WHEN 'v' THEN 'view' ELSE 'materialized view' END, ${qualified('n', 'c.relname')}, NULL,
+      jsonb_build_object('definition', pg_get_viewdef(c.oid, true), 'options', array_to_string(c.reloptions, ', '))
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('v', 'm') AND ${USER_RELATION}`,
+  functions: `SELECT CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' ELSE 'function' END,
+      ${qualified('n', "p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')'")}, NULL,
+      jsonb_build_object('definition', CASE WHEN p.prokind <> 'a' THEN pg_get_functiondef(p.oid) END,
+        'returns', CASE WHEN p.prokind = 'a' THEN pg_get_function_result(p.oid) END)
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE ${USER_NAMESPACE} AND ${notExtension('pg_proc', 'p.oid')}`,
+  triggers: `SELECT 'trigger', ${qualified('n', "c.relname || '.' || g.tgname")}, ${qualified('n', 'c.relname')},
+      jsonb_build_object('definition', pg_get_triggerdef(g.oid, true),
+        'enabled', CASE g.tgenabled WHEN 'O' THEN 'yes' WHEN 'D' THEN 'no' WHEN 'R' THEN 'on replica only' ELSE 'always' END)
+    FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE NOT g.tgisinternal AND ${USER_RELATION}`,
+  policies: `SELECT 'policy', ${qualified('n', "c.relname || '.' || p.polname")}, ${qualified('n', 'c.relname')}, jsonb_build_object(
+      'command', CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE' WHEN 'd' THEN 'DELETE' ELSE 'ALL' END,
+      'permissive', p.polpermissive,
+      'roles', (SELECT string_agg(CASE WHEN r = 0 THEN 'public' ELSE r::regrole::text END, ', ' ORDER BY 1) FROM unnest(p.polroles) r),
+      'using', pg_get_expr(p.polqual, p.polrelid), 'with check', pg_get_expr(p.polwithcheck, p.polrelid))
+    FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE ${USER_RELATION}`,
+}
+
+const CATALOG = `WITH rel AS MATERIALIZED (SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S') AND ${USER_NAMESPACE} AND ${notExtension('pg_class', 'c.oid')})
+SELECT kind, name, tbl, jsonb_strip_nulls(attributes) AS attributes FROM (
+${Object.values(KINDS).map((text) => `(${text})`).join('\nUNION ALL\n')}
+) AS objects(kind, name, tbl, attributes)`
+
+const prepared = new WeakSet<pg.Client>()
+
+/**
+ * One round trip: the transaction, the search_path and the prepared catalog query travel as one simple-query
+ * message. The server deparses definitions relative to the session's search_path (a migration may have changed it:
+ * pg_dump output sets it to ''), so both sides of a comparison are read with the same one, public. Planning the
+ * query costs more than running it on a small schema: it is prepared once per session (migrate test reads the
+ * catalog three times per migration).
+ */
+export async function readPostgresCatalog(client: pg.Client): Promise<SchemaCatalog> {
+  const read = async (prepare: boolean): Promise<pg.QueryResult[]> => {
+    try {
+      return (await client.query(
+        `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL search_path = public; SET LOCAL jit = off;${prepare ? ` PREPARE dbops_schema_catalog AS ${CATALOG};` : ''} EXECUTE dbops_schema_catalog; COMMIT`,
+      )) as unknown as pg.QueryResult[]
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {})
+      throw error
+    }
+  }
+  let results: pg.QueryResult[]
+  try {
+    results = await read(!prepared.has(client))
+  } catch (error) {
+    // A session that lost the statement (DISCARD ALL, a pooler handing out another server session), or one that
+    // holds a statement of that name already: prepared afresh.
+    const code = (error as { code?: string }).code
+    if (code !== '26000' && code !== '42P05') throw error
+    if (code === '42P05') await client.query('DEALLOCATE dbops_schema_catalog')
+    results = await read(true)
+  }
+  prepared.add(client)
+  if (results.at(-2)!.fields.map((field) => field.name).join() !== 'kind,name,tbl,attributes') {
+    // The session's statement of that name is someone else's (replaced after ours): ours replaces it.
+    await client.query('DEALLOCATE dbops_schema_catalog')
+    results = await read(true)
+  }
+  const rows = results.at(-2)!.rows as { kind: CatalogKind; name: string; tbl: string | null; attributes: CatalogObject['attributes'] }[]
+  return {
+    engine: 'postgres',
+    objects: rows.map((row) => ({ kind: row.kind, name: row.name, ...(row.tbl !== null && { table: row.tbl }), attributes: row.attributes })),
+    queries: 1,
+  }
+}
+
+/**
+ * pg_dump lines that differ between two dumps of the same schema: the versions of server and pg_dump, and the
+ * random key of `\restrict` (PostgreSQL 17.6, 16.10, 15.14 and later), which psql older than those cannot read.
+ */
+const UNSTABLE_LINE = /^(\\restrict |\\unrestrict |-- Dumped from database version |-- Dumped by pg_dump version )/
+
+const PUBLIC_NOT_CREATED = /--\n-- Name: public; Type: SCHEMA; Schema: -; Owner: -\n--\n\n-- \*not\* creating schema, since initdb creates it\n\n/
+
+/** Normalises pg_dump's plain output: no version banners or `\restrict` lines, one blank line between entries. */
+export function normalisePgDump(text: string): string {
+  const lines = text.split('\n').filter((line) => !UNSTABLE_LINE.test(line))
+  return lines
+    .join('\n')
+    // Printed when public's owner or comment differs from initdb's, which --no-owner cannot carry into a reload.
+    .replace(PUBLIC_NOT_CREATED, '').replace(/\n{3,}/g, '\n\n').replace(/^\n+/, '').replace(/\n*$/, '\n')
+}
+
+export class PostgresSchemaEngine implements SchemaEngine {
+  readonly nowExpression = 'now()'
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly client: pg.Client,
+  ) {}
+
+  readCatalog(): Promise<SchemaCatalog> {
+    return readPostgresCatalog(this.client)
+  }
+
+  async dump(target: Target, options: { signal?: AbortSignal }): Promise<string> {
+    const [row] = await this.backend.query<{ num: number }>({ sql: `SELECT current_setting('server_version_num')::int AS num`, parameters: [] })
+    const pgDump = await findPgTool('pg_dump', majorOf(Number(row!.num)), 'the server')
+    const { execa } = await import('execa')
+    const env = libpqEnvironment(target.resolved.url, { applicationName: 'dbops schema dump' })
+    // Owners and grants name roles of this server: a schema file is for other servers too (dbmate does the same).
+    const result = await execa(pgDump.path, ['--schema-only', '--no-owner', '--no-privileges', '--no-password', '--encoding=UTF8'], {
+      env,
+      extendEnv: false,
+      stdin: 'ignore',
+      reject: false,
+      maxBuffer: 1024 * 1024 * 1024,
+      ...(options.signal && { cancelSignal: options.signal }),
+    })
+    if (result.isCanceled) throw new DbopsError('E_INTERRUPTED', 'pg_dump was stopped (interrupted)')
+    if (result.exitCode !== 0) {
+      const lines = String(result.stderr).split('\n').filter((line) => line.trim() !== '')
+      const error = lines.find((line) => /error:|FATAL:|ERROR:/.test(line)) ?? lines.at(-1) ?? `exit code ${result.exitCode}`
+      throw new DbopsError('E_PG_TOOL_FAILED', `pg_dump failed: ${error.replace(/^\S+: (error: )?/, '')}`, {
+        hint: 'the full output of pg_dump is in --json (details.stderr)',
+        details: { tool: 'pg_dump', exitCode: result.exitCode ?? null, stderr: String(result.stderr).slice(-4000) },
+      })
+    }
+    return normalisePgDump(String(result.stdout))
+  }
+
+  async scratch(target: Target, prefix: string): Promise<ScratchTarget> {
+    const query = (text: string, parameters: unknown[] = []) => this.backend.query({ sql: text, parameters })
+    const database = await createScratchDatabase(query, prefix, prefix.includes('drift') ? 'schema drift' : 'migrate test')
+    const url = urlWithDatabase(target.resolved.url, database.name)
+    const { connectTarget } = await import('../../targets/target.js')
+    let scratch: Target
+    try {
+      scratch = await connectTarget(
+        { ...target.resolved, url, redactedUrl: redactUrl(url), location: { engine: 'postgres', url }, protected: false },
+        { command: prefix.includes('drift') ? 'schema drift' : 'migrate test' },
+      )
+    } catch (error) {
+      await database.drop().catch(() => {})
+      throw error
+    }
+    return {
+      description: `scratch database ${database.name}`,
+      target: scratch,
+      drop: async () => {
+        await scratch.close().catch(() => {})
+        await database.drop().catch(() => {})
+      },
+    }
+  }
+}

@@ -1,0 +1,38 @@
+import { randomBytes } from 'node:crypto'
+import { DbopsError } from '../../errors.js'
+
+type Query = (text: string, parameters?: unknown[]) => Promise<Record<string, unknown>[]>
+
+/**
+ * Creates `<prefix>_<random>` on the server `query` talks to, with the current database's encoding and locale (text
+ * that fits there must fit here; collations order the same), from template0 so nothing of template1 leaks in.
+ * The same recipe as `backup verify --restore`'s scratch database.
+ */
+export async function createScratchDatabase(query: Query, prefix: string, why: string): Promise<{ name: string; drop(): Promise<void> }> {
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`
+  const [settings] = await query(`SELECT pg_encoding_to_char(encoding) AS encoding, datcollate, datctype FROM pg_database WHERE datname = current_database()`)
+  const literal = (value: unknown) => `'${String(value).replace(/'/g, "''")}'`
+  try {
+    await query(`CREATE DATABASE "${name}" TEMPLATE template0 ENCODING ${literal(settings!.encoding)} LC_COLLATE ${literal(settings!.datcollate)} LC_CTYPE ${literal(settings!.datctype)}`)
+  } catch (error) {
+    throw new DbopsError('E_SCRATCH', `cannot create the scratch database ${name}: ${(error as Error).message}`, {
+      hint: `${why} needs the CREATEDB privilege on the server (the scratch database is dropped afterwards)`,
+      cause: error,
+    })
+  }
+  // Nothing in a scratch database needs to survive a crash: its commits need not wait for the disk.
+  await query(`ALTER DATABASE "${name}" SET synchronous_commit = off`).catch(() => {})
+  return {
+    name,
+    drop: async () => {
+      await query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).catch(() => query(`DROP DATABASE IF EXISTS "${name}"`))
+    },
+  }
+}
+
+/** `url` pointing at database `name` on the same server, with the same user, password and parameters. */
+export function urlWithDatabase(url: string, name: string): string {
+  const parsed = new URL(url)
+  parsed.pathname = `/${encodeURIComponent(name)}`
+  return parsed.toString()
+}

@@ -1,0 +1,74 @@
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statfsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { basename, join } from 'node:path'
+import { DbopsError } from '../errors.js'
+import type { Target } from '../targets/target.js'
+import type { MigrationFile } from '../migrate/files.js'
+import type { ScratchTarget } from './schema-engine.js'
+
+export type SchemaEvent = { type: 'step'; target: string; message: string }
+
+/**
+ * Runs `fn` on a fresh scratch database beside `target` and drops it afterwards, whatever happens: success, failure,
+ * or an interruption (the CLI turns Ctrl-C into `signal`, and `fn` stops at its next step).
+ */
+export async function withScratch<T>(target: Target, prefix: string, fn: (scratch: ScratchTarget) => Promise<T>, onEvent?: (event: SchemaEvent) => void): Promise<T> {
+  const engine = await target.backend.schemaEngine()
+  const scratch = await engine.scratch(target, prefix)
+  onEvent?.({ type: 'step', target: target.name, message: `created ${scratch.description}` })
+  try {
+    return await fn(scratch)
+  } finally {
+    await scratch.drop()
+    onEvent?.({ type: 'step', target: target.name, message: `dropped ${scratch.description}` })
+  }
+}
+
+/**
+ * A temporary migrations folder (named like the real one, so messages still read `migrations/<file>`) holding
+ * copies of some migrations' files (up and down, either format), for a scratch target. `only` replaces its content
+ * with one migration: the runner then reads one file per run instead of the whole set (ledger rows without a file
+ * are fine for it), which keeps `migrate test` linear in the number of migrations.
+ */
+export function copyMigrations(dir: string, migrations: readonly MigrationFile[]): { dir: string; add(migration: MigrationFile): void; only(migration: MigrationFile): void; remove(): void } {
+  const root = mkdtempSync(join(scratchDir(), 'dbops-migrations-'))
+  const copy = join(root, basename(dir))
+  mkdirSync(copy)
+  let names: string[] | undefined
+  const filesOf = (migration: MigrationFile) => {
+    names ??= readdirSync(dir)
+    // dbmate files and golang-migrate pairs alike: every file of that version.
+    return names.filter((name) => name.startsWith(`${migration.version}_`))
+  }
+  const add = (migration: MigrationFile) => {
+    for (const name of filesOf(migration)) copyFileSync(join(dir, name), join(copy, name))
+  }
+  for (const migration of migrations) add(migration)
+  return {
+    dir: copy,
+    add,
+    only(migration) {
+      for (const name of readdirSync(copy)) rmSync(join(copy, name))
+      add(migration)
+    },
+    remove: () => rmSync(root, { recursive: true, force: true }),
+  }
+}
+
+export function checkInterrupted(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw new DbopsError('E_INTERRUPTED', `${what} was interrupted; the scratch database was dropped`, { hint: 'run it again' })
+}
+
+/**
+ * Where scratch files go: memory-backed /dev/shm when it has at least 1 GiB free (a scratch database needs no
+ * durability, and on a busy disk every fsync and unlink of `migrate test` waits), else the temp folder.
+ */
+export function scratchDir(): string {
+  try {
+    const stats = statfsSync('/dev/shm')
+    if (stats.bavail * stats.bsize >= 1024 ** 3) return '/dev/shm'
+  } catch {
+    // Not Linux, or no /dev/shm.
+  }
+  return tmpdir()
+}
