@@ -219,7 +219,10 @@ describe('s3 storage specifics', () => {
 
   it('an unreachable store is a one-line E_STORAGE_UNREACHABLE that names the bucket, never the secret', async () => {
     const storage = S3Storage.open('s3://some-bucket/x', { endpoint: 'http://127.0.0.1:9', forcePathStyle: true });
-    const error = await storage.put('a.dump', Readable.from([Buffer.from('x')])).catch((caught: unknown) => caught as Error & { code: string; hint: string });
+    const error = (await storage.put('a.dump', Readable.from([Buffer.from('x')])).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    )) as Error & { code: string; hint: string };
     expect(error.code).toBe('E_STORAGE_UNREACHABLE');
     expect(error.message).toContain('s3://some-bucket/x');
     expect(error.message).not.toContain('\n');
