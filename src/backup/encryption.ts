@@ -1,0 +1,89 @@
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { Readable } from 'node:stream'
+import type { ReadableStream as WebReadableStream } from 'node:stream/web'
+import { DbopsError } from '../errors.js'
+
+/**
+ * Client-side encryption of backups with age (age-encryption, the reference TypeScript implementation): the backup
+ * host holds only public keys (`age1...`), so a stolen backup host cannot read old backups; `restore` and `verify`
+ * need a private identity (`AGE-SECRET-KEY-1...`). Loaded only when a backup is encrypted or decrypted.
+ */
+
+/** Environment variable holding identities (the file's text, one per line) when no `--identity` file is given. */
+export const IDENTITY_ENV = 'DBOPS_AGE_IDENTITY'
+
+const RECIPIENT = /^age1[0-9a-z]{20,}$/
+
+/** Problems with configured recipients, for config validation (empty when all are usable public keys). */
+export function recipientProblems(recipients: readonly string[]): string[] {
+  return recipients.flatMap((recipient, index) => {
+    if (recipient.startsWith('AGE-SECRET-KEY-')) return [`backup.encrypt.recipients[${index}]: this is a private identity, not a public key; give its public key (age-keygen -y)`]
+    return RECIPIENT.test(recipient) ? [] : [`backup.encrypt.recipients[${index}]: not an age public key (age1...)`]
+  })
+}
+
+/** A short, stable name for a public key, for manifests and messages: `age1qyqs…x7k2 (sha256:1a2b3c4d)`. */
+export function recipientFingerprint(recipient: string): string {
+  return `${recipient.slice(0, 8)}…${recipient.slice(-4)} (sha256:${createHash('sha256').update(recipient).digest('hex').slice(0, 8)})`
+}
+
+export async function encryptStream(source: Readable, recipients: readonly string[]): Promise<Readable> {
+  const { Encrypter } = await import('age-encryption')
+  const encrypter = new Encrypter()
+  for (const recipient of recipients) encrypter.addRecipient(recipient)
+  const encrypted = await encrypter.encrypt(Readable.toWeb(source) as unknown as ReadableStream<Uint8Array>)
+  return Readable.fromWeb(encrypted as unknown as WebReadableStream<Uint8Array>)
+}
+
+/**
+ * Decrypts with the given identities. The header is read before this resolves, so a wrong identity fails here,
+ * before anything is restored, naming the backup and the recipients it was encrypted for.
+ */
+export async function decryptStream(source: Readable, identities: readonly string[], backup: { id: string; recipients: readonly string[] }): Promise<Readable> {
+  if (identities.length === 0) {
+    throw new DbopsError('E_BACKUP_IDENTITY', `backup ${backup.id} is encrypted (for ${backup.recipients.map(recipientFingerprint).join(', ')}) and no identity was given`, {
+      hint: `pass --identity <file> or set ${IDENTITY_ENV} to the private key of one of those recipients`,
+    })
+  }
+  const { Decrypter } = await import('age-encryption')
+  const decrypter = new Decrypter()
+  for (const identity of identities) decrypter.addIdentity(identity)
+  try {
+    const decrypted = await decrypter.decrypt(Readable.toWeb(source) as unknown as ReadableStream<Uint8Array>)
+    return Readable.fromWeb(decrypted as unknown as WebReadableStream<Uint8Array>)
+  } catch (error) {
+    source.destroy()
+    throw new DbopsError('E_BACKUP_IDENTITY', `backup ${backup.id} cannot be decrypted with the identity given: it was encrypted for ${backup.recipients.map(recipientFingerprint).join(', ')}`, {
+      hint: 'use the private key matching one of those public keys',
+      cause: error,
+    })
+  }
+}
+
+/**
+ * Identities from `--identity <file>` or the environment: lines starting with AGE-SECRET-KEY-, comments ignored.
+ * The key material never reaches a message.
+ */
+export function readIdentities(file: string | undefined, env: NodeJS.ProcessEnv = process.env): string[] {
+  let text: string
+  if (file !== undefined) {
+    try {
+      text = readFileSync(file, 'utf8')
+    } catch (error) {
+      throw new DbopsError('E_USAGE', `cannot read the identity file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
+        hint: 'pass --identity the path of an age identity file (age-keygen -o key.txt)',
+      })
+    }
+  } else {
+    text = env[IDENTITY_ENV] ?? ''
+  }
+  const identities = text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line.startsWith('AGE-SECRET-KEY-'))
+  if (file !== undefined && identities.length === 0) {
+    throw new DbopsError('E_USAGE', `the identity file ${file} holds no age identity (a line starting AGE-SECRET-KEY-)`, { hint: 'make one with age-keygen -o key.txt' })
+  }
+  return identities
+}
