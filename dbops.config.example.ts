@@ -12,7 +12,11 @@ export default defineConfig({
   },
   // dbops health: thresholds per check (defaults in "dbops health --help"); a target's own `health` overrides them.
   health: {
-    thresholds: { long_queries: { warn: '2m', critical: '15m' }, connections: { warn: '70%' }, backup_age: { warn: '8h' } },
+    thresholds: {
+      long_queries: { warn: '2m', critical: '15m' },
+      connections: { warn: '70%' },
+      backup_age: { warn: '8h' },
+    },
   },
   // Backups go to backups/<target>; prune keeps what any of these rules keeps (restic's forget rules).
   backup: {

@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
   test: {
@@ -22,4 +22,4 @@ export default defineConfig({
       },
     ],
   },
-});
+})

@@ -18,7 +18,9 @@ import { fileURLToPath } from 'node:url'
 import { commandLine, median, run } from './common.mjs'
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-const { option, flag, die, positiveInt } = commandLine('backup bench', `usage: node bench/backup.mjs [options]
+const { option, flag, die, positiveInt } = commandLine(
+  'backup bench',
+  `usage: node bench/backup.mjs [options]
   --runs N              measurements of each command (default 3); medians are reported
   --scale N             pgbench scale of the PostgreSQL database (default 50: ~750 MB, 5M rows)
   --small-scale N       scale of the smaller database for the RSS comparison (default 5)
@@ -27,7 +29,8 @@ const { option, flag, die, positiveInt } = commandLine('backup bench', `usage: n
   --quick               --runs 1 --scale 5 --small-scale 1 --sqlite-mb 100 --small-sqlite-mb 20
   --only ENGINE         postgres or sqlite (default both)
   --pg-url URL          an admin connection (default $DBOPS_BENCH_PG_URL or postgres://postgres@127.0.0.1:5432/postgres)
-  --json                also print the figures as one JSON document`)
+  --json                also print the figures as one JSON document`,
+)
 const quick = flag('--quick')
 const runs = positiveInt(option('--runs', quick ? '1' : '3'), '--runs')
 const scale = positiveInt(option('--scale', quick ? '5' : '50'), '--scale')
@@ -49,7 +52,8 @@ const databaseUrl = (name) => {
   url.pathname = `/${name}`
   return url.toString()
 }
-const psql = (url, text) => run('psql', ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-d', url, '-c', text]).stdout.trim()
+const psql = (url, text) =>
+  run('psql', ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-d', url, '-c', text]).stdout.trim()
 
 /** Runs a command under GNU time: wall milliseconds and the peak RSS (KB) of the process (and its largest child). */
 function timed(command, args, options = {}) {
@@ -64,7 +68,9 @@ function timed(command, args, options = {}) {
 function pgBin(tool) {
   const base = '/usr/lib/postgresql'
   if (existsSync(base)) {
-    const majors = readdirSync(base).filter((name) => existsSync(join(base, name, 'bin', tool))).sort((a, b) => Number(b) - Number(a))
+    const majors = readdirSync(base)
+      .filter((name) => existsSync(join(base, name, 'bin', tool)))
+      .sort((a, b) => Number(b) - Number(a))
     if (majors[0]) return join(base, majors[0], 'bin', tool)
   }
   return tool
@@ -83,7 +89,11 @@ process.on('exit', () => {
   }
   rmSync(work, { recursive: true, force: true })
 })
-console.log(`node ${process.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, ${runs} run(s) each, medians`)
+console.log(
+  `node ${process.version}, load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}, ${runs} run(s) each, medians`,
+)
 
 /** A project folder whose backups go to its own folder; `backups()` lists its backup ids. */
 function project(name) {
@@ -100,7 +110,12 @@ function project(name) {
     get backupDir() {
       return folder()
     },
-    ids: () => (existsSync(folder()) ? readdirSync(folder()).filter((f) => f.endsWith('.manifest.json')).map((f) => f.replace('.manifest.json', '')) : []),
+    ids: () =>
+      existsSync(folder())
+        ? readdirSync(folder())
+            .filter((f) => f.endsWith('.manifest.json'))
+            .map((f) => f.replace('.manifest.json', ''))
+        : [],
     clear: () => rmSync(join(dir, 'backups'), { recursive: true, force: true }),
   }
 }
@@ -149,7 +164,11 @@ if (only !== 'sqlite') {
     customId = custom.ids()[0]
 
     directory.clear()
-    const d = timed(process.execPath, [dbops, '--url', url, 'backup', 'create', '--format', 'directory', '--jobs', '2'], { cwd: directory.dir })
+    const d = timed(
+      process.execPath,
+      [dbops, '--url', url, 'backup', 'create', '--format', 'directory', '--jobs', '2'],
+      { cwd: directory.dir },
+    )
     samples.dbopsDirectory.push(d.ms)
     rss.directory.push(d.rssKb)
 
@@ -160,11 +179,25 @@ if (only !== 'sqlite') {
 
     const dbopsTarget = freshDatabase()
     psql(adminUrl, 'CHECKPOINT')
-    const r = timed(process.execPath, [dbops, '--url', dbopsTarget.url, 'restore', join(custom.backupDir, `${customId}.manifest.json`), '--jobs', '2', '--allow-other-database'], { cwd: custom.dir })
+    const r = timed(
+      process.execPath,
+      [
+        dbops,
+        '--url',
+        dbopsTarget.url,
+        'restore',
+        join(custom.backupDir, `${customId}.manifest.json`),
+        '--jobs',
+        '2',
+        '--allow-other-database',
+      ],
+      { cwd: custom.dir },
+    )
     samples.dbopsRestore.push(r.ms)
     rss.restore.push(r.rssKb)
     const rows = psql(dbopsTarget.url, 'SELECT count(*) FROM pgbench_accounts')
-    if (Number(rows) !== scale * 100_000) throw new Error(`dbops restore: WRONG RESULT: ${rows} rows in pgbench_accounts`)
+    if (Number(rows) !== scale * 100_000)
+      throw new Error(`dbops restore: WRONG RESULT: ${rows} rows in pgbench_accounts`)
     dbopsTarget.drop()
   }
   const smallUrl = pgbenchDatabase(smallScale)
@@ -173,12 +206,32 @@ if (only !== 'sqlite') {
   const m = Object.fromEntries(Object.entries(samples).map(([key, values]) => [key, median(values)]))
   const dumpBytes = statSync(join(custom.backupDir, `${customId}.dump`)).size
   console.log(`  pg_dump -Fc -f                      ${seconds(m.pgDump)}`)
-  console.log(`  dbops backup create (custom)        ${seconds(m.dbopsCustom)}   ${ratio(m.dbopsCustom, m.pgDump)} pg_dump -Fc (target <= 1.03x); ${(dumpBytes / 1048576).toFixed(1)} MB`)
-  console.log(`  dbops backup create (directory, -j2) ${seconds(m.dbopsDirectory)}  ${ratio(m.dbopsDirectory, m.dbopsCustom)} dbops custom (target < 1.00x)`)
+  console.log(
+    `  dbops backup create (custom)        ${seconds(m.dbopsCustom)}   ${ratio(m.dbopsCustom, m.pgDump)} pg_dump -Fc (target <= 1.03x); ${(dumpBytes / 1048576).toFixed(1)} MB`,
+  )
+  console.log(
+    `  dbops backup create (directory, -j2) ${seconds(m.dbopsDirectory)}  ${ratio(m.dbopsDirectory, m.dbopsCustom)} dbops custom (target < 1.00x)`,
+  )
   console.log(`  pg_restore -j 2                     ${seconds(m.pgRestore)}`)
-  console.log(`  dbops restore --jobs 2 (+ ANALYZE)  ${seconds(m.dbopsRestore)}   ${ratio(m.dbopsRestore, m.pgRestore)} pg_restore -j 2`)
-  console.log(`  peak RSS of dbops: backup ${mb(median(rss.custom))} at scale ${scale}, ${mb(smallRss)} at scale ${smallScale}; directory ${mb(median(rss.directory))}; restore ${mb(median(rss.restore))}`)
-  figures.postgres = { scale, size, medians: m, dumpBytes, rssKb: { custom: median(rss.custom), customSmall: smallRss, directory: median(rss.directory), restore: median(rss.restore) }, samples }
+  console.log(
+    `  dbops restore --jobs 2 (+ ANALYZE)  ${seconds(m.dbopsRestore)}   ${ratio(m.dbopsRestore, m.pgRestore)} pg_restore -j 2`,
+  )
+  console.log(
+    `  peak RSS of dbops: backup ${mb(median(rss.custom))} at scale ${scale}, ${mb(smallRss)} at scale ${smallScale}; directory ${mb(median(rss.directory))}; restore ${mb(median(rss.restore))}`,
+  )
+  figures.postgres = {
+    scale,
+    size,
+    medians: m,
+    dumpBytes,
+    rssKb: {
+      custom: median(rss.custom),
+      customSmall: smallRss,
+      directory: median(rss.directory),
+      restore: median(rss.restore),
+    },
+    samples,
+  }
 }
 
 // ---- SQLite -------------------------------------------------------------------------------------------------------
@@ -195,18 +248,25 @@ function sqliteFile(megabytes) {
   database.pragma('journal_mode = WAL')
   database.exec('CREATE TABLE events (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, at TEXT NOT NULL, payload BLOB)')
   database.exec('CREATE INDEX events_kind_at ON events (kind, at)')
-  const insert = database.prepare("INSERT INTO events (kind, at, payload) VALUES (?, datetime('now', ?), randomblob(?))")
+  const insert = database.prepare(
+    "INSERT INTO events (kind, at, payload) VALUES (?, datetime('now', ?), randomblob(?))",
+  )
   const batch = database.transaction((count, start) => {
-    for (let i = 0; i < count; i++) insert.run(`kind ${(start + i) % 50}`, `-${(start + i) % 100000} seconds`, 200 + ((start + i) % 600))
+    for (let i = 0; i < count; i++)
+      insert.run(`kind ${(start + i) % 50}`, `-${(start + i) % 100000} seconds`, 200 + ((start + i) % 600))
   })
   let rows = 0
-  while (statSync(partial).size + (existsSync(`${partial}-wal`) ? statSync(`${partial}-wal`).size : 0) < megabytes * 1048576) {
+  while (
+    statSync(partial).size + (existsSync(`${partial}-wal`) ? statSync(`${partial}-wal`).size : 0) <
+    megabytes * 1048576
+  ) {
     batch(20_000, rows)
     rows += 20_000
   }
   database.pragma('wal_checkpoint(TRUNCATE)')
   database.close()
-  for (const suffix of ['', '-wal', '-shm']) if (existsSync(partial + suffix)) run('mv', [partial + suffix, file + suffix])
+  for (const suffix of ['', '-wal', '-shm'])
+    if (existsSync(partial + suffix)) run('mv', [partial + suffix, file + suffix])
   return file
 }
 
@@ -230,10 +290,14 @@ if (only !== 'postgres') {
   }
   proj.clear()
   const smallFile = sqliteFile(smallSqliteMb)
-  const smallRss = timed(process.execPath, [dbops, '--url', `sqlite:${smallFile}`, 'backup', 'create'], { cwd: project('sqlite-small').dir }).rssKb
+  const smallRss = timed(process.execPath, [dbops, '--url', `sqlite:${smallFile}`, 'backup', 'create'], {
+    cwd: project('sqlite-small').dir,
+  }).rssKb
   const m = { sqlite3: median(samples.sqlite3), dbops: median(samples.dbops) }
   console.log(`  sqlite3 .backup                     ${seconds(m.sqlite3)}`)
-  console.log(`  dbops backup create                 ${seconds(m.dbops)}   ${ratio(m.dbops, m.sqlite3)} sqlite3 .backup (target <= 1.5x; dbops also runs integrity_check and sha256)`)
+  console.log(
+    `  dbops backup create                 ${seconds(m.dbops)}   ${ratio(m.dbops, m.sqlite3)} sqlite3 .backup (target <= 1.5x; dbops also runs integrity_check and sha256)`,
+  )
   console.log(`  peak RSS of dbops: ${mb(median(rss))} at ${sqliteMb} MB, ${mb(smallRss)} at ${smallSqliteMb} MB`)
   figures.sqlite = { bytes, medians: m, rssKb: { large: median(rss), small: smallRss }, samples }
 }

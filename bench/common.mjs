@@ -69,7 +69,9 @@ export function run(command, commandArgs, { cwd, stdinFile, env } = {}) {
     const cpuMs = cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore
     if (result.error) throw result.error
     if (result.status !== 0) {
-      throw new Error(`${basename(command)} ${commandArgs.join(' ')} exited ${result.status ?? result.signal}\n${result.stdout.slice(-2000)}${result.stderr.slice(-4000)}`)
+      throw new Error(
+        `${basename(command)} ${commandArgs.join(' ')} exited ${result.status ?? result.signal}\n${result.stdout.slice(-2000)}${result.stderr.slice(-4000)}`,
+      )
     }
     return { ms, cpuMs, stdout: result.stdout, stderr: result.stderr }
   } finally {

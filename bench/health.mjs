@@ -15,14 +15,17 @@ import { spawnSync } from 'node:child_process'
 import { commandLine, median, run } from './common.mjs'
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-const { option, flag, die, positiveInt } = commandLine('health bench', `usage: node bench/health.mjs [--runs N] [--tables N] [--only postgres|sqlite] [--pg-url URL] [--json] [--keep]
+const { option, flag, die, positiveInt } = commandLine(
+  'health bench',
+  `usage: node bench/health.mjs [--runs N] [--tables N] [--only postgres|sqlite] [--pg-url URL] [--json] [--keep]
   --runs N         measurements of each command (default 5); medians are reported
   --tables N       tables in the schema (default 5000; each with 3 indexes)
   --only ENGINE    postgres or sqlite (default both)
   --pg-url URL     an admin connection (default $DBOPS_BENCH_PG_URL or postgres://postgres@127.0.0.1:5432/postgres);
                    a database is created for the run and dropped afterwards
   --json           also print the figures as one JSON document
-  --keep           keep the temporary directory and database`)
+  --keep           keep the temporary directory and database`,
+)
 const runs = positiveInt(option('--runs', '5'), '--runs')
 const tables = positiveInt(option('--tables', '5000'), '--tables')
 const only = option('--only', undefined)
@@ -35,7 +38,8 @@ const dbops = join(repo, 'bin', 'dbops.js')
 
 const work = mkdtempSync(join(tmpdir(), 'dbops-bench-health-'))
 writeFileSync(join(work, 'dbops.config.json'), '{}\n')
-const psql = (url, text) => run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, '-At', '-c', text]).stdout.trim()
+const psql = (url, text) =>
+  run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, '-At', '-c', text]).stdout.trim()
 const databaseUrl = (name) => {
   const url = new URL(adminUrl)
   url.pathname = `/${name}`
@@ -48,26 +52,37 @@ const ratio = (a, b) => `${(a / b).toFixed(2)}x`
 /** Runs dbops health (exit 0 or 1 are both answers; 2 means it could not check) and returns the time and JSON. */
 function health(url) {
   const started = performance.now()
-  const result = spawnSync(process.execPath, [dbops, 'health', '--url', url, '--json', '--skip', 'backup_age'], { cwd: work, encoding: 'utf8' })
+  const result = spawnSync(process.execPath, [dbops, 'health', '--url', url, '--json', '--skip', 'backup_age'], {
+    cwd: work,
+    encoding: 'utf8',
+  })
   const elapsed = performance.now() - started
-  if (result.status !== 0 && result.status !== 1) throw new Error(`dbops health exited ${result.status}\n${result.stdout}${result.stderr}`)
+  if (result.status !== 0 && result.status !== 1)
+    throw new Error(`dbops health exited ${result.status}\n${result.stdout}${result.stderr}`)
   return { ms: elapsed, document: JSON.parse(result.stdout) }
 }
 
 const results = {}
 const databaseName = `dbops_bench_health_${process.pid}`
 try {
-  console.log(`dbops health on ${tables} tables with ${3 * tables} indexes, ${runs} run(s) each, medians; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
+  console.log(
+    `dbops health on ${tables} tables with ${3 * tables} indexes, ${runs} run(s) each, medians; load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  )
   if (engines.includes('postgres')) {
     psql(adminUrl, `CREATE DATABASE ${databaseName}`)
     const url = databaseUrl(databaseName)
     const setup = performance.now()
-    psql(url, `DO $$ BEGIN FOR i IN 1..${tables} LOOP
+    psql(
+      url,
+      `DO $$ BEGIN FOR i IN 1..${tables} LOOP
       EXECUTE format('CREATE TABLE %I (id serial PRIMARY KEY, a int, b text)', 't' || i);
       EXECUTE format('CREATE INDEX ON %I (a)', 't' || i);
       EXECUTE format('CREATE INDEX ON %I (b, a)', 't' || i);
       IF i % 500 = 0 THEN COMMIT; END IF;
-    END LOOP; END $$`)
+    END LOOP; END $$`,
+    )
     psql(url, 'ANALYZE')
     console.log(`postgres: schema created in ${ms(performance.now() - setup)}`)
     const floor = []
@@ -79,14 +94,26 @@ try {
       mine.push(measured.ms)
       document = measured.document
     }
-    const notOk = document.checks.filter((check) => check.severity !== 'ok').map((check) => `${check.check}=${check.severity}`)
-    results.postgres = { floorMs: median(floor), dbopsMs: median(mine), dbopsInternalMs: document.durationMs, status: document.status }
-    console.log(`postgres: floor (psql, SELECT 1) ${ms(median(floor))}, dbops health ${ms(median(mine))} (${document.checks.length} checks, ${document.durationMs} ms inside), ratio ${ratio(median(mine), median(floor))}${notOk.length ? `; not ok: ${notOk.join(', ')}` : ''}`)
+    const notOk = document.checks
+      .filter((check) => check.severity !== 'ok')
+      .map((check) => `${check.check}=${check.severity}`)
+    results.postgres = {
+      floorMs: median(floor),
+      dbopsMs: median(mine),
+      dbopsInternalMs: document.durationMs,
+      status: document.status,
+    }
+    console.log(
+      `postgres: floor (psql, SELECT 1) ${ms(median(floor))}, dbops health ${ms(median(mine))} (${document.checks.length} checks, ${document.durationMs} ms inside), ratio ${ratio(median(mine), median(floor))}${notOk.length ? `; not ok: ${notOk.join(', ')}` : ''}`,
+    )
   }
   if (engines.includes('sqlite')) {
     const file = join(work, 'big.db')
     const statements = ['PRAGMA journal_mode=WAL;', 'BEGIN;']
-    for (let i = 1; i <= tables; i++) statements.push(`CREATE TABLE t${i} (id INTEGER PRIMARY KEY, a INT, b TEXT); CREATE INDEX t${i}_a ON t${i} (a); CREATE INDEX t${i}_ba ON t${i} (b, a); INSERT INTO t${i} (a, b) VALUES (1, 'x');`)
+    for (let i = 1; i <= tables; i++)
+      statements.push(
+        `CREATE TABLE t${i} (id INTEGER PRIMARY KEY, a INT, b TEXT); CREATE INDEX t${i}_a ON t${i} (a); CREATE INDEX t${i}_ba ON t${i} (b, a); INSERT INTO t${i} (a, b) VALUES (1, 'x');`,
+      )
     statements.push('COMMIT;')
     writeFileSync(join(work, 'schema.sql'), statements.join('\n'))
     run('sqlite3', [file], { stdinFile: join(work, 'schema.sql') })
@@ -101,13 +128,22 @@ try {
       mine.push(measured.ms)
       document = measured.document
     }
-    results.sqlite = { floorMs: median(floor), quickCheckMs: median(quick), dbopsMs: median(mine), dbopsInternalMs: document.durationMs, status: document.status }
-    console.log(`sqlite:   floor (sqlite3, SELECT 1) ${ms(median(floor))}, sqlite3 quick_check + foreign_key_check ${ms(median(quick))}, dbops health ${ms(median(mine))} (${document.durationMs} ms inside), ratio to quick_check ${ratio(median(mine), median(quick))}`)
+    results.sqlite = {
+      floorMs: median(floor),
+      quickCheckMs: median(quick),
+      dbopsMs: median(mine),
+      dbopsInternalMs: document.durationMs,
+      status: document.status,
+    }
+    console.log(
+      `sqlite:   floor (sqlite3, SELECT 1) ${ms(median(floor))}, sqlite3 quick_check + foreign_key_check ${ms(median(quick))}, dbops health ${ms(median(mine))} (${document.durationMs} ms inside), ratio to quick_check ${ratio(median(mine), median(quick))}`,
+    )
   }
   if (wantJson) console.log(JSON.stringify({ bench: 'health', tables, runs, results }, null, 2))
 } finally {
   if (!keep) {
-    if (engines.includes('postgres')) spawnSync('psql', ['-X', '-q', '-d', adminUrl, '-c', `DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`])
+    if (engines.includes('postgres'))
+      spawnSync('psql', ['-X', '-q', '-d', adminUrl, '-c', `DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`])
     rmSync(work, { recursive: true, force: true })
   } else {
     console.log(`kept ${work} and database ${databaseName}`)

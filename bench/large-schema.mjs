@@ -18,7 +18,9 @@ import { fileURLToPath } from 'node:url'
 import { commandLine, median, run } from './common.mjs'
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-const { option, flag, die, positiveInt } = commandLine('large-schema bench', `usage: node bench/large-schema.mjs [--tables N] [--runs N] [--only postgres|sqlite] [--pg-url URL] [--rebuild] [--json]
+const { option, flag, die, positiveInt } = commandLine(
+  'large-schema bench',
+  `usage: node bench/large-schema.mjs [--tables N] [--runs N] [--only postgres|sqlite] [--pg-url URL] [--rebuild] [--json]
   --tables N     tables to create (default 5000); PostgreSQL gets 3 indexes per table (primary key + 2)
   --runs N       timed runs of each command (default 3); medians are reported
   --only ENGINE  postgres or sqlite (default both)
@@ -26,7 +28,8 @@ const { option, flag, die, positiveInt } = commandLine('large-schema bench', `us
   --rebuild      drop and rebuild the PostgreSQL database even if it has the right shape
   --dbops PATH   the dbops bin to time (default bin/dbops.js of this repository)
   --health-dbops PATH  the dbops bin to time "health" with, when it is built elsewhere (default: --dbops)
-  --json         also print the figures as one JSON document at the end`)
+  --json         also print the figures as one JSON document at the end`,
+)
 const tables = positiveInt(option('--tables', '5000'), '--tables')
 const runs = positiveInt(option('--runs', '3'), '--runs')
 const only = option('--only', undefined)
@@ -87,7 +90,9 @@ function dbops(bin, url, args) {
   const ms = performance.now() - started
   // audit exits 1/2 when it finds something and health when a check warns: both are answers, not failures.
   if (result.error || result.status === null || result.status > 2) {
-    throw new Error(`dbops ${args.join(' ')} exited ${result.status ?? result.signal}\n${result.stdout.slice(-2000)}${result.stderr.slice(-4000)}`)
+    throw new Error(
+      `dbops ${args.join(' ')} exited ${result.status ?? result.signal}\n${result.stdout.slice(-2000)}${result.stderr.slice(-4000)}`,
+    )
   }
   const statements = Number(/DBOPS_STATEMENTS=(\d+)/.exec(result.stderr)?.[1] ?? NaN)
   let document
@@ -111,17 +116,36 @@ function measure(label, bin, url, args, describe) {
     last = dbops(bin, url, args)
     samples.push(last.ms)
   }
-  const result = { seconds: median(samples) / 1000, runs: samples.map((ms) => ms / 1000), statements: last.statements, exitCode: last.code, ...describe(last.document) }
-  console.log(`${label.padEnd(22)} ${result.seconds.toFixed(2)} s (runs ${result.runs.map((s) => s.toFixed(2)).join(' ')})  ${String(result.statements).padStart(4)} statements  exit ${result.exitCode}  ${Object.entries(describe(last.document)).map(([k, v]) => `${k} ${v}`).join(', ')}`)
+  const result = {
+    seconds: median(samples) / 1000,
+    runs: samples.map((ms) => ms / 1000),
+    statements: last.statements,
+    exitCode: last.code,
+    ...describe(last.document),
+  }
+  console.log(
+    `${label.padEnd(22)} ${result.seconds.toFixed(2)} s (runs ${result.runs.map((s) => s.toFixed(2)).join(' ')})  ${String(result.statements).padStart(4)} statements  exit ${result.exitCode}  ${Object.entries(
+      describe(last.document),
+    )
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  )
   return result
 }
 
 const auditFacts = (document) => ({ findings: document.findings?.length ?? 0, catalogQueries: document.queries })
 const healthFacts = (document) => ({ checks: (document.checks ?? document.results ?? []).length })
 
-console.log(`large-schema bench: ${tables} tables, ${runs} run(s) each, load average ${loadavg().map((n) => n.toFixed(2)).join(' ')}`)
+console.log(
+  `large-schema bench: ${tables} tables, ${runs} run(s) each, load average ${loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ')}`,
+)
 const withHealth = hasCommand(healthBin, 'health')
-if (!withHealth) console.log(`note: "dbops health" is not a command of ${healthBin} (it is built on another branch; pass --health-dbops): skipped`)
+if (!withHealth)
+  console.log(
+    `note: "dbops health" is not a command of ${healthBin} (it is built on another branch; pass --health-dbops): skipped`,
+  )
 else if (healthBin !== dbopsBin) console.log(`health timed with ${healthBin}`)
 
 // ---- PostgreSQL -----------------------------------------------------------------------------------------------
@@ -132,9 +156,14 @@ if (engines.includes('postgres')) {
     u.pathname = `/${name}`
     return u.toString()
   })()
-  const psql = (target, sqlText) => run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', target, '-At', '-c', sqlText]).stdout.trim()
+  const psql = (target, sqlText) =>
+    run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', target, '-At', '-c', sqlText]).stdout.trim()
   const exists = psql(adminUrl, `SELECT count(*) FROM pg_database WHERE datname = '${name}'`) === '1'
-  const shape = () => psql(url, `SELECT (SELECT count(*) FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace) || ' ' || (SELECT count(*) FROM pg_class WHERE relkind = 'i' AND relnamespace = 'public'::regnamespace)`)
+  const shape = () =>
+    psql(
+      url,
+      `SELECT (SELECT count(*) FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace) || ' ' || (SELECT count(*) FROM pg_class WHERE relkind = 'i' AND relnamespace = 'public'::regnamespace)`,
+    )
   const expected = `${tables} ${tables * 3}`
   if (flag('--rebuild') || !exists || shape() !== expected) {
     const started = performance.now()
@@ -154,7 +183,9 @@ END LOOP; END $$;`)
     }
     writeFileSync(file, `${batches.join('\n')}\nANALYZE;\n`)
     run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, '-f', file])
-    console.log(`built ${name} (${shape()} tables and indexes) in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+    console.log(
+      `built ${name} (${shape()} tables and indexes) in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    )
   } else {
     console.log(`reusing ${name} (${shape()} tables and indexes)`)
   }
@@ -171,14 +202,18 @@ if (engines.includes('sqlite')) {
   database.pragma('journal_mode = WAL')
   database.exec('BEGIN')
   for (let i = 1; i <= tables; i++) {
-    database.exec(`CREATE TABLE t_${i} (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES t_${i === 1 ? 1 : i - 1} (id), a INT, b INT, c TEXT)`)
+    database.exec(
+      `CREATE TABLE t_${i} (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES t_${i === 1 ? 1 : i - 1} (id), a INT, b INT, c TEXT)`,
+    )
     database.exec(`CREATE INDEX t_${i}_a_b ON t_${i} (a, b)`)
     database.exec(`CREATE INDEX t_${i}_x ON t_${i} (${i % 10 === 0 ? 'a' : i % 3 === 0 ? 'parent_id' : 'c'})`)
     if (i % 50 === 0) database.exec(`INSERT INTO t_${i} (a, b, c) VALUES (1, 2, 'x'), (2, 3, 'y')`)
   }
   database.exec('COMMIT')
   database.close()
-  console.log(`built a SQLite file with ${tables} tables and ${tables * 2} indexes in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+  console.log(
+    `built a SQLite file with ${tables} tables and ${tables * 2} indexes in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  )
   const url = `sqlite:${file}`
   figures.sqlite.audit = measure('sqlite audit', dbopsBin, url, ['audit'], auditFacts)
   if (withHealth) figures.sqlite.health = measure('sqlite health', healthBin, url, ['health'], healthFacts)

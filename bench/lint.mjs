@@ -17,12 +17,15 @@ import { fileURLToPath } from 'node:url'
 import { commandLine, median } from './common.mjs'
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-const { option, flag, die, positiveInt } = commandLine('lint bench', `usage: node bench/lint.mjs [--runs N] [--migrations N] [--only lint|up] [--pg-url URL] [--json]
+const { option, flag, die, positiveInt } = commandLine(
+  'lint bench',
+  `usage: node bench/lint.mjs [--runs N] [--migrations N] [--only lint|up] [--pg-url URL] [--json]
   --runs N         measurements of each command (default 5); medians are reported
   --migrations N   migrations to generate (default 1000)
   --only WHAT      lint (dbops vs squawk) or up (migrate up with and without the lint)
   --pg-url URL     admin connection for the up figures (default $DBOPS_BENCH_PG_URL or postgres://postgres@127.0.0.1:5432/postgres)
-  --json           also print the figures as one JSON document`)
+  --json           also print the figures as one JSON document`,
+)
 const runs = positiveInt(option('--runs', '5'), '--runs')
 const count = positiveInt(option('--migrations', '1000'), '--migrations')
 const only = option('--only', undefined)
@@ -30,18 +33,33 @@ if (only !== undefined && only !== 'lint' && only !== 'up') die('--only takes li
 const adminUrl = option('--pg-url', process.env.DBOPS_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres')
 const dbopsBin = join(repo, 'bin', 'dbops.js')
 const work = mkdtempSync(join(tmpdir(), 'dbops-bench-lint-'))
-const figures = { machine: { load: loadavg().map((value) => Number(value.toFixed(2))), node: process.version }, runs, migrations: count }
+const figures = {
+  machine: { load: loadavg().map((value) => Number(value.toFixed(2))), node: process.version },
+  runs,
+  migrations: count,
+}
 
 /** Runs a command, returns { ms, code, stdout }; a non-zero exit is expected from linters that found something. */
 function timed(command, args, cwd) {
   const started = performance.now()
   // /usr/bin/time adds the child's CPU time (user + system): on a shared machine wall times swing with the load.
   const time = existsSync('/usr/bin/time')
-  const result = spawnSync(time ? '/usr/bin/time' : command, time ? ['-f', '@cpu %U %S', command, ...args] : args, { cwd, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, env: { ...process.env, NO_COLOR: '1' } })
+  const result = spawnSync(time ? '/usr/bin/time' : command, time ? ['-f', '@cpu %U %S', command, ...args] : args, {
+    cwd,
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+    env: { ...process.env, NO_COLOR: '1' },
+  })
   const ms = performance.now() - started
   if (result.error) throw result.error
   const cpu = /@cpu ([\d.]+) ([\d.]+)\s*$/.exec(result.stderr)
-  return { ms, cpuMs: cpu ? (Number(cpu[1]) + Number(cpu[2])) * 1000 : NaN, code: result.status, stdout: result.stdout, stderr: result.stderr }
+  return {
+    ms,
+    cpuMs: cpu ? (Number(cpu[1]) + Number(cpu[2])) * 1000 : NaN,
+    code: result.status,
+    stdout: result.stdout,
+    stderr: result.stderr,
+  }
 }
 
 function squawkBin() {
@@ -66,7 +84,10 @@ if (only !== 'up') {
     const version = String(20240101000000n + BigInt(i))
     const earlier = `t_${Math.max(0, i - 7)}`
     // One table in four is written the way advice flags (serial id, timestamp, varchar): those get parsed.
-    const columns = i % 4 === 0 ? 'id serial PRIMARY KEY, name varchar(80) NOT NULL, n integer, created_at timestamp NOT NULL DEFAULT now()' : 'id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL, n integer, created_at timestamptz NOT NULL DEFAULT now()'
+    const columns =
+      i % 4 === 0
+        ? 'id serial PRIMARY KEY, name varchar(80) NOT NULL, n integer, created_at timestamp NOT NULL DEFAULT now()'
+        : 'id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL, n integer, created_at timestamptz NOT NULL DEFAULT now()'
     const body = [
       `CREATE TABLE t_${i} (${columns});`,
       `CREATE INDEX CONCURRENTLY IF NOT EXISTS t_${i}_n_idx ON t_${i} (n);`,
@@ -74,10 +95,16 @@ if (only !== 'up') {
     ]
     if (i % 10 === 3) body.push(`CREATE INDEX ${earlier}_name_idx ON ${earlier} (name);`)
     if (i % 10 === 5) body.push(`ALTER TABLE ${earlier} ADD CONSTRAINT ${earlier}_n_check CHECK (n >= 0);`)
-    if (i % 10 === 7) body.push(`ALTER TABLE ${earlier} ADD COLUMN note text;`, `UPDATE ${earlier} SET note = name WHERE id < 100;`)
-    writeFileSync(join(project, 'migrations', `${version}_m${i}.sql`), `-- migrate:up transaction:false\n${body.join('\n')}\n-- migrate:down\n`)
+    if (i % 10 === 7)
+      body.push(`ALTER TABLE ${earlier} ADD COLUMN note text;`, `UPDATE ${earlier} SET note = name WHERE id < 100;`)
+    writeFileSync(
+      join(project, 'migrations', `${version}_m${i}.sql`),
+      `-- migrate:up transaction:false\n${body.join('\n')}\n-- migrate:down\n`,
+    )
   }
-  const files = readdirSync(join(project, 'migrations')).sort().map((file) => join('migrations', file))
+  const files = readdirSync(join(project, 'migrations'))
+    .sort()
+    .map((file) => join('migrations', file))
   const squawk = squawkBin()
   const dbopsArgs = [dbopsBin, '--url', 'postgres://bench@127.0.0.1:1/none', 'migrate', 'lint', '--offline', '--json']
   const times = { dbops: [], squawk: [] }
@@ -86,7 +113,8 @@ if (only !== 'up') {
   let squawkFindings
   for (let run = 0; run < runs; run++) {
     const ours = timed(process.execPath, dbopsArgs, project)
-    if (ours.code !== 0 && ours.code !== 1 && ours.code !== 2) throw new Error(`dbops migrate lint exited ${ours.code}: ${ours.stderr}`)
+    if (ours.code !== 0 && ours.code !== 1 && ours.code !== 2)
+      throw new Error(`dbops migrate lint exited ${ours.code}: ${ours.stderr}`)
     times.dbops.push(ours.ms)
     cpu.dbops.push(ours.cpuMs)
     dbopsFindings = JSON.parse(ours.stdout).findings.length
@@ -99,16 +127,32 @@ if (only !== 'up') {
     }
   }
   const dbopsMs = median(times.dbops)
-  console.log(`lint ${count} migrations: dbops ${dbopsMs.toFixed(0)} ms (${dbopsFindings} findings; runs ${times.dbops.map((ms) => ms.toFixed(0)).join(' ')})`)
+  console.log(
+    `lint ${count} migrations: dbops ${dbopsMs.toFixed(0)} ms (${dbopsFindings} findings; runs ${times.dbops.map((ms) => ms.toFixed(0)).join(' ')})`,
+  )
   figures.lint = { dbopsMs, dbopsRuns: times.dbops, dbopsFindings }
   if (squawk) {
     const squawkMs = median(times.squawk)
-    console.log(`lint ${count} migrations: squawk ${squawkMs.toFixed(0)} ms (${squawkFindings} findings; runs ${times.squawk.map((ms) => ms.toFixed(0)).join(' ')})`)
+    console.log(
+      `lint ${count} migrations: squawk ${squawkMs.toFixed(0)} ms (${squawkFindings} findings; runs ${times.squawk.map((ms) => ms.toFixed(0)).join(' ')})`,
+    )
     const cpuRatio = median(cpu.dbops) / median(cpu.squawk)
-    console.log(`lint: dbops / squawk = ${(dbopsMs / squawkMs).toFixed(2)}x wall (goal <= 1.5x); CPU ${median(cpu.dbops).toFixed(0)} / ${median(cpu.squawk).toFixed(0)} ms = ${cpuRatio.toFixed(2)}x`)
-    Object.assign(figures.lint, { squawkMs, squawkRuns: times.squawk, squawkFindings, ratio: dbopsMs / squawkMs, dbopsCpuMs: median(cpu.dbops), squawkCpuMs: median(cpu.squawk), cpuRatio })
+    console.log(
+      `lint: dbops / squawk = ${(dbopsMs / squawkMs).toFixed(2)}x wall (goal <= 1.5x); CPU ${median(cpu.dbops).toFixed(0)} / ${median(cpu.squawk).toFixed(0)} ms = ${cpuRatio.toFixed(2)}x`,
+    )
+    Object.assign(figures.lint, {
+      squawkMs,
+      squawkRuns: times.squawk,
+      squawkFindings,
+      ratio: dbopsMs / squawkMs,
+      dbopsCpuMs: median(cpu.dbops),
+      squawkCpuMs: median(cpu.squawk),
+      cpuRatio,
+    })
   } else {
-    console.log('squawk not found: install it with "npm install --no-save squawk-cli" (or put squawk on PATH) for the comparison')
+    console.log(
+      'squawk not found: install it with "npm install --no-save squawk-cli" (or put squawk on PATH) for the comparison',
+    )
   }
 }
 
@@ -119,9 +163,14 @@ if (only !== 'lint') {
   writeFileSync(join(project, 'dbops.config.json'), `${JSON.stringify({ migrations: { dir: 'migrations' } })}\n`)
   // The migrations of bench/migrate-up.mjs: CREATE TABLE, CREATE INDEX on it, one INSERT of 10 rows.
   for (let i = 0; i < 1000; i++) {
-    const rows = Array.from({ length: 10 }, (_, r) => `(${r + 1}, 'row ${r + 1} of t_${i}', ${(r * 7) % 10})`).join(', ')
+    const rows = Array.from({ length: 10 }, (_, r) => `(${r + 1}, 'row ${r + 1} of t_${i}', ${(r * 7) % 10})`).join(
+      ', ',
+    )
     const up = `CREATE TABLE t_${i} (id integer primary key, name text not null, n integer);\nCREATE INDEX t_${i}_n_idx ON t_${i} (n);\nINSERT INTO t_${i} (id, name, n) VALUES ${rows};\n`
-    writeFileSync(join(project, 'migrations', `${20240101000000n + BigInt(i)}_m${i}.sql`), `-- migrate:up\n${up}\n-- migrate:down\nDROP TABLE t_${i};\n`)
+    writeFileSync(
+      join(project, 'migrations', `${20240101000000n + BigInt(i)}_m${i}.sql`),
+      `-- migrate:up\n${up}\n-- migrate:down\nDROP TABLE t_${i};\n`,
+    )
   }
   const psql = (sql) => {
     const result = spawnSync('psql', ['-X', '-q', '-At', '-d', adminUrl, '-c', sql], { encoding: 'utf8' })
@@ -140,7 +189,10 @@ if (only !== 'lint') {
     },
     sqlite() {
       const file = join(project, `bench-${++sequence}.db`)
-      return { url: `sqlite://${file}`, done: () => ['', '-wal', '-shm'].forEach((suffix) => rmSync(file + suffix, { force: true })) }
+      return {
+        url: `sqlite://${file}`,
+        done: () => ['', '-wal', '-shm'].forEach((suffix) => rmSync(file + suffix, { force: true })),
+      }
     },
   }
   figures.up = {}
@@ -150,8 +202,13 @@ if (only !== 'lint') {
       for (const variant of run % 2 === 0 ? ['lint', 'no-lint'] : ['no-lint', 'lint']) {
         const database = fresh()
         try {
-          const result = timed(process.execPath, [dbopsBin, '--url', database.url, 'migrate', 'up', ...(variant === 'no-lint' ? ['--no-lint'] : [])], project)
-          if (result.code !== 0) throw new Error(`migrate up (${variant}) exited ${result.code}: ${result.stderr.slice(-2000)}`)
+          const result = timed(
+            process.execPath,
+            [dbopsBin, '--url', database.url, 'migrate', 'up', ...(variant === 'no-lint' ? ['--no-lint'] : [])],
+            project,
+          )
+          if (result.code !== 0)
+            throw new Error(`migrate up (${variant}) exited ${result.code}: ${result.stderr.slice(-2000)}`)
           times[variant].push(result.ms)
         } finally {
           database.done()
@@ -160,8 +217,16 @@ if (only !== 'lint') {
     }
     const lint = median(times.lint)
     const none = median(times['no-lint'])
-    console.log(`${engine} migrate up x1000: lint ${(lint / 1000).toFixed(2)} s, --no-lint ${(none / 1000).toFixed(2)} s: ${(((lint - none) / none) * 100).toFixed(1)}% (goal < 3%)`)
-    figures.up[engine] = { lintMs: lint, noLintMs: none, lintRuns: times.lint, noLintRuns: times['no-lint'], slowerPercent: ((lint - none) / none) * 100 }
+    console.log(
+      `${engine} migrate up x1000: lint ${(lint / 1000).toFixed(2)} s, --no-lint ${(none / 1000).toFixed(2)} s: ${(((lint - none) / none) * 100).toFixed(1)}% (goal < 3%)`,
+    )
+    figures.up[engine] = {
+      lintMs: lint,
+      noLintMs: none,
+      lintRuns: times.lint,
+      noLintRuns: times['no-lint'],
+      slowerPercent: ((lint - none) / none) * 100,
+    }
   }
 }
 

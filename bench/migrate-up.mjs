@@ -17,7 +17,9 @@ import { fileURLToPath } from 'node:url'
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
 // ---- options ------------------------------------------------------------------------------------------------------
-const { option, flag, die, positiveInt } = commandLine('migrate-up bench', `usage: node bench/migrate-up.mjs [--runs N] [--migrations N] [--only postgres|sqlite] [--pg-url URL] [--json] [--keep]
+const { option, flag, die, positiveInt } = commandLine(
+  'migrate-up bench',
+  `usage: node bench/migrate-up.mjs [--runs N] [--migrations N] [--only postgres|sqlite] [--pg-url URL] [--json] [--keep]
   --runs N         measurements of each command (default 3); medians are reported
   --migrations N   migrations to generate (default 1000)
   --only ENGINE    postgres or sqlite (default both)
@@ -26,7 +28,8 @@ const { option, flag, die, positiveInt } = commandLine('migrate-up bench', `usag
   --dbops PATH     the dbops bin to time (default bin/dbops.js of this repository)
   --compare PATH   also time another build's bin (e.g. of the main branch) in the same rounds, as "dbops [compare]"
   --json           also print the figures as one JSON document at the end
-  --keep           keep the temporary directory`)
+  --keep           keep the temporary directory`,
+)
 const runs = positiveInt(option('--runs', '3'), '--runs')
 const count = positiveInt(option('--migrations', '1000'), '--migrations')
 const only = option('--only', undefined)
@@ -39,13 +42,10 @@ const wantJson = flag('--json')
 const keep = flag('--keep')
 const engines = only ? [only] : ['postgres', 'sqlite']
 
-
-
 // ---- helpers ------------------------------------------------------------------------------------------------------
 const seconds = (ms) => `${(ms / 1000).toFixed(2)} s`
 const ratio = (a, b) => `${(a / b).toFixed(2)}x`
 const spread = (label, values) => `${label} runs ${values.map((v) => (v / 1000).toFixed(2)).join(' ')} s`
-
 
 const psqlArgs = (url) => ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url]
 const psql = (url, sqlText) => run('psql', [...psqlArgs(url), '-At', '-c', sqlText]).stdout.trim()
@@ -74,7 +74,10 @@ for (let i = 0; i < count; i++) {
     `INSERT INTO t_${i} (id, name, n) VALUES ${rows};`,
   ]
   const up = `${statements.join('\n')}\n`
-  writeFileSync(join(migrationsDir, `${version}_${name}.sql`), `-- migrate:up\n${up}\n-- migrate:down\nDROP TABLE t_${i};\n`)
+  writeFileSync(
+    join(migrationsDir, `${version}_${name}.sql`),
+    `-- migrate:up\n${up}\n-- migrate:down\nDROP TABLE t_${i};\n`,
+  )
   // The checksum only has to look like one: the floor stores a value of the same shape dbops does.
   migrations.push({ version, name, statements, checksum: `sha256:${createHash('sha256').update(up).digest('hex')}` })
 }
@@ -89,7 +92,10 @@ function floorSql(engine, prelude = []) {
   ]
   for (const m of migrations) {
     lines.push('BEGIN;', ...m.statements)
-    lines.push(`INSERT INTO ledger (version, name, checksum, applied_at) VALUES ('${m.version}', '${m.name}', '${m.checksum}', ${now});`, 'COMMIT;')
+    lines.push(
+      `INSERT INTO ledger (version, name, checksum, applied_at) VALUES ('${m.version}', '${m.name}', '${m.checksum}', ${now});`,
+      'COMMIT;',
+    )
   }
   return `${lines.join('\n')}\n`
 }
@@ -102,13 +108,18 @@ const floorFiles = {
 }
 writeFileSync(floorFiles.postgres, floorSql('postgres'))
 writeFileSync(floorFiles.sqliteWal, floorSql('sqlite', ['PRAGMA journal_mode=WAL;']))
-writeFileSync(floorFiles.sqliteWalNormal, floorSql('sqlite', ['PRAGMA journal_mode=WAL;', 'PRAGMA synchronous=NORMAL;']))
+writeFileSync(
+  floorFiles.sqliteWalNormal,
+  floorSql('sqlite', ['PRAGMA journal_mode=WAL;', 'PRAGMA synchronous=NORMAL;']),
+)
 writeFileSync(floorFiles.sqliteRollback, floorSql('sqlite'))
 
 // ---- verification -------------------------------------------------------------------------------------------------
 function verify(label, ledgerCount, lastRows) {
   if (Number(ledgerCount) !== count || Number(lastRows) !== 10) {
-    throw new Error(`${label}: WRONG RESULT: ledger has ${ledgerCount} rows (want ${count}), t_${last} has ${lastRows} rows (want 10)`)
+    throw new Error(
+      `${label}: WRONG RESULT: ledger has ${ledgerCount} rows (want ${count}), t_${last} has ${lastRows} rows (want 10)`,
+    )
   }
 }
 function verifyPostgres(label, url, ledger) {
@@ -146,7 +157,8 @@ function removeSqlite(file) {
   for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(file + suffix, { force: true })
 }
 
-const dbops = (url, bin = dbopsBin) => run(process.execPath, [bin, '--url', url, 'migrate', 'up'], { cwd: work, env: { ...process.env, NO_COLOR: '1' } })
+const dbops = (url, bin = dbopsBin) =>
+  run(process.execPath, [bin, '--url', url, 'migrate', 'up'], { cwd: work, env: { ...process.env, NO_COLOR: '1' } })
 
 const measure = {
   'postgres floor'() {
@@ -237,15 +249,34 @@ function main() {
   preflight()
   const info = versions()
   const kinds = [
-    ...(engines.includes('postgres') ? [['postgres floor', 'postgres dbops', ...(compareBin ? ['postgres dbops [compare]'] : [])]] : []),
-    ...(engines.includes('sqlite') ? [['sqlite floor wal', 'sqlite dbops', ...(compareBin ? ['sqlite dbops [compare]'] : []), 'sqlite floor wal normal', 'sqlite floor rollback']] : []),
+    ...(engines.includes('postgres')
+      ? [['postgres floor', 'postgres dbops', ...(compareBin ? ['postgres dbops [compare]'] : [])]]
+      : []),
+    ...(engines.includes('sqlite')
+      ? [
+          [
+            'sqlite floor wal',
+            'sqlite dbops',
+            ...(compareBin ? ['sqlite dbops [compare]'] : []),
+            'sqlite floor wal normal',
+            'sqlite floor rollback',
+          ],
+        ]
+      : []),
   ]
-  console.log(`dbops migrate up: ${count} migrations (CREATE TABLE + CREATE INDEX + one 10-row multi-row INSERT each), ${runs} run(s) each, medians`)
-  console.log(`node ${info.node}${info.postgres ? `, PostgreSQL ${info.postgres}` : ''}${info.sqlite3 ? `, sqlite3 CLI ${info.sqlite3}` : ''}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
+  console.log(
+    `dbops migrate up: ${count} migrations (CREATE TABLE + CREATE INDEX + one 10-row multi-row INSERT each), ${runs} run(s) each, medians`,
+  )
+  console.log(
+    `node ${info.node}${info.postgres ? `, PostgreSQL ${info.postgres}` : ''}${info.sqlite3 ? `, sqlite3 CLI ${info.sqlite3}` : ''}, load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  )
   console.log(`work dir ${work}`)
 
   // Warm-up (not timed into the results): page cache for node, the bundle, psql and sqlite3.
-  for (const group of kinds) for (const kind of group) process.stderr.write(`warm-up ${kind}: ${seconds(measure[kind]().ms)}\n`)
+  for (const group of kinds)
+    for (const kind of group) process.stderr.write(`warm-up ${kind}: ${seconds(measure[kind]().ms)}\n`)
 
   const samples = Object.fromEntries(kinds.flat().map((kind) => [kind, []]))
   // CPU time (user + system) of each run: what load on the machine inflates. A floor that mostly waits for fsync
@@ -259,7 +290,9 @@ function main() {
         const { ms, cpuMs } = measure[kind]()
         samples[kind].push(ms)
         if (cpuMs !== undefined) cpuSamples[kind].push(cpuMs)
-        process.stderr.write(`run ${r + 1}/${runs} ${kind}: ${seconds(ms)}${cpuMs === undefined ? '' : ` (CPU ${seconds(cpuMs)})`}\n`)
+        process.stderr.write(
+          `run ${r + 1}/${runs} ${kind}: ${seconds(ms)}${cpuMs === undefined ? '' : ` (CPU ${seconds(cpuMs)})`}\n`,
+        )
       }
     }
   }
@@ -270,9 +303,20 @@ function main() {
   if (engines.includes('postgres')) {
     const floor = medians['postgres floor']
     const mine = medians['postgres dbops']
-    results.postgres = { floorMs: floor, dbopsMs: mine, ratio: mine / floor, target: 1.05, samples: { floor: samples['postgres floor'], dbops: samples['postgres dbops'] }, cpuSamples: { floor: cpuSamples['postgres floor'], dbops: cpuSamples['postgres dbops'] } }
-    console.log(`postgres: floor ${seconds(floor)}, dbops ${seconds(mine)}, ratio ${ratio(mine, floor)} (target <= 1.05x)  [floor: one psql -f, BEGIN/COMMIT per migration]`)
-    console.log(`          ${spread('floor', samples['postgres floor'])}; ${spread('dbops', samples['postgres dbops'])}; fastest dbops / fastest floor ${ratio(Math.min(...samples['postgres dbops']), Math.min(...samples['postgres floor']))}`)
+    results.postgres = {
+      floorMs: floor,
+      dbopsMs: mine,
+      ratio: mine / floor,
+      target: 1.05,
+      samples: { floor: samples['postgres floor'], dbops: samples['postgres dbops'] },
+      cpuSamples: { floor: cpuSamples['postgres floor'], dbops: cpuSamples['postgres dbops'] },
+    }
+    console.log(
+      `postgres: floor ${seconds(floor)}, dbops ${seconds(mine)}, ratio ${ratio(mine, floor)} (target <= 1.05x)  [floor: one psql -f, BEGIN/COMMIT per migration]`,
+    )
+    console.log(
+      `          ${spread('floor', samples['postgres floor'])}; ${spread('dbops', samples['postgres dbops'])}; fastest dbops / fastest floor ${ratio(Math.min(...samples['postgres dbops']), Math.min(...samples['postgres floor']))}`,
+    )
   }
   if (engines.includes('sqlite')) {
     const mine = medians['sqlite dbops']
@@ -296,28 +340,57 @@ function main() {
         floorRollback: samples['sqlite floor rollback'],
       },
     }
-    console.log(`sqlite:   floor ${seconds(wal)}, dbops ${seconds(mine)}, ratio ${ratio(mine, wal)} (target <= 1.05x)  [floor: sqlite3 CLI, PRAGMA journal_mode=WAL (dbops opens SQLite in WAL mode), CLI default synchronous=FULL]`)
-    console.log(`sqlite:   floor with WAL + PRAGMA synchronous=NORMAL ${seconds(walNormal)}: dbops ${ratio(mine, walNormal)} of it`)
-    console.log(`sqlite:   floor with the default rollback journal ${seconds(rollback)}: dbops ${ratio(mine, rollback)} of it`)
-    console.log(`          ${spread('floor (WAL)', samples['sqlite floor wal'])}; ${spread('dbops', samples['sqlite dbops'])}; fastest dbops / fastest floor (WAL) ${ratio(Math.min(...samples['sqlite dbops']), Math.min(...samples['sqlite floor wal']))}, (WAL, NORMAL) ${ratio(Math.min(...samples['sqlite dbops']), Math.min(...samples['sqlite floor wal normal']))}`)
+    console.log(
+      `sqlite:   floor ${seconds(wal)}, dbops ${seconds(mine)}, ratio ${ratio(mine, wal)} (target <= 1.05x)  [floor: sqlite3 CLI, PRAGMA journal_mode=WAL (dbops opens SQLite in WAL mode), CLI default synchronous=FULL]`,
+    )
+    console.log(
+      `sqlite:   floor with WAL + PRAGMA synchronous=NORMAL ${seconds(walNormal)}: dbops ${ratio(mine, walNormal)} of it`,
+    )
+    console.log(
+      `sqlite:   floor with the default rollback journal ${seconds(rollback)}: dbops ${ratio(mine, rollback)} of it`,
+    )
+    console.log(
+      `          ${spread('floor (WAL)', samples['sqlite floor wal'])}; ${spread('dbops', samples['sqlite dbops'])}; fastest dbops / fastest floor (WAL) ${ratio(Math.min(...samples['sqlite dbops']), Math.min(...samples['sqlite floor wal']))}, (WAL, NORMAL) ${ratio(Math.min(...samples['sqlite dbops']), Math.min(...samples['sqlite floor wal normal']))}`,
+    )
   }
   for (const engine of engines) {
     const kind = `${engine} dbops [compare]`
     if (!samples[kind]) continue
     const floor = medians[engine === 'postgres' ? 'postgres floor' : 'sqlite floor wal']
     const paired = median(samples[`${engine} dbops`].map((value, r) => value / samples[kind][r]))
-    console.log(`${engine}: [compare] ${compareBin}: ${seconds(medians[kind])}, ratio ${ratio(medians[kind], floor)} to the same floor; this build / [compare], paired median ${paired.toFixed(2)}x`)
+    console.log(
+      `${engine}: [compare] ${compareBin}: ${seconds(medians[kind])}, ratio ${ratio(medians[kind], floor)} to the same floor; this build / [compare], paired median ${paired.toFixed(2)}x`,
+    )
     console.log(`          ${spread('[compare]', samples[kind])}`)
-    results[engine].compare = { bin: compareBin, dbopsMs: medians[kind], ratio: medians[kind] / floor, pairedToCompare: paired, samples: samples[kind], cpuSamples: cpuSamples[kind] }
+    results[engine].compare = {
+      bin: compareBin,
+      dbopsMs: medians[kind],
+      ratio: medians[kind] / floor,
+      pairedToCompare: paired,
+      samples: samples[kind],
+      cpuSamples: cpuSamples[kind],
+    }
   }
   const cpuLine = Object.entries(cpuSamples)
     .filter(([, values]) => values.length > 0)
     .map(([kind, values]) => `${kind} ${seconds(median(values))}`)
   if (cpuLine.length > 0) console.log(`CPU time (user + system, medians): ${cpuLine.join(', ')}`)
-  console.log(`load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
-  console.log(`(every dbops run checked: ${count} applied ledger rows and 10 rows in t_${last}; floors checked the same way)`)
+  console.log(
+    `load average at the end ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  )
+  console.log(
+    `(every dbops run checked: ${count} applied ledger rows and 10 rows in t_${last}; floors checked the same way)`,
+  )
   if (wantJson) {
-    console.log(JSON.stringify({ bench: 'migrate-up', migrations: count, runs, insert: 'one multi-row INSERT of 10 rows', ...info, results }, null, 2))
+    console.log(
+      JSON.stringify(
+        { bench: 'migrate-up', migrations: count, runs, insert: 'one multi-row INSERT of 10 rows', ...info, results },
+        null,
+        2,
+      ),
+    )
   }
 }
 

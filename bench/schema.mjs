@@ -11,13 +11,16 @@ import { fileURLToPath } from 'node:url'
 import { commandLine, median, run } from './common.mjs'
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-const { option, flag, die, positiveInt } = commandLine('schema bench', `usage: node bench/schema.mjs [--runs N] [--migrations N] [--tables N] [--only postgres|sqlite] [--pg-url URL] [--json]
+const { option, flag, die, positiveInt } = commandLine(
+  'schema bench',
+  `usage: node bench/schema.mjs [--runs N] [--migrations N] [--tables N] [--only postgres|sqlite] [--pg-url URL] [--json]
   --runs N         measurements of each command (default 3); medians are reported
   --migrations N   migrations for migrate test (default 100)
   --tables N       tables of the drift schema (default 500)
   --only ENGINE    postgres or sqlite (default both)
   --pg-url URL     an admin connection to PostgreSQL (default $DBOPS_BENCH_PG_URL or postgres://postgres@127.0.0.1:5432/postgres)
-  --json           also print the figures as one JSON document`)
+  --json           also print the figures as one JSON document`,
+)
 const runs = positiveInt(option('--runs', '3'), '--runs')
 const count = positiveInt(option('--migrations', '100'), '--migrations')
 const tableCount = positiveInt(option('--tables', '500'), '--tables')
@@ -28,7 +31,8 @@ const engines = only ? [only] : ['postgres', 'sqlite']
 const dbops = join(repo, 'bin', 'dbops.js')
 
 const seconds = (ms) => `${(ms / 1000).toFixed(2)} s`
-const psql = (url, text) => run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, '-At', '-c', text]).stdout.trim()
+const psql = (url, text) =>
+  run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, '-At', '-c', text]).stdout.trim()
 const databaseUrl = (name) => {
   const url = new URL(adminUrl)
   url.pathname = `/${name}`
@@ -69,10 +73,18 @@ function writeDriftSet(dir) {
   mkdirSync(dir, { recursive: true })
   const statements = []
   for (let i = 0; i < tableCount; i++) {
-    statements.push(`CREATE TABLE d_${i} (id integer PRIMARY KEY, parent_id integer${i > 0 ? ` REFERENCES d_${i - 1} (id)` : ''}, name text NOT NULL, created_at text, score integer DEFAULT 0 CHECK (score >= 0));`)
-    statements.push(`CREATE INDEX d_${i}_parent_idx ON d_${i} (parent_id);`, `CREATE INDEX d_${i}_name_idx ON d_${i} (name, created_at);`)
+    statements.push(
+      `CREATE TABLE d_${i} (id integer PRIMARY KEY, parent_id integer${i > 0 ? ` REFERENCES d_${i - 1} (id)` : ''}, name text NOT NULL, created_at text, score integer DEFAULT 0 CHECK (score >= 0));`,
+    )
+    statements.push(
+      `CREATE INDEX d_${i}_parent_idx ON d_${i} (parent_id);`,
+      `CREATE INDEX d_${i}_name_idx ON d_${i} (name, created_at);`,
+    )
   }
-  writeFileSync(join(dir, '20240101000000_drift.sql'), `-- migrate:up\n${statements.join('\n')}\n\n-- migrate:down\nSELECT 1;\n`)
+  writeFileSync(
+    join(dir, '20240101000000_drift.sql'),
+    `-- migrate:up\n${statements.join('\n')}\n\n-- migrate:down\nSELECT 1;\n`,
+  )
 }
 
 const testProject = join(work, 'test')
@@ -80,7 +92,11 @@ writeTestSet(join(testProject, 'migrations'))
 const driftProject = join(work, 'drift')
 writeDriftSet(join(driftProject, 'migrations'))
 
-console.error(`schema bench: ${count} migrations for migrate test, ${tableCount} tables for drift, ${runs} run(s); load average ${loadavg().map((n) => n.toFixed(2)).join(' ')}`)
+console.error(
+  `schema bench: ${count} migrations for migrate test, ${tableCount} tables for drift, ${runs} run(s); load average ${loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ')}`,
+)
 
 /** A fresh database for one measurement: its URL and how to drop it. */
 function freshDatabase(engine, label) {
@@ -112,7 +128,8 @@ for (const engine of engines) {
     try {
       const tested = cli(testProject, target.url, 'migrate', 'test', '--json')
       const document = JSON.parse(tested.stdout)
-      if (!document.passed || document.tested.length !== count) throw new Error(`migrate test did not pass all ${count}: ${tested.stdout.slice(0, 500)}`)
+      if (!document.passed || document.tested.length !== count)
+        throw new Error(`migrate test did not pass all ${count}: ${tested.stdout.slice(0, 500)}`)
       tests.push(tested.ms)
     } finally {
       target.drop()
@@ -144,8 +161,14 @@ for (const engine of engines) {
     driftObjects: objects,
   }
   figures[engine] = f
-  console.log(`${engine}: migrate test of ${count} migrations ${seconds(f.migrateTestMs)} vs migrate up + down --to 0 ${seconds(f.upDownMs)}: ${f.ratio.toFixed(2)}x (goal <= 3x)`)
-  console.log(`${engine}:   runs: test ${tests.map((ms) => (ms / 1000).toFixed(2)).join(' ')} s; up+down ${upDown.map((ms) => (ms / 1000).toFixed(2)).join(' ')} s`)
-  console.log(`${engine}: schema drift on ${tableCount} tables (${objects} objects): ${seconds(f.driftMs)}, ${queries} catalog quer${queries === 1 ? 'y' : 'ies'} on the target (runs ${driftTimes.map((ms) => (ms / 1000).toFixed(2)).join(' ')} s)`)
+  console.log(
+    `${engine}: migrate test of ${count} migrations ${seconds(f.migrateTestMs)} vs migrate up + down --to 0 ${seconds(f.upDownMs)}: ${f.ratio.toFixed(2)}x (goal <= 3x)`,
+  )
+  console.log(
+    `${engine}:   runs: test ${tests.map((ms) => (ms / 1000).toFixed(2)).join(' ')} s; up+down ${upDown.map((ms) => (ms / 1000).toFixed(2)).join(' ')} s`,
+  )
+  console.log(
+    `${engine}: schema drift on ${tableCount} tables (${objects} objects): ${seconds(f.driftMs)}, ${queries} catalog quer${queries === 1 ? 'y' : 'ies'} on the target (runs ${driftTimes.map((ms) => (ms / 1000).toFixed(2)).join(' ')} s)`,
+  )
 }
 if (flag('--json')) console.log(JSON.stringify({ migrations: count, tables: tableCount, runs, figures }, null, 2))

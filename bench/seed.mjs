@@ -8,7 +8,17 @@
 //
 // The CSV (id, text, int, timestamp, boolean; every 7th text quoted with a comma and doubled quotes inside) is
 // generated once into .bench/ (gitignored) and reused.
-import { existsSync, linkSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync, createWriteStream, copyFileSync } from 'node:fs'
+import {
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  createWriteStream,
+  copyFileSync,
+} from 'node:fs'
 import { once } from 'node:events'
 import { loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -17,14 +27,17 @@ import { commandLine, median, run } from './common.mjs'
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
-const { option, flag, die, positiveInt } = commandLine('seed bench', `usage: node bench/seed.mjs [--rows N] [--runs N] [--only postgres|sqlite] [--pg-url URL] [--json] [--keep]
+const { option, flag, die, positiveInt } = commandLine(
+  'seed bench',
+  `usage: node bench/seed.mjs [--rows N] [--runs N] [--only postgres|sqlite] [--pg-url URL] [--json] [--keep]
   --rows N         rows in the CSV (default 1000000); peak RSS is also measured at 2N
   --runs N         timed runs of each command (default 3); medians are reported
   --only ENGINE    postgres or sqlite (default both)
   --pg-url URL     an admin connection to PostgreSQL (default $DBOPS_BENCH_PG_URL or postgres://postgres@127.0.0.1:5432/postgres);
                    one database is created for the bench and dropped afterwards
   --json           also print the figures as one JSON document at the end
-  --keep           keep the temporary directory`)
+  --keep           keep the temporary directory`,
+)
 const rows = positiveInt(option('--rows', '1000000'), '--rows')
 const runs = positiveInt(option('--runs', '3'), '--runs')
 const only = option('--only', undefined)
@@ -37,7 +50,8 @@ const dbopsBin = join(repo, 'bin', 'dbops.js')
 
 const seconds = (ms) => `${(ms / 1000).toFixed(2)} s`
 const ratio = (a, b) => `${(a / b).toFixed(2)}x`
-const psql = (url, sqlText) => run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, '-At', '-c', sqlText]).stdout.trim()
+const psql = (url, sqlText) =>
+  run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, '-At', '-c', sqlText]).stdout.trim()
 const sqlite = (file, sqlText) => run('sqlite3', [file, sqlText]).stdout.trim()
 
 // ---- the data -----------------------------------------------------------------------------------------------------
@@ -95,7 +109,10 @@ const pgUrl = () => {
 function pgPrepare() {
   psql(adminUrl, `CREATE DATABASE ${pgName}`)
   pgCreated = true
-  psql(pgUrl(), 'CREATE TABLE t (id bigint PRIMARY KEY, name text NOT NULL, amount integer, created_at timestamptz, active boolean)')
+  psql(
+    pgUrl(),
+    'CREATE TABLE t (id bigint PRIMARY KEY, name text NOT NULL, amount integer, created_at timestamptz, active boolean)',
+  )
 }
 
 function pgEmpty() {
@@ -112,7 +129,10 @@ function pgVerify(label, count) {
 const sqliteFile = join(work, 'bench.db')
 function sqliteFresh() {
   for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(sqliteFile + suffix, { force: true })
-  sqlite(sqliteFile, 'PRAGMA journal_mode=WAL; CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL, amount INTEGER, created_at TIMESTAMP, active BOOLEAN)')
+  sqlite(
+    sqliteFile,
+    'PRAGMA journal_mode=WAL; CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL, amount INTEGER, created_at TIMESTAMP, active BOOLEAN)',
+  )
 }
 function sqliteVerify(label, count) {
   const got = Number(sqlite(sqliteFile, 'SELECT count(*) FROM t'))
@@ -134,7 +154,16 @@ function measureFactory(file, dir) {
   return {
     'postgres floor': () => {
       pgEmpty()
-      const { ms } = run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', pgUrl(), '-c', `\\copy t from '${file}' csv header`])
+      const { ms } = run('psql', [
+        '-X',
+        '-q',
+        '-v',
+        'ON_ERROR_STOP=1',
+        '-d',
+        pgUrl(),
+        '-c',
+        `\\copy t from '${file}' csv header`,
+      ])
       pgVerify('psql \\copy', rows)
       return ms
     },
@@ -172,11 +201,18 @@ async function main() {
   const dir = project('p1', file)
   const measure = measureFactory(file, dir)
   if (engines.includes('postgres')) pgPrepare()
-  console.log(`dbops seed run: ${rows.toLocaleString('en')} rows (id, text, int, timestamp, boolean) from a ${(statSync(file).size / 1e6).toFixed(0)} MB CSV, ${runs} run(s) each, medians`)
-  console.log(`node ${process.version}${engines.includes('postgres') ? `, PostgreSQL ${psql(adminUrl, 'SHOW server_version')}` : ''}${engines.includes('sqlite') ? `, sqlite3 CLI ${run('sqlite3', ['-version']).stdout.split(' ')[0]}` : ''}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
+  console.log(
+    `dbops seed run: ${rows.toLocaleString('en')} rows (id, text, int, timestamp, boolean) from a ${(statSync(file).size / 1e6).toFixed(0)} MB CSV, ${runs} run(s) each, medians`,
+  )
+  console.log(
+    `node ${process.version}${engines.includes('postgres') ? `, PostgreSQL ${psql(adminUrl, 'SHOW server_version')}` : ''}${engines.includes('sqlite') ? `, sqlite3 CLI ${run('sqlite3', ['-version']).stdout.split(' ')[0]}` : ''}, load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  )
 
   const groups = engines.map((engine) => [`${engine} floor`, `${engine} dbops`])
-  for (const group of groups) for (const kind of group) process.stderr.write(`warm-up ${kind}: ${seconds(measure[kind]())}\n`)
+  for (const group of groups)
+    for (const kind of group) process.stderr.write(`warm-up ${kind}: ${seconds(measure[kind]())}\n`)
   const samples = Object.fromEntries(groups.flat().map((kind) => [kind, []]))
   for (let r = 0; r < runs; r++) {
     for (const group of groups) {
@@ -194,7 +230,10 @@ async function main() {
   const memory = {}
   for (const engine of engines) {
     memory[engine] = {}
-    for (const [count, where] of [[rows, dir], [rows * 2, doubleDir]]) {
+    for (const [count, where] of [
+      [rows, dir],
+      [rows * 2, doubleDir],
+    ]) {
       if (engine === 'postgres') pgEmpty()
       else sqliteFresh()
       const { rssKb } = dbops(where, engine === 'postgres' ? pgUrl() : `sqlite:${sqliteFile}`, { rss: true })
@@ -210,10 +249,23 @@ async function main() {
     const floor = median(samples[`${engine} floor`])
     const mine = median(samples[`${engine} dbops`])
     const floorName = engine === 'postgres' ? 'psql \\copy' : 'sqlite3 .import'
-    results[engine] = { floorMs: floor, dbopsMs: mine, ratio: mine / floor, target: 1.2, peakRssKb: memory[engine], samples: { floor: samples[`${engine} floor`], dbops: samples[`${engine} dbops`] } }
-    console.log(`${engine.padEnd(8)}  ${floorName} ${seconds(floor)}, dbops seed run ${seconds(mine)}, ratio ${ratio(mine, floor)} (target <= 1.20x)`)
-    console.log(`          runs: floor ${samples[`${engine} floor`].map((v) => (v / 1000).toFixed(2)).join(' ')} s; dbops ${samples[`${engine} dbops`].map((v) => (v / 1000).toFixed(2)).join(' ')} s`)
-    console.log(`          dbops peak RSS: ${(memory[engine][rows] / 1024).toFixed(0)} MB at ${rows.toLocaleString('en')} rows, ${(memory[engine][rows * 2] / 1024).toFixed(0)} MB at ${(rows * 2).toLocaleString('en')} rows`)
+    results[engine] = {
+      floorMs: floor,
+      dbopsMs: mine,
+      ratio: mine / floor,
+      target: 1.2,
+      peakRssKb: memory[engine],
+      samples: { floor: samples[`${engine} floor`], dbops: samples[`${engine} dbops`] },
+    }
+    console.log(
+      `${engine.padEnd(8)}  ${floorName} ${seconds(floor)}, dbops seed run ${seconds(mine)}, ratio ${ratio(mine, floor)} (target <= 1.20x)`,
+    )
+    console.log(
+      `          runs: floor ${samples[`${engine} floor`].map((v) => (v / 1000).toFixed(2)).join(' ')} s; dbops ${samples[`${engine} dbops`].map((v) => (v / 1000).toFixed(2)).join(' ')} s`,
+    )
+    console.log(
+      `          dbops peak RSS: ${(memory[engine][rows] / 1024).toFixed(0)} MB at ${rows.toLocaleString('en')} rows, ${(memory[engine][rows * 2] / 1024).toFixed(0)} MB at ${(rows * 2).toLocaleString('en')} rows`,
+    )
   }
   if (wantJson) console.log(JSON.stringify({ bench: 'seed', rows, runs, node: process.version, results }, null, 2))
 }

@@ -15,7 +15,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
 // ---- options ------------------------------------------------------------------------------------------------------
-const { option, flag, die, positiveInt } = commandLine('startup bench', `usage: node bench/startup.mjs [--runs N] [--only postgres|sqlite] [--pg-url URL] [--json] [--keep]
+const { option, flag, die, positiveInt } = commandLine(
+  'startup bench',
+  `usage: node bench/startup.mjs [--runs N] [--only postgres|sqlite] [--pg-url URL] [--json] [--keep]
   --runs N         timed runs of each command (default 25, at least 20 recommended); medians are reported
   --only ENGINE    time status against postgres or sqlite only (default both)
   --pg-url URL     an admin connection to PostgreSQL (default $DBOPS_BENCH_PG_URL or postgres://postgres@127.0.0.1:5432/postgres);
@@ -23,7 +25,8 @@ const { option, flag, die, positiveInt } = commandLine('startup bench', `usage: 
   --dbops PATH     the dbops bin to time (default bin/dbops.js of this repository)
   --compare PATH   also time another build's bin (e.g. of the main branch) in the same rounds, as "[compare]" rows
   --json           also print the figures as one JSON document at the end
-  --keep           keep the temporary directory`)
+  --keep           keep the temporary directory`,
+)
 const runs = positiveInt(option('--runs', '25'), '--runs')
 const only = option('--only', undefined)
 if (only !== undefined && only !== 'postgres' && only !== 'sqlite') die('--only takes postgres or sqlite')
@@ -36,11 +39,11 @@ const keep = flag('--keep')
 const engines = only ? [only] : ['postgres', 'sqlite']
 const MIGRATIONS = 100
 
-
 // ---- helpers ------------------------------------------------------------------------------------------------------
 const ms = (value) => `${value.toFixed(1)} ms`
 
-const psql = (url, sqlText) => run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, '-At', '-c', sqlText]).stdout.trim()
+const psql = (url, sqlText) =>
+  run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, '-At', '-c', sqlText]).stdout.trim()
 const databaseUrl = (name) => {
   const url = new URL(adminUrl)
   url.pathname = `/${name}`
@@ -155,10 +158,21 @@ function loadedModules(probeDir, commandArgs, label) {
   const log = join(probeDir, `${label}.log`)
   rmSync(log, { force: true })
   writeFileSync(log, '')
-  run(process.execPath, ['--require', join(probeDir, 'cjs-probe.cjs'), '--import', pathToFileURL(join(probeDir, 'register.mjs')).href, dbopsBin, ...commandArgs], {
-    cwd: work,
-    env: { ...env, DBOPS_BENCH_LOAD_LOG: log },
-  })
+  run(
+    process.execPath,
+    [
+      '--require',
+      join(probeDir, 'cjs-probe.cjs'),
+      '--import',
+      pathToFileURL(join(probeDir, 'register.mjs')).href,
+      dbopsBin,
+      ...commandArgs,
+    ],
+    {
+      cwd: work,
+      env: { ...env, DBOPS_BENCH_LOAD_LOG: log },
+    },
+  )
   const files = new Set()
   const requests = new Set()
   for (const line of readFileSync(log, 'utf8').split('\n')) {
@@ -179,14 +193,22 @@ function loadedModules(probeDir, commandArgs, label) {
       if (file.includes(`/node_modules/${name}/`)) note(name, file)
     }
     if (/\.node$/.test(file)) note('better-sqlite3', file)
-    const inDist = file.startsWith(join(repo, 'dist') + '/') || file.startsWith(join(dirname(dirname(dbopsBin)), 'dist') + '/')
+    const inDist =
+      file.startsWith(join(repo, 'dist') + '/') || file.startsWith(join(dirname(dirname(dbopsBin)), 'dist') + '/')
     if (inDist) {
       if (/\/chunks\/[^/]*backend[^/]*\.js$/.test(file)) note('a dist *backend* chunk', file)
-      for (const name of bundledPackages(file)) if (['pg', 'kysely', 'better-sqlite3'].includes(name)) note(name, `bundled in ${basename(file)}`)
+      for (const name of bundledPackages(file))
+        if (['pg', 'kysely', 'better-sqlite3'].includes(name)) note(name, `bundled in ${basename(file)}`)
     }
   }
   for (const name of ['better-sqlite3', 'pg', 'kysely']) if (requests.has(name)) note(name, `require('${name}')`)
-  return { drivers, moduleCount: files.size, distFiles: [...files].filter((file) => file.includes('/dist/')).map((file) => file.slice(file.indexOf('/dist/') + 1)) }
+  return {
+    drivers,
+    moduleCount: files.size,
+    distFiles: [...files]
+      .filter((file) => file.includes('/dist/'))
+      .map((file) => file.slice(file.indexOf('/dist/') + 1)),
+  }
 }
 
 // ---- main ---------------------------------------------------------------------------------------------------------
@@ -194,21 +216,56 @@ function main() {
   const urls = setup()
   const dbopsCommands = (bin, suffix) => [
     [`dbops --help${suffix}`, [process.execPath, [bin, '--help']]],
-    ...(urls.sqlite ? [[`dbops migrate status (sqlite)${suffix}`, [process.execPath, [bin, '--url', urls.sqlite, 'migrate', 'status']]]] : []),
-    ...(urls.postgres ? [[`dbops migrate status (postgres)${suffix}`, [process.execPath, [bin, '--url', urls.postgres, 'migrate', 'status']]]] : []),
-    ...(urls.sqlite ? [[`dbops migrate status (sqlite, no config file)${suffix}`, [process.execPath, [bin, '--url', urls.sqlite, 'migrate', 'status']], join(work, 'noconfig')]] : []),
+    ...(urls.sqlite
+      ? [
+          [
+            `dbops migrate status (sqlite)${suffix}`,
+            [process.execPath, [bin, '--url', urls.sqlite, 'migrate', 'status']],
+          ],
+        ]
+      : []),
+    ...(urls.postgres
+      ? [
+          [
+            `dbops migrate status (postgres)${suffix}`,
+            [process.execPath, [bin, '--url', urls.postgres, 'migrate', 'status']],
+          ],
+        ]
+      : []),
+    ...(urls.sqlite
+      ? [
+          [
+            `dbops migrate status (sqlite, no config file)${suffix}`,
+            [process.execPath, [bin, '--url', urls.sqlite, 'migrate', 'status']],
+            join(work, 'noconfig'),
+          ],
+        ]
+      : []),
   ]
-  const commands = [['node -e 0', [process.execPath, ['-e', '0']]], ...dbopsCommands(dbopsBin, ''), ...(compareBin ? dbopsCommands(compareBin, ' [compare]') : [])]
+  const commands = [
+    ['node -e 0', [process.execPath, ['-e', '0']]],
+    ...dbopsCommands(dbopsBin, ''),
+    ...(compareBin ? dbopsCommands(compareBin, ' [compare]') : []),
+  ]
   // Sanity: the status commands see 100 applied migrations; --help prints usage.
   for (const [label, [command, commandArgs], cwd = work] of commands) {
     const { stdout } = run(command, commandArgs, { cwd, env })
-    if (label.includes('status') && !stdout.includes(`${MIGRATIONS} applied, 0 pending`)) throw new Error(`${label}: unexpected output:\n${stdout}`)
-    if (label.includes('--help') && !/Usage: dbops/.test(stdout)) throw new Error(`${label}: unexpected output:\n${stdout}`)
+    if (label.includes('status') && !stdout.includes(`${MIGRATIONS} applied, 0 pending`))
+      throw new Error(`${label}: unexpected output:\n${stdout}`)
+    if (label.includes('--help') && !/Usage: dbops/.test(stdout))
+      throw new Error(`${label}: unexpected output:\n${stdout}`)
   }
-  console.log(`cold start: ${runs} interleaved runs of each command (after 3 warm-up rounds), medians; status against ${MIGRATIONS} applied migrations`)
-  console.log(`node ${process.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
+  console.log(
+    `cold start: ${runs} interleaved runs of each command (after 3 warm-up rounds), medians; status against ${MIGRATIONS} applied migrations`,
+  )
+  console.log(
+    `node ${process.version}, load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  )
 
-  for (let r = 0; r < 3; r++) for (const [, [command, commandArgs], cwd = work] of commands) run(command, commandArgs, { cwd, env })
+  for (let r = 0; r < 3; r++)
+    for (const [, [command, commandArgs], cwd = work] of commands) run(command, commandArgs, { cwd, env })
   const samples = commands.map(() => [])
   for (let r = 0; r < runs; r++) {
     // Rotate the order each round so no command always follows the same one.
@@ -226,11 +283,20 @@ function main() {
     // Paired: the ratio to bare node measured in the same round, then the median of those.
     const paired = median(samples[index].map((sample, r) => sample / samples[0][r]))
     const target = label.includes('status') ? 1.5 : undefined
-    results.push({ command: label, medianMs: value, ratio: value / base, pairedRatio: paired, ...(target && { target }), samples: samples[index] })
+    results.push({
+      command: label,
+      medianMs: value,
+      ratio: value / base,
+      pairedRatio: paired,
+      ...(target && { target }),
+      samples: samples[index],
+    })
     if (index === 0) console.log(`${label.padEnd(56)} ${ms(value).padStart(9)}`)
     else {
       const verdict = target ? ` (target <= ${target}x: ${value / base <= target ? 'met' : 'NOT met'})` : ''
-      console.log(`${label.padEnd(56)} ${ms(value).padStart(9)}  ${(value / base).toFixed(2)}x bare node (paired median ${paired.toFixed(2)}x)${verdict}`)
+      console.log(
+        `${label.padEnd(56)} ${ms(value).padStart(9)}  ${(value / base).toFixed(2)}x bare node (paired median ${paired.toFixed(2)}x)${verdict}`,
+      )
     }
   })
 
@@ -239,8 +305,18 @@ function main() {
   const probeDir = writeProbes()
   const help = loadedModules(probeDir, ['--help'], 'help')
   const controls = []
-  if (urls.sqlite) controls.push(['status (sqlite)', loadedModules(probeDir, ['--url', urls.sqlite, 'migrate', 'status'], 'status-sqlite'), ['better-sqlite3']])
-  if (urls.postgres) controls.push(['status (postgres)', loadedModules(probeDir, ['--url', urls.postgres, 'migrate', 'status'], 'status-postgres'), ['pg']])
+  if (urls.sqlite)
+    controls.push([
+      'status (sqlite)',
+      loadedModules(probeDir, ['--url', urls.sqlite, 'migrate', 'status'], 'status-sqlite'),
+      ['better-sqlite3'],
+    ])
+  if (urls.postgres)
+    controls.push([
+      'status (postgres)',
+      loadedModules(probeDir, ['--url', urls.postgres, 'migrate', 'status'], 'status-postgres'),
+      ['pg'],
+    ])
   console.log('')
   console.log(`--help loaded ${help.moduleCount} files; from dist: ${help.distFiles.join(', ') || '(none)'}`)
   for (const [name, why] of help.drivers) console.log(`  --help loaded ${name}: ${why}`)
@@ -249,10 +325,14 @@ function main() {
     const seen = expected.filter((name) => loaded.drivers.has(name))
     const ok = seen.length === expected.length
     probeWorks &&= ok
-    console.log(`probe check: ${label} is seen loading ${[...loaded.drivers.keys()].join(', ') || 'nothing'} (${ok ? 'as expected' : `EXPECTED ${expected.join(', ')}`})`)
+    console.log(
+      `probe check: ${label} is seen loading ${[...loaded.drivers.keys()].join(', ') || 'nothing'} (${ok ? 'as expected' : `EXPECTED ${expected.join(', ')}`})`,
+    )
   }
   const clean = help.drivers.size === 0
-  console.log(`--help loads no database driver: ${!probeWorks ? 'unknown (the probe failed its own check)' : clean ? 'yes' : 'no'}`)
+  console.log(
+    `--help loads no database driver: ${!probeWorks ? 'unknown (the probe failed its own check)' : clean ? 'yes' : 'no'}`,
+  )
 
   if (wantJson) {
     console.log(

@@ -7,7 +7,9 @@ const { basename, dirname, join } = require('node:path')
 const dist = join(__dirname, '..', 'dist')
 const entry = join(dist, 'cli', 'main.cjs')
 if (!existsSync(entry)) {
-  process.stderr.write('error: dbops is not built: dist/ is missing (hint: run "npm install" or "npm run build" in the dbops folder)\n')
+  process.stderr.write(
+    'error: dbops is not built: dist/ is missing (hint: run "npm install" or "npm run build" in the dbops folder)\n',
+  )
   process.exit(2)
 }
 useCodeCache(join(dist, 'code-cache'), process.env.DBOPS_WRITE_CODE_CACHE === '1')
@@ -27,7 +29,9 @@ require(entry)
       process.exitCode = code
     },
     (error) => {
-      process.stderr.write(`error: unexpected failure: ${error?.message ?? error} (hint: run again with --verbose for the stack trace)\n`)
+      process.stderr.write(
+        `error: unexpected failure: ${error?.message ?? error} (hint: run again with --verbose for the stack trace)\n`,
+      )
       if (process.argv.includes('--verbose')) process.stderr.write(`${error?.stack}\n`)
       process.exitCode = 2
     },
@@ -59,7 +63,9 @@ function useCodeCache(cacheDir, write) {
     })
     if (write) compiled.push({ script, cacheFile })
     else if (process.env.DBOPS_DEBUG_CODE_CACHE === '1') {
-      process.stderr.write(`code cache ${cacheFile}: ${cachedData ? (script.cachedDataRejected ? 'rejected' : 'used') : 'none'}\n`)
+      process.stderr.write(
+        `code cache ${cacheFile}: ${cachedData ? (script.cachedDataRejected ? 'rejected' : 'used') : 'none'}\n`,
+      )
     }
     const wrapper = script.runInThisContext({ displayErrors: true })
     return wrapper.call(this.exports, this.exports, Module.createRequire(filename), this, filename, dirname(filename))

@@ -56,12 +56,20 @@ const pgOnNode = patch('pg-on-node', /[\\/]pg[\\/]lib[\\/]stream\.js$/, [
 // hash anything (trust, peer, certificates) and the rest load it when they do.
 const pgLazyCrypto = patch('pg-lazy-crypto', /[\\/]pg[\\/]lib[\\/]crypto[\\/]utils\.js$/, [
   ["const nodeCrypto = require('crypto')", `const nodeCrypto = ${lazy("require('crypto')")}`],
-  ['const webCrypto = nodeCrypto.webcrypto || globalThis.crypto', `const webCrypto = ${lazy("require('crypto').webcrypto || globalThis.crypto")}`],
-  ['const subtleCrypto = webCrypto.subtle', `const subtleCrypto = ${lazy("(require('crypto').webcrypto || globalThis.crypto).subtle")}`],
+  [
+    'const webCrypto = nodeCrypto.webcrypto || globalThis.crypto',
+    `const webCrypto = ${lazy("require('crypto').webcrypto || globalThis.crypto")}`,
+  ],
+  [
+    'const subtleCrypto = webCrypto.subtle',
+    `const subtleCrypto = ${lazy("(require('crypto').webcrypto || globalThis.crypto).subtle")}`,
+  ],
 ])
 
 // pg requires dns when it loads, for pg-native's connection strings only (dbops uses the JavaScript client).
-const pgLazyDns = patch('pg-lazy-dns', /[\\/]pg[\\/]lib[\\/]connection-parameters\.js$/, [["const dns = require('dns')", `const dns = ${lazy("require('dns')")}`]])
+const pgLazyDns = patch('pg-lazy-dns', /[\\/]pg[\\/]lib[\\/]connection-parameters\.js$/, [
+  ["const dns = require('dns')", `const dns = ${lazy("require('dns')")}`],
+])
 
 // cosmiconfig's loaders require node:crypto (~7 ms) only to name temporary files for TypeScript configs, which dbops
 // loads with its own loader.
@@ -71,14 +79,20 @@ const cosmiconfigLazyCrypto = patch('cosmiconfig-lazy-crypto', /[\\/]cosmiconfig
 
 // commander requires node:child_process (~5 ms) for executable subcommands, which dbops does not use.
 const commanderLazyChildProcess = patch('commander-lazy-child-process', /[\\/]commander[\\/]lib[\\/]command\.js$/, [
-  ["const childProcess = require('node:child_process');", `const childProcess = ${lazy("require('node:child_process')")};`],
+  [
+    "const childProcess = require('node:child_process');",
+    `const childProcess = ${lazy("require('node:child_process')")};`,
+  ],
 ])
 
 // The CLI requires vendor libraries from dist/vendor/ instead of bundling them into main.cjs.
 const vendorFiles = {
   name: 'vendor-files',
   setup(build) {
-    build.onResolve({ filter: new RegExp(`^(${VENDOR.join('|')})$`) }, ({ path }) => ({ path: `../vendor/${path}.cjs`, external: true }))
+    build.onResolve({ filter: new RegExp(`^(${VENDOR.join('|')})$`) }, ({ path }) => ({
+      path: `../vendor/${path}.cjs`,
+      external: true,
+    }))
   },
 }
 
@@ -106,8 +120,15 @@ await build({
     {
       name: 'vendor-entries',
       setup(build) {
-        build.onResolve({ filter: /^vendor:/ }, ({ path }) => ({ path: path.slice('vendor:'.length), namespace: 'vendor' }))
-        build.onLoad({ filter: /.*/, namespace: 'vendor' }, ({ path }) => ({ contents: `module.exports = require(${JSON.stringify(path)})`, resolveDir: '.', loader: 'js' }))
+        build.onResolve({ filter: /^vendor:/ }, ({ path }) => ({
+          path: path.slice('vendor:'.length),
+          namespace: 'vendor',
+        }))
+        build.onLoad({ filter: /.*/, namespace: 'vendor' }, ({ path }) => ({
+          contents: `module.exports = require(${JSON.stringify(path)})`,
+          resolveDir: '.',
+          loader: 'js',
+        }))
       },
     },
   ],
@@ -138,10 +159,14 @@ await build({
   external: [...NATIVE, 'better-sqlite3'],
   plugins: [pgOnNode],
   // Bundled CommonJS (pg, cosmiconfig) calls require() for node built-ins.
-  banner: { js: "import { createRequire as __dbopsCreateRequire } from 'node:module'; const require = __dbopsCreateRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __dbopsCreateRequire } from 'node:module'; const require = __dbopsCreateRequire(import.meta.url);",
+  },
 })
 
-execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { stdio: 'inherit' })
+execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
+  stdio: 'inherit',
+})
 
 // V8 code caches for the CLI's bundles (see bin/dbops.js): made by running the commands whose start-up matters,
 // against a throwaway SQLite project and an address where no PostgreSQL listens (pg is loaded and tried, no more).
@@ -151,12 +176,20 @@ execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'ts
   const { join } = await import('node:path')
   const project = mkdtempSync(join(tmpdir(), 'dbops-code-cache-'))
   makeDir(join(project, 'migrations'))
-  write(join(project, 'migrations', '1_example.sql'), '-- migrate:up\nCREATE TABLE example (id integer PRIMARY KEY);\n-- migrate:down\nDROP TABLE example;\n')
+  write(
+    join(project, 'migrations', '1_example.sql'),
+    '-- migrate:up\nCREATE TABLE example (id integer PRIMARY KEY);\n-- migrate:down\nDROP TABLE example;\n',
+  )
   write(join(project, 'dbops.config.json'), '{}\n')
   const bin = join(process.cwd(), 'bin', 'dbops.js')
   const runCommand = (args) => {
     try {
-      execFileSync(process.execPath, [bin, ...args], { cwd: project, stdio: 'ignore', env: { ...process.env, DBOPS_WRITE_CODE_CACHE: '1', NO_COLOR: '1' }, timeout: 30_000 })
+      execFileSync(process.execPath, [bin, ...args], {
+        cwd: project,
+        stdio: 'ignore',
+        env: { ...process.env, DBOPS_WRITE_CODE_CACHE: '1', NO_COLOR: '1' },
+        timeout: 30_000,
+      })
     } catch {
       // Failing commands (no server) still compile what they ran.
     }

@@ -53,13 +53,19 @@ export function isDbopsError(error: unknown): error is DbopsError {
 /** What an operating-system error code means for a path, and what usually fixes it. */
 const FILESYSTEM_ERRORS: Record<string, { problem: string; hint: string }> = {
   EACCES: { problem: 'permission denied', hint: 'give the user running dbops access to it, or point dbops elsewhere' },
-  EPERM: { problem: 'operation not permitted', hint: 'give the user running dbops access to it, or point dbops elsewhere' },
+  EPERM: {
+    problem: 'operation not permitted',
+    hint: 'give the user running dbops access to it, or point dbops elsewhere',
+  },
   EISDIR: { problem: 'is a directory where a file is expected', hint: 'rename or remove the directory' },
   ENOTDIR: { problem: 'a part of the path is a file where a directory is expected', hint: 'fix the path' },
   ELOOP: { problem: 'too many symbolic links (a symlink loop)', hint: 'fix or remove the symbolic link' },
   ENOENT: { problem: 'no such file or directory', hint: 'check the path, or create what is missing' },
   EEXIST: { problem: 'already exists', hint: 'remove it or choose another path' },
-  ENOSPC: { problem: 'no space left on the device (disk full)', hint: 'free some space on that disk, or point dbops at another one' },
+  ENOSPC: {
+    problem: 'no space left on the device (disk full)',
+    hint: 'free some space on that disk, or point dbops at another one',
+  },
   EDQUOT: { problem: 'disk quota exceeded', hint: 'free some space, or raise the quota' },
   EROFS: { problem: 'read-only file system', hint: 'point dbops at a writable location, or remount it read-write' },
   EMFILE: { problem: 'too many open files', hint: 'raise the open-files limit (ulimit -n)' },

@@ -14,16 +14,46 @@ export type { TargetOutcome } from './targets/for-each-target.js'
 export { waitForTarget } from './targets/wait.js'
 export type { WaitResult } from './targets/wait.js'
 export { migrateUp, migrateDown, migrateRedo, migrationStatus } from './migrate/run.js'
-export type { MigrateEvent, MigrateOptions, UpOptions, DownOptions, MigrateResult, MigrationOutcome, StatusResult } from './migrate/run.js'
-export { resolveMigration, baselineMigrations, restampMigration, validateMigrations, newMigration } from './migrate/manage.js'
-export type { ResolveResult, BaselineResult, RestampResult, ValidateResult, ValidationProblem, NewMigrationResult } from './migrate/manage.js'
+export type {
+  MigrateEvent,
+  MigrateOptions,
+  UpOptions,
+  DownOptions,
+  MigrateResult,
+  MigrationOutcome,
+  StatusResult,
+} from './migrate/run.js'
+export {
+  resolveMigration,
+  baselineMigrations,
+  restampMigration,
+  validateMigrations,
+  newMigration,
+} from './migrate/manage.js'
+export type {
+  ResolveResult,
+  BaselineResult,
+  RestampResult,
+  ValidateResult,
+  ValidationProblem,
+  NewMigrationResult,
+} from './migrate/manage.js'
 export { readMigrations } from './migrate/files.js'
 export type { MigrationFile, MigrationSet, Section, SectionOptions } from './migrate/files.js'
 export type { MigrationState, MigrationStatusEntry } from './migrate/plan.js'
 export { splitStatements } from './sql/split-statements.js'
 export type { SqlStatement, SqlDialect } from './sql/split-statements.js'
 export { seedRun, seedStatus } from './seed/run.js'
-export type { SeedEvent, SeedOptions, SeedRunOptions, SeedRunResult, SeedOutcome, SeedStatusResult, SeedStatusEntry, SeedState } from './seed/run.js'
+export type {
+  SeedEvent,
+  SeedOptions,
+  SeedRunOptions,
+  SeedRunResult,
+  SeedOutcome,
+  SeedStatusResult,
+  SeedStatusEntry,
+  SeedState,
+} from './seed/run.js'
 export { newSeed } from './seed/new-seed.js'
 export type { NewSeedResult, SeedFormat } from './seed/new-seed.js'
 export { readSeeds } from './seed/files.js'
@@ -44,13 +74,35 @@ export { MAINTAIN_TASKS } from './maintain/maintainer.js'
 export { scrubSecrets } from './output/redact.js'
 export { formatTarget } from './output/format.js'
 export {
-  createBackup, listBackups, verifyBackup, pruneBackups, checkBackups, restoreBackup, applyRetention, writeBackupMetrics,
-  restoreSearchDirs, targetBackups,
+  createBackup,
+  listBackups,
+  verifyBackup,
+  pruneBackups,
+  checkBackups,
+  restoreBackup,
+  applyRetention,
+  writeBackupMetrics,
+  restoreSearchDirs,
+  targetBackups,
 } from './backup/index.js'
 export type {
-  BackupManifest, BackupEvent, CreateBackupOptions, CreateBackupResult, VerifyBackupOptions, VerifyBackupResult,
-  PruneBackupsOptions, PruneBackupsResult, CheckBackupsOptions, CheckBackupsResult, RestoreBackupOptions,
-  RestoreBackupResult, RetentionPolicy, BackupFormat, DatabaseIdentity, TargetBackups, VerifyFailure,
+  BackupManifest,
+  BackupEvent,
+  CreateBackupOptions,
+  CreateBackupResult,
+  VerifyBackupOptions,
+  VerifyBackupResult,
+  PruneBackupsOptions,
+  PruneBackupsResult,
+  CheckBackupsOptions,
+  CheckBackupsResult,
+  RestoreBackupOptions,
+  RestoreBackupResult,
+  RetentionPolicy,
+  BackupFormat,
+  DatabaseIdentity,
+  TargetBackups,
+  VerifyFailure,
 } from './backup/index.js'
 export { VERSION } from './version.js'
 export { checkHealth } from './health/check-health.js'

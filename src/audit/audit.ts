@@ -47,10 +47,16 @@ export interface AuditResult {
 export const AUDIT_CHECKS: readonly string[] = AUDIT_RULES.map((rule) => rule.check)
 
 export function checkList(text: string): string[] {
-  const names = text.split(',').map((name) => name.trim()).filter(Boolean)
+  const names = text
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean)
   const unknown = names.filter((name) => !AUDIT_CHECKS.includes(name))
   if (names.length === 0 || unknown.length > 0) {
-    throw new UsageError(`unknown check${unknown.length === 1 ? '' : 's'} ${unknown.map((name) => `"${name}"`).join(', ') || '(none given)'}`, `known checks: ${AUDIT_CHECKS.join(', ')}`)
+    throw new UsageError(
+      `unknown check${unknown.length === 1 ? '' : 's'} ${unknown.map((name) => `"${name}"`).join(', ') || '(none given)'}`,
+      `known checks: ${AUDIT_CHECKS.join(', ')}`,
+    )
   }
   return names
 }
@@ -64,7 +70,9 @@ export async function auditTarget(target: Target, options: AuditOptions = {}): P
   const auditor = await target.backend.auditor()
   options.onProgress?.('reading the catalog')
   const snapshot = await auditor.introspect({ bloatMinBytes: thresholds.bloatMinBytes })
-  options.onProgress?.(`read ${snapshot.tables.length} table(s) and ${snapshot.indexes.length} index(es) in ${snapshot.queries} queries`)
+  options.onProgress?.(
+    `read ${snapshot.tables.length} table(s) and ${snapshot.indexes.length} index(es) in ${snapshot.queries} queries`,
+  )
   const rules = AUDIT_RULES.filter((rule) => !options.checks || options.checks.includes(rule.check))
   const found: Finding[] = []
   const skipped: AuditResult['skipped'] = []
@@ -86,7 +94,9 @@ export async function auditTarget(target: Target, options: AuditOptions = {}): P
   const again: AuditRule[] = []
   for (const rule of rules) {
     const ruleFindings = runRule(rule)
-    const indexes = ruleFindings.map((finding) => bySubject.get(finding.subject)).filter((index): index is IndexInfo => index !== undefined)
+    const indexes = ruleFindings
+      .map((finding) => bySubject.get(finding.subject))
+      .filter((index): index is IndexInfo => index !== undefined)
     if (indexes.length === 0) found.push(...ruleFindings)
     else {
       indexes.forEach((index) => named.add(index))
@@ -103,7 +113,9 @@ export async function auditTarget(target: Target, options: AuditOptions = {}): P
   }
   // Stable output: CI logs and --json diffs should not change with catalog order.
   const order = new Map(rules.map((rule, i) => [rule.check, i]))
-  found.sort((a, b) => order.get(a.check)! - order.get(b.check)! || (a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : 0))
+  found.sort(
+    (a, b) => order.get(a.check)! - order.get(b.check)! || (a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : 0),
+  )
   const entries = (options.baseline?.accepted ?? []).filter((entry) => appliesTo(entry, target.name))
   const used = new Set<BaselineEntry>()
   const findings: Finding[] = []
@@ -128,7 +140,11 @@ export async function auditTarget(target: Target, options: AuditOptions = {}): P
     accepted,
     stale,
     skipped,
-    statistics: { since: snapshot.statisticsSince, ageSeconds: snapshot.statisticsAgeSeconds, source: snapshot.statisticsSource },
+    statistics: {
+      since: snapshot.statisticsSince,
+      ageSeconds: snapshot.statisticsAgeSeconds,
+      source: snapshot.statisticsSource,
+    },
     queries: snapshot.queries,
     summary: {
       critical: findings.filter((finding) => finding.severity === 'critical').length,

@@ -2,8 +2,14 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 const NAME = `("(?:[^"]|"")+"|[\\w$]+)`
-const CREATE_INDEX = new RegExp(`CREATE\\s+(?:UNIQUE\\s+)?INDEX\\s+(?:CONCURRENTLY\\s+)?(?:IF\\s+NOT\\s+EXISTS\\s+)?(?:${NAME}\\s*\\.\\s*)?${NAME}`, 'gi')
-const RENAME_INDEX = new RegExp(`ALTER\\s+INDEX\\s+(?:IF\\s+EXISTS\\s+)?(?:${NAME}\\s*\\.\\s*)?${NAME}\\s+RENAME\\s+TO\\s+${NAME}`, 'gi')
+const CREATE_INDEX = new RegExp(
+  `CREATE\\s+(?:UNIQUE\\s+)?INDEX\\s+(?:CONCURRENTLY\\s+)?(?:IF\\s+NOT\\s+EXISTS\\s+)?(?:${NAME}\\s*\\.\\s*)?${NAME}`,
+  'gi',
+)
+const RENAME_INDEX = new RegExp(
+  `ALTER\\s+INDEX\\s+(?:IF\\s+EXISTS\\s+)?(?:${NAME}\\s*\\.\\s*)?${NAME}\\s+RENAME\\s+TO\\s+${NAME}`,
+  'gi',
+)
 
 function unquote(name: string): string {
   return name.startsWith('"') ? name.slice(1, -1).replace(/""/g, '"') : name.toLowerCase()
@@ -19,7 +25,9 @@ export function indexesCreatedByMigrations(dir: string): Map<string, string> {
   const created = new Map<string, string>()
   let files: string[]
   try {
-    files = readdirSync(dir).filter((file) => file.endsWith('.sql') && !file.endsWith('.down.sql')).sort()
+    files = readdirSync(dir)
+      .filter((file) => file.endsWith('.sql') && !file.endsWith('.down.sql'))
+      .sort()
   } catch {
     return created
   }
@@ -31,9 +39,14 @@ export function indexesCreatedByMigrations(dir: string): Map<string, string> {
       continue
     }
     // dbmate files: only what the up sections run (a down section may recreate what its up dropped).
-    const up = text.split(/^--\s*migrate:(?=up|down)/m).filter((part, i) => i === 0 || part.startsWith('up')).join('\n')
-    for (const match of up.matchAll(CREATE_INDEX)) if (!created.has(unquote(match[2]!))) created.set(unquote(match[2]!), file)
-    for (const match of up.matchAll(RENAME_INDEX)) if (!created.has(unquote(match[3]!))) created.set(unquote(match[3]!), file)
+    const up = text
+      .split(/^--\s*migrate:(?=up|down)/m)
+      .filter((part, i) => i === 0 || part.startsWith('up'))
+      .join('\n')
+    for (const match of up.matchAll(CREATE_INDEX))
+      if (!created.has(unquote(match[2]!))) created.set(unquote(match[2]!), file)
+    for (const match of up.matchAll(RENAME_INDEX))
+      if (!created.has(unquote(match[3]!))) created.set(unquote(match[3]!), file)
   }
   return created
 }

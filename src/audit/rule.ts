@@ -66,7 +66,9 @@ export function sameKey(a: IndexKey, b: IndexKey): boolean {
 
 /** Same table, access method and predicate: the only indexes that can stand in for each other. */
 export function comparable(a: IndexInfo, b: IndexInfo): boolean {
-  return a.schema === b.schema && a.table === b.table && a.method === b.method && (a.predicate ?? '') === (b.predicate ?? '')
+  return (
+    a.schema === b.schema && a.table === b.table && a.method === b.method && (a.predicate ?? '') === (b.predicate ?? '')
+  )
 }
 
 /** Indexes the duplicate, redundancy and usage rules may judge: usable, finished, not a partition's copy. */
@@ -94,9 +96,10 @@ export function supportsColumns(index: IndexInfo, columnNumbers: readonly number
   const leading = index.keys.slice(0, columnNumbers.length)
   if (leading.some((key) => key.expression || key.column === undefined)) return false
   const wanted = new Set(columnNumbers)
-  return leading.every((key) => wanted.has(key.column!)) && new Set(leading.map((key) => key.column)).size === wanted.size
+  return (
+    leading.every((key) => wanted.has(key.column!)) && new Set(leading.map((key) => key.column)).size === wanted.size
+  )
 }
-
 
 export function formatAge(seconds: number): string {
   if (seconds < 3600) return `${Math.round(seconds / 60)} min`

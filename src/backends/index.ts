@@ -3,7 +3,11 @@ import type { Backend, Engine, OpenOptions } from './backend.js'
 import type { LintDialect } from '../lint/types.js'
 
 /** The only place that names backends. Each is imported when first needed, so `dbops --help` loads no driver. */
-export async function openBackend(location: DatabaseLocation, redactedUrl: string, options: OpenOptions): Promise<Backend> {
+export async function openBackend(
+  location: DatabaseLocation,
+  redactedUrl: string,
+  options: OpenOptions,
+): Promise<Backend> {
   switch (location.engine) {
     case 'postgres': {
       const { PostgresBackend } = await import('./postgres/postgres-backend.js')

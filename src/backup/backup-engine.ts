@@ -99,7 +99,11 @@ export interface BackupEngine {
    * Reads the whole artifact; throws when it cannot be read back. Returns what was checked and, where the artifact
    * shows them (pg_dump's COPY blocks), the rows of each table.
    */
-  checkReadable(artifactPath: string, format: BackupFormat, tools: Record<string, string>): Promise<{ summary: string; rowCounts?: Record<string, number> }>
+  checkReadable(
+    artifactPath: string,
+    format: BackupFormat,
+    tools: Record<string, string>,
+  ): Promise<{ summary: string; rowCounts?: Record<string, number> }>
   /** Whether the database holds any user object (restore refuses a non-empty target without --clean/--force). */
   isEmpty(target: Target): Promise<boolean>
   /**

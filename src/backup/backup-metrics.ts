@@ -6,17 +6,37 @@ import { isVerified, listBackups, verifyFailed } from './manifest.js'
  * node_exporter textfile-collector metrics of each target's newest complete backup, written atomically (the
  * collector may read the file at any moment). A target without backups gets no samples, so "absent" alerts fire.
  */
-export function writeBackupMetrics(path: string, targets: readonly { name: string; engine: string; backup: { dir: string } }[]): void {
+export function writeBackupMetrics(
+  path: string,
+  targets: readonly { name: string; engine: string; backup: { dir: string } }[],
+): void {
   const families: MetricFamily[] = [
-    { name: 'dbops_backup_last_success_timestamp_seconds', help: 'Unix time when the newest complete backup finished.', type: 'gauge', samples: [] },
-    { name: 'dbops_backup_duration_seconds', help: 'How long the newest complete backup took.', type: 'gauge', samples: [] },
+    {
+      name: 'dbops_backup_last_success_timestamp_seconds',
+      help: 'Unix time when the newest complete backup finished.',
+      type: 'gauge',
+      samples: [],
+    },
+    {
+      name: 'dbops_backup_duration_seconds',
+      help: 'How long the newest complete backup took.',
+      type: 'gauge',
+      samples: [],
+    },
     { name: 'dbops_backup_size_bytes', help: 'Size of the newest complete backup.', type: 'gauge', samples: [] },
-    { name: 'dbops_backup_last_verified_timestamp_seconds', help: 'Unix time when the newest verified backup was last verified.', type: 'gauge', samples: [] },
+    {
+      name: 'dbops_backup_last_verified_timestamp_seconds',
+      help: 'Unix time when the newest verified backup was last verified.',
+      type: 'gauge',
+      samples: [],
+    },
   ]
   for (const target of targets) {
     // Without a connection there is no database identity to ask for: the target's own backups are those it wrote
     // (a folder may be shared); one whose last verify failed is no success.
-    const backups = listBackups(target.backup.dir).filter((manifest) => manifest.target === target.name && !verifyFailed(manifest))
+    const backups = listBackups(target.backup.dir).filter(
+      (manifest) => manifest.target === target.name && !verifyFailed(manifest),
+    )
     const newest = backups.at(-1)
     const labels = { target: target.name, engine: target.engine }
     if (newest) {

@@ -30,7 +30,10 @@ export const DEFAULT_MAX_AGE_MS = 26 * 3_600_000
  * newest complete one is older than `maxAgeMs`; a warning when it is smaller than `minSizeBytes` or less than half the
  * size of the one before it (a dump that suddenly shrank usually lost data, not weight).
  */
-export async function checkBackups(target: Target | { name: string; backup: { dir: string } }, options: CheckBackupsOptions = {}): Promise<CheckBackupsResult> {
+export async function checkBackups(
+  target: Target | { name: string; backup: { dir: string } },
+  options: CheckBackupsOptions = {},
+): Promise<CheckBackupsResult> {
   const now = options.now ?? new Date()
   const maxAgeMs = options.maxAgeMs ?? DEFAULT_MAX_AGE_MS
   // A connected target sees only its own database's backups; a bare folder (monitoring a copy) sees them all.
@@ -53,7 +56,12 @@ export async function checkBackups(target: Target | { name: string; backup: { di
   }
   const newest = backups.at(-1)
   if (!newest) {
-    findings.push({ check: 'backup_age', severity: 'critical', subject, message: `no complete backup${failed.length > 0 ? ' that passed its verification' : ''} in ${target.backup.dir}` })
+    findings.push({
+      check: 'backup_age',
+      severity: 'critical',
+      subject,
+      message: `no complete backup${failed.length > 0 ? ' that passed its verification' : ''} in ${target.backup.dir}`,
+    })
     return { target: target.name, ...database, status: 'critical', findings, newest: null, ageSeconds: null }
   }
   const ageMs = now.getTime() - new Date(newest.finishedAt).getTime()
@@ -90,11 +98,16 @@ export async function checkBackups(target: Target | { name: string; backup: { di
     ...database,
     status: worstSeverity(findings.map((finding) => finding.severity)),
     findings,
-    newest: { id: newest.id, finishedAt: newest.finishedAt, sizeBytes: newest.sizeBytes, verifiedAt: newest.verifiedAt, format: newest.format },
+    newest: {
+      id: newest.id,
+      finishedAt: newest.finishedAt,
+      sizeBytes: newest.sizeBytes,
+      verifiedAt: newest.verifiedAt,
+      format: newest.format,
+    },
     ageSeconds: Math.round(ageMs / 1000),
   }
 }
-
 
 /** `1MB`, `500 KB`, `2GiB`, `1024`: binary multiples (1 KB = 1024 bytes), as df and most monitoring plugins count. */
 export function parseSize(text: string, flag: string): number {

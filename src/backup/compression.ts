@@ -43,7 +43,8 @@ async function throughZstd(source: Readable, args: string[]): Promise<Readable> 
   child.stdout!.pipe(output, { end: false })
   child.then(
     () => output.end(),
-    (error: { stderr?: string; shortMessage?: string }) => output.destroy(new Error(`zstd failed: ${String(error.stderr || error.shortMessage).trim()}`)),
+    (error: { stderr?: string; shortMessage?: string }) =>
+      output.destroy(new Error(`zstd failed: ${String(error.stderr || error.shortMessage).trim()}`)),
   )
   return output
 }

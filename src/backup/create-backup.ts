@@ -1,4 +1,16 @@
-import { accessSync, closeSync, constants, existsSync, openSync, readSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  openSync,
+  readSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import type { Target } from '../targets/target.js'
 import { DbopsError, UsageError } from '../errors.js'
@@ -45,76 +57,108 @@ export async function createBackup(target: Target, options: CreateBackupOptions 
   const format = chooseFormat(engine.formats, engine.defaultFormat, options.format, target.backup.format)
   const jobs = options.jobs ?? target.backup.jobs ?? 1
   if (options.jobs !== undefined && options.jobs > 1 && format !== 'directory') {
-    throw new UsageError(`--jobs ${options.jobs} needs --format directory: pg_dump dumps in parallel only into a directory`, 'add --format directory, or drop --jobs')
+    throw new UsageError(
+      `--jobs ${options.jobs} needs --format directory: pg_dump dumps in parallel only into a directory`,
+      'add --format directory, or drop --jobs',
+    )
   }
   const dir = target.backup.dir
   prepareDirectory(dir)
   // The identity query rides along with the preflight's own round trips: no extra wait before pg_dump starts.
   const [database] = await Promise.all([engine.identify(target), engine.preflight(target, format)])
   // Alone among creates and prunes; verifies and restores reading complete backups may go on meanwhile.
-  return withBackupLock(dir, { command: 'dbops backup create', excludeShared: false, wait: options.wait === true, ...(options.signal && { signal: options.signal }), onWait: (holder) => options.onEvent?.({ type: 'lock-wait', target: target.name, holder }) }, async () => {
-    const cleaned = removeIncomplete(dir)
-    if (cleaned.length > 0) options.onEvent?.({ type: 'cleaned', target: target.name, names: cleaned })
-    const started = options.now?.() ?? new Date()
-    const extension = engine.extension(format)
-    const taken = new Set(readdirSync(dir))
-    const id = newBackupId(target.name, started, (candidate) => taken.has(`${candidate}${extension}`) || taken.has(`${candidate}.manifest.json`))
-    const artifact = `${id}${extension}`
-    const temporary = join(dir, `${TEMP_PREFIX}${artifact}`)
-    options.onEvent?.({ type: 'start', target: target.name, id, format })
-    const startedMs = performance.now()
-    try {
-      const outcome = await engine.dump(target, {
-        path: temporary,
-        format,
-        jobs,
-        ...(options.signal && { signal: options.signal }),
-        onProgress: ({ bytes }) => options.onEvent?.({ type: 'progress', target: target.name, id, bytes, elapsedMs: performance.now() - startedMs }),
-      })
-      if (options.signal?.aborted) throw new DbopsError('E_INTERRUPTED', 'backup interrupted; nothing was published')
-      const sha256 = outcome.sha256 ?? (await hashArtifact(temporary))
-      const sizeBytes = sizeOf(temporary)
-      // No folder fsync here: the manifest's own (writeManifest) makes both renames durable, in order, at once.
-      renameSync(temporary, join(dir, artifact))
-      const finished = new Date(started.getTime() + (performance.now() - startedMs))
-      const manifest: BackupManifest = {
-        manifestVersion: 1,
-        id,
-        target: target.name,
-        url: target.redactedUrl,
-        database,
-        engine: target.backend.engine,
-        format,
-        label: options.label ?? null,
-        startedAt: started.toISOString(),
-        finishedAt: finished.toISOString(),
-        durationMs: Math.round(finished.getTime() - started.getTime()),
-        sizeBytes,
-        sha256,
-        artifact,
-        serverVersion: outcome.serverVersion,
-        tools: { ...outcome.tools, dbops: VERSION },
-        migrationVersion: outcome.migrationVersion,
-        rowCounts: outcome.rowCounts ?? null,
-        verifiedAt: null,
-        verifiedBy: null,
-        ...(outcome.extra && { extra: outcome.extra }),
+  return withBackupLock(
+    dir,
+    {
+      command: 'dbops backup create',
+      excludeShared: false,
+      wait: options.wait === true,
+      ...(options.signal && { signal: options.signal }),
+      onWait: (holder) => options.onEvent?.({ type: 'lock-wait', target: target.name, holder }),
+    },
+    async () => {
+      const cleaned = removeIncomplete(dir)
+      if (cleaned.length > 0) options.onEvent?.({ type: 'cleaned', target: target.name, names: cleaned })
+      const started = options.now?.() ?? new Date()
+      const extension = engine.extension(format)
+      const taken = new Set(readdirSync(dir))
+      const id = newBackupId(
+        target.name,
+        started,
+        (candidate) => taken.has(`${candidate}${extension}`) || taken.has(`${candidate}.manifest.json`),
+      )
+      const artifact = `${id}${extension}`
+      const temporary = join(dir, `${TEMP_PREFIX}${artifact}`)
+      options.onEvent?.({ type: 'start', target: target.name, id, format })
+      const startedMs = performance.now()
+      try {
+        const outcome = await engine.dump(target, {
+          path: temporary,
+          format,
+          jobs,
+          ...(options.signal && { signal: options.signal }),
+          onProgress: ({ bytes }) =>
+            options.onEvent?.({
+              type: 'progress',
+              target: target.name,
+              id,
+              bytes,
+              elapsedMs: performance.now() - startedMs,
+            }),
+        })
+        if (options.signal?.aborted) throw new DbopsError('E_INTERRUPTED', 'backup interrupted; nothing was published')
+        const sha256 = outcome.sha256 ?? (await hashArtifact(temporary))
+        const sizeBytes = sizeOf(temporary)
+        // No folder fsync here: the manifest's own (writeManifest) makes both renames durable, in order, at once.
+        renameSync(temporary, join(dir, artifact))
+        const finished = new Date(started.getTime() + (performance.now() - startedMs))
+        const manifest: BackupManifest = {
+          manifestVersion: 1,
+          id,
+          target: target.name,
+          url: target.redactedUrl,
+          database,
+          engine: target.backend.engine,
+          format,
+          label: options.label ?? null,
+          startedAt: started.toISOString(),
+          finishedAt: finished.toISOString(),
+          durationMs: Math.round(finished.getTime() - started.getTime()),
+          sizeBytes,
+          sha256,
+          artifact,
+          serverVersion: outcome.serverVersion,
+          tools: { ...outcome.tools, dbops: VERSION },
+          migrationVersion: outcome.migrationVersion,
+          rowCounts: outcome.rowCounts ?? null,
+          verifiedAt: null,
+          verifiedBy: null,
+          ...(outcome.extra && { extra: outcome.extra }),
+        }
+        writeManifest(dir, manifest)
+        options.onEvent?.({ type: 'done', target: target.name, manifest })
+        return { target: target.name, backup: manifest, cleaned }
+      } catch (error) {
+        rmSync(temporary, { recursive: true, force: true })
+        if (!existsSync(join(dir, `${id}.manifest.json`))) rmSync(join(dir, artifact), { recursive: true, force: true })
+        throw error
       }
-      writeManifest(dir, manifest)
-      options.onEvent?.({ type: 'done', target: target.name, manifest })
-      return { target: target.name, backup: manifest, cleaned }
-    } catch (error) {
-      rmSync(temporary, { recursive: true, force: true })
-      if (!existsSync(join(dir, `${id}.manifest.json`))) rmSync(join(dir, artifact), { recursive: true, force: true })
-      throw error
-    }
-  })
+    },
+  )
 }
 
-function chooseFormat(formats: readonly BackupFormat[], fallback: BackupFormat, flag: BackupFormat | undefined, configured: BackupFormat | undefined): BackupFormat {
+function chooseFormat(
+  formats: readonly BackupFormat[],
+  fallback: BackupFormat,
+  flag: BackupFormat | undefined,
+  configured: BackupFormat | undefined,
+): BackupFormat {
   if (flag !== undefined) {
     if (!formats.includes(flag)) {
-      throw new UsageError(`--format ${flag} does not apply here: this engine writes ${formats.join(', ')}`, formats.length === 1 ? 'leave --format out' : `use one of ${formats.join(', ')}`)
+      throw new UsageError(
+        `--format ${flag} does not apply here: this engine writes ${formats.join(', ')}`,
+        formats.length === 1 ? 'leave --format out' : `use one of ${formats.join(', ')}`,
+      )
     }
     return flag
   }
@@ -128,12 +172,19 @@ export function prepareDirectory(dir: string): void {
     mkdirSync(dir, { recursive: true, mode: 0o700 })
     accessSync(dir, constants.W_OK | constants.X_OK)
   } catch (error) {
-    throw new DbopsError('E_BACKUP_DIR', `cannot write to the backup folder ${dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
-      hint: 'set backup.dir in the config to a writable folder, or fix its permissions',
-      cause: error,
-    })
+    throw new DbopsError(
+      'E_BACKUP_DIR',
+      `cannot write to the backup folder ${dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      {
+        hint: 'set backup.dir in the config to a writable folder, or fix its permissions',
+        cause: error,
+      },
+    )
   }
-  if (!statSync(dir).isDirectory()) throw new DbopsError('E_BACKUP_DIR', `the backup folder ${dir} is not a folder`, { hint: 'set backup.dir to a folder' })
+  if (!statSync(dir).isDirectory())
+    throw new DbopsError('E_BACKUP_DIR', `the backup folder ${dir} is not a folder`, {
+      hint: 'set backup.dir to a folder',
+    })
 }
 
 /** Removes leftovers of interrupted runs. Called under the lock, so nothing listed belongs to a live run. */
@@ -166,7 +217,9 @@ export async function hashArtifact(path: string): Promise<string> {
   const hashes = await hashFiles(files.map((file) => join(path, file)))
   const lines = files.map((file, index) => `${hashes[index]}  ${file}`).sort()
   const { createHash } = await import('node:crypto')
-  return createHash('sha256').update(lines.join('\n') + '\n').digest('hex')
+  return createHash('sha256')
+    .update(lines.join('\n') + '\n')
+    .digest('hex')
 }
 
 /**
@@ -182,7 +235,7 @@ export async function hashFiles(paths: readonly string[]): Promise<string[]> {
       const hash = createHash('sha256')
       const fd = openSync(path, 'r')
       try {
-        for (let read; (read = readSync(fd, buffer, 0, buffer.length, null)) > 0; ) hash.update(buffer.subarray(0, read))
+        for (let read; (read = readSync(fd, buffer, 0, buffer.length, null)) > 0;) hash.update(buffer.subarray(0, read))
       } finally {
         closeSync(fd)
       }

@@ -18,7 +18,10 @@ const RECIPIENT = /^age1[0-9a-z]{20,}$/
 /** Problems with configured recipients, for config validation (empty when all are usable public keys). */
 export function recipientProblems(recipients: readonly string[]): string[] {
   return recipients.flatMap((recipient, index) => {
-    if (recipient.startsWith('AGE-SECRET-KEY-')) return [`backup.encrypt.recipients[${index}]: this is a private identity, not a public key; give its public key (age-keygen -y)`]
+    if (recipient.startsWith('AGE-SECRET-KEY-'))
+      return [
+        `backup.encrypt.recipients[${index}]: this is a private identity, not a public key; give its public key (age-keygen -y)`,
+      ]
     return RECIPIENT.test(recipient) ? [] : [`backup.encrypt.recipients[${index}]: not an age public key (age1...)`]
   })
 }
@@ -40,11 +43,19 @@ export async function encryptStream(source: Readable, recipients: readonly strin
  * Decrypts with the given identities. The header is read before this resolves, so a wrong identity fails here,
  * before anything is restored, naming the backup and the recipients it was encrypted for.
  */
-export async function decryptStream(source: Readable, identities: readonly string[], backup: { id: string; recipients: readonly string[] }): Promise<Readable> {
+export async function decryptStream(
+  source: Readable,
+  identities: readonly string[],
+  backup: { id: string; recipients: readonly string[] },
+): Promise<Readable> {
   if (identities.length === 0) {
-    throw new DbopsError('E_BACKUP_IDENTITY', `backup ${backup.id} is encrypted (for ${backup.recipients.map(recipientFingerprint).join(', ')}) and no identity was given`, {
-      hint: `pass --identity <file> or set ${IDENTITY_ENV} to the private key of one of those recipients`,
-    })
+    throw new DbopsError(
+      'E_BACKUP_IDENTITY',
+      `backup ${backup.id} is encrypted (for ${backup.recipients.map(recipientFingerprint).join(', ')}) and no identity was given`,
+      {
+        hint: `pass --identity <file> or set ${IDENTITY_ENV} to the private key of one of those recipients`,
+      },
+    )
   }
   const { Decrypter } = await import('age-encryption')
   const decrypter = new Decrypter()
@@ -54,10 +65,14 @@ export async function decryptStream(source: Readable, identities: readonly strin
     return Readable.fromWeb(decrypted as unknown as WebReadableStream<Uint8Array>)
   } catch (error) {
     source.destroy()
-    throw new DbopsError('E_BACKUP_IDENTITY', `backup ${backup.id} cannot be decrypted with the identity given: it was encrypted for ${backup.recipients.map(recipientFingerprint).join(', ')}`, {
-      hint: 'use the private key matching one of those public keys',
-      cause: error,
-    })
+    throw new DbopsError(
+      'E_BACKUP_IDENTITY',
+      `backup ${backup.id} cannot be decrypted with the identity given: it was encrypted for ${backup.recipients.map(recipientFingerprint).join(', ')}`,
+      {
+        hint: 'use the private key matching one of those public keys',
+        cause: error,
+      },
+    )
   }
 }
 
@@ -71,9 +86,13 @@ export function readIdentities(file: string | undefined, env: NodeJS.ProcessEnv 
     try {
       text = readFileSync(file, 'utf8')
     } catch (error) {
-      throw new DbopsError('E_USAGE', `cannot read the identity file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
-        hint: 'pass --identity the path of an age identity file (age-keygen -o key.txt)',
-      })
+      throw new DbopsError(
+        'E_USAGE',
+        `cannot read the identity file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+        {
+          hint: 'pass --identity the path of an age identity file (age-keygen -o key.txt)',
+        },
+      )
     }
   } else {
     text = env[IDENTITY_ENV] ?? ''
@@ -83,7 +102,11 @@ export function readIdentities(file: string | undefined, env: NodeJS.ProcessEnv 
     .map((line) => line.trim())
     .filter((line) => line.startsWith('AGE-SECRET-KEY-'))
   if (file !== undefined && identities.length === 0) {
-    throw new DbopsError('E_USAGE', `the identity file ${file} holds no age identity (a line starting AGE-SECRET-KEY-)`, { hint: 'make one with age-keygen -o key.txt' })
+    throw new DbopsError(
+      'E_USAGE',
+      `the identity file ${file} holds no age identity (a line starting AGE-SECRET-KEY-)`,
+      { hint: 'make one with age-keygen -o key.txt' },
+    )
   }
   return identities
 }

@@ -85,7 +85,10 @@ export function manifestPath(dir: string, id: string): string {
 
 /** A new backup id for `target` started at `started`; `taken` says whether an id is in use already. */
 export function newBackupId(target: string, started: Date, taken: (id: string) => boolean): string {
-  const stamp = started.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '')
+  const stamp = started
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/[-:]/g, '')
   const base = `${stamp}-${target}`
   for (let n = 1; ; n++) {
     const id = n === 1 ? base : `${base}-${n}`
@@ -111,11 +114,19 @@ export function readManifest(dir: string, id: string): BackupManifest | undefine
 function isManifest(value: unknown): value is BackupManifest {
   const m = value as Partial<BackupManifest> | null
   return (
-    typeof m === 'object' && m !== null &&
-    typeof m.id === 'string' && typeof m.target === 'string' && typeof m.engine === 'string' &&
-    typeof m.format === 'string' && typeof m.startedAt === 'string' && typeof m.finishedAt === 'string' &&
-    typeof m.sizeBytes === 'number' && typeof m.sha256 === 'string' && typeof m.artifact === 'string' &&
-    !m.artifact.includes('/') && !m.artifact.startsWith('.')
+    typeof m === 'object' &&
+    m !== null &&
+    typeof m.id === 'string' &&
+    typeof m.target === 'string' &&
+    typeof m.engine === 'string' &&
+    typeof m.format === 'string' &&
+    typeof m.startedAt === 'string' &&
+    typeof m.finishedAt === 'string' &&
+    typeof m.sizeBytes === 'number' &&
+    typeof m.sha256 === 'string' &&
+    typeof m.artifact === 'string' &&
+    !m.artifact.includes('/') &&
+    !m.artifact.startsWith('.')
   )
 }
 
@@ -163,7 +174,8 @@ export function incompleteEntries(dir: string): string[] {
     // A lock being taken (.lock.<pid>.tmp) or a manifest being rewritten by a verify running now
     // (.<id>.manifest.json.<pid>.<time>.tmp) belongs to a live process: only those of dead ones are leftovers.
     if (name.startsWith('.lock.') && name.endsWith('.tmp')) return !isAlive(Number(name.split('.')[2]))
-    if (name.startsWith('.') && name.includes(MANIFEST_SUFFIX + '.') && name.endsWith('.tmp')) return !isAlive(Number(name.split('.').at(-3)))
+    if (name.startsWith('.') && name.includes(MANIFEST_SUFFIX + '.') && name.endsWith('.tmp'))
+      return !isAlive(Number(name.split('.').at(-3)))
     const id = /^(\d{8}T\d{6}Z-[A-Za-z0-9_.-]+?)\.(dump|dir|sql|sqlite)$/.exec(name)?.[1]
     return id !== undefined && ID.test(id) && !complete.has(name) && !manifests.has(`${id}${MANIFEST_SUFFIX}`)
   })

@@ -32,7 +32,11 @@ export function legacyFolder(target: Pick<Target, 'name' | 'backup'>): string | 
  * Whether a backup without an identity (made before they were recorded) is `target`'s: it is in the target's folder,
  * or in the old shared `backups/default` and was taken through the target's URL.
  */
-export function isLegacyOf(manifest: BackupManifest, dir: string, target: Pick<Target, 'name' | 'backup' | 'redactedUrl'>): boolean {
+export function isLegacyOf(
+  manifest: BackupManifest,
+  dir: string,
+  target: Pick<Target, 'name' | 'backup' | 'redactedUrl'>,
+): boolean {
   if (manifest.database) return false
   if (resolve(dir) === resolve(target.backup.dir)) return true
   return resolve(dir) === legacyFolder(target) && manifest.url === target.redactedUrl
@@ -55,7 +59,10 @@ export interface TargetBackups {
 }
 
 /** What `backup list`, `check`, `verify`, `prune` and health's backup_age see: this database's backups only. */
-export async function targetBackups(target: Target, options: { identity?: DatabaseIdentity; offline?: boolean } = {}): Promise<TargetBackups> {
+export async function targetBackups(
+  target: Target,
+  options: { identity?: DatabaseIdentity; offline?: boolean } = {},
+): Promise<TargetBackups> {
   const known = options.identity ?? (await identifyTarget(target, { offline: options.offline === true }))
   const dir = target.backup.dir
   const all = listBackups(dir)

@@ -63,7 +63,9 @@ export async function pruneBackups(target: Target, options: PruneBackupsOptions 
     const backups = mine.filter((manifest) => !strangers.includes(manifest))
     const decisions = applyRetention(backups, (manifest) => new Date(manifest.startedAt), policy, options.now)
     const newestVerified = backups.filter(isVerified).at(-1)
-    const kept: PrunedBackup[] = strangers.map((manifest) => summary(manifest, [`no database identity (taken from ${manifest.url}, not ${target.redactedUrl})`]))
+    const kept: PrunedBackup[] = strangers.map((manifest) =>
+      summary(manifest, [`no database identity (taken from ${manifest.url}, not ${target.redactedUrl})`]),
+    )
     const removed: PrunedBackup[] = []
     for (const decision of decisions) {
       if (!decision.keep && decision.item.id === newestVerified?.id) decision.reasons.push('newest verified backup')
@@ -75,18 +77,38 @@ export async function pruneBackups(target: Target, options: PruneBackupsOptions 
         rmSync(manifestPath(dir, manifest.id), { force: true })
         rmSync(join(dir, manifest.artifact), { recursive: true, force: true })
         if (existsSync(manifestPath(dir, manifest.id)) || existsSync(join(dir, manifest.artifact))) {
-          throw new DbopsError('E_PRUNE_FAILED', `could not delete backup ${manifest.id} from ${dir}`, { hint: 'check the folder permissions' })
+          throw new DbopsError('E_PRUNE_FAILED', `could not delete backup ${manifest.id} from ${dir}`, {
+            hint: 'check the folder permissions',
+          })
         }
       }
       if (removed.length > 0) fsyncDirectory(dir)
     }
-    return { target: target.name, database: identity.display, dryRun: options.dryRun === true, policy, kept, removed, freedBytes: removed.reduce((sum, entry) => sum + entry.sizeBytes, 0) }
+    return {
+      target: target.name,
+      database: identity.display,
+      dryRun: options.dryRun === true,
+      policy,
+      kept,
+      removed,
+      freedBytes: removed.reduce((sum, entry) => sum + entry.sizeBytes, 0),
+    }
   }
   if (options.dryRun || !existsSync(dir)) return run()
   // Exclusive: waits for running verifies and restores (shared holders) to finish reading.
-  return withBackupLock(dir, { command: 'dbops backup prune', wait: options.wait === true, ...(options.signal && { signal: options.signal }) }, run)
+  return withBackupLock(
+    dir,
+    { command: 'dbops backup prune', wait: options.wait === true, ...(options.signal && { signal: options.signal }) },
+    run,
+  )
 }
 
 function summary(manifest: BackupManifest, reasons: string[]): PrunedBackup {
-  return { id: manifest.id, startedAt: manifest.startedAt, sizeBytes: manifest.sizeBytes, verifiedAt: manifest.verifiedAt, reasons }
+  return {
+    id: manifest.id,
+    startedAt: manifest.startedAt,
+    sizeBytes: manifest.sizeBytes,
+    verifiedAt: manifest.verifiedAt,
+    reasons,
+  }
 }

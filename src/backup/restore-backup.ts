@@ -60,7 +60,11 @@ export interface RestoreBackupResult {
  * a backup of another database (unless `from` names it or `allowOtherDatabase`), a backup whose last verify failed,
  * a protected target and a non-empty database (without force/clean), an engine mismatch, a wrong sha256.
  */
-export async function restoreBackup(target: Target, source: string, options: RestoreBackupOptions = {}): Promise<RestoreBackupResult> {
+export async function restoreBackup(
+  target: Target,
+  source: string,
+  options: RestoreBackupOptions = {},
+): Promise<RestoreBackupResult> {
   const step = (message: string) => options.onEvent?.({ type: 'step', target: target.name, message })
   const config = options.config ?? (await resolveConfig().catch(() => undefined))
   const fromTarget = options.from === undefined ? undefined : resolveFrom(options.from, config, target)
@@ -68,36 +72,57 @@ export async function restoreBackup(target: Target, source: string, options: Res
   const identity = await identifyTarget(target)
   const { manifest, dir } = locateBackup(target, source, dirs, identity)
   const sourceDisplay = manifest.database?.display ?? `${manifest.url} (target ${manifest.target})`
-  const sameDatabase = manifest.database ? isFromDatabase(manifest, identity) === true : isLegacyOf(manifest, dir, target)
+  const sameDatabase = manifest.database
+    ? isFromDatabase(manifest, identity) === true
+    : isLegacyOf(manifest, dir, target)
   if (!sameDatabase && !options.allowOtherDatabase) {
     if (!fromTarget) {
-      throw new DbopsError('E_USAGE', `backup ${manifest.id} was taken from ${sourceDisplay}, not from ${identity.display} (${target.name}), which it would replace`, {
-        hint: `to copy that database into ${target.name} on purpose, name where it comes from: --from <target or URL of ${sourceDisplay}> (or --allow-other-database)`,
-        details: { backup: manifest.id, source: sourceDisplay, target: identity.display },
-      })
+      throw new DbopsError(
+        'E_USAGE',
+        `backup ${manifest.id} was taken from ${sourceDisplay}, not from ${identity.display} (${target.name}), which it would replace`,
+        {
+          hint: `to copy that database into ${target.name} on purpose, name where it comes from: --from <target or URL of ${sourceDisplay}> (or --allow-other-database)`,
+          details: { backup: manifest.id, source: sourceDisplay, target: identity.display },
+        },
+      )
     }
     await checkFrom(fromTarget, manifest, dir, sourceDisplay)
   }
   if (manifest.engine !== target.backend.engine) {
-    throw new UsageError(`backup ${manifest.id} is a ${manifest.engine} backup and cannot be restored into ${target.name} (${target.backend.engine})`)
+    throw new UsageError(
+      `backup ${manifest.id} is a ${manifest.engine} backup and cannot be restored into ${target.name} (${target.backend.engine})`,
+    )
   }
   if (manifest.format === 'plain' && options.clean) {
-    throw new UsageError('--clean needs a custom or directory backup: a plain SQL dump has no drop statements to run first', 'restore it into an empty database')
+    throw new UsageError(
+      '--clean needs a custom or directory backup: a plain SQL dump has no drop statements to run first',
+      'restore it into an empty database',
+    )
   }
   if (verifyFailed(manifest) && !options.force) {
     const failure = manifest.verifyFailure!
-    throw new DbopsError('E_BACKUP_VERIFY_FAILED', `backup ${manifest.id} failed "backup verify" on ${failure.at} (${failure.message}); nothing was restored`, {
-      hint: 'restore an older backup (see "dbops backup list"), or pass --force to restore this one anyway',
-    })
+    throw new DbopsError(
+      'E_BACKUP_VERIFY_FAILED',
+      `backup ${manifest.id} failed "backup verify" on ${failure.at} (${failure.message}); nothing was restored`,
+      {
+        hint: 'restore an older backup (see "dbops backup list"), or pass --force to restore this one anyway',
+      },
+    )
   }
   if (target.protected && !options.force) {
-    throw new DbopsError('E_PROTECTED', `target ${target.name} is protected: restoring would overwrite it`, { hint: 'pass --force if you really mean to restore into it' })
+    throw new DbopsError('E_PROTECTED', `target ${target.name} is protected: restoring would overwrite it`, {
+      hint: 'pass --force if you really mean to restore into it',
+    })
   }
   const engine = await target.backend.backupEngine()
   if (!options.clean && !options.force && !(await engine.isEmpty(target))) {
-    throw new DbopsError('E_NOT_EMPTY', `${target.redactedUrl} is not empty: restoring would mix the backup with what is there`, {
-      hint: 'restore into an empty database, or pass --clean to drop the backup\'s objects first (--force to restore over it as is)',
-    })
+    throw new DbopsError(
+      'E_NOT_EMPTY',
+      `${target.redactedUrl} is not empty: restoring would mix the backup with what is there`,
+      {
+        hint: "restore into an empty database, or pass --clean to drop the backup's objects first (--force to restore over it as is)",
+      },
+    )
   }
   const artifactPath = join(dir, manifest.artifact)
   // Shared with verifies: a prune waits until the backup has been read.
@@ -109,11 +134,18 @@ export async function restoreBackup(target: Target, source: string, options: Res
     onWait: () => step(`waiting for another dbops working on ${dir}`),
   }
   return withBackupLock(dir, lock, async () => {
-    if (!existsSync(artifactPath)) throw new DbopsError('E_BACKUP_NOT_FOUND', `backup ${manifest.id} was removed from ${dir}`, { hint: 'restore another backup (see "dbops backup list")' })
+    if (!existsSync(artifactPath))
+      throw new DbopsError('E_BACKUP_NOT_FOUND', `backup ${manifest.id} was removed from ${dir}`, {
+        hint: 'restore another backup (see "dbops backup list")',
+      })
     step(`checking the sha256 of ${manifest.artifact}`)
     const sha256 = await hashArtifact(artifactPath)
     if (sha256 !== manifest.sha256) {
-      throw new DbopsError('E_BACKUP_CORRUPT', `backup ${manifest.id} is corrupt (sha256 differs from its manifest); nothing was restored`, { hint: 'restore an older backup' })
+      throw new DbopsError(
+        'E_BACKUP_CORRUPT',
+        `backup ${manifest.id} is corrupt (sha256 differs from its manifest); nothing was restored`,
+        { hint: 'restore an older backup' },
+      )
     }
     step(`restoring ${manifest.id} into ${target.redactedUrl}`)
     const started = performance.now()
@@ -150,7 +182,12 @@ export async function restoreBackup(target: Target, source: string, options: Res
  */
 export function restoreSearchDirs(target: Target, config?: ResolvedConfig, extra: readonly string[] = []): string[] {
   const legacy = legacyFolder(target)
-  const dirs = [target.backup.dir, ...(legacy ? [legacy] : []), ...Object.values(config?.targets ?? {}).map((entry) => entry.backup.dir), ...extra].map((dir) => resolve(dir))
+  const dirs = [
+    target.backup.dir,
+    ...(legacy ? [legacy] : []),
+    ...Object.values(config?.targets ?? {}).map((entry) => entry.backup.dir),
+    ...extra,
+  ].map((dir) => resolve(dir))
   return [...new Set(dirs)]
 }
 
@@ -159,7 +196,10 @@ function resolveFrom(from: string, config: ResolvedConfig | undefined, target: T
   const named = config?.targets[from]
   if (named) return named
   if (!/^[A-Za-z][A-Za-z0-9+.-]*:/.test(from)) {
-    throw new UsageError(`--from ${from}: no target by that name${config ? ` (known: ${Object.keys(config.targets).join(', ')})` : ''}, and not a database URL`, 'give the name of the target the backup was taken from, or its URL')
+    throw new UsageError(
+      `--from ${from}: no target by that name${config ? ` (known: ${Object.keys(config.targets).join(', ')})` : ''}, and not a database URL`,
+      'give the name of the target the backup was taken from, or its URL',
+    )
   }
   const baseDir = config?.baseDir ?? process.cwd()
   let location
@@ -180,7 +220,12 @@ function resolveFrom(from: string, config: ResolvedConfig | undefined, target: T
 }
 
 /** The backup must come from the database `--from` names (asked of that database when it can be reached). */
-async function checkFrom(from: ResolvedTarget, manifest: BackupManifest, dir: string, sourceDisplay: string): Promise<void> {
+async function checkFrom(
+  from: ResolvedTarget,
+  manifest: BackupManifest,
+  dir: string,
+  sourceDisplay: string,
+): Promise<void> {
   let fromIdentity: DatabaseIdentity | undefined
   let matches: boolean
   if (manifest.database) {
@@ -196,25 +241,45 @@ async function checkFrom(from: ResolvedTarget, manifest: BackupManifest, dir: st
     matches = resolve(dir) === resolve(from.backup.dir)
   }
   if (!matches) {
-    throw new DbopsError('E_USAGE', `backup ${manifest.id} was taken from ${sourceDisplay}, not from ${fromIdentity?.display ?? from.redactedUrl} (--from ${from.name})`, {
-      hint: 'name the database the backup was taken from in --from (see the manifest\'s "database"), or pass --allow-other-database',
-    })
+    throw new DbopsError(
+      'E_USAGE',
+      `backup ${manifest.id} was taken from ${sourceDisplay}, not from ${fromIdentity?.display ?? from.redactedUrl} (--from ${from.name})`,
+      {
+        hint: 'name the database the backup was taken from in --from (see the manifest\'s "database"), or pass --allow-other-database',
+      },
+    )
   }
 }
 
-function locateBackup(target: Target, source: string, searchDirs: string[], identity: DatabaseIdentity): { manifest: BackupManifest; dir: string } {
+function locateBackup(
+  target: Target,
+  source: string,
+  searchDirs: string[],
+  identity: DatabaseIdentity,
+): { manifest: BackupManifest; dir: string } {
   const looksLikePath = source.includes('/') || source.endsWith(MANIFEST_SUFFIX) || existsSync(source)
   if (looksLikePath) {
     const path = resolve(source)
-    if (!existsSync(path)) throw new DbopsError('E_BACKUP_NOT_FOUND', `${path} does not exist`, { hint: 'give a backup id (see "dbops backup list") or the path of a backup' })
+    if (!existsSync(path))
+      throw new DbopsError('E_BACKUP_NOT_FOUND', `${path} does not exist`, {
+        hint: 'give a backup id (see "dbops backup list") or the path of a backup',
+      })
     const dir = dirname(path)
     const name = basename(path)
-    const id = name.endsWith(MANIFEST_SUFFIX) ? name.slice(0, -MANIFEST_SUFFIX.length) : statSync(path).isDirectory() ? name.replace(/\.dir$/, '') : name.replace(/\.[^.]+$/, '')
+    const id = name.endsWith(MANIFEST_SUFFIX)
+      ? name.slice(0, -MANIFEST_SUFFIX.length)
+      : statSync(path).isDirectory()
+        ? name.replace(/\.dir$/, '')
+        : name.replace(/\.[^.]+$/, '')
     const manifest = readManifest(dir, id)
     if (!manifest || !existsSync(join(dir, manifest.artifact))) {
-      throw new DbopsError('E_BACKUP_NOT_FOUND', `${path} is not a complete dbops backup (no manifest ${id}${MANIFEST_SUFFIX} beside it)`, {
-        hint: 'restore a backup made by "dbops backup create"; for other dumps use pg_restore or sqlite3 directly',
-      })
+      throw new DbopsError(
+        'E_BACKUP_NOT_FOUND',
+        `${path} is not a complete dbops backup (no manifest ${id}${MANIFEST_SUFFIX} beside it)`,
+        {
+          hint: 'restore a backup made by "dbops backup create"; for other dumps use pg_restore or sqlite3 directly',
+        },
+      )
     }
     return { manifest, dir }
   }
@@ -225,7 +290,11 @@ function locateBackup(target: Target, source: string, searchDirs: string[], iden
   // The same id in two folders: this database's own backup wins.
   const own = found.find(({ manifest }) => isFromDatabase(manifest, identity) === true)
   if (own ?? found[0]) return (own ?? found[0])!
-  throw new DbopsError('E_BACKUP_NOT_FOUND', `there is no backup "${source}" in ${target.backup.dir}${searchDirs.length > 1 ? ` or the other targets' backup folders` : ''}`, {
-    hint: 'list them with "dbops backup list", or give the path of the backup',
-  })
+  throw new DbopsError(
+    'E_BACKUP_NOT_FOUND',
+    `there is no backup "${source}" in ${target.backup.dir}${searchDirs.length > 1 ? ` or the other targets' backup folders` : ''}`,
+    {
+      hint: 'list them with "dbops backup list", or give the path of the backup',
+    },
+  )
 }

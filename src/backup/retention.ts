@@ -12,7 +12,11 @@ export interface RetentionDecision<T> {
 }
 
 export function isEmptyPolicy(policy: RetentionPolicy): boolean {
-  return (['keepLast', 'keepHourly', 'keepDaily', 'keepWeekly', 'keepMonthly', 'keepYearly'] as const).every((key) => !policy[key]) && !policy.keepWithinMs
+  return (
+    (['keepLast', 'keepHourly', 'keepDaily', 'keepWeekly', 'keepMonthly', 'keepYearly'] as const).every(
+      (key) => !policy[key],
+    ) && !policy.keepWithinMs
+  )
 }
 
 /**
@@ -22,9 +26,16 @@ export function isEmptyPolicy(policy: RetentionPolicy): boolean {
  * newer than the newest backup (not in the future) minus the duration. Rules are OR-ed; one backup can fill a slot in
  * several buckets. `time` gives each item's time. Returns the decisions newest first.
  */
-export function applyRetention<T>(items: readonly T[], time: (item: T) => Date, policy: RetentionPolicy, now: Date = new Date()): RetentionDecision<T>[] {
+export function applyRetention<T>(
+  items: readonly T[],
+  time: (item: T) => Date,
+  policy: RetentionPolicy,
+  now: Date = new Date(),
+): RetentionDecision<T>[] {
   // Stable sort, newest first, like sort.Stable in restic.
-  const list = items.map((item, index) => ({ item, index, at: time(item) })).sort((a, b) => b.at.getTime() - a.at.getTime() || a.index - b.index)
+  const list = items
+    .map((item, index) => ({ item, index, at: time(item) }))
+    .sort((a, b) => b.at.getTime() - a.at.getTime() || a.index - b.index)
   const buckets = [
     { count: policy.keepLast ?? 0, bucket: (_: Date, nr: number) => nr, last: -1, reason: 'last snapshot' },
     { count: policy.keepHourly ?? 0, bucket: ymdh, last: -1, reason: 'hourly snapshot' },
@@ -38,7 +49,8 @@ export function applyRetention<T>(items: readonly T[], time: (item: T) => Date, 
 
   return list.map(({ item, at }, nr) => {
     const reasons: string[] = []
-    if (policy.keepWithinMs && at.getTime() > latest - policy.keepWithinMs) reasons.push(`within ${formatDuration(policy.keepWithinMs)}`)
+    if (policy.keepWithinMs && at.getTime() > latest - policy.keepWithinMs)
+      reasons.push(`within ${formatDuration(policy.keepWithinMs)}`)
     for (const bucket of buckets) {
       if (bucket.count > 0 || bucket.count === -1) {
         const value = bucket.bucket(at, nr)

@@ -4,7 +4,14 @@ import type { Target } from '../targets/target.js'
 import { DbopsError, UsageError } from '../errors.js'
 import { hashArtifact } from './create-backup.js'
 import { withBackupLock } from './backup-lock.js'
-import { listBackups, manifestPath, readManifest, writeManifest, type BackupManifest, type VerifyFailure } from './manifest.js'
+import {
+  listBackups,
+  manifestPath,
+  readManifest,
+  writeManifest,
+  type BackupManifest,
+  type VerifyFailure,
+} from './manifest.js'
 import { targetBackups } from './ownership.js'
 
 export interface VerifyBackupOptions {
@@ -48,15 +55,24 @@ async function locate(target: Target, id: string | undefined): Promise<{ manifes
   const { backups, identity, folderOf } = await targetBackups(target)
   if (id === undefined || id === 'latest') {
     const newest = backups.at(-1)
-    if (!newest) throw new DbopsError('E_BACKUP_NOT_FOUND', `${target.name} (${identity.display}) has no backups in ${target.backup.dir}`, { hint: 'create one with "dbops backup create"' })
+    if (!newest)
+      throw new DbopsError(
+        'E_BACKUP_NOT_FOUND',
+        `${target.name} (${identity.display}) has no backups in ${target.backup.dir}`,
+        { hint: 'create one with "dbops backup create"' },
+      )
     return { manifest: newest, dir: folderOf(newest) }
   }
   const found = backups.find((manifest) => manifest.id === id)
   if (!found) {
     const other = listBackups(target.backup.dir).find((manifest) => manifest.id === id)
-    throw new DbopsError('E_BACKUP_NOT_FOUND', `there is no backup "${id}" of ${identity.display} in ${target.backup.dir}${other?.database ? ` (that one was taken from ${other.database.display})` : ''}`, {
-      hint: 'list them with "dbops backup list"',
-    })
+    throw new DbopsError(
+      'E_BACKUP_NOT_FOUND',
+      `there is no backup "${id}" of ${identity.display} in ${target.backup.dir}${other?.database ? ` (that one was taken from ${other.database.display})` : ''}`,
+      {
+        hint: 'list them with "dbops backup list"',
+      },
+    )
   }
   return { manifest: found, dir: folderOf(found) }
 }
@@ -75,7 +91,9 @@ export async function verifyBackup(target: Target, options: VerifyBackupOptions 
   const step = (message: string) => options.onEvent?.({ type: 'step', target: target.name, message })
   const engine = await target.backend.backupEngine()
   if (chosen.engine !== target.backend.engine) {
-    throw new UsageError(`backup ${chosen.id} is a ${chosen.engine} backup, but ${target.name} is ${target.backend.engine}`)
+    throw new UsageError(
+      `backup ${chosen.id} is a ${chosen.engine} backup, but ${target.name} is ${target.backend.engine}`,
+    )
   }
   const warnings: string[] = []
   const lock = {
@@ -89,7 +107,11 @@ export async function verifyBackup(target: Target, options: VerifyBackupOptions 
     // Read again under the lock: a prune may have removed it before the lock was taken.
     const manifest = readManifest(dir, chosen.id)
     if (!manifest || !existsSync(join(dir, manifest.artifact))) {
-      throw new DbopsError('E_BACKUP_NOT_FOUND', `backup ${chosen.id} was removed from ${dir} before it could be verified`, { hint: 'verify another backup (see "dbops backup list")' })
+      throw new DbopsError(
+        'E_BACKUP_NOT_FOUND',
+        `backup ${chosen.id} was removed from ${dir} before it could be verified`,
+        { hint: 'verify another backup (see "dbops backup list")' },
+      )
     }
     const record = (changes: Partial<BackupManifest>): boolean => {
       try {
@@ -98,7 +120,9 @@ export async function verifyBackup(target: Target, options: VerifyBackupOptions 
         return true
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message
-        warnings.push(`the result could not be recorded in ${manifestPath(dir, manifest.id)} (${code}); the verdict above stands`)
+        warnings.push(
+          `the result could not be recorded in ${manifestPath(dir, manifest.id)} (${code}); the verdict above stands`,
+        )
         return false
       }
     }
@@ -148,10 +172,14 @@ async function verify(
   step(`checking the sha256 of ${manifest.artifact}`)
   const sha256 = await hashArtifact(artifactPath)
   if (sha256 !== manifest.sha256) {
-    throw new DbopsError('E_BACKUP_CORRUPT', `backup ${manifest.id} is corrupt: the sha256 of ${manifest.artifact} is ${sha256.slice(0, 12)}…, the manifest says ${manifest.sha256.slice(0, 12)}…`, {
-      hint: 'the file changed after it was written (disk, copy or edit); take a new backup and keep this one for inspection',
-      details: { expected: manifest.sha256, actual: sha256 },
-    })
+    throw new DbopsError(
+      'E_BACKUP_CORRUPT',
+      `backup ${manifest.id} is corrupt: the sha256 of ${manifest.artifact} is ${sha256.slice(0, 12)}…, the manifest says ${manifest.sha256.slice(0, 12)}…`,
+      {
+        hint: 'the file changed after it was written (disk, copy or edit); take a new backup and keep this one for inspection',
+        details: { expected: manifest.sha256, actual: sha256 },
+      },
+    )
   }
   checks.push(`sha256 ${sha256.slice(0, 12)}… matches`)
   step('reading the whole backup')
@@ -159,13 +187,20 @@ async function verify(
   try {
     readable = await engine.checkReadable(artifactPath, manifest.format, manifest.tools)
   } catch (error) {
-    throw new DbopsError('E_BACKUP_CORRUPT', `backup ${manifest.id} cannot be read back: ${(error as Error).message}`, { hint: 'take a new backup', cause: error })
+    throw new DbopsError('E_BACKUP_CORRUPT', `backup ${manifest.id} cannot be read back: ${(error as Error).message}`, {
+      hint: 'take a new backup',
+      cause: error,
+    })
   }
   checks.push(readable.summary)
-  const archiveProblems = manifest.rowCounts && readable.rowCounts ? compareCounts(manifest.rowCounts, readable.rowCounts, 'in the archive') : []
+  const archiveProblems =
+    manifest.rowCounts && readable.rowCounts
+      ? compareCounts(manifest.rowCounts, readable.rowCounts, 'in the archive')
+      : []
   const rowCounts = manifest.rowCounts ?? readable.rowCounts ?? null
   if (!options.restore) {
-    if (archiveProblems.length > 0) throw mismatch(manifest, 'its archive differs from what was backed up', archiveProblems)
+    if (archiveProblems.length > 0)
+      throw mismatch(manifest, 'its archive differs from what was backed up', archiveProblems)
     return { verifiedBy: 'checksum', checks, rowCounts }
   }
   const scratch = await engine.scratch(target)
@@ -183,13 +218,17 @@ async function verify(
     const facts = await scratch.facts()
     const problems = [
       ...((manifest.migrationVersion ?? null) !== facts.migrationVersion
-        ? [`migration version ${facts.migrationVersion ?? 'none'} restored, ${manifest.migrationVersion ?? 'none'} backed up`]
+        ? [
+            `migration version ${facts.migrationVersion ?? 'none'} restored, ${manifest.migrationVersion ?? 'none'} backed up`,
+          ]
         : []),
       ...compareCounts(rowCounts ?? {}, facts.rowCounts, 'restored'),
       ...archiveProblems,
     ]
     if (problems.length > 0) throw mismatch(manifest, 'it restores, but differs from what was backed up', problems)
-    checks.push(`restored with ${outcome.method}: ${Object.keys(facts.rowCounts).length} table(s), row counts and migration version ${facts.migrationVersion ?? '(no ledger)'} match`)
+    checks.push(
+      `restored with ${outcome.method}: ${Object.keys(facts.rowCounts).length} table(s), row counts and migration version ${facts.migrationVersion ?? '(no ledger)'} match`,
+    )
     return { verifiedBy: 'restore', checks, rowCounts }
   } finally {
     await scratch.drop().catch(() => {})
@@ -197,10 +236,14 @@ async function verify(
 }
 
 function mismatch(manifest: BackupManifest, what: string, problems: string[]): DbopsError {
-  return new DbopsError('E_VERIFY_MISMATCH', `backup ${manifest.id}: ${what}: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? `; and ${problems.length - 5} more` : ''}`, {
-    hint: 'do not rely on this backup; take a new one and report the difference',
-    details: { problems },
-  })
+  return new DbopsError(
+    'E_VERIFY_MISMATCH',
+    `backup ${manifest.id}: ${what}: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? `; and ${problems.length - 5} more` : ''}`,
+    {
+      hint: 'do not rely on this backup; take a new one and report the difference',
+      details: { problems },
+    },
+  )
 }
 
 function compareCounts(expected: Record<string, number>, found: Record<string, number>, where: string): string[] {
@@ -210,6 +253,7 @@ function compareCounts(expected: Record<string, number>, found: Record<string, n
     if (actual === undefined) problems.push(`table ${table} is missing ${where}`)
     else if (actual !== count) problems.push(`${table} has ${actual} rows ${where}, ${count} backed up`)
   }
-  for (const table of Object.keys(found)) if (!(table in expected)) problems.push(`table ${table} ${where} was not in the backup`)
+  for (const table of Object.keys(found))
+    if (!(table in expected)) problems.push(`table ${table} ${where} was not in the backup`)
   return problems
 }

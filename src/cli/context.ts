@@ -31,7 +31,10 @@ export function configFromGlobals(globals: GlobalOptions): Promise<ResolvedConfi
 export async function makeReporter(globals: GlobalOptions): Promise<Reporter> {
   const reporter = new Reporter({
     json: globals.json === true,
-    color: globals.color !== false && !('NO_COLOR' in process.env && process.env.NO_COLOR !== '') && Boolean(process.stdout.isTTY || process.stderr.isTTY),
+    color:
+      globals.color !== false &&
+      !('NO_COLOR' in process.env && process.env.NO_COLOR !== '') &&
+      Boolean(process.stdout.isTTY || process.stderr.isTTY),
     verbose: globals.verbose === true,
     prefixTargets: globals.all === true,
   })
@@ -70,7 +73,10 @@ export async function runTargetCommand<T>(globals: GlobalOptions, spec: TargetCo
   let targets: ResolvedTarget[]
   try {
     const config = await configFromGlobals(globals)
-    targets = selectTargets(config, { ...(globals.target !== undefined && { target: globals.target }), ...(globals.all !== undefined && { all: globals.all }) })
+    targets = selectTargets(config, {
+      ...(globals.target !== undefined && { target: globals.target }),
+      ...(globals.all !== undefined && { all: globals.all }),
+    })
   } catch (error) {
     return reportFailure(reporter, globals, undefined, error)
   }
@@ -79,7 +85,11 @@ export async function runTargetCommand<T>(globals: GlobalOptions, spec: TargetCo
   // under way reach a safe point and the command exits 2, as a failure; a second one exits at once with 130 (143).
   const onSignal = (signal: NodeJS.Signals) => {
     if (interruption.signal.aborted) {
-      reporter.error(undefined, `${signal} again: exiting now, without waiting for a safe point`, 'a statement already sent to the server finishes or rolls back there on its own; check the state (e.g. "dbops migrate status") before running again')
+      reporter.error(
+        undefined,
+        `${signal} again: exiting now, without waiting for a safe point`,
+        'a statement already sent to the server finishes or rolls back there on its own; check the state (e.g. "dbops migrate status") before running again',
+      )
       process.exit(signal === 'SIGINT' ? 130 : 143)
     }
     reporter.log('', `${signal}: stopping at the next safe point (again to exit at once)`)
@@ -91,7 +101,12 @@ export async function runTargetCommand<T>(globals: GlobalOptions, spec: TargetCo
     const code = await runResolvedTargets(globals, spec, reporter, targets, interruption.signal)
     if (!interruption.signal.aborted || code >= EXIT.failed) return code
     // Stopped early but returned a result (maintain's incomplete steps): still an interrupted run, not an answer.
-    if (!globals.json) reporter.error(undefined, `interrupted by ${String(interruption.signal.reason)}: stopped at a safe point`, 'the output above shows what was done; run the command again to finish')
+    if (!globals.json)
+      reporter.error(
+        undefined,
+        `interrupted by ${String(interruption.signal.reason)}: stopped at a safe point`,
+        'the output above shows what was done; run the command again to finish',
+      )
     return EXIT.failed
   } finally {
     process.off('SIGINT', onSignal)
@@ -150,8 +165,18 @@ async function runResolvedTargets<T>(
     return { ok: false, target: outcome.target, database, error: errorDocument(outcome.error) }
   })
   if (globals.json) reporter.json({ ok: worst === EXIT.ok, targets: documents })
-  else if (spec.printAll) spec.printAll(outcomes.map((outcome) => (outcome.ok ? { ...outcome, result: outcome.result.result } : outcome)), reporter)
-  else reporter.result(summaryLine(outcomes.map((outcome) => outcome.ok), reporter))
+  else if (spec.printAll)
+    spec.printAll(
+      outcomes.map((outcome) => (outcome.ok ? { ...outcome, result: outcome.result.result } : outcome)),
+      reporter,
+    )
+  else
+    reporter.result(
+      summaryLine(
+        outcomes.map((outcome) => outcome.ok),
+        reporter,
+      ),
+    )
   return worst
 }
 
@@ -171,10 +196,20 @@ function summaryLine(results: boolean[], reporter: Reporter): string {
 }
 
 /** `target` is the one the command was pointed at, when it got that far: JSON then names it (and its database). */
-export function reportFailure(reporter: Reporter, globals: GlobalOptions, target: string | { name: string; database: string } | undefined, error: unknown): number {
+export function reportFailure(
+  reporter: Reporter,
+  globals: GlobalOptions,
+  target: string | { name: string; database: string } | undefined,
+  error: unknown,
+): number {
   const named = typeof target === 'string' ? { name: target } : target
   if (globals.json) {
-    reporter.json({ ok: false, ...(named !== undefined && { target: named.name }), ...(named && 'database' in named && { database: named.database }), error: errorDocument(error) })
+    reporter.json({
+      ok: false,
+      ...(named !== undefined && { target: named.name }),
+      ...(named && 'database' in named && { database: named.database }),
+      error: errorDocument(error),
+    })
   } else printError(reporter, named?.name, error)
   return exitCodeFor(error)
 }
@@ -184,21 +219,35 @@ function printError(reporter: Reporter, target: string | undefined, error: unkno
   if (error instanceof DbopsError) {
     reporter.error(target, error.message, error.hint, stackOf(error))
   } else {
-    reporter.error(target, `unexpected failure: ${(error as Error)?.message ?? String(error)}`, 'run again with --verbose for details, and report it if it persists', stackOf(error))
+    reporter.error(
+      target,
+      `unexpected failure: ${(error as Error)?.message ?? String(error)}`,
+      'run again with --verbose for details, and report it if it persists',
+      stackOf(error),
+    )
   }
 }
 
 export function errorDocument(error: unknown): Record<string, unknown> {
   error = fromSystemError(error)
   if (error instanceof DbopsError) {
-    return { code: error.code, message: error.message, ...(error.hint && { hint: error.hint }), ...(error.details && { details: error.details }) }
+    return {
+      code: error.code,
+      message: error.message,
+      ...(error.hint && { hint: error.hint }),
+      ...(error.details && { details: error.details }),
+    }
   }
   return { code: 'E_INTERNAL', message: (error as Error)?.message ?? String(error) }
 }
 
 function stackOf(error: unknown): string | undefined {
   const parts: string[] = []
-  for (let current = error as { stack?: string; cause?: unknown } | undefined; current; current = current.cause as typeof current) {
+  for (
+    let current = error as { stack?: string; cause?: unknown } | undefined;
+    current;
+    current = current.cause as typeof current
+  ) {
     if (current.stack) parts.push(current.stack)
     if (parts.length > 5) break
   }

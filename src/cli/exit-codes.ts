@@ -21,7 +21,9 @@ export function exitCodeFor(error: unknown): number {
 }
 
 /** Wraps a commander action that returns its exit code. */
-export function exitWith<Args extends unknown[]>(action: (...args: Args) => Promise<number>): (...args: Args) => Promise<void> {
+export function exitWith<Args extends unknown[]>(
+  action: (...args: Args) => Promise<number>,
+): (...args: Args) => Promise<void> {
   return async (...args) => {
     process.exitCode = await action(...args)
   }

@@ -16,13 +16,19 @@ import { EXIT } from './exit-codes.js'
  */
 export function buildProgram(usageErrors?: string[]): Command {
   const program = new Command('dbops')
-    .description('database chores for PostgreSQL and SQLite: migrations, seeds, backups, health checks, audits, maintenance')
+    .description(
+      'database chores for PostgreSQL and SQLite: migrations, seeds, backups, health checks, audits, maintenance',
+    )
     .version(VERSION, '-V, --version')
     .option('-c, --config <path>', 'config file (default: dbops.config.* or .dbopsrc* found from here upwards)')
     .option('-t, --target <name>', 'the target from the config to act on (default: defaultTarget)')
     .option('--all', 'act on every target in the config')
-    .addOption(new Option('--concurrency <n>', 'targets at once with --all').default(undefined, '4').argParser(wholeNumberAtLeastOne))
-    .option('--url <url>', 'database URL (overrides DATABASE_URL and the default target\'s url)')
+    .addOption(
+      new Option('--concurrency <n>', 'targets at once with --all')
+        .default(undefined, '4')
+        .argParser(wholeNumberAtLeastOne),
+    )
+    .option('--url <url>', "database URL (overrides DATABASE_URL and the default target's url)")
     .option('--json', 'print one JSON document on stdout')
     .option('--verbose', 'show stack traces of errors')
     .option('--no-color', 'no colours (also NO_COLOR=1)')
@@ -66,7 +72,13 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       if (error.exitCode === 0) return EXIT.ok
       const message = usageErrors[0] ?? error.message
       if (json) {
-        process.stdout.write(JSON.stringify({ ok: false, error: { code: 'E_USAGE', message, hint: 'run "dbops --help" for usage' } }, null, 2) + '\n')
+        process.stdout.write(
+          JSON.stringify(
+            { ok: false, error: { code: 'E_USAGE', message, hint: 'run "dbops --help" for usage' } },
+            null,
+            2,
+          ) + '\n',
+        )
       } else if (wantsNagios(argv)) {
         const { printNagiosUnknown } = await import('./commands/health.js')
         return printNagiosUnknown(new Error(message))
@@ -83,11 +95,15 @@ export async function main(argv: string[] = process.argv): Promise<number> {
 
 /** `dbops health --format nagios`: a usage error must reach Nagios as an UNKNOWN line on stdout. */
 function wantsNagios(argv: string[]): boolean {
-  return argv.includes('health') && argv.some((arg, i) => arg === '--format=nagios' || (arg === '--format' && argv[i + 1] === 'nagios'))
+  return (
+    argv.includes('health') &&
+    argv.some((arg, i) => arg === '--format=nagios' || (arg === '--format' && argv[i + 1] === 'nagios'))
+  )
 }
 
 /** Commander calls this for --concurrency: a bad value is a usage error (exit 3) before anything runs. */
 function wholeNumberAtLeastOne(value: string): string {
-  if (!/^\d+$/.test(value.trim()) || Number(value) < 1) throw new InvalidArgumentError('takes a whole number of at least 1, e.g. --concurrency 4')
+  if (!/^\d+$/.test(value.trim()) || Number(value) < 1)
+    throw new InvalidArgumentError('takes a whole number of at least 1, e.g. --concurrency 4')
   return value.trim()
 }

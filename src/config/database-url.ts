@@ -44,7 +44,8 @@ function checkPostgresUrl(url: string): string {
     throw new Error(`unknown sslmode "${sslmode}" (use ${SSL_MODES.join(', ')})`)
   }
   const timeout = params.get('connect_timeout')
-  if (timeout !== null && !/^\s*[+-]?\d+\s*$/.test(timeout)) throw new Error(`invalid connect_timeout "${timeout}" (a whole number of seconds; 0 waits forever)`)
+  if (timeout !== null && !/^\s*[+-]?\d+\s*$/.test(timeout))
+    throw new Error(`invalid connect_timeout "${timeout}" (a whole number of seconds; 0 waits forever)`)
   const port = params.get('port')
   if (port !== null && !isPort(port)) throw new Error(`invalid port "${port}"`)
 
@@ -157,7 +158,13 @@ function withoutParams(url: string, names: string[]): string {
 export function databaseFolderName(location: DatabaseLocation): string {
   let name: string
   if (location.engine === 'sqlite') {
-    name = location.path === ':memory:' ? 'memory' : location.path.split(/[\\/]/).pop()!.replace(/\.[^.]*$/, '')
+    name =
+      location.path === ':memory:'
+        ? 'memory'
+        : location.path
+            .split(/[\\/]/)
+            .pop()!
+            .replace(/\.[^.]*$/, '')
   } else {
     const parsed = parsePgUrl(location.url.replace(/([?&])(sslcert|sslkey|sslrootcert|sslmode)=[^&]*/g, '$1'))
     name = parsed.database ?? parsed.user ?? 'postgres'

@@ -73,7 +73,9 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   // YAML and the extensionless .dbopsrc (JSON or YAML): cosmiconfig. Imported here: `dbops --help` must not pay for it.
   const cosmiconfigModule = await import('cosmiconfig')
   // Bundled, the CommonJS module's exports arrive under `default`.
-  const cosmiconfig = cosmiconfigModule.cosmiconfig ?? (cosmiconfigModule as unknown as { default: typeof cosmiconfigModule }).default.cosmiconfig
+  const cosmiconfig =
+    cosmiconfigModule.cosmiconfig ??
+    (cosmiconfigModule as unknown as { default: typeof cosmiconfigModule }).default.cosmiconfig
   const explorer = cosmiconfig('dbops', {
     searchPlaces: CONFIG_SEARCH_PLACES,
     // An empty config file still counts as found ("all defaults") instead of silently letting the search go on.
@@ -113,7 +115,8 @@ async function loadDirectly(file: string, extension: string): Promise<unknown> {
   if (content.trim() === '') return {}
   const parsed = parseJson(content)
   if (basename(file) !== 'package.json') return parsed
-  if (!isRecord(parsed) || !Object.hasOwn(parsed, 'dbops')) throw new ConfigError([`no "dbops" key in ${basename(file)}`], { file })
+  if (!isRecord(parsed) || !Object.hasOwn(parsed, 'dbops'))
+    throw new ConfigError([`no "dbops" key in ${basename(file)}`], { file })
   return parsed.dbops
 }
 
@@ -178,7 +181,10 @@ function loadError(file: string | undefined, error: unknown): ConfigError {
   const hint = /Cannot find (package|module) 'dbops'/.test(raw)
     ? 'install dbops in the project (npm install --save-dev dbops), or drop the import and export the object itself'
     : undefined
-  return new ConfigError([`cannot load: ${redactSecrets(line)}`], { ...(file !== undefined && { file }), ...(hint && { hint }) })
+  return new ConfigError([`cannot load: ${redactSecrets(line)}`], {
+    ...(file !== undefined && { file }),
+    ...(hint && { hint }),
+  })
 }
 
 /**
@@ -256,9 +262,11 @@ function defaultExport(module: { default?: unknown }): unknown {
  * lends its own import(): the bundle is compiled through node:vm (for its code cache), where import() has no loader.
  */
 const importUrl = (url: string): Promise<unknown> => {
-  const lent = (globalThis as Record<symbol, unknown>)[Symbol.for('dbops.import')] as ((url: string) => Promise<unknown>) | undefined
+  const lent = (globalThis as Record<symbol, unknown>)[Symbol.for('dbops.import')] as
+    ((url: string) => Promise<unknown>) | undefined
   if (lent) return lent(url)
-  if (typeof __DBOPS_COMMONJS__ !== 'undefined' && __DBOPS_COMMONJS__) return (new Function('url', 'return import(url)') as (url: string) => Promise<unknown>)(url)
+  if (typeof __DBOPS_COMMONJS__ !== 'undefined' && __DBOPS_COMMONJS__)
+    return (new Function('url', 'return import(url)') as (url: string) => Promise<unknown>)(url)
   return import(url)
 }
 

@@ -1,6 +1,12 @@
 import { dirname, resolve } from 'node:path'
 import { ConfigError, UsageError } from '../errors.js'
-import { databaseFolderName, describeDatabase, parseDatabaseUrl, redactUrl, type DatabaseLocation } from './database-url.js'
+import {
+  databaseFolderName,
+  describeDatabase,
+  parseDatabaseUrl,
+  redactUrl,
+  type DatabaseLocation,
+} from './database-url.js'
 import { parseDuration } from './duration.js'
 import { interpolateEnv } from './interpolate.js'
 import { loadConfig } from './load-config.js'
@@ -232,14 +238,15 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
 
   const targets: Record<string, ResolvedTarget> = {}
   const unresolved: Record<string, string[]> = {}
-  const urlTarget = options.url === undefined ? undefined : options.target ?? defaultTarget
+  const urlTarget = options.url === undefined ? undefined : (options.target ?? defaultTarget)
   for (const { name, path, raw } of entries) {
     let url: { url: string; path: string } | undefined = fallbackUrl
     if (hasFileTargets && name === urlTarget && options.url !== undefined) url = { url: options.url, path: '--url' }
     if (!url && raw) {
       const urlProblems: string[] = []
       const value = new Reader(env, urlProblems).string(raw.url, `${path}.url`)
-      if (urlProblems.length > 0 && urlProblems.every((problem) => problem.includes('is not set'))) unresolved[name] = urlProblems
+      if (urlProblems.length > 0 && urlProblems.every((problem) => problem.includes('is not set')))
+        unresolved[name] = urlProblems
       else problems.push(...urlProblems)
       if (value !== undefined) url = { url: value, path: `${path}.url` }
       else if (raw.url === undefined) problems.push(`${path}.url: required (e.g. postgres://user@localhost:5432/app)`)
@@ -250,8 +257,13 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
     const ownHealth = read.health(raw?.health, `${path}.health`)
     const ownLint = read.lint(raw?.lint, `${path}.lint`)
     const ownSchema = read.schema(raw?.schema, `${path}.schema`)
-    if ((ownSchema.dumpAfterMigrate ?? topSchema.dumpAfterMigrate) && (ownSchema.file ?? topSchema.file) === undefined) {
-      problems.push(`${raw?.schema ? `${path}.schema` : 'schema'}.dumpAfterMigrate: needs schema.file (where to write the dump, e.g. 'db/schema.sql')`)
+    if (
+      (ownSchema.dumpAfterMigrate ?? topSchema.dumpAfterMigrate) &&
+      (ownSchema.file ?? topSchema.file) === undefined
+    ) {
+      problems.push(
+        `${raw?.schema ? `${path}.schema` : 'schema'}.dumpAfterMigrate: needs schema.file (where to write the dump, e.g. 'db/schema.sql')`,
+      )
     }
     const isProtected = read.boolean(raw?.protected, `${path}.protected`)
 
@@ -283,7 +295,10 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
       backup: {
         // A shared top-level dir still keeps each target's backups apart.
         // Without targets in a file every URL is "default": its folder is named after the database instead.
-        dir: ownBackup.dir !== undefined ? resolve(baseDir, ownBackup.dir) : resolve(baseDir, topBackup.dir ?? 'backups', hasFileTargets ? name : databaseFolderName(location)),
+        dir:
+          ownBackup.dir !== undefined
+            ? resolve(baseDir, ownBackup.dir)
+            : resolve(baseDir, topBackup.dir ?? 'backups', hasFileTargets ? name : databaseFolderName(location)),
         ...(topBackup.format !== undefined && { format: topBackup.format }),
         ...(ownBackup.format !== undefined && { format: ownBackup.format }),
         ...(topBackup.jobs !== undefined && { jobs: topBackup.jobs }),
@@ -291,11 +306,20 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
         retention: ownBackup.retention ?? topBackup.retention ?? {},
       },
       health: { thresholds: { ...topHealth.thresholds, ...ownHealth.thresholds } },
-      ...((topLint || ownLint) && { lint: { ...topLint, ...ownLint, rules: { ...topLint?.rules, ...ownLint?.rules }, beforeUp: ownLint?.beforeUp ?? topLint?.beforeUp ?? true } }),
+      ...((topLint || ownLint) && {
+        lint: {
+          ...topLint,
+          ...ownLint,
+          rules: { ...topLint?.rules, ...ownLint?.rules },
+          beforeUp: ownLint?.beforeUp ?? topLint?.beforeUp ?? true,
+        },
+      }),
       // Only when configured: targets without a schema section read as before.
       ...(Object.keys(topSchema).length + Object.keys(ownSchema).length > 0 && {
         schema: {
-          ...((ownSchema.file ?? topSchema.file) !== undefined && { file: resolve(baseDir, (ownSchema.file ?? topSchema.file)!.replaceAll('{target}', name)) }),
+          ...((ownSchema.file ?? topSchema.file) !== undefined && {
+            file: resolve(baseDir, (ownSchema.file ?? topSchema.file)!.replaceAll('{target}', name)),
+          }),
           dumpAfterMigrate: ownSchema.dumpAfterMigrate ?? topSchema.dumpAfterMigrate ?? false,
           ignore: [...(topSchema.ignore ?? []), ...(ownSchema.ignore ?? [])],
         },
@@ -332,11 +356,17 @@ export function selectTargets(
   }
   if (config.urlTarget !== undefined) {
     if (selection.all) {
-      throw new UsageError('--url names one database and cannot be used with --all', 'drop --url to run on every configured target, or pick one with -t <name> --url <url>')
+      throw new UsageError(
+        '--url names one database and cannot be used with --all',
+        'drop --url to run on every configured target, or pick one with -t <name> --url <url>',
+      )
     }
     const name = selection.target ?? config.defaultTarget
     if (name !== undefined && name !== config.urlTarget && (config.targets[name] || unresolved[name])) {
-      throw new UsageError(`--url was applied to target "${config.urlTarget}", not to the selected target "${name}"`, 'resolve the config with the same target you select')
+      throw new UsageError(
+        `--url was applied to target "${config.urlTarget}", not to the selected target "${name}"`,
+        'resolve the config with the same target you select',
+      )
     }
   }
   if (selection.all) {
@@ -346,10 +376,13 @@ export function selectTargets(
   }
   const name = selection.target ?? config.defaultTarget
   if (name === undefined) {
-    throw new ConfigError([`defaultTarget: required to run without --target or --all when there are several targets (${known.join(', ')})`], {
-      ...(config.file && { file: config.file }),
-      hint: 'set defaultTarget in the config, or pass --target <name> or --all',
-    })
+    throw new ConfigError(
+      [`defaultTarget: required to run without --target or --all when there are several targets (${known.join(', ')})`],
+      {
+        ...(config.file && { file: config.file }),
+        hint: 'set defaultTarget in the config, or pass --target <name> or --all',
+      },
+    )
   }
   if (unresolved[name]) throw new ConfigError(unresolved[name], config.file ? { file: config.file } : {})
   const target = config.targets[name]
@@ -394,7 +427,9 @@ class Reader {
     const text = interpolateEnv(value, this.env, path, this.problems)
     if (this.problems.length > before) return undefined
     if (text.trim() === '') {
-      this.problems.push(`${path}: must not be empty${value === text ? '' : ' (after replacing environment variables)'}`)
+      this.problems.push(
+        `${path}: must not be empty${value === text ? '' : ' (after replacing environment variables)'}`,
+      )
       return undefined
     }
     return text
@@ -505,13 +540,21 @@ class Reader {
     if (!raw) return undefined
     const layer: LintLayer = { rules: {} }
     for (const [rule, setting] of Object.entries(this.object(raw.rules, `${path}.rules`, null) ?? {})) {
-      if (typeof setting === 'string' && LINT_SETTINGS.includes(setting)) layer.rules[rule] = setting as ResolvedLint['rules'][string]
-      else this.problems.push(`${path}.rules.${rule}: must be one of ${LINT_SETTINGS.join(', ')} (got ${JSON.stringify(setting)})`)
+      if (typeof setting === 'string' && LINT_SETTINGS.includes(setting))
+        layer.rules[rule] = setting as ResolvedLint['rules'][string]
+      else
+        this.problems.push(
+          `${path}.rules.${rule}: must be one of ${LINT_SETTINGS.join(', ')} (got ${JSON.stringify(setting)})`,
+        )
     }
     for (const key of ['smallTable', 'largeTable'] as const) {
       if (raw[key] === undefined) continue
-      const bytes = typeof raw[key] === 'number' || typeof raw[key] === 'string' ? parseValue('bytes', raw[key] as number | string) : undefined
-      if (bytes === undefined) this.problems.push(`${path}.${key}: must be a size such as "10MB" or "1GB" (got ${JSON.stringify(raw[key])})`)
+      const bytes =
+        typeof raw[key] === 'number' || typeof raw[key] === 'string'
+          ? parseValue('bytes', raw[key] as number | string)
+          : undefined
+      if (bytes === undefined)
+        this.problems.push(`${path}.${key}: must be a size such as "10MB" or "1GB" (got ${JSON.stringify(raw[key])})`)
       else layer[key === 'smallTable' ? 'smallTableBytes' : 'largeTableBytes'] = bytes
     }
     const beforeUp = this.boolean(raw.beforeUp, `${path}.beforeUp`)
@@ -544,7 +587,8 @@ class Reader {
         if (threshold === undefined) continue
         if (typeof threshold === 'number' && Number.isFinite(threshold)) setting[level] = threshold
         else if (typeof threshold === 'string' && threshold.trim() !== '') setting[level] = threshold.trim()
-        else this.problems.push(`${path}.thresholds.${check}.${level}: must be a number or a string such as "80%" or "5m"`)
+        else
+          this.problems.push(`${path}.thresholds.${check}.${level}: must be a number or a string such as "80%" or "5m"`)
       }
       thresholds[check] = setting
     }
@@ -555,7 +599,8 @@ class Reader {
 type LintLayer = Partial<Omit<ResolvedLint, 'rules'>> & Pick<ResolvedLint, 'rules'>
 
 type SchemaLayer = { file?: string; dumpAfterMigrate?: boolean; ignore?: string[] }
-type SeedsLayer = Partial<Omit<ResolvedSeeds, 'environments' | 'tables'>> & Pick<ResolvedSeeds, 'environments' | 'tables'>
+type SeedsLayer = Partial<Omit<ResolvedSeeds, 'environments' | 'tables'>> &
+  Pick<ResolvedSeeds, 'environments' | 'tables'>
 type BackupLayer = { dir?: string; format?: ResolvedBackup['format']; jobs?: number; retention?: ResolvedRetention }
 
 function typeName(value: unknown): string {

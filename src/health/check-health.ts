@@ -7,7 +7,15 @@ import { migrationStatus } from '../migrate/run.js'
 import { MANIFEST_SUFFIX, verifyFailed, type BackupManifest } from '../backup/manifest.js'
 import { targetBackups } from '../backup/ownership.js'
 import type { Target } from '../targets/target.js'
-import { CHECKS_BY_NAME, formatSeconds, grade, levelOn, resolveThresholds, selectChecks, type Thresholds } from './checks.js'
+import {
+  CHECKS_BY_NAME,
+  formatSeconds,
+  grade,
+  levelOn,
+  resolveThresholds,
+  selectChecks,
+  type Thresholds,
+} from './checks.js'
 import type { HealthProbe } from './health-probe.js'
 
 export interface HealthOptions {
@@ -62,7 +70,8 @@ export async function checkHealth(target: Target, options: HealthOptions = {}): 
     config: target.health.thresholds,
     ...(options.thresholds !== undefined && { overrides: options.thresholds }),
   })
-  for (const name of unknownConfigChecks) options.onWarning?.(`health.thresholds.${name}: no health check by that name, ignored`)
+  for (const name of unknownConfigChecks)
+    options.onWarning?.(`health.thresholds.${name}: no health check by that name, ignored`)
   const checks = selectChecks(engine, options.only, options.skip)
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
   const findings = new Map<string, Finding>()
@@ -87,7 +96,8 @@ export async function checkHealth(target: Target, options: HealthOptions = {}): 
       report,
     })
     if (outcome.up && checks.has('migrations')) await ledgerCheck(target, probe, thresholds, report)
-    if (outcome.up && checks.has('schema_drift')) await (await import('../schema/drift-health.js')).schemaDriftCheck(target, thresholds, report, options.signal)
+    if (outcome.up && checks.has('schema_drift'))
+      await (await import('../schema/drift-health.js')).schemaDriftCheck(target, thresholds, report, options.signal)
   })()
   work.catch(() => {}) // Raced below; after the deadline nobody waits for it.
   let timedOut = false
@@ -106,16 +116,26 @@ export async function checkHealth(target: Target, options: HealthOptions = {}): 
   const offline = outcome?.up !== true || timedOut || failure !== undefined
   if (checks.has('backup_age')) await backupAgeCheck(target, thresholds, options.now ?? new Date(), report, offline)
 
-  const late = options.signal?.aborted ? 'interrupted before it finished' : `did not finish within the ${formatSeconds(timeoutMs / 1000)} deadline (--timeout)`
+  const late = options.signal?.aborted
+    ? 'interrupted before it finished'
+    : `did not finish within the ${formatSeconds(timeoutMs / 1000)} deadline (--timeout)`
   if (!findings.has('connection')) {
-    report({ check: 'connection', severity: 'critical', subject: target.name, message: timedOut ? `no answer from ${target.redactedUrl}: ${late}` : failure ?? `${target.redactedUrl} did not answer` })
+    report({
+      check: 'connection',
+      severity: 'critical',
+      subject: target.name,
+      message: timedOut
+        ? `no answer from ${target.redactedUrl}: ${late}`
+        : (failure ?? `${target.redactedUrl} did not answer`),
+    })
   }
   // Connected but not done (deadline, or a failure of dbops itself): the connection finding is there, the outcome not.
   const connection = findings.get('connection')!
   const up = outcome?.up ?? ((timedOut || failure !== undefined) && connection.severity !== 'critical')
   if (up && (timedOut || failure !== undefined)) {
     for (const name of checks) {
-      if (!findings.has(name) && name !== 'backup_age') report({ check: name, severity: 'unknown', subject: target.name, message: timedOut ? late : failure! })
+      if (!findings.has(name) && name !== 'backup_age')
+        report({ check: name, severity: 'unknown', subject: target.name, message: timedOut ? late : failure! })
     }
   }
   const ordered = [...findings.values()].sort((a, b) => order(a.check) - order(b.check))
@@ -138,15 +158,28 @@ function order(check: string): number {
 }
 
 /** The dbops ledger through the probe's read-only session, against the migration files when they are there. */
-async function ledgerCheck(target: Target, probe: HealthProbe, thresholds: Thresholds, report: (finding: Finding) => void): Promise<void> {
+async function ledgerCheck(
+  target: Target,
+  probe: HealthProbe,
+  thresholds: Thresholds,
+  report: (finding: Finding) => void,
+): Promise<void> {
   const backend = probe.ledgerBackend()
   if (!backend) return
-  const subject = backend.ledgerSql.schemas ? `${target.migrations.schema}.${target.migrations.table}` : target.migrations.table
+  const subject = backend.ledgerSql.schemas
+    ? `${target.migrations.schema}.${target.migrations.table}`
+    : target.migrations.table
   try {
     const dirExists = existsSync(target.migrations.dir)
     const status = await migrationStatus({ ...target, backend })
     const { summary } = status
-    const values = { applied: summary.applied, pending: summary.pending, drifted: summary.drifted, failed: summary.failed, missing: summary.missing }
+    const values = {
+      applied: summary.applied,
+      pending: summary.pending,
+      drifted: summary.drifted,
+      failed: summary.failed,
+      missing: summary.missing,
+    }
     const failed = status.migrations.filter((entry) => entry.state === 'failed' || entry.state === 'running')
     const detail = {
       ledger: status.ledger,
@@ -154,13 +187,19 @@ async function ledgerCheck(target: Target, probe: HealthProbe, thresholds: Thres
       problems: status.migrations
         .filter((entry) => !['applied', 'baselined'].includes(entry.state))
         .slice(0, 20)
-        .map((entry) => ({ version: entry.version, name: entry.name, state: entry.state, ...(entry.error && { error: entry.error }) })),
+        .map((entry) => ({
+          version: entry.version,
+          name: entry.name,
+          state: entry.state,
+          ...(entry.error && { error: entry.error }),
+        })),
     }
     if (!dirExists) {
       // Without the files only the ledger's own state is known: failures yes, pending or changed files no.
       if (status.migrations.length === 0) return // Neither files nor ledger: not a database dbops migrates.
       const failed = status.migrations.filter((entry) => entry.error !== null)
-      const severity: Severity = failed.length > 0 && levelOn(thresholds, 'migrations', 'critical') ? 'critical' : 'unknown'
+      const severity: Severity =
+        failed.length > 0 && levelOn(thresholds, 'migrations', 'critical') ? 'critical' : 'unknown'
       report({
         check: 'migrations',
         severity,
@@ -180,7 +219,8 @@ async function ledgerCheck(target: Target, probe: HealthProbe, thresholds: Thres
     if (summary.failed > 0 && levelOn(thresholds, 'migrations', 'critical')) severity = 'critical'
     else if ((warnings > 0 || summary.failed > 0) && levelOn(thresholds, 'migrations', 'warn')) severity = 'warn'
     const parts: string[] = []
-    if (summary.failed) parts.push(`${summary.failed} failed (${failed.map((entry) => `${entry.version}_${entry.name}`).join(', ')})`)
+    if (summary.failed)
+      parts.push(`${summary.failed} failed (${failed.map((entry) => `${entry.version}_${entry.name}`).join(', ')})`)
     if (summary.pending) parts.push(`${summary.pending} pending`)
     if (summary.drifted) parts.push(`${summary.drifted} changed after they were applied`)
     if (summary.missing) parts.push(`${summary.missing} applied but missing from ${target.migrations.dir}`)
@@ -188,14 +228,22 @@ async function ledgerCheck(target: Target, probe: HealthProbe, thresholds: Thres
       check: 'migrations',
       severity,
       subject,
-      message: parts.length === 0 ? `${summary.applied} applied, up to date` : `${parts.join(', ')}; ${summary.applied} applied`,
+      message:
+        parts.length === 0
+          ? `${summary.applied} applied, up to date`
+          : `${parts.join(', ')}; ${summary.applied} applied`,
       values,
       detail,
       ...(summary.failed > 0 && { fix: `dbops migrate resolve ${failed[0]!.version} --applied|--rolled-back` }),
       ...(summary.failed === 0 && summary.pending > 0 && { fix: 'dbops migrate up' }),
     })
   } catch (error) {
-    report({ check: 'migrations', severity: 'unknown', subject, message: `cannot read the migrations: ${(error as Error).message}` })
+    report({
+      check: 'migrations',
+      severity: 'unknown',
+      subject,
+      message: `cannot read the migrations: ${(error as Error).message}`,
+    })
   }
 }
 
@@ -204,19 +252,33 @@ async function ledgerCheck(target: Target, probe: HealthProbe, thresholds: Thres
  * and an artifact beside it: a backup without its manifest did not finish). No folder: no finding, backups are not
  * set up here.
  */
-async function backupAgeCheck(target: Target, thresholds: Thresholds, now: Date, report: (finding: Finding) => void, offline: boolean): Promise<void> {
+async function backupAgeCheck(
+  target: Target,
+  thresholds: Thresholds,
+  now: Date,
+  report: (finding: Finding) => void,
+  offline: boolean,
+): Promise<void> {
   const dir = target.backup.dir
   try {
     if (!statSync(dir).isDirectory()) return
     readdirSync(dir)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return
-    report({ check: 'backup_age', severity: 'unknown', subject: dir, message: `cannot read the backup folder: ${(error as Error).message}` })
+    report({
+      check: 'backup_age',
+      severity: 'unknown',
+      subject: dir,
+      message: `cannot read the backup folder: ${(error as Error).message}`,
+    })
     return
   }
   // This database's backups only (a folder may be shared), and none whose last verify failed.
   const backups = (await targetBackups(target, { offline })).backups.filter((backup) => !verifyFailed(backup))
-  const newest = backups.reduce<BackupManifest | undefined>((latest, backup) => (!latest || backup.finishedAt > latest.finishedAt ? backup : latest), undefined)
+  const newest = backups.reduce<BackupManifest | undefined>(
+    (latest, backup) => (!latest || backup.finishedAt > latest.finishedAt ? backup : latest),
+    undefined,
+  )
   if (!newest) {
     report({
       check: 'backup_age',
@@ -240,6 +302,11 @@ async function backupAgeCheck(target: Target, thresholds: Thresholds, now: Date,
       size_bytes: newest.sizeBytes,
       count: backups.length,
     },
-    detail: { id: newest.id, manifest: `${newest.id}${MANIFEST_SUFFIX}`, finishedAt: finishedAt.toISOString(), verifiedAt: newest.verifiedAt },
+    detail: {
+      id: newest.id,
+      manifest: `${newest.id}${MANIFEST_SUFFIX}`,
+      finishedAt: finishedAt.toISOString(),
+      verifiedAt: newest.verifiedAt,
+    },
   })
 }

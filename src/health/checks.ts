@@ -37,30 +37,212 @@ const BOTH: readonly Engine[] = ['postgres', 'sqlite']
  * shared/research/ops-anchors.md §1.4, §4) and are meant for paging, not for tuning advice.
  */
 export const HEALTH_CHECKS: readonly CheckSpec[] = [
-  { name: 'connection', engines: BOTH, description: 'connect, round-trip latency and server version', unit: 'seconds', defaults: { warn: '1s', critical: '5s' }, primary: 'latency_seconds' },
-  { name: 'connections', engines: PG, description: 'client connections used of max_connections minus superuser_reserved_connections', unit: 'count', percent: 'relative', defaults: { warn: '80%', critical: '95%' }, primary: 'used_ratio' },
-  { name: 'long_queries', engines: PG, description: 'the longest-running active query', unit: 'seconds', defaults: { warn: '5m', critical: '30m' }, primary: 'max_seconds' },
-  { name: 'idle_in_transaction', engines: PG, description: 'the longest session idle inside an open transaction', unit: 'seconds', defaults: { warn: '1m', critical: '10m' }, primary: 'max_seconds' },
-  { name: 'transaction_age', engines: PG, description: 'the oldest transaction of several statements (from xact_start), however short each is: it holds back vacuum and keeps its locks (one long statement is long_queries\' business)', unit: 'seconds', defaults: { warn: '1m', critical: '10m' }, primary: 'max_seconds' },
-  { name: 'blocked_queries', engines: PG, description: 'the longest wait of a query blocked by another session\'s lock', unit: 'seconds', defaults: { warn: '30s', critical: '5m' }, primary: 'max_wait_seconds' },
-  { name: 'cache_hit_ratio', engines: PG, description: 'share of block reads served from shared buffers (once there are 10,000 reads)', unit: 'ratio', percent: 'ratio', lowerIsWorse: true, defaults: { warn: '95%' }, primary: 'ratio' },
-  { name: 'xid_wraparound', engines: PG, description: 'transaction-ID and multixact age of the database (and the table holding it back); % = of autovacuum_(multixact_)freeze_max_age', unit: 'count', percent: 'relative', defaults: { warn: '150%', critical: '500%' }, primary: 'age' },
-  { name: 'sequences', engines: PG, description: 'the most used sequence, against its own limit and its column type\'s', unit: 'ratio', percent: 'ratio', defaults: { warn: '85%', critical: '95%' }, primary: 'max_used_ratio' },
-  { name: 'replication', engines: PG, description: 'replication lag of standbys (or of this standby); only where there is replication', unit: 'seconds', defaults: { warn: '30s', critical: '5m' }, primary: 'max_lag_seconds' },
-  { name: 'replication_slots', engines: PG, description: 'inactive replication slots and the WAL slots retain; only where there are slots', unit: 'bytes', defaults: { warn: '1GB', critical: '10GB' }, primary: 'max_retained_bytes' },
-  { name: 'wal_archiving', engines: PG, description: 'WAL waiting to be archived (age of the oldest segment not yet archived) and a failing archive_command; ok when archiving is off', unit: 'seconds', defaults: { warn: '15m', critical: '1h' }, primary: 'lag_seconds' },
-  { name: 'prepared_transactions', engines: PG, description: 'the oldest prepared (two-phase) transaction: a forgotten one holds back vacuum and keeps its locks, across restarts', unit: 'seconds', defaults: { warn: '1m', critical: '10m' }, primary: 'max_seconds' },
-  { name: 'vacuum', engines: PG, description: 'tables past the autovacuum trigger (dead or inserted tuples over the server\'s formula), as a multiple of it', unit: 'ratio', percent: 'ratio', defaults: { warn: 3 }, primary: 'max_ratio' },
-  { name: 'analyze', engines: PG, description: 'tables past the autoanalyze trigger (changed tuples over the server\'s formula), as a multiple of it', unit: 'ratio', percent: 'ratio', defaults: { warn: 3 }, primary: 'max_ratio' },
-  { name: 'integrity', engines: LITE, description: 'PRAGMA quick_check (integrity_check with --deep)', unit: 'state', defaults: { critical: 'on' }, primary: 'errors' },
-  { name: 'foreign_keys', engines: LITE, description: 'rows violating foreign keys (PRAGMA foreign_key_check)', unit: 'count', defaults: { warn: 1 }, primary: 'violations' },
-  { name: 'journal_mode', engines: LITE, description: 'journal mode other than WAL (readers and the writer block each other)', unit: 'state', defaults: { warn: 'on' } },
-  { name: 'wal_size', engines: LITE, description: 'size of the -wal file (a growing WAL means checkpoints are starved)', unit: 'bytes', defaults: { warn: '256MB', critical: '1GB' }, primary: 'bytes' },
-  { name: 'freelist', engines: LITE, description: 'share of the file that is free pages (VACUUM reclaims them)', unit: 'ratio', percent: 'ratio', defaults: { warn: '50%' }, primary: 'ratio' },
-  { name: 'database_size', engines: BOTH, description: 'database size (SQLite: file plus WAL)', unit: 'bytes', defaults: {}, primary: 'bytes' },
-  { name: 'migrations', engines: BOTH, description: 'the dbops ledger against the migration files: pending, changed, failed or missing migrations', unit: 'state', defaults: { warn: 'on', critical: 'on' }, primary: 'pending' },
-  { name: 'backup_age', engines: BOTH, description: 'age of the newest completed backup (a manifest in backup.dir); only once the folder exists', unit: 'seconds', defaults: { warn: '26h', critical: '50h' }, primary: 'age_seconds' },
-  { name: 'schema_drift', engines: BOTH, description: 'the database against what its applied migrations build in a scratch database (dropped); only with --only schema_drift', unit: 'count', defaults: { warn: 1 }, primary: 'differences', optIn: true },
+  {
+    name: 'connection',
+    engines: BOTH,
+    description: 'connect, round-trip latency and server version',
+    unit: 'seconds',
+    defaults: { warn: '1s', critical: '5s' },
+    primary: 'latency_seconds',
+  },
+  {
+    name: 'connections',
+    engines: PG,
+    description: 'client connections used of max_connections minus superuser_reserved_connections',
+    unit: 'count',
+    percent: 'relative',
+    defaults: { warn: '80%', critical: '95%' },
+    primary: 'used_ratio',
+  },
+  {
+    name: 'long_queries',
+    engines: PG,
+    description: 'the longest-running active query',
+    unit: 'seconds',
+    defaults: { warn: '5m', critical: '30m' },
+    primary: 'max_seconds',
+  },
+  {
+    name: 'idle_in_transaction',
+    engines: PG,
+    description: 'the longest session idle inside an open transaction',
+    unit: 'seconds',
+    defaults: { warn: '1m', critical: '10m' },
+    primary: 'max_seconds',
+  },
+  {
+    name: 'transaction_age',
+    engines: PG,
+    description:
+      "the oldest transaction of several statements (from xact_start), however short each is: it holds back vacuum and keeps its locks (one long statement is long_queries' business)",
+    unit: 'seconds',
+    defaults: { warn: '1m', critical: '10m' },
+    primary: 'max_seconds',
+  },
+  {
+    name: 'blocked_queries',
+    engines: PG,
+    description: "the longest wait of a query blocked by another session's lock",
+    unit: 'seconds',
+    defaults: { warn: '30s', critical: '5m' },
+    primary: 'max_wait_seconds',
+  },
+  {
+    name: 'cache_hit_ratio',
+    engines: PG,
+    description: 'share of block reads served from shared buffers (once there are 10,000 reads)',
+    unit: 'ratio',
+    percent: 'ratio',
+    lowerIsWorse: true,
+    defaults: { warn: '95%' },
+    primary: 'ratio',
+  },
+  {
+    name: 'xid_wraparound',
+    engines: PG,
+    description:
+      'transaction-ID and multixact age of the database (and the table holding it back); % = of autovacuum_(multixact_)freeze_max_age',
+    unit: 'count',
+    percent: 'relative',
+    defaults: { warn: '150%', critical: '500%' },
+    primary: 'age',
+  },
+  {
+    name: 'sequences',
+    engines: PG,
+    description: "the most used sequence, against its own limit and its column type's",
+    unit: 'ratio',
+    percent: 'ratio',
+    defaults: { warn: '85%', critical: '95%' },
+    primary: 'max_used_ratio',
+  },
+  {
+    name: 'replication',
+    engines: PG,
+    description: 'replication lag of standbys (or of this standby); only where there is replication',
+    unit: 'seconds',
+    defaults: { warn: '30s', critical: '5m' },
+    primary: 'max_lag_seconds',
+  },
+  {
+    name: 'replication_slots',
+    engines: PG,
+    description: 'inactive replication slots and the WAL slots retain; only where there are slots',
+    unit: 'bytes',
+    defaults: { warn: '1GB', critical: '10GB' },
+    primary: 'max_retained_bytes',
+  },
+  {
+    name: 'wal_archiving',
+    engines: PG,
+    description:
+      'WAL waiting to be archived (age of the oldest segment not yet archived) and a failing archive_command; ok when archiving is off',
+    unit: 'seconds',
+    defaults: { warn: '15m', critical: '1h' },
+    primary: 'lag_seconds',
+  },
+  {
+    name: 'prepared_transactions',
+    engines: PG,
+    description:
+      'the oldest prepared (two-phase) transaction: a forgotten one holds back vacuum and keeps its locks, across restarts',
+    unit: 'seconds',
+    defaults: { warn: '1m', critical: '10m' },
+    primary: 'max_seconds',
+  },
+  {
+    name: 'vacuum',
+    engines: PG,
+    description:
+      "tables past the autovacuum trigger (dead or inserted tuples over the server's formula), as a multiple of it",
+    unit: 'ratio',
+    percent: 'ratio',
+    defaults: { warn: 3 },
+    primary: 'max_ratio',
+  },
+  {
+    name: 'analyze',
+    engines: PG,
+    description: "tables past the autoanalyze trigger (changed tuples over the server's formula), as a multiple of it",
+    unit: 'ratio',
+    percent: 'ratio',
+    defaults: { warn: 3 },
+    primary: 'max_ratio',
+  },
+  {
+    name: 'integrity',
+    engines: LITE,
+    description: 'PRAGMA quick_check (integrity_check with --deep)',
+    unit: 'state',
+    defaults: { critical: 'on' },
+    primary: 'errors',
+  },
+  {
+    name: 'foreign_keys',
+    engines: LITE,
+    description: 'rows violating foreign keys (PRAGMA foreign_key_check)',
+    unit: 'count',
+    defaults: { warn: 1 },
+    primary: 'violations',
+  },
+  {
+    name: 'journal_mode',
+    engines: LITE,
+    description: 'journal mode other than WAL (readers and the writer block each other)',
+    unit: 'state',
+    defaults: { warn: 'on' },
+  },
+  {
+    name: 'wal_size',
+    engines: LITE,
+    description: 'size of the -wal file (a growing WAL means checkpoints are starved)',
+    unit: 'bytes',
+    defaults: { warn: '256MB', critical: '1GB' },
+    primary: 'bytes',
+  },
+  {
+    name: 'freelist',
+    engines: LITE,
+    description: 'share of the file that is free pages (VACUUM reclaims them)',
+    unit: 'ratio',
+    percent: 'ratio',
+    defaults: { warn: '50%' },
+    primary: 'ratio',
+  },
+  {
+    name: 'database_size',
+    engines: BOTH,
+    description: 'database size (SQLite: file plus WAL)',
+    unit: 'bytes',
+    defaults: {},
+    primary: 'bytes',
+  },
+  {
+    name: 'migrations',
+    engines: BOTH,
+    description: 'the dbops ledger against the migration files: pending, changed, failed or missing migrations',
+    unit: 'state',
+    defaults: { warn: 'on', critical: 'on' },
+    primary: 'pending',
+  },
+  {
+    name: 'backup_age',
+    engines: BOTH,
+    description: 'age of the newest completed backup (a manifest in backup.dir); only once the folder exists',
+    unit: 'seconds',
+    defaults: { warn: '26h', critical: '50h' },
+    primary: 'age_seconds',
+  },
+  {
+    name: 'schema_drift',
+    engines: BOTH,
+    description:
+      'the database against what its applied migrations build in a scratch database (dropped); only with --only schema_drift',
+    unit: 'count',
+    defaults: { warn: 1 },
+    primary: 'differences',
+    optIn: true,
+  },
 ]
 
 export const CHECKS_BY_NAME: ReadonlyMap<string, CheckSpec> = new Map(HEALTH_CHECKS.map((spec) => [spec.name, spec]))
@@ -86,7 +268,10 @@ export interface ThresholdSources {
  * errors (exit 3), collected all at once. Names of unknown checks are errors on the command line and ignored in the
  * config (the section is shared with `dbops audit`), reported through `unknownConfigChecks`.
  */
-export function resolveThresholds(sources: ThresholdSources): { thresholds: Thresholds; unknownConfigChecks: string[] } {
+export function resolveThresholds(sources: ThresholdSources): {
+  thresholds: Thresholds
+  unknownConfigChecks: string[]
+} {
   const thresholds: Thresholds = {}
   const configProblems: string[] = []
   const usageProblems: string[] = []
@@ -105,13 +290,21 @@ export function resolveThresholds(sources: ThresholdSources): { thresholds: Thre
     for (const [check, setting] of Object.entries(layer ?? {})) {
       const spec = CHECKS_BY_NAME.get(check)
       if (!spec) {
-        if (strict) problems.push(`${prefix} ${check}: no health check by that name (known: ${HEALTH_CHECKS.map((known) => known.name).join(', ')})`)
+        if (strict)
+          problems.push(
+            `${prefix} ${check}: no health check by that name (known: ${HEALTH_CHECKS.map((known) => known.name).join(', ')})`,
+          )
         else unknownConfigChecks.push(check)
         continue
       }
       for (const level of ['warn', 'critical'] as const) {
         if (setting[level] === undefined) continue
-        thresholds[check]![level] = parseLevel(spec, setting[level], strict ? `${prefix} ${check}.${level}` : `${prefix}.${check}.${level}`, problems)
+        thresholds[check]![level] = parseLevel(
+          spec,
+          setting[level],
+          strict ? `${prefix} ${check}.${level}` : `${prefix}.${check}.${level}`,
+          problems,
+        )
       }
     }
   }
@@ -127,7 +320,12 @@ function thresholdHint(): string {
 const OFF = /^(off|none|false|disabled)$/i
 const ON = /^(on|true|enabled)$/i
 
-function parseLevel(spec: CheckSpec, setting: number | string | undefined, path: string, problems: string[]): Threshold | null {
+function parseLevel(
+  spec: CheckSpec,
+  setting: number | string | undefined,
+  path: string,
+  problems: string[],
+): Threshold | null {
   if (setting === undefined) return null
   const text = typeof setting === 'string' ? setting.trim() : undefined
   if (text !== undefined && OFF.test(text)) return null
@@ -158,7 +356,21 @@ function parseLevel(spec: CheckSpec, setting: number | string | undefined, path:
   return { value, relative: false }
 }
 
-const BYTE_UNITS: Record<string, number> = { b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3, t: 1024 ** 4, tb: 1024 ** 4, tib: 1024 ** 4 }
+const BYTE_UNITS: Record<string, number> = {
+  b: 1,
+  k: 1024,
+  kb: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1024 ** 3,
+  gib: 1024 ** 3,
+  t: 1024 ** 4,
+  tb: 1024 ** 4,
+  tib: 1024 ** 4,
+}
 const COUNT_UNITS: Record<string, number> = { '': 1, k: 1e3, m: 1e6, b: 1e9 }
 
 /** A threshold written as a number (base unit) or a string with a unit; undefined when it does not parse. */
@@ -224,7 +436,10 @@ export function parseThresholdFlags(flags: readonly string[]): Record<string, Th
   for (const flag of flags) {
     const match = /^([a-z_]+)(?:\.(warn|warning|critical|crit))?\s*=\s*(.+)$/i.exec(flag.trim())
     if (!match) {
-      throw new UsageError(`--threshold "${flag}": write <check>.warn=<value> or <check>.critical=<value>`, 'e.g. --threshold connections.warn=70% --threshold long_queries.critical=10m')
+      throw new UsageError(
+        `--threshold "${flag}": write <check>.warn=<value> or <check>.critical=<value>`,
+        'e.g. --threshold connections.warn=70% --threshold long_queries.critical=10m',
+      )
     }
     const level = match[2]?.toLowerCase().startsWith('crit') ? 'critical' : 'warn'
     const raw = match[3]!.trim()
@@ -234,14 +449,26 @@ export function parseThresholdFlags(flags: readonly string[]): Record<string, Th
 }
 
 /** The check names an engine runs, after --only and --skip (unknown names are usage errors). */
-export function selectChecks(engine: Engine, only: readonly string[] | undefined, skip: readonly string[] | undefined): Set<string> {
-  for (const [flag, names] of [['--only', only], ['--skip', skip]] as const) {
+export function selectChecks(
+  engine: Engine,
+  only: readonly string[] | undefined,
+  skip: readonly string[] | undefined,
+): Set<string> {
+  for (const [flag, names] of [
+    ['--only', only],
+    ['--skip', skip],
+  ] as const) {
     const unknown = (names ?? []).filter((name) => !CHECKS_BY_NAME.has(name))
     if (unknown.length > 0) {
-      throw new UsageError(`${flag}: no health check named ${unknown.map((name) => `"${name}"`).join(', ')}`, `known checks: ${HEALTH_CHECKS.map((spec) => spec.name).join(', ')}`)
+      throw new UsageError(
+        `${flag}: no health check named ${unknown.map((name) => `"${name}"`).join(', ')}`,
+        `known checks: ${HEALTH_CHECKS.map((spec) => spec.name).join(', ')}`,
+      )
     }
   }
-  const selected = HEALTH_CHECKS.filter((spec) => spec.engines.includes(engine) && (!spec.optIn || (only ?? []).includes(spec.name)))
+  const selected = HEALTH_CHECKS.filter(
+    (spec) => spec.engines.includes(engine) && (!spec.optIn || (only ?? []).includes(spec.name)),
+  )
     .map((spec) => spec.name)
     .filter((name) => (only && only.length > 0 ? only.includes(name) : true) && !(skip ?? []).includes(name))
   // The connection is what every other check stands on: it always runs.

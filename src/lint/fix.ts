@@ -22,12 +22,14 @@ export interface FixResult {
 }
 
 export async function fixMigration(dir: string, file: string, engine: Engine, cwd = process.cwd()): Promise<FixResult> {
-  if (engine !== 'postgres') throw new UsageError('--fix rewrites PostgreSQL migrations only (SQLite has no CONCURRENTLY or NOT VALID)')
+  if (engine !== 'postgres')
+    throw new UsageError('--fix rewrites PostgreSQL migrations only (SQLite has no CONCURRENTLY or NOT VALID)')
   const path = resolve(cwd, file)
   const set = readMigrations(dirname(path), cwd)
   const migration = set.migrations.find((candidate) => resolve(cwd, candidate.file) === path)
   if (!migration) throw new UsageError(`${file} is not a migration file`)
-  if (migration.format !== 'dbmate') throw new UsageError(`${file}: --fix rewrites dbmate-format files (-- migrate:up / -- migrate:down) only`)
+  if (migration.format !== 'dbmate')
+    throw new UsageError(`${file}: --fix rewrites dbmate-format files (-- migrate:up / -- migrate:down) only`)
   const { lintDialect } = await import('../backends/index.js')
   const dialect = await lintDialect('postgres')
   await dialect.load()
@@ -48,15 +50,20 @@ export async function fixMigration(dir: string, file: string, engine: Engine, cw
       const concurrent = statement.text.replace(/^(CREATE\s+(?:UNIQUE\s+)?INDEX)\b/i, '$1 CONCURRENTLY')
       moved.push(concurrent)
       edits.push({ start: statement.start, end: endOf(section.sql, statement.end), replacement: '' })
-      changes.push(`CREATE INDEX ${index.idxname ?? ''} on ${relationName(index.relation)}: CONCURRENTLY, outside a transaction`)
+      changes.push(
+        `CREATE INDEX ${index.idxname ?? ''} on ${relationName(index.relation)}: CONCURRENTLY, outside a transaction`,
+      )
       continue
     }
     const { table, commands } = alterTableCommands(node)
-    const constraint = commands.length === 1 && commands[0]!.subtype === 'AT_AddConstraint' ? commands[0]!.def?.Constraint : undefined
+    const constraint =
+      commands.length === 1 && commands[0]!.subtype === 'AT_AddConstraint' ? commands[0]!.def?.Constraint : undefined
     if (table && constraint?.contype === 'CONSTR_FOREIGN' && !constraint.skip_validation && constraint.conname) {
       edits.push({ start: statement.start, end: statement.end, replacement: `${statement.text} NOT VALID` })
       validations.push(`ALTER TABLE ${table} VALIDATE CONSTRAINT ${constraint.conname};`)
-      changes.push(`ADD FOREIGN KEY ${constraint.conname} on ${table}: NOT VALID here, VALIDATE CONSTRAINT in the next migration`)
+      changes.push(
+        `ADD FOREIGN KEY ${constraint.conname} on ${table}: NOT VALID here, VALIDATE CONSTRAINT in the next migration`,
+      )
       others++
       continue
     }
@@ -74,17 +81,29 @@ export async function fixMigration(dir: string, file: string, engine: Engine, cw
     for (const edit of [...edits].reverse()) sql = sql.slice(0, edit.start) + edit.replacement + sql.slice(edit.end)
   }
   const directiveLine = text.lastIndexOf('\n', sectionStart - 1) + 1
-  const directive = onlyIndexes ? text.slice(directiveLine, sectionStart).replace(/^(--\s*migrate:up)\b.*$/, (line, head: string) => (/transaction:false/.test(line) ? line : `${head} transaction:false${line.slice(head.length)}`)) : text.slice(directiveLine, sectionStart)
+  const directive = onlyIndexes
+    ? text
+        .slice(directiveLine, sectionStart)
+        .replace(/^(--\s*migrate:up)\b.*$/, (line, head: string) =>
+          /transaction:false/.test(line) ? line : `${head} transaction:false${line.slice(head.length)}`,
+        )
+    : text.slice(directiveLine, sectionStart)
   const rewritten = text.slice(0, directiveLine) + directive + sql + text.slice(sectionStart + section.sql.length)
   writeFileSync(path, rewritten)
   written.push(migration.file)
   if (!onlyIndexes || validations.length > 0) {
-    const next = nextVersion(migration.version, set.migrations.map((candidate) => candidate.version))
+    const next = nextVersion(
+      migration.version,
+      set.migrations.map((candidate) => candidate.version),
+    )
     const nextFile = join(dirname(path), `${next}_${migration.name}_follow_up.sql`)
     if (existsSync(nextFile)) throw new UsageError(`${nextFile} exists already`)
     const transactionFree = moved.length > 0 && !onlyIndexes
     const body = [...(transactionFree ? moved.map((statement) => `${statement};`) : []), ...validations].join('\n')
-    writeFileSync(nextFile, `-- migrate:up${transactionFree ? ' transaction:false' : ''}\n-- written by "dbops migrate lint --fix ${basename(path)}": review before applying\n${body}\n\n-- migrate:down\n`)
+    writeFileSync(
+      nextFile,
+      `-- migrate:up${transactionFree ? ' transaction:false' : ''}\n-- written by "dbops migrate lint --fix ${basename(path)}": review before applying\n${body}\n\n-- migrate:down\n`,
+    )
     written.push(join(dirname(migration.file), basename(nextFile)))
   }
   return { file: migration.file, written, changes }
@@ -93,7 +112,11 @@ export async function fixMigration(dir: string, file: string, engine: Engine, cw
 /** The version right after `version` (same width), refusing when a migration already has it. */
 function nextVersion(version: string, taken: string[]): string {
   const next = (BigInt(version) + 1n).toString().padStart(version.length, '0')
-  if (taken.includes(next)) throw new UsageError(`--fix needs version ${next} for the follow-up migration, and it is taken`, 'rename one of the files, or make the change by hand')
+  if (taken.includes(next))
+    throw new UsageError(
+      `--fix needs version ${next} for the follow-up migration, and it is taken`,
+      'rename one of the files, or make the change by hand',
+    )
   return next
 }
 

@@ -33,7 +33,11 @@ export function formatSarif(result: LintResult): Record<string, unknown> {
             version: VERSION,
             rules: used.map((id) => {
               const rule = rules.find((candidate) => candidate.id === id)
-              return { id, shortDescription: { text: rule?.description ?? id }, defaultConfiguration: { level: SARIF_LEVEL[rule?.severity ?? 'warn'] } }
+              return {
+                id,
+                shortDescription: { text: rule?.description ?? id },
+                defaultConfiguration: { level: SARIF_LEVEL[rule?.severity ?? 'warn'] },
+              }
             }),
           },
         },
@@ -42,7 +46,14 @@ export function formatSarif(result: LintResult): Record<string, unknown> {
           ruleIndex: used.indexOf(finding.rule),
           level: SARIF_LEVEL[finding.severity],
           message: { text: describe(finding) },
-          locations: [{ physicalLocation: { artifactLocation: { uri: finding.file.split('\\').join('/') }, region: { startLine: finding.line, startColumn: finding.column } } }],
+          locations: [
+            {
+              physicalLocation: {
+                artifactLocation: { uri: finding.file.split('\\').join('/') },
+                region: { startLine: finding.line, startColumn: finding.column },
+              },
+            },
+          ],
         })),
       },
     ],

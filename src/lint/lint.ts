@@ -17,7 +17,19 @@ import { leadingWords, splitStatements, type SqlStatement } from '../sql/split-s
 import { nonTransactionalReason, transactionControl } from '../sql/non-transactional.js'
 import { LINT_RULES, META_RULES, RULE_IDS } from './rules/index.js'
 import { parseIgnores, type LintIgnore } from './suppress.js'
-import type { LintDialect, LintFinding, LintResult, LintRule, LintSetting, LintSeverity, LintStatement, LintSuppression, PgNode, RuleContext, RuleFinding } from './types.js'
+import type {
+  LintDialect,
+  LintFinding,
+  LintResult,
+  LintRule,
+  LintSetting,
+  LintSeverity,
+  LintStatement,
+  LintSuppression,
+  PgNode,
+  RuleContext,
+  RuleFinding,
+} from './types.js'
 
 /** The newest PostgreSQL major the version-dependent rules know: assumed when neither the server nor --pg-version says. */
 export const NEWEST_PG_MAJOR = 18
@@ -78,10 +90,14 @@ function isTarget(source: Target | LintSource): source is Target {
 export async function lintMigrations(source: Target | LintSource, options: LintOptions = {}): Promise<LintResult> {
   const cwd = options.cwd ?? process.cwd()
   // A lint run almost always parses something: the parser's WebAssembly compiles in the background meanwhile.
-  if ((isTarget(source) ? source.backend.engine : source.engine ?? 'postgres') === 'postgres') warmParser()
+  if ((isTarget(source) ? source.backend.engine : (source.engine ?? 'postgres')) === 'postgres') warmParser()
   if (!isTarget(source)) {
     const dir = resolve(cwd, source.dir ?? 'migrations')
-    const migrations = selectFiles(readMigrationsAround(dir, source.files ?? options.files, cwd), source.files ?? options.files, cwd)
+    const migrations = selectFiles(
+      readMigrationsAround(dir, source.files ?? options.files, cwd),
+      source.files ?? options.files,
+      cwd,
+    )
     return lintRun({
       engine: source.engine ?? 'postgres',
       targetName: source.name ?? null,
@@ -97,9 +113,20 @@ export async function lintMigrations(source: Target | LintSource, options: LintO
   const settings = settingsOf(target.resolved?.lint, options)
   const set = readMigrationsAround(target.migrations.dir, options.files, cwd)
   const selected = selectFiles(set, options.files, cwd)
-  const base = { engine: target.backend.engine, targetName: target.name, lockTimeoutMs: target.migrations.lockTimeoutMs, settings }
+  const base = {
+    engine: target.backend.engine,
+    targetName: target.name,
+    lockTimeoutMs: target.migrations.lockTimeoutMs,
+    settings,
+  }
   if (options.offline) {
-    return lintRun({ ...base, backend: undefined, mode: 'offline', files: selected.map((migration) => ({ migration, inRun: false })), warnings: [] })
+    return lintRun({
+      ...base,
+      backend: undefined,
+      mode: 'offline',
+      files: selected.map((migration) => ({ migration, inRun: false })),
+      warnings: [],
+    })
   }
   let rows
   try {
@@ -114,8 +141,13 @@ export async function lintMigrations(source: Target | LintSource, options: LintO
       warnings: [`could not read ${target.name}'s migration state (${reason}): linted every file statically`],
     })
   }
-  const pending = new Set(migrationStates(set, rows).filter((entry) => entry.state === 'pending').map((entry) => entry.version))
-  const chosen = options.all || options.files ? selected : selected.filter((migration) => pending.has(migration.version))
+  const pending = new Set(
+    migrationStates(set, rows)
+      .filter((entry) => entry.state === 'pending')
+      .map((entry) => entry.version),
+  )
+  const chosen =
+    options.all || options.files ? selected : selected.filter((migration) => pending.has(migration.version))
   return lintRun({
     ...base,
     backend: target.backend,
@@ -148,7 +180,16 @@ export async function lintPlanned(target: Target, migrations: readonly Migration
     lockTimeoutMs: target.migrations.lockTimeoutMs,
     // up refuses these itself (with their own error codes), the server reports syntax errors with their position, and
     // an ignore for a table the run creates is unused only in this run.
-    settings: settingsOf(target.resolved?.lint, { minSeverity: 'warn', rules: { ...target.resolved?.lint?.rules, 'non-transactional-statement': 'off', 'transaction-control': 'off', 'syntax-error': 'off', 'unused-ignore': 'off' } }),
+    settings: settingsOf(target.resolved?.lint, {
+      minSeverity: 'warn',
+      rules: {
+        ...target.resolved?.lint?.rules,
+        'non-transactional-statement': 'off',
+        'transaction-control': 'off',
+        'syntax-error': 'off',
+        'unused-ignore': 'off',
+      },
+    }),
     warnings: [],
   })
 }
@@ -166,7 +207,10 @@ function settingsOf(config: ResolvedLint | undefined, options: LintOptions): Set
   const rules = { ...config?.rules, ...options.rules }
   const unknown = Object.keys(rules).filter((id) => !RULE_IDS.has(id))
   if (unknown.length > 0) {
-    throw new UsageError(`unknown lint rule${unknown.length > 1 ? 's' : ''} ${unknown.map((id) => `"${id}"`).join(', ')}`, 'see "dbops migrate lint --list-rules" for the rule ids')
+    throw new UsageError(
+      `unknown lint rule${unknown.length > 1 ? 's' : ''} ${unknown.map((id) => `"${id}"`).join(', ')}`,
+      'see "dbops migrate lint --list-rules" for the rule ids',
+    )
   }
   return {
     rules,
@@ -199,8 +243,17 @@ function selectFiles(migrations: MigrationFile[], files: string[] | undefined, c
   if (!files || files.length === 0) return migrations
   return files.map((file) => {
     const path = resolve(cwd, file)
-    const found = migrations.find((migration) => resolve(cwd, migration.file) === path || (migration.format === 'golang-migrate' && resolve(cwd, migration.file.replace(/\.up\.sql$/, '.down.sql')) === path))
-    if (!found) throw new UsageError(`${file} is not a migration file`, 'name files like 20240101120000_add_users.sql (dbmate) or 1_add_users.up.sql (golang-migrate)')
+    const found = migrations.find(
+      (migration) =>
+        resolve(cwd, migration.file) === path ||
+        (migration.format === 'golang-migrate' &&
+          resolve(cwd, migration.file.replace(/\.up\.sql$/, '.down.sql')) === path),
+    )
+    if (!found)
+      throw new UsageError(
+        `${file} is not a migration file`,
+        'name files like 20240101120000_add_users.sql (dbmate) or 1_add_users.up.sql (golang-migrate)',
+      )
     return found
   })
 }
@@ -232,7 +285,8 @@ async function lintRun(run: Run): Promise<LintResult> {
   const { engine, settings } = run
   const { lintDialect } = await import('../backends/index.js')
   const dialect = await lintDialect(engine)
-  const setting = (rule: { id: string; severity: LintSeverity }): LintSeverity | 'off' => settings.rules[rule.id] ?? rule.severity
+  const setting = (rule: { id: string; severity: LintSeverity }): LintSeverity | 'off' =>
+    settings.rules[rule.id] ?? rule.severity
   const active = LINT_RULES.filter((rule) => {
     const level = setting(rule)
     return rule.engines.includes(engine) && level !== 'off' && RANK[level] >= RANK[settings.minSeverity]
@@ -259,8 +313,11 @@ async function lintRun(run: Run): Promise<LintResult> {
   // exists now is not new. (Statically the file's intent is taken: it creates the table.)
   const existing = new Set<string>()
   if (run.backend) {
-    const conditional = run.files.flatMap(({ migration }) => [...migration.up.sql.matchAll(CONDITIONAL_CREATE)].map((match) => unquoteName(match[1]!)))
-    if (conditional.length > 0) for (const name of (await dialect.sizes(run.backend, conditional)).keys()) existing.add(bare(name))
+    const conditional = run.files.flatMap(({ migration }) =>
+      [...migration.up.sql.matchAll(CONDITIONAL_CREATE)].map((match) => unquoteName(match[1]!)),
+    )
+    if (conditional.length > 0)
+      for (const name of (await dialect.sizes(run.backend, conditional)).keys()) existing.add(bare(name))
   }
   const raws: Raw[] = []
   const suppressible: { ignores: LintIgnore[]; file: string; statementStarts: number[] }[] = []
@@ -276,13 +333,22 @@ async function lintRun(run: Run): Promise<LintResult> {
     const statements = splitStatements(section.sql, engine).filter((statement) => !statement.text.startsWith('\\'))
     const words = statements.map((statement) => leadingWords(statement.text, 16, engine))
     let transactional = section.options.transaction !== false
-    if (section.options.transaction === 'auto' && statements.length === 1 && nonTransactionalReason(statements[0]!.text, engine) !== undefined) transactional = false
+    if (
+      section.options.transaction === 'auto' &&
+      statements.length === 1 &&
+      nonTransactionalReason(statements[0]!.text, engine) !== undefined
+    )
+      transactional = false
     let from = 0
     let to = statements.length
     if (transactional && statements.length >= 2) {
       // A BEGIN ... COMMIT around the whole file means what dbops does anyway (prepareSection blanks it).
       const controls = statements.map((statement) => transactionControl(statement.text, engine))
-      if (/^(BEGIN|START)/.test(controls[0] ?? '') && /^(COMMIT|END)/.test(controls[controls.length - 1] ?? '') && controls.slice(1, -1).every((control) => control === undefined)) {
+      if (
+        /^(BEGIN|START)/.test(controls[0] ?? '') &&
+        /^(COMMIT|END)/.test(controls[controls.length - 1] ?? '') &&
+        controls.slice(1, -1).every((control) => control === undefined)
+      ) {
         from = 1
         to = statements.length - 1
       }
@@ -342,7 +408,15 @@ async function lintRun(run: Run): Promise<LintResult> {
         for (const rule of wanting) {
           for (const finding of rule.check(lintStatement, context)) {
             if (finding.table !== undefined && !finding.evenIfFresh && fresh.has(bare(finding.table))) continue
-            fileRaws.push({ ...finding, rule, file: migration.file, migration: migration.id, ...position, statement: shorten(statement.text), statementStart: statement.start })
+            fileRaws.push({
+              ...finding,
+              rule,
+              file: migration.file,
+              migration: migration.id,
+              ...position,
+              statement: shorten(statement.text),
+              statementStart: statement.start,
+            })
           }
         }
       }
@@ -351,7 +425,9 @@ async function lintRun(run: Run): Promise<LintResult> {
     // dbops sets lock_timeout for every migration: only a file (or config) that turns it off gets this warning.
     const lockTimeoutRule = META_RULES[1]!
     if (engine === 'postgres' && lockTimeoutMs === 0 && setting(lockTimeoutRule) !== 'off') {
-      const first = fileRaws.find((raw) => raw.lock !== undefined && (raw.rule.kind === 'lock' || raw.rule.kind === 'rewrite'))
+      const first = fileRaws.find(
+        (raw) => raw.lock !== undefined && (raw.rule.kind === 'lock' || raw.rule.kind === 'rewrite'),
+      )
       if (first) {
         fileRaws.push({
           ...first,
@@ -365,13 +441,23 @@ async function lintRun(run: Run): Promise<LintResult> {
     }
     raws.push(...fileRaws)
     if (section.sql.includes('dbops:lint-ignore')) {
-      suppressible.push({ ignores: parseIgnores(section, statements), file: migration.file, statementStarts: statements.map((statement) => statement.start) })
+      suppressible.push({
+        ignores: parseIgnores(section, statements),
+        file: migration.file,
+        statementStarts: statements.map((statement) => statement.start),
+      })
     }
   }
 
   // Live sizes: one catalog query for every table a hazard names.
   let sizes = new Map<string, { bytes: number; rows: number }>()
-  const sized = [...new Set(raws.filter((raw) => raw.table !== undefined && raw.rule.kind !== 'advice' && raw.rule.kind !== 'breaking').map((raw) => raw.table!))]
+  const sized = [
+    ...new Set(
+      raws
+        .filter((raw) => raw.table !== undefined && raw.rule.kind !== 'advice' && raw.rule.kind !== 'breaking')
+        .map((raw) => raw.table!),
+    ),
+  ]
   if (run.backend && sized.length > 0) sizes = await dialect.sizes(run.backend, sized)
 
   const findings: (LintFinding & { statementStart: number })[] = []
@@ -423,7 +509,12 @@ async function lintRun(run: Run): Promise<LintResult> {
   for (const finding of findings) {
     const ignore = suppressible
       .find((entry) => entry.file === finding.file)
-      ?.ignores.find((candidate) => candidate.statementStart === finding.statementStart && candidate.rules.includes(finding.rule) && candidate.reason !== '')
+      ?.ignores.find(
+        (candidate) =>
+          candidate.statementStart === finding.statementStart &&
+          candidate.rules.includes(finding.rule) &&
+          candidate.reason !== '',
+      )
     if (ignore) {
       used.add(ignore)
       suppressed.push({ rule: finding.rule, file: finding.file, line: finding.line, reason: ignore.reason })
@@ -435,12 +526,32 @@ async function lintRun(run: Run): Promise<LintResult> {
     const migration = run.files.find((entry) => entry.migration.file === file)!.migration.id
     for (const ignore of ignores) {
       const unknown = ignore.rules.filter((id) => !RULE_IDS.has(id))
-      const base = { file, migration, line: ignore.line, column: ignore.column, statement: ignore.comment, statementStart: -1 }
+      const base = {
+        file,
+        migration,
+        line: ignore.line,
+        column: ignore.column,
+        statement: ignore.comment,
+        statementStart: -1,
+      }
       if (ignore.reason === '' && setting(META_RULES[3]!) !== 'off') {
-        kept.push({ ...base, rule: 'ignore-without-reason', severity: setting(META_RULES[3]!) as LintSeverity, message: `this ignore has no reason, so it suppresses nothing: write "-- dbops:lint-ignore ${ignore.rules.join(',')} <why it is safe here>"` })
+        kept.push({
+          ...base,
+          rule: 'ignore-without-reason',
+          severity: setting(META_RULES[3]!) as LintSeverity,
+          message: `this ignore has no reason, so it suppresses nothing: write "-- dbops:lint-ignore ${ignore.rules.join(',')} <why it is safe here>"`,
+        })
       } else if (!used.has(ignore) && setting(META_RULES[2]!) !== 'off') {
-        const what = unknown.length > 0 ? `names an unknown rule (${unknown.join(', ')})` : `suppresses nothing: no ${ignore.rules.join(' or ')} finding on ${ignore.statementStart < 0 ? 'a statement after it' : 'its statement'}`
-        kept.push({ ...base, rule: 'unused-ignore', severity: setting(META_RULES[2]!) as LintSeverity, message: `this ignore ${what}; remove it` })
+        const what =
+          unknown.length > 0
+            ? `names an unknown rule (${unknown.join(', ')})`
+            : `suppresses nothing: no ${ignore.rules.join(' or ')} finding on ${ignore.statementStart < 0 ? 'a statement after it' : 'its statement'}`
+        kept.push({
+          ...base,
+          rule: 'unused-ignore',
+          severity: setting(META_RULES[2]!) as LintSeverity,
+          message: `this ignore ${what}; remove it`,
+        })
       }
     }
   }
@@ -465,7 +576,11 @@ async function lintRun(run: Run): Promise<LintResult> {
 }
 
 /** file line:column of a statement (or of an offset inside it), as `locate` in migrate/prepare.ts counts. */
-function positionOf(section: MigrationFile['up'], statement: SqlStatement, offset = 0): { line: number; column: number } {
+function positionOf(
+  section: MigrationFile['up'],
+  statement: SqlStatement,
+  offset = 0,
+): { line: number; column: number } {
   let line = statement.line
   let column = statement.column
   for (let i = statement.start; i < statement.start + offset && i < section.sql.length; i++) {
@@ -477,24 +592,36 @@ function positionOf(section: MigrationFile['up'], statement: SqlStatement, offse
   return { line: section.line + line - 1, column: line === 1 ? section.column + column - 1 : column }
 }
 
-const CREATE_TABLE = /\bcreate\s+(?:(?:global|local)\s+)?(?:(?:temp|temporary|unlogged)\s+)?table\s+(?:if\s+not\s+exists\s+)?(?:[\w$]+\s*\.\s*)?([\w$]+)/gi
+const CREATE_TABLE =
+  /\bcreate\s+(?:(?:global|local)\s+)?(?:(?:temp|temporary|unlogged)\s+)?table\s+(?:if\s+not\s+exists\s+)?(?:[\w$]+\s*\.\s*)?([\w$]+)/gi
 
 /**
  * Whether no active rule may find anything in a section (each rule's mayFind, on the raw text): then it is skipped
  * unsplit, and the tables it creates are recorded as new, as the full pass would. Sections with an ignore comment
  * are always looked at, so an ignore that suppresses nothing is still reported.
  */
-function nothingToFind(section: MigrationFile['up'], rules: readonly LintRule[], fresh: Set<string>, existing: ReadonlySet<string>): boolean {
+function nothingToFind(
+  section: MigrationFile['up'],
+  rules: readonly LintRule[],
+  fresh: Set<string>,
+  existing: ReadonlySet<string>,
+): boolean {
   const sql = section.sql
   if (sql.includes('dbops:lint-ignore')) return false
-  const created = [...sql.matchAll(CREATE_TABLE)].map((match) => match[1]!.toLowerCase()).filter((name) => !existing.has(name))
-  const scope = { transactional: section.options.transaction !== false, isFresh: (table: string) => fresh.has(table) || created.includes(table) }
+  const created = [...sql.matchAll(CREATE_TABLE)]
+    .map((match) => match[1]!.toLowerCase())
+    .filter((name) => !existing.has(name))
+  const scope = {
+    transactional: section.options.transaction !== false,
+    isFresh: (table: string) => fresh.has(table) || created.includes(table),
+  }
   if (rules.some((rule) => rule.mayFind!(sql, scope))) return false
   for (const name of created) fresh.add(name)
   return true
 }
 
-const CONDITIONAL_CREATE = /\bcreate\s+(?:(?:global|local)\s+)?(?:(?:temp|temporary|unlogged)\s+)?table\s+if\s+not\s+exists\s+((?:"[^"]+"|[\w$]+)(?:\s*\.\s*(?:"[^"]+"|[\w$]+))?)/gi
+const CONDITIONAL_CREATE =
+  /\bcreate\s+(?:(?:global|local)\s+)?(?:(?:temp|temporary|unlogged)\s+)?table\s+if\s+not\s+exists\s+((?:"[^"]+"|[\w$]+)(?:\s*\.\s*(?:"[^"]+"|[\w$]+))?)/gi
 
 /** `"Foo".bar` → `Foo.bar`, as PostgreSQL names it (unquoted parts fold to lower case). */
 function unquoteName(name: string): string {
@@ -526,6 +653,18 @@ export function formatCount(count: number): string {
 }
 
 /** Every rule with its defaults, for `--list-rules` and the README. */
-export function lintRules(): { id: string; engines: readonly Engine[]; severity: LintSeverity; kind: string; description: string }[] {
-  return [...LINT_RULES, ...META_RULES].map(({ id, engines, severity, kind, description }) => ({ id, engines, severity, kind, description }))
+export function lintRules(): {
+  id: string
+  engines: readonly Engine[]
+  severity: LintSeverity
+  kind: string
+  description: string
+}[] {
+  return [...LINT_RULES, ...META_RULES].map(({ id, engines, severity, kind, description }) => ({
+    id,
+    engines,
+    severity,
+    kind,
+    description,
+  }))
 }

@@ -31,10 +31,13 @@ export function dottedName(list: PgNode | undefined): string | undefined {
 /** The ALTER TABLE commands of a statement node (none for other statements). */
 export function alterTableCommands(node: PgNode | undefined): { table: string | undefined; commands: PgNode[] } {
   const statement = body(node, 'AlterTableStmt')
-  if (!statement || (statement.objtype !== undefined && statement.objtype !== 'OBJECT_TABLE')) return { table: undefined, commands: [] }
+  if (!statement || (statement.objtype !== undefined && statement.objtype !== 'OBJECT_TABLE'))
+    return { table: undefined, commands: [] }
   return {
     table: relationName(statement.relation),
-    commands: ((statement.cmds as PgNode[] | undefined) ?? []).map((command) => command.AlterTableCmd as PgNode).filter(Boolean),
+    commands: ((statement.cmds as PgNode[] | undefined) ?? [])
+      .map((command) => command.AlterTableCmd as PgNode)
+      .filter(Boolean),
   }
 }
 
@@ -44,16 +47,24 @@ export function typeOf(typeName: PgNode | undefined): { name: string; modifiers:
   const names = ((typeName.names as PgNode[] | undefined) ?? []).map((item) => String(item.String?.sval ?? ''))
   const name = names[names.length - 1]
   if (!name) return undefined
-  return { name, modifiers: ((typeName.typmods as PgNode[] | undefined) ?? []).length, array: Array.isArray(typeName.arrayBounds) }
+  return {
+    name,
+    modifiers: ((typeName.typmods as PgNode[] | undefined) ?? []).length,
+    array: Array.isArray(typeName.arrayBounds),
+  }
 }
 
 /** Constraints of a column definition (`{ Constraint: {...} }` bodies). */
 export function columnConstraints(column: PgNode | undefined): PgNode[] {
-  return ((column?.constraints as PgNode[] | undefined) ?? []).map((constraint) => constraint.Constraint as PgNode).filter(Boolean)
+  return ((column?.constraints as PgNode[] | undefined) ?? [])
+    .map((constraint) => constraint.Constraint as PgNode)
+    .filter(Boolean)
 }
 
 /** Column definitions of CREATE TABLE and of ALTER TABLE ... ADD COLUMN, with their table. */
-export function columnDefinitions(node: PgNode | undefined): { table: string | undefined; column: PgNode; added: boolean }[] {
+export function columnDefinitions(
+  node: PgNode | undefined,
+): { table: string | undefined; column: PgNode; added: boolean }[] {
   const create = body(node, 'CreateStmt')
   if (create) {
     const table = relationName(create.relation)

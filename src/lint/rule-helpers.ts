@@ -1,10 +1,12 @@
 /** What the rules share: statement shapes by leading words, lock effects, and the safe-SQL wrappers. */
 import type { RuleContext } from './types.js'
 
-export const isCreateIndex = (w: readonly string[]): boolean => w[0] === 'CREATE' && (w[1] === 'INDEX' || (w[1] === 'UNIQUE' && w[2] === 'INDEX'))
+export const isCreateIndex = (w: readonly string[]): boolean =>
+  w[0] === 'CREATE' && (w[1] === 'INDEX' || (w[1] === 'UNIQUE' && w[2] === 'INDEX'))
 export const isAlterTable = (w: readonly string[]): boolean => w[0] === 'ALTER' && w[1] === 'TABLE'
 export const isCreateTable = (w: readonly string[]): boolean =>
-  w[0] === 'CREATE' && (w[1] === 'TABLE' || (w[2] === 'TABLE' && ['TEMP', 'TEMPORARY', 'UNLOGGED', 'GLOBAL', 'LOCAL'].includes(w[1] ?? '')))
+  w[0] === 'CREATE' &&
+  (w[1] === 'TABLE' || (w[2] === 'TABLE' && ['TEMP', 'TEMPORARY', 'UNLOGGED', 'GLOBAL', 'LOCAL'].includes(w[1] ?? '')))
 
 /** What each table lock blocks, in the words a reviewer needs. */
 export const BLOCKS: Record<string, string> = {

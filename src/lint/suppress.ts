@@ -26,7 +26,9 @@ export function parseIgnores(section: Section, statements: readonly SqlStatement
     const offset = match.index!
     const owner =
       statements.find((statement) => statement.start <= offset && offset < statement.end) ??
-      statements.find((statement) => statement.end <= offset && !section.sql.slice(statement.end, offset).includes('\n')) ??
+      statements.find(
+        (statement) => statement.end <= offset && !section.sql.slice(statement.end, offset).includes('\n'),
+      ) ??
       statements.find((statement) => statement.start > offset)
     const before = section.sql.slice(0, offset)
     const lineInSection = before.split('\n').length

@@ -11,7 +11,11 @@ export interface MaintainOptions extends PlanOptions {
   lockTimeoutMs?: number
   /** Aborting stops before the next step. */
   signal?: AbortSignal
-  onStep?: (event: { phase: 'start' | 'end'; step: MaintainStep; outcome?: StepOutcome & { durationMs: number } }) => void
+  onStep?: (event: {
+    phase: 'start' | 'end'
+    step: MaintainStep
+    outcome?: StepOutcome & { durationMs: number }
+  }) => void
 }
 
 export interface MaintainTaskResult extends MaintainStep {
@@ -61,7 +65,11 @@ export async function maintainTarget(target: Target, options: MaintainOptions): 
   }
   for (const [i, step] of steps.entries()) {
     const elapsed = performance.now() - started
-    const stop = options.signal?.aborted ? 'interrupted' : options.budgetMs !== undefined && elapsed >= options.budgetMs ? 'budget' : null
+    const stop = options.signal?.aborted
+      ? 'interrupted'
+      : options.budgetMs !== undefined && elapsed >= options.budgetMs
+        ? 'budget'
+        : null
     if (stop) {
       result.stopped = stop
       result.left = steps.slice(i)
@@ -91,9 +99,15 @@ export async function maintainTarget(target: Target, options: MaintainOptions): 
 function checkTask(options: MaintainOptions): void {
   const task: unknown = options.task
   if (task !== undefined && !(MAINTAIN_TASKS as readonly unknown[]).includes(task)) {
-    throw new UsageError(`unknown task ${JSON.stringify(task)}`, `use one of ${MAINTAIN_TASKS.join(', ')}, or --auto (library: auto: true)`)
+    throw new UsageError(
+      `unknown task ${JSON.stringify(task)}`,
+      `use one of ${MAINTAIN_TASKS.join(', ')}, or --auto (library: auto: true)`,
+    )
   }
   if (task === undefined && !options.auto) {
-    throw new UsageError('name a task or pass --auto', `dbops maintain --auto, or dbops maintain ${MAINTAIN_TASKS.join('|')} (library: task, or auto: true)`)
+    throw new UsageError(
+      'name a task or pass --auto',
+      `dbops maintain --auto, or dbops maintain ${MAINTAIN_TASKS.join('|')} (library: task, or auto: true)`,
+    )
   }
 }

@@ -60,7 +60,8 @@ export function readMigrations(dir: string, cwd: string = process.cwd()): Migrat
   try {
     entries = readdirSync(dir)
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { dir, migrations: [], ignored: [], exists: false, warnings: [] }
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      return { dir, migrations: [], ignored: [], exists: false, warnings: [] }
     throw new DbopsError('E_MIGRATIONS_DIR', `cannot read the migrations directory ${dir}: ${(error as Error).message}`)
   }
   // Paths in messages: relative to the working directory when inside it, else from the migrations folder's parent.
@@ -94,22 +95,37 @@ export function readMigrations(dir: string, cwd: string = process.cwd()): Migrat
         hint: 'add the up file, or remove the stray down file',
       })
     }
-    migrations.push(parseGolangPair(version, name, display(up), readText(join(dir, up), display(up)), down && display(down), down && readText(join(dir, down), display(down))))
+    migrations.push(
+      parseGolangPair(
+        version,
+        name,
+        display(up),
+        readText(join(dir, up), display(up)),
+        down && display(down),
+        down && readText(join(dir, down), display(down)),
+      ),
+    )
   }
   migrations.sort((a, b) => compareVersions(a.version, b.version))
   for (let i = 1; i < migrations.length; i++) {
     const previous = migrations[i - 1]!
     const current = migrations[i]!
     if (compareVersions(previous.version, current.version) === 0) {
-      throw new DbopsError('E_DUPLICATE_VERSION', `${previous.file} and ${current.file} have the same version ${current.version}`, {
-        hint: 'give one of them a new version (dbops migrate new writes a fresh timestamp)',
-      })
+      throw new DbopsError(
+        'E_DUPLICATE_VERSION',
+        `${previous.file} and ${current.file} have the same version ${current.version}`,
+        {
+          hint: 'give one of them a new version (dbops migrate new writes a fresh timestamp)',
+        },
+      )
     }
   }
   const warnings = ignored.map((file) => `ignoring ${file}: its name does not start with a version`)
   for (const migration of migrations) {
     if (splitStatements(migration.up.sql, 'postgres').length === 0) {
-      warnings.push(`${migration.file} has no SQL in its up section (an untouched "dbops migrate new" template?): applying it changes nothing but records it as applied`)
+      warnings.push(
+        `${migration.file} has no SQL in its up section (an untouched "dbops migrate new" template?): applying it changes nothing but records it as applied`,
+      )
     }
   }
   const misordered = orderByNameDiffers(migrations)
@@ -156,7 +172,9 @@ function strictText(bytes: Buffer, file: string): string {
     return decodeUtf8(bytes)
   } catch (error) {
     if (!(error instanceof InvalidUtf8Error)) throw error
-    throw new DbopsError('E_MIGRATION_PARSE', `${file}:${error.line}:${error.column}: ${error.message}`, { hint: UTF8_HINT })
+    throw new DbopsError('E_MIGRATION_PARSE', `${file}:${error.line}:${error.column}: ${error.message}`, {
+      hint: UTF8_HINT,
+    })
   }
 }
 
@@ -175,7 +193,10 @@ export function parseDbmateFile(version: string, name: string, file: string, tex
       hint: 'move it below "-- migrate:up"',
     })
   }
-  const parts: Record<'up' | 'down', { start: number; end: number; options: SectionOptions; line: number }[]> = { up: [], down: [] }
+  const parts: Record<'up' | 'down', { start: number; end: number; options: SectionOptions; line: number }[]> = {
+    up: [],
+    down: [],
+  }
   directives.forEach((match, i) => {
     const line = lineAt(text, match.index!)
     parts[match[1] as 'up' | 'down'].push({
@@ -191,9 +212,13 @@ export function parseDbmateFile(version: string, name: string, file: string, tex
   for (const direction of ['up', 'down'] as const) {
     const [first, second] = parts[direction]
     if (second) {
-      throw new DbopsError('E_MIGRATION_PARSE', `${file}:${second.line}: a second "-- migrate:${direction}" line (the first is on line ${first!.line})`, {
-        hint: `keep one "-- migrate:${direction}" section per file: merge the two, or move one into a migration of its own`,
-      })
+      throw new DbopsError(
+        'E_MIGRATION_PARSE',
+        `${file}:${second.line}: a second "-- migrate:${direction}" line (the first is on line ${first!.line})`,
+        {
+          hint: `keep one "-- migrate:${direction}" section per file: merge the two, or move one into a migration of its own`,
+        },
+      )
     }
   }
   return {
@@ -243,9 +268,13 @@ function golangSection(file: string, text: string, direction: 'up' | 'down'): Se
   const own = directives[0]
   if (directives.length > 1 || (own && own[1] !== direction)) {
     const bad = directives.find((match, i) => i > 0 || match[1] !== direction)!
-    throw new DbopsError('E_MIGRATION_PARSE', `${file}:${lineAt(text, bad.index!)}: unexpected "-- migrate:${bad[1]}" in a .${direction}.sql file`, {
-      hint: `a .${direction}.sql file may only carry one "-- migrate:${direction} <options>" line`,
-    })
+    throw new DbopsError(
+      'E_MIGRATION_PARSE',
+      `${file}:${lineAt(text, bad.index!)}: unexpected "-- migrate:${bad[1]}" in a .${direction}.sql file`,
+      {
+        hint: `a .${direction}.sql file may only carry one "-- migrate:${direction} <options>" line`,
+      },
+    )
   }
   if (!own) return { sql: text, file, line: 1, column: 1, options: { transaction: 'auto' } }
   const offset = own.index! + own[0].length

@@ -82,7 +82,8 @@ export class Ledger {
 
   /** Creates the ledger now (deferred or not). */
   async create(): Promise<void> {
-    for (const statement of this.#creation ?? (await this.#creationStatements())) await this.#backend.query({ sql: statement, parameters: [] })
+    for (const statement of this.#creation ?? (await this.#creationStatements()))
+      await this.#backend.query({ sql: statement, parameters: [] })
     this.#creation = undefined
   }
 
@@ -90,7 +91,9 @@ export class Ledger {
     const statements: string[] = []
     const { schema } = this.#location
     if (this.#backend.ledgerSql.schemas && !(await this.#backend.schemaExists(schema))) {
-      statements.push(render(sql`CREATE SCHEMA IF NOT EXISTS ${identifier(schema)}`, this.#backend.ledgerSql.placeholder).sql)
+      statements.push(
+        render(sql`CREATE SCHEMA IF NOT EXISTS ${identifier(schema)}`, this.#backend.ledgerSql.placeholder).sql,
+      )
     }
     const timestamp = raw(this.#backend.ledgerSql.timestamp)
     statements.push(
@@ -125,12 +128,17 @@ export class Ledger {
 
   /** A query that returns a row when `version` is no longer recorded (someone else rolled it back). */
   notRecordedQuery(version: string): SqlQuery {
-    return this.#render(sql`SELECT 1 AS gone WHERE NOT EXISTS (SELECT 1 FROM ${this.#table} WHERE version = ${version})`)
+    return this.#render(
+      sql`SELECT 1 AS gone WHERE NOT EXISTS (SELECT 1 FROM ${this.#table} WHERE version = ${version})`,
+    )
   }
 
   insertQuery(entry: NewLedgerEntry): SqlQuery {
     const startedAt = new Date().toISOString()
-    const executionMs = entry.executionMs === 'measured' ? this.#backend.ledgerSql.elapsedMsSince(startedAt) : sql`${entry.executionMs ?? null}`
+    const executionMs =
+      entry.executionMs === 'measured'
+        ? this.#backend.ledgerSql.elapsedMsSince(startedAt)
+        : sql`${entry.executionMs ?? null}`
     const owner = entry.status === 'running' ? `${hostname()}:${process.pid}` : null
     return this.#render(sql`INSERT INTO ${this.#table}
   (version, name, checksum, status, applied_seq, applied_at, execution_ms, applied_by, owner, statements_total, statements_done, dbops_version)
@@ -167,7 +175,9 @@ export class Ledger {
       .filter(([, value]) => value !== undefined)
       .map(([column, value]) => sql`${raw(column)} = ${value}`)
     if (assignments.length === 0) return
-    await this.#backend.query(this.#render(sql`UPDATE ${this.#table} SET ${join(assignments)} WHERE version = ${version}`))
+    await this.#backend.query(
+      this.#render(sql`UPDATE ${this.#table} SET ${join(assignments)} WHERE version = ${version}`),
+    )
   }
 
   #render(fragment: SqlFragment): SqlQuery {

@@ -18,23 +18,47 @@ export interface ResolveResult {
  * Clears a failed or interrupted transaction:false migration after the database was put right by hand: --applied
  * records it as applied, --rolled-back removes its row so `up` runs it again.
  */
-export async function resolveMigration(target: Target, version: string, resolution: 'applied' | 'rolled-back'): Promise<ResolveResult> {
+export async function resolveMigration(
+  target: Target,
+  version: string,
+  resolution: 'applied' | 'rolled-back',
+): Promise<ResolveResult> {
   const ledger = new Ledger(target.backend, target.migrations)
-  return target.backend.withMigrationLock(ledger.qualifiedName, { timeoutMs: target.migrations.lockWaitTimeoutMs }, async () => {
-    const row = ((await ledger.read()) ?? []).find((candidate) => canonicalVersion(candidate.version) === canonicalVersion(version))
-    if (!row) throw new DbopsError('E_NOT_FOUND', `migration ${version} is not in the ledger ${ledger.qualifiedName}`, { hint: 'run "dbops migrate status" to see the ledger' })
-    if (row.status !== 'failed' && row.status !== 'running') {
-      throw new DbopsError('E_NOTHING_TO_RESOLVE', `migration ${row.version}_${row.name} is ${row.status}, not failed`, {
-        hint: 'resolve is for migrations that failed part way; use "dbops migrate down" to roll back an applied one',
-      })
-    }
-    if (resolution === 'applied') {
-      await ledger.update(row.version, { status: 'applied', owner: null, error: null, errorStatement: null, errorLocation: null, touch: true })
-    } else {
-      await ledger.delete(row.version)
-    }
-    return { target: target.name, version: row.version, name: row.name, resolution }
-  })
+  return target.backend.withMigrationLock(
+    ledger.qualifiedName,
+    { timeoutMs: target.migrations.lockWaitTimeoutMs },
+    async () => {
+      const row = ((await ledger.read()) ?? []).find(
+        (candidate) => canonicalVersion(candidate.version) === canonicalVersion(version),
+      )
+      if (!row)
+        throw new DbopsError('E_NOT_FOUND', `migration ${version} is not in the ledger ${ledger.qualifiedName}`, {
+          hint: 'run "dbops migrate status" to see the ledger',
+        })
+      if (row.status !== 'failed' && row.status !== 'running') {
+        throw new DbopsError(
+          'E_NOTHING_TO_RESOLVE',
+          `migration ${row.version}_${row.name} is ${row.status}, not failed`,
+          {
+            hint: 'resolve is for migrations that failed part way; use "dbops migrate down" to roll back an applied one',
+          },
+        )
+      }
+      if (resolution === 'applied') {
+        await ledger.update(row.version, {
+          status: 'applied',
+          owner: null,
+          error: null,
+          errorStatement: null,
+          errorLocation: null,
+          touch: true,
+        })
+      } else {
+        await ledger.delete(row.version)
+      }
+      return { target: target.name, version: row.version, name: row.name, resolution }
+    },
+  )
 }
 
 export interface BaselineResult {
@@ -47,26 +71,42 @@ export interface BaselineResult {
 export async function baselineMigrations(target: Target, version: string): Promise<BaselineResult> {
   const set = readMigrations(target.migrations.dir)
   if (!set.migrations.some((migration) => compareVersions(migration.version, version) === 0)) {
-    throw new UsageError(`there is no migration with version ${version}`, 'baseline takes the version of the newest migration the database already reflects')
+    throw new UsageError(
+      `there is no migration with version ${version}`,
+      'baseline takes the version of the newest migration the database already reflects',
+    )
   }
   const ledger = new Ledger(target.backend, target.migrations)
-  return target.backend.withMigrationLock(ledger.qualifiedName, { timeoutMs: target.migrations.lockWaitTimeoutMs }, async () => {
-    let rows = await ledger.read()
-    if (rows === undefined) {
-      await ledger.create()
-      rows = []
-    }
-    if (rows.length > 0) {
-      throw new DbopsError('E_ALREADY_MIGRATED', `the ledger ${ledger.qualifiedName} already records ${rows.length} migration(s)`, {
-        hint: 'baseline is for a database that dbops has never migrated',
-      })
-    }
-    const chosen = set.migrations.filter((migration) => compareVersions(migration.version, version) <= 0)
-    for (const migration of chosen) {
-      await ledger.insert({ version: migration.version, name: migration.name, checksum: migration.checksum, status: 'baselined' })
-    }
-    return { target: target.name, version, baselined: chosen.map(({ version, name }) => ({ version, name })) }
-  })
+  return target.backend.withMigrationLock(
+    ledger.qualifiedName,
+    { timeoutMs: target.migrations.lockWaitTimeoutMs },
+    async () => {
+      let rows = await ledger.read()
+      if (rows === undefined) {
+        await ledger.create()
+        rows = []
+      }
+      if (rows.length > 0) {
+        throw new DbopsError(
+          'E_ALREADY_MIGRATED',
+          `the ledger ${ledger.qualifiedName} already records ${rows.length} migration(s)`,
+          {
+            hint: 'baseline is for a database that dbops has never migrated',
+          },
+        )
+      }
+      const chosen = set.migrations.filter((migration) => compareVersions(migration.version, version) <= 0)
+      for (const migration of chosen) {
+        await ledger.insert({
+          version: migration.version,
+          name: migration.name,
+          checksum: migration.checksum,
+          status: 'baselined',
+        })
+      }
+      return { target: target.name, version, baselined: chosen.map(({ version, name }) => ({ version, name })) }
+    },
+  )
 }
 
 export interface RestampResult {
@@ -82,12 +122,19 @@ export async function restampMigration(target: Target, version: string): Promise
   const file = set.migrations.find((migration) => compareVersions(migration.version, version) === 0)
   if (!file) throw new UsageError(`there is no migration file with version ${version}`)
   const ledger = new Ledger(target.backend, target.migrations)
-  return target.backend.withMigrationLock(ledger.qualifiedName, { timeoutMs: target.migrations.lockWaitTimeoutMs }, async () => {
-    const row = ((await ledger.read()) ?? []).find((candidate) => canonicalVersion(candidate.version) === canonicalVersion(version))
-    if (!row) throw new DbopsError('E_NOT_FOUND', `migration ${file.id} is not applied, so there is nothing to restamp`)
-    await ledger.update(row.version, { checksum: file.checksum })
-    return { target: target.name, version: row.version, oldChecksum: row.checksum, newChecksum: file.checksum }
-  })
+  return target.backend.withMigrationLock(
+    ledger.qualifiedName,
+    { timeoutMs: target.migrations.lockWaitTimeoutMs },
+    async () => {
+      const row = ((await ledger.read()) ?? []).find(
+        (candidate) => canonicalVersion(candidate.version) === canonicalVersion(version),
+      )
+      if (!row)
+        throw new DbopsError('E_NOT_FOUND', `migration ${file.id} is not applied, so there is nothing to restamp`)
+      await ledger.update(row.version, { checksum: file.checksum })
+      return { target: target.name, version: row.version, oldChecksum: row.checksum, newChecksum: file.checksum }
+    },
+  )
 }
 
 export interface ValidationProblem {
@@ -127,12 +174,34 @@ export async function validateMigrations(target: Target): Promise<ValidateResult
   const allowOutOfOrder = target.migrations.allowOutOfOrder
   for (const entry of migrationStates(set.migrations, rows)) {
     const id = `${entry.version}_${entry.name}`
-    if (entry.state === 'drifted') problems.push({ check: 'checksum', version: entry.version, message: `${entry.file} was changed after being applied (checksum differs)` })
-    if (entry.state === 'missing') problems.push({ check: 'missing-file', version: entry.version, message: `${id} is applied but its file is missing` })
-    if (entry.state === 'failed' || entry.state === 'running') problems.push({ check: 'failed', version: entry.version, message: `${id} ${entry.error}` })
-    if (entry.outOfOrder && !allowOutOfOrder) problems.push({ check: 'out-of-order', version: entry.version, message: `${entry.file} is pending but older than the newest applied migration` })
+    if (entry.state === 'drifted')
+      problems.push({
+        check: 'checksum',
+        version: entry.version,
+        message: `${entry.file} was changed after being applied (checksum differs)`,
+      })
+    if (entry.state === 'missing')
+      problems.push({
+        check: 'missing-file',
+        version: entry.version,
+        message: `${id} is applied but its file is missing`,
+      })
+    if (entry.state === 'failed' || entry.state === 'running')
+      problems.push({ check: 'failed', version: entry.version, message: `${id} ${entry.error}` })
+    if (entry.outOfOrder && !allowOutOfOrder)
+      problems.push({
+        check: 'out-of-order',
+        version: entry.version,
+        message: `${entry.file} is pending but older than the newest applied migration`,
+      })
   }
-  return { target: target.name, ok: problems.length === 0, migrations: set.migrations.length, problems, warnings: set.warnings }
+  return {
+    target: target.name,
+    ok: problems.length === 0,
+    migrations: set.migrations.length,
+    problems,
+    warnings: set.warnings,
+  }
 }
 
 export interface NewMigrationResult {
@@ -142,8 +211,15 @@ export interface NewMigrationResult {
 
 /** Writes `<dir>/<UTC YYYYMMDDHHMMSS>_<name>.sql` with empty up and down sections. */
 export function newMigration(dir: string, name: string, now: Date = new Date()): NewMigrationResult {
-  const slug = name.trim().replace(/[^A-Za-z0-9_]+/g, '_').replace(/^_+|_+$/g, '')
-  if (!slug) throw new UsageError(`"${name}" is not usable as a migration name`, 'use letters, digits and underscores, e.g. add_users')
+  const slug = name
+    .trim()
+    .replace(/[^A-Za-z0-9_]+/g, '_')
+    .replace(/^_+|_+$/g, '')
+  if (!slug)
+    throw new UsageError(
+      `"${name}" is not usable as a migration name`,
+      'use letters, digits and underscores, e.g. add_users',
+    )
   // Two `migrate new` in one second (a script, or a quick second thought) take the next free second.
   const taken = new Set(readMigrations(dir).migrations.map((migration) => canonicalVersion(migration.version)))
   let time = now.getTime()

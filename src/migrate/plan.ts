@@ -98,7 +98,11 @@ export interface UpSelection {
  * The migrations `up` will apply, in order. Everything that would make the run unsafe is refused here, before
  * anything runs: failed or interrupted migrations, files edited after they were applied, out-of-order versions.
  */
-export function planUp(files: readonly MigrationFile[], entries: readonly MigrationStatusEntry[], selection: UpSelection): MigrationFile[] {
+export function planUp(
+  files: readonly MigrationFile[],
+  entries: readonly MigrationStatusEntry[],
+  selection: UpSelection,
+): MigrationFile[] {
   refuseBrokenState(entries)
   const drifted = entries.filter((entry) => entry.state === 'drifted')
   if (drifted.length > 0) {
@@ -155,7 +159,9 @@ export function planDown(
 ): MigrationFile[] {
   checkDownSelection(selection)
   refuseBrokenState(entries)
-  const applied = rows.filter((row) => row.status === 'applied' || row.status === 'baselined').sort((a, b) => b.appliedSeq - a.appliedSeq)
+  const applied = rows
+    .filter((row) => row.status === 'applied' || row.status === 'baselined')
+    .sort((a, b) => b.appliedSeq - a.appliedSeq)
   let chosen: LedgerRow[]
   const to = selection.to
   if (to !== undefined && canonicalVersion(to) === '0' && !files.some((file) => file.version === to)) {
@@ -172,9 +178,13 @@ export function planDown(
   return chosen.map((row) => {
     const file = byVersion.get(canonicalVersion(row.version))
     if (!file) {
-      throw new DbopsError('E_MISSING_FILE', `cannot roll back ${row.version}_${row.name}: its migration file is missing`, {
-        hint: 'restore the file from version control',
-      })
+      throw new DbopsError(
+        'E_MISSING_FILE',
+        `cannot roll back ${row.version}_${row.name}: its migration file is missing`,
+        {
+          hint: 'restore the file from version control',
+        },
+      )
     }
     if (!file.down) {
       throw new DbopsError(
@@ -182,7 +192,12 @@ export function planDown(
         file.format === 'golang-migrate'
           ? `cannot roll back ${file.file}: there is no ${file.version}_${file.name}.down.sql`
           : `cannot roll back ${file.file}: it has no "-- migrate:down" section`,
-        { hint: file.format === 'golang-migrate' ? 'add the .down.sql file (an empty one marks a no-op rollback)' : 'add a down section (an empty one marks a no-op rollback)' },
+        {
+          hint:
+            file.format === 'golang-migrate'
+              ? 'add the .down.sql file (an empty one marks a no-op rollback)'
+              : 'add a down section (an empty one marks a no-op rollback)',
+        },
       )
     }
     return file
@@ -200,7 +215,11 @@ function refuseBrokenState(entries: readonly MigrationStatusEntry[]): void {
 }
 
 function requireKnownVersion(files: readonly MigrationFile[], version: string, rows: readonly LedgerRow[] = []): void {
-  if (!/^\d+$/.test(version)) throw new UsageError(`--to takes a migration version (the leading digits of a file name), not "${version}"`)
-  const known = files.some((file) => compareVersions(file.version, version) === 0) || rows.some((row) => compareVersions(row.version, version) === 0)
-  if (!known) throw new UsageError(`there is no migration with version ${version}`, 'run "dbops migrate status" to list versions')
+  if (!/^\d+$/.test(version))
+    throw new UsageError(`--to takes a migration version (the leading digits of a file name), not "${version}"`)
+  const known =
+    files.some((file) => compareVersions(file.version, version) === 0) ||
+    rows.some((row) => compareVersions(row.version, version) === 0)
+  if (!known)
+    throw new UsageError(`there is no migration with version ${version}`, 'run "dbops migrate status" to list versions')
 }

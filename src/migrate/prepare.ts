@@ -27,7 +27,8 @@ export interface PreparedSection {
  * strings can only cause false alarms, which cost a split and nothing else.
  */
 const NEEDS_A_CLOSER_LOOK: Record<Engine, RegExp> = {
-  postgres: /\b(?:begin|start|commit|end|rollback|abort|prepare|vacuum|concurrently|database|tablespace|system|reindex|cluster|discard|subscription)\b/i,
+  postgres:
+    /\b(?:begin|start|commit|end|rollback|abort|prepare|vacuum|concurrently|database|tablespace|system|reindex|cluster|discard|subscription)\b/i,
   sqlite: /\b(?:begin|commit|end|rollback|vacuum|pragma|attach|detach)\b/i,
 }
 
@@ -42,7 +43,10 @@ const PSQL_GUARD = /^\\(un)?restrict\b/
 
 export function prepareSection(migration: MigrationFile, direction: 'up' | 'down', engine: Engine): PreparedSection {
   const original = direction === 'up' ? migration.up : migration.down!
-  const section = engine === 'postgres' && PSQL_SYNTAX.test(original.sql) ? { ...original, sql: withoutPsqlSyntax(original) } : original
+  const section =
+    engine === 'postgres' && PSQL_SYNTAX.test(original.sql)
+      ? { ...original, sql: withoutPsqlSyntax(original) }
+      : original
   if (!NEEDS_A_CLOSER_LOOK[engine].test(section.sql)) {
     // 1000 small migrations spend more time being split than being sent: split only when a failure needs locating.
     let statements: SqlStatement[] | undefined
@@ -72,28 +76,41 @@ export function prepareSection(migration: MigrationFile, direction: 'up' | 'down
   ) {
     const first = statements[0]!
     const last = statements[statements.length - 1]!
-    script = blank(blank(script, last.start, endOfStatement(script, last.end)), first.start, endOfStatement(script, first.end))
+    script = blank(
+      blank(script, last.start, endOfStatement(script, last.end)),
+      first.start,
+      endOfStatement(script, first.end),
+    )
     statements = statements.slice(1, -1)
   } else if (section.options.transaction !== false) {
     const index = control.findIndex((kind) => kind !== undefined)
     if (index !== -1) {
-      throw new DbopsError('E_TRANSACTION_CONTROL', `${where(section, statements[index]!)}: ${control[index]} inside a migration that runs in a transaction`, {
-        hint: `dbops runs each migration in its own transaction: remove it, or manage transactions yourself with "-- migrate:${direction} transaction:false"`,
-      })
+      throw new DbopsError(
+        'E_TRANSACTION_CONTROL',
+        `${where(section, statements[index]!)}: ${control[index]} inside a migration that runs in a transaction`,
+        {
+          hint: `dbops runs each migration in its own transaction: remove it, or manage transactions yourself with "-- migrate:${direction} transaction:false"`,
+        },
+      )
     }
   }
   const reasons = statements.map((statement) => nonTransactionalReason(statement.text, engine))
   let transactional = section.options.transaction !== false
-  if (section.options.transaction === 'auto' && statements.length === 1 && reasons[0] !== undefined) transactional = false
+  if (section.options.transaction === 'auto' && statements.length === 1 && reasons[0] !== undefined)
+    transactional = false
   if (transactional) {
     const index = reasons.findIndex((reason) => reason !== undefined)
     if (index !== -1) {
-      throw new DbopsError('E_NON_TRANSACTIONAL_STATEMENT', `${where(section, statements[index]!)}: ${reasons[index]} must run outside a transaction`, {
-        hint:
-          migration.format === 'golang-migrate'
-            ? `make "-- migrate:${direction} transaction:false" the first line of ${section.file}`
-            : `add transaction:false to the "-- migrate:${direction}" line`,
-      })
+      throw new DbopsError(
+        'E_NON_TRANSACTIONAL_STATEMENT',
+        `${where(section, statements[index]!)}: ${reasons[index]} must run outside a transaction`,
+        {
+          hint:
+            migration.format === 'golang-migrate'
+              ? `make "-- migrate:${direction} transaction:false" the first line of ${section.file}`
+              : `add transaction:false to the "-- migrate:${direction}" line`,
+        },
+      )
     }
   }
   return { migration, direction, section, script, statements, transactional, plain: false }
@@ -113,9 +130,13 @@ function withoutPsqlSyntax(section: Section): string {
       const lineEnd = text.indexOf('\n') === -1 ? text.length : text.indexOf('\n')
       const line = text.slice(0, lineEnd)
       if (!PSQL_GUARD.test(line)) {
-        throw new DbopsError('E_PSQL_SYNTAX', `${locate(section, start)}: ${line.split(/\s/)[0]} is a psql meta-command, not SQL`, {
-          hint: 'dbops sends migrations to the server as SQL: remove the line, or do what it does in SQL',
-        })
+        throw new DbopsError(
+          'E_PSQL_SYNTAX',
+          `${locate(section, start)}: ${line.split(/\s/)[0]} is a psql meta-command, not SQL`,
+          {
+            hint: 'dbops sends migrations to the server as SQL: remove the line, or do what it does in SQL',
+          },
+        )
       }
       sql = blank(sql, start, start + lineEnd)
       const rest = text.slice(lineEnd).trimStart()
@@ -124,9 +145,13 @@ function withoutPsqlSyntax(section: Section): string {
     }
     const words = leadingWords(text, 64, 'postgres')
     if (words[0] === 'COPY' && words.includes('FROM') && words.includes('STDIN')) {
-      throw new DbopsError('E_PSQL_SYNTAX', `${locate(section, start)}: COPY ... FROM stdin reads its data from psql, which dbops is not`, {
-        hint: 'load the rows with INSERT statements, or as a CSV seed file with "dbops seed"',
-      })
+      throw new DbopsError(
+        'E_PSQL_SYNTAX',
+        `${locate(section, start)}: COPY ... FROM stdin reads its data from psql, which dbops is not`,
+        {
+          hint: 'load the rows with INSERT statements, or as a CSV seed file with "dbops seed"',
+        },
+      )
     }
   }
   return sql

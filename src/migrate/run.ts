@@ -73,7 +73,11 @@ export async function migrateUp(target: Target, options: UpOptions = {}): Promis
       allowOutOfOrder: options.allowOutOfOrder ?? target.migrations.allowOutOfOrder,
     })
     const prepared = plan.map((migration) => prepareSection(migration, 'up', target.backend.engine))
-    return { direction: 'up', dryRun: options.dryRun === true, migrations: await runAll(target, ledger, prepared, options) }
+    return {
+      direction: 'up',
+      dryRun: options.dryRun === true,
+      migrations: await runAll(target, ledger, prepared, options),
+    }
   })
 }
 
@@ -88,7 +92,11 @@ export async function migrateDown(target: Target, options: DownOptions = {}): Pr
       ...(options.steps !== undefined && { steps: options.steps }),
     })
     const prepared = plan.map((migration) => prepareSection(migration, 'down', target.backend.engine))
-    return { direction: 'down', dryRun: options.dryRun === true, migrations: await runAll(target, ledger, prepared, options) }
+    return {
+      direction: 'down',
+      dryRun: options.dryRun === true,
+      migrations: await runAll(target, ledger, prepared, options),
+    }
   })
 }
 
@@ -101,7 +109,11 @@ export async function migrateRedo(target: Target, options: MigrateOptions = {}):
     if (!migration) throw new DbopsError('E_NOTHING_TO_REDO', 'nothing to redo: no migration is applied')
     const down = prepareSection(migration, 'down', target.backend.engine)
     const up = prepareSection(migration, 'up', target.backend.engine)
-    return { direction: 'redo', dryRun: options.dryRun === true, migrations: await runAll(target, ledger, [down, up], options) }
+    return {
+      direction: 'redo',
+      dryRun: options.dryRun === true,
+      migrations: await runAll(target, ledger, [down, up], options),
+    }
   })
 }
 
@@ -126,14 +138,19 @@ async function lintBeforeUp(target: Target, set: MigrationSet, options: UpOption
   if (plan.length === 0) return
   const { lintPlanned } = await import('../lint/lint.js')
   const result = await lintPlanned(target, plan)
-  for (const finding of result.findings) if (finding.severity === 'warn') options.onEvent?.({ type: 'lint', target: target.name, finding })
+  for (const finding of result.findings)
+    if (finding.severity === 'warn') options.onEvent?.({ type: 'lint', target: target.name, finding })
   const errors = result.findings.filter((finding) => finding.severity === 'error')
   if (errors.length > 0) {
     const first = errors[0]!
-    throw new DbopsError('E_LINT', `${errors.length} lint error(s) in the migrations to apply, nothing was run: ${first.file}:${first.line}:${first.column} ${first.rule}: ${first.message}`, {
-      hint: 'see "dbops migrate lint" for each one and its safer form; suppress one with "-- dbops:lint-ignore <rule> <reason>" above its statement, or skip the check with --no-lint',
-      details: { findings: errors },
-    })
+    throw new DbopsError(
+      'E_LINT',
+      `${errors.length} lint error(s) in the migrations to apply, nothing was run: ${first.file}:${first.line}:${first.column} ${first.rule}: ${first.message}`,
+      {
+        hint: 'see "dbops migrate lint" for each one and its safer form; suppress one with "-- dbops:lint-ignore <rule> <reason>" above its statement, or skip the check with --no-lint',
+        details: { findings: errors },
+      },
+    )
   }
 }
 
@@ -179,7 +196,11 @@ export async function migrationStatus(target: Target, options: MigrateOptions = 
 function loadSet(target: Target, options: MigrateOptions): MigrationSet {
   const set = readMigrations(target.migrations.dir)
   if (!set.exists) {
-    options.onEvent?.({ type: 'warning', target: target.name, message: `the migrations directory ${set.dir} does not exist (create it with "dbops migrate new <name>", or set migrations.dir)` })
+    options.onEvent?.({
+      type: 'warning',
+      target: target.name,
+      message: `the migrations directory ${set.dir} does not exist (create it with "dbops migrate new <name>", or set migrations.dir)`,
+    })
   }
   for (const message of set.warnings) options.onEvent?.({ type: 'warning', target: target.name, message })
   return set
@@ -229,7 +250,12 @@ function isLiveRun(row: LedgerRow): boolean {
   return row.status === 'running' && ownerState(row) === 'alive'
 }
 
-async function runAll(target: Target, ledger: Ledger, plan: PreparedSection[], options: MigrateOptions): Promise<MigrationOutcome[]> {
+async function runAll(
+  target: Target,
+  ledger: Ledger,
+  plan: PreparedSection[],
+  options: MigrateOptions,
+): Promise<MigrationOutcome[]> {
   // Commits that returned before the disk had them (see TransactionalUnit.durable): the run ends with them flushed,
   // whether it completes, fails or is interrupted.
   const commits = { unflushed: false }
@@ -265,10 +291,14 @@ async function runPlan(
       lastTurn = performance.now()
     }
     if (options.signal?.aborted) {
-      throw new DbopsError('E_INTERRUPTED', `interrupted before ${migration.id}; ${outcomes.length} migration(s) done before it`, {
-        hint: 'the database is at a migration boundary: run the command again to continue',
-        details: { done: outcomes.map((outcome) => outcome.version) },
-      })
+      throw new DbopsError(
+        'E_INTERRUPTED',
+        `interrupted before ${migration.id}; ${outcomes.length} migration(s) done before it`,
+        {
+          hint: 'the database is at a migration boundary: run the command again to continue',
+          details: { done: outcomes.map((outcome) => outcome.version) },
+        },
+      )
     }
     const base = { version: migration.version, name: migration.name, direction, transactional }
     if (options.dryRun) {
@@ -279,16 +309,29 @@ async function runPlan(
     const durable = position === plan.length - 1
     let outcome: { skipped: boolean; durationMs: number }
     try {
-      outcome = transactional ? await runTransactional(target, ledger, unit, durable) : await runStatements(target, ledger, unit)
+      outcome = transactional
+        ? await runTransactional(target, ledger, unit, durable)
+        : await runStatements(target, ledger, unit)
     } catch (error) {
       throw withDone(error, outcomes)
     }
     // A non-transactional migration's statements commit at the session's own (durable) setting.
     if (!outcome.skipped) commits.unflushed = transactional && !durable
     if (outcome.skipped) {
-      options.onEvent?.({ type: 'skipped', target: target.name, id: migration.id, reason: 'already done by a concurrent dbops' })
+      options.onEvent?.({
+        type: 'skipped',
+        target: target.name,
+        id: migration.id,
+        reason: 'already done by a concurrent dbops',
+      })
     } else {
-      options.onEvent?.({ type: 'done', target: target.name, id: migration.id, direction, durationMs: outcome.durationMs })
+      options.onEvent?.({
+        type: 'done',
+        target: target.name,
+        id: migration.id,
+        direction,
+        durationMs: outcome.durationMs,
+      })
     }
     outcomes.push({
       ...base,
@@ -328,7 +371,13 @@ async function runTransactional(
       guard: direction === 'up' ? ledger.recordedQuery(migration.version) : ledger.notRecordedQuery(migration.version),
       ledgerWrite:
         direction === 'up'
-          ? ledger.insertQuery({ version: migration.version, name: migration.name, checksum: migration.checksum, status: 'applied', executionMs: 'measured' })
+          ? ledger.insertQuery({
+              version: migration.version,
+              name: migration.name,
+              checksum: migration.checksum,
+              status: 'applied',
+              executionMs: 'measured',
+            })
           : ledger.deleteQuery(migration.version),
       ...timeouts,
       durable,
@@ -355,7 +404,11 @@ async function refuseIfFailedMeanwhile(ledger: Ledger, migration: MigrationFile)
  * transaction:false: statements go one by one, and the ledger row records progress, so a failure part way is a
  * visible state ("failed after 2 of 5 statements at file:line") that `status` explains and `resolve` clears.
  */
-async function runStatements(target: Target, ledger: Ledger, unit: PreparedSection): Promise<{ skipped: boolean; durationMs: number }> {
+async function runStatements(
+  target: Target,
+  ledger: Ledger,
+  unit: PreparedSection,
+): Promise<{ skipped: boolean; durationMs: number }> {
   const { migration, direction, statements } = unit
   const timeouts = timeoutsFor(target, unit)
   const started = performance.now()
@@ -368,7 +421,14 @@ async function runStatements(target: Target, ledger: Ledger, unit: PreparedSecti
     guard: direction === 'up' ? ledger.recordedQuery(migration.version) : ledger.notRecordedQuery(migration.version),
     ledgerWrite:
       direction === 'up'
-        ? ledger.insertQuery({ version: migration.version, name: migration.name, checksum: migration.checksum, status: 'running', statementsTotal: statements.length, statementsDone: 0 })
+        ? ledger.insertQuery({
+            version: migration.version,
+            name: migration.name,
+            checksum: migration.checksum,
+            status: 'running',
+            statementsTotal: statements.length,
+            statementsDone: 0,
+          })
         : ledger.deleteQuery(migration.version),
     ...timeouts,
     durable: true,
@@ -379,7 +439,14 @@ async function runStatements(target: Target, ledger: Ledger, unit: PreparedSecti
   }
   if (direction === 'down') {
     // The row is gone already; put it back as running so an interrupted rollback stays visible.
-    await ledger.insert({ version: migration.version, name: migration.name, checksum: migration.checksum, status: 'running', statementsTotal: statements.length, statementsDone: 0 })
+    await ledger.insert({
+      version: migration.version,
+      name: migration.name,
+      checksum: migration.checksum,
+      status: 'running',
+      statementsTotal: statements.length,
+      statementsDone: 0,
+    })
   }
   await target.backend.prepareSession(timeouts)
   // The file may manage transactions itself (BEGIN ... COMMIT around a table rebuild): progress is recorded only
@@ -413,18 +480,34 @@ async function runStatements(target: Target, ledger: Ledger, unit: PreparedSecti
     await ledger.update(migration.version, { statementsDone: settled })
   }
   const durationMs = performance.now() - started
-  if (direction === 'up') await ledger.update(migration.version, { status: 'applied', executionMs: Math.round(durationMs), owner: null, touch: true })
+  if (direction === 'up')
+    await ledger.update(migration.version, {
+      status: 'applied',
+      executionMs: Math.round(durationMs),
+      owner: null,
+      touch: true,
+    })
   else await ledger.delete(migration.version)
   return { skipped: false, durationMs }
 }
 
-function statementError(unit: PreparedSection, error: unknown, lockTimeoutMs: number, transactional: boolean, index?: number, settled = 0): unknown {
+function statementError(
+  unit: PreparedSection,
+  error: unknown,
+  lockTimeoutMs: number,
+  transactional: boolean,
+  index?: number,
+  settled = 0,
+): unknown {
   if (!(error instanceof StatementFailure)) return error
   const { migration, section, statements } = unit
   const statementIndex = index ?? error.statementIndex
   const statement = statementIndex !== undefined ? statements[statementIndex] : undefined
   // Non-transactional statements run alone, so the database's position is relative to the statement.
-  const offset = index !== undefined && error.scriptOffset !== undefined ? statement!.start + error.scriptOffset : error.scriptOffset ?? statement?.start
+  const offset =
+    index !== undefined && error.scriptOffset !== undefined
+      ? statement!.start + error.scriptOffset
+      : (error.scriptOffset ?? statement?.start)
   const location = offset !== undefined ? locate(section, offset) : section.file
   // PostgreSQL's DETAIL says which row or key ("Key (id)=(1) already exists."), its HINT what to try.
   const server = error.cause as { detail?: unknown; hint?: unknown } | undefined
@@ -448,21 +531,33 @@ function statementError(unit: PreparedSection, error: unknown, lockTimeoutMs: nu
       : 'nothing of the rollback happened: the migration is still applied'
     : `${settled} of ${statements.length} statements before it stay applied${leftover ? `, and ${leftover}` : ''}; fix the database, then run "dbops migrate resolve ${migration.version} --applied" or "--rolled-back"`
   if (error.sqlstate === '55P03') {
-    return new DbopsError('E_LOCK_TIMEOUT', `${migration.id} waited longer than lock_timeout (${formatDuration(lockTimeoutMs)}) for a lock at ${location}: ${reason}`, {
-      hint: `another session holds a conflicting lock (see pg_stat_activity); ${undone}. Run again when that session is done, or raise lock_timeout for this file ("${directiveWith(unit, transactional, 'lock_timeout:30s')}")`,
-      details,
-      cause: error,
-    })
+    return new DbopsError(
+      'E_LOCK_TIMEOUT',
+      `${migration.id} waited longer than lock_timeout (${formatDuration(lockTimeoutMs)}) for a lock at ${location}: ${reason}`,
+      {
+        hint: `another session holds a conflicting lock (see pg_stat_activity); ${undone}. Run again when that session is done, or raise lock_timeout for this file ("${directiveWith(unit, transactional, 'lock_timeout:30s')}")`,
+        details,
+        cause: error,
+      },
+    )
   }
   if (error.sqlstate === '57014' && /statement timeout/.test(error.message)) {
-    return new DbopsError('E_STATEMENT_TIMEOUT', `${migration.id} exceeded statement_timeout at ${location}: ${reason}`, {
-      hint: `${undone}. Raise statement_timeout for this file ("${directiveWith(unit, transactional, 'statement_timeout:10m')}") if the work is expected to take that long`,
-      details,
-      cause: error,
-    })
+    return new DbopsError(
+      'E_STATEMENT_TIMEOUT',
+      `${migration.id} exceeded statement_timeout at ${location}: ${reason}`,
+      {
+        hint: `${undone}. Raise statement_timeout for this file ("${directiveWith(unit, transactional, 'statement_timeout:10m')}") if the work is expected to take that long`,
+        details,
+        cause: error,
+      },
+    )
   }
   const fix = transactional ? `${undone}: fix the file and run again` : undone
-  return new DbopsError('E_MIGRATION_FAILED', `${migration.id} ${action} at ${location}: ${reason}`, { hint: fix, details, cause: error })
+  return new DbopsError('E_MIGRATION_FAILED', `${migration.id} ${action} at ${location}: ${reason}`, {
+    hint: fix,
+    details,
+    cause: error,
+  })
 }
 
 /** A failure part way through a run also says what the run did before it (--json: details.done). */
@@ -481,6 +576,7 @@ function directiveWith(unit: PreparedSection, transactional: boolean, option: st
   const kept = transactional ? [] : ['transaction:false']
   const { lockTimeoutMs, statementTimeoutMs } = unit.section.options
   if (lockTimeoutMs !== undefined && name !== 'lock_timeout') kept.push(`lock_timeout:${formatDuration(lockTimeoutMs)}`)
-  if (statementTimeoutMs !== undefined && name !== 'statement_timeout') kept.push(`statement_timeout:${formatDuration(statementTimeoutMs)}`)
+  if (statementTimeoutMs !== undefined && name !== 'statement_timeout')
+    kept.push(`statement_timeout:${formatDuration(statementTimeoutMs)}`)
   return `-- migrate:${unit.direction} ${[...kept, option].join(' ')}`
 }

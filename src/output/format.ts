@@ -44,11 +44,16 @@ export function escapeControlCharacters(text: string, keepColors = false): strin
 export function formatTimestamp(time: string | Date): string {
   const date = typeof time === 'string' ? new Date(time) : time
   if (Number.isNaN(date.getTime())) return String(time)
-  return date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z')
+  return date
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z')
 }
 
 /** Text on one line for messages and tables: whitespace runs (line breaks included) become one space; cut to `max`. */
 export function oneLine(text: unknown, max = Infinity): string {
-  const line = String(text ?? '').replace(/\s+/g, ' ').trim()
+  const line = String(text ?? '')
+    .replace(/\s+/g, ' ')
+    .trim()
   return line.length > max ? `${line.slice(0, max - 1)}…` : line
 }

@@ -34,7 +34,8 @@ export class Reporter {
 
   constructor(readonly options: ReporterOptions) {
     // A terminal that reports no width (some pseudo-terminals) makes ora clear lines forever: no spinner there.
-    this.interactive = Boolean(process.stderr.isTTY) && (process.stderr.columns ?? 0) > 0 && !options.json && !options.prefixTargets
+    this.interactive =
+      Boolean(process.stderr.isTTY) && (process.stderr.columns ?? 0) > 0 && !options.json && !options.prefixTargets
   }
 
   /** A result line (stdout), human mode only. */
@@ -67,7 +68,8 @@ export class Reporter {
     if (this.interactive && !this.#ora) {
       const loaded = await import('ora')
       // From the CommonJS bundle the whole module arrives as `default`.
-      this.#ora = typeof loaded.default === 'function' ? loaded.default : (loaded.default as unknown as typeof loaded).default
+      this.#ora =
+        typeof loaded.default === 'function' ? loaded.default : (loaded.default as unknown as typeof loaded).default
     }
   }
 

@@ -7,12 +7,16 @@ import { escapeControlCharacters } from './format.js'
  */
 export function formatTable(headers: string[], rows: string[][], width: number | undefined = outputWidth()): string {
   const cells = rows.map((row) => row.map((cell) => escapeControlCharacters(cell, true).replace(/\r?\n/g, '\\n')))
-  const widths = headers.map((header, column) => Math.max(visibleLength(header), ...cells.map((row) => visibleLength(row[column] ?? ''))))
+  const widths = headers.map((header, column) =>
+    Math.max(visibleLength(header), ...cells.map((row) => visibleLength(row[column] ?? ''))),
+  )
   const lastStart = widths.slice(0, -1).reduce((sum, columnWidth) => sum + columnWidth + 2, 0)
   // Wrapping into fewer than 20 columns reads worse than running past the edge.
   const lastWidth = width !== undefined && width - lastStart >= 20 ? width - lastStart : undefined
   const line = (row: string[]) => {
-    const padded = row.map((cell, column) => (column === row.length - 1 ? cell : cell + ' '.repeat(widths[column]! - visibleLength(cell))))
+    const padded = row.map((cell, column) =>
+      column === row.length - 1 ? cell : cell + ' '.repeat(widths[column]! - visibleLength(cell)),
+    )
     const last = padded.pop() ?? ''
     const [first, ...more] = lastWidth === undefined ? [last] : wrap(last, lastWidth)
     return [[...padded, first].join('  ').trimEnd(), ...more.map((text) => ' '.repeat(lastStart) + text)].join('\n')

@@ -23,7 +23,11 @@ export interface CompareOptions {
 }
 
 /** Compares two catalogs object by object; differences come sorted by kind and name, so reports are stable. */
-export function compareCatalogs(expected: SchemaCatalog, actual: SchemaCatalog, options: CompareOptions = {}): SchemaDifference[] {
+export function compareCatalogs(
+  expected: SchemaCatalog,
+  actual: SchemaCatalog,
+  options: CompareOptions = {},
+): SchemaDifference[] {
   const skip = skipper(options)
   const index = (catalog: SchemaCatalog) => {
     const map = new Map<string, CatalogObject>()
@@ -40,7 +44,9 @@ export function compareCatalogs(expected: SchemaCatalog, actual: SchemaCatalog, 
   }
   // A table that is missing or extra as a whole is reported once, not once more per column, index and constraint.
   const onlyIn = (a: Map<string, CatalogObject>, b: Map<string, CatalogObject>) =>
-    new Set([...a].filter(([key, object]) => RELATIONS.has(object.kind) && !b.has(key)).map(([, object]) => object.name))
+    new Set(
+      [...a].filter(([key, object]) => RELATIONS.has(object.kind) && !b.has(key)).map(([, object]) => object.name),
+    )
   const missingTables = onlyIn(want, have)
   const extraTables = onlyIn(have, want)
   for (const [key, object] of want) {
@@ -59,16 +65,34 @@ export function compareCatalogs(expected: SchemaCatalog, actual: SchemaCatalog, 
       const wanted = object.attributes[attribute] ?? null
       const found = other.attributes[attribute] ?? null
       if (wanted === found) continue
-      add({ kind: object.kind, object: displayName(object.name), change: 'changed', attribute, expected: wanted, actual: found }, object)
+      add(
+        {
+          kind: object.kind,
+          object: displayName(object.name),
+          change: 'changed',
+          attribute,
+          expected: wanted,
+          actual: found,
+        },
+        object,
+      )
     }
   }
   // A table's whole definition (SQLite keeps some properties only in its CREATE text: generated expressions,
   // collations, conflict clauses) speaks only when nothing more precise about that table or its parts did.
-  const wholeTable = (difference: SchemaDifference) => difference.kind === 'table' && difference.attribute === 'definition'
+  const wholeTable = (difference: SchemaDifference) =>
+    difference.kind === 'table' && difference.attribute === 'definition'
   const touched = new Set<string>()
   for (const [difference, object] of sources) if (!wholeTable(difference)) touched.add(object.table ?? object.name)
-  const precise = differences.filter((difference) => !(wholeTable(difference) && touched.has(sources.get(difference)!.name)))
-  return precise.sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) || ordinal(a.object, b.object) || ordinal(a.attribute ?? '', b.attribute ?? ''))
+  const precise = differences.filter(
+    (difference) => !(wholeTable(difference) && touched.has(sources.get(difference)!.name)),
+  )
+  return precise.sort(
+    (a, b) =>
+      KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) ||
+      ordinal(a.object, b.object) ||
+      ordinal(a.attribute ?? '', b.attribute ?? ''),
+  )
 }
 
 /** Code-point order: the same report whatever the machine's locale. */
@@ -80,8 +104,24 @@ function ordinal(a: string, b: string): number {
 const RELATIONS = new Set<CatalogKind>(['table', 'view', 'materialized view'])
 
 const KIND_ORDER: CatalogKind[] = [
-  'extension', 'schema', 'enum', 'domain', 'composite type', 'range type', 'sequence', 'table', 'column', 'constraint', 'index',
-  'view', 'materialized view', 'function', 'procedure', 'aggregate', 'trigger', 'policy',
+  'extension',
+  'schema',
+  'enum',
+  'domain',
+  'composite type',
+  'range type',
+  'sequence',
+  'table',
+  'column',
+  'constraint',
+  'index',
+  'view',
+  'materialized view',
+  'function',
+  'procedure',
+  'aggregate',
+  'trigger',
+  'policy',
 ]
 
 /** `public.users` reads as `users`: most schemas live in public, and the messages are for people. */
@@ -97,7 +137,11 @@ function skipper(options: CompareOptions): (object: CatalogObject) => boolean {
     return { kind, pattern: globPattern(kind === undefined ? entry : entry.slice(colon + 1)) }
   })
   const matches = (name: string, kind?: string) =>
-    rules.some((rule) => (rule.kind === undefined || rule.kind === kind) && (rule.pattern.test(name) || rule.pattern.test(displayName(name))))
+    rules.some(
+      (rule) =>
+        (rule.kind === undefined || rule.kind === kind) &&
+        (rule.pattern.test(name) || rule.pattern.test(displayName(name))),
+    )
   return (object) => {
     if (excluded.has(object.name) || (object.table !== undefined && excluded.has(object.table))) return true
     // Parts are also matched by their own short name (`users.nickname` as well as `public.users.nickname`).
@@ -106,7 +150,10 @@ function skipper(options: CompareOptions): (object: CatalogObject) => boolean {
 }
 
 function globPattern(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')
+  const body = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.')
   return new RegExp(`^${body}$`, 'i')
 }
 
@@ -116,7 +163,8 @@ export function firstDifference(expected: string, actual: string): string {
   const b = actual.split('\n')
   for (let line = 0; line < Math.max(a.length, b.length); line++) {
     if (a[line] === b[line]) continue
-    const show = (text: string | undefined) => (text === undefined ? '(nothing)' : JSON.stringify(text.trim().slice(0, 120)))
+    const show = (text: string | undefined) =>
+      text === undefined ? '(nothing)' : JSON.stringify(text.trim().slice(0, 120))
     return `line ${line + 1}: ${show(b[line])} vs ${show(a[line])}`
   }
   return ''
@@ -139,15 +187,20 @@ export function isLong(value: string | boolean | null | undefined): boolean {
  * A difference in plain words. `sides` names where `actual` and `expected` come from, e.g. "the database" and "the
  * migrations": "column users.nickname is text in the database, varchar(50) in the migrations".
  */
-export function describeDifference(difference: SchemaDifference, sides: { actual: string; expected: string; extra: string; missing: string }): string {
+export function describeDifference(
+  difference: SchemaDifference,
+  sides: { actual: string; expected: string; extra: string; missing: string },
+): string {
   const subject = `${difference.kind} ${difference.object}`
   if (difference.change === 'extra') return `${subject} ${sides.extra}`
   if (difference.change === 'missing') return `${subject} ${sides.missing}`
   const { attribute, expected, actual } = difference
   if (isLong(expected) || isLong(actual)) {
-    const where = typeof expected === 'string' && typeof actual === 'string' ? ` (${firstDifference(expected, actual)})` : ''
+    const where =
+      typeof expected === 'string' && typeof actual === 'string' ? ` (${firstDifference(expected, actual)})` : ''
     return `${subject} has a different ${attribute} in ${sides.actual} than in ${sides.expected}${where}`
   }
-  if (attribute === 'type') return `${subject} is ${showValue(actual)} in ${sides.actual}, ${showValue(expected)} in ${sides.expected}`
+  if (attribute === 'type')
+    return `${subject} is ${showValue(actual)} in ${sides.actual}, ${showValue(expected)} in ${sides.expected}`
   return `${subject}: ${attribute} is ${showValue(actual)} in ${sides.actual}, ${showValue(expected)} in ${sides.expected}`
 }

@@ -31,7 +31,9 @@ export interface DumpSchemaResult {
  */
 export async function dumpSchema(target: Target, options: DumpSchemaOptions = {}): Promise<DumpSchemaResult> {
   if (!target.backend.exists()) {
-    throw new DbopsError('E_DATABASE_MISSING', `${target.redactedUrl} does not exist`, { hint: 'check the URL; schema dump reads an existing database and creates nothing' })
+    throw new DbopsError('E_DATABASE_MISSING', `${target.redactedUrl} does not exist`, {
+      hint: 'check the URL; schema dump reads an existing database and creates nothing',
+    })
   }
   const engine = await target.backend.schemaEngine()
   const rows = ((await new Ledger(target.backend, target.migrations).read()) ?? [])
@@ -40,14 +42,21 @@ export async function dumpSchema(target: Target, options: DumpSchemaOptions = {}
   const schema = await engine.dump(target, options.signal ? { signal: options.signal } : {})
   const quote = (text: string) => `'${text.replace(/'/g, "''")}'`
   const ident = (text: string) => `"${text.replace(/"/g, '""')}"`
-  const table = target.backend.ledgerSql.schemas ? `${ident(target.migrations.schema)}.${ident(target.migrations.table)}` : ident(target.migrations.table)
+  const table = target.backend.ledgerSql.schemas
+    ? `${ident(target.migrations.schema)}.${ident(target.migrations.table)}`
+    : ident(target.migrations.table)
   const trailer =
     rows.length === 0
       ? '-- dbops: no migration is applied\n'
       : [
           `-- dbops: the ${rows.length} migration(s) this schema reflects, recorded as baselined when the file is loaded`,
           `INSERT INTO ${table} (version, name, checksum, status, applied_seq, applied_at) VALUES`,
-          rows.map((row, index) => `  (${quote(row.version)}, ${quote(row.name)}, ${quote(row.checksum)}, 'baselined', ${index + 1}, ${engine.nowExpression})`).join(',\n') + ';',
+          rows
+            .map(
+              (row, index) =>
+                `  (${quote(row.version)}, ${quote(row.name)}, ${quote(row.checksum)}, 'baselined', ${index + 1}, ${engine.nowExpression})`,
+            )
+            .join(',\n') + ';',
           '',
         ].join('\n')
   const sql = `${schema}\n${trailer}`

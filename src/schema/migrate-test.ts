@@ -43,17 +43,29 @@ export interface TestMigrationsResult {
  * runs the up again and compares with the catalog after it. Stops at the first migration that fails. The target's
  * database is never touched (its server hosts the scratch database; SQLite uses a temp file).
  */
-export async function testMigrations(target: Target, options: TestMigrationsOptions = {}): Promise<TestMigrationsResult> {
+export async function testMigrations(
+  target: Target,
+  options: TestMigrationsOptions = {},
+): Promise<TestMigrationsResult> {
   const set = readMigrations(target.migrations.dir)
   if (!set.exists) {
-    throw new DbopsError('E_MIGRATIONS_DIR', `the migrations directory ${set.dir} does not exist`, { hint: 'set migrations.dir, or create migrations with "dbops migrate new <name>"' })
+    throw new DbopsError('E_MIGRATIONS_DIR', `the migrations directory ${set.dir} does not exist`, {
+      hint: 'set migrations.dir, or create migrations with "dbops migrate new <name>"',
+    })
   }
   const migrations = set.migrations
   let first = 0
   if (options.from !== undefined) {
-    if (!/^\d+$/.test(options.from)) throw new UsageError(`--from takes a migration version (the leading digits of a file name), not "${options.from}"`)
+    if (!/^\d+$/.test(options.from))
+      throw new UsageError(
+        `--from takes a migration version (the leading digits of a file name), not "${options.from}"`,
+      )
     first = migrations.findIndex((migration) => compareVersions(migration.version, options.from!) >= 0)
-    if (first === -1) throw new UsageError(`there is no migration at or after version ${options.from}`, 'run "dbops migrate status" to list versions')
+    if (first === -1)
+      throw new UsageError(
+        `there is no migration at or after version ${options.from}`,
+        'run "dbops migrate status" to list versions',
+      )
   }
   const result: TestMigrationsResult = {
     target: target.name,
@@ -65,16 +77,21 @@ export async function testMigrations(target: Target, options: TestMigrationsOpti
     failure: null,
     snapshots: 0,
   }
-  return withScratch(target, 'dbops_test', async (scratch) => {
-    result.ranIn = scratch.description
-    const folder = copyMigrations(set.dir, migrations.slice(0, first))
-    const db = { ...scratch.target, migrations: { ...scratch.target.migrations, dir: folder.dir } }
-    try {
-      return await runTest(db, migrations, first, result, options, folder)
-    } finally {
-      folder.remove()
-    }
-  }, options.onEvent)
+  return withScratch(
+    target,
+    'dbops_test',
+    async (scratch) => {
+      result.ranIn = scratch.description
+      const folder = copyMigrations(set.dir, migrations.slice(0, first))
+      const db = { ...scratch.target, migrations: { ...scratch.target.migrations, dir: folder.dir } }
+      try {
+        return await runTest(db, migrations, first, result, options, folder)
+      } finally {
+        folder.remove()
+      }
+    },
+    options.onEvent,
+  )
 }
 
 /**
@@ -124,17 +141,27 @@ async function runTest(
   for (let i = first; i < migrations.length; i++) {
     const migration = migrations[i]!
     const error = await run(migration, 'up')
-    if (error) return fail(migration, { step: 'up', message: `up of ${migration.id} fails: ${reason(error)}`, differences: [] })
+    if (error)
+      return fail(migration, { step: 'up', message: `up of ${migration.id} fails: ${reason(error)}`, differences: [] })
     after.set(i, await read())
   }
   step(`applied ${migrations.length - first} migration(s); testing each down and up again, newest first`)
   for (let i = migrations.length - 1; i >= first; i--) {
     const migration = migrations[i]!
     if (!migration.down) {
-      return fail(migration, { step: 'down', message: `${migration.id} cannot be rolled back: it has no down section`, differences: [] })
+      return fail(migration, {
+        step: 'down',
+        message: `${migration.id} cannot be rolled back: it has no down section`,
+        differences: [],
+      })
     }
     const downError = await run(migration, 'down')
-    if (downError) return fail(migration, { step: 'down', message: `down of ${migration.id} fails: ${reason(downError)}`, differences: [] })
+    if (downError)
+      return fail(migration, {
+        step: 'down',
+        message: `down of ${migration.id} fails: ${reason(downError)}`,
+        differences: [],
+      })
     const undone = compareCatalogs(after.get(i - 1)!, await read(), { exclude })
     if (undone.length > 0) {
       const differences = undone.map((difference) => ({ ...difference, message: downMessage(migration, difference) }))
@@ -142,7 +169,12 @@ async function runTest(
     }
     // Right after its down, as "migrate redo" does: rows a down leaves behind still make the up fail.
     const upError = await run(migration, 'up')
-    if (upError) return fail(migration, { step: 'redo', message: `up of ${migration.id} fails after its down: ${reason(upError)}`, differences: [] })
+    if (upError)
+      return fail(migration, {
+        step: 'redo',
+        message: `up of ${migration.id} fails after its down: ${reason(upError)}`,
+        differences: [],
+      })
     const redone = compareCatalogs(after.get(i)!, await read(), { exclude })
     if (redone.length > 0) {
       const differences = redone.map((difference) => ({ ...difference, message: redoMessage(migration, difference) }))
@@ -150,10 +182,18 @@ async function runTest(
     }
     if (i > first) {
       const againError = await run(migration, 'down')
-      if (againError) return fail(migration, { step: 'redo', message: `down of ${migration.id} fails the second time: ${reason(againError)}`, differences: [] })
+      if (againError)
+        return fail(migration, {
+          step: 'redo',
+          message: `down of ${migration.id} fails the second time: ${reason(againError)}`,
+          differences: [],
+        })
     }
   }
-  result.tested = migrations.slice(first).map((migration) => migration.id).reverse()
+  result.tested = migrations
+    .slice(first)
+    .map((migration) => migration.id)
+    .reverse()
   return result
 }
 
@@ -181,7 +221,9 @@ function downMessage(migration: MigrationFile, difference: SchemaDifference): st
 /** Expected: after the first up; actual: after down and up again. */
 function redoMessage(migration: MigrationFile, difference: SchemaDifference): string {
   const subject = `${difference.kind} ${displayName(difference.object)}`
-  if (difference.change === 'extra') return `after the down and up of ${migration.id} again, ${subject} exists, which the first up did not leave`
-  if (difference.change === 'missing') return `after the down and up of ${migration.id} again, ${subject} is missing (the first up created it)`
+  if (difference.change === 'extra')
+    return `after the down and up of ${migration.id} again, ${subject} exists, which the first up did not leave`
+  if (difference.change === 'missing')
+    return `after the down and up of ${migration.id} again, ${subject} is missing (the first up created it)`
   return `after the down and up of ${migration.id} again, ${describeDifference(difference, { actual: 'the second time', expected: 'the first time', extra: '', missing: '' })}`
 }

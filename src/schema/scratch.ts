@@ -12,7 +12,12 @@ export type SchemaEvent = { type: 'step'; target: string; message: string }
  * Runs `fn` on a fresh scratch database beside `target` and drops it afterwards, whatever happens: success, failure,
  * or an interruption (the CLI turns Ctrl-C into `signal`, and `fn` stops at its next step).
  */
-export async function withScratch<T>(target: Target, prefix: string, fn: (scratch: ScratchTarget) => Promise<T>, onEvent?: (event: SchemaEvent) => void): Promise<T> {
+export async function withScratch<T>(
+  target: Target,
+  prefix: string,
+  fn: (scratch: ScratchTarget) => Promise<T>,
+  onEvent?: (event: SchemaEvent) => void,
+): Promise<T> {
   const engine = await target.backend.schemaEngine()
   const scratch = await engine.scratch(target, prefix)
   onEvent?.({ type: 'step', target: target.name, message: `created ${scratch.description}` })
@@ -30,7 +35,10 @@ export async function withScratch<T>(target: Target, prefix: string, fn: (scratc
  * with one migration: the runner then reads one file per run instead of the whole set (ledger rows without a file
  * are fine for it), which keeps `migrate test` linear in the number of migrations.
  */
-export function copyMigrations(dir: string, migrations: readonly MigrationFile[]): { dir: string; add(migration: MigrationFile): void; only(migration: MigrationFile): void; remove(): void } {
+export function copyMigrations(
+  dir: string,
+  migrations: readonly MigrationFile[],
+): { dir: string; add(migration: MigrationFile): void; only(migration: MigrationFile): void; remove(): void } {
   const root = mkdtempSync(join(scratchDir(), 'dbops-migrations-'))
   const copy = join(root, basename(dir))
   mkdirSync(copy)
@@ -56,7 +64,10 @@ export function copyMigrations(dir: string, migrations: readonly MigrationFile[]
 }
 
 export function checkInterrupted(signal: AbortSignal | undefined, what: string): void {
-  if (signal?.aborted) throw new DbopsError('E_INTERRUPTED', `${what} was interrupted; the scratch database was dropped`, { hint: 'run it again' })
+  if (signal?.aborted)
+    throw new DbopsError('E_INTERRUPTED', `${what} was interrupted; the scratch database was dropped`, {
+      hint: 'run it again',
+    })
 }
 
 /**

@@ -119,7 +119,10 @@ export class CsvParser {
             complete = true
             break
           }
-          throw new CsvSyntaxError('unexpected text after a closing quote (quote the whole field, and double quotes inside it: "say ""hi""")', line)
+          throw new CsvSyntaxError(
+            'unexpected text after a closing quote (quote the whole field, and double quotes inside it: "say ""hi""")',
+            line,
+          )
         }
         if (comma < i) {
           comma = text.indexOf(',', i)

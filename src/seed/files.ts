@@ -123,7 +123,10 @@ export function selectSeeds(set: SeedSet, names: readonly string[]): SeedFile[] 
       )
     }
     if (matches.length > 1) {
-      throw new UsageError(`"${wanted}" names ${matches.length} seeds (${matches.map((seed) => seed.name).join(', ')})`, 'name it with its extension or folder')
+      throw new UsageError(
+        `"${wanted}" names ${matches.length} seeds (${matches.map((seed) => seed.name).join(', ')})`,
+        'name it with its extension or folder',
+      )
     }
     picked.add(matches[0]!)
   }
@@ -173,11 +176,15 @@ function isFileEntry(dir: string, sub: string, entry: import('node:fs').Dirent):
   } catch (error) {
     // Skipping it would hide a seed: `seed status --check` would pass while `seed run` loads less than meant.
     const code = (error as NodeJS.ErrnoException).code
-    throw new DbopsError('E_SEED_UNREADABLE', `seed ${path} is a symbolic link that cannot be followed (${code === 'ELOOP' ? 'a symlink loop' : code === 'ENOENT' ? 'its target does not exist' : (error as Error).message})`, {
-      hint: 'fix the link, or remove it from the seeds folder',
-      cause: error,
-      details: { file: path, ...(code !== undefined && { errno: code }) },
-    })
+    throw new DbopsError(
+      'E_SEED_UNREADABLE',
+      `seed ${path} is a symbolic link that cannot be followed (${code === 'ELOOP' ? 'a symlink loop' : code === 'ENOENT' ? 'its target does not exist' : (error as Error).message})`,
+      {
+        hint: 'fix the link, or remove it from the seeds folder',
+        cause: error,
+        details: { file: path, ...(code !== undefined && { errno: code }) },
+      },
+    )
   }
 }
 
@@ -189,7 +196,9 @@ function listFiles(dir: string, sub: string): string[] {
   } catch (error) {
     throw new DbopsError('E_SEEDS_DIR', `cannot read the seeds folder ${join(dir, sub)}: ${(error as Error).message}`)
   }
-  return entries.filter((entry) => isFileEntry(dir, sub, entry)).map((entry) => (sub ? `${sub}/${entry.name}` : entry.name))
+  return entries
+    .filter((entry) => isFileEntry(dir, sub, entry))
+    .map((entry) => (sub ? `${sub}/${entry.name}` : entry.name))
 }
 
 /** `*` and `?` match within a path segment, `**` across segments. */
@@ -225,9 +234,9 @@ function walk(dir: string, sub: string): string[] {
   }
   for (const entry of entries) {
     const path = sub ? `${sub}/${entry.name}` : entry.name
-    if (entry.isDirectory() && !entry.name.startsWith('.') && entry.name !== 'node_modules') out.push(...walk(dir, path))
+    if (entry.isDirectory() && !entry.name.startsWith('.') && entry.name !== 'node_modules')
+      out.push(...walk(dir, path))
     else if (isFileEntry(dir, sub, entry)) out.push(path)
   }
   return out
 }
-

@@ -11,7 +11,8 @@ export interface NewSeedResult {
 }
 
 const TEMPLATES: Record<SeedFormat, (table: string) => string> = {
-  sql: (table) => `-- Runs in one transaction together with its dbops_seeds row.\nINSERT INTO ${table} (id, name) VALUES (1, 'example');\n`,
+  sql: (table) =>
+    `-- Runs in one transaction together with its dbops_seeds row.\nINSERT INTO ${table} (id, name) VALUES (1, 'example');\n`,
   csv: () => 'id,name\n1,example\n',
   json: () => '[\n  { "id": 1, "name": "example" }\n]\n',
   ts: (table) => `import type { Kysely } from 'kysely'
@@ -32,8 +33,16 @@ export function newSeed(dir: string, name: string, format: string = 'sql'): NewS
   if (!SEED_FORMATS.includes(format as SeedFormat)) {
     throw new UsageError(`--format takes ${SEED_FORMATS.join(', ')}, not "${format}"`)
   }
-  const slug = name.trim().replace(/\.(sql|csv|json|ndjson|ts|js)$/i, '').replace(/[^\p{L}\p{N}_.-]+/gu, '_').replace(/^[_.-]+|[_.-]+$/g, '')
-  if (!slug) throw new UsageError(`"${name}" is not usable as a seed name`, 'use letters, digits and underscores; for data files, the table name (e.g. users)')
+  const slug = name
+    .trim()
+    .replace(/\.(sql|csv|json|ndjson|ts|js)$/i, '')
+    .replace(/[^\p{L}\p{N}_.-]+/gu, '_')
+    .replace(/^[_.-]+|[_.-]+$/g, '')
+  if (!slug)
+    throw new UsageError(
+      `"${name}" is not usable as a seed name`,
+      'use letters, digits and underscores; for data files, the table name (e.g. users)',
+    )
   let highest = 0n
   let width = 2
   for (const entry of existsSync(dir) ? readdirSync(dir) : []) {

@@ -81,7 +81,10 @@ export async function openRecords(path: string, format: DataFormat): Promise<Rec
   }
   if (columns === undefined) {
     stream.destroy()
-    throw new LoadFailure(format === 'csv' ? 'the file is empty: the first line must name the columns' : 'the file holds no records', { line: 1 })
+    throw new LoadFailure(
+      format === 'csv' ? 'the file is empty: the first line must name the columns' : 'the file holds no records',
+      { line: 1 },
+    )
   }
   return {
     columns,
@@ -128,7 +131,8 @@ async function jsonKeys(path: string, format: DataFormat): Promise<string[]> {
   const parser = makeParser(format, { header() {}, row() {}, keys: undefined }, keys)
   const decoder = utf8StreamDecoder()
   try {
-    for await (const chunk of createReadStream(path, { highWaterMark: CHUNK })) parser.push(decoder.decode(chunk as Buffer, { stream: true }))
+    for await (const chunk of createReadStream(path, { highWaterMark: CHUNK }))
+      parser.push(decoder.decode(chunk as Buffer, { stream: true }))
     parser.push(decoder.decode())
   } catch (error) {
     throw await notUtf8(path, error)
@@ -141,7 +145,9 @@ async function jsonKeys(path: string, format: DataFormat): Promise<string[]> {
 async function notUtf8(path: string, error: unknown): Promise<unknown> {
   if ((error as { code?: string })?.code !== 'ERR_ENCODING_INVALID_ENCODED_DATA') return error
   const found = await locateInvalidUtf8(path)
-  return found ? new LoadFailure(found.message, { line: found.line, character: found.column }, undefined, { cause: error }) : error
+  return found
+    ? new LoadFailure(found.message, { line: found.line, character: found.column }, undefined, { cause: error })
+    : error
 }
 
 interface TextParser {
@@ -239,7 +245,10 @@ function jsonArrayRecords(sink: Sink, collect?: Set<string>): TextParser {
     try {
       value = JSON.parse(element)
     } catch (error) {
-      throw new LoadFailure(`element ${index} is not valid JSON: ${(error as Error).message}`, { line: elementLine, element: index })
+      throw new LoadFailure(`element ${index} is not valid JSON: ${(error as Error).message}`, {
+        line: elementLine,
+        element: index,
+      })
     }
     columns = objectRow(value, elementLine, index, columns, sink, collect)
     element = ''
@@ -275,14 +284,22 @@ function jsonArrayRecords(sink: Sink, collect?: Set<string>): TextParser {
         if (c === 32 || c === 10 || c === 13 || c === 9) continue
         if (state === 'before') {
           if (c === 0xfeff && line === 1) continue
-          if (c !== 91) throw new LoadFailure('a .json seed holds an array of objects ([{...}, ...]); use .ndjson for one object per line', { line })
+          if (c !== 91)
+            throw new LoadFailure(
+              'a .json seed holds an array of objects ([{...}, ...]); use .ndjson for one object per line',
+              { line },
+            )
           state = 'between'
           continue
         }
         if (state === 'after') throw new LoadFailure('unexpected text after the closing ]', { line })
         if (c === 93) {
           // JSON allows no trailing comma (JSON.parse and PostgreSQL refuse "[{...},]"): the file may have lost a record.
-          if (expectValue && comma) throw new LoadFailure(`a comma after element ${index - 1} but no element follows it (JSON allows no trailing comma)`, comma)
+          if (expectValue && comma)
+            throw new LoadFailure(
+              `a comma after element ${index - 1} but no element follows it (JSON allows no trailing comma)`,
+              comma,
+            )
           state = 'after'
           continue
         }
@@ -292,7 +309,10 @@ function jsonArrayRecords(sink: Sink, collect?: Set<string>): TextParser {
           continue
         }
         if (c !== 123 || !expectValue) {
-          throw new LoadFailure(`element ${index} is not an object (each element is one row: {"column": value, ...})`, { line, element: index })
+          throw new LoadFailure(`element ${index} is not an object (each element is one row: {"column": value, ...})`, {
+            line,
+            element: index,
+          })
         }
         state = 'element'
         depth = 1
@@ -312,7 +332,14 @@ function jsonArrayRecords(sink: Sink, collect?: Set<string>): TextParser {
 }
 
 /** Aligns an object with the columns (all keys of the file; a missing key is null). Returns the columns. */
-function objectRow(value: unknown, line: number, element: number | undefined, columns: string[] | undefined, sink: Sink, collect?: Set<string>): string[] | undefined {
+function objectRow(
+  value: unknown,
+  line: number,
+  element: number | undefined,
+  columns: string[] | undefined,
+  sink: Sink,
+  collect?: Set<string>,
+): string[] | undefined {
   const where = element === undefined ? { line } : { line, element }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new LoadFailure('each record must be a JSON object ({"column": value, ...})', where)

@@ -102,9 +102,13 @@ export async function seedRun(target: Target, options: SeedRunOptions = {}): Pro
   const set = loadSet(target, options)
   const selected = selectSeeds(set, options.names ?? [])
   if (target.protected && !options.allowProtected) {
-    throw new DbopsError('E_PROTECTED', `target "${target.name}" (${target.redactedUrl}) is protected: seeding it is refused`, {
-      hint: 'seeds are for development and test databases; pass --allow-protected if you really mean to seed this one',
-    })
+    throw new DbopsError(
+      'E_PROTECTED',
+      `target "${target.name}" (${target.redactedUrl}) is protected: seeding it is refused`,
+      {
+        hint: 'seeds are for development and test databases; pass --allow-protected if you really mean to seed this one',
+      },
+    )
   }
   const ledger = seedLedger(target)
   const seeder = await target.backend.seeder()
@@ -115,15 +119,27 @@ export async function seedRun(target: Target, options: SeedRunOptions = {}): Pro
     const refused = plan.filter((step) => step.refused)
     if (refused.length > 0) {
       const names = refused.map((step) => step.seed.name)
-      throw new DbopsError('E_SEED_CHANGED', `${names.length === 1 ? 'seed' : 'seeds'} ${names.join(', ')} changed since ${names.length === 1 ? 'it was' : 'they were'} applied (checksum differs); nothing was run`, {
-        hint: `run again with --force to run ${names.length === 1 ? 'it' : 'them'} again as ${names.length === 1 ? 'it is' : 'they are'} now, or with --reset to empty the tables of data seeds and load them afresh`,
-        details: { changed: names },
-      })
+      throw new DbopsError(
+        'E_SEED_CHANGED',
+        `${names.length === 1 ? 'seed' : 'seeds'} ${names.join(', ')} changed since ${names.length === 1 ? 'it was' : 'they were'} applied (checksum differs); nothing was run`,
+        {
+          hint: `run again with --force to run ${names.length === 1 ? 'it' : 'them'} again as ${names.length === 1 ? 'it is' : 'they are'} now, or with --reset to empty the tables of data seeds and load them afresh`,
+          details: { changed: names },
+        },
+      )
     }
     const toRun = plan.filter((step) => step.run)
     const tables = await describeTables(seeder, target, options.reset ? plan : toRun)
-    const resetTables = options.reset ? uniqueTables(plan.filter((step) => step.seed.kind === 'data').map((step) => tables.get(step.seed)!)) : []
-    const result: SeedRunResult = { target: target.name, dryRun: options.dryRun === true, env: options.env ?? null, reset: resetTables.map((table) => table.display), seeds: [] }
+    const resetTables = options.reset
+      ? uniqueTables(plan.filter((step) => step.seed.kind === 'data').map((step) => tables.get(step.seed)!))
+      : []
+    const result: SeedRunResult = {
+      target: target.name,
+      dryRun: options.dryRun === true,
+      env: options.env ?? null,
+      reset: resetTables.map((table) => table.display),
+      seeds: [],
+    }
     if (options.dryRun) {
       result.seeds = plan.map((step) => outcome(step, tables, step.run ? 'planned' : 'skipped', null, null))
       return result
@@ -133,10 +149,14 @@ export async function seedRun(target: Target, options: SeedRunOptions = {}): Pro
       const forget = rows === undefined ? [] : plan.map((step) => ledger.deleteQuery(step.seed.name))
       await seeder.reset(resetTables, forget, target.migrations.lockTimeoutMs).catch((error: unknown) => {
         if (error instanceof DbopsError) throw error
-        throw new DbopsError('E_RESET_FAILED', `--reset could not empty ${result.reset.join(', ')}: ${(error as Error)?.message ?? String(error)}; nothing was emptied`, {
-          hint: 'nothing was loaded either: fix the cause (permissions, a lock held by another session) and run again',
-          cause: error,
-        })
+        throw new DbopsError(
+          'E_RESET_FAILED',
+          `--reset could not empty ${result.reset.join(', ')}: ${(error as Error)?.message ?? String(error)}; nothing was emptied`,
+          {
+            hint: 'nothing was loaded either: fix the cause (permissions, a lock held by another session) and run again',
+            cause: error,
+          },
+        )
       })
       options.onEvent?.({ type: 'reset', target: target.name, tables: result.reset })
     }
@@ -149,7 +169,12 @@ export async function seedRun(target: Target, options: SeedRunOptions = {}): Pro
       if (options.signal) await new Promise((resolve) => setImmediate(resolve))
       if (options.signal?.aborted) throw interrupted(step.seed, result)
       const table = tables.get(step.seed)
-      options.onEvent?.({ type: 'start', target: target.name, seed: step.seed.name, ...(table && { table: table.display }) })
+      options.onEvent?.({
+        type: 'start',
+        target: target.name,
+        seed: step.seed.name,
+        ...(table && { table: table.display }),
+      })
       let done: { skipped: boolean; rows: number | null; elapsedMs: number }
       try {
         done = await runOne(target, seeder, ledger, step, table, setup, options.signal)
@@ -158,11 +183,22 @@ export async function seedRun(target: Target, options: SeedRunOptions = {}): Pro
       }
       setup = []
       if (done.skipped) {
-        options.onEvent?.({ type: 'skipped', target: target.name, seed: step.seed.name, reason: 'already done by a concurrent dbops' })
+        options.onEvent?.({
+          type: 'skipped',
+          target: target.name,
+          seed: step.seed.name,
+          reason: 'already done by a concurrent dbops',
+        })
         result.seeds.push(outcome(step, tables, 'skipped', null, null, 'done by a concurrent run'))
         continue
       }
-      options.onEvent?.({ type: 'done', target: target.name, seed: step.seed.name, rows: done.rows, durationMs: done.elapsedMs })
+      options.onEvent?.({
+        type: 'done',
+        target: target.name,
+        seed: step.seed.name,
+        rows: done.rows,
+        durationMs: done.elapsedMs,
+      })
       result.seeds.push(outcome(step, tables, 'applied', done.rows, Math.round(done.elapsedMs * 10) / 10))
     }
     return result
@@ -170,7 +206,10 @@ export async function seedRun(target: Target, options: SeedRunOptions = {}): Pro
   if (options.dryRun) return run()
   return target.backend.withMigrationLock(
     ledger.qualifiedName,
-    { timeoutMs: target.migrations.lockWaitTimeoutMs, onWait: (holder) => options.onEvent?.({ type: 'lock-wait', target: target.name, holder }) },
+    {
+      timeoutMs: target.migrations.lockWaitTimeoutMs,
+      onWait: (holder) => options.onEvent?.({ type: 'lock-wait', target: target.name, holder }),
+    },
     run,
   )
 }
@@ -204,7 +243,17 @@ export async function seedStatus(target: Target, options: SeedOptions = {}): Pro
   if ((options.names ?? []).length === 0 && options.env === undefined) {
     for (const row of rows) {
       if (set.seeds.some((seed) => seed.name === row.name)) continue
-      seeds.push({ name: row.name, state: 'missing', kind: null, table: null, file: null, checksum: null, appliedChecksum: row.checksum, appliedAt: row.appliedAt, rows: row.rows })
+      seeds.push({
+        name: row.name,
+        state: 'missing',
+        kind: null,
+        table: null,
+        file: null,
+        checksum: null,
+        appliedChecksum: row.checksum,
+        appliedAt: row.appliedAt,
+        rows: row.rows,
+      })
     }
   }
   const summary = { applied: 0, changed: 0, new: 0, missing: 0 }
@@ -230,7 +279,11 @@ interface Step {
   checksum: string | undefined
 }
 
-async function planRun(selected: SeedFile[], applied: Map<string, SeedLedgerRow>, options: SeedRunOptions): Promise<Step[]> {
+async function planRun(
+  selected: SeedFile[],
+  applied: Map<string, SeedLedgerRow>,
+  options: SeedRunOptions,
+): Promise<Step[]> {
   const steps: Step[] = []
   for (const seed of selected) {
     const row = applied.get(seed.name)
@@ -257,10 +310,14 @@ async function describeTables(seeder: Seeder, target: Target, steps: Step[]): Pr
   for (const seed of data) {
     const table = found.get(tableName(seed))
     if (!table) {
-      throw new DbopsError('E_SEED_TABLE', `${seed.display} loads table ${tableName(seed)}, which does not exist in ${target.name}; nothing was run`, {
-        hint: `create it first ("dbops migrate up"), or map the file to a table in seeds.tables: { "${seed.name.split('/').pop()}": "<table>" }`,
-        details: { file: seed.display, table: tableName(seed) },
-      })
+      throw new DbopsError(
+        'E_SEED_TABLE',
+        `${seed.display} loads table ${tableName(seed)}, which does not exist in ${target.name}; nothing was run`,
+        {
+          hint: `create it first ("dbops migrate up"), or map the file to a table in seeds.tables: { "${seed.name.split('/').pop()}": "<table>" }`,
+          details: { file: seed.display, table: tableName(seed) },
+        },
+      )
     }
     tables.set(seed, table)
   }
@@ -275,7 +332,14 @@ function uniqueTables(tables: TableInfo[]): TableInfo[] {
   return tables.filter((table, index) => tables.findIndex((other) => other.sql === table.sql) === index)
 }
 
-function outcome(step: Step, tables: Map<SeedFile, TableInfo>, status: SeedOutcome['status'], rows: number | null, durationMs: number | null, reason = step.reason): SeedOutcome {
+function outcome(
+  step: Step,
+  tables: Map<SeedFile, TableInfo>,
+  status: SeedOutcome['status'],
+  rows: number | null,
+  durationMs: number | null,
+  reason = step.reason,
+): SeedOutcome {
   return {
     name: step.seed.name,
     file: step.seed.display,
@@ -308,7 +372,8 @@ async function runOne(
         setup,
         lockTimeoutMs: target.migrations.lockTimeoutMs,
         guard: ledger.recordedQuery(seed.name, step.checksum),
-        ledgerWrite: ({ checksum, rows, executionMs }) => ledger.writeQuery({ name: seed.name, checksum, rows, executionMs }),
+        ledgerWrite: ({ checksum, rows, executionMs }) =>
+          ledger.writeQuery({ name: seed.name, checksum, rows, executionMs }),
       },
       signal,
     )
@@ -324,17 +389,27 @@ function sqlText(bytes: Buffer): string {
   try {
     return decodeUtf8(bytes).replace(/^\uFEFF/, '')
   } catch (error) {
-    if (error instanceof InvalidUtf8Error) throw new LoadFailure(error.message, { line: error.line, character: error.column }, undefined, { cause: error })
+    if (error instanceof InvalidUtf8Error)
+      throw new LoadFailure(error.message, { line: error.line, character: error.column }, undefined, { cause: error })
     throw error
   }
 }
 
-async function runScript(target: Target, ledger: SeedLedger, seed: SeedFile, text: string, checksum: string, setup: readonly string[]) {
+async function runScript(
+  target: Target,
+  ledger: SeedLedger,
+  seed: SeedFile,
+  text: string,
+  checksum: string,
+  setup: readonly string[],
+) {
   const statements = splitStatements(text, target.backend.engine)
   for (const statement of statements) {
     const control = transactionControl(statement.text, target.backend.engine)
     if (control !== undefined) {
-      throw new LoadFailure(`${control} in a seed: dbops runs each seed file in its own transaction`, { line: statement.line })
+      throw new LoadFailure(`${control} in a seed: dbops runs each seed file in its own transaction`, {
+        line: statement.line,
+      })
     }
   }
   const startedAt = new Date().toISOString()
@@ -346,7 +421,12 @@ async function runScript(target: Target, ledger: SeedLedger, seed: SeedFile, tex
     plain: false,
     durable: true,
     guard: ledger.recordedQuery(seed.name, checksum),
-    ledgerWrite: ledger.writeQuery({ name: seed.name, checksum, rows: null, executionMs: target.backend.ledgerSql.elapsedMsSince(startedAt) }),
+    ledgerWrite: ledger.writeQuery({
+      name: seed.name,
+      checksum,
+      rows: null,
+      executionMs: target.backend.ledgerSql.elapsedMsSince(startedAt),
+    }),
     lockTimeoutMs: target.migrations.lockTimeoutMs,
     statementTimeoutMs: target.migrations.statementTimeoutMs,
   }
@@ -355,13 +435,24 @@ async function runScript(target: Target, ledger: SeedLedger, seed: SeedFile, tex
     const statement = error.statementIndex !== undefined ? statements[error.statementIndex] : undefined
     const offset = error.scriptOffset ?? statement?.start
     const position = offset !== undefined ? positionAt(text, offset) : undefined
-    throw new LoadFailure(error.message, position ? { line: position.line, character: position.column } : {}, error.sqlstate, { cause: error })
+    throw new LoadFailure(
+      error.message,
+      position ? { line: position.line, character: position.column } : {},
+      error.sqlstate,
+      { cause: error },
+    )
   })
   return { skipped: outcome.skipped, rows: null, elapsedMs: outcome.elapsedMs }
 }
 
 /** `export async function seed(db)` gets a kysely transaction on the backend's connection; the ledger row joins it. */
-async function runModule(target: Target, ledger: SeedLedger, seed: SeedFile, checksum: string, setup: readonly string[]) {
+async function runModule(
+  target: Target,
+  ledger: SeedLedger,
+  seed: SeedFile,
+  checksum: string,
+  setup: readonly string[],
+) {
   const { importScript } = await import('../config/load-config.js')
   let module: Record<string, unknown>
   try {
@@ -389,7 +480,12 @@ async function runModule(target: Target, ledger: SeedLedger, seed: SeedFile, che
     try {
       returned = await (seedFunction as (db: unknown) => unknown)(trx)
     } catch (error) {
-      throw new LoadFailure(`seed() failed: ${(error as Error)?.message ?? String(error)}`, {}, (error as { code?: string })?.code, { cause: error })
+      throw new LoadFailure(
+        `seed() failed: ${(error as Error)?.message ?? String(error)}`,
+        {},
+        (error as { code?: string })?.code,
+        { cause: error },
+      )
     }
     if (typeof returned === 'number' && Number.isFinite(returned)) rows = returned
     const write = ledger.writeQuery({ name: seed.name, checksum, rows, executionMs: performance.now() - started })
@@ -405,10 +501,18 @@ function seedLedger(target: Target): SeedLedger {
 function loadSet(target: Target, options: SeedOptions): SeedSet {
   const set = readSeeds(target.seeds, options.env)
   if (!set.exists) {
-    options.onEvent?.({ type: 'warning', target: target.name, message: `the seeds folder ${set.dir} does not exist (create it with "dbops seed new <name>", or set seeds.dir)` })
+    options.onEvent?.({
+      type: 'warning',
+      target: target.name,
+      message: `the seeds folder ${set.dir} does not exist (create it with "dbops seed new <name>", or set seeds.dir)`,
+    })
   }
   for (const file of set.ignored) {
-    options.onEvent?.({ type: 'warning', target: target.name, message: `ignoring ${file}: not a seed file (.csv, .json, .ndjson, .sql, .ts, .js)` })
+    options.onEvent?.({
+      type: 'warning',
+      target: target.name,
+      message: `ignoring ${file}: not a seed file (.csv, .json, .ndjson, .sql, .ts, .js)`,
+    })
   }
   return set
 }
@@ -416,14 +520,20 @@ function loadSet(target: Target, options: SeedOptions): SeedSet {
 function committedSoFar(result: SeedRunResult): string {
   const applied = result.seeds.filter((seed) => seed.status === 'applied').map((seed) => seed.name)
   const reset = result.reset.length > 0 ? `the reset of ${result.reset.join(', ')} and ` : ''
-  if (applied.length === 0) return result.reset.length > 0 ? `; the reset of ${result.reset.join(', ')} stays committed` : ''
+  if (applied.length === 0)
+    return result.reset.length > 0 ? `; the reset of ${result.reset.join(', ')} stays committed` : ''
   return `; ${reset}the ${applied.length} seed(s) before it stay committed (${applied.join(', ')})`
 }
 
 function seedFailure(seed: SeedFile, error: unknown, result: SeedRunResult): unknown {
   if (error instanceof DbopsError) return error
   // Anything else the database said (permissions, a lock, a trigger) is still this file's failure.
-  const failure = error instanceof LoadFailure ? error : new LoadFailure((error as Error)?.message ?? String(error), {}, (error as { code?: string })?.code, { cause: error })
+  const failure =
+    error instanceof LoadFailure
+      ? error
+      : new LoadFailure((error as Error)?.message ?? String(error), {}, (error as { code?: string })?.code, {
+          cause: error,
+        })
   const where = describeLocation(seed, failure.location)
   return new DbopsError('E_SEED_FAILED', `seed ${where}: ${failure.message}`, {
     hint: `nothing of ${seed.name} was loaded (rolled back)${committedSoFar(result)}. Fix the file and run "dbops seed run" again`,

@@ -72,9 +72,15 @@ export class SeedLedger {
     return statements
   }
 
-  writeQuery(entry: { name: string; checksum: string; rows: number | null; executionMs: number | SqlFragment }): SqlQuery {
+  writeQuery(entry: {
+    name: string
+    checksum: string
+    rows: number | null
+    executionMs: number | SqlFragment
+  }): SqlQuery {
     const now = new Date().toISOString()
-    return this.#render(sql`INSERT INTO ${this.#table} (name, checksum, applied_at, "rows", execution_ms, applied_by, dbops_version)
+    return this
+      .#render(sql`INSERT INTO ${this.#table} (name, checksum, applied_at, "rows", execution_ms, applied_by, dbops_version)
   VALUES (${entry.name}, ${entry.checksum}, ${now}, ${entry.rows}, ${typeof entry.executionMs === 'number' ? Math.round(entry.executionMs) : entry.executionMs}, ${appliedBy()}, ${VERSION})
   ON CONFLICT (name) DO UPDATE SET checksum = excluded.checksum, applied_at = excluded.applied_at, "rows" = excluded."rows",
     execution_ms = excluded.execution_ms, applied_by = excluded.applied_by, dbops_version = excluded.dbops_version`)

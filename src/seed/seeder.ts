@@ -107,7 +107,10 @@ export function matchColumns(table: TableInfo, names: readonly string[], line: n
   return names.map((name) => {
     const column = findColumn(table, name)
     if (!column) {
-      throw new LoadFailure(`table ${table.display} has no column "${name}" (its columns: ${table.columns.map((candidate) => candidate.name).join(', ')})`, { line, column: name })
+      throw new LoadFailure(
+        `table ${table.display} has no column "${name}" (its columns: ${table.columns.map((candidate) => candidate.name).join(', ')})`,
+        { line, column: name },
+      )
     }
     if (seen.has(column.name)) throw new LoadFailure(`column "${name}" is named twice`, { line, column: name })
     seen.add(column.name)

@@ -24,7 +24,12 @@ export class FolderStorage implements Storage {
     const partial = join(dirname(path), `${PARTIAL_PREFIX}${process.pid}-${baseName(name)}`)
     const counter = hashingCounter(options.onProgress)
     try {
-      await pipeline(body, counter.stream, createWriteStream(partial, { mode: 0o600, flags: 'wx' }), options.signal ? { signal: options.signal } : {})
+      await pipeline(
+        body,
+        counter.stream,
+        createWriteStream(partial, { mode: 0o600, flags: 'wx' }),
+        options.signal ? { signal: options.signal } : {},
+      )
       const handle = await open(partial, 'r')
       try {
         await handle.sync()

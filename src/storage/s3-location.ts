@@ -22,7 +22,9 @@ export function parseS3Url(url: string): S3Location {
   const match = /^s3:\/\/([^/]*)(?:\/(.*))?$/i.exec(url)
   if (!match || !match[1]) throw new Error(`${url} is not an S3 location: write s3://bucket or s3://bucket/prefix`)
   if (match[1].includes('@') || match[1].includes(':')) {
-    throw new Error('an S3 location takes no credentials: write s3://bucket/prefix and give credentials through the AWS environment or profile')
+    throw new Error(
+      'an S3 location takes no credentials: write s3://bucket/prefix and give credentials through the AWS environment or profile',
+    )
   }
   if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(match[1])) {
     throw new Error(`s3://${match[1]}: not a valid bucket name (3-63 lowercase letters, digits, dots and hyphens)`)

@@ -45,10 +45,16 @@ export class S3Storage implements Storage {
     try {
       where = parseS3Url(url)
     } catch (error) {
-      throw new DbopsError('E_CONFIG', (error as Error).message, { hint: 'set backup.dir (or the destination) to s3://bucket/prefix' })
+      throw new DbopsError('E_CONFIG', (error as Error).message, {
+        hint: 'set backup.dir (or the destination) to s3://bucket/prefix',
+      })
     }
     const client = new S3Client({
-      ...(options.region !== undefined ? { region: options.region } : process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION ? {} : { region: 'us-east-1' }),
+      ...(options.region !== undefined
+        ? { region: options.region }
+        : process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION
+          ? {}
+          : { region: 'us-east-1' }),
       ...(options.endpoint !== undefined && { endpoint: options.endpoint }),
       ...(options.forcePathStyle !== undefined && { forcePathStyle: options.forcePathStyle }),
       requestHandler: { connectionTimeout: 10_000, requestTimeout: 120_000 },
@@ -92,7 +98,10 @@ export class S3Storage implements Storage {
     try {
       const page = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.where.bucket, Prefix: key }))
       for (const upload of page.Uploads ?? []) {
-        if (upload.Key === key) await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.where.bucket, Key: key, UploadId: upload.UploadId! }))
+        if (upload.Key === key)
+          await this.client.send(
+            new AbortMultipartUploadCommand({ Bucket: this.where.bucket, Key: key, UploadId: upload.UploadId! }),
+          )
       }
     } catch {
       // Unreachable store: the next run's removeLeftovers aborts it.
@@ -101,7 +110,16 @@ export class S3Storage implements Storage {
 
   async writeText(name: string, text: string): Promise<void> {
     // A single PUT replaces an object atomically.
-    await this.attempt(`write ${name}`, () => this.client.send(new PutObjectCommand({ Bucket: this.where.bucket, Key: this.key(name), Body: text, ContentType: 'application/json' })))
+    await this.attempt(`write ${name}`, () =>
+      this.client.send(
+        new PutObjectCommand({
+          Bucket: this.where.bucket,
+          Key: this.key(name),
+          Body: text,
+          ContentType: 'application/json',
+        }),
+      ),
+    )
   }
 
   async readText(name: string): Promise<string | undefined> {
@@ -115,7 +133,9 @@ export class S3Storage implements Storage {
   }
 
   async get(name: string): Promise<Readable> {
-    const response = await this.attempt(`read ${name}`, () => this.client.send(new GetObjectCommand({ Bucket: this.where.bucket, Key: this.key(name) })))
+    const response = await this.attempt(`read ${name}`, () =>
+      this.client.send(new GetObjectCommand({ Bucket: this.where.bucket, Key: this.key(name) })),
+    )
     return response.Body as Readable
   }
 
@@ -124,7 +144,11 @@ export class S3Storage implements Storage {
     const root = this.where.prefix ? `${this.where.prefix}/` : ''
     let token: string | undefined
     do {
-      const page = await this.attempt('list', () => this.client.send(new ListObjectsV2Command({ Bucket: this.where.bucket, Prefix: root, ContinuationToken: token })))
+      const page = await this.attempt('list', () =>
+        this.client.send(
+          new ListObjectsV2Command({ Bucket: this.where.bucket, Prefix: root, ContinuationToken: token }),
+        ),
+      )
       for (const object of page.Contents ?? []) {
         const name = object.Key!.slice(root.length)
         if (name.split('/').some((part) => part.startsWith('.'))) continue
@@ -136,15 +160,23 @@ export class S3Storage implements Storage {
   }
 
   async remove(name: string): Promise<void> {
-    await this.attempt(`remove ${name}`, () => this.client.send(new DeleteObjectCommand({ Bucket: this.where.bucket, Key: this.key(name) })))
+    await this.attempt(`remove ${name}`, () =>
+      this.client.send(new DeleteObjectCommand({ Bucket: this.where.bucket, Key: this.key(name) })),
+    )
   }
 
   async removeLeftovers(): Promise<string[]> {
     const root = this.where.prefix ? `${this.where.prefix}/` : ''
     const removed: string[] = []
-    const page = await this.attempt('list unfinished uploads', () => this.client.send(new ListMultipartUploadsCommand({ Bucket: this.where.bucket, Prefix: root })))
+    const page = await this.attempt('list unfinished uploads', () =>
+      this.client.send(new ListMultipartUploadsCommand({ Bucket: this.where.bucket, Prefix: root })),
+    )
     for (const upload of page.Uploads ?? []) {
-      await this.attempt('abort an unfinished upload', () => this.client.send(new AbortMultipartUploadCommand({ Bucket: this.where.bucket, Key: upload.Key!, UploadId: upload.UploadId! })))
+      await this.attempt('abort an unfinished upload', () =>
+        this.client.send(
+          new AbortMultipartUploadCommand({ Bucket: this.where.bucket, Key: upload.Key!, UploadId: upload.UploadId! }),
+        ),
+      )
       removed.push(`${upload.Key!.slice(root.length)} (unfinished upload)`)
     }
     return removed
@@ -152,7 +184,13 @@ export class S3Storage implements Storage {
 
   async withLock<T>(options: StorageLockOptions, fn: () => Promise<T>): Promise<T> {
     const key = this.key(LOCK_NAME, true)
-    const mine: LockHolder = { pid: process.pid, host: hostname(), processStart: null, startedAt: new Date().toISOString(), command: options.command }
+    const mine: LockHolder = {
+      pid: process.pid,
+      host: hostname(),
+      processStart: null,
+      startedAt: new Date().toISOString(),
+      command: options.command,
+    }
     const body = () => JSON.stringify({ ...mine, refreshedAt: new Date().toISOString() })
     let etag: string | undefined
     let announced = false
@@ -169,26 +207,35 @@ export class S3Storage implements Storage {
       }
       if (!options.wait) {
         const holder = current.holder
-        throw new DbopsError('E_BACKUP_LOCKED', `another dbops (pid ${holder.pid} on ${holder.host}, "${holder.command}" since ${holder.startedAt}) is working on ${this.location}`, {
-          hint: 'wait for it to finish, or pass --wait to wait for it',
-          details: { holder },
-        })
+        throw new DbopsError(
+          'E_BACKUP_LOCKED',
+          `another dbops (pid ${holder.pid} on ${holder.host}, "${holder.command}" since ${holder.startedAt}) is working on ${this.location}`,
+          {
+            hint: 'wait for it to finish, or pass --wait to wait for it',
+            details: { holder },
+          },
+        )
       }
       if (!announced) options.onWait?.(current.holder)
       announced = true
-      if (options.signal?.aborted) throw new DbopsError('E_INTERRUPTED', 'interrupted while waiting for the backup lock')
+      if (options.signal?.aborted)
+        throw new DbopsError('E_INTERRUPTED', 'interrupted while waiting for the backup lock')
       await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 1000))
     }
     let lost: unknown
-    const heartbeat = setInterval(() => {
-      void this.conditionalPut(key, body(), { IfMatch: etag! }).then(
-        (next) => {
-          if (next === undefined) lost = new DbopsError('E_BACKUP_LOCKED', `the lock on ${this.location} was taken over by another dbops`)
-          else etag = next
-        },
-        () => {},
-      )
-    }, Math.max(250, this.leaseMs / 5))
+    const heartbeat = setInterval(
+      () => {
+        void this.conditionalPut(key, body(), { IfMatch: etag! }).then(
+          (next) => {
+            if (next === undefined)
+              lost = new DbopsError('E_BACKUP_LOCKED', `the lock on ${this.location} was taken over by another dbops`)
+            else etag = next
+          },
+          () => {},
+        )
+      },
+      Math.max(250, this.leaseMs / 5),
+    )
     heartbeat.unref()
     try {
       const result = await fn()
@@ -197,7 +244,8 @@ export class S3Storage implements Storage {
     } finally {
       clearInterval(heartbeat)
       const current = await this.readLock(key).catch(() => undefined)
-      if (current?.etag === etag) await this.client.send(new DeleteObjectCommand({ Bucket: this.where.bucket, Key: key })).catch(() => {})
+      if (current?.etag === etag)
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.where.bucket, Key: key })).catch(() => {})
     }
   }
 
@@ -213,9 +261,15 @@ export class S3Storage implements Storage {
   }
 
   /** The new ETag, or undefined when the precondition did not hold (someone else wrote first). */
-  private async conditionalPut(key: string, text: string, condition: { IfNoneMatch?: string; IfMatch?: string }): Promise<string | undefined> {
+  private async conditionalPut(
+    key: string,
+    text: string,
+    condition: { IfNoneMatch?: string; IfMatch?: string },
+  ): Promise<string | undefined> {
     try {
-      const response = await this.client.send(new PutObjectCommand({ Bucket: this.where.bucket, Key: key, Body: text, ...condition }))
+      const response = await this.client.send(
+        new PutObjectCommand({ Bucket: this.where.bucket, Key: key, Body: text, ...condition }),
+      )
       return response.ETag
     } catch (error) {
       const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode
@@ -232,7 +286,12 @@ export class S3Storage implements Storage {
       return { holder: parsed, etag: response.ETag!, refreshedMs }
     } catch (error) {
       if (isNotFound(error)) return undefined
-      if (error instanceof SyntaxError) return { holder: { pid: 0, host: '?', processStart: null, startedAt: '?', command: '?' }, etag: '', refreshedMs: 0 }
+      if (error instanceof SyntaxError)
+        return {
+          holder: { pid: 0, host: '?', processStart: null, startedAt: '?', command: '?' },
+          etag: '',
+          refreshedMs: 0,
+        }
       throw this.failure('read the backup lock', error)
     }
   }
@@ -256,26 +315,55 @@ export class S3Storage implements Storage {
     const name = (error as Error)?.name ?? 'Error'
     const code = (error as { code?: string }).code
     const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode
-    if (['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'CredentialsProviderError', 'ExpiredToken', 'InvalidToken'].includes(name) || status === 403) {
-      return new DbopsError('E_STORAGE_AUTH', `${this.location}: could not ${what}: the store refused the credentials (${name})`, {
-        hint: 'check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or the role this host runs with, and the bucket policy',
+    if (
+      [
+        'InvalidAccessKeyId',
+        'SignatureDoesNotMatch',
+        'AccessDenied',
+        'CredentialsProviderError',
+        'ExpiredToken',
+        'InvalidToken',
+      ].includes(name) ||
+      status === 403
+    ) {
+      return new DbopsError(
+        'E_STORAGE_AUTH',
+        `${this.location}: could not ${what}: the store refused the credentials (${name})`,
+        {
+          hint: 'check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or the role this host runs with, and the bucket policy',
+          cause: error,
+        },
+      )
+    }
+    if (name === 'NoSuchBucket') {
+      return new DbopsError('E_STORAGE', `${this.location}: the bucket ${this.where.bucket} does not exist`, {
+        hint: 'create the bucket, or fix backup.dir',
         cause: error,
       })
     }
-    if (name === 'NoSuchBucket') {
-      return new DbopsError('E_STORAGE', `${this.location}: the bucket ${this.where.bucket} does not exist`, { hint: 'create the bucket, or fix backup.dir', cause: error })
-    }
-    const unreachable = ['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'ECONNRESET', 'EAI_AGAIN', 'EPIPE'].includes(code ?? '') || name === 'TimeoutError'
-    return new DbopsError(unreachable ? 'E_STORAGE_UNREACHABLE' : 'E_STORAGE', `${this.location}: could not ${what}: ${oneLine((error as Error)?.message ?? String(error))}`, {
-      hint: unreachable ? 'check the endpoint and that the store is reachable from this host' : 'check the bucket, the endpoint and the region in the config',
-      cause: error,
-    })
+    const unreachable =
+      ['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'ECONNRESET', 'EAI_AGAIN', 'EPIPE'].includes(code ?? '') ||
+      name === 'TimeoutError'
+    return new DbopsError(
+      unreachable ? 'E_STORAGE_UNREACHABLE' : 'E_STORAGE',
+      `${this.location}: could not ${what}: ${oneLine((error as Error)?.message ?? String(error))}`,
+      {
+        hint: unreachable
+          ? 'check the endpoint and that the store is reachable from this host'
+          : 'check the bucket, the endpoint and the region in the config',
+        cause: error,
+      },
+    )
   }
 }
 
 function isNotFound(error: unknown): boolean {
   const name = (error as Error)?.name
-  return name === 'NoSuchKey' || name === 'NotFound' || (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404
+  return (
+    name === 'NoSuchKey' ||
+    name === 'NotFound' ||
+    (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404
+  )
 }
 
 function oneLine(text: string): string {

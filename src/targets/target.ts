@@ -64,7 +64,10 @@ export async function connectTarget(resolved: ResolvedTarget, options: ConnectOp
     create: options.create ?? true,
     ...(options.readOnly && { readOnly: true }),
     busyTimeoutMs: options.connectTimeoutMs ?? resolved.migrations.lockWaitTimeoutMs,
-    busyTimeoutSetting: options.connectTimeoutMs === undefined ? 'migrations.lockWaitTimeout' : `the ${options.command ?? 'command'} deadline`,
+    busyTimeoutSetting:
+      options.connectTimeoutMs === undefined
+        ? 'migrations.lockWaitTimeout'
+        : `the ${options.command ?? 'command'} deadline`,
     ...(options.connectTimeoutMs !== undefined && { connectTimeoutMs: options.connectTimeoutMs }),
   })
   return {

@@ -23,10 +23,22 @@ export async function waitForTarget(
   const deadline = started + options.timeoutMs
   let lastError: unknown
   for (let attempt = 1; ; attempt++) {
-    const target = await connectTarget(resolved, { command: 'wait', create: false, connectTimeoutMs: Math.max(1000, Math.min(5000, deadline - Date.now())) })
+    const target = await connectTarget(resolved, {
+      command: 'wait',
+      create: false,
+      connectTimeoutMs: Math.max(1000, Math.min(5000, deadline - Date.now())),
+    })
     try {
-      const info = target.backend.exists() ? await target.backend.ping() : { engine: target.backend.engine, version: 'not created yet' }
-      return { target: resolved.name, engine: info.engine, version: info.version, attempts: attempt, waitedMs: Date.now() - started }
+      const info = target.backend.exists()
+        ? await target.backend.ping()
+        : { engine: target.backend.engine, version: 'not created yet' }
+      return {
+        target: resolved.name,
+        engine: info.engine,
+        version: info.version,
+        attempts: attempt,
+        waitedMs: Date.now() - started,
+      }
     } catch (error) {
       lastError = error
       if (error instanceof DbopsError && error.code === 'E_AUTH') throw error
@@ -35,11 +47,17 @@ export async function waitForTarget(
       await target.close()
     }
     if (Date.now() >= deadline) break
-    await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 100 * attempt, Math.max(0, deadline - Date.now()))))
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.min(1000, 100 * attempt, Math.max(0, deadline - Date.now()))),
+    )
   }
   const reason = lastError instanceof Error ? lastError.message : String(lastError)
-  throw new DbopsError('E_WAIT_TIMEOUT', `${resolved.name} did not accept connections within ${formatDuration(options.timeoutMs)}: ${reason}`, {
-    hint: 'check that the database service started and that the URL points at it, or raise --timeout',
-    cause: lastError,
-  })
+  throw new DbopsError(
+    'E_WAIT_TIMEOUT',
+    `${resolved.name} did not accept connections within ${formatDuration(options.timeoutMs)}: ${reason}`,
+    {
+      hint: 'check that the database service started and that the URL points at it, or raise --timeout',
+      cause: lastError,
+    },
+  )
 }

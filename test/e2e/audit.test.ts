@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest'
 import { runCli, type CliResult } from '../helpers/databases.js'
 import { makeProject, type EngineName, type Project } from '../helpers/projects.js'
 
-const audit = (project: Project, ...args: string[]): Promise<CliResult> => runCli(['--url', project.url, 'audit', ...args], { cwd: project.dir })
+const audit = (project: Project, ...args: string[]): Promise<CliResult> =>
+  runCli(['--url', project.url, 'audit', ...args], { cwd: project.dir })
 
 function json(result: CliResult): any {
   return JSON.parse(result.stdout)
@@ -19,7 +20,11 @@ async function exec(project: Project, statements: string[]): Promise<void> {
 describe.each(['postgres', 'sqlite'] as EngineName[])('dbops audit on %s', (engine) => {
   it('exits 0 when clean, 1 on warnings, honours --fail-on, and prints one JSON document', async () => {
     const project = await makeProject(engine)
-    await exec(project, ['CREATE TABLE p (id int PRIMARY KEY)', 'CREATE TABLE c (id int PRIMARY KEY, p_id int REFERENCES p (id))', 'CREATE INDEX c_p ON c (p_id)'])
+    await exec(project, [
+      'CREATE TABLE p (id int PRIMARY KEY)',
+      'CREATE TABLE c (id int PRIMARY KEY, p_id int REFERENCES p (id))',
+      'CREATE INDEX c_p ON c (p_id)',
+    ])
     const clean = await audit(project)
     expect(clean.stderr).not.toMatch(/error/)
     expect(clean.code).toBe(0)
@@ -33,22 +38,42 @@ describe.each(['postgres', 'sqlite'] as EngineName[])('dbops audit on %s', (engi
     expect((await audit(project, '--fail-on', 'never')).code).toBe(0)
 
     const document = json(await audit(project, '--json'))
-    expect(document).toMatchObject({ ok: false, target: 'default', engine, accepted: [], stale: [], summary: { critical: 0, warn: 1 } })
+    expect(document).toMatchObject({
+      ok: false,
+      target: 'default',
+      engine,
+      accepted: [],
+      stale: [],
+      summary: { critical: 0, warn: 1 },
+    })
     expect(document.findings).toEqual([
-      expect.objectContaining({ check: 'duplicate_index', severity: 'warn', subject: expect.stringContaining('c_p_again'), message: expect.any(String), fix: expect.stringMatching(/^DROP INDEX .*"c_p_again";$/) }),
+      expect.objectContaining({
+        check: 'duplicate_index',
+        severity: 'warn',
+        subject: expect.stringContaining('c_p_again'),
+        message: expect.any(String),
+        fix: expect.stringMatching(/^DROP INDEX .*"c_p_again";$/),
+      }),
     ])
     expect(document.queries).toBeGreaterThan(0)
   })
 
   it('fails only on findings not in the baseline, and reports stale entries', async () => {
     const project = await makeProject(engine)
-    await exec(project, ['CREATE TABLE t (id int PRIMARY KEY, a int, b int)', 'CREATE INDEX t_a ON t (a)', 'CREATE INDEX t_a_b ON t (a, b)', 'CREATE TABLE "Log Lines" (msg text)'])
+    await exec(project, [
+      'CREATE TABLE t (id int PRIMARY KEY, a int, b int)',
+      'CREATE INDEX t_a ON t (a)',
+      'CREATE INDEX t_a_b ON t (a, b)',
+      'CREATE TABLE "Log Lines" (msg text)',
+    ])
     const baseline = path.join(project.dir, 'audit-baseline.json')
     const written = await audit(project, '--write-baseline', baseline)
     expect(written.code).toBe(0)
     const file = JSON.parse(readFileSync(baseline, 'utf8'))
     expect(file.accepted.map((entry: any) => entry.check).sort()).toEqual(['redundant_index', 'table_without_pk'])
-    expect(file.accepted.every((entry: any) => entry.reason.startsWith('TODO') && entry.target === 'default')).toBe(true)
+    expect(file.accepted.every((entry: any) => entry.reason.startsWith('TODO') && entry.target === 'default')).toBe(
+      true,
+    )
     // A reviewer writes the reason; writing the baseline again keeps it.
     file.accepted[0].reason = 'kept on purpose'
     writeFileSync(baseline, JSON.stringify(file))
@@ -108,7 +133,9 @@ describe('dbops audit --fix on postgres', () => {
     const text = readFileSync(path.join(project.dir, 'migrations', file!), 'utf8')
     expect(text).toMatch(/^-- migrate:up transaction:false\n/)
     expect(text).toContain('DROP INDEX CONCURRENTLY IF EXISTS "public"."kid v copy";')
-    expect(text).toContain('CREATE INDEX CONCURRENTLY IF NOT EXISTS "kid_Parent Id_idx" ON "public"."kid" ("Parent Id");')
+    expect(text).toContain(
+      'CREATE INDEX CONCURRENTLY IF NOT EXISTS "kid_Parent Id_idx" ON "public"."kid" ("Parent Id");',
+    )
     expect(text).toContain('ALTER TABLE "public"."kid" VALIDATE CONSTRAINT "kid_parent";')
     expect(text).toMatch(/-- migrate:down transaction:false\n/)
 
@@ -124,7 +151,11 @@ describe('dbops audit --fix on postgres', () => {
     expect(down.code, down.stderr).toBe(0)
     const after = json(await audit(project, '--json'))
     // The down section recreates the dropped indexes and drops the new one; a validation stays done.
-    expect(after.findings.map((finding: any) => finding.check).sort()).toEqual(['duplicate_index', 'duplicate_index', 'fk_without_index'])
+    expect(after.findings.map((finding: any) => finding.check).sort()).toEqual([
+      'duplicate_index',
+      'duplicate_index',
+      'fk_without_index',
+    ])
     expect(existsSync(path.join(project.dir, 'migrations', file!))).toBe(true)
   })
 })

@@ -30,7 +30,11 @@ function sqliteFile(dir: string, name: string, table: string): string {
 function tables(file: string): string[] {
   const database = new Database(file, { readonly: true })
   try {
-    return (database.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as { name: string }[]).map((row) => row.name)
+    return (
+      database
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        .all() as { name: string }[]
+    ).map((row) => row.name)
   } finally {
     database.close()
   }
@@ -42,11 +46,13 @@ function json(result: CliResult): any {
 }
 
 function manifests(dir: string): any[] {
-  return readdirSync(dir).filter((name) => name.endsWith('.manifest.json')).map((name) => JSON.parse(readFileSync(path.join(dir, name), 'utf8')))
+  return readdirSync(dir)
+    .filter((name) => name.endsWith('.manifest.json'))
+    .map((name) => JSON.parse(readFileSync(path.join(dir, name), 'utf8')))
 }
 
 describe('a backup belongs to one database', () => {
-  it('the issue\'s reproduction: two --url SQLite files get their own folders; list and prune see only their own', async () => {
+  it("the issue's reproduction: two --url SQLite files get their own folders; list and prune see only their own", async () => {
     const dir = workspace()
     const a = sqliteFile(dir, 'a.db', 'a')
     const b = sqliteFile(dir, 'b.db', 'b')
@@ -56,19 +62,27 @@ describe('a backup belongs to one database', () => {
     const listed = json(await runCli(['backup', 'list', '--url', a, '--json'], { cwd: dir }))
     expect(listed.backups).toHaveLength(1)
     expect(listed.backups[0].database.key).toBe(`sqlite:${path.join(dir, 'a.db')}`)
-    const pruned = json(await runCli(['backup', 'prune', '--keep-last', '1', '--url', a, '--dry-run', '--json'], { cwd: dir }))
+    const pruned = json(
+      await runCli(['backup', 'prune', '--keep-last', '1', '--url', a, '--dry-run', '--json'], { cwd: dir }),
+    )
     expect(pruned.removed).toEqual([])
     expect(pruned.kept).toHaveLength(1)
   })
 
-  it('two targets sharing one folder: list, check, verify --latest and prune each see only their own; restore of the other\'s is refused unless --from names it', async () => {
+  it("two targets sharing one folder: list, check, verify --latest and prune each see only their own; restore of the other's is refused unless --from names it", async () => {
     const dir = workspace()
     sqliteFile(dir, 'a.db', 'a')
     sqliteFile(dir, 'b.db', 'b')
-    writeFileSync(path.join(dir, 'dbops.config.json'), JSON.stringify({
-      defaultTarget: 'a',
-      targets: { a: { url: 'sqlite:./a.db', backup: { dir: 'shared' } }, b: { url: 'sqlite:./b.db', backup: { dir: 'shared' } } },
-    }))
+    writeFileSync(
+      path.join(dir, 'dbops.config.json'),
+      JSON.stringify({
+        defaultTarget: 'a',
+        targets: {
+          a: { url: 'sqlite:./a.db', backup: { dir: 'shared' } },
+          b: { url: 'sqlite:./b.db', backup: { dir: 'shared' } },
+        },
+      }),
+    )
     expect((await runCli(['backup', 'create', '-t', 'a'], { cwd: dir })).code).toBe(0)
     const bId = json(await runCli(['backup', 'create', '-t', 'b', '--json'], { cwd: dir })).backup.id
     const shared = path.join(dir, 'shared')
@@ -85,7 +99,9 @@ describe('a backup belongs to one database', () => {
     expect(checkA.newest.id).not.toBe(bId)
     const verifyA = json(await runCli(['backup', 'verify', '--latest', '-t', 'a', '--json'], { cwd: dir }))
     expect(verifyA.id).toBe(listA.backups[0].id)
-    expect(json(await runCli(['backup', 'verify', bId, '-t', 'a', '--json'], { cwd: dir })).error.code).toBe('E_BACKUP_NOT_FOUND')
+    expect(json(await runCli(['backup', 'verify', bId, '-t', 'a', '--json'], { cwd: dir })).error.code).toBe(
+      'E_BACKUP_NOT_FOUND',
+    )
 
     // b's only backup survives a prune for a.
     expect((await runCli(['backup', 'create', '-t', 'a'], { cwd: dir })).code).toBe(0)
@@ -109,7 +125,7 @@ describe('a backup belongs to one database', () => {
     expect(tables(path.join(dir, 'a.db'))).toEqual(['b'])
   })
 
-  it('old manifests without an identity are listed for the folder\'s target, and a prune for another URL never deletes them', async () => {
+  it("old manifests without an identity are listed for the folder's target, and a prune for another URL never deletes them", async () => {
     const dir = workspace()
     const a = sqliteFile(dir, 'a.db', 'a')
     const b = sqliteFile(dir, 'b.db', 'b')
@@ -138,13 +154,19 @@ describe('a backup belongs to one database', () => {
     const shared = path.join(dir, 'backups', 'default')
     mkdirSync(shared, { recursive: true })
     const old: Record<string, string> = {}
-    for (const [url, name] of [[a, 'a'], [b, 'b']] as const) {
+    for (const [url, name] of [
+      [a, 'a'],
+      [b, 'b'],
+    ] as const) {
       const created = json(await runCli(['backup', 'create', '--url', url, '--json'], { cwd: dir })).backup
       const { database: _database, ...legacy } = created
       // Both were "default" backups: distinct ids, as one shared folder gave them.
       const id = `${created.id}-${name}`
       copyFileSync(path.join(dir, 'backups', name, created.artifact), path.join(shared, `${id}.sqlite`))
-      writeFileSync(path.join(shared, `${id}.manifest.json`), JSON.stringify({ ...legacy, id, artifact: `${id}.sqlite` }))
+      writeFileSync(
+        path.join(shared, `${id}.manifest.json`),
+        JSON.stringify({ ...legacy, id, artifact: `${id}.sqlite` }),
+      )
       rmSync(path.join(dir, 'backups', name), { recursive: true })
       old[name] = id
     }
@@ -163,10 +185,14 @@ describe('a backup belongs to one database', () => {
     expect((await runCli(['backup', 'create', '--url', a], { cwd: dir })).code).toBe(0)
     const pruned = json(await runCli(['backup', 'prune', '--url', a, '--keep-last', '1', '--json'], { cwd: dir }))
     expect(pruned.removed).toHaveLength(1)
-    expect(manifests(shared).map((manifest) => manifest.id).sort()).toEqual([old.a, old.b].sort())
+    expect(
+      manifests(shared)
+        .map((manifest) => manifest.id)
+        .sort(),
+    ).toEqual([old.a, old.b].sort())
   })
 
-  it('PostgreSQL: a backup of database B restored into A by path is refused (exit 3, naming both); --from B\'s URL clones it on purpose', async () => {
+  it("PostgreSQL: a backup of database B restored into A by path is refused (exit 3, naming both); --from B's URL clones it on purpose", async () => {
     const dir = workspace()
     const a = await createPgDatabase('dbops_ida')
     const b = await createPgDatabase('dbops_idb')
@@ -179,14 +205,25 @@ describe('a backup belongs to one database', () => {
     const manifest = path.join(dir, 'backups', b.name, `${created.id}.manifest.json`)
     const refused = await runCli(['--url', a.url, 'restore', manifest, '--clean', '--force'], { cwd: dir })
     expect(refused.code).toBe(3)
-    expect(refused.stderr).toMatch(new RegExp(`was taken from 127\\.0\\.0\\.1:5432/${b.name}, not from 127\\.0\\.0\\.1:5432/${a.name}`))
-    expect(await pgQuery(a.url, `SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'only_in_b'`)).toEqual([{ n: 0 }])
-    const wrong = await runCli(['--url', a.url, 'restore', manifest, '--clean', '--force', '--from', a.url], { cwd: dir })
+    expect(refused.stderr).toMatch(
+      new RegExp(`was taken from 127\\.0\\.0\\.1:5432/${b.name}, not from 127\\.0\\.0\\.1:5432/${a.name}`),
+    )
+    expect(await pgQuery(a.url, `SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'only_in_b'`)).toEqual([
+      { n: 0 },
+    ])
+    const wrong = await runCli(['--url', a.url, 'restore', manifest, '--clean', '--force', '--from', a.url], {
+      cwd: dir,
+    })
     expect(wrong.code).toBe(3)
-    const cloned = await runCli(['--url', a.url, 'restore', manifest, '--clean', '--force', '--from', b.url], { cwd: dir })
+    const cloned = await runCli(['--url', a.url, 'restore', manifest, '--clean', '--force', '--from', b.url], {
+      cwd: dir,
+    })
     expect(cloned.code, cloned.stderr).toBe(0)
     expect(await pgQuery(a.url, 'SELECT count(*)::int AS n FROM only_in_b')).toEqual([{ n: 1 }])
-    const allowed = await runCli(['--url', a.url, 'restore', manifest, '--clean', '--force', '--allow-other-database'], { cwd: dir })
+    const allowed = await runCli(
+      ['--url', a.url, 'restore', manifest, '--clean', '--force', '--allow-other-database'],
+      { cwd: dir },
+    )
     expect(allowed.code, allowed.stderr).toBe(0)
   })
 })
@@ -216,8 +253,12 @@ describe('verification that counts', () => {
     expect(listed.stdout).toMatch(new RegExp(`${second.id} .+ FAILED `))
     const check = await runCli(['--url', url, 'backup', 'check', '--json'], { cwd: dir })
     expect(check.code).toBe(2)
-    expect(json(check).findings.find((finding: any) => finding.check === 'backup_verify').message).toContain(`backup ${second.id} failed verification`)
-    const pruned = json(await runCli(['--url', url, 'backup', 'prune', '--keep-last', '1', '--dry-run', '--json'], { cwd: dir }))
+    expect(json(check).findings.find((finding: any) => finding.check === 'backup_verify').message).toContain(
+      `backup ${second.id} failed verification`,
+    )
+    const pruned = json(
+      await runCli(['--url', url, 'backup', 'prune', '--keep-last', '1', '--dry-run', '--json'], { cwd: dir }),
+    )
     expect(pruned.removed).toEqual([])
     expect(pruned.kept.find((entry: any) => entry.id === first).reasons).toEqual(['newest verified backup'])
 
@@ -229,38 +270,43 @@ describe('verification that counts', () => {
     expect(tables(path.join(dir, 'app.db'))).toEqual([])
   })
 
-  const canMount = process.getuid?.() === 0 && (() => {
-    const probe = tempDir('dbops-mount-probe')
-    try {
-      execFileSync('mount', ['--bind', probe, probe], { stdio: 'ignore' })
-      execFileSync('umount', [probe], { stdio: 'ignore' })
-      return true
-    } catch {
-      return false
-    } finally {
-      rmSync(probe, { recursive: true, force: true })
-    }
-  })()
+  const canMount =
+    process.getuid?.() === 0 &&
+    (() => {
+      const probe = tempDir('dbops-mount-probe')
+      try {
+        execFileSync('mount', ['--bind', probe, probe], { stdio: 'ignore' })
+        execFileSync('umount', [probe], { stdio: 'ignore' })
+        return true
+      } catch {
+        return false
+      } finally {
+        rmSync(probe, { recursive: true, force: true })
+      }
+    })()
 
-  it.skipIf(!canMount)('verify on read-only storage: the verdict stands (exit 0) with a warning that it was not recorded', async () => {
-    const dir = workspace()
-    const url = sqliteFile(dir, 'app.db', 'items')
-    const id = json(await runCli(['--url', url, 'backup', 'create', '--json'], { cwd: dir })).backup.id
-    const folder = json(await runCli(['--url', url, 'backup', 'list', '--json'], { cwd: dir })).dir
-    execFileSync('mount', ['--bind', folder, folder])
-    try {
-      execFileSync('mount', ['-o', 'remount,bind,ro', folder])
-      expect(() => writeFileSync(path.join(folder, 'probe'), 'x')).toThrow(/EROFS/)
-      const verified = await runCli(['--url', url, 'backup', 'verify', id], { cwd: dir })
-      expect(verified.code, verified.stderr).toBe(0)
-      expect(verified.stdout).toContain(`default (${path.join(dir, 'app.db')}): backup ${id} verified`)
-      expect(verified.stderr).toMatch(/warning: the result could not be recorded in .+ \(EROFS\)/)
-      expect(verified.stderr).not.toContain('unexpected failure')
-      const document = json(await runCli(['--url', url, 'backup', 'verify', id, '--json'], { cwd: dir }))
-      expect(document).toMatchObject({ ok: true, recorded: false })
-    } finally {
-      execFileSync('umount', [folder])
-    }
-    expect(JSON.parse(readFileSync(path.join(folder, `${id}.manifest.json`), 'utf8')).verifiedAt).toBeNull()
-  })
+  it.skipIf(!canMount)(
+    'verify on read-only storage: the verdict stands (exit 0) with a warning that it was not recorded',
+    async () => {
+      const dir = workspace()
+      const url = sqliteFile(dir, 'app.db', 'items')
+      const id = json(await runCli(['--url', url, 'backup', 'create', '--json'], { cwd: dir })).backup.id
+      const folder = json(await runCli(['--url', url, 'backup', 'list', '--json'], { cwd: dir })).dir
+      execFileSync('mount', ['--bind', folder, folder])
+      try {
+        execFileSync('mount', ['-o', 'remount,bind,ro', folder])
+        expect(() => writeFileSync(path.join(folder, 'probe'), 'x')).toThrow(/EROFS/)
+        const verified = await runCli(['--url', url, 'backup', 'verify', id], { cwd: dir })
+        expect(verified.code, verified.stderr).toBe(0)
+        expect(verified.stdout).toContain(`default (${path.join(dir, 'app.db')}): backup ${id} verified`)
+        expect(verified.stderr).toMatch(/warning: the result could not be recorded in .+ \(EROFS\)/)
+        expect(verified.stderr).not.toContain('unexpected failure')
+        const document = json(await runCli(['--url', url, 'backup', 'verify', id, '--json'], { cwd: dir }))
+        expect(document).toMatchObject({ ok: true, recorded: false })
+      } finally {
+        execFileSync('umount', [folder])
+      }
+      expect(JSON.parse(readFileSync(path.join(folder, `${id}.manifest.json`), 'utf8')).verifiedAt).toBeNull()
+    },
+  )
 })

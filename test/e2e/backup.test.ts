@@ -8,7 +8,16 @@ import { spawn } from 'node:child_process'
 import Database from 'better-sqlite3'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createPgDatabase, pgQuery, runCli, spawnCli, tempDir, waitForExit, type CliResult, type PgDatabase } from '../helpers/databases.js'
+import {
+  createPgDatabase,
+  pgQuery,
+  runCli,
+  spawnCli,
+  tempDir,
+  waitForExit,
+  type CliResult,
+  type PgDatabase,
+} from '../helpers/databases.js'
 import { findPgBinDir, startThrowawayCluster, type PgServer } from '../helpers/global-setup.js'
 
 const dirs: string[] = []
@@ -40,8 +49,11 @@ function sqliteDatabase(dir: string, rows = 2000): string {
 async function pgDatabase(rows: number): Promise<PgDatabase> {
   const database = await createPgDatabase('dbops_bk')
   databases.push(database)
-  await pgQuery(database.url, `CREATE TABLE items (id serial PRIMARY KEY, name text, payload text);
-    INSERT INTO items (name, payload) SELECT 'item ' || i, md5(i::text) || md5((i * 7)::text) FROM generate_series(1, ${rows}) AS i`)
+  await pgQuery(
+    database.url,
+    `CREATE TABLE items (id serial PRIMARY KEY, name text, payload text);
+    INSERT INTO items (name, payload) SELECT 'item ' || i, md5(i::text) || md5((i * 7)::text) FROM generate_series(1, ${rows}) AS i`,
+  )
   return database
 }
 
@@ -71,7 +83,8 @@ describe.each(['sqlite', 'postgres'] as const)('SIGKILL during backup create (%s
     const trials = engine === 'sqlite' ? 6 : 4
     // Without a config file each database has its own folder: backups/<file stem or database name>.
     const backupDir = path.join(dir, 'backups', engine === 'sqlite' ? 'app' : new URL(url).pathname.slice(1))
-    const temporaries = () => (existsSync(backupDir) ? readdirSync(backupDir).filter((name) => name.startsWith('.tmp-')) : [])
+    const temporaries = () =>
+      existsSync(backupDir) ? readdirSync(backupDir).filter((name) => name.startsWith('.tmp-')) : []
     const sizeOf = (file: string) => {
       try {
         return statSync(file).size
@@ -135,7 +148,10 @@ describe.skipIf(findPgBinDir() === undefined && process.env.CI !== 'true')('a se
   let server: PgServer
   beforeAll(async () => {
     server = await startThrowawayCluster(() => {}, { password: PASSWORD })
-    await pgQuery(server.url, `CREATE TABLE guarded (id integer PRIMARY KEY); INSERT INTO guarded SELECT generate_series(1, 100)`)
+    await pgQuery(
+      server.url,
+      `CREATE TABLE guarded (id integer PRIMARY KEY); INSERT INTO guarded SELECT generate_series(1, 100)`,
+    )
   })
   afterAll(async () => {
     await server?.stop()
@@ -177,7 +193,9 @@ describe.skipIf(findPgBinDir() === undefined && process.env.CI !== 'true')('a se
     expect(environ).toContain('PGPASSWORD=')
     expect(result.code, result.stderr).toBe(0)
     const backupDir = backupFolder(dir)
-    const manifests = readdirSync(backupDir).filter((name) => name.endsWith('.manifest.json')).map((name) => readFileSync(path.join(backupDir, name), 'utf8'))
+    const manifests = readdirSync(backupDir)
+      .filter((name) => name.endsWith('.manifest.json'))
+      .map((name) => readFileSync(path.join(backupDir, name), 'utf8'))
     expect(manifests).toHaveLength(1)
     for (const text of [cmdline, result.stdout, result.stderr, ...manifests]) {
       expect(text).not.toContain(PASSWORD)
@@ -197,7 +215,16 @@ describe('overlapping runs, monitoring and metrics', () => {
     const backupDir = path.join(dir, 'backups', 'app')
     mkdirSync(backupDir, { recursive: true })
     const holder = spawn('sleep', ['30'])
-    writeFileSync(path.join(backupDir, '.lock'), JSON.stringify({ pid: holder.pid, host: hostname(), processStart: null, startedAt: '2026-01-01T00:00:00Z', command: 'dbops backup create' }))
+    writeFileSync(
+      path.join(backupDir, '.lock'),
+      JSON.stringify({
+        pid: holder.pid,
+        host: hostname(),
+        processStart: null,
+        startedAt: '2026-01-01T00:00:00Z',
+        command: 'dbops backup create',
+      }),
+    )
     try {
       const second = await runCli(['--url', url, 'backup', 'create'], { cwd: dir })
       expect(second.code).toBe(1)
@@ -222,10 +249,14 @@ describe('overlapping runs, monitoring and metrics', () => {
     expect(none.code).toBe(2)
     expect(none.stdout).toMatch(/^CRITICAL +default \(\S+app\.db\): no complete backup/)
     const metrics = path.join(dir, 'dbops.prom')
-    const created = await runCli(['--url', url, 'backup', 'create', '--metrics-file', metrics, '--label', 'nightly'], { cwd: dir })
+    const created = await runCli(['--url', url, 'backup', 'create', '--metrics-file', metrics, '--label', 'nightly'], {
+      cwd: dir,
+    })
     expect(created.code, created.stderr).toBe(0)
     const text = readFileSync(metrics, 'utf8')
-    expect(text).toMatch(/^dbops_backup_last_success_timestamp_seconds\{engine="sqlite",target="default"\} \d+(\.\d+)?$/m)
+    expect(text).toMatch(
+      /^dbops_backup_last_success_timestamp_seconds\{engine="sqlite",target="default"\} \d+(\.\d+)?$/m,
+    )
     expect(text).toMatch(/^dbops_backup_size_bytes\{engine="sqlite",target="default"\} \d+$/m)
     expect(text).toMatch(/^dbops_backup_duration_seconds\{engine="sqlite",target="default"\} [\d.e-]+$/m)
     const fresh = await runCli(['--url', url, 'backup', 'check', '--max-age', '1h', '--json'], { cwd: dir })
@@ -237,7 +268,9 @@ describe('overlapping runs, monitoring and metrics', () => {
     expect(small.code).toBe(1)
     expect(small.stdout).toMatch(/WARN +default \(\S+app\.db\): newest backup is .+, less than 1.0 GB/)
     const list = await runCli(['--url', url, 'backup', 'list'], { cwd: dir })
-    expect(list.stdout).toMatch(/^ID +FINISHED +SIZE +FORMAT +MIGRATION +VERIFIED +LABEL\n\d{8}T\d{6}Z-default .+ sqlite +- +no +nightly$/m)
+    expect(list.stdout).toMatch(
+      /^ID +FINISHED +SIZE +FORMAT +MIGRATION +VERIFIED +LABEL\n\d{8}T\d{6}Z-default .+ sqlite +- +no +nightly$/m,
+    )
   })
 
   it('prune --dry-run lists keep reasons and deletes nothing; an empty policy is a usage error', async () => {
@@ -314,22 +347,36 @@ describe('bad inputs: one line, the documented exit code, nothing deleted', () =
       expect(created.code, created.stderr).toBe(0)
       const manifest = path.join(backupFolder(dir), `${JSON.parse(created.stdout).backup.id}.manifest.json`)
       const config = workspace()
-      writeFileSync(path.join(config, 'dbops.config.json'), JSON.stringify({ targets: { prod: { url: database.url, protected: true } } }))
+      writeFileSync(
+        path.join(config, 'dbops.config.json'),
+        JSON.stringify({ targets: { prod: { url: database.url, protected: true } } }),
+      )
       const refused = await runCli(['restore', manifest, '--target', 'prod'], { cwd: config })
       expect(refused.code, refused.stderr).toBe(3)
-      expect(errorLine(refused)).toMatch(/^error: target prod is protected: restoring would overwrite it \(hint: pass --force/)
+      expect(errorLine(refused)).toMatch(
+        /^error: target prod is protected: restoring would overwrite it \(hint: pass --force/,
+      )
       await pgQuery(database.url, 'DELETE FROM items WHERE id > 5')
-      const plainClean = await runCli(['restore', manifest, '--target', 'prod', '--clean', '--force', '--jobs', '2'], { cwd: config })
+      const plainClean = await runCli(['restore', manifest, '--target', 'prod', '--clean', '--force', '--jobs', '2'], {
+        cwd: config,
+      })
       expect(plainClean.code, plainClean.stderr).toBe(0)
-      expect(plainClean.stdout).toMatch(/^prod \(postgres:\/\/\S+\): restored \S+ of 127\.0\.0\.1:5432\/\S+ \(migration none\) with pg_restore 1\d\.\d+ --jobs=2 in .+, analyzed$/m)
+      expect(plainClean.stdout).toMatch(
+        /^prod \(postgres:\/\/\S+\): restored \S+ of 127\.0\.0\.1:5432\/\S+ \(migration none\) with pg_restore 1\d\.\d+ --jobs=2 in .+, analyzed$/m,
+      )
       expect(await pgQuery(database.url, 'SELECT count(*)::int AS n FROM items')).toEqual([{ n: 10 }])
       // Column statistics exist only once ANALYZE has run (pg_statistic is transactional, unlike pg_stat_*).
-      expect(await pgQuery(database.url, `SELECT count(*)::int AS n FROM pg_stats WHERE tablename = 'items'`)).toEqual([{ n: 3 }])
+      expect(await pgQuery(database.url, `SELECT count(*)::int AS n FROM pg_stats WHERE tablename = 'items'`)).toEqual([
+        { n: 3 },
+      ])
     })
 
     it('missing: named, with where it looked; nothing written', async () => {
       const dir = workspace()
-      const result = await runCli(['--url', database.url, 'backup', 'create'], { cwd: dir, env: { PATH: workspace(), PGBINDIR: undefined, DBOPS_PG_INSTALL_DIRS: '' } })
+      const result = await runCli(['--url', database.url, 'backup', 'create'], {
+        cwd: dir,
+        env: { PATH: workspace(), PGBINDIR: undefined, DBOPS_PG_INSTALL_DIRS: '' },
+      })
       expect(result.code).toBe(2)
       expect(errorLine(result)).toMatch(/^error: pg_dump was not found in PATH/)
       expect(readdirSync(backupFolder(dir))).toEqual([])
@@ -337,18 +384,29 @@ describe('bad inputs: one line, the documented exit code, nothing deleted', () =
 
     it('older than the server: both versions named, before anything is written', async () => {
       const dir = workspace()
-      const result = await runCli(['--url', database.url, 'backup', 'create'], { cwd: dir, env: { PATH: fakeBin, PGBINDIR: undefined, DBOPS_PG_INSTALL_DIRS: '' } })
+      const result = await runCli(['--url', database.url, 'backup', 'create'], {
+        cwd: dir,
+        env: { PATH: fakeBin, PGBINDIR: undefined, DBOPS_PG_INSTALL_DIRS: '' },
+      })
       expect(result.code).toBe(2)
-      expect(errorLine(result)).toMatch(/^error: pg_dump 9\.6\.24 \(.+\) is older than the server \(PostgreSQL 1\d\): pg_dump 1\d or newer is needed/)
+      expect(errorLine(result)).toMatch(
+        /^error: pg_dump 9\.6\.24 \(.+\) is older than the server \(PostgreSQL 1\d\): pg_dump 1\d or newer is needed/,
+      )
       expect(readdirSync(backupFolder(dir))).toEqual([])
-      const explicit = await runCli(['--url', database.url, 'backup', 'create'], { cwd: dir, env: { PGBINDIR: fakeBin } })
+      const explicit = await runCli(['--url', database.url, 'backup', 'create'], {
+        cwd: dir,
+        env: { PGBINDIR: fakeBin },
+      })
       expect(explicit.code).toBe(2)
       expect(errorLine(explicit)).toContain('pg_dump 9.6.24')
     })
 
     it('a too old pg_dump first on PATH is passed over for a suitable installed one', async () => {
       const dir = workspace()
-      const result = await runCli(['--url', database.url, 'backup', 'create', '--json'], { cwd: dir, env: { PATH: `${fakeBin}:${process.env.PATH}`, PGBINDIR: undefined } })
+      const result = await runCli(['--url', database.url, 'backup', 'create', '--json'], {
+        cwd: dir,
+        env: { PATH: `${fakeBin}:${process.env.PATH}`, PGBINDIR: undefined },
+      })
       expect(result.code, result.stderr).toBe(0)
       expect(JSON.parse(result.stdout).backup.tools.pg_dump).toMatch(/^1\d\./)
     })

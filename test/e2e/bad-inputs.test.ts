@@ -43,7 +43,10 @@ function expectOneErrorLine(result: CliResult): string {
 
 function parseJson(result: CliResult): any {
   let document: unknown
-  expect(() => (document = JSON.parse(result.stdout)), `stdout is not one JSON document:\n${result.stdout}`).not.toThrow()
+  expect(
+    () => (document = JSON.parse(result.stdout)),
+    `stdout is not one JSON document:\n${result.stdout}`,
+  ).not.toThrow()
   return document
 }
 
@@ -62,7 +65,7 @@ async function snapshot(ws: Workspace): Promise<unknown> {
     if (!existsSync(file)) return 'no database file'
     const db = new Database(file, { fileMustExist: true })
     try {
-      const objects = db.prepare("SELECT type, name FROM sqlite_master ORDER BY type, name").all() as { name: string }[]
+      const objects = db.prepare('SELECT type, name FROM sqlite_master ORDER BY type, name').all() as { name: string }[]
       const ledger = objects.some((o) => o.name === 'dbops_migrations')
         ? db.prepare('SELECT version, name, checksum, status, error FROM dbops_migrations ORDER BY version').all()
         : null
@@ -78,7 +81,10 @@ async function snapshot(ws: Workspace): Promise<unknown> {
   )
   const schemas = await pgQuery(ws.url, `SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' ORDER BY 1`)
   const ledger = objects.some((o) => o.schema === 'public' && o.name === 'dbops_migrations')
-    ? await pgQuery(ws.url, 'SELECT version, name, checksum, status, error FROM public.dbops_migrations ORDER BY version')
+    ? await pgQuery(
+        ws.url,
+        'SELECT version, name, checksum, status, error FROM public.dbops_migrations ORDER BY version',
+      )
     : null
   return { objects, schemas, ledger }
 }
@@ -87,7 +93,9 @@ async function tableNames(ws: Workspace): Promise<string[]> {
   if (ws.backend === 'sqlite') {
     const db = new Database(ws.url.slice('sqlite:'.length), { fileMustExist: true })
     try {
-      return (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name)
+      return (
+        db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]
+      ).map((r) => r.name)
     } finally {
       db.close()
     }
@@ -120,7 +128,9 @@ const configFile = (config: unknown) => ({ 'dbops.config.json': JSON.stringify(c
 const CASES: BadCase[] = [
   {
     name: 'config file with a JSON syntax error',
-    files: (ws) => ({ 'dbops.config.json': `{\n  "targets": {\n    "db": { "url": ${JSON.stringify(ws.url)}, }\n  }\n}\n` }),
+    files: (ws) => ({
+      'dbops.config.json': `{\n  "targets": {\n    "db": { "url": ${JSON.stringify(ws.url)}, }\n  }\n}\n`,
+    }),
     args: () => ['migrate', 'up'],
     exit: 3,
     message: () => ['dbops.config.json', /JSON/, /line 3/],
@@ -171,7 +181,8 @@ const CASES: BadCase[] = [
   {
     name: 'unknown directive option (names file and line)',
     files: () => ({
-      'migrations/002_t2.sql': '-- adds t2\n-- (typo below)\n-- migrate:up transactionn:false\nCREATE TABLE t2 (id int);\n-- migrate:down\nDROP TABLE t2;\n',
+      'migrations/002_t2.sql':
+        '-- adds t2\n-- (typo below)\n-- migrate:up transactionn:false\nCREATE TABLE t2 (id int);\n-- migrate:down\nDROP TABLE t2;\n',
     }),
     exit: 2,
     message: () => ['002_t2.sql:3', 'transactionn:false'],
@@ -180,7 +191,8 @@ const CASES: BadCase[] = [
   {
     name: 'SQL before the first directive, after a block comment on the same line',
     files: () => ({
-      'migrations/002_t2.sql': '/* header */ CREATE TABLE sneaky (id int);\n-- migrate:up\nCREATE TABLE t2 (id int);\n-- migrate:down\nDROP TABLE t2;\n',
+      'migrations/002_t2.sql':
+        '/* header */ CREATE TABLE sneaky (id int);\n-- migrate:up\nCREATE TABLE t2 (id int);\n-- migrate:down\nDROP TABLE t2;\n',
     }),
     exit: 2,
     message: () => ['002_t2.sql:1', 'SQL before the first "-- migrate:up" line'],
@@ -199,7 +211,8 @@ const CASES: BadCase[] = [
   {
     name: 'an applied file edited afterwards',
     files: () => ({
-      'migrations/001_base.sql': '-- migrate:up\nCREATE TABLE base_t (id int, extra int);\n\n-- migrate:down\nDROP TABLE base_t;\n',
+      'migrations/001_base.sql':
+        '-- migrate:up\nCREATE TABLE base_t (id int, extra int);\n\n-- migrate:down\nDROP TABLE base_t;\n',
       'migrations/002_next.sql': '-- migrate:up\nCREATE TABLE next_t (id int);\n-- migrate:down\nDROP TABLE next_t;\n',
     }),
     exit: 2,
@@ -212,7 +225,8 @@ const CASES: BadCase[] = [
   {
     name: 'SQL syntax error (file:line:column, nothing of the file left behind)',
     files: () => ({
-      'migrations/002_bad.sql': '-- migrate:up\nCREATE TABLE bad_first (id int);\nCREATE TABLE bad_second (id int;\n\n-- migrate:down\nDROP TABLE bad_second;\nDROP TABLE bad_first;\n',
+      'migrations/002_bad.sql':
+        '-- migrate:up\nCREATE TABLE bad_first (id int);\nCREATE TABLE bad_second (id int;\n\n-- migrate:down\nDROP TABLE bad_second;\nDROP TABLE bad_first;\n',
     }),
     exit: 2,
     message: () => [/002_bad\.sql:3:\d+/, /syntax/],
@@ -237,7 +251,8 @@ const CASES: BadCase[] = [
     name: 'CREATE INDEX CONCURRENTLY in a transactional migration',
     only: 'postgres',
     files: () => ({
-      'migrations/002_idx.sql': '-- migrate:up\nCREATE TABLE idx_t (id int);\nCREATE INDEX CONCURRENTLY idx_t_id ON idx_t (id);\n\n-- migrate:down\nDROP TABLE idx_t;\n',
+      'migrations/002_idx.sql':
+        '-- migrate:up\nCREATE TABLE idx_t (id int);\nCREATE INDEX CONCURRENTLY idx_t_id ON idx_t (id);\n\n-- migrate:down\nDROP TABLE idx_t;\n',
     }),
     exit: 2,
     message: () => ['002_idx.sql:3', /CONCURRENTLY/i, 'transaction:false'],
@@ -389,7 +404,11 @@ describe('passwords never appear in output (postgres)', () => {
       { args: ['--url', refused, 'config', 'show', '--json'], cwd: plain, exit: 0, redacted: true },
       { args: ['--url', 'postgres://postgres:S3cret%40Pa55@127.0.0.1:1/x', 'migrate', 'status'], cwd: plain, exit: 2 },
       { args: ['--url', `postgres://postgres:${SECRET}@127.0.0.1:99999/x`, 'migrate', 'status'], cwd: plain, exit: 3 },
-      { args: ['--url', `postgres://postgres:${SECRET}@127.0.0.1:5432/x?sslmode=bogus`, 'migrate', 'status'], cwd: plain, exit: 3 },
+      {
+        args: ['--url', `postgres://postgres:${SECRET}@127.0.0.1:5432/x?sslmode=bogus`, 'migrate', 'status'],
+        cwd: plain,
+        exit: 3,
+      },
       { args: ['migrate', 'status'], cwd: plain, env: { DATABASE_URL: refused }, exit: 2 },
       { args: ['config', 'show'], cwd: plain, env: { DATABASE_URL: refused }, exit: 0, redacted: true },
       { args: ['migrate', 'status', '--verbose'], cwd: withConfig, env: { DBOPS_E2E_PW: SECRET }, exit: 2 },
@@ -405,7 +424,11 @@ describe('passwords never appear in output (postgres)', () => {
       { args: ['--url', trust, 'migrate', 'up'], cwd: broken, exit: 2 },
       { args: ['--url', trust, 'migrate', 'up', '--verbose'], cwd: broken, exit: 2 },
       { args: ['--url', trust, 'migrate', 'up', '--json'], cwd: broken, exit: 2 },
-      { args: ['--url', withCredentials(pg.url, 'dbops_no_such_role', SECRET), 'migrate', 'status', '--verbose'], cwd: plain, exit: 2 },
+      {
+        args: ['--url', withCredentials(pg.url, 'dbops_no_such_role', SECRET), 'migrate', 'status', '--verbose'],
+        cwd: plain,
+        exit: 2,
+      },
     ]
     const results = await Promise.all(runs.map((r) => runCli(r.args, { cwd: r.cwd, ...(r.env && { env: r.env }) })))
     const problems: string[] = []
@@ -416,12 +439,16 @@ describe('passwords never appear in output (postgres)', () => {
       for (const secret of [SECRET, encodedSecret, decodeURIComponent(encodedSecret)]) {
         if (output.includes(secret)) problems.push(`${label}: output contains the password ${secret}:\n${output}`)
       }
-      if (result.code !== run.exit) problems.push(`${label}: exit ${result.code}, expected ${run.exit}\n${result.stderr}`)
+      if (result.code !== run.exit)
+        problems.push(`${label}: exit ${result.code}, expected ${run.exit}\n${result.stderr}`)
       if (run.redacted && !output.includes('***')) problems.push(`${label}: no redacted URL in output:\n${output}`)
     })
     expect(problems).toEqual([])
     // The failing migration on the live database left nothing behind.
-    const tables = await pgQuery(pg.url, `SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 'pw\\_%'`)
+    const tables = await pgQuery(
+      pg.url,
+      `SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 'pw\\_%'`,
+    )
     expect(tables).toEqual([])
   })
 })

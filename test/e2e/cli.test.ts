@@ -33,7 +33,9 @@ function parseJson(result: CliResult): any {
   try {
     return JSON.parse(result.stdout)
   } catch {
-    throw new Error(`stdout is not exactly one JSON document (exit ${result.code}):\n${result.stdout}\nstderr:\n${result.stderr}`)
+    throw new Error(
+      `stdout is not exactly one JSON document (exit ${result.code}):\n${result.stdout}\nstderr:\n${result.stderr}`,
+    )
   }
 }
 
@@ -59,11 +61,15 @@ function sqliteRows<T = Record<string, unknown>>(file: string, sql: string): T[]
 }
 
 function sqliteTables(file: string): string[] {
-  return sqliteRows<{ name: string }>(file, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").map((r) => r.name)
+  return sqliteRows<{ name: string }>(file, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").map(
+    (r) => r.name,
+  )
 }
 
 function ledgerVersions(file: string): string[] {
-  return sqliteRows<{ version: string }>(file, 'SELECT version FROM dbops_migrations ORDER BY version').map((r) => r.version)
+  return sqliteRows<{ version: string }>(file, 'SELECT version FROM dbops_migrations ORDER BY version').map(
+    (r) => r.version,
+  )
 }
 
 async function pgTables(url: string): Promise<string[]> {
@@ -72,7 +78,11 @@ async function pgTables(url: string): Promise<string[]> {
 }
 
 /** Runs a shell command line under a pseudo-terminal (util-linux `script`), so the CLI sees a TTY. */
-function runInPty(commandLine: string, cwd: string, env: Record<string, string | undefined>): Promise<{ code: number | null; output: string }> {
+function runInPty(
+  commandLine: string,
+  cwd: string,
+  env: Record<string, string | undefined>,
+): Promise<{ code: number | null; output: string }> {
   const childEnv: NodeJS.ProcessEnv = { ...process.env }
   delete childEnv.FORCE_COLOR
   for (const [key, value] of Object.entries(env)) {
@@ -80,7 +90,11 @@ function runInPty(commandLine: string, cwd: string, env: Record<string, string |
     else childEnv[key] = value
   }
   return new Promise((resolve, reject) => {
-    const child = spawn('script', ['-qec', commandLine, '/dev/null'], { cwd, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn('script', ['-qec', commandLine, '/dev/null'], {
+      cwd,
+      env: childEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let output = ''
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
       if (output.length < 1_000_000) output += d
@@ -127,12 +141,18 @@ describe.concurrent('cli basics and SQLite', () => {
     const dir = path.join(tmp.path, 'code-cache')
     mkdirSync(dir, { recursive: true })
     const url = sqliteUrl(dir)
-    const withCache = await runCli(['--url', url, 'migrate', 'status'], { cwd: dir, env: { DBOPS_DEBUG_CODE_CACHE: '1' } })
+    const withCache = await runCli(['--url', url, 'migrate', 'status'], {
+      cwd: dir,
+      env: { DBOPS_DEBUG_CODE_CACHE: '1' },
+    })
     expect(withCache.stderr).toMatch(/code cache .*cli-main\.cjs\.v8: used/)
     expect(withCache.stderr).toMatch(/code cache .*vendor-better-sqlite3\.cjs\.v8: used/)
     // A copy of dist without caches (as after a node upgrade made them useless) behaves the same.
     const copy = path.join(tmp.path, 'no-cache-install')
-    cpSync(path.join(REPO_ROOT, 'dist'), path.join(copy, 'dist'), { recursive: true, filter: (source) => !source.includes('code-cache') })
+    cpSync(path.join(REPO_ROOT, 'dist'), path.join(copy, 'dist'), {
+      recursive: true,
+      filter: (source) => !source.includes('code-cache'),
+    })
     cpSync(path.join(REPO_ROOT, 'bin'), path.join(copy, 'bin'), { recursive: true })
     const bare = await new Promise<CliResult>((resolve) => {
       const child = spawn(process.execPath, [path.join(copy, 'bin', 'dbops.js'), '--url', url, 'migrate', 'status'], {
@@ -160,7 +180,13 @@ describe.concurrent('cli basics and SQLite', () => {
   it('unknown command or option is a usage error (exit 3)', async ({ expect }) => {
     const cwd = path.join(tmp.path, 'usage')
     mkdirSync(cwd, { recursive: true })
-    for (const args of [['frobnicate'], ['--frobnicate', 'migrate', 'status'], ['migrate', 'up', '--bogus'], ['migrate', 'frob'], ['migrate', 'up', '--steps', 'x']]) {
+    for (const args of [
+      ['frobnicate'],
+      ['--frobnicate', 'migrate', 'status'],
+      ['migrate', 'up', '--bogus'],
+      ['migrate', 'frob'],
+      ['migrate', 'up', '--steps', 'x'],
+    ]) {
       const result = await runCli(args, { cwd })
       expect(result.code, `dbops ${args.join(' ')}: ${result.stderr}`).toBe(3)
       expect(result.stderr).toMatch(/^error: /m)
@@ -173,7 +199,10 @@ describe.concurrent('cli basics and SQLite', () => {
   it('usage errors with --json still print exactly one JSON document', async ({ expect }) => {
     const cwd = path.join(tmp.path, 'usage-json')
     mkdirSync(cwd, { recursive: true })
-    for (const args of [['migrate', 'up', '--bogus', '--json'], ['--json', 'frobnicate']]) {
+    for (const args of [
+      ['migrate', 'up', '--bogus', '--json'],
+      ['--json', 'frobnicate'],
+    ]) {
       const result = await runCli(args, { cwd })
       expect(result.code).toBe(3)
       const document = parseJson(result)
@@ -182,7 +211,9 @@ describe.concurrent('cli basics and SQLite', () => {
     }
   })
 
-  it('migrate new add_users writes migrations/<UTC YYYYMMDDHHMMSS>_add_users.sql with both directives', async ({ expect }) => {
+  it('migrate new add_users writes migrations/<UTC YYYYMMDDHHMMSS>_add_users.sql with both directives', async ({
+    expect,
+  }) => {
     const cwd = path.join(tmp.path, 'new')
     mkdirSync(cwd, { recursive: true })
     const before = Date.now()
@@ -219,7 +250,8 @@ describe.concurrent('cli basics and SQLite', () => {
 
     const status = await runCli(['migrate', 'status'], { cwd, env })
     expect(status.code).toBe(0)
-    for (const version of REPO_VERSIONS) expect(status.stdout).toMatch(new RegExp(`^${version}\\s+\\S+\\s+applied\\b`, 'm'))
+    for (const version of REPO_VERSIONS)
+      expect(status.stdout).toMatch(new RegExp(`^${version}\\s+\\S+\\s+applied\\b`, 'm'))
     expect(status.stdout).toMatch(/3 applied, 0 pending/)
 
     const check = await runCli(['migrate', 'status', '--check'], { cwd, env })
@@ -330,11 +362,19 @@ describe.concurrent('cli basics and SQLite', () => {
     const dbFile = path.join(cwd, 'app.db')
     const url = `sqlite:${dbFile}`
     expect((await runCli(['--url', url, 'migrate', 'up'], { cwd })).code).toBe(0)
-    const before = sqliteRows<{ version: string; applied_at: string }>(dbFile, 'SELECT version, applied_at FROM dbops_migrations ORDER BY version')
+    const before = sqliteRows<{ version: string; applied_at: string }>(
+      dbFile,
+      'SELECT version, applied_at FROM dbops_migrations ORDER BY version',
+    )
     const redo = await runCli(['--url', url, 'migrate', 'redo'], { cwd })
     expect(redo.code, redo.stderr).toBe(0)
-    expect(redo.stderr).toMatch(/rolling back 20240103150000_add_users_updated_at .*\n.*applying 20240103150000_add_users_updated_at/)
-    const after = sqliteRows<{ version: string; applied_at: string }>(dbFile, 'SELECT version, applied_at FROM dbops_migrations ORDER BY version')
+    expect(redo.stderr).toMatch(
+      /rolling back 20240103150000_add_users_updated_at .*\n.*applying 20240103150000_add_users_updated_at/,
+    )
+    const after = sqliteRows<{ version: string; applied_at: string }>(
+      dbFile,
+      'SELECT version, applied_at FROM dbops_migrations ORDER BY version',
+    )
     expect(after.map((r) => r.version)).toEqual(REPO_VERSIONS)
     expect(after[0]).toEqual(before[0])
     expect(after[2]!.applied_at).not.toBe(before[2]!.applied_at)
@@ -351,7 +391,10 @@ describe.concurrent('cli basics and SQLite', () => {
     expect(ok.stdout).toMatch(/no problems/)
 
     const edited = path.join(cwd, 'migrations', '20240102090000_create_posts.sql')
-    writeFileSync(edited, readFileSync(edited, 'utf8').replace("body TEXT NOT NULL DEFAULT ''", "body TEXT NOT NULL DEFAULT 'x'"))
+    writeFileSync(
+      edited,
+      readFileSync(edited, 'utf8').replace("body TEXT NOT NULL DEFAULT ''", "body TEXT NOT NULL DEFAULT 'x'"),
+    )
     const bad = await runCli(['--url', url, 'migrate', 'validate'], { cwd })
     expect(bad.code).toBe(1)
     expect(bad.stdout).toContain('20240102090000_create_posts.sql')
@@ -364,7 +407,9 @@ describe.concurrent('cli basics and SQLite', () => {
     expect(status.stdout).toMatch(/^20240102090000\s+\S+\s+drifted\b/m)
   })
 
-  it('baseline marks an existing database as migrated without running anything; status shows it', async ({ expect }) => {
+  it('baseline marks an existing database as migrated without running anything; status shows it', async ({
+    expect,
+  }) => {
     const cwd = exampleProject(tmp.path, 'baseline')
     const dbFile = path.join(cwd, 'app.db')
     const url = `sqlite:${dbFile}`
@@ -394,17 +439,29 @@ describe.concurrent('cli basics and SQLite', () => {
         defaultTarget: 'app',
         targets: {
           app: { url: '${DBOPS_E2E_APP_URL:-sqlite:./fallback.db}' },
-          pg: { url: 'postgres://${DBOPS_E2E_USER:-alice}:${DBOPS_E2E_PASSWORD:-}@${DBOPS_E2E_HOST:-127.0.0.1}:5432/app' },
+          pg: {
+            url: 'postgres://${DBOPS_E2E_USER:-alice}:${DBOPS_E2E_PASSWORD:-}@${DBOPS_E2E_HOST:-127.0.0.1}:5432/app',
+          },
         },
       }),
     })
-    const unset = { DBOPS_E2E_APP_URL: undefined, DBOPS_E2E_USER: undefined, DBOPS_E2E_PASSWORD: undefined, DBOPS_E2E_HOST: undefined }
+    const unset = {
+      DBOPS_E2E_APP_URL: undefined,
+      DBOPS_E2E_USER: undefined,
+      DBOPS_E2E_PASSWORD: undefined,
+      DBOPS_E2E_HOST: undefined,
+    }
     const defaults = await runCli(['config', 'show'], { cwd, env: unset })
     expect(defaults.code, defaults.stderr).toBe(0)
     expect(defaults.stdout).toContain('sqlite:./fallback.db')
     expect(defaults.stdout).toMatch(/postgres:\/\/alice(:\*+)?@127\.0\.0\.1:5432\/app/)
 
-    const set = { DBOPS_E2E_APP_URL: 'sqlite:./other.db', DBOPS_E2E_USER: 'bob', DBOPS_E2E_PASSWORD: 'Hunter2Secret', DBOPS_E2E_HOST: 'db.internal' }
+    const set = {
+      DBOPS_E2E_APP_URL: 'sqlite:./other.db',
+      DBOPS_E2E_USER: 'bob',
+      DBOPS_E2E_PASSWORD: 'Hunter2Secret',
+      DBOPS_E2E_HOST: 'db.internal',
+    }
     const human = await runCli(['config', 'show'], { cwd, env: set })
     expect(human.code).toBe(0)
     expect(human.stdout).toContain('sqlite:./other.db')
@@ -437,7 +494,11 @@ describe.concurrent('cli basics and SQLite', () => {
   it.skipIf(!haveScript)('on a terminal: colours by default, none with NO_COLOR or --no-color', async ({ expect }) => {
     const cwd = exampleProject(tmp.path, 'no-color-tty')
     expect((await runCli(['migrate', 'up'], { cwd })).code).toBe(0)
-    const commands = [dbopsLine(['migrate', 'status'], 10), dbopsLine(['migrate', 'validate'], 10), dbopsLine(['migrate', 'up', '--to', '999'], 10)].join('; ')
+    const commands = [
+      dbopsLine(['migrate', 'status'], 10),
+      dbopsLine(['migrate', 'validate'], 10),
+      dbopsLine(['migrate', 'up', '--to', '999'], 10),
+    ].join('; ')
     const coloured = await runInPty(commands, cwd, { NO_COLOR: undefined })
     expect(coloured.output).toContain('20240101120000') // the pty really carried the output
     expect(coloured.output).toContain(`${ESC}[`) // and colours are on without NO_COLOR
@@ -449,18 +510,24 @@ describe.concurrent('cli basics and SQLite', () => {
     expect(flag.output).not.toContain(ESC)
   })
 
-  it.skipIf(!haveScript)('on a terminal with NO_COLOR, migrate up finishes by itself and prints no escape characters', async ({ expect }) => {
-    const cwd = exampleProject(tmp.path, 'tty-up')
-    const started = Date.now()
-    // `timeout -s KILL 5` ends a hung run; exit 137 then.
-    const result = await runInPty(dbopsLine(['migrate', 'up'], 5), cwd, { NO_COLOR: '1' })
-    // The work itself is done either way.
-    expect(ledgerVersions(path.join(cwd, 'dev.db'))).toEqual(REPO_VERSIONS)
-    expect(result.code, `killed after 5 s (exit 137) means it hung; output starts:\n${JSON.stringify(result.output.slice(0, 400))}`).toBe(0)
-    expect(Date.now() - started).toBeLessThan(5000)
-    expect(result.output).toMatch(/applied 3 migrations/)
-    expect(result.output).not.toContain(ESC)
-  })
+  it.skipIf(!haveScript)(
+    'on a terminal with NO_COLOR, migrate up finishes by itself and prints no escape characters',
+    async ({ expect }) => {
+      const cwd = exampleProject(tmp.path, 'tty-up')
+      const started = Date.now()
+      // `timeout -s KILL 5` ends a hung run; exit 137 then.
+      const result = await runInPty(dbopsLine(['migrate', 'up'], 5), cwd, { NO_COLOR: '1' })
+      // The work itself is done either way.
+      expect(ledgerVersions(path.join(cwd, 'dev.db'))).toEqual(REPO_VERSIONS)
+      expect(
+        result.code,
+        `killed after 5 s (exit 137) means it hung; output starts:\n${JSON.stringify(result.output.slice(0, 400))}`,
+      ).toBe(0)
+      expect(Date.now() - started).toBeLessThan(5000)
+      expect(result.output).toMatch(/applied 3 migrations/)
+      expect(result.output).not.toContain(ESC)
+    },
+  )
 })
 
 describe('cli on PostgreSQL', () => {
@@ -482,7 +549,8 @@ describe('cli on PostgreSQL', () => {
 
   const simple = {
     'migrations/001_one.sql': '-- migrate:up\nCREATE TABLE one (id int);\n\n-- migrate:down\nDROP TABLE one;\n',
-    'migrations/002_two.sql': '-- migrate:up\nCREATE TABLE two (id int);\nCREATE INDEX two_id ON two (id);\n\n-- migrate:down\nDROP TABLE two;\n',
+    'migrations/002_two.sql':
+      '-- migrate:up\nCREATE TABLE two (id int);\nCREATE INDEX two_id ON two (id);\n\n-- migrate:down\nDROP TABLE two;\n',
   }
 
   it('--dry-run prints the SQL, takes no lock, creates nothing (not even the ledger)', async () => {
@@ -491,7 +559,9 @@ describe('cli on PostgreSQL', () => {
     const holder = new pg.Client({ connectionString: db.url })
     await holder.connect()
     try {
-      await holder.query(`SELECT pg_advisory_lock(${0x64626f70}, hashtext(current_database() || '.' || 'public.dbops_migrations'))`)
+      await holder.query(
+        `SELECT pg_advisory_lock(${0x64626f70}, hashtext(current_database() || '.' || 'public.dbops_migrations'))`,
+      )
       // Had it tried to take the lock, it would give up after 1 s with exit 2.
       const dry = await runCli(['--url', db.url, 'migrate', 'up', '--dry-run', '--lock-timeout', '1s'], { cwd })
       expect(dry.code, dry.stderr).toBe(0)
@@ -516,7 +586,8 @@ describe('cli on PostgreSQL', () => {
   it('resolve after a failed transaction:false migration', async () => {
     const cwd = await project({
       'migrations/001_ok.sql': '-- migrate:up\nCREATE TABLE ok_t (id int);\n\n-- migrate:down\nDROP TABLE ok_t;\n',
-      'migrations/002_a.sql': '-- migrate:up transaction:false\nCREATE TABLE a(id int);\nCREATE TABLE a(id int);\n\n-- migrate:down transaction:false\nDROP TABLE a;\n',
+      'migrations/002_a.sql':
+        '-- migrate:up transaction:false\nCREATE TABLE a(id int);\nCREATE TABLE a(id int);\n\n-- migrate:down transaction:false\nDROP TABLE a;\n',
     })
     const run = (...args: string[]) => runCli(['--url', db.url, ...args], { cwd })
 
@@ -525,7 +596,10 @@ describe('cli on PostgreSQL', () => {
     expect(up.stderr).toMatch(/^error: .*002_a\.sql:3:\d+.*already exists/m)
     noStackTrace(up)
     expect(await pgTables(db.url)).toEqual(['a', 'dbops_migrations', 'ok_t']) // the first statement did run
-    const [row] = await pgQuery(db.url, `SELECT status, error, error_statement FROM dbops_migrations WHERE version = '002'`)
+    const [row] = await pgQuery(
+      db.url,
+      `SELECT status, error, error_statement FROM dbops_migrations WHERE version = '002'`,
+    )
     expect(row).toMatchObject({ status: 'failed', error_statement: 'CREATE TABLE a(id int)' })
 
     const status = await run('migrate', 'status')
@@ -555,7 +629,10 @@ describe('cli on PostgreSQL', () => {
 
     // Undo the half-applied part by hand, fix the file, and up completes.
     await pgQuery(db.url, 'DROP TABLE a')
-    write(cwd, { 'migrations/002_a.sql': '-- migrate:up transaction:false\nCREATE TABLE a(id int);\n\n-- migrate:down transaction:false\nDROP TABLE a;\n' })
+    write(cwd, {
+      'migrations/002_a.sql':
+        '-- migrate:up transaction:false\nCREATE TABLE a(id int);\n\n-- migrate:down transaction:false\nDROP TABLE a;\n',
+    })
     const again = await run('migrate', 'up')
     expect(again.code, again.stderr).toBe(0)
     const final = await run('migrate', 'status', '--check')
@@ -570,7 +647,11 @@ describe('cli on PostgreSQL', () => {
     write(cwd, {
       'dbops.config.json': JSON.stringify({
         defaultTarget: 'lite',
-        targets: { lite: { url: 'sqlite:./lite.db' }, pg: { url: db.url }, broken: { url: 'postgres://postgres@127.0.0.1:1/x' } },
+        targets: {
+          lite: { url: 'sqlite:./lite.db' },
+          pg: { url: db.url },
+          broken: { url: 'postgres://postgres@127.0.0.1:1/x' },
+        },
       }),
     })
     const up = await runCli(['--all', 'migrate', 'up'], { cwd })

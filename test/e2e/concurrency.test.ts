@@ -30,7 +30,9 @@ describe.each(ENGINES)('concurrent and interrupted runs on %s', (engine) => {
     const project = await makeProject(engine, manyMigrations(30))
     const runs = await Promise.all(Array.from({ length: 8 }, () => cli(project, ['migrate', 'up'])))
     for (const run of runs) expect({ code: run.code, stderr: run.stderr }).toMatchObject({ code: 0 })
-    const applications = runs.flatMap((run) => run.stderr.split('\n').filter((line) => /^applying .* done in/.test(line)))
+    const applications = runs.flatMap((run) =>
+      run.stderr.split('\n').filter((line) => /^applying .* done in/.test(line)),
+    )
     expect(applications).toHaveLength(30)
     expect(new Set(applications.map((line) => line.split(' ')[1])).size).toBe(30)
     const versions = await ledgerVersions(project)
@@ -52,7 +54,16 @@ describe.each(ENGINES)('concurrent and interrupted runs on %s', (engine) => {
     const child = spawnCli(['--url', project.url, 'migrate', 'up'], { cwd: project.dir })
     const exited = waitForExit(child)
     if (engine === 'postgres') {
-      await until(async () => (await pgQuery(project.url, `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(2)%' AND pid <> pg_backend_pid()`)).length > 0, 20_000)
+      await until(
+        async () =>
+          (
+            await pgQuery(
+              project.url,
+              `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(2)%' AND pid <> pg_backend_pid()`,
+            )
+          ).length > 0,
+        20_000,
+      )
     } else {
       // The first migration is committed: the run is inside the long insert (a fixed delay raced a faster start-up).
       await until(async () => (await ledgerVersions(project).catch((): string[] => [])).includes('001'), 20_000)
@@ -63,7 +74,10 @@ describe.each(ENGINES)('concurrent and interrupted runs on %s', (engine) => {
 
     const applied = await ledgerVersions(project)
     expect([['001'], ['001', '002']]).toContainEqual(applied)
-    if (applied.includes('002')) expect(await project.query('SELECT count(*) AS n FROM big')).toEqual([{ n: engine === 'postgres' ? '200000' : 3000000 }])
+    if (applied.includes('002'))
+      expect(await project.query('SELECT count(*) AS n FROM big')).toEqual([
+        { n: engine === 'postgres' ? '200000' : 3000000 },
+      ])
     else expect(await tableNames(project)).toEqual(['small'])
     if (engine === 'sqlite') expect(await project.query('PRAGMA integrity_check')).toEqual([{ integrity_check: 'ok' }])
 
@@ -82,13 +96,30 @@ describe('PostgreSQL faults', () => {
     })
     const child = spawnCli(['--url', project.url, 'migrate', 'up'], { cwd: project.dir })
     const exited = waitForExit(child)
-    await until(async () => (await pgQuery(project.url, `SELECT 1 FROM pg_stat_activity WHERE application_name = 'dbops migrate up' AND datname = current_database() AND query LIKE '%pg_sleep(20)%'`)).length > 0, 20_000)
-    await pgQuery(project.url, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'dbops migrate up' AND datname = current_database()`)
+    await until(
+      async () =>
+        (
+          await pgQuery(
+            project.url,
+            `SELECT 1 FROM pg_stat_activity WHERE application_name = 'dbops migrate up' AND datname = current_database() AND query LIKE '%pg_sleep(20)%'`,
+          )
+        ).length > 0,
+      20_000,
+    )
+    await pgQuery(
+      project.url,
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'dbops migrate up' AND datname = current_database()`,
+    )
     const result = await exited
     expect(result.code).toBe(2)
-    const lines = result.stderr.trim().split('\n').filter((line) => !/^applying .* done/.test(line))
+    const lines = result.stderr
+      .trim()
+      .split('\n')
+      .filter((line) => !/^applying .* done/.test(line))
     expect(lines).toHaveLength(1)
-    expect(lines[0]).toMatch(/^error: lost the connection to postgres:\/\/.*: terminating connection due to administrator command/)
+    expect(lines[0]).toMatch(
+      /^error: lost the connection to postgres:\/\/.*: terminating connection due to administrator command/,
+    )
     expect(result.stderr).not.toMatch(/^\s+at /m)
     expect(await ledgerVersions(project)).toEqual(['001'])
     expect(await tableNames(project)).toEqual(['small'])
@@ -98,7 +129,16 @@ describe('PostgreSQL faults', () => {
     const project = await makeProject('postgres', { '001_slow.sql': migration('SELECT pg_sleep(3);') })
     const first = spawnCli(['--url', project.url, 'migrate', 'up'], { cwd: project.dir })
     const firstExit = waitForExit(first)
-    await until(async () => (await pgQuery(project.url, `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(3)%' AND pid <> pg_backend_pid()`)).length > 0, 20_000)
+    await until(
+      async () =>
+        (
+          await pgQuery(
+            project.url,
+            `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(3)%' AND pid <> pg_backend_pid()`,
+          )
+        ).length > 0,
+      20_000,
+    )
     const second = await cli(project, ['migrate', 'up', '--lock-timeout', '500ms', '--json'])
     expect(second.code).toBe(2)
     expect(second.stderr).toMatch(/waiting for the migration lock, held by pid \d+, "dbops migrate up"/)

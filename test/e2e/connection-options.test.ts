@@ -59,13 +59,19 @@ describe('connect timeout', () => {
 
   it('honours ?connect_timeout=N in the URL (seconds), separately from the lock wait', async () => {
     const before = accepted
-    const result = await runCli(['--url', `postgres://postgres@127.0.0.1:${port}/app?connect_timeout=2`, 'migrate', 'status', '--json'], {
-      cwd: workDir(),
-      timeoutMs: 20_000,
-    })
+    const result = await runCli(
+      ['--url', `postgres://postgres@127.0.0.1:${port}/app?connect_timeout=2`, 'migrate', 'status', '--json'],
+      {
+        cwd: workDir(),
+        timeoutMs: 20_000,
+      },
+    )
     expect(accepted).toBeGreaterThan(before)
     expect(result.code).toBe(2)
-    expect(errorOf(result)).toMatchObject({ code: 'E_CONNECTION', message: expect.stringMatching(/no answer within 2\.00 s \(connect_timeout\)$/) })
+    expect(errorOf(result)).toMatchObject({
+      code: 'E_CONNECTION',
+      message: expect.stringMatching(/no answer within 2\.00 s \(connect_timeout\)$/),
+    })
   })
 
   it('honours PGCONNECT_TIMEOUT when the URL has no connect_timeout', async () => {
@@ -79,7 +85,10 @@ describe('connect timeout', () => {
   })
 
   it('rejects a connect_timeout that is not a number of seconds as a config error', async () => {
-    const result = await runCli(['--url', `postgres://postgres@127.0.0.1:${port}/app?connect_timeout=3s`, 'migrate', 'status'], { cwd: workDir() })
+    const result = await runCli(
+      ['--url', `postgres://postgres@127.0.0.1:${port}/app?connect_timeout=3s`, 'migrate', 'status'],
+      { cwd: workDir() },
+    )
     expect(result.code).toBe(3)
     expect(result.stderr).toContain('invalid connect_timeout "3s"')
   })
@@ -93,7 +102,9 @@ describe('sslmode against the normal (plaintext) test server', () => {
     const preferred = await runCli(['--url', server, 'migrate', 'status', '--json'], { cwd: workDir() })
     expect(preferred.code, preferred.stderr).toBe(0)
     noDriverWarnings(preferred)
-    const required = await runCli(['--url', `${server}?sslmode=require`, 'migrate', 'status', '--json'], { cwd: workDir() })
+    const required = await runCli(['--url', `${server}?sslmode=require`, 'migrate', 'status', '--json'], {
+      cwd: workDir(),
+    })
     expect(required.code).toBe(2)
     expect(errorOf(required).message).toContain('the server does not support TLS, and sslmode=require requires it')
     noDriverWarnings(required)
@@ -110,10 +121,27 @@ describe('sslmode against a TLS-only server', () => {
     dirs.push(dir)
     certFile = path.join(dir, 'server.crt')
     const keyFile = path.join(dir, 'server.key')
-    const made = spawnSync('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=127.0.0.1',
-      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyFile, '-out', certFile,
-    ], { encoding: 'utf8' })
+    const made = spawnSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '2',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        keyFile,
+        '-out',
+        certFile,
+      ],
+      { encoding: 'utf8' },
+    )
     expect(made.status, made.stderr).toBe(0)
     const { readFileSync } = await import('node:fs')
     cluster = await startThrowawayCluster(() => {}, {
@@ -127,7 +155,8 @@ describe('sslmode against a TLS-only server', () => {
     await cluster?.stop()
   })
 
-  const status = (url: string, env: Record<string, string | undefined> = {}) => runCli(['--url', url, 'migrate', 'status', '--json'], { cwd: workDir(), env })
+  const status = (url: string, env: Record<string, string | undefined> = {}) =>
+    runCli(['--url', url, 'migrate', 'status', '--json'], { cwd: workDir(), env })
 
   it('uses TLS by default (prefer) and with require on a self-signed certificate, without pg warnings', async () => {
     for (const url of [base, `${base}?sslmode=prefer`, `${base}?sslmode=require`, `${base}?sslmode=no-verify`]) {
@@ -139,7 +168,13 @@ describe('sslmode against a TLS-only server', () => {
     expect((await status(`${base}?sslmode=allow`)).code).toBe(0)
     // As in libpq, a Unix-domain socket never uses TLS, whatever sslmode says.
     const port = new URL(base).port
-    expect((await status(`postgres://postgres@/postgres?host=${encodeURIComponent(cluster.dir!)}&port=${port}&sslmode=require`)).code).toBe(0)
+    expect(
+      (
+        await status(
+          `postgres://postgres@/postgres?host=${encodeURIComponent(cluster.dir!)}&port=${port}&sslmode=require`,
+        )
+      ).code,
+    ).toBe(0)
     const disabled = await status(`${base}?sslmode=disable`)
     expect(disabled.code).toBe(2)
     expect(errorOf(disabled).message).toMatch(/no encryption|rejects connection/)
@@ -151,7 +186,10 @@ describe('sslmode against a TLS-only server', () => {
     expect((await status(`${localhost}?sslmode=verify-ca&${rootcert}`)).code).toBe(0)
     const wrongHost = await status(`${localhost}?sslmode=verify-full&${rootcert}`)
     expect(wrongHost.code).toBe(2)
-    expect(errorOf(wrongHost)).toMatchObject({ code: 'E_CONNECTION', message: expect.stringMatching(/localhost|altnames|Hostname/i) })
+    expect(errorOf(wrongHost)).toMatchObject({
+      code: 'E_CONNECTION',
+      message: expect.stringMatching(/localhost|altnames|Hostname/i),
+    })
     // Without a root certificate, verification uses the system's CAs, which do not know this self-signed one.
     const untrusted = await status(`${base}?sslmode=verify-ca`, { HOME: emptyHome() })
     expect(untrusted.code).toBe(2)
@@ -179,7 +217,10 @@ describe('sslmode against a TLS-only server', () => {
     })
     expect(fromEnv.code, fromEnv.stderr).toBe(0)
     // verify --restore: pg_restore into a scratch database, then dbops reads it back, all over TLS without checks.
-    const verified = await runCli(['--url', `${base}?sslmode=require`, 'backup', 'verify', '--restore', '--json'], { cwd: dir, env: { HOME: emptyHome() } })
+    const verified = await runCli(['--url', `${base}?sslmode=require`, 'backup', 'verify', '--restore', '--json'], {
+      cwd: dir,
+      env: { HOME: emptyHome() },
+    })
     expect(verified.code, verified.stdout + verified.stderr).toBe(0)
     noDriverWarnings(verified)
   })

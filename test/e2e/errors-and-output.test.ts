@@ -6,7 +6,16 @@ import path from 'node:path'
 import Database from 'better-sqlite3'
 import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
-import { createPgDatabase, pgQuery, runCli, spawnCli, tempDir, waitForExit, type CliResult, type PgDatabase } from '../helpers/databases.js'
+import {
+  createPgDatabase,
+  pgQuery,
+  runCli,
+  spawnCli,
+  tempDir,
+  waitForExit,
+  type CliResult,
+  type PgDatabase,
+} from '../helpers/databases.js'
 
 const databases: PgDatabase[] = []
 const mounts: string[] = []
@@ -54,7 +63,10 @@ function fill(dir: string): void {
   } catch {
     // dd stops with "No space left on device": that is the point.
   }
-  expect(statSync(dir) && execFileSync('df', ['--output=avail', dir], { encoding: 'utf8' }).trim().split('\n').at(-1)!.trim()).toBe('0')
+  expect(
+    statSync(dir) &&
+      execFileSync('df', ['--output=avail', dir], { encoding: 'utf8' }).trim().split('\n').at(-1)!.trim(),
+  ).toBe('0')
 }
 
 function sqliteDatabase(dir: string, sql = 'CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT)'): string {
@@ -75,55 +87,92 @@ describe('filesystem errors are one line naming the path and a fix, exit 2, code
     expect(eisdir.code).toBe(2)
     expect(oneError(eisdir)).toContain(`${path.join(dir, 'migrations', '002_x.sql')}: is a directory`)
     const json = JSON.parse((await runCli(['--url', url, '--json', 'migrate', 'status'], { cwd: dir })).stdout)
-    expect(json.error).toMatchObject({ code: 'E_FILESYSTEM', details: { errno: 'EISDIR', path: path.join(dir, 'migrations', '002_x.sql') } })
+    expect(json.error).toMatchObject({
+      code: 'E_FILESYSTEM',
+      details: { errno: 'EISDIR', path: path.join(dir, 'migrations', '002_x.sql') },
+    })
 
     rmSync(path.join(dir, 'migrations', '002_x.sql'), { recursive: true })
     symlinkSync('003_loop.sql', path.join(dir, 'migrations', '003_loop.sql'))
     const eloop = await runCli(['--url', url, 'migrate', 'validate'], { cwd: dir })
     expect(eloop.code).toBe(2)
-    expect(oneError(eloop)).toMatch(/003_loop\.sql: too many symbolic links \(a symlink loop\) \(ELOOP, open\) \(hint: fix or remove the symbolic link\)/)
+    expect(oneError(eloop)).toMatch(
+      /003_loop\.sql: too many symbolic links \(a symlink loop\) \(ELOOP, open\) \(hint: fix or remove the symbolic link\)/,
+    )
   })
 
   it('a full disk (ENOSPC) under the metrics file and the backup folder, and a read-only one (EROFS) for prune and --metrics-file', async () => {
     const dir = project({ 'migrations/001_a.sql': UP('CREATE TABLE a (id int);') })
     const url = sqliteDatabase(dir)
     const mount = smallFileSystem(256)
-    writeFileSync(path.join(dir, 'dbops.config.json'), JSON.stringify({ targets: { app: { url, backup: { dir: path.join(mount, 'backups') } } } }))
+    writeFileSync(
+      path.join(dir, 'dbops.config.json'),
+      JSON.stringify({ targets: { app: { url, backup: { dir: path.join(mount, 'backups') } } } }),
+    )
     for (let i = 0; i < 2; i++) expect((await runCli(['backup', 'create'], { cwd: dir })).code).toBe(0)
     fill(mount)
 
     const metrics = await runCli(['health', '--metrics-file', path.join(mount, 'dbops.prom')], { cwd: dir })
     expect(metrics.code).toBe(2)
-    expect(errorLines(metrics)).toEqual([expect.stringContaining(`${path.join(mount, 'dbops.prom')}: no space left on the device (disk full)`)])
+    expect(errorLines(metrics)).toEqual([
+      expect.stringContaining(`${path.join(mount, 'dbops.prom')}: no space left on the device (disk full)`),
+    ])
     const backup = await runCli(['backup', 'create'], { cwd: dir })
     expect(backup.code).toBe(2)
-    expect(oneError(backup)).toMatch(/no space left on the device \(disk full\) \(ENOSPC, \w+\) \(hint: free some space/)
+    expect(oneError(backup)).toMatch(
+      /no space left on the device \(disk full\) \(ENOSPC, \w+\) \(hint: free some space/,
+    )
 
     rmSync(path.join(mount, 'fill'))
     execFileSync('mount', ['-o', 'remount,ro', mount])
     const prune = await runCli(['backup', 'prune', '--keep-last', '1'], { cwd: dir })
     expect(prune.code).toBe(2)
-    expect(oneError(prune)).toMatch(new RegExp(`${path.join(mount, 'backups')}.*: read-only file system \\(EROFS, \\w+\\) \\(hint: point dbops at a writable location`))
+    expect(oneError(prune)).toMatch(
+      new RegExp(
+        `${path.join(mount, 'backups')}.*: read-only file system \\(EROFS, \\w+\\) \\(hint: point dbops at a writable location`,
+      ),
+    )
     const readOnly = await runCli(['health', '--metrics-file', path.join(mount, 'dbops.prom')], { cwd: dir })
     expect(readOnly.code).toBe(2)
-    expect(errorLines(readOnly)).toEqual([expect.stringContaining(`${path.join(mount, 'dbops.prom')}: read-only file system (EROFS, open) (hint: point dbops at a writable location`)])
+    expect(errorLines(readOnly)).toEqual([
+      expect.stringContaining(
+        `${path.join(mount, 'dbops.prom')}: read-only file system (EROFS, open) (hint: point dbops at a writable location`,
+      ),
+    ])
   })
 })
 
 describe('malformed and unreadable files', () => {
   it('a second "-- migrate:up" or "-- migrate:down" line is an error naming the line', async () => {
     const dir = project({
-      'migrations/001_a.sql': '-- migrate:up\nCREATE TABLE a (id int);\n-- migrate:up\nCREATE TABLE b (id int);\n-- migrate:down\nDROP TABLE a;\n',
+      'migrations/001_a.sql':
+        '-- migrate:up\nCREATE TABLE a (id int);\n-- migrate:up\nCREATE TABLE b (id int);\n-- migrate:down\nDROP TABLE a;\n',
     })
     const url = `sqlite:${path.join(dir, 'app.db')}`
-    for (const command of [['migrate', 'validate'], ['migrate', 'up']]) {
+    for (const command of [
+      ['migrate', 'validate'],
+      ['migrate', 'up'],
+    ]) {
       const result = await runCli(['--url', url, ...command], { cwd: dir })
       expect(result.code).toBe(2)
-      expect(oneError(result)).toContain('migrations/001_a.sql:3: a second "-- migrate:up" line (the first is on line 1)')
+      expect(oneError(result)).toContain(
+        'migrations/001_a.sql:3: a second "-- migrate:up" line (the first is on line 1)',
+      )
     }
-    expect(existsSync(path.join(dir, 'app.db')) ? new Database(path.join(dir, 'app.db')).prepare("SELECT name FROM sqlite_master WHERE name IN ('a', 'b')").all() : []).toEqual([])
-    writeFileSync(path.join(dir, 'migrations', '001_a.sql'), '-- migrate:up\nCREATE TABLE a (id int);\n-- migrate:down\nDROP TABLE a;\n\n-- migrate:down\nSELECT 1;\n')
-    expect(oneError(await runCli(['--url', url, 'migrate', 'validate'], { cwd: dir }))).toContain('001_a.sql:6: a second "-- migrate:down" line (the first is on line 3)')
+    expect(
+      existsSync(path.join(dir, 'app.db'))
+        ? new Database(path.join(dir, 'app.db'))
+            .prepare("SELECT name FROM sqlite_master WHERE name IN ('a', 'b')")
+            .all()
+        : [],
+    ).toEqual([])
+    writeFileSync(
+      path.join(dir, 'migrations', '001_a.sql'),
+      '-- migrate:up\nCREATE TABLE a (id int);\n-- migrate:down\nDROP TABLE a;\n\n-- migrate:down\nSELECT 1;\n',
+    )
+    expect(oneError(await runCli(['--url', url, 'migrate', 'validate'], { cwd: dir }))).toContain(
+      '001_a.sql:6: a second "-- migrate:down" line (the first is on line 3)',
+    )
   })
 
   it('a seed behind a broken symlink or a symlink loop is an error naming it, and seed status --check fails', async () => {
@@ -133,7 +182,9 @@ describe('malformed and unreadable files', () => {
     symlinkSync(path.join(dir, 'elsewhere', 'orders.csv'), path.join(dir, 'seeds', '02_orders.csv'))
     const broken = await runCli(['--url', url, 'seed', 'status', '--check'], { cwd: dir })
     expect(broken.code).toBe(2)
-    expect(oneError(broken)).toContain(`seed ${path.join(dir, 'seeds', '02_orders.csv')} is a symbolic link that cannot be followed (its target does not exist)`)
+    expect(oneError(broken)).toContain(
+      `seed ${path.join(dir, 'seeds', '02_orders.csv')} is a symbolic link that cannot be followed (its target does not exist)`,
+    )
     rmSync(path.join(dir, 'seeds', '02_orders.csv'))
     symlinkSync('03_loop.csv', path.join(dir, 'seeds', '03_loop.csv'))
     const loop = await runCli(['--url', url, 'seed', 'run'], { cwd: dir })
@@ -145,7 +196,9 @@ describe('malformed and unreadable files', () => {
 describe('target selection and flags', () => {
   it('--all and --target work without defaultTarget; only a run naming neither needs it', async () => {
     const dir = project()
-    const config = { targets: { a: { url: `sqlite:${path.join(dir, 'a.db')}` }, b: { url: `sqlite:${path.join(dir, 'b.db')}` } } }
+    const config = {
+      targets: { a: { url: `sqlite:${path.join(dir, 'a.db')}` }, b: { url: `sqlite:${path.join(dir, 'b.db')}` } },
+    }
     writeFileSync(path.join(dir, 'dbops.config.json'), JSON.stringify(config))
     const all = await runCli(['--all', '--json', 'migrate', 'status'], { cwd: dir })
     expect(all.code, all.stderr).toBe(0)
@@ -155,15 +208,22 @@ describe('target selection and flags', () => {
     expect(JSON.parse(one.stdout).target).toBe('b')
     const neither = await runCli(['migrate', 'status'], { cwd: dir })
     expect(neither.code).toBe(3)
-    expect(oneError(neither)).toContain('defaultTarget: required to run without --target or --all when there are several targets (a, b)')
+    expect(oneError(neither)).toContain(
+      'defaultTarget: required to run without --target or --all when there are several targets (a, b)',
+    )
   })
 
   it('--concurrency 0, -3 or abc is a usage error (exit 3)', async () => {
     const dir = project()
     for (const value of ['0', '-3', 'abc']) {
-      const result = await runCli(['--url', `sqlite:${path.join(dir, 'x.db')}`, '--all', '--concurrency', value, 'migrate', 'status'], { cwd: dir })
+      const result = await runCli(
+        ['--url', `sqlite:${path.join(dir, 'x.db')}`, '--all', '--concurrency', value, 'migrate', 'status'],
+        { cwd: dir },
+      )
       expect(result.code, result.stderr).toBe(3)
-      expect(oneError(result)).toContain(`'--concurrency <n>' argument '${value}' is invalid. takes a whole number of at least 1`)
+      expect(oneError(result)).toContain(
+        `'--concurrency <n>' argument '${value}' is invalid. takes a whole number of at least 1`,
+      )
     }
   })
 })
@@ -187,9 +247,15 @@ describe('health --format nagios', () => {
 
   it('perfdata: exact integers for bytes and counts, no e-notation', async () => {
     const dir = project()
-    const url = sqliteDatabase(dir, 'CREATE TABLE t (b BLOB); INSERT INTO t SELECT randomblob(3000) FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300) SELECT i FROM n)')
+    const url = sqliteDatabase(
+      dir,
+      'CREATE TABLE t (b BLOB); INSERT INTO t SELECT randomblob(3000) FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300) SELECT i FROM n)',
+    )
     const file = url.slice('sqlite:'.length)
-    const result = await runCli(['--url', url, 'health', '--format', 'nagios', '--threshold', 'wal_size.warn=1000001B'], { cwd: dir })
+    const result = await runCli(
+      ['--url', url, 'health', '--format', 'nagios', '--threshold', 'wal_size.warn=1000001B'],
+      { cwd: dir },
+    )
     expect(result.code, result.stdout).toBe(0)
     const perfdata = result.stdout.split(' | ')[1]!
     expect(perfdata).toContain('wal_size=0B;1000001;1073741824;0;')
@@ -207,7 +273,11 @@ describe('control characters in identifiers', () => {
     expect(human.stdout).toContain('\\x1b[2J\\x1b[Hevil')
     expect(human.stdout + human.stderr).not.toContain('\u001b')
     const json = await runCli(['--url', url, '--json', 'audit'], { cwd: dir })
-    expect(JSON.parse(json.stdout).findings.map((finding: { subject: string }) => finding.subject).join()).toContain('\u001b[2J\u001b[Hevil')
+    expect(
+      JSON.parse(json.stdout)
+        .findings.map((finding: { subject: string }) => finding.subject)
+        .join(),
+    ).toContain('\u001b[2J\u001b[Hevil')
   })
 })
 
@@ -215,7 +285,11 @@ describe('interrupts: first Ctrl-C stops at a safe point and exits 2, a second e
   /** Resolves once the database shows `application` waiting on a lock (the CLI is mid-work, on the server). */
   async function waitUntilBlocked(url: string, application: string): Promise<void> {
     for (;;) {
-      const rows = await pgQuery(url, `SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [application])
+      const rows = await pgQuery(
+        url,
+        `SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
+        [application],
+      )
       if (rows.length > 0) return
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
@@ -224,7 +298,10 @@ describe('interrupts: first Ctrl-C stops at a safe point and exits 2, a second e
   async function lockedDatabase(): Promise<{ database: PgDatabase; locker: pg.Client }> {
     const database = await createPgDatabase('dbops_sigint')
     databases.push(database)
-    await pgQuery(database.url, 'CREATE TABLE gate (id int); CREATE TABLE big (id int); INSERT INTO big SELECT generate_series(1, 1000)')
+    await pgQuery(
+      database.url,
+      'CREATE TABLE gate (id int); CREATE TABLE big (id int); INSERT INTO big SELECT generate_series(1, 1000)',
+    )
     const locker = new pg.Client({ connectionString: database.url })
     await locker.connect()
     await locker.query('BEGIN; LOCK TABLE gate IN ACCESS EXCLUSIVE MODE')
@@ -233,14 +310,19 @@ describe('interrupts: first Ctrl-C stops at a safe point and exits 2, a second e
 
   it('migrate up: one SIGINT finishes the running migration, starts no other, exits 2 saying so', async () => {
     const { database, locker } = await lockedDatabase()
-    const dir = project({ 'migrations/001_wait.sql': UP('SELECT count(*) FROM gate;'), 'migrations/002_next.sql': UP('CREATE TABLE next (id int);') })
+    const dir = project({
+      'migrations/001_wait.sql': UP('SELECT count(*) FROM gate;'),
+      'migrations/002_next.sql': UP('CREATE TABLE next (id int);'),
+    })
     const child = spawnCli(['--url', database.url, 'migrate', 'up'], { cwd: dir })
     const exited = waitForExit(child)
     try {
       await waitUntilBlocked(database.url, 'dbops migrate up')
       child.kill('SIGINT')
       // The handler has run once its message is out; then the migration may finish.
-      await new Promise<void>((resolve) => child.stderr!.on('data', (chunk: Buffer) => chunk.toString().includes('SIGINT: stopping') && resolve()))
+      await new Promise<void>((resolve) =>
+        child.stderr!.on('data', (chunk: Buffer) => chunk.toString().includes('SIGINT: stopping') && resolve()),
+      )
     } finally {
       await locker.query('ROLLBACK')
       await locker.end()
@@ -248,7 +330,9 @@ describe('interrupts: first Ctrl-C stops at a safe point and exits 2, a second e
     const result = await exited
     expect(result.code, result.stderr).toBe(2)
     expect(result.stderr).toContain('interrupted before 002_next')
-    expect((await pgQuery(database.url, 'SELECT version FROM dbops_migrations ORDER BY version')).map((row) => row.version)).toEqual(['001'])
+    expect(
+      (await pgQuery(database.url, 'SELECT version FROM dbops_migrations ORDER BY version')).map((row) => row.version),
+    ).toEqual(['001'])
   })
 
   it('migrate up: a second SIGINT exits 130 at once with a message', async () => {
@@ -260,7 +344,9 @@ describe('interrupts: first Ctrl-C stops at a safe point and exits 2, a second e
     try {
       await waitUntilBlocked(database.url, 'dbops migrate up')
       child.kill('SIGINT')
-      await new Promise<void>((resolve) => child.stderr!.on('data', (chunk: Buffer) => chunk.toString().includes('SIGINT: stopping') && resolve()))
+      await new Promise<void>((resolve) =>
+        child.stderr!.on('data', (chunk: Buffer) => chunk.toString().includes('SIGINT: stopping') && resolve()),
+      )
       child.kill('SIGINT')
       result = await exited
     } finally {
@@ -274,12 +360,16 @@ describe('interrupts: first Ctrl-C stops at a safe point and exits 2, a second e
   it('maintain vacuum: Ctrl-C during a VACUUM cancels it and exits 2, as its help says', async () => {
     const { database, locker } = await lockedDatabase()
     const dir = project()
-    const child = spawnCli(['--url', database.url, 'maintain', 'vacuum', '--tables', 'gate', '--lock-timeout', '60s'], { cwd: dir })
+    const child = spawnCli(['--url', database.url, 'maintain', 'vacuum', '--tables', 'gate', '--lock-timeout', '60s'], {
+      cwd: dir,
+    })
     const exited = waitForExit(child)
     try {
       await waitUntilBlocked(database.url, 'dbops maintain')
       child.kill('SIGINT')
-      await new Promise<void>((resolve) => child.stderr!.on('data', (chunk: Buffer) => chunk.toString().includes('SIGINT: stopping') && resolve()))
+      await new Promise<void>((resolve) =>
+        child.stderr!.on('data', (chunk: Buffer) => chunk.toString().includes('SIGINT: stopping') && resolve()),
+      )
     } finally {
       await locker.query('ROLLBACK')
       await locker.end()
@@ -304,7 +394,10 @@ describe('hints and messages', () => {
 
   it('a JSON config saved with a byte order mark loads', async () => {
     const dir = project()
-    writeFileSync(path.join(dir, 'dbops.config.json'), `\uFEFF${JSON.stringify({ targets: { app: { url: `sqlite:${path.join(dir, 'app.db')}` } } })}`)
+    writeFileSync(
+      path.join(dir, 'dbops.config.json'),
+      `\uFEFF${JSON.stringify({ targets: { app: { url: `sqlite:${path.join(dir, 'app.db')}` } } })}`,
+    )
     const result = await runCli(['--json', 'config', 'show'], { cwd: dir })
     expect(result.code, result.stdout + result.stderr).toBe(0)
     expect(JSON.parse(result.stdout).defaultTarget).toBe('app')
@@ -332,11 +425,17 @@ describe('hints and messages', () => {
     await locker.connect()
     await locker.query('BEGIN; LOCK TABLE gate IN ACCESS EXCLUSIVE MODE')
     // ANALYZE waits for the lock held here: the session to cut is the CLI's own, mid-command.
-    const child = spawnCli(['--url', database.url, 'maintain', 'analyze', '--tables', 'gate', '--lock-timeout', '60s'], { cwd: project() })
+    const child = spawnCli(
+      ['--url', database.url, 'maintain', 'analyze', '--tables', 'gate', '--lock-timeout', '60s'],
+      { cwd: project() },
+    )
     const exited = waitForExit(child)
     try {
       for (;;) {
-        const rows = await pgQuery(database.url, `SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity WHERE application_name = 'dbops maintain' AND wait_event_type = 'Lock'`)
+        const rows = await pgQuery(
+          database.url,
+          `SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity WHERE application_name = 'dbops maintain' AND wait_event_type = 'Lock'`,
+        )
         if (rows.length > 0) break
         await new Promise((resolve) => setTimeout(resolve, 50))
       }
@@ -364,10 +463,15 @@ describe('newcomer friction', () => {
   })
 
   it("a config importing 'dbops' in a project without it gets a hint naming the fix", async () => {
-    const dir = project({ 'package.json': '{"type":"module"}', 'dbops.config.ts': "import { defineConfig } from 'dbops'\nexport default defineConfig({})\n" })
+    const dir = project({
+      'package.json': '{"type":"module"}',
+      'dbops.config.ts': "import { defineConfig } from 'dbops'\nexport default defineConfig({})\n",
+    })
     const result = await runCli(['migrate', 'status'], { cwd: dir })
     expect(result.code).toBe(3)
-    expect(oneError(result)).toContain("(hint: install dbops in the project (npm install --save-dev dbops), or drop the import and export the object itself)")
+    expect(oneError(result)).toContain(
+      '(hint: install dbops in the project (npm install --save-dev dbops), or drop the import and export the object itself)',
+    )
   })
 
   it('migrate new twice in one second picks the next free version; an untouched template is warned about', async () => {
@@ -375,8 +479,11 @@ describe('newcomer friction', () => {
     mkdirSync(path.join(dir, 'migrations'))
     // Versions for the next few seconds already taken: the clock cannot step past them during the test.
     const now = Date.now()
-    const taken = [0, 1, 2, 3, 4, 5].map((second) => new Date(now + second * 1000).toISOString().replace(/[-:T]/g, '').slice(0, 14))
-    for (const version of taken) writeFileSync(path.join(dir, 'migrations', `${version}_x.sql`), UP('SELECT 1;'), { flag: 'w' })
+    const taken = [0, 1, 2, 3, 4, 5].map((second) =>
+      new Date(now + second * 1000).toISOString().replace(/[-:T]/g, '').slice(0, 14),
+    )
+    for (const version of taken)
+      writeFileSync(path.join(dir, 'migrations', `${version}_x.sql`), UP('SELECT 1;'), { flag: 'w' })
     const first = await runCli(['--json', 'migrate', 'new', 'add_users'], { cwd: dir })
     expect(first.code, first.stdout).toBe(0)
     const second = await runCli(['--json', 'migrate', 'new', 'add_orders'], { cwd: dir })
@@ -385,7 +492,9 @@ describe('newcomer friction', () => {
     expect(new Set([...taken, ...versions]).size).toBe(taken.length + 2)
     const up = await runCli(['--url', 'sqlite:./app.db', 'migrate', 'up'], { cwd: dir })
     expect(up.code).toBe(0)
-    expect(up.stderr).toContain(`warning: migrations/${versions[0]}_add_users.sql has no SQL in its up section (an untouched "dbops migrate new" template?)`)
+    expect(up.stderr).toContain(
+      `warning: migrations/${versions[0]}_add_users.sql has no SQL in its up section (an untouched "dbops migrate new" template?)`,
+    )
     const validate = await runCli(['--url', 'sqlite:./app.db', 'migrate', 'validate'], { cwd: dir })
     expect(validate.stderr).toContain(`${versions[1]}_add_orders.sql has no SQL in its up section`)
   })
@@ -398,7 +507,10 @@ describe('newcomer friction', () => {
 
   it('tables fit the terminal width (COLUMNS): the last column wraps under itself', async () => {
     const dir = project()
-    const url = sqliteDatabase(dir, 'CREATE TABLE parent (id INTEGER PRIMARY KEY); CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent (id))')
+    const url = sqliteDatabase(
+      dir,
+      'CREATE TABLE parent (id INTEGER PRIMARY KEY); CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent (id))',
+    )
     const result = await runCli(['--url', url, 'audit'], { cwd: dir, env: { COLUMNS: '80' } })
     const lines = result.stdout.split('\n')
     const row = lines.findIndex((line) => line.includes('fk_without_index'))
@@ -420,7 +532,9 @@ describe('newcomer friction', () => {
     const stamp = /\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?Z/g
     const status = (await runCli(['--url', url, 'migrate', 'status'], { cwd: dir })).stdout
     const list = (await runCli(['--url', url, 'backup', 'list'], { cwd: dir })).stdout
-    const shapes = new Set([...status.matchAll(stamp), ...list.matchAll(stamp)].map((match) => match[0].replace(/\d/g, '9')))
+    const shapes = new Set(
+      [...status.matchAll(stamp), ...list.matchAll(stamp)].map((match) => match[0].replace(/\d/g, '9')),
+    )
     expect([...shapes]).toEqual(['9999-99-99 99:99:99Z'])
     expect(readdirSync(dir)).toContain('backups')
   })

@@ -31,10 +31,13 @@ function parsePrometheus(text: string): Sample[] {
     const [, name, labelText = '', valueText] = sample
     expect(type.has(name!), `TYPE before the samples of ${name}`).toBe(true)
     const labels: Record<string, string> = {}
-    const rest = labelText.replace(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)",?/g, (_, key: string, value: string) => {
-      labels[key] = value.replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\')
-      return ''
-    })
+    const rest = labelText.replace(
+      /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)",?/g,
+      (_, key: string, value: string) => {
+        labels[key] = value.replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\')
+        return ''
+      },
+    )
     expect(rest, `labels of ${line}`).toBe('')
     const value = Number(valueText)
     expect(Number.isFinite(value), `numeric value in ${line}`).toBe(true)
@@ -49,7 +52,8 @@ function parsePrometheus(text: string): Sample[] {
 }
 
 const NAGIOS = /^DBOPS HEALTH (OK|WARNING|CRITICAL|UNKNOWN) - [^|\n]+(?: \| (.+))?\n$/
-const PERF_ITEM = /^('(?:[^']|'')+'|[^'= ]+)=(-?[\d.]+(?:e-?\d+)?)(s|%|B|c)?;(-?[\d.e]*:?);(-?[\d.e]*:?);(-?[\d.e]*);(-?[\d.e]*)$/
+const PERF_ITEM =
+  /^('(?:[^']|'')+'|[^'= ]+)=(-?[\d.]+(?:e-?\d+)?)(s|%|B|c)?;(-?[\d.e]*:?);(-?[\d.e]*:?);(-?[\d.e]*);(-?[\d.e]*)$/
 
 function checkNagios(stdout: string): { state: string; perfdata: string[] } {
   const match = NAGIOS.exec(stdout)
@@ -99,7 +103,8 @@ describe('dbops health (e2e)', () => {
     const document = JSON.parse(json.stdout)
     expect(document).toMatchObject({ ok: true, target: 'default', engine: 'sqlite', status: 'ok', up: true })
     expect(document.checks.map((finding: { check: string }) => finding.check)).toContain('journal_mode')
-    for (const finding of document.checks) expect(Object.keys(finding)).toEqual(expect.arrayContaining(['check', 'severity', 'subject', 'message']))
+    for (const finding of document.checks)
+      expect(Object.keys(finding)).toEqual(expect.arrayContaining(['check', 'severity', 'subject', 'message']))
     const format = await runCli(['health', '--url', `sqlite:${file}`, '--format', 'json'], { cwd: dir })
     expect(JSON.parse(format.stdout).status).toBe('ok')
   })
@@ -114,18 +119,38 @@ describe('dbops health (e2e)', () => {
     expect(perfdata.some((item) => /^freelist=0%;50;;0;100$/.test(item))).toBe(true)
     expect(perfdata.some((item) => item.startsWith('database_size=') && item.includes('B;;;0;'))).toBe(true)
 
-    const off = await runCli(['health', '--url', `sqlite:${file}`, '--format', 'nagios', '--threshold', 'journal_mode.warn=off'], { cwd: dir })
+    const off = await runCli(
+      ['health', '--url', `sqlite:${file}`, '--format', 'nagios', '--threshold', 'journal_mode.warn=off'],
+      { cwd: dir },
+    )
     expect(off.code).toBe(0)
     expect(checkNagios(off.stdout).state).toBe('OK')
 
     const project = tempDir('dbops-health-config')
     try {
-      writeFileSync(path.join(project, 'dbops.config.json'), JSON.stringify({ health: { thresholds: { database_size: { critical: '1kB' } } } }))
-      const fromConfig = await runCli(['health', '--url', `sqlite:${file}`, '--skip', 'journal_mode,migrations', '--format', 'nagios'], { cwd: project })
+      writeFileSync(
+        path.join(project, 'dbops.config.json'),
+        JSON.stringify({ health: { thresholds: { database_size: { critical: '1kB' } } } }),
+      )
+      const fromConfig = await runCli(
+        ['health', '--url', `sqlite:${file}`, '--skip', 'journal_mode,migrations', '--format', 'nagios'],
+        { cwd: project },
+      )
       expect(fromConfig.code).toBe(2)
       expect(fromConfig.stdout).toMatch(/^DBOPS HEALTH CRITICAL - 1 critical: database_size 8\.0 kB/)
       expect(fromConfig.stdout).toMatch(/database_size=8192B;;1024;0;/)
-      const overridden = await runCli(['health', '--url', `sqlite:${file}`, '--skip', 'journal_mode,migrations', '--threshold', 'database_size.critical=1GB'], { cwd: project })
+      const overridden = await runCli(
+        [
+          'health',
+          '--url',
+          `sqlite:${file}`,
+          '--skip',
+          'journal_mode,migrations',
+          '--threshold',
+          'database_size.critical=1GB',
+        ],
+        { cwd: project },
+      )
       expect(overridden.code).toBe(0)
     } finally {
       rmSync(project, { recursive: true, force: true })
@@ -139,18 +164,36 @@ describe('dbops health (e2e)', () => {
     expect(result.stdout).toMatch(/^DBOPS HEALTH CRITICAL - 1 critical: connection \(database not found/)
     expect(existsSync(missing)).toBe(false)
 
-    const refused = await runCli(['health', '--url', 'postgres://dbops:s3cret-pw@127.0.0.1:1/app', '--json'], { cwd: dir })
+    const refused = await runCli(['health', '--url', 'postgres://dbops:s3cret-pw@127.0.0.1:1/app', '--json'], {
+      cwd: dir,
+    })
     expect(refused.code).toBe(2)
     const document = JSON.parse(refused.stdout)
     expect(document).toMatchObject({ ok: false, status: 'critical', up: false })
     expect(document.checks[0].message).toContain('connection refused')
     expect(refused.stdout + refused.stderr).not.toContain('s3cret-pw')
 
-    const silent = await runCli(['health', '--url', `postgres://dbops:s3cret-pw@127.0.0.1:${hungPort}/app`, '--timeout', '1s', '--format', 'prometheus'], { cwd: dir, timeoutMs: 20_000 })
+    const silent = await runCli(
+      [
+        'health',
+        '--url',
+        `postgres://dbops:s3cret-pw@127.0.0.1:${hungPort}/app`,
+        '--timeout',
+        '1s',
+        '--format',
+        'prometheus',
+      ],
+      { cwd: dir, timeoutMs: 20_000 },
+    )
     expect(silent.code).toBe(2)
     const samples = parsePrometheus(silent.stdout)
-    expect(samples.find((sample) => sample.name === 'dbops_up')).toMatchObject({ value: 0, labels: { target: 'default', engine: 'postgres' } })
-    expect(samples.find((sample) => sample.name === 'dbops_health_status' && sample.labels.check === 'connection')?.value).toBe(2)
+    expect(samples.find((sample) => sample.name === 'dbops_up')).toMatchObject({
+      value: 0,
+      labels: { target: 'default', engine: 'postgres' },
+    })
+    expect(
+      samples.find((sample) => sample.name === 'dbops_health_status' && sample.labels.check === 'connection')?.value,
+    ).toBe(2)
     expect(silent.stdout + silent.stderr).not.toContain('s3cret-pw')
   })
 
@@ -176,7 +219,10 @@ describe('dbops health (e2e)', () => {
     expect(JSON.parse(conflict.stdout)).toMatchObject({ ok: false, error: { code: 'E_USAGE' } })
     const project = tempDir('dbops-health-badconfig')
     try {
-      writeFileSync(path.join(project, 'dbops.config.json'), JSON.stringify({ health: { thresholds: { wal_size: { warn: '12 parsecs' } } } }))
+      writeFileSync(
+        path.join(project, 'dbops.config.json'),
+        JSON.stringify({ health: { thresholds: { wal_size: { warn: '12 parsecs' } } } }),
+      )
       const result = await runCli(['health', '--url', `sqlite:${file}`], { cwd: project })
       expect(result.code).toBe(3)
       expect(result.stderr).toContain('health.thresholds.wal_size.warn')
@@ -194,20 +240,34 @@ describe('dbops health (e2e)', () => {
       mkdirSync(path.join(project, 'migrations'))
       writeFileSync(
         path.join(project, 'dbops.config.json'),
-        JSON.stringify({ defaultTarget: 'main', targets: { main: { url: withPassword.toString() }, lite: { url: `sqlite:${file}` } } }),
+        JSON.stringify({
+          defaultTarget: 'main',
+          targets: { main: { url: withPassword.toString() }, lite: { url: `sqlite:${file}` } },
+        }),
       )
       const metricsFile = path.join(project, 'dbops.prom')
-      const result = await runCli(['health', '--all', '--format', 'prometheus', '--metrics-file', metricsFile], { cwd: project })
+      const result = await runCli(['health', '--all', '--format', 'prometheus', '--metrics-file', metricsFile], {
+        cwd: project,
+      })
       expect(result.code).toBe(0)
       expect(result.stderr).toBe('')
       for (const text of [result.stdout, readFileSync(metricsFile, 'utf8')]) {
         const samples = parsePrometheus(text)
-        expect(samples.filter((sample) => sample.name === 'dbops_up').map((sample) => [sample.labels.target, sample.value]).sort()).toEqual([
+        expect(
+          samples
+            .filter((sample) => sample.name === 'dbops_up')
+            .map((sample) => [sample.labels.target, sample.value])
+            .sort(),
+        ).toEqual([
           ['lite', 1],
           ['main', 1],
         ])
-        expect(samples.filter((sample) => sample.name === 'dbops_health_status' && sample.labels.check === 'connection')).toHaveLength(2)
-        const size = samples.find((sample) => sample.name === 'dbops_database_size_bytes' && sample.labels.target === 'main')!
+        expect(
+          samples.filter((sample) => sample.name === 'dbops_health_status' && sample.labels.check === 'connection'),
+        ).toHaveLength(2)
+        const size = samples.find(
+          (sample) => sample.name === 'dbops_database_size_bytes' && sample.labels.target === 'main',
+        )!
         expect(size.value).toBeGreaterThan(1_000_000) // bytes, not megabytes
         const ratio = samples.find((sample) => sample.name === 'dbops_connections_used_ratio')!
         expect(ratio.value).toBeGreaterThan(0)
@@ -217,7 +277,9 @@ describe('dbops health (e2e)', () => {
       }
       expect(existsSync(metricsFile)).toBe(true)
 
-      const nagios = await runCli(['health', '--all', '--format', 'nagios', '--threshold', 'connections.warn=1'], { cwd: project })
+      const nagios = await runCli(['health', '--all', '--format', 'nagios', '--threshold', 'connections.warn=1'], {
+        cwd: project,
+      })
       expect(nagios.code).toBe(1)
       const { state, perfdata } = checkNagios(nagios.stdout)
       expect(state).toBe('WARNING')

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest'
 import { runCli, spawnCli, waitForExit, type CliResult } from '../helpers/databases.js'
 import { makeProject, type Project } from '../helpers/projects.js'
 
-const maintain = (project: Project, ...args: string[]): Promise<CliResult> => runCli(['--url', project.url, 'maintain', ...args], { cwd: project.dir })
+const maintain = (project: Project, ...args: string[]): Promise<CliResult> =>
+  runCli(['--url', project.url, 'maintain', ...args], { cwd: project.dir })
 
 describe('dbops maintain', () => {
   it('refuses a missing or unknown task with exit 3', async () => {
@@ -21,7 +22,7 @@ describe('dbops maintain', () => {
     const project = await makeProject('postgres')
     for (const statement of [
       'CREATE TABLE "Busy Table" (id int PRIMARY KEY, v text) WITH (autovacuum_enabled = false)',
-      "INSERT INTO \"Busy Table\" SELECT g, 'x' FROM generate_series(1, 2000) g",
+      'INSERT INTO "Busy Table" SELECT g, \'x\' FROM generate_series(1, 2000) g',
       'DELETE FROM "Busy Table" WHERE id > 100',
     ]) {
       await project.query(statement)
@@ -34,8 +35,23 @@ describe('dbops maintain', () => {
     const run = await maintain(project, '--auto', '--json')
     expect(run.code).toBe(0)
     const document = JSON.parse(run.stdout)
-    expect(document).toMatchObject({ ok: true, target: 'default', task: 'auto', dryRun: false, left: [], stopped: null })
-    expect(document.tasks).toEqual([expect.objectContaining({ action: 'vacuum', object: 'public."Busy Table"', status: 'done', before: expect.objectContaining({ dead_tuples: 1900 }), after: expect.objectContaining({ dead_tuples: 0 }) })])
+    expect(document).toMatchObject({
+      ok: true,
+      target: 'default',
+      task: 'auto',
+      dryRun: false,
+      left: [],
+      stopped: null,
+    })
+    expect(document.tasks).toEqual([
+      expect.objectContaining({
+        action: 'vacuum',
+        object: 'public."Busy Table"',
+        status: 'done',
+        before: expect.objectContaining({ dead_tuples: 1900 }),
+        after: expect.objectContaining({ dead_tuples: 0 }),
+      }),
+    ])
 
     const spent = await maintain(project, 'analyze', '--budget', '0', '--json')
     expect(spent.code).toBe(1)
@@ -52,7 +68,9 @@ describe('dbops maintain', () => {
 
   it('stops at the next table on SIGINT and reports what is left', async () => {
     const project = await makeProject('postgres')
-    await project.query(`DO $$ BEGIN FOR i IN 1..300 LOOP EXECUTE format('CREATE TABLE %I (id int PRIMARY KEY)', 'm' || i); END LOOP; END $$`)
+    await project.query(
+      `DO $$ BEGIN FOR i IN 1..300 LOOP EXECUTE format('CREATE TABLE %I (id int PRIMARY KEY)', 'm' || i); END LOOP; END $$`,
+    )
     const child = spawnCli(['--url', project.url, 'maintain', 'analyze', '--json'], { cwd: project.dir })
     child.stderr!.once('data', () => child.kill('SIGINT'))
     const result = await waitForExit(child)

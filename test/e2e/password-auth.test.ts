@@ -15,7 +15,10 @@ describe.skipIf(!canStart && process.env.CI !== 'true')('password authentication
     server = await startThrowawayCluster(() => {}, { password: PASSWORD })
     dir = tempDir('dbops-scram')
     mkdirSync(path.join(dir, 'migrations'))
-    writeFileSync(path.join(dir, 'migrations', '001_a.sql'), '-- migrate:up\nCREATE TABLE a (id integer);\n-- migrate:down\nDROP TABLE a;\n')
+    writeFileSync(
+      path.join(dir, 'migrations', '001_a.sql'),
+      '-- migrate:up\nCREATE TABLE a (id integer);\n-- migrate:down\nDROP TABLE a;\n',
+    )
   })
   afterAll(async () => {
     await server?.stop()
@@ -39,9 +42,12 @@ describe.skipIf(!canStart && process.env.CI !== 'true')('password authentication
     const result = await runCli(['--url', wrong, 'migrate', 'up'], { cwd: dir })
     expect(result.code).toBe(2)
     expect(result.stderr.trim().split('\n')).toHaveLength(1)
-    expect(result.stderr).toMatch(/^error: authentication failed for postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/postgres: password authentication failed/)
+    expect(result.stderr).toMatch(
+      /^error: authentication failed for postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/postgres: password authentication failed/,
+    )
     const json = await runCli(['--url', wrong, 'migrate', 'status', '--json'], { cwd: dir })
     expect(JSON.parse(json.stdout).error.code).toBe('E_AUTH')
-    for (const output of [result.stdout, result.stderr, json.stdout, json.stderr]) expect(output).not.toContain('wrong-Passw0rd')
+    for (const output of [result.stdout, result.stderr, json.stdout, json.stderr])
+      expect(output).not.toContain('wrong-Passw0rd')
   })
 })

@@ -47,7 +47,7 @@ async function killMidRestore(dir: string, id: string): Promise<string | undefin
 }
 
 describe('leftovers of killed SQLite restores', () => {
-  it('the next backup create and the next restore remove dead restores\' copies, never a live one\'s', async () => {
+  it("the next backup create and the next restore remove dead restores' copies, never a live one's", async () => {
     const dir = tempDir('dbops-restore-kill')
     dirs.push(dir)
     const file = path.join(dir, 'app.db')
@@ -82,7 +82,10 @@ describe('leftovers of killed SQLite restores', () => {
     // A leftover name whose process is alive (this test's worker stands in for a restore still running).
     const live = `.app.db.dbops-restore-${process.pid}.tmp`
     writeFileSync(path.join(dir, live), 'a restore still running')
-    const staged = () => readdirSync(dir).filter((name) => STAGED.test(name)).sort()
+    const staged = () =>
+      readdirSync(dir)
+        .filter((name) => STAGED.test(name))
+        .sort()
     expect(staged()).toEqual([first, live].sort())
 
     // Killed while the staged copy's journal mode was being set: its WAL is a leftover too (a pid above 2^22 is dead).

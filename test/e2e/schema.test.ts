@@ -7,7 +7,8 @@ import { spawnSync, type ChildProcess } from 'node:child_process'
 import { pgQuery, pgServerUrl, REPO_ROOT, runCli, spawnCli, waitForExit, type CliResult } from '../helpers/databases.js'
 import { makeProject, migration, type EngineName, type Project } from '../helpers/projects.js'
 
-const cli = (project: Project, ...args: string[]): Promise<CliResult> => runCli(['--url', project.url, ...args], { cwd: project.dir })
+const cli = (project: Project, ...args: string[]): Promise<CliResult> =>
+  runCli(['--url', project.url, ...args], { cwd: project.dir })
 
 /** Resolves with stderr so far once it matches `pattern` (progress lines go to stderr). */
 function waitForStderr(child: ChildProcess, pattern: RegExp): Promise<string> {
@@ -29,7 +30,10 @@ function waitForStderr(child: ChildProcess, pattern: RegExp): Promise<string> {
 
 const FILES = {
   '001_users.sql': migration('CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);', 'DROP TABLE users;'),
-  '002_posts.sql': migration('CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users (id));\nCREATE INDEX posts_user_idx ON posts (user_id);', 'DROP TABLE posts;'),
+  '002_posts.sql': migration(
+    'CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users (id));\nCREATE INDEX posts_user_idx ON posts (user_id);',
+    'DROP TABLE posts;',
+  ),
 }
 
 describe.each(['postgres', 'sqlite'] as EngineName[])('dbops schema on %s', (engine) => {
@@ -52,19 +56,37 @@ describe.each(['postgres', 'sqlite'] as EngineName[])('dbops schema on %s', (eng
       engine,
       drift: true,
       migrations: ['001_users', '002_posts'],
-      differences: [{ kind: 'index', object: 'posts_id_user_idx', change: 'extra', message: expect.stringContaining('posts_id_user_idx') }],
+      differences: [
+        {
+          kind: 'index',
+          object: 'posts_id_user_idx',
+          change: 'extra',
+          message: expect.stringContaining('posts_id_user_idx'),
+        },
+      ],
     })
     expect((await cli(project, 'schema', 'drift', '--ignore', 'posts_id_*')).code).toBe(0)
   })
 
   it('migrate test exits 1 naming the migration whose down does not undo its up; the database is untouched', async () => {
-    const project = await makeProject(engine, { ...FILES, '002_posts.sql': migration(FILES['002_posts.sql'].split('\n-- migrate:down')[0]!.replace('-- migrate:up\n', ''), 'DROP INDEX posts_user_idx;') })
+    const project = await makeProject(engine, {
+      ...FILES,
+      '002_posts.sql': migration(
+        FILES['002_posts.sql'].split('\n-- migrate:down')[0]!.replace('-- migrate:up\n', ''),
+        'DROP INDEX posts_user_idx;',
+      ),
+    })
     const result = await cli(project, 'migrate', 'test')
     expect(result.stdout).toContain('down of 002_posts leaves table posts behind')
     expect(result.code).toBe(1)
     const good = await makeProject(engine, FILES)
     const passed = await cli(good, 'migrate', 'test', '--json')
-    expect(JSON.parse(passed.stdout)).toMatchObject({ ok: true, passed: true, tested: ['002_posts', '001_users'], failure: null })
+    expect(JSON.parse(passed.stdout)).toMatchObject({
+      ok: true,
+      passed: true,
+      tested: ['002_posts', '001_users'],
+      failure: null,
+    })
     expect(passed.code).toBe(0)
     expect((await cli(good, 'migrate', 'status', '--json')).stdout).toMatch(/"pending": 2/)
     expect((await cli(good, 'migrate', 'test', '--from', 'abc')).code).toBe(3)
@@ -110,7 +132,12 @@ describe('dbops schema as a library', () => {
     const { dump, drift, test } = JSON.parse(run.stdout)
     const printed = JSON.parse((await cli(project, 'schema', 'drift', '--json')).stdout)
     expect({ ok: true, ...drift }).toEqual(printed)
-    expect(dump).toMatchObject({ target: 'default', file: null, versions: ['001', '002'], sql: expect.stringContaining('CREATE INDEX posts_user_idx') })
+    expect(dump).toMatchObject({
+      target: 'default',
+      file: null,
+      versions: ['001', '002'],
+      sql: expect.stringContaining('CREATE INDEX posts_user_idx'),
+    })
     expect(test).toMatchObject({ passed: true, tested: ['002_posts', '001_users'] })
   })
 })
@@ -131,8 +158,13 @@ describe('dbops schema --all', () => {
     const drift = await run('--all', 'schema', 'drift', '--json')
     expect(drift.code).toBe(1)
     const document = JSON.parse(drift.stdout)
-    expect(document.targets.map((entry: any) => [entry.target, entry.drift])).toEqual([['one', false], ['two', true]])
-    expect(document.targets[1].differences[0].message).toBe('column users.nickname exists in the database but no migration creates it')
+    expect(document.targets.map((entry: any) => [entry.target, entry.drift])).toEqual([
+      ['one', false],
+      ['two', true],
+    ])
+    expect(document.targets[1].differences[0].message).toBe(
+      'column users.nickname exists in the database but no migration creates it',
+    )
     expect((await run('--all', 'schema', 'dump')).code).toBe(0)
     expect(readFileSync(path.join(project.dir, 'db', 'one.sql'), 'utf8')).not.toContain('nickname')
     expect(readFileSync(path.join(project.dir, 'db', 'two.sql'), 'utf8')).toContain('nickname')

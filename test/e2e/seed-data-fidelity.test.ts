@@ -27,14 +27,21 @@ function sqliteRows(url: string, sql: string): Record<string, unknown>[] {
 }
 
 /** migrate up, then seed run --json: the seed's exit code and error. */
-async function seed(dir: string, url: string): Promise<{ code: number | null; error: { code: string; message: string } | undefined }> {
+async function seed(
+  dir: string,
+  url: string,
+): Promise<{ code: number | null; error: { code: string; message: string } | undefined }> {
   const up = await runCli(['migrate', 'up', '--url', url], { cwd: dir })
   expect(up.code, up.stderr).toBe(0)
   const result = await runCli(['seed', 'run', '--url', url, '--json'], { cwd: dir })
   return { code: result.code, error: JSON.parse(result.stdout).error }
 }
 
-const LATIN1_CAFE = Buffer.concat([Buffer.from('id,qty,price,name\n1,1,1.5,ok\n2,1,1.5,caf'), Buffer.from([0xe9]), Buffer.from(' au lait\n')])
+const LATIN1_CAFE = Buffer.concat([
+  Buffer.from('id,qty,price,name\n1,1,1.5,ok\n2,1,1.5,caf'),
+  Buffer.from([0xe9]),
+  Buffer.from(' au lait\n'),
+])
 
 describe('seed and migration input is taken as written, or refused', () => {
   const pg = usePgDatabase('dbops_fidelity')
@@ -47,10 +54,30 @@ describe('seed and migration input is taken as written, or refused', () => {
   })
 
   const refused: [string, string, string | Buffer, RegExp][] = [
-    ['an integer beyond 64 bits', 'items.csv', 'id,qty,price,name\n1,1,1.5,a\n2,99999999999999999999,1.5,b\n', /fixtures\/items\.csv:3 \(column qty\): .*99999999999999999999.* out of range/],
-    ['1.5 for an INTEGER column', 'items.csv', 'id,qty,price,name\n1,1.5,1.5,a\n', /fixtures\/items\.csv:2 \(column qty\): ("1\.5" is not an integer|invalid input syntax for type integer: "1\.5")/],
-    ['1e999 for a REAL column (SQLite would store Inf)', 'items.csv', 'id,qty,price,name\n1,1,1e999,a\n', /fixtures\/items\.csv:2 \(column price\): .*out of range/],
-    ['a JSON trailing comma', 'items.json', '[\n  {"id": 1, "qty": 1},\n  {"id": 2, "qty": 2},\n]\n', /fixtures\/items\.json:3:22: .*trailing comma/],
+    [
+      'an integer beyond 64 bits',
+      'items.csv',
+      'id,qty,price,name\n1,1,1.5,a\n2,99999999999999999999,1.5,b\n',
+      /fixtures\/items\.csv:3 \(column qty\): .*99999999999999999999.* out of range/,
+    ],
+    [
+      '1.5 for an INTEGER column',
+      'items.csv',
+      'id,qty,price,name\n1,1.5,1.5,a\n',
+      /fixtures\/items\.csv:2 \(column qty\): ("1\.5" is not an integer|invalid input syntax for type integer: "1\.5")/,
+    ],
+    [
+      '1e999 for a REAL column (SQLite would store Inf)',
+      'items.csv',
+      'id,qty,price,name\n1,1,1e999,a\n',
+      /fixtures\/items\.csv:2 \(column price\): .*out of range/,
+    ],
+    [
+      'a JSON trailing comma',
+      'items.json',
+      '[\n  {"id": 1, "qty": 1},\n  {"id": 2, "qty": 2},\n]\n',
+      /fixtures\/items\.json:3:22: .*trailing comma/,
+    ],
   ]
   for (const engine of ['sqlite', 'postgres'] as const) {
     for (const [what, file, content, message] of refused) {
@@ -62,7 +89,10 @@ describe('seed and migration input is taken as written, or refused', () => {
         expect(code).toBe(2)
         expect(error?.code).toBe('E_SEED_FAILED')
         expect(error?.message).toMatch(message)
-        const count = engine === 'sqlite' ? sqliteRows(url, 'SELECT count(*) AS n FROM items')[0]!.n : (await pgQuery(url, 'SELECT count(*)::int AS n FROM items'))[0]!.n
+        const count =
+          engine === 'sqlite'
+            ? sqliteRows(url, 'SELECT count(*) AS n FROM items')[0]!.n
+            : (await pgQuery(url, 'SELECT count(*)::int AS n FROM items'))[0]!.n
         expect(count).toBe(0)
       })
     }
@@ -78,7 +108,11 @@ describe('seed and migration input is taken as written, or refused', () => {
   })
 
   it('sqlite: invalid UTF-8 in a SQL seed and in a migration is refused at its line and column', async () => {
-    const sqlSeed = Buffer.concat([Buffer.from("INSERT INTO items (id, name) VALUES (1, 'ok');\nINSERT INTO items (id, name) VALUES (2, '"), Buffer.from([0xff]), Buffer.from("');\n")])
+    const sqlSeed = Buffer.concat([
+      Buffer.from("INSERT INTO items (id, name) VALUES (1, 'ok');\nINSERT INTO items (id, name) VALUES (2, '"),
+      Buffer.from([0xff]),
+      Buffer.from("');\n"),
+    ])
     const dir = project(root, 'latin1-sql', { 'fixtures/items.sql': sqlSeed })
     const url = `sqlite:${path.join(dir, 'app.db')}`
     const { code, error } = await seed(dir, url)
@@ -86,20 +120,36 @@ describe('seed and migration input is taken as written, or refused', () => {
     expect(error?.message).toMatch(/^seed fixtures\/items\.sql:2:42: not valid UTF-8 \(byte 0xFF\)/)
     expect(sqliteRows(url, 'SELECT count(*) AS n FROM items')).toEqual([{ n: 0 }])
 
-    writeFileSync(path.join(dir, 'migrations', '002_default.sql'), Buffer.concat([Buffer.from("-- migrate:up\nALTER TABLE items ADD COLUMN label TEXT DEFAULT 'caf"), Buffer.from([0xe9]), Buffer.from("';\n")]))
+    writeFileSync(
+      path.join(dir, 'migrations', '002_default.sql'),
+      Buffer.concat([
+        Buffer.from("-- migrate:up\nALTER TABLE items ADD COLUMN label TEXT DEFAULT 'caf"),
+        Buffer.from([0xe9]),
+        Buffer.from("';\n"),
+      ]),
+    )
     const up = await runCli(['migrate', 'up', '--url', url, '--json'], { cwd: dir })
     expect(up.code).toBe(2)
-    expect(JSON.parse(up.stdout).error).toMatchObject({ code: 'E_MIGRATION_PARSE', message: expect.stringMatching(/^migrations\/002_default\.sql:2:53: not valid UTF-8 \(byte 0xE9\)$/) })
+    expect(JSON.parse(up.stdout).error).toMatchObject({
+      code: 'E_MIGRATION_PARSE',
+      message: expect.stringMatching(/^migrations\/002_default\.sql:2:53: not valid UTF-8 \(byte 0xE9\)$/),
+    })
     expect(sqliteRows(url, "SELECT name FROM pragma_table_info('items') WHERE name = 'label'")).toEqual([])
   })
 
   it('sqlite: exact integers within 64 bits load exactly; REAL columns take 1.5', async () => {
-    const csv = 'id,qty,price,name\n1, +42 ,1.5,a\n2,-9223372036854775808,2,b\n3,9223372036854775807,2.25,c\n4,0009007199254740993,1e3,d\n'
+    const csv =
+      'id,qty,price,name\n1, +42 ,1.5,a\n2,-9223372036854775808,2,b\n3,9223372036854775807,2.25,c\n4,0009007199254740993,1e3,d\n'
     const dir = project(root, 'exact', { 'fixtures/items.csv': csv })
     const url = `sqlite:${path.join(dir, 'app.db')}`
     const { code, error } = await seed(dir, url)
     expect(code, error?.message).toBe(0)
-    expect(sqliteRows(url, 'SELECT id, CAST(qty AS TEXT) AS qty, typeof(qty) AS qtyType, price, typeof(price) AS priceType FROM items ORDER BY id')).toEqual([
+    expect(
+      sqliteRows(
+        url,
+        'SELECT id, CAST(qty AS TEXT) AS qty, typeof(qty) AS qtyType, price, typeof(price) AS priceType FROM items ORDER BY id',
+      ),
+    ).toEqual([
       { id: 1, qty: '42', qtyType: 'integer', price: 1.5, priceType: 'real' },
       { id: 2, qty: '-9223372036854775808', qtyType: 'integer', price: 2, priceType: 'real' },
       { id: 3, qty: '9223372036854775807', qtyType: 'integer', price: 2.25, priceType: 'real' },
@@ -108,11 +158,15 @@ describe('seed and migration input is taken as written, or refused', () => {
   })
 
   it('sqlite: a JSON number for an INTEGER column must be an exact integer', async () => {
-    const dir = project(root, 'json-numbers', { 'fixtures/items.json': '[{"id": 1, "qty": 2.0}, {"id": 2, "qty": 12345678901234567890}]\n' })
+    const dir = project(root, 'json-numbers', {
+      'fixtures/items.json': '[{"id": 1, "qty": 2.0}, {"id": 2, "qty": 12345678901234567890}]\n',
+    })
     const url = `sqlite:${path.join(dir, 'app.db')}`
     const { code, error } = await seed(dir, url)
     expect(code).toBe(2)
-    expect(error?.message).toMatch(/items\.json:1 \(element 1, column qty\): .*beyond the integers a JSON number holds exactly/)
+    expect(error?.message).toMatch(
+      /items\.json:1 \(element 1, column qty\): .*beyond the integers a JSON number holds exactly/,
+    )
     expect(sqliteRows(url, 'SELECT count(*) AS n FROM items')).toEqual([{ n: 0 }])
   })
 })

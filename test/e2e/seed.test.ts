@@ -53,13 +53,19 @@ describe('dbops seed (CLI)', () => {
       expect(status.code).toBe(0)
       expect(status.stdout).toMatch(/3 applied, 0 new/)
 
-      writeFileSync(path.join(dir, 'fixtures/01_users.csv'), `${readFileSync(path.join(dir, 'fixtures/01_users.csv'), 'utf8')}4,new@example.com,New\n`)
+      writeFileSync(
+        path.join(dir, 'fixtures/01_users.csv'),
+        `${readFileSync(path.join(dir, 'fixtures/01_users.csv'), 'utf8')}4,new@example.com,New\n`,
+      )
       const changed = await runCli(['seed', 'run'], { cwd: dir, env })
       expect(changed.code).toBe(2)
       expect(oneErrorLine(changed)).toMatch(/seed 01_users\.csv changed since it was applied.*--force/)
       expect((await runCli(['seed', 'status', '--check'], { cwd: dir, env })).code).toBe(1)
       const changedJson = await runCli(['seed', 'run', '--json'], { cwd: dir, env })
-      expect(JSON.parse(changedJson.stdout)).toMatchObject({ ok: false, error: { code: 'E_SEED_CHANGED', details: { changed: ['01_users.csv'] } } })
+      expect(JSON.parse(changedJson.stdout)).toMatchObject({
+        ok: false,
+        error: { code: 'E_SEED_CHANGED', details: { changed: ['01_users.csv'] } },
+      })
       const reset = await runCli(['seed', 'run', '--reset'], { cwd: dir, env })
       expect(reset.code, reset.stderr).toBe(0)
       expect(reset.stderr).toMatch(/reset: emptied users, posts/)
@@ -70,14 +76,19 @@ describe('dbops seed (CLI)', () => {
   })
 
   it('usage errors exit 3 with one line: unknown environment, unknown seed, protected target, bad --format', async () => {
-    const dir = exampleProject({ targets: { prod: { url: 'sqlite:./prod.db', protected: true } }, seeds: { environments: { dev: ['.'] } } })
+    const dir = exampleProject({
+      targets: { prod: { url: 'sqlite:./prod.db', protected: true } },
+      seeds: { environments: { dev: ['.'] } },
+    })
     try {
       const unknownEnv = await runCli(['seed', 'run', '--env', 'staging'], { cwd: dir, env })
       expect(unknownEnv.code).toBe(3)
       expect(oneErrorLine(unknownEnv)).toMatch(/unknown seed environment "staging" \(known: dev\)/)
       const unknownSeed = await runCli(['seed', 'run', 'nobody'], { cwd: dir, env })
       expect(unknownSeed.code).toBe(3)
-      expect(oneErrorLine(unknownSeed)).toMatch(/unknown seed "nobody" \(known: 01_users\.csv, 02_posts\.json, 03_publish_posts\.sql\)/)
+      expect(oneErrorLine(unknownSeed)).toMatch(
+        /unknown seed "nobody" \(known: 01_users\.csv, 02_posts\.json, 03_publish_posts\.sql\)/,
+      )
       const protectedRun = await runCli(['seed', 'run'], { cwd: dir, env })
       expect(protectedRun.code).toBe(3)
       expect(oneErrorLine(protectedRun)).toMatch(/target "prod" .* is protected.*--allow-protected/)
@@ -107,11 +118,16 @@ describe('dbops seed (CLI)', () => {
       cpSync(path.join(REPO_ROOT, 'fixtures', '02_posts.json'), path.join(dir, 'fixtures', '02_posts.json'))
       const runEnv = { DATABASE_URL: url }
       expect((await runCli(['migrate', 'up'], { cwd: dir, env: runEnv })).code).toBe(0)
-      const [a, b] = await Promise.all([runCli(['seed', 'run'], { cwd: dir, env: runEnv }), runCli(['seed', 'run'], { cwd: dir, env: runEnv })])
+      const [a, b] = await Promise.all([
+        runCli(['seed', 'run'], { cwd: dir, env: runEnv }),
+        runCli(['seed', 'run'], { cwd: dir, env: runEnv }),
+      ])
       expect([a.code, b.code], `${a.stderr}\n${b.stderr}`).toEqual([0, 0])
       const status = await runCli(['seed', 'status', '--json'], { cwd: dir, env: runEnv })
       const document = JSON.parse(status.stdout)
-      expect(document.seeds.map((seed: { name: string; state: string; rows: number }) => [seed.name, seed.state, seed.rows])).toEqual([
+      expect(
+        document.seeds.map((seed: { name: string; state: string; rows: number }) => [seed.name, seed.state, seed.rows]),
+      ).toEqual([
         ['01_users.csv', 'applied', 20000],
         ['02_posts.json', 'applied', 3],
       ])
@@ -134,10 +150,15 @@ describe('dbops seed (CLI)', () => {
         expect(plan.stdout).toMatch(/01_users\.csv\s+users\s+would run \(new\)/)
         const ledger = await pgQuery(db.url, "SELECT to_regclass('dbops_seeds') AS t")
         expect(ledger[0]!.t).toBeNull()
-        writeFileSync(path.join(dir, 'fixtures/01_users.csv'), 'id,email,name\n1,a@example.com,A\n2,b@example.com,B\nthree,c@example.com,C\n')
+        writeFileSync(
+          path.join(dir, 'fixtures/01_users.csv'),
+          'id,email,name\n1,a@example.com,A\n2,b@example.com,B\nthree,c@example.com,C\n',
+        )
         const bad = await runCli(['seed', 'run'], { cwd: dir, env: pgEnv })
         expect(bad.code).toBe(2)
-        expect(oneErrorLine(bad)).toMatch(/seed fixtures\/01_users\.csv:4 \(column id\): invalid input syntax for type integer: "three"/)
+        expect(oneErrorLine(bad)).toMatch(
+          /seed fixtures\/01_users\.csv:4 \(column id\): invalid input syntax for type integer: "three"/,
+        )
         expect(await pgQuery(db.url, 'SELECT count(*)::int AS n FROM users')).toEqual([{ n: 0 }])
         expect((await pgQuery(db.url, "SELECT to_regclass('dbops_seeds') AS t"))[0]!.t).toBeNull()
       } finally {

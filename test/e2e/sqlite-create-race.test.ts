@@ -30,7 +30,10 @@ describe(`${PROCESSES} concurrent migrate up on a new SQLite file`, () => {
   it(`leaves no file when the first migration fails (${TRIALS} trials)`, { timeout: 240_000 }, async () => {
     const project = path.join(dir, 'failing')
     mkdirSync(path.join(project, 'migrations'), { recursive: true })
-    writeFileSync(path.join(project, 'migrations', '001_broken.sql'), '-- migrate:up\nCREATE TABLE broken (id INTEGER PRIMARY KEY,);\n')
+    writeFileSync(
+      path.join(project, 'migrations', '001_broken.sql'),
+      '-- migrate:up\nCREATE TABLE broken (id INTEGER PRIMARY KEY,);\n',
+    )
     for (let trial = 1; trial <= TRIALS; trial++) {
       const data = path.join(project, `data-${trial}`)
       mkdirSync(data)
@@ -43,8 +46,14 @@ describe(`${PROCESSES} concurrent migrate up on a new SQLite file`, () => {
   it('applies each migration once when they succeed, and the file is in WAL mode', { timeout: 120_000 }, async () => {
     const project = path.join(dir, 'working')
     mkdirSync(path.join(project, 'migrations'), { recursive: true })
-    writeFileSync(path.join(project, 'migrations', '001_items.sql'), '-- migrate:up\nCREATE TABLE items (id INTEGER PRIMARY KEY);\n')
-    writeFileSync(path.join(project, 'migrations', '002_seed.sql'), '-- migrate:up\nINSERT INTO items (id) VALUES (1);\n')
+    writeFileSync(
+      path.join(project, 'migrations', '001_items.sql'),
+      '-- migrate:up\nCREATE TABLE items (id INTEGER PRIMARY KEY);\n',
+    )
+    writeFileSync(
+      path.join(project, 'migrations', '002_seed.sql'),
+      '-- migrate:up\nINSERT INTO items (id) VALUES (1);\n',
+    )
     for (let trial = 1; trial <= 3; trial++) {
       const data = path.join(project, `data-${trial}`)
       mkdirSync(data)
@@ -55,7 +64,10 @@ describe(`${PROCESSES} concurrent migrate up on a new SQLite file`, () => {
       expect(readdirSync(data).filter((name) => name.includes('dbops-new'))).toEqual([])
       const database = new Database(file, { readonly: true })
       try {
-        expect(database.prepare('SELECT version FROM dbops_migrations ORDER BY version').all()).toEqual([{ version: '001' }, { version: '002' }])
+        expect(database.prepare('SELECT version FROM dbops_migrations ORDER BY version').all()).toEqual([
+          { version: '001' },
+          { version: '002' },
+        ])
         expect(database.prepare('SELECT count(*) AS n FROM items').get()).toEqual({ n: 1 })
         expect(database.pragma('journal_mode', { simple: true })).toBe('wal')
       } finally {
@@ -67,8 +79,14 @@ describe(`${PROCESSES} concurrent migrate up on a new SQLite file`, () => {
   it('a run that built the database aside and lost the race does its work in the file the other run created', async () => {
     const project = path.join(dir, 'lost-race')
     mkdirSync(path.join(project, 'migrations'), { recursive: true })
-    writeFileSync(path.join(project, 'migrations', '001_items.sql'), '-- migrate:up\nCREATE TABLE items (id INTEGER PRIMARY KEY);\n')
-    writeFileSync(path.join(project, 'migrations', '002_more.sql'), '-- migrate:up\nINSERT INTO items (id) VALUES (1);\n')
+    writeFileSync(
+      path.join(project, 'migrations', '001_items.sql'),
+      '-- migrate:up\nCREATE TABLE items (id INTEGER PRIMARY KEY);\n',
+    )
+    writeFileSync(
+      path.join(project, 'migrations', '002_more.sql'),
+      '-- migrate:up\nINSERT INTO items (id) VALUES (1);\n',
+    )
     const url = `sqlite:${path.join(project, 'app.db')}`
     const first = await openTarget({ url, cwd: project })
     const second = await openTarget({ url, cwd: project })
@@ -86,7 +104,10 @@ describe(`${PROCESSES} concurrent migrate up on a new SQLite file`, () => {
     expect(readdirSync(project).filter((name) => name.startsWith('app.db'))).toEqual(['app.db'])
     const database = new Database(path.join(project, 'app.db'), { readonly: true })
     try {
-      expect(database.prepare('SELECT version FROM dbops_migrations ORDER BY version').all()).toEqual([{ version: '001' }, { version: '002' }])
+      expect(database.prepare('SELECT version FROM dbops_migrations ORDER BY version').all()).toEqual([
+        { version: '001' },
+        { version: '002' },
+      ])
       expect(database.prepare('SELECT count(*) AS n FROM items').get()).toEqual({ n: 1 })
     } finally {
       database.close()
@@ -96,14 +117,23 @@ describe(`${PROCESSES} concurrent migrate up on a new SQLite file`, () => {
   it("removes the half-built copy a killed run left, and nobody else's", async () => {
     const project = path.join(dir, 'leftover')
     mkdirSync(path.join(project, 'migrations'), { recursive: true })
-    writeFileSync(path.join(project, 'migrations', '001_items.sql'), '-- migrate:up\nCREATE TABLE items (id INTEGER PRIMARY KEY);\n')
+    writeFileSync(
+      path.join(project, 'migrations', '001_items.sql'),
+      '-- migrate:up\nCREATE TABLE items (id INTEGER PRIMARY KEY);\n',
+    )
     const dead = spawnSync(process.execPath, ['-e', '']).pid!
     const live = process.pid
     writeFileSync(path.join(project, `app.db.dbops-new-${dead}-0badc0de`), 'half a database')
     writeFileSync(path.join(project, `app.db.dbops-new-${dead}-0badc0de-journal`), 'its journal')
     writeFileSync(path.join(project, `app.db.dbops-new-${live}-5ca1ab1e`), 'a live run is building this one')
-    const up = await waitForExit(spawnCli(['migrate', 'up', '--url', `sqlite:${path.join(project, 'app.db')}`], { cwd: project }))
+    const up = await waitForExit(
+      spawnCli(['migrate', 'up', '--url', `sqlite:${path.join(project, 'app.db')}`], { cwd: project }),
+    )
     expect(up.code, up.stderr).toBe(0)
-    expect(readdirSync(project).filter((name) => name.startsWith('app.db')).sort()).toEqual(['app.db', `app.db.dbops-new-${live}-5ca1ab1e`])
+    expect(
+      readdirSync(project)
+        .filter((name) => name.startsWith('app.db'))
+        .sort(),
+    ).toEqual(['app.db', `app.db.dbops-new-${live}-5ca1ab1e`])
   })
 })

@@ -15,7 +15,10 @@ afterAll(() => {
 /** Another process holding the database: `sql` runs (BEGIN IMMEDIATE / EXCLUSIVE), then it waits until killed. */
 async function holdLock(file: string, sql: string): Promise<ChildProcess> {
   const script = `const Database = require('better-sqlite3'); const db = new Database(process.argv[1]); db.exec(process.argv[2]); console.log('locked'); setInterval(() => {}, 1000)`
-  const holder = spawn(process.execPath, ['-e', script, file, sql], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  const holder = spawn(process.execPath, ['-e', script, file, sql], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   await waitForOutput(holder, /locked/)
   return holder
 }
@@ -31,8 +34,14 @@ function project(): { dir: string; file: string } {
   dirs.push(dir)
   mkdirSync(path.join(dir, 'migrations'))
   mkdirSync(path.join(dir, 'fixtures'))
-  writeFileSync(path.join(dir, 'migrations', '001_t.sql'), '-- migrate:up\nCREATE TABLE t (id integer PRIMARY KEY, v text);\n')
-  writeFileSync(path.join(dir, 'dbops.config.json'), JSON.stringify({ targets: { app: { url: 'sqlite:./app.db' } }, migrations: { lockWaitTimeout: '1s' } }))
+  writeFileSync(
+    path.join(dir, 'migrations', '001_t.sql'),
+    '-- migrate:up\nCREATE TABLE t (id integer PRIMARY KEY, v text);\n',
+  )
+  writeFileSync(
+    path.join(dir, 'dbops.config.json'),
+    JSON.stringify({ targets: { app: { url: 'sqlite:./app.db' } }, migrations: { lockWaitTimeout: '1s' } }),
+  )
   return { dir, file: path.join(dir, 'app.db') }
 }
 
@@ -58,7 +67,9 @@ describe('SQLite locked by another process', () => {
       expect(JSON.parse(up.stdout).error.message).toMatch(/write lock/)
       const human = await runCli(['migrate', 'up'], { cwd: dir })
       expect(human.code).toBe(2)
-      expect(human.stderr).toMatch(/^error: another connection held the SQLite database \S+app\.db longer than migrations\.lockWaitTimeout \(1s\)/m)
+      expect(human.stderr).toMatch(
+        /^error: another connection held the SQLite database \S+app\.db longer than migrations\.lockWaitTimeout \(1s\)/m,
+      )
       expect(human.stderr).not.toContain('unexpected failure')
 
       lockTimeout(await runCli(['seed', 'run', '--json'], { cwd: dir }), file)
@@ -71,7 +82,9 @@ describe('SQLite locked by another process', () => {
     }
     const database = new Database(file, { readonly: true })
     try {
-      expect(database.prepare('SELECT version FROM dbops_migrations ORDER BY version').all()).toEqual([{ version: '001' }])
+      expect(database.prepare('SELECT version FROM dbops_migrations ORDER BY version').all()).toEqual([
+        { version: '001' },
+      ])
       expect(database.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 0 })
     } finally {
       database.close()

@@ -42,7 +42,12 @@ function setJournalMode(file: string, mode: 'delete' | 'wal'): void {
 
 function fingerprint(file: string): { sha256: string; mtimeMs: number; size: number; journalMode: string } {
   const stat = statSync(file)
-  return { sha256: createHash('sha256').update(readFileSync(file)).digest('hex'), mtimeMs: stat.mtimeMs, size: stat.size, journalMode: journalMode(file) }
+  return {
+    sha256: createHash('sha256').update(readFileSync(file)).digest('hex'),
+    mtimeMs: stat.mtimeMs,
+    size: stat.size,
+    journalMode: journalMode(file),
+  }
 }
 
 describe('read-only commands leave a SQLite file as it was', () => {
@@ -53,8 +58,14 @@ describe('read-only commands leave a SQLite file as it was', () => {
     project = tempDir('dbops-read-only')
     mkdirSync(path.join(project, 'migrations'))
     mkdirSync(path.join(project, 'fixtures'))
-    writeFileSync(path.join(project, 'migrations', '001_items.sql'), '-- migrate:up\nCREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT);\n-- migrate:down\nDROP TABLE items;\n')
-    writeFileSync(path.join(project, 'migrations', '002_more.sql'), '-- migrate:up\nCREATE TABLE more (id INTEGER PRIMARY KEY);\n')
+    writeFileSync(
+      path.join(project, 'migrations', '001_items.sql'),
+      '-- migrate:up\nCREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT);\n-- migrate:down\nDROP TABLE items;\n',
+    )
+    writeFileSync(
+      path.join(project, 'migrations', '002_more.sql'),
+      '-- migrate:up\nCREATE TABLE more (id INTEGER PRIMARY KEY);\n',
+    )
     writeFileSync(path.join(project, 'fixtures', 'items.csv'), 'id,name\n1,one\n2,two\n')
     file = path.join(project, 'app.db')
     url = `sqlite:${file}`

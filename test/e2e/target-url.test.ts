@@ -15,13 +15,19 @@ function project(benchUrl = 'sqlite:./bench.db'): string {
   const dir = tempDir('dbops-target-url')
   dirs.push(dir)
   for (const sub of ['migrations', 'bench-migrations', 'fixtures']) mkdirSync(path.join(dir, sub))
-  writeFileSync(path.join(dir, 'bench-migrations', '001_b.sql'), '-- migrate:up\nCREATE TABLE b (id integer PRIMARY KEY, v text);\n-- migrate:down\nDROP TABLE b;\n')
+  writeFileSync(
+    path.join(dir, 'bench-migrations', '001_b.sql'),
+    '-- migrate:up\nCREATE TABLE b (id integer PRIMARY KEY, v text);\n-- migrate:down\nDROP TABLE b;\n',
+  )
   writeFileSync(path.join(dir, 'fixtures', 'b.csv'), 'id,v\n1,x\n')
   writeFileSync(
     path.join(dir, 'dbops.config.json'),
     JSON.stringify({
       defaultTarget: 'app',
-      targets: { app: { url: 'sqlite:./app.db' }, bench: { url: benchUrl, protected: true, migrations: { dir: 'bench-migrations' } } },
+      targets: {
+        app: { url: 'sqlite:./app.db' },
+        bench: { url: benchUrl, protected: true, migrations: { dir: 'bench-migrations' } },
+      },
     }),
   )
   return dir
@@ -36,7 +42,7 @@ function json(result: CliResult): Record<string, any> {
 }
 
 describe('-t <target> --url <url>', () => {
-  it('acts on the URL with the target\'s settings, and every command names that database (SQLite)', async () => {
+  it("acts on the URL with the target's settings, and every command names that database (SQLite)", async () => {
     const dir = project()
     const other = path.join(dir, 'other.db')
     const cli = (args: string[]) => runCli(['-t', 'bench', '--url', 'sqlite:./other.db', ...args], { cwd: dir })
@@ -100,7 +106,7 @@ describe('-t <target> --url <url>', () => {
     for (const file of ['x.db', 'app.db', 'bench.db']) expect(existsSync(path.join(dir, file))).toBe(false)
   })
 
-  it('without -t, --url still replaces the default target\'s database; --json names it', async () => {
+  it("without -t, --url still replaces the default target's database; --json names it", async () => {
     const dir = project()
     const result = await runCli(['--url', 'sqlite:./third.db', 'migrate', 'up', '--json'], { cwd: dir })
     expect(result.code, result.stderr).toBe(0)
@@ -108,7 +114,7 @@ describe('-t <target> --url <url>', () => {
     expect(existsSync(path.join(dir, 'app.db'))).toBe(false)
   })
 
-  it('health and restore go to the URL, not to the target\'s PostgreSQL database', async () => {
+  it("health and restore go to the URL, not to the target's PostgreSQL database", async () => {
     const bench = await createPgDatabase('dbops_bench')
     const other = await createPgDatabase('dbops_other')
     try {
@@ -124,8 +130,12 @@ describe('-t <target> --url <url>', () => {
       const restored = await cli(['restore', backup.backup.id, '--clean', '--force'])
       expect(restored.code, restored.stderr).toBe(0)
       expect(restored.stdout).toContain(`bench (${other.url}): restored`)
-      expect(await pgQuery(other.url, `SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'b'`)).toEqual([{ n: 1 }])
-      expect(await pgQuery(bench.url, `SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'`)).toEqual([{ n: 0 }])
+      expect(await pgQuery(other.url, `SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'b'`)).toEqual([
+        { n: 1 },
+      ])
+      expect(await pgQuery(bench.url, `SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'`)).toEqual([
+        { n: 0 },
+      ])
     } finally {
       await other.drop()
       await bench.drop()

@@ -25,7 +25,11 @@ export interface Project {
 }
 
 /** A fresh database plus a folder with `migrations/` holding `files`. */
-export async function makeProject(engine: EngineName, files: Record<string, string> = {}, config?: unknown): Promise<Project> {
+export async function makeProject(
+  engine: EngineName,
+  files: Record<string, string> = {},
+  config?: unknown,
+): Promise<Project> {
   const dir = tempDir('dbops-project')
   cleanups.push(async () => rmSync(dir, { recursive: true, force: true }))
   let url: string
@@ -75,8 +79,12 @@ export function migration(up: string, down?: string, upOptions = ''): string {
 export async function tableNames(project: Project): Promise<string[]> {
   const rows =
     project.engine === 'postgres'
-      ? await project.query(`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> 'dbops_migrations' ORDER BY 1`)
-      : await project.query(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'dbops_migrations' ORDER BY 1`)
+      ? await project.query(
+          `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> 'dbops_migrations' ORDER BY 1`,
+        )
+      : await project.query(
+          `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'dbops_migrations' ORDER BY 1`,
+        )
   return rows.map((row) => String(row.name))
 }
 

@@ -6,7 +6,9 @@ import { auditTarget, type AuditOptions, type AuditResult } from '../../src/inde
 import { exec, makeProject, migration, withTarget, type Project } from '../helpers/projects.js'
 
 async function audit(project: Project, options: AuditOptions = {}): Promise<AuditResult> {
-  return withTarget(project, (target) => auditTarget(target, { ...options, thresholds: { minStatisticsAgeMs: 0, ...options.thresholds } }))
+  return withTarget(project, (target) =>
+    auditTarget(target, { ...options, thresholds: { minStatisticsAgeMs: 0, ...options.thresholds } }),
+  )
 }
 
 function findings(result: AuditResult, check: string) {
@@ -18,7 +20,7 @@ const PARTITIONED = [
   'CREATE TABLE payments (id int, customer_id int, staff_id int, paid_on date NOT NULL) PARTITION BY RANGE (paid_on)',
   "CREATE TABLE payments_2024 PARTITION OF payments FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')",
   "CREATE TABLE payments_2025 PARTITION OF payments FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')",
-  "INSERT INTO customers SELECT generate_series(1, 100)",
+  'INSERT INTO customers SELECT generate_series(1, 100)',
   "INSERT INTO payments SELECT i, 1 + i % 100, i % 7, date '2024-01-01' + (i % 700) FROM generate_series(1, 5000) i",
   'CREATE INDEX payments_customer_id_idx ON payments (customer_id)',
   'CREATE INDEX payments_staff_id_idx ON payments (staff_id)',
@@ -37,7 +39,7 @@ describe('audit of partitioned tables (postgres)', () => {
     expect(unused[0]!.message).not.toContain(' 0 B')
   })
 
-  it('judges a partitioned index by the scans of its partitions\' indexes', async () => {
+  it("judges a partitioned index by the scans of its partitions' indexes", async () => {
     const project = await makeProject('postgres')
     await exec(project, PARTITIONED)
     const client = new pg.Client({ connectionString: project.url })
@@ -51,7 +53,9 @@ describe('audit of partitioned tables (postgres)', () => {
     }
     // Statistics reach the shared counters when the session ends: wait for them, not for a fixed time.
     for (let attempt = 0; attempt < 100; attempt++) {
-      const [row] = await project.query(`SELECT sum(idx_scan)::int AS scans FROM pg_stat_user_indexes WHERE indexrelname LIKE 'payments_2024_staff_id%'`)
+      const [row] = await project.query(
+        `SELECT sum(idx_scan)::int AS scans FROM pg_stat_user_indexes WHERE indexrelname LIKE 'payments_2024_staff_id%'`,
+      )
       if (Number(row!.scans) > 0) break
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
@@ -65,7 +69,9 @@ describe('audit of partitioned tables (postgres)', () => {
     expect(duplicates.map((finding) => finding.subject)).toEqual(['public.payments_2025_by_customer'])
     expect(duplicates[0]!.detail!.duplicateOf).toBe('public.payments_2025_customer_id_idx')
     await project.query(duplicates[0]!.fix!)
-    expect(await project.query(`SELECT 1 FROM pg_indexes WHERE indexname = 'payments_2025_customer_id_idx'`)).toHaveLength(1)
+    expect(
+      await project.query(`SELECT 1 FROM pg_indexes WHERE indexname = 'payments_2025_customer_id_idx'`),
+    ).toHaveLength(1)
   })
 })
 
@@ -99,7 +105,9 @@ describe.each(['postgres', 'sqlite'] as const)('audit accuracy on %s', (engine) 
       'CREATE INDEX film_title_desc_idx ON film (title DESC, rating DESC, length)',
     ])
     const redundant = findings(await audit(project, { checks: ['redundant_index'] }), 'redundant_index')
-    expect(redundant.map((finding) => finding.subject)).toEqual([engine === 'postgres' ? 'public.film_length_idx' : 'film_length_idx'])
+    expect(redundant.map((finding) => finding.subject)).toEqual([
+      engine === 'postgres' ? 'public.film_length_idx' : 'film_length_idx',
+    ])
     expect(redundant[0]!.detail!.coveredBy).toContain('film_length_desc_rating_idx')
     if (engine === 'postgres') {
       // The covering index serves equality, ranges and ordering on length once the narrow one is gone.
@@ -110,7 +118,11 @@ describe.each(['postgres', 'sqlite'] as const)('audit accuracy on %s', (engine) 
       await client.connect()
       try {
         await client.query('SET enable_seqscan = off')
-        for (const query of ['SELECT * FROM film WHERE length = 90', 'SELECT * FROM film WHERE length BETWEEN 10 AND 20', 'SELECT length FROM film ORDER BY length LIMIT 5']) {
+        for (const query of [
+          'SELECT * FROM film WHERE length = 90',
+          'SELECT * FROM film WHERE length BETWEEN 10 AND 20',
+          'SELECT length FROM film ORDER BY length LIMIT 5',
+        ]) {
           const plan = (await client.query(`EXPLAIN ${query}`)).rows.map((row) => row['QUERY PLAN']).join('\n')
           expect(plan).toContain('film_length_desc_rating_idx')
           expect(plan).not.toContain('Sort')
@@ -123,21 +135,36 @@ describe.each(['postgres', 'sqlite'] as const)('audit accuracy on %s', (engine) 
 
   it('of two identical indexes, --fix keeps the one a migration creates, and says why', async () => {
     const project = await makeProject(engine, {
-      '001_orders.sql': migration('CREATE TABLE orders (id int PRIMARY KEY, placed_at int);\nCREATE INDEX orders_placed_at_idx ON orders (placed_at);', 'DROP TABLE orders;'),
+      '001_orders.sql': migration(
+        'CREATE TABLE orders (id int PRIMARY KEY, placed_at int);\nCREATE INDEX orders_placed_at_idx ON orders (placed_at);',
+        'DROP TABLE orders;',
+      ),
     })
     // The hand-made twin is older and sorts first by name: neither may decide.
-    await exec(project, ['CREATE TABLE orders (id int PRIMARY KEY, placed_at int)', 'CREATE INDEX idx_orders_placed ON orders (placed_at)', 'CREATE INDEX orders_placed_at_idx ON orders (placed_at)'])
+    await exec(project, [
+      'CREATE TABLE orders (id int PRIMARY KEY, placed_at int)',
+      'CREATE INDEX idx_orders_placed ON orders (placed_at)',
+      'CREATE INDEX orders_placed_at_idx ON orders (placed_at)',
+    ])
     const duplicates = findings(await audit(project, { checks: ['duplicate_index'] }), 'duplicate_index')
-    expect(duplicates.map((finding) => finding.subject)).toEqual([engine === 'postgres' ? 'public.idx_orders_placed' : 'idx_orders_placed'])
+    expect(duplicates.map((finding) => finding.subject)).toEqual([
+      engine === 'postgres' ? 'public.idx_orders_placed' : 'idx_orders_placed',
+    ])
     expect(duplicates[0]!.message).toContain('migration 001_orders.sql creates it')
     expect(duplicates[0]!.fix).toContain('"idx_orders_placed"')
   })
 
   it('of two identical indexes no migration creates, keeps the older one', async () => {
     const project = await makeProject(engine)
-    await exec(project, ['CREATE TABLE orders (id int PRIMARY KEY, placed_at int)', 'CREATE INDEX zz_first ON orders (placed_at)', 'CREATE INDEX aa_second ON orders (placed_at)'])
+    await exec(project, [
+      'CREATE TABLE orders (id int PRIMARY KEY, placed_at int)',
+      'CREATE INDEX zz_first ON orders (placed_at)',
+      'CREATE INDEX aa_second ON orders (placed_at)',
+    ])
     const duplicates = findings(await audit(project, { checks: ['duplicate_index'] }), 'duplicate_index')
-    expect(duplicates.map((finding) => finding.subject)).toEqual([engine === 'postgres' ? 'public.aa_second' : 'aa_second'])
+    expect(duplicates.map((finding) => finding.subject)).toEqual([
+      engine === 'postgres' ? 'public.aa_second' : 'aa_second',
+    ])
     expect(duplicates[0]!.message).toContain('older')
   })
 })
@@ -159,8 +186,12 @@ describe('audit of invalid indexes (postgres)', () => {
   it('does not say writes maintain an invalid index whose build failed before it was ready', async () => {
     const project = await makeProject('postgres')
     await exec(project, ['CREATE TABLE t (id int)', 'INSERT INTO t VALUES (1), (1)'])
-    await expect(project.query('CREATE UNIQUE INDEX CONCURRENTLY t_id_key ON t (id)')).rejects.toThrow(/could not create unique index/)
-    const [state] = await project.query(`SELECT indisready, indisvalid FROM pg_index WHERE indexrelid = 't_id_key'::regclass`)
+    await expect(project.query('CREATE UNIQUE INDEX CONCURRENTLY t_id_key ON t (id)')).rejects.toThrow(
+      /could not create unique index/,
+    )
+    const [state] = await project.query(
+      `SELECT indisready, indisvalid FROM pg_index WHERE indexrelid = 't_id_key'::regclass`,
+    )
     expect(state).toEqual({ indisready: false, indisvalid: false })
     const [finding] = findings(await audit(project, { checks: ['invalid_index'] }), 'invalid_index')
     expect(finding!.message).not.toContain('writes maintain it')
@@ -169,7 +200,7 @@ describe('audit of invalid indexes (postgres)', () => {
 })
 
 describe('audit table_bloat (postgres)', () => {
-  it('estimates a table\'s bloat only from fresh statistics, and stays quiet on a table that is not bloated', async () => {
+  it("estimates a table's bloat only from fresh statistics, and stays quiet on a table that is not bloated", async () => {
     const project = await makeProject('postgres')
     const thresholds = { bloatMinBytes: 512 * 1024 }
     await exec(project, [
@@ -208,7 +239,9 @@ describe.each(['postgres', 'sqlite'] as const)('audit duplicate_foreign_key on %
       'CREATE INDEX lines_order_id_idx ON lines (order_id)',
     ])
     const result = await audit(project, { checks: ['duplicate_foreign_key'] })
-    expect(result.findings.map((finding) => finding.subject)).toEqual([engine === 'postgres' ? 'public.orders.orders_customer_id_fkey' : 'orders.orders_customer_id_fkey'])
+    expect(result.findings.map((finding) => finding.subject)).toEqual([
+      engine === 'postgres' ? 'public.orders.orders_customer_id_fkey' : 'orders.orders_customer_id_fkey',
+    ])
     if (engine === 'postgres') {
       expect(result.findings[0]!.message).toContain('duplicates orders_customer_fk')
       await project.query(result.findings[0]!.fix!)

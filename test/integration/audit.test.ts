@@ -5,14 +5,15 @@ import { describe, expect, it } from 'vitest'
 import { auditTarget, type AuditOptions, type AuditResult } from '../../src/index.js'
 import { exec, withTarget, makeProject, type EngineName, type Project } from '../helpers/projects.js'
 
-
-
 async function audit(project: Project, options: AuditOptions = {}): Promise<AuditResult> {
   return withTarget(project, (target) => auditTarget(target, options))
 }
 
 function subjects(result: AuditResult, check: string): string[] {
-  return result.findings.filter((finding) => finding.check === check).map((finding) => finding.subject).sort()
+  return result.findings
+    .filter((finding) => finding.check === check)
+    .map((finding) => finding.subject)
+    .sort()
 }
 
 /** Runs every suggested fix (and its undo) so that a fix with bad quoting fails the test. */
@@ -78,7 +79,9 @@ describe.each(['postgres', 'sqlite'] as const)('audit on %s', (engine) => {
     expect((await audit(project, { checks: ['duplicate_index'] })).findings).toEqual([])
     // The undo recreates exactly what was dropped.
     await project.query(String(oddOne.detail!.undo))
-    expect(subjects(await audit(project, { checks: ['duplicate_index'] }), 'duplicate_index')).toEqual([`${prefix}"dup one"`])
+    expect(subjects(await audit(project, { checks: ['duplicate_index'] }), 'duplicate_index')).toEqual([
+      `${prefix}"dup one"`,
+    ])
   })
 
   it('reports left-prefix redundant indexes (a single column in either direction), but not unique ones or other collations', async () => {
@@ -96,7 +99,9 @@ describe.each(['postgres', 'sqlite'] as const)('audit on %s', (engine) => {
     ])
     const result = await audit(project, { checks: ['redundant_index'] })
     // (c DESC) read backwards is (c): covered by (c, b) (issue 10).
-    expect(subjects(result, 'redundant_index')).toEqual(engine === 'postgres' ? ['public.t_a', 'public.t_c_desc'] : ['t_a', 't_c_desc'])
+    expect(subjects(result, 'redundant_index')).toEqual(
+      engine === 'postgres' ? ['public.t_a', 'public.t_c_desc'] : ['t_a', 't_c_desc'],
+    )
     expect(result.findings[0]!.message).toContain('t_a_b')
     await applyFixes(project, result)
   })
@@ -118,7 +123,11 @@ describe.each(['postgres', 'sqlite'] as const)('audit on %s', (engine) => {
     const prefix = engine === 'postgres' ? 'public.' : ''
     expect(tables).toEqual([`${prefix}"Kid Table"`, `${prefix}half`, `${prefix}tail_t`])
     const kid = result.findings.find((finding) => String(finding.detail?.table).includes('Kid'))!
-    expect(kid.fix).toMatch(engine === 'postgres' ? /^CREATE INDEX CONCURRENTLY IF NOT EXISTS "Kid Table_Pa_pb_idx" ON "public"."Kid Table" \("Pa", "pb"\);$/ : /^CREATE INDEX IF NOT EXISTS "Kid Table_Pa_pb_idx" ON "Kid Table" \("Pa", "pb"\);$/)
+    expect(kid.fix).toMatch(
+      engine === 'postgres'
+        ? /^CREATE INDEX CONCURRENTLY IF NOT EXISTS "Kid Table_Pa_pb_idx" ON "public"."Kid Table" \("Pa", "pb"\);$/
+        : /^CREATE INDEX IF NOT EXISTS "Kid Table_Pa_pb_idx" ON "Kid Table" \("Pa", "pb"\);$/,
+    )
     await applyFixes(project, result)
     expect((await audit(project, { checks: ['fk_without_index'] })).findings).toEqual([])
   })
@@ -129,7 +138,12 @@ describe.each(['postgres', 'sqlite'] as const)('audit on %s', (engine) => {
       'CREATE TABLE "no key" (x int)',
       'CREATE TABLE keyed (x int PRIMARY KEY)',
       'CREATE TABLE uniq (x int NOT NULL UNIQUE)',
-      ...(engine === 'sqlite' ? ['CREATE TABLE wr (k TEXT PRIMARY KEY, v TEXT) WITHOUT ROWID', 'CREATE TABLE rowid_alias (id INTEGER PRIMARY KEY)'] : []),
+      ...(engine === 'sqlite'
+        ? [
+            'CREATE TABLE wr (k TEXT PRIMARY KEY, v TEXT) WITHOUT ROWID',
+            'CREATE TABLE rowid_alias (id INTEGER PRIMARY KEY)',
+          ]
+        : []),
     ])
     const result = await audit(project, { checks: ['table_without_pk'] })
     const prefix = engine === 'postgres' ? 'public.' : ''
@@ -140,20 +154,32 @@ describe.each(['postgres', 'sqlite'] as const)('audit on %s', (engine) => {
 describe('audit on sqlite only', () => {
   it('reports missing, then stale sqlite_stat1, and ANALYZE fixes it', async () => {
     const project = await makeProject('sqlite')
-    await exec(project, ['CREATE TABLE t (id INTEGER PRIMARY KEY, v INT)', 'CREATE INDEX t_v ON t (v)', 'CREATE TABLE empty (id INTEGER PRIMARY KEY)'])
-    await project.query('INSERT INTO t (v) WITH RECURSIVE s(value) AS (SELECT 1 UNION ALL SELECT value + 1 FROM s WHERE value < 1000) SELECT value FROM s')
+    await exec(project, [
+      'CREATE TABLE t (id INTEGER PRIMARY KEY, v INT)',
+      'CREATE INDEX t_v ON t (v)',
+      'CREATE TABLE empty (id INTEGER PRIMARY KEY)',
+    ])
+    await project.query(
+      'INSERT INTO t (v) WITH RECURSIVE s(value) AS (SELECT 1 UNION ALL SELECT value + 1 FROM s WHERE value < 1000) SELECT value FROM s',
+    )
     let result = await audit(project, { checks: ['stale_statistics'] })
     expect(result.findings.map((finding) => [finding.subject, finding.fix])).toEqual([['sqlite_stat1', 'ANALYZE;']])
     await applyFixes(project, result)
     expect((await audit(project, { checks: ['stale_statistics'] })).findings).toEqual([])
-    await project.query("INSERT INTO t (v) WITH RECURSIVE s(value) AS (SELECT 1 UNION ALL SELECT value + 1 FROM s WHERE value < 3000) SELECT value FROM s")
+    await project.query(
+      'INSERT INTO t (v) WITH RECURSIVE s(value) AS (SELECT 1 UNION ALL SELECT value + 1 FROM s WHERE value < 3000) SELECT value FROM s',
+    )
     await project.query('CREATE TABLE small (id INTEGER PRIMARY KEY)')
     await project.query('INSERT INTO small DEFAULT VALUES')
     await project.query('CREATE TABLE later (id INTEGER PRIMARY KEY)')
-    await project.query('INSERT INTO later WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 600) SELECT n FROM s')
+    await project.query(
+      'INSERT INTO later WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 600) SELECT n FROM s',
+    )
     result = await audit(project, { checks: ['stale_statistics'] })
     expect(result.findings.map((finding) => finding.subject).sort()).toEqual(['later', 't'])
-    expect(result.findings.find((finding) => finding.subject === 't')!.message).toMatch(/at least \d+ rows but sqlite_stat1 records 1000/)
+    expect(result.findings.find((finding) => finding.subject === 't')!.message).toMatch(
+      /at least \d+ rows but sqlite_stat1 records 1000/,
+    )
     await applyFixes(project, result)
     expect((await audit(project, { checks: ['stale_statistics'] })).findings).toEqual([])
   })
@@ -166,8 +192,12 @@ describe('audit on postgres only', () => {
       'CREATE TABLE t (id int PRIMARY KEY, x int, y int)',
       'INSERT INTO t SELECT g, g % 3, g FROM generate_series(1, 100) g',
     ])
-    await expect(project.query('CREATE UNIQUE INDEX CONCURRENTLY t_x_uq ON t (x)')).rejects.toThrow(/could not create unique index/)
-    await expect(project.query('CREATE UNIQUE INDEX CONCURRENTLY t_x_uq_ccnew ON t (x)')).rejects.toThrow(/could not create unique index/)
+    await expect(project.query('CREATE UNIQUE INDEX CONCURRENTLY t_x_uq ON t (x)')).rejects.toThrow(
+      /could not create unique index/,
+    )
+    await expect(project.query('CREATE UNIQUE INDEX CONCURRENTLY t_x_uq_ccnew ON t (x)')).rejects.toThrow(
+      /could not create unique index/,
+    )
     const writer = new pg.Client({ connectionString: project.url })
     const builder = new pg.Client({ connectionString: project.url })
     await writer.connect()
@@ -195,7 +225,9 @@ describe('audit on postgres only', () => {
       await writer.end()
       await builder.end()
     }
-    expect((await audit(project, { checks: ['invalid_index'] })).findings.map((finding) => finding.subject)).not.toContain('public.t_y_building')
+    expect(
+      (await audit(project, { checks: ['invalid_index'] })).findings.map((finding) => finding.subject),
+    ).not.toContain('public.t_y_building')
   })
 
   it('reports unused indexes only with old enough statistics, and never unique, constraint or sole foreign-key indexes', async () => {
@@ -217,7 +249,9 @@ describe('audit on postgres only', () => {
     const old = await audit(project, { checks: ['unused_index'], thresholds: { minStatisticsAgeMs: 0 } })
     expect(subjects(old, 'unused_index')).toEqual(['public.c_v'])
     expect(old.findings[0]!.values?.statistics_age_seconds).toBeGreaterThanOrEqual(0)
-    expect(old.findings[0]!.detail?.undo).toBe('CREATE INDEX CONCURRENTLY IF NOT EXISTS "c_v" ON "public"."c" USING btree (v);')
+    expect(old.findings[0]!.detail?.undo).toBe(
+      'CREATE INDEX CONCURRENTLY IF NOT EXISTS "c_v" ON "public"."c" USING btree (v);',
+    )
   })
 
   it('reports NOT VALID constraints, and VALIDATE CONSTRAINT clears them', async () => {
@@ -285,7 +319,9 @@ describe('audit on postgres only', () => {
       'INSERT INTO small SELECT g, g FROM generate_series(1, 100) g',
       'ANALYZE',
     ])
-    await project.query(`DO $$ BEGIN FOR i IN 1..110 LOOP PERFORM count(*) FROM big WHERE v = i; PERFORM count(*) FROM small WHERE v = i; END LOOP; END $$`)
+    await project.query(
+      `DO $$ BEGIN FOR i IN 1..110 LOOP PERFORM count(*) FROM big WHERE v = i; PERFORM count(*) FROM small WHERE v = i; END LOOP; END $$`,
+    )
     const result = await audit(project, { checks: ['seq_scan_heavy'] })
     expect(subjects(result, 'seq_scan_heavy')).toEqual(['public.big'])
     expect(result.findings[0]!.values).toMatchObject({ rows: 12000 })

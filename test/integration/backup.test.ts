@@ -8,10 +8,16 @@ import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
 import { migrateUp } from '../../src/index.js'
 import { createBackup, listBackups, pruneBackups, restoreBackup, verifyBackup } from '../../src/backup/index.js'
-import { failure, withTarget, ENGINES, makeProject, migration, type EngineName, type Project } from '../helpers/projects.js'
+import {
+  failure,
+  withTarget,
+  ENGINES,
+  makeProject,
+  migration,
+  type EngineName,
+  type Project,
+} from '../helpers/projects.js'
 import { REPO_ROOT } from '../helpers/databases.js'
-
-
 
 const SCHEMA: Record<EngineName, Record<string, string>> = {
   postgres: {
@@ -30,7 +36,8 @@ INSERT INTO plain SELECT i, i, CASE WHEN i % 2 = 0 THEN 'tab\there' ELSE NULL EN
 SELECT setval('counter', 42);`),
   },
   sqlite: {
-    '001_schema.sql': migration(`CREATE TABLE "Order ""Items""" (id INTEGER PRIMARY KEY, "Name" TEXT NOT NULL, price REAL, raw BLOB, "ünïcode ☃" TEXT);
+    '001_schema.sql':
+      migration(`CREATE TABLE "Order ""Items""" (id INTEGER PRIMARY KEY, "Name" TEXT NOT NULL, price REAL, raw BLOB, "ünïcode ☃" TEXT);
 CREATE INDEX "Order Items by name" ON "Order ""Items""" ("Name", price DESC);
 CREATE TABLE plain (id INTEGER PRIMARY KEY, item INTEGER REFERENCES "Order ""Items""" (id), note TEXT CHECK (note <> ''));
 CREATE VIEW item_names AS SELECT "Name" FROM "Order ""Items""";
@@ -47,20 +54,31 @@ async function contents(project: Project): Promise<{ schema: unknown; rows: Reco
   if (project.engine === 'postgres') {
     const dump = spawnSync('pg_dump', ['--schema-only', '--no-owner', project.url], { encoding: 'utf8' })
     expect(dump.status, dump.stderr).toBe(0)
-    const schema = dump.stdout.split('\n').filter((line) => !/^\\(un)?restrict /.test(line) && !line.startsWith('--')).join('\n')
-    const tables = await project.query(`SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) AS name FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`)
+    const schema = dump.stdout
+      .split('\n')
+      .filter((line) => !/^\\(un)?restrict /.test(line) && !line.startsWith('--'))
+      .join('\n')
+    const tables = await project.query(
+      `SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) AS name FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`,
+    )
     const rows: Record<string, string[]> = {}
     for (const { name } of tables) {
-      rows[String(name)] = (await project.query(`SELECT to_jsonb(t)::text AS row FROM ${String(name)} AS t`)).map((row) => String(row.row)).sort()
+      rows[String(name)] = (await project.query(`SELECT to_jsonb(t)::text AS row FROM ${String(name)} AS t`))
+        .map((row) => String(row.row))
+        .sort()
     }
     rows.counter = (await project.query('SELECT last_value::text AS row FROM counter')).map((row) => String(row.row))
     return { schema, rows }
   }
-  const schema = await project.query(`SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name`)
+  const schema = await project.query(
+    `SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name`,
+  )
   const rows: Record<string, string[]> = {}
   for (const row of schema.filter((entry) => entry.type === 'table')) {
     const name = String(row.name).replace(/"/g, '""')
-    rows[String(row.name)] = (await project.query(`SELECT * FROM "${name}" ORDER BY rowid`)).map((entry) => JSON.stringify(entry, (_key, value) => (Buffer.isBuffer(value) ? value.toString('hex') : value)))
+    rows[String(row.name)] = (await project.query(`SELECT * FROM "${name}" ORDER BY rowid`)).map((entry) =>
+      JSON.stringify(entry, (_key, value) => (Buffer.isBuffer(value) ? value.toString('hex') : value)),
+    )
   }
   return { schema, rows }
 }
@@ -76,7 +94,8 @@ function backupDir(project: Project): string {
 async function expectScratchDropped(project: Project, steps: string[]): Promise<void> {
   const scratch = steps.map((step) => /restoring into scratch (?:database|file) (\S+)/.exec(step)?.[1]).find(Boolean)
   expect(scratch, steps.join('\n')).toBeDefined()
-  if (project.engine === 'postgres') expect(await project.query(`SELECT 1 FROM pg_database WHERE datname = '${scratch}'`)).toEqual([])
+  if (project.engine === 'postgres')
+    expect(await project.query(`SELECT 1 FROM pg_database WHERE datname = '${scratch}'`)).toEqual([])
   else expect(existsSync(scratch!)).toBe(false)
 }
 
@@ -88,7 +107,11 @@ describe.each(ENGINES)('backup and restore on %s', (engine) => {
       const source = await makeProject(engine, SCHEMA[engine])
       const created = await withTarget(source, async (target) => {
         await migrateUp(target)
-        return createBackup(target, { ...(format && { format }), ...(format === 'directory' && { jobs: 2 }), label: 'round trip' })
+        return createBackup(target, {
+          ...(format && { format }),
+          ...(format === 'directory' && { jobs: 2 }),
+          label: 'round trip',
+        })
       })
       const manifest = created.backup
       expect(manifest.migrationVersion).toBe('002')
@@ -106,12 +129,19 @@ describe.each(ENGINES)('backup and restore on %s', (engine) => {
       for (const name of readdirSync(dir)) expect(statSync(path.join(dir, name)).mode & 0o077, name).toBe(0)
 
       const destination = await makeProject(engine)
-      const restored = await withTarget(destination, (target) => restoreBackup(target, path.join(dir, `${manifest.id}.manifest.json`), { jobs: format === 'plain' ? 1 : 2, from: source.url }))
+      const restored = await withTarget(destination, (target) =>
+        restoreBackup(target, path.join(dir, `${manifest.id}.manifest.json`), {
+          jobs: format === 'plain' ? 1 : 2,
+          from: source.url,
+        }),
+      )
       expect(restored.id).toBe(manifest.id)
       expect(await contents(destination)).toEqual(await contents(source))
 
       const steps: string[] = []
-      const verified = await withTarget(source, (target) => verifyBackup(target, { latest: true, restore: true, onEvent: (event) => steps.push(event.message) }))
+      const verified = await withTarget(source, (target) =>
+        verifyBackup(target, { latest: true, restore: true, onEvent: (event) => steps.push(event.message) }),
+      )
       expect(verified.verifiedBy).toBe('restore')
       expect(listBackups(dir)[0]!.verifiedAt).toBe(verified.verifiedAt)
       expect(listBackups(dir)[0]!.rowCounts![items]).toBe(300)
@@ -130,9 +160,13 @@ describe.each(ENGINES)('backup and restore on %s', (engine) => {
     const destination = await makeProject(engine)
     await destination.query('CREATE TABLE keep_me (id integer)')
     await destination.query('INSERT INTO keep_me VALUES (1)')
-    const refused = await failure(withTarget(destination, (target) => restoreBackup(target, file, { allowOtherDatabase: true })))
+    const refused = await failure(
+      withTarget(destination, (target) => restoreBackup(target, file, { allowOtherDatabase: true })),
+    )
     expect(refused.code).toBe('E_NOT_EMPTY')
-    expect(await destination.query('SELECT count(*) AS n FROM keep_me')).toEqual([{ n: engine === 'postgres' ? '1' : 1 }])
+    expect(await destination.query('SELECT count(*) AS n FROM keep_me')).toEqual([
+      { n: engine === 'postgres' ? '1' : 1 },
+    ])
     await withTarget(destination, (target) => restoreBackup(target, file, { clean: true, allowOtherDatabase: true }))
     expect((await contents(destination)).rows.plain).toEqual((await contents(source)).rows.plain)
   })
@@ -153,7 +187,15 @@ describe.each(ENGINES)('backup and restore on %s', (engine) => {
     expect(existsSync(artifact)).toBe(true)
     expect(listBackups(path.dirname(artifact))[0]!.verifiedAt).toBeNull()
     const destination = await makeProject(engine)
-    expect((await failure(withTarget(destination, (target) => restoreBackup(target, artifact, { allowOtherDatabase: true, force: true })))).code).toBe('E_BACKUP_CORRUPT')
+    expect(
+      (
+        await failure(
+          withTarget(destination, (target) =>
+            restoreBackup(target, artifact, { allowOtherDatabase: true, force: true }),
+          ),
+        )
+      ).code,
+    ).toBe('E_BACKUP_CORRUPT')
     const unknown = await failure(withTarget(source, (target) => verifyBackup(target, { id: '20200101T000000Z-nope' })))
     expect(unknown.code).toBe('E_BACKUP_NOT_FOUND')
     expect(unknown.message).toContain('20200101T000000Z-nope')
@@ -169,7 +211,11 @@ describe.each(ENGINES)('backup and restore on %s', (engine) => {
     const plain = engine === 'postgres' ? 'public.plain' : 'plain'
     writeFileSync(file, JSON.stringify({ ...manifest, rowCounts: { [plain]: 121 }, migrationVersion: '003' }))
     const steps: string[] = []
-    const mismatch = await failure(withTarget(source, (target) => verifyBackup(target, { restore: true, onEvent: (event) => steps.push(event.message) })))
+    const mismatch = await failure(
+      withTarget(source, (target) =>
+        verifyBackup(target, { restore: true, onEvent: (event) => steps.push(event.message) }),
+      ),
+    )
     expect(mismatch.code).toBe('E_VERIFY_MISMATCH')
     expect(mismatch.message).toContain(`${plain} has 120 rows restored, 121 backed up`)
     expect(mismatch.message).toContain('migration version 002 restored, 003 backed up')
@@ -185,7 +231,16 @@ describe.each(ENGINES)('backup and restore on %s', (engine) => {
       await createBackup(target)
       const sleeper = spawn('sleep', ['30'])
       try {
-        writeFileSync(path.join(dir, '.lock'), JSON.stringify({ pid: sleeper.pid, host: (await import('node:os')).hostname(), processStart: null, startedAt: 'earlier', command: 'dbops backup create' }))
+        writeFileSync(
+          path.join(dir, '.lock'),
+          JSON.stringify({
+            pid: sleeper.pid,
+            host: (await import('node:os')).hostname(),
+            processStart: null,
+            startedAt: 'earlier',
+            command: 'dbops backup create',
+          }),
+        )
         const locked = await failure(createBackup(target))
         expect(locked.code).toBe('E_BACKUP_LOCKED')
         expect(locked.message).toContain(`pid ${sleeper.pid}`)
@@ -195,7 +250,16 @@ describe.each(ENGINES)('backup and restore on %s', (engine) => {
       await new Promise((resolve) => sleeper.once('exit', resolve))
       // A lock from another host is respected while it is refreshed, and taken over once abandoned.
       const foreign = path.join(dir, '.lock')
-      writeFileSync(foreign, JSON.stringify({ pid: 1, host: 'another-host', processStart: null, startedAt: 'earlier', command: 'dbops backup create' }))
+      writeFileSync(
+        foreign,
+        JSON.stringify({
+          pid: 1,
+          host: 'another-host',
+          processStart: null,
+          startedAt: 'earlier',
+          command: 'dbops backup create',
+        }),
+      )
       expect((await failure(createBackup(target))).message).toContain('pid 1 on another-host')
       const abandoned = new Date(Date.now() - 10 * 60_000)
       utimesSync(foreign, abandoned, abandoned)
@@ -246,7 +310,11 @@ describe('SQLite specifics', () => {
       for (let i = 0; i < 3000; i++) insert.run()
     })()
     setup.close()
-    const writer = spawn(process.execPath, ['-e', `
+    const writer = spawn(
+      process.execPath,
+      [
+        '-e',
+        `
       const Database = require('better-sqlite3')
       const db = new Database(process.argv[1], { timeout: 10000 })
       const insert = db.prepare("INSERT INTO log (id, at) VALUES (?, datetime('now'))")
@@ -255,7 +323,11 @@ describe('SQLite specifics', () => {
         for (let i = 0; i < 20; i++) insert.run(++id)
         if (id === 20) process.stdout.write('committed\\n')
       }, 1)
-    `, file], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+    `,
+        file,
+      ],
+      { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+    )
     try {
       // The writer's first committed batch, not a delay: a loaded machine may take seconds to start it.
       await new Promise<void>((resolve, reject) => {
@@ -277,7 +349,9 @@ describe('SQLite specifics', () => {
       const copy = new Database(path.join(backupDir(project), manifest.artifact), { readonly: true })
       try {
         expect(copy.prepare('PRAGMA integrity_check').all()).toEqual([{ integrity_check: 'ok' }])
-        const { n, low, high } = copy.prepare('SELECT count(*) AS n, min(id) AS low, max(id) AS high FROM log').get() as { n: number; low: number; high: number }
+        const { n, low, high } = copy
+          .prepare('SELECT count(*) AS n, min(id) AS low, max(id) AS high FROM log')
+          .get() as { n: number; low: number; high: number }
         expect(low).toBe(1)
         expect(high).toBe(n)
         expect(n).toBeGreaterThanOrEqual(before)
@@ -300,7 +374,7 @@ describe('SQLite specifics', () => {
     })
     const holder = new Database(file)
     holder.pragma('journal_mode = WAL')
-    holder.exec('INSERT INTO plain (id, note) VALUES (1000, \'after the backup\')')
+    holder.exec("INSERT INTO plain (id, note) VALUES (1000, 'after the backup')")
     try {
       const busy = await failure(withTarget(project, (target) => restoreBackup(target, manifest.id, { clean: true })))
       expect(busy.code).toBe('E_DATABASE_IN_USE')

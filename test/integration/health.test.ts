@@ -3,7 +3,15 @@ import path from 'node:path'
 import Database from 'better-sqlite3'
 import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
-import { checkHealth, migrateUp, openTarget, resolveConfig, type HealthOptions, type HealthResult, type Target } from '../../src/index.js'
+import {
+  checkHealth,
+  migrateUp,
+  openTarget,
+  resolveConfig,
+  type HealthOptions,
+  type HealthResult,
+  type Target,
+} from '../../src/index.js'
 import { pgQuery, tempDir, withDatabase } from '../helpers/databases.js'
 import { ENGINES, makeProject, migration, type Project } from '../helpers/projects.js'
 
@@ -47,7 +55,10 @@ describe('health on postgres', () => {
     const counts: number[] = []
     for (const tables of [10, 200]) {
       const project = await makeProject('postgres')
-      await pgQuery(project.url, `DO $$ BEGIN FOR i IN 1..${tables} LOOP EXECUTE format('CREATE TABLE %I (id int PRIMARY KEY, "Name" text)', 't' || i); END LOOP; END $$`)
+      await pgQuery(
+        project.url,
+        `DO $$ BEGIN FOR i IN 1..${tables} LOOP EXECUTE format('CREATE TABLE %I (id int PRIMARY KEY, "Name" text)', 't' || i); END LOOP; END $$`,
+      )
       const target = await openTarget({ cwd: project.dir, url: project.url, env: {} })
       let queries = 0
       const query = target.backend.query.bind(target.backend)
@@ -57,12 +68,27 @@ describe('health on postgres', () => {
       }) as typeof target.backend.query
       try {
         const result = await checkHealth(target)
-        const notOk = result.checks.filter((finding) => finding.severity !== 'ok' && finding.check !== 'replication_slots')
+        const notOk = result.checks.filter(
+          (finding) => finding.severity !== 'ok' && finding.check !== 'replication_slots',
+        )
         expect(notOk).toEqual([])
         expect(result.up).toBe(true)
         expect(result.version).toMatch(/^\d+/)
         expect(result.checks.map((finding) => finding.check)).toEqual(
-          expect.arrayContaining(['connection', 'connections', 'long_queries', 'idle_in_transaction', 'blocked_queries', 'cache_hit_ratio', 'xid_wraparound', 'sequences', 'database_size', 'vacuum', 'analyze', 'migrations']),
+          expect.arrayContaining([
+            'connection',
+            'connections',
+            'long_queries',
+            'idle_in_transaction',
+            'blocked_queries',
+            'cache_hit_ratio',
+            'xid_wraparound',
+            'sequences',
+            'database_size',
+            'vacuum',
+            'analyze',
+            'migrations',
+          ]),
         )
         expect(check(result, 'replication')).toBeUndefined() // no standby, no replicas: nothing to say
         expect(check(result, 'backup_age')).toBeUndefined() // no backup folder
@@ -85,14 +111,23 @@ describe('health on postgres', () => {
     const sleeper = await client(project.url)
     const sleeping = sleeper.query('SELECT pg_sleep(30)').catch(() => undefined)
     const holderPid = (await holder.query('SELECT pg_backend_pid() AS pid')).rows[0].pid
-    await until(project.url, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND (wait_event_type = 'Lock' OR query LIKE 'SELECT pg_sleep%')`, (rows) => rows[0]!.n >= 2)
+    await until(
+      project.url,
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND (wait_event_type = 'Lock' OR query LIKE 'SELECT pg_sleep%')`,
+      (rows) => rows[0]!.n >= 2,
+    )
     await new Promise((resolve) => setTimeout(resolve, 1100))
 
     const clean = await health(project)
-    for (const name of ['long_queries', 'idle_in_transaction', 'blocked_queries']) expect(check(clean, name)?.severity).toBe('ok')
+    for (const name of ['long_queries', 'idle_in_transaction', 'blocked_queries'])
+      expect(check(clean, name)?.severity).toBe('ok')
 
     const result = await health(project, {
-      thresholds: { long_queries: { warn: '1s' }, idle_in_transaction: { warn: '1s' }, blocked_queries: { warn: '1s', critical: 1 } },
+      thresholds: {
+        long_queries: { warn: '1s' },
+        idle_in_transaction: { warn: '1s' },
+        blocked_queries: { warn: '1s', critical: 1 },
+      },
     })
     expect(check(result, 'long_queries')).toMatchObject({ severity: 'warn' })
     expect(check(result, 'long_queries')!.values!.max_seconds).toBeGreaterThanOrEqual(1)
@@ -104,17 +139,29 @@ describe('health on postgres', () => {
     expect(JSON.stringify(blocked.detail)).toContain('Locked Table')
     expect(result.status).toBe('critical')
 
-    await pgQuery(project.url, `SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'SELECT pg_sleep%'`)
+    await pgQuery(
+      project.url,
+      `SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'SELECT pg_sleep%'`,
+    )
     await holder.query('ROLLBACK')
     await Promise.all([waiting, sleeping])
   })
 
   it('grades connections against absolute and relative thresholds, and reports a low cache hit ratio once there are enough reads', async () => {
     const project = await makeProject('postgres')
-    await pgQuery(project.url, 'CREATE TABLE reads AS SELECT g AS id, repeat($$x$$, 200) AS filler FROM generate_series(1, 20000) g')
+    await pgQuery(
+      project.url,
+      'CREATE TABLE reads AS SELECT g AS id, repeat($$x$$, 200) AS filler FROM generate_series(1, 20000) g',
+    )
     await pgQuery(project.url, 'SELECT sum(n) FROM generate_series(1, 20), LATERAL (SELECT count(*) AS n FROM reads) s')
-    await until(project.url, 'SELECT blks_hit + blks_read AS n FROM pg_stat_database WHERE datname = current_database()', (rows) => Number(rows[0]!.n) >= 10_000)
-    const result = await health(project, { thresholds: { connections: { warn: 1, critical: '100%' }, cache_hit_ratio: { warn: '100%' } } })
+    await until(
+      project.url,
+      'SELECT blks_hit + blks_read AS n FROM pg_stat_database WHERE datname = current_database()',
+      (rows) => Number(rows[0]!.n) >= 10_000,
+    )
+    const result = await health(project, {
+      thresholds: { connections: { warn: 1, critical: '100%' }, cache_hit_ratio: { warn: '100%' } },
+    })
     const connections = check(result, 'connections')!
     expect(connections.severity).toBe('warn')
     expect(connections.values!.used).toBeGreaterThanOrEqual(1)
@@ -129,7 +176,9 @@ describe('health on postgres', () => {
   it('reports sequences near exhaustion by the column type, not only the sequence type', async () => {
     const project = await makeProject('postgres')
     expect(check(await health(project), 'sequences')!.severity).toBe('ok')
-    await pgQuery(project.url, `
+    await pgQuery(
+      project.url,
+      `
       CREATE TABLE "Order Items" (id serial PRIMARY KEY);
       SELECT setval(pg_get_serial_sequence('"Order Items"', 'id'), 1900000000);
       CREATE SEQUENCE "wide seq" AS bigint;
@@ -141,7 +190,8 @@ describe('health on postgres', () => {
       SELECT setval('roomy', 2100000000);
       CREATE TABLE ring (id smallint);
       CREATE SEQUENCE ring_seq AS smallint CYCLE OWNED BY ring.id;
-      SELECT setval('ring_seq', 32760);`)
+      SELECT setval('ring_seq', 32760);`,
+    )
     const warn = check(await health(project), 'sequences')!
     expect(warn.severity).toBe('warn') // "Order Items" at 88% of int4; roomy is far from bigint's limit
     expect(warn.subject).toContain('"Order Items_id_seq"')
@@ -155,14 +205,21 @@ describe('health on postgres', () => {
 
   it('finds tables past the autovacuum and autoanalyze triggers by the server formula and per-table settings', async () => {
     const project = await makeProject('postgres')
-    await pgQuery(project.url, `
+    await pgQuery(
+      project.url,
+      `
       CREATE TABLE "Dead ""Rows""" (id int) WITH (autovacuum_enabled = false);
       CREATE TABLE tolerant (id int) WITH (autovacuum_enabled = false, autovacuum_vacuum_threshold = 100000, autovacuum_analyze_threshold = 100000);
       INSERT INTO "Dead ""Rows""" SELECT generate_series(1, 1000);
       INSERT INTO tolerant SELECT generate_series(1, 1000);
       DELETE FROM "Dead ""Rows""";
-      DELETE FROM tolerant;`)
-    await until(project.url, `SELECT coalesce(sum(n_dead_tup), 0)::int AS n FROM pg_stat_user_tables`, (rows) => rows[0]!.n >= 2000)
+      DELETE FROM tolerant;`,
+    )
+    await until(
+      project.url,
+      `SELECT coalesce(sum(n_dead_tup), 0)::int AS n FROM pg_stat_user_tables`,
+      (rows) => rows[0]!.n >= 2000,
+    )
     const result = await health(project)
     const vacuum = check(result, 'vacuum')!
     expect(vacuum.severity).toBe('warn')
@@ -170,7 +227,9 @@ describe('health on postgres', () => {
     expect(vacuum.subject).toBe('public."Dead ""Rows"""')
     // Off server-wide (as on the test server) is reported as the server setting, not as the table's (issue 10).
     const [setting] = await pgQuery(project.url, 'SHOW autovacuum')
-    expect(vacuum.message).toContain(setting!.autovacuum === 'off' ? 'autovacuum is off for the whole server' : 'autovacuum disabled for it')
+    expect(vacuum.message).toContain(
+      setting!.autovacuum === 'off' ? 'autovacuum is off for the whole server' : 'autovacuum disabled for it',
+    )
     expect(vacuum.values!.max_ratio).toBeCloseTo(1000 / 50, 0)
     const analyze = check(result, 'analyze')!
     expect(analyze.severity).toBe('warn')
@@ -186,7 +245,9 @@ describe('health on postgres', () => {
     expect(finding.severity).toBe('warn')
     expect(finding.values!.age).toBeGreaterThan(0)
     expect(finding.message).toMatch(/oldest table \S+/)
-    expect(check(await health(project, { thresholds: { xid_wraparound: { critical: '0%' } } }), 'xid_wraparound')!.severity).toBe('critical')
+    expect(
+      check(await health(project, { thresholds: { xid_wraparound: { critical: '0%' } } }), 'xid_wraparound')!.severity,
+    ).toBe('critical')
   })
 
   it('reports inactive replication slots (only when there are slots) and the database size threshold', async () => {
@@ -215,7 +276,11 @@ describe('health on postgres', () => {
       await pgQuery(project.url, 'CREATE TABLE counted (id serial)')
       const sleeper = await client(project.url)
       const sleeping = sleeper.query('SELECT pg_sleep(30)').catch(() => undefined)
-      await until(project.url, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%' AND datname = current_database()`, (rows) => rows[0]!.n > 0)
+      await until(
+        project.url,
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%' AND datname = current_database()`,
+        (rows) => rows[0]!.n > 0,
+      )
       const url = new URL(project.url)
       url.username = role
       const result = await health({ ...project, url: url.toString() })
@@ -224,7 +289,10 @@ describe('health on postgres', () => {
       expect(check(result, 'long_queries')!.values).toBeUndefined() // no number rather than a wrong one
       expect(check(result, 'sequences')!.severity).toBe('unknown')
       expect(check(result, 'connections')!.severity).toBe('ok')
-      await pgQuery(project.url, `SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%' AND datname = current_database()`)
+      await pgQuery(
+        project.url,
+        `SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%' AND datname = current_database()`,
+      )
       await sleeping
     } finally {
       await pgQuery(project.url, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '${role}'`)
@@ -251,7 +319,10 @@ describe.each(ENGINES)('health ledger and backups on %s', (engine) => {
     let target: Target = await openTarget({ cwd: project.dir, url: project.url, env: {} })
     await migrateUp(target)
     await target.close()
-    expect(check(await health(project), 'migrations')).toMatchObject({ severity: 'ok', values: { applied: 1, pending: 0 } })
+    expect(check(await health(project), 'migrations')).toMatchObject({
+      severity: 'ok',
+      values: { applied: 1, pending: 0 },
+    })
 
     project.write('migrations/002_two.sql', migration('CREATE TABLE two (id int);'))
     expect(check(await health(project), 'migrations')).toMatchObject({ severity: 'warn', values: { pending: 1 } })
@@ -260,7 +331,10 @@ describe.each(ENGINES)('health ledger and backups on %s', (engine) => {
     expect(check(await health(project), 'migrations')).toMatchObject({ severity: 'warn', values: { drifted: 1 } })
     project.write('migrations/001_one.sql', migration('CREATE TABLE one (id int);', 'DROP TABLE one;'))
 
-    project.write('migrations/003_broken.sql', migration('CREATE TABLE three (id int);\nSELECT no_such_function();', undefined, 'transaction:false'))
+    project.write(
+      'migrations/003_broken.sql',
+      migration('CREATE TABLE three (id int);\nSELECT no_such_function();', undefined, 'transaction:false'),
+    )
     target = await openTarget({ cwd: project.dir, url: project.url, env: {} })
     await migrateUp(target).catch(() => undefined)
     await target.close()
@@ -280,7 +354,10 @@ describe.each(ENGINES)('health ledger and backups on %s', (engine) => {
     expect(check(await health(project), 'backup_age')).toBeUndefined()
     const dir = (await resolveConfig({ cwd: project.dir, url: project.url, env: {} })).targets.default!.backup.dir
     mkdirSync(dir, { recursive: true })
-    expect(check(await health(project), 'backup_age')).toMatchObject({ severity: 'critical', message: expect.stringContaining('no completed backup') })
+    expect(check(await health(project), 'backup_age')).toMatchObject({
+      severity: 'critical',
+      message: expect.stringContaining('no completed backup'),
+    })
     writeFileSync(path.join(dir, 'partial.dump'), 'a backup without a manifest is no backup')
     const now = new Date('2026-06-01T12:00:00Z')
     // Backups as `dbops backup create` leaves them: an artifact, and its manifest written last.
@@ -289,15 +366,43 @@ describe.each(ENGINES)('health ledger and backups on %s', (engine) => {
       writeFileSync(path.join(dir, `${id}.dump`), 'x'.repeat(1234))
       writeFileSync(
         path.join(dir, `${id}.manifest.json`),
-        JSON.stringify({ manifestVersion: 1, id, target: 'default', engine, format: 'custom', startedAt: at, finishedAt: at, sizeBytes: 1234, sha256: '0'.repeat(64), artifact: `${id}.dump`, verifiedAt: null, ...extra }),
+        JSON.stringify({
+          manifestVersion: 1,
+          id,
+          target: 'default',
+          engine,
+          format: 'custom',
+          startedAt: at,
+          finishedAt: at,
+          sizeBytes: 1234,
+          sha256: '0'.repeat(64),
+          artifact: `${id}.dump`,
+          verifiedAt: null,
+          ...extra,
+        }),
       )
     }
     // A manifest whose artifact is gone is not a backup either.
     writeFileSync(
       path.join(dir, 'gone.manifest.json'),
-      JSON.stringify({ manifestVersion: 1, id: 'gone', target: 'default', engine, format: 'custom', startedAt: now.toISOString(), finishedAt: now.toISOString(), sizeBytes: 1, sha256: '0'.repeat(64), artifact: 'gone.dump', verifiedAt: null }),
+      JSON.stringify({
+        manifestVersion: 1,
+        id: 'gone',
+        target: 'default',
+        engine,
+        format: 'custom',
+        startedAt: now.toISOString(),
+        finishedAt: now.toISOString(),
+        sizeBytes: 1,
+        sha256: '0'.repeat(64),
+        artifact: 'gone.dump',
+        verifiedAt: null,
+      }),
     )
-    expect(check(await health(project, { now }), 'backup_age')).toMatchObject({ severity: 'critical', message: expect.stringContaining('no completed backup') })
+    expect(check(await health(project, { now }), 'backup_age')).toMatchObject({
+      severity: 'critical',
+      message: expect.stringContaining('no completed backup'),
+    })
     manifest('old', 72)
     expect(check(await health(project, { now }), 'backup_age')!.severity).toBe('critical')
     manifest('yesterday', 30)
@@ -310,9 +415,16 @@ describe.each(ENGINES)('health ledger and backups on %s', (engine) => {
     manifest('elsewhere', 0.5, { database: { key: `${engine}:another database`, display: 'another database' } })
     expect(check(await health(project, { now }), 'backup_age')!.message).toContain('fresh')
     // A backup whose last verify failed is not fresh.
-    manifest('fresh', 1, { verifyFailure: { at: now.toISOString(), by: 'checksum', code: 'E_BACKUP_CORRUPT', message: 'sha256 differs' } })
-    expect(check(await health(project, { now }), 'backup_age')).toMatchObject({ severity: 'warn', message: expect.stringContaining('yesterday') })
-    expect(check(await health(project, { now, thresholds: { backup_age: { warn: '30m' } } }), 'backup_age')!.severity).toBe('warn')
+    manifest('fresh', 1, {
+      verifyFailure: { at: now.toISOString(), by: 'checksum', code: 'E_BACKUP_CORRUPT', message: 'sha256 differs' },
+    })
+    expect(check(await health(project, { now }), 'backup_age')).toMatchObject({
+      severity: 'warn',
+      message: expect.stringContaining('yesterday'),
+    })
+    expect(
+      check(await health(project, { now, thresholds: { backup_age: { warn: '30m' } } }), 'backup_age')!.severity,
+    ).toBe('warn')
   })
 })
 
@@ -329,11 +441,22 @@ describe('health on sqlite', () => {
   }
 
   it('reports a clean WAL database ok and changes nothing in the file', async () => {
-    const project = sqliteProject((database) => database.exec('CREATE TABLE "Tricky ""Name""" (id INTEGER PRIMARY KEY, v TEXT)'))
+    const project = sqliteProject((database) =>
+      database.exec('CREATE TABLE "Tricky ""Name""" (id INTEGER PRIMARY KEY, v TEXT)'),
+    )
     const before = statSync(project.file).mtimeMs
     const result = await health(project)
     expect(result.checks.filter((finding) => finding.severity !== 'ok')).toEqual([])
-    expect(result.checks.map((finding) => finding.check)).toEqual(['connection', 'integrity', 'foreign_keys', 'journal_mode', 'wal_size', 'freelist', 'database_size', 'migrations'])
+    expect(result.checks.map((finding) => finding.check)).toEqual([
+      'connection',
+      'integrity',
+      'foreign_keys',
+      'journal_mode',
+      'wal_size',
+      'freelist',
+      'database_size',
+      'migrations',
+    ])
     expect(statSync(project.file).mtimeMs).toBe(before)
   })
 
@@ -345,18 +468,24 @@ describe('health on sqlite', () => {
     const database = new Database(project.file, { readonly: true })
     expect(database.pragma('journal_mode', { simple: true })).toBe('delete')
     database.close()
-    expect(check(await health(project, { thresholds: { journal_mode: { warn: 'off' } } }), 'journal_mode')!.severity).toBe('ok')
+    expect(
+      check(await health(project, { thresholds: { journal_mode: { warn: 'off' } } }), 'journal_mode')!.severity,
+    ).toBe('ok')
   })
 
   it('finds foreign key violations planted with enforcement off', async () => {
     const project = sqliteProject((database) => {
       database.pragma('foreign_keys = OFF')
-      database.exec('CREATE TABLE parent (id INTEGER PRIMARY KEY); CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id)); INSERT INTO child VALUES (1, 42), (2, 43)')
+      database.exec(
+        'CREATE TABLE parent (id INTEGER PRIMARY KEY); CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id)); INSERT INTO child VALUES (1, 42), (2, 43)',
+      )
     })
     const finding = check(await health(project), 'foreign_keys')!
     expect(finding).toMatchObject({ severity: 'warn', values: { violations: 2 } })
     expect(finding.message).toContain('child → parent')
-    expect(check(await health(project, { thresholds: { foreign_keys: { critical: 2 } } }), 'foreign_keys')!.severity).toBe('critical')
+    expect(
+      check(await health(project, { thresholds: { foreign_keys: { critical: 2 } } }), 'foreign_keys')!.severity,
+    ).toBe('critical')
   })
 
   it('reports the free pages left by deleted rows', async () => {
@@ -395,7 +524,9 @@ describe('health on sqlite', () => {
     }, 'delete')
     const database = new Database(project.file, { readonly: true })
     const pageSize = database.pragma('page_size', { simple: true }) as number
-    const rootPage = (database.prepare(`SELECT rootpage FROM sqlite_master WHERE name = 't_v'`).get() as { rootpage: number }).rootpage
+    const rootPage = (
+      database.prepare(`SELECT rootpage FROM sqlite_master WHERE name = 't_v'`).get() as { rootpage: number }
+    ).rootpage
     database.close()
     // Scribble over the index's root page (after its header): the table stays readable, the index does not match.
     const { openSync, writeSync, closeSync } = await import('node:fs')
@@ -415,7 +546,10 @@ describe('health on sqlite', () => {
     expect(result).toMatchObject({ up: false, status: 'critical' })
     expect(check(result, 'connection')!.message).toContain('database not found')
     expect(readdirSync(dir)).toEqual([])
-    writeFileSync(path.join(dir, 'junk.db'), 'this is not a database, just text that is long enough to be read as a header '.repeat(20))
+    writeFileSync(
+      path.join(dir, 'junk.db'),
+      'this is not a database, just text that is long enough to be read as a header '.repeat(20),
+    )
     const junk = await health({ dir, url: `sqlite:${path.join(dir, 'junk.db')}` } as Project)
     expect(junk).toMatchObject({ up: false, status: 'critical' })
     expect(check(junk, 'connection')!.message).toMatch(/not a database/)
@@ -426,13 +560,22 @@ describe('health thresholds', () => {
   it('refuses unparseable thresholds from the command line and the config, and unknown check names on the command line', async () => {
     const project = await makeProject('sqlite')
     await project.query('CREATE TABLE t (id INTEGER PRIMARY KEY)')
-    await expect(health(project, { thresholds: { long_queries: { warn: 'soon' } } })).rejects.toMatchObject({ code: 'E_USAGE' })
-    await expect(health(project, { thresholds: { connections: { warn: '80 percent' } } })).rejects.toMatchObject({ code: 'E_USAGE' })
-    await expect(health(project, { thresholds: { no_such_check: { warn: 1 } } })).rejects.toMatchObject({ code: 'E_USAGE' })
+    await expect(health(project, { thresholds: { long_queries: { warn: 'soon' } } })).rejects.toMatchObject({
+      code: 'E_USAGE',
+    })
+    await expect(health(project, { thresholds: { connections: { warn: '80 percent' } } })).rejects.toMatchObject({
+      code: 'E_USAGE',
+    })
+    await expect(health(project, { thresholds: { no_such_check: { warn: 1 } } })).rejects.toMatchObject({
+      code: 'E_USAGE',
+    })
     await expect(health(project, { only: ['no_such_check'] })).rejects.toMatchObject({ code: 'E_USAGE' })
     project.write('dbops.config.json', JSON.stringify({ health: { thresholds: { wal_size: { warn: '12 parsecs' } } } }))
     await expect(health(project)).rejects.toMatchObject({ code: 'E_CONFIG' })
-    project.write('dbops.config.json', JSON.stringify({ health: { thresholds: { freelist: { warn: '1%' }, audit_only_rule: { warn: 3 } } } }))
+    project.write(
+      'dbops.config.json',
+      JSON.stringify({ health: { thresholds: { freelist: { warn: '1%' }, audit_only_rule: { warn: 3 } } } }),
+    )
     const warnings: string[] = []
     const result = await health(project, { onWarning: (message) => warnings.push(message) })
     expect(warnings.join()).toContain('audit_only_rule')

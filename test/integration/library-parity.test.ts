@@ -3,7 +3,16 @@
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { maintainTarget, migrateDown, migrateUp, migrationStatus, openTarget, resolveConfig, scrubSecrets, type MaintainOptions } from '../../src/index.js'
+import {
+  maintainTarget,
+  migrateDown,
+  migrateUp,
+  migrationStatus,
+  openTarget,
+  resolveConfig,
+  scrubSecrets,
+  type MaintainOptions,
+} from '../../src/index.js'
 import { failure, makeProject, migration, withTarget } from '../helpers/projects.js'
 
 describe('library parity with the CLI', () => {
@@ -11,12 +20,20 @@ describe('library parity with the CLI', () => {
     const project = await makeProject('sqlite')
     writeFileSync(
       path.join(project.dir, 'dbops.config.json'),
-      JSON.stringify({ targets: { app: { url: project.url }, replica: { url: 'postgres://reader:from-config-pw@127.0.0.1:1/app' } }, defaultTarget: 'app' }),
+      JSON.stringify({
+        targets: { app: { url: project.url }, replica: { url: 'postgres://reader:from-config-pw@127.0.0.1:1/app' } },
+        defaultTarget: 'app',
+      }),
     )
     await resolveConfig({ cwd: project.dir, env: {} })
     expect(scrubSecrets('connect failed for reader:from-config-pw')).toBe('connect failed for reader:***')
 
-    const target = await openTarget({ cwd: project.dir, env: { DATABASE_URL: 'postgres://x:from-env-pw@h/db' }, target: 'replica', url: 'postgres://flag:from-flag-pw@127.0.0.1:1/app' })
+    const target = await openTarget({
+      cwd: project.dir,
+      env: { DATABASE_URL: 'postgres://x:from-env-pw@h/db' },
+      target: 'replica',
+      url: 'postgres://flag:from-flag-pw@127.0.0.1:1/app',
+    })
     await target.close()
     expect(scrubSecrets('from-flag-pw / from-env-pw')).toBe('*** / ***')
     expect(target.database).toBe('postgres://flag:***@127.0.0.1:1/app')
@@ -25,9 +42,15 @@ describe('library parity with the CLI', () => {
   it('maintainTarget refuses an unknown task, and no task without auto, as the CLI does', async () => {
     const project = await makeProject('sqlite')
     await project.query('CREATE TABLE t (id INTEGER PRIMARY KEY)')
-    const unknown = await failure(withTarget(project, (target) => maintainTarget(target, { task: 'defrag', auto: false } as unknown as MaintainOptions)))
+    const unknown = await failure(
+      withTarget(project, (target) =>
+        maintainTarget(target, { task: 'defrag', auto: false } as unknown as MaintainOptions),
+      ),
+    )
     expect(unknown).toMatchObject({ code: 'E_USAGE', message: 'unknown task "defrag"' })
-    const none = await failure(withTarget(project, (target) => maintainTarget(target, { task: undefined, auto: false })))
+    const none = await failure(
+      withTarget(project, (target) => maintainTarget(target, { task: undefined, auto: false })),
+    )
     expect(none).toMatchObject({ code: 'E_USAGE', message: 'name a task or pass --auto' })
   })
 

@@ -4,9 +4,8 @@ import { describe, expect, it } from 'vitest'
 import { DbopsError, maintainTarget, type MaintainOptions, type MaintainResult } from '../../src/index.js'
 import { exec, withTarget, makeProject, type Project } from '../helpers/projects.js'
 
-
-const maintain = (project: Project, options: MaintainOptions): Promise<MaintainResult> => withTarget(project, (target) => maintainTarget(target, options))
-
+const maintain = (project: Project, options: MaintainOptions): Promise<MaintainResult> =>
+  withTarget(project, (target) => maintainTarget(target, options))
 
 async function deadTuples(project: Project, table: string): Promise<number> {
   const [row] = await project.query(`SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = '${table}'`)
@@ -27,7 +26,9 @@ describe('maintain on postgres', () => {
     expect(await deadTuples(project, 'Dead "Rows"')).toBe(5000)
 
     const plan = await maintain(project, { task: undefined, auto: true, dryRun: true })
-    expect(plan.tasks.map((step) => [step.action, step.object, step.status])).toEqual([['vacuum', 'public."Dead ""Rows"""', 'planned']])
+    expect(plan.tasks.map((step) => [step.action, step.object, step.status])).toEqual([
+      ['vacuum', 'public."Dead ""Rows"""', 'planned'],
+    ])
     expect(plan.tasks[0]!.reason).toMatch(/^5000 dead tuples > 50 \+ 0\.2 × \d+ rows = /)
     expect(plan.tasks[0]!.sql).toBe('VACUUM (ANALYZE, SKIP_LOCKED) "public"."Dead ""Rows"""')
     expect(await deadTuples(project, 'Dead "Rows"')).toBe(5000)
@@ -39,7 +40,9 @@ describe('maintain on postgres', () => {
     expect(await deadTuples(project, 'Dead "Rows"')).toBe(5000)
 
     const run = await maintain(project, { task: undefined, auto: true })
-    expect(run.tasks.map((step) => [step.action, step.object, step.status])).toEqual([['vacuum', 'public."Dead ""Rows"""', 'done']])
+    expect(run.tasks.map((step) => [step.action, step.object, step.status])).toEqual([
+      ['vacuum', 'public."Dead ""Rows"""', 'done'],
+    ])
     expect(run.tasks[0]!.before).toMatchObject({ dead_tuples: 5000 })
     expect(run.tasks[0]!.after).toMatchObject({ dead_tuples: 0 })
     expect(run.left).toEqual([])
@@ -65,10 +68,15 @@ describe('maintain on postgres', () => {
       'INSERT INTO changed SELECT g, g FROM generate_series(1001, 1200) g',
     ])
     const plan = await maintain(project, { task: undefined, auto: true, dryRun: true })
-    expect(plan.tasks.map((step) => `${step.action} ${step.object}`)).toEqual(['vacuum public.strict_t', 'analyze public.changed'])
+    expect(plan.tasks.map((step) => `${step.action} ${step.object}`)).toEqual([
+      'vacuum public.strict_t',
+      'analyze public.changed',
+    ])
     const only = await maintain(project, { task: undefined, auto: true, dryRun: true, tables: ['changed'] })
     expect(only.tasks.map((step) => `${step.action} ${step.object}`)).toEqual(['analyze public.changed'])
-    await expect(maintain(project, { task: undefined, auto: true, tables: ['nope'] })).rejects.toThrow(/no table matches nope/)
+    await expect(maintain(project, { task: undefined, auto: true, tables: ['nope'] })).rejects.toThrow(
+      /no table matches nope/,
+    )
   })
 
   it('reports a table VACUUM skipped because another session holds a lock on it as incomplete, not done', async () => {
@@ -120,9 +128,15 @@ describe('maintain on postgres', () => {
 
     // Ctrl-C (the signal) cancels it the same way, through PostgreSQL's cancel request.
     const interruption = new AbortController()
-    const interrupted = maintain(project, { task: 'vacuum', auto: false, tables: ['slow', 'later'], signal: interruption.signal, onStep: (event) => {
-      if (event.phase === 'start') setTimeout(() => interruption.abort(), 500)
-    } })
+    const interrupted = maintain(project, {
+      task: 'vacuum',
+      auto: false,
+      tables: ['slow', 'later'],
+      signal: interruption.signal,
+      onStep: (event) => {
+        if (event.phase === 'start') setTimeout(() => interruption.abort(), 500)
+      },
+    })
     const stoppedAt = Date.now()
     const outcome = await interrupted
     expect(Date.now() - stoppedAt).toBeLessThan(10_000)
@@ -134,7 +148,11 @@ describe('maintain on postgres', () => {
 
   it('stops before the next table when the signal aborts, and reports what is left', async () => {
     const project = await makeProject('postgres')
-    await exec(project, ['CREATE TABLE a1 (id int PRIMARY KEY)', 'CREATE TABLE a2 (id int PRIMARY KEY)', 'CREATE TABLE a3 (id int PRIMARY KEY)'])
+    await exec(project, [
+      'CREATE TABLE a1 (id int PRIMARY KEY)',
+      'CREATE TABLE a2 (id int PRIMARY KEY)',
+      'CREATE TABLE a3 (id int PRIMARY KEY)',
+    ])
     const interruption = new AbortController()
     const result = await maintain(project, {
       task: 'analyze',
@@ -151,13 +169,23 @@ describe('maintain on postgres', () => {
 
   it('reindex rebuilds invalid indexes concurrently and drops _ccnew leftovers', async () => {
     const project = await makeProject('postgres')
-    await exec(project, ['CREATE TABLE t (id int PRIMARY KEY, x int)', 'INSERT INTO t SELECT g, g FROM generate_series(0, 100) g'])
+    await exec(project, [
+      'CREATE TABLE t (id int PRIMARY KEY, x int)',
+      'INSERT INTO t SELECT g, g FROM generate_series(0, 100) g',
+    ])
     await expect(project.query('CREATE INDEX CONCURRENTLY t_inv ON t ((100 / x))')).rejects.toThrow(/division by zero/)
-    await expect(project.query('CREATE INDEX CONCURRENTLY t_inv_ccnew ON t ((100 / x))')).rejects.toThrow(/division by zero/)
+    await expect(project.query('CREATE INDEX CONCURRENTLY t_inv_ccnew ON t ((100 / x))')).rejects.toThrow(
+      /division by zero/,
+    )
     await project.query('DELETE FROM t WHERE x = 0')
     const result = await maintain(project, { task: 'reindex', auto: false })
-    expect(result.tasks.map((step) => `${step.action} ${step.object} ${step.status}`).sort()).toEqual(['drop-index public.t_inv_ccnew done', 'reindex public.t_inv done'])
-    const rows = await project.query(`SELECT c.relname, x.indisvalid FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid WHERE c.relname LIKE 't_inv%'`)
+    expect(result.tasks.map((step) => `${step.action} ${step.object} ${step.status}`).sort()).toEqual([
+      'drop-index public.t_inv_ccnew done',
+      'reindex public.t_inv done',
+    ])
+    const rows = await project.query(
+      `SELECT c.relname, x.indisvalid FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid WHERE c.relname LIKE 't_inv%'`,
+    )
     expect(rows).toEqual([{ relname: 't_inv', indisvalid: true }])
   })
 

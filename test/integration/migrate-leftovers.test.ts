@@ -6,7 +6,11 @@ import { failure, makeProject, migration, withTarget } from '../helpers/projects
 describe('failed concurrent index builds on postgres', () => {
   it('say nothing of an invalid index when the table does not exist', async () => {
     const project = await makeProject('postgres', {
-      '001_idx.sql': migration('CREATE INDEX CONCURRENTLY orders_placed_at_idx ON orders (placed_at);', undefined, 'transaction:false'),
+      '001_idx.sql': migration(
+        'CREATE INDEX CONCURRENTLY orders_placed_at_idx ON orders (placed_at);',
+        undefined,
+        'transaction:false',
+      ),
     })
     await withTarget(project, async (target) => {
       const error = await failure(migrateUp(target))
@@ -19,8 +23,14 @@ describe('failed concurrent index builds on postgres', () => {
 
   it('name the invalid index a failed build did leave', async () => {
     const project = await makeProject('postgres', {
-      '001_t.sql': migration(`CREATE TABLE "Odd T" (id integer, email text);\nINSERT INTO "Odd T" VALUES (1, 'a@x'), (2, 'a@x');`),
-      '002_idx.sql': migration('CREATE UNIQUE INDEX CONCURRENTLY "Odd Email" ON public."Odd T" (email);', undefined, 'transaction:false'),
+      '001_t.sql': migration(
+        `CREATE TABLE "Odd T" (id integer, email text);\nINSERT INTO "Odd T" VALUES (1, 'a@x'), (2, 'a@x');`,
+      ),
+      '002_idx.sql': migration(
+        'CREATE UNIQUE INDEX CONCURRENTLY "Odd Email" ON public."Odd T" (email);',
+        undefined,
+        'transaction:false',
+      ),
     })
     await withTarget(project, async (target) => {
       const error = await failure(migrateUp(target))

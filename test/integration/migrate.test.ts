@@ -1,9 +1,16 @@
 import { describe, expect, it } from 'vitest'
 import { migrateDown, migrateRedo, migrateUp, migrationStatus, type Target } from '../../src/index.js'
 import { baselineMigrations, resolveMigration, restampMigration, validateMigrations } from '../../src/migrate/manage.js'
-import { failure, withTarget, ENGINES, ledgerVersions, makeProject, migration, tableNames, type Project } from '../helpers/projects.js'
-
-
+import {
+  failure,
+  withTarget,
+  ENGINES,
+  ledgerVersions,
+  makeProject,
+  migration,
+  tableNames,
+  type Project,
+} from '../helpers/projects.js'
 
 /** Runs `fn` while another session holds a lock on `table` that any ALTER TABLE has to wait for. */
 async function whileLocked<T>(project: Project, table: string, fn: () => Promise<T>): Promise<T> {
@@ -76,7 +83,10 @@ describe.each(ENGINES)('migrate on %s', (engine) => {
   })
 
   it('rolls back in the reverse of the order applied, not version order', async () => {
-    const project = await makeProject(engine, { '001_a.sql': threeTables['001_a.sql'], '003_c.sql': threeTables['003_c.sql'] })
+    const project = await makeProject(engine, {
+      '001_a.sql': threeTables['001_a.sql'],
+      '003_c.sql': threeTables['003_c.sql'],
+    })
     await withTarget(project, async (target) => {
       await migrateUp(target)
       project.write('migrations/002_b.sql', threeTables['002_b.sql'])
@@ -93,7 +103,9 @@ describe.each(ENGINES)('migrate on %s', (engine) => {
   it('rolls a failing migration back whole and names the file, line and column', async () => {
     const project = await makeProject(engine, {
       '001_ok.sql': migration('CREATE TABLE ok (id integer);'),
-      '002_bad.sql': migration('CREATE TABLE partial (id integer);\nINSERT INTO partial VALUES (1);\nSELECT * FROM no_such_table;'),
+      '002_bad.sql': migration(
+        'CREATE TABLE partial (id integer);\nINSERT INTO partial VALUES (1);\nSELECT * FROM no_such_table;',
+      ),
     })
     await withTarget(project, async (target) => {
       const error = await failure(migrateUp(target))
@@ -108,7 +120,10 @@ describe.each(ENGINES)('migrate on %s', (engine) => {
     const project = await makeProject(engine, threeTables)
     await withTarget(project, async (target) => {
       await migrateUp(target, { steps: 1 })
-      project.write('migrations/001_a.sql', migration('CREATE TABLE a (id integer PRIMARY KEY, x integer);', 'DROP TABLE a;'))
+      project.write(
+        'migrations/001_a.sql',
+        migration('CREATE TABLE a (id integer PRIMARY KEY, x integer);', 'DROP TABLE a;'),
+      )
       const error = await failure(migrateUp(target))
       expect(error.code).toBe('E_CHECKSUM_MISMATCH')
       expect(await ledgerVersions(project)).toEqual(['001'])
@@ -188,7 +203,11 @@ VACUUM;`
 
   it('records a transaction:false failure part way, refuses to continue, and resolve clears it', async () => {
     const project = await makeProject(engine, {
-      '001_half.sql': migration('CREATE TABLE first (id integer);\nCREATE TABLE first (id integer);\nCREATE TABLE never (id integer);', 'DROP TABLE first;', 'transaction:false'),
+      '001_half.sql': migration(
+        'CREATE TABLE first (id integer);\nCREATE TABLE first (id integer);\nCREATE TABLE never (id integer);',
+        'DROP TABLE first;',
+        'transaction:false',
+      ),
       '002_next.sql': migration('CREATE TABLE next (id integer);'),
     })
     await withTarget(project, async (target) => {
@@ -208,7 +227,10 @@ VACUUM;`
 
       await project.query('DROP TABLE first')
       await resolveMigration(target, '001', 'rolled-back')
-      project.write('migrations/001_half.sql', migration('CREATE TABLE first (id integer);', 'DROP TABLE first;', 'transaction:false'))
+      project.write(
+        'migrations/001_half.sql',
+        migration('CREATE TABLE first (id integer);', 'DROP TABLE first;', 'transaction:false'),
+      )
       await migrateUp(target)
       expect(await tableNames(project)).toEqual(['first', 'next'])
     })
@@ -216,7 +238,11 @@ VACUUM;`
 
   it("transaction:false with the file's own BEGIN ... COMMIT: a failure inside it is recorded as nothing settled", async () => {
     const project = await makeProject(engine, {
-      '001_own.sql': migration('BEGIN;\nCREATE TABLE a (x integer);\nINSERT INTO missing VALUES (1);\nCOMMIT;', undefined, 'transaction:false'),
+      '001_own.sql': migration(
+        'BEGIN;\nCREATE TABLE a (x integer);\nINSERT INTO missing VALUES (1);\nCOMMIT;',
+        undefined,
+        'transaction:false',
+      ),
     })
     await withTarget(project, async (target) => {
       const error = await failure(migrateUp(target))
@@ -249,7 +275,11 @@ VACUUM;`
 
   it('resolve --applied marks a failed migration as applied', async () => {
     const project = await makeProject(engine, {
-      '001_half.sql': migration('CREATE TABLE first (id integer);\nCREATE TABLE first (id integer);', 'DROP TABLE first;', 'transaction:false'),
+      '001_half.sql': migration(
+        'CREATE TABLE first (id integer);\nCREATE TABLE first (id integer);',
+        'DROP TABLE first;',
+        'transaction:false',
+      ),
     })
     await withTarget(project, async (target) => {
       await failure(migrateUp(target))
@@ -289,7 +319,10 @@ VACUUM;`
   })
 
   it('refuses to roll back a migration without a down section, before touching anything', async () => {
-    const project = await makeProject(engine, { '001_a.sql': migration('CREATE TABLE a (id integer);'), '002_b.sql': migration('CREATE TABLE b (id integer);', 'DROP TABLE b;') })
+    const project = await makeProject(engine, {
+      '001_a.sql': migration('CREATE TABLE a (id integer);'),
+      '002_b.sql': migration('CREATE TABLE b (id integer);', 'DROP TABLE b;'),
+    })
     await withTarget(project, async (target) => {
       await migrateUp(target)
       const error = await failure(migrateDown(target, { steps: 2 }))
@@ -314,7 +347,9 @@ VACUUM;`
   })
 
   it('keeps the ledger in the configured table (and schema on PostgreSQL), odd names quoted', async () => {
-    const project = await makeProject(engine, threeTables, { migrations: { table: 'Schema History', schema: 'Ops Data' } })
+    const project = await makeProject(engine, threeTables, {
+      migrations: { table: 'Schema History', schema: 'Ops Data' },
+    })
     await withTarget(project, (target) => migrateUp(target))
     const table = engine === 'postgres' ? '"Ops Data"."Schema History"' : '"Schema History"'
     expect(await ledgerVersions(project, table)).toEqual(['001', '002', '003'])
@@ -354,7 +389,10 @@ describe.each(ENGINES)('commit durability on %s', (engine) => {
   })
 
   it('flushes what a failed run committed before its failure', async () => {
-    const project = await makeProject(engine, { ...threeTables, '004_bad.sql': migration('CREATE TABLE d (id integer PRIMARY KEY); SELECT * FROM missing;', 'DROP TABLE d;') })
+    const project = await makeProject(engine, {
+      ...threeTables,
+      '004_bad.sql': migration('CREATE TABLE d (id integer PRIMARY KEY); SELECT * FROM missing;', 'DROP TABLE d;'),
+    })
     await withTarget(project, async (target) => {
       const calls = recordDurability(target)
       const error = await failure(migrateUp(target))
@@ -392,12 +430,16 @@ describe('migrate on sqlite only', () => {
 describe('migrate on postgres only', () => {
   it("carries the server's DETAIL, says what ran before the failure, and names a failed concurrent build's leftover", async () => {
     const project = await makeProject('postgres', {
-      '001_t.sql': migration('CREATE TABLE t (id integer PRIMARY KEY, email text);\nINSERT INTO t VALUES (1, \'a@x\'), (2, \'a@x\');'),
-      '002_dup.sql': migration('INSERT INTO t VALUES (1, \'b@x\');'),
+      '001_t.sql': migration(
+        "CREATE TABLE t (id integer PRIMARY KEY, email text);\nINSERT INTO t VALUES (1, 'a@x'), (2, 'a@x');",
+      ),
+      '002_dup.sql': migration("INSERT INTO t VALUES (1, 'b@x');"),
     })
     await withTarget(project, async (target) => {
       const error = await failure(migrateUp(target))
-      expect(error.message).toMatch(/^002_dup failed at migrations\/002_dup\.sql:2:1: duplicate key value violates unique constraint "t_pkey": Key \(id\)=\(1\) already exists\.$/)
+      expect(error.message).toMatch(
+        /^002_dup failed at migrations\/002_dup\.sql:2:1: duplicate key value violates unique constraint "t_pkey": Key \(id\)=\(1\) already exists\.$/,
+      )
       expect(error.details).toMatchObject({ detail: 'Key (id)=(1) already exists.', done: ['001'] })
     })
 
@@ -413,12 +455,18 @@ describe('migrate on postgres only', () => {
 
     const index = await makeProject('postgres', {
       '001_t.sql': migration("CREATE TABLE t (id integer, email text);\nINSERT INTO t VALUES (1, 'a@x'), (2, 'a@x');"),
-      '002_idx.sql': migration('CREATE UNIQUE INDEX CONCURRENTLY t_email ON t (email);', undefined, 'transaction:false statement_timeout:1m'),
+      '002_idx.sql': migration(
+        'CREATE UNIQUE INDEX CONCURRENTLY t_email ON t (email);',
+        undefined,
+        'transaction:false statement_timeout:1m',
+      ),
     })
     await withTarget(index, async (target) => {
       const error = await failure(migrateUp(target))
       expect(error.message).toMatch(/could not create unique index "t_email": Key \(email\)=\(a@x\) is duplicated\.$/)
-      expect(error.hint).toMatch(/^0 of 1 statements before it stay applied, and the failed CREATE INDEX CONCURRENTLY left an INVALID index behind/)
+      expect(error.hint).toMatch(
+        /^0 of 1 statements before it stay applied, and the failed CREATE INDEX CONCURRENTLY left an INVALID index behind/,
+      )
       const [row] = await index.query(`SELECT indisvalid FROM pg_index WHERE indexrelid = 't_email'::regclass`)
       expect(row).toEqual({ indisvalid: false })
     })
@@ -452,15 +500,21 @@ describe('migrate on postgres only', () => {
       expect(await ledgerVersions(project)).toEqual(['001'])
     })
 
-    const copy = await makeProject('postgres', { '001_copy.sql': migration('CREATE TABLE c (id int);\nCOPY c (id) FROM stdin;\n1\n\\.\n') })
+    const copy = await makeProject('postgres', {
+      '001_copy.sql': migration('CREATE TABLE c (id int);\nCOPY c (id) FROM stdin;\n1\n\\.\n'),
+    })
     await withTarget(copy, async (target) => {
       const error = await failure(migrateUp(target))
       expect(error.code).toBe('E_PSQL_SYNTAX')
-      expect(error.message).toBe('migrations/001_copy.sql:3:1: COPY ... FROM stdin reads its data from psql, which dbops is not')
+      expect(error.message).toBe(
+        'migrations/001_copy.sql:3:1: COPY ... FROM stdin reads its data from psql, which dbops is not',
+      )
       expect(await tableNames(copy)).toEqual([])
     })
 
-    const meta = await makeProject('postgres', { '001_connect.sql': migration('CREATE TABLE e (id int);\n\\connect other\nCREATE TABLE f (id int);') })
+    const meta = await makeProject('postgres', {
+      '001_connect.sql': migration('CREATE TABLE e (id int);\n\\connect other\nCREATE TABLE f (id int);'),
+    })
     await withTarget(meta, async (target) => {
       const error = await failure(migrateUp(target))
       expect(error.code).toBe('E_PSQL_SYNTAX')
@@ -475,7 +529,9 @@ describe('migrate on postgres only', () => {
       '2_idx.up.sql': 'CREATE INDEX CONCURRENTLY t_id_idx ON t (id);',
     })
     await withTarget(project, (target) => migrateUp(target))
-    expect(await project.query(`SELECT indexname FROM pg_indexes WHERE tablename = 't'`)).toEqual([{ indexname: 't_id_idx' }])
+    expect(await project.query(`SELECT indexname FROM pg_indexes WHERE tablename = 't'`)).toEqual([
+      { indexname: 't_id_idx' },
+    ])
   })
 
   it('reports a lock_timeout as such and leaves nothing behind', async () => {
@@ -495,7 +551,9 @@ describe('migrate on postgres only', () => {
     const project = await makeProject('postgres', {
       '001_t.sql': migration('CREATE TABLE t (id integer);'),
       // What pg_dump output starts with.
-      '002_dump.sql': migration("SET lock_timeout = 0;\nSELECT pg_catalog.set_config('search_path', '', false);\nCREATE TABLE public.dumped (id integer);"),
+      '002_dump.sql': migration(
+        "SET lock_timeout = 0;\nSELECT pg_catalog.set_config('search_path', '', false);\nCREATE TABLE public.dumped (id integer);",
+      ),
       '003_unqualified.sql': migration('CREATE TABLE unqualified (id integer);'),
       '004_alter.sql': migration('ALTER TABLE t ADD COLUMN x integer;', undefined, 'lock_timeout:300ms'),
     })

@@ -25,14 +25,21 @@ async function withTarget<T>(project: Project, fn: (target: Target) => Promise<T
   }
 }
 
-const seed = (project: Project, options: SeedRunOptions = {}) => withTarget(project, (target) => seedRun(target, options))
+const seed = (project: Project, options: SeedRunOptions = {}) =>
+  withTarget(project, (target) => seedRun(target, options))
 
 describe.each(ENGINES)('seeding explicit ids on %s', (engine) => {
   it('moves the sequence past the highest seeded id, also with --reset, so the next insert works', async () => {
     const project = await makeProject(engine, { '001_schema.sql': migration(schema(engine)) })
     project.write('fixtures/01_users.csv', 'id,email\n1,a@x\n2,b@x\n3,c@x\n4,d@x\n')
     if (engine === 'postgres') {
-      project.write('fixtures/02_loose.json', JSON.stringify([{ id: 7, name: 'x' }, { id: 3, name: 'y' }]))
+      project.write(
+        'fixtures/02_loose.json',
+        JSON.stringify([
+          { id: 7, name: 'x' },
+          { id: 3, name: 'y' },
+        ]),
+      )
       project.write('fixtures/03_ident.csv', 'id,name\n10,x\n')
     }
     await withTarget(project, (target) => migrateUp(target))
@@ -61,7 +68,7 @@ describe.each(ENGINES)('seeding explicit ids on %s', (engine) => {
     project.write('fixtures/01_users.csv', 'id,email\n1,a@x\n')
     await withTarget(project, (target) => migrateUp(target))
     for (const email of ['p@x', 'q@x', 'r@x']) await project.query(`INSERT INTO users (email) VALUES ('${email}')`)
-    await project.query("DELETE FROM users")
+    await project.query('DELETE FROM users')
     await seed(project)
     await project.query("INSERT INTO users (email) VALUES ('s@x')")
     expect(await project.query("SELECT id FROM users WHERE email = 's@x'")).toEqual([{ id: 4 }])

@@ -28,7 +28,8 @@ function schema(engine: EngineName): Record<string, string> {
 }
 
 const ROLES_CSV = 'id,name\n1,admin\n2,"editor, senior"\n'
-const PEOPLE_CSV = 'id,role_id,name,nick,age,active,born\n1,1,Ada,,36,yes,1815-12-10 00:00:00\n2,2,Grace,"",85,false,1906-12-09T10:00:00\n3,,Linus,"the ""penguin""",,1,\n'
+const PEOPLE_CSV =
+  'id,role_id,name,nick,age,active,born\n1,1,Ada,,36,yes,1815-12-10 00:00:00\n2,2,Grace,"",85,false,1906-12-09T10:00:00\n3,,Linus,"the ""penguin""",,1,\n'
 
 async function project(engine: EngineName, fixtures: Record<string, string>, config?: unknown): Promise<Project> {
   const created = await makeProject(engine, schema(engine), config)
@@ -49,7 +50,8 @@ async function withTarget<T>(project: Project, fn: (target: Target) => Promise<T
   }
 }
 
-const seed = (project: Project, options: SeedRunOptions = {}) => withTarget(project, (target) => seedRun(target, options))
+const seed = (project: Project, options: SeedRunOptions = {}) =>
+  withTarget(project, (target) => seedRun(target, options))
 
 async function failure(promise: Promise<unknown>): Promise<DbopsError> {
   const error = await promise.then(
@@ -75,17 +77,21 @@ async function ledger(project: Project): Promise<string[]> {
 
 describe.each(ENGINES)('seed on %s', (engine) => {
   it('loads CSV, JSON, NDJSON, SQL and TypeScript seeds in order, with types from the table, and records them', async () => {
-    const p = await project(engine, {
-      '01_roles.csv': ROLES_CSV,
-      '02_people.csv': PEOPLE_CSV,
-      '3_more_people.json': JSON.stringify([
-        { id: 4, name: 'Tab\there', active: true, meta: { tags: ['a', 'b'], n: 1 }, age: 40 },
-        { id: 5, name: 'Back\\slash\nnewline', active: false, meta: [1, 2], nick: null },
-      ]),
-      '04_people.ndjson': '{"id": 6, "name": "Nd", "age": 7}\n\n{"id": 7, "name": "Json", "role_id": 2}\n',
-      '10_tags.sql': "INSERT INTO tags (label) VALUES ('x');\nINSERT INTO tags (label) VALUES ('y');\n",
-      '11_odd.ts': `export async function seed(db: any) {\n  await db.insertInto('Odd Table').values({ 'Wéird "col"': 'ok', n: 1 }).execute()\n  return 1\n}\n`,
-    }, { seeds: { tables: { '3_more_people.json': 'people' } } })
+    const p = await project(
+      engine,
+      {
+        '01_roles.csv': ROLES_CSV,
+        '02_people.csv': PEOPLE_CSV,
+        '3_more_people.json': JSON.stringify([
+          { id: 4, name: 'Tab\there', active: true, meta: { tags: ['a', 'b'], n: 1 }, age: 40 },
+          { id: 5, name: 'Back\\slash\nnewline', active: false, meta: [1, 2], nick: null },
+        ]),
+        '04_people.ndjson': '{"id": 6, "name": "Nd", "age": 7}\n\n{"id": 7, "name": "Json", "role_id": 2}\n',
+        '10_tags.sql': "INSERT INTO tags (label) VALUES ('x');\nINSERT INTO tags (label) VALUES ('y');\n",
+        '11_odd.ts': `export async function seed(db: any) {\n  await db.insertInto('Odd Table').values({ 'Wéird "col"': 'ok', n: 1 }).execute()\n  return 1\n}\n`,
+      },
+      { seeds: { tables: { '3_more_people.json': 'people' } } },
+    )
     const result = await seed(p)
     expect(result.seeds.map((s) => [s.name, s.status, s.rows])).toEqual([
       ['01_roles.csv', 'applied', 2],
@@ -96,8 +102,11 @@ describe.each(ENGINES)('seed on %s', (engine) => {
       ['11_odd.ts', 'applied', 1],
     ])
     const people = await p.query('SELECT id, role_id, name, nick, age, active, meta FROM people ORDER BY id')
-    const bool = (value: unknown) => (value === null ? null : Boolean(Number(value === true ? 1 : value === false ? 0 : value)))
-    expect(people.map((row) => [row.id, row.nick, row.age === null ? null : Number(row.age), bool(row.active)])).toEqual([
+    const bool = (value: unknown) =>
+      value === null ? null : Boolean(Number(value === true ? 1 : value === false ? 0 : value))
+    expect(
+      people.map((row) => [row.id, row.nick, row.age === null ? null : Number(row.age), bool(row.active)]),
+    ).toEqual([
       [1, null, 36, true], // empty unquoted field: NULL
       [2, '', 85, false], // quoted empty field: ''
       [3, 'the "penguin"', null, true],
@@ -120,10 +129,14 @@ describe.each(ENGINES)('seed on %s', (engine) => {
   })
 
   it('loads tables and columns with capitals, spaces, quotes and unicode from CSV and JSON', async () => {
-    const p = await project(engine, {
-      '1_Odd Table.csv': 'n,"Wéird ""col"""\n1,été ☃\n2,""\n',
-      '2_odd.ndjson': '{"Wéird \\"col\\"": "ünï", "n": 3}\n',
-    }, { seeds: { tables: { '2_odd.ndjson': 'Odd Table' } } })
+    const p = await project(
+      engine,
+      {
+        '1_Odd Table.csv': 'n,"Wéird ""col"""\n1,été ☃\n2,""\n',
+        '2_odd.ndjson': '{"Wéird \\"col\\"": "ünï", "n": 3}\n',
+      },
+      { seeds: { tables: { '2_odd.ndjson': 'Odd Table' } } },
+    )
     const result = await seed(p)
     expect(result.seeds.map((s) => [s.table, s.rows])).toEqual([
       ['Odd Table', 2],
@@ -138,7 +151,10 @@ describe.each(ENGINES)('seed on %s', (engine) => {
   })
 
   it('skips unchanged seeds, refuses changed ones without --force (running nothing), and re-runs them with it', async () => {
-    const p = await project(engine, { '01_roles.csv': ROLES_CSV, '02_tags.sql': "INSERT INTO tags (label) VALUES ('a');\n" })
+    const p = await project(engine, {
+      '01_roles.csv': ROLES_CSV,
+      '02_tags.sql': "INSERT INTO tags (label) VALUES ('a');\n",
+    })
     await seed(p)
     const again = await seed(p)
     expect(again.seeds.map((s) => [s.status, s.reason])).toEqual([
@@ -178,10 +194,12 @@ describe.each(ENGINES)('seed on %s', (engine) => {
     const result = await seed(p, { reset: true })
     expect(result.reset.sort()).toEqual(['people', 'roles', 'tags'])
     expect(result.seeds.every((s) => s.status === 'applied')).toBe(true)
-    expect((await p.query('SELECT id, label FROM tags ORDER BY id')).map((row) => [Number(row.id), row.label])).toEqual([
-      [1, 'first'],
-      [2, 'second'],
-    ])
+    expect((await p.query('SELECT id, label FROM tags ORDER BY id')).map((row) => [Number(row.id), row.label])).toEqual(
+      [
+        [1, 'first'],
+        [2, 'second'],
+      ],
+    )
     expect(await count(p, 'people')).toBe(3)
   })
 
@@ -211,18 +229,61 @@ describe.each(ENGINES)('seed on %s', (engine) => {
 
   it('reports bad JSON, unknown columns, field counts, missing tables and failing SQL with their location; the database is unchanged', async () => {
     const cases: [Record<string, string>, RegExp, string][] = [
-      [{ 'people.json': '[{"id": 1, "name": "a"},\n {"id": 2, "name": "b", "age": "old"}]' }, /people\.json:2 \(element 1, column age\)/, 'E_SEED_FAILED'],
-      [{ 'people.json': '[{"id": 1, "name": "a"},\n {"id": 2, "name": }]' }, /people\.json:2 \(element 1\): element 1 is not valid JSON/, 'E_SEED_FAILED'],
-      [{ 'people.ndjson': '{"id": 1, "name": "a"}\n{"id": 2, "name": "b", "shoe": 1}\n' }, /people\.ndjson:1 \(column shoe\): table people has no column "shoe"/, 'E_SEED_FAILED'],
-      [{ 'people.ndjson': '{"id": 1, "name": "a"}\n{"id": 2, "name": "b", "age": {"x": 1}}\n' }, /people\.ndjson:2 \(column age\): an object does not fit column age/, 'E_SEED_FAILED'],
-      [{ 'people.csv': 'id,name,shoe_size\n1,a,3\n' }, /people\.csv:1 \(column shoe_size\): table people has no column "shoe_size"/, 'E_SEED_FAILED'],
-      [{ 'people.csv': 'id,name\n1,a\n2,b,c\n' }, /people\.csv:3: (3 field\(s\), but the header names 2|extra data after last expected column)/, 'E_SEED_FAILED'],
-      [{ 'people.csv': 'id,name\n1,"open\n' }, /people\.csv:2: (a quoted field is not closed|unterminated CSV quoted field)/, 'E_SEED_FAILED'],
+      [
+        { 'people.json': '[{"id": 1, "name": "a"},\n {"id": 2, "name": "b", "age": "old"}]' },
+        /people\.json:2 \(element 1, column age\)/,
+        'E_SEED_FAILED',
+      ],
+      [
+        { 'people.json': '[{"id": 1, "name": "a"},\n {"id": 2, "name": }]' },
+        /people\.json:2 \(element 1\): element 1 is not valid JSON/,
+        'E_SEED_FAILED',
+      ],
+      [
+        { 'people.ndjson': '{"id": 1, "name": "a"}\n{"id": 2, "name": "b", "shoe": 1}\n' },
+        /people\.ndjson:1 \(column shoe\): table people has no column "shoe"/,
+        'E_SEED_FAILED',
+      ],
+      [
+        { 'people.ndjson': '{"id": 1, "name": "a"}\n{"id": 2, "name": "b", "age": {"x": 1}}\n' },
+        /people\.ndjson:2 \(column age\): an object does not fit column age/,
+        'E_SEED_FAILED',
+      ],
+      [
+        { 'people.csv': 'id,name,shoe_size\n1,a,3\n' },
+        /people\.csv:1 \(column shoe_size\): table people has no column "shoe_size"/,
+        'E_SEED_FAILED',
+      ],
+      [
+        { 'people.csv': 'id,name\n1,a\n2,b,c\n' },
+        /people\.csv:3: (3 field\(s\), but the header names 2|extra data after last expected column)/,
+        'E_SEED_FAILED',
+      ],
+      [
+        { 'people.csv': 'id,name\n1,"open\n' },
+        /people\.csv:2: (a quoted field is not closed|unterminated CSV quoted field)/,
+        'E_SEED_FAILED',
+      ],
       [{ 'people.csv': 'id,name\n1,a\n1,dup\n' }, /people\.csv:3/, 'E_SEED_FAILED'],
       [{ 'ghosts.csv': 'id\n1\n' }, /ghosts\.csv loads table ghosts, which does not exist/, 'E_SEED_TABLE'],
-      [{ 'x.sql': "INSERT INTO tags (label) VALUES ('ok');\n\n  INSERT INTO nowhere VALUES (1);\n" }, /x\.sql:3:(3|15): .*nowhere/, 'E_SEED_FAILED'],
-      [{ 'y.sql': 'BEGIN;\nINSERT INTO tags (label) VALUES (1);\nCOMMIT;\n' }, /y\.sql:1: BEGIN in a seed/, 'E_SEED_FAILED'],
-      [{ 'z.ts': 'export async function seed(db: any) {\n  await db.insertInto("tags").values({ label: "t" }).execute()\n  throw new Error("boom")\n}\n' }, /z\.ts: seed\(\) failed: boom/, 'E_SEED_FAILED'],
+      [
+        { 'x.sql': "INSERT INTO tags (label) VALUES ('ok');\n\n  INSERT INTO nowhere VALUES (1);\n" },
+        /x\.sql:3:(3|15): .*nowhere/,
+        'E_SEED_FAILED',
+      ],
+      [
+        { 'y.sql': 'BEGIN;\nINSERT INTO tags (label) VALUES (1);\nCOMMIT;\n' },
+        /y\.sql:1: BEGIN in a seed/,
+        'E_SEED_FAILED',
+      ],
+      [
+        {
+          'z.ts':
+            'export async function seed(db: any) {\n  await db.insertInto("tags").values({ label: "t" }).execute()\n  throw new Error("boom")\n}\n',
+        },
+        /z\.ts: seed\(\) failed: boom/,
+        'E_SEED_FAILED',
+      ],
     ]
     const p = await project(engine, {})
     for (const [files, message, code] of cases) {
@@ -240,9 +301,13 @@ describe.each(ENGINES)('seed on %s', (engine) => {
   })
 
   it('environments pick folders and files; unknown environments and names are usage errors', async () => {
-    const p = await project(engine, { '01_roles.csv': ROLES_CSV, 'dev/02_people.csv': PEOPLE_CSV, 'demo/03_tags.csv': 'label\ndemo\n' }, {
-      seeds: { environments: { dev: ['01_roles.csv', 'dev'], demo: ['*.csv', 'demo'] } },
-    })
+    const p = await project(
+      engine,
+      { '01_roles.csv': ROLES_CSV, 'dev/02_people.csv': PEOPLE_CSV, 'demo/03_tags.csv': 'label\ndemo\n' },
+      {
+        seeds: { environments: { dev: ['01_roles.csv', 'dev'], demo: ['*.csv', 'demo'] } },
+      },
+    )
     const dev = await seed(p, { env: 'dev' })
     expect(dev.seeds.map((s) => s.name)).toEqual(['01_roles.csv', 'dev/02_people.csv'])
     expect(await count(p, 'tags')).toBe(0)
@@ -259,7 +324,11 @@ describe.each(ENGINES)('seed on %s', (engine) => {
 
   it('a protected target refuses unless allowed; --dry-run plans without creating anything', async () => {
     const base = await makeProject(engine)
-    const p = await project(engine, { '01_roles.csv': ROLES_CSV }, { targets: { prod: { url: base.url, protected: true } } })
+    const p = await project(
+      engine,
+      { '01_roles.csv': ROLES_CSV },
+      { targets: { prod: { url: base.url, protected: true } } },
+    )
     // The project's own database stays the one the schema went to: point prod at it.
     p.write('dbops.config.json', JSON.stringify({ targets: { prod: { url: p.url, protected: true } } }))
     const refused = await failure(withTarget(p, (target) => seedRun(target), 'prod'))

@@ -5,7 +5,11 @@ import { formatTable } from '../../src/output/table.js'
 
 /** An error shaped as node:fs makes them (errno code, syscall, path). */
 function fsError(code: string, syscall: string, path?: string): NodeJS.ErrnoException {
-  return Object.assign(new Error(`${code}: something, ${syscall}${path ? ` '${path}'` : ''}`), { code, syscall, ...(path !== undefined && { path }) })
+  return Object.assign(new Error(`${code}: something, ${syscall}${path ? ` '${path}'` : ''}`), {
+    code,
+    syscall,
+    ...(path !== undefined && { path }),
+  })
 }
 
 describe('fromSystemError', () => {
@@ -27,7 +31,9 @@ describe('fromSystemError', () => {
   })
 
   it('maps a write(fd) error without a path, and leaves DbopsErrors, network errors and plain errors alone', () => {
-    expect((fromSystemError(fsError('ENOSPC', 'write')) as DbopsError).message).toBe('no space left on the device (disk full) (ENOSPC, write)')
+    expect((fromSystemError(fsError('ENOSPC', 'write')) as DbopsError).message).toBe(
+      'no space left on the device (disk full) (ENOSPC, write)',
+    )
     const own = new DbopsError('E_X', 'x')
     expect(fromSystemError(own)).toBe(own)
     const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED', syscall: 'connect' })
@@ -38,14 +44,16 @@ describe('fromSystemError', () => {
 })
 
 describe('human output helpers', () => {
-  it('escapes control characters, keeping dbops\' own colours only when asked', () => {
+  it("escapes control characters, keeping dbops' own colours only when asked", () => {
     expect(escapeControlCharacters('a\u001b[2Jb\u0007c\u202ed\n')).toBe('a\\x1b[2Jb\\x07c\\u202ed\n')
     expect(escapeControlCharacters('\u001b[31mred\u001b[39m', true)).toBe('\u001b[31mred\u001b[39m')
     expect(escapeControlCharacters('\u001b[31mred\u001b[39m')).toBe('\\x1b[31mred\\x1b[39m')
   })
 
   it('tables escape cells and wrap the last column to the width', () => {
-    expect(formatTable(['A', 'B'], [['x\ny', 'one two three four five six seven eight nine ten eleven twelve']], 30)).toBe(
+    expect(
+      formatTable(['A', 'B'], [['x\ny', 'one two three four five six seven eight nine ten eleven twelve']], 30),
+    ).toBe(
       ['A     B', 'x\\ny  one two three four five', '      six seven eight nine ten', '      eleven twelve'].join('\n'),
     )
     expect(formatTable(['A', 'B'], [['x', 'long text here']], undefined)).toBe('A  B\nx  long text here')

@@ -21,8 +21,14 @@ describe('nonTransactionalReason: PostgreSQL', () => {
     ['REINDEX SCHEMA public', 'REINDEX SCHEMA'],
     ['REINDEX DATABASE app', 'REINDEX DATABASE'],
     ['REINDEX (VERBOSE) SYSTEM app', 'REINDEX SYSTEM'],
-    ['ALTER TABLE measurements DETACH PARTITION measurements_2020 CONCURRENTLY', 'ALTER TABLE ... DETACH PARTITION CONCURRENTLY'],
-    ['ALTER TABLE IF EXISTS ONLY "Sales".orders DETACH PARTITION "Sales"."orders_2021" CONCURRENTLY', 'ALTER TABLE ... DETACH PARTITION CONCURRENTLY'],
+    [
+      'ALTER TABLE measurements DETACH PARTITION measurements_2020 CONCURRENTLY',
+      'ALTER TABLE ... DETACH PARTITION CONCURRENTLY',
+    ],
+    [
+      'ALTER TABLE IF EXISTS ONLY "Sales".orders DETACH PARTITION "Sales"."orders_2021" CONCURRENTLY',
+      'ALTER TABLE ... DETACH PARTITION CONCURRENTLY',
+    ],
     ['VACUUM', 'VACUUM'],
     ['vacuum (verbose, analyze) users', 'VACUUM'],
     ['VACUUM FULL big_table', 'VACUUM'],
@@ -96,17 +102,21 @@ describe('nonTransactionalReason: PostgreSQL', () => {
       expect(pg(`CREATE SUBSCRIPTION app_sub ${conn} PUBLICATION app_pub`)).toBe(
         'CREATE SUBSCRIPTION (creates a replication slot)',
       )
-      expect(pg(`CREATE SUBSCRIPTION app_sub ${conn} PUBLICATION a, b WITH (copy_data = false, create_slot = true)`)).toBe(
-        'CREATE SUBSCRIPTION (creates a replication slot)',
-      )
+      expect(
+        pg(`CREATE SUBSCRIPTION app_sub ${conn} PUBLICATION a, b WITH (copy_data = false, create_slot = true)`),
+      ).toBe('CREATE SUBSCRIPTION (creates a replication slot)')
       expect(pg(`CREATE SUBSCRIPTION app_sub ${conn} PUBLICATION a WITH (create_slot)`)).toBe(
         'CREATE SUBSCRIPTION (creates a replication slot)',
       )
     })
 
     it('allows CREATE SUBSCRIPTION without a slot', () => {
-      expect(pg(`CREATE SUBSCRIPTION s ${conn} PUBLICATION p WITH (create_slot = false, slot_name = 's')`)).toBeUndefined()
-      expect(pg(`CREATE SUBSCRIPTION s ${conn} PUBLICATION p WITH (slot_name = NONE, enabled = false, create_slot = off)`)).toBeUndefined()
+      expect(
+        pg(`CREATE SUBSCRIPTION s ${conn} PUBLICATION p WITH (create_slot = false, slot_name = 's')`),
+      ).toBeUndefined()
+      expect(
+        pg(`CREATE SUBSCRIPTION s ${conn} PUBLICATION p WITH (slot_name = NONE, enabled = false, create_slot = off)`),
+      ).toBeUndefined()
       expect(pg(`CREATE SUBSCRIPTION s ${conn} PUBLICATION p WITH (connect = false)`)).toBeUndefined()
     })
 
@@ -117,7 +127,9 @@ describe('nonTransactionalReason: PostgreSQL', () => {
     })
 
     it('flags DROP SUBSCRIPTION', () => {
-      expect(pg('DROP SUBSCRIPTION IF EXISTS app_sub')).toBe('DROP SUBSCRIPTION (when the subscription has a replication slot)')
+      expect(pg('DROP SUBSCRIPTION IF EXISTS app_sub')).toBe(
+        'DROP SUBSCRIPTION (when the subscription has a replication slot)',
+      )
     })
 
     it('flags ALTER SUBSCRIPTION that refreshes or changes slot options', () => {
@@ -125,7 +137,9 @@ describe('nonTransactionalReason: PostgreSQL', () => {
       expect(pg('ALTER SUBSCRIPTION app_sub REFRESH PUBLICATION WITH (copy_data = false)')).toBe(
         'ALTER SUBSCRIPTION ... REFRESH PUBLICATION',
       )
-      expect(pg('ALTER SUBSCRIPTION app_sub SET PUBLICATION a, b')).toBe('ALTER SUBSCRIPTION ... SET PUBLICATION (with refresh)')
+      expect(pg('ALTER SUBSCRIPTION app_sub SET PUBLICATION a, b')).toBe(
+        'ALTER SUBSCRIPTION ... SET PUBLICATION (with refresh)',
+      )
       expect(pg('ALTER SUBSCRIPTION app_sub ADD PUBLICATION c WITH (copy_data = false)')).toBe(
         'ALTER SUBSCRIPTION ... ADD PUBLICATION (with refresh)',
       )
@@ -138,7 +152,9 @@ describe('nonTransactionalReason: PostgreSQL', () => {
 
     it('allows ALTER SUBSCRIPTION that does not touch the slot', () => {
       expect(pg('ALTER SUBSCRIPTION app_sub SET PUBLICATION a WITH (refresh = false)')).toBeUndefined()
-      expect(pg('ALTER SUBSCRIPTION app_sub ADD PUBLICATION c WITH (refresh = false, copy_data = false)')).toBeUndefined()
+      expect(
+        pg('ALTER SUBSCRIPTION app_sub ADD PUBLICATION c WITH (refresh = false, copy_data = false)'),
+      ).toBeUndefined()
       expect(pg('ALTER SUBSCRIPTION app_sub ENABLE')).toBeUndefined()
       expect(pg('ALTER SUBSCRIPTION app_sub DISABLE')).toBeUndefined()
       expect(pg("ALTER SUBSCRIPTION app_sub SET (synchronous_commit = 'off')")).toBeUndefined()

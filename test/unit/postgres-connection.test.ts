@@ -20,9 +20,19 @@ const url = 'postgres://app:pw@db.example:5432/app'
 
 describe('libpq settings', () => {
   it('reads the URL first, then PG* variables, then the defaults (prefer, 10 s)', () => {
-    expect(libpqSettings(url, {})).toEqual({ sslmode: 'prefer', connectTimeoutSeconds: 10, connectTimeoutSource: 'the default' })
-    expect(libpqSettings(url, { PGSSLMODE: 'require', PGCONNECT_TIMEOUT: '4' })).toMatchObject({ sslmode: 'require', connectTimeoutSeconds: 4, connectTimeoutSource: 'PGCONNECT_TIMEOUT' })
-    expect(libpqSettings(`${url}?sslmode=disable&connect_timeout=7`, { PGSSLMODE: 'require', PGCONNECT_TIMEOUT: '4' })).toMatchObject({ sslmode: 'disable', connectTimeoutSeconds: 7, connectTimeoutSource: 'connect_timeout' })
+    expect(libpqSettings(url, {})).toEqual({
+      sslmode: 'prefer',
+      connectTimeoutSeconds: 10,
+      connectTimeoutSource: 'the default',
+    })
+    expect(libpqSettings(url, { PGSSLMODE: 'require', PGCONNECT_TIMEOUT: '4' })).toMatchObject({
+      sslmode: 'require',
+      connectTimeoutSeconds: 4,
+      connectTimeoutSource: 'PGCONNECT_TIMEOUT',
+    })
+    expect(
+      libpqSettings(`${url}?sslmode=disable&connect_timeout=7`, { PGSSLMODE: 'require', PGCONNECT_TIMEOUT: '4' }),
+    ).toMatchObject({ sslmode: 'disable', connectTimeoutSeconds: 7, connectTimeoutSource: 'connect_timeout' })
     expect(libpqSettings(`${url}?sslmode=no-verify`, {}).sslmode).toBe('require')
     // libpq: 0 or less waits forever, 1 counts as 2.
     expect(libpqSettings(`${url}?connect_timeout=0`, {}).connectTimeoutSeconds).toBe(0)
@@ -53,15 +63,24 @@ describe('libpq settings', () => {
     // require with a root certificate verifies the chain (libpq's verify-ca), not the host.
     expect(ssl(`?sslmode=require&sslrootcert=${root}`)).toMatchObject({ ca: 'PEM', rejectUnauthorized: true })
     expect(ssl(`?sslmode=verify-full&sslrootcert=${root}`)).toEqual({ ca: 'PEM', rejectUnauthorized: true })
-    expect(() => ssl('?sslmode=verify-full&sslrootcert=/nonexistent.crt')).toThrow('cannot read sslrootcert /nonexistent.crt: ENOENT')
+    expect(() => ssl('?sslmode=verify-full&sslrootcert=/nonexistent.crt')).toThrow(
+      'cannot read sslrootcert /nonexistent.crt: ENOENT',
+    )
   })
 
   it('falls back only the way libpq does', () => {
     const refused = new Error('The server does not support SSL connections')
     expect(fallbackSsl(libpqSettings(url, {}), refused)).toBe(false)
     expect(fallbackSsl(libpqSettings(`${url}?sslmode=require`, {}), refused)).toBeUndefined()
-    expect(fallbackSsl(libpqSettings(url, {}), Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }))).toBeUndefined()
-    expect(fallbackSsl(libpqSettings(`${url}?sslmode=allow`, {}), Object.assign(new Error('no pg_hba.conf entry'), { code: '28000' }))).toEqual({ rejectUnauthorized: false })
+    expect(
+      fallbackSsl(libpqSettings(url, {}), Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })),
+    ).toBeUndefined()
+    expect(
+      fallbackSsl(
+        libpqSettings(`${url}?sslmode=allow`, {}),
+        Object.assign(new Error('no pg_hba.conf entry'), { code: '28000' }),
+      ),
+    ).toEqual({ rejectUnauthorized: false })
   })
 
   it('knows a Unix-domain socket host (where libpq never uses TLS)', () => {
@@ -71,16 +90,37 @@ describe('libpq settings', () => {
   })
 
   it('hides the libpq parameters from node-postgres and keeps the rest', () => {
-    expect(withoutLibpqParams(`${url}?sslmode=require&application_name=x&sslrootcert=/a&connect_timeout=3`)).toBe(`${url}?application_name=x`)
+    expect(withoutLibpqParams(`${url}?sslmode=require&application_name=x&sslrootcert=/a&connect_timeout=3`)).toBe(
+      `${url}?application_name=x`,
+    )
     expect(withoutLibpqParams(`${url}?sslmode=require`)).toBe(url)
   })
 
   it('gives pg_dump the same settings in its environment, inherited PG* variables included', () => {
-    expect(libpqConnectionEnvironment(`${url}?sslmode=no-verify&connect_timeout=3&sslrootcert=/r.crt`, {})).toEqual({ PGSSLMODE: 'require', PGCONNECT_TIMEOUT: '3', PGSSLROOTCERT: '/r.crt' })
-    expect(libpqConnectionEnvironment(url, { PGSSLMODE: 'verify-full', PGSSLCERT: '/c', PGSSLKEY: '/k', PGCONNECT_TIMEOUT: '5' })).toEqual({
-      PGSSLMODE: 'verify-full', PGCONNECT_TIMEOUT: '5', PGSSLCERT: '/c', PGSSLKEY: '/k',
+    expect(libpqConnectionEnvironment(`${url}?sslmode=no-verify&connect_timeout=3&sslrootcert=/r.crt`, {})).toEqual({
+      PGSSLMODE: 'require',
+      PGCONNECT_TIMEOUT: '3',
+      PGSSLROOTCERT: '/r.crt',
+    })
+    expect(
+      libpqConnectionEnvironment(url, {
+        PGSSLMODE: 'verify-full',
+        PGSSLCERT: '/c',
+        PGSSLKEY: '/k',
+        PGCONNECT_TIMEOUT: '5',
+      }),
+    ).toEqual({
+      PGSSLMODE: 'verify-full',
+      PGCONNECT_TIMEOUT: '5',
+      PGSSLCERT: '/c',
+      PGSSLKEY: '/k',
     })
     const env = libpqEnvironment(`${url}?sslmode=verify-ca&sslrootcert=/r.crt`)
-    expect(env).toMatchObject({ PGSSLMODE: 'verify-ca', PGSSLROOTCERT: '/r.crt', PGPASSWORD: 'pw', PGHOST: 'db.example' })
+    expect(env).toMatchObject({
+      PGSSLMODE: 'verify-ca',
+      PGSSLROOTCERT: '/r.crt',
+      PGPASSWORD: 'pw',
+      PGHOST: 'db.example',
+    })
   })
 })

@@ -33,6 +33,12 @@ describe('forEachTarget', () => {
     })
     expect(peak).toBe(2)
     expect(outcomes.map((outcome) => outcome.target)).toEqual(['a', 'b', 'c', 'd', 'e'])
-    expect(outcomes.map((outcome) => (outcome.ok ? outcome.result : (outcome.error as Error).message))).toEqual(['A', 'B', 'c is down', 'D', 'E'])
+    expect(outcomes.map((outcome) => (outcome.ok ? outcome.result : (outcome.error as Error).message))).toEqual([
+      'A',
+      'B',
+      'c is down',
+      'D',
+      'E',
+    ])
   })
 })

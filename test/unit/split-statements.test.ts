@@ -1,7 +1,8 @@
 import { describe, it, expect } from 'vitest'
 import { leadingWords, splitStatements, type SqlDialect } from '../../src/sql/split-statements.js'
 
-const texts = (sql: string, dialect: SqlDialect = 'postgres'): string[] => splitStatements(sql, dialect).map((s) => s.text)
+const texts = (sql: string, dialect: SqlDialect = 'postgres'): string[] =>
+  splitStatements(sql, dialect).map((s) => s.text)
 
 describe('splitStatements: basics (both dialects)', () => {
   for (const dialect of ['postgres', 'sqlite'] as const) {
@@ -73,7 +74,10 @@ describe('splitStatements: basics (both dialects)', () => {
 
       it('handles unicode text', () => {
         const sql = "INSERT INTO städte (name) VALUES ('Zürich; 🇨🇭'), ('東京');\nSELECT 'ok' AS ✓;"
-        expect(texts(sql, dialect)).toEqual(["INSERT INTO städte (name) VALUES ('Zürich; 🇨🇭'), ('東京')", "SELECT 'ok' AS ✓"])
+        expect(texts(sql, dialect)).toEqual([
+          "INSERT INTO städte (name) VALUES ('Zürich; 🇨🇭'), ('東京')",
+          "SELECT 'ok' AS ✓",
+        ])
       })
     })
   }
@@ -197,7 +201,7 @@ $do$`
     expect(texts("SELECT type'a\\'; SELECT 2")).toEqual(["SELECT type'a\\'", 'SELECT 2'])
   })
 
-  it("handles U&'...' strings and U&\"...\" identifiers", () => {
+  it('handles U&\'...\' strings and U&"..." identifiers', () => {
     expect(texts(`SELECT U&'d\\0061t\\+000061;' AS U&"col;umn"; SELECT 2`)).toEqual([
       `SELECT U&'d\\0061t\\+000061;' AS U&"col;umn"`,
       'SELECT 2',
@@ -245,7 +249,8 @@ end`
   it('does not count CASE/END outside a BEGIN ATOMIC body', () => {
     // RETURN expression form (no body block); CASE ... END in parentheses; parameters named begin/end.
     const fn = 'CREATE FUNCTION sign_of(x int) RETURNS int LANGUAGE sql RETURN CASE WHEN x < 0 THEN -1 ELSE 1 END'
-    const fn2 = 'CREATE FUNCTION span(begin int, "end" int) RETURNS int LANGUAGE sql RETURN (CASE WHEN begin > 0 THEN 1 END)'
+    const fn2 =
+      'CREATE FUNCTION span(begin int, "end" int) RETURNS int LANGUAGE sql RETURN (CASE WHEN begin > 0 THEN 1 END)'
     expect(texts(`${fn};\n${fn2};\nSELECT 3`)).toEqual([fn, fn2, 'SELECT 3'])
   })
 
@@ -323,7 +328,8 @@ end`
   })
 
   it('handles comments between the last ; and END', () => {
-    const trigger = 'CREATE TRIGGER t AFTER DELETE ON a BEGIN DELETE FROM b WHERE a_id = OLD.id; -- cascade\n/* done */ END'
+    const trigger =
+      'CREATE TRIGGER t AFTER DELETE ON a BEGIN DELETE FROM b WHERE a_id = OLD.id; -- cascade\n/* done */ END'
     expect(texts(`${trigger}; SELECT 1`, 'sqlite')).toEqual([trigger, 'SELECT 1'])
   })
 
@@ -375,7 +381,9 @@ describe('splitStatements: large input', () => {
     expect(sql.length).toBeGreaterThan(5 * 1024 * 1024)
     const statements = splitStatements(sql, 'postgres')
     expect(statements).toHaveLength(copies * 3)
-    expect(statements.at(-1)?.text).toBe('CREATE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC SELECT CASE WHEN true THEN 1 END; END')
+    expect(statements.at(-1)?.text).toBe(
+      'CREATE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC SELECT CASE WHEN true THEN 1 END; END',
+    )
     expect(statements.at(-1)?.line).toBe(copies * 5)
   })
 
@@ -399,14 +407,41 @@ describe('leadingWords', () => {
 
   it('returns one placeholder per string or quoted identifier', () => {
     expect(leadingWords(`INSERT INTO "VACUUM" VALUES ('VACUUM', E'\\'VACUUM', $x$VACUUM$x$)`, 20)).toEqual([
-      'INSERT', 'INTO', '"', 'VALUES', '(', "'", ',', "'", ',', "'", ')',
+      'INSERT',
+      'INTO',
+      '"',
+      'VALUES',
+      '(',
+      "'",
+      ',',
+      "'",
+      ',',
+      "'",
+      ')',
     ])
-    expect(leadingWords('PRAGMA [main].`journal_mode` = wal', 10, 'sqlite')).toEqual(['PRAGMA', '"', '.', '"', '=', 'WAL'])
+    expect(leadingWords('PRAGMA [main].`journal_mode` = wal', 10, 'sqlite')).toEqual([
+      'PRAGMA',
+      '"',
+      '.',
+      '"',
+      '=',
+      'WAL',
+    ])
   })
 
   it('returns punctuation as single-character tokens', () => {
     expect(leadingWords('REINDEX (VERBOSE, CONCURRENTLY false) INDEX s.idx', 20)).toEqual([
-      'REINDEX', '(', 'VERBOSE', ',', 'CONCURRENTLY', 'FALSE', ')', 'INDEX', 'S', '.', 'IDX',
+      'REINDEX',
+      '(',
+      'VERBOSE',
+      ',',
+      'CONCURRENTLY',
+      'FALSE',
+      ')',
+      'INDEX',
+      'S',
+      '.',
+      'IDX',
     ])
     expect(leadingWords('SELECT $1 <= 2.5', 10)).toEqual(['SELECT', '$1', '<', '=', '2', '.', '5'])
   })

@@ -19,7 +19,8 @@ function sameForeignKey(a: ForeignKeyInfo, b: ForeignKeyInfo): boolean {
 
 export const duplicateForeignKey: AuditRule = {
   check: 'duplicate_foreign_key',
-  description: 'foreign keys identical to another on the same table (columns, referenced columns, actions): every write checks both',
+  description:
+    'foreign keys identical to another on the same table (columns, referenced columns, actions): every write checks both',
   run({ snapshot, dialect }) {
     const findings: Finding[] = []
     const done = new Set<ForeignKeyInfo>()
@@ -41,7 +42,13 @@ export const duplicateForeignKey: AuditRule = {
               severity: 'warn',
               subject: `${table}.${displayIdentifier(extra.name)}`,
               message: `foreign key ${extra.name} on ${table} (${extra.columns.join(', ')}) → ${dialect.subject(extra.refSchema, extra.refTable)} duplicates ${keeper.name}: every insert and update checks both${fix ? '' : ' (SQLite: rebuild the table without one of them)'}`,
-              detail: { table, constraint: extra.name, duplicateOf: keeper.name, columns: extra.columns, references: dialect.subject(extra.refSchema, extra.refTable) },
+              detail: {
+                table,
+                constraint: extra.name,
+                duplicateOf: keeper.name,
+                columns: extra.columns,
+                references: dialect.subject(extra.refSchema, extra.refTable),
+              },
             },
             fix,
           ),

@@ -10,7 +10,8 @@ import { comparable, describeKeys, sameKey, usable, withFix } from '../rule.js'
  */
 function keepReason(index: IndexInfo, createdBy: RuleContext['createdBy']): { rank: number; why: string } {
   if (index.primary) return { rank: 0, why: 'it is the primary key' }
-  if (index.backs.length > 0) return { rank: 1, why: `constraint ${index.backs.map((c) => c.name).join(', ')} needs it` }
+  if (index.backs.length > 0)
+    return { rank: 1, why: `constraint ${index.backs.map((c) => c.name).join(', ')} needs it` }
   if (index.unique) return { rank: 2, why: 'it is unique' }
   if (index.attached) return { rank: 3, why: 'it belongs to a partitioned index and cannot be dropped alone' }
   const file = createdBy?.(index)
@@ -37,7 +38,8 @@ function identical(a: IndexInfo, b: IndexInfo): boolean {
 
 export const duplicateIndex: AuditRule = {
   check: 'duplicate_index',
-  description: 'indexes identical to another on the same table (same method, keys, order, collation, opclass, predicate)',
+  description:
+    'indexes identical to another on the same table (same method, keys, order, collation, opclass, predicate)',
   run({ snapshot, dialect, createdBy }) {
     const findings: Finding[] = []
     const byTable = new Map<string, IndexInfo[]>()
@@ -73,7 +75,12 @@ export const duplicateIndex: AuditRule = {
                   ? `${subject} duplicates ${kept} ${describeKeys(extra)} but backs constraint ${extra.backs.map((c) => c.name).join(', ')}: drop one of the constraints`
                   : `${subject} duplicates ${kept} ${describeKeys(extra)}: every write maintains both; keep ${kept} (${reason})`,
                 ...(extra.bytes !== null && { values: { bytes: extra.bytes } }),
-                detail: { table: dialect.subject(extra.schema, extra.table), duplicateOf: kept, kept: reason, definition: extra.definition },
+                detail: {
+                  table: dialect.subject(extra.schema, extra.table),
+                  duplicateOf: kept,
+                  kept: reason,
+                  definition: extra.definition,
+                },
               },
               needed ? undefined : dialect.dropIndex(extra),
             ),

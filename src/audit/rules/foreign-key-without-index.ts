@@ -16,7 +16,9 @@ export const foreignKeyWithoutIndex: AuditRule = {
       indexesByTable.set(key, [...(indexesByTable.get(key) ?? []), index])
       namesIn(index.schema).add(index.name)
     }
-    const tables = new Map<string, TableInfo>(snapshot.tables.map((table) => [tableKey(table.schema, table.name), table]))
+    const tables = new Map<string, TableInfo>(
+      snapshot.tables.map((table) => [tableKey(table.schema, table.name), table]),
+    )
     return snapshot.foreignKeys.flatMap((fk) => {
       const key = tableKey(fk.schema, fk.table)
       const table = tables.get(key)
@@ -34,7 +36,12 @@ export const foreignKeyWithoutIndex: AuditRule = {
             severity: 'warn',
             subject: `${subject}.${displayIdentifier(fk.name)}`,
             message: `foreign key ${fk.name} on ${subject} (${columns}) → ${dialect.subject(fk.refSchema, fk.refTable)} has no index starting with its columns: deletes and updates of ${dialect.subject(fk.refSchema, fk.refTable)} scan ${subject}`,
-            detail: { table: subject, constraint: fk.name, columns: fk.columns, references: dialect.subject(fk.refSchema, fk.refTable) },
+            detail: {
+              table: subject,
+              constraint: fk.name,
+              columns: fk.columns,
+              references: dialect.subject(fk.refSchema, fk.refTable),
+            },
           },
           dialect.createIndex(table, fk.columns, name),
         ),

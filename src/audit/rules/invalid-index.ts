@@ -6,7 +6,8 @@ export const LEFTOVER_INDEX = /_cc(new|old)\d*$/
 
 export const invalidIndex: AuditRule = {
   check: 'invalid_index',
-  description: 'indexes left invalid by a failed CREATE INDEX CONCURRENTLY or REINDEX CONCURRENTLY (not those being built now)',
+  description:
+    'indexes left invalid by a failed CREATE INDEX CONCURRENTLY or REINDEX CONCURRENTLY (not those being built now)',
   run({ snapshot, dialect, skip }) {
     return snapshot.indexes.flatMap((index) => {
       if (index.valid) return []

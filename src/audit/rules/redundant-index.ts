@@ -24,7 +24,8 @@ function reversed(a: IndexKey, b: IndexKey): boolean {
 
 export const redundantIndex: AuditRule = {
   check: 'redundant_index',
-  description: 'indexes whose keys are the leading keys of another index on the same table (same method, order, collation, opclass, predicate)',
+  description:
+    'indexes whose keys are the leading keys of another index on the same table (same method, order, collation, opclass, predicate)',
   run({ snapshot, dialect }) {
     const byTable = new Map<string, IndexInfo[]>()
     for (const index of snapshot.indexes) {
@@ -48,7 +49,11 @@ export const redundantIndex: AuditRule = {
               subject,
               message: `${subject} ${describeKeys(narrow)} is a left prefix of ${by} ${describeKeys(wide)}: queries on its columns can use ${by}`,
               ...(narrow.bytes !== null && { values: { bytes: narrow.bytes } }),
-              detail: { table: dialect.subject(narrow.schema, narrow.table), coveredBy: by, definition: narrow.definition },
+              detail: {
+                table: dialect.subject(narrow.schema, narrow.table),
+                coveredBy: by,
+                definition: narrow.definition,
+              },
             },
             dialect.dropIndex(narrow),
           ),

@@ -24,7 +24,12 @@ export const tableBloat: AuditRule = {
           severity: wasted >= CRITICAL_WASTE_BYTES ? ('critical' as const) : ('warn' as const),
           subject,
           message: `${subject} takes ${formatBytes(estimate.bytes)} where its rows need about ${formatBytes(estimate.expectedBytes)}: ~${formatBytes(wasted)} (${Math.round(ratio * 100)}%) is free space inside the table; new rows reuse it, only a rewrite (VACUUM FULL, which locks the table, or pg_repack) returns it`,
-          values: { bytes: estimate.bytes, expected_bytes: estimate.expectedBytes, wasted_bytes: wasted, bloat_ratio: ratio },
+          values: {
+            bytes: estimate.bytes,
+            expected_bytes: estimate.expectedBytes,
+            wasted_bytes: wasted,
+            bloat_ratio: ratio,
+          },
         },
       ]
     })

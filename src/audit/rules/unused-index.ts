@@ -6,7 +6,8 @@ import { keepOrder } from './duplicate-index.js'
 
 export const unusedIndex: AuditRule = {
   check: 'unused_index',
-  description: 'indexes never scanned since the statistics were reset (non-unique, not backing a constraint or the only index of a foreign key)',
+  description:
+    'indexes never scanned since the statistics were reset (non-unique, not backing a constraint or the only index of a foreign key)',
   run({ snapshot, dialect, thresholds, skip, createdBy }) {
     const candidates = snapshot.indexes.filter(
       (index) =>
@@ -22,11 +23,15 @@ export const unusedIndex: AuditRule = {
     const unused = new Set(candidates)
     const age = snapshot.statisticsAgeSeconds
     if (age === null && thresholds.minStatisticsAgeMs > 0) {
-      skip(`${candidates.length} index(es) never scanned, but the statistics' age is unknown (${snapshot.statisticsSource}): not judged (--min-stats-age 0 judges them anyway)`)
+      skip(
+        `${candidates.length} index(es) never scanned, but the statistics' age is unknown (${snapshot.statisticsSource}): not judged (--min-stats-age 0 judges them anyway)`,
+      )
       return []
     }
     if (age !== null && age * 1000 < thresholds.minStatisticsAgeMs) {
-      skip(`${candidates.length} index(es) never scanned, but the statistics are only ${formatAge(age)} old (${snapshot.statisticsSource}): not judged before ${formatAge(thresholds.minStatisticsAgeMs / 1000)}`)
+      skip(
+        `${candidates.length} index(es) never scanned, but the statistics are only ${formatAge(age)} old (${snapshot.statisticsSource}): not judged before ${formatAge(thresholds.minStatisticsAgeMs / 1000)}`,
+      )
       return []
     }
     const byTable = new Map<string, IndexInfo[]>()
@@ -50,7 +55,8 @@ export const unusedIndex: AuditRule = {
         if (supporters.some((other) => !unused.has(other))) return false
         return supporters.sort(keepOrder(createdBy))[0] === index
       })
-      if (keptForForeignKey || backsPartitionForeignKey(index, snapshot.indexes, byTable, foreignKeysByTable, unused)) return []
+      if (keptForForeignKey || backsPartitionForeignKey(index, snapshot.indexes, byTable, foreignKeysByTable, unused))
+        return []
       const subject = dialect.subject(index.schema, index.name)
       return [
         withFix(
@@ -59,8 +65,16 @@ export const unusedIndex: AuditRule = {
             severity: 'warn',
             subject,
             message: `${subject} on ${dialect.subject(index.schema, index.table)} has not been scanned ${age === null ? 'since the statistics were last reset (their age is unknown)' : `in ${formatAge(age)} (statistics since ${snapshot.statisticsSince})`}${index.bytes !== null ? `; it takes ${formatBytes(index.bytes)}` : ''}. Check replicas before dropping it: each keeps its own counts`,
-            values: { scans: 0, ...(age !== null && { statistics_age_seconds: Math.round(age) }), ...(index.bytes !== null && { bytes: index.bytes }) },
-            detail: { table: dialect.subject(index.schema, index.table), definition: index.definition, statisticsSince: snapshot.statisticsSince },
+            values: {
+              scans: 0,
+              ...(age !== null && { statistics_age_seconds: Math.round(age) }),
+              ...(index.bytes !== null && { bytes: index.bytes }),
+            },
+            detail: {
+              table: dialect.subject(index.schema, index.table),
+              definition: index.definition,
+              statisticsSince: snapshot.statisticsSince,
+            },
           },
           dialect.dropIndex(index),
         ),
@@ -73,7 +87,13 @@ export const unusedIndex: AuditRule = {
  * Dropping a partitioned index drops its partitions' indexes too: keep it while one of them is the only index behind
  * a foreign key declared on its partition that would stay (a standalone twin reported unused does not count).
  */
-function backsPartitionForeignKey(index: IndexInfo, all: IndexInfo[], byTable: Map<string, IndexInfo[]>, foreignKeysByTable: Map<string, ForeignKeyInfo[]>, unused: Set<IndexInfo>): boolean {
+function backsPartitionForeignKey(
+  index: IndexInfo,
+  all: IndexInfo[],
+  byTable: Map<string, IndexInfo[]>,
+  foreignKeysByTable: Map<string, ForeignKeyInfo[]>,
+  unused: Set<IndexInfo>,
+): boolean {
   if (!index.partitioned) return false
   const children = new Map<string, IndexInfo[]>()
   for (const child of all) {
@@ -87,7 +107,9 @@ function backsPartitionForeignKey(index: IndexInfo, all: IndexInfo[], byTable: M
     const table = tableKey(child.schema, child.table)
     const siblings = byTable.get(table) ?? []
     const needed = (foreignKeysByTable.get(table) ?? []).some(
-      (fk) => supportsColumns(child!, fk.columnNumbers) && !siblings.some((other) => other !== child && !unused.has(other) && supportsColumns(other, fk.columnNumbers)),
+      (fk) =>
+        supportsColumns(child!, fk.columnNumbers) &&
+        !siblings.some((other) => other !== child && !unused.has(other) && supportsColumns(other, fk.columnNumbers)),
     )
     if (needed) return true
   }

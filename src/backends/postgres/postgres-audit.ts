@@ -38,7 +38,9 @@ class PostgresFixDialect implements FixDialect {
   }
 
   validateConstraint(constraint: ConstraintInfo): FixSql {
-    return { up: `ALTER TABLE ${quoteQualified(constraint.schema, constraint.table)} VALIDATE CONSTRAINT ${quoteIdentifier(constraint.name)};` }
+    return {
+      up: `ALTER TABLE ${quoteQualified(constraint.schema, constraint.table)} VALIDATE CONSTRAINT ${quoteIdentifier(constraint.name)};`,
+    }
   }
 
   analyze(table?: TableInfo): FixSql {
@@ -49,7 +51,9 @@ class PostgresFixDialect implements FixDialect {
     const table = quoteQualified(fk.schema, fk.table)
     return {
       up: `ALTER TABLE ${table} DROP CONSTRAINT IF EXISTS ${quoteIdentifier(fk.name)};`,
-      ...(fk.definition && { down: `ALTER TABLE ${table} ADD CONSTRAINT ${quoteIdentifier(fk.name)} ${fk.definition};` }),
+      ...(fk.definition && {
+        down: `ALTER TABLE ${table} ADD CONSTRAINT ${quoteIdentifier(fk.name)} ${fk.definition};`,
+      }),
     }
   }
 }

@@ -2,7 +2,15 @@ import pg from 'pg'
 import type { Kysely } from 'kysely'
 import { sql, type SqlQuery } from '../../sql/query.js'
 import { DbopsError } from '../../errors.js'
-import type { Backend, LedgerSql, LockOptions, OpenOptions, ServerInfo, TransactionalUnit, UnitOutcome } from '../backend.js'
+import type {
+  Backend,
+  LedgerSql,
+  LockOptions,
+  OpenOptions,
+  ServerInfo,
+  TransactionalUnit,
+  UnitOutcome,
+} from '../backend.js'
 import { StatementFailure } from '../backend.js'
 import type { Auditor } from '../../audit/auditor.js'
 import type { Maintainer } from '../../maintain/maintainer.js'
@@ -11,7 +19,13 @@ import type { BackupEngine } from '../../backup/backup-engine.js'
 import { connectionError, isConnectionLoss, sqlstateOf } from './postgres-errors.js'
 import { inlineParameters } from './postgres-literal.js'
 import { withAdvisoryLock } from './postgres-lock.js'
-import { connectPgClient, connectTimeoutMs, libpqSettings, withoutLibpqParams, type LibpqSettings } from './postgres-connection.js'
+import {
+  connectPgClient,
+  connectTimeoutMs,
+  libpqSettings,
+  withoutLibpqParams,
+  type LibpqSettings,
+} from './postgres-connection.js'
 import { leftBehindAfter } from './postgres-leftovers.js'
 import type { Seeder } from '../../seed/seeder.js'
 
@@ -116,7 +130,12 @@ export class PostgresBackend implements Backend {
     this.#connected ??= this.#open().catch((error: unknown) => {
       const timeoutMs = connectTimeoutMs(this.#libpq, this.#options.connectTimeoutMs)
       const own = this.#libpq.connectTimeoutSeconds * 1000
-      const timeoutSetting = timeoutMs !== own ? 'the command\'s deadline' : this.#libpq.connectTimeoutSource === 'the default' ? 'default connect_timeout' : this.#libpq.connectTimeoutSource
+      const timeoutSetting =
+        timeoutMs !== own
+          ? "the command's deadline"
+          : this.#libpq.connectTimeoutSource === 'the default'
+            ? 'default connect_timeout'
+            : this.#libpq.connectTimeoutSource
       throw connectionError(error, this.redactedUrl, { timeoutMs, timeoutSetting, sslmode: this.#libpq.sslmode })
     })
     return this.#connected
@@ -185,7 +204,12 @@ export class PostgresBackend implements Backend {
    * short connection of its own, carrying the session's pid and secret key (no authentication involved).
    */
   async cancelRunning(): Promise<void> {
-    const client = this.#client as unknown as { processID?: number | null; secretKey?: number | null; host: string; port: number }
+    const client = this.#client as unknown as {
+      processID?: number | null
+      secretKey?: number | null
+      host: string
+      port: number
+    }
     if (client.processID == null || client.secretKey == null) return
     const { connect } = await import('node:net')
     const request = Buffer.alloc(16)
@@ -193,7 +217,9 @@ export class PostgresBackend implements Backend {
     request.writeInt32BE(80877102, 4)
     request.writeInt32BE(client.processID, 8)
     request.writeInt32BE(client.secretKey, 12)
-    const address = client.host.startsWith('/') ? { path: `${client.host}/.s.PGSQL.${client.port}` } : { host: client.host, port: client.port }
+    const address = client.host.startsWith('/')
+      ? { path: `${client.host}/.s.PGSQL.${client.port}` }
+      : { host: client.host, port: client.port }
     await new Promise<void>((resolve) => {
       const socket = connect(address, () => socket.end(request))
       socket.setTimeout(5000, () => socket.destroy())
@@ -209,11 +235,20 @@ export class PostgresBackend implements Backend {
     } catch (error) {
       if (isConnectionLoss(error)) throw this.#lostConnection(error)
       const offset = (error as { position?: string }).position
-      const leftBehind = await leftBehindAfter(statement, async (text, parameters) => (await this.#client.query(text, parameters)).rows)
-      throw new StatementFailure((error as Error).message, 0, offset ? Number(offset) - 1 : undefined, sqlstateOf(error), {
-        cause: error,
-        ...(leftBehind && { leftBehind }),
-      })
+      const leftBehind = await leftBehindAfter(
+        statement,
+        async (text, parameters) => (await this.#client.query(text, parameters)).rows,
+      )
+      throw new StatementFailure(
+        (error as Error).message,
+        0,
+        offset ? Number(offset) - 1 : undefined,
+        sqlstateOf(error),
+        {
+          cause: error,
+          ...(leftBehind && { leftBehind }),
+        },
+      )
     }
   }
 
@@ -222,7 +257,10 @@ export class PostgresBackend implements Backend {
    * lock_timeout = 0` or `set_config('search_path', '', false)` (pg_dump output has both) must not leak into the
    * migrations after it, or the outcome would depend on how many run in one go.
    */
-  #sessionSettings(timeouts: { lockTimeoutMs: number; statementTimeoutMs: number }, set: 'SET' | 'SET LOCAL'): string[] {
+  #sessionSettings(
+    timeouts: { lockTimeoutMs: number; statementTimeoutMs: number },
+    set: 'SET' | 'SET LOCAL',
+  ): string[] {
     return [
       'RESET ALL',
       `${set} lock_timeout = '${timeouts.lockTimeoutMs}ms'`,
@@ -294,14 +332,18 @@ export class PostgresBackend implements Backend {
   }
 
   #lostConnection(error: unknown): DbopsError {
-    return new DbopsError('E_CONNECTION_LOST', `lost the connection to ${this.redactedUrl}: ${(error as Error).message}`, {
-      // Only a migration leaves something to explain: every other command's work is rolled back or was read-only.
-      hint: /\bmigrate\b/.test(this.#options.applicationName)
-        ? 'the server closed the session (restart, pg_terminate_backend, network); the interrupted migration was rolled back unless it was transaction:false. Run the command again'
-        : `the server closed the session (restart, pg_terminate_backend, network); what it had not committed was rolled back. Run "${this.#options.applicationName}" again`,
-      cause: error,
-      details: { sqlstate: sqlstateOf(error) },
-    })
+    return new DbopsError(
+      'E_CONNECTION_LOST',
+      `lost the connection to ${this.redactedUrl}: ${(error as Error).message}`,
+      {
+        // Only a migration leaves something to explain: every other command's work is rolled back or was read-only.
+        hint: /\bmigrate\b/.test(this.#options.applicationName)
+          ? 'the server closed the session (restart, pg_terminate_backend, network); the interrupted migration was rolled back unless it was transaction:false. Run the command again'
+          : `the server closed the session (restart, pg_terminate_backend, network); what it had not committed was rolled back. Run "${this.#options.applicationName}" again`,
+        cause: error,
+        details: { sqlstate: sqlstateOf(error) },
+      },
+    )
   }
 }
 

@@ -15,7 +15,14 @@ import type {
 import { DbopsError, UsageError } from '../../errors.js'
 import { compareVersions } from '../../migrate/files.js'
 import { sizeOf } from '../../backup/manifest.js'
-import { dbnameArgument, findPgTool, libpqEnvironment, majorOf, warmPgTool, type FoundTool } from './postgres-dump-tools.js'
+import {
+  dbnameArgument,
+  findPgTool,
+  libpqEnvironment,
+  majorOf,
+  warmPgTool,
+  type FoundTool,
+} from './postgres-dump-tools.js'
 
 type Query = (text: string, parameters?: unknown[]) => Promise<Record<string, unknown>[]>
 
@@ -87,7 +94,11 @@ export class PostgresBackupEngine implements BackupEngine {
     }
   }
 
-  async checkReadable(artifactPath: string, format: BackupFormat, tools: Record<string, string>): Promise<{ summary: string; rowCounts: Record<string, number> }> {
+  async checkReadable(
+    artifactPath: string,
+    format: BackupFormat,
+    tools: Record<string, string>,
+  ): Promise<{ summary: string; rowCounts: Record<string, number> }> {
     const counter = new CopyRowCounter()
     if (format === 'plain') {
       const size = statSync(artifactPath).size
@@ -98,16 +109,28 @@ export class PostgresBackupEngine implements BackupEngine {
       } finally {
         closeSync(fd)
       }
-      if (!tail.toString('utf8').includes(PLAIN_TRAILER)) throw new Error('the SQL script is cut short (no "dump complete" trailer)')
+      if (!tail.toString('utf8').includes(PLAIN_TRAILER))
+        throw new Error('the SQL script is cut short (no "dump complete" trailer)')
       const { createReadStream } = await import('node:fs')
-      for await (const chunk of createReadStream(artifactPath, { highWaterMark: 1 << 20 })) counter.push(chunk as Buffer)
+      for await (const chunk of createReadStream(artifactPath, { highWaterMark: 1 << 20 }))
+        counter.push(chunk as Buffer)
       return { summary: `the SQL script ends with pg_dump's trailer; ${counter.summary()}`, rowCounts: counter.counts }
     }
     const pgRestore = await findPgTool('pg_restore', dumpMajor(tools), 'the pg_dump that wrote the backup')
     await runTool(pgRestore, ['--list', artifactPath], process.env as Record<string, string>)
     // The whole script, streamed: reads (and decompresses) every data block, and each COPY block's lines are its rows.
-    await runTool(pgRestore, ['--file=-', artifactPath], process.env as Record<string, string>, undefined, undefined, (chunk) => counter.push(chunk))
-    return { summary: `pg_restore ${pgRestore.version} read every entry; ${counter.summary()}`, rowCounts: counter.counts }
+    await runTool(
+      pgRestore,
+      ['--file=-', artifactPath],
+      process.env as Record<string, string>,
+      undefined,
+      undefined,
+      (chunk) => counter.push(chunk),
+    )
+    return {
+      summary: `pg_restore ${pgRestore.version} read every entry; ${counter.summary()}`,
+      rowCounts: counter.counts,
+    }
   }
 
   async isEmpty(target: Target): Promise<boolean> {
@@ -120,8 +143,13 @@ export class PostgresBackupEngine implements BackupEngine {
     const display = `${env.PGHOST ?? 'localhost'}:${env.PGPORT ?? '5432'}/${env.PGDATABASE ?? env.PGUSER ?? ''}`
     if (options.offline) return { key: null, display }
     try {
-      const [row] = await queryOf(target)('SELECT system_identifier::text AS id, current_database() AS name FROM pg_control_system()')
-      return { key: `postgres:${String(row!.id)}/${String(row!.name)}`, display: `${env.PGHOST ?? 'localhost'}:${env.PGPORT ?? '5432'}/${String(row!.name)}` }
+      const [row] = await queryOf(target)(
+        'SELECT system_identifier::text AS id, current_database() AS name FROM pg_control_system()',
+      )
+      return {
+        key: `postgres:${String(row!.id)}/${String(row!.name)}`,
+        display: `${env.PGHOST ?? 'localhost'}:${env.PGPORT ?? '5432'}/${String(row!.name)}`,
+      }
     } catch {
       return { key: null, display }
     }
@@ -138,15 +166,23 @@ export class PostgresBackupEngine implements BackupEngine {
     const query = queryOf(target)
     const name = `dbops_verify_${randomBytes(6).toString('hex')}`
     // The same encoding and locale as the database backed up: text that fits there must fit here.
-    const [settings] = await query(`SELECT pg_encoding_to_char(encoding) AS encoding, datcollate, datctype FROM pg_database WHERE datname = current_database()`)
+    const [settings] = await query(
+      `SELECT pg_encoding_to_char(encoding) AS encoding, datcollate, datctype FROM pg_database WHERE datname = current_database()`,
+    )
     const literal = (value: unknown) => `'${String(value).replace(/'/g, "''")}'`
     try {
-      await query(`CREATE DATABASE "${name}" TEMPLATE template0 ENCODING ${literal(settings!.encoding)} LC_COLLATE ${literal(settings!.datcollate)} LC_CTYPE ${literal(settings!.datctype)}`)
+      await query(
+        `CREATE DATABASE "${name}" TEMPLATE template0 ENCODING ${literal(settings!.encoding)} LC_COLLATE ${literal(settings!.datcollate)} LC_CTYPE ${literal(settings!.datctype)}`,
+      )
     } catch (error) {
-      throw new DbopsError('E_VERIFY_SCRATCH', `cannot create the scratch database ${name}: ${(error as Error).message}`, {
-        hint: 'verify --restore needs the CREATEDB privilege on the server; verify without --restore checks the checksum and reads the archive',
-        cause: error,
-      })
+      throw new DbopsError(
+        'E_VERIFY_SCRATCH',
+        `cannot create the scratch database ${name}: ${(error as Error).message}`,
+        {
+          hint: 'verify --restore needs the CREATEDB privilege on the server; verify without --restore checks the checksum and reads the archive',
+          cause: error,
+        },
+      )
     }
     const url = target.resolved.url
     return {
@@ -156,13 +192,18 @@ export class PostgresBackupEngine implements BackupEngine {
         const { connectPgClient } = await import('./postgres-connection.js')
         const client = await connectPgClient(url, { database: name, application_name: 'dbops backup verify' })
         try {
-          return await databaseFacts(async (text, parameters) => (await client.query(text, parameters)).rows, target.migrations)
+          return await databaseFacts(
+            async (text, parameters) => (await client.query(text, parameters)).rows,
+            target.migrations,
+          )
         } finally {
           await client.end().catch(() => {})
         }
       },
       drop: async () => {
-        await query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).catch(() => query(`DROP DATABASE IF EXISTS "${name}"`))
+        await query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).catch(() =>
+          query(`DROP DATABASE IF EXISTS "${name}"`),
+        )
       },
     }
   }
@@ -173,7 +214,9 @@ function queryOf(target: Target): Query {
 }
 
 async function serverVersion(query: Query): Promise<{ version: string; major: number }> {
-  const rows = await query(`SELECT current_setting('server_version') AS version, current_setting('server_version_num')::int AS num`)
+  const rows = await query(
+    `SELECT current_setting('server_version') AS version, current_setting('server_version_num')::int AS num`,
+  )
   return { version: String(rows[0]!.version).split(' ')[0]!, major: majorOf(Number(rows[0]!.num)) }
 }
 
@@ -204,7 +247,9 @@ async function databaseFacts(query: Query, ledger: { schema: string; table: stri
   const rowCounts: Record<string, number> = {}
   for (let start = 0; start < tables.length; start += 200) {
     const batch = tables.slice(start, start + 200)
-    const text = batch.map((name, index) => `SELECT ${start + index} AS i, count(*) AS n FROM ${name}`).join(' UNION ALL ')
+    const text = batch
+      .map((name, index) => `SELECT ${start + index} AS i, count(*) AS n FROM ${name}`)
+      .join(' UNION ALL ')
     for (const row of await query(text)) rowCounts[tables[Number(row.i)]!] = Number(row.n)
   }
   return { migrationVersion: await ledgerVersion(query, ledger), rowCounts }
@@ -217,24 +262,45 @@ async function ledgerVersion(query: Query, ledger: { schema: string; table: stri
   if ((await query('SELECT to_regclass($1) IS NOT NULL AS present', [qualified]))[0]!.present === true) {
     const versions = await query(`SELECT version FROM ${qualified} WHERE status IN ('applied', 'baselined')`)
     for (const { version } of versions) {
-      if (migrationVersion === null || compareVersions(String(version), migrationVersion) > 0) migrationVersion = String(version)
+      if (migrationVersion === null || compareVersions(String(version), migrationVersion) > 0)
+        migrationVersion = String(version)
     }
   }
   return migrationVersion
 }
 
-async function restoreInto(url: string, database: string | undefined, request: RestoreRequest): Promise<{ method: string; analyzed: boolean }> {
+async function restoreInto(
+  url: string,
+  database: string | undefined,
+  request: RestoreRequest,
+): Promise<{ method: string; analyzed: boolean }> {
   const env = libpqEnvironment(url, { applicationName: 'dbops restore', ...(database !== undefined && { database }) })
   const dbname = dbnameArgument(env.PGDATABASE ?? '')
   const needMajor = Math.max(dumpMajor(request.tools), 0)
   if (request.format === 'plain') {
     if (request.clean) {
-      throw new UsageError('--clean needs a custom or directory backup: a plain SQL dump has no drop statements to run first', 'restore it into an empty database')
+      throw new UsageError(
+        '--clean needs a custom or directory backup: a plain SQL dump has no drop statements to run first',
+        'restore it into an empty database',
+      )
     }
     const psql = await findPgTool('psql', needMajor, 'the pg_dump that wrote the backup')
     // NOTICEs (e.g. "table does not exist, skipping") are not worth a line each.
     env.PGOPTIONS = `${env.PGOPTIONS ?? ''} -c client_min_messages=warning`.trim()
-    await runTool(psql, ['--no-psqlrc', '--quiet', '--no-password', '--set=ON_ERROR_STOP=1', '--single-transaction', `--dbname=${dbname}`, `--file=${request.artifactPath}`], env, request.signal)
+    await runTool(
+      psql,
+      [
+        '--no-psqlrc',
+        '--quiet',
+        '--no-password',
+        '--set=ON_ERROR_STOP=1',
+        '--single-transaction',
+        `--dbname=${dbname}`,
+        `--file=${request.artifactPath}`,
+      ],
+      env,
+      request.signal,
+    )
     return { method: `psql ${psql.version} --single-transaction`, analyzed: false }
   }
   const pgRestore = await findPgTool('pg_restore', needMajor, 'the pg_dump that wrote the backup')
@@ -250,11 +316,21 @@ async function restoreInto(url: string, database: string | undefined, request: R
     request.artifactPath,
   ]
   await runTool(pgRestore, args, env, request.signal)
-  return { method: `pg_restore ${pgRestore.version} ${parallel ? `--jobs=${request.jobs}` : '--single-transaction'}`, analyzed: false }
+  return {
+    method: `pg_restore ${pgRestore.version} ${parallel ? `--jobs=${request.jobs}` : '--single-transaction'}`,
+    analyzed: false,
+  }
 }
 
 /** Runs a client program; a failure becomes one line naming the program and its own error message. */
-async function runTool(tool: FoundTool, args: string[], env: Record<string, string>, signal?: AbortSignal, onTick?: () => void, onStdout?: (chunk: Buffer) => void): Promise<void> {
+async function runTool(
+  tool: FoundTool,
+  args: string[],
+  env: Record<string, string>,
+  signal?: AbortSignal,
+  onTick?: () => void,
+  onStdout?: (chunk: Buffer) => void,
+): Promise<void> {
   const { execa } = await import('execa')
   const name = tool.path.split('/').pop()!
   // Files the program creates (pg_dump's output) are private from the first byte: umask is inherited at spawn.
@@ -280,11 +356,21 @@ async function runTool(tool: FoundTool, args: string[], env: Record<string, stri
     const result = await child
     if (result.isCanceled) throw new DbopsError('E_INTERRUPTED', `${name} was stopped (interrupted)`)
     if (result.exitCode !== 0) {
-      const lines = String(result.stderr).split('\n').filter((line) => line.trim() !== '')
-      const error = lines.find((line) => /error:|FATAL:|ERROR:/.test(line)) ?? lines.at(-1) ?? `exit code ${result.exitCode ?? result.signal}`
+      const lines = String(result.stderr)
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+      const error =
+        lines.find((line) => /error:|FATAL:|ERROR:/.test(line)) ??
+        lines.at(-1) ??
+        `exit code ${result.exitCode ?? result.signal}`
       throw new DbopsError('E_PG_TOOL_FAILED', `${name} failed: ${error.replace(/^\S+: (error: )?/, '')}`, {
         hint: `the full output of ${name} is in --json (details.stderr)`,
-        details: { tool: name, exitCode: result.exitCode ?? null, signal: result.signal ?? null, stderr: String(result.stderr).slice(-4000) },
+        details: {
+          tool: name,
+          exitCode: result.exitCode ?? null,
+          signal: result.signal ?? null,
+          stderr: String(result.stderr).slice(-4000),
+        },
       })
     }
   } finally {

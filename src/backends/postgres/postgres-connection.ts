@@ -42,13 +42,18 @@ export function libpqSettings(url: string, env: NodeJS.ProcessEnv = process.env)
   // node-postgres' no-verify is libpq's require (encrypt, do not check the certificate).
   if (sslmode === 'no-verify') sslmode = 'require'
   if (!SSL_MODES.includes(sslmode)) {
-    throw new DbopsError('E_CONFIG', `invalid sslmode "${sslmode}"${query.has('sslmode') ? '' : ' in PGSSLMODE'}`, { hint: `use one of ${SSL_MODES.join(', ')}` })
+    throw new DbopsError('E_CONFIG', `invalid sslmode "${sslmode}"${query.has('sslmode') ? '' : ' in PGSSLMODE'}`, {
+      hint: `use one of ${SSL_MODES.join(', ')}`,
+    })
   }
   const fromUrl = query.get('connect_timeout')
   const source = fromUrl !== null ? 'connect_timeout' : env.PGCONNECT_TIMEOUT ? 'PGCONNECT_TIMEOUT' : 'the default'
   const settings: LibpqSettings = {
     sslmode: sslmode as SslMode,
-    connectTimeoutSeconds: source === 'the default' ? DEFAULT_CONNECT_TIMEOUT_SECONDS : parseConnectTimeout(fromUrl ?? env.PGCONNECT_TIMEOUT!, source),
+    connectTimeoutSeconds:
+      source === 'the default'
+        ? DEFAULT_CONNECT_TIMEOUT_SECONDS
+        : parseConnectTimeout(fromUrl ?? env.PGCONNECT_TIMEOUT!, source),
     connectTimeoutSource: source,
   }
   const rootcert = pick('sslrootcert', 'PGSSLROOTCERT')
@@ -67,7 +72,9 @@ export function libpqSettings(url: string, env: NodeJS.ProcessEnv = process.env)
 export function parseConnectTimeout(text: string, source: string): number {
   const trimmed = text.trim()
   if (!/^[+-]?\d+$/.test(trimmed)) {
-    throw new DbopsError('E_CONFIG', `invalid ${source} "${text}": a whole number of seconds`, { hint: 'e.g. ?connect_timeout=10 (0 waits forever)' })
+    throw new DbopsError('E_CONFIG', `invalid ${source} "${text}": a whole number of seconds`, {
+      hint: 'e.g. ?connect_timeout=10 (0 waits forever)',
+    })
   }
   const seconds = Number(trimmed)
   return seconds <= 0 ? 0 : Math.max(2, seconds)
@@ -84,7 +91,10 @@ export function connectTimeoutMs(settings: LibpqSettings, deadlineMs?: number): 
 export function withoutLibpqParams(url: string): string {
   const index = url.indexOf('?')
   if (index === -1) return url
-  const kept = url.slice(index + 1).split('&').filter((pair) => !LIBPQ_PARAMS.includes(decodeURIComponent(pair.split('=')[0] ?? '')))
+  const kept = url
+    .slice(index + 1)
+    .split('&')
+    .filter((pair) => !LIBPQ_PARAMS.includes(decodeURIComponent(pair.split('=')[0] ?? '')))
   return kept.length === 0 ? url.slice(0, index) : `${url.slice(0, index)}?${kept.join('&')}`
 }
 
@@ -104,7 +114,8 @@ export function pgClientSsl(settings: LibpqSettings, home = homedir()): false | 
     options.key = readSslFile(key, 'sslkey')
   }
   const verifyFull = settings.sslmode === 'verify-full'
-  if (rootcert === undefined && !settings.sslmode.startsWith('verify-')) return { ...options, rejectUnauthorized: false }
+  if (rootcert === undefined && !settings.sslmode.startsWith('verify-'))
+    return { ...options, rejectUnauthorized: false }
   if (rootcert !== undefined && rootcert !== 'system') options.ca = readSslFile(rootcert, 'sslrootcert')
   options.rejectUnauthorized = true
   if (!verifyFull) options.checkServerIdentity = () => undefined
@@ -115,7 +126,11 @@ export function pgClientSsl(settings: LibpqSettings, home = homedir()): false | 
 export function fallbackSsl(settings: LibpqSettings, error: unknown): false | ConnectionOptions | undefined {
   if (settings.sslmode === 'prefer' && isTlsRefusal(error)) return false
   // allow: the server refused the plaintext session (pg_hba.conf hostssl), so it wants TLS.
-  if (settings.sslmode === 'allow' && typeof (error as { code?: unknown })?.code === 'string' && /^28/.test((error as { code: string }).code)) {
+  if (
+    settings.sslmode === 'allow' &&
+    typeof (error as { code?: unknown })?.code === 'string' &&
+    /^28/.test((error as { code: string }).code)
+  ) {
     return { rejectUnauthorized: false }
   }
   return undefined
@@ -165,7 +180,10 @@ export function usesUnixSocket(url: string): boolean {
 
 function isTlsRefusal(error: unknown): boolean {
   const { message = '', code = '' } = (error ?? {}) as { message?: string; code?: string }
-  return message === 'The server does not support SSL connections' || /^ERR_SSL|CERT|SELF_SIGNED|UNABLE_TO_/.test(String(code))
+  return (
+    message === 'The server does not support SSL connections' ||
+    /^ERR_SSL|CERT|SELF_SIGNED|UNABLE_TO_/.test(String(code))
+  )
 }
 
 /**
@@ -191,9 +209,13 @@ function readSslFile(path: string, setting: string): string {
   try {
     return readFileSync(path, 'utf8')
   } catch (error) {
-    throw new DbopsError('E_CONFIG', `cannot read ${setting} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
-      hint: `fix the ${setting} path in the URL (or PG${setting.toUpperCase()}), or make the file readable`,
-      cause: error,
-    })
+    throw new DbopsError(
+      'E_CONFIG',
+      `cannot read ${setting} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      {
+        hint: `fix the ${setting} path in the URL (or PG${setting.toUpperCase()}), or make the file readable`,
+        cause: error,
+      },
+    )
   }
 }

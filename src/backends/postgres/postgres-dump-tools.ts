@@ -41,7 +41,9 @@ export async function findPgTool(tool: PgTool, minMajor: number, why: string): P
   let found = (await Promise.all(programs.map(probe))).filter((entry): entry is FoundTool => entry !== undefined)
   let suitable = found.filter((entry) => entry.major >= minMajor).sort((a, b) => b.major - a.major)
   if (!suitable[0]) {
-    const scripts = (await Promise.all(candidates.filter((path) => isScript(path)).map(probe))).filter((entry): entry is FoundTool => entry !== undefined)
+    const scripts = (await Promise.all(candidates.filter((path) => isScript(path)).map(probe))).filter(
+      (entry): entry is FoundTool => entry !== undefined,
+    )
     found = [...found, ...scripts]
     suitable = scripts.filter((entry) => entry.major >= minMajor).sort((a, b) => b.major - a.major)
   }
@@ -66,7 +68,12 @@ export async function findPgTool(tool: PgTool, minMajor: number, why: string): P
 /** Starts asking the candidate programs for their versions (cached), so a later findPgTool does not wait for it. */
 export async function warmPgTool(tool: PgTool): Promise<void> {
   if (process.env.PGBINDIR) await probe(join(process.env.PGBINDIR, tool))
-  else await Promise.all(candidatePaths(tool).filter((path) => !isScript(path)).map(probe))
+  else
+    await Promise.all(
+      candidatePaths(tool)
+        .filter((path) => !isScript(path))
+        .map(probe),
+    )
 }
 
 function isScript(path: string): boolean {
@@ -91,7 +98,8 @@ function installDirs(): string[] {
 
 function candidatePaths(tool: PgTool): string[] {
   const paths = new Set<string>()
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) if (dir && existsSync(join(dir, tool))) paths.add(join(dir, tool))
+  for (const dir of (process.env.PATH ?? '').split(delimiter))
+    if (dir && existsSync(join(dir, tool))) paths.add(join(dir, tool))
   for (const pattern of installDirs()) {
     const star = pattern.indexOf('*')
     if (star === -1) {
@@ -148,11 +156,19 @@ function probe(path: string): Promise<FoundTool | undefined> {
  * on the command line (`ps` shows arguments to every user on the machine). Inherited PG* connection variables are
  * dropped so they cannot redirect the child somewhere else than the URL says.
  */
-export function libpqEnvironment(url: string, overrides: { database?: string; applicationName?: string } = {}): Record<string, string> {
+export function libpqEnvironment(
+  url: string,
+  overrides: { database?: string; applicationName?: string } = {},
+): Record<string, string> {
   const env: Record<string, string> = {}
   for (const [key, value] of Object.entries(process.env)) {
     if (value === undefined) continue
-    if (/^PG(HOST|HOSTADDR|PORT|DATABASE|USER|PASSWORD|SERVICE|SERVICEFILE|OPTIONS|APPNAME|SSL.*|TARGETSESSIONATTRS|CONNECT_TIMEOUT|REQUIRESSL|GSSENCMODE|CHANNELBINDING)$/.test(key)) continue
+    if (
+      /^PG(HOST|HOSTADDR|PORT|DATABASE|USER|PASSWORD|SERVICE|SERVICEFILE|OPTIONS|APPNAME|SSL.*|TARGETSESSIONATTRS|CONNECT_TIMEOUT|REQUIRESSL|GSSENCMODE|CHANNELBINDING)$/.test(
+        key,
+      )
+    )
+      continue
     env[key] = value
   }
   const withoutFileParams = url.replace(/([?&])(sslcert|sslkey|sslrootcert|sslmode)=[^&]*/g, '$1').replace(/[?&]+$/, '')
@@ -179,5 +195,7 @@ export function dbnameArgument(database: string): string {
 
 /** The major version of a `server_version_num` (150020 → 15, 90624 → 9.6). */
 export function majorOf(versionNum: number): number {
-  return versionNum >= 100_000 ? Math.floor(versionNum / 10_000) : Math.floor(versionNum / 10_000) + (Math.floor(versionNum / 100) % 100) / 10
+  return versionNum >= 100_000
+    ? Math.floor(versionNum / 10_000)
+    : Math.floor(versionNum / 10_000) + (Math.floor(versionNum / 100) % 100) / 10
 }

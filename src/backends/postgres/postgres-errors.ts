@@ -9,21 +9,33 @@ interface PgError extends Error {
 }
 
 /** Turns what pg throws while connecting into a one-line DbopsError that names the server (redacted). */
-export function connectionError(error: unknown, redactedUrl: string, settings?: { timeoutMs: number; timeoutSetting: string; sslmode: string }): DbopsError {
+export function connectionError(
+  error: unknown,
+  redactedUrl: string,
+  settings?: { timeoutMs: number; timeoutSetting: string; sslmode: string },
+): DbopsError {
   if (error instanceof DbopsError) return error
   const pgError = error as PgError
   const reason = pgError?.message ?? String(error)
   if (reason === 'timeout expired' && settings) {
-    return new DbopsError('E_CONNECTION', `cannot connect to ${redactedUrl}: no answer within ${formatMs(settings.timeoutMs)} (${settings.timeoutSetting})`, {
-      hint: 'check that host and port point at a PostgreSQL server; if it is just slow, raise connect_timeout in the URL or PGCONNECT_TIMEOUT (seconds)',
-      cause: error,
-    })
+    return new DbopsError(
+      'E_CONNECTION',
+      `cannot connect to ${redactedUrl}: no answer within ${formatMs(settings.timeoutMs)} (${settings.timeoutSetting})`,
+      {
+        hint: 'check that host and port point at a PostgreSQL server; if it is just slow, raise connect_timeout in the URL or PGCONNECT_TIMEOUT (seconds)',
+        cause: error,
+      },
+    )
   }
   if (reason === 'The server does not support SSL connections' && settings) {
-    return new DbopsError('E_CONNECTION', `cannot connect to ${redactedUrl}: the server does not support TLS, and sslmode=${settings.sslmode} requires it`, {
-      hint: 'turn ssl on in the server, or use sslmode=prefer (or disable) in the URL',
-      cause: error,
-    })
+    return new DbopsError(
+      'E_CONNECTION',
+      `cannot connect to ${redactedUrl}: the server does not support TLS, and sslmode=${settings.sslmode} requires it`,
+      {
+        hint: 'turn ssl on in the server, or use sslmode=prefer (or disable) in the URL',
+        cause: error,
+      },
+    )
   }
   switch (pgError?.code) {
     case '28P01':

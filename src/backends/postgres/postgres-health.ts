@@ -49,7 +49,11 @@ export class PostgresHealthProbe implements HealthProbe {
     const wants = (...names: string[]) => names.some((name) => checks.has(name))
     let overview: Row | undefined
     if (wants('connections', 'cache_hit_ratio', 'xid_wraparound', 'database_size')) {
-      overview = await this.#guarded(report, ['connections', 'cache_hit_ratio', 'xid_wraparound', 'database_size'], async () => (await this.#query(OVERVIEW))[0])
+      overview = await this.#guarded(
+        report,
+        ['connections', 'cache_hit_ratio', 'xid_wraparound', 'database_size'],
+        async () => (await this.#query(OVERVIEW))[0],
+      )
       if (overview) {
         if (checks.has('database_size')) report(databaseSize(overview, thresholds))
         if (checks.has('cache_hit_ratio')) report(cacheHit(overview, thresholds))
@@ -58,10 +62,24 @@ export class PostgresHealthProbe implements HealthProbe {
     if (wants('connections', 'long_queries', 'idle_in_transaction', 'transaction_age', 'blocked_queries')) {
       const names = ['connections', 'long_queries', 'idle_in_transaction', 'transaction_age', 'blocked_queries']
       const lowest = (check: string) => {
-        const limits = [limitOf(thresholds[check]!.warn), limitOf(thresholds[check]!.critical)].filter((limit) => limit !== undefined)
+        const limits = [limitOf(thresholds[check]!.warn), limitOf(thresholds[check]!.critical)].filter(
+          (limit) => limit !== undefined,
+        )
         return limits.length > 0 ? Math.min(...limits) : null
       }
-      const activity = await this.#guarded(report, names, async () => (await this.#query(ACTIVITY, [lowest('long_queries'), lowest('idle_in_transaction'), lowest('blocked_queries'), lowest('transaction_age')]))[0])
+      const activity = await this.#guarded(
+        report,
+        names,
+        async () =>
+          (
+            await this.#query(ACTIVITY, [
+              lowest('long_queries'),
+              lowest('idle_in_transaction'),
+              lowest('blocked_queries'),
+              lowest('transaction_age'),
+            ])
+          )[0],
+      )
       if (activity) {
         if (checks.has('connections') && overview) report(connections(activity, overview, thresholds))
         if (checks.has('long_queries')) report(longQueries(activity, thresholds))
@@ -72,10 +90,16 @@ export class PostgresHealthProbe implements HealthProbe {
     }
     if (wants('vacuum', 'analyze', 'xid_wraparound')) {
       const versionNumber = Number(overview?.version_num ?? 150000)
-      const tables = await this.#guarded(report, ['vacuum', 'analyze', 'xid_wraparound'], async () => (await this.#query(tablesQuery(versionNumber)))[0])
+      const tables = await this.#guarded(
+        report,
+        ['vacuum', 'analyze', 'xid_wraparound'],
+        async () => (await this.#query(tablesQuery(versionNumber)))[0],
+      )
       if (tables) {
-        if (checks.has('vacuum')) report(overdue('vacuum', tables.vacuum_count, tables.vacuum_worst, thresholds, tables.autovacuum_server))
-        if (checks.has('analyze')) report(overdue('analyze', tables.analyze_count, tables.analyze_worst, thresholds, tables.autovacuum_server))
+        if (checks.has('vacuum'))
+          report(overdue('vacuum', tables.vacuum_count, tables.vacuum_worst, thresholds, tables.autovacuum_server))
+        if (checks.has('analyze'))
+          report(overdue('analyze', tables.analyze_count, tables.analyze_worst, thresholds, tables.autovacuum_server))
         if (checks.has('xid_wraparound') && overview) report(wraparound(overview, tables, thresholds))
       }
     }
@@ -85,7 +109,11 @@ export class PostgresHealthProbe implements HealthProbe {
     }
     if (wants('replication', 'replication_slots')) {
       const versionNumber = Number(overview?.version_num ?? 150000)
-      const replication = await this.#guarded(report, ['replication', 'replication_slots'], async () => (await this.#query(replicationQuery(versionNumber)))[0])
+      const replication = await this.#guarded(
+        report,
+        ['replication', 'replication_slots'],
+        async () => (await this.#query(replicationQuery(versionNumber)))[0],
+      )
       if (replication) {
         const lag = checks.has('replication') ? replicationLag(replication, thresholds) : undefined
         if (lag) report(lag)
@@ -94,12 +122,23 @@ export class PostgresHealthProbe implements HealthProbe {
       }
     }
     if (wants('wal_archiving', 'prepared_transactions')) {
-      const lowestPrepared = limitOf(thresholds.prepared_transactions!.warn) ?? limitOf(thresholds.prepared_transactions!.critical) ?? null
-      const server = await this.#guarded(report, ['wal_archiving', 'prepared_transactions'], async () => (await this.#query(ARCHIVER_AND_PREPARED, [lowestPrepared]))[0])
+      const lowestPrepared =
+        limitOf(thresholds.prepared_transactions!.warn) ?? limitOf(thresholds.prepared_transactions!.critical) ?? null
+      const server = await this.#guarded(
+        report,
+        ['wal_archiving', 'prepared_transactions'],
+        async () => (await this.#query(ARCHIVER_AND_PREPARED, [lowestPrepared]))[0],
+      )
       if (server) {
         if (checks.has('wal_archiving')) {
           // pg_ls_archive_statusdir needs pg_monitor: without it, the archiver's own counters still tell a failure.
-          const waiting = server.archive_mode === 'off' ? undefined : await this.#query(ARCHIVE_STATUS).then((rows) => rows[0], () => null)
+          const waiting =
+            server.archive_mode === 'off'
+              ? undefined
+              : await this.#query(ARCHIVE_STATUS).then(
+                  (rows) => rows[0],
+                  () => null,
+                )
           report(walArchiving(server, waiting, thresholds))
         }
         if (checks.has('prepared_transactions')) report(preparedTransactions(server, thresholds))
@@ -125,8 +164,12 @@ export class PostgresHealthProbe implements HealthProbe {
     try {
       return await fn()
     } catch (error) {
-      const reason = (error as { code?: string }).code === '42501' ? `${(error as Error).message} (grant the role pg_monitor)` : (error as Error).message
-      for (const check of names) report({ check, severity: 'unknown', subject: this.backend.redactedUrl, message: `could not run: ${reason}` })
+      const reason =
+        (error as { code?: string }).code === '42501'
+          ? `${(error as Error).message} (grant the role pg_monitor)`
+          : (error as Error).message
+      for (const check of names)
+        report({ check, severity: 'unknown', subject: this.backend.redactedUrl, message: `could not run: ${reason}` })
       return undefined
     }
   }
@@ -289,7 +332,13 @@ FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready'`
 /** Exported for unit tests: the test server does not archive. */
 export function walArchiving(server: Row, waiting: Row | null | undefined, thresholds: Thresholds): Finding {
   if (server.archive_mode === 'off') {
-    return { check: 'wal_archiving', severity: 'ok', subject: 'archiver', message: 'WAL archiving is off (archive_mode = off)', values: { lag_seconds: 0 } }
+    return {
+      check: 'wal_archiving',
+      severity: 'ok',
+      subject: 'archiver',
+      message: 'WAL archiving is off (archive_mode = off)',
+      values: { lag_seconds: 0 },
+    }
   }
   const ready = waiting ? Number(waiting.ready) : null
   const lag = waiting && ready! > 0 ? Number(waiting.oldest_seconds ?? 0) : 0
@@ -298,18 +347,31 @@ export function walArchiving(server: Row, waiting: Row | null | undefined, thres
   if (server.failing) {
     // archive_command fails right now: WAL piles up in pg_wal until it works again.
     if (severity === 'ok') severity = 'warn'
-    parts.push(`archive_command is failing: ${server.last_failed_wal} failed ${formatSeconds(Number(server.failed_seconds_ago))} ago (${Number(server.failed_count).toLocaleString('en-US')} failures since the statistics were reset)`)
+    parts.push(
+      `archive_command is failing: ${server.last_failed_wal} failed ${formatSeconds(Number(server.failed_seconds_ago))} ago (${Number(server.failed_count).toLocaleString('en-US')} failures since the statistics were reset)`,
+    )
   }
   if (ready === null) parts.push('cannot count the WAL waiting to be archived (grant the role pg_monitor)')
-  else parts.push(ready === 0 ? 'no WAL waiting to be archived' : `${ready} WAL segment(s) waiting to be archived, the oldest for ${formatSeconds(lag)}`)
-  if (server.last_archived_wal) parts.push(`last archived ${server.last_archived_wal} ${formatSeconds(Number(server.archived_seconds_ago))} ago`)
+  else
+    parts.push(
+      ready === 0
+        ? 'no WAL waiting to be archived'
+        : `${ready} WAL segment(s) waiting to be archived, the oldest for ${formatSeconds(lag)}`,
+    )
+  if (server.last_archived_wal)
+    parts.push(`last archived ${server.last_archived_wal} ${formatSeconds(Number(server.archived_seconds_ago))} ago`)
   return {
     check: 'wal_archiving',
     severity: ready === null && severity === 'ok' ? 'unknown' : severity,
     subject: 'archiver',
     message: parts.join('; '),
     values: { lag_seconds: lag, failed: Number(server.failed_count ?? 0), ...(ready !== null && { ready }) },
-    detail: { archiveMode: server.archive_mode, lastArchivedWal: server.last_archived_wal, lastFailedWal: server.last_failed_wal, failing: server.failing },
+    detail: {
+      archiveMode: server.archive_mode,
+      lastArchivedWal: server.last_archived_wal,
+      lastFailedWal: server.last_failed_wal,
+      failing: server.failing,
+    },
   }
 }
 
@@ -318,17 +380,23 @@ export function preparedTransactions(server: Row, thresholds: Thresholds): Findi
   const top = worst[0]
   const seconds = Number(top?.seconds ?? 0)
   const severity = grade(thresholds, 'prepared_transactions', seconds)
-  const describe = (row: Row) => `'${row.gid}' in ${row.database} by ${row.owner}, prepared ${formatSeconds(Number(row.seconds))} ago`
+  const describe = (row: Row) =>
+    `'${row.gid}' in ${row.database} by ${row.owner}, prepared ${formatSeconds(Number(row.seconds))} ago`
   return {
     check: 'prepared_transactions',
     severity,
     subject: top ? String(top.gid) : 'prepared transactions',
     message: top
       ? `${server.prepared} prepared transaction(s)${severity !== 'ok' ? `, ${server.prepared_count} past the threshold` : ''}; oldest ${describe(top)}`
-      : Number(server.max_prepared) === 0 ? 'none (max_prepared_transactions = 0)' : 'none',
+      : Number(server.max_prepared) === 0
+        ? 'none (max_prepared_transactions = 0)'
+        : 'none',
     values: { max_seconds: seconds, count: Number(server.prepared ?? 0) },
     detail: { transactions: worst },
-    ...(top && severity !== 'ok' && { fix: `COMMIT PREPARED '${String(top.gid).replace(/'/g, "''")}'; -- or ROLLBACK PREPARED, from database ${top.database}, once you know which` }),
+    ...(top &&
+      severity !== 'ok' && {
+        fix: `COMMIT PREPARED '${String(top.gid).replace(/'/g, "''")}'; -- or ROLLBACK PREPARED, from database ${top.database}, once you know which`,
+      }),
   }
 }
 
@@ -367,7 +435,13 @@ function cacheHit(overview: Row, thresholds: Thresholds): Finding {
   const read = Number(overview.blks_read ?? 0)
   const total = hit + read
   if (total < MIN_BLOCK_READS) {
-    return { check: 'cache_hit_ratio', severity: 'ok', subject: overview.database, message: `only ${total} block reads since the statistics were reset: too few to judge`, values: { reads: total } }
+    return {
+      check: 'cache_hit_ratio',
+      severity: 'ok',
+      subject: overview.database,
+      message: `only ${total} block reads since the statistics were reset: too few to judge`,
+      values: { reads: total },
+    }
   }
   const ratio = hit / total
   return {
@@ -399,18 +473,44 @@ function hiddenNote(activity: Row): string {
 }
 
 /** A check over sessions: the longest one graded; sessions this role cannot see make a clean answer unknown. */
-function sessionFinding(check: string, activity: Row, rows: Row[] | null, count: number, thresholds: Thresholds, describe: (row: Row) => string, noun: string): Finding {
+function sessionFinding(
+  check: string,
+  activity: Row,
+  rows: Row[] | null,
+  count: number,
+  thresholds: Thresholds,
+  describe: (row: Row) => string,
+  noun: string,
+): Finding {
   const worst = rows?.[0]
   const seconds = Number(worst?.seconds ?? 0)
   let severity: Severity = grade(thresholds, check, seconds)
   const hidden = Number(activity.hidden)
-  let message = worst && severity !== 'ok' ? `${count} ${noun}; longest ${describe(worst)}` : worst ? `longest ${formatSeconds(seconds)}` : `none`
+  let message =
+    worst && severity !== 'ok'
+      ? `${count} ${noun}; longest ${describe(worst)}`
+      : worst
+        ? `longest ${formatSeconds(seconds)}`
+        : `none`
   if (hidden > 0 && severity === 'ok') {
     // The hidden sessions may be the long ones: no number rather than a wrong one.
-    return { check, severity: 'unknown', subject: 'sessions', message: `${hiddenNote(activity)}; among the visible ones: ${message}`, detail: { sessions: rows ?? [], hiddenSessions: hidden } }
+    return {
+      check,
+      severity: 'unknown',
+      subject: 'sessions',
+      message: `${hiddenNote(activity)}; among the visible ones: ${message}`,
+      detail: { sessions: rows ?? [], hiddenSessions: hidden },
+    }
   }
   if (hidden > 0) message += `; ${hiddenNote(activity)}`
-  return { check, severity, subject: 'sessions', message, values: { max_seconds: seconds, count }, detail: { sessions: rows ?? [], hiddenSessions: hidden } }
+  return {
+    check,
+    severity,
+    subject: 'sessions',
+    message,
+    values: { max_seconds: seconds, count },
+    detail: { sessions: rows ?? [], hiddenSessions: hidden },
+  }
 }
 
 function who(row: Row): string {
@@ -418,21 +518,47 @@ function who(row: Row): string {
 }
 
 function oneLine(text: unknown, max = 80): string {
-  const line = String(text ?? '').replace(/\s+/g, ' ').trim()
+  const line = String(text ?? '')
+    .replace(/\s+/g, ' ')
+    .trim()
   return line.length > max ? `${line.slice(0, max - 1)}…` : line
 }
 
 function longQueries(activity: Row, thresholds: Thresholds): Finding {
-  return sessionFinding('long_queries', activity, activity.long_worst, Number(activity.long_count), thresholds, (row) => `${formatSeconds(row.seconds)}: ${who(row)} ${oneLine(row.query)}`, 'long-running queries')
+  return sessionFinding(
+    'long_queries',
+    activity,
+    activity.long_worst,
+    Number(activity.long_count),
+    thresholds,
+    (row) => `${formatSeconds(row.seconds)}: ${who(row)} ${oneLine(row.query)}`,
+    'long-running queries',
+  )
 }
 
 function idleInTransaction(activity: Row, thresholds: Thresholds): Finding {
-  return sessionFinding('idle_in_transaction', activity, activity.idle_worst, Number(activity.idle_count), thresholds, (row) => `${formatSeconds(row.seconds)}: ${who(row)} after ${oneLine(row.query, 60)}`, 'sessions idle in transaction')
+  return sessionFinding(
+    'idle_in_transaction',
+    activity,
+    activity.idle_worst,
+    Number(activity.idle_count),
+    thresholds,
+    (row) => `${formatSeconds(row.seconds)}: ${who(row)} after ${oneLine(row.query, 60)}`,
+    'sessions idle in transaction',
+  )
 }
 
 /** check_postgres txn_time: a transaction of short statements is neither a long query nor idle for long, yet holds xmin. */
 function transactionAge(activity: Row, thresholds: Thresholds): Finding {
-  return sessionFinding('transaction_age', activity, activity.xact_worst, Number(activity.xact_count), thresholds, (row) => `${formatSeconds(row.seconds)}: ${who(row)} [${row.state}] ${oneLine(row.query, 60)}`, 'transactions open too long')
+  return sessionFinding(
+    'transaction_age',
+    activity,
+    activity.xact_worst,
+    Number(activity.xact_count),
+    thresholds,
+    (row) => `${formatSeconds(row.seconds)}: ${who(row)} [${row.state}] ${oneLine(row.query, 60)}`,
+    'transactions open too long',
+  )
 }
 
 function blockedQueries(activity: Row, thresholds: Thresholds): Finding {
@@ -443,11 +569,14 @@ function blockedQueries(activity: Row, thresholds: Thresholds): Finding {
     rows,
     Number(activity.blocked_count),
     thresholds,
-    (row) => `${formatSeconds(row.seconds)}: ${who(row)} waits for ${(row.blockers ?? []).map((blocker: Row) => `${who(blocker)} [${blocker.state}]`).join(', ') || `pid ${row.blocked_by?.join(', ')}`}`,
+    (row) =>
+      `${formatSeconds(row.seconds)}: ${who(row)} waits for ${(row.blockers ?? []).map((blocker: Row) => `${who(blocker)} [${blocker.state}]`).join(', ') || `pid ${row.blocked_by?.join(', ')}`}`,
     'blocked queries',
   )
-  if (finding.values) finding.values = { max_wait_seconds: finding.values.max_seconds!, count: Number(activity.blocked_total) }
-  if (finding.severity === 'ok' && rows.length > 0) finding.message = `${rows.length} waiting, longest ${formatSeconds(Number(rows[0]!.seconds))}`
+  if (finding.values)
+    finding.values = { max_wait_seconds: finding.values.max_seconds!, count: Number(activity.blocked_total) }
+  if (finding.severity === 'ok' && rows.length > 0)
+    finding.message = `${rows.length} waiting, longest ${formatSeconds(Number(rows[0]!.seconds))}`
   return finding
 }
 
@@ -470,7 +599,13 @@ function wraparound(overview: Row, tables: Row, thresholds: Thresholds): Finding
     severity,
     subject: overview.database,
     message: `database age ${age.toLocaleString('en-US')} XIDs (${formatValue('ratio', age / freezeMaxAge)} of autovacuum_freeze_max_age ${freezeMaxAge.toLocaleString('en-US')})${tableName ? `; oldest table ${tableName} ${Number(table!.age).toLocaleString('en-US')}` : ''}${mxidSeverity !== 'ok' ? `; multixact age ${mxidAge.toLocaleString('en-US')} (${formatValue('ratio', mxidAge / mxidFreezeMaxAge)} of autovacuum_multixact_freeze_max_age)` : ''}`,
-    values: { age, freeze_max_age_ratio: age / freezeMaxAge, table_age: Number(table?.age ?? 0), mxid_age: mxidAge, remaining: 2 ** 31 - age },
+    values: {
+      age,
+      freeze_max_age_ratio: age / freezeMaxAge,
+      table_age: Number(table?.age ?? 0),
+      mxid_age: mxidAge,
+      remaining: 2 ** 31 - age,
+    },
     detail: { oldestTable: table, oldestDatabase: overview.oldest_database },
     ...(tableName && severity !== 'ok' && { fix: `VACUUM (FREEZE, VERBOSE) ${tableName};` }),
   }
@@ -481,7 +616,13 @@ function quoteName(name: string): string {
 }
 
 /** Exported for unit tests: autovacuum cannot be switched off server-wide on a shared test server. */
-export function overdue(check: 'vacuum' | 'analyze', count: number, worst: Row[] | null, thresholds: Thresholds, autovacuumServer = true): Finding {
+export function overdue(
+  check: 'vacuum' | 'analyze',
+  count: number,
+  worst: Row[] | null,
+  thresholds: Thresholds,
+  autovacuumServer = true,
+): Finding {
   const top = worst?.[0]
   const ratio = Number(top?.ratio ?? 0)
   const severity = grade(thresholds, check, ratio)
@@ -495,7 +636,11 @@ export function overdue(check: 'vacuum' | 'analyze', count: number, worst: Row[]
             : `${Number(row.dead).toLocaleString('en-US')} dead tuples, dead-tuple trigger`
   // Autovacuum off for the whole server is one setting to fix, not a property of the worst table.
   const serverOff = !autovacuumServer || (top && !top.autovacuum_server)
-  const off = serverOff ? '; autovacuum is off for the whole server (autovacuum = off)' : top && !top.autovacuum_table ? ', autovacuum disabled for it (autovacuum_enabled = false)' : ''
+  const off = serverOff
+    ? '; autovacuum is off for the whole server (autovacuum = off)'
+    : top && !top.autovacuum_table
+      ? ', autovacuum disabled for it (autovacuum_enabled = false)'
+      : ''
   const message = top
     ? `${count} table(s) past the auto${check} trigger; worst ${name(top)}: ${what(top)} ${Math.round(Number(top.threshold)).toLocaleString('en-US')} (${ratio.toFixed(1)}x)${off}`
     : `no table past the auto${check} trigger${off}`
@@ -506,7 +651,10 @@ export function overdue(check: 'vacuum' | 'analyze', count: number, worst: Row[]
     message,
     values: { tables: Number(count), max_ratio: ratio },
     detail: { tables: worst ?? [] },
-    ...(top && severity !== 'ok' && { fix: `${check === 'vacuum' ? 'VACUUM (ANALYZE)' : 'ANALYZE'} ${name(top)}; -- or: dbops maintain --auto` }),
+    ...(top &&
+      severity !== 'ok' && {
+        fix: `${check === 'vacuum' ? 'VACUUM (ANALYZE)' : 'ANALYZE'} ${name(top)}; -- or: dbops maintain --auto`,
+      }),
   }
 }
 
@@ -532,7 +680,10 @@ function sequenceUsage(sequences: Row, thresholds: Thresholds): Finding {
   let severity = grade(thresholds, 'sequences', ratio)
   const unreadable = Number(sequences.unreadable)
   const name = (row: Row) => `${quoteName(row.schema)}.${quoteName(row.sequence)}`
-  const owner = (row: Row) => (row.owner_table ? ` feeding ${quoteName(row.owner_schema)}.${quoteName(row.owner_table)}.${quoteName(row.owner_column)} (${row.column_type})` : '')
+  const owner = (row: Row) =>
+    row.owner_table
+      ? ` feeding ${quoteName(row.owner_schema)}.${quoteName(row.owner_table)}.${quoteName(row.owner_column)} (${row.column_type})`
+      : ''
   let message = top
     ? `${name(top)}${owner(top)} at ${formatValue('ratio', ratio)} (${top.last_text === null ? 'never used' : `${BigInt(top.last_text).toLocaleString('en-US')} of ${BigInt(top.limit_text).toLocaleString('en-US')}, ${valuesLeft(top).toLocaleString('en-US')} values left`})`
     : 'no sequences'
@@ -543,26 +694,33 @@ function sequenceUsage(sequences: Row, thresholds: Thresholds): Finding {
       severity: 'unknown',
       subject: 'sequences',
       message: `${unreadableNote}; among the readable ones: ${message}`,
-      detail: { sequences: worst.filter((row) => Number(row.used_ratio) > 0).slice(0, 10), unreadable: sequences.unreadable_names ?? [] },
+      detail: {
+        sequences: worst.filter((row) => Number(row.used_ratio) > 0).slice(0, 10),
+        unreadable: sequences.unreadable_names ?? [],
+      },
     }
   }
   if (unreadable > 0) message += `; ${unreadableNote}`
   // Widening helps only a smallint/integer column or a narrower sequence; a bigint one at its limit needs a redesign.
   const narrowColumn = top?.owner_table && ['smallint', 'integer'].includes(top.column_type)
-  const fix = !top || severity === 'ok'
-    ? undefined
-    : narrowColumn
-      ? `ALTER TABLE ${quoteName(top.owner_schema)}.${quoteName(top.owner_table)} ALTER COLUMN ${quoteName(top.owner_column)} TYPE bigint; ALTER SEQUENCE ${name(top)} AS bigint;`
-      : top.sequence_type !== 'bigint'
-        ? `ALTER SEQUENCE ${name(top)} AS bigint;`
-        : undefined
+  const fix =
+    !top || severity === 'ok'
+      ? undefined
+      : narrowColumn
+        ? `ALTER TABLE ${quoteName(top.owner_schema)}.${quoteName(top.owner_table)} ALTER COLUMN ${quoteName(top.owner_column)} TYPE bigint; ALTER SEQUENCE ${name(top)} AS bigint;`
+        : top.sequence_type !== 'bigint'
+          ? `ALTER SEQUENCE ${name(top)} AS bigint;`
+          : undefined
   return {
     check: 'sequences',
     severity,
     subject: top ? name(top) : 'sequences',
     message,
     values: { max_used_ratio: ratio, count: Number(sequences.total), unreadable },
-    detail: { sequences: worst.filter((row) => Number(row.used_ratio) > 0).slice(0, 10), unreadable: sequences.unreadable_names ?? [] },
+    detail: {
+      sequences: worst.filter((row) => Number(row.used_ratio) > 0).slice(0, 10),
+      unreadable: sequences.unreadable_names ?? [],
+    },
     ...(fix && { fix }),
   }
 }
@@ -582,7 +740,13 @@ export function replicationLag(replication: Row, thresholds: Thresholds): Findin
   const replicas: Row[] = replication.replicas ?? []
   if (replicas.length === 0) return undefined
   if (replicas.some((replica) => replica.state === null)) {
-    return { check: 'replication', severity: 'unknown', subject: 'replicas', message: `${replicas.length} replica(s) this role cannot inspect (grant it pg_monitor)`, values: { replicas: replicas.length } }
+    return {
+      check: 'replication',
+      severity: 'unknown',
+      subject: 'replicas',
+      message: `${replicas.length} replica(s) this role cannot inspect (grant it pg_monitor)`,
+      values: { replicas: replicas.length },
+    }
   }
   const worst = [...replicas].sort((a, b) => Number(b.lag_seconds ?? 0) - Number(a.lag_seconds ?? 0))[0]!
   // replay_lag is NULL once an idle standby has caught up.
@@ -620,6 +784,10 @@ export function replicationSlots(replication: Row, thresholds: Thresholds): Find
     message: parts.join('; '),
     values: { max_retained_bytes: retained, inactive: inactive.length, slots: slots.length },
     detail: { slots },
-    ...(inactive.length > 0 && { fix: inactive.map((slot) => `SELECT pg_drop_replication_slot('${String(slot.name).replace(/'/g, "''")}');`).join(' ') }),
+    ...(inactive.length > 0 && {
+      fix: inactive
+        .map((slot) => `SELECT pg_drop_replication_slot('${String(slot.name).replace(/'/g, "''")}');`)
+        .join(' '),
+    }),
   }
 }

@@ -1,5 +1,13 @@
 import type { Backend } from '../backend.js'
-import type { BloatEstimate, ConstraintInfo, ForeignKeyInfo, IndexInfo, SchemaSnapshot, TableBloatEstimate, TableInfo } from '../../audit/snapshot.js'
+import type {
+  BloatEstimate,
+  ConstraintInfo,
+  ForeignKeyInfo,
+  IndexInfo,
+  SchemaSnapshot,
+  TableBloatEstimate,
+  TableInfo,
+} from '../../audit/snapshot.js'
 import type { IntrospectOptions } from '../../audit/auditor.js'
 
 /** User relations only: no system schemas, no temporary schemas, nothing an extension owns. `c` is the table. */
@@ -90,13 +98,17 @@ JOIN pg_class c ON c.oid = x.indrelid`
 export async function describePostgresIndexes(backend: Backend, indexes: IndexInfo[]): Promise<Map<string, string>> {
   const tails = new Map<string, string>()
   if (indexes.length === 0) return tails
-  const rows = await backend.query<Row>({ sql: DEFINITIONS, parameters: [indexes.map((index) => index.schema), indexes.map((index) => index.name)] })
+  const rows = await backend.query<Row>({
+    sql: DEFINITIONS,
+    parameters: [indexes.map((index) => index.schema), indexes.map((index) => index.name)],
+  })
   const byName = new Map(rows.map((row) => [`${row.schema}\u0000${row.name}`, row]))
   for (const index of indexes) {
     const row = byName.get(`${index.schema}\u0000${index.name}`)
     if (!row) continue
     index.definition = row.definition
-    if (row.definition.startsWith(row.head)) tails.set(`${index.schema}\u0000${index.name}`, row.definition.slice(row.head.length))
+    if (row.definition.startsWith(row.head))
+      tails.set(`${index.schema}\u0000${index.name}`, row.definition.slice(row.head.length))
   }
   return tails
 }
@@ -161,7 +173,6 @@ type Row = Record<string, any>
 
 const number = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value))
 
-
 /**
  * Reads everything the audit rules need in seven or eight round trips (BEGIN, five or six catalog queries, COMMIT) on one
  * REPEATABLE READ snapshot, whatever the number of tables. (JIT is off: compiling these plans costs more than it saves.)
@@ -176,7 +187,9 @@ export async function introspectPostgres(backend: Backend, options: IntrospectOp
   try {
     const [context] = await run(CONTEXT, ['120s'])
     if (!context!.stats_reset && context!.can_stat_file) {
-      const [file] = await run(`SELECT (pg_stat_file('base/' || $1 || '/PG_VERSION', true)).modification AS created`, [context!.database_oid])
+      const [file] = await run(`SELECT (pg_stat_file('base/' || $1 || '/PG_VERSION', true)).modification AS created`, [
+        context!.database_oid,
+      ])
       context!.created = file?.created ?? null
     }
     const tableRows = await run(TABLES)
@@ -187,8 +200,16 @@ export async function introspectPostgres(backend: Backend, options: IntrospectOp
     await run('COMMIT')
 
     const now = new Date(context!.now)
-    const since: Date | null = context!.stats_reset ? new Date(context!.stats_reset) : context!.created ? new Date(context!.created) : null
-    const source = context!.stats_reset ? 'last statistics reset' : context!.created ? 'database creation, never reset' : 'never reset, and the database creation time is not readable by this role (superuser or pg_read_server_files)'
+    const since: Date | null = context!.stats_reset
+      ? new Date(context!.stats_reset)
+      : context!.created
+        ? new Date(context!.created)
+        : null
+    const source = context!.stats_reset
+      ? 'last statistics reset'
+      : context!.created
+        ? 'database creation, never reset'
+        : 'never reset, and the database creation time is not readable by this role (superuser or pg_read_server_files)'
     const blockSize = Number(context!.block_size)
 
     const tables: TableInfo[] = tableRows.map((row) => ({
@@ -231,7 +252,11 @@ export async function introspectPostgres(backend: Backend, options: IntrospectOp
         valid: row.valid,
         ready: row.ready,
         building: row.building,
-        backs: (row.backs ?? []).map((backing: Row) => ({ name: backing.name, type: constraintType(backing.type), table: backing.table })),
+        backs: (row.backs ?? []).map((backing: Row) => ({
+          name: backing.name,
+          type: constraintType(backing.type),
+          table: backing.table,
+        })),
         scans: number(row.partitioned ? row.tree_scans : row.own_scans),
         bytes: number(row.partitioned ? row.tree_bytes : row.bytes),
         createdOrder: Number(row.oid),
@@ -261,7 +286,14 @@ export async function introspectPostgres(backend: Backend, options: IntrospectOp
         })
       }
       if (!row.validated) {
-        unvalidated.push({ schema: row.schema, table: row.table, name: row.name, type: constraintType(row.type), validated: false, definition: row.definition })
+        unvalidated.push({
+          schema: row.schema,
+          table: row.table,
+          name: row.name,
+          type: constraintType(row.type),
+          validated: false,
+          definition: row.definition,
+        })
       }
     }
 
@@ -273,12 +305,19 @@ export async function introspectPostgres(backend: Backend, options: IntrospectOp
       if (!row.readable || Number(row.columns_with_stats) < Number(row.columns)) {
         skipped.push({
           index: name,
-          reason: !row.analyzed_at ? 'its table was never analyzed: no bloat estimate' : !row.readable ? 'pg_stats is not readable for its table by this role (needs SELECT): no bloat estimate' : 'pg_stats lacks some of its columns: no bloat estimate',
+          reason: !row.analyzed_at
+            ? 'its table was never analyzed: no bloat estimate'
+            : !row.readable
+              ? 'pg_stats is not readable for its table by this role (needs SELECT): no bloat estimate'
+              : 'pg_stats lacks some of its columns: no bloat estimate',
         })
         continue
       }
       if (number(row.n_mod_since_analyze)! > 0.1 * tableTuples + 1000) {
-        skipped.push({ index: name, reason: `${row.n_mod_since_analyze} rows changed since its table was last analyzed: statistics too stale for a bloat estimate` })
+        skipped.push({
+          index: name,
+          reason: `${row.n_mod_since_analyze} rows changed since its table was last analyzed: statistics too stale for a bloat estimate`,
+        })
         continue
       }
       estimates.push({
@@ -286,7 +325,12 @@ export async function introspectPostgres(backend: Backend, options: IntrospectOp
         table: row.table,
         index: row.index,
         bytes: Number(row.pages) * blockSize,
-        expectedBytes: expectedBtreeBytes(Number(row.tuples), Number(row.data_width), blockSize, Number(row.fillfactor)),
+        expectedBytes: expectedBtreeBytes(
+          Number(row.tuples),
+          Number(row.data_width),
+          blockSize,
+          Number(row.fillfactor),
+        ),
       })
     }
 
@@ -296,33 +340,50 @@ export async function introspectPostgres(backend: Backend, options: IntrospectOp
       const name = `${row.schema}.${row.table}`
       const tuples = Math.max(Number(row.tuples), 0)
       if (!row.readable || !row.analyzed_at || Number(row.columns_with_stats) < Number(row.columns)) {
-        tableSkipped.push({ table: name, reason: !row.analyzed_at ? 'never analyzed: no bloat estimate' : !row.readable ? 'pg_stats is not readable by this role (needs SELECT): no bloat estimate' : 'pg_stats lacks some of its columns: no bloat estimate' })
+        tableSkipped.push({
+          table: name,
+          reason: !row.analyzed_at
+            ? 'never analyzed: no bloat estimate'
+            : !row.readable
+              ? 'pg_stats is not readable by this role (needs SELECT): no bloat estimate'
+              : 'pg_stats lacks some of its columns: no bloat estimate',
+        })
         continue
       }
       if (number(row.n_mod_since_analyze)! > 0.1 * tuples + 1000) {
-        tableSkipped.push({ table: name, reason: `${row.n_mod_since_analyze} rows changed since it was last analyzed: statistics too stale for a bloat estimate` })
+        tableSkipped.push({
+          table: name,
+          reason: `${row.n_mod_since_analyze} rows changed since it was last analyzed: statistics too stale for a bloat estimate`,
+        })
         continue
       }
       tableEstimates.push({
         schema: row.schema,
         table: row.table,
         bytes: Number(row.pages) * blockSize,
-        expectedBytes: expectedHeapBytes(tuples, Number(row.data_width), Number(row.columns), row.has_nulls, blockSize, Number(row.fillfactor)),
+        expectedBytes: expectedHeapBytes(
+          tuples,
+          Number(row.data_width),
+          Number(row.columns),
+          row.has_nulls,
+          blockSize,
+          Number(row.fillfactor),
+        ),
       })
     }
 
     return {
-        engine: 'postgres',
-        tables,
-        indexes,
-        foreignKeys,
-        unvalidated,
-        statisticsSince: since ? since.toISOString() : null,
-        statisticsSource: source,
-        statisticsAgeSeconds: since ? Math.max(0, (now.getTime() - since.getTime()) / 1000) : null,
-        bloat: { estimates, skipped },
-        tableBloat: { estimates: tableEstimates, skipped: tableSkipped },
-        queries,
+      engine: 'postgres',
+      tables,
+      indexes,
+      foreignKeys,
+      unvalidated,
+      statisticsSince: since ? since.toISOString() : null,
+      statisticsSource: source,
+      statisticsAgeSeconds: since ? Math.max(0, (now.getTime() - since.getTime()) / 1000) : null,
+      bloat: { estimates, skipped },
+      tableBloat: { estimates: tableEstimates, skipped: tableSkipped },
+      queries,
     }
   } catch (error) {
     await backend.query({ sql: 'ROLLBACK', parameters: [] }).catch(() => {})
@@ -349,7 +410,14 @@ export function expectedBtreeBytes(tuples: number, dataWidth: number, blockSize:
  * pages keep 24 bytes of header and are filled to the fillfactor. Column alignment padding is not counted, so the
  * estimate errs towards less bloat. (The estimate check_postgres and pgsql-bloat-estimation use.)
  */
-export function expectedHeapBytes(tuples: number, dataWidth: number, columns: number, hasNulls: boolean, blockSize: number, fillfactor: number): number {
+export function expectedHeapBytes(
+  tuples: number,
+  dataWidth: number,
+  columns: number,
+  hasNulls: boolean,
+  blockSize: number,
+  fillfactor: number,
+): number {
   const align = (bytes: number) => Math.ceil(bytes / 8) * 8
   const tupleBytes = align(23 + (hasNulls ? Math.ceil(columns / 8) : 0)) + align(dataWidth) + 4
   const usable = (blockSize - 24) * (fillfactor / 100)
@@ -358,5 +426,17 @@ export function expectedHeapBytes(tuples: number, dataWidth: number, columns: nu
 }
 
 function constraintType(code: string): string {
-  return ({ p: 'primary key', u: 'unique', x: 'exclusion', f: 'foreign key', c: 'check', t: 'trigger', n: 'not null' } as Record<string, string>)[code] ?? code
+  return (
+    (
+      {
+        p: 'primary key',
+        u: 'unique',
+        x: 'exclusion',
+        f: 'foreign key',
+        c: 'check',
+        t: 'trigger',
+        n: 'not null',
+      } as Record<string, string>
+    )[code] ?? code
+  )
 }

@@ -3,7 +3,10 @@ import { nonTransactionalReason } from '../../sql/non-transactional.js'
 type Query = (text: string, parameters: unknown[]) => Promise<Record<string, unknown>[]>
 
 const IDENTIFIER = `(?:"(?:[^"]|"")+"|[\\w$]+)`
-const CREATE_INDEX = new RegExp(`^\\s*CREATE\\s+(?:UNIQUE\\s+)?INDEX\\s+CONCURRENTLY\\s+(?:IF\\s+NOT\\s+EXISTS\\s+)?(${IDENTIFIER}\\s+)?ON\\s+(?:ONLY\\s+)?(${IDENTIFIER}(?:\\s*\\.\\s*${IDENTIFIER})?)`, 'i')
+const CREATE_INDEX = new RegExp(
+  `^\\s*CREATE\\s+(?:UNIQUE\\s+)?INDEX\\s+CONCURRENTLY\\s+(?:IF\\s+NOT\\s+EXISTS\\s+)?(${IDENTIFIER}\\s+)?ON\\s+(?:ONLY\\s+)?(${IDENTIFIER}(?:\\s*\\.\\s*${IDENTIFIER})?)`,
+  'i',
+)
 
 function unquote(name: string): string {
   return name.startsWith('"') ? name.slice(1, -1).replace(/""/g, '"') : name.toLowerCase()

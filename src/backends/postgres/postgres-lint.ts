@@ -52,7 +52,8 @@ export const postgresLint: LintDialect = {
       const select = body(node, 'SelectStmt')
       if (select?.intoClause) return [relationName(select.intoClause.rel)!].filter(Boolean)
       const index = body(node, 'IndexStmt')
-      if (index?.idxname) return [index.relation?.schemaname ? `${index.relation.schemaname}.${index.idxname}` : String(index.idxname)]
+      if (index?.idxname)
+        return [index.relation?.schemaname ? `${index.relation.schemaname}.${index.idxname}` : String(index.idxname)]
       return []
     }
     if (words[0] !== 'CREATE' && !(words[0] === 'SELECT' && words.includes('INTO'))) return []
@@ -98,7 +99,12 @@ export const postgresLint: LintDialect = {
   async sizes(backend: Backend, tables: string[]) {
     const sizes = new Map<string, { bytes: number; rows: number }>()
     if (tables.length === 0) return sizes
-    const names = tables.map((table) => table.split('.').map((part) => `"${part.replace(/"/g, '""')}"`).join('.'))
+    const names = tables.map((table) =>
+      table
+        .split('.')
+        .map((part) => `"${part.replace(/"/g, '""')}"`)
+        .join('.'),
+    )
     const rows = await backend.query<{ i: number; bytes: string; rows: string }>({
       sql: `SELECT t.i::int AS i,
             CASE WHEN c.relkind = 'p' AND current_setting('server_version_num')::int >= 120000

@@ -22,7 +22,9 @@ export async function withAdvisoryLock<T>(
   let delay = 25
   let reportedHolder = false
   for (;;) {
-    const { rows } = await client.query(`SELECT pg_try_advisory_lock(${DBOPS_LOCK_CLASS}, ${KEY_SQL}) AS locked`, [lockName])
+    const { rows } = await client.query(`SELECT pg_try_advisory_lock(${DBOPS_LOCK_CLASS}, ${KEY_SQL}) AS locked`, [
+      lockName,
+    ])
     if (rows[0]?.locked === true) break
     const holder = await describeHolder(client, lockName)
     if (!reportedHolder) {

@@ -44,7 +44,10 @@ export class PostgresMaintainer implements Maintainer {
   async plan(options: PlanOptions): Promise<{ steps: MaintainStep[]; notes: string[] }> {
     switch (options.task) {
       case 'optimize':
-        throw new UsageError('optimize is SQLite\'s PRAGMA optimize', 'on PostgreSQL use "dbops maintain --auto" (VACUUM and ANALYZE what is due) or "dbops maintain analyze"')
+        throw new UsageError(
+          "optimize is SQLite's PRAGMA optimize",
+          'on PostgreSQL use "dbops maintain --auto" (VACUUM and ANALYZE what is due) or "dbops maintain analyze"',
+        )
       case 'checkpoint':
         return this.#planCheckpoint()
       case 'reindex':
@@ -56,15 +59,25 @@ export class PostgresMaintainer implements Maintainer {
 
   async #planTables(options: PlanOptions): Promise<{ steps: MaintainStep[]; notes: string[] }> {
     const rows = await this.backend.query<Row>({ sql: TABLES, parameters: [] })
-    const tables = options.tables ? resolveNames(options.tables, rows as { schema: string; name: string }[], 'table') : rows
+    const tables = options.tables
+      ? resolveNames(options.tables, rows as { schema: string; name: string }[], 'table')
+      : rows
     const notes: string[] = []
     const action = options.task === 'analyze' ? 'analyze' : 'vacuum'
     if (!options.auto) {
-      const steps = (tables as Row[]).map((row) => this.#step(action, row, options.tables ? 'requested' : `every table (${options.task})`))
+      const steps = (tables as Row[]).map((row) =>
+        this.#step(action, row, options.tables ? 'requested' : `every table (${options.task})`),
+      )
       return { steps, notes }
     }
-    const [server] = await this.backend.query<Row>({ sql: `SELECT current_setting('server_version_num')::int AS version`, parameters: [] })
-    const formulaRows = await this.backend.query<Row>({ sql: autovacuumTablesSql(Number(server?.version ?? 150000)), parameters: [] })
+    const [server] = await this.backend.query<Row>({
+      sql: `SELECT current_setting('server_version_num')::int AS version`,
+      parameters: [],
+    })
+    const formulaRows = await this.backend.query<Row>({
+      sql: autovacuumTablesSql(Number(server?.version ?? 150000)),
+      parameters: [],
+    })
     const due = new Map(formulaRows.map((row) => [`${row.schema}\u0000${row.table}`, row]))
     const wraparound: { row: Row; age: number; reason: string }[] = []
     const vacuum: { row: Row; weight: number; reason: string }[] = []
@@ -75,16 +88,32 @@ export class PostgresMaintainer implements Maintainer {
       const reltuples = round(Number(formula.reltuples))
       const age = Number(formula.xid_age)
       if (age > Number(formula.freeze_max_age) && options.task !== 'analyze') {
-        wraparound.push({ row, age, reason: `wraparound: transaction ID age ${age} > autovacuum_freeze_max_age ${formula.freeze_max_age}` })
+        wraparound.push({
+          row,
+          age,
+          reason: `wraparound: transaction ID age ${age} > autovacuum_freeze_max_age ${formula.freeze_max_age}`,
+        })
         continue
       }
       if (!formula.has_statistics) continue
       if (options.task !== 'analyze' && formula.vacuum_trigger === 'dead') {
-        vacuum.push({ row, weight: Number(formula.vacuum_ratio), reason: `${formula.dead} dead tuples > ${formula.vt} + ${formula.vs} × ${reltuples} rows = ${round(Number(formula.vacuum_threshold))}` })
+        vacuum.push({
+          row,
+          weight: Number(formula.vacuum_ratio),
+          reason: `${formula.dead} dead tuples > ${formula.vt} + ${formula.vs} × ${reltuples} rows = ${round(Number(formula.vacuum_threshold))}`,
+        })
       } else if (options.task !== 'analyze' && formula.vacuum_trigger === 'insert') {
-        vacuum.push({ row, weight: Number(formula.vacuum_ratio), reason: `${formula.inserted} rows inserted since the last vacuum > ${formula.it} + ${formula.isf} × ${reltuples} = ${round(Number(formula.insert_threshold))}` })
+        vacuum.push({
+          row,
+          weight: Number(formula.vacuum_ratio),
+          reason: `${formula.inserted} rows inserted since the last vacuum > ${formula.it} + ${formula.isf} × ${reltuples} = ${round(Number(formula.insert_threshold))}`,
+        })
       } else if (options.task !== 'vacuum' && Number(formula.modified ?? 0) > Number(formula.analyze_threshold)) {
-        analyze.push({ row, weight: Number(formula.analyze_ratio), reason: `${formula.modified} rows changed since the last analyze > ${formula.at} + ${formula.asf} × ${reltuples} = ${round(Number(formula.analyze_threshold))}` })
+        analyze.push({
+          row,
+          weight: Number(formula.analyze_ratio),
+          reason: `${formula.modified} rows changed since the last analyze > ${formula.at} + ${formula.asf} × ${reltuples} = ${round(Number(formula.analyze_threshold))}`,
+        })
       }
     }
     wraparound.sort((a, b) => b.age - a.age)
@@ -123,7 +152,9 @@ export class PostgresMaintainer implements Maintainer {
         action: leftover ? 'drop-index' : 'reindex',
         object,
         reason: leftover ? 'leftover of a failed REINDEX CONCURRENTLY' : 'invalid index',
-        sql: leftover ? `DROP INDEX CONCURRENTLY IF EXISTS ${quoteQualified(row.schema, row.name)}` : `REINDEX INDEX CONCURRENTLY ${quoteQualified(row.schema, row.name)}`,
+        sql: leftover
+          ? `DROP INDEX CONCURRENTLY IF EXISTS ${quoteQualified(row.schema, row.name)}`
+          : `REINDEX INDEX CONCURRENTLY ${quoteQualified(row.schema, row.name)}`,
       })
     }
     if (options.indexes?.length) {
@@ -131,7 +162,12 @@ export class PostgresMaintainer implements Maintainer {
       for (const index of resolveNames(options.indexes, known, 'index')) {
         const object = `${displayIdentifier(index.schema)}.${displayIdentifier(index.name)}`
         if (steps.some((step) => step.object === object)) continue
-        steps.push({ action: 'reindex', object, reason: 'requested', sql: `REINDEX INDEX CONCURRENTLY ${quoteQualified(index.schema, index.name)}` })
+        steps.push({
+          action: 'reindex',
+          object,
+          reason: 'requested',
+          sql: `REINDEX INDEX CONCURRENTLY ${quoteQualified(index.schema, index.name)}`,
+        })
       }
     }
     if (steps.length === 0) notes.push('no invalid indexes, and none requested (--indexes)')
@@ -154,12 +190,17 @@ export class PostgresMaintainer implements Maintainer {
   }
 
   async runStep(step: MaintainStep, options: RunStepOptions): Promise<StepOutcome> {
-    const table = step.action === 'vacuum' || step.action === 'analyze' ? step.sql.replace(/^(VACUUM|ANALYZE) \([^)]*\) /, '') : undefined
+    const table =
+      step.action === 'vacuum' || step.action === 'analyze'
+        ? step.sql.replace(/^(VACUUM|ANALYZE) \([^)]*\) /, '')
+        : undefined
     // A VACUUM or ANALYZE may be cancelled when the budget runs out or on Ctrl-C: the pages it has cleaned stay clean.
     // Nothing else is: a cancelled REINDEX CONCURRENTLY would leave an invalid index behind.
     const bounded = table !== undefined && options.remainingMs !== undefined
     const statementTimeoutMs = bounded ? Math.max(1, Math.round(options.remainingMs!)) : 0
-    await this.backend.runStatement(`SET lock_timeout = '${Math.max(0, Math.round(options.lockTimeoutMs))}ms'; SET statement_timeout = '${statementTimeoutMs}ms'`)
+    await this.backend.runStatement(
+      `SET lock_timeout = '${Math.max(0, Math.round(options.lockTimeoutMs))}ms'; SET statement_timeout = '${statementTimeoutMs}ms'`,
+    )
     const before = table ? await this.#figures(table) : undefined
     const cancel = () => void this.backend.cancelRunning()
     if (table !== undefined) options.signal?.addEventListener('abort', cancel, { once: true })
@@ -179,8 +220,16 @@ export class PostgresMaintainer implements Maintainer {
         }
       }
       const hint =
-        sqlstate === '55P03' ? ' (lock_timeout: something holds a conflicting lock; run again later)' : step.action === 'reindex' ? ' (a failed REINDEX CONCURRENTLY leaves an invalid _ccnew index: "dbops maintain reindex" drops it)' : ''
-      return { status: 'failed', ...(before && { before: before.figures }), message: `${(error as Error).message}${hint}` }
+        sqlstate === '55P03'
+          ? ' (lock_timeout: something holds a conflicting lock; run again later)'
+          : step.action === 'reindex'
+            ? ' (a failed REINDEX CONCURRENTLY leaves an invalid _ccnew index: "dbops maintain reindex" drops it)'
+            : ''
+      return {
+        status: 'failed',
+        ...(before && { before: before.figures }),
+        message: `${(error as Error).message}${hint}`,
+      }
     } finally {
       options.signal?.removeEventListener('abort', cancel)
     }
@@ -201,10 +250,16 @@ export class PostgresMaintainer implements Maintainer {
     return { status: 'done', ...(before && { before: before.figures }), ...(after && { after: after.figures }) }
   }
 
-  async #figures(table: string): Promise<{ figures: Record<string, number>; vacuumCount: number; analyzeCount: number }> {
+  async #figures(
+    table: string,
+  ): Promise<{ figures: Record<string, number>; vacuumCount: number; analyzeCount: number }> {
     const [row] = await this.backend.query<Row>({ sql: FIGURES, parameters: [table] })
     return {
-      figures: { dead_tuples: Number(row?.dead_tuples ?? 0), live_tuples: Number(row?.live_tuples ?? 0), bytes: Number(row?.bytes ?? 0) },
+      figures: {
+        dead_tuples: Number(row?.dead_tuples ?? 0),
+        live_tuples: Number(row?.live_tuples ?? 0),
+        bytes: Number(row?.bytes ?? 0),
+      },
       vacuumCount: Number(row?.vacuum_count ?? 0),
       analyzeCount: Number(row?.analyze_count ?? 0),
     }

@@ -112,7 +112,9 @@ const KINDS: Record<string, string> = {
 const CATALOG = `WITH rel AS MATERIALIZED (SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S') AND ${USER_NAMESPACE} AND ${notExtension('pg_class', 'c.oid')})
 SELECT kind, name, tbl, jsonb_strip_nulls(attributes) AS attributes FROM (
-${Object.values(KINDS).map((text) => `(${text})`).join('\nUNION ALL\n')}
+${Object.values(KINDS)
+  .map((text) => `(${text})`)
+  .join('\nUNION ALL\n')}
 ) AS objects(kind, name, tbl, attributes)`
 
 const prepared = new WeakSet<pg.Client>()
@@ -147,15 +149,30 @@ export async function readPostgresCatalog(client: pg.Client): Promise<SchemaCata
     results = await read(true)
   }
   prepared.add(client)
-  if (results.at(-2)!.fields.map((field) => field.name).join() !== 'kind,name,tbl,attributes') {
+  if (
+    results
+      .at(-2)!
+      .fields.map((field) => field.name)
+      .join() !== 'kind,name,tbl,attributes'
+  ) {
     // The session's statement of that name is someone else's (replaced after ours): ours replaces it.
     await client.query('DEALLOCATE dbops_schema_catalog')
     results = await read(true)
   }
-  const rows = results.at(-2)!.rows as { kind: CatalogKind; name: string; tbl: string | null; attributes: CatalogObject['attributes'] }[]
+  const rows = results.at(-2)!.rows as {
+    kind: CatalogKind
+    name: string
+    tbl: string | null
+    attributes: CatalogObject['attributes']
+  }[]
   return {
     engine: 'postgres',
-    objects: rows.map((row) => ({ kind: row.kind, name: row.name, ...(row.tbl !== null && { table: row.tbl }), attributes: row.attributes })),
+    objects: rows.map((row) => ({
+      kind: row.kind,
+      name: row.name,
+      ...(row.tbl !== null && { table: row.tbl }),
+      attributes: row.attributes,
+    })),
     queries: 1,
   }
 }
@@ -166,15 +183,21 @@ export async function readPostgresCatalog(client: pg.Client): Promise<SchemaCata
  */
 const UNSTABLE_LINE = /^(\\restrict |\\unrestrict |-- Dumped from database version |-- Dumped by pg_dump version )/
 
-const PUBLIC_NOT_CREATED = /--\n-- Name: public; Type: SCHEMA; Schema: -; Owner: -\n--\n\n-- \*not\* creating schema, since initdb creates it\n\n/
+const PUBLIC_NOT_CREATED =
+  /--\n-- Name: public; Type: SCHEMA; Schema: -; Owner: -\n--\n\n-- \*not\* creating schema, since initdb creates it\n\n/
 
 /** Normalises pg_dump's plain output: no version banners or `\restrict` lines, one blank line between entries. */
 export function normalisePgDump(text: string): string {
   const lines = text.split('\n').filter((line) => !UNSTABLE_LINE.test(line))
-  return lines
-    .join('\n')
-    // Printed when public's owner or comment differs from initdb's, which --no-owner cannot carry into a reload.
-    .replace(PUBLIC_NOT_CREATED, '').replace(/\n{3,}/g, '\n\n').replace(/^\n+/, '').replace(/\n*$/, '\n')
+  return (
+    lines
+      .join('\n')
+      // Printed when public's owner or comment differs from initdb's, which --no-owner cannot carry into a reload.
+      .replace(PUBLIC_NOT_CREATED, '')
+      .replace(/\n{3,}/g, '\n\n')
+      .replace(/^\n+/, '')
+      .replace(/\n*$/, '\n')
+  )
 }
 
 export class PostgresSchemaEngine implements SchemaEngine {
@@ -190,23 +213,33 @@ export class PostgresSchemaEngine implements SchemaEngine {
   }
 
   async dump(target: Target, options: { signal?: AbortSignal }): Promise<string> {
-    const [row] = await this.backend.query<{ num: number }>({ sql: `SELECT current_setting('server_version_num')::int AS num`, parameters: [] })
+    const [row] = await this.backend.query<{ num: number }>({
+      sql: `SELECT current_setting('server_version_num')::int AS num`,
+      parameters: [],
+    })
     const pgDump = await findPgTool('pg_dump', majorOf(Number(row!.num)), 'the server')
     const { execa } = await import('execa')
     const env = libpqEnvironment(target.resolved.url, { applicationName: 'dbops schema dump' })
     // Owners and grants name roles of this server: a schema file is for other servers too (dbmate does the same).
-    const result = await execa(pgDump.path, ['--schema-only', '--no-owner', '--no-privileges', '--no-password', '--encoding=UTF8'], {
-      env,
-      extendEnv: false,
-      stdin: 'ignore',
-      reject: false,
-      maxBuffer: 1024 * 1024 * 1024,
-      ...(options.signal && { cancelSignal: options.signal }),
-    })
+    const result = await execa(
+      pgDump.path,
+      ['--schema-only', '--no-owner', '--no-privileges', '--no-password', '--encoding=UTF8'],
+      {
+        env,
+        extendEnv: false,
+        stdin: 'ignore',
+        reject: false,
+        maxBuffer: 1024 * 1024 * 1024,
+        ...(options.signal && { cancelSignal: options.signal }),
+      },
+    )
     if (result.isCanceled) throw new DbopsError('E_INTERRUPTED', 'pg_dump was stopped (interrupted)')
     if (result.exitCode !== 0) {
-      const lines = String(result.stderr).split('\n').filter((line) => line.trim() !== '')
-      const error = lines.find((line) => /error:|FATAL:|ERROR:/.test(line)) ?? lines.at(-1) ?? `exit code ${result.exitCode}`
+      const lines = String(result.stderr)
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+      const error =
+        lines.find((line) => /error:|FATAL:|ERROR:/.test(line)) ?? lines.at(-1) ?? `exit code ${result.exitCode}`
       throw new DbopsError('E_PG_TOOL_FAILED', `pg_dump failed: ${error.replace(/^\S+: (error: )?/, '')}`, {
         hint: 'the full output of pg_dump is in --json (details.stderr)',
         details: { tool: 'pg_dump', exitCode: result.exitCode ?? null, stderr: String(result.stderr).slice(-4000) },
@@ -217,13 +250,23 @@ export class PostgresSchemaEngine implements SchemaEngine {
 
   async scratch(target: Target, prefix: string): Promise<ScratchTarget> {
     const query = (text: string, parameters: unknown[] = []) => this.backend.query({ sql: text, parameters })
-    const database = await createScratchDatabase(query, prefix, prefix.includes('drift') ? 'schema drift' : 'migrate test')
+    const database = await createScratchDatabase(
+      query,
+      prefix,
+      prefix.includes('drift') ? 'schema drift' : 'migrate test',
+    )
     const url = urlWithDatabase(target.resolved.url, database.name)
     const { connectTarget } = await import('../../targets/target.js')
     let scratch: Target
     try {
       scratch = await connectTarget(
-        { ...target.resolved, url, redactedUrl: redactUrl(url), location: { engine: 'postgres', url }, protected: false },
+        {
+          ...target.resolved,
+          url,
+          redactedUrl: redactUrl(url),
+          location: { engine: 'postgres', url },
+          protected: false,
+        },
         { command: prefix.includes('drift') ? 'schema drift' : 'migrate test' },
       )
     } catch (error) {

@@ -8,12 +8,20 @@ type Query = (text: string, parameters?: unknown[]) => Promise<Record<string, un
  * that fits there must fit here; collations order the same), from template0 so nothing of template1 leaks in.
  * The same recipe as `backup verify --restore`'s scratch database.
  */
-export async function createScratchDatabase(query: Query, prefix: string, why: string): Promise<{ name: string; drop(): Promise<void> }> {
+export async function createScratchDatabase(
+  query: Query,
+  prefix: string,
+  why: string,
+): Promise<{ name: string; drop(): Promise<void> }> {
   const name = `${prefix}_${randomBytes(6).toString('hex')}`
-  const [settings] = await query(`SELECT pg_encoding_to_char(encoding) AS encoding, datcollate, datctype FROM pg_database WHERE datname = current_database()`)
+  const [settings] = await query(
+    `SELECT pg_encoding_to_char(encoding) AS encoding, datcollate, datctype FROM pg_database WHERE datname = current_database()`,
+  )
   const literal = (value: unknown) => `'${String(value).replace(/'/g, "''")}'`
   try {
-    await query(`CREATE DATABASE "${name}" TEMPLATE template0 ENCODING ${literal(settings!.encoding)} LC_COLLATE ${literal(settings!.datcollate)} LC_CTYPE ${literal(settings!.datctype)}`)
+    await query(
+      `CREATE DATABASE "${name}" TEMPLATE template0 ENCODING ${literal(settings!.encoding)} LC_COLLATE ${literal(settings!.datcollate)} LC_CTYPE ${literal(settings!.datctype)}`,
+    )
   } catch (error) {
     throw new DbopsError('E_SCRATCH', `cannot create the scratch database ${name}: ${(error as Error).message}`, {
       hint: `${why} needs the CREATEDB privilege on the server (the scratch database is dropped afterwards)`,
@@ -25,7 +33,9 @@ export async function createScratchDatabase(query: Query, prefix: string, why: s
   return {
     name,
     drop: async () => {
-      await query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).catch(() => query(`DROP DATABASE IF EXISTS "${name}"`))
+      await query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).catch(() =>
+        query(`DROP DATABASE IF EXISTS "${name}"`),
+      )
     },
   }
 }

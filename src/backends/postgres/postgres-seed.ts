@@ -6,7 +6,17 @@ import { DbopsError } from '../../errors.js'
 import type { SqlQuery } from '../../sql/query.js'
 import { CsvParser } from '../../seed/csv-parser.js'
 import { openRecords } from '../../seed/records.js'
-import { LoadFailure, matchColumns, type ColumnInfo, type ColumnKind, type DataLoad, type LoadOutcome, type Seeder, type SeedTableName, type TableInfo } from '../../seed/seeder.js'
+import {
+  LoadFailure,
+  matchColumns,
+  type ColumnInfo,
+  type ColumnKind,
+  type DataLoad,
+  type LoadOutcome,
+  type Seeder,
+  type SeedTableName,
+  type TableInfo,
+} from '../../seed/seeder.js'
 import { isConnectionLoss, sqlstateOf } from './postgres-errors.js'
 import type { PostgresBackend } from './postgres-backend.js'
 
@@ -32,8 +42,19 @@ export class PostgresSeeder implements Seeder {
   async describe(tables: readonly SeedTableName[]): Promise<Map<string, TableInfo>> {
     await this.backend.connect()
     const keys = tables.map(tableKey)
-    const names = tables.map((table) => (table.schema ? `${quote(table.schema)}.${quote(table.name)}` : quote(table.name)))
-    const { rows } = await this.client.query<{ ord: string; schema: string; table: string; column: string; type: string; category: string; typname: string; elemname: string | null }>(
+    const names = tables.map((table) =>
+      table.schema ? `${quote(table.schema)}.${quote(table.name)}` : quote(table.name),
+    )
+    const { rows } = await this.client.query<{
+      ord: string
+      schema: string
+      table: string
+      column: string
+      type: string
+      category: string
+      typname: string
+      elemname: string | null
+    }>(
       `SELECT x.ord, n.nspname AS schema, c.relname AS table, a.attname AS column, format_type(a.atttypid, a.atttypmod) AS type,
               t.typcategory AS category, t.typname, e.typname AS elemname
          FROM unnest($1::text[]) WITH ORDINALITY AS x(name, ord)
@@ -51,7 +72,13 @@ export class PostgresSeeder implements Seeder {
       const key = keys[Number(row.ord) - 1]!
       let table = found.get(key)
       if (!table) {
-        table = { display: key, sql: `${quote(row.schema)}.${quote(row.table)}`, name: row.table, schema: row.schema, columns: [] }
+        table = {
+          display: key,
+          sql: `${quote(row.schema)}.${quote(row.table)}`,
+          name: row.table,
+          schema: row.schema,
+          columns: [],
+        }
         found.set(key, table)
       }
       table.columns.push({ name: row.column, type: row.type, kind: kindOf(row.category, row.typname) })
@@ -73,16 +100,24 @@ export class PostgresSeeder implements Seeder {
     } catch (error) {
       await this.client.query('ROLLBACK').catch(() => {})
       if (sqlstateOf(error) === '55P03') {
-        throw new DbopsError('E_LOCK_TIMEOUT', `${job.display} waited longer than lock_timeout (${job.lockTimeoutMs} ms) for a lock on ${job.table.display}; nothing of it was loaded`, {
-          hint: 'another session holds a conflicting lock on the table (see pg_stat_activity): run again when it is done, or raise migrations.lockTimeout',
-          cause: error,
-        })
+        throw new DbopsError(
+          'E_LOCK_TIMEOUT',
+          `${job.display} waited longer than lock_timeout (${job.lockTimeoutMs} ms) for a lock on ${job.table.display}; nothing of it was loaded`,
+          {
+            hint: 'another session holds a conflicting lock on the table (see pg_stat_activity): run again when it is done, or raise migrations.lockTimeout',
+            cause: error,
+          },
+        )
       }
       if (isConnectionLoss(error)) {
-        throw new DbopsError('E_CONNECTION_LOST', `lost the connection to ${this.backend.redactedUrl} while loading ${job.display}: ${(error as Error).message}`, {
-          hint: 'the seed was rolled back; run the command again',
-          cause: error,
-        })
+        throw new DbopsError(
+          'E_CONNECTION_LOST',
+          `lost the connection to ${this.backend.redactedUrl} while loading ${job.display}: ${(error as Error).message}`,
+          {
+            hint: 'the seed was rolled back; run the command again',
+            cause: error,
+          },
+        )
       }
       throw error
     }
@@ -100,10 +135,14 @@ export class PostgresSeeder implements Seeder {
       await this.client.query('ROLLBACK').catch(() => {})
       if (sqlstateOf(error) === '0A000') {
         const detail = (error as { detail?: string }).detail ?? ''
-        throw new DbopsError('E_RESET_REFERENCED', `--reset cannot empty ${tables.map((table) => table.display).join(', ')}: ${(error as Error).message}${detail ? ` (${detail})` : ''}; nothing was emptied`, {
-          hint: 'another table references one of them: seed that table too (so --reset empties it as well), or empty it yourself first',
-          cause: error,
-        })
+        throw new DbopsError(
+          'E_RESET_REFERENCED',
+          `--reset cannot empty ${tables.map((table) => table.display).join(', ')}: ${(error as Error).message}${detail ? ` (${detail})` : ''}; nothing was emptied`,
+          {
+            hint: 'another table references one of them: seed that table too (so --reset empties it as well), or empty it yourself first',
+            cause: error,
+          },
+        )
       }
       throw error
     }
@@ -140,7 +179,11 @@ export class PostgresSeeder implements Seeder {
     const columns = matchColumns(job.table, header.names, header.line)
     const { createHash } = await import('node:crypto')
     const hash = createHash('sha256')
-    const copy = this.client.query(copyFrom(`COPY ${job.table.sql} (${columns.map((column) => quote(column.name)).join(', ')}) FROM STDIN WITH (FORMAT csv, HEADER true)`))
+    const copy = this.client.query(
+      copyFrom(
+        `COPY ${job.table.sql} (${columns.map((column) => quote(column.name)).join(', ')}) FROM STDIN WITH (FORMAT csv, HEADER true)`,
+      ),
+    )
     const finished = waitForCopy(copy)
     try {
       for await (const chunk of createReadStream(job.path, { highWaterMark: CHUNK })) {
@@ -163,7 +206,9 @@ export class PostgresSeeder implements Seeder {
     const source = await openRecords(job.path, job.format)
     const columns = matchColumns(job.table, source.columns, source.headerLine)
     const converters = columns.map((column) => copyConverter(column))
-    const copy = this.client.query(copyFrom(`COPY ${job.table.sql} (${columns.map((column) => quote(column.name)).join(', ')}) FROM STDIN`))
+    const copy = this.client.query(
+      copyFrom(`COPY ${job.table.sql} (${columns.map((column) => quote(column.name)).join(', ')}) FROM STDIN`),
+    )
     const finished = waitForCopy(copy)
     // Where each row came from, to turn COPY's "line N" back into the file's line (4 bytes a row).
     let lines = new Int32Array(1024)
@@ -190,7 +235,11 @@ export class PostgresSeeder implements Seeder {
             try {
               buffer += converters[c]!(value)
             } catch (error) {
-              throw new LoadFailure((error as Error).message, { line, column: columns[c]!.name, ...(json && { element: count }) })
+              throw new LoadFailure((error as Error).message, {
+                line,
+                column: columns[c]!.name,
+                ...(json && { element: count }),
+              })
             }
           }
           buffer += '\n'
@@ -220,7 +269,10 @@ export class PostgresSeeder implements Seeder {
   }
 
   /** Maps "COPY users, line 3, column age: ..." to the file's line; other errors pass through. */
-  async #copyFailure(error: unknown, locate: (copyLine: number) => Promise<{ line?: number; element?: number }>): Promise<unknown> {
+  async #copyFailure(
+    error: unknown,
+    locate: (copyLine: number) => Promise<{ line?: number; element?: number }>,
+  ): Promise<unknown> {
     if (error instanceof LoadFailure || error instanceof DbopsError) return error
     if (isConnectionLoss(error)) return error
     const where = (error as { where?: string }).where ?? ''
@@ -229,7 +281,12 @@ export class PostgresSeeder implements Seeder {
     const location = await locate(Number(match[1]))
     const detail = (error as { detail?: string }).detail
     const column = match[2] ?? (error as { column?: string }).column
-    return new LoadFailure(`${(error as Error).message}${detail ? ` (${detail})` : ''}`, { ...location, ...(column && { column }) }, sqlstateOf(error), { cause: error })
+    return new LoadFailure(
+      `${(error as Error).message}${detail ? ` (${detail})` : ''}`,
+      { ...location, ...(column && { column }) },
+      sqlstateOf(error),
+      { cause: error },
+    )
   }
 }
 
@@ -293,7 +350,8 @@ async function readCsvHeader(path: string): Promise<{ names: string[]; line: num
     return true
   })
   const error = await feedCsv(path, parser, 1 << 16)
-  if (error !== undefined) throw new LoadFailure((error as Error).message, { line: (error as { line?: number }).line ?? 1 })
+  if (error !== undefined)
+    throw new LoadFailure((error as Error).message, { line: (error as { line?: number }).line ?? 1 })
   if (!header) throw new LoadFailure('the file is empty: the first line must name the columns', { line: 1 })
   const empty = header.names.findIndex((name) => name === '')
   if (empty !== -1) throw new LoadFailure(`column ${empty + 1} of the header has no name`, { line: header.line })
@@ -330,7 +388,9 @@ function copyConverter(column: ColumnInfo): (value: unknown) => string {
       case 'boolean':
         return column.kind === 'boolean' ? (value ? 't' : 'f') : String(value)
       default:
-        throw new Error(`${Array.isArray(value) ? 'an array' : 'an object'} does not fit column ${column.name} (${column.type}); only json, jsonb${column.kind === 'array' ? '' : ' and array'} columns take one`)
+        throw new Error(
+          `${Array.isArray(value) ? 'an array' : 'an object'} does not fit column ${column.name} (${column.type}); only json, jsonb${column.kind === 'array' ? '' : ' and array'} columns take one`,
+        )
     }
   }
   if (column.kind === 'json') return (value) => text(JSON.stringify(value))

@@ -16,7 +16,12 @@ class SqliteFixDialect implements FixDialect {
     const up = `DROP INDEX IF EXISTS ${quoteIdentifier(index.name)};`
     const original = this.indexSql.get(index.name)
     if (!original) return { up }
-    const down = original.trim().replace(/^CREATE\s+(UNIQUE\s+)?INDEX\s+(IF\s+NOT\s+EXISTS\s+)?/i, (_match, unique: string | undefined) => `CREATE ${unique ? 'UNIQUE ' : ''}INDEX IF NOT EXISTS `)
+    const down = original
+      .trim()
+      .replace(
+        /^CREATE\s+(UNIQUE\s+)?INDEX\s+(IF\s+NOT\s+EXISTS\s+)?/i,
+        (_match, unique: string | undefined) => `CREATE ${unique ? 'UNIQUE ' : ''}INDEX IF NOT EXISTS `,
+      )
     return { up, down: `${down.replace(/;?\s*$/, '')};` }
   }
 

@@ -1,4 +1,16 @@
-import { closeSync, constants, copyFileSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, rmSync, statfsSync } from 'node:fs'
+import {
+  closeSync,
+  constants,
+  copyFileSync,
+  existsSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  statfsSync,
+} from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { basename, dirname, join } from 'node:path'
@@ -8,7 +20,15 @@ import type { Kysely } from 'kysely'
 import { sql, type SqlQuery } from '../../sql/query.js'
 import { DbopsError } from '../../errors.js'
 import { formatDuration } from '../../config/duration.js'
-import type { Backend, LedgerSql, LockOptions, OpenOptions, ServerInfo, TransactionalUnit, UnitOutcome } from '../backend.js'
+import type {
+  Backend,
+  LedgerSql,
+  LockOptions,
+  OpenOptions,
+  ServerInfo,
+  TransactionalUnit,
+  UnitOutcome,
+} from '../backend.js'
 import { StatementFailure } from '../backend.js'
 import type { Auditor } from '../../audit/auditor.js'
 import type { Maintainer } from '../../maintain/maintainer.js'
@@ -57,7 +77,11 @@ export class SqliteBackend implements Backend {
   /** The connection's PRAGMA synchronous, set per unit (it cannot change inside a transaction). */
   #synchronous: 'FULL' | 'NORMAL' | undefined
 
-  constructor(path: string, readonly redactedUrl: string, options: OpenOptions) {
+  constructor(
+    path: string,
+    readonly redactedUrl: string,
+    options: OpenOptions,
+  ) {
     this.#path = path
     this.#options = options
   }
@@ -109,7 +133,13 @@ export class SqliteBackend implements Backend {
    */
   writable(): BetterSqlite3.Database {
     const database = this.database
-    if (!this.#wal && this.#staging === undefined && this.#path !== ':memory:' && !database.inTransaction && !database.readonly) {
+    if (
+      !this.#wal &&
+      this.#staging === undefined &&
+      this.#path !== ':memory:' &&
+      !database.inTransaction &&
+      !database.readonly
+    ) {
       database.pragma('journal_mode = WAL')
       this.#wal = true
     }
@@ -140,7 +170,10 @@ export class SqliteBackend implements Backend {
       }
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false
-      throw new DbopsError('E_CONNECTION', `cannot create ${this.#path}: ${(error as Error).message}`, { hint: 'check that the directory is writable', cause: error })
+      throw new DbopsError('E_CONNECTION', `cannot create ${this.#path}: ${(error as Error).message}`, {
+        hint: 'check that the directory is writable',
+        cause: error,
+      })
     } finally {
       for (const suffix of ['', '-journal']) rmSync(staging + suffix, { force: true })
     }
@@ -158,7 +191,9 @@ export class SqliteBackend implements Backend {
 
   async kysely(): Promise<Kysely<any>> {
     const { Kysely, SqliteDialect } = await import('kysely')
-    this.#kysely ??= new Kysely({ dialect: new SqliteDialect({ database: async () => transactionGuard(this.database) }) })
+    this.#kysely ??= new Kysely({
+      dialect: new SqliteDialect({ database: async () => transactionGuard(this.database) }),
+    })
     return this.#kysely
   }
 
@@ -189,11 +224,15 @@ export class SqliteBackend implements Backend {
     if (typeof code !== 'string' || !code.startsWith('SQLITE_BUSY')) return undefined
     const waited = this.#options.busyTimeoutMs ?? 5000
     const setting = this.#options.busyTimeoutSetting ?? 'migrations.lockWaitTimeout'
-    return new DbopsError('E_LOCK_TIMEOUT', `another connection held the SQLite database ${this.#path} longer than ${setting} (${formatDuration(waited)}) while dbops waited for its ${lock}`, {
-      hint: `run again when the other process (see "fuser ${this.#path}") has finished writing, or raise ${setting}`,
-      cause: error,
-      details: { lock, waitedMs: waited, setting },
-    })
+    return new DbopsError(
+      'E_LOCK_TIMEOUT',
+      `another connection held the SQLite database ${this.#path} longer than ${setting} (${formatDuration(waited)}) while dbops waited for its ${lock}`,
+      {
+        hint: `run again when the other process (see "fuser ${this.#path}") has finished writing, or raise ${setting}`,
+        cause: error,
+        details: { lock, waitedMs: waited, setting },
+      },
+    )
   }
 
   /** Prepared statements are cached: the same ledger queries run once per migration. */
@@ -369,7 +408,11 @@ export class SqliteBackend implements Backend {
   async close(): Promise<void> {
     // Committed outside runTransactional (a module seed through kysely, migrate baseline): publish it now.
     if (this.#database && this.#staging !== undefined && !isEmpty(this.#database) && !this.#publish()) {
-      throw new DbopsError('E_CONNECTION', `another run created ${this.#path} while this one built it: this run's changes were not kept`, { hint: 'run the command again' })
+      throw new DbopsError(
+        'E_CONNECTION',
+        `another run created ${this.#path} while this one built it: this run's changes were not kept`,
+        { hint: 'run the command again' },
+      )
     }
     const database = this.#database
     this.#closeHandle()
@@ -407,7 +450,12 @@ function transactionGuard(database: BetterSqlite3.Database): BetterSqlite3.Datab
           open = false
           return noop
         }
-        throw Object.assign(new Error('SQLite rolled the transaction back after an earlier error (a full disk, an I/O error): nothing more runs in it, and nothing of it was committed'), { code: 'SQLITE_ABORT_ROLLBACK' })
+        throw Object.assign(
+          new Error(
+            'SQLite rolled the transaction back after an earlier error (a full disk, an I/O error): nothing more runs in it, and nothing of it was committed',
+          ),
+          { code: 'SQLITE_ABORT_ROLLBACK' },
+        )
       }
       if (text === 'begin') open = true
       else if (text === 'commit' || text === 'rollback') open = false
@@ -467,7 +515,8 @@ function openFailureHint(path: string, error: unknown): string {
   const dir = dirname(path)
   if (!existsSync(dir)) return `the folder ${dir} does not exist: create it, or check the URL`
   try {
-    if ((error as { code?: string }).code === 'SQLITE_FULL' || statfsSync(dir).bavail === 0) return `the disk holding ${dir} is full: free some space, then run again`
+    if ((error as { code?: string }).code === 'SQLITE_FULL' || statfsSync(dir).bavail === 0)
+      return `the disk holding ${dir} is full: free some space, then run again`
   } catch {
     // statfs unsupported here: fall through to the general hint.
   }

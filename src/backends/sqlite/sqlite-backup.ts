@@ -1,4 +1,19 @@
-import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs'
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  copyFileSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import type BetterSqlite3 from 'better-sqlite3'
@@ -37,7 +52,9 @@ export class SqliteBackupEngine implements BackupEngine {
   async preflight(target: Target): Promise<void> {
     const path = sourcePath(target)
     if (!existsSync(path)) {
-      throw new DbopsError('E_NO_DATABASE', `the SQLite database ${path} does not exist`, { hint: 'check the URL (a relative path is relative to the config file)' })
+      throw new DbopsError('E_NO_DATABASE', `the SQLite database ${path} does not exist`, {
+        hint: 'check the URL (a relative path is relative to the config file)',
+      })
     }
     removeRestoreLeftovers(path)
   }
@@ -193,7 +210,9 @@ export class SqliteBackupEngine implements BackupEngine {
 function sourcePath(target: Target): string {
   const location = target.resolved.location
   if (location.engine !== 'sqlite' || location.path === ':memory:') {
-    throw new DbopsError('E_USAGE', 'an in-memory SQLite database has nothing to back up or restore', { hint: 'use a database file (sqlite:./app.db)' })
+    throw new DbopsError('E_USAGE', 'an in-memory SQLite database has nothing to back up or restore', {
+      hint: 'use a database file (sqlite:./app.db)',
+    })
   }
   return location.path
 }
@@ -254,10 +273,14 @@ function keepOwnership(path: string, staged: string): void {
   try {
     chownSync(staged, old.uid, old.gid)
   } catch (error) {
-    throw new DbopsError('E_RESTORE_OWNER', `cannot give the restored file the owner of ${path} (uid ${old.uid}, gid ${old.gid}): ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
-      hint: 'run the restore as that user (or as root), so the application can still open the file',
-      cause: error,
-    })
+    throw new DbopsError(
+      'E_RESTORE_OWNER',
+      `cannot give the restored file the owner of ${path} (uid ${old.uid}, gid ${old.gid}): ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      {
+        hint: 'run the restore as that user (or as root), so the application can still open the file',
+        cause: error,
+      },
+    )
   }
 }
 
@@ -302,20 +325,38 @@ function exclusiveGuard(path: string, force: boolean): { close(): void } | undef
 function checkIntegrity(database: BetterSqlite3.Database, what: string): void {
   const rows = database.prepare('PRAGMA integrity_check').all() as { integrity_check: string }[]
   if (rows.length !== 1 || rows[0]!.integrity_check !== 'ok') {
-    throw new DbopsError('E_BACKUP_CORRUPT', `${what} fails PRAGMA integrity_check: ${rows.slice(0, 3).map((row) => row.integrity_check).join('; ')}`)
+    throw new DbopsError(
+      'E_BACKUP_CORRUPT',
+      `${what} fails PRAGMA integrity_check: ${rows
+        .slice(0, 3)
+        .map((row) => row.integrity_check)
+        .join('; ')}`,
+    )
   }
 }
 
 function databaseFacts(database: BetterSqlite3.Database, ledgerTable: string): DatabaseFacts {
-  const tables = (database.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name").all() as { name: string }[]).map((row) => row.name)
+  const tables = (
+    database
+      .prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+      )
+      .all() as { name: string }[]
+  ).map((row) => row.name)
   const rowCounts: Record<string, number> = {}
   for (const name of tables) {
-    rowCounts[name] = (database.prepare(`SELECT count(*) AS n FROM "${name.replace(/"/g, '""')}"`).get() as { n: number }).n
+    rowCounts[name] = (
+      database.prepare(`SELECT count(*) AS n FROM "${name.replace(/"/g, '""')}"`).get() as { n: number }
+    ).n
   }
   let migrationVersion: string | null = null
   if (tables.includes(ledgerTable)) {
-    const rows = database.prepare(`SELECT version FROM "${ledgerTable.replace(/"/g, '""')}" WHERE status IN ('applied', 'baselined')`).all() as { version: string }[]
-    for (const { version } of rows) if (migrationVersion === null || compareVersions(String(version), migrationVersion) > 0) migrationVersion = String(version)
+    const rows = database
+      .prepare(`SELECT version FROM "${ledgerTable.replace(/"/g, '""')}" WHERE status IN ('applied', 'baselined')`)
+      .all() as { version: string }[]
+    for (const { version } of rows)
+      if (migrationVersion === null || compareVersions(String(version), migrationVersion) > 0)
+        migrationVersion = String(version)
   }
   return { migrationVersion, rowCounts }
 }

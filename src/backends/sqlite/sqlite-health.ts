@@ -31,17 +31,32 @@ export class SqliteHealthProbe implements HealthProbe {
     const started = performance.now()
     try {
       if (this.path !== ':memory:' && !existsSync(this.path)) {
-        report({ check: 'connection', severity: 'critical', subject, message: `database not found: ${this.path} does not exist` })
+        report({
+          check: 'connection',
+          severity: 'critical',
+          subject,
+          message: `database not found: ${this.path} does not exist`,
+        })
         return { up: false }
       }
       const binding = nativeBinding()
-      database = new Database(this.path, { readonly: true, fileMustExist: true, timeout: this.busyTimeoutMs, ...(binding && { nativeBinding: binding }) })
+      database = new Database(this.path, {
+        readonly: true,
+        fileMustExist: true,
+        timeout: this.busyTimeoutMs,
+        ...(binding && { nativeBinding: binding }),
+      })
       this.#database = database
       version = (database.prepare('SELECT sqlite_version() AS version').get() as { version: string }).version
       // Reading the schema proves the file is a database (opening alone does not).
       database.prepare('SELECT count(*) FROM sqlite_master').get()
     } catch (error) {
-      report({ check: 'connection', severity: 'critical', subject, message: `cannot open ${this.backend.redactedUrl}: ${(error as Error).message}` })
+      report({
+        check: 'connection',
+        severity: 'critical',
+        subject,
+        message: `cannot open ${this.backend.redactedUrl}: ${(error as Error).message}`,
+      })
       return { up: false }
     }
     const latency = (performance.now() - started) / 1000
@@ -83,21 +98,34 @@ export class SqliteHealthProbe implements HealthProbe {
         check: 'integrity',
         severity: ok ? 'ok' : levelOn(thresholds, 'integrity', 'critical') ? 'critical' : 'warn',
         subject,
-        message: ok ? `PRAGMA ${pragmaName}: ok` : `PRAGMA ${pragmaName} found ${errors >= 100 ? '100 or more' : errors} problem(s): ${rows.slice(0, 3).join('; ')}`,
+        message: ok
+          ? `PRAGMA ${pragmaName}: ok`
+          : `PRAGMA ${pragmaName} found ${errors >= 100 ? '100 or more' : errors} problem(s): ${rows.slice(0, 3).join('; ')}`,
         values: { errors },
-        ...(!ok && { detail: { problems: rows }, fix: 'restore the newest good backup (dbops restore), or .recover with the sqlite3 shell' }),
+        ...(!ok && {
+          detail: { problems: rows },
+          fix: 'restore the newest good backup (dbops restore), or .recover with the sqlite3 shell',
+        }),
       }
     })
 
     guarded('foreign_keys', () => {
-      const rows = database.prepare('SELECT * FROM pragma_foreign_key_check LIMIT 1000').all() as { table: string; rowid: number | null; parent: string; fkid: number }[]
+      const rows = database.prepare('SELECT * FROM pragma_foreign_key_check LIMIT 1000').all() as {
+        table: string
+        rowid: number | null
+        parent: string
+        fkid: number
+      }[]
       const violations = rows.length
       const tables = [...new Set(rows.map((row) => `${row.table} → ${row.parent}`))]
       return {
         check: 'foreign_keys',
         severity: grade(thresholds, 'foreign_keys', violations),
         subject,
-        message: violations === 0 ? 'no foreign key violations' : `${violations >= 1000 ? '1000 or more' : violations} row(s) violate foreign keys: ${tables.slice(0, 5).join(', ')}`,
+        message:
+          violations === 0
+            ? 'no foreign key violations'
+            : `${violations >= 1000 ? '1000 or more' : violations} row(s) violate foreign keys: ${tables.slice(0, 5).join(', ')}`,
         values: { violations },
         ...(violations > 0 && { detail: { examples: rows.slice(0, 20) } }),
       }
@@ -111,14 +139,20 @@ export class SqliteHealthProbe implements HealthProbe {
         return fallback
       }
     }
-    const mode = attempt(() => String(pragma<{ journal_mode: string }>('journal_mode')[0]?.journal_mode ?? 'unknown').toLowerCase(), 'unknown')
+    const mode = attempt(
+      () => String(pragma<{ journal_mode: string }>('journal_mode')[0]?.journal_mode ?? 'unknown').toLowerCase(),
+      'unknown',
+    )
     guarded('journal_mode', () => {
       if (mode === 'unknown') throw new Error('cannot read PRAGMA journal_mode')
       return {
         check: 'journal_mode',
         severity: mode === 'wal' || !levelOn(thresholds, 'journal_mode', 'warn') ? 'ok' : 'warn',
         subject,
-        message: mode === 'wal' ? 'journal_mode=wal' : `journal_mode=${mode}: readers and the writer block each other (WAL lets them run together)`,
+        message:
+          mode === 'wal'
+            ? 'journal_mode=wal'
+            : `journal_mode=${mode}: readers and the writer block each other (WAL lets them run together)`,
         detail: { journalMode: mode },
         ...(mode !== 'wal' && { fix: 'PRAGMA journal_mode = WAL;' }),
       }
@@ -134,7 +168,9 @@ export class SqliteHealthProbe implements HealthProbe {
             subject: `${this.path}-wal`,
             message: `WAL file ${formatBytes(walBytes)}`,
             values: { bytes: walBytes },
-            ...(grade(thresholds, 'wal_size', walBytes) !== 'ok' && { fix: 'dbops maintain checkpoint (long-lived readers keep checkpoints from finishing)' }),
+            ...(grade(thresholds, 'wal_size', walBytes) !== 'ok' && {
+              fix: 'dbops maintain checkpoint (long-lived readers keep checkpoints from finishing)',
+            }),
           },
     )
 

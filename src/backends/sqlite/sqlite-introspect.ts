@@ -45,12 +45,16 @@ export async function introspectSqlite(backend: Backend): Promise<SchemaSnapshot
   const tableRows = await run(TABLES)
   const indexRows = await run(INDEXES)
   const foreignKeyRows = await run(FOREIGN_KEYS)
-  const statisticsTable = tableRows.length > 0 ? Number(tableRows[0]!.has_stat1) > 0 : (await run(`SELECT count(*) AS n FROM sqlite_schema WHERE name = 'sqlite_stat1'`))[0]!.n > 0
+  const statisticsTable =
+    tableRows.length > 0
+      ? Number(tableRows[0]!.has_stat1) > 0
+      : (await run(`SELECT count(*) AS n FROM sqlite_schema WHERE name = 'sqlite_stat1'`))[0]!.n > 0
   const recorded = new Map<string, number>()
   if (statisticsTable) {
     for (const row of await run('SELECT tbl, stat FROM sqlite_stat1')) {
       const rows = Number(String(row.stat).split(' ')[0])
-      if (Number.isFinite(rows)) recorded.set(String(row.tbl).toLowerCase(), Math.max(rows, recorded.get(String(row.tbl).toLowerCase()) ?? 0))
+      if (Number.isFinite(rows))
+        recorded.set(String(row.tbl).toLowerCase(), Math.max(rows, recorded.get(String(row.tbl).toLowerCase()) ?? 0))
     }
   }
 
@@ -65,7 +69,11 @@ export async function introspectSqlite(backend: Backend): Promise<SchemaSnapshot
         return `SELECT ? AS name, (SELECT count(*) FROM (SELECT 1 FROM main.${quoteIdentifier(row.name)} LIMIT ${cap})) AS n`
       })
       .join(' UNION ALL ')
-    for (const row of await run(text, batch.map((table) => table.name))) liveRows.set(row.name, Number(row.n))
+    for (const row of await run(
+      text,
+      batch.map((table) => table.name),
+    ))
+      liveRows.set(row.name, Number(row.n))
   }
 
   const tables: TableInfo[] = tableRows.map((row) => ({
@@ -75,7 +83,9 @@ export async function introspectSqlite(backend: Backend): Promise<SchemaSnapshot
     hasPrimaryKey: Number(row.pk_columns) > 0 || Number(row.without_rowid) === 1,
     withoutRowid: Number(row.without_rowid) === 1,
     // An INTEGER PRIMARY KEY of a rowid table is the rowid (https://sqlite.org/lang_createtable.html#rowid).
-    ...(Number(row.pk_columns) === 1 && row.integer_pk_cid !== null && Number(row.without_rowid) !== 1 && { rowidColumn: Number(row.integer_pk_cid) }),
+    ...(Number(row.pk_columns) === 1 &&
+      row.integer_pk_cid !== null &&
+      Number(row.without_rowid) !== 1 && { rowidColumn: Number(row.integer_pk_cid) }),
     liveRows: liveRows.get(row.name) ?? null,
     seqScans: null,
     seqRowsRead: null,
@@ -106,7 +116,16 @@ export async function introspectSqlite(backend: Backend): Promise<SchemaSnapshot
         valid: true,
         building: false,
         // Indexes SQLite made for a UNIQUE or PRIMARY KEY clause cannot be dropped on their own.
-        backs: origin === 'c' ? [] : [{ name: origin === 'pk' ? 'PRIMARY KEY' : 'UNIQUE', type: origin === 'pk' ? 'primary key' : 'unique', table: row.tbl }],
+        backs:
+          origin === 'c'
+            ? []
+            : [
+                {
+                  name: origin === 'pk' ? 'PRIMARY KEY' : 'UNIQUE',
+                  type: origin === 'pk' ? 'primary key' : 'unique',
+                  table: row.tbl,
+                },
+              ],
         scans: null,
         bytes: null,
         definition: row.sql ?? `(${origin === 'pk' ? 'PRIMARY KEY' : 'UNIQUE'} constraint of ${row.tbl})`,
@@ -139,7 +158,17 @@ export async function introspectSqlite(backend: Backend): Promise<SchemaSnapshot
     let fk = foreignKeys[foreignKeys.length - 1]
     const id = `${row.tbl}\u0000${row.id}`
     if (!fk || (fk as ForeignKeyInfo & { id?: string }).id !== id) {
-      fk = { schema: 'main', table: row.tbl, name: '', columns: [], columnNumbers: [], refSchema: 'main', refTable: row.parent, refColumns: [], definition: `ON UPDATE ${row.on_update} ON DELETE ${row.on_delete} MATCH ${row.match}` }
+      fk = {
+        schema: 'main',
+        table: row.tbl,
+        name: '',
+        columns: [],
+        columnNumbers: [],
+        refSchema: 'main',
+        refTable: row.parent,
+        refColumns: [],
+        definition: `ON UPDATE ${row.on_update} ON DELETE ${row.on_delete} MATCH ${row.match}`,
+      }
       Object.defineProperty(fk, 'id', { value: id, enumerable: false })
       foreignKeys.push(fk)
     }
@@ -182,7 +211,8 @@ export function parseIndexSql(text: string | null): { terms: string[]; predicate
   let end = -1
   for (let i = 0; i < text.length; i++) {
     const character = text[i]!
-    const closing = character === '"' ? '"' : character === "'" ? "'" : character === '`' ? '`' : character === '[' ? ']' : undefined
+    const closing =
+      character === '"' ? '"' : character === "'" ? "'" : character === '`' ? '`' : character === '[' ? ']' : undefined
     if (closing) {
       i = text.indexOf(closing, i + 1)
       while (i !== -1 && closing !== ']' && text[i + 1] === closing) i = text.indexOf(closing, i + 2)

@@ -5,7 +5,8 @@
  */
 import type { LintDialect } from '../../lint/types.js'
 
-const CREATED = /^CREATE\s+(?:TEMP(?:ORARY)?\s+)?(?:TABLE|(?:UNIQUE\s+)?INDEX)\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:(?:"[^"]*"|`[^`]*`|\[[^\]]*\]|[\w$]+)\s*\.\s*)?("(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]|[\w$]+)/i
+const CREATED =
+  /^CREATE\s+(?:TEMP(?:ORARY)?\s+)?(?:TABLE|(?:UNIQUE\s+)?INDEX)\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:(?:"[^"]*"|`[^`]*`|\[[^\]]*\]|[\w$]+)\s*\.\s*)?("(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]|[\w$]+)/i
 
 export const sqliteLint: LintDialect = {
   engine: 'sqlite',
@@ -30,7 +31,7 @@ export const sqliteLint: LintDialect = {
     else return undefined
     const first = words[k]
     if (first === undefined || !/^[A-Z_][A-Z0-9_$]*$/.test(first)) return undefined
-    return (words[k + 1] === '.' ? words[k + 2] ?? first : first).toLowerCase()
+    return (words[k + 1] === '.' ? (words[k + 2] ?? first) : first).toLowerCase()
   },
   async sizes() {
     return new Map()

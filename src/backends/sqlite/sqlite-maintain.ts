@@ -30,16 +30,36 @@ export class SqliteMaintainer implements Maintainer {
       const ratio = pages > 0 ? free / pages : 0
       const due = !options.auto || ratio >= AUTO_VACUUM_FREE_RATIO
       if (tables) notes.push('VACUUM rewrites the whole file: --tables does not apply to it')
-      if (due) steps.push({ action: 'vacuum', object: 'main', reason: `${free} of ${pages} pages are free (${Math.round(ratio * 100)}%)`, sql: 'VACUUM' })
-      else if (task === 'vacuum') notes.push(`VACUUM is not due: ${free} of ${pages} pages free (under ${AUTO_VACUUM_FREE_RATIO * 100}%)`)
+      if (due)
+        steps.push({
+          action: 'vacuum',
+          object: 'main',
+          reason: `${free} of ${pages} pages are free (${Math.round(ratio * 100)}%)`,
+          sql: 'VACUUM',
+        })
+      else if (task === 'vacuum')
+        notes.push(`VACUUM is not due: ${free} of ${pages} pages free (under ${AUTO_VACUUM_FREE_RATIO * 100}%)`)
     }
     if (task === 'analyze') {
-      if (tables) for (const table of tables) steps.push({ action: 'analyze', object: displayIdentifier(table.name), reason: 'requested', sql: `ANALYZE main.${quoteIdentifier(table.name)}` })
+      if (tables)
+        for (const table of tables)
+          steps.push({
+            action: 'analyze',
+            object: displayIdentifier(table.name),
+            reason: 'requested',
+            sql: `ANALYZE main.${quoteIdentifier(table.name)}`,
+          })
       else steps.push({ action: 'analyze', object: 'main', reason: 'requested', sql: 'ANALYZE' })
     }
-    if (task === 'optimize' || (task === undefined && options.auto) || (task === 'analyze' && options.auto && !tables)) {
+    if (
+      task === 'optimize' ||
+      (task === undefined && options.auto) ||
+      (task === 'analyze' && options.auto && !tables)
+    ) {
       // The report-only mask lists exactly the ANALYZE statements the real run would execute.
-      const planned = (await this.backend.query<Row>({ sql: `PRAGMA optimize(${OPTIMIZE_PLAN_MASK})`, parameters: [] })).map((row) => String(Object.values(row)[0]))
+      const planned = (
+        await this.backend.query<Row>({ sql: `PRAGMA optimize(${OPTIMIZE_PLAN_MASK})`, parameters: [] })
+      ).map((row) => String(Object.values(row)[0]))
       if (task === 'analyze' && options.auto) steps.splice(0)
       if (planned.length > 0 || !options.auto) {
         steps.push({
@@ -52,17 +72,38 @@ export class SqliteMaintainer implements Maintainer {
     }
     if (task === 'reindex') {
       if (options.indexes?.length) {
-        const known = (await this.backend.query<Row>({ sql: `SELECT 'main' AS schema, name FROM sqlite_schema WHERE type = 'index'`, parameters: [] })) as { schema: string; name: string }[]
+        const known = (await this.backend.query<Row>({
+          sql: `SELECT 'main' AS schema, name FROM sqlite_schema WHERE type = 'index'`,
+          parameters: [],
+        })) as { schema: string; name: string }[]
         for (const index of resolveNames(options.indexes, known, 'index')) {
-          steps.push({ action: 'reindex', object: displayIdentifier(index.name), reason: 'requested', sql: `REINDEX main.${quoteIdentifier(index.name)}` })
+          steps.push({
+            action: 'reindex',
+            object: displayIdentifier(index.name),
+            reason: 'requested',
+            sql: `REINDEX main.${quoteIdentifier(index.name)}`,
+          })
         }
       } else {
-        steps.push({ action: 'reindex', object: 'main', reason: 'requested: every index (after a collation change)', sql: 'REINDEX' })
+        steps.push({
+          action: 'reindex',
+          object: 'main',
+          reason: 'requested: every index (after a collation change)',
+          sql: 'REINDEX',
+        })
       }
     }
     if (task === 'checkpoint') {
       const mode = options.mode === 'truncate' ? 'TRUNCATE' : 'PASSIVE'
-      steps.push({ action: 'checkpoint', object: 'main', reason: mode === 'PASSIVE' ? 'requested (PASSIVE: never waits for readers or writers)' : 'requested (TRUNCATE: waits for readers up to the budget, then empties the WAL file)', sql: `PRAGMA wal_checkpoint(${mode})` })
+      steps.push({
+        action: 'checkpoint',
+        object: 'main',
+        reason:
+          mode === 'PASSIVE'
+            ? 'requested (PASSIVE: never waits for readers or writers)'
+            : 'requested (TRUNCATE: waits for readers up to the budget, then empties the WAL file)',
+        sql: `PRAGMA wal_checkpoint(${mode})`,
+      })
     }
     if (steps.length === 0 && notes.length === 0) notes.push('nothing is due')
     return { steps, notes }
@@ -80,20 +121,31 @@ export class SqliteMaintainer implements Maintainer {
     const truncate = step.sql.includes('TRUNCATE')
     const [previous] = await this.backend.query<Row>({ sql: 'PRAGMA busy_timeout', parameters: [] })
     const budget = options.remainingMs ?? 5000
-    if (truncate) await this.backend.query({ sql: `PRAGMA busy_timeout = ${Math.max(0, Math.round(budget))}`, parameters: [] })
+    if (truncate)
+      await this.backend.query({ sql: `PRAGMA busy_timeout = ${Math.max(0, Math.round(budget))}`, parameters: [] })
     try {
       const [row] = await this.backend.query<Row>({ sql: step.sql, parameters: [] })
       const busy = Number(row?.busy ?? 0)
       const log = Number(row?.log ?? -1)
       const checkpointed = Number(row?.checkpointed ?? -1)
       const after = { ...(await this.#figures()), wal_frames: log, checkpointed_frames: checkpointed }
-      if (log === -1) return { status: 'done', before, after, message: 'the database is not in WAL mode: nothing to checkpoint' }
+      if (log === -1)
+        return { status: 'done', before, after, message: 'the database is not in WAL mode: nothing to checkpoint' }
       if (busy === 1 || checkpointed < log) {
-        return { status: 'incomplete', before, after, message: `${checkpointed} of ${log} WAL frames copied back: ${truncate ? `readers or writers kept it busy for the ${budget} ms budget` : 'readers still use the rest (PASSIVE never waits; try --mode truncate)'}` }
+        return {
+          status: 'incomplete',
+          before,
+          after,
+          message: `${checkpointed} of ${log} WAL frames copied back: ${truncate ? `readers or writers kept it busy for the ${budget} ms budget` : 'readers still use the rest (PASSIVE never waits; try --mode truncate)'}`,
+        }
       }
       return { status: 'done', before, after }
     } finally {
-      if (truncate) await this.backend.query({ sql: `PRAGMA busy_timeout = ${Number(Object.values(previous ?? {})[0] ?? 5000)}`, parameters: [] })
+      if (truncate)
+        await this.backend.query({
+          sql: `PRAGMA busy_timeout = ${Number(Object.values(previous ?? {})[0] ?? 5000)}`,
+          parameters: [],
+        })
     }
   }
 
@@ -105,9 +157,13 @@ export class SqliteMaintainer implements Maintainer {
     const free = Number(bavail) * Number(bsize)
     const needed = 2 * (figures.file_bytes! + (figures.wal_bytes ?? 0))
     if (free < needed) {
-      throw new DbopsError('E_DISK_SPACE', `VACUUM needs up to ${needed} bytes free next to ${file} (twice the database), but only ${free} are`, {
-        hint: 'free some disk space, or skip vacuum: it only returns free pages to the file system',
-      })
+      throw new DbopsError(
+        'E_DISK_SPACE',
+        `VACUUM needs up to ${needed} bytes free next to ${file} (twice the database), but only ${free} are`,
+        {
+          hint: 'free some disk space, or skip vacuum: it only returns free pages to the file system',
+        },
+      )
     }
   }
 
@@ -115,7 +171,10 @@ export class SqliteMaintainer implements Maintainer {
 
   async #figures(): Promise<Record<string, number>> {
     if (this.#file === undefined) {
-      const [main] = await this.backend.query<Row>({ sql: `SELECT file FROM pragma_database_list WHERE name = 'main'`, parameters: [] })
+      const [main] = await this.backend.query<Row>({
+        sql: `SELECT file FROM pragma_database_list WHERE name = 'main'`,
+        parameters: [],
+      })
       this.#file = main?.file ? String(main.file) : ''
     }
     const { free, pages, pageSize } = await this.#pages()
@@ -143,6 +202,9 @@ export class SqliteMaintainer implements Maintainer {
   }
 
   async #tables(): Promise<{ schema: string; name: string }[]> {
-    return this.backend.query({ sql: `SELECT 'main' AS schema, name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'`, parameters: [] })
+    return this.backend.query({
+      sql: `SELECT 'main' AS schema, name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'`,
+      parameters: [],
+    })
   }
 }

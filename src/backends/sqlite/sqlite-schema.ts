@@ -55,7 +55,12 @@ export async function readSqliteCatalog(backend: Backend): Promise<SchemaCatalog
       // Constraint indexes (no SQL) are read below by their columns.
       if (row.sql) objects.push({ kind: 'index', name: row.name, table: row.tbl_name, attributes: { definition } })
     } else if (row.type === 'view' || row.type === 'trigger') {
-      objects.push({ kind: row.type, name: row.type === 'trigger' ? `${row.tbl_name}.${row.name}` : row.name, ...(row.type === 'trigger' && { table: row.tbl_name }), attributes: { definition } })
+      objects.push({
+        kind: row.type,
+        name: row.type === 'trigger' ? `${row.tbl_name}.${row.name}` : row.name,
+        ...(row.type === 'trigger' && { table: row.tbl_name }),
+        attributes: { definition },
+      })
     }
   }
   for (const row of await run(COLUMNS)) {
@@ -74,12 +79,27 @@ export async function readSqliteCatalog(backend: Backend): Promise<SchemaCatalog
       },
     })
   }
-  const keys = new Map<string, { tbl: string; parent: string; from: string[]; to: string[]; onUpdate: string; onDelete: string; match: string }>()
+  const keys = new Map<
+    string,
+    { tbl: string; parent: string; from: string[]; to: string[]; onUpdate: string; onDelete: string; match: string }
+  >()
   for (const row of await run(FOREIGN_KEYS)) {
     if (shadow(row.tbl)) continue
     const id = `${row.tbl}\u0000${row.id}`
     let key = keys.get(id)
-    if (!key) keys.set(id, (key = { tbl: row.tbl, parent: row.parent, from: [], to: [], onUpdate: row.on_update, onDelete: row.on_delete, match: row.match }))
+    if (!key)
+      keys.set(
+        id,
+        (key = {
+          tbl: row.tbl,
+          parent: row.parent,
+          from: [],
+          to: [],
+          onUpdate: row.on_update,
+          onDelete: row.on_delete,
+          match: row.match,
+        }),
+      )
     key.from.push(row.col)
     if (row.ref !== null) key.to.push(row.ref)
   }
@@ -88,7 +108,9 @@ export async function readSqliteCatalog(backend: Backend): Promise<SchemaCatalog
       kind: 'constraint',
       name: `${key.tbl}.foreign key (${key.from.join(', ')})`,
       table: key.tbl,
-      attributes: { definition: `REFERENCES ${key.parent}${key.to.length > 0 ? `(${key.to.join(', ')})` : ''} ON UPDATE ${key.onUpdate} ON DELETE ${key.onDelete}` },
+      attributes: {
+        definition: `REFERENCES ${key.parent}${key.to.length > 0 ? `(${key.to.join(', ')})` : ''} ON UPDATE ${key.onUpdate} ON DELETE ${key.onDelete}`,
+      },
     })
   }
   const uniques = new Map<string, { tbl: string; columns: string[] }>()
@@ -99,21 +121,31 @@ export async function readSqliteCatalog(backend: Backend): Promise<SchemaCatalog
     uniques.get(id)!.columns.push(row.col)
   }
   for (const unique of uniques.values()) {
-    objects.push({ kind: 'constraint', name: `${unique.tbl}.unique (${unique.columns.join(', ')})`, table: unique.tbl, attributes: { definition: `UNIQUE (${unique.columns.join(', ')})` } })
+    objects.push({
+      kind: 'constraint',
+      name: `${unique.tbl}.unique (${unique.columns.join(', ')})`,
+      table: unique.tbl,
+      attributes: { definition: `UNIQUE (${unique.columns.join(', ')})` },
+    })
   }
   return { engine: 'sqlite', objects, queries: 5 }
 }
 
 /** SQLite keeps each CREATE statement as written: whitespace is not a difference. */
 function normaliseSql(text: string | null): string {
-  return (text ?? '').replace(/\s+/g, ' ').replace(/\s*([(),])\s*/g, '$1').trim()
+  return (text ?? '')
+    .replace(/\s+/g, ' ')
+    .replace(/\s*([(),])\s*/g, '$1')
+    .trim()
 }
 
 /** The CHECK clauses of a CREATE TABLE (SQLite has no catalog of them), outside quotes, parentheses balanced. */
 export function checkClauses(text: string): string[] {
   const checks: string[] = []
   const pattern = /\bCHECK\s*\(/gi
-  const masked = text.replace(/'(?:[^']|'')*'|"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]/g, (quoted) => ' '.repeat(quoted.length))
+  const masked = text.replace(/'(?:[^']|'')*'|"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]/g, (quoted) =>
+    ' '.repeat(quoted.length),
+  )
   for (let match = pattern.exec(masked); match; match = pattern.exec(masked)) {
     let depth = 0
     const start = match.index + match[0].length - 1
@@ -142,13 +174,25 @@ export class SqliteSchemaEngine implements SchemaEngine {
 
   /** Tables, then indexes, views and triggers, each by name: an order that reloads (views resolve their tables when used). */
   async dump(): Promise<string> {
-    const shadow = new Set((await this.backend.query<Row>({ sql: TABLE_LIST, parameters: [] })).filter((row) => row.type === 'shadow').map((row) => row.name))
-    const rows = (await this.backend.query<Row>({ sql: `SELECT m.type, m.name, m.tbl_name, m.sql FROM sqlite_schema m WHERE m.sql IS NOT NULL AND ${USER_OBJECT}`, parameters: [] }))
-      .filter((row) => !shadow.has(row.name) && !shadow.has(row.tbl_name))
-    rows.sort((a, b) => DUMP_ORDER.indexOf(a.type) - DUMP_ORDER.indexOf(b.type) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    const shadow = new Set(
+      (await this.backend.query<Row>({ sql: TABLE_LIST, parameters: [] }))
+        .filter((row) => row.type === 'shadow')
+        .map((row) => row.name),
+    )
+    const rows = (
+      await this.backend.query<Row>({
+        sql: `SELECT m.type, m.name, m.tbl_name, m.sql FROM sqlite_schema m WHERE m.sql IS NOT NULL AND ${USER_OBJECT}`,
+        parameters: [],
+      })
+    ).filter((row) => !shadow.has(row.name) && !shadow.has(row.tbl_name))
+    rows.sort(
+      (a, b) =>
+        DUMP_ORDER.indexOf(a.type) - DUMP_ORDER.indexOf(b.type) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+    )
     const [version] = await this.backend.query<{ user_version: number }>({ sql: 'PRAGMA user_version', parameters: [] })
     const lines = rows.map((row) => `${String(row.sql).trim()};\n`)
-    if (Number(version?.user_version ?? 0) !== 0) lines.push(`PRAGMA user_version = ${Number(version!.user_version)};\n`)
+    if (Number(version?.user_version ?? 0) !== 0)
+      lines.push(`PRAGMA user_version = ${Number(version!.user_version)};\n`)
     return lines.join('\n')
   }
 
@@ -157,7 +201,10 @@ export class SqliteSchemaEngine implements SchemaEngine {
     const path = join(dir, 'scratch.db')
     const { connectTarget } = await import('../../targets/target.js')
     const url = `sqlite:${path}`
-    const scratch = await connectTarget({ ...target.resolved, url, redactedUrl: url, location: { engine: 'sqlite', path }, protected: false }, { command: prefix })
+    const scratch = await connectTarget(
+      { ...target.resolved, url, redactedUrl: url, location: { engine: 'sqlite', path }, protected: false },
+      { command: prefix },
+    )
     return {
       description: `scratch file ${path}`,
       target: scratch,

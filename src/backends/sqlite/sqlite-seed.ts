@@ -2,7 +2,17 @@ import type BetterSqlite3 from 'better-sqlite3'
 import { DbopsError } from '../../errors.js'
 import type { SqlQuery } from '../../sql/query.js'
 import { openRecords } from '../../seed/records.js'
-import { LoadFailure, matchColumns, type ColumnInfo, type ColumnKind, type DataLoad, type LoadOutcome, type Seeder, type SeedTableName, type TableInfo } from '../../seed/seeder.js'
+import {
+  LoadFailure,
+  matchColumns,
+  type ColumnInfo,
+  type ColumnKind,
+  type DataLoad,
+  type LoadOutcome,
+  type Seeder,
+  type SeedTableName,
+  type TableInfo,
+} from '../../seed/seeder.js'
 import type { SqliteBackend } from './sqlite-backend.js'
 
 /** Rows per INSERT statement: one prepared multi-row INSERT costs far fewer calls into SQLite than one per row. */
@@ -36,7 +46,9 @@ export class SqliteSeeder implements Seeder {
         sql: table.schema ? `${quote(table.schema)}.${quote(table.name)}` : quote(table.name),
         name: table.name,
         schema: table.schema ?? null,
-        columns: rows.filter((row) => row.hidden === 0).map((row) => ({ name: row.name, type: row.type || 'ANY', kind: kindOf(row.type) })),
+        columns: rows
+          .filter((row) => row.hidden === 0)
+          .map((row) => ({ name: row.name, type: row.type || 'ANY', kind: kindOf(row.type) })),
       })
     }
     return found
@@ -72,7 +84,16 @@ export class SqliteSeeder implements Seeder {
         try {
           statement.run(count === perStatement ? args : args.slice(0, count * width))
         } catch (error) {
-          throw locateFailure(db, error, single, args, pendingLines, count, width, job.format === 'json' ? rows : undefined)
+          throw locateFailure(
+            db,
+            error,
+            single,
+            args,
+            pendingLines,
+            count,
+            width,
+            job.format === 'json' ? rows : undefined,
+          )
         }
         rows += count
       }
@@ -83,10 +104,15 @@ export class SqliteSeeder implements Seeder {
           for (column = 0; column < width; column++) {
             const value = values[column]
             const convert = converters[column]!
-            args[offset + column] = value === null || value === undefined ? null : convert === null ? (value as Bindable) : convert(value)
+            args[offset + column] =
+              value === null || value === undefined ? null : convert === null ? (value as Bindable) : convert(value)
           }
         } catch (error) {
-          throw new LoadFailure((error as Error).message, { line, column: columns[column]!.name, ...(job.format === 'json' && { element: rows + filled }) })
+          throw new LoadFailure((error as Error).message, {
+            line,
+            column: columns[column]!.name,
+            ...(job.format === 'json' && { element: rows + filled }),
+          })
         }
         pendingLines[filled++] = line
         if (filled === perStatement) {
@@ -111,14 +137,20 @@ export class SqliteSeeder implements Seeder {
     const db = this.backend.writable()
     const inSet = new Set(tables.map((table) => table.name.toLowerCase()))
     const links = db
-      .prepare(`SELECT m.name AS child, f."table" AS parent FROM sqlite_master m, pragma_foreign_key_list(m.name) f WHERE m.type = 'table'`)
+      .prepare(
+        `SELECT m.name AS child, f."table" AS parent FROM sqlite_master m, pragma_foreign_key_list(m.name) f WHERE m.type = 'table'`,
+      )
       .all() as { child: string; parent: string }[]
     const outside = links.filter((link) => inSet.has(link.parent.toLowerCase()) && !inSet.has(link.child.toLowerCase()))
     if (outside.length > 0) {
       const pairs = [...new Set(outside.map((link) => `${link.child} references ${link.parent}`))]
-      throw new DbopsError('E_RESET_REFERENCED', `--reset cannot empty ${tables.map((table) => table.display).join(', ')}: ${pairs.join('; ')}; nothing was emptied`, {
-        hint: 'another table references one of them: seed that table too (so --reset empties it as well), or empty it yourself first',
-      })
+      throw new DbopsError(
+        'E_RESET_REFERENCED',
+        `--reset cannot empty ${tables.map((table) => table.display).join(', ')}: ${pairs.join('; ')}; nothing was emptied`,
+        {
+          hint: 'another table references one of them: seed that table too (so --reset empties it as well), or empty it yourself first',
+        },
+      )
     }
     // Children before parents, so no row is deleted while another still points at it.
     const ordered: TableInfo[] = []
@@ -139,7 +171,9 @@ export class SqliteSeeder implements Seeder {
       // Cycles between the tables (or self-references) are checked at COMMIT, when all of them are empty.
       db.pragma('defer_foreign_keys = ON')
       for (const table of ordered) db.exec(`DELETE FROM ${table.sql}`)
-      const sequences = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'`).get()
+      const sequences = db
+        .prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'`)
+        .get()
       if (sequences) {
         const names = tables.map((table) => table.name)
         db.prepare(`DELETE FROM sqlite_sequence WHERE name IN (${names.map(() => '?').join(', ')})`).run(...names)
@@ -159,7 +193,16 @@ export class SqliteSeeder implements Seeder {
  * SQLITE_IOERR, SQLITE_NOMEM) make SQLite roll the whole transaction back itself: a row run then would commit on
  * its own, so the rows are only re-run while the transaction is still open, and the error names the batch otherwise.
  */
-function locateFailure(db: BetterSqlite3.Database, error: unknown, single: BetterSqlite3.Statement, args: Bindable[], lines: number[], count: number, width: number, elementBase: number | undefined): LoadFailure {
+function locateFailure(
+  db: BetterSqlite3.Database,
+  error: unknown,
+  single: BetterSqlite3.Statement,
+  args: Bindable[],
+  lines: number[],
+  count: number,
+  width: number,
+  elementBase: number | undefined,
+): LoadFailure {
   let failed = error
   let index = 0
   if (count > 1 && db.inTransaction) {
@@ -175,7 +218,16 @@ function locateFailure(db: BetterSqlite3.Database, error: unknown, single: Bette
   }
   const message = (failed as Error).message
   const column = /\.([^.\s]+)$/.exec(message)?.[1]
-  return new LoadFailure(message, { line: lines[index]!, ...(column && { column }), ...(elementBase !== undefined && { element: elementBase + index }) }, (failed as { code?: string }).code, { cause: failed })
+  return new LoadFailure(
+    message,
+    {
+      line: lines[index]!,
+      ...(column && { column }),
+      ...(elementBase !== undefined && { element: elementBase + index }),
+    },
+    (failed as { code?: string }).code,
+    { cause: failed },
+  )
 }
 
 function quote(name: string): string {
@@ -213,12 +265,18 @@ function converter(column: ColumnInfo, fromCsv: boolean): Converter {
           // Bound as a number: no UTF-8 copy, no text-to-integer conversion inside SQLite.
           const integer = smallInteger(value) ?? int64(value)
           if (integer !== undefined) return integer
-          if (INTEGER.test(value)) throw new Error(`${value.trim()} is out of range for column ${where}: SQLite integers are 64-bit (${INT64_MIN} to ${INT64_MAX})`)
+          if (INTEGER.test(value))
+            throw new Error(
+              `${value.trim()} is out of range for column ${where}: SQLite integers are 64-bit (${INT64_MIN} to ${INT64_MAX})`,
+            )
           throw new Error(`${JSON.stringify(value)} is not an integer, and column ${where} takes integers`)
         }
         if (typeof value === 'number') {
           if (Number.isSafeInteger(value)) return value
-          if (Number.isInteger(value)) throw new Error(`${value} is beyond the integers a JSON number holds exactly (2^53): write it as a string for column ${where}`)
+          if (Number.isInteger(value))
+            throw new Error(
+              `${value} is beyond the integers a JSON number holds exactly (2^53): write it as a string for column ${where}`,
+            )
           throw new Error(`${value} is not an integer, and column ${where} takes integers`)
         }
         if (typeof value === 'boolean') return value ? 1 : 0
@@ -229,7 +287,8 @@ function converter(column: ColumnInfo, fromCsv: boolean): Converter {
         if (typeof value === 'string') {
           if (isNumeric(value)) {
             // SQLite would store Inf for 1e999, where PostgreSQL says "out of range for type double precision".
-            if ((value.length > 300 || value.includes('e') || value.includes('E')) && !Number.isFinite(Number(value))) throw new Error(`${value.trim()} is out of range for column ${where}`)
+            if ((value.length > 300 || value.includes('e') || value.includes('E')) && !Number.isFinite(Number(value)))
+              throw new Error(`${value.trim()} is out of range for column ${where}`)
             return value
           }
           throw new Error(`${JSON.stringify(value)} is not a number, and column ${where} takes numbers`)
@@ -243,7 +302,9 @@ function converter(column: ColumnInfo, fromCsv: boolean): Converter {
         if (typeof value === 'string') {
           const word = value === 'true' ? 1 : value === 'false' ? 0 : booleanWord(value)
           if (word !== undefined) return word
-          throw new Error(`${JSON.stringify(value)} is not a boolean (true/false, yes/no, on/off, t/f, 1/0) for column ${where}`)
+          throw new Error(
+            `${JSON.stringify(value)} is not a boolean (true/false, yes/no, on/off, t/f, 1/0) for column ${where}`,
+          )
         }
         if (typeof value === 'boolean') return value ? 1 : 0
         if (typeof value === 'number') return value

@@ -38,7 +38,9 @@ interface PruneFlags {
 }
 
 export function registerBackupCommands(program: Command): void {
-  const backup = program.command('backup').description('backups that prove themselves: create, list, verify, prune, check')
+  const backup = program
+    .command('backup')
+    .description('backups that prove themselves: create, list, verify, prune, check')
 
   backup
     .command('create')
@@ -48,76 +50,95 @@ export function registerBackupCommands(program: Command): void {
     .option('--label <text>', 'a note stored in the manifest')
     .option('--wait', 'wait for another dbops backing up the same target instead of exiting 1')
     .option('--metrics-file <path>', 'write Prometheus textfile-collector metrics (atomically) after the run')
-    .action(exitWith(async (flags: CreateFlags, command: Command) => {
-      const globals = command.optsWithGlobals<GlobalOptions>()
-      const metrics = metricsWriter(globals, flags.metricsFile)
-      return runTargetCommand<CreateBackupResult>(globals, {
-        command: 'backup create',
-        create: false,
-        async run(target, reporter, signal) {
-          const { createBackup } = await import('../../backup/create-backup.js')
-          try {
-            return await createBackup(target, {
-              ...(flags.format !== undefined && { format: parseFormat(flags.format) }),
-              ...(flags.jobs !== undefined && { jobs: positiveInteger('--jobs', flags.jobs) }),
-              ...(flags.label !== undefined && { label: flags.label }),
-              wait: flags.wait === true,
-              signal,
-              onEvent: (event) => reportBackupEvent(reporter, event),
-            })
-          } finally {
-            await metrics()
-          }
-        },
-        print: (result, reporter, target) => {
-          const { backup: manifest } = result
-          const tables = manifest.rowCounts ? `, ${Object.keys(manifest.rowCounts).length} tables` : ''
-          reporter.result(
-            reporter.color.green(`${formatTarget(target)}: backup ${manifest.id} (${manifest.format}, ${formatBytes(manifest.sizeBytes)}${tables}) in ${formatMs(manifest.durationMs)}`),
-          )
-        },
-      })
-    }))
+    .action(
+      exitWith(async (flags: CreateFlags, command: Command) => {
+        const globals = command.optsWithGlobals<GlobalOptions>()
+        const metrics = metricsWriter(globals, flags.metricsFile)
+        return runTargetCommand<CreateBackupResult>(globals, {
+          command: 'backup create',
+          create: false,
+          async run(target, reporter, signal) {
+            const { createBackup } = await import('../../backup/create-backup.js')
+            try {
+              return await createBackup(target, {
+                ...(flags.format !== undefined && { format: parseFormat(flags.format) }),
+                ...(flags.jobs !== undefined && { jobs: positiveInteger('--jobs', flags.jobs) }),
+                ...(flags.label !== undefined && { label: flags.label }),
+                wait: flags.wait === true,
+                signal,
+                onEvent: (event) => reportBackupEvent(reporter, event),
+              })
+            } finally {
+              await metrics()
+            }
+          },
+          print: (result, reporter, target) => {
+            const { backup: manifest } = result
+            const tables = manifest.rowCounts ? `, ${Object.keys(manifest.rowCounts).length} tables` : ''
+            reporter.result(
+              reporter.color.green(
+                `${formatTarget(target)}: backup ${manifest.id} (${manifest.format}, ${formatBytes(manifest.sizeBytes)}${tables}) in ${formatMs(manifest.durationMs)}`,
+              ),
+            )
+          },
+        })
+      }),
+    )
 
   backup
     .command('list')
     .description('complete backups of the target, oldest first')
-    .action(exitWith(async (_flags, command: Command) => {
-      const globals = command.optsWithGlobals<GlobalOptions>()
-      return runTargetCommand<{ target: string; database: string; dir: string; backups: BackupManifest[]; otherDatabases: number; older: { dir: string; ids: string[] } | null }>(globals, {
-        command: 'backup list',
-        create: false,
-        readOnly: true,
-        async run(target) {
-          const { targetBackups } = await import('../../backup/ownership.js')
-          const { identity, dir, backups, otherDatabases, older } = await targetBackups(target)
-          return { target: target.name, database: identity.display, dir, backups, otherDatabases, older }
-        },
-        print: (result, reporter, target) => {
-          const others = [
-            ...(result.otherDatabases > 0 ? [`${result.otherDatabases} backup(s) of other databases in the folder not shown`] : []),
-            ...(result.older ? [`${result.older.ids.length} older one(s) from ${result.older.dir} included`] : []),
-          ].map((note) => ` (${note})`).join('')
-          if (result.backups.length === 0) {
-            reporter.result(`${formatTarget(target)}: no backups in ${result.dir}${others}`)
-            return
-          }
-          reporter.result(`${formatTarget(target)}: ${result.backups.length} backup(s) in ${result.dir}${others}`)
-          const rows = result.backups.map((manifest) => [
-            manifest.id,
-            formatTimestamp(manifest.finishedAt),
-            formatBytes(manifest.sizeBytes),
-            manifest.format,
-            manifest.migrationVersion ?? '-',
-            manifest.verifyFailure
-              ? reporter.color.red(`FAILED ${manifest.verifyFailure.at.slice(0, 10)}`)
-              : manifest.verifiedAt ? reporter.color.green(`${manifest.verifiedBy} ${manifest.verifiedAt.slice(0, 10)}`) : reporter.color.yellow('no'),
-            manifest.label ?? '',
-          ])
-          reporter.result(formatTable(['ID', 'FINISHED', 'SIZE', 'FORMAT', 'MIGRATION', 'VERIFIED', 'LABEL'], rows))
-        },
-      })
-    }))
+    .action(
+      exitWith(async (_flags, command: Command) => {
+        const globals = command.optsWithGlobals<GlobalOptions>()
+        return runTargetCommand<{
+          target: string
+          database: string
+          dir: string
+          backups: BackupManifest[]
+          otherDatabases: number
+          older: { dir: string; ids: string[] } | null
+        }>(globals, {
+          command: 'backup list',
+          create: false,
+          readOnly: true,
+          async run(target) {
+            const { targetBackups } = await import('../../backup/ownership.js')
+            const { identity, dir, backups, otherDatabases, older } = await targetBackups(target)
+            return { target: target.name, database: identity.display, dir, backups, otherDatabases, older }
+          },
+          print: (result, reporter, target) => {
+            const others = [
+              ...(result.otherDatabases > 0
+                ? [`${result.otherDatabases} backup(s) of other databases in the folder not shown`]
+                : []),
+              ...(result.older ? [`${result.older.ids.length} older one(s) from ${result.older.dir} included`] : []),
+            ]
+              .map((note) => ` (${note})`)
+              .join('')
+            if (result.backups.length === 0) {
+              reporter.result(`${formatTarget(target)}: no backups in ${result.dir}${others}`)
+              return
+            }
+            reporter.result(`${formatTarget(target)}: ${result.backups.length} backup(s) in ${result.dir}${others}`)
+            const rows = result.backups.map((manifest) => [
+              manifest.id,
+              formatTimestamp(manifest.finishedAt),
+              formatBytes(manifest.sizeBytes),
+              manifest.format,
+              manifest.migrationVersion ?? '-',
+              manifest.verifyFailure
+                ? reporter.color.red(`FAILED ${manifest.verifyFailure.at.slice(0, 10)}`)
+                : manifest.verifiedAt
+                  ? reporter.color.green(`${manifest.verifiedBy} ${manifest.verifiedAt.slice(0, 10)}`)
+                  : reporter.color.yellow('no'),
+              manifest.label ?? '',
+            ])
+            reporter.result(formatTable(['ID', 'FINISHED', 'SIZE', 'FORMAT', 'MIGRATION', 'VERIFIED', 'LABEL'], rows))
+          },
+        })
+      }),
+    )
 
   backup
     .command('verify')
@@ -127,37 +148,51 @@ export function registerBackupCommands(program: Command): void {
     .option('--restore', 'restore into a temporary database and compare row counts and the migration version')
     .option('--jobs <n>', 'parallel pg_restore jobs for --restore')
     .option('--wait', 'wait for a prune or create working on the backup folder instead of exiting 1')
-    .action(exitWith(async (id: string | undefined, flags: { latest?: boolean; restore?: boolean; jobs?: string; wait?: boolean }, command: Command) => {
-      const globals = command.optsWithGlobals<GlobalOptions>()
-      return runTargetCommand<VerifyBackupResult>(globals, {
-        command: 'backup verify',
-        create: false,
-        readOnly: true,
-        async run(target, reporter, signal) {
-          const { verifyBackup } = await import('../../backup/verify-backup.js')
-          return verifyBackup(target, {
-            ...(id !== undefined && { id }),
-            latest: flags.latest === true,
-            restore: flags.restore === true,
-            ...(flags.jobs !== undefined && { jobs: positiveInteger('--jobs', flags.jobs) }),
-            wait: flags.wait === true,
-            signal,
-            // Steps spin on a terminal; in cron logs only the result (or the one error line) appears.
-            onEvent: (event) => reporter.begin(event.target, event.message),
+    .action(
+      exitWith(
+        async (
+          id: string | undefined,
+          flags: { latest?: boolean; restore?: boolean; jobs?: string; wait?: boolean },
+          command: Command,
+        ) => {
+          const globals = command.optsWithGlobals<GlobalOptions>()
+          return runTargetCommand<VerifyBackupResult>(globals, {
+            command: 'backup verify',
+            create: false,
+            readOnly: true,
+            async run(target, reporter, signal) {
+              const { verifyBackup } = await import('../../backup/verify-backup.js')
+              return verifyBackup(target, {
+                ...(id !== undefined && { id }),
+                latest: flags.latest === true,
+                restore: flags.restore === true,
+                ...(flags.jobs !== undefined && { jobs: positiveInteger('--jobs', flags.jobs) }),
+                wait: flags.wait === true,
+                signal,
+                // Steps spin on a terminal; in cron logs only the result (or the one error line) appears.
+                onEvent: (event) => reporter.begin(event.target, event.message),
+              })
+            },
+            print: (result, reporter, target) => {
+              reporter.result(
+                reporter.color.green(
+                  `${formatTarget(target)}: backup ${result.id} verified (${result.verifiedBy}): ${result.tables} tables, ${result.rows} rows`,
+                ),
+              )
+              for (const check of result.checks) reporter.result(`  ${check}`)
+              for (const warning of result.warnings) reporter.log(result.target, `warning: ${warning}`)
+            },
           })
         },
-        print: (result, reporter, target) => {
-          reporter.result(reporter.color.green(`${formatTarget(target)}: backup ${result.id} verified (${result.verifiedBy}): ${result.tables} tables, ${result.rows} rows`))
-          for (const check of result.checks) reporter.result(`  ${check}`)
-          for (const warning of result.warnings) reporter.log(result.target, `warning: ${warning}`)
-        },
-      })
-    }))
+      ),
+    )
 
   const keep = (flag: string, what: string) => [`${flag} <n>`, `keep the ${what} ("unlimited" for all)`] as const
   backup
     .command('prune')
-    .description("delete backups outside the retention policy (restic's forget rules; default policy: backup.retention)")
+    .description(
+      "delete backups outside the retention policy (restic's forget rules; default policy: backup.retention)",
+    )
     .option(...keep('--keep-last', 'n newest backups'))
     .option(...keep('--keep-hourly', 'newest backup of each of the last n hours that have one'))
     .option(...keep('--keep-daily', 'newest backup of each of the last n days that have one'))
@@ -167,25 +202,36 @@ export function registerBackupCommands(program: Command): void {
     .option('--keep-within <duration>', 'keep every backup newer than the newest one minus this, e.g. 7d')
     .option('--dry-run', 'print what would be kept (and why) and removed; delete nothing')
     .option('--wait', 'wait for another dbops working on the backup folder instead of exiting 1')
-    .action(exitWith(async (flags: PruneFlags, command: Command) => {
-      const globals = command.optsWithGlobals<GlobalOptions>()
-      return runTargetCommand<PruneBackupsResult>(globals, {
-        command: 'backup prune',
-        create: false,
-        async run(target, _reporter, signal) {
-          const { pruneBackups } = await import('../../backup/prune-backups.js')
-          const policy = policyFromFlags(flags)
-          return pruneBackups(target, { ...(policy && { policy }), dryRun: flags.dryRun === true, wait: flags.wait === true, signal })
-        },
-        print: (result, reporter, target) => {
-          const { color } = reporter
-          for (const entry of result.kept) reporter.result(`${color.green('keep')}    ${entry.id}  ${color.dim(entry.reasons.join(', '))}`)
-          for (const entry of result.removed) reporter.result(`${color.red(result.dryRun ? 'would remove' : 'remove')}  ${entry.id}`)
-          const verb = result.dryRun ? 'would remove' : 'removed'
-          reporter.result(`${formatTarget(target)}: kept ${result.kept.length}, ${verb} ${result.removed.length} backup(s) (${formatBytes(result.freedBytes)})`)
-        },
-      })
-    }))
+    .action(
+      exitWith(async (flags: PruneFlags, command: Command) => {
+        const globals = command.optsWithGlobals<GlobalOptions>()
+        return runTargetCommand<PruneBackupsResult>(globals, {
+          command: 'backup prune',
+          create: false,
+          async run(target, _reporter, signal) {
+            const { pruneBackups } = await import('../../backup/prune-backups.js')
+            const policy = policyFromFlags(flags)
+            return pruneBackups(target, {
+              ...(policy && { policy }),
+              dryRun: flags.dryRun === true,
+              wait: flags.wait === true,
+              signal,
+            })
+          },
+          print: (result, reporter, target) => {
+            const { color } = reporter
+            for (const entry of result.kept)
+              reporter.result(`${color.green('keep')}    ${entry.id}  ${color.dim(entry.reasons.join(', '))}`)
+            for (const entry of result.removed)
+              reporter.result(`${color.red(result.dryRun ? 'would remove' : 'remove')}  ${entry.id}`)
+            const verb = result.dryRun ? 'would remove' : 'removed'
+            reporter.result(
+              `${formatTarget(target)}: kept ${result.kept.length}, ${verb} ${result.removed.length} backup(s) (${formatBytes(result.freedBytes)})`,
+            )
+          },
+        })
+      }),
+    )
 
   backup
     .command('check')
@@ -193,27 +239,38 @@ export function registerBackupCommands(program: Command): void {
     .option('--max-age <duration>', 'newest backup older than this is critical', '26h')
     .option('--min-size <size>', 'newest backup smaller than this is a warning, e.g. 1MB')
     .option('--metrics-file <path>', 'also write Prometheus textfile-collector metrics (atomically)')
-    .action(exitWith(async (flags: { maxAge: string; minSize?: string; metricsFile?: string }, command: Command) => {
-      const globals = command.optsWithGlobals<GlobalOptions>()
-      const metrics = metricsWriter(globals, flags.metricsFile)
-      return runTargetCommand<CheckBackupsResult>(globals, {
-        command: 'backup check',
-        create: false,
-        readOnly: true,
-        async run(target) {
-          const { checkBackups, parseSize } = await import('../../backup/check-backups.js')
-          const maxAgeMs = usage(() => parseDuration(flags.maxAge, '--max-age'))
-          const minSizeBytes = flags.minSize === undefined ? undefined : usage(() => parseSize(flags.minSize!, '--min-size'))
-          await metrics()
-          return await checkBackups(target, { maxAgeMs, ...(minSizeBytes !== undefined && { minSizeBytes }) })
-        },
-        print: (result, reporter, target) => {
-          const paint = { ok: reporter.color.green, warn: reporter.color.yellow, critical: reporter.color.red, unknown: reporter.color.yellow }
-          for (const finding of result.findings) reporter.result(`${paint[finding.severity](finding.severity.toUpperCase().padEnd(8))} ${formatTarget(target)}: ${finding.message}`)
-        },
-        exitCode: (result) => (result.status === 'ok' ? 0 : result.status === 'critical' ? 2 : 1),
-      })
-    }))
+    .action(
+      exitWith(async (flags: { maxAge: string; minSize?: string; metricsFile?: string }, command: Command) => {
+        const globals = command.optsWithGlobals<GlobalOptions>()
+        const metrics = metricsWriter(globals, flags.metricsFile)
+        return runTargetCommand<CheckBackupsResult>(globals, {
+          command: 'backup check',
+          create: false,
+          readOnly: true,
+          async run(target) {
+            const { checkBackups, parseSize } = await import('../../backup/check-backups.js')
+            const maxAgeMs = usage(() => parseDuration(flags.maxAge, '--max-age'))
+            const minSizeBytes =
+              flags.minSize === undefined ? undefined : usage(() => parseSize(flags.minSize!, '--min-size'))
+            await metrics()
+            return await checkBackups(target, { maxAgeMs, ...(minSizeBytes !== undefined && { minSizeBytes }) })
+          },
+          print: (result, reporter, target) => {
+            const paint = {
+              ok: reporter.color.green,
+              warn: reporter.color.yellow,
+              critical: reporter.color.red,
+              unknown: reporter.color.yellow,
+            }
+            for (const finding of result.findings)
+              reporter.result(
+                `${paint[finding.severity](finding.severity.toUpperCase().padEnd(8))} ${formatTarget(target)}: ${finding.message}`,
+              )
+          },
+          exitCode: (result) => (result.status === 'ok' ? 0 : result.status === 'critical' ? 2 : 1),
+        })
+      }),
+    )
 
   program
     .command('restore')
@@ -221,34 +278,59 @@ export function registerBackupCommands(program: Command): void {
     .argument('<backup>', 'a backup id (see "dbops backup list") or the path of a backup or its manifest')
     .option('--clean', "drop the backup's objects before restoring them (pg_restore --clean --if-exists)")
     .option('--jobs <n>', 'parallel pg_restore jobs (custom and directory formats)')
-    .option('--force', 'restore into a protected target, over existing objects, or (SQLite) while the file is open elsewhere')
+    .option(
+      '--force',
+      'restore into a protected target, over existing objects, or (SQLite) while the file is open elsewhere',
+    )
     .option('--no-owner', 'do not restore ownership and privileges (for a server without the same roles)')
-    .option('--from <target|url>', 'the database the backup was taken from, when restoring it into another one (e.g. prod into staging)')
+    .option(
+      '--from <target|url>',
+      'the database the backup was taken from, when restoring it into another one (e.g. prod into staging)',
+    )
     .option('--allow-other-database', 'restore a backup of another database without naming it in --from')
-    .action(exitWith(async (source: string, flags: { clean?: boolean; jobs?: string; force?: boolean; owner?: boolean; from?: string; allowOtherDatabase?: boolean }, command: Command) => {
-      const globals = command.optsWithGlobals<GlobalOptions>()
-      return runTargetCommand<RestoreBackupResult>(globals, {
-        command: 'restore',
-        create: false,
-        async run(target, reporter, signal) {
-          const { restoreBackup } = await import('../../backup/restore-backup.js')
-          return restoreBackup(target, source, {
-            clean: flags.clean === true,
-            force: flags.force === true,
-            noOwner: flags.owner === false,
-            ...(flags.jobs !== undefined && { jobs: positiveInteger('--jobs', flags.jobs) }),
-            ...(flags.from !== undefined && { from: flags.from }),
-            allowOtherDatabase: flags.allowOtherDatabase === true,
-            config: await configFromGlobals(globals),
-            signal,
-            // Steps spin on a terminal; in cron logs only the result (or the one error line) appears.
-            onEvent: (event) => reporter.begin(event.target, event.message),
+    .action(
+      exitWith(
+        async (
+          source: string,
+          flags: {
+            clean?: boolean
+            jobs?: string
+            force?: boolean
+            owner?: boolean
+            from?: string
+            allowOtherDatabase?: boolean
+          },
+          command: Command,
+        ) => {
+          const globals = command.optsWithGlobals<GlobalOptions>()
+          return runTargetCommand<RestoreBackupResult>(globals, {
+            command: 'restore',
+            create: false,
+            async run(target, reporter, signal) {
+              const { restoreBackup } = await import('../../backup/restore-backup.js')
+              return restoreBackup(target, source, {
+                clean: flags.clean === true,
+                force: flags.force === true,
+                noOwner: flags.owner === false,
+                ...(flags.jobs !== undefined && { jobs: positiveInteger('--jobs', flags.jobs) }),
+                ...(flags.from !== undefined && { from: flags.from }),
+                allowOtherDatabase: flags.allowOtherDatabase === true,
+                config: await configFromGlobals(globals),
+                signal,
+                // Steps spin on a terminal; in cron logs only the result (or the one error line) appears.
+                onEvent: (event) => reporter.begin(event.target, event.message),
+              })
+            },
+            print: (result, reporter, target) =>
+              reporter.result(
+                reporter.color.green(
+                  `${formatTarget(target)}: restored ${result.id} of ${result.source} (${result.tables === null ? '' : `${result.tables} tables, `}migration ${result.migrationVersion ?? 'none'}) with ${result.method} in ${formatMs(result.durationMs)}${result.analyzed ? ', analyzed' : ''}`,
+                ),
+              ),
           })
         },
-        print: (result, reporter, target) =>
-          reporter.result(reporter.color.green(`${formatTarget(target)}: restored ${result.id} of ${result.source} (${result.tables === null ? '' : `${result.tables} tables, `}migration ${result.migrationVersion ?? 'none'}) with ${result.method} in ${formatMs(result.durationMs)}${result.analyzed ? ', analyzed' : ''}`)),
-      })
-    }))
+      ),
+    )
 }
 
 /** Writes the metrics of every selected target; one write at a time, so the last one sees every finished backup. */
@@ -259,8 +341,14 @@ function metricsWriter(globals: GlobalOptions, path: string | undefined): () => 
     chain = chain.then(async () => {
       const { writeBackupMetrics } = await import('../../backup/backup-metrics.js')
       const config = await configFromGlobals(globals)
-      const targets = selectTargets(config, { ...(globals.target !== undefined && { target: globals.target }), ...(globals.all !== undefined && { all: globals.all }) })
-      writeBackupMetrics(path, targets.map((target) => ({ name: target.name, engine: target.location.engine, backup: target.backup })))
+      const targets = selectTargets(config, {
+        ...(globals.target !== undefined && { target: globals.target }),
+        ...(globals.all !== undefined && { all: globals.all }),
+      })
+      writeBackupMetrics(
+        path,
+        targets.map((target) => ({ name: target.name, engine: target.location.engine, backup: target.backup })),
+      )
     })
     return chain
   }
@@ -270,19 +358,32 @@ function reportBackupEvent(reporter: Reporter, event: BackupEvent): void {
   switch (event.type) {
     case 'start':
       reporter.begin(event.target, `backing up ${event.target} (${event.format}) as ${event.id} ...`)
-      if (!reporter.interactive) reporter.log(event.target, `backing up ${event.target} (${event.format}) as ${event.id} ...`)
+      if (!reporter.interactive)
+        reporter.log(event.target, `backing up ${event.target} (${event.format}) as ${event.id} ...`)
       break
     case 'progress':
-      reporter.update(event.target, `backing up ${event.target}: ${formatBytes(event.bytes)} written, ${formatMs(event.elapsedMs)}`)
+      reporter.update(
+        event.target,
+        `backing up ${event.target}: ${formatBytes(event.bytes)} written, ${formatMs(event.elapsedMs)}`,
+      )
       break
     case 'done':
-      reporter.finish(event.target, `backup ${event.manifest.id} ... done: ${formatBytes(event.manifest.sizeBytes)} in ${formatMs(event.manifest.durationMs)}`)
+      reporter.finish(
+        event.target,
+        `backup ${event.manifest.id} ... done: ${formatBytes(event.manifest.sizeBytes)} in ${formatMs(event.manifest.durationMs)}`,
+      )
       break
     case 'lock-wait':
-      reporter.log(event.target, `waiting for dbops pid ${event.holder.pid} ("${event.holder.command}", since ${event.holder.startedAt}) to finish`)
+      reporter.log(
+        event.target,
+        `waiting for dbops pid ${event.holder.pid} ("${event.holder.command}", since ${event.holder.startedAt}) to finish`,
+      )
       break
     case 'cleaned':
-      reporter.log(event.target, `removed ${event.names.length} leftover(s) of an interrupted backup: ${event.names.join(', ')}`)
+      reporter.log(
+        event.target,
+        `removed ${event.names.length} leftover(s) of an interrupted backup: ${event.names.join(', ')}`,
+      )
       break
   }
 }
@@ -303,11 +404,13 @@ function policyFromFlags(flags: PruneFlags): RetentionPolicy | undefined {
     if (value === 'unlimited') policy[key] = -1
     else {
       const number = Number(value)
-      if (!Number.isInteger(number) || number < 0) throw new UsageError(`${flag} takes a whole number or "unlimited", not "${value}"`)
+      if (!Number.isInteger(number) || number < 0)
+        throw new UsageError(`${flag} takes a whole number or "unlimited", not "${value}"`)
       policy[key] = number
     }
   }
-  if (flags.keepWithin !== undefined) policy.keepWithinMs = usage(() => parseDuration(flags.keepWithin!, '--keep-within'))
+  if (flags.keepWithin !== undefined)
+    policy.keepWithinMs = usage(() => parseDuration(flags.keepWithin!, '--keep-within'))
   return Object.keys(policy).length > 0 ? policy : undefined
 }
 
@@ -318,7 +421,8 @@ function parseFormat(value: string): BackupFormat {
 
 function positiveInteger(flag: string, value: string): number {
   const number = Number(value)
-  if (!Number.isInteger(number) || number < 1) throw new UsageError(`${flag} takes a whole number of at least 1, not "${value}"`)
+  if (!Number.isInteger(number) || number < 1)
+    throw new UsageError(`${flag} takes a whole number of at least 1, not "${value}"`)
   return number
 }
 
@@ -329,5 +433,3 @@ function usage<T>(parse: () => T): T {
     throw new UsageError((error as Error).message)
   }
 }
-
-

@@ -37,94 +37,121 @@ type Format = (typeof FORMATS)[number]
 export function registerHealthCommand(program: Command): void {
   program
     .command('health')
-    .description('check the database: connections, long and blocked queries, wraparound, sequences, vacuum, ledger, backups...')
-    .option('--format <format>', 'human, json, nagios (one plugin line with perfdata) or prometheus (text exposition)', 'human')
-    .option('--metrics-file <path.prom>', 'also write Prometheus metrics to this file, replaced atomically (node_exporter textfile collector)')
-    .option('--threshold <check.level=value>', 'override a threshold, repeatable: connections.warn=70%, long_queries.critical=10m, wal_size.warn=1GB, journal_mode.warn=off', collect)
+    .description(
+      'check the database: connections, long and blocked queries, wraparound, sequences, vacuum, ledger, backups...',
+    )
+    .option(
+      '--format <format>',
+      'human, json, nagios (one plugin line with perfdata) or prometheus (text exposition)',
+      'human',
+    )
+    .option(
+      '--metrics-file <path.prom>',
+      'also write Prometheus metrics to this file, replaced atomically (node_exporter textfile collector)',
+    )
+    .option(
+      '--threshold <check.level=value>',
+      'override a threshold, repeatable: connections.warn=70%, long_queries.critical=10m, wal_size.warn=1GB, journal_mode.warn=off',
+      collect,
+    )
     .option('--only <checks>', 'run only these checks (comma-separated)')
     .option('--skip <checks>', 'skip these checks (comma-separated), e.g. one the role cannot run')
     .option('--deep', 'SQLite: PRAGMA integrity_check instead of quick_check (reads every page and index)')
     .option('--timeout <duration>', 'deadline for the whole run; unfinished checks are reported, not waited for', '30s')
     .option('--statement-timeout <duration>', 'limit per query (PostgreSQL statement_timeout)', '5s')
     .addHelpText('after', helpText)
-    .action(exitWith(async (flags: HealthFlags, command: Command) => {
-      const globals = command.optsWithGlobals<GlobalOptions>()
-      let options: ParsedFlags
-      try {
-        options = parseFlags(flags, globals)
-        // Nagios shows "(No output)" for a plugin that prints nothing on stdout: a config error must still say so.
-        if (options.format === 'nagios') selectTargets(await configFromGlobals(globals), selectionOf(globals))
-      } catch (error) {
-        if (flags.format === 'nagios' && !globals.json) return printNagiosUnknown(error)
-        return reportFailure(await makeReporter(globals), globals, undefined, error)
-      }
-      // The capability loads when the command runs, not with the command table (start-up of every other command).
-      const [{ checkHealth }, { formatNagios, healthExitCode, healthMetrics, shortValue }] = await Promise.all([
-        import('../../health/check-health.js'),
-        import('../../health/health-output.js'),
-      ])
-      const runGlobals = { ...globals, json: options.format === 'json' }
-      const results: HealthResult[] = []
-      // Target name → the database it checked, for the human heading (formatTarget).
-      const databases = new Map<string, string>()
-      let metricsFailure: unknown
-      const code = await runTargetCommand<HealthResult>(runGlobals, {
-        command: 'health',
-        create: false,
-        readOnly: true,
-        // pg waits for the server's goodbye when closing a connection still being made: bounded by the deadline too.
-        connectTimeoutMs: options.timeoutMs,
-        async run(target, reporter, signal) {
-          databases.set(target.name, target.database)
-          const result = await checkHealth(target, {
-            signal,
-            thresholds: options.thresholds,
-            ...(options.only && { only: options.only }),
-            ...(options.skip && { skip: options.skip }),
-            deep: options.deep,
-            timeoutMs: options.timeoutMs,
-            statementTimeoutMs: options.statementTimeoutMs,
-            onWarning: (message) => reporter.warn(target.name, message),
-          })
-          results.push(result)
-          return result
-        },
-        print: (result, reporter) => printHuman([result], reporter, shortValue, databases),
-        exitCode: (result) => healthExitCode(result.status),
-        printAll(outcomes, reporter) {
-          const done = outcomes.filter((outcome) => outcome.ok).map((outcome) => outcome.result)
-          if (options.format === 'nagios') reporter.result(formatNagios(done, failuresOf(outcomes)))
-          else if (options.format === 'prometheus') reporter.result(formatPrometheus(healthMetrics(done)).replace(/\n$/, ''))
-          else printHuman(done, reporter, shortValue, databases)
-        },
-      })
-      if (options.metricsFile !== undefined && results.length > 0) {
+    .action(
+      exitWith(async (flags: HealthFlags, command: Command) => {
+        const globals = command.optsWithGlobals<GlobalOptions>()
+        let options: ParsedFlags
         try {
-          const ordered = [...results].sort((a, b) => a.target.localeCompare(b.target))
-          writeFileAtomic(options.metricsFile, formatPrometheus(healthMetrics(ordered)))
+          options = parseFlags(flags, globals)
+          // Nagios shows "(No output)" for a plugin that prints nothing on stdout: a config error must still say so.
+          if (options.format === 'nagios') selectTargets(await configFromGlobals(globals), selectionOf(globals))
         } catch (error) {
-          metricsFailure = error
+          if (flags.format === 'nagios' && !globals.json) return printNagiosUnknown(error)
+          return reportFailure(await makeReporter(globals), globals, undefined, error)
         }
-      }
-      if (metricsFailure !== undefined) {
-        const reporter = await makeReporter(globals)
-        const failure = fromSystemError(metricsFailure)
-        if (failure instanceof DbopsError) reporter.error(undefined, `cannot write the metrics file: ${failure.message}`, failure.hint)
-        else reporter.error(undefined, `cannot write the metrics file ${options.metricsFile}: ${(metricsFailure as Error).message}`, 'check that the folder is writable')
-        return Math.max(code, 2)
-      }
-      return code
-    }))
+        // The capability loads when the command runs, not with the command table (start-up of every other command).
+        const [{ checkHealth }, { formatNagios, healthExitCode, healthMetrics, shortValue }] = await Promise.all([
+          import('../../health/check-health.js'),
+          import('../../health/health-output.js'),
+        ])
+        const runGlobals = { ...globals, json: options.format === 'json' }
+        const results: HealthResult[] = []
+        // Target name → the database it checked, for the human heading (formatTarget).
+        const databases = new Map<string, string>()
+        let metricsFailure: unknown
+        const code = await runTargetCommand<HealthResult>(runGlobals, {
+          command: 'health',
+          create: false,
+          readOnly: true,
+          // pg waits for the server's goodbye when closing a connection still being made: bounded by the deadline too.
+          connectTimeoutMs: options.timeoutMs,
+          async run(target, reporter, signal) {
+            databases.set(target.name, target.database)
+            const result = await checkHealth(target, {
+              signal,
+              thresholds: options.thresholds,
+              ...(options.only && { only: options.only }),
+              ...(options.skip && { skip: options.skip }),
+              deep: options.deep,
+              timeoutMs: options.timeoutMs,
+              statementTimeoutMs: options.statementTimeoutMs,
+              onWarning: (message) => reporter.warn(target.name, message),
+            })
+            results.push(result)
+            return result
+          },
+          print: (result, reporter) => printHuman([result], reporter, shortValue, databases),
+          exitCode: (result) => healthExitCode(result.status),
+          printAll(outcomes, reporter) {
+            const done = outcomes.filter((outcome) => outcome.ok).map((outcome) => outcome.result)
+            if (options.format === 'nagios') reporter.result(formatNagios(done, failuresOf(outcomes)))
+            else if (options.format === 'prometheus')
+              reporter.result(formatPrometheus(healthMetrics(done)).replace(/\n$/, ''))
+            else printHuman(done, reporter, shortValue, databases)
+          },
+        })
+        if (options.metricsFile !== undefined && results.length > 0) {
+          try {
+            const ordered = [...results].sort((a, b) => a.target.localeCompare(b.target))
+            writeFileAtomic(options.metricsFile, formatPrometheus(healthMetrics(ordered)))
+          } catch (error) {
+            metricsFailure = error
+          }
+        }
+        if (metricsFailure !== undefined) {
+          const reporter = await makeReporter(globals)
+          const failure = fromSystemError(metricsFailure)
+          if (failure instanceof DbopsError)
+            reporter.error(undefined, `cannot write the metrics file: ${failure.message}`, failure.hint)
+          else
+            reporter.error(
+              undefined,
+              `cannot write the metrics file ${options.metricsFile}: ${(metricsFailure as Error).message}`,
+              'check that the folder is writable',
+            )
+          return Math.max(code, 2)
+        }
+        return code
+      }),
+    )
 }
 
 function selectionOf(globals: GlobalOptions): { target?: string; all?: boolean } {
-  return { ...(globals.target !== undefined && { target: globals.target }), ...(globals.all !== undefined && { all: globals.all }) }
+  return {
+    ...(globals.target !== undefined && { target: globals.target }),
+    ...(globals.all !== undefined && { all: globals.all }),
+  }
 }
 
 /** The plugin line for a run that could not start (usage or configuration): state UNKNOWN, exit 3. */
 export function printNagiosUnknown(error: unknown): number {
   const message = error instanceof Error ? error.message : String(error)
-  process.stdout.write(scrubSecrets(`DBOPS HEALTH UNKNOWN - ${message.replace(/\|/g, '/').replace(/\s*\n\s*/g, ' ')}`) + '\n')
+  process.stdout.write(
+    scrubSecrets(`DBOPS HEALTH UNKNOWN - ${message.replace(/\|/g, '/').replace(/\s*\n\s*/g, ' ')}`) + '\n',
+  )
   return EXIT.usage
 }
 
@@ -135,7 +162,8 @@ function collect(value: string, previous: string[] | undefined): string[] {
 function helpText(): string {
   const describe = (spec: CheckSpec) => {
     const levels = (['warn', 'critical'] as const).filter((level) => spec.defaults[level] !== undefined)
-    const defaults = spec.unit === 'state' ? levels.join(' + ') : levels.map((level) => `${level} ${spec.defaults[level]}`).join(', ')
+    const defaults =
+      spec.unit === 'state' ? levels.join(' + ') : levels.map((level) => `${level} ${spec.defaults[level]}`).join(', ')
     return `  ${spec.name.padEnd(20)} ${spec.engines.length === 2 ? 'both  ' : spec.engines[0] === 'postgres' ? 'pg    ' : 'sqlite'}  ${spec.description}${defaults ? ` [${defaults}]` : ''}`
   }
   return `
@@ -163,9 +191,11 @@ interface ParsedFlags {
 }
 
 function parseFlags(flags: HealthFlags, globals: GlobalOptions): ParsedFlags {
-  const format = (globals.json && flags.format === 'human' ? 'json' : flags.format ?? 'human') as Format
-  if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, not "${flags.format}"`, 'e.g. --format nagios')
-  if (globals.json && format !== 'json') throw new UsageError(`--json and --format ${format} cannot be used together`, 'pick one output format')
+  const format = (globals.json && flags.format === 'human' ? 'json' : (flags.format ?? 'human')) as Format
+  if (!FORMATS.includes(format))
+    throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, not "${flags.format}"`, 'e.g. --format nagios')
+  if (globals.json && format !== 'json')
+    throw new UsageError(`--json and --format ${format} cannot be used together`, 'pick one output format')
   const duration = (flag: string, text: string) => {
     try {
       const ms = parseDuration(text, flag)
@@ -175,13 +205,20 @@ function parseFlags(flags: HealthFlags, globals: GlobalOptions): ParsedFlags {
       throw new UsageError((error as Error).message, `e.g. ${flag} 30s`)
     }
   }
-  const list = (text: string | undefined) => text?.split(',').map((name) => name.trim()).filter(Boolean)
+  const list = (text: string | undefined) =>
+    text
+      ?.split(',')
+      .map((name) => name.trim())
+      .filter(Boolean)
   let metricsFile: string | undefined
   if (flags.metricsFile !== undefined) {
     metricsFile = resolve(flags.metricsFile)
     const folder = dirname(metricsFile)
     if (!existsSync(folder) || !statSync(folder).isDirectory()) {
-      throw new UsageError(`--metrics-file: the folder ${folder} does not exist`, 'create it, or point --metrics-file into the textfile collector folder')
+      throw new UsageError(
+        `--metrics-file: the folder ${folder} does not exist`,
+        'create it, or point --metrics-file into the textfile collector folder',
+      )
     }
   }
   return {
@@ -197,23 +234,40 @@ function parseFlags(flags: HealthFlags, globals: GlobalOptions): ParsedFlags {
 }
 
 function failuresOf(outcomes: TargetOutcome<HealthResult>[]): { target: string; message: string }[] {
-  return outcomes.flatMap((outcome) => (outcome.ok ? [] : [{ target: outcome.target, message: (outcome.error as Error)?.message ?? String(outcome.error) }]))
+  return outcomes.flatMap((outcome) =>
+    outcome.ok ? [] : [{ target: outcome.target, message: (outcome.error as Error)?.message ?? String(outcome.error) }],
+  )
 }
 
 const LABEL: Record<Severity, string> = { ok: 'ok', warn: 'WARNING', critical: 'CRITICAL', unknown: 'unknown' }
 
-function printHuman(results: HealthResult[], reporter: Reporter, shortValue: (finding: Finding) => string, databases: Map<string, string>): void {
+function printHuman(
+  results: HealthResult[],
+  reporter: Reporter,
+  shortValue: (finding: Finding) => string,
+  databases: Map<string, string>,
+): void {
   const valueOf = (finding: Finding) => {
     const value = shortValue(finding)
     return value.startsWith('(') ? '' : value
   }
   const { color } = reporter
-  const paint: Record<Severity, (text: string) => string> = { ok: color.green, warn: color.yellow, critical: color.red, unknown: color.dim }
+  const paint: Record<Severity, (text: string) => string> = {
+    ok: color.green,
+    warn: color.yellow,
+    critical: color.red,
+    unknown: color.dim,
+  }
   for (const result of results) {
     const version = result.version ? ` ${result.version}` : ''
     const target = formatTarget({ name: result.target, database: databases.get(result.target) ?? result.url })
     reporter.result(color.bold(`${target} ${result.engine}${version}: ${paint[result.status](LABEL[result.status])}`))
-    const rows = result.checks.map((finding) => [finding.check, paint[finding.severity](LABEL[finding.severity]), valueOf(finding), finding.message])
+    const rows = result.checks.map((finding) => [
+      finding.check,
+      paint[finding.severity](LABEL[finding.severity]),
+      valueOf(finding),
+      finding.message,
+    ])
     reporter.result(formatTable(['CHECK', 'STATUS', 'VALUE', 'MESSAGE'], rows))
     for (const finding of result.checks.filter((candidate) => candidate.fix && candidate.severity !== 'ok')) {
       reporter.result(color.dim(`  fix ${finding.check}: ${finding.fix}`))
@@ -222,6 +276,8 @@ function printHuman(results: HealthResult[], reporter: Reporter, shortValue: (fi
   if (results.length > 1) {
     const counts = new Map<Severity, number>()
     for (const result of results) counts.set(result.status, (counts.get(result.status) ?? 0) + 1)
-    reporter.result(`${results.length} target(s): ${[...counts].map(([severity, count]) => `${count} ${LABEL[severity].toLowerCase()}`).join(', ')}`)
+    reporter.result(
+      `${results.length} target(s): ${[...counts].map(([severity, count]) => `${count} ${LABEL[severity].toLowerCase()}`).join(', ')}`,
+    )
   }
 }

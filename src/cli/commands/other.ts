@@ -14,72 +14,86 @@ export function registerOtherCommands(program: Command): void {
     .command('wait')
     .description('wait until the database accepts connections (exit 2 after --timeout)')
     .option('--timeout <duration>', 'how long to keep trying', '60s')
-    .action(exitWith(async (flags: { timeout: string }, command: Command) => {
-      const globals = command.optsWithGlobals<GlobalOptions>()
-      return runTargetCommand<WaitResult>(globals, {
-        command: 'wait',
-        create: false,
-        async run(target, reporter) {
-          let timeoutMs: number
-          try {
-            timeoutMs = parseDuration(flags.timeout, '--timeout')
-          } catch (error) {
-            throw new UsageError((error as Error).message, 'e.g. --timeout 30s')
-          }
-          const config = await configFromGlobals(globals)
-          const resolved = selectTargets(config, { target: target.name })[0]!
-          return waitForTarget(resolved, {
-            timeoutMs,
-            onRetry: (error, attempt) => {
-              if (attempt === 1) reporter.log(target.name, `waiting for ${target.redactedUrl}: ${error.message}`)
-            },
-          })
-        },
-        print: (result, reporter, target) =>
-          reporter.result(`${formatTarget(target)}: ${result.engine} ${result.version} is accepting connections (after ${result.attempts} attempt(s), ${result.waitedMs} ms)`),
-      })
-    }))
+    .action(
+      exitWith(async (flags: { timeout: string }, command: Command) => {
+        const globals = command.optsWithGlobals<GlobalOptions>()
+        return runTargetCommand<WaitResult>(globals, {
+          command: 'wait',
+          create: false,
+          async run(target, reporter) {
+            let timeoutMs: number
+            try {
+              timeoutMs = parseDuration(flags.timeout, '--timeout')
+            } catch (error) {
+              throw new UsageError((error as Error).message, 'e.g. --timeout 30s')
+            }
+            const config = await configFromGlobals(globals)
+            const resolved = selectTargets(config, { target: target.name })[0]!
+            return waitForTarget(resolved, {
+              timeoutMs,
+              onRetry: (error, attempt) => {
+                if (attempt === 1) reporter.log(target.name, `waiting for ${target.redactedUrl}: ${error.message}`)
+              },
+            })
+          },
+          print: (result, reporter, target) =>
+            reporter.result(
+              `${formatTarget(target)}: ${result.engine} ${result.version} is accepting connections (after ${result.attempts} attempt(s), ${result.waitedMs} ms)`,
+            ),
+        })
+      }),
+    )
 
   const config = program.command('config').description('inspect the configuration')
   config
     .command('show')
     .description('print the resolved configuration, passwords redacted')
-    .action(exitWith(async (_flags, command: Command) => {
-      const globals = command.optsWithGlobals<GlobalOptions>()
-      const reporter = await makeReporter(globals)
-      try {
-        const resolved = await configFromGlobals(globals)
-        const document = {
-          source: resolved.source,
-          file: resolved.file ?? null,
-          defaultTarget: resolved.defaultTarget ?? null,
-          unresolved: resolved.unresolved,
-          targets: Object.fromEntries(
-            Object.values(resolved.targets).map((target) => [
-              target.name,
-              { url: target.redactedUrl, database: target.database, engine: target.location.engine, protected: target.protected, migrations: target.migrations },
-            ]),
-          ),
-        }
-        if (globals.json) reporter.json({ ok: true, ...document })
-        else {
-          reporter.result(`source: ${document.source}${document.file ? ` (${document.file})` : ''}`)
-          reporter.result(`default target: ${document.defaultTarget ?? 'none (pass --target or --all)'}`)
-          for (const [name, target] of Object.entries(document.targets)) {
-            reporter.result(`\n${name}${target.protected ? ' (protected)' : ''}\n  url: ${target.url}${target.database === target.url ? '' : `\n  database: ${target.database}`}`)
-            for (const [key, value] of Object.entries(target.migrations)) {
-              // lockTimeoutMs: 5000 reads back as it is written in the config: lockTimeout: 5s.
-              const shown = key.endsWith('Ms') ? [key.slice(0, -2), formatDuration(Number(value))] : [key, value]
-              reporter.result(`  migrations.${shown[0]}: ${shown[1]}`)
+    .action(
+      exitWith(async (_flags, command: Command) => {
+        const globals = command.optsWithGlobals<GlobalOptions>()
+        const reporter = await makeReporter(globals)
+        try {
+          const resolved = await configFromGlobals(globals)
+          const document = {
+            source: resolved.source,
+            file: resolved.file ?? null,
+            defaultTarget: resolved.defaultTarget ?? null,
+            unresolved: resolved.unresolved,
+            targets: Object.fromEntries(
+              Object.values(resolved.targets).map((target) => [
+                target.name,
+                {
+                  url: target.redactedUrl,
+                  database: target.database,
+                  engine: target.location.engine,
+                  protected: target.protected,
+                  migrations: target.migrations,
+                },
+              ]),
+            ),
+          }
+          if (globals.json) reporter.json({ ok: true, ...document })
+          else {
+            reporter.result(`source: ${document.source}${document.file ? ` (${document.file})` : ''}`)
+            reporter.result(`default target: ${document.defaultTarget ?? 'none (pass --target or --all)'}`)
+            for (const [name, target] of Object.entries(document.targets)) {
+              reporter.result(
+                `\n${name}${target.protected ? ' (protected)' : ''}\n  url: ${target.url}${target.database === target.url ? '' : `\n  database: ${target.database}`}`,
+              )
+              for (const [key, value] of Object.entries(target.migrations)) {
+                // lockTimeoutMs: 5000 reads back as it is written in the config: lockTimeout: 5s.
+                const shown = key.endsWith('Ms') ? [key.slice(0, -2), formatDuration(Number(value))] : [key, value]
+                reporter.result(`  migrations.${shown[0]}: ${shown[1]}`)
+              }
+            }
+            for (const [name, problems] of Object.entries(document.unresolved)) {
+              reporter.result(`\n${name} (not usable here)\n  ${problems.join('\n  ')}`)
             }
           }
-          for (const [name, problems] of Object.entries(document.unresolved)) {
-            reporter.result(`\n${name} (not usable here)\n  ${problems.join('\n  ')}`)
-          }
+          return 0
+        } catch (error) {
+          return reportFailure(reporter, globals, undefined, error)
         }
-        return 0
-      } catch (error) {
-        return reportFailure(reporter, globals, undefined, error)
-      }
-    }))
+      }),
+    )
 }

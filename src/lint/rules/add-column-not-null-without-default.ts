@@ -17,8 +17,12 @@ export const addColumnNotNullWithoutDefault: LintRule = {
       .filter((definition) => definition.added && definition.table)
       .filter(({ column }) => {
         const constraints = columnConstraints(column)
-        const notNull = constraints.some((constraint) => constraint.contype === 'CONSTR_NOTNULL' || constraint.contype === 'CONSTR_PRIMARY')
-        const filled = constraints.some((constraint) => ['CONSTR_DEFAULT', 'CONSTR_GENERATED', 'CONSTR_IDENTITY'].includes(constraint.contype))
+        const notNull = constraints.some(
+          (constraint) => constraint.contype === 'CONSTR_NOTNULL' || constraint.contype === 'CONSTR_PRIMARY',
+        )
+        const filled = constraints.some((constraint) =>
+          ['CONSTR_DEFAULT', 'CONSTR_GENERATED', 'CONSTR_IDENTITY'].includes(constraint.contype),
+        )
         const serial = /serial/.test(typeOf(column.typeName)?.name ?? '')
         return notNull && !filled && !serial
       })

@@ -7,7 +7,8 @@ export const alterColumnTypeRewrite: LintRule = {
   engines: ['postgres'],
   severity: 'warn',
   kind: 'rewrite',
-  description: 'ALTER COLUMN ... TYPE rewrites the table and rebuilds its indexes under ACCESS EXCLUSIVE (unless the change is binary-compatible)',
+  description:
+    'ALTER COLUMN ... TYPE rewrites the table and rebuilds its indexes under ACCESS EXCLUSIVE (unless the change is binary-compatible)',
   // The words every form it reports must contain: other ALTER TABLEs are not parsed for it.
   mayFind: (sql) => /\balter\b/i.test(sql) && /\btype\b/i.test(sql),
   wants: (w, text) => isAlterTable(w) && /\btype\b/i.test(text),
@@ -19,7 +20,8 @@ export const alterColumnTypeRewrite: LintRule = {
       .filter((command) => command.subtype === 'AT_AlterColumnType')
       .map((command) => {
         const type = typeOf(command.def?.ColumnDef?.typeName)
-        const widening = type && !type.array && (type.name === 'text' || (type.name === 'varchar' && type.modifiers === 0))
+        const widening =
+          type && !type.array && (type.name === 'text' || (type.name === 'varchar' && type.modifiers === 0))
         return {
           table,
           lock: 'ACCESS EXCLUSIVE',

@@ -21,7 +21,10 @@ export const checkWithoutNotValid: LintRule = {
       .filter((constraint) => constraint?.contype === 'CONSTR_CHECK' && !constraint.skip_validation)
       .map((constraint) => {
         const name = constraint.conname ?? `${bareName(table)}_check`
-        const add = commands.length === 1 && constraint.conname ? `${statementText(text)} NOT VALID` : `ALTER TABLE ${table} ADD CONSTRAINT ${name} CHECK (...) NOT VALID`
+        const add =
+          commands.length === 1 && constraint.conname
+            ? `${statementText(text)} NOT VALID`
+            : `ALTER TABLE ${table} ADD CONSTRAINT ${name} CHECK (...) NOT VALID`
         return {
           table,
           lock: 'ACCESS EXCLUSIVE',

@@ -2,7 +2,8 @@ import type { LintRule } from '../types.js'
 import { body, relationName } from '../pg-nodes.js'
 import { isCreateIndex, outsideTransaction, statementText } from '../rule-helpers.js'
 
-const CREATE_INDEX_ON = /\bcreate\s+(?:unique\s+)?index\s+(?:concurrently\s+)?(?:if\s+not\s+exists\s+)?(?:[\w$]+\s+)?on\s+(?:only\s+)?(?:[\w$]+\s*\.\s*)?([\w$]+)/gi
+const CREATE_INDEX_ON =
+  /\bcreate\s+(?:unique\s+)?index\s+(?:concurrently\s+)?(?:if\s+not\s+exists\s+)?(?:[\w$]+\s+)?on\s+(?:only\s+)?(?:[\w$]+\s*\.\s*)?([\w$]+)/gi
 
 export const createIndexWithoutConcurrently: LintRule = {
   id: 'create-index-without-concurrently',
@@ -28,7 +29,10 @@ export const createIndexWithoutConcurrently: LintRule = {
         table,
         lock: 'SHARE',
         message: `CREATE INDEX takes SHARE on ${table}: blocks INSERT/UPDATE/DELETE for the whole build`,
-        safe: outsideTransaction(context, statementText(text).replace(/^(CREATE\s+(?:UNIQUE\s+)?INDEX)\b/i, '$1 CONCURRENTLY')),
+        safe: outsideTransaction(
+          context,
+          statementText(text).replace(/^(CREATE\s+(?:UNIQUE\s+)?INDEX)\b/i, '$1 CONCURRENTLY'),
+        ),
       },
     ]
   },

@@ -16,11 +16,16 @@ export const dropColumn: LintRule = {
     const drops: { table: string; column: string }[] = []
     if (ast) {
       const { table, commands } = alterTableCommands(ast)
-      for (const command of commands) if (command.subtype === 'AT_DropColumn' && table) drops.push({ table, column: String(command.name) })
+      for (const command of commands)
+        if (command.subtype === 'AT_DropColumn' && table) drops.push({ table, column: String(command.name) })
     } else {
       // ALTER TABLE name DROP [COLUMN] column (SQLite: one action per statement).
       const k = words[3] === '.' ? 5 : 3
-      if (words[k] === 'DROP') drops.push({ table: tableWord(words), column: (words[k + 1] === 'COLUMN' ? words[k + 2] : words[k + 1])?.toLowerCase() ?? '?' })
+      if (words[k] === 'DROP')
+        drops.push({
+          table: tableWord(words),
+          column: (words[k + 1] === 'COLUMN' ? words[k + 2] : words[k + 1])?.toLowerCase() ?? '?',
+        })
     }
     return drops.map(({ table, column }) => ({
       table,

@@ -23,15 +23,19 @@ export const dropTable: LintRule = {
     }
     // A table rebuild (create a copy, drop, rename the copy to the old name) replaces the table: nothing breaks.
     const replaced = new Set(
-      context.following.filter((later) => later[0] === 'ALTER' && later[1] === 'TABLE').map((later) => {
-        const k = later[3] === '.' ? 5 : 3
-        return later[k] === 'RENAME' && later[k + 1] === 'TO' ? later[k + 2]?.toLowerCase() : undefined
-      }),
+      context.following
+        .filter((later) => later[0] === 'ALTER' && later[1] === 'TABLE')
+        .map((later) => {
+          const k = later[3] === '.' ? 5 : 3
+          return later[k] === 'RENAME' && later[k + 1] === 'TO' ? later[k + 2]?.toLowerCase() : undefined
+        }),
     )
-    return tables.filter((table) => !replaced.has(table.slice(table.lastIndexOf('.') + 1))).map((table) => ({
-      table,
-      message: `DROP TABLE ${table} breaks running code that still uses it`,
-      safe: `-- deploy code that no longer uses ${table} first, then drop it in a later release`,
-    }))
+    return tables
+      .filter((table) => !replaced.has(table.slice(table.lastIndexOf('.') + 1)))
+      .map((table) => ({
+        table,
+        message: `DROP TABLE ${table} breaks running code that still uses it`,
+        safe: `-- deploy code that no longer uses ${table} first, then drop it in a later release`,
+      }))
   },
 }

@@ -22,7 +22,8 @@ export const foreignKeyWithoutNotValid: LintRule = {
     // A new column's inline REFERENCES: the column is all NULL, but the check still reads every row.
     for (const { column } of columnDefinitions(ast)) {
       for (const constraint of columnConstraints(column)) {
-        if (constraint.contype === 'CONSTR_FOREIGN' && !constraint.skip_validation) constraints.push({ ...constraint, fk_attrs: [{ String: { sval: column.colname } }] })
+        if (constraint.contype === 'CONSTR_FOREIGN' && !constraint.skip_validation)
+          constraints.push({ ...constraint, fk_attrs: [{ String: { sval: column.colname } }] })
       }
     }
     const single = commands.length === 1
@@ -30,7 +31,10 @@ export const foreignKeyWithoutNotValid: LintRule = {
       const referenced = relationName(constraint.pktable) ?? 'the referenced table'
       const columns = ((constraint.fk_attrs as PgNode[] | undefined) ?? []).map((item) => String(item.String?.sval))
       const name = constraint.conname ?? `${bareName(table)}_${columns.join('_')}_fkey`
-      const add = single && constraint.conname && commands[0]?.subtype === 'AT_AddConstraint' ? `${statementText(text)} NOT VALID` : `ALTER TABLE ${table} ADD CONSTRAINT ${name} FOREIGN KEY (${columns.join(', ')}) REFERENCES ${referenced} NOT VALID`
+      const add =
+        single && constraint.conname && commands[0]?.subtype === 'AT_AddConstraint'
+          ? `${statementText(text)} NOT VALID`
+          : `ALTER TABLE ${table} ADD CONSTRAINT ${name} FOREIGN KEY (${columns.join(', ')}) REFERENCES ${referenced} NOT VALID`
       return {
         table,
         lock: 'SHARE ROW EXCLUSIVE',

@@ -66,10 +66,35 @@ export const LINT_RULES: readonly LintRule[] = [
 
 /** Findings the linter itself makes (not about one statement's SQL): listed for `lint.rules` and the docs. */
 export const META_RULES: readonly Pick<LintRule, 'id' | 'engines' | 'severity' | 'kind' | 'description'>[] = [
-  { id: 'syntax-error', engines: ['postgres'], severity: 'error', kind: 'correctness', description: "a statement PostgreSQL's parser rejects" },
-  { id: 'lock-timeout-off', engines: ['postgres'], severity: 'warn', kind: 'lock', description: 'a lock hazard in a file that runs without lock_timeout (lock_timeout:0 or migrations.lockTimeout 0): a blocked lock queues every query behind it' },
-  { id: 'unused-ignore', engines: ['postgres', 'sqlite'], severity: 'warn', kind: 'correctness', description: 'a -- dbops:lint-ignore comment that suppresses nothing (or names an unknown rule)' },
-  { id: 'ignore-without-reason', engines: ['postgres', 'sqlite'], severity: 'warn', kind: 'correctness', description: 'a -- dbops:lint-ignore comment without a reason (it suppresses nothing until it has one)' },
+  {
+    id: 'syntax-error',
+    engines: ['postgres'],
+    severity: 'error',
+    kind: 'correctness',
+    description: "a statement PostgreSQL's parser rejects",
+  },
+  {
+    id: 'lock-timeout-off',
+    engines: ['postgres'],
+    severity: 'warn',
+    kind: 'lock',
+    description:
+      'a lock hazard in a file that runs without lock_timeout (lock_timeout:0 or migrations.lockTimeout 0): a blocked lock queues every query behind it',
+  },
+  {
+    id: 'unused-ignore',
+    engines: ['postgres', 'sqlite'],
+    severity: 'warn',
+    kind: 'correctness',
+    description: 'a -- dbops:lint-ignore comment that suppresses nothing (or names an unknown rule)',
+  },
+  {
+    id: 'ignore-without-reason',
+    engines: ['postgres', 'sqlite'],
+    severity: 'warn',
+    kind: 'correctness',
+    description: 'a -- dbops:lint-ignore comment without a reason (it suppresses nothing until it has one)',
+  },
 ]
 
 export const RULE_IDS: ReadonlySet<string> = new Set([...LINT_RULES, ...META_RULES].map((rule) => rule.id))

@@ -11,8 +11,25 @@ export const nonTransactionalStatement: LintRule = {
   severity: 'error',
   kind: 'correctness',
   description: 'a statement that cannot run inside a transaction, in a file dbops runs in one (migrate up refuses it)',
-  mayFind: (sql, section) => section.transactional && /\b(?:concurrently|vacuum|database|tablespace|system|discard|cluster|prepared|subscription|reindex|pragma|detach)\b/i.test(sql),
-  wants: (w) => ['CREATE', 'DROP', 'REINDEX', 'ALTER', 'VACUUM', 'CLUSTER', 'DISCARD', 'COMMIT', 'ROLLBACK', 'PRAGMA', 'DETACH'].includes(w[0] ?? ''),
+  mayFind: (sql, section) =>
+    section.transactional &&
+    /\b(?:concurrently|vacuum|database|tablespace|system|discard|cluster|prepared|subscription|reindex|pragma|detach)\b/i.test(
+      sql,
+    ),
+  wants: (w) =>
+    [
+      'CREATE',
+      'DROP',
+      'REINDEX',
+      'ALTER',
+      'VACUUM',
+      'CLUSTER',
+      'DISCARD',
+      'COMMIT',
+      'ROLLBACK',
+      'PRAGMA',
+      'DETACH',
+    ].includes(w[0] ?? ''),
   needsAst: false,
   reportsOnFresh: true,
   check({ text }, context) {

@@ -25,7 +25,10 @@ export const reindexWithoutConcurrently: LintRule = {
         message: `REINDEX takes SHARE on ${what} and ACCESS EXCLUSIVE on the index: blocks INSERT/UPDATE/DELETE, and reads that use the index, for the whole rebuild`,
         safe:
           context.pgMajor >= 12
-            ? outsideTransaction(context, statementText(text).replace(/^REINDEX\s+(INDEX|TABLE)\b/i, 'REINDEX $1 CONCURRENTLY'))
+            ? outsideTransaction(
+                context,
+                statementText(text).replace(/^REINDEX\s+(INDEX|TABLE)\b/i, 'REINDEX $1 CONCURRENTLY'),
+              )
             : `-- PostgreSQL ${context.pgMajor} has no REINDEX CONCURRENTLY: build a new index CONCURRENTLY, then drop the old one\nCREATE INDEX CONCURRENTLY ...;`,
       },
     ]

@@ -17,12 +17,17 @@ export const renameColumn: LintRule = {
     let found: { table: string; from: string; to: string } | undefined
     if (ast) {
       const rename = body(ast, 'RenameStmt')
-      if (rename?.renameType === 'OBJECT_COLUMN' && rename.relationType === 'OBJECT_TABLE') found = { table: relationName(rename.relation)!, from: String(rename.subname), to: String(rename.newname) }
+      if (rename?.renameType === 'OBJECT_COLUMN' && rename.relationType === 'OBJECT_TABLE')
+        found = { table: relationName(rename.relation)!, from: String(rename.subname), to: String(rename.newname) }
     } else {
       const k = words[3] === '.' ? 5 : 3
       if (words[k] === 'RENAME' && words[k + 1] !== 'TO') {
         const c = words[k + 1] === 'COLUMN' ? k + 2 : k + 1
-        found = { table: tableWord(words), from: (words[c] ?? '?').toLowerCase(), to: (words[c + 2] ?? '?').toLowerCase() }
+        found = {
+          table: tableWord(words),
+          from: (words[c] ?? '?').toLowerCase(),
+          to: (words[c + 2] ?? '?').toLowerCase(),
+        }
       }
     }
     if (!found) return []

@@ -17,10 +17,12 @@ export const renameTable: LintRule = {
     let found: { table: string; to: string } | undefined
     if (ast) {
       const rename = body(ast, 'RenameStmt')
-      if (rename?.renameType === 'OBJECT_TABLE') found = { table: relationName(rename.relation)!, to: String(rename.newname) }
+      if (rename?.renameType === 'OBJECT_TABLE')
+        found = { table: relationName(rename.relation)!, to: String(rename.newname) }
     } else {
       const k = words[3] === '.' ? 5 : 3
-      if (words[k] === 'RENAME' && words[k + 1] === 'TO') found = { table: tableWord(words), to: (words[k + 2] ?? '?').toLowerCase() }
+      if (words[k] === 'RENAME' && words[k + 1] === 'TO')
+        found = { table: tableWord(words), to: (words[k + 2] ?? '?').toLowerCase() }
     }
     if (!found) return []
     return [

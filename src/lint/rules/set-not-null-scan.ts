@@ -30,7 +30,8 @@ export const setNotNullScan: LintRule = {
   engines: ['postgres'],
   severity: 'warn',
   kind: 'lock',
-  description: 'SET NOT NULL scans the table under ACCESS EXCLUSIVE unless a validated CHECK (column IS NOT NULL) exists (PostgreSQL 12+)',
+  description:
+    'SET NOT NULL scans the table under ACCESS EXCLUSIVE unless a validated CHECK (column IS NOT NULL) exists (PostgreSQL 12+)',
   // The words every form it reports must contain: other ALTER TABLEs are not parsed for it.
   mayFind: (sql) => /\balter\b/i.test(sql) && /\bnot\s+null\b|\bvalidate\b/i.test(sql),
   wants: (w, text) => isAlterTable(w) && /\bnot\s+null\b|\bvalidate\b/i.test(text),
@@ -43,7 +44,8 @@ export const setNotNullScan: LintRule = {
       if (command.subtype === 'AT_AddConstraint' && command.def?.Constraint?.contype === 'CONSTR_CHECK') {
         const column = notNullColumn(command.def.Constraint)
         if (column === undefined) continue
-        if (command.def.Constraint.skip_validation) state.pending.set(`${bareName(table)}\0${command.def.Constraint.conname}`, `${bareName(table)}\0${column}`)
+        if (command.def.Constraint.skip_validation)
+          state.pending.set(`${bareName(table)}\0${command.def.Constraint.conname}`, `${bareName(table)}\0${column}`)
         else state.proven.add(`${bareName(table)}\0${column}`)
       } else if (command.subtype === 'AT_ValidateConstraint') {
         const covered = state.pending.get(`${bareName(table)}\0${command.name}`)

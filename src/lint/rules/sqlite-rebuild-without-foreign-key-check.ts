@@ -11,7 +11,8 @@ interface RebuildState {
 
 function stateOf(context: RuleContext): RebuildState {
   let state = context.state.get(ID) as RebuildState | undefined
-  if (!state || state.file !== context.file) context.state.set(ID, (state = { file: context.file, dropped: new Set(), checked: false }))
+  if (!state || state.file !== context.file)
+    context.state.set(ID, (state = { file: context.file, dropped: new Set(), checked: false }))
   return state
 }
 
@@ -20,9 +21,13 @@ export const sqliteRebuildWithoutForeignKeyCheck: LintRule = {
   engines: ['sqlite'],
   severity: 'warn',
   kind: 'correctness',
-  description: "SQLite's table rebuild (create, copy, drop, rename) without PRAGMA foreign_key_check: rows that break a foreign key go unnoticed",
+  description:
+    "SQLite's table rebuild (create, copy, drop, rename) without PRAGMA foreign_key_check: rows that break a foreign key go unnoticed",
   mayFind: (sql) => /\bdrop\b/i.test(sql),
-  wants: (w) => (w[0] === 'DROP' && w[1] === 'TABLE') || (w[0] === 'ALTER' && w[1] === 'TABLE' && w.includes('RENAME')) || (w[0] === 'PRAGMA' && w.includes('FOREIGN_KEY_CHECK')),
+  wants: (w) =>
+    (w[0] === 'DROP' && w[1] === 'TABLE') ||
+    (w[0] === 'ALTER' && w[1] === 'TABLE' && w.includes('RENAME')) ||
+    (w[0] === 'PRAGMA' && w.includes('FOREIGN_KEY_CHECK')),
   needsAst: false,
   reportsOnFresh: true,
   observe({ words }, context) {

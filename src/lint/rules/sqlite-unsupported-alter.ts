@@ -2,14 +2,16 @@ import type { LintRule } from '../types.js'
 import { leadingWords } from '../../sql/split-statements.js'
 import { isAlterTable } from '../rule-helpers.js'
 
-const REBUILD = '-- SQLite cannot do this in place: rebuild the table (create the new shape, copy, drop, rename; https://www.sqlite.org/lang_altertable.html#otheralter), with PRAGMA foreign_key_check before COMMIT'
+const REBUILD =
+  '-- SQLite cannot do this in place: rebuild the table (create the new shape, copy, drop, rename; https://www.sqlite.org/lang_altertable.html#otheralter), with PRAGMA foreign_key_check before COMMIT'
 
 export const sqliteUnsupportedAlter: LintRule = {
   id: 'sqlite-unsupported-alter',
   engines: ['sqlite'],
   severity: 'error',
   kind: 'correctness',
-  description: 'ALTER TABLE forms SQLite does not support (ALTER COLUMN, constraints, ADD COLUMN with PRIMARY KEY/UNIQUE, NOT NULL without a default, a non-constant default, a STORED generated column)',
+  description:
+    'ALTER TABLE forms SQLite does not support (ALTER COLUMN, constraints, ADD COLUMN with PRIMARY KEY/UNIQUE, NOT NULL without a default, a non-constant default, a STORED generated column)',
   mayFind: (sql) => /\balter\b/i.test(sql),
   wants: isAlterTable,
   needsAst: false,
@@ -18,9 +20,22 @@ export const sqliteUnsupportedAlter: LintRule = {
     const words = leadingWords(text, Infinity, 'sqlite')
     const k = words[3] === '.' ? 5 : 3
     const action = words[k]
-    if (action === 'RENAME' || action === 'DROP' && words[k + 1] !== 'CONSTRAINT') return []
-    if (action !== 'ADD' || words[k + 1] === 'CONSTRAINT' || words[k + 1] === 'PRIMARY' || words[k + 1] === 'UNIQUE' || words[k + 1] === 'FOREIGN' || words[k + 1] === 'CHECK') {
-      return [{ message: `SQLite's ALTER TABLE cannot ${words.slice(k, k + 2).join(' ')}: only RENAME, ADD COLUMN and DROP COLUMN`, safe: REBUILD, evenIfFresh: true }]
+    if (action === 'RENAME' || (action === 'DROP' && words[k + 1] !== 'CONSTRAINT')) return []
+    if (
+      action !== 'ADD' ||
+      words[k + 1] === 'CONSTRAINT' ||
+      words[k + 1] === 'PRIMARY' ||
+      words[k + 1] === 'UNIQUE' ||
+      words[k + 1] === 'FOREIGN' ||
+      words[k + 1] === 'CHECK'
+    ) {
+      return [
+        {
+          message: `SQLite's ALTER TABLE cannot ${words.slice(k, k + 2).join(' ')}: only RENAME, ADD COLUMN and DROP COLUMN`,
+          safe: REBUILD,
+          evenIfFresh: true,
+        },
+      ]
     }
     const definition = words.slice(words[k + 1] === 'COLUMN' ? k + 3 : k + 2)
     const problems: string[] = []
@@ -29,9 +44,14 @@ export const sqliteUnsupportedAlter: LintRule = {
     if (definition.includes('STORED')) problems.push('a STORED generated column')
     const at = definition.indexOf('DEFAULT')
     const fallback = at >= 0 ? definition[at + 1] : undefined
-    if (fallback !== undefined && (fallback === '(' || /^CURRENT_(TIME|DATE|TIMESTAMP)$/.test(fallback))) problems.push('a non-constant default')
+    if (fallback !== undefined && (fallback === '(' || /^CURRENT_(TIME|DATE|TIMESTAMP)$/.test(fallback)))
+      problems.push('a non-constant default')
     const notNull = definition.some((word, i) => word === 'NOT' && definition[i + 1] === 'NULL')
     if (notNull && (fallback === undefined || fallback === 'NULL')) problems.push('NOT NULL without a non-NULL default')
-    return problems.map((problem) => ({ message: `SQLite's ADD COLUMN cannot add ${problem}`, safe: REBUILD, evenIfFresh: true }))
+    return problems.map((problem) => ({
+      message: `SQLite's ADD COLUMN cannot add ${problem}`,
+      safe: REBUILD,
+      evenIfFresh: true,
+    }))
   },
 }

@@ -11,7 +11,8 @@ export const transactionControlInTransaction: LintRule = {
   severity: 'error',
   kind: 'correctness',
   description: 'BEGIN/COMMIT/ROLLBACK inside a file dbops runs in a transaction (migrate up refuses it)',
-  mayFind: (sql, section) => section.transactional && /\b(?:begin|start|commit|end|rollback|abort|prepare)\b/i.test(sql),
+  mayFind: (sql, section) =>
+    section.transactional && /\b(?:begin|start|commit|end|rollback|abort|prepare)\b/i.test(sql),
   wants: (w) => ['BEGIN', 'START', 'COMMIT', 'END', 'ROLLBACK', 'ABORT', 'PREPARE'].includes(w[0] ?? ''),
   needsAst: false,
   reportsOnFresh: true,

@@ -13,7 +13,9 @@ export const truncateCascade: LintRule = {
   check({ ast }) {
     const truncate = body(ast, 'TruncateStmt')
     if (!truncate || truncate.behavior !== 'DROP_CASCADE') return []
-    const tables = ((truncate.relations as { RangeVar: unknown }[] | undefined) ?? []).map((rel) => relationName(rel.RangeVar as never)!)
+    const tables = ((truncate.relations as { RangeVar: unknown }[] | undefined) ?? []).map((rel) =>
+      relationName(rel.RangeVar as never)!,
+    )
     return [
       {
         table: tables[0]!,

@@ -11,7 +11,11 @@ export function advice(
   description: string,
   /** A cheap look at the text: only statements it matches are parsed for this rule. */
   mayApply: RegExp,
-  judge: (column: PgNode, type: { name: string; modifiers: number }, table: string) => Omit<RuleFinding, 'evenIfFresh'> | undefined,
+  judge: (
+    column: PgNode,
+    type: { name: string; modifiers: number },
+    table: string,
+  ) => Omit<RuleFinding, 'evenIfFresh'> | undefined,
 ): LintRule {
   return {
     id,
@@ -35,5 +39,9 @@ export function advice(
 
 export const isKey = (column: PgNode): boolean => {
   const name = String(column.colname)
-  return name === 'id' || name.endsWith('_id') || columnConstraints(column).some((constraint) => constraint.contype === 'CONSTR_PRIMARY')
+  return (
+    name === 'id' ||
+    name.endsWith('_id') ||
+    columnConstraints(column).some((constraint) => constraint.contype === 'CONSTR_PRIMARY')
+  )
 }

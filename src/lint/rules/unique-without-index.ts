@@ -7,7 +7,8 @@ export const uniqueWithoutIndex: LintRule = {
   engines: ['postgres'],
   severity: 'warn',
   kind: 'lock',
-  description: 'ADD PRIMARY KEY / UNIQUE builds its index under ACCESS EXCLUSIVE; build it CONCURRENTLY first and add the constraint USING INDEX',
+  description:
+    'ADD PRIMARY KEY / UNIQUE builds its index under ACCESS EXCLUSIVE; build it CONCURRENTLY first and add the constraint USING INDEX',
   // The words every form it reports must contain: other ALTER TABLEs are not parsed for it.
   mayFind: (sql) => /\balter\b/i.test(sql) && /\b(?:unique|primary)\b/i.test(sql),
   wants: (w, text) => isAlterTable(w) && /\b(?:unique|primary)\b/i.test(text),
@@ -20,11 +21,15 @@ export const uniqueWithoutIndex: LintRule = {
       const constraint = command.def?.Constraint as PgNode | undefined
       if (command.subtype !== 'AT_AddConstraint' || !constraint || constraint.indexname) continue
       if (constraint.contype !== 'CONSTR_PRIMARY' && constraint.contype !== 'CONSTR_UNIQUE') continue
-      found.push({ constraint, columns: ((constraint.keys as PgNode[] | undefined) ?? []).map((key) => String(key.String?.sval)) })
+      found.push({
+        constraint,
+        columns: ((constraint.keys as PgNode[] | undefined) ?? []).map((key) => String(key.String?.sval)),
+      })
     }
     for (const { column } of columnDefinitions(ast)) {
       for (const constraint of columnConstraints(column)) {
-        if (constraint.contype === 'CONSTR_PRIMARY' || constraint.contype === 'CONSTR_UNIQUE') found.push({ constraint, columns: [String(column.colname)] })
+        if (constraint.contype === 'CONSTR_PRIMARY' || constraint.contype === 'CONSTR_UNIQUE')
+          found.push({ constraint, columns: [String(column.colname)] })
       }
     }
     return found.map(({ constraint, columns }) => {

@@ -15,14 +15,39 @@ export const vacuumFullOrCluster: LintRule = {
     const cluster = body(ast, 'ClusterStmt')
     const safe = '-- pg_repack or pg_squeeze rebuild a table without the long lock; run them outside migrations'
     if (vacuum && vacuum.is_vacuumcmd && optionOn(vacuum.options, 'full')) {
-      const tables = ((vacuum.rels as { VacuumRelation: { relation: unknown } }[] | undefined) ?? []).map((rel) => relationName(rel.VacuumRelation.relation as never)!)
-      if (tables.length === 0) return [{ lock: 'ACCESS EXCLUSIVE', message: 'VACUUM FULL rewrites every table of the database, each under ACCESS EXCLUSIVE: blocks every read and write of each while it is rewritten', safe }]
-      return tables.map((table) => ({ table, lock: 'ACCESS EXCLUSIVE', message: `VACUUM FULL rewrites ${table} under ACCESS EXCLUSIVE: blocks every read and write of it for the whole rewrite`, safe }))
+      const tables = ((vacuum.rels as { VacuumRelation: { relation: unknown } }[] | undefined) ?? []).map((rel) =>
+        relationName(rel.VacuumRelation.relation as never)!,
+      )
+      if (tables.length === 0)
+        return [
+          {
+            lock: 'ACCESS EXCLUSIVE',
+            message:
+              'VACUUM FULL rewrites every table of the database, each under ACCESS EXCLUSIVE: blocks every read and write of each while it is rewritten',
+            safe,
+          },
+        ]
+      return tables.map((table) => ({
+        table,
+        lock: 'ACCESS EXCLUSIVE',
+        message: `VACUUM FULL rewrites ${table} under ACCESS EXCLUSIVE: blocks every read and write of it for the whole rewrite`,
+        safe,
+      }))
     }
     if (cluster) {
       const table = relationName(cluster.relation)
-      if (!table) return [{ lock: 'ACCESS EXCLUSIVE', message: 'CLUSTER rewrites every clustered table under ACCESS EXCLUSIVE', safe }]
-      return [{ table, lock: 'ACCESS EXCLUSIVE', message: `CLUSTER rewrites ${table} under ACCESS EXCLUSIVE: blocks every read and write of it for the whole rewrite`, safe }]
+      if (!table)
+        return [
+          { lock: 'ACCESS EXCLUSIVE', message: 'CLUSTER rewrites every clustered table under ACCESS EXCLUSIVE', safe },
+        ]
+      return [
+        {
+          table,
+          lock: 'ACCESS EXCLUSIVE',
+          message: `CLUSTER rewrites ${table} under ACCESS EXCLUSIVE: blocks every read and write of it for the whole rewrite`,
+          safe,
+        },
+      ]
     }
     return []
   },

@@ -38,7 +38,9 @@ describe('identifier quoting and new index names', () => {
 
 describe('SQLite index SQL parsing', () => {
   it('finds the key terms and the WHERE clause, ignoring parentheses and commas inside quotes', () => {
-    expect(parseIndexSql('CREATE INDEX "a(b" ON "t,(x" (lower(name), "we(ird", b DESC) WHERE b > 0 AND "c)" IS NULL')).toEqual({
+    expect(
+      parseIndexSql('CREATE INDEX "a(b" ON "t,(x" (lower(name), "we(ird", b DESC) WHERE b > 0 AND "c)" IS NULL'),
+    ).toEqual({
       terms: ['lower(name)', ' "we(ird"', ' b DESC'],
       predicate: 'b > 0 and "c)" is null',
     })
@@ -66,14 +68,28 @@ describe('baseline files', () => {
     writeFileSync(path.join(dir, 'bad.json'), '{')
     expect(() => readBaseline(path.join(dir, 'bad.json'))).toThrow(/not valid JSON/)
     writeFileSync(path.join(dir, 'shape.json'), JSON.stringify({ accepted: [{ check: 'x' }] }))
-    expect(() => readBaseline(path.join(dir, 'shape.json'))).toThrow(/accepted\[0\]\.subject must be a non-empty string/)
+    expect(() => readBaseline(path.join(dir, 'shape.json'))).toThrow(
+      /accepted\[0\]\.subject must be a non-empty string/,
+    )
   })
 
-  it('replaces one target\'s entries, keeps other targets and written reasons, and serialises concurrent writes', async () => {
+  it("replaces one target's entries, keeps other targets and written reasons, and serialises concurrent writes", async () => {
     const file = path.join(dir, 'b.json')
-    writeFileSync(file, JSON.stringify({ version: 1, accepted: [{ target: 'other', check: 'c', subject: 's', reason: 'theirs' }, { target: 'mine', check: 'a', subject: 'x', reason: 'because' }] }))
+    writeFileSync(
+      file,
+      JSON.stringify({
+        version: 1,
+        accepted: [
+          { target: 'other', check: 'c', subject: 's', reason: 'theirs' },
+          { target: 'mine', check: 'a', subject: 'x', reason: 'because' },
+        ],
+      }),
+    )
     await Promise.all([
-      writeBaseline(file, 'mine', [{ check: 'a', subject: 'x', severity: 'warn', message: '' }, { check: 'b', subject: 'y', severity: 'warn', message: '' }]),
+      writeBaseline(file, 'mine', [
+        { check: 'a', subject: 'x', severity: 'warn', message: '' },
+        { check: 'b', subject: 'y', severity: 'warn', message: '' },
+      ]),
       writeBaseline(file, 'third', [{ check: 'z', subject: 'q', severity: 'warn', message: '' }]),
     ])
     const written = JSON.parse(readFileSync(file, 'utf8'))
@@ -86,7 +102,11 @@ describe('baseline files', () => {
     expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([])
     // With --checks, entries of the checks that did not run are kept.
     await writeBaseline(file, 'mine', [], ['b'])
-    expect(JSON.parse(readFileSync(file, 'utf8')).accepted.filter((entry: any) => entry.target === 'mine').map((entry: any) => entry.check)).toEqual(['a'])
+    expect(
+      JSON.parse(readFileSync(file, 'utf8'))
+        .accepted.filter((entry: any) => entry.target === 'mine')
+        .map((entry: any) => entry.check),
+    ).toEqual(['a'])
   })
 })
 
@@ -99,8 +119,22 @@ describe('fix migrations', () => {
       dir,
       'fixes',
       [
-        { check: 'duplicate_index', severity: 'warn', subject: `public."${evil}"`, message: `index ${evil} duplicates`, fix: 'DROP INDEX CONCURRENTLY IF EXISTS "public"."a";', detail: { undo: 'CREATE INDEX CONCURRENTLY IF NOT EXISTS "a" ON "public"."t" USING btree (a);' } },
-        { check: 'fk_without_index', severity: 'warn', subject: 'public.t.fk', message: 'fk', fix: 'CREATE INDEX CONCURRENTLY IF NOT EXISTS "b" ON "public"."t" ("b");', detail: { undo: 'DROP INDEX CONCURRENTLY IF EXISTS "public"."b";' } },
+        {
+          check: 'duplicate_index',
+          severity: 'warn',
+          subject: `public."${evil}"`,
+          message: `index ${evil} duplicates`,
+          fix: 'DROP INDEX CONCURRENTLY IF EXISTS "public"."a";',
+          detail: { undo: 'CREATE INDEX CONCURRENTLY IF NOT EXISTS "a" ON "public"."t" USING btree (a);' },
+        },
+        {
+          check: 'fk_without_index',
+          severity: 'warn',
+          subject: 'public.t.fk',
+          message: 'fk',
+          fix: 'CREATE INDEX CONCURRENTLY IF NOT EXISTS "b" ON "public"."t" ("b");',
+          detail: { undo: 'DROP INDEX CONCURRENTLY IF EXISTS "public"."b";' },
+        },
         { check: 'table_without_pk', severity: 'warn', subject: 'public.t', message: 'no pk' },
       ],
       'header',
@@ -115,8 +149,13 @@ describe('fix migrations', () => {
     ])
     expect(up.statements.some((statement) => /^\s*DROP TABLE/m.test(statement.text))).toBe(false)
     const down = prepareSection(migration!, 'down', 'postgres')
-    expect(down.statements.map((statement) => statement.text.trim())).toEqual(['DROP INDEX CONCURRENTLY IF EXISTS "public"."b"', 'CREATE INDEX CONCURRENTLY IF NOT EXISTS "a" ON "public"."t" USING btree (a)'])
-    expect(writeFixMigration(dir, 'none', [{ check: 'table_without_pk', severity: 'warn', subject: 't', message: '' }], 'h')).toBeUndefined()
+    expect(down.statements.map((statement) => statement.text.trim())).toEqual([
+      'DROP INDEX CONCURRENTLY IF EXISTS "public"."b"',
+      'CREATE INDEX CONCURRENTLY IF NOT EXISTS "a" ON "public"."t" USING btree (a)',
+    ])
+    expect(
+      writeFixMigration(dir, 'none', [{ check: 'table_without_pk', severity: 'warn', subject: 't', message: '' }], 'h'),
+    ).toBeUndefined()
   })
 })
 
@@ -134,9 +173,37 @@ describe('exit codes', () => {
 })
 
 describe('index rules over a hand-built snapshot', () => {
-  const key = (text: string, extra: Partial<IndexKey> = {}): IndexKey => ({ text, expression: false, descending: false, nullsFirst: false, collation: '100', opclass: '1978', column: text.charCodeAt(0), ...extra })
+  const key = (text: string, extra: Partial<IndexKey> = {}): IndexKey => ({
+    text,
+    expression: false,
+    descending: false,
+    nullsFirst: false,
+    collation: '100',
+    opclass: '1978',
+    column: text.charCodeAt(0),
+    ...extra,
+  })
   const index = (name: string, keys: IndexKey[], extra: Partial<IndexInfo> = {}): IndexInfo => ({
-    schema: 'public', table: 't', name, method: 'btree', unique: false, primary: false, keys, include: [], predicate: null, valid: true, building: false, backs: [], scans: 0, bytes: 8192, definition: '', partitioned: false, attached: false, replicaIdentity: false, exclusion: false, ...extra,
+    schema: 'public',
+    table: 't',
+    name,
+    method: 'btree',
+    unique: false,
+    primary: false,
+    keys,
+    include: [],
+    predicate: null,
+    valid: true,
+    building: false,
+    backs: [],
+    scans: 0,
+    bytes: 8192,
+    definition: '',
+    partitioned: false,
+    attached: false,
+    replicaIdentity: false,
+    exclusion: false,
+    ...extra,
   })
   const dialect: FixDialect = {
     subject: (schema, name) => `${schema}.${name}`,
@@ -150,7 +217,19 @@ describe('index rules over a hand-built snapshot', () => {
   const context = (indexes: IndexInfo[], extra: Partial<SchemaSnapshot> = {}): RuleContext & { skipped: string[] } => {
     const skipped: string[] = []
     return {
-      snapshot: { engine: 'postgres', tables: [], indexes, foreignKeys: [], unvalidated: [], statisticsSince: '2020-01-01T00:00:00.000Z', statisticsSource: 'test', statisticsAgeSeconds: 30 * 86400, bloat: { estimates: [], skipped: [] }, queries: 0, ...extra },
+      snapshot: {
+        engine: 'postgres',
+        tables: [],
+        indexes,
+        foreignKeys: [],
+        unvalidated: [],
+        statisticsSince: '2020-01-01T00:00:00.000Z',
+        statisticsSource: 'test',
+        statisticsAgeSeconds: 30 * 86400,
+        bloat: { estimates: [], skipped: [] },
+        queries: 0,
+        ...extra,
+      },
       dialect,
       thresholds: DEFAULT_AUDIT_THRESHOLDS,
       skip: (reason) => skipped.push(reason),
@@ -183,7 +262,12 @@ describe('index rules over a hand-built snapshot', () => {
       index('a_incl_b', [key('a')], { include: ['b'] }),
       index('g', [key('a')], { method: 'gin' }),
     ]
-    expect(redundantIndex.run(context(indexes)).map((finding) => finding.subject).sort()).toEqual(['public.a_incl_b', 'public.a_plain'])
+    expect(
+      redundantIndex
+        .run(context(indexes))
+        .map((finding) => finding.subject)
+        .sort(),
+    ).toEqual(['public.a_incl_b', 'public.a_plain'])
   })
 
   it('unused: skipped with a reason while statistics are young; keeps the only index of a foreign key', () => {
@@ -192,8 +276,23 @@ describe('index rules over a hand-built snapshot', () => {
     const young = context([fkIndex, plain], { statisticsAgeSeconds: 3600 })
     expect(unusedIndex.run(young)).toEqual([])
     expect(young.skipped[0]).toMatch(/only 1\.0 h old .* not judged before 7\.0 days/)
-    const old = context([fkIndex, plain], { foreignKeys: [{ schema: 'public', table: 't', name: 'fk', columns: ['p'], columnNumbers: ['p'.charCodeAt(0)], refSchema: 'public', refTable: 'p', refColumns: ['id'] }] })
+    const old = context([fkIndex, plain], {
+      foreignKeys: [
+        {
+          schema: 'public',
+          table: 't',
+          name: 'fk',
+          columns: ['p'],
+          columnNumbers: ['p'.charCodeAt(0)],
+          refSchema: 'public',
+          refTable: 'p',
+          refColumns: ['id'],
+        },
+      ],
+    })
     expect(unusedIndex.run(old).map((finding) => finding.subject)).toEqual(['public.plain'])
-    expect(unusedIndex.run(context([index('used', [key('v')], { scans: 3 }), index('uq', [key('w')], { unique: true })]))).toEqual([])
+    expect(
+      unusedIndex.run(context([index('used', [key('v')], { scans: 3 }), index('uq', [key('w')], { unique: true })])),
+    ).toEqual([])
   })
 })

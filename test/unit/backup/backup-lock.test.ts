@@ -10,7 +10,10 @@ afterAll(() => {
 })
 
 /** Holds the lock until the returned release() is called; resolves `held` once it is taken. */
-function hold(dir: string, options: Parameters<typeof withBackupLock>[1]): { held: Promise<void>; release: () => void; done: Promise<unknown> } {
+function hold(
+  dir: string,
+  options: Parameters<typeof withBackupLock>[1],
+): { held: Promise<void>; release: () => void; done: Promise<unknown> } {
   let release!: () => void
   let taken!: () => void
   const held = new Promise<void>((resolve) => (taken = resolve))
@@ -38,7 +41,9 @@ describe('the backup folder lock: shared (verify, restore) and exclusive (prune;
     const prune = hold(dir, { command: 'dbops backup prune', wait: false })
     await prune.held
     expect(await attempt(dir, { command: 'dbops backup verify', shared: true, wait: false })).toBe('E_BACKUP_LOCKED')
-    expect(await attempt(dir, { command: 'dbops backup create', excludeShared: false, wait: false })).toBe('E_BACKUP_LOCKED')
+    expect(await attempt(dir, { command: 'dbops backup create', excludeShared: false, wait: false })).toBe(
+      'E_BACKUP_LOCKED',
+    )
     prune.release()
     await prune.done
     const create = hold(dir, { command: 'dbops backup create', excludeShared: false, wait: false })
@@ -57,9 +62,13 @@ describe('the backup folder lock: shared (verify, restore) and exclusive (prune;
     const order: string[] = []
     let waiting!: () => void
     const announced = new Promise<void>((resolve) => (waiting = resolve))
-    const prune = withBackupLock(dir, { command: 'dbops backup prune', wait: true, pollMs: 10, onWait: () => waiting() }, async () => {
-      order.push('prune')
-    })
+    const prune = withBackupLock(
+      dir,
+      { command: 'dbops backup prune', wait: true, pollMs: 10, onWait: () => waiting() },
+      async () => {
+        order.push('prune')
+      },
+    )
     await announced
     order.push('reader done')
     reader.release()

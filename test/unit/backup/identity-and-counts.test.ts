@@ -10,7 +10,9 @@ describe('databaseFolderName (the default backup folder without a config file)',
   it('is the SQLite file stem or the PostgreSQL database name, safe as a folder name', () => {
     expect(databaseFolderName({ engine: 'sqlite', path: '/srv/data/app.db' })).toBe('app')
     expect(databaseFolderName({ engine: 'sqlite', path: '/srv/data/my store.sqlite3' })).toBe('my_store')
-    expect(databaseFolderName({ engine: 'postgres', url: 'postgres://u:secret@db:5432/shop?sslmode=require' })).toBe('shop')
+    expect(databaseFolderName({ engine: 'postgres', url: 'postgres://u:secret@db:5432/shop?sslmode=require' })).toBe(
+      'shop',
+    )
     expect(databaseFolderName({ engine: 'postgres', url: 'postgres://u@db/../etc' })).not.toContain('/')
   })
 

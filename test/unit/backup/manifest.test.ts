@@ -19,10 +19,26 @@ function folder(): string {
 
 function backup(dir: string, id: string, overrides: Partial<BackupManifest> = {}): BackupManifest {
   const manifest: BackupManifest = {
-    manifestVersion: 1, id, target: 'app', url: 'sqlite:./app.db', engine: 'sqlite', format: 'sqlite', label: null,
-    startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:00:01.000Z', durationMs: 1000, sizeBytes: 4096,
-    sha256: 'ab'.repeat(32), artifact: `${id}.sqlite`, serverVersion: '3.50.0', tools: {}, migrationVersion: null,
-    rowCounts: {}, verifiedAt: null, verifiedBy: null, ...overrides,
+    manifestVersion: 1,
+    id,
+    target: 'app',
+    url: 'sqlite:./app.db',
+    engine: 'sqlite',
+    format: 'sqlite',
+    label: null,
+    startedAt: '2026-01-01T00:00:00.000Z',
+    finishedAt: '2026-01-01T00:00:01.000Z',
+    durationMs: 1000,
+    sizeBytes: 4096,
+    sha256: 'ab'.repeat(32),
+    artifact: `${id}.sqlite`,
+    serverVersion: '3.50.0',
+    tools: {},
+    migrationVersion: null,
+    rowCounts: {},
+    verifiedAt: null,
+    verifiedBy: null,
+    ...overrides,
   }
   writeFileSync(path.join(dir, manifest.artifact), 'data')
   writeFileSync(path.join(dir, `${id}.manifest.json`), JSON.stringify(manifest))
@@ -36,7 +52,9 @@ describe('backup ids', () => {
     const taken = new Set(['20261123T014500Z-app', '20261123T014500Z-app-2'])
     expect(newBackupId('app', at, (id) => taken.has(id))).toBe('20261123T014500Z-app-3')
     expect(['20261123T014500Z-app-2', '20261123T014459Z-app', '20261123T014500Z-app'].sort()).toEqual([
-      '20261123T014459Z-app', '20261123T014500Z-app', '20261123T014500Z-app-2',
+      '20261123T014459Z-app',
+      '20261123T014500Z-app',
+      '20261123T014500Z-app-2',
     ])
   })
 })
@@ -74,15 +92,27 @@ describe('checkBackups', () => {
     const dir = folder()
     const target = { name: 'app', backup: { dir } }
     expect((await checkBackups(target, { now })).status).toBe('critical')
-    backup(dir, '20260101T000000Z-app', { startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:00:01.000Z', sizeBytes: 10_000 })
+    backup(dir, '20260101T000000Z-app', {
+      startedAt: '2026-01-01T00:00:00.000Z',
+      finishedAt: '2026-01-01T00:00:01.000Z',
+      sizeBytes: 10_000,
+    })
     expect((await checkBackups(target, { now })).status).toBe('critical') // 36 h old, default limit 26 h
     expect((await checkBackups(target, { now, maxAgeMs: 48 * 3_600_000 })).status).toBe('ok')
-    backup(dir, '20260102T000000Z-app', { startedAt: '2026-01-02T00:00:00.000Z', finishedAt: '2026-01-02T00:00:01.000Z', sizeBytes: 4000 })
+    backup(dir, '20260102T000000Z-app', {
+      startedAt: '2026-01-02T00:00:00.000Z',
+      finishedAt: '2026-01-02T00:00:01.000Z',
+      sizeBytes: 4000,
+    })
     const shrunk = await checkBackups(target, { now })
     expect(shrunk.status).toBe('warn')
     expect(shrunk.findings.map((finding) => finding.check)).toEqual(['backup_age', 'backup_shrink'])
     expect(shrunk.ageSeconds).toBe(12 * 3600 - 1)
-    expect((await checkBackups(target, { now, minSizeBytes: 1 << 20 })).findings.find((finding) => finding.check === 'backup_size')?.severity).toBe('warn')
+    expect(
+      (await checkBackups(target, { now, minSizeBytes: 1 << 20 })).findings.find(
+        (finding) => finding.check === 'backup_size',
+      )?.severity,
+    ).toBe('warn')
   })
 
   it('reads sizes with binary multiples', () => {

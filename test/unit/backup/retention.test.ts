@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest'
 import { applyRetention, isEmptyPolicy, type RetentionPolicy } from '../../../src/backup/retention.js'
 import { isoWeek } from '../../../src/backup/retention.js'
 
-const RESTIC_TIMES = `2014-09-01 10:20:30,2014-09-02 10:20:30,2014-09-05 10:20:30,2014-09-06 10:20:30,2014-09-08 10:20:30,
+const RESTIC_TIMES =
+  `2014-09-01 10:20:30,2014-09-02 10:20:30,2014-09-05 10:20:30,2014-09-06 10:20:30,2014-09-08 10:20:30,
 2014-09-09 10:20:30,2014-09-10 10:20:30,2014-09-11 10:20:30,2014-09-20 10:20:30,2014-09-22 10:20:30,2014-08-08 10:20:30,
 2014-08-10 10:20:30,2014-08-12 10:20:30,2014-08-13 10:20:30,2014-08-13 10:20:30.1,2014-08-15 10:20:30,2014-08-18 10:20:30,
 2014-08-20 10:20:30,2014-08-21 10:20:30,2014-08-22 10:20:30,2014-10-01 10:20:30,2014-10-02 10:20:30,2014-10-05 10:20:30,
@@ -22,8 +23,8 @@ const RESTIC_TIMES = `2014-09-01 10:20:30,2014-09-02 10:20:30,2014-09-05 10:20:3
 2016-01-04 11:23:03,2016-01-04 12:23:03,2016-01-04 12:24:03,2016-01-04 12:28:03,2016-01-04 12:30:03,2016-01-04 16:23:03,
 2016-01-05 09:02:03,2016-01-06 08:02:03,2016-01-07 10:02:03,2016-01-08 20:02:03,2016-01-09 21:02:03,2016-01-12 21:02:03,
 2016-01-12 21:08:03,2016-01-18 12:02:03`
-  .split(',')
-  .map((text) => text.trim())
+    .split(',')
+    .map((text) => text.trim())
 
 const toDate = (text: string) => new Date(`${text.replace(' ', 'T').replace(/(\.\d)$/, '$100')}Z`)
 const items = RESTIC_TIMES.map((time, index) => ({ index, at: toDate(time) }))
@@ -96,7 +97,11 @@ describe("retention: restic's golden files", () => {
 describe('retention: calendar buckets in UTC', () => {
   const at = (iso: string) => ({ at: new Date(iso) })
   const keep = (list: { at: Date }[], policy: RetentionPolicy, now?: Date) =>
-    applyRetention(list, (item) => item.at, policy, now).map((decision) => [decision.item.at.toISOString().slice(0, 16), decision.keep, decision.reasons.join('|')])
+    applyRetention(list, (item) => item.at, policy, now).map((decision) => [
+      decision.item.at.toISOString().slice(0, 16),
+      decision.keep,
+      decision.reasons.join('|'),
+    ])
 
   it('ISO weeks: Sunday 2020-12-27 and Monday 2020-12-28 are different weeks; 2021-01-03 is still week 53 of 2020', () => {
     expect(isoWeek(new Date('2020-12-27T12:00:00Z'))).toBe(202052)
@@ -104,7 +109,9 @@ describe('retention: calendar buckets in UTC', () => {
     expect(isoWeek(new Date('2021-01-03T23:59:59Z'))).toBe(202053)
     expect(isoWeek(new Date('2021-01-04T00:00:00Z'))).toBe(202101)
     expect(isoWeek(new Date('2026-01-01T00:00:00Z'))).toBe(202601)
-    const list = ['2020-12-27T12:00:00Z', '2020-12-28T08:00:00Z', '2021-01-03T20:00:00Z', '2021-01-04T01:00:00Z'].map(at)
+    const list = ['2020-12-27T12:00:00Z', '2020-12-28T08:00:00Z', '2021-01-03T20:00:00Z', '2021-01-04T01:00:00Z'].map(
+      at,
+    )
     expect(keep(list, { keepWeekly: 2 })).toEqual([
       ['2021-01-04T01:00', true, 'weekly snapshot'],
       ['2021-01-03T20:00', true, 'weekly snapshot'],
@@ -123,7 +130,13 @@ describe('retention: calendar buckets in UTC', () => {
   })
 
   it('hourly, monthly and yearly rules OR together; keep-last counts from the newest', () => {
-    const list = ['2024-06-30T10:05:00Z', '2025-01-15T10:00:00Z', '2025-02-01T09:10:00Z', '2025-02-01T09:50:00Z', '2025-02-01T10:15:00Z'].map(at)
+    const list = [
+      '2024-06-30T10:05:00Z',
+      '2025-01-15T10:00:00Z',
+      '2025-02-01T09:10:00Z',
+      '2025-02-01T09:50:00Z',
+      '2025-02-01T10:15:00Z',
+    ].map(at)
     expect(keep(list, { keepLast: 1, keepHourly: 2, keepYearly: 1 })).toEqual([
       ['2025-02-01T10:15', true, 'last snapshot|hourly snapshot|yearly snapshot'],
       ['2025-02-01T09:50', true, 'hourly snapshot'],
@@ -135,7 +148,9 @@ describe('retention: calendar buckets in UTC', () => {
 
   it('keep-within counts from the newest backup that is not in the future', () => {
     const now = new Date('2026-01-10T00:00:00Z')
-    const list = ['2026-01-01T00:00:00Z', '2026-01-08T00:00:00Z', '2026-01-09T00:00:00Z', '2027-01-01T00:00:00Z'].map(at)
+    const list = ['2026-01-01T00:00:00Z', '2026-01-08T00:00:00Z', '2026-01-09T00:00:00Z', '2027-01-01T00:00:00Z'].map(
+      at,
+    )
     expect(keep(list, { keepWithinMs: 2 * DAY }, now)).toEqual([
       ['2027-01-01T00:00', true, 'within 2d'],
       ['2026-01-09T00:00', true, 'within 2d'],

@@ -95,9 +95,15 @@ describe('redactUrl', () => {
     ['postgres://user@host/db', 'postgres://user@host/db'],
     ['postgres://host:5432/db', 'postgres://host:5432/db'],
     ['postgres://user:p@ss:w/rd@host/db', 'postgres://user:***@host/db'],
-    ['postgres://host/db?user=me&password=secret&sslmode=require', 'postgres://host/db?user=me&password=***&sslmode=require'],
+    [
+      'postgres://host/db?user=me&password=secret&sslmode=require',
+      'postgres://host/db?user=me&password=***&sslmode=require',
+    ],
     ['postgres://user:secret@host:abc/db', 'postgres://user:***@host:abc/db'],
-    ['postgres://user:secret@host/db?application_name=me@laptop', 'postgres://user:***@host/db?application_name=me@laptop'],
+    [
+      'postgres://user:secret@host/db?application_name=me@laptop',
+      'postgres://user:***@host/db?application_name=me@laptop',
+    ],
     ['sqlite:./dev.db', 'sqlite:./dev.db'],
     ['not a url', 'not a url'],
     ['', ''],

@@ -18,7 +18,9 @@ describe('parseDuration', () => {
   })
 
   it('refuses a bare number other than 0 and says which unit to add', () => {
-    expect(() => parseDuration('5', 'migrations.lockTimeout')).toThrow('migrations.lockTimeout: "5" needs a unit, e.g. 5s')
+    expect(() => parseDuration('5', 'migrations.lockTimeout')).toThrow(
+      'migrations.lockTimeout: "5" needs a unit, e.g. 5s',
+    )
     expect(() => parseDuration('60', 'x')).toThrow('x: "60" needs a unit, e.g. 60s')
   })
 

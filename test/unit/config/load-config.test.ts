@@ -30,7 +30,8 @@ const fakeDbops = {
     type: 'module',
     exports: { '.': { import: './index.js' } },
   }),
-  'node_modules/dbops/index.js': 'export function defineConfig(config) { return { ...config, viaDefineConfig: true } }\n',
+  'node_modules/dbops/index.js':
+    'export function defineConfig(config) { return { ...config, viaDefineConfig: true } }\n',
 }
 
 async function errorOf(promise: Promise<unknown>): Promise<ConfigError> {
@@ -75,7 +76,10 @@ describe('loadConfig: finding the file from a nested subdirectory', () => {
   })
 
   it('prefers the nearest directory', async () => {
-    const root = project({ '.dbopsrc.json': '{"defaultTarget":"root"}', 'src/.dbopsrc.json': '{"defaultTarget":"src"}' })
+    const root = project({
+      '.dbopsrc.json': '{"defaultTarget":"root"}',
+      'src/.dbopsrc.json': '{"defaultTarget":"src"}',
+    })
     expect((await loadConfig({ cwd: join(root, 'src/deep/er') }))?.config).toEqual({ defaultTarget: 'src' })
   })
 
@@ -124,7 +128,9 @@ describe('loadConfig: TypeScript configs', () => {
   })
 
   it('names the config file, not the compiled one, when an import fails', async () => {
-    const root = project({ 'dbops.config.ts': "import { nothing } from 'no-such-package'\nexport default { nothing }\n" })
+    const root = project({
+      'dbops.config.ts': "import { nothing } from 'no-such-package'\nexport default { nothing }\n",
+    })
     const error = await errorOf(loadConfig({ cwd: root }))
     expect(error.message).toContain('no-such-package')
     expect(error.message).not.toContain('timestamp')
@@ -142,7 +148,10 @@ describe('loadConfig: TypeScript configs', () => {
 
 describe('loadConfig: --config', () => {
   it('loads exactly the given file, relative to cwd, whatever the search would find', async () => {
-    const root = project({ '.dbopsrc.json': '{"defaultTarget":"found"}', 'ops/dbops.staging.json': '{"defaultTarget":"given"}' })
+    const root = project({
+      '.dbopsrc.json': '{"defaultTarget":"found"}',
+      'ops/dbops.staging.json': '{"defaultTarget":"given"}',
+    })
     expect(await loadConfig({ cwd: root, configPath: 'ops/dbops.staging.json' })).toEqual({
       file: join(root, 'ops/dbops.staging.json'),
       config: { defaultTarget: 'given' },

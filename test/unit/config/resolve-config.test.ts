@@ -96,7 +96,9 @@ describe('resolveConfig without a config file', () => {
     expect(await problemsOf(resolveConfig({ cwd: root, env: {}, url: 'mysqlx://root:hunter2@db/app' }))).toEqual([
       '--url: unsupported scheme "mysqlx" (use postgres://, postgresql://, sqlite: or file:)',
     ])
-    const problems = await problemsOf(resolveConfig({ cwd: root, env: { DATABASE_URL: 'postgres://a:hunter2@db:x/app' } }))
+    const problems = await problemsOf(
+      resolveConfig({ cwd: root, env: { DATABASE_URL: 'postgres://a:hunter2@db:x/app' } }),
+    )
     expect(problems).toHaveLength(1)
     expect(problems[0]).toMatch(/^DATABASE_URL: invalid port/)
     expect(problems.join()).not.toContain('hunter2')
@@ -208,7 +210,12 @@ describe('resolveConfig with a config file', () => {
       defaultTarget: 'app',
       targets: {
         app: { url: 'sqlite:app.db' },
-        bench: { url: '${BENCH_URL}', protected: true, migrations: { table: 'bench_history' }, backup: { dir: 'bench-backups' } },
+        bench: {
+          url: '${BENCH_URL}',
+          protected: true,
+          migrations: { table: 'bench_history' },
+          backup: { dir: 'bench-backups' },
+        },
       },
     })
     const config = await resolveConfig({ cwd: root, env: {}, url: 'sqlite:other.db', target: 'bench' })
@@ -221,9 +228,13 @@ describe('resolveConfig with a config file', () => {
       migrations: { table: 'bench_history' },
       backup: { dir: join(root, 'bench-backups') },
     })
-    expect(selectTargets(config, { target: 'bench' }).map((target) => target.database)).toEqual([join(root, 'other.db')])
+    expect(selectTargets(config, { target: 'bench' }).map((target) => target.database)).toEqual([
+      join(root, 'other.db'),
+    ])
     expect(() => selectTargets(config, { all: true })).toThrow(/--url names one database and cannot be used with --all/)
-    expect(() => selectTargets(config, { target: 'app' })).toThrow(/--url was applied to target "bench", not to the selected target "app"/)
+    expect(() => selectTargets(config, { target: 'app' })).toThrow(
+      /--url was applied to target "bench", not to the selected target "app"/,
+    )
   })
 
   it('does not consult DATABASE_URL when the file has targets', async () => {
@@ -242,9 +253,12 @@ describe('resolveConfig with a config file', () => {
   })
 
   it('loads the file given by configPath', async () => {
-    const root = project({ targets: { found: { url: 'sqlite:found.db' } } }, {
-      'ops/staging.yaml': 'targets:\n  staging:\n    url: sqlite:staging.db\n',
-    })
+    const root = project(
+      { targets: { found: { url: 'sqlite:found.db' } } },
+      {
+        'ops/staging.yaml': 'targets:\n  staging:\n    url: sqlite:staging.db\n',
+      },
+    )
     const config = await resolveConfig({ cwd: root, configPath: 'ops/staging.yaml', env: {} })
     expect(config.file).toBe(join(root, 'ops/staging.yaml'))
     expect(Object.keys(config.targets)).toEqual(['staging'])
@@ -331,7 +345,9 @@ describe('resolveConfig validation', () => {
 
   it('suggests nothing for a key far from every known one', async () => {
     const problems = await problemsOf(resolveConfig({ cwd: project({ colour: 'red' }), env: {} }))
-    expect(problems).toEqual(['colour: unknown key (known keys: defaultTarget, targets, migrations, seeds, backup, health, lint, schema)'])
+    expect(problems).toEqual([
+      'colour: unknown key (known keys: defaultTarget, targets, migrations, seeds, backup, health, lint, schema)',
+    ])
   })
 })
 
@@ -372,7 +388,9 @@ describe('selectTargets', () => {
 
   it('refuses an unknown target, listing the known ones', () => {
     expect(() => selectTargets(config(), { target: 'x' })).toThrow(UsageError)
-    expect(() => selectTargets(config(), { target: 'x' })).toThrow('unknown target "x" (known: app, analytics, reports)')
+    expect(() => selectTargets(config(), { target: 'x' })).toThrow(
+      'unknown target "x" (known: app, analytics, reports)',
+    )
   })
 
   it('refuses target and all together', () => {
@@ -384,12 +402,24 @@ describe('resolveConfig: seeds, backup and health sections', () => {
   it('layers target settings over top-level ones and resolves paths against the config file', async () => {
     const root = project({
       defaultTarget: 'app',
-      seeds: { dir: 'seed-data', environments: { dev: 'dev', test: ['base', 'test/*.csv'] }, tables: { 'people.csv': 'users' } },
+      seeds: {
+        dir: 'seed-data',
+        environments: { dev: 'dev', test: ['base', 'test/*.csv'] },
+        tables: { 'people.csv': 'users' },
+      },
       backup: { dir: '/var/backups/dbops', format: 'directory', retention: { keepDaily: 7, keepWithin: '2d' } },
       health: { thresholds: { connections: { warn: '80%', critical: 95 } } },
       targets: {
-        app: { url: 'sqlite:app.db', seeds: { environments: { dev: 'app-dev' } }, backup: { jobs: 2, retention: { keepLast: 3 } } },
-        other: { url: 'sqlite:other.db', backup: { dir: 'elsewhere' }, health: { thresholds: { connections: { warn: 50 } } } },
+        app: {
+          url: 'sqlite:app.db',
+          seeds: { environments: { dev: 'app-dev' } },
+          backup: { jobs: 2, retention: { keepLast: 3 } },
+        },
+        other: {
+          url: 'sqlite:other.db',
+          backup: { dir: 'elsewhere' },
+          health: { thresholds: { connections: { warn: 50 } } },
+        },
       },
     })
     const config = await resolveConfig({ cwd: join(root, 'src/nested'), env: {} })
@@ -402,8 +432,17 @@ describe('resolveConfig: seeds, backup and health sections', () => {
       tables: { 'people.csv': 'users' },
     })
     // A target's retention replaces the top-level policy whole: mixing two policies rule by rule would surprise.
-    expect(app.backup).toEqual({ dir: '/var/backups/dbops/app', format: 'directory', jobs: 2, retention: { keepLast: 3 } })
-    expect(other.backup).toEqual({ dir: join(root, 'elsewhere'), format: 'directory', retention: { keepDaily: 7, keepWithinMs: 172_800_000 } })
+    expect(app.backup).toEqual({
+      dir: '/var/backups/dbops/app',
+      format: 'directory',
+      jobs: 2,
+      retention: { keepLast: 3 },
+    })
+    expect(other.backup).toEqual({
+      dir: join(root, 'elsewhere'),
+      format: 'directory',
+      retention: { keepDaily: 7, keepWithinMs: 172_800_000 },
+    })
     expect(app.health.thresholds).toEqual({ connections: { warn: '80%', critical: 95 } })
     expect(other.health.thresholds).toEqual({ connections: { warn: 50 } })
   })

@@ -17,13 +17,29 @@ function targetWith(run: (context: ProbeContext) => Promise<{ up: boolean; versi
 }
 
 const connected = (context: ProbeContext) =>
-  context.report({ check: 'connection', severity: 'ok', subject: 'fake', message: 'fine', values: { latency_seconds: 0.001 }, detail: { version: '15.4' } })
+  context.report({
+    check: 'connection',
+    severity: 'ok',
+    subject: 'fake',
+    message: 'fine',
+    values: { latency_seconds: 0.001 },
+    detail: { version: '15.4' },
+  })
 
 describe('checkHealth deadline and failures', () => {
   it('reports a connection that never completes as critical when the deadline passes', async () => {
-    const result = await checkHealth(targetWith(() => new Promise(() => {})), { timeoutMs: 100 })
+    const result = await checkHealth(
+      targetWith(() => new Promise(() => {})),
+      { timeoutMs: 100 },
+    )
     expect(result).toMatchObject({ up: false, status: 'critical', version: null })
-    expect(result.checks).toEqual([expect.objectContaining({ check: 'connection', severity: 'critical', message: expect.stringContaining('deadline') })])
+    expect(result.checks).toEqual([
+      expect.objectContaining({
+        check: 'connection',
+        severity: 'critical',
+        message: expect.stringContaining('deadline'),
+      }),
+    ])
   })
 
   it('keeps what finished and reports the unfinished checks unknown when connected but not done by the deadline', async () => {
@@ -51,10 +67,20 @@ describe('checkHealth deadline and failures', () => {
       }),
       { only: ['vacuum'] },
     )
-    expect(failed.checks.find((finding) => finding.check === 'vacuum')).toMatchObject({ severity: 'unknown', message: 'the check failed: boom' })
+    expect(failed.checks.find((finding) => finding.check === 'vacuum')).toMatchObject({
+      severity: 'unknown',
+      message: 'the check failed: boom',
+    })
     const controller = new AbortController()
     setTimeout(() => controller.abort(), 50)
-    const aborted = await checkHealth(targetWith(() => new Promise(() => {})), { signal: controller.signal })
-    expect(aborted.checks[0]).toMatchObject({ check: 'connection', severity: 'critical', message: expect.stringContaining('interrupted') })
+    const aborted = await checkHealth(
+      targetWith(() => new Promise(() => {})),
+      { signal: controller.signal },
+    )
+    expect(aborted.checks[0]).toMatchObject({
+      check: 'connection',
+      severity: 'critical',
+      message: expect.stringContaining('interrupted'),
+    })
   })
 })

@@ -13,13 +13,34 @@ describe('vacuum finding', () => {
     expect(server.message).not.toContain('disabled for it')
     const table = overdue('vacuum', 1, [{ ...row, autovacuum_server: true, autovacuum_table: false }], thresholds)
     expect(table.message).toContain('autovacuum disabled for it (autovacuum_enabled = false)')
-    expect(overdue('vacuum', 1, [{ ...row, autovacuum_server: true, autovacuum_table: true }], thresholds).message).not.toMatch(/disabled|whole server/)
+    expect(
+      overdue('vacuum', 1, [{ ...row, autovacuum_server: true, autovacuum_table: true }], thresholds).message,
+    ).not.toMatch(/disabled|whole server/)
     // Said even when no table is due yet: nothing will clean them when they are.
-    expect(overdue('analyze', 0, null, thresholds, false)).toMatchObject({ severity: 'ok', message: 'no table past the autoanalyze trigger; autovacuum is off for the whole server (autovacuum = off)' })
+    expect(overdue('analyze', 0, null, thresholds, false)).toMatchObject({
+      severity: 'ok',
+      message: 'no table past the autoanalyze trigger; autovacuum is off for the whole server (autovacuum = off)',
+    })
   })
 
   it('shows the trigger that fired: the insert trigger for inserted tuples', () => {
-    const finding = overdue('vacuum', 1, [{ ...row, dead: 0, inserted: 501_000 * 2, trigger: 'insert', threshold: 501_000, ratio: 2, autovacuum_server: true, autovacuum_table: true }], thresholds)
+    const finding = overdue(
+      'vacuum',
+      1,
+      [
+        {
+          ...row,
+          dead: 0,
+          inserted: 501_000 * 2,
+          trigger: 'insert',
+          threshold: 501_000,
+          ratio: 2,
+          autovacuum_server: true,
+          autovacuum_table: true,
+        },
+      ],
+      thresholds,
+    )
     expect(finding.message).toContain('1,002,000 inserted tuples, insert trigger 501,000 (2.0x)')
   })
 })

@@ -8,25 +8,36 @@ import { lint, lintFiles, rules } from './lint-helpers.js'
 
 describe('suppression', () => {
   it('an ignore with a reason silences its rule on the next statement, and the reason is kept on record', async () => {
-    const result = await lintFiles(['-- dbops:lint-ignore drop-column the app stopped reading it in v42\nALTER TABLE orders DROP COLUMN legacy;'])
+    const result = await lintFiles([
+      '-- dbops:lint-ignore drop-column the app stopped reading it in v42\nALTER TABLE orders DROP COLUMN legacy;',
+    ])
     expect(result.findings).toEqual([])
-    expect(result.suppressed).toEqual([{ rule: 'drop-column', file: 'migrations/1_m1.sql', line: 3, reason: 'the app stopped reading it in v42' }])
+    expect(result.suppressed).toEqual([
+      { rule: 'drop-column', file: 'migrations/1_m1.sql', line: 3, reason: 'the app stopped reading it in v42' },
+    ])
     expect(result.summary.suppressed).toBe(1)
   })
 
   it('a trailing ignore on the statement line and several rules at once', async () => {
-    const result = await lintFiles(['ALTER TABLE orders DROP COLUMN a; -- dbops:lint-ignore drop-column,unused-ignore reviewed\nDROP TABLE orders;'])
+    const result = await lintFiles([
+      'ALTER TABLE orders DROP COLUMN a; -- dbops:lint-ignore drop-column,unused-ignore reviewed\nDROP TABLE orders;',
+    ])
     expect(rules(result.findings)).toEqual(['drop-table'])
   })
 
   it('an ignore only covers its own statement and its own rules', async () => {
-    const findings = await lint('-- dbops:lint-ignore drop-table reviewed\nALTER TABLE orders DROP COLUMN legacy;\nDROP TABLE orders;')
+    const findings = await lint(
+      '-- dbops:lint-ignore drop-table reviewed\nALTER TABLE orders DROP COLUMN legacy;\nDROP TABLE orders;',
+    )
     expect(rules(findings)).toEqual(['unused-ignore', 'drop-column', 'drop-table'])
     expect(findings[0]!.message).toContain('suppresses nothing')
   })
 
   it('an ignore without a reason suppresses nothing and is reported; an unknown rule is reported', async () => {
-    expect(rules(await lint('-- dbops:lint-ignore drop-column\nALTER TABLE orders DROP COLUMN legacy;'))).toEqual(['ignore-without-reason', 'drop-column'])
+    expect(rules(await lint('-- dbops:lint-ignore drop-column\nALTER TABLE orders DROP COLUMN legacy;'))).toEqual([
+      'ignore-without-reason',
+      'drop-column',
+    ])
     const [unknown] = await lint('-- dbops:lint-ignore no-such-rule because\nSELECT 1;')
     expect(unknown).toMatchObject({ rule: 'unused-ignore', line: 2 })
     expect(unknown!.message).toContain('unknown rule (no-such-rule)')
@@ -34,7 +45,9 @@ describe('suppression', () => {
 
   it('config turns a rule off, and unused-ignore itself can be switched off', async () => {
     expect(await lint('ALTER TABLE orders DROP COLUMN legacy;', { rules: { 'drop-column': 'off' } })).toEqual([])
-    expect(await lint('-- dbops:lint-ignore drop-table x\nSELECT 1;', { rules: { 'unused-ignore': 'off' } })).toEqual([])
+    expect(await lint('-- dbops:lint-ignore drop-table x\nSELECT 1;', { rules: { 'unused-ignore': 'off' } })).toEqual(
+      [],
+    )
   })
 })
 
@@ -42,7 +55,11 @@ describe("the runner's context", () => {
   it('no lock_timeout noise while dbops sets one; one warning per file when the file or config turns it off', async () => {
     const sql = 'CREATE INDEX i ON orders (a);\nCREATE INDEX j ON orders (b);'
     expect(rules(await lint(sql))).toEqual(['create-index-without-concurrently', 'create-index-without-concurrently'])
-    expect(rules(await lint(sql, { directive: 'lock_timeout:0' }))).toEqual(['create-index-without-concurrently', 'lock-timeout-off', 'create-index-without-concurrently'])
+    expect(rules(await lint(sql, { directive: 'lock_timeout:0' }))).toEqual([
+      'create-index-without-concurrently',
+      'lock-timeout-off',
+      'create-index-without-concurrently',
+    ])
     expect(rules(await lint(sql, { lockTimeoutMs: 0 }))).toContain('lock-timeout-off')
     expect(rules(await lint('DROP TABLE x;', { lockTimeoutMs: 0 }))).toEqual(['drop-table'])
   })
@@ -54,17 +71,24 @@ describe("the runner's context", () => {
     try {
       mkdirSync(path.join(dir, 'migrations'))
       writeFileSync(path.join(dir, 'migrations', '1_idx.up.sql'), 'CREATE INDEX CONCURRENTLY i ON orders (a);\n')
-      writeFileSync(path.join(dir, 'migrations', '2_two.up.sql'), 'CREATE TABLE x (id bigint);\nCREATE INDEX CONCURRENTLY i ON orders (a);\n')
+      writeFileSync(
+        path.join(dir, 'migrations', '2_two.up.sql'),
+        'CREATE TABLE x (id bigint);\nCREATE INDEX CONCURRENTLY i ON orders (a);\n',
+      )
       const { lintMigrations } = await import('../../../src/lint/lint.js')
       const result = await lintMigrations({ dir: path.join(dir, 'migrations') }, { cwd: dir })
-      expect(result.findings.map((finding) => `${finding.file}:${finding.line} ${finding.rule}`)).toEqual(['migrations/2_two.up.sql:2 non-transactional-statement'])
+      expect(result.findings.map((finding) => `${finding.file}:${finding.line} ${finding.rule}`)).toEqual([
+        'migrations/2_two.up.sql:2 non-transactional-statement',
+      ])
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
   })
 
   it('positions count from the file, past the directive, and the down section is not linted', async () => {
-    const findings = await lint('-- migrate:up\n\nSELECT 1;\n  DROP TABLE a;\nDROP TABLE b;\n-- migrate:down\nDROP TABLE c;\n')
+    const findings = await lint(
+      '-- migrate:up\n\nSELECT 1;\n  DROP TABLE a;\nDROP TABLE b;\n-- migrate:down\nDROP TABLE c;\n',
+    )
     expect(findings.map((finding) => `${finding.line}:${finding.column} ${finding.table}`)).toEqual(['4:3 a', '5:1 b'])
   })
 })
@@ -73,7 +97,9 @@ describe('output formats', () => {
   it('github: one workflow command per finding, with file, line, col and escaped text', async () => {
     const result = await lintFiles(['CREATE INDEX i ON orders (a);'])
     const text = formatGithub(result)
-    expect(text).toMatch(/^::warning file=migrations\/1_m1\.sql,line=2,col=1,title=dbops create-index-without-concurrently::CREATE INDEX takes SHARE on orders/)
+    expect(text).toMatch(
+      /^::warning file=migrations\/1_m1\.sql,line=2,col=1,title=dbops create-index-without-concurrently::CREATE INDEX takes SHARE on orders/,
+    )
     expect(text.split('\n')).toHaveLength(1)
     expect(text).toContain('%0ASafer:%0A')
   })
@@ -82,11 +108,20 @@ describe('output formats', () => {
     const result = await lintFiles(['CREATE INDEX i ON orders (a);'])
     const log = formatSarif(result) as any
     expect(log.version).toBe('2.1.0')
-    expect(log.runs[0].tool.driver.rules).toEqual([expect.objectContaining({ id: 'create-index-without-concurrently' })])
+    expect(log.runs[0].tool.driver.rules).toEqual([
+      expect.objectContaining({ id: 'create-index-without-concurrently' }),
+    ])
     expect(log.runs[0].results[0]).toMatchObject({
       ruleId: 'create-index-without-concurrently',
       level: 'warning',
-      locations: [{ physicalLocation: { artifactLocation: { uri: 'migrations/1_m1.sql' }, region: { startLine: 2, startColumn: 1 } } }],
+      locations: [
+        {
+          physicalLocation: {
+            artifactLocation: { uri: 'migrations/1_m1.sql' },
+            region: { startLine: 2, startColumn: 1 },
+          },
+        },
+      ],
     })
   })
 })
@@ -102,18 +137,38 @@ describe('--fix', () => {
         path.join(dir, 'migrations', '20240101000000_orders.sql'),
         '-- migrate:up\nALTER TABLE orders ADD COLUMN user_id bigint;\nCREATE INDEX orders_user_idx ON orders (user_id);\nALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id);\n-- migrate:down\nALTER TABLE orders DROP COLUMN user_id;\n',
       )
-      writeFileSync(path.join(dir, 'migrations', '20240102000000_only_index.sql'), '-- migrate:up\nCREATE INDEX orders_total_idx ON orders (total);\n-- migrate:down\nDROP INDEX orders_total_idx;\n')
-      const mixed = await fixMigration(path.join(dir, 'migrations'), 'migrations/20240101000000_orders.sql', 'postgres', dir)
-      expect(mixed.written).toEqual(['migrations/20240101000000_orders.sql', 'migrations/20240101000001_orders_follow_up.sql'])
+      writeFileSync(
+        path.join(dir, 'migrations', '20240102000000_only_index.sql'),
+        '-- migrate:up\nCREATE INDEX orders_total_idx ON orders (total);\n-- migrate:down\nDROP INDEX orders_total_idx;\n',
+      )
+      const mixed = await fixMigration(
+        path.join(dir, 'migrations'),
+        'migrations/20240101000000_orders.sql',
+        'postgres',
+        dir,
+      )
+      expect(mixed.written).toEqual([
+        'migrations/20240101000000_orders.sql',
+        'migrations/20240101000001_orders_follow_up.sql',
+      ])
       expect(readFileSync(path.join(dir, 'migrations', '20240101000000_orders.sql'), 'utf8')).toBe(
         '-- migrate:up\nALTER TABLE orders ADD COLUMN user_id bigint;\n\nALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID;\n-- migrate:down\nALTER TABLE orders DROP COLUMN user_id;\n',
       )
       const followUp = readFileSync(path.join(dir, 'migrations', '20240101000001_orders_follow_up.sql'), 'utf8')
       expect(followUp).toMatch(/^-- migrate:up transaction:false\n/)
-      expect(followUp).toContain('CREATE INDEX CONCURRENTLY orders_user_idx ON orders (user_id);\nALTER TABLE orders VALIDATE CONSTRAINT orders_user_fk;')
-      const only = await fixMigration(path.join(dir, 'migrations'), 'migrations/20240102000000_only_index.sql', 'postgres', dir)
+      expect(followUp).toContain(
+        'CREATE INDEX CONCURRENTLY orders_user_idx ON orders (user_id);\nALTER TABLE orders VALIDATE CONSTRAINT orders_user_fk;',
+      )
+      const only = await fixMigration(
+        path.join(dir, 'migrations'),
+        'migrations/20240102000000_only_index.sql',
+        'postgres',
+        dir,
+      )
       expect(only.written).toEqual(['migrations/20240102000000_only_index.sql'])
-      expect(readFileSync(path.join(dir, 'migrations', '20240102000000_only_index.sql'), 'utf8')).toMatch(/^-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY orders_total_idx ON orders \(total\);\n/)
+      expect(readFileSync(path.join(dir, 'migrations', '20240102000000_only_index.sql'), 'utf8')).toMatch(
+        /^-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY orders_total_idx ON orders \(total\);\n/,
+      )
       // What --fix wrote lints without the hazards it fixed.
       const { lintMigrations } = await import('../../../src/lint/lint.js')
       const after = await lintMigrations({ dir: path.join(dir, 'migrations') }, { cwd: dir })
@@ -133,12 +188,24 @@ describe('the library', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'dbops-lint-library-'))
     try {
       mkdirSync(path.join(dir, 'migrations'))
-      writeFileSync(path.join(dir, 'migrations', '1_a.sql'), '-- migrate:up\nCREATE TABLE a (id integer PRIMARY KEY);\n-- migrate:down\n')
-      writeFileSync(path.join(dir, 'migrations', '2_b.sql'), '-- migrate:up\nALTER TABLE a RENAME TO b;\n-- migrate:down\n')
+      writeFileSync(
+        path.join(dir, 'migrations', '1_a.sql'),
+        '-- migrate:up\nCREATE TABLE a (id integer PRIMARY KEY);\n-- migrate:down\n',
+      )
+      writeFileSync(
+        path.join(dir, 'migrations', '2_b.sql'),
+        '-- migrate:up\nALTER TABLE a RENAME TO b;\n-- migrate:down\n',
+      )
       const target = await library.openTarget({ url: `sqlite:${path.join(dir, 'app.db')}`, cwd: dir, create: false })
       try {
         const pending = await library.lintMigrations(target, { cwd: dir })
-        expect(pending).toMatchObject({ target: 'default', mode: 'pending', engine: 'sqlite', files: ['migrations/1_a.sql', 'migrations/2_b.sql'], findings: [] })
+        expect(pending).toMatchObject({
+          target: 'default',
+          mode: 'pending',
+          engine: 'sqlite',
+          files: ['migrations/1_a.sql', 'migrations/2_b.sql'],
+          findings: [],
+        })
         const offline = await library.lintMigrations(target, { cwd: dir, offline: true })
         expect(offline.findings.map((finding) => finding.rule)).toEqual(['rename-table'])
       } finally {
@@ -146,7 +213,10 @@ describe('the library', () => {
       }
       const { existsSync } = await import('node:fs')
       expect(existsSync(path.join(dir, 'app.db'))).toBe(false)
-      const files = await library.lintMigrations({ dir: path.join(dir, 'migrations'), files: ['migrations/2_b.sql'], engine: 'sqlite' }, { cwd: dir })
+      const files = await library.lintMigrations(
+        { dir: path.join(dir, 'migrations'), files: ['migrations/2_b.sql'], engine: 'sqlite' },
+        { cwd: dir },
+      )
       expect(files.files).toEqual(['migrations/2_b.sql'])
       expect(library.lintRules().map((rule) => rule.id)).toContain('create-index-without-concurrently')
     } finally {
@@ -157,15 +227,39 @@ describe('the library', () => {
 
 describe('what migrate up lints', () => {
   it('with only the rules up runs, a section of new tables and their indexes is skipped, and anything else is not', async () => {
-    const gate = { minSeverity: 'warn' as const, rules: { 'non-transactional-statement': 'off' as const, 'transaction-control': 'off' as const, 'syntax-error': 'off' as const, 'unused-ignore': 'off' as const } }
+    const gate = {
+      minSeverity: 'warn' as const,
+      rules: {
+        'non-transactional-statement': 'off' as const,
+        'transaction-control': 'off' as const,
+        'syntax-error': 'off' as const,
+        'unused-ignore': 'off' as const,
+      },
+    }
     // Skipped (nothing to find), yet what it creates is new for the files after it... statically each file is alone,
     // so the index on t in the second file is still reported.
-    const result = await lintFiles(['CREATE TABLE t (id int PRIMARY KEY);\nCREATE INDEX t_id ON t (id);\nINSERT INTO t VALUES (1);', 'CREATE INDEX t_n ON t (n);'], gate)
-    expect(result.findings.map((finding) => `${finding.file} ${finding.rule}`)).toEqual(['migrations/2_m2.sql create-index-without-concurrently'])
+    const result = await lintFiles(
+      [
+        'CREATE TABLE t (id int PRIMARY KEY);\nCREATE INDEX t_id ON t (id);\nINSERT INTO t VALUES (1);',
+        'CREATE INDEX t_n ON t (n);',
+      ],
+      gate,
+    )
+    expect(result.findings.map((finding) => `${finding.file} ${finding.rule}`)).toEqual([
+      'migrations/2_m2.sql create-index-without-concurrently',
+    ])
     expect(result.statements).toBe(1)
     // An index on a table this section does not create, an alarm word, a quoted name: looked at.
-    expect(rules((await lintFiles(['CREATE TABLE t (id int);\nCREATE INDEX u_id ON u (id);'], gate)).findings)).toEqual(['create-index-without-concurrently'])
-    expect(rules((await lintFiles(['CREATE TABLE "T" (id int);\nCREATE INDEX t_id ON "T" (id);\nDROP TABLE x;'], gate)).findings)).toEqual(['drop-table'])
-    expect(rules((await lintFiles(['CREATE TABLE t (id int);\nUPDATE u SET a = 1;'], gate)).findings)).toEqual(['update-without-where'])
+    expect(rules((await lintFiles(['CREATE TABLE t (id int);\nCREATE INDEX u_id ON u (id);'], gate)).findings)).toEqual(
+      ['create-index-without-concurrently'],
+    )
+    expect(
+      rules(
+        (await lintFiles(['CREATE TABLE "T" (id int);\nCREATE INDEX t_id ON "T" (id);\nDROP TABLE x;'], gate)).findings,
+      ),
+    ).toEqual(['drop-table'])
+    expect(rules((await lintFiles(['CREATE TABLE t (id int);\nUPDATE u SET a = 1;'], gate)).findings)).toEqual([
+      'update-without-where',
+    ])
   })
 })

@@ -24,11 +24,20 @@ export async function lintFiles(files: string[], options: LintOptions & LintCase
   dirs.push(dir)
   mkdirSync(path.join(dir, 'migrations'))
   files.forEach((sql, index) => {
-    const body = sql.startsWith('-- migrate:up') ? sql : `-- migrate:up${options.directive ? ` ${options.directive}` : ''}\n${sql}\n-- migrate:down\n`
+    const body = sql.startsWith('-- migrate:up')
+      ? sql
+      : `-- migrate:up${options.directive ? ` ${options.directive}` : ''}\n${sql}\n-- migrate:down\n`
     writeFileSync(path.join(dir, 'migrations', `${index + 1}_m${index + 1}.sql`), body)
   })
   const { engine, directive: _directive, lockTimeoutMs, ...lintOptions } = options
-  return lintMigrations({ dir: path.join(dir, 'migrations'), engine: engine ?? 'postgres', ...(lockTimeoutMs !== undefined && { lockTimeoutMs }) }, { cwd: dir, ...lintOptions })
+  return lintMigrations(
+    {
+      dir: path.join(dir, 'migrations'),
+      engine: engine ?? 'postgres',
+      ...(lockTimeoutMs !== undefined && { lockTimeoutMs }),
+    },
+    { cwd: dir, ...lintOptions },
+  )
 }
 
 /** The findings of one file of SQL. */

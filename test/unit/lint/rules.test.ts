@@ -9,19 +9,44 @@ async function only(rule: string, sql: string, options: Parameters<typeof lint>[
 
 describe('lock hazards', () => {
   it('create-index-without-concurrently: names the lock and what it blocks, and gives the safe SQL', async () => {
-    const [finding, ...rest] = await only('create-index-without-concurrently', 'CREATE INDEX orders_user_idx ON orders (user_id);')
+    const [finding, ...rest] = await only(
+      'create-index-without-concurrently',
+      'CREATE INDEX orders_user_idx ON orders (user_id);',
+    )
     expect(rest).toEqual([])
-    expect(finding).toMatchObject({ severity: 'warn', line: 2, column: 1, lock: 'SHARE', table: 'orders', file: 'migrations/1_m1.sql', migration: '1_m1' })
+    expect(finding).toMatchObject({
+      severity: 'warn',
+      line: 2,
+      column: 1,
+      lock: 'SHARE',
+      table: 'orders',
+      file: 'migrations/1_m1.sql',
+      migration: '1_m1',
+    })
     expect(finding!.message).toBe('CREATE INDEX takes SHARE on orders: blocks INSERT/UPDATE/DELETE for the whole build')
     expect(finding!.safe).toContain('CREATE INDEX CONCURRENTLY orders_user_idx ON orders (user_id);')
     expect(finding!.safe).toContain('transaction:false')
   })
 
   it('create-index-without-concurrently stays quiet for CONCURRENTLY, ON ONLY, and a table created earlier in the file', async () => {
-    expect(await only('create-index-without-concurrently', 'CREATE INDEX CONCURRENTLY i ON orders (a);', { directive: 'transaction:false' })).toEqual([])
+    expect(
+      await only('create-index-without-concurrently', 'CREATE INDEX CONCURRENTLY i ON orders (a);', {
+        directive: 'transaction:false',
+      }),
+    ).toEqual([])
     expect(await only('create-index-without-concurrently', 'CREATE INDEX i ON ONLY measurements (a);')).toEqual([])
-    expect(await only('create-index-without-concurrently', 'CREATE TABLE orders (id bigint);\nCREATE UNIQUE INDEX i ON orders (id);')).toEqual([])
-    expect(await only('create-index-without-concurrently', 'CREATE TABLE "Orders" (id bigint);\nCREATE INDEX i ON "Orders" (id);')).toEqual([])
+    expect(
+      await only(
+        'create-index-without-concurrently',
+        'CREATE TABLE orders (id bigint);\nCREATE UNIQUE INDEX i ON orders (id);',
+      ),
+    ).toEqual([])
+    expect(
+      await only(
+        'create-index-without-concurrently',
+        'CREATE TABLE "Orders" (id bigint);\nCREATE INDEX i ON "Orders" (id);',
+      ),
+    ).toEqual([])
   })
 
   it('a table created in an earlier file is not fresh when linting statically (it may be large by now)', async () => {
@@ -31,74 +56,164 @@ describe('lock hazards', () => {
   })
 
   it('drop-index-without-concurrently, but not for CONCURRENTLY or an index created in the same file', async () => {
-    expect(rules(await only('drop-index-without-concurrently', 'DROP INDEX orders_user_idx;'))).toEqual(['drop-index-without-concurrently'])
-    expect(await only('drop-index-without-concurrently', 'DROP INDEX CONCURRENTLY orders_user_idx;', { directive: 'transaction:false' })).toEqual([])
-    expect(await only('drop-index-without-concurrently', 'CREATE INDEX tmp_idx ON t (a);\nDROP INDEX tmp_idx;')).toEqual([])
+    expect(rules(await only('drop-index-without-concurrently', 'DROP INDEX orders_user_idx;'))).toEqual([
+      'drop-index-without-concurrently',
+    ])
+    expect(
+      await only('drop-index-without-concurrently', 'DROP INDEX CONCURRENTLY orders_user_idx;', {
+        directive: 'transaction:false',
+      }),
+    ).toEqual([])
+    expect(
+      await only('drop-index-without-concurrently', 'CREATE INDEX tmp_idx ON t (a);\nDROP INDEX tmp_idx;'),
+    ).toEqual([])
   })
 
   it('reindex-without-concurrently: both option spellings count', async () => {
-    expect(rules(await only('reindex-without-concurrently', 'REINDEX INDEX orders_user_idx;'))).toEqual(['reindex-without-concurrently'])
-    expect(await only('reindex-without-concurrently', 'REINDEX TABLE CONCURRENTLY orders;', { directive: 'transaction:false' })).toEqual([])
-    expect(await only('reindex-without-concurrently', 'REINDEX (CONCURRENTLY) TABLE orders;', { directive: 'transaction:false' })).toEqual([])
+    expect(rules(await only('reindex-without-concurrently', 'REINDEX INDEX orders_user_idx;'))).toEqual([
+      'reindex-without-concurrently',
+    ])
+    expect(
+      await only('reindex-without-concurrently', 'REINDEX TABLE CONCURRENTLY orders;', {
+        directive: 'transaction:false',
+      }),
+    ).toEqual([])
+    expect(
+      await only('reindex-without-concurrently', 'REINDEX (CONCURRENTLY) TABLE orders;', {
+        directive: 'transaction:false',
+      }),
+    ).toEqual([])
   })
 
   it('detach-partition-without-concurrently (the safe form needs PostgreSQL 14)', async () => {
-    const [finding] = await only('detach-partition-without-concurrently', 'ALTER TABLE measurements DETACH PARTITION measurements_2020;')
+    const [finding] = await only(
+      'detach-partition-without-concurrently',
+      'ALTER TABLE measurements DETACH PARTITION measurements_2020;',
+    )
     expect(finding!.safe).toContain('DETACH PARTITION measurements_2020 CONCURRENTLY')
-    const [old] = await only('detach-partition-without-concurrently', 'ALTER TABLE measurements DETACH PARTITION measurements_2020;', { pgVersion: 13 })
+    const [old] = await only(
+      'detach-partition-without-concurrently',
+      'ALTER TABLE measurements DETACH PARTITION measurements_2020;',
+      { pgVersion: 13 },
+    )
     expect(old!.safe).toContain('needs PostgreSQL 14')
-    expect(await only('detach-partition-without-concurrently', 'ALTER TABLE measurements DETACH PARTITION measurements_2020 CONCURRENTLY;', { directive: 'transaction:false' })).toEqual([])
+    expect(
+      await only(
+        'detach-partition-without-concurrently',
+        'ALTER TABLE measurements DETACH PARTITION measurements_2020 CONCURRENTLY;',
+        { directive: 'transaction:false' },
+      ),
+    ).toEqual([])
   })
 
   it('foreign-key-without-not-valid: the safe SQL is NOT VALID plus VALIDATE in the next migration', async () => {
-    const [finding] = await only('foreign-key-without-not-valid', 'ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id);')
+    const [finding] = await only(
+      'foreign-key-without-not-valid',
+      'ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id);',
+    )
     expect(finding!.message).toContain('SHARE ROW EXCLUSIVE on orders and users')
     expect(finding!.safe).toContain('REFERENCES users (id) NOT VALID;')
     expect(finding!.safe).toContain('ALTER TABLE orders VALIDATE CONSTRAINT orders_user_fk;')
-    expect(rules(await only('foreign-key-without-not-valid', 'ALTER TABLE orders ADD COLUMN user_id bigint REFERENCES users;'))).toEqual(['foreign-key-without-not-valid'])
+    expect(
+      rules(
+        await only('foreign-key-without-not-valid', 'ALTER TABLE orders ADD COLUMN user_id bigint REFERENCES users;'),
+      ),
+    ).toEqual(['foreign-key-without-not-valid'])
   })
 
   it('foreign-key-without-not-valid stays quiet for NOT VALID, VALIDATE, and a foreign key in CREATE TABLE', async () => {
-    expect(await only('foreign-key-without-not-valid', 'ALTER TABLE orders ADD CONSTRAINT f FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID;')).toEqual([])
+    expect(
+      await only(
+        'foreign-key-without-not-valid',
+        'ALTER TABLE orders ADD CONSTRAINT f FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID;',
+      ),
+    ).toEqual([])
     expect(await only('foreign-key-without-not-valid', 'ALTER TABLE orders VALIDATE CONSTRAINT f;')).toEqual([])
-    expect(await only('foreign-key-without-not-valid', 'CREATE TABLE orders (user_id bigint REFERENCES users);')).toEqual([])
+    expect(
+      await only('foreign-key-without-not-valid', 'CREATE TABLE orders (user_id bigint REFERENCES users);'),
+    ).toEqual([])
   })
 
   it('check-without-not-valid, not for NOT VALID', async () => {
-    expect(rules(await only('check-without-not-valid', 'ALTER TABLE orders ADD CONSTRAINT positive CHECK (total > 0);'))).toEqual(['check-without-not-valid'])
-    expect(await only('check-without-not-valid', 'ALTER TABLE orders ADD CONSTRAINT positive CHECK (total > 0) NOT VALID;')).toEqual([])
+    expect(
+      rules(await only('check-without-not-valid', 'ALTER TABLE orders ADD CONSTRAINT positive CHECK (total > 0);')),
+    ).toEqual(['check-without-not-valid'])
+    expect(
+      await only('check-without-not-valid', 'ALTER TABLE orders ADD CONSTRAINT positive CHECK (total > 0) NOT VALID;'),
+    ).toEqual([])
   })
 
   it('set-not-null-scan: quiet after a validated CHECK (col IS NOT NULL) on PostgreSQL 12+, not before 12', async () => {
     const [finding] = await only('set-not-null-scan', 'ALTER TABLE orders ALTER COLUMN note SET NOT NULL;')
     expect(finding!.safe).toContain('CHECK (note IS NOT NULL) NOT VALID')
     expect(finding!.safe).toContain('VALIDATE CONSTRAINT orders_note_not_null')
-    const proven = 'ALTER TABLE orders ADD CONSTRAINT c CHECK (note IS NOT NULL) NOT VALID;\nALTER TABLE orders VALIDATE CONSTRAINT c;\nALTER TABLE orders ALTER COLUMN note SET NOT NULL;'
+    const proven =
+      'ALTER TABLE orders ADD CONSTRAINT c CHECK (note IS NOT NULL) NOT VALID;\nALTER TABLE orders VALIDATE CONSTRAINT c;\nALTER TABLE orders ALTER COLUMN note SET NOT NULL;'
     expect(await only('set-not-null-scan', proven)).toEqual([])
     expect(rules(await only('set-not-null-scan', proven, { pgVersion: 11 }))).toEqual(['set-not-null-scan'])
     // Not validated: still a scan.
-    expect(rules(await only('set-not-null-scan', 'ALTER TABLE orders ADD CONSTRAINT c CHECK (note IS NOT NULL) NOT VALID;\nALTER TABLE orders ALTER COLUMN note SET NOT NULL;'))).toEqual(['set-not-null-scan'])
+    expect(
+      rules(
+        await only(
+          'set-not-null-scan',
+          'ALTER TABLE orders ADD CONSTRAINT c CHECK (note IS NOT NULL) NOT VALID;\nALTER TABLE orders ALTER COLUMN note SET NOT NULL;',
+        ),
+      ),
+    ).toEqual(['set-not-null-scan'])
   })
 
   it('add-column-rewrite: volatile defaults, serial, stored generated columns; any default before PostgreSQL 11', async () => {
-    expect(rules(await only('add-column-rewrite', 'ALTER TABLE orders ADD COLUMN token uuid DEFAULT gen_random_uuid();'))).toEqual(['add-column-rewrite'])
-    expect(rules(await only('add-column-rewrite', 'ALTER TABLE orders ADD COLUMN n bigserial;'))).toEqual(['add-column-rewrite'])
-    expect(rules(await only('add-column-rewrite', 'ALTER TABLE orders ADD COLUMN total2 int GENERATED ALWAYS AS (total * 2) STORED;'))).toEqual(['add-column-rewrite'])
-    expect(await only('add-column-rewrite', "ALTER TABLE orders ADD COLUMN status text NOT NULL DEFAULT 'new';")).toEqual([])
-    expect(await only('add-column-rewrite', 'ALTER TABLE orders ADD COLUMN created timestamptz DEFAULT now();')).toEqual([])
-    expect(await only('add-column-rewrite', 'ALTER TABLE orders ADD COLUMN created timestamptz DEFAULT current_timestamp;')).toEqual([])
-    const [old] = await only('add-column-rewrite', "ALTER TABLE orders ADD COLUMN status text DEFAULT 'new';", { pgVersion: 10 })
+    expect(
+      rules(await only('add-column-rewrite', 'ALTER TABLE orders ADD COLUMN token uuid DEFAULT gen_random_uuid();')),
+    ).toEqual(['add-column-rewrite'])
+    expect(rules(await only('add-column-rewrite', 'ALTER TABLE orders ADD COLUMN n bigserial;'))).toEqual([
+      'add-column-rewrite',
+    ])
+    expect(
+      rules(
+        await only(
+          'add-column-rewrite',
+          'ALTER TABLE orders ADD COLUMN total2 int GENERATED ALWAYS AS (total * 2) STORED;',
+        ),
+      ),
+    ).toEqual(['add-column-rewrite'])
+    expect(
+      await only('add-column-rewrite', "ALTER TABLE orders ADD COLUMN status text NOT NULL DEFAULT 'new';"),
+    ).toEqual([])
+    expect(
+      await only('add-column-rewrite', 'ALTER TABLE orders ADD COLUMN created timestamptz DEFAULT now();'),
+    ).toEqual([])
+    expect(
+      await only('add-column-rewrite', 'ALTER TABLE orders ADD COLUMN created timestamptz DEFAULT current_timestamp;'),
+    ).toEqual([])
+    const [old] = await only('add-column-rewrite', "ALTER TABLE orders ADD COLUMN status text DEFAULT 'new';", {
+      pgVersion: 10,
+    })
     expect(old!.message).toContain('before PostgreSQL 11')
   })
 
   it('add-column-not-null-without-default, not with a default or an identity', async () => {
-    expect(rules(await only('add-column-not-null-without-default', 'ALTER TABLE orders ADD COLUMN status text NOT NULL;'))).toEqual(['add-column-not-null-without-default'])
-    expect(await only('add-column-not-null-without-default', "ALTER TABLE orders ADD COLUMN status text NOT NULL DEFAULT 'x';")).toEqual([])
-    expect(await only('add-column-not-null-without-default', 'ALTER TABLE orders ADD COLUMN n bigint GENERATED ALWAYS AS IDENTITY;')).toEqual([])
+    expect(
+      rules(await only('add-column-not-null-without-default', 'ALTER TABLE orders ADD COLUMN status text NOT NULL;')),
+    ).toEqual(['add-column-not-null-without-default'])
+    expect(
+      await only(
+        'add-column-not-null-without-default',
+        "ALTER TABLE orders ADD COLUMN status text NOT NULL DEFAULT 'x';",
+      ),
+    ).toEqual([])
+    expect(
+      await only(
+        'add-column-not-null-without-default',
+        'ALTER TABLE orders ADD COLUMN n bigint GENERATED ALWAYS AS IDENTITY;',
+      ),
+    ).toEqual([])
   })
 
   it('alter-column-type-rewrite', async () => {
-    expect(rules(await only('alter-column-type-rewrite', 'ALTER TABLE orders ALTER COLUMN total TYPE bigint;'))).toEqual(['alter-column-type-rewrite'])
+    expect(
+      rules(await only('alter-column-type-rewrite', 'ALTER TABLE orders ALTER COLUMN total TYPE bigint;')),
+    ).toEqual(['alter-column-type-rewrite'])
     expect(await only('alter-column-type-rewrite', 'ALTER TABLE orders ALTER COLUMN total SET DEFAULT 0;')).toEqual([])
   })
 
@@ -106,21 +221,37 @@ describe('lock hazards', () => {
     const [finding] = await only('unique-without-index', 'ALTER TABLE orders ADD PRIMARY KEY (id);')
     expect(finding!.safe).toContain('CREATE UNIQUE INDEX CONCURRENTLY orders_pkey ON orders (id)')
     expect(finding!.safe).toContain('ADD CONSTRAINT orders_pkey PRIMARY KEY USING INDEX orders_pkey')
-    expect(rules(await only('unique-without-index', 'ALTER TABLE orders ADD CONSTRAINT u UNIQUE (code);'))).toEqual(['unique-without-index'])
-    expect(await only('unique-without-index', 'ALTER TABLE orders ADD CONSTRAINT u UNIQUE USING INDEX orders_code_idx;')).toEqual([])
+    expect(rules(await only('unique-without-index', 'ALTER TABLE orders ADD CONSTRAINT u UNIQUE (code);'))).toEqual([
+      'unique-without-index',
+    ])
+    expect(
+      await only('unique-without-index', 'ALTER TABLE orders ADD CONSTRAINT u UNIQUE USING INDEX orders_code_idx;'),
+    ).toEqual([])
   })
 
   it('vacuum-full-or-cluster, not plain VACUUM', async () => {
-    expect(rules(await only('vacuum-full-or-cluster', 'VACUUM FULL orders;', { directive: 'transaction:false' }))).toEqual(['vacuum-full-or-cluster'])
-    expect(rules(await only('vacuum-full-or-cluster', 'CLUSTER orders USING orders_pkey;'))).toEqual(['vacuum-full-or-cluster'])
-    expect(await only('vacuum-full-or-cluster', 'VACUUM (ANALYZE) orders;', { directive: 'transaction:false' })).toEqual([])
+    expect(
+      rules(await only('vacuum-full-or-cluster', 'VACUUM FULL orders;', { directive: 'transaction:false' })),
+    ).toEqual(['vacuum-full-or-cluster'])
+    expect(rules(await only('vacuum-full-or-cluster', 'CLUSTER orders USING orders_pkey;'))).toEqual([
+      'vacuum-full-or-cluster',
+    ])
+    expect(
+      await only('vacuum-full-or-cluster', 'VACUUM (ANALYZE) orders;', { directive: 'transaction:false' }),
+    ).toEqual([])
   })
 
   it('update/delete without WHERE; quiet with WHERE, and a WHERE in a subquery does not count', async () => {
-    expect(rules(await only('update-without-where', "UPDATE orders SET status = 'x';"))).toEqual(['update-without-where'])
+    expect(rules(await only('update-without-where', "UPDATE orders SET status = 'x';"))).toEqual([
+      'update-without-where',
+    ])
     expect(await only('update-without-where', "UPDATE orders SET status = 'x' WHERE id < 10;")).toEqual([])
     expect(rules(await only('delete-without-where', 'DELETE FROM orders;'))).toEqual(['delete-without-where'])
-    expect(rules(await only('update-without-where', 'UPDATE orders SET n = (SELECT count(*) FROM items WHERE items.o = 1);'))).toEqual(['update-without-where'])
+    expect(
+      rules(
+        await only('update-without-where', 'UPDATE orders SET n = (SELECT count(*) FROM items WHERE items.o = 1);'),
+      ),
+    ).toEqual(['update-without-where'])
     expect(await only('delete-without-where', 'DELETE FROM orders WHERE id = 1;')).toEqual([])
   })
 })
@@ -131,7 +262,9 @@ describe('breaking changes and correctness', () => {
     expect(rules(await lint('DROP TABLE orders;'))).toEqual(['drop-table'])
     expect(rules(await lint('ALTER TABLE orders RENAME COLUMN a TO b;'))).toEqual(['rename-column'])
     expect(rules(await lint('ALTER TABLE orders RENAME TO purchases;'))).toEqual(['rename-table'])
-    expect(await lint('CREATE TABLE tmp (id bigint);\nALTER TABLE tmp RENAME COLUMN id TO key;\nDROP TABLE tmp;')).toEqual([])
+    expect(
+      await lint('CREATE TABLE tmp (id bigint);\nALTER TABLE tmp RENAME COLUMN id TO key;\nDROP TABLE tmp;'),
+    ).toEqual([])
   })
 
   it('drop-not-null, not SET NOT NULL or DROP DEFAULT', async () => {
@@ -149,7 +282,9 @@ describe('breaking changes and correctness', () => {
     const [finding] = await lint("ALTER TYPE mood ADD VALUE 'meh';", { pgVersion: 11 })
     expect(finding).toMatchObject({ rule: 'enum-value-in-transaction', severity: 'error' })
     expect(await lint("ALTER TYPE mood ADD VALUE 'meh';", { pgVersion: 12 })).toEqual([])
-    expect(await lint("ALTER TYPE mood ADD VALUE 'meh';", { pgVersion: 11, directive: 'transaction:false' })).toEqual([])
+    expect(await lint("ALTER TYPE mood ADD VALUE 'meh';", { pgVersion: 11, directive: 'transaction:false' })).toEqual(
+      [],
+    )
   })
 
   it('identifier-too-long: over 63 bytes (multi-byte characters count as bytes), not at 63', async () => {
@@ -171,7 +306,9 @@ describe('breaking changes and correctness', () => {
   })
 
   it('transaction-control: BEGIN inside a transactional file; a BEGIN ... COMMIT around the whole file is fine', async () => {
-    expect(rules(await lint('CREATE TABLE a (id bigint);\nCOMMIT;\nCREATE TABLE b (id bigint);'))).toEqual(['transaction-control'])
+    expect(rules(await lint('CREATE TABLE a (id bigint);\nCOMMIT;\nCREATE TABLE b (id bigint);'))).toEqual([
+      'transaction-control',
+    ])
     expect(await lint('BEGIN;\nCREATE TABLE a (id bigint);\nCOMMIT;')).toEqual([])
   })
 
@@ -190,32 +327,55 @@ describe('breaking changes and correctness', () => {
 
 describe('type advice (info, switchable)', () => {
   it('prefer-bigint-id, prefer-identity, prefer-timestamptz, prefer-text; quiet for the preferred types', async () => {
-    const findings = await lint('CREATE TABLE orders (id serial PRIMARY KEY, user_id int, created timestamp, code varchar(20), flag char(1));')
-    expect(rules(findings)).toEqual(['prefer-bigint-id', 'prefer-identity', 'prefer-timestamptz', 'prefer-text', 'prefer-text'])
+    const findings = await lint(
+      'CREATE TABLE orders (id serial PRIMARY KEY, user_id int, created timestamp, code varchar(20), flag char(1));',
+    )
+    expect(rules(findings)).toEqual([
+      'prefer-bigint-id',
+      'prefer-identity',
+      'prefer-timestamptz',
+      'prefer-text',
+      'prefer-text',
+    ])
     expect(findings.every((finding) => finding.severity === 'info')).toBe(true)
-    expect(await lint('CREATE TABLE orders (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, user_id bigint, count int, created timestamptz, code text, v varchar);')).toEqual([])
+    expect(
+      await lint(
+        'CREATE TABLE orders (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, user_id bigint, count int, created timestamptz, code text, v varchar);',
+      ),
+    ).toEqual([])
   })
 
   it('a config switches advice off or raises it', async () => {
     const sql = 'CREATE TABLE orders (created timestamp);'
     expect(await lint(sql, { rules: { 'prefer-timestamptz': 'off' } })).toEqual([])
     expect((await lint(sql, { rules: { 'prefer-timestamptz': 'error' } }))[0]).toMatchObject({ severity: 'error' })
-    await expect(lint(sql, { rules: { 'prefer-nothing': 'off' } })).rejects.toThrow(/unknown lint rule "prefer-nothing"/)
+    await expect(lint(sql, { rules: { 'prefer-nothing': 'off' } })).rejects.toThrow(
+      /unknown lint rule "prefer-nothing"/,
+    )
   })
 })
 
 describe('SQLite', () => {
   it('sqlite-unsupported-alter: forms SQLite refuses; quiet for what it supports', async () => {
-    expect(rules(await lint('ALTER TABLE orders ALTER COLUMN a TYPE text;', { engine: 'sqlite' }))).toEqual(['sqlite-unsupported-alter'])
-    expect(rules(await lint('ALTER TABLE orders ADD COLUMN a text NOT NULL;', { engine: 'sqlite' }))).toEqual(['sqlite-unsupported-alter'])
-    expect(rules(await lint('ALTER TABLE orders ADD COLUMN a text DEFAULT CURRENT_TIMESTAMP;', { engine: 'sqlite' }))).toEqual(['sqlite-unsupported-alter'])
-    expect(rules(await lint('ALTER TABLE orders ADD CONSTRAINT c CHECK (a > 0);', { engine: 'sqlite' }))).toEqual(['sqlite-unsupported-alter'])
+    expect(rules(await lint('ALTER TABLE orders ALTER COLUMN a TYPE text;', { engine: 'sqlite' }))).toEqual([
+      'sqlite-unsupported-alter',
+    ])
+    expect(rules(await lint('ALTER TABLE orders ADD COLUMN a text NOT NULL;', { engine: 'sqlite' }))).toEqual([
+      'sqlite-unsupported-alter',
+    ])
+    expect(
+      rules(await lint('ALTER TABLE orders ADD COLUMN a text DEFAULT CURRENT_TIMESTAMP;', { engine: 'sqlite' })),
+    ).toEqual(['sqlite-unsupported-alter'])
+    expect(rules(await lint('ALTER TABLE orders ADD CONSTRAINT c CHECK (a > 0);', { engine: 'sqlite' }))).toEqual([
+      'sqlite-unsupported-alter',
+    ])
     expect(await lint("ALTER TABLE orders ADD COLUMN a text NOT NULL DEFAULT 'x';", { engine: 'sqlite' })).toEqual([])
     expect(await lint('ALTER TABLE orders ADD COLUMN a text;', { engine: 'sqlite' })).toEqual([])
   })
 
   it('the table rebuild: warned without PRAGMA foreign_key_check, quiet with it; the drop is not a breaking change', async () => {
-    const rebuild = 'CREATE TABLE new_orders (id integer PRIMARY KEY, total integer);\nINSERT INTO new_orders SELECT id, total FROM orders;\nDROP TABLE orders;\nALTER TABLE new_orders RENAME TO orders;'
+    const rebuild =
+      'CREATE TABLE new_orders (id integer PRIMARY KEY, total integer);\nINSERT INTO new_orders SELECT id, total FROM orders;\nDROP TABLE orders;\nALTER TABLE new_orders RENAME TO orders;'
     expect(rules(await lint(rebuild, { engine: 'sqlite' }))).toEqual(['sqlite-rebuild-without-foreign-key-check'])
     expect(await lint(`${rebuild}\nPRAGMA foreign_key_check;`, { engine: 'sqlite' })).toEqual([])
   })
@@ -225,7 +385,9 @@ describe('SQLite', () => {
     expect(rules(await lint('ALTER TABLE orders RENAME TO purchases;', { engine: 'sqlite' }))).toEqual(['rename-table'])
     expect(rules(await lint("UPDATE orders SET a = 'x';", { engine: 'sqlite' }))).toEqual(['update-without-where'])
     expect(await lint('UPDATE orders SET a = 1 WHERE id = 2;', { engine: 'sqlite' })).toEqual([])
-    expect(await lint('CREATE INDEX i ON orders (a);\nCREATE TABLE t (id int, at timestamp);', { engine: 'sqlite' })).toEqual([])
+    expect(
+      await lint('CREATE INDEX i ON orders (a);\nCREATE TABLE t (id int, at timestamp);', { engine: 'sqlite' }),
+    ).toEqual([])
     expect(rules(await lint('VACUUM;', { engine: 'sqlite' }))).toEqual(['non-transactional-statement'])
   })
 })

@@ -18,11 +18,15 @@ function migrationsDir(files: Record<string, string>): string {
   return dir
 }
 
-const body = (table: string) => `-- migrate:up\nCREATE TABLE ${table} (id int);\n-- migrate:down\nDROP TABLE ${table};\n`
+const body = (table: string) =>
+  `-- migrate:up\nCREATE TABLE ${table} (id int);\n-- migrate:down\nDROP TABLE ${table};\n`
 
 describe('readMigrations', () => {
   it('names a migration after its file, whatever separates the version from the name', () => {
-    const dir = migrationsDir({ '00000000000000-initial-schema.sql': body('a'), '20240101.add.b.up.sql': 'CREATE TABLE b (id int);' })
+    const dir = migrationsDir({
+      '00000000000000-initial-schema.sql': body('a'),
+      '20240101.add.b.up.sql': 'CREATE TABLE b (id int);',
+    })
     const set = readMigrations(join(dir, 'migrations'), dir)
     expect(set.migrations.map((migration) => [migration.version, migration.name, migration.id])).toEqual([
       ['00000000000000', 'initial-schema', '00000000000000-initial-schema'],

@@ -14,7 +14,12 @@ afterEach(() => {
 describe('formatPrometheus', () => {
   it('writes each family once, escapes label values and drops repeated series', () => {
     const text = formatPrometheus([
-      { name: 'dbops_up', help: 'whether the target answered', type: 'gauge', samples: [{ labels: { target: 'app' }, value: 1 }] },
+      {
+        name: 'dbops_up',
+        help: 'whether the target answered',
+        type: 'gauge',
+        samples: [{ labels: { target: 'app' }, value: 1 }],
+      },
       {
         name: 'dbops_up',
         help: 'ignored',
@@ -24,7 +29,12 @@ describe('formatPrometheus', () => {
           { labels: { target: 'app' }, value: 0 },
         ],
       },
-      { name: 'dbops_size_bytes', help: 'size', type: 'gauge', samples: [{ value: Infinity }, { value: NaN, labels: { b: '2', a: '1' } }] },
+      {
+        name: 'dbops_size_bytes',
+        help: 'size',
+        type: 'gauge',
+        samples: [{ value: Infinity }, { value: NaN, labels: { b: '2', a: '1' } }],
+      },
     ])
     expect(text).toBe(
       [
@@ -42,8 +52,14 @@ describe('formatPrometheus', () => {
   })
 
   it('refuses names Prometheus would reject', () => {
-    expect(() => formatPrometheus([{ name: 'dbops-up', help: '', type: 'gauge', samples: [] }])).toThrow(/invalid metric name/)
-    expect(() => formatPrometheus([{ name: 'dbops_up', help: '', type: 'gauge', samples: [{ labels: { 'a-b': 'x' }, value: 1 }] }])).toThrow(/invalid label name/)
+    expect(() => formatPrometheus([{ name: 'dbops-up', help: '', type: 'gauge', samples: [] }])).toThrow(
+      /invalid metric name/,
+    )
+    expect(() =>
+      formatPrometheus([
+        { name: 'dbops_up', help: '', type: 'gauge', samples: [{ labels: { 'a-b': 'x' }, value: 1 }] },
+      ]),
+    ).toThrow(/invalid label name/)
   })
 })
 

@@ -29,7 +29,9 @@ describe('Reporter progress lines', () => {
     for (let i = 1; i <= 3; i++) reporter.finish('app', `applying ${i} ... done in 1 ms`)
     expect(writes).toEqual([])
     await nextTurn()
-    expect(writes).toEqual([['stderr', 'applying 1 ... done in 1 ms\napplying 2 ... done in 1 ms\napplying 3 ... done in 1 ms\n']])
+    expect(writes).toEqual([
+      ['stderr', 'applying 1 ... done in 1 ms\napplying 2 ... done in 1 ms\napplying 3 ... done in 1 ms\n'],
+    ])
   })
 
   it('writes pending progress before a result, a JSON document or an error, so the order does not change', async () => {

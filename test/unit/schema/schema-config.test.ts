@@ -22,16 +22,30 @@ describe('the schema section of the config', () => {
   it('layers target settings over top-level ones, resolves the file per target and adds the ignore lists', async () => {
     const root = project({
       schema: { file: 'db/{target}.sql', ignore: 'legacy_*' },
-      targets: { a: { url: 'sqlite:a.db', schema: { dumpAfterMigrate: true, ignore: ['tmp_*'] } }, b: { url: 'sqlite:b.db' } },
+      targets: {
+        a: { url: 'sqlite:a.db', schema: { dumpAfterMigrate: true, ignore: ['tmp_*'] } },
+        b: { url: 'sqlite:b.db' },
+      },
       defaultTarget: 'a',
     })
     const config = await resolveConfig({ cwd: root, env: {} })
-    expect(config.targets.a!.schema).toEqual({ file: join(root, 'db/a.sql'), dumpAfterMigrate: true, ignore: ['legacy_*', 'tmp_*'] })
-    expect(config.targets.b!.schema).toEqual({ file: join(root, 'db/b.sql'), dumpAfterMigrate: false, ignore: ['legacy_*'] })
+    expect(config.targets.a!.schema).toEqual({
+      file: join(root, 'db/a.sql'),
+      dumpAfterMigrate: true,
+      ignore: ['legacy_*', 'tmp_*'],
+    })
+    expect(config.targets.b!.schema).toEqual({
+      file: join(root, 'db/b.sql'),
+      dumpAfterMigrate: false,
+      ignore: ['legacy_*'],
+    })
   })
 
   it('reports dumpAfterMigrate without a file, unknown keys and wrong types, each with its path', async () => {
-    const root = project({ schema: { dumpAfterMigrate: 'yes', ignore: [1], fil: 'x.sql' }, targets: { a: { url: 'sqlite:a.db', schema: { dumpAfterMigrate: true } } } })
+    const root = project({
+      schema: { dumpAfterMigrate: 'yes', ignore: [1], fil: 'x.sql' },
+      targets: { a: { url: 'sqlite:a.db', schema: { dumpAfterMigrate: true } } },
+    })
     const error = await resolveConfig({ cwd: root, env: {} }).catch((caught: unknown) => caught)
     expect(error).toBeInstanceOf(ConfigError)
     expect((error as ConfigError).problems).toEqual([

@@ -9,19 +9,41 @@ import { tempDir } from '../../helpers/databases.js'
 let dir: string
 beforeAll(() => {
   dir = tempDir('dbops-seed-files')
-  for (const name of ['10_posts.json', '2_users.csv', '1_roles.sql', 'audit.events.ndjson', 'notes.txt', 'README.md', '.gitkeep', 'dev/05_demo.csv', 'dev/extra.sql', 'big/1_a.csv', 'big/2_b.csv']) {
+  for (const name of [
+    '10_posts.json',
+    '2_users.csv',
+    '1_roles.sql',
+    'audit.events.ndjson',
+    'notes.txt',
+    'README.md',
+    '.gitkeep',
+    'dev/05_demo.csv',
+    'dev/extra.sql',
+    'big/1_a.csv',
+    'big/2_b.csv',
+  ]) {
     mkdirSync(path.dirname(path.join(dir, name)), { recursive: true })
     writeFileSync(path.join(dir, name), 'id\n1\n')
   }
 })
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-const seeds = (environments: Record<string, string[]> = {}, tables: Record<string, string> = {}) => ({ dir, table: 'dbops_seeds', environments, tables })
+const seeds = (environments: Record<string, string[]> = {}, tables: Record<string, string> = {}) => ({
+  dir,
+  table: 'dbops_seeds',
+  environments,
+  tables,
+})
 
 describe('seed files', () => {
   it('orders numeric prefixes as numbers and lists only the top level by default', () => {
     const set = readSeeds(seeds(), undefined, dir)
-    expect(set.seeds.map((seed) => seed.name)).toEqual(['1_roles.sql', '2_users.csv', '10_posts.json', 'audit.events.ndjson'])
+    expect(set.seeds.map((seed) => seed.name)).toEqual([
+      '1_roles.sql',
+      '2_users.csv',
+      '10_posts.json',
+      'audit.events.ndjson',
+    ])
     expect(set.ignored).toEqual(['notes.txt'])
     expect(naturalCompare('2_x', '10_y')).toBeLessThan(0)
     expect(naturalCompare('002_x', '2_x')).toBeGreaterThan(0)
@@ -37,15 +59,31 @@ describe('seed files', () => {
   })
 
   it('selects environment folders and globs, ordered by prefix across folders', () => {
-    expect(readSeeds(seeds({ top: ['.'] }), 'top', dir).seeds.map((seed) => seed.name)).toEqual(['1_roles.sql', '2_users.csv', '10_posts.json', 'audit.events.ndjson'])
+    expect(readSeeds(seeds({ top: ['.'] }), 'top', dir).seeds.map((seed) => seed.name)).toEqual([
+      '1_roles.sql',
+      '2_users.csv',
+      '10_posts.json',
+      'audit.events.ndjson',
+    ])
     const set = readSeeds(seeds({ dev: ['dev', '1_roles.sql'], big: ['big/*.csv', '2_users.csv'] }), 'dev', dir)
     expect(set.seeds.map((seed) => seed.name)).toEqual(['1_roles.sql', 'dev/05_demo.csv', 'dev/extra.sql'])
-    expect(readSeeds(seeds({ big: ['big/*.csv', '2_users.csv'] }), 'big', dir).seeds.map((seed) => seed.name)).toEqual(['big/1_a.csv', 'big/2_b.csv', '2_users.csv'])
-    expect(readSeeds(seeds({ all: ['**/*.csv'] }), 'all', dir).seeds.map((seed) => seed.name)).toEqual(['big/1_a.csv', 'big/2_b.csv', '2_users.csv', 'dev/05_demo.csv'])
+    expect(readSeeds(seeds({ big: ['big/*.csv', '2_users.csv'] }), 'big', dir).seeds.map((seed) => seed.name)).toEqual([
+      'big/1_a.csv',
+      'big/2_b.csv',
+      '2_users.csv',
+    ])
+    expect(readSeeds(seeds({ all: ['**/*.csv'] }), 'all', dir).seeds.map((seed) => seed.name)).toEqual([
+      'big/1_a.csv',
+      'big/2_b.csv',
+      '2_users.csv',
+      'dev/05_demo.csv',
+    ])
   })
 
   it('refuses an unknown environment (listing the known ones) and an entry that matches nothing', () => {
-    expect(() => readSeeds(seeds({ dev: ['dev'] }), 'prod', dir)).toThrow(/unknown seed environment "prod" \(known: dev\)/)
+    expect(() => readSeeds(seeds({ dev: ['dev'] }), 'prod', dir)).toThrow(
+      /unknown seed environment "prod" \(known: dev\)/,
+    )
     const error = (() => {
       try {
         readSeeds(seeds({ dev: ['nope/*.csv'] }), 'dev', dir)
@@ -61,10 +99,12 @@ describe('seed files', () => {
     const set = readSeeds(seeds(), undefined, dir)
     expect(selectSeeds(set, ['users', '1_roles.sql']).map((seed) => seed.name)).toEqual(['1_roles.sql', '2_users.csv'])
     expect(selectSeeds(set, ['2_users']).map((seed) => seed.name)).toEqual(['2_users.csv'])
-    expect(() => selectSeeds(set, ['nobody'])).toThrow(/unknown seed "nobody" \(known: 1_roles.sql, 2_users.csv, 10_posts.json, audit.events.ndjson\)/)
+    expect(() => selectSeeds(set, ['nobody'])).toThrow(
+      /unknown seed "nobody" \(known: 1_roles.sql, 2_users.csv, 10_posts.json, audit.events.ndjson\)/,
+    )
   })
 
-  it('seed new writes the next numeric prefix with the folder\'s padding', () => {
+  it("seed new writes the next numeric prefix with the folder's padding", () => {
     const target = path.join(dir, 'new')
     mkdirSync(target, { recursive: true })
     writeFileSync(path.join(target, '007_a.csv'), 'id\n')

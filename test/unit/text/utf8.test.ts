@@ -37,7 +37,9 @@ describe('strict UTF-8', () => {
     const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
     const pool = [0x41, 0x0a, 0x80, 0xbf, 0xc2, 0xdf, 0xe0, 0xa0, 0xed, 0x9f, 0xef, 0xf0, 0x90, 0xf4, 0x8f, 0xff, 0xc0]
     for (let round = 0; round < 3000; round++) {
-      const input = Buffer.from(Array.from({ length: 1 + Math.floor(random() * 8) }, () => pool[Math.floor(random() * pool.length)]!))
+      const input = Buffer.from(
+        Array.from({ length: 1 + Math.floor(random() * 8) }, () => pool[Math.floor(random() * pool.length)]!),
+      )
       let valid = true
       try {
         new TextDecoder('utf-8', { fatal: true }).decode(input)
