@@ -89,8 +89,9 @@ function isTarget(source: Target | LintSource): source is Target {
  */
 export async function lintMigrations(source: Target | LintSource, options: LintOptions = {}): Promise<LintResult> {
   const cwd = options.cwd ?? process.cwd()
-  // A lint run almost always parses something: the parser's WebAssembly compiles in the background meanwhile.
-  if ((isTarget(source) ? source.backend.engine : (source.engine ?? 'postgres')) === 'postgres') warmParser()
+  // A lint run almost always parses something: the parser's WebAssembly compiles in the background meanwhile (awaited
+  // until its compile has started: reading the files next is synchronous, and would hold it back).
+  if ((isTarget(source) ? source.backend.engine : (source.engine ?? 'postgres')) === 'postgres') await warmParser()
   if (!isTarget(source)) {
     const dir = resolve(cwd, source.dir ?? 'migrations')
     const migrations = selectFiles(
@@ -157,13 +158,15 @@ export async function lintMigrations(source: Target | LintSource, options: LintO
   })
 }
 
-function warmParser(): void {
-  import('../backends/index.js')
-    .then(({ lintDialect }) => lintDialect('postgres'))
-    .then((dialect) => dialect.load())
-    .catch(() => {
-      // Reported where the parser is needed, if it is.
-    })
+async function warmParser(): Promise<void> {
+  try {
+    const { lintDialect } = await import('../backends/index.js')
+    const loading = (await lintDialect('postgres')).load()
+    loading.catch(() => {}) // Reported where the parser is needed, if it is.
+    await Promise.race([loading, new Promise((resolve) => setImmediate(resolve))])
+  } catch {
+    // As above.
+  }
 }
 
 /**
@@ -431,6 +434,7 @@ async function lintRun(run: Run): Promise<LintResult> {
           created = nodes.flatMap((node) => dialect.created(statementWords, node, statement.text) ?? [])
         }
       }
+      let short: string | undefined // the statement as findings show it, made once for all of them
       for (const node of nodes) {
         const lintStatement: LintStatement = { text: statement.text, words: statementWords, ast: node }
         for (const rule of wanting) rule.observe?.(lintStatement, context)
@@ -443,7 +447,7 @@ async function lintRun(run: Run): Promise<LintResult> {
               file: migration.file,
               migration: migration.id,
               ...position,
-              statement: shorten(statement.text),
+              statement: (short ??= shorten(statement.text)),
               statementStart: statement.start,
             })
           }

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module'
 import { readdirSync, readFileSync } from 'node:fs'
-import { basename, join, relative } from 'node:path'
+import { basename, join, relative, sep } from 'node:path'
 import { DbopsError } from '../errors.js'
 import { hasStatements, splitStatements } from '../sql/split-statements.js'
 import { parseDuration } from '../config/duration.js'
@@ -68,7 +68,7 @@ export function readMigrations(dir: string, cwd: string = process.cwd()): Migrat
   const inside = !relative(cwd, dir).startsWith('..')
   // One path computation for the folder, not one per file (sets have thousands).
   const prefix = inside ? relative(cwd, dir) : basename(dir)
-  const display = (name: string) => (prefix === '' ? name : join(prefix, name))
+  const display = (name: string) => (prefix === '' ? name : prefix + sep + name)
   const migrations: MigrationFile[] = []
   const ignored: string[] = []
   const pairs = new Map<string, { version: string; name: string; up?: string; down?: string }>()
