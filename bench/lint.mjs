@@ -11,13 +11,13 @@
 // same rounds, alternating, so a change is measured against main under the same load.
 //
 //   node bench/lint.mjs [--runs N] [--migrations N] [--only lint|up] [--baseline REF|DIR] [--pg-url URL] [--json]
-import { execFileSync, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { commandLine, median } from './common.mjs'
+import { baselineBuild, commandLine, median } from './common.mjs'
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const { option, flag, die, positiveInt } = commandLine(
@@ -48,28 +48,15 @@ const figures = {
   migrations: count,
 }
 const baselineOption = option('--baseline', undefined)
-const baselineBin = baselineOption === undefined ? undefined : baselineBuild(baselineOption)
+let baselineBin
+try {
+  baselineBin = baselineOption === undefined ? undefined : baselineBuild(baselineOption, repo, join(work, 'baseline'))
+} catch (error) {
+  rmSync(work, { recursive: true, force: true })
+  die(error.message)
+}
 if (baselineBin) figures.baseline = baselineOption
 console.log(`load average ${figures.machine.load.join(' ')} at the start`)
-
-/** bin/dbops.js of a folder, or of a git ref exported into the work dir and built there (sharing node_modules). */
-function baselineBuild(spec) {
-  const folder = resolve(spec)
-  if (existsSync(join(folder, 'bin', 'dbops.js'))) return join(folder, 'bin', 'dbops.js')
-  const dir = join(work, 'baseline')
-  mkdirSync(dir)
-  try {
-    execFileSync('sh', ['-c', `git -C "$1" archive "$2" | tar -x -C "$3"`, 'sh', repo, spec, dir], { stdio: 'pipe' })
-    symlinkSync(join(repo, 'node_modules'), join(dir, 'node_modules'))
-    execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: dir, stdio: 'pipe' })
-  } catch (error) {
-    rmSync(work, { recursive: true, force: true })
-    die(
-      `--baseline ${spec}: not a folder with bin/dbops.js, and building it as a git ref failed: ${error.stderr ?? error.message}`,
-    )
-  }
-  return join(dir, 'bin', 'dbops.js')
-}
 
 /** Runs a command, returns { ms, code, stdout }; a non-zero exit is expected from linters that found something. */
 function timed(command, args, cwd) {
