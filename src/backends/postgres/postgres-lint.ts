@@ -145,14 +145,27 @@ export const postgresLint: LintDialect = {
     return sizes
   },
 
-  async serverMajor(backend) {
-    const [row] = await backend.query<{ server_version_num: string }>({
-      sql: `SELECT current_setting('server_version_num') AS server_version_num`,
-      parameters: [],
-    })
-    const number = Number(row?.server_version_num)
-    return Number.isFinite(number) && number > 0 ? Math.floor(number / 10000) : undefined
+  serverMajor(backend) {
+    // Once per connection: migrate test lints before each migration's up, and the server stays the same.
+    let major = serverMajors.get(backend)
+    if (!major) {
+      major = readServerMajor(backend)
+      serverMajors.set(backend, major)
+      major.catch(() => serverMajors.delete(backend))
+    }
+    return major
   },
+}
+
+const serverMajors = new WeakMap<Backend, Promise<number | undefined>>()
+
+async function readServerMajor(backend: Backend): Promise<number | undefined> {
+  const [row] = await backend.query<{ server_version_num: string }>({
+    sql: `SELECT current_setting('server_version_num') AS server_version_num`,
+    parameters: [],
+  })
+  const number = Number(row?.server_version_num)
+  return Number.isFinite(number) && number > 0 ? Math.floor(number / 10000) : undefined
 }
 
 // A newline first: a statement may end in a -- comment.
