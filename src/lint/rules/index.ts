@@ -34,6 +34,7 @@ import { createDomainWithCheck } from './create-domain-with-check.js'
 import { dropDatabase } from './drop-database.js'
 import { duplicateColumnAssignment } from './duplicate-column-assignment.js'
 import { preferRobustStatements } from './prefer-robust-statements.js'
+import { validateInSameTransaction } from './validate-in-same-transaction.js'
 
 /** Every statement rule, in the order findings on one statement are listed. */
 export const LINT_RULES: readonly LintRule[] = [
@@ -45,6 +46,7 @@ export const LINT_RULES: readonly LintRule[] = [
   detachPartitionWithoutConcurrently,
   foreignKeyWithoutNotValid,
   checkWithoutNotValid,
+  validateInSameTransaction,
   setNotNullScan,
   addColumnRewrite,
   addColumnNotNullWithoutDefault,

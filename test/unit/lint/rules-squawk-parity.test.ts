@@ -139,3 +139,32 @@ describe('prefer-robust-statements (transaction:false files run again after a fa
     ).toEqual([])
   })
 })
+
+describe('validate-in-same-transaction (a hazard squawk found in supabase/auth that dbops missed)', () => {
+  it('reports VALIDATE in the same transactional file as its ADD ... NOT VALID', async () => {
+    const [finding, ...rest] = await only(
+      'validate-in-same-transaction',
+      'ALTER TABLE sessions ADD CONSTRAINT sessions_client_fkey FOREIGN KEY (client_id) REFERENCES clients (id) NOT VALID;\nALTER TABLE sessions VALIDATE CONSTRAINT sessions_client_fkey;',
+    )
+    expect(rest).toEqual([])
+    expect(finding).toMatchObject({ line: 3, lock: 'SHARE ROW EXCLUSIVE', table: 'sessions' })
+    expect(finding!.message).toContain('sessions and clients')
+    const [check] = await only(
+      'validate-in-same-transaction',
+      'ALTER TABLE orders ADD CONSTRAINT positive CHECK (total > 0) NOT VALID;\nALTER TABLE orders VALIDATE CONSTRAINT positive;',
+    )
+    expect(check).toMatchObject({ lock: 'ACCESS EXCLUSIVE' })
+  })
+
+  it('stays quiet for VALIDATE in the next migration, in a transaction:false file, and on a table created in the file', async () => {
+    const next = await lintFiles([
+      'ALTER TABLE orders ADD CONSTRAINT positive CHECK (total > 0) NOT VALID;',
+      'ALTER TABLE orders VALIDATE CONSTRAINT positive;',
+    ])
+    expect(next.findings.filter((finding) => finding.rule === 'validate-in-same-transaction')).toEqual([])
+    const both =
+      'ALTER TABLE orders ADD CONSTRAINT positive CHECK (total > 0) NOT VALID;\nALTER TABLE orders VALIDATE CONSTRAINT positive;'
+    expect(await only('validate-in-same-transaction', both, { directive: 'transaction:false' })).toEqual([])
+    expect(await only('validate-in-same-transaction', `CREATE TABLE orders (total int);\n${both}`)).toEqual([])
+  })
+})
