@@ -1,16 +1,27 @@
-import type { LintRule, PgNode } from '../types.js'
-import { body, columnDefinitions, dottedName, typeOf } from '../pg-nodes.js'
+import type { LintRule } from '../types.js'
+import { leadingWords } from '../../sql/split-statements.js'
 import { isAlterTable } from '../rule-helpers.js'
 
 /** Domains with a CHECK created in the run: adding a column of one to an existing table rewrites the table. */
 const CHECKED = 'create-domain-with-check:checked'
 
-const hasCheck = (create: PgNode): boolean =>
-  ((create.constraints as PgNode[] | undefined) ?? []).some((item) => item.Constraint?.contype === 'CONSTR_CHECK')
+const lower = (word: string | undefined): string => (word ?? '?').toLowerCase()
+
+/** `name` or `schema.name` at words[k] (bare names are what a column's type is matched by), and the index after. */
+function nameAt(words: readonly string[], k: number): [string, number] {
+  return words[k + 1] === '.' ? [lower(words[k + 2]), k + 3] : [lower(words[k]), k + 1]
+}
+
+/** A CREATE DOMAIN with a CHECK: the domain's bare name. */
+function checkedDomain(words: readonly string[], text: string): string | undefined {
+  if (words[0] !== 'CREATE' || words[1] !== 'DOMAIN' || !/\bcheck\b/i.test(text)) return undefined
+  return nameAt(words, 2)[0]
+}
 
 /**
  * CREATE DOMAIN itself locks nothing anyone uses, so it is advice (info). What it costs later is a hazard: an ADD
  * COLUMN of the domain rewrites the table (PostgreSQL checks the constraint against every row), reported at warn.
+ * Read from the words: the rule looks at every ALTER TABLE ... ADD, which would otherwise all be parsed.
  */
 export const createDomainWithCheck: LintRule = {
   id: 'create-domain-with-check',
@@ -22,19 +33,17 @@ export const createDomainWithCheck: LintRule = {
   // A column of a domain created in an earlier file: the ALTER TABLE's section need not say "domain".
   mayFind: (sql) => /\bdomain\b/i.test(sql) || (/\balter\b/i.test(sql) && /\badd\b/i.test(sql)),
   wants: (w, text) => (w[0] === 'CREATE' && w[1] === 'DOMAIN') || (isAlterTable(w) && /\badd\b/i.test(text)),
-  needsAst: true,
-  observe({ ast }, context) {
-    const create = body(ast, 'CreateDomainStmt')
-    if (!create || !hasCheck(create)) return
+  needsAst: false,
+  observe({ words, text }, context) {
+    const domain = checkedDomain(words, text)
+    if (domain === undefined) return
     const checked = (context.state.get(CHECKED) as Set<string> | undefined) ?? new Set<string>()
-    checked.add(dottedName(create.domainname) ?? '?')
+    checked.add(domain)
     context.state.set(CHECKED, checked)
   },
-  check({ ast }, context) {
-    const create = body(ast, 'CreateDomainStmt')
-    if (create) {
-      if (!hasCheck(create)) return []
-      const domain = dottedName(create.domainname) ?? '?'
+  check({ words, text }, context) {
+    const domain = checkedDomain(words, text)
+    if (domain !== undefined)
       return [
         {
           severity: 'info',
@@ -43,19 +52,31 @@ export const createDomainWithCheck: LintRule = {
           safe: `-- a domain without the check, and the check on each table column (NOT VALID, then VALIDATE CONSTRAINT)`,
         },
       ]
-    }
     const checked = context.state.get(CHECKED) as Set<string> | undefined
-    if (!checked) return []
-    return columnDefinitions(ast)
-      .filter(({ added, table, column }) => {
-        const names = ((column.typeName?.names as PgNode[] | undefined) ?? []).map((item) => String(item.String?.sval))
-        return added && table && (checked.has(names.join('.')) || checked.has(typeOf(column.typeName)?.name ?? ''))
-      })
-      .map(({ table, column }) => ({
-        table: table!,
-        lock: 'ACCESS EXCLUSIVE',
-        message: `ADD COLUMN ${column.colname} rewrites ${table} under ACCESS EXCLUSIVE: its type is a domain with a CHECK, which PostgreSQL checks against every row; blocks every read and write of it for the whole rewrite`,
-        safe: `ALTER TABLE ${table} ADD COLUMN ${column.colname} <the domain's base type>;  -- metadata only\nALTER TABLE ${table} ADD CONSTRAINT <name> CHECK (...) NOT VALID;\n-- then, in a later migration:\nALTER TABLE ${table} VALIDATE CONSTRAINT <name>;`,
-      }))
+    if (!checked || words[0] !== 'ALTER') return []
+    const all = leadingWords(text, Infinity, context.engine)
+    let k = 2
+    if (all[k] === 'IF') k += 2
+    if (all[k] === 'ONLY') k++
+    const table = all[k + 1] === '.' ? `${lower(all[k])}.${lower(all[k + 2])}` : lower(all[k])
+    const found: { column: string; table: string }[] = []
+    let depth = 0
+    for (let i = k; i < all.length; i++) {
+      const word = all[i]
+      if (word === '(') depth++
+      else if (word === ')') depth--
+      if (depth !== 0 || word !== 'ADD' || (all[i - 1] !== ',' && i !== k + (all[k + 1] === '.' ? 3 : 1))) continue
+      let j = i + 1
+      if (all[j] === 'COLUMN') j++
+      if (all[j] === 'IF') j += 3
+      const column = lower(all[j])
+      if (checked.has(nameAt(all, j + 1)[0])) found.push({ column, table })
+    }
+    return found.map(({ column }) => ({
+      table,
+      lock: 'ACCESS EXCLUSIVE',
+      message: `ADD COLUMN ${column} rewrites ${table} under ACCESS EXCLUSIVE: its type is a domain with a CHECK, which PostgreSQL checks against every row; blocks every read and write of it for the whole rewrite`,
+      safe: `ALTER TABLE ${table} ADD COLUMN ${column} <the domain's base type>;  -- metadata only\nALTER TABLE ${table} ADD CONSTRAINT <name> CHECK (...) NOT VALID;\n-- then, in a later migration:\nALTER TABLE ${table} VALIDATE CONSTRAINT <name>;`,
+    }))
   },
 }

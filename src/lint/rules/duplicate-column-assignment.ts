@@ -15,6 +15,22 @@ function repeated(targets: PgNode[] | undefined): string[] {
   return [...twice]
 }
 
+/**
+ * Whether some name is written before `=` twice (`a = 1, a = 2`, `(a, b) = (...), b = 3`): a cheap look at the text,
+ * so that only those statements are parsed (a WHERE repeating a name costs a parse, nothing more).
+ */
+function mayRepeat(text: string): boolean {
+  const names = new Set<string>()
+  for (const match of text.matchAll(/\(([^()]*)\)\s*=|"?(\w+)"?\s*=/g)) {
+    for (const name of (match[1] ?? match[2]!).split(',')) {
+      const key = name.trim().replace(/"/g, '').toLowerCase()
+      if (names.has(key)) return true
+      names.add(key)
+    }
+  }
+  return false
+}
+
 export const duplicateColumnAssignment: LintRule = {
   id: 'duplicate-column-assignment',
   engines: ['postgres'],
@@ -22,7 +38,8 @@ export const duplicateColumnAssignment: LintRule = {
   kind: 'correctness',
   description: 'a column assigned twice in one UPDATE (or ON CONFLICT DO UPDATE): PostgreSQL rejects the statement',
   mayFind: (sql) => /\bset\b/i.test(sql),
-  wants: (w, text) => w[0] === 'UPDATE' || ((w[0] === 'INSERT' || w[0] === 'WITH') && /\bupdate\b/i.test(text)),
+  wants: (w, text) =>
+    (w[0] === 'UPDATE' || ((w[0] === 'INSERT' || w[0] === 'WITH') && /\bupdate\b/i.test(text))) && mayRepeat(text),
   needsAst: true,
   reportsOnFresh: true,
   check({ ast }) {

@@ -168,3 +168,21 @@ describe('validate-in-same-transaction (a hazard squawk found in supabase/auth t
     expect(await only('validate-in-same-transaction', `CREATE TABLE orders (total int);\n${both}`)).toEqual([])
   })
 })
+
+describe('the new rules read words where they can (no parse of every ALTER TABLE or UPDATE)', () => {
+  it('create-domain-with-check finds the column among several actions, schema-qualified', async () => {
+    const result = await lintFiles([
+      'CREATE DOMAIN app.positive AS int CONSTRAINT p CHECK (VALUE > 0);',
+      'ALTER TABLE app.orders ADD COLUMN note text, ADD COLUMN IF NOT EXISTS quantity app.positive;',
+    ])
+    const [finding] = result.findings.filter((f) => f.rule === 'create-domain-with-check' && f.severity === 'warn')
+    expect(finding).toMatchObject({ table: 'app.orders', migration: '2_m2' })
+    expect(finding!.message).toContain('ADD COLUMN quantity')
+  })
+
+  it('duplicate-column-assignment sees a name repeated inside a row assignment', async () => {
+    expect(
+      rules(await only('duplicate-column-assignment', 'UPDATE orders SET (a, b) = (1, 2), a = 3 WHERE id = 1;')),
+    ).toEqual(['duplicate-column-assignment'])
+  })
+})
