@@ -17,7 +17,7 @@ import {
 } from '../../migrate/manage.js'
 import { migrateDown, migrateRedo, migrateUp, migrationStatus } from '../../migrate/run.js'
 import { UsageError } from '../../errors.js'
-import { parseDuration } from '../../config/duration.js'
+import { parseDurationFlag, parseWholeNumber } from '../flags.js'
 import type { Target } from '../../targets/target.js'
 import { registerMigrateLint } from './migrate-lint.js'
 import { dumpAfterMigrate, registerMigrateTestCommand } from './schema.js'
@@ -78,7 +78,7 @@ export function registerMigrateCommands(program: Command): void {
               await migrateUp(target, {
                 ...(await commonOptions(flags, reporter, signal)),
                 ...(flags.to !== undefined && { to: flags.to }),
-                ...(flags.steps !== undefined && { steps: await positiveInteger('--steps', flags.steps) }),
+                ...(flags.steps !== undefined && { steps: parseWholeNumber('--steps', flags.steps) }),
                 ...(flags.allowOutOfOrder !== undefined && { allowOutOfOrder: true }),
                 ...(flags.lint === false && { lint: false }),
               }),
@@ -110,7 +110,7 @@ export function registerMigrateCommands(program: Command): void {
               await migrateDown(target, {
                 ...(await commonOptions(flags, reporter, signal)),
                 ...(flags.to !== undefined && { to: flags.to }),
-                ...(flags.steps !== undefined && { steps: await positiveInteger('--steps', flags.steps) }),
+                ...(flags.steps !== undefined && { steps: parseWholeNumber('--steps', flags.steps) }),
               }),
               reporter,
             )
@@ -278,21 +278,9 @@ async function commonOptions(flags: UpFlags, reporter: Reporter, signal: AbortSi
     signal,
   }
   if (flags.lockTimeout !== undefined) {
-    try {
-      options.lockWaitTimeoutMs = parseDuration(flags.lockTimeout, '--lock-timeout')
-    } catch (error) {
-      throw new UsageError((error as Error).message, 'e.g. --lock-timeout 30s')
-    }
+    options.lockWaitTimeoutMs = parseDurationFlag('--lock-timeout', flags.lockTimeout)
   }
   return options
-}
-
-async function positiveInteger(flag: string, value: string): Promise<number> {
-  const number = Number(value)
-  if (!Number.isInteger(number) || number < 1) {
-    throw new UsageError(`${flag} takes a whole number of at least 1, not "${value}"`)
-  }
-  return number
 }
 
 function reportEvent(reporter: Reporter, event: MigrateEvent): void {

@@ -3,8 +3,8 @@ import type { GlobalOptions } from '../context.js'
 import { exitWith } from '../exit-codes.js'
 import type { WaitResult } from '../../targets/wait.js'
 import { configFromGlobals, makeReporter, reportFailure, runTargetCommand } from '../context.js'
-import { formatDuration, parseDuration } from '../../config/duration.js'
-import { UsageError } from '../../errors.js'
+import { formatDuration } from '../../config/duration.js'
+import { parseDurationFlag } from '../flags.js'
 import { waitForTarget } from '../../targets/wait.js'
 import { selectTargets } from '../../config/resolve-config.js'
 import { formatTarget } from '../../output/format.js'
@@ -21,12 +21,7 @@ export function registerOtherCommands(program: Command): void {
           command: 'wait',
           create: false,
           async run(target, reporter) {
-            let timeoutMs: number
-            try {
-              timeoutMs = parseDuration(flags.timeout, '--timeout')
-            } catch (error) {
-              throw new UsageError((error as Error).message, 'e.g. --timeout 30s')
-            }
+            const timeoutMs = parseDurationFlag('--timeout', flags.timeout)
             const config = await configFromGlobals(globals)
             const resolved = selectTargets(config, { target: target.name })[0]!
             return waitForTarget(resolved, {
