@@ -14,6 +14,7 @@ import { Upload } from '@aws-sdk/lib-storage'
 import { DbopsError } from '../errors.js'
 import { checkName } from './folder-storage.js'
 import { hashingCounter } from './hashing-counter.js'
+import { oneLine } from '../output/format.js'
 import { formatS3Url, parseS3Url, type S3Location, type S3Options } from './s3-location.js'
 import type { LockHolder, PutOptions, PutResult, Storage, StorageLockOptions, StoredObject } from './storage.js'
 
@@ -364,8 +365,4 @@ function isNotFound(error: unknown): boolean {
     name === 'NotFound' ||
     (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404
   )
-}
-
-function oneLine(text: string): string {
-  return text.replace(/\s+/g, ' ').trim()
 }

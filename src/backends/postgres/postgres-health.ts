@@ -1,5 +1,5 @@
 import { worstSeverity, type Finding, type Severity } from '../../findings.js'
-import { formatBytes } from '../../output/format.js'
+import { formatBytes, oneLine } from '../../output/format.js'
 import { formatSeconds, formatValue, grade, limitOf, type Thresholds } from '../../health/checks.js'
 import type { HealthProbe, ProbeContext, ProbeOutcome } from '../../health/health-probe.js'
 import type { Backend } from '../backend.js'
@@ -517,13 +517,6 @@ function who(row: Row): string {
   return `pid ${row.pid} (${[row.usename, row.application_name].filter(Boolean).join(', ')})`
 }
 
-function oneLine(text: unknown, max = 80): string {
-  const line = String(text ?? '')
-    .replace(/\s+/g, ' ')
-    .trim()
-  return line.length > max ? `${line.slice(0, max - 1)}…` : line
-}
-
 function longQueries(activity: Row, thresholds: Thresholds): Finding {
   return sessionFinding(
     'long_queries',
@@ -531,7 +524,7 @@ function longQueries(activity: Row, thresholds: Thresholds): Finding {
     activity.long_worst,
     Number(activity.long_count),
     thresholds,
-    (row) => `${formatSeconds(row.seconds)}: ${who(row)} ${oneLine(row.query)}`,
+    (row) => `${formatSeconds(row.seconds)}: ${who(row)} ${oneLine(row.query, 80)}`,
     'long-running queries',
   )
 }

@@ -5,7 +5,7 @@ import type { MigrateEvent, MigrateResult, StatusResult } from '../../migrate/ru
 import type { ValidateResult } from '../../migrate/manage.js'
 import type { Reporter } from '../../output/reporter.js'
 import { formatTable } from '../../output/table.js'
-import { formatMs, formatTarget, formatTimestamp } from '../../output/format.js'
+import { formatMs, formatTarget, formatTimestamp, oneLine } from '../../output/format.js'
 import { configFromGlobals, makeReporter, reportFailure, runTargetCommand } from '../context.js'
 import { selectTargets } from '../../config/resolve-config.js'
 import {
@@ -383,9 +383,4 @@ function printStatus(result: StatusResult, reporter: Reporter, target: Target): 
   if (summary.failed) parts.push(`${summary.failed} failed`)
   if (summary.missing) parts.push(`${summary.missing} missing file(s)`)
   reporter.result(parts.join(', '))
-}
-
-function oneLine(text: string, max: number): string {
-  const line = text.replace(/\s+/g, ' ').trim()
-  return line.length > max ? `${line.slice(0, max - 1)}…` : line
 }
