@@ -14,6 +14,7 @@ import type {
 } from '../../backup/backup-engine.js'
 import { DbopsError, UsageError } from '../../errors.js'
 import { compareVersions } from '../../migrate/files.js'
+import { quoteLiteral, quoteQualified } from '../../sql/query.js'
 import { sizeOf } from '../../backup/manifest.js'
 import {
   dbnameArgument,
@@ -169,10 +170,9 @@ export class PostgresBackupEngine implements BackupEngine {
     const [settings] = await query(
       `SELECT pg_encoding_to_char(encoding) AS encoding, datcollate, datctype FROM pg_database WHERE datname = current_database()`,
     )
-    const literal = (value: unknown) => `'${String(value).replace(/'/g, "''")}'`
     try {
       await query(
-        `CREATE DATABASE "${name}" TEMPLATE template0 ENCODING ${literal(settings!.encoding)} LC_COLLATE ${literal(settings!.datcollate)} LC_CTYPE ${literal(settings!.datctype)}`,
+        `CREATE DATABASE "${name}" TEMPLATE template0 ENCODING ${quoteLiteral(settings!.encoding)} LC_COLLATE ${quoteLiteral(settings!.datcollate)} LC_CTYPE ${quoteLiteral(settings!.datctype)}`,
       )
     } catch (error) {
       throw new DbopsError(
@@ -257,7 +257,7 @@ async function databaseFacts(query: Query, ledger: { schema: string; table: stri
 
 /** The newest applied (or baselined) version in the migration ledger; null without a ledger. */
 async function ledgerVersion(query: Query, ledger: { schema: string; table: string }): Promise<string | null> {
-  const qualified = `"${ledger.schema.replace(/"/g, '""')}"."${ledger.table.replace(/"/g, '""')}"`
+  const qualified = quoteQualified(ledger.schema, ledger.table)
   let migrationVersion: string | null = null
   if ((await query('SELECT to_regclass($1) IS NOT NULL AS present', [qualified]))[0]!.present === true) {
     const versions = await query(`SELECT version FROM ${qualified} WHERE status IN ('applied', 'baselined')`)

@@ -1,5 +1,6 @@
 import { worstSeverity, type Finding, type Severity } from '../../findings.js'
 import { formatBytes, oneLine } from '../../output/format.js'
+import { displayIdentifier, displayQualified, quoteLiteral } from '../../sql/query.js'
 import { formatSeconds, formatValue, grade, limitOf, type Thresholds } from '../../health/checks.js'
 import type { HealthProbe, ProbeContext, ProbeOutcome } from '../../health/health-probe.js'
 import type { Backend } from '../backend.js'
@@ -395,7 +396,7 @@ export function preparedTransactions(server: Row, thresholds: Thresholds): Findi
     detail: { transactions: worst },
     ...(top &&
       severity !== 'ok' && {
-        fix: `COMMIT PREPARED '${String(top.gid).replace(/'/g, "''")}'; -- or ROLLBACK PREPARED, from database ${top.database}, once you know which`,
+        fix: `COMMIT PREPARED ${quoteLiteral(top.gid)}; -- or ROLLBACK PREPARED, from database ${top.database}, once you know which`,
       }),
   }
 }
@@ -586,7 +587,7 @@ function wraparound(overview: Row, tables: Row, thresholds: Thresholds): Finding
   let severity = worstSeverity([grade(thresholds, 'xid_wraparound', age, freezeMaxAge), mxidSeverity])
   if (age >= FAILSAFE_AGE || mxidAge >= FAILSAFE_AGE) severity = 'critical'
   const table = tables.xid_worst as Row | null
-  const tableName = table ? `${quoteName(table.schema)}.${quoteName(table.table)}` : undefined
+  const tableName = table ? displayQualified(table.schema, table.table) : undefined
   return {
     check: 'xid_wraparound',
     severity,
@@ -604,10 +605,6 @@ function wraparound(overview: Row, tables: Row, thresholds: Thresholds): Finding
   }
 }
 
-function quoteName(name: string): string {
-  return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`
-}
-
 /** Exported for unit tests: autovacuum cannot be switched off server-wide on a shared test server. */
 export function overdue(
   check: 'vacuum' | 'analyze',
@@ -619,7 +616,7 @@ export function overdue(
   const top = worst?.[0]
   const ratio = Number(top?.ratio ?? 0)
   const severity = grade(thresholds, check, ratio)
-  const name = (row: Row) => `${quoteName(row.schema)}.${quoteName(row.table)}`
+  const name = (row: Row) => displayQualified(row.schema, row.table)
   const what =
     check === 'analyze'
       ? (row: Row) => `${Number(row.modified).toLocaleString('en-US')} changed tuples, trigger`
@@ -672,10 +669,10 @@ function sequenceUsage(sequences: Row, thresholds: Thresholds): Finding {
   const ratio = usedRatio(top)
   let severity = grade(thresholds, 'sequences', ratio)
   const unreadable = Number(sequences.unreadable)
-  const name = (row: Row) => `${quoteName(row.schema)}.${quoteName(row.sequence)}`
+  const name = (row: Row) => displayQualified(row.schema, row.sequence)
   const owner = (row: Row) =>
     row.owner_table
-      ? ` feeding ${quoteName(row.owner_schema)}.${quoteName(row.owner_table)}.${quoteName(row.owner_column)} (${row.column_type})`
+      ? ` feeding ${displayQualified(row.owner_schema, row.owner_table)}.${displayIdentifier(row.owner_column)} (${row.column_type})`
       : ''
   let message = top
     ? `${name(top)}${owner(top)} at ${formatValue('ratio', ratio)} (${top.last_text === null ? 'never used' : `${BigInt(top.last_text).toLocaleString('en-US')} of ${BigInt(top.limit_text).toLocaleString('en-US')}, ${valuesLeft(top).toLocaleString('en-US')} values left`})`
@@ -700,7 +697,7 @@ function sequenceUsage(sequences: Row, thresholds: Thresholds): Finding {
     !top || severity === 'ok'
       ? undefined
       : narrowColumn
-        ? `ALTER TABLE ${quoteName(top.owner_schema)}.${quoteName(top.owner_table)} ALTER COLUMN ${quoteName(top.owner_column)} TYPE bigint; ALTER SEQUENCE ${name(top)} AS bigint;`
+        ? `ALTER TABLE ${displayQualified(top.owner_schema, top.owner_table)} ALTER COLUMN ${displayIdentifier(top.owner_column)} TYPE bigint; ALTER SEQUENCE ${name(top)} AS bigint;`
         : top.sequence_type !== 'bigint'
           ? `ALTER SEQUENCE ${name(top)} AS bigint;`
           : undefined
@@ -778,9 +775,7 @@ export function replicationSlots(replication: Row, thresholds: Thresholds): Find
     values: { max_retained_bytes: retained, inactive: inactive.length, slots: slots.length },
     detail: { slots },
     ...(inactive.length > 0 && {
-      fix: inactive
-        .map((slot) => `SELECT pg_drop_replication_slot('${String(slot.name).replace(/'/g, "''")}');`)
-        .join(' '),
+      fix: inactive.map((slot) => `SELECT pg_drop_replication_slot(${quoteLiteral(slot.name)});`).join(' '),
     }),
   }
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { DbopsError } from '../../errors.js'
+import { quoteLiteral } from '../../sql/query.js'
 
 type Query = (text: string, parameters?: unknown[]) => Promise<Record<string, unknown>[]>
 
@@ -17,10 +18,9 @@ export async function createScratchDatabase(
   const [settings] = await query(
     `SELECT pg_encoding_to_char(encoding) AS encoding, datcollate, datctype FROM pg_database WHERE datname = current_database()`,
   )
-  const literal = (value: unknown) => `'${String(value).replace(/'/g, "''")}'`
   try {
     await query(
-      `CREATE DATABASE "${name}" TEMPLATE template0 ENCODING ${literal(settings!.encoding)} LC_COLLATE ${literal(settings!.datcollate)} LC_CTYPE ${literal(settings!.datctype)}`,
+      `CREATE DATABASE "${name}" TEMPLATE template0 ENCODING ${quoteLiteral(settings!.encoding)} LC_COLLATE ${quoteLiteral(settings!.datcollate)} LC_CTYPE ${quoteLiteral(settings!.datctype)}`,
     )
   } catch (error) {
     throw new DbopsError('E_SCRATCH', `cannot create the scratch database ${name}: ${(error as Error).message}`, {

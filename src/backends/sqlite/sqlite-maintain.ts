@@ -4,7 +4,7 @@ import type { Backend } from '../backend.js'
 import { DbopsError } from '../../errors.js'
 import type { Maintainer, MaintainStep, PlanOptions, RunStepOptions, StepOutcome } from '../../maintain/maintainer.js'
 import { resolveNames } from '../../maintain/table-names.js'
-import { displayIdentifier, quoteIdentifier } from '../../audit/names.js'
+import { displayIdentifier, quoteIdentifier } from '../../sql/query.js'
 
 type Row = Record<string, any>
 
