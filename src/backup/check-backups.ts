@@ -1,9 +1,8 @@
 import type { Target } from '../targets/target.js'
 import { worstSeverity, type Finding, type Severity } from '../findings.js'
-import { formatDuration } from '../config/duration.js'
 import { listBackups, verifyFailed, type BackupManifest } from './manifest.js'
 import { targetBackups } from './ownership.js'
-import { formatBytes } from '../output/format.js'
+import { formatBytes, formatDuration } from '../output/format.js'
 
 export interface CheckBackupsOptions {
   /** Older than this is critical. Default 26 hours (a nightly backup plus slack). */
@@ -70,7 +69,7 @@ export async function checkBackups(
     check: 'backup_age',
     severity: tooOld ? 'critical' : 'ok',
     subject,
-    message: `newest backup ${newest.id} is ${formatDuration(Math.max(1000, Math.round(ageMs / 1000) * 1000))} old${tooOld ? `, more than ${formatDuration(maxAgeMs)}` : ''}`,
+    message: `newest backup ${newest.id} is ${formatDuration(Math.max(1000, ageMs))} old${tooOld ? `, more than ${formatDuration(maxAgeMs)}` : ''}`,
     values: { age_seconds: ageMs / 1000, max_age_seconds: maxAgeMs / 1000 },
   })
   if (options.minSizeBytes !== undefined) {

@@ -3,7 +3,7 @@ import type { ThresholdSetting } from '../config/resolve-config.js'
 import { parseDuration } from '../config/duration.js'
 import { ConfigError, UsageError } from '../errors.js'
 import type { Severity } from '../findings.js'
-import { formatBytes } from '../output/format.js'
+import { formatBytes, formatDuration } from '../output/format.js'
 
 /** What a check measures, which decides how its thresholds are written and its value is shown. */
 export type CheckUnit = 'seconds' | 'bytes' | 'ratio' | 'count' | 'state'
@@ -479,7 +479,7 @@ export function selectChecks(
 export function formatValue(unit: CheckUnit, value: number): string {
   switch (unit) {
     case 'seconds':
-      return formatSeconds(value)
+      return formatDuration(value * 1000)
     case 'bytes':
       return formatBytes(value)
     case 'ratio':
@@ -489,18 +489,4 @@ export function formatValue(unit: CheckUnit, value: number): string {
     default:
       return Number.isInteger(value) ? value.toLocaleString('en-US') : value.toFixed(2)
   }
-}
-
-export function formatSeconds(seconds: number): string {
-  if (seconds === 0) return '0s'
-  if (seconds < 1) return `${(seconds * 1000).toFixed(seconds < 0.01 ? 2 : 0)}ms`
-  if (seconds < 60) return `${seconds.toFixed(seconds < 10 ? 1 : 0)}s`
-  const whole = Math.round(seconds)
-  const days = Math.floor(whole / 86400)
-  const hours = Math.floor((whole % 86400) / 3600)
-  const minutes = Math.floor((whole % 3600) / 60)
-  const rest = whole % 60
-  if (days > 0) return `${days}d${hours}h`
-  if (hours > 0) return `${hours}h${minutes}m`
-  return `${minutes}m${rest}s`
 }

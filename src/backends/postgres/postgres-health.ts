@@ -1,7 +1,7 @@
 import { worstSeverity, type Finding, type Severity } from '../../findings.js'
-import { formatBytes, oneLine } from '../../output/format.js'
+import { formatBytes, formatDuration, oneLine } from '../../output/format.js'
 import { displayIdentifier, displayQualified, quoteLiteral } from '../../sql/query.js'
-import { formatSeconds, formatValue, grade, limitOf, type Thresholds } from '../../health/checks.js'
+import { formatValue, grade, limitOf, type Thresholds } from '../../health/checks.js'
 import type { HealthProbe, ProbeContext, ProbeOutcome } from '../../health/health-probe.js'
 import type { Backend } from '../backend.js'
 import type { PostgresBackend } from './postgres-backend.js'
@@ -38,7 +38,7 @@ export class PostgresHealthProbe implements HealthProbe {
         check: 'connection',
         severity: grade(thresholds, 'connection', latency),
         subject: database,
-        message: `PostgreSQL ${version}, round trip ${formatSeconds(latency)} (connect ${formatSeconds(info.latencyMs / 1000)})`,
+        message: `PostgreSQL ${version}, round trip ${formatDuration(latency * 1000)} (connect ${formatDuration(info.latencyMs)})`,
         values: { latency_seconds: latency, connect_seconds: info.latencyMs / 1000 },
         detail: { version },
       })
@@ -349,7 +349,7 @@ export function walArchiving(server: Row, waiting: Row | null | undefined, thres
     // archive_command fails right now: WAL piles up in pg_wal until it works again.
     if (severity === 'ok') severity = 'warn'
     parts.push(
-      `archive_command is failing: ${server.last_failed_wal} failed ${formatSeconds(Number(server.failed_seconds_ago))} ago (${Number(server.failed_count).toLocaleString('en-US')} failures since the statistics were reset)`,
+      `archive_command is failing: ${server.last_failed_wal} failed ${formatDuration(Number(server.failed_seconds_ago) * 1000)} ago (${Number(server.failed_count).toLocaleString('en-US')} failures since the statistics were reset)`,
     )
   }
   if (ready === null) parts.push('cannot count the WAL waiting to be archived (grant the role pg_monitor)')
@@ -357,10 +357,12 @@ export function walArchiving(server: Row, waiting: Row | null | undefined, thres
     parts.push(
       ready === 0
         ? 'no WAL waiting to be archived'
-        : `${ready} WAL segment(s) waiting to be archived, the oldest for ${formatSeconds(lag)}`,
+        : `${ready} WAL segment(s) waiting to be archived, the oldest for ${formatDuration(lag * 1000)}`,
     )
   if (server.last_archived_wal)
-    parts.push(`last archived ${server.last_archived_wal} ${formatSeconds(Number(server.archived_seconds_ago))} ago`)
+    parts.push(
+      `last archived ${server.last_archived_wal} ${formatDuration(Number(server.archived_seconds_ago) * 1000)} ago`,
+    )
   return {
     check: 'wal_archiving',
     severity: ready === null && severity === 'ok' ? 'unknown' : severity,
@@ -382,7 +384,7 @@ export function preparedTransactions(server: Row, thresholds: Thresholds): Findi
   const seconds = Number(top?.seconds ?? 0)
   const severity = grade(thresholds, 'prepared_transactions', seconds)
   const describe = (row: Row) =>
-    `'${row.gid}' in ${row.database} by ${row.owner}, prepared ${formatSeconds(Number(row.seconds))} ago`
+    `'${row.gid}' in ${row.database} by ${row.owner}, prepared ${formatDuration(Number(row.seconds) * 1000)} ago`
   return {
     check: 'prepared_transactions',
     severity,
@@ -491,7 +493,7 @@ function sessionFinding(
     worst && severity !== 'ok'
       ? `${count} ${noun}; longest ${describe(worst)}`
       : worst
-        ? `longest ${formatSeconds(seconds)}`
+        ? `longest ${formatDuration(seconds * 1000)}`
         : `none`
   if (hidden > 0 && severity === 'ok') {
     // The hidden sessions may be the long ones: no number rather than a wrong one.
@@ -525,7 +527,7 @@ function longQueries(activity: Row, thresholds: Thresholds): Finding {
     activity.long_worst,
     Number(activity.long_count),
     thresholds,
-    (row) => `${formatSeconds(row.seconds)}: ${who(row)} ${oneLine(row.query, 80)}`,
+    (row) => `${formatDuration(row.seconds * 1000)}: ${who(row)} ${oneLine(row.query, 80)}`,
     'long-running queries',
   )
 }
@@ -537,7 +539,7 @@ function idleInTransaction(activity: Row, thresholds: Thresholds): Finding {
     activity.idle_worst,
     Number(activity.idle_count),
     thresholds,
-    (row) => `${formatSeconds(row.seconds)}: ${who(row)} after ${oneLine(row.query, 60)}`,
+    (row) => `${formatDuration(row.seconds * 1000)}: ${who(row)} after ${oneLine(row.query, 60)}`,
     'sessions idle in transaction',
   )
 }
@@ -550,7 +552,7 @@ function transactionAge(activity: Row, thresholds: Thresholds): Finding {
     activity.xact_worst,
     Number(activity.xact_count),
     thresholds,
-    (row) => `${formatSeconds(row.seconds)}: ${who(row)} [${row.state}] ${oneLine(row.query, 60)}`,
+    (row) => `${formatDuration(row.seconds * 1000)}: ${who(row)} [${row.state}] ${oneLine(row.query, 60)}`,
     'transactions open too long',
   )
 }
@@ -564,13 +566,13 @@ function blockedQueries(activity: Row, thresholds: Thresholds): Finding {
     Number(activity.blocked_count),
     thresholds,
     (row) =>
-      `${formatSeconds(row.seconds)}: ${who(row)} waits for ${(row.blockers ?? []).map((blocker: Row) => `${who(blocker)} [${blocker.state}]`).join(', ') || `pid ${row.blocked_by?.join(', ')}`}`,
+      `${formatDuration(row.seconds * 1000)}: ${who(row)} waits for ${(row.blockers ?? []).map((blocker: Row) => `${who(blocker)} [${blocker.state}]`).join(', ') || `pid ${row.blocked_by?.join(', ')}`}`,
     'blocked queries',
   )
   if (finding.values)
     finding.values = { max_wait_seconds: finding.values.max_seconds!, count: Number(activity.blocked_total) }
   if (finding.severity === 'ok' && rows.length > 0)
-    finding.message = `${rows.length} waiting, longest ${formatSeconds(Number(rows[0]!.seconds))}`
+    finding.message = `${rows.length} waiting, longest ${formatDuration(Number(rows[0]!.seconds) * 1000)}`
   return finding
 }
 
@@ -723,7 +725,7 @@ export function replicationLag(replication: Row, thresholds: Thresholds): Findin
       check: 'replication',
       severity: grade(thresholds, 'replication', seconds),
       subject: 'standby',
-      message: `this standby replays ${formatSeconds(seconds)} behind its primary`,
+      message: `this standby replays ${formatDuration(seconds * 1000)} behind its primary`,
       values: { max_lag_seconds: seconds, replicas: 0 },
     }
   }
@@ -748,7 +750,7 @@ export function replicationLag(replication: Row, thresholds: Thresholds): Findin
     check: 'replication',
     severity,
     subject: String(worst.name || worst.client || 'replica'),
-    message: `${replicas.length} replica(s); most behind: ${worst.name || worst.client} ${formatSeconds(seconds)} (${formatBytes(Number(worst.lag_bytes ?? 0))})${notStreaming.length ? `; not streaming: ${notStreaming.map((replica) => `${replica.name} (${replica.state})`).join(', ')}` : ''}`,
+    message: `${replicas.length} replica(s); most behind: ${worst.name || worst.client} ${formatDuration(seconds * 1000)} (${formatBytes(Number(worst.lag_bytes ?? 0))})${notStreaming.length ? `; not streaming: ${notStreaming.map((replica) => `${replica.name} (${replica.state})`).join(', ')}` : ''}`,
     values: { max_lag_seconds: seconds, max_lag_bytes: Number(worst.lag_bytes ?? 0), replicas: replicas.length },
     detail: { replicas },
   }

@@ -3,6 +3,7 @@ import { once } from 'node:events'
 import type pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
 import { DbopsError } from '../../errors.js'
+import { formatDuration } from '../../output/format.js'
 import { quoteIdentifier, quoteQualified, type SqlQuery } from '../../sql/query.js'
 import { CsvParser } from '../../seed/csv-parser.js'
 import { openRecords } from '../../seed/records.js'
@@ -100,7 +101,7 @@ export class PostgresSeeder implements Seeder {
       if (sqlstateOf(error) === '55P03') {
         throw new DbopsError(
           'E_LOCK_TIMEOUT',
-          `${job.display} waited longer than lock_timeout (${job.lockTimeoutMs} ms) for a lock on ${job.table.display}; nothing of it was loaded`,
+          `${job.display} waited longer than lock_timeout (${formatDuration(job.lockTimeoutMs)}) for a lock on ${job.table.display}; nothing of it was loaded`,
           {
             hint: 'another session holds a conflicting lock on the table (see pg_stat_activity): run again when it is done, or raise migrations.lockTimeout',
             cause: error,

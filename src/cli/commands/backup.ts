@@ -13,7 +13,7 @@ import { exitWith } from '../exit-codes.js'
 import { configFromGlobals, runTargetCommand } from '../context.js'
 import { selectTargets } from '../../config/resolve-config.js'
 import { parseDurationFlag, parseWholeNumber } from '../flags.js'
-import { formatBytes, formatMs, formatTarget, formatTimestamp } from '../../output/format.js'
+import { formatBytes, formatDuration, formatTarget, formatTimestamp } from '../../output/format.js'
 import { formatTable } from '../../output/table.js'
 import { UsageError } from '../../errors.js'
 
@@ -77,7 +77,7 @@ export function registerBackupCommands(program: Command): void {
             const tables = manifest.rowCounts ? `, ${Object.keys(manifest.rowCounts).length} tables` : ''
             reporter.result(
               reporter.color.green(
-                `${formatTarget(target)}: backup ${manifest.id} (${manifest.format}, ${formatBytes(manifest.sizeBytes)}${tables}) in ${formatMs(manifest.durationMs)}`,
+                `${formatTarget(target)}: backup ${manifest.id} (${manifest.format}, ${formatBytes(manifest.sizeBytes)}${tables}) in ${formatDuration(manifest.durationMs)}`,
               ),
             )
           },
@@ -324,7 +324,7 @@ export function registerBackupCommands(program: Command): void {
             print: (result, reporter, target) =>
               reporter.result(
                 reporter.color.green(
-                  `${formatTarget(target)}: restored ${result.id} of ${result.source} (${result.tables === null ? '' : `${result.tables} tables, `}migration ${result.migrationVersion ?? 'none'}) with ${result.method} in ${formatMs(result.durationMs)}${result.analyzed ? ', analyzed' : ''}`,
+                  `${formatTarget(target)}: restored ${result.id} of ${result.source} (${result.tables === null ? '' : `${result.tables} tables, `}migration ${result.migrationVersion ?? 'none'}) with ${result.method} in ${formatDuration(result.durationMs)}${result.analyzed ? ', analyzed' : ''}`,
                 ),
               ),
           })
@@ -364,19 +364,19 @@ function reportBackupEvent(reporter: Reporter, event: BackupEvent): void {
     case 'progress':
       reporter.update(
         event.target,
-        `backing up ${event.target}: ${formatBytes(event.bytes)} written, ${formatMs(event.elapsedMs)}`,
+        `backing up ${event.target}: ${formatBytes(event.bytes)} written, ${formatDuration(event.elapsedMs)}`,
       )
       break
     case 'done':
       reporter.finish(
         event.target,
-        `backup ${event.manifest.id} ... done: ${formatBytes(event.manifest.sizeBytes)} in ${formatMs(event.manifest.durationMs)}`,
+        `backup ${event.manifest.id} ... done: ${formatBytes(event.manifest.sizeBytes)} in ${formatDuration(event.manifest.durationMs)}`,
       )
       break
     case 'lock-wait':
       reporter.log(
         event.target,
-        `waiting for dbops pid ${event.holder.pid} ("${event.holder.command}", since ${event.holder.startedAt}) to finish`,
+        `waiting for dbops pid ${event.holder.pid} ("${event.holder.command}", since ${formatTimestamp(event.holder.startedAt)}) to finish`,
       )
       break
     case 'cleaned':

@@ -9,7 +9,7 @@ import type { MaintainResult } from '../../maintain/maintain.js'
 import { MAINTAIN_TASKS, type MaintainTask } from '../../maintain/maintainer.js'
 import { UsageError } from '../../errors.js'
 import { parseDurationFlag } from '../flags.js'
-import { formatBytes, formatMs, formatTarget } from '../../output/format.js'
+import { formatBytes, formatDuration, formatTarget } from '../../output/format.js'
 import type { Target } from '../../targets/target.js'
 
 interface MaintainFlags {
@@ -89,7 +89,7 @@ export function registerMaintainCommands(program: Command): void {
                 else
                   reporter.finish(
                     target.name,
-                    `${event.step.action} ${event.step.object} ... ${event.outcome!.status} in ${formatMs(event.outcome!.durationMs)}${event.outcome!.message ? `: ${event.outcome!.message}` : ''}`,
+                    `${event.step.action} ${event.step.object} ... ${event.outcome!.status} in ${formatDuration(event.outcome!.durationMs)}${event.outcome!.message ? `: ${event.outcome!.message}` : ''}`,
                   )
               },
             })
@@ -151,7 +151,7 @@ function printMaintain(result: MaintainResult, reporter: Reporter, target: Targe
               : step.status === 'done'
                 ? color.green(step.status)
                 : color.yellow(step.status),
-            formatMs(step.durationMs ?? 0),
+            formatDuration(step.durationMs ?? 0),
             change(step.before, step.after) + (step.message ? ` (${step.message})` : ''),
             step.reason,
           ]),

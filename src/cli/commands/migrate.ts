@@ -5,7 +5,7 @@ import type { MigrateEvent, MigrateResult, StatusResult } from '../../migrate/ru
 import type { ValidateResult } from '../../migrate/manage.js'
 import type { Reporter } from '../../output/reporter.js'
 import { formatTable } from '../../output/table.js'
-import { formatMs, formatTarget, formatTimestamp, oneLine } from '../../output/format.js'
+import { formatDuration, formatTarget, formatTimestamp, oneLine } from '../../output/format.js'
 import { configFromGlobals, makeReporter, reportFailure, runTargetCommand } from '../context.js'
 import { selectTargets } from '../../config/resolve-config.js'
 import {
@@ -293,7 +293,10 @@ function reportEvent(reporter: Reporter, event: MigrateEvent): void {
       )
       break
     case 'done':
-      reporter.finish(event.target, `${verb(event.direction)} ${event.id} ... done in ${formatMs(event.durationMs)}`)
+      reporter.finish(
+        event.target,
+        `${verb(event.direction)} ${event.id} ... done in ${formatDuration(event.durationMs)}`,
+      )
       break
     case 'skipped':
       reporter.finish(event.target, `${event.id}: skipped, ${event.reason}`)
@@ -344,7 +347,9 @@ function printMigrateResult(result: MigrateResult, reporter: Reporter, target: T
   const verb = result.direction === 'up' ? 'applied' : result.direction === 'down' ? 'rolled back' : 'redid'
   const count = result.direction === 'redo' ? 1 : done.length
   reporter.result(
-    color.green(`${formatTarget(target)}: ${verb} ${count} migration${count === 1 ? '' : 's'} in ${formatMs(total)}`),
+    color.green(
+      `${formatTarget(target)}: ${verb} ${count} migration${count === 1 ? '' : 's'} in ${formatDuration(total)}`,
+    ),
   )
 }
 
