@@ -10,6 +10,18 @@ export function formatBytes(bytes: number): string {
   return unit === 0 ? `${bytes} B` : `${value.toFixed(Math.abs(value) < 10 ? 1 : 0)} ${units[unit]}`
 }
 
+const BYTE_POWERS: Record<string, number> = { '': 0, k: 1, m: 2, g: 3, t: 4 }
+
+/**
+ * A size people write, read back: `512`, `8kB`, `500 KB`, `1.5MB`, `2GiB`, `10g`. 1024-based like formatBytes (and
+ * df, pg_size_pretty, most monitoring plugins). Whole bytes; undefined when it is not a size.
+ */
+export function parseBytes(text: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*([kmgt]?)(i?b)?\s*$/i.exec(text)
+  if (!match || (match[2] === '' && match[3]?.toLowerCase() === 'ib')) return undefined
+  return Math.round(Number(match[1]) * 1024 ** BYTE_POWERS[match[2]!.toLowerCase()]!)
+}
+
 const SECOND = 1000
 const MINUTE = 60 * SECOND
 const HOUR = 60 * MINUTE
