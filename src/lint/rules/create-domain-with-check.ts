@@ -1,21 +1,15 @@
 import type { LintRule } from '../types.js'
 import { leadingWords } from '../../sql/split-statements.js'
-import { isAlterTable } from '../rule-helpers.js'
+import { isAlterTable, nameInWords } from '../rule-helpers.js'
 
 /** Domains with a CHECK created in the run: adding a column of one to an existing table rewrites the table. */
 const CHECKED = 'create-domain-with-check:checked'
 
-const lower = (word: string | undefined): string => (word ?? '?').toLowerCase()
-
-/** `name` or `schema.name` at words[k] (bare names are what a column's type is matched by), and the index after. */
-function nameAt(words: readonly string[], k: number): [string, number] {
-  return words[k + 1] === '.' ? [lower(words[k + 2]), k + 3] : [lower(words[k]), k + 1]
-}
-
 /** A CREATE DOMAIN with a CHECK: the domain's bare name. */
 function checkedDomain(words: readonly string[], text: string): string | undefined {
   if (words[0] !== 'CREATE' || words[1] !== 'DOMAIN' || !/\bcheck\b/i.test(text)) return undefined
-  return nameAt(words, 2)[0]
+  // By bare name: that is what a column's type is matched by.
+  return nameInWords(words, 2).bare
 }
 
 /**
@@ -58,19 +52,19 @@ export const createDomainWithCheck: LintRule = {
     let k = 2
     if (all[k] === 'IF') k += 2
     if (all[k] === 'ONLY') k++
-    const table = all[k + 1] === '.' ? `${lower(all[k])}.${lower(all[k + 2])}` : lower(all[k])
+    const { name: table, next: actions } = nameInWords(all, k)
     const found: { column: string; table: string }[] = []
     let depth = 0
     for (let i = k; i < all.length; i++) {
       const word = all[i]
       if (word === '(') depth++
       else if (word === ')') depth--
-      if (depth !== 0 || word !== 'ADD' || (all[i - 1] !== ',' && i !== k + (all[k + 1] === '.' ? 3 : 1))) continue
+      if (depth !== 0 || word !== 'ADD' || (all[i - 1] !== ',' && i !== actions)) continue
       let j = i + 1
       if (all[j] === 'COLUMN') j++
       if (all[j] === 'IF') j += 3
-      const column = lower(all[j])
-      if (checked.has(nameAt(all, j + 1)[0])) found.push({ column, table })
+      const column = nameInWords(all, j).bare
+      if (checked.has(nameInWords(all, j + 1).bare)) found.push({ column, table })
     }
     return found.map(({ column }) => ({
       table,

@@ -8,7 +8,7 @@
  */
 import type { LintRule } from '../types.js'
 import { leadingWords } from '../../sql/split-statements.js'
-import { isCreateIndex, isCreateTable } from '../rule-helpers.js'
+import { isCreateIndex, isCreateTable, nameInWords } from '../rule-helpers.js'
 
 /** Per file: indexes and constraints an earlier statement drops IF EXISTS (the create after it is then re-runnable). */
 const DROPPED = 'prefer-robust-statements:dropped'
@@ -23,9 +23,9 @@ function droppedIn(context: { state: Map<string, unknown>; file: string }): Set<
 
 const lower = (word: string | undefined): string => (word ?? '?').toLowerCase()
 
-/** `name` or `schema.name` starting at words[k], and the index after it. */
 function nameAt(words: readonly string[], k: number): [string, number] {
-  return words[k + 1] === '.' ? [`${lower(words[k])}.${lower(words[k + 2])}`, k + 3] : [lower(words[k]), k + 1]
+  const { name, next } = nameInWords(words, k)
+  return [name, next]
 }
 
 /** ALTER TABLE's actions (split at top-level commas), each as its words. */
