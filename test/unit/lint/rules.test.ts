@@ -407,7 +407,9 @@ describe('parsing in batches', () => {
       const alone = []
       for (const sql of files) alone.push(...strip(await lintFiles([sql], { checkSyntax })))
       expect(together).toEqual(alone)
-      expect(together.map((finding) => finding.rule)).toContain(checkSyntax ? 'syntax-error' : 'foreign-key-without-not-valid')
+      expect(together.map((finding) => finding.rule)).toContain(
+        checkSyntax ? 'syntax-error' : 'foreign-key-without-not-valid',
+      )
     }
   })
 })
