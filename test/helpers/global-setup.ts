@@ -120,7 +120,13 @@ function run(bin: string, args: string[], cwd: string, timeoutMs = 90_000): Prom
  */
 export async function startThrowawayCluster(
   log: (msg: string) => void = () => {},
-  options: { password?: string; ssl?: { cert: string; key: string; ca?: string }; hba?: string } = {},
+  options: {
+    password?: string
+    ssl?: { cert: string; key: string; ca?: string }
+    hba?: string
+    /** Server settings (`-c name=value`; values without spaces), e.g. { max_prepared_transactions: '2' }. */
+    settings?: Record<string, string>
+  } = {},
 ): Promise<PgServer> {
   const binDir = findPgBinDir()
   if (!binDir) throw new Error('initdb/pg_ctl not found on PATH nor under /usr/lib/postgresql/*/bin')
@@ -180,7 +186,9 @@ export async function startThrowawayCluster(
     if (options.hba !== undefined) owned(path.join(dataDir, 'pg_hba.conf'), options.hba, 0o600)
     const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off${options.ssl ? ' -c ssl=on' : ''}${
       options.ssl?.ca !== undefined ? ' -c ssl_ca_file=root.crt' : ''
-    }`
+    }${Object.entries(options.settings ?? {})
+      .map(([name, value]) => ` -c ${name}=${value}`)
+      .join('')}`
     log(`pg_ctl start on port ${port}`)
     startedServer = true
     try {
