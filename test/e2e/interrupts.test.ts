@@ -3,6 +3,7 @@
 // (blocked on a lock this test holds), then must exit 2 with one "interrupted" line (or `ok: false` and
 // E_INTERRUPTED with --json) and leave nothing half-done.
 import { existsSync, readdirSync, statSync } from 'node:fs'
+import type { ChildProcess } from 'node:child_process'
 import net from 'node:net'
 import path from 'node:path'
 import pg from 'pg'
@@ -114,6 +115,13 @@ async function interruptWhileBlocked(
   const exited = waitForExit(child)
   if (stall) await stall.stalled
   else await blockedOnLock(project, child)
+  await interrupt(child)
+  await lock.release()
+  return exited
+}
+
+/** Sends SIGINT and resolves once the CLI says it is stopping (or has exited). */
+function interrupt(child: ChildProcess): Promise<void> {
   const acknowledged = new Promise<void>((resolve) => {
     let seen = ''
     child.stderr!.on('data', (data: Buffer | string) => {
@@ -123,9 +131,7 @@ async function interruptWhileBlocked(
     child.on('close', () => resolve())
   })
   child.kill('SIGINT')
-  await acknowledged
-  await lock.release()
-  return exited
+  return acknowledged
 }
 
 /** The non-JSON run: exit 2 and exactly one error line saying it was interrupted, no stack. */
@@ -184,6 +190,24 @@ describe('interrupts on PostgreSQL (SIGINT once the command is at work)', () => 
       const result = await interruptWhileBlocked(made, proxy, ['health', ...(json ? ['--json'] : [])], proxy)
       if (json) expectInterruptedDocument(result)
       else expectOneInterruptedLine(result)
+    }
+  })
+
+  it('audit --all: the whole run is reported as interrupted, once', async () => {
+    for (const json of [false, true]) {
+      const made = await project()
+      const proxy = await stallingProxy(made.url)
+      made.write('dbops.config.json', JSON.stringify({ targets: { one: { url: proxy.url }, two: { url: proxy.url } } }))
+      const child = spawnCli(['audit', '--all', ...(json ? ['--json'] : [])], { cwd: made.dir })
+      const exited = waitForExit(child)
+      await proxy.stalled
+      await interrupt(child)
+      await proxy.release()
+      const result = await exited
+      if (json) {
+        const document = expectInterruptedDocument(result)
+        expect(document.targets.map((target: { target: string }) => target.target).sort()).toEqual(['one', 'two'])
+      } else expectOneInterruptedLine(result)
     }
   })
 
