@@ -22,6 +22,8 @@ export interface IndexInfo {
   /** Access method: btree, hash, gin, gist, brin... (SQLite: always btree). */
   method: string
   unique: boolean
+  /** A unique index that treats NULLs as equal (PostgreSQL 15 NULLS NOT DISTINCT): it enforces more than a plain one. */
+  nullsNotDistinct?: boolean
   primary: boolean
   keys: IndexKey[]
   /** INCLUDE columns (PostgreSQL). */

@@ -30,6 +30,7 @@ export function keepOrder(createdBy: RuleContext['createdBy']): (a: IndexInfo, b
 function identical(a: IndexInfo, b: IndexInfo): boolean {
   return (
     comparable(a, b) &&
+    Boolean(a.nullsNotDistinct) === Boolean(b.nullsNotDistinct) &&
     a.keys.length === b.keys.length &&
     a.keys.every((key, i) => sameKey(key, b.keys[i]!)) &&
     [...a.include].sort().join('\u0000') === [...b.include].sort().join('\u0000')

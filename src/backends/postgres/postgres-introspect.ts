@@ -54,7 +54,9 @@ backing AS MATERIALIZED (
   FROM pg_constraint k WHERE k.conindid <> 0 GROUP BY k.conindid)
 SELECT n.nspname AS schema, c.relname AS table, i.relname AS name, am.amname AS method,
   x.indisunique AS unique, x.indisprimary AS primary, x.indisexclusion AS exclusion, x.indisreplident AS replica_identity,
-  x.indisvalid AS valid, x.indisready AS ready, i.relkind = 'I' AS partitioned, i.relispartition AS attached, x.indnkeyatts AS key_count,
+  x.indisvalid AS valid, x.indisready AS ready,
+  -- PostgreSQL 15+; read through to_jsonb so that older servers answer false.
+  coalesce((to_jsonb(x) ->> 'indnullsnotdistinct')::boolean, false) AS nulls_not_distinct, i.relkind = 'I' AS partitioned, i.relispartition AS attached, x.indnkeyatts AS key_count,
   ARRAY(SELECT CASE WHEN k.attnum = 0 THEN pg_get_indexdef(x.indexrelid, k.ord::int, true) ELSE a.attname::text END
         FROM unnest(x.indkey::int2[]) WITH ORDINALITY k(attnum, ord)
         LEFT JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum ORDER BY k.ord) AS columns,
@@ -234,6 +236,7 @@ export async function introspectPostgres(backend: Backend, options: IntrospectOp
         name: row.name,
         method: row.method,
         unique: row.unique,
+        nullsNotDistinct: row.nulls_not_distinct,
         primary: row.primary,
         keys: columns.slice(0, keyCount).map((text, i) => {
           const option = Number(row.options[i] ?? 0)
