@@ -64,6 +64,11 @@ export function sameKey(a: IndexKey, b: IndexKey): boolean {
   )
 }
 
+/** The same key read backwards: the other direction and the other nulls order. */
+export function reversedKey(a: IndexKey, b: IndexKey): boolean {
+  return sameKey(a, { ...b, descending: !b.descending, nullsFirst: !b.nullsFirst })
+}
+
 /** Same table, access method and predicate: the only indexes that can stand in for each other. */
 export function comparable(a: IndexInfo, b: IndexInfo): boolean {
   return (

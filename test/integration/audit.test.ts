@@ -70,7 +70,8 @@ describe.each(['postgres', 'sqlite'] as const)('audit on %s', (engine) => {
     const result = await audit(project, { checks: ['duplicate_index'] })
     const found = subjects(result, 'duplicate_index')
     const prefix = engine === 'postgres' ? 'public.' : ''
-    expect(found).toEqual([`${prefix}"dup one"`, `${prefix}dup_b_2`])
+    // (b DESC) is (b) read backwards: the same index (issue 10).
+    expect(found).toEqual([`${prefix}"dup one"`, `${prefix}dup_b_2`, `${prefix}dup_b_desc`])
     const oddOne = result.findings.find((finding) => finding.subject.includes('dup one'))!
     expect(oddOne.message).toContain(engine === 'postgres' ? 'odd_uq' : 'sqlite_autoindex')
     expect(oddOne.fix).toContain('"dup one"')
