@@ -216,7 +216,12 @@ describe('audit on postgres only', () => {
       }
       const result = await audit(project, { checks: ['invalid_index'] })
       expect(result.findings.map((finding) => [finding.subject, finding.severity, finding.fix])).toEqual([
-        ['public.t_x_uq', 'critical', 'REINDEX INDEX CONCURRENTLY "public"."t_x_uq";'],
+        // A unique build that failed on duplicates fails again under REINDEX: drop and create it again.
+        [
+          'public.t_x_uq',
+          'critical',
+          'DROP INDEX CONCURRENTLY IF EXISTS "public"."t_x_uq";\nCREATE UNIQUE INDEX CONCURRENTLY "t_x_uq" ON "public"."t" USING btree (x);',
+        ],
         ['public.t_x_uq_ccnew', 'critical', 'DROP INDEX CONCURRENTLY IF EXISTS "public"."t_x_uq_ccnew";'],
       ])
       expect(result.skipped.map((skip) => skip.reason).join('\n')).toMatch(/t_y_building is being built/)
