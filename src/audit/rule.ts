@@ -1,6 +1,7 @@
 import type { Finding } from '../findings.js'
 import type { FixDialect, FixSql } from './auditor.js'
 import type { IndexInfo, IndexKey, SchemaSnapshot } from './snapshot.js'
+import { displayIdentifier } from './names.js'
 
 /** Thresholds of the rules; every one has a default (see DEFAULT_AUDIT_THRESHOLDS). */
 export interface AuditThresholds {
@@ -95,15 +96,38 @@ export function describeKeys(index: IndexInfo): string {
   return `(${keys})${index.include.length ? ` INCLUDE (${index.include.join(', ')})` : ''}${index.predicate ? ` WHERE ${index.predicate}` : ''}`
 }
 
-/** Whether `index` can serve lookups on exactly these columns: they are its leading key columns, in any order. */
-export function supportsColumns(index: IndexInfo, columnNumbers: readonly number[]): boolean {
-  if (!index.valid || index.predicate !== null || index.keys.length < columnNumbers.length) return false
+/**
+ * Whether `index` can serve lookups on exactly these columns: they are its leading key columns, in any order, with
+ * the columns' own collations where known (an index under another collation cannot answer the foreign key's
+ * equality). A partial index qualifies only when its predicate is `<column> IS NOT NULL` on those columns: the
+ * foreign key's lookups compare with `=`, which implies it.
+ */
+export function supportsColumns(
+  index: IndexInfo,
+  columnNumbers: readonly number[],
+  collations?: readonly string[],
+): boolean {
+  if (!index.valid || index.keys.length < columnNumbers.length) return false
   const leading = index.keys.slice(0, columnNumbers.length)
   if (leading.some((key) => key.expression || key.column === undefined)) return false
   const wanted = new Set(columnNumbers)
-  return (
-    leading.every((key) => wanted.has(key.column!)) && new Set(leading.map((key) => key.column)).size === wanted.size
+  if (
+    !leading.every((key) => wanted.has(key.column!)) ||
+    new Set(leading.map((key) => key.column)).size !== wanted.size
   )
+    return false
+  if (collations && leading.some((key) => key.collation !== collations[columnNumbers.indexOf(key.column!)]))
+    return false
+  return index.predicate === null || onlyNotNull(index.predicate, leading)
+}
+
+/** `a IS NOT NULL`, `(a IS NOT NULL) AND (b IS NOT NULL)`, as PostgreSQL prints them, on the given keys' columns. */
+function onlyNotNull(predicate: string, keys: readonly IndexKey[]): boolean {
+  const names = new Set(keys.map((key) => displayIdentifier(key.text)))
+  return predicate.split(/\s+AND\s+/).every((part) => {
+    const match = /^\(*\s*(.+?) IS NOT NULL\s*\)*$/.exec(part.trim())
+    return match !== null && names.has(match[1]!)
+  })
 }
 
 export function formatAge(seconds: number): string {

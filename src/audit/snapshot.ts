@@ -79,6 +79,10 @@ export interface ForeignKeyInfo {
   columns: string[]
   /** Column numbers matching `columns` (PostgreSQL attnum, SQLite cid). */
   columnNumbers: number[]
+  /** Collation identity of each column, as IndexKey.collation reads it (PostgreSQL: oid); undefined on SQLite. */
+  collations?: string[]
+  /** False for a NOT VALID foreign key (PostgreSQL). */
+  validated?: boolean
   refSchema: string
   refTable: string
   refColumns: string[]

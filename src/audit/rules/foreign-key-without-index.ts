@@ -24,7 +24,8 @@ export const foreignKeyWithoutIndex: AuditRule = {
       const table = tables.get(key)
       if (!table) return []
       if (fk.columnNumbers.length === 1 && fk.columnNumbers[0] === table.rowidColumn) return []
-      if ((indexesByTable.get(key) ?? []).some((index) => supportsColumns(index, fk.columnNumbers))) return []
+      if ((indexesByTable.get(key) ?? []).some((index) => supportsColumns(index, fk.columnNumbers, fk.collations)))
+        return []
       const name = indexName(fk.table, fk.columns, namesIn(fk.schema), dialect.maxIdentifierBytes)
       namesIn(fk.schema).add(name)
       const subject = dialect.subject(fk.schema, fk.table)

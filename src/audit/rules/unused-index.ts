@@ -50,8 +50,8 @@ export const unusedIndex: AuditRule = {
       // Deletes and updates of the referenced rows look up the referencing rows through it, without counting a scan.
       // Of unused twins behind one foreign key, one stays (the one duplicate_index keeps): never suggest dropping all.
       const keptForForeignKey = (foreignKeysByTable.get(key) ?? []).some((fk) => {
-        if (!supportsColumns(index, fk.columnNumbers)) return false
-        const supporters = siblings.filter((other) => supportsColumns(other, fk.columnNumbers))
+        if (!supportsColumns(index, fk.columnNumbers, fk.collations)) return false
+        const supporters = siblings.filter((other) => supportsColumns(other, fk.columnNumbers, fk.collations))
         if (supporters.some((other) => !unused.has(other))) return false
         return supporters.sort(keepOrder(createdBy))[0] === index
       })
@@ -108,8 +108,10 @@ function backsPartitionForeignKey(
     const siblings = byTable.get(table) ?? []
     const needed = (foreignKeysByTable.get(table) ?? []).some(
       (fk) =>
-        supportsColumns(child!, fk.columnNumbers) &&
-        !siblings.some((other) => other !== child && !unused.has(other) && supportsColumns(other, fk.columnNumbers)),
+        supportsColumns(child!, fk.columnNumbers, fk.collations) &&
+        !siblings.some(
+          (other) => other !== child && !unused.has(other) && supportsColumns(other, fk.columnNumbers, fk.collations),
+        ),
     )
     if (needed) return true
   }

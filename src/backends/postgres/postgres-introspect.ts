@@ -120,6 +120,8 @@ const CONSTRAINTS = `SELECT n.nspname AS schema, c.relname AS table, k.conname A
   ARRAY(SELECT a.attname::text FROM unnest(k.conkey) WITH ORDINALITY u(attnum, ord)
         JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.attnum ORDER BY u.ord) AS columns,
   k.conkey::int2[] AS attnums,
+  ARRAY(SELECT a.attcollation::text FROM unnest(k.conkey) WITH ORDINALITY u(attnum, ord)
+        JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.attnum ORDER BY u.ord) AS collations,
   rn.nspname AS ref_schema, r.relname AS ref_table,
   ARRAY(SELECT a.attname::text FROM unnest(k.confkey) WITH ORDINALITY u(attnum, ord)
         JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.attnum ORDER BY u.ord) AS ref_columns,
@@ -282,6 +284,8 @@ export async function introspectPostgres(backend: Backend, options: IntrospectOp
           name: row.name,
           columns: row.columns,
           columnNumbers: row.attnums.map(Number),
+          collations: row.collations,
+          validated: row.validated,
           refSchema: row.ref_schema,
           refTable: row.ref_table,
           refColumns: row.ref_columns,
