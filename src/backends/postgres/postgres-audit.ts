@@ -32,7 +32,8 @@ class PostgresFixDialect implements FixDialect {
   rebuildIndex(index: IndexInfo): FixSql {
     const name = quoteQualified(index.schema, index.name)
     const tail = this.definitionTails.get(`${index.schema}\u0000${index.name}`)
-    if (!index.unique || index.partitioned || tail === undefined) return { up: `REINDEX INDEX CONCURRENTLY ${name};` }
+    if (index.valid || !index.unique || index.partitioned || tail === undefined)
+      return { up: `REINDEX INDEX CONCURRENTLY ${name};` }
     return {
       up: `DROP INDEX CONCURRENTLY IF EXISTS ${name};\nCREATE UNIQUE INDEX CONCURRENTLY ${quoteIdentifier(index.name)} ON ${quoteQualified(index.schema, index.table)}${tail};`,
     }
