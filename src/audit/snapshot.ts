@@ -59,6 +59,8 @@ export interface TableInfo {
   name: string
   /** `partition`: a partition of a partitioned table; `child`: a classic inheritance child. */
   kind: 'table' | 'partitioned' | 'partition' | 'child'
+  /** The partitioned table a partition belongs to. */
+  parent?: { schema: string; name: string }
   hasPrimaryKey: boolean
   withoutRowid: boolean
   /** Live rows (PostgreSQL n_live_tup; SQLite: counted, bounded, see SqliteAuditor). */

@@ -31,6 +31,8 @@ WHERE d.datname = current_database()`
 
 const TABLES = `SELECT n.nspname AS schema, c.relname AS name, c.relkind::text AS relkind, c.relispartition AS is_partition,
   EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid) AS is_child,
+  (SELECT json_build_object('schema', pn.nspname, 'name', p.relname) FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
+     JOIN pg_namespace pn ON pn.oid = p.relnamespace WHERE c.relispartition AND i.inhrelid = c.oid) AS parent,
   EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p') AS has_pk,
   s.n_live_tup, s.seq_scan, s.seq_tup_read, s.idx_scan
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -220,6 +222,7 @@ export async function introspectPostgres(backend: Backend, options: IntrospectOp
       schema: row.schema,
       name: row.name,
       kind: row.relkind === 'p' ? 'partitioned' : row.is_partition ? 'partition' : row.is_child ? 'child' : 'table',
+      ...(row.parent && { parent: row.parent }),
       hasPrimaryKey: row.has_pk,
       withoutRowid: false,
       liveRows: number(row.n_live_tup),
