@@ -1,10 +1,18 @@
 // Misses and false alarms a trial found in `health` and `audit` against pghero, pg-index-health and check_postgres
 // (issue 10 §1): each case fails without its fix.
 import { describe, expect, it } from 'vitest'
-import { checkHealth, openTarget, type HealthOptions, type HealthResult } from '../../src/index.js'
+import {
+  auditTarget,
+  checkHealth,
+  openTarget,
+  type AuditOptions,
+  type AuditResult,
+  type HealthOptions,
+  type HealthResult,
+} from '../../src/index.js'
 import { formatNagios } from '../../src/health/health-output.js'
 import { pgQuery } from '../helpers/databases.js'
-import { makeProject, type Project } from '../helpers/projects.js'
+import { exec, makeProject, withTarget, type Project } from '../helpers/projects.js'
 
 async function health(project: Project, options: HealthOptions = {}): Promise<HealthResult> {
   const target = await openTarget({ cwd: project.dir, url: project.url, env: {} })
@@ -90,5 +98,215 @@ describe('health sequences', () => {
       SELECT setval('spent', 100);`)
     expect(finding.message).toContain('0 values left')
     expect(formatNagios([result])).toContain('sequences=100%')
+  })
+})
+
+async function audit(project: Project, options: AuditOptions = {}): Promise<AuditResult> {
+  return withTarget(project, (target) =>
+    auditTarget(target, { ...options, thresholds: { minStatisticsAgeMs: 0, ...options.thresholds } }),
+  )
+}
+
+async function auditOf(statements: string[], checks: string[]) {
+  const project = await makeProject('postgres')
+  await exec(project, statements)
+  return { project, result: await audit(project, { checks }) }
+}
+
+const subjects = (result: AuditResult, check: string) =>
+  result.findings.filter((finding) => finding.check === check).map((finding) => finding.subject)
+
+describe('audit indexes (postgres)', () => {
+  it('a unique index with NULLS NOT DISTINCT is not a duplicate of a plain unique index, and vice versa', async () => {
+    const { result } = await auditOf(
+      [
+        'CREATE TABLE t (code text)',
+        'CREATE UNIQUE INDEX t_code_nnd ON t (code) NULLS NOT DISTINCT',
+        'CREATE UNIQUE INDEX t_code_key ON t (code)',
+      ],
+      ['duplicate_index', 'redundant_index'],
+    )
+    expect(result.findings).toEqual([])
+  })
+
+  it('never proposes dropping the index used as REPLICA IDENTITY', async () => {
+    const { result } = await auditOf(
+      [
+        'CREATE TABLE t (code text NOT NULL)',
+        'CREATE UNIQUE INDEX t_code_a ON t (code)',
+        'CREATE UNIQUE INDEX t_code_b ON t (code)',
+        'ALTER TABLE t REPLICA IDENTITY USING INDEX t_code_b',
+      ],
+      ['duplicate_index', 'redundant_index', 'unused_index'],
+    )
+    const fixes = result.findings.map((finding) => finding.fix ?? '').join('\n')
+    expect(fixes).not.toContain('t_code_b')
+    expect(subjects(result, 'duplicate_index')).toEqual(['public.t_code_a'])
+  })
+
+  it('an index with INCLUDE columns is not covered by one without them; one without is covered by its INCLUDE twin', async () => {
+    const { result } = await auditOf(
+      [
+        'CREATE TABLE t (a int, b int, x int)',
+        'CREATE INDEX t_a_incl ON t (a) INCLUDE (x)',
+        'CREATE INDEX t_a_b ON t (a, b)',
+        'CREATE TABLE u (a int, x int)',
+        'CREATE INDEX u_a ON u (a)',
+        'CREATE INDEX u_a_incl ON u (a) INCLUDE (x)',
+      ],
+      ['duplicate_index', 'redundant_index'],
+    )
+    expect(subjects(result, 'redundant_index')).toEqual(['public.u_a'])
+    expect(subjects(result, 'duplicate_index')).toEqual([])
+  })
+
+  it('a single key read backwards is alike (duplicate or prefix); several keys are left alone', async () => {
+    const { result } = await auditOf(
+      [
+        'CREATE TABLE t (a int, b int, c int)',
+        'CREATE INDEX t_a ON t (a)',
+        'CREATE INDEX t_a_desc ON t (a DESC)',
+        'CREATE TABLE v (a int, b int, c int)',
+        'CREATE INDEX v_a ON v (a)',
+        'CREATE INDEX v_a_desc_c ON v (a DESC, c)',
+        'CREATE INDEX v_ab ON v (a, b)',
+        'CREATE INDEX v_ab_desc_c ON v (a DESC, b DESC, c)',
+        'CREATE TABLE u (a int, b int, c int)',
+        'CREATE INDEX u_ab_mixed ON u (a, b DESC)',
+        'CREATE INDEX u_abc ON u (a, b, c)',
+      ],
+      ['duplicate_index', 'redundant_index'],
+    )
+    expect(subjects(result, 'duplicate_index')).toEqual(['public.t_a_desc'])
+    expect(subjects(result, 'redundant_index')).toEqual(['public.v_a'])
+  })
+
+  it('an INVALID unique index is dropped and recreated concurrently, not REINDEXed', async () => {
+    const project = await makeProject('postgres')
+    await exec(project, ['CREATE TABLE t (id int)', 'INSERT INTO t VALUES (1), (1)'])
+    await expect(project.query('CREATE UNIQUE INDEX CONCURRENTLY t_id_key ON t (id)')).rejects.toThrow()
+    const result = await audit(project, { checks: ['invalid_index'] })
+    const [finding] = result.findings
+    expect(finding!.fix).not.toContain('REINDEX')
+    expect(finding!.fix).toContain('DROP INDEX CONCURRENTLY')
+    expect(finding!.fix).toContain('CREATE UNIQUE INDEX CONCURRENTLY')
+    expect(finding!.message).toMatch(/duplicate/i)
+  })
+})
+
+describe('audit foreign keys (postgres)', () => {
+  it('judges a foreign key on a partitioned table by the indexes of every partition', async () => {
+    const { result } = await auditOf(
+      [
+        'CREATE TABLE customers (id int PRIMARY KEY)',
+        'CREATE TABLE payments (id int, customer_id int REFERENCES customers, paid_on date NOT NULL) PARTITION BY RANGE (paid_on)',
+        "CREATE TABLE payments_2024 PARTITION OF payments FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')",
+        "CREATE TABLE payments_2025 PARTITION OF payments FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')",
+        'CREATE INDEX ON payments_2024 (customer_id)',
+        'CREATE INDEX ON payments_2025 (customer_id)',
+        'CREATE TABLE refunds (id int, customer_id int REFERENCES customers, paid_on date NOT NULL) PARTITION BY RANGE (paid_on)',
+        "CREATE TABLE refunds_2024 PARTITION OF refunds FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')",
+        "CREATE TABLE refunds_2025 PARTITION OF refunds FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')",
+        'CREATE INDEX ON refunds_2024 (customer_id)',
+      ],
+      ['fk_without_index'],
+    )
+    // payments: every partition has its index. refunds: one partition lacks it, reported once, fixed there.
+    const found = result.findings
+    expect(found.map((finding) => finding.subject)).toEqual(['public.refunds_2025.refunds_customer_id_fkey'])
+    expect(found[0]!.fix).toContain('ON "public"."refunds_2025"')
+  })
+
+  it('an index with another collation than the foreign key column does not serve it', async () => {
+    const { result } = await auditOf(
+      [
+        'CREATE TABLE codes (code text PRIMARY KEY)',
+        'CREATE TABLE uses (id int, code text REFERENCES codes)',
+        'CREATE INDEX uses_code_c ON uses (code COLLATE "C")',
+      ],
+      ['fk_without_index'],
+    )
+    expect(result.findings.map((finding) => finding.subject)).toEqual(['public.uses.uses_code_fkey'])
+  })
+
+  it('a partial index WHERE fk IS NOT NULL serves the foreign key', async () => {
+    const { result } = await auditOf(
+      [
+        'CREATE TABLE customers (id int PRIMARY KEY)',
+        'CREATE TABLE orders (id int, customer_id int REFERENCES customers)',
+        'CREATE INDEX orders_customer_id_idx ON orders (customer_id) WHERE customer_id IS NOT NULL',
+        'CREATE TABLE notes (id int, customer_id int REFERENCES customers, done boolean)',
+        'CREATE INDEX notes_customer_open ON notes (customer_id) WHERE NOT done',
+      ],
+      ['fk_without_index'],
+    )
+    expect(result.findings.map((finding) => finding.subject)).toEqual(['public.notes.notes_customer_id_fkey'])
+  })
+
+  it('a NOT VALID foreign key and its validated twin are duplicates; the validated one stays', async () => {
+    const { project, result } = await auditOf(
+      [
+        'CREATE TABLE customers (id int PRIMARY KEY)',
+        'CREATE TABLE orders (id int, customer_id int, CONSTRAINT a_valid FOREIGN KEY (customer_id) REFERENCES customers)',
+        'ALTER TABLE orders ADD CONSTRAINT z_pending FOREIGN KEY (customer_id) REFERENCES customers NOT VALID',
+        'CREATE TABLE lines (id int, customer_id int)',
+        'ALTER TABLE lines ADD CONSTRAINT a_pending FOREIGN KEY (customer_id) REFERENCES customers NOT VALID',
+        'ALTER TABLE lines ADD CONSTRAINT z_valid FOREIGN KEY (customer_id) REFERENCES customers',
+      ],
+      ['duplicate_foreign_key'],
+    )
+    expect(result.findings.map((finding) => finding.subject).sort()).toEqual([
+      'public.lines.a_pending',
+      'public.orders.z_pending',
+    ])
+    for (const finding of result.findings) await project.query(finding.fix!)
+  })
+})
+
+describe('audit --fix drops', () => {
+  it('never drops every index of a set of twins, and names each dropped index once', async () => {
+    const project = await makeProject('postgres')
+    await exec(project, [
+      'CREATE TABLE t (a int, b int)',
+      'CREATE INDEX t_a_1 ON t (a)',
+      'CREATE INDEX t_a_2 ON t (a)',
+      'CREATE INDEX t_a_3 ON t (a)',
+      'CREATE INDEX t_ab ON t (a, b)',
+    ])
+    const result = await audit(project, { checks: ['duplicate_index', 'redundant_index', 'unused_index'] })
+    const drops = result.findings.map((finding) => finding.fix).filter((fix): fix is string => fix !== undefined)
+    expect(new Set(drops).size).toBe(drops.length)
+    const dropped = ['t_a_1', 't_a_2', 't_a_3', 't_ab'].filter((name) => drops.some((fix) => fix.includes(`"${name}"`)))
+    // t_ab is unused and may go; of the three twins and t_ab, something serving lookups on (a) stays.
+    expect(dropped.length).toBeLessThan(4)
+    expect(['t_a_1', 't_a_2', 't_a_3'].every((name) => dropped.includes(name))).toBe(false)
+  })
+})
+
+describe('audit table_bloat (postgres)', () => {
+  it('counts alignment padding: no bloat on a freshly loaded table of bool/bigint pairs, and the estimate is near pgstattuple', async () => {
+    const project = await makeProject('postgres')
+    const pairs = Array.from({ length: 8 }, (_, i) => `f${i} boolean, n${i} bigint`).join(', ')
+    const values = Array.from({ length: 8 }, () => `i % 2 = 0, i`).join(', ')
+    await exec(project, [
+      `CREATE TABLE padded (${pairs}) WITH (autovacuum_enabled = false)`,
+      `INSERT INTO padded SELECT ${values} FROM generate_series(1, 60000) i`,
+      'ANALYZE padded',
+      'CREATE EXTENSION pgstattuple',
+    ])
+    const thresholds = { bloatMinBytes: 64 * 1024, bloatMinRatio: 0.1 }
+    const result = await audit(project, { checks: ['table_bloat'], thresholds })
+    expect(result.findings).toEqual([])
+    // Measured: the table is all live tuples; the estimate must be within 10% of it.
+    const target = await openTarget({ cwd: project.dir, url: project.url, env: {} })
+    try {
+      const snapshot = await (await target.backend.auditor()).introspect({ bloatMinBytes: 64 * 1024 })
+      const estimate = snapshot.tableBloat!.estimates.find((entry) => entry.table === 'padded')!
+      const [exact] = await project.query(`SELECT table_len, free_space FROM pgstattuple('padded')`)
+      const needed = Number(exact!.table_len) - Number(exact!.free_space)
+      expect(Math.abs(estimate.expectedBytes - needed) / needed).toBeLessThan(0.1)
+    } finally {
+      await target.close()
+    }
   })
 })
