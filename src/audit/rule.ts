@@ -1,6 +1,6 @@
 import type { Finding } from '../findings.js'
 import type { FixDialect, FixSql } from './auditor.js'
-import type { IndexInfo, IndexKey, SchemaSnapshot } from './snapshot.js'
+import type { ForeignKeyInfo, IndexInfo, IndexKey, SchemaSnapshot } from './snapshot.js'
 import { displayIdentifier } from './names.js'
 
 /** Thresholds of the rules; every one has a default (see DEFAULT_AUDIT_THRESHOLDS). */
@@ -128,6 +128,31 @@ function onlyNotNull(predicate: string, keys: readonly IndexKey[]): boolean {
     const match = /^\(*\s*(.+?) IS NOT NULL\s*\)*$/.exec(part.trim())
     return match !== null && names.has(match[1]!)
   })
+}
+
+/**
+ * Foreign keys by table, a partition's including those declared on its partitioned ancestors (PostgreSQL checks
+ * those in each partition). A partition numbers its columns its own way: inherited ones are matched by name through
+ * its index keys (-1 where no key has the column, which no index then serves).
+ */
+export function foreignKeysByTable(snapshot: SchemaSnapshot): Map<string, ForeignKeyInfo[]> {
+  const byTable = new Map<string, ForeignKeyInfo[]>()
+  const add = (key: string, fk: ForeignKeyInfo) => byTable.set(key, [...(byTable.get(key) ?? []), fk])
+  for (const fk of snapshot.foreignKeys) add(tableKey(fk.schema, fk.table), fk)
+  const tables = new Map(snapshot.tables.map((table) => [tableKey(table.schema, table.name), table]))
+  for (const table of snapshot.tables) {
+    if (!table.parent) continue
+    const keys = snapshot.indexes
+      .filter((index) => index.schema === table.schema && index.table === table.name)
+      .flatMap((index) => index.keys)
+    const numberOf = (column: string) => keys.find((key) => !key.expression && key.text === column)?.column ?? -1
+    for (let parent = tables.get(tableKey(table.parent.schema, table.parent.name)); parent;) {
+      for (const fk of snapshot.foreignKeys.filter((fk) => fk.schema === parent!.schema && fk.table === parent!.name))
+        add(tableKey(table.schema, table.name), { ...fk, columnNumbers: fk.columns.map(numberOf) })
+      parent = parent.parent ? tables.get(tableKey(parent.parent.schema, parent.parent.name)) : undefined
+    }
+  }
+  return byTable
 }
 
 export function formatAge(seconds: number): string {

@@ -310,3 +310,22 @@ describe('audit table_bloat (postgres)', () => {
     }
   })
 })
+
+describe('audit unused_index on partitions (postgres)', () => {
+  it("keeps a partition's own index that is the only one behind a foreign key declared on the partitioned parent", async () => {
+    const { result } = await auditOf(
+      [
+        'CREATE TABLE customers (id int PRIMARY KEY)',
+        'CREATE TABLE payments (id int, customer_id int REFERENCES customers, paid_on date NOT NULL) PARTITION BY RANGE (paid_on)',
+        "CREATE TABLE payments_2024 PARTITION OF payments FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')",
+        "CREATE TABLE payments_2025 PARTITION OF payments FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')",
+        'CREATE INDEX payments_2024_customer ON payments_2024 (customer_id)',
+        'CREATE INDEX payments_2025_customer ON payments_2025 (customer_id)',
+        'CREATE INDEX payments_2025_paid_on ON payments_2025 (paid_on)',
+      ],
+      ['unused_index', 'fk_without_index'],
+    )
+    expect(subjects(result, 'unused_index')).toEqual(['public.payments_2025_paid_on'])
+    expect(subjects(result, 'fk_without_index')).toEqual([])
+  })
+})
