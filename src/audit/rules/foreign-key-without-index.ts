@@ -1,5 +1,5 @@
 import type { AuditRule } from '../rule.js'
-import { supportsColumns, tableKey, withFix } from '../rule.js'
+import { foreignKeysByTable, supportsColumns, tableKey, withFix } from '../rule.js'
 import { displayIdentifier, indexName } from '../names.js'
 import type { ForeignKeyInfo, IndexInfo, TableInfo } from '../snapshot.js'
 
@@ -30,15 +30,17 @@ export const foreignKeyWithoutIndex: AuditRule = {
       table.kind === 'partitioned'
         ? (partitions.get(tableKey(table.schema, table.name)) ?? []).flatMap(leaves)
         : [table]
-    /** A partition's columns have their own numbers: the foreign key's columns are found there by name. */
-    const served = (table: TableInfo, fk: ForeignKeyInfo, sameTable: boolean) => {
-      const indexes = indexesByTable.get(tableKey(table.schema, table.name)) ?? []
-      const keys = indexes.flatMap((index) => index.keys)
-      const numbers = sameTable
-        ? fk.columnNumbers
-        : fk.columns.map((column) => keys.find((key) => !key.expression && key.text === column)?.column)
-      if (numbers.some((number) => number === undefined)) return false
-      return indexes.some((index) => supportsColumns(index, numbers as number[], fk.collations))
+    // A partition numbers its columns its own way: foreignKeysByTable translates the parent's foreign keys.
+    const inherited = foreignKeysByTable(snapshot)
+    const served = (table: TableInfo, fk: ForeignKeyInfo) => {
+      const key = tableKey(table.schema, table.name)
+      const local = (inherited.get(key) ?? []).find(
+        (other) => other.name === fk.name && other.schema === fk.schema && other.table === fk.table,
+      )
+      if (!local || local.columnNumbers.includes(-1)) return false
+      return (indexesByTable.get(key) ?? []).some((index) =>
+        supportsColumns(index, local.columnNumbers, local.collations),
+      )
     }
     const finding = (fk: ForeignKeyInfo, table: TableInfo, note = '') => {
       const name = indexName(table.name, fk.columns, namesIn(table.schema), dialect.maxIdentifierBytes)
@@ -61,10 +63,10 @@ export const foreignKeyWithoutIndex: AuditRule = {
       const table = tables.get(tableKey(fk.schema, fk.table))
       if (!table) return []
       if (fk.columnNumbers.length === 1 && fk.columnNumbers[0] === table.rowidColumn) return []
-      if (served(table, fk, true)) return []
+      if (served(table, fk)) return []
       if (table.kind !== 'partitioned') return [finding(fk, table)]
       // Declared on a partitioned table, it is checked in each partition: those with their own index are served.
-      const missing = leaves(table).filter((leaf) => !served(leaf, fk, false))
+      const missing = leaves(table).filter((leaf) => !served(leaf, fk))
       const all = leaves(table).length
       if (missing.length === all) return [finding(fk, table)]
       return missing.map((leaf) => finding(fk, leaf, ` in partition ${dialect.subject(leaf.schema, leaf.name)}`))
