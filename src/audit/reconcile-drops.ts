@@ -14,7 +14,7 @@ interface Drop {
 /**
  * Rules judge one index at a time; together their fixes could drop an index and the one that made dropping it safe
  * (a duplicate and its kept twin when that twin is unused too, a prefix and its unused cover, every one of a set of
- * twins), or drop one index twice. Returns the findings with those fixes taken off, each saying why.
+ * twins), or drop one index twice, or rebuild one they drop. Returns the findings with those fixes taken off, each saying why.
  */
 export function reconcileDrops(
   findings: readonly Finding[],
@@ -73,6 +73,13 @@ export function reconcileDrops(
     const earlier = first.get(drop.index)
     if (earlier) keep(drop, `the ${earlier.finding.check} fix drops it`)
     else first.set(drop.index, drop)
+  }
+  // Rebuilding an index the fixes drop is wasted work (a bloated index that is also unused).
+  for (const finding of findings) {
+    const index = indexBySubject.get(finding.subject)
+    const drop = index && first.get(index)
+    if (drop && finding.fix && /^REINDEX /i.test(finding.fix))
+      kept.set(finding, `the ${drop.finding.check} fix drops it`)
   }
   return findings.map((finding) => {
     const why = kept.get(finding)

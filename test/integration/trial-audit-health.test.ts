@@ -329,3 +329,23 @@ describe('audit unused_index on partitions (postgres)', () => {
     expect(subjects(result, 'fk_without_index')).toEqual([])
   })
 })
+
+describe('audit --fix rebuilds', () => {
+  it('does not rebuild a bloated index that the fixes drop as unused', async () => {
+    const project = await makeProject('postgres')
+    await exec(project, [
+      'CREATE TABLE b (id int PRIMARY KEY, v int) WITH (autovacuum_enabled = false)',
+      'INSERT INTO b SELECT g, g FROM generate_series(1, 60000) g',
+      'CREATE INDEX b_v ON b (v)',
+      'DELETE FROM b WHERE id % 10 <> 0',
+      'VACUUM ANALYZE b',
+    ])
+    const result = await audit(project, {
+      checks: ['index_bloat', 'unused_index'],
+      thresholds: { bloatMinBytes: 64 * 1024 },
+    })
+    const fixes = result.findings.filter((finding) => finding.subject === 'public.b_v').map((finding) => finding.fix)
+    expect(fixes).toHaveLength(2)
+    expect(fixes.filter(Boolean)).toEqual(['DROP INDEX CONCURRENTLY IF EXISTS "public"."b_v";'])
+  })
+})
