@@ -349,3 +349,29 @@ describe('audit --fix rebuilds', () => {
     expect(fixes.filter(Boolean)).toEqual(['DROP INDEX CONCURRENTLY IF EXISTS "public"."b_v";'])
   })
 })
+
+describe('health sequences read by a role without access to every schema', () => {
+  it('reads what it can instead of failing the check on a never-called sequence in a schema it cannot use', async () => {
+    const project = await makeProject('postgres')
+    const role = `dbops_seq_${Date.now()}`
+    await exec(project, [
+      `CREATE ROLE ${role} LOGIN`,
+      'CREATE SCHEMA hidden',
+      'CREATE SEQUENCE hidden.fresh',
+      `GRANT SELECT ON SEQUENCE hidden.fresh TO ${role}`,
+      'CREATE SEQUENCE public.used AS integer',
+      "SELECT setval('public.used', 2147483000)",
+      `GRANT SELECT ON SEQUENCE public.used TO ${role}`,
+    ])
+    try {
+      const url = new URL(project.url)
+      url.username = role
+      const result = await health({ ...project, url: url.toString() }, { only: ['sequences'] })
+      const finding = result.checks.find((entry) => entry.check === 'sequences')!
+      expect(finding.severity).toBe('critical')
+      expect(finding.message).toContain('public.used')
+    } finally {
+      await project.query(`DROP OWNED BY ${role}; DROP ROLE ${role}`)
+    }
+  })
+})

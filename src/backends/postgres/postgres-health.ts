@@ -281,10 +281,13 @@ const SEQUENCES = `WITH links AS (
   FROM pg_sequences s
   JOIN pg_namespace n ON n.nspname = s.schemaname
   JOIN pg_class sc ON sc.relname = s.sequencename AND sc.relnamespace = n.oid
+  -- CASE, not WHERE: only a sequence pg_sequences cannot tell about is read, and only one this role can read.
   LEFT JOIN LATERAL (
-    SELECT (xpath('/row/last_value/text()', x))[1]::text::numeric AS last_value, (xpath('/row/is_called/text()', x))[1]::text::boolean AS is_called
-    FROM query_to_xml(format('SELECT last_value, is_called FROM %s', sc.oid::regclass), false, true, '') x
-    WHERE s.last_value IS NULL AND has_sequence_privilege(sc.oid, 'SELECT')) st ON true
+    SELECT CASE WHEN s.last_value IS NULL AND has_sequence_privilege(sc.oid, 'SELECT') AND has_schema_privilege(n.oid, 'USAGE')
+      THEN query_to_xml(format('SELECT last_value, is_called FROM %s', sc.oid::regclass), false, true, '') END AS x) raw ON true
+  LEFT JOIN LATERAL (
+    SELECT (xpath('/row/last_value/text()', raw.x))[1]::text::numeric AS last_value,
+      (xpath('/row/is_called/text()', raw.x))[1]::text::boolean AS is_called) st ON true
   LEFT JOIN LATERAL (
     SELECT tn.nspname AS owner_schema, tc.relname AS owner_table, a.attname AS owner_column, format_type(a.atttypid, a.atttypmod) AS column_type,
       CASE a.atttypid WHEN 'int2'::regtype THEN 32767 WHEN 'int4'::regtype THEN 2147483647 END::numeric AS column_max,
