@@ -1,7 +1,7 @@
 import type { Finding } from '../findings.js'
 import type { FixDialect, FixSql } from './auditor.js'
 import type { ForeignKeyInfo, IndexInfo, IndexKey, SchemaSnapshot } from './snapshot.js'
-import { displayIdentifier } from './names.js'
+import { displayIdentifier } from '../sql/query.js'
 
 /** Thresholds of the rules; every one has a default (see DEFAULT_AUDIT_THRESHOLDS). */
 export interface AuditThresholds {
@@ -153,10 +153,4 @@ export function foreignKeysByTable(snapshot: SchemaSnapshot): Map<string, Foreig
     }
   }
   return byTable
-}
-
-export function formatAge(seconds: number): string {
-  if (seconds < 3600) return `${Math.round(seconds / 60)} min`
-  if (seconds < 2 * 86_400) return `${(seconds / 3600).toFixed(1)} h`
-  return `${(seconds / 86_400).toFixed(1)} days`
 }

@@ -2,7 +2,7 @@ import type { Finding } from '../../findings.js'
 import type { ForeignKeyInfo } from '../snapshot.js'
 import type { AuditRule } from '../rule.js'
 import { withFix } from '../rule.js'
-import { displayIdentifier } from '../names.js'
+import { displayIdentifier } from '../../sql/query.js'
 
 /** A NOT VALID foreign key checks new writes exactly as its validated twin does: the definitions compare without it. */
 function definitionOf(fk: ForeignKeyInfo): string {
