@@ -375,3 +375,13 @@ describe('health sequences read by a role without access to every schema', () =>
     }
   })
 })
+
+describe('health sequences that start inside their range', () => {
+  it('counts from the start value, not from a MINVALUE the sequence never hands out', async () => {
+    const { finding } = await sequences(`
+      CREATE SEQUENCE signed AS integer MINVALUE -2147483648 START 1;
+      SELECT setval('signed', 1000);`)
+    expect(finding.severity).toBe('ok')
+    expect(finding.values!.max_used_ratio).toBeLessThan(0.001)
+  })
+})

@@ -260,8 +260,8 @@ SELECT
  * Sequences against the tighter of their own bounds and the type of the column they feed (an integer column fed by a
  * bigint sequence fails at 2^31-1): one query for all of them. A sequence feeds a column through OWNED BY or an
  * identity (pg_depend 'a'/'i') or through a column default calling nextval() without OWNED BY (pagila, hand-written
- * DDL): the tightest such column counts. The used share is of the whole range, counted from the bound it starts at
- * toward the one it runs to (MINVALUE for a negative increment), as check_postgres counts it. A sequence not yet
+ * DDL): the tightest such column counts. The used share is of the values from its START to the bound it runs to
+ * (MINVALUE for a negative increment): a MINVALUE below START of an ascending one is never handed out. A sequence not yet
  * called since it was created or restarted shows a NULL last_value in pg_sequences; its next value is read from the
  * sequence itself (query_to_xml keeps this one query). Values are exact numerics, so that the bigint limit prints exactly.
  */
@@ -277,7 +277,7 @@ const SEQUENCES = `WITH links AS (
   SELECT s.schemaname AS schema, s.sequencename AS sequence, s.data_type::text AS sequence_type,
     has_sequence_privilege(sc.oid, 'SELECT,USAGE') AS readable,
     coalesce(s.last_value::numeric, st.last_value) AS last_value, s.last_value IS NOT NULL OR coalesce(st.is_called, false) AS called,
-    s.increment_by::numeric AS increment, s.min_value::numeric AS min_value, s.max_value::numeric AS max_value, s.cycle,
+    s.increment_by::numeric AS increment, s.start_value::numeric AS start_value, s.min_value::numeric AS min_value, s.max_value::numeric AS max_value, s.cycle,
     f.owner_schema, f.owner_table, f.owner_column, f.column_type, f.column_max, f.column_min
   FROM pg_sequences s
   JOIN pg_namespace n ON n.nspname = s.schemaname
@@ -302,10 +302,10 @@ const SEQUENCES = `WITH links AS (
     ORDER BY CASE a.atttypid WHEN 'int2'::regtype THEN 1 WHEN 'int4'::regtype THEN 2 ELSE 3 END, tc.relispartition, tn.nspname, tc.relname, a.attname
     LIMIT 1) f ON true
 ), b AS (
-  -- first: the bound the sequence starts from; limit: the one it runs to (the column's type may cut either short).
+  -- first: the value the sequence starts from; limit: the bound it runs to (the column's type may cut either short).
   SELECT q.*,
-    CASE WHEN q.increment > 0 THEN greatest(q.min_value, coalesce(q.column_min, q.min_value))
-         ELSE least(q.max_value, coalesce(q.column_max, q.max_value)) END AS first,
+    CASE WHEN q.increment > 0 THEN greatest(q.start_value, coalesce(q.column_min, q.start_value))
+         ELSE least(q.start_value, coalesce(q.column_max, q.start_value)) END AS first,
     CASE WHEN q.increment > 0 THEN least(q.max_value, coalesce(q.column_max, q.max_value))
          ELSE greatest(q.min_value, coalesce(q.column_min, q.min_value)) END AS limit_value
   FROM q
