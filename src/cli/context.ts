@@ -100,16 +100,7 @@ export async function runTargetCommand<T>(globals: GlobalOptions, spec: TargetCo
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
   try {
-    const code = await runResolvedTargets(globals, spec, reporter, targets, interruption.signal)
-    if (!interruption.signal.aborted || code >= EXIT.failed) return code
-    // Stopped early but returned a result (maintain's incomplete steps): still an interrupted run, not an answer.
-    if (!globals.json)
-      reporter.error(
-        undefined,
-        `interrupted by ${String(interruption.signal.reason)}: stopped at a safe point`,
-        'the output above shows what was done; run the command again to finish',
-      )
-    return EXIT.failed
+    return await runResolvedTargets(globals, spec, reporter, targets, interruption.signal)
   } finally {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
@@ -145,16 +136,29 @@ async function runResolvedTargets<T>(
     const only = targets[0]!
     try {
       const { result, code } = await runOne(only)
-      if (globals.json) reporter.json({ ok: code === EXIT.ok, ...result, database: only.database })
-      else spec.printAll?.([{ target: only.name, ok: true, result }], reporter)
-      return code
+      // A result that came back after an interrupt (maintain's incomplete steps, health's unfinished checks, an audit
+      // that finished its query) is still an interrupted run, not an answer: exit 2 and E_INTERRUPTED.
+      const stopped = signal.aborted ? interrupted(signal) : undefined
+      if (globals.json)
+        reporter.json({
+          ok: code === EXIT.ok && !stopped,
+          ...result,
+          database: only.database,
+          ...(stopped && { error: errorDocument(stopped) }),
+        })
+      else {
+        spec.printAll?.([{ target: only.name, ok: true, result }], reporter)
+        if (stopped) printError(reporter, undefined, stopped)
+      }
+      return stopped ? Math.max(code, EXIT.failed) : code
     } catch (error) {
       return reportFailure(reporter, globals, only, error)
     }
   }
   const concurrency = globals.concurrency ?? 4
   const outcomes = await forEachTarget(targets, concurrency, runOne)
-  let worst: number = EXIT.ok
+  const stopped = signal.aborted ? interrupted(signal) : undefined
+  let worst: number = stopped ? EXIT.failed : EXIT.ok
   const documents = outcomes.map((outcome, index) => {
     const database = targets[index]!.database
     if (outcome.ok) {
@@ -166,7 +170,8 @@ async function runResolvedTargets<T>(
     if (!globals.json) printError(reporter, outcome.target, outcome.error)
     return { ok: false, target: outcome.target, database, error: errorDocument(outcome.error) }
   })
-  if (globals.json) reporter.json({ ok: worst === EXIT.ok, targets: documents })
+  if (globals.json)
+    reporter.json({ ok: worst === EXIT.ok, targets: documents, ...(stopped && { error: errorDocument(stopped) }) })
   else if (spec.printAll)
     spec.printAll(
       outcomes.map((outcome) => (outcome.ok ? { ...outcome, result: outcome.result.result } : outcome)),
@@ -179,7 +184,15 @@ async function runResolvedTargets<T>(
         reporter,
       ),
     )
+  // Targets that failed have said so (an interrupt included); otherwise one line says the run was cut short.
+  if (stopped && !globals.json && outcomes.every((outcome) => outcome.ok)) printError(reporter, undefined, stopped)
   return worst
+}
+
+function interrupted(signal: AbortSignal): DbopsError {
+  return new DbopsError('E_INTERRUPTED', `interrupted by ${String(signal.reason)}: stopped at a safe point`, {
+    hint: 'the output above shows what was done; run the command again to finish',
+  })
 }
 
 function summaryLine(results: boolean[], reporter: Reporter): string {

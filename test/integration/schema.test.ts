@@ -311,6 +311,38 @@ CREATE MATERIALIZED VIEW mv AS SELECT id FROM t;`),
   })
 })
 
+describe('schema drift on postgres, a LATIN1 database with C collation', () => {
+  it('builds the scratch database with the source database encoding and locale', async () => {
+    const name = `dbops_latin1_${process.pid}_${Date.now()}`
+    await pgQuery(
+      pgServerUrl(),
+      `CREATE DATABASE ${name} TEMPLATE template0 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C'`,
+    )
+    try {
+      const url = new URL(pgServerUrl())
+      url.pathname = `/${name}`
+      // The migration refuses to run anywhere but a LATIN1 / C database: the replay in the scratch database
+      // only succeeds if that database copied both.
+      const files = {
+        '001_words.sql': migration(
+          `CREATE TABLE words (word text);
+DO $$ DECLARE e text; c text; t text; BEGIN
+  SELECT pg_encoding_to_char(encoding), datcollate, datctype INTO e, c, t FROM pg_database WHERE datname = current_database();
+  IF e <> 'LATIN1' OR c <> 'C' OR t <> 'C' THEN RAISE EXCEPTION 'built in % / % / %, not LATIN1 / C / C', e, c, t; END IF;
+END $$;`,
+          'DROP TABLE words;',
+        ),
+      }
+      const project: Project = { ...(await makeProject('sqlite', files)), engine: 'postgres', url: url.toString() }
+      await withTarget(project, (target) => migrateUp(target))
+      const result = await drift(project)
+      expect(messagesOf(result)).toEqual([])
+    } finally {
+      await pgQuery(pgServerUrl(), `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+    }
+  })
+})
+
 describe('schema drift on sqlite', () => {
   it('replays migrations in ledger order (one applied out of order), and warns about a file changed after it was applied', async () => {
     const project = await migrated('sqlite', {

@@ -41,7 +41,10 @@ export function connectionError(
     case '28P01':
     case '28000':
       return new DbopsError('E_AUTH', `authentication failed for ${redactedUrl}: ${reason}`, {
-        hint: 'check the user and password in the URL (or PGPASSWORD / ~/.pgpass)',
+        // pg_hba.conf `cert`: "connection requires a valid client certificate", "certificate authentication failed".
+        hint: /certificate/i.test(reason)
+          ? 'give a client certificate the server trusts, its CN naming the user: sslcert and sslkey in the URL (or PGSSLCERT / PGSSLKEY)'
+          : 'check the user and password in the URL (or PGPASSWORD / ~/.pgpass)',
         cause: error,
       })
     case '3D000':

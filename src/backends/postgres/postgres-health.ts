@@ -257,10 +257,13 @@ SELECT
 }
 
 /**
- * Sequences against the lower of their own limit and the type of the column they feed (an integer column fed by a
+ * Sequences against the tighter of their own bounds and the type of the column they feed (an integer column fed by a
  * bigint sequence fails at 2^31-1): one query for all of them. A sequence feeds a column through OWNED BY or an
  * identity (pg_depend 'a'/'i') or through a column default calling nextval() without OWNED BY (pagila, hand-written
- * DDL): the tightest such column counts. Values are read as text too, so that the bigint limit prints exactly.
+ * DDL): the tightest such column counts. The used share is of the values from its START to the bound it runs to
+ * (MINVALUE for a negative increment): a MINVALUE below START of an ascending one is never handed out. A sequence not yet
+ * called since it was created or restarted shows a NULL last_value in pg_sequences; its next value is read from the
+ * sequence itself (query_to_xml keeps this one query). Values are exact numerics, so that the bigint limit prints exactly.
  */
 const SEQUENCES = `WITH links AS (
   SELECT d.objid AS seq, d.refobjid AS rel, d.refobjsubid AS attnum
@@ -273,16 +276,23 @@ const SEQUENCES = `WITH links AS (
 ), q AS (
   SELECT s.schemaname AS schema, s.sequencename AS sequence, s.data_type::text AS sequence_type,
     has_sequence_privilege(sc.oid, 'SELECT,USAGE') AS readable,
-    s.last_value::float8 AS last_value, s.last_value::text AS last_text, s.increment_by::float8 AS increment, s.increment_by::text AS increment_text,
-    s.min_value::float8 AS min_value, s.max_value::float8 AS max_value, s.min_value::text AS min_text, s.max_value::text AS max_text, s.cycle,
+    coalesce(s.last_value::numeric, st.last_value) AS last_value, s.last_value IS NOT NULL OR coalesce(st.is_called, false) AS called,
+    s.increment_by::numeric AS increment, s.start_value::numeric AS start_value, s.min_value::numeric AS min_value, s.max_value::numeric AS max_value, s.cycle,
     f.owner_schema, f.owner_table, f.owner_column, f.column_type, f.column_max, f.column_min
   FROM pg_sequences s
   JOIN pg_namespace n ON n.nspname = s.schemaname
   JOIN pg_class sc ON sc.relname = s.sequencename AND sc.relnamespace = n.oid
+  -- CASE, not WHERE: only a sequence pg_sequences cannot tell about is read, and only one this role can read.
+  LEFT JOIN LATERAL (
+    SELECT CASE WHEN s.last_value IS NULL AND has_sequence_privilege(sc.oid, 'SELECT') AND has_schema_privilege(n.oid, 'USAGE')
+      THEN query_to_xml(format('SELECT last_value, is_called FROM %s', sc.oid::regclass), false, true, '') END AS x) raw ON true
+  LEFT JOIN LATERAL (
+    SELECT (xpath('/row/last_value/text()', raw.x))[1]::text::numeric AS last_value,
+      (xpath('/row/is_called/text()', raw.x))[1]::text::boolean AS is_called) st ON true
   LEFT JOIN LATERAL (
     SELECT tn.nspname AS owner_schema, tc.relname AS owner_table, a.attname AS owner_column, format_type(a.atttypid, a.atttypmod) AS column_type,
-      CASE a.atttypid WHEN 'int2'::regtype THEN 32767 WHEN 'int4'::regtype THEN 2147483647 END::float8 AS column_max,
-      CASE a.atttypid WHEN 'int2'::regtype THEN -32768 WHEN 'int4'::regtype THEN -2147483648 END::float8 AS column_min
+      CASE a.atttypid WHEN 'int2'::regtype THEN 32767 WHEN 'int4'::regtype THEN 2147483647 END::numeric AS column_max,
+      CASE a.atttypid WHEN 'int2'::regtype THEN -32768 WHEN 'int4'::regtype THEN -2147483648 END::numeric AS column_min
     FROM links l
     JOIN pg_class tc ON tc.oid = l.rel
     JOIN pg_namespace tn ON tn.oid = tc.relnamespace
@@ -291,26 +301,32 @@ const SEQUENCES = `WITH links AS (
     -- The narrowest column first; a partition's copy of its parent's default names the parent.
     ORDER BY CASE a.atttypid WHEN 'int2'::regtype THEN 1 WHEN 'int4'::regtype THEN 2 ELSE 3 END, tc.relispartition, tn.nspname, tc.relname, a.attname
     LIMIT 1) f ON true
-), u AS (
+), b AS (
+  -- first: the value the sequence starts from; limit: the bound it runs to (the column's type may cut either short).
   SELECT q.*,
+    CASE WHEN q.increment > 0 THEN greatest(q.start_value, coalesce(q.column_min, q.start_value))
+         ELSE least(q.start_value, coalesce(q.column_max, q.start_value)) END AS first,
     CASE WHEN q.increment > 0 THEN least(q.max_value, coalesce(q.column_max, q.max_value))
-         ELSE greatest(q.min_value, coalesce(q.column_min, q.min_value)) END AS limit_value,
-    CASE WHEN q.increment > 0 THEN CASE WHEN q.column_max < q.max_value THEN q.column_max::bigint::text ELSE q.max_text END
-         ELSE CASE WHEN q.column_min > q.min_value THEN q.column_min::bigint::text ELSE q.min_text END END AS limit_text
+         ELSE greatest(q.min_value, coalesce(q.column_min, q.min_value)) END AS limit_value
   FROM q
+), u AS (
+  SELECT b.*, greatest(div(b.limit_value - b.last_value, b.increment) + CASE WHEN b.called THEN 0 ELSE 1 END, 0) AS values_left,
+    div(b.limit_value - b.first, b.increment) + 1 AS values_total
+  FROM b
 ), r AS (
   -- A CYCLE sequence that wraps at its own bound never runs out; one that the column's type cuts short still does.
   SELECT u.*, CASE WHEN u.last_value IS NULL THEN 0
                    WHEN u.cycle AND u.limit_value = CASE WHEN u.increment > 0 THEN u.max_value ELSE u.min_value END THEN 0
-                   ELSE greatest(u.last_value / nullif(u.limit_value, 0), 0) END AS used_ratio
+                   ELSE least(greatest(1 - u.values_left / nullif(u.values_total, 0), 0), 1) END::float8 AS used_ratio
   FROM u
 )
 SELECT
   (SELECT count(*) FROM r)::int AS total,
   (SELECT count(*) FROM r WHERE NOT readable)::int AS unreadable,
-  (SELECT json_agg(x) FROM (SELECT schema, sequence, sequence_type, last_value, limit_value, last_text, limit_text, increment_text AS increment, used_ratio,
-     owner_schema, owner_table, owner_column, column_type
-     FROM r WHERE readable ORDER BY used_ratio DESC LIMIT 10) x) AS worst,
+  (SELECT json_agg(x) FROM (SELECT schema, sequence, sequence_type, last_value::float8 AS last_value, limit_value::float8 AS limit_value,
+     last_value::text AS last_text, called, limit_value::text AS limit_text,
+     values_left::text AS left_text, increment::text AS increment, used_ratio, owner_schema, owner_table, owner_column, column_type
+     FROM r WHERE readable ORDER BY used_ratio DESC, schema, sequence LIMIT 10) x) AS worst,
   (SELECT json_agg(x) FROM (SELECT schema, sequence FROM r WHERE NOT readable ORDER BY 1, 2 LIMIT 10) x) AS unreadable_names`
 
 // $1: the lowest prepared-transaction threshold in seconds, to count those past it (pg_prepared_xacts lists every database's).
@@ -650,10 +666,9 @@ export function overdue(
   }
 }
 
-/** Values a used sequence can still hand out before its limit, exactly (bigint arithmetic on the catalog's text). */
+/** Values a sequence can still hand out before its limit, exactly (numeric arithmetic in the query). */
 function valuesLeft(row: Row): bigint {
-  const left = (BigInt(row.limit_text) - BigInt(row.last_text)) / BigInt(row.increment)
-  return left > 0n ? left : 0n
+  return BigInt(row.left_text ?? 0)
 }
 
 /**
@@ -677,7 +692,7 @@ function sequenceUsage(sequences: Row, thresholds: Thresholds): Finding {
       ? ` feeding ${displayQualified(row.owner_schema, row.owner_table)}.${displayIdentifier(row.owner_column)} (${row.column_type})`
       : ''
   let message = top
-    ? `${name(top)}${owner(top)} at ${formatValue('ratio', ratio)} (${top.last_text === null ? 'never used' : `${BigInt(top.last_text).toLocaleString('en-US')} of ${BigInt(top.limit_text).toLocaleString('en-US')}, ${valuesLeft(top).toLocaleString('en-US')} values left`})`
+    ? `${name(top)}${owner(top)} at ${formatValue('ratio', ratio)} (${top.last_text === null ? 'never used' : `${top.called ? '' : 'next value '}${BigInt(top.last_text).toLocaleString('en-US')} of ${BigInt(top.limit_text).toLocaleString('en-US')}, ${valuesLeft(top).toLocaleString('en-US')} values left`})`
     : 'no sequences'
   const unreadableNote = `${unreadable} sequence(s) this role cannot read (grant it SELECT or USAGE on them, or pg_monitor)`
   if (unreadable > 0 && severity === 'ok') {
