@@ -1,7 +1,7 @@
 // What the benchmark scripts share: argument parsing, medians, running a command and timing it.
-import { spawnSync } from 'node:child_process'
-import { closeSync, openSync, readFileSync } from 'node:fs'
-import { basename } from 'node:path'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, symlinkSync } from 'node:fs'
+import { basename, join, resolve } from 'node:path'
 
 /** Options of `node bench/<script>.mjs`: `option('--runs', '3')`, `flag('--json')`; `die` exits 2 with a message. */
 export function commandLine(scriptName, usage) {
@@ -77,4 +77,25 @@ export function run(command, commandArgs, { cwd, stdinFile, env } = {}) {
   } finally {
     if (stdinFd !== undefined) closeSync(stdinFd)
   }
+}
+
+/**
+ * bin/dbops.js of another build, to time in the same rounds (`--baseline`): a folder holding bin/dbops.js, or a git
+ * ref of `repo`, exported with git archive into `dir` (created) and built there with the repo's node_modules (~1
+ * minute). Throws when neither works.
+ */
+export function baselineBuild(spec, repo, dir) {
+  const folder = resolve(spec)
+  if (existsSync(join(folder, 'bin', 'dbops.js'))) return join(folder, 'bin', 'dbops.js')
+  mkdirSync(dir, { recursive: true })
+  try {
+    execFileSync('sh', ['-c', 'git -C "$1" archive "$2" | tar -x -C "$3"', 'sh', repo, spec, dir], { stdio: 'pipe' })
+    symlinkSync(join(repo, 'node_modules'), join(dir, 'node_modules'))
+    execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: dir, stdio: 'pipe' })
+  } catch (error) {
+    throw new Error(
+      `--baseline ${spec}: not a folder with bin/dbops.js, and building it as a git ref failed: ${error.stderr ?? error.message}`,
+    )
+  }
+  return join(dir, 'bin', 'dbops.js')
 }

@@ -7,22 +7,28 @@
 // 2. `dbops migrate up` of the 1000-migration set of bench/migrate-up.mjs with the lint on vs `--no-lint`
 //    (goal: < 3% slower), on PostgreSQL and SQLite.
 //
-//   node bench/lint.mjs [--runs N] [--migrations N] [--only lint|up] [--pg-url URL] [--json]
+// With --baseline, another build (a git ref, built into a temp dir, or a folder holding bin/dbops.js) is timed in the
+// same rounds, alternating, so a change is measured against main under the same load.
+//
+//   node bench/lint.mjs [--runs N] [--migrations N] [--only lint|up] [--baseline REF|DIR] [--pg-url URL] [--json]
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { commandLine, median } from './common.mjs'
+import { baselineBuild, commandLine, median } from './common.mjs'
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const { option, flag, die, positiveInt } = commandLine(
   'lint bench',
-  `usage: node bench/lint.mjs [--runs N] [--migrations N] [--only lint|up] [--pg-url URL] [--json]
+  `usage: node bench/lint.mjs [--runs N] [--migrations N] [--only lint|up] [--baseline REF|DIR] [--pg-url URL] [--json]
   --runs N         measurements of each command (default 5); medians are reported
   --migrations N   migrations to generate (default 1000)
   --only WHAT      lint (dbops vs squawk) or up (migrate up with and without the lint)
+  --baseline X     also time another build in the same rounds: a git ref (e.g. main: exported with git archive and
+                   built in a temp dir, ~1 minute) or a folder holding bin/dbops.js (e.g. one built earlier)
+  --engine E       the up figures for postgres or sqlite only
   --pg-url URL     admin connection for the up figures (default $DBOPS_BENCH_PG_URL or postgres://postgres@127.0.0.1:5432/postgres)
   --json           also print the figures as one JSON document`,
 )
@@ -30,6 +36,9 @@ const runs = positiveInt(option('--runs', '5'), '--runs')
 const count = positiveInt(option('--migrations', '1000'), '--migrations')
 const only = option('--only', undefined)
 if (only !== undefined && only !== 'lint' && only !== 'up') die('--only takes lint or up')
+const engineOnly = option('--engine', undefined)
+if (engineOnly !== undefined && engineOnly !== 'postgres' && engineOnly !== 'sqlite')
+  die('--engine takes postgres or sqlite')
 const adminUrl = option('--pg-url', process.env.DBOPS_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres')
 const dbopsBin = join(repo, 'bin', 'dbops.js')
 const work = mkdtempSync(join(tmpdir(), 'dbops-bench-lint-'))
@@ -38,6 +47,16 @@ const figures = {
   runs,
   migrations: count,
 }
+const baselineOption = option('--baseline', undefined)
+let baselineBin
+try {
+  baselineBin = baselineOption === undefined ? undefined : baselineBuild(baselineOption, repo, join(work, 'baseline'))
+} catch (error) {
+  rmSync(work, { recursive: true, force: true })
+  die(error.message)
+}
+if (baselineBin) figures.baseline = baselineOption
+console.log(`load average ${figures.machine.load.join(' ')} at the start`)
 
 /** Runs a command, returns { ms, code, stdout }; a non-zero exit is expected from linters that found something. */
 function timed(command, args, cwd) {
@@ -106,54 +125,69 @@ if (only !== 'up') {
     .sort()
     .map((file) => join('migrations', file))
   const squawk = squawkBin()
-  const dbopsArgs = [dbopsBin, '--url', 'postgres://bench@127.0.0.1:1/none', 'migrate', 'lint', '--offline', '--json']
-  const times = { dbops: [], squawk: [] }
-  const cpu = { dbops: [], squawk: [] }
-  let dbopsFindings
-  let squawkFindings
+  const lintArgs = ['--url', 'postgres://bench@127.0.0.1:1/none', 'migrate', 'lint', '--offline', '--json']
+  const commands = {
+    dbops: () => [process.execPath, [dbopsBin, ...lintArgs]],
+    ...(baselineBin && { 'dbops [baseline]': () => [process.execPath, [baselineBin, ...lintArgs]] }),
+    ...(squawk && { squawk: () => [squawk[0], [...squawk[1], '--reporter', 'json', ...files]] }),
+  }
+  const names = Object.keys(commands)
+  const times = Object.fromEntries(names.map((name) => [name, []]))
+  const cpu = Object.fromEntries(names.map((name) => [name, []]))
+  const findings = {}
   for (let run = 0; run < runs; run++) {
-    const ours = timed(process.execPath, dbopsArgs, project)
-    if (ours.code !== 0 && ours.code !== 1 && ours.code !== 2)
-      throw new Error(`dbops migrate lint exited ${ours.code}: ${ours.stderr}`)
-    times.dbops.push(ours.ms)
-    cpu.dbops.push(ours.cpuMs)
-    dbopsFindings = JSON.parse(ours.stdout).findings.length
-    if (squawk) {
-      const theirs = timed(squawk[0], [...squawk[1], '--reporter', 'json', ...files], project)
-      if (theirs.code !== 0 && theirs.code !== 1) throw new Error(`squawk exited ${theirs.code}: ${theirs.stderr}`)
-      times.squawk.push(theirs.ms)
-      cpu.squawk.push(theirs.cpuMs)
-      squawkFindings = JSON.parse(theirs.stdout).length
+    // The order rotates every round, so no command always runs right after another (or first, on a cold cache).
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(run + k) % names.length]
+      const [command, args] = commands[name]()
+      const result = timed(command, args, project)
+      if (name === 'squawk') {
+        if (result.code !== 0 && result.code !== 1) throw new Error(`squawk exited ${result.code}: ${result.stderr}`)
+        findings[name] = JSON.parse(result.stdout).length
+      } else {
+        if (result.code !== 0 && result.code !== 1 && result.code !== 2)
+          throw new Error(`${name} migrate lint exited ${result.code}: ${result.stderr}`)
+        findings[name] = JSON.parse(result.stdout).findings.length
+      }
+      times[name].push(result.ms)
+      cpu[name].push(result.cpuMs)
     }
   }
-  const dbopsMs = median(times.dbops)
-  console.log(
-    `lint ${count} migrations: dbops ${dbopsMs.toFixed(0)} ms (${dbopsFindings} findings; runs ${times.dbops.map((ms) => ms.toFixed(0)).join(' ')})`,
-  )
-  figures.lint = { dbopsMs, dbopsRuns: times.dbops, dbopsFindings }
+  figures.lint = {}
+  for (const name of names) {
+    figures.lint[name] = {
+      ms: median(times[name]),
+      cpuMs: median(cpu[name]),
+      findings: findings[name],
+      runs: times[name],
+      cpuRuns: cpu[name],
+    }
+    console.log(
+      `lint ${count} migrations: ${name.padEnd(16)} ${median(times[name]).toFixed(0).padStart(5)} ms wall, ${median(cpu[name]).toFixed(0).padStart(5)} ms CPU (${findings[name]} findings; wall runs ${times[name].map((ms) => ms.toFixed(0)).join(' ')})`,
+    )
+  }
+  const ratio = (a, b) => {
+    const wall = median(times[a]) / median(times[b])
+    const cpuRatio = median(cpu[a]) / median(cpu[b])
+    return { wall, cpu: cpuRatio, text: `${wall.toFixed(2)}x wall, ${cpuRatio.toFixed(2)}x CPU` }
+  }
   if (squawk) {
-    const squawkMs = median(times.squawk)
-    console.log(
-      `lint ${count} migrations: squawk ${squawkMs.toFixed(0)} ms (${squawkFindings} findings; runs ${times.squawk.map((ms) => ms.toFixed(0)).join(' ')})`,
-    )
-    const cpuRatio = median(cpu.dbops) / median(cpu.squawk)
-    console.log(
-      `lint: dbops / squawk = ${(dbopsMs / squawkMs).toFixed(2)}x wall (goal <= 1.5x); CPU ${median(cpu.dbops).toFixed(0)} / ${median(cpu.squawk).toFixed(0)} ms = ${cpuRatio.toFixed(2)}x`,
-    )
-    Object.assign(figures.lint, {
-      squawkMs,
-      squawkRuns: times.squawk,
-      squawkFindings,
-      ratio: dbopsMs / squawkMs,
-      dbopsCpuMs: median(cpu.dbops),
-      squawkCpuMs: median(cpu.squawk),
-      cpuRatio,
-    })
+    const ours = ratio('dbops', 'squawk')
+    figures.lint.ratio = ours.wall
+    figures.lint.cpuRatio = ours.cpu
+    console.log(`lint: dbops / squawk = ${ours.text} (goal <= 1.5x)`)
+    if (baselineBin) {
+      const theirs = ratio('dbops [baseline]', 'squawk')
+      figures.lint.baselineRatio = theirs.wall
+      figures.lint.baselineCpuRatio = theirs.cpu
+      console.log(`lint: dbops [baseline] / squawk = ${theirs.text}`)
+    }
   } else {
     console.log(
       'squawk not found: install it with "npm install --no-save squawk-cli" (or put squawk on PATH) for the comparison',
     )
   }
+  if (baselineBin) console.log(`lint: dbops / dbops [baseline] = ${ratio('dbops', 'dbops [baseline]').text}`)
 }
 
 // ---- 2. migrate up with the lint on vs --no-lint ------------------------------------------------------------------
@@ -196,36 +230,49 @@ if (only !== 'lint') {
     },
   }
   figures.up = {}
+  const builds = { '': dbopsBin, ...(baselineBin && { ' [baseline]': baselineBin }) }
+  const variants = Object.entries(builds).flatMap(([suffix, bin]) => [
+    { name: `lint${suffix}`, bin, args: [] },
+    { name: `no-lint${suffix}`, bin, args: ['--no-lint'] },
+  ])
   for (const [engine, fresh] of Object.entries(engines)) {
-    const times = { lint: [], 'no-lint': [] }
+    if (engineOnly !== undefined && engine !== engineOnly) continue
+    const times = Object.fromEntries(variants.map(({ name }) => [name, []]))
+    const cpu = Object.fromEntries(variants.map(({ name }) => [name, []]))
     for (let run = 0; run < runs; run++) {
-      for (const variant of run % 2 === 0 ? ['lint', 'no-lint'] : ['no-lint', 'lint']) {
+      for (let k = 0; k < variants.length; k++) {
+        const { name, bin, args } = variants[(run + k) % variants.length]
         const database = fresh()
         try {
-          const result = timed(
-            process.execPath,
-            [dbopsBin, '--url', database.url, 'migrate', 'up', ...(variant === 'no-lint' ? ['--no-lint'] : [])],
-            project,
-          )
+          const result = timed(process.execPath, [bin, '--url', database.url, 'migrate', 'up', ...args], project)
           if (result.code !== 0)
-            throw new Error(`migrate up (${variant}) exited ${result.code}: ${result.stderr.slice(-2000)}`)
-          times[variant].push(result.ms)
+            throw new Error(`migrate up (${name}) exited ${result.code}: ${result.stderr.slice(-2000)}`)
+          times[name].push(result.ms)
+          cpu[name].push(result.cpuMs)
         } finally {
           database.done()
         }
       }
     }
-    const lint = median(times.lint)
-    const none = median(times['no-lint'])
-    console.log(
-      `${engine} migrate up x1000: lint ${(lint / 1000).toFixed(2)} s, --no-lint ${(none / 1000).toFixed(2)} s: ${(((lint - none) / none) * 100).toFixed(1)}% (goal < 3%)`,
-    )
-    figures.up[engine] = {
-      lintMs: lint,
-      noLintMs: none,
-      lintRuns: times.lint,
-      noLintRuns: times['no-lint'],
-      slowerPercent: ((lint - none) / none) * 100,
+    figures.up[engine] = {}
+    for (const suffix of Object.keys(builds)) {
+      const [lint, none] = [`lint${suffix}`, `no-lint${suffix}`].map((name) => median(times[name]))
+      const [lintCpu, noneCpu] = [`lint${suffix}`, `no-lint${suffix}`].map((name) => median(cpu[name]))
+      const slower = ((lint - none) / none) * 100
+      const slowerCpu = ((lintCpu - noneCpu) / noneCpu) * 100
+      console.log(
+        `${engine} migrate up x1000${suffix}: lint ${(lint / 1000).toFixed(2)} s, --no-lint ${(none / 1000).toFixed(2)} s: ${slower.toFixed(1)}% wall (goal < 3%); CPU ${lintCpu.toFixed(0)} vs ${noneCpu.toFixed(0)} ms: ${slowerCpu.toFixed(1)}%`,
+      )
+      figures.up[engine][suffix === '' ? 'dbops' : 'baseline'] = {
+        lintMs: lint,
+        noLintMs: none,
+        lintCpuMs: lintCpu,
+        noLintCpuMs: noneCpu,
+        lintRuns: times[`lint${suffix}`],
+        noLintRuns: times[`no-lint${suffix}`],
+        slowerPercent: slower,
+        slowerCpuPercent: slowerCpu,
+      }
     }
   }
 }

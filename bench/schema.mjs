@@ -3,12 +3,15 @@
 // `dbops migrate down --to 0` of the same set (goal: migrate test <= 3x), and `dbops schema drift` on a 500-table
 // schema (time and catalog query count). Whole processes, medians of --runs, measured alternately in one run.
 //
-//   node bench/schema.mjs [--runs N] [--migrations N] [--tables N] [--only postgres|sqlite] [--pg-url URL] [--json]
+// With --baseline, another build (a git ref or a folder holding bin/dbops.js) runs the same commands in the same rounds.
+//
+//   node bench/schema.mjs [--runs N] [--migrations N] [--tables N] [--only postgres|sqlite] [--baseline REF|DIR]
+//                         [--no-drift] [--pg-url URL] [--json]
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { commandLine, median, run } from './common.mjs'
+import { baselineBuild, commandLine, median, run } from './common.mjs'
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const { option, flag, die, positiveInt } = commandLine(
@@ -18,6 +21,9 @@ const { option, flag, die, positiveInt } = commandLine(
   --migrations N   migrations for migrate test (default 100)
   --tables N       tables of the drift schema (default 500)
   --only ENGINE    postgres or sqlite (default both)
+  --baseline X     also time another build in the same rounds: a git ref (e.g. main, built in a temp dir) or a folder
+                   holding bin/dbops.js
+  --no-drift       skip the schema drift figure
   --pg-url URL     an admin connection to PostgreSQL (default $DBOPS_BENCH_PG_URL or postgres://postgres@127.0.0.1:5432/postgres)
   --json           also print the figures as one JSON document`,
 )
@@ -42,6 +48,14 @@ const databaseUrl = (name) => {
 
 const work = mkdtempSync(join(tmpdir(), 'dbops-bench-schema-'))
 process.on('exit', () => rmSync(work, { recursive: true, force: true }))
+const baselineOption = option('--baseline', undefined)
+let baselineBin
+try {
+  baselineBin = baselineOption === undefined ? undefined : baselineBuild(baselineOption, repo, join(work, 'baseline'))
+} catch (error) {
+  die(error.message)
+}
+const builds = { dbops, ...(baselineBin && { baseline: baselineBin }) }
 
 /** Migrations that touch every kind of object migrate test compares: tables, columns, indexes, constraints, views. */
 function writeTestSet(dir) {
@@ -110,31 +124,65 @@ function freshDatabase(engine, label) {
 }
 
 const cli = (cwd, url, ...args) => run(process.execPath, [dbops, '--url', url, ...args], { cwd })
+const cliOf =
+  (bin) =>
+  (cwd, url, ...args) =>
+    run(process.execPath, [bin, '--url', url, ...args], { cwd })
 
 const figures = {}
 for (const engine of engines) {
-  const upDown = []
-  const tests = []
+  const upDown = {}
+  const upDownCpu = {}
+  const tests = {}
+  const testsCpu = {}
+  for (const name of Object.keys(builds)) [upDown, upDownCpu, tests, testsCpu].forEach((table) => (table[name] = []))
   for (let r = 0; r < runs; r++) {
-    const baseline = freshDatabase(engine, 'updown')
-    try {
-      const up = cli(testProject, baseline.url, 'migrate', 'up')
-      const down = cli(testProject, baseline.url, 'migrate', 'down', '--to', '0')
-      upDown.push(up.ms + down.ms)
-    } finally {
-      baseline.drop()
-    }
-    const target = freshDatabase(engine, 'test')
-    try {
-      const tested = cli(testProject, target.url, 'migrate', 'test', '--json')
-      const document = JSON.parse(tested.stdout)
-      if (!document.passed || document.tested.length !== count)
-        throw new Error(`migrate test did not pass all ${count}: ${tested.stdout.slice(0, 500)}`)
-      tests.push(tested.ms)
-    } finally {
-      target.drop()
+    for (const [name, bin] of Object.entries(builds)) {
+      const call = cliOf(bin)
+      const baseline = freshDatabase(engine, 'updown')
+      try {
+        const up = call(testProject, baseline.url, 'migrate', 'up')
+        const down = call(testProject, baseline.url, 'migrate', 'down', '--to', '0')
+        upDown[name].push(up.ms + down.ms)
+        upDownCpu[name].push(up.cpuMs + down.cpuMs)
+      } finally {
+        baseline.drop()
+      }
+      const target = freshDatabase(engine, 'test')
+      try {
+        const tested = call(testProject, target.url, 'migrate', 'test', '--json')
+        const document = JSON.parse(tested.stdout)
+        if (!document.passed || document.tested.length !== count)
+          throw new Error(`migrate test (${name}) did not pass all ${count}: ${tested.stdout.slice(0, 500)}`)
+        tests[name].push(tested.ms)
+        testsCpu[name].push(tested.cpuMs)
+      } finally {
+        target.drop()
+      }
     }
   }
+  figures[engine] = {}
+  for (const name of Object.keys(builds)) {
+    const f = {
+      upDownMs: median(upDown[name]),
+      migrateTestMs: median(tests[name]),
+      ratio: median(tests[name]) / median(upDown[name]),
+      upDownCpuMs: median(upDownCpu[name]),
+      migrateTestCpuMs: median(testsCpu[name]),
+      cpuRatio: median(testsCpu[name]) / median(upDownCpu[name]),
+      testRuns: tests[name],
+      upDownRuns: upDown[name],
+    }
+    figures[engine][name] = f
+    const label = name === 'dbops' ? '' : ` [${name}]`
+    console.log(
+      `${engine}${label}: migrate test of ${count} migrations ${seconds(f.migrateTestMs)} vs migrate up + down --to 0 ${seconds(f.upDownMs)}: ${f.ratio.toFixed(2)}x wall (goal <= 3x); CPU ${seconds(f.migrateTestCpuMs)} vs ${seconds(f.upDownCpuMs)}: ${f.cpuRatio.toFixed(2)}x`,
+    )
+    console.log(
+      `${engine}${label}:   runs: test ${tests[name].map((ms) => (ms / 1000).toFixed(2)).join(' ')} s; up+down ${upDown[name].map((ms) => (ms / 1000).toFixed(2)).join(' ')} s`,
+    )
+  }
+  if (flag('--no-drift')) continue
   const driftTimes = []
   let queries
   let objects
@@ -152,23 +200,18 @@ for (const engine of engines) {
   } finally {
     driftDb.drop()
   }
-  const f = {
-    upDownMs: median(upDown),
-    migrateTestMs: median(tests),
-    ratio: median(tests) / median(upDown),
+  Object.assign(figures[engine].dbops, {
     driftMs: median(driftTimes),
     driftQueries: queries,
     driftObjects: objects,
-  }
-  figures[engine] = f
+  })
   console.log(
-    `${engine}: migrate test of ${count} migrations ${seconds(f.migrateTestMs)} vs migrate up + down --to 0 ${seconds(f.upDownMs)}: ${f.ratio.toFixed(2)}x (goal <= 3x)`,
-  )
-  console.log(
-    `${engine}:   runs: test ${tests.map((ms) => (ms / 1000).toFixed(2)).join(' ')} s; up+down ${upDown.map((ms) => (ms / 1000).toFixed(2)).join(' ')} s`,
-  )
-  console.log(
-    `${engine}: schema drift on ${tableCount} tables (${objects} objects): ${seconds(f.driftMs)}, ${queries} catalog quer${queries === 1 ? 'y' : 'ies'} on the target (runs ${driftTimes.map((ms) => (ms / 1000).toFixed(2)).join(' ')} s)`,
+    `${engine}: schema drift on ${tableCount} tables (${objects} objects): ${seconds(median(driftTimes))}, ${queries} catalog quer${queries === 1 ? 'y' : 'ies'} on the target (runs ${driftTimes.map((ms) => (ms / 1000).toFixed(2)).join(' ')} s)`,
   )
 }
+console.log(
+  `load average ${loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ')} at the end`,
+)
 if (flag('--json')) console.log(JSON.stringify({ migrations: count, tables: tableCount, runs, figures }, null, 2))

@@ -89,8 +89,9 @@ function isTarget(source: Target | LintSource): source is Target {
  */
 export async function lintMigrations(source: Target | LintSource, options: LintOptions = {}): Promise<LintResult> {
   const cwd = options.cwd ?? process.cwd()
-  // A lint run almost always parses something: the parser's WebAssembly compiles in the background meanwhile.
-  if ((isTarget(source) ? source.backend.engine : (source.engine ?? 'postgres')) === 'postgres') warmParser()
+  // A lint run almost always parses something: the parser's WebAssembly compiles in the background meanwhile (awaited
+  // until its compile has started: reading the files next is synchronous, and would hold it back).
+  if ((isTarget(source) ? source.backend.engine : (source.engine ?? 'postgres')) === 'postgres') await warmParser()
   if (!isTarget(source)) {
     const dir = resolve(cwd, source.dir ?? 'migrations')
     const migrations = selectFiles(
@@ -157,13 +158,15 @@ export async function lintMigrations(source: Target | LintSource, options: LintO
   })
 }
 
-function warmParser(): void {
-  import('../backends/index.js')
-    .then(({ lintDialect }) => lintDialect('postgres'))
-    .then((dialect) => dialect.load())
-    .catch(() => {
-      // Reported where the parser is needed, if it is.
-    })
+async function warmParser(): Promise<void> {
+  try {
+    const { lintDialect } = await import('../backends/index.js')
+    const loading = (await lintDialect('postgres')).load()
+    loading.catch(() => {}) // Reported where the parser is needed, if it is.
+    await Promise.race([loading, new Promise((resolve) => setImmediate(resolve))])
+  } catch {
+    // As above.
+  }
 }
 
 /**
@@ -326,12 +329,39 @@ async function lintRun(run: Run): Promise<LintResult> {
   let statementCount = 0
 
   const skippable = !settings.checkSyntax && active.every((rule) => rule.mayFind !== undefined)
-  for (const { migration, inRun } of run.files) {
+  const split = splitter(run.files, engine)
+  // Parse results by statement, filled a batch at a time (see parseAhead), each taken once.
+  const parsed = new Map<SqlStatement, ReturnType<LintDialect['parse']>>()
+  const mayParse = (words: readonly string[], text: string): boolean =>
+    settings.checkSyntax ||
+    active.some((rule) => rule.needsAst && rule.wants(words, text)) ||
+    dialect.created(words, undefined, text) === undefined
+  /**
+   * Parses `statement` together with the statements after it, in this file and the next ones, that the loop below
+   * may parse too (files no rule can flag are left out as it leaves them out, judged without what earlier files
+   * create): one parser call instead of one per statement. Which statements are parsed and what they give is the same.
+   */
+  const parseAhead = (statement: SqlStatement, fileIndex: number): void => {
+    const batch = [statement]
+    for (let j = fileIndex; j < run.files.length && batch.length < PARSE_BATCH; j++) {
+      if (j > fileIndex && skippable && nothingToFind(run.files[j]!.migration.up, active, new Set(), existing, false))
+        continue
+      const { statements, words } = split(j)
+      for (let k = 0; k < statements.length && batch.length < PARSE_BATCH; k++) {
+        const next = statements[k]!
+        if ((j > fileIndex || next.start > statement.start) && !parsed.has(next) && mayParse(words[k]!, next.text))
+          batch.push(next)
+      }
+    }
+    const texts = batch.map((entry) => entry.text)
+    const results = dialect.parseMany?.(texts) ?? texts.map((text) => dialect.parse(text))
+    batch.forEach((entry, i) => parsed.set(entry, results[i]!))
+  }
+  for (const [fileIndex, { migration, inRun }] of run.files.entries()) {
     if (!inRun) fresh.clear()
     const section = migration.up
     if (skippable && nothingToFind(section, active, fresh, existing)) continue
-    const statements = splitStatements(section.sql, engine).filter((statement) => !statement.text.startsWith('\\'))
-    const words = statements.map((statement) => leadingWords(statement.text, 16, engine))
+    const { statements, words } = split(fileIndex)
     let transactional = section.options.transaction !== false
     if (
       section.options.transaction === 'auto' &&
@@ -380,16 +410,18 @@ async function lintRun(run: Run): Promise<LintResult> {
       let nodes: (PgNode | undefined)[] = [undefined]
       if (dialect.parses && (settings.checkSyntax || wanting.some((rule) => rule.needsAst) || created === undefined)) {
         await prepareParser()
-        const parsed = dialect.parse(statement.text)
-        if ('error' in parsed) {
+        if (!parsed.has(statement)) parseAhead(statement, fileIndex)
+        const result = parsed.get(statement)!
+        parsed.delete(statement)
+        if ('error' in result) {
           const level = setting(META_RULES[0]!)
           if (level !== 'off') {
             fileRaws.push({
               rule: META_RULES[0]!,
-              message: `syntax error: ${parsed.error}`,
+              message: `syntax error: ${result.error}`,
               file: migration.file,
               migration: migration.id,
-              ...positionOf(section, statement, parsed.offset),
+              ...positionOf(section, statement, result.offset),
               statement: oneLine(statement.text, 120),
               statementStart: statement.start,
               evenIfFresh: true,
@@ -398,10 +430,11 @@ async function lintRun(run: Run): Promise<LintResult> {
           nodes = []
           created = created ?? []
         } else {
-          nodes = parsed.nodes
+          nodes = result.nodes
           created = nodes.flatMap((node) => dialect.created(statementWords, node, statement.text) ?? [])
         }
       }
+      let short: string | undefined // the statement as findings show it, made once for all of them
       for (const node of nodes) {
         const lintStatement: LintStatement = { text: statement.text, words: statementWords, ast: node }
         for (const rule of wanting) rule.observe?.(lintStatement, context)
@@ -414,7 +447,7 @@ async function lintRun(run: Run): Promise<LintResult> {
               file: migration.file,
               migration: migration.id,
               ...position,
-              statement: oneLine(statement.text, 120),
+              statement: (short ??= oneLine(statement.text, 120)),
               statementStart: statement.start,
             })
           }
@@ -605,6 +638,7 @@ function nothingToFind(
   rules: readonly LintRule[],
   fresh: Set<string>,
   existing: ReadonlySet<string>,
+  record = true,
 ): boolean {
   const sql = section.sql
   if (sql.includes('dbops:lint-ignore')) return false
@@ -616,9 +650,31 @@ function nothingToFind(
     isFresh: (table: string) => fresh.has(table) || created.includes(table),
   }
   if (rules.some((rule) => rule.mayFind!(sql, scope))) return false
-  for (const name of created) fresh.add(name)
+  if (record) for (const name of created) fresh.add(name)
   return true
 }
+
+/** A file's up statements (psql meta-commands left out) and their leading words, split once per run. */
+function splitter(
+  files: Run['files'],
+  engine: Engine,
+): (index: number) => { statements: SqlStatement[]; words: string[][] } {
+  const cache = new Map<number, { statements: SqlStatement[]; words: string[][] }>()
+  return (index) => {
+    let entry = cache.get(index)
+    if (!entry) {
+      const statements = splitStatements(files[index]!.migration.up.sql, engine).filter(
+        (statement) => !statement.text.startsWith('\\'),
+      )
+      entry = { statements, words: statements.map((statement) => leadingWords(statement.text, 16, engine)) }
+      cache.set(index, entry)
+    }
+    return entry
+  }
+}
+
+/** Statements parsed per parser call at most (the call's result is one JSON text). */
+const PARSE_BATCH = 200
 
 const CONDITIONAL_CREATE =
   /\bcreate\s+(?:(?:global|local)\s+)?(?:(?:temp|temporary|unlogged)\s+)?table\s+if\s+not\s+exists\s+((?:"[^"]+"|[\w$]+)(?:\s*\.\s*(?:"[^"]+"|[\w$]+))?)/gi

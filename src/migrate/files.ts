@@ -1,8 +1,8 @@
 import { createRequire } from 'node:module'
 import { readdirSync, readFileSync } from 'node:fs'
-import { basename, join, relative } from 'node:path'
+import { basename, join, relative, sep } from 'node:path'
 import { DbopsError } from '../errors.js'
-import { splitStatements } from '../sql/split-statements.js'
+import { hasStatements, splitStatements } from '../sql/split-statements.js'
 import { parseDuration } from '../config/duration.js'
 import { decodeUtf8, InvalidUtf8Error, UTF8_HINT } from '../text/utf8.js'
 
@@ -34,8 +34,8 @@ export interface MigrationFile {
   up: Section
   /** undefined when the file has no down section: such a migration cannot be rolled back. */
   down: Section | undefined
-  /** sha256 of the normalised up section. */
-  checksum: string
+  /** sha256 of the normalised up section (computed on first use: lint and plans that never compare it skip hashing). */
+  readonly checksum: string
 }
 
 export interface MigrationSet {
@@ -66,7 +66,9 @@ export function readMigrations(dir: string, cwd: string = process.cwd()): Migrat
   }
   // Paths in messages: relative to the working directory when inside it, else from the migrations folder's parent.
   const inside = !relative(cwd, dir).startsWith('..')
-  const display = (name: string) => (inside ? relative(cwd, join(dir, name)) : join(basename(dir), name))
+  // One path computation for the folder, not one per file (sets have thousands).
+  const prefix = inside ? relative(cwd, dir) : basename(dir)
+  const display = (name: string) => (prefix === '' ? name : prefix + sep + name)
   const migrations: MigrationFile[] = []
   const ignored: string[] = []
   const pairs = new Map<string, { version: string; name: string; up?: string; down?: string }>()
@@ -106,7 +108,7 @@ export function readMigrations(dir: string, cwd: string = process.cwd()): Migrat
       ),
     )
   }
-  migrations.sort((a, b) => compareVersions(a.version, b.version))
+  sortByVersion(migrations)
   for (let i = 1; i < migrations.length; i++) {
     const previous = migrations[i - 1]!
     const current = migrations[i]!
@@ -122,7 +124,7 @@ export function readMigrations(dir: string, cwd: string = process.cwd()): Migrat
   }
   const warnings = ignored.map((file) => `ignoring ${file}: its name does not start with a version`)
   for (const migration of migrations) {
-    if (splitStatements(migration.up.sql, 'postgres').length === 0) {
+    if (!hasStatements(migration.up.sql, 'postgres')) {
       warnings.push(
         `${migration.file} has no SQL in its up section (an untouched "dbops migrate new" template?): applying it changes nothing but records it as applied`,
       )
@@ -221,7 +223,7 @@ export function parseDbmateFile(version: string, name: string, file: string, tex
       )
     }
   }
-  return {
+  return withLazyChecksum({
     version,
     name,
     id: basename(file).replace(/\.sql$/, ''),
@@ -229,8 +231,16 @@ export function parseDbmateFile(version: string, name: string, file: string, tex
     file,
     up: sectionOf(parts.up[0]!, text, file),
     down: parts.down[0] && sectionOf(parts.down[0], text, file),
-    checksum: checksumOf(text.slice(parts.up[0]!.start, parts.up[0]!.end)),
-  }
+  })
+}
+
+/** Gives a migration its `checksum`: a getter that hashes the up section on first read and keeps the result. */
+function withLazyChecksum(migration: Omit<MigrationFile, 'checksum'>): MigrationFile {
+  let checksum: string | undefined
+  return Object.defineProperty(migration, 'checksum', {
+    enumerable: true,
+    get: () => (checksum ??= checksumOf(migration.up.sql)),
+  }) as MigrationFile
 }
 
 function sectionOf(part: { start: number; end: number; options: SectionOptions }, text: string, file: string): Section {
@@ -247,7 +257,7 @@ export function parseGolangPair(
   downText: string | undefined,
 ): MigrationFile {
   const up = golangSection(upFile, upText, 'up')
-  return {
+  return withLazyChecksum({
     version,
     name,
     id: basename(upFile).replace(/\.up\.sql$/, ''),
@@ -255,8 +265,7 @@ export function parseGolangPair(
     file: upFile,
     up,
     down: downFile !== undefined && downText !== undefined ? golangSection(downFile, downText, 'down') : undefined,
-    checksum: checksumOf(up.sql),
-  }
+  })
 }
 
 /**
@@ -325,6 +334,13 @@ export function compareVersions(a: string, b: string): number {
   const x = canonicalVersion(a)
   const y = canonicalVersion(b)
   return x.length - y.length || (x < y ? -1 : x > y ? 1 : 0)
+}
+
+/** Sorts in place by version, each version made canonical once (not twice per comparison). */
+function sortByVersion(migrations: MigrationFile[]): void {
+  const keyed = migrations.map((migration) => ({ migration, key: canonicalVersion(migration.version) }))
+  keyed.sort((a, b) => a.key.length - b.key.length || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+  keyed.forEach((entry, i) => (migrations[i] = entry.migration))
 }
 
 export function canonicalVersion(version: string): string {

@@ -135,6 +135,11 @@ async function lintBeforeUp(target: Target, set: MigrationSet, options: UpOption
   } catch {
     return // The run itself reports what is wrong with the plan, under the lock.
   }
+  await lintPlan(target, plan, options)
+}
+
+/** Lints migrations about to run: warnings become events, errors stop the run (E_LINT) before anything runs. */
+async function lintPlan(target: Target, plan: MigrationFile[], options: MigrateOptions): Promise<void> {
   if (plan.length === 0) return
   const { lintPlanned } = await import('../lint/lint.js')
   const result = await lintPlanned(target, plan)
@@ -215,8 +220,47 @@ async function withLedgerState(
   options: MigrateOptions,
   fn: (ledger: Ledger, rows: LedgerRow[]) => Promise<Omit<MigrateResult, 'target'>>,
 ): Promise<MigrateResult> {
+  return { target: target.name, ...(await withLedger(target, options, fn)) }
+}
+
+/**
+ * Several runs in one session, for `migrate test`: the lock is taken and the ledger read once, then `up` and `down`
+ * each run one given migration as `migrate up` / `migrate down --steps 1` would when it is the one to run (the caller
+ * knows it is: no plan is made), and throws what would stop them.
+ */
+export interface MigrationSession {
+  /** `lint: false` skips the pre-run lint (it is per file and its context: a caller that linted the file already). */
+  up(migration: MigrationFile, options?: { lint?: boolean }): Promise<void>
+  down(migration: MigrationFile): Promise<void>
+}
+
+export async function withMigrationSession<T>(
+  target: Target,
+  options: MigrateOptions & { lint?: boolean },
+  fn: (session: MigrationSession) => Promise<T>,
+): Promise<T> {
+  const lint = options.lint ?? target.resolved?.lint?.beforeUp ?? true
+  return withLedger(target, options, async (ledger) => {
+    const run = async (migration: MigrationFile, direction: 'up' | 'down') => {
+      await runAll(target, ledger, [prepareSection(migration, direction, target.backend.engine)], options)
+    }
+    return fn({
+      async up(migration, upOptions = {}) {
+        if (upOptions.lint ?? lint) await lintPlan(target, [migration], options)
+        await run(migration, 'up')
+      },
+      down: (migration) => run(migration, 'down'),
+    })
+  })
+}
+
+async function withLedger<T>(
+  target: Target,
+  options: MigrateOptions,
+  fn: (ledger: Ledger, rows: LedgerRow[]) => Promise<T>,
+): Promise<T> {
   const ledger = new Ledger(target.backend, target.migrations)
-  if (options.dryRun) return { target: target.name, ...(await fn(ledger, (await ledger.read()) ?? [])) }
+  if (options.dryRun) return fn(ledger, (await ledger.read()) ?? [])
   const lockOptions = {
     timeoutMs: options.lockWaitTimeoutMs ?? target.migrations.lockWaitTimeoutMs,
     onWait: (holder: string) => options.onEvent?.({ type: 'lock-wait', target: target.name, holder }),
@@ -228,7 +272,7 @@ async function withLedgerState(
       rows = []
     }
     rows = await waitForLiveRuns(ledger, rows, lockOptions.timeoutMs)
-    return { target: target.name, ...(await fn(ledger, rows)) }
+    return fn(ledger, rows)
   })
 }
 

@@ -1,7 +1,7 @@
 import { DbopsError, UsageError } from '../errors.js'
 import type { Target } from '../targets/target.js'
 import { compareVersions, readMigrations, type MigrationFile } from '../migrate/files.js'
-import { migrateDown, migrateUp } from '../migrate/run.js'
+import { migrateUp, withMigrationSession, type MigrationSession } from '../migrate/run.js'
 import { ownTables, type SchemaCatalog } from './catalog.js'
 import { compareCatalogs, describeDifference, displayName, type SchemaDifference } from './compare.js'
 import { checkInterrupted, copyMigrations, withScratch, type SchemaEvent } from './scratch.js'
@@ -85,7 +85,7 @@ export async function testMigrations(
       const folder = copyMigrations(set.dir, migrations.slice(0, first))
       const db = { ...scratch.target, migrations: { ...scratch.target.migrations, dir: folder.dir } }
       try {
-        return await runTest(db, migrations, first, result, options, folder)
+        return await runTest(db, migrations, first, result, options)
       } finally {
         folder.remove()
       }
@@ -96,8 +96,9 @@ export async function testMigrations(
 
 /**
  * Up one at a time (catalog after each); then newest first: down (compared with the catalog before its up), up again
- * (compared with the catalog after it), down again to reach the next one. Each runner call sees only the migration
- * it runs (see copyMigrations), so a run costs the same per migration however long the set.
+ * (compared with the catalog after it), down again to reach the next one. The migrations before `first` are applied
+ * once, from a folder holding only them; the tested ones run one by one in a migration session, which reads no files,
+ * so a step costs the same however long the set.
  */
 async function runTest(
   db: Target,
@@ -105,7 +106,6 @@ async function runTest(
   first: number,
   result: TestMigrationsResult,
   options: TestMigrationsOptions,
-  folder: ReturnType<typeof copyMigrations>,
 ): Promise<TestMigrationsResult> {
   const step = (message: string) => options.onEvent?.({ type: 'step', target: result.target, message })
   const engine = await db.backend.schemaEngine()
@@ -115,22 +115,6 @@ async function runTest(
     return engine.readCatalog()
   }
   const signal = options.signal && { signal: options.signal }
-  const fail = (migration: MigrationFile, failure: Omit<MigrationTestFailure, 'migration'>) => {
-    result.passed = false
-    result.failure = { migration: migration.id, ...failure }
-    return result
-  }
-  const run = async (migration: MigrationFile, direction: 'up' | 'down'): Promise<unknown> => {
-    checkInterrupted(options.signal, 'migrate test')
-    folder.only(migration)
-    try {
-      await (direction === 'up' ? migrateUp(db, { ...signal }) : migrateDown(db, { steps: 1, ...signal }))
-      return undefined
-    } catch (error) {
-      if (isInterruption(error)) throw error
-      return error
-    }
-  }
   // after[i]: the catalog after migration i's up; after[first - 1]: the catalog the tested ones start from.
   const after = new Map<number, SchemaCatalog>()
   if (first > 0) {
@@ -138,6 +122,43 @@ async function runTest(
     await migrateUp(db, { ...signal })
   }
   after.set(first - 1, await read())
+  // One session for every step (one lock, one ledger read): per step, as separate migrate up/down runs, those were
+  // most of the time on PostgreSQL.
+  return withMigrationSession(db, { ...signal }, (session) =>
+    testEach(session, migrations, first, after, read, exclude, result, options),
+  )
+}
+
+async function testEach(
+  session: MigrationSession,
+  migrations: MigrationFile[],
+  first: number,
+  after: Map<number, SchemaCatalog>,
+  read: () => Promise<SchemaCatalog>,
+  exclude: ReturnType<typeof ownTables>,
+  result: TestMigrationsResult,
+  options: TestMigrationsOptions,
+): Promise<TestMigrationsResult> {
+  const step = (message: string) => options.onEvent?.({ type: 'step', target: result.target, message })
+  const fail = (migration: MigrationFile, failure: Omit<MigrationTestFailure, 'migration'>) => {
+    result.passed = false
+    result.failure = { migration: migration.id, ...failure }
+    return result
+  }
+  /**
+   * `up` lints the file before it runs, as migrate up does; only the first time: the second up starts from the
+   * schema the first one did (the down was just checked to restore it), so its lint would say the same.
+   */
+  const run = async (migration: MigrationFile, direction: 'up' | 'down', lint = true): Promise<unknown> => {
+    checkInterrupted(options.signal, 'migrate test')
+    try {
+      await (direction === 'up' ? session.up(migration, { lint }) : session.down(migration))
+      return undefined
+    } catch (error) {
+      if (isInterruption(error)) throw error
+      return error
+    }
+  }
   for (let i = first; i < migrations.length; i++) {
     const migration = migrations[i]!
     const error = await run(migration, 'up')
@@ -168,7 +189,7 @@ async function runTest(
       return fail(migration, { step: 'down', message: summary(differences), differences })
     }
     // Right after its down, as "migrate redo" does: rows a down leaves behind still make the up fail.
-    const upError = await run(migration, 'up')
+    const upError = await run(migration, 'up', false)
     if (upError)
       return fail(migration, {
         step: 'redo',

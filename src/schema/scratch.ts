@@ -31,14 +31,12 @@ export async function withScratch<T>(
 
 /**
  * A temporary migrations folder (named like the real one, so messages still read `migrations/<file>`) holding
- * copies of some migrations' files (up and down, either format), for a scratch target. `only` replaces its content
- * with one migration: the runner then reads one file per run instead of the whole set (ledger rows without a file
- * are fine for it), which keeps `migrate test` linear in the number of migrations.
+ * copies of some migrations' files (up and down, either format), for a scratch target.
  */
 export function copyMigrations(
   dir: string,
   migrations: readonly MigrationFile[],
-): { dir: string; add(migration: MigrationFile): void; only(migration: MigrationFile): void; remove(): void } {
+): { dir: string; add(migration: MigrationFile): void; remove(): void } {
   const root = mkdtempSync(join(scratchDir(), 'dbops-migrations-'))
   const copy = join(root, basename(dir))
   mkdirSync(copy)
@@ -55,10 +53,6 @@ export function copyMigrations(
   return {
     dir: copy,
     add,
-    only(migration) {
-      for (const name of readdirSync(copy)) rmSync(join(copy, name))
-      add(migration)
-    },
     remove: () => rmSync(root, { recursive: true, force: true }),
   }
 }

@@ -126,6 +126,20 @@ export function splitStatements(sql: string, dialect: SqlDialect): SqlStatement[
   return out
 }
 
+/**
+ * Whether `sql` holds at least one statement (`splitStatements(sql, dialect).length > 0`), stopping at its first
+ * significant character instead of splitting the whole text.
+ */
+export function hasStatements(sql: string, dialect: SqlDialect): boolean {
+  const pg = dialect === 'postgres'
+  for (let i = 0; i < sql.length;) {
+    const token = lex(sql, i, pg)
+    if (token.kind !== 'space' && token.kind !== 'comment' && sql.charCodeAt(i) !== SEMICOLON) return true
+    i = token.end
+  }
+  return false
+}
+
 /** Whether sql[start, end) is `keyword` (given in lower case), ignoring case. */
 function isKeyword(sql: string, start: number, end: number, keyword: string): boolean {
   if (end - start !== keyword.length) return false

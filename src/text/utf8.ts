@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer'
 import { createReadStream } from 'node:fs'
 import { TextDecoder } from 'node:util'
 
@@ -22,6 +23,9 @@ export const UTF8_HINT = 'save the file as UTF-8 (for example with iconv -f lati
 
 /** The text of a whole file's bytes; a BOM is kept (callers drop it where it is not content). */
 export function decodeUtf8(bytes: Uint8Array): string {
+  // isUtf8 (simdutf) and Buffer's decoder: about half the cost of a fatal TextDecoder per file, which adds up over
+  // thousands of migrations. Both keep a BOM.
+  if (isUtf8(bytes)) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')
   try {
     return utf8StreamDecoder().decode(bytes)
   } catch {

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest'
-import { leadingWords, splitStatements, type SqlDialect } from '../../src/sql/split-statements.js'
+import { hasStatements, leadingWords, splitStatements, type SqlDialect } from '../../src/sql/split-statements.js'
 
 const texts = (sql: string, dialect: SqlDialect = 'postgres'): string[] =>
   splitStatements(sql, dialect).map((s) => s.text)
@@ -454,5 +454,27 @@ describe('leadingWords', () => {
   it('uses the dialect for nested comments', () => {
     expect(leadingWords('/* a /* b */ VACUUM', 1, 'sqlite')).toEqual(['VACUUM'])
     expect(leadingWords('/* a /* b */ VACUUM', 1, 'postgres')).toEqual([])
+  })
+})
+
+describe('hasStatements', () => {
+  it('says whether splitStatements finds any statement, in both dialects', () => {
+    const cases = [
+      '',
+      '   \n\t',
+      ';;',
+      '-- only a comment',
+      '/* a /* nested */ comment */',
+      '/* a /* nested */ SELECT 1',
+      '-- a\r\nSELECT 1',
+      ';\n-- x\n;SELECT 1',
+      "'unterminated",
+      '$$ body',
+      '`x`',
+      '[x]',
+    ]
+    for (const dialect of ['postgres', 'sqlite'] as const)
+      for (const sql of cases)
+        expect(hasStatements(sql, dialect), `${dialect}: ${sql}`).toBe(texts(sql, dialect).length > 0)
   })
 })

@@ -6,7 +6,7 @@ import type { ValidateResult } from '../../migrate/manage.js'
 import type { Reporter } from '../../output/reporter.js'
 import { formatTable } from '../../output/table.js'
 import { formatDuration, formatTarget, formatTimestamp, oneLine } from '../../output/format.js'
-import { configFromGlobals, makeReporter, reportFailure, runTargetCommand } from '../context.js'
+import { baselineWasmOnly, configFromGlobals, makeReporter, reportFailure, runTargetCommand } from '../context.js'
 import { selectTargets } from '../../config/resolve-config.js'
 import {
   baselineMigrations,
@@ -68,6 +68,7 @@ export function registerMigrateCommands(program: Command): void {
     .action(
       exitWith(async (flags: UpFlags, command: Command) => {
         const globals = command.optsWithGlobals<GlobalOptions>()
+        if (flags.lint !== false) baselineWasmOnly()
         return runTargetCommand<MigrateResult>(globals, {
           command: 'migrate up',
           create: !flags.dryRun,

@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import type { GlobalOptions } from '../context.js'
 import { exitWith } from '../exit-codes.js'
-import { runTargetCommand } from '../context.js'
+import { baselineWasmOnly, runTargetCommand } from '../context.js'
 import type { Reporter } from '../../output/reporter.js'
 import type { Target } from '../../targets/target.js'
 import type { DumpSchemaResult } from '../../schema/dump.js'
@@ -100,6 +100,7 @@ export function registerMigrateTestCommand(migrate: Command): void {
     .action(
       exitWith(async (flags: { from?: string }, command: Command) => {
         const globals = command.optsWithGlobals<GlobalOptions>()
+        baselineWasmOnly() // each up is linted first, as migrate up does
         return runTargetCommand<TestMigrationsResult>(globals, {
           command: 'migrate test',
           create: false,

@@ -49,7 +49,27 @@ function truncate(name: string): string {
   return out
 }
 
-/** Whether the text has a run of name characters (or a quoted name) that could exceed 63 bytes: the cheap pre-check. */
+/**
+ * Whether the text has a run of name characters (or a quoted name) that could exceed 63 bytes: the cheap pre-check,
+ * run on every migration. What /[^\s"'(),.;:=<>+*\/-]{22,}|"[^"]{22,}"/ tests, in one pass: the regex tries every
+ * start position again.
+ */
 export function mayHaveLongIdentifier(text: string): boolean {
-  return /[^\s"'(),.;:=<>+*/-]{22,}|"[^"]{22,}"/.test(text)
+  let run = 0
+  let lastQuote = -1
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c === 0x22) {
+      if (lastQuote >= 0 && i - lastQuote > 22) return true
+      lastQuote = i
+      run = 0
+    } else if (c < 0x80 ? NAME_BREAK[c] === 1 : WHITESPACE.test(text[i]!)) run = 0
+    else if (++run >= 22) return true
+  }
+  return false
 }
+
+/** ASCII characters that end a run of name characters: whitespace and `'(),.;:=<>+*\/-` (and `"`, handled apart). */
+const NAME_BREAK = new Uint8Array(128)
+for (const c of " \t\n\v\f\r'(),.;:=<>+*/-") NAME_BREAK[c.charCodeAt(0)] = 1
+const WHITESPACE = /\s/

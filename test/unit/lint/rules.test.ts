@@ -1,6 +1,7 @@
 // Each rule: a true positive, and the near misses that must stay quiet (statically, PostgreSQL unless said).
 import { describe, expect, it } from 'vitest'
-import { lint, rules } from './lint-helpers.js'
+import type { LintResult } from '../../../src/lint/types.js'
+import { lint, lintFiles, rules } from './lint-helpers.js'
 
 /** Findings of `rule` only (advice rules are on at info and would crowd every CREATE TABLE). */
 async function only(rule: string, sql: string, options: Parameters<typeof lint>[1] = {}) {
@@ -389,5 +390,26 @@ describe('SQLite', () => {
       await lint('CREATE INDEX i ON orders (a);\nCREATE TABLE t (id int, at timestamp);', { engine: 'sqlite' }),
     ).toEqual([])
     expect(rules(await lint('VACUUM;', { engine: 'sqlite' }))).toEqual(['non-transactional-statement'])
+  })
+})
+
+describe('parsing in batches', () => {
+  it('gives the findings each file gives linted alone: a syntax error, a trailing comment, statements across files', async () => {
+    const files = [
+      'ALTER TABLE a ADD COLUMN n int NOT NULL -- no default here\n;\nCREATE INDEX a_n ON a (n);',
+      'ALTER TABLE b ADDD COLUMN x int;\nALTER TABLE b ADD CONSTRAINT b_fk FOREIGN KEY (x) REFERENCES a (id);',
+      'CREATE TABLE c (id serial PRIMARY KEY, at timestamp);\nALTER TABLE a ALTER COLUMN n TYPE bigint;',
+      'CREATE TABLE "Quoted" AS SELECT 1 AS x;\nUPDATE a SET n = 1;\nSELECT \'unterminated',
+    ]
+    const strip = (result: LintResult) => result.findings.map(({ file: _file, migration: _migration, ...rest }) => rest)
+    for (const checkSyntax of [false, true]) {
+      const together = strip(await lintFiles(files, { checkSyntax }))
+      const alone = []
+      for (const sql of files) alone.push(...strip(await lintFiles([sql], { checkSyntax })))
+      expect(together).toEqual(alone)
+      expect(together.map((finding) => finding.rule)).toContain(
+        checkSyntax ? 'syntax-error' : 'foreign-key-without-not-valid',
+      )
+    }
   })
 })

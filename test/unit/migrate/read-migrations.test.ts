@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { readMigrations } from '../../../src/migrate/files.js'
+import { checksumOf, readMigrations } from '../../../src/migrate/files.js'
 import { DbopsError } from '../../../src/errors.js'
 
 const dirs: string[] = []
@@ -70,5 +70,31 @@ describe('readMigrations', () => {
     const set = readMigrations(join(dir, 'migrations'), dir)
     expect(set.migrations.map((migration) => migration.version)).toEqual(['1', '2', '10'])
     expect(set.warnings).toEqual([])
+  })
+})
+
+describe('readMigrations: checksums', () => {
+  it('gives each migration the checksum of its up section, also through spread and JSON', () => {
+    const dir = migrationsDir({
+      '1_a.sql': '-- migrate:up\nCREATE TABLE a (id int);  \r\n-- migrate:down\nDROP TABLE a;\n',
+      '2_b.up.sql': 'CREATE TABLE b (id int);\n',
+      '2_b.down.sql': 'DROP TABLE b;\n',
+    })
+    const [a, b] = readMigrations(join(dir, 'migrations'), dir).migrations
+    expect(a!.checksum).toBe(checksumOf('\nCREATE TABLE a (id int);  \r\n'))
+    expect(a!.checksum).toBe(checksumOf('\nCREATE TABLE a (id int);'))
+    expect(b!.checksum).toBe(checksumOf('CREATE TABLE b (id int);\n'))
+    expect({ ...a }.checksum).toBe(a!.checksum)
+    expect(JSON.parse(JSON.stringify(b)).checksum).toBe(b!.checksum)
+  })
+
+  it('warns about an up section without SQL (comments and semicolons only), not about one with SQL', () => {
+    const dir = migrationsDir({
+      '1_empty.sql': '-- migrate:up\n-- nothing yet\n/* still nothing */ ;\n-- migrate:down\n',
+      '2_full.sql': '-- migrate:up\n-- a comment first\nSELECT 1;\n-- migrate:down\n',
+    })
+    const { warnings } = readMigrations(join(dir, 'migrations'), dir)
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toContain('1_empty.sql has no SQL in its up section')
   })
 })
