@@ -2,6 +2,7 @@ import type BetterSqlite3 from 'better-sqlite3'
 import { DbopsError } from '../../errors.js'
 import type { SqlQuery } from '../../sql/query.js'
 import { openRecords } from '../../seed/records.js'
+import { JsonNumber, stringifyJson } from '../../seed/json-record.js'
 import {
   LoadFailure,
   matchColumns,
@@ -251,9 +252,15 @@ const FALSE_WORDS = new Set(['false', 'f', 'no', 'n', 'off', '0'])
 
 /** How a non-null value is bound for `column`; null when it is bound as it is. */
 function converter(column: ColumnInfo, fromCsv: boolean): Converter {
+  const convert = valueConverter(column, fromCsv)
+  // A JSON number a double would change is bound as its digits, and checked like a string of them.
+  return fromCsv || convert === null ? convert : (value) => convert(value instanceof JsonNumber ? value.source : value)
+}
+
+function valueConverter(column: ColumnInfo, fromCsv: boolean): Converter {
   const where = `${column.name} (${column.type})`
   const structured = (value: unknown) => {
-    if (typeof value === 'object') return JSON.stringify(value)
+    if (typeof value === 'object') return stringifyJson(value)
     if (typeof value === 'boolean') return value ? 1 : 0
     return value as Bindable
   }
@@ -311,7 +318,7 @@ function converter(column: ColumnInfo, fromCsv: boolean): Converter {
         throw new Error(`${Array.isArray(value) ? 'an array' : 'an object'} does not fit column ${where}`)
       }
     case 'json':
-      return (value) => (typeof value === 'string' ? value : JSON.stringify(value))
+      return (value) => (typeof value === 'string' ? value : stringifyJson(value))
     default:
       return fromCsv ? null : structured
   }
