@@ -1,4 +1,5 @@
-import { mkdirSync, writeFileSync, existsSync } from 'node:fs'
+import { mkdirSync, existsSync } from 'node:fs'
+import { writeNewFile } from '../output/atomic-write.js'
 import { join, relative } from 'node:path'
 import { DbopsError, UsageError } from '../errors.js'
 import type { Target } from '../targets/target.js'
@@ -209,8 +210,13 @@ export interface NewMigrationResult {
   version: string
 }
 
-/** Writes `<dir>/<UTC YYYYMMDDHHMMSS>_<name>.sql` with empty up and down sections. */
-export function newMigration(dir: string, name: string, now: Date = new Date()): NewMigrationResult {
+/** Writes `<dir>/<UTC YYYYMMDDHHMMSS>_<name>.sql`, by default with empty up and down sections. */
+export function newMigration(
+  dir: string,
+  name: string,
+  now: Date = new Date(),
+  content = '-- migrate:up\n\n\n-- migrate:down\n\n',
+): NewMigrationResult {
   const slug = name
     .trim()
     .replace(/[^A-Za-z0-9_]+/g, '_')
@@ -228,7 +234,7 @@ export function newMigration(dir: string, name: string, now: Date = new Date()):
   mkdirSync(dir, { recursive: true })
   const file = join(dir, `${version}_${slug}.sql`)
   if (existsSync(file)) throw new DbopsError('E_EXISTS', `${file} already exists`)
-  writeFileSync(file, '-- migrate:up\n\n\n-- migrate:down\n\n', { flag: 'wx' })
+  writeNewFile(file, content)
   return { file: relative(process.cwd(), file) || file, version }
 }
 
