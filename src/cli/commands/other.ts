@@ -54,22 +54,31 @@ export function registerOtherCommands(program: Command): void {
         const reporter = await makeReporter(globals)
         try {
           const resolved = await configFromGlobals(globals)
+          // -t shows one target; --all (every target, as without flags) is refused with --url as everywhere else.
+          const picked =
+            globals.target !== undefined || (globals.all && resolved.urlTarget !== undefined)
+              ? new Set(
+                  selectTargets(resolved, { target: globals.target, all: globals.all }).map((target) => target.name),
+                )
+              : undefined
           const document = {
             source: resolved.source,
             file: resolved.file ?? null,
             defaultTarget: resolved.defaultTarget ?? null,
-            unresolved: resolved.unresolved,
+            unresolved: picked ? {} : resolved.unresolved,
             targets: Object.fromEntries(
-              Object.values(resolved.targets).map((target) => [
-                target.name,
-                {
-                  url: target.redactedUrl,
-                  database: target.database,
-                  engine: target.location.engine,
-                  protected: target.protected,
-                  migrations: target.migrations,
-                },
-              ]),
+              Object.values(resolved.targets)
+                .filter((target) => !picked || picked.has(target.name))
+                .map((target) => [
+                  target.name,
+                  {
+                    url: target.redactedUrl,
+                    database: target.database,
+                    engine: target.location.engine,
+                    protected: target.protected,
+                    migrations: target.migrations,
+                  },
+                ]),
             ),
           }
           if (globals.json) reporter.json({ ok: true, ...document })
