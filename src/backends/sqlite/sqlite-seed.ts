@@ -65,7 +65,12 @@ export class SqliteSeeder implements Seeder {
     const db = this.backend.writable()
     const into = `INSERT INTO ${job.table.sql} (${columns.map((column) => quote(column.name)).join(', ')}) VALUES `
     const tuple = `(${new Array(width).fill('?').join(', ')})`
-    db.exec('BEGIN IMMEDIATE')
+    try {
+      await this.backend.beginImmediate(db)
+    } catch (error) {
+      source.close()
+      throw error
+    }
     let rows = 0
     try {
       for (const statement of job.setup) db.exec(statement)
@@ -167,7 +172,7 @@ export class SqliteSeeder implements Seeder {
       ordered.push(table)
     }
     for (const table of tables) visit(table)
-    db.exec('BEGIN IMMEDIATE')
+    await this.backend.beginImmediate(db)
     try {
       // Cycles between the tables (or self-references) are checked at COMMIT, when all of them are empty.
       db.pragma('defer_foreign_keys = ON')
