@@ -24,12 +24,49 @@ describe('config show (trial)', () => {
     })
   })
 
-  it('-t shows that target only; --all shows every target', async () => {
+  it('--target with --all is a usage error; --all alone shows every target', async () => {
     const dir = twoTargets()
-    const one = await runCli(['config', 'show', '-t', 'ci', '--json'], { cwd: dir })
-    expect(one.code, one.stderr).toBe(0)
-    expect(Object.keys(JSON.parse(one.stdout).targets)).toEqual(['ci'])
+    const both = await runCli(['config', 'show', '-t', 'ci', '--all', '--json'], { cwd: dir })
+    expect(both.code).toBe(3)
+    expect(JSON.parse(both.stdout).error.message).toBe('--target and --all cannot be used together')
     const all = await runCli(['config', 'show', '--all', '--json'], { cwd: dir })
     expect(Object.keys(JSON.parse(all.stdout).targets)).toEqual(['dev', 'ci'])
+  })
+})
+
+describe('a bad --url is blamed on --url (trial)', () => {
+  it.each([
+    [
+      'an unknown scheme',
+      'mysql://app:s3cret-pw@db/app',
+      /^--url "mysql:\/\/app:\*\*\*@db\/app": unsupported scheme "mysql"/,
+    ],
+    ['no scheme', 'localhost/app', /^--url "localhost\/app": missing scheme/],
+    ['an unparsable URL', 'postgres://app:s3cret-pw@[db/app', /^--url "postgres:\/\/app:\*\*\*@\[db\/app": /],
+  ])('%s: E_USAGE naming --url and the redacted URL, not the config file', async (_name, url, message) => {
+    const dir = twoTargets()
+    const result = await runCli(['migrate', 'status', '--url', url, '--json'], { cwd: dir })
+    expect(result.code).toBe(3)
+    const error = JSON.parse(result.stdout).error
+    expect(error).toMatchObject({ code: 'E_USAGE', message: expect.stringMatching(message) })
+    expect(error.hint).toContain('--url postgres://')
+    expect(result.stdout + result.stderr).not.toContain('s3cret-pw')
+    expect(result.stdout).not.toContain('dbops.config')
+  })
+
+  it('a SQLite URL naming a folder or a file that is no database says so', async () => {
+    const dir = twoTargets()
+    const folder = await runCli(['migrate', 'status', '--url', `sqlite:${dir}`, '--json'], { cwd: dir })
+    expect(folder.code).toBe(2)
+    expect(JSON.parse(folder.stdout).error.message).toBe(
+      `cannot open sqlite:${dir}: it is a folder, not a database file`,
+    )
+    writeFileSync(
+      path.join(dir, 'notes.txt'),
+      'not a database, but long enough to have a header of a hundred bytes or so.....\n',
+    )
+    const text = await runCli(['migrate', 'status', '--url', 'sqlite:./notes.txt', '--json'], { cwd: dir })
+    expect(text.code).toBe(2)
+    expect(JSON.parse(text.stdout).error.hint).toContain('is not a SQLite database')
   })
 })

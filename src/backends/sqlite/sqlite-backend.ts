@@ -10,6 +10,7 @@ import {
   readdirSync,
   rmSync,
   statfsSync,
+  statSync,
 } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
@@ -119,7 +120,9 @@ export class SqliteBackend implements Backend {
     } catch (error) {
       const locked = this.lockTimeoutError(error, 'lock to open it')
       if (locked) throw locked
-      throw new DbopsError('E_CONNECTION', `cannot open ${this.redactedUrl}: ${(error as Error).message}`, {
+      // SQLite says "disk I/O error" or "unable to open database file" for a folder.
+      const reason = isDirectory(this.#path) ? 'it is a folder, not a database file' : (error as Error).message
+      throw new DbopsError('E_CONNECTION', `cannot open ${this.redactedUrl}: ${reason}`, {
         hint: openFailureHint(this.#path, error),
         cause: error,
       })
@@ -538,6 +541,14 @@ function isAlive(pid: number): boolean {
   }
 }
 
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory()
+  } catch {
+    return false
+  }
+}
+
 /** How long one slice of beginImmediate's wait blocks the event loop at most. */
 const BUSY_SLICE_MS = 50
 
@@ -558,6 +569,9 @@ function failure(error: unknown, statementIndex: number | undefined): StatementF
 function openFailureHint(path: string, error: unknown): string {
   const dir = dirname(path)
   if (!existsSync(dir)) return `the folder ${dir} does not exist: create it, or check the URL`
+  if (isDirectory(path)) return `the URL names the database file itself (e.g. sqlite:./data/app.db)`
+  if ((error as { code?: string }).code === 'SQLITE_NOTADB')
+    return `${path} is not a SQLite database: check the URL (or restore the file from a backup)`
   try {
     if ((error as { code?: string }).code === 'SQLITE_FULL' || statfsSync(dir).bavail === 0)
       return `the disk holding ${dir} is full: free some space, then run again`

@@ -54,31 +54,25 @@ export function registerOtherCommands(program: Command): void {
         const reporter = await makeReporter(globals)
         try {
           const resolved = await configFromGlobals(globals)
-          // -t shows one target; --all (every target, as without flags) is refused with --url as everywhere else.
-          const picked =
-            globals.target !== undefined || (globals.all && resolved.urlTarget !== undefined)
-              ? new Set(
-                  selectTargets(resolved, { target: globals.target, all: globals.all }).map((target) => target.name),
-                )
-              : undefined
+          // Every target is shown (-t only says which one --url replaces); --all with --url or -t is refused as by
+          // every other command rather than ignored.
+          if (globals.all) selectTargets({ ...resolved, unresolved: {} }, { target: globals.target, all: true })
           const document = {
             source: resolved.source,
             file: resolved.file ?? null,
             defaultTarget: resolved.defaultTarget ?? null,
-            unresolved: picked ? {} : resolved.unresolved,
+            unresolved: resolved.unresolved,
             targets: Object.fromEntries(
-              Object.values(resolved.targets)
-                .filter((target) => !picked || picked.has(target.name))
-                .map((target) => [
-                  target.name,
-                  {
-                    url: target.redactedUrl,
-                    database: target.database,
-                    engine: target.location.engine,
-                    protected: target.protected,
-                    migrations: target.migrations,
-                  },
-                ]),
+              Object.values(resolved.targets).map((target) => [
+                target.name,
+                {
+                  url: target.redactedUrl,
+                  database: target.database,
+                  engine: target.location.engine,
+                  protected: target.protected,
+                  migrations: target.migrations,
+                },
+              ]),
             ),
           }
           if (globals.json) reporter.json({ ok: true, ...document })
