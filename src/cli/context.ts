@@ -101,12 +101,10 @@ export async function runTargetCommand<T>(globals: GlobalOptions, spec: TargetCo
     const code = await runResolvedTargets(globals, spec, reporter, targets, interruption.signal)
     if (!interruption.signal.aborted || code >= EXIT.failed) return code
     // Stopped early but returned a result (maintain's incomplete steps): still an interrupted run, not an answer.
-    if (!globals.json)
-      reporter.error(
-        undefined,
-        `interrupted by ${String(interruption.signal.reason)}: stopped at a safe point`,
-        'the output above shows what was done; run the command again to finish',
-      )
+    if (!globals.json) {
+      const error = interruptedError(interruption.signal)
+      reporter.error(undefined, error.message, error.hint)
+    }
     return EXIT.failed
   } finally {
     process.off('SIGINT', onSignal)
@@ -144,7 +142,10 @@ async function runResolvedTargets<T>(
     const only = targets[0]!
     try {
       const { result, code } = await runOne(only)
-      if (globals.json) reporter.json({ ok: code === EXIT.ok, ...result, database: only.database })
+      // Stopped early by Ctrl-C but with a result (maintain's steps left): the document says it was interrupted.
+      const stopped = signal.aborted ? { error: errorDocument(interruptedError(signal)) } : undefined
+      if (globals.json)
+        reporter.json({ ok: code === EXIT.ok && !stopped, ...result, database: only.database, ...stopped })
       else spec.printAll?.([{ target: only.name, ok: true, result }], reporter)
       return code
     } catch (error) {
@@ -165,8 +166,10 @@ async function runResolvedTargets<T>(
     if (!globals.json) printError(reporter, outcome.target, outcome.error)
     return { ok: false, target: outcome.target, database, error: errorDocument(outcome.error) }
   })
-  if (globals.json) reporter.json({ ok: worst === EXIT.ok, targets: documents })
-  else if (spec.printAll)
+  if (globals.json) {
+    const stopped = signal.aborted ? { error: errorDocument(interruptedError(signal)) } : undefined
+    reporter.json({ ok: worst === EXIT.ok && !stopped, targets: documents, ...stopped })
+  } else if (spec.printAll)
     spec.printAll(
       outcomes.map((outcome) => (outcome.ok ? { ...outcome, result: outcome.result.result } : outcome)),
       reporter,
@@ -179,6 +182,12 @@ async function runResolvedTargets<T>(
       ),
     )
   return worst
+}
+
+function interruptedError(signal: AbortSignal): DbopsError {
+  return new DbopsError('E_INTERRUPTED', `interrupted by ${String(signal.reason)}: stopped at a safe point`, {
+    hint: 'the output shows what was done; run the command again to finish',
+  })
 }
 
 function parseConcurrency(value: string | undefined): number {

@@ -73,3 +73,48 @@ describe('Ctrl-C during a SQLite lock wait (trial)', () => {
     },
   )
 })
+
+/** Resolves once process `pid` has a file open whose path matches `pattern`. */
+async function hasOpen(pid: number, pattern: RegExp): Promise<void> {
+  for (;;) {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      let link = ''
+      try {
+        link = readlinkSync(`/proc/${pid}/fd/${fd}`)
+      } catch {
+        // Closed meanwhile.
+      }
+      if (pattern.test(link)) return
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
+describe('Ctrl-C during a step that blocks (trial)', () => {
+  it('maintain --auto --json: Ctrl-C during VACUUM stops before the next step, one document, ok false, E_INTERRUPTED', async () => {
+    const dir = tempDir('dbops-trial-maintain')
+    const file = path.join(dir, 'app.db')
+    const database = new Database(file)
+    database.exec('CREATE TABLE a (id integer PRIMARY KEY, v text); CREATE INDEX a_v ON a (v)')
+    const insert = database.prepare('INSERT INTO a (v) VALUES (?)')
+    database.transaction(() => {
+      for (let i = 0; i < 150_000; i++) insert.run(`${'x'.repeat(150)}${i}`)
+    })()
+    // Most pages free: --auto plans a VACUUM, then PRAGMA optimize.
+    database.exec('DELETE FROM a WHERE id > 50000')
+    database.close()
+    const child = spawnCli(['maintain', '--auto', '--url', `sqlite:${file}`, '--json'])
+    const exited = waitForExit(child)
+    // VACUUM's temporary database (deleted at once, still open) or its journal: the VACUUM is under way.
+    await hasOpen(child.pid!, /etilqs_|app\.db-journal/)
+    child.kill('SIGINT')
+    const result = await exited
+    expect(result.code, result.stderr).toBe(2)
+    const documents = result.stdout.trim().split(/\n(?=\{)/)
+    expect(documents).toHaveLength(1)
+    const document = JSON.parse(documents[0]!)
+    expect(document).toMatchObject({ ok: false, stopped: 'interrupted', error: { code: 'E_INTERRUPTED' } })
+    expect(document.tasks.map((task: { action: string }) => task.action)).toEqual(['vacuum'])
+    expect(document.left.map((task: { action: string }) => task.action)).toEqual(['optimize'])
+  })
+})
