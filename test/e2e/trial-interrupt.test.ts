@@ -118,3 +118,29 @@ describe('Ctrl-C during a step that blocks (trial)', () => {
     expect(document.left.map((task: { action: string }) => task.action)).toEqual(['optimize'])
   })
 })
+
+describe('a SQLite database in rollback-journal mode with a writer (trial)', () => {
+  it('migrate up waits lockWaitTimeout for the write lock, instead of failing at once claiming it waited', async () => {
+    const { dir, file } = project()
+    writeFileSync(
+      path.join(dir, 'dbops.config.json'),
+      JSON.stringify({ targets: { app: { url: 'sqlite:./app.db' } }, migrations: { lockWaitTimeout: '1s' } }),
+    )
+    const holder = new Database(file)
+    holder.exec('CREATE TABLE other (id integer)')
+    holder.exec('BEGIN IMMEDIATE')
+    holder.exec('INSERT INTO other VALUES (1)')
+    try {
+      const result = await runCli(['migrate', 'up', '--json'], { cwd: dir })
+      expect(result.code, result.stderr).toBe(2)
+      // Before: E_LOCK_TIMEOUT for the "database lock" at once, from the switch to WAL SQLite refuses without waiting.
+      expect(JSON.parse(result.stdout).error).toMatchObject({
+        code: 'E_LOCK_TIMEOUT',
+        details: { lock: 'write lock', waitedMs: 1000 },
+      })
+    } finally {
+      holder.exec('ROLLBACK')
+      holder.close()
+    }
+  })
+})

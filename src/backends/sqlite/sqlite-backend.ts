@@ -145,8 +145,14 @@ export class SqliteBackend implements Backend {
       !database.inTransaction &&
       !database.readonly
     ) {
-      database.pragma('journal_mode = WAL')
-      this.#wal = true
+      try {
+        database.pragma('journal_mode = WAL')
+        this.#wal = true
+      } catch (error) {
+        // Another connection is writing: SQLite refuses the switch at once, without its busy wait. The work goes on
+        // in rollback-journal mode (BEGIN IMMEDIATE waits for that writer); the switch is tried again next time.
+        if (!isBusy(error)) throw error
+      }
     }
     return database
   }
