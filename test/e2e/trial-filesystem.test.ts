@@ -65,4 +65,15 @@ describe.skipIf(disk === undefined)('creating files on a full disk (trial)', () 
     expect(error.message).toContain('ENOSPC')
     expect(readdirSync(path.join(dir, folder))).toEqual([])
   })
+
+  it('backup create: E_FILESYSTEM naming the lock, and no lock file left in the backup folder', async () => {
+    const result = await runCli(['backup', 'create', '--url', `sqlite:${database}`, '--json'], { cwd: dir })
+    expect(result.code, result.stderr).toBe(2)
+    const folder = path.join(dir, 'backups', 'app')
+    expect(JSON.parse(result.stdout).error).toMatchObject({
+      code: 'E_FILESYSTEM',
+      message: `${folder}/.lock: no space left on the device (disk full) (ENOSPC, write)`,
+    })
+    expect(readdirSync(folder)).toEqual([])
+  })
 })
