@@ -70,3 +70,16 @@ describe('a bad --url is blamed on --url (trial)', () => {
     expect(JSON.parse(text.stdout).error.hint).toContain('is not a SQLite database')
   })
 })
+
+describe('a seeds folder that is a file (trial)', () => {
+  it('seed status is an error naming it, not "no seeds yet"', async () => {
+    const dir = tempDir('dbops-trial-seeds-file')
+    writeFileSync(path.join(dir, 'fixtures'), 'not a folder\n')
+    const result = await runCli(['seed', 'status', '--url', 'sqlite:./app.db', '--json'], { cwd: dir })
+    expect(result.code).toBe(2)
+    expect(JSON.parse(result.stdout).error).toMatchObject({
+      code: 'E_SEEDS_DIR',
+      message: `the seeds folder ${path.join(dir, 'fixtures')} is a file, not a folder`,
+    })
+  })
+})
