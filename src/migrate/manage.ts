@@ -1,4 +1,4 @@
-import { mkdirSync, existsSync } from 'node:fs'
+import { mkdirSync, existsSync, readdirSync, rmSync } from 'node:fs'
 import { writeNewFile } from '../output/atomic-write.js'
 import { join, relative } from 'node:path'
 import { DbopsError, UsageError } from '../errors.js'
@@ -227,15 +227,31 @@ export function newMigration(
       'use letters, digits and underscores, e.g. add_users',
     )
   // Two `migrate new` in one second (a script, or a quick second thought) take the next free second.
-  const taken = new Set(readMigrations(dir).migrations.map((migration) => canonicalVersion(migration.version)))
   let time = now.getTime()
-  while (taken.has(timestampVersion(time))) time += 1000
-  const version = timestampVersion(time)
   mkdirSync(dir, { recursive: true })
-  const file = join(dir, `${version}_${slug}.sql`)
-  if (existsSync(file)) throw new DbopsError('E_EXISTS', `${file} already exists`)
-  writeNewFile(file, content)
-  return { file: relative(process.cwd(), file) || file, version }
+  for (let attempt = 1; ; attempt++) {
+    // Names only: the files of other `migrate new` running now may come and go while this looks.
+    const taken = new Set(
+      readdirSync(dir).flatMap((other) => {
+        const prefix = /^(\d+)_.*\.sql$/.exec(other)?.[1]
+        return prefix === undefined ? [] : [canonicalVersion(prefix)]
+      }),
+    )
+    while (taken.has(timestampVersion(time))) time += 1000
+    const version = timestampVersion(time)
+    const name = `${version}_${slug}.sql`
+    const file = join(dir, name)
+    try {
+      writeNewFile(file, content)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 20) throw error
+      continue // Another `migrate new` running now wrote this very name.
+    }
+    // One running now may have taken the version under another name: the name that sorts later yields.
+    const rival = readdirSync(dir).some((other) => other.startsWith(`${version}_`) && other < name)
+    if (!rival || attempt >= 20) return { file: relative(process.cwd(), file) || file, version }
+    rmSync(file, { force: true })
+  }
 }
 
 function timestampVersion(time: number): string {

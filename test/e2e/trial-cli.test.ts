@@ -1,5 +1,5 @@
 // A demanding new user's command lines: flags that contradict each other, bad URLs, Ctrl-C at awkward moments.
-import { writeFileSync } from 'node:fs'
+import { readdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { runCli, tempDir } from '../helpers/databases.js'
@@ -81,5 +81,19 @@ describe('a seeds folder that is a file (trial)', () => {
       code: 'E_SEEDS_DIR',
       message: `the seeds folder ${path.join(dir, 'fixtures')} is a file, not a folder`,
     })
+  })
+})
+
+describe('several migrate new at once (trial)', () => {
+  it('each gets a version of its own and succeeds', async () => {
+    const dir = tempDir('dbops-trial-new')
+    const results = await Promise.all(
+      [0, 1, 2, 3, 4, 5].map((i) =>
+        runCli(['migrate', 'new', `same${i % 2}`, '--url', 'sqlite:./app.db'], { cwd: dir }),
+      ),
+    )
+    for (const result of results) expect(result.code, result.stderr).toBe(0)
+    const versions = readdirSync(path.join(dir, 'migrations')).map((name) => name.split('_')[0])
+    expect(new Set(versions).size).toBe(6)
   })
 })
