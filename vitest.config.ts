@@ -10,14 +10,18 @@ export default defineConfig({
     // File parallelism stays on (default: one worker per available core).
     // Two projects, one `npm test`: unit tests need no database, so `npx vitest run test/unit` starts no server.
     projects: [
-      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      // tmp-leftovers gives the run a private TMPDIR and fails it, naming them, if tests leave files there.
+      {
+        extends: true,
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], globalSetup: ['test/helpers/tmp-leftovers.ts'] },
+      },
       {
         extends: true,
         test: {
           name: 'database',
           include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
           // Makes sure a PostgreSQL server answers (starting a throwaway cluster if needed) and provides its URL.
-          globalSetup: ['test/helpers/global-setup.ts'],
+          globalSetup: ['test/helpers/tmp-leftovers.ts', 'test/helpers/global-setup.ts'],
         },
       },
     ],

@@ -6,6 +6,7 @@ import { appliesTo, entryMatches } from './baseline.js'
 import { AUDIT_RULES } from './rules/index.js'
 import { indexesCreatedByMigrations } from './migration-indexes.js'
 import { DEFAULT_AUDIT_THRESHOLDS, type AuditRule, type AuditThresholds } from './rule.js'
+import { reconcileDrops } from './reconcile-drops.js'
 import type { IndexInfo } from './snapshot.js'
 
 import type { FailOn } from './exit-code.js'
@@ -116,6 +117,7 @@ export async function auditTarget(target: Target, options: AuditOptions = {}): P
   found.sort(
     (a, b) => order.get(a.check)! - order.get(b.check)! || (a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : 0),
   )
+  found.splice(0, found.length, ...reconcileDrops(found, bySubject, createdBy))
   const entries = (options.baseline?.accepted ?? []).filter((entry) => appliesTo(entry, target.name))
   const used = new Set<BaselineEntry>()
   const findings: Finding[] = []

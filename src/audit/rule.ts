@@ -1,6 +1,7 @@
 import type { Finding } from '../findings.js'
 import type { FixDialect, FixSql } from './auditor.js'
-import type { IndexInfo, IndexKey, SchemaSnapshot } from './snapshot.js'
+import type { ForeignKeyInfo, IndexInfo, IndexKey, SchemaSnapshot } from './snapshot.js'
+import { displayIdentifier } from '../sql/query.js'
 
 /** Thresholds of the rules; every one has a default (see DEFAULT_AUDIT_THRESHOLDS). */
 export interface AuditThresholds {
@@ -64,6 +65,11 @@ export function sameKey(a: IndexKey, b: IndexKey): boolean {
   )
 }
 
+/** The same key read backwards: the other direction and the other nulls order. */
+export function reversedKey(a: IndexKey, b: IndexKey): boolean {
+  return sameKey(a, { ...b, descending: !b.descending, nullsFirst: !b.nullsFirst })
+}
+
 /** Same table, access method and predicate: the only indexes that can stand in for each other. */
 export function comparable(a: IndexInfo, b: IndexInfo): boolean {
   return (
@@ -90,19 +96,61 @@ export function describeKeys(index: IndexInfo): string {
   return `(${keys})${index.include.length ? ` INCLUDE (${index.include.join(', ')})` : ''}${index.predicate ? ` WHERE ${index.predicate}` : ''}`
 }
 
-/** Whether `index` can serve lookups on exactly these columns: they are its leading key columns, in any order. */
-export function supportsColumns(index: IndexInfo, columnNumbers: readonly number[]): boolean {
-  if (!index.valid || index.predicate !== null || index.keys.length < columnNumbers.length) return false
+/**
+ * Whether `index` can serve lookups on exactly these columns: they are its leading key columns, in any order, with
+ * the columns' own collations where known (an index under another collation cannot answer the foreign key's
+ * equality). A partial index qualifies only when its predicate is `<column> IS NOT NULL` on those columns: the
+ * foreign key's lookups compare with `=`, which implies it.
+ */
+export function supportsColumns(
+  index: IndexInfo,
+  columnNumbers: readonly number[],
+  collations?: readonly string[],
+): boolean {
+  if (!index.valid || index.keys.length < columnNumbers.length) return false
   const leading = index.keys.slice(0, columnNumbers.length)
   if (leading.some((key) => key.expression || key.column === undefined)) return false
   const wanted = new Set(columnNumbers)
-  return (
-    leading.every((key) => wanted.has(key.column!)) && new Set(leading.map((key) => key.column)).size === wanted.size
+  if (
+    !leading.every((key) => wanted.has(key.column!)) ||
+    new Set(leading.map((key) => key.column)).size !== wanted.size
   )
+    return false
+  if (collations && leading.some((key) => key.collation !== collations[columnNumbers.indexOf(key.column!)]))
+    return false
+  return index.predicate === null || onlyNotNull(index.predicate, leading)
 }
 
-export function formatAge(seconds: number): string {
-  if (seconds < 3600) return `${Math.round(seconds / 60)} min`
-  if (seconds < 2 * 86_400) return `${(seconds / 3600).toFixed(1)} h`
-  return `${(seconds / 86_400).toFixed(1)} days`
+/** `a IS NOT NULL`, `(a IS NOT NULL) AND (b IS NOT NULL)`, as PostgreSQL prints them, on the given keys' columns. */
+function onlyNotNull(predicate: string, keys: readonly IndexKey[]): boolean {
+  const names = new Set(keys.map((key) => displayIdentifier(key.text)))
+  return predicate.split(/\s+AND\s+/).every((part) => {
+    const match = /^\(*\s*(.+?) IS NOT NULL\s*\)*$/.exec(part.trim())
+    return match !== null && names.has(match[1]!)
+  })
+}
+
+/**
+ * Foreign keys by table, a partition's including those declared on its partitioned ancestors (PostgreSQL checks
+ * those in each partition). A partition numbers its columns its own way: inherited ones are matched by name through
+ * its index keys (-1 where no key has the column, which no index then serves).
+ */
+export function foreignKeysByTable(snapshot: SchemaSnapshot): Map<string, ForeignKeyInfo[]> {
+  const byTable = new Map<string, ForeignKeyInfo[]>()
+  const add = (key: string, fk: ForeignKeyInfo) => byTable.set(key, [...(byTable.get(key) ?? []), fk])
+  for (const fk of snapshot.foreignKeys) add(tableKey(fk.schema, fk.table), fk)
+  const tables = new Map(snapshot.tables.map((table) => [tableKey(table.schema, table.name), table]))
+  for (const table of snapshot.tables) {
+    if (!table.parent) continue
+    const keys = snapshot.indexes
+      .filter((index) => index.schema === table.schema && index.table === table.name)
+      .flatMap((index) => index.keys)
+    const numberOf = (column: string) => keys.find((key) => !key.expression && key.text === column)?.column ?? -1
+    for (let parent = tables.get(tableKey(table.parent.schema, table.parent.name)); parent;) {
+      for (const fk of snapshot.foreignKeys.filter((fk) => fk.schema === parent!.schema && fk.table === parent!.name))
+        add(tableKey(table.schema, table.name), { ...fk, columnNumbers: fk.columns.map(numberOf) })
+      parent = parent.parent ? tables.get(tableKey(parent.parent.schema, parent.parent.name)) : undefined
+    }
+  }
+  return byTable
 }

@@ -22,6 +22,8 @@ export interface IndexInfo {
   /** Access method: btree, hash, gin, gist, brin... (SQLite: always btree). */
   method: string
   unique: boolean
+  /** A unique index that treats NULLs as equal (PostgreSQL 15 NULLS NOT DISTINCT): it enforces more than a plain one. */
+  nullsNotDistinct?: boolean
   primary: boolean
   keys: IndexKey[]
   /** INCLUDE columns (PostgreSQL). */
@@ -57,6 +59,8 @@ export interface TableInfo {
   name: string
   /** `partition`: a partition of a partitioned table; `child`: a classic inheritance child. */
   kind: 'table' | 'partitioned' | 'partition' | 'child'
+  /** The partitioned table a partition belongs to. */
+  parent?: { schema: string; name: string }
   hasPrimaryKey: boolean
   withoutRowid: boolean
   /** Live rows (PostgreSQL n_live_tup; SQLite: counted, bounded, see SqliteAuditor). */
@@ -77,6 +81,10 @@ export interface ForeignKeyInfo {
   columns: string[]
   /** Column numbers matching `columns` (PostgreSQL attnum, SQLite cid). */
   columnNumbers: number[]
+  /** Collation identity of each column, as IndexKey.collation reads it (PostgreSQL: oid); undefined on SQLite. */
+  collations?: string[]
+  /** False for a NOT VALID foreign key (PostgreSQL). */
+  validated?: boolean
   refSchema: string
   refTable: string
   refColumns: string[]

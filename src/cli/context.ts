@@ -12,7 +12,8 @@ export interface GlobalOptions {
   config?: string
   target?: string
   all?: boolean
-  concurrency?: string
+  /** Parsed by commander (src/cli/flags.ts). */
+  concurrency?: number
   url?: string
   json?: boolean
   verbose?: boolean
@@ -98,14 +99,7 @@ export async function runTargetCommand<T>(globals: GlobalOptions, spec: TargetCo
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
   try {
-    const code = await runResolvedTargets(globals, spec, reporter, targets, interruption.signal)
-    if (!interruption.signal.aborted || code >= EXIT.failed) return code
-    // Stopped early but returned a result (maintain's incomplete steps): still an interrupted run, not an answer.
-    if (!globals.json) {
-      const error = interruptedError(interruption.signal)
-      reporter.error(undefined, error.message, error.hint)
-    }
-    return EXIT.failed
+    return await runResolvedTargets(globals, spec, reporter, targets, interruption.signal)
   } finally {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
@@ -142,19 +136,29 @@ async function runResolvedTargets<T>(
     const only = targets[0]!
     try {
       const { result, code } = await runOne(only)
-      // Stopped early by Ctrl-C but with a result (maintain's steps left): the document says it was interrupted.
-      const stopped = signal.aborted ? { error: errorDocument(interruptedError(signal)) } : undefined
+      // A result that came back after an interrupt (maintain's incomplete steps, health's unfinished checks, an audit
+      // that finished its query) is still an interrupted run, not an answer: exit 2 and E_INTERRUPTED.
+      const stopped = signal.aborted ? interrupted(signal) : undefined
       if (globals.json)
-        reporter.json({ ok: code === EXIT.ok && !stopped, ...result, database: only.database, ...stopped })
-      else spec.printAll?.([{ target: only.name, ok: true, result }], reporter)
-      return code
+        reporter.json({
+          ok: code === EXIT.ok && !stopped,
+          ...result,
+          database: only.database,
+          ...(stopped && { error: errorDocument(stopped) }),
+        })
+      else {
+        spec.printAll?.([{ target: only.name, ok: true, result }], reporter)
+        if (stopped) printError(reporter, undefined, stopped)
+      }
+      return stopped ? Math.max(code, EXIT.failed) : code
     } catch (error) {
       return reportFailure(reporter, globals, only, error)
     }
   }
-  const concurrency = parseConcurrency(globals.concurrency)
+  const concurrency = globals.concurrency ?? 4
   const outcomes = await forEachTarget(targets, concurrency, runOne)
-  let worst: number = EXIT.ok
+  const stopped = signal.aborted ? interrupted(signal) : undefined
+  let worst: number = stopped ? EXIT.failed : EXIT.ok
   const documents = outcomes.map((outcome, index) => {
     const database = targets[index]!.database
     if (outcome.ok) {
@@ -166,10 +170,9 @@ async function runResolvedTargets<T>(
     if (!globals.json) printError(reporter, outcome.target, outcome.error)
     return { ok: false, target: outcome.target, database, error: errorDocument(outcome.error) }
   })
-  if (globals.json) {
-    const stopped = signal.aborted ? { error: errorDocument(interruptedError(signal)) } : undefined
-    reporter.json({ ok: worst === EXIT.ok && !stopped, targets: documents, ...stopped })
-  } else if (spec.printAll)
+  if (globals.json)
+    reporter.json({ ok: worst === EXIT.ok, targets: documents, ...(stopped && { error: errorDocument(stopped) }) })
+  else if (spec.printAll)
     spec.printAll(
       outcomes.map((outcome) => (outcome.ok ? { ...outcome, result: outcome.result.result } : outcome)),
       reporter,
@@ -181,22 +184,15 @@ async function runResolvedTargets<T>(
         reporter,
       ),
     )
+  // Targets that failed have said so (an interrupt included); otherwise one line says the run was cut short.
+  if (stopped && !globals.json && outcomes.every((outcome) => outcome.ok)) printError(reporter, undefined, stopped)
   return worst
 }
 
-function interruptedError(signal: AbortSignal): DbopsError {
+function interrupted(signal: AbortSignal): DbopsError {
   return new DbopsError('E_INTERRUPTED', `interrupted by ${String(signal.reason)}: stopped at a safe point`, {
-    hint: 'the output shows what was done; run the command again to finish',
+    hint: 'the output above shows what was done; run the command again to finish',
   })
-}
-
-function parseConcurrency(value: string | undefined): number {
-  if (value === undefined) return 4
-  const number = Number(value)
-  if (!Number.isInteger(number) || number < 1) {
-    throw new DbopsError('E_USAGE', `--concurrency takes a whole number of at least 1, not "${value}"`)
-  }
-  return number
 }
 
 function summaryLine(results: boolean[], reporter: Reporter): string {

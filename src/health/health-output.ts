@@ -128,7 +128,9 @@ function perfItem(finding: Finding, prefix: string, thresholds: Thresholds): str
     if (number === undefined) return ''
     return `${round(number * scale)}${spec.lowerIsWorse ? ':' : ''}`
   }
-  return `${perfLabel(prefix + finding.check)}=${round(value * scale)}${uom};${limit('warn')};${limit('critical')};${min};${max}`
+  // A share short of its bound must not round up to it: 99.99999% of a sequence with values left is not "100%".
+  const shown = max && value * scale < Number(max) ? roundBelow(value * scale, Number(max)) : round(value * scale)
+  return `${perfLabel(prefix + finding.check)}=${shown}${uom};${limit('warn')};${limit('critical')};${min};${max}`
 }
 
 /**
@@ -142,6 +144,14 @@ function round(value: number): string {
     useGrouping: false,
     maximumSignificantDigits: Math.min(21, Math.max(6, integerDigits)),
   }).format(value)
+}
+
+/** `value` as `round` prints it, with more digits while those would reach `bound` (which `value` is below). */
+function roundBelow(value: number, bound: number): string {
+  let text = round(value)
+  for (let digits = 7; Number(text) >= bound && digits <= 21; digits++)
+    text = new Intl.NumberFormat('en-US', { useGrouping: false, maximumSignificantDigits: digits }).format(value)
+  return Number(text) >= bound ? String(value) : text
 }
 
 /** Labels with characters outside [A-Za-z0-9_:.-] are single-quoted, quotes doubled (Nagios plugin guidelines). */

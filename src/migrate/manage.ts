@@ -239,18 +239,31 @@ export function newMigration(
     )
     while (taken.has(timestampVersion(time))) time += 1000
     const version = timestampVersion(time)
-    const name = `${version}_${slug}.sql`
-    const file = join(dir, name)
+    // The version is claimed by a marker only one run can create; it goes once the file is there for others to see.
+    const claim = join(dir, `.${version}.new`)
     try {
-      writeNewFile(file, content)
+      writeNewFile(claim, '')
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 20) throw error
-      continue // Another `migrate new` running now wrote this very name.
+      continue // Another `migrate new` running now claimed it: take the next second.
     }
-    // One running now may have taken the version under another name: the name that sorts later yields.
-    const rival = readdirSync(dir).some((other) => other.startsWith(`${version}_`) && other < name)
-    if (!rival || attempt >= 20) return { file: relative(process.cwd(), file) || file, version }
-    rmSync(file, { force: true })
+    try {
+      // Checked again under the claim: a run that held it before wrote its file first.
+      if (
+        readdirSync(dir).some(
+          (other) =>
+            /^\d+_.*\.sql$/.test(other) && canonicalVersion(other.split('_')[0]!) === canonicalVersion(version),
+        )
+      ) {
+        time += 1000
+        continue
+      }
+      const file = join(dir, `${version}_${slug}.sql`)
+      writeNewFile(file, content)
+      return { file: relative(process.cwd(), file) || file, version }
+    } finally {
+      rmSync(claim, { force: true })
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 // Connections behave like libpq (issue 9 §5): connect_timeout / PGCONNECT_TIMEOUT, and sslmode against a throwaway
 // TLS cluster whose pg_hba.conf refuses plaintext (so any success proves TLS was used), for dbops and pg_dump.
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -70,7 +70,7 @@ describe('connect timeout', () => {
     expect(result.code).toBe(2)
     expect(errorOf(result)).toMatchObject({
       code: 'E_CONNECTION',
-      message: expect.stringMatching(/no answer within 2\.00 s \(connect_timeout\)$/),
+      message: expect.stringMatching(/no answer within 2s \(connect_timeout\)$/),
     })
   })
 
@@ -81,7 +81,7 @@ describe('connect timeout', () => {
       timeoutMs: 20_000,
     })
     expect(result.code).toBe(2)
-    expect(errorOf(result).message).toMatch(/no answer within 2\.00 s \(PGCONNECT_TIMEOUT\)$/)
+    expect(errorOf(result).message).toMatch(/no answer within 2s \(PGCONNECT_TIMEOUT\)$/)
   })
 
   it('rejects a connect_timeout that is not a number of seconds as a config error', async () => {
@@ -223,5 +223,133 @@ describe('sslmode against a TLS-only server', () => {
     })
     expect(verified.code, verified.stdout + verified.stderr).toBe(0)
     noDriverWarnings(verified)
+  })
+})
+
+describe('client certificates (sslcert / sslkey) against a server that requires them', () => {
+  let cluster: PgServer
+  let dir = ''
+  let base = ''
+  const file = (name: string) => path.join(dir, name)
+  const openssl = (...args: string[]) => {
+    const made = spawnSync('openssl', args, { encoding: 'utf8' })
+    expect(made.status, made.stderr).toBe(0)
+  }
+  /** A key and a certificate for `subject`, signed by the test CA. */
+  const signed = (name: string, subject: string, extensions?: string) => {
+    openssl(
+      'req',
+      '-new',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-subj',
+      subject,
+      '-keyout',
+      file(`${name}.key`),
+      '-out',
+      file(`${name}.csr`),
+    )
+    const extra: string[] = []
+    if (extensions) {
+      writeFileSync(file(`${name}.ext`), extensions)
+      extra.push('-extfile', file(`${name}.ext`))
+    }
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      file(`${name}.csr`),
+      '-CA',
+      file('ca.crt'),
+      '-CAkey',
+      file('ca.key'),
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-out',
+      file(`${name}.crt`),
+      ...extra,
+    )
+    chmodSync(file(`${name}.key`), 0o600) // libpq (pg_dump) refuses a private key others can read
+  }
+  beforeAll(async () => {
+    dir = tempDir('dbops-clientcert')
+    dirs.push(dir)
+    openssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=dbops test CA',
+      '-keyout',
+      file('ca.key'),
+      '-out',
+      file('ca.crt'),
+    )
+    signed('server', '/CN=127.0.0.1', 'subjectAltName=IP:127.0.0.1\n')
+    // cert authentication maps the certificate's CN to the database user.
+    signed('client', '/CN=postgres')
+    cluster = await startThrowawayCluster(() => {}, {
+      ssl: {
+        cert: readFileSync(file('server.crt'), 'utf8'),
+        key: readFileSync(file('server.key'), 'utf8'),
+        ca: readFileSync(file('ca.crt'), 'utf8'),
+      },
+      hba: 'local all all trust\nhostssl all all 127.0.0.1/32 cert\n',
+    })
+    base = cluster.url
+  }, 120_000)
+  afterAll(async () => {
+    await cluster?.stop()
+  })
+
+  const verified = () => `${base}?sslmode=verify-full&sslrootcert=${encodeURIComponent(file('ca.crt'))}`
+  const withClientCert = () =>
+    `${verified()}&sslcert=${encodeURIComponent(file('client.crt'))}&sslkey=${encodeURIComponent(file('client.key'))}`
+
+  it('migrate status and backup create (pg_dump) authenticate with the client certificate', async () => {
+    const project = workDir()
+    const env = { HOME: emptyHome() } // no ~/.postgresql/postgresql.crt to fall back on
+    const status = await runCli(['--url', withClientCert(), 'migrate', 'status', '--json'], { cwd: project, env })
+    expect(status.code, status.stdout + status.stderr).toBe(0)
+    noDriverWarnings(status)
+    expect((await runCli(['--url', withClientCert(), 'migrate', 'up'], { cwd: project, env })).code).toBe(0)
+    const backup = await runCli(['--url', withClientCert(), 'backup', 'create', '--json'], { cwd: project, env })
+    expect(backup.code, backup.stdout + backup.stderr).toBe(0)
+    noDriverWarnings(backup)
+    // The same through PGSSLCERT / PGSSLKEY, as libpq reads them.
+    const fromEnv = await runCli(['--url', verified(), 'backup', 'create', '--json'], {
+      cwd: project,
+      env: { ...env, PGSSLCERT: file('client.crt'), PGSSLKEY: file('client.key') },
+    })
+    expect(fromEnv.code, fromEnv.stdout + fromEnv.stderr).toBe(0)
+  })
+
+  it('without the client certificate: a one-line connection error, exit 2', async () => {
+    const project = workDir()
+    const env = { HOME: emptyHome() }
+    for (const args of [
+      ['migrate', 'status'],
+      ['backup', 'create'],
+    ]) {
+      const result = await runCli(['--url', verified(), ...args], { cwd: project, env })
+      expect(result.code, result.stderr).toBe(2)
+      const errors = result.stderr.split('\n').filter((line) => line.startsWith('error: '))
+      expect(errors, result.stderr).toHaveLength(1)
+      expect(errors[0]).toMatch(/certificate/i)
+      expect(result.stderr).not.toMatch(/^ {4}at /m)
+      noDriverWarnings(result)
+      const json = await runCli(['--url', verified(), ...args, '--json'], { cwd: project, env })
+      expect(errorOf(json)).toMatchObject({
+        code: 'E_AUTH',
+        message: expect.stringContaining('connection requires a valid client certificate'),
+        hint: expect.stringContaining('sslcert and sslkey'),
+      })
+    }
   })
 })

@@ -3,7 +3,9 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import pg from 'pg'
 import { runCli, tempDir, usePgDatabase } from '../helpers/databases.js'
+import { startThrowawayCluster, type PgServer } from '../helpers/global-setup.js'
 
 interface Sample {
   name: string
@@ -292,5 +294,75 @@ describe('dbops health (e2e)', () => {
     } finally {
       rmSync(project, { recursive: true, force: true })
     }
+  })
+})
+
+describe('health against a server that archives WAL and allows prepared transactions', () => {
+  // The shared test server has archive_mode off and max_prepared_transactions = 0: a throwaway cluster has both, and
+  // an archive_command that always fails.
+  let cluster: PgServer
+  let client: pg.Client
+  beforeAll(async () => {
+    cluster = await startThrowawayCluster(() => {}, {
+      settings: { max_prepared_transactions: '2', archive_mode: 'on', archive_command: 'false' },
+    })
+    client = new pg.Client({ connectionString: cluster.url })
+    await client.connect()
+  }, 120_000)
+  afterAll(async () => {
+    await client?.query(`ROLLBACK PREPARED 'dbops_forgotten'`).catch(() => {})
+    await client?.end()
+    await cluster?.stop()
+  })
+
+  const health = async (check: string, threshold?: string) => {
+    const result = await runCli([
+      '--url',
+      cluster.url,
+      'health',
+      '--only',
+      check,
+      ...(threshold ? ['--threshold', threshold] : []),
+      '--json',
+    ])
+    return { code: result.code, finding: JSON.parse(result.stdout).checks.find((c: any) => c.check === check) }
+  }
+
+  it('prepared_transactions: none, then names a forgotten one with the fix', async () => {
+    expect((await health('prepared_transactions')).finding).toMatchObject({ severity: 'ok', message: 'none' })
+    await client.query('CREATE TABLE IF NOT EXISTS t (id int)')
+    await client.query(`BEGIN; INSERT INTO t VALUES (1); PREPARE TRANSACTION 'dbops_forgotten'`)
+    const { code, finding } = await health('prepared_transactions', 'prepared_transactions.warn=0s')
+    expect(code).toBe(1)
+    expect(finding).toMatchObject({
+      severity: 'warn',
+      subject: 'dbops_forgotten',
+      message: expect.stringMatching(
+        /^1 prepared transaction\(s\), 1 past the threshold; oldest 'dbops_forgotten' in postgres by postgres/,
+      ),
+      fix: expect.stringContaining(`COMMIT PREPARED 'dbops_forgotten'`),
+      values: { count: 1 },
+    })
+    await client.query(`ROLLBACK PREPARED 'dbops_forgotten'`)
+  })
+
+  it('wal_archiving: warns while archive_command fails, naming the segment', async () => {
+    await client.query('CREATE TABLE IF NOT EXISTS w (id int); INSERT INTO w VALUES (1)')
+    await client.query('SELECT pg_switch_wal()')
+    // Wait for the archiver to have tried (a server-side event, not a delay).
+    for (;;) {
+      const { rows } = await client.query('SELECT failed_count FROM pg_stat_archiver')
+      if (Number(rows[0].failed_count) > 0) break
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    const { code, finding } = await health('wal_archiving')
+    expect(code).toBe(1)
+    expect(finding).toMatchObject({
+      severity: 'warn',
+      message: expect.stringMatching(
+        /^archive_command is failing: [0-9A-F]{24} failed .* ago .*; 1 WAL segment\(s\) waiting to be archived/,
+      ),
+    })
+    expect(finding.values.ready).toBeGreaterThanOrEqual(1)
   })
 })

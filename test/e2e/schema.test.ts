@@ -1,6 +1,6 @@
 // dbops schema dump / schema drift / migrate test as a user runs them: exit codes, the --json document, files
-// written (also after migrate up with dumpAfterMigrate), and the scratch database dropped on Ctrl-C.
-import { existsSync, readFileSync } from 'node:fs'
+// written (also after migrate up, down and redo with dumpAfterMigrate), and the scratch database dropped on Ctrl-C.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { spawnSync, type ChildProcess } from 'node:child_process'
@@ -109,6 +109,39 @@ describe.each(['postgres', 'sqlite'] as EngineName[])('dbops schema on %s', (eng
     const out = path.join(project.dir, 'other.sql')
     expect((await cli(project, 'schema', 'dump', '--out', out)).code).toBe(0)
     expect(readFileSync(out, 'utf8')).toBe(afterUp)
+  })
+
+  it('dumpAfterMigrate rewrites the file after migrate down and redo, and not after a failed migration', async () => {
+    const project = await makeProject(engine, FILES, { schema: { file: 'db/schema.sql', dumpAfterMigrate: true } })
+    const file = path.join(project.dir, 'db', 'schema.sql')
+    expect((await cli(project, 'migrate', 'up')).code).toBe(0)
+    expect(readFileSync(file, 'utf8')).toContain('posts_user_idx')
+
+    const down = await cli(project, 'migrate', 'down')
+    expect(down.code, down.stderr).toBe(0)
+    expect(down.stderr).toContain(`wrote the schema to ${file}`)
+    const afterDown = readFileSync(file, 'utf8')
+    expect(afterDown).not.toContain('posts')
+    expect(afterDown).toContain('users')
+
+    writeFileSync(file, 'stale\n')
+    const redo = await cli(project, 'migrate', 'redo')
+    expect(redo.code, redo.stderr).toBe(0)
+    expect(redo.stderr).toContain(`wrote the schema to ${file}`)
+    const afterRedo = readFileSync(file, 'utf8')
+    expect(afterRedo).not.toContain('posts')
+    expect(afterRedo).toMatch(/'001', 'users'/)
+
+    expect((await cli(project, 'migrate', 'up')).code).toBe(0)
+    const before = readFileSync(file, 'utf8')
+    project.write(
+      'migrations/003_broken.sql',
+      migration('CREATE TABLE broken (id INTEGER);\nSELECT no_such_column FROM users;'),
+    )
+    const failed = await cli(project, 'migrate', 'up')
+    expect(failed.code).toBe(2)
+    expect(failed.stderr).not.toContain('wrote the schema')
+    expect(readFileSync(file, 'utf8')).toBe(before)
   })
 })
 

@@ -120,7 +120,13 @@ function run(bin: string, args: string[], cwd: string, timeoutMs = 90_000): Prom
  */
 export async function startThrowawayCluster(
   log: (msg: string) => void = () => {},
-  options: { password?: string; ssl?: { cert: string; key: string }; hba?: string } = {},
+  options: {
+    password?: string
+    ssl?: { cert: string; key: string; ca?: string }
+    hba?: string
+    /** Server settings (`-c name=value`; values without spaces), e.g. { max_prepared_transactions: '2' }. */
+    settings?: Record<string, string>
+  } = {},
 ): Promise<PgServer> {
   const binDir = findPgBinDir()
   if (!binDir) throw new Error('initdb/pg_ctl not found on PATH nor under /usr/lib/postgresql/*/bin')
@@ -174,9 +180,15 @@ export async function startThrowawayCluster(
     if (options.ssl) {
       owned(path.join(dataDir, 'server.crt'), options.ssl.cert, 0o644)
       owned(path.join(dataDir, 'server.key'), options.ssl.key, 0o600)
+      // The CA that client certificates must be signed by (for `hostssl ... cert` lines).
+      if (options.ssl.ca !== undefined) owned(path.join(dataDir, 'root.crt'), options.ssl.ca, 0o644)
     }
     if (options.hba !== undefined) owned(path.join(dataDir, 'pg_hba.conf'), options.hba, 0o600)
-    const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off${options.ssl ? ' -c ssl=on' : ''}`
+    const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off${options.ssl ? ' -c ssl=on' : ''}${
+      options.ssl?.ca !== undefined ? ' -c ssl_ca_file=root.crt' : ''
+    }${Object.entries(options.settings ?? {})
+      .map(([name, value]) => ` -c ${name}=${value}`)
+      .join('')}`
     log(`pg_ctl start on port ${port}`)
     startedServer = true
     try {
@@ -190,7 +202,14 @@ export async function startThrowawayCluster(
     }
     const credentials = options.password === undefined ? 'postgres' : `postgres:${encodeURIComponent(options.password)}`
     const url = `postgres://${credentials}@127.0.0.1:${port}/postgres`
-    const probe = await probePg(options.ssl ? `${url}?sslmode=no-verify` : url, 10_000)
+    // With client certificates required over TCP, the probe comes in through the Unix socket.
+    const probeUrl =
+      options.ssl?.ca !== undefined
+        ? `postgres://postgres@/postgres?host=${encodeURIComponent(dir)}&port=${port}`
+        : options.ssl
+          ? `${url}?sslmode=no-verify`
+          : url
+    const probe = await probePg(probeUrl, 10_000)
     if (probe) throw new Error(`throwaway cluster started but does not answer at ${url}: ${probe.message}`)
     return {
       url,

@@ -70,7 +70,8 @@ describe.each(['postgres', 'sqlite'] as const)('audit on %s', (engine) => {
     const result = await audit(project, { checks: ['duplicate_index'] })
     const found = subjects(result, 'duplicate_index')
     const prefix = engine === 'postgres' ? 'public.' : ''
-    expect(found).toEqual([`${prefix}"dup one"`, `${prefix}dup_b_2`])
+    // (b DESC) is (b) read backwards: the same index (issue 10).
+    expect(found).toEqual([`${prefix}"dup one"`, `${prefix}dup_b_2`, `${prefix}dup_b_desc`])
     const oddOne = result.findings.find((finding) => finding.subject.includes('dup one'))!
     expect(oddOne.message).toContain(engine === 'postgres' ? 'odd_uq' : 'sqlite_autoindex')
     expect(oddOne.fix).toContain('"dup one"')
@@ -215,7 +216,12 @@ describe('audit on postgres only', () => {
       }
       const result = await audit(project, { checks: ['invalid_index'] })
       expect(result.findings.map((finding) => [finding.subject, finding.severity, finding.fix])).toEqual([
-        ['public.t_x_uq', 'critical', 'REINDEX INDEX CONCURRENTLY "public"."t_x_uq";'],
+        // A unique build that failed on duplicates fails again under REINDEX: drop and create it again.
+        [
+          'public.t_x_uq',
+          'critical',
+          'DROP INDEX CONCURRENTLY IF EXISTS "public"."t_x_uq";\nCREATE UNIQUE INDEX CONCURRENTLY "t_x_uq" ON "public"."t" USING btree (x);',
+        ],
         ['public.t_x_uq_ccnew', 'critical', 'DROP INDEX CONCURRENTLY IF EXISTS "public"."t_x_uq_ccnew";'],
       ])
       expect(result.skipped.map((skip) => skip.reason).join('\n')).toMatch(/t_y_building is being built/)

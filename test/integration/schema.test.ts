@@ -13,6 +13,7 @@ import {
   testMigrations,
   type SchemaDriftResult,
 } from '../../src/index.js'
+import type { SchemaEvent } from '../../src/schema/scratch.js'
 import {
   exec,
   failure,
@@ -32,7 +33,7 @@ async function migrated(engine: EngineName, files: Record<string, string>, confi
 }
 
 async function drift(project: Project, ignore?: string[]): Promise<SchemaDriftResult> {
-  return withTarget(project, (target) => schemaDrift(target, ignore ? { ignore } : {}))
+  return withTarget(project, (target) => schemaDrift(target, { ...(ignore && { ignore }), onEvent: recordScratch }))
 }
 
 const messagesOf = (result: SchemaDriftResult) => result.differences.map((difference) => difference.message)
@@ -47,8 +48,22 @@ function exampleMigrations(): Record<string, string> {
   return Object.fromEntries(names.map((name) => [name, readFileSync(path.join(dir, name), 'utf8')]))
 }
 
+/**
+ * The scratch databases this file's drift and migrate-test runs created (named by their "created ..." events), so
+ * that other tests' databases on the shared server (createPgDatabase also uses dbops_test_) never count.
+ */
+const createdScratch = new Set<string>()
+function recordScratch(event: SchemaEvent): void {
+  const name = /^created scratch database (\S+)$/.exec(event.message)?.[1]
+  if (name) createdScratch.add(name)
+}
+
+/** Which of them still exist (expected: none). */
 async function scratchDatabases(): Promise<string[]> {
-  const rows = await pgQuery(pgServerUrl(), `SELECT datname FROM pg_database WHERE datname ~ '^dbops_(drift|test)_'`)
+  if (createdScratch.size === 0) throw new Error('no scratch database was seen being created: did its event change?')
+  const rows = await pgQuery(pgServerUrl(), 'SELECT datname FROM pg_database WHERE datname = ANY($1)', [
+    [...createdScratch],
+  ])
   return rows.map((row) => String(row.datname))
 }
 
@@ -296,6 +311,38 @@ CREATE MATERIALIZED VIEW mv AS SELECT id FROM t;`),
   })
 })
 
+describe('schema drift on postgres, a LATIN1 database with C collation', () => {
+  it('builds the scratch database with the source database encoding and locale', async () => {
+    const name = `dbops_latin1_${process.pid}_${Date.now()}`
+    await pgQuery(
+      pgServerUrl(),
+      `CREATE DATABASE ${name} TEMPLATE template0 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C'`,
+    )
+    try {
+      const url = new URL(pgServerUrl())
+      url.pathname = `/${name}`
+      // The migration refuses to run anywhere but a LATIN1 / C database: the replay in the scratch database
+      // only succeeds if that database copied both.
+      const files = {
+        '001_words.sql': migration(
+          `CREATE TABLE words (word text);
+DO $$ DECLARE e text; c text; t text; BEGIN
+  SELECT pg_encoding_to_char(encoding), datcollate, datctype INTO e, c, t FROM pg_database WHERE datname = current_database();
+  IF e <> 'LATIN1' OR c <> 'C' OR t <> 'C' THEN RAISE EXCEPTION 'built in % / % / %, not LATIN1 / C / C', e, c, t; END IF;
+END $$;`,
+          'DROP TABLE words;',
+        ),
+      }
+      const project: Project = { ...(await makeProject('sqlite', files)), engine: 'postgres', url: url.toString() }
+      await withTarget(project, (target) => migrateUp(target))
+      const result = await drift(project)
+      expect(messagesOf(result)).toEqual([])
+    } finally {
+      await pgQuery(pgServerUrl(), `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+    }
+  })
+})
+
 describe('schema drift on sqlite', () => {
   it('replays migrations in ledger order (one applied out of order), and warns about a file changed after it was applied', async () => {
     const project = await migrated('sqlite', {
@@ -432,7 +479,7 @@ describe.each(['postgres', 'sqlite'] as const)('migrate test on %s', (engine) =>
   it('passes sets whose downs undo their ups, and never touches the target database', async () => {
     for (const files of [good, exampleMigrations()]) {
       const project = await makeProject(engine, files)
-      const result = await withTarget(project, (target) => testMigrations(target))
+      const result = await withTarget(project, (target) => testMigrations(target, { onEvent: recordScratch }))
       expect(result.failure).toBeNull()
       expect(result.passed).toBe(true)
       expect(result.tested).toHaveLength(Object.keys(files).length)

@@ -1,7 +1,7 @@
 import type { Finding } from '../../findings.js'
 import type { IndexInfo } from '../snapshot.js'
 import type { AuditRule, RuleContext } from '../rule.js'
-import { comparable, describeKeys, sameKey, usable, withFix } from '../rule.js'
+import { comparable, describeKeys, reversedKey, sameKey, usable, withFix } from '../rule.js'
 
 /**
  * How strongly `index` should be the one kept of identical ones, and why: a constraint needs it, it is unique, it
@@ -12,6 +12,7 @@ function keepReason(index: IndexInfo, createdBy: RuleContext['createdBy']): { ra
   if (index.primary) return { rank: 0, why: 'it is the primary key' }
   if (index.backs.length > 0)
     return { rank: 1, why: `constraint ${index.backs.map((c) => c.name).join(', ')} needs it` }
+  if (index.replicaIdentity) return { rank: 1.5, why: 'it is the REPLICA IDENTITY of its table' }
   if (index.unique) return { rank: 2, why: 'it is unique' }
   if (index.attached) return { rank: 3, why: 'it belongs to a partitioned index and cannot be dropped alone' }
   const file = createdBy?.(index)
@@ -27,11 +28,17 @@ export function keepOrder(createdBy: RuleContext['createdBy']): (a: IndexInfo, b
     (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
 }
 
-function identical(a: IndexInfo, b: IndexInfo): boolean {
+/**
+ * Same keys, or (b-tree) one key read backwards: a scan runs either way, so `(a)` and `(a DESC)` serve the same
+ * equality, ranges and orderings (issue 10 flags single columns whatever the direction, no more).
+ */
+export function identical(a: IndexInfo, b: IndexInfo): boolean {
   return (
     comparable(a, b) &&
+    Boolean(a.nullsNotDistinct) === Boolean(b.nullsNotDistinct) &&
     a.keys.length === b.keys.length &&
-    a.keys.every((key, i) => sameKey(key, b.keys[i]!)) &&
+    (a.keys.every((key, i) => sameKey(key, b.keys[i]!)) ||
+      (a.method === 'btree' && a.keys.length === 1 && reversedKey(a.keys[0]!, b.keys[0]!))) &&
     [...a.include].sort().join('\u0000') === [...b.include].sort().join('\u0000')
   )
 }
@@ -64,16 +71,18 @@ export const duplicateIndex: AuditRule = {
           const kept = dialect.subject(keeper.schema, keeper.name)
           // Unique beats non-unique: a unique index is never the one called a duplicate of a plain one.
           if ((extra.unique && !keeper.unique) || extra.attached) continue
-          const needed = extra.backs.length > 0 || extra.primary
+          const needed = extra.backs.length > 0 || extra.primary || extra.replicaIdentity
           findings.push(
             withFix(
               {
                 check: 'duplicate_index',
                 severity: 'warn',
                 subject,
-                message: needed
-                  ? `${subject} duplicates ${kept} ${describeKeys(extra)} but backs constraint ${extra.backs.map((c) => c.name).join(', ')}: drop one of the constraints`
-                  : `${subject} duplicates ${kept} ${describeKeys(extra)}: every write maintains both; keep ${kept} (${reason})`,
+                message: extra.replicaIdentity
+                  ? `${subject} duplicates ${kept} ${describeKeys(extra)} but is the REPLICA IDENTITY of its table: point REPLICA IDENTITY at ${kept} before dropping it`
+                  : needed
+                    ? `${subject} duplicates ${kept} ${describeKeys(extra)} but backs constraint ${extra.backs.map((c) => c.name).join(', ')}: drop one of the constraints`
+                    : `${subject} duplicates ${kept} ${describeKeys(extra)}: every write maintains both; keep ${kept} (${reason})`,
                 ...(extra.bytes !== null && { values: { bytes: extra.bytes } }),
                 detail: {
                   table: dialect.subject(extra.schema, extra.table),

@@ -1,7 +1,7 @@
 import type { ForeignKeyInfo, IndexInfo } from '../snapshot.js'
 import type { AuditRule } from '../rule.js'
-import { formatBytes } from '../../output/format.js'
-import { formatAge, judgeable, supportsColumns, tableKey, withFix } from '../rule.js'
+import { formatBytes, formatDuration, formatTimestamp } from '../../output/format.js'
+import { foreignKeysByTable, judgeable, supportsColumns, tableKey, withFix } from '../rule.js'
 import { keepOrder } from './duplicate-index.js'
 
 export const unusedIndex: AuditRule = {
@@ -30,7 +30,7 @@ export const unusedIndex: AuditRule = {
     }
     if (age !== null && age * 1000 < thresholds.minStatisticsAgeMs) {
       skip(
-        `${candidates.length} index(es) never scanned, but the statistics are only ${formatAge(age)} old (${snapshot.statisticsSource}): not judged before ${formatAge(thresholds.minStatisticsAgeMs / 1000)}`,
+        `${candidates.length} index(es) never scanned, but the statistics are only ${formatDuration(age * 1000)} old (${snapshot.statisticsSource}): not judged before ${formatDuration(thresholds.minStatisticsAgeMs)}`,
       )
       return []
     }
@@ -39,23 +39,20 @@ export const unusedIndex: AuditRule = {
       const key = tableKey(index.schema, index.table)
       byTable.set(key, [...(byTable.get(key) ?? []), index])
     }
-    const foreignKeysByTable = new Map<string, ForeignKeyInfo[]>()
-    for (const fk of snapshot.foreignKeys) {
-      const key = tableKey(fk.schema, fk.table)
-      foreignKeysByTable.set(key, [...(foreignKeysByTable.get(key) ?? []), fk])
-    }
+    // A partition's index can be the one behind a foreign key declared on its partitioned parent.
+    const foreignKeys = foreignKeysByTable(snapshot)
     return candidates.flatMap((index) => {
       const key = tableKey(index.schema, index.table)
       const siblings = byTable.get(key) ?? []
       // Deletes and updates of the referenced rows look up the referencing rows through it, without counting a scan.
       // Of unused twins behind one foreign key, one stays (the one duplicate_index keeps): never suggest dropping all.
-      const keptForForeignKey = (foreignKeysByTable.get(key) ?? []).some((fk) => {
-        if (!supportsColumns(index, fk.columnNumbers)) return false
-        const supporters = siblings.filter((other) => supportsColumns(other, fk.columnNumbers))
+      const keptForForeignKey = (foreignKeys.get(key) ?? []).some((fk) => {
+        if (!supportsColumns(index, fk.columnNumbers, fk.collations)) return false
+        const supporters = siblings.filter((other) => supportsColumns(other, fk.columnNumbers, fk.collations))
         if (supporters.some((other) => !unused.has(other))) return false
         return supporters.sort(keepOrder(createdBy))[0] === index
       })
-      if (keptForForeignKey || backsPartitionForeignKey(index, snapshot.indexes, byTable, foreignKeysByTable, unused))
+      if (keptForForeignKey || backsPartitionForeignKey(index, snapshot.indexes, byTable, foreignKeys, unused))
         return []
       const subject = dialect.subject(index.schema, index.name)
       return [
@@ -64,7 +61,7 @@ export const unusedIndex: AuditRule = {
             check: 'unused_index',
             severity: 'warn',
             subject,
-            message: `${subject} on ${dialect.subject(index.schema, index.table)} has not been scanned ${age === null ? 'since the statistics were last reset (their age is unknown)' : `in ${formatAge(age)} (statistics since ${snapshot.statisticsSince})`}${index.bytes !== null ? `; it takes ${formatBytes(index.bytes)}` : ''}. Check replicas before dropping it: each keeps its own counts`,
+            message: `${subject} on ${dialect.subject(index.schema, index.table)} has not been scanned ${age === null ? 'since the statistics were last reset (their age is unknown)' : `in ${formatDuration(age * 1000)} (statistics since ${formatTimestamp(snapshot.statisticsSince!)})`}${index.bytes !== null ? `; it takes ${formatBytes(index.bytes)}` : ''}. Check replicas before dropping it: each keeps its own counts`,
             values: {
               scans: 0,
               ...(age !== null && { statistics_age_seconds: Math.round(age) }),
@@ -108,8 +105,10 @@ function backsPartitionForeignKey(
     const siblings = byTable.get(table) ?? []
     const needed = (foreignKeysByTable.get(table) ?? []).some(
       (fk) =>
-        supportsColumns(child!, fk.columnNumbers) &&
-        !siblings.some((other) => other !== child && !unused.has(other) && supportsColumns(other, fk.columnNumbers)),
+        supportsColumns(child!, fk.columnNumbers, fk.collations) &&
+        !siblings.some(
+          (other) => other !== child && !unused.has(other) && supportsColumns(other, fk.columnNumbers, fk.collations),
+        ),
     )
     if (needed) return true
   }

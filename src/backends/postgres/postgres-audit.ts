@@ -1,7 +1,7 @@
 import type { Backend } from '../backend.js'
 import type { Auditor, FixDialect, FixSql, IntrospectOptions } from '../../audit/auditor.js'
 import type { ConstraintInfo, ForeignKeyInfo, IndexInfo, SchemaSnapshot, TableInfo } from '../../audit/snapshot.js'
-import { displayIdentifier, quoteIdentifier, quoteQualified } from '../../audit/names.js'
+import { displayIdentifier, quoteIdentifier, quoteQualified } from '../../sql/query.js'
 import { describePostgresIndexes, introspectPostgres } from './postgres-introspect.js'
 
 /**
@@ -25,8 +25,18 @@ class PostgresFixDialect implements FixDialect {
     return { up, down }
   }
 
+  /**
+   * An invalid unique index most likely failed on duplicate values, which a REINDEX meets again (and a REINDEX
+   * CONCURRENTLY of it leaves a second invalid copy behind): drop it and create it again, once the duplicates are gone.
+   */
   rebuildIndex(index: IndexInfo): FixSql {
-    return { up: `REINDEX INDEX CONCURRENTLY ${quoteQualified(index.schema, index.name)};` }
+    const name = quoteQualified(index.schema, index.name)
+    const tail = this.definitionTails.get(`${index.schema}\u0000${index.name}`)
+    if (index.valid || !index.unique || index.partitioned || tail === undefined)
+      return { up: `REINDEX INDEX CONCURRENTLY ${name};` }
+    return {
+      up: `DROP INDEX CONCURRENTLY IF EXISTS ${name};\nCREATE UNIQUE INDEX CONCURRENTLY ${quoteIdentifier(index.name)} ON ${quoteQualified(index.schema, index.table)}${tail};`,
+    }
   }
 
   createIndex(table: TableInfo, columns: string[], name: string): FixSql {

@@ -1,5 +1,5 @@
 import { DbopsError } from '../../errors.js'
-import { formatMs } from '../../output/format.js'
+import { formatDuration } from '../../output/format.js'
 
 interface PgError extends Error {
   code?: string
@@ -20,7 +20,7 @@ export function connectionError(
   if (reason === 'timeout expired' && settings) {
     return new DbopsError(
       'E_CONNECTION',
-      `cannot connect to ${redactedUrl}: no answer within ${formatMs(settings.timeoutMs)} (${settings.timeoutSetting})`,
+      `cannot connect to ${redactedUrl}: no answer within ${formatDuration(settings.timeoutMs)} (${settings.timeoutSetting})`,
       {
         hint: 'check that host and port point at a PostgreSQL server; if it is just slow, raise connect_timeout in the URL or PGCONNECT_TIMEOUT (seconds)',
         cause: error,
@@ -41,7 +41,10 @@ export function connectionError(
     case '28P01':
     case '28000':
       return new DbopsError('E_AUTH', `authentication failed for ${redactedUrl}: ${reason}`, {
-        hint: 'check the user and password in the URL (or PGPASSWORD / ~/.pgpass)',
+        // pg_hba.conf `cert`: "connection requires a valid client certificate", "certificate authentication failed".
+        hint: /certificate/i.test(reason)
+          ? 'give a client certificate the server trusts, its CN naming the user: sslcert and sslkey in the URL (or PGSSLCERT / PGSSLKEY)'
+          : 'check the user and password in the URL (or PGPASSWORD / ~/.pgpass)',
         cause: error,
       })
     case '3D000':

@@ -1,6 +1,7 @@
 import { worstSeverity, type Finding, type Severity } from '../../findings.js'
-import { formatBytes } from '../../output/format.js'
-import { formatSeconds, formatValue, grade, limitOf, type Thresholds } from '../../health/checks.js'
+import { formatBytes, formatDuration, oneLine } from '../../output/format.js'
+import { displayIdentifier, displayQualified, quoteLiteral } from '../../sql/query.js'
+import { formatValue, grade, limitOf, type Thresholds } from '../../health/checks.js'
 import type { HealthProbe, ProbeContext, ProbeOutcome } from '../../health/health-probe.js'
 import type { Backend } from '../backend.js'
 import type { PostgresBackend } from './postgres-backend.js'
@@ -37,7 +38,7 @@ export class PostgresHealthProbe implements HealthProbe {
         check: 'connection',
         severity: grade(thresholds, 'connection', latency),
         subject: database,
-        message: `PostgreSQL ${version}, round trip ${formatSeconds(latency)} (connect ${formatSeconds(info.latencyMs / 1000)})`,
+        message: `PostgreSQL ${version}, round trip ${formatDuration(latency * 1000)} (connect ${formatDuration(info.latencyMs)})`,
         values: { latency_seconds: latency, connect_seconds: info.latencyMs / 1000 },
         detail: { version },
       })
@@ -256,10 +257,13 @@ SELECT
 }
 
 /**
- * Sequences against the lower of their own limit and the type of the column they feed (an integer column fed by a
+ * Sequences against the tighter of their own bounds and the type of the column they feed (an integer column fed by a
  * bigint sequence fails at 2^31-1): one query for all of them. A sequence feeds a column through OWNED BY or an
  * identity (pg_depend 'a'/'i') or through a column default calling nextval() without OWNED BY (pagila, hand-written
- * DDL): the tightest such column counts. Values are read as text too, so that the bigint limit prints exactly.
+ * DDL): the tightest such column counts. The used share is of the values from its START to the bound it runs to
+ * (MINVALUE for a negative increment): a MINVALUE below START of an ascending one is never handed out. A sequence not yet
+ * called since it was created or restarted shows a NULL last_value in pg_sequences; its next value is read from the
+ * sequence itself (query_to_xml keeps this one query). Values are exact numerics, so that the bigint limit prints exactly.
  */
 const SEQUENCES = `WITH links AS (
   SELECT d.objid AS seq, d.refobjid AS rel, d.refobjsubid AS attnum
@@ -272,16 +276,23 @@ const SEQUENCES = `WITH links AS (
 ), q AS (
   SELECT s.schemaname AS schema, s.sequencename AS sequence, s.data_type::text AS sequence_type,
     has_sequence_privilege(sc.oid, 'SELECT,USAGE') AS readable,
-    s.last_value::float8 AS last_value, s.last_value::text AS last_text, s.increment_by::float8 AS increment, s.increment_by::text AS increment_text,
-    s.min_value::float8 AS min_value, s.max_value::float8 AS max_value, s.min_value::text AS min_text, s.max_value::text AS max_text, s.cycle,
+    coalesce(s.last_value::numeric, st.last_value) AS last_value, s.last_value IS NOT NULL OR coalesce(st.is_called, false) AS called,
+    s.increment_by::numeric AS increment, s.start_value::numeric AS start_value, s.min_value::numeric AS min_value, s.max_value::numeric AS max_value, s.cycle,
     f.owner_schema, f.owner_table, f.owner_column, f.column_type, f.column_max, f.column_min
   FROM pg_sequences s
   JOIN pg_namespace n ON n.nspname = s.schemaname
   JOIN pg_class sc ON sc.relname = s.sequencename AND sc.relnamespace = n.oid
+  -- CASE, not WHERE: only a sequence pg_sequences cannot tell about is read, and only one this role can read.
+  LEFT JOIN LATERAL (
+    SELECT CASE WHEN s.last_value IS NULL AND has_sequence_privilege(sc.oid, 'SELECT') AND has_schema_privilege(n.oid, 'USAGE')
+      THEN query_to_xml(format('SELECT last_value, is_called FROM %s', sc.oid::regclass), false, true, '') END AS x) raw ON true
+  LEFT JOIN LATERAL (
+    SELECT (xpath('/row/last_value/text()', raw.x))[1]::text::numeric AS last_value,
+      (xpath('/row/is_called/text()', raw.x))[1]::text::boolean AS is_called) st ON true
   LEFT JOIN LATERAL (
     SELECT tn.nspname AS owner_schema, tc.relname AS owner_table, a.attname AS owner_column, format_type(a.atttypid, a.atttypmod) AS column_type,
-      CASE a.atttypid WHEN 'int2'::regtype THEN 32767 WHEN 'int4'::regtype THEN 2147483647 END::float8 AS column_max,
-      CASE a.atttypid WHEN 'int2'::regtype THEN -32768 WHEN 'int4'::regtype THEN -2147483648 END::float8 AS column_min
+      CASE a.atttypid WHEN 'int2'::regtype THEN 32767 WHEN 'int4'::regtype THEN 2147483647 END::numeric AS column_max,
+      CASE a.atttypid WHEN 'int2'::regtype THEN -32768 WHEN 'int4'::regtype THEN -2147483648 END::numeric AS column_min
     FROM links l
     JOIN pg_class tc ON tc.oid = l.rel
     JOIN pg_namespace tn ON tn.oid = tc.relnamespace
@@ -290,26 +301,32 @@ const SEQUENCES = `WITH links AS (
     -- The narrowest column first; a partition's copy of its parent's default names the parent.
     ORDER BY CASE a.atttypid WHEN 'int2'::regtype THEN 1 WHEN 'int4'::regtype THEN 2 ELSE 3 END, tc.relispartition, tn.nspname, tc.relname, a.attname
     LIMIT 1) f ON true
-), u AS (
+), b AS (
+  -- first: the value the sequence starts from; limit: the bound it runs to (the column's type may cut either short).
   SELECT q.*,
+    CASE WHEN q.increment > 0 THEN greatest(q.start_value, coalesce(q.column_min, q.start_value))
+         ELSE least(q.start_value, coalesce(q.column_max, q.start_value)) END AS first,
     CASE WHEN q.increment > 0 THEN least(q.max_value, coalesce(q.column_max, q.max_value))
-         ELSE greatest(q.min_value, coalesce(q.column_min, q.min_value)) END AS limit_value,
-    CASE WHEN q.increment > 0 THEN CASE WHEN q.column_max < q.max_value THEN q.column_max::bigint::text ELSE q.max_text END
-         ELSE CASE WHEN q.column_min > q.min_value THEN q.column_min::bigint::text ELSE q.min_text END END AS limit_text
+         ELSE greatest(q.min_value, coalesce(q.column_min, q.min_value)) END AS limit_value
   FROM q
+), u AS (
+  SELECT b.*, greatest(div(b.limit_value - b.last_value, b.increment) + CASE WHEN b.called THEN 0 ELSE 1 END, 0) AS values_left,
+    div(b.limit_value - b.first, b.increment) + 1 AS values_total
+  FROM b
 ), r AS (
   -- A CYCLE sequence that wraps at its own bound never runs out; one that the column's type cuts short still does.
   SELECT u.*, CASE WHEN u.last_value IS NULL THEN 0
                    WHEN u.cycle AND u.limit_value = CASE WHEN u.increment > 0 THEN u.max_value ELSE u.min_value END THEN 0
-                   ELSE greatest(u.last_value / nullif(u.limit_value, 0), 0) END AS used_ratio
+                   ELSE least(greatest(1 - u.values_left / nullif(u.values_total, 0), 0), 1) END::float8 AS used_ratio
   FROM u
 )
 SELECT
   (SELECT count(*) FROM r)::int AS total,
   (SELECT count(*) FROM r WHERE NOT readable)::int AS unreadable,
-  (SELECT json_agg(x) FROM (SELECT schema, sequence, sequence_type, last_value, limit_value, last_text, limit_text, increment_text AS increment, used_ratio,
-     owner_schema, owner_table, owner_column, column_type
-     FROM r WHERE readable ORDER BY used_ratio DESC LIMIT 10) x) AS worst,
+  (SELECT json_agg(x) FROM (SELECT schema, sequence, sequence_type, last_value::float8 AS last_value, limit_value::float8 AS limit_value,
+     last_value::text AS last_text, called, limit_value::text AS limit_text,
+     values_left::text AS left_text, increment::text AS increment, used_ratio, owner_schema, owner_table, owner_column, column_type
+     FROM r WHERE readable ORDER BY used_ratio DESC, schema, sequence LIMIT 10) x) AS worst,
   (SELECT json_agg(x) FROM (SELECT schema, sequence FROM r WHERE NOT readable ORDER BY 1, 2 LIMIT 10) x) AS unreadable_names`
 
 // $1: the lowest prepared-transaction threshold in seconds, to count those past it (pg_prepared_xacts lists every database's).
@@ -348,7 +365,7 @@ export function walArchiving(server: Row, waiting: Row | null | undefined, thres
     // archive_command fails right now: WAL piles up in pg_wal until it works again.
     if (severity === 'ok') severity = 'warn'
     parts.push(
-      `archive_command is failing: ${server.last_failed_wal} failed ${formatSeconds(Number(server.failed_seconds_ago))} ago (${Number(server.failed_count).toLocaleString('en-US')} failures since the statistics were reset)`,
+      `archive_command is failing: ${server.last_failed_wal} failed ${formatDuration(Number(server.failed_seconds_ago) * 1000)} ago (${Number(server.failed_count).toLocaleString('en-US')} failures since the statistics were reset)`,
     )
   }
   if (ready === null) parts.push('cannot count the WAL waiting to be archived (grant the role pg_monitor)')
@@ -356,10 +373,12 @@ export function walArchiving(server: Row, waiting: Row | null | undefined, thres
     parts.push(
       ready === 0
         ? 'no WAL waiting to be archived'
-        : `${ready} WAL segment(s) waiting to be archived, the oldest for ${formatSeconds(lag)}`,
+        : `${ready} WAL segment(s) waiting to be archived, the oldest for ${formatDuration(lag * 1000)}`,
     )
   if (server.last_archived_wal)
-    parts.push(`last archived ${server.last_archived_wal} ${formatSeconds(Number(server.archived_seconds_ago))} ago`)
+    parts.push(
+      `last archived ${server.last_archived_wal} ${formatDuration(Number(server.archived_seconds_ago) * 1000)} ago`,
+    )
   return {
     check: 'wal_archiving',
     severity: ready === null && severity === 'ok' ? 'unknown' : severity,
@@ -381,7 +400,7 @@ export function preparedTransactions(server: Row, thresholds: Thresholds): Findi
   const seconds = Number(top?.seconds ?? 0)
   const severity = grade(thresholds, 'prepared_transactions', seconds)
   const describe = (row: Row) =>
-    `'${row.gid}' in ${row.database} by ${row.owner}, prepared ${formatSeconds(Number(row.seconds))} ago`
+    `'${row.gid}' in ${row.database} by ${row.owner}, prepared ${formatDuration(Number(row.seconds) * 1000)} ago`
   return {
     check: 'prepared_transactions',
     severity,
@@ -395,7 +414,7 @@ export function preparedTransactions(server: Row, thresholds: Thresholds): Findi
     detail: { transactions: worst },
     ...(top &&
       severity !== 'ok' && {
-        fix: `COMMIT PREPARED '${String(top.gid).replace(/'/g, "''")}'; -- or ROLLBACK PREPARED, from database ${top.database}, once you know which`,
+        fix: `COMMIT PREPARED ${quoteLiteral(top.gid)}; -- or ROLLBACK PREPARED, from database ${top.database}, once you know which`,
       }),
   }
 }
@@ -490,7 +509,7 @@ function sessionFinding(
     worst && severity !== 'ok'
       ? `${count} ${noun}; longest ${describe(worst)}`
       : worst
-        ? `longest ${formatSeconds(seconds)}`
+        ? `longest ${formatDuration(seconds * 1000)}`
         : `none`
   if (hidden > 0 && severity === 'ok') {
     // The hidden sessions may be the long ones: no number rather than a wrong one.
@@ -517,13 +536,6 @@ function who(row: Row): string {
   return `pid ${row.pid} (${[row.usename, row.application_name].filter(Boolean).join(', ')})`
 }
 
-function oneLine(text: unknown, max = 80): string {
-  const line = String(text ?? '')
-    .replace(/\s+/g, ' ')
-    .trim()
-  return line.length > max ? `${line.slice(0, max - 1)}…` : line
-}
-
 function longQueries(activity: Row, thresholds: Thresholds): Finding {
   return sessionFinding(
     'long_queries',
@@ -531,7 +543,7 @@ function longQueries(activity: Row, thresholds: Thresholds): Finding {
     activity.long_worst,
     Number(activity.long_count),
     thresholds,
-    (row) => `${formatSeconds(row.seconds)}: ${who(row)} ${oneLine(row.query)}`,
+    (row) => `${formatDuration(row.seconds * 1000)}: ${who(row)} ${oneLine(row.query, 80)}`,
     'long-running queries',
   )
 }
@@ -543,7 +555,7 @@ function idleInTransaction(activity: Row, thresholds: Thresholds): Finding {
     activity.idle_worst,
     Number(activity.idle_count),
     thresholds,
-    (row) => `${formatSeconds(row.seconds)}: ${who(row)} after ${oneLine(row.query, 60)}`,
+    (row) => `${formatDuration(row.seconds * 1000)}: ${who(row)} after ${oneLine(row.query, 60)}`,
     'sessions idle in transaction',
   )
 }
@@ -556,7 +568,7 @@ function transactionAge(activity: Row, thresholds: Thresholds): Finding {
     activity.xact_worst,
     Number(activity.xact_count),
     thresholds,
-    (row) => `${formatSeconds(row.seconds)}: ${who(row)} [${row.state}] ${oneLine(row.query, 60)}`,
+    (row) => `${formatDuration(row.seconds * 1000)}: ${who(row)} [${row.state}] ${oneLine(row.query, 60)}`,
     'transactions open too long',
   )
 }
@@ -570,13 +582,13 @@ function blockedQueries(activity: Row, thresholds: Thresholds): Finding {
     Number(activity.blocked_count),
     thresholds,
     (row) =>
-      `${formatSeconds(row.seconds)}: ${who(row)} waits for ${(row.blockers ?? []).map((blocker: Row) => `${who(blocker)} [${blocker.state}]`).join(', ') || `pid ${row.blocked_by?.join(', ')}`}`,
+      `${formatDuration(row.seconds * 1000)}: ${who(row)} waits for ${(row.blockers ?? []).map((blocker: Row) => `${who(blocker)} [${blocker.state}]`).join(', ') || `pid ${row.blocked_by?.join(', ')}`}`,
     'blocked queries',
   )
   if (finding.values)
     finding.values = { max_wait_seconds: finding.values.max_seconds!, count: Number(activity.blocked_total) }
   if (finding.severity === 'ok' && rows.length > 0)
-    finding.message = `${rows.length} waiting, longest ${formatSeconds(Number(rows[0]!.seconds))}`
+    finding.message = `${rows.length} waiting, longest ${formatDuration(Number(rows[0]!.seconds) * 1000)}`
   return finding
 }
 
@@ -593,7 +605,7 @@ function wraparound(overview: Row, tables: Row, thresholds: Thresholds): Finding
   let severity = worstSeverity([grade(thresholds, 'xid_wraparound', age, freezeMaxAge), mxidSeverity])
   if (age >= FAILSAFE_AGE || mxidAge >= FAILSAFE_AGE) severity = 'critical'
   const table = tables.xid_worst as Row | null
-  const tableName = table ? `${quoteName(table.schema)}.${quoteName(table.table)}` : undefined
+  const tableName = table ? displayQualified(table.schema, table.table) : undefined
   return {
     check: 'xid_wraparound',
     severity,
@@ -611,10 +623,6 @@ function wraparound(overview: Row, tables: Row, thresholds: Thresholds): Finding
   }
 }
 
-function quoteName(name: string): string {
-  return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`
-}
-
 /** Exported for unit tests: autovacuum cannot be switched off server-wide on a shared test server. */
 export function overdue(
   check: 'vacuum' | 'analyze',
@@ -626,7 +634,7 @@ export function overdue(
   const top = worst?.[0]
   const ratio = Number(top?.ratio ?? 0)
   const severity = grade(thresholds, check, ratio)
-  const name = (row: Row) => `${quoteName(row.schema)}.${quoteName(row.table)}`
+  const name = (row: Row) => displayQualified(row.schema, row.table)
   const what =
     check === 'analyze'
       ? (row: Row) => `${Number(row.modified).toLocaleString('en-US')} changed tuples, trigger`
@@ -658,10 +666,9 @@ export function overdue(
   }
 }
 
-/** Values a used sequence can still hand out before its limit, exactly (bigint arithmetic on the catalog's text). */
+/** Values a sequence can still hand out before its limit, exactly (numeric arithmetic in the query). */
 function valuesLeft(row: Row): bigint {
-  const left = (BigInt(row.limit_text) - BigInt(row.last_text)) / BigInt(row.increment)
-  return left > 0n ? left : 0n
+  return BigInt(row.left_text ?? 0)
 }
 
 /**
@@ -679,13 +686,13 @@ function sequenceUsage(sequences: Row, thresholds: Thresholds): Finding {
   const ratio = usedRatio(top)
   let severity = grade(thresholds, 'sequences', ratio)
   const unreadable = Number(sequences.unreadable)
-  const name = (row: Row) => `${quoteName(row.schema)}.${quoteName(row.sequence)}`
+  const name = (row: Row) => displayQualified(row.schema, row.sequence)
   const owner = (row: Row) =>
     row.owner_table
-      ? ` feeding ${quoteName(row.owner_schema)}.${quoteName(row.owner_table)}.${quoteName(row.owner_column)} (${row.column_type})`
+      ? ` feeding ${displayQualified(row.owner_schema, row.owner_table)}.${displayIdentifier(row.owner_column)} (${row.column_type})`
       : ''
   let message = top
-    ? `${name(top)}${owner(top)} at ${formatValue('ratio', ratio)} (${top.last_text === null ? 'never used' : `${BigInt(top.last_text).toLocaleString('en-US')} of ${BigInt(top.limit_text).toLocaleString('en-US')}, ${valuesLeft(top).toLocaleString('en-US')} values left`})`
+    ? `${name(top)}${owner(top)} at ${formatValue('ratio', ratio)} (${top.last_text === null ? 'never used' : `${top.called ? '' : 'next value '}${BigInt(top.last_text).toLocaleString('en-US')} of ${BigInt(top.limit_text).toLocaleString('en-US')}, ${valuesLeft(top).toLocaleString('en-US')} values left`})`
     : 'no sequences'
   const unreadableNote = `${unreadable} sequence(s) this role cannot read (grant it SELECT or USAGE on them, or pg_monitor)`
   if (unreadable > 0 && severity === 'ok') {
@@ -707,7 +714,7 @@ function sequenceUsage(sequences: Row, thresholds: Thresholds): Finding {
     !top || severity === 'ok'
       ? undefined
       : narrowColumn
-        ? `ALTER TABLE ${quoteName(top.owner_schema)}.${quoteName(top.owner_table)} ALTER COLUMN ${quoteName(top.owner_column)} TYPE bigint; ALTER SEQUENCE ${name(top)} AS bigint;`
+        ? `ALTER TABLE ${displayQualified(top.owner_schema, top.owner_table)} ALTER COLUMN ${displayIdentifier(top.owner_column)} TYPE bigint; ALTER SEQUENCE ${name(top)} AS bigint;`
         : top.sequence_type !== 'bigint'
           ? `ALTER SEQUENCE ${name(top)} AS bigint;`
           : undefined
@@ -733,7 +740,7 @@ export function replicationLag(replication: Row, thresholds: Thresholds): Findin
       check: 'replication',
       severity: grade(thresholds, 'replication', seconds),
       subject: 'standby',
-      message: `this standby replays ${formatSeconds(seconds)} behind its primary`,
+      message: `this standby replays ${formatDuration(seconds * 1000)} behind its primary`,
       values: { max_lag_seconds: seconds, replicas: 0 },
     }
   }
@@ -758,7 +765,7 @@ export function replicationLag(replication: Row, thresholds: Thresholds): Findin
     check: 'replication',
     severity,
     subject: String(worst.name || worst.client || 'replica'),
-    message: `${replicas.length} replica(s); most behind: ${worst.name || worst.client} ${formatSeconds(seconds)} (${formatBytes(Number(worst.lag_bytes ?? 0))})${notStreaming.length ? `; not streaming: ${notStreaming.map((replica) => `${replica.name} (${replica.state})`).join(', ')}` : ''}`,
+    message: `${replicas.length} replica(s); most behind: ${worst.name || worst.client} ${formatDuration(seconds * 1000)} (${formatBytes(Number(worst.lag_bytes ?? 0))})${notStreaming.length ? `; not streaming: ${notStreaming.map((replica) => `${replica.name} (${replica.state})`).join(', ')}` : ''}`,
     values: { max_lag_seconds: seconds, max_lag_bytes: Number(worst.lag_bytes ?? 0), replicas: replicas.length },
     detail: { replicas },
   }
@@ -785,9 +792,7 @@ export function replicationSlots(replication: Row, thresholds: Thresholds): Find
     values: { max_retained_bytes: retained, inactive: inactive.length, slots: slots.length },
     detail: { slots },
     ...(inactive.length > 0 && {
-      fix: inactive
-        .map((slot) => `SELECT pg_drop_replication_slot('${String(slot.name).replace(/'/g, "''")}');`)
-        .join(' '),
+      fix: inactive.map((slot) => `SELECT pg_drop_replication_slot(${quoteLiteral(slot.name)});`).join(' '),
     }),
   }
 }
