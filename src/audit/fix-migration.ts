@@ -1,5 +1,3 @@
-import { writeFileSync } from 'node:fs'
-import { isAbsolute, join } from 'node:path'
 import type { Finding } from '../findings.js'
 import { newMigration } from '../migrate/manage.js'
 
@@ -49,7 +47,6 @@ export function writeFixMigration(
     (down
       ? `\n-- migrate:down${option}\n${down}\n`
       : `\n-- migrate:down\n-- Nothing to undo: the fixes above (validations, rebuilds, ANALYZE) leave the schema as it was.\n`)
-  const created = newMigration(dir, name)
-  writeFileSync(isAbsolute(created.file) ? created.file : join(process.cwd(), created.file), text)
+  const created = newMigration(dir, name, new Date(), text)
   return { file: created.file, version: created.version, statements: fixes.length }
 }

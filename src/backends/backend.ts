@@ -173,4 +173,6 @@ export interface OpenOptions {
   busyTimeoutSetting?: string
   /** A command's own deadline capping the PostgreSQL connect timeout (the URL's connect_timeout, PGCONNECT_TIMEOUT, or 10 s). */
   connectTimeoutMs?: number
+  /** Ctrl-C / SIGTERM: ends a wait for another connection's lock (SQLite's busy wait) with E_INTERRUPTED. */
+  signal?: AbortSignal
 }

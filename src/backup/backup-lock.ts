@@ -176,19 +176,22 @@ const ABANDONED_MS = 5 * HEARTBEAT_MS
 /** Written to a private name first and hard-linked into place, so the lock never exists half-written. */
 function tryCreate(path: string, holder: LockHolder): boolean {
   const temporary = `${path}.${process.pid}.tmp`
-  const fd = openSync(temporary, 'w', 0o600)
   try {
-    writeSync(fd, JSON.stringify(holder))
-  } finally {
-    closeSync(fd)
-  }
-  try {
+    const fd = openSync(temporary, 'w', 0o600)
+    try {
+      writeSync(fd, JSON.stringify(holder))
+    } finally {
+      closeSync(fd)
+    }
     linkSync(temporary, path)
     return true
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false
+    // A full disk fails the write(fd), which names no file: name the lock.
+    if (error instanceof Error && 'code' in error && !('path' in error)) Object.assign(error, { path })
     throw error
   } finally {
+    // Also after a failed write (a full disk): no half-written lock file is left behind.
     rmSync(temporary, { force: true })
   }
 }

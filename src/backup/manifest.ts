@@ -132,15 +132,17 @@ function isManifest(value: unknown): value is BackupManifest {
 
 /**
  * The complete backups in a target's backup folder (or the folder itself), oldest first. A backup counts when its
- * manifest parses and its artifact exists; a missing folder is an empty list.
+ * manifest parses and its artifact exists; a missing folder is an empty list. A folder that cannot be read (a file
+ * in its place, no permission) is an error, not "no backups".
  */
 export function listBackups(targetOrDir: string | { backup: { dir: string } }): BackupManifest[] {
   const dir = typeof targetOrDir === 'string' ? targetOrDir : targetOrDir.backup.dir
   let names: string[]
   try {
     names = readdirSync(dir)
-  } catch {
-    return []
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw error
   }
   const manifests: BackupManifest[] = []
   for (const name of names) {

@@ -121,6 +121,7 @@ async function runResolvedTargets<T>(
       create: spec.create,
       ...(spec.readOnly && { readOnly: true }),
       ...(spec.connectTimeoutMs !== undefined && { connectTimeoutMs: spec.connectTimeoutMs }),
+      signal,
     })
     try {
       const result = await spec.run(target, reporter, signal)

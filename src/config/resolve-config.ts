@@ -1,5 +1,5 @@
 import { dirname, resolve } from 'node:path'
-import { ConfigError, UsageError } from '../errors.js'
+import { ConfigError, DbopsError, UsageError } from '../errors.js'
 import {
   databaseFolderName,
   describeDatabase,
@@ -273,6 +273,8 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
       try {
         location = parseDatabaseUrl(url.url, baseDir)
       } catch (error) {
+        // A URL given on the command line or in the environment is not the config file's fault: say where it came from.
+        if (url.path === '--url' || url.path === 'DATABASE_URL') throw badUrl(url.path, url.url, error)
         problems.push(`${url.path}: ${(error as Error).message}`)
       }
     }
@@ -339,6 +341,14 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
     unresolved,
     ...(urlTarget !== undefined && { urlTarget }),
   }
+}
+
+function badUrl(source: '--url' | 'DATABASE_URL', url: string, error: unknown): DbopsError {
+  const message = `${source} ${JSON.stringify(redactUrl(url))}: ${(error as Error).message}`
+  const examples = 'postgres://user@localhost:5432/app or sqlite:./dev.db'
+  return source === '--url'
+    ? new UsageError(message, `pass a database URL, e.g. --url ${examples}`)
+    : new ConfigError([message], { hint: `set DATABASE_URL to a database URL (e.g. ${examples}), or unset it` })
 }
 
 /**

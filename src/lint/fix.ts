@@ -5,7 +5,8 @@
  * - a named ADD FOREIGN KEY gets NOT VALID, and its VALIDATE CONSTRAINT goes into the migration after it.
  * Anything else is left as written: the lint output says how to change it.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
+import { writeFileAtomic, writeNewFile } from '../output/atomic-write.js'
 import { basename, dirname, join, resolve } from 'node:path'
 import type { Engine } from '../backends/backend.js'
 import { UsageError } from '../errors.js'
@@ -89,7 +90,7 @@ export async function fixMigration(dir: string, file: string, engine: Engine, cw
         )
     : text.slice(directiveLine, sectionStart)
   const rewritten = text.slice(0, directiveLine) + directive + sql + text.slice(sectionStart + section.sql.length)
-  writeFileSync(path, rewritten)
+  writeFileAtomic(path, rewritten)
   written.push(migration.file)
   if (!onlyIndexes || validations.length > 0) {
     const next = nextVersion(
@@ -100,7 +101,7 @@ export async function fixMigration(dir: string, file: string, engine: Engine, cw
     if (existsSync(nextFile)) throw new UsageError(`${nextFile} exists already`)
     const transactionFree = moved.length > 0 && !onlyIndexes
     const body = [...(transactionFree ? moved.map((statement) => `${statement};`) : []), ...validations].join('\n')
-    writeFileSync(
+    writeNewFile(
       nextFile,
       `-- migrate:up${transactionFree ? ' transaction:false' : ''}\n-- written by "dbops migrate lint --fix ${basename(path)}": review before applying\n${body}\n\n-- migrate:down\n`,
     )

@@ -64,6 +64,8 @@ export async function maintainTarget(target: Target, options: MaintainOptions): 
     return result
   }
   for (const [i, step] of steps.entries()) {
+    // A step can block the event loop (SQLite's VACUUM): let a Ctrl-C that came meanwhile be seen before the next.
+    if (options.signal && i > 0) await new Promise((resolve) => setImmediate(resolve))
     const elapsed = performance.now() - started
     const stop = options.signal?.aborted
       ? 'interrupted'

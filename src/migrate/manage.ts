@@ -1,4 +1,5 @@
-import { mkdirSync, writeFileSync, existsSync } from 'node:fs'
+import { mkdirSync, existsSync, readdirSync, rmSync } from 'node:fs'
+import { writeNewFile } from '../output/atomic-write.js'
 import { join, relative } from 'node:path'
 import { DbopsError, UsageError } from '../errors.js'
 import type { Target } from '../targets/target.js'
@@ -209,8 +210,13 @@ export interface NewMigrationResult {
   version: string
 }
 
-/** Writes `<dir>/<UTC YYYYMMDDHHMMSS>_<name>.sql` with empty up and down sections. */
-export function newMigration(dir: string, name: string, now: Date = new Date()): NewMigrationResult {
+/** Writes `<dir>/<UTC YYYYMMDDHHMMSS>_<name>.sql`, by default with empty up and down sections. */
+export function newMigration(
+  dir: string,
+  name: string,
+  now: Date = new Date(),
+  content = '-- migrate:up\n\n\n-- migrate:down\n\n',
+): NewMigrationResult {
   const slug = name
     .trim()
     .replace(/[^A-Za-z0-9_]+/g, '_')
@@ -221,15 +227,44 @@ export function newMigration(dir: string, name: string, now: Date = new Date()):
       'use letters, digits and underscores, e.g. add_users',
     )
   // Two `migrate new` in one second (a script, or a quick second thought) take the next free second.
-  const taken = new Set(readMigrations(dir).migrations.map((migration) => canonicalVersion(migration.version)))
   let time = now.getTime()
-  while (taken.has(timestampVersion(time))) time += 1000
-  const version = timestampVersion(time)
   mkdirSync(dir, { recursive: true })
-  const file = join(dir, `${version}_${slug}.sql`)
-  if (existsSync(file)) throw new DbopsError('E_EXISTS', `${file} already exists`)
-  writeFileSync(file, '-- migrate:up\n\n\n-- migrate:down\n\n', { flag: 'wx' })
-  return { file: relative(process.cwd(), file) || file, version }
+  for (let attempt = 1; ; attempt++) {
+    // Names only: the files of other `migrate new` running now may come and go while this looks.
+    const taken = new Set(
+      readdirSync(dir).flatMap((other) => {
+        const prefix = /^(\d+)_.*\.sql$/.exec(other)?.[1]
+        return prefix === undefined ? [] : [canonicalVersion(prefix)]
+      }),
+    )
+    while (taken.has(timestampVersion(time))) time += 1000
+    const version = timestampVersion(time)
+    // The version is claimed by a marker only one run can create; it goes once the file is there for others to see.
+    const claim = join(dir, `.${version}.new`)
+    try {
+      writeNewFile(claim, '')
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 20) throw error
+      continue // Another `migrate new` running now claimed it: take the next second.
+    }
+    try {
+      // Checked again under the claim: a run that held it before wrote its file first.
+      if (
+        readdirSync(dir).some(
+          (other) =>
+            /^\d+_.*\.sql$/.test(other) && canonicalVersion(other.split('_')[0]!) === canonicalVersion(version),
+        )
+      ) {
+        time += 1000
+        continue
+      }
+      const file = join(dir, `${version}_${slug}.sql`)
+      writeNewFile(file, content)
+      return { file: relative(process.cwd(), file) || file, version }
+    } finally {
+      rmSync(claim, { force: true })
+    }
+  }
 }
 
 function timestampVersion(time: number): string {

@@ -89,6 +89,16 @@ function describeFailure(row: LedgerRow): string | null {
   return `failed ${progress}${row.errorLocation ? ` at ${row.errorLocation}` : ''}: ${row.error ?? 'unknown error'}`
 }
 
+/** `steps` (--steps, or the library's option) is a whole number of at least 1 when given: 0, -1, 1.5 and NaN are refused. */
+export function checkSteps(steps: number | undefined): void {
+  if (steps !== undefined && !(Number.isInteger(steps) && steps >= 1)) {
+    // JSON.stringify(NaN) is "null": String() names it.
+    throw new UsageError(
+      `--steps takes a whole number of at least 1, not ${typeof steps === 'number' ? String(steps) : JSON.stringify(steps)}`,
+    )
+  }
+}
+
 export interface UpSelection {
   to?: string
   steps?: number
@@ -146,9 +156,7 @@ export function checkDownSelection(selection: DownSelection): void {
   if (selection.steps !== undefined && selection.to !== undefined) {
     throw new UsageError('--steps and --to cannot be used together', 'pick one (library: steps or to)')
   }
-  if (selection.steps !== undefined && !(Number.isInteger(selection.steps) && selection.steps >= 1)) {
-    throw new UsageError(`--steps takes a whole number of at least 1, not ${JSON.stringify(selection.steps)}`)
-  }
+  checkSteps(selection.steps)
 }
 
 /** The migrations `down` will roll back: most recently applied first. Each must have its file and a down section. */

@@ -5,7 +5,7 @@ import { oneLine } from '../output/format.js'
 import type { Target } from '../targets/target.js'
 import { readMigrations, type MigrationFile, type MigrationSet } from './files.js'
 import { Ledger, ownerState, type LedgerRow } from './ledger.js'
-import { checkDownSelection, migrationStates, planDown, planUp, type MigrationStatusEntry } from './plan.js'
+import { checkDownSelection, checkSteps, migrationStates, planDown, planUp, type MigrationStatusEntry } from './plan.js'
 import { locate, prepareSection, type PreparedSection } from './prepare.js'
 import { nonTransactionalReason, transactionControl } from '../sql/non-transactional.js'
 import type { LintFinding } from '../lint/types.js'
@@ -63,6 +63,7 @@ export interface MigrateResult {
 
 /** Applies pending migrations in version order, each in its own transaction with its ledger row. */
 export async function migrateUp(target: Target, options: UpOptions = {}): Promise<MigrateResult> {
+  checkSteps(options.steps)
   const set = loadSet(target, options)
   if (options.lint ?? target.resolved?.lint?.beforeUp ?? true) await lintBeforeUp(target, set, options)
   return withLedgerState(target, options, async (ledger, rows) => {

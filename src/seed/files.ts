@@ -47,7 +47,7 @@ const FORMATS: Record<string, { kind: SeedKind; format?: DataFormat }> = {
  */
 export function readSeeds(seeds: ResolvedSeeds, env?: string, cwd: string = process.cwd()): SeedSet {
   const dir = seeds.dir
-  const exists = isDirectory(dir)
+  const exists = seedsFolderExists(dir)
   const inside = !relative(cwd, dir).startsWith('..')
   const display = (name: string) => (inside ? relative(cwd, join(dir, name)) : join(basename(dir), name))
   const paths: string[] = []
@@ -155,6 +155,24 @@ export function naturalCompare(a: string, b: string): number {
     return p < q ? -1 : 1
   }
   return x.length - y.length
+}
+
+/** The seeds folder: false when nothing is there; something else in its place (a file) is an error, not "no seeds yet". */
+function seedsFolderExists(path: string): boolean {
+  let directory: boolean
+  try {
+    directory = statSync(path).isDirectory()
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false
+    throw error
+  }
+  if (!directory) {
+    throw new DbopsError('E_SEEDS_DIR', `the seeds folder ${path} is a file, not a folder`, {
+      hint: 'move the file away, or point seeds.dir at a folder',
+      details: { path },
+    })
+  }
+  return true
 }
 
 function isDirectory(path: string): boolean {

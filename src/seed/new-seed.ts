@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync } from 'node:fs'
+import { writeNewFile } from '../output/atomic-write.js'
 import { join, relative } from 'node:path'
 import { DbopsError, UsageError } from '../errors.js'
 
@@ -54,6 +55,6 @@ export function newSeed(dir: string, name: string, format: string = 'sql'): NewS
   mkdirSync(dir, { recursive: true })
   const file = join(dir, `${String(highest + 1n).padStart(width, '0')}_${slug}.${format}`)
   if (existsSync(file)) throw new DbopsError('E_EXISTS', `${file} already exists`)
-  writeFileSync(file, TEMPLATES[format as SeedFormat](slug.replace(/^.*\./, '')), { flag: 'wx' })
+  writeNewFile(file, TEMPLATES[format as SeedFormat](slug.replace(/^.*\./, '')))
   return { file: relative(process.cwd(), file) || file, format: format as SeedFormat }
 }

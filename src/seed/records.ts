@@ -2,6 +2,7 @@ import { createHash, type Hash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { CsvParser, CsvSyntaxError } from './csv-parser.js'
 import { LoadFailure, type DataFormat } from './seeder.js'
+import { JsonRecordError, parseRecord } from './json-record.js'
 import { locateInvalidUtf8, utf8StreamDecoder } from '../text/utf8.js'
 
 /**
@@ -197,9 +198,9 @@ function ndjsonRecords(sink: Sink, collect?: Set<string>): TextParser {
     if (text.trim() === '') return
     let value: unknown
     try {
-      value = JSON.parse(text)
+      value = collect ? JSON.parse(text) : parseRecord(text)
     } catch (error) {
-      throw new LoadFailure(`not valid JSON: ${(error as Error).message}`, { line: at })
+      throw new LoadFailure(jsonProblem(error), { line: at })
     }
     columns = objectRow(value, at, undefined, columns, sink, collect)
   }
@@ -230,6 +231,8 @@ function jsonArrayRecords(sink: Sink, collect?: Set<string>): TextParser {
   let depth = 0
   let inString = false
   let escaped = false
+  // Colons at depth 1: the element's keys, counted while scanning (JSON.parse hides a repeated one).
+  let keys = 0
   let element = ''
   let elementLine = 0
   let index = 0
@@ -243,9 +246,9 @@ function jsonArrayRecords(sink: Sink, collect?: Set<string>): TextParser {
   const finish = () => {
     let value: unknown
     try {
-      value = JSON.parse(element)
+      value = collect ? JSON.parse(element) : parseRecord(element, keys)
     } catch (error) {
-      throw new LoadFailure(`element ${index} is not valid JSON: ${(error as Error).message}`, {
+      throw new LoadFailure(jsonProblem(error, index), {
         line: elementLine,
         element: index,
       })
@@ -272,6 +275,7 @@ function jsonArrayRecords(sink: Sink, collect?: Set<string>): TextParser {
             else if (c === 92) escaped = true
             else if (c === 34) inString = false
           } else if (c === 34) inString = true
+          else if (c === 58 && depth === 1) keys++
           else if (c === 123 || c === 91) depth++
           else if (c === 125 || c === 93) {
             if (--depth === 0) {
@@ -292,6 +296,11 @@ function jsonArrayRecords(sink: Sink, collect?: Set<string>): TextParser {
           state = 'between'
           continue
         }
+        if (c === 47)
+          throw new LoadFailure('JSON has no comments (// or /* */): remove them from the file', {
+            line,
+            character: i - lineStart + 1,
+          })
         if (state === 'after') throw new LoadFailure('unexpected text after the closing ]', { line })
         if (c === 93) {
           // JSON allows no trailing comma (JSON.parse and PostgreSQL refuse "[{...},]"): the file may have lost a record.
@@ -316,6 +325,7 @@ function jsonArrayRecords(sink: Sink, collect?: Set<string>): TextParser {
         }
         state = 'element'
         depth = 1
+        keys = 0
         inString = false
         escaped = false
         elementLine = line
@@ -329,6 +339,12 @@ function jsonArrayRecords(sink: Sink, collect?: Set<string>): TextParser {
       if (state !== 'after') throw new LoadFailure('the JSON array is not closed (missing ])', { line })
     },
   }
+}
+
+/** Why a record's JSON text was refused; `element` is its index in a .json array. */
+function jsonProblem(error: unknown, element?: number): string {
+  if (error instanceof JsonRecordError) return error.message
+  return `${element === undefined ? '' : `element ${element} is `}not valid JSON: ${(error as Error).message}`
 }
 
 /** Aligns an object with the columns (all keys of the file; a missing key is null). Returns the columns. */

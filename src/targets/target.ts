@@ -42,6 +42,8 @@ export interface ConnectOptions {
    * / PGCONNECT_TIMEOUT, default 10 s) and the SQLite busy wait (otherwise migrations.lockWaitTimeout).
    */
   connectTimeoutMs?: number
+  /** Aborting it (Ctrl-C) ends a wait for another connection's lock with E_INTERRUPTED (SQLite). */
+  signal?: AbortSignal
 }
 
 export interface OpenTargetOptions extends ResolveOptions, ConnectOptions {
@@ -69,6 +71,7 @@ export async function connectTarget(resolved: ResolvedTarget, options: ConnectOp
         ? 'migrations.lockWaitTimeout'
         : `the ${options.command ?? 'command'} deadline`,
     ...(options.connectTimeoutMs !== undefined && { connectTimeoutMs: options.connectTimeoutMs }),
+    ...(options.signal && { signal: options.signal }),
   })
   return {
     name: resolved.name,

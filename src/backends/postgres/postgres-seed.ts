@@ -7,6 +7,7 @@ import { formatDuration } from '../../output/format.js'
 import { quoteIdentifier, quoteQualified, type SqlQuery } from '../../sql/query.js'
 import { CsvParser } from '../../seed/csv-parser.js'
 import { openRecords } from '../../seed/records.js'
+import { JsonNumber, stringifyJson } from '../../seed/json-record.js'
 import {
   LoadFailure,
   matchColumns,
@@ -272,18 +273,21 @@ export class PostgresSeeder implements Seeder {
   /** Maps "COPY users, line 3, column age: ..." to the file's line; other errors pass through. */
   async #copyFailure(
     error: unknown,
-    locate: (copyLine: number) => Promise<{ line?: number; element?: number }>,
+    locate: (copyLine: number) => Promise<{ line?: number; element?: number; nulColumn?: string }>,
   ): Promise<unknown> {
     if (error instanceof LoadFailure || error instanceof DbopsError) return error
     if (isConnectionLoss(error)) return error
     const where = (error as { where?: string }).where ?? ''
     const match = /COPY [^,]+, line (\d+)(?:, column ([^:]+))?/.exec(where)
     if (!match || !sqlstateOf(error)) return error
-    const location = await locate(Number(match[1]))
+    const { nulColumn, ...location } = await locate(Number(match[1]))
     const detail = (error as { detail?: string }).detail
-    const column = match[2] ?? (error as { column?: string }).column
+    const column = match[2] ?? (error as { column?: string }).column ?? nulColumn
+    const nul = nulColumn !== undefined && sqlstateOf(error) === '22021'
     return new LoadFailure(
-      `${(error as Error).message}${detail ? ` (${detail})` : ''}`,
+      nul
+        ? `a NUL character in column ${nulColumn}: PostgreSQL text cannot hold one: remove it from the file`
+        : `${(error as Error).message}${detail ? ` (${detail})` : ''}`,
       { ...location, ...(column && { column }) },
       sqlstateOf(error),
       { cause: error },
@@ -357,25 +361,40 @@ async function readCsvHeader(path: string): Promise<{ names: string[]; line: num
 
 /**
  * COPY counts physical lines, and a record with quoted newlines is reported at the line its error was read on: the
- * file's line is the start of the record that spans `copyLine`, found by reading the file again.
+ * file's line is the start of the record that spans `copyLine`, found by reading the file again. With it comes the
+ * column of the record's first NUL character, which the server reports with no column.
  */
-async function csvRecordLine(path: string, copyLine: number): Promise<{ line?: number }> {
+async function csvRecordLine(path: string, copyLine: number): Promise<{ line?: number; nulColumn?: string }> {
   let found: number | undefined
-  const parser = new CsvParser((_fields, line) => {
+  let header: (string | null)[] | undefined
+  let nulColumn: string | undefined
+  const parser = new CsvParser((fields, line) => {
+    header ??= [...fields]
     if (line > copyLine) return true
     found = line
+    const at = fields.findIndex((field) => field?.includes('\0'))
+    nulColumn = at === -1 ? undefined : (header[at] ?? `${at + 1}`).trim()
     return false
   })
   // Malformed: the record that does not parse is the one COPY stopped at, if it starts before that line.
   const line = ((await feedCsv(path, parser, CHUNK)) as { line?: number } | undefined)?.line
   if (line !== undefined && line <= copyLine) found = line
-  return { line: found ?? copyLine }
+  return { line: found ?? copyLine, ...(nulColumn !== undefined && { nulColumn }) }
 }
 
 /** A function from a JSON value (not null) to COPY text format for `column`. */
 function copyConverter(column: ColumnInfo): (value: unknown) => string {
-  const text = (value: string) => (/[\\\n\r\t]/.test(value) ? value.replace(/[\\\n\r\t]/g, escapeChar) : value)
+  const text = (value: string) => {
+    if (!/[\\\n\r\t\0]/.test(value)) return value
+    // The server's answer ("invalid byte sequence for encoding UTF8: 0x00") would name no row or column.
+    if (value.includes('\0'))
+      throw new Error(
+        `a NUL character (\\u0000) in column ${column.name}: PostgreSQL text cannot hold one: remove it from the file`,
+      )
+    return value.replace(/[\\\n\r\t]/g, escapeChar)
+  }
   const scalar = (value: unknown): string => {
+    if (value instanceof JsonNumber) return value.source
     switch (typeof value) {
       case 'string':
         return text(value)
@@ -390,7 +409,7 @@ function copyConverter(column: ColumnInfo): (value: unknown) => string {
         )
     }
   }
-  if (column.kind === 'json') return (value) => text(JSON.stringify(value))
+  if (column.kind === 'json') return (value) => text(stringifyJson(value))
   if (column.kind === 'array') return (value) => (Array.isArray(value) ? text(arrayLiteral(value)) : scalar(value))
   return scalar
 }
@@ -405,7 +424,7 @@ function arrayLiteral(values: unknown[]): string {
     .map((value) => {
       if (value === null || value === undefined) return 'NULL'
       if (Array.isArray(value)) return arrayLiteral(value)
-      const item = typeof value === 'object' ? JSON.stringify(value) : String(value)
+      const item = typeof value === 'object' && !(value instanceof JsonNumber) ? stringifyJson(value) : String(value)
       return `"${item.replace(/["\\]/g, '\\$&')}"`
     })
     .join(',')}}`

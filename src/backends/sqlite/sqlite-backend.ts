@@ -10,6 +10,7 @@ import {
   readdirSync,
   rmSync,
   statfsSync,
+  statSync,
 } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
@@ -68,6 +69,8 @@ export class SqliteBackend implements Backend {
   #database: BetterSqlite3.Database | undefined
   #kysely: Kysely<any> | undefined
   readonly #statements = new Map<string, BetterSqlite3.Statement>()
+  /** `PRAGMA busy_timeout = <ms>` statements of beginImmediate, by ms. */
+  readonly #busyTimeouts = new Map<number, BetterSqlite3.Statement>()
   /** The file a new database is built in until its first commit publishes it at #path (see `database`). */
   #staging: string | undefined
   #wal = false
@@ -117,7 +120,9 @@ export class SqliteBackend implements Backend {
     } catch (error) {
       const locked = this.lockTimeoutError(error, 'lock to open it')
       if (locked) throw locked
-      throw new DbopsError('E_CONNECTION', `cannot open ${this.redactedUrl}: ${(error as Error).message}`, {
+      // SQLite says "disk I/O error" or "unable to open database file" for a folder.
+      const reason = isDirectory(this.#path) ? 'it is a folder, not a database file' : (error as Error).message
+      throw new DbopsError('E_CONNECTION', `cannot open ${this.redactedUrl}: ${reason}`, {
         hint: openFailureHint(this.#path, error),
         cause: error,
       })
@@ -140,8 +145,14 @@ export class SqliteBackend implements Backend {
       !database.inTransaction &&
       !database.readonly
     ) {
-      database.pragma('journal_mode = WAL')
-      this.#wal = true
+      try {
+        database.pragma('journal_mode = WAL')
+        this.#wal = true
+      } catch (error) {
+        // Another connection is writing: SQLite refuses the switch at once, without its busy wait. The work goes on
+        // in rollback-journal mode (BEGIN IMMEDIATE waits for that writer); the switch is tried again next time.
+        if (!isBusy(error)) throw error
+      }
     }
     return database
   }
@@ -183,6 +194,7 @@ export class SqliteBackend implements Backend {
 
   #closeHandle(): void {
     this.#statements.clear()
+    this.#busyTimeouts.clear()
     this.#kysely = undefined
     this.#database = undefined
     this.#synchronous = undefined
@@ -235,6 +247,43 @@ export class SqliteBackend implements Backend {
     )
   }
 
+  /**
+   * BEGIN IMMEDIATE, waiting for another writer as long as the busy timeout allows. SQLite's own busy wait blocks
+   * the event loop (Ctrl-C would wait for it to run out), so the wait is done here in short slices, with the event
+   * loop turning in between: the open options' signal (Ctrl-C, SIGTERM) ends it with E_INTERRUPTED. Uncontended,
+   * it is one attempt with no wait.
+   */
+  async beginImmediate(database: BetterSqlite3.Database, lock = 'write lock'): Promise<void> {
+    const total = this.#options.busyTimeoutMs ?? 5000
+    const deadline = performance.now() + total
+    for (let slice = 0; ; slice = Math.min(BUSY_SLICE_MS, Math.max(0, Math.ceil(deadline - performance.now())))) {
+      this.#busyTimeout(database, slice)
+      try {
+        database.exec('BEGIN IMMEDIATE')
+        return
+      } catch (error) {
+        if (!isBusy(error) || performance.now() >= deadline) throw this.lockTimeoutError(error, lock) ?? error
+      } finally {
+        this.#busyTimeout(database, total)
+      }
+      await new Promise((resolve) => setTimeout(resolve, 0))
+      const signal = this.#options.signal
+      if (signal?.aborted) {
+        throw new DbopsError(
+          'E_INTERRUPTED',
+          `interrupted (${String(signal.reason)}) while waiting for the ${lock} on the SQLite database ${this.#path}, held by another connection; nothing was changed by the wait`,
+          { hint: `run again when the other process (see "fuser ${this.#path}") has finished writing` },
+        )
+      }
+    }
+  }
+
+  #busyTimeout(database: BetterSqlite3.Database, ms: number): void {
+    let statement = this.#busyTimeouts.get(ms)
+    if (!statement) this.#busyTimeouts.set(ms, (statement = database.prepare(`PRAGMA busy_timeout = ${ms}`)))
+    statement.get()
+  }
+
   /** Prepared statements are cached: the same ledger queries run once per migration. */
   #prepare(text: string): BetterSqlite3.Statement {
     let statement = this.#statements.get(text)
@@ -276,11 +325,7 @@ export class SqliteBackend implements Backend {
       database.pragma(`synchronous = ${synchronous}`)
       this.#synchronous = synchronous
     }
-    try {
-      database.exec('BEGIN IMMEDIATE')
-    } catch (error) {
-      throw this.lockTimeoutError(error, 'write lock') ?? error
-    }
+    await this.beginImmediate(database)
     let index = -1
     try {
       for (const statement of unit.setup) database.exec(statement)
@@ -502,6 +547,22 @@ function isAlive(pid: number): boolean {
   }
 }
 
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory()
+  } catch {
+    return false
+  }
+}
+
+/** How long one slice of beginImmediate's wait blocks the event loop at most. */
+const BUSY_SLICE_MS = 50
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY')
+}
+
 function failure(error: unknown, statementIndex: number | undefined): StatementFailure {
   const code = (error as { code?: string })?.code
   return new StatementFailure((error as Error).message, statementIndex, undefined, code, { cause: error })
@@ -514,6 +575,9 @@ function failure(error: unknown, statementIndex: number | undefined): StatementF
 function openFailureHint(path: string, error: unknown): string {
   const dir = dirname(path)
   if (!existsSync(dir)) return `the folder ${dir} does not exist: create it, or check the URL`
+  if (isDirectory(path)) return `the URL names the database file itself (e.g. sqlite:./data/app.db)`
+  if ((error as { code?: string }).code === 'SQLITE_NOTADB')
+    return `${path} is not a SQLite database: check the URL (or restore the file from a backup)`
   try {
     if ((error as { code?: string }).code === 'SQLITE_FULL' || statfsSync(dir).bavail === 0)
       return `the disk holding ${dir} is full: free some space, then run again`

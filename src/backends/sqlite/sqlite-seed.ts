@@ -2,6 +2,7 @@ import type BetterSqlite3 from 'better-sqlite3'
 import { DbopsError } from '../../errors.js'
 import { quoteIdentifier, quoteQualified, type SqlQuery } from '../../sql/query.js'
 import { openRecords } from '../../seed/records.js'
+import { JsonNumber, stringifyJson } from '../../seed/json-record.js'
 import {
   LoadFailure,
   matchColumns,
@@ -64,7 +65,12 @@ export class SqliteSeeder implements Seeder {
     const db = this.backend.writable()
     const into = `INSERT INTO ${job.table.sql} (${columns.map((column) => quoteIdentifier(column.name)).join(', ')}) VALUES `
     const tuple = `(${new Array(width).fill('?').join(', ')})`
-    db.exec('BEGIN IMMEDIATE')
+    try {
+      await this.backend.beginImmediate(db)
+    } catch (error) {
+      source.close()
+      throw error
+    }
     let rows = 0
     try {
       for (const statement of job.setup) db.exec(statement)
@@ -166,7 +172,7 @@ export class SqliteSeeder implements Seeder {
       ordered.push(table)
     }
     for (const table of tables) visit(table)
-    db.exec('BEGIN IMMEDIATE')
+    await this.backend.beginImmediate(db)
     try {
       // Cycles between the tables (or self-references) are checked at COMMIT, when all of them are empty.
       db.pragma('defer_foreign_keys = ON')
@@ -247,9 +253,15 @@ const FALSE_WORDS = new Set(['false', 'f', 'no', 'n', 'off', '0'])
 
 /** How a non-null value is bound for `column`; null when it is bound as it is. */
 function converter(column: ColumnInfo, fromCsv: boolean): Converter {
+  const convert = valueConverter(column, fromCsv)
+  // A JSON number a double would change is bound as its digits, and checked like a string of them.
+  return fromCsv || convert === null ? convert : (value) => convert(value instanceof JsonNumber ? value.source : value)
+}
+
+function valueConverter(column: ColumnInfo, fromCsv: boolean): Converter {
   const where = `${column.name} (${column.type})`
   const structured = (value: unknown) => {
-    if (typeof value === 'object') return JSON.stringify(value)
+    if (typeof value === 'object') return stringifyJson(value)
     if (typeof value === 'boolean') return value ? 1 : 0
     return value as Bindable
   }
@@ -307,7 +319,7 @@ function converter(column: ColumnInfo, fromCsv: boolean): Converter {
         throw new Error(`${Array.isArray(value) ? 'an array' : 'an object'} does not fit column ${where}`)
       }
     case 'json':
-      return (value) => (typeof value === 'string' ? value : JSON.stringify(value))
+      return (value) => (typeof value === 'string' ? value : stringifyJson(value))
     default:
       return fromCsv ? null : structured
   }

@@ -49,6 +49,9 @@ export function registerOtherCommands(program: Command): void {
         const reporter = await makeReporter(globals)
         try {
           const resolved = await configFromGlobals(globals)
+          // Every target is shown (-t only says which one --url replaces); --all with --url or -t is refused as by
+          // every other command rather than ignored.
+          if (globals.all) selectTargets({ ...resolved, unresolved: {} }, { target: globals.target, all: true })
           const document = {
             source: resolved.source,
             file: resolved.file ?? null,

@@ -91,16 +91,18 @@ describe('resolveConfig without a config file', () => {
     expect(config.source).toBe('default')
   })
 
-  it('reports a bad --url or DATABASE_URL under that name, without the password', async () => {
+  it("reports a bad --url (a usage error) or DATABASE_URL under that name, redacted, not as the file's fault", async () => {
     const root = project()
-    expect(await problemsOf(resolveConfig({ cwd: root, env: {}, url: 'mysqlx://root:hunter2@db/app' }))).toEqual([
-      '--url: unsupported scheme "mysqlx" (use postgres://, postgresql://, sqlite: or file:)',
-    ])
+    await expect(resolveConfig({ cwd: root, env: {}, url: 'mysqlx://root:hunter2@db/app' })).rejects.toMatchObject({
+      code: 'E_USAGE',
+      message:
+        '--url "mysqlx://root:***@db/app": unsupported scheme "mysqlx" (use postgres://, postgresql://, sqlite: or file:)',
+    })
     const problems = await problemsOf(
       resolveConfig({ cwd: root, env: { DATABASE_URL: 'postgres://a:hunter2@db:x/app' } }),
     )
     expect(problems).toHaveLength(1)
-    expect(problems[0]).toMatch(/^DATABASE_URL: invalid port/)
+    expect(problems[0]).toMatch(/^DATABASE_URL "postgres:\/\/a:\*\*\*@db:x\/app": invalid port/)
     expect(problems.join()).not.toContain('hunter2')
   })
 })
