@@ -56,6 +56,18 @@ export interface BackupConfig {
   jobs?: number
   /** The default policy of `dbops backup prune`. */
   retention?: RetentionConfig
+  /**
+   * Encrypt every backup with age for these public keys (`age1...`, from `age-keygen`). The backup host needs only
+   * the public keys; `restore` and `backup verify` take a private identity (`--identity <file>` or DBOPS_AGE_IDENTITY).
+   */
+  encrypt?: { recipients: string[] }
+  /**
+   * Compression of plain-format dumps and SQLite copies, default `auto` (zstd where the zstd program is installed,
+   * else gzip). Custom and directory dumps are compressed by pg_dump itself and never twice.
+   */
+  compress?: 'auto' | 'zstd' | 'gzip' | 'none'
+  /** Compression level: zstd 1-19, gzip 0-9; for custom and directory dumps pg_dump's own `-Z` (0-9). */
+  compressLevel?: number
 }
 
 export interface HealthConfig {

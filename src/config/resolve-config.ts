@@ -13,6 +13,7 @@ import { loadConfig } from './load-config.js'
 import { registerSecretsFromUrl } from '../output/redact.js'
 import type { RetentionConfig } from './define-config.js'
 import { parseValue } from '../health/checks.js'
+import { recipientProblems } from '../backup/encryption.js'
 
 export interface ResolvedMigrations {
   /** Absolute. */
@@ -49,7 +50,14 @@ export interface ResolvedBackup {
   format?: 'custom' | 'directory' | 'plain'
   jobs?: number
   retention: ResolvedRetention
+  /** Public age keys every new backup is encrypted for; absent: backups are not encrypted. */
+  encrypt?: { recipients: string[] }
+  /** Compression of plain dumps and SQLite copies (default `auto`, applied by `backup create`). */
+  compress?: CompressSetting
+  compressLevel?: number
 }
+
+export type CompressSetting = 'auto' | 'zstd' | 'gzip' | 'none'
 
 /** A threshold pair as written in config: numbers, or strings such as "80%", "5m", "10GB" (the check parses them). */
 export interface ThresholdSetting {
@@ -141,7 +149,8 @@ const SECTIONS = ['migrations', 'seeds', 'backup', 'health', 'lint', 'schema']
 const TOP_KEYS = ['defaultTarget', 'targets', ...SECTIONS]
 const TARGET_KEYS = ['url', 'protected', ...SECTIONS]
 const SEEDS_KEYS = ['dir', 'table', 'environments', 'tables']
-const BACKUP_KEYS = ['dir', 'format', 'jobs', 'retention']
+const BACKUP_KEYS = ['dir', 'format', 'jobs', 'retention', 'encrypt', 'compress', 'compressLevel']
+const COMPRESS_SETTINGS = ['auto', 'zstd', 'gzip', 'none'] as const
 const RETENTION_KEYS = ['keepLast', 'keepHourly', 'keepDaily', 'keepWeekly', 'keepMonthly', 'keepYearly', 'keepWithin']
 const HEALTH_KEYS = ['thresholds']
 const LINT_KEYS = ['rules', 'smallTable', 'largeTable', 'beforeUp']
@@ -304,6 +313,11 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
         ...(topBackup.jobs !== undefined && { jobs: topBackup.jobs }),
         ...(ownBackup.jobs !== undefined && { jobs: ownBackup.jobs }),
         retention: ownBackup.retention ?? topBackup.retention ?? {},
+        ...((ownBackup.encrypt ?? topBackup.encrypt) && { encrypt: (ownBackup.encrypt ?? topBackup.encrypt)! }),
+        ...((ownBackup.compress ?? topBackup.compress) && { compress: (ownBackup.compress ?? topBackup.compress)! }),
+        ...((ownBackup.compressLevel ?? topBackup.compressLevel) !== undefined && {
+          compressLevel: (ownBackup.compressLevel ?? topBackup.compressLevel)!,
+        }),
       },
       health: { thresholds: { ...topHealth.thresholds, ...ownHealth.thresholds } },
       ...((topLint || ownLint) && {
@@ -531,6 +545,32 @@ class Reader {
       }
       layer.retention = rules
     }
+    const encrypt = this.object(raw.encrypt, `${path}.encrypt`, ['recipients'])
+    if (encrypt) {
+      const recipients = this.stringList(encrypt.recipients, `${path}.encrypt.recipients`)
+      if (encrypt.recipients === undefined || recipients?.length === 0)
+        this.problems.push(`${path}.encrypt.recipients: required, a list of age public keys (age-keygen -y key.txt)`)
+      else if (recipients) {
+        const before = this.problems.length
+        // recipientProblems names `backup.encrypt...`; here the path of this layer is the right one.
+        for (const problem of recipientProblems(recipients))
+          this.problems.push(problem.replace(/^backup\.encrypt/, `${path}.encrypt`))
+        if (this.problems.length === before) layer.encrypt = { recipients }
+      }
+    }
+    const compress = this.string(raw.compress, `${path}.compress`)
+    if (compress !== undefined) {
+      if ((COMPRESS_SETTINGS as readonly string[]).includes(compress)) layer.compress = compress as CompressSetting
+      else this.problems.push(`${path}.compress: must be one of ${COMPRESS_SETTINGS.join(', ')} (got "${compress}")`)
+    }
+    if (raw.compressLevel !== undefined) {
+      const level = raw.compressLevel
+      if (typeof level === 'number' && Number.isInteger(level) && level >= 0 && level <= 19) layer.compressLevel = level
+      else
+        this.problems.push(
+          `${path}.compressLevel: must be a whole number from 0 to 19 (zstd 1-19, gzip and pg_dump 0-9; got ${JSON.stringify(level)})`,
+        )
+    }
     return layer
   }
 
@@ -601,7 +641,15 @@ type LintLayer = Partial<Omit<ResolvedLint, 'rules'>> & Pick<ResolvedLint, 'rule
 type SchemaLayer = { file?: string; dumpAfterMigrate?: boolean; ignore?: string[] }
 type SeedsLayer = Partial<Omit<ResolvedSeeds, 'environments' | 'tables'>> &
   Pick<ResolvedSeeds, 'environments' | 'tables'>
-type BackupLayer = { dir?: string; format?: ResolvedBackup['format']; jobs?: number; retention?: ResolvedRetention }
+type BackupLayer = {
+  dir?: string
+  format?: ResolvedBackup['format']
+  jobs?: number
+  retention?: ResolvedRetention
+  encrypt?: { recipients: string[] }
+  compress?: CompressSetting
+  compressLevel?: number
+}
 
 function typeName(value: unknown): string {
   if (value === null) return 'null'
