@@ -17,6 +17,7 @@ import { DbopsError, UsageError } from '../errors.js'
 import { fsyncDirectory } from '../output/atomic-write.js'
 import { VERSION } from '../version.js'
 import type { BackupFormat } from './backup-engine.js'
+import type { CompressSetting } from '../config/resolve-config.js'
 import { withBackupLock, type LockHolder } from './backup-lock.js'
 import { incompleteEntries, newBackupId, sizeOf, TEMP_PREFIX, writeManifest, type BackupManifest } from './manifest.js'
 
@@ -32,6 +33,8 @@ export interface CreateBackupOptions {
   /** Parallel pg_dump jobs (directory format only). */
   jobs?: number
   label?: string
+  /** Compression of plain dumps and SQLite copies, overriding backup.compress (`auto`: zstd, else gzip). */
+  compress?: CompressSetting
   /** Wait for another dbops holding this target's backup lock instead of failing. */
   wait?: boolean
   signal?: AbortSignal

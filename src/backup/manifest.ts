@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import type { Engine } from '../backends/backend.js'
 import type { BackupFormat, DatabaseIdentity } from './backup-engine.js'
 import { writeFileAtomic } from '../output/atomic-write.js'
+import type { CompressionRecord, EncryptionRecord } from './artifact-transform.js'
 
 /**
  * One complete backup: `<backup.dir>/<id>.manifest.json`, written last and atomically, next to its artifact. A file
@@ -54,6 +55,10 @@ export interface BackupManifest {
   verifyFailure?: VerifyFailure | null
   /** Engine facts a restore needs. */
   extra?: Record<string, unknown>
+  /** Set when dbops compressed the artifact (plain dumps, SQLite copies): algorithm, level, raw bytes and ratio. */
+  compression?: CompressionRecord | null
+  /** Set when the stored artifact is age-encrypted: the fingerprints of its recipients' public keys. */
+  encryption?: EncryptionRecord | null
 }
 
 export interface VerifyFailure {

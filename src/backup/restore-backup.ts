@@ -36,6 +36,8 @@ export interface RestoreBackupOptions {
   config?: ResolvedConfig
   /** More folders to look for the id in. */
   searchDirs?: string[]
+  /** age identities (`AGE-SECRET-KEY-1...`) for an encrypted backup; default: the DBOPS_AGE_IDENTITY variable. */
+  identities?: readonly string[]
   signal?: AbortSignal
   onEvent?: (event: { type: 'step'; target: string; message: string }) => void
 }

@@ -21,6 +21,11 @@ export interface VerifyBackupOptions {
   /** Restore into a scratch database and compare row counts and the ledger version with the manifest. */
   restore?: boolean
   jobs?: number
+  /**
+   * age identities (`AGE-SECRET-KEY-1...`) for an encrypted backup; default: the DBOPS_AGE_IDENTITY variable. Without
+   * one, an encrypted backup is checked against its sha256 only.
+   */
+  identities?: readonly string[]
   /** Wait for a prune or create holding the backup folder instead of failing with E_BACKUP_LOCKED. */
   wait?: boolean
   signal?: AbortSignal

@@ -16,9 +16,14 @@ import { parseDuration } from '../../config/duration.js'
 import { formatBytes, formatMs, formatTarget, formatTimestamp } from '../../output/format.js'
 import { formatTable } from '../../output/table.js'
 import { UsageError } from '../../errors.js'
+import type { CompressSetting } from '../../config/resolve-config.js'
+
+/** The environment variable holding an age identity (kept here so `--help` loads no backup code). */
+const IDENTITY_ENV = 'DBOPS_AGE_IDENTITY'
 
 interface CreateFlags {
   format?: string
+  compress?: string
   jobs?: string
   label?: string
   wait?: boolean
@@ -47,6 +52,7 @@ export function registerBackupCommands(program: Command): void {
     .description('back up the database (pg_dump / SQLite online backup) into backup.dir, manifest written last')
     .option('--format <format>', 'PostgreSQL: custom (default), directory or plain')
     .option('--jobs <n>', 'parallel pg_dump jobs (directory format)')
+    .option('--compress <algorithm>', 'plain dumps and SQLite copies: auto (default), zstd, gzip or none')
     .option('--label <text>', 'a note stored in the manifest')
     .option('--wait', 'wait for another dbops backing up the same target instead of exiting 1')
     .option('--metrics-file <path>', 'write Prometheus textfile-collector metrics (atomically) after the run')
@@ -63,6 +69,7 @@ export function registerBackupCommands(program: Command): void {
               return await createBackup(target, {
                 ...(flags.format !== undefined && { format: parseFormat(flags.format) }),
                 ...(flags.jobs !== undefined && { jobs: positiveInteger('--jobs', flags.jobs) }),
+                ...(flags.compress !== undefined && { compress: parseCompress(flags.compress) }),
                 ...(flags.label !== undefined && { label: flags.label }),
                 wait: flags.wait === true,
                 signal,
@@ -77,7 +84,7 @@ export function registerBackupCommands(program: Command): void {
             const tables = manifest.rowCounts ? `, ${Object.keys(manifest.rowCounts).length} tables` : ''
             reporter.result(
               reporter.color.green(
-                `${formatTarget(target)}: backup ${manifest.id} (${manifest.format}, ${formatBytes(manifest.sizeBytes)}${tables}) in ${formatMs(manifest.durationMs)}`,
+                `${formatTarget(target)}: backup ${manifest.id} (${[manifest.format, ...describeSealing(manifest)].join(', ')}, ${formatBytes(manifest.sizeBytes)}${tables}) in ${formatMs(manifest.durationMs)}`,
               ),
             )
           },
@@ -147,12 +154,13 @@ export function registerBackupCommands(program: Command): void {
     .option('--latest', 'the newest backup')
     .option('--restore', 'restore into a temporary database and compare row counts and the migration version')
     .option('--jobs <n>', 'parallel pg_restore jobs for --restore')
+    .option('--identity <file>', `age identity file for encrypted backups (default: the ${IDENTITY_ENV} variable)`)
     .option('--wait', 'wait for a prune or create working on the backup folder instead of exiting 1')
     .action(
       exitWith(
         async (
           id: string | undefined,
-          flags: { latest?: boolean; restore?: boolean; jobs?: string; wait?: boolean },
+          flags: { latest?: boolean; restore?: boolean; jobs?: string; identity?: string; wait?: boolean },
           command: Command,
         ) => {
           const globals = command.optsWithGlobals<GlobalOptions>()
@@ -166,6 +174,7 @@ export function registerBackupCommands(program: Command): void {
                 ...(id !== undefined && { id }),
                 latest: flags.latest === true,
                 restore: flags.restore === true,
+                identities: await identitiesFrom(flags.identity),
                 ...(flags.jobs !== undefined && { jobs: positiveInteger('--jobs', flags.jobs) }),
                 wait: flags.wait === true,
                 signal,
@@ -288,6 +297,7 @@ export function registerBackupCommands(program: Command): void {
       'the database the backup was taken from, when restoring it into another one (e.g. prod into staging)',
     )
     .option('--allow-other-database', 'restore a backup of another database without naming it in --from')
+    .option('--identity <file>', `age identity file for an encrypted backup (default: the ${IDENTITY_ENV} variable)`)
     .action(
       exitWith(
         async (
@@ -299,6 +309,7 @@ export function registerBackupCommands(program: Command): void {
             owner?: boolean
             from?: string
             allowOtherDatabase?: boolean
+            identity?: string
           },
           command: Command,
         ) => {
@@ -315,6 +326,7 @@ export function registerBackupCommands(program: Command): void {
                 ...(flags.jobs !== undefined && { jobs: positiveInteger('--jobs', flags.jobs) }),
                 ...(flags.from !== undefined && { from: flags.from }),
                 allowOtherDatabase: flags.allowOtherDatabase === true,
+                identities: await identitiesFrom(flags.identity),
                 config: await configFromGlobals(globals),
                 signal,
                 // Steps spin on a terminal; in cron logs only the result (or the one error line) appears.
@@ -413,6 +425,34 @@ function policyFromFlags(flags: PruneFlags): RetentionPolicy | undefined {
     policy.keepWithinMs = usage(() => parseDuration(flags.keepWithin!, '--keep-within'))
   return Object.keys(policy).length > 0 ? policy : undefined
 }
+
+function parseCompress(value: string): CompressSetting {
+  if (value === 'auto' || value === 'zstd' || value === 'gzip' || value === 'none') return value
+  throw new UsageError(`--compress takes auto, zstd, gzip or none, not "${value}"`)
+}
+
+/** "zstd 4.2x", "age-encrypted": what was done to the stored artifact, for the result line. */
+function describeSealing(manifest: BackupManifest): string[] {
+  return [
+    ...(manifest.compression ? [`${manifest.compression.algorithm} ${manifest.compression.ratio}x`] : []),
+    ...(manifest.encryption ? ['age-encrypted'] : []),
+  ]
+}
+
+/**
+ * The private identities for restore and verify. The environment variable is read once and then removed from this
+ * process, so no child program (pg_restore, psql, zstd) inherits the key.
+ */
+function identitiesFrom(file: string | undefined): Promise<string[]> {
+  // Once per process: with --all every target gets the same keys.
+  loadedIdentities ??= import('../../backup/artifact-transform.js').then(async ({ loadIdentities }) => {
+    const identities = await loadIdentities(file)
+    delete process.env[IDENTITY_ENV]
+    return identities
+  })
+  return loadedIdentities
+}
+let loadedIdentities: Promise<string[]> | undefined
 
 function parseFormat(value: string): BackupFormat {
   if (value === 'custom' || value === 'directory' || value === 'plain' || value === 'sqlite') return value
