@@ -88,13 +88,13 @@ export interface SealedArtifact {
 }
 
 /** Compresses, then encrypts `source` as `sealing` says; an error anywhere (the engine's included) ends `stream`. */
-export async function sealArtifact(source: Readable, sealing: Sealing): Promise<SealedArtifact> {
+export function sealArtifact(source: Readable, sealing: Sealing): SealedArtifact {
   const raw = byteCounter()
   const packed = byteCounter()
   const stages: Duplex[] = []
   if (sealing.compression !== 'none')
     stages.push(raw.stream, compressor(sealing.compression, sealing.level), packed.stream)
-  if (sealing.recipients.length > 0) stages.push(await encryptor(sealing.recipients))
+  if (sealing.recipients.length > 0) stages.push(encryptor(sealing.recipients))
   const stream = stages.length === 0 ? source : (pipeline([source, ...stages], () => {}) as unknown as Readable)
   return {
     stream,

@@ -31,21 +31,26 @@ export function recipientFingerprint(recipient: string): string {
   return `${recipient.slice(0, 8)}…${recipient.slice(-4)} (sha256:${createHash('sha256').update(recipient).digest('hex').slice(0, 8)})`
 }
 
-/** A transform that encrypts what is written to it for `recipients` (age's STREAM: authenticated 64 KiB chunks). */
-export async function encryptor(recipients: readonly string[]): Promise<Duplex> {
-  const { Encrypter } = await import('age-encryption')
-  const encrypter = new Encrypter()
-  for (const recipient of recipients) encrypter.addRecipient(recipient)
+/**
+ * A transform that encrypts what is written to it for `recipients` (age's STREAM: authenticated 64 KiB chunks).
+ * Returned at once; the library loads and the file key is wrapped while the first bytes queue up.
+ */
+export function encryptor(recipients: readonly string[]): Duplex {
   const input = new PassThrough()
-  const encrypted = await encrypter.encrypt(Readable.toWeb(input) as unknown as ReadableStream<Uint8Array>)
-  return Duplex.from({
-    writable: input,
-    readable: Readable.fromWeb(encrypted as unknown as WebReadableStream<Uint8Array>),
-  })
+  const output = new PassThrough()
+  import('age-encryption')
+    .then(async ({ Encrypter }) => {
+      const encrypter = new Encrypter()
+      for (const recipient of recipients) encrypter.addRecipient(recipient)
+      const encrypted = await encrypter.encrypt(Readable.toWeb(input) as unknown as ReadableStream<Uint8Array>)
+      pipeline(Readable.fromWeb(encrypted as unknown as WebReadableStream<Uint8Array>), output, () => {})
+    })
+    .catch((error: unknown) => output.destroy(error as Error))
+  return Duplex.from({ writable: input, readable: output })
 }
 
 export async function encryptStream(source: Readable, recipients: readonly string[]): Promise<Readable> {
-  return pipeline(source, await encryptor(recipients), () => {})
+  return pipeline(source, encryptor(recipients), () => {})
 }
 
 /** What a message may say about an encrypted backup: its id and the fingerprints of its recipients. */

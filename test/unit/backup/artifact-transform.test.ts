@@ -44,7 +44,7 @@ function dumpLike(): Buffer {
 const sha = (buffer: Buffer) => createHash('sha256').update(buffer).digest('hex')
 
 async function seal(plain: Buffer, sealing: Sealing): Promise<{ stored: Buffer; manifest: TransformedManifest }> {
-  const sealed = await sealArtifact(Readable.from([plain]), sealing)
+  const sealed = sealArtifact(Readable.from([plain]), sealing)
   const stored = await collect(sealed.stream)
   return { stored, manifest: { id: '20261204T120000Z-app', ...sealed.records() } }
 }
@@ -86,7 +86,7 @@ describe('sealArtifact / openArtifact', () => {
 
   it('ends the sealed stream with the error of its source (a failing dump is never stored as complete)', async () => {
     const source = new Readable({ read() {} })
-    const sealed = await sealArtifact(source, { compression: 'gzip', recipients: [recipient] })
+    const sealed = sealArtifact(source, { compression: 'gzip', recipients: [recipient] })
     source.push(Buffer.from('COPY public.t FROM stdin;\n'))
     setImmediate(() => source.destroy(new Error('pg_dump failed: connection lost')))
     expect((await failureOf(collect(sealed.stream))).message).toContain('connection lost')
