@@ -4,6 +4,7 @@ import type { Engine } from '../backends/backend.js'
 import type { BackupFormat, DatabaseIdentity } from './backup-engine.js'
 import { writeFileAtomic } from '../output/atomic-write.js'
 import type { CompressionRecord, EncryptionRecord } from './artifact-transform.js'
+import type { Storage, StoredObject } from '../storage/storage.js'
 
 /**
  * One complete backup: `<backup.dir>/<id>.manifest.json`, written last and atomically, next to its artifact. A file
@@ -203,4 +204,62 @@ export function sizeOf(path: string): number {
   let total = 0
   for (const name of readdirSync(path)) total += sizeOf(join(path, name))
   return total
+}
+
+/** `<id>.manifest.json` in a storage (folder or bucket). */
+export function manifestName(id: string): string {
+  return `${id}${MANIFEST_SUFFIX}`
+}
+
+export async function writeStoredManifest(storage: Storage, manifest: BackupManifest): Promise<void> {
+  await storage.writeText(manifestName(manifest.id), JSON.stringify(manifest, null, 2) + '\n')
+}
+
+/** One manifest in a storage; undefined when it is missing or not a dbops manifest. */
+export async function readStoredManifest(storage: Storage, id: string): Promise<BackupManifest | undefined> {
+  const text = await storage.readText(manifestName(id))
+  if (text === undefined) return undefined
+  try {
+    const parsed: unknown = JSON.parse(text)
+    return isManifest(parsed) && parsed.id === id ? parsed : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Whether `artifact` is among the stored objects: a file, or (directory format) a prefix with files under it. */
+export function hasArtifact(objects: readonly StoredObject[] | ReadonlySet<string>, artifact: string): boolean {
+  const names = objects instanceof Set ? objects : new Set((objects as StoredObject[]).map((object) => object.name))
+  if (names.has(artifact)) return true
+  for (const name of names) if (name.startsWith(`${artifact}/`)) return true
+  return false
+}
+
+/**
+ * The complete backups in a storage, oldest first: a manifest that parses and its artifact beside it. An artifact
+ * without a manifest (an interrupted upload) is not a backup and is never listed.
+ */
+export async function listStoredBackups(storage: Storage, objects?: StoredObject[]): Promise<BackupManifest[]> {
+  const listed = objects ?? (await storage.list())
+  const names = new Set(listed.map((object) => object.name))
+  const ids = listed
+    .map((object) => object.name)
+    .filter((name) => !name.includes('/') && name.endsWith(MANIFEST_SUFFIX))
+    .map((name) => name.slice(0, -MANIFEST_SUFFIX.length))
+  const manifests = await Promise.all(ids.map((id) => readStoredManifest(storage, id)))
+  return manifests
+    .filter((manifest): manifest is BackupManifest => manifest !== undefined && hasArtifact(names, manifest.artifact))
+    .sort(byStart)
+}
+
+/** Stored objects of artifacts whose manifest was never written (runs that died before publishing). */
+export function orphanObjects(objects: readonly StoredObject[]): string[] {
+  const names = new Set(objects.map((object) => object.name))
+  return objects
+    .map((object) => object.name)
+    .filter((name) => {
+      const top = name.split('/')[0]!
+      const id = /^(\d{8}T\d{6}Z-[A-Za-z0-9_.-]+?)\.(dump|dir|sql|sqlite)(\.[a-z0-9]+)*$/.exec(top)?.[1]
+      return id !== undefined && ID.test(id) && !names.has(manifestName(id))
+    })
 }

@@ -28,6 +28,7 @@ interface CreateFlags {
   label?: string
   wait?: boolean
   metricsFile?: string
+  destination?: string
 }
 
 interface PruneFlags {
@@ -40,6 +41,7 @@ interface PruneFlags {
   keepWithin?: string
   dryRun?: boolean
   wait?: boolean
+  destination?: string
 }
 
 export function registerBackupCommands(program: Command): void {
@@ -56,6 +58,7 @@ export function registerBackupCommands(program: Command): void {
     .option('--label <text>', 'a note stored in the manifest')
     .option('--wait', 'wait for another dbops backing up the same target instead of exiting 1')
     .option('--metrics-file <path>', 'write Prometheus textfile-collector metrics (atomically) after the run')
+    .option('--destination <name>', 'deliver to this one of backup.destinations only')
     .action(
       exitWith(async (flags: CreateFlags, command: Command) => {
         const globals = command.optsWithGlobals<GlobalOptions>()
@@ -72,6 +75,7 @@ export function registerBackupCommands(program: Command): void {
                 ...(flags.compress !== undefined && { compress: parseCompress(flags.compress) }),
                 ...(flags.label !== undefined && { label: flags.label }),
                 wait: flags.wait === true,
+                ...(flags.destination !== undefined && { destination: flags.destination }),
                 signal,
                 onEvent: (event) => reportBackupEvent(reporter, event),
               })
@@ -82,12 +86,25 @@ export function registerBackupCommands(program: Command): void {
           print: (result, reporter, target) => {
             const { backup: manifest } = result
             const tables = manifest.rowCounts ? `, ${Object.keys(manifest.rowCounts).length} tables` : ''
+            const arrived = result.destinations.filter((entry) => entry.ok)
+            const where =
+              result.destinations.length === 1 && result.destinations[0]!.name === 'default'
+                ? ` in ${result.destinations[0]!.location}`
+                : ` in ${arrived.map((entry) => `${entry.name} (${entry.location})`).join(', ')}`
             reporter.result(
               reporter.color.green(
-                `${formatTarget(target)}: backup ${manifest.id} (${[manifest.format, ...describeSealing(manifest)].join(', ')}, ${formatBytes(manifest.sizeBytes)}${tables}) in ${formatMs(manifest.durationMs)}`,
+                `${formatTarget(target)}: backup ${manifest.id} (${[manifest.format, ...describeSealing(manifest)].join(', ')}, ${formatBytes(manifest.sizeBytes)}${tables}) in ${formatMs(manifest.durationMs)}${where}`,
               ),
             )
+            for (const entry of result.destinations.filter((destination) => !destination.ok))
+              reporter.result(
+                reporter.color.red(
+                  `${formatTarget(target)}: backup ${manifest.id} did NOT arrive in ${entry.name} (${entry.location}): ${entry.error!.message}`,
+                ),
+              )
           },
+          // Complete where it arrived, missing in a destination: "no", not a failure of the whole run.
+          exitCode: (result) => (result.destinations.every((entry) => entry.ok) ? 0 : 1),
         })
       }),
     )
@@ -95,12 +112,14 @@ export function registerBackupCommands(program: Command): void {
   backup
     .command('list')
     .description('complete backups of the target, oldest first')
+    .option('--destination <name>', 'list this one of backup.destinations (default: the first)')
     .action(
-      exitWith(async (_flags, command: Command) => {
+      exitWith(async (flags: { destination?: string }, command: Command) => {
         const globals = command.optsWithGlobals<GlobalOptions>()
         return runTargetCommand<{
           target: string
           database: string
+          destination: string
           dir: string
           backups: BackupManifest[]
           otherDatabases: number
@@ -111,8 +130,18 @@ export function registerBackupCommands(program: Command): void {
           readOnly: true,
           async run(target) {
             const { targetBackups } = await import('../../backup/ownership.js')
-            const { identity, dir, backups, otherDatabases, older } = await targetBackups(target)
-            return { target: target.name, database: identity.display, dir, backups, otherDatabases, older }
+            const { identity, dir, backups, otherDatabases, older, destination } = await targetBackups(target, {
+              ...(flags.destination !== undefined && { destination: flags.destination }),
+            })
+            return {
+              target: target.name,
+              database: identity.display,
+              destination: destination.name,
+              dir,
+              backups,
+              otherDatabases,
+              older,
+            }
           },
           print: (result, reporter, target) => {
             const others = [
@@ -156,11 +185,19 @@ export function registerBackupCommands(program: Command): void {
     .option('--jobs <n>', 'parallel pg_restore jobs for --restore')
     .option('--identity <file>', `age identity file for encrypted backups (default: the ${IDENTITY_ENV} variable)`)
     .option('--wait', 'wait for a prune or create working on the backup folder instead of exiting 1')
+    .option('--destination <name>', 'verify the copy in this one of backup.destinations (default: the first)')
     .action(
       exitWith(
         async (
           id: string | undefined,
-          flags: { latest?: boolean; restore?: boolean; jobs?: string; identity?: string; wait?: boolean },
+          flags: {
+            latest?: boolean
+            restore?: boolean
+            jobs?: string
+            identity?: string
+            wait?: boolean
+            destination?: string
+          },
           command: Command,
         ) => {
           const globals = command.optsWithGlobals<GlobalOptions>()
@@ -177,6 +214,7 @@ export function registerBackupCommands(program: Command): void {
                 identities: await identitiesFrom(flags.identity),
                 ...(flags.jobs !== undefined && { jobs: positiveInteger('--jobs', flags.jobs) }),
                 wait: flags.wait === true,
+                ...(flags.destination !== undefined && { destination: flags.destination }),
                 signal,
                 // Steps spin on a terminal; in cron logs only the result (or the one error line) appears.
                 onEvent: (event) => reporter.begin(event.target, event.message),
@@ -211,6 +249,7 @@ export function registerBackupCommands(program: Command): void {
     .option('--keep-within <duration>', 'keep every backup newer than the newest one minus this, e.g. 7d')
     .option('--dry-run', 'print what would be kept (and why) and removed; delete nothing')
     .option('--wait', 'wait for another dbops working on the backup folder instead of exiting 1')
+    .option('--destination <name>', 'prune this one of backup.destinations only (default: each, with its own keep)')
     .action(
       exitWith(async (flags: PruneFlags, command: Command) => {
         const globals = command.optsWithGlobals<GlobalOptions>()
@@ -224,15 +263,20 @@ export function registerBackupCommands(program: Command): void {
               ...(policy && { policy }),
               dryRun: flags.dryRun === true,
               wait: flags.wait === true,
+              ...(flags.destination !== undefined && { destination: flags.destination }),
               signal,
             })
           },
           print: (result, reporter, target) => {
             const { color } = reporter
+            const named = result.destinations.length > 1 || result.destinations[0]?.name !== 'default'
+            const from = (entry: { destination: string }) => (named ? `  ${color.dim(`(${entry.destination})`)}` : '')
             for (const entry of result.kept)
-              reporter.result(`${color.green('keep')}    ${entry.id}  ${color.dim(entry.reasons.join(', '))}`)
+              reporter.result(
+                `${color.green('keep')}    ${entry.id}  ${color.dim(entry.reasons.join(', '))}${from(entry)}`,
+              )
             for (const entry of result.removed)
-              reporter.result(`${color.red(result.dryRun ? 'would remove' : 'remove')}  ${entry.id}`)
+              reporter.result(`${color.red(result.dryRun ? 'would remove' : 'remove')}  ${entry.id}${from(entry)}`)
             const verb = result.dryRun ? 'would remove' : 'removed'
             reporter.result(
               `${formatTarget(target)}: kept ${result.kept.length}, ${verb} ${result.removed.length} backup(s) (${formatBytes(result.freedBytes)})`,
@@ -248,37 +292,47 @@ export function registerBackupCommands(program: Command): void {
     .option('--max-age <duration>', 'newest backup older than this is critical', '26h')
     .option('--min-size <size>', 'newest backup smaller than this is a warning, e.g. 1MB')
     .option('--metrics-file <path>', 'also write Prometheus textfile-collector metrics (atomically)')
+    .option('--destination <name>', 'check this one of backup.destinations only (default: each)')
     .action(
-      exitWith(async (flags: { maxAge: string; minSize?: string; metricsFile?: string }, command: Command) => {
-        const globals = command.optsWithGlobals<GlobalOptions>()
-        const metrics = metricsWriter(globals, flags.metricsFile)
-        return runTargetCommand<CheckBackupsResult>(globals, {
-          command: 'backup check',
-          create: false,
-          readOnly: true,
-          async run(target) {
-            const { checkBackups, parseSize } = await import('../../backup/check-backups.js')
-            const maxAgeMs = usage(() => parseDuration(flags.maxAge, '--max-age'))
-            const minSizeBytes =
-              flags.minSize === undefined ? undefined : usage(() => parseSize(flags.minSize!, '--min-size'))
-            await metrics()
-            return await checkBackups(target, { maxAgeMs, ...(minSizeBytes !== undefined && { minSizeBytes }) })
-          },
-          print: (result, reporter, target) => {
-            const paint = {
-              ok: reporter.color.green,
-              warn: reporter.color.yellow,
-              critical: reporter.color.red,
-              unknown: reporter.color.yellow,
-            }
-            for (const finding of result.findings)
-              reporter.result(
-                `${paint[finding.severity](finding.severity.toUpperCase().padEnd(8))} ${formatTarget(target)}: ${finding.message}`,
-              )
-          },
-          exitCode: (result) => (result.status === 'ok' ? 0 : result.status === 'critical' ? 2 : 1),
-        })
-      }),
+      exitWith(
+        async (
+          flags: { maxAge: string; minSize?: string; metricsFile?: string; destination?: string },
+          command: Command,
+        ) => {
+          const globals = command.optsWithGlobals<GlobalOptions>()
+          const metrics = metricsWriter(globals, flags.metricsFile)
+          return runTargetCommand<CheckBackupsResult>(globals, {
+            command: 'backup check',
+            create: false,
+            readOnly: true,
+            async run(target) {
+              const { checkBackups, parseSize } = await import('../../backup/check-backups.js')
+              const maxAgeMs = usage(() => parseDuration(flags.maxAge, '--max-age'))
+              const minSizeBytes =
+                flags.minSize === undefined ? undefined : usage(() => parseSize(flags.minSize!, '--min-size'))
+              await metrics()
+              return await checkBackups(target, {
+                maxAgeMs,
+                ...(minSizeBytes !== undefined && { minSizeBytes }),
+                ...(flags.destination !== undefined && { destination: flags.destination }),
+              })
+            },
+            print: (result, reporter, target) => {
+              const paint = {
+                ok: reporter.color.green,
+                warn: reporter.color.yellow,
+                critical: reporter.color.red,
+                unknown: reporter.color.yellow,
+              }
+              for (const finding of result.findings)
+                reporter.result(
+                  `${paint[finding.severity](finding.severity.toUpperCase().padEnd(8))} ${formatTarget(target)}: ${finding.message}`,
+                )
+            },
+            exitCode: (result) => (result.status === 'ok' ? 0 : result.status === 'critical' ? 2 : 1),
+          })
+        },
+      ),
     )
 
   program
@@ -298,6 +352,10 @@ export function registerBackupCommands(program: Command): void {
     )
     .option('--allow-other-database', 'restore a backup of another database without naming it in --from')
     .option('--identity <file>', `age identity file for an encrypted backup (default: the ${IDENTITY_ENV} variable)`)
+    .option(
+      '--from-destination <name>',
+      'read the backup from this one of backup.destinations (default: the first that holds it)',
+    )
     .action(
       exitWith(
         async (
@@ -310,6 +368,7 @@ export function registerBackupCommands(program: Command): void {
             from?: string
             allowOtherDatabase?: boolean
             identity?: string
+            fromDestination?: string
           },
           command: Command,
         ) => {
@@ -327,6 +386,7 @@ export function registerBackupCommands(program: Command): void {
                 ...(flags.from !== undefined && { from: flags.from }),
                 allowOtherDatabase: flags.allowOtherDatabase === true,
                 identities: await identitiesFrom(flags.identity),
+                ...(flags.fromDestination !== undefined && { fromDestination: flags.fromDestination }),
                 config: await configFromGlobals(globals),
                 signal,
                 // Steps spin on a terminal; in cron logs only the result (or the one error line) appears.
@@ -357,7 +417,7 @@ function metricsWriter(globals: GlobalOptions, path: string | undefined): () => 
         ...(globals.target !== undefined && { target: globals.target }),
         ...(globals.all !== undefined && { all: globals.all }),
       })
-      writeBackupMetrics(
+      await writeBackupMetrics(
         path,
         targets.map((target) => ({ name: target.name, engine: target.location.engine, backup: target.backup })),
       )
@@ -388,8 +448,11 @@ function reportBackupEvent(reporter: Reporter, event: BackupEvent): void {
     case 'lock-wait':
       reporter.log(
         event.target,
-        `waiting for dbops pid ${event.holder.pid} ("${event.holder.command}", since ${event.holder.startedAt}) to finish`,
+        `waiting for dbops pid ${event.holder.pid} on ${event.holder.host} ("${event.holder.command}", since ${event.holder.startedAt}) to finish`,
       )
+      break
+    case 'delivery-failed':
+      reporter.log(event.target, `destination ${event.destination} failed: ${event.message}`)
       break
     case 'cleaned':
       reporter.log(
