@@ -10,7 +10,14 @@ import {
   resolveCompression,
   type Compression,
 } from './compression.js'
-import { decryptStream, encryptor, IDENTITY_ENV, readIdentities, recipientFingerprint } from './encryption.js'
+import {
+  decryptStream,
+  encryptor,
+  IDENTITY_ENV,
+  missingIdentity,
+  readIdentities,
+  recipientFingerprint,
+} from './encryption.js'
 
 /**
  * What happens to an artifact between the engine and the storage, the same for every engine and storage: `create`
@@ -126,11 +133,27 @@ export function isEncrypted(manifest: TransformedManifest): boolean {
 }
 
 /**
+ * The identities to open `manifest` with: those given, else (for an encrypted backup) the DBOPS_AGE_IDENTITY
+ * variable's. With `required`, an encrypted backup without any is refused here, before anything is read.
+ */
+export async function identitiesFor(
+  manifest: TransformedManifest,
+  given: readonly string[] | undefined,
+  required: boolean,
+): Promise<readonly string[]> {
+  if (!isEncrypted(manifest)) return given ?? []
+  const identities = given ?? (await loadIdentities(undefined))
+  if (required && identities.length === 0)
+    throw missingIdentity({ id: manifest.id, recipients: manifest.encryption!.recipients })
+  return identities
+}
+
+/**
  * The artifact as the engine wrote it, from the stored bytes: decrypted (the header, and so the identity, checked
  * before this resolves: nothing has been restored yet when it fails), then decompressed. Damaged or cut-short data
  * surfaces later as E_BACKUP_CORRUPT on the returned stream, never as a short artifact.
  */
-export async function openArtifact(
+export async function unsealArtifact(
   stored: Readable,
   manifest: TransformedManifest,
   identities: readonly string[],

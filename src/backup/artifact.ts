@@ -9,36 +9,54 @@ import type { PutResult } from '../storage/storage.js'
 import { hashingCounter } from '../storage/hashing-counter.js'
 import type { BackupDestination } from './destinations.js'
 import type { BackupManifest } from './manifest.js'
+import { sealArtifact, unsealArtifact, type Sealing } from './artifact-transform.js'
 
-/**
- * How the stored bytes relate to what the engine wrote, as recorded in the manifest. Identity today; compression and
- * encryption add their fields (e.g. `compression`, `encryption`) through `encodeArtifact`.
- */
+/** How the stored bytes relate to what the engine wrote, as recorded in the manifest (`compression`, `encryption`). */
 export type ArtifactEncoding = Partial<BackupManifest>
 
+/** What `encodeArtifact` needs to know: the sealing chosen once per backup (chooseSealing). */
+export interface EncodeContext {
+  target: Target
+  file: string
+  sealing: Sealing
+}
+
 /**
- * SEAM (a), create: the engine's artifact bytes (`plain`, one file of it) → the bytes every destination stores.
- * Called once per file, before the bytes are fanned out to the destinations, so each receives the same bytes (and
- * the same sha256). `manifestFields` is read after the stream ended and merged into the manifest.
+ * SEAM (a), create: the engine's artifact bytes (`plain`, one file of it) → the bytes every destination stores:
+ * compressed, then encrypted, as `context.sealing` says (artifact-transform.ts). Called once per file, before the
+ * bytes are fanned out to the destinations, so each receives the same bytes (and the same sha256). `manifestFields`
+ * is read after the stream ended and merged into the manifest.
  */
 export function encodeArtifact(
   plain: Readable,
-  _context: { target: Target; file: string },
+  context: EncodeContext,
 ): { stored: Readable; manifestFields: () => ArtifactEncoding } {
-  return { stored: plain, manifestFields: () => ({}) }
+  const sealed = sealArtifact(plain, context.sealing)
+  return {
+    stored: sealed.stream,
+    manifestFields: () => {
+      const { compression, encryption } = sealed.records()
+      return { ...(compression && { compression }), ...(encryption && { encryption }) }
+    },
+  }
 }
 
 /**
- * SEAM (b), restore and verify: the stored object's bytes → what the engine restores or reads back. The inverse of
- * `encodeArtifact`; `storedAsIs` says when there is nothing to undo (a folder's file can then go to the engine as it
- * is, without a copy).
+ * SEAM (b), restore and verify: the stored object's bytes → what the engine restores or reads back (decrypted, then
+ * decompressed). Resolves only once an encrypted object's header has been read with `identities`: a missing or wrong
+ * identity fails here, before anything is restored. `storedAsIs` says when there is nothing to undo (a folder's
+ * file can then go to the engine as it is, without a copy).
  */
-export function decodeArtifact(stored: Readable, _manifest: BackupManifest): Readable {
-  return stored
+export async function decodeArtifact(
+  stored: Readable,
+  manifest: BackupManifest,
+  identities: readonly string[],
+): Promise<Readable> {
+  return unsealArtifact(stored, manifest, identities)
 }
 
-export function storedAsIs(_manifest: BackupManifest): boolean {
-  return true
+export function storedAsIs(manifest: BackupManifest): boolean {
+  return !manifest.compression && !manifest.encryption
 }
 
 /** How one destination fared with one file (or a whole backup). */
@@ -85,10 +103,15 @@ export async function deliverLocal(
   target: Target,
   path: string,
   artifact: string,
+  sealing: Sealing,
   options: { signal?: AbortSignal } = {},
 ): Promise<{ deliveries: Delivery[]; manifestFields: ArtifactEncoding }> {
   if (!statSync(path).isDirectory()) {
-    const encoded = encodeArtifact(createReadStream(path, { highWaterMark: 1 << 20 }), { target, file: artifact })
+    const encoded = encodeArtifact(createReadStream(path, { highWaterMark: 1 << 20 }), {
+      target,
+      file: artifact,
+      sealing,
+    })
     const deliveries = await deliverStream(destinations, artifact, encoded.stored, options)
     return { deliveries, manifestFields: encoded.manifestFields() }
   }
@@ -101,6 +124,7 @@ export async function deliverLocal(
     const encoded = encodeArtifact(createReadStream(join(path, file), { highWaterMark: 1 << 20 }), {
       target,
       file: `${artifact}/${file}`,
+      sealing,
     })
     const results = await deliverStream(live, `${artifact}/${file}`, encoded.stored, options)
     manifestFields = encoded.manifestFields()
@@ -151,7 +175,7 @@ export type ArtifactInput = { path: string } | { stream: Readable }
 export async function openArtifact(
   destination: BackupDestination,
   manifest: BackupManifest,
-  options: { needsFile: boolean; scratchDir: () => string },
+  options: { needsFile: boolean; scratchDir: () => string; identities: readonly string[] },
 ): Promise<{ input: ArtifactInput; sha256: () => Promise<string> }> {
   const { storage } = destination
   if (storage.kind === 'folder' && storedAsIs(manifest)) {
@@ -172,7 +196,7 @@ export async function openArtifact(
     const check = verifyingStream(manifest)
     const stored = await storage.get(manifest.artifact)
     stored.on('error', (error) => check.stream.destroy(error))
-    const stream = decodeArtifact(stored.pipe(check.stream), manifest)
+    const stream = await decodeArtifact(stored.pipe(check.stream), manifest, options.identities)
     if (stream !== check.stream) check.stream.on('error', (error) => stream.destroy(error))
     return { input: { stream }, sha256: check.sha256 }
   }
@@ -187,7 +211,10 @@ export async function openArtifact(
     const counter = hashingCounter()
     const stored = await storage.get(object.name)
     stored.on('error', (error) => counter.stream.destroy(error))
-    await pipeline(decodeArtifact(stored.pipe(counter.stream), manifest), createWriteStream(path, { mode: 0o600 }))
+    await pipeline(
+      await decodeArtifact(stored.pipe(counter.stream), manifest, options.identities),
+      createWriteStream(path, { mode: 0o600 }),
+    )
     const { sha256 } = counter.result()
     if (isFolder) lines.push(`${sha256}  ${relative}`)
     else single = sha256

@@ -17,6 +17,8 @@ export interface DumpRequest {
   path: string
   format: BackupFormat
   jobs: number
+  /** The engine's own compression level (pg_dump -Z), for formats it compresses itself. */
+  compressLevel?: number
   signal?: AbortSignal
   onProgress?: (progress: DumpProgress) => void
 }
@@ -106,6 +108,8 @@ export interface BackupEngine {
   preflight(target: Target, format: BackupFormat): Promise<void>
   /** Writes a consistent copy to `request.path` (fsynced) and reports the facts of the same snapshot. */
   dump(target: Target, request: DumpRequest): Promise<DumpOutcome>
+  /** Whether the format is compressed by the engine itself (pg_dump custom, directory): dbops then adds none. */
+  compressesItself(format: BackupFormat): boolean
   /** Whether `dumpStream` can produce this format (a single stream, no local file): pg_dump custom and plain. */
   streams(format: BackupFormat): boolean
   /** The dump as a stream, for the formats `streams` accepts. */

@@ -31,6 +31,7 @@ import {
 import { openDestinations, type BackupDestination } from './destinations.js'
 import { deliverLocal, deliverStream, encodeArtifact, type ArtifactEncoding, type Delivery } from './artifact.js'
 import { hashingCounter } from '../storage/hashing-counter.js'
+import { chooseSealing, sealedSuffix, type Sealing } from './artifact-transform.js'
 import type { StorageLockOptions, StoredObject } from '../storage/storage.js'
 import { tmpdir } from 'node:os'
 
@@ -96,6 +97,19 @@ export async function createBackup(target: Target, options: CreateBackupOptions 
       'add --format directory, or drop --jobs',
     )
   }
+  const selfCompressed = engine.compressesItself(format)
+  const sealing = chooseSealing(target.backup, {
+    selfCompressed,
+    ...(options.compress !== undefined && { compress: options.compress }),
+  })
+  if (format === 'directory' && sealing.recipients.length > 0) {
+    throw new UsageError(
+      'backup.encrypt does not apply to the directory format: a directory dump is many files, stored as they are',
+      'use --format custom (pg_restore --jobs restores it in parallel too), or leave backup.encrypt out for this target',
+    )
+  }
+  // Custom and directory dumps keep pg_dump's own compression: the level is handed to it, never applied twice.
+  const compressLevel = selfCompressed ? target.backup.compressLevel : undefined
   const destinations = await openDestinations(target.backup, options.destination)
   for (const destination of destinations)
     if (destination.storage.kind === 'folder') prepareDirectory(destination.location)
@@ -130,7 +144,7 @@ export async function createBackup(target: Target, options: CreateBackupOptions 
     const live = locked.filter((destination) => !failures.has(destination))
     if (live.length === 0) throw failures.get(locked[0]!)
     const started = options.now?.() ?? new Date()
-    const extension = engine.extension(format)
+    const extension = engine.extension(format) + sealedSuffix(sealing)
     const taken = new Set([...objects.values()].flat().map((object) => object.name.split('/')[0]!))
     const id = newBackupId(
       target.name,
@@ -148,7 +162,15 @@ export async function createBackup(target: Target, options: CreateBackupOptions 
     const startedMs = performance.now()
     const onProgress = (bytes: number) =>
       options.onEvent?.({ type: 'progress', target: target.name, id, bytes, elapsedMs: performance.now() - startedMs })
-    const produced = await produce(target, engine, format, jobs, artifact, live, options, onProgress)
+    const produced = await produce(
+      target,
+      engine,
+      { format, jobs, sealing, ...(compressLevel !== undefined && { compressLevel }) },
+      artifact,
+      live,
+      options,
+      onProgress,
+    )
     produced.deliveries.forEach((delivery, index) => {
       if (!delivery.ok) fail(live[index]!, delivery.error)
     })
@@ -265,8 +287,12 @@ async function withLocks<T>(
 async function produce(
   target: Target,
   engine: BackupEngine,
-  format: BackupFormat,
-  jobs: number,
+  {
+    format,
+    jobs,
+    sealing,
+    compressLevel,
+  }: { format: BackupFormat; jobs: number; sealing: Sealing; compressLevel?: number },
   artifact: string,
   destinations: BackupDestination[],
   options: CreateBackupOptions,
@@ -274,10 +300,15 @@ async function produce(
 ): Promise<{ outcome: DumpOutcome; deliveries: Delivery[]; manifestFields: ArtifactEncoding }> {
   const signal = options.signal && { signal: options.signal }
   if (engine.streams(format)) {
-    const dumped = engine.dumpStream(target, { format, jobs, ...signal })
+    const dumped = engine.dumpStream(target, {
+      format,
+      jobs,
+      ...(compressLevel !== undefined && { compressLevel }),
+      ...signal,
+    })
     const counted = hashingCounter(onProgress)
     dumped.stream.on('error', (error) => counted.stream.destroy(error))
-    const encoded = encodeArtifact(dumped.stream.pipe(counted.stream), { target, file: artifact })
+    const encoded = encodeArtifact(dumped.stream.pipe(counted.stream), { target, file: artifact, sealing })
     const deliveries = await deliverStream(destinations, artifact, encoded.stored, signal ?? {})
     // A dump that failed fails every delivery; its error is the one to report.
     const outcome = await dumped.outcome
@@ -290,11 +321,19 @@ async function produce(
       path: temporary,
       format,
       jobs,
+      ...(compressLevel !== undefined && { compressLevel }),
       ...signal,
       onProgress: ({ bytes }) => onProgress(bytes),
     })
     if (options.signal?.aborted) throw new DbopsError('E_INTERRUPTED', 'backup interrupted; nothing was published')
-    const { deliveries, manifestFields } = await deliverLocal(destinations, target, temporary, artifact, signal ?? {})
+    const { deliveries, manifestFields } = await deliverLocal(
+      destinations,
+      target,
+      temporary,
+      artifact,
+      sealing,
+      signal ?? {},
+    )
     return { outcome, deliveries, manifestFields }
   } finally {
     rmSync(temporary, { recursive: true, force: true })

@@ -60,6 +60,15 @@ export interface EncryptedBackup {
   recipients: readonly string[]
 }
 
+/** The error for an encrypted backup and no identity (raised before anything is read or restored). */
+export function missingIdentity(backup: EncryptedBackup): DbopsError {
+  return new DbopsError(
+    'E_BACKUP_IDENTITY',
+    `backup ${backup.id} is encrypted (for ${backup.recipients.join(', ')}) and no identity was given`,
+    { hint: `pass --identity <file> or set ${IDENTITY_ENV} to the private key of one of those recipients` },
+  )
+}
+
 /**
  * Decrypts with the given identities. The header is read and authenticated before this resolves, so a missing or
  * wrong identity fails here, before anything is restored, naming the backup and the recipients it was encrypted
@@ -73,13 +82,7 @@ export async function decryptStream(
   const recipients = backup.recipients.join(', ')
   if (identities.length === 0) {
     source.destroy()
-    throw new DbopsError(
-      'E_BACKUP_IDENTITY',
-      `backup ${backup.id} is encrypted (for ${recipients}) and no identity was given`,
-      {
-        hint: `pass --identity <file> or set ${IDENTITY_ENV} to the private key of one of those recipients`,
-      },
-    )
+    throw missingIdentity(backup)
   }
   const { Decrypter, identityToRecipient } = await import('age-encryption')
   const decrypter = new Decrypter()

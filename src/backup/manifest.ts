@@ -47,8 +47,11 @@ export interface BackupManifest {
   rowCounts: Record<string, number> | null
   /** When `backup verify` last proved this backup (null: never). */
   verifiedAt: string | null
-  /** How it was proved: `checksum` (sha256 and a full read) or `restore` (restored and compared). */
-  verifiedBy: 'checksum' | 'restore' | null
+  /**
+   * How it was proved: `sha256` (the stored bytes of an encrypted backup, verified without its identity: not
+   * decrypted), `checksum` (sha256 and a full read) or `restore` (restored and compared).
+   */
+  verifiedBy: 'sha256' | 'checksum' | 'restore' | null
   /**
    * Set when the last `backup verify` failed (cleared by a later success): such a backup does not count as fresh or
    * verified, and restore refuses it without --force.
@@ -182,7 +185,7 @@ export function incompleteEntries(dir: string): string[] {
     if (name.startsWith('.lock.') && name.endsWith('.tmp')) return !isAlive(Number(name.split('.')[2]))
     if (name.startsWith('.') && name.includes(MANIFEST_SUFFIX + '.') && name.endsWith('.tmp'))
       return !isAlive(Number(name.split('.').at(-3)))
-    const id = /^(\d{8}T\d{6}Z-[A-Za-z0-9_.-]+?)\.(dump|dir|sql|sqlite)$/.exec(name)?.[1]
+    const id = /^(\d{8}T\d{6}Z-[A-Za-z0-9_.-]+?)\.(dump|dir|sql|sqlite)(\.(zst|gz|age))*$/.exec(name)?.[1]
     return id !== undefined && ID.test(id) && !complete.has(name) && !manifests.has(`${id}${MANIFEST_SUFFIX}`)
   })
 }

@@ -14,6 +14,7 @@ import {
   type BackupManifest,
 } from './manifest.js'
 import { openArtifact } from './artifact.js'
+import { identitiesFor } from './artifact-transform.js'
 import { destinationsOf, openDestinations, type BackupDestination } from './destinations.js'
 import { FolderStorage } from '../storage/folder-storage.js'
 import { isS3Url } from '../storage/s3-location.js'
@@ -111,6 +112,8 @@ export async function restoreBackup(
       `backup ${manifest.id} is a ${manifest.engine} backup and cannot be restored into ${target.name} (${target.backend.engine})`,
     )
   }
+  // A missing identity is known before anything is read; a wrong one when the header is (openArtifact, below).
+  const identities = await identitiesFor(manifest, options.identities, true)
   if (manifest.format === 'plain' && options.clean) {
     throw new UsageError(
       '--clean needs a custom or directory backup: a plain SQL dump has no drop statements to run first',
@@ -168,6 +171,7 @@ export async function restoreBackup(
         )
       const opened = await openArtifact(destination, manifest, {
         needsFile,
+        identities,
         scratchDir: () => (scratchDir ??= mkdtempSync(join(tmpdir(), 'dbops-restore-'))),
       })
       // A local copy is checked before anything is touched; a stream is checked as it flows, and a mismatch at its

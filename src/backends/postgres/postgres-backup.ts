@@ -80,6 +80,10 @@ export class PostgresBackupEngine implements BackupEngine {
     return format === 'custom' || format === 'plain'
   }
 
+  compressesItself(format: BackupFormat): boolean {
+    return format === 'custom' || format === 'directory'
+  }
+
   /** pg_dump writing to its stdout: the stream ends only after pg_dump exited 0, else it errors. */
   dumpStream(target: Target, request: Omit<DumpRequest, 'path'>): DumpStream {
     const stream = new PassThrough({ highWaterMark: 1 << 20 })
@@ -122,6 +126,9 @@ export class PostgresBackupEngine implements BackupEngine {
         `--snapshot=${snapshot}`,
         '--no-password',
         ...(request.format === 'directory' && request.jobs > 1 ? [`--jobs=${request.jobs}`] : []),
+        ...(request.compressLevel !== undefined && this.compressesItself(request.format)
+          ? [`--compress=${request.compressLevel}`]
+          : []),
       ]
       const env = libpqEnvironment(target.resolved.url, { applicationName: 'dbops backup' })
       const dumping = start((onTick, onStdout) =>

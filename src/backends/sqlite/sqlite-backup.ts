@@ -134,6 +134,10 @@ export class SqliteBackupEngine implements BackupEngine {
   }
 
   /** The online backup API writes pages in place: it needs a file, which is then streamed to the destinations. */
+  compressesItself(): boolean {
+    return false
+  }
+
   streams(): boolean {
     return false
   }

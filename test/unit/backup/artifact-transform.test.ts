@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   chooseSealing,
   loadIdentities,
-  openArtifact,
+  unsealArtifact,
   sealArtifact,
   sealedSuffix,
   type Sealing,
@@ -60,7 +60,7 @@ async function failureOf(promise: Promise<unknown>): Promise<Error & { code?: st
 
 const algorithms: Compression[] = hasZstd() ? ['none', 'gzip', 'zstd'] : ['none', 'gzip']
 
-describe('sealArtifact / openArtifact', () => {
+describe('sealArtifact / unsealArtifact', () => {
   for (const compression of algorithms) {
     for (const encrypted of [false, true]) {
       it(`round-trips with compression ${compression}${encrypted ? ', encrypted' : ''}`, async () => {
@@ -78,7 +78,7 @@ describe('sealArtifact / openArtifact', () => {
           expect(stored.subarray(0, 21).toString()).toBe('age-encryption.org/v1')
           expect(stored.includes(Buffer.from('user1@example.com'))).toBe(false)
         } else expect(manifest.encryption).toBeNull()
-        const opened = await collect(await openArtifact(Readable.from([stored]), manifest, [identity]))
+        const opened = await collect(await unsealArtifact(Readable.from([stored]), manifest, [identity]))
         expect(sha(opened)).toBe(sha(plain))
       })
     }
@@ -98,7 +98,7 @@ describe('sealArtifact / openArtifact', () => {
       recipients: [recipient],
     })
     const wrong = await generateIdentity()
-    const error = await failureOf(openArtifact(Readable.from([stored]), manifest, [wrong]))
+    const error = await failureOf(unsealArtifact(Readable.from([stored]), manifest, [wrong]))
     expect(error.code).toBe('E_BACKUP_IDENTITY')
     expect(error.message).toContain('20261204T120000Z-app')
     expect(error.message).toContain(recipientFingerprint(recipient))
@@ -109,7 +109,7 @@ describe('sealArtifact / openArtifact', () => {
 
   it('a missing identity says so, with the recipients', async () => {
     const { stored, manifest } = await seal(Buffer.from('rows'), { compression: 'gzip', recipients: [recipient] })
-    const error = await failureOf(openArtifact(Readable.from([stored]), manifest, []))
+    const error = await failureOf(unsealArtifact(Readable.from([stored]), manifest, []))
     expect(error.code).toBe('E_BACKUP_IDENTITY')
     expect(error.message).toMatch(/is encrypted \(for .*\) and no identity was given/)
     expect(error.message).toContain(recipientFingerprint(recipient))
@@ -118,7 +118,7 @@ describe('sealArtifact / openArtifact', () => {
   it('changed ciphertext fails as corrupt, not as short data', async () => {
     const { stored, manifest } = await seal(dumpLike(), { compression: 'none', recipients: [recipient] })
     stored[Math.floor(stored.length / 2)]! ^= 0x01
-    const error = await failureOf(collect(await openArtifact(Readable.from([stored]), manifest, [identity])))
+    const error = await failureOf(collect(await unsealArtifact(Readable.from([stored]), manifest, [identity])))
     expect(error.code).toBe('E_BACKUP_CORRUPT')
     expect(error.message).toMatch(/backup 20261204T120000Z-app cannot be decrypted: a chunk fails authentication/)
   })
@@ -126,7 +126,7 @@ describe('sealArtifact / openArtifact', () => {
   it('cut-short ciphertext fails as corrupt', async () => {
     const { stored, manifest } = await seal(dumpLike(), { compression: 'none', recipients: [recipient] })
     const cut = stored.subarray(0, 200_000)
-    const error = await failureOf(collect(await openArtifact(Readable.from([cut]), manifest, [identity])))
+    const error = await failureOf(collect(await unsealArtifact(Readable.from([cut]), manifest, [identity])))
     expect(error.code).toBe('E_BACKUP_CORRUPT')
   })
 
@@ -134,7 +134,7 @@ describe('sealArtifact / openArtifact', () => {
     const { stored, manifest } = await seal(Buffer.from('rows'), { compression: 'none', recipients: [recipient] })
     const header = stored.indexOf('\n---') // the MAC line
     stored[header + 6]! ^= 0x02
-    const error = await failureOf(openArtifact(Readable.from([stored]), manifest, [identity]))
+    const error = await failureOf(unsealArtifact(Readable.from([stored]), manifest, [identity]))
     expect(error.code).toBe('E_BACKUP_CORRUPT')
   })
 
@@ -142,7 +142,7 @@ describe('sealArtifact / openArtifact', () => {
     it(`a cut-short ${compression} artifact fails as corrupt instead of looking like a short file`, async () => {
       const { stored, manifest } = await seal(dumpLike(), { compression, recipients: [] })
       const cut = stored.subarray(0, Math.floor(stored.length * 0.6))
-      const error = await failureOf(collect(await openArtifact(Readable.from([cut]), manifest, [])))
+      const error = await failureOf(collect(await unsealArtifact(Readable.from([cut]), manifest, [])))
       expect(error.code).toBe('E_BACKUP_CORRUPT')
       expect(error.message).toContain('cannot be decompressed')
     })
