@@ -29,6 +29,8 @@ const VENDOR = [
   // The AWS SDK (a few MB): loaded only by commands whose backup destination is a bucket.
   '@aws-sdk/client-s3',
   '@aws-sdk/lib-storage',
+  // age encryption (and its ciphers): loaded only when a backup is encrypted or decrypted.
+  'age-encryption',
 ]
 // The addon itself (better_sqlite3.node) stays in node_modules; its JavaScript is bundled like the rest.
 // libpg-query loads its WebAssembly file from its own folder at run time: it stays in node_modules too.

@@ -361,7 +361,7 @@ async function locateBackup(
       ? name.slice(0, -MANIFEST_SUFFIX.length)
       : statSync(path).isDirectory()
         ? name.replace(/\.dir$/, '')
-        : name.replace(/\.[^.]+$/, '')
+        : name.replace(/(\.(zst|gz|age))*$/, '').replace(/\.[^.]+$/, '')
     const manifest = readManifest(dir, id)
     if (!manifest || !existsSync(join(dir, manifest.artifact))) {
       throw new DbopsError(
