@@ -1,4 +1,4 @@
-import { PassThrough, pipeline, Transform, type Duplex, type Readable } from 'node:stream'
+import { pipeline, Readable, Transform, type Duplex } from 'node:stream'
 import { DbopsError, UsageError } from '../errors.js'
 import { registerSecret } from '../output/redact.js'
 import type { CompressSetting } from '../config/resolve-config.js'
@@ -168,21 +168,27 @@ export async function unsealArtifact(
   return asCorruption(stream, manifest.id, encryption ? 'decrypted' : 'decompressed')
 }
 
-/** Errors of the opened stream become one line saying the backup is damaged (the cause stays for --verbose). */
+/**
+ * Errors of the opened stream become one line saying the backup is damaged (the cause stays for --verbose). The
+ * result reads lazily: nothing is decrypted, and no error raised, before its consumer (pg_restore's stdin, a file)
+ * reads it, so a damaged first chunk cannot surface before anyone listens.
+ */
 function asCorruption(stream: Readable, id: string, what: string): Readable {
-  const out = new PassThrough()
-  stream.once('error', (error) =>
-    out.destroy(
-      error instanceof DbopsError
+  async function* chunks(): AsyncGenerator<Buffer> {
+    try {
+      for await (const chunk of stream) yield chunk as Buffer
+    } catch (error) {
+      throw error instanceof DbopsError
         ? error
-        : new DbopsError('E_BACKUP_CORRUPT', `backup ${id} cannot be ${what}: ${readable(error)}`, {
+        : new DbopsError('E_BACKUP_CORRUPT', `backup ${id} cannot be ${what}: ${readable(error as Error)}`, {
             hint: 'the stored object is damaged or cut short; restore an older backup and keep this one for inspection',
             cause: error,
-          }),
-    ),
-  )
+          })
+    }
+  }
+  const out = Readable.from(chunks(), { objectMode: false })
   out.once('close', () => stream.destroy())
-  return stream.pipe(out)
+  return out
 }
 
 function readable(error: Error): string {

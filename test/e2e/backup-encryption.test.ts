@@ -2,6 +2,7 @@
 // and zstd, a folder and a bucket (moto). The identity comes from --identity or DBOPS_AGE_IDENTITY and must never
 // reach a child program's command line or environment, the output or the manifest; a wrong or missing one restores
 // nothing.
+import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
@@ -10,7 +11,6 @@ import Database from 'better-sqlite3'
 import { generateIdentity, identityToRecipient } from 'age-encryption'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPgDatabase, pgQuery, runCli, tempDir, type CliResult, type PgDatabase } from '../helpers/databases.js'
-import { findPgBinDir } from '../helpers/global-setup.js'
 import { startS3Server, TEST_AWS_ENV, type S3Server } from '../helpers/s3-server.js'
 import { recipientFingerprint } from '../../src/backup/encryption.js'
 import { hasZstd } from '../../src/backup/compression.js'
@@ -45,12 +45,20 @@ afterAll(async () => {
 function makeWrappers(): { dir: string; log: string } {
   const dir = tempDir('dbops-wrappers')
   const log = path.join(dir, 'calls.log')
-  const pgBin = findPgBinDir()!
+  const which = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim()
+  // The newest installed PostgreSQL's programs themselves (a distribution's /usr/bin/pg_dump may be a wrapper).
+  const installed = existsSync('/usr/lib/postgresql')
+    ? readdirSync('/usr/lib/postgresql')
+        .sort((a, b) => Number(b) - Number(a))
+        .map((major) => path.join('/usr/lib/postgresql', major, 'bin'))
+        .find((dir) => existsSync(path.join(dir, 'pg_dump')))
+    : undefined
+  const pgTool = (tool: string) => (installed ? path.join(installed, tool) : which(tool))
   const real: Record<string, string> = {
-    pg_dump: path.join(pgBin, 'pg_dump'),
-    pg_restore: path.join(pgBin, 'pg_restore'),
-    psql: path.join(pgBin, 'psql'),
-    zstd: '/usr/bin/zstd',
+    pg_dump: pgTool('pg_dump'),
+    pg_restore: pgTool('pg_restore'),
+    psql: pgTool('psql'),
+    zstd: which('zstd'),
   }
   for (const [name, target] of Object.entries(real)) {
     if (!existsSync(target)) continue
@@ -262,7 +270,7 @@ describe.each(['folder', 'bucket'] as const)('encrypted backups in a %s', (place
     expect(bare.code).toBe(2)
     expect(JSON.parse(bare.stdout).error.code).toBe('E_BACKUP_CORRUPT')
     const full = await cli(['backup', 'verify', '--identity', identityFile, '--json'], cwd)
-    expect(full.code).toBe(2)
+    expect(full.code, full.stdout + full.stderr).toBe(2)
     expect(JSON.parse(full.stdout).error.code).toBe('E_BACKUP_CORRUPT')
   })
 

@@ -123,6 +123,16 @@ describe('sealArtifact / unsealArtifact', () => {
     expect(error.message).toMatch(/backup 20261204T120000Z-app cannot be decrypted: a chunk fails authentication/)
   })
 
+  it('a damaged first chunk surfaces only when the opened stream is read, never as an unhandled error before', async () => {
+    const { stored, manifest } = await seal(dumpLike(), { compression: 'gzip', recipients: [recipient] })
+    stored[stored.indexOf('\n---') + 200]! ^= 0x01
+    const opened = await unsealArtifact(Readable.from([stored]), manifest, [identity])
+    // The consumer (pg_restore, spawned after a version check) attaches later: many event-loop turns go by first.
+    for (let turn = 0; turn < 50; turn++) await new Promise((resolve) => setImmediate(resolve))
+    const error = await failureOf(collect(opened))
+    expect(error.code).toBe('E_BACKUP_CORRUPT')
+  })
+
   it('cut-short ciphertext fails as corrupt', async () => {
     const { stored, manifest } = await seal(dumpLike(), { compression: 'none', recipients: [recipient] })
     const cut = stored.subarray(0, 200_000)
