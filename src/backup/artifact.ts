@@ -197,7 +197,8 @@ export async function openArtifact(
     const stored = await storage.get(manifest.artifact)
     stored.on('error', (error) => check.stream.destroy(error))
     const stream = await decodeArtifact(stored.pipe(check.stream), manifest, options.identities)
-    if (stream !== check.stream) check.stream.on('error', (error) => stream.destroy(error))
+    // A decoded stream carries check.stream's error (a sha256 mismatch at its end) to its reader by itself; destroying
+    // it from here could raise that error before the reader (pg_restore, spawned later) listens.
     return { input: { stream }, sha256: check.sha256 }
   }
   const scratch = options.scratchDir()
