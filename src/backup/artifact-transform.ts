@@ -180,10 +180,14 @@ function asCorruption(stream: Readable, id: string, what: string): Readable {
     } catch (error) {
       throw error instanceof DbopsError
         ? error
-        : new DbopsError('E_BACKUP_CORRUPT', `backup ${id} cannot be ${what}: ${readable(error as Error)}`, {
-            hint: 'the stored object is damaged or cut short; restore an older backup and keep this one for inspection',
-            cause: error,
-          })
+        : new DbopsError(
+            'E_BACKUP_CORRUPT',
+            `backup ${id} is corrupt: it cannot be ${what}: ${readable(error as Error)}`,
+            {
+              hint: 'the stored object is damaged or cut short; restore an older backup and keep this one for inspection',
+              cause: error,
+            },
+          )
     }
   }
   const out = Readable.from(chunks(), { objectMode: false })

@@ -120,7 +120,9 @@ describe('sealArtifact / unsealArtifact', () => {
     stored[Math.floor(stored.length / 2)]! ^= 0x01
     const error = await failureOf(collect(await unsealArtifact(Readable.from([stored]), manifest, [identity])))
     expect(error.code).toBe('E_BACKUP_CORRUPT')
-    expect(error.message).toMatch(/backup 20261204T120000Z-app cannot be decrypted: a chunk fails authentication/)
+    expect(error.message).toMatch(
+      /backup 20261204T120000Z-app is corrupt: it cannot be decrypted: a chunk fails authentication/,
+    )
   })
 
   it('a damaged first chunk surfaces only when the opened stream is read, never as an unhandled error before', async () => {
