@@ -17,7 +17,21 @@ const require = createRequire(import.meta.url)
 const { version } = JSON.parse(readFileSync('package.json', 'utf8'))
 rmSync('dist', { recursive: true, force: true })
 
-const VENDOR = ['pg', 'kysely', 'cosmiconfig', 'ora', 'chalk', 'better-sqlite3', 'execa', 'pg-copy-streams']
+const VENDOR = [
+  'pg',
+  'kysely',
+  'cosmiconfig',
+  'ora',
+  'chalk',
+  'better-sqlite3',
+  'execa',
+  'pg-copy-streams',
+  // The AWS SDK (a few MB): loaded only by commands whose backup destination is a bucket.
+  '@aws-sdk/client-s3',
+  '@aws-sdk/lib-storage',
+  // age encryption (and its ciphers): loaded only when a backup is encrypted or decrypted.
+  'age-encryption',
+]
 // The addon itself (better_sqlite3.node) stays in node_modules; its JavaScript is bundled like the rest.
 // libpg-query loads its WebAssembly file from its own folder at run time: it stays in node_modules too.
 const NATIVE = ['pg-native', 'esbuild', 'typescript', 'libpg-query']
@@ -117,6 +131,15 @@ await build({
     pgLazyCrypto,
     pgLazyDns,
     cosmiconfigLazyCrypto,
+    {
+      // lib-storage uses the client bundled beside it (dist/vendor/@aws-sdk/), not a second copy of the SDK.
+      name: 'shared-s3-client',
+      setup(build) {
+        build.onResolve({ filter: /^@aws-sdk\/client-s3$/ }, ({ namespace }) =>
+          namespace === 'vendor' ? undefined : { path: './client-s3.cjs', external: true },
+        )
+      },
+    },
     {
       name: 'vendor-entries',
       setup(build) {

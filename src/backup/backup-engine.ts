@@ -1,4 +1,8 @@
+import type { Readable } from 'node:stream'
 import type { Target } from '../targets/target.js'
+
+/** An artifact handed to the engine: a local path (file or folder), or a stream of a single-file artifact. */
+export type ArtifactInput = { path: string } | { stream: Readable }
 
 /** How an artifact is laid out: pg_dump's formats, or a SQLite database file. */
 export type BackupFormat = 'custom' | 'directory' | 'plain' | 'sqlite'
@@ -9,10 +13,12 @@ export interface DumpProgress {
 }
 
 export interface DumpRequest {
-  /** Where the artifact goes: a temporary name in the backup folder that does not exist yet. */
+  /** Where the artifact goes: a temporary local name that does not exist yet. */
   path: string
   format: BackupFormat
   jobs: number
+  /** The engine's own compression level (pg_dump -Z), for formats it compresses itself. */
+  compressLevel?: number
   signal?: AbortSignal
   onProgress?: (progress: DumpProgress) => void
 }
@@ -48,9 +54,16 @@ export interface DatabaseIdentity {
   display: string
 }
 
+/** A dump written to a stream (pg_dump's stdout) while it is produced; `outcome` settles after the stream ended. */
+export interface DumpStream {
+  /** Ends only when the dump succeeded; errors (instead of ending) when it failed, so no upload completes. */
+  stream: Readable
+  outcome: Promise<DumpOutcome>
+}
+
 /** Where a restore goes. */
 export interface RestoreRequest {
-  artifactPath: string
+  artifact: ArtifactInput
   format: BackupFormat
   /** The pg_dump version that wrote the artifact, when known (pg_restore must be at least as new). */
   tools: Record<string, string>
@@ -95,12 +108,23 @@ export interface BackupEngine {
   preflight(target: Target, format: BackupFormat): Promise<void>
   /** Writes a consistent copy to `request.path` (fsynced) and reports the facts of the same snapshot. */
   dump(target: Target, request: DumpRequest): Promise<DumpOutcome>
+  /** Whether the format is compressed by the engine itself (pg_dump custom, directory): dbops then adds none. */
+  compressesItself(format: BackupFormat): boolean
+  /** Whether `dumpStream` can produce this format (a single stream, no local file): pg_dump custom and plain. */
+  streams(format: BackupFormat): boolean
+  /** The dump as a stream, for the formats `streams` accepts. */
+  dumpStream(target: Target, request: Omit<DumpRequest, 'path'>): DumpStream
+  /**
+   * Whether reading back (`check`) or restoring this format needs a local, seekable copy (pg_restore -j, a directory
+   * dump, SQLite): the caller then downloads a stored artifact to a temporary file first.
+   */
+  needsFile(format: BackupFormat, purpose: 'check' | 'restore', jobs: number): boolean
   /**
    * Reads the whole artifact; throws when it cannot be read back. Returns what was checked and, where the artifact
    * shows them (pg_dump's COPY blocks), the rows of each table.
    */
   checkReadable(
-    artifactPath: string,
+    artifact: ArtifactInput,
     format: BackupFormat,
     tools: Record<string, string>,
   ): Promise<{ summary: string; rowCounts?: Record<string, number> }>

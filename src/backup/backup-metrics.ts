@@ -1,15 +1,17 @@
 import { formatPrometheus, type MetricFamily } from '../output/prometheus.js'
 import { writeFileAtomic } from '../output/atomic-write.js'
-import { isVerified, listBackups, verifyFailed } from './manifest.js'
+import { isVerified, listStoredBackups, verifyFailed } from './manifest.js'
+import { openDestinations } from './destinations.js'
+import type { ResolvedBackup } from '../config/resolve-config.js'
 
 /**
  * node_exporter textfile-collector metrics of each target's newest complete backup, written atomically (the
  * collector may read the file at any moment). A target without backups gets no samples, so "absent" alerts fire.
  */
-export function writeBackupMetrics(
+export async function writeBackupMetrics(
   path: string,
-  targets: readonly { name: string; engine: string; backup: { dir: string } }[],
-): void {
+  targets: readonly { name: string; engine: string; backup: ResolvedBackup }[],
+): Promise<void> {
   const families: MetricFamily[] = [
     {
       name: 'dbops_backup_last_success_timestamp_seconds',
@@ -32,20 +34,27 @@ export function writeBackupMetrics(
     },
   ]
   for (const target of targets) {
-    // Without a connection there is no database identity to ask for: the target's own backups are those it wrote
-    // (a folder may be shared); one whose last verify failed is no success.
-    const backups = listBackups(target.backup.dir).filter(
-      (manifest) => manifest.target === target.name && !verifyFailed(manifest),
-    )
-    const newest = backups.at(-1)
-    const labels = { target: target.name, engine: target.engine }
-    if (newest) {
-      families[0]!.samples.push({ labels, value: Date.parse(newest.finishedAt) / 1000 })
-      families[1]!.samples.push({ labels, value: newest.durationMs / 1000 })
-      families[2]!.samples.push({ labels, value: newest.sizeBytes })
+    for (const destination of await openDestinations(target.backup)) {
+      // Without a connection there is no database identity to ask for: the target's own backups are those it wrote
+      // (a folder may be shared); one whose last verify failed is no success.
+      const backups = (await listStoredBackups(destination.storage)).filter(
+        (manifest) => manifest.target === target.name && !verifyFailed(manifest),
+      )
+      const newest = backups.at(-1)
+      // One series per destination; `destination` is `default` for backup.dir alone.
+      const labels = {
+        target: target.name,
+        engine: target.engine,
+        ...(target.backup.destinations && { destination: destination.name }),
+      }
+      if (newest) {
+        families[0]!.samples.push({ labels, value: Date.parse(newest.finishedAt) / 1000 })
+        families[1]!.samples.push({ labels, value: newest.durationMs / 1000 })
+        families[2]!.samples.push({ labels, value: newest.sizeBytes })
+      }
+      const verified = backups.filter(isVerified).at(-1)
+      if (verified) families[3]!.samples.push({ labels, value: Date.parse(verified.verifiedAt!) / 1000 })
     }
-    const verified = backups.filter(isVerified).at(-1)
-    if (verified) families[3]!.samples.push({ labels, value: Date.parse(verified.verifiedAt!) / 1000 })
   }
   writeFileAtomic(path, formatPrometheus(families))
 }

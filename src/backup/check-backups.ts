@@ -2,9 +2,12 @@ import type { Target } from '../targets/target.js'
 import { worstSeverity, type Finding, type Severity } from '../findings.js'
 import { listBackups, verifyFailed, type BackupManifest } from './manifest.js'
 import { targetBackups } from './ownership.js'
+import { openDestinations, type BackupDestination } from './destinations.js'
 import { formatBytes, formatDuration, parseBytes } from '../output/format.js'
 
 export interface CheckBackupsOptions {
+  /** Check this destination only (a name from backup.destinations); default each. */
+  destination?: string
   /** Older than this is critical. Default 26 hours (a nightly backup plus slack). */
   maxAgeMs?: number
   /** Smaller than this is a warning. */
@@ -20,6 +23,14 @@ export interface CheckBackupsResult {
   findings: Finding[]
   newest: Pick<BackupManifest, 'id' | 'finishedAt' | 'sizeBytes' | 'verifiedAt' | 'format'> | null
   ageSeconds: number | null
+  /** Per destination (the fields above are the first destination's, the status the worst). */
+  destinations: {
+    name: string
+    location: string
+    status: Severity
+    newest: CheckBackupsResult['newest']
+    ageSeconds: number | null
+  }[]
 }
 
 export const DEFAULT_MAX_AGE_MS = 26 * 3_600_000
@@ -33,11 +44,50 @@ export async function checkBackups(
   target: Target | { name: string; backup: { dir: string } },
   options: CheckBackupsOptions = {},
 ): Promise<CheckBackupsResult> {
+  if (!('backend' in target)) return checkDestination(target, undefined, options, '')
+  const destinations = await openDestinations(target.backup, options.destination)
+  const results: Omit<CheckBackupsResult, 'destinations'>[] = []
+  // Several destinations: each message names its destination ("offsite: newest backup ... is 26h old").
+  const named = destinations.length > 1 || destinations[0]!.name !== 'default'
+  for (const destination of destinations) {
+    results.push(await checkDestination(target, destination, options, named ? `${destination.name}: ` : ''))
+  }
+  const first = results[0]!
+  return {
+    ...first,
+    status: worstSeverity(results.map((result) => result.status)),
+    findings: results.flatMap((result) => result.findings),
+    destinations: results.map((result, index) => ({
+      name: destinations[index]!.name,
+      location: destinations[index]!.location,
+      status: result.status,
+      newest: result.newest,
+      ageSeconds: result.ageSeconds,
+    })),
+  }
+}
+
+async function checkDestination(
+  target: Target | { name: string; backup: { dir: string } },
+  destination: BackupDestination | undefined,
+  options: CheckBackupsOptions,
+  prefix: string,
+): Promise<CheckBackupsResult> {
+  const result = await checkOne(target, destination, options)
+  return { ...result, findings: result.findings.map((finding) => ({ ...finding, message: prefix + finding.message })) }
+}
+
+async function checkOne(
+  target: Target | { name: string; backup: { dir: string } },
+  destination: BackupDestination | undefined,
+  options: CheckBackupsOptions,
+): Promise<CheckBackupsResult> {
   const now = options.now ?? new Date()
   const maxAgeMs = options.maxAgeMs ?? DEFAULT_MAX_AGE_MS
   // A connected target sees only its own database's backups; a bare folder (monitoring a copy) sees them all.
-  const own = 'backend' in target ? await targetBackups(target) : undefined
+  const own = 'backend' in target ? await targetBackups(target, { destination: destination! }) : undefined
   const database = own ? { database: own.identity.display } : {}
+  const where = destination?.location ?? target.backup.dir
   const listed = own?.backups ?? listBackups(target.backup.dir)
   const findings: Finding[] = []
   const subject = target.name
@@ -59,9 +109,17 @@ export async function checkBackups(
       check: 'backup_age',
       severity: 'critical',
       subject,
-      message: `no complete backup${failed.length > 0 ? ' that passed its verification' : ''} in ${target.backup.dir}`,
+      message: `no complete backup${failed.length > 0 ? ' that passed its verification' : ''} in ${where}`,
     })
-    return { target: target.name, ...database, status: 'critical', findings, newest: null, ageSeconds: null }
+    return {
+      target: target.name,
+      ...database,
+      status: 'critical',
+      findings,
+      newest: null,
+      ageSeconds: null,
+      destinations: [],
+    }
   }
   const ageMs = now.getTime() - new Date(newest.finishedAt).getTime()
   const tooOld = ageMs > maxAgeMs
@@ -105,6 +163,7 @@ export async function checkBackups(
       format: newest.format,
     },
     ageSeconds: Math.round(ageMs / 1000),
+    destinations: [],
   }
 }
 

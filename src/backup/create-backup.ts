@@ -2,12 +2,11 @@ import {
   accessSync,
   closeSync,
   constants,
-  existsSync,
   openSync,
   readSync,
   mkdirSync,
+  mkdtempSync,
   readdirSync,
-  renameSync,
   rmSync,
   statSync,
 } from 'node:fs'
@@ -17,40 +16,76 @@ import { DbopsError, UsageError } from '../errors.js'
 import { fsyncDirectory } from '../output/atomic-write.js'
 import { VERSION } from '../version.js'
 import type { BackupFormat } from './backup-engine.js'
-import { withBackupLock, type LockHolder } from './backup-lock.js'
-import { incompleteEntries, newBackupId, sizeOf, TEMP_PREFIX, writeManifest, type BackupManifest } from './manifest.js'
+import type { CompressSetting } from '../config/resolve-config.js'
+import type { LockHolder } from './backup-lock.js'
+import type { BackupEngine, DumpOutcome } from './backup-engine.js'
+import {
+  incompleteEntries,
+  MANIFEST_SUFFIX,
+  newBackupId,
+  orphanObjects,
+  TEMP_PREFIX,
+  writeStoredManifest,
+  type BackupManifest,
+} from './manifest.js'
+import { openDestinations, type BackupDestination } from './destinations.js'
+import { deliverLocal, deliverStream, encodeArtifact, type ArtifactEncoding, type Delivery } from './artifact.js'
+import { hashingCounter } from '../storage/hashing-counter.js'
+import { chooseSealing, sealedSuffix, type Sealing } from './artifact-transform.js'
+import type { StorageLockOptions, StoredObject } from '../storage/storage.js'
+import { tmpdir } from 'node:os'
 
 export type BackupEvent =
-  | { type: 'start'; target: string; id: string; format: BackupFormat }
+  | { type: 'start'; target: string; id: string; format: BackupFormat; destinations: string[] }
   | { type: 'progress'; target: string; id: string; bytes: number; elapsedMs: number }
   | { type: 'done'; target: string; manifest: BackupManifest }
-  | { type: 'lock-wait'; target: string; holder: LockHolder }
-  | { type: 'cleaned'; target: string; names: string[] }
+  | { type: 'lock-wait'; target: string; holder: LockHolder; destination: string }
+  | { type: 'cleaned'; target: string; names: string[]; destination: string }
+  | { type: 'delivery-failed'; target: string; destination: string; message: string }
 
 export interface CreateBackupOptions {
   format?: BackupFormat
   /** Parallel pg_dump jobs (directory format only). */
   jobs?: number
   label?: string
+  /** Compression of plain dumps and SQLite copies, overriding backup.compress (`auto`: zstd, else gzip). */
+  compress?: CompressSetting
   /** Wait for another dbops holding this target's backup lock instead of failing. */
   wait?: boolean
+  /** Deliver to this destination only (a name from backup.destinations). */
+  destination?: string
   signal?: AbortSignal
   onEvent?: (event: BackupEvent) => void
   /** For tests: the start time (ids are derived from it). */
   now?: () => Date
 }
 
+/** Whether the backup arrived in one destination. */
+export interface DestinationResult {
+  name: string
+  location: string
+  ok: boolean
+  /** The error code and message when it did not arrive. */
+  error?: { code: string; message: string }
+}
+
 export interface CreateBackupResult {
   target: string
+  /** The manifest as written in the destinations it arrived in. */
   backup: BackupManifest
+  /** Per destination, in the configured order. */
+  destinations: DestinationResult[]
   /** Leftovers of interrupted runs removed before this one. */
   cleaned: string[]
 }
 
 /**
- * Takes one backup of `target` into its backup folder: under the folder's lock, leftovers of interrupted runs are
- * removed, the engine writes the artifact under a temporary name, it is hashed, fsynced and renamed, and the manifest
- * is written last. Whatever happens before the manifest exists leaves no backup (and the next run cleans up).
+ * Takes one backup of `target` and delivers it to each destination (a folder, a bucket): under each destination's
+ * lock, leftovers of interrupted runs are removed, the engine's artifact streams (pg_dump custom/plain) or is written
+ * to a temporary local file first (directory format, SQLite) and then streams to every destination at once, hashed
+ * on the way, and each destination's manifest is written last, once its upload completed. Whatever happens before a
+ * manifest exists leaves no backup there (and the next run cleans up). A destination that fails does not stop the
+ * others: the backup is kept where it arrived and the failure is reported (E_BACKUP_PARTIAL, exit 1).
  */
 export async function createBackup(target: Target, options: CreateBackupOptions = {}): Promise<CreateBackupResult> {
   const engine = await target.backend.backupEngine()
@@ -62,89 +97,274 @@ export async function createBackup(target: Target, options: CreateBackupOptions 
       'add --format directory, or drop --jobs',
     )
   }
-  const dir = target.backup.dir
-  prepareDirectory(dir)
+  const selfCompressed = engine.compressesItself(format)
+  const sealing = chooseSealing(target.backup, {
+    selfCompressed,
+    ...(options.compress !== undefined && { compress: options.compress }),
+  })
+  if (format === 'directory' && sealing.recipients.length > 0) {
+    throw new UsageError(
+      'backup.encrypt does not apply to the directory format: a directory dump is many files, stored as they are',
+      'use --format custom (pg_restore --jobs restores it in parallel too), or leave backup.encrypt out for this target',
+    )
+  }
+  // Custom and directory dumps keep pg_dump's own compression: the level is handed to it, never applied twice.
+  const compressLevel = selfCompressed ? target.backup.compressLevel : undefined
+  const destinations = await openDestinations(target.backup, options.destination)
+  for (const destination of destinations)
+    if (destination.storage.kind === 'folder') prepareDirectory(destination.location)
   // The identity query rides along with the preflight's own round trips: no extra wait before pg_dump starts.
   const [database] = await Promise.all([engine.identify(target), engine.preflight(target, format)])
+  const failures = new Map<BackupDestination, unknown>()
+  const fail = (destination: BackupDestination, error: unknown) => {
+    if (failures.has(destination)) return
+    failures.set(destination, error)
+    options.onEvent?.({
+      type: 'delivery-failed',
+      target: target.name,
+      destination: destination.name,
+      message: (error as Error).message,
+    })
+  }
   // Alone among creates and prunes; verifies and restores reading complete backups may go on meanwhile.
-  return withBackupLock(
-    dir,
+  const run = async (locked: BackupDestination[]): Promise<CreateBackupResult> => {
+    const cleaned: string[] = []
+    const objects = new Map<BackupDestination, StoredObject[]>()
+    for (const destination of locked) {
+      try {
+        const names = await cleanLeftovers(destination)
+        if (names.length > 0)
+          options.onEvent?.({ type: 'cleaned', target: target.name, names, destination: destination.name })
+        cleaned.push(...names)
+        objects.set(destination, await destination.storage.list())
+      } catch (error) {
+        fail(destination, error)
+      }
+    }
+    const live = locked.filter((destination) => !failures.has(destination))
+    if (live.length === 0) throw failures.get(locked[0]!)
+    const started = options.now?.() ?? new Date()
+    const extension = engine.extension(format) + sealedSuffix(sealing)
+    const taken = new Set([...objects.values()].flat().map((object) => object.name.split('/')[0]!))
+    const id = newBackupId(
+      target.name,
+      started,
+      (candidate) => taken.has(`${candidate}${extension}`) || taken.has(`${candidate}${MANIFEST_SUFFIX}`),
+    )
+    const artifact = `${id}${extension}`
+    options.onEvent?.({
+      type: 'start',
+      target: target.name,
+      id,
+      format,
+      destinations: live.map((destination) => destination.name),
+    })
+    const startedMs = performance.now()
+    const onProgress = (bytes: number) =>
+      options.onEvent?.({ type: 'progress', target: target.name, id, bytes, elapsedMs: performance.now() - startedMs })
+    const produced = await produce(
+      target,
+      engine,
+      { format, jobs, sealing, ...(compressLevel !== undefined && { compressLevel }) },
+      artifact,
+      live,
+      options,
+      onProgress,
+    )
+    produced.deliveries.forEach((delivery, index) => {
+      if (!delivery.ok) fail(live[index]!, delivery.error)
+    })
+    if (options.signal?.aborted) throw new DbopsError('E_INTERRUPTED', 'backup interrupted; nothing was published')
+    const arrived = live.filter((destination) => !failures.has(destination))
+    if (arrived.length === 0) throw failures.get(live[0]!)
+    const first = produced.deliveries[live.indexOf(arrived[0]!)]! as Extract<Delivery, { ok: true }>
+    const finished = new Date(started.getTime() + (performance.now() - startedMs))
+    const manifest: BackupManifest = {
+      manifestVersion: 1,
+      id,
+      target: target.name,
+      url: target.redactedUrl,
+      database,
+      engine: target.backend.engine,
+      format,
+      label: options.label ?? null,
+      startedAt: started.toISOString(),
+      finishedAt: finished.toISOString(),
+      durationMs: Math.round(finished.getTime() - started.getTime()),
+      sizeBytes: first.result.size,
+      sha256: first.result.sha256,
+      artifact,
+      serverVersion: produced.outcome.serverVersion,
+      tools: { ...produced.outcome.tools, dbops: VERSION },
+      migrationVersion: produced.outcome.migrationVersion,
+      rowCounts: produced.outcome.rowCounts ?? null,
+      verifiedAt: null,
+      verifiedBy: null,
+      ...(produced.outcome.extra && { extra: produced.outcome.extra }),
+      ...produced.manifestFields,
+    }
+    // Written last, in each destination the artifact arrived in; a manifest that cannot be written there leaves an
+    // artifact without one (not a backup; removed by the next run).
+    for (const destination of arrived) {
+      try {
+        await writeStoredManifest(destination.storage, manifest)
+      } catch (error) {
+        fail(destination, error)
+        await destination.storage.remove(artifact).catch(() => {})
+      }
+    }
+    if (arrived.every((destination) => failures.has(destination))) throw failures.get(arrived[0]!)
+    options.onEvent?.({ type: 'done', target: target.name, manifest })
+    const results = destinations.map((destination): DestinationResult => {
+      const error = failures.get(destination)
+      return {
+        name: destination.name,
+        location: destination.location,
+        ok: error === undefined,
+        ...(error !== undefined && {
+          error: { code: (error as DbopsError).code ?? 'E_STORAGE', message: (error as Error).message },
+        }),
+      }
+    })
+    // Arrived somewhere: a result, whose `destinations` name where it did not (the CLI exits 1 then).
+    return { target: target.name, backup: manifest, destinations: results, cleaned }
+  }
+  return withLocks(
+    destinations,
     {
       command: 'dbops backup create',
       excludeShared: false,
       wait: options.wait === true,
       ...(options.signal && { signal: options.signal }),
-      onWait: (holder) => options.onEvent?.({ type: 'lock-wait', target: target.name, holder }),
     },
-    async () => {
-      const cleaned = removeIncomplete(dir)
-      if (cleaned.length > 0) options.onEvent?.({ type: 'cleaned', target: target.name, names: cleaned })
-      const started = options.now?.() ?? new Date()
-      const extension = engine.extension(format)
-      const taken = new Set(readdirSync(dir))
-      const id = newBackupId(
-        target.name,
-        started,
-        (candidate) => taken.has(`${candidate}${extension}`) || taken.has(`${candidate}.manifest.json`),
-      )
-      const artifact = `${id}${extension}`
-      const temporary = join(dir, `${TEMP_PREFIX}${artifact}`)
-      options.onEvent?.({ type: 'start', target: target.name, id, format })
-      const startedMs = performance.now()
-      try {
-        const outcome = await engine.dump(target, {
-          path: temporary,
-          format,
-          jobs,
-          ...(options.signal && { signal: options.signal }),
-          onProgress: ({ bytes }) =>
-            options.onEvent?.({
-              type: 'progress',
-              target: target.name,
-              id,
-              bytes,
-              elapsedMs: performance.now() - startedMs,
-            }),
-        })
-        if (options.signal?.aborted) throw new DbopsError('E_INTERRUPTED', 'backup interrupted; nothing was published')
-        const sha256 = outcome.sha256 ?? (await hashArtifact(temporary))
-        const sizeBytes = sizeOf(temporary)
-        // No folder fsync here: the manifest's own (writeManifest) makes both renames durable, in order, at once.
-        renameSync(temporary, join(dir, artifact))
-        const finished = new Date(started.getTime() + (performance.now() - startedMs))
-        const manifest: BackupManifest = {
-          manifestVersion: 1,
-          id,
-          target: target.name,
-          url: target.redactedUrl,
-          database,
-          engine: target.backend.engine,
-          format,
-          label: options.label ?? null,
-          startedAt: started.toISOString(),
-          finishedAt: finished.toISOString(),
-          durationMs: Math.round(finished.getTime() - started.getTime()),
-          sizeBytes,
-          sha256,
-          artifact,
-          serverVersion: outcome.serverVersion,
-          tools: { ...outcome.tools, dbops: VERSION },
-          migrationVersion: outcome.migrationVersion,
-          rowCounts: outcome.rowCounts ?? null,
-          verifiedAt: null,
-          verifiedBy: null,
-          ...(outcome.extra && { extra: outcome.extra }),
-        }
-        writeManifest(dir, manifest)
-        options.onEvent?.({ type: 'done', target: target.name, manifest })
-        return { target: target.name, backup: manifest, cleaned }
-      } catch (error) {
-        rmSync(temporary, { recursive: true, force: true })
-        if (!existsSync(join(dir, `${id}.manifest.json`))) rmSync(join(dir, artifact), { recursive: true, force: true })
-        throw error
-      }
-    },
+    (destination, holder) =>
+      options.onEvent?.({ type: 'lock-wait', target: target.name, holder, destination: destination.name }),
+    fail,
+    run,
   )
+}
+
+/**
+ * Holds every destination's lock while `fn` runs. A destination whose lock cannot be had (unreachable, held) is
+ * reported to `onFailure` and left out; when none can be had, the first one's error is thrown.
+ */
+async function withLocks<T>(
+  destinations: readonly BackupDestination[],
+  lock: Omit<StorageLockOptions, 'onWait'>,
+  onWait: (destination: BackupDestination, holder: LockHolder) => void,
+  onFailure: (destination: BackupDestination, error: unknown) => void,
+  fn: (locked: BackupDestination[]) => Promise<T>,
+): Promise<T> {
+  const locked: BackupDestination[] = []
+  let firstError: unknown
+  const next = async (index: number): Promise<T> => {
+    if (index === destinations.length) {
+      if (locked.length === 0) throw firstError
+      return fn([...locked])
+    }
+    const destination = destinations[index]!
+    let entered = false
+    try {
+      return await destination.storage.withLock({ ...lock, onWait: (holder) => onWait(destination, holder) }, () => {
+        entered = true
+        locked.push(destination)
+        return next(index + 1)
+      })
+    } catch (error) {
+      if (entered || destinations.length === 1) throw error
+      firstError ??= error
+      onFailure(destination, error)
+      return next(index + 1)
+    }
+  }
+  return next(0)
+}
+
+/**
+ * Writes the artifact once and delivers it to every destination: streamed from the engine when it can (pg_dump
+ * custom and plain, no local copy), else through a temporary local file or folder that is removed afterwards.
+ */
+async function produce(
+  target: Target,
+  engine: BackupEngine,
+  {
+    format,
+    jobs,
+    sealing,
+    compressLevel,
+  }: { format: BackupFormat; jobs: number; sealing: Sealing; compressLevel?: number },
+  artifact: string,
+  destinations: BackupDestination[],
+  options: CreateBackupOptions,
+  onProgress: (bytes: number) => void,
+): Promise<{ outcome: DumpOutcome; deliveries: Delivery[]; manifestFields: ArtifactEncoding }> {
+  const signal = options.signal && { signal: options.signal }
+  if (engine.streams(format)) {
+    const dumped = engine.dumpStream(target, {
+      format,
+      jobs,
+      ...(compressLevel !== undefined && { compressLevel }),
+      ...signal,
+    })
+    const counted = hashingCounter(onProgress)
+    dumped.stream.on('error', (error) => counted.stream.destroy(error))
+    const encoded = encodeArtifact(dumped.stream.pipe(counted.stream), { target, file: artifact, sealing })
+    const deliveries = await deliverStream(destinations, artifact, encoded.stored, signal ?? {})
+    // A dump that failed fails every delivery; its error is the one to report.
+    const outcome = await dumped.outcome
+    return { outcome, deliveries, manifestFields: encoded.manifestFields() }
+  }
+  const scratch = scratchFolder(destinations)
+  const temporary = join(scratch.dir, `${TEMP_PREFIX}${artifact}`)
+  try {
+    const outcome = await engine.dump(target, {
+      path: temporary,
+      format,
+      jobs,
+      ...(compressLevel !== undefined && { compressLevel }),
+      ...signal,
+      onProgress: ({ bytes }) => onProgress(bytes),
+    })
+    if (options.signal?.aborted) throw new DbopsError('E_INTERRUPTED', 'backup interrupted; nothing was published')
+    const { deliveries, manifestFields } = await deliverLocal(
+      destinations,
+      target,
+      temporary,
+      artifact,
+      sealing,
+      signal ?? {},
+    )
+    return { outcome, deliveries, manifestFields }
+  } finally {
+    rmSync(temporary, { recursive: true, force: true })
+    scratch.remove()
+  }
+}
+
+/**
+ * Where an artifact that cannot stream is written first: the first folder destination (same disk; its `.tmp-`
+ * leftovers are cleaned by the next run), else a private temporary folder.
+ */
+function scratchFolder(destinations: readonly BackupDestination[]): { dir: string; remove(): void } {
+  const folder = destinations.find((destination) => destination.storage.kind === 'folder')
+  if (folder) return { dir: folder.location, remove: () => {} }
+  const dir = mkdtempSync(join(tmpdir(), 'dbops-backup-'))
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) }
+}
+
+/**
+ * Removes what interrupted runs left in a destination: artifacts without a manifest, unfinished multipart uploads,
+ * temporary files. Called under the destination's lock, so nothing removed belongs to a live run.
+ */
+export async function cleanLeftovers(destination: BackupDestination): Promise<string[]> {
+  const { storage } = destination
+  const removed = storage.kind === 'folder' ? removeIncomplete(storage.location) : []
+  removed.push(...(await storage.removeLeftovers()))
+  for (const name of orphanObjects(await storage.list())) {
+    await storage.remove(name)
+    removed.push(name)
+  }
+  return removed
 }
 
 function chooseFormat(

@@ -3,6 +3,8 @@ import { join } from 'node:path'
 import type { Engine } from '../backends/backend.js'
 import type { BackupFormat, DatabaseIdentity } from './backup-engine.js'
 import { writeFileAtomic } from '../output/atomic-write.js'
+import type { CompressionRecord, EncryptionRecord } from './artifact-transform.js'
+import type { Storage, StoredObject } from '../storage/storage.js'
 
 /**
  * One complete backup: `<backup.dir>/<id>.manifest.json`, written last and atomically, next to its artifact. A file
@@ -45,8 +47,11 @@ export interface BackupManifest {
   rowCounts: Record<string, number> | null
   /** When `backup verify` last proved this backup (null: never). */
   verifiedAt: string | null
-  /** How it was proved: `checksum` (sha256 and a full read) or `restore` (restored and compared). */
-  verifiedBy: 'checksum' | 'restore' | null
+  /**
+   * How it was proved: `sha256` (the stored bytes of an encrypted backup, verified without its identity: not
+   * decrypted), `checksum` (sha256 and a full read) or `restore` (restored and compared).
+   */
+  verifiedBy: 'sha256' | 'checksum' | 'restore' | null
   /**
    * Set when the last `backup verify` failed (cleared by a later success): such a backup does not count as fresh or
    * verified, and restore refuses it without --force.
@@ -54,6 +59,10 @@ export interface BackupManifest {
   verifyFailure?: VerifyFailure | null
   /** Engine facts a restore needs. */
   extra?: Record<string, unknown>
+  /** Set when dbops compressed the artifact (plain dumps, SQLite copies): algorithm, level, raw bytes and ratio. */
+  compression?: CompressionRecord | null
+  /** Set when the stored artifact is age-encrypted: the fingerprints of its recipients' public keys. */
+  encryption?: EncryptionRecord | null
 }
 
 export interface VerifyFailure {
@@ -178,7 +187,7 @@ export function incompleteEntries(dir: string): string[] {
     if (name.startsWith('.lock.') && name.endsWith('.tmp')) return !isAlive(Number(name.split('.')[2]))
     if (name.startsWith('.') && name.includes(MANIFEST_SUFFIX + '.') && name.endsWith('.tmp'))
       return !isAlive(Number(name.split('.').at(-3)))
-    const id = /^(\d{8}T\d{6}Z-[A-Za-z0-9_.-]+?)\.(dump|dir|sql|sqlite)$/.exec(name)?.[1]
+    const id = /^(\d{8}T\d{6}Z-[A-Za-z0-9_.-]+?)\.(dump|dir|sql|sqlite)(\.(zst|gz|age))*$/.exec(name)?.[1]
     return id !== undefined && ID.test(id) && !complete.has(name) && !manifests.has(`${id}${MANIFEST_SUFFIX}`)
   })
 }
@@ -200,4 +209,62 @@ export function sizeOf(path: string): number {
   let total = 0
   for (const name of readdirSync(path)) total += sizeOf(join(path, name))
   return total
+}
+
+/** `<id>.manifest.json` in a storage (folder or bucket). */
+export function manifestName(id: string): string {
+  return `${id}${MANIFEST_SUFFIX}`
+}
+
+export async function writeStoredManifest(storage: Storage, manifest: BackupManifest): Promise<void> {
+  await storage.writeText(manifestName(manifest.id), JSON.stringify(manifest, null, 2) + '\n')
+}
+
+/** One manifest in a storage; undefined when it is missing or not a dbops manifest. */
+export async function readStoredManifest(storage: Storage, id: string): Promise<BackupManifest | undefined> {
+  const text = await storage.readText(manifestName(id))
+  if (text === undefined) return undefined
+  try {
+    const parsed: unknown = JSON.parse(text)
+    return isManifest(parsed) && parsed.id === id ? parsed : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Whether `artifact` is among the stored objects: a file, or (directory format) a prefix with files under it. */
+export function hasArtifact(objects: readonly StoredObject[] | ReadonlySet<string>, artifact: string): boolean {
+  const names = objects instanceof Set ? objects : new Set((objects as StoredObject[]).map((object) => object.name))
+  if (names.has(artifact)) return true
+  for (const name of names) if (name.startsWith(`${artifact}/`)) return true
+  return false
+}
+
+/**
+ * The complete backups in a storage, oldest first: a manifest that parses and its artifact beside it. An artifact
+ * without a manifest (an interrupted upload) is not a backup and is never listed.
+ */
+export async function listStoredBackups(storage: Storage, objects?: StoredObject[]): Promise<BackupManifest[]> {
+  const listed = objects ?? (await storage.list())
+  const names = new Set(listed.map((object) => object.name))
+  const ids = listed
+    .map((object) => object.name)
+    .filter((name) => !name.includes('/') && name.endsWith(MANIFEST_SUFFIX))
+    .map((name) => name.slice(0, -MANIFEST_SUFFIX.length))
+  const manifests = await Promise.all(ids.map((id) => readStoredManifest(storage, id)))
+  return manifests
+    .filter((manifest): manifest is BackupManifest => manifest !== undefined && hasArtifact(names, manifest.artifact))
+    .sort(byStart)
+}
+
+/** Stored objects of artifacts whose manifest was never written (runs that died before publishing). */
+export function orphanObjects(objects: readonly StoredObject[]): string[] {
+  const names = new Set(objects.map((object) => object.name))
+  return objects
+    .map((object) => object.name)
+    .filter((name) => {
+      const top = name.split('/')[0]!
+      const id = /^(\d{8}T\d{6}Z-[A-Za-z0-9_.-]+?)\.(dump|dir|sql|sqlite)(\.[a-z0-9]+)*$/.exec(top)?.[1]
+      return id !== undefined && ID.test(id) && !names.has(manifestName(id))
+    })
 }

@@ -1,7 +1,9 @@
 import { basename, dirname, join, resolve } from 'node:path'
 import type { Target } from '../targets/target.js'
 import type { DatabaseIdentity } from './backup-engine.js'
-import { byStart, listBackups, type BackupManifest } from './manifest.js'
+import { byStart, listBackups, listStoredBackups, type BackupManifest } from './manifest.js'
+import { primaryDestination, type BackupDestination } from './destinations.js'
+import { FolderStorage } from '../storage/folder-storage.js'
 
 /** The identity of the database `target` points at, asked of its backend. */
 export async function identifyTarget(target: Target, options: { offline?: boolean } = {}): Promise<DatabaseIdentity> {
@@ -44,37 +46,53 @@ export function isLegacyOf(
 
 export interface TargetBackups {
   identity: DatabaseIdentity
+  /** The destination's location (a folder or `s3://bucket/prefix`). */
   dir: string
+  destination: BackupDestination
   /**
-   * The complete backups of this database, oldest first: those in its folder (older ones without an identity
-   * included), and its older ones in the old shared `backups/default` (see `older`).
+   * The complete backups of this database, oldest first: those in its destination (older ones without an identity
+   * included), and, for a folder, its older ones in the old shared `backups/default` (see `older`).
    */
   backups: BackupManifest[]
-  /** Backups in the same folder taken from other databases: never listed, checked, verified, pruned or restored here. */
+  /** Backups in the same place taken from other databases: never listed, checked, verified, pruned or restored here. */
   otherDatabases: number
   /** This database's backups left in the old shared `backups/default`: listed, checked and restorable, never pruned. */
   older: { dir: string; ids: string[] } | null
-  /** The folder a listed backup is in. */
+  /** The folder or bucket prefix a listed backup is in. */
   folderOf(manifest: BackupManifest): string
+  /** The destination a listed backup is in. */
+  destinationOf(manifest: BackupManifest): BackupDestination
 }
 
-/** What `backup list`, `check`, `verify`, `prune` and health's backup_age see: this database's backups only. */
+/**
+ * What `backup list`, `check`, `verify`, `prune` and health's backup_age see: this database's backups only, in one
+ * destination (the named one, else the first).
+ */
 export async function targetBackups(
   target: Target,
-  options: { identity?: DatabaseIdentity; offline?: boolean } = {},
+  options: { identity?: DatabaseIdentity; offline?: boolean; destination?: string | BackupDestination } = {},
 ): Promise<TargetBackups> {
   const known = options.identity ?? (await identifyTarget(target, { offline: options.offline === true }))
-  const dir = target.backup.dir
-  const all = listBackups(dir)
+  const destination =
+    typeof options.destination === 'object'
+      ? options.destination
+      : await primaryDestination(target.backup, options.destination)
+  const dir = destination.location
+  const all = await listStoredBackups(destination.storage)
   const own = all.filter((manifest) => isFromDatabase(manifest, known) !== false)
-  const legacy = legacyFolder(target)
+  const legacy = destination.storage.kind === 'folder' && dir === target.backup.dir ? legacyFolder(target) : undefined
   const older = legacy ? listBackups(legacy).filter((manifest) => isLegacyOf(manifest, legacy, target)) : []
+  const legacyDestination = legacy
+    ? { ...destination, location: legacy, storage: new FolderStorage(legacy) }
+    : destination
   return {
     identity: known,
     dir,
+    destination,
     backups: [...own, ...older].sort(byStart),
     otherDatabases: all.length - own.length,
     older: older.length > 0 ? { dir: legacy!, ids: older.map((manifest) => manifest.id) } : null,
     folderOf: (manifest) => (older.includes(manifest) ? legacy! : dir),
+    destinationOf: (manifest) => (older.includes(manifest) ? legacyDestination : destination),
   }
 }

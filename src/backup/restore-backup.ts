@@ -1,12 +1,23 @@
-import { existsSync, statSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
 import { connectTarget, type Target } from '../targets/target.js'
 import { DbopsError, UsageError } from '../errors.js'
 import { databaseFolderName, parseDatabaseUrl, redactUrl } from '../config/database-url.js'
 import { resolveConfig, type ResolvedConfig, type ResolvedTarget } from '../config/resolve-config.js'
-import { hashArtifact } from './create-backup.js'
-import { withBackupLock } from './backup-lock.js'
-import { listBackups, MANIFEST_SUFFIX, readManifest, verifyFailed, type BackupManifest } from './manifest.js'
+import {
+  hasArtifact,
+  listStoredBackups,
+  MANIFEST_SUFFIX,
+  readManifest,
+  verifyFailed,
+  type BackupManifest,
+} from './manifest.js'
+import { openArtifact } from './artifact.js'
+import { identitiesFor } from './artifact-transform.js'
+import { destinationsOf, openDestinations, type BackupDestination } from './destinations.js'
+import { FolderStorage } from '../storage/folder-storage.js'
+import { isS3Url } from '../storage/s3-location.js'
 import type { DatabaseIdentity } from './backup-engine.js'
 import { identifyTarget, isFromDatabase, isLegacyOf, legacyFolder } from './ownership.js'
 
@@ -36,6 +47,10 @@ export interface RestoreBackupOptions {
   config?: ResolvedConfig
   /** More folders to look for the id in. */
   searchDirs?: string[]
+  /** age identities (`AGE-SECRET-KEY-1...`) for an encrypted backup; default: the DBOPS_AGE_IDENTITY variable. */
+  identities?: readonly string[]
+  /** Restore from this destination (a name from backup.destinations); default: the first that holds the id. */
+  fromDestination?: string
   signal?: AbortSignal
   onEvent?: (event: { type: 'step'; target: string; message: string }) => void
 }
@@ -47,7 +62,10 @@ export interface RestoreBackupResult {
   /** The database the backup was taken from (redacted). */
   source: string
   id: string
+  /** Where the artifact was read from (a path, or `s3://bucket/prefix/<artifact>`). */
   from: string
+  /** The destination it was read from. */
+  destination: string
   method: string
   analyzed: boolean
   durationMs: number
@@ -68,9 +86,10 @@ export async function restoreBackup(
   const step = (message: string) => options.onEvent?.({ type: 'step', target: target.name, message })
   const config = options.config ?? (await resolveConfig().catch(() => undefined))
   const fromTarget = options.from === undefined ? undefined : resolveFrom(options.from, config, target)
-  const dirs = fromTarget ? [fromTarget.backup.dir] : restoreSearchDirs(target, config, options.searchDirs)
   const identity = await identifyTarget(target)
-  const { manifest, dir } = locateBackup(target, source, dirs, identity)
+  const candidates = await searchDestinations(target, fromTarget, config, options)
+  const { manifest, destination } = await locateBackup(target, source, candidates, identity)
+  const dir = destination.location
   const sourceDisplay = manifest.database?.display ?? `${manifest.url} (target ${manifest.target})`
   const sameDatabase = manifest.database
     ? isFromDatabase(manifest, identity) === true
@@ -93,6 +112,8 @@ export async function restoreBackup(
       `backup ${manifest.id} is a ${manifest.engine} backup and cannot be restored into ${target.name} (${target.backend.engine})`,
     )
   }
+  // A missing identity is known before anything is read; a wrong one when the header is (openArtifact, below).
+  const identities = await identitiesFor(manifest, options.identities, true)
   if (manifest.format === 'plain' && options.clean) {
     throw new UsageError(
       '--clean needs a custom or directory backup: a plain SQL dump has no drop statements to run first',
@@ -124,7 +145,6 @@ export async function restoreBackup(
       },
     )
   }
-  const artifactPath = join(dir, manifest.artifact)
   // Shared with verifies: a prune waits until the backup has been read.
   const lock = {
     command: 'dbops restore',
@@ -133,46 +153,110 @@ export async function restoreBackup(
     ...(options.signal && { signal: options.signal }),
     onWait: () => step(`waiting for another dbops working on ${dir}`),
   }
-  return withBackupLock(dir, lock, async () => {
-    if (!existsSync(artifactPath))
+  const jobs = options.jobs ?? target.backup.jobs ?? 1
+  return destination.storage.withLock(lock, async () => {
+    const stored = await destination.storage.list()
+    if (!hasArtifact(stored, manifest.artifact))
       throw new DbopsError('E_BACKUP_NOT_FOUND', `backup ${manifest.id} was removed from ${dir}`, {
         hint: 'restore another backup (see "dbops backup list")',
       })
-    step(`checking the sha256 of ${manifest.artifact}`)
-    const sha256 = await hashArtifact(artifactPath)
-    if (sha256 !== manifest.sha256) {
-      throw new DbopsError(
-        'E_BACKUP_CORRUPT',
-        `backup ${manifest.id} is corrupt (sha256 differs from its manifest); nothing was restored`,
-        { hint: 'restore an older backup' },
-      )
-    }
-    step(`restoring ${manifest.id} into ${target.redactedUrl}`)
-    const started = performance.now()
-    const outcome = await engine.restore(target, {
-      artifactPath,
-      format: manifest.format,
-      tools: manifest.tools,
-      ...(manifest.extra && { extra: manifest.extra }),
-      clean: options.clean === true,
-      force: options.force === true,
-      jobs: options.jobs ?? target.backup.jobs ?? 1,
-      noOwner: options.noOwner === true,
-      ...(options.signal && { signal: options.signal }),
-    })
-    return {
-      target: target.name,
-      database: identity.display,
-      source: sourceDisplay,
-      id: manifest.id,
-      from: artifactPath,
-      method: outcome.method,
-      analyzed: outcome.analyzed,
-      durationMs: Math.round(performance.now() - started),
-      migrationVersion: manifest.migrationVersion,
-      tables: manifest.rowCounts ? Object.keys(manifest.rowCounts).length : null,
+    const needsFile = engine.needsFile(manifest.format, 'restore', jobs)
+    let scratchDir: string | undefined
+    try {
+      if (destination.storage.kind !== 'folder')
+        step(
+          needsFile
+            ? `downloading ${manifest.artifact} from ${dir} to a temporary file (${manifest.format === 'directory' ? 'a directory dump' : `pg_restore --jobs=${jobs}`} needs a seekable file)`
+            : `streaming ${manifest.artifact} from ${dir}`,
+        )
+      const opened = await openArtifact(destination, manifest, {
+        needsFile,
+        identities,
+        scratchDir: () => (scratchDir ??= mkdtempSync(join(tmpdir(), 'dbops-restore-'))),
+      })
+      // A local copy is checked before anything is touched; a stream is checked as it flows, and a mismatch at its
+      // end stops the restore before it commits (pg_restore --single-transaction, psql, the SQLite file swap).
+      if ('path' in opened.input) {
+        step(`checking the sha256 of ${manifest.artifact}`)
+        const sha256 = await opened.sha256()
+        if (sha256 !== manifest.sha256) {
+          throw new DbopsError(
+            'E_BACKUP_CORRUPT',
+            `backup ${manifest.id} is corrupt (sha256 differs from its manifest); nothing was restored`,
+            { hint: 'restore an older backup' },
+          )
+        }
+      }
+      step(`restoring ${manifest.id} into ${target.redactedUrl}`)
+      const started = performance.now()
+      const outcome = await engine.restore(target, {
+        artifact: opened.input,
+        format: manifest.format,
+        tools: manifest.tools,
+        ...(manifest.extra && { extra: manifest.extra }),
+        clean: options.clean === true,
+        force: options.force === true,
+        jobs,
+        noOwner: options.noOwner === true,
+        ...(options.signal && { signal: options.signal }),
+      })
+      return {
+        target: target.name,
+        database: identity.display,
+        source: sourceDisplay,
+        id: manifest.id,
+        from: destination.storage.kind === 'folder' ? join(dir, manifest.artifact) : `${dir}/${manifest.artifact}`,
+        destination: destination.name,
+        method: outcome.method,
+        analyzed: outcome.analyzed,
+        durationMs: Math.round(performance.now() - started),
+        migrationVersion: manifest.migrationVersion,
+        tables: manifest.rowCounts ? Object.keys(manifest.rowCounts).length : null,
+      }
+    } finally {
+      if (scratchDir) rmSync(scratchDir, { recursive: true, force: true })
     }
   })
+}
+
+/**
+ * Where `restore <id>` looks: with `--from-destination`, that destination only (of the `--from` target when given);
+ * with `--from`, that target's destinations; else the target's own destinations, its old shared `backups/default`,
+ * every configured target's destinations (backups of production restore into staging, with --from), and
+ * `searchDirs`. Without duplicates.
+ */
+async function searchDestinations(
+  target: Target,
+  fromTarget: ResolvedTarget | undefined,
+  config: ResolvedConfig | undefined,
+  options: RestoreBackupOptions,
+): Promise<BackupDestination[]> {
+  const owner = fromTarget ?? target.resolved
+  if (options.fromDestination !== undefined) return openDestinations(owner.backup, options.fromDestination)
+  if (fromTarget) return openDestinations(fromTarget.backup)
+  const own = await openDestinations(target.backup)
+  const seen = new Set(own.map((destination) => destination.location))
+  const more: BackupDestination[] = []
+  const folder = (dir: string): BackupDestination => ({
+    name: dir,
+    location: dir,
+    storage: new FolderStorage(dir),
+    retention: {},
+  })
+  for (const dir of restoreSearchDirs(target, config, options.searchDirs)) {
+    if (!seen.has(dir)) {
+      seen.add(dir)
+      more.push(folder(dir))
+    }
+  }
+  for (const entry of Object.values(config?.targets ?? {})) {
+    for (const destination of destinationsOf(entry.backup)) {
+      if (seen.has(destination.dir)) continue
+      seen.add(destination.dir)
+      more.push(...(await openDestinations({ ...entry.backup, destinations: [destination] })))
+    }
+  }
+  return [...own, ...more]
 }
 
 /**
@@ -187,7 +271,9 @@ export function restoreSearchDirs(target: Target, config?: ResolvedConfig, extra
     ...(legacy ? [legacy] : []),
     ...Object.values(config?.targets ?? {}).map((entry) => entry.backup.dir),
     ...extra,
-  ].map((dir) => resolve(dir))
+  ]
+    .filter((dir) => !isS3Url(dir))
+    .map((dir) => resolve(dir))
   return [...new Set(dirs)]
 }
 
@@ -215,7 +301,11 @@ function resolveFrom(from: string, config: ResolvedConfig | undefined, target: T
     redactedUrl: redactUrl(from),
     location,
     protected: true,
-    backup: { ...target.resolved.backup, dir: resolve(baseDir, 'backups', databaseFolderName(location)) },
+    backup: {
+      ...target.resolved.backup,
+      dir: resolve(baseDir, 'backups', databaseFolderName(location)),
+      destinations: undefined,
+    },
   }
 }
 
@@ -251,13 +341,14 @@ async function checkFrom(
   }
 }
 
-function locateBackup(
+async function locateBackup(
   target: Target,
   source: string,
-  searchDirs: string[],
+  candidates: BackupDestination[],
   identity: DatabaseIdentity,
-): { manifest: BackupManifest; dir: string } {
-  const looksLikePath = source.includes('/') || source.endsWith(MANIFEST_SUFFIX) || existsSync(source)
+): Promise<{ manifest: BackupManifest; destination: BackupDestination }> {
+  const looksLikePath =
+    !isS3Url(source) && (source.includes('/') || source.endsWith(MANIFEST_SUFFIX) || existsSync(source))
   if (looksLikePath) {
     const path = resolve(source)
     if (!existsSync(path))
@@ -270,7 +361,7 @@ function locateBackup(
       ? name.slice(0, -MANIFEST_SUFFIX.length)
       : statSync(path).isDirectory()
         ? name.replace(/\.dir$/, '')
-        : name.replace(/\.[^.]+$/, '')
+        : name.replace(/(\.(zst|gz|age))*$/, '').replace(/\.[^.]+$/, '')
     const manifest = readManifest(dir, id)
     if (!manifest || !existsSync(join(dir, manifest.artifact))) {
       throw new DbopsError(
@@ -281,20 +372,31 @@ function locateBackup(
         },
       )
     }
-    return { manifest, dir }
+    return { manifest, destination: { name: dir, location: dir, storage: new FolderStorage(dir), retention: {} } }
   }
-  const found: { manifest: BackupManifest; dir: string }[] = []
-  for (const dir of searchDirs) {
-    for (const manifest of listBackups(dir)) if (manifest.id === source) found.push({ manifest, dir })
+  const found: { manifest: BackupManifest; destination: BackupDestination }[] = []
+  let unreachable: unknown
+  for (const destination of candidates) {
+    let manifests: BackupManifest[]
+    try {
+      manifests = await listStoredBackups(destination.storage)
+    } catch (error) {
+      // Another target's bucket that cannot be read does not stop a restore found elsewhere.
+      unreachable ??= error
+      continue
+    }
+    for (const manifest of manifests) if (manifest.id === source) found.push({ manifest, destination })
+    // The first destination holding this database's backup wins (the local copy before the off-site one).
+    const own = found.find(({ manifest }) => isFromDatabase(manifest, identity) === true)
+    if (own) return own
   }
-  // The same id in two folders: this database's own backup wins.
-  const own = found.find(({ manifest }) => isFromDatabase(manifest, identity) === true)
-  if (own ?? found[0]) return (own ?? found[0])!
+  if (found[0]) return found[0]
+  if (unreachable) throw unreachable
   throw new DbopsError(
     'E_BACKUP_NOT_FOUND',
-    `there is no backup "${source}" in ${target.backup.dir}${searchDirs.length > 1 ? ` or the other targets' backup folders` : ''}`,
+    `there is no backup "${source}" in ${candidates.map((destination) => destination.location).join(', ')}`,
     {
-      hint: 'list them with "dbops backup list", or give the path of the backup',
+      hint: 'list them with "dbops backup list" (--destination <name> for another destination), or give the path of a backup',
     },
   )
 }

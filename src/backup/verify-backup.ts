@@ -1,17 +1,21 @@
-import { existsSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Target } from '../targets/target.js'
 import { DbopsError, UsageError } from '../errors.js'
-import { hashArtifact } from './create-backup.js'
-import { withBackupLock } from './backup-lock.js'
 import {
-  listBackups,
-  manifestPath,
-  readManifest,
-  writeManifest,
+  hasArtifact,
+  listStoredBackups,
+  manifestName,
+  readStoredManifest,
+  writeStoredManifest,
   type BackupManifest,
   type VerifyFailure,
 } from './manifest.js'
+import { corrupt, openArtifact } from './artifact.js'
+import { identitiesFor, isEncrypted } from './artifact-transform.js'
+import { IDENTITY_ENV } from './encryption.js'
+import type { BackupDestination } from './destinations.js'
 import { targetBackups } from './ownership.js'
 
 export interface VerifyBackupOptions {
@@ -21,8 +25,15 @@ export interface VerifyBackupOptions {
   /** Restore into a scratch database and compare row counts and the ledger version with the manifest. */
   restore?: boolean
   jobs?: number
+  /**
+   * age identities (`AGE-SECRET-KEY-1...`) for an encrypted backup; default: the DBOPS_AGE_IDENTITY variable. Without
+   * one, an encrypted backup is checked against its sha256 only.
+   */
+  identities?: readonly string[]
   /** Wait for a prune or create holding the backup folder instead of failing with E_BACKUP_LOCKED. */
   wait?: boolean
+  /** The destination to verify in (a name from backup.destinations); default the first. */
+  destination?: string
   signal?: AbortSignal
   onEvent?: (event: { type: 'step'; target: string; message: string }) => void
 }
@@ -32,7 +43,7 @@ export interface VerifyBackupResult {
   /** The database the backup belongs to (redacted). */
   database: string
   id: string
-  verifiedBy: 'checksum' | 'restore'
+  verifiedBy: 'sha256' | 'checksum' | 'restore'
   verifiedAt: string
   /** What was checked, one line each. */
   checks: string[]
@@ -51,30 +62,34 @@ export async function findBackup(target: Target, id: string | undefined): Promis
   return (await locate(target, id)).manifest
 }
 
-async function locate(target: Target, id: string | undefined): Promise<{ manifest: BackupManifest; dir: string }> {
-  const { backups, identity, folderOf } = await targetBackups(target)
+async function locate(
+  target: Target,
+  id: string | undefined,
+  only?: string,
+): Promise<{ manifest: BackupManifest; destination: BackupDestination }> {
+  const { backups, identity, destinationOf, dir, destination } = await targetBackups(target, {
+    ...(only !== undefined && { destination: only }),
+  })
   if (id === undefined || id === 'latest') {
     const newest = backups.at(-1)
     if (!newest)
-      throw new DbopsError(
-        'E_BACKUP_NOT_FOUND',
-        `${target.name} (${identity.display}) has no backups in ${target.backup.dir}`,
-        { hint: 'create one with "dbops backup create"' },
-      )
-    return { manifest: newest, dir: folderOf(newest) }
+      throw new DbopsError('E_BACKUP_NOT_FOUND', `${target.name} (${identity.display}) has no backups in ${dir}`, {
+        hint: 'create one with "dbops backup create"',
+      })
+    return { manifest: newest, destination: destinationOf(newest) }
   }
   const found = backups.find((manifest) => manifest.id === id)
   if (!found) {
-    const other = listBackups(target.backup.dir).find((manifest) => manifest.id === id)
+    const other = (await listStoredBackups(destination.storage)).find((manifest) => manifest.id === id)
     throw new DbopsError(
       'E_BACKUP_NOT_FOUND',
-      `there is no backup "${id}" of ${identity.display} in ${target.backup.dir}${other?.database ? ` (that one was taken from ${other.database.display})` : ''}`,
+      `there is no backup "${id}" of ${identity.display} in ${dir}${other?.database ? ` (that one was taken from ${other.database.display})` : ''}`,
       {
         hint: 'list them with "dbops backup list"',
       },
     )
   }
-  return { manifest: found, dir: folderOf(found) }
+  return { manifest: found, destination: destinationOf(found) }
 }
 
 /**
@@ -87,7 +102,8 @@ async function locate(target: Target, id: string | undefined): Promise<{ manifes
  */
 export async function verifyBackup(target: Target, options: VerifyBackupOptions = {}): Promise<VerifyBackupResult> {
   if (options.id !== undefined && options.latest) throw new UsageError('give a backup id or --latest, not both')
-  const { manifest: chosen, dir } = await locate(target, options.id)
+  const { manifest: chosen, destination } = await locate(target, options.id, options.destination)
+  const dir = destination.location
   const step = (message: string) => options.onEvent?.({ type: 'step', target: target.name, message })
   const engine = await target.backend.backupEngine()
   if (chosen.engine !== target.backend.engine) {
@@ -95,6 +111,8 @@ export async function verifyBackup(target: Target, options: VerifyBackupOptions 
       `backup ${chosen.id} is a ${chosen.engine} backup, but ${target.name} is ${target.backend.engine}`,
     )
   }
+  // --restore needs the identity: refused before anything is read. Without --restore, none means a sha256 check.
+  const identities = await identitiesFor(chosen, options.identities, options.restore === true)
   const warnings: string[] = []
   const lock = {
     command: 'dbops backup verify',
@@ -103,34 +121,37 @@ export async function verifyBackup(target: Target, options: VerifyBackupOptions 
     ...(options.signal && { signal: options.signal }),
     onUnlocked: (reason: string) => warnings.push(reason),
   }
-  return withBackupLock(dir, lock, async () => {
+  return destination.storage.withLock(lock, async () => {
     // Read again under the lock: a prune may have removed it before the lock was taken.
-    const manifest = readManifest(dir, chosen.id)
-    if (!manifest || !existsSync(join(dir, manifest.artifact))) {
+    const manifest = await readStoredManifest(destination.storage, chosen.id)
+    if (!manifest || !hasArtifact(await destination.storage.list(), manifest.artifact)) {
       throw new DbopsError(
         'E_BACKUP_NOT_FOUND',
         `backup ${chosen.id} was removed from ${dir} before it could be verified`,
         { hint: 'verify another backup (see "dbops backup list")' },
       )
     }
-    const record = (changes: Partial<BackupManifest>): boolean => {
+    const record = async (changes: Partial<BackupManifest>): Promise<boolean> => {
       try {
-        const current = readManifest(dir, manifest.id)
-        if (current) writeManifest(dir, { ...current, ...changes })
+        const current = await readStoredManifest(destination.storage, manifest.id)
+        if (current) await writeStoredManifest(destination.storage, { ...current, ...changes })
         return true
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message
         warnings.push(
-          `the result could not be recorded in ${manifestPath(dir, manifest.id)} (${code}); the verdict above stands`,
+          `the result could not be recorded in ${dir}/${manifestName(manifest.id)} (${code}); the verdict above stands`,
         )
         return false
       }
     }
     const by = options.restore ? 'restore' : 'checksum'
     try {
-      const outcome = await verify(target, engine, manifest, dir, options, step)
+      const outcome =
+        isEncrypted(manifest) && identities.length === 0
+          ? await verifyStoredOnly(manifest, destination, step, warnings)
+          : await verify(target, engine, manifest, destination, { ...options, identities }, step)
       const verifiedAt = new Date().toISOString()
-      const recorded = record({
+      const recorded = await record({
         verifiedAt,
         verifiedBy: outcome.verifiedBy,
         verifyFailure: null,
@@ -152,86 +173,157 @@ export async function verifyBackup(target: Target, options: VerifyBackupOptions 
     } catch (error) {
       if (error instanceof DbopsError && BACKUP_FAULTS.has(error.code)) {
         const failure: VerifyFailure = { at: new Date().toISOString(), by, code: error.code, message: error.message }
-        record({ verifyFailure: failure })
+        await record({ verifyFailure: failure })
       }
       throw error
     }
   })
 }
 
+type VerifyOutcome = {
+  verifiedBy: 'sha256' | 'checksum' | 'restore'
+  checks: string[]
+  rowCounts: Record<string, number> | null
+}
+
+/**
+ * An encrypted backup without the identity (the backup host holds only public keys): the stored bytes are read and
+ * hashed against the manifest, which proves them intact; what they decrypt to is not checked, and `warnings` says so.
+ */
+async function verifyStoredOnly(
+  manifest: BackupManifest,
+  destination: BackupDestination,
+  step: (message: string) => void,
+  warnings: string[],
+): Promise<VerifyOutcome> {
+  step(`checking the sha256 of ${manifest.artifact} (encrypted; no identity given)`)
+  let scratchDir: string | undefined
+  try {
+    // Opened as stored bytes: nothing to decode, so no key is needed.
+    const opened = await openArtifact(
+      destination,
+      { ...manifest, compression: null, encryption: null },
+      {
+        needsFile: false,
+        scratchDir: () => (scratchDir ??= mkdtempSync(join(tmpdir(), 'dbops-verify-artifact-'))),
+        identities: [],
+      },
+    )
+    // A stream errors (E_BACKUP_CORRUPT) at its end when its sha256 differs; a file is hashed here.
+    if ('stream' in opened.input) for await (const _chunk of opened.input.stream);
+    const sha256 = await opened.sha256()
+    if (sha256 !== manifest.sha256) throw corrupt(manifest, sha256)
+    warnings.push(
+      `backup ${manifest.id} is encrypted and no identity was given, so it was not decrypted: decryption and restore were not checked (pass --identity <file> or set ${IDENTITY_ENV})`,
+    )
+    return {
+      verifiedBy: 'sha256',
+      checks: [`sha256 ${sha256.slice(0, 12)}… of the stored (encrypted) bytes matches`],
+      rowCounts: manifest.rowCounts,
+    }
+  } finally {
+    if (scratchDir) rmSync(scratchDir, { recursive: true, force: true })
+  }
+}
+
 async function verify(
   target: Target,
   engine: Awaited<ReturnType<Target['backend']['backupEngine']>>,
   manifest: BackupManifest,
-  dir: string,
+  destination: BackupDestination,
   options: VerifyBackupOptions,
   step: (message: string) => void,
-): Promise<{ verifiedBy: 'checksum' | 'restore'; checks: string[]; rowCounts: Record<string, number> | null }> {
-  const artifactPath = join(dir, manifest.artifact)
+): Promise<VerifyOutcome> {
   const checks: string[] = []
-  step(`checking the sha256 of ${manifest.artifact}`)
-  const sha256 = await hashArtifact(artifactPath)
-  if (sha256 !== manifest.sha256) {
-    throw new DbopsError(
-      'E_BACKUP_CORRUPT',
-      `backup ${manifest.id} is corrupt: the sha256 of ${manifest.artifact} is ${sha256.slice(0, 12)}…, the manifest says ${manifest.sha256.slice(0, 12)}…`,
-      {
-        hint: 'the file changed after it was written (disk, copy or edit); take a new backup and keep this one for inspection',
-        details: { expected: manifest.sha256, actual: sha256 },
-      },
-    )
-  }
-  checks.push(`sha256 ${sha256.slice(0, 12)}… matches`)
-  step('reading the whole backup')
-  let readable: { summary: string; rowCounts?: Record<string, number> }
+  const jobs = options.jobs ?? target.backup.jobs ?? 1
+  // A bucket's artifact streams to the engine where it reads a stream; else (SQLite, a directory dump, pg_restore -j)
+  // it is downloaded once into a private temporary folder, used for the read-back and the restore alike.
+  const needsFile =
+    engine.needsFile(manifest.format, 'check', jobs) ||
+    (options.restore === true && engine.needsFile(manifest.format, 'restore', jobs))
+  let scratchDir: string | undefined
+  const scratch = () => (scratchDir ??= mkdtempSync(join(tmpdir(), 'dbops-verify-artifact-')))
   try {
-    readable = await engine.checkReadable(artifactPath, manifest.format, manifest.tools)
-  } catch (error) {
-    throw new DbopsError('E_BACKUP_CORRUPT', `backup ${manifest.id} cannot be read back: ${(error as Error).message}`, {
-      hint: 'take a new backup',
-      cause: error,
-    })
-  }
-  checks.push(readable.summary)
-  const archiveProblems =
-    manifest.rowCounts && readable.rowCounts
-      ? compareCounts(manifest.rowCounts, readable.rowCounts, 'in the archive')
-      : []
-  const rowCounts = manifest.rowCounts ?? readable.rowCounts ?? null
-  if (!options.restore) {
-    if (archiveProblems.length > 0)
-      throw mismatch(manifest, 'its archive differs from what was backed up', archiveProblems)
-    return { verifiedBy: 'checksum', checks, rowCounts }
-  }
-  const scratch = await engine.scratch(target)
-  try {
-    step(`restoring into ${scratch.description}`)
-    const outcome = await scratch.restore({
-      artifactPath,
-      format: manifest.format,
-      tools: manifest.tools,
-      ...(manifest.extra && { extra: manifest.extra }),
-      jobs: options.jobs ?? target.backup.jobs ?? 1,
-      noOwner: true,
-      ...(options.signal && { signal: options.signal }),
-    })
-    const facts = await scratch.facts()
-    const problems = [
-      ...((manifest.migrationVersion ?? null) !== facts.migrationVersion
-        ? [
-            `migration version ${facts.migrationVersion ?? 'none'} restored, ${manifest.migrationVersion ?? 'none'} backed up`,
-          ]
-        : []),
-      ...compareCounts(rowCounts ?? {}, facts.rowCounts, 'restored'),
-      ...archiveProblems,
-    ]
-    if (problems.length > 0) throw mismatch(manifest, 'it restores, but differs from what was backed up', problems)
-    checks.push(
-      `restored with ${outcome.method}: ${Object.keys(facts.rowCounts).length} table(s), row counts and migration version ${facts.migrationVersion ?? '(no ledger)'} match`,
-    )
-    return { verifiedBy: 'restore', checks, rowCounts }
+    const open = async () => {
+      if (destination.storage.kind !== 'folder') step(`reading ${manifest.artifact} from ${destination.location}`)
+      return openArtifact(destination, manifest, {
+        needsFile,
+        scratchDir: scratch,
+        identities: options.identities ?? [],
+      })
+    }
+    let opened = await open()
+    if (needsFile && destination.storage.kind !== 'folder')
+      checks.push(`downloaded to a temporary file first (${manifest.format} needs a seekable file here)`)
+    step(`checking the sha256 of ${manifest.artifact}`)
+    // A folder's file or a download is hashed before it is read; a stream is hashed while it is read (below).
+    const streamed = 'stream' in opened.input
+    if (!streamed) {
+      const sha256 = await opened.sha256()
+      if (sha256 !== manifest.sha256) throw corrupt(manifest, sha256)
+    }
+    step('reading the whole backup')
+    let readable: { summary: string; rowCounts?: Record<string, number> }
+    try {
+      readable = await engine.checkReadable(opened.input, manifest.format, manifest.tools)
+    } catch (error) {
+      if (error instanceof DbopsError && error.code === 'E_BACKUP_CORRUPT') throw error
+      throw new DbopsError(
+        'E_BACKUP_CORRUPT',
+        `backup ${manifest.id} cannot be read back: ${(error as Error).message}`,
+        {
+          hint: 'take a new backup',
+          cause: error,
+        },
+      )
+    }
+    const sha256 = await opened.sha256()
+    checks.push(`sha256 ${sha256.slice(0, 12)}… matches`)
+    checks.push(readable.summary)
+    const archiveProblems =
+      manifest.rowCounts && readable.rowCounts
+        ? compareCounts(manifest.rowCounts, readable.rowCounts, 'in the archive')
+        : []
+    const rowCounts = manifest.rowCounts ?? readable.rowCounts ?? null
+    if (!options.restore) {
+      if (archiveProblems.length > 0)
+        throw mismatch(manifest, 'its archive differs from what was backed up', archiveProblems)
+      return { verifiedBy: 'checksum', checks, rowCounts }
+    }
+    // A stream is read once: the restore reads the object again.
+    if (streamed) opened = await open()
+    const database = await engine.scratch(target)
+    try {
+      step(`restoring into ${database.description}`)
+      const outcome = await database.restore({
+        artifact: opened.input,
+        format: manifest.format,
+        tools: manifest.tools,
+        ...(manifest.extra && { extra: manifest.extra }),
+        jobs,
+        noOwner: true,
+        ...(options.signal && { signal: options.signal }),
+      })
+      const facts = await database.facts()
+      const problems = [
+        ...((manifest.migrationVersion ?? null) !== facts.migrationVersion
+          ? [
+              `migration version ${facts.migrationVersion ?? 'none'} restored, ${manifest.migrationVersion ?? 'none'} backed up`,
+            ]
+          : []),
+        ...compareCounts(rowCounts ?? {}, facts.rowCounts, 'restored'),
+        ...archiveProblems,
+      ]
+      if (problems.length > 0) throw mismatch(manifest, 'it restores, but differs from what was backed up', problems)
+      checks.push(
+        `restored with ${outcome.method}: ${Object.keys(facts.rowCounts).length} table(s), row counts and migration version ${facts.migrationVersion ?? '(no ledger)'} match`,
+      )
+      return { verifiedBy: 'restore', checks, rowCounts }
+    } finally {
+      await database.drop().catch(() => {})
+    }
   } finally {
-    await scratch.drop().catch(() => {})
+    if (scratchDir) rmSync(scratchDir, { recursive: true, force: true })
   }
 }
 

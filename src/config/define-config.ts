@@ -47,15 +47,54 @@ export interface RetentionConfig {
   keepWithin?: string
 }
 
+/** An S3-compatible store. Credentials never go here: they come from the AWS chain (environment, profile, web identity, instance role). */
+export interface S3Config {
+  /** e.g. `http://127.0.0.1:9000` (MinIO), `https://<account>.r2.cloudflarestorage.com` (R2); default: AWS. */
+  endpoint?: string
+  region?: string
+  /** Path-style addressing (`endpoint/bucket/key`), which most non-AWS stores need. */
+  forcePathStyle?: boolean
+}
+
+/** One place every backup is delivered to (`backup.destinations`). */
+export interface DestinationConfig {
+  /** Shown in output and picked with `--destination <name>` / `restore --from-destination <name>`. */
+  name: string
+  /** A folder or `s3://bucket/prefix` (a top-level destination gets `/<target>` appended). */
+  dir: string
+  s3?: S3Config
+  /** Retention of `backup prune` in this destination, default `backup.retention`. */
+  keep?: RetentionConfig
+}
+
 export interface BackupConfig {
-  /** Backup folder, default `backups/<target>` (a top-level `dir` gets `/<target>` appended). */
+  /**
+   * Backup folder or `s3://bucket/prefix`, default `backups/<target>` (a top-level `dir` gets `/<target>` appended).
+   * Ignored when `destinations` is set.
+   */
   dir?: string
+  /** How to reach the bucket of an `s3://` dir. */
+  s3?: S3Config
+  /** Several places at once (e.g. a local folder and a bucket): each backup is made once and delivered to each. */
+  destinations?: DestinationConfig[]
   /** PostgreSQL dump format, default `custom`. */
   format?: 'custom' | 'directory' | 'plain'
   /** Parallel pg_dump/pg_restore jobs (directory format). */
   jobs?: number
   /** The default policy of `dbops backup prune`. */
   retention?: RetentionConfig
+  /**
+   * Encrypt every backup with age for these public keys (`age1...`, from `age-keygen`). The backup host needs only
+   * the public keys; `restore` and `backup verify` take a private identity (`--identity <file>` or DBOPS_AGE_IDENTITY).
+   */
+  encrypt?: { recipients: string[] }
+  /**
+   * Compression of plain-format dumps and SQLite copies, default `auto` (zstd where the zstd program is installed,
+   * else gzip). Custom and directory dumps are compressed by pg_dump itself and never twice.
+   */
+  compress?: 'auto' | 'zstd' | 'gzip' | 'none'
+  /** Compression level: zstd 1-19, gzip 0-9; for custom and directory dumps pg_dump's own `-Z` (0-9). */
+  compressLevel?: number
 }
 
 export interface HealthConfig {

@@ -13,6 +13,8 @@ import { loadConfig } from './load-config.js'
 import { registerSecretsFromUrl } from '../output/redact.js'
 import type { RetentionConfig } from './define-config.js'
 import { parseValue } from '../health/checks.js'
+import { recipientProblems } from '../backup/encryption.js'
+import { isS3Url, type S3Options } from '../storage/s3-location.js'
 
 export interface ResolvedMigrations {
   /** Absolute. */
@@ -44,10 +46,31 @@ export type ResolvedRetention = Omit<RetentionConfig, 'keepWithin'> & { keepWith
 
 /** Backups (`dbops backup`). */
 export interface ResolvedBackup {
-  /** Absolute: where this target's backups go, default `<baseDir>/backups/<target>`. */
+  /**
+   * Absolute folder or `s3://bucket/prefix`: where this target's backups go, default `<baseDir>/backups/<target>`.
+   * With destinations, the first destination's.
+   */
   dir: string
+  /** How to reach the bucket of an `s3://` dir. */
+  s3?: S3Options
+  /** Where each backup is delivered (`backup.destinations`); absent: `dir` alone, as destination `default`. */
+  destinations?: ResolvedDestination[]
   format?: 'custom' | 'directory' | 'plain'
   jobs?: number
+  retention: ResolvedRetention
+  /** Public age keys every new backup is encrypted for; absent: backups are not encrypted. */
+  encrypt?: { recipients: string[] }
+  /** Compression of plain dumps and SQLite copies (default `auto`, applied by `backup create`). */
+  compress?: CompressSetting
+  compressLevel?: number
+}
+
+export type CompressSetting = 'auto' | 'zstd' | 'gzip' | 'none'
+export interface ResolvedDestination {
+  name: string
+  /** Absolute folder or `s3://bucket/prefix`. */
+  dir: string
+  s3?: S3Options
   retention: ResolvedRetention
 }
 
@@ -141,7 +164,10 @@ const SECTIONS = ['migrations', 'seeds', 'backup', 'health', 'lint', 'schema']
 const TOP_KEYS = ['defaultTarget', 'targets', ...SECTIONS]
 const TARGET_KEYS = ['url', 'protected', ...SECTIONS]
 const SEEDS_KEYS = ['dir', 'table', 'environments', 'tables']
-const BACKUP_KEYS = ['dir', 'format', 'jobs', 'retention']
+const BACKUP_KEYS = ['dir', 'format', 'jobs', 'retention', 's3', 'destinations', 'encrypt', 'compress', 'compressLevel']
+const COMPRESS_SETTINGS = ['auto', 'zstd', 'gzip', 'none'] as const
+const S3_KEYS = ['endpoint', 'region', 'forcePathStyle']
+const DESTINATION_KEYS = ['name', 'dir', 's3', 'keep']
 const RETENTION_KEYS = ['keepLast', 'keepHourly', 'keepDaily', 'keepWeekly', 'keepMonthly', 'keepYearly', 'keepWithin']
 const HEALTH_KEYS = ['thresholds']
 const LINT_KEYS = ['rules', 'smallTable', 'largeTable', 'beforeUp']
@@ -295,17 +321,24 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
         tables: { ...topSeeds.tables, ...ownSeeds.tables },
       },
       backup: {
-        // A shared top-level dir still keeps each target's backups apart.
-        // Without targets in a file every URL is "default": its folder is named after the database instead.
-        dir:
-          ownBackup.dir !== undefined
-            ? resolve(baseDir, ownBackup.dir)
-            : resolve(baseDir, topBackup.dir ?? 'backups', hasFileTargets ? name : databaseFolderName(location)),
+        ...resolveDestinations(
+          ownBackup,
+          topBackup,
+          baseDir,
+          // A shared top-level dir still keeps each target's backups apart.
+          // Without targets in a file every URL is "default": its folder is named after the database instead.
+          hasFileTargets ? name : databaseFolderName(location),
+        ),
         ...(topBackup.format !== undefined && { format: topBackup.format }),
         ...(ownBackup.format !== undefined && { format: ownBackup.format }),
         ...(topBackup.jobs !== undefined && { jobs: topBackup.jobs }),
         ...(ownBackup.jobs !== undefined && { jobs: ownBackup.jobs }),
         retention: ownBackup.retention ?? topBackup.retention ?? {},
+        ...((ownBackup.encrypt ?? topBackup.encrypt) && { encrypt: (ownBackup.encrypt ?? topBackup.encrypt)! }),
+        ...((ownBackup.compress ?? topBackup.compress) && { compress: (ownBackup.compress ?? topBackup.compress)! }),
+        ...((ownBackup.compressLevel ?? topBackup.compressLevel) !== undefined && {
+          compressLevel: (ownBackup.compressLevel ?? topBackup.compressLevel)!,
+        }),
       },
       health: { thresholds: { ...topHealth.thresholds, ...ownHealth.thresholds } },
       ...((topLint || ownLint) && {
@@ -527,21 +560,100 @@ class Reader {
     }
     const jobs = this.positiveInteger(raw.jobs, `${path}.jobs`)
     if (jobs !== undefined) layer.jobs = jobs
-    const retention = this.object(raw.retention, `${path}.retention`, RETENTION_KEYS)
-    if (retention) {
-      const rules: ResolvedRetention = {}
-      for (const key of RETENTION_KEYS) {
-        if (key === 'keepWithin') {
-          const within = this.duration(retention.keepWithin, `${path}.retention.keepWithin`)
-          if (within !== undefined) rules.keepWithinMs = within
-          continue
-        }
-        const count = this.positiveInteger(retention[key], `${path}.retention.${key}`, 0)
-        if (count !== undefined) rules[key as Exclude<keyof ResolvedRetention, 'keepWithinMs'>] = count
+    const retention = this.retention(raw.retention, `${path}.retention`)
+    if (retention) layer.retention = retention
+    const s3 = this.s3(raw.s3, `${path}.s3`)
+    if (s3) layer.s3 = s3
+    if (raw.destinations !== undefined) {
+      if (!Array.isArray(raw.destinations)) {
+        this.problems.push(`${path}.destinations: must be a list of { name, dir } (got ${typeName(raw.destinations)})`)
+      } else {
+        const names = new Set<string>()
+        layer.destinations = []
+        raw.destinations.forEach((value, index) => {
+          const where = `${path}.destinations[${index}]`
+          const entry = this.object(value, where, DESTINATION_KEYS)
+          if (!entry) return
+          const name = this.string(entry.name, `${where}.name`)
+          const dir = this.string(entry.dir, `${where}.dir`)
+          if (name === undefined || !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name))
+            this.problems.push(`${where}.name: required, letters, digits, _ . - (e.g. "local", "offsite")`)
+          else if (names.has(name)) this.problems.push(`${where}.name: "${name}" is used twice`)
+          if (dir === undefined) this.problems.push(`${where}.dir: required, a folder or s3://bucket/prefix`)
+          if (name === undefined || dir === undefined) return
+          names.add(name)
+          const destinationS3 = this.s3(entry.s3, `${where}.s3`)
+          const keep = this.retention(entry.keep, `${where}.keep`)
+          layer.destinations!.push({
+            name,
+            dir,
+            ...((destinationS3 ?? s3) && { s3: (destinationS3 ?? s3)! }),
+            ...(keep && { retention: keep }),
+          })
+        })
       }
-      layer.retention = rules
+    }
+    const encrypt = this.object(raw.encrypt, `${path}.encrypt`, ['recipients'])
+    if (encrypt) {
+      const recipients = this.stringList(encrypt.recipients, `${path}.encrypt.recipients`)
+      if (encrypt.recipients === undefined || recipients?.length === 0)
+        this.problems.push(`${path}.encrypt.recipients: required, a list of age public keys (age-keygen -y key.txt)`)
+      else if (recipients) {
+        const before = this.problems.length
+        // recipientProblems names `backup.encrypt...`; here the path of this layer is the right one.
+        for (const problem of recipientProblems(recipients))
+          this.problems.push(problem.replace(/^backup\.encrypt/, `${path}.encrypt`))
+        if (this.problems.length === before) layer.encrypt = { recipients }
+      }
+    }
+    const compress = this.string(raw.compress, `${path}.compress`)
+    if (compress !== undefined) {
+      if ((COMPRESS_SETTINGS as readonly string[]).includes(compress)) layer.compress = compress as CompressSetting
+      else this.problems.push(`${path}.compress: must be one of ${COMPRESS_SETTINGS.join(', ')} (got "${compress}")`)
+    }
+    if (raw.compressLevel !== undefined) {
+      const level = raw.compressLevel
+      if (typeof level === 'number' && Number.isInteger(level) && level >= 0 && level <= 19) layer.compressLevel = level
+      else
+        this.problems.push(
+          `${path}.compressLevel: must be a whole number from 0 to 19 (zstd 1-19, gzip and pg_dump 0-9; got ${JSON.stringify(level)})`,
+        )
     }
     return layer
+  }
+
+  retention(value: unknown, path: string): ResolvedRetention | undefined {
+    const retention = this.object(value, path, RETENTION_KEYS)
+    if (!retention) return undefined
+    const rules: ResolvedRetention = {}
+    for (const key of RETENTION_KEYS) {
+      if (key === 'keepWithin') {
+        const within = this.duration(retention.keepWithin, `${path}.keepWithin`)
+        if (within !== undefined) rules.keepWithinMs = within
+        continue
+      }
+      const count = this.positiveInteger(retention[key], `${path}.${key}`, 0)
+      if (count !== undefined) rules[key as Exclude<keyof ResolvedRetention, 'keepWithinMs'>] = count
+    }
+    return rules
+  }
+
+  /** Endpoint, region, path style; any other key (a credential) is refused, so it cannot end up in a manifest. */
+  s3(value: unknown, path: string): S3Options | undefined {
+    const raw = this.object(value, path, S3_KEYS)
+    if (!raw) return undefined
+    const options: S3Options = {}
+    const endpoint = this.string(raw.endpoint, `${path}.endpoint`)
+    if (endpoint !== undefined) {
+      if (/^https?:\/\/[^/@\s]+(\/.*)?$/.test(endpoint)) options.endpoint = endpoint
+      else
+        this.problems.push(`${path}.endpoint: must be an http(s) URL without credentials (e.g. http://127.0.0.1:9000)`)
+    }
+    const region = this.string(raw.region, `${path}.region`)
+    if (region !== undefined) options.region = region
+    const pathStyle = this.boolean(raw.forcePathStyle, `${path}.forcePathStyle`)
+    if (pathStyle !== undefined) options.forcePathStyle = pathStyle
+    return options
   }
 
   /** Rule ids are checked by lint itself (the rule list is not loaded with the config). */
@@ -611,7 +723,53 @@ type LintLayer = Partial<Omit<ResolvedLint, 'rules'>> & Pick<ResolvedLint, 'rule
 type SchemaLayer = { file?: string; dumpAfterMigrate?: boolean; ignore?: string[] }
 type SeedsLayer = Partial<Omit<ResolvedSeeds, 'environments' | 'tables'>> &
   Pick<ResolvedSeeds, 'environments' | 'tables'>
-type BackupLayer = { dir?: string; format?: ResolvedBackup['format']; jobs?: number; retention?: ResolvedRetention }
+type BackupLayer = {
+  dir?: string
+  format?: ResolvedBackup['format']
+  jobs?: number
+  retention?: ResolvedRetention
+  encrypt?: { recipients: string[] }
+  compress?: CompressSetting
+  compressLevel?: number
+  s3?: S3Options
+  destinations?: DestinationLayer[]
+}
+type DestinationLayer = { name: string; dir: string; s3?: S3Options; retention?: ResolvedRetention }
+
+/** A folder is resolved against the config's folder; a bucket URL is kept as written. */
+function locationOf(baseDir: string, dir: string, ...more: string[]): string {
+  if (isS3Url(dir)) return [dir.replace(/\/+$/, ''), ...more].join('/')
+  return resolve(baseDir, dir, ...more)
+}
+
+/**
+ * `dir` and `destinations` of a target: its own, else the top level's with the target's folder name appended (so
+ * targets sharing a bucket or folder keep their backups apart). Without destinations, `dir` is the one destination.
+ */
+function resolveDestinations(
+  own: BackupLayer,
+  top: BackupLayer,
+  baseDir: string,
+  folderName: string,
+): Pick<ResolvedBackup, 'dir' | 's3' | 'destinations'> {
+  const retention = own.retention ?? top.retention ?? {}
+  const listed = own.destinations
+    ? own.destinations.map((entry) => ({ ...entry, dir: locationOf(baseDir, entry.dir) }))
+    : top.destinations?.map((entry) => ({ ...entry, dir: locationOf(baseDir, entry.dir, folderName) }))
+  if (listed && listed.length > 0) {
+    const destinations = listed.map((entry) => ({
+      name: entry.name,
+      dir: entry.dir,
+      ...(entry.s3 && { s3: entry.s3 }),
+      retention: entry.retention ?? retention,
+    }))
+    return { dir: destinations[0]!.dir, ...(destinations[0]!.s3 && { s3: destinations[0]!.s3 }), destinations }
+  }
+  const dir =
+    own.dir !== undefined ? locationOf(baseDir, own.dir) : locationOf(baseDir, top.dir ?? 'backups', folderName)
+  const s3 = own.s3 ?? top.s3
+  return { dir, ...(s3 && { s3 }) }
+}
 
 function typeName(value: unknown): string {
   if (value === null) return 'null'

@@ -6,6 +6,7 @@ import { worstSeverity, type Finding, type Severity } from '../findings.js'
 import { migrationStatus } from '../migrate/run.js'
 import { MANIFEST_SUFFIX, verifyFailed, type BackupManifest } from '../backup/manifest.js'
 import { targetBackups } from '../backup/ownership.js'
+import type { BackupDestination } from '../backup/destinations.js'
 import type { Target } from '../targets/target.js'
 import { formatDuration } from '../output/format.js'
 import { CHECKS_BY_NAME, grade, levelOn, resolveThresholds, selectChecks, type Thresholds } from './checks.js'
@@ -252,22 +253,63 @@ async function backupAgeCheck(
   report: (finding: Finding) => void,
   offline: boolean,
 ): Promise<void> {
-  const dir = target.backup.dir
+  const { openDestinations } = await import('../backup/destinations.js')
+  let destinations
   try {
-    if (!statSync(dir).isDirectory()) return
-    readdirSync(dir)
+    destinations = await openDestinations(target.backup)
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return
+    report({
+      check: 'backup_age',
+      severity: 'unknown',
+      subject: target.backup.dir,
+      message: `cannot open the backup destination: ${(error as Error).message}`,
+    })
+    return
+  }
+  // Each destination is graded on its own: a stale off-site copy is a finding even when the local one is fresh.
+  for (const destination of destinations) {
+    await destinationAge(target, destination, thresholds, now, report, offline)
+  }
+}
+
+async function destinationAge(
+  target: Target,
+  destination: BackupDestination,
+  thresholds: Thresholds,
+  now: Date,
+  report: (finding: Finding) => void,
+  offline: boolean,
+): Promise<void> {
+  const dir = destination.location
+  if (destination.storage.kind === 'folder') {
+    try {
+      if (!statSync(dir).isDirectory()) return
+      readdirSync(dir)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return
+      report({
+        check: 'backup_age',
+        severity: 'unknown',
+        subject: dir,
+        message: `cannot read the backup folder: ${(error as Error).message}`,
+      })
+      return
+    }
+  }
+  // This database's backups only (a folder may be shared), and none whose last verify failed.
+  let listed
+  try {
+    listed = await targetBackups(target, { offline, destination })
+  } catch (error) {
     report({
       check: 'backup_age',
       severity: 'unknown',
       subject: dir,
-      message: `cannot read the backup folder: ${(error as Error).message}`,
+      message: `cannot list the backups in ${dir}: ${(error as Error).message}`,
     })
     return
   }
-  // This database's backups only (a folder may be shared), and none whose last verify failed.
-  const backups = (await targetBackups(target, { offline })).backups.filter((backup) => !verifyFailed(backup))
+  const backups = listed.backups.filter((backup) => !verifyFailed(backup))
   const newest = backups.reduce<BackupManifest | undefined>(
     (latest, backup) => (!latest || backup.finishedAt > latest.finishedAt ? backup : latest),
     undefined,

@@ -20,6 +20,13 @@ export function registerSecretsFromUrl(url: string | undefined): void {
   }
 }
 
+/** A secret that is not a URL password (an age identity): scrubbed from all output like one. */
+export function registerSecret(secret: string): void {
+  if (secret.length < 8) return
+  secrets.add(secret)
+  secrets.add(secret.toLowerCase())
+}
+
 export function scrubSecrets(text: string): string {
   let out = text
   for (const secret of secrets) out = out.split(secret).join('***')

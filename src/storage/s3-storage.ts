@@ -50,6 +50,9 @@ export class S3Storage implements Storage {
         hint: 'set backup.dir (or the destination) to s3://bucket/prefix',
       })
     }
+    // The SDK warns on stderr that its future versions will need Node 22: noise in every cron mail, and nothing a
+    // dbops user can act on (dbops pins the SDK it ships with).
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
     const client = new S3Client({
       ...(options.region !== undefined
         ? { region: options.region }

@@ -309,7 +309,11 @@ describe('bad inputs: one line, the documented exit code, nothing deleted', () =
     expect(nonEmpty.code).toBe(2)
     expect(errorLine(nonEmpty)).toContain('is not empty')
 
-    const artifact = path.join(backupDir, `${id}.sqlite`)
+    // <id>.sqlite.zst (or .gz): SQLite copies are compressed by default.
+    const artifact = path.join(
+      backupDir,
+      readdirSync(backupDir).find((name) => name.startsWith(`${id}.sqlite`))!,
+    )
     const bytes = readFileSync(artifact)
     bytes[100]! ^= 0xff
     writeFileSync(artifact, bytes)

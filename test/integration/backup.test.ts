@@ -344,7 +344,11 @@ describe('SQLite specifics', () => {
       }
       const before = count()
       expect(before).toBeGreaterThan(0)
-      const manifest = await withTarget(project, async (target) => (await createBackup(target)).backup)
+      // Uncompressed, so the copy can be opened as it is.
+      const manifest = await withTarget(
+        project,
+        async (target) => (await createBackup(target, { compress: 'none' })).backup,
+      )
       const after = count()
       const copy = new Database(path.join(backupDir(project), manifest.artifact), { readonly: true })
       try {

@@ -1,12 +1,15 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs'
 import type { Target } from '../../targets/target.js'
+import { PassThrough, type Readable } from 'node:stream'
 import type {
+  ArtifactInput,
   BackupEngine,
   BackupFormat,
   DatabaseFacts,
   DatabaseIdentity,
   DumpOutcome,
   DumpRequest,
+  DumpStream,
   RestoreOutcome,
   RestoreRequest,
   ScratchDatabase,
@@ -21,6 +24,7 @@ import {
   findPgTool,
   libpqEnvironment,
   majorOf,
+  toolEnvironment,
   warmPgTool,
   type FoundTool,
 } from './postgres-dump-tools.js'
@@ -62,6 +66,55 @@ export class PostgresBackupEngine implements BackupEngine {
   }
 
   async dump(target: Target, request: DumpRequest): Promise<DumpOutcome> {
+    return this.#inSnapshot(target, request, [`--file=${request.path}`], (run) =>
+      run(() => {
+        try {
+          request.onProgress?.({ bytes: sizeOf(request.path), elapsedMs: 0 })
+        } catch {
+          // Not created yet.
+        }
+      }),
+    )
+  }
+
+  streams(format: BackupFormat): boolean {
+    return format === 'custom' || format === 'plain'
+  }
+
+  compressesItself(format: BackupFormat): boolean {
+    return format === 'custom' || format === 'directory'
+  }
+
+  /** pg_dump writing to its stdout: the stream ends only after pg_dump exited 0, else it errors. */
+  dumpStream(target: Target, request: Omit<DumpRequest, 'path'>): DumpStream {
+    const stream = new PassThrough({ highWaterMark: 1 << 20 })
+    const outcome = this.#inSnapshot(target, request, [], (run) =>
+      run(undefined, (stdout) => stdout.pipe(stream, { end: false })),
+    ).then(
+      (result) => {
+        stream.end()
+        return result
+      },
+      (error: unknown) => {
+        stream.destroy(error as Error)
+        throw error
+      },
+    )
+    outcome.catch(() => {})
+    return { stream, outcome }
+  }
+
+  needsFile(format: BackupFormat, purpose: 'check' | 'restore', jobs: number): boolean {
+    return format === 'directory' || (purpose === 'restore' && format === 'custom' && jobs > 1)
+  }
+
+  /** Runs pg_dump in an exported snapshot, and reads the ledger version in the same snapshot. */
+  async #inSnapshot(
+    target: Target,
+    request: Omit<DumpRequest, 'path'>,
+    output: string[],
+    start: (run: (onTick?: () => void, onStdout?: (stdout: Readable) => void) => Promise<void>) => Promise<void>,
+  ): Promise<DumpOutcome> {
     const query = queryOf(target)
     const server = await this.#server(target)
     const pgDump = await findPgTool('pg_dump', server.major, 'the server')
@@ -70,19 +123,18 @@ export class PostgresBackupEngine implements BackupEngine {
       const snapshot = String((await query('SELECT pg_export_snapshot() AS snapshot'))[0]!.snapshot)
       const args = [
         `--format=${request.format}`,
-        `--file=${request.path}`,
+        ...output,
         `--snapshot=${snapshot}`,
         '--no-password',
         ...(request.format === 'directory' && request.jobs > 1 ? [`--jobs=${request.jobs}`] : []),
+        ...(request.compressLevel !== undefined && this.compressesItself(request.format)
+          ? [`--compress=${request.compressLevel}`]
+          : []),
       ]
       const env = libpqEnvironment(target.resolved.url, { applicationName: 'dbops backup' })
-      const dumping = runTool(pgDump, args, env, request.signal, () => {
-        try {
-          request.onProgress?.({ bytes: sizeOf(request.path), elapsedMs: 0 })
-        } catch {
-          // Not created yet.
-        }
-      })
+      const dumping = start((onTick, onStdout) =>
+        runTool(pgDump, args, env, request.signal, onTick, undefined, { ...(onStdout && { stdoutStream: onStdout }) }),
+      )
       // Only the ledger version is read here, in the snapshot pg_dump dumps (one indexed query). Exact row counts
       // would compete with pg_dump and its server process for the CPU for the whole dump: `backup verify` counts
       // them from the archive instead.
@@ -96,37 +148,36 @@ export class PostgresBackupEngine implements BackupEngine {
   }
 
   async checkReadable(
-    artifactPath: string,
+    artifact: ArtifactInput,
     format: BackupFormat,
     tools: Record<string, string>,
   ): Promise<{ summary: string; rowCounts: Record<string, number> }> {
     const counter = new CopyRowCounter()
     if (format === 'plain') {
-      const size = statSync(artifactPath).size
-      const tail = Buffer.alloc(Math.min(size, 4096))
-      const fd = openSync(artifactPath, 'r')
-      try {
-        readSync(fd, tail, 0, tail.length, size - tail.length)
-      } finally {
-        closeSync(fd)
+      const { createReadStream } = await import('node:fs')
+      const input = 'path' in artifact ? createReadStream(artifact.path, { highWaterMark: 1 << 20 }) : artifact.stream
+      // The trailer is looked for in the last bytes read: the script is read once, from a file or from the store.
+      let tail = Buffer.alloc(0)
+      for await (const chunk of input) {
+        counter.push(chunk as Buffer)
+        tail = Buffer.concat([tail, chunk as Buffer]).subarray(-4096)
       }
       if (!tail.toString('utf8').includes(PLAIN_TRAILER))
         throw new Error('the SQL script is cut short (no "dump complete" trailer)')
-      const { createReadStream } = await import('node:fs')
-      for await (const chunk of createReadStream(artifactPath, { highWaterMark: 1 << 20 }))
-        counter.push(chunk as Buffer)
       return { summary: `the SQL script ends with pg_dump's trailer; ${counter.summary()}`, rowCounts: counter.counts }
     }
     const pgRestore = await findPgTool('pg_restore', dumpMajor(tools), 'the pg_dump that wrote the backup')
-    await runTool(pgRestore, ['--list', artifactPath], process.env as Record<string, string>)
+    const env = toolEnvironment()
+    if ('path' in artifact) await runTool(pgRestore, ['--list', artifact.path], env)
     // The whole script, streamed: reads (and decompresses) every data block, and each COPY block's lines are its rows.
     await runTool(
       pgRestore,
-      ['--file=-', artifactPath],
-      process.env as Record<string, string>,
+      ['--file=-', ...('path' in artifact ? [artifact.path] : [])],
+      env,
       undefined,
       undefined,
       (chunk) => counter.push(chunk),
+      'stream' in artifact ? { stdin: artifact.stream } : {},
     )
     return {
       summary: `pg_restore ${pgRestore.version} read every entry; ${counter.summary()}`,
@@ -278,10 +329,13 @@ async function restoreInto(
         '--set=ON_ERROR_STOP=1',
         '--single-transaction',
         `--dbname=${dbname}`,
-        `--file=${request.artifactPath}`,
+        ...('path' in request.artifact ? [`--file=${request.artifact.path}`] : []),
       ],
       env,
       request.signal,
+      undefined,
+      undefined,
+      'stream' in request.artifact ? { stdin: request.artifact.stream } : {},
     )
     return { method: `psql ${psql.version} --single-transaction`, analyzed: false }
   }
@@ -295,16 +349,29 @@ async function restoreInto(
     ...(parallel ? [`--jobs=${request.jobs}`] : ['--single-transaction']),
     ...(request.clean ? ['--clean', '--if-exists'] : []),
     ...(request.noOwner ? ['--no-owner', '--no-privileges'] : []),
-    request.artifactPath,
+    ...('path' in request.artifact ? [request.artifact.path] : []),
   ]
-  await runTool(pgRestore, args, env, request.signal)
+  await runTool(
+    pgRestore,
+    args,
+    env,
+    request.signal,
+    undefined,
+    undefined,
+    'stream' in request.artifact ? { stdin: request.artifact.stream } : {},
+  )
   return {
     method: `pg_restore ${pgRestore.version} ${parallel ? `--jobs=${request.jobs}` : '--single-transaction'}`,
     analyzed: false,
   }
 }
 
-/** Runs a client program; a failure becomes one line naming the program and its own error message. */
+/**
+ * Runs a client program; a failure becomes one line naming the program and its own error message. `io.stdin` is
+ * fed to the program (an artifact streamed from a store); when it fails (a sha256 mismatch, the store gone), the
+ * program is killed before it sees the end of its input, so a restore in one transaction rolls back. `io.stdoutStream`
+ * receives the program's stdout as a stream, with back-pressure (pg_dump to an upload).
+ */
 async function runTool(
   tool: FoundTool,
   args: string[],
@@ -312,9 +379,11 @@ async function runTool(
   signal?: AbortSignal,
   onTick?: () => void,
   onStdout?: (chunk: Buffer) => void,
+  io: { stdin?: Readable; stdoutStream?: (stdout: Readable) => void } = {},
 ): Promise<void> {
   const { execa } = await import('execa')
   const name = tool.path.split('/').pop()!
+  const stdoutPiped = onStdout !== undefined || io.stdoutStream !== undefined
   // Files the program creates (pg_dump's output) are private from the first byte: umask is inherited at spawn.
   const umask = process.umask(0o077)
   let child
@@ -322,10 +391,10 @@ async function runTool(
     child = execa(tool.path, args, {
       env,
       extendEnv: false,
-      stdin: 'ignore',
-      stdout: onStdout ? 'pipe' : 'ignore',
+      stdin: io.stdin ? 'pipe' : 'ignore',
+      stdout: stdoutPiped ? 'pipe' : 'ignore',
       stderr: 'pipe',
-      ...(onStdout && { buffer: { stdout: false } }),
+      ...(stdoutPiped && { buffer: { stdout: false } }),
       reject: false,
       ...(signal && { cancelSignal: signal }),
     })
@@ -333,10 +402,34 @@ async function runTool(
     process.umask(umask)
   }
   if (onStdout) child.stdout!.on('data', onStdout)
+  if (io.stdoutStream) io.stdoutStream(child.stdout!)
+  let inputError: unknown
+  if (io.stdin) {
+    const input = io.stdin
+    const stdin = child.stdin!
+    input.once('error', (error) => {
+      inputError = error
+      child.kill('SIGKILL')
+    })
+    // A program that stops reading (it failed) closes the pipe: that is its own error, reported below.
+    stdin.on('error', () => {})
+    input.pipe(stdin)
+  }
   const timer = onTick ? setInterval(onTick, 500) : undefined
   try {
     const result = await child
+    if (io.stdin && !io.stdin.readableEnded && inputError === undefined && result.exitCode === 0) {
+      // The program stopped reading before the end (trailing bytes): the rest is read too, so it is hashed.
+      const rest = io.stdin
+      rest.unpipe()
+      await new Promise<void>((resolve) => {
+        rest.once('end', resolve)
+        rest.once('error', resolve)
+        rest.resume()
+      })
+    }
     if (result.isCanceled) throw new DbopsError('E_INTERRUPTED', `${name} was stopped (interrupted)`)
+    if (inputError !== undefined) throw inputError
     if (result.exitCode !== 0) {
       const lines = String(result.stderr)
         .split('\n')

@@ -156,13 +156,23 @@ function probe(path: string): Promise<FoundTool | undefined> {
  * on the command line (`ps` shows arguments to every user on the machine). Inherited PG* connection variables are
  * dropped so they cannot redirect the child somewhere else than the URL says.
  */
+/**
+ * The environment of a client program: dbops' own, without the cloud credentials it may hold for a bucket
+ * (AWS_*): pg_dump and pg_restore have no use for them, and a child's environment is readable by more tools.
+ */
+export function toolEnvironment(): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const [key, value] of Object.entries(process.env))
+    if (value !== undefined && !/^AWS_/i.test(key)) env[key] = value
+  return env
+}
+
 export function libpqEnvironment(
   url: string,
   overrides: { database?: string; applicationName?: string } = {},
 ): Record<string, string> {
   const env: Record<string, string> = {}
-  for (const [key, value] of Object.entries(process.env)) {
-    if (value === undefined) continue
+  for (const [key, value] of Object.entries(toolEnvironment())) {
     if (
       /^PG(HOST|HOSTADDR|PORT|DATABASE|USER|PASSWORD|SERVICE|SERVICEFILE|OPTIONS|APPNAME|SSL.*|TARGETSESSIONATTRS|CONNECT_TIMEOUT|REQUIRESSL|GSSENCMODE|CHANNELBINDING)$/.test(
         key,

@@ -18,13 +18,17 @@ import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import type BetterSqlite3 from 'better-sqlite3'
 import type { Target } from '../../targets/target.js'
+import { createWriteStream } from 'node:fs'
+import { pipeline } from 'node:stream/promises'
 import type {
+  ArtifactInput,
   BackupEngine,
   BackupFormat,
   DatabaseFacts,
   DatabaseIdentity,
   DumpOutcome,
   DumpRequest,
+  DumpStream,
   RestoreOutcome,
   RestoreRequest,
   ScratchDatabase,
@@ -130,8 +134,27 @@ export class SqliteBackupEngine implements BackupEngine {
     return { ...facts, serverVersion: version, tools: { sqlite: version }, extra: { journalMode }, sha256: sha256! }
   }
 
-  async checkReadable(artifactPath: string): Promise<{ summary: string }> {
-    const database = openSqlite(artifactPath, { readonly: true, fileMustExist: true })
+  /** The online backup API writes pages in place: it needs a file, which is then streamed to the destinations. */
+  compressesItself(): boolean {
+    return false
+  }
+
+  streams(): boolean {
+    return false
+  }
+
+  dumpStream(): DumpStream {
+    throw new Error('SQLite backups are written to a file first')
+  }
+
+  /** integrity_check reads a file; a restore copies the artifact into place, which a stream does as well. */
+  needsFile(_format: BackupFormat, purpose: 'check' | 'restore'): boolean {
+    return purpose === 'check'
+  }
+
+  async checkReadable(artifact: ArtifactInput): Promise<{ summary: string }> {
+    if (!('path' in artifact)) throw new Error('SQLite reads a backup back from a file')
+    const database = openSqlite(artifact.path, { readonly: true, fileMustExist: true })
     try {
       checkIntegrity(database, 'the backup')
     } finally {
@@ -163,7 +186,7 @@ export class SqliteBackupEngine implements BackupEngine {
     mkdirSync(dirname(path), { recursive: true })
     removeRestoreLeftovers(path)
     try {
-      stage(request, staged)
+      await stage(request, staged)
       keepOwnership(path, staged)
       const guard = existsSync(path) ? exclusiveGuard(path, request.force) : undefined
       try {
@@ -191,7 +214,7 @@ export class SqliteBackupEngine implements BackupEngine {
     return {
       description: `scratch file ${path}`,
       restore: async (request) => {
-        stage(request, path)
+        await stage(request, path)
         return { method: 'file copy', analyzed: false }
       },
       facts: async () => {
@@ -286,8 +309,9 @@ function keepOwnership(path: string, staged: string): void {
 }
 
 /** Copies the artifact to `path` (private, fsynced) and puts back the journal mode the database had. */
-function stage(request: Pick<RestoreRequest, 'artifactPath' | 'extra'>, path: string): void {
-  copyFileSync(request.artifactPath, path)
+async function stage(request: Pick<RestoreRequest, 'artifact' | 'extra'>, path: string): Promise<void> {
+  if ('path' in request.artifact) copyFileSync(request.artifact.path, path)
+  else await pipeline(request.artifact.stream, createWriteStream(path, { mode: 0o600 }))
   if (request.extra?.journalMode === 'wal') {
     const database = openSqlite(path, { timeout: 0 })
     try {

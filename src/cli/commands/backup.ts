@@ -16,13 +16,19 @@ import { parseDurationFlag, parseWholeNumber } from '../flags.js'
 import { formatBytes, formatDuration, formatTarget, formatTimestamp } from '../../output/format.js'
 import { formatTable } from '../../output/table.js'
 import { UsageError } from '../../errors.js'
+import type { CompressSetting } from '../../config/resolve-config.js'
+
+/** The environment variable holding an age identity (kept here so `--help` loads no backup code). */
+const IDENTITY_ENV = 'DBOPS_AGE_IDENTITY'
 
 interface CreateFlags {
   format?: string
+  compress?: string
   jobs?: string
   label?: string
   wait?: boolean
   metricsFile?: string
+  destination?: string
 }
 
 interface PruneFlags {
@@ -35,6 +41,7 @@ interface PruneFlags {
   keepWithin?: string
   dryRun?: boolean
   wait?: boolean
+  destination?: string
 }
 
 export function registerBackupCommands(program: Command): void {
@@ -47,9 +54,11 @@ export function registerBackupCommands(program: Command): void {
     .description('back up the database (pg_dump / SQLite online backup) into backup.dir, manifest written last')
     .option('--format <format>', 'PostgreSQL: custom (default), directory or plain')
     .option('--jobs <n>', 'parallel pg_dump jobs (directory format)')
+    .option('--compress <algorithm>', 'plain dumps and SQLite copies: auto (default), zstd, gzip or none')
     .option('--label <text>', 'a note stored in the manifest')
     .option('--wait', 'wait for another dbops backing up the same target instead of exiting 1')
     .option('--metrics-file <path>', 'write Prometheus textfile-collector metrics (atomically) after the run')
+    .option('--destination <name>', 'deliver to this one of backup.destinations only')
     .action(
       exitWith(async (flags: CreateFlags, command: Command) => {
         const globals = command.optsWithGlobals<GlobalOptions>()
@@ -63,8 +72,10 @@ export function registerBackupCommands(program: Command): void {
               return await createBackup(target, {
                 ...(flags.format !== undefined && { format: parseFormat(flags.format) }),
                 ...(flags.jobs !== undefined && { jobs: parseWholeNumber('--jobs', flags.jobs, { max: 64 }) }),
+                ...(flags.compress !== undefined && { compress: parseCompress(flags.compress) }),
                 ...(flags.label !== undefined && { label: flags.label }),
                 wait: flags.wait === true,
+                ...(flags.destination !== undefined && { destination: flags.destination }),
                 signal,
                 onEvent: (event) => reportBackupEvent(reporter, event),
               })
@@ -75,12 +86,25 @@ export function registerBackupCommands(program: Command): void {
           print: (result, reporter, target) => {
             const { backup: manifest } = result
             const tables = manifest.rowCounts ? `, ${Object.keys(manifest.rowCounts).length} tables` : ''
+            const arrived = result.destinations.filter((entry) => entry.ok)
+            const where =
+              result.destinations.length === 1 && result.destinations[0]!.name === 'default'
+                ? ` in ${result.destinations[0]!.location}`
+                : ` in ${arrived.map((entry) => `${entry.name} (${entry.location})`).join(', ')}`
             reporter.result(
               reporter.color.green(
-                `${formatTarget(target)}: backup ${manifest.id} (${manifest.format}, ${formatBytes(manifest.sizeBytes)}${tables}) in ${formatDuration(manifest.durationMs)}`,
+                `${formatTarget(target)}: backup ${manifest.id} (${[manifest.format, ...describeSealing(manifest)].join(', ')}, ${formatBytes(manifest.sizeBytes)}${tables}) in ${formatDuration(manifest.durationMs)}${where}`,
               ),
             )
+            for (const entry of result.destinations.filter((destination) => !destination.ok))
+              reporter.result(
+                reporter.color.red(
+                  `${formatTarget(target)}: backup ${manifest.id} did NOT arrive in ${entry.name} (${entry.location}): ${entry.error!.message}`,
+                ),
+              )
           },
+          // Complete where it arrived, missing in a destination: "no", not a failure of the whole run.
+          exitCode: (result) => (result.destinations.every((entry) => entry.ok) ? 0 : 1),
         })
       }),
     )
@@ -88,12 +112,14 @@ export function registerBackupCommands(program: Command): void {
   backup
     .command('list')
     .description('complete backups of the target, oldest first')
+    .option('--destination <name>', 'list this one of backup.destinations (default: the first)')
     .action(
-      exitWith(async (_flags, command: Command) => {
+      exitWith(async (flags: { destination?: string }, command: Command) => {
         const globals = command.optsWithGlobals<GlobalOptions>()
         return runTargetCommand<{
           target: string
           database: string
+          destination: string
           dir: string
           backups: BackupManifest[]
           otherDatabases: number
@@ -104,8 +130,18 @@ export function registerBackupCommands(program: Command): void {
           readOnly: true,
           async run(target) {
             const { targetBackups } = await import('../../backup/ownership.js')
-            const { identity, dir, backups, otherDatabases, older } = await targetBackups(target)
-            return { target: target.name, database: identity.display, dir, backups, otherDatabases, older }
+            const { identity, dir, backups, otherDatabases, older, destination } = await targetBackups(target, {
+              ...(flags.destination !== undefined && { destination: flags.destination }),
+            })
+            return {
+              target: target.name,
+              database: identity.display,
+              destination: destination.name,
+              dir,
+              backups,
+              otherDatabases,
+              older,
+            }
           },
           print: (result, reporter, target) => {
             const others = [
@@ -147,12 +183,21 @@ export function registerBackupCommands(program: Command): void {
     .option('--latest', 'the newest backup')
     .option('--restore', 'restore into a temporary database and compare row counts and the migration version')
     .option('--jobs <n>', 'parallel pg_restore jobs for --restore')
+    .option('--identity <file>', `age identity file for encrypted backups (default: the ${IDENTITY_ENV} variable)`)
     .option('--wait', 'wait for a prune or create working on the backup folder instead of exiting 1')
+    .option('--destination <name>', 'verify the copy in this one of backup.destinations (default: the first)')
     .action(
       exitWith(
         async (
           id: string | undefined,
-          flags: { latest?: boolean; restore?: boolean; jobs?: string; wait?: boolean },
+          flags: {
+            latest?: boolean
+            restore?: boolean
+            jobs?: string
+            identity?: string
+            wait?: boolean
+            destination?: string
+          },
           command: Command,
         ) => {
           const globals = command.optsWithGlobals<GlobalOptions>()
@@ -166,8 +211,10 @@ export function registerBackupCommands(program: Command): void {
                 ...(id !== undefined && { id }),
                 latest: flags.latest === true,
                 restore: flags.restore === true,
+                identities: await identitiesFrom(flags.identity),
                 ...(flags.jobs !== undefined && { jobs: parseWholeNumber('--jobs', flags.jobs, { max: 64 }) }),
                 wait: flags.wait === true,
+                ...(flags.destination !== undefined && { destination: flags.destination }),
                 signal,
                 // Steps spin on a terminal; in cron logs only the result (or the one error line) appears.
                 onEvent: (event) => reporter.begin(event.target, event.message),
@@ -202,6 +249,7 @@ export function registerBackupCommands(program: Command): void {
     .option('--keep-within <duration>', 'keep every backup newer than the newest one minus this, e.g. 7d')
     .option('--dry-run', 'print what would be kept (and why) and removed; delete nothing')
     .option('--wait', 'wait for another dbops working on the backup folder instead of exiting 1')
+    .option('--destination <name>', 'prune this one of backup.destinations only (default: each, with its own keep)')
     .action(
       exitWith(async (flags: PruneFlags, command: Command) => {
         const globals = command.optsWithGlobals<GlobalOptions>()
@@ -215,15 +263,20 @@ export function registerBackupCommands(program: Command): void {
               ...(policy && { policy }),
               dryRun: flags.dryRun === true,
               wait: flags.wait === true,
+              ...(flags.destination !== undefined && { destination: flags.destination }),
               signal,
             })
           },
           print: (result, reporter, target) => {
             const { color } = reporter
+            const named = result.destinations.length > 1 || result.destinations[0]?.name !== 'default'
+            const from = (entry: { destination: string }) => (named ? `  ${color.dim(`(${entry.destination})`)}` : '')
             for (const entry of result.kept)
-              reporter.result(`${color.green('keep')}    ${entry.id}  ${color.dim(entry.reasons.join(', '))}`)
+              reporter.result(
+                `${color.green('keep')}    ${entry.id}  ${color.dim(entry.reasons.join(', '))}${from(entry)}`,
+              )
             for (const entry of result.removed)
-              reporter.result(`${color.red(result.dryRun ? 'would remove' : 'remove')}  ${entry.id}`)
+              reporter.result(`${color.red(result.dryRun ? 'would remove' : 'remove')}  ${entry.id}${from(entry)}`)
             const verb = result.dryRun ? 'would remove' : 'removed'
             reporter.result(
               `${formatTarget(target)}: kept ${result.kept.length}, ${verb} ${result.removed.length} backup(s) (${formatBytes(result.freedBytes)})`,
@@ -239,37 +292,47 @@ export function registerBackupCommands(program: Command): void {
     .option('--max-age <duration>', 'newest backup older than this is critical', '26h')
     .option('--min-size <size>', 'newest backup smaller than this is a warning, e.g. 1MB')
     .option('--metrics-file <path>', 'also write Prometheus textfile-collector metrics (atomically)')
+    .option('--destination <name>', 'check this one of backup.destinations only (default: each)')
     .action(
-      exitWith(async (flags: { maxAge: string; minSize?: string; metricsFile?: string }, command: Command) => {
-        const globals = command.optsWithGlobals<GlobalOptions>()
-        const metrics = metricsWriter(globals, flags.metricsFile)
-        return runTargetCommand<CheckBackupsResult>(globals, {
-          command: 'backup check',
-          create: false,
-          readOnly: true,
-          async run(target) {
-            const { checkBackups, parseSize } = await import('../../backup/check-backups.js')
-            const maxAgeMs = parseDurationFlag('--max-age', flags.maxAge)
-            const minSizeBytes =
-              flags.minSize === undefined ? undefined : usage(() => parseSize(flags.minSize!, '--min-size'))
-            await metrics()
-            return await checkBackups(target, { maxAgeMs, ...(minSizeBytes !== undefined && { minSizeBytes }) })
-          },
-          print: (result, reporter, target) => {
-            const paint = {
-              ok: reporter.color.green,
-              warn: reporter.color.yellow,
-              critical: reporter.color.red,
-              unknown: reporter.color.yellow,
-            }
-            for (const finding of result.findings)
-              reporter.result(
-                `${paint[finding.severity](finding.severity.toUpperCase().padEnd(8))} ${formatTarget(target)}: ${finding.message}`,
-              )
-          },
-          exitCode: (result) => (result.status === 'ok' ? 0 : result.status === 'critical' ? 2 : 1),
-        })
-      }),
+      exitWith(
+        async (
+          flags: { maxAge: string; minSize?: string; metricsFile?: string; destination?: string },
+          command: Command,
+        ) => {
+          const globals = command.optsWithGlobals<GlobalOptions>()
+          const metrics = metricsWriter(globals, flags.metricsFile)
+          return runTargetCommand<CheckBackupsResult>(globals, {
+            command: 'backup check',
+            create: false,
+            readOnly: true,
+            async run(target) {
+              const { checkBackups, parseSize } = await import('../../backup/check-backups.js')
+              const maxAgeMs = parseDurationFlag('--max-age', flags.maxAge)
+              const minSizeBytes =
+                flags.minSize === undefined ? undefined : usage(() => parseSize(flags.minSize!, '--min-size'))
+              await metrics()
+              return await checkBackups(target, {
+                maxAgeMs,
+                ...(minSizeBytes !== undefined && { minSizeBytes }),
+                ...(flags.destination !== undefined && { destination: flags.destination }),
+              })
+            },
+            print: (result, reporter, target) => {
+              const paint = {
+                ok: reporter.color.green,
+                warn: reporter.color.yellow,
+                critical: reporter.color.red,
+                unknown: reporter.color.yellow,
+              }
+              for (const finding of result.findings)
+                reporter.result(
+                  `${paint[finding.severity](finding.severity.toUpperCase().padEnd(8))} ${formatTarget(target)}: ${finding.message}`,
+                )
+            },
+            exitCode: (result) => (result.status === 'ok' ? 0 : result.status === 'critical' ? 2 : 1),
+          })
+        },
+      ),
     )
 
   program
@@ -288,6 +351,11 @@ export function registerBackupCommands(program: Command): void {
       'the database the backup was taken from, when restoring it into another one (e.g. prod into staging)',
     )
     .option('--allow-other-database', 'restore a backup of another database without naming it in --from')
+    .option('--identity <file>', `age identity file for an encrypted backup (default: the ${IDENTITY_ENV} variable)`)
+    .option(
+      '--from-destination <name>',
+      'read the backup from this one of backup.destinations (default: the first that holds it)',
+    )
     .action(
       exitWith(
         async (
@@ -299,6 +367,8 @@ export function registerBackupCommands(program: Command): void {
             owner?: boolean
             from?: string
             allowOtherDatabase?: boolean
+            identity?: string
+            fromDestination?: string
           },
           command: Command,
         ) => {
@@ -315,6 +385,8 @@ export function registerBackupCommands(program: Command): void {
                 ...(flags.jobs !== undefined && { jobs: parseWholeNumber('--jobs', flags.jobs, { max: 64 }) }),
                 ...(flags.from !== undefined && { from: flags.from }),
                 allowOtherDatabase: flags.allowOtherDatabase === true,
+                identities: await identitiesFrom(flags.identity),
+                ...(flags.fromDestination !== undefined && { fromDestination: flags.fromDestination }),
                 config: await configFromGlobals(globals),
                 signal,
                 // Steps spin on a terminal; in cron logs only the result (or the one error line) appears.
@@ -345,7 +417,7 @@ function metricsWriter(globals: GlobalOptions, path: string | undefined): () => 
         ...(globals.target !== undefined && { target: globals.target }),
         ...(globals.all !== undefined && { all: globals.all }),
       })
-      writeBackupMetrics(
+      await writeBackupMetrics(
         path,
         targets.map((target) => ({ name: target.name, engine: target.location.engine, backup: target.backup })),
       )
@@ -376,8 +448,11 @@ function reportBackupEvent(reporter: Reporter, event: BackupEvent): void {
     case 'lock-wait':
       reporter.log(
         event.target,
-        `waiting for dbops pid ${event.holder.pid} ("${event.holder.command}", since ${formatTimestamp(event.holder.startedAt)}) to finish`,
+        `waiting for dbops pid ${event.holder.pid} on ${event.holder.host} ("${event.holder.command}", since ${formatTimestamp(event.holder.startedAt)}) to finish`,
       )
+      break
+    case 'delivery-failed':
+      reporter.log(event.target, `destination ${event.destination} failed: ${event.message}`)
       break
     case 'cleaned':
       reporter.log(
@@ -406,6 +481,34 @@ function policyFromFlags(flags: PruneFlags): RetentionPolicy | undefined {
   if (flags.keepWithin !== undefined) policy.keepWithinMs = parseDurationFlag('--keep-within', flags.keepWithin)
   return Object.keys(policy).length > 0 ? policy : undefined
 }
+
+function parseCompress(value: string): CompressSetting {
+  if (value === 'auto' || value === 'zstd' || value === 'gzip' || value === 'none') return value
+  throw new UsageError(`--compress takes auto, zstd, gzip or none, not "${value}"`)
+}
+
+/** "zstd 4.2x", "age-encrypted": what was done to the stored artifact, for the result line. */
+function describeSealing(manifest: BackupManifest): string[] {
+  return [
+    ...(manifest.compression ? [`${manifest.compression.algorithm} ${manifest.compression.ratio}x`] : []),
+    ...(manifest.encryption ? ['age-encrypted'] : []),
+  ]
+}
+
+/**
+ * The private identities for restore and verify. The environment variable is read once and then removed from this
+ * process, so no child program (pg_restore, psql, zstd) inherits the key.
+ */
+function identitiesFrom(file: string | undefined): Promise<string[]> {
+  // Once per process: with --all every target gets the same keys.
+  loadedIdentities ??= import('../../backup/artifact-transform.js').then(async ({ loadIdentities }) => {
+    const identities = await loadIdentities(file)
+    delete process.env[IDENTITY_ENV]
+    return identities
+  })
+  return loadedIdentities
+}
+let loadedIdentities: Promise<string[]> | undefined
 
 function parseFormat(value: string): BackupFormat {
   if (value === 'custom' || value === 'directory' || value === 'plain' || value === 'sqlite') return value

@@ -45,7 +45,10 @@ describe('encryption', () => {
     expect(encrypted.includes(Buffer.from('user1@example.com'))).toBe(false)
     expect(encrypted.subarray(0, 21).toString()).toBe('age-encryption.org/v1')
     const decrypted = await collect(
-      await decryptStream(Readable.from([encrypted]), [identity], { id: 'b1', recipients: [recipient] }),
+      await decryptStream(Readable.from([encrypted]), [identity], {
+        id: 'b1',
+        recipients: [recipientFingerprint(recipient)],
+      }),
     )
     expect(createHash('sha256').update(decrypted).digest('hex')).toBe(createHash('sha256').update(plain).digest('hex'))
   })
@@ -57,7 +60,7 @@ describe('encryption', () => {
     const wrong = await generateIdentity()
     const error = (await decryptStream(Readable.from([encrypted]), [wrong], {
       id: '20261204T000000Z-app',
-      recipients: [recipient],
+      recipients: [recipientFingerprint(recipient)],
     }).then(
       () => undefined,
       (caught: unknown) => caught,
@@ -67,7 +70,7 @@ describe('encryption', () => {
     expect(error.message).toContain(recipientFingerprint(recipient))
     expect(error.message).not.toContain(wrong)
     await expect(
-      decryptStream(Readable.from([encrypted]), [], { id: 'b', recipients: [recipient] }),
+      decryptStream(Readable.from([encrypted]), [], { id: 'b', recipients: [recipientFingerprint(recipient)] }),
     ).rejects.toMatchObject({ code: 'E_BACKUP_IDENTITY', message: expect.stringContaining('no identity was given') })
   })
 

@@ -471,4 +471,43 @@ describe('resolveConfig: seeds, backup and health sections', () => {
       ].sort(),
     )
   })
+
+  it('reads backup.encrypt, compress and compressLevel, a target overriding the top level', async () => {
+    const recipient = 'age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p'
+    const root = project({
+      backup: { encrypt: { recipients: [recipient] }, compress: 'gzip' },
+      targets: {
+        app: { url: 'sqlite:app.db', backup: { compress: 'none', compressLevel: 6 } },
+        other: { url: 'sqlite:other.db' },
+      },
+      defaultTarget: 'app',
+    })
+    const config = await resolveConfig({ cwd: root, env: {} })
+    expect(config.targets.app!.backup).toMatchObject({
+      encrypt: { recipients: [recipient] },
+      compress: 'none',
+      compressLevel: 6,
+    })
+    expect(config.targets.other!.backup).toMatchObject({ encrypt: { recipients: [recipient] }, compress: 'gzip' })
+    expect(config.targets.other!.backup.compressLevel).toBeUndefined()
+  })
+
+  it('reports every encryption and compression problem at once, never echoing a private key', async () => {
+    const secret = 'AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ'
+    const root = project({
+      backup: { encrypt: { recipients: [secret, 'ssh-ed25519 AAAA'] }, compress: 'xz', compressLevel: 30 },
+      targets: { app: { url: 'sqlite:app.db', backup: { encrypt: { recipients: [] } } } },
+    })
+    const error = await errorOf(resolveConfig({ cwd: root, env: {} }))
+    expect(error.problems.sort()).toEqual(
+      [
+        'backup.encrypt.recipients[0]: this is a private identity, not a public key; give its public key (age-keygen -y)',
+        'backup.encrypt.recipients[1]: not an age public key (age1...)',
+        'backup.compress: must be one of auto, zstd, gzip, none (got "xz")',
+        'backup.compressLevel: must be a whole number from 0 to 19 (zstd 1-19, gzip and pg_dump 0-9; got 30)',
+        'targets.app.backup.encrypt.recipients: required, a list of age public keys (age-keygen -y key.txt)',
+      ].sort(),
+    )
+    expect(error.message).not.toContain(secret)
+  })
 })

@@ -1,0 +1,140 @@
+#!/usr/bin/env node
+// What encryption and compression cost `dbops backup create`, measured in the same run, alternating:
+//   custom format: without encryption vs with age encryption (goal: encryption <= 10% of the dump time)
+//   plain format:  --compress none vs the default compression (zstd, else gzip), and the same encrypted
+// Each to a local folder, on a pgbench database. Reports medians of wall time, the cost in % of the unencrypted
+// dump, sizes and the compression ratio from the manifest, and the machine's load.
+//
+//   node bench/backup-encrypt.mjs [--runs N] [--scale N] [--quick] [--pg-url URL] [--json]
+//
+// The database `dbops_bench_backup_s<scale>` (pgbench -i -s <scale>) is created once and reused (bench/backup.mjs
+// uses the same one). Needs pg_dump and pgbench.
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { loadavg, tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { commandLine, median, run } from './common.mjs'
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+const { option, flag, die, positiveInt } = commandLine(
+  'backup-encrypt bench',
+  `usage: node bench/backup-encrypt.mjs [options]
+  --runs N      measurements of each variant (default 5); medians are reported
+  --scale N     pgbench scale of the database (default 50: ~750 MB, 5M rows)
+  --quick       --runs 3 --scale 5
+  --pg-url URL  an admin connection (default $DBOPS_BENCH_PG_URL or postgres://postgres@127.0.0.1:5432/postgres)
+  --json        also print the figures as one JSON document`,
+)
+const quick = flag('--quick')
+const runs = positiveInt(option('--runs', quick ? '3' : '5'), '--runs')
+const scale = positiveInt(option('--scale', quick ? '5' : '50'), '--scale')
+const adminUrl = option('--pg-url', process.env.DBOPS_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres')
+const wantJson = flag('--json')
+const dbops = join(repo, 'bin', 'dbops.js')
+if (!existsSync(join(repo, 'dist', 'cli', 'main.cjs'))) die('build first: npm run build')
+
+const databaseUrl = (name) => {
+  const url = new URL(adminUrl)
+  url.pathname = `/${name}`
+  return url.toString()
+}
+const psql = (url, text) =>
+  run('psql', ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-d', url, '-c', text]).stdout.trim()
+
+function pgbenchDatabase() {
+  const name = `dbops_bench_backup_s${scale}`
+  const exists = psql(adminUrl, `SELECT count(*) FROM pg_database WHERE datname = '${name}'`) === '1'
+  const url = databaseUrl(name)
+  if (exists && psql(url, `SELECT count(*) FROM pg_class WHERE relname = 'pgbench_accounts'`) === '1') return url
+  if (!exists) psql(adminUrl, `CREATE DATABASE ${name}`)
+  console.log(`creating ${name} with pgbench -i -s ${scale} (once; reused by later runs)`)
+  run('pgbench', ['-i', '-q', '-s', String(scale), url])
+  return url
+}
+
+const work = mkdtempSync(join(tmpdir(), 'dbops-bench-encrypt-'))
+process.on('exit', () => rmSync(work, { recursive: true, force: true }))
+
+// A throwaway age key pair: the public key goes in the config; the private key is never needed here.
+const { generateIdentity, identityToRecipient } = await import('age-encryption')
+const recipient = await identityToRecipient(await generateIdentity())
+
+/** A project whose config backs up `url` into its own folder with `backup` settings. */
+function project(name, url, backup) {
+  const dir = join(work, name)
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(
+    join(dir, 'dbops.config.json'),
+    JSON.stringify({ targets: { bench: { url } }, backup: { dir: 'backups', ...backup } }),
+  )
+  const folder = join(dir, 'backups', 'bench')
+  return {
+    /** Runs one backup create and returns its time and manifest; the backup is deleted afterwards. */
+    create(args = []) {
+      rmSync(join(dir, 'backups'), { recursive: true, force: true })
+      run('sync', [])
+      const { ms } = run(process.execPath, [dbops, 'backup', 'create', ...args], { cwd: dir })
+      const manifestFile = readdirSync(folder).find((name) => name.endsWith('.manifest.json'))
+      const manifest = JSON.parse(readFileSync(join(folder, manifestFile), 'utf8'))
+      return { ms, manifest }
+    },
+  }
+}
+
+const url = pgbenchDatabase()
+const size = psql(url, `SELECT pg_size_pretty(pg_database_size(current_database()))`)
+const variants = {
+  custom: project('custom', url, {}),
+  customEncrypted: project('custom-encrypted', url, { encrypt: { recipients: [recipient] } }),
+  plainRaw: project('plain-raw', url, { format: 'plain', compress: 'none' }),
+  plainCompressed: project('plain-compressed', url, { format: 'plain' }),
+  plainCompressedEncrypted: project('plain-compressed-encrypted', url, {
+    format: 'plain',
+    encrypt: { recipients: [recipient] },
+  }),
+}
+const loadBefore = loadavg()
+console.log(
+  `pgbench scale ${scale} (${size}); node ${process.version}; ${runs} run(s) of each variant, alternating, medians`,
+)
+const samples = Object.fromEntries(Object.keys(variants).map((name) => [name, []]))
+const manifests = {}
+for (let i = 0; i < runs; i++) {
+  for (const [name, variant] of Object.entries(variants)) {
+    const { ms, manifest } = variant.create()
+    samples[name].push(ms)
+    manifests[name] = manifest
+  }
+}
+const loadAfter = loadavg()
+const med = Object.fromEntries(Object.entries(samples).map(([name, values]) => [name, median(values)]))
+const cost = (encrypted, plain) => `${(((encrypted - plain) / plain) * 100).toFixed(1)}%`
+const mb = (bytes) => `${(bytes / 1024 / 1024).toFixed(1)} MB`
+const line = (label, name) =>
+  console.log(
+    `  ${label.padEnd(36)} ${(med[name] / 1000).toFixed(2).padStart(7)} s  ${mb(manifests[name].sizeBytes).padStart(10)}${manifests[name].compression ? `  ${manifests[name].compression.algorithm} ${manifests[name].compression.ratio}x` : ''}`,
+  )
+line('custom (pg_dump -Fc)', 'custom')
+line('custom, age-encrypted', 'customEncrypted')
+console.log(`  encryption cost (custom): ${cost(med.customEncrypted, med.custom)} of the dump time (goal <= 10%)`)
+line('plain, --compress none', 'plainRaw')
+line('plain, compressed', 'plainCompressed')
+line('plain, compressed and age-encrypted', 'plainCompressedEncrypted')
+console.log(`  compression cost (plain): ${cost(med.plainCompressed, med.plainRaw)}`)
+console.log(`  encryption cost (plain, compressed): ${cost(med.plainCompressedEncrypted, med.plainCompressed)}`)
+console.log(
+  `  load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`,
+)
+if (wantJson)
+  console.log(
+    JSON.stringify({
+      scale,
+      runs,
+      node: process.version,
+      load: { before: loadBefore, after: loadAfter },
+      samplesMs: samples,
+      mediansMs: med,
+      sizes: Object.fromEntries(Object.entries(manifests).map(([name, m]) => [name, m.sizeBytes])),
+      compression: Object.fromEntries(Object.entries(manifests).map(([name, m]) => [name, m.compression ?? null])),
+    }),
+  )
