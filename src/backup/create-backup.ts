@@ -153,6 +153,7 @@ export async function createBackup(target: Target, options: CreateBackupOptions 
     const arrived = live.filter((destination) => !failures.has(destination))
     if (arrived.length === 0) throw failures.get(live[0]!)
     const first = produced.deliveries[live.indexOf(arrived[0]!)]! as Extract<Delivery, { ok: true }>
+    const outcome = produced.outcome!
     const finished = new Date(started.getTime() + (performance.now() - startedMs))
     const manifest: BackupManifest = {
       manifestVersion: 1,
@@ -169,13 +170,13 @@ export async function createBackup(target: Target, options: CreateBackupOptions 
       sizeBytes: first.result.size,
       sha256: first.result.sha256,
       artifact,
-      serverVersion: produced.outcome.serverVersion,
-      tools: { ...produced.outcome.tools, dbops: VERSION },
-      migrationVersion: produced.outcome.migrationVersion,
-      rowCounts: produced.outcome.rowCounts ?? null,
+      serverVersion: outcome.serverVersion,
+      tools: { ...outcome.tools, dbops: VERSION },
+      migrationVersion: outcome.migrationVersion,
+      rowCounts: outcome.rowCounts ?? null,
       verifiedAt: null,
       verifiedBy: null,
-      ...(produced.outcome.extra && { extra: produced.outcome.extra }),
+      ...(outcome.extra && { extra: outcome.extra }),
       ...produced.manifestFields,
     }
     // Written last, in each destination the artifact arrived in; a manifest that cannot be written there leaves an
@@ -268,7 +269,7 @@ async function produce(
   destinations: BackupDestination[],
   options: CreateBackupOptions,
   onProgress: (bytes: number) => void,
-): Promise<{ outcome: DumpOutcome; deliveries: Delivery[]; manifestFields: ArtifactEncoding }> {
+): Promise<{ outcome: DumpOutcome | undefined; deliveries: Delivery[]; manifestFields: ArtifactEncoding }> {
   const signal = options.signal && { signal: options.signal }
   if (engine.streams(format)) {
     const dumped = engine.dumpStream(target, { format, jobs, ...signal })
@@ -276,7 +277,12 @@ async function produce(
     dumped.stream.on('error', (error) => counted.stream.destroy(error))
     const encoded = encodeArtifact(dumped.stream.pipe(counted.stream), { target, file: artifact })
     const deliveries = await deliverStream(destinations, artifact, encoded.stored, signal ?? {})
-    // A dump that failed fails every delivery; its error is the one to report.
+    if (deliveries.every((delivery) => !delivery.ok)) {
+      // Nowhere to go (a dump that failed fails every delivery with its own error): pg_dump is stopped.
+      dumped.stream.destroy()
+      await dumped.outcome.catch(() => {})
+      return { outcome: undefined, deliveries, manifestFields: {} }
+    }
     const outcome = await dumped.outcome
     return { outcome, deliveries, manifestFields: encoded.manifestFields() }
   }

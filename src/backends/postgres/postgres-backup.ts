@@ -83,7 +83,14 @@ export class PostgresBackupEngine implements BackupEngine {
   /** pg_dump writing to its stdout: the stream ends only after pg_dump exited 0, else it errors. */
   dumpStream(target: Target, request: Omit<DumpRequest, 'path'>): DumpStream {
     const stream = new PassThrough({ highWaterMark: 1 << 20 })
-    const outcome = this.#inSnapshot(target, request, [], (run) =>
+    // A reader that gives up (every upload failed) destroys the stream: pg_dump is stopped instead of blocking on a
+    // full pipe.
+    const stop = new AbortController()
+    request.signal?.addEventListener('abort', () => stop.abort(), { once: true })
+    stream.once('close', () => {
+      if (!stream.writableFinished) stop.abort()
+    })
+    const outcome = this.#inSnapshot(target, { ...request, signal: stop.signal }, [], (run) =>
       run(undefined, (stdout) => stdout.pipe(stream, { end: false })),
     ).then(
       (result) => {
