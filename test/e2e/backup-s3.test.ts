@@ -255,3 +255,47 @@ describe('dbops backup on a bucket', () => {
     expect((await keys(bucket)).filter((key) => key.endsWith('.manifest.json'))).toHaveLength(1)
   }, 180_000)
 })
+
+describe('credentials the store refuses', () => {
+  let strict: S3Server
+  beforeAll(async () => {
+    // One request without authentication (creating the bucket), then every request is checked against moto's IAM,
+    // which knows no key: the test credentials are refused as wrong ones would be by AWS.
+    strict = await startS3Server({ authAfter: 1 })
+  }, 60_000)
+  afterAll(async () => {
+    await strict?.stop()
+  })
+
+  it('backup create fails with one line naming the bucket and the credential problem, never the secret', async () => {
+    const bucket = await strict.createBucket()
+    const dir = tempDir('dbops-s3-auth')
+    dirs.push(dir)
+    const file = path.join(dir, 'app.db')
+    const { default: Database } = await import('better-sqlite3')
+    const database = new Database(file)
+    database.exec('CREATE TABLE t (x)')
+    database.close()
+    writeFileSync(
+      path.join(dir, 'dbops.config.json'),
+      JSON.stringify({
+        targets: {
+          app: {
+            url: `sqlite:${file}`,
+            backup: { dir: `s3://${bucket}/x`, s3: { endpoint: strict.endpoint, forcePathStyle: true } },
+          },
+        },
+      }),
+    )
+    const result = await runCli(['backup', 'create'], { cwd: dir })
+    expect(result.code).toBe(2)
+    const lines = result.stderr.split('\n').filter((line) => line.trim() !== '')
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toMatch(new RegExp(`^error: s3://${bucket}/x: could not .*refused the credentials`))
+    expect(lines[0]).toMatch(/hint: check AWS_ACCESS_KEY_ID/)
+    expect(result.stdout + result.stderr).not.toContain(TEST_AWS_ENV.AWS_SECRET_ACCESS_KEY)
+    const listed = await runCli(['backup', 'list'], { cwd: dir })
+    expect(listed.code).toBe(2)
+    expect(listed.stderr).toMatch(/refused the credentials/)
+  }, 60_000)
+})
