@@ -1,17 +1,3 @@
-/** `"na""me"`: always quoted, quotes doubled (PostgreSQL and SQLite agree). */
-export function quoteIdentifier(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`
-}
-
-export function quoteQualified(schema: string | undefined, name: string): string {
-  return schema === undefined ? quoteIdentifier(name) : `${quoteIdentifier(schema)}.${quoteIdentifier(name)}`
-}
-
-/** A name as a person would write it: bare when it is a plain lower-case identifier, quoted otherwise. */
-export function displayIdentifier(name: string): string {
-  return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : quoteIdentifier(name)
-}
-
 /**
  * A new index's name, `<table>_<columns>_idx`, cut to `maxBytes` (UTF-8, never inside a character) with a short hash
  * when cut so that two long names stay distinct, and made unique among `taken`.

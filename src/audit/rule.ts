@@ -100,9 +100,3 @@ export function supportsColumns(index: IndexInfo, columnNumbers: readonly number
     leading.every((key) => wanted.has(key.column!)) && new Set(leading.map((key) => key.column)).size === wanted.size
   )
 }
-
-export function formatAge(seconds: number): string {
-  if (seconds < 3600) return `${Math.round(seconds / 60)} min`
-  if (seconds < 2 * 86_400) return `${(seconds / 3600).toFixed(1)} h`
-  return `${(seconds / 86_400).toFixed(1)} days`
-}

@@ -12,6 +12,7 @@ import {
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { DbopsError } from '../errors.js'
+import { formatTimestamp } from '../output/format.js'
 
 export interface LockHolder {
   pid: number
@@ -72,7 +73,7 @@ export async function withBackupLock<T>(dir: string, options: BackupLockOptions,
     if (!options.wait) {
       throw new DbopsError(
         'E_BACKUP_LOCKED',
-        `another dbops (pid ${holder.pid} on ${holder.host}, "${holder.command}" since ${holder.startedAt}) is working on ${dir}`,
+        `another dbops (pid ${holder.pid} on ${holder.host}, "${holder.command}" since ${formatTimestamp(holder.startedAt)}) is working on ${dir}`,
         { hint: 'wait for it to finish, or pass --wait to wait for it', details: { holder } },
       )
     }

@@ -1,10 +1,9 @@
 import type { Target } from '../targets/target.js'
 import { worstSeverity, type Finding, type Severity } from '../findings.js'
-import { formatDuration } from '../config/duration.js'
 import { listBackups, verifyFailed, type BackupManifest } from './manifest.js'
 import { targetBackups } from './ownership.js'
 import { openDestinations, type BackupDestination } from './destinations.js'
-import { formatBytes } from '../output/format.js'
+import { formatBytes, formatDuration, parseBytes } from '../output/format.js'
 
 export interface CheckBackupsOptions {
   /** Check this destination only (a name from backup.destinations); default each. */
@@ -128,7 +127,7 @@ async function checkOne(
     check: 'backup_age',
     severity: tooOld ? 'critical' : 'ok',
     subject,
-    message: `newest backup ${newest.id} is ${formatDuration(Math.max(1000, Math.round(ageMs / 1000) * 1000))} old${tooOld ? `, more than ${formatDuration(maxAgeMs)}` : ''}`,
+    message: `newest backup ${newest.id} is ${formatDuration(Math.max(1000, ageMs))} old${tooOld ? `, more than ${formatDuration(maxAgeMs)}` : ''}`,
     values: { age_seconds: ageMs / 1000, max_age_seconds: maxAgeMs / 1000 },
   })
   if (options.minSizeBytes !== undefined) {
@@ -170,8 +169,7 @@ async function checkOne(
 
 /** `1MB`, `500 KB`, `2GiB`, `1024`: binary multiples (1 KB = 1024 bytes), as df and most monitoring plugins count. */
 export function parseSize(text: string, flag: string): number {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$/i.exec(text)
-  if (!match) throw new Error(`${flag}: "${text}" is not a size (e.g. 1MB, 500KB, 2GB)`)
-  const power = ['', 'k', 'm', 'g', 't'].indexOf(match[2]!.toLowerCase())
-  return Math.round(Number(match[1]) * 1024 ** power)
+  const bytes = parseBytes(text)
+  if (bytes === undefined) throw new Error(`${flag}: "${text}" is not a size (e.g. 1MB, 500KB, 2GB)`)
+  return bytes
 }

@@ -1,5 +1,5 @@
 import type { ResolvedRetention } from '../config/resolve-config.js'
-import { formatDuration } from '../config/duration.js'
+import { formatDuration } from '../output/format.js'
 
 /** `-1` keeps every bucket (restic's `unlimited`). */
 export type RetentionPolicy = ResolvedRetention

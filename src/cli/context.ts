@@ -12,7 +12,8 @@ export interface GlobalOptions {
   config?: string
   target?: string
   all?: boolean
-  concurrency?: string
+  /** Parsed by commander (src/cli/flags.ts). */
+  concurrency?: number
   url?: string
   json?: boolean
   verbose?: boolean
@@ -150,7 +151,7 @@ async function runResolvedTargets<T>(
       return reportFailure(reporter, globals, only, error)
     }
   }
-  const concurrency = parseConcurrency(globals.concurrency)
+  const concurrency = globals.concurrency ?? 4
   const outcomes = await forEachTarget(targets, concurrency, runOne)
   let worst: number = EXIT.ok
   const documents = outcomes.map((outcome, index) => {
@@ -178,15 +179,6 @@ async function runResolvedTargets<T>(
       ),
     )
   return worst
-}
-
-function parseConcurrency(value: string | undefined): number {
-  if (value === undefined) return 4
-  const number = Number(value)
-  if (!Number.isInteger(number) || number < 1) {
-    throw new DbopsError('E_USAGE', `--concurrency takes a whole number of at least 1, not "${value}"`)
-  }
-  return number
 }
 
 function summaryLine(results: boolean[], reporter: Reporter): string {

@@ -9,6 +9,7 @@ import { registerBackupCommands } from './commands/backup.js'
 import { registerSeedCommands } from './commands/seed.js'
 import { registerSchemaCommands } from './commands/schema.js'
 import { EXIT } from './exit-codes.js'
+import { parseWholeNumber } from './flags.js'
 
 /**
  * The program and its command table. Database drivers (pg, better-sqlite3) and heavy libraries (cosmiconfig, ora,
@@ -24,9 +25,7 @@ export function buildProgram(usageErrors?: string[]): Command {
     .option('-t, --target <name>', 'the target from the config to act on (default: defaultTarget)')
     .option('--all', 'act on every target in the config')
     .addOption(
-      new Option('--concurrency <n>', 'targets at once with --all')
-        .default(undefined, '4')
-        .argParser(wholeNumberAtLeastOne),
+      new Option('--concurrency <n>', 'targets at once with --all').default(undefined, '4').argParser(concurrency),
     )
     .option('--url <url>', "database URL (overrides DATABASE_URL and the default target's url)")
     .option('--json', 'print one JSON document on stdout')
@@ -102,8 +101,10 @@ function wantsNagios(argv: string[]): boolean {
 }
 
 /** Commander calls this for --concurrency: a bad value is a usage error (exit 3) before anything runs. */
-function wholeNumberAtLeastOne(value: string): string {
-  if (!/^\d+$/.test(value.trim()) || Number(value) < 1)
-    throw new InvalidArgumentError('takes a whole number of at least 1, e.g. --concurrency 4')
-  return value.trim()
+function concurrency(value: string): number {
+  try {
+    return parseWholeNumber('--concurrency', value, { max: 100 })
+  } catch (error) {
+    throw new InvalidArgumentError(`${(error as Error).message} (e.g. --concurrency 4)`)
+  }
 }

@@ -30,8 +30,12 @@ export function parseDuration(text: string, path: string): number {
   return Math.round(ms)
 }
 
-/** 250 -> `250ms`, 5000 -> `5s`, 90000 -> `1m30s`, 1500 -> `1.5s`, 0 -> `0`. parseDuration reads every result back. */
-export function formatDuration(ms: number): string {
+/**
+ * A setting's exact text, for writing it back (migration directives, `config show`): 250 -> `250ms`, 5000 -> `5s`,
+ * 90000 -> `1m30s`, 1500 -> `1.5s`, 0 -> `0`. parseDuration reads every result back exactly. For people, rounded,
+ * use formatDuration (src/output/format.ts).
+ */
+export function formatDurationSetting(ms: number): string {
   if (ms === 0) return '0'
   if (ms < 1000) return `${Math.round(ms)}ms`
   let rest = Math.round(ms)

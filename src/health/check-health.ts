@@ -8,15 +8,8 @@ import { MANIFEST_SUFFIX, verifyFailed, type BackupManifest } from '../backup/ma
 import { targetBackups } from '../backup/ownership.js'
 import type { BackupDestination } from '../backup/destinations.js'
 import type { Target } from '../targets/target.js'
-import {
-  CHECKS_BY_NAME,
-  formatSeconds,
-  grade,
-  levelOn,
-  resolveThresholds,
-  selectChecks,
-  type Thresholds,
-} from './checks.js'
+import { formatDuration } from '../output/format.js'
+import { CHECKS_BY_NAME, grade, levelOn, resolveThresholds, selectChecks, type Thresholds } from './checks.js'
 import type { HealthProbe } from './health-probe.js'
 
 export interface HealthOptions {
@@ -119,7 +112,7 @@ export async function checkHealth(target: Target, options: HealthOptions = {}): 
 
   const late = options.signal?.aborted
     ? 'interrupted before it finished'
-    : `did not finish within the ${formatSeconds(timeoutMs / 1000)} deadline (--timeout)`
+    : `did not finish within the ${formatDuration(timeoutMs)} deadline (--timeout)`
   if (!findings.has('connection')) {
     report({
       check: 'connection',
@@ -337,7 +330,7 @@ async function destinationAge(
     check: 'backup_age',
     severity: grade(thresholds, 'backup_age', ageSeconds),
     subject: dir,
-    message: `newest backup ${newest.id} finished ${formatSeconds(ageSeconds)} ago${newest.verifiedAt ? ', verified' : ', not verified'}`,
+    message: `newest backup ${newest.id} finished ${formatDuration(ageSeconds * 1000)} ago${newest.verifiedAt ? ', verified' : ', not verified'}`,
     values: {
       age_seconds: ageSeconds,
       last_success_timestamp_seconds: finishedAt.getTime() / 1000,

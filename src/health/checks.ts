@@ -3,7 +3,7 @@ import type { ThresholdSetting } from '../config/resolve-config.js'
 import { parseDuration } from '../config/duration.js'
 import { ConfigError, UsageError } from '../errors.js'
 import type { Severity } from '../findings.js'
-import { formatBytes } from '../output/format.js'
+import { formatBytes, formatDuration, parseBytes } from '../output/format.js'
 
 /** What a check measures, which decides how its thresholds are written and its value is shown. */
 export type CheckUnit = 'seconds' | 'bytes' | 'ratio' | 'count' | 'state'
@@ -356,21 +356,6 @@ function parseLevel(
   return { value, relative: false }
 }
 
-const BYTE_UNITS: Record<string, number> = {
-  b: 1,
-  k: 1024,
-  kb: 1024,
-  kib: 1024,
-  m: 1024 ** 2,
-  mb: 1024 ** 2,
-  mib: 1024 ** 2,
-  g: 1024 ** 3,
-  gb: 1024 ** 3,
-  gib: 1024 ** 3,
-  t: 1024 ** 4,
-  tb: 1024 ** 4,
-  tib: 1024 ** 4,
-}
 const COUNT_UNITS: Record<string, number> = { '': 1, k: 1e3, m: 1e6, b: 1e9 }
 
 /** A threshold written as a number (base unit) or a string with a unit; undefined when it does not parse. */
@@ -392,7 +377,7 @@ export function parseValue(unit: Exclude<CheckUnit, 'state'>, setting: number | 
   const suffix = match[2]!.toLowerCase()
   switch (unit) {
     case 'bytes':
-      return suffix === '' ? number : BYTE_UNITS[suffix] === undefined ? undefined : number * BYTE_UNITS[suffix]!
+      return parseBytes(text)
     case 'ratio':
       return suffix === '' || suffix === 'x' ? number : undefined
     case 'count':
@@ -479,7 +464,7 @@ export function selectChecks(
 export function formatValue(unit: CheckUnit, value: number): string {
   switch (unit) {
     case 'seconds':
-      return formatSeconds(value)
+      return formatDuration(value * 1000)
     case 'bytes':
       return formatBytes(value)
     case 'ratio':
@@ -489,18 +474,4 @@ export function formatValue(unit: CheckUnit, value: number): string {
     default:
       return Number.isInteger(value) ? value.toLocaleString('en-US') : value.toFixed(2)
   }
-}
-
-export function formatSeconds(seconds: number): string {
-  if (seconds === 0) return '0s'
-  if (seconds < 1) return `${(seconds * 1000).toFixed(seconds < 0.01 ? 2 : 0)}ms`
-  if (seconds < 60) return `${seconds.toFixed(seconds < 10 ? 1 : 0)}s`
-  const whole = Math.round(seconds)
-  const days = Math.floor(whole / 86400)
-  const hours = Math.floor((whole % 86400) / 3600)
-  const minutes = Math.floor((whole % 3600) / 60)
-  const rest = whole % 60
-  if (days > 0) return `${days}d${hours}h`
-  if (hours > 0) return `${hours}h${minutes}m`
-  return `${minutes}m${rest}s`
 }

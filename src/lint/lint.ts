@@ -8,7 +8,7 @@ import { dirname, relative, resolve } from 'node:path'
 import type { Backend, Engine } from '../backends/backend.js'
 import type { ResolvedLint } from '../config/resolve-config.js'
 import { DbopsError, UsageError } from '../errors.js'
-import { formatBytes } from '../output/format.js'
+import { formatBytes, oneLine } from '../output/format.js'
 import type { Target } from '../targets/target.js'
 import { readMigrations, type MigrationFile } from '../migrate/files.js'
 import { Ledger } from '../migrate/ledger.js'
@@ -390,7 +390,7 @@ async function lintRun(run: Run): Promise<LintResult> {
               file: migration.file,
               migration: migration.id,
               ...positionOf(section, statement, parsed.offset),
-              statement: shorten(statement.text),
+              statement: oneLine(statement.text, 120),
               statementStart: statement.start,
               evenIfFresh: true,
             })
@@ -414,7 +414,7 @@ async function lintRun(run: Run): Promise<LintResult> {
               file: migration.file,
               migration: migration.id,
               ...position,
-              statement: shorten(statement.text),
+              statement: oneLine(statement.text, 120),
               statementStart: statement.start,
             })
           }
@@ -633,11 +633,6 @@ function unquoteName(name: string): string {
 
 function bare(name: string): string {
   return name.slice(name.lastIndexOf('.') + 1).toLowerCase()
-}
-
-function shorten(text: string): string {
-  const line = text.replace(/\s+/g, ' ').trim()
-  return line.length > 120 ? `${line.slice(0, 119)}…` : line
 }
 
 function describeSize(size: { bytes: number; rows: number }): string {

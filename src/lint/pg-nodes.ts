@@ -91,14 +91,6 @@ export function optionOn(options: PgNode[] | undefined, name: string): boolean {
   })
 }
 
-/** Double-quotes a name when PostgreSQL would not read it back unquoted. */
-export function quoteName(name: string): string {
-  return name
-    .split('.')
-    .map((part) => (/^[a-z_][a-z0-9_$]*$/.test(part) ? part : `"${part.replace(/"/g, '""')}"`))
-    .join('.')
-}
-
 /** The table's bare name: constraint and index names PostgreSQL generates use it. */
 export function bareName(name: string): string {
   return name.slice(name.lastIndexOf('.') + 1)

@@ -33,3 +33,11 @@ export function statementText(text: string): string {
 export function withNotValid(text: string): string {
   return `${statementText(text)} NOT VALID`
 }
+
+/** A name in leading words at `k` (`name` or `schema . name`), lower-cased: qualified, bare, and the index after it. */
+export function nameInWords(words: readonly string[], k: number): { name: string; bare: string; next: number } {
+  const lower = (word: string | undefined): string => (word ?? '?').toLowerCase()
+  return words[k + 1] === '.'
+    ? { name: `${lower(words[k])}.${lower(words[k + 2])}`, bare: lower(words[k + 2]), next: k + 3 }
+    : { name: lower(words[k]), bare: lower(words[k]), next: k + 1 }
+}

@@ -1,6 +1,7 @@
 import { DbopsError, UsageError } from '../errors.js'
 import { canonicalVersion, compareVersions, type MigrationFile } from './files.js'
 import { ownerState, type LedgerRow } from './ledger.js'
+import { formatTimestamp } from '../output/format.js'
 
 export type MigrationState = 'pending' | 'applied' | 'baselined' | 'running' | 'failed' | 'drifted' | 'missing'
 
@@ -82,8 +83,8 @@ function describeFailure(row: LedgerRow): string | null {
   if (row.status === 'running') {
     const owner = ownerState(row)
     if (owner === 'gone') return `was interrupted ${progress} (its process ${row.owner} is gone)`
-    if (owner === 'alive') return `is being applied by ${row.owner} since ${row.appliedAt}`
-    return `started by ${row.owner ?? 'unknown'} at ${row.appliedAt}, stopped ${progress} or still running`
+    if (owner === 'alive') return `is being applied by ${row.owner} since ${formatTimestamp(row.appliedAt)}`
+    return `started by ${row.owner ?? 'unknown'} at ${formatTimestamp(row.appliedAt)}, stopped ${progress} or still running`
   }
   return `failed ${progress}${row.errorLocation ? ` at ${row.errorLocation}` : ''}: ${row.error ?? 'unknown error'}`
 }

@@ -1,6 +1,6 @@
 import { DbopsError } from '../errors.js'
 import { StatementFailure } from '../backends/backend.js'
-import { formatDuration } from '../config/duration.js'
+import { formatDurationSetting } from '../config/duration.js'
 import { oneLine } from '../output/format.js'
 import type { Target } from '../targets/target.js'
 import { readMigrations, type MigrationFile, type MigrationSet } from './files.js'
@@ -533,7 +533,7 @@ function statementError(
   if (error.sqlstate === '55P03') {
     return new DbopsError(
       'E_LOCK_TIMEOUT',
-      `${migration.id} waited longer than lock_timeout (${formatDuration(lockTimeoutMs)}) for a lock at ${location}: ${reason}`,
+      `${migration.id} waited longer than lock_timeout (${formatDurationSetting(lockTimeoutMs)}) for a lock at ${location}: ${reason}`,
       {
         hint: `another session holds a conflicting lock (see pg_stat_activity); ${undone}. Run again when that session is done, or raise lock_timeout for this file ("${directiveWith(unit, transactional, 'lock_timeout:30s')}")`,
         details,
@@ -575,8 +575,9 @@ function directiveWith(unit: PreparedSection, transactional: boolean, option: st
   const name = option.slice(0, option.indexOf(':'))
   const kept = transactional ? [] : ['transaction:false']
   const { lockTimeoutMs, statementTimeoutMs } = unit.section.options
-  if (lockTimeoutMs !== undefined && name !== 'lock_timeout') kept.push(`lock_timeout:${formatDuration(lockTimeoutMs)}`)
+  if (lockTimeoutMs !== undefined && name !== 'lock_timeout')
+    kept.push(`lock_timeout:${formatDurationSetting(lockTimeoutMs)}`)
   if (statementTimeoutMs !== undefined && name !== 'statement_timeout')
-    kept.push(`statement_timeout:${formatDuration(statementTimeoutMs)}`)
+    kept.push(`statement_timeout:${formatDurationSetting(statementTimeoutMs)}`)
   return `-- migrate:${unit.direction} ${[...kept, option].join(' ')}`
 }

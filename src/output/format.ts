@@ -10,9 +10,47 @@ export function formatBytes(bytes: number): string {
   return unit === 0 ? `${bytes} B` : `${value.toFixed(Math.abs(value) < 10 ? 1 : 0)} ${units[unit]}`
 }
 
-/** A command's elapsed time for people: `12 ms`, `3.40 s`. */
-export function formatMs(ms: number): string {
-  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`
+const BYTE_POWERS: Record<string, number> = { '': 0, k: 1, m: 2, g: 3, t: 4 }
+
+/**
+ * A size people write, read back: `512`, `8kB`, `500 KB`, `1.5MB`, `2GiB`, `10g`. 1024-based like formatBytes (and
+ * df, pg_size_pretty, most monitoring plugins). Whole bytes; undefined when it is not a size.
+ */
+export function parseBytes(text: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*([kmgt]?)(i?b)?\s*$/i.exec(text)
+  if (!match || (match[2] === '' && match[3]?.toLowerCase() === 'ib')) return undefined
+  return Math.round(Number(match[1]) * 1024 ** BYTE_POWERS[match[2]!.toLowerCase()]!)
+}
+
+const SECOND = 1000
+const MINUTE = 60 * SECOND
+const HOUR = 60 * MINUTE
+const DAY = 24 * HOUR
+
+/**
+ * A duration for people, the one style of every command: `0s`, `2.1ms`, `340ms`, `3.4s`, `42s`, `7m12s`, `26h`,
+ * `1h30m`, `3d4h`. Two significant parts at most; parseDuration reads every result back (rounded). Elapsed times,
+ * ages, timeouts and lags all print through it; `--json` keeps the raw numbers.
+ */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms)) return String(ms)
+  if (ms < 0) return `-${formatDuration(-ms)}`
+  if (ms === 0) return '0s'
+  if (ms < 10) return `${Number(ms.toFixed(1))}ms`
+  if (Math.round(ms) < SECOND) return `${Math.round(ms)}ms`
+  const shownSeconds = Number((ms / SECOND).toFixed(ms < 10 * SECOND ? 1 : 0))
+  if (shownSeconds < 60) return `${shownSeconds}s`
+  const seconds = Math.round(ms / SECOND)
+  if (seconds < HOUR / SECOND) return parts([Math.floor(seconds / 60), 'm'], [seconds % 60, 's'])
+  const minutes = Math.round(ms / MINUTE)
+  if (minutes < (2 * DAY) / MINUTE) return parts([Math.floor(minutes / 60), 'h'], [minutes % 60, 'm'])
+  const hours = Math.round(ms / HOUR)
+  return parts([Math.floor(hours / 24), 'd'], [hours % 24, 'h'])
+}
+
+/** `7m12s`, `2m` (no `0s`), `26h`. */
+function parts(...pairs: [number, string][]): string {
+  return pairs.map(([count, unit]) => (count > 0 ? `${count}${unit}` : '')).join('')
 }
 
 /**

@@ -4,6 +4,7 @@ import { DbopsError } from '../errors.js'
 import type { Target } from '../targets/target.js'
 import { Ledger } from '../migrate/ledger.js'
 import { writeFileAtomic } from '../output/atomic-write.js'
+import { quoteIdentifier, quoteLiteral, quoteQualified } from '../sql/query.js'
 
 export interface DumpSchemaOptions {
   /** Write here; default the config's `schema.file`; neither: the SQL is returned (and printed by the CLI). */
@@ -40,11 +41,9 @@ export async function dumpSchema(target: Target, options: DumpSchemaOptions = {}
     .filter((row) => row.status === 'applied' || row.status === 'baselined')
     .sort((a, b) => a.appliedSeq - b.appliedSeq)
   const schema = await engine.dump(target, options.signal ? { signal: options.signal } : {})
-  const quote = (text: string) => `'${text.replace(/'/g, "''")}'`
-  const ident = (text: string) => `"${text.replace(/"/g, '""')}"`
   const table = target.backend.ledgerSql.schemas
-    ? `${ident(target.migrations.schema)}.${ident(target.migrations.table)}`
-    : ident(target.migrations.table)
+    ? quoteQualified(target.migrations.schema, target.migrations.table)
+    : quoteIdentifier(target.migrations.table)
   const trailer =
     rows.length === 0
       ? '-- dbops: no migration is applied\n'
@@ -54,7 +53,7 @@ export async function dumpSchema(target: Target, options: DumpSchemaOptions = {}
           rows
             .map(
               (row, index) =>
-                `  (${quote(row.version)}, ${quote(row.name)}, ${quote(row.checksum)}, 'baselined', ${index + 1}, ${engine.nowExpression})`,
+                `  (${quoteLiteral(row.version)}, ${quoteLiteral(row.name)}, ${quoteLiteral(row.checksum)}, 'baselined', ${index + 1}, ${engine.nowExpression})`,
             )
             .join(',\n') + ';',
           '',

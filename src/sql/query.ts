@@ -40,6 +40,30 @@ export function quoteIdentifier(name: string): string {
   return `"${name.replace(/"/g, '""')}"`
 }
 
+/** `"schema"."name"`, or `"name"` when there is no schema (SQLite, or an unqualified name). */
+export function quoteQualified(schema: string | undefined | null, name: string): string {
+  return !schema ? quoteIdentifier(name) : `${quoteIdentifier(schema)}.${quoteIdentifier(name)}`
+}
+
+/** `'it''s'`: a string literal for SQL that cannot take bind parameters (DDL, fixes shown to people). */
+export function quoteLiteral(value: unknown): string {
+  return `'${String(value).replace(/'/g, "''")}'`
+}
+
+/**
+ * A name as a person would write it, for messages and suggested fixes: bare when it is a plain lower-case identifier,
+ * quoted otherwise. Control characters are escaped where text meets a terminal (the reporter and tables), not here,
+ * so `--json` keeps the real name.
+ */
+export function displayIdentifier(name: string): string {
+  return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : quoteIdentifier(name)
+}
+
+/** `public.orders`, `public."Order Items"`: displayIdentifier for each part. */
+export function displayQualified(schema: string | undefined | null, name: string): string {
+  return !schema ? displayIdentifier(name) : `${displayIdentifier(schema)}.${displayIdentifier(name)}`
+}
+
 export function join(fragments: readonly SqlFragment[], separator = ', '): SqlFragment {
   const parts: (string | { value: unknown })[] = []
   fragments.forEach((fragment, i) => {

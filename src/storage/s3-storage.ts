@@ -14,6 +14,7 @@ import { Upload } from '@aws-sdk/lib-storage'
 import { DbopsError } from '../errors.js'
 import { checkName } from './folder-storage.js'
 import { hashingCounter } from './hashing-counter.js'
+import { formatTimestamp, oneLine } from '../output/format.js'
 import { formatS3Url, parseS3Url, type S3Location, type S3Options } from './s3-location.js'
 import type { LockHolder, PutOptions, PutResult, Storage, StorageLockOptions, StoredObject } from './storage.js'
 
@@ -220,7 +221,7 @@ export class S3Storage implements Storage {
         const holder = current.holder
         throw new DbopsError(
           'E_BACKUP_LOCKED',
-          `another dbops (pid ${holder.pid} on ${holder.host}, "${holder.command}" since ${holder.startedAt}) is working on ${this.location}`,
+          `another dbops (pid ${holder.pid} on ${holder.host}, "${holder.command}" since ${formatTimestamp(holder.startedAt)}) is working on ${this.location}`,
           {
             hint: 'wait for it to finish, or pass --wait to wait for it',
             details: { holder },
@@ -375,8 +376,4 @@ function isNotFound(error: unknown): boolean {
     name === 'NotFound' ||
     (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404
   )
-}
-
-function oneLine(text: string): string {
-  return text.replace(/\s+/g, ' ').trim()
 }

@@ -1,5 +1,5 @@
 import { DbopsError } from '../errors.js'
-import { formatDuration } from '../config/duration.js'
+import { formatDuration } from '../output/format.js'
 import type { ResolvedTarget } from '../config/resolve-config.js'
 import { connectTarget } from './target.js'
 

@@ -243,7 +243,7 @@ describe.concurrent('cli basics and SQLite', () => {
     const up = await runCli(['migrate', 'up'], { cwd, env })
     expect(up.code, up.stderr).toBe(0)
     expect(existsSync(devDb)).toBe(true)
-    expect(up.stderr).toMatch(/^applying 20240101120000_create_users \.\.\. done in \d+(\.\d+)? m?s$/m)
+    expect(up.stderr).toMatch(/^applying 20240101120000_create_users \.\.\. done in \d+(\.\d+)?m?s$/m)
     expect(up.stdout).toMatch(/applied 3 migrations/)
     expect(ledgerVersions(devDb)).toEqual(REPO_VERSIONS)
     expect(sqliteTables(devDb)).toEqual(expect.arrayContaining(['users', 'posts', 'dbops_migrations']))

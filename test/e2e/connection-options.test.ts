@@ -70,7 +70,7 @@ describe('connect timeout', () => {
     expect(result.code).toBe(2)
     expect(errorOf(result)).toMatchObject({
       code: 'E_CONNECTION',
-      message: expect.stringMatching(/no answer within 2\.00 s \(connect_timeout\)$/),
+      message: expect.stringMatching(/no answer within 2s \(connect_timeout\)$/),
     })
   })
 
@@ -81,7 +81,7 @@ describe('connect timeout', () => {
       timeoutMs: 20_000,
     })
     expect(result.code).toBe(2)
-    expect(errorOf(result).message).toMatch(/no answer within 2\.00 s \(PGCONNECT_TIMEOUT\)$/)
+    expect(errorOf(result).message).toMatch(/no answer within 2s \(PGCONNECT_TIMEOUT\)$/)
   })
 
   it('rejects a connect_timeout that is not a number of seconds as a config error', async () => {

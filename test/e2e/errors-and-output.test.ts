@@ -222,7 +222,7 @@ describe('target selection and flags', () => {
       )
       expect(result.code, result.stderr).toBe(3)
       expect(oneError(result)).toContain(
-        `'--concurrency <n>' argument '${value}' is invalid. takes a whole number of at least 1`,
+        `'--concurrency <n>' argument '${value}' is invalid. --concurrency takes a whole number from 1 to 100`,
       )
     }
   })

@@ -13,6 +13,7 @@ import {
   testMigrations,
   type SchemaDriftResult,
 } from '../../src/index.js'
+import type { SchemaEvent } from '../../src/schema/scratch.js'
 import {
   exec,
   failure,
@@ -32,7 +33,7 @@ async function migrated(engine: EngineName, files: Record<string, string>, confi
 }
 
 async function drift(project: Project, ignore?: string[]): Promise<SchemaDriftResult> {
-  return withTarget(project, (target) => schemaDrift(target, ignore ? { ignore } : {}))
+  return withTarget(project, (target) => schemaDrift(target, { ...(ignore && { ignore }), onEvent: recordScratch }))
 }
 
 const messagesOf = (result: SchemaDriftResult) => result.differences.map((difference) => difference.message)
@@ -47,8 +48,22 @@ function exampleMigrations(): Record<string, string> {
   return Object.fromEntries(names.map((name) => [name, readFileSync(path.join(dir, name), 'utf8')]))
 }
 
+/**
+ * The scratch databases this file's drift and migrate-test runs created (named by their "created ..." events), so
+ * that other tests' databases on the shared server (createPgDatabase also uses dbops_test_) never count.
+ */
+const createdScratch = new Set<string>()
+function recordScratch(event: SchemaEvent): void {
+  const name = /^created scratch database (\S+)$/.exec(event.message)?.[1]
+  if (name) createdScratch.add(name)
+}
+
+/** Which of them still exist (expected: none). */
 async function scratchDatabases(): Promise<string[]> {
-  const rows = await pgQuery(pgServerUrl(), `SELECT datname FROM pg_database WHERE datname ~ '^dbops_(drift|test)_'`)
+  if (createdScratch.size === 0) throw new Error('no scratch database was seen being created: did its event change?')
+  const rows = await pgQuery(pgServerUrl(), 'SELECT datname FROM pg_database WHERE datname = ANY($1)', [
+    [...createdScratch],
+  ])
   return rows.map((row) => String(row.datname))
 }
 
@@ -432,7 +447,7 @@ describe.each(['postgres', 'sqlite'] as const)('migrate test on %s', (engine) =>
   it('passes sets whose downs undo their ups, and never touches the target database', async () => {
     for (const files of [good, exampleMigrations()]) {
       const project = await makeProject(engine, files)
-      const result = await withTarget(project, (target) => testMigrations(target))
+      const result = await withTarget(project, (target) => testMigrations(target, { onEvent: recordScratch }))
       expect(result.failure).toBeNull()
       expect(result.passed).toBe(true)
       expect(result.tested).toHaveLength(Object.keys(files).length)

@@ -363,7 +363,7 @@ describe('seed on postgres: locks', () => {
       await holder.query('BEGIN; LOCK TABLE roles IN ACCESS EXCLUSIVE MODE')
       const error = await failure(seed(p))
       expect(error.code).toBe('E_LOCK_TIMEOUT')
-      expect(error.message).toMatch(/01_roles\.csv waited longer than lock_timeout \(200 ms\) for a lock on roles/)
+      expect(error.message).toMatch(/01_roles\.csv waited longer than lock_timeout \(200ms\) for a lock on roles/)
       const reset = await failure(seed(p, { reset: true }))
       expect(reset.code).toBe('E_RESET_FAILED')
       await holder.query('ROLLBACK')

@@ -2,7 +2,7 @@ import type { Finding } from '../../findings.js'
 import type { ForeignKeyInfo } from '../snapshot.js'
 import type { AuditRule } from '../rule.js'
 import { withFix } from '../rule.js'
-import { displayIdentifier } from '../names.js'
+import { displayIdentifier } from '../../sql/query.js'
 
 /** Same columns in the same order, same referenced columns, same actions: one of them checks every write for nothing. */
 function sameForeignKey(a: ForeignKeyInfo, b: ForeignKeyInfo): boolean {

@@ -1,6 +1,7 @@
 import type { AuditRule } from '../rule.js'
 import { supportsColumns, tableKey, withFix } from '../rule.js'
-import { displayIdentifier, indexName } from '../names.js'
+import { displayIdentifier } from '../../sql/query.js'
+import { indexName } from '../names.js'
 import type { IndexInfo, TableInfo } from '../snapshot.js'
 
 export const foreignKeyWithoutIndex: AuditRule = {

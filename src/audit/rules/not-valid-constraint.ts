@@ -1,6 +1,6 @@
 import type { AuditRule } from '../rule.js'
 import { withFix } from '../rule.js'
-import { displayIdentifier } from '../names.js'
+import { displayIdentifier } from '../../sql/query.js'
 
 export const notValidConstraint: AuditRule = {
   check: 'not_valid_constraint',

@@ -1,7 +1,7 @@
 import type { ForeignKeyInfo, IndexInfo } from '../snapshot.js'
 import type { AuditRule } from '../rule.js'
-import { formatBytes } from '../../output/format.js'
-import { formatAge, judgeable, supportsColumns, tableKey, withFix } from '../rule.js'
+import { formatBytes, formatDuration, formatTimestamp } from '../../output/format.js'
+import { judgeable, supportsColumns, tableKey, withFix } from '../rule.js'
 import { keepOrder } from './duplicate-index.js'
 
 export const unusedIndex: AuditRule = {
@@ -30,7 +30,7 @@ export const unusedIndex: AuditRule = {
     }
     if (age !== null && age * 1000 < thresholds.minStatisticsAgeMs) {
       skip(
-        `${candidates.length} index(es) never scanned, but the statistics are only ${formatAge(age)} old (${snapshot.statisticsSource}): not judged before ${formatAge(thresholds.minStatisticsAgeMs / 1000)}`,
+        `${candidates.length} index(es) never scanned, but the statistics are only ${formatDuration(age * 1000)} old (${snapshot.statisticsSource}): not judged before ${formatDuration(thresholds.minStatisticsAgeMs)}`,
       )
       return []
     }
@@ -64,7 +64,7 @@ export const unusedIndex: AuditRule = {
             check: 'unused_index',
             severity: 'warn',
             subject,
-            message: `${subject} on ${dialect.subject(index.schema, index.table)} has not been scanned ${age === null ? 'since the statistics were last reset (their age is unknown)' : `in ${formatAge(age)} (statistics since ${snapshot.statisticsSince})`}${index.bytes !== null ? `; it takes ${formatBytes(index.bytes)}` : ''}. Check replicas before dropping it: each keeps its own counts`,
+            message: `${subject} on ${dialect.subject(index.schema, index.table)} has not been scanned ${age === null ? 'since the statistics were last reset (their age is unknown)' : `in ${formatDuration(age * 1000)} (statistics since ${formatTimestamp(snapshot.statisticsSince!)})`}${index.bytes !== null ? `; it takes ${formatBytes(index.bytes)}` : ''}. Check replicas before dropping it: each keeps its own counts`,
             values: {
               scans: 0,
               ...(age !== null && { statistics_age_seconds: Math.round(age) }),

@@ -1,7 +1,7 @@
 import type { Backend } from '../backend.js'
 import type { Auditor, FixDialect, FixSql, IntrospectOptions } from '../../audit/auditor.js'
 import type { ConstraintInfo, ForeignKeyInfo, IndexInfo, SchemaSnapshot, TableInfo } from '../../audit/snapshot.js'
-import { displayIdentifier, quoteIdentifier, quoteQualified } from '../../audit/names.js'
+import { displayIdentifier, quoteIdentifier, quoteQualified } from '../../sql/query.js'
 import { describePostgresIndexes, introspectPostgres } from './postgres-introspect.js'
 
 /**

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import { closeSync, openSync, readSync, statSync } from 'node:fs'
 import type { Target } from '../../targets/target.js'
 import { PassThrough, type Readable } from 'node:stream'
@@ -17,6 +16,8 @@ import type {
 } from '../../backup/backup-engine.js'
 import { DbopsError, UsageError } from '../../errors.js'
 import { compareVersions } from '../../migrate/files.js'
+import { quoteQualified } from '../../sql/query.js'
+import { createScratchDatabase } from './postgres-scratch.js'
 import { sizeOf } from '../../backup/manifest.js'
 import {
   dbnameArgument,
@@ -215,26 +216,11 @@ export class PostgresBackupEngine implements BackupEngine {
 
   async scratch(target: Target): Promise<ScratchDatabase> {
     const query = queryOf(target)
-    const name = `dbops_verify_${randomBytes(6).toString('hex')}`
     // The same encoding and locale as the database backed up: text that fits there must fit here.
-    const [settings] = await query(
-      `SELECT pg_encoding_to_char(encoding) AS encoding, datcollate, datctype FROM pg_database WHERE datname = current_database()`,
-    )
-    const literal = (value: unknown) => `'${String(value).replace(/'/g, "''")}'`
-    try {
-      await query(
-        `CREATE DATABASE "${name}" TEMPLATE template0 ENCODING ${literal(settings!.encoding)} LC_COLLATE ${literal(settings!.datcollate)} LC_CTYPE ${literal(settings!.datctype)}`,
-      )
-    } catch (error) {
-      throw new DbopsError(
-        'E_VERIFY_SCRATCH',
-        `cannot create the scratch database ${name}: ${(error as Error).message}`,
-        {
-          hint: 'verify --restore needs the CREATEDB privilege on the server; verify without --restore checks the checksum and reads the archive',
-          cause: error,
-        },
-      )
-    }
+    const { name, drop } = await createScratchDatabase(query, 'dbops_verify', {
+      code: 'E_VERIFY_SCRATCH',
+      hint: 'verify --restore needs the CREATEDB privilege on the server; verify without --restore checks the checksum and reads the archive',
+    })
     const url = target.resolved.url
     return {
       description: `scratch database ${name}`,
@@ -251,11 +237,7 @@ export class PostgresBackupEngine implements BackupEngine {
           await client.end().catch(() => {})
         }
       },
-      drop: async () => {
-        await query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).catch(() =>
-          query(`DROP DATABASE IF EXISTS "${name}"`),
-        )
-      },
+      drop,
     }
   }
 }
@@ -308,7 +290,7 @@ async function databaseFacts(query: Query, ledger: { schema: string; table: stri
 
 /** The newest applied (or baselined) version in the migration ledger; null without a ledger. */
 async function ledgerVersion(query: Query, ledger: { schema: string; table: string }): Promise<string | null> {
-  const qualified = `"${ledger.schema.replace(/"/g, '""')}"."${ledger.table.replace(/"/g, '""')}"`
+  const qualified = quoteQualified(ledger.schema, ledger.table)
   let migrationVersion: string | null = null
   if ((await query('SELECT to_regclass($1) IS NOT NULL AS present', [qualified]))[0]!.present === true) {
     const versions = await query(`SELECT version FROM ${qualified} WHERE status IN ('applied', 'baselined')`)

@@ -1,5 +1,5 @@
 import { DbopsError } from '../../errors.js'
-import { formatMs } from '../../output/format.js'
+import { formatDuration } from '../../output/format.js'
 
 interface PgError extends Error {
   code?: string
@@ -20,7 +20,7 @@ export function connectionError(
   if (reason === 'timeout expired' && settings) {
     return new DbopsError(
       'E_CONNECTION',
-      `cannot connect to ${redactedUrl}: no answer within ${formatMs(settings.timeoutMs)} (${settings.timeoutSetting})`,
+      `cannot connect to ${redactedUrl}: no answer within ${formatDuration(settings.timeoutMs)} (${settings.timeoutSetting})`,
       {
         hint: 'check that host and port point at a PostgreSQL server; if it is just slow, raise connect_timeout in the URL or PGCONNECT_TIMEOUT (seconds)',
         cause: error,

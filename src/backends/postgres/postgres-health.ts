@@ -1,6 +1,7 @@
 import { worstSeverity, type Finding, type Severity } from '../../findings.js'
-import { formatBytes } from '../../output/format.js'
-import { formatSeconds, formatValue, grade, limitOf, type Thresholds } from '../../health/checks.js'
+import { formatBytes, formatDuration, oneLine } from '../../output/format.js'
+import { displayIdentifier, displayQualified, quoteLiteral } from '../../sql/query.js'
+import { formatValue, grade, limitOf, type Thresholds } from '../../health/checks.js'
 import type { HealthProbe, ProbeContext, ProbeOutcome } from '../../health/health-probe.js'
 import type { Backend } from '../backend.js'
 import type { PostgresBackend } from './postgres-backend.js'
@@ -37,7 +38,7 @@ export class PostgresHealthProbe implements HealthProbe {
         check: 'connection',
         severity: grade(thresholds, 'connection', latency),
         subject: database,
-        message: `PostgreSQL ${version}, round trip ${formatSeconds(latency)} (connect ${formatSeconds(info.latencyMs / 1000)})`,
+        message: `PostgreSQL ${version}, round trip ${formatDuration(latency * 1000)} (connect ${formatDuration(info.latencyMs)})`,
         values: { latency_seconds: latency, connect_seconds: info.latencyMs / 1000 },
         detail: { version },
       })
@@ -348,7 +349,7 @@ export function walArchiving(server: Row, waiting: Row | null | undefined, thres
     // archive_command fails right now: WAL piles up in pg_wal until it works again.
     if (severity === 'ok') severity = 'warn'
     parts.push(
-      `archive_command is failing: ${server.last_failed_wal} failed ${formatSeconds(Number(server.failed_seconds_ago))} ago (${Number(server.failed_count).toLocaleString('en-US')} failures since the statistics were reset)`,
+      `archive_command is failing: ${server.last_failed_wal} failed ${formatDuration(Number(server.failed_seconds_ago) * 1000)} ago (${Number(server.failed_count).toLocaleString('en-US')} failures since the statistics were reset)`,
     )
   }
   if (ready === null) parts.push('cannot count the WAL waiting to be archived (grant the role pg_monitor)')
@@ -356,10 +357,12 @@ export function walArchiving(server: Row, waiting: Row | null | undefined, thres
     parts.push(
       ready === 0
         ? 'no WAL waiting to be archived'
-        : `${ready} WAL segment(s) waiting to be archived, the oldest for ${formatSeconds(lag)}`,
+        : `${ready} WAL segment(s) waiting to be archived, the oldest for ${formatDuration(lag * 1000)}`,
     )
   if (server.last_archived_wal)
-    parts.push(`last archived ${server.last_archived_wal} ${formatSeconds(Number(server.archived_seconds_ago))} ago`)
+    parts.push(
+      `last archived ${server.last_archived_wal} ${formatDuration(Number(server.archived_seconds_ago) * 1000)} ago`,
+    )
   return {
     check: 'wal_archiving',
     severity: ready === null && severity === 'ok' ? 'unknown' : severity,
@@ -381,7 +384,7 @@ export function preparedTransactions(server: Row, thresholds: Thresholds): Findi
   const seconds = Number(top?.seconds ?? 0)
   const severity = grade(thresholds, 'prepared_transactions', seconds)
   const describe = (row: Row) =>
-    `'${row.gid}' in ${row.database} by ${row.owner}, prepared ${formatSeconds(Number(row.seconds))} ago`
+    `'${row.gid}' in ${row.database} by ${row.owner}, prepared ${formatDuration(Number(row.seconds) * 1000)} ago`
   return {
     check: 'prepared_transactions',
     severity,
@@ -395,7 +398,7 @@ export function preparedTransactions(server: Row, thresholds: Thresholds): Findi
     detail: { transactions: worst },
     ...(top &&
       severity !== 'ok' && {
-        fix: `COMMIT PREPARED '${String(top.gid).replace(/'/g, "''")}'; -- or ROLLBACK PREPARED, from database ${top.database}, once you know which`,
+        fix: `COMMIT PREPARED ${quoteLiteral(top.gid)}; -- or ROLLBACK PREPARED, from database ${top.database}, once you know which`,
       }),
   }
 }
@@ -490,7 +493,7 @@ function sessionFinding(
     worst && severity !== 'ok'
       ? `${count} ${noun}; longest ${describe(worst)}`
       : worst
-        ? `longest ${formatSeconds(seconds)}`
+        ? `longest ${formatDuration(seconds * 1000)}`
         : `none`
   if (hidden > 0 && severity === 'ok') {
     // The hidden sessions may be the long ones: no number rather than a wrong one.
@@ -517,13 +520,6 @@ function who(row: Row): string {
   return `pid ${row.pid} (${[row.usename, row.application_name].filter(Boolean).join(', ')})`
 }
 
-function oneLine(text: unknown, max = 80): string {
-  const line = String(text ?? '')
-    .replace(/\s+/g, ' ')
-    .trim()
-  return line.length > max ? `${line.slice(0, max - 1)}…` : line
-}
-
 function longQueries(activity: Row, thresholds: Thresholds): Finding {
   return sessionFinding(
     'long_queries',
@@ -531,7 +527,7 @@ function longQueries(activity: Row, thresholds: Thresholds): Finding {
     activity.long_worst,
     Number(activity.long_count),
     thresholds,
-    (row) => `${formatSeconds(row.seconds)}: ${who(row)} ${oneLine(row.query)}`,
+    (row) => `${formatDuration(row.seconds * 1000)}: ${who(row)} ${oneLine(row.query, 80)}`,
     'long-running queries',
   )
 }
@@ -543,7 +539,7 @@ function idleInTransaction(activity: Row, thresholds: Thresholds): Finding {
     activity.idle_worst,
     Number(activity.idle_count),
     thresholds,
-    (row) => `${formatSeconds(row.seconds)}: ${who(row)} after ${oneLine(row.query, 60)}`,
+    (row) => `${formatDuration(row.seconds * 1000)}: ${who(row)} after ${oneLine(row.query, 60)}`,
     'sessions idle in transaction',
   )
 }
@@ -556,7 +552,7 @@ function transactionAge(activity: Row, thresholds: Thresholds): Finding {
     activity.xact_worst,
     Number(activity.xact_count),
     thresholds,
-    (row) => `${formatSeconds(row.seconds)}: ${who(row)} [${row.state}] ${oneLine(row.query, 60)}`,
+    (row) => `${formatDuration(row.seconds * 1000)}: ${who(row)} [${row.state}] ${oneLine(row.query, 60)}`,
     'transactions open too long',
   )
 }
@@ -570,13 +566,13 @@ function blockedQueries(activity: Row, thresholds: Thresholds): Finding {
     Number(activity.blocked_count),
     thresholds,
     (row) =>
-      `${formatSeconds(row.seconds)}: ${who(row)} waits for ${(row.blockers ?? []).map((blocker: Row) => `${who(blocker)} [${blocker.state}]`).join(', ') || `pid ${row.blocked_by?.join(', ')}`}`,
+      `${formatDuration(row.seconds * 1000)}: ${who(row)} waits for ${(row.blockers ?? []).map((blocker: Row) => `${who(blocker)} [${blocker.state}]`).join(', ') || `pid ${row.blocked_by?.join(', ')}`}`,
     'blocked queries',
   )
   if (finding.values)
     finding.values = { max_wait_seconds: finding.values.max_seconds!, count: Number(activity.blocked_total) }
   if (finding.severity === 'ok' && rows.length > 0)
-    finding.message = `${rows.length} waiting, longest ${formatSeconds(Number(rows[0]!.seconds))}`
+    finding.message = `${rows.length} waiting, longest ${formatDuration(Number(rows[0]!.seconds) * 1000)}`
   return finding
 }
 
@@ -593,7 +589,7 @@ function wraparound(overview: Row, tables: Row, thresholds: Thresholds): Finding
   let severity = worstSeverity([grade(thresholds, 'xid_wraparound', age, freezeMaxAge), mxidSeverity])
   if (age >= FAILSAFE_AGE || mxidAge >= FAILSAFE_AGE) severity = 'critical'
   const table = tables.xid_worst as Row | null
-  const tableName = table ? `${quoteName(table.schema)}.${quoteName(table.table)}` : undefined
+  const tableName = table ? displayQualified(table.schema, table.table) : undefined
   return {
     check: 'xid_wraparound',
     severity,
@@ -611,10 +607,6 @@ function wraparound(overview: Row, tables: Row, thresholds: Thresholds): Finding
   }
 }
 
-function quoteName(name: string): string {
-  return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`
-}
-
 /** Exported for unit tests: autovacuum cannot be switched off server-wide on a shared test server. */
 export function overdue(
   check: 'vacuum' | 'analyze',
@@ -626,7 +618,7 @@ export function overdue(
   const top = worst?.[0]
   const ratio = Number(top?.ratio ?? 0)
   const severity = grade(thresholds, check, ratio)
-  const name = (row: Row) => `${quoteName(row.schema)}.${quoteName(row.table)}`
+  const name = (row: Row) => displayQualified(row.schema, row.table)
   const what =
     check === 'analyze'
       ? (row: Row) => `${Number(row.modified).toLocaleString('en-US')} changed tuples, trigger`
@@ -679,10 +671,10 @@ function sequenceUsage(sequences: Row, thresholds: Thresholds): Finding {
   const ratio = usedRatio(top)
   let severity = grade(thresholds, 'sequences', ratio)
   const unreadable = Number(sequences.unreadable)
-  const name = (row: Row) => `${quoteName(row.schema)}.${quoteName(row.sequence)}`
+  const name = (row: Row) => displayQualified(row.schema, row.sequence)
   const owner = (row: Row) =>
     row.owner_table
-      ? ` feeding ${quoteName(row.owner_schema)}.${quoteName(row.owner_table)}.${quoteName(row.owner_column)} (${row.column_type})`
+      ? ` feeding ${displayQualified(row.owner_schema, row.owner_table)}.${displayIdentifier(row.owner_column)} (${row.column_type})`
       : ''
   let message = top
     ? `${name(top)}${owner(top)} at ${formatValue('ratio', ratio)} (${top.last_text === null ? 'never used' : `${BigInt(top.last_text).toLocaleString('en-US')} of ${BigInt(top.limit_text).toLocaleString('en-US')}, ${valuesLeft(top).toLocaleString('en-US')} values left`})`
@@ -707,7 +699,7 @@ function sequenceUsage(sequences: Row, thresholds: Thresholds): Finding {
     !top || severity === 'ok'
       ? undefined
       : narrowColumn
-        ? `ALTER TABLE ${quoteName(top.owner_schema)}.${quoteName(top.owner_table)} ALTER COLUMN ${quoteName(top.owner_column)} TYPE bigint; ALTER SEQUENCE ${name(top)} AS bigint;`
+        ? `ALTER TABLE ${displayQualified(top.owner_schema, top.owner_table)} ALTER COLUMN ${displayIdentifier(top.owner_column)} TYPE bigint; ALTER SEQUENCE ${name(top)} AS bigint;`
         : top.sequence_type !== 'bigint'
           ? `ALTER SEQUENCE ${name(top)} AS bigint;`
           : undefined
@@ -733,7 +725,7 @@ export function replicationLag(replication: Row, thresholds: Thresholds): Findin
       check: 'replication',
       severity: grade(thresholds, 'replication', seconds),
       subject: 'standby',
-      message: `this standby replays ${formatSeconds(seconds)} behind its primary`,
+      message: `this standby replays ${formatDuration(seconds * 1000)} behind its primary`,
       values: { max_lag_seconds: seconds, replicas: 0 },
     }
   }
@@ -758,7 +750,7 @@ export function replicationLag(replication: Row, thresholds: Thresholds): Findin
     check: 'replication',
     severity,
     subject: String(worst.name || worst.client || 'replica'),
-    message: `${replicas.length} replica(s); most behind: ${worst.name || worst.client} ${formatSeconds(seconds)} (${formatBytes(Number(worst.lag_bytes ?? 0))})${notStreaming.length ? `; not streaming: ${notStreaming.map((replica) => `${replica.name} (${replica.state})`).join(', ')}` : ''}`,
+    message: `${replicas.length} replica(s); most behind: ${worst.name || worst.client} ${formatDuration(seconds * 1000)} (${formatBytes(Number(worst.lag_bytes ?? 0))})${notStreaming.length ? `; not streaming: ${notStreaming.map((replica) => `${replica.name} (${replica.state})`).join(', ')}` : ''}`,
     values: { max_lag_seconds: seconds, max_lag_bytes: Number(worst.lag_bytes ?? 0), replicas: replicas.length },
     detail: { replicas },
   }
@@ -785,9 +777,7 @@ export function replicationSlots(replication: Row, thresholds: Thresholds): Find
     values: { max_retained_bytes: retained, inactive: inactive.length, slots: slots.length },
     detail: { slots },
     ...(inactive.length > 0 && {
-      fix: inactive
-        .map((slot) => `SELECT pg_drop_replication_slot('${String(slot.name).replace(/'/g, "''")}');`)
-        .join(' '),
+      fix: inactive.map((slot) => `SELECT pg_drop_replication_slot(${quoteLiteral(slot.name)});`).join(' '),
     }),
   }
 }

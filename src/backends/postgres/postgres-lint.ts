@@ -3,6 +3,7 @@
  * WebAssembly) and the catalog reads that give hazards their context. Loaded only by lint: the WebAssembly module
  * costs ~20 ms to instantiate, which no other command should pay.
  */
+import { quoteIdentifier } from '../../sql/query.js'
 import type { Backend } from '../backend.js'
 import type { LintDialect, PgNode } from '../../lint/types.js'
 import { body, relationName } from '../../lint/pg-nodes.js'
@@ -99,12 +100,7 @@ export const postgresLint: LintDialect = {
   async sizes(backend: Backend, tables: string[]) {
     const sizes = new Map<string, { bytes: number; rows: number }>()
     if (tables.length === 0) return sizes
-    const names = tables.map((table) =>
-      table
-        .split('.')
-        .map((part) => `"${part.replace(/"/g, '""')}"`)
-        .join('.'),
-    )
+    const names = tables.map((table) => table.split('.').map(quoteIdentifier).join('.'))
     const rows = await backend.query<{ i: number; bytes: string; rows: string }>({
       sql: `SELECT t.i::int AS i,
             CASE WHEN c.relkind = 'p' AND current_setting('server_version_num')::int >= 120000

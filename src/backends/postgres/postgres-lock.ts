@@ -1,6 +1,6 @@
 import type pg from 'pg'
 import { DbopsError } from '../../errors.js'
-import { formatDuration } from '../../config/duration.js'
+import { formatDuration, formatTimestamp } from '../../output/format.js'
 import type { LockOptions } from '../backend.js'
 
 /** 'dbop' as a big-endian int4: the first key of every dbops advisory lock, so they are easy to spot in pg_locks. */
@@ -71,5 +71,5 @@ async function describeHolder(client: pg.Client, lockName: string): Promise<stri
   if (!holder) return 'holder not visible to this role'
   const since = holder.backend_start instanceof Date ? holder.backend_start.toISOString() : String(holder.backend_start)
   const app = holder.application_name ? `"${holder.application_name}"` : 'unnamed client'
-  return `pid ${holder.pid}, ${app}${holder.client_addr ? ` from ${holder.client_addr}` : ''}, connected since ${since}`
+  return `pid ${holder.pid}, ${app}${holder.client_addr ? ` from ${holder.client_addr}` : ''}, connected since ${formatTimestamp(since)}`
 }

@@ -2,7 +2,7 @@ import type { Backend } from '../backend.js'
 import { DbopsError, UsageError } from '../../errors.js'
 import type { Maintainer, MaintainStep, PlanOptions, RunStepOptions, StepOutcome } from '../../maintain/maintainer.js'
 import { resolveNames } from '../../maintain/table-names.js'
-import { displayIdentifier, quoteQualified } from '../../audit/names.js'
+import { displayIdentifier, quoteQualified } from '../../sql/query.js'
 import { LEFTOVER_INDEX } from '../../audit/rules/invalid-index.js'
 import { autovacuumTablesSql } from './postgres-autovacuum.js'
 

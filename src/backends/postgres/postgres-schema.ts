@@ -250,11 +250,11 @@ export class PostgresSchemaEngine implements SchemaEngine {
 
   async scratch(target: Target, prefix: string): Promise<ScratchTarget> {
     const query = (text: string, parameters: unknown[] = []) => this.backend.query({ sql: text, parameters })
-    const database = await createScratchDatabase(
-      query,
-      prefix,
-      prefix.includes('drift') ? 'schema drift' : 'migrate test',
-    )
+    const why = prefix.includes('drift') ? 'schema drift' : 'migrate test'
+    const database = await createScratchDatabase(query, prefix, {
+      code: 'E_SCRATCH',
+      hint: `${why} needs the CREATEDB privilege on the server (the scratch database is dropped afterwards)`,
+    })
     const url = urlWithDatabase(target.resolved.url, database.name)
     const { connectTarget } = await import('../../targets/target.js')
     let scratch: Target

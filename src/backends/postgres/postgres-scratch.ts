@@ -1,30 +1,31 @@
 import { randomBytes } from 'node:crypto'
 import { DbopsError } from '../../errors.js'
+import { quoteLiteral } from '../../sql/query.js'
 
 type Query = (text: string, parameters?: unknown[]) => Promise<Record<string, unknown>[]>
 
 /**
  * Creates `<prefix>_<random>` on the server `query` talks to, with the current database's encoding and locale (text
  * that fits there must fit here; collations order the same), from template0 so nothing of template1 leaks in.
- * The same recipe as `backup verify --restore`'s scratch database.
+ * The one recipe for `schema drift`, `migrate test` and `backup verify --restore`; `failure` is their error when the
+ * server refuses (usually: no CREATEDB privilege).
  */
 export async function createScratchDatabase(
   query: Query,
   prefix: string,
-  why: string,
+  failure: { code: string; hint: string },
 ): Promise<{ name: string; drop(): Promise<void> }> {
   const name = `${prefix}_${randomBytes(6).toString('hex')}`
   const [settings] = await query(
     `SELECT pg_encoding_to_char(encoding) AS encoding, datcollate, datctype FROM pg_database WHERE datname = current_database()`,
   )
-  const literal = (value: unknown) => `'${String(value).replace(/'/g, "''")}'`
   try {
     await query(
-      `CREATE DATABASE "${name}" TEMPLATE template0 ENCODING ${literal(settings!.encoding)} LC_COLLATE ${literal(settings!.datcollate)} LC_CTYPE ${literal(settings!.datctype)}`,
+      `CREATE DATABASE "${name}" TEMPLATE template0 ENCODING ${quoteLiteral(settings!.encoding)} LC_COLLATE ${quoteLiteral(settings!.datcollate)} LC_CTYPE ${quoteLiteral(settings!.datctype)}`,
     )
   } catch (error) {
-    throw new DbopsError('E_SCRATCH', `cannot create the scratch database ${name}: ${(error as Error).message}`, {
-      hint: `${why} needs the CREATEDB privilege on the server (the scratch database is dropped afterwards)`,
+    throw new DbopsError(failure.code, `cannot create the scratch database ${name}: ${(error as Error).message}`, {
+      hint: failure.hint,
       cause: error,
     })
   }

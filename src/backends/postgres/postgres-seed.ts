@@ -3,7 +3,8 @@ import { once } from 'node:events'
 import type pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
 import { DbopsError } from '../../errors.js'
-import type { SqlQuery } from '../../sql/query.js'
+import { formatDuration } from '../../output/format.js'
+import { quoteIdentifier, quoteQualified, type SqlQuery } from '../../sql/query.js'
 import { CsvParser } from '../../seed/csv-parser.js'
 import { openRecords } from '../../seed/records.js'
 import {
@@ -42,9 +43,7 @@ export class PostgresSeeder implements Seeder {
   async describe(tables: readonly SeedTableName[]): Promise<Map<string, TableInfo>> {
     await this.backend.connect()
     const keys = tables.map(tableKey)
-    const names = tables.map((table) =>
-      table.schema ? `${quote(table.schema)}.${quote(table.name)}` : quote(table.name),
-    )
+    const names = tables.map((table) => quoteQualified(table.schema, table.name))
     const { rows } = await this.client.query<{
       ord: string
       schema: string
@@ -74,7 +73,7 @@ export class PostgresSeeder implements Seeder {
       if (!table) {
         table = {
           display: key,
-          sql: `${quote(row.schema)}.${quote(row.table)}`,
+          sql: quoteQualified(row.schema, row.table),
           name: row.table,
           schema: row.schema,
           columns: [],
@@ -102,7 +101,7 @@ export class PostgresSeeder implements Seeder {
       if (sqlstateOf(error) === '55P03') {
         throw new DbopsError(
           'E_LOCK_TIMEOUT',
-          `${job.display} waited longer than lock_timeout (${job.lockTimeoutMs} ms) for a lock on ${job.table.display}; nothing of it was loaded`,
+          `${job.display} waited longer than lock_timeout (${formatDuration(job.lockTimeoutMs)}) for a lock on ${job.table.display}; nothing of it was loaded`,
           {
             hint: 'another session holds a conflicting lock on the table (see pg_stat_activity): run again when it is done, or raise migrations.lockTimeout',
             cause: error,
@@ -166,7 +165,7 @@ export class PostgresSeeder implements Seeder {
     )
     for (const row of rows) {
       await this.client.query(
-        `SELECT setval($1::regclass, x.top) FROM (SELECT max(${quote(row.column)})::bigint AS top FROM ${table.sql}) x
+        `SELECT setval($1::regclass, x.top) FROM (SELECT max(${quoteIdentifier(row.column)})::bigint AS top FROM ${table.sql}) x
           WHERE x.top >= coalesce(pg_sequence_last_value($1::regclass), (SELECT seqstart FROM pg_sequence WHERE seqrelid = $1::regclass))`,
         [row.sequence],
       )
@@ -181,7 +180,7 @@ export class PostgresSeeder implements Seeder {
     const hash = createHash('sha256')
     const copy = this.client.query(
       copyFrom(
-        `COPY ${job.table.sql} (${columns.map((column) => quote(column.name)).join(', ')}) FROM STDIN WITH (FORMAT csv, HEADER true)`,
+        `COPY ${job.table.sql} (${columns.map((column) => quoteIdentifier(column.name)).join(', ')}) FROM STDIN WITH (FORMAT csv, HEADER true)`,
       ),
     )
     const finished = waitForCopy(copy)
@@ -207,7 +206,9 @@ export class PostgresSeeder implements Seeder {
     const columns = matchColumns(job.table, source.columns, source.headerLine)
     const converters = columns.map((column) => copyConverter(column))
     const copy = this.client.query(
-      copyFrom(`COPY ${job.table.sql} (${columns.map((column) => quote(column.name)).join(', ')}) FROM STDIN`),
+      copyFrom(
+        `COPY ${job.table.sql} (${columns.map((column) => quoteIdentifier(column.name)).join(', ')}) FROM STDIN`,
+      ),
     )
     const finished = waitForCopy(copy)
     // Where each row came from, to turn COPY's "line N" back into the file's line (4 bytes a row).
@@ -310,10 +311,6 @@ function lockTimeout(ms: number): string {
 
 function tableKey(table: SeedTableName): string {
   return table.schema ? `${table.schema}.${table.name}` : table.name
-}
-
-function quote(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`
 }
 
 function kindOf(category: string, typname: string): ColumnKind {

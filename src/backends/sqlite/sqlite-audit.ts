@@ -1,7 +1,7 @@
 import type { Backend } from '../backend.js'
 import type { Auditor, FixDialect, FixSql } from '../../audit/auditor.js'
 import type { ConstraintInfo, IndexInfo, SchemaSnapshot, TableInfo } from '../../audit/snapshot.js'
-import { displayIdentifier, quoteIdentifier } from '../../audit/names.js'
+import { displayIdentifier, quoteIdentifier } from '../../sql/query.js'
 import { introspectSqlite } from './sqlite-introspect.js'
 
 class SqliteFixDialect implements FixDialect {

@@ -19,7 +19,7 @@ import type BetterSqlite3 from 'better-sqlite3'
 import type { Kysely } from 'kysely'
 import { sql, type SqlQuery } from '../../sql/query.js'
 import { DbopsError } from '../../errors.js'
-import { formatDuration } from '../../config/duration.js'
+import { formatDuration } from '../../output/format.js'
 import type {
   Backend,
   LedgerSql,

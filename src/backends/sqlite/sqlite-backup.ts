@@ -34,6 +34,7 @@ import type {
   ScratchDatabase,
 } from '../../backup/backup-engine.js'
 import { DbopsError } from '../../errors.js'
+import { quoteIdentifier } from '../../sql/query.js'
 import { compareVersions } from '../../migrate/files.js'
 import { fsyncDirectory } from '../../output/atomic-write.js'
 import { openSqlite } from './sqlite-backend.js'
@@ -365,14 +366,12 @@ function databaseFacts(database: BetterSqlite3.Database, ledgerTable: string): D
   ).map((row) => row.name)
   const rowCounts: Record<string, number> = {}
   for (const name of tables) {
-    rowCounts[name] = (
-      database.prepare(`SELECT count(*) AS n FROM "${name.replace(/"/g, '""')}"`).get() as { n: number }
-    ).n
+    rowCounts[name] = (database.prepare(`SELECT count(*) AS n FROM ${quoteIdentifier(name)}`).get() as { n: number }).n
   }
   let migrationVersion: string | null = null
   if (tables.includes(ledgerTable)) {
     const rows = database
-      .prepare(`SELECT version FROM "${ledgerTable.replace(/"/g, '""')}" WHERE status IN ('applied', 'baselined')`)
+      .prepare(`SELECT version FROM ${quoteIdentifier(ledgerTable)} WHERE status IN ('applied', 'baselined')`)
       .all() as { version: string }[]
     for (const { version } of rows)
       if (migrationVersion === null || compareVersions(String(version), migrationVersion) > 0)

@@ -2,8 +2,8 @@ import { existsSync, statSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import type BetterSqlite3 from 'better-sqlite3'
 import type { Finding } from '../../findings.js'
-import { formatBytes } from '../../output/format.js'
-import { formatSeconds, formatValue, grade, levelOn } from '../../health/checks.js'
+import { formatBytes, formatDuration } from '../../output/format.js'
+import { formatValue, grade, levelOn } from '../../health/checks.js'
 import type { HealthProbe, ProbeContext, ProbeOutcome } from '../../health/health-probe.js'
 import type { SqlQuery } from '../../sql/query.js'
 import type { Backend } from '../backend.js'
@@ -64,7 +64,7 @@ export class SqliteHealthProbe implements HealthProbe {
       check: 'connection',
       severity: grade(thresholds, 'connection', latency),
       subject,
-      message: `SQLite ${version}, opened read-only in ${formatSeconds(latency)}`,
+      message: `SQLite ${version}, opened read-only in ${formatDuration(latency * 1000)}`,
       values: { latency_seconds: latency },
       detail: { version },
     })

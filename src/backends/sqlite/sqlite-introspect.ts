@@ -1,6 +1,6 @@
 import type { Backend } from '../backend.js'
 import type { ForeignKeyInfo, IndexInfo, IndexKey, SchemaSnapshot, TableInfo } from '../../audit/snapshot.js'
-import { quoteIdentifier } from '../../audit/names.js'
+import { quoteIdentifier } from '../../sql/query.js'
 
 const USER_TABLES = `FROM pragma_table_list t WHERE t.schema = 'main' AND t.type = 'table' AND t.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'`
 

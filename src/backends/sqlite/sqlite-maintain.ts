@@ -1,10 +1,11 @@
 import { statSync, statfsSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type { Backend } from '../backend.js'
+import { formatDuration } from '../../output/format.js'
 import { DbopsError } from '../../errors.js'
 import type { Maintainer, MaintainStep, PlanOptions, RunStepOptions, StepOutcome } from '../../maintain/maintainer.js'
 import { resolveNames } from '../../maintain/table-names.js'
-import { displayIdentifier, quoteIdentifier } from '../../audit/names.js'
+import { displayIdentifier, quoteIdentifier } from '../../sql/query.js'
 
 type Row = Record<string, any>
 
@@ -136,7 +137,7 @@ export class SqliteMaintainer implements Maintainer {
           status: 'incomplete',
           before,
           after,
-          message: `${checkpointed} of ${log} WAL frames copied back: ${truncate ? `readers or writers kept it busy for the ${budget} ms budget` : 'readers still use the rest (PASSIVE never waits; try --mode truncate)'}`,
+          message: `${checkpointed} of ${log} WAL frames copied back: ${truncate ? `readers or writers kept it busy for the ${formatDuration(budget)} budget` : 'readers still use the rest (PASSIVE never waits; try --mode truncate)'}`,
         }
       }
       return { status: 'done', before, after }

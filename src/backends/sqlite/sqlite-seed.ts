@@ -1,6 +1,6 @@
 import type BetterSqlite3 from 'better-sqlite3'
 import { DbopsError } from '../../errors.js'
-import type { SqlQuery } from '../../sql/query.js'
+import { quoteIdentifier, quoteQualified, type SqlQuery } from '../../sql/query.js'
 import { openRecords } from '../../seed/records.js'
 import {
   LoadFailure,
@@ -43,7 +43,7 @@ export class SqliteSeeder implements Seeder {
       const key = table.schema ? `${table.schema}.${table.name}` : table.name
       found.set(key, {
         display: key,
-        sql: table.schema ? `${quote(table.schema)}.${quote(table.name)}` : quote(table.name),
+        sql: quoteQualified(table.schema, table.name),
         name: table.name,
         schema: table.schema ?? null,
         columns: rows
@@ -62,7 +62,7 @@ export class SqliteSeeder implements Seeder {
     const width = columns.length
     const perStatement = Math.max(1, Math.min(ROWS_PER_STATEMENT, Math.floor(32766 / width)))
     const db = this.backend.writable()
-    const into = `INSERT INTO ${job.table.sql} (${columns.map((column) => quote(column.name)).join(', ')}) VALUES `
+    const into = `INSERT INTO ${job.table.sql} (${columns.map((column) => quoteIdentifier(column.name)).join(', ')}) VALUES `
     const tuple = `(${new Array(width).fill('?').join(', ')})`
     db.exec('BEGIN IMMEDIATE')
     let rows = 0
@@ -228,10 +228,6 @@ function locateFailure(
     (failed as { code?: string }).code,
     { cause: failed },
   )
-}
-
-function quote(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`
 }
 
 /** SQLite's affinity rules (https://sqlite.org/datatype3.html#determination_of_column_affinity), plus BOOL and JSON. */

@@ -8,8 +8,7 @@ import { formatTable } from '../../output/table.js'
 import type { AuditResult, FailOn } from '../../audit/audit.js'
 import { auditExitCode } from '../../audit/exit-code.js'
 import type { FixMigration } from '../../audit/fix-migration.js'
-import { UsageError } from '../../errors.js'
-import { parseDuration } from '../../config/duration.js'
+import { parseDurationFlag } from '../flags.js'
 import { formatTarget } from '../../output/format.js'
 import type { Target } from '../../targets/target.js'
 
@@ -73,12 +72,7 @@ Exit codes: 0 nothing new at or above --fail-on, 1 new warnings, 2 new critical 
             const { auditTarget, checkList } = await import('../../audit/audit.js')
             const { readBaseline, writeBaseline } = await import('../../audit/baseline.js')
             const { writeFixMigration } = await import('../../audit/fix-migration.js')
-            let minStatisticsAgeMs: number
-            try {
-              minStatisticsAgeMs = parseDuration(flags.minStatsAge, '--min-stats-age')
-            } catch (error) {
-              throw new UsageError((error as Error).message)
-            }
+            const minStatisticsAgeMs = parseDurationFlag('--min-stats-age', flags.minStatsAge)
             const checks = flags.checks !== undefined ? checkList(flags.checks) : undefined
             const baseline = flags.baseline !== undefined ? readBaseline(flags.baseline) : undefined
             const result: AuditOutput = await auditTarget(target, {

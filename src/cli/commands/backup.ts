@@ -12,8 +12,8 @@ import type { BackupFormat } from '../../backup/backup-engine.js'
 import { exitWith } from '../exit-codes.js'
 import { configFromGlobals, runTargetCommand } from '../context.js'
 import { selectTargets } from '../../config/resolve-config.js'
-import { parseDuration } from '../../config/duration.js'
-import { formatBytes, formatMs, formatTarget, formatTimestamp } from '../../output/format.js'
+import { parseDurationFlag, parseWholeNumber } from '../flags.js'
+import { formatBytes, formatDuration, formatTarget, formatTimestamp } from '../../output/format.js'
 import { formatTable } from '../../output/table.js'
 import { UsageError } from '../../errors.js'
 
@@ -65,7 +65,7 @@ export function registerBackupCommands(program: Command): void {
             try {
               return await createBackup(target, {
                 ...(flags.format !== undefined && { format: parseFormat(flags.format) }),
-                ...(flags.jobs !== undefined && { jobs: positiveInteger('--jobs', flags.jobs) }),
+                ...(flags.jobs !== undefined && { jobs: parseWholeNumber('--jobs', flags.jobs, { max: 64 }) }),
                 ...(flags.label !== undefined && { label: flags.label }),
                 wait: flags.wait === true,
                 ...(flags.destination !== undefined && { destination: flags.destination }),
@@ -86,7 +86,7 @@ export function registerBackupCommands(program: Command): void {
                 : `, stored in ${arrived.map((entry) => `${entry.name} (${entry.location})`).join(', ')}`
             reporter.result(
               reporter.color.green(
-                `${formatTarget(target)}: backup ${manifest.id} (${manifest.format}, ${formatBytes(manifest.sizeBytes)}${tables}) in ${formatMs(manifest.durationMs)}${where}`,
+                `${formatTarget(target)}: backup ${manifest.id} (${manifest.format}, ${formatBytes(manifest.sizeBytes)}${tables}) in ${formatDuration(manifest.durationMs)}${where}`,
               ),
             )
             for (const entry of result.destinations.filter((destination) => !destination.ok))
@@ -196,7 +196,7 @@ export function registerBackupCommands(program: Command): void {
                 ...(id !== undefined && { id }),
                 latest: flags.latest === true,
                 restore: flags.restore === true,
-                ...(flags.jobs !== undefined && { jobs: positiveInteger('--jobs', flags.jobs) }),
+                ...(flags.jobs !== undefined && { jobs: parseWholeNumber('--jobs', flags.jobs, { max: 64 }) }),
                 wait: flags.wait === true,
                 ...(flags.destination !== undefined && { destination: flags.destination }),
                 signal,
@@ -291,7 +291,7 @@ export function registerBackupCommands(program: Command): void {
             readOnly: true,
             async run(target) {
               const { checkBackups, parseSize } = await import('../../backup/check-backups.js')
-              const maxAgeMs = usage(() => parseDuration(flags.maxAge, '--max-age'))
+              const maxAgeMs = parseDurationFlag('--max-age', flags.maxAge)
               const minSizeBytes =
                 flags.minSize === undefined ? undefined : usage(() => parseSize(flags.minSize!, '--min-size'))
               await metrics()
@@ -364,7 +364,7 @@ export function registerBackupCommands(program: Command): void {
                 clean: flags.clean === true,
                 force: flags.force === true,
                 noOwner: flags.owner === false,
-                ...(flags.jobs !== undefined && { jobs: positiveInteger('--jobs', flags.jobs) }),
+                ...(flags.jobs !== undefined && { jobs: parseWholeNumber('--jobs', flags.jobs, { max: 64 }) }),
                 ...(flags.from !== undefined && { from: flags.from }),
                 allowOtherDatabase: flags.allowOtherDatabase === true,
                 ...(flags.fromDestination !== undefined && { fromDestination: flags.fromDestination }),
@@ -377,7 +377,7 @@ export function registerBackupCommands(program: Command): void {
             print: (result, reporter, target) =>
               reporter.result(
                 reporter.color.green(
-                  `${formatTarget(target)}: restored ${result.id} of ${result.source} (${result.tables === null ? '' : `${result.tables} tables, `}migration ${result.migrationVersion ?? 'none'}) with ${result.method} in ${formatMs(result.durationMs)}${result.analyzed ? ', analyzed' : ''}`,
+                  `${formatTarget(target)}: restored ${result.id} of ${result.source} (${result.tables === null ? '' : `${result.tables} tables, `}migration ${result.migrationVersion ?? 'none'}) with ${result.method} in ${formatDuration(result.durationMs)}${result.analyzed ? ', analyzed' : ''}`,
                 ),
               ),
           })
@@ -417,19 +417,19 @@ function reportBackupEvent(reporter: Reporter, event: BackupEvent): void {
     case 'progress':
       reporter.update(
         event.target,
-        `backing up ${event.target}: ${formatBytes(event.bytes)} written, ${formatMs(event.elapsedMs)}`,
+        `backing up ${event.target}: ${formatBytes(event.bytes)} written, ${formatDuration(event.elapsedMs)}`,
       )
       break
     case 'done':
       reporter.finish(
         event.target,
-        `backup ${event.manifest.id} ... done: ${formatBytes(event.manifest.sizeBytes)} in ${formatMs(event.manifest.durationMs)}`,
+        `backup ${event.manifest.id} ... done: ${formatBytes(event.manifest.sizeBytes)} in ${formatDuration(event.manifest.durationMs)}`,
       )
       break
     case 'lock-wait':
       reporter.log(
         event.target,
-        `waiting for dbops pid ${event.holder.pid} on ${event.holder.host} ("${event.holder.command}", since ${event.holder.startedAt}) to finish`,
+        `waiting for dbops pid ${event.holder.pid} on ${event.holder.host} ("${event.holder.command}", since ${formatTimestamp(event.holder.startedAt)}) to finish`,
       )
       break
     case 'delivery-failed':
@@ -457,29 +457,15 @@ function policyFromFlags(flags: PruneFlags): RetentionPolicy | undefined {
   for (const [key, flag] of counts) {
     const value = flags[key]
     if (value === undefined) continue
-    if (value === 'unlimited') policy[key] = -1
-    else {
-      const number = Number(value)
-      if (!Number.isInteger(number) || number < 0)
-        throw new UsageError(`${flag} takes a whole number or "unlimited", not "${value}"`)
-      policy[key] = number
-    }
+    policy[key] = parseWholeNumber(flag, value, { min: 0, word: 'unlimited', wordValue: -1 })
   }
-  if (flags.keepWithin !== undefined)
-    policy.keepWithinMs = usage(() => parseDuration(flags.keepWithin!, '--keep-within'))
+  if (flags.keepWithin !== undefined) policy.keepWithinMs = parseDurationFlag('--keep-within', flags.keepWithin)
   return Object.keys(policy).length > 0 ? policy : undefined
 }
 
 function parseFormat(value: string): BackupFormat {
   if (value === 'custom' || value === 'directory' || value === 'plain' || value === 'sqlite') return value
   throw new UsageError(`--format takes custom, directory or plain, not "${value}"`)
-}
-
-function positiveInteger(flag: string, value: string): number {
-  const number = Number(value)
-  if (!Number.isInteger(number) || number < 1)
-    throw new UsageError(`${flag} takes a whole number of at least 1, not "${value}"`)
-  return number
 }
 
 function usage<T>(parse: () => T): T {

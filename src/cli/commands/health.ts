@@ -15,7 +15,7 @@ import { formatTarget } from '../../output/format.js'
 import type { TargetOutcome } from '../../targets/for-each-target.js'
 import type { Severity } from '../../findings.js'
 import { DbopsError, UsageError, fromSystemError } from '../../errors.js'
-import { parseDuration } from '../../config/duration.js'
+import { parseDurationFlag } from '../flags.js'
 import type { ThresholdSetting } from '../../config/resolve-config.js'
 import type { Finding } from '../../findings.js'
 import { formatTable } from '../../output/table.js'
@@ -196,15 +196,6 @@ function parseFlags(flags: HealthFlags, globals: GlobalOptions): ParsedFlags {
     throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, not "${flags.format}"`, 'e.g. --format nagios')
   if (globals.json && format !== 'json')
     throw new UsageError(`--json and --format ${format} cannot be used together`, 'pick one output format')
-  const duration = (flag: string, text: string) => {
-    try {
-      const ms = parseDuration(text, flag)
-      if (ms <= 0) throw new Error(`${flag}: must be more than 0`)
-      return ms
-    } catch (error) {
-      throw new UsageError((error as Error).message, `e.g. ${flag} 30s`)
-    }
-  }
   const list = (text: string | undefined) =>
     text
       ?.split(',')
@@ -228,8 +219,8 @@ function parseFlags(flags: HealthFlags, globals: GlobalOptions): ParsedFlags {
     ...(flags.only !== undefined && { only: list(flags.only) }),
     ...(flags.skip !== undefined && { skip: list(flags.skip) }),
     deep: flags.deep === true,
-    timeoutMs: duration('--timeout', flags.timeout),
-    statementTimeoutMs: duration('--statement-timeout', flags.statementTimeout),
+    timeoutMs: parseDurationFlag('--timeout', flags.timeout, { positive: true }),
+    statementTimeoutMs: parseDurationFlag('--statement-timeout', flags.statementTimeout, { positive: true }),
   }
 }
 

@@ -8,8 +8,8 @@ import { formatTable } from '../../output/table.js'
 import type { MaintainResult } from '../../maintain/maintain.js'
 import { MAINTAIN_TASKS, type MaintainTask } from '../../maintain/maintainer.js'
 import { UsageError } from '../../errors.js'
-import { parseDuration } from '../../config/duration.js'
-import { formatBytes, formatMs, formatTarget } from '../../output/format.js'
+import { parseDurationFlag } from '../flags.js'
+import { formatBytes, formatDuration, formatTarget } from '../../output/format.js'
 import type { Target } from '../../targets/target.js'
 
 interface MaintainFlags {
@@ -20,14 +20,6 @@ interface MaintainFlags {
   dryRun?: boolean
   mode: 'passive' | 'truncate'
   lockTimeout: string
-}
-
-function duration(text: string, flag: string): number {
-  try {
-    return parseDuration(text, flag)
-  } catch (error) {
-    throw new UsageError((error as Error).message)
-  }
 }
 
 /** `a, "b,c", s.t` → three names: commas inside double quotes belong to the name. */
@@ -71,8 +63,8 @@ export function registerMaintainCommands(program: Command): void {
           command: 'maintain',
           create: false,
           async run(target, reporter, signal) {
-            const budgetMs = flags.budget !== undefined ? duration(flags.budget, '--budget') : undefined
-            const lockTimeoutMs = duration(flags.lockTimeout, '--lock-timeout')
+            const budgetMs = flags.budget !== undefined ? parseDurationFlag('--budget', flags.budget) : undefined
+            const lockTimeoutMs = parseDurationFlag('--lock-timeout', flags.lockTimeout)
             const { maintainTarget } = await import('../../maintain/maintain.js')
             if (target.protected && !flags.dryRun)
               reporter.log(
@@ -97,7 +89,7 @@ export function registerMaintainCommands(program: Command): void {
                 else
                   reporter.finish(
                     target.name,
-                    `${event.step.action} ${event.step.object} ... ${event.outcome!.status} in ${formatMs(event.outcome!.durationMs)}${event.outcome!.message ? `: ${event.outcome!.message}` : ''}`,
+                    `${event.step.action} ${event.step.object} ... ${event.outcome!.status} in ${formatDuration(event.outcome!.durationMs)}${event.outcome!.message ? `: ${event.outcome!.message}` : ''}`,
                   )
               },
             })
@@ -159,7 +151,7 @@ function printMaintain(result: MaintainResult, reporter: Reporter, target: Targe
               : step.status === 'done'
                 ? color.green(step.status)
                 : color.yellow(step.status),
-            formatMs(step.durationMs ?? 0),
+            formatDuration(step.durationMs ?? 0),
             change(step.before, step.after) + (step.message ? ` (${step.message})` : ''),
             step.reason,
           ]),

@@ -6,7 +6,7 @@ import type { Reporter } from '../../output/reporter.js'
 import { exitWith, EXIT } from '../exit-codes.js'
 import { configFromGlobals, makeReporter, reportFailure } from '../context.js'
 import { selectTargets } from '../../config/resolve-config.js'
-import { UsageError } from '../../errors.js'
+import { parseWholeNumber } from '../flags.js'
 import { formatTable } from '../../output/table.js'
 
 interface LintFlags {
@@ -63,12 +63,10 @@ export function registerMigrateLint(migrate: Command): void {
               )
             return EXIT.ok
           }
-          let pgVersion: number | undefined
-          if (flags.pgVersion !== undefined) {
-            pgVersion = Number(flags.pgVersion)
-            if (!Number.isInteger(pgVersion) || pgVersion < 9 || pgVersion > 99)
-              throw new UsageError(`--pg-version takes a PostgreSQL major version such as 15, not "${flags.pgVersion}"`)
-          }
+          const pgVersion =
+            flags.pgVersion === undefined
+              ? undefined
+              : parseWholeNumber('--pg-version', flags.pgVersion, { min: 9, max: 99 })
           const config = await configFromGlobals(globals)
           const [resolved] = selectTargets(config, globals.target === undefined ? {} : { target: globals.target })
           // The program's own --all (every target) takes the flag wherever it is written: for lint it means every file.

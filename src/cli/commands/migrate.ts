@@ -5,7 +5,7 @@ import type { MigrateEvent, MigrateResult, StatusResult } from '../../migrate/ru
 import type { ValidateResult } from '../../migrate/manage.js'
 import type { Reporter } from '../../output/reporter.js'
 import { formatTable } from '../../output/table.js'
-import { formatMs, formatTarget, formatTimestamp } from '../../output/format.js'
+import { formatDuration, formatTarget, formatTimestamp, oneLine } from '../../output/format.js'
 import { configFromGlobals, makeReporter, reportFailure, runTargetCommand } from '../context.js'
 import { selectTargets } from '../../config/resolve-config.js'
 import {
@@ -17,7 +17,7 @@ import {
 } from '../../migrate/manage.js'
 import { migrateDown, migrateRedo, migrateUp, migrationStatus } from '../../migrate/run.js'
 import { UsageError } from '../../errors.js'
-import { parseDuration } from '../../config/duration.js'
+import { parseDurationFlag, parseWholeNumber } from '../flags.js'
 import type { Target } from '../../targets/target.js'
 import { registerMigrateLint } from './migrate-lint.js'
 import { dumpAfterMigrate, registerMigrateTestCommand } from './schema.js'
@@ -78,7 +78,7 @@ export function registerMigrateCommands(program: Command): void {
               await migrateUp(target, {
                 ...(await commonOptions(flags, reporter, signal)),
                 ...(flags.to !== undefined && { to: flags.to }),
-                ...(flags.steps !== undefined && { steps: await positiveInteger('--steps', flags.steps) }),
+                ...(flags.steps !== undefined && { steps: parseWholeNumber('--steps', flags.steps) }),
                 ...(flags.allowOutOfOrder !== undefined && { allowOutOfOrder: true }),
                 ...(flags.lint === false && { lint: false }),
               }),
@@ -110,7 +110,7 @@ export function registerMigrateCommands(program: Command): void {
               await migrateDown(target, {
                 ...(await commonOptions(flags, reporter, signal)),
                 ...(flags.to !== undefined && { to: flags.to }),
-                ...(flags.steps !== undefined && { steps: await positiveInteger('--steps', flags.steps) }),
+                ...(flags.steps !== undefined && { steps: parseWholeNumber('--steps', flags.steps) }),
               }),
               reporter,
             )
@@ -278,21 +278,9 @@ async function commonOptions(flags: UpFlags, reporter: Reporter, signal: AbortSi
     signal,
   }
   if (flags.lockTimeout !== undefined) {
-    try {
-      options.lockWaitTimeoutMs = parseDuration(flags.lockTimeout, '--lock-timeout')
-    } catch (error) {
-      throw new UsageError((error as Error).message, 'e.g. --lock-timeout 30s')
-    }
+    options.lockWaitTimeoutMs = parseDurationFlag('--lock-timeout', flags.lockTimeout)
   }
   return options
-}
-
-async function positiveInteger(flag: string, value: string): Promise<number> {
-  const number = Number(value)
-  if (!Number.isInteger(number) || number < 1) {
-    throw new UsageError(`${flag} takes a whole number of at least 1, not "${value}"`)
-  }
-  return number
 }
 
 function reportEvent(reporter: Reporter, event: MigrateEvent): void {
@@ -305,7 +293,10 @@ function reportEvent(reporter: Reporter, event: MigrateEvent): void {
       )
       break
     case 'done':
-      reporter.finish(event.target, `${verb(event.direction)} ${event.id} ... done in ${formatMs(event.durationMs)}`)
+      reporter.finish(
+        event.target,
+        `${verb(event.direction)} ${event.id} ... done in ${formatDuration(event.durationMs)}`,
+      )
       break
     case 'skipped':
       reporter.finish(event.target, `${event.id}: skipped, ${event.reason}`)
@@ -356,7 +347,9 @@ function printMigrateResult(result: MigrateResult, reporter: Reporter, target: T
   const verb = result.direction === 'up' ? 'applied' : result.direction === 'down' ? 'rolled back' : 'redid'
   const count = result.direction === 'redo' ? 1 : done.length
   reporter.result(
-    color.green(`${formatTarget(target)}: ${verb} ${count} migration${count === 1 ? '' : 's'} in ${formatMs(total)}`),
+    color.green(
+      `${formatTarget(target)}: ${verb} ${count} migration${count === 1 ? '' : 's'} in ${formatDuration(total)}`,
+    ),
   )
 }
 
@@ -395,9 +388,4 @@ function printStatus(result: StatusResult, reporter: Reporter, target: Target): 
   if (summary.failed) parts.push(`${summary.failed} failed`)
   if (summary.missing) parts.push(`${summary.missing} missing file(s)`)
   reporter.result(parts.join(', '))
-}
-
-function oneLine(text: string, max: number): string {
-  const line = text.replace(/\s+/g, ' ').trim()
-  return line.length > max ? `${line.slice(0, max - 1)}…` : line
 }

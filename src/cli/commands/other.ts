@@ -3,11 +3,11 @@ import type { GlobalOptions } from '../context.js'
 import { exitWith } from '../exit-codes.js'
 import type { WaitResult } from '../../targets/wait.js'
 import { configFromGlobals, makeReporter, reportFailure, runTargetCommand } from '../context.js'
-import { formatDuration, parseDuration } from '../../config/duration.js'
-import { UsageError } from '../../errors.js'
+import { formatDurationSetting } from '../../config/duration.js'
+import { parseDurationFlag } from '../flags.js'
 import { waitForTarget } from '../../targets/wait.js'
 import { selectTargets } from '../../config/resolve-config.js'
-import { formatTarget } from '../../output/format.js'
+import { formatDuration, formatTarget } from '../../output/format.js'
 
 export function registerOtherCommands(program: Command): void {
   program
@@ -21,12 +21,7 @@ export function registerOtherCommands(program: Command): void {
           command: 'wait',
           create: false,
           async run(target, reporter) {
-            let timeoutMs: number
-            try {
-              timeoutMs = parseDuration(flags.timeout, '--timeout')
-            } catch (error) {
-              throw new UsageError((error as Error).message, 'e.g. --timeout 30s')
-            }
+            const timeoutMs = parseDurationFlag('--timeout', flags.timeout)
             const config = await configFromGlobals(globals)
             const resolved = selectTargets(config, { target: target.name })[0]!
             return waitForTarget(resolved, {
@@ -38,7 +33,7 @@ export function registerOtherCommands(program: Command): void {
           },
           print: (result, reporter, target) =>
             reporter.result(
-              `${formatTarget(target)}: ${result.engine} ${result.version} is accepting connections (after ${result.attempts} attempt(s), ${result.waitedMs} ms)`,
+              `${formatTarget(target)}: ${result.engine} ${result.version} is accepting connections (after ${result.attempts} attempt(s), ${formatDuration(result.waitedMs)})`,
             ),
         })
       }),
@@ -82,7 +77,9 @@ export function registerOtherCommands(program: Command): void {
               )
               for (const [key, value] of Object.entries(target.migrations)) {
                 // lockTimeoutMs: 5000 reads back as it is written in the config: lockTimeout: 5s.
-                const shown = key.endsWith('Ms') ? [key.slice(0, -2), formatDuration(Number(value))] : [key, value]
+                const shown = key.endsWith('Ms')
+                  ? [key.slice(0, -2), formatDurationSetting(Number(value))]
+                  : [key, value]
                 reporter.result(`  migrations.${shown[0]}: ${shown[1]}`)
               }
             }

@@ -6,7 +6,7 @@ import type { Reporter } from '../../output/reporter.js'
 import { formatTable } from '../../output/table.js'
 import { configFromGlobals, makeReporter, reportFailure, runTargetCommand } from '../context.js'
 import { selectTargets } from '../../config/resolve-config.js'
-import { formatMs, formatTarget, formatTimestamp } from '../../output/format.js'
+import { formatDuration, formatTarget, formatTimestamp } from '../../output/format.js'
 import type { Target } from '../../targets/target.js'
 
 interface RunFlags {
@@ -121,7 +121,7 @@ function reportEvent(reporter: Reporter, event: SeedEvent): void {
     case 'done':
       reporter.finish(
         event.target,
-        `seeding ${event.seed} ... ${event.rows === null ? 'done' : `${event.rows} row${event.rows === 1 ? '' : 's'}`} in ${formatMs(event.durationMs)}`,
+        `seeding ${event.seed} ... ${event.rows === null ? 'done' : `${event.rows} row${event.rows === 1 ? '' : 's'}`} in ${formatDuration(event.durationMs)}`,
       )
       break
     case 'skipped':
@@ -166,7 +166,7 @@ function printRun(result: SeedRunResult, reporter: Reporter, target: Target): vo
   const rows = applied.reduce((sum, seed) => sum + (seed.rows ?? 0), 0)
   const total = applied.reduce((sum, seed) => sum + (seed.durationMs ?? 0), 0)
   const parts = [
-    `${formatTarget(target)}: ran ${applied.length} seed${applied.length === 1 ? '' : 's'} (${rows} row${rows === 1 ? '' : 's'}) in ${formatMs(total)}`,
+    `${formatTarget(target)}: ran ${applied.length} seed${applied.length === 1 ? '' : 's'} (${rows} row${rows === 1 ? '' : 's'}) in ${formatDuration(total)}`,
   ]
   if (skipped > 0) parts.push(`${skipped} unchanged`)
   reporter.result(color.green(parts.join(', ')))

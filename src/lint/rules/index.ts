@@ -29,6 +29,12 @@ import { uniqueWithoutIndex } from './unique-without-index.js'
 import { deleteWithoutWhere } from './delete-without-where.js'
 import { updateWithoutWhere } from './update-without-where.js'
 import { vacuumFullOrCluster } from './vacuum-full-or-cluster.js'
+import { alterDomainAddConstraint } from './alter-domain-add-constraint.js'
+import { createDomainWithCheck } from './create-domain-with-check.js'
+import { dropDatabase } from './drop-database.js'
+import { duplicateColumnAssignment } from './duplicate-column-assignment.js'
+import { preferRobustStatements } from './prefer-robust-statements.js'
+import { validateInSameTransaction } from './validate-in-same-transaction.js'
 
 /** Every statement rule, in the order findings on one statement are listed. */
 export const LINT_RULES: readonly LintRule[] = [
@@ -40,22 +46,28 @@ export const LINT_RULES: readonly LintRule[] = [
   detachPartitionWithoutConcurrently,
   foreignKeyWithoutNotValid,
   checkWithoutNotValid,
+  validateInSameTransaction,
   setNotNullScan,
   addColumnRewrite,
   addColumnNotNullWithoutDefault,
   alterColumnTypeRewrite,
   uniqueWithoutIndex,
   vacuumFullOrCluster,
+  alterDomainAddConstraint,
+  createDomainWithCheck,
   truncateCascade,
   dropColumn,
   dropTable,
   dropNotNull,
   renameColumn,
   renameTable,
+  dropDatabase,
   enumValueInTransaction,
   identifierTooLong,
   updateWithoutWhere,
   deleteWithoutWhere,
+  duplicateColumnAssignment,
+  preferRobustStatements,
   sqliteUnsupportedAlter,
   sqliteRebuildWithoutForeignKeyCheck,
   preferBigintId,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { formatDuration, parseDuration } from '../../../src/config/duration.js'
+import { formatDurationSetting, parseDuration } from '../../../src/config/duration.js'
 
 describe('parseDuration', () => {
   it.each([
@@ -38,7 +38,7 @@ describe('parseDuration', () => {
   })
 })
 
-describe('formatDuration', () => {
+describe('formatDurationSetting', () => {
   it.each([
     [0, '0'],
     [250, '250ms'],
@@ -48,12 +48,12 @@ describe('formatDuration', () => {
     [3_600_000, '1h'],
     [90_061_000, '1d1h1m1s'],
   ])('prints %i ms as %j', (ms, text) => {
-    expect(formatDuration(ms)).toBe(text)
+    expect(formatDurationSetting(ms)).toBe(text)
   })
 
   it('prints what parseDuration reads back', () => {
     for (const ms of [0, 1, 999, 1_000, 61_500, 3_599_999, 86_400_000 * 3 + 7]) {
-      expect(parseDuration(formatDuration(ms), 'x')).toBe(ms)
+      expect(parseDuration(formatDurationSetting(ms), 'x')).toBe(ms)
     }
   })
 })

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest'
 import {
-  formatSeconds,
   formatValue,
   grade,
   parseThresholdFlags,
@@ -100,10 +99,10 @@ describe('health thresholds', () => {
   })
 
   it('formats values for people', () => {
-    expect(formatSeconds(0)).toBe('0s')
-    expect(formatSeconds(0.0021)).toBe('2.10ms')
-    expect(formatSeconds(432)).toBe('7m12s')
-    expect(formatSeconds(30 * 3600)).toBe('1d6h')
+    expect(formatValue('seconds', 0)).toBe('0s')
+    expect(formatValue('seconds', 0.0021)).toBe('2.1ms')
+    expect(formatValue('seconds', 432)).toBe('7m12s')
+    expect(formatValue('seconds', 30 * 3600)).toBe('30h')
     expect(formatValue('ratio', 0.853)).toBe('85.3%')
     expect(formatValue('bytes', 3.2 * 1024 ** 3)).toBe('3.2 GB')
   })

@@ -41,7 +41,7 @@ describe('wal_archiving', () => {
       thresholds,
     )
     expect(failing.severity).toBe('warn')
-    expect(failing.message).toContain('archive_command is failing: 00000001000000000000002B failed 5.0s ago')
+    expect(failing.message).toContain('archive_command is failing: 00000001000000000000002B failed 5s ago')
   })
 
   it('is unknown, not ok, when the role cannot count the waiting segments and nothing failed', () => {

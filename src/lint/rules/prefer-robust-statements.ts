@@ -1,0 +1,172 @@
+/**
+ * dbops' runner context: a transaction:false migration that fails part way is left `failed`; after
+ * `migrate resolve --rolled-back` the next `up` runs the whole file again, so the statements that had succeeded run a
+ * second time. They must not fail then. A statement in a transactional file, or the last one of a file, never runs
+ * twice after succeeding (a failure undoes it, or fails loudly on the INVALID index a CONCURRENTLY build leaves).
+ * Read from the words, not the parse tree: the rule looks at every CREATE/DROP/ALTER, and parsing them all in
+ * transactional files (where it never reports) would cost every lint.
+ */
+import type { LintRule } from '../types.js'
+import { leadingWords } from '../../sql/split-statements.js'
+import { isCreateIndex, isCreateTable, nameInWords } from '../rule-helpers.js'
+
+/** Per file: indexes and constraints an earlier statement drops IF EXISTS (the create after it is then re-runnable). */
+const DROPPED = 'prefer-robust-statements:dropped'
+
+function droppedIn(context: { state: Map<string, unknown>; file: string }): Set<string> {
+  const all = (context.state.get(DROPPED) as Map<string, Set<string>> | undefined) ?? new Map<string, Set<string>>()
+  context.state.set(DROPPED, all)
+  const set = all.get(context.file) ?? new Set<string>()
+  all.set(context.file, set)
+  return set
+}
+
+const lower = (word: string | undefined): string => (word ?? '?').toLowerCase()
+
+function nameAt(words: readonly string[], k: number): [string, number] {
+  const { name, next } = nameInWords(words, k)
+  return [name, next]
+}
+
+/** ALTER TABLE's actions (split at top-level commas), each as its words. */
+function alterActions(words: readonly string[]): { table: string; actions: string[][] } {
+  let k = 2
+  if (words[k] === 'IF') k += 2
+  if (words[k] === 'ONLY') k++
+  const [table, after] = nameAt(words, k)
+  const actions: string[][] = [[]]
+  let depth = 0
+  for (const word of words.slice(after)) {
+    if (word === '(') depth++
+    else if (word === ')') depth--
+    if (depth === 0 && word === ',') actions.push([])
+    else actions[actions.length - 1]!.push(word)
+  }
+  return { table, actions }
+}
+
+interface Problem {
+  what: string
+  safe: string
+  table?: string
+}
+
+function problemsOf(words: readonly string[], dropped: Set<string>): Problem[] {
+  if (isCreateIndex(words)) {
+    let k = words[1] === 'UNIQUE' ? 3 : 2
+    const concurrently = words[k] === 'CONCURRENTLY'
+    if (concurrently) k++
+    if (words[k] === 'IF' || words[k] === 'ON') return []
+    const [index] = nameAt(words, k)
+    if (dropped.has(`index ${index}`)) return []
+    return [
+      {
+        what: `CREATE INDEX ${index} fails on a second run`,
+        safe: concurrently
+          ? `DROP INDEX CONCURRENTLY IF EXISTS ${index};  -- a failed CONCURRENTLY build leaves an INVALID index, which IF NOT EXISTS would keep\nCREATE INDEX CONCURRENTLY ${index} ON ...;`
+          : `CREATE INDEX IF NOT EXISTS ${index} ON ...;`,
+      },
+    ]
+  }
+  if (isCreateTable(words)) {
+    const k = words.indexOf('TABLE') + 1
+    if (words[k] === 'IF') return []
+    const [table] = nameAt(words, k)
+    return [
+      { what: `CREATE TABLE ${table} fails on a second run`, table, safe: `CREATE TABLE IF NOT EXISTS ${table} ...` },
+    ]
+  }
+  if (words[0] === 'DROP') {
+    const kind = words[1] === 'MATERIALIZED' || words[1] === 'FOREIGN' ? `${words[1]} ${words[2]}` : words[1]!
+    let k = kind.split(' ').length + 1
+    const concurrently = words[k] === 'CONCURRENTLY'
+    if (concurrently) k++
+    if (words[k] === 'IF') return []
+    const [name] = nameAt(words, k)
+    return [
+      {
+        what: `DROP ${kind} ${name} fails on a second run`,
+        safe: `DROP ${kind}${concurrently ? ' CONCURRENTLY' : ''} IF EXISTS ${name} ...;`,
+      },
+    ]
+  }
+  if (words[0] === 'ALTER' && words[1] === 'TABLE') {
+    const { table, actions } = alterActions(words)
+    return actions.flatMap((action): Problem[] => {
+      if (action[0] === 'ADD' && action[1] === 'CONSTRAINT') {
+        const name = lower(action[2])
+        if (dropped.has(`${table} ${name}`)) return []
+        return [
+          {
+            what: `ADD CONSTRAINT ${name} fails on a second run`,
+            table,
+            safe: `ALTER TABLE ${table} DROP CONSTRAINT IF EXISTS ${name};  -- first, in the same file\nALTER TABLE ${table} ADD CONSTRAINT ${name} ...;`,
+          },
+        ]
+      }
+      if (action[0] === 'ADD' && !['PRIMARY', 'UNIQUE', 'CHECK', 'FOREIGN', 'EXCLUDE'].includes(action[1] ?? '')) {
+        const k = action[1] === 'COLUMN' ? 2 : 1
+        if (action[k] === 'IF') return []
+        return [
+          {
+            what: `ADD COLUMN ${lower(action[k])} fails on a second run`,
+            table,
+            safe: `ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS ${lower(action[k])} ...;`,
+          },
+        ]
+      }
+      if (action[0] === 'DROP' && action[1] !== 'DEFAULT' && action[1] !== 'NOT' && action[1] !== 'EXPRESSION') {
+        const what = action[1] === 'CONSTRAINT' ? 'CONSTRAINT' : 'COLUMN'
+        const k = action[1] === 'CONSTRAINT' || action[1] === 'COLUMN' ? 2 : 1
+        if (action[k] === 'IF') return []
+        return [
+          {
+            what: `DROP ${what} ${lower(action[k])} fails on a second run`,
+            table,
+            safe: `ALTER TABLE ${table} DROP ${what} IF EXISTS ${lower(action[k])};`,
+          },
+        ]
+      }
+      return []
+    })
+  }
+  return []
+}
+
+export const preferRobustStatements: LintRule = {
+  id: 'prefer-robust-statements',
+  engines: ['postgres'],
+  severity: 'warn',
+  kind: 'correctness',
+  description:
+    'in a transaction:false migration, a statement that fails when the file is run again after a failure part way (CREATE without IF NOT EXISTS, DROP without IF EXISTS)',
+  mayFind: (_sql, section) => !section.transactional,
+  wants: (w) => w[0] === 'CREATE' || w[0] === 'DROP' || (w[0] === 'ALTER' && w[1] === 'TABLE'),
+  needsAst: false,
+  reportsOnFresh: true,
+  observe({ text }, context) {
+    if (context.transactional) return
+    const words = leadingWords(text, Infinity, context.engine)
+    const dropped = droppedIn(context)
+    if (words[0] === 'DROP' && words[1] === 'INDEX') {
+      const k = words[2] === 'CONCURRENTLY' ? 3 : 2
+      if (words[k] === 'IF') dropped.add(`index ${nameAt(words, k + 2)[0]}`)
+    }
+    if (words[0] === 'ALTER' && words[1] === 'TABLE') {
+      const { table, actions } = alterActions(words)
+      for (const action of actions)
+        if (action[0] === 'DROP' && action[1] === 'CONSTRAINT' && action[2] === 'IF')
+          dropped.add(`${table} ${lower(action[4])}`)
+    }
+  },
+  check({ text }, context) {
+    if (context.transactional || context.following.length === 0) return []
+    const words = leadingWords(text, Infinity, context.engine)
+    return problemsOf(words, droppedIn(context)).map((problem) => ({
+      evenIfFresh: true,
+      ...(problem.table !== undefined && { table: problem.table }),
+      message: `${problem.what}: this transaction:false migration runs again from its first statement after a failure part way (migrate resolve --rolled-back, then up)`,
+      safe: problem.safe,
+    }))
+  },
+}

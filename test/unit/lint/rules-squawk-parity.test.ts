@@ -1,0 +1,188 @@
+// Rules squawk has that dbops lacked (issue 11): each a true positive and the near misses that must stay quiet.
+import { describe, expect, it } from 'vitest'
+import { lint, lintFiles, rules } from './lint-helpers.js'
+
+async function only(rule: string, sql: string, options: Parameters<typeof lint>[1] = {}) {
+  return (await lint(sql, options)).filter((finding) => finding.rule === rule)
+}
+
+describe('domains', () => {
+  it('alter-domain-add-constraint: ADD CONSTRAINT and VALIDATE scan every column of the domain under SHARE', async () => {
+    const [finding, ...rest] = await only(
+      'alter-domain-add-constraint',
+      'ALTER DOMAIN positive ADD CONSTRAINT positive_check CHECK (VALUE > 0);',
+    )
+    expect(rest).toEqual([])
+    expect(finding).toMatchObject({ severity: 'warn', lock: 'SHARE', line: 2 })
+    expect(finding!.message).toContain('blocks INSERT/UPDATE/DELETE')
+    expect(finding!.safe).toContain('NOT VALID')
+    expect(
+      rules(await only('alter-domain-add-constraint', 'ALTER DOMAIN positive VALIDATE CONSTRAINT positive_check;')),
+    ).toEqual(['alter-domain-add-constraint'])
+  })
+
+  it('alter-domain-add-constraint stays quiet for NOT VALID, other ALTER DOMAINs and a domain created in the run', async () => {
+    expect(
+      await only('alter-domain-add-constraint', 'ALTER DOMAIN positive ADD CONSTRAINT c CHECK (VALUE > 0) NOT VALID;'),
+    ).toEqual([])
+    expect(await only('alter-domain-add-constraint', 'ALTER DOMAIN positive SET DEFAULT 1;')).toEqual([])
+    expect(await only('alter-domain-add-constraint', 'ALTER DOMAIN positive DROP CONSTRAINT c;')).toEqual([])
+    expect(
+      await only(
+        'alter-domain-add-constraint',
+        'CREATE DOMAIN positive AS int;\nALTER DOMAIN positive ADD CONSTRAINT c CHECK (VALUE > 0);',
+      ),
+    ).toEqual([])
+  })
+
+  it('create-domain-with-check: advice at CREATE DOMAIN, a rewrite warning where a column of it is added', async () => {
+    const result = await lintFiles([
+      'CREATE DOMAIN positive AS int CHECK (VALUE > 0);',
+      'ALTER TABLE orders ADD COLUMN quantity positive;',
+    ])
+    const findings = result.findings.filter((finding) => finding.rule === 'create-domain-with-check')
+    expect(findings.map((finding) => [finding.migration, finding.severity])).toEqual([
+      ['1_m1', 'info'],
+      ['2_m2', 'warn'],
+    ])
+    expect(findings[1]).toMatchObject({ table: 'orders', lock: 'ACCESS EXCLUSIVE' })
+    expect(findings[1]!.message).toContain('rewrites orders')
+  })
+
+  it('create-domain-with-check stays quiet for a domain without CHECK, a table created in the run, CREATE TABLE', async () => {
+    const quiet = await lintFiles([
+      'CREATE DOMAIN plain AS int NOT NULL;\nCREATE DOMAIN positive AS int CHECK (VALUE > 0);',
+      'ALTER TABLE orders ADD COLUMN a plain;\nCREATE TABLE items (q positive);\nALTER TABLE items ADD COLUMN r positive;',
+    ])
+    expect(
+      quiet.findings.filter((finding) => finding.rule === 'create-domain-with-check').map((f) => f.migration),
+    ).toEqual(['1_m1'])
+  })
+})
+
+describe('drop-database', () => {
+  it('is an error in a transaction:false file', async () => {
+    const [finding, ...rest] = await only('drop-database', 'DROP DATABASE IF EXISTS reports;', {
+      directive: 'transaction:false',
+    })
+    expect(rest).toEqual([])
+    expect(finding).toMatchObject({ severity: 'error' })
+    expect(finding!.message).toContain('DROP DATABASE reports')
+  })
+
+  it('stays quiet for DROP SCHEMA, DROP TABLE and CREATE DATABASE', async () => {
+    const sql = 'DROP SCHEMA reports;\nDROP TABLE database;\nCREATE DATABASE reports;'
+    expect(await only('drop-database', sql, { directive: 'transaction:false' })).toEqual([])
+  })
+})
+
+describe('duplicate-column-assignment', () => {
+  it('reports a column assigned twice in UPDATE, in a row assignment, and in ON CONFLICT DO UPDATE', async () => {
+    expect(
+      rules(await only('duplicate-column-assignment', 'UPDATE orders SET status = 1, status = 2 WHERE id = 1;')),
+    ).toEqual(['duplicate-column-assignment'])
+    expect(
+      rules(await only('duplicate-column-assignment', 'UPDATE orders SET (a, b) = (1, 2), b = 3 WHERE id = 1;')),
+    ).toEqual(['duplicate-column-assignment'])
+    const [finding] = await only(
+      'duplicate-column-assignment',
+      'INSERT INTO orders (id) VALUES (1) ON CONFLICT (id) DO UPDATE SET a = 1, a = 2;',
+    )
+    expect(finding).toMatchObject({ severity: 'error', table: 'orders' })
+    expect(finding!.message).toContain('column a is assigned twice')
+  })
+
+  it('stays quiet for distinct columns, subscripts of one array, and a table created in the same file', async () => {
+    expect(await only('duplicate-column-assignment', 'UPDATE orders SET a = 1, b = 2 WHERE id = 1;')).toEqual([])
+    expect(
+      await only('duplicate-column-assignment', 'UPDATE orders SET tags[1] = 1, tags[2] = 2 WHERE id = 1;'),
+    ).toEqual([])
+    expect(
+      rules(
+        await only(
+          'duplicate-column-assignment',
+          'CREATE TABLE orders (a int);\nUPDATE orders SET a = 1, a = 2 WHERE true;',
+        ),
+      ),
+    ).toEqual(['duplicate-column-assignment'])
+  })
+})
+
+describe('prefer-robust-statements (transaction:false files run again after a failure part way)', () => {
+  const nonTransactional = { directive: 'transaction:false' }
+
+  it('reports statements that fail on a second run', async () => {
+    const findings = await only(
+      'prefer-robust-statements',
+      'CREATE INDEX CONCURRENTLY orders_user_idx ON orders (user_id);\nDROP INDEX CONCURRENTLY orders_old_idx;\nALTER TABLE orders ADD COLUMN note text;\nALTER TABLE orders ADD CONSTRAINT positive CHECK (total > 0) NOT VALID;\nCREATE TABLE audit (id bigint);\nSELECT 1;',
+      nonTransactional,
+    )
+    expect(findings.map((finding) => finding.line)).toEqual([2, 3, 4, 5, 6])
+    expect(findings[0]!.safe).toContain('DROP INDEX CONCURRENTLY IF EXISTS orders_user_idx')
+    expect(findings[0]!.message).toContain('runs again from its first statement')
+  })
+
+  it('stays quiet for robust forms, transactional files and a last statement that is not CONCURRENTLY', async () => {
+    const robust =
+      'CREATE INDEX CONCURRENTLY IF NOT EXISTS a_idx ON orders (a);\nDROP INDEX CONCURRENTLY IF EXISTS b_idx;\nCREATE INDEX CONCURRENTLY b_idx ON orders (b);\nALTER TABLE orders ADD COLUMN IF NOT EXISTS note text;\nALTER TABLE orders DROP CONSTRAINT IF EXISTS positive;\nALTER TABLE orders ADD CONSTRAINT positive CHECK (total > 0) NOT VALID;\nCREATE TABLE IF NOT EXISTS audit (id bigint);\nSELECT 1;'
+    expect(await only('prefer-robust-statements', robust, nonTransactional)).toEqual([])
+    expect(
+      await only(
+        'prefer-robust-statements',
+        'CREATE TABLE audit (id bigint);\nALTER TABLE orders ADD COLUMN note text;',
+      ),
+    ).toEqual([])
+    expect(await only('prefer-robust-statements', 'SELECT 1;\nDROP TABLE audit;', nonTransactional)).toEqual([])
+    // Alone, a failed build fails loudly on its INVALID index when run again; IF NOT EXISTS would keep that index.
+    expect(
+      await only('prefer-robust-statements', 'CREATE INDEX CONCURRENTLY i ON orders (a);', nonTransactional),
+    ).toEqual([])
+  })
+})
+
+describe('validate-in-same-transaction (a hazard squawk found in supabase/auth that dbops missed)', () => {
+  it('reports VALIDATE in the same transactional file as its ADD ... NOT VALID', async () => {
+    const [finding, ...rest] = await only(
+      'validate-in-same-transaction',
+      'ALTER TABLE sessions ADD CONSTRAINT sessions_client_fkey FOREIGN KEY (client_id) REFERENCES clients (id) NOT VALID;\nALTER TABLE sessions VALIDATE CONSTRAINT sessions_client_fkey;',
+    )
+    expect(rest).toEqual([])
+    expect(finding).toMatchObject({ line: 3, lock: 'SHARE ROW EXCLUSIVE', table: 'sessions' })
+    expect(finding!.message).toContain('sessions and clients')
+    const [check] = await only(
+      'validate-in-same-transaction',
+      'ALTER TABLE orders ADD CONSTRAINT positive CHECK (total > 0) NOT VALID;\nALTER TABLE orders VALIDATE CONSTRAINT positive;',
+    )
+    expect(check).toMatchObject({ lock: 'ACCESS EXCLUSIVE' })
+  })
+
+  it('stays quiet for VALIDATE in the next migration, in a transaction:false file, and on a table created in the file', async () => {
+    const next = await lintFiles([
+      'ALTER TABLE orders ADD CONSTRAINT positive CHECK (total > 0) NOT VALID;',
+      'ALTER TABLE orders VALIDATE CONSTRAINT positive;',
+    ])
+    expect(next.findings.filter((finding) => finding.rule === 'validate-in-same-transaction')).toEqual([])
+    const both =
+      'ALTER TABLE orders ADD CONSTRAINT positive CHECK (total > 0) NOT VALID;\nALTER TABLE orders VALIDATE CONSTRAINT positive;'
+    expect(await only('validate-in-same-transaction', both, { directive: 'transaction:false' })).toEqual([])
+    expect(await only('validate-in-same-transaction', `CREATE TABLE orders (total int);\n${both}`)).toEqual([])
+  })
+})
+
+describe('the new rules read words where they can (no parse of every ALTER TABLE or UPDATE)', () => {
+  it('create-domain-with-check finds the column among several actions, schema-qualified', async () => {
+    const result = await lintFiles([
+      'CREATE DOMAIN app.positive AS int CONSTRAINT p CHECK (VALUE > 0);',
+      'ALTER TABLE app.orders ADD COLUMN note text, ADD COLUMN IF NOT EXISTS quantity app.positive;',
+    ])
+    const [finding] = result.findings.filter((f) => f.rule === 'create-domain-with-check' && f.severity === 'warn')
+    expect(finding).toMatchObject({ table: 'app.orders', migration: '2_m2' })
+    expect(finding!.message).toContain('ADD COLUMN quantity')
+  })
+
+  it('duplicate-column-assignment sees a name repeated inside a row assignment', async () => {
+    expect(
+      rules(await only('duplicate-column-assignment', 'UPDATE orders SET (a, b) = (1, 2), a = 3 WHERE id = 1;')),
+    ).toEqual(['duplicate-column-assignment'])
+  })
+})
