@@ -256,6 +256,24 @@ describe('dbops backup on a bucket', () => {
   }, 180_000)
 })
 
+describe('the AWS SDK loads only for a bucket', () => {
+  it('not for --help, migrate status or a folder backup list; for a bucket backup list', async () => {
+    const trace = { NODE_OPTIONS: `--require ${path.join(import.meta.dirname, 'fixtures-trace-aws.cjs')}` }
+    const bucket = await server.createBucket()
+    const dir = tempDir('dbops-s3-lazy')
+    dirs.push(dir)
+    const url = `sqlite:${path.join(dir, 'app.db')}`
+    for (const args of [['--help'], ['--url', url, 'migrate', 'status'], ['--url', url, 'backup', 'list']]) {
+      const result = await runCli(args, { cwd: dir, env: trace })
+      expect(result.stderr, args.join(' ')).not.toContain('loaded')
+    }
+    const s3dir = project(url, { dir: `s3://${bucket}/lazy`, s3: s3() })
+    const listed = await runCli(['backup', 'list'], { cwd: s3dir, env: trace })
+    expect(listed.code, listed.stderr).toBe(0)
+    expect(listed.stderr).toContain('loaded ../vendor/@aws-sdk/client-s3.cjs')
+  }, 60_000)
+})
+
 describe('credentials the store refuses', () => {
   let strict: S3Server
   beforeAll(async () => {
