@@ -29,6 +29,14 @@ export function encodeArtifact(
 }
 
 /**
+ * Whether `encodeArtifact` stores the engine's bytes unchanged for this target. When it does, a file written in the
+ * one folder destination is renamed into place instead of copied; encryption or compression must return false here.
+ */
+export function encodesAsIs(_target: Target): boolean {
+  return true
+}
+
+/**
  * SEAM (b), restore and verify: the stored object's bytes → what the engine restores or reads back. The inverse of
  * `encodeArtifact`; `storedAsIs` says when there is nothing to undo (a folder's file can then go to the engine as it
  * is, without a copy).
@@ -174,6 +182,9 @@ export async function openArtifact(
     stored.on('error', (error) => check.stream.destroy(error))
     const stream = decodeArtifact(stored.pipe(check.stream), manifest)
     if (stream !== check.stream) check.stream.on('error', (error) => stream.destroy(error))
+    // A small object is read (and its sha256 checked) before the engine starts reading: its error is kept on the
+    // stream (`errored`) for the engine, never thrown as an unhandled 'error' event.
+    stream.on('error', () => {})
     return { input: { stream }, sha256: check.sha256 }
   }
   const scratch = options.scratchDir()

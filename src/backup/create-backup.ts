@@ -7,6 +7,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  renameSync,
   rmSync,
   statSync,
 } from 'node:fs'
@@ -23,12 +24,20 @@ import {
   MANIFEST_SUFFIX,
   newBackupId,
   orphanObjects,
+  sizeOf,
   TEMP_PREFIX,
   writeStoredManifest,
   type BackupManifest,
 } from './manifest.js'
 import { openDestinations, type BackupDestination } from './destinations.js'
-import { deliverLocal, deliverStream, encodeArtifact, type ArtifactEncoding, type Delivery } from './artifact.js'
+import {
+  deliverLocal,
+  deliverStream,
+  encodeArtifact,
+  encodesAsIs,
+  type ArtifactEncoding,
+  type Delivery,
+} from './artifact.js'
 import { hashingCounter } from '../storage/hashing-counter.js'
 import type { StorageLockOptions, StoredObject } from '../storage/storage.js'
 import { tmpdir } from 'node:os'
@@ -297,6 +306,13 @@ async function produce(
       onProgress: ({ bytes }) => onProgress(bytes),
     })
     if (options.signal?.aborted) throw new DbopsError('E_INTERRUPTED', 'backup interrupted; nothing was published')
+    const only = destinations.length === 1 ? destinations[0]! : undefined
+    if (only?.storage.kind === 'folder' && only.location === scratch.dir && encodesAsIs(target)) {
+      // The one destination is the folder the file was written in, stored as is: renamed into place, not copied.
+      const result = { size: sizeOf(temporary), sha256: outcome.sha256 ?? (await hashArtifact(temporary)) }
+      renameSync(temporary, join(only.location, artifact))
+      return { outcome, deliveries: [{ ok: true, result }], manifestFields: {} }
+    }
     const { deliveries, manifestFields } = await deliverLocal(destinations, target, temporary, artifact, signal ?? {})
     return { outcome, deliveries, manifestFields }
   } finally {

@@ -407,9 +407,19 @@ async function runTool(
   if (io.stdin) {
     const input = io.stdin
     const stdin = child.stdin!
-    input.once('error', (error) => {
-      inputError = error
+    const stop = (error: unknown) => {
+      inputError ??= error
       child.kill('SIGKILL')
+    }
+    // A small artifact may have been read (and found corrupt) before the program started.
+    if (input.errored) stop(input.errored)
+    input.once('error', stop)
+    // A program that exits before the end of its input (it failed) releases the input, so nothing waits on it.
+    void child.finally(() => {
+      if (!input.readableEnded && inputError === undefined && child.exitCode !== 0) {
+        input.unpipe()
+        input.destroy()
+      }
     })
     // A program that stops reading (it failed) closes the pipe: that is its own error, reported below.
     stdin.on('error', () => {})
