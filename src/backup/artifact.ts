@@ -42,6 +42,14 @@ export function encodeArtifact(
 }
 
 /**
+ * Whether `encodeArtifact` stores the engine's bytes unchanged (no compression, no encryption). When it does, a file
+ * written in the one folder destination is renamed into place instead of copied.
+ */
+export function encodesAsIs(sealing: Sealing): boolean {
+  return sealing.compression === 'none' && sealing.recipients.length === 0
+}
+
+/**
  * SEAM (b), restore and verify: the stored object's bytes → what the engine restores or reads back (decrypted, then
  * decompressed). Resolves only once an encrypted object's header has been read with `identities`: a missing or wrong
  * identity fails here, before anything is restored. `storedAsIs` says when there is nothing to undo (a folder's
@@ -197,8 +205,10 @@ export async function openArtifact(
     const stored = await storage.get(manifest.artifact)
     stored.on('error', (error) => check.stream.destroy(error))
     const stream = await decodeArtifact(stored.pipe(check.stream), manifest, options.identities)
-    // A decoded stream carries check.stream's error (a sha256 mismatch at its end) to its reader by itself; destroying
-    // it from here could raise that error before the reader (pg_restore, spawned later) listens.
+    // A decoded stream carries check.stream's error (a sha256 mismatch at its end) to its reader by itself. A small
+    // object may be read (and its sha256 checked) before the engine starts reading: its error is kept on the stream
+    // (`errored`) for the engine, never thrown as an unhandled 'error' event.
+    stream.on('error', () => {})
     return { input: { stream }, sha256: check.sha256 }
   }
   const scratch = options.scratchDir()

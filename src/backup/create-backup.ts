@@ -7,6 +7,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  renameSync,
   rmSync,
   statSync,
 } from 'node:fs'
@@ -24,12 +25,20 @@ import {
   MANIFEST_SUFFIX,
   newBackupId,
   orphanObjects,
+  sizeOf,
   TEMP_PREFIX,
   writeStoredManifest,
   type BackupManifest,
 } from './manifest.js'
 import { openDestinations, type BackupDestination } from './destinations.js'
-import { deliverLocal, deliverStream, encodeArtifact, type ArtifactEncoding, type Delivery } from './artifact.js'
+import {
+  deliverLocal,
+  deliverStream,
+  encodeArtifact,
+  encodesAsIs,
+  type ArtifactEncoding,
+  type Delivery,
+} from './artifact.js'
 import { hashingCounter } from '../storage/hashing-counter.js'
 import { chooseSealing, sealedSuffix, type Sealing } from './artifact-transform.js'
 import type { StorageLockOptions, StoredObject } from '../storage/storage.js'
@@ -178,6 +187,7 @@ export async function createBackup(target: Target, options: CreateBackupOptions 
     const arrived = live.filter((destination) => !failures.has(destination))
     if (arrived.length === 0) throw failures.get(live[0]!)
     const first = produced.deliveries[live.indexOf(arrived[0]!)]! as Extract<Delivery, { ok: true }>
+    const outcome = produced.outcome!
     const finished = new Date(started.getTime() + (performance.now() - startedMs))
     const manifest: BackupManifest = {
       manifestVersion: 1,
@@ -194,13 +204,13 @@ export async function createBackup(target: Target, options: CreateBackupOptions 
       sizeBytes: first.result.size,
       sha256: first.result.sha256,
       artifact,
-      serverVersion: produced.outcome.serverVersion,
-      tools: { ...produced.outcome.tools, dbops: VERSION },
-      migrationVersion: produced.outcome.migrationVersion,
-      rowCounts: produced.outcome.rowCounts ?? null,
+      serverVersion: outcome.serverVersion,
+      tools: { ...outcome.tools, dbops: VERSION },
+      migrationVersion: outcome.migrationVersion,
+      rowCounts: outcome.rowCounts ?? null,
       verifiedAt: null,
       verifiedBy: null,
-      ...(produced.outcome.extra && { extra: produced.outcome.extra }),
+      ...(outcome.extra && { extra: outcome.extra }),
       ...produced.manifestFields,
     }
     // Written last, in each destination the artifact arrived in; a manifest that cannot be written there leaves an
@@ -297,7 +307,7 @@ async function produce(
   destinations: BackupDestination[],
   options: CreateBackupOptions,
   onProgress: (bytes: number) => void,
-): Promise<{ outcome: DumpOutcome; deliveries: Delivery[]; manifestFields: ArtifactEncoding }> {
+): Promise<{ outcome: DumpOutcome | undefined; deliveries: Delivery[]; manifestFields: ArtifactEncoding }> {
   const signal = options.signal && { signal: options.signal }
   if (engine.streams(format)) {
     const dumped = engine.dumpStream(target, {
@@ -310,7 +320,12 @@ async function produce(
     dumped.stream.on('error', (error) => counted.stream.destroy(error))
     const encoded = encodeArtifact(dumped.stream.pipe(counted.stream), { target, file: artifact, sealing })
     const deliveries = await deliverStream(destinations, artifact, encoded.stored, signal ?? {})
-    // A dump that failed fails every delivery; its error is the one to report.
+    if (deliveries.every((delivery) => !delivery.ok)) {
+      // Nowhere to go (a dump that failed fails every delivery with its own error): pg_dump is stopped.
+      dumped.stream.destroy()
+      await dumped.outcome.catch(() => {})
+      return { outcome: undefined, deliveries, manifestFields: {} }
+    }
     const outcome = await dumped.outcome
     return { outcome, deliveries, manifestFields: encoded.manifestFields() }
   }
@@ -326,6 +341,13 @@ async function produce(
       onProgress: ({ bytes }) => onProgress(bytes),
     })
     if (options.signal?.aborted) throw new DbopsError('E_INTERRUPTED', 'backup interrupted; nothing was published')
+    const only = destinations.length === 1 ? destinations[0]! : undefined
+    if (only?.storage.kind === 'folder' && only.location === scratch.dir && encodesAsIs(sealing)) {
+      // The one destination is the folder the file was written in, stored as is: renamed into place, not copied.
+      const result = { size: sizeOf(temporary), sha256: outcome.sha256 ?? (await hashArtifact(temporary)) }
+      renameSync(temporary, join(only.location, artifact))
+      return { outcome, deliveries: [{ ok: true, result }], manifestFields: {} }
+    }
     const { deliveries, manifestFields } = await deliverLocal(
       destinations,
       target,

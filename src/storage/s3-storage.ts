@@ -81,10 +81,18 @@ export class S3Storage implements Storage {
     options.signal?.addEventListener('abort', abort, { once: true })
     let sourceError: unknown
     try {
-      // The source is piped separately so that its failure (pg_dump exiting non-zero) aborts the upload too.
-      const feeding = pipeline(body, counter.stream).catch((error: unknown) => {
-        sourceError = error
-        abort()
+      // The source is piped separately so that its failure (pg_dump exiting non-zero) aborts the upload too. Only
+      // the source's own error is the source's: the SDK destroys the body with an AbortError when a part fails.
+      const feeding = new Promise<void>((resolve) => {
+        body.once('error', (error) => {
+          sourceError = error
+          counter.stream.destroy(error)
+          abort()
+          resolve()
+        })
+        counter.stream.once('finish', resolve)
+        counter.stream.once('close', resolve)
+        body.pipe(counter.stream)
       })
       await Promise.all([feeding, upload.done()])
       if (sourceError) throw sourceError

@@ -26,7 +26,11 @@ export const TEST_AWS_ENV = {
   AWS_REGION: 'us-east-1',
 }
 
-export async function startS3Server(): Promise<S3Server> {
+/**
+ * `authAfter`: moto checks credentials (IAM) after this many requests (INITIAL_NO_AUTH_ACTION_COUNT); without it
+ * moto accepts any key. With it, every key is unknown to moto's IAM, so a test can see a refused credential.
+ */
+export async function startS3Server(options: { authAfter?: number } = {}): Promise<S3Server> {
   const command = motoCommand()
   if (!command) {
     throw new Error(
@@ -38,6 +42,10 @@ export async function startS3Server(): Promise<S3Server> {
   const endpoint = `http://127.0.0.1:${port}`
   const child: ChildProcess = spawn(command[0], [...command[1], '-H', '127.0.0.1', '-p', String(port)], {
     stdio: ['ignore', 'ignore', 'pipe'],
+    env: {
+      ...process.env,
+      ...(options.authAfter !== undefined && { INITIAL_NO_AUTH_ACTION_COUNT: String(options.authAfter) }),
+    },
   })
   let stderr = ''
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))

@@ -88,7 +88,14 @@ export class PostgresBackupEngine implements BackupEngine {
   /** pg_dump writing to its stdout: the stream ends only after pg_dump exited 0, else it errors. */
   dumpStream(target: Target, request: Omit<DumpRequest, 'path'>): DumpStream {
     const stream = new PassThrough({ highWaterMark: 1 << 20 })
-    const outcome = this.#inSnapshot(target, request, [], (run) =>
+    // A reader that gives up (every upload failed) destroys the stream: pg_dump is stopped instead of blocking on a
+    // full pipe.
+    const stop = new AbortController()
+    request.signal?.addEventListener('abort', () => stop.abort(), { once: true })
+    stream.once('close', () => {
+      if (!stream.writableFinished) stop.abort()
+    })
+    const outcome = this.#inSnapshot(target, { ...request, signal: stop.signal }, [], (run) =>
       run(undefined, (stdout) => stdout.pipe(stream, { end: false })),
     ).then(
       (result) => {
@@ -407,9 +414,19 @@ async function runTool(
   if (io.stdin) {
     const input = io.stdin
     const stdin = child.stdin!
-    input.once('error', (error) => {
-      inputError = error
+    const stop = (error: unknown) => {
+      inputError ??= error
       child.kill('SIGKILL')
+    }
+    // A small artifact may have been read (and found corrupt) before the program started.
+    if (input.errored) stop(input.errored)
+    input.once('error', stop)
+    // A program that exits before the end of its input (it failed) releases the input, so nothing waits on it.
+    void child.finally(() => {
+      if (!input.readableEnded && inputError === undefined && child.exitCode !== 0) {
+        input.unpipe()
+        input.destroy()
+      }
     })
     // A program that stops reading (it failed) closes the pipe: that is its own error, reported below.
     stdin.on('error', () => {})

@@ -89,8 +89,8 @@ export function registerBackupCommands(program: Command): void {
             const arrived = result.destinations.filter((entry) => entry.ok)
             const where =
               result.destinations.length === 1 && result.destinations[0]!.name === 'default'
-                ? ` in ${result.destinations[0]!.location}`
-                : ` in ${arrived.map((entry) => `${entry.name} (${entry.location})`).join(', ')}`
+                ? `, stored in ${result.destinations[0]!.location}`
+                : `, stored in ${arrived.map((entry) => `${entry.name} (${entry.location})`).join(', ')}`
             reporter.result(
               reporter.color.green(
                 `${formatTarget(target)}: backup ${manifest.id} (${[manifest.format, ...describeSealing(manifest)].join(', ')}, ${formatBytes(manifest.sizeBytes)}${tables}) in ${formatDuration(manifest.durationMs)}${where}`,
