@@ -518,7 +518,9 @@ describe('newcomer friction', () => {
     // The message continues on the next line, starting under the MESSAGE column.
     const header = lines.find((line) => line.includes('MESSAGE'))!
     expect(lines[row + 1]!.indexOf(lines[row + 1]!.trim())).toBe(header.indexOf('MESSAGE'))
-    for (const line of lines.filter((text) => !text.startsWith('  '))) expect(line.length, line).toBeLessThanOrEqual(80)
+    // The table's lines; the summary line names the database file, whose path is as long as it is.
+    const table = lines.filter((text) => !text.startsWith('  ') && !text.includes('finding(s)'))
+    for (const line of table) expect(line.length, line).toBeLessThanOrEqual(80)
   })
 
   it('maintain prints sizes with units, and timestamps have one format', async () => {
