@@ -235,7 +235,15 @@ describe('overlapping runs, monitoring and metrics', () => {
       expect(errorLine(second)).toContain(`pid ${holder.pid}`)
       const waiting = spawnCli(['--url', url, 'backup', 'create', '--wait'], { cwd: dir })
       const waited = waitForExit(waiting)
-      await new Promise((resolve) => setTimeout(resolve, 1000))
+      // Kill the holder only once the second run says it waits for it (no fixed delay: a loaded machine starts slowly).
+      await new Promise<void>((resolve, reject) => {
+        let seen = ''
+        waiting.stderr!.on('data', (chunk: Buffer | string) => {
+          seen += chunk.toString()
+          if (seen.includes(`waiting for dbops pid ${holder.pid}`)) resolve()
+        })
+        waiting.on('close', () => reject(new Error(`backup create --wait exited before waiting:\n${seen}`)))
+      })
       expect(readdirSync(backupDir).filter((name) => name.endsWith('.manifest.json'))).toEqual([])
       holder.kill('SIGKILL')
       const result = await waited
