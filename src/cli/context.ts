@@ -264,9 +264,10 @@ function stackOf(error: unknown): string | undefined {
 /**
  * For commands that may lint: the PostgreSQL parser is WebAssembly (libpg-query), which V8 compiles with its baseline
  * compiler and then again, in the background, with its optimising one. A CLI run is over before the optimised code
- * pays off, yet its start-up and exit wait for those compiles (~100 ms of a 1000-file lint). Set before the parser
- * loads; the CLI only, as a library must leave the host's V8 flags alone.
+ * pays off, yet its start-up and exit wait for those compiles (~100 ms of a 1000-file lint). The CLI only asks for it
+ * (a library must leave the host's V8 flags alone); the parser's loader sets the flag right before it loads, because
+ * a V8 flag change also makes V8 reject the code caches of bundles loaded after it (bin/dbops.js).
  */
 export function baselineWasmOnly(): void {
-  ;(createRequire(import.meta.url)('node:v8') as typeof import('node:v8')).setFlagsFromString('--liftoff-only')
+  ;(globalThis as Record<symbol, unknown>)[Symbol.for('dbops.baselineWasmOnly')] = true
 }

@@ -17,6 +17,9 @@ let parser: Parser | undefined
 
 async function loadParser(): Promise<Parser> {
   if (!parser) {
+    // Asked for by the CLI (cli/context.ts baselineWasmOnly), set only now: see there.
+    if ((globalThis as Record<symbol, unknown>)[Symbol.for('dbops.baselineWasmOnly')] === true)
+      (await import('node:v8')).setFlagsFromString('--liftoff-only')
     const module = (await import('libpg-query')) as unknown as Parser & { default?: Parser }
     const loaded = typeof module.parseSync === 'function' ? module : module.default!
     await loaded.loadModule()
