@@ -92,13 +92,17 @@ function childrenOf(pid: number): number[] {
   return found
 }
 
-/** A TCP relay to the S3 server that the test can cut (every connection reset, nothing listening any more). */
-async function relay(to: string): Promise<{ endpoint: string; cut(): void }> {
+/**
+ * A TCP relay to the S3 server that the test can hold (the connections open now stop forwarding, so an upload in
+ * flight stays in flight whatever the machine's speed; new connections still pass), release, or cut (every
+ * connection reset, nothing listening any more).
+ */
+async function relay(to: string): Promise<{ endpoint: string; hold(): void; release(): void; cut(): void }> {
   const target = new URL(to)
-  const sockets = new Set<net.Socket>()
+  const pairs = new Set<[net.Socket, net.Socket]>()
   const proxy = net.createServer((socket) => {
     const upstream = net.connect(Number(target.port), target.hostname)
-    sockets.add(socket).add(upstream)
+    pairs.add([socket, upstream])
     socket.pipe(upstream).pipe(socket)
     socket.on('error', () => upstream.destroy())
     upstream.on('error', () => socket.destroy())
@@ -107,9 +111,18 @@ async function relay(to: string): Promise<{ endpoint: string; cut(): void }> {
   const port = (proxy.address() as net.AddressInfo).port
   return {
     endpoint: `http://127.0.0.1:${port}`,
+    hold() {
+      for (const [socket, upstream] of pairs) {
+        socket.unpipe(upstream).pause()
+        upstream.unpipe(socket).pause()
+      }
+    },
+    release() {
+      for (const [socket, upstream] of pairs) socket.pipe(upstream).pipe(socket)
+    },
     cut() {
       proxy.close()
-      for (const socket of sockets) socket.resetAndDestroy()
+      for (const pair of pairs) for (const socket of pair) socket.resetAndDestroy()
     },
   }
 }
@@ -160,12 +173,20 @@ describe('dbops backup on a bucket', () => {
   }, 120_000)
 
   it('SIGKILL mid-upload: no listed backup; the next run aborts the multipart upload and removes the litter', async () => {
-    const database = await pgDatabase(400_000)
+    const database = await pgDatabase(800_000)
     const bucket = await server.createBucket()
-    const dir = project(database.url, { dir: `s3://${bucket}/b`, s3: s3(), format: 'plain' })
+    const link = await relay(server.endpoint)
+    const dir = project(database.url, {
+      dir: `s3://${bucket}/b`,
+      s3: { endpoint: link.endpoint, forcePathStyle: true },
+      format: 'plain',
+      compress: 'none',
+    })
     const child = spawnCli(['backup', 'create'], { cwd: dir })
     const exited = waitForExit(child, 90_000)
     await untilUploading(bucket, child)
+    // The upload stalls here (and pg_dump behind it, once the part buffers are full): the kill lands mid-upload.
+    link.hold()
     // pg_dump, the child doing the work, holds no cloud credential: neither in argv nor in its environment.
     const dumps = childrenOf(child.pid!).filter((pid) =>
       readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('pg_dump'),
@@ -185,6 +206,7 @@ describe('dbops backup on a bucket', () => {
     const list = await runCli(['backup', 'list', '--json'], { cwd: dir })
     expect(JSON.parse(list.stdout).backups).toEqual([])
 
+    link.release()
     const next = await runCli(['backup', 'create'], { cwd: dir, timeoutMs: 90_000 })
     expect(next.code, next.stderr).toBe(0)
     expect(next.stderr + next.stdout).toMatch(/removed 1 leftover\(s\) of an interrupted backup: .*unfinished upload/)
@@ -207,6 +229,7 @@ describe('dbops backup on a bucket', () => {
     const child = spawnCli(['backup', 'create'], { cwd: dir })
     const exited = waitForExit(child, 120_000)
     await untilUploading(bucket, child)
+    link.hold()
     link.cut()
     const both = await exited
     expect(both.code, both.stderr).toBe(1)
@@ -231,6 +254,7 @@ describe('dbops backup on a bucket', () => {
       if ((await uploads(bucket)).some((key) => key.startsWith('alone/'))) break
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
+    alone.hold()
     alone.cut()
     const failed = await done
     expect(failed.code, failed.stderr).toBe(2)
@@ -240,13 +264,22 @@ describe('dbops backup on a bucket', () => {
   }, 240_000)
 
   it('two processes racing for the bucket lock: the second is told who holds it and exits 1', async () => {
-    const database = await pgDatabase(400_000)
+    const database = await pgDatabase(800_000)
     const bucket = await server.createBucket()
-    const dir = project(database.url, { dir: `s3://${bucket}/race`, s3: s3(), format: 'plain' })
+    const link = await relay(server.endpoint)
+    const dir = project(database.url, {
+      dir: `s3://${bucket}/race`,
+      s3: { endpoint: link.endpoint, forcePathStyle: true },
+      format: 'plain',
+      compress: 'none',
+    })
     const first = spawnCli(['backup', 'create'], { cwd: dir })
     const firstDone = waitForExit(first, 120_000)
     await untilUploading(bucket, first)
+    // The first run's upload stays in flight while the second runs (its own connections pass the relay).
+    link.hold()
     const second = await runCli(['backup', 'create'], { cwd: dir })
+    link.release()
     expect(second.code, second.stderr).toBe(1)
     expect(second.stderr).toMatch(
       new RegExp(`another dbops \\(pid ${first.pid} on .*"dbops backup create".*s3://${bucket}/race`),
