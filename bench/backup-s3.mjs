@@ -247,3 +247,5 @@ if (smallScale !== scale) {
 }
 figures.machine.loadAfter = loadavg()
 if (wantJson) console.log(JSON.stringify(figures, null, 2))
+// moto_server is a child process that keeps the event loop alive: exit (the exit handler stops it and removes the work folder).
+process.exit(0)
