@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { commandLine, median, run } from './common.mjs'
+import { commandLine, databaseUrl as urlOf, median, pgbenchDatabase as pgbench, psql, run } from './common.mjs'
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const { option, flag, die, positiveInt } = commandLine(
@@ -32,25 +32,6 @@ const adminUrl = option('--pg-url', process.env.DBOPS_BENCH_PG_URL ?? 'postgres:
 const wantJson = flag('--json')
 const dbops = join(repo, 'bin', 'dbops.js')
 if (!existsSync(join(repo, 'dist', 'cli', 'main.cjs'))) die('build first: npm run build')
-
-const databaseUrl = (name) => {
-  const url = new URL(adminUrl)
-  url.pathname = `/${name}`
-  return url.toString()
-}
-const psql = (url, text) =>
-  run('psql', ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-d', url, '-c', text]).stdout.trim()
-
-function pgbenchDatabase() {
-  const name = `dbops_bench_backup_s${scale}`
-  const exists = psql(adminUrl, `SELECT count(*) FROM pg_database WHERE datname = '${name}'`) === '1'
-  const url = databaseUrl(name)
-  if (exists && psql(url, `SELECT count(*) FROM pg_class WHERE relname = 'pgbench_accounts'`) === '1') return url
-  if (!exists) psql(adminUrl, `CREATE DATABASE ${name}`)
-  console.log(`creating ${name} with pgbench -i -s ${scale} (once; reused by later runs)`)
-  run('pgbench', ['-i', '-q', '-s', String(scale), url])
-  return url
-}
 
 const work = mkdtempSync(join(tmpdir(), 'dbops-bench-encrypt-'))
 process.on('exit', () => rmSync(work, { recursive: true, force: true }))
@@ -81,7 +62,7 @@ function project(name, url, backup) {
   }
 }
 
-const url = pgbenchDatabase()
+const url = pgbench(adminUrl, scale)
 const size = psql(url, `SELECT pg_size_pretty(pg_database_size(current_database()))`)
 const variants = {
   custom: project('custom', url, {}),

@@ -15,7 +15,7 @@ import net from 'node:net'
 import { loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { commandLine, median, run } from './common.mjs'
+import { commandLine, databaseUrl as urlOf, median, pgbenchDatabase as pgbench, psql, run } from './common.mjs'
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const { option, flag, die, positiveInt } = commandLine(
@@ -39,13 +39,6 @@ for (const tool of ['moto_server', 'aws', 'pg_dump', 'pgbench'])
 
 const seconds = (ms) => `${(ms / 1000).toFixed(2)} s`
 const mb = (bytes) => `${(bytes / 1048576).toFixed(1)} MB`
-const databaseUrl = (name) => {
-  const url = new URL(adminUrl)
-  url.pathname = `/${name}`
-  return url.toString()
-}
-const psql = (url, text) =>
-  run('psql', ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-d', url, '-c', text]).stdout.trim()
 
 const work = mkdtempSync(join(tmpdir(), 'dbops-bench-s3-'))
 const credentials = {
@@ -81,17 +74,6 @@ async function startMoto() {
     await new Promise((done) => setTimeout(done, 100))
   }
   die(`moto_server did not answer on ${endpoint}`)
-}
-
-function pgbenchDatabase(atScale) {
-  const name = `dbops_bench_backup_s${atScale}`
-  const exists = psql(adminUrl, `SELECT count(*) FROM pg_database WHERE datname = '${name}'`) === '1'
-  const url = databaseUrl(name)
-  if (exists && psql(url, `SELECT count(*) FROM pg_class WHERE relname = 'pgbench_accounts'`) === '1') return url
-  if (!exists) psql(adminUrl, `CREATE DATABASE ${name}`)
-  console.log(`creating ${name} with pgbench -i -s ${atScale} (once; reused by later runs)`)
-  run('pgbench', ['-i', '-q', '-s', String(atScale), url])
-  return url
 }
 
 /** The pg_dump dbops would pick (the program, not a wrapper script), so both sides run the same binary. */
@@ -177,7 +159,7 @@ function project(name, url) {
 
 const pgDump = pgBin('pg_dump')
 const figures = { machine: { node: process.version, load: loadavg() }, scale, smallScale, runs }
-const url = pgbenchDatabase(scale)
+const url = pgbench(adminUrl, scale)
 const big = project(`s${scale}`, url)
 const baseline = []
 const ours = []
@@ -222,7 +204,7 @@ console.log(
 )
 
 if (smallScale !== scale) {
-  const small = project(`s${smallScale}`, pgbenchDatabase(smallScale))
+  const small = project(`s${smallScale}`, pgbench(adminUrl, smallScale))
   const one = await timed('node', [dbops, 'backup', 'create', '--json'], {
     cwd: small.dir,
     watch: [small.dir],

@@ -15,7 +15,7 @@ import { createRequire } from 'node:module'
 import { loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { commandLine, median, run } from './common.mjs'
+import { commandLine, databaseUrl as urlOf, median, pgbenchDatabase as pgbench, psql, run } from './common.mjs'
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const { option, flag, die, positiveInt } = commandLine(
@@ -47,13 +47,6 @@ if (!existsSync(join(repo, 'dist', 'cli', 'main.cjs'))) die('build first: npm ru
 const seconds = (ms) => `${(ms / 1000).toFixed(2)} s`
 const ratio = (a, b) => `${(a / b).toFixed(2)}x`
 const mb = (kb) => `${(kb / 1024).toFixed(0)} MB`
-const databaseUrl = (name) => {
-  const url = new URL(adminUrl)
-  url.pathname = `/${name}`
-  return url.toString()
-}
-const psql = (url, text) =>
-  run('psql', ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-d', url, '-c', text]).stdout.trim()
 
 /** Runs a command under GNU time: wall milliseconds and the peak RSS (KB) of the process (and its largest child). */
 function timed(command, args, options = {}) {
@@ -121,28 +114,17 @@ function project(name) {
 }
 
 // ---- PostgreSQL ---------------------------------------------------------------------------------------------------
-function pgbenchDatabase(atScale) {
-  const name = `dbops_bench_backup_s${atScale}`
-  const exists = psql(adminUrl, `SELECT count(*) FROM pg_database WHERE datname = '${name}'`) === '1'
-  const url = databaseUrl(name)
-  if (exists && psql(url, `SELECT count(*) FROM pg_class WHERE relname = 'pgbench_accounts'`) === '1') return url
-  if (!exists) psql(adminUrl, `CREATE DATABASE ${name}`)
-  console.log(`creating ${name} with pgbench -i -s ${atScale} (once; reused by later runs)`)
-  run('pgbench', ['-i', '-q', '-s', String(atScale), url])
-  return url
-}
-
 let sequence = 0
 function freshDatabase() {
   const name = `dbops_bench_restore_${process.pid}_${++sequence}`
   psql(adminUrl, `CREATE DATABASE ${name}`)
   const drop = () => psql(adminUrl, `DROP DATABASE IF EXISTS ${name}`)
   cleanups.push(drop)
-  return { url: databaseUrl(name), drop }
+  return { url: urlOf(adminUrl, name), drop }
 }
 
 if (only !== 'sqlite') {
-  const url = pgbenchDatabase(scale)
+  const url = pgbench(adminUrl, scale)
   const size = psql(url, `SELECT pg_size_pretty(pg_database_size(current_database()))`)
   console.log(`\nPostgreSQL: pgbench scale ${scale} (${size})`)
   const pgDump = pgBin('pg_dump')
@@ -200,7 +182,7 @@ if (only !== 'sqlite') {
       throw new Error(`dbops restore: WRONG RESULT: ${rows} rows in pgbench_accounts`)
     dbopsTarget.drop()
   }
-  const smallUrl = pgbenchDatabase(smallScale)
+  const smallUrl = pgbench(adminUrl, smallScale)
   const small = project('pg-small')
   const smallRss = timed(process.execPath, [dbops, '--url', smallUrl, 'backup', 'create'], { cwd: small.dir }).rssKb
   const m = Object.fromEntries(Object.entries(samples).map(([key, values]) => [key, median(values)]))

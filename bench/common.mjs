@@ -99,3 +99,30 @@ export function baselineBuild(spec, repo, dir) {
   }
   return join(dir, 'bin', 'dbops.js')
 }
+
+/** The URL of database `name` on the server of `adminUrl`. */
+export function databaseUrl(adminUrl, name) {
+  const url = new URL(adminUrl)
+  url.pathname = `/${name}`
+  return url.toString()
+}
+
+/** One psql command's output, trimmed (fails the bench on an SQL error). */
+export function psql(url, text) {
+  return run('psql', ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-d', url, '-c', text]).stdout.trim()
+}
+
+/**
+ * The backup benches' pgbench database at `scale` (`dbops_bench_backup_s<scale>`), made once with `pgbench -i` and
+ * reused by later runs and by the other backup benches.
+ */
+export function pgbenchDatabase(adminUrl, scale) {
+  const name = `dbops_bench_backup_s${scale}`
+  const exists = psql(adminUrl, `SELECT count(*) FROM pg_database WHERE datname = '${name}'`) === '1'
+  const url = databaseUrl(adminUrl, name)
+  if (exists && psql(url, `SELECT count(*) FROM pg_class WHERE relname = 'pgbench_accounts'`) === '1') return url
+  if (!exists) psql(adminUrl, `CREATE DATABASE ${name}`)
+  console.log(`creating ${name} with pgbench -i -s ${scale} (once; reused by later runs)`)
+  run('pgbench', ['-i', '-q', '-s', String(scale), url])
+  return url
+}

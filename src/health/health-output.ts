@@ -166,6 +166,11 @@ interface MetricSpec {
 }
 
 /** Finding values exported as metrics, by `check.value`: base units, one unit per metric. */
+/** One family, `dbops_migrations{state}`, for every ledger state. */
+function migrationsByState(state: string): MetricSpec {
+  return { name: 'dbops_migrations', help: 'Migrations by state against the dbops ledger.', labels: { state } }
+}
+
 const METRICS: Record<string, MetricSpec> = {
   'connection.latency_seconds': {
     name: 'dbops_latency_seconds',
@@ -269,31 +274,11 @@ const METRICS: Record<string, MetricSpec> = {
   },
   'wal_size.bytes': { name: 'dbops_wal_size_bytes', help: 'Size of the SQLite -wal file.' },
   'freelist.ratio': { name: 'dbops_freelist_ratio', help: 'Share of the SQLite file that is free pages.' },
-  'migrations.pending': {
-    name: 'dbops_migrations',
-    help: 'Migrations by state against the dbops ledger.',
-    labels: { state: 'pending' },
-  },
-  'migrations.failed': {
-    name: 'dbops_migrations',
-    help: 'Migrations by state against the dbops ledger.',
-    labels: { state: 'failed' },
-  },
-  'migrations.drifted': {
-    name: 'dbops_migrations',
-    help: 'Migrations by state against the dbops ledger.',
-    labels: { state: 'drifted' },
-  },
-  'migrations.missing': {
-    name: 'dbops_migrations',
-    help: 'Migrations by state against the dbops ledger.',
-    labels: { state: 'missing' },
-  },
-  'migrations.applied': {
-    name: 'dbops_migrations',
-    help: 'Migrations by state against the dbops ledger.',
-    labels: { state: 'applied' },
-  },
+  'migrations.pending': migrationsByState('pending'),
+  'migrations.failed': migrationsByState('failed'),
+  'migrations.drifted': migrationsByState('drifted'),
+  'migrations.missing': migrationsByState('missing'),
+  'migrations.applied': migrationsByState('applied'),
   'backup_age.age_seconds': { name: 'dbops_backup_age_seconds', help: 'Age of the newest completed backup.' },
   'backup_age.last_success_timestamp_seconds': {
     name: 'dbops_backup_last_success_timestamp_seconds',
