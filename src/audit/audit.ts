@@ -9,8 +9,6 @@ import { DEFAULT_AUDIT_THRESHOLDS, type AuditRule, type AuditThresholds } from '
 import { reconcileDrops } from './reconcile-drops.js'
 import type { IndexInfo } from './snapshot.js'
 
-import type { FailOn } from './exit-code.js'
-
 export type { FailOn } from './exit-code.js'
 
 export interface AuditOptions {

@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module'
 import { DbopsError, fromSystemError } from '../errors.js'
 import type { ResolvedConfig, ResolvedTarget } from '../config/resolve-config.js'
 import type { Target } from '../targets/target.js'

@@ -1,5 +1,4 @@
 import { existsSync, readdirSync, statSync } from 'node:fs'
-import { join } from 'node:path'
 import type { Engine } from '../backends/backend.js'
 import type { ThresholdSetting } from '../config/resolve-config.js'
 import { worstSeverity, type Finding, type Severity } from '../findings.js'

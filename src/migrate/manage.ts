@@ -1,4 +1,4 @@
-import { mkdirSync, existsSync, readdirSync, rmSync } from 'node:fs'
+import { mkdirSync, readdirSync, rmSync } from 'node:fs'
 import { writeNewFile } from '../output/atomic-write.js'
 import { join, relative } from 'node:path'
 import { DbopsError, UsageError } from '../errors.js'

@@ -7,7 +7,7 @@ import { readMigrations, type MigrationFile, type MigrationSet } from './files.j
 import { Ledger, ownerState, type LedgerRow } from './ledger.js'
 import { checkDownSelection, checkSteps, migrationStates, planDown, planUp, type MigrationStatusEntry } from './plan.js'
 import { locate, prepareSection, type PreparedSection } from './prepare.js'
-import { nonTransactionalReason, transactionControl } from '../sql/non-transactional.js'
+import { transactionControl } from '../sql/non-transactional.js'
 import type { LintFinding } from '../lint/types.js'
 
 export type MigrateEvent =

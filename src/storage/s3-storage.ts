@@ -1,6 +1,5 @@
 import { hostname } from 'node:os'
 import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import {
   AbortMultipartUploadCommand,
   DeleteObjectCommand,

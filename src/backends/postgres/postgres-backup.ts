@@ -1,4 +1,3 @@
-import { closeSync, openSync, readSync, statSync } from 'node:fs'
 import type { Target } from '../../targets/target.js'
 import { PassThrough, type Readable } from 'node:stream'
 import type {
