@@ -13,19 +13,6 @@ import { DbopsError } from '../errors.js'
 /** Environment variable holding identities (the file's text, one per line) when no `--identity` file is given. */
 export const IDENTITY_ENV = 'DBOPS_AGE_IDENTITY'
 
-const RECIPIENT = /^age1[0-9a-z]{20,}$/
-
-/** Problems with configured recipients, for config validation (empty when all are usable public keys). */
-export function recipientProblems(recipients: readonly string[]): string[] {
-  return recipients.flatMap((recipient, index) => {
-    if (recipient.startsWith('AGE-SECRET-KEY-'))
-      return [
-        `backup.encrypt.recipients[${index}]: this is a private identity, not a public key; give its public key (age-keygen -y)`,
-      ]
-    return RECIPIENT.test(recipient) ? [] : [`backup.encrypt.recipients[${index}]: not an age public key (age1...)`]
-  })
-}
-
 /** A short, stable name for a public key, for manifests and messages: `age1qyqs…x7k2 (sha256:1a2b3c4d)`. */
 export function recipientFingerprint(recipient: string): string {
   return `${recipient.slice(0, 8)}…${recipient.slice(-4)} (sha256:${createHash('sha256').update(recipient).digest('hex').slice(0, 8)})`
