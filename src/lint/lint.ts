@@ -16,6 +16,7 @@ import { migrationStates } from '../migrate/plan.js'
 import { leadingWords, splitStatements, type SqlStatement } from '../sql/split-statements.js'
 import { nonTransactionalReason, transactionControl } from '../sql/non-transactional.js'
 import { LINT_RULES, META_RULES, RULE_IDS } from './rules/index.js'
+import { LEADING_WORDS } from './rule-helpers.js'
 import { parseIgnores, type LintIgnore } from './suppress.js'
 import type {
   LintDialect,
@@ -332,25 +333,36 @@ async function lintRun(run: Run): Promise<LintResult> {
   const split = splitter(run.files, engine)
   // Parse results by statement, filled a batch at a time (see parseAhead), each taken once.
   const parsed = new Map<SqlStatement, ReturnType<LintDialect['parse']>>()
-  const mayParse = (words: readonly string[], text: string): boolean =>
-    settings.checkSyntax ||
-    active.some((rule) => rule.needsAst && rule.wants(words, text)) ||
-    dialect.created(words, undefined, text) === undefined
+  /** Whether the loop below parses this statement, `freshTables` being the tables created before it in the run. */
+  const mayParse = (words: readonly string[], text: string, freshTables: ReadonlySet<string>): boolean => {
+    if (settings.checkSyntax || dialect.created(words, undefined, text) === undefined) return true
+    const quick = dialect.quickTable(words)
+    const onFresh = quick !== undefined && freshTables.has(bare(quick))
+    return active.some((rule) => rule.needsAst && !(onFresh && !rule.reportsOnFresh) && rule.wants(words, text))
+  }
   /**
    * Parses `statement` together with the statements after it, in this file and the next ones, that the loop below
    * may parse too (files no rule can flag are left out as it leaves them out, judged without what earlier files
    * create): one parser call instead of one per statement. Which statements are parsed and what they give is the same.
+   * The tables created along the way are followed from the words as the loop follows them, so a statement on a table
+   * created just before it (an index on a new table: most of a migration set) is not parsed for rules it skips. A
+   * table only the parse tree names is missed here: that statement is then left to a later batch, not parsed twice.
    */
   const parseAhead = (statement: SqlStatement, fileIndex: number): void => {
     const batch = [statement]
+    let freshAhead = new Set(fresh)
     for (let j = fileIndex; j < run.files.length && batch.length < PARSE_BATCH; j++) {
-      if (j > fileIndex && skippable && nothingToFind(run.files[j]!.migration.up, active, new Set(), existing, false))
-        continue
+      if (j > fileIndex) {
+        if (!run.files[j]!.inRun) freshAhead = new Set()
+        if (skippable && nothingToFind(run.files[j]!.migration.up, active, new Set(), existing, false)) continue
+      }
       const { statements, words } = split(j)
       for (let k = 0; k < statements.length && batch.length < PARSE_BATCH; k++) {
         const next = statements[k]!
-        if ((j > fileIndex || next.start > statement.start) && !parsed.has(next) && mayParse(words[k]!, next.text))
-          batch.push(next)
+        if (j === fileIndex && next.start < statement.start) continue
+        if (next !== statement && !parsed.has(next) && mayParse(words[k]!, next.text, freshAhead)) batch.push(next)
+        for (const name of dialect.created(words[k]!, undefined, next.text) ?? [])
+          if (!existing.has(bare(name))) freshAhead.add(bare(name))
       }
     }
     const texts = batch.map((entry) => entry.text)
@@ -666,7 +678,7 @@ function splitter(
       const statements = splitStatements(files[index]!.migration.up.sql, engine).filter(
         (statement) => !statement.text.startsWith('\\'),
       )
-      entry = { statements, words: statements.map((statement) => leadingWords(statement.text, 16, engine)) }
+      entry = { statements, words: statements.map((statement) => leadingWords(statement.text, LEADING_WORDS, engine)) }
       cache.set(index, entry)
     }
     return entry

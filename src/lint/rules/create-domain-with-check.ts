@@ -1,6 +1,5 @@
 import type { LintRule } from '../types.js'
-import { leadingWords } from '../../sql/split-statements.js'
-import { isAlterTable, nameInWords } from '../rule-helpers.js'
+import { allWords, isAlterTable, nameInWords } from '../rule-helpers.js'
 
 /** Domains with a CHECK created in the run: adding a column of one to an existing table rewrites the table. */
 const CHECKED = 'create-domain-with-check:checked'
@@ -48,7 +47,7 @@ export const createDomainWithCheck: LintRule = {
       ]
     const checked = context.state.get(CHECKED) as Set<string> | undefined
     if (!checked || words[0] !== 'ALTER') return []
-    const all = leadingWords(text, Infinity, context.engine)
+    const all = allWords({ text, words }, context.engine)
     let k = 2
     if (all[k] === 'IF') k += 2
     if (all[k] === 'ONLY') k++
