@@ -333,6 +333,8 @@ async function lintRun(run: Run): Promise<LintResult> {
   const split = splitter(run.files, engine)
   // Parse results by statement, filled a batch at a time (see parseAhead), each taken once.
   const parsed = new Map<SqlStatement, ReturnType<LintDialect['parse']>>()
+  /** Files parseAhead found that some rule may find something in (see there). */
+  const mayFindSomething = new Set<number>()
   /** Whether the loop below parses this statement, `freshTables` being the tables created before it in the run. */
   const mayParse = (words: readonly string[], text: string, freshTables: ReadonlySet<string>): boolean => {
     if (settings.checkSyntax || dialect.created(words, undefined, text) === undefined) return true
@@ -354,7 +356,12 @@ async function lintRun(run: Run): Promise<LintResult> {
     for (let j = fileIndex; j < run.files.length && batch.length < PARSE_BATCH; j++) {
       if (j > fileIndex) {
         if (!run.files[j]!.inRun) freshAhead = new Set()
-        if (skippable && nothingToFind(run.files[j]!.migration.up, active, new Set(), existing, false)) continue
+        if (skippable) {
+          const nothing = nothingToFind(run.files[j]!.migration.up, active, new Set(), existing, false)
+          // A file outside the run is judged with no fresh tables here as in the loop: it need not judge it again.
+          if (!run.files[j]!.inRun && !nothing) mayFindSomething.add(j)
+          if (nothing) continue
+        }
       }
       const { statements, words } = split(j)
       for (let k = 0; k < statements.length && batch.length < PARSE_BATCH; k++) {
@@ -372,7 +379,7 @@ async function lintRun(run: Run): Promise<LintResult> {
   for (const [fileIndex, { migration, inRun }] of run.files.entries()) {
     if (!inRun) fresh.clear()
     const section = migration.up
-    if (skippable && nothingToFind(section, active, fresh, existing)) continue
+    if (skippable && !mayFindSomething.has(fileIndex) && nothingToFind(section, active, fresh, existing)) continue
     const { statements, words } = split(fileIndex)
     let transactional = section.options.transaction !== false
     if (
