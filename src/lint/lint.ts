@@ -30,6 +30,7 @@ import type {
   PgNode,
   RuleContext,
   RuleFinding,
+  SectionScope,
 } from './types.js'
 
 /** The newest PostgreSQL major the version-dependent rules know: assumed when neither the server nor --pg-version says. */
@@ -318,7 +319,9 @@ async function lintRun(run: Run): Promise<LintResult> {
   const existing = new Set<string>()
   if (run.backend) {
     const conditional = run.files.flatMap(({ migration }) =>
-      [...migration.up.sql.matchAll(CONDITIONAL_CREATE)].map((match) => unquoteName(match[1]!)),
+      (mentions(migration.up, 'exists') ? [...migration.up.sql.matchAll(CONDITIONAL_CREATE)] : []).map((match) =>
+        unquoteName(match[1]!),
+      ),
     )
     if (conditional.length > 0)
       for (const name of (await dialect.sizes(run.backend, conditional)).keys()) existing.add(bare(name))
@@ -647,6 +650,19 @@ function positionOf(
 const CREATE_TABLE =
   /\bcreate\s+(?:(?:global|local)\s+)?(?:(?:temp|temporary|unlogged)\s+)?table\s+(?:if\s+not\s+exists\s+)?(?:[\w$]+\s*\.\s*)?([\w$]+)/gi
 
+const lowerCased = new WeakMap<MigrationFile['up'], string>()
+const wordPatterns = new Map<string, RegExp>()
+
+/** SectionScope.mentions: a substring search on the section lower-cased (once), then the word test where it is found. */
+function mentions(section: MigrationFile['up'], word: string): boolean {
+  let lower = lowerCased.get(section)
+  if (lower === undefined) lowerCased.set(section, (lower = section.sql.toLowerCase()))
+  if (!lower.includes(word)) return false
+  let pattern = wordPatterns.get(word)
+  if (!pattern) wordPatterns.set(word, (pattern = new RegExp(`\\b${word}\\b`, 'i')))
+  return pattern.test(section.sql)
+}
+
 /**
  * Whether no active rule may find anything in a section (each rule's mayFind, on the raw text): then it is skipped
  * unsplit, and the tables it creates are recorded as new, as the full pass would. Sections with an ignore comment
@@ -661,12 +677,13 @@ function nothingToFind(
 ): boolean {
   const sql = section.sql
   if (sql.includes('dbops:lint-ignore')) return false
-  const created = [...sql.matchAll(CREATE_TABLE)]
+  const created = (mentions(section, 'table') ? [...sql.matchAll(CREATE_TABLE)] : [])
     .map((match) => match[1]!.toLowerCase())
     .filter((name) => !existing.has(name))
-  const scope = {
+  const scope: SectionScope = {
     transactional: section.options.transaction !== false,
     isFresh: (table: string) => fresh.has(table) || created.includes(table),
+    mentions: (word) => mentions(section, word),
   }
   if (rules.some((rule) => rule.mayFind!(sql, scope))) return false
   if (record) for (const name of created) fresh.add(name)

@@ -11,7 +11,7 @@ export const sqliteUnsupportedAlter: LintRule = {
   kind: 'correctness',
   description:
     'ALTER TABLE forms SQLite does not support (ALTER COLUMN, constraints, ADD COLUMN with PRIMARY KEY/UNIQUE, NOT NULL without a default, a non-constant default, a STORED generated column)',
-  mayFind: (sql) => /\balter\b/i.test(sql),
+  mayFind: (_sql, section) => section.mentions('alter'),
   wants: isAlterTable,
   needsAst: false,
   reportsOnFresh: true,

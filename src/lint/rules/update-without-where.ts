@@ -26,14 +26,13 @@ function unfiltered(statement: LintStatement, verb: 'UPDATE' | 'DELETE', engine:
 
 /** The rule for UPDATE, and for DELETE (delete-without-where.ts). */
 export function withoutWhere(verb: 'UPDATE' | 'DELETE'): LintRule {
-  const mentioned = new RegExp(`\\b${verb}\\b`, 'i')
   return {
     id: `${verb.toLowerCase()}-without-where`,
     engines: ['postgres', 'sqlite'],
     severity: 'warn',
     kind: 'lock',
     description: `${verb} without WHERE changes every row in one transaction`,
-    mayFind: (sql) => mentioned.test(sql),
+    mayFind: (_sql, section) => section.mentions(verb.toLowerCase()),
     wants: (w) => w[0] === verb || (w[0] === 'WITH' && w.includes(verb)),
     needsAst: false,
     check(statement, context) {
