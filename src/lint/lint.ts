@@ -319,9 +319,10 @@ async function lintRun(run: Run): Promise<LintResult> {
   const existing = new Set<string>()
   if (run.backend) {
     const conditional = run.files.flatMap(({ migration }) =>
-      (mentions(migration.up, 'exists') ? [...migration.up.sql.matchAll(CONDITIONAL_CREATE)] : []).map((match) =>
-        unquoteName(match[1]!),
-      ),
+      (mentions(migration.up.sql, lowerOf(migration.up), 'exists')
+        ? [...migration.up.sql.matchAll(CONDITIONAL_CREATE)]
+        : []
+      ).map((match) => unquoteName(match[1]!)),
     )
     if (conditional.length > 0)
       for (const name of (await dialect.sizes(run.backend, conditional)).keys()) existing.add(bare(name))
@@ -653,14 +654,19 @@ const CREATE_TABLE =
 const lowerCased = new WeakMap<MigrationFile['up'], string>()
 const wordPatterns = new Map<string, RegExp>()
 
-/** SectionScope.mentions: a substring search on the section lower-cased (once), then the word test where it is found. */
-function mentions(section: MigrationFile['up'], word: string): boolean {
+/** The section lower-cased, made once (the run's IF NOT EXISTS scan and nothingToFind share it). */
+function lowerOf(section: MigrationFile['up']): string {
   let lower = lowerCased.get(section)
   if (lower === undefined) lowerCased.set(section, (lower = section.sql.toLowerCase()))
+  return lower
+}
+
+/** SectionScope.mentions: a substring search on the lower-cased text, then the word test where it is found. */
+function mentions(sql: string, lower: string, word: string): boolean {
   if (!lower.includes(word)) return false
   let pattern = wordPatterns.get(word)
   if (!pattern) wordPatterns.set(word, (pattern = new RegExp(`\\b${word}\\b`, 'i')))
-  return pattern.test(section.sql)
+  return pattern.test(sql)
 }
 
 /**
@@ -677,13 +683,14 @@ function nothingToFind(
 ): boolean {
   const sql = section.sql
   if (sql.includes('dbops:lint-ignore')) return false
-  const created = (mentions(section, 'table') ? [...sql.matchAll(CREATE_TABLE)] : [])
+  const lower = lowerOf(section)
+  const created = (mentions(sql, lower, 'table') ? [...sql.matchAll(CREATE_TABLE)] : [])
     .map((match) => match[1]!.toLowerCase())
     .filter((name) => !existing.has(name))
   const scope: SectionScope = {
     transactional: section.options.transaction !== false,
     isFresh: (table: string) => fresh.has(table) || created.includes(table),
-    mentions: (word) => mentions(section, word),
+    mentions: (word) => mentions(sql, lower, word),
   }
   if (rules.some((rule) => rule.mayFind!(sql, scope))) return false
   if (record) for (const name of created) fresh.add(name)
