@@ -334,7 +334,7 @@ async function lintRun(run: Run): Promise<LintResult> {
   let statementCount = 0
 
   const skippable = !settings.checkSyntax && active.every((rule) => rule.mayFind !== undefined)
-  const split = splitter(run.files, engine)
+  const { split, forget } = splitter(run.files, engine)
   // Parse results by statement, filled a batch at a time (see parseAhead), each taken once.
   const parsed = new Map<SqlStatement, ReturnType<LintDialect['parse']>>()
   /** Files parseAhead found that some rule may find something in (see there). */
@@ -381,6 +381,7 @@ async function lintRun(run: Run): Promise<LintResult> {
     batch.forEach((entry, i) => parsed.set(entry, results[i]!))
   }
   for (const [fileIndex, { migration, inRun }] of run.files.entries()) {
+    if (fileIndex > 0) for (const done of forget(fileIndex - 1)) parsed.delete(done)
     if (!inRun) fresh.clear()
     const section = migration.up
     if (skippable && !mayFindSomething.has(fileIndex) && nothingToFind(section, active, fresh, existing)) continue
@@ -697,22 +698,38 @@ function nothingToFind(
   return true
 }
 
-/** A file's up statements (psql meta-commands left out) and their leading words, split once per run. */
+/**
+ * A file's up statements (psql meta-commands left out) and their leading words, split once per run; `forget` lets a
+ * file the loop is done with go (with what was parsed ahead for it), so a large run does not keep every file's pieces.
+ */
 function splitter(
   files: Run['files'],
   engine: Engine,
-): (index: number) => { statements: SqlStatement[]; words: string[][] } {
+): {
+  split(index: number): { statements: SqlStatement[]; words: string[][] }
+  forget(index: number): SqlStatement[]
+} {
   const cache = new Map<number, { statements: SqlStatement[]; words: string[][] }>()
-  return (index) => {
-    let entry = cache.get(index)
-    if (!entry) {
-      const statements = splitStatements(files[index]!.migration.up.sql, engine).filter(
-        (statement) => !statement.text.startsWith('\\'),
-      )
-      entry = { statements, words: statements.map((statement) => leadingWords(statement.text, LEADING_WORDS, engine)) }
-      cache.set(index, entry)
-    }
-    return entry
+  return {
+    split(index) {
+      let entry = cache.get(index)
+      if (!entry) {
+        const statements = splitStatements(files[index]!.migration.up.sql, engine).filter(
+          (statement) => !statement.text.startsWith('\\'),
+        )
+        entry = {
+          statements,
+          words: statements.map((statement) => leadingWords(statement.text, LEADING_WORDS, engine)),
+        }
+        cache.set(index, entry)
+      }
+      return entry
+    },
+    forget(index) {
+      const entry = cache.get(index)
+      cache.delete(index)
+      return entry?.statements ?? []
+    },
   }
 }
 
