@@ -332,6 +332,7 @@ async function lintRun(run: Run): Promise<LintResult> {
   const fresh = new Set<string>()
   const state = new Map<string, unknown>()
   let statementCount = 0
+  const isFresh = (table: string): boolean => fresh.has(bare(table))
 
   const skippable = !settings.checkSyntax && active.every((rule) => rule.mayFind !== undefined)
   const { split, forget } = splitter(run.files, engine)
@@ -414,19 +415,18 @@ async function lintRun(run: Run): Promise<LintResult> {
       const statementWords = words[index]!
       statementCount++
       const position = positionOf(section, statement)
-      const context: RuleContext = {
+      const context = new StatementContext(
         engine,
-        pgMajor: pgMajor?.major ?? NEWEST_PG_MAJOR,
+        pgMajor?.major ?? NEWEST_PG_MAJOR,
         transactional,
         lockTimeoutMs,
-        file: migration.file,
-        // A getter: slicing for every statement would be quadratic in a file of thousands (a schema dump).
-        get following() {
-          return words.slice(index + 1, to)
-        },
-        isFresh: (table) => fresh.has(bare(table)),
+        migration.file,
+        isFresh,
         state,
-      }
+        words,
+        index,
+        to,
+      )
       let wanting = active.filter((rule) => rule.wants(statementWords, statement.text))
       const quick = dialect.quickTable(statementWords)
       if (quick !== undefined && fresh.has(bare(quick))) wanting = wanting.filter((rule) => !freshProof.includes(rule))
@@ -629,6 +629,30 @@ async function lintRun(run: Run): Promise<LintResult> {
     suppressed,
     summary: { error: count('error'), warn: count('warn'), info: count('info'), suppressed: suppressed.length },
     warnings: run.warnings,
+  }
+}
+
+/**
+ * A statement's RuleContext. A class, not an object literal: a literal with a getter is built by a runtime call, once
+ * per statement of the run.
+ */
+class StatementContext implements RuleContext {
+  constructor(
+    readonly engine: Engine,
+    readonly pgMajor: number,
+    readonly transactional: boolean,
+    readonly lockTimeoutMs: number,
+    readonly file: string,
+    readonly isFresh: (table: string) => boolean,
+    readonly state: Map<string, unknown>,
+    private readonly words: readonly (readonly string[])[],
+    private readonly index: number,
+    private readonly to: number,
+  ) {}
+
+  /** A getter: slicing for every statement would be quadratic in a file of thousands (a schema dump). */
+  get following(): readonly (readonly string[])[] {
+    return this.words.slice(this.index + 1, this.to)
   }
 }
 
