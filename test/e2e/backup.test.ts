@@ -195,6 +195,7 @@ describe.skipIf(findPgBinDir() === undefined && process.env.CI !== 'true')('a se
     const result = await exited
     // pg_dump writes the custom dump into the backup folder itself (--file, after the other options).
     expect(cmdline).toMatch(/pg_dump --format=custom --snapshot=/)
+    expect(cmdline).toMatch(/ --file=\S*\/\.tmp-\S+\.dump/)
     expect(environ).toContain('PGPASSWORD=')
     expect(result.code, result.stderr).toBe(0)
     const backupDir = backupFolder(dir)

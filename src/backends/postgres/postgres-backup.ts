@@ -316,11 +316,19 @@ async function databaseFacts(query: Query, ledger: { schema: string; table: stri
   return { migrationVersion: await ledgerVersion(query, ledger), rowCounts }
 }
 
-/** The newest applied (or baselined) version in the migration ledger; null without a ledger. */
+/**
+ * The newest applied (or baselined) version in the migration ledger; null without a ledger, or one this role may not
+ * read. It never fails on the ledger itself: during a dump it runs in the transaction whose snapshot pg_dump imports,
+ * and an error there would end that snapshot under pg_dump ("could not import the requested snapshot") instead of
+ * letting pg_dump report the table it may not read.
+ */
 async function ledgerVersion(query: Query, ledger: { schema: string; table: string }): Promise<string | null> {
   const qualified = quoteQualified(ledger.schema, ledger.table)
   let migrationVersion: string | null = null
-  if ((await query('SELECT to_regclass($1) IS NOT NULL AS present', [qualified]))[0]!.present === true) {
+  const [readable] = await query(`SELECT coalesce(has_table_privilege(to_regclass($1), 'SELECT'), false) AS present`, [
+    qualified,
+  ])
+  if (readable!.present === true) {
     const versions = await query(`SELECT version FROM ${qualified} WHERE status IN ('applied', 'baselined')`)
     for (const { version } of versions) {
       if (migrationVersion === null || compareVersions(String(version), migrationVersion) > 0)
