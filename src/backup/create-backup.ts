@@ -142,11 +142,11 @@ export async function createBackup(target: Target, options: CreateBackupOptions 
     const objects = new Map<BackupDestination, StoredObject[]>()
     for (const destination of locked) {
       try {
-        const names = await cleanLeftovers(destination)
-        if (names.length > 0)
-          options.onEvent?.({ type: 'cleaned', target: target.name, names, destination: destination.name })
-        cleaned.push(...names)
-        objects.set(destination, await destination.storage.list())
+        const { removed, remaining } = await cleanLeftovers(destination)
+        if (removed.length > 0)
+          options.onEvent?.({ type: 'cleaned', target: target.name, names: removed, destination: destination.name })
+        cleaned.push(...removed)
+        objects.set(destination, remaining)
       } catch (error) {
         fail(destination, error)
       }
@@ -382,17 +382,22 @@ function scratchFolder(destinations: readonly BackupDestination[]): { dir: strin
 
 /**
  * Removes what interrupted runs left in a destination: artifacts without a manifest, unfinished multipart uploads,
- * temporary files. Called under the destination's lock, so nothing removed belongs to a live run.
+ * temporary files. Called under the destination's lock, so nothing removed belongs to a live run. Returns what was
+ * removed and what remains (listed once: a bucket's listing is a request).
  */
-export async function cleanLeftovers(destination: BackupDestination): Promise<string[]> {
+export async function cleanLeftovers(
+  destination: BackupDestination,
+): Promise<{ removed: string[]; remaining: StoredObject[] }> {
   const { storage } = destination
   const removed = storage.kind === 'folder' ? removeIncomplete(storage.location) : []
   removed.push(...(await storage.removeLeftovers()))
-  for (const name of orphanObjects(await storage.list())) {
+  const objects = await storage.list()
+  const orphans = new Set(orphanObjects(objects))
+  for (const name of orphans) {
     await storage.remove(name)
     removed.push(name)
   }
-  return removed
+  return { removed, remaining: objects.filter((object) => !orphans.has(object.name)) }
 }
 
 function chooseFormat(
