@@ -6,7 +6,7 @@
 // Also the peak RSS of the dbops process at two database sizes: streaming means it must not grow with the database.
 //
 //   node bench/backup.mjs [--runs N] [--scale N] [--small-scale N] [--sqlite-mb N] [--small-sqlite-mb N]
-//                         [--only postgres|sqlite] [--quick] [--pg-url URL] [--json]
+//                         [--only postgres|sqlite] [--quick] [--create-only] [--compare PATH] [--pg-url URL] [--json]
 //
 // Benchmark databases are created once and reused: PostgreSQL `dbops_bench_backup_s<scale>` (pgbench -i -s <scale>),
 // SQLite files in .bench/. Needs pg_dump, pg_restore, pgbench, sqlite3 and GNU time (/usr/bin/time) on this machine.
@@ -28,6 +28,9 @@ const { option, flag, die, positiveInt } = commandLine(
   --small-sqlite-mb N   size of the smaller SQLite file for the RSS comparison (default 100)
   --quick               --runs 1 --scale 5 --small-scale 1 --sqlite-mb 100 --small-sqlite-mb 20
   --only ENGINE         postgres or sqlite (default both)
+  --create-only         PostgreSQL: time pg_dump and dbops backup create (custom) only, no directory or restore runs
+  --compare PATH        also time another build's bin (e.g. /work/main/bin/dbops.js) creating the same backups in the
+                        same rounds, as "dbops [compare]"
   --pg-url URL          an admin connection (default $DBOPS_BENCH_PG_URL or postgres://postgres@127.0.0.1:5432/postgres)
   --json                also print the figures as one JSON document`,
 )
@@ -41,6 +44,10 @@ const only = option('--only', undefined)
 if (only !== undefined && only !== 'postgres' && only !== 'sqlite') die('--only takes postgres or sqlite')
 const adminUrl = option('--pg-url', process.env.DBOPS_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres')
 const wantJson = flag('--json')
+const createOnly = flag('--create-only')
+const compareOption = option('--compare', undefined)
+const compareBin = compareOption === undefined ? undefined : resolve(compareOption)
+if (compareBin !== undefined && !existsSync(compareBin)) die(`${compareBin} does not exist`)
 const dbops = join(repo, 'bin', 'dbops.js')
 if (!existsSync(join(repo, 'dist', 'cli', 'main.cjs'))) die('build first: npm run build')
 
@@ -48,13 +55,22 @@ const seconds = (ms) => `${(ms / 1000).toFixed(2)} s`
 const ratio = (a, b) => `${(a / b).toFixed(2)}x`
 const mb = (kb) => `${(kb / 1024).toFixed(0)} MB`
 
-/** Runs a command under GNU time: wall milliseconds and the peak RSS (KB) of the process (and its largest child). */
+/**
+ * Runs a command under GNU time: wall milliseconds, the peak RSS (KB) of the process (and its largest child) and the
+ * CPU time (user + system, children included: pg_dump under dbops), which a busy machine disturbs less than wall time.
+ */
 function timed(command, args, options = {}) {
   // Dirty pages of the previous command are written out now, not during this one.
   run('sync', [])
-  const result = run('/usr/bin/time', ['-f', 'RSS_KB=%M', command, ...args], options)
+  const result = run('/usr/bin/time', ['-f', 'RSS_KB=%M CPU_S=%U+%S', command, ...args], options)
   const rss = Number(/RSS_KB=(\d+)/.exec(result.stderr)?.[1] ?? NaN)
-  return { ms: result.ms, rssKb: rss, stdout: result.stdout }
+  const cpu = /CPU_S=([\d.]+)\+([\d.]+)/.exec(result.stderr)
+  return {
+    ms: result.ms,
+    rssKb: rss,
+    cpuMs: cpu ? (Number(cpu[1]) + Number(cpu[2])) * 1000 : NaN,
+    stdout: result.stdout,
+  }
 }
 
 /** The pg_dump dbops would pick (the program, not a wrapper script), so both sides run the same binary. */
@@ -130,20 +146,33 @@ if (only !== 'sqlite') {
   const pgDump = pgBin('pg_dump')
   const pgRestore = pgBin('pg_restore')
   const custom = project('pg-custom')
+  const compared = project('pg-compare')
   const directory = project('pg-directory')
-  const samples = { pgDump: [], dbopsCustom: [], dbopsDirectory: [], pgRestore: [], dbopsRestore: [] }
+  const samples = { pgDump: [], dbopsCustom: [], dbopsDirectory: [], pgRestore: [], dbopsRestore: [], compare: [] }
+  const cpu = { pgDump: [], dbopsCustom: [], compare: [] }
   const rss = { custom: [], directory: [], restore: [] }
   let customId
   for (let i = 0; i < runs; i++) {
     const out = join(work, 'raw.dump')
     rmSync(out, { force: true })
-    samples.pgDump.push(timed(pgDump, ['-Fc', '-f', out, url]).ms)
+    const p = timed(pgDump, ['-Fc', '-f', out, url])
+    samples.pgDump.push(p.ms)
+    cpu.pgDump.push(p.cpuMs)
 
     custom.clear()
     const c = timed(process.execPath, [dbops, '--url', url, 'backup', 'create'], { cwd: custom.dir })
     samples.dbopsCustom.push(c.ms)
+    cpu.dbopsCustom.push(c.cpuMs)
     rss.custom.push(c.rssKb)
     customId = custom.ids()[0]
+
+    if (compareBin) {
+      compared.clear()
+      const o = timed(process.execPath, [compareBin, '--url', url, 'backup', 'create'], { cwd: compared.dir })
+      samples.compare.push(o.ms)
+      cpu.compare.push(o.cpuMs)
+    }
+    if (createOnly) continue
 
     directory.clear()
     const d = timed(
@@ -182,37 +211,52 @@ if (only !== 'sqlite') {
       throw new Error(`dbops restore: WRONG RESULT: ${rows} rows in pgbench_accounts`)
     dbopsTarget.drop()
   }
-  const smallUrl = pgbench(adminUrl, smallScale)
-  const small = project('pg-small')
-  const smallRss = timed(process.execPath, [dbops, '--url', smallUrl, 'backup', 'create'], { cwd: small.dir }).rssKb
+  let smallRss = NaN
+  if (!createOnly) {
+    const smallUrl = pgbench(adminUrl, smallScale)
+    const small = project('pg-small')
+    smallRss = timed(process.execPath, [dbops, '--url', smallUrl, 'backup', 'create'], { cwd: small.dir }).rssKb
+  }
   const m = Object.fromEntries(Object.entries(samples).map(([key, values]) => [key, median(values)]))
+  const mCpu = Object.fromEntries(Object.entries(cpu).map(([key, values]) => [key, median(values)]))
+  // Each round's own ratio: on a machine whose load drifts, the pairs compare like with like.
+  const paired = (a, b) => median(a.map((value, index) => value / b[index]))
   const dumpBytes = statSync(join(custom.backupDir, `${customId}.dump`)).size
-  console.log(`  pg_dump -Fc -f                      ${seconds(m.pgDump)}`)
+  console.log(`  pg_dump -Fc -f                      ${seconds(m.pgDump)}   cpu ${seconds(mCpu.pgDump)}`)
   console.log(
-    `  dbops backup create (custom)        ${seconds(m.dbopsCustom)}   ${ratio(m.dbopsCustom, m.pgDump)} pg_dump -Fc (target <= 1.03x); ${(dumpBytes / 1048576).toFixed(1)} MB`,
+    `  dbops backup create (custom)        ${seconds(m.dbopsCustom)}   ${ratio(m.dbopsCustom, m.pgDump)} pg_dump -Fc (target <= 1.03x), paired ${paired(samples.dbopsCustom, samples.pgDump).toFixed(2)}x; cpu ${seconds(mCpu.dbopsCustom)} (pg_dump included); ${(dumpBytes / 1048576).toFixed(1)} MB`,
   )
-  console.log(
-    `  dbops backup create (directory, -j2) ${seconds(m.dbopsDirectory)}  ${ratio(m.dbopsDirectory, m.dbopsCustom)} dbops custom (target < 1.00x)`,
-  )
-  console.log(`  pg_restore -j 2                     ${seconds(m.pgRestore)}`)
-  console.log(
-    `  dbops restore --jobs 2 (+ ANALYZE)  ${seconds(m.dbopsRestore)}   ${ratio(m.dbopsRestore, m.pgRestore)} pg_restore -j 2`,
-  )
-  console.log(
-    `  peak RSS of dbops: backup ${mb(median(rss.custom))} at scale ${scale}, ${mb(smallRss)} at scale ${smallScale}; directory ${mb(median(rss.directory))}; restore ${mb(median(rss.restore))}`,
-  )
-  figures.postgres = {
-    scale,
-    size,
-    medians: m,
-    dumpBytes,
-    rssKb: {
-      custom: median(rss.custom),
-      customSmall: smallRss,
-      directory: median(rss.directory),
-      restore: median(rss.restore),
-    },
-    samples,
+  if (compareBin)
+    console.log(
+      `  [compare] ${compareBin}: ${seconds(m.compare)}   ${ratio(m.compare, m.pgDump)} pg_dump -Fc, paired ${paired(samples.compare, samples.pgDump).toFixed(2)}x; cpu ${seconds(mCpu.compare)}; this build / [compare] paired ${paired(samples.dbopsCustom, samples.compare).toFixed(2)}x`,
+    )
+  if (createOnly) figures.postgres = { scale, size, medians: m, cpuMedians: mCpu, dumpBytes, samples, cpuSamples: cpu }
+  else {
+    console.log(
+      `  dbops backup create (directory, -j2) ${seconds(m.dbopsDirectory)}  ${ratio(m.dbopsDirectory, m.dbopsCustom)} dbops custom (target < 1.00x)`,
+    )
+    console.log(`  pg_restore -j 2                     ${seconds(m.pgRestore)}`)
+    console.log(
+      `  dbops restore --jobs 2 (+ ANALYZE)  ${seconds(m.dbopsRestore)}   ${ratio(m.dbopsRestore, m.pgRestore)} pg_restore -j 2`,
+    )
+    console.log(
+      `  peak RSS of dbops: backup ${mb(median(rss.custom))} at scale ${scale}, ${mb(smallRss)} at scale ${smallScale}; directory ${mb(median(rss.directory))}; restore ${mb(median(rss.restore))}`,
+    )
+    figures.postgres = {
+      scale,
+      size,
+      medians: m,
+      dumpBytes,
+      rssKb: {
+        custom: median(rss.custom),
+        customSmall: smallRss,
+        directory: median(rss.directory),
+        restore: median(rss.restore),
+      },
+      cpuMedians: mCpu,
+      samples,
+      cpuSamples: cpu,
+    }
   }
 }
 

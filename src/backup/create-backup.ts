@@ -90,9 +90,10 @@ export interface CreateBackupResult {
 
 /**
  * Takes one backup of `target` and delivers it to each destination (a folder, a bucket): under each destination's
- * lock, leftovers of interrupted runs are removed, the engine's artifact streams (pg_dump custom/plain) or is written
- * to a temporary local file first (directory format, SQLite) and then streams to every destination at once, hashed
- * on the way, and each destination's manifest is written last, once its upload completed. Whatever happens before a
+ * lock, leftovers of interrupted runs are removed, the engine writes its artifact straight into the one folder it is
+ * stored in as is (hashed after), or streams it (pg_dump custom/plain), or writes it to a temporary local file first
+ * (directory format, SQLite) that then streams, to every destination at once, hashed on the way; each destination's
+ * manifest is written last, once its upload completed. Whatever happens before a
  * manifest exists leaves no backup there (and the next run cleans up). A destination that fails does not stop the
  * others: the backup is kept where it arrived and the failure is reported (E_BACKUP_PARTIAL, exit 1).
  */
@@ -141,11 +142,11 @@ export async function createBackup(target: Target, options: CreateBackupOptions 
     const objects = new Map<BackupDestination, StoredObject[]>()
     for (const destination of locked) {
       try {
-        const names = await cleanLeftovers(destination)
-        if (names.length > 0)
-          options.onEvent?.({ type: 'cleaned', target: target.name, names, destination: destination.name })
-        cleaned.push(...names)
-        objects.set(destination, await destination.storage.list())
+        const { removed, remaining } = await cleanLeftovers(destination)
+        if (removed.length > 0)
+          options.onEvent?.({ type: 'cleaned', target: target.name, names: removed, destination: destination.name })
+        cleaned.push(...removed)
+        objects.set(destination, remaining)
       } catch (error) {
         fail(destination, error)
       }
@@ -291,8 +292,9 @@ async function withLocks<T>(
 }
 
 /**
- * Writes the artifact once and delivers it to every destination: streamed from the engine when it can (pg_dump
- * custom and plain, no local copy), else through a temporary local file or folder that is removed afterwards.
+ * Writes the artifact once and delivers it to every destination: written by the engine straight into the one folder
+ * destination when the bytes are stored as they are, else streamed from the engine when it can (pg_dump custom and
+ * plain, no local copy), else through a temporary local file or folder that is removed afterwards.
  */
 async function produce(
   target: Target,
@@ -309,7 +311,11 @@ async function produce(
   onProgress: (bytes: number) => void,
 ): Promise<{ outcome: DumpOutcome | undefined; deliveries: Delivery[]; manifestFields: ArtifactEncoding }> {
   const signal = options.signal && { signal: options.signal }
-  if (engine.streams(format)) {
+  const only = destinations.length === 1 ? destinations[0]! : undefined
+  // One folder, stored as is: the engine writes the file there itself (pg_dump --file, synced by pg_dump) and it is
+  // renamed into place; nothing of the dump passes through dbops, which would compete with pg_dump for the CPU.
+  const inPlace = only?.storage.kind === 'folder' && encodesAsIs(sealing)
+  if (engine.streams(format) && !inPlace) {
     const dumped = engine.dumpStream(target, {
       format,
       jobs,
@@ -341,9 +347,9 @@ async function produce(
       onProgress: ({ bytes }) => onProgress(bytes),
     })
     if (options.signal?.aborted) throw new DbopsError('E_INTERRUPTED', 'backup interrupted; nothing was published')
-    const only = destinations.length === 1 ? destinations[0]! : undefined
-    if (only?.storage.kind === 'folder' && only.location === scratch.dir && encodesAsIs(sealing)) {
+    if (inPlace && only!.location === scratch.dir) {
       // The one destination is the folder the file was written in, stored as is: renamed into place, not copied.
+      // The rename is made durable by the manifest's write just after (its folder is fsynced after its own rename).
       const result = { size: sizeOf(temporary), sha256: outcome.sha256 ?? (await hashArtifact(temporary)) }
       renameSync(temporary, join(only.location, artifact))
       return { outcome, deliveries: [{ ok: true, result }], manifestFields: {} }
@@ -376,17 +382,22 @@ function scratchFolder(destinations: readonly BackupDestination[]): { dir: strin
 
 /**
  * Removes what interrupted runs left in a destination: artifacts without a manifest, unfinished multipart uploads,
- * temporary files. Called under the destination's lock, so nothing removed belongs to a live run.
+ * temporary files. Called under the destination's lock, so nothing removed belongs to a live run. Returns what was
+ * removed and what remains (listed once: a bucket's listing is a request).
  */
-export async function cleanLeftovers(destination: BackupDestination): Promise<string[]> {
+export async function cleanLeftovers(
+  destination: BackupDestination,
+): Promise<{ removed: string[]; remaining: StoredObject[] }> {
   const { storage } = destination
   const removed = storage.kind === 'folder' ? removeIncomplete(storage.location) : []
   removed.push(...(await storage.removeLeftovers()))
-  for (const name of orphanObjects(await storage.list())) {
+  const objects = await storage.list()
+  const orphans = new Set(orphanObjects(objects))
+  for (const name of orphans) {
     await storage.remove(name)
     removed.push(name)
   }
-  return removed
+  return { removed, remaining: objects.filter((object) => !orphans.has(object.name)) }
 }
 
 function chooseFormat(

@@ -83,7 +83,8 @@ describe.each(['sqlite', 'postgres'] as const)('SIGKILL during backup create (%s
     const trials = engine === 'sqlite' ? 6 : 4
     // Without a config file each database has its own folder: backups/<file stem or database name>.
     const backupDir = path.join(dir, 'backups', engine === 'sqlite' ? 'app' : new URL(url).pathname.slice(1))
-    // A streamed dump (PostgreSQL custom) is written as .partial-<pid>-<name>; a file dump (SQLite) as .tmp-<name>.
+    // Into its one folder, stored as is, the dump is written as .tmp-<name> (pg_dump --file, SQLite's copy); a
+    // streamed one (several destinations, compressed or encrypted) as .partial-<pid>-<name>.
     const temporaries = () =>
       existsSync(backupDir)
         ? readdirSync(backupDir).filter((name) => name.startsWith('.tmp-') || name.startsWith('.partial-'))
@@ -192,8 +193,9 @@ describe.skipIf(findPgBinDir() === undefined && process.env.CI !== 'true')('a se
       await locker.end()
     }
     const result = await exited
-    // A custom dump streams from pg_dump's stdout: no --file.
+    // pg_dump writes the custom dump into the backup folder itself (--file, after the other options).
     expect(cmdline).toMatch(/pg_dump --format=custom --snapshot=/)
+    expect(cmdline).toMatch(/ --file=\S*\/\.tmp-\S+\.dump/)
     expect(environ).toContain('PGPASSWORD=')
     expect(result.code, result.stderr).toBe(0)
     const backupDir = backupFolder(dir)

@@ -298,6 +298,32 @@ describe.each(ENGINES)('backup and restore on %s', (engine) => {
   })
 })
 
+describe('PostgreSQL specifics', () => {
+  it('pg_dump failing while it writes into the folder: its own error as E_PG_TOOL_FAILED, and nothing left behind', async () => {
+    const source = await makeProject('postgres', {
+      '001_secret.sql': migration('CREATE TABLE secret (id integer PRIMARY KEY); INSERT INTO secret VALUES (1);'),
+    })
+    await withTarget(source, (target) => migrateUp(target))
+    // A role that may connect but not read the tables: pg_dump starts, writes its file, and fails on a table.
+    const role = `dbops_noread_${process.pid}_${Date.now()}`
+    await source.query(`CREATE ROLE ${role} LOGIN`)
+    try {
+      const url = new URL(source.url)
+      url.username = role
+      url.password = ''
+      const error = await failure(withTarget({ ...source, url: url.toString() }, (target) => createBackup(target)))
+      expect(error.code, error.message).toBe('E_PG_TOOL_FAILED')
+      // pg_dump's own reason: the ledger read beside it (which this role may not do either) does not end the
+      // exported snapshot under pg_dump first ("could not import the requested snapshot").
+      expect(error.message).toMatch(/^pg_dump failed: .*permission denied for table /)
+      expect(String((error.details as { stderr: string }).stderr)).toContain('permission denied')
+      expect(readdirSync(backupDir(source))).toEqual([])
+    } finally {
+      await source.query(`DROP OWNED BY ${role}; DROP ROLE ${role}`).catch(() => {})
+    }
+  })
+})
+
 describe('SQLite specifics', () => {
   it('a backup taken while another process commits continuously is intact and holds a prefix of its rows', async () => {
     const project = await makeProject('sqlite')

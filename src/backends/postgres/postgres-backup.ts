@@ -1,5 +1,9 @@
 import type { Target } from '../../targets/target.js'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { closeSync, fsyncSync, openSync, readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
 import { PassThrough, type Readable } from 'node:stream'
+import { finished } from 'node:stream/promises'
 import type {
   ArtifactInput,
   BackupEngine,
@@ -35,9 +39,9 @@ const EXTENSIONS: Record<string, string> = { custom: '.dump', directory: '.dir',
 const PLAIN_TRAILER = '-- PostgreSQL database dump complete'
 
 /**
- * Backups with pg_dump and restores with pg_restore/psql, each run through execa with an argument array and the
- * connection (password included) in the environment. Row counts and the ledger version are read in the snapshot
- * pg_dump dumps (pg_export_snapshot + --snapshot), so `verify --restore` compares like with like on a busy database.
+ * Backups with pg_dump and restores with pg_restore/psql, each spawned with an argument array and the
+ * connection (password included) in the environment. The ledger version is read in the snapshot pg_dump dumps
+ * (pg_export_snapshot + --snapshot); row counts are read from the archive by `backup verify`, off the dump's path.
  */
 export class PostgresBackupEngine implements BackupEngine {
   readonly formats: readonly BackupFormat[] = ['custom', 'directory', 'plain']
@@ -65,7 +69,7 @@ export class PostgresBackupEngine implements BackupEngine {
   }
 
   async dump(target: Target, request: DumpRequest): Promise<DumpOutcome> {
-    return this.#inSnapshot(target, request, [`--file=${request.path}`], (run) =>
+    const outcome = await this.#inSnapshot(target, request, [`--file=${request.path}`], (run) =>
       run(() => {
         try {
           request.onProgress?.({ bytes: sizeOf(request.path), elapsedMs: 0 })
@@ -74,6 +78,10 @@ export class PostgresBackupEngine implements BackupEngine {
         }
       }),
     )
+    // pg_dump 12+ fsyncs custom and directory output before it exits (dbops never passes --no-sync): synced once,
+    // not twice. Plain scripts, and whatever an older pg_dump wrote, are synced here.
+    if (request.format === 'plain' || dumpMajor(outcome.tools) < 12) syncOutput(request.path)
+    return outcome
   }
 
   streams(format: BackupFormat): boolean {
@@ -129,13 +137,13 @@ export class PostgresBackupEngine implements BackupEngine {
       const snapshot = String((await query('SELECT pg_export_snapshot() AS snapshot'))[0]!.snapshot)
       const args = [
         `--format=${request.format}`,
-        ...output,
         `--snapshot=${snapshot}`,
         '--no-password',
         ...(request.format === 'directory' && request.jobs > 1 ? [`--jobs=${request.jobs}`] : []),
         ...(request.compressLevel !== undefined && this.compressesItself(request.format)
           ? [`--compress=${request.compressLevel}`]
           : []),
+        ...output,
       ]
       const env = libpqEnvironment(target.resolved.url, { applicationName: 'dbops backup' })
       const dumping = start((onTick, onStdout) =>
@@ -248,6 +256,20 @@ export class PostgresBackupEngine implements BackupEngine {
   }
 }
 
+/** fsyncs a dump pg_dump did not sync itself: the file, or a folder's files and the folder. */
+function syncOutput(path: string): void {
+  const sync = (file: string) => {
+    const fd = openSync(file, 'r')
+    try {
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+  }
+  if (statSync(path).isDirectory()) for (const name of readdirSync(path)) sync(join(path, name))
+  sync(path)
+}
+
 function queryOf(target: Target): Query {
   return (text, parameters = []) => target.backend.query({ sql: text, parameters })
 }
@@ -294,11 +316,19 @@ async function databaseFacts(query: Query, ledger: { schema: string; table: stri
   return { migrationVersion: await ledgerVersion(query, ledger), rowCounts }
 }
 
-/** The newest applied (or baselined) version in the migration ledger; null without a ledger. */
+/**
+ * The newest applied (or baselined) version in the migration ledger; null without a ledger, or one this role may not
+ * read. It never fails on the ledger itself: during a dump it runs in the transaction whose snapshot pg_dump imports,
+ * and an error there would end that snapshot under pg_dump ("could not import the requested snapshot") instead of
+ * letting pg_dump report the table it may not read.
+ */
 async function ledgerVersion(query: Query, ledger: { schema: string; table: string }): Promise<string | null> {
   const qualified = quoteQualified(ledger.schema, ledger.table)
   let migrationVersion: string | null = null
-  if ((await query('SELECT to_regclass($1) IS NOT NULL AS present', [qualified]))[0]!.present === true) {
+  const [readable] = await query(`SELECT coalesce(has_table_privilege(to_regclass($1), 'SELECT'), false) AS present`, [
+    qualified,
+  ])
+  if (readable!.present === true) {
     const versions = await query(`SELECT version FROM ${qualified} WHERE status IN ('applied', 'baselined')`)
     for (const { version } of versions) {
       if (migrationVersion === null || compareVersions(String(version), migrationVersion) > 0)
@@ -387,26 +417,49 @@ async function runTool(
   onStdout?: (chunk: Buffer) => void,
   io: { stdin?: Readable; stdoutStream?: (stdout: Readable) => void } = {},
 ): Promise<void> {
-  const { execa } = await import('execa')
   const name = tool.path.split('/').pop()!
   const stdoutPiped = onStdout !== undefined || io.stdoutStream !== undefined
+  if (signal?.aborted) throw new DbopsError('E_INTERRUPTED', `${name} was stopped (interrupted)`)
   // Files the program creates (pg_dump's output) are private from the first byte: umask is inherited at spawn.
   const umask = process.umask(0o077)
-  let child
+  let child: ChildProcess
   try {
-    child = execa(tool.path, args, {
+    child = spawn(tool.path, args, {
       env,
-      extendEnv: false,
-      stdin: io.stdin ? 'pipe' : 'ignore',
-      stdout: stdoutPiped ? 'pipe' : 'ignore',
-      stderr: 'pipe',
-      ...(stdoutPiped && { buffer: { stdout: false } }),
-      reject: false,
-      ...(signal && { cancelSignal: signal }),
+      stdio: [io.stdin ? 'pipe' : 'ignore', stdoutPiped ? 'pipe' : 'ignore', 'pipe'],
     })
   } finally {
     process.umask(umask)
   }
+  // The whole of stderr up to 1 MiB (its first error line is the message), then its last 4000 characters.
+  const stderr: Buffer[] = []
+  let stderrBytes = 0
+  let stderrTail = ''
+  child.stderr!.on('data', (chunk: Buffer) => {
+    if (stderrBytes < 1 << 20) stderr.push(chunk)
+    stderrBytes += chunk.length
+    stderrTail = (stderrTail + chunk.toString('utf8')).slice(-4000)
+  })
+  let canceled = false
+  const cancel = () => {
+    canceled = true
+    child.kill('SIGTERM')
+    // Its output is not wanted any more: a reader that stopped must not keep this waiting for the pipe's end.
+    child.stdout?.destroy()
+  }
+  signal?.addEventListener('abort', cancel, { once: true })
+  const exited = new Promise<{ exitCode: number | null; signal: NodeJS.Signals | null; spawnError?: Error }>(
+    (resolve) => {
+      child.once('error', (error) => resolve({ exitCode: null, signal: null, spawnError: error }))
+      child.once('exit', (exitCode, exitSignal) => resolve({ exitCode, signal: exitSignal }))
+    },
+  ).then(async (result) => {
+    // A program that succeeded is done once its output has been read to the end (the last bytes of a dump); one
+    // that failed, once its error messages have.
+    if (result.exitCode !== 0) child.stdout?.destroy()
+    await Promise.all([child.stderr, child.stdout].map((stream) => stream && finished(stream).catch(() => {})))
+    return result
+  })
   if (onStdout) child.stdout!.on('data', onStdout)
   if (io.stdoutStream) io.stdoutStream(child.stdout!)
   let inputError: unknown
@@ -421,8 +474,8 @@ async function runTool(
     if (input.errored) stop(input.errored)
     input.once('error', stop)
     // A program that exits before the end of its input (it failed) releases the input, so nothing waits on it.
-    void child.finally(() => {
-      if (!input.readableEnded && inputError === undefined && child.exitCode !== 0) {
+    void exited.then((result) => {
+      if (!input.readableEnded && inputError === undefined && result.exitCode !== 0) {
         input.unpipe()
         input.destroy()
       }
@@ -433,7 +486,7 @@ async function runTool(
   }
   const timer = onTick ? setInterval(onTick, 500) : undefined
   try {
-    const result = await child
+    const result = await exited
     if (io.stdin && !io.stdin.readableEnded && inputError === undefined && result.exitCode === 0) {
       // The program stopped reading before the end (trailing bytes): the rest is read too, so it is hashed.
       const rest = io.stdin
@@ -444,28 +497,28 @@ async function runTool(
         rest.resume()
       })
     }
-    if (result.isCanceled) throw new DbopsError('E_INTERRUPTED', `${name} was stopped (interrupted)`)
+    if (canceled) throw new DbopsError('E_INTERRUPTED', `${name} was stopped (interrupted)`)
     if (inputError !== undefined) throw inputError
     if (result.exitCode !== 0) {
-      const lines = String(result.stderr)
-        .split('\n')
-        .filter((line) => line.trim() !== '')
+      const output = Buffer.concat(stderr).toString('utf8')
+      const lines = output.split('\n').filter((line) => line.trim() !== '')
       const error =
         lines.find((line) => /error:|FATAL:|ERROR:/.test(line)) ??
         lines.at(-1) ??
-        `exit code ${result.exitCode ?? result.signal}`
+        (result.spawnError ? result.spawnError.message : `exit code ${result.exitCode ?? result.signal}`)
       throw new DbopsError('E_PG_TOOL_FAILED', `${name} failed: ${error.replace(/^\S+: (error: )?/, '')}`, {
         hint: `the full output of ${name} is in --json (details.stderr)`,
         details: {
           tool: name,
-          exitCode: result.exitCode ?? null,
-          signal: result.signal ?? null,
-          stderr: String(result.stderr).slice(-4000),
+          exitCode: result.exitCode,
+          signal: result.signal,
+          stderr: stderrTail,
         },
       })
     }
   } finally {
     if (timer) clearInterval(timer)
+    signal?.removeEventListener('abort', cancel)
   }
 }
 
