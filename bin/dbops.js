@@ -27,6 +27,9 @@ require(entry)
   .then(
     (code) => {
       process.exitCode = code
+      // The command is done: exit now rather than when the event loop drains, which also spares tearing down the
+      // heap (~5-10 ms). Output still queued for a slow pipe is left to drain first.
+      if (process.stdout.writableLength === 0 && process.stderr.writableLength === 0) process.exit()
     },
     (error) => {
       process.stderr.write(
