@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net'
 import pg from 'pg'
 import type { Kysely } from 'kysely'
 import { sql, type SqlQuery } from '../../sql/query.js'
@@ -308,17 +309,26 @@ export class PostgresBackend implements Backend {
 
   async close(): Promise<void> {
     if (!this.#connected) return
-    // end() waits for the server to close its side; a server that hangs (or a connect still under way after Ctrl-C)
-    // must not keep a finished command alive, so the socket is dropped after a second.
+    const stream = (this.#client as unknown as { connection?: { stream?: Socket } }).connection?.stream
+    // A server that hangs (or a connect still under way after Ctrl-C) must not keep a finished command alive, so the
+    // socket is dropped after a second.
     let timer: NodeJS.Timeout | undefined
     const dropped = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
-        ;(this.#client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy()
+        stream?.destroy()
         resolve()
       }, 1000)
     })
-    await Promise.race([this.#client.end().catch(() => {}), dropped])
+    const ended = this.#client.end().catch(() => {})
+    // The session is over once Terminate has left ('finish'); the server closes its side only after its backend
+    // process has exited, several ms later, which nothing here waits on (locks were released before).
+    const sent = new Promise<void>((resolve) => {
+      if (!stream || stream.writableFinished) resolve()
+      else stream.once('finish', resolve)
+    })
+    await Promise.race([ended, sent, dropped])
     clearTimeout(timer)
+    stream?.unref()
   }
 
   async #query(sql: string, parameters?: unknown[]): Promise<pg.QueryResult> {
