@@ -547,6 +547,44 @@ describe.each(['postgres', 'sqlite'] as const)('migrate test on %s', (engine) =>
     expect(result.failure!.message).toMatch(/^down of 003_bad_down fails: .*(does not exist|no such table)/)
   })
 
+  it('names the line of the failing statement, the catalog read riding along with each step or not', async () => {
+    const failingUp = await makeProject(engine, {
+      ...base,
+      '003_bad_up.sql': migration('CREATE TABLE tags (id INTEGER);\nSELECT nope FROM tags;', 'DROP TABLE tags;'),
+    })
+    const up = await withTarget(failingUp, (target) => testMigrations(target))
+    expect(up.failure).toMatchObject({ migration: '003_bad_up', step: 'up' })
+    expect(up.failure!.message).toMatch(
+      // SQLite reports no position within the statement.
+      new RegExp(`^up of 003_bad_up fails: .*003_bad_up\\.sql:3:${engine === 'postgres' ? 8 : 1}\\b.*nope`),
+    )
+    const failingDown = await makeProject(engine, {
+      ...base,
+      '003_bad_down.sql': migration('CREATE TABLE tags (id INTEGER);', 'DROP TABLE tags;\nDROP TABLE tag;'),
+    })
+    const down = await withTarget(failingDown, (target) => testMigrations(target))
+    expect(down.failure).toMatchObject({ migration: '003_bad_down', step: 'down' })
+    expect(down.failure!.message).toMatch(/^down of 003_bad_down fails: .*003_bad_down\.sql:6:1\b/)
+  })
+
+  if (engine === 'postgres')
+    it('passes when a migration drops or replaces the prepared catalog read that follows it', async () => {
+      const project = await makeProject(engine, {
+        ...base,
+        '003_deallocate.sql': migration(
+          'CREATE TABLE tags (id INTEGER);\nDEALLOCATE ALL;',
+          'DROP TABLE tags;\nDEALLOCATE ALL;',
+        ),
+        '004_replace.sql': migration(
+          'CREATE TABLE labels (id INTEGER);\nDEALLOCATE ALL;\nPREPARE dbops_schema_catalog AS SELECT 1 AS one;',
+          'DROP TABLE labels;\nDEALLOCATE ALL;\nPREPARE dbops_schema_catalog AS SELECT 1 AS one;',
+        ),
+      })
+      const result = await withTarget(project, (target) => testMigrations(target))
+      expect(result.failure).toBeNull()
+      expect(result.tested).toEqual(['004_replace', '003_deallocate', '002_posts', '001_users'])
+    })
+
   it('names an up that cannot run again after its down', async () => {
     const project = await makeProject(engine, {
       ...base,
