@@ -125,11 +125,29 @@ async function runTest(
     await migrateUp(db, { ...signal })
   }
   after.set(first - 1, await read.after(undefined))
+  const relint = await lintedWithErrors(db, migrations.slice(first))
   // One session for every step (one lock, one ledger read): per step, as separate migrate up/down runs, those were
   // most of the time on PostgreSQL.
   return withMigrationSession(db, { ...signal }, (session) =>
-    testEach(session, migrations, first, after, read, exclude, result, options),
+    testEach(session, migrations, first, after, read, exclude, relint, result, options),
   )
+}
+
+/**
+ * The tested migrations are linted as one plan, as `migrate up` lints what it is about to run on that database: one
+ * parser call and one size query for the set rather than one per file. Returns the ids of the files with errors,
+ * which are linted again on their own right before their first up, so that their failure reads as before; undefined
+ * when the lint itself failed (a bad lint config): then every file is linted on its own, which reports it.
+ */
+async function lintedWithErrors(db: Target, migrations: MigrationFile[]): Promise<Set<string> | undefined> {
+  if (!(db.resolved?.lint?.beforeUp ?? true) || migrations.length === 0) return new Set()
+  try {
+    const { lintPlanned } = await import('../lint/lint.js')
+    const { findings } = await lintPlanned(db, migrations)
+    return new Set(findings.filter((finding) => finding.severity === 'error').map((finding) => finding.migration))
+  } catch {
+    return undefined
+  }
 }
 
 /**
@@ -148,6 +166,7 @@ async function testEach(
   after: Map<number, SchemaCatalog>,
   read: CatalogReader,
   exclude: ReturnType<typeof ownTables>,
+  relint: Set<string> | undefined,
   result: TestMigrationsResult,
   options: TestMigrationsOptions,
 ): Promise<TestMigrationsResult> {
@@ -158,8 +177,9 @@ async function testEach(
     return result
   }
   /**
-   * `up` lints the file before it runs, as migrate up does; only the first time: the second up starts from the
-   * schema the first one did (the down was just checked to restore it), so its lint would say the same.
+   * `up` lints the file before it runs, as migrate up does, when the lint of the whole set found errors in it (see
+   * lintedWithErrors); only the first time: the second up starts from the schema the first one did (the down was
+   * just checked to restore it), so its lint would say the same.
    */
   /** A step, and the catalog after it when `thenRead`; `error` when the step failed. */
   const run = async (
@@ -183,7 +203,8 @@ async function testEach(
   }
   for (let i = first; i < migrations.length; i++) {
     const migration = migrations[i]!
-    const { error, catalog } = await run(migration, 'up', { thenRead: true })
+    const lint = relint === undefined || relint.has(migration.id)
+    const { error, catalog } = await run(migration, 'up', { lint, thenRead: true })
     if (error)
       return fail(migration, { step: 'up', message: `up of ${migration.id} fails: ${reason(error)}`, differences: [] })
     after.set(i, catalog!)

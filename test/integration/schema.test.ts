@@ -585,6 +585,20 @@ describe.each(['postgres', 'sqlite'] as const)('migrate test on %s', (engine) =>
       expect(result.tested).toEqual(['004_replace', '003_deallocate', '002_posts', '001_users'])
     })
 
+  if (engine === 'postgres')
+    it('stops at the up whose lint finds an error, naming it as migrate up would, after the ones before it', async () => {
+      const project = await makeProject(engine, {
+        ...base,
+        '003_dup.sql': migration("UPDATE users SET name = 'a', name = 'b' WHERE id = 0;", 'SELECT 1;'),
+        '004_tags.sql': migration('CREATE TABLE tags (id INTEGER);', 'DROP TABLE tags;'),
+      })
+      const result = await withTarget(project, (target) => testMigrations(target))
+      expect(result.failure).toMatchObject({ migration: '003_dup', step: 'up' })
+      expect(result.failure!.message).toMatch(
+        /^up of 003_dup fails: 1 lint error\(s\) in the migrations to apply, nothing was run: \S*003_dup\.sql:2:\d+ duplicate-column-assignment: /,
+      )
+    })
+
   it('names an up that cannot run again after its down', async () => {
     const project = await makeProject(engine, {
       ...base,
