@@ -28,6 +28,7 @@ export function compareCatalogs(
   actual: SchemaCatalog,
   options: CompareOptions = {},
 ): SchemaDifference[] {
+  if (sameObjects(expected, actual)) return []
   const skip = skipper(options)
   const index = (catalog: SchemaCatalog) => {
     const map = new Map<string, CatalogObject>()
@@ -98,6 +99,26 @@ export function compareCatalogs(
       ordinal(a.object, b.object) ||
       ordinal(a.attribute ?? '', b.attribute ?? ''),
   )
+}
+
+/**
+ * Whether two catalogs list the same objects, attribute for attribute, in the same order: then they do not differ,
+ * whatever is ignored. The usual answer in migrate test (three comparisons per migration), found without building
+ * indexes; a catalog read in a stable order (PostgreSQL's is sorted) makes it the common case.
+ */
+function sameObjects(expected: SchemaCatalog, actual: SchemaCatalog): boolean {
+  if (expected.objects.length !== actual.objects.length) return false
+  for (let i = 0; i < expected.objects.length; i++) {
+    const a = expected.objects[i]!
+    const b = actual.objects[i]!
+    if (a.kind !== b.kind || a.name !== b.name || a.table !== b.table) return false
+    // As below: a missing attribute equals null.
+    for (const attribute in a.attributes)
+      if ((a.attributes[attribute] ?? null) !== (b.attributes[attribute] ?? null)) return false
+    for (const attribute in b.attributes)
+      if (!Object.hasOwn(a.attributes, attribute) && (b.attributes[attribute] ?? null) !== null) return false
+  }
+  return true
 }
 
 /** Code-point order: the same report whatever the machine's locale. */

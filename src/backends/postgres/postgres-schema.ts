@@ -19,7 +19,8 @@ const USER_RELATION = `c.oid IN (SELECT oid FROM rel)`
 
 /**
  * One SELECT per object kind, sent as one UNION ALL statement: one round trip and one MVCC snapshot for the whole
- * catalog. Each row is (kind, name, owning table, attributes as jsonb); the attributes are what the server prints
+ * catalog. Sorted (byte order), so that two reads of the same schema list the same objects in the same order, which
+ * compareCatalogs checks first. Each row is (kind, name, owning table, attributes as jsonb); the attributes are what the server prints
  * (format_type, pg_get_*def), so two databases built by the same DDL agree to the byte.
  */
 const KINDS: Record<string, string> = {
@@ -115,7 +116,8 @@ SELECT kind, name, tbl, jsonb_strip_nulls(attributes) AS attributes FROM (
 ${Object.values(KINDS)
   .map((text) => `(${text})`)
   .join('\nUNION ALL\n')}
-) AS objects(kind, name, tbl, attributes)`
+) AS objects(kind, name, tbl, attributes)
+ORDER BY kind COLLATE "C", name COLLATE "C"`
 
 const prepared = new WeakSet<pg.Client>()
 
