@@ -2,10 +2,13 @@
 // What encryption and compression cost `dbops backup create`, measured in the same run, alternating:
 //   custom format: without encryption vs with age encryption (goal: encryption <= 10% of the dump time)
 //   plain format:  --compress none vs the default compression (zstd, else gzip), and the same encrypted
-// Each to a local folder, on a pgbench database. Reports medians of wall time, the cost in % of the unencrypted
-// dump, sizes and the compression ratio from the manifest, and the machine's load.
+// Each to a local folder, on a pgbench database. Reports medians of wall time and of CPU time (dbops and pg_dump
+// together: steadier than wall time on a busy machine), the cost in % of the unencrypted dump, sizes and the
+// compression ratio from the manifest, and the machine's load. --compare times another build's custom variants in
+// the same rounds.
 //
-//   node bench/backup-encrypt.mjs [--runs N] [--scale N] [--quick] [--pg-url URL] [--json]
+//   node bench/backup-encrypt.mjs [--runs N] [--scale N] [--quick] [--custom-only] [--compare PATH] [--pg-url URL]
+//                                 [--json]
 //
 // The database `dbops_bench_backup_s<scale>` (pgbench -i -s <scale>) is created once and reused (bench/backup.mjs
 // uses the same one). Needs pg_dump and pgbench.
@@ -22,6 +25,8 @@ const { option, flag, die, positiveInt } = commandLine(
   --runs N      measurements of each variant (default 5); medians are reported
   --scale N     pgbench scale of the database (default 50: ~750 MB, 5M rows)
   --quick       --runs 3 --scale 5
+  --custom-only only the custom-format variants (the encryption goal), not the plain ones
+  --compare PATH  also time another build's bin (e.g. /work/main/bin/dbops.js) for the custom variants, same rounds
   --pg-url URL  an admin connection (default $DBOPS_BENCH_PG_URL or postgres://postgres@127.0.0.1:5432/postgres)
   --json        also print the figures as one JSON document`,
 )
@@ -30,8 +35,12 @@ const runs = positiveInt(option('--runs', quick ? '3' : '5'), '--runs')
 const scale = positiveInt(option('--scale', quick ? '5' : '50'), '--scale')
 const adminUrl = option('--pg-url', process.env.DBOPS_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres')
 const wantJson = flag('--json')
+const customOnly = flag('--custom-only')
+const compareOption = option('--compare', undefined)
+const compareBin = compareOption === undefined ? undefined : resolve(compareOption)
 const dbops = join(repo, 'bin', 'dbops.js')
 if (!existsSync(join(repo, 'dist', 'cli', 'main.cjs'))) die('build first: npm run build')
+if (compareBin && !existsSync(compareBin)) die(`${compareBin} does not exist`)
 
 const work = mkdtempSync(join(tmpdir(), 'dbops-bench-encrypt-'))
 process.on('exit', () => rmSync(work, { recursive: true, force: true }))
@@ -41,7 +50,7 @@ const { generateIdentity, identityToRecipient } = await import('age-encryption')
 const recipient = await identityToRecipient(await generateIdentity())
 
 /** A project whose config backs up `url` into its own folder with `backup` settings. */
-function project(name, url, backup) {
+function project(name, url, backup, bin = dbops) {
   const dir = join(work, name)
   mkdirSync(dir, { recursive: true })
   writeFileSync(
@@ -50,14 +59,14 @@ function project(name, url, backup) {
   )
   const folder = join(dir, 'backups', 'bench')
   return {
-    /** Runs one backup create and returns its time and manifest; the backup is deleted afterwards. */
+    /** Runs one backup create and returns its wall and CPU time and manifest; the backup is deleted afterwards. */
     create(args = []) {
       rmSync(join(dir, 'backups'), { recursive: true, force: true })
       run('sync', [])
-      const { ms } = run(process.execPath, [dbops, 'backup', 'create', ...args], { cwd: dir })
+      const { ms, cpuMs } = run(process.execPath, [bin, 'backup', 'create', ...args], { cwd: dir })
       const manifestFile = readdirSync(folder).find((name) => name.endsWith('.manifest.json'))
       const manifest = JSON.parse(readFileSync(join(folder, manifestFile), 'utf8'))
-      return { ms, manifest }
+      return { ms, cpuMs, manifest }
     },
   }
 }
@@ -67,11 +76,22 @@ const size = psql(url, `SELECT pg_size_pretty(pg_database_size(current_database(
 const variants = {
   custom: project('custom', url, {}),
   customEncrypted: project('custom-encrypted', url, { encrypt: { recipients: [recipient] } }),
-  plainRaw: project('plain-raw', url, { format: 'plain', compress: 'none' }),
-  plainCompressed: project('plain-compressed', url, { format: 'plain' }),
-  plainCompressedEncrypted: project('plain-compressed-encrypted', url, {
-    format: 'plain',
-    encrypt: { recipients: [recipient] },
+  ...(compareBin && {
+    customCompare: project('custom-compare', url, {}, compareBin),
+    customEncryptedCompare: project(
+      'custom-encrypted-compare',
+      url,
+      { encrypt: { recipients: [recipient] } },
+      compareBin,
+    ),
+  }),
+  ...(!customOnly && {
+    plainRaw: project('plain-raw', url, { format: 'plain', compress: 'none' }),
+    plainCompressed: project('plain-compressed', url, { format: 'plain' }),
+    plainCompressedEncrypted: project('plain-compressed-encrypted', url, {
+      format: 'plain',
+      encrypt: { recipients: [recipient] },
+    }),
   }),
 }
 const loadBefore = loadavg()
@@ -79,30 +99,54 @@ console.log(
   `pgbench scale ${scale} (${size}); node ${process.version}; ${runs} run(s) of each variant, alternating, medians`,
 )
 const samples = Object.fromEntries(Object.keys(variants).map((name) => [name, []]))
+const cpuSamples = Object.fromEntries(Object.keys(variants).map((name) => [name, []]))
 const manifests = {}
 for (let i = 0; i < runs; i++) {
   for (const [name, variant] of Object.entries(variants)) {
-    const { ms, manifest } = variant.create()
+    const { ms, cpuMs, manifest } = variant.create()
     samples[name].push(ms)
+    if (cpuMs !== undefined) cpuSamples[name].push(cpuMs)
     manifests[name] = manifest
   }
 }
 const loadAfter = loadavg()
 const med = Object.fromEntries(Object.entries(samples).map(([name, values]) => [name, median(values)]))
+const cpu = Object.fromEntries(
+  Object.entries(cpuSamples).map(([name, values]) => [name, values.length ? median(values) : undefined]),
+)
 const cost = (encrypted, plain) => `${(((encrypted - plain) / plain) * 100).toFixed(1)}%`
+/** The CPU time encryption adds, in ms and in % of the unencrypted dump's wall time. */
+const cpuCost = (encrypted, plain) =>
+  cpu[encrypted] === undefined
+    ? ''
+    : `; CPU +${(cpu[encrypted] - cpu[plain]).toFixed(0)} ms (${cost(med[plain] + cpu[encrypted] - cpu[plain], med[plain])} of the wall time)`
 const mb = (bytes) => `${(bytes / 1024 / 1024).toFixed(1)} MB`
 const line = (label, name) =>
   console.log(
-    `  ${label.padEnd(36)} ${(med[name] / 1000).toFixed(2).padStart(7)} s  ${mb(manifests[name].sizeBytes).padStart(10)}${manifests[name].compression ? `  ${manifests[name].compression.algorithm} ${manifests[name].compression.ratio}x` : ''}`,
+    `  ${label.padEnd(36)} ${(med[name] / 1000).toFixed(2).padStart(7)} s${cpu[name] === undefined ? '' : ` (CPU ${(cpu[name] / 1000).toFixed(2)} s)`}  ${mb(manifests[name].sizeBytes).padStart(10)}${manifests[name].compression ? `  ${manifests[name].compression.algorithm} ${manifests[name].compression.ratio}x` : ''}`,
   )
 line('custom (pg_dump -Fc)', 'custom')
 line('custom, age-encrypted', 'customEncrypted')
-console.log(`  encryption cost (custom): ${cost(med.customEncrypted, med.custom)} of the dump time (goal <= 10%)`)
-line('plain, --compress none', 'plainRaw')
-line('plain, compressed', 'plainCompressed')
-line('plain, compressed and age-encrypted', 'plainCompressedEncrypted')
-console.log(`  compression cost (plain): ${cost(med.plainCompressed, med.plainRaw)}`)
-console.log(`  encryption cost (plain, compressed): ${cost(med.plainCompressedEncrypted, med.plainCompressed)}`)
+console.log(
+  `  encryption cost (custom): ${cost(med.customEncrypted, med.custom)} of the dump time (goal <= 10%)${cpuCost('customEncrypted', 'custom')}`,
+)
+if (compareBin) {
+  console.log(`  [compare] ${compareBin}:`)
+  line('custom (pg_dump -Fc) [compare]', 'customCompare')
+  line('custom, age-encrypted [compare]', 'customEncryptedCompare')
+  console.log(
+    `  encryption cost (custom) [compare]: ${cost(med.customEncryptedCompare, med.customCompare)}${cpuCost('customEncryptedCompare', 'customCompare')}`,
+  )
+}
+if (!customOnly) {
+  line('plain, --compress none', 'plainRaw')
+  line('plain, compressed', 'plainCompressed')
+  line('plain, compressed and age-encrypted', 'plainCompressedEncrypted')
+  console.log(`  compression cost (plain): ${cost(med.plainCompressed, med.plainRaw)}`)
+  console.log(
+    `  encryption cost (plain, compressed): ${cost(med.plainCompressedEncrypted, med.plainCompressed)}${cpuCost('plainCompressedEncrypted', 'plainCompressed')}`,
+  )
+}
 console.log(
   `  load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`,
 )
@@ -113,8 +157,11 @@ if (wantJson)
       runs,
       node: process.version,
       load: { before: loadBefore, after: loadAfter },
+      compare: compareBin ?? null,
       samplesMs: samples,
       mediansMs: med,
+      cpuSamplesMs: cpuSamples,
+      cpuMediansMs: cpu,
       sizes: Object.fromEntries(Object.entries(manifests).map(([name, m]) => [name, m.sizeBytes])),
       compression: Object.fromEntries(Object.entries(manifests).map(([name, m]) => [name, m.compression ?? null])),
     }),

@@ -182,7 +182,7 @@ function asCorruption(stream: Readable, id: string, what: string): Readable {
         ? error
         : new DbopsError(
             'E_BACKUP_CORRUPT',
-            `backup ${id} is corrupt: it cannot be ${what}: ${readable(error as Error)}`,
+            `backup ${id} is corrupt: it cannot be ${what}: ${(error as Error).message || String(error)}`,
             {
               hint: 'the stored object is damaged or cut short; restore an older backup and keep this one for inspection',
               cause: error,
@@ -193,12 +193,6 @@ function asCorruption(stream: Readable, id: string, what: string): Readable {
   const out = Readable.from(chunks(), { objectMode: false })
   out.once('close', () => stream.destroy())
   return out
-}
-
-function readable(error: Error): string {
-  const message = error.message || String(error)
-  // @noble/ciphers says "invalid tag" when a chunk fails authentication.
-  return /invalid tag/i.test(message) ? 'a chunk fails authentication (changed or cut short)' : message
 }
 
 /**

@@ -1,8 +1,16 @@
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { Duplex, PassThrough, pipeline, Readable } from 'node:stream'
-import type { ReadableStream as WebReadableStream } from 'node:stream/web'
+import { pipeline, type Duplex, type Readable } from 'node:stream'
 import { DbopsError } from '../errors.js'
+import {
+  headerEnd,
+  PAYLOAD_NONCE_BYTES,
+  payloadDecryptor,
+  payloadEncryptor,
+  payloadKey,
+  readHeader,
+  readPayloadNonce,
+} from './age-payload.js'
 
 /**
  * Client-side encryption of backups with age (age-encryption, the reference TypeScript implementation): the backup
@@ -13,40 +21,51 @@ import { DbopsError } from '../errors.js'
 /** Environment variable holding identities (the file's text, one per line) when no `--identity` file is given. */
 export const IDENTITY_ENV = 'DBOPS_AGE_IDENTITY'
 
-const RECIPIENT = /^age1[0-9a-z]{20,}$/
-
-/** Problems with configured recipients, for config validation (empty when all are usable public keys). */
-export function recipientProblems(recipients: readonly string[]): string[] {
-  return recipients.flatMap((recipient, index) => {
-    if (recipient.startsWith('AGE-SECRET-KEY-'))
-      return [
-        `backup.encrypt.recipients[${index}]: this is a private identity, not a public key; give its public key (age-keygen -y)`,
-      ]
-    return RECIPIENT.test(recipient) ? [] : [`backup.encrypt.recipients[${index}]: not an age public key (age1...)`]
-  })
-}
-
 /** A short, stable name for a public key, for manifests and messages: `age1qyqs…x7k2 (sha256:1a2b3c4d)`. */
 export function recipientFingerprint(recipient: string): string {
   return `${recipient.slice(0, 8)}…${recipient.slice(-4)} (sha256:${createHash('sha256').update(recipient).digest('hex').slice(0, 8)})`
 }
 
 /**
- * A transform that encrypts what is written to it for `recipients` (age's STREAM: authenticated 64 KiB chunks).
- * Returned at once; the library loads and the file key is wrapped while the first bytes queue up.
+ * A transform that encrypts what is written to it for `recipients`, as an age file. Returned at once; the library
+ * loads and the file key is wrapped while the first bytes queue up. The payload is encrypted natively (age-payload.ts).
  */
 export function encryptor(recipients: readonly string[]): Duplex {
-  const input = new PassThrough()
-  const output = new PassThrough()
-  import('age-encryption')
-    .then(async ({ Encrypter }) => {
-      const encrypter = new Encrypter()
-      for (const recipient of recipients) encrypter.addRecipient(recipient)
-      const encrypted = await encrypter.encrypt(Readable.toWeb(input) as unknown as ReadableStream<Uint8Array>)
-      pipeline(Readable.fromWeb(encrypted as unknown as WebReadableStream<Uint8Array>), output, () => {})
-    })
-    .catch((error: unknown) => output.destroy(error as Error))
-  return Duplex.from({ writable: input, readable: output })
+  return payloadEncryptor(async () => {
+    const { header, fileKey } = await ageHeader(recipients)
+    const nonce = randomBytes(PAYLOAD_NONCE_BYTES)
+    return { prefix: Buffer.concat([header, nonce]), key: payloadKey(fileKey, nonce) }
+  })
+}
+
+/**
+ * A fresh file key and the age header wrapping it for `recipients`, made by age-encryption (every recipient type it
+ * knows, its MAC). Its Encrypter hands the file key to each recipient; one that adds no stanza keeps a copy. The
+ * library encrypts an empty file: the header, its payload nonce and one empty last chunk (a tag). Only the header
+ * is kept: the payload gets its own nonce, so no chunk nonce is used twice under one key.
+ */
+async function ageHeader(recipients: readonly string[]): Promise<{ header: Buffer; fileKey: Uint8Array }> {
+  const { Encrypter } = await import('age-encryption')
+  const encrypter = new Encrypter()
+  for (const recipient of recipients) encrypter.addRecipient(recipient)
+  let fileKey: Uint8Array | undefined
+  encrypter.addRecipient({
+    wrapFileKey(key: Uint8Array) {
+      fileKey = Uint8Array.from(key)
+      return []
+    },
+  })
+  // A stream, not bytes: for bytes the library collects its output through fetch's Response, whose first use loads
+  // undici (~0.2 s of CPU).
+  const file = await encrypter.encrypt(new ReadableStream<Uint8Array>({ start: (controller) => controller.close() }))
+  const parts: Uint8Array[] = []
+  for await (const part of file as unknown as AsyncIterable<Uint8Array>) parts.push(part)
+  const empty = Buffer.concat(parts)
+  const end = headerEnd(empty)
+  // Guards the layout assumed above against a change of the library.
+  if (fileKey === undefined || end === -1 || empty.length !== end + PAYLOAD_NONCE_BYTES + 16)
+    throw new Error('age-encryption made an unexpected file; cannot take its header')
+  return { header: empty.subarray(0, end), fileKey }
 }
 
 export async function encryptStream(source: Readable, recipients: readonly string[]): Promise<Readable> {
@@ -87,9 +106,14 @@ export async function decryptStream(
   const { Decrypter, identityToRecipient } = await import('age-encryption')
   const decrypter = new Decrypter()
   for (const identity of identities) decrypter.addIdentity(identity)
+  // Until the pipeline below listens, an error of the source (a failed download) must not go unhandled.
+  const held = () => {}
+  source.on('error', held)
   try {
-    const decrypted = await decrypter.decrypt(Readable.toWeb(source) as unknown as ReadableStream<Uint8Array>)
-    return Readable.fromWeb(decrypted as unknown as WebReadableStream<Uint8Array>)
+    // The library checks the header (identity, MAC); the payload is decrypted natively (age-payload.ts).
+    const fileKey = await decrypter.decryptHeader(await readHeader(source))
+    const nonce = await readPayloadNonce(source)
+    return pipeline(source, payloadDecryptor(payloadKey(fileKey, nonce)), () => {})
   } catch (error) {
     source.destroy()
     // The stored bytes' own check (their sha256, when the object is short enough to end within the header) wins.
@@ -114,6 +138,8 @@ export async function decryptStream(
         cause: error,
       },
     )
+  } finally {
+    source.off('error', held)
   }
 }
 

@@ -13,7 +13,7 @@ import { loadConfig } from './load-config.js'
 import { registerSecretsFromUrl } from '../output/redact.js'
 import type { RetentionConfig } from './define-config.js'
 import { parseValue } from '../health/checks.js'
-import { recipientProblems } from '../backup/encryption.js'
+import { recipientProblems } from '../backup/recipients.js'
 import { isS3Url, type S3Options } from '../storage/s3-location.js'
 
 export interface ResolvedMigrations {

@@ -16,6 +16,7 @@ import { migrationStates } from '../migrate/plan.js'
 import { leadingWords, splitStatements, type SqlStatement } from '../sql/split-statements.js'
 import { nonTransactionalReason, transactionControl } from '../sql/non-transactional.js'
 import { LINT_RULES, META_RULES, RULE_IDS } from './rules/index.js'
+import { LEADING_WORDS } from './rule-helpers.js'
 import { parseIgnores, type LintIgnore } from './suppress.js'
 import type {
   LintDialect,
@@ -29,6 +30,7 @@ import type {
   PgNode,
   RuleContext,
   RuleFinding,
+  SectionScope,
 } from './types.js'
 
 /** The newest PostgreSQL major the version-dependent rules know: assumed when neither the server nor --pg-version says. */
@@ -317,7 +319,10 @@ async function lintRun(run: Run): Promise<LintResult> {
   const existing = new Set<string>()
   if (run.backend) {
     const conditional = run.files.flatMap(({ migration }) =>
-      [...migration.up.sql.matchAll(CONDITIONAL_CREATE)].map((match) => unquoteName(match[1]!)),
+      (mentions(migration.up.sql, lowerOf(migration.up), 'exists')
+        ? [...migration.up.sql.matchAll(CONDITIONAL_CREATE)]
+        : []
+      ).map((match) => unquoteName(match[1]!)),
     )
     if (conditional.length > 0)
       for (const name of (await dialect.sizes(run.backend, conditional)).keys()) existing.add(bare(name))
@@ -327,30 +332,49 @@ async function lintRun(run: Run): Promise<LintResult> {
   const fresh = new Set<string>()
   const state = new Map<string, unknown>()
   let statementCount = 0
+  const isFresh = (table: string): boolean => fresh.has(bare(table))
 
   const skippable = !settings.checkSyntax && active.every((rule) => rule.mayFind !== undefined)
-  const split = splitter(run.files, engine)
+  const { split, forget } = splitter(run.files, engine)
   // Parse results by statement, filled a batch at a time (see parseAhead), each taken once.
   const parsed = new Map<SqlStatement, ReturnType<LintDialect['parse']>>()
-  const mayParse = (words: readonly string[], text: string): boolean =>
-    settings.checkSyntax ||
-    active.some((rule) => rule.needsAst && rule.wants(words, text)) ||
-    dialect.created(words, undefined, text) === undefined
+  /** Files parseAhead found that some rule may find something in (see there). */
+  const mayFindSomething = new Set<number>()
+  /** Whether the loop below parses this statement, `freshTables` being the tables created before it in the run. */
+  const mayParse = (words: readonly string[], text: string, freshTables: ReadonlySet<string>): boolean => {
+    if (settings.checkSyntax || dialect.created(words, undefined, text) === undefined) return true
+    const quick = dialect.quickTable(words)
+    const onFresh = quick !== undefined && freshTables.has(bare(quick))
+    return active.some((rule) => rule.needsAst && !(onFresh && !rule.reportsOnFresh) && rule.wants(words, text))
+  }
   /**
    * Parses `statement` together with the statements after it, in this file and the next ones, that the loop below
    * may parse too (files no rule can flag are left out as it leaves them out, judged without what earlier files
    * create): one parser call instead of one per statement. Which statements are parsed and what they give is the same.
+   * The tables created along the way are followed from the words as the loop follows them, so a statement on a table
+   * created just before it (an index on a new table: most of a migration set) is not parsed for rules it skips. A
+   * table only the parse tree names is missed here: that statement is then left to a later batch, not parsed twice.
    */
   const parseAhead = (statement: SqlStatement, fileIndex: number): void => {
     const batch = [statement]
+    let freshAhead = new Set(fresh)
     for (let j = fileIndex; j < run.files.length && batch.length < PARSE_BATCH; j++) {
-      if (j > fileIndex && skippable && nothingToFind(run.files[j]!.migration.up, active, new Set(), existing, false))
-        continue
+      if (j > fileIndex) {
+        if (!run.files[j]!.inRun) freshAhead = new Set()
+        if (skippable) {
+          const nothing = nothingToFind(run.files[j]!.migration.up, active, new Set(), existing, false)
+          // A file outside the run is judged with no fresh tables here as in the loop: it need not judge it again.
+          if (!run.files[j]!.inRun && !nothing) mayFindSomething.add(j)
+          if (nothing) continue
+        }
+      }
       const { statements, words } = split(j)
       for (let k = 0; k < statements.length && batch.length < PARSE_BATCH; k++) {
         const next = statements[k]!
-        if ((j > fileIndex || next.start > statement.start) && !parsed.has(next) && mayParse(words[k]!, next.text))
-          batch.push(next)
+        if (j === fileIndex && next.start < statement.start) continue
+        if (next !== statement && !parsed.has(next) && mayParse(words[k]!, next.text, freshAhead)) batch.push(next)
+        for (const name of dialect.created(words[k]!, undefined, next.text) ?? [])
+          if (!existing.has(bare(name))) freshAhead.add(bare(name))
       }
     }
     const texts = batch.map((entry) => entry.text)
@@ -358,9 +382,10 @@ async function lintRun(run: Run): Promise<LintResult> {
     batch.forEach((entry, i) => parsed.set(entry, results[i]!))
   }
   for (const [fileIndex, { migration, inRun }] of run.files.entries()) {
+    if (fileIndex > 0) for (const done of forget(fileIndex - 1)) parsed.delete(done)
     if (!inRun) fresh.clear()
     const section = migration.up
-    if (skippable && nothingToFind(section, active, fresh, existing)) continue
+    if (skippable && !mayFindSomething.has(fileIndex) && nothingToFind(section, active, fresh, existing)) continue
     const { statements, words } = split(fileIndex)
     let transactional = section.options.transaction !== false
     if (
@@ -390,19 +415,18 @@ async function lintRun(run: Run): Promise<LintResult> {
       const statementWords = words[index]!
       statementCount++
       const position = positionOf(section, statement)
-      const context: RuleContext = {
+      const context = new StatementContext(
         engine,
-        pgMajor: pgMajor?.major ?? NEWEST_PG_MAJOR,
+        pgMajor?.major ?? NEWEST_PG_MAJOR,
         transactional,
         lockTimeoutMs,
-        file: migration.file,
-        // A getter: slicing for every statement would be quadratic in a file of thousands (a schema dump).
-        get following() {
-          return words.slice(index + 1, to)
-        },
-        isFresh: (table) => fresh.has(bare(table)),
+        migration.file,
+        isFresh,
         state,
-      }
+        words,
+        index,
+        to,
+      )
       let wanting = active.filter((rule) => rule.wants(statementWords, statement.text))
       const quick = dialect.quickTable(statementWords)
       if (quick !== undefined && fresh.has(bare(quick))) wanting = wanting.filter((rule) => !freshProof.includes(rule))
@@ -608,6 +632,30 @@ async function lintRun(run: Run): Promise<LintResult> {
   }
 }
 
+/**
+ * A statement's RuleContext. A class, not an object literal: a literal with a getter is built by a runtime call, once
+ * per statement of the run.
+ */
+class StatementContext implements RuleContext {
+  constructor(
+    readonly engine: Engine,
+    readonly pgMajor: number,
+    readonly transactional: boolean,
+    readonly lockTimeoutMs: number,
+    readonly file: string,
+    readonly isFresh: (table: string) => boolean,
+    readonly state: Map<string, unknown>,
+    private readonly words: readonly (readonly string[])[],
+    private readonly index: number,
+    private readonly to: number,
+  ) {}
+
+  /** A getter: slicing for every statement would be quadratic in a file of thousands (a schema dump). */
+  get following(): readonly (readonly string[])[] {
+    return this.words.slice(this.index + 1, this.to)
+  }
+}
+
 /** file line:column of a statement (or of an offset inside it), as `locate` in migrate/prepare.ts counts. */
 function positionOf(
   section: MigrationFile['up'],
@@ -628,6 +676,24 @@ function positionOf(
 const CREATE_TABLE =
   /\bcreate\s+(?:(?:global|local)\s+)?(?:(?:temp|temporary|unlogged)\s+)?table\s+(?:if\s+not\s+exists\s+)?(?:[\w$]+\s*\.\s*)?([\w$]+)/gi
 
+const lowerCased = new WeakMap<MigrationFile['up'], string>()
+const wordPatterns = new Map<string, RegExp>()
+
+/** The section lower-cased, made once (the run's IF NOT EXISTS scan and nothingToFind share it). */
+function lowerOf(section: MigrationFile['up']): string {
+  let lower = lowerCased.get(section)
+  if (lower === undefined) lowerCased.set(section, (lower = section.sql.toLowerCase()))
+  return lower
+}
+
+/** SectionScope.mentions: a substring search on the lower-cased text, then the word test where it is found. */
+function mentions(sql: string, lower: string, word: string): boolean {
+  if (!lower.includes(word)) return false
+  let pattern = wordPatterns.get(word)
+  if (!pattern) wordPatterns.set(word, (pattern = new RegExp(`\\b${word}\\b`, 'i')))
+  return pattern.test(sql)
+}
+
 /**
  * Whether no active rule may find anything in a section (each rule's mayFind, on the raw text): then it is skipped
  * unsplit, and the tables it creates are recorded as new, as the full pass would. Sections with an ignore comment
@@ -642,34 +708,52 @@ function nothingToFind(
 ): boolean {
   const sql = section.sql
   if (sql.includes('dbops:lint-ignore')) return false
-  const created = [...sql.matchAll(CREATE_TABLE)]
+  const lower = lowerOf(section)
+  const created = (mentions(sql, lower, 'table') ? [...sql.matchAll(CREATE_TABLE)] : [])
     .map((match) => match[1]!.toLowerCase())
     .filter((name) => !existing.has(name))
-  const scope = {
+  const scope: SectionScope = {
     transactional: section.options.transaction !== false,
     isFresh: (table: string) => fresh.has(table) || created.includes(table),
+    mentions: (word) => mentions(sql, lower, word),
   }
   if (rules.some((rule) => rule.mayFind!(sql, scope))) return false
   if (record) for (const name of created) fresh.add(name)
   return true
 }
 
-/** A file's up statements (psql meta-commands left out) and their leading words, split once per run. */
+/**
+ * A file's up statements (psql meta-commands left out) and their leading words, split once per run; `forget` lets a
+ * file the loop is done with go (with what was parsed ahead for it), so a large run does not keep every file's pieces.
+ */
 function splitter(
   files: Run['files'],
   engine: Engine,
-): (index: number) => { statements: SqlStatement[]; words: string[][] } {
+): {
+  split(index: number): { statements: SqlStatement[]; words: string[][] }
+  forget(index: number): SqlStatement[]
+} {
   const cache = new Map<number, { statements: SqlStatement[]; words: string[][] }>()
-  return (index) => {
-    let entry = cache.get(index)
-    if (!entry) {
-      const statements = splitStatements(files[index]!.migration.up.sql, engine).filter(
-        (statement) => !statement.text.startsWith('\\'),
-      )
-      entry = { statements, words: statements.map((statement) => leadingWords(statement.text, 16, engine)) }
-      cache.set(index, entry)
-    }
-    return entry
+  return {
+    split(index) {
+      let entry = cache.get(index)
+      if (!entry) {
+        const statements = splitStatements(files[index]!.migration.up.sql, engine).filter(
+          (statement) => !statement.text.startsWith('\\'),
+        )
+        entry = {
+          statements,
+          words: statements.map((statement) => leadingWords(statement.text, LEADING_WORDS, engine)),
+        }
+        cache.set(index, entry)
+      }
+      return entry
+    },
+    forget(index) {
+      const entry = cache.get(index)
+      cache.delete(index)
+      return entry?.statements ?? []
+    },
   }
 }
 

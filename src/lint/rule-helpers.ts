@@ -1,5 +1,15 @@
 /** What the rules share: statement shapes by leading words, lock effects, and the safe-SQL wrappers. */
-import type { RuleContext } from './types.js'
+import type { Engine } from '../backends/backend.js'
+import { leadingWords } from '../sql/split-statements.js'
+import type { LintStatement, RuleContext } from './types.js'
+
+/** How many leading words the linter gives each statement (LintStatement.words). */
+export const LEADING_WORDS = 16
+
+/** Every word of a statement: its leading words when they are all there are, else the statement lexed in full. */
+export function allWords(statement: Pick<LintStatement, 'text' | 'words'>, engine: Engine): readonly string[] {
+  return statement.words.length < LEADING_WORDS ? statement.words : leadingWords(statement.text, Infinity, engine)
+}
 
 export const isCreateIndex = (w: readonly string[]): boolean =>
   w[0] === 'CREATE' && (w[1] === 'INDEX' || (w[1] === 'UNIQUE' && w[2] === 'INDEX'))

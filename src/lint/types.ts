@@ -108,6 +108,17 @@ export interface RuleFinding {
   evenIfFresh?: boolean
 }
 
+/** What a rule's mayFind knows of a section besides its text. */
+export interface SectionScope {
+  transactional: boolean
+  isFresh(table: string): boolean
+  /**
+   * Whether the text has `word` (lower-case letters) as a whole word, in any case: what /\bword\b/i tests, with a
+   * plain substring search on the lower-cased text first (most sections lack most words: no regex runs for them).
+   */
+  mentions(word: string): boolean
+}
+
 /** One lint rule. Rules read the statement and the context only: no queries, no engine branches. */
 export interface LintRule {
   id: string
@@ -125,7 +136,7 @@ export interface LintRule {
    * false yes only costs a closer look; a false no would lose a finding). When no active rule may, the section is
    * not even split. Absent: always look.
    */
-  mayFind?(sql: string, section: { transactional: boolean; isFresh(table: string): boolean }): boolean
+  mayFind?(sql: string, section: SectionScope): boolean
   /**
    * Whether the rule reads the parse tree where the engine has a parser (PostgreSQL); false: `words` and `text` are
    * enough. Without a parser (SQLite) every rule gets `ast: undefined` and reads the words.

@@ -64,8 +64,13 @@ export interface MigrateResult {
 /** Applies pending migrations in version order, each in its own transaction with its ledger row. */
 export async function migrateUp(target: Target, options: UpOptions = {}): Promise<MigrateResult> {
   checkSteps(options.steps)
+  const lint = options.lint ?? target.resolved?.lint?.beforeUp ?? true
+  // The lint's ledger read starts first: a PostgreSQL server forks and authenticates the session while the files
+  // are read. A file error thrown first still wins; the read's own failure is left to the run under the lock.
+  const rows = lint ? new Ledger(target.backend, target.migrations).read() : undefined
+  rows?.catch(() => {})
   const set = loadSet(target, options)
-  if (options.lint ?? target.resolved?.lint?.beforeUp ?? true) await lintBeforeUp(target, set, options)
+  if (rows) await lintBeforeUp(target, set, options, rows)
   return withLedgerState(target, options, async (ledger, rows) => {
     const entries = migrationStates(set.migrations, rows)
     const plan = planUp(set.migrations, entries, {
@@ -123,11 +128,16 @@ export async function migrateRedo(target: Target, options: MigrateOptions = {}):
  * reported as events. The plan is read here without the lock; under it the run plans again (another dbops may have
  * applied some meanwhile, which only shortens the list). Statements no rule wants are not even parsed.
  */
-async function lintBeforeUp(target: Target, set: MigrationSet, options: UpOptions): Promise<void> {
+async function lintBeforeUp(
+  target: Target,
+  set: MigrationSet,
+  options: UpOptions,
+  ledgerRows: Promise<LedgerRow[] | undefined>,
+): Promise<void> {
   if (set.migrations.length === 0) return
   let plan: MigrationFile[]
   try {
-    const rows = (await new Ledger(target.backend, target.migrations).read()) ?? []
+    const rows = (await ledgerRows) ?? []
     plan = planUp(set.migrations, migrationStates(set.migrations, rows), {
       ...(options.to !== undefined && { to: options.to }),
       ...(options.steps !== undefined && { steps: options.steps }),

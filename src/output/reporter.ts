@@ -132,16 +132,24 @@ export class Reporter {
 }
 
 /**
- * Progress lines not written yet. Lines logged during synchronous work (SQLite applies a migration in-process and
- * logs a line for each) go out together when the event loop next turns: one write instead of one per line, which was
- * ~4% of the CPU time of a run of 1000 small migrations. Anything else written (results, errors, a spinner) and the
- * process's exit write them first, so the order of the output does not change.
+ * Progress lines not written yet. They go out together when the event loop next turns, and at most every
+ * PROGRESS_INTERVAL_MS: one write instead of one per line. A write to a pipe wakes its reader (a CI runner, a
+ * terminal multiplexer), which on a small machine takes a core from dbops and the database server: one write per
+ * migration was several percent of a run of 1000 small ones. Lines are at most that late; anything else written
+ * (results, errors, a spinner) and the process's exit write them first, so the order of the output does not change.
  */
 let pendingProgress = ''
 let flushOnExit = false
+let lastFlush = -Infinity
+const PROGRESS_INTERVAL_MS = 100
 
 function queueProgress(text: string): void {
-  if (pendingProgress === '') setImmediate(flushProgress)
+  if (pendingProgress === '') {
+    const wait = lastFlush + PROGRESS_INTERVAL_MS - performance.now()
+    // Unref'd: a pending flush must not keep a finished command alive (the exit handler writes what is left).
+    if (wait <= 0) setImmediate(flushProgress)
+    else setTimeout(flushProgress, wait).unref()
+  }
   if (!flushOnExit) {
     process.once('exit', flushProgress)
     flushOnExit = true
@@ -153,5 +161,6 @@ function flushProgress(): void {
   if (pendingProgress === '') return
   const text = pendingProgress
   pendingProgress = ''
+  lastFlush = performance.now()
   process.stderr.write(text)
 }

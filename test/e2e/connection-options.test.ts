@@ -111,6 +111,45 @@ describe('sslmode against the normal (plaintext) test server', () => {
   })
 })
 
+describe('sslmode=prefer against a server that refuses TLS', () => {
+  it('goes on in plaintext on the same connection, as libpq does (one connection, not two)', async () => {
+    // Answers the SSLRequest with 'N', then refuses the startup message that follows on the same socket.
+    const connections: string[][] = []
+    const server = net.createServer((socket) => {
+      const seen: string[] = []
+      connections.push(seen)
+      socket.on('error', () => {})
+      socket.on('data', (data) => {
+        const code = data.length >= 8 ? data.readInt32BE(4) : 0
+        if (code === 80877103) {
+          seen.push('SSLRequest')
+          socket.write('N')
+        } else if (code === 196608) {
+          seen.push('StartupMessage')
+          const fields = Buffer.from('SFATAL\0C28000\0Mrefused by the test server\0\0')
+          const header = Buffer.alloc(5)
+          header.write('E')
+          header.writeInt32BE(fields.length + 4, 1)
+          socket.end(Buffer.concat([header, fields]))
+        }
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const { port } = server.address() as net.AddressInfo
+      const result = await runCli(['--url', `postgres://app@127.0.0.1:${port}/app`, 'migrate', 'status', '--json'], {
+        cwd: workDir(),
+        env: { HOME: emptyHome() },
+      })
+      expect(result.code).toBe(2)
+      expect(errorOf(result).message).toContain('refused by the test server')
+      expect(connections).toEqual([['SSLRequest', 'StartupMessage']])
+    } finally {
+      await new Promise((resolve) => server.close(resolve))
+    }
+  })
+})
+
 describe('sslmode against a TLS-only server', () => {
   let cluster: PgServer
   let certFile = ''

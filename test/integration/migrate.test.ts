@@ -472,6 +472,46 @@ describe('migrate on postgres only', () => {
     })
   })
 
+  it('pins a failure inside the one-message migration to its statement, with the ledger created in the same message or not', async () => {
+    // A runtime error carries no position: the statement is the one after the last completed one, counted past the
+    // BEGIN, the session settings and (first migration only) the ledger's creation sent before the script.
+    const first = await makeProject('postgres', {
+      '001_first.sql': migration(
+        'CREATE TABLE m (id integer);\nINSERT INTO m VALUES (1);\nSELECT 1 / 0;\nCREATE TABLE after_it (id integer);',
+      ),
+    })
+    await withTarget(first, async (target) => {
+      const error = await failure(migrateUp(target))
+      expect(error.message).toMatch(/^001_first failed at migrations\/001_first\.sql:4:1: division by zero$/)
+      expect(error.details?.statement).toBe('SELECT 1 / 0')
+      expect(await tableNames(first)).toEqual([])
+      const [ledger] = await first.query(`SELECT to_regclass('public.dbops_migrations') AS ledger`)
+      expect(ledger).toEqual({ ledger: null })
+    })
+
+    const later = await makeProject('postgres', {
+      '001_ok.sql': migration('CREATE TABLE ok (id integer);'),
+      '002_bad.sql': migration(
+        'CREATE TABLE m (id integer);\nINSERT INTO m VALUES (1);\nSELECT 1 / 0;\nCREATE TABLE after_it (id integer);',
+      ),
+      // A character of two UTF-8 bytes before a syntax error: PostgreSQL counts characters.
+      '003_syntax.sql': migration("SELECT 'é';\nSELECT 'é', 1,, 2;"),
+    })
+    await withTarget(later, async (target) => {
+      const error = await failure(migrateUp(target))
+      expect(error.message).toMatch(/^002_bad failed at migrations\/002_bad\.sql:4:1: division by zero$/)
+      expect(error.details).toMatchObject({ statement: 'SELECT 1 / 0', done: ['001'] })
+      expect(await tableNames(later)).toEqual(['ok'])
+      expect(await ledgerVersions(later)).toEqual(['001'])
+      later.write('migrations/002_bad.sql', migration('CREATE TABLE m (id integer);'))
+      const syntax = await failure(migrateUp(target))
+      expect(syntax.message).toContain(
+        '003_syntax failed at migrations/003_syntax.sql:3:15: syntax error at or near ","',
+      )
+      expect(await ledgerVersions(later)).toEqual(['001', '002'])
+    })
+  })
+
   it("runs a pg_dump schema with psql's \\restrict guard lines, and refuses other psql syntax before running anything", async () => {
     const dump = [
       '-- PostgreSQL database dump',

@@ -137,6 +137,12 @@ export function fallbackSsl(settings: LibpqSettings, error: unknown): false | Co
 }
 
 /**
+ * Asks the CLI's and library's node-postgres (patched at build time, scripts/build.mjs) to go on in plaintext on the
+ * same connection when the server refuses TLS, as libpq's prefer does; unpatched (tests on src/) it retries instead.
+ */
+const PLAINTEXT_IF_REFUSED = 'dbopsPlaintextIfRefused'
+
+/**
  * A connected node-postgres client for `url` as libpq would connect (sslmode with its fallback, connect_timeout);
  * `config` adds or overrides the rest (application_name, another database). The only way dbops opens a session.
  */
@@ -161,8 +167,11 @@ export async function connectPgClient(
   }
   // libpq never uses TLS on a Unix-domain socket, whatever sslmode says (the server does not offer it there).
   if (usesUnixSocket(url)) return open(false)
+  const ssl = pgClientSsl(settings)
   try {
-    return await open(pgClientSsl(settings))
+    return await open(
+      ssl && settings.sslmode === 'prefer' ? ({ ...ssl, [PLAINTEXT_IF_REFUSED]: true } as ConnectionOptions) : ssl,
+    )
   } catch (error) {
     const retry = fallbackSsl(settings, error)
     if (retry === undefined) throw error

@@ -76,7 +76,8 @@ export const addColumnRewrite: LintRule = {
   description:
     'ADD COLUMN with a volatile default (or any default before PostgreSQL 11, or a stored generated column) rewrites the table under ACCESS EXCLUSIVE',
   // The words every form it reports must contain: other ALTER TABLEs are not parsed for it.
-  mayFind: (sql) => /\balter\b/i.test(sql) && /\b(?:default|serial[248]?|bigserial|smallserial|stored)\b/i.test(sql),
+  mayFind: (sql, section) =>
+    section.mentions('alter') && /\b(?:default|serial[248]?|bigserial|smallserial|stored)\b/i.test(sql),
   wants: (w, text) => isAlterTable(w) && /\b(?:default|serial[248]?|bigserial|smallserial|stored)\b/i.test(text),
   needsAst: true,
   check({ ast }, context) {

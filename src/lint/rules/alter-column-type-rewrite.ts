@@ -10,7 +10,7 @@ export const alterColumnTypeRewrite: LintRule = {
   description:
     'ALTER COLUMN ... TYPE rewrites the table and rebuilds its indexes under ACCESS EXCLUSIVE (unless the change is binary-compatible)',
   // The words every form it reports must contain: other ALTER TABLEs are not parsed for it.
-  mayFind: (sql) => /\balter\b/i.test(sql) && /\btype\b/i.test(sql),
+  mayFind: (_sql, section) => section.mentions('alter') && section.mentions('type'),
   wants: (w, text) => isAlterTable(w) && /\btype\b/i.test(text),
   needsAst: true,
   check({ ast }) {

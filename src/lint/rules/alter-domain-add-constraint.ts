@@ -11,7 +11,7 @@ export const alterDomainAddConstraint: LintRule = {
   kind: 'lock',
   description:
     'ALTER DOMAIN ... ADD CONSTRAINT (without NOT VALID) or VALIDATE CONSTRAINT checks every column using the domain under SHARE',
-  mayFind: (sql) => /\bdomain\b/i.test(sql),
+  mayFind: (_sql, section) => section.mentions('domain'),
   wants: (w) => (w[0] === 'ALTER' || w[0] === 'CREATE') && w[1] === 'DOMAIN',
   needsAst: true,
   reportsOnFresh: true,

@@ -9,7 +9,7 @@ export const checkWithoutNotValid: LintRule = {
   kind: 'lock',
   description: 'ADD CHECK without NOT VALID scans the table under ACCESS EXCLUSIVE',
   // The words every form it reports must contain: other ALTER TABLEs are not parsed for it.
-  mayFind: (sql) => /\balter\b/i.test(sql) && /\bcheck\b/i.test(sql),
+  mayFind: (_sql, section) => section.mentions('alter') && section.mentions('check'),
   wants: (w, text) => isAlterTable(w) && /\bcheck\b/i.test(text),
   needsAst: true,
   check({ ast, text }) {

@@ -1,6 +1,5 @@
 import type { LintRule } from '../types.js'
-import { leadingWords } from '../../sql/split-statements.js'
-import { isAlterTable, nameInWords } from '../rule-helpers.js'
+import { allWords, isAlterTable, nameInWords } from '../rule-helpers.js'
 
 /** Domains with a CHECK created in the run: adding a column of one to an existing table rewrites the table. */
 const CHECKED = 'create-domain-with-check:checked'
@@ -25,7 +24,7 @@ export const createDomainWithCheck: LintRule = {
   description:
     'a domain with a CHECK: ADD COLUMN of it rewrites the table, and changing the check means ALTER DOMAIN (a scan under SHARE)',
   // A column of a domain created in an earlier file: the ALTER TABLE's section need not say "domain".
-  mayFind: (sql) => /\bdomain\b/i.test(sql) || (/\balter\b/i.test(sql) && /\badd\b/i.test(sql)),
+  mayFind: (_sql, section) => section.mentions('domain') || (section.mentions('alter') && section.mentions('add')),
   wants: (w, text) => (w[0] === 'CREATE' && w[1] === 'DOMAIN') || (isAlterTable(w) && /\badd\b/i.test(text)),
   needsAst: false,
   observe({ words, text }, context) {
@@ -48,7 +47,7 @@ export const createDomainWithCheck: LintRule = {
       ]
     const checked = context.state.get(CHECKED) as Set<string> | undefined
     if (!checked || words[0] !== 'ALTER') return []
-    const all = leadingWords(text, Infinity, context.engine)
+    const all = allWords({ text, words }, context.engine)
     let k = 2
     if (all[k] === 'IF') k += 2
     if (all[k] === 'ONLY') k++

@@ -13,6 +13,7 @@ export const createIndexWithoutConcurrently: LintRule = {
   description: 'CREATE INDEX on an existing table without CONCURRENTLY blocks writes to it for the whole build',
   // A section whose every index build is on a table the run creates holds no finding of this rule.
   mayFind: (sql, section) => {
+    if (!section.mentions('index')) return false // no build, and no INDEX the pattern could miss
     const builds = [...sql.matchAll(CREATE_INDEX_ON)]
     if (builds.length !== (sql.match(/\bindex\b/gi) ?? []).length) return true
     return !builds.every((match) => section.isFresh(match[1]!.toLowerCase()))

@@ -9,7 +9,7 @@ export const detachPartitionWithoutConcurrently: LintRule = {
   kind: 'lock',
   description: 'DETACH PARTITION without CONCURRENTLY takes ACCESS EXCLUSIVE on the partitioned table',
   // The words every form it reports must contain: other ALTER TABLEs are not parsed for it.
-  mayFind: (sql) => /\balter\b/i.test(sql) && /\bdetach\b/i.test(sql),
+  mayFind: (_sql, section) => section.mentions('alter') && section.mentions('detach'),
   wants: (w, text) => isAlterTable(w) && /\bdetach\b/i.test(text),
   needsAst: true,
   check({ ast, text }, context) {

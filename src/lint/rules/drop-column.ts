@@ -9,7 +9,7 @@ export const dropColumn: LintRule = {
   kind: 'breaking',
   description: 'dropping a column breaks running code that still reads or writes it',
   // The words every form it reports must contain: other ALTER TABLEs are not parsed for it.
-  mayFind: (sql) => /\balter\b/i.test(sql) && /\bdrop\b/i.test(sql),
+  mayFind: (_sql, section) => section.mentions('alter') && section.mentions('drop'),
   wants: (w, text) => isAlterTable(w) && /\bdrop\b/i.test(text),
   needsAst: true,
   check({ ast, words }) {

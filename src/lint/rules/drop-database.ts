@@ -7,7 +7,7 @@ export const dropDatabase: LintRule = {
   severity: 'error',
   kind: 'breaking',
   description: 'DROP DATABASE in a migration destroys a whole database, irrecoverably',
-  mayFind: (sql) => /\bdatabase\b/i.test(sql),
+  mayFind: (_sql, section) => section.mentions('database'),
   wants: (w) => w[0] === 'DROP' && w[1] === 'DATABASE',
   needsAst: true,
   reportsOnFresh: true,

@@ -8,7 +8,7 @@ export const dropIndexWithoutConcurrently: LintRule = {
   severity: 'warn',
   kind: 'lock',
   description: "DROP INDEX without CONCURRENTLY takes ACCESS EXCLUSIVE on the index's table",
-  mayFind: (sql) => /\bdrop\b/i.test(sql),
+  mayFind: (_sql, section) => section.mentions('drop'),
   wants: (w) => w[0] === 'DROP' && w[1] === 'INDEX',
   needsAst: true,
   check({ ast, text }, context) {

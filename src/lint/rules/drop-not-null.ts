@@ -8,7 +8,7 @@ export const dropNotNull: LintRule = {
   severity: 'warn',
   kind: 'breaking',
   description: 'DROP NOT NULL lets NULLs in: running code that assumes a value breaks when the first one arrives',
-  mayFind: (sql) => /\balter\b/i.test(sql) && /\bdrop\s+not\s+null\b/i.test(sql),
+  mayFind: (sql, section) => section.mentions('alter') && /\bdrop\s+not\s+null\b/i.test(sql),
   wants: (w, text) => isAlterTable(w) && /\bdrop\s+not\s+null\b/i.test(text),
   needsAst: true,
   check({ ast }) {

@@ -7,7 +7,7 @@ export const dropTable: LintRule = {
   severity: 'warn',
   kind: 'breaking',
   description: 'dropping a table breaks running code that still uses it',
-  mayFind: (sql) => /\bdrop\b/i.test(sql),
+  mayFind: (_sql, section) => section.mentions('drop'),
   wants: (w) => w[0] === 'DROP' && w[1] === 'TABLE',
   needsAst: true,
   check({ ast, words }, context) {

@@ -7,7 +7,7 @@ export const enumValueInTransaction: LintRule = {
   severity: 'error',
   kind: 'correctness',
   description: 'ALTER TYPE ... ADD VALUE cannot run inside a transaction before PostgreSQL 12',
-  mayFind: (sql, section) => section.transactional && /\balter\s+type\b/i.test(sql),
+  mayFind: (sql, section) => section.transactional && section.mentions('alter') && /\balter\s+type\b/i.test(sql),
   wants: (w) => w[0] === 'ALTER' && w[1] === 'TYPE' && w.includes('ADD'),
   needsAst: true,
   reportsOnFresh: true,

@@ -9,7 +9,7 @@ export const foreignKeyWithoutNotValid: LintRule = {
   kind: 'lock',
   description: 'ADD FOREIGN KEY without NOT VALID scans the table while writes to both tables are blocked',
   // The words every form it reports must contain: other ALTER TABLEs are not parsed for it.
-  mayFind: (sql) => /\balter\b/i.test(sql) && /\breferences\b/i.test(sql),
+  mayFind: (_sql, section) => section.mentions('alter') && section.mentions('references'),
   wants: (w, text) => isAlterTable(w) && /\breferences\b/i.test(text),
   needsAst: true,
   check({ ast, text }, context) {

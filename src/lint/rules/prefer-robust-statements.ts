@@ -6,9 +6,9 @@
  * Read from the words, not the parse tree: the rule looks at every CREATE/DROP/ALTER, and parsing them all in
  * transactional files (where it never reports) would cost every lint.
  */
-import type { LintRule } from '../types.js'
-import { leadingWords } from '../../sql/split-statements.js'
-import { isCreateIndex, isCreateTable, nameInWords } from '../rule-helpers.js'
+import type { Engine } from '../../backends/backend.js'
+import type { LintRule, LintStatement } from '../types.js'
+import { allWords, isAlterTable, isCreateIndex, isCreateTable, nameInWords } from '../rule-helpers.js'
 
 /** Per file: indexes and constraints an earlier statement drops IF EXISTS (the create after it is then re-runnable). */
 const DROPPED = 'prefer-robust-statements:dropped'
@@ -133,6 +133,10 @@ function problemsOf(words: readonly string[], dropped: Set<string>): Problem[] {
   return []
 }
 
+/** ALTER TABLE's actions need every word; the names CREATE and DROP are judged by come early in the leading ones. */
+const wordsOf = (statement: LintStatement, engine: Engine): readonly string[] =>
+  isAlterTable(statement.words) ? allWords(statement, engine) : statement.words
+
 export const preferRobustStatements: LintRule = {
   id: 'prefer-robust-statements',
   engines: ['postgres'],
@@ -144,9 +148,9 @@ export const preferRobustStatements: LintRule = {
   wants: (w) => w[0] === 'CREATE' || w[0] === 'DROP' || (w[0] === 'ALTER' && w[1] === 'TABLE'),
   needsAst: false,
   reportsOnFresh: true,
-  observe({ text }, context) {
+  observe(statement, context) {
     if (context.transactional) return
-    const words = leadingWords(text, Infinity, context.engine)
+    const words = wordsOf(statement, context.engine)
     const dropped = droppedIn(context)
     if (words[0] === 'DROP' && words[1] === 'INDEX') {
       const k = words[2] === 'CONCURRENTLY' ? 3 : 2
@@ -159,9 +163,9 @@ export const preferRobustStatements: LintRule = {
           dropped.add(`${table} ${lower(action[4])}`)
     }
   },
-  check({ text }, context) {
+  check(statement, context) {
     if (context.transactional || context.following.length === 0) return []
-    const words = leadingWords(text, Infinity, context.engine)
+    const words = wordsOf(statement, context.engine)
     return problemsOf(words, droppedIn(context)).map((problem) => ({
       evenIfFresh: true,
       ...(problem.table !== undefined && { table: problem.table }),

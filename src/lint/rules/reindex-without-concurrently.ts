@@ -8,7 +8,7 @@ export const reindexWithoutConcurrently: LintRule = {
   severity: 'warn',
   kind: 'lock',
   description: 'REINDEX without CONCURRENTLY blocks writes to the table and reads that use the index',
-  mayFind: (sql) => /\breindex\b/i.test(sql),
+  mayFind: (_sql, section) => section.mentions('reindex'),
   wants: (w) => w[0] === 'REINDEX',
   needsAst: true,
   check({ ast, text }, context) {

@@ -10,7 +10,7 @@ export const renameColumn: LintRule = {
   kind: 'breaking',
   description: 'renaming a column breaks running code that uses the old name',
   // The words every form it reports must contain: other ALTER TABLEs are not parsed for it.
-  mayFind: (sql) => /\balter\b/i.test(sql) && /\brename\b/i.test(sql),
+  mayFind: (_sql, section) => section.mentions('alter') && section.mentions('rename'),
   wants: (w, text) => isAlterTable(w) && /\brename\b/i.test(text),
   needsAst: true,
   check({ ast, words }) {

@@ -33,7 +33,7 @@ export const setNotNullScan: LintRule = {
   description:
     'SET NOT NULL scans the table under ACCESS EXCLUSIVE unless a validated CHECK (column IS NOT NULL) exists (PostgreSQL 12+)',
   // The words every form it reports must contain: other ALTER TABLEs are not parsed for it.
-  mayFind: (sql) => /\balter\b/i.test(sql) && /\bnot\s+null\b|\bvalidate\b/i.test(sql),
+  mayFind: (sql, section) => section.mentions('alter') && /\bnot\s+null\b|\bvalidate\b/i.test(sql),
   wants: (w, text) => isAlterTable(w) && /\bnot\s+null\b|\bvalidate\b/i.test(text),
   needsAst: true,
   observe({ ast }, context) {

@@ -23,7 +23,7 @@ export const sqliteRebuildWithoutForeignKeyCheck: LintRule = {
   kind: 'correctness',
   description:
     "SQLite's table rebuild (create, copy, drop, rename) without PRAGMA foreign_key_check: rows that break a foreign key go unnoticed",
-  mayFind: (sql) => /\bdrop\b/i.test(sql),
+  mayFind: (_sql, section) => section.mentions('drop'),
   wants: (w) =>
     (w[0] === 'DROP' && w[1] === 'TABLE') ||
     (w[0] === 'ALTER' && w[1] === 'TABLE' && w.includes('RENAME')) ||

@@ -1,6 +1,5 @@
 import type { LintRule } from '../types.js'
-import { leadingWords } from '../../sql/split-statements.js'
-import { isAlterTable } from '../rule-helpers.js'
+import { allWords, isAlterTable } from '../rule-helpers.js'
 
 const REBUILD =
   '-- SQLite cannot do this in place: rebuild the table (create the new shape, copy, drop, rename; https://www.sqlite.org/lang_altertable.html#otheralter), with PRAGMA foreign_key_check before COMMIT'
@@ -12,12 +11,12 @@ export const sqliteUnsupportedAlter: LintRule = {
   kind: 'correctness',
   description:
     'ALTER TABLE forms SQLite does not support (ALTER COLUMN, constraints, ADD COLUMN with PRIMARY KEY/UNIQUE, NOT NULL without a default, a non-constant default, a STORED generated column)',
-  mayFind: (sql) => /\balter\b/i.test(sql),
+  mayFind: (_sql, section) => section.mentions('alter'),
   wants: isAlterTable,
   needsAst: false,
   reportsOnFresh: true,
-  check({ text }) {
-    const words = leadingWords(text, Infinity, 'sqlite')
+  check(statement) {
+    const words = allWords(statement, 'sqlite')
     const k = words[3] === '.' ? 5 : 3
     const action = words[k]
     if (action === 'RENAME' || (action === 'DROP' && words[k + 1] !== 'CONSTRAINT')) return []

@@ -7,7 +7,7 @@ export const truncateCascade: LintRule = {
   severity: 'warn',
   kind: 'correctness',
   description: 'TRUNCATE ... CASCADE also empties every table with a foreign key to it, recursively',
-  mayFind: (sql) => /\bcascade\b/i.test(sql),
+  mayFind: (_sql, section) => section.mentions('cascade'),
   wants: (w) => w[0] === 'TRUNCATE',
   needsAst: true,
   check({ ast }) {

@@ -1,13 +1,13 @@
 import type { Engine } from '../../backends/backend.js'
 import type { LintRule, LintStatement } from '../types.js'
-import { leadingWords } from '../../sql/split-statements.js'
+import { allWords } from '../rule-helpers.js'
 
 /**
  * The table of an UPDATE/DELETE with no WHERE at its top level (a WHERE inside parentheses belongs to a subquery),
  * from the tokens: no parse needed, on either engine.
  */
 function unfiltered(statement: LintStatement, verb: 'UPDATE' | 'DELETE', engine: Engine): string | undefined {
-  const words = leadingWords(statement.text, Infinity, engine)
+  const words = allWords(statement, engine)
   let depth = 0
   let start = -1
   for (const [index, word] of words.entries()) {
@@ -26,14 +26,13 @@ function unfiltered(statement: LintStatement, verb: 'UPDATE' | 'DELETE', engine:
 
 /** The rule for UPDATE, and for DELETE (delete-without-where.ts). */
 export function withoutWhere(verb: 'UPDATE' | 'DELETE'): LintRule {
-  const mentioned = new RegExp(`\\b${verb}\\b`, 'i')
   return {
     id: `${verb.toLowerCase()}-without-where`,
     engines: ['postgres', 'sqlite'],
     severity: 'warn',
     kind: 'lock',
     description: `${verb} without WHERE changes every row in one transaction`,
-    mayFind: (sql) => mentioned.test(sql),
+    mayFind: (_sql, section) => section.mentions(verb.toLowerCase()),
     wants: (w) => w[0] === verb || (w[0] === 'WITH' && w.includes(verb)),
     needsAst: false,
     check(statement, context) {

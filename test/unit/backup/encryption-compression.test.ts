@@ -12,13 +12,8 @@ import {
   resolveCompression,
   type Compression,
 } from '../../../src/backup/compression.js'
-import {
-  decryptStream,
-  encryptStream,
-  readIdentities,
-  recipientFingerprint,
-  recipientProblems,
-} from '../../../src/backup/encryption.js'
+import { decryptStream, encryptStream, readIdentities, recipientFingerprint } from '../../../src/backup/encryption.js'
+import { recipientProblems } from '../../../src/backup/recipients.js'
 
 const dirs: string[] = []
 afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })))

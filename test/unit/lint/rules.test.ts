@@ -413,3 +413,33 @@ describe('parsing in batches', () => {
     }
   })
 })
+
+describe('what a file can hold, judged before it is split', () => {
+  it('finds keywords in any case (the lower-cased pre-check, then the word test)', async () => {
+    expect(rules(await lint('Alter Table orders Drop Column note;'))).toContain('drop-column')
+    expect(rules(await lint('alter table orders add constraint c check (n > 0);'))).toContain('check-without-not-valid')
+    expect(rules(await lint('Update orders Set a = 1;'))).toContain('update-without-where')
+    expect(rules(await lint('create Index orders_a ON orders (a);'))).toContain('create-index-without-concurrently')
+    expect(await lint('CREATE TABLE altered (dropped int, indexed int);\nINSERT INTO altered VALUES (1, 2);')).toEqual(
+      [],
+    )
+  })
+
+  it('parses ahead with the tables created on the way, as the loop does: the same findings as file by file', async () => {
+    const files = [
+      'CREATE TABLE a (id serial PRIMARY KEY);\nCREATE INDEX a_id ON a (id);\nCREATE INDEX b_id ON b (id);',
+      'CREATE TABLE b (id int);\nALTER TABLE b ADD CONSTRAINT b_c CHECK (id > 0);\nCREATE INDEX a_x ON a (id);',
+      'CREATE INDEX b_y ON b (id);\nCREATE TABLE c (id int);\nCREATE INDEX c_id ON c (id);',
+    ]
+    const strip = (result: LintResult) => result.findings.map(({ file: _file, migration: _migration, ...rest }) => rest)
+    for (const directive of [undefined, 'transaction:false']) {
+      const together = strip(await lintFiles(files, { ...(directive && { directive }) }))
+      const alone = []
+      for (const sql of files) alone.push(...strip(await lintFiles([sql], { ...(directive && { directive }) })))
+      expect(together).toEqual(alone)
+      // Statically a table from an earlier file is not new; one created earlier in the same file is.
+      const indexes = together.filter((finding) => finding.rule === 'create-index-without-concurrently')
+      expect(indexes.map((finding) => finding.table)).toEqual(['b', 'a', 'b'])
+    }
+  })
+})

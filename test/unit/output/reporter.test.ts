@@ -3,6 +3,7 @@ import { Reporter } from '../../../src/output/reporter.js'
 
 afterEach(() => {
   vi.restoreAllMocks()
+  vi.useRealTimers()
 })
 
 /** Every write to stdout and stderr, in order, as [stream, text]. */
@@ -32,6 +33,28 @@ describe('Reporter progress lines', () => {
     expect(writes).toEqual([
       ['stderr', 'applying 1 ... done in 1 ms\napplying 2 ... done in 1 ms\napplying 3 ... done in 1 ms\n'],
     ])
+  })
+
+  it('writes a line that follows a write closely at most 100 ms later, together with the ones after it', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'setImmediate', 'performance'] })
+    const reporter = new Reporter({ json: false, color: false, verbose: false, prefixTargets: false })
+    const writes = captureWrites()
+    reporter.log('app', 'applying 1 ... done in 1 ms')
+    reporter.close()
+    reporter.log('app', 'applying 2 ... done in 1 ms')
+    await vi.advanceTimersByTimeAsync(50)
+    reporter.log('app', 'applying 3 ... done in 1 ms')
+    expect(writes).toEqual([['stderr', 'applying 1 ... done in 1 ms\n']])
+    await vi.advanceTimersByTimeAsync(50)
+    expect(writes).toEqual([
+      ['stderr', 'applying 1 ... done in 1 ms\n'],
+      ['stderr', 'applying 2 ... done in 1 ms\napplying 3 ... done in 1 ms\n'],
+    ])
+    // Long after the last write, a line goes out when the event loop turns.
+    await vi.advanceTimersByTimeAsync(1000)
+    reporter.log('app', 'applying 4 ... done in 1 ms')
+    await vi.advanceTimersByTimeAsync(0)
+    expect(writes.at(-1)).toEqual(['stderr', 'applying 4 ... done in 1 ms\n'])
   })
 
   it('writes pending progress before a result, a JSON document or an error, so the order does not change', async () => {
