@@ -53,11 +53,18 @@ export interface TransactionalUnit {
    * row commit together either way).
    */
   durable: boolean
+  /**
+   * Read-only SQL run after the commit, in the same message where that saves a round trip (PostgreSQL; SQLite
+   * ignores it): `migrate test` reads the catalog after each step this way. It runs only once the unit committed.
+   */
+  followUp?: string
 }
 
 export interface UnitOutcome {
   skipped: boolean
   elapsedMs: number
+  /** The follow-up's result sets; undefined when it was not sent or failed (the unit committed either way). */
+  followUp?: unknown[]
 }
 
 /** Thrown by a backend when a migration statement fails; the migrate layer turns it into file:line:column. */

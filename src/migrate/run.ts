@@ -240,9 +240,13 @@ async function withLedgerState(
  * knows it is: no plan is made), and throws what would stop them.
  */
 export interface MigrationSession {
-  /** `lint: false` skips the pre-run lint (it is per file and its context: a caller that linted the file already). */
-  up(migration: MigrationFile, options?: { lint?: boolean }): Promise<void>
-  down(migration: MigrationFile): Promise<void>
+  /**
+   * `lint: false` skips the pre-run lint (it is per file and its context: a caller that linted the file already).
+   * `followUp`: read-only SQL run right after the migration commits, in the same round trip where the engine can
+   * (TransactionalUnit.followUp); its result sets are returned, undefined when it did not run.
+   */
+  up(migration: MigrationFile, options?: { lint?: boolean; followUp?: string }): Promise<unknown[] | undefined>
+  down(migration: MigrationFile, options?: { followUp?: string }): Promise<unknown[] | undefined>
 }
 
 export async function withMigrationSession<T>(
@@ -252,15 +256,18 @@ export async function withMigrationSession<T>(
 ): Promise<T> {
   const lint = options.lint ?? target.resolved?.lint?.beforeUp ?? true
   return withLedger(target, options, async (ledger) => {
-    const run = async (migration: MigrationFile, direction: 'up' | 'down') => {
-      await runAll(target, ledger, [prepareSection(migration, direction, target.backend.engine)], options)
+    const run = async (migration: MigrationFile, direction: 'up' | 'down', followUp: string | undefined) => {
+      const unit: Unit = prepareSection(migration, direction, target.backend.engine)
+      if (followUp !== undefined) unit.followUp = { sql: followUp }
+      await runAll(target, ledger, [unit], options)
+      return unit.followUp?.results
     }
     return fn({
       async up(migration, upOptions = {}) {
         if (upOptions.lint ?? lint) await lintPlan(target, [migration], options)
-        await run(migration, 'up')
+        return run(migration, 'up', upOptions.followUp)
       },
-      down: (migration) => run(migration, 'down'),
+      down: (migration, downOptions = {}) => run(migration, 'down', downOptions.followUp),
     })
   })
 }
@@ -407,10 +414,13 @@ function timeoutsFor(target: Target, unit: PreparedSection) {
   }
 }
 
+/** A unit of a migration session, with the follow-up SQL sent after it and, once run, what that returned. */
+type Unit = PreparedSection & { followUp?: { sql: string; results?: unknown[] } }
+
 async function runTransactional(
   target: Target,
   ledger: Ledger,
-  unit: PreparedSection,
+  unit: Unit,
   durable: boolean,
 ): Promise<{ skipped: boolean; durationMs: number }> {
   const { migration, direction } = unit
@@ -436,7 +446,9 @@ async function runTransactional(
           : ledger.deleteQuery(migration.version),
       ...timeouts,
       durable,
+      ...(unit.followUp && { followUp: unit.followUp.sql }),
     })
+    if (unit.followUp) unit.followUp.results = outcome.followUp
     ledger.created()
     if (outcome.skipped) await refuseIfFailedMeanwhile(ledger, migration)
     return { skipped: outcome.skipped, durationMs: outcome.elapsedMs }

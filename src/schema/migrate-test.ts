@@ -110,9 +110,12 @@ async function runTest(
   const step = (message: string) => options.onEvent?.({ type: 'step', target: result.target, message })
   const engine = await db.backend.schemaEngine()
   const exclude = ownTables(db)
-  const read = async () => {
-    result.snapshots++
-    return engine.readCatalog()
+  const read: CatalogReader = {
+    followUp: () => engine.catalogFollowUp?.(),
+    async after(results) {
+      result.snapshots++
+      return (results && engine.catalogFromFollowUp?.(results)) ?? engine.readCatalog()
+    },
   }
   const signal = options.signal && { signal: options.signal }
   // after[i]: the catalog after migration i's up; after[first - 1]: the catalog the tested ones start from.
@@ -121,12 +124,42 @@ async function runTest(
     step(`applying ${first} migration(s) before ${migrations[first]!.id} once`)
     await migrateUp(db, { ...signal })
   }
-  after.set(first - 1, await read())
+  // The first read plans the catalog query on the server while the linter loads here.
+  const reading = read.after(undefined)
+  const linting = lintedWithErrors(db, migrations.slice(first))
+  after.set(first - 1, await reading)
+  const relint = await linting
   // One session for every step (one lock, one ledger read): per step, as separate migrate up/down runs, those were
   // most of the time on PostgreSQL.
   return withMigrationSession(db, { ...signal }, (session) =>
-    testEach(session, migrations, first, after, read, exclude, result, options),
+    testEach(session, migrations, first, after, read, exclude, relint, result, options),
   )
+}
+
+/**
+ * The tested migrations are linted as one plan, as `migrate up` lints what it is about to run on that database: one
+ * parser call and one size query for the set rather than one per file. Returns the ids of the files with errors,
+ * which are linted again on their own right before their first up, so that their failure reads as before; undefined
+ * when the lint itself failed (a bad lint config): then every file is linted on its own, which reports it.
+ */
+async function lintedWithErrors(db: Target, migrations: MigrationFile[]): Promise<Set<string> | undefined> {
+  if (!(db.resolved?.lint?.beforeUp ?? true) || migrations.length === 0) return new Set()
+  try {
+    const { lintPlanned } = await import('../lint/lint.js')
+    const { findings } = await lintPlanned(db, migrations)
+    return new Set(findings.filter((finding) => finding.severity === 'error').map((finding) => finding.migration))
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Reads the catalog after a step: sent with the step itself where the engine can (one round trip for both), else, or
+ * when that read did not come back, on its own.
+ */
+interface CatalogReader {
+  followUp(): string | undefined
+  after(results: unknown[] | undefined): Promise<SchemaCatalog>
 }
 
 async function testEach(
@@ -134,8 +167,9 @@ async function testEach(
   migrations: MigrationFile[],
   first: number,
   after: Map<number, SchemaCatalog>,
-  read: () => Promise<SchemaCatalog>,
+  read: CatalogReader,
   exclude: ReturnType<typeof ownTables>,
+  relint: Set<string> | undefined,
   result: TestMigrationsResult,
   options: TestMigrationsOptions,
 ): Promise<TestMigrationsResult> {
@@ -146,25 +180,37 @@ async function testEach(
     return result
   }
   /**
-   * `up` lints the file before it runs, as migrate up does; only the first time: the second up starts from the
-   * schema the first one did (the down was just checked to restore it), so its lint would say the same.
+   * `up` lints the file before it runs, as migrate up does, when the lint of the whole set found errors in it (see
+   * lintedWithErrors); only the first time: the second up starts from the schema the first one did (the down was
+   * just checked to restore it), so its lint would say the same.
    */
-  const run = async (migration: MigrationFile, direction: 'up' | 'down', lint = true): Promise<unknown> => {
+  /** A step, and the catalog after it when `thenRead`; `error` when the step failed. */
+  const run = async (
+    migration: MigrationFile,
+    direction: 'up' | 'down',
+    { lint = true, thenRead = false } = {},
+  ): Promise<{ error: unknown; catalog?: SchemaCatalog }> => {
     checkInterrupted(options.signal, 'migrate test')
+    const followUp = thenRead ? read.followUp() : undefined
+    let results: unknown[] | undefined
     try {
-      await (direction === 'up' ? session.up(migration, { lint }) : session.down(migration))
-      return undefined
+      const stepOptions = followUp !== undefined ? { followUp } : {}
+      results = await (direction === 'up'
+        ? session.up(migration, { lint, ...stepOptions })
+        : session.down(migration, stepOptions))
     } catch (error) {
       if (isInterruption(error)) throw error
-      return error
+      return { error }
     }
+    return { error: undefined, ...(thenRead && { catalog: await read.after(results) }) }
   }
   for (let i = first; i < migrations.length; i++) {
     const migration = migrations[i]!
-    const error = await run(migration, 'up')
+    const lint = relint === undefined || relint.has(migration.id)
+    const { error, catalog } = await run(migration, 'up', { lint, thenRead: true })
     if (error)
       return fail(migration, { step: 'up', message: `up of ${migration.id} fails: ${reason(error)}`, differences: [] })
-    after.set(i, await read())
+    after.set(i, catalog!)
   }
   step(`applied ${migrations.length - first} migration(s); testing each down and up again, newest first`)
   for (let i = migrations.length - 1; i >= first; i--) {
@@ -176,33 +222,33 @@ async function testEach(
         differences: [],
       })
     }
-    const downError = await run(migration, 'down')
-    if (downError)
+    const down = await run(migration, 'down', { thenRead: true })
+    if (down.error)
       return fail(migration, {
         step: 'down',
-        message: `down of ${migration.id} fails: ${reason(downError)}`,
+        message: `down of ${migration.id} fails: ${reason(down.error)}`,
         differences: [],
       })
-    const undone = compareCatalogs(after.get(i - 1)!, await read(), { exclude })
+    const undone = compareCatalogs(after.get(i - 1)!, down.catalog!, { exclude })
     if (undone.length > 0) {
       const differences = undone.map((difference) => ({ ...difference, message: downMessage(migration, difference) }))
       return fail(migration, { step: 'down', message: summary(differences), differences })
     }
     // Right after its down, as "migrate redo" does: rows a down leaves behind still make the up fail.
-    const upError = await run(migration, 'up', false)
-    if (upError)
+    const redo = await run(migration, 'up', { lint: false, thenRead: true })
+    if (redo.error)
       return fail(migration, {
         step: 'redo',
-        message: `up of ${migration.id} fails after its down: ${reason(upError)}`,
+        message: `up of ${migration.id} fails after its down: ${reason(redo.error)}`,
         differences: [],
       })
-    const redone = compareCatalogs(after.get(i)!, await read(), { exclude })
+    const redone = compareCatalogs(after.get(i)!, redo.catalog!, { exclude })
     if (redone.length > 0) {
       const differences = redone.map((difference) => ({ ...difference, message: redoMessage(migration, difference) }))
       return fail(migration, { step: 'redo', message: summary(differences), differences })
     }
     if (i > first) {
-      const againError = await run(migration, 'down')
+      const { error: againError } = await run(migration, 'down')
       if (againError)
         return fail(migration, {
           step: 'redo',

@@ -17,6 +17,13 @@ export interface ScratchTarget {
 export interface SchemaEngine {
   /** Every user object's definition, in a fixed number of catalog queries whatever the schema size. */
   readCatalog(): Promise<SchemaCatalog>
+  /**
+   * The catalog read as SQL to send after a migration in the same round trip (TransactionalUnit.followUp), or
+   * undefined where a separate read costs no round trip or this session cannot take it yet: then `readCatalog`.
+   */
+  catalogFollowUp?(): string | undefined
+  /** The catalog from what the follow-up returned; undefined when that is not it (then `readCatalog`). */
+  catalogFromFollowUp?(results: unknown[]): SchemaCatalog | undefined
   /** The schema as SQL that recreates it in an empty database, normalised so that two dumps of one schema are byte-identical. */
   dump(target: Target, options: { signal?: AbortSignal }): Promise<string>
   /** The SQL expression for "now" in the ledger rows a dump ends with. */

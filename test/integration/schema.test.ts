@@ -547,6 +547,58 @@ describe.each(['postgres', 'sqlite'] as const)('migrate test on %s', (engine) =>
     expect(result.failure!.message).toMatch(/^down of 003_bad_down fails: .*(does not exist|no such table)/)
   })
 
+  it('names the line of the failing statement, the catalog read riding along with each step or not', async () => {
+    const failingUp = await makeProject(engine, {
+      ...base,
+      '003_bad_up.sql': migration('CREATE TABLE tags (id INTEGER);\nSELECT nope FROM tags;', 'DROP TABLE tags;'),
+    })
+    const up = await withTarget(failingUp, (target) => testMigrations(target))
+    expect(up.failure).toMatchObject({ migration: '003_bad_up', step: 'up' })
+    expect(up.failure!.message).toMatch(
+      // SQLite reports no position within the statement.
+      new RegExp(`^up of 003_bad_up fails: .*003_bad_up\\.sql:3:${engine === 'postgres' ? 8 : 1}\\b.*nope`),
+    )
+    const failingDown = await makeProject(engine, {
+      ...base,
+      '003_bad_down.sql': migration('CREATE TABLE tags (id INTEGER);', 'DROP TABLE tags;\nDROP TABLE tag;'),
+    })
+    const down = await withTarget(failingDown, (target) => testMigrations(target))
+    expect(down.failure).toMatchObject({ migration: '003_bad_down', step: 'down' })
+    expect(down.failure!.message).toMatch(/^down of 003_bad_down fails: .*003_bad_down\.sql:6:1\b/)
+  })
+
+  if (engine === 'postgres')
+    it('passes when a migration drops or replaces the prepared catalog read that follows it', async () => {
+      const project = await makeProject(engine, {
+        ...base,
+        '003_deallocate.sql': migration(
+          'CREATE TABLE tags (id INTEGER);\nDEALLOCATE ALL;',
+          'DROP TABLE tags;\nDEALLOCATE ALL;',
+        ),
+        '004_replace.sql': migration(
+          'CREATE TABLE labels (id INTEGER);\nDEALLOCATE ALL;\nPREPARE dbops_schema_catalog AS SELECT 1 AS one;',
+          'DROP TABLE labels;\nDEALLOCATE ALL;\nPREPARE dbops_schema_catalog AS SELECT 1 AS one;',
+        ),
+      })
+      const result = await withTarget(project, (target) => testMigrations(target))
+      expect(result.failure).toBeNull()
+      expect(result.tested).toEqual(['004_replace', '003_deallocate', '002_posts', '001_users'])
+    })
+
+  if (engine === 'postgres')
+    it('stops at the up whose lint finds an error, naming it as migrate up would, after the ones before it', async () => {
+      const project = await makeProject(engine, {
+        ...base,
+        '003_dup.sql': migration("UPDATE users SET name = 'a', name = 'b' WHERE id = 0;", 'SELECT 1;'),
+        '004_tags.sql': migration('CREATE TABLE tags (id INTEGER);', 'DROP TABLE tags;'),
+      })
+      const result = await withTarget(project, (target) => testMigrations(target))
+      expect(result.failure).toMatchObject({ migration: '003_dup', step: 'up' })
+      expect(result.failure!.message).toMatch(
+        /^up of 003_dup fails: 1 lint error\(s\) in the migrations to apply, nothing was run: \S*003_dup\.sql:2:\d+ duplicate-column-assignment: /,
+      )
+    })
+
   it('names an up that cannot run again after its down', async () => {
     const project = await makeProject(engine, {
       ...base,

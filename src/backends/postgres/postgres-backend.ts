@@ -33,8 +33,11 @@ import type { Seeder } from '../../seed/seeder.js'
 /** Counts completed statements of a multi-statement simple query, so a failure can be pinned to its statement. */
 class CountingQuery extends pg.Query {
   completed = 0
+  /** A COMMIT completed: a transactional unit rejects transaction control, so only its own final one does. */
+  committed = false
   handleCommandComplete(message: unknown, connection: unknown): void {
     this.completed++
+    if ((message as { text?: string }).text === 'COMMIT') this.committed = true
     // @ts-expect-error: part of pg's Submittable protocol, not in its type declarations
     super.handleCommandComplete(message, connection)
   }
@@ -172,18 +175,21 @@ export class PostgresBackend implements Backend {
     const prefix = `BEGIN;${[...session, ...unit.setup].map((statement) => `${statement};`).join('')}\n`
     const prefixStatements = 1 + session.length + unit.setup.length
     const ledgerWrite = inlineParameters(unit.ledgerWrite.sql, unit.ledgerWrite.parameters)
-    const text = `${prefix}${unit.script}\n;${ledgerWrite};COMMIT`
+    const text = `${prefix}${unit.script}\n;${ledgerWrite};COMMIT${unit.followUp ? `;${unit.followUp}` : ''}`
     const query = new CountingQuery(text)
     const started = performance.now()
+    let results: pg.QueryResult | pg.QueryResult[]
     try {
-      await new Promise<void>((resolve, reject) => {
-        query.on('end', () => resolve())
+      results = await new Promise<pg.QueryResult | pg.QueryResult[]>((resolve, reject) => {
+        query.on('end', resolve)
         query.on('error', reject)
         this.#client.query(query)
       })
     } catch (error) {
       await this.#client.query('ROLLBACK').catch(() => {})
       if (isConnectionLoss(error)) throw this.#lostConnection(error)
+      // The unit committed and its follow-up failed: the unit's outcome stands, the caller does without the results.
+      if (query.committed) return { skipped: false, elapsedMs: performance.now() - started }
       const statementIndex = query.completed - prefixStatements
       throw new StatementFailure(
         (error as Error).message,
@@ -193,7 +199,15 @@ export class PostgresBackend implements Backend {
         { cause: error },
       )
     }
-    return { skipped: false, elapsedMs: performance.now() - started }
+    const elapsedMs = performance.now() - started
+    if (!unit.followUp) return { skipped: false, elapsedMs }
+    // What follows the unit's COMMIT, the first one (the script holds no transaction control).
+    const all = results as pg.QueryResult[]
+    return {
+      skipped: false,
+      elapsedMs,
+      followUp: all.slice(all.findIndex((result) => result.command === 'COMMIT') + 1),
+    }
   }
 
   async prepareSession(timeouts: { lockTimeoutMs: number; statementTimeoutMs: number }): Promise<void> {

@@ -19,7 +19,8 @@ const USER_RELATION = `c.oid IN (SELECT oid FROM rel)`
 
 /**
  * One SELECT per object kind, sent as one UNION ALL statement: one round trip and one MVCC snapshot for the whole
- * catalog. Each row is (kind, name, owning table, attributes as jsonb); the attributes are what the server prints
+ * catalog. Sorted (byte order), so that two reads of the same schema list the same objects in the same order, which
+ * compareCatalogs checks first. Each row is (kind, name, owning table, attributes as jsonb); the attributes are what the server prints
  * (format_type, pg_get_*def), so two databases built by the same DDL agree to the byte.
  */
 const KINDS: Record<string, string> = {
@@ -115,9 +116,13 @@ SELECT kind, name, tbl, jsonb_strip_nulls(attributes) AS attributes FROM (
 ${Object.values(KINDS)
   .map((text) => `(${text})`)
   .join('\nUNION ALL\n')}
-) AS objects(kind, name, tbl, attributes)`
+) AS objects(kind, name, tbl, attributes)
+ORDER BY kind COLLATE "C", name COLLATE "C"`
 
 const prepared = new WeakSet<pg.Client>()
+
+/** The read once the session holds the prepared query (see readPostgresCatalog). */
+const EXECUTE_CATALOG = `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL search_path = public; SET LOCAL jit = off; EXECUTE dbops_schema_catalog; COMMIT`
 
 /**
  * One round trip: the transaction, the search_path and the prepared catalog query travel as one simple-query
@@ -130,7 +135,9 @@ export async function readPostgresCatalog(client: pg.Client): Promise<SchemaCata
   const read = async (prepare: boolean): Promise<pg.QueryResult[]> => {
     try {
       return (await client.query(
-        `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL search_path = public; SET LOCAL jit = off;${prepare ? ` PREPARE dbops_schema_catalog AS ${CATALOG};` : ''} EXECUTE dbops_schema_catalog; COMMIT`,
+        prepare
+          ? EXECUTE_CATALOG.replace(' EXECUTE', () => ` PREPARE dbops_schema_catalog AS ${CATALOG}; EXECUTE`)
+          : EXECUTE_CATALOG,
       )) as unknown as pg.QueryResult[]
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {})
@@ -149,17 +156,20 @@ export async function readPostgresCatalog(client: pg.Client): Promise<SchemaCata
     results = await read(true)
   }
   prepared.add(client)
-  if (
-    results
-      .at(-2)!
-      .fields.map((field) => field.name)
-      .join() !== 'kind,name,tbl,attributes'
-  ) {
+  let catalog = catalogOf(results)
+  if (!catalog) {
     // The session's statement of that name is someone else's (replaced after ours): ours replaces it.
     await client.query('DEALLOCATE dbops_schema_catalog')
-    results = await read(true)
+    catalog = catalogOf(await read(true))!
   }
-  const rows = results.at(-2)!.rows as {
+  return catalog
+}
+
+/** The catalog from the result sets of EXECUTE_CATALOG (the EXECUTE's, before the COMMIT); undefined if not ours. */
+function catalogOf(results: pg.QueryResult[]): SchemaCatalog | undefined {
+  const result = results.at(-2)
+  if (result?.fields.map((field) => field.name).join() !== 'kind,name,tbl,attributes') return undefined
+  const rows = result.rows as {
     kind: CatalogKind
     name: string
     tbl: string | null
@@ -210,6 +220,15 @@ export class PostgresSchemaEngine implements SchemaEngine {
 
   readCatalog(): Promise<SchemaCatalog> {
     return readPostgresCatalog(this.client)
+  }
+
+  /** Only once a read prepared the query on this session: a follow-up cannot recover from a missing statement. */
+  catalogFollowUp(): string | undefined {
+    return prepared.has(this.client) ? EXECUTE_CATALOG : undefined
+  }
+
+  catalogFromFollowUp(results: unknown[]): SchemaCatalog | undefined {
+    return catalogOf(results as pg.QueryResult[])
   }
 
   async dump(target: Target, options: { signal?: AbortSignal }): Promise<string> {

@@ -38,6 +38,19 @@ describe('compareCatalogs', () => {
     expect(messages(catalog(base), catalog([...base].reverse()))).toEqual([])
   })
 
+  it('compares catalogs in the same order attribute by attribute: a missing attribute is null, any other change counts', () => {
+    const withNull = { ...base[1]!, attributes: { ...base[1]!.attributes, default: null } }
+    expect(messages(catalog(base), catalog([base[0]!, withNull, base[2]!]))).toEqual([])
+    expect(messages(catalog([base[0]!, withNull, base[2]!]), catalog(base))).toEqual([])
+    const withDefault = { ...base[1]!, attributes: { ...base[1]!.attributes, default: '0' } }
+    expect(messages(catalog(base), catalog([base[0]!, withDefault, base[2]!]))).toEqual([
+      'column users.id: default is 0 in the database, none in the migrations',
+    ])
+    expect(messages(catalog([base[0]!, withDefault, base[2]!]), catalog(base))).toEqual([
+      'column users.id: default is none in the database, 0 in the migrations',
+    ])
+  })
+
   it('names extra, missing and changed objects with both sides', () => {
     const actual = [
       table('public.users'),
