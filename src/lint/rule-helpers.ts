@@ -51,3 +51,20 @@ export function nameInWords(words: readonly string[], k: number): { name: string
     ? { name: `${lower(words[k])}.${lower(words[k + 2])}`, bare: lower(words[k + 2]), next: k + 3 }
     : { name: lower(words[k]), bare: lower(words[k]), next: k + 1 }
 }
+
+/** ALTER TABLE's table (as nameInWords names it) and its actions, split at top-level commas, each as its words. */
+export function alterActions(words: readonly string[]): { table: string; actions: string[][] } {
+  let k = 2
+  if (words[k] === 'IF') k += 2
+  if (words[k] === 'ONLY') k++
+  const { name: table, next } = nameInWords(words, k)
+  const actions: string[][] = [[]]
+  let depth = 0
+  for (const word of words.slice(next)) {
+    if (word === '(') depth++
+    else if (word === ')') depth--
+    if (depth === 0 && word === ',') actions.push([])
+    else actions[actions.length - 1]!.push(word)
+  }
+  return { table, actions }
+}
