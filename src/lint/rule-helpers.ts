@@ -3,6 +3,13 @@ import type { Engine } from '../backends/backend.js'
 import { leadingWords } from '../sql/split-statements.js'
 import type { LintStatement, RuleContext } from './types.js'
 
+/** A rule's run-wide state under `key` (RuleContext.state), made by `make` the first time it is asked for. */
+export function ruleState<T>(context: Pick<RuleContext, 'state'>, key: string, make: () => T): T {
+  let value = context.state.get(key) as T | undefined
+  if (value === undefined) context.state.set(key, (value = make()))
+  return value
+}
+
 /** How many leading words the linter gives each statement (LintStatement.words). */
 export const LEADING_WORDS = 16
 

@@ -1,5 +1,5 @@
 import type { LintRule } from '../types.js'
-import { allWords, alterActions, isAlterTable, nameInWords } from '../rule-helpers.js'
+import { allWords, alterActions, isAlterTable, nameInWords, ruleState } from '../rule-helpers.js'
 
 /** Domains with a CHECK created in the run: adding a column of one to an existing table rewrites the table. */
 const CHECKED = 'create-domain-with-check:checked'
@@ -30,9 +30,7 @@ export const createDomainWithCheck: LintRule = {
   observe({ words, text }, context) {
     const domain = checkedDomain(words, text)
     if (domain === undefined) return
-    const checked = (context.state.get(CHECKED) as Set<string> | undefined) ?? new Set<string>()
-    checked.add(domain)
-    context.state.set(CHECKED, checked)
+    ruleState(context, CHECKED, () => new Set<string>()).add(domain)
   },
   check({ words, text }, context) {
     const domain = checkedDomain(words, text)

@@ -8,14 +8,21 @@
  */
 import type { Engine } from '../../backends/backend.js'
 import type { LintRule, LintStatement } from '../types.js'
-import { allWords, alterActions, isAlterTable, isCreateIndex, isCreateTable, nameInWords } from '../rule-helpers.js'
+import {
+  allWords,
+  alterActions,
+  isAlterTable,
+  isCreateIndex,
+  isCreateTable,
+  nameInWords,
+  ruleState,
+} from '../rule-helpers.js'
 
 /** Per file: indexes and constraints an earlier statement drops IF EXISTS (the create after it is then re-runnable). */
 const DROPPED = 'prefer-robust-statements:dropped'
 
 function droppedIn(context: { state: Map<string, unknown>; file: string }): Set<string> {
-  const all = (context.state.get(DROPPED) as Map<string, Set<string>> | undefined) ?? new Map<string, Set<string>>()
-  context.state.set(DROPPED, all)
+  const all = ruleState(context, DROPPED, () => new Map<string, Set<string>>())
   const set = all.get(context.file) ?? new Set<string>()
   all.set(context.file, set)
   return set
