@@ -80,12 +80,13 @@ export function run(command, commandArgs, { cwd, stdinFile, env } = {}) {
 }
 
 /**
- * bin/dbops.js of another build, to time in the same rounds (`--baseline`): a folder holding bin/dbops.js, or a git
- * ref of `repo`, exported with git archive into `dir` (created) and built there with the repo's node_modules (~1
- * minute). Throws when neither works.
+ * bin/dbops.js of another build, to time in the same rounds (`--baseline`, or `--compare` as the other benches spell
+ * it): that file itself, a folder holding bin/dbops.js, or a git ref of `repo`, exported with git archive into `dir`
+ * (created) and built there with the repo's node_modules (~1 minute). Throws when none works.
  */
 export function baselineBuild(spec, repo, dir) {
   const folder = resolve(spec)
+  if (folder.endsWith('.js') && existsSync(folder)) return folder
   if (existsSync(join(folder, 'bin', 'dbops.js'))) return join(folder, 'bin', 'dbops.js')
   mkdirSync(dir, { recursive: true })
   try {
@@ -94,7 +95,7 @@ export function baselineBuild(spec, repo, dir) {
     execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: dir, stdio: 'pipe' })
   } catch (error) {
     throw new Error(
-      `--baseline ${spec}: not a folder with bin/dbops.js, and building it as a git ref failed: ${error.stderr ?? error.message}`,
+      `--baseline ${spec}: not a bin/dbops.js or a folder with one, and building it as a git ref failed: ${error.stderr ?? error.message}`,
     )
   }
   return join(dir, 'bin', 'dbops.js')

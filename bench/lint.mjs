@@ -27,7 +27,8 @@ const { option, flag, die, positiveInt } = commandLine(
   --migrations N   migrations to generate (default 1000)
   --only WHAT      lint (dbops vs squawk) or up (migrate up with and without the lint)
   --baseline X     also time another build in the same rounds: a git ref (e.g. main: exported with git archive and
-                   built in a temp dir, ~1 minute) or a folder holding bin/dbops.js (e.g. one built earlier)
+                   built in a temp dir, ~1 minute), a folder holding bin/dbops.js or that file (e.g. one built earlier)
+  --compare PATH   the same as --baseline (the other benches' name for it)
   --engine E       the up figures for postgres or sqlite only
   --pg-url URL     admin connection for the up figures (default $DBOPS_BENCH_PG_URL or postgres://postgres@127.0.0.1:5432/postgres)
   --json           also print the figures as one JSON document`,
@@ -47,7 +48,8 @@ const figures = {
   runs,
   migrations: count,
 }
-const baselineOption = option('--baseline', undefined)
+// --compare: the other benches' name for it (they take a bin path, which this accepts too).
+const baselineOption = option('--baseline', undefined) ?? option('--compare', undefined)
 let baselineBin
 try {
   baselineBin = baselineOption === undefined ? undefined : baselineBuild(baselineOption, repo, join(work, 'baseline'))

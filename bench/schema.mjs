@@ -21,8 +21,9 @@ const { option, flag, die, positiveInt } = commandLine(
   --migrations N   migrations for migrate test (default 100)
   --tables N       tables of the drift schema (default 500)
   --only ENGINE    postgres or sqlite (default both)
-  --baseline X     also time another build in the same rounds: a git ref (e.g. main, built in a temp dir) or a folder
-                   holding bin/dbops.js
+  --baseline X     also time another build in the same rounds: a git ref (e.g. main, built in a temp dir), a folder
+                   holding bin/dbops.js, or that file
+  --compare PATH   the same as --baseline (the other benches' name for it)
   --no-drift       skip the schema drift figure
   --pg-url URL     an admin connection to PostgreSQL (default $DBOPS_BENCH_PG_URL or postgres://postgres@127.0.0.1:5432/postgres)
   --json           also print the figures as one JSON document`,
@@ -48,7 +49,8 @@ const databaseUrl = (name) => {
 
 const work = mkdtempSync(join(tmpdir(), 'dbops-bench-schema-'))
 process.on('exit', () => rmSync(work, { recursive: true, force: true }))
-const baselineOption = option('--baseline', undefined)
+// --compare: the other benches' name for it (they take a bin path, which this accepts too).
+const baselineOption = option('--baseline', undefined) ?? option('--compare', undefined)
 let baselineBin
 try {
   baselineBin = baselineOption === undefined ? undefined : baselineBuild(baselineOption, repo, join(work, 'baseline'))

@@ -3,6 +3,13 @@ import type { Engine } from '../backends/backend.js'
 import { leadingWords } from '../sql/split-statements.js'
 import type { LintStatement, RuleContext } from './types.js'
 
+/** A rule's run-wide state under `key` (RuleContext.state), made by `make` the first time it is asked for. */
+export function ruleState<T>(context: Pick<RuleContext, 'state'>, key: string, make: () => T): T {
+  let value = context.state.get(key) as T | undefined
+  if (value === undefined) context.state.set(key, (value = make()))
+  return value
+}
+
 /** How many leading words the linter gives each statement (LintStatement.words). */
 export const LEADING_WORDS = 16
 
@@ -50,4 +57,21 @@ export function nameInWords(words: readonly string[], k: number): { name: string
   return words[k + 1] === '.'
     ? { name: `${lower(words[k])}.${lower(words[k + 2])}`, bare: lower(words[k + 2]), next: k + 3 }
     : { name: lower(words[k]), bare: lower(words[k]), next: k + 1 }
+}
+
+/** ALTER TABLE's table (as nameInWords names it) and its actions, split at top-level commas, each as its words. */
+export function alterActions(words: readonly string[]): { table: string; actions: string[][] } {
+  let k = 2
+  if (words[k] === 'IF') k += 2
+  if (words[k] === 'ONLY') k++
+  const { name: table, next } = nameInWords(words, k)
+  const actions: string[][] = [[]]
+  let depth = 0
+  for (const word of words.slice(next)) {
+    if (word === '(') depth++
+    else if (word === ')') depth--
+    if (depth === 0 && word === ',') actions.push([])
+    else actions[actions.length - 1]!.push(word)
+  }
+  return { table, actions }
 }

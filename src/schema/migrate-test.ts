@@ -180,11 +180,11 @@ async function testEach(
     return result
   }
   /**
-   * `up` lints the file before it runs, as migrate up does, when the lint of the whole set found errors in it (see
-   * lintedWithErrors); only the first time: the second up starts from the schema the first one did (the down was
-   * just checked to restore it), so its lint would say the same.
+   * A step, and the catalog after it when `thenRead`; `error` when the step failed. `up` lints the file before it
+   * runs, as migrate up does, when the lint of the whole set found errors in it (see lintedWithErrors); only the first
+   * time: the second up starts from the schema the first one did (the down was just checked to restore it), so its
+   * lint would say the same.
    */
-  /** A step, and the catalog after it when `thenRead`; `error` when the step failed. */
   const run = async (
     migration: MigrationFile,
     direction: 'up' | 'down',

@@ -1,5 +1,6 @@
 import type { LintRule, PgNode } from '../types.js'
 import { body, dottedName } from '../pg-nodes.js'
+import { ruleState } from '../rule-helpers.js'
 
 /** Domains created earlier in the run (no column of an existing table can use them yet). */
 const CREATED = 'alter-domain-add-constraint:created'
@@ -18,9 +19,7 @@ export const alterDomainAddConstraint: LintRule = {
   observe({ ast }, context) {
     const create = body(ast, 'CreateDomainStmt')
     if (!create) return
-    const created = (context.state.get(CREATED) as Set<string> | undefined) ?? new Set<string>()
-    created.add(dottedName(create.domainname) ?? '?')
-    context.state.set(CREATED, created)
+    ruleState(context, CREATED, () => new Set<string>()).add(dottedName(create.domainname) ?? '?')
   },
   check({ ast }, context) {
     const alter = body(ast, 'AlterDomainStmt')

@@ -1,5 +1,5 @@
 import type { LintRule } from '../types.js'
-import { allWords, isAlterTable, nameInWords } from '../rule-helpers.js'
+import { allWords, alterActions, isAlterTable, nameInWords, ruleState } from '../rule-helpers.js'
 
 /** Domains with a CHECK created in the run: adding a column of one to an existing table rewrites the table. */
 const CHECKED = 'create-domain-with-check:checked'
@@ -30,9 +30,7 @@ export const createDomainWithCheck: LintRule = {
   observe({ words, text }, context) {
     const domain = checkedDomain(words, text)
     if (domain === undefined) return
-    const checked = (context.state.get(CHECKED) as Set<string> | undefined) ?? new Set<string>()
-    checked.add(domain)
-    context.state.set(CHECKED, checked)
+    ruleState(context, CHECKED, () => new Set<string>()).add(domain)
   },
   check({ words, text }, context) {
     const domain = checkedDomain(words, text)
@@ -47,25 +45,16 @@ export const createDomainWithCheck: LintRule = {
       ]
     const checked = context.state.get(CHECKED) as Set<string> | undefined
     if (!checked || words[0] !== 'ALTER') return []
-    const all = allWords({ text, words }, context.engine)
-    let k = 2
-    if (all[k] === 'IF') k += 2
-    if (all[k] === 'ONLY') k++
-    const { name: table, next: actions } = nameInWords(all, k)
-    const found: { column: string; table: string }[] = []
-    let depth = 0
-    for (let i = k; i < all.length; i++) {
-      const word = all[i]
-      if (word === '(') depth++
-      else if (word === ')') depth--
-      if (depth !== 0 || word !== 'ADD' || (all[i - 1] !== ',' && i !== actions)) continue
-      let j = i + 1
-      if (all[j] === 'COLUMN') j++
-      if (all[j] === 'IF') j += 3
-      const column = nameInWords(all, j).bare
-      if (checked.has(nameInWords(all, j + 1).bare)) found.push({ column, table })
+    const { table, actions } = alterActions(allWords({ text, words }, context.engine))
+    const found: string[] = []
+    for (const action of actions) {
+      if (action[0] !== 'ADD') continue
+      let j = 1
+      if (action[j] === 'COLUMN') j++
+      if (action[j] === 'IF') j += 3
+      if (checked.has(nameInWords(action, j + 1).bare)) found.push(nameInWords(action, j).bare)
     }
-    return found.map(({ column }) => ({
+    return found.map((column) => ({
       table,
       lock: 'ACCESS EXCLUSIVE',
       message: `ADD COLUMN ${column} rewrites ${table} under ACCESS EXCLUSIVE: its type is a domain with a CHECK, which PostgreSQL checks against every row; blocks every read and write of it for the whole rewrite`,

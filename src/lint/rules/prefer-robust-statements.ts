@@ -8,42 +8,27 @@
  */
 import type { Engine } from '../../backends/backend.js'
 import type { LintRule, LintStatement } from '../types.js'
-import { allWords, isAlterTable, isCreateIndex, isCreateTable, nameInWords } from '../rule-helpers.js'
+import {
+  allWords,
+  alterActions,
+  isAlterTable,
+  isCreateIndex,
+  isCreateTable,
+  nameInWords,
+  ruleState,
+} from '../rule-helpers.js'
 
 /** Per file: indexes and constraints an earlier statement drops IF EXISTS (the create after it is then re-runnable). */
 const DROPPED = 'prefer-robust-statements:dropped'
 
 function droppedIn(context: { state: Map<string, unknown>; file: string }): Set<string> {
-  const all = (context.state.get(DROPPED) as Map<string, Set<string>> | undefined) ?? new Map<string, Set<string>>()
-  context.state.set(DROPPED, all)
+  const all = ruleState(context, DROPPED, () => new Map<string, Set<string>>())
   const set = all.get(context.file) ?? new Set<string>()
   all.set(context.file, set)
   return set
 }
 
 const lower = (word: string | undefined): string => (word ?? '?').toLowerCase()
-
-function nameAt(words: readonly string[], k: number): [string, number] {
-  const { name, next } = nameInWords(words, k)
-  return [name, next]
-}
-
-/** ALTER TABLE's actions (split at top-level commas), each as its words. */
-function alterActions(words: readonly string[]): { table: string; actions: string[][] } {
-  let k = 2
-  if (words[k] === 'IF') k += 2
-  if (words[k] === 'ONLY') k++
-  const [table, after] = nameAt(words, k)
-  const actions: string[][] = [[]]
-  let depth = 0
-  for (const word of words.slice(after)) {
-    if (word === '(') depth++
-    else if (word === ')') depth--
-    if (depth === 0 && word === ',') actions.push([])
-    else actions[actions.length - 1]!.push(word)
-  }
-  return { table, actions }
-}
 
 interface Problem {
   what: string
@@ -57,7 +42,7 @@ function problemsOf(words: readonly string[], dropped: Set<string>): Problem[] {
     const concurrently = words[k] === 'CONCURRENTLY'
     if (concurrently) k++
     if (words[k] === 'IF' || words[k] === 'ON') return []
-    const [index] = nameAt(words, k)
+    const index = nameInWords(words, k).name
     if (dropped.has(`index ${index}`)) return []
     return [
       {
@@ -71,7 +56,7 @@ function problemsOf(words: readonly string[], dropped: Set<string>): Problem[] {
   if (isCreateTable(words)) {
     const k = words.indexOf('TABLE') + 1
     if (words[k] === 'IF') return []
-    const [table] = nameAt(words, k)
+    const table = nameInWords(words, k).name
     return [
       { what: `CREATE TABLE ${table} fails on a second run`, table, safe: `CREATE TABLE IF NOT EXISTS ${table} ...` },
     ]
@@ -82,7 +67,7 @@ function problemsOf(words: readonly string[], dropped: Set<string>): Problem[] {
     const concurrently = words[k] === 'CONCURRENTLY'
     if (concurrently) k++
     if (words[k] === 'IF') return []
-    const [name] = nameAt(words, k)
+    const name = nameInWords(words, k).name
     return [
       {
         what: `DROP ${kind} ${name} fails on a second run`,
@@ -154,7 +139,7 @@ export const preferRobustStatements: LintRule = {
     const dropped = droppedIn(context)
     if (words[0] === 'DROP' && words[1] === 'INDEX') {
       const k = words[2] === 'CONCURRENTLY' ? 3 : 2
-      if (words[k] === 'IF') dropped.add(`index ${nameAt(words, k + 2)[0]}`)
+      if (words[k] === 'IF') dropped.add(`index ${nameInWords(words, k + 2).name}`)
     }
     if (words[0] === 'ALTER' && words[1] === 'TABLE') {
       const { table, actions } = alterActions(words)

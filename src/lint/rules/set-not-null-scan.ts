@@ -1,6 +1,6 @@
 import type { LintRule, PgNode, RuleContext } from '../types.js'
 import { alterTableCommands, bareName } from '../pg-nodes.js'
-import { isAlterTable } from '../rule-helpers.js'
+import { isAlterTable, ruleState } from '../rule-helpers.js'
 
 interface NotNullState {
   /** `table\0column` of columns a validated CHECK (column IS NOT NULL) covers. */
@@ -12,9 +12,7 @@ interface NotNullState {
 const ID = 'set-not-null-scan'
 
 function stateOf(context: RuleContext): NotNullState {
-  let state = context.state.get(ID) as NotNullState | undefined
-  if (!state) context.state.set(ID, (state = { proven: new Set(), pending: new Map() }))
-  return state
+  return ruleState<NotNullState>(context, ID, () => ({ proven: new Set(), pending: new Map() }))
 }
 
 /** The column of `CHECK (column IS NOT NULL)`, else undefined. */

@@ -1,6 +1,6 @@
 import type { LintRule, PgNode } from '../types.js'
 import { alterTableCommands, relationName } from '../pg-nodes.js'
-import { isAlterTable } from '../rule-helpers.js'
+import { isAlterTable, ruleState } from '../rule-helpers.js'
 
 /** Constraints added NOT VALID in a transactional file, by `file|table|name`: the lock the ADD took. */
 const ADDED = 'validate-in-same-transaction:added'
@@ -18,8 +18,7 @@ export const validateInSameTransaction: LintRule = {
   observe({ ast }, context) {
     if (!context.transactional) return
     const { table, commands } = alterTableCommands(ast)
-    const added = (context.state.get(ADDED) as Map<string, string> | undefined) ?? new Map<string, string>()
-    context.state.set(ADDED, added)
+    const added = ruleState(context, ADDED, () => new Map<string, string>())
     for (const command of commands) {
       const constraint = command.def?.Constraint as PgNode | undefined
       if (command.subtype !== 'AT_AddConstraint' || !constraint?.skip_validation || !constraint.conname) continue
