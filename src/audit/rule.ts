@@ -136,21 +136,38 @@ function onlyNotNull(predicate: string, keys: readonly IndexKey[]): boolean {
  * its index keys (-1 where no key has the column, which no index then serves).
  */
 export function foreignKeysByTable(snapshot: SchemaSnapshot): Map<string, ForeignKeyInfo[]> {
-  const byTable = new Map<string, ForeignKeyInfo[]>()
-  const add = (key: string, fk: ForeignKeyInfo) => byTable.set(key, [...(byTable.get(key) ?? []), fk])
-  for (const fk of snapshot.foreignKeys) add(tableKey(fk.schema, fk.table), fk)
+  // Grouped once by table: a schema with thousands of partitions must not scan every index and foreign key for each.
+  const declared = groupByTable(snapshot.foreignKeys, (fk) => [fk])
+  const indexKeys = groupByTable(snapshot.indexes, (index) => index.keys)
+  const byTable = new Map([...declared].map(([key, fks]) => [key, [...fks]]))
   const tables = new Map(snapshot.tables.map((table) => [tableKey(table.schema, table.name), table]))
   for (const table of snapshot.tables) {
     if (!table.parent) continue
-    const keys = snapshot.indexes
-      .filter((index) => index.schema === table.schema && index.table === table.name)
-      .flatMap((index) => index.keys)
+    const id = tableKey(table.schema, table.name)
+    const keys = indexKeys.get(id) ?? []
     const numberOf = (column: string) => keys.find((key) => !key.expression && key.text === column)?.column ?? -1
+    const own = byTable.get(id) ?? []
     for (let parent = tables.get(tableKey(table.parent.schema, table.parent.name)); parent;) {
-      for (const fk of snapshot.foreignKeys.filter((fk) => fk.schema === parent!.schema && fk.table === parent!.name))
-        add(tableKey(table.schema, table.name), { ...fk, columnNumbers: fk.columns.map(numberOf) })
+      for (const fk of declared.get(tableKey(parent.schema, parent.name)) ?? [])
+        own.push({ ...fk, columnNumbers: fk.columns.map(numberOf) })
       parent = parent.parent ? tables.get(tableKey(parent.parent.schema, parent.parent.name)) : undefined
     }
+    if (own.length > 0) byTable.set(id, own)
+  }
+  return byTable
+}
+
+/** `items` by tableKey of their schema and table, each contributing `values(item)`, in the items' order. */
+function groupByTable<T extends { schema: string; table: string }, V>(
+  items: readonly T[],
+  values: (item: T) => readonly V[],
+): Map<string, V[]> {
+  const byTable = new Map<string, V[]>()
+  for (const item of items) {
+    const key = tableKey(item.schema, item.table)
+    const list = byTable.get(key)
+    if (list) list.push(...values(item))
+    else byTable.set(key, [...values(item)])
   }
   return byTable
 }

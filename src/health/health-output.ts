@@ -165,12 +165,12 @@ interface MetricSpec {
   labels?: Record<string, string>
 }
 
-/** Finding values exported as metrics, by `check.value`: base units, one unit per metric. */
 /** One family, `dbops_migrations{state}`, for every ledger state. */
 function migrationsByState(state: string): MetricSpec {
   return { name: 'dbops_migrations', help: 'Migrations by state against the dbops ledger.', labels: { state } }
 }
 
+/** Finding values exported as metrics, by `check.value`: base units, one unit per metric. */
 const METRICS: Record<string, MetricSpec> = {
   'connection.latency_seconds': {
     name: 'dbops_latency_seconds',

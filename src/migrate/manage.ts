@@ -230,13 +230,7 @@ export function newMigration(
   let time = now.getTime()
   mkdirSync(dir, { recursive: true })
   for (let attempt = 1; ; attempt++) {
-    // Names only: the files of other `migrate new` running now may come and go while this looks.
-    const taken = new Set(
-      readdirSync(dir).flatMap((other) => {
-        const prefix = /^(\d+)_.*\.sql$/.exec(other)?.[1]
-        return prefix === undefined ? [] : [canonicalVersion(prefix)]
-      }),
-    )
+    const taken = takenVersions(dir)
     while (taken.has(timestampVersion(time))) time += 1000
     const version = timestampVersion(time)
     // The version is claimed by a marker only one run can create; it goes once the file is there for others to see.
@@ -245,16 +239,12 @@ export function newMigration(
       writeNewFile(claim, '')
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 20) throw error
-      continue // Another `migrate new` running now claimed it: take the next second.
+      time += 1000 // Another `migrate new` running now claimed it: take the next second.
+      continue
     }
     try {
       // Checked again under the claim: a run that held it before wrote its file first.
-      if (
-        readdirSync(dir).some(
-          (other) =>
-            /^\d+_.*\.sql$/.test(other) && canonicalVersion(other.split('_')[0]!) === canonicalVersion(version),
-        )
-      ) {
+      if (takenVersions(dir).has(version)) {
         time += 1000
         continue
       }
@@ -265,6 +255,16 @@ export function newMigration(
       rmSync(claim, { force: true })
     }
   }
+}
+
+/** The versions of the migration files in `dir`, by name only: other `migrate new` runs may add files meanwhile. */
+function takenVersions(dir: string): Set<string> {
+  return new Set(
+    readdirSync(dir).flatMap((other) => {
+      const prefix = /^(\d+)_.*\.sql$/.exec(other)?.[1]
+      return prefix === undefined ? [] : [canonicalVersion(prefix)]
+    }),
+  )
 }
 
 function timestampVersion(time: number): string {

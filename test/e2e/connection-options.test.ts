@@ -28,6 +28,31 @@ function emptyHome(): string {
   return dir
 }
 
+function openssl(...args: string[]): void {
+  const made = spawnSync('openssl', args, { encoding: 'utf8' })
+  expect(made.status, made.stderr).toBe(0)
+}
+
+/** A self-signed certificate for `subject`, valid two days; `extra` adds options such as -addext. */
+function selfSigned(keyFile: string, certFile: string, subject: string, ...extra: string[]): void {
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    subject,
+    ...extra,
+    '-keyout',
+    keyFile,
+    '-out',
+    certFile,
+  )
+}
+
 function errorOf(result: CliResult): { code: string; message: string } {
   return JSON.parse(result.stdout).error
 }
@@ -160,29 +185,7 @@ describe('sslmode against a TLS-only server', () => {
     dirs.push(dir)
     certFile = path.join(dir, 'server.crt')
     const keyFile = path.join(dir, 'server.key')
-    const made = spawnSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '2',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-keyout',
-        keyFile,
-        '-out',
-        certFile,
-      ],
-      { encoding: 'utf8' },
-    )
-    expect(made.status, made.stderr).toBe(0)
-    const { readFileSync } = await import('node:fs')
+    selfSigned(keyFile, certFile, '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1')
     cluster = await startThrowawayCluster(() => {}, {
       ssl: { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') },
       hba: 'local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n',
@@ -270,10 +273,6 @@ describe('client certificates (sslcert / sslkey) against a server that requires 
   let dir = ''
   let base = ''
   const file = (name: string) => path.join(dir, name)
-  const openssl = (...args: string[]) => {
-    const made = spawnSync('openssl', args, { encoding: 'utf8' })
-    expect(made.status, made.stderr).toBe(0)
-  }
   /** A key and a certificate for `subject`, signed by the test CA. */
   const signed = (name: string, subject: string, extensions?: string) => {
     openssl(
@@ -315,21 +314,7 @@ describe('client certificates (sslcert / sslkey) against a server that requires 
   beforeAll(async () => {
     dir = tempDir('dbops-clientcert')
     dirs.push(dir)
-    openssl(
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=dbops test CA',
-      '-keyout',
-      file('ca.key'),
-      '-out',
-      file('ca.crt'),
-    )
+    selfSigned(file('ca.key'), file('ca.crt'), '/CN=dbops test CA')
     signed('server', '/CN=127.0.0.1', 'subjectAltName=IP:127.0.0.1\n')
     // cert authentication maps the certificate's CN to the database user.
     signed('client', '/CN=postgres')

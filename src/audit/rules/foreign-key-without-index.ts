@@ -24,7 +24,10 @@ export const foreignKeyWithoutIndex: AuditRule = {
     for (const table of snapshot.tables) {
       if (!table.parent) continue
       const parent = tableKey(table.parent.schema, table.parent.name)
-      partitions.set(parent, [...(partitions.get(parent) ?? []), table])
+      // push, not a copy per partition: a parent may have thousands.
+      const known = partitions.get(parent)
+      if (known) known.push(table)
+      else partitions.set(parent, [table])
     }
     /** The tables that hold rows under `table`: itself, or its partitions' leaves. */
     const leaves = (table: TableInfo): TableInfo[] =>
