@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { payloadDecryptor, payloadEncryptor } from '../../../src/backup/age-payload.js'
 import { decryptStream, encryptStream, recipientFingerprint } from '../../../src/backup/encryption.js'
 import { DbopsError } from '../../../src/errors.js'
-import { collect } from '../../helpers/streams.js'
+import { collect, failureOf } from '../../helpers/backup-unit.js'
 
 const CHUNK = 64 * 1024
 
@@ -39,15 +39,6 @@ async function ours(plain: Buffer, recipients = [recipient], pieceSize = 10_007)
 
 async function openedByUs(stored: Uint8Array, identities = [identity], pieceSize = 9_973): Promise<Buffer> {
   return collect(await decryptStream(pieces(stored, pieceSize), identities, backup()))
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<Error & { code?: string }> {
-  return (await promise.then(
-    () => {
-      throw new Error('expected a failure')
-    },
-    (caught: unknown) => caught,
-  )) as Error & { code?: string }
 }
 
 /** The header's length: up to and including the MAC line. */

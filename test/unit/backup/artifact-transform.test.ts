@@ -17,7 +17,7 @@ import {
 import { hasZstd, type Compression } from '../../../src/backup/compression.js'
 import { recipientFingerprint } from '../../../src/backup/encryption.js'
 import { scrubSecrets } from '../../../src/output/redact.js'
-import { collect, dumpLike } from '../../helpers/streams.js'
+import { collect, dumpLike, failureOf } from '../../helpers/backup-unit.js'
 
 const dirs: string[] = []
 afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })))
@@ -35,15 +35,6 @@ async function seal(plain: Buffer, sealing: Sealing): Promise<{ stored: Buffer; 
   const sealed = sealArtifact(Readable.from([plain]), sealing)
   const stored = await collect(sealed.stream)
   return { stored, manifest: { id: '20261204T120000Z-app', ...sealed.records() } }
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<Error & { code?: string }> {
-  return (await promise.then(
-    () => {
-      throw new Error('expected a failure')
-    },
-    (caught: unknown) => caught,
-  )) as Error & { code?: string }
 }
 
 const algorithms: Compression[] = hasZstd() ? ['none', 'gzip', 'zstd'] : ['none', 'gzip']

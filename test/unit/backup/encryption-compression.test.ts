@@ -14,7 +14,7 @@ import {
 } from '../../../src/backup/compression.js'
 import { decryptStream, encryptStream, readIdentities, recipientFingerprint } from '../../../src/backup/encryption.js'
 import { recipientProblems } from '../../../src/backup/recipients.js'
-import { collect, dumpLike } from '../../helpers/streams.js'
+import { collect, dumpLike } from '../../helpers/backup-unit.js'
 
 const dirs: string[] = []
 afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })))

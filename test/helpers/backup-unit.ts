@@ -1,4 +1,4 @@
-// Stream helpers shared by the backup unit tests (compression, encryption, sealed artifacts).
+// Helpers shared by the backup unit tests (compression, encryption, sealed artifacts).
 import type { Readable } from 'node:stream'
 
 /** Everything `stream` yields, as one buffer. */
@@ -13,4 +13,14 @@ export function dumpLike(): Buffer {
   const lines: string[] = []
   for (let i = 0; i < 60_000; i++) lines.push(`${i}\tuser${i}@example.com\t${(i * 7919) % 10007}\t2026-12-04`)
   return Buffer.from(lines.join('\n'))
+}
+
+/** The error `promise` rejects with; throws "expected a failure" when it resolves. */
+export async function failureOf(promise: Promise<unknown>): Promise<Error & { code?: string }> {
+  return (await promise.then(
+    () => {
+      throw new Error('expected a failure')
+    },
+    (caught: unknown) => caught,
+  )) as Error & { code?: string }
 }
