@@ -15,7 +15,7 @@ import { createRequire } from 'node:module'
 import { loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { commandLine, databaseUrl as urlOf, median, pgbenchDatabase as pgbench, psql, run } from './common.mjs'
+import { commandLine, databaseUrl as urlOf, median, pgBin, pgbenchDatabase as pgbench, psql, run } from './common.mjs'
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const { option, flag, die, positiveInt } = commandLine(
@@ -71,18 +71,6 @@ function timed(command, args, options = {}) {
     cpuMs: cpu ? (Number(cpu[1]) + Number(cpu[2])) * 1000 : NaN,
     stdout: result.stdout,
   }
-}
-
-/** The pg_dump dbops would pick (the program, not a wrapper script), so both sides run the same binary. */
-function pgBin(tool) {
-  const base = '/usr/lib/postgresql'
-  if (existsSync(base)) {
-    const majors = readdirSync(base)
-      .filter((name) => existsSync(join(base, name, 'bin', tool)))
-      .sort((a, b) => Number(b) - Number(a))
-    if (majors[0]) return join(base, majors[0], 'bin', tool)
-  }
-  return tool
 }
 
 const figures = { machine: { node: process.version, load: loadavg() } }

@@ -1,6 +1,6 @@
 // What the benchmark scripts share: argument parsing, medians, running a command and timing it.
 import { execFileSync, spawnSync } from 'node:child_process'
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, symlinkSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, symlinkSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 
 /** Options of `node bench/<script>.mjs`: `option('--runs', '3')`, `flag('--json')`; `die` exits 2 with a message. */
@@ -126,4 +126,16 @@ export function pgbenchDatabase(adminUrl, scale) {
   console.log(`creating ${name} with pgbench -i -s ${scale} (once; reused by later runs)`)
   run('pgbench', ['-i', '-q', '-s', String(scale), url])
   return url
+}
+
+/** The newest installed PostgreSQL `tool` (the program, not a wrapper script), so dbops and a bench's own command run the same binary. */
+export function pgBin(tool) {
+  const base = '/usr/lib/postgresql'
+  if (existsSync(base)) {
+    const majors = readdirSync(base)
+      .filter((name) => existsSync(join(base, name, 'bin', tool)))
+      .sort((a, b) => Number(b) - Number(a))
+    if (majors[0]) return join(base, majors[0], 'bin', tool)
+  }
+  return tool
 }

@@ -153,16 +153,22 @@ export async function deliverLocal(
           ok: true,
           result: {
             size: state.size,
-            sha256: createHash('sha256')
-              .update(state.lines.sort().join('\n') + '\n')
-              .digest('hex'),
+            sha256: folderSha256(state.lines),
           },
         },
   )
   return { deliveries, manifestFields }
 }
 
-function listFiles(root: string, relative = ''): string[] {
+/** The sha256 of a folder artifact, from its files' `<sha256>  <relative name>` lines (in any order). */
+export function folderSha256(lines: string[]): string {
+  return createHash('sha256')
+    .update(lines.sort().join('\n') + '\n')
+    .digest('hex')
+}
+
+/** The files under `root` (not folders), as `/`-separated relative names in sorted order. */
+export function listFiles(root: string, relative = ''): string[] {
   const files: string[] = []
   for (const name of readdirSync(join(root, relative)).sort()) {
     const child = relative ? `${relative}/${name}` : name
@@ -230,11 +236,7 @@ export async function openArtifact(
     if (isFolder) lines.push(`${sha256}  ${relative}`)
     else single = sha256
   }
-  const sha256 = isFolder
-    ? createHash('sha256')
-        .update(lines.sort().join('\n') + '\n')
-        .digest('hex')
-    : single
+  const sha256 = isFolder ? folderSha256(lines) : single
   return { input: { path: local }, sha256: async () => sha256 }
 }
 

@@ -6,7 +6,6 @@ import {
   readSync,
   mkdirSync,
   mkdtempSync,
-  readdirSync,
   renameSync,
   rmSync,
   statSync,
@@ -36,6 +35,8 @@ import {
   deliverStream,
   encodeArtifact,
   encodesAsIs,
+  folderSha256,
+  listFiles,
   type ArtifactEncoding,
   type Delivery,
 } from './artifact.js'
@@ -458,21 +459,9 @@ export function removeIncomplete(dir: string): string[] {
 /** sha256 of a file; of a directory, the sha256 of its sorted `<sha256>  <relative name>` lines. */
 export async function hashArtifact(path: string): Promise<string> {
   if (!statSync(path).isDirectory()) return (await hashFiles([path]))[0]!
-  const files: string[] = []
-  const walk = (relative: string) => {
-    for (const name of readdirSync(join(path, relative)).sort()) {
-      const child = relative ? `${relative}/${name}` : name
-      if (statSync(join(path, child)).isDirectory()) walk(child)
-      else files.push(child)
-    }
-  }
-  walk('')
+  const files = listFiles(path)
   const hashes = await hashFiles(files.map((file) => join(path, file)))
-  const lines = files.map((file, index) => `${hashes[index]}  ${file}`).sort()
-  const { createHash } = await import('node:crypto')
-  return createHash('sha256')
-    .update(lines.join('\n') + '\n')
-    .digest('hex')
+  return folderSha256(files.map((file, index) => `${hashes[index]}  ${file}`))
 }
 
 /**

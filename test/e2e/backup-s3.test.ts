@@ -9,7 +9,7 @@ import path from 'node:path'
 import { ListMultipartUploadsCommand, ListObjectsV2Command, GetObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
-  createPgDatabase,
+  createPgItemsDatabase,
   pgQuery,
   runCli,
   spawnCli,
@@ -44,15 +44,10 @@ function project(url: string, backup: Record<string, unknown>): string {
   return dir
 }
 
+// A plain dump of 400k rows (~30 MB) spans several multipart parts.
 async function pgDatabase(rows: number): Promise<PgDatabase> {
-  const database = await createPgDatabase('dbops_s3')
+  const database = await createPgItemsDatabase('dbops_s3', rows)
   databases.push(database)
-  // md5 text does not compress much: a plain dump of 400k rows is ~30 MB, several multipart parts.
-  await pgQuery(
-    database.url,
-    `CREATE TABLE items (id serial PRIMARY KEY, name text, payload text);
-    INSERT INTO items (name, payload) SELECT 'item ' || i, md5(i::text) || md5((i * 7)::text) FROM generate_series(1, ${rows}) AS i`,
-  )
   return database
 }
 

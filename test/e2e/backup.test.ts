@@ -9,7 +9,7 @@ import Database from 'better-sqlite3'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
-  createPgDatabase,
+  createPgItemsDatabase,
   pgQuery,
   runCli,
   spawnCli,
@@ -47,13 +47,8 @@ function sqliteDatabase(dir: string, rows = 2000): string {
 }
 
 async function pgDatabase(rows: number): Promise<PgDatabase> {
-  const database = await createPgDatabase('dbops_bk')
+  const database = await createPgItemsDatabase('dbops_bk', rows)
   databases.push(database)
-  await pgQuery(
-    database.url,
-    `CREATE TABLE items (id serial PRIMARY KEY, name text, payload text);
-    INSERT INTO items (name, payload) SELECT 'item ' || i, md5(i::text) || md5((i * 7)::text) FROM generate_series(1, ${rows}) AS i`,
-  )
   return database
 }
 

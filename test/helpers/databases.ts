@@ -92,6 +92,20 @@ export async function createPgDatabase(prefix = 'dbops_test'): Promise<PgDatabas
 }
 
 /**
+ * A new database holding `items` (id, name, payload) with `rows` rows, for the backup e2e tests: md5 text barely
+ * compresses, so a plain dump of 400k rows is ~30 MB.
+ */
+export async function createPgItemsDatabase(prefix: string, rows: number): Promise<PgDatabase> {
+  const database = await createPgDatabase(prefix)
+  await pgQuery(
+    database.url,
+    `CREATE TABLE items (id serial PRIMARY KEY, name text, payload text);
+    INSERT INTO items (name, payload) SELECT 'item ' || i, md5(i::text) || md5((i * 7)::text) FROM generate_series(1, ${rows}) AS i`,
+  )
+  return database
+}
+
+/**
  * Creates a database in beforeAll and drops it in afterAll of the enclosing describe (or file).
  * Read `.url` / `.name` inside tests or hooks, not at collection time.
  */

@@ -164,11 +164,6 @@ function printedVersion(path: string): Promise<{ ok: boolean; stdout: string }> 
 }
 
 /**
- * The environment a libpq program needs to reach the database of `url`: the password travels in PGPASSWORD, never
- * on the command line (`ps` shows arguments to every user on the machine). Inherited PG* connection variables are
- * dropped so they cannot redirect the child somewhere else than the URL says.
- */
-/**
  * The environment of a client program: dbops' own, without the cloud credentials it may hold for a bucket
  * (AWS_*): pg_dump and pg_restore have no use for them, and a child's environment is readable by more tools.
  */
@@ -179,6 +174,11 @@ export function toolEnvironment(): Record<string, string> {
   return env
 }
 
+/**
+ * The environment a libpq program needs to reach the database of `url`: the password travels in PGPASSWORD, never
+ * on the command line (`ps` shows arguments to every user on the machine). Inherited PG* connection variables are
+ * dropped so they cannot redirect the child somewhere else than the URL says.
+ */
 export function libpqEnvironment(
   url: string,
   overrides: { database?: string; applicationName?: string } = {},

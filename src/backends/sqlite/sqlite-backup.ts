@@ -3,6 +3,7 @@ import {
   chownSync,
   closeSync,
   copyFileSync,
+  createWriteStream,
   existsSync,
   fsyncSync,
   mkdirSync,
@@ -18,7 +19,6 @@ import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import type BetterSqlite3 from 'better-sqlite3'
 import type { Target } from '../../targets/target.js'
-import { createWriteStream } from 'node:fs'
 import { pipeline } from 'node:stream/promises'
 import type {
   ArtifactInput,

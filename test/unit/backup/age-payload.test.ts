@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { payloadDecryptor, payloadEncryptor } from '../../../src/backup/age-payload.js'
 import { decryptStream, encryptStream, recipientFingerprint } from '../../../src/backup/encryption.js'
 import { DbopsError } from '../../../src/errors.js'
+import { collect, failureOf } from '../../helpers/backup-unit.js'
 
 const CHUNK = 64 * 1024
 
@@ -21,12 +22,6 @@ beforeAll(async () => {
 
 const dirs: string[] = []
 afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })))
-
-async function collect(stream: Readable): Promise<Buffer> {
-  const parts: Buffer[] = []
-  for await (const part of stream) parts.push(Buffer.from(part as Uint8Array))
-  return Buffer.concat(parts)
-}
 
 /** `bytes` as a stream of pieces of `size` bytes (odd sizes cross chunk and header boundaries). */
 function pieces(bytes: Uint8Array, size: number): Readable {
@@ -44,15 +39,6 @@ async function ours(plain: Buffer, recipients = [recipient], pieceSize = 10_007)
 
 async function openedByUs(stored: Uint8Array, identities = [identity], pieceSize = 9_973): Promise<Buffer> {
   return collect(await decryptStream(pieces(stored, pieceSize), identities, backup()))
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<Error & { code?: string }> {
-  return (await promise.then(
-    () => {
-      throw new Error('expected a failure')
-    },
-    (caught: unknown) => caught,
-  )) as Error & { code?: string }
 }
 
 /** The header's length: up to and including the MAC line. */

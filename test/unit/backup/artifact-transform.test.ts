@@ -17,6 +17,7 @@ import {
 import { hasZstd, type Compression } from '../../../src/backup/compression.js'
 import { recipientFingerprint } from '../../../src/backup/encryption.js'
 import { scrubSecrets } from '../../../src/output/redact.js'
+import { collect, dumpLike, failureOf } from '../../helpers/backup-unit.js'
 
 const dirs: string[] = []
 afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })))
@@ -28,34 +29,12 @@ beforeAll(async () => {
   recipient = await identityToRecipient(identity)
 })
 
-async function collect(stream: Readable): Promise<Buffer> {
-  const parts: Buffer[] = []
-  for await (const part of stream) parts.push(Buffer.from(part as Uint8Array))
-  return Buffer.concat(parts)
-}
-
-/** A dump-like text of about 3 MB: compressible, and long enough for many age chunks. */
-function dumpLike(): Buffer {
-  const lines: string[] = []
-  for (let i = 0; i < 60_000; i++) lines.push(`${i}\tuser${i}@example.com\t${(i * 7919) % 10007}\t2026-12-04`)
-  return Buffer.from(lines.join('\n'))
-}
-
 const sha = (buffer: Buffer) => createHash('sha256').update(buffer).digest('hex')
 
 async function seal(plain: Buffer, sealing: Sealing): Promise<{ stored: Buffer; manifest: TransformedManifest }> {
   const sealed = sealArtifact(Readable.from([plain]), sealing)
   const stored = await collect(sealed.stream)
   return { stored, manifest: { id: '20261204T120000Z-app', ...sealed.records() } }
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<Error & { code?: string }> {
-  return (await promise.then(
-    () => {
-      throw new Error('expected a failure')
-    },
-    (caught: unknown) => caught,
-  )) as Error & { code?: string }
 }
 
 const algorithms: Compression[] = hasZstd() ? ['none', 'gzip', 'zstd'] : ['none', 'gzip']

@@ -14,22 +14,10 @@ import {
 } from '../../../src/backup/compression.js'
 import { decryptStream, encryptStream, readIdentities, recipientFingerprint } from '../../../src/backup/encryption.js'
 import { recipientProblems } from '../../../src/backup/recipients.js'
+import { collect, dumpLike } from '../../helpers/backup-unit.js'
 
 const dirs: string[] = []
 afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })))
-
-async function collect(stream: Readable): Promise<Buffer> {
-  const parts: Buffer[] = []
-  for await (const part of stream) parts.push(Buffer.from(part as Uint8Array))
-  return Buffer.concat(parts)
-}
-
-/** Compressible but not trivial: a dump-like text of 3 MB. */
-function dumpLike(): Buffer {
-  const lines: string[] = []
-  for (let i = 0; i < 60_000; i++) lines.push(`${i}\tuser${i}@example.com\t${(i * 7919) % 10007}\t2026-12-04`)
-  return Buffer.from(lines.join('\n'))
-}
 
 describe('encryption', () => {
   it('round-trips through encrypt and decrypt, and the stored bytes differ from the plaintext', async () => {
