@@ -13,6 +13,7 @@ import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { DbopsError } from '../errors.js'
 import { formatTimestamp } from '../output/format.js'
+import { processExists } from '../processes.js'
 
 export interface LockHolder {
   pid: number
@@ -210,11 +211,7 @@ function readHolder(path: string): (LockHolder & { refreshedMs: number }) | unde
 export function isStale(holder: LockHolder & { refreshedMs?: number }): boolean {
   if (holder.refreshedMs !== undefined && Date.now() - holder.refreshedMs > ABANDONED_MS) return true
   if (holder.host !== hostname()) return false
-  try {
-    process.kill(holder.pid, 0)
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH'
-  }
+  if (!processExists(holder.pid)) return true
   const start = processStart(holder.pid)
   return holder.processStart !== null && start !== null && start !== holder.processStart
 }

@@ -5,6 +5,7 @@ import type { BackupFormat, DatabaseIdentity } from './backup-engine.js'
 import { writeFileAtomic } from '../output/atomic-write.js'
 import type { CompressionRecord, EncryptionRecord } from './artifact-transform.js'
 import type { Storage, StoredObject } from '../storage/storage.js'
+import { processExists } from '../processes.js'
 
 /**
  * One complete backup: `<backup.dir>/<id>.manifest.json`, written last and atomically, next to its artifact. A file
@@ -184,22 +185,12 @@ export function incompleteEntries(dir: string): string[] {
     if (name.startsWith(TEMP_PREFIX)) return true
     // A lock being taken (.lock.<pid>.tmp) or a manifest being rewritten by a verify running now
     // (.<id>.manifest.json.<pid>.<time>.tmp) belongs to a live process: only those of dead ones are leftovers.
-    if (name.startsWith('.lock.') && name.endsWith('.tmp')) return !isAlive(Number(name.split('.')[2]))
+    if (name.startsWith('.lock.') && name.endsWith('.tmp')) return !processExists(Number(name.split('.')[2]))
     if (name.startsWith('.') && name.includes(MANIFEST_SUFFIX + '.') && name.endsWith('.tmp'))
-      return !isAlive(Number(name.split('.').at(-3)))
+      return !processExists(Number(name.split('.').at(-3)))
     const id = /^(\d{8}T\d{6}Z-[A-Za-z0-9_.-]+?)\.(dump|dir|sql|sqlite)(\.(zst|gz|age))*$/.exec(name)?.[1]
     return id !== undefined && ID.test(id) && !complete.has(name) && !manifests.has(`${id}${MANIFEST_SUFFIX}`)
   })
-}
-
-function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }
 
 /** Size of a file, or of every file under a folder. */

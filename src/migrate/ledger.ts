@@ -2,6 +2,7 @@ import { hostname, userInfo } from 'node:os'
 import type { Backend } from '../backends/backend.js'
 import { identifier, join, raw, render, sql, type SqlFragment, type SqlQuery } from '../sql/query.js'
 import { VERSION } from '../version.js'
+import { processExists } from '../processes.js'
 
 export type LedgerStatus = 'applied' | 'baselined' | 'running' | 'failed'
 
@@ -219,12 +220,7 @@ export function ownerState(row: LedgerRow): 'alive' | 'gone' | 'unknown' {
   const pid = Number(row.owner.slice(separator + 1))
   if (row.owner.slice(0, separator) !== hostname() || !Number.isInteger(pid) || pid <= 0) return 'unknown'
   if (pid === process.pid) return 'alive'
-  try {
-    process.kill(pid, 0)
-    return 'alive'
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM' ? 'alive' : 'gone'
-  }
+  return processExists(pid) ? 'alive' : 'gone'
 }
 
 let cachedAppliedBy: string | undefined

@@ -16,6 +16,7 @@ import { hashingCounter } from './hashing-counter.js'
 import { formatTimestamp, oneLine } from '../output/format.js'
 import { formatS3Url, parseS3Url, type S3Location, type S3Options } from './s3-location.js'
 import type { LockHolder, PutOptions, PutResult, Storage, StorageLockOptions, StoredObject } from './storage.js'
+import { processExists } from '../processes.js'
 
 const LOCK_NAME = '.lock'
 /** Parts of this size go up while the next one is read: memory stays near queueSize x partSize whatever the dump's size. */
@@ -262,13 +263,7 @@ export class S3Storage implements Storage {
 
   private isAbandoned(holder: LockHolder, refreshedMs: number): boolean {
     if (Date.now() - refreshedMs > this.leaseMs) return true
-    if (holder.host !== hostname()) return false
-    try {
-      process.kill(holder.pid, 0)
-      return false
-    } catch (error) {
-      return (error as NodeJS.ErrnoException).code === 'ESRCH'
-    }
+    return holder.host === hostname() && !processExists(holder.pid)
   }
 
   /** The new ETag, or undefined when the precondition did not hold (someone else wrote first). */

@@ -36,6 +36,7 @@ import type { Maintainer } from '../../maintain/maintainer.js'
 import type { SchemaEngine } from '../../schema/schema-engine.js'
 import type { BackupEngine } from '../../backup/backup-engine.js'
 import type { Seeder } from '../../seed/seeder.js'
+import { processExists } from '../../processes.js'
 
 /**
  * The compiled addon, named directly: the CLI bundles better-sqlite3's JavaScript (its ~15 files cost ~8 ms to
@@ -533,17 +534,8 @@ function removeDeadStagings(path: string): void {
   }
   for (const name of names) {
     const pid = Number(/^(\d+)-/.exec(name.slice(prefix.length))?.[1])
-    if (!Number.isInteger(pid) || pid === process.pid || isAlive(pid)) continue
+    if (!Number.isInteger(pid) || pid === process.pid || processExists(pid)) continue
     rmSync(join(dirname(path), name), { force: true })
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
 

@@ -39,6 +39,7 @@ import { compareVersions } from '../../migrate/files.js'
 import { fsyncDirectory } from '../../output/atomic-write.js'
 import { openSqlite } from './sqlite-backend.js'
 import { hashFiles } from '../../backup/create-backup.js'
+import { processExists } from '../../processes.js'
 
 /**
  * SQLite backups through the online backup API, all pages in one step: dbops is always a different connection from
@@ -267,16 +268,6 @@ export function removeRestoreLeftovers(path: string): string[] {
     removed.push(name)
   }
   return removed
-}
-
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    // EPERM: it exists, under another user.
-    return (error as NodeJS.ErrnoException).code !== 'ESRCH'
-  }
 }
 
 /**
