@@ -56,11 +56,20 @@ export function splitStatements(sql: string, dialect: SqlDialect): SqlStatement[
   let line = 1
   let lineStart = 0
   let counted = 0
+  const lonelyLineFeeds = !sql.includes('\r')
 
   const finish = (stop: number): void => {
     if (start >= 0) {
       let end = stop
       while (end > start && isSpace(sql.charCodeAt(end - 1))) end--
+      if (lonelyLineFeeds) {
+        // Only \n ends lines: found with indexOf (native) instead of a test per char.
+        for (let k = sql.indexOf('\n', counted); k >= 0 && k < start; k = sql.indexOf('\n', k + 1)) {
+          line++
+          lineStart = k + 1
+        }
+        counted = start
+      }
       for (; counted < start; counted++) {
         const c = sql.charCodeAt(counted)
         if (c === LF || (c === CR && sql.charCodeAt(counted + 1) !== LF)) {
@@ -81,10 +90,10 @@ export function splitStatements(sql: string, dialect: SqlDialect): SqlStatement[
 
   let i = 0
   while (i < n) {
-    const token = lex(sql, i, pg)
+    const end = lex(sql, i, pg)
     const c = sql.charCodeAt(i)
-    if (token.kind === 'space' || token.kind === 'comment') {
-      i = token.end
+    if (kind === SPACE || kind === COMMENT) {
+      i = end
       continue
     }
     if (c === SEMICOLON) {
@@ -94,17 +103,16 @@ export function splitStatements(sql: string, dialect: SqlDialect): SqlStatement[
       } else {
         finish(i)
       }
-      i = token.end
+      i = end
       continue
     }
     if (start < 0) start = i
 
-    if (token.kind === 'word') {
+    if (kind === WORD) {
       if (head.length < 4 && (head.length === 0 || head[0] === 'CREATE')) {
-        head.push(sql.slice(i, token.end).toUpperCase())
+        head.push(sql.slice(i, end).toUpperCase())
         mode = statementMode(head, pg)
       }
-      const end = token.end
       if (mode === 'routine' && parens === 0) {
         if (afterBegin && isKeyword(sql, i, end, 'atomic')) atomicDepth++
         else if (atomicDepth > 0 && isKeyword(sql, i, end, 'case')) atomicDepth++
@@ -120,7 +128,15 @@ export function splitStatements(sql: string, dialect: SqlDialect): SqlStatement[
       triggerState = 'body'
       afterBegin = false
     }
-    i = token.end
+    i = end
+    // Once a PostgreSQL statement's first words say it is plain (not a routine with BEGIN ATOMIC), only semicolons,
+    // parentheses and where quotes and comments start matter: the words, spaces and other symbols between them are
+    // passed over in one native regex step.
+    if (pg && mode === 'plain' && (head.length >= 4 || (head.length > 0 && head[0] !== 'CREATE'))) {
+      PLAIN_RUN.lastIndex = i
+      PLAIN_RUN.test(sql)
+      i = PLAIN_RUN.lastIndex
+    }
   }
   finish(n)
   return out
@@ -133,9 +149,9 @@ export function splitStatements(sql: string, dialect: SqlDialect): SqlStatement[
 export function hasStatements(sql: string, dialect: SqlDialect): boolean {
   const pg = dialect === 'postgres'
   for (let i = 0; i < sql.length;) {
-    const token = lex(sql, i, pg)
-    if (token.kind !== 'space' && token.kind !== 'comment' && sql.charCodeAt(i) !== SEMICOLON) return true
-    i = token.end
+    const end = lex(sql, i, pg)
+    if (kind !== SPACE && kind !== COMMENT && sql.charCodeAt(i) !== SEMICOLON) return true
+    i = end
   }
   return false
 }
@@ -173,61 +189,106 @@ export function leadingWords(statementText: string, max: number, dialect: SqlDia
   const words: string[] = []
   let i = 0
   while (i < statementText.length && words.length < max) {
-    const token = lex(statementText, i, pg)
-    if (token.kind === 'word') words.push(statementText.slice(i, token.end).toUpperCase())
-    else if (token.kind === 'string') words.push("'")
-    else if (token.kind === 'identifier') words.push('"')
-    else if (token.kind === 'symbol') words.push(statementText.charAt(i))
-    i = token.end
+    const end = lex(statementText, i, pg)
+    if (kind === WORD) words.push(statementText.slice(i, end).toUpperCase())
+    else if (kind === STRING) words.push("'")
+    else if (kind === IDENTIFIER) words.push('"')
+    else if (kind === SYMBOL) words.push(statementText.charAt(i))
+    i = end
   }
   return words
 }
 
-interface Token {
-  kind: 'space' | 'comment' | 'word' | 'string' | 'identifier' | 'symbol'
-  /** Offset just past the token (the input's length for an unterminated one). */
-  end: number
-}
+// The lexer's token kinds. lex() returns where a token ends and leaves its kind in `kind`: a short-lived CLI runs
+// this code mostly unoptimised, where a { kind, end } object per token (tens of thousands per migration set) is
+// allocated for real and adds to every young-generation GC.
+const SPACE = 0
+const COMMENT = 1
+const WORD = 2
+const STRING = 3
+const IDENTIFIER = 4
+const SYMBOL = 5
+type TokenKind = typeof SPACE | typeof COMMENT | typeof WORD | typeof STRING | typeof IDENTIFIER | typeof SYMBOL
 
-function lex(sql: string, i: number, pg: boolean): Token {
+// Runs of word characters (isWordChar) and of whitespace (isSpace); sticky, and they always match (maybe empty), so
+// lastIndex is where the run ends.
+const WORD_RUN = /[A-Za-z0-9_$\u0080-\uffff]*/y
+const SPACE_RUN = /[ \t\n\v\f\r]*/y
+
+/**
+ * What splitStatements passes over inside a plain PostgreSQL statement: whitespace and symbols other than `; ( ) ' "
+ * $ - /`, a lone `-` or `/` (not `--`, `/*`), and whole words (from a word's first char, so `$` inside a word is part
+ * of it while a `$` that may open a dollar quote stops the run, as does a word that is the E of an E'...' string).
+ */
+const PLAIN_RUN =
+  /(?:[^;()'"\-/$A-Za-z0-9_\u0080-\uffff]|(?![Ee]')[A-Za-z0-9_\u0080-\uffff][A-Za-z0-9_$\u0080-\uffff]*|-(?!-)|\/(?!\*))*/y
+
+/** The kind of the token the last lex() call read. */
+let kind: TokenKind = SPACE
+
+/** Offset just past the token at `i` (the input's length for an unterminated one); its kind is left in `kind`. */
+function lex(sql: string, i: number, pg: boolean): number {
   const n = sql.length
   const c = sql.charCodeAt(i)
   const next = sql.charCodeAt(i + 1)
   if (isSpace(c)) {
-    let j = i + 1
-    while (j < n && isSpace(sql.charCodeAt(j))) j++
-    return { kind: 'space', end: j }
+    kind = SPACE
+    if (!isSpace(next)) return i + 1
+    SPACE_RUN.lastIndex = i + 2
+    SPACE_RUN.test(sql)
+    return SPACE_RUN.lastIndex
   }
   if (c === DASH && next === DASH) {
     // PostgreSQL ends a -- comment at \n or \r, SQLite at \n only.
     let j = i + 2
     while (j < n && sql.charCodeAt(j) !== LF && !(pg && sql.charCodeAt(j) === CR)) j++
-    return { kind: 'comment', end: j }
+    kind = COMMENT
+    return j
   }
   if (c === SLASH && next === STAR) {
-    return { kind: 'comment', end: pg ? nestedCommentEnd(sql, i) : after(sql, '*/', i + 2) }
+    kind = COMMENT
+    return pg ? nestedCommentEnd(sql, i) : after(sql, '*/', i + 2)
   }
-  if (c === QUOTE) return { kind: 'string', end: quotedEnd(sql, i + 1, "'") }
-  if (c === DOUBLE_QUOTE) return { kind: 'identifier', end: quotedEnd(sql, i + 1, '"') }
+  if (c === QUOTE) {
+    kind = STRING
+    return quotedEnd(sql, i + 1, "'")
+  }
+  if (c === DOUBLE_QUOTE) {
+    kind = IDENTIFIER
+    return quotedEnd(sql, i + 1, '"')
+  }
   if (pg) {
-    if ((c === UPPER_E || c === LOWER_E) && next === QUOTE) return { kind: 'string', end: escapeStringEnd(sql, i + 2) }
+    if ((c === UPPER_E || c === LOWER_E) && next === QUOTE) {
+      kind = STRING
+      return escapeStringEnd(sql, i + 2)
+    }
     if (c === DOLLAR) {
       const open = dollarTagEnd(sql, i)
       if (open > 0) {
         const close = sql.indexOf(sql.slice(i, open), open)
-        return { kind: 'string', end: close < 0 ? n : close + (open - i) }
+        kind = STRING
+        return close < 0 ? n : close + (open - i)
       }
     }
   } else {
-    if (c === BACKTICK) return { kind: 'identifier', end: quotedEnd(sql, i + 1, '`') }
-    if (c === OPEN_BRACKET) return { kind: 'identifier', end: after(sql, ']', i + 1) }
+    if (c === BACKTICK) {
+      kind = IDENTIFIER
+      return quotedEnd(sql, i + 1, '`')
+    }
+    if (c === OPEN_BRACKET) {
+      kind = IDENTIFIER
+      return after(sql, ']', i + 1)
+    }
   }
   if (isWordChar(c)) {
-    let j = i + 1
-    while (j < n && isWordChar(sql.charCodeAt(j))) j++
-    return { kind: 'word', end: j }
+    kind = WORD
+    // The rest of the word in one native regex step: this runs interpreted in a short-lived CLI, a loop per char.
+    WORD_RUN.lastIndex = i + 1
+    WORD_RUN.test(sql)
+    return WORD_RUN.lastIndex
   }
-  return { kind: 'symbol', end: i + 1 }
+  kind = SYMBOL
+  return i + 1
 }
 
 /** End of a quoted run whose quote is escaped by doubling ('it''s', "a""b", `a``b`); `i` is past the opening quote. */

@@ -368,6 +368,44 @@ end`
   })
 })
 
+describe('splitStatements: PostgreSQL, inside a statement its first words show is plain', () => {
+  // The splitter passes over the words, spaces and symbols of such a statement in one step: what may end it or hide a
+  // semicolon must still be seen wherever it is.
+  it('sees a quote, comment or dollar quote right after a word or a lone - and /', () => {
+    expect(
+      texts("UPDATE t SET a = x-1, b = 4/2, c = d-- c;\n, e = f/* ; */, g = h$i$j, k = $$;$$, l = m||'n;o'; SELECT 2"),
+    ).toEqual([
+      "UPDATE t SET a = x-1, b = 4/2, c = d-- c;\n, e = f/* ; */, g = h$i$j, k = $$;$$, l = m||'n;o'",
+      'SELECT 2',
+    ])
+  })
+
+  it("reads E'...' only as a word of its own, and a word ending in e before a quote as a word and a string", () => {
+    expect(texts("INSERT INTO t VALUES (1,E'\\';x'),(2,e'\\'');SELECT 2")).toEqual([
+      "INSERT INTO t VALUES (1,E'\\';x'),(2,e'\\'')",
+      'SELECT 2',
+    ])
+    // some'\' is the word some and the string '\' (a backslash is ordinary there): the statement ends at the ;
+    expect(texts("SELECT some'\\'; SELECT 2")).toEqual(["SELECT some'\\'", 'SELECT 2'])
+    expect(texts("SELECT 1E'\\'; SELECT 2")).toEqual(["SELECT 1E'\\'", 'SELECT 2'])
+  })
+
+  it('counts parentheses, non-ASCII words and lines past the skipped text', () => {
+    const sql =
+      'CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO ü VALUES (1); NOTIFY t);\n\n  SELECT ünï;\nSELECT 3'
+    expect(splitStatements(sql, 'postgres').map((s) => [s.text, s.line, s.column])).toEqual([
+      ['CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO ü VALUES (1); NOTIFY t)', 1, 1],
+      ['SELECT ünï', 3, 3],
+      ['SELECT 3', 4, 1],
+    ])
+  })
+
+  it('still follows BEGIN ATOMIC in a routine whose first words come after a comment', () => {
+    const proc = 'CREATE /* c */ OR REPLACE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END'
+    expect(texts(`${proc}; SELECT 3`)).toEqual([proc, 'SELECT 3'])
+  })
+})
+
 describe('splitStatements: large input', () => {
   it('splits a 5 MB script in one linear pass', () => {
     const chunk = [
