@@ -230,6 +230,8 @@ function settingsOf(config: ResolvedLint | undefined, options: LintOptions): Set
 /** Reads the migrations folder; explicit files elsewhere are read from their own folder. */
 function readMigrationsAround(dir: string, files: string[] | undefined, cwd: string): MigrationFile[] {
   const dirs = new Set([dir, ...(files ?? []).map((file) => dirname(resolve(cwd, file)))])
+  // One folder (the usual case) has no file twice: no path to resolve per file.
+  if (dirs.size === 1) return readMigrations(dir, cwd).migrations
   const all: MigrationFile[] = []
   const seen = new Set<string>()
   for (const folder of dirs) {
@@ -341,11 +343,21 @@ async function lintRun(run: Run): Promise<LintResult> {
   /** Files parseAhead found that some rule may find something in (see there). */
   const mayFindSomething = new Set<number>()
   /** Whether the loop below parses this statement, `freshTables` being the tables created before it in the run. */
-  const mayParse = (words: readonly string[], text: string, freshTables: ReadonlySet<string>): boolean => {
-    if (settings.checkSyntax || dialect.created(words, undefined, text) === undefined) return true
+  const mayParse = (statement: SqlStatement, words: readonly string[], freshTables: ReadonlySet<string>): boolean => {
+    if (settings.checkSyntax || dialect.created(words, undefined, statement.text) === undefined) return true
     const quick = dialect.quickTable(words)
     const onFresh = quick !== undefined && freshTables.has(bare(quick))
-    return active.some((rule) => rule.needsAst && !(onFresh && !rule.reportsOnFresh) && rule.wants(words, text))
+    return wantingOf(statement, words).some((rule) => rule.needsAst && !(onFresh && !rule.reportsOnFresh))
+  }
+  /** The active rules that want a statement, asked once: the look-ahead asks before the loop does. */
+  const wanted = new Map<SqlStatement, LintRule[]>()
+  const wantingOf = (statement: SqlStatement, words: readonly string[]): LintRule[] => {
+    let wanting = wanted.get(statement)
+    if (wanting === undefined) {
+      wanting = active.filter((rule) => rule.wants(words, statement.text))
+      wanted.set(statement, wanting)
+    }
+    return wanting
   }
   /**
    * Parses `statement` together with the statements after it, in this file and the next ones, that the loop below
@@ -372,7 +384,7 @@ async function lintRun(run: Run): Promise<LintResult> {
       for (let k = 0; k < statements.length && batch.length < PARSE_BATCH; k++) {
         const next = statements[k]!
         if (j === fileIndex && next.start < statement.start) continue
-        if (next !== statement && !parsed.has(next) && mayParse(words[k]!, next.text, freshAhead)) batch.push(next)
+        if (next !== statement && !parsed.has(next) && mayParse(next, words[k]!, freshAhead)) batch.push(next)
         for (const name of dialect.created(words[k]!, undefined, next.text) ?? [])
           if (!existing.has(bare(name))) freshAhead.add(bare(name))
       }
@@ -382,7 +394,12 @@ async function lintRun(run: Run): Promise<LintResult> {
     batch.forEach((entry, i) => parsed.set(entry, results[i]!))
   }
   for (const [fileIndex, { migration, inRun }] of run.files.entries()) {
-    if (fileIndex > 0) for (const done of forget(fileIndex - 1)) parsed.delete(done)
+    if (fileIndex > 0) {
+      for (const done of forget(fileIndex - 1)) {
+        parsed.delete(done)
+        wanted.delete(done)
+      }
+    }
     if (!inRun) fresh.clear()
     const section = migration.up
     if (skippable && !mayFindSomething.has(fileIndex) && nothingToFind(section, active, fresh, existing)) continue
@@ -427,7 +444,7 @@ async function lintRun(run: Run): Promise<LintResult> {
         index,
         to,
       )
-      let wanting = active.filter((rule) => rule.wants(statementWords, statement.text))
+      let wanting = wantingOf(statement, statementWords)
       const quick = dialect.quickTable(statementWords)
       if (quick !== undefined && fresh.has(bare(quick))) wanting = wanting.filter((rule) => !freshProof.includes(rule))
       let created = dialect.created(statementWords, undefined, statement.text)
