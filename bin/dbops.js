@@ -13,13 +13,13 @@ if (!existsSync(entry)) {
   process.exit(2)
 }
 useCodeCache(join(dist, 'code-cache'), process.env.DBOPS_WRITE_CODE_CACHE === '1')
-// `dbops ... | head` closes the pipe early: that ends the output, it is not a failure worth a stack trace.
-for (const stream of [process.stdout, process.stderr]) {
+const streams = onStdioStreams((stream) => {
+  // `dbops ... | head` closes the pipe early: that ends the output, it is not a failure worth a stack trace.
   stream.on('error', (error) => {
     if (error.code !== 'EPIPE') throw error
     process.exit(process.exitCode ?? 0)
   })
-}
+})
 // For ES module and TypeScript configs: code compiled through node:vm has no import() of its own.
 globalThis[Symbol.for('dbops.import')] = (url) => import(url)
 require(entry)
@@ -29,7 +29,7 @@ require(entry)
       process.exitCode = code
       // The command is done: exit now rather than when the event loop drains, which also spares tearing down the
       // heap (~5-10 ms). Output still queued for a slow pipe is left to drain first.
-      if (process.stdout.writableLength === 0 && process.stderr.writableLength === 0) process.exit()
+      if (streams.every((stream) => stream.writableLength === 0)) process.exit()
     },
     (error) => {
       process.stderr.write(
@@ -39,6 +39,35 @@ require(entry)
       process.exitCode = 2
     },
   )
+
+/**
+ * Calls `setup` for process.stdout and process.stderr when something first uses them, and returns the ones in use.
+ * Node creates them on first access, which for a pipe loads its net and stream modules (~5-15 ms): dbops writes to a
+ * pipe or a file directly (src/output/stdio.ts), so most commands never create them.
+ */
+function onStdioStreams(setup) {
+  const created = []
+  for (const name of ['stdout', 'stderr']) {
+    const descriptor = Object.getOwnPropertyDescriptor(process, name)
+    if (!descriptor?.get || !descriptor.configurable) {
+      setup(process[name]) // Not node's lazy getter (an embedder's streams): set it up now, as before.
+      created.push(process[name])
+      continue
+    }
+    Object.defineProperty(process, name, {
+      ...descriptor,
+      get() {
+        const stream = descriptor.get.call(this)
+        if (!created.includes(stream)) {
+          created.push(stream)
+          setup(stream)
+        }
+        return stream
+      },
+    })
+  }
+  return created
+}
 
 /**
  * Compiles dbops' bundles (dist/cli, dist/vendor) with V8 code caches made at build time (scripts/build.mjs runs a

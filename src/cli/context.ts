@@ -2,6 +2,7 @@ import { DbopsError, fromSystemError } from '../errors.js'
 import type { ResolvedConfig, ResolvedTarget } from '../config/resolve-config.js'
 import type { Target } from '../targets/target.js'
 import { Reporter } from '../output/reporter.js'
+import { isTerminal } from '../output/stdio.js'
 import { EXIT, exitCodeFor } from './exit-codes.js'
 import { resolveConfig, selectTargets } from '../config/resolve-config.js'
 import { connectTarget } from '../targets/target.js'
@@ -35,7 +36,7 @@ export async function makeReporter(globals: GlobalOptions): Promise<Reporter> {
     color:
       globals.color !== false &&
       !('NO_COLOR' in process.env && process.env.NO_COLOR !== '') &&
-      Boolean(process.stdout.isTTY || process.stderr.isTTY),
+      (isTerminal(1) || isTerminal(2)),
     verbose: globals.verbose === true,
     prefixTargets: globals.all === true,
   })

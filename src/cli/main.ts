@@ -10,6 +10,7 @@ import { registerSeedCommands } from './commands/seed.js'
 import { registerSchemaCommands } from './commands/schema.js'
 import { EXIT } from './exit-codes.js'
 import { parseWholeNumber } from './flags.js'
+import { isPlainOutput, terminalColumns, writeErr, writeOut, type Fd } from '../output/stdio.js'
 
 /**
  * The program and its command table. Database drivers (pg, better-sqlite3) and heavy libraries (cosmiconfig, ora,
@@ -32,6 +33,14 @@ export function buildProgram(usageErrors?: string[]): Command {
     .option('--verbose', 'show stack traces of errors')
     .option('--no-color', 'no colours (also NO_COLOR=1)')
     .configureOutput({
+      // Through output/stdio.ts: help on a pipe or in a file creates no stdout stream (part of `--help`'s start-up).
+      writeOut,
+      writeErr,
+      // undefined (not a terminal): commander's default width, as its own getters return (its types say number).
+      getOutHelpWidth: () => terminalColumns(1) as number,
+      getErrHelpWidth: () => terminalColumns(2) as number,
+      getOutHasColors: () => hasColors(1),
+      getErrHasColors: () => hasColors(2),
       // One line, like every other dbops error; with --json (usageErrors given) the JSON document on stdout instead.
       outputError: (text, write) => {
         if (usageErrors) usageErrors.push(text.replace(/^error: /, '').trim())
@@ -71,7 +80,7 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       if (error.exitCode === 0) return EXIT.ok
       const message = usageErrors[0] ?? error.message
       if (json) {
-        process.stdout.write(
+        writeOut(
           JSON.stringify(
             { ok: false, error: { code: 'E_USAGE', message, hint: 'run "dbops --help" for usage' } },
             null,
@@ -90,6 +99,16 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     return reportFailure(await makeReporter(globals), globals, undefined, error)
   }
   return Number(process.exitCode ?? EXIT.ok)
+}
+
+/** commander's own rule (its useColor()), asking the stream only when the output is a terminal. */
+function hasColors(fd: Fd): boolean {
+  const { NO_COLOR, FORCE_COLOR, CLICOLOR_FORCE } = process.env
+  if (NO_COLOR || FORCE_COLOR === '0' || FORCE_COLOR === 'false') return false
+  if (FORCE_COLOR || CLICOLOR_FORCE !== undefined) return true
+  if (isPlainOutput(fd)) return false
+  const stream = fd === 1 ? process.stdout : process.stderr
+  return Boolean(stream.isTTY && stream.hasColors?.())
 }
 
 /** `dbops health --format nagios`: a usage error must reach Nagios as an UNKNOWN line on stdout. */

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module'
 import { readdirSync, readFileSync } from 'node:fs'
-import { basename, join, relative, sep } from 'node:path'
+import { basename, relative, sep } from 'node:path'
 import { DbopsError } from '../errors.js'
 import { hasStatements, splitStatements } from '../sql/split-statements.js'
 import { parseDuration } from '../config/duration.js'
@@ -69,6 +69,8 @@ export function readMigrations(dir: string, cwd: string = process.cwd()): Migrat
   // One path computation for the folder, not one per file (sets have thousands).
   const prefix = inside ? relative(cwd, dir) : basename(dir)
   const display = (name: string) => (prefix === '' ? name : prefix + sep + name)
+  // The path each file is read from: the folder as given and the name (path.join would normalise it once per file).
+  const folder = dir.endsWith(sep) ? dir : dir + sep
   const migrations: MigrationFile[] = []
   const ignored: string[] = []
   const pairs = new Map<string, { version: string; name: string; up?: string; down?: string }>()
@@ -88,7 +90,7 @@ export function readMigrations(dir: string, cwd: string = process.cwd()): Migrat
       ignored.push(display(entry))
       continue
     }
-    const path = join(dir, entry)
+    const path = folder + entry
     migrations.push(parseDbmateFile(single[1]!, single[2]!, display(entry), readText(path, display(entry))))
   }
   for (const { version, name, up, down } of pairs.values()) {
@@ -102,9 +104,9 @@ export function readMigrations(dir: string, cwd: string = process.cwd()): Migrat
         version,
         name,
         display(up),
-        readText(join(dir, up), display(up)),
+        readText(folder + up, display(up)),
         down && display(down),
-        down && readText(join(dir, down), display(down)),
+        down && readText(folder + down, display(down)),
       ),
     )
   }
@@ -150,22 +152,26 @@ function orderByNameDiffers(migrations: MigrationFile[]): [MigrationFile, Migrat
   for (let i = 1; i < dbmate.length; i++) {
     const previous = dbmate[i - 1]!
     const current = dbmate[i]!
-    if (basename(previous.file) > basename(current.file)) return [current, previous]
+    if (fileName(previous.file) > fileName(current.file)) return [current, previous]
   }
   return undefined
 }
 
 function readText(path: string, file: string): string {
-  let bytes: Buffer
+  let text: string
   try {
-    bytes = readFileSync(path)
+    // Decoded by node in the same call that reads the file (one native call: no Buffer, no second pass over it).
+    text = readFileSync(path, 'utf8')
+    // Bytes that are not UTF-8 decode to U+FFFD: only then (or for a U+FFFD written in the file) read them again to
+    // tell which, and where.
+    if (text.includes('\uFFFD')) text = strictText(readFileSync(path), file)
   } catch (error) {
     // read() on a directory (EISDIR) names no path; the CLI's error handler turns the errno into a plain message.
-    if (error instanceof Error && !('path' in error)) Object.assign(error, { path })
+    if (error instanceof Error && !(error instanceof DbopsError) && !('path' in error)) Object.assign(error, { path })
     throw error
   }
   // Editors on Windows add a BOM; it is not part of the SQL.
-  return strictText(bytes, file).replace(/^\uFEFF/, '')
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
 }
 
 /** Bytes that are not UTF-8 are refused where they are: decoding them would change the SQL silently (U+FFFD). */
@@ -226,7 +232,7 @@ export function parseDbmateFile(version: string, name: string, file: string, tex
   return withLazyChecksum({
     version,
     name,
-    id: basename(file).replace(/\.sql$/, ''),
+    id: fileName(file).slice(0, -'.sql'.length),
     format: 'dbmate',
     file,
     up: sectionOf(parts.up[0]!, text, file),
@@ -260,7 +266,7 @@ export function parseGolangPair(
   return withLazyChecksum({
     version,
     name,
-    id: basename(upFile).replace(/\.up\.sql$/, ''),
+    id: fileName(upFile).slice(0, -'.up.sql'.length),
     format: 'golang-migrate',
     file: upFile,
     up,
@@ -293,6 +299,7 @@ function golangSection(file: string, text: string, direction: 'up' | 'down'): Se
 
 function parseOptions(text: string, where: string, defaultTransaction: boolean): SectionOptions {
   const options: SectionOptions = { transaction: defaultTransaction }
+  if (text === '') return options
   for (const word of text.trim().split(/\s+/).filter(Boolean)) {
     const [key, value, ...rest] = word.split(':')
     if (value === undefined || rest.length > 0 || !KNOWN_OPTIONS.includes(key!)) {
@@ -327,6 +334,14 @@ let cryptoModule: typeof import('node:crypto') | undefined
 function crypto(): typeof import('node:crypto') {
   cryptoModule ??= createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')
   return cryptoModule
+}
+
+/**
+ * The file name of a path made by readMigrations (`display`: the folder, the separator, the name), without
+ * path.basename's work for all the forms a path can take: it runs for every file of sets of thousands.
+ */
+function fileName(file: string): string {
+  return file.slice(file.lastIndexOf(sep) + 1)
 }
 
 /** Versions compare as numbers of any length: `20240101120000` and `001` both work, leading zeros don't matter. */

@@ -1,5 +1,6 @@
 import { scrubSecrets } from './redact.js'
 import { escapeControlCharacters } from './format.js'
+import { isTerminal, terminalColumns, writeErr, writeOut } from './stdio.js'
 
 /** The few styles dbops uses. Plain identity functions unless colour is on. */
 export interface Colors {
@@ -34,19 +35,18 @@ export class Reporter {
 
   constructor(readonly options: ReporterOptions) {
     // A terminal that reports no width (some pseudo-terminals) makes ora clear lines forever: no spinner there.
-    this.interactive =
-      Boolean(process.stderr.isTTY) && (process.stderr.columns ?? 0) > 0 && !options.json && !options.prefixTargets
+    this.interactive = isTerminal(2) && terminalColumns(2) !== undefined && !options.json && !options.prefixTargets
   }
 
   /** A result line (stdout), human mode only. */
   result(text: string): void {
     flushProgress()
-    if (!this.options.json) process.stdout.write(this.#safe(text) + '\n')
+    if (!this.options.json) writeOut(this.#safe(text) + '\n')
   }
 
   json(document: unknown): void {
     flushProgress()
-    process.stdout.write(scrubSecrets(JSON.stringify(document, null, 2)) + '\n')
+    writeOut(scrubSecrets(JSON.stringify(document, null, 2)) + '\n')
   }
 
   /** A progress or log line (stderr). */
@@ -112,8 +112,8 @@ export class Reporter {
     flushProgress()
     const where = target && this.options.prefixTargets ? `[${target}] ` : ''
     const line = `${where}${this.color.red('error:')} ${message}${hint ? ` ${this.color.dim(`(hint: ${hint})`)}` : ''}`
-    process.stderr.write(this.#safe(line) + '\n')
-    if (stack && this.options.verbose) process.stderr.write(this.#safe(stack) + '\n')
+    writeErr(this.#safe(line) + '\n')
+    if (stack && this.options.verbose) writeErr(this.#safe(stack) + '\n')
   }
 
   /** Every human line passes here: secrets scrubbed, control characters from the data shown escaped. */
@@ -162,5 +162,5 @@ function flushProgress(): void {
   const text = pendingProgress
   pendingProgress = ''
   lastFlush = performance.now()
-  process.stderr.write(text)
+  writeErr(text)
 }

@@ -1,4 +1,5 @@
 import { escapeControlCharacters } from './format.js'
+import { terminalColumns } from './stdio.js'
 
 /**
  * A plain text table: columns padded to their widest cell, no borders, so it greps and diffs well. Cells are one line
@@ -26,7 +27,8 @@ export function formatTable(headers: string[], rows: string[][], width: number |
 
 /** Columns of stdout when it is a terminal, else COLUMNS when set; undefined: do not fit (a pipe or a file). */
 export function outputWidth(): number | undefined {
-  if (process.stdout.isTTY && process.stdout.columns > 0) return process.stdout.columns
+  const terminal = terminalColumns(1)
+  if (terminal !== undefined) return terminal
   const columns = Number(process.env.COLUMNS)
   return Number.isInteger(columns) && columns > 0 ? columns : undefined
 }

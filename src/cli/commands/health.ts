@@ -19,6 +19,7 @@ import { parseDurationFlag } from '../flags.js'
 import type { ThresholdSetting } from '../../config/resolve-config.js'
 import type { Finding } from '../../findings.js'
 import { formatTable } from '../../output/table.js'
+import { writeOut } from '../../output/stdio.js'
 
 interface HealthFlags {
   format?: string
@@ -149,9 +150,7 @@ function selectionOf(globals: GlobalOptions): { target?: string; all?: boolean }
 /** The plugin line for a run that could not start (usage or configuration): state UNKNOWN, exit 3. */
 export function printNagiosUnknown(error: unknown): number {
   const message = error instanceof Error ? error.message : String(error)
-  process.stdout.write(
-    scrubSecrets(`DBOPS HEALTH UNKNOWN - ${message.replace(/\|/g, '/').replace(/\s*\n\s*/g, ' ')}`) + '\n',
-  )
+  writeOut(scrubSecrets(`DBOPS HEALTH UNKNOWN - ${message.replace(/\|/g, '/').replace(/\s*\n\s*/g, ' ')}`) + '\n')
   return EXIT.usage
 }
 

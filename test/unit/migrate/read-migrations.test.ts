@@ -98,3 +98,28 @@ describe('readMigrations: checksums', () => {
     expect(warnings[0]).toContain('1_empty.sql has no SQL in its up section')
   })
 })
+
+describe('readMigrations: text', () => {
+  it('refuses bytes that are not UTF-8 with their line and column, keeps a U+FFFD written in the file, drops a BOM', () => {
+    const dir = migrationsDir({})
+    const latin1 = Buffer.concat([
+      Buffer.from("-- migrate:up\nINSERT INTO t VALUES ('caf"),
+      Buffer.from([0xe9, 0x27, 0x29]),
+    ])
+    writeFileSync(join(dir, 'migrations', '1_latin1.sql'), latin1)
+    expect(() => readMigrations(join(dir, 'migrations'), dir)).toThrow(
+      expect.objectContaining({
+        code: 'E_MIGRATION_PARSE',
+        message: `migrations/1_latin1.sql:2:27: not valid UTF-8 (byte 0xE9)`,
+      }),
+    )
+    rmSync(join(dir, 'migrations', '1_latin1.sql'))
+    writeFileSync(
+      join(dir, 'migrations', '2_replacement.sql'),
+      "\uFEFF-- migrate:up\nINSERT INTO t VALUES ('\uFFFD');\n",
+    )
+    const [migration] = readMigrations(join(dir, 'migrations'), dir).migrations
+    expect(migration!.up.sql).toBe("\nINSERT INTO t VALUES ('\uFFFD');\n")
+    expect(migration!.up.line).toBe(1)
+  })
+})

@@ -1,24 +1,23 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { Reporter } from '../../../src/output/reporter.js'
 
+/** Every write to stdout and stderr, in order, as [stream, text] (the Reporter writes through output/stdio.ts). */
+const output = vi.hoisted(() => ({ writes: [] as Array<[string, string]> }))
+vi.mock('../../../src/output/stdio.js', () => ({
+  isTerminal: () => false,
+  terminalColumns: () => undefined,
+  writeOut: (text: string) => output.writes.push(['stdout', text]),
+  writeErr: (text: string) => output.writes.push(['stderr', text]),
+}))
+
 afterEach(() => {
   vi.restoreAllMocks()
   vi.useRealTimers()
 })
 
-/** Every write to stdout and stderr, in order, as [stream, text]. */
 function captureWrites(): Array<[string, string]> {
-  const writes: Array<[string, string]> = []
-  for (const [name, stream] of [
-    ['stdout', process.stdout],
-    ['stderr', process.stderr],
-  ] as const) {
-    vi.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      writes.push([name, String(chunk)])
-      return true
-    })
-  }
-  return writes
+  output.writes = []
+  return output.writes
 }
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve))
