@@ -114,18 +114,26 @@ const KINDS: Record<string, string> = {
     FROM rel c JOIN pg_policy p ON p.polrelid = c.oid`,
 }
 
+/**
+ * The catalog comes back as one text value, a JSON array of [kind, name, table, attributes] in order: one string to
+ * receive rather than a row and a JSON document per object, and two reads of the same schema give the same string,
+ * which compareCatalogs compares before anything else, so that migrate test, whose reads nearly always equal the
+ * one they are compared with, never parses them.
+ */
+const CATALOG_COLUMN = 'dbops_schema_catalog'
+
 const CATALOG = `WITH ns AS MATERIALIZED (SELECT n.oid, n.nspname FROM pg_namespace n WHERE ${USER_NAMESPACE}),
 ext AS MATERIALIZED (SELECT e.classid, e.objid FROM pg_depend e WHERE e.refclassid = 'pg_extension'::regclass AND e.deptype = 'e'),
 rel AS MATERIALIZED (SELECT c.oid, n.nspname, n.nspname || '.' || c.relname AS name, c.relkind, c.relpersistence,
     c.relispartition, c.relpartbound, c.relrowsecurity, c.reloptions
   FROM pg_class c JOIN ns n ON n.oid = c.relnamespace
   WHERE ${userCreated('c.oid')} AND c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S') AND ${notExtension('pg_class', 'c.oid')})
-SELECT kind, name, tbl, jsonb_strip_nulls(attributes) AS attributes FROM (
+SELECT coalesce(json_agg(json_build_array(kind, name, tbl, jsonb_strip_nulls(attributes))
+  ORDER BY kind COLLATE "C", name COLLATE "C"), '[]')::text AS ${CATALOG_COLUMN} FROM (
 ${Object.values(KINDS)
   .map((text) => `(${text})`)
   .join('\nUNION ALL\n')}
-) AS objects(kind, name, tbl, attributes)
-ORDER BY kind COLLATE "C", name COLLATE "C"`
+) AS objects(kind, name, tbl, attributes)`
 
 const prepared = new WeakSet<pg.Client>()
 
@@ -176,23 +184,25 @@ export async function readPostgresCatalog(client: pg.Client): Promise<SchemaCata
 /** The catalog from the result sets of EXECUTE_CATALOG (the EXECUTE's, before the COMMIT); undefined if not ours. */
 function catalogOf(results: pg.QueryResult[]): SchemaCatalog | undefined {
   const result = results.at(-2)
-  if (result?.fields.map((field) => field.name).join() !== 'kind,name,tbl,attributes') return undefined
-  const rows = result.rows as {
-    kind: CatalogKind
-    name: string
-    tbl: string | null
-    attributes: CatalogObject['attributes']
-  }[]
-  return {
+  if (result?.fields.length !== 1 || result.fields[0]!.name !== CATALOG_COLUMN) return undefined
+  return catalogFromText(String((result.rows[0] as Record<string, unknown>)[CATALOG_COLUMN]))
+}
+
+/** `objects` is parsed from the text when first asked for (compareCatalogs needs it only when the texts differ). */
+export function catalogFromText(text: string): SchemaCatalog {
+  let objects: CatalogObject[] | undefined
+  const catalog: SchemaCatalog = {
     engine: 'postgres',
-    objects: rows.map((row) => ({
-      kind: row.kind,
-      name: row.name,
-      ...(row.tbl !== null && { table: row.tbl }),
-      attributes: row.attributes,
-    })),
+    get objects() {
+      objects ??= (JSON.parse(text) as [CatalogKind, string, string | null, CatalogObject['attributes']][]).map(
+        ([kind, name, table, attributes]) => ({ kind, name, ...(table !== null && { table }), attributes }),
+      )
+      return objects
+    },
     queries: 1,
   }
+  // Not enumerable: a catalog printed as JSON shows its objects once.
+  return Object.defineProperty(catalog, 'text', { value: text, enumerable: false })
 }
 
 /**
