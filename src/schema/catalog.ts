@@ -46,6 +46,11 @@ export interface SchemaCatalog {
   objects: CatalogObject[]
   /** Catalog queries sent to read it. */
   queries: number
+  /**
+   * The engine's serialisation of `objects`, when it reads the catalog as one value (PostgreSQL): equal texts are
+   * equal catalogs, which compareCatalogs checks before it looks at any object (which then need not be parsed).
+   */
+  readonly text?: string
 }
 
 /** dbops' own tables (the migrations and seeds ledgers): never drift, never part of what migrations build. */

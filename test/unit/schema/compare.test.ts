@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { compareCatalogs, describeDifference } from '../../../src/schema/compare.js'
 import type { CatalogObject, SchemaCatalog } from '../../../src/schema/catalog.js'
+import { catalogFromText } from '../../../src/backends/postgres/postgres-schema.js'
 
 const catalog = (objects: CatalogObject[]): SchemaCatalog => ({ engine: 'postgres', objects, queries: 1 })
 const table = (name: string): CatalogObject => ({ kind: 'table', name, attributes: { kind: 'table' } })
@@ -97,6 +98,34 @@ describe('compareCatalogs', () => {
   it("never reports dbops' own ledger tables", () => {
     const ledger = [table('public.dbops_migrations'), column('public.dbops_migrations', 'version', 'text')]
     expect(messages(catalog(base), catalog([...base, ...ledger]))).toEqual([])
+  })
+
+  it('takes two catalogs read as the same text for equal without looking at their objects, and parses them otherwise', () => {
+    const unread = (text: string): SchemaCatalog =>
+      Object.defineProperty(
+        {
+          engine: 'postgres',
+          get objects(): CatalogObject[] {
+            throw new Error('objects read')
+          },
+          queries: 1,
+        },
+        'text',
+        { value: text },
+      ) as SchemaCatalog
+    expect(compareCatalogs(unread('[same]'), unread('[same]'))).toEqual([])
+    expect(() => compareCatalogs(unread('[one]'), unread('[other]'))).toThrow('objects read')
+    const text = JSON.stringify([['table', 'public.users', null, { kind: 'table' }]])
+    const users = catalogFromText(text)
+    expect(users.objects).toEqual([table('public.users')])
+    expect(JSON.parse(JSON.stringify(users))).toEqual({
+      engine: 'postgres',
+      objects: [table('public.users')],
+      queries: 1,
+    })
+    expect(messages(catalog([]), catalogFromText(text))).toEqual([
+      'table users exists in the database but no migration creates it',
+    ])
   })
 
   it('points at the first differing line of long definitions', () => {
