@@ -28,7 +28,6 @@ const VENDOR = [
   'pg-copy-streams',
   // The AWS SDK (a few MB): loaded only by commands whose backup destination is a bucket.
   '@aws-sdk/client-s3',
-  '@aws-sdk/lib-storage',
   // age encryption (and its ciphers): loaded only when a backup is encrypted or decrypted.
   'age-encryption',
 ]
@@ -142,15 +141,6 @@ await build({
     pgLazyCrypto,
     pgLazyDns,
     cosmiconfigLazyCrypto,
-    {
-      // lib-storage uses the client bundled beside it (dist/vendor/@aws-sdk/), not a second copy of the SDK.
-      name: 'shared-s3-client',
-      setup(build) {
-        build.onResolve({ filter: /^@aws-sdk\/client-s3$/ }, ({ namespace }) =>
-          namespace === 'vendor' ? undefined : { path: './client-s3.cjs', external: true },
-        )
-      },
-    },
     {
       name: 'vendor-entries',
       setup(build) {

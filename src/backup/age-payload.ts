@@ -26,21 +26,33 @@ function chunkNonce(counter: number, last: boolean): Buffer {
   return nonce
 }
 
+/** Sealed chunks are passed on in batches of about this size: each write downstream (hash, file, part) costs. */
+const OUTPUT_BATCH = 1 << 20
+
 /**
  * STREAM over what is written to it. A full chunk is sealed only once more input arrives, so the last chunk is never
  * empty unless nothing was written. `ready` (the payload key, once the header is known) runs before the first chunk;
- * what it returns is pushed first.
+ * what it returns is pushed first. Input of any size (pg_dump writes ~4 KiB at a time) is gathered into 64 KiB
+ * chunks, and the sealed ones leave ~1 MiB at a time.
  */
 export function payloadEncryptor(ready: () => Promise<{ prefix: Buffer; key: Buffer }>): Transform {
   let key: Buffer
   let counter = 0
   const plain = Buffer.allocUnsafe(CHUNK)
   let used = 0
-  const seal = (last: boolean): Buffer => {
+  let batch: Buffer[] = []
+  let batched = 0
+  const seal = (last: boolean): void => {
     const cipher = createCipheriv('chacha20-poly1305', key, chunkNonce(counter++, last), { authTagLength: TAG })
-    const sealed = Buffer.concat([cipher.update(plain.subarray(0, used)), cipher.final(), cipher.getAuthTag()])
+    batch.push(cipher.update(plain.subarray(0, used)), cipher.final(), cipher.getAuthTag())
+    batched += used + TAG
     used = 0
-    return sealed
+  }
+  const take = (): Buffer => {
+    const out = Buffer.concat(batch, batched)
+    batch = []
+    batched = 0
+    return out
   }
   return new Transform({
     construct(callback) {
@@ -53,7 +65,10 @@ export function payloadEncryptor(ready: () => Promise<{ prefix: Buffer; key: Buf
     transform(chunk: Buffer, _encoding, callback) {
       let offset = 0
       while (offset < chunk.length) {
-        if (used === CHUNK) this.push(seal(false))
+        if (used === CHUNK) {
+          seal(false)
+          if (batched >= OUTPUT_BATCH) this.push(take())
+        }
         const copied = chunk.copy(plain, used, offset)
         used += copied
         offset += copied
@@ -61,7 +76,8 @@ export function payloadEncryptor(ready: () => Promise<{ prefix: Buffer; key: Buf
       callback()
     },
     flush(callback) {
-      callback(null, seal(true))
+      seal(true)
+      callback(null, take())
     },
   })
 }

@@ -40,7 +40,6 @@ import {
   type ArtifactEncoding,
   type Delivery,
 } from './artifact.js'
-import { hashingCounter } from '../storage/hashing-counter.js'
 import { chooseSealing, sealedSuffix, type Sealing } from './artifact-transform.js'
 import type { StorageLockOptions, StoredObject } from '../storage/storage.js'
 import { tmpdir } from 'node:os'
@@ -323,10 +322,13 @@ async function produce(
       ...(compressLevel !== undefined && { compressLevel }),
       ...signal,
     })
-    const counted = hashingCounter(onProgress)
-    dumped.stream.on('error', (error) => counted.stream.destroy(error))
-    const encoded = encodeArtifact(dumped.stream.pipe(counted.stream), { target, file: artifact, sealing })
-    const deliveries = await deliverStream(destinations, artifact, encoded.stored, signal ?? {})
+    const encoded = encodeArtifact(dumped.stream, { target, file: artifact, sealing })
+    const delivering = deliverStream(destinations, artifact, encoded.stored, signal ?? {})
+    // Progress is counted by a listener, not a stream of its own: pg_dump writes ~4 KiB at a time, and each hop
+    // costs every chunk. Attached after the consumers (in this tick), so no chunk flows before they listen.
+    let dumpedBytes = 0
+    dumped.stream.on('data', (chunk: Buffer) => onProgress((dumpedBytes += chunk.length)))
+    const deliveries = await delivering
     if (deliveries.every((delivery) => !delivery.ok)) {
       // Nowhere to go (a dump that failed fails every delivery with its own error): pg_dump is stopped.
       dumped.stream.destroy()

@@ -11,6 +11,7 @@ import {
   readHeader,
   readPayloadNonce,
 } from './age-payload.js'
+import { x25519Header } from './age-header.js'
 
 /**
  * Client-side encryption of backups with age (age-encryption, the reference TypeScript implementation): the backup
@@ -27,12 +28,13 @@ export function recipientFingerprint(recipient: string): string {
 }
 
 /**
- * A transform that encrypts what is written to it for `recipients`, as an age file. Returned at once; the library
- * loads and the file key is wrapped while the first bytes queue up. The payload is encrypted natively (age-payload.ts).
+ * A transform that encrypts what is written to it for `recipients`, as an age file. The header is made natively for
+ * X25519 recipients (age-header.ts), else by the library, which then loads while the first bytes queue up. The
+ * payload is encrypted natively (age-payload.ts).
  */
 export function encryptor(recipients: readonly string[]): Duplex {
   return payloadEncryptor(async () => {
-    const { header, fileKey } = await ageHeader(recipients)
+    const { header, fileKey } = x25519Header(recipients) ?? (await ageHeader(recipients))
     const nonce = randomBytes(PAYLOAD_NONCE_BYTES)
     return { prefix: Buffer.concat([header, nonce]), key: payloadKey(fileKey, nonce) }
   })
@@ -40,7 +42,7 @@ export function encryptor(recipients: readonly string[]): Duplex {
 
 /**
  * A fresh file key and the age header wrapping it for `recipients`, made by age-encryption (every recipient type it
- * knows, its MAC). Its Encrypter hands the file key to each recipient; one that adds no stanza keeps a copy. The
+ * knows, its MAC): for recipients that are not all X25519 ones. Its Encrypter hands the file key to each recipient; one that adds no stanza keeps a copy. The
  * library encrypts an empty file: the header, its payload nonce and one empty last chunk (a tag). Only the header
  * is kept: the payload gets its own nonce, so no chunk nonce is used twice under one key.
  */

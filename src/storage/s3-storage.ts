@@ -9,17 +9,19 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3'
-import { Upload } from '@aws-sdk/lib-storage'
 import { DbopsError } from '../errors.js'
 import { checkName } from './folder-storage.js'
-import { hashingCounter } from './hashing-counter.js'
+import { uploadStream } from './s3-upload.js'
 import { formatTimestamp, oneLine } from '../output/format.js'
 import { formatS3Url, parseS3Url, type S3Location, type S3Options } from './s3-location.js'
 import type { LockHolder, PutOptions, PutResult, Storage, StorageLockOptions, StoredObject } from './storage.js'
 import { processExists } from '../processes.js'
 
 const LOCK_NAME = '.lock'
-/** Parts of this size go up while the next one is read: memory stays near queueSize x partSize whatever the dump's size. */
+/**
+ * Parts of this size go up while the next one is read: part memory is (QUEUE_SIZE + 1) x PART_SIZE, allocated once
+ * per upload and reused, whatever the dump's size (s3-upload.ts).
+ */
 const PART_SIZE = 8 << 20
 const QUEUE_SIZE = 2
 
@@ -69,54 +71,19 @@ export class S3Storage implements Storage {
 
   async put(name: string, body: Readable, options: PutOptions = {}): Promise<PutResult> {
     const key = this.key(name)
-    const counter = hashingCounter(options.onProgress)
-    const upload = new Upload({
-      client: this.client,
-      params: { Bucket: this.where.bucket, Key: key, Body: counter.stream },
-      partSize: PART_SIZE,
-      queueSize: QUEUE_SIZE,
-      leavePartsOnError: false,
-    })
-    const abort = () => void upload.abort().catch(() => {})
-    options.signal?.addEventListener('abort', abort, { once: true })
+    // Only the source's own error is the source's (pg_dump exiting non-zero): it is passed on as it is. The listener
+    // stays: a source failing after the upload gave up must not be an unhandled 'error' event.
     let sourceError: unknown
+    body.on('error', (error) => (sourceError ??= error))
     try {
-      // The source is piped separately so that its failure (pg_dump exiting non-zero) aborts the upload too. Only
-      // the source's own error is the source's: the SDK destroys the body with an AbortError when a part fails.
-      const feeding = new Promise<void>((resolve) => {
-        body.once('error', (error) => {
-          sourceError = error
-          counter.stream.destroy(error)
-          abort()
-          resolve()
-        })
-        counter.stream.once('finish', resolve)
-        counter.stream.once('close', resolve)
-        body.pipe(counter.stream)
+      return await uploadStream(this.client, { Bucket: this.where.bucket, Key: key }, body, {
+        ...(options.signal && { signal: options.signal }),
+        ...(options.onProgress && { onProgress: options.onProgress }),
+        partSize: PART_SIZE,
+        queueSize: QUEUE_SIZE,
       })
-      await Promise.all([feeding, upload.done()])
-      if (sourceError) throw sourceError
-      return counter.result()
     } catch (error) {
-      await this.abortUploads(key)
       throw sourceError ?? this.failure(`upload ${name}`, error)
-    } finally {
-      options.signal?.removeEventListener('abort', abort)
-    }
-  }
-
-  /** Aborts the unfinished multipart uploads of one key (the SDK's abort stops sending but may leave the upload). */
-  private async abortUploads(key: string): Promise<void> {
-    try {
-      const page = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.where.bucket, Prefix: key }))
-      for (const upload of page.Uploads ?? []) {
-        if (upload.Key === key)
-          await this.client.send(
-            new AbortMultipartUploadCommand({ Bucket: this.where.bucket, Key: key, UploadId: upload.UploadId! }),
-          )
-      }
-    } catch {
-      // Unreachable store: the next run's removeLeftovers aborts it.
     }
   }
 

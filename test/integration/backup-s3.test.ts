@@ -5,11 +5,13 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import {
   CreateMultipartUploadCommand,
+  HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3'
+import { generateIdentity, identityToRecipient } from 'age-encryption'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { migrateUp } from '../../src/index.js'
 import {
@@ -137,6 +139,42 @@ describe.each(ENGINES)('%s backups in a bucket', (engine) => {
       expect(Number((await project.query('SELECT count(*) AS n FROM items'))[0]!.n)).toBe(10)
     })
   }, 120_000)
+})
+
+describe('an artifact larger than one upload part', () => {
+  it('goes up as a multipart upload, encrypted; verify --restore and restore read it back', async () => {
+    const identity = await generateIdentity()
+    const recipient = await identityToRecipient(identity)
+    const bucket = await server.createBucket()
+    // ~20 MiB of md5 output: incompressible for pg_dump, so the custom dump spans three 8 MiB parts.
+    const blobs = migration(`CREATE TABLE blobs (id integer PRIMARY KEY, data bytea NOT NULL);
+INSERT INTO blobs SELECT i, decode(string_agg(md5(i || '-' || j), '' ORDER BY j), 'hex')
+  FROM generate_series(1, 20) AS i, generate_series(1, 65536) AS j GROUP BY i;`)
+    const project = await makeProject(
+      'postgres',
+      { '001_blobs.sql': blobs },
+      s3Config(bucket, { encrypt: { recipients: [recipient] } }),
+    )
+    await withTarget(project, async (target) => {
+      await migrateUp(target)
+      const digest = async () =>
+        (await project.query(`SELECT md5(string_agg(md5(data), '' ORDER BY id)) AS d FROM blobs`))[0]!.d
+      const before = await digest()
+      const { backup } = await createBackup(target)
+      expect(backup.sizeBytes).toBeGreaterThan(16 << 20)
+      const prefix = target.backup.dir.slice(`s3://${bucket}/`.length)
+      // A completed multipart upload's ETag ends in -<parts>.
+      const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: `${prefix}/${backup.artifact}` }))
+      expect(head.ETag).toMatch(/-3"$/)
+      expect(head.ContentLength).toBe(backup.sizeBytes)
+      expect(await uploads(bucket)).toEqual([])
+      expect((await verifyBackup(target, { identities: [] })).verifiedBy).toBe('sha256')
+      expect((await verifyBackup(target, { restore: true, identities: [identity] })).verifiedBy).toBe('restore')
+      await project.query('DELETE FROM blobs WHERE id > 5')
+      await restoreBackup(target, backup.id, { clean: true, force: true, identities: [identity] })
+      expect(await digest()).toBe(before)
+    })
+  }, 180_000)
 })
 
 describe('PostgreSQL directory format in a bucket', () => {

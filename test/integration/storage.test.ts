@@ -176,6 +176,29 @@ describe('s3 storage specifics', () => {
     expect(await storage.list()).toEqual([])
   })
 
+  it('a part the store refuses fails the put, and the multipart upload is aborted in the store', async () => {
+    const { bucket } = await newS3()
+    const client = new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true })
+    // The second part goes to a missing upload id: the store itself refuses it (moto's NoSuchUpload).
+    const original = client.send.bind(client)
+    let parts = 0
+    client.send = ((command: { input: { UploadId?: string; PartNumber?: number } }, ...rest: unknown[]) => {
+      if (command.constructor.name === 'UploadPartCommand' && ++parts === 2)
+        command.input = { ...command.input, UploadId: 'no-such-upload' }
+      return (original as (...args: unknown[]) => unknown)(command, ...rest)
+    }) as typeof client.send
+    const { uploadStream } = await import('../../src/storage/s3-upload.js')
+    await expect(
+      uploadStream(client, { Bucket: bucket, Key: 'backups/app/refused.dump' }, chunks(payload()), {
+        partSize: 5 << 20,
+      }),
+    ).rejects.toThrow()
+    const uploads = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }))
+    expect(uploads.Uploads ?? []).toEqual([])
+    expect(parts).toBeGreaterThanOrEqual(2)
+    client.destroy()
+  })
+
   it('removeLeftovers aborts multipart uploads a killed run left behind', async () => {
     const { storage, bucket } = await newS3('p')
     const { CreateMultipartUploadCommand } = await import('@aws-sdk/client-s3')
