@@ -179,14 +179,15 @@ export class PostgresBackend implements Backend {
     await this.connect()
     const session = this.#sessionSettings(unit, 'SET LOCAL')
     if (!unit.durable) session.push('SET LOCAL synchronous_commit = off')
-    // Sent ahead: the unit stops at its first statement (division by zero) unless the one before it committed.
+    // Sent ahead: the unit stops at this check (division by zero), under its own lock_timeout, before any of its own
+    // statements, unless the one before it committed.
     const after = unit.after
       ? [
           `SELECT 1 / (SELECT count(*)::integer FROM (${inlineParameters(unit.after.sql, unit.after.parameters)}) AS previous) AS previous_committed`,
         ]
       : []
-    const prefix = `BEGIN;${[...after, ...session, ...unit.setup].map((statement) => `${statement};`).join('')}\n`
-    const prefixStatements = 1 + after.length + session.length + unit.setup.length
+    const prefix = `BEGIN;${[...session, ...after, ...unit.setup].map((statement) => `${statement};`).join('')}\n`
+    const prefixStatements = 1 + session.length + after.length + unit.setup.length
     const ledgerWrite = inlineParameters(unit.ledgerWrite.sql, unit.ledgerWrite.parameters)
     const text = `${prefix}${unit.script}\n;${ledgerWrite};COMMIT${unit.followUp ? `;${unit.followUp}` : ''}`
     const query = new CountingQuery(text)
