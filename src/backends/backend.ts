@@ -156,6 +156,11 @@ export interface Backend {
    */
   readonly pipelinesUnits?: boolean
   /**
+   * From now on, a unit sent ahead that has not started yet fails at its `after` check instead of running (an
+   * interrupted run: the migration under way finishes, no other starts). Resolves once that holds.
+   */
+  stopSendingAhead?(): Promise<void>
+  /**
    * Before a transaction:false migration: the session's settings as on a fresh connection, plus the migration's
    * timeouts (transactional units do the same inside their own transaction).
    */

@@ -341,6 +341,24 @@ async function runPlan(
   options: MigrateOptions,
   commits: { unflushed: boolean },
 ): Promise<MigrationOutcome[]> {
+  // A unit sent ahead must not start once the run is interrupted: the backend is told at once, not at the next
+  // boundary (by then it may be running).
+  const stop = () => void target.backend.stopSendingAhead?.().catch(() => {})
+  options.signal?.addEventListener('abort', stop, { once: true })
+  try {
+    return await runUnits(target, ledger, plan, options, commits)
+  } finally {
+    options.signal?.removeEventListener('abort', stop)
+  }
+}
+
+async function runUnits(
+  target: Target,
+  ledger: Ledger,
+  plan: PreparedSection[],
+  options: MigrateOptions,
+  commits: { unflushed: boolean },
+): Promise<MigrationOutcome[]> {
   const outcomes: MigrationOutcome[] = []
   let lastTurn = performance.now()
   // The next migration, already sent while the one before it runs (Backend.pipelinesUnits).
@@ -456,8 +474,8 @@ function sendsAhead(target: Target, current: Unit, next: Unit): boolean {
 }
 
 /**
- * Stops a migration sent ahead when the run is interrupted: the server cancels it, unless it had finished. Returns
- * whether it committed (its ledger row says so, whatever the cancel made of its reply).
+ * Settles a migration sent ahead when the run is interrupted: it stops at its check unless it had started (it
+ * finishes then, as one under way does). Returns whether it committed (its ledger row says so).
  */
 async function stopAhead(
   target: Target,
@@ -465,7 +483,7 @@ async function stopAhead(
   migration: MigrationFile,
   outcome: Promise<{ skipped: boolean; durationMs: number }>,
 ): Promise<boolean> {
-  await target.backend.cancelRunning()
+  await target.backend.stopSendingAhead?.()
   const committed = await outcome.then(
     () => true,
     () => false,

@@ -673,7 +673,7 @@ describe('migrate up on postgres sends the next migration while one runs', () =>
     })
   })
 
-  it('stops after the migration under way when interrupted: the one sent after it is cancelled', async () => {
+  it('stops after the migration under way when interrupted: the one sent after it does not start', async () => {
     const project = await makeProject('postgres', {
       '001_slow.sql': migration('SELECT pg_sleep(0.6);'),
       '002_slow.sql': migration('CREATE TABLE two (id integer);\nSELECT pg_sleep(0.6);'),

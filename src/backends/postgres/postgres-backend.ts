@@ -67,6 +67,12 @@ export class PostgresBackend implements Backend {
   #ahead = 0
   /** When the last unit's outcome came in: a unit sent ahead is timed from then, not from when it was sent. */
   #lastUnitEnded = 0
+  /**
+   * A second session, opened with the first unit sent ahead: stopSendingAhead takes an advisory lock there that the
+   * `after` check of every unit sent ahead needs in shared mode, a channel that does not queue behind those units.
+   */
+  #stopper: Promise<pg.Client | undefined> | undefined
+  readonly #stopKey = Math.floor(Math.random() * 2 ** 31)
 
   constructor(
     connectionString: string,
@@ -183,7 +189,7 @@ export class PostgresBackend implements Backend {
     // statements, unless the one before it committed.
     const after = unit.after
       ? [
-          `SELECT 1 / (SELECT count(*)::integer FROM (${inlineParameters(unit.after.sql, unit.after.parameters)}) AS previous) AS previous_committed`,
+          `SELECT 1 / ((SELECT count(*)::integer FROM (${inlineParameters(unit.after.sql, unit.after.parameters)}) AS previous) * pg_try_advisory_xact_lock_shared(${STOP_LOCK_CLASS}, ${this.#stopKey})::integer) AS previous_committed`,
         ]
       : []
     const prefix = `BEGIN;${[...session, ...after, ...unit.setup].map((statement) => `${statement};`).join('')}\n`
@@ -197,6 +203,7 @@ export class PostgresBackend implements Backend {
     // off once the last one's outcome is in and nothing written meanwhile (a failed unit's ROLLBACK) is still
     // unanswered, so a query that cannot share a pipelined connection (COPY, a cursor) finds it off.
     const ahead = unit.after !== undefined
+    if (ahead) this.#stopper ??= this.#openStopper()
     const settled = () => {
       if (!ahead || --this.#ahead > 0) return
       const written = (client as unknown as { _sentQueryQueue?: unknown[] })._sentQueryQueue ?? []
@@ -249,6 +256,31 @@ export class PostgresBackend implements Backend {
       elapsedMs,
       followUp: all.slice(all.findIndex((result) => result.command === 'COMMIT') + 1),
     }
+  }
+
+  async stopSendingAhead(): Promise<void> {
+    const stopper = await this.#stopper
+    // Without its second session (it could not connect), the unit sent ahead is cancelled instead: it may have
+    // finished first, which the caller finds in the ledger.
+    if (!stopper) return this.cancelRunning()
+    await stopper.query(`SELECT pg_advisory_lock(${STOP_LOCK_CLASS}, ${this.#stopKey})`)
+  }
+
+  #openStopper(): Promise<pg.Client | undefined> {
+    const opened = connectPgClient(
+      this.#connectionString,
+      { application_name: this.#options.applicationName },
+      {
+        settings: this.#libpq,
+      },
+    ).then(
+      (client) => {
+        client.on('error', () => {})
+        return client
+      },
+      () => undefined,
+    )
+    return opened
   }
 
   async prepareSession(timeouts: { lockTimeoutMs: number; statementTimeoutMs: number }): Promise<void> {
@@ -363,6 +395,9 @@ export class PostgresBackend implements Backend {
   }
 
   async close(): Promise<void> {
+    const stopper = this.#stopper
+    this.#stopper = undefined
+    if (stopper) void stopper.then((client) => client?.end().catch(() => {}))
     if (!this.#connected) return
     const stream = (this.#client as unknown as { connection?: { stream?: Socket } }).connection?.stream
     // A server that hangs (or a connect still under way after Ctrl-C) must not keep a finished command alive, so the
@@ -411,6 +446,9 @@ export class PostgresBackend implements Backend {
     )
   }
 }
+
+/** The advisory lock class of stopSendingAhead (the migration lock's class is 0x64626f70, "dbop"). */
+const STOP_LOCK_CLASS = 0x64626f71
 
 /** Maps PostgreSQL's 1-based character position in the whole message to an offset in the migration script. */
 function scriptOffset(text: string, position: string | undefined, start: number, length: number): number | undefined {
