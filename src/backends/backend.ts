@@ -58,6 +58,13 @@ export interface TransactionalUnit {
    * ignores it): `migrate test` reads the catalog after each step this way. It runs only once the unit committed.
    */
   followUp?: string
+  /**
+   * Set on a unit sent while the one before it is still running (Backend.pipelinesUnits): a query that returns a
+   * row only once that unit committed. It runs first in the unit's transaction, and the unit fails there, committing
+   * nothing, when it returns none: a unit never runs after the one before it failed, wherever that one failed
+   * (a statement, its ledger write, the COMMIT itself).
+   */
+  after?: SqlQuery
 }
 
 export interface UnitOutcome {
@@ -104,6 +111,11 @@ export interface LedgerSql {
    * migration's execution time is recorded in the same transaction without another round trip.
    */
   elapsedMsSince(startedAt: string): SqlFragment
+  /**
+   * When the database began the unit being written, for the ledger's applied_at of a unit sent ahead of time (see
+   * Backend.pipelinesUnits): its client-side start would be the time it was queued, not the time it ran.
+   */
+  unitStartedAt?: SqlFragment
   /** Bind placeholder number `index` (1-based): `$1` on PostgreSQL, `?` on SQLite. */
   placeholder(index: number): string
 }
@@ -137,6 +149,17 @@ export interface Backend {
   /** Runs `fn` holding the migration lock for `lockName`; state must be read inside `fn`. */
   withMigrationLock<T>(lockName: string, options: LockOptions, fn: () => Promise<T>): Promise<T>
   runTransactional(unit: TransactionalUnit): Promise<UnitOutcome>
+  /**
+   * runTransactional may be called again before the previous call settled, with `after` set: the units go to the
+   * database at once and run one after the other in call order, so the next one is there the moment the previous
+   * one commits (PostgreSQL: no client round trip between two migrations of a run).
+   */
+  readonly pipelinesUnits?: boolean
+  /**
+   * From now on, a unit sent ahead that has not started yet fails at its `after` check instead of running (an
+   * interrupted run: the migration under way finishes, no other starts). Resolves once that holds.
+   */
+  stopSendingAhead?(): Promise<void>
   /**
    * Before a transaction:false migration: the session's settings as on a fresh connection, plus the migration's
    * timeouts (transactional units do the same inside their own transaction).

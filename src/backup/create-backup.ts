@@ -120,11 +120,15 @@ export async function createBackup(target: Target, options: CreateBackupOptions 
   }
   // Custom and directory dumps keep pg_dump's own compression: the level is handed to it, never applied twice.
   const compressLevel = selfCompressed ? target.backup.compressLevel : undefined
+  // The identity query rides along with the preflight's own round trips (the connection, the dump tool's version),
+  // which go on while the destinations are opened (a bucket's SDK loads) and their folders made: no extra wait
+  // before pg_dump starts. Their errors still come before any lock is taken.
+  const ready = Promise.all([engine.identify(target), engine.preflight(target, format)])
+  ready.catch(() => {}) // Awaited below, unless opening the destinations failed first.
   const destinations = await openDestinations(target.backup, options.destination)
   for (const destination of destinations)
     if (destination.storage.kind === 'folder') prepareDirectory(destination.location)
-  // The identity query rides along with the preflight's own round trips: no extra wait before pg_dump starts.
-  const [database] = await Promise.all([engine.identify(target), engine.preflight(target, format)])
+  const [database] = await ready
   const failures = new Map<BackupDestination, unknown>()
   const fail = (destination: BackupDestination, error: unknown) => {
     if (failures.has(destination)) return

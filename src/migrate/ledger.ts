@@ -134,8 +134,14 @@ export class Ledger {
     )
   }
 
+  /** A query that returns a row once `version` is recorded as applied (TransactionalUnit.after). */
+  appliedQuery(version: string): SqlQuery {
+    return this.#render(sql`SELECT 1 FROM ${this.#table} WHERE version = ${version} AND status = 'applied'`)
+  }
+
   insertQuery(entry: NewLedgerEntry): SqlQuery {
     const startedAt = new Date().toISOString()
+    const unitStartedAt = entry.appliedAt === 'database' ? this.#backend.ledgerSql.unitStartedAt : undefined
     const executionMs =
       entry.executionMs === 'measured'
         ? this.#backend.ledgerSql.elapsedMsSince(startedAt)
@@ -144,7 +150,7 @@ export class Ledger {
     return this.#render(sql`INSERT INTO ${this.#table}
   (version, name, checksum, status, applied_seq, applied_at, execution_ms, applied_by, owner, statements_total, statements_done, dbops_version)
   VALUES (${entry.version}, ${entry.name}, ${entry.checksum}, ${entry.status},
-    (SELECT COALESCE(MAX(applied_seq), 0) + 1 FROM ${this.#table}), ${startedAt}, ${executionMs}, ${appliedBy()}, ${owner},
+    (SELECT COALESCE(MAX(applied_seq), 0) + 1 FROM ${this.#table}), ${unitStartedAt ?? startedAt}, ${executionMs}, ${appliedBy()}, ${owner},
     ${entry.statementsTotal ?? null}, ${entry.statementsDone ?? null}, ${VERSION})`)
   }
 
@@ -195,6 +201,11 @@ export interface NewLedgerEntry {
   executionMs?: number | 'measured'
   statementsTotal?: number
   statementsDone?: number
+  /**
+   * 'database': applied_at is when the database began the unit (LedgerSql.unitStartedAt), for a unit sent ahead of
+   * time; by default it is this process's clock when the row's SQL is built.
+   */
+  appliedAt?: 'database'
 }
 
 export interface LedgerUpdate {

@@ -341,8 +341,28 @@ async function runPlan(
   options: MigrateOptions,
   commits: { unflushed: boolean },
 ): Promise<MigrationOutcome[]> {
+  // A unit sent ahead must not start once the run is interrupted: the backend is told at once, not at the next
+  // boundary (by then it may be running).
+  const stop = () => void target.backend.stopSendingAhead?.().catch(() => {})
+  options.signal?.addEventListener('abort', stop, { once: true })
+  try {
+    return await runUnits(target, ledger, plan, options, commits)
+  } finally {
+    options.signal?.removeEventListener('abort', stop)
+  }
+}
+
+async function runUnits(
+  target: Target,
+  ledger: Ledger,
+  plan: PreparedSection[],
+  options: MigrateOptions,
+  commits: { unflushed: boolean },
+): Promise<MigrationOutcome[]> {
   const outcomes: MigrationOutcome[] = []
   let lastTurn = performance.now()
+  // The next migration, already sent while the one before it runs (Backend.pipelinesUnits).
+  let ahead: { position: number; outcome: Promise<{ skipped: boolean; durationMs: number }> } | undefined
   for (const [position, unit] of plan.entries()) {
     const { migration, direction, transactional } = unit
     // SQLite work is synchronous: give signal handlers (and buffered progress output) a turn of the event loop
@@ -351,6 +371,27 @@ async function runPlan(
     if (options.signal && performance.now() - lastTurn >= EVENT_LOOP_TURN_MS) {
       await new Promise((resolve) => setImmediate(resolve))
       lastTurn = performance.now()
+    }
+    if (options.signal?.aborted && ahead?.position === position) {
+      // Interrupted while this migration was already sent: it is cancelled (or had committed already), so the run
+      // still stops after the migration that was under way.
+      const sent = ahead
+      ahead = undefined
+      if (await stopAhead(target, ledger, migration, sent.outcome)) {
+        options.onEvent?.({ type: 'start', target: target.name, id: migration.id, direction, transactional })
+        const { durationMs } = await sent.outcome.catch(() => ({ durationMs: 0 }))
+        options.onEvent?.({ type: 'done', target: target.name, id: migration.id, direction, durationMs })
+        commits.unflushed = position !== plan.length - 1
+        outcomes.push({
+          version: migration.version,
+          name: migration.name,
+          direction,
+          transactional,
+          status: 'applied',
+          durationMs: Math.round(durationMs * 10) / 10,
+        })
+        continue
+      }
     }
     if (options.signal?.aborted) {
       throw new DbopsError(
@@ -371,10 +412,20 @@ async function runPlan(
     const durable = position === plan.length - 1
     let outcome: { skipped: boolean; durationMs: number }
     try {
-      outcome = transactional
-        ? await runTransactional(target, ledger, unit, durable)
-        : await runStatements(target, ledger, unit)
+      if (transactional) {
+        const running = ahead?.position === position ? ahead.outcome : runTransactional(target, ledger, unit, durable)
+        ahead = undefined
+        const next = plan[position + 1]
+        if (next && sendsAhead(target, unit, next) && !options.signal?.aborted) {
+          const sent = runTransactional(target, ledger, next, position + 1 === plan.length - 1, unit)
+          sent.catch(() => {}) // Awaited in its own turn; when this one fails, it fails too and is not reported.
+          ahead = { position: position + 1, outcome: sent }
+        }
+        outcome = await running
+      } else outcome = await runStatements(target, ledger, unit)
     } catch (error) {
+      // The one sent ahead stopped at its check that this one committed: settled before the caller goes on.
+      if (ahead) await ahead.outcome.catch(() => {})
       throw withDone(error, outcomes)
     }
     // A non-transactional migration's statements commit at the session's own (durable) setting.
@@ -404,6 +455,44 @@ async function runPlan(
   return outcomes
 }
 
+/**
+ * Whether `next` is sent while `current` runs: consecutive transactional `up` migrations, on a backend that
+ * pipelines (PostgreSQL), the client's work between two migrations (reading one's result, reporting it, building
+ * and sending the next) then overlaps the server's work instead of adding to it. `next` checks first that `current`
+ * committed (TransactionalUnit.after), so what gets committed is the same as one at a time.
+ */
+function sendsAhead(target: Target, current: Unit, next: Unit): boolean {
+  return (
+    target.backend.pipelinesUnits === true &&
+    current.direction === 'up' &&
+    next.direction === 'up' &&
+    current.transactional &&
+    next.transactional &&
+    current.followUp === undefined &&
+    next.followUp === undefined
+  )
+}
+
+/**
+ * Settles a migration sent ahead when the run is interrupted: it stops at its check unless it had started (it
+ * finishes then, as one under way does). Returns whether it committed (its ledger row says so).
+ */
+async function stopAhead(
+  target: Target,
+  ledger: Ledger,
+  migration: MigrationFile,
+  outcome: Promise<{ skipped: boolean; durationMs: number }>,
+): Promise<boolean> {
+  await target.backend.stopSendingAhead?.()
+  const committed = await outcome.then(
+    () => true,
+    () => false,
+  )
+  if (committed) return true
+  const row = (await ledger.read().catch(() => undefined))?.find((entry) => entry.version === migration.version)
+  return row?.status === 'applied'
+}
+
 /** How long synchronous migration work may run before signal handlers get a turn (see runPlan). */
 const EVENT_LOOP_TURN_MS = 10
 
@@ -422,12 +511,15 @@ async function runTransactional(
   ledger: Ledger,
   unit: Unit,
   durable: boolean,
+  /** The migration still running when this one is sent (sendsAhead). */
+  after?: Unit,
 ): Promise<{ skipped: boolean; durationMs: number }> {
   const { migration, direction } = unit
   const timeouts = timeoutsFor(target, unit)
   try {
     const outcome = await target.backend.runTransactional({
-      setup: ledger.creation,
+      // The ledger is created by the first migration of a run; one sent behind it finds it there.
+      setup: after ? [] : ledger.creation,
       script: unit.script,
       get statements() {
         return unit.statements
@@ -442,11 +534,13 @@ async function runTransactional(
               checksum: migration.checksum,
               status: 'applied',
               executionMs: 'measured',
+              ...(after && { appliedAt: 'database' as const }),
             })
           : ledger.deleteQuery(migration.version),
       ...timeouts,
       durable,
       ...(unit.followUp && { followUp: unit.followUp.sql }),
+      ...(after && { after: ledger.appliedQuery(after.migration.version) }),
     })
     if (unit.followUp) unit.followUp.results = outcome.followUp
     ledger.created()

@@ -299,6 +299,30 @@ describe.each(ENGINES)('backup and restore on %s', (engine) => {
 })
 
 describe('PostgreSQL specifics', () => {
+  it('connects and asks pg_dump its version while the destination is being prepared, not after', async () => {
+    const source = await makeProject('postgres', {
+      '001_t.sql': migration('CREATE TABLE t (id integer PRIMARY KEY); INSERT INTO t VALUES (1);'),
+    })
+    await withTarget(source, async (target) => {
+      await migrateUp(target)
+      const backupEngine = target.backend.backupEngine.bind(target.backend)
+      const folderAtPreflight: boolean[] = []
+      target.backend.backupEngine = async () => {
+        const engine = await backupEngine()
+        const preflight = engine.preflight.bind(engine)
+        engine.preflight = (...args) => {
+          folderAtPreflight.push(existsSync(path.join(source.dir, 'backups')))
+          return preflight(...args)
+        }
+        return engine
+      }
+      const { backup } = await createBackup(target)
+      // Started before the folder was made: the first byte dumped does not wait for the two in turn.
+      expect(folderAtPreflight).toEqual([false])
+      expect(backup.database?.key).toMatch(/^postgres:\d+\//)
+    })
+  })
+
   it('pg_dump failing while it writes into the folder: its own error as E_PG_TOOL_FAILED, and nothing left behind', async () => {
     const source = await makeProject('postgres', {
       '001_secret.sql': migration('CREATE TABLE secret (id integer PRIMARY KEY); INSERT INTO secret VALUES (1);'),

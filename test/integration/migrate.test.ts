@@ -616,3 +616,85 @@ describe('migrate on postgres only', () => {
     })
   })
 })
+
+describe('migrate up on postgres sends the next migration while one runs', () => {
+  it('sends each migration but the first before the one before it finished, checking that one committed', async () => {
+    const project = await makeProject('postgres', threeTables)
+    await withTarget(project, async (target) => {
+      const sent: (string | undefined)[] = []
+      const runTransactional = target.backend.runTransactional.bind(target.backend)
+      target.backend.runTransactional = (unit) => {
+        sent.push(unit.after?.parameters[0] as string | undefined)
+        return runTransactional(unit)
+      }
+      await migrateUp(target)
+      expect(sent).toEqual([undefined, '001', '002'])
+      expect(await ledgerVersions(project)).toEqual(['001', '002', '003'])
+    })
+  })
+
+  it('never runs a migration after the one before it failed, even at its COMMIT', async () => {
+    const project = await makeProject('postgres', {
+      '001_p.sql': migration('CREATE TABLE p (id integer PRIMARY KEY);'),
+      // The deferred foreign key fails at COMMIT: no statement of the migration fails before it.
+      '002_c.sql': migration(
+        'CREATE TABLE c (p integer REFERENCES p DEFERRABLE INITIALLY DEFERRED);\nINSERT INTO c VALUES (1);',
+      ),
+      '003_after.sql': migration('CREATE TABLE after_c (id integer);'),
+      '004_later.sql': migration('CREATE TABLE later (id integer);'),
+    })
+    await withTarget(project, async (target) => {
+      const error = await failure(migrateUp(target))
+      expect(error.message).toMatch(/^002_c failed.*violates foreign key constraint/)
+      expect(error.details).toMatchObject({ done: ['001'] })
+      expect(await ledgerVersions(project)).toEqual(['001'])
+      expect(await tableNames(project)).toEqual(['p'])
+      // The session is usable after it: the run released its lock, a second run fails the same way.
+      const again = await failure(migrateUp(target))
+      expect(again.message).toMatch(/^002_c failed/)
+    })
+  })
+
+  it('records when a migration sent ahead ran, and how long it ran', async () => {
+    const project = await makeProject('postgres', {
+      '001_slow.sql': migration('SELECT pg_sleep(0.4);'),
+      '002_fast.sql': migration('CREATE TABLE fast (id integer);'),
+    })
+    await withTarget(project, async (target) => {
+      const result = await migrateUp(target)
+      expect(result.migrations[1]!.durationMs).toBeLessThan(300)
+      const rows = await project.query(
+        `SELECT version, execution_ms, extract(epoch from applied_at) * 1000 AS at FROM dbops_migrations ORDER BY applied_seq`,
+      )
+      expect(Number(rows[0]!.execution_ms)).toBeGreaterThanOrEqual(400)
+      expect(Number(rows[1]!.execution_ms)).toBeLessThan(300)
+      // It started once 001 ended, not when it was sent (while 001 was running).
+      expect(Number(rows[1]!.at) - Number(rows[0]!.at)).toBeGreaterThanOrEqual(400)
+    })
+  })
+
+  it('stops after the migration under way when interrupted: the one sent after it does not start', async () => {
+    const project = await makeProject('postgres', {
+      '001_slow.sql': migration('SELECT pg_sleep(0.6);'),
+      '002_slow.sql': migration('CREATE TABLE two (id integer);\nSELECT pg_sleep(0.6);'),
+      '003_t.sql': migration('CREATE TABLE three (id integer);'),
+    })
+    await withTarget(project, async (target) => {
+      const controller = new AbortController()
+      const done: string[] = []
+      const run = migrateUp(target, {
+        signal: controller.signal,
+        onEvent: (event) => {
+          if (event.type === 'done') done.push(event.id)
+        },
+      })
+      setTimeout(() => controller.abort(), 300)
+      const error = await failure(run)
+      expect(error.code).toBe('E_INTERRUPTED')
+      expect(error.message).toMatch(/^interrupted before 002_slow; 1 migration\(s\) done before it/)
+      expect(done).toEqual(['001_slow'])
+      expect(await ledgerVersions(project)).toEqual(['001'])
+      expect(await tableNames(project)).toEqual([])
+    })
+  })
+})

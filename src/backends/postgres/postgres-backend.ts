@@ -50,6 +50,8 @@ export class PostgresBackend implements Backend {
     schemas: true,
     // statement_timestamp() is when the migration's message arrived: the whole unit is one message.
     elapsedMsSince: () => sql`(extract(epoch from clock_timestamp() - statement_timestamp()) * 1000)::integer`,
+    // The time the server began reading the unit's message: for a unit sent ahead, after the one before it ended.
+    unitStartedAt: sql`statement_timestamp()`,
     placeholder: (index) => `$${index}`,
   }
   #client: pg.Client
@@ -60,6 +62,17 @@ export class PostgresBackend implements Backend {
   #kysely: Kysely<any> | undefined
   /** Whether the server knows client_connection_check_interval (PostgreSQL 14+). */
   #checksClient = false
+  readonly pipelinesUnits = true
+  /** Units sent ahead (TransactionalUnit.after) whose outcome is not in yet: the client is in pipeline mode meanwhile. */
+  #ahead = 0
+  /** When the last unit's outcome came in: a unit sent ahead is timed from then, not from when it was sent. */
+  #lastUnitEnded = 0
+  /**
+   * A second session, opened with the first unit sent ahead: stopSendingAhead takes an advisory lock there that the
+   * `after` check of every unit sent ahead needs in shared mode, a channel that does not queue behind those units.
+   */
+  #stopper: Promise<pg.Client | undefined> | undefined
+  readonly #stopKey = Math.floor(Math.random() * 2 ** 31)
 
   constructor(
     connectionString: string,
@@ -172,20 +185,53 @@ export class PostgresBackend implements Backend {
     await this.connect()
     const session = this.#sessionSettings(unit, 'SET LOCAL')
     if (!unit.durable) session.push('SET LOCAL synchronous_commit = off')
-    const prefix = `BEGIN;${[...session, ...unit.setup].map((statement) => `${statement};`).join('')}\n`
-    const prefixStatements = 1 + session.length + unit.setup.length
+    // Sent ahead: the unit stops at this check (division by zero), under its own lock_timeout, before any of its own
+    // statements, unless the one before it committed.
+    const after = unit.after
+      ? [
+          `SELECT 1 / ((SELECT count(*)::integer FROM (${inlineParameters(unit.after.sql, unit.after.parameters)}) AS previous) * pg_try_advisory_xact_lock_shared(${STOP_LOCK_CLASS}, ${this.#stopKey})::integer) AS previous_committed`,
+        ]
+      : []
+    const prefix = `BEGIN;${[...session, ...after, ...unit.setup].map((statement) => `${statement};`).join('')}\n`
+    const prefixStatements = 1 + session.length + after.length + unit.setup.length
     const ledgerWrite = inlineParameters(unit.ledgerWrite.sql, unit.ledgerWrite.parameters)
     const text = `${prefix}${unit.script}\n;${ledgerWrite};COMMIT${unit.followUp ? `;${unit.followUp}` : ''}`
     const query = new CountingQuery(text)
     const started = performance.now()
+    const client = this.#client as pg.Client & { pipeline: boolean }
+    // pg's pipeline mode writes a query while the one before it runs. It is on only while units sent ahead are out:
+    // off once the last one's outcome is in and nothing written meanwhile (a failed unit's ROLLBACK) is still
+    // unanswered, so a query that cannot share a pipelined connection (COPY, a cursor) finds it off.
+    const ahead = unit.after !== undefined
+    if (ahead) this.#stopper ??= this.#openStopper()
+    const settled = () => {
+      if (!ahead || --this.#ahead > 0) return
+      const written = (client as unknown as { _sentQueryQueue?: unknown[] })._sentQueryQueue ?? []
+      if (written.length === 0) client.pipeline = false
+      else
+        client.once('drain', () => {
+          if (this.#ahead === 0) client.pipeline = false
+        })
+    }
     let results: pg.QueryResult | pg.QueryResult[]
     try {
       results = await new Promise<pg.QueryResult | pg.QueryResult[]>((resolve, reject) => {
-        query.on('end', resolve)
-        query.on('error', reject)
-        this.#client.query(query)
+        query.on('end', (result: pg.QueryResult | pg.QueryResult[]) => {
+          settled()
+          resolve(result)
+        })
+        query.on('error', (error: Error) => {
+          settled()
+          reject(error)
+        })
+        if (ahead) {
+          this.#ahead++
+          client.pipeline = true
+        }
+        client.query(query)
       })
     } catch (error) {
+      this.#lastUnitEnded = performance.now()
       await this.#client.query('ROLLBACK').catch(() => {})
       if (isConnectionLoss(error)) throw this.#lostConnection(error)
       // The unit committed and its follow-up failed: the unit's outcome stands, the caller does without the results.
@@ -199,7 +245,9 @@ export class PostgresBackend implements Backend {
         { cause: error },
       )
     }
-    const elapsedMs = performance.now() - started
+    const ended = performance.now()
+    const elapsedMs = ended - Math.max(started, this.#lastUnitEnded)
+    this.#lastUnitEnded = ended
     if (!unit.followUp) return { skipped: false, elapsedMs }
     // What follows the unit's COMMIT, the first one (the script holds no transaction control).
     const all = results as pg.QueryResult[]
@@ -208,6 +256,31 @@ export class PostgresBackend implements Backend {
       elapsedMs,
       followUp: all.slice(all.findIndex((result) => result.command === 'COMMIT') + 1),
     }
+  }
+
+  async stopSendingAhead(): Promise<void> {
+    const stopper = await this.#stopper
+    // Without its second session (it could not connect), the unit sent ahead is cancelled instead: it may have
+    // finished first, which the caller finds in the ledger.
+    if (!stopper) return this.cancelRunning()
+    await stopper.query(`SELECT pg_advisory_lock(${STOP_LOCK_CLASS}, ${this.#stopKey})`)
+  }
+
+  #openStopper(): Promise<pg.Client | undefined> {
+    const opened = connectPgClient(
+      this.#connectionString,
+      { application_name: this.#options.applicationName },
+      {
+        settings: this.#libpq,
+      },
+    ).then(
+      (client) => {
+        client.on('error', () => {})
+        return client
+      },
+      () => undefined,
+    )
+    return opened
   }
 
   async prepareSession(timeouts: { lockTimeoutMs: number; statementTimeoutMs: number }): Promise<void> {
@@ -322,6 +395,9 @@ export class PostgresBackend implements Backend {
   }
 
   async close(): Promise<void> {
+    const stopper = this.#stopper
+    this.#stopper = undefined
+    if (stopper) void stopper.then((client) => client?.end().catch(() => {}))
     if (!this.#connected) return
     const stream = (this.#client as unknown as { connection?: { stream?: Socket } }).connection?.stream
     // A server that hangs (or a connect still under way after Ctrl-C) must not keep a finished command alive, so the
@@ -370,6 +446,9 @@ export class PostgresBackend implements Backend {
     )
   }
 }
+
+/** The advisory lock class of stopSendingAhead (the migration lock's class is 0x64626f70, "dbop"). */
+const STOP_LOCK_CLASS = 0x64626f71
 
 /** Maps PostgreSQL's 1-based character position in the whole message to an offset in the migration script. */
 function scriptOffset(text: string, position: string | undefined, start: number, length: number): number | undefined {
