@@ -295,6 +295,17 @@ describe('interrupts: first Ctrl-C stops at a safe point and exits 2, a second e
     }
   }
 
+  async function waitForStopLock(url: string): Promise<void> {
+    for (;;) {
+      const rows = await pgQuery(
+        url,
+        `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = ${0x64626f71}::oid AND granted`,
+      )
+      if (rows.length > 0) return
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+
   async function lockedDatabase(): Promise<{ database: PgDatabase; locker: pg.Client }> {
     const database = await createPgDatabase('dbops_sigint')
     databases.push(database)
@@ -323,6 +334,10 @@ describe('interrupts: first Ctrl-C stops at a safe point and exits 2, a second e
       await new Promise<void>((resolve) =>
         child.stderr!.on('data', (chunk: Buffer) => chunk.toString().includes('SIGINT: stopping') && resolve()),
       )
+      // 002 was sent while 001 runs (PostgreSQL pipelines the units): the stop is in force once its advisory lock
+      // (class 0x64626f71, see stopSendingAhead) is held on the server. A migration the server began before that
+      // finishes, as the one under way does.
+      await waitForStopLock(database.url)
     } finally {
       await locker.query('ROLLBACK')
       await locker.end()
