@@ -373,27 +373,14 @@ async function runUnits(
       lastTurn = performance.now()
     }
     if (options.signal?.aborted && ahead?.position === position) {
-      // Interrupted while this migration was already sent: it is cancelled (or had committed already), so the run
-      // still stops after the migration that was under way.
-      const sent = ahead
-      ahead = undefined
-      if (await stopAhead(target, ledger, migration, sent.outcome)) {
-        options.onEvent?.({ type: 'start', target: target.name, id: migration.id, direction, transactional })
-        const { durationMs } = await sent.outcome.catch(() => ({ durationMs: 0 }))
-        options.onEvent?.({ type: 'done', target: target.name, id: migration.id, direction, durationMs })
-        commits.unflushed = position !== plan.length - 1
-        outcomes.push({
-          version: migration.version,
-          name: migration.name,
-          direction,
-          transactional,
-          status: 'applied',
-          durationMs: Math.round(durationMs * 10) / 10,
-        })
-        continue
-      }
+      // Interrupted while this migration was already sent: it stops at its check unless it had started; one that
+      // committed is reported below like any other, and the run stops after it.
+      const sent = ahead.outcome
+      ahead = (await stopAhead(target, ledger, migration, sent))
+        ? { position, outcome: sent.catch(() => ({ skipped: false, durationMs: 0 })) }
+        : undefined
     }
-    if (options.signal?.aborted) {
+    if (options.signal?.aborted && ahead?.position !== position) {
       throw new DbopsError(
         'E_INTERRUPTED',
         `interrupted before ${migration.id}; ${outcomes.length} migration(s) done before it`,

@@ -350,6 +350,30 @@ describe('interrupts: first Ctrl-C stops at a safe point and exits 2, a second e
     ).toEqual(['001'])
   })
 
+  it('migrate up: one SIGINT while the only migration runs lets it finish (nothing was sent ahead to stop)', async () => {
+    const { database, locker } = await lockedDatabase()
+    const dir = project({ 'migrations/001_wait.sql': UP('SELECT count(*) FROM gate;') })
+    const child = spawnCli(['--url', database.url, 'migrate', 'up'], { cwd: dir })
+    const exited = waitForExit(child)
+    try {
+      await waitUntilBlocked(database.url, 'dbops migrate up')
+      child.kill('SIGINT')
+      await new Promise<void>((resolve) =>
+        child.stderr!.on('data', (chunk: Buffer) => chunk.toString().includes('SIGINT: stopping') && resolve()),
+      )
+      // Give a wrongly sent cancel time to land before the gate opens: the migration must still be waiting.
+      await waitUntilBlocked(database.url, 'dbops migrate up')
+    } finally {
+      await locker.query('ROLLBACK')
+      await locker.end()
+    }
+    const result = await exited
+    expect(result.code, result.stderr).toBe(2)
+    expect(
+      (await pgQuery(database.url, 'SELECT version FROM dbops_migrations ORDER BY version')).map((row) => row.version),
+    ).toEqual(['001'])
+  })
+
   it('migrate up: a second SIGINT exits 130 at once with a message', async () => {
     const { database, locker } = await lockedDatabase()
     const dir = project({ 'migrations/001_wait.sql': UP('CREATE TABLE made (id int); SELECT count(*) FROM gate;') })

@@ -259,11 +259,10 @@ export class PostgresBackend implements Backend {
   }
 
   async stopSendingAhead(): Promise<void> {
+    // Nothing sent ahead yet, or no second session (it could not connect): nothing to stop, and no cancel either,
+    // which would hit the unit under way. A unit sent ahead then runs if it gets there first, and is reported.
     const stopper = await this.#stopper
-    // Without its second session (it could not connect), the unit sent ahead is cancelled instead: it may have
-    // finished first, which the caller finds in the ledger.
-    if (!stopper) return this.cancelRunning()
-    await stopper.query(`SELECT pg_advisory_lock(${STOP_LOCK_CLASS}, ${this.#stopKey})`)
+    await stopper?.query(`SELECT pg_advisory_lock(${STOP_LOCK_CLASS}, ${this.#stopKey})`)
   }
 
   #openStopper(): Promise<pg.Client | undefined> {
