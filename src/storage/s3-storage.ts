@@ -18,12 +18,6 @@ import type { LockHolder, PutOptions, PutResult, Storage, StorageLockOptions, St
 import { processExists } from '../processes.js'
 
 const LOCK_NAME = '.lock'
-/**
- * Parts of this size go up while the next one is read: part memory is (QUEUE_SIZE + 1) x PART_SIZE, allocated once
- * per upload and reused, whatever the dump's size (s3-upload.ts).
- */
-const PART_SIZE = 8 << 20
-const QUEUE_SIZE = 2
 
 /**
  * A bucket prefix on S3 or a compatible store. Objects appear only when an upload completes (multipart uploads are
@@ -79,8 +73,6 @@ export class S3Storage implements Storage {
       return await uploadStream(this.client, { Bucket: this.where.bucket, Key: key }, body, {
         ...(options.signal && { signal: options.signal }),
         ...(options.onProgress && { onProgress: options.onProgress }),
-        partSize: PART_SIZE,
-        queueSize: QUEUE_SIZE,
       })
     } catch (error) {
       throw sourceError ?? this.failure(`upload ${name}`, error)

@@ -48,6 +48,7 @@ function collectYoung(): void {
   minorGc?.()
 }
 
+/** Part memory is (DEFAULT_QUEUE_SIZE + 1) x DEFAULT_PART_SIZE per upload (24 MiB), whatever the object's size. */
 export const DEFAULT_PART_SIZE = 8 << 20
 export const DEFAULT_QUEUE_SIZE = 2
 const MAX_PARTS = 10_000
