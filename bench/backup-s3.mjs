@@ -2,10 +2,12 @@
 // Times `dbops backup create` to an S3-compatible bucket against `pg_dump -Fc | aws s3 cp - s3://...`, measured in the
 // same run, alternating, against the same store: a moto_server this script starts on a free loopback port (the AWS
 // CLI is pointed at it with --endpoint-url). Also the peak RSS of the dbops process and the local disk it uses
-// (sampled size of its temporary folder and project folder) at two database sizes: a dump that streams to the
-// bucket must keep both flat as the database grows.
+// (sampled size of its temporary folder and project folder) at several database sizes: a dump that streams to the
+// bucket must keep both flat as the database grows. The baseline pipeline's peak RSS is measured at the same sizes:
+// an S3 multipart upload holds whole parts (5 MiB at least) in memory, so any streaming uploader grows until the dump
+// fills its part buffers (dbops: 3 x 8 MiB) and stays flat after that.
 //
-//   node bench/backup-s3.mjs [--runs N] [--scale N] [--small-scale N] [--pg-url URL] [--json]
+//   node bench/backup-s3.mjs [--runs N] [--scale N] [--small-scale N[,N...]] [--pg-url URL] [--json]
 //
 // Benchmark databases are created once and reused: `dbops_bench_backup_s<scale>` (pgbench -i -s <scale>), shared
 // with bench/backup.mjs. Needs pg_dump, pgbench, moto_server, aws (awscli) and GNU time (/usr/bin/time).
@@ -23,13 +25,16 @@ const { option, flag, die, positiveInt } = commandLine(
   `usage: node bench/backup-s3.mjs [options]
   --runs N          measurements of each command (default 3); medians are reported
   --scale N         pgbench scale of the database (default 10: ~150 MB; the issue's goal figure is at 50)
-  --small-scale N   scale of the smaller database for the RSS and disk comparison (default 5)
+  --small-scale N   scale(s) of the other databases for the RSS and disk comparison, comma-separated (default 5;
+                    e.g. 5,100 for one below the part buffers' size and one above it)
   --pg-url URL      an admin connection (default $DBOPS_BENCH_PG_URL or postgres://postgres@127.0.0.1:5432/postgres)
   --json            also print the figures as one JSON document`,
 )
 const runs = positiveInt(option('--runs', '3'), '--runs')
 const scale = positiveInt(option('--scale', '10'), '--scale')
-const smallScale = positiveInt(option('--small-scale', '5'), '--small-scale')
+const smallScales = option('--small-scale', '5')
+  .split(',')
+  .map((value) => positiveInt(value, '--small-scale'))
 const adminUrl = option('--pg-url', process.env.DBOPS_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres')
 const wantJson = flag('--json')
 const dbops = join(repo, 'bin', 'dbops.js')
@@ -146,22 +151,21 @@ function project(name, url) {
 }
 
 const pgDump = pgBin('pg_dump')
-const figures = { machine: { node: process.version, load: loadavg() }, scale, smallScale, runs }
+const figures = { machine: { node: process.version, load: loadavg() }, scale, smallScales, runs }
 const url = pgbench(adminUrl, scale)
 const big = project(`s${scale}`, url)
+const baselineCommand = (databaseUrl) => [
+  '-c',
+  `"${pgDump}" -Fc "$0" | aws --endpoint-url "$1" s3 cp - "s3://$2/base/dump"`,
+  databaseUrl,
+  endpoint,
+  bucket,
+]
 const baseline = []
 const ours = []
 for (let i = 0; i < runs; i++) {
   // Alternating, baseline first: both see the same cache state and the same moto.
-  baseline.push(
-    await timed('sh', [
-      '-c',
-      `"${pgDump}" -Fc "$0" | aws --endpoint-url "$1" s3 cp - "s3://$2/base/dump"`,
-      url,
-      endpoint,
-      bucket,
-    ]),
-  )
+  baseline.push(await timed('sh', baselineCommand(url)))
   ours.push(
     await timed('node', [dbops, 'backup', 'create', '--json'], {
       cwd: big.dir,
@@ -191,28 +195,38 @@ console.log(
   `  peak RSS: dbops ${(figures.postgres.dbopsPeakRssKb / 1024).toFixed(0)} MB, baseline pipeline (largest process) ${(figures.postgres.baselinePeakRssKb / 1024).toFixed(0)} MB; dbops local disk at most ${mb(figures.postgres.dbopsPeakLocalDiskBytes)}`,
 )
 
-if (smallScale !== scale) {
-  const small = project(`s${smallScale}`, pgbench(adminUrl, smallScale))
+const megabytes = (kb) => `${(kb / 1024).toFixed(0)} MB`
+figures.flatness = {
+  [`scale${scale}`]: {
+    dumpBytes: size,
+    rssKb: figures.postgres.dbopsPeakRssKb,
+    localDiskBytes: figures.postgres.dbopsPeakLocalDiskBytes,
+    baselineRssKb: figures.postgres.baselinePeakRssKb,
+  },
+}
+for (const other of smallScales.filter((value) => value !== scale)) {
+  const otherUrl = pgbench(adminUrl, other)
+  const small = project(`s${other}`, otherUrl)
+  const theirs = await timed('sh', baselineCommand(otherUrl))
   const one = await timed('node', [dbops, 'backup', 'create', '--json'], {
     cwd: small.dir,
     watch: [small.dir],
     childEnv: { ...env, TMPDIR: small.scratch },
   })
   aws('s3', 'rm', '--recursive', '--quiet', `s3://${bucket}/`)
-  figures.flatness = {
-    [`scale${smallScale}`]: {
-      rssKb: one.rssKb,
-      localDiskBytes: one.peakDiskBytes,
-      dumpBytes: JSON.parse(one.stdout).backup.sizeBytes,
-    },
-    [`scale${scale}`]: {
-      rssKb: figures.postgres.dbopsPeakRssKb,
-      localDiskBytes: figures.postgres.dbopsPeakLocalDiskBytes,
-      dumpBytes: size,
-    },
+  figures.flatness[`scale${other}`] = {
+    dumpBytes: JSON.parse(one.stdout).backup.sizeBytes,
+    rssKb: one.rssKb,
+    localDiskBytes: one.peakDiskBytes,
+    baselineRssKb: theirs.rssKb,
   }
+}
+console.log('  flatness (peak RSS of dbops; of the baseline pipeline; dbops local disk):')
+for (const [name, entry] of Object.entries(figures.flatness).sort(
+  ([a], [b]) => Number(a.slice(5)) - Number(b.slice(5)),
+)) {
   console.log(
-    `  flatness: scale ${smallScale} (dump ${mb(figures.flatness[`scale${smallScale}`].dumpBytes)}): RSS ${(one.rssKb / 1024).toFixed(0)} MB, local disk ${mb(one.peakDiskBytes)}; scale ${scale} (dump ${mb(size)}): RSS ${(figures.postgres.dbopsPeakRssKb / 1024).toFixed(0)} MB, local disk ${mb(figures.postgres.dbopsPeakLocalDiskBytes)}`,
+    `    ${name.replace('scale', 'scale ')} (dump ${mb(entry.dumpBytes)}): dbops ${megabytes(entry.rssKb)}, aws s3 cp ${megabytes(entry.baselineRssKb)}, local disk ${mb(entry.localDiskBytes)}`,
   )
 }
 figures.machine.loadAfter = loadavg()
