@@ -13,8 +13,8 @@ import type { Target } from '../targets/target.js'
 import { readMigrations, type MigrationFile } from '../migrate/files.js'
 import { Ledger } from '../migrate/ledger.js'
 import { migrationStates } from '../migrate/plan.js'
+import { transactionPlan } from '../migrate/prepare.js'
 import { leadingWords, splitStatements, type SqlStatement } from '../sql/split-statements.js'
-import { nonTransactionalReason, transactionControl } from '../sql/non-transactional.js'
 import { LINT_RULES, META_RULES, RULE_IDS } from './rules/index.js'
 import { LEADING_WORDS } from './rule-helpers.js'
 import { parseIgnores, type LintIgnore } from './suppress.js'
@@ -404,27 +404,7 @@ async function lintRun(run: Run): Promise<LintResult> {
     const section = migration.up
     if (skippable && !mayFindSomething.has(fileIndex) && nothingToFind(section, active, fresh, existing)) continue
     const { statements, words } = split(fileIndex)
-    let transactional = section.options.transaction !== false
-    if (
-      section.options.transaction === 'auto' &&
-      statements.length === 1 &&
-      nonTransactionalReason(statements[0]!.text, engine) !== undefined
-    )
-      transactional = false
-    let from = 0
-    let to = statements.length
-    if (transactional && statements.length >= 2) {
-      // A BEGIN ... COMMIT around the whole file means what dbops does anyway (prepareSection blanks it).
-      const controls = statements.map((statement) => transactionControl(statement.text, engine))
-      if (
-        /^(BEGIN|START)/.test(controls[0] ?? '') &&
-        /^(COMMIT|END)/.test(controls[controls.length - 1] ?? '') &&
-        controls.slice(1, -1).every((control) => control === undefined)
-      ) {
-        from = 1
-        to = statements.length - 1
-      }
-    }
+    const { transactional, from, to } = transactionPlan(section, statements, engine)
     const lockTimeoutMs = section.options.lockTimeoutMs ?? run.lockTimeoutMs
     const fileRaws: Raw[] = []
     for (let index = from; index < to; index++) {

@@ -73,15 +73,25 @@ export function readMigrations(dir: string, cwd: string = process.cwd()): Migrat
   const folder = dir.endsWith(sep) ? dir : dir + sep
   const migrations: MigrationFile[] = []
   const ignored: string[] = []
+  // golang-migrate pairs files by version alone: `30_add_x.up.sql` goes with `30_drop_x.down.sql`.
   const pairs = new Map<string, { version: string; name: string; up?: string; down?: string }>()
   for (const entry of entries.sort()) {
     if (!entry.endsWith('.sql')) continue
     const pair = GOLANG_NAME.exec(entry)
     if (pair) {
       const [, version, name, direction] = pair as unknown as [string, string, string, 'up' | 'down']
-      const key = `${canonicalVersion(version)}\0${name}`
+      const key = canonicalVersion(version)
       const slot = pairs.get(key) ?? { version, name }
+      const other = slot[direction]
+      if (other !== undefined) {
+        throw new DbopsError(
+          'E_DUPLICATE_VERSION',
+          `${display(other)} and ${display(entry)} are both the ${direction} migration of version ${version}`,
+          { hint: 'give one of them a new version (dbops migrate new writes a fresh timestamp)' },
+        )
+      }
       slot[direction] = entry
+      if (direction === 'up') Object.assign(slot, { version, name })
       pairs.set(key, slot)
       continue
     }
@@ -95,8 +105,8 @@ export function readMigrations(dir: string, cwd: string = process.cwd()): Migrat
   }
   for (const { version, name, up, down } of pairs.values()) {
     if (!up) {
-      throw new DbopsError('E_MIGRATION_PARSE', `${display(down!)} has no matching ${version}_${name}.up.sql`, {
-        hint: 'add the up file, or remove the stray down file',
+      throw new DbopsError('E_MIGRATION_PARSE', `${display(down!)} has no up migration: no ${version}_*.up.sql`, {
+        hint: `add the up file (${version}_${name}.up.sql), or remove the stray down file`,
       })
     }
     migrations.push(

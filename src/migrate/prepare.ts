@@ -64,16 +64,8 @@ export function prepareSection(migration: MigrationFile, direction: 'up' | 'down
   }
   let script = section.sql
   let statements = splitStatements(script, engine)
-  const control = statements.map((statement) => transactionControl(statement.text, engine))
-  // Hand-written "BEGIN; ...; COMMIT;" around a whole file (common in golang-migrate sets) means what dbops does anyway.
-  if (
-    statements.length >= 2 &&
-    control[0] !== undefined &&
-    /^(BEGIN|START)/.test(control[0]) &&
-    /^(COMMIT|END)/.test(control[control.length - 1] ?? '') &&
-    control.slice(1, -1).every((kind) => kind === undefined) &&
-    section.options.transaction !== false
-  ) {
+  const plan = transactionPlan(section, statements, engine)
+  if (plan.from > 0) {
     const first = statements[0]!
     const last = statements[statements.length - 1]!
     script = blank(
@@ -81,24 +73,20 @@ export function prepareSection(migration: MigrationFile, direction: 'up' | 'down
       first.start,
       endOfStatement(script, first.end),
     )
-    statements = statements.slice(1, -1)
-  } else if (section.options.transaction !== false) {
-    const index = control.findIndex((kind) => kind !== undefined)
-    if (index !== -1) {
-      throw new DbopsError(
-        'E_TRANSACTION_CONTROL',
-        `${where(section, statements[index]!)}: ${control[index]} inside a migration that runs in a transaction`,
-        {
-          hint: `dbops runs each migration in its own transaction: remove it, or manage transactions yourself with "-- migrate:${direction} transaction:false"`,
-        },
-      )
-    }
+    statements = statements.slice(plan.from, plan.to)
+  } else if (plan.transactional && plan.control !== undefined) {
+    const { index, kind } = plan.control
+    throw new DbopsError(
+      'E_TRANSACTION_CONTROL',
+      `${where(section, statements[index]!)}: ${kind} inside a migration that runs in a transaction`,
+      {
+        hint: `dbops runs each migration in its own transaction: remove it, or manage transactions yourself with "-- migrate:${direction} transaction:false"`,
+      },
+    )
   }
-  const reasons = statements.map((statement) => nonTransactionalReason(statement.text, engine))
-  let transactional = section.options.transaction !== false
-  if (section.options.transaction === 'auto' && statements.length === 1 && reasons[0] !== undefined)
-    transactional = false
+  const transactional = plan.transactional
   if (transactional) {
+    const reasons = statements.map((statement) => nonTransactionalReason(statement.text, engine))
     const index = reasons.findIndex((reason) => reason !== undefined)
     if (index !== -1) {
       throw new DbopsError(
@@ -114,6 +102,43 @@ export function prepareSection(migration: MigrationFile, direction: 'up' | 'down
     }
   }
   return { migration, direction, section, script, statements, transactional, plain: false }
+}
+
+/** How a section's statements run; `from`/`to` leave out a BEGIN ... COMMIT written around the whole file. */
+export interface TransactionPlan {
+  transactional: boolean
+  from: number
+  to: number
+  /** The first transaction control statement (BEGIN, COMMIT, ...) that is not such a wrapper. */
+  control?: { index: number; kind: string }
+}
+
+/**
+ * Decides whether a section runs in dbops' transaction (shared by `up` and the lint, which must agree). A hand-written
+ * BEGIN ... COMMIT around the whole file (common in golang-migrate sets) means what dbops does anyway. golang-migrate
+ * sends each file as one Exec and never wraps it in a transaction, so a golang-migrate file without a directive
+ * ('auto') that is one statement needing to run outside a transaction, or that manages its own transactions
+ * (several BEGIN ... COMMIT blocks), runs outside one here too.
+ */
+export function transactionPlan(section: Section, statements: SqlStatement[], engine: Engine): TransactionPlan {
+  const all = { from: 0, to: statements.length }
+  if (section.options.transaction === false) return { transactional: false, ...all }
+  const kinds = statements.map((statement) => transactionControl(statement.text, engine))
+  if (
+    statements.length >= 2 &&
+    /^(BEGIN|START)/.test(kinds[0] ?? '') &&
+    /^(COMMIT|END)/.test(kinds[kinds.length - 1] ?? '') &&
+    kinds.slice(1, -1).every((kind) => kind === undefined)
+  )
+    return { transactional: true, from: 1, to: statements.length - 1 }
+  const index = kinds.findIndex((kind) => kind !== undefined)
+  const control = index === -1 ? undefined : { index, kind: kinds[index]! }
+  if (section.options.transaction === 'auto') {
+    if (control) return { transactional: false, ...all, control }
+    if (statements.length === 1 && nonTransactionalReason(statements[0]!.text, engine) !== undefined)
+      return { transactional: false, ...all }
+  }
+  return { transactional: true, ...all, ...(control && { control }) }
 }
 
 /**

@@ -574,6 +574,32 @@ describe('migrate on postgres only', () => {
     ])
   })
 
+  it('runs a golang-migrate file that manages its own transactions as golang-migrate does, without wrapping it', async () => {
+    // As in ente's server/migrations: two BEGIN ... COMMIT blocks in one .up.sql file.
+    const blocks =
+      'BEGIN;\nALTER TABLE t ADD COLUMN a integer;\nUPDATE t SET a = id;\nCOMMIT;\n\n' +
+      'BEGIN;\nALTER TABLE t ADD COLUMN b integer;\nCOMMIT;\n'
+    const project = await makeProject('postgres', {
+      '1_t.up.sql': 'CREATE TABLE t (id integer);\nINSERT INTO t VALUES (1);',
+      '2_blocks.up.sql': blocks,
+    })
+    await withTarget(project, (target) => migrateUp(target))
+    expect(await project.query(`SELECT id, a, b FROM t`)).toEqual([{ id: 1, a: 1, b: null }])
+    expect(await ledgerVersions(project)).toEqual(['1', '2'])
+
+    // A dbmate file has a transaction of its own unless it says otherwise: the same blocks are refused there.
+    const dbmate = await makeProject('postgres', {
+      '001_t.sql': migration('CREATE TABLE t (id integer);'),
+      '002_blocks.sql': migration(blocks),
+    })
+    await withTarget(dbmate, async (target) => {
+      const error = await failure(migrateUp(target))
+      expect(error.code).toBe('E_TRANSACTION_CONTROL')
+      expect(error.message).toBe('migrations/002_blocks.sql:2:1: BEGIN inside a migration that runs in a transaction')
+      expect(await tableNames(dbmate)).toEqual([])
+    })
+  })
+
   it('reports a lock_timeout as such and leaves nothing behind', async () => {
     const project = await makeProject('postgres', {
       '001_t.sql': migration('CREATE TABLE t (id integer);'),

@@ -64,7 +64,7 @@ describe("the runner's context", () => {
     expect(rules(await lint('DROP TABLE x;', { lockTimeoutMs: 0 }))).toEqual(['drop-table'])
   })
 
-  it('a golang-migrate file holding one non-transactional statement runs outside a transaction, as up runs it', async () => {
+  it('a golang-migrate file holding one non-transactional statement, or managing its own transactions, runs outside a transaction, as up runs it', async () => {
     const { mkdtempSync, mkdirSync, writeFileSync, rmSync } = await import('node:fs')
     const os = await import('node:os')
     const dir = mkdtempSync(path.join(os.tmpdir(), 'dbops-lint-golang-'))
@@ -74,6 +74,11 @@ describe("the runner's context", () => {
       writeFileSync(
         path.join(dir, 'migrations', '2_two.up.sql'),
         'CREATE TABLE x (id bigint);\nCREATE INDEX CONCURRENTLY i ON orders (a);\n',
+      )
+      // Manages its own transactions: golang-migrate and up run it unwrapped, so its BEGINs are no finding.
+      writeFileSync(
+        path.join(dir, 'migrations', '3_blocks.up.sql'),
+        'BEGIN;\nCREATE TABLE IF NOT EXISTS y (id bigint);\nCOMMIT;\nBEGIN;\nCREATE TABLE IF NOT EXISTS z (id bigint);\nCOMMIT;\n',
       )
       const { lintMigrations } = await import('../../../src/lint/lint.js')
       const result = await lintMigrations({ dir: path.join(dir, 'migrations') }, { cwd: dir })

@@ -71,6 +71,42 @@ describe('readMigrations', () => {
     expect(set.migrations.map((migration) => migration.version)).toEqual(['1', '2', '10'])
     expect(set.warnings).toEqual([])
   })
+
+  it('pairs golang-migrate files by version alone, as golang-migrate does, named after the up file', () => {
+    // ente's server/migrations: 30_add_magic_metadata.up.sql is undone by 30_drop_magic_metadata.down.sql.
+    const dir = migrationsDir({
+      '30_add_magic_metadata.up.sql': 'ALTER TABLE files ADD COLUMN magic text;\n',
+      '30_drop_magic_metadata.down.sql': 'ALTER TABLE files DROP COLUMN magic;\n',
+    })
+    const [migration, ...rest] = readMigrations(join(dir, 'migrations'), dir).migrations
+    expect(rest).toEqual([])
+    expect([migration!.version, migration!.name, migration!.file]).toEqual([
+      '30',
+      'add_magic_metadata',
+      join('migrations', '30_add_magic_metadata.up.sql'),
+    ])
+    expect(migration!.down?.sql).toBe('ALTER TABLE files DROP COLUMN magic;\n')
+  })
+
+  it('refuses two up files (or two down files) of one golang-migrate version, naming both', () => {
+    for (const direction of ['up', 'down']) {
+      const dir = migrationsDir({
+        '7_a.up.sql': 'SELECT 1;',
+        '7_a.down.sql': 'SELECT 1;',
+        [`07_b.${direction}.sql`]: 'SELECT 2;',
+      })
+      expect(() => readMigrations(join(dir, 'migrations'), dir)).toThrow(
+        `migrations/07_b.${direction}.sql and migrations/7_a.${direction}.sql are both the ${direction} migration of version 7`,
+      )
+    }
+  })
+
+  it('refuses a down file whose version has no up file, naming it', () => {
+    const dir = migrationsDir({ '1_a.up.sql': 'SELECT 1;', '2_b.down.sql': 'SELECT 2;' })
+    expect(() => readMigrations(join(dir, 'migrations'), dir)).toThrow(
+      'migrations/2_b.down.sql has no up migration: no 2_*.up.sql',
+    )
+  })
 })
 
 describe('readMigrations: checksums', () => {
