@@ -50,7 +50,39 @@ export interface MigrationSet {
 }
 
 const KNOWN_OPTIONS = ['transaction', 'lock_timeout', 'statement_timeout']
-const DIRECTIVE = /^--\s*migrate:(up|down)(?:[ \t]+(.*))?$/gm
+const DIRECTIVE = /^([ \t]*)--\s*migrate:(up|down)(?:[ \t]+(.*))?$/gm
+
+interface Directive {
+  index: number
+  /** Where the section's text starts: the end of the directive line. */
+  end: number
+  direction: 'up' | 'down'
+  options: string
+}
+
+/**
+ * The `-- migrate:up|down` lines of a file. An indented one is refused: dbmate reads a directive only at the start of
+ * a line, so there it is a comment inside the section above it, which is never what its author meant.
+ */
+function directivesOf(text: string, file: string): Directive[] {
+  const directives: Directive[] = []
+  for (const match of text.matchAll(DIRECTIVE)) {
+    if (match[1] !== '') {
+      throw new DbopsError(
+        'E_MIGRATION_PARSE',
+        `${file}:${lineAt(text, match.index!)}: "-- migrate:${match[2]}" is indented, so it would be a comment, not a directive`,
+        { hint: 'start the line with "--" (no spaces or tabs before it)' },
+      )
+    }
+    directives.push({
+      index: match.index!,
+      end: match.index! + match[0].length,
+      direction: match[2] as 'up' | 'down',
+      options: match[3] ?? '',
+    })
+  }
+  return directives
+}
 const DBMATE_NAME = /^(\d+)[_.-]?(.*)\.sql$/
 const GOLANG_NAME = /^(\d+)[_.-]?(.*)\.(up|down)\.sql$/
 
@@ -198,7 +230,7 @@ function strictText(bytes: Buffer, file: string): string {
 
 /** dbmate's format: `-- migrate:up [options]` and `-- migrate:down [options]` sections in one file. */
 export function parseDbmateFile(version: string, name: string, file: string, text: string): MigrationFile {
-  const directives = [...text.matchAll(DIRECTIVE)]
+  const directives = directivesOf(text, file)
   if (directives.length === 0) {
     throw new DbopsError('E_MIGRATION_PARSE', `${file}: no "-- migrate:up" line`, {
       hint: 'start the file with "-- migrate:up", put the rollback after "-- migrate:down"',
@@ -215,12 +247,12 @@ export function parseDbmateFile(version: string, name: string, file: string, tex
     up: [],
     down: [],
   }
-  directives.forEach((match, i) => {
-    const line = lineAt(text, match.index!)
-    parts[match[1] as 'up' | 'down'].push({
-      start: match.index! + match[0].length,
+  directives.forEach((directive, i) => {
+    const line = lineAt(text, directive.index)
+    parts[directive.direction].push({
+      start: directive.end,
       end: directives[i + 1]?.index ?? text.length,
-      options: parseOptions(match[2] ?? '', `${file}:${line}`, true),
+      options: parseOptions(directive.options, `${file}:${line}`, true),
       line,
     })
   })
@@ -289,21 +321,21 @@ export function parseGolangPair(
  * keeps that working. A dbops directive line for the same direction may set options explicitly.
  */
 function golangSection(file: string, text: string, direction: 'up' | 'down'): Section {
-  const directives = [...text.matchAll(DIRECTIVE)]
+  const directives = directivesOf(text, file)
   const own = directives[0]
-  if (directives.length > 1 || (own && own[1] !== direction)) {
-    const bad = directives.find((match, i) => i > 0 || match[1] !== direction)!
+  if (directives.length > 1 || (own && own.direction !== direction)) {
+    const bad = directives.find((directive, i) => i > 0 || directive.direction !== direction)!
     throw new DbopsError(
       'E_MIGRATION_PARSE',
-      `${file}:${lineAt(text, bad.index!)}: unexpected "-- migrate:${bad[1]}" in a .${direction}.sql file`,
+      `${file}:${lineAt(text, bad.index)}: unexpected "-- migrate:${bad.direction}" in a .${direction}.sql file`,
       {
         hint: `a .${direction}.sql file may only carry one "-- migrate:${direction} <options>" line`,
       },
     )
   }
   if (!own) return { sql: text, file, line: 1, column: 1, options: { transaction: 'auto' } }
-  const offset = own.index! + own[0].length
-  const options = parseOptions(own[2] ?? '', `${file}:${lineAt(text, own.index!)}`, true)
+  const offset = own.end
+  const options = parseOptions(own.options, `${file}:${lineAt(text, own.index)}`, true)
   return { sql: text.slice(offset), file, ...positionAt(text, offset), options }
 }
 

@@ -34,6 +34,21 @@ describe('readMigrations', () => {
     ])
   })
 
+  it('refuses an indented directive, which dbmate would read as a comment inside the section above it', () => {
+    // As in UPchieve/subway's 20211026205335_create_cities_table.sql.
+    const indented =
+      '-- migrate:up\nALTER TABLE t\n    ADD CONSTRAINT u UNIQUE (a)\n    -- migrate:down\n    DROP CONSTRAINT u;\n'
+    for (const [name, text] of [
+      ['1_a.sql', indented],
+      ['2_b.up.sql', 'SELECT 1;\n\t-- migrate:down\nSELECT 2;\n'],
+    ]) {
+      const dir = migrationsDir({ [name!]: text! })
+      expect(() => readMigrations(join(dir, 'migrations'), dir)).toThrow(
+        `migrations/${name}:${name === '1_a.sql' ? 4 : 2}: "-- migrate:down" is indented, so it would be a comment, not a directive`,
+      )
+    }
+  })
+
   it('refuses SQL before the first directive, even after a block comment on the same line', () => {
     const dir = migrationsDir({ '1_a.sql': `/* header */ CREATE TABLE sneaky (id int);\n${body('a')}` })
     let caught: unknown
