@@ -168,7 +168,9 @@ export function readMigrations(dir: string, cwd: string = process.cwd()): Migrat
   }
   const warnings = ignored.map((file) => `ignoring ${file}: its name does not start with a version`)
   for (const migration of migrations) {
-    if (!hasStatements(migration.up.sql, 'postgres')) {
+    // A comment in it ("-- no-op on PostgreSQL", common in sets written for several engines) says it is meant.
+    const sql = migration.up.sql
+    if (!hasStatements(sql, 'postgres') && !sql.includes('--') && !sql.includes('/*')) {
       warnings.push(
         `${migration.file} has no SQL in its up section (an untouched "dbops migrate new" template?): applying it changes nothing but records it as applied`,
       )

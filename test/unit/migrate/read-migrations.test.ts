@@ -139,14 +139,20 @@ describe('readMigrations: checksums', () => {
     expect(JSON.parse(JSON.stringify(b)).checksum).toBe(b!.checksum)
   })
 
-  it('warns about an up section without SQL (comments and semicolons only), not about one with SQL', () => {
+  it('warns about an empty up section, not about one with SQL or a deliberate no-op that says so in a comment', () => {
     const dir = migrationsDir({
-      '1_empty.sql': '-- migrate:up\n-- nothing yet\n/* still nothing */ ;\n-- migrate:down\n',
+      '1_empty.sql': '-- migrate:up\n\n ;\n-- migrate:down\nDROP TABLE x;\n',
       '2_full.sql': '-- migrate:up\n-- a comment first\nSELECT 1;\n-- migrate:down\n',
+      // As in pocket-id's PostgreSQL set, written alongside a SQLite one.
+      '3_noop.up.sql': '-- No-op on Postgres',
+      '4_noop.sql': '-- migrate:up\n/* nothing to do here */ ;\n-- migrate:down\n',
+      '5_empty.up.sql': '\n',
     })
     const { warnings } = readMigrations(join(dir, 'migrations'), dir)
-    expect(warnings).toHaveLength(1)
-    expect(warnings[0]).toContain('1_empty.sql has no SQL in its up section')
+    expect(warnings.map((warning) => warning.split(' has no SQL')[0])).toEqual([
+      join('migrations', '1_empty.sql'),
+      join('migrations', '5_empty.up.sql'),
+    ])
   })
 })
 
