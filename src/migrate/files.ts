@@ -234,8 +234,12 @@ function strictText(bytes: Buffer, file: string): string {
 export function parseDbmateFile(version: string, name: string, file: string, text: string): MigrationFile {
   const directives = directivesOf(text, file)
   if (directives.length === 0) {
+    // goose ("-- +goose Up") and sql-migrate ("-- +migrate Up") mark sections the same way with other words.
+    const other = /^--\s*\+(goose|migrate)\s+up\b/im.exec(text)
     throw new DbopsError('E_MIGRATION_PARSE', `${file}: no "-- migrate:up" line`, {
-      hint: 'start the file with "-- migrate:up", put the rollback after "-- migrate:down"',
+      hint: other
+        ? `this is a ${other[1] === 'goose' ? 'goose' : 'sql-migrate'} migration: dbops reads dbmate's markers, so write "-- migrate:up" for "${other[0].trim()}" and "-- migrate:down" for its Down line (and add transaction:false to the up line of a file marked to run without a transaction)`
+        : 'start the file with "-- migrate:up", put the rollback after "-- migrate:down"',
     })
   }
   const before = text.slice(0, directives[0]!.index)

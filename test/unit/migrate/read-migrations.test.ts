@@ -34,6 +34,18 @@ describe('readMigrations', () => {
     ])
   })
 
+  it('says how to convert a goose or sql-migrate file instead of only asking for "-- migrate:up"', () => {
+    const dir = migrationsDir({ '1_a.sql': '-- +goose Up\nCREATE TABLE a (id int);\n-- +goose Down\nDROP TABLE a;\n' })
+    expect(() => readMigrations(join(dir, 'migrations'), dir)).toThrow(
+      expect.objectContaining({
+        message: 'migrations/1_a.sql: no "-- migrate:up" line',
+        hint: expect.stringContaining(
+          'this is a goose migration: dbops reads dbmate\'s markers, so write "-- migrate:up" for "-- +goose Up"',
+        ),
+      }),
+    )
+  })
+
   it('refuses an indented directive, which dbmate would read as a comment inside the section above it', () => {
     // As in UPchieve/subway's 20211026205335_create_cities_table.sql.
     const indented =
