@@ -1,15 +1,4 @@
-import {
-  accessSync,
-  closeSync,
-  constants,
-  openSync,
-  readSync,
-  mkdirSync,
-  mkdtempSync,
-  renameSync,
-  rmSync,
-  statSync,
-} from 'node:fs'
+import { accessSync, closeSync, constants, openSync, readSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Target } from '../targets/target.js'
 import { DbopsError, UsageError } from '../errors.js'
@@ -42,7 +31,7 @@ import {
 } from './artifact.js'
 import { chooseSealing, sealedSuffix, type Sealing } from './artifact-transform.js'
 import type { StorageLockOptions, StoredObject } from '../storage/storage.js'
-import { tmpdir } from 'node:os'
+import { temporaryDir } from '../temporary-dirs.js'
 
 export type BackupEvent =
   | { type: 'start'; target: string; id: string; format: BackupFormat; destinations: string[] }
@@ -383,7 +372,7 @@ async function produce(
 function scratchFolder(destinations: readonly BackupDestination[]): { dir: string; remove(): void } {
   const folder = destinations.find((destination) => destination.storage.kind === 'folder')
   if (folder) return { dir: folder.location, remove: () => {} }
-  const dir = mkdtempSync(join(tmpdir(), 'dbops-backup-'))
+  const dir = temporaryDir('backup')
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) }
 }
 

@@ -1,5 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, rmSync, statSync } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
 import { connectTarget, type Target } from '../targets/target.js'
 import { DbopsError, UsageError } from '../errors.js'
@@ -20,6 +19,7 @@ import { FolderStorage } from '../storage/folder-storage.js'
 import { isS3Url } from '../storage/s3-location.js'
 import type { DatabaseIdentity } from './backup-engine.js'
 import { identifyTarget, isFromDatabase, isLegacyOf, legacyFolder } from './ownership.js'
+import { temporaryDir } from '../temporary-dirs.js'
 
 export interface RestoreBackupOptions {
   /** Drop the backup's objects first (PostgreSQL: pg_restore --clean --if-exists); allows a non-empty database. */
@@ -172,7 +172,7 @@ export async function restoreBackup(
       const opened = await openArtifact(destination, manifest, {
         needsFile,
         identities,
-        scratchDir: () => (scratchDir ??= mkdtempSync(join(tmpdir(), 'dbops-restore-'))),
+        scratchDir: () => (scratchDir ??= temporaryDir('restore')),
       })
       // A local copy is checked before anything is touched; a stream is checked as it flows, and a mismatch at its
       // end stops the restore before it commits (pg_restore --single-transaction, psql, the SQLite file swap).

@@ -1,6 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { rmSync } from 'node:fs'
 import type { Target } from '../targets/target.js'
 import { DbopsError, UsageError } from '../errors.js'
 import {
@@ -17,6 +15,7 @@ import { identitiesFor, isEncrypted } from './artifact-transform.js'
 import { IDENTITY_ENV } from './encryption.js'
 import type { BackupDestination } from './destinations.js'
 import { targetBackups } from './ownership.js'
+import { temporaryDir } from '../temporary-dirs.js'
 
 export interface VerifyBackupOptions {
   /** A backup id; default (or `latest: true`) the newest backup. */
@@ -205,7 +204,7 @@ async function verifyStoredOnly(
       { ...manifest, compression: null, encryption: null },
       {
         needsFile: false,
-        scratchDir: () => (scratchDir ??= mkdtempSync(join(tmpdir(), 'dbops-verify-artifact-'))),
+        scratchDir: () => (scratchDir ??= temporaryDir('verify-artifact')),
         identities: [],
       },
     )
@@ -242,7 +241,7 @@ async function verify(
     engine.needsFile(manifest.format, 'check', jobs) ||
     (options.restore === true && engine.needsFile(manifest.format, 'restore', jobs))
   let scratchDir: string | undefined
-  const scratch = () => (scratchDir ??= mkdtempSync(join(tmpdir(), 'dbops-verify-artifact-')))
+  const scratch = () => (scratchDir ??= temporaryDir('verify-artifact'))
   try {
     const open = async () => {
       if (destination.storage.kind !== 'folder') step(`reading ${manifest.artifact} from ${destination.location}`)

@@ -1,10 +1,11 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statfsSync } from 'node:fs'
+import { copyFileSync, mkdirSync, readdirSync, rmSync, statfsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { DbopsError } from '../errors.js'
 import type { Target } from '../targets/target.js'
 import type { MigrationFile } from '../migrate/files.js'
 import type { ScratchTarget } from './schema-engine.js'
+import { temporaryDir } from '../temporary-dirs.js'
 
 export type SchemaEvent = { type: 'step'; target: string; message: string }
 
@@ -37,7 +38,7 @@ export function copyMigrations(
   dir: string,
   migrations: readonly MigrationFile[],
 ): { dir: string; add(migration: MigrationFile): void; remove(): void } {
-  const root = mkdtempSync(join(scratchDir(), 'dbops-migrations-'))
+  const root = temporaryDir('migrations', scratchDir())
   const copy = join(root, basename(dir))
   mkdirSync(copy)
   let names: string[] | undefined

@@ -7,7 +7,6 @@ import {
   existsSync,
   fsyncSync,
   mkdirSync,
-  mkdtempSync,
   openSync,
   readdirSync,
   realpathSync,
@@ -15,7 +14,6 @@ import {
   rmSync,
   statSync,
 } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import type BetterSqlite3 from 'better-sqlite3'
 import type { Target } from '../../targets/target.js'
@@ -40,6 +38,7 @@ import { fsyncDirectory } from '../../output/atomic-write.js'
 import { openSqlite } from './sqlite-backend.js'
 import { hashFiles } from '../../backup/create-backup.js'
 import { processExists } from '../../processes.js'
+import { temporaryDir } from '../../temporary-dirs.js'
 
 /**
  * SQLite backups through the online backup API, all pages in one step: dbops is always a different connection from
@@ -210,7 +209,7 @@ export class SqliteBackupEngine implements BackupEngine {
   }
 
   async scratch(target: Target): Promise<ScratchDatabase> {
-    const dir = mkdtempSync(join(tmpdir(), 'dbops-verify-'))
+    const dir = temporaryDir('verify')
     const path = join(dir, 'restored.db')
     return {
       description: `scratch file ${path}`,

@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Backend } from '../backend.js'
 import type { Target } from '../../targets/target.js'
 import type { CatalogObject, SchemaCatalog } from '../../schema/catalog.js'
 import type { SchemaEngine, ScratchTarget } from '../../schema/schema-engine.js'
 import { scratchDir } from '../../schema/scratch.js'
+import { temporaryDir } from '../../temporary-dirs.js'
 
 /**
  * Internal tables (sqlite_sequence, sqlite_stat1...) are SQLite's own; so are the shadow tables of virtual tables
@@ -197,7 +198,7 @@ export class SqliteSchemaEngine implements SchemaEngine {
   }
 
   async scratch(target: Target, prefix: string): Promise<ScratchTarget> {
-    const dir = mkdtempSync(join(scratchDir(), `${prefix.replace(/_/g, '-')}-`))
+    const dir = temporaryDir(prefix.replace(/^dbops_/, '').replace(/_/g, '-'), scratchDir())
     const path = join(dir, 'scratch.db')
     const { connectTarget } = await import('../../targets/target.js')
     const url = `sqlite:${path}`
