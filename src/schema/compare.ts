@@ -212,7 +212,7 @@ export function isLong(value: string | boolean | null | undefined): boolean {
 }
 
 /**
- * A difference in plain words. `sides` names where `actual` and `expected` come from, e.g. "the database" and "the
+ * A difference in plain words. `sides` says where `actual` and `expected` come from, e.g. "in the database" and "in the
  * migrations": "column users.nickname is text in the database, varchar(50) in the migrations".
  */
 export function describeDifference(
@@ -226,9 +226,9 @@ export function describeDifference(
   if (isLong(expected) || isLong(actual)) {
     const where =
       typeof expected === 'string' && typeof actual === 'string' ? ` (${firstDifference(expected, actual)})` : ''
-    return `${subject} has a different ${attribute} in ${sides.actual} than in ${sides.expected}${where}`
+    return `${subject} has a different ${attribute} ${sides.actual} than ${sides.expected}${where}`
   }
   if (attribute === 'type')
-    return `${subject} is ${showValue(actual)} in ${sides.actual}, ${showValue(expected)} in ${sides.expected}`
-  return `${subject}: ${attribute} is ${showValue(actual)} in ${sides.actual}, ${showValue(expected)} in ${sides.expected}`
+    return `${subject} is ${showValue(actual)} ${sides.actual}, ${showValue(expected)} ${sides.expected}`
+  return `${subject}: ${attribute} is ${showValue(actual)} ${sides.actual}, ${showValue(expected)} ${sides.expected}`
 }

@@ -33,8 +33,8 @@ export interface SchemaDriftResult {
 }
 
 const SIDES = {
-  actual: 'the database',
-  expected: 'the migrations',
+  actual: 'in the database',
+  expected: 'in the migrations',
   extra: 'exists in the database but no migration creates it',
   missing: 'is missing from the database (the migrations create it)',
 }

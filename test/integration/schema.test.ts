@@ -537,6 +537,26 @@ describe.each(['postgres', 'sqlite'] as const)('migrate test on %s', (engine) =>
     )
   })
 
+  it('names a down that leaves an object changed, in plain words (what it is after the down, what it was before)', async () => {
+    const project = await makeProject(engine, {
+      ...base,
+      '003_posts_user_idx.sql': migration(
+        'CREATE INDEX posts_user_idx ON posts (user_id);',
+        'DROP INDEX posts_user_idx;',
+      ),
+      '004_unique_user.sql': migration(
+        'DROP INDEX posts_user_idx;\nCREATE UNIQUE INDEX posts_user_idx ON posts (user_id);',
+        'SELECT 1;',
+      ),
+    })
+    const result = await withTarget(project, (target) => testMigrations(target))
+    expect(result.failure).toMatchObject({ migration: '004_unique_user', step: 'down' })
+    expect(result.failure!.message).toMatch(
+      /^down of 004_unique_user does not restore index posts_user_idx: \w+ is .+ after the down, .+ before the up$/,
+    )
+    expect(result.failure!.message).not.toMatch(/ in (after|before) the /)
+  })
+
   it('names a down that fails, with the database error', async () => {
     const project = await makeProject(engine, {
       ...base,
