@@ -80,6 +80,7 @@ export {
   pruneBackups,
   checkBackups,
   restoreBackup,
+  LATEST_BACKUP,
   applyRetention,
   writeBackupMetrics,
   restoreSearchDirs,

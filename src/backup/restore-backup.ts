@@ -5,6 +5,7 @@ import { DbopsError, UsageError } from '../errors.js'
 import { databaseFolderName, parseDatabaseUrl, redactUrl } from '../config/database-url.js'
 import { resolveConfig, type ResolvedConfig, type ResolvedTarget } from '../config/resolve-config.js'
 import {
+  byStart,
   hasArtifact,
   listStoredBackups,
   MANIFEST_SUFFIX,
@@ -73,8 +74,11 @@ export interface RestoreBackupResult {
   tables: number | null
 }
 
+/** The `source` that means the newest backup (`dbops restore --latest`); no backup id or path is this word. */
+export const LATEST = 'latest'
+
 /**
- * Restores a backup (an id, a manifest path or an artifact path) into `target`. Refused before anything is touched:
+ * Restores a backup (an id, a manifest path or an artifact path, or LATEST) into `target`. Refused before anything is touched:
  * a backup of another database (unless `from` names it or `allowOtherDatabase`), a backup whose last verify failed,
  * a protected target and a non-empty database (without force/clean), an engine mismatch, a wrong sha256.
  */
@@ -88,7 +92,10 @@ export async function restoreBackup(
   const fromTarget = options.from === undefined ? undefined : resolveFrom(options.from, config, target)
   const identity = await identifyTarget(target)
   const candidates = await searchDestinations(target, fromTarget, config, options)
-  const { manifest, destination } = await locateBackup(target, source, candidates, identity)
+  const { manifest, destination } =
+    source === LATEST
+      ? await newestBackup(candidates, fromTarget ? undefined : identity, fromTarget?.name)
+      : await locateBackup(target, source, candidates, identity)
   const dir = destination.location
   const sourceDisplay = manifest.database?.display ?? `${manifest.url} (target ${manifest.target})`
   const sameDatabase = manifest.database
@@ -341,6 +348,58 @@ async function checkFrom(
   }
 }
 
+type StoredBackup = { manifest: BackupManifest; destination: BackupDestination }
+
+/**
+ * The backups in each destination, in the destinations' order. A destination that cannot be listed (another
+ * target's bucket that is unreachable) does not stop a restore found elsewhere: its error is kept in `listing`.
+ */
+async function* storedBackups(
+  candidates: BackupDestination[],
+  listing: { error?: unknown },
+): AsyncGenerator<StoredBackup> {
+  for (const destination of candidates) {
+    let manifests: BackupManifest[]
+    try {
+      manifests = await listStoredBackups(destination.storage)
+    } catch (error) {
+      listing.error ??= error
+      continue
+    }
+    for (const manifest of manifests) yield { manifest, destination }
+  }
+}
+
+/**
+ * The newest backup in the destinations searched, taken from `identity`'s database (with --from, the newest where
+ * the --from target keeps its backups; checkFrom then proves where it came from). A backup whose last verify failed
+ * is passed over for the one before it: a restore in a hurry wants the newest that is known to work.
+ */
+async function newestBackup(
+  candidates: BackupDestination[],
+  identity: DatabaseIdentity | undefined,
+  fromName: string | undefined,
+): Promise<StoredBackup> {
+  let newest: StoredBackup | undefined
+  const listing: { error?: unknown } = {}
+  for await (const stored of storedBackups(candidates, listing)) {
+    if (verifyFailed(stored.manifest)) continue
+    if (identity && isFromDatabase(stored.manifest, identity) !== true) continue
+    // On a tie the earlier destination wins (the local copy before the off-site one).
+    if (!newest || byStart(newest.manifest, stored.manifest) < 0) newest = stored
+  }
+  if (newest) return newest
+  if (listing.error) throw listing.error
+  const of = identity ? identity.display : `--from ${fromName}`
+  throw new DbopsError(
+    'E_BACKUP_NOT_FOUND',
+    `no backup of ${of} that can be restored in ${candidates.map((destination) => destination.location).join(', ')}`,
+    {
+      hint: 'list them with "dbops backup list"; a backup whose verify failed is restored only by its id, with --force',
+    },
+  )
+}
+
 async function locateBackup(
   target: Target,
   source: string,
@@ -374,24 +433,16 @@ async function locateBackup(
     }
     return { manifest, destination: { name: dir, location: dir, storage: new FolderStorage(dir), retention: {} } }
   }
-  const found: { manifest: BackupManifest; destination: BackupDestination }[] = []
-  let unreachable: unknown
-  for (const destination of candidates) {
-    let manifests: BackupManifest[]
-    try {
-      manifests = await listStoredBackups(destination.storage)
-    } catch (error) {
-      // Another target's bucket that cannot be read does not stop a restore found elsewhere.
-      unreachable ??= error
-      continue
-    }
-    for (const manifest of manifests) if (manifest.id === source) found.push({ manifest, destination })
+  let found: StoredBackup | undefined
+  const listing: { error?: unknown } = {}
+  for await (const stored of storedBackups(candidates, listing)) {
+    if (stored.manifest.id !== source) continue
     // The first destination holding this database's backup wins (the local copy before the off-site one).
-    const own = found.find(({ manifest }) => isFromDatabase(manifest, identity) === true)
-    if (own) return own
+    if (isFromDatabase(stored.manifest, identity) === true) return stored
+    found ??= stored
   }
-  if (found[0]) return found[0]
-  if (unreachable) throw unreachable
+  if (found) return found
+  if (listing.error) throw listing.error
   throw new DbopsError(
     'E_BACKUP_NOT_FOUND',
     `there is no backup "${source}" in ${candidates.map((destination) => destination.location).join(', ')}`,

@@ -125,6 +125,55 @@ describe('a backup belongs to one database', () => {
     expect(tables(path.join(dir, 'a.db'))).toEqual(['b'])
   })
 
+  it("restore --latest takes the newest backup of the target's own database, passing over one whose verify failed", async () => {
+    const dir = workspace()
+    sqliteFile(dir, 'a.db', 'a1')
+    sqliteFile(dir, 'b.db', 'b')
+    writeFileSync(
+      path.join(dir, 'dbops.config.json'),
+      JSON.stringify({
+        defaultTarget: 'a',
+        targets: {
+          a: { url: 'sqlite:./a.db', backup: { dir: 'shared' } },
+          b: { url: 'sqlite:./b.db', backup: { dir: 'shared' } },
+        },
+      }),
+    )
+    const create = async (target: string) =>
+      json(await runCli(['backup', 'create', '-t', target, '--json'], { cwd: dir })).backup
+    const first = await create('a')
+    sqliteFile(dir, 'a.db', 'a2')
+    const second = await create('a')
+    sqliteFile(dir, 'a.db', 'a3')
+    await create('b') // The newest in the folder, but of b.
+
+    expect((await runCli(['restore', '--latest', '-t', 'a', '--force'], { cwd: dir })).stdout).toContain(
+      `restored ${second.id} of ${path.join(dir, 'a.db')}`,
+    )
+    expect(tables(path.join(dir, 'a.db'))).toEqual(['a1', 'a2'])
+
+    // The newest rots and its verify fails: --latest restores the one before it.
+    const artifact = path.join(dir, 'shared', second.artifact)
+    const bytes = readFileSync(artifact)
+    bytes[bytes.length - 100]! ^= 0xff
+    writeFileSync(artifact, bytes)
+    expect((await runCli(['backup', 'verify', second.id, '-t', 'a'], { cwd: dir })).code).toBe(2)
+    const restored = json(await runCli(['restore', '--latest', '-t', 'a', '--force', '--json'], { cwd: dir }))
+    expect(restored).toMatchObject({ id: first.id, source: path.join(dir, 'a.db') })
+    expect(tables(path.join(dir, 'a.db'))).toEqual(['a1'])
+
+    // With --from, the newest backup of that database, into this one.
+    const cloned = await runCli(['restore', '--latest', '-t', 'a', '--force', '--from', 'b'], { cwd: dir })
+    expect(cloned.code, cloned.stderr).toBe(0)
+    expect(tables(path.join(dir, 'a.db'))).toEqual(['b'])
+
+    for (const args of [['restore'], ['restore', first.id, '--latest']]) {
+      const usage = await runCli([...args, '-t', 'a', '--force'], { cwd: dir })
+      expect(usage.code).toBe(3)
+      expect(usage.stderr).toMatch(/^error: restore: (which backup\?|give .+ or --latest, not both)/)
+    }
+  })
+
   it("old manifests without an identity are listed for the folder's target, and a prune for another URL never deletes them", async () => {
     const dir = workspace()
     const a = sqliteFile(dir, 'a.db', 'a')

@@ -338,7 +338,11 @@ export function registerBackupCommands(program: Command): void {
   program
     .command('restore')
     .description('restore a backup (id or path) into the target; refuses a non-empty database without --clean/--force')
-    .argument('<backup>', 'a backup id (see "dbops backup list") or the path of a backup or its manifest')
+    .argument('[backup]', 'a backup id (see "dbops backup list") or the path of a backup or its manifest')
+    .option(
+      '--latest',
+      "the newest backup of the target's database (with --from: of that database) not failed by verify",
+    )
     .option('--clean', "drop the backup's objects before restoring them (pg_restore --clean --if-exists)")
     .option('--jobs <n>', 'parallel pg_restore jobs (custom and directory formats)')
     .option(
@@ -359,8 +363,9 @@ export function registerBackupCommands(program: Command): void {
     .action(
       exitWith(
         async (
-          source: string,
+          source: string | undefined,
           flags: {
+            latest?: boolean
             clean?: boolean
             jobs?: string
             force?: boolean
@@ -373,12 +378,17 @@ export function registerBackupCommands(program: Command): void {
           command: Command,
         ) => {
           const globals = command.optsWithGlobals<GlobalOptions>()
+          if ((source === undefined) === (flags.latest !== true))
+            throw new UsageError(
+              source === undefined ? 'restore: which backup?' : `restore: give ${source} or --latest, not both`,
+              'give a backup id (see "dbops backup list"), the path of a backup, or --latest',
+            )
           return runTargetCommand<RestoreBackupResult>(globals, {
             command: 'restore',
             create: false,
             async run(target, reporter, signal) {
-              const { restoreBackup } = await import('../../backup/restore-backup.js')
-              return restoreBackup(target, source, {
+              const { LATEST, restoreBackup } = await import('../../backup/restore-backup.js')
+              return restoreBackup(target, source ?? LATEST, {
                 clean: flags.clean === true,
                 force: flags.force === true,
                 noOwner: flags.owner === false,
