@@ -67,7 +67,9 @@ export function pipeInBatches(stdout: Readable, into: Writable): boolean {
       try {
         read = readSync(fd as number, slab, offset, BATCH_READ, null)
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'EAGAIN') break
+        const code = (error as NodeJS.ErrnoException).code
+        // Nothing there yet (the socket is non-blocking), or a signal came first: the next poll reads it.
+        if (code === 'EAGAIN' || code === 'EINTR') break
         stop()
         stdout.destroy(error as Error)
         into.destroy(error as Error)

@@ -145,7 +145,9 @@ const MAX_PIECES = 256
 /**
  * A new private file (0600, never an existing one) written from the main thread, ~1 MiB per writev of the pieces
  * as they came (no copy), hashed and counted on the way. A file stream's thread-pool write per piece cost a
- * wake-up each, more than the write itself; writes to the page cache return at once.
+ * wake-up each, more than the write itself; writes to the page cache return at once. Pieces are kept after their
+ * write's callback until gathered: the sources here (pg_dump's reads, cipher and zlib output, file reads) never
+ * change a chunk once written.
  */
 function fileSink(path: string, onProgress?: (bytes: number) => void): { stream: Writable; result: () => PutResult } {
   const hash = createHash('sha256')
