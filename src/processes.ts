@@ -23,6 +23,8 @@ const SLAB = 2 * 1024 * 1024
 const MIN_WAIT_MS = 1
 const MAX_WAIT_MS = 20
 const HALF_FULL = 96 * 1024
+/** A poll taking this much found the socket (nearly) full: the child may be waiting, the rate seen is too low. */
+const NEARLY_FULL = 144 * 1024
 
 /**
  * Copies a child's stdout (`stdio: 'pipe'`, a socketpair) into `into` without ending it, reading the socket itself
@@ -90,7 +92,13 @@ export function pipeInBatches(stdout: Readable, into: Writable): boolean {
     const now = performance.now()
     const rate = bytes / Math.max(now - last, 0.1)
     last = now
-    setTimeout(poll, rate > 0 ? Math.min(MAX_WAIT_MS, Math.max(MIN_WAIT_MS, HALF_FULL / rate)) : MAX_WAIT_MS)
+    const wait =
+      bytes >= NEARLY_FULL
+        ? MIN_WAIT_MS
+        : rate > 0
+          ? Math.min(MAX_WAIT_MS, Math.max(MIN_WAIT_MS, HALF_FULL / rate))
+          : MAX_WAIT_MS
+    setTimeout(poll, wait)
   }
   into.once('close', onClose)
   setTimeout(poll, MIN_WAIT_MS)
