@@ -19,10 +19,13 @@ export function processExists(pid: number): boolean {
 const BATCH_READ = 256 * 1024
 /** The slab reads go into; a new one is taken when less than one read is left (consumers keep the old one). */
 const SLAB = 2 * 1024 * 1024
-/** Bounds of the wait between reads: about what fills half of the socket at the rate seen so far. */
+/**
+ * The wait between reads: what fills about a third of the socket at the rate seen so far, so a reader late by a
+ * busy host still finds room left (pg_dump not blocked), within bounds.
+ */
 const MIN_WAIT_MS = 1
 const MAX_WAIT_MS = 20
-const HALF_FULL = 96 * 1024
+const TARGET_READ = 64 * 1024
 /** A poll taking this much found the socket (nearly) full: the child may be waiting, the rate seen is too low. */
 const NEARLY_FULL = 144 * 1024
 
@@ -96,7 +99,7 @@ export function pipeInBatches(stdout: Readable, into: Writable): boolean {
       bytes >= NEARLY_FULL
         ? MIN_WAIT_MS
         : rate > 0
-          ? Math.min(MAX_WAIT_MS, Math.max(MIN_WAIT_MS, HALF_FULL / rate))
+          ? Math.min(MAX_WAIT_MS, Math.max(MIN_WAIT_MS, TARGET_READ / rate))
           : MAX_WAIT_MS
     setTimeout(poll, wait)
   }
