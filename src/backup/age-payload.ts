@@ -26,33 +26,27 @@ function chunkNonce(counter: number, last: boolean): Buffer {
   return nonce
 }
 
-/** Sealed chunks are passed on in batches of about this size: each write downstream (hash, file, part) costs. */
-const OUTPUT_BATCH = 1 << 20
-
 /**
  * STREAM over what is written to it. A full chunk is sealed only once more input arrives, so the last chunk is never
  * empty unless nothing was written. `ready` (the payload key, once the header is known) runs before the first chunk;
  * what it returns is pushed first. Input of any size (pg_dump writes ~4 KiB at a time) is gathered into 64 KiB
- * chunks, and the sealed ones leave ~1 MiB at a time.
+ * chunks; each sealed chunk leaves as the cipher's own two buffers (ciphertext, tag), never copied into batches:
+ * on this kind of host every MiB of freshly allocated memory costs more CPU (page faults) than sealing it.
+ * Consumers that want fewer, larger writes gather the pieces themselves (FolderStorage writes ~1 MiB at a time).
  */
 export function payloadEncryptor(ready: () => Promise<{ prefix: Buffer; key: Buffer }>): Transform {
   let key: Buffer
   let counter = 0
   const plain = Buffer.allocUnsafe(CHUNK)
   let used = 0
-  let batch: Buffer[] = []
-  let batched = 0
-  const seal = (last: boolean): void => {
+  const seal = (stream: Transform, last: boolean): void => {
     const cipher = createCipheriv('chacha20-poly1305', key, chunkNonce(counter++, last), { authTagLength: TAG })
-    batch.push(cipher.update(plain.subarray(0, used)), cipher.final(), cipher.getAuthTag())
-    batched += used + TAG
+    const sealed = cipher.update(plain.subarray(0, used))
+    // ChaCha20-Poly1305 keeps nothing back: final() only computes the tag (an empty buffer).
+    cipher.final()
+    if (sealed.length > 0) stream.push(sealed)
+    stream.push(cipher.getAuthTag())
     used = 0
-  }
-  const take = (): Buffer => {
-    const out = Buffer.concat(batch, batched)
-    batch = []
-    batched = 0
-    return out
   }
   return new Transform({
     construct(callback) {
@@ -65,10 +59,7 @@ export function payloadEncryptor(ready: () => Promise<{ prefix: Buffer; key: Buf
     transform(chunk: Buffer, _encoding, callback) {
       let offset = 0
       while (offset < chunk.length) {
-        if (used === CHUNK) {
-          seal(false)
-          if (batched >= OUTPUT_BATCH) this.push(take())
-        }
+        if (used === CHUNK) seal(this, false)
         const copied = chunk.copy(plain, used, offset)
         used += copied
         offset += copied
@@ -76,8 +67,8 @@ export function payloadEncryptor(ready: () => Promise<{ prefix: Buffer; key: Buf
       callback()
     },
     flush(callback) {
-      seal(true)
-      callback(null, take())
+      seal(this, true)
+      callback()
     },
   })
 }

@@ -291,4 +291,22 @@ describe('folder storage specifics', () => {
     await expect(storage.put('x.dump', chunks(payload(), 3 << 20))).rejects.toThrow()
     expect(readdirSync(storage.location).filter((name) => name.startsWith('.partial-'))).toEqual([])
   })
+
+  it('stores pieces of any size (gathered into larger writes) byte for byte, with their size and sha256', async () => {
+    const storage = newFolder()
+    const data = payload().subarray(0, (5 << 20) + 123)
+    // Tags and sealed chunks as an encrypted backup arrives: 16 bytes, 64 KiB, odd sizes; many per write.
+    const sizes = [3, 16, 65_536, 16, 1, 4096, 700_001]
+    const pieces: Buffer[] = []
+    for (let at = 0, i = 0; at < data.length; i++) {
+      const size = sizes[i % sizes.length]!
+      pieces.push(data.subarray(at, at + size))
+      at += size
+    }
+    const result = await storage.put('pieces.dump', Readable.from(pieces))
+    expect(result).toEqual({ size: data.length, sha256: createHash('sha256').update(data).digest('hex') })
+    expect((await readAll(await storage.get('pieces.dump'))).equals(data)).toBe(true)
+    await expect(storage.put('pieces.dump', Readable.from([Buffer.from('again')]))).resolves.toBeDefined()
+    expect(readdirSync(storage.location).filter((name) => name.startsWith('.partial-'))).toEqual([])
+  })
 })

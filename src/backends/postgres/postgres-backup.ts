@@ -19,6 +19,7 @@ import type {
 } from '../../backup/backup-engine.js'
 import { DbopsError, UsageError } from '../../errors.js'
 import { compareVersions } from '../../migrate/files.js'
+import { pipeInBatches } from '../../processes.js'
 import { quoteQualified } from '../../sql/query.js'
 import { createScratchDatabase } from './postgres-scratch.js'
 import { sizeOf } from '../../backup/manifest.js'
@@ -103,7 +104,10 @@ export class PostgresBackupEngine implements BackupEngine {
       if (!stream.writableFinished) stop.abort()
     })
     const outcome = this.#inSnapshot(target, { ...request, signal: stop.signal }, [], (run) =>
-      run(undefined, (stdout) => stdout.pipe(stream, { end: false })),
+      run(undefined, (stdout) => {
+        // pg_dump's 4 KiB writes are taken in batches (see pipeInBatches); else piped as they come.
+        if (!pipeInBatches(stdout, stream)) stdout.pipe(stream, { end: false })
+      }),
     ).then(
       (result) => {
         stream.end()
