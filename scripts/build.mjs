@@ -209,21 +209,29 @@ execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'ts
   )
   write(join(project, 'dbops.config.json'), '{}\n')
   const bin = join(process.cwd(), 'bin', 'dbops.js')
-  const runCommand = (args) => {
+  // One process per cache (see cacheProfile in bin/dbops.js), running its commands in turn so it holds them all.
+  const makeCache = (profile, runs) => {
     try {
-      execFileSync(process.execPath, [bin, ...args], {
+      execFileSync(process.execPath, [bin], {
         cwd: project,
         stdio: 'ignore',
-        env: { ...process.env, DBOPS_WRITE_CODE_CACHE: '1', NO_COLOR: '1' },
+        env: {
+          ...process.env,
+          DBOPS_WRITE_CODE_CACHE: '1',
+          DBOPS_CODE_CACHE_PROFILE: profile,
+          DBOPS_CODE_CACHE_RUNS: JSON.stringify(runs),
+          NO_COLOR: '1',
+        },
         timeout: 30_000,
       })
     } catch {
       // Failing commands (no server) still compile what they ran.
     }
   }
-  runCommand(['--help'])
-  runCommand(['--url', 'sqlite:./example.db', 'migrate', 'up'])
-  runCommand(['--url', 'sqlite:./example.db', 'migrate', 'status'])
-  runCommand(['--url', 'postgres://dbops@127.0.0.1:1/none', 'migrate', 'status'])
+  const sqliteStatus = ['--url', 'sqlite:./example.db', 'migrate', 'status']
+  const postgresStatus = ['--url', 'postgres://dbops@127.0.0.1:1/none', 'migrate', 'status']
+  makeCache('all', [['--help'], ['--url', 'sqlite:./example.db', 'migrate', 'up'], sqliteStatus, postgresStatus])
+  makeCache('status', [sqliteStatus, postgresStatus])
+  makeCache('help', [['--help']])
   rmSync(project, { recursive: true, force: true })
 }

@@ -374,7 +374,8 @@ function parseOptions(text: string, where: string, defaultTransaction: boolean):
 /** sha256 over the text with line endings normalised and trailing whitespace trimmed, prefixed with the algorithm. */
 export function checksumOf(text: string): string {
   const normalised = text.replace(/\r\n?/g, '\n').replace(/\s+$/, '')
-  return `sha256:${crypto().createHash('sha256').update(normalised).digest('hex')}`
+  // One-shot hash (Node >= 20.12): no Hash object and its stream machinery per file, ~1% of `migrate status`.
+  return `sha256:${crypto().hash('sha256', normalised, 'hex')}`
 }
 
 // node:crypto initialises OpenSSL when loaded (several ms): only commands that read migrations pay for it.

@@ -147,6 +147,15 @@ describe.concurrent('cli basics and SQLite', () => {
     })
     expect(withCache.stderr).toMatch(/code cache .*cli-main\.cjs\.v8: used/)
     expect(withCache.stderr).toMatch(/code cache .*vendor-better-sqlite3\.cjs\.v8: used/)
+    // Each command compiles with the cache made for it: --help and migrate status their own, others the shared one.
+    expect(withCache.stderr).toMatch(/code cache .*[\\/]status[\\/]cli-main\.cjs\.v8: used/)
+    const help = await runCli(['--help'], { cwd: dir, env: { DBOPS_DEBUG_CODE_CACHE: '1' } })
+    expect(help.stderr).toMatch(/code cache .*[\\/]help[\\/]cli-main\.cjs\.v8: used/)
+    const validate = await runCli(['--url', url, 'migrate', 'validate'], {
+      cwd: dir,
+      env: { DBOPS_DEBUG_CODE_CACHE: '1' },
+    })
+    expect(validate.stderr).toMatch(/code cache .*[\\/]all[\\/]cli-main\.cjs\.v8: used/)
     // A copy of dist without caches (as after a node upgrade made them useless) behaves the same.
     const copy = path.join(tmp.path, 'no-cache-install')
     cpSync(path.join(REPO_ROOT, 'dist'), path.join(copy, 'dist'), {

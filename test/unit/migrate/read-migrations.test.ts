@@ -151,6 +151,16 @@ describe('readMigrations: checksums', () => {
     expect(JSON.parse(JSON.stringify(b)).checksum).toBe(b!.checksum)
   })
 
+  it('keeps the checksums ledgers already hold: sha256 hex of the UTF-8 text, line endings and trailing space normalised', () => {
+    // Digests made with createHash('sha256').update(text).digest('hex'), as dbops computed them before.
+    expect(checksumOf('CREATE TABLE b (id int);\r\n\n  ')).toBe(
+      'sha256:4bb1b96da8a8ff31ab1452f118fb64d1f550dfe81a3ed7631b054918ef0aa988',
+    )
+    expect(checksumOf("INSERT INTO t VALUES ('é—ü 🙂');\r\nSELECT 1;\n")).toBe(
+      'sha256:d50739b3277478f6c28876510f19e1a3a17a98243ac258c88a3144e50bb600d9',
+    )
+  })
+
   it('warns about an empty up section, not about one with SQL or a deliberate no-op that says so in a comment', () => {
     const dir = migrationsDir({
       '1_empty.sql': '-- migrate:up\n\n ;\n-- migrate:down\nDROP TABLE x;\n',
