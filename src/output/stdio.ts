@@ -1,8 +1,9 @@
 import { fstatSync, writeSync } from 'node:fs'
+import { isatty } from 'node:tty'
 
 /**
  * Writes to stdout and stderr without creating process.stdout / process.stderr when they are a pipe, a socket (what
- * a parent's `stdio: 'pipe'` is) or a file. Node builds those streams on first access, and for a pipe that loads its
+ * a parent's `stdio: 'pipe'` is), a file or a device that is not a terminal (/dev/null). Node builds those streams on first access, and for a pipe that loads its
  * net and stream modules: ~5-15 ms of every command's start-up (`dbops migrate status | ...`, CI logs, the
  * benchmarks), more than some commands' own work. Each write is one write(2) of the whole text, in program order.
  * One difference: a reader that stops reading holds dbops at its next write once the pipe is full (as it would a C
@@ -13,13 +14,14 @@ export type Fd = 1 | 2
 
 const plainFds: (boolean | undefined)[] = []
 
-/** Whether `fd` is a pipe, a socket or a regular file, written here directly (false once a write fell back). */
+/** Whether `fd` is a pipe, a socket, a regular file or /dev/null, written here directly (false once a write fell back). */
 export function isPlainOutput(fd: Fd): boolean {
   let plain = plainFds[fd]
   if (plain === undefined) {
     try {
       const stat = fstatSync(fd)
-      plain = stat.isFIFO() || stat.isSocket() || stat.isFile()
+      // A character device that is not a terminal: /dev/null (cron's `> /dev/null`), /dev/full.
+      plain = stat.isFIFO() || stat.isSocket() || stat.isFile() || (stat.isCharacterDevice() && !isatty(fd))
     } catch {
       plain = false // Closed or odd: leave it to node's stream, as before.
     }

@@ -33,6 +33,19 @@ describe('output to pipes and files', () => {
     expect(JSON.parse(status.stdout).summary).toMatchObject({ applied: 2, pending: 0 })
     expect(status.stderr).toBe('created streams: none\n')
 
+    // cron's `> /dev/null`: a character device that is no terminal is written the same way.
+    const quiet = spawnSync(
+      'sh',
+      ['-c', `"${process.execPath}" "${CLI_BIN}" --url '${project.url}' migrate status > /dev/null`],
+      {
+        ...traced(project.dir),
+        env: { ...process.env, ...traced(project.dir).env },
+        encoding: 'utf8',
+      },
+    )
+    expect(quiet.status).toBe(0)
+    expect(quiet.stderr).toBe('created streams: none\n')
+
     const usage = await runCli(['migrate', 'bogus'], traced(project.dir))
     expect(usage.code).toBe(3)
     expect(usage.stderr).toBe(
