@@ -709,34 +709,22 @@ function positionOf(
 const CREATE_TABLE =
   /\bcreate\s+(?:(?:global|local)\s+)?(?:(?:temp|temporary|unlogged)\s+)?table\s+(?:if\s+not\s+exists\s+)?(?:[\w$]+\s*\.\s*)?([\w$]+)/gi
 
-/**
- * SectionScope.mentions: /\bword\b/i. Rules ask a few dozen words of every section; one pass of a pattern of every
- * word asked so far finds those a section has (a search per word costs more). A word first asked is tested alone and
- * joins the pattern; a section scanned before a word joined is scanned again when asked about it.
- */
-const askedWords = new Map<string, number>()
-let askedPattern: RegExp | undefined
+const lowerCased = new WeakMap<MigrationFile['up'], string>()
 const wordPatterns = new Map<string, RegExp>()
-const sectionWords = new WeakMap<MigrationFile['up'], { found: Set<string>; known: number }>()
 
+/** The section lower-cased, made once (the run's IF NOT EXISTS scan and nothingToFind share it). */
+function lowerOf(section: MigrationFile['up']): string {
+  let lower = lowerCased.get(section)
+  if (lower === undefined) lowerCased.set(section, (lower = section.sql.toLowerCase()))
+  return lower
+}
+
+/** SectionScope.mentions: a substring search on the lower-cased text, then the word test where it is found. */
 function mentions(section: MigrationFile['up'], word: string): boolean {
-  let entry = sectionWords.get(section)
-  const index = askedWords.get(word)
-  if (index === undefined) {
-    askedWords.set(word, askedWords.size)
-    askedPattern = undefined
-    let pattern = wordPatterns.get(word)
-    if (!pattern) wordPatterns.set(word, (pattern = new RegExp(`\\b${word}\\b`, 'i')))
-    return pattern.test(section.sql)
-  }
-  if (entry === undefined || index >= entry.known) {
-    askedPattern ??= new RegExp(`\\b(?:${[...askedWords.keys()].join('|')})\\b`, 'gi')
-    const found = new Set<string>()
-    askedPattern.lastIndex = 0
-    for (let match; (match = askedPattern.exec(section.sql)) !== null;) found.add(match[0].toLowerCase())
-    sectionWords.set(section, (entry = { found, known: askedWords.size }))
-  }
-  return entry.found.has(word)
+  if (!lowerOf(section).includes(word)) return false
+  let pattern = wordPatterns.get(word)
+  if (!pattern) wordPatterns.set(word, (pattern = new RegExp(`\\b${word}\\b`, 'i')))
+  return pattern.test(section.sql)
 }
 
 /** The tables a section's CREATE TABLEs name (lower-cased), leaving out those in `existing`. */
@@ -763,7 +751,7 @@ function nothingToFind(
   existing: ReadonlySet<string>,
 ): boolean {
   const sql = section.sql
-  // "lint" is a whole word wherever the comment is: the word pass answers for most sections.
+  // "lint" is a whole word wherever the comment is: a short search first (a long one costs more per section).
   if (mentions(section, 'lint') && sql.includes('dbops:lint-ignore')) return false
   let created: string[] | undefined
   const scope: SectionScope = {
