@@ -319,12 +319,12 @@ async function lintRun(run: Run): Promise<LintResult> {
   // CREATE TABLE IF NOT EXISTS creates nothing when the table is there already: with a target, a table it names that
   // exists now is not new. (Statically the file's intent is taken: it creates the table.)
   const existing = new Set<string>()
-  if (run.backend) {
+  // Only PostgreSQL's dialect knows live tables (SQLite's sizes are always empty): elsewhere there is nothing to ask.
+  if (run.backend && engine === 'postgres') {
     const conditional = run.files.flatMap(({ migration }) =>
-      (mentions(migration.up.sql, lowerOf(migration.up), 'exists')
-        ? [...migration.up.sql.matchAll(CONDITIONAL_CREATE)]
-        : []
-      ).map((match) => unquoteName(match[1]!)),
+      (mentions(migration.up, 'exists') ? [...migration.up.sql.matchAll(CONDITIONAL_CREATE)] : []).map((match) =>
+        unquoteName(match[1]!),
+      ),
     )
     if (conditional.length > 0)
       for (const name of (await dialect.sizes(run.backend, conditional)).keys()) existing.add(bare(name))
@@ -332,6 +332,15 @@ async function lintRun(run: Run): Promise<LintResult> {
   const raws: Raw[] = []
   const suppressible: { ignores: LintIgnore[]; file: string; statementStarts: number[] }[] = []
   const fresh = new Set<string>()
+  // Sections skipped unsplit whose new tables are not in `fresh` yet: taken out of their text only when `fresh` is next
+  // read (most runs of plain migrations never read it).
+  const unrecorded: MigrationFile['up'][] = []
+  const freshNow = (): Set<string> => {
+    for (const section of unrecorded) for (const name of createdTables(section, existing)) fresh.add(name)
+    unrecorded.length = 0
+    return fresh
+  }
+  const noTables = (): ReadonlySet<string> => new Set()
   const state = new Map<string, unknown>()
   let statementCount = 0
   const isFresh = (table: string): boolean => fresh.has(bare(table))
@@ -374,7 +383,7 @@ async function lintRun(run: Run): Promise<LintResult> {
       if (j > fileIndex) {
         if (!run.files[j]!.inRun) freshAhead = new Set()
         if (skippable) {
-          const nothing = nothingToFind(run.files[j]!.migration.up, active, new Set(), existing, false)
+          const nothing = nothingToFind(run.files[j]!.migration.up, active, noTables, existing)
           // A file outside the run is judged with no fresh tables here as in the loop: it need not judge it again.
           if (!run.files[j]!.inRun && !nothing) mayFindSomething.add(j)
           if (nothing) continue
@@ -400,9 +409,16 @@ async function lintRun(run: Run): Promise<LintResult> {
         wanted.delete(done)
       }
     }
-    if (!inRun) fresh.clear()
+    if (!inRun) {
+      fresh.clear()
+      unrecorded.length = 0
+    }
     const section = migration.up
-    if (skippable && !mayFindSomething.has(fileIndex) && nothingToFind(section, active, fresh, existing)) continue
+    if (skippable && !mayFindSomething.has(fileIndex) && nothingToFind(section, active, freshNow, existing)) {
+      unrecorded.push(section)
+      continue
+    }
+    freshNow()
     const { statements, words } = split(fileIndex)
     const { transactional, from, to } = transactionPlan(section, statements, engine)
     const lockTimeoutMs = section.options.lockTimeoutMs ?? run.lockTimeoutMs
@@ -684,38 +700,46 @@ function lowerOf(section: MigrationFile['up']): string {
 }
 
 /** SectionScope.mentions: a substring search on the lower-cased text, then the word test where it is found. */
-function mentions(sql: string, lower: string, word: string): boolean {
-  if (!lower.includes(word)) return false
+function mentions(section: MigrationFile['up'], word: string): boolean {
+  if (!lowerOf(section).includes(word)) return false
   let pattern = wordPatterns.get(word)
   if (!pattern) wordPatterns.set(word, (pattern = new RegExp(`\\b${word}\\b`, 'i')))
-  return pattern.test(sql)
+  return pattern.test(section.sql)
+}
+
+/** The tables a section's CREATE TABLEs name (lower-cased), leaving out those in `existing`. */
+function createdTables(section: MigrationFile['up'], existing: ReadonlySet<string>): string[] {
+  if (!mentions(section, 'table')) return []
+  const names: string[] = []
+  for (const match of section.sql.matchAll(CREATE_TABLE)) {
+    const name = match[1]!.toLowerCase()
+    if (!existing.has(name)) names.push(name)
+  }
+  return names
 }
 
 /**
  * Whether no active rule may find anything in a section (each rule's mayFind, on the raw text): then it is skipped
- * unsplit, and the tables it creates are recorded as new, as the full pass would. Sections with an ignore comment
- * are always looked at, so an ignore that suppresses nothing is still reported.
+ * unsplit (the caller records the tables it creates as new, as the full pass would). Sections with an ignore comment
+ * are always looked at, so an ignore that suppresses nothing is still reported. `fresh` is called only when a rule
+ * asks about a table.
  */
 function nothingToFind(
   section: MigrationFile['up'],
   rules: readonly LintRule[],
-  fresh: Set<string>,
+  fresh: () => ReadonlySet<string>,
   existing: ReadonlySet<string>,
-  record = true,
 ): boolean {
   const sql = section.sql
-  if (sql.includes('dbops:lint-ignore')) return false
-  const lower = lowerOf(section)
-  const created = (mentions(sql, lower, 'table') ? [...sql.matchAll(CREATE_TABLE)] : [])
-    .map((match) => match[1]!.toLowerCase())
-    .filter((name) => !existing.has(name))
+  // "lint" is a whole word wherever the comment is: a short search first (a long one costs more per section).
+  if (mentions(section, 'lint') && sql.includes('dbops:lint-ignore')) return false
+  let created: string[] | undefined
   const scope: SectionScope = {
     transactional: section.options.transaction !== false,
-    isFresh: (table: string) => fresh.has(table) || created.includes(table),
-    mentions: (word) => mentions(sql, lower, word),
+    isFresh: (table: string) => fresh().has(table) || (created ??= createdTables(section, existing)).includes(table),
+    mentions: (word) => mentions(section, word),
   }
-  if (rules.some((rule) => rule.mayFind!(sql, scope))) return false
-  if (record) for (const name of created) fresh.add(name)
+  for (const rule of rules) if (rule.mayFind!(sql, scope)) return false
   return true
 }
 

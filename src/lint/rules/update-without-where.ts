@@ -26,13 +26,14 @@ function unfiltered(statement: LintStatement, verb: 'UPDATE' | 'DELETE', engine:
 
 /** The rule for UPDATE, and for DELETE (delete-without-where.ts). */
 export function withoutWhere(verb: 'UPDATE' | 'DELETE'): LintRule {
+  const word = verb.toLowerCase()
   return {
     id: `${verb.toLowerCase()}-without-where`,
     engines: ['postgres', 'sqlite'],
     severity: 'warn',
     kind: 'lock',
     description: `${verb} without WHERE changes every row in one transaction`,
-    mayFind: (_sql, section) => section.mentions(verb.toLowerCase()),
+    mayFind: (_sql, section) => section.mentions(word),
     wants: (w) => w[0] === verb || (w[0] === 'WITH' && w.includes(verb)),
     needsAst: false,
     check(statement, context) {
