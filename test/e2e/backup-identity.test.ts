@@ -40,6 +40,24 @@ function tables(file: string): string[] {
   }
 }
 
+/** Targets a (a.db, holding table `aTable`) and b (b.db, table b), both backing up into the folder shared/. */
+function sharedFolderTargets(aTable: string): string {
+  const dir = workspace()
+  sqliteFile(dir, 'a.db', aTable)
+  sqliteFile(dir, 'b.db', 'b')
+  writeFileSync(
+    path.join(dir, 'dbops.config.json'),
+    JSON.stringify({
+      defaultTarget: 'a',
+      targets: {
+        a: { url: 'sqlite:./a.db', backup: { dir: 'shared' } },
+        b: { url: 'sqlite:./b.db', backup: { dir: 'shared' } },
+      },
+    }),
+  )
+  return dir
+}
+
 function json(result: CliResult): any {
   expect(result.stdout, result.stderr).not.toBe('')
   return JSON.parse(result.stdout)
@@ -70,19 +88,7 @@ describe('a backup belongs to one database', () => {
   })
 
   it("two targets sharing one folder: list, check, verify --latest and prune each see only their own; restore of the other's is refused unless --from names it", async () => {
-    const dir = workspace()
-    sqliteFile(dir, 'a.db', 'a')
-    sqliteFile(dir, 'b.db', 'b')
-    writeFileSync(
-      path.join(dir, 'dbops.config.json'),
-      JSON.stringify({
-        defaultTarget: 'a',
-        targets: {
-          a: { url: 'sqlite:./a.db', backup: { dir: 'shared' } },
-          b: { url: 'sqlite:./b.db', backup: { dir: 'shared' } },
-        },
-      }),
-    )
+    const dir = sharedFolderTargets('a')
     expect((await runCli(['backup', 'create', '-t', 'a'], { cwd: dir })).code).toBe(0)
     const bId = json(await runCli(['backup', 'create', '-t', 'b', '--json'], { cwd: dir })).backup.id
     const shared = path.join(dir, 'shared')
@@ -126,19 +132,7 @@ describe('a backup belongs to one database', () => {
   })
 
   it("restore --latest takes the newest backup of the target's own database, passing over one whose verify failed", async () => {
-    const dir = workspace()
-    sqliteFile(dir, 'a.db', 'a1')
-    sqliteFile(dir, 'b.db', 'b')
-    writeFileSync(
-      path.join(dir, 'dbops.config.json'),
-      JSON.stringify({
-        defaultTarget: 'a',
-        targets: {
-          a: { url: 'sqlite:./a.db', backup: { dir: 'shared' } },
-          b: { url: 'sqlite:./b.db', backup: { dir: 'shared' } },
-        },
-      }),
-    )
+    const dir = sharedFolderTargets('a1')
     const create = async (target: string) =>
       json(await runCli(['backup', 'create', '-t', target, '--json'], { cwd: dir })).backup
     const first = await create('a')

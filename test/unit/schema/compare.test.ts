@@ -18,8 +18,8 @@ const index = (tableName: string, name: string, definition: string): CatalogObje
   attributes: { definition },
 })
 const SIDES = {
-  actual: 'the database',
-  expected: 'the migrations',
+  actual: 'in the database',
+  expected: 'in the migrations',
   extra: 'exists in the database but no migration creates it',
   missing: 'is missing from the database',
 }
