@@ -88,8 +88,9 @@ export function pipeInBatches(stdout: Readable, into: Writable): boolean {
       full = !into.write(slab.subarray(offset, offset + read))
       offset += read
       bytes += read
-      // A short read emptied the socket: the next one would only say so (EAGAIN).
-      if (read < BATCH_READ) break
+      // A short read emptied the socket: the next one would only say so (EAGAIN). A full destination stops the
+      // reads at once: a child writing as fast as they read would otherwise keep this loop going past any bound.
+      if (read < BATCH_READ || full) break
     }
     if (full) return void into.once('drain', poll)
     const now = performance.now()
