@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import {
   closeSync,
   mkdirSync,
@@ -18,6 +17,7 @@ import { Writable, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { withBackupLock } from '../backup/backup-lock.js'
 import { fsyncDirectory, writeFileAtomic } from '../output/atomic-write.js'
+import { putTally } from './hashing-counter.js'
 import type { PutOptions, PutResult, Storage, StorageLockOptions, StoredObject } from './storage.js'
 
 /** Temporary names of unfinished writes; never listed, removed by `removeLeftovers`. */
@@ -150,8 +150,7 @@ const MAX_PIECES = 256
  * change a chunk once written.
  */
 function fileSink(path: string, onProgress?: (bytes: number) => void): { stream: Writable; result: () => PutResult } {
-  const hash = createHash('sha256')
-  let size = 0
+  const tally = putTally(onProgress)
   let fd: number | undefined
   let pieces: Buffer[] = []
   let gathered = 0
@@ -182,9 +181,7 @@ function fileSink(path: string, onProgress?: (bytes: number) => void): { stream:
       }
     },
     write(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk)
-      size += chunk.length
-      onProgress?.(size)
+      tally.add(chunk)
       pieces.push(chunk)
       gathered += chunk.length
       try {
@@ -208,7 +205,7 @@ function fileSink(path: string, onProgress?: (bytes: number) => void): { stream:
       callback(error)
     },
   })
-  return { stream, result: () => ({ size, sha256: hash.digest('hex') }) }
+  return { stream, result: tally.result }
 }
 
 /** Object names are relative, slash-separated, and never climb out of the root or hide as dot-files. */

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import type { Readable } from 'node:stream'
@@ -13,6 +12,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3'
 import type { PutResult } from './storage.js'
+import { putTally } from './hashing-counter.js'
 
 export interface UploadOptions {
   signal?: AbortSignal
@@ -76,8 +76,7 @@ export async function uploadStream(
 ): Promise<PutResult> {
   const partSize = options.partSize ?? DEFAULT_PART_SIZE
   const queueSize = options.queueSize ?? DEFAULT_QUEUE_SIZE
-  const hash = createHash('sha256')
-  let size = 0
+  const tally = putTally(options.onProgress)
   // In-flight requests are cancelled through this; the caller's signal aborts it too.
   const requests = new AbortController()
   let failure: { error: unknown } | undefined
@@ -179,9 +178,7 @@ export async function uploadStream(
       const next = await settled(chunks.next())
       if (next.done) break
       const chunk = next.value as Buffer
-      hash.update(chunk)
-      size += chunk.length
-      options.onProgress?.(size)
+      tally.add(chunk)
       let offset = 0
       while (offset < chunk.length) {
         current ??= takeBuffer()
@@ -212,7 +209,7 @@ export async function uploadStream(
         ),
       )
     }
-    return { size, sha256: hash.digest('hex') }
+    return tally.result()
   } catch (error) {
     fail(error)
     if (creating !== undefined) {

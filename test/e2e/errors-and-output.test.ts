@@ -1,6 +1,6 @@
 // Errors and output as a user meets them through the built CLI: filesystem errors, malformed files, target selection,
 // Nagios output, control characters, interrupts (real signals), hints, and newcomer friction.
-import { execFileSync } from 'node:child_process'
+import { execFileSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import Database from 'better-sqlite3'
@@ -76,6 +76,14 @@ function sqliteDatabase(dir: string, sql = 'CREATE TABLE users (id INTEGER PRIMA
   database.exec(sql)
   database.close()
   return `sqlite:${file}`
+}
+
+/** Sends one SIGINT and waits until dbops says it is stopping (its handler has run). */
+function interrupt(child: ChildProcess): Promise<void> {
+  child.kill('SIGINT')
+  return new Promise<void>((resolve) =>
+    child.stderr!.on('data', (chunk: Buffer) => chunk.toString().includes('SIGINT: stopping') && resolve()),
+  )
 }
 
 describe('filesystem errors are one line naming the path and a fix, exit 2, code E_FILESYSTEM', () => {
@@ -329,11 +337,8 @@ describe('interrupts: first Ctrl-C stops at a safe point and exits 2, a second e
     const exited = waitForExit(child)
     try {
       await waitUntilBlocked(database.url, 'dbops migrate up')
-      child.kill('SIGINT')
       // The handler has run once its message is out; then the migration may finish.
-      await new Promise<void>((resolve) =>
-        child.stderr!.on('data', (chunk: Buffer) => chunk.toString().includes('SIGINT: stopping') && resolve()),
-      )
+      await interrupt(child)
       // 002 was sent while 001 runs (PostgreSQL pipelines the units): the stop is in force once its advisory lock
       // (class 0x64626f71, see stopSendingAhead) is held on the server. A migration the server began before that
       // finishes, as the one under way does.
@@ -357,10 +362,7 @@ describe('interrupts: first Ctrl-C stops at a safe point and exits 2, a second e
     const exited = waitForExit(child)
     try {
       await waitUntilBlocked(database.url, 'dbops migrate up')
-      child.kill('SIGINT')
-      await new Promise<void>((resolve) =>
-        child.stderr!.on('data', (chunk: Buffer) => chunk.toString().includes('SIGINT: stopping') && resolve()),
-      )
+      await interrupt(child)
       // Give a wrongly sent cancel time to land before the gate opens: the migration must still be waiting.
       await waitUntilBlocked(database.url, 'dbops migrate up')
     } finally {
@@ -382,10 +384,7 @@ describe('interrupts: first Ctrl-C stops at a safe point and exits 2, a second e
     let result: CliResult
     try {
       await waitUntilBlocked(database.url, 'dbops migrate up')
-      child.kill('SIGINT')
-      await new Promise<void>((resolve) =>
-        child.stderr!.on('data', (chunk: Buffer) => chunk.toString().includes('SIGINT: stopping') && resolve()),
-      )
+      await interrupt(child)
       child.kill('SIGINT')
       result = await exited
     } finally {
@@ -405,10 +404,7 @@ describe('interrupts: first Ctrl-C stops at a safe point and exits 2, a second e
     const exited = waitForExit(child)
     try {
       await waitUntilBlocked(database.url, 'dbops maintain')
-      child.kill('SIGINT')
-      await new Promise<void>((resolve) =>
-        child.stderr!.on('data', (chunk: Buffer) => chunk.toString().includes('SIGINT: stopping') && resolve()),
-      )
+      await interrupt(child)
     } finally {
       await locker.query('ROLLBACK')
       await locker.end()
