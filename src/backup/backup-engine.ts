@@ -21,6 +21,8 @@ export interface DumpRequest {
   compressLevel?: number
   signal?: AbortSignal
   onProgress?: (progress: DumpProgress) => void
+  /** The caller stores the file as it is and needs its sha256: the engine hashes it while it syncs it. */
+  sha256?: boolean
 }
 
 /** What the database looked like in the snapshot that was dumped. */

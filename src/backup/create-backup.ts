@@ -305,7 +305,7 @@ async function produce(
 ): Promise<{ outcome: DumpOutcome | undefined; deliveries: Delivery[]; manifestFields: ArtifactEncoding }> {
   const signal = options.signal && { signal: options.signal }
   const only = destinations.length === 1 ? destinations[0]! : undefined
-  // One folder, stored as is: the engine writes the file there itself (pg_dump --file, synced by pg_dump) and it is
+  // One folder, stored as is: the engine writes the file there itself (pg_dump --file), syncs it, and it is
   // renamed into place; nothing of the dump passes through dbops, which would compete with pg_dump for the CPU.
   const inPlace = only?.storage.kind === 'folder' && encodesAsIs(sealing)
   if (engine.streams(format) && !inPlace) {
@@ -333,18 +333,20 @@ async function produce(
   }
   const scratch = scratchFolder(destinations)
   const temporary = join(scratch.dir, `${TEMP_PREFIX}${artifact}`)
+  // The one destination is the folder the file is written in, stored as is: renamed into place, not copied.
+  const storedAsIs = inPlace && only!.location === scratch.dir
   try {
     const outcome = await engine.dump(target, {
       path: temporary,
       format,
       jobs,
+      sha256: storedAsIs,
       ...(compressLevel !== undefined && { compressLevel }),
       ...signal,
       onProgress: ({ bytes }) => onProgress(bytes),
     })
     if (options.signal?.aborted) throw new DbopsError('E_INTERRUPTED', 'backup interrupted; nothing was published')
-    if (inPlace && only!.location === scratch.dir) {
-      // The one destination is the folder the file was written in, stored as is: renamed into place, not copied.
+    if (storedAsIs) {
       // The rename is made durable by the manifest's write just after (its folder is fsynced after its own rename).
       const result = { size: sizeOf(temporary), sha256: outcome.sha256 ?? (await hashArtifact(temporary)) }
       renameSync(temporary, join(only.location, artifact))

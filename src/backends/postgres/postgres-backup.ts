@@ -1,6 +1,6 @@
 import type { Target } from '../../targets/target.js'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { closeSync, fsyncSync, openSync, readdirSync, statSync } from 'node:fs'
+import { closeSync, fsync, fsyncSync, openSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { PassThrough, type Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
@@ -23,6 +23,7 @@ import { pipeInBatches } from '../../processes.js'
 import { quoteQualified } from '../../sql/query.js'
 import { createScratchDatabase } from './postgres-scratch.js'
 import { sizeOf } from '../../backup/manifest.js'
+import { hashArtifact } from '../../backup/create-backup.js'
 import {
   dbnameArgument,
   findPgTool,
@@ -70,19 +71,30 @@ export class PostgresBackupEngine implements BackupEngine {
   }
 
   async dump(target: Target, request: DumpRequest): Promise<DumpOutcome> {
-    const outcome = await this.#inSnapshot(target, request, [`--file=${request.path}`], (run) =>
-      run(() => {
-        try {
-          request.onProgress?.({ bytes: sizeOf(request.path), elapsedMs: 0 })
-        } catch {
-          // Not created yet.
-        }
-      }),
+    // A single file is synced here rather than by pg_dump (--no-sync, pg_dump 10+), so that its fsync and the
+    // caller's sha256 read of the same file overlap after pg_dump exits instead of following each other.
+    const singleFile = request.format !== 'directory'
+    const outcome = await this.#inSnapshot(
+      target,
+      request,
+      (pgDump) => [`--file=${request.path}`, ...(singleFile && pgDump.major >= 10 ? ['--no-sync'] : [])],
+      (run) =>
+        run(() => {
+          try {
+            request.onProgress?.({ bytes: sizeOf(request.path), elapsedMs: 0 })
+          } catch {
+            // Not created yet.
+          }
+        }),
     )
-    // pg_dump 12+ fsyncs custom and directory output before it exits (dbops never passes --no-sync): synced once,
-    // not twice. Plain scripts, and whatever an older pg_dump wrote, are synced here.
-    if (request.format === 'plain' || dumpMajor(outcome.tools) < 12) syncOutput(request.path)
-    return outcome
+    if (!singleFile) {
+      // pg_dump 12+ fsyncs a directory's files before it exits; whatever an older pg_dump wrote is synced here.
+      if (dumpMajor(outcome.tools) < 12) syncOutput(request.path)
+      return outcome
+    }
+    const synced = syncFile(request.path)
+    const [sha256] = await Promise.all([request.sha256 ? hashArtifact(request.path) : undefined, synced])
+    return { ...outcome, ...(sha256 !== undefined && { sha256 }) }
   }
 
   streams(format: BackupFormat): boolean {
@@ -103,11 +115,15 @@ export class PostgresBackupEngine implements BackupEngine {
     stream.once('close', () => {
       if (!stream.writableFinished) stop.abort()
     })
-    const outcome = this.#inSnapshot(target, { ...request, signal: stop.signal }, [], (run) =>
-      run(undefined, (stdout) => {
-        // pg_dump's 4 KiB writes are taken in batches (see pipeInBatches); else piped as they come.
-        if (!pipeInBatches(stdout, stream)) stdout.pipe(stream, { end: false })
-      }),
+    const outcome = this.#inSnapshot(
+      target,
+      { ...request, signal: stop.signal },
+      () => [],
+      (run) =>
+        run(undefined, (stdout) => {
+          // pg_dump's 4 KiB writes are taken in batches (see pipeInBatches); else piped as they come.
+          if (!pipeInBatches(stdout, stream)) stdout.pipe(stream, { end: false })
+        }),
     ).then(
       (result) => {
         stream.end()
@@ -130,7 +146,7 @@ export class PostgresBackupEngine implements BackupEngine {
   async #inSnapshot(
     target: Target,
     request: Omit<DumpRequest, 'path'>,
-    output: string[],
+    output: (pgDump: FoundTool) => string[],
     start: (run: (onTick?: () => void, onStdout?: (stdout: Readable) => void) => Promise<void>) => Promise<void>,
   ): Promise<DumpOutcome> {
     const query = queryOf(target)
@@ -147,7 +163,7 @@ export class PostgresBackupEngine implements BackupEngine {
         ...(request.compressLevel !== undefined && this.compressesItself(request.format)
           ? [`--compress=${request.compressLevel}`]
           : []),
-        ...output,
+        ...output(pgDump),
       ]
       const env = libpqEnvironment(target.resolved.url, { applicationName: 'dbops backup' })
       const dumping = start((onTick, onStdout) =>
@@ -258,6 +274,21 @@ export class PostgresBackupEngine implements BackupEngine {
       drop,
     }
   }
+}
+
+/**
+ * fsyncs a file on the thread pool, leaving the main thread free (for hashing the same file). The fsync is issued
+ * before this returns: a main thread busy hashing would otherwise delay it until the hash is done.
+ */
+function syncFile(path: string): Promise<void> {
+  const fd = openSync(path, 'r')
+  return new Promise((resolve, reject) =>
+    fsync(fd, (error) => {
+      closeSync(fd)
+      if (error) reject(error)
+      else resolve()
+    }),
+  )
 }
 
 /** fsyncs a dump pg_dump did not sync itself: the file, or a folder's files and the folder. */
