@@ -69,6 +69,7 @@ export async function migrateUp(target: Target, options: UpOptions = {}): Promis
   // are read. A file error thrown first still wins; the read's own failure is left to the run under the lock.
   const rows = lint ? new Ledger(target.backend, target.migrations).read() : undefined
   rows?.catch(() => {})
+  if (rows) await connectionUnderWay()
   const set = loadSet(target, options)
   if (rows) await lintBeforeUp(target, set, options, rows)
   return withLedgerState(target, options, async (ledger, rows) => {
@@ -187,6 +188,7 @@ export async function migrationStatus(target: Target, options: MigrateOptions = 
   // Started first: a PostgreSQL server forks and authenticates the session while the files are read and hashed.
   const rows = ledger.read()
   rows.catch(() => {}) // Awaited below; a file error thrown first must not leave it unhandled.
+  await connectionUnderWay()
   const set = loadSet(target, options)
   const entries = migrationStates(set.migrations, (await rows) ?? [])
   const count = (predicate: (entry: MigrationStatusEntry) => boolean) => entries.filter(predicate).length
@@ -207,6 +209,14 @@ export async function migrationStatus(target: Target, options: MigrateOptions = 
     summary,
     upToDate: summary.pending + summary.drifted + summary.failed + summary.missing === 0,
   }
+}
+
+/**
+ * Yields once to the event loop, so that a connection begun just before has its connect() call made (Node makes it
+ * on the next tick) before the files are read synchronously: the server then forks its backend meanwhile.
+ */
+function connectionUnderWay(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
 }
 
 function loadSet(target: Target, options: MigrateOptions): MigrationSet {
