@@ -16,6 +16,8 @@ export interface GlobalOptions {
   /** Parsed by commander (src/cli/flags.ts). */
   concurrency?: number
   url?: string
+  /** --dotenv <path>, or false for --no-dotenv. */
+  dotenv?: string | false
   json?: boolean
   verbose?: boolean
   color?: boolean
@@ -27,6 +29,7 @@ export function configFromGlobals(globals: GlobalOptions): Promise<ResolvedConfi
     ...(globals.config !== undefined && { configPath: globals.config }),
     ...(globals.url !== undefined && { url: globals.url }),
     ...(globals.target !== undefined && { target: globals.target }),
+    ...(globals.dotenv !== false && { envFile: globals.dotenv ?? true }),
   })
 }
 

@@ -29,6 +29,9 @@ export function buildProgram(usageErrors?: string[]): Command {
       new Option('--concurrency <n>', 'targets at once with --all').default(undefined, '4').argParser(concurrency),
     )
     .option('--url <url>', "database URL (overrides DATABASE_URL and the default target's url)")
+    // Not --env-file: node 20 takes that from anywhere on its command line, the script's own arguments included.
+    .option('--dotenv <path>', 'variables for DATABASE_URL and ${VAR} in the config (default: .env beside the config)')
+    .option('--no-dotenv', 'read no .env file (variables already set win over it anyway)')
     .option('--json', 'print one JSON document on stdout')
     .option('--verbose', 'show stack traces of errors')
     .option('--no-color', 'no colours (also NO_COLOR=1)')

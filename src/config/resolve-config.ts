@@ -11,6 +11,7 @@ import { parseDuration } from './duration.js'
 import { interpolateEnv } from './interpolate.js'
 import { loadConfig } from './load-config.js'
 import { registerSecretsFromUrl } from '../output/redact.js'
+import { loadEnvFile } from './env-file.js'
 import type { RetentionConfig } from './define-config.js'
 import { parseValue } from '../health/checks.js'
 import { recipientProblems } from '../backup/recipients.js'
@@ -155,6 +156,11 @@ export interface ResolveOptions {
   target?: string
   /** Default `process.env`. */
   env?: NodeJS.ProcessEnv
+  /**
+   * A dotenv file whose variables fill the unset ones of `env` before anything reads it: true for `.env` beside the
+   * config file (or in cwd without one), if there is one; a path, which must exist. The CLI passes true.
+   */
+  envFile?: true | string
 }
 
 const DEFAULT_URL = 'sqlite:./dev.db'
@@ -214,6 +220,8 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
   registerSecretsFromUrl(env.DATABASE_URL)
   const loaded = await loadConfig(options.configPath === undefined ? { cwd } : { cwd, configPath: options.configPath })
   const baseDir = loaded ? dirname(loaded.file) : cwd
+  if (options.envFile !== undefined && loadEnvFile(env, options.envFile, baseDir, cwd).includes('DATABASE_URL'))
+    registerSecretsFromUrl(env.DATABASE_URL)
   const problems: string[] = []
   const read = new Reader(env, problems)
 

@@ -1,5 +1,5 @@
 // Config files as the built CLI loads them (CommonJS bundle, real import() for ES module and TypeScript configs).
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { REPO_ROOT, runCli, tempDir } from '../helpers/databases.js'
@@ -53,5 +53,25 @@ export default defineConfig({ targets: { local: { url: \`sqlite:\${dataFile}\` }
     expect(result.code).toBe(3)
     expect(result.stderr.trim().split('\n')).toHaveLength(1)
     expect(result.stderr).toContain('dbops.config.mjs')
+  })
+
+  it('migrates the database named by DATABASE_URL in .env (as dbmate does), unless --no-dotenv or the environment says otherwise', async () => {
+    const dir = project({ '.env': '# from the app\nDATABASE_URL="sqlite:./from-env.db"\n' })
+    const env = { DATABASE_URL: undefined }
+    const up = await runCli(['migrate', 'up'], { cwd: dir, env })
+    expect(up.code, up.stderr).toBe(0)
+    expect(up.stdout).toContain(path.join(dir, 'from-env.db'))
+    expect(existsSync(path.join(dir, 'from-env.db'))).toBe(true)
+    expect(existsSync(path.join(dir, 'dev.db'))).toBe(false)
+    const ignored = await runCli(['--no-dotenv', 'migrate', 'status'], { cwd: dir, env })
+    expect(ignored.stdout).toContain(path.join(dir, 'dev.db'))
+    expect(ignored.stdout).toContain('0 applied, 1 pending')
+    const overridden = await runCli(['migrate', 'status'], { cwd: dir, env: { DATABASE_URL: 'sqlite:./set.db' } })
+    expect(overridden.stdout).toContain(path.join(dir, 'set.db'))
+    const missing = await runCli(['--dotenv', 'nope.env', 'migrate', 'status'], { cwd: dir, env })
+    expect(missing.code).toBe(3)
+    expect(missing.stderr.trim()).toBe(
+      `error: invalid configuration: cannot read the env file ${path.join(dir, 'nope.env')}: ENOENT (hint: fix the --dotenv path, or leave --dotenv out)`,
+    )
   })
 })

@@ -511,3 +511,34 @@ describe('resolveConfig: seeds, backup and health sections', () => {
     expect(error.message).not.toContain(secret)
   })
 })
+
+describe('resolveConfig with a dotenv file (envFile)', () => {
+  it('takes DATABASE_URL from .env beside the config file, also from a subdirectory; set variables win', async () => {
+    const root = project(
+      { migrations: { table: '${LEDGER:-fallback}' } },
+      { '.env': 'export DATABASE_URL=sqlite:./from-env.db\nLEDGER="from_env"\n' },
+    )
+    const fromEnv = await resolveConfig({ cwd: join(root, 'src/nested'), env: {}, envFile: true })
+    expect(fromEnv.targets.default!.url).toBe('sqlite:./from-env.db')
+    expect(fromEnv.targets.default!.database).toBe(join(root, 'from-env.db'))
+    expect(fromEnv.targets.default!.migrations.table).toBe('from_env')
+    const env = { DATABASE_URL: 'sqlite:./set.db' }
+    const set = await resolveConfig({ cwd: root, env, envFile: true })
+    expect(set.targets.default!.url).toBe('sqlite:./set.db')
+    expect(env).toEqual({ DATABASE_URL: 'sqlite:./set.db', LEDGER: 'from_env' })
+    // Without envFile (the library's default) the file is not read.
+    expect((await resolveConfig({ cwd: root, env: {} })).targets.default!.url).toBe('sqlite:./dev.db')
+  })
+
+  it('reads an explicit file relative to the working directory, and names one it cannot read', async () => {
+    const root = project(undefined, { 'config/test.env': 'DATABASE_URL=sqlite:./other.db\n' })
+    const config = await resolveConfig({ cwd: root, env: {}, envFile: 'config/test.env' })
+    expect(config.targets.default!.url).toBe('sqlite:./other.db')
+    const [problem] = await problemsOf(resolveConfig({ cwd: root, env: {}, envFile: 'missing.env' }))
+    expect(problem).toBe(`cannot read the env file ${join(root, 'missing.env')}: ENOENT`)
+    const [directory] = await problemsOf(resolveConfig({ cwd: root, env: {}, envFile: 'config' }))
+    expect(directory).toBe(`cannot read the env file ${join(root, 'config')}: EISDIR`)
+    // The default .env is optional.
+    expect((await resolveConfig({ cwd: root, env: {}, envFile: true })).targets.default!.url).toBe('sqlite:./dev.db')
+  })
+})
