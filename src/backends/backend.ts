@@ -146,6 +146,8 @@ export interface Backend {
   ping(): Promise<ServerInfo>
   /** Whether a schema exists (PostgreSQL; SQLite has only `main`, so always true). */
   schemaExists(schema: string): Promise<boolean>
+  /** Which of these unqualified table names exist where the session looks for them (the search path), without errors. */
+  existingTables(names: readonly string[]): Promise<string[]>
   /** Runs `fn` holding the migration lock for `lockName`; state must be read inside `fn`. */
   withMigrationLock<T>(lockName: string, options: LockOptions, fn: () => Promise<T>): Promise<T>
   runTransactional(unit: TransactionalUnit): Promise<UnitOutcome>

@@ -12,6 +12,8 @@ const EXIT_BY_ERROR_CODE: Record<string, number> = {
   E_USAGE: EXIT.usage,
   // A protected target refused without its flag (--allow-protected, --force): nothing ran, the command line decides.
   E_PROTECTED: EXIT.usage,
+  // Another tool's ledger holds the history dbops' lacks: nothing ran, baseline or --ignore-other-ledgers decides.
+  E_OTHER_LEDGER: EXIT.usage,
   // A missing or wrong age identity: nothing was restored, the command line (--identity) decides.
   E_BACKUP_IDENTITY: EXIT.usage,
   // Another run holds the backup lock: nothing failed, this run just did not happen (cron overlap).

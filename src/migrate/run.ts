@@ -1,3 +1,4 @@
+import { findOtherLedgers, otherLedgerError } from './other-ledgers.js'
 import { DbopsError } from '../errors.js'
 import { StatementFailure } from '../backends/backend.js'
 import { formatDurationSetting } from '../config/duration.js'
@@ -35,6 +36,8 @@ export interface UpOptions extends MigrateOptions {
   allowOutOfOrder?: boolean
   /** Lint the migrations about to run before taking the lock (default: config lint.beforeUp, else true). */
   lint?: boolean
+  /** Run even when dbops' ledger is empty and another tool's ledger (dbmate's schema_migrations...) is not. */
+  ignoreOtherLedgers?: boolean
 }
 
 export interface DownOptions extends MigrateOptions {
@@ -73,6 +76,10 @@ export async function migrateUp(target: Target, options: UpOptions = {}): Promis
   const set = loadSet(target, options)
   if (rows) await lintBeforeUp(target, set, options, rows)
   return withLedgerState(target, options, async (ledger, rows) => {
+    if (rows.length === 0 && set.migrations.length > 0 && !options.ignoreOtherLedgers) {
+      const others = await findOtherLedgers(target.backend)
+      if (others.length > 0) throw otherLedgerError(ledger.qualifiedName, others, set.migrations)
+    }
     const entries = migrationStates(set.migrations, rows)
     const plan = planUp(set.migrations, entries, {
       ...(options.to !== undefined && { to: options.to }),

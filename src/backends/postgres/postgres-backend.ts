@@ -171,6 +171,14 @@ export class PostgresBackend implements Backend {
     return rows.length > 0
   }
 
+  async existingTables(names: readonly string[]): Promise<string[]> {
+    const { rows } = await this.#query(
+      'SELECT name FROM unnest($1::text[]) AS name WHERE to_regclass(quote_ident(name)) IS NOT NULL',
+      [names],
+    )
+    return rows.map((row) => String(row.name))
+  }
+
   async withMigrationLock<T>(lockName: string, options: LockOptions, fn: () => Promise<T>): Promise<T> {
     await this.connect()
     // PostgreSQL 14+: notice a vanished client during a long statement, so a killed dbops releases its lock quickly.

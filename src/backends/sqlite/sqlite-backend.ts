@@ -310,6 +310,15 @@ export class SqliteBackend implements Backend {
     return true
   }
 
+  async existingTables(names: readonly string[]): Promise<string[]> {
+    if (!this.exists()) return []
+    const rows = await this.query<{ name: string }>({
+      sql: `SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (${names.map(() => '?').join(', ')})`,
+      parameters: [...names],
+    })
+    return rows.map((row) => row.name)
+  }
+
   async withMigrationLock<T>(_lockName: string, _options: LockOptions, fn: () => Promise<T>): Promise<T> {
     // No run-wide lock: each migration takes the write lock with BEGIN IMMEDIATE and re-checks the ledger inside
     // it (TransactionalUnit.guard), so concurrent runs interleave safely and each migration is applied once.

@@ -30,6 +30,7 @@ interface UpFlags {
   lockTimeout?: string
   /** commander's --no-lint: false when given. */
   lint?: boolean
+  ignoreOtherLedgers?: boolean
 }
 
 export function registerMigrateCommands(program: Command): void {
@@ -65,6 +66,7 @@ export function registerMigrateCommands(program: Command): void {
     .option('--allow-out-of-order', 'apply pending migrations older than the newest applied one')
     .option('--lock-timeout <duration>', 'how long to wait for another dbops holding the migration lock (default 60s)')
     .option('--no-lint', 'skip the lint of the migrations about to run (config: lint.beforeUp)')
+    .option('--ignore-other-ledgers', "run even though another tool's ledger (dbmate's schema_migrations...) has rows")
     .action(
       exitWith(async (flags: UpFlags, command: Command) => {
         const globals = command.optsWithGlobals<GlobalOptions>()
@@ -82,6 +84,7 @@ export function registerMigrateCommands(program: Command): void {
                 ...(flags.steps !== undefined && { steps: parseWholeNumber('--steps', flags.steps) }),
                 ...(flags.allowOutOfOrder !== undefined && { allowOutOfOrder: true }),
                 ...(flags.lint === false && { lint: false }),
+                ...(flags.ignoreOtherLedgers && { ignoreOtherLedgers: true }),
               }),
               reporter,
             )

@@ -1,0 +1,62 @@
+import type { Backend } from '../backends/backend.js'
+import { DbopsError } from '../errors.js'
+import { compareVersions, type MigrationFile } from './files.js'
+
+/** Tables in which other migration tools record what they applied, and the column holding each version. */
+const OTHER_LEDGERS = [
+  { table: 'schema_migrations', tools: 'dbmate, golang-migrate or Rails', column: 'version' },
+  { table: 'goose_db_version', tools: 'goose', column: 'version_id' },
+  { table: 'flyway_schema_history', tools: 'Flyway', column: 'version' },
+  { table: '_sqlx_migrations', tools: 'sqlx', column: 'version' },
+  { table: 'knex_migrations', tools: 'Knex', column: 'name' },
+  { table: '_prisma_migrations', tools: 'Prisma', column: 'migration_name' },
+] as const
+
+export interface OtherLedger {
+  table: string
+  tools: string
+  rows: number
+  /** The newest version it records, when its versions look like these files' (digits). */
+  newest: string | null
+}
+
+/** Other tools' ledgers that hold rows, where the connection's search path finds them. */
+export async function findOtherLedgers(backend: Backend): Promise<OtherLedger[]> {
+  const found: OtherLedger[] = []
+  const existing = new Set(await backend.existingTables(OTHER_LEDGERS.map((ledger) => ledger.table)))
+  for (const { table, tools, column } of OTHER_LEDGERS) {
+    if (!existing.has(table)) continue
+    const rows = await backend.query<Record<string, unknown>>({ sql: `SELECT * FROM ${table}`, parameters: [] })
+    if (rows.length === 0) continue
+    const versions = rows.map((row) => String(row[column] ?? '')).filter((version) => /^\d+$/.test(version))
+    const newest = versions.reduce<string | null>(
+      (max, version) => (max === null || compareVersions(version, max) > 0 ? version : max),
+      null,
+    )
+    found.push({ table, tools, rows: rows.length, newest })
+  }
+  return found
+}
+
+/**
+ * `up` on a database whose dbops ledger is empty but another tool's is not would run every migration again (a
+ * project moving from dbmate keeps its files and its database): refused, with the baseline that adopts the history.
+ */
+export function otherLedgerError(ledger: string, others: OtherLedger[], files: readonly MigrationFile[]): DbopsError {
+  const [first] = others as [OtherLedger]
+  const described = others
+    .map(
+      (other) =>
+        `${other.table} (${other.tools}) records ${other.rows} migration${other.rows === 1 ? '' : 's'}${other.newest ? `, newest ${other.newest}` : ''}`,
+    )
+    .join('; ')
+  const known = first.newest !== null && files.some((file) => compareVersions(file.version, first.newest!) === 0)
+  return new DbopsError(
+    'E_OTHER_LEDGER',
+    `this database was migrated by another tool: ${described}; dbops' ledger ${ledger} is empty, so "up" would run every migration again`,
+    {
+      hint: `if those are these files, record them as applied without running them: "dbops migrate baseline ${known ? first.newest : '<newest applied version>'}", then "dbops migrate up"; to run them anyway, pass --ignore-other-ledgers`,
+      details: { otherLedgers: others },
+    },
+  )
+}
