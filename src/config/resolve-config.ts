@@ -1,4 +1,5 @@
-import { dirname, resolve } from 'node:path'
+import { existsSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
 import { ConfigError, DbopsError, UsageError } from '../errors.js'
 import {
   databaseFolderName,
@@ -189,6 +190,13 @@ const MIGRATIONS_KEYS = [
   'lockWaitTimeout',
   'allowOutOfOrder',
 ]
+/** `migrations`, or dbmate's default `db/migrations` in a project that has that folder and not the other. */
+function defaultMigrationsDir(baseDir: string): string {
+  return !existsSync(join(baseDir, 'migrations')) && existsSync(join(baseDir, 'db', 'migrations'))
+    ? join('db', 'migrations')
+    : 'migrations'
+}
+
 const MIGRATIONS_DEFAULTS: ResolvedMigrations = {
   dir: 'migrations',
   table: 'dbops_migrations',
@@ -313,7 +321,12 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
       }
     }
     if (!url || !location) continue
-    const migrations: ResolvedMigrations = { ...MIGRATIONS_DEFAULTS, ...topMigrations, ...own }
+    const migrations: ResolvedMigrations = {
+      ...MIGRATIONS_DEFAULTS,
+      dir: defaultMigrationsDir(baseDir),
+      ...topMigrations,
+      ...own,
+    }
     targets[name] = {
       name,
       url: url.url,

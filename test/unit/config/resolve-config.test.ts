@@ -542,3 +542,18 @@ describe('resolveConfig with a dotenv file (envFile)', () => {
     expect((await resolveConfig({ cwd: root, env: {}, envFile: true })).targets.default!.url).toBe('sqlite:./dev.db')
   })
 })
+
+describe("resolveConfig's default migrations folder", () => {
+  it("is dbmate's db/migrations in a project that has it and no migrations/ folder", async () => {
+    const dbmate = project(undefined, { 'db/migrations/20240101000000_a.sql': '-- migrate:up\n' })
+    expect((await resolveConfig({ cwd: dbmate, env: {} })).targets.default!.migrations.dir).toBe(
+      join(dbmate, 'db', 'migrations'),
+    )
+    const both = project(undefined, { 'db/migrations/1_a.sql': '', 'migrations/1_a.sql': '' })
+    expect((await resolveConfig({ cwd: both, env: {} })).targets.default!.migrations.dir).toBe(join(both, 'migrations'))
+    const configured = project({ migrations: { dir: 'sql' } }, { 'db/migrations/1_a.sql': '' })
+    expect((await resolveConfig({ cwd: configured, env: {} })).targets.default!.migrations.dir).toBe(
+      join(configured, 'sql'),
+    )
+  })
+})
