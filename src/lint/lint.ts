@@ -689,14 +689,22 @@ function positionOf(
 const CREATE_TABLE =
   /\bcreate\s+(?:(?:global|local)\s+)?(?:(?:temp|temporary|unlogged)\s+)?table\s+(?:if\s+not\s+exists\s+)?(?:[\w$]+\s*\.\s*)?([\w$]+)/gi
 
-const lowerCased = new WeakMap<MigrationFile['up'], string>()
 const wordPatterns = new Map<string, RegExp>()
 
-/** The section lower-cased, made once (the run's IF NOT EXISTS scan and nothingToFind share it). */
+/**
+ * The last section lower-cased: its words are asked in a row (each rule's mayFind), then the next section's. Only
+ * one copy is kept: a copy for every section of the run (a WeakMap keyed by sections the migration set keeps alive
+ * for the whole command) outlived the young generation and cost `migrate up` an old-space collection.
+ */
+let lowerSection: MigrationFile['up'] | undefined
+let lowerText = ''
+
 function lowerOf(section: MigrationFile['up']): string {
-  let lower = lowerCased.get(section)
-  if (lower === undefined) lowerCased.set(section, (lower = section.sql.toLowerCase()))
-  return lower
+  if (section !== lowerSection) {
+    lowerText = section.sql.toLowerCase()
+    lowerSection = section
+  }
+  return lowerText
 }
 
 /** SectionScope.mentions: a substring search on the lower-cased text, then the word test where it is found. */
