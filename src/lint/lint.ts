@@ -346,6 +346,15 @@ async function lintRun(run: Run): Promise<LintResult> {
   const isFresh = (table: string): boolean => fresh.has(bare(table))
 
   const skippable = !settings.checkSyntax && active.every((rule) => rule.mayFind !== undefined)
+  // When every active rule names the words its mayFind needs (SQLite's do), one regex scan for any of them (and
+  // "lint", for ignores) settles a section that has none: no call per rule, no search per word.
+  const gate =
+    skippable && active.every((rule) => rule.mayFindWords !== undefined)
+      ? new RegExp(
+          `\\b(?:${[...new Set(['lint', ...active.flatMap((rule) => rule.mayFindWords!)])].join('|')})\\b`,
+          'i',
+        )
+      : undefined
   const { split, forget } = splitter(run.files, engine)
   // Parse results by statement, filled a batch at a time (see parseAhead), each taken once.
   const parsed = new Map<SqlStatement, ReturnType<LintDialect['parse']>>()
@@ -383,7 +392,7 @@ async function lintRun(run: Run): Promise<LintResult> {
       if (j > fileIndex) {
         if (!run.files[j]!.inRun) freshAhead = new Set()
         if (skippable) {
-          const nothing = nothingToFind(run.files[j]!.migration.up, active, noTables, existing)
+          const nothing = nothingToFind(run.files[j]!.migration.up, active, gate, noTables, existing)
           // A file outside the run is judged with no fresh tables here as in the loop: it need not judge it again.
           if (!run.files[j]!.inRun && !nothing) mayFindSomething.add(j)
           if (nothing) continue
@@ -414,7 +423,7 @@ async function lintRun(run: Run): Promise<LintResult> {
       unrecorded.length = 0
     }
     const section = migration.up
-    if (skippable && !mayFindSomething.has(fileIndex) && nothingToFind(section, active, freshNow, existing)) {
+    if (skippable && !mayFindSomething.has(fileIndex) && nothingToFind(section, active, gate, freshNow, existing)) {
       unrecorded.push(section)
       continue
     }
@@ -689,14 +698,22 @@ function positionOf(
 const CREATE_TABLE =
   /\bcreate\s+(?:(?:global|local)\s+)?(?:(?:temp|temporary|unlogged)\s+)?table\s+(?:if\s+not\s+exists\s+)?(?:[\w$]+\s*\.\s*)?([\w$]+)/gi
 
-const lowerCased = new WeakMap<MigrationFile['up'], string>()
 const wordPatterns = new Map<string, RegExp>()
 
-/** The section lower-cased, made once (the run's IF NOT EXISTS scan and nothingToFind share it). */
+/**
+ * The last section lower-cased: its words are asked in a row (each rule's mayFind), then the next section's. Only
+ * one copy is kept: a copy for every section of the run (a WeakMap keyed by sections the migration set keeps alive
+ * for the whole command) outlived the young generation and cost `migrate up` an old-space collection.
+ */
+let lowerSection: MigrationFile['up'] | undefined
+let lowerText = ''
+
 function lowerOf(section: MigrationFile['up']): string {
-  let lower = lowerCased.get(section)
-  if (lower === undefined) lowerCased.set(section, (lower = section.sql.toLowerCase()))
-  return lower
+  if (section !== lowerSection) {
+    lowerText = section.sql.toLowerCase()
+    lowerSection = section
+  }
+  return lowerText
 }
 
 /** SectionScope.mentions: a substring search on the lower-cased text, then the word test where it is found. */
@@ -722,15 +739,17 @@ function createdTables(section: MigrationFile['up'], existing: ReadonlySet<strin
  * Whether no active rule may find anything in a section (each rule's mayFind, on the raw text): then it is skipped
  * unsplit (the caller records the tables it creates as new, as the full pass would). Sections with an ignore comment
  * are always looked at, so an ignore that suppresses nothing is still reported. `fresh` is called only when a rule
- * asks about a table.
+ * asks about a table. `gate`: the words some active rule's mayFind needs, with "lint" (see lintRun).
  */
 function nothingToFind(
   section: MigrationFile['up'],
   rules: readonly LintRule[],
+  gate: RegExp | undefined,
   fresh: () => ReadonlySet<string>,
   existing: ReadonlySet<string>,
 ): boolean {
   const sql = section.sql
+  if (gate !== undefined && !gate.test(sql)) return true
   // "lint" is a whole word wherever the comment is: a short search first (a long one costs more per section).
   if (mentions(section, 'lint') && sql.includes('dbops:lint-ignore')) return false
   let created: string[] | undefined

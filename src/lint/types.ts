@@ -138,6 +138,11 @@ export interface LintRule {
    */
   mayFind?(sql: string, section: SectionScope): boolean
   /**
+   * Words (lower-case) of which mayFind needs the section to mention at least one: when every active rule has
+   * them, a section mentioning none of them all is skipped after one regex scan, without calling each mayFind.
+   */
+  mayFindWords?: readonly string[]
+  /**
    * Whether the rule reads the parse tree where the engine has a parser (PostgreSQL); false: `words` and `text` are
    * enough. Without a parser (SQLite) every rule gets `ast: undefined` and reads the words.
    */

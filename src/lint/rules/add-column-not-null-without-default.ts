@@ -10,6 +10,7 @@ export const addColumnNotNullWithoutDefault: LintRule = {
   description: 'ADD COLUMN ... NOT NULL without a DEFAULT fails on a table that has rows',
   // The words every form it reports must contain: other ALTER TABLEs are not parsed for it.
   mayFind: (sql, section) => section.mentions('alter') && /\bnot\s+null\b|\bprimary\b/i.test(sql),
+  mayFindWords: ['alter'],
   wants: (w, text) => isAlterTable(w) && /\bnot\s+null\b|\bprimary\b/i.test(text),
   needsAst: true,
   check({ ast }) {

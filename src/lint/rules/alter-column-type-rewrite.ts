@@ -11,6 +11,7 @@ export const alterColumnTypeRewrite: LintRule = {
     'ALTER COLUMN ... TYPE rewrites the table and rebuilds its indexes under ACCESS EXCLUSIVE (unless the change is binary-compatible)',
   // The words every form it reports must contain: other ALTER TABLEs are not parsed for it.
   mayFind: (_sql, section) => section.mentions('alter') && section.mentions('type'),
+  mayFindWords: ['alter'],
   wants: (w, text) => isAlterTable(w) && /\btype\b/i.test(text),
   needsAst: true,
   check({ ast }) {

@@ -13,6 +13,7 @@ export const alterDomainAddConstraint: LintRule = {
   description:
     'ALTER DOMAIN ... ADD CONSTRAINT (without NOT VALID) or VALIDATE CONSTRAINT checks every column using the domain under SHARE',
   mayFind: (_sql, section) => section.mentions('domain'),
+  mayFindWords: ['domain'],
   wants: (w) => (w[0] === 'ALTER' || w[0] === 'CREATE') && w[1] === 'DOMAIN',
   needsAst: true,
   reportsOnFresh: true,

@@ -10,6 +10,7 @@ export const checkWithoutNotValid: LintRule = {
   description: 'ADD CHECK without NOT VALID scans the table under ACCESS EXCLUSIVE',
   // The words every form it reports must contain: other ALTER TABLEs are not parsed for it.
   mayFind: (_sql, section) => section.mentions('alter') && section.mentions('check'),
+  mayFindWords: ['alter'],
   wants: (w, text) => isAlterTable(w) && /\bcheck\b/i.test(text),
   needsAst: true,
   check({ ast, text }) {

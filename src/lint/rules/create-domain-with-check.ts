@@ -25,6 +25,7 @@ export const createDomainWithCheck: LintRule = {
     'a domain with a CHECK: ADD COLUMN of it rewrites the table, and changing the check means ALTER DOMAIN (a scan under SHARE)',
   // A column of a domain created in an earlier file: the ALTER TABLE's section need not say "domain".
   mayFind: (_sql, section) => section.mentions('domain') || (section.mentions('alter') && section.mentions('add')),
+  mayFindWords: ['domain', 'alter'],
   wants: (w, text) => (w[0] === 'CREATE' && w[1] === 'DOMAIN') || (isAlterTable(w) && /\badd\b/i.test(text)),
   needsAst: false,
   observe({ words, text }, context) {

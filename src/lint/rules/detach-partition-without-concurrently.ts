@@ -10,6 +10,7 @@ export const detachPartitionWithoutConcurrently: LintRule = {
   description: 'DETACH PARTITION without CONCURRENTLY takes ACCESS EXCLUSIVE on the partitioned table',
   // The words every form it reports must contain: other ALTER TABLEs are not parsed for it.
   mayFind: (_sql, section) => section.mentions('alter') && section.mentions('detach'),
+  mayFindWords: ['alter'],
   wants: (w, text) => isAlterTable(w) && /\bdetach\b/i.test(text),
   needsAst: true,
   check({ ast, text }, context) {

@@ -10,6 +10,7 @@ export const dropColumn: LintRule = {
   description: 'dropping a column breaks running code that still reads or writes it',
   // The words every form it reports must contain: other ALTER TABLEs are not parsed for it.
   mayFind: (_sql, section) => section.mentions('alter') && section.mentions('drop'),
+  mayFindWords: ['alter'],
   wants: (w, text) => isAlterTable(w) && /\bdrop\b/i.test(text),
   needsAst: true,
   check({ ast, words }) {

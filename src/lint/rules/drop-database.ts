@@ -8,6 +8,7 @@ export const dropDatabase: LintRule = {
   kind: 'breaking',
   description: 'DROP DATABASE in a migration destroys a whole database, irrecoverably',
   mayFind: (_sql, section) => section.mentions('database'),
+  mayFindWords: ['database'],
   wants: (w) => w[0] === 'DROP' && w[1] === 'DATABASE',
   needsAst: true,
   reportsOnFresh: true,

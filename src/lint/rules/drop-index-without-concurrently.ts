@@ -9,6 +9,7 @@ export const dropIndexWithoutConcurrently: LintRule = {
   kind: 'lock',
   description: "DROP INDEX without CONCURRENTLY takes ACCESS EXCLUSIVE on the index's table",
   mayFind: (_sql, section) => section.mentions('drop'),
+  mayFindWords: ['drop'],
   wants: (w) => w[0] === 'DROP' && w[1] === 'INDEX',
   needsAst: true,
   check({ ast, text }, context) {

@@ -9,6 +9,7 @@ export const dropNotNull: LintRule = {
   kind: 'breaking',
   description: 'DROP NOT NULL lets NULLs in: running code that assumes a value breaks when the first one arrives',
   mayFind: (sql, section) => section.mentions('alter') && /\bdrop\s+not\s+null\b/i.test(sql),
+  mayFindWords: ['alter'],
   wants: (w, text) => isAlterTable(w) && /\bdrop\s+not\s+null\b/i.test(text),
   needsAst: true,
   check({ ast }) {

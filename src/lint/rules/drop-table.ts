@@ -8,6 +8,7 @@ export const dropTable: LintRule = {
   kind: 'breaking',
   description: 'dropping a table breaks running code that still uses it',
   mayFind: (_sql, section) => section.mentions('drop'),
+  mayFindWords: ['drop'],
   wants: (w) => w[0] === 'DROP' && w[1] === 'TABLE',
   needsAst: true,
   check({ ast, words }, context) {

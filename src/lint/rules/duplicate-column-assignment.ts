@@ -38,6 +38,7 @@ export const duplicateColumnAssignment: LintRule = {
   kind: 'correctness',
   description: 'a column assigned twice in one UPDATE (or ON CONFLICT DO UPDATE): PostgreSQL rejects the statement',
   mayFind: (_sql, section) => section.mentions('set'),
+  mayFindWords: ['set'],
   wants: (w, text) =>
     (w[0] === 'UPDATE' || ((w[0] === 'INSERT' || w[0] === 'WITH') && /\bupdate\b/i.test(text))) && mayRepeat(text),
   needsAst: true,

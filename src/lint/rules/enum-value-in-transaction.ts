@@ -8,6 +8,7 @@ export const enumValueInTransaction: LintRule = {
   kind: 'correctness',
   description: 'ALTER TYPE ... ADD VALUE cannot run inside a transaction before PostgreSQL 12',
   mayFind: (sql, section) => section.transactional && section.mentions('alter') && /\balter\s+type\b/i.test(sql),
+  mayFindWords: ['alter'],
   wants: (w) => w[0] === 'ALTER' && w[1] === 'TYPE' && w.includes('ADD'),
   needsAst: true,
   reportsOnFresh: true,

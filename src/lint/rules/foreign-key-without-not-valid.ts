@@ -10,6 +10,7 @@ export const foreignKeyWithoutNotValid: LintRule = {
   description: 'ADD FOREIGN KEY without NOT VALID scans the table while writes to both tables are blocked',
   // The words every form it reports must contain: other ALTER TABLEs are not parsed for it.
   mayFind: (_sql, section) => section.mentions('alter') && section.mentions('references'),
+  mayFindWords: ['alter'],
   wants: (w, text) => isAlterTable(w) && /\breferences\b/i.test(text),
   needsAst: true,
   check({ ast, text }, context) {

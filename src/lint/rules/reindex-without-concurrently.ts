@@ -9,6 +9,7 @@ export const reindexWithoutConcurrently: LintRule = {
   kind: 'lock',
   description: 'REINDEX without CONCURRENTLY blocks writes to the table and reads that use the index',
   mayFind: (_sql, section) => section.mentions('reindex'),
+  mayFindWords: ['reindex'],
   wants: (w) => w[0] === 'REINDEX',
   needsAst: true,
   check({ ast, text }, context) {

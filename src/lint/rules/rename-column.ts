@@ -11,6 +11,7 @@ export const renameColumn: LintRule = {
   description: 'renaming a column breaks running code that uses the old name',
   // The words every form it reports must contain: other ALTER TABLEs are not parsed for it.
   mayFind: (_sql, section) => section.mentions('alter') && section.mentions('rename'),
+  mayFindWords: ['alter'],
   wants: (w, text) => isAlterTable(w) && /\brename\b/i.test(text),
   needsAst: true,
   check({ ast, words }) {

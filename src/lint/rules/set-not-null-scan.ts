@@ -32,6 +32,7 @@ export const setNotNullScan: LintRule = {
     'SET NOT NULL scans the table under ACCESS EXCLUSIVE unless a validated CHECK (column IS NOT NULL) exists (PostgreSQL 12+)',
   // The words every form it reports must contain: other ALTER TABLEs are not parsed for it.
   mayFind: (sql, section) => section.mentions('alter') && /\bnot\s+null\b|\bvalidate\b/i.test(sql),
+  mayFindWords: ['alter'],
   wants: (w, text) => isAlterTable(w) && /\bnot\s+null\b|\bvalidate\b/i.test(text),
   needsAst: true,
   observe({ ast }, context) {

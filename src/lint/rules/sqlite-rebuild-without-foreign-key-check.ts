@@ -24,6 +24,7 @@ export const sqliteRebuildWithoutForeignKeyCheck: LintRule = {
   description:
     "SQLite's table rebuild (create, copy, drop, rename) without PRAGMA foreign_key_check: rows that break a foreign key go unnoticed",
   mayFind: (_sql, section) => section.mentions('drop'),
+  mayFindWords: ['drop'],
   wants: (w) =>
     (w[0] === 'DROP' && w[1] === 'TABLE') ||
     (w[0] === 'ALTER' && w[1] === 'TABLE' && w.includes('RENAME')) ||

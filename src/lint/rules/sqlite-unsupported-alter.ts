@@ -12,6 +12,7 @@ export const sqliteUnsupportedAlter: LintRule = {
   description:
     'ALTER TABLE forms SQLite does not support (ALTER COLUMN, constraints, ADD COLUMN with PRIMARY KEY/UNIQUE, NOT NULL without a default, a non-constant default, a STORED generated column)',
   mayFind: (_sql, section) => section.mentions('alter'),
+  mayFindWords: ['alter'],
   wants: isAlterTable,
   needsAst: false,
   reportsOnFresh: true,

@@ -8,6 +8,7 @@ export const truncateCascade: LintRule = {
   kind: 'correctness',
   description: 'TRUNCATE ... CASCADE also empties every table with a foreign key to it, recursively',
   mayFind: (_sql, section) => section.mentions('cascade'),
+  mayFindWords: ['cascade'],
   wants: (w) => w[0] === 'TRUNCATE',
   needsAst: true,
   check({ ast }) {

@@ -11,6 +11,7 @@ export const uniqueWithoutIndex: LintRule = {
     'ADD PRIMARY KEY / UNIQUE builds its index under ACCESS EXCLUSIVE; build it CONCURRENTLY first and add the constraint USING INDEX',
   // The words every form it reports must contain: other ALTER TABLEs are not parsed for it.
   mayFind: (sql, section) => section.mentions('alter') && /\b(?:unique|primary)\b/i.test(sql),
+  mayFindWords: ['alter'],
   wants: (w, text) => isAlterTable(w) && /\b(?:unique|primary)\b/i.test(text),
   needsAst: true,
   check({ ast }, context) {

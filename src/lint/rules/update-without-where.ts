@@ -34,6 +34,7 @@ export function withoutWhere(verb: 'UPDATE' | 'DELETE'): LintRule {
     kind: 'lock',
     description: `${verb} without WHERE changes every row in one transaction`,
     mayFind: (_sql, section) => section.mentions(word),
+    mayFindWords: [word],
     wants: (w) => w[0] === verb || (w[0] === 'WITH' && w.includes(verb)),
     needsAst: false,
     check(statement, context) {

@@ -13,6 +13,7 @@ export const validateInSameTransaction: LintRule = {
   description:
     "VALIDATE CONSTRAINT in the same transaction as its ADD ... NOT VALID: the scan runs while the ADD's lock is still held",
   mayFind: (sql, section) => section.transactional && section.mentions('validate'),
+  mayFindWords: ['validate'],
   wants: (w, text) => isAlterTable(w) && /\b(?:not\s+valid|validate)\b/i.test(text),
   needsAst: true,
   observe({ ast }, context) {

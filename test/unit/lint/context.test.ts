@@ -267,4 +267,38 @@ describe('what migrate up lints', () => {
       'update-without-where',
     ])
   })
+  it("on SQLite, a section with none of the rules' words is skipped after one scan, and any of them, in any case, is looked at", async () => {
+    const gate = {
+      engine: 'sqlite' as const,
+      minSeverity: 'warn' as const,
+      rules: { 'non-transactional-statement': 'off' as const, 'transaction-control': 'off' as const },
+    }
+    const plain = await lintFiles(
+      ['CREATE TABLE t (id int);\nCREATE INDEX t_id ON t (id);\nINSERT INTO t VALUES (1);'],
+      gate,
+    )
+    expect(plain.findings).toEqual([])
+    expect(plain.statements).toBe(0)
+    const cases: [string, string][] = [
+      ['Alter Table orders Drop Column legacy;', 'drop-column'],
+      ['alter table orders rename to purchases;', 'rename-table'],
+      ['ALTER TABLE orders ALTER COLUMN a TYPE text;', 'sqlite-unsupported-alter'],
+      ['Drop Table orders;', 'drop-table'],
+      ["Update orders SET a = 'x';", 'update-without-where'],
+      ['delete FROM orders;', 'delete-without-where'],
+    ]
+    for (const [sql, rule] of cases) expect(rules((await lintFiles([sql], gate)).findings)).toContain(rule)
+    // An ignore comment is always looked at, even in a section no rule has a word for (the ignores name none).
+    const ignores = await lintFiles(
+      [
+        '-- dbops:lint-ignore prefer-text\nCREATE TABLE t (id int);',
+        '-- dbops:lint-ignore no-such-rule old\nSELECT 1;',
+      ],
+      gate,
+    )
+    expect(ignores.findings.map((finding) => `${finding.file} ${finding.rule}`)).toEqual([
+      'migrations/1_m1.sql ignore-without-reason',
+      'migrations/2_m2.sql unused-ignore',
+    ])
+  })
 })

@@ -1,6 +1,7 @@
 // Each rule: a true positive, and the near misses that must stay quiet (statically, PostgreSQL unless said).
 import { describe, expect, it } from 'vitest'
 import type { LintResult } from '../../../src/lint/types.js'
+import { LINT_RULES } from '../../../src/lint/rules/index.js'
 import { lint, lintFiles, rules } from './lint-helpers.js'
 
 /** Findings of `rule` only (advice rules are on at info and would crowd every CREATE TABLE). */
@@ -440,6 +441,30 @@ describe('what a file can hold, judged before it is split', () => {
       // Statically a table from an earlier file is not new; one created earlier in the same file is.
       const indexes = together.filter((finding) => finding.rule === 'create-index-without-concurrently')
       expect(indexes.map((finding) => finding.table)).toEqual(['b', 'a', 'b'])
+    }
+  })
+})
+
+describe('mayFindWords', () => {
+  it('each rule that names its words finds nothing in a section that mentions every word but those', () => {
+    // The words mayFind asks about, in an order its own regexes match (alter type, drop not null): all there except
+    // the rule's own words.
+    const everything =
+      'alter type add drop not null rename domain check detach database set references reindex cascade validate update delete primary unique full cluster'.split(
+        ' ',
+      )
+    const named = LINT_RULES.filter((rule) => rule.mayFindWords !== undefined)
+    expect(named.map((rule) => rule.id)).toContain('sqlite-unsupported-alter')
+    for (const rule of named) {
+      const words = everything.filter((word) => !rule.mayFindWords!.includes(word))
+      const sql = words.join(' ')
+      for (const transactional of [true, false]) {
+        const scope = { transactional, isFresh: () => true, mentions: (word: string) => words.includes(word) }
+        expect(rule.mayFind!(sql, scope), rule.id).toBe(false)
+      }
+      // And the words do open it (the test above is not vacuous): with them all, mayFind may say yes.
+      const all = { transactional: true, isFresh: () => false, mentions: () => true }
+      expect(rule.mayFind!(everything.join(' '), all), rule.id).toBe(true)
     }
   })
 })
