@@ -29,7 +29,7 @@ export interface MigrationFile {
   name: string
   /** `<version>_<name>`, how dbops refers to a migration in messages. */
   id: string
-  format: 'dbmate' | 'golang-migrate'
+  format: 'dbmate' | 'golang-migrate' | 'goose'
   file: string
   up: Section
   /** undefined when the file has no down section: such a migration cannot be rolled back. */
@@ -234,11 +234,12 @@ function strictText(bytes: Buffer, file: string): string {
 export function parseDbmateFile(version: string, name: string, file: string, text: string): MigrationFile {
   const directives = directivesOf(text, file)
   if (directives.length === 0) {
-    // goose ("-- +goose Up") and sql-migrate ("-- +migrate Up") mark sections the same way with other words.
-    const other = /^--\s*\+(goose|migrate)\s+up\b/im.exec(text)
+    if (/^--\s*\+goose\s+up\s*$/im.test(text)) return parseGooseFile(version, name, file, text)
+    // sql-migrate ("-- +migrate Up") marks sections the same way with other words.
+    const other = /^--\s*\+migrate\s+up\b/im.exec(text)
     throw new DbopsError('E_MIGRATION_PARSE', `${file}: no "-- migrate:up" line`, {
       hint: other
-        ? `this is a ${other[1] === 'goose' ? 'goose' : 'sql-migrate'} migration: dbops reads dbmate's markers, so write "-- migrate:up" for "${other[0].trim()}" and "-- migrate:down" for its Down line (and add transaction:false to the up line of a file marked to run without a transaction)`
+        ? `this is a sql-migrate migration: dbops reads dbmate's markers (and goose's), so write "-- migrate:up" for "${other[0].trim()}" and "-- migrate:down" for its Down line (and add transaction:false to the up line of a file marked to run without a transaction)`
         : 'start the file with "-- migrate:up", put the rollback after "-- migrate:down"',
     })
   }
@@ -285,6 +286,57 @@ export function parseDbmateFile(version: string, name: string, file: string, tex
     file,
     up: sectionOf(parts.up[0]!, text, file),
     down: parts.down[0] && sectionOf(parts.down[0], text, file),
+  })
+}
+
+const GOOSE_ANNOTATION = /^--\s*\+goose\s+(.*?)\s*$/gim
+
+/**
+ * goose's format: `-- +goose Up` and `-- +goose Down` sections; `-- +goose NO TRANSACTION` runs both outside a
+ * transaction; `StatementBegin`/`StatementEnd` need nothing here (dbops splits statements with the SQL's own quoting).
+ */
+function parseGooseFile(version: string, name: string, file: string, text: string): MigrationFile {
+  const marks: { kind: 'up' | 'down'; index: number; end: number; line: number }[] = []
+  let transaction = true
+  for (const match of text.matchAll(GOOSE_ANNOTATION)) {
+    const annotation = match[1]!.toLowerCase()
+    const line = lineAt(text, match.index!)
+    if (annotation === 'up' || annotation === 'down') {
+      const previous = marks.find((mark) => mark.kind === annotation)
+      if (previous) {
+        throw new DbopsError(
+          'E_MIGRATION_PARSE',
+          `${file}:${line}: a second "-- +goose ${match[1]}" line (the first is on line ${previous.line})`,
+          { hint: 'keep one Up and one Down section per file' },
+        )
+      }
+      marks.push({ kind: annotation, index: match.index!, end: match.index! + match[0].length, line })
+    } else if (annotation === 'no transaction') transaction = false
+    else if (annotation !== 'statementbegin' && annotation !== 'statementend') {
+      throw new DbopsError('E_MIGRATION_PARSE', `${file}:${line}: "-- +goose ${match[1]}" is not supported by dbops`, {
+        hint: "dbops reads goose's Up, Down, StatementBegin, StatementEnd and NO TRANSACTION annotations; write the SQL out in full (ENVSUB: without ${VAR})",
+      })
+    }
+  }
+  const [first] = marks as [(typeof marks)[number]]
+  const stray = firstSqlLine(text.slice(0, first.index))
+  if (first.kind !== 'up' || stray !== undefined) {
+    throw new DbopsError(
+      'E_MIGRATION_PARSE',
+      `${file}:${stray ?? first.line}: ${stray !== undefined ? 'SQL before the "-- +goose Up" line' : '"-- +goose Down" before "-- +goose Up"'}`,
+      { hint: 'put the Up section first, the Down section after it' },
+    )
+  }
+  const options: SectionOptions = { transaction }
+  const part = (index: number) => ({ start: marks[index]!.end, end: marks[index + 1]?.index ?? text.length, options })
+  return withLazyChecksum({
+    version,
+    name,
+    id: fileName(file).slice(0, -'.sql'.length),
+    format: 'goose',
+    file,
+    up: sectionOf(part(0), text, file),
+    down: marks[1] && sectionOf(part(1), text, file),
   })
 }
 

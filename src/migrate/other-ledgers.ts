@@ -50,12 +50,14 @@ export function otherLedgerError(ledger: string, others: OtherLedger[], files: r
         `${other.table} (${other.tools}) records ${other.rows} migration${other.rows === 1 ? '' : 's'}${other.newest ? `, newest ${other.newest}` : ''}`,
     )
     .join('; ')
-  const known = first.newest !== null && files.some((file) => compareVersions(file.version, first.newest!) === 0)
+  // As the files spell it (goose's ledger says 1 for 00001_x.sql).
+  const known =
+    first.newest === null ? undefined : files.find((file) => compareVersions(file.version, first.newest!) === 0)
   return new DbopsError(
     'E_OTHER_LEDGER',
     `this database was migrated by another tool: ${described}; dbops' ledger ${ledger} is empty, so "up" would run every migration again`,
     {
-      hint: `if those are these files, record them as applied without running them: "dbops migrate baseline ${known ? first.newest : '<newest applied version>'}", then "dbops migrate up"; to run them anyway, pass --ignore-other-ledgers`,
+      hint: `if those are these files, record them as applied without running them: "dbops migrate baseline ${known?.version ?? '<newest applied version>'}", then "dbops migrate up"; to run them anyway, pass --ignore-other-ledgers`,
       details: { otherLedgers: others },
     },
   )

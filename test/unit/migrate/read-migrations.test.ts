@@ -34,13 +34,44 @@ describe('readMigrations', () => {
     ])
   })
 
-  it('says how to convert a goose or sql-migrate file instead of only asking for "-- migrate:up"', () => {
-    const dir = migrationsDir({ '1_a.sql': '-- +goose Up\nCREATE TABLE a (id int);\n-- +goose Down\nDROP TABLE a;\n' })
+  it("reads goose's files: Up and Down sections, NO TRANSACTION, statement markers left as comments", () => {
+    const dir = migrationsDir({
+      '00001_a.sql':
+        '-- a comment first\n-- +goose Up\n-- +goose StatementBegin\nCREATE TABLE a (id int);\n-- +goose StatementEnd\n\n-- +goose Down\nDROP TABLE a;\n',
+      '00002_b.sql': '-- +goose NO TRANSACTION\n-- +goose up\nCREATE INDEX CONCURRENTLY b ON a (id);\n',
+    })
+    const [a, b] = readMigrations(join(dir, 'migrations'), dir).migrations
+    expect(a).toMatchObject({ version: '00001', name: 'a', format: 'goose' })
+    expect(a!.up).toMatchObject({ line: 2, options: { transaction: true } })
+    expect(a!.up.sql).toBe('\n-- +goose StatementBegin\nCREATE TABLE a (id int);\n-- +goose StatementEnd\n\n')
+    expect(a!.down!.sql).toBe('\nDROP TABLE a;\n')
+    expect(b!.up.options.transaction).toBe(false)
+    expect(b!.down).toBeUndefined()
+  })
+
+  it('names the line of a goose annotation dbops cannot honour, and of SQL before the Up section', () => {
+    for (const [text, message] of [
+      ['-- +goose Up\nSELECT 1;\n-- +goose ENVSUB ON\n', '1_a.sql:3: "-- +goose ENVSUB ON" is not supported by dbops'],
+      ['SELECT 0;\n-- +goose Up\nSELECT 1;\n', '1_a.sql:1: SQL before the "-- +goose Up" line'],
+      [
+        '-- +goose Up\nSELECT 1;\n-- +goose Up\nSELECT 2;\n',
+        '1_a.sql:3: a second "-- +goose Up" line (the first is on line 1)',
+      ],
+    ] as const) {
+      const dir = migrationsDir({ '1_a.sql': text })
+      expect(() => readMigrations(join(dir, 'migrations'), dir)).toThrow(`migrations/${message}`)
+    }
+  })
+
+  it('says how to convert a sql-migrate file instead of only asking for "-- migrate:up"', () => {
+    const dir = migrationsDir({
+      '1_a.sql': '-- +migrate Up\nCREATE TABLE a (id int);\n-- +migrate Down\nDROP TABLE a;\n',
+    })
     expect(() => readMigrations(join(dir, 'migrations'), dir)).toThrow(
       expect.objectContaining({
         message: 'migrations/1_a.sql: no "-- migrate:up" line',
         hint: expect.stringContaining(
-          'this is a goose migration: dbops reads dbmate\'s markers, so write "-- migrate:up" for "-- +goose Up"',
+          'this is a sql-migrate migration: dbops reads dbmate\'s markers (and goose\'s), so write "-- migrate:up" for "-- +migrate Up"',
         ),
       }),
     )
