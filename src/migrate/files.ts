@@ -168,9 +168,10 @@ export function readMigrations(dir: string, cwd: string = process.cwd()): Migrat
   }
   const warnings = ignored.map((file) => `ignoring ${file}: its name does not start with a version`)
   for (const migration of migrations) {
-    // A comment in it ("-- no-op on PostgreSQL", common in sets written for several engines) says it is meant.
+    // A comment in it ("-- no-op on PostgreSQL", common in sets written for several engines) says it is meant, as
+    // does a goose file (no dbops template).
     const sql = migration.up.sql
-    if (!hasStatements(sql, 'postgres') && !sql.includes('--') && !sql.includes('/*')) {
+    if (migration.format !== 'goose' && !hasStatements(sql, 'postgres') && !sql.includes('--') && !sql.includes('/*')) {
       warnings.push(
         `${migration.file} has no SQL in its up section (an untouched "dbops migrate new" template?): applying it changes nothing but records it as applied`,
       )
@@ -336,7 +337,10 @@ function parseGooseFile(version: string, name: string, file: string, text: strin
     format: 'goose',
     file,
     up: sectionOf(part(0), text, file),
-    down: marks[1] && sectionOf(part(1), text, file),
+    // goose's Down is optional: without one, rolling back runs nothing and only removes the version.
+    down: marks[1]
+      ? sectionOf(part(1), text, file)
+      : { sql: '', file, line: lineAt(text, text.length), column: 1, options },
   })
 }
 
