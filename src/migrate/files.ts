@@ -29,7 +29,7 @@ export interface MigrationFile {
   name: string
   /** `<version>_<name>`, how dbops refers to a migration in messages. */
   id: string
-  format: 'dbmate' | 'golang-migrate' | 'goose'
+  format: 'dbmate' | 'golang-migrate' | 'goose' | 'sql-migrate'
   file: string
   up: Section
   /** undefined when the file has no down section: such a migration cannot be rolled back. */
@@ -169,9 +169,14 @@ export function readMigrations(dir: string, cwd: string = process.cwd()): Migrat
   const warnings = ignored.map((file) => `ignoring ${file}: its name does not start with a version`)
   for (const migration of migrations) {
     // A comment in it ("-- no-op on PostgreSQL", common in sets written for several engines) says it is meant, as
-    // does a goose file (no dbops template).
+    // does a goose or sql-migrate file (no dbops template).
     const sql = migration.up.sql
-    if (migration.format !== 'goose' && !hasStatements(sql, 'postgres') && !sql.includes('--') && !sql.includes('/*')) {
+    if (
+      (migration.format === 'dbmate' || migration.format === 'golang-migrate') &&
+      !hasStatements(sql, 'postgres') &&
+      !sql.includes('--') &&
+      !sql.includes('/*')
+    ) {
       warnings.push(
         `${migration.file} has no SQL in its up section (an untouched "dbops migrate new" template?): applying it changes nothing but records it as applied`,
       )
@@ -235,13 +240,11 @@ function strictText(bytes: Buffer, file: string): string {
 export function parseDbmateFile(version: string, name: string, file: string, text: string): MigrationFile {
   const directives = directivesOf(text, file)
   if (directives.length === 0) {
-    if (/^--\s*\+goose\s+up\s*$/im.test(text)) return parseGooseFile(version, name, file, text)
-    // sql-migrate ("-- +migrate Up") marks sections the same way with other words.
-    const other = /^--\s*\+migrate\s+up\b/im.exec(text)
+    const annotated = /^--\s*\+(goose|migrate)\s+up\b/im.exec(text)
+    if (annotated)
+      return parseAnnotatedFile(annotated[1] === 'goose' ? 'goose' : 'sql-migrate', version, name, file, text)
     throw new DbopsError('E_MIGRATION_PARSE', `${file}: no "-- migrate:up" line`, {
-      hint: other
-        ? `this is a sql-migrate migration: dbops reads dbmate's markers (and goose's), so write "-- migrate:up" for "${other[0].trim()}" and "-- migrate:down" for its Down line (and add transaction:false to the up line of a file marked to run without a transaction)`
-        : 'start the file with "-- migrate:up", put the rollback after "-- migrate:down"',
+      hint: 'start the file with "-- migrate:up", put the rollback after "-- migrate:down"',
     })
   }
   const before = text.slice(0, directives[0]!.index)
@@ -290,33 +293,50 @@ export function parseDbmateFile(version: string, name: string, file: string, tex
   })
 }
 
-const GOOSE_ANNOTATION = /^--\s*\+goose\s+(.*?)\s*$/gim
+/** The tools whose files mark sections with `-- +<word> Up` / `-- +<word> Down`, and their words. */
+const ANNOTATED_TOOLS = { goose: 'goose', 'sql-migrate': 'migrate' } as const
+type AnnotatedTool = keyof typeof ANNOTATED_TOOLS
 
 /**
- * goose's format: `-- +goose Up` and `-- +goose Down` sections; `-- +goose NO TRANSACTION` runs both outside a
- * transaction; `StatementBegin`/`StatementEnd` need nothing here (dbops splits statements with the SQL's own quoting).
+ * goose's and sql-migrate's format: `-- +goose Up` / `-- +migrate Up` and `... Down` sections. goose's
+ * `-- +goose NO TRANSACTION` runs both outside a transaction, sql-migrate's `-- +migrate Up notransaction` its own
+ * section. `StatementBegin`/`StatementEnd` need nothing here (dbops splits statements by the SQL's own quoting). A
+ * missing Down is a rollback that runs nothing, as in both tools.
  */
-function parseGooseFile(version: string, name: string, file: string, text: string): MigrationFile {
-  const marks: { kind: 'up' | 'down'; index: number; end: number; line: number }[] = []
-  let transaction = true
-  for (const match of text.matchAll(GOOSE_ANNOTATION)) {
-    const annotation = match[1]!.toLowerCase()
+function parseAnnotatedFile(
+  tool: AnnotatedTool,
+  version: string,
+  name: string,
+  file: string,
+  text: string,
+): MigrationFile {
+  const word = ANNOTATED_TOOLS[tool]
+  const marks: { kind: 'up' | 'down'; index: number; end: number; line: number; transaction: boolean }[] = []
+  let fileTransaction = true
+  for (const match of text.matchAll(new RegExp(`^--\\s*\\+${word}\\s+(.*?)\\s*$`, 'gim'))) {
+    const [kind, ...rest] = match[1]!.toLowerCase().split(/\s+/)
     const line = lineAt(text, match.index!)
-    if (annotation === 'up' || annotation === 'down') {
-      const previous = marks.find((mark) => mark.kind === annotation)
+    const sectionOptions = tool === 'sql-migrate' && rest.length === 1 && rest[0] === 'notransaction'
+    if ((kind === 'up' || kind === 'down') && (rest.length === 0 || sectionOptions)) {
+      const previous = marks.find((mark) => mark.kind === kind)
       if (previous) {
         throw new DbopsError(
           'E_MIGRATION_PARSE',
-          `${file}:${line}: a second "-- +goose ${match[1]}" line (the first is on line ${previous.line})`,
+          `${file}:${line}: a second "-- +${word} ${match[1]}" line (the first is on line ${previous.line})`,
           { hint: 'keep one Up and one Down section per file' },
         )
       }
-      marks.push({ kind: annotation, index: match.index!, end: match.index! + match[0].length, line })
-    } else if (annotation === 'no transaction') transaction = false
-    else if (annotation !== 'statementbegin' && annotation !== 'statementend') {
-      throw new DbopsError('E_MIGRATION_PARSE', `${file}:${line}: "-- +goose ${match[1]}" is not supported by dbops`, {
-        hint: "dbops reads goose's Up, Down, StatementBegin, StatementEnd and NO TRANSACTION annotations; write the SQL out in full (ENVSUB: without ${VAR})",
-      })
+      const end = match.index! + match[0].length
+      marks.push({ kind, index: match.index!, end, line, transaction: !sectionOptions })
+    } else if (tool === 'goose' && kind === 'no' && rest.join(' ') === 'transaction') fileTransaction = false
+    else if ((kind !== 'statementbegin' && kind !== 'statementend') || rest.length > 0) {
+      throw new DbopsError(
+        'E_MIGRATION_PARSE',
+        `${file}:${line}: "-- +${word} ${match[1]}" is not supported by dbops`,
+        {
+          hint: `dbops reads ${tool}'s Up, Down, StatementBegin, StatementEnd and ${tool === 'goose' ? 'NO TRANSACTION annotations; write the SQL out in full (ENVSUB: without ${VAR})' : 'notransaction annotations'}`,
+        },
+      )
     }
   }
   const [first] = marks as [(typeof marks)[number]]
@@ -324,23 +344,25 @@ function parseGooseFile(version: string, name: string, file: string, text: strin
   if (first.kind !== 'up' || stray !== undefined) {
     throw new DbopsError(
       'E_MIGRATION_PARSE',
-      `${file}:${stray ?? first.line}: ${stray !== undefined ? 'SQL before the "-- +goose Up" line' : '"-- +goose Down" before "-- +goose Up"'}`,
+      `${file}:${stray ?? first.line}: ${stray !== undefined ? `SQL before the "-- +${word} Up" line` : `"-- +${word} Down" before "-- +${word} Up"`}`,
       { hint: 'put the Up section first, the Down section after it' },
     )
   }
-  const options: SectionOptions = { transaction }
-  const part = (index: number) => ({ start: marks[index]!.end, end: marks[index + 1]?.index ?? text.length, options })
+  const part = (index: number) => ({
+    start: marks[index]!.end,
+    end: marks[index + 1]?.index ?? text.length,
+    options: { transaction: fileTransaction && marks[index]!.transaction },
+  })
   return withLazyChecksum({
     version,
     name,
     id: fileName(file).slice(0, -'.sql'.length),
-    format: 'goose',
+    format: tool,
     file,
     up: sectionOf(part(0), text, file),
-    // goose's Down is optional: without one, rolling back runs nothing and only removes the version.
     down: marks[1]
       ? sectionOf(part(1), text, file)
-      : { sql: '', file, line: lineAt(text, text.length), column: 1, options },
+      : { sql: '', file, line: lineAt(text, text.length), column: 1, options: { transaction: fileTransaction } },
   })
 }
 

@@ -6,6 +6,7 @@ import { compareVersions, type MigrationFile } from './files.js'
 const OTHER_LEDGERS = [
   { table: 'schema_migrations', tools: 'dbmate, golang-migrate or Rails', column: 'version' },
   { table: 'goose_db_version', tools: 'goose', column: 'version_id' },
+  { table: 'gorp_migrations', tools: 'sql-migrate', column: 'id' },
   { table: 'flyway_schema_history', tools: 'Flyway', column: 'version' },
   { table: '_sqlx_migrations', tools: 'sqlx', column: 'version' },
   { table: 'knex_migrations', tools: 'Knex', column: 'name' },

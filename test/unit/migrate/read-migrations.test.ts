@@ -63,17 +63,20 @@ describe('readMigrations', () => {
     }
   })
 
-  it('says how to convert a sql-migrate file instead of only asking for "-- migrate:up"', () => {
+  it("reads sql-migrate's files: Up and Down sections, notransaction on a section's own line", () => {
     const dir = migrationsDir({
-      '1_a.sql': '-- +migrate Up\nCREATE TABLE a (id int);\n-- +migrate Down\nDROP TABLE a;\n',
+      '1_a.sql': '-- +migrate Up\nCREATE TABLE a (id int);\n-- +migrate Down notransaction\nDROP TABLE a;\n',
+      '2_b.sql':
+        '-- +migrate Up notransaction\n-- +migrate StatementBegin\nCREATE INDEX CONCURRENTLY b ON a (id);\n-- +migrate StatementEnd\n',
     })
-    expect(() => readMigrations(join(dir, 'migrations'), dir)).toThrow(
-      expect.objectContaining({
-        message: 'migrations/1_a.sql: no "-- migrate:up" line',
-        hint: expect.stringContaining(
-          'this is a sql-migrate migration: dbops reads dbmate\'s markers (and goose\'s), so write "-- migrate:up" for "-- +migrate Up"',
-        ),
-      }),
+    const [a, b] = readMigrations(join(dir, 'migrations'), dir).migrations
+    expect(a).toMatchObject({ format: 'sql-migrate', up: { options: { transaction: true } } })
+    expect(a!.down).toMatchObject({ sql: '\nDROP TABLE a;\n', options: { transaction: false } })
+    expect(b!.up.options.transaction).toBe(false)
+    expect(b!.down!.sql).toBe('')
+    const bad = migrationsDir({ '1_a.sql': '-- +migrate Up\nSELECT 1;\n-- +migrate Up now\n' })
+    expect(() => readMigrations(join(bad, 'migrations'), bad)).toThrow(
+      'migrations/1_a.sql:3: "-- +migrate Up now" is not supported by dbops',
     )
   })
 
