@@ -131,6 +131,8 @@ export interface ResolvedConfig {
   /** Where the targets came from: a config file, the --url flag, DATABASE_URL, or the built-in `sqlite:./dev.db`. */
   source: 'file' | 'url-flag' | 'env' | 'default'
   file?: string
+  /** The dotenv file read (envFile) and the variables it set, when it set any. */
+  envFile?: { path: string; names: string[] }
   /** Relative paths (migrations dir, SQLite files) are resolved against this: the config file's directory, or cwd. */
   baseDir: string
   /** Undefined when there are several targets and the config names none: then -t or --all must pick. */
@@ -228,8 +230,8 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
   registerSecretsFromUrl(env.DATABASE_URL)
   const loaded = await loadConfig(options.configPath === undefined ? { cwd } : { cwd, configPath: options.configPath })
   const baseDir = loaded ? dirname(loaded.file) : cwd
-  if (options.envFile !== undefined && loadEnvFile(env, options.envFile, baseDir, cwd).includes('DATABASE_URL'))
-    registerSecretsFromUrl(env.DATABASE_URL)
+  const envFile = options.envFile === undefined ? undefined : loadEnvFile(env, options.envFile, baseDir, cwd)
+  if (envFile?.names.includes('DATABASE_URL')) registerSecretsFromUrl(env.DATABASE_URL)
   const problems: string[] = []
   const read = new Reader(env, problems)
 
@@ -389,6 +391,7 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
   return {
     source,
     ...(loaded ? { file: loaded.file } : {}),
+    ...(envFile && envFile.names.length > 0 && { envFile }),
     baseDir,
     defaultTarget,
     targets,

@@ -55,6 +55,7 @@ export function registerOtherCommands(program: Command): void {
           const document = {
             source: resolved.source,
             file: resolved.file ?? null,
+            envFile: resolved.envFile ?? null,
             defaultTarget: resolved.defaultTarget ?? null,
             unresolved: resolved.unresolved,
             targets: Object.fromEntries(
@@ -73,6 +74,8 @@ export function registerOtherCommands(program: Command): void {
           if (globals.json) reporter.json({ ok: true, ...document })
           else {
             reporter.result(`source: ${document.source}${document.file ? ` (${document.file})` : ''}`)
+            if (document.envFile)
+              reporter.result(`variables from ${document.envFile.path}: ${document.envFile.names.join(', ')}`)
             reporter.result(`default target: ${document.defaultTarget ?? 'none (pass --target or --all)'}`)
             for (const [name, target] of Object.entries(document.targets)) {
               reporter.result(

@@ -522,6 +522,7 @@ describe('resolveConfig with a dotenv file (envFile)', () => {
     expect(fromEnv.targets.default!.url).toBe('sqlite:./from-env.db')
     expect(fromEnv.targets.default!.database).toBe(join(root, 'from-env.db'))
     expect(fromEnv.targets.default!.migrations.table).toBe('from_env')
+    expect(fromEnv.envFile).toEqual({ path: join(root, '.env'), names: ['DATABASE_URL', 'LEDGER'] })
     const env = { DATABASE_URL: 'sqlite:./set.db' }
     const set = await resolveConfig({ cwd: root, env, envFile: true })
     expect(set.targets.default!.url).toBe('sqlite:./set.db')
