@@ -166,7 +166,12 @@ export function readMigrations(dir: string, cwd: string = process.cwd()): Migrat
       )
     }
   }
-  const warnings = ignored.map((file) => `ignoring ${file}: its name does not start with a version`)
+  const warnings = ignored.map((file) => {
+    const flyway = /^V(\d+)__(.+)\.sql$/.exec(fileName(file))
+    return flyway
+      ? `ignoring ${file}: a Flyway name (rename it ${flyway[1]}_${flyway[2]}.sql and put "-- migrate:up" on its first line)`
+      : `ignoring ${file}: its name does not start with a version`
+  })
   for (const migration of migrations) {
     // A comment in it ("-- no-op on PostgreSQL", common in sets written for several engines) says it is meant, as
     // does a goose or sql-migrate file (no dbops template).

@@ -80,6 +80,14 @@ describe('readMigrations', () => {
     )
   })
 
+  it('says how to rename a Flyway file it ignores', () => {
+    const dir = migrationsDir({ 'V2__add_users.sql': 'CREATE TABLE users (id int);', 'notes.sql': '' })
+    expect(readMigrations(join(dir, 'migrations'), dir).warnings).toEqual([
+      'ignoring migrations/V2__add_users.sql: a Flyway name (rename it 2_add_users.sql and put "-- migrate:up" on its first line)',
+      'ignoring migrations/notes.sql: its name does not start with a version',
+    ])
+  })
+
   it('refuses an indented directive, which dbmate would read as a comment inside the section above it', () => {
     // As in UPchieve/subway's 20211026205335_create_cities_table.sql.
     const indented =
