@@ -29,8 +29,13 @@ export async function fixMigration(dir: string, file: string, engine: Engine, cw
   const set = readMigrations(dirname(path), cwd)
   const migration = set.migrations.find((candidate) => resolve(cwd, candidate.file) === path)
   if (!migration) throw new UsageError(`${file} is not a migration file`)
-  if (migration.format !== 'dbmate')
-    throw new UsageError(`${file}: --fix rewrites dbmate-format files (-- migrate:up / -- migrate:down) only`)
+  const format = FORMATS[migration.format as keyof typeof FORMATS]
+  if (!format) {
+    throw new UsageError(
+      `${file}: --fix rewrites files with up and down sections in one file (dbmate, goose, sql-migrate) only`,
+      'make the change by hand: CREATE INDEX CONCURRENTLY in a file of its own, ADD FOREIGN KEY ... NOT VALID and VALIDATE CONSTRAINT in the next one',
+    )
+  }
   const { lintDialect } = await import('../backends/index.js')
   const dialect = await lintDialect('postgres')
   await dialect.load()
@@ -82,14 +87,12 @@ export async function fixMigration(dir: string, file: string, engine: Engine, cw
     for (const edit of [...edits].reverse()) sql = sql.slice(0, edit.start) + edit.replacement + sql.slice(edit.end)
   }
   const directiveLine = text.lastIndexOf('\n', sectionStart - 1) + 1
-  const directive = onlyIndexes
-    ? text
-        .slice(directiveLine, sectionStart)
-        .replace(/^(--\s*migrate:up)\b.*$/, (line, head: string) =>
-          /transaction:false/.test(line) ? line : `${head} transaction:false${line.slice(head.length)}`,
-        )
-    : text.slice(directiveLine, sectionStart)
-  const rewritten = text.slice(0, directiveLine) + directive + sql + text.slice(sectionStart + section.sql.length)
+  const head = text.slice(0, directiveLine)
+  const directive = text.slice(directiveLine, sectionStart)
+  const rewritten =
+    (onlyIndexes ? format.transactionFree(head, directive) : head + directive) +
+    sql +
+    text.slice(sectionStart + section.sql.length)
   writeFileAtomic(path, rewritten)
   written.push(migration.file)
   if (!onlyIndexes || validations.length > 0) {
@@ -103,11 +106,44 @@ export async function fixMigration(dir: string, file: string, engine: Engine, cw
     const body = [...(transactionFree ? moved.map((statement) => `${statement};`) : []), ...validations].join('\n')
     writeNewFile(
       nextFile,
-      `-- migrate:up${transactionFree ? ' transaction:false' : ''}\n-- written by "dbops migrate lint --fix ${basename(path)}": review before applying\n${body}\n\n-- migrate:down\n`,
+      format.file(
+        transactionFree,
+        `-- written by "dbops migrate lint --fix ${basename(path)}": review before applying\n${body}`,
+      ),
     )
     written.push(join(dirname(migration.file), basename(nextFile)))
   }
   return { file: migration.file, written, changes }
+}
+
+/**
+ * Per file format: the text before the up section's body (`head`, then its directive line) rewritten so the file
+ * runs outside a transaction, and a new migration file.
+ */
+const FORMATS = {
+  dbmate: {
+    transactionFree: (head: string, directive: string) =>
+      head +
+      directive.replace(/^(--\s*migrate:up)\b.*$/, (line, up: string) =>
+        /transaction:false/.test(line) ? line : `${up} transaction:false${line.slice(up.length)}`,
+      ),
+    file: (transactionFree: boolean, up: string) =>
+      `-- migrate:up${transactionFree ? ' transaction:false' : ''}\n${up}\n\n-- migrate:down\n`,
+  },
+  goose: {
+    transactionFree: (head: string, directive: string) =>
+      /^--\s*\+goose\s+no\s+transaction\s*$/im.test(head)
+        ? head + directive
+        : `-- +goose NO TRANSACTION\n${head}${directive}`,
+    file: (transactionFree: boolean, up: string) =>
+      `${transactionFree ? '-- +goose NO TRANSACTION\n' : ''}-- +goose Up\n${up}\n\n-- +goose Down\n`,
+  },
+  'sql-migrate': {
+    transactionFree: (head: string, directive: string) =>
+      head + directive.replace(/^(--\s*\+migrate\s+up)\s*$/im, '$1 notransaction'),
+    file: (transactionFree: boolean, up: string) =>
+      `-- +migrate Up${transactionFree ? ' notransaction' : ''}\n${up}\n\n-- +migrate Down\n`,
+  },
 }
 
 /** The version right after `version` (same width), refusing when a migration already has it. */

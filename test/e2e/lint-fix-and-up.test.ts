@@ -67,6 +67,29 @@ describe('dbops migrate lint --fix', () => {
     expect(next).toContain('ALTER TABLE orders VALIDATE CONSTRAINT orders_user_fkey;')
     expect((await cli(project, 'migrate', 'up')).code).toBe(0)
   })
+
+  it("writes goose's and sql-migrate's own annotations in files of those formats, and up runs the result", async () => {
+    const project = await makeProject('postgres', {
+      '1_tables.sql':
+        '-- +goose Up\nCREATE TABLE users (id bigint PRIMARY KEY);\nCREATE TABLE orders (id bigint, user_id bigint);\n-- +goose Down\nDROP TABLE orders, users;\n',
+      '2_index.sql':
+        '-- +goose Up\nCREATE INDEX orders_user_idx ON orders (user_id);\n-- +goose Down\nDROP INDEX orders_user_idx;\n',
+      '3_fk.sql':
+        '-- +migrate Up\nCREATE INDEX orders_id_idx ON orders (id);\nALTER TABLE orders ADD CONSTRAINT orders_user_fkey FOREIGN KEY (user_id) REFERENCES users (id);\n-- +migrate Down\n',
+    })
+    expect((await cli(project, 'migrate', 'lint', '--fix', 'migrations/2_index.sql')).code).toBe(0)
+    expect(read(project, 'migrations/2_index.sql')).toBe(
+      '-- +goose NO TRANSACTION\n-- +goose Up\nCREATE INDEX CONCURRENTLY orders_user_idx ON orders (user_id);\n\n-- +goose Down\nDROP INDEX orders_user_idx;\n',
+    )
+    expect((await cli(project, 'migrate', 'lint', '--fix', 'migrations/3_fk.sql')).code).toBe(0)
+    expect(read(project, 'migrations/3_fk.sql')).toContain('REFERENCES users (id) NOT VALID')
+    const next = read(project, 'migrations/4_fk_follow_up.sql')
+    expect(next.split('\n')[0]).toBe('-- +migrate Up notransaction')
+    expect(next).toContain('CREATE INDEX CONCURRENTLY orders_id_idx ON orders (id);')
+    const up = await cli(project, 'migrate', 'up')
+    expect(up.code, up.stderr).toBe(0)
+    expect(up.stdout).toContain('applied 4 migrations')
+  })
 })
 
 describe('dbops migrate lint --list-rules', () => {
