@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, rmSync } from 'node:fs'
+import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { writeNewFile } from '../output/atomic-write.js'
 import { join, relative } from 'node:path'
 import { DbopsError, UsageError } from '../errors.js'
@@ -206,17 +206,26 @@ export async function validateMigrations(target: Target): Promise<ValidateResult
 }
 
 export interface NewMigrationResult {
+  /** The file written (for a golang-migrate pair, its .up.sql). */
   file: string
+  /** Every file written: one, or a golang-migrate pair. */
+  files: string[]
   version: string
 }
 
-/** Writes `<dir>/<UTC YYYYMMDDHHMMSS>_<name>.sql`, by default with empty up and down sections. */
-export function newMigration(
-  dir: string,
-  name: string,
-  now: Date = new Date(),
-  content = '-- migrate:up\n\n\n-- migrate:down\n\n',
-): NewMigrationResult {
+/** Empty templates per format; a golang-migrate pair is two empty files. */
+const TEMPLATES = {
+  dbmate: '-- migrate:up\n\n\n-- migrate:down\n\n',
+  goose: '-- +goose Up\n\n\n-- +goose Down\n\n',
+  'sql-migrate': '-- +migrate Up\n\n\n-- +migrate Down\n\n',
+}
+
+/**
+ * Writes a new migration in the folder's own style: the format of its newest file (dbmate, goose, sql-migrate, or a
+ * golang-migrate pair) and its numbering (`<UTC YYYYMMDDHHMMSS>`, or the next number of a sequence such as 0042).
+ * `content` (the audit's fix) is written as given, in a dbmate-format file.
+ */
+export function newMigration(dir: string, name: string, now: Date = new Date(), content?: string): NewMigrationResult {
   const slug = name
     .trim()
     .replace(/[^A-Za-z0-9_]+/g, '_')
@@ -226,45 +235,90 @@ export function newMigration(
       `"${name}" is not usable as a migration name`,
       'use letters, digits and underscores, e.g. add_users',
     )
-  // Two `migrate new` in one second (a script, or a quick second thought) take the next free second.
-  let time = now.getTime()
   mkdirSync(dir, { recursive: true })
+  const style = folderStyle(dir)
+  // Two `migrate new` in one second (a script, or a quick second thought) take the next free version.
+  const versionAfter = (previous: string | undefined): string =>
+    style.sequence
+      ? (BigInt(previous ?? style.sequence.newest) + 1n).toString().padStart(style.sequence.width, '0')
+      : timestampVersion(previous === undefined ? now.getTime() : timeOf(previous) + 1000)
+  let version = versionAfter(undefined)
   for (let attempt = 1; ; attempt++) {
     const taken = takenVersions(dir)
-    while (taken.has(timestampVersion(time))) time += 1000
-    const version = timestampVersion(time)
+    while (taken.has(canonicalVersion(version))) version = versionAfter(version)
     // The version is claimed by a marker only one run can create; it goes once the file is there for others to see.
     const claim = join(dir, `.${version}.new`)
     try {
       writeNewFile(claim, '')
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 20) throw error
-      time += 1000 // Another `migrate new` running now claimed it: take the next second.
+      version = versionAfter(version) // Another `migrate new` running now claimed it: take the next one.
       continue
     }
     try {
       // Checked again under the claim: a run that held it before wrote its file first.
-      if (takenVersions(dir).has(version)) {
-        time += 1000
+      if (takenVersions(dir).has(canonicalVersion(version))) {
+        version = versionAfter(version)
         continue
       }
-      const file = join(dir, `${version}_${slug}.sql`)
-      writeNewFile(file, content)
-      return { file: relative(process.cwd(), file) || file, version }
+      const written =
+        content === undefined && style.format === 'golang-migrate'
+          ? [`${version}_${slug}.up.sql`, `${version}_${slug}.down.sql`]
+          : [`${version}_${slug}.sql`]
+      const text = content ?? (style.format === 'golang-migrate' ? '' : TEMPLATES[style.format])
+      for (const file of written) writeNewFile(join(dir, file), text)
+      const files = written.map((file) => relative(process.cwd(), join(dir, file)) || join(dir, file))
+      return { file: files[0]!, files, version }
     } finally {
       rmSync(claim, { force: true })
     }
   }
 }
 
+/** The format of the folder's newest migration, and its numbering when that is a sequence rather than timestamps. */
+function folderStyle(dir: string): {
+  format: keyof typeof TEMPLATES | 'golang-migrate'
+  sequence?: { newest: string; width: number }
+} {
+  let newest: { version: string; file: string } | undefined
+  for (const file of readdirSync(dir)) {
+    const version = /^(\d+)[_.-].*\.sql$/.exec(file)?.[1]
+    if (version !== undefined && (!newest || compareVersions(version, newest.version) > 0)) newest = { version, file }
+  }
+  if (!newest) return { format: 'dbmate' }
+  // Timestamps have 12 digits or more (YYYYMMDDHHMM...); anything shorter counts up.
+  const sequence = newest.version.length < 12 ? { newest: newest.version, width: newest.version.length } : undefined
+  if (/\.(up|down)\.sql$/.test(newest.file)) return { format: 'golang-migrate', ...(sequence && { sequence }) }
+  let text = ''
+  try {
+    text = readFileSync(join(dir, newest.file), 'utf8')
+  } catch {
+    // Unreadable: the default format; reading the set reports the file itself.
+  }
+  const format = /^--\s*migrate:up/m.test(text)
+    ? 'dbmate'
+    : /^--\s*\+goose\s+up/im.test(text)
+      ? 'goose'
+      : /^--\s*\+migrate\s+up/im.test(text)
+        ? 'sql-migrate'
+        : 'dbmate'
+  return { format, ...(sequence && { sequence }) }
+}
+
 /** The versions of the migration files in `dir`, by name only: other `migrate new` runs may add files meanwhile. */
 function takenVersions(dir: string): Set<string> {
   return new Set(
     readdirSync(dir).flatMap((other) => {
-      const prefix = /^(\d+)_.*\.sql$/.exec(other)?.[1]
+      const prefix = /^(\d+)[_.-].*\.sql$/.exec(other)?.[1]
       return prefix === undefined ? [] : [canonicalVersion(prefix)]
     }),
   )
+}
+
+/** The time a `YYYYMMDDHHMMSS` version stands for. */
+function timeOf(version: string): number {
+  const [, y, mo, d, h, mi, se] = /^(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)$/.exec(version)!
+  return Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(se))
 }
 
 function timestampVersion(time: number): string {

@@ -49,7 +49,7 @@ export function registerMigrateCommands(program: Command): void {
           const [target] = selectTargets(config, globals.target === undefined ? {} : { target: globals.target })
           const result = newMigration(target!.migrations.dir, name)
           if (globals.json) reporter.json({ ok: true, ...result })
-          else reporter.result(`created ${result.file}`)
+          else reporter.result(`created ${result.files.join(' and ')}`)
           return 0
         } catch (error) {
           return reportFailure(reporter, globals, undefined, error)
