@@ -197,7 +197,15 @@ export async function migrationStatus(target: Target, options: MigrateOptions = 
   rows.catch(() => {}) // Awaited below; a file error thrown first must not leave it unhandled.
   await connectionUnderWay()
   const set = loadSet(target, options)
-  const entries = migrationStates(set.migrations, (await rows) ?? [])
+  const applied = (await rows) ?? []
+  if (applied.length === 0 && set.migrations.length > 0 && target.backend.exists()) {
+    const others = await findOtherLedgers(target.backend)
+    if (others.length > 0) {
+      const { message, hint } = otherLedgerError(ledger.qualifiedName, others, set.migrations)
+      options.onEvent?.({ type: 'warning', target: target.name, message: `${message} (${hint})` })
+    }
+  }
+  const entries = migrationStates(set.migrations, applied)
   const count = (predicate: (entry: MigrationStatusEntry) => boolean) => entries.filter(predicate).length
   const summary = {
     applied: count((entry) => entry.state === 'applied' || entry.state === 'baselined'),

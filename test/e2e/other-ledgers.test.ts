@@ -30,6 +30,9 @@ describe('migrate up on a database another tool migrated', () => {
       INSERT INTO schema_migrations VALUES ('20240101000000'), ('20240102000000');
       CREATE TABLE users (id integer); CREATE TABLE roles (name text); INSERT INTO roles VALUES ('admin');`)
     db.close()
+    const status = await runCli(['--url', url, 'migrate', 'status'], { cwd: dir })
+    expect(status.code).toBe(0)
+    expect(status.stderr).toContain('warning: this database was migrated by another tool: schema_migrations')
     const refused = await runCli(['--url', url, 'migrate', 'up'], { cwd: dir })
     expect(refused.code).toBe(3)
     expect(refused.stderr).toContain(
