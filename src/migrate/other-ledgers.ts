@@ -27,7 +27,10 @@ export async function findOtherLedgers(backend: Backend): Promise<OtherLedger[]>
   const existing = new Set(await backend.existingTables(OTHER_LEDGERS.map((ledger) => ledger.table)))
   for (const { table, tools, column } of OTHER_LEDGERS) {
     if (!existing.has(table)) continue
-    const rows = await backend.query<Record<string, unknown>>({ sql: `SELECT * FROM ${table}`, parameters: [] })
+    // goose starts its table with a row for version 0: that is no migration.
+    const rows = (
+      await backend.query<Record<string, unknown>>({ sql: `SELECT * FROM ${table}`, parameters: [] })
+    ).filter((row) => String(row[column]) !== '0')
     if (rows.length === 0) continue
     const versions = rows.map((row) => String(row[column] ?? '')).filter((version) => /^\d+$/.test(version))
     const newest = versions.reduce<string | null>(

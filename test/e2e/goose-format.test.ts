@@ -59,7 +59,7 @@ describe('goose migrations', () => {
     )
     const refused = await runCli(['--url', pg.url, 'migrate', 'up'], { cwd: dir })
     expect(refused.code).toBe(3)
-    expect(refused.stderr).toContain('goose_db_version (goose) records 2 migrations, newest 1')
+    expect(refused.stderr).toContain('goose_db_version (goose) records 1 migration, newest 1')
     expect(refused.stderr).toContain('"dbops migrate baseline 00001"')
   })
 })
