@@ -5,6 +5,7 @@
  * CREATE TABLE / INSERT migrations costs a split and a few words per statement.
  */
 import { dirname, relative, resolve } from 'node:path'
+import { setFlagsFromString } from 'node:v8'
 import type { Backend, Engine } from '../backends/backend.js'
 import type { ResolvedLint } from '../config/resolve-config.js'
 import { DbopsError, UsageError } from '../errors.js'
@@ -91,6 +92,7 @@ function isTarget(source: Target | LintSource): source is Target {
  */
 export async function lintMigrations(source: Target | LintSource, options: LintOptions = {}): Promise<LintResult> {
   const cwd = options.cwd ?? process.cwd()
+  if (optimisingOnlyLong()) setFlagsFromString('--no-opt')
   // A lint run almost always parses something: the parser's WebAssembly compiles in the background meanwhile (awaited
   // until its compile has started: reading the files next is synchronous, and would hold it back).
   if ((isTarget(source) ? source.backend.engine : (source.engine ?? 'postgres')) === 'postgres') await warmParser()
@@ -101,6 +103,7 @@ export async function lintMigrations(source: Target | LintSource, options: LintO
       source.files ?? options.files,
       cwd,
     )
+    optimiseIfLong(migrations)
     return lintRun({
       engine: source.engine ?? 'postgres',
       targetName: source.name ?? null,
@@ -116,6 +119,7 @@ export async function lintMigrations(source: Target | LintSource, options: LintO
   const settings = settingsOf(target.resolved?.lint, options)
   const set = readMigrationsAround(target.migrations.dir, options.files, cwd)
   const selected = selectFiles(set, options.files, cwd)
+  optimiseIfLong(selected)
   const base = {
     engine: target.backend.engine,
     targetName: target.name,
@@ -158,6 +162,24 @@ export async function lintMigrations(source: Target | LintSource, options: LintO
     files: chosen.map((migration) => ({ migration, inRun: pending.has(migration.version) })),
     warnings: [],
   })
+}
+
+/**
+ * Up-section SQL (UTF-16 units) from which a CLI lint turns V8's optimising compiler back on (see cli/context.ts
+ * optimiseOnlyLongLints). Measured on sets like bench/lint.mjs' (~430 characters a file), CPU without it against with
+ * it: 1000 files -25%, 3000 -15%, 5000 -5% (wall time even), 10000 +10%.
+ */
+const LONG_LINT_SQL = 1_500_000
+
+function optimisingOnlyLong(): boolean {
+  return (globalThis as Record<symbol, unknown>)[Symbol.for('dbops.optimiseOnlyLongLints')] === true
+}
+
+function optimiseIfLong(migrations: readonly MigrationFile[]): void {
+  if (!optimisingOnlyLong()) return
+  let length = 0
+  for (const migration of migrations) length += migration.up.sql.length
+  if (length >= LONG_LINT_SQL) setFlagsFromString('--opt')
 }
 
 async function warmParser(): Promise<void> {
