@@ -4,7 +4,7 @@ import type { GlobalOptions } from '../context.js'
 import type { LintResult, LintSeverity } from '../../lint/types.js'
 import type { Reporter } from '../../output/reporter.js'
 import { exitWith, EXIT } from '../exit-codes.js'
-import { baselineWasmOnly, configFromGlobals, makeReporter, reportFailure } from '../context.js'
+import { baselineWasmOnly, configFromGlobals, makeReporter, optimiseOnlyLongLints, reportFailure } from '../context.js'
 import { selectTargets } from '../../config/resolve-config.js'
 import { parseWholeNumber } from '../flags.js'
 import { formatTable } from '../../output/table.js'
@@ -48,6 +48,7 @@ export function registerMigrateLint(migrate: Command): void {
       exitWith(async (files: string[], flags: LintFlags, command: Command) => {
         const globals = command.parent!.parent!.opts<GlobalOptions>()
         baselineWasmOnly()
+        optimiseOnlyLongLints()
         const json = globals.json === true || flags.format === 'json'
         const reporter = await makeReporter({ ...globals, json })
         try {

@@ -267,6 +267,35 @@ describe('what migrate up lints', () => {
       'update-without-where',
     ])
   })
+  it('each section is asked of every rule until one may find something, whichever said yes before', async () => {
+    const gate = {
+      minSeverity: 'warn' as const,
+      rules: { 'non-transactional-statement': 'off' as const, 'transaction-control': 'off' as const },
+    }
+    // The rule that said yes for a section is asked first for the next: a section only another rule flags, one none
+    // does and one with just an ignore comment are still told apart.
+    const result = await lintFiles(
+      [
+        'DROP TABLE a;',
+        'DROP TABLE b;',
+        'UPDATE c SET x = 1;',
+        'CREATE TABLE d (id int);',
+        'DROP TABLE e;',
+        '-- dbops:lint-ignore rename-table it was renamed\nSELECT 1;',
+        'ALTER TABLE f DROP COLUMN g;',
+      ],
+      gate,
+    )
+    expect(result.findings.map((finding) => `${finding.file} ${finding.rule}`)).toEqual([
+      'migrations/1_m1.sql drop-table',
+      'migrations/2_m2.sql drop-table',
+      'migrations/3_m3.sql update-without-where',
+      'migrations/5_m5.sql drop-table',
+      'migrations/6_m6.sql unused-ignore',
+      'migrations/7_m7.sql drop-column',
+    ])
+    expect(result.statements).toBe(6)
+  })
   it("on SQLite, a section with none of the rules' words is skipped after one scan, and any of them, in any case, is looked at", async () => {
     const gate = {
       engine: 'sqlite' as const,
