@@ -62,6 +62,7 @@ function cacheProfile(argv) {
   const args = argv.slice(2)
   if (args.length === 0 || args.includes('--help') || args.includes('-h') || args[0] === 'help') return 'help'
   if (args.includes('migrate') && args.includes('status')) return 'status'
+  if (args.includes('migrate') && args.includes('lint')) return 'lint'
   return 'all'
 }
 
@@ -128,6 +129,9 @@ function useCodeCache(cacheDir, write) {
     return wrapper.call(this.exports, this.exports, Module.createRequire(filename), this, filename, dirname(filename))
   }
   if (write) {
+    // V8 rejects a cache made under other flags than the loading process has: the commands run to make the caches
+    // keep the defaults (the lint would turn the optimiser off and WebAssembly to baseline only).
+    require('node:v8').setFlagsFromString = () => {}
     process.on('exit', () => {
       mkdirSync(cacheDir, { recursive: true })
       for (const { script, cacheFile } of compiled) {

@@ -232,6 +232,13 @@ execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'ts
   const postgresStatus = ['--url', 'postgres://dbops@127.0.0.1:1/none', 'migrate', 'status']
   makeCache('all', [['--help'], ['--url', 'sqlite:./example.db', 'migrate', 'up'], sqliteStatus, postgresStatus])
   makeCache('status', [sqliteStatus, postgresStatus])
+  // migrate lint, offline, over a few statements of the kinds most files hold.
+  write(
+    join(project, 'migrations', '2_lint.sql'),
+    "-- migrate:up\nCREATE TABLE orders (id serial PRIMARY KEY, note varchar(20), at timestamp);\nCREATE INDEX orders_at ON example (id);\nALTER TABLE example ADD COLUMN note text NOT NULL DEFAULT '';\nALTER TABLE example ADD CONSTRAINT fk FOREIGN KEY (id) REFERENCES orders (id);\nINSERT INTO orders (note) VALUES ('a');\nUPDATE example SET note = 'b';\n-- migrate:down\nDROP TABLE orders;\n",
+  )
+  const lint = ['--url', 'postgres://dbops@127.0.0.1:1/none', 'migrate', 'lint', '--offline']
+  makeCache('lint', [lint, [...lint, '--json']])
   makeCache('help', [['--help']])
   rmSync(project, { recursive: true, force: true })
 }

@@ -156,6 +156,12 @@ describe.concurrent('cli basics and SQLite', () => {
       env: { DBOPS_DEBUG_CODE_CACHE: '1' },
     })
     expect(validate.stderr).toMatch(/code cache .*[\\/]all[\\/]cli-main\.cjs\.v8: used/)
+    // The lint's cache was made with V8's default flags, though the lint changes them as it runs: not rejected.
+    const lint = await runCli(['--url', url, 'migrate', 'lint', '--offline'], {
+      cwd: dir,
+      env: { DBOPS_DEBUG_CODE_CACHE: '1' },
+    })
+    expect(lint.stderr).toMatch(/code cache .*[\\/]lint[\\/]cli-main\.cjs\.v8: used/)
     // A copy of dist without caches (as after a node upgrade made them useless) behaves the same.
     const copy = path.join(tmp.path, 'no-cache-install')
     cpSync(path.join(REPO_ROOT, 'dist'), path.join(copy, 'dist'), {
