@@ -9,6 +9,7 @@ export default defineConfig({
     table: 'dbops_migrations',
     lockTimeout: '5s', // PostgreSQL lock_timeout for each migration (per file: -- migrate:up lock_timeout:30s)
     lockWaitTimeout: '60s', // how long to wait while another dbops holds the migration lock (--lock-timeout)
+    ignoreOtherLedgers: false, // true: a first `up` runs beside another tool's ledger (a Rails app's schema_migrations)
   },
   // dbops health: thresholds per check (defaults in "dbops health --help"); a target's own `health` overrides them.
   health: {

@@ -22,6 +22,11 @@ export interface MigrationsConfig {
   lockWaitTimeout?: string
   /** Apply a pending migration older than the newest applied one instead of refusing, default false. */
   allowOutOfOrder?: boolean
+  /**
+   * Run a first `migrate up` even when another tool's ledger (dbmate's schema_migrations...) has rows, default false:
+   * for a database shared with an application that keeps its own migrations there.
+   */
+  ignoreOtherLedgers?: boolean
 }
 
 export interface SeedsConfig {

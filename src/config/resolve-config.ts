@@ -29,6 +29,7 @@ export interface ResolvedMigrations {
   statementTimeoutMs: number
   lockWaitTimeoutMs: number
   allowOutOfOrder: boolean
+  ignoreOtherLedgers: boolean
 }
 
 /** Seeding (`dbops seed`): where seed files live and how they map to tables. */
@@ -191,6 +192,7 @@ const MIGRATIONS_KEYS = [
   'statementTimeout',
   'lockWaitTimeout',
   'allowOutOfOrder',
+  'ignoreOtherLedgers',
 ]
 /** `migrations`, or dbmate's default `db/migrations` in a project that has that folder and not the other. */
 function defaultMigrationsDir(baseDir: string): string {
@@ -207,6 +209,7 @@ const MIGRATIONS_DEFAULTS: ResolvedMigrations = {
   statementTimeoutMs: 0,
   lockWaitTimeoutMs: 60_000,
   allowOutOfOrder: false,
+  ignoreOtherLedgers: false,
 }
 
 /**
@@ -531,6 +534,7 @@ class Reader {
       statementTimeoutMs: this.duration(raw.statementTimeout, `${path}.statementTimeout`),
       lockWaitTimeoutMs: this.duration(raw.lockWaitTimeout, `${path}.lockWaitTimeout`),
       allowOutOfOrder: this.boolean(raw.allowOutOfOrder, `${path}.allowOutOfOrder`),
+      ignoreOtherLedgers: this.boolean(raw.ignoreOtherLedgers, `${path}.ignoreOtherLedgers`),
     }
     return Object.fromEntries(Object.entries(layer).filter(([, setting]) => setting !== undefined))
   }

@@ -61,7 +61,7 @@ export function otherLedgerError(ledger: string, others: OtherLedger[], files: r
     'E_OTHER_LEDGER',
     `this database was migrated by another tool: ${described}; dbops' ledger ${ledger} is empty, so "up" would run every migration again`,
     {
-      hint: `if those are these files, record them as applied without running them: "dbops migrate baseline ${known?.version ?? '<newest applied version>'}", then "dbops migrate up"; to run them anyway, pass --ignore-other-ledgers`,
+      hint: `if those are these files, record them as applied without running them: "dbops migrate baseline ${known?.version ?? '<newest applied version>'}", then "dbops migrate up"; to run them anyway, pass --ignore-other-ledgers (or set migrations.ignoreOtherLedgers: true for a database shared with an application that keeps its own)`,
       details: { otherLedgers: others },
     },
   )

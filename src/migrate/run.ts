@@ -36,7 +36,10 @@ export interface UpOptions extends MigrateOptions {
   allowOutOfOrder?: boolean
   /** Lint the migrations about to run before taking the lock (default: config lint.beforeUp, else true). */
   lint?: boolean
-  /** Run even when dbops' ledger is empty and another tool's ledger (dbmate's schema_migrations...) is not. */
+  /**
+   * Run even when dbops' ledger is empty and another tool's ledger (dbmate's schema_migrations...) is not (default:
+   * migrations.ignoreOtherLedgers).
+   */
   ignoreOtherLedgers?: boolean
 }
 
@@ -76,7 +79,8 @@ export async function migrateUp(target: Target, options: UpOptions = {}): Promis
   const set = loadSet(target, options)
   if (rows) await lintBeforeUp(target, set, options, rows)
   return withLedgerState(target, options, async (ledger, rows) => {
-    if (rows.length === 0 && set.migrations.length > 0 && !options.ignoreOtherLedgers) {
+    const ignoreOthers = options.ignoreOtherLedgers ?? target.migrations.ignoreOtherLedgers
+    if (rows.length === 0 && set.migrations.length > 0 && !ignoreOthers) {
       const others = await findOtherLedgers(target.backend)
       if (others.length > 0) throw otherLedgerError(ledger.qualifiedName, others, set.migrations)
     }
@@ -198,7 +202,12 @@ export async function migrationStatus(target: Target, options: MigrateOptions = 
   await connectionUnderWay()
   const set = loadSet(target, options)
   const applied = (await rows) ?? []
-  if (applied.length === 0 && set.migrations.length > 0 && target.backend.exists()) {
+  if (
+    applied.length === 0 &&
+    set.migrations.length > 0 &&
+    !target.migrations.ignoreOtherLedgers &&
+    target.backend.exists()
+  ) {
     const others = await findOtherLedgers(target.backend)
     if (others.length > 0) {
       const { message, hint } = otherLedgerError(ledger.qualifiedName, others, set.migrations)

@@ -72,6 +72,20 @@ describe('migrate up on a database another tool migrated', () => {
     expect(forced.stdout).toContain('applied 3 migrations')
   })
 
+  it('migrations.ignoreOtherLedgers in the config: a database shared with an app that keeps its own ledger', async () => {
+    const dir = project('shared')
+    writeFileSync(path.join(dir, 'dbops.config.json'), JSON.stringify({ migrations: { ignoreOtherLedgers: true } }))
+    const url = sqliteUrl(dir, 'app.db')
+    const db = new Database(path.join(dir, 'app.db'))
+    db.exec("CREATE TABLE schema_migrations (version varchar PRIMARY KEY); INSERT INTO schema_migrations VALUES ('1')")
+    db.close()
+    const status = await runCli(['--url', url, 'migrate', 'status'], { cwd: dir })
+    expect(status.stderr).not.toContain('another tool')
+    const up = await runCli(['--url', url, 'migrate', 'up'], { cwd: dir })
+    expect(up.code, up.stderr).toBe(0)
+    expect(up.stdout).toContain('applied 3 migrations')
+  })
+
   it("other tools' empty ledgers do not stop a first up", async () => {
     const dir = project('empty')
     const url = sqliteUrl(dir, 'app.db')

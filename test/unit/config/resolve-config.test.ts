@@ -44,6 +44,7 @@ const defaults = {
   statementTimeoutMs: 0,
   lockWaitTimeoutMs: 60_000,
   allowOutOfOrder: false,
+  ignoreOtherLedgers: false,
 }
 
 describe('resolveConfig without a config file', () => {
