@@ -146,7 +146,10 @@ export interface Backend {
   ping(): Promise<ServerInfo>
   /** Whether a schema exists (PostgreSQL; SQLite has only `main`, so always true). */
   schemaExists(schema: string): Promise<boolean>
-  /** Which of these unqualified table names exist where the session looks for them (the search path), without errors. */
+  /**
+   * Which of these table names exist, without errors: `table` where the session looks for it (the search path), or
+   * `schema.table` (PostgreSQL).
+   */
   existingTables(names: readonly string[]): Promise<string[]>
   /** Runs `fn` holding the migration lock for `lockName`; state must be read inside `fn`. */
   withMigrationLock<T>(lockName: string, options: LockOptions, fn: () => Promise<T>): Promise<T>

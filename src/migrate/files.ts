@@ -29,7 +29,7 @@ export interface MigrationFile {
   name: string
   /** `<version>_<name>`, how dbops refers to a migration in messages. */
   id: string
-  format: 'dbmate' | 'golang-migrate' | 'goose' | 'sql-migrate'
+  format: 'dbmate' | 'golang-migrate' | 'goose' | 'sql-migrate' | 'atlas'
   file: string
   up: Section
   /** undefined when the file has no down section: such a migration cannot be rolled back. */
@@ -107,6 +107,8 @@ export function readMigrations(dir: string, cwd: string = process.cwd()): Migrat
   const ignored: string[] = []
   // golang-migrate pairs files by version alone: `30_add_x.up.sql` goes with `30_drop_x.down.sql`.
   const pairs = new Map<string, { version: string; name: string; up?: string; down?: string }>()
+  // An Atlas migration directory (its atlas.sum beside the files): files without directives are Atlas's own.
+  const atlasDir = entries.includes('atlas.sum')
   for (const entry of entries.sort()) {
     if (!entry.endsWith('.sql')) continue
     const pair = GOLANG_NAME.exec(entry)
@@ -133,7 +135,8 @@ export function readMigrations(dir: string, cwd: string = process.cwd()): Migrat
       continue
     }
     const path = folder + entry
-    migrations.push(parseDbmateFile(single[1]!, single[2]!, display(entry), readText(path, display(entry))))
+    const text = readText(path, display(entry))
+    migrations.push(parseDbmateFile(single[1]!, single[2]!, display(entry), text, { atlas: atlasDir }))
   }
   for (const { version, name, up, down } of pairs.values()) {
     if (!up) {
@@ -242,12 +245,19 @@ function strictText(bytes: Buffer, file: string): string {
 }
 
 /** dbmate's format: `-- migrate:up [options]` and `-- migrate:down [options]` sections in one file. */
-export function parseDbmateFile(version: string, name: string, file: string, text: string): MigrationFile {
+export function parseDbmateFile(
+  version: string,
+  name: string,
+  file: string,
+  text: string,
+  options: { atlas?: boolean } = {},
+): MigrationFile {
   const directives = directivesOf(text, file)
   if (directives.length === 0) {
     const annotated = /^--\s*\+(goose|migrate)\s+up\b/im.exec(text)
     if (annotated)
       return parseAnnotatedFile(annotated[1] === 'goose' ? 'goose' : 'sql-migrate', version, name, file, text)
+    if (options.atlas) return parseAtlasFile(version, name, file, text)
     throw new DbopsError('E_MIGRATION_PARSE', `${file}: no "-- migrate:up" line`, {
       hint: 'start the file with "-- migrate:up", put the rollback after "-- migrate:down"',
     })
@@ -368,6 +378,39 @@ function parseAnnotatedFile(
     down: marks[1]
       ? sectionOf(part(1), text, file)
       : { sql: '', file, line: lineAt(text, text.length), column: 1, options: { transaction: fileTransaction } },
+  })
+}
+
+/**
+ * An Atlas migration file: the whole file is the up section (Atlas has no down files). `-- atlas:txmode none` runs it
+ * outside a transaction; `nolint` needs nothing here; `delimiter` and checkpoint files are refused, naming the line.
+ */
+function parseAtlasFile(version: string, name: string, file: string, text: string): MigrationFile {
+  let transaction = true
+  for (const match of text.matchAll(/^--\s*atlas:(\w+)(?:[ \t]+(.*?))?\s*$/gm)) {
+    const [, directive, argument = ''] = match as unknown as [string, string, string | undefined]
+    if (directive === 'txmode') transaction = argument.trim() !== 'none'
+    else if (directive === 'delimiter' || directive === 'checkpoint') {
+      throw new DbopsError(
+        'E_MIGRATION_PARSE',
+        `${file}:${lineAt(text, match.index!)}: "-- atlas:${directive}" is not supported by dbops`,
+        {
+          hint:
+            directive === 'delimiter'
+              ? "remove it: dbops splits statements by the SQL's own quoting (dollar quotes, BEGIN ... END)"
+              : 'a checkpoint file repeats the files before it: move it out of the folder, or baseline at its version',
+        },
+      )
+    }
+  }
+  return withLazyChecksum({
+    version,
+    name,
+    id: fileName(file).slice(0, -'.sql'.length),
+    format: 'atlas',
+    file,
+    up: { sql: text, file, line: 1, column: 1, options: { transaction } },
+    down: undefined,
   })
 }
 

@@ -11,6 +11,9 @@ const OTHER_LEDGERS = [
   { table: '_sqlx_migrations', tools: 'sqlx', column: 'version' },
   { table: 'knex_migrations', tools: 'Knex', column: 'name' },
   { table: '_prisma_migrations', tools: 'Prisma', column: 'migration_name' },
+  // Atlas keeps it in a schema of its own on PostgreSQL, in the main database on SQLite.
+  { table: 'atlas_schema_revisions.atlas_schema_revisions', tools: 'Atlas', column: 'version' },
+  { table: 'atlas_schema_revisions', tools: 'Atlas', column: 'version' },
 ] as const
 
 export interface OtherLedger {
@@ -27,10 +30,10 @@ export async function findOtherLedgers(backend: Backend): Promise<OtherLedger[]>
   const existing = new Set(await backend.existingTables(OTHER_LEDGERS.map((ledger) => ledger.table)))
   for (const { table, tools, column } of OTHER_LEDGERS) {
     if (!existing.has(table)) continue
-    // goose starts its table with a row for version 0: that is no migration.
+    // goose starts its table with a row for version 0, Atlas with one for ".atlas_cloud_identifiers": no migrations.
     const rows = (
       await backend.query<Record<string, unknown>>({ sql: `SELECT * FROM ${table}`, parameters: [] })
-    ).filter((row) => String(row[column]) !== '0')
+    ).filter((row) => String(row[column]) !== '0' && !String(row[column]).startsWith('.'))
     if (rows.length === 0) continue
     const versions = rows.map((row) => String(row[column] ?? '')).filter((version) => /^\d+$/.test(version))
     const newest = versions.reduce<string | null>(

@@ -7,6 +7,8 @@ import { pgQuery, runCli, sqliteUrl, usePgDatabase, useTempDir } from '../helper
 
 const tmp = useTempDir('dbops-other-ledgers')
 const pg = usePgDatabase('dbops_other_ledger')
+// Atlas's test needs a database of its own: the golang-migrate test leaves dbops' ledger filled in the shared one.
+const atlasPg = usePgDatabase('dbops_atlas_ledger')
 
 function project(name: string): string {
   const dir = path.join(tmp.path, name)
@@ -70,6 +72,37 @@ describe('migrate up on a database another tool migrated', () => {
     const forced = await runCli(['--url', pg.url, 'migrate', 'up', '--ignore-other-ledgers'], { cwd: dir })
     expect(forced.code, forced.stderr).toBe(0)
     expect(forced.stdout).toContain('applied 3 migrations')
+  })
+
+  it("PostgreSQL with Atlas's revisions table in its own schema, and an Atlas directory dbops applies as it is", async () => {
+    const dir = path.join(tmp.path, 'atlas')
+    mkdirSync(path.join(dir, 'migrations'), { recursive: true })
+    writeFileSync(path.join(dir, 'migrations', 'atlas.sum'), 'h1:x=\n')
+    writeFileSync(path.join(dir, 'migrations', '20240101000000_users.sql'), 'CREATE TABLE users (id bigint);\n')
+    writeFileSync(
+      path.join(dir, 'migrations', '20240102000000_users_id.sql'),
+      '-- atlas:txmode none\n\nCREATE INDEX CONCURRENTLY users_id ON users (id);\n',
+    )
+    await pgQuery(
+      atlasPg.url,
+      `CREATE SCHEMA atlas_schema_revisions;
+       CREATE TABLE atlas_schema_revisions.atlas_schema_revisions (version varchar PRIMARY KEY, description varchar);
+       INSERT INTO atlas_schema_revisions.atlas_schema_revisions VALUES ('.atlas_cloud_identifiers', ''), ('20240101000000', 'users')`,
+    )
+    const refused = await runCli(['--url', atlasPg.url, 'migrate', 'up'], { cwd: dir })
+    expect(refused.code).toBe(3)
+    expect(refused.stderr).toContain(
+      'atlas_schema_revisions.atlas_schema_revisions (Atlas) records 1 migration, newest 20240101000000',
+    )
+    expect(refused.stderr).toContain('"dbops migrate baseline 20240101000000"')
+    await pgQuery(atlasPg.url, 'CREATE TABLE users (id bigint)')
+    expect((await runCli(['--url', atlasPg.url, 'migrate', 'baseline', '20240101000000'], { cwd: dir })).code).toBe(0)
+    const up = await runCli(['--url', atlasPg.url, 'migrate', 'up'], { cwd: dir })
+    expect(up.code, up.stderr).toBe(0)
+    expect(up.stdout).toContain('applied 1 migration')
+    expect(
+      await pgQuery(atlasPg.url, "SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_id'::regclass"),
+    ).toEqual([{ indisvalid: true }])
   })
 
   it('migrations.ignoreOtherLedgers in the config: a database shared with an app that keeps its own ledger', async () => {

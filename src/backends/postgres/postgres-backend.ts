@@ -173,7 +173,9 @@ export class PostgresBackend implements Backend {
 
   async existingTables(names: readonly string[]): Promise<string[]> {
     const { rows } = await this.#query(
-      'SELECT name FROM unnest($1::text[]) AS name WHERE to_regclass(quote_ident(name)) IS NOT NULL',
+      `SELECT name FROM unnest($1::text[]) AS name WHERE to_regclass((
+         SELECT string_agg(quote_ident(part), '.' ORDER BY n) FROM unnest(string_to_array(name, '.')) WITH ORDINALITY AS p(part, n)
+       )) IS NOT NULL`,
       [names],
     )
     return rows.map((row) => String(row.name))

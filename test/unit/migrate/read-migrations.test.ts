@@ -244,3 +244,26 @@ describe('readMigrations: text', () => {
     expect(migration!.up.line).toBe(1)
   })
 })
+
+describe('readMigrations in an Atlas migration directory (atlas.sum beside the files)', () => {
+  it('reads a plain SQL file as an up-only migration, with -- atlas:txmode none outside a transaction', () => {
+    const dir = migrationsDir({
+      'atlas.sum': 'h1:x=\n',
+      '20240101000000_users.sql': '-- create "users" table\nCREATE TABLE users (id bigint);\n',
+      '20240102000000_idx.sql': '-- atlas:txmode none\n\nCREATE INDEX CONCURRENTLY users_id ON users (id);\n',
+    })
+    const [users, index] = readMigrations(join(dir, 'migrations'), dir).migrations
+    expect(users).toMatchObject({ format: 'atlas', up: { line: 1, options: { transaction: true } }, down: undefined })
+    expect(users!.up.sql).toBe('-- create "users" table\nCREATE TABLE users (id bigint);\n')
+    expect(index!.up.options.transaction).toBe(false)
+    const delimiter = migrationsDir({ 'atlas.sum': '', '1_a.sql': 'SELECT 1;\n-- atlas:delimiter //\n' })
+    expect(() => readMigrations(join(delimiter, 'migrations'), delimiter)).toThrow(
+      'migrations/1_a.sql:2: "-- atlas:delimiter" is not supported by dbops',
+    )
+    // Without atlas.sum the same file is no migration of any format dbops knows.
+    const plain = migrationsDir({ '1_a.sql': 'SELECT 1;\n' })
+    expect(() => readMigrations(join(plain, 'migrations'), plain)).toThrow(
+      'migrations/1_a.sql: no "-- migrate:up" line',
+    )
+  })
+})
