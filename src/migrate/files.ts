@@ -297,15 +297,14 @@ export function parseDbmateFile(
       )
     }
   }
-  return withLazyChecksum({
+  return singleFileMigration(
+    'dbmate',
     version,
     name,
-    id: fileName(file).slice(0, -'.sql'.length),
-    format: 'dbmate',
     file,
-    up: sectionOf(parts.up[0]!, text, file),
-    down: parts.down[0] && sectionOf(parts.down[0], text, file),
-  })
+    sectionOf(parts.up[0]!, text, file),
+    parts.down[0] && sectionOf(parts.down[0], text, file),
+  )
 }
 
 /** The tools whose files mark sections with `-- +<word> Up` / `-- +<word> Down`, and their words. */
@@ -368,17 +367,21 @@ function parseAnnotatedFile(
     end: marks[index + 1]?.index ?? text.length,
     options: { transaction: fileTransaction && marks[index]!.transaction },
   })
-  return withLazyChecksum({
+  const noDown = {
+    sql: '',
+    file,
+    line: lineAt(text, text.length),
+    column: 1,
+    options: { transaction: fileTransaction },
+  }
+  return singleFileMigration(
+    tool,
     version,
     name,
-    id: fileName(file).slice(0, -'.sql'.length),
-    format: tool,
     file,
-    up: sectionOf(part(0), text, file),
-    down: marks[1]
-      ? sectionOf(part(1), text, file)
-      : { sql: '', file, line: lineAt(text, text.length), column: 1, options: { transaction: fileTransaction } },
-  })
+    sectionOf(part(0), text, file),
+    marks[1] ? sectionOf(part(1), text, file) : noDown,
+  )
 }
 
 /**
@@ -403,15 +406,26 @@ function parseAtlasFile(version: string, name: string, file: string, text: strin
       )
     }
   }
-  return withLazyChecksum({
+  return singleFileMigration(
+    'atlas',
     version,
     name,
-    id: fileName(file).slice(0, -'.sql'.length),
-    format: 'atlas',
     file,
-    up: { sql: text, file, line: 1, column: 1, options: { transaction } },
-    down: undefined,
-  })
+    { sql: text, file, line: 1, column: 1, options: { transaction } },
+    undefined,
+  )
+}
+
+/** A migration written in one file (every format but golang-migrate's pairs). */
+function singleFileMigration(
+  format: MigrationFile['format'],
+  version: string,
+  name: string,
+  file: string,
+  up: Section,
+  down: Section | undefined,
+): MigrationFile {
+  return withLazyChecksum({ version, name, id: fileName(file).slice(0, -'.sql'.length), format, file, up, down })
 }
 
 /** Gives a migration its `checksum`: a getter that hashes the up section on first read and keeps the result. */
