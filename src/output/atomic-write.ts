@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, linkSync, openSync, renameSync, rmSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, fsync, fsyncSync, linkSync, openSync, renameSync, rmSync, writeSync } from 'node:fs'
 import { dirname, basename, join } from 'node:path'
 
 /**
@@ -59,6 +59,31 @@ function writeThroughTemporary(
     throw error
   }
   fsyncDirectory(dirname(path))
+}
+
+/** fsyncs a file's data. */
+export function fsyncFile(path: string): void {
+  const fd = openSync(path, 'r')
+  try {
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/**
+ * fsyncs a file on the thread pool. The fsync is issued before this returns, so a main thread kept busy meanwhile
+ * (hashing the same file) does not hold it back.
+ */
+export function fsyncFileInBackground(path: string): Promise<void> {
+  const fd = openSync(path, 'r')
+  return new Promise((resolve, reject) =>
+    fsync(fd, (error) => {
+      closeSync(fd)
+      if (error) reject(error)
+      else resolve()
+    }),
+  )
 }
 
 /** Makes a rename or unlink in `dir` durable. Some filesystems refuse to fsync a folder; that is not an error. */

@@ -1,6 +1,6 @@
 import type { Target } from '../../targets/target.js'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { closeSync, fsync, fsyncSync, openSync, readdirSync, statSync } from 'node:fs'
+import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { PassThrough, type Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
@@ -24,6 +24,7 @@ import { quoteQualified } from '../../sql/query.js'
 import { createScratchDatabase } from './postgres-scratch.js'
 import { sizeOf } from '../../backup/manifest.js'
 import { hashArtifact } from '../../backup/create-backup.js'
+import { fsyncFile, fsyncFileInBackground } from '../../output/atomic-write.js'
 import {
   dbnameArgument,
   findPgTool,
@@ -89,10 +90,10 @@ export class PostgresBackupEngine implements BackupEngine {
     )
     if (!singleFile) {
       // pg_dump 12+ fsyncs a directory's files before it exits; whatever an older pg_dump wrote is synced here.
-      if (dumpMajor(outcome.tools) < 12) syncOutput(request.path)
+      if (dumpMajor(outcome.tools) < 12) syncFolder(request.path)
       return outcome
     }
-    const synced = syncFile(request.path)
+    const synced = fsyncFileInBackground(request.path)
     const [sha256] = await Promise.all([request.sha256 ? hashArtifact(request.path) : undefined, synced])
     return { ...outcome, ...(sha256 !== undefined && { sha256 }) }
   }
@@ -276,33 +277,10 @@ export class PostgresBackupEngine implements BackupEngine {
   }
 }
 
-/**
- * fsyncs a file on the thread pool, leaving the main thread free (for hashing the same file). The fsync is issued
- * before this returns: a main thread busy hashing would otherwise delay it until the hash is done.
- */
-function syncFile(path: string): Promise<void> {
-  const fd = openSync(path, 'r')
-  return new Promise((resolve, reject) =>
-    fsync(fd, (error) => {
-      closeSync(fd)
-      if (error) reject(error)
-      else resolve()
-    }),
-  )
-}
-
-/** fsyncs a dump pg_dump did not sync itself: the file, or a folder's files and the folder. */
-function syncOutput(path: string): void {
-  const sync = (file: string) => {
-    const fd = openSync(file, 'r')
-    try {
-      fsyncSync(fd)
-    } finally {
-      closeSync(fd)
-    }
-  }
-  if (statSync(path).isDirectory()) for (const name of readdirSync(path)) sync(join(path, name))
-  sync(path)
+/** fsyncs a dump pg_dump did not sync itself: a folder's files and the folder. */
+function syncFolder(path: string): void {
+  for (const name of readdirSync(path)) fsyncFile(join(path, name))
+  fsyncFile(path)
 }
 
 function queryOf(target: Target): Query {

@@ -21,6 +21,7 @@ import type { Kysely } from 'kysely'
 import { sql, type SqlQuery } from '../../sql/query.js'
 import { DbopsError } from '../../errors.js'
 import { formatDuration } from '../../output/format.js'
+import { fsyncFile } from '../../output/atomic-write.js'
 import type {
   Backend,
   LedgerSql,
@@ -522,15 +523,6 @@ function transactionGuard(database: BetterSqlite3.Database): BetterSqlite3.Datab
 }
 
 const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'])
-
-function fsyncFile(path: string): void {
-  const fd = openSync(path, 'r')
-  try {
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
-}
 
 /** Databases left half-built aside by runs that died (killed before their first commit). */
 function removeDeadStagings(path: string): void {

@@ -5,7 +5,6 @@ import {
   copyFileSync,
   createWriteStream,
   existsSync,
-  fsyncSync,
   mkdirSync,
   openSync,
   readdirSync,
@@ -34,7 +33,7 @@ import type {
 import { DbopsError } from '../../errors.js'
 import { quoteIdentifier } from '../../sql/query.js'
 import { compareVersions } from '../../migrate/files.js'
-import { fsyncDirectory } from '../../output/atomic-write.js'
+import { fsyncDirectory, fsyncFile } from '../../output/atomic-write.js'
 import { openSqlite } from './sqlite-backend.js'
 import { hashFiles } from '../../backup/create-backup.js'
 import { processExists } from '../../processes.js'
@@ -372,13 +371,4 @@ function databaseFacts(database: BetterSqlite3.Database, ledgerTable: string): D
         migrationVersion = String(version)
   }
   return { migrationVersion, rowCounts }
-}
-
-function fsyncFile(path: string): void {
-  const fd = openSync(path, 'r+')
-  try {
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
 }
