@@ -1,4 +1,5 @@
 import type { Backend } from '../backends/backend.js'
+import type { Target } from '../targets/target.js'
 import { DbopsError } from '../errors.js'
 import { compareVersions, type MigrationFile } from './files.js'
 
@@ -24,8 +25,25 @@ export interface OtherLedger {
   newest: string | null
 }
 
+/**
+ * Another tool's history on a database whose dbops ledger is empty: the error `up` throws and `status` warns with.
+ * Undefined when dbops' ledger has rows, there is nothing to apply, the check is switched off (`ignore`), the database
+ * does not exist yet, or no other ledger has rows.
+ */
+export async function otherLedgerProblem(
+  target: Target,
+  ledger: string,
+  appliedRows: number,
+  files: readonly MigrationFile[],
+  ignore: boolean,
+): Promise<DbopsError | undefined> {
+  if (appliedRows > 0 || files.length === 0 || ignore || !target.backend.exists()) return undefined
+  const others = await findOtherLedgers(target.backend)
+  return others.length > 0 ? otherLedgerError(ledger, others, files) : undefined
+}
+
 /** Other tools' ledgers that hold rows, where the connection's search path finds them. */
-export async function findOtherLedgers(backend: Backend): Promise<OtherLedger[]> {
+async function findOtherLedgers(backend: Backend): Promise<OtherLedger[]> {
   const found: OtherLedger[] = []
   const existing = new Set(await backend.existingTables(OTHER_LEDGERS.map((ledger) => ledger.table)))
   for (const { table, tools, column } of OTHER_LEDGERS) {
@@ -49,7 +67,7 @@ export async function findOtherLedgers(backend: Backend): Promise<OtherLedger[]>
  * `up` on a database whose dbops ledger is empty but another tool's is not would run every migration again (a
  * project moving from dbmate keeps its files and its database): refused, with the baseline that adopts the history.
  */
-export function otherLedgerError(ledger: string, others: OtherLedger[], files: readonly MigrationFile[]): DbopsError {
+function otherLedgerError(ledger: string, others: OtherLedger[], files: readonly MigrationFile[]): DbopsError {
   const [first] = others as [OtherLedger]
   const described = others
     .map(

@@ -1,10 +1,10 @@
-import { findOtherLedgers, otherLedgerError } from './other-ledgers.js'
 import { DbopsError } from '../errors.js'
 import { StatementFailure } from '../backends/backend.js'
 import { formatDurationSetting } from '../config/duration.js'
 import { oneLine } from '../output/format.js'
 import type { Target } from '../targets/target.js'
 import { readMigrations, type MigrationFile, type MigrationSet } from './files.js'
+import { otherLedgerProblem } from './other-ledgers.js'
 import { Ledger, ownerState, type LedgerRow } from './ledger.js'
 import { checkDownSelection, checkSteps, migrationStates, planDown, planUp, type MigrationStatusEntry } from './plan.js'
 import { locate, prepareSection, type PreparedSection } from './prepare.js'
@@ -80,10 +80,8 @@ export async function migrateUp(target: Target, options: UpOptions = {}): Promis
   if (rows) await lintBeforeUp(target, set, options, rows)
   return withLedgerState(target, options, async (ledger, rows) => {
     const ignoreOthers = options.ignoreOtherLedgers ?? target.migrations.ignoreOtherLedgers
-    if (rows.length === 0 && set.migrations.length > 0 && !ignoreOthers) {
-      const others = await findOtherLedgers(target.backend)
-      if (others.length > 0) throw otherLedgerError(ledger.qualifiedName, others, set.migrations)
-    }
+    const problem = await otherLedgerProblem(target, ledger.qualifiedName, rows.length, set.migrations, ignoreOthers)
+    if (problem) throw problem
     const entries = migrationStates(set.migrations, rows)
     const plan = planUp(set.migrations, entries, {
       ...(options.to !== undefined && { to: options.to }),
@@ -202,18 +200,10 @@ export async function migrationStatus(target: Target, options: MigrateOptions = 
   await connectionUnderWay()
   const set = loadSet(target, options)
   const applied = (await rows) ?? []
-  if (
-    applied.length === 0 &&
-    set.migrations.length > 0 &&
-    !target.migrations.ignoreOtherLedgers &&
-    target.backend.exists()
-  ) {
-    const others = await findOtherLedgers(target.backend)
-    if (others.length > 0) {
-      const { message, hint } = otherLedgerError(ledger.qualifiedName, others, set.migrations)
-      options.onEvent?.({ type: 'warning', target: target.name, message: `${message} (${hint})` })
-    }
-  }
+  const ignoreOthers = target.migrations.ignoreOtherLedgers
+  const problem = await otherLedgerProblem(target, ledger.qualifiedName, applied.length, set.migrations, ignoreOthers)
+  if (problem)
+    options.onEvent?.({ type: 'warning', target: target.name, message: `${problem.message} (${problem.hint})` })
   const entries = migrationStates(set.migrations, applied)
   const count = (predicate: (entry: MigrationStatusEntry) => boolean) => entries.filter(predicate).length
   const summary = {
