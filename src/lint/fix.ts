@@ -10,7 +10,7 @@ import { writeFileAtomic, writeNewFile } from '../output/atomic-write.js'
 import { basename, dirname, join, resolve } from 'node:path'
 import type { Engine } from '../backends/backend.js'
 import { UsageError } from '../errors.js'
-import { readMigrations } from '../migrate/files.js'
+import { migrationText, readMigrations } from '../migrate/files.js'
 import { splitStatements } from '../sql/split-statements.js'
 import { alterTableCommands, body, relationName } from './pg-nodes.js'
 
@@ -29,8 +29,8 @@ export async function fixMigration(dir: string, file: string, engine: Engine, cw
   const set = readMigrations(dirname(path), cwd)
   const migration = set.migrations.find((candidate) => resolve(cwd, candidate.file) === path)
   if (!migration) throw new UsageError(`${file} is not a migration file`)
-  const format = FORMATS[migration.format as keyof typeof FORMATS]
-  if (!format) {
+  const format = migration.format
+  if (format !== 'dbmate' && format !== 'goose' && format !== 'sql-migrate') {
     throw new UsageError(
       `${file}: --fix rewrites files with up and down sections in one file (dbmate, goose, sql-migrate) only`,
       'make the change by hand: CREATE INDEX CONCURRENTLY in a file of its own, ADD FOREIGN KEY ... NOT VALID and VALIDATE CONSTRAINT in the next one',
@@ -90,7 +90,7 @@ export async function fixMigration(dir: string, file: string, engine: Engine, cw
   const head = text.slice(0, directiveLine)
   const directive = text.slice(directiveLine, sectionStart)
   const rewritten =
-    (onlyIndexes ? format.transactionFree(head, directive) : head + directive) +
+    (onlyIndexes ? TRANSACTION_FREE[format](head, directive) : head + directive) +
     sql +
     text.slice(sectionStart + section.sql.length)
   writeFileAtomic(path, rewritten)
@@ -106,9 +106,10 @@ export async function fixMigration(dir: string, file: string, engine: Engine, cw
     const body = [...(transactionFree ? moved.map((statement) => `${statement};`) : []), ...validations].join('\n')
     writeNewFile(
       nextFile,
-      format.file(
-        transactionFree,
+      migrationText(
+        format,
         `-- written by "dbops migrate lint --fix ${basename(path)}": review before applying\n${body}`,
+        transactionFree,
       ),
     )
     written.push(join(dirname(migration.file), basename(nextFile)))
@@ -118,32 +119,20 @@ export async function fixMigration(dir: string, file: string, engine: Engine, cw
 
 /**
  * Per file format: the text before the up section's body (`head`, then its directive line) rewritten so the file
- * runs outside a transaction, and a new migration file.
+ * runs outside a transaction.
  */
-const FORMATS = {
-  dbmate: {
-    transactionFree: (head: string, directive: string) =>
-      head +
-      directive.replace(/^(--\s*migrate:up)\b.*$/, (line, up: string) =>
-        /transaction:false/.test(line) ? line : `${up} transaction:false${line.slice(up.length)}`,
-      ),
-    file: (transactionFree: boolean, up: string) =>
-      `-- migrate:up${transactionFree ? ' transaction:false' : ''}\n${up}\n\n-- migrate:down\n`,
-  },
-  goose: {
-    transactionFree: (head: string, directive: string) =>
-      /^--\s*\+goose\s+no\s+transaction\s*$/im.test(head)
-        ? head + directive
-        : `-- +goose NO TRANSACTION\n${head}${directive}`,
-    file: (transactionFree: boolean, up: string) =>
-      `${transactionFree ? '-- +goose NO TRANSACTION\n' : ''}-- +goose Up\n${up}\n\n-- +goose Down\n`,
-  },
-  'sql-migrate': {
-    transactionFree: (head: string, directive: string) =>
-      head + directive.replace(/^(--\s*\+migrate\s+up)\s*$/im, '$1 notransaction'),
-    file: (transactionFree: boolean, up: string) =>
-      `-- +migrate Up${transactionFree ? ' notransaction' : ''}\n${up}\n\n-- +migrate Down\n`,
-  },
+const TRANSACTION_FREE = {
+  dbmate: (head: string, directive: string) =>
+    head +
+    directive.replace(/^(--\s*migrate:up)\b.*$/, (line, up: string) =>
+      /transaction:false/.test(line) ? line : `${up} transaction:false${line.slice(up.length)}`,
+    ),
+  goose: (head: string, directive: string) =>
+    /^--\s*\+goose\s+no\s+transaction\s*$/im.test(head)
+      ? head + directive
+      : `-- +goose NO TRANSACTION\n${head}${directive}`,
+  'sql-migrate': (head: string, directive: string) =>
+    head + directive.replace(/^(--\s*\+migrate\s+up)\s*$/im, '$1 notransaction'),
 }
 
 /** The version right after `version` (same width), refusing when a migration already has it. */

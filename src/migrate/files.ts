@@ -136,7 +136,7 @@ export function readMigrations(dir: string, cwd: string = process.cwd()): Migrat
     }
     const path = folder + entry
     const text = readText(path, display(entry))
-    migrations.push(parseDbmateFile(single[1]!, single[2]!, display(entry), text, { atlas: atlasDir }))
+    migrations.push(parseSingleFile(single[1]!, single[2]!, display(entry), text, atlasDir))
   }
   for (const { version, name, up, down } of pairs.values()) {
     if (!up) {
@@ -244,24 +244,29 @@ function strictText(bytes: Buffer, file: string): string {
   }
 }
 
+/**
+ * A migration written in one file, in whichever format it is: dbmate's directives, goose's or sql-migrate's
+ * annotations, or (in an Atlas directory) plain SQL.
+ */
+function parseSingleFile(version: string, name: string, file: string, text: string, atlasDir: boolean): MigrationFile {
+  const directives = directivesOf(text, file)
+  if (directives.length > 0) return parseDbmateFile(version, name, file, text, directives)
+  const annotated = annotatedTool(text)
+  if (annotated) return parseAnnotatedFile(annotated, version, name, file, text)
+  if (atlasDir) return parseAtlasFile(version, name, file, text)
+  throw new DbopsError('E_MIGRATION_PARSE', `${file}: no "-- migrate:up" line`, {
+    hint: 'start the file with "-- migrate:up", put the rollback after "-- migrate:down"',
+  })
+}
+
 /** dbmate's format: `-- migrate:up [options]` and `-- migrate:down [options]` sections in one file. */
-export function parseDbmateFile(
+function parseDbmateFile(
   version: string,
   name: string,
   file: string,
   text: string,
-  options: { atlas?: boolean } = {},
+  directives: Directive[],
 ): MigrationFile {
-  const directives = directivesOf(text, file)
-  if (directives.length === 0) {
-    const annotated = /^--\s*\+(goose|migrate)\s+up\b/im.exec(text)
-    if (annotated)
-      return parseAnnotatedFile(annotated[1] === 'goose' ? 'goose' : 'sql-migrate', version, name, file, text)
-    if (options.atlas) return parseAtlasFile(version, name, file, text)
-    throw new DbopsError('E_MIGRATION_PARSE', `${file}: no "-- migrate:up" line`, {
-      hint: 'start the file with "-- migrate:up", put the rollback after "-- migrate:down"',
-    })
-  }
   const before = text.slice(0, directives[0]!.index)
   const stray = firstSqlLine(before)
   if (stray !== undefined) {
@@ -310,6 +315,29 @@ export function parseDbmateFile(
 /** The tools whose files mark sections with `-- +<word> Up` / `-- +<word> Down`, and their words. */
 const ANNOTATED_TOOLS = { goose: 'goose', 'sql-migrate': 'migrate' } as const
 type AnnotatedTool = keyof typeof ANNOTATED_TOOLS
+
+/** Whether a file is goose's or sql-migrate's (its `-- +goose Up` / `-- +migrate Up` line). */
+function annotatedTool(text: string): AnnotatedTool | undefined {
+  const word = /^--\s*\+(goose|migrate)\s+up\b/im.exec(text)?.[1]
+  return word === undefined ? undefined : word.toLowerCase() === 'goose' ? 'goose' : 'sql-migrate'
+}
+
+/** The format of a one-file migration's text, for writing the next one alike: dbmate's unless it is annotated. */
+export function writtenFormat(text: string): 'dbmate' | AnnotatedTool {
+  return text.search(DIRECTIVE) >= 0 ? 'dbmate' : (annotatedTool(text) ?? 'dbmate')
+}
+
+/**
+ * A new migration file in `format`'s own markers: `up` as its up section (outside a transaction when
+ * `transactionFree`), and an empty down section.
+ */
+export function migrationText(format: 'dbmate' | AnnotatedTool, up: string, transactionFree = false): string {
+  if (format === 'dbmate')
+    return `-- migrate:up${transactionFree ? ' transaction:false' : ''}\n${up}\n\n-- migrate:down\n\n`
+  if (format === 'goose')
+    return `${transactionFree ? '-- +goose NO TRANSACTION\n' : ''}-- +goose Up\n${up}\n\n-- +goose Down\n\n`
+  return `-- +migrate Up${transactionFree ? ' notransaction' : ''}\n${up}\n\n-- +migrate Down\n\n`
+}
 
 /**
  * goose's and sql-migrate's format: `-- +goose Up` / `-- +migrate Up` and `... Down` sections. goose's

@@ -3,7 +3,7 @@ import { writeNewFile } from '../output/atomic-write.js'
 import { join, relative } from 'node:path'
 import { DbopsError, UsageError } from '../errors.js'
 import type { Target } from '../targets/target.js'
-import { canonicalVersion, compareVersions, readMigrations } from './files.js'
+import { canonicalVersion, compareVersions, migrationText, readMigrations, writtenFormat } from './files.js'
 import { Ledger } from './ledger.js'
 import { migrationStates } from './plan.js'
 import { prepareSection } from './prepare.js'
@@ -213,13 +213,6 @@ export interface NewMigrationResult {
   version: string
 }
 
-/** Empty templates per format; a golang-migrate pair is two empty files. */
-const TEMPLATES = {
-  dbmate: '-- migrate:up\n\n\n-- migrate:down\n\n',
-  goose: '-- +goose Up\n\n\n-- +goose Down\n\n',
-  'sql-migrate': '-- +migrate Up\n\n\n-- +migrate Down\n\n',
-}
-
 /**
  * Writes a new migration in the folder's own style: the format of its newest file (dbmate, goose, sql-migrate, or a
  * golang-migrate pair) and its numbering (`<UTC YYYYMMDDHHMMSS>`, or the next number of a sequence such as 0042).
@@ -265,7 +258,7 @@ export function newMigration(dir: string, name: string, now: Date = new Date(), 
         content === undefined && style.format === 'golang-migrate'
           ? [`${version}_${slug}.up.sql`, `${version}_${slug}.down.sql`]
           : [`${version}_${slug}.sql`]
-      const text = content ?? (style.format === 'golang-migrate' ? '' : TEMPLATES[style.format])
+      const text = content ?? (style.format === 'golang-migrate' ? '' : migrationText(style.format, ''))
       for (const file of written) writeNewFile(join(dir, file), text)
       const files = written.map((file) => relative(process.cwd(), join(dir, file)) || join(dir, file))
       return { file: files[0]!, files, version }
@@ -277,7 +270,7 @@ export function newMigration(dir: string, name: string, now: Date = new Date(), 
 
 /** The format of the folder's newest migration, and its numbering when that is a sequence rather than timestamps. */
 function folderStyle(dir: string): {
-  format: keyof typeof TEMPLATES | 'golang-migrate'
+  format: ReturnType<typeof writtenFormat> | 'golang-migrate'
   sequence?: { newest: string; width: number }
 } {
   let newest: { version: string; file: string } | undefined
@@ -295,14 +288,7 @@ function folderStyle(dir: string): {
   } catch {
     // Unreadable: the default format; reading the set reports the file itself.
   }
-  const format = /^--\s*migrate:up/m.test(text)
-    ? 'dbmate'
-    : /^--\s*\+goose\s+up/im.test(text)
-      ? 'goose'
-      : /^--\s*\+migrate\s+up/im.test(text)
-        ? 'sql-migrate'
-        : 'dbmate'
-  return { format, ...(sequence && { sequence }) }
+  return { format: writtenFormat(text), ...(sequence && { sequence }) }
 }
 
 /** The versions of the migration files in `dir`, by name only: other `migrate new` runs may add files meanwhile. */
