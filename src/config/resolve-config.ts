@@ -328,9 +328,9 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
     if (!url || !location) continue
     const migrations: ResolvedMigrations = {
       ...MIGRATIONS_DEFAULTS,
-      dir: defaultMigrationsDir(baseDir),
       ...topMigrations,
       ...own,
+      dir: own.dir ?? topMigrations.dir ?? defaultMigrationsDir(baseDir),
     }
     targets[name] = {
       name,

@@ -2,9 +2,9 @@ import { fstatSync, writeSync, type Stats } from 'node:fs'
 
 /**
  * Writes to stdout and stderr without creating process.stdout / process.stderr when they are a pipe, a socket (what
- * a parent's `stdio: 'pipe'` is), a file or a device that is not a terminal (/dev/null). Node builds those streams on first access, and for a pipe that loads its
- * net and stream modules: ~5-15 ms of every command's start-up (`dbops migrate status | ...`, CI logs, the
- * benchmarks), more than some commands' own work. Each write is one write(2) of the whole text, in program order.
+ * a parent's `stdio: 'pipe'` is), a file or a device that is not a terminal (/dev/null). Node builds those streams
+ * on first access, and for a pipe that loads its net and stream modules: ~5-15 ms of every command's start-up
+ * (`dbops migrate status | ...`, CI logs, the benchmarks), more than some commands' own work. Each write is one write(2) of the whole text, in program order.
  * One difference: a reader that stops reading holds dbops at its next write once the pipe is full (as it would a C
  * or Go program), where node's stream would queue the output in memory. Terminals (colours, widths, the spinner)
  * and anything else still use node's streams.
