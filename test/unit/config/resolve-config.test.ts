@@ -543,6 +543,24 @@ describe('resolveConfig with a dotenv file (envFile)', () => {
     // The default .env is optional.
     expect((await resolveConfig({ cwd: root, env: {}, envFile: true })).targets.default!.url).toBe('sqlite:./dev.db')
   })
+
+  it('replaces ${VAR} in .env values from the environment and earlier lines, not in single-quoted ones', async () => {
+    const root = project(undefined, {
+      '.env': [
+        'DB_USER=app',
+        'DATABASE_URL="postgres://${DB_USER}:${DB_PASSWORD}@${DB_HOST:-localhost}:${DB_PORT}/shop"',
+        "LITERAL='pa${ss'",
+        'UNSET=x${NOT_SET}y',
+        '',
+      ].join('\n'),
+    })
+    const env: NodeJS.ProcessEnv = { DB_PASSWORD: 's3cret', DB_PORT: '6543' }
+    const config = await resolveConfig({ cwd: root, env, envFile: true })
+    expect(config.targets.default!.url).toBe('postgres://app:s3cret@localhost:6543/shop')
+    expect(env.LITERAL).toBe('pa${ss')
+    // As dbmate's and Prisma's loaders do: an unset variable gives an empty string.
+    expect(env.UNSET).toBe('xy')
+  })
 })
 
 describe("resolveConfig's default migrations folder", () => {
