@@ -1,6 +1,9 @@
 import type { LintRule, PgNode } from '../types.js'
-import { alterTableCommands, bareName, columnDefinitions, columnConstraints, relationName } from '../pg-nodes.js'
-import { isAlterTable, statementText } from '../rule-helpers.js'
+import { alterTableCommands, bareName, body, columnDefinitions, columnConstraints, relationName } from '../pg-nodes.js'
+import { isAlterTable, isCreateTable, ruleState, statementText } from '../rule-helpers.js'
+
+/** Tables created with rows earlier in the run (CREATE TABLE ... AS, SELECT ... INTO), by lower-case bare name. */
+const FILLED = 'foreign-key-without-not-valid:filled'
 
 export const foreignKeyWithoutNotValid: LintRule = {
   id: 'foreign-key-without-not-valid',
@@ -11,11 +14,27 @@ export const foreignKeyWithoutNotValid: LintRule = {
   // The words every form it reports must contain: other ALTER TABLEs are not parsed for it.
   mayFind: (_sql, section) => section.mentions('alter') && section.mentions('references'),
   mayFindWords: ['alter'],
-  wants: (w, text) => isAlterTable(w) && /\breferences\b/i.test(text),
+  // CREATE TABLE ... AS and SELECT ... INTO too (observe): a table they fill is new but not empty.
+  wants: (w, text) =>
+    (isAlterTable(w) && /\breferences\b/i.test(text)) ||
+    (isCreateTable(w) && /\bas\b/i.test(text)) ||
+    (w[0] === 'SELECT' && /\binto\b/i.test(text)),
   needsAst: true,
+  // A new table's foreign key still locks the existing table it references (see check).
+  reportsOnFresh: true,
+  observe({ ast }, context) {
+    const into = body(ast, 'CreateTableAsStmt')?.into ?? body(ast, 'SelectStmt')?.intoClause
+    const name = relationName(into?.rel)
+    if (name && !into.skipData) ruleState(context, FILLED, () => new Set<string>()).add(bareName(name).toLowerCase())
+  },
   check({ ast, text }, context) {
     const { table, commands } = alterTableCommands(ast)
     if (!table) return []
+    // A table created earlier in the run is nobody's yet: only when it was filled there does the check of its rows
+    // take time, and then it is the referenced table, existing and in use, whose writes wait for it.
+    const fresh = context.isFresh(table)
+    const filled = fresh && (context.state.get(FILLED) as Set<string> | undefined)?.has(bareName(table).toLowerCase())
+    if (fresh && !filled) return []
     const constraints: PgNode[] = commands
       .filter((command) => command.subtype === 'AT_AddConstraint')
       .map((command) => command.def?.Constraint as PgNode)
@@ -28,20 +47,33 @@ export const foreignKeyWithoutNotValid: LintRule = {
       }
     }
     const single = commands.length === 1
-    return constraints.map((constraint) => {
+    return constraints.flatMap((constraint) => {
       const referenced = relationName(constraint.pktable) ?? 'the referenced table'
+      if (filled && (!constraint.pktable || context.isFresh(referenced))) return []
       const columns = ((constraint.fk_attrs as PgNode[] | undefined) ?? []).map((item) => String(item.String?.sval))
       const name = constraint.conname ?? `${bareName(table)}_${columns.join('_')}_fkey`
       const add =
         single && constraint.conname && commands[0]?.subtype === 'AT_AddConstraint'
           ? `${statementText(text)} NOT VALID`
           : `ALTER TABLE ${table} ADD CONSTRAINT ${name} FOREIGN KEY (${columns.join(', ')}) REFERENCES ${referenced} NOT VALID`
-      return {
-        table,
-        lock: 'SHARE ROW EXCLUSIVE',
-        message: `ADD FOREIGN KEY takes SHARE ROW EXCLUSIVE on ${table} and ${referenced} and checks every row of ${table}: blocks INSERT/UPDATE/DELETE on both for the whole scan`,
-        safe: `${add};\n-- then, in the next migration (takes SHARE UPDATE EXCLUSIVE only: reads and writes go on):\nALTER TABLE ${table} VALIDATE CONSTRAINT ${name};`,
-      }
+      const safe = `${add};\n-- then, in the next migration (takes SHARE UPDATE EXCLUSIVE only: reads and writes go on):\nALTER TABLE ${table} VALIDATE CONSTRAINT ${name};`
+      if (filled)
+        return [
+          {
+            table: referenced,
+            lock: 'SHARE ROW EXCLUSIVE',
+            message: `ADD FOREIGN KEY (${columns.join(', ')}) takes SHARE ROW EXCLUSIVE on ${referenced} and checks every row copied into ${table} earlier in this migration: blocks INSERT/UPDATE/DELETE on ${referenced} for the whole scan`,
+            safe,
+          },
+        ]
+      return [
+        {
+          table,
+          lock: 'SHARE ROW EXCLUSIVE',
+          message: `ADD FOREIGN KEY takes SHARE ROW EXCLUSIVE on ${table} and ${referenced} and checks every row of ${table}: blocks INSERT/UPDATE/DELETE on both for the whole scan`,
+          safe,
+        },
+      ]
     })
   },
 }

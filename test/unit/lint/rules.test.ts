@@ -136,6 +136,40 @@ describe('lock hazards', () => {
     ).toEqual([])
   })
 
+  it('foreign-key-without-not-valid: a table just filled by CREATE TABLE AS blocks writes to the existing table it references', async () => {
+    // The new table is nobody's yet, but the check of every row copied into it runs under SHARE ROW EXCLUSIVE on users.
+    const [finding, ...rest] = await only(
+      'foreign-key-without-not-valid',
+      'CREATE TABLE order_likes AS SELECT user_id, order_id FROM likes;\n' +
+        'ALTER TABLE order_likes ADD CONSTRAINT order_likes_user_fk FOREIGN KEY (user_id) REFERENCES users;',
+    )
+    expect(rest).toEqual([])
+    expect(finding).toMatchObject({ table: 'users', lock: 'SHARE ROW EXCLUSIVE', line: 3 })
+    expect(finding!.message).toContain('every row copied into order_likes')
+    expect(finding!.safe).toContain('REFERENCES users NOT VALID;')
+    expect(finding!.safe).toContain('ALTER TABLE order_likes VALIDATE CONSTRAINT order_likes_user_fk;')
+    expect(
+      rules(
+        await only(
+          'foreign-key-without-not-valid',
+          'SELECT * INTO order_likes FROM likes;\nALTER TABLE order_likes ADD FOREIGN KEY (user_id) REFERENCES users;',
+        ),
+      ),
+    ).toEqual(['foreign-key-without-not-valid'])
+  })
+
+  it('foreign-key-without-not-valid stays quiet for a new table that is empty, or that references another new table', async () => {
+    for (const sql of [
+      'CREATE TABLE order_likes (user_id bigint);\nALTER TABLE order_likes ADD FOREIGN KEY (user_id) REFERENCES users;',
+      'CREATE TABLE order_likes AS SELECT user_id FROM likes WITH NO DATA;\nALTER TABLE order_likes ADD FOREIGN KEY (user_id) REFERENCES users;',
+      'CREATE TABLE users (id bigint PRIMARY KEY);\nCREATE TABLE order_likes AS SELECT user_id FROM likes;\n' +
+        'ALTER TABLE order_likes ADD FOREIGN KEY (user_id) REFERENCES users NOT VALID;',
+      'CREATE TABLE users (id bigint PRIMARY KEY);\nCREATE TABLE order_likes AS SELECT user_id FROM likes;\n' +
+        'ALTER TABLE order_likes ADD FOREIGN KEY (user_id) REFERENCES users;',
+    ])
+      expect(await only('foreign-key-without-not-valid', sql), sql).toEqual([])
+  })
+
   it('check-without-not-valid, not for NOT VALID', async () => {
     expect(
       rules(await only('check-without-not-valid', 'ALTER TABLE orders ADD CONSTRAINT positive CHECK (total > 0);')),
