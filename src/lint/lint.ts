@@ -381,7 +381,9 @@ async function lintRun(run: Run): Promise<LintResult> {
   // section, and the rule that found something in one section usually does in the next: asked in list order, a set
   // of non-transactional files asked some 30 rules, most of them scanning the text, before the one that said yes.
   const probeOrder = [...active]
-  const { split, forget } = splitter(run.files, engine)
+  const { split, forget } = splitter(run.files, engine, (statement) =>
+    parserReady && dialect.inner ? dialect.inner(statement) : [],
+  )
   // Parse results by statement, filled a batch at a time (see parseAhead), each taken once.
   const parsed = new Map<SqlStatement, ReturnType<LintDialect['parse']>>()
   /** Files parseAhead found that some rule may find something in (see there). */
@@ -454,7 +456,14 @@ async function lintRun(run: Run): Promise<LintResult> {
       continue
     }
     freshNow()
-    const { statements, words } = split(fileIndex)
+    let split0 = split(fileIndex)
+    // The statements a DO block runs are read with the parser (see splitter): split again once it is loaded.
+    if (dialect.inner && !parserReady && split0.words.some((leading) => leading[0] === 'DO')) {
+      await prepareParser()
+      forget(fileIndex)
+      split0 = split(fileIndex)
+    }
+    const { statements, words, outer } = split0
     const { transactional, from, to } = transactionPlan(section, statements, engine)
     const lockTimeoutMs = section.options.lockTimeoutMs ?? run.lockTimeoutMs
     const fileRaws: Raw[] = []
@@ -495,7 +504,7 @@ async function lintRun(run: Run): Promise<LintResult> {
               migration: migration.id,
               ...positionOf(section, statement, result.offset),
               statement: oneLine(statement.text, 120),
-              statementStart: statement.start,
+              statementStart: (outer.get(statement) ?? statement).start,
               evenIfFresh: true,
             })
           }
@@ -520,7 +529,7 @@ async function lintRun(run: Run): Promise<LintResult> {
               migration: migration.id,
               ...position,
               statement: (short ??= oneLine(statement.text, 120)),
-              statementStart: statement.start,
+              statementStart: (outer.get(statement) ?? statement).start,
             })
           }
         }
@@ -804,22 +813,31 @@ function nothingToFind(
 function splitter(
   files: Run['files'],
   engine: Engine,
+  inner: (statement: SqlStatement) => SqlStatement[],
 ): {
-  split(index: number): { statements: SqlStatement[]; words: string[][] }
+  split(index: number): Split
   forget(index: number): SqlStatement[]
 } {
-  const cache = new Map<number, { statements: SqlStatement[]; words: string[][] }>()
+  const cache = new Map<number, Split>()
   return {
     split(index) {
       let entry = cache.get(index)
       if (!entry) {
-        const statements = splitStatements(files[index]!.migration.up.sql, engine).filter(
-          (statement) => !statement.text.startsWith('\\'),
-        )
-        entry = {
-          statements,
-          words: statements.map((statement) => leadingWords(statement.text, LEADING_WORDS, engine)),
+        const statements: SqlStatement[] = []
+        const words: string[][] = []
+        const outer = new Map<SqlStatement, SqlStatement>()
+        for (const statement of splitStatements(files[index]!.migration.up.sql, engine)) {
+          if (statement.text.startsWith('\\')) continue
+          statements.push(statement)
+          words.push(leadingWords(statement.text, LEADING_WORDS, engine))
+          if (words[words.length - 1]![0] !== 'DO') continue
+          for (const run of inner(statement)) {
+            statements.push(run)
+            words.push(leadingWords(run.text, LEADING_WORDS, engine))
+            outer.set(run, statement)
+          }
         }
+        entry = { statements, words, outer }
         cache.set(index, entry)
       }
       return entry
@@ -830,6 +848,16 @@ function splitter(
       return entry?.statements ?? []
     },
   }
+}
+
+/**
+ * A file's statements with their leading words. A DO block is followed by the statements it runs (LintDialect.inner):
+ * `outer` maps each to the block, whose start is where ignores and findings are anchored.
+ */
+interface Split {
+  statements: SqlStatement[]
+  words: string[][]
+  outer: Map<SqlStatement, SqlStatement>
 }
 
 /** Statements parsed per parser call at most (the call's result is one JSON text). */

@@ -1,4 +1,5 @@
 import type { Backend, Engine } from '../backends/backend.js'
+import type { SqlStatement } from '../sql/split-statements.js'
 
 /** error stops `migrate up`; warn is printed (and fails `migrate lint --fail-on warn`); info is advice. */
 export type LintSeverity = 'error' | 'warn' | 'info'
@@ -176,6 +177,11 @@ export interface LintDialect {
    * the words cannot tell (the statement is then parsed). Later in the run they carry no lock hazard.
    */
   created(words: readonly string[], node: PgNode | undefined, text?: string): string[] | undefined
+  /**
+   * The statements a statement runs besides itself, positioned in the file (PostgreSQL: the static SQL of a DO
+   * block), linted after it as if written out. Called only once `load` is done, for statements starting with DO.
+   */
+  inner?(statement: SqlStatement): SqlStatement[]
   /** The table a statement works on, from its leading words alone, when that is cheap to tell (CREATE INDEX ... ON t). */
   quickTable(words: readonly string[]): string | undefined
   /** Live sizes of tables (by name as written, schema-qualified or not); tables that do not exist are left out. */

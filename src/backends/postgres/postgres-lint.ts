@@ -6,11 +6,13 @@
 import { quoteIdentifier } from '../../sql/query.js'
 import type { Backend } from '../backend.js'
 import type { LintDialect, PgNode } from '../../lint/types.js'
+import type { SqlStatement } from '../../sql/split-statements.js'
 import { body, relationName } from '../../lint/pg-nodes.js'
 
 interface Parser {
   loadModule(): Promise<void>
   parseSync(query: string): { stmts?: { stmt: PgNode; stmt_location?: number }[] }
+  parsePlPgSQLSync(query: string): PgNode
 }
 
 let parser: Parser | undefined
@@ -71,6 +73,44 @@ export const postgresLint: LintDialect = {
       }
     }
     return texts.map((text) => this.parse(text))
+  },
+
+  inner(statement) {
+    // PL/pgSQL's own parser gives each static statement's text and its line in the body; EXECUTE of a string is
+    // dynamic (nothing to read), and a CREATE FUNCTION body does not run during the migration.
+    const opening = DO_BODY.exec(statement.text)
+    const language = /\blanguage\s+("?)(\w+)\1\s*$/i.exec(statement.text)?.[2]
+    if (!opening || (language && language.toLowerCase() !== 'plpgsql')) return []
+    let tree: PgNode
+    try {
+      tree = parser!.parsePlPgSQLSync(statement.text)
+    } catch {
+      return [] // PostgreSQL reports it when the block runs
+    }
+    const found: { query: string; lineno: number }[] = []
+    collectStaticSql(tree, found)
+    const text = statement.text
+    const bodyStart = opening.index + opening[0].length
+    const inner: SqlStatement[] = []
+    for (const { query, lineno } of found) {
+      // Line 1 of the body is the line its opening quote is on.
+      let from = bodyStart
+      for (let line = 1; line < lineno && from >= 0; line++) from = text.indexOf('\n', from) + 1 || -1
+      if (from < 0) continue
+      // Not found as written when the body doubles its quotes or INTO was blanked out: its line's first word then.
+      let at = text.indexOf(query, from)
+      if (at < 0) at = from + /^\s*/.exec(text.slice(from))![0].length
+      const before = text.slice(0, at)
+      const newlines = before.split('\n').length - 1
+      inner.push({
+        text: query,
+        start: statement.start + at,
+        end: statement.start + at + query.length,
+        line: statement.line + newlines,
+        column: newlines === 0 ? statement.column + at : at - before.lastIndexOf('\n'),
+      })
+    }
+    return inner.sort((a, b) => a.start - b.start)
   },
 
   created(words, node) {
@@ -165,6 +205,21 @@ async function readServerMajor(backend: Backend): Promise<number | undefined> {
   })
   const number = Number(row?.server_version_num)
   return Number.isFinite(number) && number > 0 ? Math.floor(number / 10000) : undefined
+}
+
+/** `DO [LANGUAGE plpgsql]` and the body's opening quote; another language before the body: no match. */
+const DO_BODY = /^DO\s+(?:LANGUAGE\s+("?)plpgsql\1\s+)?(\$[A-Za-z_0-9]*\$|')/i
+
+/** The static SQL statements (PLpgSQL_stmt_execsql) anywhere in a PL/pgSQL parse tree, with their body lines. */
+function collectStaticSql(node: unknown, found: { query: string; lineno: number }[]): void {
+  if (Array.isArray(node)) {
+    for (const item of node) collectStaticSql(item, found)
+  } else if (node !== null && typeof node === 'object') {
+    const execsql = (node as PgNode).PLpgSQL_stmt_execsql as PgNode | undefined
+    const query = execsql?.sqlstmt?.PLpgSQL_expr?.query
+    if (typeof query === 'string') found.push({ query, lineno: Number(execsql!.lineno ?? 1) })
+    else for (const value of Object.values(node)) collectStaticSql(value, found)
+  }
 }
 
 // A newline first: a statement may end in a -- comment.

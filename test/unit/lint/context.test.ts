@@ -331,3 +331,52 @@ describe('what migrate up lints', () => {
     ])
   })
 })
+
+describe('DO blocks', () => {
+  // A DO block runs its static SQL during the migration, with the same locks as if it were written out.
+  it('the static SQL of a PL/pgSQL DO block is linted where it is written, even inside IF and loops', async () => {
+    const findings = await lint(
+      [
+        'DO $$',
+        'DECLARE n int;',
+        'BEGIN',
+        '  SELECT count(*) INTO n FROM orders;',
+        '  IF n > 0 THEN',
+        '      ALTER TABLE orders ADD COLUMN ref uuid NOT NULL DEFAULT gen_random_uuid();',
+        '  END IF;',
+        '  FOR i IN 1..2 LOOP UPDATE orders SET n = i; END LOOP;',
+        'END $$;',
+      ].join('\n'),
+    )
+    expect(findings.map((f) => [f.rule, f.line, f.column])).toEqual([
+      ['add-column-rewrite', 7, 7],
+      ['update-without-where', 9, 22],
+    ])
+  })
+
+  it('DO LANGUAGE plpgsql, a quoted body, and an ignore above the block', async () => {
+    expect(
+      rules(
+        await lint(
+          "DO LANGUAGE plpgsql 'BEGIN CREATE INDEX i ON orders (note); UPDATE t SET a = ''x'' WHERE id = 1; END';",
+        ),
+      ),
+    ).toEqual(['create-index-without-concurrently'])
+    const result = await lintFiles([
+      '-- dbops:lint-ignore create-index-without-concurrently orders is tiny\nDO $$ BEGIN CREATE INDEX i ON orders (a); END $$;',
+    ])
+    expect(result.findings).toEqual([])
+    expect(rules(result.suppressed as never)).toEqual(['create-index-without-concurrently'])
+  })
+
+  it('stays quiet for tables the block creates, dynamic SQL, other languages and function bodies', async () => {
+    for (const sql of [
+      'DO $$ BEGIN CREATE TABLE t (a int); CREATE INDEX i ON t (a); END $$;',
+      "DO $$ BEGIN EXECUTE 'CREATE INDEX i ON orders (a)'; END $$;",
+      "DO LANGUAGE plv8 $$ plv8.execute('CREATE INDEX i ON orders (a)') $$;",
+      'CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN CREATE INDEX i ON orders (a); END $$;',
+      'DO $$ BEGIN UPDATE orders SET a = 1 WHERE id = 2; END $$;',
+    ])
+      expect(await lint(sql), sql).toEqual([])
+  })
+})
