@@ -1,6 +1,6 @@
 import type { LintRule, PgNode } from '../types.js'
 import { alterTableCommands, bareName, body, columnDefinitions, columnConstraints, relationName } from '../pg-nodes.js'
-import { isAlterTable, isCreateTable, ruleState, statementText } from '../rule-helpers.js'
+import { isAlterTable, isCreateTable, nameInWords, ruleState, statementText } from '../rule-helpers.js'
 
 /** Tables created with rows earlier in the run (CREATE TABLE ... AS, SELECT ... INTO), by lower-case bare name. */
 const FILLED = 'foreign-key-without-not-valid:filled'
@@ -17,7 +17,7 @@ export const foreignKeyWithoutNotValid: LintRule = {
   // CREATE TABLE ... AS and SELECT ... INTO too (observe): a table they fill is new but not empty.
   wants: (w, text) =>
     (isAlterTable(w) && /\breferences\b/i.test(text)) ||
-    (isCreateTable(w) && /\bas\b/i.test(text)) ||
+    isCreateTableAs(w) ||
     (w[0] === 'SELECT' && /\binto\b/i.test(text)),
   needsAst: true,
   // A new table's foreign key still locks the existing table it references (see check).
@@ -76,4 +76,14 @@ export const foreignKeyWithoutNotValid: LintRule = {
       ]
     })
   },
+}
+
+/** CREATE TABLE name [(columns)] AS, from the leading words (a column list here has names only, no types). */
+function isCreateTableAs(w: readonly string[]): boolean {
+  if (!isCreateTable(w)) return false
+  let k = w.indexOf('TABLE') + 1
+  if (w[k] === 'IF') k += 3
+  k = nameInWords(w, k).next
+  if (w[k] === '(') k = w.indexOf(')', k) + 1 || w.length
+  return w[k] === 'AS'
 }

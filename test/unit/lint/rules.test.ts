@@ -152,15 +152,20 @@ describe('lock hazards', () => {
       rules(
         await only(
           'foreign-key-without-not-valid',
-          'SELECT * INTO order_likes FROM likes;\nALTER TABLE order_likes ADD FOREIGN KEY (user_id) REFERENCES users;',
+          'CREATE TABLE order_likes (user_id) AS SELECT user_id FROM likes;\n' +
+            'SELECT * INTO order_likes2 FROM likes;\n' +
+            'ALTER TABLE order_likes ADD FOREIGN KEY (user_id) REFERENCES users;\n' +
+            'ALTER TABLE order_likes2 ADD FOREIGN KEY (user_id) REFERENCES users;',
         ),
       ),
-    ).toEqual(['foreign-key-without-not-valid'])
+    ).toEqual(['foreign-key-without-not-valid', 'foreign-key-without-not-valid'])
   })
 
   it('foreign-key-without-not-valid stays quiet for a new table that is empty, or that references another new table', async () => {
     for (const sql of [
       'CREATE TABLE order_likes (user_id bigint);\nALTER TABLE order_likes ADD FOREIGN KEY (user_id) REFERENCES users;',
+      'CREATE TABLE order_likes (id bigint GENERATED ALWAYS AS IDENTITY, user_id bigint);\n' +
+        'ALTER TABLE order_likes ADD FOREIGN KEY (user_id) REFERENCES users;',
       'CREATE TABLE order_likes AS SELECT user_id FROM likes WITH NO DATA;\nALTER TABLE order_likes ADD FOREIGN KEY (user_id) REFERENCES users;',
       'CREATE TABLE users (id bigint PRIMARY KEY);\nCREATE TABLE order_likes AS SELECT user_id FROM likes;\n' +
         'ALTER TABLE order_likes ADD FOREIGN KEY (user_id) REFERENCES users NOT VALID;',
