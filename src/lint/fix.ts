@@ -10,7 +10,7 @@ import { writeFileAtomic, writeNewFile } from '../output/atomic-write.js'
 import { basename, dirname, join, resolve } from 'node:path'
 import type { Engine } from '../backends/backend.js'
 import { UsageError } from '../errors.js'
-import { migrationText, readMigrations } from '../migrate/files.js'
+import { migrationText, migrationsFolderOf, readMigrations } from '../migrate/files.js'
 import { splitStatements } from '../sql/split-statements.js'
 import { alterTableCommands, body, relationName } from './pg-nodes.js'
 
@@ -26,7 +26,7 @@ export async function fixMigration(dir: string, file: string, engine: Engine, cw
   if (engine !== 'postgres')
     throw new UsageError('--fix rewrites PostgreSQL migrations only (SQLite has no CONCURRENTLY or NOT VALID)')
   const path = resolve(cwd, file)
-  const set = readMigrations(dirname(path), cwd)
+  const set = readMigrations(migrationsFolderOf(path), cwd)
   const migration = set.migrations.find((candidate) => resolve(cwd, candidate.file) === path)
   if (!migration) throw new UsageError(`${file} is not a migration file`)
   const format = migration.format

@@ -4,14 +4,14 @@
  * version, live table sizes). Statements no active rule wants are never parsed, so linting a run of plain
  * CREATE TABLE / INSERT migrations costs a split and a few words per statement.
  */
-import { dirname, relative, resolve } from 'node:path'
+import { basename, dirname, relative, resolve } from 'node:path'
 import { setFlagsFromString } from 'node:v8'
 import type { Backend, Engine } from '../backends/backend.js'
 import type { ResolvedLint } from '../config/resolve-config.js'
 import { DbopsError, UsageError } from '../errors.js'
 import { formatBytes, oneLine } from '../output/format.js'
 import type { Target } from '../targets/target.js'
-import { readMigrations, type MigrationFile } from '../migrate/files.js'
+import { migrationsFolderOf, readMigrations, type MigrationFile } from '../migrate/files.js'
 import { Ledger } from '../migrate/ledger.js'
 import { migrationStates } from '../migrate/plan.js'
 import { transactionPlan } from '../migrate/prepare.js'
@@ -251,7 +251,7 @@ function settingsOf(config: ResolvedLint | undefined, options: LintOptions): Set
 
 /** Reads the migrations folder; explicit files elsewhere are read from their own folder. */
 function readMigrationsAround(dir: string, files: string[] | undefined, cwd: string): MigrationFile[] {
-  const dirs = new Set([dir, ...(files ?? []).map((file) => dirname(resolve(cwd, file)))])
+  const dirs = new Set([dir, ...(files ?? []).map((file) => migrationsFolderOf(resolve(cwd, file)))])
   // One folder (the usual case) has no file twice: no path to resolve per file.
   if (dirs.size === 1) return readMigrations(dir, cwd).migrations
   const all: MigrationFile[] = []
@@ -275,8 +275,9 @@ function selectFiles(migrations: MigrationFile[], files: string[] | undefined, c
     const found = migrations.find(
       (migration) =>
         resolve(cwd, migration.file) === path ||
-        (migration.format === 'golang-migrate' &&
-          resolve(cwd, migration.file.replace(/\.up\.sql$/, '.down.sql')) === path),
+        (migration.down !== undefined && resolve(cwd, migration.down.file) === path) ||
+        // A folder migration is also named by its folder.
+        (migration.id === basename(path) && resolve(cwd, dirname(migration.file)) === path),
     )
     if (!found)
       throw new UsageError(

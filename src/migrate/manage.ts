@@ -254,13 +254,10 @@ export function newMigration(dir: string, name: string, now: Date = new Date(), 
         version = versionAfter(version)
         continue
       }
-      const written =
-        content === undefined && style.format === 'golang-migrate'
-          ? [`${version}_${slug}.up.sql`, `${version}_${slug}.down.sql`]
-          : [`${version}_${slug}.sql`]
-      const text = content ?? (style.format === 'golang-migrate' ? '' : migrationText(style.format, ''))
-      for (const file of written) writeNewFile(join(dir, file), text)
-      const files = written.map((file) => relative(process.cwd(), join(dir, file)) || join(dir, file))
+      const written = newFiles(style, version, slug, content)
+      if (written[0]![0].includes('/')) mkdirSync(join(dir, written[0]![0].split('/')[0]!))
+      for (const [file, text] of written) writeNewFile(join(dir, file), text)
+      const files = written.map(([file]) => relative(process.cwd(), join(dir, file)) || join(dir, file))
       return { file: files[0]!, files, version }
     } finally {
       rmSync(claim, { force: true })
@@ -268,35 +265,79 @@ export function newMigration(dir: string, name: string, now: Date = new Date(), 
   }
 }
 
-/** The format of the folder's newest migration, and its numbering when that is a sequence rather than timestamps. */
-function folderStyle(dir: string): {
-  format: ReturnType<typeof writtenFormat> | 'golang-migrate'
+interface FolderStyle {
+  format: ReturnType<typeof writtenFormat> | 'golang-migrate' | 'folder' | 'prisma'
   sequence?: { newest: string; width: number }
-} {
-  let newest: { version: string; file: string } | undefined
+  /** diesel's folder names: `2026-01-02-030405_name`. */
+  dashed?: boolean
+}
+
+/** The files of a new migration in the folder's style, relative to it, with their text. */
+function newFiles(style: FolderStyle, version: string, slug: string, content: string | undefined): [string, string][] {
+  const base = `${style.dashed && version.length === 14 ? version.replace(/^(\d{4})(\d\d)(\d\d)/, '$1-$2-$3-') : version}_${slug}`
+  if (content !== undefined) return [[`${base}.sql`, content]]
+  if (style.format === 'golang-migrate')
+    return [
+      [`${base}.up.sql`, ''],
+      [`${base}.down.sql`, ''],
+    ]
+  if (style.format === 'folder')
+    return [
+      [`${base}/up.sql`, ''],
+      [`${base}/down.sql`, ''],
+    ]
+  if (style.format === 'prisma') return [[`${base}/migration.sql`, '']]
+  return [[`${base}.sql`, migrationText(style.format, '')]]
+}
+
+/**
+ * The version a name in a migrations folder claims: a migration file's, or a migration folder's (diesel's dashes
+ * dropped). By name only, without a stat per entry.
+ */
+function versionOfEntry(name: string): { version: string; folder: boolean } | undefined {
+  const file = /^(\d+)[_.-].*\.sql$/.exec(name)?.[1]
+  if (file !== undefined) return { version: file, folder: false }
+  const folder = /^(\d+(?:-\d+)*)_./.exec(name)?.[1]
+  return folder === undefined ? undefined : { version: folder.replaceAll('-', ''), folder: true }
+}
+
+/** The format of the folder's newest migration, and its numbering when that is a sequence rather than timestamps. */
+function folderStyle(dir: string): FolderStyle {
+  let newest: { version: string; file: string; folder: boolean } | undefined
   for (const file of readdirSync(dir)) {
-    const version = /^(\d+)[_.-].*\.sql$/.exec(file)?.[1]
-    if (version !== undefined && (!newest || compareVersions(version, newest.version) > 0)) newest = { version, file }
+    const found = versionOfEntry(file)
+    if (found && (!newest || compareVersions(found.version, newest.version) > 0)) newest = { ...found, file }
   }
   if (!newest) return { format: 'dbmate' }
   // Timestamps have 12 digits or more (YYYYMMDDHHMM...); anything shorter counts up.
   const sequence = newest.version.length < 12 ? { newest: newest.version, width: newest.version.length } : undefined
   if (/\.(up|down)\.sql$/.test(newest.file)) return { format: 'golang-migrate', ...(sequence && { sequence }) }
-  let text = ''
+  if (newest.folder) {
+    let inside: string[] = []
+    try {
+      inside = readdirSync(join(dir, newest.file))
+    } catch {
+      // A file named like a folder migration: the default format.
+      return { format: 'dbmate', ...(sequence && { sequence }) }
+    }
+    const format = inside.includes('migration.sql') && !inside.includes('up.sql') ? 'prisma' : 'folder'
+    return { format, ...(sequence && { sequence }), ...(newest.file.includes('-') && { dashed: true }) }
+  }
+  let text: string | undefined
   try {
     text = readFileSync(join(dir, newest.file), 'utf8')
   } catch {
     // Unreadable: the default format; reading the set reports the file itself.
   }
-  return { format: writtenFormat(text), ...(sequence && { sequence }) }
+  return { format: text === undefined ? 'dbmate' : writtenFormat(text), ...(sequence && { sequence }) }
 }
 
-/** The versions of the migration files in `dir`, by name only: other `migrate new` runs may add files meanwhile. */
+/** The versions of the migrations in `dir`, by name only: other `migrate new` runs may add files meanwhile. */
 function takenVersions(dir: string): Set<string> {
   return new Set(
     readdirSync(dir).flatMap((other) => {
-      const prefix = /^(\d+)[_.-].*\.sql$/.exec(other)?.[1]
-      return prefix === undefined ? [] : [canonicalVersion(prefix)]
+      const found = versionOfEntry(other)
+      return found === undefined ? [] : [canonicalVersion(found.version)]
     }),
   )
 }

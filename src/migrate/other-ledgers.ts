@@ -12,6 +12,11 @@ const OTHER_LEDGERS = [
   { table: '_sqlx_migrations', tools: 'sqlx', column: 'version' },
   { table: 'knex_migrations', tools: 'Knex', column: 'name' },
   { table: '_prisma_migrations', tools: 'Prisma', column: 'migration_name' },
+  // diesel records a folder's version without its dashes, as dbops does.
+  { table: '__diesel_schema_migrations', tools: 'diesel', column: 'version' },
+  { table: 'refinery_schema_history', tools: 'refinery', column: 'version' },
+  // Hasura's CLI before config v3 (v3 keeps the state in hdb_catalog.hdb_version's JSON, not a table of versions).
+  { table: 'hdb_catalog.schema_migrations', tools: 'Hasura', column: 'version' },
   // Atlas keeps it in a schema of its own on PostgreSQL, in the main database on SQLite.
   { table: 'atlas_schema_revisions.atlas_schema_revisions', tools: 'Atlas', column: 'version' },
   { table: 'atlas_schema_revisions', tools: 'Atlas', column: 'version' },

@@ -1,5 +1,5 @@
 import { DbopsError, UsageError } from '../errors.js'
-import { canonicalVersion, compareVersions, type MigrationFile } from './files.js'
+import { canonicalVersion, compareVersions, noDownError, type MigrationFile } from './files.js'
 import { ownerState, type LedgerRow } from './ledger.js'
 import { formatTimestamp } from '../output/format.js'
 
@@ -195,20 +195,7 @@ export function planDown(
         },
       )
     }
-    if (!file.down) {
-      throw new DbopsError(
-        'E_NO_DOWN',
-        file.format === 'golang-migrate'
-          ? `cannot roll back ${file.file}: there is no ${file.version}_${file.name}.down.sql`
-          : `cannot roll back ${file.file}: it has no "-- migrate:down" section`,
-        {
-          hint:
-            file.format === 'golang-migrate'
-              ? 'add the .down.sql file (an empty one marks a no-op rollback)'
-              : 'add a down section (an empty one marks a no-op rollback)',
-        },
-      )
-    }
+    if (!file.down) throw noDownError(file)
     return file
   })
 }

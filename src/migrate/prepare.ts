@@ -2,7 +2,7 @@ import { DbopsError } from '../errors.js'
 import type { Engine } from '../backends/backend.js'
 import { leadingWords, splitStatements, type SqlStatement } from '../sql/split-statements.js'
 import { nonTransactionalReason, transactionControl } from '../sql/non-transactional.js'
-import { positionAt, type MigrationFile, type Section } from './files.js'
+import { positionAt, transactionFreeHint, type MigrationFile, type Section } from './files.js'
 
 /** A migration section made ready to run: split into statements, its transaction mode decided and checked. */
 export interface PreparedSection {
@@ -93,10 +93,7 @@ export function prepareSection(migration: MigrationFile, direction: 'up' | 'down
         'E_NON_TRANSACTIONAL_STATEMENT',
         `${where(section, statements[index]!)}: ${reasons[index]} must run outside a transaction`,
         {
-          hint:
-            migration.format === 'golang-migrate'
-              ? `make "-- migrate:${direction} transaction:false" the first line of ${section.file}`
-              : `add transaction:false to the "-- migrate:${direction}" line`,
+          hint: transactionFreeHint(migration, direction, section.file),
         },
       )
     }

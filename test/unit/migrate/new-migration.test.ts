@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -65,5 +65,43 @@ describe("newMigration in a folder another tool's files fill", () => {
     expect(readFileSync(join(golang, fix.files[0]!.split(/[\\/]/).pop()!), 'utf8')).toBe(
       '-- migrate:up\nDROP INDEX i;\n',
     )
+  })
+})
+
+describe('newMigration in a folder of migration folders, or of plain SQL files', () => {
+  const names = (dir: string, sub = '') => readdirSync(join(dir, sub)).sort()
+
+  it("writes a diesel folder (dashed version, up.sql and down.sql) after diesel's folders", () => {
+    const diesel = emptyDir()
+    mkdirSync(join(diesel, '2019-02-26-002946_create_user'))
+    writeFileSync(join(diesel, '2019-02-26-002946_create_user', 'up.sql'), 'SELECT 1;\n')
+    const written = newMigration(diesel, 'add_email', now)
+    expect(written.version).toBe('20260102030405')
+    expect(names(diesel)).toEqual(['2019-02-26-002946_create_user', '2026-01-02-030405_add_email'])
+    expect(names(diesel, '2026-01-02-030405_add_email')).toEqual(['down.sql', 'up.sql'])
+    // The folder's version is taken: the next one takes the next second.
+    expect(newMigration(diesel, 'again', now).version).toBe('20260102030406')
+  })
+
+  it("writes Prisma's migration.sql after Prisma folders, and counts on from Sourcegraph's numbered folders", () => {
+    const prisma = emptyDir()
+    mkdirSync(join(prisma, '20230101000000_init'))
+    writeFileSync(join(prisma, '20230101000000_init', 'migration.sql'), 'SELECT 1;\n')
+    writeFileSync(join(prisma, 'migration_lock.toml'), '')
+    newMigration(prisma, 'b', now)
+    expect(names(prisma, '20260102030405_b')).toEqual(['migration.sql'])
+
+    const sourcegraph = emptyDir()
+    mkdirSync(join(sourcegraph, '1528395834_squashed'))
+    writeFileSync(join(sourcegraph, '1528395834_squashed', 'up.sql'), 'SELECT 1;\n')
+    expect(newMigration(sourcegraph, 'next', now).version).toBe('1528395835')
+    expect(names(sourcegraph, '1528395835_next')).toEqual(['down.sql', 'up.sql'])
+  })
+
+  it('writes an empty plain file after a plain SQL file (markers would turn the others into mistakes)', () => {
+    const sqlx = emptyDir()
+    writeFileSync(join(sqlx, '20220101000000_init.sql'), 'CREATE TABLE a (id int);\n')
+    newMigration(sqlx, 'b', now)
+    expect(readFileSync(join(sqlx, '20260102030405_b.sql'), 'utf8')).toBe('')
   })
 })

@@ -260,9 +260,11 @@ describe('readMigrations in an Atlas migration directory (atlas.sum beside the f
     expect(() => readMigrations(join(delimiter, 'migrations'), delimiter)).toThrow(
       'migrations/1_a.sql:2: "-- atlas:delimiter" is not supported by dbops',
     )
-    // Without atlas.sum the same file is no migration of any format dbops knows.
+    // Without atlas.sum the same file is plain SQL, where no file has markers; beside a dbmate file, a mistake.
     const plain = migrationsDir({ '1_a.sql': 'SELECT 1;\n' })
-    expect(() => readMigrations(join(plain, 'migrations'), plain)).toThrow(
+    expect(readMigrations(join(plain, 'migrations'), plain).migrations[0]!.format).toBe('plain')
+    const mixed = migrationsDir({ '1_a.sql': 'SELECT 1;\n', '2_b.sql': body('b') })
+    expect(() => readMigrations(join(mixed, 'migrations'), mixed)).toThrow(
       'migrations/1_a.sql: no "-- migrate:up" line',
     )
   })

@@ -1,0 +1,178 @@
+// Other tools' layouts: a folder per migration (diesel, Hasura, Sourcegraph, Prisma) and plain SQL files (sqlx).
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { migrationsFolderOf, noDownError, readMigrations } from '../../../src/migrate/files.js'
+
+const dirs: string[] = []
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
+})
+
+/** A project folder holding `migrations/` with `files` (paths may name subfolders; a path ending in / is a folder). */
+function project(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'dbops-read-layouts-'))
+  dirs.push(dir)
+  mkdirSync(join(dir, 'migrations'))
+  for (const [name, text] of Object.entries(files)) {
+    const path = join(dir, 'migrations', name)
+    if (name.endsWith('/')) mkdirSync(path, { recursive: true })
+    else {
+      mkdirSync(dirname(path), { recursive: true })
+      writeFileSync(path, text)
+    }
+  }
+  return dir
+}
+
+const read = (dir: string, sub = 'migrations') => readMigrations(join(dir, sub), dir)
+
+describe('readMigrations: a folder per migration', () => {
+  it("reads diesel's folders: the version without dashes, up.sql and down.sql, paths naming the file", () => {
+    const dir = project({
+      '00000000000000_diesel_initial_setup/up.sql': 'SELECT 1;\n',
+      '00000000000000_diesel_initial_setup/down.sql': 'SELECT 2;\n',
+      '2019-02-26-002946_create_user/up.sql': '-- Your SQL goes here\nCREATE TABLE users (id int);\n',
+      '2019-02-26-002946_create_user/down.sql': 'DROP TABLE users;\n',
+      '2019-03-01-000000_no_down/up.sql': 'SELECT 3;\n',
+      '.hidden/up.sql': 'SELECT 4;\n',
+      'README.md': 'notes',
+    })
+    const set = read(dir)
+    expect(set.migrations.map((m) => [m.version, m.name, m.id, m.format])).toEqual([
+      ['00000000000000', 'diesel_initial_setup', '00000000000000_diesel_initial_setup', 'folder'],
+      ['20190226002946', 'create_user', '2019-02-26-002946_create_user', 'folder'],
+      ['20190301000000', 'no_down', '2019-03-01-000000_no_down', 'folder'],
+    ])
+    const [, users, noDown] = set.migrations
+    expect(users!.file).toBe(join('migrations', '2019-02-26-002946_create_user', 'up.sql'))
+    expect(users!.up).toMatchObject({ line: 1, column: 1, options: { transaction: true } })
+    expect(users!.down).toMatchObject({
+      sql: 'DROP TABLE users;\n',
+      file: join('migrations', '2019-02-26-002946_create_user', 'down.sql'),
+    })
+    expect(noDown!.down).toBeUndefined()
+    expect(noDownError(noDown!).message).toBe(
+      `cannot roll back ${join('migrations', '2019-03-01-000000_no_down', 'up.sql')}: there is no down.sql beside it`,
+    )
+    expect(set.warnings).toEqual([])
+  })
+
+  it('runs a diesel folder outside a transaction when its metadata.toml says run_in_transaction = false', () => {
+    const dir = project({
+      '1_off/up.sql': 'CREATE INDEX CONCURRENTLY i ON t (a);\n',
+      '1_off/down.sql': 'DROP INDEX CONCURRENTLY i;\n',
+      '1_off/metadata.toml': '# diesel\nrun_in_transaction = false\n',
+      '2_on/up.sql': 'SELECT 1;\n',
+      '2_on/metadata.toml': 'run_in_transaction = true\n',
+      '3_options/up.sql': '-- migrate:up lock_timeout:1s\nSELECT 1;\n',
+      '3_options/metadata.toml': 'run_in_transaction = false\n',
+    })
+    const [off, on, options] = read(dir).migrations
+    expect([off!.up.options.transaction, off!.down!.options.transaction]).toEqual([false, false])
+    expect(on!.up.options.transaction).toBe(true)
+    // A dbops directive line keeps the folder's choice and adds its options; the section starts below it.
+    expect(options!.up).toMatchObject({
+      line: 1,
+      sql: '\nSELECT 1;\n',
+      options: { transaction: false, lockTimeoutMs: 1000 },
+    })
+  })
+
+  it("reads Hasura's folders when migrations.dir names the database's folder, and says so when it does not", () => {
+    const dir = project({
+      'default/1650000000000_init/up.sql': 'CREATE TABLE a (id int);\n',
+      'default/1650000000000_init/down.sql': 'DROP TABLE a;\n',
+      'default/1650000000001_b/up.sql': 'CREATE TABLE b (id int);\n',
+    })
+    expect(read(dir, join('migrations', 'default')).migrations.map((m) => m.version)).toEqual([
+      '1650000000000',
+      '1650000000001',
+    ])
+    const above = read(dir)
+    expect(above.migrations).toEqual([])
+    expect(above.warnings).toEqual([
+      expect.stringContaining(
+        `ignoring ${join('migrations', 'default')}/: a folder whose name does not start with a version`,
+      ),
+    ])
+  })
+
+  it('runs a Sourcegraph folder with createIndexConcurrently: true outside a transaction', () => {
+    const dir = project({
+      '1528395834_squashed_migrations/up.sql': 'CREATE TABLE a (id int);\n',
+      '1528395834_squashed_migrations/down.sql': 'DROP TABLE a;\n',
+      '1528395834_squashed_migrations/metadata.yaml': 'name: squashed migrations\nparents: []\n',
+      '1528395835_index/up.sql': 'CREATE INDEX CONCURRENTLY i ON a (id);\n',
+      '1528395835_index/down.sql': 'DROP INDEX i;\n',
+      '1528395835_index/metadata.yaml': 'name: index\nparents: [1528395834]\ncreateIndexConcurrently: true\n',
+    })
+    const [squashed, index] = read(dir).migrations
+    expect(squashed!.up.options.transaction).toBe(true)
+    expect(index!.up.options.transaction).toBe(false)
+  })
+
+  it("reads Prisma's migration.sql as an up-only migration, and refuses its rollback", () => {
+    const dir = project({
+      'migration_lock.toml': 'provider = "postgresql"\n',
+      '20230101000000_init/migration.sql': '-- CreateTable\nCREATE TABLE "User" (id int);\n',
+    })
+    const set = read(dir)
+    const [init] = set.migrations
+    expect(init).toMatchObject({ version: '20230101000000', name: 'init', format: 'prisma', down: undefined })
+    expect(init!.file).toBe(join('migrations', '20230101000000_init', 'migration.sql'))
+    expect(noDownError(init!).message).toContain('Prisma migrations are up only (no rollback)')
+    expect(set.warnings).toEqual([])
+  })
+
+  it('refuses a versioned folder without its up.sql, and lists an empty one as ignored', () => {
+    const dir = project({ '1_a/up.sql': 'SELECT 1;\n', '2_b/down.sql': 'SELECT 2;\n' })
+    expect(() => read(dir)).toThrow(`${join('migrations', '2_b')}/ has no up.sql (nor a Prisma migration.sql)`)
+    const empty = project({ '1_a/up.sql': 'SELECT 1;\n', '2_b/': '' })
+    const set = read(empty)
+    expect(set.migrations).toHaveLength(1)
+    expect(set.ignored).toEqual([`${join('migrations', '2_b')}/`])
+  })
+
+  it('finds the migrations folder of a folder migration named on the command line', () => {
+    expect(migrationsFolderOf(join('m', '2019-02-26-002946_a', 'up.sql'))).toBe('m')
+    expect(migrationsFolderOf(join('m', '1_a', 'migration.sql'))).toBe('m')
+    expect(migrationsFolderOf(join('m', '1_a'))).toBe('m')
+    expect(migrationsFolderOf(join('m', '1_a.sql'))).toBe('m')
+    expect(migrationsFolderOf(join('m', 'x', 'up.sql'))).toBe(join('m', 'x'))
+  })
+})
+
+describe('readMigrations: plain SQL files (no file in the folder has markers)', () => {
+  it("reads each file as an up-only migration, sqlx's -- no-transaction outside a transaction", () => {
+    const dir = project({
+      '20220101000000_init.sql': 'CREATE TABLE a (id int);\n',
+      '20220102000000_index.sql': '-- no-transaction\nCREATE INDEX CONCURRENTLY i ON a (id);\n',
+      'notes.txt': '',
+    })
+    const [init, index] = read(dir).migrations
+    expect(init).toMatchObject({ format: 'plain', id: '20220101000000_init', down: undefined })
+    expect(init!.up).toMatchObject({ sql: 'CREATE TABLE a (id int);\n', line: 1, options: { transaction: true } })
+    expect(index!.up.options.transaction).toBe(false)
+    expect(noDownError(init!).message).toContain('plain SQL migrations are up only')
+  })
+
+  it('refuses a file without markers beside files with them, before or after it in name order', () => {
+    for (const [plain, files] of [
+      ['1_a.sql', { '1_a.sql': 'SELECT 1;\n', '2_b.sql': '-- migrate:up\nSELECT 2;\n' }],
+      ['2_b.sql', { '1_a.sql': '-- +goose Up\nSELECT 1;\n', '2_b.sql': 'SELECT 2;\n' }],
+      ['2_b.sql', { '1_a.up.sql': 'SELECT 1;\n', '2_b.sql': 'SELECT 2;\n' }],
+    ] as const) {
+      const dir = project(files)
+      let message = ''
+      try {
+        read(dir)
+      } catch (error) {
+        message = `${(error as Error).message} | ${(error as { hint?: string }).hint}`
+      }
+      expect(message).toContain(`${join('migrations', plain)}: no "-- migrate:up" line`)
+      expect(message).toContain('has)')
+    }
+  })
+})
