@@ -25,8 +25,17 @@ export function indexesCreatedByMigrations(dir: string): Map<string, string> {
   const created = new Map<string, string>()
   let files: string[]
   try {
+    // A migration folder's up file (diesel's up.sql, Prisma's migration.sql) is one of them too.
     files = readdirSync(dir)
-      .filter((file) => file.endsWith('.sql') && !file.endsWith('.down.sql'))
+      .flatMap((file) =>
+        file.endsWith('.sql')
+          ? file.endsWith('.down.sql')
+            ? []
+            : [file]
+          : /^\d+(?:-\d+)*_/.test(file)
+            ? [join(file, 'up.sql'), join(file, 'migration.sql')]
+            : [],
+      )
       .sort()
   } catch {
     return created
@@ -36,7 +45,7 @@ export function indexesCreatedByMigrations(dir: string): Map<string, string> {
     try {
       text = readFileSync(join(dir, file), 'utf8')
     } catch {
-      continue
+      continue // Unreadable, or a folder's up file it does not have.
     }
     // dbmate files: only what the up sections run (a down section may recreate what its up dropped).
     const up = text
