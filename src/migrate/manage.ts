@@ -230,6 +230,13 @@ export function newMigration(dir: string, name: string, now: Date = new Date(), 
     )
   mkdirSync(dir, { recursive: true })
   const style = folderStyle(dir)
+  if (content !== undefined && style.format === 'plain') {
+    // A dbops-format file there would turn every plain file into one missing its markers.
+    throw new UsageError(
+      `${dir} holds plain SQL migrations (no markers): a migration in dbops' format cannot be added beside them`,
+      'write the SQL into a new plain file instead ("dbops migrate new <name>" makes one)',
+    )
+  }
   // Two `migrate new` in one second (a script, or a quick second thought) take the next free version.
   const versionAfter = (previous: string | undefined): string =>
     style.sequence
@@ -304,7 +311,8 @@ function versionOfEntry(name: string): { version: string; folder: boolean } | un
 /** The format of the folder's newest migration, and its numbering when that is a sequence rather than timestamps. */
 function folderStyle(dir: string): FolderStyle {
   let newest: { version: string; file: string; folder: boolean } | undefined
-  for (const file of readdirSync(dir)) {
+  const names = readdirSync(dir)
+  for (const file of names) {
     const found = versionOfEntry(file)
     if (found && (!newest || compareVersions(found.version, newest.version) > 0)) newest = { ...found, file }
   }
@@ -329,7 +337,12 @@ function folderStyle(dir: string): FolderStyle {
   } catch {
     // Unreadable: the default format; reading the set reports the file itself.
   }
-  return { format: text === undefined ? 'dbmate' : writtenFormat(text), ...(sequence && { sequence }) }
+  const format = text === undefined ? 'dbmate' : writtenFormat(text)
+  // In an Atlas directory files without markers are Atlas's, and dbops' own files may join them (as before).
+  return {
+    format: format === 'plain' && names.includes('atlas.sum') ? 'dbmate' : format,
+    ...(sequence && { sequence }),
+  }
 }
 
 /** The versions of the migrations in `dir`, by name only: other `migrate new` runs may add files meanwhile. */

@@ -105,3 +105,26 @@ describe('newMigration in a folder of migration folders, or of plain SQL files',
     expect(readFileSync(join(sqlx, '20260102030405_b.sql'), 'utf8')).toBe('')
   })
 })
+
+describe('newMigration with given content (the audit fix) in a folder of plain SQL files', () => {
+  it('refuses: a dbops-format file would make the plain files read as files missing their markers', () => {
+    const sqlx = emptyDir()
+    writeFileSync(join(sqlx, '20220101000000_init.sql'), 'CREATE TABLE a (id int);\n')
+    expect(() => newMigration(sqlx, 'fix', now, '-- migrate:up\nDROP INDEX i;\n')).toThrow(
+      'holds plain SQL migrations (no markers)',
+    )
+    expect(readdirSync(sqlx)).toEqual(['20220101000000_init.sql'])
+  })
+})
+
+describe('newMigration in an Atlas directory', () => {
+  it("writes dbops' format beside Atlas's marker-less files, as the audit fix does", () => {
+    const atlas = emptyDir()
+    writeFileSync(join(atlas, 'atlas.sum'), 'h1:x=\n')
+    writeFileSync(join(atlas, '20240101000000_users.sql'), 'CREATE TABLE users (id bigint);\n')
+    newMigration(atlas, 'b', now)
+    expect(readFileSync(join(atlas, '20260102030405_b.sql'), 'utf8')).toBe('-- migrate:up\n\n\n-- migrate:down\n\n')
+    newMigration(atlas, 'fix', now, '-- migrate:up\nDROP INDEX i;\n')
+    expect(readdirSync(atlas)).toContain('20260102030406_fix.sql')
+  })
+})
