@@ -441,15 +441,20 @@ function unmarkedError(file: string, marked: string): DbopsError {
  * the up section, no rollback. sqlx's `-- no-transaction` at the very start runs it outside a transaction.
  */
 function parsePlainFile(version: string, name: string, file: string, text: string): MigrationFile {
-  const transaction = !text.startsWith('-- no-transaction')
-  return singleFileMigration(
-    'plain',
-    version,
-    name,
-    file,
-    { sql: text, file, line: 1, column: 1, options: { transaction } },
-    undefined,
-  )
+  return upOnlyFile('plain', version, name, file, text, !text.startsWith('-- no-transaction'))
+}
+
+/** A file that is one whole up section, without a rollback (Atlas's, plain SQL). */
+function upOnlyFile(
+  format: 'atlas' | 'plain',
+  version: string,
+  name: string,
+  file: string,
+  text: string,
+  transaction: boolean,
+): MigrationFile {
+  const up = { sql: text, file, line: 1, column: 1, options: { transaction } }
+  return singleFileMigration(format, version, name, file, up, undefined)
 }
 
 /** dbmate's format: `-- migrate:up [options]` and `-- migrate:down [options]` sections in one file. */
@@ -628,14 +633,7 @@ function parseAtlasFile(version: string, name: string, file: string, text: strin
       )
     }
   }
-  return singleFileMigration(
-    'atlas',
-    version,
-    name,
-    file,
-    { sql: text, file, line: 1, column: 1, options: { transaction } },
-    undefined,
-  )
+  return upOnlyFile('atlas', version, name, file, text, transaction)
 }
 
 /** A migration written in one file (every format but golang-migrate's pairs). */
