@@ -47,7 +47,7 @@ export interface MigrationFile {
 export interface MigrationSet {
   dir: string
   migrations: MigrationFile[]
-  /** Files in the directory that are not migrations (no leading version), reported as warnings. */
+  /** Files (and folders, shown with a trailing separator) in the directory that are not migrations, reported as warnings. */
   ignored: string[]
   /** false when the directory does not exist (a typo in the config, or no migration written yet). */
   exists: boolean
