@@ -241,7 +241,8 @@ export function newMigration(dir: string, name: string, now: Date = new Date(), 
   const versionAfter = (previous: string | undefined): string =>
     style.sequence
       ? (BigInt(previous ?? style.sequence.newest) + 1n).toString().padStart(style.sequence.width, '0')
-      : timestampVersion(previous === undefined ? now.getTime() : timeOf(previous) + 1000)
+      : timestampVersion(previous === undefined ? now.getTime() : timeOf(previous.slice(0, 14)) + 1000) +
+        (style.dashed === 'subversion' ? '0000' : '')
   let version = versionAfter(undefined)
   for (let attempt = 1; ; attempt++) {
     const taken = takenVersions(dir)
@@ -275,13 +276,14 @@ export function newMigration(dir: string, name: string, now: Date = new Date(), 
 interface FolderStyle {
   format: ReturnType<typeof writtenFormat> | 'golang-migrate' | 'folder' | 'prisma'
   sequence?: { newest: string; width: number }
-  /** diesel's folder names: `2026-01-02-030405_name`. */
-  dashed?: boolean
+  /** diesel's folder names: `2026-01-02-030405_name`, or diesel 2's `2026-01-02-030405-0000_name`. */
+  dashed?: 'timestamp' | 'subversion'
 }
 
 /** The files of a new migration in the folder's style, relative to it, with their text. */
 function newFiles(style: FolderStyle, version: string, slug: string, content: string | undefined): [string, string][] {
-  const base = `${style.dashed && version.length === 14 ? version.replace(/^(\d{4})(\d\d)(\d\d)/, '$1-$2-$3-') : version}_${slug}`
+  const dashed = style.dashed && /^(\d{4})(\d\d)(\d\d)(\d{6})(\d{4})?$/.exec(version)
+  const base = `${dashed ? dashed.slice(1).filter(Boolean).join('-') : version}_${slug}`
   if (content !== undefined) return [[`${base}.sql`, content]]
   if (style.format === 'golang-migrate')
     return [
@@ -329,7 +331,12 @@ function folderStyle(dir: string): FolderStyle {
       return { format: 'dbmate', ...(sequence && { sequence }) }
     }
     const format = inside.includes('migration.sql') && !inside.includes('up.sql') ? 'prisma' : 'folder'
-    return { format, ...(sequence && { sequence }), ...(newest.file.includes('-') && { dashed: true }) }
+    const dashed = /^\d{4}-\d\d-\d\d-\d{6}(-\d{4})?_/.exec(newest.file)
+    return {
+      format,
+      ...(sequence && { sequence }),
+      ...(dashed && { dashed: dashed[1] ? 'subversion' : 'timestamp' }),
+    }
   }
   let text: string | undefined
   try {

@@ -81,6 +81,15 @@ describe('newMigration in a folder of migration folders, or of plain SQL files',
     expect(names(diesel, '2026-01-02-030405_add_email')).toEqual(['down.sql', 'up.sql'])
     // The folder's version is taken: the next one takes the next second.
     expect(newMigration(diesel, 'again', now).version).toBe('20260102030406')
+
+    // diesel 2 adds a subversion (-0000): versions keep their 18 digits, so the new one sorts after the old ones.
+    const diesel2 = emptyDir()
+    mkdirSync(join(diesel2, '2025-08-01-000016_a'))
+    mkdirSync(join(diesel2, '2026-01-01-000000-0000_b'))
+    writeFileSync(join(diesel2, '2026-01-01-000000-0000_b', 'up.sql'), 'SELECT 1;\n')
+    expect(newMigration(diesel2, 'c', now).version).toBe('202601020304050000')
+    expect(newMigration(diesel2, 'd', now).version).toBe('202601020304060000')
+    expect(names(diesel2)).toContain('2026-01-02-030406-0000_d')
   })
 
   it("writes Prisma's migration.sql after Prisma folders, and counts on from Sourcegraph's numbered folders", () => {
