@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, readdirSync, rmSync, statfsSync } from 'node:fs'
+import { copyFileSync, cpSync, mkdirSync, readdirSync, rmSync, statfsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { DbopsError } from '../errors.js'
@@ -32,7 +32,8 @@ export async function withScratch<T>(
 
 /**
  * A temporary migrations folder (named like the real one, so messages still read `migrations/<file>`) holding
- * copies of some migrations' files (up and down, either format), for a scratch target.
+ * copies of some migrations' files (up and down, any format; a folder migration's whole folder), for a scratch target.
+ * An Atlas directory's atlas.sum comes along: without it Atlas's files would be read as another format.
  */
 export function copyMigrations(
   dir: string,
@@ -41,15 +42,17 @@ export function copyMigrations(
   const root = temporaryDir('migrations', scratchDir())
   const copy = join(root, basename(dir))
   mkdirSync(copy)
-  let names: string[] | undefined
-  const filesOf = (migration: MigrationFile) => {
-    names ??= readdirSync(dir)
-    // dbmate files and golang-migrate pairs alike: every file of that version.
-    return names.filter((name) => name.startsWith(`${migration.version}_`))
-  }
+  const names = readdirSync(dir)
   const add = (migration: MigrationFile) => {
-    for (const name of filesOf(migration)) copyFileSync(join(dir, name), join(copy, name))
+    if (migration.format === 'folder' || migration.format === 'prisma') {
+      cpSync(join(dir, migration.id), join(copy, migration.id), { recursive: true })
+      return
+    }
+    // dbmate files and golang-migrate pairs alike: every file of that version.
+    for (const name of names.filter((name) => name.startsWith(`${migration.version}_`)))
+      copyFileSync(join(dir, name), join(copy, name))
   }
+  if (names.includes('atlas.sum')) copyFileSync(join(dir, 'atlas.sum'), join(copy, 'atlas.sum'))
   for (const migration of migrations) add(migration)
   return {
     dir: copy,

@@ -78,6 +78,10 @@ describe('diesel migrations', () => {
         '20190226002946 create_users applied',
         '20190227000000 users_email_idx applied',
       ])
+      // The expected schema is built from copies of the folders.
+      const drift = await runCli(['--url', url, 'schema', 'drift'], { cwd: dir })
+      expect(drift.code, drift.stderr).toBe(0)
+      expect(drift.stdout).toContain('no drift')
       const human = await runCli(['--url', url, 'migrate', 'status'], { cwd: dir })
       expect(human.stdout).toMatch(/20190227000000\s+users_email_idx\s+applied/)
 
