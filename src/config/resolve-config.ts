@@ -194,11 +194,16 @@ const MIGRATIONS_KEYS = [
   'allowOutOfOrder',
   'ignoreOtherLedgers',
 ]
-/** `migrations`, or dbmate's default `db/migrations` in a project that has that folder and not the other. */
+/**
+ * `migrations`, or in a project without that folder dbmate's default `db/migrations` or Prisma's `prisma/migrations`,
+ * whichever it has.
+ */
 function defaultMigrationsDir(baseDir: string): string {
-  return !existsSync(join(baseDir, 'migrations')) && existsSync(join(baseDir, 'db', 'migrations'))
-    ? join('db', 'migrations')
-    : 'migrations'
+  if (existsSync(join(baseDir, 'migrations'))) return 'migrations'
+  return (
+    [join('db', 'migrations'), join('prisma', 'migrations')].find((dir) => existsSync(join(baseDir, dir))) ??
+    'migrations'
+  )
 }
 
 const MIGRATIONS_DEFAULTS: ResolvedMigrations = {

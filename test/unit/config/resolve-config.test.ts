@@ -571,6 +571,10 @@ describe("resolveConfig's default migrations folder", () => {
     )
     const both = project(undefined, { 'db/migrations/1_a.sql': '', 'migrations/1_a.sql': '' })
     expect((await resolveConfig({ cwd: both, env: {} })).targets.default!.migrations.dir).toBe(join(both, 'migrations'))
+    const prisma = project(undefined, { 'prisma/migrations/20230101000000_init/migration.sql': '' })
+    expect((await resolveConfig({ cwd: prisma, env: {} })).targets.default!.migrations.dir).toBe(
+      join(prisma, 'prisma', 'migrations'),
+    )
     const configured = project({ migrations: { dir: 'sql' } }, { 'db/migrations/1_a.sql': '' })
     expect((await resolveConfig({ cwd: configured, env: {} })).targets.default!.migrations.dir).toBe(
       join(configured, 'sql'),
