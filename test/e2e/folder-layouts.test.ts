@@ -9,6 +9,7 @@ import { pgQuery, runCli, sqliteUrl, usePgDatabase, useTempDir } from '../helper
 const tmp = useTempDir('dbops-folder-layouts')
 const pg = usePgDatabase('dbops_folder_layouts')
 const prismaPg = usePgDatabase('dbops_prisma_layout')
+const hasuraPg = usePgDatabase('dbops_hasura_layout')
 
 function write(dir: string, files: Record<string, string>): void {
   for (const [name, text] of Object.entries(files)) {
@@ -141,5 +142,44 @@ describe('Prisma migrations', () => {
     expect(await pgQuery(prismaPg.url, `SELECT to_regclass('"User_email_key"')::text AS i`)).toEqual([
       { i: '"User_email_key"' },
     ])
+  })
+})
+
+describe('Hasura migrations', () => {
+  it("read from the database's folder; above it, a warning says so; Hasura's ledger asks for the baseline", async () => {
+    const dir = path.join(tmp.path, 'hasura')
+    write(dir, {
+      'migrations/default/1650000000000_init/up.sql': 'CREATE TABLE "public"."users" ("id" serial PRIMARY KEY);\n',
+      'migrations/default/1650000000000_init/down.sql': 'DROP TABLE "public"."users";\n',
+      'migrations/default/1650000000001_add_email/up.sql': 'ALTER TABLE "public"."users" ADD COLUMN "email" text;\n',
+      'migrations/default/1650000000001_add_email/down.sql': 'ALTER TABLE "public"."users" DROP COLUMN "email";\n',
+    })
+    const above = await runCli(['--url', hasuraPg.url, 'migrate', 'status'], { cwd: dir })
+    expect(above.stderr).toContain(`ignoring ${path.join('migrations', 'default')}${path.sep}: a folder whose name`)
+    expect(above.stderr).toContain('set migrations.dir to it')
+
+    writeFileSync(path.join(dir, 'dbops.config.json'), JSON.stringify({ migrations: { dir: 'migrations/default' } }))
+    await pgQuery(
+      hasuraPg.url,
+      `CREATE SCHEMA hdb_catalog; CREATE TABLE hdb_catalog.schema_migrations (version bigint PRIMARY KEY, dirty boolean NOT NULL);
+       INSERT INTO hdb_catalog.schema_migrations VALUES (1650000000000, false)`,
+    )
+    const refused = await runCli(['--url', hasuraPg.url, 'migrate', 'up'], { cwd: dir })
+    expect(refused.code).toBe(3)
+    expect(refused.stderr).toContain('hdb_catalog.schema_migrations (Hasura) records 1 migration, newest 1650000000000')
+    expect(refused.stderr).toContain('"dbops migrate baseline 1650000000000"')
+
+    await pgQuery(hasuraPg.url, 'DROP SCHEMA hdb_catalog CASCADE')
+    const up = await runCli(['--url', hasuraPg.url, 'migrate', 'up'], { cwd: dir })
+    expect(up.code, up.stderr).toBe(0)
+    expect(up.stdout).toContain('applied 2 migrations')
+    const down = await runCli(['--url', hasuraPg.url, 'migrate', 'down'], { cwd: dir })
+    expect(down.code, down.stderr).toBe(0)
+    expect(
+      await pgQuery(
+        hasuraPg.url,
+        "SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'users'",
+      ),
+    ).toEqual([{ n: 1 }])
   })
 })
