@@ -292,8 +292,8 @@ const TEMPLATED_FORMATS = new Set<MigrationFile['format']>(['dbmate', 'golang-mi
 /**
  * A folder migration: `<version>_<name>/` with `up.sql` and optional `down.sql` (diesel, Hasura, Sourcegraph), or
  * `migration.sql` (Prisma, up only). 'ignored' for a folder without a version in its name, or an empty one (diesel
- * skips those); undefined for a link that is no folder. A versioned folder without its SQL is an error: dropping it
- * silently would leave a migration out.
+ * skips those); undefined for a link that is no folder. A versioned folder without its SQL, or a migration's SQL in a
+ * folder without a version, is an error: dropping it silently would leave a migration out.
  */
 function readFolderMigration(
   folder: string,
@@ -309,6 +309,14 @@ function readFolderMigration(
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'ENOTDIR' || code === 'ENOENT') return undefined
     throw error
+  }
+  if (!match && (names.includes('up.sql') || names.includes('migration.sql'))) {
+    // diesel 2 counts migrations made in one second in hex (`2024-01-01-000000-000a_x`): not a number to compare.
+    throw new DbopsError(
+      'E_MIGRATION_PARSE',
+      `${display(entry)}${sep} holds a migration, but its name is not <version>_<name> with a version of digits (and diesel's dashes)`,
+      { hint: 'rename it (e.g. 20240101120000_add_users), or move it out of the migrations folder' },
+    )
   }
   if (!match || names.length === 0) return 'ignored'
   // diesel's version is the name's first part without its dashes (migrations_internals' version_from_string).

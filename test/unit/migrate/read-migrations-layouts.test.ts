@@ -129,6 +129,10 @@ describe('readMigrations: a folder per migration', () => {
   it('refuses a versioned folder without its up.sql, and lists an empty one as ignored', () => {
     const dir = project({ '1_a/up.sql': 'SELECT 1;\n', '2_b/down.sql': 'SELECT 2;\n' })
     expect(() => read(dir)).toThrow(`${join('migrations', '2_b')}/ has no up.sql (nor a Prisma migration.sql)`)
+    const hex = project({ '2024-01-01-000000-000a_b/up.sql': 'SELECT 1;\n' })
+    expect(() => read(hex)).toThrow(
+      `${join('migrations', '2024-01-01-000000-000a_b')}/ holds a migration, but its name`,
+    )
     const empty = project({ '1_a/up.sql': 'SELECT 1;\n', '2_b/': '' })
     const set = read(empty)
     expect(set.migrations).toHaveLength(1)
