@@ -448,8 +448,10 @@ function unmarkedError(file: string, marked: string): DbopsError {
  * A plain SQL file in a folder without markers (sqlx's default, a renamed Flyway or refinery set): the whole file is
  * the up section, no rollback. sqlx's `-- no-transaction` at the very start runs it outside a transaction.
  */
+const SQLX_NO_TRANSACTION = '-- no-transaction'
+
 function parsePlainFile(version: string, name: string, file: string, text: string): MigrationFile {
-  return upOnlyFile('plain', version, name, file, text, !text.startsWith('-- no-transaction'))
+  return upOnlyFile('plain', version, name, file, text, !text.startsWith(SQLX_NO_TRANSACTION))
 }
 
 /** A file that is one whole up section, without a rollback (Atlas's, plain SQL). */
@@ -697,7 +699,7 @@ export function parseGolangPair(
  * A file that holds one direction only (golang-migrate's `.up.sql`, a folder migration's `up.sql`): the whole file,
  * in a transaction as `transaction` says. A dbops directive line for the same direction may set options explicitly.
  * golang-migrate sends a file as one Exec, so a file holding just `CREATE INDEX CONCURRENTLY ...` works there; 'auto'
- * keeps that working.
+ * keeps that working. sqlx's `-- no-transaction` at the very start runs it outside a transaction.
  */
 function oneDirectionSection(
   file: string,
@@ -717,7 +719,10 @@ function oneDirectionSection(
       },
     )
   }
-  if (!own) return { sql: text, file, line: 1, column: 1, options: { transaction } }
+  if (!own) {
+    const free = text.startsWith(SQLX_NO_TRANSACTION) // sqlx's reversible files are such pairs
+    return { sql: text, file, line: 1, column: 1, options: { transaction: free ? false : transaction } }
+  }
   const offset = own.end
   const options = parseOptions(own.options, `${file}:${lineAt(text, own.index)}`, transaction !== false)
   return { sql: text.slice(offset), file, ...positionAt(text, offset), options }

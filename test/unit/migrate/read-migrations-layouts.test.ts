@@ -162,6 +162,15 @@ describe('readMigrations: plain SQL files (no file in the folder has markers)', 
     expect(noDownError(init!).message).toContain('plain SQL migrations are up only')
   })
 
+  it("honours -- no-transaction in sqlx's reversible .up.sql/.down.sql files too", () => {
+    const dir = project({
+      '1_a.up.sql': '-- no-transaction\nCREATE INDEX CONCURRENTLY i ON a (id);\nSELECT 1;\n',
+      '1_a.down.sql': 'DROP INDEX i;\n',
+    })
+    const [a] = read(dir).migrations
+    expect([a!.up.options.transaction, a!.down!.options.transaction]).toEqual([false, 'auto'])
+  })
+
   it('refuses a file without markers beside files with them, before or after it in name order', () => {
     for (const [plain, files] of [
       ['1_a.sql', { '1_a.sql': 'SELECT 1;\n', '2_b.sql': '-- migrate:up\nSELECT 2;\n' }],
