@@ -7,7 +7,10 @@ import { parseDuration } from '../config/duration.js'
 import { decodeUtf8, InvalidUtf8Error, UTF8_HINT } from '../text/utf8.js'
 
 export interface SectionOptions {
-  /** 'auto' (golang-migrate files only): run outside a transaction when the file is one non-transactional statement. */
+  /**
+   * 'auto' (golang-migrate and Flyway files): run outside a transaction when the file is one non-transactional
+   * statement, or manages its own transactions.
+   */
   transaction: boolean | 'auto'
   lockTimeoutMs?: number
   statementTimeoutMs?: number
@@ -32,9 +35,10 @@ export interface MigrationFile {
   /**
    * `plain`: a `.sql` file without markers in a folder where no file has any (sqlx, renamed Flyway or refinery sets),
    * up only. `folder`: a folder with `up.sql` and optional `down.sql` (diesel, Hasura, Sourcegraph). `prisma`: a
-   * folder with `migration.sql`, up only.
+   * folder with `migration.sql`, up only. `flyway`: `V<version>__<description>.sql`, its rollback in an optional
+   * `U<version>__<description>.sql`.
    */
-  format: 'dbmate' | 'golang-migrate' | 'goose' | 'sql-migrate' | 'atlas' | 'plain' | 'folder' | 'prisma'
+  format: 'dbmate' | 'golang-migrate' | 'goose' | 'sql-migrate' | 'atlas' | 'plain' | 'folder' | 'prisma' | 'flyway'
   /** The file holding the up section (`migrations/<folder>/up.sql` for a folder migration). */
   file: string
   up: Section
@@ -91,6 +95,11 @@ function directivesOf(text: string, file: string): Directive[] {
 }
 const DBMATE_NAME = /^(\d+)[_.-]?(.*)\.sql$/
 const GOLANG_NAME = /^(\d+)[_.-]?(.*)\.(up|down)\.sql$/
+/**
+ * Flyway's names: a prefix (V versioned, U undo, R repeatable), a version whose parts Flyway separates with `.` or `_`,
+ * `__`, a description. Flyway's default prefixes are upper case.
+ */
+const FLYWAY_NAME = /^([VUR])(\d+(?:[._]\d+)*)?__(.*)\.sql$/
 /** A migration folder: `<version>_<name>`, diesel's version with dashes (`2019-02-26-002946_create_user`). */
 const FOLDER_NAME = /^(\d+(?:-\d+)*)_(.+)$/
 
@@ -122,6 +131,8 @@ export function readMigrations(dir: string, cwd: string = process.cwd()): Migrat
   // beside marked files they are a forgotten "-- migrate:up". `marked` is the first file with markers.
   let marked: string | undefined
   const unmarked: { version: string; name: string; file: string; text: string }[] = []
+  // Flyway's V files, and its U (undo) files by version, paired once all are read (U sorts before V).
+  const flyway = new FlywayFiles(entries, folder, display)
   for (const dirent of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     const entry = dirent.name
     if (!entry.endsWith('.sql')) {
@@ -132,6 +143,8 @@ export function readMigrations(dir: string, cwd: string = process.cwd()): Migrat
       }
       continue
     }
+    const flywayName = FLYWAY_NAME.exec(entry)
+    if (flywayName && flyway.add(entry, flywayName)) continue
     const pair = GOLANG_NAME.exec(entry)
     if (pair) {
       const [, version, name, direction] = pair as unknown as [string, string, string, 'up' | 'down']
@@ -184,6 +197,7 @@ export function readMigrations(dir: string, cwd: string = process.cwd()): Migrat
       ),
     )
   }
+  migrations.push(...flyway.migrations())
   sortByVersion(migrations)
   for (let i = 1; i < migrations.length; i++) {
     const previous = migrations[i - 1]!
@@ -201,9 +215,8 @@ export function readMigrations(dir: string, cwd: string = process.cwd()): Migrat
   const warnings = ignored.map((file) => {
     if (file.endsWith(sep))
       return `ignoring ${file}: a folder whose name does not start with a version, or an empty one (for a folder of migration folders, such as Hasura's migrations/<database>/, set migrations.dir to it)`
-    const flyway = /^V(\d+)__(.+)\.sql$/.exec(fileName(file))
-    return flyway
-      ? `ignoring ${file}: a Flyway name (rename it ${flyway[1]}_${flyway[2]}.sql and put "-- migrate:up" on its first line)`
+    return /^[vur]\d*__/.test(fileName(file))
+      ? `ignoring ${file}: a Flyway name with a lower-case prefix (dbops reads V, U and R: rename it)`
       : `ignoring ${file}: its name does not start with a version`
   })
   for (const migration of migrations) {
@@ -243,51 +256,185 @@ export function migrationsFolderOf(path: string): string {
     : parent
 }
 
-/** How to run a section of `migration` outside a transaction, in its own format's words. */
-export function transactionFreeHint(migration: MigrationFile, direction: 'up' | 'down', file: string): string {
+/**
+ * How to run a section of `migration` outside a transaction, in its own format's words. Without `file`, the advice is
+ * for a new migration of that format (the lint's "in a migration of its own").
+ */
+export function transactionFreeHint(
+  migration: Pick<MigrationFile, 'format'>,
+  direction: 'up' | 'down',
+  file?: string,
+): string {
+  const it = file ?? 'the new file'
   switch (migration.format) {
     case 'plain':
-      return `make "-- no-transaction" the first line of ${file} (as sqlx reads it)`
+      return `make "-- no-transaction" the first line of ${it} (as sqlx reads it)`
     case 'atlas':
-      return `add "-- atlas:txmode none" to ${file}`
+      return `add "-- atlas:txmode none" to ${it}`
     case 'goose':
-      return `add "-- +goose NO TRANSACTION" above "-- +goose Up" in ${file}`
+      return `add "-- +goose NO TRANSACTION" above "-- +goose Up" in ${it}`
     case 'sql-migrate':
-      return `add notransaction to the "-- +migrate ${direction === 'up' ? 'Up' : 'Down'}" line of ${file}`
+      return `add notransaction to the "-- +migrate ${direction === 'up' ? 'Up' : 'Down'}" line of ${it}`
     case 'folder':
-      return `add a metadata.toml holding "run_in_transaction = false" beside ${file} (as diesel reads it), or make "-- migrate:${direction} transaction:false" its first line`
+      return `add a metadata.toml holding "run_in_transaction = false" beside ${it} (as diesel reads it), or make "-- migrate:${direction} transaction:false" its first line`
+    case 'flyway':
+      return `add ${file === undefined ? 'a <new file>.conf' : `${file}.conf`} holding "executeInTransaction=false" (as Flyway reads it)`
     case 'golang-migrate':
     case 'prisma':
-      return `make "-- migrate:${direction} transaction:false" the first line of ${file}`
+      return `make "-- migrate:${direction} transaction:false" the first line of ${it}`
     default:
-      return `add transaction:false to the "-- migrate:${direction}" line`
+      return `add transaction:false to the "-- migrate:${direction}" line${file === undefined ? ' of the new file' : ''}`
   }
 }
 
 /** The rollback refused for a migration without a down section, in its own format's words. */
 export function noDownError(migration: MigrationFile): DbopsError {
-  const upOnly = { atlas: 'Atlas', plain: 'plain SQL', prisma: 'Prisma' } as Partial<
-    Record<MigrationFile['format'], string>
-  >
+  const { format, version, name } = migration
+  const upOnly = { atlas: 'Atlas', plain: 'plain SQL', prisma: 'Prisma' } as Partial<Record<typeof format, string>>
+  const noOp = '(an empty one marks a no-op rollback)'
   const [message, hint] =
-    migration.format === 'golang-migrate'
+    format === 'flyway'
       ? [
-          `there is no ${migration.version}_${migration.name}.down.sql`,
-          'add the .down.sql file (an empty one marks a no-op rollback)',
+          `there is no U${version}__*.sql (Flyway's undo file)`,
+          `add U${version}__${name}.sql holding the rollback ${noOp}`,
         ]
-      : migration.format === 'folder'
-        ? ['there is no down.sql beside it', 'add down.sql (an empty one marks a no-op rollback)']
-        : upOnly[migration.format]
-          ? [
-              `${upOnly[migration.format]} migrations are up only (no rollback)`,
-              `undo it with a new migration ("dbops migrate new revert_${migration.name}", then "dbops migrate up")`,
-            ]
-          : ['it has no "-- migrate:down" section', 'add a down section (an empty one marks a no-op rollback)']
+      : format === 'golang-migrate'
+        ? [`there is no ${version}_${name}.down.sql`, `add the .down.sql file ${noOp}`]
+        : format === 'folder'
+          ? ['there is no down.sql beside it', `add down.sql ${noOp}`]
+          : upOnly[format]
+            ? [
+                `${upOnly[format]} migrations are up only (no rollback)`,
+                `undo it with a new migration ("dbops migrate new revert_${name}", then "dbops migrate up")`,
+              ]
+            : ['it has no "-- migrate:down" section', `add a down section ${noOp}`]
   return new DbopsError('E_NO_DOWN', `cannot roll back ${migration.file}: ${message}`, { hint })
 }
 
 /** The formats `dbops migrate new` writes empty templates in (goose and sql-migrate files hold their markers). */
-const TEMPLATED_FORMATS = new Set<MigrationFile['format']>(['dbmate', 'golang-migrate', 'plain', 'folder', 'prisma'])
+const TEMPLATED_FORMATS = new Set<MigrationFile['format']>([
+  'dbmate',
+  'golang-migrate',
+  'plain',
+  'folder',
+  'prisma',
+  'flyway',
+])
+
+/**
+ * Flyway's files, read as Flyway reads them: `V<version>__<description>.sql` is a migration, plain SQL;
+ * `U<version>__<description>.sql` (Flyway Teams' undo) its rollback, paired by version. Flyway detects statements that
+ * cannot run in a transaction on PostgreSQL, so a file runs as golang-migrate's do ('auto'); its script config
+ * `<file>.sql.conf` with `executeInTransaction=false|true` decides (only a file that has one costs a read). Dotted
+ * versions (`V1.1__x.sql`, `V1_1__x.sql`) and repeatable migrations (`R__x.sql`) are refused with the fix: dbops
+ * versions are whole numbers, and it runs each migration once.
+ */
+class FlywayFiles {
+  private readonly ups: { version: string; name: string; entry: string }[] = []
+  private readonly undos = new Map<string, { version: string; name: string; entry: string }>()
+  /** The folder's names, to find `.conf` files without a stat: made once, when the first Flyway file is seen. */
+  private names: Set<string> | undefined
+
+  constructor(
+    private readonly entries: readonly Dirent[],
+    private readonly folder: string,
+    private readonly display: (name: string) => string,
+  ) {}
+
+  /** false for a name that is no Flyway migration's either (`V__x.sql`): the caller reports it as ignored. */
+  add(entry: string, [, prefix, version, name]: RegExpExecArray): boolean {
+    const file = this.display(entry)
+    if (prefix === 'R') {
+      throw new DbopsError(
+        'E_MIGRATION_PARSE',
+        `${file}: a Flyway repeatable migration (R__), which dbops has no equivalent of: it runs each migration once`,
+        {
+          hint: `move its SQL into a versioned migration ("dbops migrate new ${name}" writes the next V file; CREATE OR REPLACE keeps it rerunnable) and write a new one for each change, or move ${entry} out of the migrations folder`,
+        },
+      )
+    }
+    if (version === undefined) return false
+    if (!/^\d+$/.test(version)) {
+      throw new DbopsError(
+        'E_MIGRATION_PARSE',
+        `${file}: Flyway version ${version.replaceAll('_', '.')} has several parts, and dbops versions are whole numbers`,
+        {
+          hint: 'renumber the Flyway files with whole numbers in the same order (e.g. V1__, V2__, V3__ for 1, 1.1, 2), then "dbops migrate baseline" at the newest one already applied',
+        },
+      )
+    }
+    const slot = { version, name: name!, entry }
+    if (prefix === 'V') {
+      this.ups.push(slot)
+      return true
+    }
+    const key = canonicalVersion(version)
+    const other = this.undos.get(key)
+    if (other) {
+      throw new DbopsError(
+        'E_DUPLICATE_VERSION',
+        `${this.display(other.entry)} and ${file} are both the undo migration of version ${version}`,
+        { hint: 'keep one undo file per version' },
+      )
+    }
+    this.undos.set(key, slot)
+    return true
+  }
+
+  migrations(): MigrationFile[] {
+    const found = this.ups.map(({ version, name, entry }) => {
+      const key = canonicalVersion(version)
+      const undo = this.undos.get(key)
+      this.undos.delete(key)
+      return withLazyChecksum({
+        version,
+        name,
+        id: entry.slice(0, -'.sql'.length),
+        format: 'flyway',
+        file: this.display(entry),
+        up: this.section(entry),
+        down: undo && this.section(undo.entry),
+      })
+    })
+    for (const { version, entry } of this.undos.values()) {
+      throw new DbopsError(
+        'E_MIGRATION_PARSE',
+        `${this.display(entry)} undoes version ${version}, which has no V file`,
+        {
+          hint: `add the migration (V${version}__<description>.sql), or remove the stray undo file`,
+        },
+      )
+    }
+    return found
+  }
+
+  /** A whole file, in a transaction as its `.conf` says ('auto' without one). */
+  private section(entry: string): Section {
+    const file = this.display(entry)
+    this.names ??= new Set(this.entries.map((dirent) => dirent.name))
+    const conf = `${entry}.conf`
+    const shown = this.display(conf)
+    const transaction = this.names.has(conf) ? flywayTransaction(readText(this.folder + conf, shown), shown) : 'auto'
+    return { sql: readText(this.folder + entry, file), file, line: 1, column: 1, options: { transaction } }
+  }
+}
+
+/** The transaction mode a Flyway script config file sets (`executeInTransaction`); other settings are refused. */
+function flywayTransaction(text: string, file: string): boolean | 'auto' {
+  let transaction: boolean | 'auto' = 'auto'
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim()
+    if (line === '' || line.startsWith('#') || line.startsWith('!')) return
+    const [, key = line, value = ''] = /^([^=:\s]+)\s*[=:]\s*(.*)$/.exec(line) ?? []
+    if (key === 'executeInTransaction' && (value === 'true' || value === 'false')) transaction = value === 'true'
+    else if (!(key === 'encoding' && /^utf-?8$/i.test(value))) {
+      throw new DbopsError('E_MIGRATION_PARSE', `${file}:${i + 1}: "${line}" is not supported by dbops`, {
+        hint: 'dbops reads executeInTransaction=true|false (and encoding=UTF-8) from a Flyway script config file',
+      })
+    }
+  })
+  return transaction
+}
 
 /**
  * A folder migration: `<version>_<name>/` with `up.sql` and optional `down.sql` (diesel, Hasura, Sourcegraph), or

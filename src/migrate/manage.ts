@@ -214,8 +214,8 @@ export interface NewMigrationResult {
 }
 
 /**
- * Writes a new migration in the folder's own style: the format of its newest file (dbmate, goose, sql-migrate, or a
- * golang-migrate pair) and its numbering (`<UTC YYYYMMDDHHMMSS>`, or the next number of a sequence such as 0042).
+ * Writes a new migration in the folder's own style: the format of its newest file (dbmate, goose, sql-migrate, a
+ * golang-migrate pair, Flyway's V file with a U file when the folder has undo files) and its numbering (`<UTC YYYYMMDDHHMMSS>`, or the next number of a sequence such as 0042).
  * `content` (the audit's fix) is written as given, in a dbmate-format file.
  */
 export function newMigration(dir: string, name: string, now: Date = new Date(), content?: string): NewMigrationResult {
@@ -274,7 +274,9 @@ export function newMigration(dir: string, name: string, now: Date = new Date(), 
 }
 
 interface FolderStyle {
-  format: ReturnType<typeof writtenFormat> | 'golang-migrate' | 'folder' | 'prisma'
+  format: ReturnType<typeof writtenFormat> | 'golang-migrate' | 'folder' | 'prisma' | 'flyway'
+  /** A Flyway folder with undo files (U<version>__x.sql): a new migration gets one too. */
+  undo?: boolean
   sequence?: { newest: string; width: number }
   /** diesel's folder names: `2026-01-02-030405_name`, or diesel 2's `2026-01-02-030405-0000_name`. */
   dashed?: 'timestamp' | 'subversion'
@@ -285,6 +287,11 @@ function newFiles(style: FolderStyle, version: string, slug: string, content: st
   const dashed = style.dashed && /^(\d{4})(\d\d)(\d\d)(\d{6})(\d{4})?$/.exec(version)
   const base = `${dashed ? dashed.slice(1).filter(Boolean).join('-') : version}_${slug}`
   if (content !== undefined) return [[`${base}.sql`, content]]
+  if (style.format === 'flyway')
+    return [
+      [`V${version}__${slug}.sql`, ''],
+      ...(style.undo ? [[`U${version}__${slug}.sql`, ''] as [string, string]] : []),
+    ]
   if (style.format === 'golang-migrate')
     return [
       [`${base}.up.sql`, ''],
@@ -303,16 +310,18 @@ function newFiles(style: FolderStyle, version: string, slug: string, content: st
  * The version a name in a migrations folder claims: a migration file's, or a migration folder's (diesel's dashes
  * dropped). By name only, without a stat per entry.
  */
-function versionOfEntry(name: string): { version: string; folder: boolean } | undefined {
+function versionOfEntry(name: string): { version: string; folder: boolean; flyway?: true } | undefined {
   const file = /^(\d+)[_.-].*\.sql$/.exec(name)?.[1]
   if (file !== undefined) return { version: file, folder: false }
+  const flyway = /^[VU](\d+)__.*\.sql$/.exec(name)?.[1]
+  if (flyway !== undefined) return { version: flyway, folder: false, flyway: true }
   const folder = /^(\d+(?:-\d+)*)_./.exec(name)?.[1]
   return folder === undefined ? undefined : { version: folder.replaceAll('-', ''), folder: true }
 }
 
 /** The format of the folder's newest migration, and its numbering when that is a sequence rather than timestamps. */
 function folderStyle(dir: string): FolderStyle {
-  let newest: { version: string; file: string; folder: boolean } | undefined
+  let newest: { version: string; file: string; folder: boolean; flyway?: true } | undefined
   const names = readdirSync(dir)
   for (const file of names) {
     const found = versionOfEntry(file)
@@ -321,6 +330,8 @@ function folderStyle(dir: string): FolderStyle {
   if (!newest) return { format: 'dbmate' }
   // Timestamps have 12 digits or more (YYYYMMDDHHMM...); anything shorter counts up.
   const sequence = newest.version.length < 12 ? { newest: newest.version, width: newest.version.length } : undefined
+  if (newest.flyway)
+    return { format: 'flyway', undo: names.some((name) => /^U\d+__.*\.sql$/.test(name)), ...(sequence && { sequence }) }
   if (/\.(up|down)\.sql$/.test(newest.file)) return { format: 'golang-migrate', ...(sequence && { sequence }) }
   if (newest.folder) {
     let inside: string[] = []

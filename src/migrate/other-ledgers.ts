@@ -3,12 +3,33 @@ import type { Target } from '../targets/target.js'
 import { DbopsError } from '../errors.js'
 import { compareVersions, type MigrationFile } from './files.js'
 
-/** Tables in which other migration tools record what they applied, and the column holding each version. */
-const OTHER_LEDGERS = [
+type Row = Record<string, unknown>
+
+/**
+ * Flyway's history keeps failed runs (success false) and undone migrations (a later UNDO_SQL row of the version): the
+ * rows that stand for migrations applied now, so the baseline named is never a failed or undone one.
+ */
+function flywayApplied(rows: Row[]): Row[] {
+  const byVersion = new Map<string, Row>()
+  const unversioned: Row[] = []
+  for (const row of [...rows].sort((a, b) => Number(a.installed_rank) - Number(b.installed_rank))) {
+    if (row.success === false || row.success === 0) continue
+    if (row.version === null || row.version === undefined) unversioned.push(row)
+    else if (row.type === 'UNDO_SQL') byVersion.delete(String(row.version))
+    else byVersion.set(String(row.version), row)
+  }
+  return [...unversioned, ...byVersion.values()]
+}
+
+/**
+ * Tables in which other migration tools record what they applied, the column holding each version, and (where the
+ * table keeps more than applied migrations) the rows that count.
+ */
+const OTHER_LEDGERS: readonly { table: string; tools: string; column: string; applied?: (rows: Row[]) => Row[] }[] = [
   { table: 'schema_migrations', tools: 'dbmate, golang-migrate or Rails', column: 'version' },
   { table: 'goose_db_version', tools: 'goose', column: 'version_id' },
   { table: 'gorp_migrations', tools: 'sql-migrate', column: 'id' },
-  { table: 'flyway_schema_history', tools: 'Flyway', column: 'version' },
+  { table: 'flyway_schema_history', tools: 'Flyway', column: 'version', applied: flywayApplied },
   { table: '_sqlx_migrations', tools: 'sqlx', column: 'version' },
   { table: 'knex_migrations', tools: 'Knex', column: 'name' },
   { table: '_prisma_migrations', tools: 'Prisma', column: 'migration_name' },
@@ -20,7 +41,7 @@ const OTHER_LEDGERS = [
   // Atlas keeps it in a schema of its own on PostgreSQL, in the main database on SQLite.
   { table: 'atlas_schema_revisions.atlas_schema_revisions', tools: 'Atlas', column: 'version' },
   { table: 'atlas_schema_revisions', tools: 'Atlas', column: 'version' },
-] as const
+]
 
 export interface OtherLedger {
   table: string
@@ -51,12 +72,12 @@ export async function otherLedgerProblem(
 async function findOtherLedgers(backend: Backend): Promise<OtherLedger[]> {
   const found: OtherLedger[] = []
   const existing = new Set(await backend.existingTables(OTHER_LEDGERS.map((ledger) => ledger.table)))
-  for (const { table, tools, column } of OTHER_LEDGERS) {
+  for (const { table, tools, column, applied = (rows: Row[]) => rows } of OTHER_LEDGERS) {
     if (!existing.has(table)) continue
     // goose starts its table with a row for version 0, Atlas with one for ".atlas_cloud_identifiers": no migrations.
-    const rows = (
-      await backend.query<Record<string, unknown>>({ sql: `SELECT * FROM ${table}`, parameters: [] })
-    ).filter((row) => String(row[column]) !== '0' && !String(row[column]).startsWith('.'))
+    const rows = applied(await backend.query<Row>({ sql: `SELECT * FROM ${table}`, parameters: [] })).filter(
+      (row) => String(row[column]) !== '0' && !String(row[column]).startsWith('.'),
+    )
     if (rows.length === 0) continue
     const versions = rows.map((row) => String(row[column] ?? '')).filter((version) => /^\d+$/.test(version))
     const newest = versions.reduce<string | null>(

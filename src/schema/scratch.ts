@@ -48,8 +48,10 @@ export function copyMigrations(
       cpSync(join(dir, migration.id), join(copy, migration.id), { recursive: true })
       return
     }
-    // dbmate files and golang-migrate pairs alike: every file of that version.
-    for (const name of names.filter((name) => name.startsWith(`${migration.version}_`)))
+    // dbmate files and golang-migrate pairs alike: every file of that version (Flyway's V and U files, and their .conf).
+    const prefixes =
+      migration.format === 'flyway' ? [`V${migration.version}__`, `U${migration.version}__`] : [`${migration.version}_`]
+    for (const name of names.filter((name) => prefixes.some((prefix) => name.startsWith(prefix))))
       copyFileSync(join(dir, name), join(copy, name))
   }
   if (names.includes('atlas.sum')) copyFileSync(join(dir, 'atlas.sum'), join(copy, 'atlas.sum'))

@@ -115,6 +115,32 @@ describe('newMigration in a folder of migration folders, or of plain SQL files',
   })
 })
 
+describe('newMigration in a Flyway folder', () => {
+  it('writes the next V file, and a U file when the folder has undo files', () => {
+    const flyway = emptyDir()
+    writeFileSync(join(flyway, 'V1__init.sql'), 'CREATE TABLE a (id int);\n')
+    writeFileSync(join(flyway, 'V9__b.sql'), 'SELECT 1;\n')
+    expect(newMigration(flyway, 'add users', now).version).toBe('10')
+    expect(readFileSync(join(flyway, 'V10__add_users.sql'), 'utf8')).toBe('')
+    expect(existsSync(join(flyway, 'U10__add_users.sql'))).toBe(false)
+    writeFileSync(join(flyway, 'U10__add_users.sql'), '')
+    const written = newMigration(flyway, 'c', now)
+    expect([written.version, written.files.map((file) => file.slice(-'V11__c.sql'.length))]).toEqual([
+      '11',
+      ['V11__c.sql', 'U11__c.sql'],
+    ])
+  })
+
+  it('keeps the width of a padded sequence and counts on from Flyway timestamps', () => {
+    const padded = emptyDir()
+    writeFileSync(join(padded, 'V001__init.sql'), '')
+    expect(newMigration(padded, 'b', now).files[0]).toMatch(/V002__b\.sql$/)
+    const stamped = emptyDir()
+    writeFileSync(join(stamped, 'V20240101120000__init.sql'), '')
+    expect(newMigration(stamped, 'b', now).files[0]).toMatch(/V20260102030405__b\.sql$/)
+  })
+})
+
 describe('newMigration with given content (the audit fix) in a folder of plain SQL files', () => {
   it('refuses: a dbops-format file would make the plain files read as files missing their markers', () => {
     const sqlx = emptyDir()

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { migrationsFolderOf, noDownError, readMigrations } from '../../../src/migrate/files.js'
+import { migrationsFolderOf, noDownError, readMigrations, transactionFreeHint } from '../../../src/migrate/files.js'
 
 const dirs: string[] = []
 afterEach(() => {
@@ -187,5 +187,103 @@ describe('readMigrations: plain SQL files (no file in the folder has markers)', 
       expect(message).toContain(`${join('migrations', plain)}: no "-- migrate:up" line`)
       expect(message).toContain('has)')
     }
+  })
+})
+
+/** The message and hint of what `run` throws ('' when it does not). */
+function failure(run: () => unknown): string {
+  try {
+    run()
+  } catch (error) {
+    return `${(error as Error).message} | ${(error as { hint?: string }).hint}`
+  }
+  return ''
+}
+
+describe("readMigrations: Flyway's V, U and R files", () => {
+  it('reads V files as migrations in version order (V9 before V10), U files as their rollbacks paired by version', () => {
+    const dir = project({
+      'V1__init.sql': 'CREATE TABLE a (id int);\n',
+      'V10__add_c.sql': 'ALTER TABLE a ADD c int;\n',
+      'V9__add_b.sql': 'ALTER TABLE a ADD b int;\n',
+      'U9__drop_b.sql': 'ALTER TABLE a DROP b;\n',
+      'V011__add_d.sql': 'ALTER TABLE a ADD d int;\n',
+    })
+    const set = read(dir)
+    expect(set.migrations.map((m) => [m.version, m.name, m.id, m.format])).toEqual([
+      ['1', 'init', 'V1__init', 'flyway'],
+      ['9', 'add_b', 'V9__add_b', 'flyway'],
+      ['10', 'add_c', 'V10__add_c', 'flyway'],
+      ['011', 'add_d', 'V011__add_d', 'flyway'],
+    ])
+    const [init, b] = set.migrations
+    expect(init!.up).toMatchObject({ sql: 'CREATE TABLE a (id int);\n', line: 1, column: 1 })
+    expect(init!.up.file).toBe(join('migrations', 'V1__init.sql'))
+    expect(b!.down).toMatchObject({ sql: 'ALTER TABLE a DROP b;\n', file: join('migrations', 'U9__drop_b.sql') })
+    expect(init!.down).toBeUndefined()
+    expect(
+      failure(() => {
+        throw noDownError(init!)
+      }),
+    ).toBe(
+      `cannot roll back ${join('migrations', 'V1__init.sql')}: there is no U1__*.sql (Flyway's undo file) | add U1__init.sql holding the rollback (an empty one marks a no-op rollback)`,
+    )
+    expect(set.warnings).toEqual([])
+  })
+
+  it('runs a file as Flyway does (outside a transaction when it must), and as its .sql.conf says', () => {
+    const dir = project({
+      'V1__a.sql': 'SELECT 1;\n',
+      'V2__b.sql': 'CREATE INDEX CONCURRENTLY i ON a (id);\n',
+      'V2__b.sql.conf': '# Flyway script config\nexecuteInTransaction=false\nencoding=UTF-8\n',
+      'U2__b.sql': 'DROP INDEX i;\n',
+      'U2__b.sql.conf': 'executeInTransaction = true\n',
+    })
+    const [a, b] = read(dir).migrations
+    expect(a!.up.options.transaction).toBe('auto')
+    expect([b!.up.options.transaction, b!.down!.options.transaction]).toEqual([false, true])
+    expect(transactionFreeHint(a!, 'up', a!.file)).toBe(
+      `add ${join('migrations', 'V1__a.sql')}.conf holding "executeInTransaction=false" (as Flyway reads it)`,
+    )
+    const bad = project({ 'V1__a.sql': 'SELECT 1;\n', 'V1__a.sql.conf': 'shouldExecute=false\n' })
+    expect(failure(() => read(bad))).toContain(
+      `${join('migrations', 'V1__a.sql.conf')}:1: "shouldExecute=false" is not supported by dbops`,
+    )
+  })
+
+  it('refuses dotted versions (1.1, 1_1) naming the file and the fix, rather than misorder 1.10 and 1.9', () => {
+    for (const name of ['V1.1__x.sql', 'V1_10__x.sql']) {
+      const dir = project({ 'V1__init.sql': 'SELECT 1;\n', [name]: 'SELECT 2;\n' })
+      const message = failure(() => read(dir))
+      expect(message).toContain(`${join('migrations', name)}: Flyway version 1.1`)
+      expect(message).toContain('renumber the Flyway files with whole numbers')
+    }
+  })
+
+  it('refuses a repeatable R__ file, naming it and what to do; a U file without its V file, and two U files of a version', () => {
+    expect(failure(() => read(project({ 'V1__a.sql': 'SELECT 1;\n', 'R__views.sql': 'SELECT 2;\n' })))).toContain(
+      `${join('migrations', 'R__views.sql')}: a Flyway repeatable migration (R__)`,
+    )
+    expect(failure(() => read(project({ 'V1__a.sql': 'SELECT 1;\n', 'U2__b.sql': 'SELECT 2;\n' })))).toContain(
+      `${join('migrations', 'U2__b.sql')} undoes version 2, which has no V file | add the migration (V2__<description>.sql)`,
+    )
+    expect(failure(() => read(project({ 'V1__a.sql': '', 'U1__a.sql': '', 'U01__b.sql': '' })))).toContain(
+      'are both the undo migration of version 1',
+    )
+  })
+
+  it('reads Flyway files beside other formats, and refuses a version both use', () => {
+    const dir = project({
+      'V1__init.sql': 'CREATE TABLE a (id int);\n',
+      '2_b.sql': '-- migrate:up\nSELECT 2;\n-- migrate:down\nSELECT 3;\n',
+      '3_c.up.sql': 'SELECT 4;\n',
+    })
+    expect(read(dir).migrations.map((m) => [m.version, m.format])).toEqual([
+      ['1', 'flyway'],
+      ['2', 'dbmate'],
+      ['3', 'golang-migrate'],
+    ])
+    const twice = project({ 'V2__a.sql': 'SELECT 1;\n', '2_b.sql': '-- migrate:up\nSELECT 2;\n' })
+    expect(failure(() => read(twice))).toContain('have the same version 2')
   })
 })

@@ -80,11 +80,11 @@ describe('readMigrations', () => {
     )
   })
 
-  it('says how to rename a Flyway file it ignores', () => {
-    const dir = migrationsDir({ 'V2__add_users.sql': 'CREATE TABLE users (id int);', 'notes.sql': '' })
+  it('says how to rename a Flyway name with a lower-case prefix it ignores', () => {
+    const dir = migrationsDir({ 'v2__add_users.sql': 'CREATE TABLE users (id int);', 'notes.sql': '' })
     expect(readMigrations(join(dir, 'migrations'), dir).warnings).toEqual([
-      'ignoring migrations/V2__add_users.sql: a Flyway name (rename it 2_add_users.sql and put "-- migrate:up" on its first line)',
       'ignoring migrations/notes.sql: its name does not start with a version',
+      'ignoring migrations/v2__add_users.sql: a Flyway name with a lower-case prefix (dbops reads V, U and R: rename it)',
     ])
   })
 
