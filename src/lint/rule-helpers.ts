@@ -1,6 +1,7 @@
 /** What the rules share: statement shapes by leading words, lock effects, and the safe-SQL wrappers. */
 import type { Engine } from '../backends/backend.js'
 import { leadingWords } from '../sql/split-statements.js'
+import { transactionFreeHint } from '../migrate/files.js'
 import type { LintStatement, RuleContext } from './types.js'
 
 /** A rule's run-wide state under `key` (RuleContext.state), made by `make` the first time it is asked for. */
@@ -38,7 +39,12 @@ export const BLOCKS: Record<string, string> = {
 /** SQL that must run outside a transaction: in a transactional file, says where it belongs. */
 export function outsideTransaction(context: RuleContext, statement: string): string {
   const text = `${statement.trim().replace(/;$/, '')};`
-  return context.transactional ? `-- in a migration of its own, with "-- migrate:up transaction:false":\n${text}` : text
+  return context.transactional ? `${ownMigration(context)}:\n${text}` : text
+}
+
+/** "In a migration of its own" that runs outside a transaction, in the words of the linted file's format. */
+export function ownMigration(context: Pick<RuleContext, 'format'>): string {
+  return `-- in a migration of its own (${transactionFreeHint(context, 'up')})`
 }
 
 /** The statement without a trailing semicolon, squashed to one line when short. */

@@ -1,5 +1,6 @@
 import type { Backend, Engine } from '../backends/backend.js'
 import type { SqlStatement } from '../sql/split-statements.js'
+import type { MigrationFile } from '../migrate/files.js'
 
 /** error stops `migrate up`; warn is printed (and fails `migrate lint --fail-on warn`); info is advice. */
 export type LintSeverity = 'error' | 'warn' | 'info'
@@ -91,6 +92,8 @@ export interface RuleContext {
   isFresh(table: string): boolean
   /** The file being linted. */
   file: string
+  /** Its format, to word advice in its own terms (how it runs outside a transaction). */
+  format: MigrationFile['format']
   /** Leading words of the statements after this one in the same file (to recognise a rebuild: drop, then rename). */
   following: readonly (readonly string[])[]
   /** Per-run memory of the rules that need one (keyed by rule id), e.g. constraints validated earlier in the run. */

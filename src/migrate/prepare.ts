@@ -80,7 +80,7 @@ export function prepareSection(migration: MigrationFile, direction: 'up' | 'down
       'E_TRANSACTION_CONTROL',
       `${where(section, statements[index]!)}: ${kind} inside a migration that runs in a transaction`,
       {
-        hint: `dbops runs each migration in its own transaction: remove it, or manage transactions yourself with "-- migrate:${direction} transaction:false"`,
+        hint: `dbops runs each migration in its own transaction: remove it, or manage transactions yourself (${transactionFreeHint(migration, direction, section.file)})`,
       },
     )
   }

@@ -707,7 +707,7 @@ function statementError(
       'E_LOCK_TIMEOUT',
       `${migration.id} waited longer than lock_timeout (${formatDurationSetting(lockTimeoutMs)}) for a lock at ${location}: ${reason}`,
       {
-        hint: `another session holds a conflicting lock (see pg_stat_activity); ${undone}. Run again when that session is done, or raise lock_timeout for this file ("${directiveWith(unit, transactional, 'lock_timeout:30s')}")`,
+        hint: `another session holds a conflicting lock (see pg_stat_activity); ${undone}. Run again when that session is done, or raise lock_timeout for this file (${timeoutAdvice(unit, transactional, 'lock_timeout:30s')})`,
         details,
         cause: error,
       },
@@ -718,7 +718,7 @@ function statementError(
       'E_STATEMENT_TIMEOUT',
       `${migration.id} exceeded statement_timeout at ${location}: ${reason}`,
       {
-        hint: `${undone}. Raise statement_timeout for this file ("${directiveWith(unit, transactional, 'statement_timeout:10m')}") if the work is expected to take that long`,
+        hint: `${undone}. Raise statement_timeout for this file (${timeoutAdvice(unit, transactional, 'statement_timeout:10m')}) if the work is expected to take that long`,
         details,
         cause: error,
       },
@@ -740,6 +740,19 @@ function withDone(error: unknown, outcomes: MigrationOutcome[]): unknown {
     cause: error.cause ?? error,
     details: { ...error.details, done: outcomes.map((outcome) => outcome.version) },
   })
+}
+
+/** Formats whose files may carry a `-- migrate:up|down` directive line with options. */
+const DIRECTIVE_FORMATS = new Set<MigrationFile['format']>(['dbmate', 'golang-migrate', 'folder', 'prisma'])
+
+/**
+ * How to give one file a longer timeout: its directive line, or in a format without one (goose, Flyway, ...) a SET as
+ * its first statement (dbops resets session settings after each migration, so it does not leak).
+ */
+function timeoutAdvice(unit: PreparedSection, transactional: boolean, option: string): string {
+  if (DIRECTIVE_FORMATS.has(unit.migration.format)) return `"${directiveWith(unit, transactional, option)}"`
+  const [name, value] = option.split(':') as [string, string]
+  return `make "SET ${name} = '${value}';" the first statement of ${unit.section.file}`
 }
 
 /** The section's directive line with one more option, keeping the ones it has (transaction:false above all). */

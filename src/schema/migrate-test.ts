@@ -1,6 +1,6 @@
 import { DbopsError, UsageError } from '../errors.js'
 import type { Target } from '../targets/target.js'
-import { compareVersions, readMigrations, type MigrationFile } from '../migrate/files.js'
+import { compareVersions, noDownError, readMigrations, type MigrationFile } from '../migrate/files.js'
 import { migrateUp, withMigrationSession, type MigrationSession } from '../migrate/run.js'
 import { ownTables, type SchemaCatalog } from './catalog.js'
 import { compareCatalogs, describeDifference, displayName, type SchemaDifference } from './compare.js'
@@ -218,7 +218,7 @@ async function testEach(
     if (!migration.down) {
       return fail(migration, {
         step: 'down',
-        message: `${migration.id} cannot be rolled back: it has no down section`,
+        message: noDownError(migration).message,
         differences: [],
       })
     }

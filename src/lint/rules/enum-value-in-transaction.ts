@@ -1,5 +1,6 @@
 import type { LintRule } from '../types.js'
 import { body, dottedName } from '../pg-nodes.js'
+import { outsideTransaction } from '../rule-helpers.js'
 
 export const enumValueInTransaction: LintRule = {
   id: 'enum-value-in-transaction',
@@ -19,7 +20,7 @@ export const enumValueInTransaction: LintRule = {
     return [
       {
         message: `ALTER TYPE ${type} ADD VALUE fails inside a transaction on PostgreSQL ${context.pgMajor} (allowed since 12), and dbops runs this file in one`,
-        safe: `-- in a migration of its own, with "-- migrate:up transaction:false":\n${text.trim().replace(/;$/, '')};`,
+        safe: outsideTransaction(context, text),
         evenIfFresh: true,
       },
     ]

@@ -4,6 +4,7 @@
  */
 import type { LintRule } from '../types.js'
 import { nonTransactionalReason } from '../../sql/non-transactional.js'
+import { ownMigration } from '../rule-helpers.js'
 
 export const nonTransactionalStatement: LintRule = {
   id: 'non-transactional-statement',
@@ -39,7 +40,7 @@ export const nonTransactionalStatement: LintRule = {
     return [
       {
         message: `${reason} cannot run inside a transaction, and this file runs in one: "dbops migrate up" refuses it`,
-        safe: '-- put it in a migration of its own whose first line is "-- migrate:up transaction:false"',
+        safe: ownMigration(context),
         evenIfFresh: true,
       },
     ]

@@ -4,6 +4,7 @@
  */
 import type { LintRule } from '../types.js'
 import { transactionControl } from '../../sql/non-transactional.js'
+import { transactionFreeHint } from '../../migrate/files.js'
 
 export const transactionControlInTransaction: LintRule = {
   id: 'transaction-control',
@@ -23,7 +24,7 @@ export const transactionControlInTransaction: LintRule = {
     return [
       {
         message: `${control} inside a migration that runs in a transaction: dbops wraps each migration itself, and "dbops migrate up" refuses it (a BEGIN ... COMMIT around the whole file is accepted and ignored)`,
-        safe: '-- remove it, or manage transactions yourself with "-- migrate:up transaction:false"',
+        safe: `-- remove it, or manage transactions yourself: ${transactionFreeHint(context, 'up', context.file)}`,
         evenIfFresh: true,
       },
     ]

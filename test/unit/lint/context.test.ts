@@ -98,6 +98,49 @@ describe("the runner's context", () => {
   })
 })
 
+describe("advice in the file's own format", () => {
+  /** The `safe` advice of each finding when `text` is the only migration, written as `name`. */
+  async function advice(name: string, text: string): Promise<Record<string, string>> {
+    const { mkdtempSync, mkdirSync, writeFileSync, rmSync } = await import('node:fs')
+    const os = await import('node:os')
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'dbops-lint-format-'))
+    try {
+      mkdirSync(path.join(dir, 'migrations'))
+      writeFileSync(path.join(dir, 'migrations', name), text)
+      const { lintMigrations } = await import('../../../src/lint/lint.js')
+      const result = await lintMigrations({ dir: path.join(dir, 'migrations') }, { cwd: dir })
+      return Object.fromEntries(result.findings.map((finding) => [finding.rule, finding.safe ?? '']))
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+  const sql = 'CREATE INDEX i ON orders (a);\nREINDEX INDEX CONCURRENTLY j;\n'
+
+  it('says how a new migration runs outside a transaction in dbmate, goose, sqlx, Flyway and golang-migrate terms', async () => {
+    const cases: [string, string, string][] = [
+      ['1_a.sql', `-- migrate:up\n${sql}`, 'add transaction:false to the "-- migrate:up" line of the new file'],
+      ['1_a.sql', `-- +goose Up\n${sql}`, 'add "-- +goose NO TRANSACTION" above "-- +goose Up" in the new file'],
+      ['1_a.sql', sql, 'make "-- no-transaction" the first line of the new file (as sqlx reads it)'],
+      ['V1__a.sql', sql, 'add a <new file>.conf holding "executeInTransaction=false" (as Flyway reads it)'],
+      ['1_a.up.sql', sql, 'make "-- migrate:up transaction:false" the first line of the new file'],
+    ]
+    for (const [name, text, words] of cases) {
+      const safe = await advice(name, text)
+      expect(safe['non-transactional-statement'], name).toBe(`-- in a migration of its own (${words})`)
+      expect(safe['create-index-without-concurrently'], name).toBe(
+        `-- in a migration of its own (${words}):\nCREATE INDEX CONCURRENTLY i ON orders (a);`,
+      )
+    }
+  })
+
+  it('tells a goose file with COMMIT in it how that file runs outside a transaction', async () => {
+    const goose = await advice('1_a.sql', '-- +goose Up\nSELECT 1;\nCOMMIT;\nSELECT 2;\n')
+    expect(goose['transaction-control']).toBe(
+      `-- remove it, or manage transactions yourself: add "-- +goose NO TRANSACTION" above "-- +goose Up" in ${path.join('migrations', '1_a.sql')}`,
+    )
+  })
+})
+
 describe('output formats', () => {
   it('github: one workflow command per finding, with file, line, col and escaped text', async () => {
     const result = await lintFiles(['CREATE INDEX i ON orders (a);'])
