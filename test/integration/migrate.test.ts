@@ -452,6 +452,17 @@ describe('migrate on postgres only', () => {
       // The suggested directive keeps transaction:false: dropping it would change how the file runs.
       expect(error.hint).toContain('"-- migrate:up transaction:false statement_timeout:10m"')
     })
+    // A format without a directive line (Flyway, goose, ...) is told to SET it in the file.
+    const slowFlyway = await makeProject('postgres', {
+      'V1__slow.sql': "SET statement_timeout = '100ms';\nSELECT pg_sleep(2);\n",
+    })
+    await withTarget(slowFlyway, async (target) => {
+      const error = await failure(migrateUp(target))
+      expect(error.code).toBe('E_STATEMENT_TIMEOUT')
+      expect(error.hint).toContain(
+        `make "SET statement_timeout = '10m';" the first statement of migrations/V1__slow.sql`,
+      )
+    })
 
     const index = await makeProject('postgres', {
       '001_t.sql': migration("CREATE TABLE t (id integer, email text);\nINSERT INTO t VALUES (1, 'a@x'), (2, 'a@x');"),
@@ -596,6 +607,7 @@ describe('migrate on postgres only', () => {
       const error = await failure(migrateUp(target))
       expect(error.code).toBe('E_TRANSACTION_CONTROL')
       expect(error.message).toBe('migrations/002_blocks.sql:2:1: BEGIN inside a migration that runs in a transaction')
+      expect(error.hint).toContain('manage transactions yourself (add transaction:false to the "-- migrate:up" line)')
       expect(await tableNames(dbmate)).toEqual([])
     })
   })

@@ -519,6 +519,19 @@ describe.each(['postgres', 'sqlite'] as const)('migrate test on %s', (engine) =>
     })
   })
 
+  it("names an up-only migration in its own format's words (a Flyway V file without its U file)", async () => {
+    const project = await makeProject(engine, {
+      ...base,
+      'V003__add_bio.sql': 'ALTER TABLE users ADD COLUMN bio TEXT;\n',
+    })
+    const result = await withTarget(project, (target) => testMigrations(target))
+    expect(result.failure).toMatchObject({
+      migration: 'V003__add_bio',
+      step: 'down',
+      message: "cannot roll back migrations/V003__add_bio.sql: there is no U003__*.sql (Flyway's undo file)",
+    })
+  })
+
   it('names a down that drops the wrong column', async () => {
     const project = await makeProject(engine, {
       ...base,

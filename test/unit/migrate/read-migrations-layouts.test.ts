@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { migrationsFolderOf, noDownError, readMigrations, transactionFreeHint } from '../../../src/migrate/files.js'
+import { prepareSection } from '../../../src/migrate/prepare.js'
 
 const dirs: string[] = []
 afterEach(() => {
@@ -285,5 +286,15 @@ describe("readMigrations: Flyway's V, U and R files", () => {
     ])
     const twice = project({ 'V2__a.sql': 'SELECT 1;\n', '2_b.sql': '-- migrate:up\nSELECT 2;\n' })
     expect(failure(() => read(twice))).toContain('have the same version 2')
+  })
+})
+
+describe("up's refusals, in the file's own format", () => {
+  it('a COMMIT inside a goose file is refused with the goose annotation that lets the file manage its transactions', () => {
+    const dir = project({ '1_a.sql': '-- +goose Up\nSELECT 1;\nCOMMIT;\nSELECT 2;\n' })
+    const [a] = read(dir).migrations
+    expect(failure(() => prepareSection(a!, 'up', 'postgres'))).toContain(
+      `manage transactions yourself (add "-- +goose NO TRANSACTION" above "-- +goose Up" in ${join('migrations', '1_a.sql')})`,
+    )
   })
 })
