@@ -219,6 +219,7 @@ export function readMigrations(dir: string, cwd: string = process.cwd()): Migrat
       ? `ignoring ${file}: a Flyway name with a lower-case prefix (dbops reads V, U and R: rename it)`
       : `ignoring ${file}: its name does not start with a version`
   })
+  warnings.push(...flyway.warnings)
   for (const migration of migrations) {
     // A comment in it ("-- no-op on PostgreSQL", common in sets written for several engines) says it is meant, as
     // does a goose or sql-migrate file (no dbops template).
@@ -334,6 +335,8 @@ class FlywayFiles {
   private readonly undos = new Map<string, { version: string; name: string; entry: string }>()
   /** The folder's names, to find `.conf` files without a stat: made once, when the first Flyway file is seen. */
   private names: Set<string> | undefined
+  /** Things that will run but not as Flyway ran them (placeholders), for the set's warnings. */
+  readonly warnings: string[] = []
 
   constructor(
     private readonly entries: readonly Dirent[],
@@ -415,7 +418,16 @@ class FlywayFiles {
     const conf = `${entry}.conf`
     const shown = this.display(conf)
     const transaction = this.names.has(conf) ? flywayTransaction(readText(this.folder + conf, shown), shown) : 'auto'
-    return { sql: readText(this.folder + entry, file), file, line: 1, column: 1, options: { transaction } }
+    const sql = readText(this.folder + entry, file)
+    // Flyway replaces ${name} (and ${flyway:...}) before running a file; dbops sends the text as written.
+    const placeholder = sql.indexOf('${')
+    if (placeholder !== -1) {
+      const name = /^\$\{[^}\s]*\}?/.exec(sql.slice(placeholder))![0]
+      this.warnings.push(
+        `${file}:${lineAt(sql, placeholder)}: "${name}" is a Flyway placeholder, which dbops does not replace: write its value out`,
+      )
+    }
+    return { sql, file, line: 1, column: 1, options: { transaction } }
   }
 }
 

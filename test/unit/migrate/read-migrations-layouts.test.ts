@@ -273,6 +273,13 @@ describe("readMigrations: Flyway's V, U and R files", () => {
     )
   })
 
+  it('warns about a Flyway placeholder, which Flyway would have replaced, naming its line', () => {
+    const dir = project({ 'V1__a.sql': 'SELECT 1;\nCREATE TABLE ${flyway:defaultSchema}.t (id int);\n' })
+    expect(read(dir).warnings).toEqual([
+      `${join('migrations', 'V1__a.sql')}:2: "\${flyway:defaultSchema}" is a Flyway placeholder, which dbops does not replace: write its value out`,
+    ])
+  })
+
   it('reads Flyway files beside other formats, and refuses a version both use', () => {
     const dir = project({
       'V1__init.sql': 'CREATE TABLE a (id int);\n',
