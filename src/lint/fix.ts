@@ -10,7 +10,7 @@ import { writeFileAtomic, writeNewFile } from '../output/atomic-write.js'
 import { basename, dirname, join, resolve } from 'node:path'
 import type { Engine } from '../backends/backend.js'
 import { UsageError } from '../errors.js'
-import { migrationText, migrationsFolderOf, readMigrations } from '../migrate/files.js'
+import { migrationText, migrationsFolderOf, readMigrations, transactionFreeHint } from '../migrate/files.js'
 import { splitStatements } from '../sql/split-statements.js'
 import { alterTableCommands, body, relationName } from './pg-nodes.js'
 
@@ -33,7 +33,7 @@ export async function fixMigration(dir: string, file: string, engine: Engine, cw
   if (format !== 'dbmate' && format !== 'goose' && format !== 'sql-migrate') {
     throw new UsageError(
       `${file}: --fix rewrites files with up and down sections in one file (dbmate, goose, sql-migrate) only`,
-      'make the change by hand: CREATE INDEX CONCURRENTLY in a file of its own, ADD FOREIGN KEY ... NOT VALID and VALIDATE CONSTRAINT in the next one',
+      `make the change by hand: CREATE INDEX CONCURRENTLY in a file of its own (${transactionFreeHint(migration, 'up')}), ADD FOREIGN KEY ... NOT VALID and VALIDATE CONSTRAINT in the next one`,
     )
   }
   const { lintDialect } = await import('../backends/index.js')

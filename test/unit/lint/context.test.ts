@@ -175,6 +175,25 @@ describe('output formats', () => {
 })
 
 describe('--fix', () => {
+  it('refuses a Flyway file, saying how its own format runs the index build outside a transaction', async () => {
+    const { mkdtempSync, mkdirSync, writeFileSync, rmSync } = await import('node:fs')
+    const os = await import('node:os')
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'dbops-lint-fix-flyway-'))
+    try {
+      mkdirSync(path.join(dir, 'migrations'))
+      writeFileSync(path.join(dir, 'migrations', 'V1__idx.sql'), 'CREATE INDEX orders_total_idx ON orders (total);\n')
+      const error = await fixMigration(path.join(dir, 'migrations'), 'migrations/V1__idx.sql', 'postgres', dir).then(
+        () => undefined,
+        (error: Error & { hint?: string }) => error,
+      )
+      expect(error?.hint).toContain(
+        'in a file of its own (add a <new file>.conf holding "executeInTransaction=false" (as Flyway reads it))',
+      )
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it('a mixed file: indexes and the VALIDATE move to a follow-up migration, the foreign key gets NOT VALID', async () => {
     const { mkdtempSync, mkdirSync, writeFileSync, rmSync } = await import('node:fs')
     const os = await import('node:os')
