@@ -215,7 +215,8 @@ export interface NewMigrationResult {
 
 /**
  * Writes a new migration in the folder's own style: the format of its newest file (dbmate, goose, sql-migrate, a
- * golang-migrate pair, Flyway's V file with a U file when the folder has undo files) and its numbering (`<UTC YYYYMMDDHHMMSS>`, or the next number of a sequence such as 0042).
+ * golang-migrate pair, Flyway's V file with a U file when the folder has undo files) and its numbering
+ * (`<UTC YYYYMMDDHHMMSS>`, or the next number of a sequence such as 0042).
  * `content` (the audit's fix) is written as given, in a dbmate-format file.
  */
 export function newMigration(dir: string, name: string, now: Date = new Date(), content?: string): NewMigrationResult {
