@@ -139,10 +139,11 @@ export interface Backend {
   /** Whether the database exists yet (a SQLite file that was never created does not; nothing creates it on read). */
   exists(): boolean
   /**
-   * The error as E_LOCK_TIMEOUT when it is this engine's "gave up waiting for a lock" (SQLite's SQLITE_BUSY once the
-   * busy timeout ran out), naming the lock and the setting; undefined for any other error.
+   * The error as a DbopsError when it is one this engine can explain: E_LOCK_TIMEOUT for its "gave up waiting for a
+   * lock" (SQLite's SQLITE_BUSY once the busy timeout ran out), naming the lock and the setting; E_FILESYSTEM for a
+   * write to a file this user may only read (SQLite's SQLITE_READONLY). undefined for any other error.
    */
-  lockTimeoutError?(error: unknown): DbopsError | undefined
+  explainError?(error: unknown): DbopsError | undefined
   ping(): Promise<ServerInfo>
   /** Whether a schema exists (PostgreSQL; SQLite has only `main`, so always true). */
   schemaExists(schema: string): Promise<boolean>

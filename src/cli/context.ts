@@ -131,7 +131,7 @@ async function runResolvedTargets<T>(
       if (!globals.json && !spec.printAll) spec.print(result, reporter, target)
       return { result, code: spec.exitCode?.(result) ?? EXIT.ok }
     } catch (error) {
-      throw target.backend.lockTimeoutError?.(error) ?? error
+      throw target.backend.explainError?.(error) ?? error
     } finally {
       await target.close()
     }

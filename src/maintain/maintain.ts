@@ -88,7 +88,7 @@ export async function maintainTarget(target: Target, options: MaintainOptions): 
       })
     } catch (error) {
       if (error instanceof DbopsError && error.code === 'E_CONNECTION_LOST') throw error
-      outcome = { status: 'failed', message: (target.backend.lockTimeoutError?.(error) ?? (error as Error)).message }
+      outcome = { status: 'failed', message: (target.backend.explainError?.(error) ?? (error as Error)).message }
     }
     const durationMs = Math.round(performance.now() - stepStarted)
     options.onStep?.({ phase: 'end', step, outcome: { ...outcome, durationMs } })

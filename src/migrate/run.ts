@@ -558,7 +558,7 @@ async function runTransactional(
     if (outcome.skipped) await refuseIfFailedMeanwhile(ledger, migration)
     return { skipped: outcome.skipped, durationMs: outcome.elapsedMs }
   } catch (error) {
-    throw target.backend.lockTimeoutError?.(error) ?? statementError(unit, error, timeouts.lockTimeoutMs, true)
+    throw target.backend.explainError?.(error) ?? statementError(unit, error, timeouts.lockTimeoutMs, true)
   }
 }
 

@@ -179,7 +179,7 @@ export async function seedRun(target: Target, options: SeedRunOptions = {}): Pro
       try {
         done = await runOne(target, seeder, ledger, step, table, setup, options.signal)
       } catch (error) {
-        throw target.backend.lockTimeoutError?.(error) ?? seedFailure(step.seed, error, result)
+        throw target.backend.explainError?.(error) ?? seedFailure(step.seed, error, result)
       }
       setup = []
       if (done.skipped) {

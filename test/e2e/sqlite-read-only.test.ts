@@ -106,7 +106,7 @@ describe('read-only commands leave a SQLite file as it was', () => {
 
     const readOnly = await openTarget({ url, cwd: project, readOnly: true })
     try {
-      await expect(migrateUp(readOnly)).rejects.toThrow(/readonly/)
+      await expect(migrateUp(readOnly)).rejects.toThrow(/it was opened read-only/)
     } finally {
       await readOnly.close()
     }

@@ -153,7 +153,7 @@ export class SqliteBackend implements Backend {
       } catch (error) {
         // Another connection is writing: SQLite refuses the switch at once, without its busy wait. The work goes on
         // in rollback-journal mode (BEGIN IMMEDIATE waits for that writer); the switch is tried again next time.
-        if (!isBusy(error)) throw error
+        if (!isBusy(error)) throw this.explainError(error) ?? error
       }
     }
     return database
@@ -223,8 +223,32 @@ export class SqliteBackend implements Backend {
       statement.run(...query.parameters)
       return []
     } catch (error) {
-      throw this.lockTimeoutError(error) ?? error
+      throw this.explainError(error) ?? error
     }
+  }
+
+  /** Backend.explainError: a lock timeout, or a write refused because this user may only read the file. */
+  explainError(error: unknown, lock?: string): DbopsError | undefined {
+    return this.lockTimeoutError(error, lock) ?? this.#readOnlyError(error)
+  }
+
+  /**
+   * SQLite opens a file it may not write read-only without a word, and says "attempt to write a readonly database"
+   * at the first write: name the file and what to change.
+   */
+  #readOnlyError(error: unknown): DbopsError | undefined {
+    if (error instanceof DbopsError) return undefined
+    const code = sqliteCode(error)
+    if (!code?.startsWith('SQLITE_READONLY')) return undefined
+    return new DbopsError(
+      'E_FILESYSTEM',
+      `cannot write to the SQLite database ${this.#path}: ${this.#options.readOnly ? 'it was opened read-only' : 'this user may only read it'} (${code})`,
+      {
+        hint: `give the user running dbops write access to ${this.#path} and its folder ${dirname(this.#path)} (SQLite writes its -journal or -wal file there), or run a read-only command`,
+        cause: error,
+        details: { errno: code, path: this.#path },
+      },
+    )
   }
 
   /**
@@ -233,9 +257,7 @@ export class SqliteBackend implements Backend {
    */
   lockTimeoutError(error: unknown, lock = 'database lock'): DbopsError | undefined {
     if (error instanceof DbopsError) return error.code === 'E_LOCK_TIMEOUT' ? error : undefined
-    const causeCode = (error as { cause?: { code?: unknown } })?.cause?.code
-    const code = (error as { code?: unknown })?.code ?? causeCode
-    if (typeof code !== 'string' || !code.startsWith('SQLITE_BUSY')) return undefined
+    if (!sqliteCode(error)?.startsWith('SQLITE_BUSY')) return undefined
     const waited = this.#options.busyTimeoutMs ?? 5000
     const setting = this.#options.busyTimeoutSetting ?? 'migrations.lockWaitTimeout'
     return new DbopsError(
@@ -264,7 +286,7 @@ export class SqliteBackend implements Backend {
         database.exec('BEGIN IMMEDIATE')
         return
       } catch (error) {
-        if (!isBusy(error) || performance.now() >= deadline) throw this.lockTimeoutError(error, lock) ?? error
+        if (!isBusy(error) || performance.now() >= deadline) throw this.explainError(error, lock) ?? error
       } finally {
         this.#busyTimeout(database, total)
       }
@@ -411,7 +433,7 @@ export class SqliteBackend implements Backend {
     try {
       database.exec(statement)
     } catch (error) {
-      throw this.lockTimeoutError(error) ?? failure(error, 0)
+      throw this.explainError(error) ?? failure(error, 0)
     }
   }
 
@@ -550,6 +572,12 @@ function isDirectory(path: string): boolean {
 
 /** How long one slice of beginImmediate's wait blocks the event loop at most. */
 const BUSY_SLICE_MS = 50
+
+/** better-sqlite3's error code (`SQLITE_BUSY`, `SQLITE_READONLY_DIRECTORY`, ...), also of a StatementFailure's cause. */
+function sqliteCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown })?.code ?? (error as { cause?: { code?: unknown } })?.cause?.code
+  return typeof code === 'string' ? code : undefined
+}
 
 function isBusy(error: unknown): boolean {
   const code = (error as { code?: unknown })?.code

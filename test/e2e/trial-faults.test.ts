@@ -1,0 +1,80 @@
+// Faults a new user meets outside migrations: a SQLite file this user may only read, a backup folder that is a file.
+// Each must be one line naming the path and the fix (never "unexpected failure"), with the documented exit code.
+import { execFileSync } from 'node:child_process'
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import Database from 'better-sqlite3'
+import { afterAll, describe, expect, it } from 'vitest'
+import { runCli, tempDir } from '../helpers/databases.js'
+
+const mounts: string[] = []
+afterAll(() => {
+  for (const mount of mounts.splice(0)) execFileSync('umount', [mount])
+})
+
+/** Makes `dir` read-only for dbops: a read-only bind mount as root (root ignores modes), else file modes. */
+function makeReadOnly(dir: string, file: string): void {
+  if (process.getuid?.() === 0) {
+    execFileSync('mount', ['--bind', dir, dir])
+    mounts.push(dir)
+    execFileSync('mount', ['-o', 'remount,bind,ro', dir])
+  } else {
+    chmodSync(file, 0o444)
+    chmodSync(dir, 0o555)
+  }
+}
+
+const canMakeReadOnly =
+  process.getuid?.() !== 0 ||
+  (() => {
+    const probe = tempDir('dbops-mount-probe')
+    try {
+      execFileSync('mount', ['--bind', probe, probe], { stdio: 'ignore' })
+      execFileSync('umount', [probe], { stdio: 'ignore' })
+      return true
+    } catch {
+      return false
+    }
+  })()
+
+describe.skipIf(!canMakeReadOnly)('a SQLite database this user may only read', () => {
+  const project = tempDir('dbops-read-only-file')
+  const data = path.join(project, 'data')
+  const file = path.join(data, 'app.db')
+  mkdirSync(data)
+  mkdirSync(path.join(project, 'migrations'))
+  mkdirSync(path.join(project, 'fixtures'))
+  writeFileSync(path.join(project, 'migrations', '001_more.sql'), '-- migrate:up\nCREATE TABLE more (id INTEGER);\n')
+  writeFileSync(path.join(project, 'fixtures', 'items.csv'), 'id,name\n1,one\n')
+  const database = new Database(file)
+  database.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)')
+  database.close()
+  makeReadOnly(data, file)
+  const url = `sqlite:${file}`
+
+  for (const command of [
+    ['migrate', 'up'],
+    ['seed', 'run'],
+  ]) {
+    it(`${command.join(' ')} names the file and the fix, exit 2`, async () => {
+      const result = await runCli([...command, '--url', url, '--json'], { cwd: project })
+      expect(result.code, result.stderr).toBe(2)
+      const { error } = JSON.parse(result.stdout)
+      expect(error.code).toBe('E_FILESYSTEM')
+      expect(error.message).toContain(`cannot write to the SQLite database ${file}`)
+      expect(error.hint).toContain('write access')
+
+      const human = await runCli([...command, '--url', url], { cwd: project })
+      expect(human.stderr).not.toContain('unexpected failure')
+      expect(human.stderr).toContain(file)
+    })
+  }
+
+  it('maintain analyze reports the step failed because the file is read-only', async () => {
+    const result = await runCli(['maintain', 'analyze', '--url', url, '--json'], { cwd: project })
+    expect(result.code, result.stderr).toBe(2)
+    const [task] = JSON.parse(result.stdout).tasks
+    expect(task).toMatchObject({ action: 'analyze', status: 'failed' })
+    expect(task.message).toContain(`cannot write to the SQLite database ${file}`)
+  })
+})
