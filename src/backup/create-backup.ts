@@ -423,6 +423,14 @@ export function prepareDirectory(dir: string): void {
     mkdirSync(dir, { recursive: true, mode: 0o700 })
     accessSync(dir, constants.W_OK | constants.X_OK)
   } catch (error) {
+    // mkdir says EEXIST for a file at the path and ENOTDIR for a file above it.
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'EEXIST' || code === 'ENOTDIR')
+      throw new DbopsError(
+        'E_BACKUP_DIR',
+        `the backup folder ${dir} is not a folder: ${code === 'EEXIST' ? 'a file has its name' : 'a part of its path is a file'}`,
+        { hint: 'set backup.dir to a folder', cause: error },
+      )
     throw new DbopsError(
       'E_BACKUP_DIR',
       `cannot write to the backup folder ${dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
@@ -432,10 +440,6 @@ export function prepareDirectory(dir: string): void {
       },
     )
   }
-  if (!statSync(dir).isDirectory())
-    throw new DbopsError('E_BACKUP_DIR', `the backup folder ${dir} is not a folder`, {
-      hint: 'set backup.dir to a folder',
-    })
 }
 
 /** Removes leftovers of interrupted runs. Called under the lock, so nothing listed belongs to a live run. */

@@ -341,7 +341,9 @@ describe('bad inputs: one line, the documented exit code, nothing deleted', () =
     writeFileSync(path.join(dir, 'dbops.config.json'), JSON.stringify({ backup: { dir: 'blocker' } }))
     const result = await runCli(['--url', url, 'backup', 'create'], { cwd: dir })
     expect(result.code).toBe(2)
-    expect(errorLine(result)).toContain(`cannot write to the backup folder ${path.join(dir, 'blocker', 'app')}`)
+    expect(errorLine(result)).toContain(
+      `the backup folder ${path.join(dir, 'blocker', 'app')} is not a folder: a part of its path is a file`,
+    )
   })
 
   describe('pg_dump', () => {

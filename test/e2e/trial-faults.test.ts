@@ -78,3 +78,28 @@ describe.skipIf(!canMakeReadOnly)('a SQLite database this user may only read', (
     expect(task.message).toContain(`cannot write to the SQLite database ${file}`)
   })
 })
+
+describe('backup create into a backup folder that is a file', () => {
+  const project = tempDir('dbops-backup-dir-file')
+  const file = path.join(project, 'app.db')
+  new Database(file).exec('CREATE TABLE items (id INTEGER PRIMARY KEY)')
+  const notAFolder = path.join(project, 'backups.txt')
+  writeFileSync(notAFolder, 'not a folder\n')
+
+  for (const [dir, why] of [
+    [notAFolder, 'a file has its name'],
+    [path.join(notAFolder, 'app'), 'a part of its path is a file'],
+  ] as const) {
+    it(`${path.basename(dir)}: ${why}`, async () => {
+      const app = { url: `sqlite:${file}`, backup: { dir } } // a target's own backup.dir is its folder
+      writeFileSync(path.join(project, 'dbops.config.json'), JSON.stringify({ targets: { app } }))
+      const result = await runCli(['backup', 'create', '--json'], { cwd: project })
+      expect(result.code, result.stderr).toBe(2)
+      expect(JSON.parse(result.stdout).error).toMatchObject({
+        code: 'E_BACKUP_DIR',
+        message: `the backup folder ${dir} is not a folder: ${why}`,
+        hint: 'set backup.dir to a folder',
+      })
+    })
+  }
+})
