@@ -94,7 +94,7 @@ export async function restoreBackup(
   const candidates = await searchDestinations(target, fromTarget, config, options)
   const { manifest, destination } =
     source === LATEST
-      ? await newestBackup(candidates, fromTarget ? undefined : identity, fromTarget?.name)
+      ? await newestBackup(candidates, fromTarget ? undefined : identity, fromTarget && fromDisplay(fromTarget, config))
       : await locateBackup(target, source, candidates, identity)
   const dir = destination.location
   const sourceDisplay = manifest.database?.display ?? `${manifest.url} (target ${manifest.target})`
@@ -314,6 +314,11 @@ function resolveFrom(from: string, config: ResolvedConfig | undefined, target: T
       destinations: undefined,
     },
   }
+}
+
+/** `--from` as the user gave it: the target's name, or the URL (password redacted), not its internal folder name. */
+function fromDisplay(from: ResolvedTarget, config: ResolvedConfig | undefined): string {
+  return config?.targets[from.name] ? from.name : from.redactedUrl
 }
 
 /** The backup must come from the database `--from` names (asked of that database when it can be reached). */

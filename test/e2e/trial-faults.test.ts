@@ -103,3 +103,20 @@ describe('backup create into a backup folder that is a file', () => {
     })
   }
 })
+
+describe('restore --latest --from <url> with no backup of that database', () => {
+  it('names the URL as given (password redacted), not an internal folder name', async () => {
+    const project = tempDir('dbops-restore-from-url')
+    const file = path.join(project, 'app.db')
+    new Database(file).close()
+    const from = 'postgres://app:s3cret@127.0.0.1:1/prod'
+    const result = await runCli(['restore', '--latest', '--url', `sqlite:${file}`, '--from', from, '--json'], {
+      cwd: project,
+    })
+    expect(result.code, result.stderr).toBe(2)
+    const { error } = JSON.parse(result.stdout)
+    expect(error.code).toBe('E_BACKUP_NOT_FOUND')
+    expect(error.message).toContain('no backup of --from postgres://app:***@127.0.0.1:1/prod that can be restored')
+    expect(result.stdout).not.toContain('s3cret')
+  })
+})
