@@ -120,3 +120,26 @@ describe('restore --latest --from <url> with no backup of that database', () => 
     expect(result.stdout).not.toContain('s3cret')
   })
 })
+
+describe('health --format nagios: a usage or configuration error is still one plugin line on stdout', () => {
+  const project = tempDir('dbops-nagios-usage')
+  const file = path.join(project, 'app.db')
+  new Database(file).close()
+  const cases: [string, string[], object | undefined][] = [
+    ['--only with an unknown check', ['--only', 'bogus'], undefined],
+    ['--threshold of an unknown check', ['--threshold', 'bogus.warn=1'], undefined],
+    ['--threshold with a bad value', ['--threshold', 'freelist.warn=lots'], undefined],
+    ['a bad threshold in the config', [], { health: { thresholds: { freelist: { warn: 'lots' } } } }],
+  ]
+  for (const [name, flags, config] of cases) {
+    it(name, async () => {
+      writeFileSync(
+        path.join(project, 'dbops.config.json'),
+        JSON.stringify({ ...config, targets: { app: { url: `sqlite:${file}` } } }),
+      )
+      const result = await runCli(['health', '--format', 'nagios', ...flags], { cwd: project })
+      expect(result.code, result.stderr).toBe(3)
+      expect(result.stdout).toMatch(/^DBOPS HEALTH UNKNOWN - \S.*\n$/)
+    })
+  }
+})

@@ -7,7 +7,13 @@ import { configFromGlobals, makeReporter, reportFailure, runTargetCommand } from
 import { selectTargets } from '../../config/resolve-config.js'
 import { scrubSecrets } from '../../output/redact.js'
 import type { HealthResult } from '../../health/check-health.js'
-import { HEALTH_CHECKS, parseThresholdFlags, type CheckSpec } from '../../health/checks.js'
+import {
+  HEALTH_CHECKS,
+  parseThresholdFlags,
+  resolveThresholds,
+  selectChecks,
+  type CheckSpec,
+} from '../../health/checks.js'
 import { formatPrometheus } from '../../output/prometheus.js'
 import { writeFileAtomic } from '../../output/atomic-write.js'
 import type { Reporter } from '../../output/reporter.js'
@@ -68,7 +74,12 @@ export function registerHealthCommand(program: Command): void {
         try {
           options = parseFlags(flags, globals)
           // Nagios shows "(No output)" for a plugin that prints nothing on stdout: a config error must still say so.
-          if (options.format === 'nagios') selectTargets(await configFromGlobals(globals), selectionOf(globals))
+          // So must a bad --threshold, --only or --skip, which checkHealth would refuse once it runs.
+          if (options.format === 'nagios') {
+            for (const target of selectTargets(await configFromGlobals(globals), selectionOf(globals)))
+              resolveThresholds({ config: target.health.thresholds, overrides: options.thresholds })
+            for (const engine of ['postgres', 'sqlite'] as const) selectChecks(engine, options.only, options.skip)
+          }
         } catch (error) {
           if (flags.format === 'nagios' && !globals.json) return printNagiosUnknown(error)
           return reportFailure(await makeReporter(globals), globals, undefined, error)
