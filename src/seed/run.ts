@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { createHash } from 'node:crypto'
 import { DbopsError } from '../errors.js'
 import { StatementFailure } from '../backends/backend.js'
@@ -239,10 +240,11 @@ export async function seedStatus(target: Target, options: SeedOptions = {}): Pro
       rows: row?.rows ?? null,
     })
   }
-  // Ledger rows without a file: only meaningful when looking at every seed (no names, no environment).
+  // Ledger rows without a file: only meaningful when looking at every seed (no names, no environment). A seed an
+  // environment ran from a subfolder (`dev/04_posts.sql`) is outside the top level, not missing.
   if ((options.names ?? []).length === 0 && options.env === undefined) {
     for (const row of rows) {
-      if (set.seeds.some((seed) => seed.name === row.name)) continue
+      if (set.seeds.some((seed) => seed.name === row.name) || existsSync(join(set.dir, row.name))) continue
       seeds.push({
         name: row.name,
         state: 'missing',

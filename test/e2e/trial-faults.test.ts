@@ -1,7 +1,7 @@
 // Faults a new user meets outside migrations: a SQLite file this user may only read, a backup folder that is a file.
 // Each must be one line naming the path and the fix (never "unexpected failure"), with the documented exit code.
 import { execFileSync } from 'node:child_process'
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -142,4 +142,29 @@ describe('health --format nagios: a usage or configuration error is still one pl
       expect(result.stdout).toMatch(/^DBOPS HEALTH UNKNOWN - \S.*\n$/)
     })
   }
+})
+
+describe('seed status after seed run --env', () => {
+  it('a seed applied from an environment folder is not "missing" while its file is there', async () => {
+    const project = tempDir('dbops-seed-env-status')
+    mkdirSync(path.join(project, 'fixtures', 'dev'), { recursive: true })
+    const file = path.join(project, 'app.db')
+    new Database(file).exec('CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)')
+    writeFileSync(path.join(project, 'fixtures', '01_items.csv'), 'id,name\n1,one\n')
+    writeFileSync(path.join(project, 'fixtures', 'dev', '02_more.sql'), "INSERT INTO items VALUES (2, 'two');\n")
+    const app = { url: `sqlite:${file}` }
+    const seeds = { environments: { dev: ['.', 'dev'] } }
+    writeFileSync(path.join(project, 'dbops.config.json'), JSON.stringify({ seeds, targets: { app } }))
+    expect((await runCli(['seed', 'run', '--env', 'dev'], { cwd: project })).code).toBe(0)
+
+    const status = await runCli(['seed', 'status', '--check', '--json'], { cwd: project })
+    expect(status.code, status.stdout).toBe(0)
+    expect(JSON.parse(status.stdout).summary).toMatchObject({ applied: 1, missing: 0 })
+
+    rmSync(path.join(project, 'fixtures', 'dev', '02_more.sql'))
+    const gone = await runCli(['seed', 'status', '--check', '--json'], { cwd: project })
+    expect(gone.code).toBe(1)
+    const missing = JSON.parse(gone.stdout).seeds.filter((seed: any) => seed.state === 'missing')
+    expect(missing.map((seed: any) => seed.name)).toEqual(['dev/02_more.sql'])
+  })
 })
