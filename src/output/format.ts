@@ -78,6 +78,14 @@ export function escapeControlCharacters(text: string, keepColors = false): strin
   })
 }
 
+/**
+ * Text from the database that must stay on one line (a table cell, a suggested fix): a line break in a name (a table
+ * called `a<newline>b`) is shown as `\n`, so it cannot split the line or pass for a line of its own.
+ */
+export function escapeLineBreaks(text: string): string {
+  return text.replace(/\r?\n/g, '\\n')
+}
+
 /** A point in time for people, always UTC to the second: `2024-01-31 12:00:05Z`. Unparseable text is shown as is. */
 export function formatTimestamp(time: string | Date): string {
   const date = typeof time === 'string' ? new Date(time) : time

@@ -1,4 +1,4 @@
-import { escapeControlCharacters } from './format.js'
+import { escapeControlCharacters, escapeLineBreaks } from './format.js'
 import { terminalColumns } from './stdio.js'
 
 /**
@@ -7,7 +7,7 @@ import { terminalColumns } from './stdio.js'
  * COLUMNS set), the last column wraps at word boundaries under itself instead of running past the edge.
  */
 export function formatTable(headers: string[], rows: string[][], width: number | undefined = outputWidth()): string {
-  const cells = rows.map((row) => row.map((cell) => escapeControlCharacters(cell, true).replace(/\r?\n/g, '\\n')))
+  const cells = rows.map((row) => row.map((cell) => escapeLineBreaks(escapeControlCharacters(cell, true))))
   const widths = headers.map((header, column) =>
     Math.max(visibleLength(header), ...cells.map((row) => visibleLength(row[column] ?? ''))),
   )

@@ -168,3 +168,18 @@ describe('seed status after seed run --env', () => {
     expect(missing.map((seed: any) => seed.name)).toEqual(['dev/02_more.sql'])
   })
 })
+
+describe('a table name with a line break', () => {
+  it('audit prints each suggested fix on one line, the break shown as \\n', async () => {
+    const project = tempDir('dbops-newline-name')
+    const file = path.join(project, 'app.db')
+    new Database(file).exec(
+      'CREATE TABLE parent (id INTEGER PRIMARY KEY); CREATE TABLE "line\nbreak" (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent (id))',
+    )
+    const result = await runCli(['audit', '--url', `sqlite:${file}`, '--checks', 'fk_without_index'], { cwd: project })
+    expect(result.code, result.stderr).toBe(1)
+    const fixes = result.stdout.split('\n').filter((line) => line.includes('CREATE INDEX'))
+    expect(fixes).toEqual([expect.stringMatching(/^ {2}CREATE INDEX .*"line\\nbreak" \("parent_id"\);$/)])
+    expect(result.stdout).not.toMatch(/^break/m)
+  })
+})

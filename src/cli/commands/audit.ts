@@ -9,7 +9,7 @@ import type { AuditResult, FailOn } from '../../audit/audit.js'
 import { auditExitCode } from '../../audit/exit-code.js'
 import type { FixMigration } from '../../audit/fix-migration.js'
 import { parseDurationFlag } from '../flags.js'
-import { formatTarget } from '../../output/format.js'
+import { escapeLineBreaks, formatTarget } from '../../output/format.js'
 import type { Target } from '../../targets/target.js'
 
 interface AuditFlags {
@@ -127,7 +127,7 @@ function printAudit(result: AuditOutput, reporter: Reporter, target: Target): vo
     const fixes = result.findings.filter((finding) => finding.fix)
     if (fixes.length > 0 && !result.fixMigration) {
       reporter.result(`\nsuggested fixes (${color.dim('"dbops audit --fix <name>" writes them as a migration')}):`)
-      for (const finding of fixes) reporter.result(`  ${finding.fix}`)
+      for (const finding of fixes) reporter.result(`  ${escapeLineBreaks(finding.fix!)}`)
     }
   } else {
     reporter.result(color.green('no new findings'))

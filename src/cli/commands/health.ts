@@ -17,7 +17,7 @@ import {
 import { formatPrometheus } from '../../output/prometheus.js'
 import { writeFileAtomic } from '../../output/atomic-write.js'
 import type { Reporter } from '../../output/reporter.js'
-import { formatTarget } from '../../output/format.js'
+import { escapeLineBreaks, formatTarget } from '../../output/format.js'
 import type { TargetOutcome } from '../../targets/for-each-target.js'
 import type { Severity } from '../../findings.js'
 import { DbopsError, UsageError, fromSystemError } from '../../errors.js'
@@ -271,7 +271,7 @@ function printHuman(
     ])
     reporter.result(formatTable(['CHECK', 'STATUS', 'VALUE', 'MESSAGE'], rows))
     for (const finding of result.checks.filter((candidate) => candidate.fix && candidate.severity !== 'ok')) {
-      reporter.result(color.dim(`  fix ${finding.check}: ${finding.fix}`))
+      reporter.result(color.dim(`  fix ${finding.check}: ${escapeLineBreaks(finding.fix!)}`))
     }
   }
   if (results.length > 1) {
