@@ -5,7 +5,7 @@ import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, describe, expect, it } from 'vitest'
-import { runCli, tempDir } from '../helpers/databases.js'
+import { pgQuery, pgServerUrl, runCli, tempDir, usePgDatabase } from '../helpers/databases.js'
 
 const mounts: string[] = []
 afterAll(() => {
@@ -181,5 +181,31 @@ describe('a table name with a line break', () => {
     const fixes = result.stdout.split('\n').filter((line) => line.includes('CREATE INDEX'))
     expect(fixes).toEqual([expect.stringMatching(/^ {2}CREATE INDEX .*"line\\nbreak" \("parent_id"\);$/)])
     expect(result.stdout).not.toMatch(/^break/m)
+  })
+})
+
+describe('maintain as a role that may not VACUUM the table (PostgreSQL)', () => {
+  const database = usePgDatabase('dbops_trial_maintain')
+  const role = `dbops_trial_${process.pid}`
+  afterAll(async () => {
+    await pgQuery(database.url, `DROP OWNED BY ${role}`).catch(() => {})
+    await pgQuery(pgServerUrl(), `DROP ROLE IF EXISTS ${role}`)
+  })
+
+  it('says the role lacks the right, not that another session holds a lock; exit 2', async () => {
+    await pgQuery(
+      database.url,
+      `CREATE TABLE items (id int PRIMARY KEY); INSERT INTO items SELECT generate_series(1, 2000);
+       CREATE ROLE ${role} LOGIN; GRANT SELECT ON items TO ${role}`,
+    )
+    const url = new URL(database.url)
+    url.username = role
+    url.password = ''
+    const result = await runCli(['--url', url.toString(), 'maintain', 'vacuum', '--tables', 'items', '--json'])
+    expect(result.code, result.stderr).toBe(2)
+    const [task] = JSON.parse(result.stdout).tasks
+    expect(task.status).toBe('failed')
+    expect(task.message).toContain(`role ${role} may not VACUUM it`)
+    expect(task.message).not.toContain('lock')
   })
 })

@@ -34,6 +34,17 @@ const FIGURES = `SELECT coalesce(s.n_dead_tup, 0) AS dead_tuples, coalesce(s.n_l
   coalesce(s.vacuum_count, 0) AS vacuum_count, coalesce(s.analyze_count, 0) AS analyze_count
 FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.oid = $1::regclass`
 
+/**
+ * Whether this role may VACUUM or ANALYZE the table: PostgreSQL skips it with only a warning otherwise. Before 17 the
+ * owner, the database owner or a superuser may; from 17 the MAINTAIN privilege says it (pg_maintain included).
+ */
+const MAY_MAINTAIN = `SELECT CASE WHEN current_setting('server_version_num')::int >= 170000
+    THEN has_table_privilege(c.oid, 'MAINTAIN')
+    ELSE r.rolsuper OR pg_has_role(c.relowner, 'USAGE') OR pg_has_role(d.datdba, 'USAGE') END AS may,
+  pg_get_userbyid(c.relowner) AS owner, current_user AS role
+FROM pg_class c, pg_database d, pg_roles r
+WHERE c.oid = $1::regclass AND d.datname = current_database() AND r.rolname = current_user`
+
 type Row = Record<string, any>
 
 const round = (value: number) => Math.round(value * 100) / 100
@@ -239,6 +250,16 @@ export class PostgresMaintainer implements Maintainer {
       // table's own counter tells whether it ran.
       const counter = step.action === 'vacuum' ? 'vacuumCount' : 'analyzeCount'
       if (after[counter] === before[counter]) {
+        // It also skips, the same way, a table this role may not maintain: that is no lock, and waiting will not help.
+        const [access] = await this.backend.query<Row>({ sql: MAY_MAINTAIN, parameters: [table] })
+        if (access && !access.may) {
+          return {
+            status: 'failed',
+            before: before.figures,
+            after: after.figures,
+            message: `skipped: role ${access.role} may not ${step.action.toUpperCase()} it (only its owner ${access.owner}, the database owner or a superuser may, and from PostgreSQL 17 a role with MAINTAIN on it)`,
+          }
+        }
         return {
           status: 'incomplete',
           before: before.figures,
