@@ -209,3 +209,16 @@ describe('maintain as a role that may not VACUUM the table (PostgreSQL)', () => 
     expect(task.message).not.toContain('lock')
   })
 })
+
+describe('maintain progress for a table name with a line break', () => {
+  it('is one line per step on stderr', async () => {
+    const project = tempDir('dbops-newline-maintain')
+    const file = path.join(project, 'app.db')
+    new Database(file).exec('CREATE TABLE "line\nbreak" (id INTEGER PRIMARY KEY)')
+    const result = await runCli(['maintain', 'analyze', '--tables', 'line\nbreak', '--url', `sqlite:${file}`], {
+      cwd: project,
+    })
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stderr).toMatch(/^analyze "line\\nbreak" \.\.\. done in \S+\n$/)
+  })
+})

@@ -9,7 +9,7 @@ import type { MaintainResult } from '../../maintain/maintain.js'
 import { MAINTAIN_TASKS, type MaintainTask } from '../../maintain/maintainer.js'
 import { UsageError } from '../../errors.js'
 import { parseDurationFlag } from '../flags.js'
-import { formatBytes, formatDuration, formatTarget } from '../../output/format.js'
+import { escapeLineBreaks, formatBytes, formatDuration, formatTarget } from '../../output/format.js'
 import type { Target } from '../../targets/target.js'
 
 interface MaintainFlags {
@@ -84,12 +84,12 @@ export function registerMaintainCommands(program: Command): void {
               lockTimeoutMs,
               signal,
               onStep: (event) => {
-                if (event.phase === 'start')
-                  reporter.begin(target.name, `${event.step.action} ${event.step.object} ...`)
+                const object = escapeLineBreaks(event.step.object) // one progress line, whatever the table is called
+                if (event.phase === 'start') reporter.begin(target.name, `${event.step.action} ${object} ...`)
                 else
                   reporter.finish(
                     target.name,
-                    `${event.step.action} ${event.step.object} ... ${event.outcome!.status} in ${formatDuration(event.outcome!.durationMs)}${event.outcome!.message ? `: ${event.outcome!.message}` : ''}`,
+                    `${event.step.action} ${object} ... ${event.outcome!.status} in ${formatDuration(event.outcome!.durationMs)}${event.outcome!.message ? `: ${event.outcome!.message}` : ''}`,
                   )
               },
             })
