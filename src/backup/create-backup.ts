@@ -1,5 +1,16 @@
-import { accessSync, closeSync, constants, openSync, readSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs'
-import { join } from 'node:path'
+import {
+  accessSync,
+  closeSync,
+  constants,
+  openSync,
+  readSync,
+  mkdirSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+} from 'node:fs'
+import { dirname, join } from 'node:path'
 import type { Target } from '../targets/target.js'
 import { DbopsError, UsageError } from '../errors.js'
 import { fsyncDirectory } from '../output/atomic-write.js'
@@ -115,9 +126,20 @@ export async function createBackup(target: Target, options: CreateBackupOptions 
   const ready = Promise.all([engine.identify(target), engine.preflight(target, format)])
   ready.catch(() => {}) // Awaited below, unless opening the destinations failed first.
   const destinations = await openDestinations(target.backup, options.destination)
-  for (const destination of destinations)
-    if (destination.storage.kind === 'folder') prepareDirectory(destination.location)
-  const [database] = await ready
+  const created = new Map<string, string>()
+  for (const destination of destinations) {
+    if (destination.storage.kind !== 'folder') continue
+    const first = prepareDirectory(destination.location)
+    if (first !== undefined) created.set(destination.location, first)
+  }
+  let database: Awaited<typeof ready>[0]
+  try {
+    ;[database] = await ready
+  } catch (error) {
+    // A database that is not there (or not one) leaves no empty backup folder behind.
+    for (const [dir, first] of created) removeEmptyFolders(dir, first)
+    throw error
+  }
   const failures = new Map<BackupDestination, unknown>()
   const fail = (destination: BackupDestination, error: unknown) => {
     if (failures.has(destination)) return
@@ -417,10 +439,14 @@ function chooseFormat(
   return configured !== undefined && formats.includes(configured) ? configured : fallback
 }
 
-/** Creates the folder (0700) and makes sure it is writable before any work starts. */
-export function prepareDirectory(dir: string): void {
+/**
+ * Creates the folder (0700) and makes sure it is writable before any work starts. Returns the first folder it
+ * created (undefined when the folder was there), for removeEmptyFolders.
+ */
+export function prepareDirectory(dir: string): string | undefined {
+  let first: string | undefined
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    first = mkdirSync(dir, { recursive: true, mode: 0o700 })
     accessSync(dir, constants.W_OK | constants.X_OK)
   } catch (error) {
     // mkdir says EEXIST for a file at the path and ENOTDIR for a file above it.
@@ -439,6 +465,19 @@ export function prepareDirectory(dir: string): void {
         cause: error,
       },
     )
+  }
+  return first
+}
+
+/** Removes `dir` and its parents up to `first` (the folders prepareDirectory made), each only while it is empty. */
+function removeEmptyFolders(dir: string, first: string): void {
+  for (let current = dir; ; current = dirname(current)) {
+    try {
+      rmdirSync(current)
+    } catch {
+      return // not empty (another run wrote to it meanwhile), or gone
+    }
+    if (current === first || dirname(current) === current) return
   }
 }
 

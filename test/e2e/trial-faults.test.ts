@@ -1,7 +1,7 @@
 // Faults a new user meets outside migrations: a SQLite file this user may only read, a backup folder that is a file.
 // Each must be one line naming the path and the fix (never "unexpected failure"), with the documented exit code.
 import { execFileSync } from 'node:child_process'
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -221,4 +221,24 @@ describe('maintain progress for a table name with a line break', () => {
     expect(result.code, result.stderr).toBe(0)
     expect(result.stderr).toMatch(/^analyze "line\\nbreak" \.\.\. done in \S+\n$/)
   })
+})
+
+describe('backup create of a SQLite URL that names no database', () => {
+  const project = tempDir('dbops-backup-no-database')
+  mkdirSync(path.join(project, 'folder'))
+  writeFileSync(path.join(project, 'text.db'), 'not a database\n')
+  for (const [url, message, hint] of [
+    ['sqlite:./folder', 'it is a folder, not a database file', 'the URL names the database file itself'],
+    ['sqlite:./text.db', 'file is not a database', 'is not a SQLite database'],
+    ['sqlite:./missing.db', 'does not exist', 'check the URL'],
+  ]) {
+    it(`${url}: says what it is, and leaves no backup folder`, async () => {
+      const result = await runCli(['--url', url!, 'backup', 'create', '--json'], { cwd: project })
+      expect(result.code, result.stderr).toBe(2)
+      const { error } = JSON.parse(result.stdout)
+      expect(error.message).toContain(message)
+      expect(error.hint).toContain(hint)
+      expect(existsSync(path.join(project, 'backups'))).toBe(false)
+    })
+  }
 })

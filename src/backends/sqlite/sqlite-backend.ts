@@ -562,7 +562,7 @@ function removeDeadStagings(path: string): void {
   }
 }
 
-function isDirectory(path: string): boolean {
+export function isDirectory(path: string): boolean {
   try {
     return statSync(path).isDirectory()
   } catch {
@@ -593,7 +593,7 @@ function failure(error: unknown, statementIndex: number | undefined): StatementF
  * Why a file could not be opened, as far as can be told: SQLite says "disk I/O error" when a full disk leaves no room
  * for the -wal or -shm file, so the free space is asked of the file system itself.
  */
-function openFailureHint(path: string, error: unknown): string {
+export function openFailureHint(path: string, error: unknown): string {
   const dir = dirname(path)
   if (!existsSync(dir)) return `the folder ${dir} does not exist: create it, or check the URL`
   if (isDirectory(path)) return `the URL names the database file itself (e.g. sqlite:./data/app.db)`

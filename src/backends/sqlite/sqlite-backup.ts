@@ -34,7 +34,7 @@ import { DbopsError } from '../../errors.js'
 import { quoteIdentifier } from '../../sql/query.js'
 import { compareVersions } from '../../migrate/files.js'
 import { fsyncDirectory, fsyncFile } from '../../output/atomic-write.js'
-import { openSqlite } from './sqlite-backend.js'
+import { isDirectory, openFailureHint, openSqlite } from './sqlite-backend.js'
 import { hashFiles } from '../../backup/create-backup.js'
 import { processExists } from '../../processes.js'
 import { temporaryDir } from '../../temporary-dirs.js'
@@ -45,6 +45,20 @@ import { temporaryDir } from '../../temporary-dirs.js'
  * database would never finish. In WAL mode that one read transaction does not block writers. The copy is switched to
  * rollback-journal mode (a self-contained file) and must pass integrity_check before it is published.
  */
+/** An error of the copy's own connection, explained as the backend explains a failed open. */
+function copyFailure(target: Target, error: unknown): unknown {
+  const code = (error as { code?: string }).code
+  if (error instanceof DbopsError || code?.startsWith('SQLITE_') !== true) return error
+  const path = sourcePath(target)
+  const reason = isDirectory(path) ? 'it is a folder, not a database file' : (error as Error).message
+  return new DbopsError('E_SQLITE', `cannot back up ${target.redactedUrl}: ${reason}`, {
+    hint: code.startsWith('SQLITE_BUSY')
+      ? 'a writer holding the database for longer than 5 s blocks the copy in rollback-journal mode; WAL mode avoids that'
+      : openFailureHint(path, error),
+    cause: error,
+  })
+}
+
 export class SqliteBackupEngine implements BackupEngine {
   readonly formats: readonly BackupFormat[] = ['sqlite']
   readonly defaultFormat: BackupFormat = 'sqlite'
@@ -59,6 +73,16 @@ export class SqliteBackupEngine implements BackupEngine {
       throw new DbopsError('E_NO_DATABASE', `the SQLite database ${path} does not exist`, {
         hint: 'check the URL (a relative path is relative to the config file)',
       })
+    }
+    // A folder or a file that is no database is refused now, before a backup folder is made for it.
+    let probe: BetterSqlite3.Database | undefined
+    try {
+      probe = openSqlite(path, { readonly: true, fileMustExist: true })
+      probe.prepare('SELECT count(*) FROM sqlite_master').get() // SQLite reads the header only now
+    } catch (error) {
+      throw copyFailure(target, error)
+    } finally {
+      probe?.close()
     }
     removeRestoreLeftovers(path)
   }
@@ -86,11 +110,7 @@ export class SqliteBackupEngine implements BackupEngine {
     try {
       return await this.#dump(target, request)
     } catch (error) {
-      if (error instanceof DbopsError || (error as { code?: string }).code?.startsWith('SQLITE_') !== true) throw error
-      throw new DbopsError('E_SQLITE', `cannot back up ${target.redactedUrl}: ${(error as Error).message}`, {
-        hint: 'a writer holding the database for longer than 5 s blocks the copy in rollback-journal mode; WAL mode avoids that',
-        cause: error,
-      })
+      throw copyFailure(target, error)
     }
   }
 
