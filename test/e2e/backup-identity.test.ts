@@ -5,7 +5,15 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync,
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, describe, expect, it } from 'vitest'
-import { createPgDatabase, pgQuery, runCli, tempDir, type CliResult, type PgDatabase } from '../helpers/databases.js'
+import {
+  canBindMount,
+  createPgDatabase,
+  pgQuery,
+  runCli,
+  tempDir,
+  type CliResult,
+  type PgDatabase,
+} from '../helpers/databases.js'
 
 const dirs: string[] = []
 const databases: PgDatabase[] = []
@@ -313,20 +321,7 @@ describe('verification that counts', () => {
     expect(tables(path.join(dir, 'app.db'))).toEqual([])
   })
 
-  const canMount =
-    process.getuid?.() === 0 &&
-    (() => {
-      const probe = tempDir('dbops-mount-probe')
-      try {
-        execFileSync('mount', ['--bind', probe, probe], { stdio: 'ignore' })
-        execFileSync('umount', [probe], { stdio: 'ignore' })
-        return true
-      } catch {
-        return false
-      } finally {
-        rmSync(probe, { recursive: true, force: true })
-      }
-    })()
+  const canMount = canBindMount()
 
   it.skipIf(!canMount)(
     'verify on read-only storage: the verdict stands (exit 0) with a warning that it was not recorded',

@@ -5,7 +5,7 @@ import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, describe, expect, it } from 'vitest'
-import { pgQuery, pgServerUrl, runCli, tempDir, usePgDatabase } from '../helpers/databases.js'
+import { canBindMount, pgQuery, pgServerUrl, runCli, tempDir, usePgDatabase } from '../helpers/databases.js'
 
 const mounts: string[] = []
 afterAll(() => {
@@ -24,18 +24,7 @@ function makeReadOnly(dir: string, file: string): void {
   }
 }
 
-const canMakeReadOnly =
-  process.getuid?.() !== 0 ||
-  (() => {
-    const probe = tempDir('dbops-mount-probe')
-    try {
-      execFileSync('mount', ['--bind', probe, probe], { stdio: 'ignore' })
-      execFileSync('umount', [probe], { stdio: 'ignore' })
-      return true
-    } catch {
-      return false
-    }
-  })()
+const canMakeReadOnly = process.getuid?.() !== 0 || canBindMount()
 
 describe.skipIf(!canMakeReadOnly)('a SQLite database this user may only read', () => {
   const project = tempDir('dbops-read-only-file')

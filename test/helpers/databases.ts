@@ -1,6 +1,6 @@
 // Helpers shared by integration and e2e tests: throwaway PostgreSQL databases, temp dirs / SQLite URLs,
 // one-shot queries, and running the built CLI (bin/dbops.js) as a child process.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
@@ -162,6 +162,21 @@ export function useTempDir(prefix?: string): { readonly path: string } {
       if (!dir) throw new Error('useTempDir(): directory not created yet; read .path inside a test or hook')
       return dir
     },
+  }
+}
+
+/** Whether this process may bind-mount (root with CAP_SYS_ADMIN): read-only storage for fault tests. */
+export function canBindMount(): boolean {
+  if (process.getuid?.() !== 0) return false
+  const probe = tempDir('dbops-mount-probe')
+  try {
+    execFileSync('mount', ['--bind', probe, probe], { stdio: 'ignore' })
+    execFileSync('umount', [probe], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  } finally {
+    rmSync(probe, { recursive: true, force: true })
   }
 }
 
