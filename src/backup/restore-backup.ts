@@ -1,7 +1,7 @@
 import { existsSync, rmSync, statSync } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
 import { connectTarget, type Target } from '../targets/target.js'
-import { DbopsError, UsageError } from '../errors.js'
+import { ConfigError, DbopsError, UsageError } from '../errors.js'
 import { databaseFolderName, parseDatabaseUrl, redactUrl } from '../config/database-url.js'
 import { resolveConfig, type ResolvedConfig, type ResolvedTarget } from '../config/resolve-config.js'
 import {
@@ -36,7 +36,8 @@ export interface RestoreBackupOptions {
   /**
    * The database the backup was taken from, when it is not the one restored into (cloning production into staging):
    * a target name from the config or a URL. The backup is looked for in that database's backup folder and must have
-   * been taken from it.
+   * been taken from it. A name means the target as `config` has it: the CLI resolves that config without --url, so
+   * `restore --url <copy> --from prod` restores prod's backups into the copy.
    */
   from?: string
   /** Restore a backup of another database without naming it (`--allow-other-database`). */
@@ -288,6 +289,13 @@ export function restoreSearchDirs(target: Target, config?: ResolvedConfig, extra
 function resolveFrom(from: string, config: ResolvedConfig | undefined, target: Target): ResolvedTarget {
   const named = config?.targets[from]
   if (named) return named
+  // Its URL names an unset variable (the CLI resolves --from without --url: the target as configured).
+  const unresolved = config?.unresolved?.[from]
+  if (unresolved)
+    throw new ConfigError(unresolved, {
+      ...(config?.file && { file: config.file }),
+      hint: `set it, or give --from the URL of ${from}'s database`,
+    })
   if (!/^[A-Za-z][A-Za-z0-9+.-]*:/.test(from)) {
     throw new UsageError(
       `--from ${from}: no target by that name${config ? ` (known: ${Object.keys(config.targets).join(', ')})` : ''}, and not a database URL`,

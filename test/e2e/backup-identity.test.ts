@@ -279,6 +279,79 @@ describe('a backup belongs to one database', () => {
   })
 })
 
+describe('restore --url <B> --from <configured target A>', () => {
+  /** A config with one target, `prod`; --url then replaces its URL, but --from prod still means prod as configured. */
+  function onePlaceConfig(dir: string, url: string): void {
+    writeFileSync(path.join(dir, 'dbops.config.json'), JSON.stringify({ targets: { prod: { url } } }))
+  }
+
+  it('SQLite: restores the backups of prod as configured into the --url database; without --from it is refused', async () => {
+    const dir = workspace()
+    onePlaceConfig(dir, sqliteFile(dir, 'prod.db', 'only_in_prod'))
+    const copy = sqliteFile(dir, 'copy.db', 'only_in_copy')
+    const id = json(await runCli(['backup', 'create', '--json'], { cwd: dir })).backup.id
+
+    const refused = await runCli(['--url', copy, 'restore', id, '--force'], { cwd: dir })
+    expect(refused.code, refused.stderr).toBe(3)
+    expect(refused.stderr).toContain(`was taken from ${path.join(dir, 'prod.db')}`)
+    expect(tables(path.join(dir, 'copy.db'))).toEqual(['only_in_copy'])
+
+    const restored = await runCli(['--url', copy, 'restore', '--latest', '--from', 'prod', '--force'], { cwd: dir })
+    expect(restored.code, restored.stderr).toBe(0)
+    // Both databases named: where into and where from.
+    expect(restored.stdout).toContain(
+      `prod (${path.join(dir, 'copy.db')}): restored ${id} of ${path.join(dir, 'prod.db')}`,
+    )
+    expect(tables(path.join(dir, 'copy.db'))).toEqual(['only_in_prod'])
+    const rows = new Database(path.join(dir, 'copy.db'), { readonly: true })
+    expect(rows.prepare('SELECT count(*) AS n FROM only_in_prod').get()).toEqual({ n: 2 })
+    rows.close()
+    expect(tables(path.join(dir, 'prod.db'))).toEqual(['only_in_prod'])
+  })
+
+  it('PostgreSQL: the same, and -t other --url <B> --from prod keeps working', async () => {
+    const dir = workspace()
+    const prod = await createPgDatabase('dbops_from_a')
+    const copy = await createPgDatabase('dbops_from_b')
+    databases.push(prod, copy)
+    await pgQuery(prod.url, 'CREATE TABLE only_in_prod (id int); INSERT INTO only_in_prod VALUES (1), (2)')
+    await pgQuery(copy.url, 'CREATE TABLE only_in_copy (id int)')
+    onePlaceConfig(dir, prod.url)
+    const id = json(await runCli(['backup', 'create', '--json'], { cwd: dir })).backup.id
+
+    const refused = await runCli(['--url', copy.url, 'restore', id, '--clean', '--force'], { cwd: dir })
+    expect(refused.code, refused.stderr).toBe(3)
+    expect(
+      await pgQuery(copy.url, "SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'only_in_prod'"),
+    ).toEqual([{ n: 0 }])
+
+    const restored = await runCli(
+      ['--url', copy.url, 'restore', '--latest', '--from', 'prod', '--clean', '--force', '--json'],
+      { cwd: dir },
+    )
+    expect(restored.code, restored.stderr).toBe(0)
+    const document = json(restored)
+    expect(document.id).toBe(id)
+    expect(document.source).toBe(`127.0.0.1:5432/${prod.name}`)
+    expect(document.database).toContain(copy.name)
+    expect(await pgQuery(copy.url, 'SELECT count(*)::int AS n FROM only_in_prod')).toEqual([{ n: 2 }])
+    expect(await pgQuery(prod.url, 'SELECT count(*)::int AS n FROM only_in_prod')).toEqual([{ n: 2 }])
+
+    // A second target that --url replaces, restoring prod's backup: the form that worked before.
+    writeFileSync(
+      path.join(dir, 'dbops.config.json'),
+      JSON.stringify({ defaultTarget: 'prod', targets: { prod: { url: prod.url }, other: { url: copy.url } } }),
+    )
+    await pgQuery(copy.url, 'DROP TABLE only_in_prod')
+    const other = await runCli(
+      ['-t', 'other', '--url', copy.url, 'restore', '--latest', '--from', 'prod', '--clean', '--force'],
+      { cwd: dir },
+    )
+    expect(other.code, other.stderr).toBe(0)
+    expect(await pgQuery(copy.url, 'SELECT count(*)::int AS n FROM only_in_prod')).toEqual([{ n: 2 }])
+  })
+})
+
 describe('verification that counts', () => {
   it('a failed verify is recorded; check, prune, list and restore honour it', async () => {
     const dir = workspace()

@@ -397,7 +397,9 @@ export function registerBackupCommands(program: Command): void {
                 allowOtherDatabase: flags.allowOtherDatabase === true,
                 identities: await identitiesFrom(flags.identity),
                 ...(flags.fromDestination !== undefined && { fromDestination: flags.fromDestination }),
-                config: await configFromGlobals(globals),
+                // --url replaces the selected target's URL; --from names a target as configured, untouched by it
+                // (restore --url <staging copy> --from prod restores prod's backups into the copy).
+                config: await configFromGlobals(flags.from === undefined ? globals : withoutUrl(globals)),
                 signal,
                 // Steps spin on a terminal; in cron logs only the result (or the one error line) appears.
                 onEvent: (event) => reporter.begin(event.target, event.message),
@@ -413,6 +415,10 @@ export function registerBackupCommands(program: Command): void {
         },
       ),
     )
+}
+
+function withoutUrl({ url: _url, ...globals }: GlobalOptions): GlobalOptions {
+  return globals
 }
 
 /** Writes the metrics of every selected target; one write at a time, so the last one sees every finished backup. */
