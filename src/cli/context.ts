@@ -118,7 +118,8 @@ async function runResolvedTargets<T>(
   targets: ResolvedTarget[],
   signal: AbortSignal,
 ): Promise<number> {
-  const runOne = async (resolved: ResolvedTarget): Promise<{ result: T; code: number }> => {
+  // The human output is printed by the caller: with --all, in config order (forEachTarget's inOrder).
+  const runOne = async (resolved: ResolvedTarget): Promise<{ result: T; code: number; print: () => void }> => {
     const target = await connectTarget(resolved, {
       command: spec.command,
       create: spec.create,
@@ -128,8 +129,10 @@ async function runResolvedTargets<T>(
     })
     try {
       const result = await spec.run(target, reporter, signal)
-      if (!globals.json && !spec.printAll) spec.print(result, reporter, target)
-      return { result, code: spec.exitCode?.(result) ?? EXIT.ok }
+      const print = () => {
+        if (!globals.json && !spec.printAll) spec.print(result, reporter, target)
+      }
+      return { result, code: spec.exitCode?.(result) ?? EXIT.ok, print }
     } catch (error) {
       throw target.backend.explainError?.(error) ?? error
     } finally {
@@ -139,7 +142,8 @@ async function runResolvedTargets<T>(
   if (!globals.all) {
     const only = targets[0]!
     try {
-      const { result, code } = await runOne(only)
+      const { result, code, print } = await runOne(only)
+      print()
       // A result that came back after an interrupt (maintain's incomplete steps, health's unfinished checks, an audit
       // that finished its query) is still an interrupted run, not an answer: exit 2 and E_INTERRUPTED.
       const stopped = signal.aborted ? interrupted(signal) : undefined
@@ -160,7 +164,10 @@ async function runResolvedTargets<T>(
     }
   }
   const concurrency = globals.concurrency ?? 4
-  const outcomes = await forEachTarget(targets, concurrency, runOne)
+  const outcomes = await forEachTarget(targets, concurrency, runOne, (outcome) => {
+    if (outcome.ok) outcome.result.print()
+    else if (!globals.json) printError(reporter, outcome.target, outcome.error)
+  })
   const stopped = signal.aborted ? interrupted(signal) : undefined
   let worst: number = stopped ? EXIT.failed : EXIT.ok
   const documents = outcomes.map((outcome, index) => {
@@ -171,7 +178,6 @@ async function runResolvedTargets<T>(
     }
     const code = exitCodeFor(outcome.error)
     worst = Math.max(worst, code)
-    if (!globals.json) printError(reporter, outcome.target, outcome.error)
     return { ok: false, target: outcome.target, database, error: errorDocument(outcome.error) }
   })
   if (globals.json)
