@@ -44,6 +44,72 @@ export default defineConfig({ targets: { local: { url: \`sqlite:\${dataFile}\` }
     expect(JSON.parse(up.stdout).migrations.map((m: { version: string }) => m.version)).toEqual(['001'])
   })
 
+  it('config show prints every section of each target, credentials in URLs and bucket locations hidden', async () => {
+    const recipient = 'age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p'
+    const dir = project({
+      'dbops.config.json': JSON.stringify({
+        seeds: { dir: 'seed-data', environments: { dev: ['base', 'dev'] } },
+        backup: { retention: { keepLast: 3, keepWithin: '7d' }, encrypt: { recipients: [recipient] } },
+        health: { thresholds: { cache_hit_ratio: { warn: '95%', critical: '90%' } } },
+        lint: { rules: { 'prefer-text': 'off' }, smallTable: '20MB' },
+        schema: { file: 'db/{target}.sql', ignore: ['audit_*'] },
+        targets: {
+          app: {
+            url: 'postgres://bob:${DBOPS_E2E_PW}@db:5432/app',
+            backup: {
+              destinations: [
+                { name: 'local', dir: 'bk' },
+                {
+                  name: 'offsite',
+                  dir: 's3://AKIAEXAMPLEKEYID:${DBOPS_E2E_PW}@my-bucket/pfx',
+                  s3: { region: 'eu-west-1', endpoint: 'http://minio:9000' },
+                },
+              ],
+            },
+          },
+        },
+      }),
+    })
+    const env = { DBOPS_E2E_PW: 'Hunter2Secret' }
+    const json = await runCli(['config', 'show', '--json'], { cwd: dir, env })
+    expect(json.code, json.stderr).toBe(0)
+    const app = JSON.parse(json.stdout).targets.app
+    expect(app.seeds).toMatchObject({ dir: path.join(dir, 'seed-data'), environments: { dev: ['base', 'dev'] } })
+    expect(app.backup.destinations).toEqual([
+      { name: 'local', dir: path.join(dir, 'bk'), s3: null, retention: { keepLast: 3, keepWithinMs: 604_800_000 } },
+      {
+        name: 'offsite',
+        dir: 's3://***@my-bucket/pfx',
+        s3: { endpoint: 'http://minio:9000', region: 'eu-west-1', forcePathStyle: null },
+        retention: { keepLast: 3, keepWithinMs: 604_800_000 },
+      },
+    ])
+    expect(app.backup.encrypt).toEqual({ recipients: [recipient] })
+    expect(app.health.thresholds).toEqual({ cache_hit_ratio: { warn: '95%', critical: '90%' } })
+    expect(app.lint).toMatchObject({ rules: { 'prefer-text': 'off' }, smallTableBytes: 20 * 1024 ** 2 })
+    expect(app.schema).toEqual({ file: path.join(dir, 'db', 'app.sql'), dumpAfterMigrate: false, ignore: ['audit_*'] })
+
+    const human = await runCli(['config', 'show'], { cwd: dir, env })
+    expect(human.code, human.stderr).toBe(0)
+    for (const line of [
+      `seeds.dir: ${path.join(dir, 'seed-data')}`,
+      'seeds.environments.dev: base, dev',
+      `backup.destinations.local.dir: ${path.join(dir, 'bk')}`,
+      'backup.destinations.offsite.dir: s3://***@my-bucket/pfx',
+      'backup.destinations.offsite.s3.region: eu-west-1',
+      'backup.retention.keepWithin: 7d',
+      `backup.encrypt.recipients: ${recipient}`,
+      'health.thresholds.cache_hit_ratio.warn: 95%',
+      'lint.rules.prefer-text: off',
+      'lint.smallTable: 20 MB',
+      `schema.file: ${path.join(dir, 'db', 'app.sql')}`,
+    ])
+      expect(human.stdout).toContain(`  ${line}\n`)
+    const everything = human.stdout + human.stderr + json.stdout + json.stderr
+    expect(everything).not.toContain('Hunter2Secret')
+    expect(everything).not.toContain('AKIAEXAMPLEKEYID')
+  })
+
   it('loads an ES module config, and reports a broken one in one line with exit 3', async () => {
     const good = project({ 'dbops.config.mjs': `export default { targets: { db: { url: 'sqlite:./x.db' } } }\n` })
     expect((await runCli(['config', 'show'], { cwd: good })).stdout).toContain('url: sqlite:./x.db')

@@ -3,7 +3,7 @@ import type { GlobalOptions } from '../context.js'
 import { exitWith } from '../exit-codes.js'
 import type { WaitResult } from '../../targets/wait.js'
 import { configFromGlobals, makeReporter, reportFailure, runTargetCommand } from '../context.js'
-import { formatDurationSetting } from '../../config/duration.js'
+import { settingLines, showTarget } from '../../config/show-config.js'
 import { parseDurationFlag } from '../flags.js'
 import { waitForTarget } from '../../targets/wait.js'
 import { selectTargets } from '../../config/resolve-config.js'
@@ -59,16 +59,7 @@ export function registerOtherCommands(program: Command): void {
             defaultTarget: resolved.defaultTarget ?? null,
             unresolved: resolved.unresolved,
             targets: Object.fromEntries(
-              Object.values(resolved.targets).map((target) => [
-                target.name,
-                {
-                  url: target.redactedUrl,
-                  database: target.database,
-                  engine: target.location.engine,
-                  protected: target.protected,
-                  migrations: target.migrations,
-                },
-              ]),
+              Object.values(resolved.targets).map((target) => [target.name, showTarget(target)]),
             ),
           }
           if (globals.json) reporter.json({ ok: true, ...document })
@@ -81,12 +72,11 @@ export function registerOtherCommands(program: Command): void {
               reporter.result(
                 `\n${name}${target.protected ? ' (protected)' : ''}\n  url: ${target.url}${target.database === target.url ? '' : `\n  database: ${target.database}`}`,
               )
-              for (const [key, value] of Object.entries(target.migrations)) {
-                // lockTimeoutMs: 5000 reads back as it is written in the config: lockTimeout: 5s.
-                const shown = key.endsWith('Ms')
-                  ? [key.slice(0, -2), formatDurationSetting(Number(value))]
-                  : [key, value]
-                reporter.result(`  migrations.${shown[0]}: ${shown[1]}`)
+              for (const section of ['migrations', 'seeds', 'backup', 'health', 'lint', 'schema'] as const) {
+                // lint and schema are null without a section in the config: their commands use their defaults.
+                const lines =
+                  target[section] === null ? [`${section}: not configured`] : settingLines(section, target[section])
+                for (const line of lines) reporter.result(`  ${line}`)
               }
             }
             for (const [name, problems] of Object.entries(document.unresolved)) {
