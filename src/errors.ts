@@ -76,6 +76,11 @@ const FILESYSTEM_ERRORS: Record<string, { problem: string; hint: string }> = {
   EXDEV: { problem: 'cannot move across file systems', hint: 'keep both paths on one file system' },
 }
 
+/** An errno code (`EACCES`) in words (`permission denied`) with the usual fix; undefined for codes not listed. */
+export function systemProblem(code: string | undefined): { problem: string; hint: string } | undefined {
+  return code === undefined ? undefined : FILESYSTEM_ERRORS[code]
+}
+
 /**
  * A Node filesystem error (err.code + err.path, from node:fs anywhere in dbops) as a DbopsError naming the path and a
  * fix, so every call site gets a plain one-line error without wrapping its own calls. Code E_FILESYSTEM (exit 2), the
@@ -84,7 +89,7 @@ const FILESYSTEM_ERRORS: Record<string, { problem: string; hint: string }> = {
 export function fromSystemError(error: unknown): unknown {
   if (error instanceof DbopsError || !(error instanceof Error)) return error
   const { code, path, dest, syscall } = error as NodeJS.ErrnoException & { dest?: string }
-  const known = code === undefined ? undefined : FILESYSTEM_ERRORS[code]
+  const known = systemProblem(code)
   // A write(fd) error names no path; still the errno of a file operation (syscall set), not a network one.
   if (!known || (path === undefined && syscall === undefined)) return error
   const where = path === undefined ? '' : dest !== undefined ? `${path} -> ${dest}: ` : `${path}: `

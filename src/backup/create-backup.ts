@@ -1,6 +1,7 @@
 import {
   accessSync,
   closeSync,
+  existsSync,
   constants,
   openSync,
   readSync,
@@ -12,7 +13,7 @@ import {
 } from 'node:fs'
 import { dirname, join } from 'node:path'
 import type { Target } from '../targets/target.js'
-import { DbopsError, UsageError } from '../errors.js'
+import { DbopsError, UsageError, systemProblem } from '../errors.js'
 import { fsyncDirectory } from '../output/atomic-write.js'
 import { VERSION } from '../version.js'
 import type { BackupFormat } from './backup-engine.js'
@@ -457,16 +458,42 @@ export function prepareDirectory(dir: string): string | undefined {
         `the backup folder ${dir} is not a folder: ${code === 'EEXIST' ? 'a file has its name' : 'a part of its path is a file'}`,
         { hint: 'set backup.dir to a folder', cause: error },
       )
+    const cause = blockingError(dir, error as NodeJS.ErrnoException)
+    const where = cause.path !== undefined && cause.path !== dir ? `, at ${cause.path}` : ''
+    const known = systemProblem(cause.code)
+    const denied = cause.code === 'EACCES' || cause.code === 'EPERM' || !known
     throw new DbopsError(
       'E_BACKUP_DIR',
-      `cannot write to the backup folder ${dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      `cannot write to the backup folder ${dir}: ${known?.problem ?? cause.message}${cause.code ? ` (${cause.code}${where})` : ''}`,
       {
-        hint: 'set backup.dir in the config to a writable folder, or fix its permissions',
+        hint: denied
+          ? 'make the folder writable by the user running dbops, or set backup.dir in the config to a folder it can write'
+          : `${known.hint} (backup.dir in the config says where backups go)`,
         cause: error,
+        details: { path: dir, ...(cause.code !== undefined && { errno: cause.code }) },
       },
     )
   }
   return first
+}
+
+/**
+ * The error that stops writing to `dir`. A recursive mkdir under a read-only mount says ENOENT (Node 20), hiding the
+ * real problem: then the nearest existing parent is asked whether it is writable, which names it (EROFS, EACCES).
+ */
+function blockingError(dir: string, error: NodeJS.ErrnoException): NodeJS.ErrnoException {
+  if (error.code !== 'ENOENT') return error
+  for (let parent = dirname(dir); ; parent = dirname(parent)) {
+    if (existsSync(parent)) {
+      try {
+        accessSync(parent, constants.W_OK | constants.X_OK)
+        return error
+      } catch (denied) {
+        return denied as NodeJS.ErrnoException
+      }
+    }
+    if (dirname(parent) === parent) return error
+  }
 }
 
 /** Removes `dir` and its parents up to `first` (the folders prepareDirectory made), each only while it is empty. */

@@ -5,7 +5,7 @@ import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, describe, expect, it } from 'vitest'
-import { canBindMount, pgQuery, pgServerUrl, runCli, tempDir, usePgDatabase } from '../helpers/databases.js'
+import { canBindMount, nobodyUser, pgQuery, pgServerUrl, runCli, tempDir, usePgDatabase } from '../helpers/databases.js'
 
 const mounts: string[] = []
 afterAll(() => {
@@ -91,6 +91,69 @@ describe('backup create into a backup folder that is a file', () => {
       })
     })
   }
+})
+
+// Root may write anywhere: as root the CLI runs as nobody; as anyone else file modes suffice.
+const unprivileged = process.getuid?.() === 0 ? nobodyUser() : { uid: process.getuid!(), gid: process.getgid!() }
+
+describe.skipIf(!unprivileged)('backup create into a backup folder this user may not write', () => {
+  const project = tempDir('dbops-backup-dir-denied')
+  chmodSync(project, 0o755) // readable by nobody: the config and the database
+  const file = path.join(project, 'app.db')
+  new Database(file).exec('CREATE TABLE items (id INTEGER PRIMARY KEY)')
+  const locked = path.join(project, 'locked')
+  mkdirSync(locked)
+  chmodSync(locked, 0o555)
+  const asUser = process.getuid?.() === 0 ? { user: unprivileged! } : {}
+
+  for (const dir of [locked, path.join(locked, 'app')]) {
+    it(`${path.relative(project, dir)}: names the folder, "permission denied" and the fix, exit 2`, async () => {
+      writeFileSync(
+        path.join(project, 'dbops.config.json'),
+        JSON.stringify({ targets: { app: { url: `sqlite:${file}`, backup: { dir } } } }),
+      )
+      const result = await runCli(['backup', 'create', '--json'], { cwd: project, ...asUser })
+      expect(result.code, result.stderr).toBe(2)
+      const { error } = JSON.parse(result.stdout)
+      expect(error).toMatchObject({ code: 'E_BACKUP_DIR', details: { path: dir, errno: 'EACCES' } })
+      expect(error.message).toMatch(
+        new RegExp(`^cannot write to the backup folder ${dir}: permission denied \\(EACCES`),
+      )
+      expect(error.hint).toContain('make the folder writable by the user running dbops')
+      expect(error.hint).toContain('backup.dir')
+
+      const human = await runCli(['backup', 'create'], { cwd: project, ...asUser })
+      expect(human.code).toBe(2)
+      expect(human.stderr.trim().split('\n')).toHaveLength(1)
+      expect(human.stderr).toContain(`${dir}: permission denied`)
+    })
+  }
+})
+
+describe.skipIf(!canMakeReadOnly)('backup create under a read-only folder', () => {
+  const project = tempDir('dbops-backup-dir-read-only')
+  const file = path.join(project, 'app.db')
+  new Database(file).exec('CREATE TABLE items (id INTEGER PRIMARY KEY)')
+  const readOnly = path.join(project, 'read-only')
+  mkdirSync(readOnly)
+  writeFileSync(path.join(readOnly, 'keep'), '')
+  makeReadOnly(readOnly, path.join(readOnly, 'keep'))
+
+  it('a folder still to be made names the real problem of its parent, not ENOENT', async () => {
+    const dir = path.join(readOnly, 'backups', 'app')
+    writeFileSync(
+      path.join(project, 'dbops.config.json'),
+      JSON.stringify({ targets: { app: { url: `sqlite:${file}`, backup: { dir } } } }),
+    )
+    const result = await runCli(['backup', 'create', '--json'], { cwd: project })
+    expect(result.code, result.stderr).toBe(2)
+    const { error } = JSON.parse(result.stdout)
+    expect(error.code).toBe('E_BACKUP_DIR')
+    expect(error.message).toContain(`cannot write to the backup folder ${dir}: `)
+    expect(error.message).not.toContain('ENOENT')
+    expect(error.details.errno).toMatch(/^(EROFS|EACCES)$/)
+    expect(error.message).toContain(`at ${readOnly})`)
+  })
 })
 
 describe('restore --latest --from <url> with no backup of that database', () => {

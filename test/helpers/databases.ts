@@ -1,6 +1,6 @@
 // Helpers shared by integration and e2e tests: throwaway PostgreSQL databases, temp dirs / SQLite URLs,
 // one-shot queries, and running the built CLI (bin/dbops.js) as a child process.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
@@ -195,6 +195,16 @@ export interface CliOptions {
   input?: string
   /** runCli: SIGKILL the process after this long (default 45 s, under the 60 s test timeout). */
   timeoutMs?: number
+  /** Run as this user (root only), e.g. nobodyUser(): for a folder this user may not write, which root always may. */
+  user?: { uid: number; gid: number }
+}
+
+/** nobody:nogroup's ids, when this process is root and they exist: to run the CLI as a user without privileges. */
+export function nobodyUser(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined
+  const uid = Number(spawnSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).stdout.trim())
+  const gid = Number(spawnSync('id', ['-g', 'nobody'], { encoding: 'utf8' }).stdout.trim())
+  return uid > 0 && gid > 0 ? { uid, gid } : undefined
 }
 
 export interface CliResult {
@@ -220,6 +230,7 @@ export function spawnCli(args: string[], opts: CliOptions = {}): ChildProcess {
     cwd: opts.cwd ?? REPO_ROOT,
     env: cliEnv(opts.env),
     stdio: ['pipe', 'pipe', 'pipe'],
+    ...opts.user,
   })
   child.stdin?.on('error', () => {}) // EPIPE if the child exits before reading its input
   child.stdin?.end(opts.input ?? '')
