@@ -257,7 +257,7 @@ export class SqliteBackend implements Backend {
    */
   lockTimeoutError(error: unknown, lock = 'database lock'): DbopsError | undefined {
     if (error instanceof DbopsError) return error.code === 'E_LOCK_TIMEOUT' ? error : undefined
-    if (!sqliteCode(error)?.startsWith('SQLITE_BUSY')) return undefined
+    if (!isBusy(error)) return undefined
     const waited = this.#options.busyTimeoutMs ?? 5000
     const setting = this.#options.busyTimeoutSetting ?? 'migrations.lockWaitTimeout'
     return new DbopsError(
@@ -580,8 +580,7 @@ function sqliteCode(error: unknown): string | undefined {
 }
 
 function isBusy(error: unknown): boolean {
-  const code = (error as { code?: unknown })?.code
-  return typeof code === 'string' && code.startsWith('SQLITE_BUSY')
+  return sqliteCode(error)?.startsWith('SQLITE_BUSY') === true
 }
 
 function failure(error: unknown, statementIndex: number | undefined): StatementFailure {
