@@ -3,7 +3,6 @@ import type { GlobalOptions } from '../context.js'
 import { exitWith } from '../exit-codes.js'
 import type { WaitResult } from '../../targets/wait.js'
 import { configFromGlobals, makeReporter, reportFailure, runTargetCommand } from '../context.js'
-import { settingLines, showTarget } from '../../config/show-config.js'
 import { parseDurationFlag } from '../flags.js'
 import { waitForTarget } from '../../targets/wait.js'
 import { selectTargets } from '../../config/resolve-config.js'
@@ -49,6 +48,8 @@ export function registerOtherCommands(program: Command): void {
         const reporter = await makeReporter(globals)
         try {
           const resolved = await configFromGlobals(globals)
+          // Loaded here: it brings the backup destinations and storage modules, which no other command's start-up needs.
+          const { settingLines, showTarget } = await import('../../config/show-config.js')
           // Every target is shown (-t only says which one --url replaces); --all with --url or -t is refused as by
           // every other command rather than ignored.
           if (globals.all) selectTargets({ ...resolved, unresolved: {} }, { target: globals.target, all: true })
