@@ -18,7 +18,7 @@ import { transactionPlan } from '../migrate/prepare.js'
 import { leadingWords, splitStatements, type SqlStatement } from '../sql/split-statements.js'
 import { LINT_RULES, META_RULES, RULE_IDS } from './rules/index.js'
 import { LEADING_WORDS } from './rule-helpers.js'
-import { parseIgnores, type LintIgnore } from './suppress.js'
+import { hasIgnores, parseIgnores, type LintIgnore } from './suppress.js'
 import type {
   LintDialect,
   LintFinding,
@@ -556,7 +556,7 @@ async function lintRun(run: Run): Promise<LintResult> {
       }
     }
     raws.push(...fileRaws)
-    if (section.sql.includes('dbops:lint-ignore')) {
+    if (hasIgnores(section.sql)) {
       suppressible.push({
         ignores: parseIgnores(section, statements),
         file: migration.file,
@@ -627,8 +627,8 @@ async function lintRun(run: Run): Promise<LintResult> {
       .find((entry) => entry.file === finding.file)
       ?.ignores.find(
         (candidate) =>
-          candidate.statementStart === finding.statementStart &&
-          candidate.rules.includes(finding.rule) &&
+          (candidate.wholeFile || candidate.statementStart === finding.statementStart) &&
+          (candidate.allRules || candidate.rules.includes(finding.rule)) &&
           candidate.reason !== '',
       )
     if (ignore) {
@@ -641,6 +641,7 @@ async function lintRun(run: Run): Promise<LintResult> {
   for (const { ignores, file } of suppressible) {
     const migration = run.files.find((entry) => entry.migration.file === file)!.migration.id
     for (const ignore of ignores) {
+      if (ignore.origin === 'squawk') continue // see LintIgnore.origin
       const unknown = ignore.rules.filter((id) => !RULE_IDS.has(id))
       const base = {
         file,

@@ -4,6 +4,8 @@ import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { formatGithub, formatSarif } from '../../../src/lint/formats.js'
 import { fixMigration } from '../../../src/lint/fix.js'
+import { RULE_IDS } from '../../../src/lint/rules/index.js'
+import { SQUAWK_RULES } from '../../../src/lint/suppress.js'
 import { lint, lintFiles, rules } from './lint-helpers.js'
 
 describe('suppression', () => {
@@ -48,6 +50,66 @@ describe('suppression', () => {
     expect(await lint('-- dbops:lint-ignore drop-table x\nSELECT 1;', { rules: { 'unused-ignore': 'off' } })).toEqual(
       [],
     )
+  })
+})
+
+describe("squawk's ignore comments (a team moving from squawk)", () => {
+  it('squawk-ignore silences the dbops rule for the same hazard on its statement, on record', async () => {
+    const result = await lintFiles([
+      '-- squawk-ignore ban-drop-column\nALTER TABLE orders DROP COLUMN legacy;\nALTER TABLE orders DROP COLUMN other;',
+    ])
+    expect(result.findings.map((finding) => `${finding.rule}:${finding.line}`)).toEqual(['drop-column:4'])
+    expect(result.suppressed).toEqual([
+      { rule: 'drop-column', file: 'migrations/1_m1.sql', line: 3, reason: 'squawk-ignore ban-drop-column' },
+    ])
+  })
+
+  it('block comments, several names, a trailing remark, and a comment inside the statement', async () => {
+    const result = await lintFiles([
+      [
+        '/* squawk-ignore require-concurrent-index-creation, prefer-robust-stmts */',
+        'CREATE INDEX a_idx ON orders (a);',
+        'ALTER TABLE orders',
+        '  -- squawk-ignore constraint-missing-not-valid -- rows are checked by the app',
+        '  ADD CONSTRAINT c CHECK (a > 0);',
+        'CREATE INDEX b_idx ON orders (b); -- squawk-ignore require-concurrent-index-creation',
+      ].join('\n'),
+    ])
+    expect(result.findings).toEqual([])
+    expect(result.suppressed.map((entry) => `${entry.rule}:${entry.line} ${entry.reason}`)).toEqual([
+      'create-index-without-concurrently:3 squawk-ignore require-concurrent-index-creation, prefer-robust-stmts',
+      'check-without-not-valid:4 squawk-ignore constraint-missing-not-valid: rows are checked by the app',
+      'create-index-without-concurrently:7 squawk-ignore require-concurrent-index-creation',
+    ])
+  })
+
+  it('squawk-ignore-file covers the whole file: its rules, or every rule without names', async () => {
+    const named = await lintFiles([
+      'ALTER TABLE t RENAME TO u;\n-- squawk-ignore-file renaming-table, renaming-column\nALTER TABLE u RENAME COLUMN a TO b;\nDROP TABLE v;',
+    ])
+    expect(rules(named.findings)).toEqual(['drop-table'])
+    expect(named.suppressed.map((entry) => entry.rule)).toEqual(['rename-table', 'rename-column'])
+    const all = await lintFiles(['-- squawk-ignore-file\nDROP TABLE v;\nCREATE INDEX i ON w (a);', 'DROP TABLE x;'])
+    expect(all.findings.map((finding) => `${finding.rule} ${finding.file}`)).toEqual(['drop-table migrations/2_m2.sql'])
+    expect(all.summary.suppressed).toBe(2)
+  })
+
+  it('every squawk rule maps to dbops rules that exist', () => {
+    const targets = Object.values(SQUAWK_RULES).flat()
+    expect(targets.filter((id) => !RULE_IDS.has(id))).toEqual([])
+    expect(new Set(targets).size).toBeGreaterThan(25)
+  })
+
+  it('a wrong rule, a bare line ignore, or an ignore for a rule dbops lacks silences nothing and is not reported', async () => {
+    expect(rules(await lint('-- squawk-ignore ban-drop-table\nALTER TABLE orders DROP COLUMN legacy;'))).toEqual([
+      'drop-column',
+    ])
+    expect(rules(await lint('-- squawk-ignore\nALTER TABLE orders DROP COLUMN legacy;'))).toEqual(['drop-column'])
+    expect(rules(await lint('-- squawk-ignore require-timeout-settings\nSELECT 1;'))).toEqual([])
+    // Not a squawk ignore: a longer word that starts the same.
+    expect(rules(await lint('-- squawk-ignored ban-drop-column\nALTER TABLE orders DROP COLUMN legacy;'))).toEqual([
+      'drop-column',
+    ])
   })
 })
 
