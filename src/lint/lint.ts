@@ -4,6 +4,7 @@
  * version, live table sizes). Statements no active rule wants are never parsed, so linting a run of plain
  * CREATE TABLE / INSERT migrations costs a split and a few words per statement.
  */
+import { statSync } from 'node:fs'
 import { basename, dirname, relative, resolve } from 'node:path'
 import { setFlagsFromString } from 'node:v8'
 import type { Backend, Engine } from '../backends/backend.js'
@@ -11,7 +12,7 @@ import type { ResolvedLint } from '../config/resolve-config.js'
 import { DbopsError, UsageError } from '../errors.js'
 import { formatBytes, oneLine } from '../output/format.js'
 import type { Target } from '../targets/target.js'
-import { migrationsFolderOf, readMigrations, type MigrationFile } from '../migrate/files.js'
+import { migrationsFolderOf, readLooseFile, readMigrations, type MigrationFile } from '../migrate/files.js'
 import { Ledger } from '../migrate/ledger.js'
 import { migrationStates } from '../migrate/plan.js'
 import { transactionPlan } from '../migrate/prepare.js'
@@ -279,12 +280,15 @@ function selectFiles(migrations: MigrationFile[], files: string[] | undefined, c
         // A folder migration is also named by its folder.
         (migration.id === basename(path) && resolve(cwd, dirname(migration.file)) === path),
     )
-    if (!found)
-      throw new UsageError(
-        `${file} is not a migration file`,
-        'name files like 20240101120000_add_users.sql (dbmate) or 1_add_users.up.sql (golang-migrate)',
-      )
-    return found
+    if (found) return found
+    const stat = statSync(path, { throwIfNoEntry: false })
+    if (!stat) throw new UsageError(`${file}: no such file`, 'check the path: it is taken from the current folder')
+    // Any SQL file, as squawk lints any: a file the folder's migrations do not include is linted on its own.
+    if (file.endsWith('.sql') && stat.isFile()) return readLooseFile(path, file)
+    throw new UsageError(
+      `${file} is not a migration file`,
+      'name files like 20240101120000_add_users.sql (dbmate) or 1_add_users.up.sql (golang-migrate)',
+    )
   })
 }
 

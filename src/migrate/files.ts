@@ -269,7 +269,7 @@ export function transactionFreeHint(
   const it = file ?? 'the new file'
   switch (migration.format) {
     case 'plain':
-      return `make "-- no-transaction" the first line of ${it} (as sqlx reads it)`
+      return `make "-- no-transaction" the first line of ${it}, as sqlx reads it`
     case 'atlas':
       return `add "-- atlas:txmode none" to ${it}`
     case 'goose':
@@ -277,9 +277,9 @@ export function transactionFreeHint(
     case 'sql-migrate':
       return `add notransaction to the "-- +migrate ${direction === 'up' ? 'Up' : 'Down'}" line of ${it}`
     case 'folder':
-      return `add a metadata.toml holding "run_in_transaction = false" beside ${it} (as diesel reads it), or make "-- migrate:${direction} transaction:false" its first line`
+      return `add a metadata.toml holding "run_in_transaction = false" beside ${it}, as diesel reads it, or make "-- migrate:${direction} transaction:false" its first line`
     case 'flyway':
-      return `add ${file === undefined ? 'a <new file>.conf' : `${file}.conf`} holding "executeInTransaction=false" (as Flyway reads it)`
+      return `add ${file === undefined ? 'a <new file>.conf' : `${file}.conf`} holding "executeInTransaction=false", as Flyway reads it`
     case 'golang-migrate':
     case 'prisma':
       return `make "-- migrate:${direction} transaction:false" the first line of ${it}`
@@ -594,6 +594,16 @@ function parseSingleFile(
   if (annotated) return parseAnnotatedFile(annotated, version, name, file, text)
   if (atlasDir) return parseAtlasFile(version, name, file, text)
   return undefined
+}
+
+/**
+ * A .sql file named on its own that is no migration of its folder (`dbops migrate lint change.sql`, as squawk is run
+ * on any file): one migration, in its markers' format, or plain SQL (in a transaction unless "-- no-transaction").
+ */
+export function readLooseFile(path: string, display: string): MigrationFile {
+  const text = readText(path, display)
+  const name = fileName(display).slice(0, -'.sql'.length)
+  return parseSingleFile('0', name, display, text, false) ?? parsePlainFile('0', name, display, text)
 }
 
 /** A file without markers in a folder where `marked` has them: its author forgot them. */

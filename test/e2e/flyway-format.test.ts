@@ -100,7 +100,7 @@ describe('Flyway migrations', () => {
     const refused = await runCli(['--url', ledgerPg.url, 'migrate', 'up'], { cwd: dir })
     expect(refused.code).not.toBe(0)
     expect(refused.stderr).toContain(
-      `add ${path.join('migrations', 'V1__t.sql')}.conf holding "executeInTransaction=false" (as Flyway reads it)`,
+      `add ${path.join('migrations', 'V1__t.sql')}.conf holding "executeInTransaction=false", as Flyway reads it`,
     )
     writeFileSync(`${file}.conf`, 'executeInTransaction=false\n')
     const up = await runCli(['--url', ledgerPg.url, 'migrate', 'up'], { cwd: dir })

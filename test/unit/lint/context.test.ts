@@ -113,6 +113,32 @@ describe("squawk's ignore comments (a team moving from squawk)", () => {
   })
 })
 
+describe('files named on the command line', () => {
+  it('any .sql file is linted on its own, as squawk lints any file; a missing one is a usage error', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs')
+    const os = await import('node:os')
+    const { lintMigrations } = await import('../../../src/lint/lint.js')
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'dbops-lint-loose-'))
+    try {
+      writeFileSync(path.join(dir, 'change.sql'), 'CREATE TABLE t (id bigint);\nCREATE INDEX i ON orders (a);\n')
+      writeFileSync(path.join(dir, 'marked.sql'), '-- migrate:up transaction:false\nDROP INDEX CONCURRENTLY i;\n')
+      const result = await lintMigrations({ dir: path.join(dir, 'migrations') }, { cwd: dir, files: ['change.sql'] })
+      expect(result.files).toEqual(['change.sql'])
+      expect(result.findings.map((finding) => `${finding.file}:${finding.line} ${finding.rule}`)).toEqual([
+        'change.sql:2 create-index-without-concurrently',
+      ])
+      // Its own markers are read: outside a transaction, DROP INDEX CONCURRENTLY is no finding.
+      const marked = await lintMigrations({ dir: path.join(dir, 'migrations') }, { cwd: dir, files: ['marked.sql'] })
+      expect(marked.findings).toEqual([])
+      await expect(
+        lintMigrations({ dir: path.join(dir, 'migrations') }, { cwd: dir, files: ['nothere.sql'] }),
+      ).rejects.toThrow('nothere.sql: no such file')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
 describe("the runner's context", () => {
   it('no lock_timeout noise while dbops sets one; one warning per file when the file or config turns it off', async () => {
     const sql = 'CREATE INDEX i ON orders (a);\nCREATE INDEX j ON orders (b);'
@@ -182,8 +208,8 @@ describe("advice in the file's own format", () => {
     const cases: [string, string, string][] = [
       ['1_a.sql', `-- migrate:up\n${sql}`, 'add transaction:false to the "-- migrate:up" line of the new file'],
       ['1_a.sql', `-- +goose Up\n${sql}`, 'add "-- +goose NO TRANSACTION" above "-- +goose Up" in the new file'],
-      ['1_a.sql', sql, 'make "-- no-transaction" the first line of the new file (as sqlx reads it)'],
-      ['V1__a.sql', sql, 'add a <new file>.conf holding "executeInTransaction=false" (as Flyway reads it)'],
+      ['1_a.sql', sql, 'make "-- no-transaction" the first line of the new file, as sqlx reads it'],
+      ['V1__a.sql', sql, 'add a <new file>.conf holding "executeInTransaction=false", as Flyway reads it'],
       ['1_a.up.sql', sql, 'make "-- migrate:up transaction:false" the first line of the new file'],
     ]
     for (const [name, text, words] of cases) {
@@ -249,7 +275,7 @@ describe('--fix', () => {
         (error: Error & { hint?: string }) => error,
       )
       expect(error?.hint).toContain(
-        'in a file of its own (add a <new file>.conf holding "executeInTransaction=false" (as Flyway reads it))',
+        'in a file of its own (add a <new file>.conf holding "executeInTransaction=false", as Flyway reads it)',
       )
     } finally {
       rmSync(dir, { recursive: true, force: true })

@@ -244,7 +244,7 @@ describe("readMigrations: Flyway's V, U and R files", () => {
     expect(a!.up.options.transaction).toBe('auto')
     expect([b!.up.options.transaction, b!.down!.options.transaction]).toEqual([false, true])
     expect(transactionFreeHint(a!, 'up', a!.file)).toBe(
-      `add ${join('migrations', 'V1__a.sql')}.conf holding "executeInTransaction=false" (as Flyway reads it)`,
+      `add ${join('migrations', 'V1__a.sql')}.conf holding "executeInTransaction=false", as Flyway reads it`,
     )
     const bad = project({ 'V1__a.sql': 'SELECT 1;\n', 'V1__a.sql.conf': 'shouldExecute=false\n' })
     expect(failure(() => read(bad))).toContain(
