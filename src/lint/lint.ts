@@ -21,6 +21,7 @@ import { LINT_RULES, META_RULES, RULE_IDS } from './rules/index.js'
 import { LEADING_WORDS } from './rule-helpers.js'
 import { hasIgnores, parseIgnores, type LintIgnore } from './suppress.js'
 import type {
+  ColumnType,
   LintDialect,
   LintFinding,
   LintResult,
@@ -569,6 +570,13 @@ async function lintRun(run: Run): Promise<LintResult> {
     }
   }
 
+  // An ALTER COLUMN TYPE the engine may make in place is settled by the column's type before it (RuleFinding.retype).
+  if (dialect.retypesInPlace && raws.some((raw) => raw.retype !== undefined)) {
+    await prepareParser()
+    const kept = await withoutInPlaceRetypes(raws, run, dialect)
+    raws.splice(0, raws.length, ...kept)
+  }
+
   // Live sizes: one catalog query for every table a hazard names.
   let sizes = new Map<string, { bytes: number; rows: number }>()
   const sized = [
@@ -694,6 +702,62 @@ async function lintRun(run: Run): Promise<LintResult> {
     summary: { error: count('error'), warn: count('warn'), info: count('info'), suppressed: suppressed.length },
     warnings: run.warnings,
   }
+}
+
+/** `raws` less the ALTER COLUMN TYPE findings that change nothing on disk, by the type each column had before. */
+async function withoutInPlaceRetypes(raws: Raw[], run: Run, dialect: LintDialect): Promise<Raw[]> {
+  const before = new Map<Raw, ColumnType>()
+  const unknown: Raw[] = []
+  for (const raw of raws) {
+    if (raw.retype === undefined || raw.table === undefined) continue
+    const type = typeEarlierInRun(raw, run, dialect)
+    if (type) before.set(raw, type)
+    else unknown.push(raw)
+  }
+  // Not set in the run: the server's column, when there is one.
+  if (unknown.length > 0 && run.backend && dialect.columnTypes) {
+    const live = await dialect.columnTypes(
+      run.backend,
+      unknown.map((raw) => ({ table: raw.table!, column: raw.retype!.column })),
+    )
+    for (const raw of unknown) {
+      const type = live.get(`${raw.table}.${raw.retype!.column}`)
+      if (type) before.set(raw, type)
+    }
+  }
+  return raws.filter((raw) => {
+    const from = before.get(raw)
+    return !(raw.retype && from && dialect.retypesInPlace!(from, raw.retype.to))
+  })
+}
+
+/**
+ * The type a finding's column had just before its statement, from the statements before it in the run, following
+ * renames of the table and of the column back to where it was created.
+ */
+function typeEarlierInRun(raw: Raw, run: Run, dialect: LintDialect): ColumnType | undefined {
+  let { table } = raw
+  let { column } = raw.retype!
+  const last = run.files.findIndex(({ migration }) => migration.file === raw.file)
+  // A cheap look before the parser's: the column's name, or a rename mentioning the table.
+  const mentioned = (text: string) => {
+    const lower = text.toLowerCase()
+    return lower.includes(column.toLowerCase()) || (lower.includes('rename') && lower.includes(bare(table!)))
+  }
+  for (let j = last; j >= 0; j--) {
+    const sql = run.files[j]!.migration.up.sql
+    if (!mentioned(sql)) continue
+    const statements = splitStatements(sql, run.engine)
+    for (let k = statements.length - 1; k >= 0; k--) {
+      const statement = statements[k]!
+      if (j === last && statement.start >= raw.statementStart) continue
+      if (!/^(?:create|alter)\b/i.test(statement.text) || !mentioned(statement.text)) continue
+      const history = dialect.columnHistory?.(statement.text, table!, column)
+      if (history && 'type' in history) return history.type
+      if (history) ({ table, column } = history.before)
+    }
+  }
+  return undefined
 }
 
 /**

@@ -2,7 +2,7 @@
  * Reading libpg-query's JSON parse tree (PostgreSQL's own node names: IndexStmt, AlterTableStmt, ...). Names in the
  * tree are as PostgreSQL sees them: unquoted identifiers already folded to lower case.
  */
-import type { PgNode } from './types.js'
+import type { ColumnType, PgNode } from './types.js'
 
 /** The node's one key and its body: `{ IndexStmt: {...} }` → ['IndexStmt', {...}]. */
 export function nodeOf(node: PgNode | undefined): [string, PgNode] | [undefined, undefined] {
@@ -43,13 +43,22 @@ export function alterTableCommands(node: PgNode | undefined): { table: string | 
 
 /** The type's name without the pg_catalog prefix (`int4`, `varchar`, `timestamp`), and its modifiers. */
 export function typeOf(typeName: PgNode | undefined): { name: string; modifiers: number; array: boolean } | undefined {
+  const type = columnTypeOf(typeName)
+  return type && { ...type, modifiers: type.modifiers.length }
+}
+
+/** A column's type with its modifiers' values (varchar(80): [80]); a modifier that is not a number counts as NaN. */
+export function columnTypeOf(typeName: PgNode | undefined): ColumnType | undefined {
   if (!typeName) return undefined
   const names = ((typeName.names as PgNode[] | undefined) ?? []).map((item) => String(item.String?.sval ?? ''))
   const name = names[names.length - 1]
   if (!name) return undefined
   return {
     name,
-    modifiers: ((typeName.typmods as PgNode[] | undefined) ?? []).length,
+    // The parser leaves zero out of its JSON: numeric(10,0) gives `ival: {}`.
+    modifiers: ((typeName.typmods as PgNode[] | undefined) ?? []).map((item) =>
+      item.A_Const?.ival ? Number(item.A_Const.ival.ival ?? 0) : NaN,
+    ),
     array: Array.isArray(typeName.arrayBounds),
   }
 }

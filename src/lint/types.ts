@@ -110,6 +110,18 @@ export interface RuleFinding {
   severity?: LintSeverity
   /** Also reported when the table is fresh (created earlier in the run). */
   evenIfFresh?: boolean
+  /**
+   * An ALTER COLUMN ... TYPE the engine may make in place (a longer varchar, varchar to text): the linter drops the
+   * finding when the column's type before it (set earlier in the run, or on the server) allows that.
+   */
+  retype?: { column: string; to: ColumnType }
+}
+
+/** A column's type as written: varchar(80) is { name: 'varchar', modifiers: [80], array: false }. */
+export interface ColumnType {
+  name: string
+  modifiers: number[]
+  array: boolean
 }
 
 /** What a rule's mayFind knows of a section besides its text. */
@@ -191,4 +203,17 @@ export interface LintDialect {
   sizes(backend: Backend, tables: string[]): Promise<Map<string, { bytes: number; rows: number }>>
   /** The server's major version (PostgreSQL), or undefined. */
   serverMajor(backend: Backend): Promise<number | undefined>
+  /**
+   * What a statement did to `column` of `table`: the type it gave it (CREATE TABLE, ADD COLUMN, ALTER COLUMN TYPE), or
+   * the names both had before it when it renamed the table or the column; undefined when it did neither.
+   */
+  columnHistory?(
+    text: string,
+    table: string,
+    column: string,
+  ): { type: ColumnType } | { before: { table: string; column: string } } | undefined
+  /** Whether the engine changes a column from one type to the other without rewriting the table or its indexes. */
+  retypesInPlace?(from: ColumnType, to: ColumnType): boolean
+  /** Current types of columns (keyed `table.column`, as asked); columns that do not exist are left out. */
+  columnTypes?(backend: Backend, columns: { table: string; column: string }[]): Promise<Map<string, ColumnType>>
 }

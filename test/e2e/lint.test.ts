@@ -136,6 +136,18 @@ describe('dbops migrate lint on PostgreSQL', () => {
     expect(forced.stderr).not.toContain('create-index-without-concurrently')
     expect((await lint(project, '--json')).code).toBe(0)
     expect(json(await lint(project, '--json')).files).toEqual([])
+
+    // The server knows note is varchar(300) now: a longer limit (or text) changes it in place, a shorter one rewrites.
+    const retypes = () =>
+      lint(project, '--json').then((result) =>
+        json(result).findings.filter((finding: any) => finding.rule === 'alter-column-type-rewrite'),
+      )
+    project.write('migrations/6_widen.sql', migration('ALTER TABLE orders ALTER COLUMN note TYPE varchar(500);'))
+    expect(await retypes()).toEqual([])
+    project.write('migrations/6_widen.sql', migration('ALTER TABLE public.orders ALTER COLUMN note TYPE text;'))
+    expect(await retypes()).toEqual([])
+    project.write('migrations/6_widen.sql', migration('ALTER TABLE orders ALTER COLUMN note TYPE varchar(100);'))
+    expect(await retypes()).toMatchObject([{ file: 'migrations/6_widen.sql', table: 'orders' }])
   })
 
   it('--format github and sarif, --all, --pg-version, usage errors exit 3', async () => {

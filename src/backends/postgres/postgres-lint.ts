@@ -5,9 +5,16 @@
  */
 import { quoteIdentifier } from '../../sql/query.js'
 import type { Backend } from '../backend.js'
-import type { LintDialect, PgNode } from '../../lint/types.js'
+import type { ColumnType, LintDialect, PgNode } from '../../lint/types.js'
 import type { SqlStatement } from '../../sql/split-statements.js'
-import { body, relationName } from '../../lint/pg-nodes.js'
+import {
+  alterTableCommands,
+  bareName,
+  body,
+  columnDefinitions,
+  columnTypeOf,
+  relationName,
+} from '../../lint/pg-nodes.js'
 
 interface Parser {
   loadModule(): Promise<void>
@@ -184,6 +191,81 @@ export const postgresLint: LintDialect = {
     return sizes
   },
 
+  columnHistory(text, table, column) {
+    const parsed = this.parse(text)
+    if ('error' in parsed) return undefined
+    // The last thing a statement does to the column counts (a statement is one node here: splitStatements' own).
+    for (const node of [...parsed.nodes].reverse()) {
+      const rename = body(node, 'RenameStmt')
+      const renamed = relationName(rename?.relation)
+      if (rename && renamed !== undefined) {
+        if (rename.renameType === 'OBJECT_TABLE' && sameTable(String(rename.newname), table))
+          return { before: { table: renamed, column } }
+        if (rename.renameType === 'OBJECT_COLUMN' && sameTable(renamed, table) && rename.newname === column)
+          return { before: { table, column: String(rename.subname) } }
+      }
+      const { table: altered, commands } = alterTableCommands(node)
+      if (altered && sameTable(altered, table)) {
+        for (const command of [...commands].reverse()) {
+          if (command.subtype === 'AT_AlterColumnType' && command.name === column) {
+            const type = columnTypeOf(command.def?.ColumnDef?.typeName)
+            if (type) return { type }
+          }
+        }
+      }
+      for (const { table: owner, column: definition } of columnDefinitions(node).reverse()) {
+        if (owner && sameTable(owner, table) && definition.colname === column) {
+          const type = columnTypeOf(definition.typeName)
+          if (type) return { type }
+        }
+      }
+    }
+    return undefined
+  },
+
+  retypesInPlace(from, to) {
+    // What ALTER COLUMN TYPE does without rewriting the table or rebuilding an index (checked by relfilenode on 15):
+    // varchar and text into each other, a longer or no varchar limit, a larger or no numeric precision at the same
+    // scale. A shorter limit, a new limit on text, a new scale all rewrite.
+    if (from.array !== to.array) return false
+    const [limit, newLimit] = [from.modifiers, to.modifiers]
+    const text = (type: ColumnType) => type.name === 'text' || type.name === 'varchar'
+    if (text(from) && text(to)) {
+      if (newLimit.length === 0) return true
+      return from.name === 'varchar' && to.name === 'varchar' && limit.length === 1 && newLimit[0]! >= limit[0]!
+    }
+    if (from.name === 'numeric' && to.name === 'numeric') {
+      if (newLimit.length === 0) return true
+      if (limit.length === 0) return false
+      return (newLimit[1] ?? 0) === (limit[1] ?? 0) && newLimit[0]! >= limit[0]!
+    }
+    return from.name === to.name && limit.join() === newLimit.join()
+  },
+
+  async columnTypes(backend, columns) {
+    const types = new Map<string, ColumnType>()
+    if (columns.length === 0) return types
+    const rows = await backend.query<{ i: number; type: string; modifiers: number[] | null; array: boolean }>({
+      sql: `SELECT t.i::int AS i, e.typname AS type, y.typcategory = 'A' AS array,
+            CASE WHEN e.typname IN ('varchar', 'bpchar') AND a.atttypmod >= 4 THEN ARRAY[a.atttypmod - 4]
+              WHEN e.typname = 'numeric' AND a.atttypmod >= 4
+                THEN ARRAY[((a.atttypmod - 4) >> 16) & 65535, (a.atttypmod - 4) & 65535] END AS modifiers
+          FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(name, col, i)
+          JOIN pg_attribute a ON a.attrelid = to_regclass(t.name) AND a.attname = t.col AND NOT a.attisdropped
+          JOIN pg_type y ON y.oid = a.atttypid
+          JOIN pg_type e ON e.oid = CASE WHEN y.typcategory = 'A' THEN y.typelem ELSE y.oid END`,
+      parameters: [
+        columns.map(({ table }) => table.split('.').map(quoteIdentifier).join('.')),
+        columns.map(({ column }) => column),
+      ],
+    })
+    for (const row of rows) {
+      const { table, column } = columns[row.i - 1]!
+      types.set(`${table}.${column}`, { name: row.type, modifiers: row.modifiers ?? [], array: row.array })
+    }
+    return types
+  },
+
   serverMajor(backend) {
     // Once per connection: migrate test lints before each migration's up, and the server stays the same.
     let major = serverMajors.get(backend)
@@ -235,6 +317,11 @@ function nameAt(words: readonly string[], k: number): string[] | undefined {
     return [`${first.toLowerCase()}.${second.toLowerCase()}`]
   }
   return [first.toLowerCase()]
+}
+
+/** Whether two names as written (schema-qualified or not) can be the same table. */
+function sameTable(a: string, b: string): boolean {
+  return bareName(a).toLowerCase() === bareName(b).toLowerCase()
 }
 
 function byteToCharOffset(text: string, bytes: number): number {

@@ -1,5 +1,5 @@
-import type { LintRule } from '../types.js'
-import { alterTableCommands, typeOf } from '../pg-nodes.js'
+import type { LintRule, PgNode } from '../types.js'
+import { alterTableCommands, columnTypeOf } from '../pg-nodes.js'
 import { isAlterTable } from '../rule-helpers.js'
 
 export const alterColumnTypeRewrite: LintRule = {
@@ -8,7 +8,7 @@ export const alterColumnTypeRewrite: LintRule = {
   severity: 'warn',
   kind: 'rewrite',
   description:
-    'ALTER COLUMN ... TYPE rewrites the table and rebuilds its indexes under ACCESS EXCLUSIVE (unless the change is binary-compatible)',
+    'ALTER COLUMN ... TYPE rewrites the table and rebuilds its indexes under ACCESS EXCLUSIVE (not reported where the type before it, from the files or the server, makes it in place: a longer varchar, varchar to text, more numeric precision)',
   // The words every form it reports must contain: other ALTER TABLEs are not parsed for it.
   mayFind: (_sql, section) => section.mentions('alter') && section.mentions('type'),
   mayFindWords: ['alter'],
@@ -20,14 +20,17 @@ export const alterColumnTypeRewrite: LintRule = {
     return commands
       .filter((command) => command.subtype === 'AT_AlterColumnType')
       .map((command) => {
-        const type = typeOf(command.def?.ColumnDef?.typeName)
-        const widening =
-          type && !type.array && (type.name === 'text' || (type.name === 'varchar' && type.modifiers === 0))
+        const definition = command.def?.ColumnDef as PgNode | undefined
+        const type = columnTypeOf(definition?.typeName)
         return {
           table,
           lock: 'ACCESS EXCLUSIVE',
-          message: `ALTER COLUMN ${command.name} TYPE ${type?.name ?? ''} rewrites ${table} and rebuilds its indexes under ACCESS EXCLUSIVE: blocks every read and write of it for the whole rewrite${widening ? ` (no rewrite if ${command.name} is varchar or text already: then ignore this with a reason)` : ''}`,
+          message: `ALTER COLUMN ${command.name} TYPE ${type?.name ?? ''} rewrites ${table} and rebuilds its indexes under ACCESS EXCLUSIVE: blocks every read and write of it for the whole rewrite`,
           safe: `-- add a new column, fill it in batches, switch the code to it, then drop the old one:\nALTER TABLE ${table} ADD COLUMN ${command.name}_new ${type?.name ?? '...'};\nUPDATE ${table} SET ${command.name}_new = ${command.name} WHERE id BETWEEN ... AND ...;`,
+          // A USING expression or a new collation rewrites (or reindexes) whatever the types.
+          ...(type &&
+            !definition?.raw_default &&
+            !definition?.collClause && { retype: { column: String(command.name), to: type } }),
         }
       })
   },

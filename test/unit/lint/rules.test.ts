@@ -258,6 +258,51 @@ describe('lock hazards', () => {
     expect(await only('alter-column-type-rewrite', 'ALTER TABLE orders ALTER COLUMN total SET DEFAULT 0;')).toEqual([])
   })
 
+  it('alter-column-type-rewrite: quiet where PostgreSQL changes the type in place, by the type set earlier in the run', async () => {
+    const retypes = async (change: string, earlier = 'CREATE TABLE t (id bigint, a varchar(10), n numeric(10,2));') =>
+      rules(
+        (await lintFiles([earlier, change])).findings.filter((finding) => finding.rule === 'alter-column-type-rewrite'),
+      ).length
+    // In place: a longer or no varchar limit, varchar to text and back, more numeric precision at the same scale.
+    expect(await retypes('ALTER TABLE t ALTER COLUMN a TYPE varchar(20);')).toBe(0)
+    expect(await retypes('ALTER TABLE t ALTER COLUMN a TYPE text;')).toBe(0)
+    expect(await retypes('ALTER TABLE public.t ALTER COLUMN a SET DATA TYPE varchar;')).toBe(0)
+    expect(await retypes('ALTER TABLE t ALTER COLUMN n TYPE numeric(12,2);')).toBe(0)
+    expect(await retypes('ALTER TABLE t ALTER COLUMN n TYPE numeric;')).toBe(0)
+    // Rewrites: a shorter limit, a new scale, another type, a USING expression, a new collation.
+    expect(await retypes('ALTER TABLE t ALTER COLUMN a TYPE varchar(5);')).toBe(1)
+    expect(await retypes('ALTER TABLE t ALTER COLUMN n TYPE numeric(12,3);')).toBe(1)
+    expect(await retypes('ALTER TABLE t ALTER COLUMN id TYPE numeric;')).toBe(1)
+    expect(await retypes('ALTER TABLE t ALTER COLUMN a TYPE text USING upper(a);')).toBe(1)
+    expect(await retypes('ALTER TABLE t ALTER COLUMN a TYPE text COLLATE "C";')).toBe(1)
+    // The latest type before the change counts: varchar(50) by then, so varchar(30) shortens it.
+    expect(
+      await retypes(
+        'ALTER TABLE t ALTER COLUMN a TYPE varchar(30);',
+        'CREATE TABLE t (a varchar(10));\nALTER TABLE t ALTER COLUMN a TYPE varchar(50);',
+      ),
+    ).toBe(1)
+    // A column added earlier in the same file to a table from elsewhere.
+    expect(
+      await retypes(
+        'ALTER TABLE u ADD COLUMN b varchar(5);\nALTER TABLE u ALTER COLUMN b TYPE varchar(9);',
+        'SELECT 1;',
+      ),
+    ).toBe(0)
+    // Followed through renames of the table and of the column: text then, so varchar(20) adds a limit (a rewrite).
+    const renamed =
+      'CREATE TABLE t0 (b varchar(10), c text);\nALTER TABLE t0 RENAME TO t;\nALTER TABLE t RENAME b TO a;'
+    expect(await retypes('ALTER TABLE t ALTER COLUMN a TYPE varchar(20);', renamed)).toBe(0)
+    expect(
+      await retypes(
+        'ALTER TABLE t ALTER COLUMN a TYPE varchar(20);',
+        `${renamed}\nALTER TABLE t DROP COLUMN a;\nALTER TABLE t RENAME COLUMN c TO a;`,
+      ),
+    ).toBe(1)
+    // Unknown before (no target, not set in the files): still a rewrite.
+    expect(await retypes('ALTER TABLE other ALTER COLUMN a TYPE varchar(20);')).toBe(1)
+  })
+
   it('unique-without-index: PRIMARY KEY / UNIQUE, not USING INDEX', async () => {
     const [finding] = await only('unique-without-index', 'ALTER TABLE orders ADD PRIMARY KEY (id);')
     expect(finding!.safe).toContain('CREATE UNIQUE INDEX CONCURRENTLY orders_pkey ON orders (id)')
