@@ -739,7 +739,8 @@ function parseAnnotatedFile(
     const sectionOptions = tool === 'sql-migrate' && rest.length === 1 && rest[0] === 'notransaction'
     if ((kind === 'up' || kind === 'down') && (rest.length === 0 || sectionOptions)) {
       const previous = marks.find((mark) => mark.kind === kind)
-      if (previous) {
+      // sql-migrate adds each further Up (or Down) section to the ones before it; goose refuses a second one.
+      if (previous && tool !== 'sql-migrate') {
         throw new DbopsError(
           'E_MIGRATION_PARSE',
           `${file}:${line}: a second "-- +${word} ${match[1]}" line (the first is on line ${previous.line})`,
@@ -768,11 +769,6 @@ function parseAnnotatedFile(
       { hint: 'put the Up section first, the Down section after it' },
     )
   }
-  const part = (index: number) => ({
-    start: marks[index]!.end,
-    end: marks[index + 1]?.index ?? text.length,
-    options: { transaction: fileTransaction && marks[index]!.transaction },
-  })
   const noDown = {
     sql: '',
     file,
@@ -780,14 +776,41 @@ function parseAnnotatedFile(
     column: 1,
     options: { transaction: fileTransaction },
   }
+  const down = marks.some((mark) => mark.kind === 'down')
   return singleFileMigration(
     tool,
     version,
     name,
     file,
-    sectionOf(part(0), text, file),
-    marks[1] ? sectionOf(part(1), text, file) : noDown,
+    annotatedSection('up', marks, text, file, fileTransaction),
+    down ? annotatedSection('down', marks, text, file, fileTransaction) : noDown,
   )
+}
+
+/**
+ * The `kind` sections of an annotated file as one section: from its first mark to the end of its last part, with the
+ * other direction's parts in between blanked (newlines kept, so every statement keeps its line and column). Outside a
+ * transaction when any of its marks says so (sql-migrate's notransaction).
+ */
+function annotatedSection(
+  kind: 'up' | 'down',
+  marks: readonly { kind: 'up' | 'down'; index: number; end: number; transaction: boolean }[],
+  text: string,
+  file: string,
+  fileTransaction: boolean,
+): Section {
+  const parts = marks.flatMap((mark, i) =>
+    mark.kind === kind ? [{ start: mark.end, end: marks[i + 1]?.index ?? text.length }] : [],
+  )
+  const start = parts[0]!.start
+  let sql = ''
+  let at = start
+  for (const part of parts) {
+    sql += text.slice(at, part.start).replace(/[^\n]/g, ' ') + text.slice(part.start, part.end)
+    at = part.end
+  }
+  const transaction = fileTransaction && marks.every((mark) => mark.kind !== kind || mark.transaction)
+  return { sql, file, ...positionAt(text, start), options: { transaction } }
 }
 
 /**

@@ -80,6 +80,45 @@ describe('readMigrations', () => {
     )
   })
 
+  it('sql-migrate files with several Up and Down sections: each direction is all its sections, in place', () => {
+    const text = [
+      '-- +migrate Up',
+      'CREATE TABLE a (id int);',
+      '-- +migrate Down',
+      'DROP TABLE a;',
+      '-- +migrate Up notransaction',
+      'CREATE INDEX CONCURRENTLY a_id ON a (id);',
+      '-- +migrate Down',
+      'DROP INDEX a_id;',
+      '',
+    ].join('\n')
+    const dir = migrationsDir({ '1677078479.sql': text })
+    const [migration] = readMigrations(join(dir, 'migrations'), dir).migrations
+    const { up, down } = migration!
+    // The other direction's lines are blank: each statement stays on its own line of the file.
+    expect(up.sql.split('\n').map((line) => line.trim())).toEqual([
+      '',
+      'CREATE TABLE a (id int);',
+      '',
+      '',
+      '',
+      'CREATE INDEX CONCURRENTLY a_id ON a (id);',
+      '',
+    ])
+    expect(up).toMatchObject({ line: 1, options: { transaction: false } })
+    expect(up.sql.split('\n')[5]).toBe('CREATE INDEX CONCURRENTLY a_id ON a (id);')
+    expect(down!.sql.split('\n').map((line) => line.trim())).toEqual([
+      '',
+      'DROP TABLE a;',
+      '',
+      '',
+      '',
+      'DROP INDEX a_id;',
+      '',
+    ])
+    expect(down).toMatchObject({ line: 3, options: { transaction: true } })
+  })
+
   it('says how to rename a Flyway name with a lower-case prefix it ignores', () => {
     const dir = migrationsDir({ 'v2__add_users.sql': 'CREATE TABLE users (id int);', 'notes.sql': '' })
     expect(readMigrations(join(dir, 'migrations'), dir).warnings).toEqual([
