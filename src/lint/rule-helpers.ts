@@ -19,6 +19,20 @@ export function allWords(statement: Pick<LintStatement, 'text' | 'words'>, engin
   return statement.words.length < LEADING_WORDS ? statement.words : leadingWords(statement.text, Infinity, engine)
 }
 
+/**
+ * Every word of the statement, a quoted identifier as its own text (`"Order"`): for rules that name what they find
+ * from the words. Costs a lexing of the whole statement: call it for statements the rule reports on, or rare ones.
+ */
+export function namedWords(statement: Pick<LintStatement, 'text'>, engine: Engine): readonly string[] {
+  return leadingWords(statement.text, Infinity, engine, true)
+}
+
+/** A name word as PostgreSQL names it: `"Order"` → `Order` (case kept, `""` → `"`), `Orders` → `orders`. */
+export function nameOfWord(word: string | undefined): string {
+  if (word === undefined) return '?'
+  return word.length > 1 && word.startsWith('"') ? word.slice(1, -1).replace(/""/g, '"') : word.toLowerCase()
+}
+
 export const isCreateIndex = (w: readonly string[]): boolean =>
   w[0] === 'CREATE' && (w[1] === 'INDEX' || (w[1] === 'UNIQUE' && w[2] === 'INDEX'))
 export const isAlterTable = (w: readonly string[]): boolean => w[0] === 'ALTER' && w[1] === 'TABLE'
@@ -57,12 +71,14 @@ export function withNotValid(text: string): string {
   return `${statementText(text)} NOT VALID`
 }
 
-/** A name in leading words at `k` (`name` or `schema . name`), lower-cased: qualified, bare, and the index after it. */
+/**
+ * A name in leading words at `k` (`name` or `schema . name`) as PostgreSQL names it (nameOfWord): qualified, bare,
+ * and the index after it. Leading words hold a quoted identifier as `"` alone; namedWords keep its name.
+ */
 export function nameInWords(words: readonly string[], k: number): { name: string; bare: string; next: number } {
-  const lower = (word: string | undefined): string => (word ?? '?').toLowerCase()
   return words[k + 1] === '.'
-    ? { name: `${lower(words[k])}.${lower(words[k + 2])}`, bare: lower(words[k + 2]), next: k + 3 }
-    : { name: lower(words[k]), bare: lower(words[k]), next: k + 1 }
+    ? { name: `${nameOfWord(words[k])}.${nameOfWord(words[k + 2])}`, bare: nameOfWord(words[k + 2]), next: k + 3 }
+    : { name: nameOfWord(words[k]), bare: nameOfWord(words[k]), next: k + 1 }
 }
 
 /** ALTER TABLE's table (as nameInWords names it) and its actions, split at top-level commas, each as its words. */

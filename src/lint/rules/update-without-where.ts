@@ -1,13 +1,13 @@
 import type { Engine } from '../../backends/backend.js'
 import type { LintRule, LintStatement } from '../types.js'
-import { allWords } from '../rule-helpers.js'
+import { allWords, nameInWords, namedWords } from '../rule-helpers.js'
 
 /**
  * The table of an UPDATE/DELETE with no WHERE at its top level (a WHERE inside parentheses belongs to a subquery),
  * from the tokens: no parse needed, on either engine.
  */
 function unfiltered(statement: LintStatement, verb: 'UPDATE' | 'DELETE', engine: Engine): string | undefined {
-  const words = allWords(statement, engine)
+  let words = allWords(statement, engine)
   let depth = 0
   let start = -1
   for (const [index, word] of words.entries()) {
@@ -20,8 +20,9 @@ function unfiltered(statement: LintStatement, verb: 'UPDATE' | 'DELETE', engine:
   if (words[k] === 'FROM') k++
   if (words[k] === 'OR') k += 2
   if (words[k] === 'ONLY') k++
-  const name = words[k + 1] === '.' ? words[k + 2] : words[k]
-  return name === undefined || name === '"' ? '?' : name.toLowerCase()
+  // A quoted name is only `"` in the words: lex again keeping it (same token positions), for this statement alone.
+  if (words[k] === '"' || (words[k + 1] === '.' && words[k + 2] === '"')) words = namedWords(statement, engine)
+  return nameInWords(words, k).bare
 }
 
 /** The rule for UPDATE, and for DELETE (delete-without-where.ts). */

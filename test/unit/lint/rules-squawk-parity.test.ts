@@ -140,6 +140,47 @@ describe('prefer-robust-statements (transaction:false files run again after a fa
   })
 })
 
+describe('prefer-robust-statements on hatchet-dev/hatchet (third round)', () => {
+  const nonTransactional = { directive: 'transaction:false' }
+
+  it('names quoted identifiers as written, and a DROP INDEX IF EXISTS covers only the index it names', async () => {
+    const findings = await only(
+      'prefer-robust-statements',
+      'DROP INDEX CONCURRENTLY IF EXISTS "Queue_old_key";\nALTER TABLE "QueueItem" ADD CONSTRAINT "QueueItem_priority_check" CHECK (priority >= 1) NOT VALID;\nCREATE UNIQUE INDEX "Queue_new_key" ON "QueueItem" ("stepRunId");\nALTER TABLE app."QueueItem" DROP COLUMN "retryCount";\nSELECT 1;',
+      nonTransactional,
+    )
+    expect(findings.map((finding) => finding.line)).toEqual([3, 4, 5])
+    expect(findings[0]).toMatchObject({ table: 'QueueItem' })
+    expect(findings[0]!.message).toContain('ADD CONSTRAINT "QueueItem_priority_check" fails')
+    expect(findings[0]!.safe).toContain('ALTER TABLE "QueueItem" DROP CONSTRAINT IF EXISTS "QueueItem_priority_check"')
+    expect(findings[1]!.safe).toContain('CREATE INDEX IF NOT EXISTS "Queue_new_key"')
+    expect(findings[2]).toMatchObject({ table: 'app.QueueItem' })
+    expect(findings[2]!.safe).toBe('ALTER TABLE app."QueueItem" DROP COLUMN IF EXISTS "retryCount";')
+    // Dropped IF EXISTS earlier in the file, under its quoted name: the create after it runs again.
+    expect(
+      await only(
+        'prefer-robust-statements',
+        'DROP INDEX CONCURRENTLY IF EXISTS "Queue_key";\nCREATE INDEX CONCURRENTLY "Queue_key" ON "QueueItem" (a);\nSELECT 1;',
+        nonTransactional,
+      ),
+    ).toEqual([])
+  })
+})
+
+describe('update-without-where names a quoted table (hatchet-dev/hatchet, third round)', () => {
+  it('reports the table as PostgreSQL names it, schema-qualified or not', async () => {
+    const [finding] = await only(
+      'update-without-where',
+      'UPDATE "WorkflowVersion" SET "checksum" = md5(random()::text);',
+    )
+    expect(finding).toMatchObject({ table: 'WorkflowVersion' })
+    expect(finding!.message).toContain('every row of WorkflowVersion')
+    const [qualified] = await only('delete-without-where', 'DELETE FROM app."Order Items";')
+    expect(qualified).toMatchObject({ table: 'Order Items' })
+    expect(await only('update-without-where', 'UPDATE "WorkflowVersion" SET a = 1 WHERE "id" = 2;')).toEqual([])
+  })
+})
+
 describe('validate-in-same-transaction (a hazard squawk found in supabase/auth that dbops missed)', () => {
   it('reports VALIDATE in the same transactional file as its ADD ... NOT VALID', async () => {
     const [finding, ...rest] = await only(
