@@ -485,6 +485,9 @@ async function lintRun(run: Run): Promise<LintResult> {
         words,
         index,
         to,
+        outer.get(statement),
+        outer,
+        statements,
       )
       let wanting = wantingOf(statement, statementWords)
       const quick = dialect.quickTable(statementWords)
@@ -708,11 +711,20 @@ class StatementContext implements RuleContext {
     private readonly words: readonly (readonly string[])[],
     private readonly index: number,
     private readonly to: number,
+    private readonly block: SqlStatement | undefined,
+    private readonly outer: Map<SqlStatement, SqlStatement>,
+    private readonly statements: readonly SqlStatement[],
   ) {}
 
   /** A getter: slicing for every statement would be quadratic in a file of thousands (a schema dump). */
   get following(): readonly (readonly string[])[] {
     return this.words.slice(this.index + 1, this.to)
+  }
+
+  get followingBlock(): readonly (readonly string[])[] {
+    let end = this.index + 1
+    if (this.block) while (end < this.to && this.outer.get(this.statements[end]!) === this.block) end++
+    return this.words.slice(end, this.to)
   }
 }
 

@@ -96,6 +96,11 @@ export interface RuleContext {
   format: MigrationFile['format']
   /** Leading words of the statements after this one in the same file (to recognise a rebuild: drop, then rename). */
   following: readonly (readonly string[])[]
+  /**
+   * For a statement a DO block runs, the leading words of the statements after the block (the block succeeds or
+   * fails as one); for any other statement, `following`.
+   */
+  followingBlock: readonly (readonly string[])[]
   /** Per-run memory of the rules that need one (keyed by rule id), e.g. constraints validated earlier in the run. */
   state: Map<string, unknown>
 }

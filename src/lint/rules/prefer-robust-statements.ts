@@ -57,6 +57,8 @@ function problemsOf(words: readonly string[], dropped: Set<string>): Problem[] {
     ]
   }
   if (isCreateTable(words)) {
+    // A temporary table goes with the session that made it: the run after a failure is a new one.
+    if (words[1] === 'TEMP' || words[1] === 'TEMPORARY' || words[2] === 'TEMP' || words[2] === 'TEMPORARY') return []
     const k = words.indexOf('TABLE') + 1
     if (words[k] === 'IF') return []
     const table = nameInWords(words, k).name
@@ -153,7 +155,8 @@ export const preferRobustStatements: LintRule = {
     }
   },
   check(statement, context) {
-    if (context.transactional || context.following.length === 0) return []
+    // A statement a DO block runs succeeds or fails with the block: it runs again only if something after it fails.
+    if (context.transactional || context.followingBlock.length === 0) return []
     const words = namedWords(statement, context.engine)
     return problemsOf(words, droppedIn(context)).map((problem) => ({
       evenIfFresh: true,

@@ -140,7 +140,7 @@ describe('prefer-robust-statements (transaction:false files run again after a fa
   })
 })
 
-describe('prefer-robust-statements on hatchet-dev/hatchet (third round)', () => {
+describe('prefer-robust-statements on hatchet-dev/hatchet (third round): names, temporary tables, DO blocks', () => {
   const nonTransactional = { directive: 'transaction:false' }
 
   it('names quoted identifiers as written, and a DROP INDEX IF EXISTS covers only the index it names', async () => {
@@ -164,6 +164,28 @@ describe('prefer-robust-statements on hatchet-dev/hatchet (third round)', () => 
         nonTransactional,
       ),
     ).toEqual([])
+  })
+
+  it('stays quiet for a temporary table, which goes with the session that failed', async () => {
+    const temp =
+      'CREATE TEMP TABLE nulls AS SELECT id FROM events WHERE x IS NULL;\nCREATE LOCAL TEMPORARY TABLE ids (id bigint);\nSELECT 1;'
+    expect(await only('prefer-robust-statements', temp, nonTransactional)).toEqual([])
+    expect(
+      rules(
+        await only('prefer-robust-statements', 'CREATE UNLOGGED TABLE ids (id bigint);\nSELECT 1;', nonTransactional),
+      ),
+    ).toEqual(['prefer-robust-statements'])
+  })
+
+  it('judges a DO block as one statement: quiet when it is the last, reported when a statement follows it', async () => {
+    const block =
+      'DO $$\nBEGIN\n  CREATE TABLE events_new (id bigint);\n  DROP TABLE events;\n  ALTER TABLE events_new RENAME TO events;\nEND\n$$;'
+    expect(await only('prefer-robust-statements', `SELECT 1;\n${block}`, nonTransactional)).toEqual([])
+    const findings = await only('prefer-robust-statements', `${block}\nSELECT 1;`, nonTransactional)
+    expect(findings.map((finding) => finding.message.split(' fails')[0])).toEqual([
+      'CREATE TABLE events_new',
+      'DROP TABLE events',
+    ])
   })
 })
 
