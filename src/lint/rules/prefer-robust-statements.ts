@@ -84,6 +84,18 @@ function problemsOf(words: readonly string[], dropped: Set<string>): Problem[] {
       },
     ]
   }
+  if (words[0] === 'ALTER' && words[1] === 'TYPE') {
+    // ADD VALUE 'x' (BEFORE/AFTER ...) fails once the value exists; RENAME VALUE and the rest are rare here.
+    const { name, next } = nameInWords(words, 2)
+    if (words[next] !== 'ADD' || words[next + 1] !== 'VALUE' || words[next + 2] === 'IF') return []
+    const type = shown(name)
+    return [
+      {
+        what: `ALTER TYPE ${type} ADD VALUE fails on a second run`,
+        safe: `ALTER TYPE ${type} ADD VALUE IF NOT EXISTS ...;`,
+      },
+    ]
+  }
   if (words[0] === 'ALTER' && words[1] === 'TABLE') {
     const { table, actions } = alterActions(words)
     const t = shown(table)
@@ -134,9 +146,9 @@ export const preferRobustStatements: LintRule = {
   severity: 'warn',
   kind: 'correctness',
   description:
-    'in a transaction:false migration, a statement that fails when the file is run again after a failure part way (CREATE without IF NOT EXISTS, DROP without IF EXISTS)',
+    'in a transaction:false migration, a statement that fails when the file is run again after a failure part way (CREATE without IF NOT EXISTS, DROP without IF EXISTS, ADD VALUE without IF NOT EXISTS)',
   mayFind: (_sql, section) => !section.transactional,
-  wants: (w) => w[0] === 'CREATE' || w[0] === 'DROP' || (w[0] === 'ALTER' && w[1] === 'TABLE'),
+  wants: (w) => w[0] === 'CREATE' || w[0] === 'DROP' || (w[0] === 'ALTER' && (w[1] === 'TABLE' || w[1] === 'TYPE')),
   needsAst: false,
   reportsOnFresh: true,
   observe(statement, context) {

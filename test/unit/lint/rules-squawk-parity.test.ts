@@ -140,7 +140,7 @@ describe('prefer-robust-statements (transaction:false files run again after a fa
   })
 })
 
-describe('prefer-robust-statements on hatchet-dev/hatchet (third round): names, temporary tables, DO blocks', () => {
+describe('prefer-robust-statements on hatchet-dev/hatchet (third round): names, temporary tables, DO blocks, enums', () => {
   const nonTransactional = { directive: 'transaction:false' }
 
   it('names quoted identifiers as written, and a DROP INDEX IF EXISTS covers only the index it names', async () => {
@@ -164,6 +164,18 @@ describe('prefer-robust-statements on hatchet-dev/hatchet (third round): names, 
         nonTransactional,
       ),
     ).toEqual([])
+  })
+
+  it('reports ALTER TYPE ... ADD VALUE without IF NOT EXISTS, not with it or in a transactional file', async () => {
+    const [finding, ...rest] = await only(
+      'prefer-robust-statements',
+      `ALTER TYPE "StepRunEventReason" ADD VALUE 'TIMED_OUT';\nALTER TYPE status ADD VALUE IF NOT EXISTS 'x';\nALTER TYPE status RENAME VALUE 'a' TO 'b';\nSELECT 1;`,
+      nonTransactional,
+    )
+    expect(rest).toEqual([])
+    expect(finding).toMatchObject({ line: 2 })
+    expect(finding!.safe).toBe('ALTER TYPE "StepRunEventReason" ADD VALUE IF NOT EXISTS ...;')
+    expect(await only('prefer-robust-statements', `ALTER TYPE status ADD VALUE 'x';\nSELECT 1;`)).toEqual([])
   })
 
   it('stays quiet for a temporary table, which goes with the session that failed', async () => {
