@@ -215,6 +215,27 @@ describe('update-without-where names a quoted table (hatchet-dev/hatchet, third 
   })
 })
 
+describe('drop-table after a rename in the same file (riverqueue/river 005, third round)', () => {
+  const swap =
+    'ALTER TABLE river_migration RENAME TO river_migration_old;\nCREATE TABLE river_migration (line text, version bigint);\nINSERT INTO river_migration SELECT * FROM river_migration_old;\nDROP TABLE river_migration_old;'
+
+  it('reports the rename, not the drop of the name the file itself gave', async () => {
+    expect(rules(await lint(swap))).toEqual(['rename-table'])
+    const inBlock = `DO $body$\nBEGIN\n  IF to_regclass('river_migration') IS NOT NULL THEN\n    ${swap.replace(/\n/g, '\n    ')}\n  END IF;\nEND;\n$body$ LANGUAGE 'plpgsql';`
+    expect(rules(await lint(inBlock))).toEqual(['rename-table'])
+  })
+
+  it('still reports a drop of another table, and of a name renamed in an earlier migration', async () => {
+    expect(
+      rules(await lint('ALTER TABLE jobs RENAME TO jobs_old;\nDROP TABLE jobs_archive;')).filter(
+        (r) => r === 'drop-table',
+      ),
+    ).toEqual(['drop-table'])
+    const files = await lintFiles(['ALTER TABLE jobs RENAME TO jobs_old;', 'DROP TABLE jobs_old;'])
+    expect(rules(files.findings)).toEqual(['rename-table', 'drop-table'])
+  })
+})
+
 describe('validate-in-same-transaction (a hazard squawk found in supabase/auth that dbops missed)', () => {
   it('reports VALIDATE in the same transactional file as its ADD ... NOT VALID', async () => {
     const [finding, ...rest] = await only(
