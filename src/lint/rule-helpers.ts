@@ -1,5 +1,6 @@
 /** What the rules share: statement shapes by leading words, lock effects, and the safe-SQL wrappers. */
 import type { Engine } from '../backends/backend.js'
+import { displayIdentifier } from '../sql/query.js'
 import { leadingWords } from '../sql/split-statements.js'
 import { transactionFreeHint } from '../migrate/files.js'
 import type { LintStatement, RuleContext } from './types.js'
@@ -25,6 +26,11 @@ export function allWords(statement: Pick<LintStatement, 'text' | 'words'>, engin
  */
 export function namedWords(statement: Pick<LintStatement, 'text'>, engine: Engine): readonly string[] {
   return leadingWords(statement.text, Infinity, engine, true)
+}
+
+/** A name the rules hold (as PostgreSQL names it: `orders`, `app.Order`) as SQL must write it: `app."Order"`. */
+export function sqlName(name: string): string {
+  return name.split('.').map(displayIdentifier).join('.')
 }
 
 /** A name word as PostgreSQL names it: `"Order"` → `Order` (case kept, `""` → `"`), `Orders` → `orders`. */

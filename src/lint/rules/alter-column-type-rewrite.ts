@@ -1,6 +1,7 @@
 import type { LintRule } from '../types.js'
 import { alterTableCommands, typeOf } from '../pg-nodes.js'
-import { isAlterTable } from '../rule-helpers.js'
+import { displayIdentifier } from '../../sql/query.js'
+import { isAlterTable, sqlName } from '../rule-helpers.js'
 
 export const alterColumnTypeRewrite: LintRule = {
   id: 'alter-column-type-rewrite',
@@ -27,7 +28,7 @@ export const alterColumnTypeRewrite: LintRule = {
           table,
           lock: 'ACCESS EXCLUSIVE',
           message: `ALTER COLUMN ${command.name} TYPE ${type?.name ?? ''} rewrites ${table} and rebuilds its indexes under ACCESS EXCLUSIVE: blocks every read and write of it for the whole rewrite${widening ? ` (no rewrite if ${command.name} is varchar or text already: then ignore this with a reason)` : ''}`,
-          safe: `-- add a new column, fill it in batches, switch the code to it, then drop the old one:\nALTER TABLE ${table} ADD COLUMN ${command.name}_new ${type?.name ?? '...'};\nUPDATE ${table} SET ${command.name}_new = ${command.name} WHERE id BETWEEN ... AND ...;`,
+          safe: `-- add a new column, fill it in batches, switch the code to it, then drop the old one:\nALTER TABLE ${sqlName(table)} ADD COLUMN ${displayIdentifier(`${command.name}_new`)} ${type?.name ?? '...'};\nUPDATE ${sqlName(table)} SET ${displayIdentifier(`${command.name}_new`)} = ${displayIdentifier(String(command.name))} WHERE id BETWEEN ... AND ...;`,
         }
       })
   },

@@ -1,6 +1,6 @@
 import type { Engine } from '../../backends/backend.js'
 import type { LintRule, LintStatement } from '../types.js'
-import { allWords, nameInWords, namedWords } from '../rule-helpers.js'
+import { allWords, nameInWords, namedWords, sqlName } from '../rule-helpers.js'
 
 /**
  * The table of an UPDATE/DELETE with no WHERE at its top level (a WHERE inside parentheses belongs to a subquery),
@@ -46,7 +46,7 @@ export function withoutWhere(verb: 'UPDATE' | 'DELETE'): LintRule {
           table,
           lock: 'ROW EXCLUSIVE',
           message: `${verb} without WHERE ${verb === 'UPDATE' ? 'updates' : 'deletes'} every row of ${table} in one transaction: every row stays locked until the migration commits, blocking concurrent updates of any of them`,
-          safe: `-- in batches, each its own transaction (a transaction:false migration, or a script):\n${verb === 'UPDATE' ? `UPDATE ${table} SET ... WHERE id BETWEEN 1 AND 10000;` : `DELETE FROM ${table} WHERE id BETWEEN 1 AND 10000;`}`,
+          safe: `-- in batches, each its own transaction (a transaction:false migration, or a script):\n${verb === 'UPDATE' ? `UPDATE ${sqlName(table)} SET ... WHERE id BETWEEN 1 AND 10000;` : `DELETE FROM ${sqlName(table)} WHERE id BETWEEN 1 AND 10000;`}`,
         },
       ]
     },

@@ -236,6 +236,49 @@ describe('drop-table after a rename in the same file (riverqueue/river 005, thir
   })
 })
 
+describe('safe SQL names mixed-case tables as SQL must (hatchet-dev/hatchet, third round)', () => {
+  it('quotes a name that folding would change, and leaves plain lower-case names bare', async () => {
+    const findings = await lint(
+      [
+        'ALTER TABLE "WorkflowVersion" ALTER COLUMN "checksum" SET NOT NULL;',
+        'ALTER TABLE "QueueItem" ADD CHECK ("priority" >= 1);',
+        'ALTER TABLE app."Step" ADD FOREIGN KEY ("actionId") REFERENCES "Action" (id);',
+        'ALTER TABLE "Tenant" ADD UNIQUE ("slug");',
+        'ALTER TABLE "StepRun" ALTER COLUMN "order" TYPE bigint;',
+        'ALTER TABLE "Event" ADD COLUMN "eventId" uuid NOT NULL DEFAULT gen_random_uuid();',
+        'ALTER TABLE "Lease" ADD COLUMN "expiresAt" timestamptz NOT NULL;',
+        'UPDATE "WorkflowVersion" SET "checksum" = md5(random()::text);',
+        'TRUNCATE "Event" CASCADE;',
+        'ALTER TABLE "Worker" RENAME TO "WorkerOld";',
+        'ALTER TABLE orders ALTER COLUMN total SET NOT NULL;',
+      ].join('\n'),
+    )
+    const safe = (rule: string, nth = 0) => findings.filter((finding) => finding.rule === rule)[nth]?.safe ?? ''
+    expect(safe('set-not-null-scan')).toContain(
+      'ALTER TABLE "WorkflowVersion" ADD CONSTRAINT "WorkflowVersion_checksum_not_null" CHECK (checksum IS NOT NULL) NOT VALID;',
+    )
+    expect(safe('set-not-null-scan', 1)).toContain(
+      'ALTER TABLE orders ADD CONSTRAINT orders_total_not_null CHECK (total IS NOT NULL)',
+    )
+    expect(safe('check-without-not-valid')).toContain('ALTER TABLE "QueueItem" VALIDATE CONSTRAINT "QueueItem_check";')
+    expect(safe('foreign-key-without-not-valid')).toContain(
+      'ALTER TABLE app."Step" ADD CONSTRAINT "Step_actionId_fkey" FOREIGN KEY ("actionId") REFERENCES "Action" NOT VALID',
+    )
+    expect(safe('unique-without-index')).toContain(
+      'CREATE UNIQUE INDEX CONCURRENTLY "Tenant_slug_key" ON "Tenant" (slug)',
+    )
+    expect(safe('alter-column-type-rewrite')).toContain('ALTER TABLE "StepRun" ADD COLUMN order_new int8')
+    expect(safe('alter-column-type-rewrite')).toContain('SET order_new = "order"')
+    expect(safe('add-column-rewrite')).toContain('ALTER TABLE "Event" ADD COLUMN "eventId" uuid;')
+    expect(safe('add-column-not-null-without-default')).toContain(
+      'ALTER TABLE "Lease" ADD COLUMN "expiresAt" timestamptz NOT NULL',
+    )
+    expect(safe('update-without-where')).toContain('UPDATE "WorkflowVersion" SET ... WHERE')
+    expect(safe('truncate-cascade')).toContain('TRUNCATE "Event";')
+    expect(safe('rename-table')).toContain('CREATE VIEW "Worker" AS SELECT * FROM "WorkerOld";')
+  })
+})
+
 describe('validate-in-same-transaction (a hazard squawk found in supabase/auth that dbops missed)', () => {
   it('reports VALIDATE in the same transactional file as its ADD ... NOT VALID', async () => {
     const [finding, ...rest] = await only(
