@@ -279,6 +279,19 @@ describe('safe SQL names mixed-case tables as SQL must (hatchet-dev/hatchet, thi
   })
 })
 
+describe('alter-column-type-rewrite says when a varchar widening rewrites nothing (temporalio/temporal v1.8, third round)', () => {
+  it('hints at the no-rewrite case for varchar(n), varchar and text targets, not for other types', async () => {
+    const findings = await only(
+      'alter-column-type-rewrite',
+      'ALTER TABLE current_executions ALTER COLUMN create_request_id TYPE VARCHAR(255);\nALTER TABLE t ALTER COLUMN a TYPE text;\nALTER TABLE t ALTER COLUMN b TYPE bigint;',
+    )
+    expect(findings.map((finding) => finding.severity)).toEqual(['warn', 'warn', 'warn'])
+    expect(findings[0]!.message).toContain('no rewrite if create_request_id is a varchar no longer than this already')
+    expect(findings[1]!.message).toContain('no rewrite if a is varchar or text already')
+    expect(findings[2]!.message).not.toContain('no rewrite')
+  })
+})
+
 describe('validate-in-same-transaction (a hazard squawk found in supabase/auth that dbops missed)', () => {
   it('reports VALIDATE in the same transactional file as its ADD ... NOT VALID', async () => {
     const [finding, ...rest] = await only(
