@@ -12,7 +12,8 @@ import type { Engine } from '../backends/backend.js'
 import { UsageError } from '../errors.js'
 import { migrationText, migrationsFolderOf, readMigrations, transactionFreeHint } from '../migrate/files.js'
 import { splitStatements } from '../sql/split-statements.js'
-import { alterTableCommands, body, relationName } from './pg-nodes.js'
+import { displayIdentifier } from '../sql/query.js'
+import { alterTableCommands, body, relationName, relationSql } from './pg-nodes.js'
 
 export interface FixResult {
   file: string
@@ -66,7 +67,9 @@ export async function fixMigration(dir: string, file: string, engine: Engine, cw
       commands.length === 1 && commands[0]!.subtype === 'AT_AddConstraint' ? commands[0]!.def?.Constraint : undefined
     if (table && constraint?.contype === 'CONSTR_FOREIGN' && !constraint.skip_validation && constraint.conname) {
       edits.push({ start: statement.start, end: statement.end, replacement: `${statement.text} NOT VALID` })
-      validations.push(`ALTER TABLE ${table} VALIDATE CONSTRAINT ${constraint.conname};`)
+      // Names as the parser gives them ("Step" is Step): quoted again where needed, or the SQL names another table.
+      const relation = relationSql(body(node, 'AlterTableStmt')?.relation)
+      validations.push(`ALTER TABLE ${relation} VALIDATE CONSTRAINT ${displayIdentifier(String(constraint.conname))};`)
       changes.push(
         `ADD FOREIGN KEY ${constraint.conname} on ${table}: NOT VALID here, VALIDATE CONSTRAINT in the next migration`,
       )

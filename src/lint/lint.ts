@@ -490,6 +490,9 @@ async function lintRun(run: Run): Promise<LintResult> {
         words,
         index,
         to,
+        outer.get(statement),
+        outer,
+        statements,
       )
       let wanting = wantingOf(statement, statementWords)
       const quick = dialect.quickTable(statementWords)
@@ -725,9 +728,15 @@ async function withoutInPlaceRetypes(raws: Raw[], run: Run, dialect: LintDialect
       if (type) before.set(raw, type)
     }
   }
-  return raws.filter((raw) => {
+  return raws.flatMap((raw) => {
+    if (raw.retype === undefined) return [raw]
     const from = before.get(raw)
-    return !(raw.retype && from && dialect.retypesInPlace!(from, raw.retype.to))
+    if (from) return dialect.retypesInPlace!(from, raw.retype.to) ? [] : [raw]
+    // Not known: say which types it would be no rewrite from.
+    const inPlace = dialect.inPlaceFrom?.(raw.retype.to)
+    if (!inPlace) return [raw]
+    const note = ` (no rewrite if ${raw.retype.column} is ${inPlace} already: then ignore this with a reason)`
+    return [{ ...raw, message: raw.message + note }]
   })
 }
 
@@ -777,11 +786,20 @@ class StatementContext implements RuleContext {
     private readonly words: readonly (readonly string[])[],
     private readonly index: number,
     private readonly to: number,
+    private readonly block: SqlStatement | undefined,
+    private readonly outer: Map<SqlStatement, SqlStatement>,
+    private readonly statements: readonly SqlStatement[],
   ) {}
 
   /** A getter: slicing for every statement would be quadratic in a file of thousands (a schema dump). */
   get following(): readonly (readonly string[])[] {
     return this.words.slice(this.index + 1, this.to)
+  }
+
+  get followingBlock(): readonly (readonly string[])[] {
+    let end = this.index + 1
+    if (this.block) while (end < this.to && this.outer.get(this.statements[end]!) === this.block) end++
+    return this.words.slice(end, this.to)
   }
 }
 

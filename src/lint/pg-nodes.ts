@@ -2,6 +2,7 @@
  * Reading libpg-query's JSON parse tree (PostgreSQL's own node names: IndexStmt, AlterTableStmt, ...). Names in the
  * tree are as PostgreSQL sees them: unquoted identifiers already folded to lower case.
  */
+import { displayQualified } from '../sql/query.js'
 import type { ColumnType, PgNode } from './types.js'
 
 /** The node's one key and its body: `{ IndexStmt: {...} }` → ['IndexStmt', {...}]. */
@@ -19,6 +20,12 @@ export function body(node: PgNode | undefined, kind: string): PgNode | undefined
 export function relationName(rangeVar: PgNode | undefined): string | undefined {
   if (!rangeVar?.relname) return undefined
   return rangeVar.schemaname ? `${rangeVar.schemaname}.${rangeVar.relname}` : String(rangeVar.relname)
+}
+
+/** A RangeVar as SQL must name it: `orders`, `"Order"`, `app."Order Items"` (quoted where folding would change it). */
+export function relationSql(rangeVar: PgNode | undefined): string | undefined {
+  if (!rangeVar?.relname) return undefined
+  return displayQualified(rangeVar.schemaname as string | undefined, String(rangeVar.relname))
 }
 
 /** A dotted name from a list of String nodes (`DROP INDEX s.i` objects, type names). */

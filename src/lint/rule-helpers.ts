@@ -1,5 +1,6 @@
 /** What the rules share: statement shapes by leading words, lock effects, and the safe-SQL wrappers. */
 import type { Engine } from '../backends/backend.js'
+import { displayIdentifier } from '../sql/query.js'
 import { leadingWords } from '../sql/split-statements.js'
 import { transactionFreeHint } from '../migrate/files.js'
 import type { LintStatement, RuleContext } from './types.js'
@@ -17,6 +18,25 @@ export const LEADING_WORDS = 16
 /** Every word of a statement: its leading words when they are all there are, else the statement lexed in full. */
 export function allWords(statement: Pick<LintStatement, 'text' | 'words'>, engine: Engine): readonly string[] {
   return statement.words.length < LEADING_WORDS ? statement.words : leadingWords(statement.text, Infinity, engine)
+}
+
+/**
+ * Every word of the statement, a quoted identifier as its own text (`"Order"`): for rules that name what they find
+ * from the words. Costs a lexing of the whole statement: call it for statements the rule reports on, or rare ones.
+ */
+export function namedWords(statement: Pick<LintStatement, 'text'>, engine: Engine): readonly string[] {
+  return leadingWords(statement.text, Infinity, engine, true)
+}
+
+/** A name the rules hold (as PostgreSQL names it: `orders`, `app.Order`) as SQL must write it: `app."Order"`. */
+export function sqlName(name: string): string {
+  return name.split('.').map(displayIdentifier).join('.')
+}
+
+/** A name word as PostgreSQL names it: `"Order"` → `Order` (case kept, `""` → `"`), `Orders` → `orders`. */
+export function nameOfWord(word: string | undefined): string {
+  if (word === undefined) return '?'
+  return word.length > 1 && word.startsWith('"') ? word.slice(1, -1).replace(/""/g, '"') : word.toLowerCase()
 }
 
 export const isCreateIndex = (w: readonly string[]): boolean =>
@@ -57,12 +77,14 @@ export function withNotValid(text: string): string {
   return `${statementText(text)} NOT VALID`
 }
 
-/** A name in leading words at `k` (`name` or `schema . name`), lower-cased: qualified, bare, and the index after it. */
+/**
+ * A name in leading words at `k` (`name` or `schema . name`) as PostgreSQL names it (nameOfWord): qualified, bare,
+ * and the index after it. Leading words hold a quoted identifier as `"` alone; namedWords keep its name.
+ */
 export function nameInWords(words: readonly string[], k: number): { name: string; bare: string; next: number } {
-  const lower = (word: string | undefined): string => (word ?? '?').toLowerCase()
   return words[k + 1] === '.'
-    ? { name: `${lower(words[k])}.${lower(words[k + 2])}`, bare: lower(words[k + 2]), next: k + 3 }
-    : { name: lower(words[k]), bare: lower(words[k]), next: k + 1 }
+    ? { name: `${nameOfWord(words[k])}.${nameOfWord(words[k + 2])}`, bare: nameOfWord(words[k + 2]), next: k + 3 }
+    : { name: nameOfWord(words[k]), bare: nameOfWord(words[k]), next: k + 1 }
 }
 
 /** ALTER TABLE's table (as nameInWords names it) and its actions, split at top-level commas, each as its words. */

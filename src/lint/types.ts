@@ -96,6 +96,11 @@ export interface RuleContext {
   format: MigrationFile['format']
   /** Leading words of the statements after this one in the same file (to recognise a rebuild: drop, then rename). */
   following: readonly (readonly string[])[]
+  /**
+   * For a statement a DO block runs, the leading words of the statements after the block (the block succeeds or
+   * fails as one); for any other statement, `following`.
+   */
+  followingBlock: readonly (readonly string[])[]
   /** Per-run memory of the rules that need one (keyed by rule id), e.g. constraints validated earlier in the run. */
   state: Map<string, unknown>
 }
@@ -214,6 +219,8 @@ export interface LintDialect {
   ): { type: ColumnType } | { before: { table: string; column: string } } | undefined
   /** Whether the engine changes a column from one type to the other without rewriting the table or its indexes. */
   retypesInPlace?(from: ColumnType, to: ColumnType): boolean
+  /** The types a column changes to `to` from in place, in words ("varchar or text"), if any (see retypesInPlace). */
+  inPlaceFrom?(to: ColumnType): string | undefined
   /** Current types of columns (keyed `table.column`, as asked); columns that do not exist are left out. */
   columnTypes?(backend: Backend, columns: { table: string; column: string }[]): Promise<Map<string, ColumnType>>
 }

@@ -51,12 +51,28 @@ export function quoteLiteral(value: unknown): string {
 }
 
 /**
- * A name as a person would write it, for messages and suggested fixes: bare when it is a plain lower-case identifier,
- * quoted otherwise. Control characters are escaped where text meets a terminal (the reporter and tables), not here,
- * so `--json` keeps the real name.
+ * PostgreSQL's keywords that cannot be a bare table or column name (kwlist.h: RESERVED_KEYWORD and
+ * TYPE_FUNC_NAME_KEYWORD, as of PostgreSQL 16): `SET order = 1` is a syntax error, `SET "order" = 1` is not.
+ */
+const RESERVED = new Set(
+  (
+    'all analyse analyze and any array as asc asymmetric authorization binary both case cast check collate collation ' +
+    'column concurrently constraint create cross current_catalog current_date current_role current_schema ' +
+    'current_time current_timestamp current_user default deferrable desc distinct do else end except false fetch ' +
+    'for foreign freeze from full grant group having ilike in initially inner intersect into is isnull join lateral ' +
+    'leading left like limit localtime localtimestamp natural not notnull null offset on only or order outer ' +
+    'overlaps placing primary references returning right select session_user similar some symmetric system_user ' +
+    'table tablesample then to trailing true union unique user using variadic verbose when where window with'
+  ).split(' '),
+)
+
+/**
+ * A name as a person would write it, for messages and suggested fixes: bare when it is a plain lower-case identifier
+ * and no reserved word, quoted otherwise. Control characters are escaped where text meets a terminal (the reporter
+ * and tables), not here, so `--json` keeps the real name.
  */
 export function displayIdentifier(name: string): string {
-  return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : quoteIdentifier(name)
+  return /^[a-z_][a-z0-9_$]*$/.test(name) && !RESERVED.has(name) ? name : quoteIdentifier(name)
 }
 
 /** `public.orders`, `public."Order Items"`: displayIdentifier for each part. */

@@ -183,8 +183,15 @@ function statementMode(head: string[], pg: boolean): 'plain' | 'routine' | 'trig
  * `...` and [...]) the single token `"`, so quoted text never matches a keyword. Any other character is a token of
  * its own: `REINDEX (VERBOSE) INDEX x` gives `REINDEX ( VERBOSE ) INDEX X`, `a.b` gives `A . B`, `<=` gives `< =`.
  * `dialect` only matters for quoting rules (E'...', dollar quotes, nested comments, backticks and brackets).
+ * `names`: a quoted identifier is its own text instead (`"Order"`, quotes kept, so it never matches a keyword), for
+ * the few callers that report a name; the others need not build the strings.
  */
-export function leadingWords(statementText: string, max: number, dialect: SqlDialect = 'postgres'): string[] {
+export function leadingWords(
+  statementText: string,
+  max: number,
+  dialect: SqlDialect = 'postgres',
+  names = false,
+): string[] {
   const pg = dialect === 'postgres'
   const words: string[] = []
   let i = 0
@@ -192,7 +199,7 @@ export function leadingWords(statementText: string, max: number, dialect: SqlDia
     const end = lex(statementText, i, pg)
     if (kind === WORD) words.push(statementText.slice(i, end).toUpperCase())
     else if (kind === STRING) words.push("'")
-    else if (kind === IDENTIFIER) words.push('"')
+    else if (kind === IDENTIFIER) words.push(names ? statementText.slice(i, end) : '"')
     else if (kind === SYMBOL) words.push(statementText.charAt(i))
     i = end
   }

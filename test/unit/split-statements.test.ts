@@ -467,6 +467,28 @@ describe('leadingWords', () => {
     ])
   })
 
+  it('keeps a quoted identifier as written when asked for names (strings stay placeholders)', () => {
+    expect(
+      leadingWords(`ALTER TABLE app."Order ""x""" ADD CONSTRAINT "WHERE" CHECK (a <> 'x')`, 20, 'postgres', true),
+    ).toEqual([
+      'ALTER',
+      'TABLE',
+      'APP',
+      '.',
+      '"Order ""x"""',
+      'ADD',
+      'CONSTRAINT',
+      '"WHERE"',
+      'CHECK',
+      '(',
+      'A',
+      '<',
+      '>',
+      "'",
+      ')',
+    ])
+  })
+
   it('returns punctuation as single-character tokens', () => {
     expect(leadingWords('REINDEX (VERBOSE, CONCURRENTLY false) INDEX s.idx', 20)).toEqual([
       'REINDEX',

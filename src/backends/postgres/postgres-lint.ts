@@ -242,6 +242,16 @@ export const postgresLint: LintDialect = {
     return from.name === to.name && limit.join() === newLimit.join()
   },
 
+  inPlaceFrom(to) {
+    if (to.array) return undefined
+    const [limit, scale = 0] = to.modifiers
+    if (to.name === 'text' || (to.name === 'varchar' && limit === undefined)) return 'varchar or text'
+    if (to.name === 'varchar') return `a varchar of at most ${limit}`
+    if (to.name === 'numeric')
+      return limit === undefined ? 'a numeric' : `a numeric of at most ${limit} digits, ${scale} after the point,`
+    return undefined
+  },
+
   async columnTypes(backend, columns) {
     const types = new Map<string, ColumnType>()
     if (columns.length === 0) return types

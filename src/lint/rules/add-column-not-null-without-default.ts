@@ -1,6 +1,7 @@
 import type { LintRule } from '../types.js'
 import { columnConstraints, columnDefinitions, typeOf } from '../pg-nodes.js'
-import { isAlterTable } from '../rule-helpers.js'
+import { displayIdentifier } from '../../sql/query.js'
+import { isAlterTable, sqlName } from '../rule-helpers.js'
 
 export const addColumnNotNullWithoutDefault: LintRule = {
   id: 'add-column-not-null-without-default',
@@ -30,7 +31,7 @@ export const addColumnNotNullWithoutDefault: LintRule = {
       .map(({ table, column }) => ({
         table: table!,
         message: `ADD COLUMN ${column.colname} NOT NULL without a DEFAULT fails if ${table} has any row ("column contains null values")`,
-        safe: `ALTER TABLE ${table} ADD COLUMN ${column.colname} ${typeOf(column.typeName)?.name ?? '...'} NOT NULL DEFAULT ...;  -- a constant default is metadata only (PostgreSQL 11+)`,
+        safe: `ALTER TABLE ${sqlName(table!)} ADD COLUMN ${displayIdentifier(String(column.colname))} ${typeOf(column.typeName)?.name ?? '...'} NOT NULL DEFAULT ...;  -- a constant default is metadata only (PostgreSQL 11+)`,
       }))
   },
 }

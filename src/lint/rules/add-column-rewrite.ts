@@ -1,6 +1,7 @@
 import type { LintRule, PgNode } from '../types.js'
 import { columnConstraints, columnDefinitions, typeOf } from '../pg-nodes.js'
-import { isAlterTable } from '../rule-helpers.js'
+import { displayIdentifier } from '../../sql/query.js'
+import { isAlterTable, sqlName } from '../rule-helpers.js'
 
 /** Functions PostgreSQL evaluates once per statement (STABLE or IMMUTABLE): a default calling them rewrites nothing. */
 const NOT_VOLATILE = new Set([
@@ -109,7 +110,7 @@ export const addColumnRewrite: LintRule = {
             table: table!,
             lock: 'ACCESS EXCLUSIVE',
             message: `ADD COLUMN ${name} rewrites ${table} under ACCESS EXCLUSIVE: ${why}; blocks every read and write of it for the whole rewrite`,
-            safe: `ALTER TABLE ${table} ADD COLUMN ${name} ${type?.name ?? '...'};  -- no default: metadata only\nALTER TABLE ${table} ALTER COLUMN ${name} SET DEFAULT ...;  -- for new rows\n-- then fill the existing rows in batches, in later migrations or a script:\nUPDATE ${table} SET ${name} = ... WHERE id BETWEEN ... AND ...;`,
+            safe: `ALTER TABLE ${sqlName(table!)} ADD COLUMN ${displayIdentifier(name)} ${type?.name ?? '...'};  -- no default: metadata only\nALTER TABLE ${sqlName(table!)} ALTER COLUMN ${displayIdentifier(name)} SET DEFAULT ...;  -- for new rows\n-- then fill the existing rows in batches, in later migrations or a script:\nUPDATE ${sqlName(table!)} SET ${displayIdentifier(name)} = ... WHERE id BETWEEN ... AND ...;`,
           },
         ]
       })

@@ -1,6 +1,7 @@
 import type { LintRule, PgNode } from '../types.js'
 import { alterTableCommands, columnTypeOf } from '../pg-nodes.js'
-import { isAlterTable } from '../rule-helpers.js'
+import { displayIdentifier } from '../../sql/query.js'
+import { isAlterTable, sqlName } from '../rule-helpers.js'
 
 export const alterColumnTypeRewrite: LintRule = {
   id: 'alter-column-type-rewrite',
@@ -22,11 +23,13 @@ export const alterColumnTypeRewrite: LintRule = {
       .map((command) => {
         const definition = command.def?.ColumnDef as PgNode | undefined
         const type = columnTypeOf(definition?.typeName)
+        const column = displayIdentifier(String(command.name))
+        const renamed = displayIdentifier(`${command.name}_new`)
         return {
           table,
           lock: 'ACCESS EXCLUSIVE',
           message: `ALTER COLUMN ${command.name} TYPE ${type?.name ?? ''} rewrites ${table} and rebuilds its indexes under ACCESS EXCLUSIVE: blocks every read and write of it for the whole rewrite`,
-          safe: `-- add a new column, fill it in batches, switch the code to it, then drop the old one:\nALTER TABLE ${table} ADD COLUMN ${command.name}_new ${type?.name ?? '...'};\nUPDATE ${table} SET ${command.name}_new = ${command.name} WHERE id BETWEEN ... AND ...;`,
+          safe: `-- add a new column, fill it in batches, switch the code to it, then drop the old one:\nALTER TABLE ${sqlName(table)} ADD COLUMN ${renamed} ${type?.name ?? '...'};\nUPDATE ${sqlName(table)} SET ${renamed} = ${column} WHERE id BETWEEN ... AND ...;`,
           // A USING expression or a new collation rewrites (or reindexes) whatever the types.
           ...(type &&
             !definition?.raw_default &&

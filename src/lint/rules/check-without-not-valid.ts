@@ -1,6 +1,7 @@
 import type { LintRule, PgNode } from '../types.js'
 import { alterTableCommands, bareName } from '../pg-nodes.js'
-import { isAlterTable, statementText } from '../rule-helpers.js'
+import { displayIdentifier } from '../../sql/query.js'
+import { isAlterTable, sqlName, statementText } from '../rule-helpers.js'
 
 export const checkWithoutNotValid: LintRule = {
   id: 'check-without-not-valid',
@@ -25,12 +26,12 @@ export const checkWithoutNotValid: LintRule = {
         const add =
           commands.length === 1 && constraint.conname
             ? `${statementText(text)} NOT VALID`
-            : `ALTER TABLE ${table} ADD CONSTRAINT ${name} CHECK (...) NOT VALID`
+            : `ALTER TABLE ${sqlName(table)} ADD CONSTRAINT ${displayIdentifier(name)} CHECK (...) NOT VALID`
         return {
           table,
           lock: 'ACCESS EXCLUSIVE',
           message: `ADD CHECK takes ACCESS EXCLUSIVE on ${table} and checks every row: blocks every read and write of it for the whole scan`,
-          safe: `${add};\n-- then, in the next migration (SHARE UPDATE EXCLUSIVE only):\nALTER TABLE ${table} VALIDATE CONSTRAINT ${name};`,
+          safe: `${add};\n-- then, in the next migration (SHARE UPDATE EXCLUSIVE only):\nALTER TABLE ${sqlName(table)} VALIDATE CONSTRAINT ${displayIdentifier(name)};`,
         }
       })
   },

@@ -1,6 +1,6 @@
 import type { LintRule } from '../types.js'
 import { body, dottedName } from '../pg-nodes.js'
-import { outsideTransaction, statementText } from '../rule-helpers.js'
+import { outsideTransaction, sqlName, statementText } from '../rule-helpers.js'
 
 export const dropIndexWithoutConcurrently: LintRule = {
   id: 'drop-index-without-concurrently',
@@ -24,7 +24,7 @@ export const dropIndexWithoutConcurrently: LintRule = {
         message: `DROP INDEX ${index} takes ACCESS EXCLUSIVE on its table: blocks every read and write of it, and queues behind every running query on it`,
         safe: single
           ? outsideTransaction(context, statementText(text).replace(/^DROP\s+INDEX\b/i, 'DROP INDEX CONCURRENTLY'))
-          : outsideTransaction(context, `DROP INDEX CONCURRENTLY ${index}`),
+          : outsideTransaction(context, `DROP INDEX CONCURRENTLY ${sqlName(index)}`),
       }
     })
   },

@@ -1,5 +1,9 @@
 import type { LintRule } from '../types.js'
 import { body, dottedName } from '../pg-nodes.js'
+import { isAlterTable, ruleState } from '../rule-helpers.js'
+
+/** `file|name` of the names tables got from RENAME TO earlier in a file: no running code uses such a name yet. */
+const RENAMED = 'drop-table:renamed'
 
 export const dropTable: LintRule = {
   id: 'drop-table',
@@ -9,9 +13,17 @@ export const dropTable: LintRule = {
   description: 'dropping a table breaks running code that still uses it',
   mayFind: (_sql, section) => section.mentions('drop'),
   mayFindWords: ['drop'],
-  wants: (w) => w[0] === 'DROP' && w[1] === 'TABLE',
+  // The renames too (observe): rename-table parses the same statements, so they cost no extra parse.
+  wants: (w, text) => (w[0] === 'DROP' && w[1] === 'TABLE') || (isAlterTable(w) && /\brename\b/i.test(text)),
   needsAst: true,
+  observe({ ast, words }, context) {
+    if (words[0] !== 'ALTER') return
+    const rename = body(ast, 'RenameStmt')
+    if (rename?.renameType !== 'OBJECT_TABLE') return
+    ruleState(context, RENAMED, () => new Set<string>()).add(`${context.file}|${String(rename.newname)}`)
+  },
   check({ ast, words }, context) {
+    if (words[0] !== 'DROP') return []
     let tables: string[]
     if (ast) {
       const drop = body(ast, 'DropStmt')
@@ -31,8 +43,14 @@ export const dropTable: LintRule = {
           return later[k] === 'RENAME' && later[k + 1] === 'TO' ? later[k + 2]?.toLowerCase() : undefined
         }),
     )
+    // The other way round (rename the table away, create its replacement, drop the renamed one): the name dropped
+    // is this file's own; rename-table reports the rename, which is what running code meets.
+    const renamed = context.state.get(RENAMED) as Set<string> | undefined
     return tables
-      .filter((table) => !replaced.has(table.slice(table.lastIndexOf('.') + 1)))
+      .filter((table) => {
+        const bare = table.slice(table.lastIndexOf('.') + 1)
+        return !replaced.has(bare) && !renamed?.has(`${context.file}|${bare}`)
+      })
       .map((table) => ({
         table,
         message: `DROP TABLE ${table} breaks running code that still uses it`,

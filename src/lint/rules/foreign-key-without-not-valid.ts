@@ -1,6 +1,7 @@
 import type { LintRule, PgNode } from '../types.js'
 import { alterTableCommands, bareName, body, columnDefinitions, columnConstraints, relationName } from '../pg-nodes.js'
-import { isAlterTable, isCreateTable, nameInWords, ruleState, statementText } from '../rule-helpers.js'
+import { displayIdentifier } from '../../sql/query.js'
+import { isAlterTable, isCreateTable, nameInWords, ruleState, sqlName, statementText } from '../rule-helpers.js'
 
 /** Tables created with rows earlier in the run (CREATE TABLE ... AS, SELECT ... INTO), by lower-case bare name. */
 const FILLED = 'foreign-key-without-not-valid:filled'
@@ -55,8 +56,8 @@ export const foreignKeyWithoutNotValid: LintRule = {
       const add =
         single && constraint.conname && commands[0]?.subtype === 'AT_AddConstraint'
           ? `${statementText(text)} NOT VALID`
-          : `ALTER TABLE ${table} ADD CONSTRAINT ${name} FOREIGN KEY (${columns.join(', ')}) REFERENCES ${referenced} NOT VALID`
-      const safe = `${add};\n-- then, in the next migration (takes SHARE UPDATE EXCLUSIVE only: reads and writes go on):\nALTER TABLE ${table} VALIDATE CONSTRAINT ${name};`
+          : `ALTER TABLE ${sqlName(table)} ADD CONSTRAINT ${displayIdentifier(name)} FOREIGN KEY (${columns.map(displayIdentifier).join(', ')}) REFERENCES ${constraint.pktable ? sqlName(referenced) : referenced} NOT VALID`
+      const safe = `${add};\n-- then, in the next migration (takes SHARE UPDATE EXCLUSIVE only: reads and writes go on):\nALTER TABLE ${sqlName(table)} VALIDATE CONSTRAINT ${displayIdentifier(name)};`
       if (filled)
         return [
           {

@@ -6,15 +6,15 @@
  * Read from the words, not the parse tree: the rule looks at every CREATE/DROP/ALTER, and parsing them all in
  * transactional files (where it never reports) would cost every lint.
  */
-import type { Engine } from '../../backends/backend.js'
-import type { LintRule, LintStatement } from '../types.js'
+import { displayIdentifier } from '../../sql/query.js'
+import type { LintRule } from '../types.js'
 import {
-  allWords,
   alterActions,
-  isAlterTable,
   isCreateIndex,
   isCreateTable,
   nameInWords,
+  nameOfWord,
+  namedWords,
   ruleState,
 } from '../rule-helpers.js'
 
@@ -28,7 +28,9 @@ function droppedIn(context: { state: Map<string, unknown>; file: string }): Set<
   return set
 }
 
-const lower = (word: string | undefined): string => (word ?? '?').toLowerCase()
+/** `orders`, `"Order"`, `app."Order"`: a name (nameInWords') as it must be written in SQL. */
+const shown = (name: string): string => name.split('.').map(displayIdentifier).join('.')
+const lower = (word: string | undefined): string => shown(nameOfWord(word))
 
 interface Problem {
   what: string
@@ -42,8 +44,9 @@ function problemsOf(words: readonly string[], dropped: Set<string>): Problem[] {
     const concurrently = words[k] === 'CONCURRENTLY'
     if (concurrently) k++
     if (words[k] === 'IF' || words[k] === 'ON') return []
-    const index = nameInWords(words, k).name
-    if (dropped.has(`index ${index}`)) return []
+    const { name } = nameInWords(words, k)
+    if (dropped.has(`index ${name}`)) return []
+    const index = shown(name)
     return [
       {
         what: `CREATE INDEX ${index} fails on a second run`,
@@ -54,11 +57,17 @@ function problemsOf(words: readonly string[], dropped: Set<string>): Problem[] {
     ]
   }
   if (isCreateTable(words)) {
+    // A temporary table goes with the session that made it: the run after a failure is a new one.
+    if (words[1] === 'TEMP' || words[1] === 'TEMPORARY' || words[2] === 'TEMP' || words[2] === 'TEMPORARY') return []
     const k = words.indexOf('TABLE') + 1
     if (words[k] === 'IF') return []
     const table = nameInWords(words, k).name
     return [
-      { what: `CREATE TABLE ${table} fails on a second run`, table, safe: `CREATE TABLE IF NOT EXISTS ${table} ...` },
+      {
+        what: `CREATE TABLE ${shown(table)} fails on a second run`,
+        table,
+        safe: `CREATE TABLE IF NOT EXISTS ${shown(table)} ...`,
+      },
     ]
   }
   if (words[0] === 'DROP') {
@@ -67,7 +76,7 @@ function problemsOf(words: readonly string[], dropped: Set<string>): Problem[] {
     const concurrently = words[k] === 'CONCURRENTLY'
     if (concurrently) k++
     if (words[k] === 'IF') return []
-    const name = nameInWords(words, k).name
+    const name = shown(nameInWords(words, k).name)
     return [
       {
         what: `DROP ${kind} ${name} fails on a second run`,
@@ -75,17 +84,30 @@ function problemsOf(words: readonly string[], dropped: Set<string>): Problem[] {
       },
     ]
   }
+  if (words[0] === 'ALTER' && words[1] === 'TYPE') {
+    // ADD VALUE 'x' (BEFORE/AFTER ...) fails once the value exists; RENAME VALUE and the rest are rare here.
+    const { name, next } = nameInWords(words, 2)
+    if (words[next] !== 'ADD' || words[next + 1] !== 'VALUE' || words[next + 2] === 'IF') return []
+    const type = shown(name)
+    return [
+      {
+        what: `ALTER TYPE ${type} ADD VALUE fails on a second run`,
+        safe: `ALTER TYPE ${type} ADD VALUE IF NOT EXISTS ...;`,
+      },
+    ]
+  }
   if (words[0] === 'ALTER' && words[1] === 'TABLE') {
     const { table, actions } = alterActions(words)
+    const t = shown(table)
     return actions.flatMap((action): Problem[] => {
       if (action[0] === 'ADD' && action[1] === 'CONSTRAINT') {
+        if (dropped.has(`${table} ${nameOfWord(action[2])}`)) return []
         const name = lower(action[2])
-        if (dropped.has(`${table} ${name}`)) return []
         return [
           {
             what: `ADD CONSTRAINT ${name} fails on a second run`,
             table,
-            safe: `ALTER TABLE ${table} DROP CONSTRAINT IF EXISTS ${name};  -- first, in the same file\nALTER TABLE ${table} ADD CONSTRAINT ${name} ...;`,
+            safe: `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${name};  -- first, in the same file\nALTER TABLE ${t} ADD CONSTRAINT ${name} ...;`,
           },
         ]
       }
@@ -96,7 +118,7 @@ function problemsOf(words: readonly string[], dropped: Set<string>): Problem[] {
           {
             what: `ADD COLUMN ${lower(action[k])} fails on a second run`,
             table,
-            safe: `ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS ${lower(action[k])} ...;`,
+            safe: `ALTER TABLE ${t} ADD COLUMN IF NOT EXISTS ${lower(action[k])} ...;`,
           },
         ]
       }
@@ -108,7 +130,7 @@ function problemsOf(words: readonly string[], dropped: Set<string>): Problem[] {
           {
             what: `DROP ${what} ${lower(action[k])} fails on a second run`,
             table,
-            safe: `ALTER TABLE ${table} DROP ${what} IF EXISTS ${lower(action[k])};`,
+            safe: `ALTER TABLE ${t} DROP ${what} IF EXISTS ${lower(action[k])};`,
           },
         ]
       }
@@ -118,24 +140,20 @@ function problemsOf(words: readonly string[], dropped: Set<string>): Problem[] {
   return []
 }
 
-/** ALTER TABLE's actions need every word; the names CREATE and DROP are judged by come early in the leading ones. */
-const wordsOf = (statement: LintStatement, engine: Engine): readonly string[] =>
-  isAlterTable(statement.words) ? allWords(statement, engine) : statement.words
-
 export const preferRobustStatements: LintRule = {
   id: 'prefer-robust-statements',
   engines: ['postgres'],
   severity: 'warn',
   kind: 'correctness',
   description:
-    'in a transaction:false migration, a statement that fails when the file is run again after a failure part way (CREATE without IF NOT EXISTS, DROP without IF EXISTS)',
+    'in a transaction:false migration, a statement that fails when the file is run again after a failure part way (CREATE without IF NOT EXISTS, DROP without IF EXISTS, ADD VALUE without IF NOT EXISTS)',
   mayFind: (_sql, section) => !section.transactional,
-  wants: (w) => w[0] === 'CREATE' || w[0] === 'DROP' || (w[0] === 'ALTER' && w[1] === 'TABLE'),
+  wants: (w) => w[0] === 'CREATE' || w[0] === 'DROP' || (w[0] === 'ALTER' && (w[1] === 'TABLE' || w[1] === 'TYPE')),
   needsAst: false,
   reportsOnFresh: true,
   observe(statement, context) {
     if (context.transactional) return
-    const words = wordsOf(statement, context.engine)
+    const words = namedWords(statement, context.engine)
     const dropped = droppedIn(context)
     if (words[0] === 'DROP' && words[1] === 'INDEX') {
       const k = words[2] === 'CONCURRENTLY' ? 3 : 2
@@ -145,12 +163,13 @@ export const preferRobustStatements: LintRule = {
       const { table, actions } = alterActions(words)
       for (const action of actions)
         if (action[0] === 'DROP' && action[1] === 'CONSTRAINT' && action[2] === 'IF')
-          dropped.add(`${table} ${lower(action[4])}`)
+          dropped.add(`${table} ${nameOfWord(action[4])}`)
     }
   },
   check(statement, context) {
-    if (context.transactional || context.following.length === 0) return []
-    const words = wordsOf(statement, context.engine)
+    // A statement a DO block runs succeeds or fails with the block: it runs again only if something after it fails.
+    if (context.transactional || context.followingBlock.length === 0) return []
+    const words = namedWords(statement, context.engine)
     return problemsOf(words, droppedIn(context)).map((problem) => ({
       evenIfFresh: true,
       ...(problem.table !== undefined && { table: problem.table }),

@@ -1,6 +1,6 @@
 import type { LintRule } from '../types.js'
 import { body, relationName } from '../pg-nodes.js'
-import { isAlterTable } from '../rule-helpers.js'
+import { isAlterTable, sqlName } from '../rule-helpers.js'
 import { tableWord } from './drop-column.js'
 
 export const renameTable: LintRule = {
@@ -30,7 +30,7 @@ export const renameTable: LintRule = {
       {
         table: found.table,
         message: `RENAME TO ${found.to} breaks running code that still uses ${found.table}`,
-        safe: `-- rename, then keep the old name working until the code has switched:\nCREATE VIEW ${found.table} AS SELECT * FROM ${found.to};`,
+        safe: `-- rename, then keep the old name working until the code has switched:\nCREATE VIEW ${sqlName(found.table)} AS SELECT * FROM ${sqlName(found.to)};`,
       },
     ]
   },

@@ -1,6 +1,7 @@
 import type { LintRule, PgNode, RuleContext } from '../types.js'
 import { alterTableCommands, bareName } from '../pg-nodes.js'
-import { isAlterTable, ruleState } from '../rule-helpers.js'
+import { displayIdentifier } from '../../sql/query.js'
+import { isAlterTable, ruleState, sqlName } from '../rule-helpers.js'
 
 interface NotNullState {
   /** `table\0column` of columns a validated CHECK (column IS NOT NULL) covers. */
@@ -62,14 +63,15 @@ export const setNotNullScan: LintRule = {
       .map((command) => {
         const column = String(command.name)
         const check = `${bareName(table)}_${column}_not_null`
+        const [t, c, col] = [sqlName(table), displayIdentifier(check), displayIdentifier(column)]
         return {
           table,
           lock: 'ACCESS EXCLUSIVE',
           message: `SET NOT NULL takes ACCESS EXCLUSIVE on ${table} and scans it for NULLs in ${column}: blocks every read and write of it for the whole scan`,
           safe:
             context.pgMajor >= 12
-              ? `ALTER TABLE ${table} ADD CONSTRAINT ${check} CHECK (${column} IS NOT NULL) NOT VALID;\n-- next migration (no long lock):\nALTER TABLE ${table} VALIDATE CONSTRAINT ${check};\n-- then SET NOT NULL skips the scan (PostgreSQL 12+), and the check can go:\nALTER TABLE ${table} ALTER COLUMN ${column} SET NOT NULL;\nALTER TABLE ${table} DROP CONSTRAINT ${check};`
-              : `-- PostgreSQL ${context.pgMajor} always scans for SET NOT NULL; keep a validated CHECK (${column} IS NOT NULL) instead:\nALTER TABLE ${table} ADD CONSTRAINT ${check} CHECK (${column} IS NOT NULL) NOT VALID;\nALTER TABLE ${table} VALIDATE CONSTRAINT ${check};`,
+              ? `ALTER TABLE ${t} ADD CONSTRAINT ${c} CHECK (${col} IS NOT NULL) NOT VALID;\n-- next migration (no long lock):\nALTER TABLE ${t} VALIDATE CONSTRAINT ${c};\n-- then SET NOT NULL skips the scan (PostgreSQL 12+), and the check can go:\nALTER TABLE ${t} ALTER COLUMN ${col} SET NOT NULL;\nALTER TABLE ${t} DROP CONSTRAINT ${c};`
+              : `-- PostgreSQL ${context.pgMajor} always scans for SET NOT NULL; keep a validated CHECK (${col} IS NOT NULL) instead:\nALTER TABLE ${t} ADD CONSTRAINT ${c} CHECK (${col} IS NOT NULL) NOT VALID;\nALTER TABLE ${t} VALIDATE CONSTRAINT ${c};`,
         }
       })
   },

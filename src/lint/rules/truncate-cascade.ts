@@ -1,5 +1,6 @@
 import type { LintRule } from '../types.js'
 import { body, relationName } from '../pg-nodes.js'
+import { sqlName } from '../rule-helpers.js'
 
 export const truncateCascade: LintRule = {
   id: 'truncate-cascade',
@@ -22,7 +23,7 @@ export const truncateCascade: LintRule = {
         table: tables[0]!,
         lock: 'ACCESS EXCLUSIVE',
         message: `TRUNCATE ${tables.join(', ')} CASCADE also empties every table that references ${tables.length === 1 ? 'it' : 'them'} through a foreign key (and the tables referencing those), under ACCESS EXCLUSIVE`,
-        safe: `TRUNCATE ${tables.join(', ')};  -- name every table to empty; without CASCADE a forgotten reference is an error, not lost data`,
+        safe: `TRUNCATE ${tables.map(sqlName).join(', ')};  -- name every table to empty; without CASCADE a forgotten reference is an error, not lost data`,
       },
     ]
   },

@@ -1,6 +1,7 @@
 import type { LintRule, PgNode } from '../types.js'
 import { alterTableCommands, bareName, columnConstraints, columnDefinitions } from '../pg-nodes.js'
-import { isAlterTable, outsideTransaction } from '../rule-helpers.js'
+import { displayIdentifier } from '../../sql/query.js'
+import { isAlterTable, outsideTransaction, sqlName } from '../rule-helpers.js'
 
 export const uniqueWithoutIndex: LintRule = {
   id: 'unique-without-index',
@@ -36,12 +37,14 @@ export const uniqueWithoutIndex: LintRule = {
     return found.map(({ constraint, columns }) => {
       const primary = constraint.contype === 'CONSTR_PRIMARY'
       const kind = primary ? 'PRIMARY KEY' : 'UNIQUE'
-      const name = constraint.conname ?? `${bareName(table)}_${primary ? 'pkey' : `${columns.join('_')}_key`}`
+      const n = displayIdentifier(
+        constraint.conname ?? `${bareName(table)}_${primary ? 'pkey' : `${columns.join('_')}_key`}`,
+      )
       return {
         table,
         lock: 'ACCESS EXCLUSIVE',
         message: `ADD ${kind} builds its unique index under ACCESS EXCLUSIVE on ${table}: blocks every read and write of it for the whole build`,
-        safe: `${outsideTransaction(context, `CREATE UNIQUE INDEX CONCURRENTLY ${name} ON ${table} (${columns.join(', ')})`)}\n-- then, in the next migration:\nALTER TABLE ${table} ADD CONSTRAINT ${name} ${kind} USING INDEX ${name};`,
+        safe: `${outsideTransaction(context, `CREATE UNIQUE INDEX CONCURRENTLY ${n} ON ${sqlName(table)} (${columns.map(displayIdentifier).join(', ')})`)}\n-- then, in the next migration:\nALTER TABLE ${sqlName(table)} ADD CONSTRAINT ${n} ${kind} USING INDEX ${n};`,
       }
     })
   },

@@ -1,13 +1,13 @@
 import type { Engine } from '../../backends/backend.js'
 import type { LintRule, LintStatement } from '../types.js'
-import { allWords } from '../rule-helpers.js'
+import { allWords, nameInWords, namedWords, sqlName } from '../rule-helpers.js'
 
 /**
  * The table of an UPDATE/DELETE with no WHERE at its top level (a WHERE inside parentheses belongs to a subquery),
  * from the tokens: no parse needed, on either engine.
  */
 function unfiltered(statement: LintStatement, verb: 'UPDATE' | 'DELETE', engine: Engine): string | undefined {
-  const words = allWords(statement, engine)
+  let words = allWords(statement, engine)
   let depth = 0
   let start = -1
   for (const [index, word] of words.entries()) {
@@ -20,8 +20,9 @@ function unfiltered(statement: LintStatement, verb: 'UPDATE' | 'DELETE', engine:
   if (words[k] === 'FROM') k++
   if (words[k] === 'OR') k += 2
   if (words[k] === 'ONLY') k++
-  const name = words[k + 1] === '.' ? words[k + 2] : words[k]
-  return name === undefined || name === '"' ? '?' : name.toLowerCase()
+  // A quoted name is only `"` in the words: lex again keeping it (same token positions), for this statement alone.
+  if (words[k] === '"' || (words[k + 1] === '.' && words[k + 2] === '"')) words = namedWords(statement, engine)
+  return nameInWords(words, k).bare
 }
 
 /** The rule for UPDATE, and for DELETE (delete-without-where.ts). */
@@ -45,7 +46,7 @@ export function withoutWhere(verb: 'UPDATE' | 'DELETE'): LintRule {
           table,
           lock: 'ROW EXCLUSIVE',
           message: `${verb} without WHERE ${verb === 'UPDATE' ? 'updates' : 'deletes'} every row of ${table} in one transaction: every row stays locked until the migration commits, blocking concurrent updates of any of them`,
-          safe: `-- in batches, each its own transaction (a transaction:false migration, or a script):\n${verb === 'UPDATE' ? `UPDATE ${table} SET ... WHERE id BETWEEN 1 AND 10000;` : `DELETE FROM ${table} WHERE id BETWEEN 1 AND 10000;`}`,
+          safe: `-- in batches, each its own transaction (a transaction:false migration, or a script):\n${verb === 'UPDATE' ? `UPDATE ${sqlName(table)} SET ... WHERE id BETWEEN 1 AND 10000;` : `DELETE FROM ${sqlName(table)} WHERE id BETWEEN 1 AND 10000;`}`,
         },
       ]
     },

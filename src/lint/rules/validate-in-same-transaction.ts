@@ -1,6 +1,7 @@
 import type { LintRule, PgNode } from '../types.js'
 import { alterTableCommands, relationName } from '../pg-nodes.js'
-import { isAlterTable, ruleState } from '../rule-helpers.js'
+import { displayIdentifier } from '../../sql/query.js'
+import { isAlterTable, ruleState, sqlName } from '../rule-helpers.js'
 
 /** Constraints added NOT VALID in a transactional file, by `file|table|name`: the lock the ADD took. */
 const ADDED = 'validate-in-same-transaction:added'
@@ -45,7 +46,7 @@ export const validateInSameTransaction: LintRule = {
             table: table!,
             lock,
             message: `VALIDATE CONSTRAINT ${command.name} runs in the same transaction as its ADD ... NOT VALID: the scan of ${table} happens while the ADD's ${lock} lock on ${table}${referenced ? ` and ${referenced}` : ''} is still held, ${lock === 'ACCESS EXCLUSIVE' ? 'blocking every read and write' : 'blocking INSERT/UPDATE/DELETE'} for the whole scan, as if NOT VALID were not there`,
-            safe: `-- in the next migration (its own transaction), where it takes only SHARE UPDATE EXCLUSIVE:\nALTER TABLE ${table} VALIDATE CONSTRAINT ${command.name};`,
+            safe: `-- in the next migration (its own transaction), where it takes only SHARE UPDATE EXCLUSIVE:\nALTER TABLE ${sqlName(table!)} VALIDATE CONSTRAINT ${displayIdentifier(String(command.name))};`,
           },
         ]
       })
