@@ -564,9 +564,9 @@ async function lintRun(run: Run): Promise<LintResult> {
       }
     }
     raws.push(...fileRaws)
-    if (hasIgnores(section.sql)) {
+    if (hasIgnores(section.sql) || migration.preamble?.includes('squawk-ignore-file')) {
       suppressible.push({
-        ignores: parseIgnores(section, statements),
+        ignores: parseIgnores(section, statements, migration.preamble),
         file: migration.file,
         statementStarts: statements.map((statement) => statement.start),
       })

@@ -86,8 +86,15 @@ export function hasIgnores(sql: string): boolean {
  * Ignores in a section. One applies to the statement it sits in, or ends the line of (a trailing comment), or else
  * the next statement: the comment lines right above a statement are where a reviewer looks for them.
  */
-export function parseIgnores(section: Section, statements: readonly SqlStatement[]): LintIgnore[] {
+export function parseIgnores(section: Section, statements: readonly SqlStatement[], preamble?: string): LintIgnore[] {
   const ignores: LintIgnore[] = []
+  // Above the first section mark only a squawk-ignore-file means anything: it covers the file wherever it is.
+  for (const match of preamble?.includes('squawk-ignore-file') ? preamble.matchAll(SQUAWK_IGNORE) : []) {
+    if (match[1] === undefined) continue
+    const ignore = squawkIgnore(match)
+    const line = preamble!.slice(0, match.index).split('\n').length
+    if (ignore) ignores.push({ ...ignore, line, column: 1, comment: match[0].trim(), statementStart: -1 })
+  }
   const at = (offset: number, comment: string) => {
     const owner =
       statements.find((statement) => statement.start <= offset && offset < statement.end) ??
@@ -119,27 +126,34 @@ export function parseIgnores(section: Section, statements: readonly SqlStatement
   }
   if (section.sql.includes('squawk-ignore')) {
     for (const match of section.sql.matchAll(SQUAWK_IGNORE)) {
-      const wholeFile = match[1] !== undefined
-      let rest = match[2]!
-      if (match[0].startsWith('/*')) rest = rest.slice(0, rest.includes('*/') ? rest.indexOf('*/') : undefined)
-      const remark = rest.includes('--') ? rest.slice(rest.indexOf('--') + 2).trim() : ''
-      const names = (rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest)
-        .split(',')
-        .map((name) => name.trim())
-        .filter(Boolean)
-      // As squawk does: a line ignore without names silences nothing; a file ignore without names, every rule.
-      if (names.length === 0 && !wholeFile) continue
+      const ignore = squawkIgnore(match)
       const comment =
         match[0].startsWith('/*') && match[0].includes('*/') ? match[0].slice(0, match[0].indexOf('*/') + 2) : match[0]
-      ignores.push({
-        ...at(match.index!, comment),
-        rules: [...new Set(names.flatMap((name) => SQUAWK_RULES[name] ?? []))],
-        reason: `squawk-ignore${wholeFile ? '-file' : ''}${names.length > 0 ? ` ${names.join(', ')}` : ''}${remark ? `: ${remark}` : ''}`,
-        origin: 'squawk',
-        wholeFile,
-        allRules: wholeFile && names.length === 0,
-      })
+      if (ignore) ignores.push({ ...ignore, ...at(match.index!, comment) })
     }
   }
   return ignores
+}
+
+/** A squawk ignore comment (a SQUAWK_IGNORE match), read as squawk reads it; undefined when it silences nothing. */
+function squawkIgnore(
+  match: RegExpMatchArray,
+): Omit<LintIgnore, 'line' | 'column' | 'comment' | 'statementStart'> | undefined {
+  const wholeFile = match[1] !== undefined
+  let rest = match[2]!
+  if (match[0].startsWith('/*')) rest = rest.slice(0, rest.includes('*/') ? rest.indexOf('*/') : undefined)
+  const remark = rest.includes('--') ? rest.slice(rest.indexOf('--') + 2).trim() : ''
+  const names = (rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest)
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean)
+  // As squawk does: a line ignore without names silences nothing; a file ignore without names, every rule.
+  if (names.length === 0 && !wholeFile) return undefined
+  return {
+    rules: [...new Set(names.flatMap((name) => SQUAWK_RULES[name] ?? []))],
+    reason: `squawk-ignore${wholeFile ? '-file' : ''}${names.length > 0 ? ` ${names.join(', ')}` : ''}${remark ? `: ${remark}` : ''}`,
+    origin: 'squawk',
+    wholeFile,
+    allRules: wholeFile && names.length === 0,
+  }
 }

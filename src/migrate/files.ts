@@ -46,6 +46,11 @@ export interface MigrationFile {
   down: Section | undefined
   /** sha256 of the normalised up section (computed on first use: lint and plans that never compare it skip hashing). */
   readonly checksum: string
+  /**
+   * The comment lines above the first section mark (dbmate, goose, sql-migrate), when there are any: lint reads
+   * file-wide directives there (squawk-ignore-file). Never run.
+   */
+  preamble?: string
 }
 
 export interface MigrationSet {
@@ -679,14 +684,23 @@ function parseDbmateFile(
       )
     }
   }
-  return singleFileMigration(
-    'dbmate',
-    version,
-    name,
-    file,
-    sectionOf(parts.up[0]!, text, file),
-    parts.down[0] && sectionOf(parts.down[0], text, file),
+  return withPreamble(
+    singleFileMigration(
+      'dbmate',
+      version,
+      name,
+      file,
+      sectionOf(parts.up[0]!, text, file),
+      parts.down[0] && sectionOf(parts.down[0], text, file),
+    ),
+    before,
   )
+}
+
+/** Keeps the comments above a file's first section mark on the migration (see MigrationFile.preamble). */
+function withPreamble(migration: MigrationFile, before: string): MigrationFile {
+  if (before.trim() !== '') migration.preamble = before
+  return migration
 }
 
 /** The tools whose files mark sections with `-- +<word> Up` / `-- +<word> Down`, and their words. */
@@ -777,13 +791,16 @@ function parseAnnotatedFile(
     options: { transaction: fileTransaction },
   }
   const down = marks.some((mark) => mark.kind === 'down')
-  return singleFileMigration(
-    tool,
-    version,
-    name,
-    file,
-    annotatedSection('up', marks, text, file, fileTransaction),
-    down ? annotatedSection('down', marks, text, file, fileTransaction) : noDown,
+  return withPreamble(
+    singleFileMigration(
+      tool,
+      version,
+      name,
+      file,
+      annotatedSection('up', marks, text, file, fileTransaction),
+      down ? annotatedSection('down', marks, text, file, fileTransaction) : noDown,
+    ),
+    text.slice(0, first.index),
   )
 }
 

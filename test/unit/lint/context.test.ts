@@ -94,6 +94,32 @@ describe("squawk's ignore comments (a team moving from squawk)", () => {
     expect(all.summary.suppressed).toBe(2)
   })
 
+  it('squawk-ignore-file above the first section mark still covers the file (convoy writes it there)', async () => {
+    const { mkdtempSync, mkdirSync, writeFileSync, rmSync } = await import('node:fs')
+    const os = await import('node:os')
+    const { lintMigrations } = await import('../../../src/lint/lint.js')
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'dbops-lint-preamble-'))
+    try {
+      mkdirSync(path.join(dir, 'migrations'))
+      writeFileSync(
+        path.join(dir, 'migrations', '1_a.sql'),
+        '-- squawk-ignore-file ban-drop-column\n-- migrate:up\nALTER TABLE t DROP COLUMN a;\nDROP TABLE u;\n-- migrate:down\n',
+      )
+      writeFileSync(
+        path.join(dir, 'migrations', '2_b.sql'),
+        '-- squawk-ignore-file ban-drop-column\n-- +migrate Up\nALTER TABLE t DROP COLUMN b;\n-- +migrate Down\n',
+      )
+      const result = await lintMigrations({ dir: path.join(dir, 'migrations') }, { cwd: dir })
+      expect(rules(result.findings)).toEqual(['drop-table'])
+      expect(result.suppressed).toEqual([
+        { rule: 'drop-column', file: 'migrations/1_a.sql', line: 3, reason: 'squawk-ignore-file ban-drop-column' },
+        { rule: 'drop-column', file: 'migrations/2_b.sql', line: 3, reason: 'squawk-ignore-file ban-drop-column' },
+      ])
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it('every squawk rule maps to dbops rules that exist', () => {
     const targets = Object.values(SQUAWK_RULES).flat()
     expect(targets.filter((id) => !RULE_IDS.has(id))).toEqual([])
