@@ -5,7 +5,7 @@
  * CREATE TABLE / INSERT migrations costs a split and a few words per statement.
  */
 import { statSync } from 'node:fs'
-import { basename, dirname, relative, resolve } from 'node:path'
+import { basename, dirname, join, relative, resolve, sep } from 'node:path'
 import { setFlagsFromString } from 'node:v8'
 import type { Backend, Engine } from '../backends/backend.js'
 import type { ResolvedLint } from '../config/resolve-config.js'
@@ -253,7 +253,13 @@ function settingsOf(config: ResolvedLint | undefined, options: LintOptions): Set
 
 /** Reads the migrations folder; explicit files elsewhere are read from their own folder. */
 function readMigrationsAround(dir: string, files: string[] | undefined, cwd: string): MigrationFile[] {
-  const dirs = new Set([dir, ...(files ?? []).map((file) => migrationsFolderOf(resolve(cwd, file)))])
+  const dirs = new Set([
+    dir,
+    ...(files ?? []).map((file) => {
+      const path = resolve(cwd, file)
+      return isMigrationsFolder(path) ? path : migrationsFolderOf(path)
+    }),
+  ])
   // One folder (the usual case) has no file twice: no path to resolve per file.
   if (dirs.size === 1) return readMigrations(dir, cwd).migrations
   const all: MigrationFile[] = []
@@ -270,10 +276,23 @@ function readMigrationsAround(dir: string, files: string[] | undefined, cwd: str
   return all
 }
 
+/** A folder named on the command line that is not one migration's own (no up.sql or migration.sql in it). */
+function isMigrationsFolder(path: string): boolean {
+  if (!statSync(path, { throwIfNoEntry: false })?.isDirectory()) return false
+  return !['up.sql', 'migration.sql'].some((name) => statSync(join(path, name), { throwIfNoEntry: false })?.isFile())
+}
+
 function selectFiles(migrations: MigrationFile[], files: string[] | undefined, cwd: string): MigrationFile[] {
   if (!files || files.length === 0) return migrations
-  return files.map((file) => {
+  const selected = files.flatMap((file) => {
     const path = resolve(cwd, file)
+    // A migrations folder: every migration in it.
+    if (isMigrationsFolder(path)) {
+      const inside = migrations.filter((migration) => resolve(cwd, migration.file).startsWith(path + sep))
+      if (inside.length === 0)
+        throw new UsageError(`${file}: no migrations in this folder`, 'name a folder of migration files, or the files')
+      return inside
+    }
     const found = migrations.find(
       (migration) =>
         resolve(cwd, migration.file) === path ||
@@ -281,16 +300,17 @@ function selectFiles(migrations: MigrationFile[], files: string[] | undefined, c
         // A folder migration is also named by its folder.
         (migration.id === basename(path) && resolve(cwd, dirname(migration.file)) === path),
     )
-    if (found) return found
+    if (found) return [found]
     const stat = statSync(path, { throwIfNoEntry: false })
     if (!stat) throw new UsageError(`${file}: no such file`, 'check the path: it is taken from the current folder')
     // Any SQL file, as squawk lints any: a file the folder's migrations do not include is linted on its own.
-    if (file.endsWith('.sql') && stat.isFile()) return readLooseFile(path, file)
+    if (file.endsWith('.sql') && stat.isFile()) return [readLooseFile(path, file)]
     throw new UsageError(
       `${file} is not a migration file`,
       'name files like 20240101120000_add_users.sql (dbmate) or 1_add_users.up.sql (golang-migrate)',
     )
   })
+  return [...new Set(selected)]
 }
 
 interface Run {

@@ -26,7 +26,7 @@ export function registerMigrateLint(migrate: Command): void {
     .description(
       'check migrations for lock hazards, rewrites and breaking changes (pending ones with a reachable target)',
     )
-    .argument('[files...]', 'only these migration files (or any .sql file, linted on its own)')
+    .argument('[files...]', 'only these migration files or folders of them (or any .sql file, linted on its own)')
     .option('--all', 'every migration file, not only the pending ones')
     .option('--offline', 'lint every file statically: no connection, no sizes, no server version')
     .option(

@@ -140,8 +140,8 @@ describe("squawk's ignore comments (a team moving from squawk)", () => {
 })
 
 describe('files named on the command line', () => {
-  it('any .sql file is linted on its own, as squawk lints any file; a missing one is a usage error', async () => {
-    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs')
+  it('any .sql file is linted on its own, as squawk lints any file, a folder of migrations as its files; a missing one is a usage error', async () => {
+    const { mkdirSync, mkdtempSync, writeFileSync, rmSync } = await import('node:fs')
     const os = await import('node:os')
     const { lintMigrations } = await import('../../../src/lint/lint.js')
     const dir = mkdtempSync(path.join(os.tmpdir(), 'dbops-lint-loose-'))
@@ -159,6 +159,20 @@ describe('files named on the command line', () => {
       await expect(
         lintMigrations({ dir: path.join(dir, 'migrations') }, { cwd: dir, files: ['nothere.sql'] }),
       ).rejects.toThrow('nothere.sql: no such file')
+      // A folder of migrations (not the configured one): all of them, each once.
+      mkdirSync(path.join(dir, 'sql'))
+      writeFileSync(path.join(dir, 'sql', '1_a.sql'), '-- migrate:up\nCREATE INDEX i ON orders (a);\n')
+      writeFileSync(path.join(dir, 'sql', '2_b.sql'), '-- migrate:up\nDROP TABLE orders;\n')
+      const folder = await lintMigrations(
+        { dir: path.join(dir, 'migrations') },
+        { cwd: dir, files: ['sql', path.join('sql', '2_b.sql')] },
+      )
+      expect(folder.files).toEqual([path.join('sql', '1_a.sql'), path.join('sql', '2_b.sql')])
+      expect(rules(folder.findings)).toEqual(['create-index-without-concurrently', 'drop-table'])
+      mkdirSync(path.join(dir, 'empty'))
+      await expect(
+        lintMigrations({ dir: path.join(dir, 'migrations') }, { cwd: dir, files: ['empty'] }),
+      ).rejects.toThrow('empty: no migrations in this folder')
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
