@@ -7,9 +7,11 @@
  * transactional files (where it never reports) would cost every lint.
  */
 import { displayIdentifier } from '../../sql/query.js'
-import type { LintRule } from '../types.js'
+import type { Engine } from '../../backends/backend.js'
+import type { LintRule, LintStatement } from '../types.js'
 import {
   alterActions,
+  isAlterTable,
   isCreateIndex,
   isCreateTable,
   nameInWords,
@@ -140,6 +142,16 @@ function problemsOf(words: readonly string[], dropped: Set<string>): Problem[] {
   return []
 }
 
+/**
+ * The words the rule judges a statement by: the leading ones, lexed again in full (quoted names kept) only for an
+ * ALTER TABLE (its actions need every word) or a statement with a quoted name; most statements of a set are neither.
+ */
+function wordsOf(statement: LintStatement, engine: Engine): readonly string[] {
+  const words = statement.words
+  if (words[0] !== 'CREATE' && words[0] !== 'DROP' && words[0] !== 'ALTER') return words
+  return isAlterTable(words) || words.includes('"') ? namedWords(statement, engine) : words
+}
+
 export const preferRobustStatements: LintRule = {
   id: 'prefer-robust-statements',
   engines: ['postgres'],
@@ -153,7 +165,7 @@ export const preferRobustStatements: LintRule = {
   reportsOnFresh: true,
   observe(statement, context) {
     if (context.transactional) return
-    const words = namedWords(statement, context.engine)
+    const words = wordsOf(statement, context.engine)
     const dropped = droppedIn(context)
     if (words[0] === 'DROP' && words[1] === 'INDEX') {
       const k = words[2] === 'CONCURRENTLY' ? 3 : 2
@@ -169,7 +181,7 @@ export const preferRobustStatements: LintRule = {
   check(statement, context) {
     // A statement a DO block runs succeeds or fails with the block: it runs again only if something after it fails.
     if (context.transactional || context.followingBlock.length === 0) return []
-    const words = namedWords(statement, context.engine)
+    const words = wordsOf(statement, context.engine)
     return problemsOf(words, droppedIn(context)).map((problem) => ({
       evenIfFresh: true,
       ...(problem.table !== undefined && { table: problem.table }),
