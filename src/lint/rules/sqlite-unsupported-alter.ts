@@ -4,13 +4,16 @@ import { allWords, isAlterTable } from '../rule-helpers.js'
 const REBUILD =
   '-- SQLite cannot do this in place: rebuild the table (create the new shape, copy, drop, rename; https://www.sqlite.org/lang_altertable.html#otheralter), with PRAGMA foreign_key_check before COMMIT'
 
+/** Words after ALTER TABLE ... DROP that name no column: other databases' DROP forms, which SQLite refuses. */
+export const DROP_NOT_COLUMN = new Set(['CONSTRAINT', 'PRIMARY', 'FOREIGN', 'INDEX', 'CHECK', 'UNIQUE'])
+
 export const sqliteUnsupportedAlter: LintRule = {
   id: 'sqlite-unsupported-alter',
   engines: ['sqlite'],
   severity: 'error',
   kind: 'correctness',
   description:
-    'ALTER TABLE forms SQLite does not support (ALTER COLUMN, constraints, ADD COLUMN with PRIMARY KEY/UNIQUE, NOT NULL without a default, a non-constant default, a STORED generated column)',
+    'ALTER TABLE forms SQLite does not support (ALTER COLUMN, constraints, DROP INDEX, ADD COLUMN with PRIMARY KEY/UNIQUE, NOT NULL without a default, a non-constant default, a STORED generated column)',
   mayFind: (_sql, section) => section.mentions('alter'),
   mayFindWords: ['alter'],
   wants: isAlterTable,
@@ -20,7 +23,7 @@ export const sqliteUnsupportedAlter: LintRule = {
     const words = allWords(statement, 'sqlite')
     const k = words[3] === '.' ? 5 : 3
     const action = words[k]
-    if (action === 'RENAME' || (action === 'DROP' && words[k + 1] !== 'CONSTRAINT')) return []
+    if (action === 'RENAME' || (action === 'DROP' && !DROP_NOT_COLUMN.has(words[k + 1] ?? ''))) return []
     if (
       action !== 'ADD' ||
       words[k + 1] === 'CONSTRAINT' ||

@@ -459,6 +459,18 @@ describe('SQLite', () => {
     expect(await lint('ALTER TABLE orders ADD COLUMN a text;', { engine: 'sqlite' })).toEqual([])
   })
 
+  it("sqlite-unsupported-alter: DROP forms other than a column's (atuin-scripts' MySQL-style DROP INDEX)", async () => {
+    for (const sql of [
+      'ALTER TABLE scripts DROP INDEX name_uniq_idx;',
+      'ALTER TABLE scripts DROP PRIMARY KEY;',
+      'ALTER TABLE scripts DROP FOREIGN KEY scripts_fk;',
+      'ALTER TABLE scripts DROP CONSTRAINT scripts_fk;',
+    ])
+      expect(rules(await lint(sql, { engine: 'sqlite' })), sql).toEqual(['sqlite-unsupported-alter'])
+    expect(rules(await lint('ALTER TABLE scripts DROP COLUMN tags;', { engine: 'sqlite' }))).toEqual(['drop-column'])
+    expect(rules(await lint('ALTER TABLE scripts DROP tags;', { engine: 'sqlite' }))).toEqual(['drop-column'])
+  })
+
   it('the table rebuild: warned without PRAGMA foreign_key_check, quiet with it; the drop is not a breaking change', async () => {
     const rebuild =
       'CREATE TABLE new_orders (id integer PRIMARY KEY, total integer);\nINSERT INTO new_orders SELECT id, total FROM orders;\nDROP TABLE orders;\nALTER TABLE new_orders RENAME TO orders;'
