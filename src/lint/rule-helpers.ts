@@ -45,6 +45,13 @@ export const isAlterTable = (w: readonly string[]): boolean => w[0] === 'ALTER' 
 export const isCreateTable = (w: readonly string[]): boolean =>
   w[0] === 'CREATE' &&
   (w[1] === 'TABLE' || (w[2] === 'TABLE' && ['TEMP', 'TEMPORARY', 'UNLOGGED', 'GLOBAL', 'LOCAL'].includes(w[1] ?? '')))
+/** The table a CREATE TABLE names (lower-cased, without its schema), from its leading words; undefined when quoted. */
+export function createdTableWord(w: readonly string[]): string | undefined {
+  let k = w[1] === 'TABLE' ? 2 : 3
+  if (w[k] === 'IF') k += 3
+  const name = w[k + 1] === '.' ? w[k + 2] : w[k]
+  return name === undefined || name === '"' ? undefined : name.toLowerCase()
+}
 
 /** What each table lock blocks, in the words a reviewer needs. */
 export const BLOCKS: Record<string, string> = {

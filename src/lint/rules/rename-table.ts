@@ -1,6 +1,6 @@
 import type { LintRule } from '../types.js'
 import { body, relationName } from '../pg-nodes.js'
-import { isAlterTable, sqlName } from '../rule-helpers.js'
+import { createdTableWord, isAlterTable, isCreateTable, sqlName } from '../rule-helpers.js'
 import { tableWord } from './drop-column.js'
 
 export const renameTable: LintRule = {
@@ -14,7 +14,7 @@ export const renameTable: LintRule = {
   mayFindWords: ['alter'],
   wants: (w, text) => isAlterTable(w) && /\brename\b/i.test(text),
   needsAst: true,
-  check({ ast, words }) {
+  check({ ast, words }, context) {
     let found: { table: string; to: string } | undefined
     if (ast) {
       const rename = body(ast, 'RenameStmt')
@@ -26,6 +26,9 @@ export const renameTable: LintRule = {
         found = { table: tableWord(words), to: (words[k + 2] ?? '?').toLowerCase() }
     }
     if (!found) return []
+    // Renamed away and created anew under the same name (SQLite's older rebuild order): the old name keeps working.
+    const bare = found.table.slice(found.table.lastIndexOf('.') + 1)
+    if (context.following.some((later) => isCreateTable(later) && createdTableWord(later) === bare)) return []
     return [
       {
         table: found.table,

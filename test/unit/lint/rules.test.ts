@@ -478,6 +478,22 @@ describe('SQLite', () => {
     expect(await lint(`${rebuild}\nPRAGMA foreign_key_check;`, { engine: 'sqlite' })).toEqual([])
   })
 
+  it("the older rebuild order (rename away, create anew, copy, drop the renamed copy): warned for what it does to other tables' foreign keys, not as a rename or a drop", async () => {
+    // vaultwarden's migrations/sqlite/2018-04-27-155151_create_users_ciphers/up.sql: afterwards attachments
+    // REFERENCES "oldCiphers", a table that no longer exists.
+    const renameFirst =
+      'ALTER TABLE ciphers RENAME TO oldCiphers;\nCREATE TABLE ciphers (uuid text PRIMARY KEY, name text);\nINSERT INTO ciphers SELECT uuid, name FROM oldCiphers;\nDROP TABLE oldCiphers;'
+    const [finding, ...rest] = await lint(renameFirst, { engine: 'sqlite' })
+    expect(rest).toEqual([])
+    expect(finding).toMatchObject({ rule: 'sqlite-rebuild-renames-old-table', severity: 'warn', line: 2, column: 1 })
+    expect(finding!.message).toContain('points the foreign keys, triggers and views of other tables at oldciphers')
+    expect(finding!.safe).toContain('ALTER TABLE new_ciphers RENAME TO ciphers;')
+    // A rename that is not followed by a new table of the old name is a rename.
+    expect(
+      rules(await lint('ALTER TABLE ciphers RENAME TO old_ciphers;\nDROP TABLE old_ciphers;', { engine: 'sqlite' })),
+    ).toEqual(['rename-table'])
+  })
+
   it('shared rules work from the words: drop/rename, UPDATE without WHERE; PostgreSQL-only rules stay out', async () => {
     expect(rules(await lint('ALTER TABLE orders DROP COLUMN legacy;', { engine: 'sqlite' }))).toEqual(['drop-column'])
     expect(rules(await lint('ALTER TABLE orders RENAME TO purchases;', { engine: 'sqlite' }))).toEqual(['rename-table'])
