@@ -45,6 +45,24 @@ export const isAlterTable = (w: readonly string[]): boolean => w[0] === 'ALTER' 
 export const isCreateTable = (w: readonly string[]): boolean =>
   w[0] === 'CREATE' &&
   (w[1] === 'TABLE' || (w[2] === 'TABLE' && ['TEMP', 'TEMPORARY', 'UNLOGGED', 'GLOBAL', 'LOCAL'].includes(w[1] ?? '')))
+const QUOTED_NAME = String.raw`("(?:[^"]|"")*"|\`[^\`]*\`|\[[^\]]*\]|[\w$]+)`
+const DROP_TABLE_NAME = new RegExp(
+  String.raw`^DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:${QUOTED_NAME}\s*\.\s*)?${QUOTED_NAME}`,
+  'i',
+)
+
+/**
+ * The table a DROP TABLE names, quoted or not (lower-cased, without its schema), read from its text: the leading words
+ * stand a quoted name for '"'. SQLite takes "x", `x` (memos' migrations) and [x].
+ */
+export function droppedTableName(text: string): string | undefined {
+  const name = DROP_TABLE_NAME.exec(text)?.[2]
+  if (name === undefined) return undefined
+  const quote = name[0]
+  if (quote === '"') return name.slice(1, -1).replace(/""/g, '"').toLowerCase()
+  return (quote === '`' || quote === '[' ? name.slice(1, -1) : name).toLowerCase()
+}
+
 /** The table a CREATE TABLE names (lower-cased, without its schema), from its leading words; undefined when quoted. */
 export function createdTableWord(w: readonly string[]): string | undefined {
   let k = w[1] === 'TABLE' ? 2 : 3

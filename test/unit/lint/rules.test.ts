@@ -353,6 +353,21 @@ describe('breaking changes and correctness', () => {
     ).toEqual([])
   })
 
+  it('drop-table: a table created again in the same file is replaced, not dropped; quoted names are named (SQLite)', async () => {
+    // memos' LATEST__SCHEMA.sql: DROP TABLE IF EXISTS `memo`; ... CREATE TABLE memo (...)
+    const recreate = 'DROP TABLE IF EXISTS `memo`;\nCREATE TABLE memo (id integer PRIMARY KEY);'
+    expect(await lint(recreate, { engine: 'sqlite' })).toEqual([])
+    expect(await lint('DROP TABLE sso_nonce;\nCREATE TABLE sso_nonce (state text PRIMARY KEY);')).toEqual([])
+    const quoted = await lint('DROP TABLE `memo`;\nDROP TABLE main."Odd ""one""";\nDROP TABLE [x y];', {
+      engine: 'sqlite',
+    })
+    expect(quoted.map((finding) => finding.message)).toEqual([
+      'DROP TABLE memo breaks running code that still uses it',
+      'DROP TABLE odd "one" breaks running code that still uses it',
+      'DROP TABLE x y breaks running code that still uses it',
+    ])
+  })
+
   it('drop-not-null, not SET NOT NULL or DROP DEFAULT', async () => {
     expect(rules(await lint('ALTER TABLE orders ALTER COLUMN note DROP NOT NULL;'))).toEqual(['drop-not-null'])
     expect(await lint('ALTER TABLE orders ALTER COLUMN note DROP DEFAULT;')).toEqual([])
