@@ -50,6 +50,10 @@ const DROP_TABLE_NAME = new RegExp(
   String.raw`^DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:${QUOTED_NAME}\s*\.\s*)?${QUOTED_NAME}`,
   'i',
 )
+const RENAME_TABLE_NAMES = new RegExp(
+  String.raw`^ALTER\s+TABLE\s+(?:${QUOTED_NAME}\s*\.\s*)?${QUOTED_NAME}\s+RENAME\s+TO\s+${QUOTED_NAME}`,
+  'i',
+)
 
 /**
  * The table a DROP TABLE names, quoted or not (lower-cased, without its schema), read from its text: the leading words
@@ -57,7 +61,16 @@ const DROP_TABLE_NAME = new RegExp(
  */
 export function droppedTableName(text: string): string | undefined {
   const name = DROP_TABLE_NAME.exec(text)?.[2]
-  if (name === undefined) return undefined
+  return name === undefined ? undefined : unquoteName(name)
+}
+
+/** The table an ALTER TABLE ... RENAME TO renames and its new name, quoted or not, as droppedTableName reads them. */
+export function renamedTableNames(text: string): { table: string; to: string } | undefined {
+  const match = RENAME_TABLE_NAMES.exec(text)
+  return match ? { table: unquoteName(match[2]!), to: unquoteName(match[3]!) } : undefined
+}
+
+function unquoteName(name: string): string {
   const quote = name[0]
   if (quote === '"') return name.slice(1, -1).replace(/""/g, '"').toLowerCase()
   return (quote === '`' || quote === '[' ? name.slice(1, -1) : name).toLowerCase()

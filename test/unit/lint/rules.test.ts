@@ -509,6 +509,18 @@ describe('SQLite', () => {
     ).toEqual(['rename-table'])
   })
 
+  it("memos' rename-away rebuild and quoted renames: one finding each, naming the tables", async () => {
+    // memos 0.2/00__user_role.sql: a leftover copy dropped first, then the older rebuild order.
+    const memos =
+      'DROP TABLE IF EXISTS _user_old;\nALTER TABLE\n  user RENAME TO _user_old;\nCREATE TABLE user (id integer PRIMARY KEY);\nINSERT INTO user SELECT id FROM _user_old;\nDROP TABLE IF EXISTS _user_old;'
+    expect(rules(await lint(memos, { engine: 'sqlite' }))).toEqual(['sqlite-rebuild-renames-old-table'])
+    // memos 0.26/00__rename_resource_to_attachment.sql
+    const [renamed, ...rest] = await lint('ALTER TABLE `resource` RENAME TO `attachment`;', { engine: 'sqlite' })
+    expect(rest).toEqual([])
+    expect(renamed).toMatchObject({ rule: 'rename-table', table: 'resource' })
+    expect(renamed!.message).toBe('RENAME TO attachment breaks running code that still uses resource')
+  })
+
   it('shared rules work from the words: drop/rename, UPDATE without WHERE; PostgreSQL-only rules stay out', async () => {
     expect(rules(await lint('ALTER TABLE orders DROP COLUMN legacy;', { engine: 'sqlite' }))).toEqual(['drop-column'])
     expect(rules(await lint('ALTER TABLE orders RENAME TO purchases;', { engine: 'sqlite' }))).toEqual(['rename-table'])
