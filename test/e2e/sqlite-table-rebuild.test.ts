@@ -67,4 +67,22 @@ INSERT INTO b VALUES (7);
       'nothing of it was applied (rolled back): fix the file and run again',
     )
   })
+  it('PRAGMA foreign_keys in a transactional file: refused, and the hint gives the file that works, not a migration of its own', async () => {
+    // memos' 0.2/00__user_role.sql starts "PRAGMA foreign_keys = off;" and runs in a transaction.
+    const project = await makeProject('sqlite', {
+      '1_rebuild.sql': `-- migrate:up\nPRAGMA foreign_keys = off;\n${REBUILD}\n-- migrate:down\n`,
+    })
+    const refused = await cli(project, 'migrate', 'up', '--no-lint', '--json')
+    expect(refused.code).toBe(2)
+    const { error } = JSON.parse(refused.stdout)
+    expect(error.code).toBe('E_NON_TRANSACTIONAL_STATEMENT')
+    expect(error.hint).toBe(
+      'add transaction:false to the "-- migrate:up" line, and wrap its statements in a transaction of its own after the PRAGMA: PRAGMA foreign_keys=OFF; BEGIN; ... PRAGMA foreign_key_check; COMMIT (a migration of its own would not do: dbops turns foreign keys back on before each migration)',
+    )
+    const linted = await cli(project, 'migrate', 'lint', '--offline', '--json')
+    const [finding] = JSON.parse(linted.stdout).findings
+    expect(finding).toMatchObject({ rule: 'non-transactional-statement', line: 2 })
+    expect(finding.safe).toContain('a migration of its own would not do')
+    expect(finding.safe).not.toContain('in a migration of its own (')
+  })
 })
