@@ -4,6 +4,13 @@ import { allWords, isAlterTable } from '../rule-helpers.js'
 const REBUILD =
   '-- SQLite cannot do this in place: rebuild the table (create the new shape, copy, drop, rename; https://www.sqlite.org/lang_altertable.html#otheralter), with PRAGMA foreign_key_check before COMMIT'
 
+/**
+ * A default that is a literal in parentheses, `DEFAULT (0)` or `DEFAULT ((-1))`: SQLite takes it as a constant (any
+ * other expression in parentheses, even `(1 + 2)`, is refused once the table has rows).
+ */
+const PARENTHESIZED_LITERAL =
+  /\bDEFAULT\s*(?:\(\s*)+[+-]?\s*(?:'(?:[^']|'')*'|x'[0-9a-f]*'|\d+(?:\.\d*)?(?:e[+-]?\d+)?|\.\d+|NULL|TRUE|FALSE)\s*\)/i
+
 /** Words after ALTER TABLE ... DROP that name no column: other databases' DROP forms, which SQLite refuses. */
 export const DROP_NOT_COLUMN = new Set(['CONSTRAINT', 'PRIMARY', 'FOREIGN', 'INDEX', 'CHECK', 'UNIQUE'])
 
@@ -47,7 +54,8 @@ export const sqliteUnsupportedAlter: LintRule = {
     if (definition.includes('STORED')) problems.push('a STORED generated column')
     const at = definition.indexOf('DEFAULT')
     const fallback = at >= 0 ? definition[at + 1] : undefined
-    if (fallback !== undefined && (fallback === '(' || /^CURRENT_(TIME|DATE|TIMESTAMP)$/.test(fallback)))
+    const parenthesized = fallback === '(' && !PARENTHESIZED_LITERAL.test(statement.text)
+    if (parenthesized || (fallback !== undefined && /^CURRENT_(TIME|DATE|TIMESTAMP)$/.test(fallback)))
       problems.push('a non-constant default')
     const notNull = definition.some((word, i) => word === 'NOT' && definition[i + 1] === 'NULL')
     if (notNull && (fallback === undefined || fallback === 'NULL')) problems.push('NOT NULL without a non-NULL default')

@@ -474,6 +474,19 @@ describe('SQLite', () => {
     expect(await lint('ALTER TABLE orders ADD COLUMN a text;', { engine: 'sqlite' })).toEqual([])
   })
 
+  it('sqlite-unsupported-alter: a literal in parentheses is a constant default; an expression in them is not', async () => {
+    for (const fallback of ['(0)', '((-1))', "('x')", '(1.5)', '(NULL)'])
+      expect(
+        await lint(`ALTER TABLE t ADD COLUMN c int NOT NULL DEFAULT ${fallback};`, { engine: 'sqlite' }),
+        fallback,
+      ).toEqual([])
+    for (const fallback of ['(1 + 2)', "(strftime('%s', 'now'))", '(abs(-1))'])
+      expect(
+        rules(await lint(`ALTER TABLE t ADD COLUMN c int DEFAULT ${fallback};`, { engine: 'sqlite' })),
+        fallback,
+      ).toEqual(['sqlite-unsupported-alter'])
+  })
+
   it("sqlite-unsupported-alter: DROP forms other than a column's (atuin-scripts' MySQL-style DROP INDEX)", async () => {
     for (const sql of [
       'ALTER TABLE scripts DROP INDEX name_uniq_idx;',
