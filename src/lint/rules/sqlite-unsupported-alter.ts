@@ -49,20 +49,30 @@ export const sqliteUnsupportedAlter: LintRule = {
     }
     const definition = words.slice(words[k + 1] === 'COLUMN' ? k + 3 : k + 2)
     const problems: string[] = []
+    // SQLite refuses these only when the table has rows: a table the run creates is left to SQLite, which names them.
+    const onRows: string[] = []
     if (definition.includes('PRIMARY')) problems.push('a PRIMARY KEY column')
     if (definition.includes('UNIQUE')) problems.push('a UNIQUE column')
-    if (definition.includes('STORED')) problems.push('a STORED generated column')
+    if (definition.includes('STORED')) onRows.push('a STORED generated column')
     const at = definition.indexOf('DEFAULT')
     const fallback = at >= 0 ? definition[at + 1] : undefined
     const parenthesized = fallback === '(' && !PARENTHESIZED_LITERAL.test(statement.text)
     if (parenthesized || (fallback !== undefined && /^CURRENT_(TIME|DATE|TIMESTAMP)$/.test(fallback)))
-      problems.push('a non-constant default')
+      onRows.push('a non-constant default')
     const notNull = definition.some((word, i) => word === 'NOT' && definition[i + 1] === 'NULL')
-    if (notNull && (fallback === undefined || fallback === 'NULL')) problems.push('NOT NULL without a non-NULL default')
-    return problems.map((problem) => ({
-      message: `SQLite's ADD COLUMN cannot add ${problem}`,
-      safe: REBUILD,
-      evenIfFresh: true,
-    }))
+    if (notNull && (fallback === undefined || fallback === 'NULL')) onRows.push('NOT NULL without a non-NULL default')
+    const table = (words[3] === '.' ? words[4] : words[2])?.toLowerCase()
+    return [
+      ...problems.map((problem) => ({
+        message: `SQLite's ADD COLUMN cannot add ${problem}`,
+        safe: REBUILD,
+        evenIfFresh: true,
+      })),
+      ...onRows.map((problem) => ({
+        table,
+        message: `SQLite's ADD COLUMN cannot add ${problem} to a table with rows`,
+        safe: REBUILD,
+      })),
+    ]
   },
 }

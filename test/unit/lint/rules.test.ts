@@ -474,6 +474,30 @@ describe('SQLite', () => {
     expect(await lint('ALTER TABLE orders ADD COLUMN a text;', { engine: 'sqlite' })).toEqual([])
   })
 
+  it('sqlite-unsupported-alter: what SQLite refuses only on a table with rows is not reported on a table the run creates', async () => {
+    const rowDependent = [
+      'ALTER TABLE t ADD COLUMN x text NOT NULL;',
+      'ALTER TABLE t ADD COLUMN y text DEFAULT CURRENT_TIMESTAMP;',
+      'ALTER TABLE t ADD COLUMN z int AS (1) STORED;',
+    ]
+    // In the same file (statically, what an earlier file created may have rows by now).
+    const created = await lint(['CREATE TABLE t (id integer PRIMARY KEY);', ...rowDependent].join('\n'), {
+      engine: 'sqlite',
+    })
+    expect(created).toEqual([])
+    const existing = await lint(rowDependent.join('\n'), { engine: 'sqlite' })
+    expect(existing.map((finding) => finding.message)).toEqual([
+      "SQLite's ADD COLUMN cannot add NOT NULL without a non-NULL default to a table with rows",
+      "SQLite's ADD COLUMN cannot add a non-constant default to a table with rows",
+      "SQLite's ADD COLUMN cannot add a STORED generated column to a table with rows",
+    ])
+    // UNIQUE and PRIMARY KEY columns are refused on an empty table too.
+    const unique = await lint('CREATE TABLE t (id integer);\nALTER TABLE t ADD COLUMN u text UNIQUE;', {
+      engine: 'sqlite',
+    })
+    expect(rules(unique)).toEqual(['sqlite-unsupported-alter'])
+  })
+
   it('sqlite-unsupported-alter: a literal in parentheses is a constant default; an expression in them is not', async () => {
     for (const fallback of ['(0)', '((-1))', "('x')", '(1.5)', '(NULL)'])
       expect(
