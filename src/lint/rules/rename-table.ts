@@ -22,11 +22,13 @@ export const renameTable: LintRule = {
     } else {
       const k = words[3] === '.' ? 5 : 3
       if (words[k] === 'RENAME' && words[k + 1] === 'TO') found = renamedTableNames(text)
+      // Renamed away and created anew under the same name (SQLite's older rebuild order): the name keeps working,
+      // and sqlite-rebuild-renames-old-table reports what the rename does. (PostgreSQL's objects follow the renamed
+      // table itself, so there the rename is what running code meets.)
+      const bare = found?.table.slice(found.table.lastIndexOf('.') + 1)
+      if (context.following.some((later) => isCreateTable(later) && createdTableWord(later) === bare)) return []
     }
     if (!found) return []
-    // Renamed away and created anew under the same name (SQLite's older rebuild order): the old name keeps working.
-    const bare = found.table.slice(found.table.lastIndexOf('.') + 1)
-    if (context.following.some((later) => isCreateTable(later) && createdTableWord(later) === bare)) return []
     return [
       {
         table: found.table,
