@@ -83,15 +83,22 @@ export class StatementFailure extends Error {
     /** 0-based UTF-16 offset into `script` of the error, when the database reported one. */
     readonly scriptOffset: number | undefined,
     readonly sqlstate: string | undefined,
-    options: { cause?: unknown; leftBehind?: string } = {},
+    options: { cause?: unknown; leftBehind?: string; outsideTransaction?: string } = {},
   ) {
     super(message, options)
     this.name = 'StatementFailure'
     this.leftBehind = options.leftBehind
+    this.outsideTransaction = options.outsideTransaction
   }
 
   /** What the failed statement left in the database, as the backend found it (a half-built index). */
   readonly leftBehind: string | undefined
+  /**
+   * Why the statement fails inside the migration's transaction and what it needs around it outside one, as the
+   * backend knows it (SQLite: foreign keys can be switched off only between transactions). The migrate layer adds
+   * how the file's format says "no transaction".
+   */
+  readonly outsideTransaction: string | undefined
 }
 
 export interface LockOptions {

@@ -45,6 +45,44 @@ export const isAlterTable = (w: readonly string[]): boolean => w[0] === 'ALTER' 
 export const isCreateTable = (w: readonly string[]): boolean =>
   w[0] === 'CREATE' &&
   (w[1] === 'TABLE' || (w[2] === 'TABLE' && ['TEMP', 'TEMPORARY', 'UNLOGGED', 'GLOBAL', 'LOCAL'].includes(w[1] ?? '')))
+const QUOTED_NAME = String.raw`("(?:[^"]|"")*"|\`[^\`]*\`|\[[^\]]*\]|[\w$]+)`
+const DROP_TABLE_NAME = new RegExp(
+  String.raw`^DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:${QUOTED_NAME}\s*\.\s*)?${QUOTED_NAME}`,
+  'i',
+)
+const RENAME_TABLE_NAMES = new RegExp(
+  String.raw`^ALTER\s+TABLE\s+(?:${QUOTED_NAME}\s*\.\s*)?${QUOTED_NAME}\s+RENAME\s+TO\s+${QUOTED_NAME}`,
+  'i',
+)
+
+/**
+ * The table a DROP TABLE names, quoted or not (lower-cased, without its schema), read from its text: the leading words
+ * stand a quoted name for '"'. SQLite takes "x", `x` (memos' migrations) and [x].
+ */
+export function droppedTableName(text: string): string | undefined {
+  const name = DROP_TABLE_NAME.exec(text)?.[2]
+  return name === undefined ? undefined : unquoteName(name)
+}
+
+/** The table an ALTER TABLE ... RENAME TO renames and its new name, quoted or not, as droppedTableName reads them. */
+export function renamedTableNames(text: string): { table: string; to: string } | undefined {
+  const match = RENAME_TABLE_NAMES.exec(text)
+  return match ? { table: unquoteName(match[2]!), to: unquoteName(match[3]!) } : undefined
+}
+
+function unquoteName(name: string): string {
+  const quote = name[0]
+  if (quote === '"') return name.slice(1, -1).replace(/""/g, '"').toLowerCase()
+  return (quote === '`' || quote === '[' ? name.slice(1, -1) : name).toLowerCase()
+}
+
+/** The table a CREATE TABLE names (lower-cased, without its schema), from its leading words; undefined when quoted. */
+export function createdTableWord(w: readonly string[]): string | undefined {
+  let k = w[1] === 'TABLE' ? 2 : 3
+  if (w[k] === 'IF') k += 3
+  const name = w[k + 1] === '.' ? w[k + 2] : w[k]
+  return name === undefined || name === '"' ? undefined : name.toLowerCase()
+}
 
 /** What each table lock blocks, in the words a reviewer needs. */
 export const BLOCKS: Record<string, string> = {

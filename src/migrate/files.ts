@@ -247,6 +247,13 @@ export function readMigrations(dir: string, cwd: string = process.cwd()): Migrat
       `${later.file} runs before ${earlier.file}: versions compare as numbers (as golang-migrate does), while dbmate runs files in name order; give the versions the same number of digits if the name order is the one meant`,
     )
   }
+  const dieselMisordered = dieselOrderDiffers(migrations)
+  if (dieselMisordered) {
+    const [earlier, later] = dieselMisordered
+    warnings.push(
+      `${later.file} runs before ${earlier.file}: versions compare as numbers, while diesel compares them as text (${later.version} after ${earlier.version}); give ${later.id} a version of as many digits as the others (YYYY-MM-DD-HHMMSS) if diesel's order is the one meant`,
+    )
+  }
   return { dir, migrations, ignored, exists: true, warnings }
 }
 
@@ -549,6 +556,20 @@ function orderByNameDiffers(migrations: MigrationFile[]): [MigrationFile, Migrat
     const previous = dbmate[i - 1]!
     const current = dbmate[i]!
     if (fileName(previous.file) > fileName(current.file)) return [current, previous]
+  }
+  return undefined
+}
+
+/**
+ * The first two diesel folders (a dashed version) that diesel runs the other way round: diesel sorts versions as text,
+ * so vaultwarden's `2024-03-13_170000_x` (version `20240313`) runs after `2024-03-06-170000_y` there, and first here.
+ */
+function dieselOrderDiffers(migrations: MigrationFile[]): [MigrationFile, MigrationFile] | undefined {
+  const diesel = migrations.filter((migration) => migration.format === 'folder' && /^\d+-/.test(migration.id))
+  for (let i = 1; i < diesel.length; i++) {
+    const previous = diesel[i - 1]!
+    const current = diesel[i]!
+    if (previous.version > current.version) return [current, previous]
   }
   return undefined
 }

@@ -1,7 +1,7 @@
 import { DbopsError } from '../errors.js'
 import type { Engine } from '../backends/backend.js'
 import { leadingWords, splitStatements, type SqlStatement } from '../sql/split-statements.js'
-import { nonTransactionalReason, transactionControl } from '../sql/non-transactional.js'
+import { fileSettingAdvice, nonTransactionalReason, transactionControl } from '../sql/non-transactional.js'
 import { positionAt, transactionFreeHint, type MigrationFile, type Section } from './files.js'
 
 /** A migration section made ready to run: split into statements, its transaction mode decided and checked. */
@@ -93,7 +93,12 @@ export function prepareSection(migration: MigrationFile, direction: 'up' | 'down
         'E_NON_TRANSACTIONAL_STATEMENT',
         `${where(section, statements[index]!)}: ${reasons[index]} must run outside a transaction`,
         {
-          hint: transactionFreeHint(migration, direction, section.file),
+          hint: [
+            transactionFreeHint(migration, direction, section.file),
+            fileSettingAdvice(statements[index]!.text, engine),
+          ]
+            .filter(Boolean)
+            .join(', '),
         },
       )
     }

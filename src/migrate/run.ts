@@ -3,7 +3,7 @@ import { StatementFailure } from '../backends/backend.js'
 import { formatDurationSetting } from '../config/duration.js'
 import { oneLine } from '../output/format.js'
 import type { Target } from '../targets/target.js'
-import { readMigrations, type MigrationFile, type MigrationSet } from './files.js'
+import { readMigrations, transactionFreeHint, type MigrationFile, type MigrationSet } from './files.js'
 import { otherLedgerProblem } from './other-ledgers.js'
 import { Ledger, ownerState, type LedgerRow } from './ledger.js'
 import { checkDownSelection, checkSteps, migrationStates, planDown, planUp, type MigrationStatusEntry } from './plan.js'
@@ -724,7 +724,11 @@ function statementError(
       },
     )
   }
-  const fix = transactional ? `${undone}: fix the file and run again` : undone
+  const fix = !transactional
+    ? undone
+    : error.outsideTransaction
+      ? `${undone}. ${error.outsideTransaction}: ${transactionFreeHint(migration, unit.direction, section.file)}`
+      : `${undone}: fix the file and run again`
   return new DbopsError('E_MIGRATION_FAILED', `${migration.id} ${action} at ${location}: ${reason}`, {
     hint: fix,
     details,

@@ -180,6 +180,19 @@ function sqliteReason(words: string[]): string | undefined {
 }
 
 /**
+ * For a statement nonTransactionalReason refuses that sets what the file's other statements run under on this
+ * connection (SQLite's PRAGMA foreign_keys, step 1 of its table rebuild): what the file needs besides running outside a
+ * transaction, and why a migration of its own would not do. undefined for the others.
+ */
+export function fileSettingAdvice(statementText: string, dialect: SqlDialect): string | undefined {
+  if (dialect !== 'sqlite') return undefined
+  const words = leadingWords(statementText, 6, dialect)
+  const name = words[2] === '.' ? words[3] : words[1]
+  if (words[0] !== 'PRAGMA' || name !== 'FOREIGN_KEYS') return undefined
+  return 'and wrap its statements in a transaction of its own after the PRAGMA: PRAGMA foreign_keys=OFF; BEGIN; ... PRAGMA foreign_key_check; COMMIT (a migration of its own would not do: dbops turns foreign keys back on before each migration)'
+}
+
+/**
  * Parses `( name [=] [value] , ... )` starting at the '(' at `k`: option name to its last value token ('TRUE' when
  * the option has no value, as PostgreSQL reads a bare boolean option). `next` is the index after the ')'.
  */

@@ -488,6 +488,24 @@ describe('health on sqlite', () => {
     ).toBe('critical')
   })
 
+  it('finds a foreign key to a table that is gone, which foreign_key_check passes (an empty child included)', async () => {
+    // vaultwarden's 2018-04-27-155151_create_users_ciphers renames ciphers away, creates it anew and drops the old
+    // copy: SQLite has pointed attachments' foreign key at the old copy, so attachments REFERENCES "oldCiphers".
+    const project = sqliteProject((database) =>
+      database.exec(
+        'CREATE TABLE ciphers (uuid TEXT PRIMARY KEY); CREATE TABLE attachments (id TEXT PRIMARY KEY, cipher_uuid TEXT REFERENCES ciphers (uuid)); ALTER TABLE ciphers RENAME TO oldCiphers; CREATE TABLE ciphers (uuid TEXT PRIMARY KEY); DROP TABLE oldCiphers',
+      ),
+    )
+    const finding = check(await health(project), 'foreign_keys')!
+    expect(finding).toMatchObject({
+      severity: 'critical',
+      values: { violations: 1 },
+      detail: { missingParents: [{ tbl: 'attachments', parent: 'oldCiphers' }] },
+    })
+    expect(finding.message).toContain('attachments → oldCiphers')
+    expect(finding.message).toContain('("no such table: main.oldCiphers")')
+  })
+
   it('reports the free pages left by deleted rows', async () => {
     const project = sqliteProject((database) => {
       database.exec('CREATE TABLE blobs (id INTEGER PRIMARY KEY, data BLOB)')

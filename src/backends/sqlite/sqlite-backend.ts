@@ -19,6 +19,7 @@ import Database from 'better-sqlite3'
 import type BetterSqlite3 from 'better-sqlite3'
 import type { Kysely } from 'kysely'
 import { sql, type SqlQuery } from '../../sql/query.js'
+import { leadingWords } from '../../sql/split-statements.js'
 import { DbopsError } from '../../errors.js'
 import { formatDuration } from '../../output/format.js'
 import { fsyncFile } from '../../output/atomic-write.js'
@@ -378,7 +379,7 @@ export class SqliteBackend implements Backend {
     } catch (error) {
       if (database.inTransaction) database.exec('ROLLBACK')
       if (index === -2) index = this.#failingStatement(unit)
-      throw failure(error, index >= 0 ? index : undefined)
+      throw failure(error, index >= 0 ? index : undefined, unit.statements[index]?.text)
     }
     if (this.#staging !== undefined && !this.#publish()) return this.runTransactional(unit)
     return { skipped: false, elapsedMs: performance.now() - started }
@@ -583,9 +584,24 @@ function isBusy(error: unknown): boolean {
   return sqliteCode(error)?.startsWith('SQLITE_BUSY') === true
 }
 
-function failure(error: unknown, statementIndex: number | undefined): StatementFailure {
+/** `text`: the failed statement of a transactional migration, to tell what it needs outside the transaction. */
+function failure(error: unknown, statementIndex: number | undefined, text?: string): StatementFailure {
   const code = (error as { code?: string })?.code
-  return new StatementFailure((error as Error).message, statementIndex, undefined, code, { cause: error })
+  return new StatementFailure((error as Error).message, statementIndex, undefined, code, {
+    cause: error,
+    outsideTransaction: text === undefined ? undefined : outsideTransaction(code, text),
+  })
+}
+
+/**
+ * Step 1 of SQLite's table rebuild (https://www.sqlite.org/lang_altertable.html#otheralter) switches foreign keys off:
+ * with them on, DROP TABLE deletes the rows other tables reference and fails. PRAGMA foreign_keys is a no-op inside a
+ * transaction (and PRAGMA defer_foreign_keys only moves the failure to COMMIT), so the rebuild has to run outside one.
+ */
+function outsideTransaction(code: string | undefined, text: string): string | undefined {
+  const [first, second] = leadingWords(text, 2, 'sqlite')
+  if (code !== 'SQLITE_CONSTRAINT_FOREIGNKEY' || first !== 'DROP' || second !== 'TABLE') return undefined
+  return 'DROP TABLE deletes the rows first, and rows of other tables reference them: a table rebuild needs foreign keys off, and PRAGMA foreign_keys=OFF does nothing inside a transaction. Run this migration outside one, starting "PRAGMA foreign_keys=OFF; BEGIN;" and ending "PRAGMA foreign_key_check; COMMIT;" (dbops turns foreign keys back on after it)'
 }
 
 /**

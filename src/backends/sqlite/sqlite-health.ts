@@ -9,6 +9,12 @@ import type { SqlQuery } from '../../sql/query.js'
 import type { Backend } from '../backend.js'
 import { nativeBinding, type SqliteBackend } from './sqlite-backend.js'
 
+/** Foreign keys whose parent table does not exist (SQLite accepts them, and checks them only on writes). */
+const DANGLING_FOREIGN_KEYS = `SELECT DISTINCT m.name AS tbl, f."table" AS parent
+FROM sqlite_schema m JOIN pragma_foreign_key_list(m.name) f
+WHERE m.type = 'table' AND NOT EXISTS (SELECT 1 FROM sqlite_schema p WHERE p.type = 'table' AND p.name = f."table" COLLATE NOCASE)
+ORDER BY 1, 2`
+
 /**
  * SQLite health on a handle of its own, opened read-only: the backend's handle would create a missing file and
  * switch the journal to WAL on open, and health must change nothing (nor report the journal mode it just set).
@@ -110,6 +116,21 @@ export class SqliteHealthProbe implements HealthProbe {
     })
 
     guarded('foreign_keys', () => {
+      // A foreign key to a table that is gone (left by a rebuild that renamed the table away, then dropped it):
+      // foreign_key_check passes it, while writes of its table fail with "no such table" once foreign keys are on.
+      const dangling = database.prepare(DANGLING_FOREIGN_KEYS).all() as { tbl: string; parent: string }[]
+      if (dangling.length > 0) {
+        const pairs = dangling.map((row) => `${row.tbl} → ${row.parent}`)
+        return {
+          check: 'foreign_keys',
+          severity: 'critical',
+          subject,
+          message: `${dangling.length} foreign key(s) reference a table that does not exist: ${pairs.slice(0, 5).join(', ')}; with foreign keys on, every insert and delete of ${dangling[0]!.tbl} (and update of the key) fails ("no such table: main.${dangling[0]!.parent}")`,
+          values: { violations: dangling.length },
+          detail: { missingParents: dangling },
+          fix: `rebuild ${dangling[0]!.tbl} with its foreign key pointing at the table meant (https://www.sqlite.org/lang_altertable.html#otheralter)`,
+        }
+      }
       const rows = database.prepare('SELECT * FROM pragma_foreign_key_check LIMIT 1000').all() as {
         table: string
         rowid: number | null

@@ -18,6 +18,13 @@ export const sqliteLint: LintDialect = {
     return { nodes: [] }
   },
   created(words, _node, text?: string) {
+    // A name the run gives a table by RENAME TO is as new to running code as a created one (the older rebuild order
+    // renames the table away, then drops that copy).
+    if (words[0] === 'ALTER' && words[1] === 'TABLE') {
+      const k = words[3] === '.' ? 5 : 3
+      const to = words[k] === 'RENAME' && words[k + 1] === 'TO' ? words[k + 2] : undefined
+      return to === undefined || to === '"' ? [] : [to.toLowerCase()]
+    }
     if (words[0] !== 'CREATE') return []
     const match = text === undefined ? undefined : CREATED.exec(text)
     return match ? [unquote(match[1]!)] : []

@@ -1,6 +1,7 @@
 import type { LintRule } from '../types.js'
 import { alterTableCommands } from '../pg-nodes.js'
 import { isAlterTable } from '../rule-helpers.js'
+import { DROP_NOT_COLUMN } from './sqlite-unsupported-alter.js'
 
 export const dropColumn: LintRule = {
   id: 'drop-column',
@@ -22,7 +23,7 @@ export const dropColumn: LintRule = {
     } else {
       // ALTER TABLE name DROP [COLUMN] column (SQLite: one action per statement).
       const k = words[3] === '.' ? 5 : 3
-      if (words[k] === 'DROP')
+      if (words[k] === 'DROP' && !DROP_NOT_COLUMN.has(words[k + 1] ?? ''))
         drops.push({
           table: tableWord(words),
           column: (words[k + 1] === 'COLUMN' ? words[k + 2] : words[k + 1])?.toLowerCase() ?? '?',

@@ -1,6 +1,6 @@
 import type { LintRule } from '../types.js'
 import { body, dottedName } from '../pg-nodes.js'
-import { isAlterTable, ruleState } from '../rule-helpers.js'
+import { createdTableWord, droppedTableName, isAlterTable, isCreateTable, ruleState } from '../rule-helpers.js'
 
 /** `file|name` of the names tables got from RENAME TO earlier in a file: no running code uses such a name yet. */
 const RENAMED = 'drop-table:renamed'
@@ -22,7 +22,7 @@ export const dropTable: LintRule = {
     if (rename?.renameType !== 'OBJECT_TABLE') return
     ruleState(context, RENAMED, () => new Set<string>()).add(`${context.file}|${String(rename.newname)}`)
   },
-  check({ ast, words }, context) {
+  check({ ast, words, text }, context) {
     if (words[0] !== 'DROP') return []
     let tables: string[]
     if (ast) {
@@ -30,18 +30,17 @@ export const dropTable: LintRule = {
       if (!drop || drop.removeType !== 'OBJECT_TABLE') return []
       tables = ((drop.objects as unknown[]) ?? []).map((object) => dottedName(object as never)!)
     } else {
-      const k = words[2] === 'IF' ? 4 : 2
-      const name = words[k + 1] === '.' ? words[k + 2] : words[k]
-      tables = [name === undefined || name === '"' ? '?' : name.toLowerCase()]
+      tables = [droppedTableName(text) ?? '?']
     }
-    // A table rebuild (create a copy, drop, rename the copy to the old name) replaces the table: nothing breaks.
+    // A table rebuild (create a copy, drop, rename the copy to the old name) replaces the table, as does creating it
+    // again (memos' schema files drop every table first): nothing breaks.
     const replaced = new Set(
-      context.following
-        .filter((later) => later[0] === 'ALTER' && later[1] === 'TABLE')
-        .map((later) => {
-          const k = later[3] === '.' ? 5 : 3
-          return later[k] === 'RENAME' && later[k + 1] === 'TO' ? later[k + 2]?.toLowerCase() : undefined
-        }),
+      context.following.map((later) => {
+        if (isCreateTable(later)) return createdTableWord(later)
+        if (later[0] !== 'ALTER' || later[1] !== 'TABLE') return undefined
+        const k = later[3] === '.' ? 5 : 3
+        return later[k] === 'RENAME' && later[k + 1] === 'TO' ? later[k + 2]?.toLowerCase() : undefined
+      }),
     )
     // The other way round (rename the table away, create its replacement, drop the renamed one): the name dropped
     // is this file's own; rename-table reports the rename, which is what running code meets.

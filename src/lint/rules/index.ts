@@ -16,6 +16,7 @@ import { reindexWithoutConcurrently } from './reindex-without-concurrently.js'
 import { renameColumn } from './rename-column.js'
 import { renameTable } from './rename-table.js'
 import { setNotNullScan } from './set-not-null-scan.js'
+import { sqliteRebuildRenamesOldTable } from './sqlite-rebuild-renames-old-table.js'
 import { sqliteRebuildWithoutForeignKeyCheck } from './sqlite-rebuild-without-foreign-key-check.js'
 import { sqliteUnsupportedAlter } from './sqlite-unsupported-alter.js'
 import { nonTransactionalStatement } from './non-transactional-statement.js'
@@ -70,6 +71,7 @@ export const LINT_RULES: readonly LintRule[] = [
   preferRobustStatements,
   sqliteUnsupportedAlter,
   sqliteRebuildWithoutForeignKeyCheck,
+  sqliteRebuildRenamesOldTable,
   preferBigintId,
   preferIdentity,
   preferTimestamptz,

@@ -3,7 +3,8 @@
  * refuses statements that cannot run in one. Lint says so first, at the statement.
  */
 import type { LintRule } from '../types.js'
-import { nonTransactionalReason } from '../../sql/non-transactional.js'
+import { fileSettingAdvice, nonTransactionalReason } from '../../sql/non-transactional.js'
+import { transactionFreeHint } from '../../migrate/files.js'
 import { ownMigration } from '../rule-helpers.js'
 
 export const nonTransactionalStatement: LintRule = {
@@ -37,10 +38,11 @@ export const nonTransactionalStatement: LintRule = {
     if (!context.transactional) return []
     const reason = nonTransactionalReason(text, context.engine)
     if (reason === undefined) return []
+    const advice = fileSettingAdvice(text, context.engine)
     return [
       {
         message: `${reason} cannot run inside a transaction, and this file runs in one: "dbops migrate up" refuses it`,
-        safe: ownMigration(context),
+        safe: advice ? `-- ${transactionFreeHint(context, 'up', context.file)}, ${advice}` : ownMigration(context),
         evenIfFresh: true,
       },
     ]

@@ -1,7 +1,6 @@
 import type { LintRule } from '../types.js'
 import { body, relationName } from '../pg-nodes.js'
-import { isAlterTable, sqlName } from '../rule-helpers.js'
-import { tableWord } from './drop-column.js'
+import { createdTableWord, isAlterTable, isCreateTable, renamedTableNames, sqlName } from '../rule-helpers.js'
 
 export const renameTable: LintRule = {
   id: 'rename-table',
@@ -14,7 +13,7 @@ export const renameTable: LintRule = {
   mayFindWords: ['alter'],
   wants: (w, text) => isAlterTable(w) && /\brename\b/i.test(text),
   needsAst: true,
-  check({ ast, words }) {
+  check({ ast, words, text }, context) {
     let found: { table: string; to: string } | undefined
     if (ast) {
       const rename = body(ast, 'RenameStmt')
@@ -22,8 +21,12 @@ export const renameTable: LintRule = {
         found = { table: relationName(rename.relation)!, to: String(rename.newname) }
     } else {
       const k = words[3] === '.' ? 5 : 3
-      if (words[k] === 'RENAME' && words[k + 1] === 'TO')
-        found = { table: tableWord(words), to: (words[k + 2] ?? '?').toLowerCase() }
+      if (words[k] === 'RENAME' && words[k + 1] === 'TO') found = renamedTableNames(text)
+      // Renamed away and created anew under the same name (SQLite's older rebuild order): the name keeps working,
+      // and sqlite-rebuild-renames-old-table reports what the rename does. (PostgreSQL's objects follow the renamed
+      // table itself, so there the rename is what running code meets.)
+      const bare = found?.table.slice(found.table.lastIndexOf('.') + 1)
+      if (context.following.some((later) => isCreateTable(later) && createdTableWord(later) === bare)) return []
     }
     if (!found) return []
     return [

@@ -1,4 +1,5 @@
 import type { LintRule, RuleContext } from '../types.js'
+import { createdTableWord, isCreateTable } from '../rule-helpers.js'
 
 const ID = 'sqlite-rebuild-without-foreign-key-check'
 
@@ -47,6 +48,9 @@ export const sqliteRebuildWithoutForeignKeyCheck: LintRule = {
     const to = words[k + 2]?.toLowerCase()
     const checkedLater = context.following.some((later) => later[0] === 'PRAGMA' && later.includes('FOREIGN_KEY_CHECK'))
     if (to === undefined || !state.dropped.has(to) || state.checked || checkedLater) return []
+    // Renamed away and created anew (the older order): sqlite-rebuild-renames-old-table reports that rebuild.
+    const table = words[k - 1]?.toLowerCase()
+    if (context.following.some((later) => isCreateTable(later) && createdTableWord(later) === table)) return []
     return [
       {
         message: `this rebuilds ${to} (drop, then rename the copy) without PRAGMA foreign_key_check: rows of the new ${to}, or rows pointing at it, that break a foreign key go unnoticed`,

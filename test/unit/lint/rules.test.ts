@@ -353,6 +353,21 @@ describe('breaking changes and correctness', () => {
     ).toEqual([])
   })
 
+  it('drop-table: a table created again in the same file is replaced, not dropped; quoted names are named (SQLite)', async () => {
+    // memos' LATEST__SCHEMA.sql: DROP TABLE IF EXISTS `memo`; ... CREATE TABLE memo (...)
+    const recreate = 'DROP TABLE IF EXISTS `memo`;\nCREATE TABLE memo (id integer PRIMARY KEY);'
+    expect(await lint(recreate, { engine: 'sqlite' })).toEqual([])
+    expect(await lint('DROP TABLE sso_nonce;\nCREATE TABLE sso_nonce (state text PRIMARY KEY);')).toEqual([])
+    const quoted = await lint('DROP TABLE `memo`;\nDROP TABLE main."Odd ""one""";\nDROP TABLE [x y];', {
+      engine: 'sqlite',
+    })
+    expect(quoted.map((finding) => finding.message)).toEqual([
+      'DROP TABLE memo breaks running code that still uses it',
+      'DROP TABLE odd "one" breaks running code that still uses it',
+      'DROP TABLE x y breaks running code that still uses it',
+    ])
+  })
+
   it('drop-not-null, not SET NOT NULL or DROP DEFAULT', async () => {
     expect(rules(await lint('ALTER TABLE orders ALTER COLUMN note DROP NOT NULL;'))).toEqual(['drop-not-null'])
     expect(await lint('ALTER TABLE orders ALTER COLUMN note DROP DEFAULT;')).toEqual([])
@@ -459,11 +474,88 @@ describe('SQLite', () => {
     expect(await lint('ALTER TABLE orders ADD COLUMN a text;', { engine: 'sqlite' })).toEqual([])
   })
 
+  it('sqlite-unsupported-alter: what SQLite refuses only on a table with rows is not reported on a table the run creates', async () => {
+    const rowDependent = [
+      'ALTER TABLE t ADD COLUMN x text NOT NULL;',
+      'ALTER TABLE t ADD COLUMN y text DEFAULT CURRENT_TIMESTAMP;',
+      'ALTER TABLE t ADD COLUMN z int AS (1) STORED;',
+    ]
+    // In the same file (statically, what an earlier file created may have rows by now).
+    const created = await lint(['CREATE TABLE t (id integer PRIMARY KEY);', ...rowDependent].join('\n'), {
+      engine: 'sqlite',
+    })
+    expect(created).toEqual([])
+    const existing = await lint(rowDependent.join('\n'), { engine: 'sqlite' })
+    expect(existing.map((finding) => finding.message)).toEqual([
+      "SQLite's ADD COLUMN cannot add NOT NULL without a non-NULL default to a table with rows",
+      "SQLite's ADD COLUMN cannot add a non-constant default to a table with rows",
+      "SQLite's ADD COLUMN cannot add a STORED generated column to a table with rows",
+    ])
+    // UNIQUE and PRIMARY KEY columns are refused on an empty table too.
+    const unique = await lint('CREATE TABLE t (id integer);\nALTER TABLE t ADD COLUMN u text UNIQUE;', {
+      engine: 'sqlite',
+    })
+    expect(rules(unique)).toEqual(['sqlite-unsupported-alter'])
+  })
+
+  it('sqlite-unsupported-alter: a literal in parentheses is a constant default; an expression in them is not', async () => {
+    for (const fallback of ['(0)', '((-1))', "('x')", '(1.5)', '(NULL)'])
+      expect(
+        await lint(`ALTER TABLE t ADD COLUMN c int NOT NULL DEFAULT ${fallback};`, { engine: 'sqlite' }),
+        fallback,
+      ).toEqual([])
+    for (const fallback of ['(1 + 2)', "(strftime('%s', 'now'))", '(abs(-1))'])
+      expect(
+        rules(await lint(`ALTER TABLE t ADD COLUMN c int DEFAULT ${fallback};`, { engine: 'sqlite' })),
+        fallback,
+      ).toEqual(['sqlite-unsupported-alter'])
+  })
+
+  it("sqlite-unsupported-alter: DROP forms other than a column's (atuin-scripts' MySQL-style DROP INDEX)", async () => {
+    for (const sql of [
+      'ALTER TABLE scripts DROP INDEX name_uniq_idx;',
+      'ALTER TABLE scripts DROP PRIMARY KEY;',
+      'ALTER TABLE scripts DROP FOREIGN KEY scripts_fk;',
+      'ALTER TABLE scripts DROP CONSTRAINT scripts_fk;',
+    ])
+      expect(rules(await lint(sql, { engine: 'sqlite' })), sql).toEqual(['sqlite-unsupported-alter'])
+    expect(rules(await lint('ALTER TABLE scripts DROP COLUMN tags;', { engine: 'sqlite' }))).toEqual(['drop-column'])
+    expect(rules(await lint('ALTER TABLE scripts DROP tags;', { engine: 'sqlite' }))).toEqual(['drop-column'])
+  })
+
   it('the table rebuild: warned without PRAGMA foreign_key_check, quiet with it; the drop is not a breaking change', async () => {
     const rebuild =
       'CREATE TABLE new_orders (id integer PRIMARY KEY, total integer);\nINSERT INTO new_orders SELECT id, total FROM orders;\nDROP TABLE orders;\nALTER TABLE new_orders RENAME TO orders;'
     expect(rules(await lint(rebuild, { engine: 'sqlite' }))).toEqual(['sqlite-rebuild-without-foreign-key-check'])
     expect(await lint(`${rebuild}\nPRAGMA foreign_key_check;`, { engine: 'sqlite' })).toEqual([])
+  })
+
+  it("the older rebuild order (rename away, create anew, copy, drop the renamed copy): warned for what it does to other tables' foreign keys, not as a rename or a drop", async () => {
+    // vaultwarden's migrations/sqlite/2018-04-27-155151_create_users_ciphers/up.sql: afterwards attachments
+    // REFERENCES "oldCiphers", a table that no longer exists.
+    const renameFirst =
+      'ALTER TABLE ciphers RENAME TO oldCiphers;\nCREATE TABLE ciphers (uuid text PRIMARY KEY, name text);\nINSERT INTO ciphers SELECT uuid, name FROM oldCiphers;\nDROP TABLE oldCiphers;'
+    const [finding, ...rest] = await lint(renameFirst, { engine: 'sqlite' })
+    expect(rest).toEqual([])
+    expect(finding).toMatchObject({ rule: 'sqlite-rebuild-renames-old-table', severity: 'warn', line: 2, column: 1 })
+    expect(finding!.message).toContain('points the foreign keys, triggers and views of other tables at oldciphers')
+    expect(finding!.safe).toContain('ALTER TABLE new_ciphers RENAME TO ciphers;')
+    // A rename that is not followed by a new table of the old name is a rename.
+    expect(
+      rules(await lint('ALTER TABLE ciphers RENAME TO old_ciphers;\nDROP TABLE old_ciphers;', { engine: 'sqlite' })),
+    ).toEqual(['rename-table'])
+  })
+
+  it("memos' rename-away rebuild and quoted renames: one finding each, naming the tables", async () => {
+    // memos 0.2/00__user_role.sql: a leftover copy dropped first, then the older rebuild order.
+    const memos =
+      'DROP TABLE IF EXISTS _user_old;\nALTER TABLE\n  user RENAME TO _user_old;\nCREATE TABLE user (id integer PRIMARY KEY);\nINSERT INTO user SELECT id FROM _user_old;\nDROP TABLE IF EXISTS _user_old;'
+    expect(rules(await lint(memos, { engine: 'sqlite' }))).toEqual(['sqlite-rebuild-renames-old-table'])
+    // memos 0.26/00__rename_resource_to_attachment.sql
+    const [renamed, ...rest] = await lint('ALTER TABLE `resource` RENAME TO `attachment`;', { engine: 'sqlite' })
+    expect(rest).toEqual([])
+    expect(renamed).toMatchObject({ rule: 'rename-table', table: 'resource' })
+    expect(renamed!.message).toBe('RENAME TO attachment breaks running code that still uses resource')
   })
 
   it('shared rules work from the words: drop/rename, UPDATE without WHERE; PostgreSQL-only rules stay out', async () => {

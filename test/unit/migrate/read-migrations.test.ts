@@ -173,6 +173,37 @@ describe('readMigrations', () => {
     ])
   })
 
+  it('warns when diesel folders run in another order than diesel runs them (diesel compares versions as text)', () => {
+    // vaultwarden's migrations/sqlite: 2024-03-13_170000_sso_userscascade is version 20240313 to diesel too.
+    const dir = migrationsDir({})
+    for (const [folder, sql] of [
+      ['2018-01-14-171611_create_tables', 'CREATE TABLE users (uuid text);'],
+      ['2024-03-06-170000_add_sso_users', 'CREATE TABLE sso_users (id text);'],
+      ['2024-03-13_170000_sso_userscascade', 'DROP TABLE IF EXISTS sso_users; CREATE TABLE sso_users (id text);'],
+    ]) {
+      mkdirSync(join(dir, 'migrations', folder!))
+      writeFileSync(join(dir, 'migrations', folder!, 'up.sql'), sql!)
+    }
+    const set = readMigrations(join(dir, 'migrations'), dir)
+    expect(set.migrations.map((migration) => migration.version)).toEqual([
+      '20240313',
+      '20180114171611',
+      '20240306170000',
+    ])
+    expect(set.warnings).toEqual([
+      "migrations/2024-03-13_170000_sso_userscascade/up.sql runs before migrations/2018-01-14-171611_create_tables/up.sql: versions compare as numbers, while diesel compares them as text (20240313 after 20180114171611); give 2024-03-13_170000_sso_userscascade a version of as many digits as the others (YYYY-MM-DD-HHMMSS) if diesel's order is the one meant",
+    ])
+  })
+
+  it('does not warn about diesel folders whose versions have the same number of digits', () => {
+    const dir = migrationsDir({})
+    for (const folder of ['2019-02-26-002946_a', '2018-01-01-000000_b']) {
+      mkdirSync(join(dir, 'migrations', folder))
+      writeFileSync(join(dir, 'migrations', folder, 'up.sql'), 'SELECT 1;')
+    }
+    expect(readMigrations(join(dir, 'migrations'), dir).warnings).toEqual([])
+  })
+
   it('does not warn about unpadded golang-migrate versions, which golang-migrate also orders by number', () => {
     const dir = migrationsDir({ '2_b.up.sql': 'SELECT 1;', '10_c.up.sql': 'SELECT 1;', '1_a.up.sql': 'SELECT 1;' })
     const set = readMigrations(join(dir, 'migrations'), dir)
