@@ -300,10 +300,27 @@ export function transactionFreeHint(
   }
 }
 
+/** Formats whose migrations have no rollback by design, by their tool's name. */
+const UP_ONLY_TOOLS: Partial<Record<MigrationFile['format'], string>> = {
+  atlas: 'Atlas',
+  plain: 'plain SQL',
+  prisma: 'Prisma',
+}
+
+/**
+ * The tool whose way it is to have no rollback for this migration: Atlas, plain SQL (sqlx) and Prisma never do, and a
+ * Flyway migration without its U file is the common case (undo files are a paid Flyway feature). undefined where a
+ * missing rollback is a gap to fill (dbmate, golang-migrate, folders).
+ */
+export function upOnlyTool(migration: Pick<MigrationFile, 'format' | 'down'>): string | undefined {
+  if (migration.down !== undefined) return undefined
+  return migration.format === 'flyway' ? 'Flyway' : UP_ONLY_TOOLS[migration.format]
+}
+
 /** The rollback refused for a migration without a down section, in its own format's words. */
 export function noDownError(migration: MigrationFile): DbopsError {
   const { format, version, name } = migration
-  const upOnly = { atlas: 'Atlas', plain: 'plain SQL', prisma: 'Prisma' } as Partial<Record<typeof format, string>>
+  const upOnly = UP_ONLY_TOOLS
   const noOp = '(an empty one marks a no-op rollback)'
   const [message, hint] =
     format === 'flyway'

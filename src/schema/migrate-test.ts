@@ -1,6 +1,6 @@
 import { DbopsError, UsageError } from '../errors.js'
 import type { Target } from '../targets/target.js'
-import { compareVersions, noDownError, readMigrations, type MigrationFile } from '../migrate/files.js'
+import { compareVersions, noDownError, readMigrations, upOnlyTool, type MigrationFile } from '../migrate/files.js'
 import { migrateUp, withMigrationSession, type MigrationSession } from '../migrate/run.js'
 import { ownTables, type SchemaCatalog } from './catalog.js'
 import { compareCatalogs, describeDifference, displayName, type SchemaDifference } from './compare.js'
@@ -29,6 +29,11 @@ export interface TestMigrationsResult {
   ranIn: string
   /** Migrations whose down and up again were checked, newest first (empty when one failed). */
   tested: string[]
+  /**
+   * Migrations applied from scratch but not rolled back, newest first: a set whose tool has no rollbacks by design
+   * (Prisma, Atlas, plain SQL, Flyway without undo files) passes when every up applies.
+   */
+  untested: string[]
   /** Migrations applied once, before the tested ones (--from). */
   appliedOnce: number
   passed: boolean
@@ -72,6 +77,7 @@ export async function testMigrations(
     engine: target.backend.engine,
     ranIn: '',
     tested: [],
+    untested: [],
     appliedOnce: first,
     passed: true,
     failure: null,
@@ -213,6 +219,16 @@ async function testEach(
     after.set(i, catalog!)
   }
   step(`applied ${migrations.length - first} migration(s); testing each down and up again, newest first`)
+  const tested: string[] = []
+  // A set whose tool has no rollbacks (Prisma, Atlas, plain SQL, Flyway without undo files): it passes when every up
+  // applies. One missing rollback among others is a gap, reported below.
+  if (migrations.slice(first).every((migration) => upOnlyTool(migration))) {
+    result.untested = migrations
+      .slice(first)
+      .map((migration) => migration.id)
+      .reverse()
+    return result
+  }
   for (let i = migrations.length - 1; i >= first; i--) {
     const migration = migrations[i]!
     if (!migration.down) {
@@ -247,6 +263,7 @@ async function testEach(
       const differences = redone.map((difference) => ({ ...difference, message: redoMessage(migration, difference) }))
       return fail(migration, { step: 'redo', message: summary(differences), differences })
     }
+    tested.push(migration.id)
     if (i > first) {
       const { error: againError } = await run(migration, 'down')
       if (againError)
@@ -257,10 +274,7 @@ async function testEach(
         })
     }
   }
-  result.tested = migrations
-    .slice(first)
-    .map((migration) => migration.id)
-    .reverse()
+  result.tested = tested
   return result
 }
 

@@ -532,6 +532,35 @@ describe.each(['postgres', 'sqlite'] as const)('migrate test on %s', (engine) =>
     })
   })
 
+  it('passes a set whose tool has no rollbacks when every up applies (plain SQL, Flyway without undo files)', async () => {
+    for (const files of [
+      <Record<string, string>>{
+        '001_users.sql': 'CREATE TABLE users (id INTEGER PRIMARY KEY);\n',
+        '002_bio.sql': 'ALTER TABLE users ADD COLUMN bio TEXT;\n',
+      },
+      {
+        'V001__users.sql': 'CREATE TABLE users (id INTEGER PRIMARY KEY);\n',
+        'V002__bio.sql': 'ALTER TABLE users ADD COLUMN bio TEXT;\n',
+      },
+    ]) {
+      const project = await makeProject(engine, files)
+      const result = await withTarget(project, (target) => testMigrations(target))
+      expect(result).toMatchObject({ passed: true, failure: null, tested: [] })
+      expect(result.untested).toEqual(
+        Object.keys(files)
+          .map((file) => file.replace(/\.sql$/, ''))
+          .reverse(),
+      )
+    }
+    // An up that fails still fails the test.
+    const broken = await makeProject(engine, {
+      '001_users.sql': 'CREATE TABLE users (id INTEGER PRIMARY KEY);\n',
+      '002_bio.sql': 'ALTER TABLE nosuch ADD COLUMN bio TEXT;\n',
+    })
+    const result = await withTarget(broken, (target) => testMigrations(target))
+    expect(result.failure).toMatchObject({ migration: '002_bio', step: 'up' })
+  })
+
   it('names a down that drops the wrong column', async () => {
     const project = await makeProject(engine, {
       ...base,

@@ -158,7 +158,9 @@ function printMigrateTest(result: TestMigrationsResult, reporter: Reporter): voi
     const once = result.appliedOnce > 0 ? `; ${result.appliedOnce} older migration(s) applied once` : ''
     reporter.result(
       color.green(
-        `${result.target}: every down undoes its up: ${result.tested.length} migration(s) tested in ${result.ranIn}${once}`,
+        result.untested.length > 0
+          ? `${result.target}: ${result.untested.length} migration(s) applied cleanly from scratch in ${result.ranIn}; their tool has no rollbacks, so there are none to test${once}`
+          : `${result.target}: every down undoes its up: ${result.tested.length} migration(s) tested in ${result.ranIn}${once}`,
       ),
     )
     return
