@@ -218,7 +218,6 @@ async function testEach(
       return fail(migration, { step: 'up', message: `up of ${migration.id} fails: ${reason(error)}`, differences: [] })
     after.set(i, catalog!)
   }
-  step(`applied ${migrations.length - first} migration(s); testing each down and up again, newest first`)
   const tested: string[] = []
   // A set whose tool has no rollbacks (Prisma, Atlas, plain SQL, Flyway without undo files): it passes when every up
   // applies. One missing rollback among others is a gap, reported below.
@@ -229,6 +228,7 @@ async function testEach(
       .reverse()
     return result
   }
+  step(`applied ${migrations.length - first} migration(s); testing each down and up again, newest first`)
   for (let i = migrations.length - 1; i >= first; i--) {
     const migration = migrations[i]!
     if (!migration.down) {
