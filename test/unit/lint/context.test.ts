@@ -6,7 +6,8 @@ import { formatGithub, formatSarif } from '../../../src/lint/formats.js'
 import { fixMigration } from '../../../src/lint/fix.js'
 import { RULE_IDS } from '../../../src/lint/rules/index.js'
 import { SQUAWK_RULES } from '../../../src/lint/suppress.js'
-import { lint, lintFiles, rules } from './lint-helpers.js'
+import { lintMigrations } from '../../../src/lint/lint.js'
+import { lint, lintFiles, rules, writeProject } from './lint-helpers.js'
 
 describe('suppression', () => {
   it('an ignore with a reason silences its rule on the next statement, and the reason is kept on record', async () => {
@@ -95,29 +96,18 @@ describe("squawk's ignore comments (a team moving from squawk)", () => {
   })
 
   it('squawk-ignore-file above the first section mark still covers the file (convoy writes it there)', async () => {
-    const { mkdtempSync, mkdirSync, writeFileSync, rmSync } = await import('node:fs')
-    const os = await import('node:os')
-    const { lintMigrations } = await import('../../../src/lint/lint.js')
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'dbops-lint-preamble-'))
-    try {
-      mkdirSync(path.join(dir, 'migrations'))
-      writeFileSync(
-        path.join(dir, 'migrations', '1_a.sql'),
+    const dir = writeProject({
+      'migrations/1_a.sql':
         '-- squawk-ignore-file ban-drop-column\n-- migrate:up\nALTER TABLE t DROP COLUMN a;\nDROP TABLE u;\n-- migrate:down\n',
-      )
-      writeFileSync(
-        path.join(dir, 'migrations', '2_b.sql'),
+      'migrations/2_b.sql':
         '-- squawk-ignore-file ban-drop-column\n-- +migrate Up\nALTER TABLE t DROP COLUMN b;\n-- +migrate Down\n',
-      )
-      const result = await lintMigrations({ dir: path.join(dir, 'migrations') }, { cwd: dir })
-      expect(rules(result.findings)).toEqual(['drop-table'])
-      expect(result.suppressed).toEqual([
-        { rule: 'drop-column', file: 'migrations/1_a.sql', line: 3, reason: 'squawk-ignore-file ban-drop-column' },
-        { rule: 'drop-column', file: 'migrations/2_b.sql', line: 3, reason: 'squawk-ignore-file ban-drop-column' },
-      ])
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
-    }
+    })
+    const result = await lintMigrations({ dir: path.join(dir, 'migrations') }, { cwd: dir })
+    expect(rules(result.findings)).toEqual(['drop-table'])
+    expect(result.suppressed).toEqual([
+      { rule: 'drop-column', file: 'migrations/1_a.sql', line: 3, reason: 'squawk-ignore-file ban-drop-column' },
+      { rule: 'drop-column', file: 'migrations/2_b.sql', line: 3, reason: 'squawk-ignore-file ban-drop-column' },
+    ])
   })
 
   it('every squawk rule maps to dbops rules that exist', () => {
@@ -141,41 +131,27 @@ describe("squawk's ignore comments (a team moving from squawk)", () => {
 
 describe('files named on the command line', () => {
   it('any .sql file is linted on its own, as squawk lints any file, a folder of migrations as its files; a missing one is a usage error', async () => {
-    const { mkdirSync, mkdtempSync, writeFileSync, rmSync } = await import('node:fs')
-    const os = await import('node:os')
-    const { lintMigrations } = await import('../../../src/lint/lint.js')
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'dbops-lint-loose-'))
-    try {
-      writeFileSync(path.join(dir, 'change.sql'), 'CREATE TABLE t (id bigint);\nCREATE INDEX i ON orders (a);\n')
-      writeFileSync(path.join(dir, 'marked.sql'), '-- migrate:up transaction:false\nDROP INDEX CONCURRENTLY i;\n')
-      const result = await lintMigrations({ dir: path.join(dir, 'migrations') }, { cwd: dir, files: ['change.sql'] })
-      expect(result.files).toEqual(['change.sql'])
-      expect(result.findings.map((finding) => `${finding.file}:${finding.line} ${finding.rule}`)).toEqual([
-        'change.sql:2 create-index-without-concurrently',
-      ])
-      // Its own markers are read: outside a transaction, DROP INDEX CONCURRENTLY is no finding.
-      const marked = await lintMigrations({ dir: path.join(dir, 'migrations') }, { cwd: dir, files: ['marked.sql'] })
-      expect(marked.findings).toEqual([])
-      await expect(
-        lintMigrations({ dir: path.join(dir, 'migrations') }, { cwd: dir, files: ['nothere.sql'] }),
-      ).rejects.toThrow('nothere.sql: no such file')
-      // A folder of migrations (not the configured one): all of them, each once.
-      mkdirSync(path.join(dir, 'sql'))
-      writeFileSync(path.join(dir, 'sql', '1_a.sql'), '-- migrate:up\nCREATE INDEX i ON orders (a);\n')
-      writeFileSync(path.join(dir, 'sql', '2_b.sql'), '-- migrate:up\nDROP TABLE orders;\n')
-      const folder = await lintMigrations(
-        { dir: path.join(dir, 'migrations') },
-        { cwd: dir, files: ['sql', path.join('sql', '2_b.sql')] },
-      )
-      expect(folder.files).toEqual([path.join('sql', '1_a.sql'), path.join('sql', '2_b.sql')])
-      expect(rules(folder.findings)).toEqual(['create-index-without-concurrently', 'drop-table'])
-      mkdirSync(path.join(dir, 'empty'))
-      await expect(
-        lintMigrations({ dir: path.join(dir, 'migrations') }, { cwd: dir, files: ['empty'] }),
-      ).rejects.toThrow('empty: no migrations in this folder')
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
-    }
+    const dir = writeProject({
+      'change.sql': 'CREATE TABLE t (id bigint);\nCREATE INDEX i ON orders (a);\n',
+      'marked.sql': '-- migrate:up transaction:false\nDROP INDEX CONCURRENTLY i;\n',
+      'sql/1_a.sql': '-- migrate:up\nCREATE INDEX i ON orders (a);\n',
+      'sql/2_b.sql': '-- migrate:up\nDROP TABLE orders;\n',
+      'empty/README': '',
+    })
+    const lintOf = (...files: string[]) => lintMigrations({ dir: path.join(dir, 'migrations') }, { cwd: dir, files })
+    const result = await lintOf('change.sql')
+    expect(result.files).toEqual(['change.sql'])
+    expect(result.findings.map((finding) => `${finding.file}:${finding.line} ${finding.rule}`)).toEqual([
+      'change.sql:2 create-index-without-concurrently',
+    ])
+    // Its own markers are read: outside a transaction, DROP INDEX CONCURRENTLY is no finding.
+    expect((await lintOf('marked.sql')).findings).toEqual([])
+    await expect(lintOf('nothere.sql')).rejects.toThrow('nothere.sql: no such file')
+    // A folder of migrations (not the configured one): all of them, each once.
+    const folder = await lintOf('sql', path.join('sql', '2_b.sql'))
+    expect(folder.files).toEqual([path.join('sql', '1_a.sql'), path.join('sql', '2_b.sql')])
+    expect(rules(folder.findings)).toEqual(['create-index-without-concurrently', 'drop-table'])
+    await expect(lintOf('empty')).rejects.toThrow('empty: no migrations in this folder')
   })
 })
 

@@ -18,6 +18,17 @@ export interface LintCase {
   lockTimeoutMs?: number
 }
 
+/** A throwaway project folder holding `files` (paths relative to it, folders made as needed); removed after the file. */
+export function writeProject(files: Record<string, string>): string {
+  const dir = tempDir('dbops-lint')
+  dirs.push(dir)
+  for (const [file, text] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, file)), { recursive: true })
+    writeFileSync(path.join(dir, file), text)
+  }
+  return dir
+}
+
 /** Each entry of `files` becomes one migration (versions 1, 2, ...); returns the result. */
 export async function lintFiles(files: string[], options: LintOptions & LintCase = {}): Promise<LintResult> {
   const dir = tempDir('dbops-lint')
