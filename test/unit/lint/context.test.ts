@@ -349,24 +349,17 @@ describe('--fix', () => {
       rmSync(dir, { recursive: true, force: true })
     }
   })
+
   it('quotes mixed-case names in the VALIDATE it writes (hatchet-dev/hatchet names its tables "Step", "Action")', async () => {
-    const { mkdtempSync, mkdirSync, writeFileSync, rmSync } = await import('node:fs')
-    const os = await import('node:os')
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'dbops-lint-fix-'))
-    try {
-      mkdirSync(path.join(dir, 'migrations'))
-      writeFileSync(
-        path.join(dir, 'migrations', '20240101000000_step.sql'),
+    const dir = writeProject({
+      'migrations/20240101000000_step.sql':
         '-- migrate:up\nALTER TABLE app."Step" ADD CONSTRAINT "Step_actionId_fkey" FOREIGN KEY ("actionId") REFERENCES "Action" (id);\nALTER TABLE step ADD CONSTRAINT step_fk FOREIGN KEY (a) REFERENCES b (id);\n-- migrate:down\n',
-      )
-      await fixMigration(path.join(dir, 'migrations'), 'migrations/20240101000000_step.sql', 'postgres', dir)
-      const followUp = readFileSync(path.join(dir, 'migrations', '20240101000001_step_follow_up.sql'), 'utf8')
-      expect(followUp).toContain(
-        'ALTER TABLE app."Step" VALIDATE CONSTRAINT "Step_actionId_fkey";\nALTER TABLE step VALIDATE CONSTRAINT step_fk;',
-      )
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
-    }
+    })
+    await fixMigration(path.join(dir, 'migrations'), 'migrations/20240101000000_step.sql', 'postgres', dir)
+    const followUp = readFileSync(path.join(dir, 'migrations', '20240101000001_step_follow_up.sql'), 'utf8')
+    expect(followUp).toContain(
+      'ALTER TABLE app."Step" VALIDATE CONSTRAINT "Step_actionId_fkey";\nALTER TABLE step VALIDATE CONSTRAINT step_fk;',
+    )
   })
 })
 
