@@ -42,19 +42,20 @@ export function copyMigrations(
   const root = temporaryDir('migrations', scratchDir())
   const copy = join(root, basename(dir))
   mkdirSync(copy)
-  const names = readdirSync(dir)
+  const names = new Set(readdirSync(dir))
   const add = (migration: MigrationFile) => {
     if (migration.format === 'folder' || migration.format === 'prisma') {
       cpSync(join(dir, migration.id), join(copy, migration.id), { recursive: true })
       return
     }
-    // dbmate files and golang-migrate pairs alike: every file of that version (Flyway's V and U files, and their .conf).
-    const prefixes =
-      migration.format === 'flyway' ? [`V${migration.version}__`, `U${migration.version}__`] : [`${migration.version}_`]
-    for (const name of names.filter((name) => prefixes.some((prefix) => name.startsWith(prefix))))
-      copyFileSync(join(dir, name), join(copy, name))
+    // The migration's own files (a golang-migrate pair's two, Flyway's V and U), and a Flyway file's .conf beside it.
+    for (const file of new Set([migration.file, migration.down?.file])) {
+      if (file === undefined) continue
+      for (const name of [basename(file), `${basename(file)}.conf`])
+        if (names.has(name)) copyFileSync(join(dir, name), join(copy, name))
+    }
   }
-  if (names.includes('atlas.sum')) copyFileSync(join(dir, 'atlas.sum'), join(copy, 'atlas.sum'))
+  if (names.has('atlas.sum')) copyFileSync(join(dir, 'atlas.sum'), join(copy, 'atlas.sum'))
   for (const migration of migrations) add(migration)
   return {
     dir: copy,

@@ -682,4 +682,16 @@ describe.each(['postgres', 'sqlite'] as const)('migrate test on %s', (engine) =>
     const newer = await withTarget(project, (target) => testMigrations(target, { from: '002' }))
     expect(newer).toMatchObject({ passed: true, appliedOnce: 1, tested: ['003_tags', '002_posts'] })
   })
+
+  it('with --from applies older files named by their version alone (convoy names its files 1677078479.sql)', async () => {
+    const project = await makeProject(engine, {
+      '1001.sql': migration('CREATE TABLE users (id INTEGER PRIMARY KEY);', 'DROP TABLE users;'),
+      '1002.sql': migration(
+        'CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users (id));',
+        'DROP TABLE posts;',
+      ),
+    })
+    const newer = await withTarget(project, (target) => testMigrations(target, { from: '1002' }))
+    expect(newer).toMatchObject({ passed: true, appliedOnce: 1, tested: ['1002'] })
+  })
 })
