@@ -258,6 +258,22 @@ export function readMigrations(dir: string, cwd: string = process.cwd()): Migrat
 }
 
 /**
+ * The version a name in a migrations folder claims, by name only (no read, no stat): a migration file's, a Flyway V or
+ * U file's, or a migration folder's (diesel's dashes dropped). For writing the next migration beside them.
+ */
+export function versionOfEntry(name: string): { version: string; folder: boolean; flyway?: true } | undefined {
+  const flyway = FLYWAY_NAME.exec(name)
+  if (flyway)
+    return flyway[1] !== 'R' && /^\d+$/.test(flyway[2] ?? '')
+      ? { version: flyway[2]!, folder: false, flyway: true }
+      : undefined
+  const file = DBMATE_NAME.exec(name)?.[1]
+  if (file !== undefined) return { version: file, folder: false }
+  const folder = name.endsWith('.sql') ? undefined : FOLDER_NAME.exec(name)?.[1]
+  return folder === undefined ? undefined : { version: folder.replaceAll('-', ''), folder: true }
+}
+
+/**
  * The migrations folder a migration file named on the command line belongs to: its own folder, or for a folder
  * migration's `up.sql`, `down.sql` or `migration.sql` (or the folder itself) the folder above.
  */
@@ -320,7 +336,6 @@ export function upOnlyTool(migration: Pick<MigrationFile, 'format' | 'down'>): s
 /** The rollback refused for a migration without a down section, in its own format's words. */
 export function noDownError(migration: MigrationFile): DbopsError {
   const { format, version, name } = migration
-  const upOnly = UP_ONLY_TOOLS
   const noOp = '(an empty one marks a no-op rollback)'
   const [message, hint] =
     format === 'flyway'
@@ -332,9 +347,9 @@ export function noDownError(migration: MigrationFile): DbopsError {
         ? [`there is no ${version}_${name}.down.sql`, `add the .down.sql file ${noOp}`]
         : format === 'folder'
           ? ['there is no down.sql beside it', `add down.sql ${noOp}`]
-          : upOnly[format]
+          : UP_ONLY_TOOLS[format]
             ? [
-                `${upOnly[format]} migrations are up only (no rollback)`,
+                `${UP_ONLY_TOOLS[format]} migrations are up only (no rollback)`,
                 `undo it with a new migration ("dbops migrate new revert_${name}", then "dbops migrate up")`,
               ]
             : ['it has no "-- migrate:down" section', `add a down section ${noOp}`]

@@ -3,7 +3,14 @@ import { writeNewFile } from '../output/atomic-write.js'
 import { join, relative } from 'node:path'
 import { DbopsError, UsageError } from '../errors.js'
 import type { Target } from '../targets/target.js'
-import { canonicalVersion, compareVersions, migrationText, readMigrations, writtenFormat } from './files.js'
+import {
+  canonicalVersion,
+  compareVersions,
+  migrationText,
+  readMigrations,
+  versionOfEntry,
+  writtenFormat,
+} from './files.js'
 import { Ledger } from './ledger.js'
 import { migrationStates } from './plan.js'
 import { prepareSection } from './prepare.js'
@@ -305,19 +312,6 @@ function newFiles(style: FolderStyle, version: string, slug: string, content: st
     ]
   if (style.format === 'prisma') return [[`${base}/migration.sql`, '']]
   return [[`${base}.sql`, migrationText(style.format, '')]]
-}
-
-/**
- * The version a name in a migrations folder claims: a migration file's, or a migration folder's (diesel's dashes
- * dropped). By name only, without a stat per entry.
- */
-function versionOfEntry(name: string): { version: string; folder: boolean; flyway?: true } | undefined {
-  const file = /^(\d+)[_.-].*\.sql$/.exec(name)?.[1]
-  if (file !== undefined) return { version: file, folder: false }
-  const flyway = /^[VU](\d+)__.*\.sql$/.exec(name)?.[1]
-  if (flyway !== undefined) return { version: flyway, folder: false, flyway: true }
-  const folder = /^(\d+(?:-\d+)*)_./.exec(name)?.[1]
-  return folder === undefined ? undefined : { version: folder.replaceAll('-', ''), folder: true }
 }
 
 /** The format of the folder's newest migration, and its numbering when that is a sequence rather than timestamps. */
