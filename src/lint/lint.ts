@@ -510,7 +510,6 @@ async function lintRun(run: Run): Promise<LintResult> {
         words,
         index,
         to,
-        outer.get(statement),
         outer,
         statements,
       )
@@ -584,7 +583,7 @@ async function lintRun(run: Run): Promise<LintResult> {
       }
     }
     raws.push(...fileRaws)
-    if (hasIgnores(section.sql) || migration.preamble?.includes('squawk-ignore-file')) {
+    if (hasIgnores(section.sql, migration.preamble)) {
       suppressible.push({
         ignores: parseIgnores(section, statements, migration.preamble),
         file: migration.file,
@@ -806,7 +805,6 @@ class StatementContext implements RuleContext {
     private readonly words: readonly (readonly string[])[],
     private readonly index: number,
     private readonly to: number,
-    private readonly block: SqlStatement | undefined,
     private readonly outer: Map<SqlStatement, SqlStatement>,
     private readonly statements: readonly SqlStatement[],
   ) {}
@@ -817,8 +815,9 @@ class StatementContext implements RuleContext {
   }
 
   get followingBlock(): readonly (readonly string[])[] {
+    const block = this.outer.get(this.statements[this.index]!)
     let end = this.index + 1
-    if (this.block) while (end < this.to && this.outer.get(this.statements[end]!) === this.block) end++
+    if (block) while (end < this.to && this.outer.get(this.statements[end]!) === block) end++
     return this.words.slice(end, this.to)
   }
 }

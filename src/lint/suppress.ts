@@ -77,9 +77,13 @@ export const SQUAWK_RULES: Readonly<Record<string, readonly string[]>> = {
   'require-table-schema': [],
 }
 
-/** Whether a section holds any ignore comment this module reads (cheap: no regex). */
-export function hasIgnores(sql: string): boolean {
-  return sql.includes('dbops:lint-ignore') || sql.includes('squawk-ignore')
+/** Whether a section (or the comments above its file's first mark) holds an ignore this module reads: no regex. */
+export function hasIgnores(sql: string, preamble?: string): boolean {
+  return (
+    sql.includes('dbops:lint-ignore') ||
+    sql.includes('squawk-ignore') ||
+    preamble?.includes('squawk-ignore-file') === true
+  )
 }
 
 /**
