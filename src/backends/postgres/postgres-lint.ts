@@ -176,7 +176,7 @@ export const postgresLint: LintDialect = {
   async sizes(backend: Backend, tables: string[]) {
     const sizes = new Map<string, { bytes: number; rows: number }>()
     if (tables.length === 0) return sizes
-    const names = tables.map((table) => table.split('.').map(quoteIdentifier).join('.'))
+    const names = tables.map(regclassText)
     const rows = await backend.query<{ i: number; bytes: string; rows: string }>({
       sql: `SELECT t.i::int AS i,
             CASE WHEN c.relkind = 'p' AND current_setting('server_version_num')::int >= 120000
@@ -264,10 +264,7 @@ export const postgresLint: LintDialect = {
           JOIN pg_attribute a ON a.attrelid = to_regclass(t.name) AND a.attname = t.col AND NOT a.attisdropped
           JOIN pg_type y ON y.oid = a.atttypid
           JOIN pg_type e ON e.oid = CASE WHEN y.typcategory = 'A' THEN y.typelem ELSE y.oid END`,
-      parameters: [
-        columns.map(({ table }) => table.split('.').map(quoteIdentifier).join('.')),
-        columns.map(({ column }) => column),
-      ],
+      parameters: [columns.map(({ table }) => regclassText(table)), columns.map(({ column }) => column)],
     })
     for (const row of rows) {
       const { table, column } = columns[row.i - 1]!
@@ -327,6 +324,11 @@ function nameAt(words: readonly string[], k: number): string[] | undefined {
     return [`${first.toLowerCase()}.${second.toLowerCase()}`]
   }
   return [first.toLowerCase()]
+}
+
+/** A table name as written (`orders`, `app.Order` from the parse tree) as text for to_regclass, each part quoted. */
+function regclassText(table: string): string {
+  return table.split('.').map(quoteIdentifier).join('.')
 }
 
 /** Whether two names as written (schema-qualified or not) can be the same table. */
