@@ -2,7 +2,7 @@
 // one-shot queries, and running the built CLI (bin/dbops.js) as a child process.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -144,6 +144,23 @@ afterAll(() => {
 export function tempDir(prefix = 'dbops-test'): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), `${prefix}-`))
   madeDirs.push(dir)
+  return dir
+}
+
+/**
+ * tempDir() holding `files` (paths relative to it, folders made as needed; a path ending in / is an empty folder),
+ * removed after the test file like tempDir's.
+ */
+export function tempTree(files: Record<string, string>, prefix = 'dbops-test'): string {
+  const dir = tempDir(prefix)
+  for (const [name, text] of Object.entries(files)) {
+    const file = path.join(dir, name)
+    if (name.endsWith('/')) mkdirSync(file, { recursive: true })
+    else {
+      mkdirSync(path.dirname(file), { recursive: true })
+      writeFileSync(file, text)
+    }
+  }
   return dir
 }
 

@@ -4,7 +4,7 @@ import path from 'node:path'
 import { afterAll } from 'vitest'
 import { lintMigrations, type LintOptions } from '../../../src/lint/lint.js'
 import type { LintFinding, LintResult } from '../../../src/lint/types.js'
-import { tempDir } from '../../helpers/databases.js'
+import { tempDir, tempTree } from '../../helpers/databases.js'
 
 const dirs: string[] = []
 afterAll(() => {
@@ -18,16 +18,8 @@ export interface LintCase {
   lockTimeoutMs?: number
 }
 
-/** A throwaway project folder holding `files` (paths relative to it, folders made as needed); removed after the file. */
-export function writeProject(files: Record<string, string>): string {
-  const dir = tempDir('dbops-lint')
-  dirs.push(dir)
-  for (const [file, text] of Object.entries(files)) {
-    mkdirSync(path.dirname(path.join(dir, file)), { recursive: true })
-    writeFileSync(path.join(dir, file), text)
-  }
-  return dir
-}
+/** A throwaway project folder holding `files` (paths relative to it); removed after the test file. */
+export const writeProject = (files: Record<string, string>): string => tempTree(files, 'dbops-lint')
 
 /** Each entry of `files` becomes one migration (versions 1, 2, ...); returns the result. */
 export async function lintFiles(files: string[], options: LintOptions & LintCase = {}): Promise<LintResult> {

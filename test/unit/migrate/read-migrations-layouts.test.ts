@@ -1,30 +1,19 @@
 // Other tools' layouts: a folder per migration (diesel, Hasura, Sourcegraph, Prisma) and plain SQL files (sqlx).
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { tempTree } from '../../helpers/databases.js'
 import { migrationsFolderOf, noDownError, readMigrations, transactionFreeHint } from '../../../src/migrate/files.js'
 import { prepareSection } from '../../../src/migrate/prepare.js'
 
-const dirs: string[] = []
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
-})
-
 /** A project folder holding `migrations/` with `files` (paths may name subfolders; a path ending in / is a folder). */
 function project(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'dbops-read-layouts-'))
-  dirs.push(dir)
-  mkdirSync(join(dir, 'migrations'))
-  for (const [name, text] of Object.entries(files)) {
-    const path = join(dir, 'migrations', name)
-    if (name.endsWith('/')) mkdirSync(path, { recursive: true })
-    else {
-      mkdirSync(dirname(path), { recursive: true })
-      writeFileSync(path, text)
-    }
-  }
-  return dir
+  return tempTree(
+    Object.fromEntries([
+      ['migrations/', ''],
+      ...Object.entries(files).map(([name, text]) => [`migrations/${name}`, text]),
+    ]),
+    'dbops-read-layouts',
+  )
 }
 
 const read = (dir: string, sub = 'migrations') => readMigrations(join(dir, sub), dir)
