@@ -36,6 +36,13 @@ describe('newMigration', () => {
 })
 
 describe("newMigration in a folder another tool's files fill", () => {
+  it('counts on from files named by their version alone (convoy: 1787540001.sql)', () => {
+    const dir = emptyDir()
+    writeFileSync(join(dir, '1787540000.sql'), '-- +migrate Up\nSELECT 1;\n')
+    writeFileSync(join(dir, '1787540001.sql'), '-- +migrate Up\nSELECT 2;\n')
+    expect(newMigration(dir, 'add_thing', now).version).toBe('1787540002')
+  })
+
   it('writes the format of the newest file and counts on from a numbered sequence', () => {
     const goose = emptyDir()
     writeFileSync(join(goose, '00009_a.sql'), '-- +goose Up\nSELECT 1;\n')
